@@ -1,0 +1,57 @@
+"""The `plan` command line. Each subcommand lives in its own module and is imported only when used,
+so `plan --help` stays instant and heavy libraries (torch, sentence-transformers) load lazily."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from .. import __version__
+from ..errors import PlanError
+
+# name -> "module:function" inside analyzer.cli
+SUBCOMMANDS = {
+    "ingest": "ingest_cmd:ingest",
+    "status": "status_cmd:status",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx, name):
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        return getattr(module, attr)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PlanError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="plan")
+def cli():
+    """Find which of your LLM API traffic could run on a local open model,
+    how good it would be, and what you would save.
+
+    \b
+    The pipeline, on one DuckDB file (--db, env PLAN_DB, default ./plan.duckdb):
+      plan ingest exports/      normalise provider logs
+      plan categorize           top categories by spend
+      plan replay               replay samples on a local model
+      plan judge                acceptance per category
+      plan cost                 savings, payback, capacity
+      plan report --out r.html  the decision report
+    """
+
+
+def main():
+    cli(prog_name="plan")

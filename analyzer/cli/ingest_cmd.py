@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import click
+
+from .options import db_option, emit_json, json_option, say
+
+
+def _parse_map(value: str | None) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for part in (value or "").split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise click.BadParameter(f"expected FIELD=COLUMN, got {part!r}", param_hint="--map")
+        key, column = part.split("=", 1)
+        mapping[key.strip()] = column.strip()
+    return mapping
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", default=None, help="Skip detection and read every file as this format.")
+@click.option("--map", "mapping", default=None, help="Column mapping for --format generic: prompt=COL,response=COL,model=COL,...")
+@db_option
+@json_option
+def ingest(paths, fmt, mapping, db_path, as_json):
+    """Normalise exported API logs into the database.
+
+    PATHS are files, directories (read recursively), globs or - for stdin;
+    .gz files are read transparently. Re-ingesting adds nothing twice.
+
+    \b
+    Examples:
+      plan ingest sample_logs/
+      plan ingest exports/*.jsonl.gz --json
+      plan ingest calls.csv --format generic --map prompt=input,response=output,model=model
+    """
+    from ..db import connect
+    from ..ingest import ingest_paths
+    from ..progress import bar
+
+    con = connect(db_path)
+
+    def progress(src):
+        return bar(desc=src.display[-40:], unit=" rec")
+
+    summary = ingest_paths(
+        con, list(paths), fmt=fmt, mapping=_parse_map(mapping), stdin=click.get_binary_stream("stdin"), progress=progress
+    )
+    con.close()
+    if as_json:
+        emit_json(summary)
+        return
+    for f in summary["files"]:
+        say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_duplicate']} already stored, {f['rows_rejected']} rejected")
+    click.echo(
+        f"{summary['rows_added']} requests added, {summary['rows_duplicate']} already stored, "
+        f"{summary['rows_rejected']} rejected (see `plan status`)."
+    )
+    if summary["unknown_models"]:
+        click.echo(f"No catalog price for: {', '.join(summary['unknown_models'])} (cost left unknown; add them to plan.toml [prices]).")

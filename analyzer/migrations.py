@@ -1,0 +1,268 @@
+"""The schema: the contract between stages.
+
+Migrations are an ordered list of named functions; the ledger table
+``schema_migrations`` records which ones a database has had. Never edit a
+migration that has shipped: append a new one. Column names carry units.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_requests(con):
+    con.execute(
+        """
+        create table requests (
+            id                  bigint primary key,  -- stable hash of the dedupe key
+            source_id           varchar,             -- the log's own id for the call
+            source_file         varchar,
+            source_line         bigint,              -- line (JSONL/CSV) or record number
+            source_format       varchar,
+            provider            varchar,
+            model               varchar,             -- as logged
+            created_at          timestamp,           -- UTC
+            system_prompt       varchar,
+            messages_json       varchar,             -- the conversation sent, OpenAI chat shape
+            prompt_text         varchar,             -- the text that represents the request
+            response_text       varchar,
+            input_tokens        bigint,              -- total input, cached included
+            cached_input_tokens bigint,
+            cache_write_tokens  bigint,
+            output_tokens       bigint,
+            reasoning_tokens    bigint,
+            cost_usd            double,
+            cost_source         varchar,             -- log | catalog | unknown
+            is_batch            boolean,
+            duration_ms         double,
+            status              varchar,             -- ok | error | blocked | ...
+            user_id             varchar,
+            tags_json           varchar,
+            params_json         varchar,             -- temperature, max_tokens, response_format, tools ...
+            ingested_at         timestamp default (now()::timestamp)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table rejects (
+            id          bigint primary key,  -- hash of file + line + reason, so re-ingest adds nothing
+            source_file varchar,
+            source_line bigint,
+            source_format varchar,
+            reason      varchar,
+            excerpt     varchar,
+            rejected_at timestamp default (now()::timestamp)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table ingested_files (
+            path          varchar,
+            sha256        varchar,
+            size_bytes    bigint,
+            source_format varchar,
+            rows_added    bigint,
+            rows_duplicate bigint,
+            rows_rejected bigint,
+            ingested_at   timestamp default (now()::timestamp)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table stage_runs (
+            stage        varchar,
+            started_at   timestamp,
+            finished_at  timestamp,
+            params_json  varchar,
+            summary_json varchar
+        )
+        """
+    )
+
+
+@migration
+def m002_categories(con):
+    con.execute(
+        """
+        create table embeddings (
+            content_hash varchar,
+            embedder     varchar,
+            vector       float[],
+            primary key (content_hash, embedder)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table categories (
+            category_id        integer primary key,
+            name               varchar,
+            task_type          varchar,
+            keywords_json      varchar,
+            examples_json      varchar,
+            requests           bigint,
+            share_of_requests  double,
+            share_ci_low       double,
+            share_ci_high      double,
+            input_tokens       bigint,
+            output_tokens      bigint,
+            spend_usd          double,
+            share_of_spend     double,
+            spend_ci_low_usd   double,
+            spend_ci_high_usd  double,
+            models_json        varchar,
+            first_at           timestamp,
+            last_at            timestamp,
+            is_other           boolean,
+            spend_rank         integer,
+            embedder           varchar,
+            k                  integer,
+            created_at         timestamp default (now()::timestamp)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table request_categories (
+            request_id  bigint primary key,  -- requests.id
+            category_id integer,             -- categories.category_id
+            cluster     integer,             -- raw cluster before folding into Other
+            distance    double,
+            assigned_by varchar              -- fit | nearest | template
+        )
+        """
+    )
+
+
+@migration
+def m003_replays(con):
+    con.execute(
+        """
+        create table replays (
+            id                  bigint primary key,  -- hash of request_id + model
+            request_id          bigint,              -- requests.id
+            category_id         integer,
+            model               varchar,
+            endpoint            varchar,
+            output_text         varchar,
+            input_tokens        bigint,
+            output_tokens       bigint,
+            tokens_estimated    boolean,
+            latency_ms          double,
+            ttft_ms             double,
+            output_tokens_per_s double,
+            finish_reason       varchar,
+            error               varchar,
+            not_carried_json    varchar,   -- what could not be carried over (images, provider-only features)
+            attempts            integer,
+            started_at          timestamp,
+            finished_at         timestamp,
+            unique (request_id, model)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table endpoint_throughput (
+            endpoint            varchar,
+            model               varchar,
+            concurrency         integer,
+            calls               bigint,
+            output_tokens       bigint,
+            wall_s              double,
+            output_tokens_per_s double,
+            measured_at         timestamp default (now()::timestamp)
+        )
+        """
+    )
+
+
+@migration
+def m004_judgments(con):
+    con.execute(
+        """
+        create table judgments (
+            replay_id   bigint,   -- replays.id
+            request_id  bigint,
+            category_id integer,
+            check_name  varchar,
+            passed      boolean,
+            score       double,
+            reason      varchar,
+            source      varchar,  -- auto | human
+            judged_at   timestamp default (now()::timestamp),
+            primary key (replay_id, check_name)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table category_acceptance (
+            category_id       integer primary key,
+            name              varchar,
+            task_type         varchar,
+            n                 bigint,
+            passed            bigint,
+            acceptance        double,
+            ci_low            double,
+            ci_high           double,
+            decision          varchar,
+            checks_json       varchar,
+            criteria_json     varchar,
+            failure_reasons_json varchar,
+            judged_at         timestamp default (now()::timestamp)
+        )
+        """
+    )
+    con.execute(
+        """
+        create table human_reviews (
+            replay_id   bigint primary key,
+            passed      boolean,
+            note        varchar,
+            reviewed_at timestamp default (now()::timestamp)
+        )
+        """
+    )
+
+
+@migration
+def m005_privacy(con):
+    con.execute(
+        """
+        create table privacy_findings (
+            request_id bigint,   -- requests.id
+            kind       varchar,  -- EMAIL, AWS_KEY, ... never the value
+            count      integer,
+            primary key (request_id, kind)
+        )
+        """
+    )
+
+
+def apply_migrations(con) -> list[str]:
+    con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
+    done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        con.execute("begin")
+        try:
+            fn(con)
+            con.execute("insert into schema_migrations values (?, now()::timestamp)", [fn.__name__])
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        applied.append(fn.__name__)
+    return applied

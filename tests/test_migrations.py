@@ -1,0 +1,41 @@
+import stat
+import os
+
+from analyzer.db import connect, rows
+from analyzer.migrations import MIGRATIONS, apply_migrations
+
+REQUEST_COLUMNS = [
+    "id", "source_id", "source_file", "source_line", "source_format", "provider", "model", "created_at",
+    "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens", "cached_input_tokens",
+    "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cost_source", "is_batch",
+    "duration_ms", "status", "user_id", "tags_json", "params_json", "ingested_at",
+]
+
+
+def columns(con, table):
+    return [r[0] for r in rows(con, "select column_name from information_schema.columns where table_name = ? order by ordinal_position", [table])]
+
+
+def test_requests_columns_are_pinned(con):
+    assert columns(con, "requests") == REQUEST_COLUMNS
+
+
+def test_stage_tables_have_their_contract_columns(con):
+    assert {"request_id", "category_id"} <= set(columns(con, "request_categories"))
+    assert {"category_id", "name", "task_type", "requests", "share_of_requests", "spend_usd", "share_of_spend"} <= set(columns(con, "categories"))
+    assert {"request_id", "model", "output_text", "input_tokens", "output_tokens", "latency_ms", "ttft_ms", "error"} <= set(columns(con, "replays"))
+    assert {"replay_id", "check_name", "passed", "score", "reason"} <= set(columns(con, "judgments"))
+    assert {"source_file", "source_line", "reason", "excerpt"} <= set(columns(con, "rejects"))
+
+
+def test_migrations_are_recorded_once(con):
+    names = [r[0] for r in rows(con, "select name from schema_migrations order by name")]
+    assert names == sorted(fn.__name__ for fn in MIGRATIONS)
+    assert apply_migrations(con) == []
+
+
+def test_new_database_is_owner_only(tmp_path):
+    path = tmp_path / "private.duckdb"
+    connect(str(path)).close()
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    assert mode & 0o077 == 0
