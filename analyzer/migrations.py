@@ -247,6 +247,14 @@ def m005_privacy(con):
         )
         """
     )
+    con.execute(
+        """
+        create table privacy_scans (
+            request_id bigint primary key,  -- requests.id, scanned once
+            findings   integer
+        )
+        """
+    )
 
 
 def apply_migrations(con) -> list[str]:
