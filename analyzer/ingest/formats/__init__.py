@@ -21,6 +21,8 @@ def load_all() -> dict:
     # Importing a module registers its formats.
     from . import (  # noqa: F401
         openai,
+        bedrock,
+        generic,
     )
 
     return FORMATS
