@@ -1,0 +1,1150 @@
+"""The cost model: monthly spend per category, savings if traffic moves local, hardware payback and capacity.
+
+Everything is computed from the user's own logs:
+
+* **Projection.** Spend is the sum of ``requests.cost_usd`` (so the log's own cost, cached-input and batch
+  pricing flow through exactly as ingest priced each request) over the observed window, first to last
+  timestamp, scaled to a 30-day month. Gaps in the log are reported, not papered over.
+* **Local running cost.** Busy time = input tokens / prefill rate + output tokens / decode rate; electricity
+  = busy hours x load power x price per kWh, plus idle power for the rest of the month and optional
+  maintenance, for every box the plan needs.
+* **Capacity.** Per-hour demand of the categories that move local, from the logs' timestamps; the p95
+  hour (nearest rank, idle hours included) sets ``boxes_needed = ceil(peak busy seconds / 3600)``, and an
+  M/M/c (Erlang C) queue gives the expected wait at that hour.
+* **Scenarios.** ``route``: categories decided local (or local for compliance) move entirely.
+  ``cascade``: those, plus the cascade categories run locally first, their failures (1 - acceptance) going
+  to the frontier at full price on top of the local time already spent. ``ceiling``: everything local at
+  100% acceptance. The plan is ``cascade`` (it follows the judge's decisions) once anything is measured,
+  and ``ceiling`` before that.
+* **Intervals.** Savings intervals take the corners of the acceptance interval (Wilson, from judge) and of
+  the category's sampled spend interval (from categorize); category bounds add up to scenario bounds, which
+  is conservative.
+
+The arithmetic is in small pure functions; ``cost_model(con)`` gathers the inputs and returns the
+``plan cost --json`` payload.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from .db import dicts, one, table_exists
+from .errors import PlanError
+from .stats import Z95
+
+MONTH_DAYS = 30
+MONTH_HOURS = MONTH_DAYS * 24
+HORIZONS = (12, 24, 36)
+CURVE_MONTHS = 36
+MIN_WINDOW_DAYS = 1.0
+TREND_MIN_DAYS = 14
+DEFAULT_ELECTRICITY_USD_PER_KWH = 0.17
+ELECTRICITY_BASIS = (
+    "US average residential electricity price, about $0.17/kWh in 2025 (EIA Electric Power Monthly); "
+    "set [cost] electricity_usd_per_kwh in plan.toml or --electricity-usd-per-kwh for yours"
+)
+DEFAULT_GAP_HOURS = 24.0
+DEFAULT_PEAK_PERCENTILE = 95.0
+DEFAULT_ACCEPTANCE_TARGET = 0.8
+MIN_REPLAYS_FOR_RATIO = 5
+
+LOCAL_READY = ("local", "local-for-compliance")
+DECISIONS = ("local", "local-for-compliance", "cascade", "frontier", "unmeasured")
+SCENARIOS = ("route", "cascade", "ceiling")
+# Checks whose verdict is objective, so a failure can be caught and sent on to the frontier.
+OBJECTIVE_CHECKS = frozenset(
+    {"json_valid", "json_schema_match", "sql_parses", "svg_renders", "code_compiles", "label_match", "regex", "contains", "max_length"}
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Projection
+# --------------------------------------------------------------------------------------------------
+
+
+def observed_days(first: datetime, last: datetime) -> float:
+    """Length of the observed window in days, first to last timestamp."""
+    return (last - first).total_seconds() / 86400.0
+
+
+def projection_days(window: float) -> float:
+    """The window the month is scaled from: the observed one, but never under a day (a few minutes of
+    traffic would otherwise be multiplied into absurd monthly figures)."""
+    return max(window, MIN_WINDOW_DAYS)
+
+
+def to_month(value: float, window_days: float) -> float:
+    """Scale an amount seen over ``window_days`` to a 30-day month."""
+    if window_days <= 0:
+        raise ValueError("window_days must be positive")
+    return value * MONTH_DAYS / window_days
+
+
+def linear_trend(values: Sequence[float]) -> dict:
+    """Least-squares slope of evenly spaced values, with a 95% interval (normal approximation)."""
+    n = len(values)
+    if n < 3:
+        raise ValueError("a trend needs at least three points")
+    xs = range(n)
+    mean_x = (n - 1) / 2
+    mean_y = sum(values) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values)) / sxx
+    intercept = mean_y - slope * mean_x
+    residual = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values))
+    se = math.sqrt(residual / (n - 2) / sxx) if n > 2 else float("inf")
+    return {"slope": slope, "intercept": intercept, "mean": mean_y, "slope_low": slope - Z95 * se, "slope_high": slope + Z95 * se}
+
+
+def spend_trend(daily_spend: Sequence[float], start: datetime | None = None) -> dict | None:
+    """Trend of spend over whole 24-hour periods; ``None`` when the window is too short to say."""
+    if len(daily_spend) < TREND_MIN_DAYS:
+        return None
+    fit = linear_trend(daily_spend)
+    mean = fit["mean"]
+    significant = fit["slope_low"] > 0 or fit["slope_high"] < 0
+    direction = ("rising" if fit["slope"] > 0 else "falling") if significant else "flat"
+    weeks = []
+    for w in range(len(daily_spend) // 7):
+        chunk = daily_spend[w * 7 : (w + 1) * 7]
+        weeks.append({"week": w + 1, "start": (start + timedelta(days=7 * w)) if start else None, "spend_usd": sum(chunk)})
+    return {
+        "days": len(daily_spend),
+        "mean_daily_spend_usd": mean,
+        "daily_spend_slope_usd_per_day": fit["slope"],
+        "slope_ci_low": fit["slope_low"],
+        "slope_ci_high": fit["slope_high"],
+        "weekly_spend_change_usd": fit["slope"] * 49,  # weekly spend moves 7 x slope per day, over 7 days
+        "weekly_change_pct": (fit["slope"] * 7 / mean * 100) if mean else None,
+        "direction": direction,
+        "significant": significant,
+        "weekly": weeks,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Running cost and capacity
+# --------------------------------------------------------------------------------------------------
+
+
+def busy_seconds(input_tokens: float, output_tokens: float, prompt_tokens_per_s: float, output_tokens_per_s: float) -> float:
+    """Seconds a box is busy: prefill of every input token plus decode of every output token."""
+    return input_tokens / prompt_tokens_per_s + output_tokens / output_tokens_per_s
+
+
+def electricity_usd(busy_hours: float, watts: float, usd_per_kwh: float) -> float:
+    """Energy cost of running at ``watts`` for ``busy_hours``."""
+    return busy_hours * watts / 1000.0 * usd_per_kwh
+
+
+def idle_electricity_usd(boxes: int, busy_hours: float, idle_watts: float, usd_per_kwh: float, month_hours: float = MONTH_HOURS) -> float:
+    """Idle power for the hours of the month the boxes are not busy."""
+    idle_hours = max(0.0, boxes * month_hours - busy_hours)
+    return electricity_usd(idle_hours, idle_watts, usd_per_kwh)
+
+
+def nearest_rank(values: Sequence[float], percentile: float) -> tuple[float, int]:
+    """Nearest-rank percentile (always an observed value) and the index of the value it picked."""
+    import numpy as np
+
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        raise ValueError("no values")
+    if not 0 < percentile <= 100:
+        raise ValueError("percentile must be in (0, 100]")
+    order = np.argsort(arr, kind="stable")
+    rank = math.ceil(percentile / 100.0 * arr.size - 1e-9)
+    idx = int(order[max(rank, 1) - 1])
+    return float(arr[idx]), idx
+
+
+def boxes_needed(peak_busy_seconds_per_hour: float, has_demand: bool = True) -> int:
+    """Boxes to carry the peak hour: ceil(busy seconds in that hour / 3600); at least one when anything moves."""
+    if not has_demand:
+        return 0
+    return max(1, math.ceil(peak_busy_seconds_per_hour / 3600.0 - 1e-9))
+
+
+def erlang_c(servers: int, offered_load: float) -> float:
+    """Probability that an arrival waits in an M/M/c queue (offered load in Erlangs = arrival rate x
+    mean service time). 1.0 when the load reaches the servers' capacity."""
+    if servers <= 0:
+        raise ValueError("servers must be positive")
+    if offered_load <= 0:
+        return 0.0
+    if offered_load >= servers:
+        return 1.0
+    # Erlang B by its stable recurrence, then C from B.
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = offered_load * b / (k + offered_load * b)
+    rho = offered_load / servers
+    return b / (1 - rho + rho * b)
+
+
+def mmc_queue(arrivals_per_s: float, mean_service_s: float, servers: int) -> dict:
+    """Expected queueing in an M/M/c system: Poisson arrivals, exponential service, ``servers`` boxes each
+    working one request at a time."""
+    if servers <= 0 or arrivals_per_s <= 0 or mean_service_s <= 0:
+        return {"servers": servers, "utilisation": 0.0, "p_wait": 0.0, "mean_wait_s": 0.0, "mean_response_s": mean_service_s, "stable": True}
+    load = arrivals_per_s * mean_service_s
+    rho = load / servers
+    if rho >= 1:
+        return {"servers": servers, "utilisation": rho, "p_wait": 1.0, "mean_wait_s": None, "mean_response_s": None, "stable": False}
+    p_wait = erlang_c(servers, load)
+    wait = p_wait / (servers / mean_service_s - arrivals_per_s)
+    return {"servers": servers, "utilisation": rho, "p_wait": p_wait, "mean_wait_s": wait, "mean_response_s": wait + mean_service_s, "stable": True}
+
+
+# --------------------------------------------------------------------------------------------------
+# Savings
+# --------------------------------------------------------------------------------------------------
+
+
+def route_savings(spend_usd: float, electricity: float) -> float:
+    """A category that moves entirely: its API spend, less the local electricity."""
+    return spend_usd - electricity
+
+
+def cascade_savings(spend_usd: float, electricity: float, acceptance: float) -> float:
+    """Local first for every request; the failures (1 - acceptance) are paid again at the frontier."""
+    return spend_usd - electricity - (1.0 - acceptance) * spend_usd
+
+
+def decision_savings(decision: str, spend_usd: float, electricity: float, acceptance: float | None) -> float:
+    """Monthly savings of one category under its decision (before the boxes' fixed costs)."""
+    if decision in LOCAL_READY:
+        return route_savings(spend_usd, electricity)
+    if decision == "cascade":
+        return cascade_savings(spend_usd, electricity, 1.0 if acceptance is None else acceptance)
+    return 0.0
+
+
+def savings_interval(
+    decision: str,
+    spend_usd: float,
+    electricity: float,
+    acceptance: tuple[float, float] | None,
+    spend_factors: tuple[float, float] = (1.0, 1.0),
+) -> tuple[float, float]:
+    """Bounds on a category's savings from its acceptance interval and its sampled-spend interval
+    (``spend_factors`` scale spend and the local work together). The savings are bilinear in the two, so
+    the extremes sit at the corners and the interval always contains the point estimate. An unmeasured
+    category may save anything from nothing to its ceiling."""
+    if decision == "unmeasured":
+        corners = [0.0] + [route_savings(spend_usd * f, electricity * f) for f in spend_factors]
+        return min(corners), max(corners)
+    accs = acceptance if acceptance is not None else (1.0, 1.0)
+    corners = [decision_savings(decision, spend_usd * f, electricity * f, a) for f in spend_factors for a in accs]
+    return min(corners), max(corners)
+
+
+def payback_months(upfront_usd: float, monthly_net_usd: float) -> float | None:
+    """Months until cumulative net savings repay the hardware; ``None`` when they never do."""
+    if upfront_usd <= 0:
+        return 0.0 if monthly_net_usd >= 0 else None
+    if monthly_net_usd <= 0:
+        return None
+    return upfront_usd / monthly_net_usd
+
+
+def purchases(months: float, useful_life_months: int) -> int:
+    """How many times a box is bought over ``months`` (replaced at the end of its useful life)."""
+    return max(1, math.ceil(months / useful_life_months - 1e-9))
+
+
+def cumulative_net(upfront_usd: float, monthly_net_usd: float, months: int, useful_life_months: int) -> float:
+    """Savings less running costs over ``months``, less every purchase (replacements included)."""
+    return monthly_net_usd * months - upfront_usd * purchases(months, useful_life_months) if upfront_usd else monthly_net_usd * months
+
+
+def payback_curve(upfront_usd: float, monthly_net_usd: float, useful_life_months: int, months: int = CURVE_MONTHS) -> list[dict]:
+    """Month-by-month cumulative net savings and hardware outlay, for the payback chart."""
+    curve = []
+    for m in range(months + 1):
+        outlay = upfront_usd * purchases(max(m, 1), useful_life_months) if upfront_usd else 0.0
+        curve.append({"month": m, "savings_usd": monthly_net_usd * m, "hardware_usd": outlay, "net_usd": monthly_net_usd * m - outlay})
+    return curve
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the database
+# --------------------------------------------------------------------------------------------------
+
+
+def _number(config: dict, section: str, key: str, default: float, *, minimum: float = 0.0, strict: bool = False) -> float:
+    value = (config.get(section) or {}).get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PlanError(f"plan.toml [{section}] {key} must be a number, got {value!r}.")
+    if value < minimum or (strict and value == minimum):
+        raise PlanError(f"plan.toml [{section}] {key} must be {'above' if strict else 'at least'} {minimum}, got {value}.")
+    return float(value)
+
+
+def _settings(config: dict, target: float | None) -> dict:
+    if target is None:
+        target_value = _number(config, "judge", "acceptance_target", DEFAULT_ACCEPTANCE_TARGET)
+    else:
+        target_value = float(target)
+    if not 0 < target_value <= 1:
+        raise PlanError(f"The acceptance target must be a fraction between 0 and 1, got {target_value}.")
+    percentile = _number(config, "cost", "peak_percentile", DEFAULT_PEAK_PERCENTILE, strict=True)
+    if percentile > 100:
+        raise PlanError(f"plan.toml [cost] peak_percentile must be at most 100, got {percentile}.")
+    return {
+        "usd_per_kwh": _number(config, "cost", "electricity_usd_per_kwh", DEFAULT_ELECTRICITY_USD_PER_KWH),
+        "electricity_default": "electricity_usd_per_kwh" not in (config.get("cost") or {}),
+        "maintenance": _number(config, "cost", "maintenance_usd_per_month", 0.0),
+        "gap_hours": _number(config, "cost", "gap_hours", DEFAULT_GAP_HOURS, strict=True),
+        "percentile": percentile,
+        "frontier_factor": _number(config, "cost", "frontier_price_factor", 1.0),
+        "target": target_value,
+        "target_overridden": target is not None,
+    }
+
+
+def _window(con) -> dict:
+    r = one(
+        con,
+        """
+        select count(*), count(created_at), min(created_at), max(created_at),
+               coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
+               coalesce(sum(cached_input_tokens), 0), count(*) filter (where is_batch)
+        from requests
+        """,
+    )
+    return {
+        "requests": r[0],
+        "timestamped": r[1],
+        "first_at": r[2],
+        "last_at": r[3],
+        "spend_usd": float(r[4]),
+        "input_tokens": int(r[5]),
+        "output_tokens": int(r[6]),
+        "cached_input_tokens": int(r[7]),
+        "batch_requests": r[8],
+    }
+
+
+def _pricing(con) -> dict:
+    by_source = {
+        r["cost_source"]: r
+        for r in dicts(
+            con,
+            """
+            select coalesce(cost_source, 'unknown') as cost_source, count(*) as requests,
+                   coalesce(sum(cost_usd), 0) as spend_usd,
+                   coalesce(sum(input_tokens), 0) as input_tokens, coalesce(sum(output_tokens), 0) as output_tokens
+            from requests group by 1
+            """,
+        )
+    }
+    unknown_models = dicts(
+        con,
+        """
+        select coalesce(model, '(no model)') as model, count(*) as requests,
+               coalesce(sum(input_tokens), 0) as input_tokens, coalesce(sum(output_tokens), 0) as output_tokens
+        from requests where cost_usd is null
+        group by 1 order by requests desc, model
+        """,
+    )
+    out = {}
+    for source in ("log", "catalog", "unknown"):
+        r = by_source.get(source) or {"requests": 0, "spend_usd": 0.0, "input_tokens": 0, "output_tokens": 0}
+        out[source] = {"requests": r["requests"], "spend_usd": float(r["spend_usd"])}
+    out["unknown"].update(
+        {
+            "input_tokens": int((by_source.get("unknown") or {}).get("input_tokens") or 0),
+            "output_tokens": int((by_source.get("unknown") or {}).get("output_tokens") or 0),
+            "models": unknown_models,
+        }
+    )
+    return out
+
+
+def _gaps(con, min_hours: float) -> list[dict]:
+    return dicts(
+        con,
+        """
+        select prev_at as start_at, created_at as end_at, epoch(created_at) - epoch(prev_at) as seconds
+        from (select created_at, lag(created_at) over (order by created_at) as prev_at
+              from requests where created_at is not null)
+        where prev_at is not null and epoch(created_at) - epoch(prev_at) >= ?
+        order by start_at
+        """,
+        [min_hours * 3600.0],
+    )
+
+
+def _daily_spend(con, first: datetime, whole_days: int) -> list[float]:
+    """Spend per 24-hour period counted from the first timestamp, whole periods only."""
+    if whole_days <= 0:
+        return []
+    got = dict(
+        (int(d), float(s))
+        for d, s in con.execute(
+            """
+            select floor((epoch(created_at) - epoch(?::timestamp)) / 86400) as d, coalesce(sum(cost_usd), 0)
+            from requests where created_at is not null group by 1
+            """,
+            [first],
+        ).fetchall()
+    )
+    return [got.get(d, 0.0) for d in range(whole_days)]
+
+
+def _normalise_decision(value) -> str | None:
+    if value is None:
+        return None
+    d = str(value).strip().lower().replace("_", "-").replace(" ", "-")
+    return d if d in DECISIONS else None
+
+
+def _acceptance(con) -> dict:
+    if not table_exists(con, "category_acceptance"):
+        return {}
+    return {r["category_id"]: r for r in dicts(con, "select * from category_acceptance")}
+
+
+def _has_objective_check(row: dict) -> bool:
+    import json
+
+    for key in ("checks_json", "criteria_json"):
+        raw = row.get(key)
+        if not raw:
+            continue
+        try:
+            parsed = json.loads(raw)
+        except (TypeError, ValueError):
+            continue
+        names = parsed.keys() if isinstance(parsed, dict) else [
+            (c.get("name") or c.get("check")) if isinstance(c, dict) else c for c in parsed
+        ] if isinstance(parsed, list) else []
+        if any(str(n) in OBJECTIVE_CHECKS for n in names):
+            return True
+    return False
+
+
+def decide(row: dict | None, target: float) -> str:
+    """Re-derive a decision at another acceptance target, the judge's rule: local when the interval's lower
+    bound clears the target; cascade when an objective check can catch the failures; frontier otherwise.
+    Compliance decisions stand."""
+    if row is None or row.get("n") in (None, 0) or row.get("ci_low") is None:
+        return "unmeasured"
+    stored = _normalise_decision(row.get("decision"))
+    if stored == "local-for-compliance":
+        return stored
+    if row["ci_low"] >= target:
+        return "local"
+    if stored == "cascade" or _has_objective_check(row):
+        return "cascade"
+    return "frontier"
+
+
+def _decision(row: dict | None, settings: dict, name: str, notes: list[str]) -> str:
+    """The judge's stored decision, or one re-derived when a target is given or none was stored."""
+    if row is None:
+        return "unmeasured"
+    if _normalise_decision(row.get("decision")) == "local-for-compliance":
+        return "local-for-compliance"  # privacy decides this one, measured or not
+    if not row.get("n") or row.get("acceptance") is None:
+        return "unmeasured"
+    if settings["target_overridden"]:
+        return decide(row, settings["target"])
+    stored = _normalise_decision(row.get("decision"))
+    if stored is not None:
+        return stored
+    if row.get("decision"):
+        notes.append(f"Category {name!r} has an unrecognised decision {row['decision']!r}; it is treated as frontier.")
+        return "frontier"
+    return decide(row, settings["target"])
+
+
+def _local_output_ratio(con) -> dict:
+    """Per category, local output tokens / frontier output tokens on the same replayed requests: the local
+    model may answer at a different length (thinking models write far more)."""
+    if not table_exists(con, "replays"):
+        return {}
+    return {
+        r["category_id"]: (float(r["local"]) / float(r["frontier"]), r["n"])
+        for r in dicts(
+            con,
+            """
+            select coalesce(rp.category_id, rc.category_id) as category_id, count(*) as n,
+                   sum(rp.output_tokens) as local, sum(q.output_tokens) as frontier
+            from replays rp join requests q on q.id = rp.request_id
+            left join request_categories rc on rc.request_id = rp.request_id
+            where rp.error is null and rp.output_tokens is not null and q.output_tokens > 0
+            group by 1
+            """,
+        )
+        if r["n"] >= MIN_REPLAYS_FOR_RATIO and r["frontier"]
+    }
+
+
+def _hour_index(first: datetime, last: datetime) -> tuple[datetime, int]:
+    start = first.replace(minute=0, second=0, microsecond=0)
+    end = last.replace(minute=0, second=0, microsecond=0)
+    return start, int((end - start).total_seconds() // 3600) + 1
+
+
+def _hourly(con, start: datetime, hours: int, categorized: bool) -> dict:
+    """Per category key, a (3, hours) array over every hour of the window: requests, input, output tokens."""
+    import numpy as np
+
+    join = (
+        "left join (select x.request_id, x.category_id from request_categories x join categories c "
+        "on c.category_id = x.category_id) rc on rc.request_id = r.id"
+        if categorized
+        else ""
+    )
+    key = "rc.category_id" if categorized else "null"
+    out: dict = {}
+    for cid, h, n, tin, tout in con.execute(
+        f"""
+        select {key} as cid, cast(floor((epoch(r.created_at) - epoch(?::timestamp)) / 3600) as bigint) as h,
+               count(*), coalesce(sum(r.input_tokens), 0), coalesce(sum(r.output_tokens), 0)
+        from requests r {join}
+        where r.created_at is not null
+        group by all
+        """,
+        [start],
+    ).fetchall():
+        arrays = out.setdefault(cid, np.zeros((3, hours)))
+        i = min(max(int(h), 0), hours - 1)
+        arrays[:, i] += (n, float(tin), float(tout))
+    return out
+
+
+def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
+    """Spend, tokens and requests per category over the window; one pool when categorize has not run."""
+    notes: list[str] = []
+    have = table_exists(con, "categories") and (one(con, "select count(*) from categories") or (0,))[0] > 0
+    if not have:
+        notes.append("Categories not found yet: the whole traffic is treated as one pool. Run `plan categorize`.")
+        return [
+            {
+                "category_id": None,
+                "name": "All traffic",
+                "task_type": None,
+                "is_other": False,
+                "spend_usd": total["spend_usd"],
+                "requests": total["requests"],
+                "input_tokens": total["input_tokens"],
+                "output_tokens": total["output_tokens"],
+                "unknown_cost_requests": None,
+                "spend_factors": (1.0, 1.0),
+                "hour_key": None,
+                "scale": 1.0,
+            }
+        ], notes, False
+    rows = dicts(
+        con,
+        """
+        select c.category_id, c.name, c.task_type, coalesce(c.is_other, false) as is_other, c.spend_rank,
+               c.requests as cat_requests, c.spend_usd as cat_spend, c.spend_ci_low_usd, c.spend_ci_high_usd,
+               c.share_of_requests, c.share_ci_low, c.share_ci_high,
+               count(r.id) as requests, coalesce(sum(r.cost_usd), 0) as spend_usd,
+               coalesce(sum(r.input_tokens), 0) as input_tokens, coalesce(sum(r.output_tokens), 0) as output_tokens,
+               count(r.id) filter (where r.cost_usd is null) as unknown_cost_requests
+        from categories c
+        left join request_categories rc on rc.category_id = c.category_id
+        left join requests r on r.id = rc.request_id
+        group by all
+        order by coalesce(c.is_other, false), spend_usd desc, c.category_id
+        """,
+    )
+    assigned = sum(r["requests"] for r in rows)
+    claimed = sum(int(r["cat_requests"] or 0) for r in rows)
+    scale = 1.0
+    if assigned and assigned < total["requests"] and claimed >= 0.99 * total["requests"]:
+        # categorize assigned a uniform sample and estimated the rest: scale the sample up.
+        scale = total["requests"] / assigned
+        notes.append(
+            f"Categories were assigned to a sample of {assigned:,} of {total['requests']:,} requests; "
+            "per-category figures are scaled up from the sample, with its interval."
+        )
+    cats = []
+    for r in rows:
+        factors = (1.0, 1.0)
+        if r["cat_spend"] and r["spend_ci_low_usd"] is not None and r["spend_ci_high_usd"] is not None:
+            factors = (min(1.0, r["spend_ci_low_usd"] / r["cat_spend"]), max(1.0, r["spend_ci_high_usd"] / r["cat_spend"]))
+        elif r["share_of_requests"] and r["share_ci_low"] is not None and r["share_ci_high"] is not None:
+            factors = (min(1.0, r["share_ci_low"] / r["share_of_requests"]), max(1.0, r["share_ci_high"] / r["share_of_requests"]))
+        cats.append(
+            {
+                "category_id": r["category_id"],
+                "name": r["name"],
+                "task_type": r["task_type"],
+                "is_other": bool(r["is_other"]),
+                "spend_usd": float(r["spend_usd"]) * scale,
+                "requests": r["requests"] * scale,
+                "input_tokens": float(r["input_tokens"]) * scale,
+                "output_tokens": float(r["output_tokens"]) * scale,
+                "unknown_cost_requests": r["unknown_cost_requests"],
+                "spend_factors": factors,
+                "hour_key": r["category_id"],
+                "scale": scale,
+            }
+        )
+    if scale == 1.0 and assigned < total["requests"]:
+        rest = one(
+            con,
+            """
+            select count(*), coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
+                   count(*) filter (where cost_usd is null)
+            from requests r where not exists (
+                select 1 from request_categories rc join categories c on c.category_id = rc.category_id
+                where rc.request_id = r.id)
+            """,
+        )
+        if rest[0]:
+            notes.append(
+                f"{rest[0]:,} requests (${rest[1]:,.2f} over the window) have no category, probably ingested after "
+                "the last `plan categorize`; they are shown as 'Not categorised'. Re-run `plan categorize`."
+            )
+            cats.append(
+                {
+                    "category_id": None,
+                    "name": "Not categorised",
+                    "task_type": None,
+                    "is_other": True,
+                    "spend_usd": float(rest[1]),
+                    "requests": rest[0],
+                    "input_tokens": float(rest[2]),
+                    "output_tokens": float(rest[3]),
+                    "unknown_cost_requests": rest[4],
+                    "spend_factors": (1.0, 1.0),
+                    "hour_key": None,
+                    "scale": 1.0,
+                }
+            )
+    return cats, notes, True
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluating a plan on one hardware profile
+# --------------------------------------------------------------------------------------------------
+
+
+def _moves(scenario: str, decision: str) -> bool:
+    if scenario == "ceiling":
+        return True
+    if scenario == "route":
+        return decision in LOCAL_READY
+    return decision in LOCAL_READY or decision == "cascade"
+
+
+def _category_savings(scenario: str, cat: dict, spend: float, electricity: float, acceptance: float | None) -> float:
+    if not _moves(scenario, cat["decision"]):
+        return 0.0
+    if scenario == "cascade" and cat["decision"] == "cascade":
+        return cascade_savings(spend, electricity, acceptance if acceptance is not None else 1.0)
+    return route_savings(spend, electricity)
+
+
+def _category_interval(scenario: str, cat: dict, spend: float, electricity: float) -> tuple[float, float]:
+    if not _moves(scenario, cat["decision"]):
+        return 0.0, 0.0
+    if scenario == "cascade" and cat["decision"] == "cascade":
+        return savings_interval("cascade", spend, electricity, (cat["ci_low"], cat["ci_high"]), cat["spend_factors"])
+    return savings_interval("local", spend, electricity, None, cat["spend_factors"])
+
+
+def evaluate(
+    profile,
+    cats: list[dict],
+    hourly: dict,
+    hour_start: datetime | None,
+    settings: dict,
+    *,
+    frontier_factor: float = 1.0,
+    electricity_factor: float = 1.0,
+    acceptance: str = "point",
+) -> dict:
+    """Savings, boxes, queueing and payback of each scenario on one profile. ``cats`` carry monthly
+    figures; ``hourly`` maps each category's ``hour_key`` to per-hour (requests, input, output) arrays."""
+    price = settings["usd_per_kwh"] * electricity_factor
+    tg, pp = profile.output_tokens_per_s, profile.prompt_tokens_per_s
+    per_cat = []
+    for cat in cats:
+        busy_h = busy_seconds(cat["monthly_input_tokens"], cat["monthly_local_output_tokens"], pp, tg) / 3600.0
+        elec = electricity_usd(busy_h, profile.load_watts, price)
+        spend = cat["monthly_spend_usd"] * frontier_factor
+        acc = cat["ci_low"] if acceptance == "low" and cat["ci_low"] is not None else cat["acceptance"]
+        per_cat.append({"cat": cat, "busy_hours": busy_h, "electricity": elec, "spend": spend, "acceptance": acc})
+
+    results = {}
+    for scenario in SCENARIOS:
+        moved = [p for p in per_cat if _moves(scenario, p["cat"]["decision"])]
+        gross = sum(_category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"]) for p in per_cat)
+        bounds = [_category_interval(scenario, p["cat"], p["spend"], p["electricity"]) for p in per_cat]
+        busy_total = sum(p["busy_hours"] for p in moved)
+        capacity = _capacity(profile, moved, hourly, hour_start, settings["percentile"])
+        boxes = capacity["boxes_needed"]
+        fixed = idle_electricity_usd(boxes, busy_total, profile.idle_watts, price) + boxes * (
+            profile.maintenance_usd_per_month + settings["maintenance"]
+        )
+        net = gross - fixed
+        upfront = boxes * profile.price_usd
+        fits = profile.max_boxes is None or boxes <= profile.max_boxes
+        payback = payback_months(upfront, net) if fits and boxes else None
+        results[scenario] = {
+            "categories_moved": len(moved),
+            "monthly_spend_moved_usd": sum(p["spend"] for p in moved),
+            "monthly_gross_savings_usd": gross,
+            "monthly_electricity_usd": sum(p["electricity"] for p in moved) + idle_electricity_usd(boxes, busy_total, profile.idle_watts, price),
+            "monthly_busy_hours": busy_total,
+            "monthly_fixed_costs_usd": fixed,
+            "monthly_savings_usd": net,
+            "monthly_savings_low_usd": sum(b[0] for b in bounds) - fixed,
+            "monthly_savings_high_usd": sum(b[1] for b in bounds) - fixed,
+            "boxes_needed": boxes,
+            "fits": fits,
+            "upfront_usd": upfront,
+            "payback_months": payback,
+            "pays_back_within_life": payback is not None and payback <= profile.useful_life_months,
+            "cumulative_net_usd": {str(m): cumulative_net(upfront, net, m, profile.useful_life_months) for m in HORIZONS} if fits else None,
+            "capacity": capacity,
+            "per_category": [
+                {
+                    "category_id": p["cat"]["category_id"],
+                    "electricity": p["electricity"],
+                    "busy_hours": p["busy_hours"],
+                    "savings": _category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"]),
+                    "bounds": b,
+                }
+                for p, b in zip(per_cat, bounds)
+            ],
+        }
+    return results
+
+
+def _capacity(profile, moved: list[dict], hourly: dict, hour_start: datetime | None, percentile: float) -> dict:
+    """Peak-hour demand of the moved categories against one box's throughput."""
+    if not moved or not hourly:
+        return {"boxes_needed": 0, "hours": 0, "peak_hour": None, "max_hour": None, "mean_busy_seconds_per_hour": 0.0, "queue": None}
+    import numpy as np
+
+    hours = next(iter(hourly.values())).shape[1]
+    req, tin, tout = np.zeros(hours), np.zeros(hours), np.zeros(hours)
+    for p in moved:
+        cat = p["cat"]
+        arrays = hourly.get(cat["hour_key"])
+        if arrays is None:
+            continue
+        req += arrays[0] * cat["scale"]
+        tin += arrays[1] * cat["scale"]
+        tout += arrays[2] * cat["scale"] * cat["local_output_ratio"]
+    busy = tin / profile.prompt_tokens_per_s + tout / profile.output_tokens_per_s
+    peak, idx = nearest_rank(busy, percentile)
+    top = int(np.argmax(busy))
+    boxes = boxes_needed(peak, has_demand=float(req.sum()) > 0)
+    if req[idx] and boxes:
+        queue = mmc_queue(float(req[idx]) / 3600.0, float(busy[idx] / req[idx]), boxes)
+    else:
+        queue = mmc_queue(0, 0, max(boxes, 1))
+
+    def hour(i):
+        return {
+            "start": (hour_start + timedelta(hours=int(i))) if hour_start else None,
+            "requests": float(req[i]),
+            "input_tokens": float(tin[i]),
+            "output_tokens": float(tout[i]),
+            "busy_seconds": float(busy[i]),
+        }
+
+    return {
+        "percentile": percentile,
+        "hours": hours,
+        "peak_hour": hour(idx),
+        "max_hour": hour(top),
+        "mean_busy_seconds_per_hour": float(busy.mean()),
+        "box_output_tokens_per_s": profile.output_tokens_per_s,
+        "box_prompt_tokens_per_s": profile.prompt_tokens_per_s,
+        "boxes_needed": boxes,
+        "utilisation_at_peak": float(busy[idx] / 3600.0 / boxes) if boxes else 0.0,
+        "queue": queue,
+        "hour_of_day": _hour_of_day(tout, hour_start),
+    }
+
+
+def _hour_of_day(values, hour_start: datetime | None) -> list[dict]:
+    """Average and maximum local output tokens for each UTC hour of the day."""
+    if hour_start is None:
+        return []
+    buckets: list[list[float]] = [[] for _ in range(24)]
+    for i, v in enumerate(values):
+        buckets[(hour_start.hour + i) % 24].append(float(v))
+    return [
+        {"hour": h, "mean_output_tokens": (sum(b) / len(b)) if b else 0.0, "max_output_tokens": max(b) if b else 0.0}
+        for h, b in enumerate(buckets)
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The entry point
+# --------------------------------------------------------------------------------------------------
+
+
+def cost_model(con, *, hardware: str | None = None, config: dict | None = None, target: float | None = None) -> dict:
+    """The ``plan cost --json`` payload: projection, per-category savings with intervals, scenarios,
+    hardware payback and capacity, sensitivity and the assumptions behind them.
+
+    ``hardware`` picks the profile the headline uses (default: ``[cost] hardware`` in plan.toml, else
+    ``desktop-24gb``); ``config`` is the parsed plan.toml; ``target`` re-derives decisions at another
+    acceptance target."""
+    from .hardware import (
+        MEASURED_DEFAULT_PROFILE,
+        apply_measurement,
+        load_profiles,
+        measured_throughput,
+        resolve_name,
+    )
+
+    config = config or {}
+    settings = _settings(config, target)
+    total = _window(con)
+    if not total["requests"]:
+        raise PlanError("The database holds no requests yet. Run `plan ingest PATH` first.")
+    notes: list[str] = []
+
+    # ---- projection window
+    first, last = total["first_at"], total["last_at"]
+    if first is None:
+        raise PlanError("No request has a timestamp, so spend cannot be put on a monthly basis. Check the export's time field.")
+    observed = observed_days(first, last)
+    window = projection_days(observed)
+    if observed < MIN_WINDOW_DAYS:
+        notes.append(f"The log covers only {observed * 24:.1f} hours; the month is projected from one full day, so treat it as a rough guide.")
+    if total["timestamped"] < total["requests"]:
+        notes.append(f"{total['requests'] - total['timestamped']:,} requests have no timestamp; their spend is counted in the window but not in the hourly peaks.")
+    month = MONTH_DAYS / window
+    gaps = [
+        {"start_at": g["start_at"], "end_at": g["end_at"], "hours": g["seconds"] / 3600.0}
+        for g in _gaps(con, settings["gap_hours"])
+    ]
+    if gaps:
+        notes.append(
+            f"{len(gaps)} gap(s) of {settings['gap_hours']:g} h or more without a request "
+            f"({sum(g['hours'] for g in gaps):.0f} h in all) lie inside the window; if logging was off then, the projection understates spend."
+        )
+    trend = spend_trend(_daily_spend(con, first, int(observed)), first)
+
+    pricing = _pricing(con)
+    if pricing["unknown"]["requests"]:
+        models = ", ".join(m["model"] for m in pricing["unknown"]["models"][:5])
+        notes.append(
+            f"{pricing['unknown']['requests']:,} requests have no known cost ({models}); spend and savings leave them out, so they are understated."
+        )
+
+    # ---- categories, decisions, local lengths
+    cats, cat_notes, categorized = _categories(con, total)
+    notes.extend(cat_notes)
+    acceptance_rows = _acceptance(con)
+    ratios = _local_output_ratio(con)
+    for cat in cats:
+        row = acceptance_rows.get(cat["category_id"]) if cat["category_id"] is not None else None
+        cat["decision"] = _decision(row, settings, cat["name"], notes)
+        cat["n"] = row.get("n") if row else None
+        cat["passed"] = row.get("passed") if row else None
+        cat["acceptance"] = row.get("acceptance") if row else None
+        cat["ci_low"] = row.get("ci_low") if row else None
+        cat["ci_high"] = row.get("ci_high") if row else None
+        if cat["ci_low"] is None and cat["acceptance"] is not None:
+            cat["ci_low"] = cat["ci_high"] = cat["acceptance"]
+        ratio = ratios.get(cat["category_id"]) if cat["category_id"] is not None else None
+        cat["local_output_ratio"] = ratio[0] if ratio else 1.0
+        cat["local_output_ratio_source"] = f"measured on {ratio[1]} replays" if ratio else "assumed 1.0 (no replays)"
+        cat["monthly_spend_usd"] = cat["spend_usd"] * month
+        cat["monthly_requests"] = cat["requests"] * month
+        cat["monthly_input_tokens"] = cat["input_tokens"] * month
+        cat["monthly_output_tokens"] = cat["output_tokens"] * month
+        cat["monthly_local_output_tokens"] = cat["monthly_output_tokens"] * cat["local_output_ratio"]
+    measured_any = any(c["decision"] != "unmeasured" for c in cats)
+    plan_scenario = "cascade" if measured_any else "ceiling"
+    if not measured_any:
+        notes.append(
+            "Acceptance is not measured yet: savings show the all-local ceiling and hardware is sized for it. "
+            "Run `plan replay` and `plan judge` to learn which categories can move."
+        )
+
+    # ---- hardware
+    profiles = load_profiles(config)
+    selected = resolve_name(profiles, hardware or (config.get("cost") or {}).get("hardware"))
+    measurement = measured_throughput(con)
+    measured_on = (config.get("cost") or {}).get("measured_hardware")
+    if measured_on is not None:
+        measured_on = resolve_name(profiles, measured_on)
+    elif hardware or (config.get("cost") or {}).get("hardware"):
+        measured_on = selected
+    else:
+        measured_on = MEASURED_DEFAULT_PROFILE if MEASURED_DEFAULT_PROFILE in profiles else selected
+    profiles, sources = apply_measurement(profiles, measurement, measured_on)
+
+    hour_start, hours = _hour_index(first, last)
+    hourly = _hourly(con, hour_start, hours, categorized)
+
+    evaluations = {name: evaluate(p, cats, hourly, hour_start, settings, frontier_factor=settings["frontier_factor"]) for name, p in profiles.items()}
+    chosen = evaluations[selected]
+    sel_profile = profiles[selected]
+
+    # ---- per-category output (selected hardware)
+    plan_rows = {i: chosen[plan_scenario]["per_category"][i] for i in range(len(cats))}
+    categories_out = []
+    for i, cat in enumerate(cats):
+        spend = cat["monthly_spend_usd"] * settings["frontier_factor"]
+        elec = plan_rows[i]["electricity"]
+        point = decision_savings(cat["decision"], spend, elec, cat["acceptance"])
+        low, high = savings_interval(
+            cat["decision"], spend, elec, (cat["ci_low"], cat["ci_high"]) if cat["ci_low"] is not None else None, cat["spend_factors"]
+        )
+        categories_out.append(
+            {
+                "category_id": cat["category_id"],
+                "name": cat["name"],
+                "task_type": cat["task_type"],
+                "is_other": cat["is_other"],
+                "share_of_spend": (cat["spend_usd"] / total["spend_usd"]) if total["spend_usd"] else None,
+                "monthly_spend_usd": cat["monthly_spend_usd"],
+                "monthly_spend_low_usd": cat["monthly_spend_usd"] * cat["spend_factors"][0],
+                "monthly_spend_high_usd": cat["monthly_spend_usd"] * cat["spend_factors"][1],
+                "monthly_requests": cat["monthly_requests"],
+                "monthly_input_tokens": cat["monthly_input_tokens"],
+                "monthly_output_tokens": cat["monthly_output_tokens"],
+                "unknown_cost_requests": cat["unknown_cost_requests"],
+                "n": cat["n"],
+                "passed": cat["passed"],
+                "acceptance": cat["acceptance"],
+                "ci_low": cat["ci_low"],
+                "ci_high": cat["ci_high"],
+                "decision": cat["decision"],
+                "local_output_ratio": cat["local_output_ratio"],
+                "local_output_ratio_source": cat["local_output_ratio_source"],
+                "monthly_local_busy_hours": plan_rows[i]["busy_hours"],
+                "monthly_electricity_usd": elec,
+                "monthly_savings_usd": point,
+                "monthly_savings_low_usd": low,
+                "monthly_savings_high_usd": high,
+                "scenarios": {s: {"monthly_savings_usd": chosen[s]["per_category"][i]["savings"]} for s in SCENARIOS},
+            }
+        )
+
+    scenarios_out = {s: _scenario_summary(chosen[s]) for s in SCENARIOS}
+    scenarios_out["framing"] = _framing(categories_out, settings["target"], scenarios_out["route"]["monthly_savings_usd"])
+
+    hardware_out = []
+    for name, p in profiles.items():
+        ev = evaluations[name][plan_scenario]
+        hardware_out.append(
+            {
+                "name": name,
+                "description": p.description,
+                "price_usd": p.price_usd,
+                "boxes_needed": ev["boxes_needed"],
+                "fits": ev["fits"],
+                "max_boxes": p.max_boxes,
+                "upfront_usd": ev["upfront_usd"],
+                "payback_months": ev["payback_months"],
+                "pays_back_within_life": ev["pays_back_within_life"],
+                "monthly_savings_usd": ev["monthly_savings_usd"],
+                "monthly_electricity_usd": ev["monthly_electricity_usd"],
+                "monthly_fixed_costs_usd": ev["monthly_fixed_costs_usd"],
+                "cumulative_net_usd": ev["cumulative_net_usd"],
+                "output_tokens_per_s": p.output_tokens_per_s,
+                "throughput_source": sources[name],
+                "prompt_tokens_per_s": p.prompt_tokens_per_s,
+                "load_watts": p.load_watts,
+                "idle_watts": p.idle_watts,
+                "useful_life_months": p.useful_life_months,
+                "maintenance_usd_per_month": p.maintenance_usd_per_month + settings["maintenance"],
+                "builtin": p.builtin,
+                "basis": p.basis if sources[name] == "profile" else f"Throughput measured by plan replay; other figures: {p.basis}",
+                "utilisation_at_peak": ev["capacity"].get("utilisation_at_peak"),
+                "mean_wait_at_peak_s": (ev["capacity"].get("queue") or {}).get("mean_wait_s"),
+                "scenarios": {
+                    s: {
+                        "monthly_savings_usd": evaluations[name][s]["monthly_savings_usd"],
+                        "boxes_needed": evaluations[name][s]["boxes_needed"],
+                        "payback_months": evaluations[name][s]["payback_months"],
+                    }
+                    for s in SCENARIOS
+                },
+                "selected": name == selected,
+            }
+        )
+
+    plan = chosen[plan_scenario]
+    sensitivity = _sensitivity(sel_profile, cats, hourly, hour_start, settings, plan_scenario, plan)
+    payback = {
+        "hardware": selected,
+        "scenario": plan_scenario,
+        "boxes": plan["boxes_needed"],
+        "upfront_usd": plan["upfront_usd"],
+        "monthly_savings_usd": plan["monthly_savings_usd"],
+        "payback_months": plan["payback_months"],
+        "useful_life_months": sel_profile.useful_life_months,
+        "cumulative_net_usd": plan["cumulative_net_usd"],
+        "curve": payback_curve(plan["upfront_usd"], plan["monthly_savings_usd"], sel_profile.useful_life_months) if plan["fits"] else [],
+    }
+    if not plan["fits"]:
+        notes.append(
+            f"The plan needs {plan['boxes_needed']} boxes of {selected!r} at the peak hour but that profile allows "
+            f"{sel_profile.max_boxes}; choose a profile you can buy (--hardware)."
+        )
+
+    return {
+        "window_days": observed,
+        "projection_days": window,
+        "month_days": MONTH_DAYS,
+        "first_at": first,
+        "last_at": last,
+        "requests": total["requests"],
+        "observed_spend_usd": total["spend_usd"],
+        "monthly_spend_usd": total["spend_usd"] * month,
+        "monthly_requests": total["requests"] * month,
+        "monthly_input_tokens": total["input_tokens"] * month,
+        "monthly_output_tokens": total["output_tokens"] * month,
+        "monthly_cached_input_tokens": total["cached_input_tokens"] * month,
+        "batch_requests": total["batch_requests"],
+        "gaps": gaps,
+        "trend": trend,
+        "pricing": pricing,
+        "stages": {
+            "categorized": categorized,
+            "judged": bool(acceptance_rows),
+            "throughput_measured": measurement is not None,
+        },
+        "acceptance_measured": measured_any,
+        "acceptance_target": settings["target"],
+        "plan_scenario": plan_scenario,
+        "monthly_savings_usd": plan["monthly_savings_usd"],
+        "monthly_savings_low_usd": plan["monthly_savings_low_usd"],
+        "monthly_savings_high_usd": plan["monthly_savings_high_usd"],
+        "categories": categories_out,
+        "scenarios": scenarios_out,
+        "selected_hardware": selected,
+        "measured_throughput": {**measurement, "applied_to": measured_on} if measurement else None,
+        "hardware": hardware_out,
+        "capacity": {"hardware": selected, "scenario": plan_scenario, **plan["capacity"]},
+        "payback": payback,
+        "sensitivity": sensitivity,
+        "electricity_usd_per_kwh": settings["usd_per_kwh"],
+        "frontier_price_factor": settings["frontier_factor"],
+        "assumptions": _assumptions(settings, sel_profile, sources[selected], measurement, measured_on),
+        "notes": notes,
+    }
+
+
+def _scenario_summary(ev: dict) -> dict:
+    return {
+        "monthly_savings_usd": ev["monthly_savings_usd"],
+        "monthly_savings_low_usd": ev["monthly_savings_low_usd"],
+        "monthly_savings_high_usd": ev["monthly_savings_high_usd"],
+        "monthly_gross_savings_usd": ev["monthly_gross_savings_usd"],
+        "monthly_fixed_costs_usd": ev["monthly_fixed_costs_usd"],
+        "monthly_electricity_usd": ev["monthly_electricity_usd"],
+        "monthly_spend_moved_usd": ev["monthly_spend_moved_usd"],
+        "categories_moved": ev["categories_moved"],
+        "boxes_needed": ev["boxes_needed"],
+        "upfront_usd": ev["upfront_usd"],
+        "payback_months": ev["payback_months"],
+        "cumulative_net_usd": ev["cumulative_net_usd"],
+    }
+
+
+def _framing(categories: list[dict], target: float, route_savings_usd: float) -> dict:
+    """The article's question: on how many of the top categories is the local model acceptable?"""
+    top = [c for c in categories if not c["is_other"] and c["category_id"] is not None]
+    measured = [c for c in top if c["decision"] != "unmeasured"]
+    acceptable = [c for c in measured if c["ci_low"] is not None and c["ci_low"] >= target]
+    counts = {d: sum(1 for c in top if c["decision"] == d) for d in DECISIONS}
+    total_spend = sum(c["monthly_spend_usd"] for c in categories) or 0.0
+    share = (sum(c["monthly_spend_usd"] for c in acceptable) / total_spend) if total_spend else None
+    if not top:
+        sentence = "Categories are not known yet: run `plan categorize`, then `plan replay` and `plan judge`."
+    elif not measured:
+        sentence = f"Acceptance is not measured on any of the top {len(top)} categories yet: run `plan replay` and `plan judge`."
+    else:
+        sentence = (
+            f"The local model is acceptable (95% lower bound at or above {target:.0%}) on {len(acceptable)} of the top "
+            f"{len(top)} categories ({len(acceptable) / len(top):.0%})"
+            + (f", {share:.0%} of spend" if share is not None else "")
+            + (f"; {len(measured)} measured." if len(measured) < len(top) else ".")
+        )
+    return {
+        "top_categories": len(top),
+        "measured": len(measured),
+        "acceptable": len(acceptable),
+        "acceptable_share": (len(acceptable) / len(top)) if top else None,
+        "acceptable_spend_share": share,
+        "decisions": counts,
+        "monthly_savings_usd": route_savings_usd,
+        "sentence": sentence,
+    }
+
+
+def _sensitivity(profile, cats, hourly, hour_start, settings, scenario: str, base: dict) -> list[dict]:
+    cases = [
+        ("baseline", "As estimated", {}),
+        ("frontier_prices_half", "Frontier API prices fall 50%", {"frontier_factor": settings["frontier_factor"] * 0.5}),
+        ("electricity_double", "Electricity price doubles", {"electricity_factor": 2.0}),
+        ("acceptance_low", "Acceptance at the lower bound of its 95% interval", {"acceptance": "low"}),
+        (
+            "all_adverse",
+            "All three at once",
+            {"frontier_factor": settings["frontier_factor"] * 0.5, "electricity_factor": 2.0, "acceptance": "low"},
+        ),
+    ]
+    out = []
+    for key, label, kwargs in cases:
+        if kwargs:
+            ev = evaluate(profile, cats, hourly, hour_start, settings, **{"frontier_factor": settings["frontier_factor"], **kwargs})[scenario]
+        else:
+            ev = base
+        out.append(
+            {
+                "case": key,
+                "description": label,
+                "monthly_savings_usd": ev["monthly_savings_usd"],
+                "payback_months": ev["payback_months"],
+                "cumulative_net_usd": ev["cumulative_net_usd"],
+            }
+        )
+    return out
+
+
+def _assumptions(settings: dict, profile, source: str, measurement: dict | None, measured_on: str) -> list[str]:
+    items = [
+        f"A month is {MONTH_DAYS} days; spend, tokens and requests are scaled from the observed window (first to last timestamp).",
+        "Spend is the per-request cost from ingest: the log's own cost when it states one, otherwise the genai-prices catalog with cached-input and batch pricing. Requests with unknown cost are left out and listed.",
+        (
+            f"Electricity costs ${settings['usd_per_kwh']:.3f}/kWh"
+            + (f" ({ELECTRICITY_BASIS})." if settings["electricity_default"] else " (from plan.toml or the command line).")
+        ),
+        "Local busy time = input tokens / prefill rate + output tokens / decode rate; every input token is prefilled (no prompt cache across requests).",
+        "Local answers are as long as the frontier's, unless replays measured the ratio per category.",
+        "Boxes draw load power while busy and idle power for the rest of the month; maintenance is per box per month.",
+        f"Capacity: the p{settings['percentile']:g} hour (nearest rank over every hour of the window, idle hours included) of the categories moved local; boxes needed = ceil(busy seconds in that hour / 3600).",
+        "Queueing: M/M/c (Erlang C) at that hour: Poisson arrivals, exponential service with that hour's mean busy time per request, each box serving one request at a time.",
+        "route moves the categories decided local or local-for-compliance entirely; cascade also runs the cascade categories locally first and pays the frontier again for their failures (1 - acceptance); ceiling moves everything at 100% acceptance.",
+        "Savings intervals take the corners of each category's acceptance interval (Wilson 95%) and sampled-spend interval; category bounds are added, which is conservative.",
+        "Payback = boxes x price / monthly net savings (after electricity and maintenance); cumulative figures buy the boxes again at the end of their useful life.",
+        f"Hardware {profile.name}: ${profile.price_usd:,.0f} per box, {profile.load_watts:g} W under load, {profile.idle_watts:g} W idle, {profile.useful_life_months} months' useful life.",
+    ]
+    if source == "measured" and measurement:
+        items.append(
+            f"Throughput of {profile.name}: {measurement['output_tokens_per_s']:.1f} output tokens/s measured by plan replay "
+            f"against {measurement.get('endpoint')} ({measurement.get('model')}, concurrency {measurement.get('concurrency')})."
+        )
+    else:
+        items.append(f"Throughput of {profile.name}: {profile.output_tokens_per_s:g} output tokens/s assumed from the profile: {profile.basis}")
+        if measurement:
+            items.append(f"A measured throughput ({measurement['output_tokens_per_s']:.1f} tokens/s) was applied to {measured_on!r}, the machine replay ran on; set [cost] measured_hardware to change that.")
+    if settings["frontier_factor"] != 1.0:
+        items.append(f"Frontier prices are scaled by {settings['frontier_factor']:g} from the logged costs.")
+    if settings["target_overridden"]:
+        items.append(f"Decisions re-derived at an acceptance target of {settings['target']:.0%}.")
+    return items
