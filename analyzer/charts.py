@@ -1,0 +1,216 @@
+"""Static PNG charts for the report, drawn from the report context only (so they match its numbers).
+
+Matplotlib with the Agg backend: no display, no JavaScript, images any mail client shows. Each chart is
+960 px wide (shown at 600 px, sharp on high-density screens) and its height grows with the number of bars.
+"""
+
+from __future__ import annotations
+
+import io
+
+DECISION_COLOURS = {
+    "local": "#1a7f37",
+    "cascade": "#2f6fb3",
+    "local-for-compliance": "#7a3fb0",
+    "frontier": "#8c8c8c",
+    "unmeasured": "#b8a46a",
+}
+INK = "#24292f"
+MUTED = "#6e7781"
+GRID = "#e5e7eb"
+WIDTH_IN = 6.4
+DPI = 150
+LABEL_CHARS = 34
+
+CHART_TITLES = {
+    "spend_by_category": "Monthly API spend by category",
+    "acceptance": "Acceptance per category, with 95% intervals",
+    "payback": "Cumulative net savings against hardware cost",
+    "capacity": "Peak-hour load against capacity",
+}
+
+
+def _short(label: str | None, limit: int = LABEL_CHARS) -> str:
+    label = " ".join(str(label or "").split())
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def _usd_axis(value, _pos=None) -> str:
+    sign = "−" if value < 0 else ""
+    value = abs(value)
+    if value >= 1_000_000:
+        return f"{sign}${value / 1_000_000:.1f}M"
+    if value >= 10_000:
+        return f"{sign}${value / 1000:.0f}k"
+    if value >= 1000:
+        return f"{sign}${value / 1000:.1f}k"
+    if value >= 10 or value == 0:
+        return f"{sign}${value:.0f}"
+    return f"{sign}${value:.2f}"
+
+
+def _tokens_axis(value, _pos=None) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}M"
+    if value >= 1000:
+        return f"{value / 1000:.0f}k"
+    return f"{value:.0f}"
+
+
+def _figure(height_in: float):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, height_in), dpi=DPI)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.spines[["left", "bottom"]].set_color(GRID)
+    ax.tick_params(colors=INK, labelsize=8)
+    return fig, ax
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    # No software/date metadata: the same context gives the same bytes.
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def spend_by_category(rows: list[dict]) -> bytes | None:
+    rows = [r for r in rows if r.get("monthly_spend_usd") is not None]
+    if not rows:
+        return None
+    fig, ax = _figure(1.1 + 0.32 * len(rows))
+    labels = [_short(r["name"]) for r in rows][::-1]
+    values = [r["monthly_spend_usd"] for r in rows][::-1]
+    colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS["unmeasured"]) for r in rows][::-1]
+    bars = ax.barh(range(len(rows)), values, color=colours, height=0.62)
+    ax.set_yticks(range(len(rows)), labels)
+    ax.xaxis.set_major_formatter(_usd_axis)
+    ax.grid(axis="x", color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.set_xlabel("Projected API spend per 30-day month", color=MUTED, fontsize=8)
+    top = max(values) or 1
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, _usd_axis(value), va="center", fontsize=7, color=INK)
+    ax.set_xlim(0, top * 1.15)
+    _decision_legend(ax, {r.get("decision") for r in rows})
+    return _png(fig)
+
+
+def _decision_legend(ax, decisions):
+    from matplotlib.patches import Patch
+
+    from .report import DECISION_LABELS
+
+    handles = [
+        Patch(color=colour, label=DECISION_LABELS.get(name, name))
+        for name, colour in DECISION_COLOURS.items()
+        if name in decisions
+    ]
+    if handles:
+        ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
+
+
+def acceptance(rows: list[dict], target: float | None) -> bytes | None:
+    rows = [r for r in rows if r.get("acceptance") is not None]
+    if not rows:
+        return None
+    fig, ax = _figure(1.1 + 0.32 * len(rows))
+    rows = rows[::-1]
+    ys = range(len(rows))
+    rates = [r["acceptance"] * 100 for r in rows]
+    lows = [max(0.0, (r["acceptance"] - (r["ci_low"] if r["ci_low"] is not None else r["acceptance"])) * 100) for r in rows]
+    highs = [max(0.0, ((r["ci_high"] if r["ci_high"] is not None else r["acceptance"]) - r["acceptance"]) * 100) for r in rows]
+    colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS["unmeasured"]) for r in rows]
+    ax.errorbar(rates, list(ys), xerr=[lows, highs], fmt="none", ecolor=MUTED, elinewidth=1.2, capsize=3)
+    ax.scatter(rates, list(ys), c=colours, s=28, zorder=3)
+    ax.set_yticks(list(ys), [f"{_short(r['name'], LABEL_CHARS - 6)} (n={r['n']})" for r in rows])
+    ax.set_xlim(0, 100)
+    ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0f}%")
+    ax.grid(axis="x", color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    if target is not None:
+        ax.axvline(target * 100, color="#cf222e", linestyle="--", linewidth=1)
+        ax.text(target * 100, len(rows) - 0.45, f" target {target * 100:.0f}%", color="#cf222e", fontsize=7, va="bottom")
+    ax.set_ylim(-0.6, len(rows) - 0.2)
+    ax.set_xlabel("Share of replayed requests whose local answer met the category's criteria", color=MUTED, fontsize=8)
+    return _png(fig)
+
+
+def payback(series: dict | None) -> bytes | None:
+    if not series or not series.get("cumulative_net_savings_usd"):
+        return None
+    fig, ax = _figure(3.0)
+    months = series["months"]
+    net = series["cumulative_net_savings_usd"]
+    cost = series["hardware_cost_usd"] or 0.0
+    if series.get("cumulative_net_savings_low_usd") and series.get("cumulative_net_savings_high_usd"):
+        ax.fill_between(
+            months, series["cumulative_net_savings_low_usd"], series["cumulative_net_savings_high_usd"],
+            color=DECISION_COLOURS["local"], alpha=0.12, linewidth=0, label="savings interval",
+        )
+    ax.plot(months, net, color=DECISION_COLOURS["local"], linewidth=2, label="cumulative net savings")
+    ax.axhline(cost, color="#cf222e", linestyle="--", linewidth=1.2, label=f"hardware cost {_usd_axis(cost)}")
+    point = series.get("payback_months")
+    if point is not None and 0 <= point <= months[-1]:
+        ax.scatter([point], [cost], color=INK, zorder=4, s=30)
+        ax.annotate(
+            f"pays back at {point:.1f} months", (point, cost), textcoords="offset points", xytext=(8, -14), fontsize=8, color=INK,
+        )
+    ax.set_xlim(0, months[-1])
+    ax.set_xticks([0, 6, 12, 18, 24, 30, 36][: 1 + months[-1] // 6])
+    ax.yaxis.set_major_formatter(_usd_axis)
+    ax.grid(color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(f"Months after buying {series.get('hardware') or 'the hardware'}", color=MUTED, fontsize=8)
+    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    return _png(fig)
+
+
+def capacity(data: dict | None) -> bytes | None:
+    if not data:
+        return None
+    fig, ax = _figure(1.9)
+    labels = ["Peak-hour demand (p95 hour)", "One box", f"{data['boxes']} box{'es' if data['boxes'] != 1 else ''} planned"]
+    values = [data["peak_hour_output_tokens"], data["box_output_tokens_per_hour"], data["capacity_output_tokens_per_hour"]]
+    colours = ["#cf222e", "#8c8c8c", DECISION_COLOURS["local"]]
+    if data["boxes"] == 1:
+        labels, values, colours = labels[:2], values[:2], colours[:2]
+        colours[1] = DECISION_COLOURS["local"]
+    bars = ax.barh(range(len(values))[::-1], values, color=colours, height=0.55)
+    ax.set_yticks(list(range(len(values))[::-1]), labels)
+    top = max(values) or 1
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, _tokens_axis(value), va="center", fontsize=7, color=INK)
+    ax.set_xlim(0, top * 1.15)
+    ax.xaxis.set_major_formatter(_tokens_axis)
+    ax.grid(axis="x", color=GRID, linewidth=0.6)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(f"Output tokens per hour on {data.get('hardware') or 'the chosen hardware'}", color=MUTED, fontsize=8)
+    return _png(fig)
+
+
+def render_charts(context: dict) -> dict[str, bytes]:
+    """PNG bytes per chart name, for the charts the context has data for (in the order the report shows them)."""
+    import matplotlib
+
+    charts = context.get("charts", {})
+    drawn = {}
+    # Text from logs is drawn literally: no $...$ mathtext.
+    with matplotlib.rc_context({"text.parse_math": False, "font.family": "DejaVu Sans", "svg.hashsalt": "plan"}):
+        for name, draw in (
+            ("spend_by_category", lambda: spend_by_category(charts.get("spend_by_category") or [])),
+            ("acceptance", lambda: acceptance(charts.get("acceptance") or [], charts.get("target"))),
+            ("payback", lambda: payback(charts.get("payback"))),
+            ("capacity", lambda: capacity(charts.get("capacity"))),
+        ):
+            png = draw()
+            if png:
+                drawn[name] = png
+    return drawn
