@@ -148,25 +148,30 @@ def m003_replays(con):
     con.execute(
         """
         create table replays (
-            id                  bigint primary key,  -- hash of request_id + model
+            id                  bigint primary key,  -- hash of request_id + model: one row per sampled request and model
             request_id          bigint,              -- requests.id
-            category_id         integer,
+            category_id         integer,             -- categories.category_id at sampling time
             model               varchar,
-            endpoint            varchar,
-            output_text         varchar,
+            endpoint            varchar,             -- as the user gave it (URL, or 'embedded')
+            output_text         varchar,             -- the answer, reasoning excluded
+            reasoning_text      varchar,             -- reasoning_content / <think> block, when the model gave one
+            tool_calls_json     varchar,             -- tool calls the local model made
             input_tokens        bigint,
             output_tokens       bigint,
-            tokens_estimated    boolean,
+            tokens_estimated    boolean,             -- true when the server reported no usage
             latency_ms          double,
-            ttft_ms             double,
-            output_tokens_per_s double,
+            ttft_ms             double,              -- time to first token (streaming only)
+            output_tokens_per_s double,              -- output tokens / latency
             finish_reason       varchar,
-            error               varchar,
-            not_carried_json    varchar,   -- what could not be carried over (images, provider-only features)
+            error               varchar,             -- null when the call succeeded
+            error_kind          varchar,             -- timeout | server_error | malformed | bad_request | not_replayable ...
+            params_json         varchar,             -- parameters sent (temperature, max_tokens, response_format, tools ...)
+            not_carried_json    varchar,             -- what could not be carried over: {kind: count}
+            seed                bigint,
+            stream              boolean,
             attempts            integer,
             started_at          timestamp,
-            finished_at         timestamp,
-            unique (request_id, model)
+            finished_at         timestamp
         )
         """
     )
@@ -178,8 +183,9 @@ def m003_replays(con):
             concurrency         integer,
             calls               bigint,
             output_tokens       bigint,
+            tokens_estimated    boolean,   -- some calls' output tokens were estimated
             wall_s              double,
-            output_tokens_per_s double,
+            output_tokens_per_s double,    -- aggregate over the run at this concurrency
             measured_at         timestamp default (now()::timestamp)
         )
         """

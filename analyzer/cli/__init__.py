@@ -16,6 +16,8 @@ SUBCOMMANDS = {
     "status": "status_cmd:status",
     "cost": "cost_cmd:cost",
     "privacy": "privacy_cmd:privacy",
+    "replay": "replay_cmd:replay",
+    "serve": "serve_cmd:serve",
 }
 
 

