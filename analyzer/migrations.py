@@ -197,15 +197,17 @@ def m004_judgments(con):
     con.execute(
         """
         create table judgments (
-            replay_id   bigint,   -- replays.id
-            request_id  bigint,
-            category_id integer,
-            check_name  varchar,
-            passed      boolean,
-            score       double,
-            reason      varchar,
-            source      varchar,  -- auto | human
-            judged_at   timestamp default (now()::timestamp),
+            replay_id     bigint,   -- replays.id
+            request_id    bigint,
+            category_id   integer,
+            model         varchar,  -- the local model that answered
+            check_name    varchar,  -- a check, or 'replay' (the call failed) or 'human' (a reviewer's verdict)
+            passed        boolean,  -- NULL: the check did not apply to this answer
+            score         double,
+            reason        varchar,
+            source        varchar,  -- auto | human
+            runtime_check boolean,  -- needs no frontier answer, so it could gate a cascade in production
+            judged_at     timestamp default (now()::timestamp),
             primary key (replay_id, check_name)
         )
         """
@@ -213,29 +215,41 @@ def m004_judgments(con):
     con.execute(
         """
         create table category_acceptance (
-            category_id       integer primary key,
-            name              varchar,
-            task_type         varchar,
-            n                 bigint,
-            passed            bigint,
-            acceptance        double,
-            ci_low            double,
-            ci_high           double,
-            decision          varchar,
-            checks_json       varchar,
-            criteria_json     varchar,
-            failure_reasons_json varchar,
-            judged_at         timestamp default (now()::timestamp)
+            category_id          integer primary key,
+            name                 varchar,
+            task_type            varchar,
+            model                varchar,
+            n                    bigint,   -- judged replays (human verdicts included)
+            passed               bigint,
+            acceptance           double,   -- fractions 0..1
+            ci_low               double,   -- 95% Wilson interval
+            ci_high              double,
+            decision             varchar,  -- local | cascade | frontier | local-for-compliance
+            decision_reason      varchar,
+            caught_failures      bigint,   -- failures a runtime check (or a failed call) would catch
+            human_reviewed       bigint,
+            unjudged             bigint,   -- replays no check applied to
+            margin               double,   -- the interval half-width n_needed is computed for
+            n_needed             bigint,   -- replays for an interval of +-margin at the observed rate
+            n_to_decide          bigint,   -- replays for the lower bound to clear the target at the observed rate
+            checks_json          varchar,  -- {check: {n, passed}}
+            criteria_json        varchar,  -- the checks applied, with their parameters
+            failure_reasons_json varchar,  -- most common reasons, with counts and example replay ids
+            examples_json        varchar,  -- example failures: replay ids, check and reason
+            thresholds_json      varchar,
+            judged_at            timestamp default (now()::timestamp)
         )
         """
     )
     con.execute(
         """
         create table human_reviews (
-            replay_id   bigint primary key,
-            passed      boolean,
-            note        varchar,
-            reviewed_at timestamp default (now()::timestamp)
+            replay_id     bigint primary key,
+            passed        boolean,
+            note          varchar,
+            output_sha256 varchar,  -- the answer the reviewer saw; a changed answer makes the verdict stale
+            source_file   varchar,
+            reviewed_at   timestamp default (now()::timestamp)
         )
         """
     )

@@ -29,3 +29,48 @@ def sample_size_for_margin(margin: float, p: float = 0.5, z: float = Z95) -> int
     if not 0 < margin < 1:
         raise ValueError("margin must be between 0 and 1, e.g. 0.1 for ±10 points")
     return math.ceil(z * z * p * (1 - p) / (margin * margin))
+
+
+def wilson_sample_size(p: float, margin: float, z: float = Z95, limit: int = 1_000_000) -> int:
+    """Smallest n whose Wilson interval around an observed rate p is at most ±margin wide (half-width).
+    Unlike the normal approximation this stays honest near 0 and 1, where rates of accepted answers live."""
+    if not 0 < margin < 1:
+        raise ValueError("margin must be between 0 and 1, e.g. 0.05 for ±5 points")
+    p = min(max(p, 0.0), 1.0)
+
+    def half_width(n: int) -> float:
+        low, high = wilson_interval(round(p * n), n, z)
+        return (high - low) / 2
+
+    hi = 1
+    while half_width(hi) > margin:
+        hi *= 2
+        if hi > limit:
+            return limit
+    lo = hi // 2
+    while lo + 1 < hi:  # half-width shrinks with n (up to rounding of p*n, which bisection tolerates)
+        mid = (lo + hi) // 2
+        if half_width(mid) > margin:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def samples_to_clear(p: float, target: float, z: float = Z95, limit: int = 100_000) -> int | None:
+    """Smallest n at which a category passing at rate p has a Wilson lower bound at or above target;
+    None when p does not exceed the target (no sample size will prove it)."""
+    if p <= target:
+        return None
+    n = 1
+    while n <= limit:
+        if wilson_interval(math.floor(p * n), n, z)[0] >= target:
+            break
+        n = max(n + 1, int(n * 1.25))
+    else:
+        return None
+    lo = max(1, int(n / 1.25) - 1)
+    for m in range(lo, n + 1):  # the lower bound rises with n but not strictly (floor of p*n): scan the last step
+        if wilson_interval(math.floor(p * m), m, z)[0] >= target:
+            return m
+    return n

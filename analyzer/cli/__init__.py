@@ -18,6 +18,8 @@ SUBCOMMANDS = {
     "privacy": "privacy_cmd:privacy",
     "replay": "replay_cmd:replay",
     "serve": "serve_cmd:serve",
+    "judge": "judge_cmd:judge",
+    "review": "review_cmd:review",
 }
 
 
