@@ -23,6 +23,11 @@ def load_all() -> dict:
         openai,
         bedrock,
         generic,
+        helicone,
+        langfuse,
+        litellm,
+        llm_cli,
+        openrouter,
     )
 
     return FORMATS

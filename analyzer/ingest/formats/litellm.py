@@ -1,0 +1,138 @@
+"""LiteLLM proxy `LiteLLM_SpendLogs` exports: CSV (psql COPY, the UI), JSON (/spend/logs, /spend/logs/v2
+{"data": [...]}), JSON Lines or Parquet.
+
+`messages`, `response`, `metadata`, `request_tags` and `proxy_server_request` may be JSON-encoded strings.
+`spend` is the cost LiteLLM computed for the call, so it is kept as a log-stated cost. `prompt_tokens`
+follows OpenAI's convention (cached input included); cache and reasoning details come from
+`metadata.usage_object`.
+"""
+
+from __future__ import annotations
+
+from ..records import Reject, excerpt, to_utc
+from . import register
+from .generic import (
+    chat_request_fields,
+    decode_json,
+    first,
+    guess_provider,
+    iter_rows,
+    ms_between,
+    params_from_body,
+    response_text,
+    snake_columns,
+    snake_keys,
+    to_bool,
+    to_float,
+    to_int,
+    usage_fields,
+)
+
+_STATUS = {"success": "ok", "failure": "error", "failed": "error", "error": "error"}
+
+
+def _messages_fields(messages, proxy_request) -> dict:
+    messages = decode_json(messages)
+    if messages not in (None, {}, [], ""):
+        fields = chat_request_fields(messages)
+        if fields.get("messages_json") or fields.get("prompt_text"):
+            return fields
+    proxy_request = decode_json(proxy_request)
+    if isinstance(proxy_request, dict):
+        body = decode_json(proxy_request.get("body")) if isinstance(proxy_request.get("body"), (dict, str)) else proxy_request
+        return chat_request_fields(body)
+    return {}
+
+
+def spend_log_record(row: dict) -> dict:
+    r = snake_keys(row)
+    request_id = first(r, "request_id")
+    if request_id is None:
+        raise ValueError("no request_id")
+    metadata = decode_json(r.get("metadata"))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    model = first(r, "model", "model_group")
+    provider = first(r, "custom_llm_provider") or guess_provider(model)
+    record: dict = {
+        "source_id": str(request_id),
+        "model": model,
+        "provider": provider,
+        "created_at": to_utc(first(r, "start_time", "starttime")),
+        "cost_usd": to_float(r.get("spend"), "spend"),
+        "input_tokens": to_int(r.get("prompt_tokens"), "prompt_tokens"),
+        "output_tokens": to_int(r.get("completion_tokens"), "completion_tokens"),
+    }
+    usage = usage_fields(metadata.get("usage_object"))
+    for key in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):
+        if usage.get(key) is not None:
+            record[key] = usage[key]
+    if record["input_tokens"] is None and usage.get("input_tokens") is not None:
+        record["input_tokens"] = usage["input_tokens"]
+    if record["output_tokens"] is None and usage.get("output_tokens") is not None:
+        record["output_tokens"] = usage["output_tokens"]
+
+    record.update({k: v for k, v in _messages_fields(r.get("messages"), r.get("proxy_server_request")).items() if v})
+    proxy_request = decode_json(r.get("proxy_server_request"))
+    params = params_from_body(proxy_request) if isinstance(proxy_request, dict) else None
+    if params:
+        record["params_json"] = params
+    answer = response_text(decode_json(r.get("response")))
+    if answer:
+        record["response_text"] = answer
+
+    duration = to_float(r.get("request_duration_ms"), "request_duration_ms")
+    if duration is None:
+        duration = ms_between(record["created_at"], to_utc(first(r, "end_time", "endtime")))
+    record["duration_ms"] = duration
+    status = str(first(r, "status") or metadata.get("status") or "success").lower()
+    record["status"] = _STATUS.get(status, status)
+    record["user_id"] = first(r, "end_user", "user") or metadata.get("user_api_key_end_user_id") or metadata.get("user_api_key_user_id")
+    tags = {
+        "call_type": r.get("call_type"),
+        "request_tags": decode_json(r.get("request_tags")) or None,
+        "team_id": first(r, "team_id") or metadata.get("user_api_key_team_id"),
+        "api_key_alias": metadata.get("user_api_key_alias"),
+        "model_group": first(r, "model_group"),
+        "session_id": first(r, "session_id"),
+        "cache_hit": to_bool(r.get("cache_hit")),
+        "spend_logs_metadata": metadata.get("spend_logs_metadata"),
+        "error": (metadata.get("error_information") or {}).get("error_message") if isinstance(metadata.get("error_information"), dict) else None,
+    }
+    record["tags_json"] = {k: v for k, v in tags.items() if v not in (None, "", [], {})} or None
+    if str(r.get("call_type") or "").lower().endswith("embedding"):
+        record["tags_json"] = {**(record["tags_json"] or {}), "embedding": True}
+    record["_dedupe_key"] = f"litellm|{request_id}"
+    return record
+
+
+class LiteLLMSpendLogs:
+    name = "litellm"
+    order = 50
+
+    def sniff(self, src) -> int:
+        try:
+            columns = snake_columns(src)
+        except Exception:
+            return 0
+        if {"request_id", "call_type", "spend"} <= columns:
+            return 92 if ("start_time" in columns or "starttime" in columns) else 85
+        return 0
+
+    def parse(self, src, ctx):
+        for number, row in iter_rows(src):
+            if isinstance(row, Reject):
+                yield row
+                continue
+            if not isinstance(row, dict):
+                yield Reject(number, "expected a spend-log row object", excerpt(row))
+                continue
+            try:
+                record = spend_log_record(row)
+            except (ValueError, TypeError, AttributeError) as exc:
+                yield Reject(number, str(exc), excerpt(row))
+                continue
+            record["_line"] = number
+            yield record
+
+
+register(LiteLLMSpendLogs())
