@@ -144,55 +144,72 @@ def acceptance(rows: list[dict], target: float | None) -> bytes | None:
 
 
 def payback(series: dict | None) -> bytes | None:
-    if not series or not series.get("cumulative_net_savings_usd"):
+    if not series or not series.get("months"):
         return None
     fig, ax = _figure(3.0)
     months = series["months"]
-    net = series["cumulative_net_savings_usd"]
-    cost = series["hardware_cost_usd"] or 0.0
-    if series.get("cumulative_net_savings_low_usd") and series.get("cumulative_net_savings_high_usd"):
+    if series.get("cumulative_savings_low_usd") and series.get("cumulative_savings_high_usd"):
         ax.fill_between(
-            months, series["cumulative_net_savings_low_usd"], series["cumulative_net_savings_high_usd"],
-            color=DECISION_COLOURS["local"], alpha=0.12, linewidth=0, label="savings interval",
+            months, series["cumulative_savings_low_usd"], series["cumulative_savings_high_usd"],
+            color=DECISION_COLOURS["local"], alpha=0.13, linewidth=0, label="95% savings interval",
         )
-    ax.plot(months, net, color=DECISION_COLOURS["local"], linewidth=2, label="cumulative net savings")
-    ax.axhline(cost, color="#cf222e", linestyle="--", linewidth=1.2, label=f"hardware cost {_usd_axis(cost)}")
+    ax.plot(months, series["cumulative_savings_usd"], color=DECISION_COLOURS["local"], linewidth=2, label="cumulative savings, net of running costs")
+    ax.step(months, series["hardware_outlay_usd"], where="post", color="#cf222e", linestyle="--", linewidth=1.2, label="hardware bought")
     point = series.get("payback_months")
-    if point is not None and 0 <= point <= months[-1]:
-        ax.scatter([point], [cost], color=INK, zorder=4, s=30)
-        ax.annotate(
-            f"pays back at {point:.1f} months", (point, cost), textcoords="offset points", xytext=(8, -14), fontsize=8, color=INK,
-        )
+    if point is not None and 0 < point <= months[-1]:
+        level = series["hardware_outlay_usd"][min(int(point), len(months) - 1)]
+        ax.scatter([point], [level], color=INK, zorder=4, s=30)
+        ax.annotate(f"pays back at {point:.1f} months", (point, level), textcoords="offset points", xytext=(8, -14), fontsize=8, color=INK)
+    elif point is None:
+        ax.set_title("does not pay back: savings do not cover running costs", fontsize=8, loc="right", color="#cf222e")
+    elif point > months[-1]:
+        ax.set_title(f"pays back at {point:.0f} months, beyond this chart", fontsize=8, loc="right", color=INK)
+    values = series["cumulative_savings_usd"] + series["hardware_outlay_usd"] + (series.get("cumulative_savings_high_usd") or [])
+    low = min([0.0] + series["cumulative_savings_usd"] + (series.get("cumulative_savings_low_usd") or []))
+    ax.set_ylim(low * 1.1, (max(values) or 1) * 1.35)
     ax.set_xlim(0, months[-1])
-    ax.set_xticks([0, 6, 12, 18, 24, 30, 36][: 1 + months[-1] // 6])
+    ax.set_xticks([m for m in range(0, months[-1] + 1, 6)])
     ax.yaxis.set_major_formatter(_usd_axis)
     ax.grid(color=GRID, linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.set_xlabel(f"Months after buying {series.get('hardware') or 'the hardware'}", color=MUTED, fontsize=8)
-    ax.legend(loc="upper left", fontsize=7, frameon=False)
+    boxes = series.get("boxes") or 1
+    ax.set_xlabel(f"Months after buying {boxes} × {series.get('hardware') or 'box'}", color=MUTED, fontsize=8)
+    ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
     return _png(fig)
 
 
 def capacity(data: dict | None) -> bytes | None:
-    if not data:
+    """Local output tokens per UTC hour of day (mean and busiest) against what the planned boxes generate."""
+    if not data or not data.get("hour_of_day") or not data.get("box_output_tokens_per_hour"):
         return None
-    fig, ax = _figure(1.9)
-    labels = ["Peak-hour demand (p95 hour)", "One box", f"{data['boxes']} box{'es' if data['boxes'] != 1 else ''} planned"]
-    values = [data["peak_hour_output_tokens"], data["box_output_tokens_per_hour"], data["capacity_output_tokens_per_hour"]]
-    colours = ["#cf222e", "#8c8c8c", DECISION_COLOURS["local"]]
-    if data["boxes"] == 1:
-        labels, values, colours = labels[:2], values[:2], colours[:2]
-        colours[1] = DECISION_COLOURS["local"]
-    bars = ax.barh(range(len(values))[::-1], values, color=colours, height=0.55)
-    ax.set_yticks(list(range(len(values))[::-1]), labels)
-    top = max(values) or 1
-    for bar, value in zip(bars, values):
-        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, _tokens_axis(value), va="center", fontsize=7, color=INK)
-    ax.set_xlim(0, top * 1.15)
-    ax.xaxis.set_major_formatter(_tokens_axis)
-    ax.grid(axis="x", color=GRID, linewidth=0.6)
+    fig, ax = _figure(2.8)
+    hours = [h["hour"] for h in data["hour_of_day"]]
+    ax.bar(hours, [h["max_output_tokens"] for h in data["hour_of_day"]], color="#f0b8b8", width=0.8, label="busiest such hour")
+    ax.bar(hours, [h["mean_output_tokens"] for h in data["hour_of_day"]], color="#cf222e", width=0.5, label="average")
+    per_box = data["box_output_tokens_per_hour"]
+    boxes = data.get("boxes") or 1
+    peak = (data.get("peak_hour") or {}).get("output_tokens")
+    if peak is not None:
+        ax.axhline(peak, color=INK, linestyle=":", linewidth=1, label=f"p{data.get('percentile') or 95:g} hour")
+    busiest = max([peak or 0] + [h["max_output_tokens"] for h in data["hour_of_day"]]) or 1
+    capacity_line = per_box * boxes
+    if capacity_line > 4 * busiest:
+        # Far more capacity than demand: keep the demand readable and say where the capacity line is.
+        ax.set_ylim(0, busiest * 1.35)
+        ax.set_title(
+            f"capacity of {boxes} box{'es' if boxes != 1 else ''}: {_tokens_axis(capacity_line)}/hour, {capacity_line / busiest:,.0f}× the busiest hour (off the scale)",
+            fontsize=7.5, loc="right", color=DECISION_COLOURS["local"],
+        )
+    else:
+        ax.axhline(capacity_line, color=DECISION_COLOURS["local"], linewidth=1.4, label=f"capacity of {boxes} box{'es' if boxes != 1 else ''}")
+        ax.set_ylim(0, max(capacity_line, busiest) * 1.18)
+    ax.set_xlim(-0.6, 23.6)
+    ax.set_xticks(range(0, 24, 3))
+    ax.yaxis.set_major_formatter(_tokens_axis)
+    ax.grid(axis="y", color=GRID, linewidth=0.6)
     ax.set_axisbelow(True)
-    ax.set_xlabel(f"Output tokens per hour on {data.get('hardware') or 'the chosen hardware'}", color=MUTED, fontsize=8)
+    ax.set_xlabel(f"Hour of day (UTC); output tokens the local model would generate, on {data.get('hardware') or 'the chosen hardware'}", color=MUTED, fontsize=8)
+    ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=4)
     return _png(fig)
 
 

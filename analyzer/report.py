@@ -51,7 +51,6 @@ MAX_LINES = 24
 NAME_CHARS = 80
 REASON_CHARS = 160
 EXAMPLES_PER_CATEGORY = 3
-PAYBACK_HORIZON_MONTHS = 36
 
 VERSIONED_PACKAGES = (
     "plan-analyzer",
@@ -155,7 +154,7 @@ def _num(value) -> float | None:
 
 
 def _first(mapping: dict | None, *keys, default=None):
-    """The first of several key spellings present in a dict (the cost model's output grows over time)."""
+    """The first of several key spellings present in a dict (stages store their JSON in slightly different shapes)."""
     if not isinstance(mapping, dict):
         return default
     for key in keys:
@@ -180,13 +179,9 @@ def _count(con, table: str) -> int:
     return int(scalar(con, f'select count(*) from "{table}"') or 0)
 
 
-def _call_stage(fn, con, config, progress):
-    params = inspect.signature(fn).parameters
-    kwargs = {}
-    if "config" in params:
-        kwargs["config"] = config
-    if "progress" in params and progress is not None:
-        kwargs["progress"] = progress
+def _call_stage(fn, con, config):
+    # Each stage reads its own settings from plan.toml; pass the config when it takes one.
+    kwargs = {"config": config} if "config" in inspect.signature(fn).parameters else {}
     return fn(con, **kwargs)
 
 
@@ -239,7 +234,7 @@ def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callab
             actions.append({"stage": stage, "action": "unavailable", "reason": f"{reason}; this installation has no analyzer.{module}"})
             return
         say(f"Running {stage}: {reason}.")
-        _call_stage(fn, con, config, progress)
+        _call_stage(fn, con, config)
         actions.append({"stage": stage, "action": "ran", "reason": reason})
 
     if plan["privacy"]:
@@ -264,16 +259,10 @@ def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callab
 # Reading what the stages stored.
 
 
-def _categories(con) -> list[dict]:
+def _categories(con) -> dict[int, dict]:
     if not table_exists(con, "categories"):
-        return []
-    return dicts(
-        con,
-        """
-        select * from categories
-        order by coalesce(is_other, false), spend_rank nulls last, spend_usd desc nulls last, category_id
-        """,
-    )
+        return {}
+    return {r["category_id"]: r for r in dicts(con, "select * from categories")}
 
 
 def _acceptance(con) -> dict[int, dict]:
@@ -282,85 +271,45 @@ def _acceptance(con) -> dict[int, dict]:
     return {r["category_id"]: r for r in dicts(con, "select * from category_acceptance")}
 
 
-def _check_breakdown(con) -> dict[int, list[dict]]:
-    """Per category and check: how many replays it judged and passed (human verdicts included)."""
-    if not _count(con, "judgments"):
-        return {}
-    out: dict[int, list[dict]] = {}
-    for r in dicts(
-        con,
-        """
-        select rc.category_id, j.check_name, count(*) as n, count(*) filter (where j.passed) as passed
-        from judgments j join request_categories rc on rc.request_id = j.request_id
-        group by 1, 2 order by 1, 2
-        """,
-    ):
-        out.setdefault(r["category_id"], []).append(
-            {"name": r["check_name"], "n": r["n"], "passed": r["passed"], "rate": r["passed"] / r["n"] if r["n"] else None}
-        )
-    return out
-
-
-def _failure_reasons_from_judgments(con) -> dict[int, list[dict]]:
-    if not _count(con, "judgments"):
-        return {}
-    out: dict[int, list[dict]] = {}
-    for r in dicts(
-        con,
-        """
-        select category_id, check_name, reason, n from (
-            select rc.category_id, j.check_name, coalesce(j.reason, '') as reason, count(*) as n,
-                   row_number() over (partition by rc.category_id order by count(*) desc, j.check_name, coalesce(j.reason, '')) as rank
-            from judgments j join request_categories rc on rc.request_id = j.request_id
-            where not j.passed
-            group by 1, 2, 3
-        ) where rank <= 3 order by category_id, rank
-        """,
-    ):
-        out.setdefault(r["category_id"], []).append({"check": r["check_name"], "reason": r["reason"], "count": r["n"]})
-    return out
-
-
-def _parse_failure_reasons(value) -> list[dict] | None:
-    """The judge's own aggregated reasons, in whichever shape it stored them."""
-    parsed = _loads(value, None)
-    if not parsed:
-        return None
+def _check_breakdown(row: dict) -> list[dict]:
+    """Per check: replays it applied to and passed, as the judge stored them (human verdicts included)."""
+    parsed = _loads(row.get("checks_json"), {})
     out = []
+    if isinstance(parsed, dict):
+        for name, figures in parsed.items():
+            if not isinstance(figures, dict):
+                continue
+            n, passed = figures.get("n") or 0, figures.get("passed") or 0
+            out.append({"name": str(name), "n": n, "passed": passed, "rate": passed / n if n else None})
+    return out
+
+
+def _failure_reasons(row: dict) -> list[dict]:
+    parsed = _loads(row.get("failure_reasons_json"), [])
     if isinstance(parsed, dict):
         parsed = [{"reason": k, "count": v} for k, v in parsed.items()]
-    for item in parsed:
-        if isinstance(item, str):
+    out = []
+    for item in parsed if isinstance(parsed, list) else []:
+        if isinstance(item, dict):
+            out.append({"check": _first(item, "check", "check_name"), "reason": str(_first(item, "reason", default="")), "count": _first(item, "count", "n")})
+        elif isinstance(item, str):
             out.append({"check": None, "reason": item, "count": None})
-        elif isinstance(item, (list, tuple)) and item:
-            out.append({"check": None, "reason": str(item[0]), "count": item[1] if len(item) > 1 else None})
-        elif isinstance(item, dict):
-            out.append(
-                {
-                    "check": _first(item, "check", "check_name"),
-                    "reason": str(_first(item, "reason", "message", "text", default="")),
-                    "count": _first(item, "count", "n"),
-                }
-            )
-    return out or None
+    return out
 
 
-def _criteria(value) -> list[str]:
-    parsed = _loads(value, None)
+def _criteria(row: dict) -> list[str]:
+    parsed = _loads(row.get("criteria_json"), None)
     if not parsed:
         return []
-    if isinstance(parsed, dict):
-        names = parsed.get("checks") if isinstance(parsed.get("checks"), list) else list(parsed)
-    else:
-        names = parsed
+    specs = parsed.get("checks", []) if isinstance(parsed, dict) else parsed
     out = []
-    for item in names:
-        if isinstance(item, dict):
-            label = _first(item, "name", "check", "check_name", default="")
-            args = {k: v for k, v in item.items() if k not in ("name", "check", "check_name")}
-            out.append(f"{label} {json.dumps(args, sort_keys=True)}" if args else str(label))
+    for spec in specs if isinstance(specs, list) else []:
+        if isinstance(spec, dict):
+            name = _first(spec, "name", "check", default="")
+            args = {k: v for k, v in spec.items() if k not in ("name", "check")}
+            out.append(f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(args.items()))})" if args else str(name))
         else:
-            out.append(str(item))
+            out.append(str(spec))
     return out
 
 
@@ -377,39 +326,39 @@ def _keywords(value) -> list[str]:
     return [k for k in out if k]
 
 
-def _examples(con, category_id: int, limit: int) -> list[dict]:
-    """Representative requests (nearest the centre). When replays exist: the nearest failure, the nearest pass,
-    then the next nearest, so the reader sees both what works and what breaks."""
+def _examples(con, category_id: int, model: str | None, limit: int) -> list[dict]:
+    """Requests nearest the category's centre. With replays: the nearest rejected answer, the nearest accepted
+    one, then the next nearest, so the reader sees both what works and what breaks."""
     replayed = []
     if _count(con, "replays"):
         replayed = dicts(
             con,
             """
-            with judged as (
-                select replay_id, bool_and(passed) as passed, count(*) as checks from judgments group by 1
+            with verdicts as (
+                select replay_id,
+                       bool_or(passed) filter (where check_name = 'human') as human,
+                       bool_and(passed) filter (where check_name <> 'human' and passed is not null) as auto
+                from judgments group by 1
             )
-            select rp.id as replay_id, r.id as request_id, r.prompt_text, r.response_text, rp.output_text, rp.error,
-                   rp.model as local_model, j.passed, coalesce(j.checks, 0) as checks
+            select rp.id as replay_id, q.id as request_id, q.prompt_text, q.response_text, rp.output_text, rp.error,
+                   rp.model as local_model, coalesce(v.human, v.auto) as passed
             from replays rp
-            join requests r on r.id = rp.request_id
-            join request_categories rc on rc.request_id = r.id
-            left join judged j on j.replay_id = rp.id
-            where rc.category_id = ?
-            order by (j.replay_id is null), rc.distance nulls last, r.id, rp.finished_at desc nulls last
+            join requests q on q.id = rp.request_id
+            left join request_categories rc on rc.request_id = q.id
+            left join verdicts v on v.replay_id = rp.id
+            where coalesce(rp.category_id, rc.category_id) = ? and (? is null or rp.model = ?)
+            order by (v.replay_id is null), rc.distance nulls last, q.id
             limit 200
             """,
-            [category_id],
+            [category_id, model, model],
         )
     if replayed:
-        seen, chosen = set(), []
-        for want in (False, True, None):
-            for row in replayed:
-                if row["request_id"] in seen:
-                    continue
-                if want is None or row["passed"] is want:
-                    chosen.append(row)
-                    seen.add(row["request_id"])
-                    break
+        chosen, seen = [], set()
+        for want in (False, True):
+            row = next((r for r in replayed if r["passed"] is want and r["request_id"] not in seen), None)
+            if row is not None:
+                chosen.append(row)
+                seen.add(row["request_id"])
         for row in replayed:
             if len(chosen) >= limit:
                 break
@@ -417,13 +366,16 @@ def _examples(con, category_id: int, limit: int) -> list[dict]:
                 chosen.append(row)
                 seen.add(row["request_id"])
         chosen = chosen[:limit]
+        ids = [r["replay_id"] for r in chosen]
         verdicts: dict[int, list[dict]] = {}
-        ids = [row["replay_id"] for row in chosen]
-        if ids and _count(con, "judgments"):
-            placeholders = ",".join("?" * len(ids))
+        if _count(con, "judgments"):
             for v in dicts(
                 con,
-                f"select replay_id, check_name, passed, reason from judgments where replay_id in ({placeholders}) order by replay_id, check_name",
+                f"""
+                select replay_id, check_name, passed, reason from judgments
+                where replay_id in ({",".join("?" * len(ids))}) and passed is not null
+                order by replay_id, check_name
+                """,
                 ids,
             ):
                 verdicts.setdefault(v["replay_id"], []).append(v)
@@ -435,11 +387,11 @@ def _examples(con, category_id: int, limit: int) -> list[dict]:
     return dicts(
         con,
         """
-        select null as replay_id, r.id as request_id, r.prompt_text, r.response_text, null as output_text,
-               null as error, null as local_model, null as passed, 0 as checks
-        from request_categories rc join requests r on r.id = rc.request_id
-        where rc.category_id = ? and r.prompt_text is not null
-        order by rc.distance nulls last, r.id
+        select null as replay_id, q.id as request_id, q.prompt_text, q.response_text, null as output_text,
+               null as error, null as local_model, null as passed
+        from request_categories rc join requests q on q.id = rc.request_id
+        where rc.category_id = ? and q.prompt_text is not null
+        order by rc.distance nulls last, q.id
         limit ?
         """,
         [category_id, limit],
@@ -449,6 +401,10 @@ def _examples(con, category_id: int, limit: int) -> list[dict]:
 def _privacy(con, config, red) -> dict:
     from .config import setting
 
+    try:
+        from .privacy import DEFAULT_SENSITIVE_SHARE, category_sensitivity
+    except ImportError:  # pragma: no cover - privacy ships with the package
+        DEFAULT_SENSITIVE_SHARE, category_sensitivity = 0.05, None
     scanned = _count(con, "privacy_scans")
     kinds = []
     if _count(con, "privacy_findings"):
@@ -459,28 +415,31 @@ def _privacy(con, config, red) -> dict:
             from privacy_findings group by 1 order by requests desc, kind
             """,
         )
-    total = _count(con, "requests")
-    with_findings = scalar(con, "select count(distinct request_id) from privacy_findings") if kinds else 0
-    threshold = None
+    with_findings = int(scalar(con, "select count(distinct request_id) from privacy_findings") or 0) if kinds else 0
+    threshold = float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
     per_category = []
-    try:
-        from .privacy import DEFAULT_SENSITIVE_SHARE, category_sensitivity
-    except ImportError:
-        DEFAULT_SENSITIVE_SHARE, category_sensitivity = 0.05, None
-    threshold = float(setting(config or {}, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
     if category_sensitivity is not None and _count(con, "categories"):
-        per_category = category_sensitivity(con, threshold=threshold)
-        for c in per_category:
-            c["name"] = clip(red(c.get("name")), NAME_CHARS)
+        for c in category_sensitivity(con, threshold=threshold):
+            per_category.append(
+                {
+                    "category_id": c["category_id"],
+                    "name": clip(red(c["name"]), NAME_CHARS),
+                    "requests": c["requests"],
+                    "with_findings": c["with_findings"],
+                    "sensitive_share": c["sensitive_share"],
+                    "kinds": {k: v["requests"] for k, v in sorted(c["kinds"].items(), key=lambda kv: -kv[1]["requests"])},
+                    "sensitive": c["sensitive"],
+                }
+            )
     return {
         "scanned_requests": scanned,
-        "requests": total,
-        "requests_with_findings": with_findings or 0,
-        "share_with_findings": (with_findings or 0) / scanned if scanned else None,
+        "requests": _count(con, "requests"),
+        "requests_with_findings": with_findings,
+        "share_with_findings": with_findings / scanned if scanned else None,
         "kinds": [{"kind": k["kind"], "requests": k["requests"], "occurrences": int(k["occurrences"] or 0)} for k in kinds],
         "threshold": threshold,
         "categories": per_category,
-        "sensitive_categories": [c["name"] for c in per_category if c.get("sensitive")],
+        "sensitive_categories": [c["name"] for c in per_category if c["sensitive"]],
     }
 
 
@@ -508,15 +467,12 @@ def _provenance(con, red, generated_at: str, actions: list[dict]) -> dict:
             from ingested_files order by ingested_at, path
             """,
         )
-    recent_rejects = [
-        {"file": r["file"], "line": r["line"], "reason": clip(red(r["reason"]), REASON_CHARS)} for r in s["rejects"]["recent"][:10]
-    ]
     runs = dicts(
         con,
         """
         select stage, finished_at, params_json from (
             select *, row_number() over (partition by stage order by finished_at desc) as rank from stage_runs
-        ) where rank = 1 order by finished_at
+        ) where rank = 1 order by finished_at, stage
         """,
     )
     local_models = []
@@ -524,9 +480,8 @@ def _provenance(con, red, generated_at: str, actions: list[dict]) -> dict:
         local_models = dicts(
             con,
             """
-            select model, endpoint, count(*) as replays, count(*) filter (where error is null) as answered,
-                   min(started_at) as first_at, max(finished_at) as last_at
-            from replays group by 1, 2 order by replays desc
+            select model, endpoint, count(*) as replays, count(*) filter (where error is null) as answered
+            from replays group by 1, 2 order by replays desc, model
             """,
         )
     return {
@@ -542,120 +497,15 @@ def _provenance(con, red, generated_at: str, actions: list[dict]) -> dict:
         "formats": s["formats"],
         "models": s["models"][:15],
         "files": files,
-        "rejects": {"total": s["rejects"]["total"], "by_file": s["rejects"]["by_file"], "recent": recent_rejects},
-        "stage_runs": [
-            {"stage": r["stage"], "finished_at": r["finished_at"], "params": _loads(r["params_json"], {})} for r in runs
-        ],
+        "rejects": {
+            "total": s["rejects"]["total"],
+            "by_file": s["rejects"]["by_file"],
+            "recent": [{"file": r["file"], "line": r["line"], "reason": clip(red(r["reason"]), REASON_CHARS)} for r in s["rejects"]["recent"][:10]],
+        },
+        "stage_runs": [{"stage": r["stage"], "finished_at": r["finished_at"], "params": _loads(r["params_json"], {})} for r in runs],
         "report_actions": actions,
         "local_models": local_models,
         "versions": _versions(),
-    }
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The cost model, and what the report needs from it.
-
-
-def _compute_cost(con, hardware, config) -> tuple[dict | None, str | None]:
-    try:
-        from .cost import cost_model
-    except ImportError:
-        return None, "The cost model (analyzer.cost) is not installed: savings and payback are not computed."
-    return cost_model(con, hardware=hardware, config=config), None
-
-
-def _window_days(con, cost) -> float | None:
-    days = _num(_first(cost, "window_days"))
-    if days:
-        return days
-    span = one(con, "select min(created_at), max(created_at) from requests")
-    if not span or span[0] is None:
-        return None
-    seconds = (span[1] - span[0]).total_seconds()
-    return max(seconds / 86400.0, 1.0)
-
-
-def _chosen_hardware(cost: dict | None, hardware: str | None) -> dict | None:
-    profiles = _first(cost, "hardware", default=[]) or []
-    if not profiles:
-        return None
-    name = hardware or _first(cost, "chosen_hardware", "selected_hardware", "hardware_name", "hardware_profile")
-    if isinstance(name, dict):
-        name = name.get("name")
-    if name:
-        for p in profiles:
-            if str(p.get("name", "")).lower() == str(name).lower():
-                return p
-    chosen = [p for p in profiles if p.get("chosen") or p.get("selected")]
-    return chosen[0] if chosen else profiles[0]
-
-
-def _payback_series(chosen: dict | None, savings: dict, horizon: int = PAYBACK_HORIZON_MONTHS) -> dict | None:
-    """Cumulative savings net of running costs, month by month, against the up-front hardware cost."""
-    if not chosen:
-        return None
-    boxes = _num(_first(chosen, "boxes_needed")) or 1
-    upfront = _num(_first(chosen, "upfront_usd", "total_price_usd", "hardware_cost_usd"))
-    if upfront is None:
-        upfront = (_num(chosen.get("price_usd")) or 0.0) * boxes
-    running = _num(_first(chosen, "monthly_running_cost_usd", "running_cost_usd_per_month", "monthly_local_cost_usd"))
-    net = _num(_first(chosen, "monthly_net_savings_usd", "net_monthly_savings_usd"))
-    gross = _num(savings.get("monthly_savings_usd"))
-    if net is None and gross is not None and running is not None:
-        net = gross - running
-    payback = _num(chosen.get("payback_months"))
-    if net is None and payback and upfront:
-        net = upfront / payback
-    if net is None:
-        return None
-
-    def line(monthly):
-        return [round(monthly * m, 2) for m in range(horizon + 1)] if monthly is not None else None
-
-    band_low = band_high = None
-    if running is not None:
-        low, high = _num(savings.get("monthly_savings_low_usd")), _num(savings.get("monthly_savings_high_usd"))
-        band_low = line(low - running) if low is not None else None
-        band_high = line(high - running) if high is not None else None
-    return {
-        "hardware": chosen.get("name"),
-        "months": list(range(horizon + 1)),
-        "cumulative_net_savings_usd": line(net),
-        "cumulative_net_savings_low_usd": band_low,
-        "cumulative_net_savings_high_usd": band_high,
-        "hardware_cost_usd": round(upfront, 2),
-        "monthly_net_savings_usd": round(net, 2),
-        "payback_months": payback if payback is not None else (upfront / net if net > 0 else None),
-    }
-
-
-def _capacity(cost: dict | None, chosen: dict | None) -> dict | None:
-    """Peak-hour demand of the traffic moved local against what the chosen box(es) can generate."""
-    source = _first(chosen, "capacity") or _first(cost, "capacity") or chosen or {}
-    if isinstance(source, dict) and chosen and isinstance(source.get(chosen.get("name")), dict):
-        source = source[chosen.get("name")]
-    demand = _num(_first(source, "peak_hour_output_tokens", "p95_hour_output_tokens", "peak_output_tokens_per_hour"))
-    demand_per_s = _num(_first(source, "peak_output_tokens_per_s", "p95_output_tokens_per_s"))
-    if demand is None and demand_per_s is not None:
-        demand = demand_per_s * 3600
-    per_box = _num(_first(source, "capacity_output_tokens_per_hour", "box_output_tokens_per_hour"))
-    rate = _num(_first(source, "output_tokens_per_s", "throughput_tokens_per_s"))
-    if rate is None and chosen:
-        rate = _num(chosen.get("output_tokens_per_s"))
-    if per_box is None and rate is not None:
-        per_box = rate * 3600
-    if demand is None or per_box is None:
-        return None
-    boxes = int(_num(_first(chosen, "boxes_needed")) or max(1, math.ceil(demand / per_box)) if per_box else 1)
-    return {
-        "hardware": chosen.get("name") if chosen else None,
-        "peak_hour_output_tokens": round(demand),
-        "box_output_tokens_per_hour": round(per_box),
-        "boxes": boxes,
-        "capacity_output_tokens_per_hour": round(per_box * boxes),
-        "utilisation_at_peak": demand / (per_box * boxes) if per_box else None,
-        "throughput_source": _first(chosen, "throughput_source", "output_tokens_per_s_source"),
-        "queueing": _first(source, "queueing", "expected_wait_s", "queue_wait_s"),
     }
 
 
@@ -675,8 +525,11 @@ def build_context(
     progress=None,
     say: Callable[[str], None] | None = None,
 ) -> dict:
-    """Everything the report shows, as plain JSON types. ``plan report --json`` prints exactly this."""
-    from .config import setting
+    """Everything the report shows, as plain JSON types. ``plan report --json`` prints exactly this.
+
+    Runs the privacy scan, categorize and judge first when they are missing or stale (``run_stages``), never
+    replay. ``cost`` takes a ready ``cost_model`` result (notebooks trying what-ifs); by default it is computed.
+    """
     from .task_types import LABELS
 
     config = config or {}
@@ -685,44 +538,41 @@ def build_context(
     red = _redactor(redact)
     generated_at = _iso(now or dt.datetime.now(dt.timezone.utc))
     actions = ensure_stages(con, config=config, progress=progress, say=say) if run_stages else []
-
-    notices: list[str] = []
-    cost_note = None
     if cost is None:
-        cost, cost_note = _compute_cost(con, hardware, config)
-    if cost_note:
-        notices.append(cost_note)
-    for a in actions:
-        if a["action"] == "unavailable":
-            notices.append(f"Stage {a['stage']} could not run ({a['reason']}).")
+        from .cost import cost_model
+
+        cost = cost_model(con, hardware=hardware, config=config)
+
+    measured = bool(cost.get("acceptance_measured"))
+    notices: list[str] = []
+    if not measured:
+        notices.append(
+            "Acceptance not yet measured: run plan replay. Until then the savings shown are the all-local ceiling, "
+            "the most moving everything could save, not a forecast."
+        )
+    notices += [f"Stage {a['stage']} could not run: {a['reason']}." for a in actions if a["action"] == "unavailable"]
+    notices += [red(n) for n in cost.get("notes", []) if not (not measured and n.startswith("Acceptance is not measured"))]
 
     categories = _categories(con)
     acceptance = _acceptance(con)
-    measured = bool(acceptance) and _count(con, "replays") > 0
-    checks = _check_breakdown(con)
-    reasons_fallback = _failure_reasons_from_judgments(con)
-    cost_categories = {c.get("category_id"): c for c in (_first(cost, "categories", default=[]) or [])}
-    window_days = _window_days(con, cost)
-    target = _num(_first(cost, "acceptance_target")) or float(setting(config, "judge.target", setting(config, "judge.acceptance_target", 0.8)))
-
     privacy = _privacy(con, config, red)
     sensitivity = {c["category_id"]: c for c in privacy["categories"]}
+    judged_model = next((a.get("model") for a in acceptance.values() if a.get("model")), None)
 
+    # Three examples each keeps a short report readable; two keep a ten-category one from running on.
+    top_count = sum(1 for k in cost.get("categories", []) if not k.get("is_other") and k.get("category_id") is not None)
+    per_category = EXAMPLES_PER_CATEGORY if top_count <= 5 else 2
     rows = []
-    for c in categories:
-        cid = c["category_id"]
-        a = acceptance.get(cid) or {}
-        k = cost_categories.get(cid) or {}
-        monthly_spend = _num(k.get("monthly_spend_usd"))
-        if monthly_spend is None and window_days and c.get("spend_usd") is not None:
-            monthly_spend = float(c["spend_usd"]) * 30.0 / window_days
-        decision = k.get("decision") or a.get("decision") or ("unmeasured" if not a else None)
-        if decision not in DECISION_LABELS:
-            decision = decision or "unmeasured"
-        failure_reasons = _parse_failure_reasons(a.get("failure_reasons_json")) or reasons_fallback.get(cid, [])
+    for k in cost.get("categories", []):
+        cid = k.get("category_id")
+        c = categories.get(cid, {}) if cid is not None else {}
+        a = acceptance.get(cid, {}) if cid is not None else {}
+        s = sensitivity.get(cid, {})
+        decision = k.get("decision") if k.get("decision") in DECISION_LABELS else "unmeasured"
+        is_other = bool(k.get("is_other")) or cid is None
         examples = []
-        if not c.get("is_other"):
-            for e in _examples(con, cid, EXAMPLES_PER_CATEGORY):
+        if not is_other:
+            for e in _examples(con, cid, judged_model, per_category):
                 examples.append(
                     {
                         "request_id": e["request_id"],
@@ -739,83 +589,76 @@ def build_context(
                         ],
                     }
                 )
-        s = sensitivity.get(cid, {})
         rows.append(
             {
                 "category_id": cid,
-                "name": clip(red(c["name"]), NAME_CHARS) or f"Category {cid}",
-                "is_other": bool(c.get("is_other")),
-                "task_type": c.get("task_type"),
-                "task_type_label": LABELS.get(c.get("task_type"), c.get("task_type") or "Other"),
+                "name": clip(red(k.get("name") or c.get("name")), NAME_CHARS) or f"Category {cid}",
+                "is_other": is_other,
+                "task_type": k.get("task_type") or c.get("task_type"),
+                "task_type_label": LABELS.get(k.get("task_type") or c.get("task_type"), "Mixed" if is_other else "Other"),
                 "keywords": [clip(red(w), 40) for w in _keywords(c.get("keywords_json"))][:10],
                 "requests": c.get("requests"),
                 "share_of_requests": c.get("share_of_requests"),
-                "share_of_spend": c.get("share_of_spend"),
-                "spend_usd": c.get("spend_usd"),
-                "monthly_spend_usd": monthly_spend,
-                "monthly_requests": _num(k.get("monthly_requests")) or (c["requests"] * 30.0 / window_days if window_days and c.get("requests") else None),
-                "n": a.get("n"),
-                "passed": a.get("passed"),
-                "acceptance": a.get("acceptance"),
-                "ci_low": a.get("ci_low"),
-                "ci_high": a.get("ci_high"),
+                "share_of_spend": k.get("share_of_spend"),
+                "monthly_spend_usd": k.get("monthly_spend_usd"),
+                "monthly_requests": k.get("monthly_requests"),
+                "n": k.get("n"),
+                "passed": k.get("passed"),
+                "acceptance": k.get("acceptance"),
+                "ci_low": k.get("ci_low"),
+                "ci_high": k.get("ci_high"),
+                "n_to_decide": a.get("n_to_decide"),
                 "decision": decision,
-                "decision_label": DECISION_LABELS.get(decision, decision),
-                "decision_reason": clip(red(_first(k, "decision_reason", "reason") or _first(a, "decision_reason")), REASON_CHARS),
-                "monthly_savings_usd": _num(k.get("monthly_savings_usd")),
-                "monthly_savings_low_usd": _num(k.get("monthly_savings_low_usd")),
-                "monthly_savings_high_usd": _num(k.get("monthly_savings_high_usd")),
-                "criteria": [clip(red(x), REASON_CHARS) for x in _criteria(a.get("criteria_json"))],
-                "checks": checks.get(cid, []),
+                "decision_label": DECISION_LABELS[decision],
+                "decision_reason": clip(red(a.get("decision_reason")), 400),
+                "monthly_savings_usd": k.get("monthly_savings_usd"),
+                "monthly_savings_low_usd": k.get("monthly_savings_low_usd"),
+                "monthly_savings_high_usd": k.get("monthly_savings_high_usd"),
+                "local_output_ratio": k.get("local_output_ratio"),
+                "criteria": [clip(red(x), REASON_CHARS) for x in _criteria(a)],
+                "checks": _check_breakdown(a),
                 "failure_reasons": [
-                    {"check": r.get("check"), "reason": clip(red(r.get("reason")), REASON_CHARS), "count": r.get("count")}
-                    for r in failure_reasons[:3]
+                    {"check": r["check"], "reason": clip(red(r["reason"]), REASON_CHARS), "count": r["count"]}
+                    for r in _failure_reasons(a)[:3]
                 ],
                 "examples": examples,
                 "sensitive_share": s.get("sensitive_share"),
                 "sensitive": bool(s.get("sensitive")),
-                "privacy_kinds": sorted(s.get("kinds", {}), key=lambda kind: -s["kinds"][kind]["requests"]) if s else [],
+                "privacy_kinds": list(s.get("kinds", {})),
             }
         )
     top = [r for r in rows if not r["is_other"]]
-    other = next((r for r in rows if r["is_other"]), None)
+    others = [r for r in rows if r["is_other"]]
 
-    scenarios = _first(cost, "scenarios", default={}) or {}
-    ceiling = scenarios.get("ceiling") or {}
-    monthly_spend = _num(_first(cost, "monthly_spend_usd"))
-    if monthly_spend is None and window_days:
-        monthly_spend = float(scalar(con, "select coalesce(sum(cost_usd), 0) from requests")) * 30.0 / window_days
-    movable = [r for r in top if r["decision"] in LOCAL_DECISIONS]
-    acceptable = [r for r in top if r["decision"] in ("local", "cascade")]
-    plan_savings = _plan_savings(top, scenarios) if measured else None
-    chosen = _chosen_hardware(cost, hardware)
-    basis = plan_savings or {"monthly_savings_usd": _num(ceiling.get("monthly_savings_usd"))}
-    payback = _payback_series(chosen, basis)
+    scenarios = cost.get("scenarios", {})
+    plan_scenario = cost.get("plan_scenario")
+    framing = scenarios.get("framing", {})
+    payback = cost.get("payback") or {}
+    moved = (scenarios.get(plan_scenario) or {}).get("monthly_spend_moved_usd") if measured else None
+    monthly_spend = cost.get("monthly_spend_usd")
+    target = cost.get("acceptance_target")
     headline = {
-        "window_days": window_days,
+        "window_days": cost.get("window_days"),
         "monthly_spend_usd": monthly_spend,
         "acceptance_measured": measured,
-        "movable_monthly_spend_usd": sum(r["monthly_spend_usd"] or 0 for r in movable) if measured else None,
-        "movable_share_of_spend": (sum(r["monthly_spend_usd"] or 0 for r in movable) / monthly_spend) if measured and monthly_spend else None,
-        "monthly_savings_usd": plan_savings["monthly_savings_usd"] if plan_savings else None,
-        "monthly_savings_low_usd": plan_savings["monthly_savings_low_usd"] if plan_savings else None,
-        "monthly_savings_high_usd": plan_savings["monthly_savings_high_usd"] if plan_savings else None,
-        "ceiling_monthly_savings_usd": _num(ceiling.get("monthly_savings_usd")),
-        "ceiling_monthly_spend_usd": _num(_first(ceiling, "monthly_spend_usd", "moved_monthly_spend_usd")) or monthly_spend,
-        "hardware": chosen.get("name") if chosen else None,
-        "boxes_needed": _first(chosen, "boxes_needed"),
-        "payback_months": _num(_first(chosen, "payback_months")),
-        "payback_basis": "recommended plan" if plan_savings else "all-local ceiling",
-        "top_categories": len(top),
-        "acceptable_categories": len(acceptable) if measured else None,
-        "local_categories": sum(r["decision"] == "local" for r in top),
-        "cascade_categories": sum(r["decision"] == "cascade" for r in top),
-        "compliance_categories": sum(r["decision"] == "local-for-compliance" for r in top),
-        "frontier_categories": sum(r["decision"] == "frontier" for r in top),
-        "measured_categories": sum(r["n"] is not None and (r["n"] or 0) > 0 for r in top),
+        "plan_scenario": plan_scenario,
+        "movable_monthly_spend_usd": moved,
+        "movable_share_of_spend": moved / monthly_spend if moved is not None and monthly_spend else None,
+        "monthly_savings_usd": cost.get("monthly_savings_usd") if measured else None,
+        "monthly_savings_low_usd": cost.get("monthly_savings_low_usd") if measured else None,
+        "monthly_savings_high_usd": cost.get("monthly_savings_high_usd") if measured else None,
+        "ceiling_monthly_savings_usd": (scenarios.get("ceiling") or {}).get("monthly_savings_usd"),
+        "hardware": payback.get("hardware") or cost.get("selected_hardware"),
+        "boxes_needed": payback.get("boxes"),
+        "payback_months": payback.get("payback_months"),
+        "payback_basis": "recommended plan" if measured else "all-local ceiling",
+        "top_categories": framing.get("top_categories", len(top)),
+        "measured_categories": framing.get("measured"),
+        "acceptable_categories": framing.get("acceptable") if measured else None,
+        "acceptable_spend_share": framing.get("acceptable_spend_share") if measured else None,
+        "decisions": {d: sum(r["decision"] == d for r in top) for d in DECISION_LABELS},
+        "framing": red(framing.get("sentence")),
     }
-    if not measured:
-        notices.insert(0, "Acceptance not yet measured: run plan replay. Savings below are the all-local ceiling, not a forecast.")
 
     context = {
         "report_version": REPORT_VERSION,
@@ -827,26 +670,24 @@ def build_context(
         "notices": notices,
         "headline": headline,
         "categories": top,
-        "other": other,
+        "other": others,
         "charts": {
             "spend_by_category": [
                 {"name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]} for r in rows
             ],
             "acceptance": [
-                {"name": r["name"], "acceptance": r["acceptance"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"], "decision": r["decision"]}
-                for r in top
-                if r["acceptance"] is not None
+                {k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")} for r in top if r["acceptance"] is not None
             ],
-            "payback": payback,
-            "capacity": _capacity(cost, chosen),
             "target": target,
+            "payback": _payback_chart(cost),
+            "capacity": _capacity_chart(cost),
         },
         "privacy": privacy,
-        "hardware": _hardware_section(cost, chosen),
-        "methodology": _methodology(con, cost, config, target, window_days),
+        "hardware": _hardware_section(cost),
+        "methodology": _methodology(con, cost, config),
         "provenance": _provenance(con, red, generated_at, actions),
-        # The cost model's own output, for readers of --json; its names come from logs, so redact every string.
-        "cost": _redact_strings(jsonable(cost), red) if cost is not None else None,
+        # The cost model's own output, for --json readers. Its names come from logs, so every string is redacted.
+        "cost": _redact_strings(jsonable(cost), red),
     }
     return jsonable(context)
 
@@ -861,77 +702,96 @@ def _redact_strings(value, red):
     return value
 
 
-def _plan_savings(top: list[dict], scenarios: dict) -> dict | None:
-    """Savings of the recommended plan: each category as its decision says. The cost model's own total
-    (with the interval it propagated) wins when it gives one; otherwise the per-category figures are summed."""
-    for key in ("plan", "recommended", "decisions"):
-        total = scenarios.get(key)
-        if isinstance(total, dict) and _num(total.get("monthly_savings_usd")) is not None:
-            return {
-                "monthly_savings_usd": _num(total["monthly_savings_usd"]),
-                "monthly_savings_low_usd": _num(total.get("monthly_savings_low_usd")),
-                "monthly_savings_high_usd": _num(total.get("monthly_savings_high_usd")),
-                "source": key,
-            }
-    values = [r for r in top if r["monthly_savings_usd"] is not None]
-    if not values:
+def _payback_chart(cost: dict) -> dict | None:
+    """Cumulative savings (net of running costs) month by month against the hardware outlay, with the
+    savings interval as a band."""
+    payback = cost.get("payback") or {}
+    curve = payback.get("curve") or []
+    if not curve:
         return None
+    low, high = cost.get("monthly_savings_low_usd"), cost.get("monthly_savings_high_usd")
+    months = [p["month"] for p in curve]
     return {
-        "monthly_savings_usd": sum(r["monthly_savings_usd"] for r in values),
-        "monthly_savings_low_usd": sum(r["monthly_savings_low_usd"] if r["monthly_savings_low_usd"] is not None else r["monthly_savings_usd"] for r in values),
-        "monthly_savings_high_usd": sum(r["monthly_savings_high_usd"] if r["monthly_savings_high_usd"] is not None else r["monthly_savings_usd"] for r in values),
-        "source": "categories",
+        "hardware": payback.get("hardware"),
+        "scenario": payback.get("scenario"),
+        "boxes": payback.get("boxes"),
+        "months": months,
+        "cumulative_savings_usd": [p["savings_usd"] for p in curve],
+        "hardware_outlay_usd": [p["hardware_usd"] for p in curve],
+        "cumulative_savings_low_usd": [low * m for m in months] if low is not None else None,
+        "cumulative_savings_high_usd": [high * m for m in months] if high is not None else None,
+        "payback_months": payback.get("payback_months"),
+        "monthly_net_savings_usd": payback.get("monthly_savings_usd"),
+        "upfront_usd": payback.get("upfront_usd"),
+        "cumulative_net_usd": payback.get("cumulative_net_usd"),
     }
 
 
-def _hardware_section(cost: dict | None, chosen: dict | None) -> dict:
-    profiles = []
-    for p in _first(cost, "hardware", default=[]) or []:
-        profiles.append(
-            {
-                "name": p.get("name"),
-                "description": _first(p, "description"),
-                "price_usd": _num(p.get("price_usd")),
-                "boxes_needed": p.get("boxes_needed"),
-                "output_tokens_per_s": _num(_first(p, "output_tokens_per_s")),
-                "throughput_source": _first(p, "throughput_source", "output_tokens_per_s_source"),
-                "load_watts": _num(_first(p, "load_watts")),
-                "idle_watts": _num(_first(p, "idle_watts")),
-                "useful_life_months": _first(p, "useful_life_months"),
-                "monthly_running_cost_usd": _num(_first(p, "monthly_running_cost_usd", "running_cost_usd_per_month", "monthly_local_cost_usd")),
-                "payback_months": _num(p.get("payback_months")),
-                "chosen": bool(chosen) and p.get("name") == chosen.get("name"),
-                "basis": _first(p, "basis"),
-            }
-        )
+def _capacity_chart(cost: dict) -> dict | None:
+    cap = cost.get("capacity") or {}
+    if not cap.get("boxes_needed") or not cap.get("peak_hour"):
+        return None
+    per_s = cap.get("box_output_tokens_per_s")
+    queue = cap.get("queue") or {}
     return {
-        "chosen": chosen.get("name") if chosen else None,
-        "profiles": profiles,
-        "electricity_usd_per_kwh": _num(_first(cost, "electricity_usd_per_kwh", "electricity_price_usd_per_kwh")),
+        "hardware": cap.get("hardware"),
+        "scenario": cap.get("scenario"),
+        "percentile": cap.get("percentile"),
+        "boxes": cap.get("boxes_needed"),
+        "box_output_tokens_per_hour": per_s * 3600 if per_s else None,
+        "peak_hour": cap.get("peak_hour"),
+        "max_hour": cap.get("max_hour"),
+        "utilisation_at_peak": cap.get("utilisation_at_peak"),
+        "mean_wait_s": queue.get("mean_wait_s"),
+        "p_wait": queue.get("p_wait"),
+        "stable": queue.get("stable"),
+        "hour_of_day": cap.get("hour_of_day") or [],
     }
 
 
-def _methodology(con, cost, config, target, window_days) -> dict:
+def _hardware_section(cost: dict) -> dict:
+    keys = (
+        "name", "description", "price_usd", "boxes_needed", "fits", "upfront_usd", "payback_months", "pays_back_within_life",
+        "monthly_savings_usd", "monthly_electricity_usd", "monthly_fixed_costs_usd", "output_tokens_per_s",
+        "throughput_source", "prompt_tokens_per_s", "load_watts", "idle_watts", "useful_life_months",
+        "maintenance_usd_per_month", "utilisation_at_peak", "mean_wait_at_peak_s", "basis", "selected",
+    )
+    return {
+        "selected": cost.get("selected_hardware"),
+        "plan_scenario": cost.get("plan_scenario"),
+        "profiles": [{k: p.get(k) for k in keys} for p in cost.get("hardware", [])],
+        "electricity_usd_per_kwh": cost.get("electricity_usd_per_kwh"),
+        "measured_throughput": cost.get("measured_throughput"),
+        "sensitivity": cost.get("sensitivity", []),
+        "assumptions": cost.get("assumptions", []),
+    }
+
+
+def _methodology(con, cost: dict, config: dict) -> dict:
     from .config import setting
 
-    categorize_run = one(
-        con, "select params_json, summary_json from stage_runs where stage = 'categorize' order by finished_at desc limit 1"
-    )
-    params = _loads(categorize_run[0], {}) if categorize_run else {}
-    summary = _loads(categorize_run[1], {}) if categorize_run else {}
-    k = scalar(con, "select max(k) from categories") if table_exists(con, "categories") else None
-    embedder = scalar(con, "select max(embedder) from categories") if table_exists(con, "categories") else None
+    run = one(con, "select params_json, summary_json from stage_runs where stage = 'categorize' order by finished_at desc limit 1")
+    params = _loads(run[0], {}) if run else {}
+    summary = _loads(run[1], {}) if run else {}
+    k = embedder = None
+    if _count(con, "categories"):
+        k, embedder = one(con, "select max(k), max(embedder) from categories")
+    thresholds = {}
+    if _count(con, "category_acceptance"):
+        thresholds = _loads(scalar(con, "select any_value(thresholds_json) from category_acceptance"), {}) or {}
     return {
-        "embedder": embedder or params.get("embedder"),
+        "embedder": embedder or summary.get("embedder") or params.get("embedder"),
         "k": k or summary.get("k") or params.get("k"),
         "top": params.get("top") or setting(config, "categorize.top", 10),
-        "acceptance_target": target,
+        "acceptance_target": cost.get("acceptance_target"),
+        "thresholds": thresholds,
         "interval": "95% Wilson score interval",
-        "window_days": window_days,
-        "month_days": 30,
-        "electricity_usd_per_kwh": _num(_first(cost, "electricity_usd_per_kwh", "electricity_price_usd_per_kwh")),
-        "peak": "p95 hour of the moved categories' output tokens",
-        "horizon_months": PAYBACK_HORIZON_MONTHS,
+        "window_days": cost.get("window_days"),
+        "month_days": cost.get("month_days", 30),
+        "electricity_usd_per_kwh": cost.get("electricity_usd_per_kwh"),
+        "peak_percentile": (cost.get("capacity") or {}).get("percentile"),
+        "horizon_months": len((cost.get("payback") or {}).get("curve") or []) - 1 if (cost.get("payback") or {}).get("curve") else 36,
+        "pricing": cost.get("pricing"),
     }
 
 

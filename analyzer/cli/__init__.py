@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "serve": "serve_cmd:serve",
     "judge": "judge_cmd:judge",
     "review": "review_cmd:review",
+    "report": "report_cmd:report",
 }
 
 
