@@ -519,6 +519,7 @@ def replay(
     categories: list | None = None,
     max_output_tokens: int | None = None,
     gguf: str | None = None,
+    extra_params: dict | None = None,
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF_S,
     config: dict | None = None,
@@ -526,6 +527,8 @@ def replay(
     """Replay the sample against the endpoint and return the ``--json`` summary.
 
     ``endpoint="embedded"`` starts the bundled model (or ``gguf``) on a free loopback port for the run.
+    ``extra_params`` (and ``plan.toml [replay.params]``) are added to every request after the logged ones, for
+    server switches the log cannot know, e.g. ``{"reasoning_effort": "none"}`` to stop Ollama's Qwen thinking.
     Raises ``PlanError`` with one clear sentence when categorize has not run, the endpoint is not loopback,
     the server cannot be reached, or the model is missing.
     """
@@ -563,10 +566,12 @@ def replay(
     todo = [s for s in sample if s["request_id"] not in done_ids]
     if limit is not None:
         todo = todo[:limit]
+    extra = {**(setting(config, "replay.params") or {}), **(extra_params or {})}
     not_carried: Counter = Counter()
     affected = 0
     for item in todo:
         item["messages"], item["params"], item["not_carried"] = build_replay_request(item, seed=seed, max_output_tokens=max_output_tokens)
+        item["params"].update(extra)
         not_carried.update({k: 1 for k in item["not_carried"]})
         affected += bool(item["not_carried"])
 
@@ -639,6 +644,7 @@ def replay(
         "endpoint": endpoint_label, "model": model, "per_category": n, "margin": margin, "seed": seed,
         "concurrency": concurrency, "timeout_s": timeout, "limit": limit, "stream": stream,
         "include_other": include_other, "categories": categories, "max_output_tokens": max_output_tokens,
+        "extra_params": extra,
     }, {k: summary[k] for k in ("calls_made", "calls_failed", "skipped_already_done", "output_tokens_per_s", "interrupted")},
         started_at=started_at)
     if interrupted:

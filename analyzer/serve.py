@@ -118,6 +118,7 @@ class EmbeddedServer:
             self._log = open(os.path.join(self._logdir, "server.log"), "w+b")
             self.process = subprocess.Popen(
                 self.command(port), stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches plan only, which then stops the server in order
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
             self.port = port

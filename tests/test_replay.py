@@ -281,11 +281,14 @@ def test_cli_json_against_the_stub(db_path, openai_stub):
     seed_db(con)
     con.close()
     result = CliRunner().invoke(cli, ["replay", "--db", db_path, "--endpoint", openai_stub.url, "--model", "stub-model",
-                                      "--per-category", "1", "--concurrency", "2", "--json"])
+                                      "--per-category", "1", "--concurrency", "2", "--json",
+                                      "--param", "reasoning_effort=none", "--param", 'chat_template_kwargs={"enable_thinking": false}'])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["calls_made"] == 3 and payload["endpoint"] == openai_stub.url and payload["concurrency"] == 2
     assert payload["output_tokens_per_s"] > 0
+    for body in openai_stub.requests:
+        assert body["reasoning_effort"] == "none" and body["chat_template_kwargs"] == {"enable_thinking": False}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])

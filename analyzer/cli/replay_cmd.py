@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -7,11 +8,25 @@ import click
 from .options import config_option, db_option, emit_json, json_option, say
 
 
+def _parse_params(pairs) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--param")
+        try:
+            params[key.strip()] = json.loads(value)
+        except ValueError:
+            params[key.strip()] = value
+    return params
+
+
 @click.command()
 @click.option("--endpoint", default=None,
               help="OpenAI-compatible base URL, or 'embedded' for the bundled model. "
                    "Default: $PLAN_ENDPOINT, $OLLAMA_HOST, plan.toml [replay] endpoint, http://localhost:11434/v1.")
-@click.option("--model", default=None, help="Model name on the server (default qwen3.6:35b-a3b, or [replay] model).")
+@click.option("--model", default=None,
+              help="Model name on the server (default qwen3.6:35b-a3b, or [replay] model; ignored with embedded).")
 @click.option("--per-category", type=int, default=None, help="Requests to replay per category (default 30).")
 @click.option("--margin", type=float, default=None,
               help="Instead of --per-category: the ± half-width wanted on each acceptance rate, e.g. 0.1 (97 per category).")
@@ -24,6 +39,8 @@ from .options import config_option, db_option, emit_json, json_option, say
 @click.option("--max-output-tokens", type=int, default=None,
               help="Cap each answer at N tokens (lower than the logged limit; recorded as not carried over).")
 @click.option("--stream/--no-stream", default=True, show_default=True, help="Stream answers to measure time to first token.")
+@click.option("--param", "extra", multiple=True, metavar="KEY=VALUE",
+              help="Add a field to every request (VALUE is JSON when it parses), e.g. reasoning_effort=none; repeatable.")
 @click.option("--allow-remote", is_flag=True, help="Allow an endpoint that is not on this machine (sends your prompts there).")
 @click.option("--gguf", type=click.Path(dir_okay=False, exists=True), default=None,
               help="With --endpoint embedded: serve this GGUF instead of the bundled SmolLM2-135M.")
@@ -31,7 +48,7 @@ from .options import config_option, db_option, emit_json, json_option, say
 @config_option
 @json_option
 def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, limit, categories, include_other,
-           max_output_tokens, stream, allow_remote, gguf, db_path, config_file, as_json):
+           max_output_tokens, stream, extra, allow_remote, gguf, db_path, config_file, as_json):
     """Replay a seeded sample of each top category on a local model.
 
     Sends the same system prompt, conversation and parameters (temperature,
@@ -39,13 +56,15 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
     endpoint (Ollama, llama.cpp, vLLM, LM Studio) and stores every answer in
     table `replays` as soon as it arrives. Interrupt it at any time: running
     it again resumes without repeating a finished call. Endpoints that are not
-    loopback are refused unless --allow-remote.
+    loopback are refused unless --allow-remote. Set PLAN_API_KEY when the
+    server wants a key.
 
     \b
     Examples:
       ollama pull qwen3.6:35b-a3b && plan replay --per-category 30
       plan replay --endpoint embedded --per-category 3 --max-output-tokens 64
       plan replay --endpoint http://127.0.0.1:8000/v1 --model Qwen/Qwen3.6-35B-A3B --margin 0.1 --json
+      plan replay --param reasoning_effort=none      # Ollama: Qwen answers without thinking
     """
     from ..config import load_config
     from ..db import connect
@@ -54,13 +73,14 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
     if per_category is not None and margin is not None:
         raise click.UsageError("Give either --per-category or --margin, not both.")
     config = load_config(config_file)
+    extra_params = _parse_params(extra)
     con = connect(db_path)
     try:
         summary = run_replay(
             con, endpoint=endpoint, model=model, per_category=per_category, margin=margin, concurrency=concurrency,
             timeout=timeout, seed=seed, limit=limit, allow_remote=allow_remote, stream=stream, progress=not as_json,
             include_other=include_other, categories=list(categories) or None, max_output_tokens=max_output_tokens,
-            gguf=gguf, config=config,
+            gguf=gguf, extra_params=extra_params, config=config,
         )
     except ReplayInterrupted as exc:
         s = exc.summary
