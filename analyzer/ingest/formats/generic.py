@@ -416,9 +416,9 @@ def _json_lines_mode(src) -> bool:
     return False
 
 
-def iter_json(src, line_fallback: Callable[[str], Any] | None = None) -> Iterator[tuple[int, Any]]:
+def iter_json(src, line_fallback: Callable[[str], Any] | None = None, lines: bool | None = None) -> Iterator[tuple[int, Any]]:
     """Records of a JSON Lines file or a JSON document, numbered by the line they start on."""
-    if not _json_lines_mode(src):
+    if not (lines if lines is not None else _json_lines_mode(src)):
         yield from _stream_json(src)
         return
     for number, line in src.lines():
@@ -473,7 +473,7 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
         return iter_json(src, line_fallback)
     if kind == "csv":
         if line_fallback is not None and _first_line_is_prefixed_json(src, line_fallback):
-            return iter_json(src, line_fallback)
+            return iter_json(src, line_fallback, lines=True)
         return iter_csv(src)
     if kind == "sqlite":
         raise PlanError(f"{src.display}: a SQLite database, not a table export; try --format llm.")

@@ -1,0 +1,128 @@
+import gzip
+import json
+
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+
+COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, input_tokens, cached_input_tokens, "
+           "cache_write_tokens, output_tokens, cost_usd, cost_source, duration_ms, status, is_batch, source_line")
+
+
+def rows(con):
+    names = [c.strip() for c in COLUMNS.split(",")]
+    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+
+
+def rejects(con):
+    return con.execute("select source_line, reason from rejects order by source_line").fetchall()
+
+
+def test_invocation_records_land_and_bad_lines_are_rejected(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "bedrock" / "invocations.jsonl")])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (7, 2)
+    assert summary["files"][0]["format"] == "bedrock"
+    assert [line for line, _ in rejects(con)] == [6, 9]
+    assert "not valid JSON" in rejects(con)[0][1] and "modelId" in rejects(con)[1][1]
+    got = rows(con)
+
+    converse = got["6f1c2b9e-1a7d-4c55-9d0e-0b6a2f7f1a01"]
+    assert converse["model"] == "us.anthropic.claude-3-5-haiku-20241022-v1:0"  # as logged, prefix kept
+    assert converse["system_prompt"].startswith("You are the billing assistant")
+    assert converse["prompt_text"] == "Why was I charged $4.99 twice on my April invoice?"
+    # Bedrock reports cache reads beside inputTokenCount; input_tokens counts all input
+    assert (converse["input_tokens"], converse["cached_input_tokens"], converse["output_tokens"]) == (1238, 1200, 36)
+    assert converse["cost_source"] == "catalog" and converse["cost_usd"] > 0
+    assert converse["duration_ms"] == 811
+
+    llama = got["b1c2d3e4-4d5e-4f60-8b1c-2d3e4f5a6b04"]
+    assert llama["system_prompt"] == "You label support tickets as billing, outage or other."
+    assert llama["prompt_text"] == "My internet has been down since 6am."
+    assert llama["response_text"] == "outage"
+
+    assert got["a9b8c7d6-3c4d-4e5f-9a0b-1c2d3e4f5a03"]["response_text"].startswith("Revenue grew 12%")  # Titan
+    assert got["e4f5a6b7-7081-4c93-9e4f-5a6b7c8d9e07"]["prompt_text"] == "Translate to French: 'Your order has shipped.'"
+    nova = got["f5a6b7c8-8192-4da4-8f5a-6b7c8d9e0f08"]
+    assert (nova["system_prompt"], nova["response_text"]) == ("Tag the product review with one of: positive, negative, mixed.", "mixed")
+    anthropic = got["0d3e5f60-2b8c-4f2a-8d1e-77c9a0b1c202"]
+    assert json.loads(anthropic["response_text"])["vendor"] == "ACME Corp"
+
+    blocked = got["c2d3e4f5-5e6f-4a71-9c2d-3e4f5a6b7c05"]
+    assert blocked["status"] == "blocked"
+    assert blocked["input_tokens"] is None and blocked["output_tokens"] is None
+    assert blocked["cost_usd"] is None and blocked["cost_source"] == "unknown"
+
+
+def test_real_converse_stream_record(con, shared_eval):
+    path = shared_eval / "logs" / "bedrock_invocation_converse_stream.json"
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "bedrock" and summary["rows_added"] == 1
+    rec = rows(con)["ff4b6c63-5561-4431-93b8-06a817275900"]
+    assert rec["model"] == "amazon.nova-lite-v1:0"
+    assert rec["prompt_text"] == "hello how are you"
+    assert rec["response_text"].startswith("Hello! I'm doing well")
+    assert (rec["input_tokens"], rec["output_tokens"], rec["duration_ms"]) == (4, 38, 302)
+    assert rec["status"] == "ok" and rec["cost_source"] == "catalog"
+
+
+def test_cloudwatch_exports_are_detected_and_overlap_adds_nothing(con, fixtures):
+    folder = fixtures / "bedrock"
+    exports = ["cloudwatch_console.json", "filter_log_events.json", "logs_insights.json", "logs_insights.csv"]
+    for name in exports:
+        src = expand_paths([str(folder / name)])[0]
+        assert detect_format(src) == "bedrock", name
+    ingest_paths(con, [str(folder / "invocations.jsonl")])
+    summary = ingest_paths(con, [str(folder / name) for name in exports])
+    # every exported record is also in invocations.jsonl except the streamed one, whose line there is truncated
+    assert summary["rows_added"] == 1
+    assert summary["rows_duplicate"] == 7
+    assert summary["rows_rejected"] == 1  # a non-invocation CloudWatch message
+    streamed = rows(con)["d3e4f5a6-6f70-4b82-8d3e-4f5a6b7c8d06"]
+    assert streamed["response_text"].startswith("SELECT customer_id, COUNT(*) AS orders")
+    assert "GROUP BY customer_id;" in streamed["response_text"]
+    assert (streamed["input_tokens"], streamed["output_tokens"], streamed["duration_ms"]) == (19, 38, 1432)
+
+
+def test_gzip_with_byte_order_mark_and_export_task_lines(con, fixtures, tmp_path):
+    text = (fixtures / "bedrock" / "invocations.jsonl").read_text()
+    bom = tmp_path / "s3-delivery.json.gz"
+    with gzip.open(bom, "wb") as fh:
+        fh.write(b"\xef\xbb\xbf" + text.encode())
+    # CloudWatch CreateExportTask writes "<timestamp> <message>" per line, gzipped
+    export = tmp_path / "000000.gz"
+    with gzip.open(export, "wt") as fh:
+        for line in text.splitlines()[:3]:
+            fh.write(f"2025-05-02T09:14:03.511Z {line}\n")
+    assert detect_format(expand_paths([str(bom)])[0]) == "bedrock"
+    first = ingest_paths(con, [str(bom)])
+    assert (first["rows_added"], first["rows_rejected"]) == (7, 2)
+    second = ingest_paths(con, [str(export)])
+    assert second["files"][0]["format"] == "bedrock"
+    assert (second["rows_added"], second["rows_duplicate"], second["rows_rejected"]) == (0, 3, 0)
+    assert con.execute("select count(*) from requests").fetchall()[0][0] == 7
+
+
+def test_reingest_adds_nothing(con, fixtures):
+    path = str(fixtures / "bedrock" / "invocations.jsonl")
+    ingest_paths(con, [path])
+    again = ingest_paths(con, [path])
+    assert (again["rows_added"], again["rows_duplicate"]) == (0, 7)
+    assert con.execute("select count(*) from requests").fetchall()[0][0] == 7
+    assert con.execute("select count(*) from rejects").fetchall()[0][0] == 2
+
+
+def test_batch_inference_output_records(con, tmp_path):
+    record = {
+        "recordId": "CALL0000001",
+        "modelInput": {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100,
+                       "messages": [{"role": "user", "content": "Classify: 'where is my parcel?'"}]},
+        "modelOutput": {"id": "msg_1", "type": "message", "model": "claude-3-haiku-20240307",
+                        "content": [{"type": "text", "text": "shipping"}], "stop_reason": "end_turn",
+                        "usage": {"input_tokens": 18, "output_tokens": 2}},
+    }
+    path = tmp_path / "batch.jsonl.out"
+    path.write_text(json.dumps(record) + "\n")
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "bedrock" and summary["rows_added"] == 1
+    rec = rows(con)["CALL0000001"]
+    assert rec["is_batch"] is True and rec["response_text"] == "shipping"
+    assert (rec["model"], rec["input_tokens"], rec["output_tokens"]) == ("claude-3-haiku-20240307", 18, 2)
