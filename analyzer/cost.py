@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from .db import dicts, one, table_exists
 from .errors import PlanError
@@ -283,11 +283,15 @@ def _number(config: dict, section: str, key: str, default: float, *, minimum: fl
     return float(value)
 
 
-def _settings(config: dict, target: float | None) -> dict:
-    if target is None:
-        target_value = _number(config, "judge", "acceptance_target", DEFAULT_ACCEPTANCE_TARGET)
-    else:
+def _settings(config: dict, target: float | None, stored_target: float | None = None) -> dict:
+    """Tunables from plan.toml. The acceptance target is the one asked for, else the one the judge decided
+    with, else [judge] target, else 0.8."""
+    if target is not None:
         target_value = float(target)
+    elif stored_target is not None:
+        target_value = float(stored_target)
+    else:
+        target_value = _number(config, "judge", "target", DEFAULT_ACCEPTANCE_TARGET)
     if not 0 < target_value <= 1:
         raise PlanError(f"The acceptance target must be a fraction between 0 and 1, got {target_value}.")
     percentile = _number(config, "cost", "peak_percentile", DEFAULT_PEAK_PERCENTILE, strict=True)
@@ -408,39 +412,52 @@ def _acceptance(con) -> dict:
     return {r["category_id"]: r for r in dicts(con, "select * from category_acceptance")}
 
 
-def _has_objective_check(row: dict) -> bool:
+def _json(raw, default):
     import json
 
+    try:
+        return json.loads(raw) if raw else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _has_objective_check(row: dict) -> bool:
+    names: list = []
     for key in ("checks_json", "criteria_json"):
-        raw = row.get(key)
-        if not raw:
-            continue
-        try:
-            parsed = json.loads(raw)
-        except (TypeError, ValueError):
-            continue
-        names = parsed.keys() if isinstance(parsed, dict) else [
-            (c.get("name") or c.get("check")) if isinstance(c, dict) else c for c in parsed
-        ] if isinstance(parsed, list) else []
-        if any(str(n) in OBJECTIVE_CHECKS for n in names):
-            return True
-    return False
+        parsed = _json(row.get(key), None)
+        if isinstance(parsed, dict):
+            names += list(parsed["checks"] if "checks" in parsed else parsed.keys())
+        elif isinstance(parsed, list):
+            names += parsed
+    names = [(n.get("name") or n.get("check")) if isinstance(n, dict) else n for n in names]
+    return any(str(n) in OBJECTIVE_CHECKS for n in names)
 
 
 def decide(row: dict | None, target: float) -> str:
-    """Re-derive a decision at another acceptance target, the judge's rule: local when the interval's lower
-    bound clears the target; cascade when an objective check can catch the failures; frontier otherwise.
-    Compliance decisions stand."""
-    if row is None or row.get("n") in (None, 0) or row.get("ci_low") is None:
+    """Re-derive a category's decision at another acceptance target with the judge's own rule (local when
+    the interval's lower bound clears the target; cascade when run-time checks catch enough failures;
+    frontier otherwise). Compliance decisions stand."""
+    if row is None:
         return "unmeasured"
     stored = _normalise_decision(row.get("decision"))
     if stored == "local-for-compliance":
         return stored
-    if row["ci_low"] >= target:
-        return "local"
-    if stored == "cascade" or _has_objective_check(row):
-        return "cascade"
-    return "frontier"
+    if not row.get("n") or row.get("passed") is None:
+        return "unmeasured"
+    from .judge import decide as judge_decide, thresholds_from
+
+    n, passed = int(row["n"]), int(row["passed"])
+    caught = row.get("caught_failures")
+    if caught is None:  # not recorded: an objective check is assumed to catch every failure
+        caught = (n - passed) if (stored == "cascade" or _has_objective_check(row)) else 0
+    thresholds = {**thresholds_from({}), **_json(row.get("thresholds_json"), {}), "target": target}
+    low = row.get("ci_low")
+    if low is None:
+        from .stats import wilson_interval
+
+        low = wilson_interval(passed, n)[0]
+    summary = {"n": n, "passed": passed, "ci_low": low, "caught_failures": int(caught), "runtime_checks": [], "n_to_decide": None}
+    return judge_decide(summary, thresholds)[0]
 
 
 def _decision(row: dict | None, settings: dict, name: str, notes: list[str]) -> str:
@@ -476,7 +493,9 @@ def _local_output_ratio(con) -> dict:
                    sum(rp.output_tokens) as local, sum(q.output_tokens) as frontier
             from replays rp join requests q on q.id = rp.request_id
             left join request_categories rc on rc.request_id = rp.request_id
+            left join category_acceptance ca on ca.category_id = coalesce(rp.category_id, rc.category_id)
             where rp.error is null and rp.output_tokens is not null and q.output_tokens > 0
+              and (ca.model is null or rp.model = ca.model)  -- the model the judge judged
             group by 1
             """,
         )
@@ -784,6 +803,110 @@ def _hour_of_day(values, hour_start: datetime | None) -> list[dict]:
     ]
 
 
+def _prepare_category(cat: dict, row: dict | None, ratio: tuple | None, month: float, settings: dict, notes: list[str]) -> None:
+    """Attach the decision, acceptance, local answer length and monthly figures to one category."""
+    cat["decision"] = _decision(row, settings, cat["name"], notes)
+    for key in ("n", "passed", "acceptance", "ci_low", "ci_high"):
+        cat[key] = row.get(key) if row else None
+    if cat["ci_low"] is None and cat["acceptance"] is not None:
+        cat["ci_low"] = cat["ci_high"] = cat["acceptance"]
+    cat["local_output_ratio"] = ratio[0] if ratio else 1.0
+    cat["local_output_ratio_source"] = f"measured on {ratio[1]} replays" if ratio else "assumed 1.0 (no replays)"
+    for key in ("spend_usd", "requests", "input_tokens", "output_tokens"):
+        cat["monthly_" + key] = cat[key] * month
+    cat["monthly_local_output_tokens"] = cat["monthly_output_tokens"] * cat["local_output_ratio"]
+
+
+def _category_row(i: int, cat: dict, evaluation: dict, plan_scenario: str, total_spend: float, settings: dict) -> dict:
+    """One category of the payload, on the selected hardware."""
+    plan_row = evaluation[plan_scenario]["per_category"][i]
+    spend = cat["monthly_spend_usd"] * settings["frontier_factor"]
+    elec = plan_row["electricity"]
+    acceptance = (cat["ci_low"], cat["ci_high"]) if cat["ci_low"] is not None else None
+    low, high = savings_interval(cat["decision"], spend, elec, acceptance, cat["spend_factors"])
+    return {
+        "category_id": cat["category_id"],
+        "name": cat["name"],
+        "task_type": cat["task_type"],
+        "is_other": cat["is_other"],
+        "share_of_spend": (cat["spend_usd"] / total_spend) if total_spend else None,
+        "monthly_spend_usd": cat["monthly_spend_usd"],
+        "monthly_spend_low_usd": cat["monthly_spend_usd"] * cat["spend_factors"][0],
+        "monthly_spend_high_usd": cat["monthly_spend_usd"] * cat["spend_factors"][1],
+        "monthly_requests": cat["monthly_requests"],
+        "monthly_input_tokens": cat["monthly_input_tokens"],
+        "monthly_output_tokens": cat["monthly_output_tokens"],
+        "unknown_cost_requests": cat["unknown_cost_requests"],
+        "n": cat["n"],
+        "passed": cat["passed"],
+        "acceptance": cat["acceptance"],
+        "ci_low": cat["ci_low"],
+        "ci_high": cat["ci_high"],
+        "decision": cat["decision"],
+        "local_output_ratio": cat["local_output_ratio"],
+        "local_output_ratio_source": cat["local_output_ratio_source"],
+        "monthly_local_busy_hours": plan_row["busy_hours"],
+        "monthly_electricity_usd": elec,
+        "monthly_savings_usd": decision_savings(cat["decision"], spend, elec, cat["acceptance"]),
+        "monthly_savings_low_usd": low,
+        "monthly_savings_high_usd": high,
+        "scenarios": {sc: {"monthly_savings_usd": evaluation[sc]["per_category"][i]["savings"]} for sc in SCENARIOS},
+    }
+
+
+def _hardware_row(p, evaluation: dict, plan_scenario: str, source: str, settings: dict, selected: bool) -> dict:
+    """One hardware profile of the payload: what the plan costs and saves on it."""
+    ev = evaluation[plan_scenario]
+    return {
+        "name": p.name,
+        "description": p.description,
+        "price_usd": p.price_usd,
+        "boxes_needed": ev["boxes_needed"],
+        "fits": ev["fits"],
+        "max_boxes": p.max_boxes,
+        "upfront_usd": ev["upfront_usd"],
+        "payback_months": ev["payback_months"],
+        "pays_back_within_life": ev["pays_back_within_life"],
+        "monthly_savings_usd": ev["monthly_savings_usd"],
+        "monthly_electricity_usd": ev["monthly_electricity_usd"],
+        "monthly_fixed_costs_usd": ev["monthly_fixed_costs_usd"],
+        "cumulative_net_usd": ev["cumulative_net_usd"],
+        "output_tokens_per_s": p.output_tokens_per_s,
+        "throughput_source": source,
+        "prompt_tokens_per_s": p.prompt_tokens_per_s,
+        "load_watts": p.load_watts,
+        "idle_watts": p.idle_watts,
+        "useful_life_months": p.useful_life_months,
+        "maintenance_usd_per_month": p.maintenance_usd_per_month + settings["maintenance"],
+        "builtin": p.builtin,
+        "basis": p.basis if source == "profile" else f"Throughput measured by plan replay; other figures: {p.basis}",
+        "utilisation_at_peak": ev["capacity"].get("utilisation_at_peak"),
+        "mean_wait_at_peak_s": (ev["capacity"].get("queue") or {}).get("mean_wait_s"),
+        "scenarios": {
+            sc: {
+                "monthly_savings_usd": evaluation[sc]["monthly_savings_usd"],
+                "boxes_needed": evaluation[sc]["boxes_needed"],
+                "payback_months": evaluation[sc]["payback_months"],
+            }
+            for sc in SCENARIOS
+        },
+        "selected": selected,
+    }
+
+
+def _measured_on(profiles: dict, config: dict, hardware: str | None, selected: str) -> str:
+    """The profile a replay measurement describes: [cost] measured_hardware when set; else the profile the
+    user chose; else the machine they already have (replay only talks to loopback, so it ran there)."""
+    from .hardware import MEASURED_DEFAULT_PROFILE, resolve_name
+
+    explicit = (config.get("cost") or {}).get("measured_hardware")
+    if explicit is not None:
+        return resolve_name(profiles, explicit)
+    if hardware or (config.get("cost") or {}).get("hardware"):
+        return selected
+    return MEASURED_DEFAULT_PROFILE if MEASURED_DEFAULT_PROFILE in profiles else selected
+
+
 # --------------------------------------------------------------------------------------------------
 # The entry point
 # --------------------------------------------------------------------------------------------------
@@ -796,16 +919,14 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
     ``hardware`` picks the profile the headline uses (default: ``[cost] hardware`` in plan.toml, else
     ``desktop-24gb``); ``config`` is the parsed plan.toml; ``target`` re-derives decisions at another
     acceptance target."""
-    from .hardware import (
-        MEASURED_DEFAULT_PROFILE,
-        apply_measurement,
-        load_profiles,
-        measured_throughput,
-        resolve_name,
-    )
+    from .hardware import apply_measurement, load_profiles, measured_throughput, resolve_name
 
     config = config or {}
-    settings = _settings(config, target)
+    acceptance_rows = _acceptance(con)
+    stored_target = next(
+        (_json(r.get("thresholds_json"), {}).get("target") for r in acceptance_rows.values() if r.get("thresholds_json")), None
+    )
+    settings = _settings(config, target, stored_target)
     total = _window(con)
     if not total["requests"]:
         raise PlanError("The database holds no requests yet. Run `plan ingest PATH` first.")
@@ -843,26 +964,10 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
     # ---- categories, decisions, local lengths
     cats, cat_notes, categorized = _categories(con, total)
     notes.extend(cat_notes)
-    acceptance_rows = _acceptance(con)
     ratios = _local_output_ratio(con)
     for cat in cats:
         row = acceptance_rows.get(cat["category_id"]) if cat["category_id"] is not None else None
-        cat["decision"] = _decision(row, settings, cat["name"], notes)
-        cat["n"] = row.get("n") if row else None
-        cat["passed"] = row.get("passed") if row else None
-        cat["acceptance"] = row.get("acceptance") if row else None
-        cat["ci_low"] = row.get("ci_low") if row else None
-        cat["ci_high"] = row.get("ci_high") if row else None
-        if cat["ci_low"] is None and cat["acceptance"] is not None:
-            cat["ci_low"] = cat["ci_high"] = cat["acceptance"]
-        ratio = ratios.get(cat["category_id"]) if cat["category_id"] is not None else None
-        cat["local_output_ratio"] = ratio[0] if ratio else 1.0
-        cat["local_output_ratio_source"] = f"measured on {ratio[1]} replays" if ratio else "assumed 1.0 (no replays)"
-        cat["monthly_spend_usd"] = cat["spend_usd"] * month
-        cat["monthly_requests"] = cat["requests"] * month
-        cat["monthly_input_tokens"] = cat["input_tokens"] * month
-        cat["monthly_output_tokens"] = cat["output_tokens"] * month
-        cat["monthly_local_output_tokens"] = cat["monthly_output_tokens"] * cat["local_output_ratio"]
+        _prepare_category(cat, row, ratios.get(cat["category_id"]) if cat["category_id"] is not None else None, month, settings, notes)
     measured_any = any(c["decision"] != "unmeasured" for c in cats)
     plan_scenario = "cascade" if measured_any else "ceiling"
     if not measured_any:
@@ -875,13 +980,7 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
     profiles = load_profiles(config)
     selected = resolve_name(profiles, hardware or (config.get("cost") or {}).get("hardware"))
     measurement = measured_throughput(con)
-    measured_on = (config.get("cost") or {}).get("measured_hardware")
-    if measured_on is not None:
-        measured_on = resolve_name(profiles, measured_on)
-    elif hardware or (config.get("cost") or {}).get("hardware"):
-        measured_on = selected
-    else:
-        measured_on = MEASURED_DEFAULT_PROFILE if MEASURED_DEFAULT_PROFILE in profiles else selected
+    measured_on = _measured_on(profiles, config, hardware, selected)
     profiles, sources = apply_measurement(profiles, measurement, measured_on)
 
     hour_start, hours = _hour_index(first, last)
@@ -891,90 +990,13 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
     chosen = evaluations[selected]
     sel_profile = profiles[selected]
 
-    # ---- per-category output (selected hardware)
-    plan_rows = {i: chosen[plan_scenario]["per_category"][i] for i in range(len(cats))}
-    categories_out = []
-    for i, cat in enumerate(cats):
-        spend = cat["monthly_spend_usd"] * settings["frontier_factor"]
-        elec = plan_rows[i]["electricity"]
-        point = decision_savings(cat["decision"], spend, elec, cat["acceptance"])
-        low, high = savings_interval(
-            cat["decision"], spend, elec, (cat["ci_low"], cat["ci_high"]) if cat["ci_low"] is not None else None, cat["spend_factors"]
-        )
-        categories_out.append(
-            {
-                "category_id": cat["category_id"],
-                "name": cat["name"],
-                "task_type": cat["task_type"],
-                "is_other": cat["is_other"],
-                "share_of_spend": (cat["spend_usd"] / total["spend_usd"]) if total["spend_usd"] else None,
-                "monthly_spend_usd": cat["monthly_spend_usd"],
-                "monthly_spend_low_usd": cat["monthly_spend_usd"] * cat["spend_factors"][0],
-                "monthly_spend_high_usd": cat["monthly_spend_usd"] * cat["spend_factors"][1],
-                "monthly_requests": cat["monthly_requests"],
-                "monthly_input_tokens": cat["monthly_input_tokens"],
-                "monthly_output_tokens": cat["monthly_output_tokens"],
-                "unknown_cost_requests": cat["unknown_cost_requests"],
-                "n": cat["n"],
-                "passed": cat["passed"],
-                "acceptance": cat["acceptance"],
-                "ci_low": cat["ci_low"],
-                "ci_high": cat["ci_high"],
-                "decision": cat["decision"],
-                "local_output_ratio": cat["local_output_ratio"],
-                "local_output_ratio_source": cat["local_output_ratio_source"],
-                "monthly_local_busy_hours": plan_rows[i]["busy_hours"],
-                "monthly_electricity_usd": elec,
-                "monthly_savings_usd": point,
-                "monthly_savings_low_usd": low,
-                "monthly_savings_high_usd": high,
-                "scenarios": {s: {"monthly_savings_usd": chosen[s]["per_category"][i]["savings"]} for s in SCENARIOS},
-            }
-        )
-
+    categories_out = [_category_row(i, cat, chosen, plan_scenario, total["spend_usd"], settings) for i, cat in enumerate(cats)]
     scenarios_out = {s: _scenario_summary(chosen[s]) for s in SCENARIOS}
     scenarios_out["framing"] = _framing(categories_out, settings["target"], scenarios_out["route"]["monthly_savings_usd"])
 
-    hardware_out = []
-    for name, p in profiles.items():
-        ev = evaluations[name][plan_scenario]
-        hardware_out.append(
-            {
-                "name": name,
-                "description": p.description,
-                "price_usd": p.price_usd,
-                "boxes_needed": ev["boxes_needed"],
-                "fits": ev["fits"],
-                "max_boxes": p.max_boxes,
-                "upfront_usd": ev["upfront_usd"],
-                "payback_months": ev["payback_months"],
-                "pays_back_within_life": ev["pays_back_within_life"],
-                "monthly_savings_usd": ev["monthly_savings_usd"],
-                "monthly_electricity_usd": ev["monthly_electricity_usd"],
-                "monthly_fixed_costs_usd": ev["monthly_fixed_costs_usd"],
-                "cumulative_net_usd": ev["cumulative_net_usd"],
-                "output_tokens_per_s": p.output_tokens_per_s,
-                "throughput_source": sources[name],
-                "prompt_tokens_per_s": p.prompt_tokens_per_s,
-                "load_watts": p.load_watts,
-                "idle_watts": p.idle_watts,
-                "useful_life_months": p.useful_life_months,
-                "maintenance_usd_per_month": p.maintenance_usd_per_month + settings["maintenance"],
-                "builtin": p.builtin,
-                "basis": p.basis if sources[name] == "profile" else f"Throughput measured by plan replay; other figures: {p.basis}",
-                "utilisation_at_peak": ev["capacity"].get("utilisation_at_peak"),
-                "mean_wait_at_peak_s": (ev["capacity"].get("queue") or {}).get("mean_wait_s"),
-                "scenarios": {
-                    s: {
-                        "monthly_savings_usd": evaluations[name][s]["monthly_savings_usd"],
-                        "boxes_needed": evaluations[name][s]["boxes_needed"],
-                        "payback_months": evaluations[name][s]["payback_months"],
-                    }
-                    for s in SCENARIOS
-                },
-                "selected": name == selected,
-            }
-        )
+    hardware_out = [
+        _hardware_row(p, evaluations[name], plan_scenario, sources[name], settings, name == selected) for name, p in profiles.items()
+    ]
 
     plan = chosen[plan_scenario]
     sensitivity = _sensitivity(sel_profile, cats, hourly, hour_start, settings, plan_scenario, plan)

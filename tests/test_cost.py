@@ -1,7 +1,6 @@
 """The cost model, checked against figures worked out on paper."""
 
 import json
-import math
 from datetime import datetime, timedelta
 
 import pytest
@@ -485,6 +484,8 @@ def test_plan_cost_json_and_text(db_path, judged):
     for h in payload["hardware"]:
         assert {"name", "price_usd", "boxes_needed", "payback_months"} <= set(h)
     assert payload["monthly_spend_usd"] == pytest.approx(600)
+    assert isinstance(payload["capacity"]["peak_hour"]["busy_seconds"], float)  # numbers, not stringified numpy
+    assert isinstance(payload["capacity"]["queue"]["utilisation"], float)
 
     text = runner.invoke(cli, ["cost", "--db", db_path, "--config", config_file, "--electricity-usd-per-kwh", "0.4"])
     assert text.exit_code == 0, text.output

@@ -52,13 +52,16 @@ def cost(db_path, config_file, as_json, hardware, electricity, target):
 def _usd(x) -> str:
     if x is None:
         return "-"
-    return f"-${-x:,.0f}" if x < 0 else f"${x:,.0f}"
+    digits = 2 if 0 < abs(x) < 10 else 0  # small logs still show their cents
+    return f"-${-x:,.{digits}f}" if x < 0 else f"${x:,.{digits}f}"
 
 
-def _months(x) -> str:
+def _months(x, life=None) -> str:
     if x is None:
         return "never"
-    return "now" if x == 0 else f"{x:,.1f} mo"
+    if x == 0:
+        return "now"
+    return f"{x:,.1f} mo" + (" > life" if life is not None and x > life else "")
 
 
 def _pct(x) -> str:
@@ -105,14 +108,14 @@ def render_text(r: dict) -> str:
     lines.append("  " + r["scenarios"]["framing"]["sentence"])
     lines.append("")
     lines.append(f"Hardware ({r['plan_scenario']} plan):")
-    lines.append(f"  {'Profile':<18} {'Price':>8} {'tok/s':>12} {'Boxes':>5} {'Net/mo':>9} {'Payback':>9} {'12 mo':>9} {'24 mo':>9} {'36 mo':>9}")
+    lines.append(f"  {'Profile':<18} {'Price':>8} {'tok/s':>12} {'Boxes':>5} {'Net/mo':>9} {'Payback':>18} {'12 mo':>9} {'24 mo':>9} {'36 mo':>9}")
     for h in r["hardware"]:
         cum = h["cumulative_net_usd"] or {}
         tps = f"{h['output_tokens_per_s']:.0f}{'*' if h['throughput_source'] == 'measured' else ''}"
         boxes = f"{h['boxes_needed']}" + ("!" if not h["fits"] else "")
         lines.append(
             f"  {h['name'][:18]:<18} {_usd(h['price_usd']):>8} {tps:>12} {boxes:>5} {_usd(h['monthly_savings_usd']):>9} "
-            f"{_months(h['payback_months']) if h['fits'] else 'n/a':>9} {_usd(cum.get('12')):>9} {_usd(cum.get('24')):>9} {_usd(cum.get('36')):>9}"
+            f"{_months(h['payback_months'], h['useful_life_months']) if h['fits'] else 'n/a':>18} {_usd(cum.get('12')):>9} {_usd(cum.get('24')):>9} {_usd(cum.get('36')):>9}"
             + ("  <-" if h["selected"] else "")
         )
     if any(h["throughput_source"] == "measured" for h in r["hardware"]):
