@@ -94,9 +94,9 @@ def m002_categories(con):
     con.execute(
         """
         create table embeddings (
-            content_hash varchar,
-            embedder     varchar,
-            vector       float[],
+            content_hash varchar,   -- md5 of the exact text embedded
+            embedder     varchar,   -- embedder name, e.g. all-MiniLM-L6-v2
+            vector       float[],   -- L2-normalised
             primary key (content_hash, embedder)
         )
         """
@@ -104,26 +104,30 @@ def m002_categories(con):
     con.execute(
         """
         create table categories (
-            category_id        integer primary key,
+            category_id        integer primary key,  -- 0 = Other; stable across re-runs (see analyzer/categorize.py)
             name               varchar,
-            task_type          varchar,
-            keywords_json      varchar,
-            examples_json      varchar,
+            task_type          varchar,              -- analyzer/task_types.py
+            task_type_evidence varchar,              -- why, e.g. "92% of responses parse as JSON"
+            keywords_json      varchar,              -- ["keyword", ...] best first (c-TF-IDF)
+            examples_json      varchar,              -- [{"request_id", "text"}] nearest the centre first
             requests           bigint,
             share_of_requests  double,
-            share_ci_low       double,
+            share_ci_low       double,               -- 95% interval on share_of_requests
             share_ci_high      double,
             input_tokens       bigint,
             output_tokens      bigint,
-            spend_usd          double,
+            spend_usd          double,               -- requests with unknown cost count as 0
             share_of_spend     double,
-            spend_ci_low_usd   double,
+            share_of_spend_ci_low  double,           -- 95% interval on share_of_spend
+            share_of_spend_ci_high double,
+            spend_ci_low_usd   double,               -- 95% interval on spend_usd
             spend_ci_high_usd  double,
-            models_json        varchar,
+            unpriced_requests  bigint,
+            models_json        varchar,              -- [{"model", "requests", "spend_usd"}]
             first_at           timestamp,
             last_at            timestamp,
             is_other           boolean,
-            spend_rank         integer,
+            spend_rank         integer,              -- 1 = highest spend; null for Other
             embedder           varchar,
             k                  integer,
             created_at         timestamp default (now()::timestamp)
@@ -135,9 +139,23 @@ def m002_categories(con):
         create table request_categories (
             request_id  bigint primary key,  -- requests.id
             category_id integer,             -- categories.category_id
-            cluster     integer,             -- raw cluster before folding into Other
-            distance    double,
-            assigned_by varchar              -- fit | nearest | template
+            cluster     integer,             -- raw cluster before folding into Other (-1: no prompt text)
+            distance    double,              -- cosine distance to the cluster centre
+            assigned_by varchar,             -- fit | nearest | template | no_text
+            template_id bigint               -- prompt_templates.template_id
+        )
+        """
+    )
+    con.execute(
+        """
+        create table prompt_templates (
+            template_id    bigint primary key,  -- stable hash of kind + normalised template text
+            kind           varchar,             -- system | user_prefix
+            text           varchar,             -- normalised head of the template
+            requests       bigint,
+            spend_usd      double,
+            category_id    integer,             -- the category most of its requests fall in
+            category_share double               -- share of its requests in that category
         )
         """
     )

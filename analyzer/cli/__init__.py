@@ -14,6 +14,7 @@ from ..errors import PlanError
 SUBCOMMANDS = {
     "ingest": "ingest_cmd:ingest",
     "status": "status_cmd:status",
+    "categorize": "categorize_cmd:categorize",
     "cost": "cost_cmd:cost",
     "privacy": "privacy_cmd:privacy",
     "replay": "replay_cmd:replay",

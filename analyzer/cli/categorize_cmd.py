@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import click
+
+from .options import config_option, db_option, emit_json, json_option, say
+
+
+@click.command()
+@click.option("--k", "k", default=None, metavar="auto|N",
+              help="Number of clusters: 'auto' (the most stable k, see the docs) or exactly N. [default: auto]")
+@click.option("--top", type=click.IntRange(min=1), default=None,
+              help="Categories kept by name, by spend; the rest fold into Other. [default: 10]")
+@click.option("--embedder", default=None, envvar="PLAN_EMBEDDER",
+              help="all-MiniLM-L6-v2 (default, bundled), static-minilm, or a sentence-transformers model name or "
+                   "local path (offline only).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and clustering.")
+@click.option("--sample-size", type=click.IntRange(min=100), default=None,
+              help="Beyond --exact-limit distinct prompts, embed this uniform sample with the embedder and "
+                   "assign the rest with the fast static route. [default: 3000]")
+@click.option("--exact-limit", type=click.IntRange(min=0), default=None,
+              help="Embed every distinct prompt with the embedder up to this many. [default: 5000]")
+@db_option
+@config_option
+@json_option
+def categorize(k, top, embedder, seed, sample_size, exact_limit, db_path, config_file, as_json):
+    """Group requests into categories, rank them by spend and name them.
+
+    Each request is represented by its system prompt's head and its user turn (normalised and
+    deduplicated), embedded (vectors cached in the database), clustered with KMeans, and the top
+    categories by spend are kept by name; the rest fold into "Other". Results go to the tables
+    categories, request_categories and prompt_templates.
+
+    \b
+    Examples:
+      plan categorize
+      plan categorize --k 25 --top 10 --json
+      plan categorize --embedder static-minilm     # fastest, lower quality
+    """
+    from ..categorize import categorize as run_categorize
+    from ..config import load_config
+    from ..db import connect
+
+    config = load_config(config_file)
+    con = connect(db_path)
+    try:
+        result = run_categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config,
+                                sample_size=sample_size, exact_limit=exact_limit, progress=not as_json, say=say)
+    finally:
+        con.close()
+    if as_json:
+        emit_json(result)
+        return
+    method = result["method"]
+    click.echo(f"{result['requests']:,} requests, {method['distinct_texts']:,} distinct prompts, k={result['k']} "
+               f"({method['mode']}, {result['embedder']}); spend ${result['spend_usd']:,.2f}")
+    click.echo(f"{'id':>3}  {'name':<44} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
+    for c in result["categories"]:
+        low, high = c["share_of_spend_ci"]
+        ci = f"  ({low:.0%}-{high:.0%})" if high - low >= 0.005 else ""
+        click.echo(f"{c['id']:>3}  {c['name'][:44]:<44} {c['task_type']:<24} {c['requests']:>9,} "
+                   f"${c['spend_usd']:>10,.2f} {c['share_of_spend']:>6.1%}{ci}")
+        if c["keywords"]:
+            click.echo(f"     keywords: {', '.join(c['keywords'][:6])}")
+    for w in result["warnings"]:
+        say(f"Note: {w}")
+    say(f"Embedded {result['embedded_new']:,} new prompts ({result['embedded_cached']:,} from cache).")

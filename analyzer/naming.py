@@ -1,0 +1,278 @@
+"""Describing a category so a person recognises it: c-TF-IDF keywords, a short name, and a task type
+inferred from the prompts and the frontier responses."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+
+import numpy as np
+
+from . import task_types as tt
+
+_TOKEN_PATTERN = r"(?u)\b[a-zA-Z][a-zA-Z0-9_+#'-]*[a-zA-Z0-9+#]\b"
+# Words every prompt carries that say nothing about the task.
+_EXTRA_STOP = {
+    "please", "help", "need", "want", "like", "just", "make", "sure", "know", "thanks", "thank", "hi", "hello",
+    "hey", "answer", "question", "following", "given", "using", "use", "text", "user", "assistant", "respond",
+    "response", "output", "return", "provide", "write", "ve", "don", "doesn", "isn", "ll", "re", "you're",
+    "i'm", "it's", "don't", "can't", "what's", "i'd", "let's", "helpful", "able",
+}
+
+
+def ctfidf_keywords(docs_by_class: dict[int, list[str]], top: int = 10) -> dict[int, list[tuple[str, float]]]:
+    """Class-based TF-IDF (BERTopic's c-TF-IDF): each class is one document; a term scores
+    tf(term, class) * log(1 + A / f(term)), A the average word count per class, f the term's total count.
+    Unigrams and bigrams; stop words dropped; a bigram hides the unigrams it contains."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    classes = [c for c, docs in docs_by_class.items() if docs]
+    if not classes:
+        return {}
+    stop = sorted(set(ENGLISH_STOP_WORDS) | _EXTRA_STOP)
+    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stop, token_pattern=_TOKEN_PATTERN, lowercase=True,
+                                 min_df=1, max_features=200_000)
+    joined = [" \n ".join(docs_by_class[c]) for c in classes]
+    try:
+        counts = vectorizer.fit_transform(joined)
+    except ValueError:  # nothing but stop words
+        return {c: [] for c in classes}
+    terms = vectorizer.get_feature_names_out()
+    counts = counts.astype(np.float64).tocsr()
+    totals = np.asarray(counts.sum(axis=0)).ravel()
+    words_per_class = np.asarray(counts.sum(axis=1)).ravel()
+    avg_words = max(words_per_class.mean(), 1.0)
+    idf = np.log1p(avg_words / np.maximum(totals, 1.0))
+    # A term must recur within a class (or the class be tiny) to describe it, not one odd prompt.
+    n_docs = {c: len(docs_by_class[c]) for c in classes}
+    out: dict[int, list[tuple[str, float]]] = {}
+    for row, c in enumerate(classes):
+        start, end = counts.indptr[row], counts.indptr[row + 1]
+        idx, tf = counts.indices[start:end], counts.data[start:end]
+        if not len(idx):
+            out[c] = []
+            continue
+        min_count = 2 if n_docs[c] >= 5 else 1
+        keep = tf >= min_count
+        if not keep.any():
+            keep = np.ones_like(tf, dtype=bool)
+        idx, tf = idx[keep], tf[keep]
+        scores = (tf / max(words_per_class[row], 1.0)) * idf[idx]
+        order = np.argsort(-scores, kind="stable")
+        chosen: list[tuple[str, float]] = []
+        covered: set[str] = set()
+        for j in order:
+            term = terms[idx[j]]
+            parts = term.split()
+            if len(parts) == 2 and parts[0] == parts[1]:
+                continue
+            if len(parts) == 1 and term in covered:
+                continue
+            if any(term in other.split() for other, _ in chosen):
+                continue
+            chosen.append((term, float(scores[j])))
+            if len(parts) == 2:
+                covered.update(parts)
+            if len(chosen) >= top:
+                break
+        out[c] = chosen
+    return out
+
+
+_ROLE = re.compile(
+    r"\byou are (?:an? |the )?(?:expert |helpful |friendly |professional |senior )?"
+    r"([a-z][a-z0-9 /&'-]{2,60}?)(?=[.,;:!\n(]| that | who | which | for | to | in | at | with | working |$)",
+    re.IGNORECASE,
+)
+_TASK = re.compile(r"\b(?:your (?:task|job|role) is to|you will|please) ([a-z][a-z0-9 /'-]{3,60}?)(?=[.,;:!\n]|$)", re.IGNORECASE)
+
+
+def template_phrase(template_text: str) -> str | None:
+    """'You are a support ticket triage assistant. ...' -> 'Support ticket triage assistant'."""
+    if not template_text:
+        return None
+    for pattern in (_ROLE, _TASK):
+        m = pattern.search(template_text[:600])
+        if m:
+            phrase = re.sub(r"\s+", " ", m.group(1)).strip(" -/")
+            words = phrase.split()
+            if 1 <= len(words) <= 8 and phrase.lower() not in {"assistant", "ai assistant", "ai", "chatbot", "bot", "ai model", "language model"}:
+                return phrase[0].upper() + phrase[1:]
+    return None
+
+
+def keyword_name(keywords: list[str], n: int = 3) -> str:
+    """A readable name from c-TF-IDF keywords: a leading phrase when one ranks near the top, then terms
+    that add a word not already said ('calorie content, burrito' rather than 'calories, calorie')."""
+    if not keywords:
+        return ""
+    ordered = list(keywords)
+    phrase = next((k for k in ordered[:3] if " " in k), None)
+    if phrase:
+        ordered.remove(phrase)
+        ordered.insert(0, phrase)
+    picked: list[str] = []
+    stems: set[str] = set()
+    for term in ordered:
+        term_stems = {w[:5] for w in term.split()}
+        if term_stems <= stems:
+            continue
+        picked.append(term)
+        stems |= term_stems
+        if len(picked) >= n or sum(len(p.split()) for p in picked) >= 5:
+            break
+    text = ", ".join(picked)
+    return text[0].upper() + text[1:]
+
+
+def unique_names(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[int, str]:
+    """Disambiguate equal names (two categories from one template) with each one's first keywords it does
+    not share with the others."""
+    groups: dict[str, list[int]] = {}
+    for c, name in names.items():
+        groups.setdefault(name.lower(), []).append(c)
+    out = dict(names)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        shared = set.intersection(*(set(keywords.get(c, [])) for c in members)) if members else set()
+        for c in members:
+            own = [k for k in keywords.get(c, []) if k not in shared and k.lower() not in out[c].lower()][:2]
+            if own:
+                out[c] = f"{names[c]}: {', '.join(own)}"
+        # Still equal (no distinctive keywords): number them so a person can tell them apart.
+        again: dict[str, list[int]] = {}
+        for c in members:
+            again.setdefault(out[c].lower(), []).append(c)
+        for dupes in again.values():
+            if len(dupes) > 1:
+                for i, c in enumerate(sorted(dupes), 1):
+                    out[c] = f"{out[c]} ({i})"
+    return out
+
+
+# --- task type ---------------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*```[a-zA-Z0-9_+-]*\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+_CODE_FENCE = re.compile(r"```\s*(python|py|javascript|js|typescript|ts|java|go|golang|rust|c|cpp|c\+\+|csharp|cs|ruby|php|bash|sh|shell|kotlin|swift|scala|r|haskell|lua|perl)?\s*\n", re.IGNORECASE)
+_CODE_START = re.compile(r"^\s*(def |class |import |from \S+ import |function |const |let |public |package |#include|fn |func |async def )", re.MULTILINE)
+_SQL = re.compile(r"^\s*(select|with|insert|update|delete|create|alter|drop)\b[\s\S]*\b(from|into|table|set|as)\b", re.IGNORECASE)
+_CLARIFY = re.compile(
+    r"(could|can|would) you (please )?(clarify|specify|provide more|tell me more|share more|give me more)|"
+    r"what do you mean|do you mean|could you be more specific|more (details|context|information) (about|on|would)|"
+    r"i need more (details|context|information)|which (one|file|project|version) (do|are|did) you",
+    re.IGNORECASE,
+)
+_CUES = [
+    (tt.SUMMARIZATION, re.compile(r"\b(summari[sz]e|summary|tl;?dr|key (points|takeaways)|condense|recap)\b", re.I)),
+    (tt.EXTRACTION, re.compile(r"\b(extract|pull out|parse out|identify (all|the) (fields|entities|names|dates)|named entit)", re.I)),
+    (tt.CLASSIFICATION, re.compile(r"\b(classify|categori[sz]e|label|tag (this|the|each)|sentiment|triage|route (this|the)|which (category|class|intent)|one of the following (labels|categories))\b", re.I)),
+    (tt.STRUCTURED_GENERATION, re.compile(r"\b(json|sql|svg|xml|yaml|csv)\b", re.I)),
+    (tt.CODE_FROM_SPEC, re.compile(r"\b(write|implement|create) (a|an|the) (python|javascript|typescript|go|rust|java|c\+\+|sql)? ?(function|class|method|script|program)\b", re.I)),
+]
+
+
+def strip_fences(text: str) -> str:
+    m = _FENCE.match(text or "")
+    return m.group(1) if m else (text or "")
+
+
+def response_form(response: str | None) -> str | None:
+    """What a frontier response is, by parsing it: json | sql | svg | code | short | prose | None."""
+    if not response or not response.strip():
+        return None
+    body = strip_fences(response).strip()
+    if body[:1] in "{[":
+        try:
+            json.loads(body)
+            return "json"
+        except ValueError:
+            pass
+    low = body[:2000].lower()
+    if "<svg" in low:
+        return "svg"
+    if _SQL.match(body[:4000]) and "```" not in body:
+        return "sql"
+    if _CODE_FENCE.search(response[:4000]) or _CODE_START.search(body[:2000]):
+        if re.search(r"```\s*sql", response[:200], re.I):
+            return "sql"
+        return "code"
+    words = len(body.split())
+    if words <= 4 and len(body) <= 48:
+        return "short"
+    return "prose"
+
+
+def infer_task_type(samples: list[dict]) -> tuple[str, str]:
+    """The task type of a category and the evidence for it, from a sample of its requests
+    (dicts with system_prompt, prompt_text, response_text, input_tokens)."""
+    n = len(samples)
+    if not n:
+        return tt.OTHER, "no requests"
+    forms = Counter()
+    short_answers = Counter()
+    clarifying = 0
+    prompt_chars = []
+    input_tokens = []
+    cue_votes = Counter()
+    with_response = 0
+    for s in samples:
+        response = s.get("response_text")
+        form = response_form(response)
+        if form:
+            with_response += 1
+            forms[form] += 1
+            if form == "short":
+                short_answers[re.sub(r"[^a-z0-9 _-]", "", strip_fences(response).strip().lower())] += 1
+            if _CLARIFY.search((response or "")[:600]):
+                clarifying += 1
+        prompt = s.get("prompt_text") or ""
+        system = s.get("system_prompt") or ""
+        prompt_chars.append(len(prompt) + len(system))
+        if s.get("input_tokens"):
+            input_tokens.append(s["input_tokens"])
+        instructions = system[:3000] + "\n" + prompt[:1500]
+        for kind, pattern in _CUES:
+            if pattern.search(instructions):
+                cue_votes[kind] += 1
+                break
+    median_tokens = float(np.median(input_tokens)) if input_tokens else float(np.median(prompt_chars)) / 4.0
+
+    def share(count, of=with_response):
+        return count / of if of else 0.0
+
+    def pct(x):
+        return f"{round(100 * x)}%"
+
+    if with_response:
+        structured = forms["json"] + forms["sql"] + forms["svg"]
+        if share(clarifying) >= 0.3:
+            return tt.AMBIGUOUS_INSTRUCTION, f"{pct(share(clarifying))} of frontier responses ask for clarification"
+        if share(forms["short"]) >= 0.6:
+            labels = len(short_answers)
+            if labels <= max(12, 0.2 * forms["short"]):
+                top = ", ".join(lbl for lbl, _ in short_answers.most_common(4))
+                return tt.CLASSIFICATION, (f"{pct(share(forms['short']))} of responses are short labels from a set of "
+                                           f"{labels} ({top})")
+        if share(structured) >= 0.5:
+            kind = max(("json", "sql", "svg"), key=lambda f: forms[f])
+            if kind == "json" and cue_votes[tt.EXTRACTION] >= 0.3 * n:
+                return tt.EXTRACTION, f"{pct(share(forms['json']))} of responses are JSON and prompts ask to extract"
+            return tt.STRUCTURED_GENERATION, f"{pct(share(forms[kind]))} of responses parse as {kind.upper()}"
+        if share(forms["code"]) >= 0.5:
+            return tt.CODE_FROM_SPEC, f"{pct(share(forms['code']))} of responses are code"
+    if cue_votes[tt.SUMMARIZATION] >= 0.4 * n:
+        return tt.SUMMARIZATION, f"{pct(cue_votes[tt.SUMMARIZATION] / n)} of prompts ask for a summary"
+    if median_tokens >= 3000:
+        return tt.LONG_DOCUMENT_REASONING, f"median input is {int(median_tokens):,} tokens"
+    if cue_votes:
+        kind, votes = cue_votes.most_common(1)[0]
+        if votes >= 0.4 * n and kind != tt.STRUCTURED_GENERATION or votes >= 0.6 * n:
+            return kind, f"{pct(votes / n)} of prompts ask for it ({tt.LABELS[kind].lower()})"
+    if with_response and share(forms["prose"]) >= 0.5:
+        return tt.OPEN_ENDED, f"{pct(share(forms['prose']))} of responses are free prose"
+    if not with_response:
+        return tt.OTHER, "no frontier responses logged and no clear cue in the prompts"
+    top_form, count = forms.most_common(1)[0]
+    return tt.OTHER, f"mixed responses (most common: {top_form}, {pct(share(count))})"
