@@ -1,0 +1,92 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+
+COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, input_tokens, cached_input_tokens, "
+           "cache_write_tokens, output_tokens, cost_usd, cost_source, duration_ms, status, params_json, tags_json")
+
+
+def rows(con):
+    names = [c.strip() for c in COLUMNS.split(",")]
+    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+
+
+def test_api_export_camel_case_generations_only(con, fixtures):
+    path = fixtures / "langfuse" / "observations_api.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (3, 0)  # the SPAN is not a model call
+    got = rows(con)
+    assert "obs_span1" not in got
+    svg = got["obs_8c1f2a"]
+    assert svg["system_prompt"].startswith("You write SVG icons")
+    assert svg["prompt_text"] == "A minimal bell icon, 24x24, stroke only."
+    assert svg["response_text"].startswith("<svg")
+    # Langfuse usage keys naming "input" all add up to input: 128 uncached + 384 cached
+    assert (svg["input_tokens"], svg["cached_input_tokens"], svg["output_tokens"]) == (512, 384, 141)
+    assert (svg["cost_usd"], svg["cost_source"]) == (0.00221, "log")
+    assert svg["duration_ms"] == 1650 and svg["provider"] == "openai"
+    assert json.loads(svg["params_json"]) == {"temperature": 0.3, "max_tokens": 600}
+    legal = got["obs_9d2e3b"]
+    assert legal["system_prompt"] == "You are a careful legal analyst."
+    assert legal["prompt_text"].startswith("Read the attached contract") and "[document]" in legal["prompt_text"]
+    assert (legal["input_tokens"], legal["cached_input_tokens"]) == (18210, 18000)
+    assert legal["cost_usd"] == 0.006  # costDetails empty: calculatedTotalCost
+    failed = got["obs_err01"]
+    assert failed["status"] == "error" and failed["cost_source"] == "unknown"
+    assert json.loads(failed["tags_json"])["status_message"] == "Request timed out."
+
+
+def test_blob_exports_snake_case_agree_with_the_api(con, fixtures):
+    ingest_paths(con, [str(fixtures / "langfuse" / "observations_api.json")])
+    before = rows(con)
+    for name in ("observations_blob.jsonl", "observations_blob.csv"):
+        assert detect_format(expand_paths([str(fixtures / "langfuse" / name)])[0]) == "langfuse"
+    jsonl = ingest_paths(con, [str(fixtures / "langfuse" / "observations_blob.jsonl")])
+    assert (jsonl["rows_added"], jsonl["rows_duplicate"], jsonl["rows_rejected"]) == (1, 3, 1)
+    csv_run = ingest_paths(con, [str(fixtures / "langfuse" / "observations_blob.csv")])
+    assert (csv_run["rows_added"], csv_run["rows_duplicate"], csv_run["rows_rejected"]) == (0, 2, 1)
+    after = rows(con)
+    for key in ("input_tokens", "cached_input_tokens", "output_tokens", "cost_usd", "prompt_text", "duration_ms"):
+        assert after["obs_8c1f2a"][key] == before["obs_8c1f2a"][key], key
+    gemini = after["obs_a1b2c3"]
+    assert (gemini["provider"], gemini["input_tokens"], gemini["cost_usd"]) == ("google", 31250, 0.00236)
+    reasons = con.execute("select source_file, source_line, reason from rejects order by source_file").fetchall()
+    assert reasons[0][1] == 5 and "timestamp" in reasons[0][2]  # CSV row with an unreadable start_time
+    assert reasons[1][1] == 4 and "not valid JSON" in reasons[1][2]  # truncated JSONL line
+
+
+def test_parquet_blob_export_read_in_batches(con, fixtures, tmp_path):
+    records = [json.loads(line) for line in (fixtures / "langfuse" / "observations_blob.jsonl").read_text().splitlines()
+               if line.endswith("}")]
+    usage_type = pa.map_(pa.string(), pa.uint64())
+    cost_type = pa.map_(pa.string(), pa.decimal128(18, 12))
+    columns = {}
+    for name in records[0]:
+        values = [r.get(name) for r in records]
+        if name == "usage_details":
+            columns[name] = pa.array([list(v.items()) for v in values], type=usage_type)
+        elif name == "cost_details":
+            from decimal import Decimal
+
+            columns[name] = pa.array([[(k, Decimal(str(x))) for k, x in v.items()] for v in values], type=cost_type)
+        elif name in ("start_time", "end_time"):
+            columns[name] = pa.array(values, type=pa.string()).cast(pa.timestamp("ms"))
+        elif name in ("total_cost", "latency"):
+            columns[name] = pa.array(values, type=pa.float64())
+        else:
+            columns[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    path = tmp_path / "observations_v2.parquet"
+    pq.write_table(pa.table(columns), path, row_group_size=2)
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (4, 0)
+    got = rows(con)
+    assert (got["obs_8c1f2a"]["input_tokens"], got["obs_8c1f2a"]["cached_input_tokens"]) == (512, 384)
+    assert abs(got["obs_8c1f2a"]["cost_usd"] - 0.00221) < 1e-12
+    assert got["obs_8c1f2a"]["duration_ms"] == 1650
+    assert got["obs_a1b2c3"]["response_text"].startswith("Outage lasted")

@@ -1,0 +1,78 @@
+import json
+import shutil
+
+import pytest
+
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+
+COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, messages_json, input_tokens, "
+           "cached_input_tokens, cache_write_tokens, output_tokens, cost_source, duration_ms, params_json, tags_json, source_line")
+
+
+def rows(con):
+    names = [c.strip() for c in COLUMNS.split(",")]
+    return [dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests order by source_line").fetchall()]
+
+
+def test_turns_and_legacy_responses(con, fixtures):
+    path = fixtures / "llm_cli" / "logs.db"
+    assert detect_format(expand_paths([str(path)])[0]) == "llm"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (6, 1)
+    got = rows(con)
+    pelican, walrus, sql = got[0], got[1], got[2]
+    assert pelican["prompt_text"] == "Suggest a name for a pet pelican"
+    assert pelican["system_prompt"] == "You name pets. One short suggestion."
+    assert pelican["response_text"] == "How about Percy? Pelicans suit a dignified name."
+    # the second turn's own prompt is its new user message; messages_json is the whole conversation it sent
+    assert walrus["prompt_text"] == "Now one for a pet walrus"
+    sent = json.loads(walrus["messages_json"])
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"].startswith("How about Percy?")
+    assert sql["system_prompt"] is None and sql["response_text"].startswith("SELECT * FROM orders")
+    assert (sql["input_tokens"], sql["output_tokens"], sql["provider"]) == (30, 10, "openai")
+    assert json.loads(pelican["tags_json"])["conversation_id"] == json.loads(walrus["tags_json"])["conversation_id"]
+
+    notes = got[3]
+    assert notes["model"] == "claude-3-haiku-20240307" and notes["provider"] == "anthropic"
+    # prompt and system fragments are put back in front of what was typed, as llm sent them
+    assert notes["prompt_text"].startswith("## 1.4.0\n- Added CSV export")
+    assert notes["prompt_text"].endswith("Summarise the changes above in one sentence.")
+    assert notes["system_prompt"] == "Write for a non-technical audience.\n\nYou are a release-notes writer."
+    # Anthropic reports cache reads beside input_tokens
+    assert (notes["input_tokens"], notes["cached_input_tokens"]) == (1040, 1000)
+    assert json.loads(notes["params_json"]) == {"max_tokens": 200}
+    second_tag = got[5]
+    assert [m["content"] for m in json.loads(second_tag["messages_json"])] == [
+        "Tag this issue: 'App crashes when uploading a 2GB file'", "bug, uploads, crash", "And this one: 'Dark mode please'"]
+    reject = con.execute("select source_line, reason from rejects").fetchall()
+    assert reject[0][0] == 7 and "unreadable timestamp" in reject[0][1]
+
+
+def test_reingest_and_gzipped_copy_add_nothing(con, fixtures, tmp_path):
+    import gzip
+
+    path = fixtures / "llm_cli" / "logs.db"
+    ingest_paths(con, [str(path)])
+    packed = tmp_path / "logs.db.gz"
+    with open(path, "rb") as fh, gzip.open(packed, "wb") as out:
+        shutil.copyfileobj(fh, out)
+    summary = ingest_paths(con, [str(path), str(packed)])
+    assert summary["rows_added"] == 0 and summary["rows_duplicate"] == 12
+    assert [f["format"] for f in summary["files"]] == ["llm", "llm"]
+
+
+def test_database_written_by_the_installed_llm(con, fixtures, tmp_path):
+    pytest.importorskip("llm")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_logs_db", fixtures / "llm_cli" / "make_logs_db.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh = tmp_path / "logs.db"
+    module.build(fresh)
+    summary = ingest_paths(con, [str(fresh)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (6, 1)
+    prompts = {r["prompt_text"] for r in rows(con)}
+    assert {"Suggest a name for a pet pelican", "Now one for a pet walrus"} <= prompts
