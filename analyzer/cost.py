@@ -21,7 +21,19 @@ Everything is computed from the user's own logs:
   is conservative.
 
 The arithmetic is in small pure functions; ``cost_model(con)`` gathers the inputs and returns the
-``plan cost --json`` payload.
+``plan cost --json`` payload. Its tunables, all optional, come from plan.toml (or a dict in notebooks)::
+
+    [cost]
+    hardware = "desktop-24gb"          # the profile the headline uses (--hardware wins)
+    electricity_usd_per_kwh = 0.17
+    maintenance_usd_per_month = 0      # per box, on top of the profile's own
+    frontier_price_factor = 1.0        # what-if: 0.5 = frontier prices halve
+    gap_hours = 24                     # report silences at least this long
+    peak_percentile = 95
+    measured_hardware = "existing"     # the profile plan replay's throughput was measured on
+
+    [judge]
+    target = 0.8                       # used when the judge stored none; cost_model(target=...) re-decides
 """
 
 from __future__ import annotations
@@ -1161,6 +1173,11 @@ def _assumptions(settings: dict, profile, source: str, measurement: dict | None,
             f"Throughput of {profile.name}: {measurement['output_tokens_per_s']:.1f} output tokens/s measured by plan replay "
             f"against {measurement.get('endpoint')} ({measurement.get('model')}, concurrency {measurement.get('concurrency')})."
         )
+        if (measurement.get("concurrency") or 1) > 1:
+            items.append(
+                "That rate was measured with concurrent requests: the queue treats each box as one server working at the "
+                "aggregate rate, so a single request's own latency is longer than the model's service time suggests."
+            )
     else:
         items.append(f"Throughput of {profile.name}: {profile.output_tokens_per_s:g} output tokens/s assumed from the profile: {profile.basis}")
         if measurement:

@@ -212,6 +212,7 @@ def resolve_name(profiles: dict[str, HardwareProfile], name: str | None) -> str:
     """The profile a user means, by exact or case-insensitive name; a clear error lists the choices."""
     if name is None:
         return DEFAULT_PROFILE if DEFAULT_PROFILE in profiles else next(iter(profiles))
+    name = str(name)
     if name in profiles:
         return name
     lowered = {k.lower(): k for k in profiles}
