@@ -126,3 +126,16 @@ def test_batch_inference_output_records(con, tmp_path):
     rec = rows(con)["CALL0000001"]
     assert rec["is_batch"] is True and rec["response_text"] == "shipping"
     assert (rec["model"], rec["input_tokens"], rec["output_tokens"]) == ("claude-3-haiku-20240307", 18, 2)
+
+
+def test_logs_insights_query_of_selected_fields(con, tmp_path):
+    """A Logs Insights query that picked fields instead of @message: dotted names are nested again."""
+    header = "@timestamp,requestId,modelId,timestamp,operation,input.inputTokenCount,output.outputTokenCount"
+    line = "2025-05-02 09:14:03.000,7a7a7a7a-0000-4000-8000-000000000001,anthropic.claude-3-haiku-20240307-v1:0,2025-05-02T09:14:03Z,InvokeModel,120,45"
+    path = tmp_path / "logs-insights-results.csv"
+    path.write_text(header + "\n" + line + "\n")
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "bedrock" and summary["rows_added"] == 1
+    rec = rows(con)["7a7a7a7a-0000-4000-8000-000000000001"]
+    assert (rec["input_tokens"], rec["output_tokens"], rec["prompt_text"]) == (120, 45, None)
+    assert rec["cost_source"] == "catalog"

@@ -194,6 +194,8 @@ def invocation_record(item):
         raise ValueError("expected a JSON object")
     if item.get("messageType") == "CONTROL_MESSAGE":
         return None
+    if "@message" not in item and any("." in k for k in item) and ("modelId" in item or "requestId" in item):
+        return _unflatten(item)
     if "schemaType" in item or ("modelId" in item and ("input" in item or "operation" in item)):
         return item
     if "recordId" in item and ("modelInput" in item or "modelOutput" in item):
@@ -204,8 +206,6 @@ def invocation_record(item):
             if isinstance(inner, dict):
                 return invocation_record(inner)
             raise ValueError(f"{key} is not a JSON invocation record")
-    if any("." in k for k in item) and ("modelId" in item or "requestId" in item):
-        return _unflatten(item)
     raise ValueError("no Bedrock invocation record here (no schemaType, modelId or @message)")
 
 
@@ -298,7 +298,7 @@ class Bedrock:
         head = head_text(src)
         if "ModelInvocationLog" in head:
             return 95
-        if '"modelId"' in head.replace('\\"', '"') and ("inputBodyJson" in head or "inputTokenCount" in head):
+        if "modelId" in head and ("inputBodyJson" in head or "inputTokenCount" in head):
             return 90
         if '"recordId"' in head and '"modelInput"' in head:
             return 80

@@ -101,6 +101,7 @@ def decode_json(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
 def snake(key: str) -> str:
     """startTime -> start_time, usageDetails -> usage_details, provided_model_name stays."""
     key = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", str(key))
