@@ -244,12 +244,12 @@ def read_sheet(path: str | Path) -> list[dict]:
         if not parser.rows:
             raise InputError(path, "no review rows found; is this a sheet written by `plan review export`?")
         return parser.rows
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample.splitlines()[0] if sample else ",", delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(text.splitlines(keepends=True), dialect)
+    import io
+
+    first_line = text.split("\n", 1)[0]
+    # Spreadsheets in many locales save with ';' (or tabs): the header line tells which.
+    delimiter = max((",", ";", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect=csv.excel, delimiter=delimiter)
     try:
         header = [h.strip().casefold() for h in next(reader)]
     except StopIteration:

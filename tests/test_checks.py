@@ -311,3 +311,31 @@ def test_detect_form():
     assert detect_form('<svg xmlns="http://www.w3.org/2000/svg"></svg>') == "svg"
     assert detect_form("```python\nprint(1)\n```") == "code"
     assert detect_form("Select the best option for your team.") == "text"
+
+
+# ---------------------------------------------------------------------------------------------------- similarity
+
+
+@pytest.mark.slow
+def test_similarity_tells_an_answer_to_the_question_from_one_about_something_else(shared_eval):
+    answers = {}
+    for line in (shared_eval / "mt_bench" / "mt_bench_reference_answer_gpt-4.jsonl").open():
+        record = json.loads(line)
+        answers[record["question_id"]] = record["choices"][0]["turns"][0]
+    frontier = answers[101]  # "overtaken the second person": you are second, they are third
+    same_question = ("If you overtake the person in second place, you take their position: you are now in "
+                     "second place, and the person you passed is in third.")
+    check = make_check("similarity")
+    cases = [Case(local=same_question, frontier=frontier), Case(local=answers[105], frontier=frontier),
+             Case(local=answers[104], frontier=frontier)]
+    check.prepare(cases)
+    on_topic, other_puzzle, other_family = (check.run(c) for c in cases)
+    assert on_topic.passed and on_topic.score >= 0.5
+    assert not other_puzzle.passed and not other_family.passed
+    assert "cosine" in other_puzzle.reason and other_puzzle.score < 0.5
+    assert not check.objective and not check.runtime
+
+
+def test_similarity_threshold_is_a_parameter():
+    assert make_check({"name": "similarity", "threshold": 0.8}).threshold == 0.8
+    assert make_check("similarity").describe()["name"] == "similarity"

@@ -1,0 +1,460 @@
+import json
+import random
+import re
+import zlib
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import cli
+from analyzer.db import dicts, insert_arrow, rows, scalar
+from analyzer.errors import PlanError
+from analyzer.judge import judge, summarise
+from analyzer.stats import wilson_interval
+from openai_stub import OpenAIStub, Reply, last_user_text
+
+# ----------------------------------------------------------------------------------------------- seeding
+
+CATEGORY_NAMES = {}
+
+
+def seed(con, cases, model="qwen3.6:35b-a3b", start=1):
+    """Insert requests, categories, assignments and replays. Each case: category_id, task_type, prompt,
+    frontier, local, and optionally name, error, params, system. Returns the replay ids in order."""
+    import pyarrow as pa
+
+    cats = {}
+    reqs, assigns, reps = [], [], []
+    for i, c in enumerate(cases, start=start):
+        cats.setdefault(c["category_id"], (c.get("name") or f"Category {c['category_id']}", c["task_type"]))
+        reqs.append({"id": i, "prompt_text": c.get("prompt", f"request {i}"), "system_prompt": c.get("system"),
+                     "response_text": c.get("frontier"), "params_json": json.dumps(c["params"]) if c.get("params") else None,
+                     "messages_json": json.dumps([{"role": "user", "content": c.get("prompt", f"request {i}")}])})
+        assigns.append({"request_id": i, "category_id": c["category_id"]})
+        reps.append({"id": zlib.crc32(model.encode()) % 1000 * 1_000_000 + i, "request_id": i, "category_id": c["category_id"], "model": model,
+                     "output_text": c.get("local"), "error": c.get("error")})
+    existing = {r[0] for r in rows(con, "select category_id from categories")}
+    cat_rows = [{"category_id": cid, "name": name, "task_type": tt, "spend_rank": cid, "is_other": False}
+                for cid, (name, tt) in cats.items() if cid not in existing]
+    if cat_rows:
+        insert_arrow(con, "categories", pa.Table.from_pylist(cat_rows))
+    existing_requests = {r[0] for r in rows(con, "select id from requests")}
+    reqs = [r for r in reqs if r["id"] not in existing_requests]
+    assigns = [a for a in assigns if a["request_id"] not in existing_requests]
+    if not reqs:
+        reqs = assigns = None
+    reqs and insert_arrow(con, "requests", pa.Table.from_pylist(reqs,
+                 schema=pa.schema([("id", pa.int64()), ("prompt_text", pa.string()), ("system_prompt", pa.string()),
+                                   ("response_text", pa.string()), ("params_json", pa.string()),
+                                   ("messages_json", pa.string())])))
+    assigns and insert_arrow(con, "request_categories", pa.Table.from_pylist(assigns))
+    insert_arrow(con, "replays", pa.Table.from_pylist(reps, schema=pa.schema([
+        ("id", pa.int64()), ("request_id", pa.int64()), ("category_id", pa.int32()), ("model", pa.string()),
+        ("output_text", pa.string()), ("error", pa.string())])))
+    return [r["id"] for r in reps]
+
+
+def labels(category_id, n_right, n_wrong, name="Ticket triage"):
+    out = []
+    for i in range(n_right):
+        out.append({"category_id": category_id, "name": name, "task_type": "classification",
+                    "prompt": f"Route ticket #{i}: my card was charged twice", "frontier": "Billing",
+                    "local": random.Random(i).choice(["billing", "Billing.", '"BILLING"'])})
+    for i in range(n_wrong):
+        out.append({"category_id": category_id, "name": name, "task_type": "classification",
+                    "prompt": f"Route ticket #{n_right + i}: refund please", "frontier": "Billing", "local": "Shipping"})
+    return out
+
+
+def json_orders(category_id, n_valid, n_broken, name="Order extraction"):
+    frontier = '{"order_id": "A-1", "qty": 2, "express": false}'
+    out = [{"category_id": category_id, "name": name, "task_type": "structured_generation",
+            "prompt": f"Extract the order from email {i}", "frontier": frontier,
+            "local": f'{{"order_id": "B-{i}", "qty": {i % 5 + 1}, "express": true}}'} for i in range(n_valid)]
+    out += [{"category_id": category_id, "name": name, "task_type": "structured_generation",
+             "prompt": f"Extract the order from email x{i}", "frontier": frontier,
+             "local": f'{{"order_id": "C-{i}", "qty": 3,'} for i in range(n_broken)]
+    return out
+
+
+def by_id(result, category_id):
+    return next(c for c in result["categories"] if c["category_id"] == category_id)
+
+
+# ----------------------------------------------------------------------------------------------- rates and decisions
+
+
+def test_acceptance_is_a_rate_with_its_wilson_interval(con):
+    seed(con, labels(1, 14, 6))
+    c = by_id(judge(con, progress=False), 1)
+    assert (c["n"], c["passed"]) == (20, 14)
+    assert c["acceptance"] == pytest.approx(0.7)
+    assert (c["ci_low"], c["ci_high"]) == pytest.approx(wilson_interval(14, 20))
+    assert c["ci_low"] == pytest.approx(0.4810, abs=1e-4)
+    assert c["checks"]["label_match"] == {"n": 20, "passed": 14, "acceptance": pytest.approx(0.7)}
+    assert c["failure_reasons"][0]["count"] == 6
+    assert "'shipping'" in c["failure_reasons"][0]["reason"] and "'billing'" in c["failure_reasons"][0]["reason"]
+    assert len(c["example_failures"]) == 5 and all(e["check"] == "label_match" for e in c["example_failures"])
+    stored = dicts(con, "select * from category_acceptance where category_id = 1")[0]
+    assert (stored["n"], stored["passed"], stored["decision"]) == (20, 14, c["decision"])
+    assert scalar(con, "select count(*) from judgments") == 20
+
+
+def test_local_when_the_lower_bound_clears_the_target(con):
+    seed(con, labels(1, 60, 0))
+    c = by_id(judge(con, progress=False), 1)
+    assert c["ci_low"] > 0.8 and c["decision"] == "local"
+    assert "clears the target" in c["decision_reason"]
+
+
+def test_a_high_rate_on_few_samples_is_not_enough_and_says_how_many_are(con):
+    seed(con, labels(1, 9, 0))
+    c = by_id(judge(con, progress=False), 1)
+    assert c["acceptance"] == 1.0 and c["ci_low"] < 0.8 and c["decision"] == "frontier"
+    assert c["n_to_decide"] is not None and c["n_to_decide"] > 9
+    assert wilson_interval(c["n_to_decide"], c["n_to_decide"])[0] >= 0.8
+    assert "replays" in c["decision_reason"]
+
+
+def test_cascade_when_a_runtime_check_catches_the_failures(con):
+    seed(con, json_orders(2, 34, 6))
+    c = by_id(judge(con, progress=False), 2)
+    assert [x["name"] for x in c["criteria"]] == ["json_valid", "json_schema_match"]
+    assert (c["n"], c["passed"], c["caught_failures"]) == (40, 34, 6)
+    assert c["ci_low"] < 0.8
+    assert c["decision"] == "cascade" and "json_valid" in c["decision_reason"]
+    # invalid JSON is one failure, reported by json_valid, not a second one by json_schema_match
+    assert c["checks"]["json_valid"] == {"n": 40, "passed": 34, "acceptance": pytest.approx(0.85)}
+    assert c["checks"]["json_schema_match"]["n"] == 34
+
+
+def test_frontier_when_failures_would_go_unnoticed(con):
+    seed(con, labels(1, 30, 10))
+    c = by_id(judge(con, progress=False), 1)
+    assert c["decision"] == "frontier" and "unnoticed" in c["decision_reason"]
+
+
+def test_thresholds_are_configurable_and_returned(con):
+    seed(con, labels(1, 60, 0))
+    result = judge(con, progress=False, config={"judge": {"target": 0.97, "margin": 0.1}})
+    assert result["thresholds"]["target"] == 0.97 and result["thresholds"]["margin"] == 0.1
+    c = by_id(result, 1)
+    assert c["decision"] == "frontier"  # 60/60 has a lower bound of 0.94
+    assert by_id(judge(con, progress=False, target=0.9), 1)["decision"] == "local"
+    with pytest.raises(PlanError, match="between 0 and 1"):
+        judge(con, progress=False, target=80)
+
+
+def test_a_failed_replay_counts_as_a_failure_with_its_reason(con):
+    cases = json_orders(2, 10, 0)
+    cases[0] = {**cases[0], "local": None, "error": "No complete answer from http://127.0.0.1:11434/v1 within 600 s."}
+    result = judge(con, progress=False) if seed(con, cases) else None
+    c = by_id(result, 2)
+    assert (c["n"], c["passed"]) == (10, 9)
+    assert c["checks"]["replay"] == {"n": 1, "passed": 0, "acceptance": 0.0}
+    assert any(r["check"] == "replay" and "replay failed" in r["reason"] for r in c["failure_reasons"])
+    assert result["replays"]["errors"] == 1
+
+
+def test_pending_and_uncategorised_replays_are_left_out(con):
+    cases = labels(1, 5, 0)
+    cases[0] = {**cases[0], "local": None}
+    seed(con, cases)
+    con.execute("delete from request_categories where request_id = 2")
+    con.execute("update replays set category_id = null where request_id = 2")
+    result = judge(con, progress=False)
+    assert result["replays"]["pending"] == 1 and result["replays"]["uncategorised"] == 1
+    assert by_id(result, 1)["n"] == 3
+
+
+def test_rerun_replaces_its_outputs(con):
+    seed(con, labels(1, 10, 10))
+    judge(con, progress=False)
+    con.execute("update replays set output_text = 'billing'")
+    c = by_id(judge(con, progress=False), 1)
+    assert c["passed"] == 20
+    assert scalar(con, "select count(*) from judgments") == 20
+    assert scalar(con, "select count(*) from category_acceptance") == 1
+    assert scalar(con, "select count(*) from stage_runs where stage = 'judge'") == 2
+
+
+def test_no_replays_is_a_clear_error(con):
+    with pytest.raises(PlanError, match="plan replay"):
+        judge(con, progress=False)
+
+
+def test_the_most_recent_model_is_judged_unless_one_is_named(con):
+    seed(con, labels(1, 5, 0), model="old-model")
+    con.execute("update replays set finished_at = timestamp '2026-01-01'")
+    seed(con, labels(1, 0, 5), model="new-model", start=1)
+    con.execute("update replays set finished_at = timestamp '2026-02-01' where model = 'new-model'")
+    assert judge(con, progress=False)["model"] == "new-model"
+    result = judge(con, progress=False, model="old-model")
+    assert by_id(result, 1)["passed"] == 5
+    with pytest.raises(PlanError, match="old-model"):
+        judge(con, progress=False, model="nope")
+
+
+# ----------------------------------------------------------------------------------------------- criteria
+
+
+def test_structured_generation_picks_the_check_from_the_frontier_form(con):
+    sql = [{"category_id": 3, "task_type": "structured_generation", "prompt": f"Postgres: orders of user {i}",
+            "frontier": f"SELECT * FROM orders WHERE user_id = {i};",
+            "local": f"SELECT * FROM orders WHERE user_id = {i};" if i % 4 else "SELECT * FROM orders WHERE"}
+           for i in range(12)]
+    svg = [{"category_id": 4, "task_type": "structured_generation", "prompt": "Draw an icon",
+            "frontier": '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" r="4"/></svg>',
+            "local": '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect x="1" y="1" width="8" height="8"/></svg>'}
+           for _ in range(3)]
+    seed(con, sql + svg)
+    result = judge(con, progress=False)
+    assert [x["name"] for x in by_id(result, 3)["criteria"]] == ["sql_parses"]
+    assert by_id(result, 3)["passed"] == 9
+    assert [x["name"] for x in by_id(result, 4)["criteria"]] == ["svg_renders"]
+    assert by_id(result, 4)["passed"] == 3
+
+
+def test_a_mixed_structured_category_applies_each_check_where_it_fits(con):
+    cases = json_orders(5, 4, 1, name="Structured mix")
+    cases += [{"category_id": 5, "task_type": "structured_generation", "prompt": "count users",
+               "frontier": "SELECT count(*) FROM users", "local": "SELECT count(*) FROM users"} for _ in range(3)]
+    seed(con, cases)
+    c = by_id(judge(con, progress=False), 5)
+    names = {(x["name"], x.get("when")) for x in c["criteria"]}
+    assert ("sql_parses", "sql") in names and ("json_valid", "json") in names
+    assert c["checks"]["sql_parses[sql]"]["n"] == 3 and c["checks"]["json_valid[json]"]["n"] == 5
+    assert (c["n"], c["passed"]) == (8, 7)
+
+
+def test_plan_toml_overrides_checks_by_name_or_id_with_parameters(con):
+    triage_cases = labels(1, 8, 2)
+    seed(con, triage_cases + json_orders(2, 5, 0))
+    config = {"judge": {"categories": {
+        "ticket TRIAGE": {"checks": ["regex"], "pattern": "^(billing|shipping)$", "flags": "i"},
+        "2": {"checks": [{"name": "contains", "text": "order_id"}, {"name": "max_length", "chars": 10}]},
+        "Gone category": {"checks": ["json_valid"]},
+    }}}
+    result = judge(con, progress=False, config=config)
+    triage = by_id(result, 1)
+    assert triage["criteria_source"].startswith("plan.toml")
+    assert triage["criteria"][0]["name"] == "regex" and triage["criteria"][0]["pattern"] == "^(billing|shipping)$"
+    expected = sum(bool(re.search("^(billing|shipping)$", c["local"], re.I)) for c in triage_cases)
+    assert 0 < expected < 10 and triage["passed"] == expected  # 'Billing.' and '"BILLING"' fail the anchors
+    orders = by_id(result, 2)
+    assert [x["name"] for x in orders["criteria"]] == ["contains", "max_length"]
+    assert orders["passed"] == 0 and orders["checks"]["contains"]["passed"] == 5
+    assert any("Gone category" in w for w in result["warnings"])
+    stored = json.loads(scalar(con, "select criteria_json from category_acceptance where category_id = 2"))
+    assert stored["checks"][1] == {"name": "max_length", "chars": 10, "objective": True, "runtime": True}
+
+
+def test_category_parameters_need_a_check_that_takes_them(con):
+    seed(con, labels(1, 3, 0))
+    with pytest.raises(PlanError, match="dialect"):
+        judge(con, progress=False, config={"judge": {"categories": {"1": {"checks": ["label_match"], "dialect": "tsql"}}}})
+    with pytest.raises(PlanError, match="Unknown key"):
+        judge(con, progress=False, config={"judge": {"categories": {"1": {"dialekt": "tsql"}}}})
+
+
+def test_dialect_from_plan_toml_reaches_sql_parses(con):
+    tsql = "SELECT TOP 3 [name] FROM [dbo].[users]"
+    seed(con, [{"category_id": 3, "task_type": "structured_generation", "prompt": "top users",
+                "frontier": "SELECT TOP 3 name FROM users", "local": tsql} for _ in range(4)])
+    config = {"judge": {"categories": {"3": {"dialect": "postgres", "add_checks": []}}}}
+    assert by_id(judge(con, progress=False, config=config), 3)["passed"] == 0
+    config = {"judge": {"categories": {"3": {"dialect": "tsql"}}}}
+    assert by_id(judge(con, progress=False, config=config), 3)["passed"] == 4
+
+
+def test_checks_override_applies_to_every_category(con):
+    seed(con, labels(1, 4, 0) + json_orders(2, 4, 0))
+    result = judge(con, progress=False, checks_override=["max_length"] and [{"name": "max_length", "chars": 8}])
+    assert all([x["name"] for x in c["criteria"]] == ["max_length"] for c in result["categories"])
+    assert by_id(result, 1)["passed"] == 4 and by_id(result, 2)["passed"] == 0
+
+
+def test_the_privacy_stage_can_decide_local_for_compliance(con, monkeypatch):
+    from analyzer import privacy
+
+    seen = []
+
+    def compliance_decision(con_, category):
+        seen.append(category["category_id"])
+        if category["name"] == "Ticket triage":
+            return "local-for-compliance", "42% of requests hold personal data"
+        return None
+
+    monkeypatch.setattr(privacy, "compliance_decision", compliance_decision, raising=False)
+    seed(con, labels(1, 5, 5) + json_orders(2, 40, 0))
+    result = judge(con, progress=False)
+    assert by_id(result, 1)["decision"] == "local-for-compliance"
+    assert by_id(result, 2)["decision"] == "local"
+    assert sorted(seen) == [1, 2]
+
+
+# ----------------------------------------------------------------------------------------------- statistics
+
+
+def test_intervals_cover_the_true_rate_about_95_percent_of_the_time(con):
+    """200 simulated categories whose local model is right with probability 0.8, 50 replays each,
+    through the whole judge: the 95% interval should cover 0.8 in about 95% of them. The exact coverage
+    of the Wilson interval at n=50, p=0.8 is 0.951 (it oscillates with n); 200 runs vary by ±0.015."""
+    import math
+
+    exact = sum(math.comb(50, k) * 0.8**k * 0.2 ** (50 - k) for k in range(51)
+                if wilson_interval(k, 50)[0] <= 0.8 <= wilson_interval(k, 50)[1])
+    assert exact == pytest.approx(0.951, abs=0.001)
+    rng = random.Random(20260105)
+    cases = []
+    for cid in range(1, 201):
+        for i in range(50):
+            right = rng.random() < 0.8
+            cases.append({"category_id": cid, "task_type": "classification", "prompt": f"c{cid} r{i}",
+                          "frontier": "refund", "local": "Refund" if right else "cancel"})
+    seed(con, cases)
+    result = judge(con, progress=False)
+    assert len(result["categories"]) == 200
+    covered = sum(c["ci_low"] <= 0.8 <= c["ci_high"] for c in result["categories"])
+    assert abs(covered / 200 - exact) <= 3 * math.sqrt(exact * (1 - exact) / 200), covered
+    pooled = sum(c["passed"] for c in result["categories"]) / 10000
+    assert pooled == pytest.approx(0.8, abs=0.02)
+
+
+@pytest.mark.parametrize("true_rate, n", [(0.5, 20), (0.9, 50), (0.97, 100)])
+def test_wilson_coverage_by_simulation(true_rate, n):
+    rng = random.Random(7)
+    runs = 2000
+    covered = 0
+    for _ in range(runs):
+        passed = sum(rng.random() < true_rate for _ in range(n))
+        low, high = wilson_interval(passed, n)
+        covered += low <= true_rate <= high
+    assert 0.92 <= covered / runs <= 0.98
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_json_contract(db_path, con):
+    seed(con, labels(1, 18, 2) + json_orders(2, 30, 3))
+    con.close()
+    result = CliRunner().invoke(cli, ["judge", "--json", "--db", db_path])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert {c["category_id"] for c in payload["categories"]} == {1, 2}
+    for c in payload["categories"]:
+        assert {"category_id", "name", "task_type", "n", "passed", "acceptance", "ci_low", "ci_high", "decision",
+                "checks"} <= set(c)
+        assert 0 <= c["ci_low"] <= c["acceptance"] <= c["ci_high"] <= 1
+        assert c["decision"] in ("local", "cascade", "frontier", "local-for-compliance")
+        for name, entry in c["checks"].items():
+            assert {"n", "passed"} <= set(entry) and entry["passed"] <= entry["n"]
+    triage = next(c for c in payload["categories"] if c["category_id"] == 1)
+    assert (triage["name"], triage["task_type"], triage["n"], triage["passed"]) == ("Ticket triage", "classification", 20, 18)
+    assert payload["thresholds"]["target"] == 0.8
+
+
+def test_cli_table_and_options(db_path, con, tmp_path):
+    seed(con, labels(1, 18, 2))
+    con.close()
+    config = tmp_path / "plan.toml"
+    config.write_text('[judge]\ntarget = 0.6\n')
+    result = CliRunner().invoke(cli, ["judge", "--db", db_path, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Ticket triage\s+classification\s+20\s+90% \(70%–97%\)\s+local", result.stdout)
+    assert "Target 60%" in result.stdout
+    result = CliRunner().invoke(cli, ["judge", "--db", db_path, "--check", "regex"])
+    assert result.exit_code != 0 and "needs a pattern" in result.output and "Traceback" not in result.output
+
+
+# ----------------------------------------------------------------------------------------------- llm_judge
+
+
+def _judge_prefers_correct(body):
+    """A deterministic judge model: the answer that says 'Paris' wins; both or neither: tie."""
+    text = last_user_text(body)
+    a = re.search(r"<answer_a>(.*)</answer_a>", text, re.S).group(1)
+    b = re.search(r"<answer_b>(.*)</answer_b>", text, re.S).group(1)
+    va, vb = "Paris" in a, "Paris" in b
+    verdict = "C" if va == vb else ("A" if va else "B")
+    return Reply(content=f"Answer {'A' if va else 'B'} names the capital correctly.\n[[{verdict}]]")
+
+
+def _open_ended(n_right, n_wrong):
+    cases = [{"category_id": 7, "name": "Geography questions", "task_type": "open_ended",
+              "prompt": "What is the capital of France?", "frontier": "The capital of France is Paris.",
+              "local": "Paris is France's capital city."} for _ in range(n_right)]
+    cases += [{"category_id": 7, "name": "Geography questions", "task_type": "open_ended",
+               "prompt": "What is the capital of France?", "frontier": "The capital of France is Paris.",
+               "local": "The capital of France is Lyon."} for _ in range(n_wrong)]
+    return cases
+
+
+@pytest.mark.slow
+def test_llm_judge_runs_both_orders_and_scores_the_local_answer(con):
+    seed(con, _open_ended(3, 2))
+    with OpenAIStub(_judge_prefers_correct, models=["judge-model"]) as stub:
+        result = judge(con, progress=False, judge_endpoint=stub.url, judge_model="judge-model",
+                       checks_override=["llm_judge"])
+        assert len(stub.requests) == 10  # 5 answers x 2 orders
+        firsts = [last_user_text(r) for r in stub.requests]
+        assert sum(t.index("Lyon") < t.index("The capital of France is Paris") for t in firsts if "Lyon" in t) == 2
+        assert all(r["temperature"] == 0 for r in stub.requests)
+    c = by_id(result, 7)
+    assert (c["n"], c["passed"]) == (5, 3)
+    assert result["judge"]["model"] == "judge-model"
+    reasons = dict(rows(con, "select reason, count(*) from judgments where check_name = 'llm_judge' group by 1"))
+    assert reasons == {"judge: tie / tie (score 0.50)": 3, "judge: frontier better / frontier better (score 0.00)": 2}
+
+
+def test_a_position_biased_judge_cancels_out(con):
+    seed(con, _open_ended(0, 4))
+    with OpenAIStub(lambda body: Reply(content="The first one is better. [[A]]"), models=["judge-model"]) as stub:
+        result = judge(con, progress=False, judge_endpoint=stub.url, judge_model="judge-model",
+                       checks_override=["llm_judge"])
+    scores = [r[0] for r in rows(con, "select score from judgments where check_name = 'llm_judge'")]
+    assert scores == [0.5] * 4  # one win, one loss: no information, as it should be
+    assert by_id(result, 7)["passed"] == 4
+
+
+def test_llm_judge_is_off_unless_asked_and_refuses_remote_endpoints(con):
+    seed(con, labels(1, 3, 0))
+    assert judge(con, progress=False)["judge"] is None
+    with pytest.raises(PlanError, match="--judge-endpoint"):
+        judge(con, progress=False, checks_override=["llm_judge"])
+    with pytest.raises(PlanError, match="Refusing endpoint"):
+        judge(con, progress=False, judge_endpoint="http://judge.invalid/v1", judge_model="m")
+    with pytest.raises(PlanError, match="--judge-model"):
+        judge(con, progress=False, judge_endpoint="http://127.0.0.1:9/v1")
+
+
+def test_a_missing_judge_model_stops_the_run_with_the_servers_words(con):
+    seed(con, _open_ended(1, 0))
+    with OpenAIStub(models=["other"]) as stub:
+        with pytest.raises(PlanError, match="does not have the model 'judge-model'"):
+            judge(con, progress=False, judge_endpoint=stub.url, judge_model="judge-model", checks_override=["llm_judge"])
+    assert scalar(con, "select count(*) from judgments") == 0
+
+
+def test_summarise_again_keeps_the_stored_criteria_and_thresholds(con):
+    seed(con, labels(1, 50, 0))
+    first = judge(con, progress=False, target=0.95)
+    again = summarise(con)
+    assert again[0]["decision"] == by_id(first, 1)["decision"] == "frontier"
+    assert again[0]["criteria"] == by_id(first, 1)["criteria"]
+
+
+@pytest.mark.slow
+def test_open_ended_categories_default_to_similarity(con):
+    seed(con, [{"category_id": 8, "name": "Travel writing", "task_type": "open_ended",
+                "prompt": "Write two sentences about visiting Kyoto in autumn.",
+                "frontier": "Kyoto in autumn glows with red maples around its temples. Visit Tofuku-ji early to beat the crowds.",
+                "local": local}
+               for local in ("Autumn in Kyoto means temples framed by crimson maple leaves. Arrive early at Tofuku-ji, "
+                             "before the crowds.", "To reset your router, hold the power button for ten seconds.")])
+    c = by_id(judge(con, progress=False), 8)
+    assert [x["name"] for x in c["criteria"]] == ["similarity"]
+    assert (c["n"], c["passed"]) == (2, 1)
+    assert c["criteria"][0]["objective"] is False
+    assert c["decision"] == "frontier"
