@@ -1600,7 +1600,7 @@ def make_meeting(rng: random.Random, when: datetime) -> tuple[str, str]:
     if rng.random() < 0.5:
         lines.append(f"misc: {pick(rng, ['offsite dates still TBD', 'new hire starting Monday', 'reminder to fill in the survey', 'demo day on Friday'])}")
     notes = "\n".join(lines)
-    names = ", ".join(t[0] for t in topics)
+    names = ", ".join(t[0] for t in topics[:-1]) + f" and {topics[-1][0]}" if len(topics) > 1 else topics[0][0]
     summary = (f"**Summary**\nThe {team} team's {kind.split(' (')[0]} covered {names}. "
                + " ".join(f"{t[0]}: {t[1][0].upper()}{t[1][1:]}." for t in topics[:2])
                + "\n\n**Decisions**\n" + ("\n".join(f"- {d[0].upper()}{d[1:]}" for d in decisions) if decisions else "- None recorded")
@@ -1625,8 +1625,8 @@ LONGDOC_SYSTEM = ("You are Halcyon's in-house analyst for legal and operational 
 COUNTERPARTIES = [("Cloudspire Hosting Inc.", "Provider", "a Delaware corporation", "video storage and transcoding services"),
                   ("Meridian Analytics LLC", "Provider", "a New York limited liability company", "customer analytics and reporting software"),
                   ("Tessellate Networks Ltd.", "Provider", "a company registered in England and Wales", "managed cellular connectivity for devices"),
-                  ("Brightline Property Management Inc.", "Customer", "a Texas corporation", "Halcyon Protect for Business across managed residential units"),
-                  ("Oakridge Senior Living LLC", "Customer", "a North Carolina limited liability company", "Halcyon leak and contact sensors with monitoring")]
+                  ("Northbeam Payments Inc.", "Provider", "a Texas corporation", "payment processing and subscription billing services"),
+                  ("Relay Field Services LLC", "Provider", "a North Carolina limited liability company", "professional installation services for Halcyon devices")]
 LAW = [("the State of Delaware", "Wilmington, Delaware"), ("the State of New York", "New York County, New York"),
        ("England and Wales", "London, England")]
 
@@ -1656,7 +1656,7 @@ def make_contract(rng: random.Random) -> tuple[str, dict]:
     venue_law = pick(rng, [l for l in LAW if l != f["law"]])[1] if f["venue_conflict"] else f["law"][1]
     uptime_down = {"99.9": "43.8 minutes", "99.95": "21.9 minutes", "99.5": "3.65 hours"}[f["uptime"]]
     s = []
-    s.append(f"MASTER SERVICES AGREEMENT\n\nThis Master Services Agreement (the \"Agreement\") is entered into as of {eff.strftime('%B %d, %Y')} "
+    s.append(f"MASTER SERVICES AGREEMENT\n\nThis Master Services Agreement (the \"Agreement\") is entered into as of {MONTHS[eff.month - 1]} {eff.day}, {eff.year} "
              f"(the \"Effective Date\") by and between {provider} (\"Provider\") and {customer} (\"Customer\"). "
              f"{cp} is {cp_form}; Halcyon Labs Inc. is a Delaware corporation with offices at 200 Hudson St, New York, NY 10013. "
              f"Provider will supply {scope} as described in one or more Order Forms.")
@@ -1842,14 +1842,23 @@ def contract_question(rng: random.Random, f: dict, asked: set) -> tuple[str, str
                   f"**Pricing:** the Provider may raise Fees by up to 5% for a renewal term, with at least 90 days' notice before the renewal date (3.6). With a {f['renew_notice']}-day non-renewal window, "
                   + ("a price-increase notice arrives before your deadline, so you can decide with the new price known." if f["renew_notice"] < 90 else "the price notice and your non-renewal deadline fall on the same day, which leaves no time to react; ask for the price notice period to be longer than the renewal notice period."))
     elif q == "sla":
-        question = pick(rng, ["If uptime was 99.2% last month, what credit do we get, and can we also claim damages for the outage?",
-                              "We had roughly 6 hours of downtime in September. What are we owed under the SLA?"])
-        below = float(f["uptime"]) > 99.2
-        answer = (f"**Credit:** the commitment is {f['uptime']}% Monthly Uptime (Exhibit B, B.1). "
-                  + (f"99.2% is below that but above 99.0%, so the credit is **{f['credit1']}% of the monthly Fees** (B.3), about USD {f['fees'] / 12 * f['credit1'] / 100:,.0f} at the current USD {f['fees']:,} annual fee. " if below else f"99.2% is not below a {f['uptime']}% commitment, so **no credit is due**. ")
-                  + f"Credits are capped at {f['credit_cap']}% of monthly Fees (B.4) and must be claimed within 30 days after the month ends (B.5). Six hours of downtime in a 30-day month is about 99.17% uptime, so the same tier applies, provided the downtime was not Scheduled Maintenance (B.2).\n\n"
-                  + ("**Damages:** probably not. Section 5.2 makes service credits your \"sole and exclusive remedy\" for missing the service levels, so damages for the outage itself are excluded. Consequential losses are excluded anyway by 9.4. What remains is termination for chronic failure if this happens three times in six months (5.3)."
-                     if f["sole_remedy"] else "**Damages:** yes, in principle. Section 5.2 says credits are \"in addition to, and not in lieu of\" other remedies, so you can claim direct damages, subject to the cap in 9.2 and the exclusion of consequential losses in 9.4. Three missed months in six also allows termination without penalty (5.3)."))
+        if rng.random() < 0.5:
+            question, uptime = "If uptime was 99.2% last month, what credit do we get, and can we also claim damages for the outage?", 99.2
+            measured = "99.2%"
+        else:
+            question, uptime = "We had roughly 6 hours of downtime in September. What are we owed under the SLA?", 100 * (1 - 6 / (30 * 24))
+            measured = "6 hours of downtime in a 30-day month is about 99.17% Monthly Uptime, assuming none of it was Scheduled Maintenance (B.2); so"
+        commit = float(f["uptime"])
+        if uptime >= commit:
+            credit = f"{measured} meets the {f['uptime']}% commitment (Exhibit B, B.1), so **no credit is due**."
+        elif uptime >= 99.0:
+            credit = (f"{measured} is below the {f['uptime']}% commitment (Exhibit B, B.1) but at least 99.0%, so the credit is **{f['credit1']}% of the monthly Fees** (B.3), "
+                      f"about USD {f['fees'] / 12 * f['credit1'] / 100:,.0f} at the current USD {f['fees']:,} annual fee.")
+        else:
+            credit = f"{measured} is below 99.0%, so the credit is **{f['credit2']}% of the monthly Fees** (B.3)."
+        answer = (f"**Credit:** {credit} Credits are capped at {f['credit_cap']}% of monthly Fees (B.4) and must be requested within 30 days after the end of the month (B.5).\n\n"
+                  + ("**Damages:** probably not. Section 5.2 makes service credits your \"sole and exclusive remedy\" for missing the service levels, so damages for the outage itself are excluded, and consequential losses are excluded anyway by 9.4. What remains is termination without penalty if availability misses the commitment in three months of any rolling six (5.3)."
+                     if f["sole_remedy"] else "**Damages:** yes, in principle. Section 5.2 says credits are \"in addition to, and not in lieu of\" other remedies, so you can claim direct damages, subject to the cap in 9.2 and the exclusion of consequential losses in 9.4. Three missed months in any rolling six also allow termination without penalty (5.3)."))
     elif q == "deletion":
         question = pick(rng, ["How long can they keep our data after the contract ends? Make sure the main agreement and the DPA agree.",
                               "After termination, when does all our data have to be deleted?"])
@@ -1921,7 +1930,7 @@ def make_incident(rng: random.Random) -> tuple[str, dict]:
     text = [f"INCIDENT REPORT - {f['severity']} - {svc} outage on {day.strftime('%Y-%m-%d')}",
             f"Status: final. Author: {people[0]} (incident commander). Reviewers: {people[3]}, {people[4]}.", "",
             "1. SUMMARY",
-            f"Between {fmt(claimed)} and {fmt(mitigated)} UTC on {day.strftime('%B %d')}, the {svc} returned errors for about {f['affected']:,} customers. "
+            f"Between {fmt(claimed)} and {fmt(mitigated)} UTC on {MONTHS[day.month - 1]} {day.day}, the {svc} returned errors for about {f['affected']:,} customers. "
             f"The cause was {cause[0]}. " + ("No customer data was lost." if f["lost_clips"] else "Queued requests were processed after recovery and no data was lost.")
             + f" The incident was fully resolved at {fmt(resolved)} UTC.", "",
             "2. CUSTOMER IMPACT",
@@ -2059,6 +2068,19 @@ def aws_secret(rng: random.Random) -> str:
     return rand_str(rng, 30, string.ascii_letters + string.digits + "/+") + "EXAMPLEKEY"
 
 
+def line_of(code: str, marker: str) -> int:
+    """1-based line of the first line containing *marker*: reviews cite real line numbers."""
+    for n, line in enumerate(code.splitlines(), start=1):
+        if marker in line:
+            return n
+    raise ValueError(marker)
+
+
+def lines_of(code: str, *markers: str) -> str:
+    nums = sorted(line_of(code, m) for m in markers)
+    return f"line {nums[0]}" if len(nums) == 1 else (f"lines {nums[0]}-{nums[-1]}" if nums[-1] - nums[0] == len(nums) - 1 else "lines " + ", ".join(map(str, nums)))
+
+
 TEST_CARDS = ["4111 1111 1111 1111", "5555555555554444", "4242 4242 4242 4242", "378282246310005", "6011111111111117"]
 
 
@@ -2082,11 +2104,11 @@ PAGER_FALLBACK_PHONE = "{ctx["phone"]}"
 SESSION_COOKIE_SECURE = False
 '''
     findings = [
-        f"**Hard-coded AWS credentials** (`settings.py`, lines 10-11). `{ctx['akid'][:8]}…` and its secret are committed in plain text. Anyone with repo access (and every CI log that prints settings) has write access to `halcyon-clips-prod-{ctx['region']}`. Rotate the key now, then read credentials from the instance role or `os.environ`; never from source.",
-        f"**Database password in the connection string** (line 7). `{ctx['db_user']}`'s password for `{ctx['db_host']}` is in the repo. Move `DATABASE_URL` to the secrets manager and rotate the password.",
-        "**DEBUG and ALLOWED_HOSTS** (lines 4-5). `DEBUG` on in production leaks stack traces with settings values; `ALLOWED_HOSTS = ['*']` allows Host-header attacks. Default DEBUG to off and list the real hostnames.",
-        "**SESSION_COOKIE_SECURE = False** (line 18): session cookies can travel over plain HTTP. Set it to True (and CSRF_COOKIE_SECURE too).",
-        "**Personal contact details in code** (lines 15-16): an individual's email and phone number in settings will go stale and expose a person's details; use the on-call alias from config instead.",
+        f"**Hard-coded AWS credentials** (`settings.py`, {lines_of(code, 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY')}). `{ctx['akid'][:8]}…` and its secret are committed in plain text. Anyone with repo access (and every CI log that prints settings) has write access to `halcyon-clips-prod-{ctx['region']}`. Rotate the key now, then read credentials from the instance role or `os.environ`; never from source.",
+        f"**Database password in the connection string** ({lines_of(code, 'DATABASE_URL')}). `{ctx['db_user']}`'s password for `{ctx['db_host']}` is in the repo. Move `DATABASE_URL` to the secrets manager and rotate the password.",
+        f"**DEBUG and ALLOWED_HOSTS** ({lines_of(code, 'DEBUG =', 'ALLOWED_HOSTS')}). `DEBUG` on in production leaks stack traces with settings values; `ALLOWED_HOSTS = ['*']` allows Host-header attacks. Default DEBUG to off and list the real hostnames.",
+        f"**SESSION_COOKIE_SECURE = False** ({lines_of(code, 'SESSION_COOKIE_SECURE')}): session cookies can travel over plain HTTP. Set it to True (and CSRF_COOKIE_SECURE too).",
+        f"**Personal contact details in code** ({lines_of(code, 'SUPPORT_ESCALATION_EMAIL', 'PAGER_FALLBACK_PHONE')}): an individual's email and phone number in settings will go stale and expose a person's details; use the on-call alias from config instead.",
     ]
     return code, findings, "REQUEST CHANGES"
 
@@ -2116,12 +2138,12 @@ if __name__ == "__main__":
     assert lookup("{ctx["email"]}")["phone"] == "{ctx["phone"]}"
 '''
     findings = [
-        "**SQL injection** (line 11): `segment` and `min_days` are interpolated into the query with an f-string. Use parameters: `cur.execute('... WHERE segment = %s AND last_seen < now() - %s * interval \\'1 day\\'', (segment, min_days))`.",
-        f"**Credentials in source** (lines 5-6): the database password for `{ctx['db_user']}` and the CRM bearer token are committed. Rotate both and load them from the environment or the secrets manager.",
-        "**Customer PII written to stdout** (line 17): every exported email and phone number lands in the job logs, which are retained and widely readable. Log counts, not contacts.",
-        "**No timeout or error handling on `requests.post`** (line 14): one slow CRM call hangs the job forever and failures are silently ignored. Add `timeout=10`, check `raise_for_status()`, and batch the contacts.",
-        "**Real customer data in a test** (line 23): a specific customer's email and phone are hard-coded, and `lookup` is not defined, so the smoke test crashes. Use a fixture with fake data.",
-        "**Connection opened at import time** (line 5): importing the module connects to the database. Open the connection inside `export` with a context manager.",
+        f"**SQL injection** ({lines_of(code, 'cur.execute')}): `segment` and `min_days` are interpolated into the query with an f-string. Use parameters: `cur.execute('... WHERE segment = %s AND last_seen < now() - %s * interval \\'1 day\\'', (segment, min_days))`.",
+        f"**Credentials in source** ({lines_of(code, 'CONN = ', 'CRM_TOKEN = ')}): the database password for `{ctx['db_user']}` and the CRM bearer token are committed. Rotate both and load them from the environment or the secrets manager.",
+        f"**Customer PII written to stdout** ({lines_of(code, 'print(')}): every exported email and phone number lands in the job logs, which are retained and widely readable. Log counts, not contacts.",
+        f"**No timeout or error handling on `requests.post`** ({lines_of(code, 'requests.post')}): one slow CRM call hangs the job forever and failures are silently ignored. Add `timeout=10`, check `raise_for_status()`, and batch the contacts.",
+        f"**Real customer data in a test** ({lines_of(code, 'assert lookup')}): a specific customer's email and phone are hard-coded, and `lookup` is not defined, so the smoke test crashes. Use a fixture with fake data.",
+        f"**Connection opened at import time** ({lines_of(code, 'CONN = ')}): importing the module connects to the database. Open the connection inside `export` with a context manager.",
     ]
     return code, findings, "REQUEST CHANGES"
 
@@ -2151,11 +2173,11 @@ export function maskCard(n: string): string {{
 }}
 '''
     findings = [
-        f"**Fallback API key in source** (line 16): `process.env.GATEWAY_KEY ?? \"…\"` means a missing env var silently uses a real-looking key that is now in git history. Remove the fallback and fail fast when the variable is unset; rotate the key if it was ever valid.",
-        f"**Looks like real personal data in fixtures** (lines 5-8, 10): the name, email, phone and street address should be obviously fake (e.g. `@example.com`, 555 numbers). If this is copied from production, it must be removed from history.",
-        f"**Card number** (line 9): `{card}` is a standard test number, which is fine, but keep fixtures to test numbers only and never add a CVC; PCI scanners will flag any PAN+CVC pair.",
-        "**`timeoutMs: 0`** (line 17) disables the timeout in most HTTP clients. Use a finite value.",
-        "**`maskCard` leaks too much for some card lengths** (line 21): showing the first 4 and last 4 of a 15-digit Amex leaves 7 hidden digits; show the last 4 only.",
+        f"**Fallback API key in source** ({lines_of(code, 'apiKey')}): `process.env.GATEWAY_KEY ?? \"…\"` means a missing env var silently uses a real-looking key that is now in git history. Remove the fallback and fail fast when the variable is unset; rotate the key if it was ever valid.",
+        f"**Looks like real personal data in fixtures** ({lines_of(code, 'name:', 'email:', 'phone:', 'address:')}): the name, email, phone and street address should be obviously fake (e.g. `@example.com`, 555 numbers). If this is copied from production, it must be removed from history.",
+        f"**Card number** ({lines_of(code, 'card:')}): `{card}` is a standard test number, which is fine, but keep fixtures to test numbers only and never add a CVC; PCI scanners will flag any PAN+CVC pair.",
+        f"**`timeoutMs: 0`** ({lines_of(code, 'timeoutMs')}) disables the timeout in most HTTP clients. Use a finite value.",
+        f"**`maskCard` leaks too much for some card lengths** ({lines_of(code, 'n.slice(0, 4)')}): showing the first 4 and last 4 of a 15-digit Amex leaves 7 hidden digits; show the last 4 only.",
     ]
     return code, findings, "REQUEST CHANGES"
 
@@ -2180,9 +2202,10 @@ services:
       - "5432:5432"
 '''
     findings = [
-        "**Secrets committed in the compose file** (lines 6-9, 15): AWS keys, the database password and the JWT signing secret are in plain text. Use an `.env` file that is git-ignored or Docker secrets, and rotate all four values; the JWT secret lets anyone mint valid sessions.",
-        "**Postgres exposed on all interfaces** (line 17): `5432:5432` publishes the database to the host network. Drop the port mapping or bind to 127.0.0.1.",
-        f"**Staging points at the `{ctx['db_host']}` host** (line 6): check that this is not the production cluster; the name suggests it may be.",
+        f"**Secrets committed in the compose file** ({lines_of(code, 'DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'JWT_SECRET', 'POSTGRES_PASSWORD')}): AWS keys, the database password and the JWT signing secret are in plain text. Use an `.env` file that is git-ignored or Docker secrets, and rotate all four values; the JWT secret lets anyone mint valid sessions.",
+        f"**Postgres exposed on all interfaces** ({lines_of(code, '5432:5432')}): `5432:5432` publishes the database to the host network. Drop the port mapping or bind to 127.0.0.1.",
+        (f"**Staging points at `{ctx['db_host']}`** ({lines_of(code, 'DATABASE_URL')}): the hostname says prod. A staging stack must never hold production credentials or reach the production database; give staging its own database and user."
+         if "prod" in ctx["db_host"] else f"**Hard-coded database address** ({lines_of(code, 'DATABASE_URL')}): `{ctx['db_host']}` is a fixed private IP; use the service name or an environment variable so the file works outside this one network."),
         "**No healthchecks or `depends_on` conditions**: the API can start before Postgres accepts connections.",
     ]
     return code, findings, "REQUEST CHANGES"
@@ -2208,8 +2231,8 @@ def paginate(query, cursor: str | None, limit: int = 50) -> Page:
     return Page(items=rows, next_cursor=next_cursor)
 '''
     findings = [
-        "**Extra query on the last page** (line 15): when exactly `limit` rows remain, `next_cursor` is set and the client makes one more request that returns nothing. Fetch `limit + 1` rows and use the extra one to decide whether there is a next page.",
-        "**Cursor is a raw id** (line 13): `int(cursor)` raises ValueError on bad input (a 500 instead of a 400) and exposes sequential ids. Validate it, and consider an opaque, signed cursor.",
+        f"**Extra query on the last page** ({lines_of(code, 'next_cursor = ')}): when exactly `limit` rows remain, `next_cursor` is set and the client makes one more request that returns nothing. Fetch `limit + 1` rows and use the extra one to decide whether there is a next page.",
+        f"**Cursor is a raw id** ({lines_of(code, 'int(cursor)')}): `int(cursor)` raises ValueError on bad input (a 500 instead of a 400) and exposes sequential ids. Validate it, and consider an opaque, signed cursor.",
         "Nit: `rows[: limit]` has a stray space; the formatter will fix it.",
     ]
     return code, findings, "APPROVE WITH NITS"
@@ -2228,6 +2251,10 @@ def review_call(rng, when) -> Call:
            "region": pick(rng, ["us-east-1", "eu-west-1"]), "email": email_for(rng, first, last, "halcyonlabs.example" if rng.random() < 0.5 else None),
            "phone": phone_for(rng), "name": f"{first} {last}", "token": "hcy_live_" + rand_str(rng, 28)}
     make = pick(rng, REVIEW_TEMPLATES)
+    if make is _review_fixture:
+        ctx["svc"] = "billing"
+    elif make is _review_etl:
+        ctx["svc"] = "data-jobs"
     code, findings, verdict = make(rng, ctx)
     lang = "typescript" if "fixtures" in code[:60] else ("yaml" if "compose" in code[:60] else "python")
     prompt = pick(rng, ["Please review this before I merge:", "Review this PR diff, it's going out today.", f"Can you review my change for {ctx['svc']}?",
@@ -2298,6 +2325,9 @@ def ambiguous_call(rng, when) -> Call:
     if rng.random() < 0.3:
         ask_text = ask_text.capitalize() + pick(rng, ["", " pls", "?", " asap", "!"])
     messages.append({"role": "user", "content": ask_text})
+    opener = pick(rng, ["", "", "", "Sure! ", "Glad to help. ", "Quick check first: "])
+    if opener and not answer.startswith(("Sure", "Happy", "Into", "It reads")):
+        answer = opener + answer[0].lower() + answer[1:] if opener.endswith(": ") else opener + answer
     return Call("ambiguous_requests", when, ASSISTANT_SYSTEM, messages, answer, {"temperature": 0.7, "max_tokens": 1024},
                 user=f"{ascii_lower(pick(rng, FIRST))}.{ascii_lower(pick(rng, LAST))}")
 
@@ -2536,9 +2566,10 @@ def pg_ts(dt: datetime) -> str:
 
 
 def write_litellm(rng: random.Random, planned: list[Planned], failures: int) -> list[list[str]]:
-    keys = {alias: hashlib.sha256(("sk-" + rand_str(rng, 22)).encode()).hexdigest() for alias in LITELLM_KEYS}
-    teams = {alias: rand_uuid(rng) for alias in LITELLM_KEYS}
-    model_ids = {m: hashlib.sha256(f"{m}-{rng.random()}".encode()).hexdigest()[:64] for m in LITELLM_PRICES}
+    ids = random.Random("litellm-proxy-ids")  # the proxy's keys, teams and model ids do not change between exports
+    keys = {alias: hashlib.sha256(("sk-" + rand_str(ids, 22)).encode()).hexdigest() for alias in LITELLM_KEYS}
+    teams = {alias: rand_uuid(ids) for alias in LITELLM_KEYS}
+    model_ids = {m: hashlib.sha256(f"{m}-{ids.random()}".encode()).hexdigest() for m in LITELLM_PRICES}
     fail_at = set(rng.sample(range(len(planned)), k=failures)) if failures else set()
     rows = []
     for idx, p in enumerate(sorted(planned, key=lambda x: x.call.created)):
@@ -2751,23 +2782,25 @@ def generate(seed: int, out: Path) -> dict:
     rng = rng_for(seed, "write", "litellm")
     group = by_fmt["litellm"]
     rows = write_litellm(rng, group, failures=3)
-    broken_at = damage.randrange(len(rows) // 3, 2 * len(rows) // 3)
-    broken = list(rows[broken_at])
-    broken_id = broken[0]
-    cut = LITELLM_COLUMNS.index("messages")
-    broken = broken[:cut] + [broken[cut][: len(broken[cut]) // 2]]  # the export tool cut the row off inside `messages`
-    rows.insert(broken_at, broken)
-    rows[broken_at + 1][0] = rows[broken_at + 1][0]  # the complete copy of the row follows: the export was retried
+    last = group[-1].call
+    extra = write_litellm(rng, [Planned(marketing_call(rng, last.created + timedelta(minutes=3)), "litellm", "claude-3-5-haiku-20241022")], failures=0)[0]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(LITELLM_COLUMNS)
-    writer.writerows(rows)
+    writer.writerows(rows + [extra])
+    text = buf.getvalue()
+    # The export was interrupted: the last row stops inside the JSON of its `messages` cell, with no closing
+    # quote and no newline. That request is lost; the rows before it are complete.
+    last_line_start = text.rstrip("\n").rfind("\n") + 1
+    messages_at = text.index('"[{""role""', last_line_start)
+    text = text[: messages_at + (len(text) - messages_at) // 3]
     rel = "litellm/LiteLLM_SpendLogs.csv"
-    (out / rel).write_text(buf.getvalue(), encoding="utf-8")
+    (out / rel).write_text(text, encoding="utf-8")
     note(rel, "LiteLLM proxy LiteLLM_SpendLogs table, CSV export", len(group), group)
     manifest["files"][rel]["failures"] = 3
-    manifest["rejects"].append({"file": rel, "line": broken_at + 2, "record": broken_at + 1,
-                                "why": f"row cut off inside the JSON of the `messages` column: {cut + 1} of {len(LITELLM_COLUMNS)} fields, invalid JSON; the complete row for request_id {broken_id} follows on the next line"})
+    manifest["rejects"].append({"file": rel, "line": len(rows) + 2, "record": len(rows) + 1,
+                                "why": f"the export was interrupted: the last row (request_id {extra[0]}) stops inside the JSON of its "
+                                       f"`messages` cell ({LITELLM_COLUMNS.index('messages') + 1} of {len(LITELLM_COLUMNS)} cells, unterminated quote, invalid JSON)"})
 
     manifest["requests"] = len(planned)
     manifest["workloads"] = dict(sorted(_count(p.call.workload for p in planned).items()))
