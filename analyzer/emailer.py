@@ -131,6 +131,7 @@ def _is_local_host(host: str) -> bool:
 
 
 def _scrub(text: str, secret: str | None) -> str:
+    text = text.strip().rstrip(".")
     return text.replace(secret, "********") if secret else text
 
 

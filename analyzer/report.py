@@ -179,9 +179,12 @@ def _count(con, table: str) -> int:
     return int(scalar(con, f'select count(*) from "{table}"') or 0)
 
 
-def _call_stage(fn, con, config):
-    # Each stage reads its own settings from plan.toml; pass the config when it takes one.
-    kwargs = {"config": config} if "config" in inspect.signature(fn).parameters else {}
+def _call_stage(fn, con, config, say):
+    # Each stage reads its own settings from plan.toml; pass the config (and a way to talk) when it takes them.
+    params = inspect.signature(fn).parameters
+    kwargs = {"config": config} if "config" in params else {}
+    if "say" in params:
+        kwargs["say"] = say
     return fn(con, **kwargs)
 
 
@@ -234,7 +237,7 @@ def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callab
             actions.append({"stage": stage, "action": "unavailable", "reason": f"{reason}; this installation has no analyzer.{module}"})
             return
         say(f"Running {stage}: {reason}.")
-        _call_stage(fn, con, config)
+        _call_stage(fn, con, config, say)
         actions.append({"stage": stage, "action": "ran", "reason": reason})
 
     if plan["privacy"]:
@@ -326,11 +329,11 @@ def _keywords(value) -> list[str]:
     return [k for k in out if k]
 
 
-def _examples(con, category_id: int, model: str | None, limit: int) -> list[dict]:
+def _examples(con, category_id: int, model: str | None, limit: int, *, have_replays: bool, have_judgments: bool) -> list[dict]:
     """Requests nearest the category's centre. With replays: the nearest rejected answer, the nearest accepted
     one, then the next nearest, so the reader sees both what works and what breaks."""
     replayed = []
-    if _count(con, "replays"):
+    if have_replays:
         replayed = dicts(
             con,
             """
@@ -368,7 +371,7 @@ def _examples(con, category_id: int, model: str | None, limit: int) -> list[dict
         chosen = chosen[:limit]
         ids = [r["replay_id"] for r in chosen]
         verdicts: dict[int, list[dict]] = {}
-        if _count(con, "judgments"):
+        if have_judgments:
             for v in dicts(
                 con,
                 f"""
@@ -562,6 +565,7 @@ def build_context(
     # Three examples each keeps a short report readable; two keep a ten-category one from running on.
     top_count = sum(1 for k in cost.get("categories", []) if not k.get("is_other") and k.get("category_id") is not None)
     per_category = EXAMPLES_PER_CATEGORY if top_count <= 5 else 2
+    have_replays, have_judgments = _count(con, "replays") > 0, _count(con, "judgments") > 0
     rows = []
     for k in cost.get("categories", []):
         cid = k.get("category_id")
@@ -572,7 +576,7 @@ def build_context(
         is_other = bool(k.get("is_other")) or cid is None
         examples = []
         if not is_other:
-            for e in _examples(con, cid, judged_model, per_category):
+            for e in _examples(con, cid, judged_model, per_category, have_replays=have_replays, have_judgments=have_judgments):
                 examples.append(
                     {
                         "request_id": e["request_id"],
@@ -809,7 +813,7 @@ def _fmt_usd(value, *, signed: bool = False) -> str:
         return "$0"
     if number < 0.01:
         return f"{sign}<$0.01"
-    if number < 100:
+    if number < 10:
         return f"{sign}${number:,.2f}"
     return f"{sign}${number:,.0f}"
 
@@ -837,6 +841,11 @@ def _fmt_int(value) -> str:
     return "–" if number is None else f"{number:,.0f}"
 
 
+def _alt_safe(text) -> str:
+    # css-inline re-serialises attribute values escaping only & and ", so keep angle brackets out of alt text.
+    return str(text or "").replace("<", "‹").replace(">", "›")
+
+
 def _fmt_acceptance(row: dict) -> str:
     if row.get("acceptance") is None:
         return "not measured"
@@ -849,6 +858,7 @@ FORMATTERS = {
     "months": _fmt_months,
     "int": _fmt_int,
     "acceptance": _fmt_acceptance,
+    "alt_safe": _alt_safe,
 }
 
 

@@ -17,7 +17,9 @@ CATEGORIZED_AT = dt.datetime(2026, 3, 12, 10, 0)
 REPLAYED_AT = dt.datetime(2026, 3, 12, 11, 0)
 JUDGED_AT = dt.datetime(2026, 3, 12, 12, 0)
 
-HOSTILE = "<script>alert('x')</script> </table> TPL-{{ 7*7 }}-END"
+OTHER_ID = 0  # categorize gives Other category_id 0
+HOSTILE = "<script>alert('x')</script> </table> TPL-{{ 7*7 }}-END costs $5 & $x^2"
+HOSTILE_NAME = "Triage </table> <script>x</script> TPL-{{ 7*7 }}-END $5 & $x^2"
 SECRET_EMAIL = "maria.lopez@example-corp.com"
 SECRET_AWS = "AKIAZ7QX4MNB2LKD9WPE"
 
@@ -59,8 +61,13 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
     cat_rows, acceptance_rows = [], []
     total_spend = sum(n * cost for _, _, n, cost, *_ in specs) + (20 * 0.15 if other else 0)
     total_requests = sum(s[2] for s in specs) + (20 if other else 0)
-    all_specs = list(enumerate(specs, start=1)) + ([(99, ("Other", "other", 20, 0.15, 0, 0, None))] if other else [])
+    all_specs = list(enumerate(specs, start=1)) + ([(OTHER_ID, ("Other", "other", 20, 0.15, 0, 0, None))] if other else [])
     for cid, (name, task_type, n, cost, judged, passed, check) in all_specs:
+        keywords = [name.split()[0].lower(), name.split()[-1].lower(), "team"]
+        if hostile and cid == 1:
+            # Category names and keywords come from log text too.
+            name = HOSTILE_NAME
+            keywords.append(SECRET_EMAIL)
         for i in range(n):
             rid = _request_id(cid, i)
             created = T0 + dt.timedelta(hours=(i * 7 + cid * 3) % 240, minutes=i % 60)
@@ -78,7 +85,7 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
                  cost, "catalog", False, 850.0, "ok", None, None, None, INGESTED_AT)
             )
             rc_rows.append((rid, cid, cid, float(i) / max(n, 1), "fit"))
-            if measured and cid != 99 and i < judged:
+            if measured and cid != OTHER_ID and i < judged:
                 replay_id = 5_000_000 + rid
                 ok = i >= (judged - passed)  # the first (judged - passed) replays fail
                 local = f"Local answer {i} for {name}: label-{i % 3}"
@@ -96,12 +103,12 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
         spend = n * cost
         share_lo, share_hi = wilson_interval(n, total_requests)
         cat_rows.append(
-            (cid, name, task_type, json.dumps([name.split()[0].lower(), name.split()[-1].lower(), "team"]),
-             json.dumps([f"[{name}] request 0"]), n, n / total_requests, share_lo, share_hi, n * 400, n * 120, spend,
-             spend / total_spend, None, None, json.dumps({"gpt-4o": n}), T0, T0 + dt.timedelta(days=10), cid == 99,
-             cid if cid != 99 else None, "all-MiniLM-L6-v2", 12, CATEGORIZED_AT)
+            (cid, name, task_type, json.dumps(keywords),
+             json.dumps([{"request_id": _request_id(cid, 0), "text": f"[{name}] request 0"}]), n, n / total_requests, share_lo, share_hi, n * 400, n * 120, spend,
+             spend / total_spend, None, None, json.dumps({"gpt-4o": n}), T0, T0 + dt.timedelta(days=10), cid == OTHER_ID,
+             cid if cid != OTHER_ID else None, "all-MiniLM-L6-v2", 12, CATEGORIZED_AT)
         )
-        if measured and cid != 99:
+        if measured and cid != OTHER_ID:
             low, high = wilson_interval(passed, judged)
             failures = judged - passed
             decided = decision(passed, judged, check)
@@ -114,8 +121,14 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
                  json.dumps([]), json.dumps({"target": 0.8, "margin": 0.1}), JUDGED_AT)
             )
 
-    con.executemany(f"insert into requests values ({','.join('?' * 26)})", requests)
-    con.executemany("insert into request_categories values (?, ?, ?, ?, ?)", rc_rows)
+    con.executemany(
+        """insert into requests (id, source_id, source_file, source_line, source_format, provider, model, created_at,
+           system_prompt, messages_json, prompt_text, response_text, input_tokens, cached_input_tokens, cache_write_tokens,
+           output_tokens, reasoning_tokens, cost_usd, cost_source, is_batch, duration_ms, status, user_id, tags_json,
+           params_json, ingested_at) values (""" + ",".join("?" * 26) + ")",
+        requests,
+    )
+    con.executemany("insert into request_categories (request_id, category_id, cluster, distance, assigned_by) values (?, ?, ?, ?, ?)", rc_rows)
     con.executemany(
         """insert into categories (category_id, name, task_type, keywords_json, examples_json, requests, share_of_requests,
            share_ci_low, share_ci_high, input_tokens, output_tokens, spend_usd, share_of_spend, spend_ci_low_usd,
