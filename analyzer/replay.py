@@ -25,6 +25,7 @@ import json
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from . import db
@@ -420,10 +421,20 @@ class _Run:
         self.first_sent: float | None = None
         self.last_done: float | None = None
         self.bar = None
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer")
 
-    def write(self, item, started_at, result=None, error: LLMError | None = None, kind=None, message=None) -> None:
+    async def write(self, item, started_at, result=None, error: LLMError | None = None, kind=None, message=None) -> None:
+        """Commit the call's row now (resumability), on the one writer thread so other answers keep streaming
+        and their latencies are not inflated by the commit."""
+        row = self._row(item, started_at, result, error, kind, message)
+        await asyncio.get_running_loop().run_in_executor(self.writer, self._insert, row)
+
+    def _insert(self, row: list) -> None:
+        self.con.execute(INSERT_SQL, row).fetchall()
+
+    def _row(self, item, started_at, result, error, kind, message) -> list:
         r = result
-        self.con.execute(INSERT_SQL, [
+        return [
             replay_id(item["request_id"], self.model), item["request_id"], item["category_id"], self.model,
             self.endpoint_label,
             r.text if r else None,
@@ -439,12 +450,12 @@ class _Run:
             item["params"].get("seed"), self.stream,
             (r.attempts if r else (error.attempts if error else 0)),
             started_at, _utcnow(),
-        ])
+        ]
 
     async def call(self, client, item) -> None:
         started_at = _utcnow()
         if not item["messages"]:
-            self.write(item, started_at, kind="not_replayable", message="The logged request has no messages to replay.")
+            await self.write(item, started_at, kind="not_replayable", message="The logged request has no messages to replay.")
             self.failed += 1
             self.errors["not_replayable"] += 1
             return
@@ -456,12 +467,12 @@ class _Run:
         except LLMError as exc:
             if exc.fatal:
                 raise
-            self.write(item, started_at, error=exc)
+            await self.write(item, started_at, error=exc)
             self.made += 1
             self.failed += 1
             self.errors[exc.kind] += 1
         else:
-            self.write(item, started_at, result=result)
+            await self.write(item, started_at, result=result)
             self.made += 1
             self.succeeded += 1
             self.output_tokens += result.output_tokens or 0
@@ -536,10 +547,12 @@ def replay(
     _require_categories(con)
     n, margin = sample_size(per_category, margin, config)
     endpoint = resolve_endpoint(endpoint, config)
-    concurrency = int(concurrency or setting(config, "replay.concurrency", DEFAULT_CONCURRENCY))
-    timeout = float(timeout or setting(config, "replay.timeout", DEFAULT_TIMEOUT_S))
+    concurrency = int(concurrency if concurrency is not None else setting(config, "replay.concurrency", DEFAULT_CONCURRENCY))
+    timeout = float(timeout if timeout is not None else setting(config, "replay.timeout", DEFAULT_TIMEOUT_S))
     if concurrency < 1:
         raise PlanError("--concurrency must be at least 1.")
+    if timeout <= 0:
+        raise PlanError("--timeout must be more than 0 seconds.")
     if limit is not None and limit < 0:
         raise PlanError("--limit must be 0 or more.")
 
@@ -599,6 +612,7 @@ def replay(
             except KeyboardInterrupt:
                 interrupted = True
             finally:
+                run.writer.shutdown(wait=True)  # a commit in flight finishes before the connection is used again
                 if run.bar is not None:
                     run.bar.close()
     finally:
@@ -651,7 +665,10 @@ def replay(
         raise ReplayInterrupted(summary)
     if run and run.fatal:
         saved = f" {made} answers from this run are saved; run the command again to resume." if made else ""
-        raise PlanError(str(run.fatal) + saved)
+        message = str(run.fatal)
+        if server is None:
+            message = message.replace(connect_url, endpoint_label)  # name the endpoint as the user wrote it
+        raise PlanError(message + saved)
     return summary
 
 

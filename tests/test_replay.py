@@ -321,3 +321,11 @@ def test_interrupted_process_resumes_without_repeating_answered_calls(tmp_path, 
     assert answered | resent == {r[0] for r in rows(con, "select id from requests")}
     assert out["skipped_already_done"] == len(answered) and out["remaining"] == 0
     con.close()
+
+
+def test_localhost_is_checked_then_pinned_and_stored_as_written(con, openai_stub):
+    seed_db(con, categories=[(1, "A", False, 1, 2)])
+    endpoint = f"http://localhost:{openai_stub.port}/v1"
+    out = replay(con, endpoint=endpoint, model="stub-model", per_category=2, **FAST)
+    assert out["endpoint"] == endpoint and out["calls_made"] == 2
+    assert {r[0] for r in rows(con, "select distinct endpoint from replays")} == {endpoint}
