@@ -48,7 +48,8 @@ RENAMED = {
 }
 # Bookkeeping that does not change the answer: dropped without comment.
 IGNORED = {"model", "messages", "system", "stream", "stream_options", "user", "metadata", "store", "service_tier",
-           "prompt_cache_key", "safety_identifier", "anthropic_version", "input", "instructions", "n"}
+           "prompt_cache_key", "safety_identifier", "anthropic_version", "input", "instructions", "n",
+           "logprobs", "top_logprobs", "prediction", "previous_response_id", "truncation", "background"}
 TEXT_PART_TYPES = {"text", "input_text", "output_text"}
 MEDIA_KINDS = {
     "image_url": "image", "image": "image", "input_image": "image",
@@ -263,10 +264,15 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
         elif key == "n":
             if isinstance(value, int) and value > 1:
                 lost["n_reduced_to_1"] += 1
-        elif key in ("text", "toolConfig"):
+        elif key in ("text", "toolConfig", "functions", "function_call"):
             pass  # handled below
         elif key not in IGNORED:
             lost[f"param:{key}"] += 1
+    if isinstance(logged.get("functions"), list) and "tools" not in params:  # legacy OpenAI function calling
+        params["tools"] = [{"type": "function", "function": f} for f in logged["functions"] if isinstance(f, dict)]
+        fc = logged.get("function_call")
+        if fc is not None:
+            params["tool_choice"] = fc if isinstance(fc, str) else {"type": "function", "function": {"name": fc.get("name")}}
     if isinstance(logged.get("toolConfig"), dict):  # Bedrock Converse keeps tools here
         params.setdefault("tools", logged["toolConfig"].get("tools"))
         if logged["toolConfig"].get("toolChoice"):
@@ -571,7 +577,10 @@ def replay(
     started_at = _utcnow()
     sample = sample_requests(con, per_category=n, seed=seed, include_other=include_other, categories=categories)
     if not sample:
-        raise PlanError("No replayable requests in the chosen categories (none has messages or prompt text).")
+        if categories:
+            raise PlanError(f"No top category matches --category {', '.join(map(str, categories))} with replayable requests; "
+                            "`plan categorize --json` lists ids and names.")
+        raise PlanError("No replayable requests in the top categories (none has messages or prompt text).")
     ids = [s["request_id"] for s in sample]
     done_ids = {r[0] for r in db.rows(
         con, "select request_id from replays where model = ? and error is null and request_id in (select unnest(?::bigint[]))",

@@ -183,6 +183,16 @@ def test_anthropic_and_bedrock_shapes_are_translated():
     assert params == {"max_tokens": 50, "temperature": 0.5, "top_p": 0.8} and lost == {"image": 1}
 
 
+def test_legacy_function_calling_becomes_tools_and_bookkeeping_is_not_reported():
+    row = {"prompt_text": "hi", "params_json": json.dumps({
+        "functions": [{"name": "f", "parameters": {"type": "object"}}], "function_call": {"name": "f"},
+        "logprobs": True, "top_logprobs": 3, "user": "u1", "store": True, "verbosity": "low"})}
+    _, params, lost = build_replay_request(row)
+    assert params["tools"] == [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    assert params["tool_choice"] == {"type": "function", "function": {"name": "f"}}
+    assert lost == {"param:verbosity": 1}
+
+
 def test_output_cap_lowers_the_logged_limit_and_says_so():
     row = {"prompt_text": "hi", "params_json": json.dumps({"max_tokens": 4000})}
     _, params, lost = build_replay_request(row, max_output_tokens=64)
@@ -329,3 +339,11 @@ def test_localhost_is_checked_then_pinned_and_stored_as_written(con, openai_stub
     out = replay(con, endpoint=endpoint, model="stub-model", per_category=2, **FAST)
     assert out["endpoint"] == endpoint and out["calls_made"] == 2
     assert {r[0] for r in rows(con, "select distinct endpoint from replays")} == {endpoint}
+
+
+def test_category_filter_by_id_or_name(con, openai_stub):
+    seed_db(con)
+    out = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=2, categories=["2", "long contract review"], **FAST)
+    assert {c["category_id"] for c in out["categories"]} == {2, 3} and out["calls_made"] == 4
+    with pytest.raises(PlanError, match="No top category matches --category nope"):
+        replay(con, endpoint=openai_stub.url, model="stub-model", categories=["nope"], **FAST)
