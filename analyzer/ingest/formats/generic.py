@@ -200,9 +200,11 @@ def iter_csv(src) -> Iterator[tuple[int, Any]]:
             if len(row) > width:
                 yield start, Reject(start, f"row has {len(row)} cells but the header has {width} (unquoted comma?)", ",".join(row))
                 continue
+            if len(row) < width:
+                # Writers quote every row to full width; a short row is an export cut off mid-record.
+                yield start, Reject(start, f"row has {len(row)} of the header's {width} cells (truncated export?)", ",".join(row))
+                continue
             values = {name: (cell if cell.strip() != "" else None) for name, cell in zip(header, row)}
-            for name in header[len(row):]:
-                values[name] = None
             yield start, values
 
 
