@@ -95,32 +95,66 @@ def smooth_neighbours(x: np.ndarray, m: int = 10, chunk: int = 2048) -> np.ndarr
     return _normalise(out)
 
 
-def fit_clusters(x: np.ndarray, k: int, *, seed: int = 0, smooth: int = 10, ward_limit: int = 8000):
-    """Labels and unit-norm centres for k clusters: neighbour smoothing, Ward-initialised KMeans."""
-    from sklearn.cluster import AgglomerativeClustering, KMeans
+class Clusterer:
+    """Ward-initialised KMeans on neighbour-smoothed vectors. The Ward tree is built once, so fitting
+    several k (the auto sweep) costs one KMeans each. Vectors must be L2-normalised."""
 
-    n = len(x)
-    if k < 1:
-        raise ValueError("k must be at least 1")
-    if k >= n:
-        labels = np.arange(n) % k
-        return labels, _normalise(x[: k].copy() if k <= n else x.copy())
-    z = smooth_neighbours(x, smooth) if smooth and n > 2 * smooth else x
-    if k == 1:
-        labels = np.zeros(n, dtype=np.int64)
-    else:
+    def __init__(self, x: np.ndarray, *, seed: int = 0, smooth: int = 10, ward_limit: int = 6000):
+        self.x = x
+        self.seed = seed
+        n = len(x)
+        self.z = smooth_neighbours(x, smooth) if smooth and n > 2 * smooth else x
         rng = np.random.default_rng(seed)
-        ward_idx = np.sort(rng.choice(n, ward_limit, replace=False)) if n > ward_limit else np.arange(n)
-        ward_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(z[ward_idx])
-        init = np.stack([z[ward_idx][ward_labels == c].mean(axis=0) for c in range(k)])
-        km = KMeans(n_clusters=k, init=init, n_init=1, random_state=seed).fit(z)
-        labels = km.labels_.astype(np.int64)
-    centres = np.zeros((k, x.shape[1]), dtype=np.float32)
-    np.add.at(centres, labels, x)
-    empty = np.where(~centres.any(axis=1))[0]
-    for c in empty:  # KMeans never leaves one empty, but keep centres defined regardless
-        centres[c] = x[c % n]
-    return labels, _normalise(centres)
+        self.ward_idx = np.sort(rng.choice(n, ward_limit, replace=False)) if n > ward_limit else np.arange(n)
+        self._tree = None
+
+    @property
+    def tree(self):
+        if self._tree is None:
+            from scipy.cluster.hierarchy import linkage
+
+            self._tree = linkage(self.z[self.ward_idx].astype(np.float64), method="ward")
+        return self._tree
+
+    def fit(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and unit-norm centres (in the unsmoothed space) for exactly k clusters."""
+        from scipy.cluster.hierarchy import fcluster
+        from sklearn.cluster import KMeans
+
+        x, z, n = self.x, self.z, len(self.x)
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if k >= n:
+            labels = np.arange(n) % k
+        elif k == 1:
+            labels = np.zeros(n, dtype=np.int64)
+        else:
+            cut = fcluster(self.tree, k, criterion="maxclust") - 1 if len(self.ward_idx) > k else None
+            if cut is not None and cut.max() + 1 == k:
+                sub = z[self.ward_idx]
+                init = np.stack([sub[cut == c].mean(axis=0) for c in range(k)])
+                km = KMeans(n_clusters=k, init=init, n_init=1, random_state=self.seed).fit(z)
+            else:  # ties in the tree: fall back to k-means++ seeding
+                km = KMeans(n_clusters=k, n_init=3, random_state=self.seed).fit(z)
+            labels = km.labels_.astype(np.int64)
+        centres = np.zeros((k, x.shape[1]), dtype=np.float32)
+        np.add.at(centres, labels, x)
+        for c in np.where(~centres.any(axis=1))[0]:
+            centres[c] = x[c % n]
+        return labels, _normalise(centres)
+
+
+def fit_clusters(x: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and unit-norm centres for k clusters (see ``Clusterer``)."""
+    return Clusterer(x, seed=seed).fit(k)
+
+
+def _silhouette(x: np.ndarray, labels: np.ndarray, seed: int, sample: int = 4000) -> float | None:
+    from sklearn.metrics import silhouette_score
+
+    if len(np.unique(labels)) < 2 or len(np.unique(labels)) >= len(x):
+        return None
+    return float(silhouette_score(x, labels, metric="cosine", sample_size=min(sample, len(x)), random_state=seed))
 
 
 def _stability(x: np.ndarray, k: int, seed: int, reps: int = 2, fraction: float = 0.7) -> float:
@@ -140,7 +174,7 @@ def _stability(x: np.ndarray, k: int, seed: int, reps: int = 2, fraction: float 
     return float(np.mean(scores))
 
 
-def k_grid(n: int, top: int = 10, k_max: int = K_MAX, points: int = 8) -> list[int]:
+def k_grid(n: int, top: int = 10, k_max: int = K_MAX, points: int = 7) -> list[int]:
     """Candidate ks for auto: log-spaced from ``top`` to ``min(k_max, n/15)``."""
     high = max(2, min(k_max, n // 15))
     low = max(2, min(top, high))
@@ -150,32 +184,38 @@ def k_grid(n: int, top: int = 10, k_max: int = K_MAX, points: int = 8) -> list[i
     return [int(k) for k in grid]
 
 
-def k_sweep(x: np.ndarray, ks: list[int], *, seed: int = 0, silhouette_sample: int = 4000) -> list[dict]:
-    """Per k: stability (mean ARI between fits on random 70% subsamples) and cosine silhouette of the
-    final clustering. For notebooks; ``choose_k`` uses the stability column."""
-    from sklearn.metrics import silhouette_score
-
+def k_sweep(x: np.ndarray, ks: list[int], *, seed: int = 0, stability: bool = True) -> list[dict]:
+    """Per k: cosine silhouette of the clustering (the auto criterion) and, optionally, its stability
+    (mean adjusted Rand index between KMeans fits on two random 70% subsamples). For notebooks."""
     x = _normalise(np.asarray(x, dtype=np.float32))
+    clusterer = Clusterer(x, seed=seed)
     out = []
     for k in ks:
-        labels, _ = fit_clusters(x, k, seed=seed)
-        sil = None
-        if 1 < k < len(x):
-            sil = float(silhouette_score(x, labels, metric="cosine", sample_size=min(silhouette_sample, len(x)),
-                                         random_state=seed))
-        out.append({"k": int(k), "stability": _stability(x, k, seed), "silhouette": sil})
+        labels, _ = clusterer.fit(int(k))
+        row = {"k": int(k), "silhouette": _silhouette(x, labels, seed)}
+        if stability:
+            row["stability"] = _stability(x, int(k), seed) if 1 < k < len(x) else None
+        out.append(row)
     return out
 
 
-def choose_k(x: np.ndarray, *, top: int = 10, seed: int = 0, k_max: int = K_MAX) -> tuple[int, list[dict]]:
-    """The stated auto criterion: the most stable k of the grid; the smallest k within 0.01 of the best."""
+def choose_k(x: np.ndarray, *, top: int = 10, seed: int = 0, k_max: int = K_MAX,
+             clusterer: "Clusterer | None" = None) -> tuple[int, list[dict]]:
+    """The stated auto criterion: over the grid, the k whose clustering has the highest cosine silhouette;
+    the smallest k within 0.01 of the best wins (fewer, broader categories when the data cannot tell)."""
     ks = k_grid(len(x), top, k_max)
     if len(ks) == 1:
-        return ks[0], [{"k": ks[0], "stability": None}]
-    scores = [{"k": k, "stability": _stability(x, k, seed)} for k in ks]
-    best = max(s["stability"] for s in scores)
-    chosen = min(s["k"] for s in scores if s["stability"] >= best - AUTO_K_TOLERANCE)
-    return chosen, scores
+        return ks[0], [{"k": ks[0], "silhouette": None}]
+    clusterer = clusterer or Clusterer(x, seed=seed)
+    scores = []
+    for k in ks:
+        labels, _ = clusterer.fit(k)
+        scores.append({"k": k, "silhouette": _silhouette(x, labels, seed)})
+    valid = [s for s in scores if s["silhouette"] is not None]
+    if not valid:
+        return ks[0], scores
+    best = max(s["silhouette"] for s in valid)
+    return min(s["k"] for s in valid if s["silhouette"] >= best - AUTO_K_TOLERANCE), scores
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -223,11 +263,24 @@ def _prepare(con, *, min_template_requests: int, seed: int) -> dict:
         [min_template_requests],
     )
     prefix_templates = _detect_prefix_templates(con, min_template_requests, n_requests)
+    originals = {}
+    if system_templates:
+        originals = dict(db.rows(
+            con,
+            """
+            select b.sys_hash, any_value(left(trim(r.system_prompt), 300))
+            from _cat_base b join requests r on r.id = b.id
+            where b.sys_hash in (select unnest(?::varchar[])) group by 1
+            """,
+            [[t["sys_hash"] for t in system_templates]],
+        ))
     templates = []
     for t in system_templates:
-        templates.append({"kind": "system", "key": t["sys_hash"], "text": t["head"]})
+        templates.append({"kind": "system", "key": t["sys_hash"], "text": t["head"],
+                          "display": " ".join((originals.get(t["sys_hash"]) or t["head"]).split())})
     for t in prefix_templates:
-        templates.append({"kind": "user_prefix", "key": t["prefix"], "text": t["prefix"]})
+        templates.append({"kind": "user_prefix", "key": t["prefix"], "text": t["prefix"],
+                          "display": t["prefix"][:1].upper() + t["prefix"][1:]})
     con.execute("create or replace temp table _cat_sys_tpl (sys_hash varchar, template_id bigint)")
     con.execute("create or replace temp table _cat_prefix_tpl (prefix_key varchar, prefix varchar, template_id bigint)")
     if system_templates:
@@ -398,7 +451,8 @@ def _nearest(vectors: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.n
     return labels, 1.0 - sims[np.arange(len(labels)), labels]
 
 
-def _cross_validated_route(static: np.ndarray, exact: np.ndarray, centres: np.ndarray, seed: int) -> np.ndarray:
+def _cross_validated_route(static: np.ndarray, exact: np.ndarray, templates: np.ndarray, template_vectors: dict,
+                           centres: np.ndarray, seed: int) -> np.ndarray:
     """Out-of-fold cheap-route labels for the sample: what the static route would have said for each."""
     n = len(static)
     folds = np.random.default_rng(seed).permutation(n) % CV_FOLDS
@@ -408,8 +462,36 @@ def _cross_validated_route(static: np.ndarray, exact: np.ndarray, centres: np.nd
         if not test.any() or test.all():
             continue
         w = _ridge_map(static[~test], exact[~test])
-        out[test], _ = _nearest(_normalise(static[test] @ w), centres)
+        vec = _with_templates(_normalise(static[test] @ w), templates[test], template_vectors)
+        out[test], _ = _nearest(vec, centres)
     return out
+
+
+TEMPLATE_WEIGHT = 1.0
+
+
+def _template_vectors(con, templates: list[dict], embedder, progress: bool) -> dict[int, np.ndarray]:
+    """Embedding of each template's text (cached like any other text), keyed by template id."""
+    from .embedders import embed_cached
+
+    if not templates:
+        return {}
+    texts = [t["text"] for t in templates]
+    vectors = _normalise(embed_cached(con, texts, embedder, progress=progress).vectors)
+    return {template_id(t["kind"], t["key"]): v for t, v in zip(templates, vectors)}
+
+
+def _with_templates(vectors: np.ndarray, template_ids: np.ndarray, template_vectors: dict) -> np.ndarray:
+    """[content vector, TEMPLATE_WEIGHT * template vector] renormalised; no template: a zero block."""
+    if not template_vectors:
+        return vectors
+    dim = next(iter(template_vectors.values())).shape[0]
+    block = np.zeros((len(vectors), dim), dtype=np.float32)
+    for tid, vec in template_vectors.items():
+        hit = template_ids == tid
+        if hit.any():
+            block[hit] = vec
+    return _normalise(np.hstack([vectors, TEMPLATE_WEIGHT * block]))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -488,14 +570,19 @@ def categorize(
         embedded_new, embedded_cached = emb.new, emb.cached
     lap("embed")
 
+    # Shared templates enter the clustering as a second block of the vector: requests from one template
+    # are pulled together, requests under a generic system prompt are still told apart by content.
+    template_vectors = _template_vectors(con, prep["templates"], embedder, progress)
+    fit_space = _with_templates(fit_vectors, fit_templates, template_vectors) if fit_texts else None
     k_selection: list[dict] = []
     if fit_texts:
+        clusterer = Clusterer(fit_space, seed=seed)
         if k_requested is None:
-            k_final, k_selection = choose_k(fit_vectors, top=top, seed=seed)
+            k_final, k_selection = choose_k(fit_space, top=top, seed=seed, clusterer=clusterer)
         else:
             k_final = k_requested
-        fit_labels, centres = fit_clusters(fit_vectors, k_final, seed=seed)
-        fit_dist = 1.0 - np.einsum("ij,ij->i", fit_vectors, centres[fit_labels])
+        fit_labels, centres = clusterer.fit(k_final)
+        fit_dist = 1.0 - np.einsum("ij,ij->i", fit_space, centres[fit_labels])
     else:
         k_final = 0
         centres = np.zeros((0, 1), dtype=np.float32)
@@ -517,7 +604,7 @@ def categorize(
         fit_static = static.encode(fit_texts)
         static_encoded += len(fit_texts)
         w = _ridge_map(fit_static, fit_vectors)
-        cv_labels = _cross_validated_route(fit_static, fit_vectors, centres, seed)
+        cv_labels = _cross_validated_route(fit_static, fit_vectors, fit_templates, template_vectors, centres, seed)
         collapsed_templates = _collapsible_templates(fit_templates, fit_labels)
         for tid, label in collapsed_templates.items():  # their sampled members' cheap label is the template's
             cv_labels[fit_templates == tid] = label
@@ -527,7 +614,7 @@ def categorize(
             con, f"{order} offset ?", [len(fit_texts)])
         n_rest = len(rest_texts)
         labels = np.empty(n_rest, dtype=np.int64)
-        dists = np.empty(n_rest, dtype=np.float32)
+        dists = np.full(n_rest, np.nan, dtype=np.float64)  # not measured for template-assigned texts
         routes = np.array(["nearest"] * n_rest, dtype=object)
         by_template = np.zeros(n_rest, dtype=bool)
         for tid, label in collapsed_templates.items():
@@ -542,17 +629,11 @@ def categorize(
         with bar(len(todo), f"assigning ({static.name})", unit="text") as pbar:
             for start in range(0, len(todo), chunk):
                 idx = todo[start : start + chunk]
-                vec = _normalise(static.encode([rest_texts[i] for i in idx]) @ w)
+                mapped = _normalise(static.encode([rest_texts[i] for i in idx]) @ w)
+                vec = _with_templates(mapped, rest_templates[idx], template_vectors)
                 labels[idx], dists[idx] = _nearest(vec, centres)
                 static_encoded += len(idx)
                 pbar.update(len(idx))
-        if by_template.any():
-            # Distance to the centre is still wanted for ordering examples: measure it in the mapped space.
-            idx = np.where(by_template)[0]
-            for start in range(0, len(idx), chunk):
-                part = idx[start : start + chunk]
-                vec = _normalise(static.encode([rest_texts[i] for i in part]) @ w)
-                dists[part] = 1.0 - np.einsum("ij,ij->i", vec, centres[labels[part]])
         assign_hash += rest_hashes
         assign_label.append(labels)
         assign_dist.append(dists)
@@ -572,7 +653,7 @@ def categorize(
         centres=centres,
         fit_hashes=fit_hashes,
         fit_texts=fit_texts,
-        fit_vectors=fit_vectors if fit_texts else None,
+        fit_vectors=fit_space,
         fit_labels=fit_labels,
         templates=prep["templates"],
         audit=audit,
@@ -1008,7 +1089,7 @@ def _template_summary(con, templates: list[dict], category_of_cluster: dict) -> 
         out.append({
             "template_id": int(r["template_id"]),
             "kind": t["kind"],
-            "text": _clip(t["text"], 200),
+            "text": _clip(t.get("display") or t["text"], 200),
             "requests": int(r["requests"]),
             "spend_usd": round(float(r["spend_usd"]), 6),
             "category_id": int(r["category_id"]) if r["category_id"] is not None else None,
