@@ -2642,7 +2642,8 @@ PLAN = [
     ("ambiguous_requests", ambiguous_call, "anthropic", "claude-sonnet-4-20250514", 45, "office", (0, DAYS), None),
     ("code_review", review_call, "anthropic", "claude-sonnet-4-20250514", 150, "office", (0, DAYS), None),
     ("long_document_reasoning", None, "anthropic", "claude-opus-4-1-20250805", 18, "office", (0, DAYS), None),
-    ("invoice_extraction", invoice_call, "openai-batch", "gpt-4o-mini", 170, None, None, None),
+    ("invoice_extraction", invoice_call, "openai-chat", "gpt-4o-mini", 110, "office", (0, DAYS), None),  # one upload at a time
+    ("invoice_extraction", invoice_call, "openai-batch", "gpt-4o-mini", 140, None, None, None),  # the month-end backfill
     ("order_email_extraction", order_call, "bedrock", HAIKU_PROFILE_ARN, 250, "office", (0, DAYS), None),
     ("meeting_summaries", meeting_call, "bedrock", "amazon.nova-pro-v1:0", 320, "office", (0, DAYS), None),
     ("product_tagging", tagging_call, "litellm", "gpt-4o-mini", 380, "evening", (0, DAYS), None),

@@ -385,14 +385,7 @@ def _expected_rows(manifest, rel):
     return manifest["files"][rel]["records"]
 
 
-LITELLM_TRUNCATED_ROW = pytest.mark.xfail(
-    strict=True,
-    reason="the LiteLLM CSV reader lands a last row that ends inside an unterminated quoted JSON cell instead of rejecting it",
-)
-
-
-@pytest.mark.parametrize("rel", [pytest.param(rel, marks=LITELLM_TRUNCATED_ROW) if rel.startswith("litellm/") else rel
-                                 for rel in data_files(SAMPLE)])
+@pytest.mark.parametrize("rel", data_files(SAMPLE))
 def test_ingest_lands_each_file_except_its_planted_rejects(ingested, manifest, rel):
     summary, by_file, rejects, _ = ingested
     result = by_file[rel]
@@ -408,7 +401,6 @@ def test_ingest_lands_each_file_except_its_planted_rejects(ingested, manifest, r
     assert result["rows_duplicate"] == sum(1 for d in manifest["duplicates"] if d["file"] == rel)
 
 
-@LITELLM_TRUNCATED_ROW
 def test_ingest_of_the_whole_folder_gives_the_documented_totals(ingested, manifest):
     summary, by_file, _, formats = ingested
     missing = [rel for rel in data_files(SAMPLE) if by_file[rel]["format"] in ("unknown", "empty")]
