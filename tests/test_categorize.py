@@ -1,0 +1,256 @@
+"""plan categorize on real prompts (CLINC150 utterances) inserted as requests: the clusters recover obvious
+groups, --k is obeyed, Other folds the rest with totals that add up, templates are detected, the embedding
+cache is hit on a second run, and the CLI prints the --json contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+from analyzer import task_types as tt
+from analyzer.categorize import OTHER_ID, categorize, choose_k, k_grid, shared_prefix
+from analyzer.db import connect, dicts, insert_arrow, rows, scalar
+from analyzer.errors import PlanError
+
+INTENTS = {
+    # intent: (cost per request, response)
+    "translate": (0.004, "Sure, here is the translation you asked for, with a short note on usage."),
+    "book_flight": (0.020, '{"intent": "book_flight", "origin": null, "destination": null}'),
+    "recipe": (0.003, "Here is a simple recipe: first gather the ingredients, then follow these steps carefully."),
+    "weather": (0.001, "It will be sunny with a light breeze and a high of twenty degrees this afternoon."),
+    "calories": (0.002, "That has roughly three hundred calories per serving, depending on how it is prepared."),
+}
+TRIAGE_SYSTEM = ("You are a support ticket triage assistant for Northwind Bank. Classify the customer's message "
+                 "into exactly one of: billing, transfers. Reply with the label only.")
+
+
+@pytest.fixture(scope="module")
+def clinc(request):
+    from tests.conftest import SHARED_EVAL
+
+    path = SHARED_EVAL / "clinc150" / "data_full.json"
+    if not path.exists():
+        pytest.skip("../shared/eval is not beside this checkout")
+    data = json.loads(path.read_text())
+    by_intent: dict[str, list[str]] = {}
+    for text, intent in data["test"] + data["val"]:
+        by_intent.setdefault(intent, []).append(text)
+    return by_intent
+
+
+def _requests(clinc, per_intent=30, start_id=1):
+    out = []
+    i = start_id
+    for intent, (cost, response) in INTENTS.items():
+        for text in clinc[intent][:per_intent]:
+            out.append({"id": i, "prompt_text": text, "system_prompt": None, "response_text": response,
+                        "cost_usd": cost, "input_tokens": 40, "output_tokens": 30, "model": "gpt-4o",
+                        "tags_json": json.dumps({"intent": intent})})
+            i += 1
+    for intent, label in (("pay_bill", "billing"), ("transfer", "transfers")):
+        for text in clinc[intent][:per_intent]:
+            out.append({"id": i, "prompt_text": text, "system_prompt": TRIAGE_SYSTEM, "response_text": label,
+                        "cost_usd": 0.002, "input_tokens": 90, "output_tokens": 1, "model": "gpt-4o-mini",
+                        "tags_json": json.dumps({"intent": "triage"})})
+            i += 1
+    return out
+
+
+def _insert(con, records):
+    insert_arrow(con, "requests", pa.Table.from_pylist(records))
+
+
+@pytest.fixture(scope="module")
+def categorized(tmp_path_factory, clinc):
+    """One real MiniLM run shared by several tests (the model loads once)."""
+    path = str(tmp_path_factory.mktemp("cat") / "plan.duckdb")
+    con = connect(path)
+    _insert(con, _requests(clinc))
+    result = categorize(con, k=6, top=4, progress=False)
+    yield con, result
+    con.close()
+
+
+def _purity(con):
+    """Share of requests whose category holds mostly their own intent."""
+    got = rows(con, """
+        select rc.cluster, json_extract_string(r.tags_json, '$.intent') as intent, count(*) as n
+        from request_categories rc join requests r on r.id = rc.request_id group by 1, 2""")
+    best: dict[int, int] = {}
+    for cluster, _, n in got:
+        best[cluster] = max(best.get(cluster, 0), n)
+    return sum(best.values()) / sum(n for *_, n in got)
+
+
+def test_clusters_recover_the_obvious_groups(categorized):
+    con, result = categorized
+    assert result["k"] == 6
+    assert _purity(con) >= 0.9
+    triage = [c for c in result["categories"] if c["task_type"] == tt.CLASSIFICATION]
+    assert triage, "the templated triage traffic (label answers) is a classification category"
+    assert "triage" in triage[0]["name"].lower()
+    flights = [c for c in result["categories"] if "flight" in " ".join(c["keywords"][:5])]
+    assert flights and flights[0]["task_type"] == tt.STRUCTURED_GENERATION
+
+
+def test_top_by_spend_and_other_fold_add_up(categorized):
+    con, result = categorized
+    cats = result["categories"]
+    named = [c for c in cats if c["id"] != OTHER_ID]
+    assert len(named) == 4
+    assert [c["spend_usd"] for c in named] == sorted((c["spend_usd"] for c in named), reverse=True)
+    other = [c for c in cats if c["id"] == OTHER_ID]
+    assert len(other) == 1 and other[0]["name"] == "Other" and other[0]["is_other"]
+    total_requests = scalar(con, "select count(*) from requests")
+    total_spend = scalar(con, "select sum(cost_usd) from requests")
+    assert sum(c["requests"] for c in cats) == total_requests == result["requests"]
+    assert sum(c["spend_usd"] for c in cats) == pytest.approx(total_spend)
+    assert sum(c["share_of_spend"] for c in cats) == pytest.approx(1.0)
+    assert sum(c["share_of_requests"] for c in cats) == pytest.approx(1.0)
+    for c in cats:
+        assert 0.0 <= c["share_of_spend"] <= 1.0 and 0.0 <= c["share_of_requests"] <= 1.0
+        low, high = c["share_of_spend_ci"]
+        assert 0.0 <= low <= c["share_of_spend"] <= high <= 1.0
+    # the most expensive category holds the flight bookings (5x the price of anything else)
+    assert "flight" in " ".join(named[0]["keywords"])
+    # every request is mapped, the folded ones to Other, and the stored figures match
+    assert scalar(con, "select count(*) from request_categories") == total_requests
+    stored = {r["category_id"]: r for r in dicts(con, "select * from categories")}
+    for c in cats:
+        got = scalar(con, "select count(*) from request_categories where category_id = ?", [c["id"]])
+        assert got == c["requests"] == stored[c["id"]]["requests"]
+        assert stored[c["id"]]["share_of_spend"] == pytest.approx(c["share_of_spend"])
+    folded = scalar(con, "select count(distinct cluster) from request_categories where category_id = 0")
+    assert folded == result["k"] - 4
+
+
+def test_names_keywords_examples_read_well(categorized):
+    con, result = categorized
+    names = [c["name"] for c in result["categories"]]
+    assert len(set(names)) == len(names)
+    for c in result["categories"]:
+        assert c["keywords"] and all(isinstance(k, str) for k in c["keywords"])
+        assert 1 <= len(c["examples"]) <= 3
+        ids = [e["request_id"] for e in c["examples"]]
+        assert all(scalar(con, "select category_id from request_categories where request_id = ?", [i]) == c["id"]
+                   for i in ids)
+        assert c["task_type"] in tt.TASK_TYPES
+
+
+def test_template_is_detected_and_stored(categorized):
+    con, result = categorized
+    templates = dicts(con, "select * from prompt_templates")
+    assert len(templates) == 1
+    t = templates[0]
+    assert t["kind"] == "system" and t["requests"] == 60 and "triage" in t["text"].lower()
+    assert scalar(con, "select count(*) from request_categories where template_id = ?", [t["template_id"]]) == 60
+    assert result["templates"][0]["template_id"] == t["template_id"]
+
+
+def test_second_run_embeds_nothing_new_and_keeps_ids(categorized, clinc):
+    con, first = categorized
+    assert first["embedded_new"] > 0
+    again = categorize(con, k=6, top=4, progress=False)
+    assert again["embedded_new"] == 0
+    assert again["embedded_cached"] == first["embedded_new"] + first["embedded_cached"]
+    assert {c["id"]: c["requests"] for c in again["categories"]} == {c["id"]: c["requests"] for c in first["categories"]}
+    run = dicts(con, "select summary_json from stage_runs where stage = 'categorize' order by finished_at desc limit 1")
+    assert json.loads(run[0]["summary_json"])["embedded_new"] == 0
+
+
+def test_auto_k_and_exact_k(tmp_path, clinc):
+    con = connect(str(tmp_path / "k.duckdb"))
+    _insert(con, _requests(clinc, per_intent=20))
+    auto = categorize(con, k="auto", top=3, progress=False)
+    grid = [s["k"] for s in auto["method"]["k_selection"]]
+    assert auto["k"] in grid and 3 <= auto["k"] <= 10
+    for k in (2, 9):
+        result = categorize(con, k=k, top=10, progress=False)
+        assert result["k"] == k
+        assert scalar(con, "select count(distinct cluster) from request_categories") == k
+    with pytest.raises(PlanError, match="distinct prompts"):
+        categorize(con, k=10_000, progress=False)
+    con.close()
+
+
+def test_sampled_route_assigns_everything_with_intervals(tmp_path, clinc):
+    """Beyond exact_limit: fit on a sample, assign the rest with the static route, audit the loss."""
+    con = connect(str(tmp_path / "s.duckdb"))
+    records = _requests(clinc, per_intent=40)
+    _insert(con, records)
+    result = categorize(con, k=6, top=3, sample_size=150, exact_limit=100, progress=False)
+    assert result["method"]["mode"] == "sampled" and result["method"]["fit_texts"] == 150
+    assert result["static_encoded"] >= len(records) - 150 - 40
+    routes = dict(rows(con, "select assigned_by, count(*) from request_categories group by 1"))
+    assert routes["fit"] == 150 and routes.get("nearest", 0) + routes.get("template", 0) == len(records) - 150
+    assert result["method"]["assignment_agreement"] >= 0.8
+    assert _purity(con) >= 0.85
+    for c in result["categories"]:
+        low, high = c["share_of_spend_ci"]
+        assert 0.0 <= low <= c["share_of_spend"] <= high <= 1.0
+    assert sum(c["share_of_spend"] for c in result["categories"]) == pytest.approx(1.0)
+    con.close()
+
+
+def test_requests_without_text_and_without_cost(tmp_path, clinc):
+    con = connect(str(tmp_path / "u.duckdb"))
+    records = _requests(clinc, per_intent=10)
+    for r in records:
+        r["cost_usd"] = None
+    records += [{"id": 10_000 + i, "prompt_text": None, "system_prompt": None, "response_text": None,
+                 "cost_usd": None, "input_tokens": 10, "output_tokens": 5, "model": "openrouter/x", "tags_json": None}
+                for i in range(5)]
+    _insert(con, records)
+    result = categorize(con, k=3, top=5, progress=False)
+    no_text = [c for c in result["categories"] if c["name"] == "No prompt text logged"]
+    assert no_text and no_text[0]["requests"] == 5 and no_text[0]["task_type"] == tt.OTHER
+    assert all(c["share_of_spend"] == 0.0 for c in result["categories"])
+    assert any("known cost" in w for w in result["warnings"])
+    con.close()
+
+
+def test_empty_database_says_what_to_do(con):
+    with pytest.raises(PlanError, match="plan ingest"):
+        categorize(con, progress=False)
+
+
+def test_cli_json_contract(categorized):
+    from analyzer.cli import cli
+
+    con, _ = categorized
+    path = rows(con, "select path from duckdb_databases() where database_name = current_database()")[0][0]
+    out = CliRunner().invoke(cli, ["categorize", "--db", path, "--k", "6", "--top", "4", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.stdout)
+    assert {"k", "embedder", "categories"} <= set(payload)
+    assert payload["k"] == 6 and payload["embedder"] == "all-MiniLM-L6-v2"
+    for c in payload["categories"]:
+        assert {"id", "name", "task_type", "keywords", "requests", "share_of_requests", "spend_usd",
+                "share_of_spend", "examples"} <= set(c)
+    bad = CliRunner().invoke(cli, ["categorize", "--db", path, "--k", "lots"])
+    assert bad.exit_code != 0 and "--k must be" in bad.output
+    human = CliRunner().invoke(cli, ["categorize", "--db", path, "--k", "6", "--top", "4"])
+    assert human.exit_code == 0 and "Other" in human.stdout
+
+
+def test_shared_prefix_finds_the_instructions():
+    texts = [f"classify this ticket into billing or fraud: {t}" for t in
+             ("my card was charged twice", "someone used my card abroad", "refund please", "double charge again")]
+    assert shared_prefix(texts) == "classify this ticket into billing or fraud:"
+    assert shared_prefix(["hello there", "what is the time"]) is None
+
+
+def test_k_grid_and_choose_k_on_separated_groups():
+    assert k_grid(3000, top=10) == sorted(set(k_grid(3000, top=10)))
+    assert k_grid(3000, top=10)[0] == 10 and k_grid(3000, top=10)[-1] == 200
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, 32))
+    x = np.concatenate([c + 0.05 * rng.normal(size=(60, 32)) for c in centres]).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    k, scores = choose_k(x, top=2, seed=0)
+    assert 6 in [s["k"] for s in scores]
+    assert k == 6, scores
