@@ -1475,7 +1475,7 @@ def invoice_call(rng, when) -> Call:
     text, data = make_invoice(rng, when)
     answer = json.dumps(data, indent=2 if rng.random() < 0.5 else None, ensure_ascii=False)
     return Call("invoice_extraction", when, INVOICE_SYSTEM, [{"role": "user", "content": text}], answer,
-                {"temperature": 0, "max_tokens": 1500, "response_format": {"type": "json_object"}})
+                {"temperature": 0, "max_tokens": 1500, "response_format": {"type": "json_object"}}, user="ap-invoices")
 
 
 # --------------------------------------------------------------------------------------------------
