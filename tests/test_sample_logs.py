@@ -414,7 +414,6 @@ def test_ingest_of_the_whole_folder_gives_the_documented_totals(ingested, manife
     assert summary["unknown_models"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="the Bedrock sniffer claims README.md because its text mentions ModelInvocationLog")
 def test_ingest_skips_the_generator_and_readme(ingested):
     _, by_file, rejects, _ = ingested
     for rel in ("README.md", "generate.py"):

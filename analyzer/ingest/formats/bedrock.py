@@ -296,6 +296,11 @@ class Bedrock:
         if kind not in ("json", "csv"):
             return 0
         head = head_text(src)
+        if kind == "csv":
+            # A CSV export (Logs Insights) names its fields in the header; prose that mentions them is not a log.
+            header = head.split("\n", 1)[0]
+            if not any(field in header for field in ("@message", "modelId", "schemaType", "requestId")):
+                return 0
         if "ModelInvocationLog" in head:
             return 95
         if "modelId" in head and ("inputBodyJson" in head or "inputTokenCount" in head):
