@@ -45,8 +45,9 @@ def cache_dir() -> Path:
 
 
 def content_hash(text: str) -> str:
-    """Key of the embedding cache: 128-bit BLAKE2b of the exact text embedded."""
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    """Key of the embedding cache: MD5 hex of the exact text embedded (the same as DuckDB's ``md5()``,
+    so hashes can be computed in SQL over millions of rows)."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 def _normalise_rows(vectors) -> np.ndarray:
