@@ -1,89 +1,390 @@
-"""Price each request: a cost the log states wins; otherwise the genai-prices catalog, per request.
+"""Price each request: a cost the log states wins; otherwise a price list, per request.
 
-``fill_costs(records)`` sets ``cost_usd``/``cost_source`` in place and returns the models it could not price.
+Where prices come from, in order:
+
+1. the log's own cost (``cost_source='log'``);
+2. ``plan.toml`` overrides, ``[prices."model-name"]`` with ``input_per_mtok``, ``output_per_mtok`` and optionally
+   ``cached_input_per_mtok`` (default: the input price), ``cache_write_per_mtok`` (default: the input price) and
+   ``batch_discount`` (fraction taken off batch requests, default 0.5). The key matches the logged model name,
+   or the same name without provider prefix or date suffix. Priced this way, ``cost_source='catalog'``: it is a
+   price list the user maintains;
+3. the genai-prices catalog (``cost_source='catalog'``): per request, with cached input, cache writes, long-context
+   tiers and prices that changed over time, at the request's own date;
+4. otherwise ``cost_usd`` stays NULL, ``cost_source='unknown'``, and the ingest summary lists the model.
+
+Model names: the logged name is kept in ``requests.model``. Only for the catalog lookup do we also try the name
+without a provider prefix (``openai/gpt-4o``, Bedrock's ``us.anthropic.claude-...-v2:0``) and without a date or
+version suffix (``gpt-4o-mini-2024-07-18`` when the catalog lacks the dated name).
+
+Batch: genai-prices models batch prices as a price variant selected by ``price_context={'processing': 'batch'}``
+and has them for most current OpenAI, Anthropic and Gemini models, but not for every model or date (its notes say
+"earlier batch history is not modelled"). Where the catalog has a batch price we use it as is (e.g. gpt-4.1's batch
+price halves input and output but not cached input). Where it has none, for providers whose batch APIs bill half the
+on-demand price (``HALF_PRICE_BATCH_PROVIDERS``) we take 50% off; for others we charge the on-demand price.
+
+A price is linear in the token counts within a date range and a long-context tier, so each (provider, model,
+batch) resolves to a few ``Tariff`` rows, probed from genai-prices itself rather than re-implemented. The same
+rows price a request in Python (``Pricing.price``) and in SQL (the ingest fast path joins ``tariff_rows``), so both
+give identical numbers. Models whose price depends on the time of day (DeepSeek off-peak) or is not linear are
+priced one request at a time through ``genai_prices.calc_price``.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterable
 
-BATCH_DISCOUNT = 0.5  # OpenAI, Anthropic and Bedrock batch APIs bill half the on-demand price
+from .errors import PlanError
 
+# Our provider names -> genai-prices provider ids (None: let the catalog infer it from the model name).
 _PROVIDER_IDS = {
     "openai": "openai",
+    "azure": "azure",
     "anthropic": "anthropic",
     "bedrock": "aws",
     "aws": "aws",
-    "openrouter": None,
     "google": "google",
+    "gemini": "google",
+    "vertex": "google",
+    "mistral": "mistral",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "x-ai": "x-ai",
+    "xai": "x-ai",
+    "openrouter": "openrouter",
+    "together": "together",
+    "fireworks": "fireworks",
+    "cohere": "cohere",
 }
-_DATE_SUFFIX = re.compile(r"[-@](20\d\d-?\d\d-?\d\d|\d{4}|v\d+(:\d+)?|latest)$")
+# Batch APIs that bill 50% of the on-demand price, used where the catalog has no batch price of its own.
+HALF_PRICE_BATCH_PROVIDERS = {"openai", "azure", "anthropic", "aws", "google", "mistral"}
+DEFAULT_BATCH_DISCOUNT = 0.5
+
+OVERRIDE_KEYS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok", "batch_discount")
+
+FAR_PAST = date(1970, 1, 1)
+FAR_FUTURE = date(9999, 12, 31)
+MAX_TOKENS = 1 << 62
+EXACT = "exact"  # marker: price this model request by request with calc_price
+
+_BEDROCK_ID = re.compile(
+    r"^(?:(?:us|eu|apac|global|us-gov|jp|au|ca)\.)?"
+    r"(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|writer|twelvelabs|stability)\.(.+)$"
+)
+_VERSION_SUFFIX = re.compile(r"(?:[-@](?:20\d\d-?\d\d-?\d\d|\d{4}|v\d+(?::\d+)?|latest)|:\d+)$")
 
 
-def _candidates(model: str) -> list[str]:
-    """The logged name first, then forms the catalog knows: no provider prefix, no date suffix."""
+@dataclass(frozen=True)
+class Tariff:
+    """USD for one request, linear in its token counts, valid for a date range and an input-size tier.
+
+    ``cost = fixed + per_input*input + per_cached*cached + per_write*write + per_output*output`` where ``input`` is
+    all input tokens (cached included) and ``per_cached``/``per_write`` are what a cached-read or cache-write token
+    costs *on top of* ``per_input`` (negative for cheap cache reads)."""
+
+    date_from: date
+    date_to: date  # exclusive
+    tier_lo: int  # input_tokens > tier_lo
+    tier_hi: int  # input_tokens <= tier_hi
+    fixed: float
+    per_input: float
+    per_cached: float
+    per_write: float
+    per_output: float
+
+    def cost(self, input_tokens: int, cached: int, write: int, output: int) -> float:
+        return (
+            self.fixed
+            + self.per_input * input_tokens
+            + self.per_cached * cached
+            + self.per_write * write
+            + self.per_output * output
+        )
+
+    def covers(self, day: date, input_tokens: int) -> bool:
+        return self.date_from <= day < self.date_to and self.tier_lo < input_tokens <= self.tier_hi
+
+
+def catalog_names(model: str) -> list[str]:
+    """The logged name first, then the forms a catalog knows: no provider prefix, no date/version suffix."""
     names = [model]
     base = model.split("/")[-1]
-    # Bedrock ids: [region.]vendor.model-name-v1:0
-    bedrock = re.match(r"^(?:(?:us|eu|apac|global|us-gov|jp|au|ca)\.)?(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|openai|qwen|writer)\.(.+)$", base)
+    bedrock = _BEDROCK_ID.match(base)
     if bedrock:
         base = bedrock.group(1)
     names.append(base)
     stripped = base
     for _ in range(3):
-        new = _DATE_SUFFIX.sub("", stripped)
-        if new == stripped:
+        shorter = _VERSION_SUFFIX.sub("", stripped)
+        if shorter == stripped:
             break
-        stripped = new
+        stripped = shorter
         names.append(stripped)
-    out = []
-    for n in names:
-        if n and n not in out:
-            out.append(n)
+    out: list[str] = []
+    for name in names:
+        if name and name not in out:
+            out.append(name)
     return out
 
 
-@lru_cache(maxsize=4096)
-def _resolve(provider: str | None, model: str):
-    """(model_ref, provider_id) that the catalog can price, or None."""
-    from genai_prices import Usage, calc_price
+def _parse_overrides(config: dict | None) -> dict[str, dict]:
+    table = (config or {}).get("prices") or {}
+    if not isinstance(table, dict):
+        raise PlanError('plan.toml: [prices] must be a table of models, e.g. [prices."my-model"] input_per_mtok = 0.5')
+    out: dict[str, dict] = {}
+    for model, values in table.items():
+        where = f'plan.toml [prices."{model}"]'
+        if not isinstance(values, dict):
+            raise PlanError(f"{where}: expected keys {', '.join(OVERRIDE_KEYS)}.")
+        unknown = sorted(set(values) - set(OVERRIDE_KEYS))
+        if unknown:
+            raise PlanError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(OVERRIDE_KEYS)}.")
+        for key in ("input_per_mtok", "output_per_mtok"):
+            if key not in values:
+                raise PlanError(f"{where}: {key} is required.")
+        clean = {}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise PlanError(f"{where}: {key} must be a non-negative number, not {value!r}.")
+            clean[key] = float(value)
+        if clean.get("batch_discount", 0) > 1:
+            raise PlanError(f"{where}: batch_discount is a fraction between 0 and 1.")
+        out[str(model).lower()] = clean
+    return out
 
-    provider_id = _PROVIDER_IDS.get((provider or "").lower())
-    for name in _candidates(model):
-        for pid in ([provider_id, None] if provider_id else [None]):
-            try:
-                calc_price(Usage(input_tokens=1, output_tokens=1), model_ref=name, provider_id=pid)
-                return name, pid
-            except LookupError:
-                continue
-            except Exception:
-                continue
-    return None
 
-
-def price_one(provider, model, input_tokens, output_tokens, cached_input_tokens=0, cache_write_tokens=0, is_batch=False, created_at=None):
-    """USD for one request from the catalog, or None when the model is unknown."""
-    if not model:
-        return None
-    resolved = _resolve(provider, model)
-    if resolved is None:
-        return None
-    from genai_prices import Usage, calc_price
-
-    name, pid = resolved
-    usage = Usage(
-        input_tokens=int(input_tokens or 0),
-        output_tokens=int(output_tokens or 0),
-        cache_read_tokens=int(cached_input_tokens or 0) or None,
-        cache_write_tokens=int(cache_write_tokens or 0) or None,
+def _override_tariff(values: dict, is_batch: bool) -> Tariff:
+    input_rate = values["input_per_mtok"]
+    cached = values.get("cached_input_per_mtok", input_rate)
+    write = values.get("cache_write_per_mtok", input_rate)
+    factor = 1.0 - values.get("batch_discount", DEFAULT_BATCH_DISCOUNT) if is_batch else 1.0
+    per = factor / 1_000_000
+    return Tariff(
+        FAR_PAST, FAR_FUTURE, -1, MAX_TOKENS, 0.0,
+        input_rate * per, (cached - input_rate) * per, (write - input_rate) * per, values["output_per_mtok"] * per,
     )
-    result = calc_price(usage, model_ref=name, provider_id=pid, genai_request_timestamp=created_at)
-    cost = float(result.total_price)
-    return cost * BATCH_DISCOUNT if is_batch else cost
 
 
-def fill_costs(records: list[dict]) -> set[str]:
+def _usage(input_tokens=0, cached=0, write=0, output=0):
+    from genai_prices import Usage
+
+    return Usage(input_tokens=input_tokens, cache_read_tokens=cached, cache_write_tokens=write, output_tokens=output)
+
+
+def _calc(name: str, pid: str | None, when: datetime, batch: bool, **tokens) -> Decimal:
+    from genai_prices import calc_price
+
+    context = {"processing": "batch"} if batch else None
+    return calc_price(
+        _usage(**tokens), model_ref=name, provider_id=pid, genai_request_timestamp=when, price_context=context
+    ).total_price
+
+
+def _tier_starts(price_obj) -> set[int]:
+    from genai_prices.types import TieredPrices
+
+    starts: set[int] = set()
+    for value in getattr(price_obj, "__dict__", {}).values():
+        if isinstance(value, TieredPrices):
+            starts.update(t.start for t in value.tiers)
+    return starts
+
+
+def _segments(model_info) -> tuple[list[date], list[int]] | None:
+    """Date boundaries and tier thresholds where this catalog model's price can change; None if time-of-day."""
+    from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
+
+    constraints = []
+    price_objs = []
+    if isinstance(model_info.prices, list):
+        for conditional in model_info.prices:
+            constraints.append(conditional.constraint)
+            price_objs.append(conditional.prices)
+    else:
+        price_objs.append(model_info.prices)
+    for variant in model_info.price_variants or ():
+        constraints.append(variant.constraint)
+        price_objs.append(variant.prices)
+    if any(isinstance(c, TimeOfDateConstraint) for c in constraints):
+        return None
+    dates = sorted({c.start_date for c in constraints if isinstance(c, StartDateConstraint) and c.start_date > FAR_PAST})
+    starts: set[int] = set()
+    for obj in price_objs:
+        starts |= _tier_starts(obj)
+    return [FAR_PAST, *dates, FAR_FUTURE], sorted(starts)
+
+
+def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi: int):
+    """(fixed, per_input, per_cached, per_write, per_output) as Decimals for input sizes in (lo, hi], or None."""
+    p = lo + 1
+    if p + 3 > hi:
+        return None
+    base = _calc(name, pid, when, batch, input_tokens=p)
+    base1 = _calc(name, pid, when, batch, input_tokens=p + 1)
+    per_input = base1 - base
+    fixed = base - per_input * p
+    per_cached = _calc(name, pid, when, batch, input_tokens=p + 1, cached=1) - base1
+    per_write = _calc(name, pid, when, batch, input_tokens=p + 1, write=1) - base1
+    per_output = _calc(name, pid, when, batch, input_tokens=p, output=1) - base
+    check = _calc(name, pid, when, batch, input_tokens=p + 3, cached=1, write=1, output=5)
+    if check != fixed + per_input * (p + 3) + per_cached + per_write + per_output * 5:
+        return None  # not linear after all: price request by request
+    return fixed, per_input, per_cached, per_write, per_output
+
+
+class Pricing:
+    """Prices for one ingest run: plan.toml overrides over the genai-prices catalog, cached per model."""
+
+    def __init__(self, config: dict | None = None, now: datetime | None = None):
+        self.overrides = _parse_overrides(config)
+        self.now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+        self._tariffs: dict[tuple, list[Tariff] | str | None] = {}
+        self._resolved: dict[tuple, tuple | None] = {}
+
+    # -- lookup --------------------------------------------------------------------------------
+    def override_for(self, model: str) -> dict | None:
+        for name in catalog_names(model):
+            values = self.overrides.get(name.lower())
+            if values is not None:
+                return values
+        return None
+
+    def resolve(self, provider: str | None, model: str):
+        """(catalog provider object, catalog model object, model_ref, provider_id) or None when unknown."""
+        key = ((provider or "").lower(), model)
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(provider, model)
+        return self._resolved[key]
+
+    @staticmethod
+    def _resolve(provider: str | None, model: str):
+        from genai_prices import data_snapshot
+
+        snapshot = data_snapshot.get_snapshot()
+        provider_id = _PROVIDER_IDS.get((provider or "").lower())
+        for name in catalog_names(model):
+            for pid in [provider_id, None] if provider_id else [None]:
+                try:
+                    found_provider, found_model = snapshot.find_provider_model(name, None, pid, None)
+                except (LookupError, ValueError):
+                    continue
+                return found_provider, found_model, name, pid
+        return None
+
+    def tariffs(self, provider: str | None, model: str | None, is_batch: bool):
+        """A list of Tariffs, ``EXACT`` (price each request with calc_price), or None (model unknown)."""
+        if not model:
+            return None
+        key = ((provider or "").lower(), model, bool(is_batch))
+        if key not in self._tariffs:
+            self._tariffs[key] = self._build(provider, model, bool(is_batch))
+        return self._tariffs[key]
+
+    def _build(self, provider, model, is_batch):
+        values = self.override_for(model)
+        if values is not None:
+            return [_override_tariff(values, is_batch)]
+        resolved = self.resolve(provider, model)
+        if resolved is None:
+            return None
+        found_provider, model_info, name, pid = resolved
+        segments = _segments(model_info)
+        if segments is None:
+            return EXACT
+        dates, starts = segments
+        tiers = list(zip([-1, *starts], [*starts, MAX_TOKENS]))
+        halve = is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS
+        out: list[Tariff] = []
+        try:
+            for day_from, day_to in zip(dates, dates[1:]):
+                when = datetime(day_from.year, day_from.month, day_from.day)
+                for lo, hi in tiers:
+                    rates = _probe(name, pid, when, is_batch, lo, hi)
+                    if rates is None:
+                        return EXACT
+                    if halve and rates == _probe(name, pid, when, False, lo, hi):
+                        rates = tuple(r / 2 for r in rates)
+                    out.append(Tariff(day_from, day_to, lo, hi, *(float(r) for r in rates)))
+        except (LookupError, ValueError, ArithmeticError):
+            return EXACT
+        return out
+
+    # -- pricing -------------------------------------------------------------------------------
+    def price(
+        self,
+        provider: str | None,
+        model: str | None,
+        input_tokens: Any,
+        output_tokens: Any,
+        cached_input_tokens: Any = 0,
+        cache_write_tokens: Any = 0,
+        is_batch: bool = False,
+        created_at: datetime | None = None,
+    ) -> float | None:
+        """USD for one request, or None when the model has no price."""
+        found = self.tariffs(provider, model, is_batch)
+        if found is None:
+            return None
+        tokens = (int(input_tokens or 0), int(cached_input_tokens or 0), int(cache_write_tokens or 0), int(output_tokens or 0))
+        when = created_at or self.now
+        if found == EXACT:
+            return self._exact(provider, model, tokens, bool(is_batch), when)
+        day = when.date()
+        for tariff in found:
+            if tariff.covers(day, tokens[0]):
+                return tariff.cost(*tokens)
+        return None
+
+    def _exact(self, provider, model, tokens, is_batch, when) -> float | None:
+        found_provider, _, name, pid = self.resolve(provider, model)
+        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3])
+        try:
+            cost = _calc(name, pid, when, is_batch, **counts)
+            if is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS and cost == _calc(name, pid, when, False, **counts):
+                cost = cost / 2
+        except (LookupError, ValueError, ArithmeticError):
+            return None
+        return float(cost)
+
+    def tariff_rows(self, keys: Iterable[tuple]) -> tuple[list[tuple], set[tuple]]:
+        """Rows ``(provider, model, is_batch, date_from, date_to, tier_lo, tier_hi, fixed, per_input, per_cached,
+        per_write, per_output)`` for SQL, and the keys that must be priced request by request (``EXACT``)."""
+        rows, exact = [], set()
+        for provider, model, is_batch in keys:
+            found = self.tariffs(provider, model, is_batch)
+            if found == EXACT:
+                exact.add((provider, model, is_batch))
+            elif found:
+                for t in found:
+                    rows.append((provider or "", model, bool(is_batch), t.date_from, t.date_to, t.tier_lo, t.tier_hi,
+                                 t.fixed, t.per_input, t.per_cached, t.per_write, t.per_output))
+        return rows, exact
+
+
+_DEFAULT: Pricing | None = None
+
+
+def default_pricing() -> Pricing:
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = Pricing()
+    return _DEFAULT
+
+
+def price_one(provider, model, input_tokens, output_tokens, cached_input_tokens=0, cache_write_tokens=0,
+              is_batch=False, created_at=None, pricing: Pricing | None = None) -> float | None:
+    """USD for one request from the price list, or None when the model is unknown."""
+    return (pricing or default_pricing()).price(
+        provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, is_batch, created_at
+    )
+
+
+def fill_costs(records: list[dict], pricing: Pricing | None = None) -> set[str]:
+    """Set ``cost_usd``/``cost_source`` on records in place; returns the models that could not be priced."""
+    pricing = pricing or default_pricing()
     unknown: set[str] = set()
     for r in records:
         if r.get("cost_usd") is not None:
@@ -92,15 +393,9 @@ def fill_costs(records: list[dict]) -> set[str]:
         if r.get("input_tokens") is None and r.get("output_tokens") is None:
             r["cost_source"] = "unknown"
             continue
-        cost = price_one(
-            r.get("provider"),
-            r.get("model"),
-            r.get("input_tokens"),
-            r.get("output_tokens"),
-            r.get("cached_input_tokens"),
-            r.get("cache_write_tokens"),
-            bool(r.get("is_batch")),
-            r.get("created_at"),
+        cost = pricing.price(
+            r.get("provider"), r.get("model"), r.get("input_tokens"), r.get("output_tokens"),
+            r.get("cached_input_tokens"), r.get("cache_write_tokens"), bool(r.get("is_batch")), r.get("created_at"),
         )
         if cost is None:
             r["cost_source"] = "unknown"

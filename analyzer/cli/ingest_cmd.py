@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import db_option, emit_json, json_option, say
+from .options import config_option, db_option, emit_json, json_option, say
 
 
 def _parse_map(value: str | None) -> dict[str, str]:
@@ -22,12 +22,15 @@ def _parse_map(value: str | None) -> dict[str, str]:
 @click.option("--format", "fmt", default=None, help="Skip detection and read every file as this format.")
 @click.option("--map", "mapping", default=None, help="Column mapping for --format generic: prompt=COL,response=COL,model=COL,...")
 @db_option
+@config_option
 @json_option
-def ingest(paths, fmt, mapping, db_path, as_json):
+def ingest(paths, fmt, mapping, db_path, config_file, as_json):
     """Normalise exported API logs into the database.
 
     PATHS are files, directories (read recursively), globs or - for stdin;
-    .gz files are read transparently. Re-ingesting adds nothing twice.
+    .gz files are read transparently, the format of each file is detected.
+    Re-ingesting adds nothing twice. Costs come from the log when it states
+    them, else from the genai-prices catalog or plan.toml [prices."MODEL"].
 
     \b
     Examples:
@@ -35,27 +38,36 @@ def ingest(paths, fmt, mapping, db_path, as_json):
       plan ingest exports/*.jsonl.gz --json
       plan ingest calls.csv --format generic --map prompt=input,response=output,model=model
     """
+    from ..config import load_config
     from ..db import connect
     from ..ingest import ingest_paths
     from ..progress import bar
 
+    config = load_config(config_file)
+    mapping = _parse_map(mapping)
     con = connect(db_path)
 
     def progress(src):
-        return bar(desc=src.display[-40:], unit=" rec")
+        return bar(total=src.size_bytes or None, desc=src.display[-40:], unit="B", unit_scale=True)
 
-    summary = ingest_paths(
-        con, list(paths), fmt=fmt, mapping=_parse_map(mapping), stdin=click.get_binary_stream("stdin"), progress=progress
-    )
-    con.close()
+    try:
+        summary = ingest_paths(
+            con, list(paths), fmt=fmt, mapping=mapping, stdin=click.get_binary_stream("stdin"),
+            progress=progress, config=config, warn=say,
+        )
+    finally:
+        con.close()
     if as_json:
         emit_json(summary)
         return
     for f in summary["files"]:
-        say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_duplicate']} already stored, {f['rows_rejected']} rejected")
+        say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_rejected']} rejected")
     click.echo(
         f"{summary['rows_added']} requests added, {summary['rows_duplicate']} already stored, "
         f"{summary['rows_rejected']} rejected (see `plan status`)."
     )
     if summary["unknown_models"]:
-        click.echo(f"No catalog price for: {', '.join(summary['unknown_models'])} (cost left unknown; add them to plan.toml [prices]).")
+        click.echo(
+            f"No price for: {', '.join(summary['unknown_models'])} (cost left unknown; add them to plan.toml "
+            f'as [prices."MODEL"] input_per_mtok = ..., output_per_mtok = ...).'
+        )

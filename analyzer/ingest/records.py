@@ -50,14 +50,29 @@ def excerpt(text: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+ID_MASK = 0x7FFFFFFFFFFFFFFF
+
+
 def stable_id(*parts: Any) -> int:
-    """A signed 63-bit id from a content hash, stable across runs and machines."""
-    h = hashlib.blake2b("\x1f".join("" if p is None else str(p) for p in parts).encode("utf-8"), digest_size=8)
-    return int.from_bytes(h.digest(), "big") & 0x7FFFFFFFFFFFFFFF
+    """A non-negative 63-bit id from a content hash, stable across runs, machines and library versions.
+
+    It is the first 8 bytes of MD5 read little-endian, which is what DuckDB's ``md5_number_upper`` returns,
+    so SQL can compute the same id (see ``sql_stable_id``)."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    digest = hashlib.md5(text.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(digest[:8], "little") & ID_MASK
+
+
+def sql_stable_id(expr: str) -> str:
+    """The SQL twin of ``stable_id`` for one string expression."""
+    return f"(md5_number_upper({expr}) & {ID_MASK}::UBIGINT)::BIGINT"
 
 
 def dedupe_key(record: dict) -> str:
-    """Records with the same provider and source id are one call; without an id, identical content is."""
+    """Records with the same provider and source id are one call; without an id, identical content is.
+
+    A parser may set ``_dedupe_key`` when the log's id is not unique on its own (batch ``custom_id``s
+    repeat across batches), and ``_supersedes`` to the key of a less complete row this record replaces."""
     if record.get("_dedupe_key"):
         return record["_dedupe_key"]
     if record.get("source_id"):
@@ -112,3 +127,81 @@ def maybe_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def content_hash(value: Any) -> str:
+    """A short hash of a JSON-able value, for dedupe keys of records the log gave no id."""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.md5(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def json_reject(number: int, line: str, exc: ValueError) -> Reject:
+    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+    return Reject(number, f"not valid JSON ({msg})", line)
+
+
+def parse_json_line(number: int, line: str):
+    """One JSON Lines line as a value (double-encoded lines decoded), or a Reject saying why not."""
+    try:
+        return maybe_json(json.loads(line))
+    except ValueError as exc:
+        return json_reject(number, line, exc)
+
+
+def is_json_lines(src) -> bool:
+    """JSON Lines when one of the first lines holds a whole JSON object (pretty-printed JSON never does)."""
+    head = src.head()
+    text = head.decode("utf-8", "replace")
+    if text.lstrip()[:1] == "[":
+        return False
+    lines = text.split("\n")
+    if len(head) >= 65536:
+        lines = lines[:-1]  # the last one may be cut
+    checked = 0
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        checked += 1
+        if line.startswith(("{", '"{')):
+            try:
+                if isinstance(maybe_json(json.loads(line)), dict):
+                    return True
+            except ValueError:
+                pass
+        if checked >= 5:
+            break
+    return False
+
+
+def first_json_object(src) -> dict | None:
+    """The first record of a JSON Lines file or JSON document, for format sniffing (None when there is none)."""
+    text = src.head().decode("utf-8", "replace")
+    for line in text.split("\n")[:20]:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = maybe_json(json.loads(line))
+        except ValueError:
+            break
+        if isinstance(obj, dict):
+            return obj
+        break
+    stripped = text.lstrip()
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(stripped)
+    except ValueError:
+        # A document cut at 64 KiB: decode its first element on its own.
+        start = stripped.find("{", 1 if stripped[:1] == "[" else 0)
+        if start < 0:
+            return None
+        try:
+            doc, _ = json.JSONDecoder().raw_decode(stripped, start)
+        except ValueError:
+            return None
+    if isinstance(doc, list):
+        doc = next((x for x in doc if isinstance(x, dict)), None)
+    if isinstance(doc, dict) and isinstance(doc.get("data"), list) and doc["data"] and isinstance(doc["data"][0], dict):
+        return doc["data"][0]
+    return doc if isinstance(doc, dict) else None

@@ -4,18 +4,46 @@ from __future__ import annotations
 
 import glob
 import gzip
+import hashlib
 import io
 import os
-import shutil
+import queue
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import PlanError
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
+BOM = b"\xef\xbb\xbf"
+
+
+class _CountingReader(io.RawIOBase):
+    """Reports bytes read from the file on disk (before gunzip), so progress bars know how far along they are."""
+
+    def __init__(self, raw, on_read: Callable[[int], object] | None, digest=None):
+        self.raw = raw
+        self.on_read = on_read
+        self.digest = digest
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self.raw.readinto(buffer)
+        if n:
+            if self.digest is not None:
+                self.digest.update(memoryview(buffer)[:n])
+            if self.on_read is not None:
+                self.on_read(n)
+        return n
+
+    def close(self):
+        self.raw.close()
+        super().close()
 
 
 @dataclass
@@ -23,12 +51,32 @@ class SourceFile:
     path: Path
     display: str
     size_bytes: int = 0
+    # False for files found inside a directory or by a glob: an unknown format there is skipped, not fatal.
+    explicit: bool = True
+    # What rejects are keyed on, so re-reading the same file by another spelling adds no new rejects.
+    identity: str = ""
+    # Called with the number of bytes read from disk; the ingest core points it at the progress bar.
+    on_read: Callable[[int], object] | None = field(default=None, repr=False)
+    # Fed every byte read from disk (e.g. a hashlib object): the file's checksum without a second read.
+    digest: object = field(default=None, repr=False)
+    # stdin is spooled to a private temporary file, removed when the ingest is done
+    temporary: bool = False
     _head: bytes | None = field(default=None, repr=False)
+    _gzip: bool | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if not self.identity:
+            try:
+                self.identity = str(Path(self.path).resolve())
+            except OSError:
+                self.identity = str(self.path)
 
     @property
     def is_gzip(self) -> bool:
-        with open(self.path, "rb") as fh:
-            return fh.read(2) == b"\x1f\x8b"
+        if self._gzip is None:
+            with open(self.path, "rb") as fh:
+                self._gzip = fh.read(2) == b"\x1f\x8b"
+        return self._gzip
 
     @property
     def name(self) -> str:
@@ -37,16 +85,24 @@ class SourceFile:
         return name[:-3] if name.lower().endswith(".gz") else name
 
     def open_binary(self):
+        raw = open(self.path, "rb", buffering=0)
+        if self.on_read is not None or self.digest is not None:
+            raw = _CountingReader(raw, self.on_read, self.digest)
+        buffered = io.BufferedReader(raw, buffer_size=1 << 20)
         if self.is_gzip:
-            return gzip.open(self.path, "rb")
-        return open(self.path, "rb")
+            return gzip.GzipFile(fileobj=buffered, mode="rb")
+        return buffered
 
     def head(self, size: int = 65536) -> bytes:
         """The first bytes, decompressed, BOM stripped: what format detection looks at."""
         if self._head is None:
-            with self.open_binary() as fh:
-                data = fh.read(size)
-            self._head = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+            hooks, self.on_read, self.digest = (self.on_read, self.digest), None, None
+            try:
+                with self.open_binary() as fh:
+                    data = fh.read(size)
+            finally:
+                self.on_read, self.digest = hooks
+            self._head = data[3:] if data.startswith(BOM) else data
         return self._head
 
     def open_text(self):
@@ -54,8 +110,12 @@ class SourceFile:
         return io.TextIOWrapper(self.open_binary(), encoding="utf-8-sig", errors="replace", newline="")
 
     def lines(self) -> Iterator[tuple[int, str]]:
-        """(1-based line number, line text without newline); blank lines are skipped."""
-        with self.open_text() as fh:
+        """(1-based line number, line text without its line ending); blank lines are skipped.
+
+        Only "\\n" ends a line (a stray "\\r" inside a record does not split it), exactly as the
+        bulk reader ``line_chunks`` counts, so both give every line the same number."""
+        stream = io.TextIOWrapper(self.open_binary(), encoding="utf-8-sig", errors="replace", newline="\n")
+        with stream as fh:
             for number, line in enumerate(fh, start=1):
                 line = line.rstrip("\r\n")
                 if line.strip():
@@ -65,18 +125,111 @@ class SourceFile:
         with self.open_text() as fh:
             return fh.read()
 
+    def line_chunks(self, chunk_bytes: int = 32 << 20):
+        """The file as Arrow tables ``(line_no int64, text large_string)`` of about ``chunk_bytes`` each.
+
+        Lines keep their "\\n" (and any "\\r"): JSON parsers ignore it and it saves a copy. Invalid UTF-8
+        is replaced as in ``lines()``. Memory stays at a few chunks whatever the file size."""
+        import numpy as np
+        import pyarrow as pa
+
+        next_line = 1
+        rest = b""
+        first = True
+        with self.open_binary() as fh:
+            while True:
+                data = fh.read(chunk_bytes)
+                if first:
+                    first = False
+                    if data.startswith(BOM):
+                        data = data[3:]
+                if not data:
+                    body, rest = rest, b""
+                    if not body:
+                        break
+                else:
+                    buf = rest + data if rest else data
+                    cut = buf.rfind(b"\n") + 1
+                    if cut == 0:
+                        rest = buf
+                        continue
+                    body, rest = (buf[:cut], buf[cut:]) if cut < len(buf) else (buf, b"")
+                arr = np.frombuffer(body, dtype=np.uint8)
+                ends = np.flatnonzero(arr == 10) + 1
+                if not len(ends) or ends[-1] != len(body):
+                    ends = np.append(ends, len(body))
+                offsets = np.empty(len(ends) + 1, dtype=np.int64)
+                offsets[0] = 0
+                offsets[1:] = ends
+                count = len(ends)
+                text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(body))
+                try:
+                    text.validate(full=True)
+                except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
+                    pieces = [body[offsets[i]:offsets[i + 1]].decode("utf-8", "replace") for i in range(count)]
+                    text = pa.array(pieces, type=pa.large_string())
+                numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
+                next_line += count
+                yield pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
+                if not data:
+                    break
+
+
+def prefetch(items, depth: int = 2):
+    """Iterate ``items`` in a background thread, ``depth`` ahead: file reading overlaps with SQL work."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def run():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(exc)
+
+    worker = threading.Thread(target=run, daemon=True, name="plan-prefetch")
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+
 
 def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
     """Files, directories (recursive), globs and '-' for stdin, in a stable order, each once."""
     found: list[SourceFile] = []
     seen: set[Path] = set()
 
-    def add(p: Path, display: str | None = None):
+    def add(p: Path, explicit: bool):
         rp = p.resolve()
-        if rp in seen or p.name in SKIP_NAMES or p.name.startswith("."):
+        if rp in seen or p.name in SKIP_NAMES or (not explicit and p.name.startswith(".")):
             return
         seen.add(rp)
-        found.append(SourceFile(path=p, display=display or str(p), size_bytes=p.stat().st_size))
+        try:
+            size = p.stat().st_size
+        except OSError as exc:
+            raise PlanError(f"{p}: cannot read ({exc.strerror or exc}).") from None
+        found.append(SourceFile(path=p, display=str(p), size_bytes=size, explicit=explicit, identity=str(rp)))
 
     for raw in paths:
         if raw == "-":
@@ -86,9 +239,9 @@ def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
         if p.is_dir():
             for child in sorted(x for x in p.rglob("*") if x.is_file()):
                 if not any(part.startswith(".") for part in child.relative_to(p).parts):
-                    add(child)
+                    add(child, explicit=False)
         elif p.is_file():
-            add(p)
+            add(p, explicit=True)
         elif any(ch in raw for ch in "*?["):
             matches = sorted(glob.glob(raw, recursive=True))
             if not matches:
@@ -96,9 +249,11 @@ def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
             for m in matches:
                 mp = Path(m)
                 if mp.is_file():
-                    add(mp)
+                    add(mp, explicit=False)
                 elif mp.is_dir():
                     found.extend(f for f in expand_paths([m]) if f.path.resolve() not in seen)
+        elif p.exists():
+            raise PlanError(f"{raw}: not a regular file or directory.")
         else:
             raise PlanError(f"{raw}: no such file or directory.")
     return found
@@ -108,9 +263,17 @@ def _spool_stdin(stdin=None) -> SourceFile:
     stream = stdin if stdin is not None else sys.stdin.buffer
     if hasattr(stream, "buffer"):
         stream = stream.buffer
+    digest = hashlib.sha256()
     tmp = tempfile.NamedTemporaryFile(prefix="plan-stdin-", delete=False)
     with tmp:
-        shutil.copyfileobj(stream, tmp)
-    os.chmod(tmp.name, 0o600)
+        os.chmod(tmp.name, 0o600)
+        while True:
+            block = stream.read(1 << 20)
+            if not block:
+                break
+            digest.update(block)
+            tmp.write(block)
     p = Path(tmp.name)
-    return SourceFile(path=p, display="<stdin>", size_bytes=p.stat().st_size)
+    return SourceFile(
+        path=p, display="<stdin>", size_bytes=p.stat().st_size, identity=f"stdin:{digest.hexdigest()}", temporary=True
+    )

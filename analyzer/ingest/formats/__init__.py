@@ -21,6 +21,7 @@ def load_all() -> dict:
     # Importing a module registers its formats.
     from . import (  # noqa: F401
         openai,
+        anthropic,
         bedrock,
         generic,
         helicone,
