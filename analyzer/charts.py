@@ -35,6 +35,20 @@ def _short(label: str | None, limit: int = LABEL_CHARS) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
+def _label(rank: int | None, name: str | None, width: int = 30) -> str:
+    """A category label on two lines at most, numbered like the report's sections, so similar names that
+    differ only at the end stay distinguishable."""
+    import textwrap
+
+    text = " ".join(str(name or "").split())
+    if rank is not None:
+        text = f"{rank}. {text}"
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) > 2:
+        lines = [lines[0], _short(" ".join(lines[1:]), width)]
+    return "\n".join(lines)
+
+
 def _usd_axis(value, _pos=None) -> str:
     sign = "−" if value < 0 else ""
     value = abs(value)
@@ -66,7 +80,7 @@ def _figure(height_in: float):
     fig, ax = plt.subplots(figsize=(WIDTH_IN, height_in), dpi=DPI)
     ax.spines[["top", "right"]].set_visible(False)
     ax.spines[["left", "bottom"]].set_color(GRID)
-    ax.tick_params(colors=INK, labelsize=8)
+    ax.tick_params(colors=INK, labelsize=7.5)
     return fig, ax
 
 
@@ -85,8 +99,8 @@ def spend_by_category(rows: list[dict]) -> bytes | None:
     rows = [r for r in rows if r.get("monthly_spend_usd") is not None]
     if not rows:
         return None
-    fig, ax = _figure(1.1 + 0.32 * len(rows))
-    labels = [_short(r["name"]) for r in rows][::-1]
+    fig, ax = _figure(1.3 + 0.36 * len(rows))
+    labels = [_label(r.get("rank"), r["name"]) for r in rows][::-1]
     values = [r["monthly_spend_usd"] for r in rows][::-1]
     colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS["unmeasured"]) for r in rows][::-1]
     bars = ax.barh(range(len(rows)), values, color=colours, height=0.62)
@@ -114,14 +128,14 @@ def _decision_legend(ax, decisions):
         if name in decisions
     ]
     if handles:
-        ax.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=len(handles), fontsize=7, frameon=False)
 
 
 def acceptance(rows: list[dict], target: float | None) -> bytes | None:
     rows = [r for r in rows if r.get("acceptance") is not None]
     if not rows:
         return None
-    fig, ax = _figure(1.1 + 0.32 * len(rows))
+    fig, ax = _figure(1.3 + 0.36 * len(rows))
     rows = rows[::-1]
     ys = range(len(rows))
     rates = [r["acceptance"] * 100 for r in rows]
@@ -130,7 +144,7 @@ def acceptance(rows: list[dict], target: float | None) -> bytes | None:
     colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS["unmeasured"]) for r in rows]
     ax.errorbar(rates, list(ys), xerr=[lows, highs], fmt="none", ecolor=MUTED, elinewidth=1.2, capsize=3)
     ax.scatter(rates, list(ys), c=colours, s=28, zorder=3)
-    ax.set_yticks(list(ys), [f"{_short(r['name'], LABEL_CHARS - 6)} (n={r['n']})" for r in rows])
+    ax.set_yticks(list(ys), [_label(r.get("rank"), f"{r['name']} (n={r['n']})") for r in rows])
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0f}%")
     ax.grid(axis="x", color=GRID, linewidth=0.6)

@@ -677,10 +677,13 @@ def build_context(
         "other": others,
         "charts": {
             "spend_by_category": [
-                {"name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]} for r in rows
+                {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
+                for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
             ],
             "acceptance": [
-                {k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")} for r in top if r["acceptance"] is not None
+                {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
+                for rank, r in enumerate(top, start=1)
+                if r["acceptance"] is not None
             ],
             "target": target,
             "payback": _payback_chart(cost),

@@ -19,9 +19,10 @@ JUDGED_AT = dt.datetime(2026, 3, 12, 12, 0)
 
 OTHER_ID = 0  # categorize gives Other category_id 0
 HOSTILE = "<script>alert('x')</script> </table> TPL-{{ 7*7 }}-END costs $5 & $x^2"
-HOSTILE_NAME = "Triage </table> <script>x</script> TPL-{{ 7*7 }}-END $5 & $x^2"
 SECRET_EMAIL = "maria.lopez@example-corp.com"
 SECRET_AWS = "AKIAZ7QX4MNB2LKD9WPE"
+# Category names and keywords are made from log text, so they can carry markup and secrets too.
+HOSTILE_NAME = f"Triage {SECRET_AWS} </table> <script>x</script> TPL-{{{{ 7*7 }}}}-END $5 & $x^2"
 
 # name, task type, requests, cost per request (USD), replays judged, passed, check
 SPECS = [

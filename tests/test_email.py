@@ -82,12 +82,16 @@ def smtp_server(mode: str, certificate=None, *, auth: bool = True):
         controller.stop()
 
 
-@pytest.fixture
-def context(con):
+@pytest.fixture(scope="module")
+def context(tmp_path_factory):
+    from analyzer.db import connect
     from analyzer.report import build_context
 
+    con = connect(str(tmp_path_factory.mktemp("db") / "plan.duckdb"))
     report_data.build(con, categories=2, hostile=True)
-    return build_context(con)
+    ctx = build_context(con)
+    con.close()
+    return ctx
 
 
 def _client_ctx(certificate):

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import report_data
 from analyzer.cli import cli
-from analyzer.report import FORMATTERS, build_context, render_html, render_text, stage_plan
+from analyzer.report import FORMATTERS, build_context, chart_sources, render_html, render_text, stage_plan
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 FIXED_NOW = dt.datetime(2026, 3, 13, 8, 30, tzinfo=dt.timezone.utc)
@@ -94,16 +94,14 @@ def test_json_numbers_come_from_the_cost_model(con):
     assert json.loads(json.dumps(context)) == context
 
 
-def test_hardware_flag_changes_payback(db_path, tmp_path):
-    _db(db_path, categories=3)
-    reports = {}
-    for name in ("desktop-24gb", "mac-studio-128gb"):
-        result = _run(["report", "--db", db_path, "--out", str(tmp_path / f"{name}.html"), "--json", "--hardware", name])
-        assert result.exit_code == 0, result.output
-        reports[name] = json.loads(result.stdout)
-    assert reports["mac-studio-128gb"]["headline"]["hardware"] == "mac-studio-128gb"
-    assert reports["desktop-24gb"]["headline"]["payback_months"] != reports["mac-studio-128gb"]["headline"]["payback_months"]
-    assert "mac-studio-128gb (chosen)" in _visible_text((tmp_path / "mac-studio-128gb.html").read_text())
+def test_hardware_choice_changes_payback(con):
+    report_data.build(con, categories=3)
+    reports = {name: build_context(con, hardware=name, now=FIXED_NOW) for name in ("desktop-24gb", "mac-studio-128gb")}
+    mac = reports["mac-studio-128gb"]
+    assert mac["headline"]["hardware"] == "mac-studio-128gb" and mac["charts"]["payback"]["hardware"] == "mac-studio-128gb"
+    assert reports["desktop-24gb"]["headline"]["payback_months"] != mac["headline"]["payback_months"]
+    text = _visible_text(render_html(mac, images={}))
+    assert "mac-studio-128gb (chosen)" in text and f"Payback on mac-studio-128gb {months(mac['headline']['payback_months'])}" in text
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -150,9 +148,10 @@ def test_log_text_is_escaped_everywhere(con):
     assert "TPL-{{ 7*7 }}-END" in html and "TPL-49-END" not in html
     # A check's reason carrying markup is shown as text, not bold.
     assert "&lt;b&gt;got&lt;/b&gt;" in html and "<b>got</b>" not in html
-    # The plain-text part is not HTML: it shows the name as logged, and still evaluates nothing.
+    # The plain-text part is not HTML: it shows the name as logged (redacted), and still evaluates nothing.
     text = render_text(context)
-    assert report_data.HOSTILE_NAME in text and "TPL-49-END" not in text
+    assert "Triage [AWS_KEY] </table> <script>x</script> TPL-{{ 7*7 }}-END $5 & $x^2" in text
+    assert "TPL-49-END" not in text
 
 
 def test_secrets_never_reach_html_text_or_json(db_path, tmp_path):
@@ -162,6 +161,7 @@ def test_secrets_never_reach_html_text_or_json(db_path, tmp_path):
     assert result.exit_code == 0, result.output
     context = json.loads(result.stdout)
     html = out.read_text()
+    assert any(c["name"].startswith("Triage [AWS_KEY]") for c in context["cost"]["categories"])
     for blob in (html, result.stdout, render_text(context)):
         assert report_data.SECRET_EMAIL not in blob
         assert report_data.SECRET_AWS not in blob
@@ -199,12 +199,11 @@ def test_no_redact_is_refused_with_email(db_path, tmp_path):
 
 @pytest.mark.parametrize("n", [1, 10])
 def test_report_is_complete_with_one_and_ten_categories(con, n):
-    from analyzer.charts import render_charts
-
     report_data.build(con, categories=n, long_prompts=True)
     context = build_context(con, now=FIXED_NOW)
     assert len(context["categories"]) == n
-    html = render_html(context)
+    sources, images = chart_sources(context)
+    html = render_html(context, images=sources)
     text = _visible_text(html)
     sections = ["Headline", "Recommendation by category", "Charts", "Category by category", "Privacy findings",
                 "Hardware assumptions", "Methodology", "Provenance"]
@@ -222,7 +221,7 @@ def test_report_is_complete_with_one_and_ten_categories(con, n):
     import io
 
     bars = n + 1  # and Other
-    height = Image.open(io.BytesIO(render_charts(context)["spend_by_category"])).size[1]
+    height = Image.open(io.BytesIO(images["spend_by_category"])).size[1]
     assert height / bars >= 40
 
 
