@@ -309,7 +309,8 @@ def _criteria(row: dict) -> list[str]:
     for spec in specs if isinstance(specs, list) else []:
         if isinstance(spec, dict):
             name = _first(spec, "name", "check", default="")
-            args = {k: v for k, v in spec.items() if k not in ("name", "check")}
+            # objective/runtime are the judge's own bookkeeping, not criteria a reader set.
+            args = {k: v for k, v in spec.items() if k not in ("name", "check", "objective", "runtime")}
             out.append(f"{name} ({', '.join(f'{k}={v}' for k, v in sorted(args.items()))})" if args else str(name))
         else:
             out.append(str(spec))

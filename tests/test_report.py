@@ -330,3 +330,13 @@ def test_headless_chromium_renders_the_report(con, tmp_path):
     dark = (pixels.sum(axis=2) < 200).mean()
     assert dark > 0.01
     assert (abs(pixels - [26, 127, 55]).sum(axis=2) < 40).sum() > 200
+
+
+def test_nothing_ready_to_move_is_said_plainly(con):
+    report_data.build(con, categories=3)
+    con.execute("update category_acceptance set decision = 'frontier'")
+    context = build_context(con, now=FIXED_NOW)
+    assert context["headline"]["movable_monthly_spend_usd"] == 0
+    assert context["headline"]["acceptable_categories"] == 0
+    text = _visible_text(render_html(context, images={}))
+    assert "is ready to move yet" in text and "0 of 3" in text
