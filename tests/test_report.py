@@ -337,6 +337,6 @@ def test_nothing_ready_to_move_is_said_plainly(con):
     con.execute("update category_acceptance set decision = 'frontier'")
     context = build_context(con, now=FIXED_NOW)
     assert context["headline"]["movable_monthly_spend_usd"] == 0
-    assert context["headline"]["acceptable_categories"] == 0
+    assert context["headline"]["decisions"]["frontier"] == 3
     text = _visible_text(render_html(context, images={}))
-    assert "is ready to move yet" in text and "0 of 3" in text
+    assert f"None of the {usd(context['headline']['monthly_spend_usd'])} a month on API calls is ready to move yet" in text
