@@ -5,6 +5,10 @@ import click
 from .options import db_option, emit_json, json_option
 
 
+def _day(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "?"
+
+
 @click.command()
 @db_option
 @json_option
@@ -12,30 +16,54 @@ def status(db_path, as_json):
     """What the database holds: requests, date range, tokens, spend, formats, rejects, stage runs.
 
     \b
-    Example:
+    Examples:
+      plan status
       plan status --json
     """
     from ..db import connect
     from ..status import status_summary
 
     con = connect(db_path, read_only=True)
-    summary = status_summary(con)
-    con.close()
+    try:
+        summary = status_summary(con)
+    finally:
+        con.close()
     if as_json:
         emit_json(summary)
         return
     s = summary
-    click.echo(f"Requests:  {s['requests']:,}  ({s['first_at']} to {s['last_at']})")
-    click.echo(
-        f"Tokens:    {s['input_tokens']:,} in ({s['cached_input_tokens']:,} cached), {s['output_tokens']:,} out"
-    )
-    cs = s["cost_sources"]
-    click.echo(f"Spend:     ${s['spend_usd']:,.2f}  (priced from log: {cs['log']:,}, catalog: {cs['catalog']:,}, unknown: {cs['unknown']:,})")
-    click.echo("Formats:")
-    for f in s["formats"]:
-        click.echo(f"  {f['format']:<22} {f['requests']:>9,} requests  ${f['spend_usd']:,.2f}")
-    click.echo(f"Rejected:  {s['rejects']['total']:,}")
-    for r in s["rejects"]["recent"][:10]:
+    if not s["requests"]:
+        click.echo("No requests yet. Run `plan ingest PATH` first.")
+    else:
+        days = f", {s['days']:.1f} days" if s["days"] is not None else ""
+        click.echo(f"Requests:  {s['requests']:,}  ({_day(s['first_at'])} to {_day(s['last_at'])} UTC{days})")
+        if s["requests_without_time"]:
+            click.echo(f"           {s['requests_without_time']:,} without a timestamp (e.g. batch results)")
+        click.echo(
+            f"Tokens:    {s['input_tokens']:,} in ({s['cached_input_tokens']:,} cached read, "
+            f"{s['cache_write_tokens']:,} cache write), {s['output_tokens']:,} out ({s['reasoning_tokens']:,} reasoning)"
+        )
+        cs = s["cost_sources"]
+        click.echo(
+            f"Spend:     ${s['spend_usd']:,.2f}  (cost from log: {cs['log']:,} requests, "
+            f"price list: {cs['catalog']:,}, unknown: {cs['unknown']:,})"
+        )
+        if s["unknown_models"]:
+            click.echo(f"Unpriced:  {', '.join(s['unknown_models'][:10])} (add to plan.toml [prices.\"MODEL\"])")
+        click.echo("Formats:")
+        for f in s["formats"]:
+            click.echo(
+                f"  {f['format']:<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
+                f"${f['spend_usd']:>12,.2f}  {_day(f['first_at'])} to {_day(f['last_at'])}"
+            )
+        click.echo("Models:")
+        for m in s["models"][:10]:
+            click.echo(f"  {str(m['model']):<40} {m['requests']:>9,} requests  ${m['spend_usd']:>12,.2f}")
+        statuses = ", ".join(f"{x['status']} {x['requests']:,}" for x in s["statuses"])
+        click.echo(f"Status:    {statuses}")
+    rejects = s["rejects"]
+    click.echo(f"Rejected:  {rejects['total']:,}")
+    for r in rejects["recent"][:10]:
         click.echo(f"  {r['file']}:{r['line']}: {r['reason']}")
     if s["stages"]:
         click.echo("Stages run:")

@@ -563,6 +563,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
 def _records_of(obj: Any, number: int | None):
     """A line's value may hold several calls: ``{"object": "list", "data": [...]}`` pages or a JSON array."""
     if isinstance(obj, list):
+        if not obj or not all(isinstance(maybe_json(x), dict) for x in obj):
+            return [Reject(number, f"expected a JSON object, got a list of {len(obj)} values", excerpt(obj))]
         items = obj
     elif isinstance(obj, dict) and obj.get("object") == "list" and isinstance(obj.get("data"), list):
         items = obj["data"]

@@ -1,0 +1,286 @@
+"""OpenAI logs: app request/response pairs, bare objects, Responses API, streams, Batch files; fast route = Python route."""
+
+import json
+from datetime import datetime
+
+import pytest
+import yaml
+
+from analyzer.db import connect, dicts, scalar
+from analyzer.ingest import ingest_paths
+from analyzer.ingest.formats import load_all
+from analyzer.ingest.sources import SourceFile
+
+
+def rows(con, where="true", params=None):
+    return {r["source_id"]: r for r in dicts(con, f"select * from requests where {where} order by source_file, source_line", params)}
+
+
+def by_line(con, path):
+    return {r["source_line"]: r for r in dicts(con, "select * from requests where source_file = ?", [str(path)])}
+
+
+def test_chat_pairs_read_as_apps_log_them(con, fixtures):
+    path = fixtures / "openai" / "chat_pairs.jsonl"
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "openai"
+    assert summary["rows_added"] == 12 and summary["rows_duplicate"] == 1 and summary["rows_rejected"] == 2
+    r = rows(con)
+    first = r["chatcmpl-Fx01"]
+    assert first["provider"] == "openai"
+    assert first["model"] == "gpt-4o-mini-2024-07-18"  # the logged (dated) name is kept
+    assert first["source_line"] == 1  # the byte-order mark does not shift or break line 1
+    assert first["system_prompt"].startswith("You are a support triage assistant")
+    assert first["prompt_text"].startswith("My drill arrived")
+    assert first["response_text"] == "returns"
+    assert (first["input_tokens"], first["output_tokens"], first["duration_ms"]) == (61, 2, 412.0)
+    assert first["user_id"] == "agent-17"
+    assert json.loads(first["tags_json"]) == {"team": "support", "ticket": "A-1182"}
+    assert json.loads(first["params_json"]) == {"temperature": 0, "max_tokens": 8}
+    assert json.loads(first["messages_json"])[1]["role"] == "user"
+    assert first["created_at"] == datetime(2025, 3, 3, 11, 15, 2)
+    assert first["cost_source"] == "catalog" and first["cost_usd"] == pytest.approx(61 * 0.15e-6 + 2 * 0.6e-6)
+
+    cached = r["chatcmpl-Fx02"]
+    assert cached["system_prompt"].startswith("You are a support")  # developer role counts as system
+    assert (cached["input_tokens"], cached["cached_input_tokens"]) == (1430, 1280)
+    assert r["chatcmpl-Fx03"]["prompt_text"] == "What is written on this shipping label?"  # text parts of a content list
+    assert json.loads(r["chatcmpl-Fx04"]["response_text"])[0]["function"]["name"] == "lookup_order"
+    assert r["chatcmpl-Fx06"]["prompt_text"].startswith("Write a SQL query")  # double-encoded request and response
+    assert r["chatcmpl-Fx08"]["cost_usd"] == 0.0123 and r["chatcmpl-Fx08"]["cost_source"] == "log"
+    assert r["chatcmpl-Fx09"]["response_text"] == "shipping"  # SSE text reassembled
+    assert r["chatcmpl-Fx09"]["input_tokens"] == 57
+    assert r["chatcmpl-Fx10"]["response_text"] == "shipping"  # list of stream chunks reassembled
+    assert r["chatcmpl-Fx12"]["status"] == "blocked"
+    assert r["chatcmpl-Fx14"]["reasoning_tokens"] == 384
+    assert r["chatcmpl-Fx14"]["duration_ms"] == 5210.0
+    assert r["chatcmpl-Fx15"]["cost_usd"] is None and r["chatcmpl-Fx15"]["cost_source"] == "unknown"
+    assert summary["unknown_models"] == ["acme-finetune-v3"]
+
+    error = by_line(con, path)[7]
+    assert error["status"] == "error" and error["input_tokens"] is None
+    assert error["prompt_text"] == "Summarise this 400-page contract."
+    assert error["created_at"] == datetime(2025, 3, 3, 9, 21)
+
+    rejects = dicts(con, "select source_line, reason, excerpt from rejects order by source_line")
+    assert [r["source_line"] for r in rejects] == [5, 13]
+    assert rejects[0]["reason"].startswith("not valid JSON")
+    assert rejects[0]["excerpt"].startswith('{"request": {"model": "gpt-4o-mini"')
+    assert "JSON object" in rejects[1]["reason"]
+
+
+def test_bare_completions_and_stored_completion_pages(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "openai" / "chat_completions.jsonl"), str(fixtures / "openai" / "stored_completions.json")])
+    assert summary["rows_added"] == 6 and summary["rows_rejected"] == 0
+    r = rows(con)
+    assert r["chatcmpl-Bx02"]["cached_input_tokens"] == 128
+    assert r["chatcmpl-Bx03"]["reasoning_tokens"] == 290
+    assert r["chatcmpl-Bx04"]["source_line"] == 5  # after a blank line; CRLF line endings
+    assert r["chatcmpl-Bx04"]["response_text"] == "shipping"
+    assert r["chatcmpl-Sx01"]["model"] == "gpt-4.1-mini-2025-04-14"
+    assert json.loads(r["chatcmpl-Sx01"]["tags_json"]) == {"app": "helpdesk"}
+    assert r["chatcmpl-Sx01"]["prompt_text"] is None  # a bare response does not say what was asked
+
+
+def test_responses_api_objects_and_pairs(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "openai" / "responses.jsonl")])
+    assert summary["rows_added"] == 4
+    r = rows(con)
+    one = r["resp_R01"]
+    assert one["system_prompt"] == "You are a finance assistant."  # instructions
+    assert (one["input_tokens"], one["cached_input_tokens"], one["output_tokens"]) == (1200, 1024, 10)
+    assert one["response_text"] == "Three refunds were processed yesterday."
+    pair = r["resp_R02"]
+    assert pair["prompt_text"] == "The delivery was late but the staff were lovely."
+    assert pair["system_prompt"] == "Classify sentiment as positive, neutral or negative."
+    assert pair["reasoning_tokens"] == 64
+    assert json.loads(pair["params_json"])["max_output_tokens"] == 16
+    assert json.loads(pair["messages_json"])[0] == {"role": "system", "content": "Classify sentiment as positive, neutral or negative."}
+    assert json.loads(r["resp_R03"]["response_text"]) == [{"name": "get_weather", "arguments": '{"city":"Leeds"}'}]
+    assert r["resp_R04"]["status"] == "incomplete"
+
+
+def test_real_recorded_chat_exchange_with_tool_use(con, shared_eval, tmp_path):
+    """simonw/llm's VCR cassette of a real streamed exchange, each recorded interaction as one log line."""
+    cassette = yaml.safe_load((shared_eval / "logs" / "simonw_llm_cassette_chat_tool_use.yaml").read_text())
+    path = tmp_path / "recorded.jsonl"
+    path.write_text("\n".join(json.dumps(i) for i in cassette["interactions"]) + "\n")
+    summary = ingest_paths(con, [str(path)])
+    assert summary["rows_added"] == 2 and summary["rows_rejected"] == 0
+    r = rows(con)
+    call = r["chatcmpl-BWlJBDk2xe66hjff60joVYpXi1hh4"]
+    assert json.loads(call["response_text"])[0]["function"] == {"name": "multiply", "arguments": '{"a":1231,"b":2331}'}
+    assert (call["input_tokens"], call["output_tokens"], call["model"]) == (54, 20, "gpt-4o-mini-2024-07-18")
+    answer = r["chatcmpl-BWlJCN7VZTtSHROczp0AbrjFGhRMA"]
+    assert "2,869,461" in answer["response_text"]
+    assert answer["prompt_text"] == "What is 1231 * 2331?"
+    assert json.loads(answer["messages_json"])[-1]["role"] == "tool"
+    assert answer["created_at"] == datetime(2025, 5, 13, 14, 54, 10)
+    assert json.loads(answer["params_json"])["tools"][0]["function"]["name"] == "multiply"
+
+
+def test_batch_input_and_output_join_on_custom_id(con, fixtures):
+    out_path = fixtures / "openai" / "batch_chat_output.jsonl"
+    summary = ingest_paths(con, [str(out_path), str(fixtures / "openai" / "batch_chat_input.jsonl")])
+    files = {f["path"].rsplit("/", 1)[1]: f for f in summary["files"]}
+    assert files["batch_chat_input.jsonl"]["format"] == "openai-batch-input"
+    assert files["batch_chat_output.jsonl"]["format"] == "openai-batch-output"
+    assert files["batch_chat_input.jsonl"]["rows_rejected"] == 1  # an /v1/embeddings line
+    assert files["batch_chat_output.jsonl"]["rows_rejected"] == 1  # a truncated line
+    r = rows(con)
+    one = r["req-1"]
+    assert one["is_batch"] and one["source_file"] == str(out_path)
+    assert one["prompt_text"] == "Translate to French: 'Your order has shipped.'"
+    assert one["response_text"] == "Votre commande a été expédiée."
+    assert one["model"] == "gpt-4o-mini-2024-07-18"
+    assert one["cost_usd"] == pytest.approx((24 * 0.15e-6 + 9 * 0.6e-6) / 2)
+    assert json.loads(one["params_json"]) == {"max_tokens": 100}
+    # An error body and an expired request are requests that failed, not rejects.
+    assert r["req-3"]["status"] == "error" and r["req-3"]["input_tokens"] is None
+    assert r["req-3"]["prompt_text"].startswith("Translate")
+    assert r["req-4"]["status"] == "error" and r["req-4"]["model"] == "gpt-4o-mini"
+    assert r["req-9"]["prompt_text"] is None and r["req-9"]["response_text"] == "Bonjour"  # output without input
+    assert scalar(con, "select count(*) from requests") == 6
+    assert scalar(con, "select count(*) from requests where status = 'no_response'") == 0
+
+
+def test_batch_output_again_after_input_and_output_adds_nothing(con, fixtures):
+    out_path = str(fixtures / "openai" / "batch_chat_output.jsonl")
+    ingest_paths(con, [str(fixtures / "openai" / "batch_chat_input.jsonl"), out_path])
+    again = ingest_paths(con, [out_path])
+    assert again["rows_added"] == 0 and again["rows_duplicate"] == 6
+    assert scalar(con, "select count(*) from requests") == 6
+    assert scalar(con, "select count(*) from requests where prompt_text is not null") == 5  # joined prompts kept
+
+
+def test_input_alone_then_with_its_output_completes_the_rows(con, fixtures):
+    inp = str(fixtures / "openai" / "batch_chat_input.jsonl")
+    first = ingest_paths(con, [inp])
+    assert first["rows_added"] == 5
+    assert scalar(con, "select count(*) from requests where status = 'no_response' and is_batch") == 5
+    second = ingest_paths(con, [inp, str(fixtures / "openai" / "batch_chat_output.jsonl")])
+    assert scalar(con, "select count(*) from requests") == 6  # five answered rows replace the unanswered ones, plus req-9
+    assert scalar(con, "select count(*) from requests where status = 'no_response'") == 0
+    assert second["rows_added"] == 1
+
+
+def test_output_alone_then_with_its_input_fills_in_the_prompts(con, fixtures):
+    out_path = str(fixtures / "openai" / "batch_chat_output.jsonl")
+    ingest_paths(con, [out_path])
+    assert scalar(con, "select count(*) from requests where prompt_text is not null") == 0
+    again = ingest_paths(con, [str(fixtures / "openai" / "batch_chat_input.jsonl"), out_path])
+    assert again["rows_added"] == 0
+    assert scalar(con, "select count(*) from requests") == 6
+    assert scalar(con, "select count(*) from requests where prompt_text is not null") == 5
+
+
+def test_real_responses_batch_input_joins_its_output(con, fixtures, shared_eval):
+    real_input = shared_eval / "logs" / "openai_responses_batch_input.jsonl"
+    summary = ingest_paths(con, [str(fixtures / "openai" / "batch_responses_output.jsonl"), str(real_input)])
+    assert summary["rows_added"] == 10 and summary["rows_rejected"] == 0
+    r = rows(con)
+    answered = r["qa-T-001"]
+    assert answered["status"] == "ok" and answered["is_batch"]
+    assert answered["system_prompt"] == "Return concise internal support QA tags and a one-sentence summary."
+    assert json.loads(answered["prompt_text"])["ticket_id"] == "T-001"  # input is a string holding JSON: kept as text
+    assert answered["reasoning_tokens"] == 32
+    assert json.loads(answered["params_json"])["max_output_tokens"] == 160
+    assert answered["cost_usd"] == pytest.approx((180 * 0.2e-6 + 60 * 1.25e-6) / 2)
+    unanswered = r["qa-T-010"]
+    assert unanswered["status"] == "no_response" and unanswered["model"] == "gpt-5.4-nano"
+    assert unanswered["source_file"] == str(real_input) and unanswered["source_line"] == 10
+
+
+OPENAI_FILES = ["chat_pairs.jsonl", "chat_pairs_variants.jsonl", "chat_completions.jsonl", "responses.jsonl", "stored_completions.json"]
+
+
+def test_fast_route_and_python_route_store_identical_rows(tmp_path, fixtures):
+    paths = [str(fixtures / "openai" / name) for name in OPENAI_FILES]
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"fast_{fast}.duckdb"))
+        summary = ingest_paths(con, paths, fast=fast)
+        stored[fast] = (
+            summary,
+            dicts(con, "select * exclude (ingested_at) from requests order by id"),
+            dicts(con, "select * exclude (rejected_at) from rejects order by id"),
+        )
+        con.close()
+    assert stored[True][0] == stored[False][0]
+    assert len(stored[True][1]) > 60
+    for fast_row, python_row in zip(stored[True][1], stored[False][1]):
+        assert fast_row == python_row
+    assert stored[True][2] == stored[False][2]
+
+
+def test_fast_route_takes_the_common_lines_and_leaves_the_rest_to_python(con, fixtures, monkeypatch):
+    fmt = load_all()["openai"]
+    routed = []
+    original = fmt.parse_line
+
+    def spy(number, line, ctx=None, src=None):
+        routed.append(number)
+        return original(number, line, ctx, src)
+
+    monkeypatch.setattr(fmt, "parse_line", spy)
+    ingest_paths(con, [str(fixtures / "openai" / "chat_pairs_variants.jsonl")])
+    assert 1 not in routed  # a plain pair is handled in SQL
+    assert {2, 5, 6} <= set(routed)  # list content, text that looks like a number, tokens given as strings
+    assert scalar(con, "select count(*) from requests") == 44
+
+
+def test_variant_quirks(con, fixtures):
+    path = fixtures / "openai" / "chat_pairs_variants.jsonl"
+    ingest_paths(con, [str(path)])
+    r = rows(con)
+    assert r["v06"]["input_tokens"] == 10  # "10" as a string
+    assert r["v07"]["output_tokens"] == 2
+    assert "v08" not in r and "v09" not in r  # 2.5 and -4 tokens are rejected with a reason
+    reasons = [x[0] for x in con.execute("select reason from rejects order by source_line").fetchall()]
+    assert any("output_tokens: 2.5 is not a whole number" in x for x in reasons)
+    assert any("input_tokens: -4 is negative" in x for x in reasons)
+    assert r["v11"]["created_at"] == datetime(2025, 3, 10, 9, 46, 40, 123000)  # epoch milliseconds
+    assert r["v13"]["cost_usd"] == 0.002 and r["v13"]["cost_source"] == "log"
+    assert r["v15"]["model"] == "gpt-4o-mini-2024-07-18"
+    assert r["v30"]["model"] == "gpt-4o-mini"  # response without a model: the request's
+    assert r["v38"]["model"] == "gpt-4o-mini-2024-07-18"
+    assert r["v39"]["response_text"] == "I can't help with that."
+    assert r["v25"]["response_text"] == "ok\nsecond"
+    assert json.loads(r["v18"]["params_json"]) == {"temperature": 0.2, "response_format": {"type": "json_object"}, "seed": 7}
+    assert r["v21"]["user_id"] == "u-9"
+    assert r["v42"]["prompt_text"] == "Classify: 'late delivery'"  # double-encoded request
+    assert r["v43"]["prompt_text"] == "Classify: 'late delivery'"  # double-encoded line
+    assert r["v47"]["prompt_text"] == "earlier complex line"  # the first of two lines with one id wins
+    assert r["v01"]["source_line"] == 1
+
+
+def test_gzip_and_duplicate_content_across_overlapping_exports(con, fixtures, tmp_path):
+    import gzip
+
+    src = (fixtures / "openai" / "chat_pairs.jsonl").read_bytes()
+    lines = src.split(b"\n")
+    part1, part2 = tmp_path / "export_mon.jsonl.gz", tmp_path / "export_tue.jsonl"
+    part1.write_bytes(gzip.compress(b"\n".join(lines[:9]) + b"\n"))
+    part2.write_bytes(b"\n".join(lines[6:]))
+    first = ingest_paths(con, [str(part1)])
+    assert first["files"][0]["format"] == "openai"
+    second = ingest_paths(con, [str(part2)])
+    assert second["rows_duplicate"] >= 2  # lines 7-9 were in both exports
+    total = scalar(con, "select count(*) from requests")
+    fresh = connect(str(tmp_path / "fresh.duckdb"))
+    ingest_paths(fresh, [str(fixtures / "openai" / "chat_pairs.jsonl")])
+    assert total == scalar(fresh, "select count(*) from requests")
+    fresh.close()
+
+
+def test_sniffing_picks_the_right_openai_format(fixtures, shared_eval):
+    from analyzer.ingest import detect_format
+
+    def fmt(path):
+        return detect_format(SourceFile(path=path, display=str(path)))
+
+    assert fmt(fixtures / "openai" / "chat_pairs.jsonl") == "openai"
+    assert fmt(fixtures / "openai" / "stored_completions.json") == "openai"
+    assert fmt(fixtures / "openai" / "batch_chat_input.jsonl") == "openai-batch-input"
+    assert fmt(fixtures / "openai" / "batch_chat_output.jsonl") == "openai-batch-output"
+    assert fmt(shared_eval / "logs" / "openai_responses_batch_input.jsonl") == "openai-batch-input"
