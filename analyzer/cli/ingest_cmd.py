@@ -52,8 +52,7 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
 
     try:
         summary = ingest_paths(
-            con, list(paths), fmt=fmt, mapping=mapping, stdin=click.get_binary_stream("stdin"),
-            progress=progress, config=config, warn=say,
+            con, list(paths), fmt=fmt, mapping=mapping, progress=progress, config=config, warn=say,
         )
     finally:
         con.close()

@@ -818,7 +818,7 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
         except OSError as exc:
             raise PlanError(f"{src.display}: cannot read ({exc.strerror or exc}).") from None
         except EOFError:
-            raise PlanError(f"{src.display}: the gzip file is truncated.") from None
+            raise PlanError(f"{src.display}: cannot read (the gzip file is truncated).") from None
         if name is None:
             if src.explicit:
                 raise PlanError(_unknown_format_message(src, formats))

@@ -1,0 +1,246 @@
+"""The ingest core: paths, stdin, gzip, BOMs, line numbers, ids, dedupe, rejects, transactions, the CLI contract."""
+
+import gzip
+import hashlib
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import analyzer.ingest as ingest
+from analyzer.cli import cli
+from analyzer.db import connect, dicts, scalar
+from analyzer.errors import PlanError
+from analyzer.ingest import ingest_paths
+from analyzer.ingest.formats import FORMATS
+from analyzer.ingest.records import Reject, sql_stable_id, stable_id
+from analyzer.ingest.sources import SourceFile
+
+
+def completion(i, content="billing", model="gpt-4o-mini-2024-07-18"):
+    return {
+        "id": f"chatcmpl-core{i}", "object": "chat.completion", "created": 1741000000 + i, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 20 + i, "completion_tokens": 3},
+    }
+
+
+def pair_line(i, prompt="Which team handles a double charge?"):
+    return json.dumps({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"{prompt} #{i}"}]},
+                       "response": completion(i)})
+
+
+def write_lines(path, lines, newline="\n"):
+    path.write_text(newline.join(lines) + newline, encoding="utf-8")
+    return path
+
+
+def test_stable_id_is_the_same_in_python_and_sql(con):
+    for key in ["openai|id|chatcmpl-1", "anthropic|batch|my-first-request|msg_01", "ünïcode|id|東京"]:
+        assert scalar(con, f"select {sql_stable_id('?')}", [key]) == stable_id(key)
+        assert 0 <= stable_id(key) < 2**63
+
+
+def test_line_chunks_number_lines_like_lines_does(tmp_path):
+    raw = b"\xef\xbb\xbf" + b'{"a": 1}\r\n\n   \n{"b": "caf\xc3\xa9"}\n{"c": "bad \xff byte"}\n{"d": 4}'
+    path = tmp_path / "quirks.jsonl"
+    path.write_bytes(raw)
+    src = SourceFile(path=path, display=str(path))
+    expected = list(src.lines())
+    assert [n for n, _ in expected] == [1, 4, 5, 6]
+    assert expected[0][1] == '{"a": 1}' and "\ufffd" in expected[2][1]
+    for size in (7, 16, 1 << 20):
+        got = []
+        for chunk in src.line_chunks(size):
+            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist()):
+                text = text.rstrip("\r\n")
+                if text.strip():
+                    got.append((number, text))
+        assert got == expected
+
+
+def test_reingesting_adds_nothing_and_keeps_one_reject(con, tmp_path):
+    path = write_lines(tmp_path / "calls.jsonl", [pair_line(1), pair_line(2), "{broken", pair_line(3)])
+    first = ingest_paths(con, [str(path)])
+    assert (first["rows_added"], first["rows_duplicate"], first["rows_rejected"]) == (3, 0, 1)
+    again = ingest_paths(con, [str(path), str(tmp_path / "calls.jsonl")])  # the same file twice: read once
+    assert (again["rows_added"], again["rows_duplicate"], again["rows_rejected"]) == (0, 3, 1)
+    assert len(again["files"]) == 1
+    assert scalar(con, "select count(*) from requests") == 3
+    assert scalar(con, "select count(*) from rejects") == 1
+    reject = dicts(con, "select * from rejects")[0]
+    assert (reject["source_file"], reject["source_line"]) == (str(path), 3)
+    assert reject["reason"].startswith("not valid JSON") and reject["excerpt"] == "{broken"
+
+
+def test_a_call_seen_again_with_more_detail_fills_in_the_stored_row(con, tmp_path):
+    bare = write_lines(tmp_path / "bare.jsonl", [json.dumps(completion(7))])
+    ingest_paths(con, [str(bare)])
+    assert scalar(con, "select prompt_text from requests") is None
+    pairs = write_lines(tmp_path / "pairs.jsonl", [pair_line(7)])
+    summary = ingest_paths(con, [str(pairs)])
+    assert summary["rows_added"] == 0 and summary["rows_duplicate"] == 1
+    row = dicts(con, "select * from requests")[0]
+    assert row["prompt_text"] == "Which team handles a double charge? #7"
+    assert row["source_file"] == str(bare)  # the stored row keeps where it was first seen
+
+
+def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch):
+    lines = []
+    for i in range(400):
+        lines.append(pair_line(i))
+        if i % 50 == 0:
+            lines.append("{not json")
+        if i % 70 == 0:
+            lines.append(pair_line(i))  # a duplicate a few lines later
+        if i % 90 == 0:
+            lines.append(json.dumps({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text", "text": f"list {i}"}]}]},
+                                     "response": completion(10_000 + i)}))
+    path = write_lines(tmp_path / "many.jsonl", lines)
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(ingest, "STAGE_ROWS", 7)
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 3)
+    results = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        results[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
+                         dicts(con, "select source_line, reason from rejects order by source_line"))
+        con.close()
+    assert results[True] == results[False]
+    summary = results[True][0]
+    assert summary["rows_added"] == 405 and summary["rows_rejected"] == 8 and summary["rows_duplicate"] == 6
+
+
+def test_parsers_output_is_checked_and_bad_records_become_rejects(con, tmp_path, monkeypatch):
+    class Odd:
+        name, order = "odd", 50
+
+        def sniff(self, src):
+            return 0
+
+        def parse(self, src, ctx):
+            yield {"_line": 1, "provider": "openai", "model": "gpt-4o-mini", "input_tokens": "12", "output_tokens": 3.0, "prompt_text": "ok"}
+            yield {"_line": 2, "provider": "openai", "model": "gpt-4o-mini", "input_tokens": "twelve"}
+            yield {"_line": 3, "provider": "openai", "model": "gpt-4o-mini", "tags_json": {"x": float("nan")}}
+            yield {"_line": 4, "surprise": 1}
+            yield Reject(5, "the format said no", "raw text")
+
+    monkeypatch.setitem(FORMATS, "odd", Odd())
+    path = write_lines(tmp_path / "x.log", ["a", "b", "c", "d", "e"])
+    summary = ingest_paths(con, [str(path)], fmt="odd")
+    assert summary["rows_added"] == 1 and summary["rows_rejected"] == 4
+    row = dicts(con, "select * from requests")[0]
+    assert (row["input_tokens"], row["output_tokens"], row["is_batch"]) == (12, 3, False)
+    reasons = [r[0] for r in con.execute("select reason from rejects order by source_line").fetchall()]
+    assert "'twelve' is not a number" in reasons[0]
+    assert "NaN" in reasons[1]
+    assert "unknown fields ['surprise']" in reasons[2]
+    assert reasons[3] == "the format said no"
+
+
+def test_gzip_bom_and_a_provenance_record(con, tmp_path):
+    body = ("\ufeff" + "\n".join(pair_line(i) for i in range(3)) + "\n").encode("utf-8")
+    path = tmp_path / "calls.jsonl.gz"
+    path.write_bytes(gzip.compress(body))
+    seen = []
+
+    class Bar:
+        def update(self, n):
+            seen.append(n)
+
+        def close(self):
+            seen.append("closed")
+
+    summary = ingest_paths(con, [str(path)], progress=lambda src: Bar())
+    assert summary["rows_added"] == 3 and summary["rows_rejected"] == 0
+    assert sum(n for n in seen if n != "closed") == path.stat().st_size and seen[-1] == "closed"
+    assert scalar(con, "select min(source_line) from requests") == 1
+    files = dicts(con, "select * from ingested_files")
+    assert files[0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert files[0]["source_format"] == "openai" and files[0]["rows_added"] == 3
+    run = dicts(con, "select * from stage_runs where stage = 'ingest'")
+    assert json.loads(run[0]["summary_json"])["rows_added"] == 3
+
+
+def test_a_truncated_gzip_stores_nothing_from_that_file_and_says_so(con, tmp_path):
+    good = write_lines(tmp_path / "a_good.jsonl", [pair_line(1)])
+    body = gzip.compress(("\n".join(pair_line(i) for i in range(100, 3000)) + "\n").encode(), compresslevel=1)
+    bad = tmp_path / "b_cut.jsonl.gz"
+    bad.write_bytes(body[: len(body) // 2])
+    with pytest.raises(PlanError, match="b_cut.jsonl.gz: cannot read .*nothing from this file was stored"):
+        ingest_paths(con, [str(good), str(bad)])
+    assert scalar(con, "select count(*) from requests where source_file = ?", [str(bad)]) == 0
+    assert scalar(con, "select count(*) from requests where source_file = ?", [str(good)]) == 1
+
+
+def test_unknown_files_in_a_directory_are_skipped_with_a_warning(con, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_lines(folder / "calls.jsonl", [pair_line(1)])
+    (folder / "notes.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    (folder / "empty.jsonl").write_text("")
+    (folder / ".hidden.jsonl").write_text(pair_line(2))
+    warnings = []
+    summary = ingest_paths(con, [str(folder)], warn=warnings.append)
+    formats = {f["path"].rsplit("/", 1)[1]: f["format"] for f in summary["files"]}
+    assert formats == {"calls.jsonl": "openai", "notes.bin": "unknown", "empty.jsonl": "empty"}
+    assert warnings == [f"{folder / 'notes.bin'}: skipped, not a log format plan recognises."]
+    assert summary["rows_added"] == 1
+
+
+def test_an_unknown_file_named_on_its_own_is_an_error(con, tmp_path):
+    odd = tmp_path / "notes.bin"
+    odd.write_bytes(b"\x00\x01\x02 not a log")
+    with pytest.raises(PlanError, match="notes.bin: not a log format plan recognises. Pass --format NAME"):
+        ingest_paths(con, [str(odd)])
+    with pytest.raises(PlanError, match="no such file or directory"):
+        ingest_paths(con, [str(tmp_path / "missing.jsonl")])
+    with pytest.raises(PlanError, match="Unknown format 'nope'"):
+        ingest_paths(con, [str(odd)], fmt="nope")
+    with pytest.raises(PlanError, match="No files match"):
+        ingest_paths(con, [str(tmp_path / "*.none")])
+
+
+JSON_KEYS = {"rows_added", "rows_duplicate", "rows_rejected", "files", "unknown_models"}
+FILE_KEYS = {"path", "format", "rows_added", "rows_rejected"}
+
+
+def test_cli_json_contract_and_stdin(tmp_path, db_path, fixtures):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ingest", "--db", db_path, "--json", str(fixtures / "openai" / "chat_pairs.jsonl")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert set(summary) == JSON_KEYS
+    assert all(set(f) == FILE_KEYS for f in summary["files"])
+    assert summary["unknown_models"] == ["acme-finetune-v3"]
+    stdin = "\n".join(pair_line(i, "from stdin") for i in range(4)) + "\n"
+    result = runner.invoke(cli, ["ingest", "--db", db_path, "--json", "-"], input=stdin.encode())
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["files"] == [{"path": "<stdin>", "format": "openai", "rows_added": 4, "rows_rejected": 0}]
+    again = json.loads(runner.invoke(cli, ["ingest", "--db", db_path, "--json", "-"], input=stdin.encode()).stdout)
+    assert again["rows_added"] == 0 and again["rows_duplicate"] == 4
+    assert not list(tmp_path.glob("plan-stdin-*"))
+
+
+def test_cli_errors_are_one_sentence_without_traceback(tmp_path, db_path):
+    odd = tmp_path / "notes.bin"
+    odd.write_bytes(b"\x00\x01 garbage")
+    result = CliRunner().invoke(cli, ["ingest", "--db", db_path, str(odd)])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert result.output.strip().startswith("Error: ") and result.output.count("\n") == 1
+    assert "not a log format plan recognises" in result.output
+
+
+def test_cli_prices_from_config(tmp_path, db_path, fixtures):
+    config = tmp_path / "plan.toml"
+    config.write_text('[prices."acme-finetune-v3"]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n')
+    result = CliRunner().invoke(cli, ["ingest", "--db", db_path, "--config", str(config), "--json", str(fixtures / "openai" / "chat_pairs.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["unknown_models"] == []
+    con = connect(db_path, read_only=True)
+    cost = scalar(con, "select cost_usd from requests where model = 'acme-finetune-v3'")
+    con.close()
+    assert cost == pytest.approx(12 * 1e-6 + 1 * 2e-6)
