@@ -1,0 +1,165 @@
+"""Speed, memory and share accuracy of `plan categorize` at 1,000,000 requests.
+
+    python benchmarks/bench_categorize.py speed     [--n 1000000] [--variety 60]
+    python benchmarks/bench_categorize.py accuracy  [--n 1000000] [--variety 2] [--k 20]
+
+speed: builds a synthetic 1M-request workload (benchmarks/synthetic_logs.py, real prompts in production
+templates, most requests distinct after normalisation), then times `categorize()` in a fresh process and
+reports wall time, peak RSS and the stage timings. The one-off distillation of the static embedder (~40 s,
+cached under ~/.cache/plan) is done before timing.
+
+accuracy: on a workload whose distinct texts are few enough to embed all of them with MiniLM, runs the
+default route (sample + static assignment) and the reference (every distinct text embedded with MiniLM,
+clusters fitted on all of them) with the same k, matches each top category to the reference category with
+which it shares most requests, and reports the difference in share of spend in percentage points.
+Databases are kept under ~/.cache/plan/bench so a rerun skips generation and reuses cached vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+BENCH_DIR = Path(os.environ.get("PLAN_CACHE_DIR") or Path.home() / ".cache" / "plan") / "bench"
+
+
+def _build(path: Path, n: int, variety: int) -> None:
+    from analyzer.db import connect
+    from synthetic_logs import build
+
+    if path.exists():
+        return
+    tmp = path.with_suffix(".tmp")
+    if tmp.exists():
+        tmp.unlink()
+    con = connect(str(tmp))
+    t = time.perf_counter()
+    build(con, n, variety=variety)
+    con.close()
+    tmp.rename(path)
+    print(f"built {n:,} requests in {time.perf_counter() - t:.0f}s -> {path}", file=sys.stderr)
+
+
+_CHILD = """
+import json, resource, sys, time
+from analyzer.db import connect
+from analyzer.categorize import categorize
+kwargs = json.loads(sys.argv[2])
+con = connect(sys.argv[1])
+t = time.perf_counter()
+result = categorize(con, progress=False, **kwargs)
+wall = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+con.close()
+print(json.dumps({"wall_s": wall, "peak_rss_mb": peak, "result": result}, default=str))
+"""
+
+
+def run_child(db_path: Path, **kwargs) -> dict:
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(db_path), json.dumps(kwargs)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def speed(args) -> None:
+    from analyzer.embedders import ensure_static_model
+
+    ensure_static_model()
+    path = BENCH_DIR / f"speed_{args.n}_{args.variety}.duckdb"
+    _build(path, args.n, args.variety)
+    work = path.with_name(path.stem + "_run.duckdb")
+    work.write_bytes(path.read_bytes())  # fresh copy: no cached vectors, nothing categorized yet
+    try:
+        run = run_child(work, k=args.k, top=10, seed=args.seed)
+    finally:
+        work.unlink(missing_ok=True)
+    r = run["result"]
+    print(json.dumps({
+        "requests": r["requests"], "distinct_texts": r["method"]["distinct_texts"], "k": r["k"],
+        "wall_s": round(run["wall_s"], 1), "peak_rss_mb": round(run["peak_rss_mb"]),
+        "embedded_new": r["embedded_new"], "static_encoded": r["static_encoded"],
+        "assignment_agreement": round(r["method"]["assignment_agreement"], 4),
+        "timings_s": r["timings_s"], "load_average": os.getloadavg(),
+    }, indent=2))
+
+
+def accuracy(args) -> None:
+    import duckdb
+
+    path = BENCH_DIR / f"accuracy_{args.n}_{args.variety}.duckdb"
+    _build(path, args.n, args.variety)
+    fast_db = path.with_name(path.stem + "_fast.duckdb")
+    ref_db = path.with_name(path.stem + "_ref.duckdb")
+    for target in (fast_db, ref_db):
+        if not target.exists():
+            target.write_bytes(path.read_bytes())
+    fast = run_child(fast_db, k=args.k, top=10, seed=args.seed)
+    ref = run_child(ref_db, k=args.k, top=10, seed=args.seed, exact_limit=10**9)
+    con = duckdb.connect(str(fast_db), read_only=True)
+    con.execute(f"attach '{ref_db}' as ref (read_only)")
+    overlap = con.execute(
+        """
+        select f.category_id as fast_id, r.cluster as ref_cluster, count(*) as n
+        from request_categories f join ref.request_categories r using (request_id)
+        where f.category_id <> 0 group by 1, 2
+        """
+    ).fetchall()
+    ref_spend = dict(con.execute(
+        """select rc.cluster, sum(q.cost_usd) from ref.request_categories rc join ref.requests q on q.id = rc.request_id
+           group by 1""").fetchall())
+    total = con.execute("select sum(cost_usd) from requests").fetchall()[0][0]
+    best: dict[int, tuple[int, int]] = {}
+    for fast_id, ref_cluster, n in overlap:
+        if fast_id not in best or n > best[fast_id][1]:
+            best[fast_id] = (ref_cluster, n)
+    rows = []
+    for c in fast["result"]["categories"]:
+        if c["is_other"] or c["id"] not in best:
+            continue
+        ref_share = ref_spend[best[c["id"]][0]] / total
+        low, high = c["share_of_spend_ci"]
+        rows.append({"category": c["name"][:48], "fast_share_pct": round(100 * c["share_of_spend"], 2),
+                     "reference_share_pct": round(100 * ref_share, 2),
+                     "diff_pp": round(100 * (c["share_of_spend"] - ref_share), 2),
+                     "ci_pct": [round(100 * low, 2), round(100 * high, 2)],
+                     "ci_covers_reference": low - 1e-9 <= ref_share <= high + 1e-9})
+    print(json.dumps({
+        "requests": fast["result"]["requests"], "distinct_texts": fast["result"]["method"]["distinct_texts"],
+        "k": args.k, "fast_wall_s": round(fast["wall_s"], 1), "reference_wall_s": round(ref["wall_s"], 1),
+        "fast_embedded_minilm": fast["result"]["embedded_new"] + fast["result"]["embedded_cached"],
+        "reference_embedded_minilm": ref["result"]["embedded_new"] + ref["result"]["embedded_cached"],
+        "assignment_agreement": round(fast["result"]["method"]["assignment_agreement"], 4),
+        "max_abs_diff_pp": max(abs(r["diff_pp"]) for r in rows) if rows else None,
+        "categories": rows,
+    }, indent=2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["speed", "accuracy"])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--variety", type=int, default=None)
+    parser.add_argument("--k", default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    if args.what == "speed":
+        args.variety = args.variety or 60
+        args.k = args.k or "auto"
+        speed(args)
+    else:
+        args.variety = args.variety or 2
+        args.k = int(args.k or 20)
+        accuracy(args)
+
+
+if __name__ == "__main__":
+    main()
