@@ -501,8 +501,10 @@ class SqlParses(Check):
     def check(self, case):
         dialect = self.dialect or infer_dialect(case)
         sql, _ = strip_fences(case.local or "", prefer=("sql", *_FENCE_DIALECTS))
-        ok, detail = _sql_statements(sql, dialect)
         where = dialect or "generic SQL"
+        if not _SQL_START.match(sql):
+            return Verdict.fail(f"no SQL statement: the answer starts with {_short(sql, 40)}")
+        ok, detail = _sql_statements(sql, dialect)
         if ok:
             return Verdict.ok(f"parses as {where}: {detail}")
         return Verdict.fail(f"does not parse as {where}: {detail}")

@@ -68,6 +68,8 @@ def thresholds_from(config: dict | None, target: float | None = None, margin: fl
     config = config or {}
 
     def pick(given, key, default):
+        if key == "target" and setting(config, "judge.target") is None:
+            default = setting(config, "judge.acceptance_target", default)  # the name plan cost also reads
         value = given if given is not None else setting(config, f"judge.{key}", default)
         try:
             value = float(value)
@@ -109,6 +111,7 @@ def default_criteria(task_type: str | None, frontiers: list[str | None], params:
     from .checks import _requested_json
 
     answers = [f for f in frontiers if f and f.strip()]
+    forms_of = detect_form
     forms = Counter(detect_form(f) for f in answers)
     total = sum(forms.values()) or 1
     structured = [form for form, count in forms.most_common() if form in FORM_CHECKS and count >= 0.1 * total]
@@ -121,7 +124,9 @@ def default_criteria(task_type: str | None, frontiers: list[str | None], params:
     if task_type == tt.STRUCTURED_GENERATION:
         specs = form_checks(structured) if structured else ["similarity"]
     elif task_type == tt.CLASSIFICATION:
-        specs = ["label_match"]
+        # A label is short; long frontier answers (a label with an explanation) are compared by meaning.
+        short = sum(1 for a in answers if forms_of(a) == "json" or (len(a.strip()) <= 60 and "\n" not in a.strip()))
+        specs = ["label_match"] if not answers or short >= 0.8 * len(answers) else ["similarity"]
     elif task_type == tt.CODE_FROM_SPEC:
         specs = ["code_compiles", "similarity"]
     elif task_type == tt.EXTRACTION:
@@ -637,7 +642,9 @@ def summarise(con, *, criteria: dict | None = None, thresholds: dict | None = No
             "stale_reviews": a["stale"],
             "unjudged": a["unjudged"],
             "margin": thresholds["margin"],
-            "n_needed": wilson_sample_size(acceptance if acceptance is not None else 0.5, thresholds["margin"]),
+            # Size for the plausible rate nearest 0.5 (the widest interval), so a lucky small sample does not
+            # promise a narrow interval the next replays may not give.
+            "n_needed": wilson_sample_size(min(max(0.5, low), high), thresholds["margin"]),
             "n_to_decide": samples_to_clear(acceptance, thresholds["target"]) if acceptance is not None else None,
         }
         summary["decision"], summary["decision_reason"] = decide(summary, thresholds)

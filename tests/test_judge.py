@@ -10,7 +10,7 @@ from analyzer.cli import cli
 from analyzer.db import dicts, insert_arrow, rows, scalar
 from analyzer.errors import PlanError
 from analyzer.judge import judge, summarise
-from analyzer.stats import wilson_interval
+from analyzer.stats import samples_to_clear, wilson_interval, wilson_sample_size
 from openai_stub import OpenAIStub, Reply, last_user_text
 
 # ----------------------------------------------------------------------------------------------- seeding
@@ -93,6 +93,7 @@ def test_acceptance_is_a_rate_with_its_wilson_interval(con):
     assert c["ci_low"] == pytest.approx(0.4810, abs=1e-4)
     assert c["checks"]["label_match"] == {"n": 20, "passed": 14, "acceptance": pytest.approx(0.7)}
     assert c["failure_reasons"][0]["count"] == 6
+    assert c["margin"] == 0.05 and c["n_needed"] == wilson_sample_size(0.5, 0.05) == 381  # 0.5 lies inside the interval
     assert "'shipping'" in c["failure_reasons"][0]["reason"] and "'billing'" in c["failure_reasons"][0]["reason"]
     assert len(c["example_failures"]) == 5 and all(e["check"] == "label_match" for e in c["example_failures"])
     stored = dicts(con, "select * from category_acceptance where category_id = 1")[0]
@@ -143,6 +144,7 @@ def test_thresholds_are_configurable_and_returned(con):
     assert by_id(judge(con, progress=False, target=0.9), 1)["decision"] == "local"
     with pytest.raises(PlanError, match="between 0 and 1"):
         judge(con, progress=False, target=80)
+    assert judge(con, progress=False, config={"judge": {"acceptance_target": 0.5}})["target"] == 0.5
 
 
 def test_a_failed_replay_counts_as_a_failure_with_its_reason(con):
@@ -267,6 +269,13 @@ def test_dialect_from_plan_toml_reaches_sql_parses(con):
     assert by_id(judge(con, progress=False, config=config), 3)["passed"] == 4
 
 
+def test_classification_with_explained_labels_is_compared_by_meaning():
+    from analyzer.judge import default_criteria
+
+    assert default_criteria("classification", ["Billing", "Shipping", '{"label": "x"}'], [], False) == ["label_match"]
+    assert default_criteria("classification", ["Billing.\nBecause of a double charge."] * 3, [], False) == ["similarity"]
+
+
 def test_checks_override_applies_to_every_category(con):
     seed(con, labels(1, 4, 0) + json_orders(2, 4, 0))
     result = judge(con, progress=False, checks_override=["max_length"] and [{"name": "max_length", "chars": 8}])
@@ -319,6 +328,17 @@ def test_intervals_cover_the_true_rate_about_95_percent_of_the_time(con):
     assert abs(covered / 200 - exact) <= 3 * math.sqrt(exact * (1 - exact) / 200), covered
     pooled = sum(c["passed"] for c in result["categories"]) / 10000
     assert pooled == pytest.approx(0.8, abs=0.02)
+
+
+def test_sample_size_helpers():
+    n = wilson_sample_size(0.9, 0.05)
+    low, high = wilson_interval(round(0.9 * n), n)
+    assert (high - low) / 2 <= 0.05
+    low, high = wilson_interval(round(0.9 * (n - 1)), n - 1)
+    assert (high - low) / 2 > 0.05
+    assert samples_to_clear(0.8, 0.8) is None
+    n = samples_to_clear(0.95, 0.8)
+    assert wilson_interval(int(0.95 * n), n)[0] >= 0.8 > wilson_interval(int(0.95 * (n - 1)), n - 1)[0]
 
 
 @pytest.mark.parametrize("true_rate, n", [(0.5, 20), (0.9, 50), (0.97, 100)])
@@ -391,7 +411,6 @@ def _open_ended(n_right, n_wrong):
     return cases
 
 
-@pytest.mark.slow
 def test_llm_judge_runs_both_orders_and_scores_the_local_answer(con):
     seed(con, _open_ended(3, 2))
     with OpenAIStub(_judge_prefers_correct, models=["judge-model"]) as stub:
