@@ -279,3 +279,37 @@ def category_sensitivity(con, *, threshold: float = DEFAULT_SENSITIVE_SHARE) -> 
             }
         )
     return out
+
+
+DEFAULT_COMPLIANCE_MIN_ACCEPTANCE = 0.5  # "moderate": at least half the local answers accepted
+
+
+def compliance_decision(con, category: dict, *, config: dict | None = None):
+    """The judge's hook: a category whose sensitive share passes ``[privacy] threshold`` is recommended
+    local for compliance when its acceptance is at least moderate (``[privacy] min_acceptance``), and is
+    marked as needing legal review otherwise. Returns (decision, reason) or None to keep the judge's own."""
+    from .config import load_config, setting
+
+    if category.get("decision") == "local":
+        return None
+    config = load_config() if config is None else config
+    threshold = float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
+    min_acceptance = float(setting(config, "privacy.min_acceptance", DEFAULT_COMPLIANCE_MIN_ACCEPTANCE))
+    scan_requests(con)
+    row = next((r for r in category_sensitivity(con, threshold=threshold) if r["category_id"] == category["category_id"]), None)
+    if row is None or not row["sensitive"]:
+        return None
+    kinds = ", ".join(sorted(row["kinds"], key=lambda k: -row["kinds"][k]["requests"])[:4])
+    share = f"{row['sensitive_share']:.0%} of its requests carry sensitive data ({kinds})"
+    acceptance = category.get("acceptance")
+    if acceptance is not None and acceptance >= min_acceptance:
+        return (
+            "local-for-compliance",
+            f"{share}, at or above the {threshold:.0%} threshold; local acceptance {acceptance:.0%} is at least "
+            f"moderate ({min_acceptance:.0%}), so keeping this traffic on your hardware outweighs the quality gap.",
+        )
+    return (
+        category.get("decision") or "frontier",
+        f"{category.get('decision_reason') or ''} Needs legal review: {share}, and local acceptance is below "
+        f"{min_acceptance:.0%}, so it stays on the frontier API only after a compliance review.".strip(),
+    )

@@ -104,3 +104,38 @@ def test_category_sensitivity_share(con):
     assert rows[0]["sensitive_share"] == 0.3 and rows[0]["sensitive"] is True
     assert rows[0]["kinds"]["EMAIL"]["requests"] == 3
     assert rows[1]["requests"] == 0 and rows[1]["sensitive"] is False
+
+
+def _sensitive_category(con, with_secret: int, total: int = 10):
+    for i in range(total):
+        _insert_request(con, 100 + i, f"review: key {SECRETS['AWS_KEY']}" if i < with_secret else f"review {i}")
+    con.execute("insert into categories (category_id, name) values (3, 'Code review')")
+    con.execute("insert into request_categories (request_id, category_id) select id, 3 from requests")
+
+
+def test_sensitive_category_with_moderate_acceptance_goes_local_for_compliance(con):
+    from analyzer.privacy import compliance_decision
+
+    _sensitive_category(con, with_secret=8)
+    summary = {"category_id": 3, "acceptance": 0.6, "decision": "frontier", "decision_reason": "ci_low below target"}
+    decision, reason = compliance_decision(con, summary, config={})
+    assert decision == "local-for-compliance"
+    assert "80%" in reason and "AWS_KEY" in reason
+    assert SECRETS["AWS_KEY"] not in reason
+
+
+def test_sensitive_category_with_poor_acceptance_needs_legal_review(con):
+    from analyzer.privacy import compliance_decision
+
+    _sensitive_category(con, with_secret=8)
+    summary = {"category_id": 3, "acceptance": 0.2, "decision": "frontier", "decision_reason": "ci_low below target"}
+    decision, reason = compliance_decision(con, summary, config={})
+    assert decision == "frontier" and "legal review" in reason
+
+
+def test_category_below_threshold_keeps_the_judges_decision(con):
+    from analyzer.privacy import compliance_decision
+
+    _sensitive_category(con, with_secret=1, total=40)
+    summary = {"category_id": 3, "acceptance": 0.6, "decision": "frontier"}
+    assert compliance_decision(con, summary, config={"privacy": {"threshold": 0.05}}) is None
