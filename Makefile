@@ -15,12 +15,23 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The whole pipeline on sample_logs/, replaying on the bundled SmolLM2-135M (no Ollama needed).
+# With Ollama and Qwen: `plan replay --per-category 30` instead of the embedded replay below.
 demo: install
 	rm -f plan.duckdb
 	$(PLAN) ingest sample_logs/
-	$(PLAN) status
+	$(PLAN) categorize
+	$(PLAN) replay --endpoint embedded --per-category 3 --max-output-tokens 96
+	$(PLAN) judge
+	$(PLAN) cost
+	$(PLAN) report --out report.html
+	@echo "Done: open report.html. To explore in Jupyter, see notebooks/README.md."
+
+# Optional: Chromium for the report screenshot test (skipped with a reason when absent).
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: install
 	$(PY) -m pytest -q
 
-.PHONY: install demo test
+.PHONY: install demo test browser
