@@ -507,6 +507,10 @@ def categorize(
     sample_size: int | None = None,
     exact_limit: int | None = None,
     min_template_requests: int | None = None,
+    llm_names: bool = False,
+    endpoint: str | None = None,
+    model: str | None = None,
+    allow_remote: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> dict:
     """Cluster requests into categories ranked by spend; write ``categories``, ``request_categories`` and
@@ -518,7 +522,8 @@ def categorize(
     try:
         return _categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config, progress=progress,
                            sample_size=sample_size, exact_limit=exact_limit,
-                           min_template_requests=min_template_requests, say=say)
+                           min_template_requests=min_template_requests, llm_names=llm_names, endpoint=endpoint,
+                           model=model, allow_remote=allow_remote, say=say)
     finally:
         con.execute(f"set memory_limit = '{previous_limit}'")
         for table in ("_cat_req", "_cat_text", "_cat_assign", "_cat_sys_tpl", "_cat_prefix_tpl", "_cat_base",
@@ -538,6 +543,10 @@ def _categorize(
     sample_size: int | None = None,
     exact_limit: int | None = None,
     min_template_requests: int | None = None,
+    llm_names: bool = False,
+    endpoint: str | None = None,
+    model: str | None = None,
+    allow_remote: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> dict:
     from .embedders import STATIC_EMBEDDER, embed_cached, get_embedder
@@ -564,6 +573,13 @@ def _categorize(
                                                                   DEFAULT_MIN_TEMPLATE_REQUESTS))
     if embedder is None or isinstance(embedder, str):
         embedder = get_embedder(embedder or setting(config, "categorize.embedder"))
+
+    naming = None
+    if llm_names or setting(config, "categorize.llm_names", False):
+        from .endpoints import ensure_local, resolve_endpoint, resolve_model
+
+        url = resolve_endpoint(endpoint, config, section="categorize")
+        naming = {"endpoint": ensure_local(url, allow_remote), "model": resolve_model(model, config, section="categorize")}
 
     n_requests = db.scalar(con, "select count(*) from requests") or 0
     if not n_requests:
@@ -687,6 +703,8 @@ def _categorize(
         n_texts=n_texts,
         embedder_name=embedder.name,
         seed=seed,
+        naming=naming,
+        say=say,
     )
     lap("describe")
 
@@ -785,7 +803,7 @@ def _write_text_assignments(con, hashes, clusters, distances, routes) -> None:
 
 
 def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vectors, fit_labels, templates, audit,
-                      n_texts, embedder_name, seed) -> dict:
+                      n_texts, embedder_name, seed, naming=None, say=lambda m: None) -> dict:
     from .naming import ctfidf_keywords, infer_task_type, keyword_name, template_phrase, unique_names
 
     warnings: list[str] = []
@@ -883,6 +901,8 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
                                       len(fit_texts))
 
     names: dict[int, str] = {}
+    name_source: dict[int, str] = {}
+    descriptions: dict[int, str] = {}
     for cid in figures:
         if cid == OTHER_ID:
             continue
@@ -892,6 +912,10 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
         dom = dominant_template.get(cid)
         phrase = template_phrase(template_names.get(dom["template_id"], "")) if dom and dom["share"] >= 0.5 else None
         names[cid] = phrase or keyword_name(keywords.get(cid, [])) or f"Category {cid}"
+        name_source[cid] = "template" if phrase else "keywords"
+    if naming:
+        _llm_names(naming, names, name_source, descriptions, keywords, examples, samples, centres,
+                   category_of_cluster, warnings, say)
     names = unique_names(names, keywords)
     n_folded = len(folded)
     if OTHER_ID in figures:
@@ -939,6 +963,8 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
             "share_of_spend_ci": [iv.get("share_spend_low", share_spend), iv.get("share_spend_high", share_spend)],
             "spend_ci_usd": [iv.get("spend_low", spend), iv.get("spend_high", spend)],
             "folded_clusters": n_folded if cid == OTHER_ID else None,
+            "name_source": name_source.get(cid, "fixed"),
+            "description": descriptions.get(cid),
         }
         categories_out.append(entry)
         table_rows.append(entry)
@@ -957,6 +983,38 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
         "agreement": agreement,
         "warnings": warnings,
     }
+
+
+def _llm_names(naming, names, name_source, descriptions, keywords, examples, samples, centres, category_of_cluster,
+               warnings, say) -> None:
+    """Clio-style names: requests from inside a category and from its two nearest neighbours go to the local
+    model, which names what sets the inside apart. Any failure keeps the names already made."""
+    from .naming import llm_name
+
+    members: dict[int, list[int]] = {}
+    for cluster, cid in category_of_cluster.items():
+        if cluster >= 0 and cluster < len(centres):
+            members.setdefault(cid, []).append(cluster)
+    centre = {cid: _normalise(centres[cl].sum(axis=0, keepdims=True))[0] for cid, cl in members.items()}
+
+    def prompts(cid, n):
+        got = [e["text"] for e in examples.get(cid, [])]
+        got += [s["prompt_text"] for s in samples.get(cid, []) if s.get("prompt_text")]
+        return list(dict.fromkeys(got))[:n]
+
+    targets = [cid for cid in names if cid in centre and names[cid] != NO_TEXT_NAME]
+    say(f"Naming {len(targets)} categories with {naming['model']} at {naming['endpoint']}.")
+    for cid in targets:
+        others = sorted((c for c in centre if c != cid), key=lambda c: -float(centre[c] @ centre[cid]))[:2]
+        outside = [t for c in others for t in prompts(c, 4)]
+        try:
+            got = llm_name(naming["endpoint"], naming["model"], prompts(cid, 10), outside, keywords.get(cid, []))
+        except PlanError as exc:
+            warnings.append(f"LLM naming stopped, keyword names kept: {exc}")
+            return
+        if got:
+            names[cid], descriptions[cid] = got
+            name_source[cid] = "llm"
 
 
 def _stable_ids(con, kept_clusters: list[int]) -> dict[int, int]:
@@ -1027,8 +1085,14 @@ def _examples(con, fit_hashes, fit_vectors, fit_labels, centres, category_of_clu
     dist = 1.0 - np.einsum("ij,ij->i", fit_vectors, centres[fit_labels])
     order = np.argsort(dist, kind="stable")
     chosen: dict[int, list[str]] = {}
+    other_clusters: set[int] = set()
     for i in order:
-        cid = category_of_cluster.get(int(fit_labels[i]), OTHER_ID)
+        cluster = int(fit_labels[i])
+        cid = category_of_cluster.get(cluster, OTHER_ID)
+        if cid == OTHER_ID:  # Other shows its variety: one example per folded cluster
+            if cluster in other_clusters:
+                continue
+            other_clusters.add(cluster)
         picks = chosen.setdefault(cid, [])
         if len(picks) < EXAMPLES_PER_CATEGORY * 2:
             picks.append(fit_hashes[i])
@@ -1177,14 +1241,14 @@ def _store(con, categories: list[dict], templates: list[dict], k: int, embedder_
         )
         con.executemany(
             """
-            insert into categories (category_id, name, task_type, task_type_evidence, keywords_json, examples_json,
+            insert into categories (category_id, name, name_source, description, task_type, task_type_evidence, keywords_json, examples_json,
                 requests, share_of_requests, share_ci_low, share_ci_high, input_tokens, output_tokens, spend_usd,
                 share_of_spend, share_of_spend_ci_low, share_of_spend_ci_high, spend_ci_low_usd, spend_ci_high_usd,
                 unpriced_requests, models_json, first_at, last_at, is_other, spend_rank, embedder, k)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                [c["id"], c["name"], c["task_type"], c["task_type_evidence"], json.dumps(c["keywords"]),
+                [c["id"], c["name"], c["name_source"], c["description"], c["task_type"], c["task_type_evidence"], json.dumps(c["keywords"]),
                  json.dumps(c["examples"]), c["requests"], c["share_of_requests"], c["share_of_requests_ci"][0],
                  c["share_of_requests_ci"][1], c["input_tokens"], c["output_tokens"], c["spend_usd"],
                  c["share_of_spend"], c["share_of_spend_ci"][0], c["share_of_spend_ci"][1], c["spend_ci_usd"][0],

@@ -106,6 +106,8 @@ def m002_categories(con):
         create table categories (
             category_id        integer primary key,  -- 0 = Other; stable across re-runs (see analyzer/categorize.py)
             name               varchar,
+            name_source        varchar,              -- template | keywords | llm
+            description        varchar,              -- one sentence, when an LLM named the category
             task_type          varchar,              -- analyzer/task_types.py
             task_type_evidence varchar,              -- why, e.g. "92% of responses parse as JSON"
             keywords_json      varchar,              -- ["keyword", ...] best first (c-TF-IDF)

@@ -276,3 +276,47 @@ def infer_task_type(samples: list[dict]) -> tuple[str, str]:
         return tt.OTHER, "no frontier responses logged and no clear cue in the prompts"
     top_form, count = forms.most_common(1)[0]
     return tt.OTHER, f"mixed responses (most common: {top_form}, {pct(share(count))})"
+
+
+# --- optional: names from an LLM, Clio-style -----------------------------------------------------------
+
+_NAMING_SYSTEM = (
+    "You name groups of requests that a company's software sends to an LLM API, for an engineering manager "
+    "deciding which workloads could move to a local model. You get requests from inside one group and, for "
+    "contrast, requests from neighbouring groups. Reply with JSON only: {\"name\": \"...\", \"description\": \"...\"}. "
+    "The name has 2 to 6 words, says what task the requests ask for (e.g. \"Support ticket triage\", "
+    "\"SQL for revenue questions\"), fits every inside request and none of the outside ones. The description is "
+    "one sentence. Never copy personal data, names, numbers or secrets from the requests."
+)
+
+
+def llm_name(endpoint: str, model: str, inside: list[str], outside: list[str], keywords: list[str],
+             *, timeout: float = 120.0) -> tuple[str, str] | None:
+    """A (name, description) for a category from a local OpenAI-compatible model, or None when the answer is
+    unusable. Samples are clipped: names need the gist, not the whole prompt."""
+    from .llm_client import chat
+
+    def block(texts):
+        return "\n".join(f"- {' '.join(t.split())[:300]}" for t in texts) or "- (none)"
+
+    user = (f"Inside the group:\n{block(inside)}\n\nOutside (neighbouring groups):\n{block(outside)}\n\n"
+            f"Distinctive keywords of the group: {', '.join(keywords[:10])}")
+    result = chat(endpoint, model, [{"role": "system", "content": _NAMING_SYSTEM}, {"role": "user", "content": user}],
+                  params={"temperature": 0, "max_tokens": 200}, timeout=timeout, retries=1)
+    text = strip_fences(result.text or "").strip()
+    name, description = None, ""
+    start, end = text.find("{"), text.rfind("}")
+    if start >= 0 and end > start:
+        try:
+            obj = json.loads(text[start : end + 1])
+            name, description = obj.get("name"), str(obj.get("description") or "")
+        except ValueError:
+            pass
+    if name is None and text:
+        name = text.splitlines()[0]
+    if not isinstance(name, str):
+        return None
+    name = " ".join(name.replace('"', "").split()).strip(" .:-")
+    if not name or len(name) > 80 or len(name.split()) > 10:
+        return None
+    return name[0].upper() + name[1:], " ".join(description.split())[:300]

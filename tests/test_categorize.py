@@ -254,3 +254,35 @@ def test_k_grid_and_choose_k_on_separated_groups():
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     k, scores = choose_k(x, top=2, seed=0)
     assert k == n_groups, scores
+
+
+def test_llm_names_from_a_local_endpoint_clio_style(categorized):
+    """--llm-names: a real OpenAI-compatible server on loopback names each category from samples inside it
+    and from its neighbours; a dead endpoint keeps the keyword names and says so."""
+    from openai_stub import OpenAIStub, Reply
+
+    con, _ = categorized
+
+    def responder(body):
+        user = body["messages"][-1]["content"]
+        inside = user.split("Outside (neighbouring groups):")[0].lower()
+        assert "outside" in user.lower() and "inside the group" in inside
+        topic = next((w for w in ("flight", "recipe", "weather", "calorie", "translat", "bill", "transfer") if w in inside), "misc")
+        return Reply(content=json.dumps({"name": f"{topic} requests", "description": f"People asking about {topic}."}))
+
+    with OpenAIStub(responder, models=["namer"]) as stub:
+        result = categorize(con, k=6, top=4, llm_names=True, endpoint=stub.url, model="namer", progress=False)
+        assert len(stub.requests) == 4
+    named = [c for c in result["categories"] if not c["is_other"]]
+    assert all(c["name_source"] == "llm" and c["name"].endswith("requests") for c in named)
+    assert any(c["name"].startswith("Flight") for c in named)
+    stored = dict(rows(con, "select name, description from categories where name_source = 'llm'"))
+    assert stored["Flight requests"] == "People asking about flight."
+
+    with OpenAIStub(models=["namer"]) as stub:
+        dead = stub.url
+    fallback = categorize(con, k=6, top=4, llm_names=True, endpoint=dead, model="namer", progress=False)
+    assert all(c["name_source"] in ("template", "keywords", "fixed") for c in fallback["categories"])
+    assert any("LLM naming stopped" in w for w in fallback["warnings"])
+    with pytest.raises(PlanError, match="allow-remote"):
+        categorize(con, k=6, llm_names=True, endpoint="http://192.0.2.1:8080/v1", model="namer", progress=False)

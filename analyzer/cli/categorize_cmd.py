@@ -19,10 +19,17 @@ from .options import config_option, db_option, emit_json, json_option, say
                    "assign the rest with the fast static route. [default: 3000]")
 @click.option("--exact-limit", type=click.IntRange(min=0), default=None,
               help="Embed every distinct prompt with the embedder up to this many. [default: 5000]")
+@click.option("--llm-names", is_flag=True,
+              help="Name categories with a local OpenAI-compatible model (Clio-style: samples inside and just "
+                   "outside each category). Keyword and template names are kept if it fails.")
+@click.option("--endpoint", default=None, help="Endpoint for --llm-names (default: as for plan replay).")
+@click.option("--model", default=None, help="Model for --llm-names (default: as for plan replay).")
+@click.option("--allow-remote", is_flag=True, help="Allow a --llm-names endpoint that is not this machine.")
 @db_option
 @config_option
 @json_option
-def categorize(k, top, embedder, seed, sample_size, exact_limit, db_path, config_file, as_json):
+def categorize(k, top, embedder, seed, sample_size, exact_limit, llm_names, endpoint, model, allow_remote, db_path,
+               config_file, as_json):
     """Group requests into categories, rank them by spend and name them.
 
     Each request is represented by its system prompt's head and its user turn (normalised and
@@ -35,6 +42,7 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, db_path, config
       plan categorize
       plan categorize --k 25 --top 10 --json
       plan categorize --embedder static-minilm     # fastest, lower quality
+      plan categorize --llm-names --endpoint http://localhost:11434/v1 --model qwen3:8b
     """
     from ..categorize import categorize as run_categorize
     from ..config import load_config
@@ -44,7 +52,9 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, db_path, config
     con = connect(db_path)
     try:
         result = run_categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config,
-                                sample_size=sample_size, exact_limit=exact_limit, progress=not as_json, say=say)
+                                sample_size=sample_size, exact_limit=exact_limit, llm_names=llm_names,
+                                endpoint=endpoint, model=model, allow_remote=allow_remote, progress=not as_json,
+                                say=say)
     finally:
         con.close()
     if as_json:
