@@ -70,7 +70,7 @@ EXAMPLES_PER_CATEGORY = 3
 KEYWORDS_PER_CATEGORY = 10
 TASK_SAMPLE = 200
 Z95 = 1.959963984540054
-MEMORY_LIMIT = "1500MB"
+MEMORY_LIMIT = "1GB"
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def _prepare(con, *, min_template_requests: int, seed: int) -> dict:
                left(usr_full, {PREFIX_KEY_CHARS}) as prefix_key,
                length(usr_full) as usr_len
         from (
-            select id, {_norm_sql('system_prompt', 4000)} as sys_full, {_norm_sql('prompt_text', 2000)} as usr_full
+            select id, {_norm_sql('system_prompt', 2000)} as sys_full, {_norm_sql('prompt_text', 1000)} as usr_full
             from requests
         )
         """

@@ -1,7 +1,7 @@
 """Speed, memory and share accuracy of `plan categorize` at 1,000,000 requests.
 
     python benchmarks/bench_categorize.py speed     [--n 1000000] [--variety 60]
-    python benchmarks/bench_categorize.py accuracy  [--n 1000000] [--variety 2] [--k 20]
+    python benchmarks/bench_categorize.py accuracy  [--n 1000000] [--variety 1] [--k 20]
 
 speed: builds a synthetic 1M-request workload (benchmarks/synthetic_logs.py, real prompts in production
 templates, most requests distinct after normalisation), then times `categorize()` in a fresh process and
@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 BENCH_DIR = Path(os.environ.get("PLAN_CACHE_DIR") or Path.home() / ".cache" / "plan") / "bench"
 
 
-def _build(path: Path, n: int, variety: int) -> None:
+def _build(path: Path, n: int, variety: int, doc_pool: int | None = None) -> None:
     from analyzer.db import connect
     from synthetic_logs import build
 
@@ -42,7 +42,7 @@ def _build(path: Path, n: int, variety: int) -> None:
         tmp.unlink()
     con = connect(str(tmp))
     t = time.perf_counter()
-    build(con, n, variety=variety)
+    build(con, n, variety=variety, doc_pool=doc_pool)
     con.close()
     tmp.rename(path)
     print(f"built {n:,} requests in {time.perf_counter() - t:.0f}s -> {path}", file=sys.stderr)
@@ -95,7 +95,7 @@ def accuracy(args) -> None:
     import duckdb
 
     path = BENCH_DIR / f"accuracy_{args.n}_{args.variety}.duckdb"
-    _build(path, args.n, args.variety)
+    _build(path, args.n, args.variety, doc_pool=300)
     fast_db = path.with_name(path.stem + "_fast.duckdb")
     ref_db = path.with_name(path.stem + "_ref.duckdb")
     for target in (fast_db, ref_db):
@@ -156,7 +156,7 @@ def main() -> None:
         args.k = args.k or "auto"
         speed(args)
     else:
-        args.variety = args.variety or 2
+        args.variety = args.variety or 1
         args.k = int(args.k or 20)
         accuracy(args)
 

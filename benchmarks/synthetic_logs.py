@@ -89,7 +89,9 @@ SYSTEM = {
 TRIAGE_LABEL = {"banking": ["billing", "transfers", "account", "fraud"], "credit_cards": ["cards", "billing", "fraud"]}
 
 
-def build(con, n: int, *, variety: int = 4, seed: int = 0, batch: int = 200_000) -> dict:
+def build(con, n: int, *, variety: int = 4, seed: int = 0, doc_pool: int | None = None, batch: int = 200_000) -> dict:
+    """``doc_pool``: how many distinct documents the summary and contract apps draw from (None: a fresh
+    combination per request)."""
     rng = random.Random(seed)
     clinc = _clinc()
     arena = _arena()
@@ -123,6 +125,11 @@ def build(con, n: int, *, variety: int = 4, seed: int = 0, batch: int = 200_000)
             closer += f" ref {r.randrange(10000, 99999)}"
         return f"{opener}{text}{closer}"
 
+    def _docs(count: int) -> list[str]:
+        if doc_pool is None:
+            return rng.sample(docs, count)
+        return random.Random(rng.randrange(doc_pool) * 31 + count).sample(docs, count)
+
     def make(app: str):
         if app == "ticket_triage":
             text, domain = rng.choice(triage_pool)
@@ -144,10 +151,10 @@ def build(con, n: int, *, variety: int = 4, seed: int = 0, batch: int = 200_000)
         if app == "chat":
             return SYSTEM[app], variant(rng.choice(chat_pool)), ("That's a great question. " * 4) + "Here are a few thoughts you might find useful in your situation."
         if app == "doc_summary":
-            doc = "\n\n".join(rng.sample(docs, 3))
+            doc = "\n\n".join(_docs(3))
             return None, f"Summarize the following document in three bullet points for an executive audience:\n\n{variant(doc)}", "- point one\n- point two\n- point three"
         if app == "contract_qa":
-            doc = "\n\n".join(rng.sample(docs, 6))
+            doc = "\n\n".join(_docs(6))
             question = rng.choice(["Who may terminate the agreement and with what notice?", "What are the payment terms?",
                                    "Which party bears liability for data loss?", "Is there an exclusivity clause?"])
             return SYSTEM[app], variant(f"AGREEMENT:\n{doc}\n\nQUESTION: {question}"), "Under clause 7.2, either party may terminate with 30 days' written notice."
