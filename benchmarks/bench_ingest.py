@@ -101,6 +101,7 @@ from read_ndjson('{path}', ignore_errors = true, columns = {{
 BASELINE_RUNNER = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[1])
+con.execute("set enable_progress_bar = false")
 con.execute(sys.argv[2]).fetchall()
 print(con.execute("select count(*) from calls").fetchall()[0][0])
 con.close()

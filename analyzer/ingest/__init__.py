@@ -36,7 +36,9 @@ from .sources import SourceFile, expand_paths, prefetch
 
 BATCH_ROWS = 20_000  # Python-route records per Arrow batch
 STAGE_ROWS = 250_000  # staged rows per flush into `requests`
-CHUNK_BYTES = 32 << 20  # fast route: bytes of JSON Lines per chunk
+CHUNK_BYTES = 16 << 20  # fast route: bytes of JSON Lines per chunk
+COMMIT_ROWS = 100_000  # a big file is committed in steps, so memory does not grow with its size
+MEMORY_LIMIT = 512 << 20  # DuckDB's buffer pool during ingest (its default is 80% of RAM)
 
 REQUEST_SCHEMA = pa.schema(
     [
@@ -626,6 +628,8 @@ class _Reader:
         self._last_line = None
         self._sub = 0
         self._unnumbered = 0
+        self.committed: dict[str, int] = {}  # file -> rows already committed while it was being read
+        self._rows_at_commit = 0
 
     def _seq(self, line, seq_base: int) -> int:
         if line is None:
@@ -655,13 +659,15 @@ class _Reader:
             return
         self.buffer.append(row)
         if len(self.buffer) >= BATCH_ROWS:
-            self.spill()
+            self.spill(src)
 
-    def spill(self) -> None:
+    def spill(self, src: SourceFile | None = None) -> None:
         self.stage.add_records(self.buffer)
         self.buffer = []
         if self.stage.rows >= STAGE_ROWS:
             self.finish()
+            if src is not None:
+                self.maybe_commit(src)
 
     def finish(self) -> None:
         if self.buffer:
@@ -669,6 +675,20 @@ class _Reader:
             self.buffer = []
         self.stage.flush(self.results)
         self.rejects.flush()
+
+    def maybe_commit(self, src: SourceFile) -> None:
+        """Commit a big file in steps: DuckDB keeps an open transaction's rows in memory."""
+        result = self.results[src.display]
+        if result.rows_added + result.rows_duplicate - self._rows_at_commit < COMMIT_ROWS:
+            return
+        self.finish()
+        self.con.execute("commit")
+        self.con.execute("begin transaction")
+        self._rows_at_commit = result.rows_added + result.rows_duplicate
+        self.committed[src.display] = result.rows_added
+
+    def start_file(self) -> None:
+        self._rows_at_commit = 0
 
     def python_route(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
         for item in parser.parse(src, self.ctx):
@@ -698,12 +718,15 @@ class _Reader:
             first = int(numbers[0])
             self.con.register("_lines", chunk)
             try:
-                # Pushed below the projection, the shape checks would parse every line a second time.
+                # Pushed below the projection, the shape checks would parse every line a second time; and
+                # keeping insertion order would make DuckDB read the Arrow batches on one thread.
                 self.con.execute("set disabled_optimizers = 'filter_pushdown'")
+                self.con.execute("set preserve_insertion_order = false")
                 try:
                     self.con.execute(extract, [src.display, fmt_name, self.now, self.now])
                 finally:
                     self.con.execute("reset disabled_optimizers")
+                    self.con.execute("reset preserve_insertion_order")
             finally:
                 self.con.unregister("_lines")
             repeated = self.con.execute("select count(*) - count(distinct id) from _ingest_fast").fetchall()[0][0]
@@ -743,6 +766,7 @@ class _Reader:
                 self.buffer = []
             if self.stage.rows >= STAGE_ROWS:
                 self.finish()
+            self.maybe_commit(src)
         self.con.execute("drop table if exists _ingest_fast")
 
 
@@ -790,9 +814,12 @@ def ingest_paths(
         raise PlanError(f"Unknown format {fmt!r}. Known formats: {', '.join(sorted(formats))}.")
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     sources = expand_paths(list(paths), stdin=stdin)
+    previous_limit = _cap_memory(con)
     try:
         return _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast, warn, started, record_stage_run, Pricing)
     finally:
+        if previous_limit is not None:
+            con.execute(f"set memory_limit = '{previous_limit}'")
         for src in sources:
             if src.temporary:
                 try:
@@ -860,6 +887,7 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
         src.on_read = on_read
         _set_digest(src, digest)
         con.execute("begin transaction")
+        reader.start_file()
         try:
             if _use_fast_route(parser, src, fast):
                 reader.fast_route(parser, src, name, seq_base)
@@ -873,7 +901,13 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
         except (OSError, EOFError) as exc:
             con.execute("rollback")
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise PlanError(f"{src.display}: cannot read ({reason}); nothing from this file was stored.") from None
+            stored = reader.committed.get(src.display)
+            if stored is None:
+                raise PlanError(f"{src.display}: cannot read ({reason}); nothing from this file was stored.") from None
+            raise PlanError(
+                f"{src.display}: cannot read ({reason}) after {stored:,} of its requests were stored; fix or "
+                "re-download it and ingest it again (requests already stored are not added twice)."
+            ) from None
         except BaseException:
             con.execute("rollback")
             raise
@@ -926,6 +960,23 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
         for sentence in ctx.warnings:
             warn(sentence)
     return summary
+
+
+_UNITS = {"b": 1, "bytes": 1, "kb": 1e3, "kib": 1 << 10, "mb": 1e6, "mib": 1 << 20, "gb": 1e9, "gib": 1 << 30, "tb": 1e12, "tib": 1 << 40}
+
+
+def _cap_memory(con) -> str | None:
+    """Lower DuckDB's buffer pool to MEMORY_LIMIT for the run; returns the setting to restore, if changed."""
+    current = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    number, _, unit = str(current).strip().partition(" ")
+    try:
+        size = float(number) * _UNITS.get(unit.strip().lower() or "b", 1)
+    except ValueError:
+        return None
+    if size <= MEMORY_LIMIT:
+        return None
+    con.execute(f"set memory_limit = '{MEMORY_LIMIT >> 20}MB'")
+    return current
 
 
 def _set_digest(src: SourceFile, digest: _Digest | None) -> None:

@@ -170,7 +170,9 @@ class SourceFile:
                     text = pa.array(pieces, type=pa.large_string())
                 numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
                 next_line += count
-                yield pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
+                table = pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
+                # Several record batches (zero-copy slices): DuckDB scans Arrow batches in parallel.
+                yield pa.Table.from_batches(table.to_batches(max_chunksize=max(1024, count // 16 + 1)))
                 if not data:
                     break
 

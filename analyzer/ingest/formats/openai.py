@@ -683,7 +683,10 @@ def _fast_select_sql(shape: str, messages_mode: str = "reparse") -> str:
         " and ch.message.refusal is null and ch.message.tool_calls is null and ch.message.function_call is null)))"
     )
     if shape == "pair":
-        params = ", ".join(f"({_sql_str(k)}, j.request.\"{k}\")" for k in _FAST_PARAMS)
+        # {"key":value,...} of the parameters present: JSON text joined as DuckDB would serialise it.
+        params = ", ".join(
+            f"case when j.request.\"{k}\" not in ('[]', '{{}}') then '\"{k}\":' || j.request.\"{k}\" end" for k in _FAST_PARAMS
+        )
         if messages_mode == "reparse":
             msgs = "from_json(j.request.messages, '[{\"role\": \"VARCHAR\", \"content\": \"VARCHAR\"}]')"
             raw = "j.request.messages"
@@ -700,8 +703,7 @@ def _fast_select_sql(shape: str, messages_mode: str = "reparse") -> str:
         coalesce(j.request.user, j.request.safety_identifier) as user_id,
         case when j.request.metadata like '{{%' or j.request.metadata like '[%'
              then nullif(nullif(j.request.metadata, '{{}}'), '[]') end as tags_json,
-        nullif(to_json(map_from_entries(list_filter([{params}],
-            lambda p: p[2] is not null and p[2] <> '[]' and p[2] <> '{{}}')))::varchar, '{{}}') as params_json,
+        nullif('{{' || concat_ws(',', {params}) || '}}', '{{}}') as params_json,
         coalesce({c}.model, j.request.model, j.model) as model,"""
         inner = f"select line_no, j, {msgs} as msgs, {raw} as raw_messages"
         outer_filter = (f"where {shape_ok} and (len(msgs) = 0 or list_bool_and(list_transform(msgs, lambda m: "
