@@ -99,6 +99,13 @@ def template_phrase(template_text: str) -> str | None:
             words = phrase.split()
             if 1 <= len(words) <= 8 and phrase.lower() not in {"assistant", "ai assistant", "ai", "chatbot", "bot", "ai model", "language model"}:
                 return phrase[0].upper() + phrase[1:]
+    # An instruction template ("Summarize the following document in three bullet points: ..."): its first
+    # clause, when it starts with a verb-like word and is short enough to read as a name.
+    first = re.split(r"[.:;!?\n]", template_text.strip(), maxsplit=1)[0].strip()
+    words = first.split()
+    if 2 <= len(words) <= 16 and not first.lower().startswith(("you ", "i ", "we ", "the ", "a ", "this ", "hi", "hello")):
+        first = first if len(words) <= 9 else " ".join(words[:8]) + "…"
+        return first[0].upper() + first[1:]
     return None
 
 

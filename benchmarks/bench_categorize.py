@@ -54,19 +54,24 @@ from analyzer.db import connect
 from analyzer.categorize import categorize
 kwargs = json.loads(sys.argv[2])
 con = connect(sys.argv[1])
+con.execute("set enable_progress_bar = false")
 t = time.perf_counter()
 result = categorize(con, progress=False, **kwargs)
 wall = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 con.close()
-print(json.dumps({"wall_s": wall, "peak_rss_mb": peak, "result": result}, default=str))
+with open(sys.argv[3], "w") as fh:
+    json.dump({"wall_s": wall, "peak_rss_mb": peak, "result": result}, fh, default=str)
 """
 
 
 def run_child(db_path: Path, **kwargs) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(db_path), json.dumps(kwargs)], check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([sys.executable, "-c", _CHILD, str(db_path), json.dumps(kwargs), out.name], check=True,
+                       stdout=subprocess.DEVNULL)
+        return json.loads(Path(out.name).read_text())
 
 
 def speed(args) -> None:
