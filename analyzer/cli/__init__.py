@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "judge": "judge_cmd:judge",
     "review": "review_cmd:review",
     "report": "report_cmd:report",
+    "notebook": "notebook_cmd:notebook",
 }
 
 
