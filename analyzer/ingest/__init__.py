@@ -729,10 +729,15 @@ class _Reader:
                     self.con.execute("reset preserve_insertion_order")
             finally:
                 self.con.unregister("_lines")
-            repeated = self.con.execute("select count(*) - count(distinct id) from _ingest_fast").fetchall()[0][0]
-            inserted = self.con.execute(
-                insert.replace("{fast}", first_only if repeated else "_ingest_fast")
-            ).fetchnumpy()
+            # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
+            repeated, stored = self.con.execute(
+                """select (select count(*) - count(distinct id) from _ingest_fast),
+                          (select count(*) from _ingest_fast semi join requests using (id))"""
+            ).fetchall()[0]
+            statement = insert.replace("{fast}", first_only if repeated else "_ingest_fast")
+            if not stored:
+                statement = statement.replace("where f.id not in (select id from requests)", "")
+            inserted = self.con.execute(statement).fetchnumpy()
             done = inserted["source_line"]
             result.rows_added += len(done)
             if len(done) and bool(np.any(inserted["unpriced"])):
