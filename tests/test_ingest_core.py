@@ -244,3 +244,15 @@ def test_cli_prices_from_config(tmp_path, db_path, fixtures):
     cost = scalar(con, "select cost_usd from requests where model = 'acme-finetune-v3'")
     con.close()
     assert cost == pytest.approx(12 * 1e-6 + 1 * 2e-6)
+
+
+def test_each_run_prices_with_its_own_plan_toml(con, tmp_path):
+    first = write_lines(tmp_path / "a.jsonl", [json.dumps(completion(1, model="acme-x"))])
+    second = write_lines(tmp_path / "b.jsonl", [json.dumps(completion(2, model="acme-x"))])
+    ingest_paths(con, [str(first)], config={"prices": {"acme-x": {"input_per_mtok": 1.0, "output_per_mtok": 1.0}}})
+    ingest_paths(con, [str(second)], config={"prices": {"acme-x": {"input_per_mtok": 2.0, "output_per_mtok": 2.0}}})
+    costs = [r[0] for r in con.execute("select cost_usd from requests order by source_id").fetchall()]
+    assert costs == pytest.approx([(21 + 3) * 1e-6, (22 + 3) * 2e-6])
+    third = write_lines(tmp_path / "c.jsonl", [json.dumps(completion(3, model="acme-x"))])
+    summary = ingest_paths(con, [str(third)])
+    assert summary["unknown_models"] == ["acme-x"]

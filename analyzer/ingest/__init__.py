@@ -5,17 +5,20 @@ Parsers yield record dicts and ``Reject``s; records are coerced to the column ty
 table, priced there (``analyzer.pricing`` tariffs joined in SQL), deduplicated on a stable id and appended to
 `requests`. Bad records go to `rejects` with file, line, reason and excerpt; the good ones still land.
 
-Two routes lead into the stage, with identical results:
+Two routes lead into `requests`, with identical results:
 
-- the Python route: a format's ``parse(src, ctx)`` generator, one record at a time;
-- the SQL fast route, for big JSON Lines files of formats that offer ``fast_select()``: the file is cut into
-  Arrow chunks of raw lines (with their line numbers), DuckDB extracts the fields of every line whose shape
-  it fully understands, and the few other lines (malformed, double-encoded, unusual shapes) go through the
-  format's Python ``parse_line``. Memory stays flat whatever the file size.
+- the Python route: a format's ``parse(src, ctx)`` generator, one record at a time, through the stage;
+- the SQL fast route, for big JSON Lines files of formats that offer ``fast_select(src)`` and ``parse_line``:
+  the file is cut into Arrow chunks of raw lines with their line numbers, DuckDB extracts the fields of every
+  line whose shape it fully understands and appends them, priced, straight to `requests`; the few other lines
+  (malformed, double-encoded, unusual shapes, duplicates) go through ``parse_line`` and the stage. Memory stays
+  flat whatever the file size: chunks are bounded, big files are committed every ``COMMIT_ROWS`` rows and
+  DuckDB's buffer pool is capped at ``MEMORY_LIMIT`` during the run.
 
 Re-ingesting adds nothing: a record's id is a hash of its dedupe key (provider + the log's own id, or its
 content). A record that arrives again with fields the stored row lacks (an export with prompts after one with
-usage only) fills those fields in. Each file is one transaction: a file that cannot be read adds nothing.
+usage only) fills those fields in; within one file the first line wins. A file is one transaction (a big one
+a few): a file that cannot be read adds nothing, or says how much of it was stored.
 """
 
 from __future__ import annotations
@@ -318,6 +321,7 @@ class Stage:
         con.execute(_STAGE_DDL)
         con.execute(_TARIFF_DDL)
         con.execute("delete from _ingest_stage")
+        con.execute("delete from _ingest_tariffs")  # another run may have had other prices (plan.toml)
 
     def add_records(self, rows: list[dict]) -> None:
         if not rows:
@@ -334,13 +338,6 @@ class Stage:
         finally:
             self.con.unregister("_ingest_py")
         self.rows += len(rows)
-
-    def add_sql(self, select_sql: str, params: list) -> int:
-        """Stage the rows of a format's fast-route SELECT (columns named like the stage's)."""
-        before = self.rows
-        count = self.con.execute(f"insert into _ingest_stage by name {select_sql}", params).fetchall()
-        self.rows = before + (count[0][0] if count else 0)
-        return self.rows - before
 
     # -- pricing ------------------------------------------------------------------------------
     def _price(self) -> None:
