@@ -678,9 +678,12 @@ def _fast_select_sql(shape: str, messages_mode: str = "reparse") -> str:
         # Python treats a line with any of these keys as a pair, even when the value is null.
         keys = "|".join(REQUEST_KEYS + RESPONSE_KEYS)
         checks.append(f"not regexp_matches(text, '\"({keys})\"\\s*:')")
+    choice_ok = ("@.message.refusal is null and @.message.tool_calls is null and @.message.function_call is null"
+                 " and " + plain("@.message.content"))
+    # One choice is the common case: checked without a lambda, which costs DuckDB more than the check itself.
     checks.append(
-        f"({c}.choices is null or list_bool_and(list_transform({c}.choices, lambda ch: {plain('ch.message.content')}"
-        " and ch.message.refusal is null and ch.message.tool_calls is null and ch.message.function_call is null)))"
+        f"(case when len({c}.choices) = 1 then {choice_ok.replace('@', c + '.choices[1]')}"
+        f" else ({c}.choices is null or list_bool_and(list_transform({c}.choices, lambda ch: {choice_ok.replace('@', 'ch')}))) end)"
     )
     if shape == "pair":
         # {"key":value,...} of the parameters present: JSON text joined as DuckDB would serialise it.
@@ -690,11 +693,16 @@ def _fast_select_sql(shape: str, messages_mode: str = "reparse") -> str:
         if messages_mode == "reparse":
             msgs = "from_json(j.request.messages, '[{\"role\": \"VARCHAR\", \"content\": \"VARCHAR\"}]')"
             raw = "j.request.messages"
-            shape_ok = "starts_with(j.request.messages, '[')"
+            # Every content a string or null: in DuckDB's own serialisation of the conversation no "content" key
+            # is followed by a list, an object, a boolean or a number (inside strings, quotes are escaped).
+            checks.append("starts_with(j.request.messages, '[')")
+            checks.append("not regexp_matches(j.request.messages, '\"content\":[[{tf0-9-]')")
+            outer = ""
         else:
             msgs = "j.request.messages"
             raw = "json_extract(text, '$.request.messages')"
-            shape_ok = "j.request.messages is not null"
+            outer = (f"where j.request.messages is not null and (len(msgs) = 0 or list_bool_and(list_transform(msgs, "
+                     f"lambda m: {plain('m.content')})))")
         request_columns = f"""
         nullif(array_to_string(list_transform(list_filter(msgs, lambda m: m.role in ('system', 'developer')),
             lambda m: coalesce(m.content, '')), chr(10) || chr(10)), '') as system_prompt,
@@ -706,8 +714,7 @@ def _fast_select_sql(shape: str, messages_mode: str = "reparse") -> str:
         nullif('{{' || concat_ws(',', {params}) || '}}', '{{}}') as params_json,
         coalesce({c}.model, j.request.model, j.model) as model,"""
         inner = f"select line_no, j, {msgs} as msgs, {raw} as raw_messages"
-        outer_filter = (f"where {shape_ok} and (len(msgs) = 0 or list_bool_and(list_transform(msgs, lambda m: "
-                        f"{plain('m.content')})))")
+        outer_filter = outer
     else:
         request_columns = f"""
         null::varchar as system_prompt, null::varchar as messages_json, null::varchar as prompt_text,
@@ -722,8 +729,9 @@ select
     line_no as source_line,
     'openai' as provider,{request_columns}
     make_timestamp({c}.created::bigint * 1000000) as created_at,
-    nullif(array_to_string(list_filter(list_transform({c}.choices, lambda ch: ch.message.content),
-        lambda t: t is not null and t <> ''), chr(10)), '') as response_text,
+    case when len({c}.choices) = 1 then nullif({c}.choices[1].message.content, '')
+         else nullif(array_to_string(list_filter(list_transform({c}.choices, lambda ch: ch.message.content),
+                     lambda t: t is not null and t <> ''), chr(10)), '') end as response_text,
     {c}.usage.prompt_tokens::bigint as input_tokens,
     {c}.usage.prompt_tokens_details.cached_tokens::bigint as cached_input_tokens,
     null::bigint as cache_write_tokens,
@@ -732,8 +740,9 @@ select
     null::double as cost_usd,
     false as is_batch,
     j.duration_ms::double as duration_ms,
-    case when list_contains(list_transform({c}.choices, lambda ch: ch.finish_reason), 'content_filter')
-         then 'blocked' else 'ok' end as status,
+    case when len({c}.choices) = 1 then (case when {c}.choices[1].finish_reason = 'content_filter' then 'blocked' else 'ok' end)
+         when list_contains(list_transform({c}.choices, lambda ch: ch.finish_reason), 'content_filter') then 'blocked'
+         else 'ok' end as status,
     null::bigint as _supersedes
 from (
     {inner}
