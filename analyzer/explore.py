@@ -365,7 +365,7 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
     from . import categorize as cat
     from .embedders import content_hash, get_embedder
 
-    _require(con, "requests", "plan ingest PATH")
+    _require(con, "categories", "plan categorize")
     params = _categorize_params(con)
     if seed is not None:
         params["seed"] = seed
@@ -548,7 +548,8 @@ def _stability(x: np.ndarray, ks: list[int], seed: int, reps: int = 2, fraction:
 def k_sweep(pv: PromptVectors, ks: Iterable[int] | None = None, *, seed: int = 0, stability: bool = True, top: int = 10):
     """Per k, categorize's own clustering (Ward-initialised KMeans on the same vectors) scored by:
 
-    - ``silhouette``: mean cosine silhouette, the criterion ``--k auto`` maximises;
+    - ``silhouette``: mean cosine silhouette, what ``--k auto`` judges k by;
+    - ``auto``: True on the k ``plan categorize --k auto`` would choose here (always in the sweep);
     - ``stability``: mean adjusted Rand index between runs with different seeds on two random 70%
       subsamples, each assigning every prompt to its nearest centre (1 = the same categories whatever the
       seed and the sample);
@@ -565,7 +566,10 @@ def k_sweep(pv: PromptVectors, ks: Iterable[int] | None = None, *, seed: int = 0
     x = pv.vectors
     if len(x) < 3:
         raise PlanError(f"Only {len(x)} prompt vectors: too few to compare values of k.")
-    ks = sorted({int(k) for k in (ks if ks is not None else cat.k_grid(len(x), top))})
+    clusterer = cat.Clusterer(x, seed=seed)
+    chosen, scores = cat.choose_k(x, top=top, seed=seed, clusterer=clusterer)  # the library's own rule
+    known = {int(s["k"]): s["silhouette"] for s in scores}
+    ks = sorted({int(k) for k in (ks if ks is not None else known)} | {int(chosen)})
     bad = [k for k in ks if k < 2 or k >= len(x)]
     if bad:
         raise PlanError(f"k must be between 2 and {len(x) - 1} here (the prompts with vectors); got {bad}.")
@@ -573,34 +577,27 @@ def k_sweep(pv: PromptVectors, ks: Iterable[int] | None = None, *, seed: int = 0
     keep = ~np.isnan(stored) & (stored >= 0)
     spend = pv.frame["spend_usd"].fill_null(0).to_numpy().astype(np.float64)
     stable = _stability(x, ks, seed) if stability else {}
-    clusterer = cat.Clusterer(x, seed=seed)
     rows = []
     for k in ks:
         labels, _ = clusterer.fit(k)
         by_cluster = np.bincount(labels, weights=spend, minlength=k)
         rows.append({
             "k": k,
-            "silhouette": cat._silhouette(x, labels, seed),
+            "silhouette": known[k] if known.get(k) is not None else cat._silhouette(x, labels, seed),
+            "auto": k == chosen,
             "stability": stable.get(k),
             "ari_vs_stored": float(adjusted_rand_score(stored[keep], labels[keep])) if keep.any() else None,
             "top_share_of_spend": float(np.sort(by_cluster)[::-1][:top].sum() / spend.sum()) if spend.sum() > 0 else None,
             "smallest_cluster": int(np.bincount(labels, minlength=k).min()),
         })
-    return pl.DataFrame(rows, schema={"k": pl.Int64, "silhouette": pl.Float64, "stability": pl.Float64,
+    return pl.DataFrame(rows, schema={"k": pl.Int64, "silhouette": pl.Float64, "auto": pl.Boolean, "stability": pl.Float64,
                                       "ari_vs_stored": pl.Float64, "top_share_of_spend": pl.Float64,
                                       "smallest_cluster": pl.Int64})
 
 
 def auto_k(sweep) -> int:
-    """The k ``--k auto`` would choose from these scores: the highest silhouette, or the smallest k within
-    0.01 of it (fewer, broader categories when the data cannot tell them apart)."""
-    from . import categorize as cat
-
-    valid = sweep.filter(sweep["silhouette"].is_not_null())
-    if not len(valid):
-        return int(sweep["k"].min())
-    best = valid["silhouette"].max()
-    return int(valid.filter(valid["silhouette"] >= best - cat.AUTO_K_TOLERANCE)["k"].min())
+    """The k ``plan categorize --k auto`` would choose on the swept vectors (the ``auto`` row of ``k_sweep``)."""
+    return int(sweep.filter(sweep["auto"])["k"][0])
 
 
 @dataclass
