@@ -286,3 +286,27 @@ def test_llm_names_from_a_local_endpoint_clio_style(categorized):
     assert any("LLM naming stopped" in w for w in fallback["warnings"])
     with pytest.raises(PlanError, match="allow-remote"):
         categorize(con, k=6, llm_names=True, endpoint="http://192.0.2.1:8080/v1", model="namer", progress=False)
+
+
+@pytest.mark.parametrize("responses, prompt, input_tokens, expected", [
+    (['{"name": "Ada", "age": 36}', '```json\n{"name": "Bo"}\n```'], "Return the user as JSON.", 100, tt.STRUCTURED_GENERATION),
+    (["SELECT region, sum(amount) FROM orders GROUP BY region;"] * 2, "Revenue by region?", 300, tt.STRUCTURED_GENERATION),
+    (['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M3 3h18"/></svg>'] * 2, "A bell icon", 80, tt.STRUCTURED_GENERATION),
+    (["```python\ndef add(a, b):\n    return a + b\n```"] * 2, "Write a function that adds two numbers.", 60, tt.CODE_FROM_SPEC),
+    (["billing", "fraud", "Billing", "other", "fraud."] * 4, "Classify this ticket.", 120, tt.CLASSIFICATION),
+    (['{"vendor": "Acme", "total": 12.5}'] * 3, "Extract the vendor and total from this invoice.", 400, tt.EXTRACTION),
+    (["Could you clarify which report you mean?", "Do you mean the Q3 deck or the board memo?"], "fix it", 20, tt.AMBIGUOUS_INSTRUCTION),
+    ([None, None], "Summarize the following meeting notes in three bullets.", 900, tt.SUMMARIZATION),
+    (["The indemnity in clause 9 caps liability at fees paid, which is unusual for this kind of agreement."] * 2,
+     "Which clauses limit our liability?", 12000, tt.LONG_DOCUMENT_REASONING),
+    (["Here are a few ideas for your weekend: a long walk by the river, a visit to the museum, and dinner with friends."] * 2,
+     "What should I do this weekend?", 30, tt.OPEN_ENDED),
+])
+def test_task_type_from_prompts_and_frontier_responses(responses, prompt, input_tokens, expected):
+    from analyzer.naming import infer_task_type
+
+    samples = [{"system_prompt": None, "prompt_text": prompt, "response_text": r, "input_tokens": input_tokens}
+               for r in responses]
+    task, evidence = infer_task_type(samples)
+    assert task == expected, evidence
+    assert evidence
