@@ -937,8 +937,8 @@ def notebook_guide(db_path: str | os.PathLike | None = None) -> dict:
 
 def _kernel_manager_class(kernels: Path):
     """An async kernel manager whose only kernelspec is python3 running *this* interpreter (written afresh
-    into ``kernels``), whatever kernelspecs the user has installed elsewhere. IPC transport: the kernel
-    listens on local sockets, not on TCP ports."""
+    into ``kernels``), whatever kernelspecs the user has installed elsewhere. On POSIX the kernel listens
+    on local sockets (IPC), not on TCP ports."""
     from ipykernel.kernelspec import write_kernel_spec
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
@@ -954,11 +954,11 @@ def _kernel_manager_class(kernels: Path):
 
         @default("transport")
         def _local_transport(self):
-            return "ipc"
+            return "ipc" if os.name == "posix" else "tcp"
 
         @default("connection_file")
-        def _local_connection_file(self):
-            return str(kernels / f"kernel-{os.getpid()}-{id(self)}.json")
+        def _local_connection_file(self):  # short: IPC socket paths are limited to ~100 characters
+            return str(kernels / f"k{os.getpid()}-{id(self) % 10**6}.json")
 
     return LocalKernelManager
 
@@ -987,7 +987,7 @@ def run_notebooks(db_path: str | os.PathLike | None = None, *, names: Iterable[s
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PLAN_DB": str(db_file), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     results = []
-    with tempfile.TemporaryDirectory(prefix="plan-kernel-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="plank-") as tmp:
         for path in notebook_paths(names):
             nb = nbformat.read(path, as_version=4)
             if edit is not None:

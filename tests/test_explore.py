@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
@@ -122,7 +123,7 @@ def test_spend_by_day_per_group_adds_up_to_the_total(ro):
     for by in ("model", "provider", "source_format", "category"):
         df = explore.spend_by_day(ro, by=by)
         assert by in df.columns and df["spend_usd"].sum() == pytest.approx(total) and df["requests"].sum() == 60
-    by_cat = explore.spend_by_day(ro, by="category").group_by("category").agg(explore_spend=__import__("polars").col("spend_usd").sum())
+    by_cat = explore.spend_by_day(ro, by="category").group_by("category").agg(explore_spend=pl.col("spend_usd").sum())
     stored = dict(rows(ro, "select name, spend_usd from categories"))
     assert {r["category"]: pytest.approx(r["explore_spend"]) for r in by_cat.iter_rows(named=True)} == stored
     with pytest.raises(PlanError, match="one of"):
