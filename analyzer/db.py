@@ -84,7 +84,8 @@ def dicts(con, sql: str, params: Sequence[Any] | dict | None = None) -> list[dic
 
 def arrow(con, sql: str, params: Sequence[Any] | dict | None = None):
     """Query result as a pyarrow Table (the route to polars: ``polars.from_arrow``)."""
-    return con.execute(sql, params or []).to_arrow_table()
+    # A relation converts straight to Arrow; a DB-API result would copy the rows once more.
+    return con.sql(sql, params=params or None).to_arrow_table()
 
 
 def polars(con, sql: str, params: Sequence[Any] | dict | None = None):
