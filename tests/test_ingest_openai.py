@@ -284,3 +284,16 @@ def test_sniffing_picks_the_right_openai_format(fixtures, shared_eval):
     assert fmt(fixtures / "openai" / "batch_chat_input.jsonl") == "openai-batch-input"
     assert fmt(fixtures / "openai" / "batch_chat_output.jsonl") == "openai-batch-output"
     assert fmt(shared_eval / "logs" / "openai_responses_batch_input.jsonl") == "openai-batch-input"
+
+
+def test_requests_logged_without_responses(con, tmp_path):
+    path = tmp_path / "requests_only.jsonl"
+    path.write_text(
+        json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Capital of Peru?"}],
+                    "temperature": 0.1, "timestamp": "2025-05-01T10:00:00Z"}) + "\n"
+    )
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "openai" and summary["rows_added"] == 1
+    row = dicts(con, "select * from requests")[0]
+    assert (row["status"], row["prompt_text"], row["system_prompt"]) == ("no_response", "Capital of Peru?", "Be terse.")
+    assert row["created_at"] == datetime(2025, 5, 1, 10, 0) and row["cost_source"] == "unknown"

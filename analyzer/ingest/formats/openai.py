@@ -776,7 +776,8 @@ class OpenAIApp:
             return 85
         request, response, found = _pair_sides(obj)
         if not found:
-            return 0
+            # Requests logged without their responses still say what was asked.
+            return 40 if isinstance(obj.get("messages"), list) and obj.get("model") else 0
         request, _ = _unwrap_body(request)
         response, _ = _unwrap_body(response)
         request = maybe_json(request)
