@@ -313,3 +313,24 @@ def compliance_decision(con, category: dict, *, config: dict | None = None):
         f"{category.get('decision_reason') or ''} Needs legal review: {share}, and local acceptance is below "
         f"{min_acceptance:.0%}, so it stays on the frontier API only after a compliance review.".strip(),
     )
+
+
+def redact_together(*texts: str | None) -> list[str | None]:
+    """Redact texts that belong to one request (prompt, frontier answer, local answer) as a group: a value
+    found in one of them (``password = "..."`` in the prompt) is also removed where it appears bare in
+    another ("Remove ... from the file" in an answer), which no pattern alone would recognise."""
+    values: dict[str, str] = {}
+    for text in texts:
+        for start, end, kind in find(text or ""):
+            value = text[start:end]
+            if len(value.strip()) >= 6:
+                values[value] = kind
+    out = []
+    for text in texts:
+        red = redact(text)
+        if red:
+            for value in sorted(values, key=len, reverse=True):
+                if value in red:
+                    red = red.replace(value, f"[{values[value]}]")
+        out.append(red)
+    return out

@@ -99,6 +99,15 @@ def _redactor(enabled: bool) -> Callable[[str | None], str | None]:
     return redact
 
 
+def _group_redactor(enabled: bool) -> Callable[..., list]:
+    """Texts of one request redacted together, so a secret found in one is removed from all."""
+    if not enabled:
+        return lambda *texts: list(texts)
+    from .privacy import redact_together
+
+    return redact_together
+
+
 def _loads(value, default):
     if value is None:
         return default
@@ -540,6 +549,7 @@ def build_context(
     if not _count(con, "requests"):
         raise PlanError("The database holds no requests. Run `plan ingest PATH` first (or pass --db).")
     red = _redactor(redact)
+    red_group = _group_redactor(redact)
     generated_at = _iso(now or dt.datetime.now(dt.timezone.utc))
     actions = ensure_stages(con, config=config, progress=progress, say=say) if run_stages else []
     if cost is None:
@@ -578,13 +588,14 @@ def build_context(
         examples = []
         if not is_other:
             for e in _examples(con, cid, judged_model, per_category, have_replays=have_replays, have_judgments=have_judgments):
+                texts = red_group(e["prompt_text"], e["response_text"], e["output_text"], e["error"])
                 examples.append(
                     {
                         "request_id": e["request_id"],
-                        "prompt": clip(red(e["prompt_text"]), PROMPT_CHARS),
-                        "frontier": clip(red(e["response_text"]), ANSWER_CHARS),
-                        "local": clip(red(e["output_text"]), ANSWER_CHARS),
-                        "local_error": clip(red(e["error"]), REASON_CHARS),
+                        "prompt": clip(texts[0], PROMPT_CHARS),
+                        "frontier": clip(texts[1], ANSWER_CHARS),
+                        "local": clip(texts[2], ANSWER_CHARS),
+                        "local_error": clip(texts[3], REASON_CHARS),
                         "local_model": e["local_model"],
                         "replayed": e["replay_id"] is not None,
                         "passed": e["passed"],

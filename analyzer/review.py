@@ -121,7 +121,7 @@ def review_rows(con, *, only: str = "all", category: str | int | None = None, li
         data = [d for d in data if str(d["category_id"]) == wanted or (d["category"] or "").strip().casefold() == wanted]
         if not data:
             raise PlanError(f"No judged replays in category {category!r}; `plan judge` lists the categories.")
-    redactor = _redactor(redact)
+    redact_group = _redactor(redact)
     out = []
     per_category: Counter = Counter()
     for d in data:
@@ -137,6 +137,9 @@ def review_rows(con, *, only: str = "all", category: str | int | None = None, li
         if limit is not None and per_category[d["category_id"]] >= limit:
             continue
         per_category[d["category_id"]] += 1
+        reasons, prompt, frontier, local = redact_group(
+            d["reasons"] or ("no check applied" if auto == "n/a" else ""), _prompt_text(d), d["response_text"] or "",
+            d["output_text"] or "")
         out.append({
             "replay_id": format_replay_id(d["replay_id"]),
             "category": d["category"] or f"Category {d['category_id']}",
@@ -144,10 +147,10 @@ def review_rows(con, *, only: str = "all", category: str | int | None = None, li
             "auto_verdict": auto,
             "human_verdict": "" if human is None else ("pass" if human else "fail"),
             "note": (d["note"] or "") if human is not None else "",
-            "auto_reasons": redactor(d["reasons"] or ("no check applied" if auto == "n/a" else "")),
-            "prompt": redactor(_prompt_text(d)),
-            "frontier_answer": redactor(d["response_text"] or ""),
-            "local_answer": redactor(d["output_text"] or ""),
+            "auto_reasons": reasons,
+            "prompt": prompt,
+            "frontier_answer": frontier,
+            "local_answer": local,
             "category_id": d["category_id"],
             "answer_id": current,
         })
@@ -155,11 +158,12 @@ def review_rows(con, *, only: str = "all", category: str | int | None = None, li
 
 
 def _redactor(enabled: bool):
+    """Redacts one replay's texts together, so a secret found in the prompt is removed from the answers too."""
     if not enabled:
-        return lambda text: text
-    from .privacy import redact
+        return lambda *texts: [t or "" for t in texts]
+    from .privacy import redact_together
 
-    return lambda text: redact(text) or ""
+    return lambda *texts: [t or "" for t in redact_together(*texts)]
 
 
 def export_review(con, out: str | Path, *, only: str = "all", category: str | int | None = None,
