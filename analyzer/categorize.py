@@ -67,6 +67,7 @@ AUTO_K_PEAK_TOLERANCE = 0.05
 CV_FOLDS = 5
 RIDGE_ALPHA = 1.0
 TEMPLATE_COLLAPSE_MIN_SAMPLED = 30
+TEMPLATE_COHERE_MIN = 10
 EXAMPLES_PER_CATEGORY = 3
 KEYWORDS_PER_CATEGORY = 10
 TASK_SAMPLE = 200
@@ -649,13 +650,19 @@ def _categorize(
     template_vectors = _template_vectors(con, prep["templates"], embedder, progress)
     fit_space = _with_templates(fit_vectors, fit_templates, template_vectors) if fit_texts else None
     k_selection: list[dict] = []
+    cohered_templates: dict[int, int] = {}
     if fit_texts:
         clusterer = Clusterer(fit_space, seed=seed)
         if k_requested is None:
             k_final, k_selection = choose_k(fit_space, top=top, seed=seed, clusterer=clusterer)
         else:
             k_final = k_requested
-        fit_labels, centres = clusterer.fit(k_final, sample_weight=_cost_weights(fit_counts, fit_spend))
+        weights = _cost_weights(fit_counts, fit_spend)
+        fit_labels, centres = clusterer.fit(k_final, sample_weight=weights)
+        fit_labels, cohered_templates = cohere_templates(fit_vectors, fit_templates, fit_labels, weights, k_final,
+                                                         seed=seed)
+        if cohered_templates:
+            centres = _centres(fit_space, fit_labels, k_final)
         fit_dist = 1.0 - np.einsum("ij,ij->i", fit_space, centres[fit_labels])
     else:
         k_final = 0
@@ -680,6 +687,7 @@ def _categorize(
         w = _ridge_map(fit_static, fit_vectors)
         cv_labels = _cross_validated_route(fit_static, fit_vectors, fit_templates, template_vectors, centres, seed)
         collapsed_templates = _collapsible_templates(fit_templates, fit_labels)
+        collapsed_templates.update(cohered_templates)
         for tid, label in collapsed_templates.items():  # their sampled members' cheap label is the template's
             cv_labels[fit_templates == tid] = label
         audit = {"exact": fit_labels, "cheap": cv_labels, "spend": fit_spend, "requests": fit_counts}
@@ -749,7 +757,7 @@ def _categorize(
         "embedded_cached": embedded_cached,
         "static_encoded": static_encoded,
         "templates": len(prep["templates"]),
-        "templates_collapsed": len(collapsed_templates),
+        "templates_collapsed": len(collapsed_templates or cohered_templates),
         "timings_s": timings,
     }
     params = {"k": str(k), "top": top, "embedder": embedder.name, "seed": seed, "sample_size": sample_size,
@@ -816,6 +824,82 @@ def _collapsible_templates(fit_templates: np.ndarray, fit_labels: np.ndarray) ->
     return out
 
 
+def _spread(vectors: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean cosine distance of unit vectors to their own (re-normalised) centroid."""
+    centre = (vectors * weights[:, None]).sum(axis=0)
+    norm = np.linalg.norm(centre)
+    if norm == 0:
+        return 1.0
+    return float(np.average(1.0 - vectors @ (centre / norm), weights=weights))
+
+
+def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndarray, weights: np.ndarray,
+                     k: int, *, min_members: int = TEMPLATE_COHERE_MIN, seed: int = 0) -> tuple[np.ndarray, dict[int, int]]:
+    """Keep a specific template's requests in one category. A template is specific when its requests are no
+    more spread out (content vectors, weighted) than the median fitted cluster: then a split of it is KMeans
+    cutting one workload in two, and every member goes to the cluster holding most of its weight. A generic
+    system prompt over varied content ("You are a helpful assistant") is more spread and keeps its split.
+    A cluster left empty is refilled by halving the widest cluster of unlocked texts, so k stays exact.
+    Returns the new labels and {template_id: cluster} for the templates collapsed."""
+    labels = labels.copy()
+    if templates is None or not len(templates) or k < 2:
+        return labels, {}
+    weights = np.asarray(weights, dtype=np.float64)
+    weights = np.where(weights > 0, weights, 1.0)
+    cluster_spread = [_spread(vectors[labels == c], weights[labels == c]) for c in range(k) if (labels == c).sum() >= 2]
+    if not cluster_spread:
+        return labels, {}
+    limit = float(np.median(cluster_spread))
+    collapsed: dict[int, int] = {}
+    for tid in np.unique(templates[templates >= 0]):
+        members = np.where(templates == tid)[0]
+        if len(members) < min_members:
+            continue
+        votes = np.bincount(labels[members], weights=weights[members], minlength=k)
+        if (votes > 0).sum() < 2:
+            collapsed[int(tid)] = int(votes.argmax())
+            continue
+        if _spread(vectors[members], weights[members]) <= limit:
+            collapsed[int(tid)] = int(votes.argmax())
+            labels[members] = votes.argmax()
+    # Refill: a collapsed template moves as one unit (its weighted centroid), any other text on its own.
+    unit = np.arange(len(labels)) + 1 + max(int(templates.max()), 0)
+    for tid in collapsed:
+        unit[templates == tid] = tid
+    for empty in [c for c in range(k) if not (labels == c).any()]:
+        best, best_cost = None, 0.0
+        for c in range(k):
+            idx = np.where(labels == c)[0]
+            units, inverse = np.unique(unit[idx], return_inverse=True)
+            if len(units) < 2:
+                continue
+            cost = _spread(vectors[idx], weights[idx]) * weights[idx].sum()
+            if cost > best_cost:
+                best, best_cost = (idx, inverse, len(units)), cost
+        if best is None:
+            break
+        idx, inverse, n_units = best
+        centroid = np.zeros((n_units, vectors.shape[1]), dtype=np.float64)
+        np.add.at(centroid, inverse, vectors[idx] * weights[idx, None])
+        mass = np.bincount(inverse, weights=weights[idx], minlength=n_units)
+        from sklearn.cluster import KMeans
+
+        halves = KMeans(n_clusters=2, n_init=2, random_state=seed).fit(
+            _normalise(centroid.astype(np.float32)), sample_weight=mass).labels_
+        if halves.min() == halves.max():
+            break
+        labels[idx[halves[inverse] == 1]] = empty
+    return labels, collapsed
+
+
+def _centres(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    centres = np.zeros((k, x.shape[1]), dtype=np.float32)
+    np.add.at(centres, labels, x)
+    for c in np.where(~centres.any(axis=1))[0]:
+        centres[c] = x[c % len(x)]
+    return _normalise(centres)
+
+
 def _write_text_assignments(con, hashes, clusters, distances, routes) -> None:
     import pyarrow as pa
 
@@ -835,7 +919,7 @@ def _write_text_assignments(con, hashes, clusters, distances, routes) -> None:
 
 def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vectors, fit_labels, templates, audit,
                       n_texts, embedder_name, seed, naming=None, say=lambda m: None) -> dict:
-    from .naming import ctfidf_keywords, infer_task_type, keyword_name, template_phrase, unique_names
+    from .naming import ctfidf_keywords, infer_task_type, keyword_name, task_name, template_phrase, unique_names
 
     warnings: list[str] = []
     con.execute(
@@ -934,6 +1018,7 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
     names: dict[int, str] = {}
     name_source: dict[int, str] = {}
     descriptions: dict[int, str] = {}
+    task_of: dict[int, tuple[str, str]] = {}
     for cid in figures:
         if cid == OTHER_ID:
             continue
@@ -942,6 +1027,9 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
             continue
         dom = dominant_template.get(cid)
         phrase = template_phrase(template_names.get(dom["template_id"], "")) if dom and dom["share"] >= 0.5 else None
+        task_of[cid] = infer_task_type(samples.get(cid, []))
+        if phrase:
+            phrase = task_name(phrase, task_of[cid][0], samples.get(cid, []))
         names[cid] = phrase or keyword_name(keywords.get(cid, [])) or f"Category {cid}"
         name_source[cid] = "template" if phrase else "keywords"
     if naming:
@@ -969,7 +1057,7 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
         elif names.get(cid) == NO_TEXT_NAME:
             task, evidence = tt.OTHER, "usage-only records: the logs carry no prompt text"
         else:
-            task, evidence = infer_task_type(samples.get(cid, []))
+            task, evidence = task_of.get(cid) or infer_task_type(samples.get(cid, []))
         iv = intervals.get(cid, {})
         entry = {
             "id": cid,

@@ -80,33 +80,193 @@ def ctfidf_keywords(docs_by_class: dict[int, list[str]], top: int = 10) -> dict[
     return out
 
 
-_ROLE = re.compile(
-    r"\byou are (?:an? |the )?(?:expert |helpful |friendly |professional |senior )?"
-    r"([a-z][a-z0-9 /&'-]{2,60}?)(?=[.,;:!\n(]| that | who | which | for | to | in | at | with | working |$)",
-    re.IGNORECASE,
-)
-_TASK = re.compile(r"\b(?:your (?:task|job|role) is to|you will|please) ([a-z][a-z0-9 /'-]{3,60}?)(?=[.,;:!\n]|$)", re.IGNORECASE)
+NAME_CHARS = 48
+# Verbs that open an instruction ("Extract the purchase ...", "You write SQL ...").
+_TASK_VERBS = {
+    "analyse", "analyze", "annotate", "answer", "assess", "categorise", "categorize", "check", "classify", "clean",
+    "compose", "condense", "convert", "correct", "create", "debug", "describe", "design", "detect", "determine",
+    "draft", "draw", "edit", "evaluate", "explain", "extract", "fill", "find", "fix", "format", "generate", "grade",
+    "help", "identify", "implement", "label", "list", "map", "moderate", "normalise", "normalize", "outline",
+    "paraphrase", "parse", "plan", "predict", "produce", "proofread", "rank", "rate", "recommend", "redact",
+    "refactor", "rephrase", "review", "rewrite", "route", "score", "simplify", "solve", "sort", "suggest",
+    "summarise", "summarize", "tag", "test", "transcribe", "transform", "translate", "triage", "turn", "validate",
+    "verify", "write",
+}
+# Head nouns that name a function rather than a person: "the ticket triage step" -> "Ticket triage".
+_FUNCTION_NOUNS = {"step", "stage", "assistant", "bot", "chatbot", "agent", "tool", "service", "model", "system",
+                   "engine", "module", "component", "api", "function", "pipeline", "helper", "service"}
+_ROLE_ADJECTIVES = {"expert", "helpful", "friendly", "professional", "senior", "junior", "meticulous", "careful",
+                    "experienced", "skilled", "world-class", "diligent", "precise", "thorough", "smart", "ai",
+                    "in-house", "internal", "highly", "very", "knowledgeable", "concise", "accurate", "capable"}
+_GENERIC_ROLES = {"assistant", "ai assistant", "ai", "chatbot", "bot", "ai model", "language model",
+                  "large language model", "helpful assistant"}
+_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "each", "every", "one", "any", "our", "your",
+                "its", "their", "my", "given", "provided", "following"}
+# Words after which a name may stop; a name never ends on one of the others ("Help employees with").
+_BREAKS = (" for ", " from ", " in ", " at ", " with ", " using ", " to ", " into ", " on ", " by ", " of ", " about ",
+           " and ", " or ", ", ", " that ", " which ", " who ", " so ", " as ")
+_DANGLING = {"and", "or", "of", "the", "a", "an", "for", "from", "in", "at", "with", "using", "to", "into", "on",
+             "by", "about", "that", "which", "who", "as", "so", "this", "your", "our", "its"}
+_CUT_ALWAYS = re.compile(r"\s+(?:that|which|who|so that|so|because|when|if|unless|and nothing else|and then|"
+                         r"then|following|below|above|exactly|only|strictly)\b.*$", re.IGNORECASE)
+_OWNER = re.compile(r"^(?:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*){0,3})['’]s?\s+")  # "Halcyon Labs' ", "Acme's "
+_SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
+
+
+def clip_name(text: str, limit: int = NAME_CHARS) -> str:
+    """Shorten a name at a phrase boundary (a preposition, conjunction or comma), never inside a word and
+    never leaving it on a dangling 'and'/'for'; an ellipsis only when no boundary is short enough."""
+    text = " ".join((text or "").split()).strip(" ,;:-")
+    if len(text) <= limit:
+        return text
+    best = None
+    low = text.lower()
+    # A preposition ends a phrase cleanly; a comma or 'and' may split a list, so only as a fallback.
+    for seps in (_BREAKS[:10], _BREAKS):
+        for sep in seps:
+            for m in re.finditer(re.escape(sep), low):
+                cut = text[: m.start()].strip(" ,;:-")
+                if len(cut) <= limit and (best is None or len(cut) > len(best)):
+                    best = cut
+        if best is not None and len(best) >= 12:
+            break
+    if best is None or len(best) < 12:
+        words = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
+        while words.split() and words.split()[-1].lower().strip(",;:") in _DANGLING and len(words.split()) > 1:
+            words = words.rsplit(" ", 1)[0]
+        return words.strip(" ,;:-") + "…"
+    while len(best.split()) > 1 and best.split()[-1].lower().strip(",;:") in _DANGLING:
+        best = best.rsplit(" ", 1)[0].strip(" ,;:-")
+    return best
+
+
+def _tidy(phrase: str, keep_complement: bool = False) -> str:
+    phrase = _CUT_ALWAYS.sub("", phrase.strip().rstrip(".!?:;"))
+    phrase = re.split(r",\s+(?=[A-Z])", phrase, maxsplit=1)[0]  # an appositive: "for Lumen, Acme's design system"
+    phrase = re.sub(r"\s+\S*\d\S*", "", phrase)  # version numbers and counts: "Python 3.11", "24x24"
+    # Drop a trailing "for <owner>" clause: "for Halcyon's analysts" names the customer, not the task.
+    phrase = re.sub(r"\s+(?:for|at|of|in)\s+(?:the\s+)?(?:[A-Z][\w&.-]*\s*)+(?:['’]s?\s+[\w -]+)?$", "", phrase)
+    phrase = re.sub(r"\s+(?:for|at|in|to)\s+(?:the\s+)?(?:people|users|customers|employees|our team|us|you|me)\b.*$",
+                    "", phrase, flags=re.IGNORECASE)
+    words = [w for w in phrase.split() if w.lower() not in _DETERMINERS or w is phrase.split()[0]]
+    phrase = " ".join(words).strip(" ,;:-.")
+    return phrase[:1].upper() + phrase[1:] if phrase else ""
+
+
+def _verb_phrase(sentence: str) -> str | None:
+    """'You write SQL for Halcyon's analysts' / 'Extract the purchase from this email ...' -> the instruction."""
+    s = sentence.strip().strip("\"'")
+    m = re.match(r"(?:please\s+|you(?:\s+will|\s+should|\s+must|\s+can)?\s+|your (?:task|job|role) is to\s+)?([A-Za-z]+)\b(.*)$",
+                 s, re.IGNORECASE | re.DOTALL)
+    if not m:
+        return None
+    verb = m.group(1).lower()
+    base = verb[:-1] if verb.endswith("s") and verb[:-1] in _TASK_VERBS else verb
+    if base not in _TASK_VERBS:
+        return None
+    rest = m.group(2)
+    phrase = _tidy(base + rest)
+    return phrase if len(phrase.split()) >= 2 else None
+
+
+def _gerund_to_verb(word: str) -> str | None:
+    w = word.lower()
+    if not w.endswith("ing") or len(w) < 6:
+        return None
+    stem = w[:-3]
+    for cand in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else None):
+        if cand and cand in _TASK_VERBS:
+            return cand
+    return None
+
+
+def _role_phrase(sentence: str) -> tuple[str | None, bool]:
+    """'You are the ticket triage step in X's pipeline' -> ('Ticket triage', True): the phrase and whether it
+    names a function (True) or a person ('senior Python engineer', False)."""
+    m = re.match(r"you are\s+(.*)$", sentence.strip(), re.IGNORECASE | re.DOTALL)
+    if not m:
+        return None, False
+    role = m.group(1).strip()
+    role = re.sub(r"^(?:an?|the)\s+", "", role, flags=re.IGNORECASE)
+    role = _OWNER.sub("", role) if not role.lower().startswith(("ai ", "an ")) else role
+    role = re.sub(r"^[A-Z][\w-]*,\s+", "", role)  # "Atlas, Halcyon's internal assistant"
+    role = _OWNER.sub("", role)
+    # "a meticulous senior engineer reviewing code at X" / "an assistant who classifies tickets"
+    words = role.split()
+    for i, w in enumerate(words):
+        verb = _gerund_to_verb(w)
+        if verb and i > 0:
+            return _tidy(verb + " " + " ".join(words[i + 1 :])) or None, True
+        if w.lower() in {"who", "that", "which"} and i + 1 < len(words):
+            vp = _verb_phrase(" ".join(words[i + 1 :]))
+            if vp:
+                return vp, True
+            break
+    # The company ("at Acme", "in X's pipeline") goes; what the person works on ("for legal documents") stays.
+    role = re.split(r"\s+(?:in|at|with|on|working|whose|who|that|which)\b|[,(]", role, maxsplit=1)[0]
+    if re.search(r"\s(?:for|of)\s+(?:the\s+)?[A-Z]", role):
+        role = re.split(r"\s+(?:for|of)\s", role, maxsplit=1)[0]
+    words = [w for w in role.split() if w.lower() not in _ROLE_ADJECTIVES]
+    if not words or " ".join(words).lower() in _GENERIC_ROLES:
+        return None, False
+    head = re.split(r"\s(?:for|of)\s", " ".join(words), maxsplit=1)[0].split()
+    if head and head[-1].lower() in _FUNCTION_NOUNS and len(head) > 1 and len(head) == len(words):
+        return _tidy(" ".join(words[:-1])), True
+    return _tidy(" ".join(words)), False
 
 
 def template_phrase(template_text: str) -> str | None:
-    """'You are a support ticket triage assistant. ...' -> 'Support ticket triage assistant'."""
+    """The task a template states, as a short name: 'You write SQL for Acme's analysts' -> 'Write SQL';
+    'Extract the purchase from this email ...' -> 'Extract purchase from order-confirmation email';
+    'You are the ticket triage step in ...' -> 'Ticket triage'; 'You are a senior Python engineer. Write one
+    function ...' -> the instruction that follows the persona. None when no sentence states a task."""
     if not template_text:
         return None
-    for pattern in (_ROLE, _TASK):
-        m = pattern.search(template_text[:600])
-        if m:
-            phrase = re.sub(r"\s+", " ", m.group(1)).strip(" -/")
-            words = phrase.split()
-            if 1 <= len(words) <= 8 and phrase.lower() not in {"assistant", "ai assistant", "ai", "chatbot", "bot", "ai model", "language model"}:
-                return phrase[0].upper() + phrase[1:]
-    # An instruction template ("Summarize the following document in three bullet points: ..."): its first
-    # clause, when it starts with a verb-like word and is short enough to read as a name.
-    first = re.split(r"[.:;!?\n]", template_text.strip(), maxsplit=1)[0].strip()
+    sentences = [s.strip() for s in _SENTENCE.split(template_text.strip()[:800]) if s and s.strip()][:4]
+    person = None
+    for s in sentences:
+        if re.match(r"you are\b", s, re.IGNORECASE):
+            phrase, is_function = _role_phrase(s)
+            if phrase and is_function:
+                return clip_name(phrase)
+            if phrase and person is None:
+                person = phrase
+            continue
+        phrase = _verb_phrase(s)
+        if phrase:
+            return clip_name(phrase)
+    if person:
+        return clip_name(person)
+    first = sentences[0] if sentences else ""
     words = first.split()
     if 2 <= len(words) <= 16 and not first.lower().startswith(("you ", "i ", "we ", "the ", "a ", "this ", "hi", "hello")):
-        first = first if len(words) <= 9 else " ".join(words[:8]) + "…"
-        return first[0].upper() + first[1:]
+        return clip_name(_tidy(first))
     return None
+
+
+def task_name(base: str, task_type: str, samples: list[dict]) -> str:
+    """A name made specific by what the frontier answers are: a triage category answering with one of 11
+    labels reads 'Ticket triage (11 labels)', icon requests answered with SVG read 'Design icons (SVG)'."""
+    if not base or not samples:
+        return base
+    responses = [s.get("response_text") for s in samples if s.get("response_text")]
+    if not responses:
+        return base
+    suffix = None
+    low = base.lower()
+    if task_type == tt.CLASSIFICATION:
+        labels = Counter(re.sub(r"[^a-z0-9 _-]", "", strip_fences(r).strip().lower()) for r in responses
+                         if response_form(r) == "short")
+        if 2 <= len(labels) <= 30 and not re.search(r"\blabels?\b|\bclasses\b", low):
+            suffix = f"{len(labels)} labels"
+    elif task_type in (tt.STRUCTURED_GENERATION, tt.EXTRACTION):
+        forms = Counter(response_form(r) for r in responses)
+        form, count = forms.most_common(1)[0]
+        if form in ("json", "sql", "svg") and count >= 0.5 * len(responses) and form not in low:
+            suffix = form.upper()
+    if not suffix or len(base) + len(suffix) + 3 > NAME_CHARS + 4:
+        return base
+    return f"{base} ({suffix})"
 
 
 def keyword_name(keywords: list[str], n: int = 3) -> str:
@@ -146,6 +306,8 @@ def unique_names(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[
         shared = set.intersection(*(set(keywords.get(c, [])) for c in members)) if members else set()
         for c in members:
             own = [k for k in keywords.get(c, []) if k not in shared and k.lower() not in out[c].lower()][:2]
+            while len(own) > 1 and len(f"{names[c]}: {', '.join(own)}") > NAME_CHARS + 8:
+                own.pop()
             if own:
                 out[c] = f"{names[c]}: {', '.join(own)}"
         # Still equal (no distinctive keywords): number them so a person can tell them apart.
@@ -224,6 +386,7 @@ def infer_task_type(samples: list[dict]) -> tuple[str, str]:
     input_tokens = []
     cue_votes = Counter()
     with_response = 0
+    code_prompts = 0
     for s in samples:
         response = s.get("response_text")
         form = response_form(response)
@@ -239,6 +402,9 @@ def infer_task_type(samples: list[dict]) -> tuple[str, str]:
         prompt_chars.append(len(prompt) + len(system))
         if s.get("input_tokens"):
             input_tokens.append(s["input_tokens"])
+        if _CODE_FENCE.search(prompt[:6000]) or re.search(r"^(?:diff --git|@@ .* @@|[+-]{3} [ab]/)", prompt[:6000], re.M) \
+                or len(_CODE_START.findall(prompt[:6000])) >= 2:
+            code_prompts += 1
         instructions = system[:3000] + "\n" + prompt[:1500]
         for kind, pattern in _CUES:
             if pattern.search(instructions):
@@ -269,6 +435,11 @@ def infer_task_type(samples: list[dict]) -> tuple[str, str]:
             return tt.STRUCTURED_GENERATION, f"{pct(share(forms[kind]))} of responses parse as {kind.upper()}"
         if share(forms["code"]) >= 0.5:
             return tt.CODE_FROM_SPEC, f"{pct(share(forms['code']))} of responses are code"
+        if code_prompts >= 0.5 * n and share(forms["prose"]) >= 0.5:
+            # Code in, prose out: reviewing or explaining existing (often proprietary) code, not writing it
+            # from a spec. The vocabulary has no closer type, and it must not pass for open-ended writing.
+            return tt.OTHER, (f"{pct(code_prompts / n)} of prompts carry code and {pct(share(forms['prose']))} of "
+                              "responses discuss it (code review or explanation)")
     if cue_votes[tt.SUMMARIZATION] >= 0.4 * n:
         return tt.SUMMARIZATION, f"{pct(cue_votes[tt.SUMMARIZATION] / n)} of prompts ask for a summary"
     if median_tokens >= 3000:

@@ -60,14 +60,16 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, llm_names, endp
     if as_json:
         emit_json(result)
         return
+    from analyzer.naming import clip_name
+
     method = result["method"]
     click.echo(f"{result['requests']:,} requests, {method['distinct_texts']:,} distinct prompts, k={result['k']} "
                f"({method['mode']}, {result['embedder']}); spend ${result['spend_usd']:,.2f}")
-    click.echo(f"{'id':>3}  {'name':<44} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
+    click.echo(f"{'id':>3}  {'name':<50} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
     for c in result["categories"]:
         low, high = c["share_of_spend_ci"]
         ci = f"  ({low:.0%}-{high:.0%})" if high - low >= 0.005 else ""
-        click.echo(f"{c['id']:>3}  {c['name'][:44]:<44} {c['task_type']:<24} {c['requests']:>9,} "
+        click.echo(f"{c['id']:>3}  {clip_name(c['name'], 50):<50} {c['task_type']:<24} {c['requests']:>9,} "
                    f"${c['spend_usd']:>10,.2f} {c['share_of_spend']:>6.1%}{ci}")
         if c["keywords"]:
             click.echo(f"     keywords: {', '.join(c['keywords'][:6])}")
