@@ -186,7 +186,7 @@ def _role_phrase(sentence: str) -> tuple[str | None, bool]:
     m = re.match(r"you are\s+(.*)$", sentence.strip(), re.IGNORECASE | re.DOTALL)
     if not m:
         return None, False
-    role = m.group(1).strip()
+    role = m.group(1).strip().rstrip(".!?:;")
     role = re.sub(r"^(?:an?|the)\s+", "", role, flags=re.IGNORECASE)
     role = _OWNER.sub("", role) if not role.lower().startswith(("ai ", "an ")) else role
     role = re.sub(r"^[A-Z][\w-]*,\s+", "", role)  # "Atlas, Halcyon's internal assistant"
@@ -373,6 +373,16 @@ def response_form(response: str | None) -> str | None:
     return "prose"
 
 
+def _tags(response: str) -> list[str] | None:
+    """'smart-home, electronics' -> ['smart-home', 'electronics']; None unless every part is a short tag."""
+    body = strip_fences(response).strip().lower().rstrip(".")
+    parts = [p.strip() for p in re.split(r"[,;\n]", body) if p.strip()]
+    if not 1 <= len(parts) <= 8 or not all(re.fullmatch(r"[a-z0-9][a-z0-9 _/&-]{0,30}", p) and len(p.split()) <= 3
+                                           for p in parts):
+        return None
+    return parts
+
+
 def infer_task_type(samples: list[dict]) -> tuple[str, str]:
     """The task type of a category and the evidence for it, from a sample of its requests
     (dicts with system_prompt, prompt_text, response_text, input_tokens)."""
@@ -387,10 +397,12 @@ def infer_task_type(samples: list[dict]) -> tuple[str, str]:
     cue_votes = Counter()
     with_response = 0
     code_prompts = 0
+    responses_seen: list[str] = []
     for s in samples:
         response = s.get("response_text")
         form = response_form(response)
         if form:
+            responses_seen.append(response)
             with_response += 1
             forms[form] += 1
             if form == "short":
@@ -428,6 +440,12 @@ def infer_task_type(samples: list[dict]) -> tuple[str, str]:
                 top = ", ".join(lbl for lbl, _ in short_answers.most_common(4))
                 return tt.CLASSIFICATION, (f"{pct(share(forms['short']))} of responses are short labels from a set of "
                                            f"{labels} ({top})")
+        tag_lists = [_tags(r) for r in responses_seen]
+        tag_lists = [t for t in tag_lists if t]
+        tag_vocabulary = {tag for tags in tag_lists for tag in tags}
+        if share(len(tag_lists)) >= 0.6 and len(tag_vocabulary) <= min(40, 0.5 * len(tag_lists)):
+            return tt.CLASSIFICATION, (f"{pct(share(len(tag_lists)))} of responses are comma-separated tags from a "
+                                       f"set of {len(tag_vocabulary)}")
         if share(structured) >= 0.5:
             kind = max(("json", "sql", "svg"), key=lambda f: forms[f])
             if kind == "json" and cue_votes[tt.EXTRACTION] >= 0.3 * n:

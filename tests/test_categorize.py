@@ -310,3 +310,115 @@ def test_task_type_from_prompts_and_frontier_responses(responses, prompt, input_
     task, evidence = infer_task_type(samples)
     assert task == expected, evidence
     assert evidence
+
+
+# --- names a person recognises ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("system, expected", [
+    ("You write SQL for Contoso's analysts. Dialect: PostgreSQL 16. Use only the tables below.", "Write SQL"),
+    ("You are the ticket triage step in Acme's support pipeline. Read the ticket and answer with one label.",
+     "Ticket triage"),
+    (TRIAGE_SYSTEM, "Support ticket triage"),
+    ("Extract the purchase from this order-confirmation email for Acme's expense tool. Respond with JSON only.",
+     "Extract purchase from order-confirmation email"),
+    ("You are a senior Python engineer at Initech. Write one self-contained Python 3.11 function that meets the "
+     "spec exactly. Use type hints.", "Write self-contained Python function"),
+    ("You are a meticulous senior engineer reviewing code at Initech. Review the change for bugs.", "Review code"),
+    ("Summarise the raw meeting notes for people who missed the meeting. Format: a short summary.",
+     "Summarise raw meeting notes"),
+    ("You design icons for Lumen, Acme's design system. Icons are outline style on a 24x24 grid.", "Design icons"),
+    ("You extract data from vendor invoices for Acme's accounts-payable system. The input is OCR text.",
+     "Extract data from vendor invoices"),
+    ("You are Acme's in-house analyst for legal and operational documents. Answer strictly from the document.",
+     "Analyst for legal and operational documents"),
+    ("You are a helpful assistant.", None),
+])
+def test_template_phrase_names_the_task_not_the_company(system, expected):
+    from analyzer.naming import NAME_CHARS, template_phrase
+
+    name = template_phrase(system)
+    assert name == expected
+    if name:
+        assert len(name) <= NAME_CHARS and not any(co in name for co in ("Acme", "Contoso", "Initech"))
+
+
+def test_long_names_are_clipped_at_phrase_boundaries_never_mid_word():
+    from analyzer.naming import NAME_CHARS, clip_name
+
+    rng = np.random.default_rng(3)
+    vocab = ["review", "the", "incoming", "customer", "emails", "for", "billing", "and", "refund", "questions", "with",
+             "care", "of", "documents", "extraordinarily", "in", "accounts-payable", "to", "teams"]
+    for _ in range(300):
+        text = " ".join(rng.choice(vocab, size=int(rng.integers(2, 25))))
+        name = clip_name(text)
+        assert len(name) <= NAME_CHARS
+        body = name.rstrip("…")
+        assert text.startswith(body), (text, name)
+        assert len(body) == len(text) or text[len(body)] in " ,", (text, name)  # ends where a word ends
+        if body != text:
+            assert body.split()[-1] not in {"the", "for", "and", "of", "with", "in", "to"}, name
+    assert clip_name("Help employees with writing, data and engineering questions") == "Help employees"
+
+
+def test_task_name_says_how_many_labels_and_which_format():
+    from analyzer.naming import task_name
+
+    triage = [{"response_text": label} for label in ["billing", "refund_request", "outage", "billing", "other"] * 4]
+    assert task_name("Ticket triage", tt.CLASSIFICATION, triage) == "Ticket triage (4 labels)"
+    svg = [{"response_text": '<svg viewBox="0 0 24 24"><path d="M3 3h18"/></svg>'}] * 3
+    assert task_name("Design icons", tt.STRUCTURED_GENERATION, svg) == "Design icons (SVG)"
+    sql = [{"response_text": "SELECT count(*) FROM orders"}] * 3
+    assert task_name("Write SQL", tt.STRUCTURED_GENERATION, sql) == "Write SQL"
+    assert task_name("Write marketing copy", tt.OPEN_ENDED, [{"response_text": "Warm words."}]) == "Write marketing copy"
+
+
+def test_tags_are_classification_and_code_review_is_not_open_ended():
+    from analyzer.naming import infer_task_type
+
+    tags = ["smart-home, electronics", "lighting, garden, outdoor", "pets, eco-friendly", "kitchen", "garden, pets"]
+    task, evidence = infer_task_type([{"prompt_text": "Listing: a lamp", "response_text": t} for t in tags * 4])
+    assert task == tt.CLASSIFICATION, evidence
+    review = {"prompt_text": "Review this change:\n```python\ndef pay(x):\n    return x * 1.2\n```",
+              "response_text": "1. pay() multiplies by a hard-coded rate; read it from config instead.\n"
+                               "2. No test covers negative amounts.\nVerdict: REQUEST CHANGES"}
+    task, evidence = infer_task_type([review] * 5)
+    assert task == tt.OTHER and "code" in evidence
+    essays = [{"prompt_text": "Write a blog post about spring.", "response_text": "Spring arrives softly in the valley, "
+               "and with it the first long evenings of the year."}] * 5
+    assert infer_task_type(essays)[0] == tt.OPEN_ENDED
+
+
+def test_names_in_a_run_read_as_tasks(categorized):
+    _, result = categorized
+    triage = next(c for c in result["categories"] if c["task_type"] == tt.CLASSIFICATION)
+    assert triage["name"] == "Support ticket triage (2 labels)"
+    assert triage["name_source"] == "template"
+    for c in result["categories"]:
+        assert len(c["name"]) <= 56 and "…" not in c["name"]
+
+
+# --- templates stay whole ------------------------------------------------------------------------------------
+
+def _blob(rng, centre, n, noise):
+    x = centre + noise * rng.standard_normal((n, len(centre)))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_specific_template_split_by_kmeans_is_made_whole_and_k_stays_exact():
+    from analyzer.categorize import cohere_templates
+
+    rng = np.random.default_rng(0)
+    dim = 32
+    axes = np.eye(dim)
+    legal = _blob(rng, axes[0], 40, 0.05)           # one template, tight
+    wide = np.vstack([_blob(rng, axes[i], 30, 0.05) for i in (1, 2)])  # untemplated, two real topics
+    chat = _blob(rng, axes[3] + axes[4] + axes[5], 60, 0.6)  # a generic system prompt over varied content
+    x = np.vstack([legal, wide, chat])
+    templates = np.array([7] * 40 + [-1] * 60 + [9] * 60)
+    labels = np.array([0] * 25 + [1] * 15 + [2] * 60 + [3] * 30 + [4] * 30)  # legal cut in two, topics merged
+    weights = np.ones(len(x))
+    new, collapsed = cohere_templates(x, templates, labels, weights, 5)
+    assert collapsed.get(7) == 0 and (new[:40] == 0).all()
+    assert 9 not in collapsed and len(set(new[100:])) == 2, "the generic template keeps its split"
+    assert sorted(set(new)) == [0, 1, 2, 3, 4], "the emptied cluster is refilled, so k is exact"
+    assert len(set(new[40:70])) == 1 and len(set(new[70:100])) == 1 and new[40] != new[70]
