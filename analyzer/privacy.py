@@ -182,27 +182,55 @@ def redact_all(texts: Iterable[str | None]) -> list[str | None]:
 DEFAULT_SENSITIVE_SHARE = 0.05  # a category with findings in >= 5% of its requests is flagged
 
 
-def scan_requests(con, *, progress=None, batch_rows: int = 5000) -> dict:
-    """Scan requests not scanned before (prompt, system prompt and response); store kinds and counts only."""
+DEFAULT_SCAN_PER_CATEGORY = 2000  # a category's sensitive share from up to this many requests, with an interval
+
+
+def _pending_sql(per_category: int | None, categorised: bool) -> tuple[str, list]:
+    """Requests still to scan: all of them, or (once categorised) a seeded sample of each category, so a year
+    of logs is not scanned line by line; the shares then carry a Wilson interval."""
+    if not categorised or not per_category:
+        return (
+            "select r.id from requests r where not exists (select 1 from privacy_scans s where s.request_id = r.id)",
+            [],
+        )
+    return (
+        """
+        with ranked as (
+            select rc.request_id, row_number() over (partition by rc.category_id order by hash(rc.request_id), rc.request_id) as pick
+            from request_categories rc
+        )
+        select k.request_id from ranked k
+        where k.pick <= ? and not exists (select 1 from privacy_scans s where s.request_id = k.request_id)
+        """,
+        [per_category],
+    )
+
+
+def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: int | None = DEFAULT_SCAN_PER_CATEGORY) -> dict:
+    """Scan requests not scanned before (system prompt, every turn, response); store kinds and counts only.
+
+    Once categorize has run, only a seeded sample of up to ``per_category`` requests per category is scanned
+    (``None``: everything); the same requests are chosen on every run, so re-running scans only what is new."""
     import json as _json
 
-    pending = con.execute(
-        "select count(*) from requests r where not exists (select 1 from privacy_scans s where s.request_id = r.id)"
-    ).fetchall()[0][0]
+    from .db import table_exists
+
+    categorised = table_exists(con, "request_categories") and bool(
+        con.execute("select count(*) from request_categories").fetchall()[0][0]
+    )
+    pending_sql, params = _pending_sql(per_category, categorised)
+    pending = [r[0] for r in con.execute(pending_sql, params).fetchall()]
     scanned = flagged = 0
-    tracker = progress(pending) if progress and pending else None
-    while True:
+    tracker = progress(len(pending)) if progress and pending else None
+    for offset in range(0, len(pending), batch_rows):
+        ids = pending[offset: offset + batch_rows]
         batch = con.execute(
-            """
+            f"""
             select r.id, r.system_prompt, r.messages_json, r.prompt_text, r.response_text
-            from requests r
-            where not exists (select 1 from privacy_scans s where s.request_id = r.id)
-            limit ?
+            from requests r where r.id in ({",".join("?" * len(ids))})
             """,
-            [batch_rows],
+            ids,
         ).fetchall()
-        if not batch:
-            break
         scans, findings = [], []
         for request_id, system_prompt, messages_json, prompt_text, response_text in batch:
             texts = [system_prompt, prompt_text, response_text]
@@ -214,7 +242,7 @@ def scan_requests(con, *, progress=None, batch_rows: int = 5000) -> dict:
                 # Earlier turns may carry data the last user turn does not.
                 texts.extend(
                     m.get("content") if isinstance(m.get("content"), str) else _json.dumps(m.get("content"))
-                    for m in messages
+                    for m in (messages if isinstance(messages, list) else [])
                     if isinstance(m, dict) and m.get("role") not in ("system", "developer")
                 )
             counts: Counter = Counter()
@@ -231,23 +259,27 @@ def scan_requests(con, *, progress=None, batch_rows: int = 5000) -> dict:
             tracker.update(len(batch))
     if tracker is not None:
         tracker.close()
-    return {"scanned": scanned, "flagged": flagged}
+    return {"scanned": scanned, "flagged": flagged, "sampled": bool(categorised and per_category)}
 
 
 def category_sensitivity(con, *, threshold: float = DEFAULT_SENSITIVE_SHARE) -> list[dict]:
-    """Per category: share of requests with any finding, and by kind. Needs categorize and scan_requests."""
+    """Per category: share of its scanned requests with any finding (95% Wilson interval when only a sample
+    was scanned), and by kind. Needs categorize and scan_requests."""
     from .db import dicts
+    from .stats import wilson_interval
 
     rows = dicts(
         con,
         """
         with per_request as (
             select rc.category_id, rc.request_id,
+                   exists (select 1 from privacy_scans s where s.request_id = rc.request_id) as scanned,
                    exists (select 1 from privacy_findings f where f.request_id = rc.request_id) as has_finding
             from request_categories rc
         )
         select c.category_id, c.name, count(p.request_id) as requests,
-               count(*) filter (where p.has_finding) as with_findings
+               count(*) filter (where p.scanned) as scanned,
+               count(*) filter (where p.scanned and p.has_finding) as with_findings
         from categories c left join per_request p using (category_id)
         group by c.category_id, c.name order by c.category_id
         """,
@@ -265,15 +297,19 @@ def category_sensitivity(con, *, threshold: float = DEFAULT_SENSITIVE_SHARE) -> 
         by_category.setdefault(k["category_id"], {})[k["kind"]] = k["requests"]
     out = []
     for r in rows:
-        n = r["requests"] or 0
+        n = r["scanned"] or 0
         share = (r["with_findings"] / n) if n else 0.0
+        low, high = wilson_interval(r["with_findings"], n) if n else (0.0, 1.0)
         out.append(
             {
                 "category_id": r["category_id"],
                 "name": r["name"],
-                "requests": n,
+                "requests": r["requests"] or 0,
+                "scanned": n,
                 "with_findings": r["with_findings"],
                 "sensitive_share": share,
+                "ci_low": low,
+                "ci_high": high,
                 "kinds": {kind: {"requests": c, "share": c / n if n else 0.0} for kind, c in by_category.get(r["category_id"], {}).items()},
                 "sensitive": n > 0 and share >= threshold,
             }

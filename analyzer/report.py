@@ -438,8 +438,11 @@ def _privacy(con, config, red) -> dict:
                     "category_id": c["category_id"],
                     "name": clip(red(c["name"]), NAME_CHARS),
                     "requests": c["requests"],
+                    "scanned": c.get("scanned", c["requests"]),
                     "with_findings": c["with_findings"],
                     "sensitive_share": c["sensitive_share"],
+                    "ci_low": c.get("ci_low"),
+                    "ci_high": c.get("ci_high"),
                     "kinds": {k: v["requests"] for k, v in sorted(c["kinds"].items(), key=lambda kv: -kv[1]["requests"])},
                     "sensitive": c["sensitive"],
                 }

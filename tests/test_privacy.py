@@ -84,13 +84,13 @@ def test_scan_requests_stores_kinds_and_counts_never_values(con):
     _insert_request(con, 1, f"mail {SECRETS['EMAIL']} key {SECRETS['AWS_KEY']}")
     _insert_request(con, 2, "what is the capital of France?")
     result = scan_requests(con)
-    assert result == {"scanned": 2, "flagged": 1}
+    assert result == {"scanned": 2, "flagged": 1, "sampled": False}
     rows = con.execute("select request_id, kind, count from privacy_findings order by kind").fetchall()
     assert rows == [(1, "AWS_KEY", 1), (1, "EMAIL", 1)]
     dump = json.dumps(con.execute("select * from privacy_findings").fetchall())
     assert SECRETS["EMAIL"] not in dump
     # A second run scans nothing new.
-    assert scan_requests(con) == {"scanned": 0, "flagged": 0}
+    assert scan_requests(con) == {"scanned": 0, "flagged": 0, "sampled": False}
 
 
 def test_category_sensitivity_share(con):
@@ -104,6 +104,22 @@ def test_category_sensitivity_share(con):
     assert rows[0]["sensitive_share"] == 0.3 and rows[0]["sensitive"] is True
     assert rows[0]["kinds"]["EMAIL"]["requests"] == 3
     assert rows[1]["requests"] == 0 and rows[1]["sensitive"] is False
+
+
+def test_large_categories_are_sampled_and_their_share_carries_an_interval(con):
+    # 300 requests, 30% with an email; only 100 are scanned, the same 100 on every run.
+    for i in range(300):
+        _insert_request(con, i, f"ticket {i} from {SECRETS['EMAIL']}" if i % 10 < 3 else f"ticket {i}")
+    con.execute("insert into categories (category_id, name) values (0, 'Support tickets')")
+    con.execute("insert into request_categories (request_id, category_id) select id, 0 from requests")
+    first = scan_requests(con, per_category=100)
+    assert first["scanned"] == 100 and first["sampled"] is True
+    assert scan_requests(con, per_category=100)["scanned"] == 0
+    row = category_sensitivity(con, threshold=0.25)[0]
+    assert row["requests"] == 300 and row["scanned"] == 100
+    assert row["ci_low"] < 0.3 < row["ci_high"]
+    assert row["ci_low"] <= row["sensitive_share"] <= row["ci_high"]
+    assert row["ci_high"] - row["ci_low"] < 0.2
 
 
 def _sensitive_category(con, with_secret: int, total: int = 10):
