@@ -86,7 +86,7 @@ _TASK_VERBS = {
     "analyse", "analyze", "annotate", "answer", "assess", "categorise", "categorize", "check", "classify", "clean",
     "compose", "condense", "convert", "correct", "create", "debug", "describe", "design", "detect", "determine",
     "draft", "draw", "edit", "evaluate", "explain", "extract", "fill", "find", "fix", "format", "generate", "grade",
-    "help", "identify", "implement", "label", "list", "map", "moderate", "normalise", "normalize", "outline",
+    "help", "identify", "read", "implement", "label", "list", "map", "moderate", "normalise", "normalize", "outline",
     "paraphrase", "parse", "plan", "predict", "produce", "proofread", "rank", "rate", "recommend", "redact",
     "refactor", "rephrase", "review", "rewrite", "route", "score", "simplify", "solve", "sort", "suggest",
     "summarise", "summarize", "tag", "test", "transcribe", "transform", "translate", "triage", "turn", "validate",
@@ -96,7 +96,7 @@ _TASK_VERBS = {
 _FUNCTION_NOUNS = {"step", "stage", "assistant", "bot", "chatbot", "agent", "tool", "service", "model", "system",
                    "engine", "module", "component", "api", "function", "pipeline", "helper", "service"}
 _ROLE_ADJECTIVES = {"expert", "helpful", "friendly", "professional", "senior", "junior", "meticulous", "careful",
-                    "experienced", "skilled", "world-class", "diligent", "precise", "thorough", "smart", "ai",
+                    "experienced", "skilled", "world-class", "diligent", "precise", "thorough", "ai",
                     "in-house", "internal", "highly", "very", "knowledgeable", "concise", "accurate", "capable"}
 _GENERIC_ROLES = {"assistant", "ai assistant", "ai", "chatbot", "bot", "ai model", "language model",
                   "large language model", "helpful assistant"}
@@ -108,7 +108,9 @@ _BREAKS = (" for ", " from ", " in ", " at ", " with ", " using ", " to ", " int
 _DANGLING = {"and", "or", "of", "the", "a", "an", "for", "from", "in", "at", "with", "using", "to", "into", "on",
              "by", "about", "that", "which", "who", "as", "so", "this", "your", "our", "its"}
 _CUT_ALWAYS = re.compile(r"\s+(?:that|which|who|so that|so|because|when|if|unless|and nothing else|and then|"
-                         r"then|following|below|above|exactly|only|strictly)\b.*$", re.IGNORECASE)
+                         r"then)\b.*$", re.IGNORECASE)
+_FILLER = re.compile(r"\s+(?:following|below|above|carefully|strictly|exactly|only|always|concisely|briefly|accurately)\b",
+                     re.IGNORECASE)
 _OWNER = re.compile(r"^(?:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*){0,3})['’]s?\s+")  # "Halcyon Labs' ", "Acme's "
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
@@ -141,7 +143,7 @@ def clip_name(text: str, limit: int = NAME_CHARS) -> str:
 
 
 def _tidy(phrase: str, keep_complement: bool = False) -> str:
-    phrase = _CUT_ALWAYS.sub("", phrase.strip().rstrip(".!?:;"))
+    phrase = _CUT_ALWAYS.sub("", _FILLER.sub("", phrase.strip().rstrip(".!?:;")))
     phrase = re.split(r",\s+(?=[A-Z])", phrase, maxsplit=1)[0]  # an appositive: "for Lumen, Acme's design system"
     phrase = re.sub(r"\s+\S*\d\S*", "", phrase)  # version numbers and counts: "Python 3.11", "24x24"
     # Drop a trailing "for <owner>" clause: "for Halcyon's analysts" names the customer, not the task.
@@ -231,6 +233,8 @@ def template_phrase(template_text: str) -> str | None:
                 return clip_name(phrase)
             if phrase and person is None:
                 person = phrase
+                if re.search(r"\s(?:for|of)\s", phrase):  # 'Analyst for legal documents' already says the task
+                    return clip_name(phrase)
             continue
         phrase = _verb_phrase(s)
         if phrase:
