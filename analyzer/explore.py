@@ -825,7 +825,6 @@ def payback_curves(payload: dict, *, scenario: str | None = None, months: int | 
 def plot_payback(curves, ax=None, title: str | None = None):
     """Cumulative net savings per profile over the months, with each payback point marked."""
     import matplotlib.pyplot as plt
-    import polars as pl
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(9, 5))

@@ -21,7 +21,7 @@ import os
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .db import dicts, one, scalar, table_exists
 from .errors import PlanError

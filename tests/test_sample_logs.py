@@ -315,15 +315,13 @@ def test_objective_answers_are_right_in_form(records, gen):
 
 
 def test_svg_answers_render_to_a_visible_image(records, gen):
-    cairosvg = pytest.importorskip("cairosvg")
-    from PIL import Image
+    from analyzer.checks import render_svg  # the judge's own renderer (resvg)
 
     recs, _ = records
     svgs = [r["response"] for r in recs if workload_of(gen, r["system"]) == "svg_icons"]
     for svg in svgs[::10]:
-        png = cairosvg.svg2png(bytestring=svg.replace("currentColor", "#000").encode(), output_width=48, output_height=48)
-        image = Image.open(io.BytesIO(png)).convert("RGBA")
-        assert image.getchannel("A").getbbox() is not None  # something was drawn
+        pixels = render_svg(svg.replace("currentColor", "#000"))
+        assert pixels[..., 3].max() > 0  # something was drawn
 
 
 def test_sensitive_data_sits_in_the_workloads_that_carry_it(records, gen):

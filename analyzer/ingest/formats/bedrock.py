@@ -25,7 +25,6 @@ from .generic import (
     file_kind,
     head_text,
     iter_rows,
-    normalize_messages,
     params_from_body,
     response_text,
     split_conversation,
