@@ -483,6 +483,27 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
     return iter(())
 
 
+def records_from_rows(src, to_record: Callable[[dict], dict | None], expected: str) -> Iterator:
+    """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (None: not a model call, skipped);
+    a row that is not an object, or that ``to_record`` cannot read, becomes a reject with its line."""
+    for number, row in iter_rows(src):
+        if isinstance(row, Reject):
+            yield row
+            continue
+        if not isinstance(row, dict):
+            yield Reject(number, f"expected {expected}", excerpt(row))
+            continue
+        try:
+            record = to_record(row)
+        except (ValueError, TypeError, AttributeError) as exc:
+            yield Reject(number, str(exc), excerpt(row))
+            continue
+        if record is None:
+            continue
+        record["_line"] = number
+        yield record
+
+
 def _first_line_is_prefixed_json(src, line_fallback) -> bool:
     first_line = head_text(src).split("\n", 1)[0]
     return line_fallback(first_line) is not None

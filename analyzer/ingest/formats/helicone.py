@@ -9,14 +9,14 @@ where cache reads and writes sit beside `prompt_tokens`. `cost` is Helicone's co
 
 from __future__ import annotations
 
-from ..records import Reject, excerpt, to_utc
+from ..records import to_utc
 from . import register
 from .generic import (
+    records_from_rows,
     chat_request_fields,
     decode_json,
     first,
     guess_provider,
-    iter_rows,
     params_from_body,
     response_text,
     snake_columns,
@@ -126,20 +126,7 @@ class Helicone:
         return 0
 
     def parse(self, src, ctx):
-        for number, row in iter_rows(src):
-            if isinstance(row, Reject):
-                yield row
-                continue
-            if not isinstance(row, dict):
-                yield Reject(number, "expected a request object", excerpt(row))
-                continue
-            try:
-                record = helicone_record(row)
-            except (ValueError, TypeError, AttributeError) as exc:
-                yield Reject(number, str(exc), excerpt(row))
-                continue
-            record["_line"] = number
-            yield record
+        return records_from_rows(src, helicone_record, "a request object")
 
 
 register(Helicone())

@@ -10,14 +10,14 @@ Langfuse recorded (costDetails.total, totalCost or calculatedTotalCost) is kept 
 
 from __future__ import annotations
 
-from ..records import Reject, excerpt, to_utc
+from ..records import to_utc
 from . import register
 from .generic import (
+    records_from_rows,
     chat_request_fields,
     decode_json,
     first,
     guess_provider,
-    iter_rows,
     ms_between,
     response_text,
     snake_columns,
@@ -173,22 +173,7 @@ class Langfuse:
         return 0
 
     def parse(self, src, ctx):
-        for number, row in iter_rows(src):
-            if isinstance(row, Reject):
-                yield row
-                continue
-            if not isinstance(row, dict):
-                yield Reject(number, "expected an observation object", excerpt(row))
-                continue
-            try:
-                record = observation_record(row)
-            except (ValueError, TypeError, AttributeError) as exc:
-                yield Reject(number, str(exc), excerpt(row))
-                continue
-            if record is None:
-                continue
-            record["_line"] = number
-            yield record
+        return records_from_rows(src, observation_record, "an observation object")
 
 
 register(Langfuse())

@@ -9,14 +9,14 @@ follows OpenAI's convention (cached input included); cache and reasoning details
 
 from __future__ import annotations
 
-from ..records import Reject, excerpt, to_utc
+from ..records import to_utc
 from . import register
 from .generic import (
+    records_from_rows,
     chat_request_fields,
     decode_json,
     first,
     guess_provider,
-    iter_rows,
     ms_between,
     params_from_body,
     response_text,
@@ -119,20 +119,7 @@ class LiteLLMSpendLogs:
         return 0
 
     def parse(self, src, ctx):
-        for number, row in iter_rows(src):
-            if isinstance(row, Reject):
-                yield row
-                continue
-            if not isinstance(row, dict):
-                yield Reject(number, "expected a spend-log row object", excerpt(row))
-                continue
-            try:
-                record = spend_log_record(row)
-            except (ValueError, TypeError, AttributeError) as exc:
-                yield Reject(number, str(exc), excerpt(row))
-                continue
-            record["_line"] = number
-            yield record
+        return records_from_rows(src, spend_log_record, "a spend-log row object")
 
 
 register(LiteLLMSpendLogs())

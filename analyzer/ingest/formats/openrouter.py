@@ -9,9 +9,9 @@ request's cost is their sum. `tokens_prompt` includes `tokens_cached`, `tokens_c
 
 from __future__ import annotations
 
-from ..records import Reject, excerpt, to_utc
+from ..records import to_utc
 from . import register
-from .generic import first, iter_rows, snake_columns, snake_keys, to_bool, to_float, to_int
+from .generic import first, records_from_rows, snake_columns, snake_keys, to_bool, to_float, to_int
 
 _ERROR_FINISH = {"error", "failed"}
 
@@ -79,20 +79,7 @@ class OpenRouterActivity:
         return 0
 
     def parse(self, src, ctx):
-        for number, row in iter_rows(src):
-            if isinstance(row, Reject):
-                yield row
-                continue
-            if not isinstance(row, dict):
-                yield Reject(number, "expected an activity row", excerpt(row))
-                continue
-            try:
-                record = activity_record(row)
-            except (ValueError, TypeError) as exc:
-                yield Reject(number, str(exc), excerpt(row))
-                continue
-            record["_line"] = number
-            yield record
+        return records_from_rows(src, activity_record, "an activity row")
 
 
 register(OpenRouterActivity())
