@@ -660,6 +660,7 @@ def _categorize(
         weights = _cost_weights(fit_counts, fit_spend)
         fit_labels, centres = clusterer.fit(k_final, sample_weight=weights)
         fit_labels, cohered_templates = cohere_templates(fit_vectors, fit_templates, fit_labels, weights, k_final,
+                                                         states_task=_templates_stating_a_task(prep["templates"]),
                                                          seed=seed)
         if cohered_templates:
             centres = _centres(fit_space, fit_labels, k_final)
@@ -834,11 +835,14 @@ def _spread(vectors: np.ndarray, weights: np.ndarray) -> float:
 
 
 def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-                     k: int, *, min_members: int = TEMPLATE_COHERE_MIN, seed: int = 0) -> tuple[np.ndarray, dict[int, int]]:
-    """Keep a specific template's requests in one category. A template is specific when its requests are no
-    more spread out (content vectors, weighted) than the median fitted cluster: then a split of it is KMeans
-    cutting one workload in two, and every member goes to the cluster holding most of its weight. A generic
-    system prompt over varied content ("You are a helpful assistant") is more spread and keeps its split.
+                     k: int, *, states_task: set[int] | frozenset = frozenset(), min_members: int = TEMPLATE_COHERE_MIN,
+                     seed: int = 0) -> tuple[np.ndarray, dict[int, int]]:
+    """Keep a specific template's requests in one category: every member goes to the cluster holding most of
+    its weight. A template is specific when its requests are no more spread out (content vectors, weighted)
+    than the median fitted cluster, or when its text states a task (``states_task``: "Read the agreement and
+    answer ...") and its requests are less spread than the traffic as a whole. Then a split of it is weighted
+    KMeans spending two centres on one costly workload. A generic system prompt over varied content ("You are
+    a helpful assistant.") states no task and is as spread as everything, so it keeps its split.
     A cluster left empty is refilled by halving the widest cluster of unlocked texts, so k stays exact.
     Returns the new labels and {template_id: cluster} for the templates collapsed."""
     labels = labels.copy()
@@ -850,16 +854,15 @@ def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndar
     if not cluster_spread:
         return labels, {}
     limit = float(np.median(cluster_spread))
+    overall = _spread(vectors, weights)
     collapsed: dict[int, int] = {}
     for tid in np.unique(templates[templates >= 0]):
         members = np.where(templates == tid)[0]
         if len(members) < min_members:
             continue
         votes = np.bincount(labels[members], weights=weights[members], minlength=k)
-        if (votes > 0).sum() < 2:
-            collapsed[int(tid)] = int(votes.argmax())
-            continue
-        if _spread(vectors[members], weights[members]) <= limit:
+        spread = _spread(vectors[members], weights[members])
+        if spread <= limit or (int(tid) in states_task and spread < overall):
             collapsed[int(tid)] = int(votes.argmax())
             labels[members] = votes.argmax()
     # Refill: a collapsed template moves as one unit (its weighted centroid), any other text on its own.
@@ -890,6 +893,12 @@ def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndar
             break
         labels[idx[halves[inverse] == 1]] = empty
     return labels, collapsed
+
+
+def _templates_stating_a_task(templates: list[dict]) -> set[int]:
+    from .naming import template_phrase
+
+    return {template_id(t["kind"], t["key"]) for t in templates if template_phrase(t.get("display") or t["text"])}
 
 
 def _centres(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
