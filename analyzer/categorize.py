@@ -380,7 +380,7 @@ def _detect_prefix_templates(con, min_requests: int, n_requests: int) -> list[di
         select prefix_key, count(*) as n from _cat_base
         where usr_len > {PREFIX_KEY_CHARS + 10}
         group by prefix_key
-        having count(*) >= ? and count(distinct usr_hash) >= greatest(2, count(*) / 4)
+        having count(*) >= ? and count(distinct usr_hash) >= greatest(2, least(count(*) / 4, 50))
         order by n desc limit 200
         """,
         [floor],

@@ -422,3 +422,21 @@ def test_a_specific_template_split_by_kmeans_is_made_whole_and_k_stays_exact():
     assert 9 not in collapsed and len(set(new[100:])) == 2, "the generic template keeps its split"
     assert sorted(set(new)) == [0, 1, 2, 3, 4], "the emptied cluster is refilled, so k is exact"
     assert len(set(new[40:70])) == 1 and len(set(new[70:100])) == 1 and new[40] != new[70]
+
+
+def test_a_template_that_states_a_task_stays_whole_even_over_varied_documents():
+    from analyzer.categorize import cohere_templates
+
+    rng = np.random.default_rng(0)
+    axes = np.eye(32)
+    tight = [_blob(rng, axes[i], 30, 0.05) for i in range(1, 5)]  # cheap, repetitive workloads
+    contracts = _blob(rng, 2.0 * axes[0], 40, 0.35)  # one instruction over many different documents
+    x = np.vstack(tight + [contracts])
+    templates = np.array([-1] * 120 + [7] * 40)
+    labels = np.array([0] * 30 + [1] * 30 + [2] * 30 + [3] * 30 + [4] * 25 + [5] * 15)
+    weights = np.ones(len(x))
+    _, collapsed = cohere_templates(x, templates, labels, weights, 6)
+    assert collapsed == {}, "more spread than the median cluster and no stated task: the split stands"
+    new, collapsed = cohere_templates(x, templates, labels, weights, 6, states_task={7})
+    assert collapsed == {7: 4} and (new[120:] == 4).all()
+    assert sorted(set(new)) == list(range(6))
