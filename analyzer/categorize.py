@@ -394,7 +394,8 @@ def _detect_prefix_templates(con, min_requests: int, n_requests: int) -> list[di
         """
         select prefix_key, usr_text from (
             select prefix_key, usr_text, row_number() over (partition by prefix_key order by usr_hash) as rn
-            from _cat_base where prefix_key in (select unnest(?::varchar[]))
+            from (select distinct prefix_key, usr_hash, usr_text from _cat_base
+                  where prefix_key in (select unnest(?::varchar[])))
         ) where rn <= 200
         """,
         [keys],

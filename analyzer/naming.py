@@ -112,6 +112,7 @@ _CUT_ALWAYS = re.compile(r"\s+(?:that|which|who|so that|so|because|when|if|unles
 _FILLER = re.compile(r"\s+(?:following|below|above|carefully|strictly|exactly|only|always|concisely|briefly|accurately)\b",
                      re.IGNORECASE)
 _OWNER = re.compile(r"^(?:[A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*){0,3})['’]s?\s+")  # "Halcyon Labs' ", "Acme's "
+_ACRONYMS = {"svg", "sql", "json", "html", "xml", "csv", "yaml", "api", "pdf", "url", "faq", "seo", "ocr"}
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+|\n+")
 
 
@@ -151,6 +152,7 @@ def _tidy(phrase: str, keep_complement: bool = False) -> str:
     phrase = re.sub(r"\s+(?:for|at|in|to)\s+(?:the\s+)?(?:people|users|customers|employees|our team|us|you|me)\b.*$",
                     "", phrase, flags=re.IGNORECASE)
     words = [w for w in phrase.split() if w.lower() not in _DETERMINERS or w is phrase.split()[0]]
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in words]  # normalised templates are lower-case
     phrase = " ".join(words).strip(" ,;:-.")
     return phrase[:1].upper() + phrase[1:] if phrase else ""
 
