@@ -440,3 +440,25 @@ def test_a_template_that_states_a_task_stays_whole_even_over_varied_documents():
     new, collapsed = cohere_templates(x, templates, labels, weights, 6, states_task={7})
     assert collapsed == {7: 4} and (new[120:] == 4).all()
     assert sorted(set(new)) == list(range(6))
+
+
+def test_user_turn_template_is_found_in_repetitive_traffic(con):
+    """60 documents, each sent 10 times behind the same instruction: a template, though most requests repeat."""
+    from analyzer.categorize import _prepare
+
+    words = ["revenue", "churn", "roadmap", "hiring", "pricing", "outage", "security", "budget", "launch", "audit"]
+    records, i = [], 1
+    for d in range(60):
+        code = chr(97 + d // 26) + chr(97 + d % 26)  # digits are masked before matching, so letters
+        doc = f"memo {code}: " + " ".join(words[(d + j) % 10] for j in range(12)) + f" for team {code}"
+        for _ in range(10):
+            records.append({"id": i, "prompt_text": f"Summarize the following document in three bullet points "
+                                                    f"for an executive audience:\n\n{doc}", "cost_usd": 0.01})
+            i += 1
+    _insert(con, records)
+    prep = _prepare(con, min_template_requests=5, seed=0)
+    prefixes = [t for t in prep["templates"] if t["kind"] == "user_prefix"]
+    assert len(prefixes) == 1 and prefixes[0]["text"].startswith("summarize the following document")
+    from analyzer.naming import template_phrase
+
+    assert template_phrase(prefixes[0]["display"]) == "Summarize document in three bullet points"
