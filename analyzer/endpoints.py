@@ -136,7 +136,8 @@ def ensure_local(url: str, allow_remote: bool = False, *, resolver: Callable = s
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise PlanError(
             f"Refusing endpoint host {host!r}: it does not resolve ({exc}), so it cannot be checked to be this "
-            "machine. Prompts are only sent to loopback addresses; pass --allow-remote to send them elsewhere."
+            "machine (an endpoint looks like http://127.0.0.1:11434/v1). Prompts are only sent to loopback "
+            "addresses; pass --allow-remote to send them elsewhere."
         ) from exc
     remote = [a for a in addresses if not _is_loopback(a)]
     if remote or not addresses:

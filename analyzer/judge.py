@@ -251,14 +251,14 @@ def load_cases(con, model: str) -> tuple[list[dict], dict]:
     data = dicts(
         con,
         """
-        select r.id as replay_id, r.request_id, coalesce(r.category_id, rc.category_id) as category_id,
+        select r.id as replay_id, r.request_id, coalesce(rc.category_id, r.category_id) as category_id,
                r.model, r.output_text, r.error, r.finish_reason,
                q.prompt_text, q.system_prompt, q.messages_json, q.params_json, q.response_text,
                c.name as category_name, c.task_type, c.spend_rank, c.is_other
         from replays r
         left join requests q on q.id = r.request_id
         left join request_categories rc on rc.request_id = r.request_id
-        left join categories c on c.category_id = coalesce(r.category_id, rc.category_id)
+        left join categories c on c.category_id = coalesce(rc.category_id, r.category_id)
         where r.model = ?
         order by r.id
         """,

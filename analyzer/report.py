@@ -359,7 +359,7 @@ def _examples(con, category_id: int, model: str | None, limit: int, *, have_repl
             join requests q on q.id = rp.request_id
             left join request_categories rc on rc.request_id = q.id
             left join verdicts v on v.replay_id = rp.id
-            where coalesce(rp.category_id, rc.category_id) = ? and (? is null or rp.model = ?)
+            where coalesce(rc.category_id, rp.category_id) = ? and (? is null or rp.model = ?)
             order by (v.replay_id is null), rc.distance nulls last, q.id
             limit 200
             """,

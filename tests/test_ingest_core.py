@@ -163,15 +163,21 @@ def test_gzip_bom_and_a_provenance_record(con, tmp_path):
     assert json.loads(run[0]["summary_json"])["rows_added"] == 3
 
 
-def test_a_truncated_gzip_stores_nothing_from_that_file_and_says_so(con, tmp_path):
+def test_a_truncated_gzip_keeps_its_complete_records_rejects_the_cut_one_and_says_so(con, tmp_path):
     good = write_lines(tmp_path / "a_good.jsonl", [pair_line(1)])
     body = gzip.compress(("\n".join(pair_line(i) for i in range(100, 3000)) + "\n").encode(), compresslevel=1)
     bad = tmp_path / "b_cut.jsonl.gz"
     bad.write_bytes(body[: len(body) // 2])
-    with pytest.raises(PlanError, match="b_cut.jsonl.gz: cannot read .*nothing from this file was stored"):
-        ingest_paths(con, [str(good), str(bad)])
-    assert scalar(con, "select count(*) from requests where source_file = ?", [str(bad)]) == 0
+    warnings = []
+    summary = ingest_paths(con, [str(good), str(bad)], warn=warnings.append)
+    stored = scalar(con, "select count(*) from requests where source_file = ?", [str(bad)])
+    assert 0 < stored < 2900
     assert scalar(con, "select count(*) from requests where source_file = ?", [str(good)]) == 1
+    # The line cut in the middle is the one rejected, right after the last stored line.
+    rejected = dicts(con, "select source_line, reason from rejects where source_file = ?", [str(bad)])
+    assert [r["source_line"] for r in rejected] == [stored + 1]
+    assert summary["rows_added"] == stored + 1 and summary["rows_rejected"] == 1
+    assert any("b_cut.jsonl.gz" in w and "cut short" in w for w in warnings)
 
 
 def test_unknown_files_in_a_directory_are_skipped_with_a_warning(con, tmp_path):

@@ -84,11 +84,12 @@ def render_text(r: dict) -> str:
         lines.append("  unknown-cost models: " + ", ".join(f"{m['model']} ({m['requests']:,})" for m in pr["unknown"]["models"][:8]))
     t = r.get("trend")
     if t:
-        lines.append(
-            f"Trend over {t['days']} days: {t['direction']} ({t['weekly_change_pct']:+.1f}% of daily spend per week)"
-            if t["weekly_change_pct"] is not None
-            else f"Trend over {t['days']} days: {t['direction']}"
-        )
+        verdict = t["direction"] if t["significant"] else "no significant trend (95% interval of the slope includes zero)"
+        mean = t["mean_daily_spend_usd"]
+        if t["weekly_change_pct"] is not None and mean:
+            low, high = t["slope_ci_low"] * 7 / mean * 100, t["slope_ci_high"] * 7 / mean * 100
+            verdict += f": {t['weekly_change_pct']:+.1f}% of daily spend per week [{low:+.1f}%, {high:+.1f}%]"
+        lines.append(f"Trend over {t['days']} days: {verdict}")
     lines.append("")
     lines.append(f"{'Category':<34} {'Decision':<21} {'Accept':>16} {'Spend/mo':>10} {'Savings/mo [95% interval]':>30}")
     for c in r["categories"]:

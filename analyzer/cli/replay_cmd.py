@@ -92,8 +92,11 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         sys.exit(130)
     finally:
         con.close()
+    all_failed = summary["calls_made"] > 0 and summary["calls_failed"] == summary["calls_made"]
     if as_json:
         emit_json(summary)
+        if all_failed:
+            sys.exit(1)
         return
     s = summary
     for c in s["categories"]:
@@ -111,3 +114,8 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         say("Failures: " + ", ".join(f"{k} ({v})" for k, v in s["errors"].items()) + ". Run again to retry them.")
     if s["remaining"]:
         say(f"{s['remaining']} sampled requests still without an answer; run again to continue.")
+    if all_failed:
+        raise click.ClickException(
+            f"Every call failed ({s['calls_failed']}): no answer came back from {s['endpoint']}. "
+            "Check the server's log, then run again: failed calls are retried."
+        )

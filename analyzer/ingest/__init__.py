@@ -919,6 +919,11 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
             if bar is not None:
                 bar.close()
         digests[src.display] = digest.hexdigest()
+        if src.truncated:
+            ctx.warnings.append(
+                f"{src.display}: the gzip file is cut short; every complete record before the cut was read, "
+                "and the cut-off last record is rejected. Re-download it to get the rest."
+            )
 
     pending = [(s, n, r) for s, n, r in ctx.deferred if r is not None and not r.get("_consumed")]
     if pending:

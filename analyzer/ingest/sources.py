@@ -63,6 +63,8 @@ class SourceFile:
     temporary: bool = False
     _head: bytes | None = field(default=None, repr=False)
     _gzip: bool | None = field(default=None, repr=False)
+    # Set when a gzip stream ends before its end-of-stream marker (an upload or copy cut short).
+    truncated: bool = field(default=False, repr=False)
 
     def __post_init__(self):
         if not self.identity:
@@ -90,7 +92,7 @@ class SourceFile:
             raw = _CountingReader(raw, self.on_read, self.digest)
         buffered = io.BufferedReader(raw, buffer_size=1 << 20)
         if self.is_gzip:
-            return gzip.GzipFile(fileobj=buffered, mode="rb")
+            return io.BufferedReader(_EndsAtTruncation(gzip.GzipFile(fileobj=buffered, mode="rb"), self), buffer_size=1 << 20)
         return buffered
 
     def head(self, size: int = 65536) -> bytes:
@@ -279,3 +281,28 @@ def _spool_stdin(stdin=None) -> SourceFile:
     return SourceFile(
         path=p, display="<stdin>", size_bytes=p.stat().st_size, identity=f"stdin:{digest.hexdigest()}", temporary=True
     )
+
+
+class _EndsAtTruncation(io.RawIOBase):
+    """A gzip stream that ends where its data ends: a file cut short yields every complete byte it has (the
+    parser then rejects the cut-off last record by its line) instead of failing the whole file."""
+
+    def __init__(self, gz, src: SourceFile):
+        self._gz = gz
+        self._src = src
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self._gz.read1(len(buffer))
+        except EOFError:
+            self._src.truncated = True
+            return 0
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._gz.close()
+        super().close()
