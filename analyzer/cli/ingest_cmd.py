@@ -60,7 +60,8 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
         emit_json(summary)
         return
     for f in summary["files"]:
-        say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_rejected']} rejected")
+        if f["format"] != "unknown":  # skipped files were already named in a warning
+            say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_rejected']} rejected")
     click.echo(
         f"{summary['rows_added']} requests added, {summary['rows_duplicate']} already stored, "
         f"{summary['rows_rejected']} rejected (see `plan status`)."
