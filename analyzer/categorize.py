@@ -63,6 +63,7 @@ DEFAULT_EXACT_LIMIT = 5000
 DEFAULT_MIN_TEMPLATE_REQUESTS = 5
 PREFIX_KEY_CHARS = 40
 K_MAX = 200
+DEFAULT_TOP = 10  # named categories by default; also the smallest k the auto search tries
 AUTO_K_PEAK_TOLERANCE = 0.05
 CV_FOLDS = 5
 RIDGE_ALPHA = 1.0
@@ -202,7 +203,10 @@ def k_grid(n: int, top: int = 10, k_max: int = K_MAX, points: int = 6) -> list[i
     """Candidate ks for auto: every k from ``top`` to ``2 * top`` (where workloads are told apart), then
     log-spaced up to ``min(k_max, n/15)``."""
     high = max(2, min(k_max, n // 15))
-    low = max(2, min(top, high))
+    # --top only decides how many categories keep their names: a small top must not shrink the search,
+    # unless there is too little data for DEFAULT_TOP clusters anyway.
+    floor = max(top, DEFAULT_TOP) if high >= DEFAULT_TOP else top
+    low = max(2, min(floor, high))
     if low >= high:
         return [low]
     dense = list(range(low, min(2 * low, high) + 1))
@@ -637,8 +641,8 @@ def _categorize(
     else:
         fit_hashes, fit_texts, fit_text_hashes, fit_counts, fit_spend, fit_templates = _fetch_texts(
             con, f"{order} limit ?", [sample_size])
-    say(f"Embedding {len(fit_texts):,} of {n_texts:,} distinct prompts with {embedder.name} "
-        f"({'all of them' if exact else 'a uniform sample'}).")
+    say(f"Clustering {len(fit_texts):,} of {n_texts:,} distinct prompts with {embedder.name} "
+        f"({'all of them' if exact else 'a uniform sample'}; vectors already cached are reused).")
     embedded_new = embedded_cached = 0
     if fit_texts:
         emb = embed_cached(con, fit_texts, embedder, hashes=fit_text_hashes, progress=progress)

@@ -462,3 +462,15 @@ def test_user_turn_template_is_found_in_repetitive_traffic(con):
     from analyzer.naming import template_phrase
 
     assert template_phrase(prefixes[0]["display"]) == "Summarize document in three bullet points"
+
+
+def test_a_small_top_does_not_shrink_the_auto_k_search():
+    from analyzer.categorize import k_grid
+
+    # --top only decides which categories keep their names; auto k looks at the same candidates.
+    assert k_grid(3000, top=3) == k_grid(3000, top=10)
+    assert set(range(10, 21)) <= set(k_grid(3000, top=3))
+    # A larger top still raises the floor, so every named category can exist.
+    assert min(k_grid(3000, top=15)) == 15
+    # Too little data for ten clusters: the search stays within what the data can hold.
+    assert k_grid(60, top=3) == [3, 4]
