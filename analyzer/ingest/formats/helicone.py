@@ -113,10 +113,7 @@ class Helicone:
     order = 50
 
     def sniff(self, src) -> int:
-        try:
-            columns = snake_columns(src)
-        except Exception:
-            return 0
+        columns = snake_columns(src)
         if not ({"request_id", "response_id"} & columns):
             return 0
         if "request_created_at" in columns and ("response_created_at" in columns or "request_body" in columns):

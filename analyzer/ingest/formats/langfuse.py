@@ -160,10 +160,7 @@ class Langfuse:
     order = 50
 
     def sniff(self, src) -> int:
-        try:
-            columns = snake_columns(src)
-        except Exception:
-            return 0
+        columns = snake_columns(src)
         if "trace_id" not in columns or "id" not in columns:
             return 0
         if {"type", "start_time"} <= columns:

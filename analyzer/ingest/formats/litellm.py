@@ -110,10 +110,7 @@ class LiteLLMSpendLogs:
     order = 50
 
     def sniff(self, src) -> int:
-        try:
-            columns = snake_columns(src)
-        except Exception:
-            return 0
+        columns = snake_columns(src)
         if {"request_id", "call_type", "spend"} <= columns:
             return 92 if ("start_time" in columns or "starttime" in columns) else 85
         return 0

@@ -70,10 +70,7 @@ class OpenRouterActivity:
     order = 50
 
     def sniff(self, src) -> int:
-        try:
-            columns = snake_columns(src)
-        except Exception:
-            return 0
+        columns = snake_columns(src)
         if "generation_id" in columns and ({"cost_total", "tokens_prompt", "model_permaslug"} & columns):
             return 95
         return 0
