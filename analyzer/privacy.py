@@ -289,7 +289,7 @@ def category_sensitivity(con, *, threshold: float = DEFAULT_SENSITIVE_SHARE) -> 
         """
         select rc.category_id, f.kind, count(distinct f.request_id) as requests
         from privacy_findings f join request_categories rc on rc.request_id = f.request_id
-        group by 1, 2 order by 1, 3 desc
+        group by 1, 2 order by 1, 3 desc, 2
         """,
     )
     by_category: dict = {}

@@ -443,7 +443,7 @@ def _privacy(con, config, red) -> dict:
                     "sensitive_share": c["sensitive_share"],
                     "ci_low": c.get("ci_low"),
                     "ci_high": c.get("ci_high"),
-                    "kinds": {k: v["requests"] for k, v in sorted(c["kinds"].items(), key=lambda kv: -kv[1]["requests"])},
+                    "kinds": {k: v["requests"] for k, v in sorted(c["kinds"].items(), key=lambda kv: (-kv[1]["requests"], kv[0]))},
                     "sensitive": c["sensitive"],
                 }
             )

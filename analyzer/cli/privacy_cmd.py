@@ -30,7 +30,7 @@ def privacy(threshold, db_path, config_file, as_json):
     con = connect(db_path)
     result = scan_requests(con, progress=lambda total: bar(total=total, desc="scanning", unit=" req"))
     categories = category_sensitivity(con, threshold=threshold) if scalar(con, "select count(*) from categories") else []
-    kinds = dict(con.execute("select kind, count(distinct request_id) from privacy_findings group by 1 order by 2 desc").fetchall())
+    kinds = dict(con.execute("select kind, count(distinct request_id) from privacy_findings group by 1 order by 2 desc, 1").fetchall())
     total = scalar(con, "select count(*) from requests")
     con.close()
     payload = {**result, "requests": total, "threshold": threshold, "kinds": kinds, "categories": categories}
