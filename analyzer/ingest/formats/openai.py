@@ -111,19 +111,21 @@ def _dict(value: Any) -> dict:
 
 def chat_request_fields(req: dict) -> dict:
     messages = maybe_json(req.get("messages"))
-    if not isinstance(messages, list):
-        messages = []
+    return _request_fields(req, messages if isinstance(messages, list) else [], CHAT_PARAMS)
+
+
+def _request_fields(req: dict, messages: list, param_keys) -> dict:
+    """The request columns shared by Chat Completions and Responses bodies."""
     system, prompt = split_messages(messages)
-    out = {
+    return {
         "system_prompt": system,
         "prompt_text": prompt,
         "messages_json": messages,
-        "params_json": _params(req, CHAT_PARAMS),
+        "params_json": _params(req, param_keys),
         "model": req.get("model"),
         "user_id": req.get("user") if req.get("user") is not None else req.get("safety_identifier"),
         "tags_json": _nonempty_object(req.get("metadata")),
     }
-    return out
 
 
 def responses_input_messages(instructions: Any, items: Any) -> list[dict]:
@@ -166,16 +168,7 @@ def responses_input_messages(instructions: Any, items: Any) -> list[dict]:
 
 def responses_request_fields(req: dict) -> dict:
     messages = responses_input_messages(req.get("instructions"), maybe_json_list(req.get("input")))
-    system, prompt = split_messages(messages)
-    return {
-        "system_prompt": system,
-        "prompt_text": prompt,
-        "messages_json": messages,
-        "params_json": _params(req, RESPONSES_PARAMS),
-        "model": req.get("model"),
-        "user_id": req.get("user") if req.get("user") is not None else req.get("safety_identifier"),
-        "tags_json": _nonempty_object(req.get("metadata")),
-    }
+    return _request_fields(req, messages, RESPONSES_PARAMS)
 
 
 def maybe_json_list(value: Any) -> Any:
