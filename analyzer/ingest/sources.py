@@ -140,22 +140,33 @@ class SourceFile:
         first = True
         with self.open_binary() as fh:
             while True:
-                data = fh.read(chunk_bytes)
+                # Read straight into a fresh buffer after the previous chunk's unfinished line: no copies of the
+                # chunk (each chunk owns its buffer, which DuckDB may still be reading while the next is filled).
+                buf = bytearray(len(rest) + chunk_bytes)
+                buf[: len(rest)] = rest
+                view = memoryview(buf)
+                filled = len(rest)
+                while filled < len(buf):
+                    n = fh.readinto(view[filled:])
+                    if not n:
+                        break
+                    filled += n
+                got = filled - len(rest)
+                start = 0
                 if first:
                     first = False
-                    if data.startswith(BOM):
-                        data = data[3:]
-                if not data:
-                    body, rest = rest, b""
-                    if not body:
+                    if bytes(view[:3]) == BOM:
+                        start = 3
+                if not got:
+                    body, rest = view[start:filled], b""
+                    if len(body) == 0:
                         break
                 else:
-                    buf = rest + data if rest else data
-                    cut = buf.rfind(b"\n") + 1
+                    cut = buf.rfind(b"\n", start, filled) + 1
                     if cut == 0:
-                        rest = buf
+                        rest = bytes(view[start:filled])
                         continue
-                    body, rest = (buf[:cut], buf[cut:]) if cut < len(buf) else (buf, b"")
+                    body, rest = view[start:cut], bytes(view[cut:filled])
                 arr = np.frombuffer(body, dtype=np.uint8)
                 ends = np.flatnonzero(arr == 10) + 1
                 if not len(ends) or ends[-1] != len(body):
@@ -168,14 +179,14 @@ class SourceFile:
                 try:
                     text.validate(full=True)
                 except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
-                    pieces = [body[offsets[i]:offsets[i + 1]].decode("utf-8", "replace") for i in range(count)]
+                    pieces = [bytes(body[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace") for i in range(count)]
                     text = pa.array(pieces, type=pa.large_string())
                 numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
                 next_line += count
                 table = pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
                 # Several record batches (zero-copy slices): DuckDB scans Arrow batches in parallel.
                 yield pa.Table.from_batches(table.to_batches(max_chunksize=max(1024, count // 16 + 1)))
-                if not data:
+                if not got:
                     break
 
 
