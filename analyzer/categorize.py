@@ -60,6 +60,15 @@ USER_CHARS = 500
 USER_CHARS_WITH_TEMPLATE = 400
 DEFAULT_SAMPLE_SIZE = 3000
 DEFAULT_EXACT_LIMIT = 5000
+# Costly texts outside the sample that the cheap route is unsure of are embedded with the chosen model too
+# (at most this many, costliest first). Spend is usually concentrated (a few hundred long prompts
+# can carry a quarter of it), and a cheap-route mistake on one of them moves a category's share visibly.
+DEFAULT_HEAVY_LIMIT = 800
+DEFAULT_HEAVY_MIN_SHARE = 2e-5  # a text below 0.002% of spend is left to the cheap route
+# ... unless the cheap route is already sure: its margin (gap between the two nearest centres) is above the
+# one where it agreed with the embedder on this share of the cross-validated sample.
+HEAVY_TARGET_AGREEMENT = 0.998
+HEAVY_CANDIDATES_PER_SLOT = 20  # costly texts whose margin is checked, per text the limit lets us embed
 DEFAULT_MIN_TEMPLATE_REQUESTS = 5
 PREFIX_KEY_CHARS = 40
 K_MAX = 200
@@ -485,20 +494,64 @@ def _nearest(vectors: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.n
     return labels, 1.0 - sims[np.arange(len(labels)), labels]
 
 
+def _heavy_candidates(spend: np.ndarray, eligible: np.ndarray, total_spend: float, limit: int,
+                      min_share: float = DEFAULT_HEAVY_MIN_SHARE) -> tuple[np.ndarray, float]:
+    """Eligible texts worth at least ``min_share`` of all spend, costliest first (at most ``limit``), and the
+    spend below which a text is never a candidate."""
+    floor = min_share * total_spend
+    if limit <= 0 or total_spend <= 0:
+        return np.zeros(0, dtype=np.int64), np.inf
+    candidates = np.where(eligible & (spend >= floor) & (spend > 0))[0]
+    order = candidates[np.argsort(-spend[candidates], kind="stable")]
+    if len(order) > limit:
+        order = order[:limit]
+        floor = float(spend[order[-1]])
+    return order, floor
+
+
+def _margins(vectors: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centre and the cosine gap to the runner-up: how sure that assignment is."""
+    sims = vectors @ centres.T
+    labels = sims.argmax(axis=1)
+    if centres.shape[0] < 2:
+        return labels, np.full(len(labels), np.inf)
+    top2 = np.partition(sims, -2, axis=1)[:, -2:]
+    return labels, np.abs(top2[:, 1] - top2[:, 0])
+
+
 def _cross_validated_route(static: np.ndarray, exact: np.ndarray, templates: np.ndarray, template_vectors: dict,
-                           centres: np.ndarray, seed: int) -> np.ndarray:
-    """Out-of-fold cheap-route labels for the sample: what the static route would have said for each."""
+                           centres: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold cheap-route labels for the sample, and their margins: what the static route would have
+    said for each, and how sure it was."""
     n = len(static)
     folds = np.random.default_rng(seed).permutation(n) % CV_FOLDS
     out = np.empty(n, dtype=np.int64)
+    margin = np.full(n, np.inf)
     for f in range(CV_FOLDS):
         test = folds == f
         if not test.any() or test.all():
             continue
         w = _ridge_map(static[~test], exact[~test])
         vec = _with_templates(_normalise(static[test] @ w), templates[test], template_vectors)
-        out[test], _ = _nearest(vec, centres)
-    return out
+        out[test], margin[test] = _margins(vec, centres)
+    return out, margin
+
+
+def confident_margin(margins: np.ndarray, correct: np.ndarray, target: float = HEAVY_TARGET_AGREEMENT) -> float:
+    """Smallest margin above which the cross-validated cheap route agreed with the embedder on at least
+    ``target`` of the sample (inf when no margin is that safe)."""
+    finite = np.isfinite(margins)
+    m, ok = margins[finite], correct[finite]
+    if not len(m):
+        return np.inf
+    order = np.argsort(-m)
+    agree = np.cumsum(ok[order]) / np.arange(1, len(m) + 1)
+    safe = np.where(agree >= target)[0]
+    # the prefix must be long enough to say anything: at least 30 audited texts above the threshold
+    safe = safe[safe >= min(29, len(m) - 1)]
+    if not len(safe):
+        return np.inf
+    return float(m[order][safe.max()])
 
 
 TEMPLATE_WEIGHT = 1.0
@@ -543,6 +596,9 @@ def categorize(
     progress: bool = True,
     sample_size: int | None = None,
     exact_limit: int | None = None,
+    heavy_limit: int | None = None,
+    heavy_min_share: float | None = None,
+    heavy_sure_margin: float | None = None,
     min_template_requests: int | None = None,
     llm_names: bool = False,
     endpoint: str | None = None,
@@ -558,9 +614,10 @@ def categorize(
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     try:
         return _categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config, progress=progress,
-                           sample_size=sample_size, exact_limit=exact_limit,
-                           min_template_requests=min_template_requests, llm_names=llm_names, endpoint=endpoint,
-                           model=model, allow_remote=allow_remote, say=say)
+                           sample_size=sample_size, exact_limit=exact_limit, heavy_limit=heavy_limit,
+                           heavy_min_share=heavy_min_share, heavy_sure_margin=heavy_sure_margin,
+                           min_template_requests=min_template_requests,
+                           llm_names=llm_names, endpoint=endpoint, model=model, allow_remote=allow_remote, say=say)
     finally:
         con.execute(f"set memory_limit = '{previous_limit}'")
         for table in ("_cat_req", "_cat_text", "_cat_assign", "_cat_sys_tpl", "_cat_prefix_tpl", "_cat_base",
@@ -579,6 +636,9 @@ def _categorize(
     progress: bool,
     sample_size: int | None,
     exact_limit: int | None,
+    heavy_limit: int | None,
+    heavy_min_share: float | None,
+    heavy_sure_margin: float | None,
     min_template_requests: int | None,
     llm_names: bool,
     endpoint: str | None,
@@ -606,6 +666,13 @@ def _categorize(
     k_requested = _parse_k(k)
     sample_size = int(sample_size or setting(config, "categorize.sample_size", DEFAULT_SAMPLE_SIZE))
     exact_limit = int(exact_limit or setting(config, "categorize.exact_limit", DEFAULT_EXACT_LIMIT))
+    heavy_limit = int(heavy_limit if heavy_limit is not None else
+                      setting(config, "categorize.heavy_limit", DEFAULT_HEAVY_LIMIT))
+    heavy_min_share = float(heavy_min_share if heavy_min_share is not None else
+                            setting(config, "categorize.heavy_min_share", DEFAULT_HEAVY_MIN_SHARE))
+    # A fixed margin instead of the learned one; 2 (the widest cosine gap) embeds every costly text.
+    heavy_sure_margin = heavy_sure_margin if heavy_sure_margin is not None else setting(
+        config, "categorize.heavy_sure_margin", None)
     min_template_requests = int(min_template_requests or setting(config, "categorize.min_template_requests",
                                                                   DEFAULT_MIN_TEMPLATE_REQUESTS))
     if embedder is None or isinstance(embedder, str):
@@ -684,6 +751,7 @@ def _categorize(
     assign_route = ["fit"] * len(fit_hashes)
     audit = None
     static_encoded = 0
+    heavy_texts, heavy_spend = 0, 0.0
     collapsed_templates: dict[int, int] = {}
     if not exact:
         static = get_embedder(STATIC_EMBEDDER)
@@ -691,14 +759,18 @@ def _categorize(
         fit_static = static.encode(fit_texts)
         static_encoded += len(fit_texts)
         w = _ridge_map(fit_static, fit_vectors)
-        cv_labels = _cross_validated_route(fit_static, fit_vectors, fit_templates, template_vectors, centres, seed)
+        cv_labels, cv_margins = _cross_validated_route(fit_static, fit_vectors, fit_templates, template_vectors,
+                                                       centres, seed)
         collapsed_templates = _collapsible_templates(fit_templates, fit_labels)
         collapsed_templates.update(cohered_templates)
         for tid, label in collapsed_templates.items():  # their sampled members' cheap label is the template's
             cv_labels[fit_templates == tid] = label
-        audit = {"exact": fit_labels, "cheap": cv_labels, "spend": fit_spend, "requests": fit_counts}
+            cv_margins[fit_templates == tid] = np.inf
+        sure_margin = (float(heavy_sure_margin) if heavy_sure_margin is not None
+                       else confident_margin(cv_margins, cv_labels == fit_labels))
+        static_labels = cv_labels.copy()
         lap("route_fit")
-        rest_hashes, rest_texts, _, rest_counts, rest_spend, rest_templates = _fetch_texts(
+        rest_hashes, rest_texts, rest_text_hashes, rest_counts, rest_spend, rest_templates = _fetch_texts(
             con, f"{order} offset ?", [len(fit_texts)])
         n_rest = len(rest_texts)
         labels = np.empty(n_rest, dtype=np.int64)
@@ -710,7 +782,39 @@ def _categorize(
             labels[hit] = label
             by_template |= hit
         routes[by_template] = "template"
-        todo = np.where(~by_template)[0]
+        total_text_spend = float(fit_spend.sum() + rest_spend.sum())
+        heavy, heavy_cut = _heavy_candidates(rest_spend, ~by_template, total_text_spend,
+                                             HEAVY_CANDIDATES_PER_SLOT * heavy_limit, heavy_min_share)
+        unsure = np.zeros(0, dtype=np.int64)
+        if len(heavy):
+            mapped = _normalise(static.encode([rest_texts[i] for i in heavy]) @ w)
+            static_encoded += len(heavy)
+            vec = _with_templates(mapped, rest_templates[heavy], template_vectors)
+            labels[heavy], heavy_margin = _margins(vec, centres)
+            dists[heavy] = 1.0 - np.einsum("ij,ij->i", vec, centres[labels[heavy]])
+            unsure = heavy[heavy_margin < sure_margin]
+            if len(unsure) > heavy_limit:  # the costliest of them get the embedder
+                unsure = unsure[:heavy_limit]
+                heavy_cut = float(rest_spend[unsure[-1]])
+        if len(unsure):
+            share = rest_spend[unsure].sum() / (fit_spend.sum() + rest_spend.sum())
+            say(f"Embedding {len(unsure):,} costly prompts the fast route is unsure of ({share:.0%} of spend) "
+                f"with {embedder.name} too.")
+            heavy_emb = embed_cached(con, [rest_texts[i] for i in unsure], embedder,
+                                     hashes=[rest_text_hashes[i] for i in unsure], progress=progress)
+            embedded_new += heavy_emb.new
+            embedded_cached += heavy_emb.cached
+            vec = _with_templates(_normalise(heavy_emb.vectors), rest_templates[unsure], template_vectors)
+            labels[unsure], dists[unsure] = _nearest(vec, centres)
+            routes[unsure] = "exact"
+        heavy_texts, heavy_spend = len(unsure), float(rest_spend[unsure].sum())
+        # The audit estimates the error of the route as applied: a sampled text at least as costly as the cut
+        # and with a margin below the sure one would have been embedded, so the cheap route errs not on it.
+        cv_labels = np.where((fit_spend >= heavy_cut) & (cv_margins < sure_margin), fit_labels, cv_labels)
+        audit = {"exact": fit_labels, "cheap": cv_labels, "static": static_labels, "spend": fit_spend,
+                 "requests": fit_counts}
+        todo = np.setdiff1d(np.where(~by_template)[0], heavy)
+        lap("route_heavy")
         chunk = 50_000
         from .progress import bar
 
@@ -762,12 +866,15 @@ def _categorize(
         "embedded_new": embedded_new,
         "embedded_cached": embedded_cached,
         "static_encoded": static_encoded,
+        "heavy_texts": heavy_texts,
         "templates": len(prep["templates"]),
         "templates_collapsed": len(collapsed_templates or cohered_templates),
         "timings_s": timings,
     }
     params = {"k": str(k), "top": top, "embedder": embedder.name, "seed": seed, "sample_size": sample_size,
-              "exact_limit": exact_limit, "min_template_requests": min_template_requests}
+              "exact_limit": exact_limit, "heavy_limit": heavy_limit, "heavy_min_share": heavy_min_share,
+              "heavy_sure_margin": heavy_sure_margin,
+              "min_template_requests": min_template_requests}
     db.record_stage_run(con, "categorize", params, summary, started_at=started)
     for table in ("_cat_req", "_cat_text", "_cat_assign", "_cat_sys_tpl", "_cat_prefix_tpl"):
         con.execute(f"drop table if exists {table}")
@@ -786,7 +893,15 @@ def _categorize(
                                "whitespace collapsed, digits masked, deduplicated"),
             "distinct_texts": n_texts,
             "fit_texts": len(fit_texts),
-            "assign_route": None if exact else f"{STATIC_EMBEDDER} + ridge map to {embedder.name}, nearest centre",
+            "assign_route": None if exact else (
+                f"{STATIC_EMBEDDER} + ridge map to {embedder.name}, nearest centre; costly texts (each >= "
+                f"{heavy_min_share:.4%} of spend) whose margin between the two nearest centres is below "
+                f"{sure_margin:.3f} (above it the cross-validated fast route agreed on {HEAVY_TARGET_AGREEMENT:.1%} "
+                f"of the sample) are embedded with {embedder.name} instead, up to {heavy_limit:,}, costliest first"),
+            "heavy_texts": heavy_texts,
+            "heavy_share_of_spend": (heavy_spend / result["spend_usd"]) if result["spend_usd"] else 0.0,
+            "static_route_agreement": None if audit is None else float(
+                np.average(audit["static"] == audit["exact"], weights=audit["requests"])),
             "assignment_agreement": result["agreement"],
             "k_criterion": ("explicit" if k_requested is not None else
                             "first peak of the cosine silhouette (within 0.05 of the best) over a log grid from --top to min(200, n/15)"),
@@ -796,6 +911,7 @@ def _categorize(
         "embedded_new": embedded_new,
         "embedded_cached": embedded_cached,
         "static_encoded": static_encoded,
+        "heavy_texts": heavy_texts,
         "timings_s": timings,
         "warnings": result["warnings"],
     }

@@ -9,9 +9,10 @@ reports wall time, peak RSS and the stage timings. The one-off distillation of t
 cached under ~/.cache/plan) is done before timing.
 
 accuracy: on a workload whose distinct texts are few enough to embed all of them with MiniLM, runs the
-default route (sample + static assignment) and the reference (every distinct text embedded with MiniLM,
-clusters fitted on all of them) with the same k, matches each top category to the reference category with
-which it shares most requests, and reports the difference in share of spend in percentage points.
+default route (sample + costliest texts embedded + static assignment of the rest) and compares each top
+category's share of spend with (1) the same categories when every text is embedded with MiniLM (the cost of
+the levers), (2) clusters fitted on every text embedded with MiniLM, and (3) that full fit with another seed
+(how far the reference itself moves). Differences are in percentage points.
 Databases are kept under ~/.cache/plan/bench so a rerun skips generation and reuses cached vectors.
 """
 
@@ -96,54 +97,81 @@ def speed(args) -> None:
     }, indent=2))
 
 
-def accuracy(args) -> None:
+def _compare(db_a: Path, result_a: dict, db_b: Path) -> dict:
+    """Match each top category of run A to the cluster of run B with which it shares most requests, and
+    give the difference in share of spend in percentage points."""
     import duckdb
 
-    path = BENCH_DIR / f"accuracy_{args.n}_{args.variety}.duckdb"
-    _build(path, args.n, args.variety, doc_pool=300)
-    fast_db = path.with_name(path.stem + "_fast.duckdb")
-    ref_db = path.with_name(path.stem + "_ref.duckdb")
-    for target in (fast_db, ref_db):
-        if not target.exists():
-            target.write_bytes(path.read_bytes())
-    fast = run_child(fast_db, k=args.k, top=10, seed=args.seed)
-    ref = run_child(ref_db, k=args.k, top=10, seed=args.seed, exact_limit=10**9)
-    con = duckdb.connect(str(fast_db), read_only=True)
-    con.execute(f"attach '{ref_db}' as ref (read_only)")
-    overlap = con.execute(
-        """
-        select f.category_id as fast_id, r.cluster as ref_cluster, count(*) as n
-        from request_categories f join ref.request_categories r using (request_id)
-        where f.category_id <> 0 group by 1, 2
-        """
-    ).fetchall()
-    ref_spend = dict(con.execute(
-        """select rc.cluster, sum(q.cost_usd) from ref.request_categories rc join ref.requests q on q.id = rc.request_id
-           group by 1""").fetchall())
-    total = con.execute("select sum(cost_usd) from requests").fetchall()[0][0]
+    con = duckdb.connect(str(db_a), read_only=True)
+    try:
+        con.execute(f"attach '{db_b}' as b (read_only)")
+        overlap = con.execute(
+            """
+            select a.category_id, r.cluster, count(*) as n
+            from request_categories a join b.request_categories r using (request_id)
+            where a.category_id <> 0 group by 1, 2
+            """
+        ).fetchall()
+        b_spend = dict(con.execute(
+            """select rc.cluster, sum(q.cost_usd) from b.request_categories rc join b.requests q on q.id = rc.request_id
+               group by 1""").fetchall())
+        total = con.execute("select sum(cost_usd) from requests").fetchall()[0][0]
+    finally:
+        con.close()
     best: dict[int, tuple[int, int]] = {}
-    for fast_id, ref_cluster, n in overlap:
-        if fast_id not in best or n > best[fast_id][1]:
-            best[fast_id] = (ref_cluster, n)
+    for a_id, b_cluster, n in overlap:
+        if a_id not in best or n > best[a_id][1]:
+            best[a_id] = (b_cluster, n)
     rows = []
-    for c in fast["result"]["categories"]:
+    for c in result_a["categories"]:
         if c["is_other"] or c["id"] not in best:
             continue
-        ref_share = ref_spend[best[c["id"]][0]] / total
+        b_share = b_spend[best[c["id"]][0]] / total
         low, high = c["share_of_spend_ci"]
-        rows.append({"category": c["name"][:48], "fast_share_pct": round(100 * c["share_of_spend"], 2),
-                     "reference_share_pct": round(100 * ref_share, 2),
-                     "diff_pp": round(100 * (c["share_of_spend"] - ref_share), 2),
+        rows.append({"category": c["name"][:48], "share_pct": round(100 * c["share_of_spend"], 2),
+                     "other_share_pct": round(100 * b_share, 2),
+                     "diff_pp": round(100 * (c["share_of_spend"] - b_share), 2),
                      "ci_pct": [round(100 * low, 2), round(100 * high, 2)],
-                     "ci_covers_reference": low - 1e-9 <= ref_share <= high + 1e-9})
+                     "ci_covers_other": low - 1e-9 <= b_share <= high + 1e-9})
+    return {"max_abs_diff_pp": max(abs(r["diff_pp"]) for r in rows) if rows else None, "categories": rows}
+
+
+def accuracy(args) -> None:
+    """Three comparisons, each against "embedding everything" with MiniLM:
+
+    - lever_cost: the same categories (the same sample, fit and seed), every other distinct text embedded
+      with MiniLM and assigned to its nearest centre. What sampling plus the cheap route cost, and nothing else.
+    - vs_full_fit: clusters fitted on all distinct texts embedded with MiniLM (a different partition).
+    - full_fit_seed_spread: two full fits whose seeds differ. The floor under vs_full_fit: where a workload has
+      no natural boundaries, even the reference moves this much from one seed to the next.
+    """
+    path = BENCH_DIR / f"accuracy_{args.n}_{args.variety}.duckdb"
+    _build(path, args.n, args.variety, doc_pool=300)
+    copies = {}
+    for name in ("fast", "ref", "ref_seed2", "lever"):
+        copies[name] = path.with_name(f"{path.stem}_{name}.duckdb")
+        if not copies[name].exists():
+            source = copies["ref"] if name in ("ref_seed2", "lever") and copies["ref"].exists() else path
+            copies[name].write_bytes(source.read_bytes())  # copies of ref start with every vector cached
+    runs = {
+        "fast": run_child(copies["fast"], k=args.k, top=10, seed=args.seed),
+        "ref": run_child(copies["ref"], k=args.k, top=10, seed=args.seed, exact_limit=10**9),
+        "ref_seed2": run_child(copies["ref_seed2"], k=args.k, top=10, seed=args.seed + 1, exact_limit=10**9),
+        "lever": run_child(copies["lever"], k=args.k, top=10, seed=args.seed, heavy_limit=10**9, heavy_min_share=0.0),
+    }
+    fast = runs["fast"]["result"]
+    lever = _compare(copies["fast"], fast, copies["lever"])
     print(json.dumps({
-        "requests": fast["result"]["requests"], "distinct_texts": fast["result"]["method"]["distinct_texts"],
-        "k": args.k, "fast_wall_s": round(fast["wall_s"], 1), "reference_wall_s": round(ref["wall_s"], 1),
-        "fast_embedded_minilm": fast["result"]["embedded_new"] + fast["result"]["embedded_cached"],
-        "reference_embedded_minilm": ref["result"]["embedded_new"] + ref["result"]["embedded_cached"],
-        "assignment_agreement": round(fast["result"]["method"]["assignment_agreement"], 4),
-        "max_abs_diff_pp": max(abs(r["diff_pp"]) for r in rows) if rows else None,
-        "categories": rows,
+        "requests": fast["requests"], "distinct_texts": fast["method"]["distinct_texts"], "k": args.k,
+        "fast_wall_s": round(runs["fast"]["wall_s"], 1), "reference_wall_s": round(runs["ref"]["wall_s"], 1),
+        "fast_embedded_minilm": fast["embedded_new"] + fast["embedded_cached"],
+        "heavy_texts": fast["method"]["heavy_texts"],
+        "heavy_share_of_spend": round(fast["method"]["heavy_share_of_spend"], 4),
+        "assignment_agreement": round(fast["method"]["assignment_agreement"], 4),
+        "static_route_agreement": round(fast["method"]["static_route_agreement"], 4),
+        "lever_cost": lever,
+        "vs_full_fit": _compare(copies["fast"], fast, copies["ref"]),
+        "full_fit_seed_spread": _compare(copies["ref_seed2"], runs["ref_seed2"]["result"], copies["ref"]),
     }, indent=2))
 
 

@@ -182,7 +182,7 @@ def test_sampled_route_assigns_everything_with_intervals(tmp_path, clinc):
     con = connect(str(tmp_path / "s.duckdb"))
     records = _requests(clinc, per_intent=40)
     _insert(con, records)
-    result = categorize(con, k=6, top=3, sample_size=150, exact_limit=100, progress=False)
+    result = categorize(con, k=6, top=3, sample_size=150, exact_limit=100, heavy_limit=0, progress=False)
     assert result["method"]["mode"] == "sampled" and result["method"]["fit_texts"] == 150
     assert result["static_encoded"] >= len(records) - 150 - 40
     routes = dict(rows(con, "select assigned_by, count(*) from request_categories group by 1"))
@@ -194,6 +194,43 @@ def test_sampled_route_assigns_everything_with_intervals(tmp_path, clinc):
         assert 0.0 <= low <= c["share_of_spend"] <= high <= 1.0
     assert sum(c["share_of_spend"] for c in result["categories"]) == pytest.approx(1.0)
     con.close()
+
+
+def test_sampled_route_embeds_the_costliest_prompts_exactly(tmp_path, clinc):
+    """The cheap route does not decide alone where the big spenders go: beyond the sample, costly texts it is
+    unsure of are embedded with the chosen model; cheaper ones are left to the static route."""
+    con = connect(str(tmp_path / "h.duckdb"))
+    records = _requests(clinc, per_intent=40)
+    for r in records[::9]:
+        r["cost_usd"] = 0.5
+    _insert(con, records)
+    route = """select rc.assigned_by, list(q.cost_usd) from request_categories rc
+               join requests q on q.id = rc.request_id group by 1"""
+    # Well-separated intents: the fast route is sure of most costly texts and embeds few or none of them.
+    result = categorize(con, k=6, top=3, sample_size=150, exact_limit=100, heavy_limit=12, progress=False)
+    exact = dict(rows(con, route)).get("exact", [])
+    assert len(exact) <= 12 and set(exact) <= {0.5} and result["heavy_texts"] == len(exact)
+    # Told to trust no margin: the 12 costliest texts outside the sample are all embedded.
+    result = categorize(con, k=6, top=3, sample_size=150, exact_limit=100, heavy_limit=12, heavy_sure_margin=2.0,
+                        progress=False)
+    by_route = dict(rows(con, route))
+    assert len(by_route["exact"]) == 12 and result["heavy_texts"] == result["method"]["heavy_texts"] == 12
+    assert min(by_route["exact"]) >= max(by_route["nearest"])
+    assert result["method"]["heavy_share_of_spend"] == pytest.approx(sum(by_route["exact"]) / sum(r["cost_usd"] for r in records))
+    assert _purity(con) >= 0.85
+    con.close()
+
+
+def test_confident_margin_is_where_the_fast_route_stops_erring():
+    from analyzer.categorize import confident_margin
+
+    margins = np.linspace(0.3, 0.0, 300)  # costliest first: wide margins, then narrow ones
+    correct = np.ones(300, dtype=bool)
+    correct[200:] = np.arange(100) % 2 == 0  # below 0.1 the route is right only half the time
+    tau = confident_margin(margins, correct, target=0.998)
+    assert 0.099 <= tau <= 0.102
+    assert confident_margin(margins, np.zeros(300, dtype=bool)) == np.inf
+    assert confident_margin(np.full(5, np.inf), np.ones(5, dtype=bool)) == np.inf
 
 
 def test_requests_without_text_and_without_cost(tmp_path, clinc):

@@ -19,6 +19,9 @@ from .options import config_option, db_option, emit_json, json_option, say
                    "assign the rest with the fast static route. [default: 3000]")
 @click.option("--exact-limit", type=click.IntRange(min=0), default=None,
               help="Embed every distinct prompt with the embedder up to this many. [default: 5000]")
+@click.option("--heavy-limit", type=click.IntRange(min=0), default=None,
+              help="Beyond --exact-limit, also embed up to this many costly prompts (costliest first) that the "
+                   "fast route is unsure of, so it does not decide alone where the big spenders go. [default: 800]")
 @click.option("--llm-names", is_flag=True,
               help="Name categories with a local OpenAI-compatible model (Clio-style: samples inside and just "
                    "outside each category). Keyword and template names are kept if it fails.")
@@ -28,7 +31,7 @@ from .options import config_option, db_option, emit_json, json_option, say
 @db_option
 @config_option
 @json_option
-def categorize(k, top, embedder, seed, sample_size, exact_limit, llm_names, endpoint, model, allow_remote, db_path,
+def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, llm_names, endpoint, model, allow_remote, db_path,
                config_file, as_json):
     """Group requests into categories, rank them by spend and name them.
 
@@ -52,7 +55,8 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, llm_names, endp
     con = connect(db_path)
     try:
         result = run_categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config,
-                                sample_size=sample_size, exact_limit=exact_limit, llm_names=llm_names,
+                                sample_size=sample_size, exact_limit=exact_limit, heavy_limit=heavy_limit,
+                                llm_names=llm_names,
                                 endpoint=endpoint, model=model, allow_remote=allow_remote, progress=not as_json,
                                 say=say)
     finally:
