@@ -100,16 +100,21 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
     monkeypatch.setattr(ingest, "CHUNK_BYTES", 4096)
     monkeypatch.setattr(ingest, "STAGE_ROWS", 7)
     monkeypatch.setattr(ingest, "BATCH_ROWS", 3)
+    monkeypatch.setattr(ingest, "FEW_LINES", 0)  # the lines a chunk's first statement leaves go through SQL again
+    # Then a file that repeats the second half and adds new lines: chunks of mostly stored ids.
+    overlap = write_lines(tmp_path / "overlap.jsonl", lines[len(lines) // 2:] + [pair_line(i) for i in range(500, 560)])
     results = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
         summary = ingest_paths(con, [str(path)], fast=fast)
-        results[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
+        again = ingest_paths(con, [str(overlap)], fast=fast)
+        results[fast] = (summary, again, dicts(con, "select * exclude (ingested_at) from requests order by id"),
                          dicts(con, "select source_line, reason from rejects order by source_line"))
         con.close()
     assert results[True] == results[False]
-    summary = results[True][0]
+    summary, again = results[True][:2]
     assert summary["rows_added"] == 405 and summary["rows_rejected"] == 8 and summary["rows_duplicate"] == 6
+    assert again["rows_added"] == 60 and again["rows_duplicate"] == 206 and again["rows_rejected"] == 4
 
 
 def test_parsers_output_is_checked_and_bad_records_become_rejects(con, tmp_path, monkeypatch):

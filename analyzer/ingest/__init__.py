@@ -40,6 +40,7 @@ from .sources import SourceFile, expand_paths, prefetch
 BATCH_ROWS = 20_000  # Python-route records per Arrow batch
 STAGE_ROWS = 250_000  # staged rows per flush into `requests`
 CHUNK_BYTES = 32 << 20  # fast route: bytes of JSON Lines per chunk
+FEW_LINES = 200  # fast route: lines left over from a chunk that go to the Python parser without a second SQL pass
 COMMIT_ROWS = 100_000  # a big file is committed in steps, so memory does not grow with its size
 MEMORY_LIMIT = 512 << 20  # DuckDB's buffer pool during ingest (its default is 80% of RAM)
 
@@ -693,7 +694,13 @@ class _Reader:
 
     def fast_route(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
         """Big JSON Lines: lines the format's SQL understands go straight into `requests`, priced on the way;
-        the rest (duplicates, other shapes, malformed lines) go through the stage like any record."""
+        the rest (duplicates, other shapes, malformed lines) go through the stage like any record.
+
+        A chunk is first appended in one statement that leaves out every line whose id is already stored or
+        came earlier in the chunk (no table of the chunk's rows in between). The lines it did not store (few, in a
+        new file) then take the careful way: extracted into a temporary table, duplicates sent to the stage,
+        lines SQL does not understand to the Python parser. When most of a chunk is left over (a file ingested
+        again), the following chunks take the careful way directly rather than being extracted twice."""
         import numpy as np
 
         select = parser.fast_select(src)
@@ -702,7 +709,16 @@ class _Reader:
             "(select f.*, ?::varchar as source_file, ?::varchar as source_format, null::varchar as cost_source,"
             f" null::double as _price from ({select}) f)"
         )
-        extract = f"create or replace temp table _ingest_fast as {self.stage.priced_select('f').replace('{source}', source)}"
+        priced = self.stage.priced_select("f").replace("{source}", source)
+        direct = f"""
+            insert into requests ({cols})
+            with e as materialized ({priced})
+            select {cols} from e
+            semi join (select id, min(source_line) as line from e group by id) first on e.id = first.id and e.source_line = first.line
+            where e.id not in (select id from requests)
+            returning source_line, cost_source is null as unpriced
+        """
+        extract = f"create or replace temp table _ingest_fast as {priced}"
         insert = f"""
             insert into requests ({cols}) select {cols} from {{fast}} f
             where f.id not in (select id from requests)
@@ -710,59 +726,46 @@ class _Reader:
         """
         first_only = "(select * from _ingest_fast qualify row_number() over (partition by id order by source_line) = 1)"
         result = self.results[src.display]
-        for chunk in prefetch(src.line_chunks(CHUNK_BYTES)):
-            numbers = chunk.column(0).to_numpy()
-            first = int(numbers[0])
-            self.con.register("_lines", chunk)
+        params = [src.display, fmt_name, self.now, self.now]
+        use_direct = True
+
+        def run(statement: str, fetch: bool = False):
+            self.con.execute("set disabled_optimizers = 'filter_pushdown'")
+            self.con.execute("set preserve_insertion_order = false")
             try:
-                # Pushed below the projection, the shape checks would parse every line a second time; and
-                # keeping insertion order would make DuckDB read the Arrow batches on one thread.
-                self.con.execute("set disabled_optimizers = 'filter_pushdown'")
-                self.con.execute("set preserve_insertion_order = false")
-                try:
-                    self.con.execute(extract, [src.display, fmt_name, self.now, self.now])
-                finally:
-                    self.con.execute("reset disabled_optimizers")
-                    self.con.execute("reset preserve_insertion_order")
+                cursor = self.con.execute(statement, params)
+                return cursor.fetchnumpy() if fetch else None
             finally:
-                self.con.unregister("_lines")
-            # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
-            repeated, stored = self.con.execute(
-                """select (select count(*) - count(distinct id) from _ingest_fast),
-                          (select count(*) from _ingest_fast semi join requests using (id))"""
-            ).fetchall()[0]
-            statement = insert.replace("{fast}", first_only if repeated else "_ingest_fast")
-            if not stored:
-                statement = statement.replace("where f.id not in (select id from requests)", "")
-            inserted = self.con.execute(statement).fetchnumpy()
+                self.con.execute("reset disabled_optimizers")
+                self.con.execute("reset preserve_insertion_order")
+
+        def stored(inserted) -> np.ndarray:
             done = inserted["source_line"]
             result.rows_added += len(done)
             if len(done) and bool(np.any(inserted["unpriced"])):
                 self.stage.price_stored(src.display, int(done.min()), int(done.max()))
-            handled = self.con.execute("select source_line from _ingest_fast").fetchnumpy()["source_line"]
-            if len(handled) > len(done):
-                # Understood but not inserted: duplicates. The stage counts them and fills in what stored rows lack.
-                self.con.register("_ingest_done", pa.table({"line": pa.array(done, pa.int64())}))
+            return done
+
+        for chunk in prefetch(src.line_chunks(CHUNK_BYTES)):
+            lines = chunk
+            if use_direct:
+                # Pushed below the projection, the shape checks would parse every line a second time; and
+                # keeping insertion order would make DuckDB read the Arrow batches on one thread.
+                self.con.register("_lines", chunk)
                 try:
-                    moved = self.con.execute(
-                        f"""
-                        insert into _ingest_stage by name
-                        select * exclude (cost_usd, cost_source), null::double as cost_usd,
-                               source_line * {_LINE_SEQ} + ? as _seq
-                        from _ingest_fast where source_line not in (select line from _ingest_done)
-                        """,
-                        [seq_base],
-                    ).fetchall()
+                    done = stored(run(direct, fetch=True))
                 finally:
-                    self.con.unregister("_ingest_done")
-                self.stage.rows += moved[0][0] if moved else 0
-            rest = np.setdiff1d(numbers, handled, assume_unique=True)
-            if len(rest):
-                rows = chunk.take(pa.array(rest - first))
-                for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()):
-                    line = text.rstrip("\r\n")
-                    if line.strip():
-                        self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)
+                    self.con.unregister("_lines")
+                numbers = chunk.column(0).to_numpy()
+                left = np.setdiff1d(numbers, done, assume_unique=True)
+                use_direct = len(left) * 2 < len(numbers)
+                lines = chunk.take(pa.array(np.searchsorted(numbers, left))) if len(left) < len(numbers) else chunk
+                if len(left) <= FEW_LINES:
+                    # Planning the SQL costs more than parsing a few lines in Python, which stores the same rows.
+                    self._python_lines(lines, parser, src, fmt_name, seq_base)
+                    lines = lines.slice(0, 0)
+            if lines.num_rows:
+                use_direct = self._careful(lines, run, extract, insert, first_only, stored, parser, src, fmt_name, seq_base) or use_direct
             if self.buffer:
                 self.stage.add_records(self.buffer)
                 self.buffer = []
@@ -770,6 +773,53 @@ class _Reader:
                 self.finish()
             self.maybe_commit(src)
         self.con.execute("drop table if exists _ingest_fast")
+
+    def _python_lines(self, rows, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()):
+            line = text.rstrip("\r\n")
+            if line.strip():
+                self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)
+
+    def _careful(self, lines, run, extract, insert, first_only, stored, parser, src, fmt_name, seq_base) -> bool:
+        """The fast route for lines that may repeat stored ids or each other; True when most were new."""
+        import numpy as np
+
+        numbers = lines.column(0).to_numpy()
+        self.con.register("_lines", lines)
+        try:
+            run(extract)
+        finally:
+            self.con.unregister("_lines")
+        # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
+        repeated, already = self.con.execute(
+            """select (select count(*) - count(distinct id) from _ingest_fast),
+                      (select count(*) from _ingest_fast semi join requests using (id))"""
+        ).fetchall()[0]
+        statement = insert.replace("{fast}", first_only if repeated else "_ingest_fast")
+        if not already:
+            statement = statement.replace("where f.id not in (select id from requests)", "")
+        done = stored(self.con.execute(statement).fetchnumpy())
+        handled = self.con.execute("select source_line from _ingest_fast").fetchnumpy()["source_line"]
+        if len(handled) > len(done):
+            # Understood but not inserted: duplicates. The stage counts them and fills in what stored rows lack.
+            self.con.register("_ingest_done", pa.table({"line": pa.array(done, pa.int64())}))
+            try:
+                moved = self.con.execute(
+                    f"""
+                    insert into _ingest_stage by name
+                    select * exclude (cost_usd, cost_source), null::double as cost_usd,
+                           source_line * {_LINE_SEQ} + ? as _seq
+                    from _ingest_fast where source_line not in (select line from _ingest_done)
+                    """,
+                    [seq_base],
+                ).fetchall()
+            finally:
+                self.con.unregister("_ingest_done")
+            self.stage.rows += moved[0][0] if moved else 0
+        rest = np.setdiff1d(numbers, handled, assume_unique=True)
+        if len(rest):
+            self._python_lines(lines.take(pa.array(np.searchsorted(numbers, rest))), parser, src, fmt_name, seq_base)
+        return len(done) * 2 >= len(handled) and len(handled) * 2 >= len(numbers)
 
 
 def _record_excerpt(item: dict) -> str:
