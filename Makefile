@@ -17,10 +17,11 @@ install: $(VENV)/.installed
 
 # The whole pipeline on sample_logs/, replaying on the bundled SmolLM2-135M (no Ollama needed).
 # With Ollama and Qwen: `plan replay --per-category 30` instead of the embedded replay below.
+# sample_logs/ holds 13 workloads: --top 12 names all but the cheapest.
 demo: install
 	rm -f plan.duckdb
 	$(PLAN) ingest sample_logs/
-	$(PLAN) categorize
+	$(PLAN) categorize --top 12
 	$(PLAN) replay --endpoint embedded --per-category 3 --max-output-tokens 96
 	$(PLAN) judge
 	$(PLAN) cost

@@ -239,14 +239,16 @@ def k_sweep(x: np.ndarray, ks: list[int], *, seed: int = 0, stability: bool = Tr
 
 
 def choose_k(x: np.ndarray, *, top: int = 10, seed: int = 0, k_max: int = K_MAX,
-             clusterer: "Clusterer | None" = None) -> tuple[int, list[dict]]:
+             clusterer: "Clusterer | None" = None, k_min: int = 0) -> tuple[int, list[dict]]:
     """The stated auto criterion. Over the grid of ``k_grid`` (``top``..``2*top``, then log-spaced to
     ``min(200, n/15)``), compute the
     cosine silhouette of each clustering; pick the smallest k where the silhouette peaks (at least as high
     as its grid neighbours) and comes within 0.05 of the best, else the best k. Why the first peak: text
     embeddings keep gaining silhouette from near-duplicate micro-clusters as k grows, so on templated
     traffic the curve is U-shaped; its first peak is the workload level (sample_logs: 12 apps, peak at
-    k=10, NMI 0.98, while the global maximum at k=195 splits every app)."""
+    k=10, NMI 0.98, while the global maximum at k=195 splits every app). The choice is raised to
+    ``k_min`` (the number of shared system prompts that state a task, each a workload of its own) when
+    the data allows: two such workloads must not share a category for want of a cluster."""
     ks = k_grid(len(x), top, k_max)
     if len(ks) == 1:
         return ks[0], [{"k": ks[0], "silhouette": None}]
@@ -257,13 +259,17 @@ def choose_k(x: np.ndarray, *, top: int = 10, seed: int = 0, k_max: int = K_MAX,
         scores.append({"k": k, "silhouette": _silhouette(x, labels, seed)})
     valid = [s for s in scores if s["silhouette"] is not None]
     if not valid:
-        return ks[0], scores
-    best = max(s["silhouette"] for s in valid)
-    for i, s in enumerate(valid):
-        neighbours = [valid[j]["silhouette"] for j in (i - 1, i + 1) if 0 <= j < len(valid)]
+        return max(ks[0], min(k_min, len(x) - 1)), scores
+    return max(_first_peak(valid), min(k_min, len(x) - 1)), scores
+
+
+def _first_peak(scores: list[dict]) -> int:
+    best = max(s["silhouette"] for s in scores)
+    for i, s in enumerate(scores):
+        neighbours = [scores[j]["silhouette"] for j in (i - 1, i + 1) if 0 <= j < len(scores)]
         if all(s["silhouette"] >= v for v in neighbours) and s["silhouette"] >= best - AUTO_K_PEAK_TOLERANCE:
-            return s["k"], scores
-    return max(valid, key=lambda s: s["silhouette"])["k"], scores
+            return s["k"]
+    return max(scores, key=lambda s: s["silhouette"])["k"]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -725,15 +731,18 @@ def _categorize(
     cohered_templates: dict[int, int] = {}
     if fit_texts:
         clusterer = Clusterer(fit_space, seed=seed)
+        task_templates = _templates_stating_a_task(prep["templates"])
+        # Shared system prompts that state a task are workloads a person already tells apart.
+        task_systems = len(_templates_stating_a_task([t for t in prep["templates"] if t["kind"] == "system"]))
         if k_requested is None:
-            k_final, k_selection = choose_k(fit_space, top=top, seed=seed, clusterer=clusterer)
+            k_final, k_selection = choose_k(fit_space, top=top, seed=seed, clusterer=clusterer,
+                                            k_min=task_systems)
         else:
             k_final = k_requested
         weights = _cost_weights(fit_counts, fit_spend)
         fit_labels, centres = clusterer.fit(k_final, sample_weight=weights)
         fit_labels, cohered_templates = cohere_templates(fit_vectors, fit_templates, fit_labels, weights, k_final,
-                                                         states_task=_templates_stating_a_task(prep["templates"]),
-                                                         seed=seed)
+                                                         states_task=task_templates, seed=seed)
         if cohered_templates:
             centres = _centres(fit_space, fit_labels, k_final)
         fit_dist = 1.0 - np.einsum("ij,ij->i", fit_space, centres[fit_labels])
@@ -904,7 +913,8 @@ def _categorize(
                 np.average(audit["static"] == audit["exact"], weights=audit["requests"])),
             "assignment_agreement": result["agreement"],
             "k_criterion": ("explicit" if k_requested is not None else
-                            "first peak of the cosine silhouette (within 0.05 of the best) over a log grid from --top to min(200, n/15)"),
+                            "first peak of the cosine silhouette (within 0.05 of the best) over a log grid from "
+                            "--top to min(200, n/15), raised to the number of shared system prompts stating a task"),
             "k_selection": k_selection,
         },
         "templates": result["templates"],

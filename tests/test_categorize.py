@@ -177,6 +177,18 @@ def test_auto_k_and_exact_k(tmp_path, clinc):
     con.close()
 
 
+def test_auto_k_gives_each_task_stating_system_prompt_a_cluster():
+    """Twelve workloads with their own system prompts: the silhouette alone would merge two of them."""
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(12, 32))
+    centres[11] = centres[10] + 0.15 * rng.normal(size=32)  # two workloads that read alike
+    x = np.repeat(centres, 40, axis=0) + 0.05 * rng.normal(size=(480, 32))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    assert choose_k(x, top=10)[0] < 12
+    assert choose_k(x, top=10, k_min=12)[0] == 12
+    assert choose_k(x[:30], top=10, k_min=12)[0] <= 29
+
+
 def test_sampled_route_assigns_everything_with_intervals(tmp_path, clinc):
     """Beyond exact_limit: fit on a sample, assign the rest with the static route, audit the loss."""
     con = connect(str(tmp_path / "s.duckdb"))

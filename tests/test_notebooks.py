@@ -41,7 +41,7 @@ def sample_db(tmp_path_factory):
     con = connect(str(path))
     try:
         ingest_paths(con, [str(SAMPLE)])
-        categorize(con, k=K, top=K, sample_size=150, exact_limit=150, progress=False)
+        categorize(con, k=K, top=K, sample_size=150, exact_limit=150, heavy_limit=0, progress=False)
         answers = {
             prompt: (response, cid)
             for prompt, response, cid in rows(con, "select r.prompt_text, r.response_text, rc.category_id from requests r "
