@@ -68,6 +68,9 @@ DEFAULT_HEAVY_MIN_SHARE = 2e-5  # a text below 0.002% of spend is left to the ch
 # ... unless the cheap route is already sure: its margin (gap between the two nearest centres) is above the
 # one where it agreed with the embedder on this share of the cross-validated sample.
 HEAVY_TARGET_AGREEMENT = 0.998
+REFIT_REPS = 3  # refits that measure how much each category depends on the particular fit
+REFIT_CAP = 3000
+UNSTABLE_BELOW = 0.75  # stability under which a category's boundaries are called arbitrary
 HEAVY_CANDIDATES_PER_SLOT = 20  # costly texts whose margin is checked, per text the limit lets us embed
 DEFAULT_MIN_TEMPLATE_REQUESTS = 5
 PREFIX_KEY_CHARS = 40
@@ -209,12 +212,12 @@ def _stability(x: np.ndarray, k: int, seed: int, reps: int = 2, fraction: float 
 
 
 def k_grid(n: int, top: int = 10, k_max: int = K_MAX, points: int = 6) -> list[int]:
-    """Candidate ks for auto: every k from ``top`` to ``2 * top`` (where workloads are told apart), then
-    log-spaced up to ``min(k_max, n/15)``."""
+    """Candidate ks for auto: every k from 10 (``top`` when the data holds fewer) to twice that (where
+    workloads are told apart), then log-spaced up to ``min(k_max, n/15)``."""
     high = max(2, min(k_max, n // 15))
-    # --top only decides how many categories keep their names: a small top must not shrink the search,
-    # unless there is too little data for DEFAULT_TOP clusters anyway.
-    floor = max(top, DEFAULT_TOP) if high >= DEFAULT_TOP else top
+    # --top only decides how many categories keep their names: it must not move the search (a larger top
+    # raises the chosen k instead, see choose_k), unless there is too little data for DEFAULT_TOP clusters.
+    floor = DEFAULT_TOP if high >= DEFAULT_TOP else top
     low = max(2, min(floor, high))
     if low >= high:
         return [low]
@@ -247,8 +250,9 @@ def choose_k(x: np.ndarray, *, top: int = 10, seed: int = 0, k_max: int = K_MAX,
     embeddings keep gaining silhouette from near-duplicate micro-clusters as k grows, so on templated
     traffic the curve is U-shaped; its first peak is the workload level (sample_logs: 12 apps, peak at
     k=10, NMI 0.98, while the global maximum at k=195 splits every app). The choice is raised to
-    ``k_min`` (the number of shared system prompts that state a task, each a workload of its own) when
-    the data allows: two such workloads must not share a category for want of a cluster."""
+    ``k_min`` when the data allows: categorize passes the larger of --top (every named category can exist)
+    and the number of shared system prompts that state a task (each a workload of its own, which must not
+    share a category for want of a cluster)."""
     ks = k_grid(len(x), top, k_max)
     if len(ks) == 1:
         return ks[0], [{"k": ks[0], "silhouette": None}]
@@ -736,7 +740,7 @@ def _categorize(
         task_systems = len(_templates_stating_a_task([t for t in prep["templates"] if t["kind"] == "system"]))
         if k_requested is None:
             k_final, k_selection = choose_k(fit_space, top=top, seed=seed, clusterer=clusterer,
-                                            k_min=task_systems)
+                                            k_min=max(top, task_systems))
         else:
             k_final = k_requested
         weights = _cost_weights(fit_counts, fit_spend)
@@ -752,6 +756,9 @@ def _categorize(
         fit_labels = np.zeros(0, dtype=np.int64)
         fit_dist = np.zeros(0)
     lap("cluster")
+    stability = (refit_stability(fit_space, fit_vectors, fit_templates, weights, fit_spend, fit_labels, k_final,
+                                 seed=seed, states_task=task_templates) if fit_texts else {})
+    lap("stability")
 
     # Assignment of every distinct text: hash -> (cluster, distance, route)
     assign_hash = list(fit_hashes)
@@ -858,6 +865,7 @@ def _categorize(
         fit_labels=fit_labels,
         templates=prep["templates"],
         audit=audit,
+        stability=stability,
         n_texts=n_texts,
         embedder_name=embedder.name,
         seed=seed,
@@ -914,7 +922,8 @@ def _categorize(
             "assignment_agreement": result["agreement"],
             "k_criterion": ("explicit" if k_requested is not None else
                             "first peak of the cosine silhouette (within 0.05 of the best) over a log grid from "
-                            "--top to min(200, n/15), raised to the number of shared system prompts stating a task"),
+                            "10 to min(200, n/15), raised to --top and to the number of shared system prompts "
+                            "stating a task"),
             "k_selection": k_selection,
         },
         "templates": result["templates"],
@@ -1026,6 +1035,50 @@ def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndar
     return labels, collapsed
 
 
+def refit_stability(space: np.ndarray, vectors: np.ndarray, templates: np.ndarray, weights: np.ndarray,
+                    spend: np.ndarray, labels: np.ndarray, k: int, *, seed: int = 0, states_task=frozenset(),
+                    reps: int = REFIT_REPS, fraction: float = 0.8, cap: int = REFIT_CAP) -> dict[int, dict]:
+    """How much each cluster depends on the particular fit. The clustering is refitted ``reps`` times on
+    random subsets (``fraction`` of the fitted texts, at most ``cap``), each refit assigns every fitted text
+    to its nearest refit centre, and each cluster is matched to the refit cluster it overlaps most.
+    Per cluster: ``stability``, the mean weighted Jaccard overlap of those matches (Hennig's clusterboot:
+    above 0.85 a cluster is stable, below 0.6 its boundaries are arbitrary), and ``share_delta``, the
+    lowest and highest change in share of spend (of the fitted texts) over the refits. Where traffic has no
+    natural boundaries (generic chat over varied content), a category's share moves between fits far more
+    than its assignment interval says."""
+    n = len(space)
+    if k < 2 or n <= 2 * k:
+        return {}
+    weights = np.where(np.asarray(weights, dtype=np.float64) > 0, weights, 1e-12)
+    mass = np.asarray(spend, dtype=np.float64)
+    mass = mass if mass.sum() > 0 else weights
+    total = mass.sum()
+    share = np.bincount(labels, weights=mass, minlength=k) / total
+    jaccard = np.zeros((reps, k))
+    delta = np.zeros((reps, k))
+    for r in range(reps):
+        rng = np.random.default_rng(seed + 1009 * (r + 1))
+        idx = np.sort(rng.choice(n, min(cap, max(k + 1, int(fraction * n))), replace=False))
+        sub_labels, _ = Clusterer(space[idx], seed=seed + r + 1).fit(k, sample_weight=weights[idx])
+        sub_labels, _ = cohere_templates(vectors[idx], templates[idx], sub_labels, weights[idx], k,
+                                         states_task=states_task, seed=seed + r + 1)
+        refit, _ = _nearest(space, _centres(space[idx], sub_labels, k))
+        # every fitted text's template follows its members' majority in the refit too
+        refit, _ = cohere_templates(vectors, templates, refit, weights, k, states_task=states_task, seed=seed)
+        both = np.zeros((k, k))
+        np.add.at(both, (labels, refit), weights)
+        size_a, size_b = both.sum(axis=1), both.sum(axis=0)
+        union = size_a[:, None] + size_b[None, :] - both
+        overlap = np.divide(both, union, out=np.zeros_like(both), where=union > 0)
+        match = overlap.argmax(axis=1)
+        jaccard[r] = overlap[np.arange(k), match]
+        refit_share = np.bincount(refit, weights=mass, minlength=k) / total
+        delta[r] = refit_share[match] - share
+    return {c: {"stability": float(jaccard[:, c].mean()),
+                "share_delta": (float(min(0.0, delta[:, c].min())), float(max(0.0, delta[:, c].max())))}
+            for c in range(k)}
+
+
 def _templates_stating_a_task(templates: list[dict]) -> set[int]:
     from .naming import template_phrase
 
@@ -1058,7 +1111,7 @@ def _write_text_assignments(con, hashes, clusters, distances, routes) -> None:
 
 
 def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vectors, fit_labels, templates, audit,
-                      n_texts, embedder_name, seed, naming=None, say=lambda m: None) -> dict:
+                      n_texts, embedder_name, seed, stability=None, naming=None, say=lambda m: None) -> dict:
     from .naming import ctfidf_keywords, infer_task_type, keyword_name, task_name, template_phrase, unique_names
 
     warnings: list[str] = []
@@ -1154,6 +1207,13 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
 
     intervals, agreement = _intervals(audit, category_of_cluster, figures, total_requests, total_spend, n_texts,
                                       len(fit_texts))
+    cluster_of_category = {cid: cluster for cluster, cid in category_of_cluster.items() if cid != OTHER_ID}
+    unstable = sorted(cid for cid, cluster in cluster_of_category.items()
+                      if (stability or {}).get(cluster, {}).get("stability", 1.0) < UNSTABLE_BELOW)
+    if unstable:
+        warnings.append(f"{len(unstable)} categories have boundaries that move when the clustering is refitted "
+                        f"(stability below {UNSTABLE_BELOW}): their share of spend is known only within their "
+                        "refit range, not their interval. Typical of varied traffic under one generic system prompt.")
 
     names: dict[int, str] = {}
     name_source: dict[int, str] = {}
@@ -1199,6 +1259,7 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
         else:
             task, evidence = task_of.get(cid) or infer_task_type(samples.get(cid, []))
         iv = intervals.get(cid, {})
+        refit = (stability or {}).get(cluster_of_category.get(cid)) if cid != OTHER_ID else None
         entry = {
             "id": cid,
             "name": names.get(cid, f"Category {cid}"),
@@ -1221,6 +1282,10 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
             "share_of_requests_ci": [iv.get("share_req_low", share_req), iv.get("share_req_high", share_req)],
             "share_of_spend_ci": [iv.get("share_spend_low", share_spend), iv.get("share_spend_high", share_spend)],
             "spend_ci_usd": [iv.get("spend_low", spend), iv.get("spend_high", spend)],
+            "stability": round(refit["stability"], 3) if refit else None,
+            "share_of_spend_refit_range": ([min(1.0, max(0.0, share_spend + refit["share_delta"][0])),
+                                            min(1.0, max(0.0, share_spend + refit["share_delta"][1]))]
+                                           if refit else None),
             "folded_clusters": n_folded if cid == OTHER_ID else None,
             "name_source": name_source.get(cid, "fixed"),
             "description": descriptions.get(cid),
@@ -1503,8 +1568,9 @@ def _store(con, categories: list[dict], templates: list[dict], k: int, embedder_
             insert into categories (category_id, name, name_source, description, task_type, task_type_evidence, keywords_json, examples_json,
                 requests, share_of_requests, share_ci_low, share_ci_high, input_tokens, output_tokens, spend_usd,
                 share_of_spend, share_of_spend_ci_low, share_of_spend_ci_high, spend_ci_low_usd, spend_ci_high_usd,
-                unpriced_requests, models_json, first_at, last_at, is_other, spend_rank, embedder, k)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                unpriced_requests, models_json, first_at, last_at, is_other, spend_rank, embedder, k, stability,
+                share_of_spend_refit_low, share_of_spend_refit_high)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 [c["id"], c["name"], c["name_source"], c["description"], c["task_type"], c["task_type_evidence"], json.dumps(c["keywords"]),
@@ -1512,7 +1578,8 @@ def _store(con, categories: list[dict], templates: list[dict], k: int, embedder_
                  c["share_of_requests_ci"][1], c["input_tokens"], c["output_tokens"], c["spend_usd"],
                  c["share_of_spend"], c["share_of_spend_ci"][0], c["share_of_spend_ci"][1], c["spend_ci_usd"][0],
                  c["spend_ci_usd"][1], c["unpriced_requests"], json.dumps(c["models"]), c["first_at"], c["last_at"],
-                 c["is_other"], c["spend_rank"], embedder_name, k]
+                 c["is_other"], c["spend_rank"], embedder_name, k, c["stability"],
+                 *(c["share_of_spend_refit_range"] or (None, None))]
                 for c in categories
             ],
         )

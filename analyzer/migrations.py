@@ -297,6 +297,15 @@ def m005_privacy(con):
     )
 
 
+@migration
+def m006_category_stability(con):
+    # How much a category depends on the particular fit (analyzer/categorize.py: refit_stability):
+    # mean weighted Jaccard overlap with its match in refits (0..1), and the range of its share of spend.
+    con.execute("alter table categories add column stability double")
+    con.execute("alter table categories add column share_of_spend_refit_low double")
+    con.execute("alter table categories add column share_of_spend_refit_high double")
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

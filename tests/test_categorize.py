@@ -189,6 +189,30 @@ def test_auto_k_gives_each_task_stating_system_prompt_a_cluster():
     assert choose_k(x[:30], top=10, k_min=12)[0] <= 29
 
 
+def test_refit_stability_tells_real_groups_from_arbitrary_splits():
+    """Six real groups come back in every refit; six 'groups' cut out of structureless traffic do not, and
+    their share of spend moves by whole percentage points between refits."""
+    from analyzer.categorize import Clusterer, refit_stability
+
+    rng = np.random.default_rng(0)
+
+    def unit(x):
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    groups = unit(np.repeat(rng.normal(size=(6, 32)), 60, axis=0) + 0.1 * rng.normal(size=(360, 32)))
+    structureless = unit(rng.normal(size=(360, 32)))
+    for x, stable in ((groups, True), (structureless, False)):
+        weights, spend, no_template = np.ones(len(x)), rng.uniform(0.5, 1.5, len(x)), np.full(len(x), -1)
+        labels, _ = Clusterer(x, seed=0).fit(6, sample_weight=weights)
+        result = refit_stability(x, x, no_template, weights, spend, labels, 6, seed=0)
+        scores = [r["stability"] for r in result.values()]
+        widest = max(r["share_delta"][1] - r["share_delta"][0] for r in result.values())
+        if stable:
+            assert min(scores) >= 0.95 and widest < 0.005
+        else:
+            assert np.mean(scores) < 0.6 and widest > 0.03
+
+
 def test_sampled_route_assigns_everything_with_intervals(tmp_path, clinc):
     """Beyond exact_limit: fit on a sample, assign the rest with the static route, audit the loss."""
     con = connect(str(tmp_path / "s.duckdb"))
@@ -519,7 +543,12 @@ def test_a_small_top_does_not_shrink_the_auto_k_search():
     # --top only decides which categories keep their names; auto k looks at the same candidates.
     assert k_grid(3000, top=3) == k_grid(3000, top=10)
     assert set(range(10, 21)) <= set(k_grid(3000, top=3))
-    # A larger top still raises the floor, so every named category can exist.
-    assert min(k_grid(3000, top=15)) == 15
+    # A larger top does not move the search either (a first peak below it would be missed); it raises the
+    # chosen k instead, so every named category can exist.
+    assert k_grid(3000, top=15) == k_grid(3000, top=10)
+    rng = np.random.default_rng(1)
+    x = np.repeat(rng.normal(size=(10, 16)), 30, axis=0) + 0.05 * rng.normal(size=(300, 16))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    assert choose_k(x, top=10)[0] == 10 and choose_k(x, top=10, k_min=15)[0] == 15
     # Too little data for ten clusters: the search stays within what the data can hold.
     assert k_grid(60, top=3) == [3, 4]

@@ -22,7 +22,8 @@ def test_requests_columns_are_pinned(con):
 
 def test_stage_tables_have_their_contract_columns(con):
     assert {"request_id", "category_id"} <= set(columns(con, "request_categories"))
-    assert {"category_id", "name", "task_type", "requests", "share_of_requests", "spend_usd", "share_of_spend"} <= set(columns(con, "categories"))
+    assert {"category_id", "name", "task_type", "requests", "share_of_requests", "spend_usd", "share_of_spend",
+            "stability", "share_of_spend_refit_low", "share_of_spend_refit_high"} <= set(columns(con, "categories"))
     assert {"request_id", "model", "output_text", "input_tokens", "output_tokens", "latency_ms", "ttft_ms", "error"} <= set(columns(con, "replays"))
     assert {"tokens_estimated", "output_tokens_per_s", "not_carried_json", "params_json", "error_kind", "category_id", "endpoint"} <= set(columns(con, "replays"))
     assert {"endpoint", "model", "concurrency", "calls", "output_tokens", "wall_s", "output_tokens_per_s", "measured_at"} <= set(columns(con, "endpoint_throughput"))

@@ -7,7 +7,8 @@ from .options import config_option, db_option, emit_json, json_option, say
 
 @click.command()
 @click.option("--k", "k", default=None, metavar="auto|N",
-              help="Number of clusters: 'auto' (first silhouette peak between --top and 200) or exactly N. [default: auto]")
+              help="Number of clusters: 'auto' (first silhouette peak between 10 and 200, raised to --top and to the "
+                   "number of shared system prompts that state a task) or exactly N. [default: auto]")
 @click.option("--top", type=click.IntRange(min=1), default=None,
               help="Categories kept by name, by spend; the rest fold into Other. [default: 10]")
 @click.option("--embedder", default=None, envvar="PLAN_EMBEDDER",
