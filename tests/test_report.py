@@ -340,3 +340,21 @@ def test_nothing_ready_to_move_is_said_plainly(con):
     assert context["headline"]["decisions"]["frontier"] == 3
     text = _visible_text(render_html(context, images={}))
     assert f"None of the {usd(context['headline']['monthly_spend_usd'])} a month on API calls is ready to move yet" in text
+
+
+def test_a_category_with_arbitrary_boundaries_says_so(con):
+    """Generic traffic split by content moves between refits: the report says its share is approximate."""
+    report_data.build(con, categories=3)
+    first, second = [r[0] for r in con.execute(
+        "select category_id from categories where not is_other order by spend_rank limit 2").fetchall()]
+    con.execute("update categories set stability = 1.0, share_of_spend_refit_low = share_of_spend, "
+                "share_of_spend_refit_high = share_of_spend where category_id = ?", [first])
+    con.execute("update categories set stability = 0.41, share_of_spend_refit_low = 0.048, "
+                "share_of_spend_refit_high = 0.121 where category_id = ?", [second])
+    context = build_context(con, now=FIXED_NOW)
+    flagged = [c["category_id"] for c in context["categories"] if c["boundaries_vary"]]
+    assert flagged == [second]
+    html = _visible_text(render_html(context, images={}))
+    assert html.count("Boundaries vary.") == 1
+    assert f"share of spend between {pct(0.048)} and {pct(0.121)} (stability 0.41)" in html
+    assert f"Boundaries vary: refits move its share of spend between {pct(0.048)} and {pct(0.121)}" in render_text(context)
