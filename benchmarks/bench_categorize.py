@@ -128,11 +128,16 @@ def _compare(db_a: Path, result_a: dict, db_b: Path) -> dict:
             continue
         b_share = b_spend[best[c["id"]][0]] / total
         low, high = c["share_of_spend_ci"]
+        refit_low, refit_high = c.get("share_of_spend_refit_range") or (None, None)
         rows.append({"category": c["name"][:48], "share_pct": round(100 * c["share_of_spend"], 2),
                      "other_share_pct": round(100 * b_share, 2),
                      "diff_pp": round(100 * (c["share_of_spend"] - b_share), 2),
                      "ci_pct": [round(100 * low, 2), round(100 * high, 2)],
-                     "ci_covers_other": low - 1e-9 <= b_share <= high + 1e-9})
+                     "ci_covers_other": low - 5e-5 <= b_share <= high + 5e-5,
+                     "stability": c.get("stability"),
+                     "refit_range_pct": None if refit_low is None else [round(100 * refit_low, 2), round(100 * refit_high, 2)],
+                     "interval_or_refit_range_covers_other": (low - 5e-5 <= b_share <= high + 5e-5) or (
+                         refit_low is not None and min(low, refit_low) - 5e-5 <= b_share <= max(high, refit_high) + 5e-5)})
     return {"max_abs_diff_pp": max(abs(r["diff_pp"]) for r in rows) if rows else None, "categories": rows}
 
 
@@ -141,6 +146,7 @@ def accuracy(args) -> None:
 
     - lever_cost: the same categories (the same sample, fit and seed), every other distinct text embedded
       with MiniLM and assigned to its nearest centre. What sampling plus the cheap route cost, and nothing else.
+      Also without the costly texts embedded (heavy_limit=0), to show what that step buys.
     - vs_full_fit: clusters fitted on all distinct texts embedded with MiniLM (a different partition).
     - full_fit_seed_spread: two full fits whose seeds differ. The floor under vs_full_fit: where a workload has
       no natural boundaries, even the reference moves this much from one seed to the next.
@@ -148,13 +154,14 @@ def accuracy(args) -> None:
     path = BENCH_DIR / f"accuracy_{args.n}_{args.variety}.duckdb"
     _build(path, args.n, args.variety, doc_pool=300)
     copies = {}
-    for name in ("fast", "ref", "ref_seed2", "lever"):
+    for name in ("fast", "fast_no_heavy", "ref", "ref_seed2", "lever"):
         copies[name] = path.with_name(f"{path.stem}_{name}.duckdb")
         if not copies[name].exists():
-            source = copies["ref"] if name in ("ref_seed2", "lever") and copies["ref"].exists() else path
+            source = copies["ref"] if name in ("ref_seed2", "lever", "fast_no_heavy") and copies["ref"].exists() else path
             copies[name].write_bytes(source.read_bytes())  # copies of ref start with every vector cached
     runs = {
         "fast": run_child(copies["fast"], k=args.k, top=10, seed=args.seed),
+        "fast_no_heavy": run_child(copies["fast_no_heavy"], k=args.k, top=10, seed=args.seed, heavy_limit=0),
         "ref": run_child(copies["ref"], k=args.k, top=10, seed=args.seed, exact_limit=10**9),
         "ref_seed2": run_child(copies["ref_seed2"], k=args.k, top=10, seed=args.seed + 1, exact_limit=10**9),
         "lever": run_child(copies["lever"], k=args.k, top=10, seed=args.seed, heavy_limit=10**9, heavy_min_share=0.0),
@@ -170,6 +177,7 @@ def accuracy(args) -> None:
         "assignment_agreement": round(fast["method"]["assignment_agreement"], 4),
         "static_route_agreement": round(fast["method"]["static_route_agreement"], 4),
         "lever_cost": lever,
+        "lever_cost_without_heavy_texts": _compare(copies["fast_no_heavy"], runs["fast_no_heavy"]["result"], copies["lever"]),
         "vs_full_fit": _compare(copies["fast"], fast, copies["ref"]),
         "full_fit_seed_spread": _compare(copies["ref_seed2"], runs["ref_seed2"]["result"], copies["ref"]),
     }, indent=2))
