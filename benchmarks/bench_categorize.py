@@ -154,7 +154,7 @@ def accuracy(args) -> None:
     path = BENCH_DIR / f"accuracy_{args.n}_{args.variety}.duckdb"
     _build(path, args.n, args.variety, doc_pool=300)
     copies = {}
-    for name in ("fast", "fast_no_heavy", "ref", "ref_seed2", "lever"):
+    for name in ("ref", "fast", "fast_no_heavy", "ref_seed2", "lever"):
         copies[name] = path.with_name(f"{path.stem}_{name}.duckdb")
         if not copies[name].exists():
             source = copies["ref"] if name in ("ref_seed2", "lever", "fast_no_heavy") and copies["ref"].exists() else path
