@@ -63,13 +63,13 @@ DEFAULT_EXACT_LIMIT = 5000
 # Costly texts outside the sample that the cheap route is unsure of are embedded with the chosen model too
 # (at most this many, costliest first). Spend is usually concentrated (a few hundred long prompts
 # can carry a quarter of it), and a cheap-route mistake on one of them moves a category's share visibly.
-DEFAULT_HEAVY_LIMIT = 800
+DEFAULT_HEAVY_LIMIT = 500
 DEFAULT_HEAVY_MIN_SHARE = 2e-5  # a text below 0.002% of spend is left to the cheap route
 # ... unless the cheap route is already sure: its margin (gap between the two nearest centres) is above the
 # one where it agreed with the embedder on this share of the cross-validated sample.
 HEAVY_TARGET_AGREEMENT = 0.998
 REFIT_REPS = 3  # refits that measure how much each category depends on the particular fit
-REFIT_CAP = 3000
+REFIT_CAP = 2000
 UNSTABLE_BELOW = 0.75  # stability under which a category's boundaries are called arbitrary
 HEAVY_CANDIDATES_PER_SLOT = 20  # costly texts whose margin is checked, per text the limit lets us embed
 DEFAULT_MIN_TEMPLATE_REQUESTS = 5

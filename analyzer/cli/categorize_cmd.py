@@ -22,7 +22,7 @@ from .options import config_option, db_option, emit_json, json_option, say
               help="Embed every distinct prompt with the embedder up to this many. [default: 5000]")
 @click.option("--heavy-limit", type=click.IntRange(min=0), default=None,
               help="Beyond --exact-limit, also embed up to this many costly prompts (costliest first) that the "
-                   "fast route is unsure of, so it does not decide alone where the big spenders go. [default: 800]")
+                   "fast route is unsure of, so it does not decide alone where the big spenders go. [default: 500]")
 @click.option("--llm-names", is_flag=True,
               help="Name categories with a local OpenAI-compatible model (Clio-style: samples inside and just "
                    "outside each category). Keyword and template names are kept if it fails.")
