@@ -730,6 +730,8 @@ class _Reader:
         use_direct = True
 
         def run(statement: str, fetch: bool = False):
+            # Pushed below the projection, the shape checks would parse every line a second time; and keeping
+            # insertion order would make DuckDB read the Arrow batches on one thread.
             self.con.execute("set disabled_optimizers = 'filter_pushdown'")
             self.con.execute("set preserve_insertion_order = false")
             try:
@@ -746,11 +748,54 @@ class _Reader:
                 self.stage.price_stored(src.display, int(done.min()), int(done.max()))
             return done
 
+        def to_python(rows) -> None:
+            for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()):
+                line = text.rstrip("\r\n")
+                if line.strip():
+                    self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)
+
+        def careful(lines) -> bool:
+            """Lines that may repeat stored ids or each other; True when most of them were new."""
+            numbers = lines.column(0).to_numpy()
+            self.con.register("_lines", lines)
+            try:
+                run(extract)
+            finally:
+                self.con.unregister("_lines")
+            # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
+            repeated, already = self.con.execute(
+                """select (select count(*) - count(distinct id) from _ingest_fast),
+                          (select count(*) from _ingest_fast semi join requests using (id))"""
+            ).fetchall()[0]
+            statement = insert.replace("{fast}", first_only if repeated else "_ingest_fast")
+            if not already:
+                statement = statement.replace("where f.id not in (select id from requests)", "")
+            done = stored(self.con.execute(statement).fetchnumpy())
+            handled = self.con.execute("select source_line from _ingest_fast").fetchnumpy()["source_line"]
+            if len(handled) > len(done):
+                # Understood but not inserted: duplicates. The stage counts them and fills in what stored rows lack.
+                self.con.register("_ingest_done", pa.table({"line": pa.array(done, pa.int64())}))
+                try:
+                    moved = self.con.execute(
+                        f"""
+                        insert into _ingest_stage by name
+                        select * exclude (cost_usd, cost_source), null::double as cost_usd,
+                               source_line * {_LINE_SEQ} + ? as _seq
+                        from _ingest_fast where source_line not in (select line from _ingest_done)
+                        """,
+                        [seq_base],
+                    ).fetchall()
+                finally:
+                    self.con.unregister("_ingest_done")
+                self.stage.rows += moved[0][0] if moved else 0
+            rest = np.setdiff1d(numbers, handled, assume_unique=True)
+            if len(rest):
+                to_python(lines.take(pa.array(np.searchsorted(numbers, rest))))
+            return len(done) * 2 >= len(handled) and len(handled) * 2 >= len(numbers)
+
         for chunk in prefetch(src.line_chunks(CHUNK_BYTES)):
             lines = chunk
             if use_direct:
-                # Pushed below the projection, the shape checks would parse every line a second time; and
-                # keeping insertion order would make DuckDB read the Arrow batches on one thread.
                 self.con.register("_lines", chunk)
                 try:
                     done = stored(run(direct, fetch=True))
@@ -762,10 +807,10 @@ class _Reader:
                 lines = chunk.take(pa.array(np.searchsorted(numbers, left))) if len(left) < len(numbers) else chunk
                 if len(left) <= FEW_LINES:
                     # Planning the SQL costs more than parsing a few lines in Python, which stores the same rows.
-                    self._python_lines(lines, parser, src, fmt_name, seq_base)
+                    to_python(lines)
                     lines = lines.slice(0, 0)
             if lines.num_rows:
-                use_direct = self._careful(lines, run, extract, insert, first_only, stored, parser, src, fmt_name, seq_base) or use_direct
+                use_direct = careful(lines) or use_direct
             if self.buffer:
                 self.stage.add_records(self.buffer)
                 self.buffer = []
@@ -773,53 +818,6 @@ class _Reader:
                 self.finish()
             self.maybe_commit(src)
         self.con.execute("drop table if exists _ingest_fast")
-
-    def _python_lines(self, rows, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
-        for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()):
-            line = text.rstrip("\r\n")
-            if line.strip():
-                self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)
-
-    def _careful(self, lines, run, extract, insert, first_only, stored, parser, src, fmt_name, seq_base) -> bool:
-        """The fast route for lines that may repeat stored ids or each other; True when most were new."""
-        import numpy as np
-
-        numbers = lines.column(0).to_numpy()
-        self.con.register("_lines", lines)
-        try:
-            run(extract)
-        finally:
-            self.con.unregister("_lines")
-        # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
-        repeated, already = self.con.execute(
-            """select (select count(*) - count(distinct id) from _ingest_fast),
-                      (select count(*) from _ingest_fast semi join requests using (id))"""
-        ).fetchall()[0]
-        statement = insert.replace("{fast}", first_only if repeated else "_ingest_fast")
-        if not already:
-            statement = statement.replace("where f.id not in (select id from requests)", "")
-        done = stored(self.con.execute(statement).fetchnumpy())
-        handled = self.con.execute("select source_line from _ingest_fast").fetchnumpy()["source_line"]
-        if len(handled) > len(done):
-            # Understood but not inserted: duplicates. The stage counts them and fills in what stored rows lack.
-            self.con.register("_ingest_done", pa.table({"line": pa.array(done, pa.int64())}))
-            try:
-                moved = self.con.execute(
-                    f"""
-                    insert into _ingest_stage by name
-                    select * exclude (cost_usd, cost_source), null::double as cost_usd,
-                           source_line * {_LINE_SEQ} + ? as _seq
-                    from _ingest_fast where source_line not in (select line from _ingest_done)
-                    """,
-                    [seq_base],
-                ).fetchall()
-            finally:
-                self.con.unregister("_ingest_done")
-            self.stage.rows += moved[0][0] if moved else 0
-        rest = np.setdiff1d(numbers, handled, assume_unique=True)
-        if len(rest):
-            self._python_lines(lines.take(pa.array(np.searchsorted(numbers, rest))), parser, src, fmt_name, seq_base)
-        return len(done) * 2 >= len(handled) and len(handled) * 2 >= len(numbers)
 
 
 def _record_excerpt(item: dict) -> str:
