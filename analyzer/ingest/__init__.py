@@ -42,7 +42,7 @@ STAGE_ROWS = 250_000  # staged rows per flush into `requests`
 CHUNK_BYTES = 64 << 20  # fast route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
 FEW_LINES = 200  # fast route: lines left over from a chunk that go to the Python parser without a second SQL pass
 COMMIT_ROWS = 100_000  # a big file is committed in steps, so memory does not grow with its size
-MEMORY_LIMIT = 512 << 20  # DuckDB's buffer pool during ingest (its default is 80% of RAM)
+MEMORY_LIMIT = 1 << 30  # DuckDB's buffer pool during ingest (its default is 80% of RAM); at 512 MB it frees and refaults memory
 
 REQUEST_SCHEMA = pa.schema(
     [
