@@ -117,6 +117,26 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
     assert again["rows_added"] == 60 and again["rows_duplicate"] == 206 and again["rows_rejected"] == 4
 
 
+def test_a_repeated_key_keeps_its_first_value_on_both_routes(tmp_path):
+    """RFC 8259 leaves repeated names undefined; DuckDB keeps the first value, so the Python route does too."""
+    lines = []
+    for i in range(6):
+        record = json.loads(pair_line(i))
+        response = json.dumps(record["response"])[:-1] + ', "model": "gpt-4o"}'
+        request = json.dumps(record["request"])[:-1] + ', "user": "first-user", "user": "someone-else"}'
+        lines.append('{"request": %s, "response": %s}' % (request, response))
+    path = write_lines(tmp_path / "repeated.jsonl", lines)
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        assert ingest_paths(con, [str(path)], fast=fast)["rows_added"] == 6
+        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
+        con.close()
+    assert stored[True] == stored[False]
+    assert {r["model"] for r in stored[True]} == {json.loads(pair_line(0))["response"]["model"]}
+    assert {r["user_id"] for r in stored[True]} == {"first-user"}
+
+
 def test_parsers_output_is_checked_and_bad_records_become_rejects(con, tmp_path, monkeypatch):
     class Odd:
         name, order = "odd", 50

@@ -140,10 +140,21 @@ def json_reject(number: int, line: str, exc: ValueError) -> Reject:
     return Reject(number, f"not valid JSON ({msg})", line)
 
 
+def _first_value_wins(pairs: list) -> dict:
+    """An object whose key repeats keeps the key's first value, as DuckDB's JSON reader does (Python's json
+    keeps the last), so a line stores the same row on the SQL route and on this one."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        obj = {}
+        for key, value in pairs:
+            obj.setdefault(key, value)
+    return obj
+
+
 def parse_json_line(number: int, line: str):
     """One JSON Lines line as a value (double-encoded lines decoded), or a Reject saying why not."""
     try:
-        return maybe_json(json.loads(line))
+        return maybe_json(json.loads(line, object_pairs_hook=_first_value_wins))
     except ValueError as exc:
         return json_reject(number, line, exc)
 
