@@ -813,7 +813,7 @@ def _categorize(
                 unsure = unsure[:heavy_limit]
                 heavy_cut = float(rest_spend[unsure[-1]])
         if len(unsure):
-            share = rest_spend[unsure].sum() / (fit_spend.sum() + rest_spend.sum())
+            share = rest_spend[unsure].sum() / total_text_spend
             say(f"Embedding {len(unsure):,} costly prompts the fast route is unsure of ({share:.0%} of spend) "
                 f"with {embedder.name} too.")
             heavy_emb = embed_cached(con, [rest_texts[i] for i in unsure], embedder,
