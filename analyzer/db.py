@@ -23,14 +23,16 @@ def default_db_path() -> str:
     return os.environ.get("PLAN_DB") or DEFAULT_DB
 
 
-def connect(path: str | os.PathLike | None = None, *, read_only: bool = False, migrate: bool = True):
-    """Open (and by default migrate) the store. New files are created owner-only (0600)."""
+def connect(path: str | os.PathLike | None = None, *, read_only: bool = False, migrate: bool = True,
+            create: bool = True):
+    """Open (and by default migrate) the store. New files are created owner-only (0600); with
+    ``create=False`` (every stage after ingest) a missing file is an error, not a new empty store."""
     from .migrations import apply_migrations
 
     path = str(path or default_db_path())
     if path != ":memory:":
         p = Path(path)
-        if read_only and not p.exists():
+        if (read_only or not create) and not p.exists():
             raise PlanError(f"No database at {path}. Run `plan ingest` first, or pass --db.")
         if not p.exists():
             p.parent.mkdir(parents=True, exist_ok=True)

@@ -301,6 +301,15 @@ def test_empty_database_says_what_to_do(db_path):
     assert "Run `plan ingest PATH` first" in result.output
 
 
+def test_a_mistyped_db_path_is_named_and_not_created(tmp_path):
+    missing = tmp_path / "typo" / "plan.duckdb"
+    for command in (["report", "--out", os.devnull], ["categorize"], ["judge"], ["replay"], ["privacy"]):
+        result = CliRunner().invoke(cli, [command[0], "--db", str(missing), *command[1:]])
+        assert result.exit_code == 1, (command, result.output)
+        assert f"No database at {missing}" in result.output
+    assert not missing.parent.exists()
+
+
 # ---------------------------------------------------------------------------------------------------------
 # What a reader sees: a real browser renders the page
 

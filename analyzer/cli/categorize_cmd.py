@@ -53,7 +53,7 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, ll
     from ..db import connect
 
     config = load_config(config_file)
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     try:
         result = run_categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config,
                                 sample_size=sample_size, exact_limit=exact_limit, heavy_limit=heavy_limit,

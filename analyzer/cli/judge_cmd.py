@@ -45,7 +45,7 @@ def judge(target, margin, checks, model, judge_endpoint, judge_model, allow_remo
     from ..judge import judge as run_judge
 
     config = load_config(config_file)
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     try:
         result = run_judge(
             con, config=config, target=target, margin=margin, checks_override=_split_checks(checks),

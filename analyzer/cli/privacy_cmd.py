@@ -27,7 +27,7 @@ def privacy(threshold, db_path, config_file, as_json):
 
     config = load_config(config_file)
     threshold = threshold if threshold is not None else float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     result = scan_requests(con, progress=lambda total: bar(total=total, desc="scanning", unit=" req"))
     categories = category_sensitivity(con, threshold=threshold) if scalar(con, "select count(*) from categories") else []
     kinds = dict(con.execute("select kind, count(distinct request_id) from privacy_findings group by 1 order by 2 desc, 1").fetchall())

@@ -74,7 +74,7 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         raise click.UsageError("Give either --per-category or --margin, not both.")
     config = load_config(config_file)
     extra_params = _parse_params(extra)
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     try:
         summary = run_replay(
             con, endpoint=endpoint, model=model, per_category=per_category, margin=margin, concurrency=concurrency,

@@ -54,7 +54,7 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
         security = None if smtp_ssl is None else ("ssl" if smtp_ssl else "starttls")
         settings = smtp_settings(host=smtp_host, port=smtp_port, security=security, config=config)
 
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     try:
         context = build_context(
             con,

@@ -40,7 +40,7 @@ def export_cmd(out, only, category, limit, no_redact, db_path, as_json):
     from ..db import connect
     from ..review import export_review
 
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     try:
         result = export_review(con, out, only=only, category=category, limit=limit, redact=not no_redact)
     finally:
@@ -72,7 +72,7 @@ def import_cmd(file, db_path, config_file, as_json):
     from ..review import import_review
 
     config = load_config(config_file)
-    con = connect(db_path)
+    con = connect(db_path, create=False)
     try:
         result = import_review(con, file, config=config)
     finally:
