@@ -143,7 +143,7 @@ def m002_categories(con):
             category_id integer,             -- categories.category_id
             cluster     integer,             -- raw cluster before folding into Other (-1: no prompt text)
             distance    double,              -- cosine distance to the cluster centre
-            assigned_by varchar,             -- fit | nearest | template | no_text
+            assigned_by varchar,             -- fit | exact (costly, embedded) | nearest | template | no_text
             template_id bigint               -- prompt_templates.template_id
         )
         """
