@@ -159,8 +159,9 @@ def parse_json_line(number: int, line: str):
         return json_reject(number, line, exc)
 
 
-def is_json_lines(src) -> bool:
-    """JSON Lines when one of the first lines holds a whole JSON object (pretty-printed JSON never does)."""
+def is_json_lines(src, *, encoded: bool = True) -> bool:
+    """JSON Lines when one of the first lines holds a whole JSON object (pretty-printed JSON never does);
+    with ``encoded``, a line holding a JSON-encoded object counts too."""
     head = src.head()
     text = head.decode("utf-8", "replace")
     if text.lstrip()[:1] == "[":
@@ -174,7 +175,7 @@ def is_json_lines(src) -> bool:
         if not line:
             continue
         checked += 1
-        if line.startswith(("{", '"{')):
+        if line.startswith(("{", '"{') if encoded else "{"):
             try:
                 if isinstance(maybe_json(json.loads(line)), dict):
                     return True

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from ...errors import PlanError
-from ..records import Reject, excerpt, maybe_json, to_utc
+from ..records import Reject, excerpt, is_json_lines, maybe_json, to_utc
 from . import register
 
 CSV_FIELD_LIMIT = 1 << 30
@@ -397,31 +397,9 @@ def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             yield line, record
 
 
-def _json_lines_mode(src) -> bool:
-    """JSON Lines when one of the first lines is a whole object on its own (pretty-printed JSON never is)."""
-    text = head_text(src)
-    if text.lstrip().startswith("["):
-        return False
-    checked = 0
-    for line in text.split("\n")[:-1] if len(src.head()) >= 65536 else text.split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        checked += 1
-        if line.startswith("{"):
-            try:
-                if isinstance(json.loads(line), dict):
-                    return True
-            except ValueError:
-                pass
-        if checked >= 5:
-            break
-    return False
-
-
 def iter_json(src, line_fallback: Callable[[str], Any] | None = None, lines: bool | None = None) -> Iterator[tuple[int, Any]]:
     """Records of a JSON Lines file or a JSON document, numbered by the line they start on."""
-    if not (lines if lines is not None else _json_lines_mode(src)):
+    if not (lines if lines is not None else is_json_lines(src, encoded=False)):
         yield from _stream_json(src)
         return
     for number, line in src.lines():
