@@ -1035,6 +1035,11 @@ def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndar
     return labels, collapsed
 
 
+def boundaries_vary(stability: float | None) -> bool:
+    """A category whose members do not come back together when the clustering is refitted."""
+    return stability is not None and stability < UNSTABLE_BELOW
+
+
 def refit_stability(space: np.ndarray, vectors: np.ndarray, templates: np.ndarray, weights: np.ndarray,
                     spend: np.ndarray, labels: np.ndarray, k: int, *, seed: int = 0, states_task=frozenset(),
                     reps: int = REFIT_REPS, fraction: float = 0.8, cap: int = REFIT_CAP) -> dict[int, dict]:
@@ -1209,7 +1214,7 @@ def _build_categories(con, *, top, k, centres, fit_hashes, fit_texts, fit_vector
                                       len(fit_texts))
     cluster_of_category = {cid: cluster for cluster, cid in category_of_cluster.items() if cid != OTHER_ID}
     unstable = sorted(cid for cid, cluster in cluster_of_category.items()
-                      if (stability or {}).get(cluster, {}).get("stability", 1.0) < UNSTABLE_BELOW)
+                      if boundaries_vary((stability or {}).get(cluster, {}).get("stability")))
     if unstable:
         warnings.append(f"{len(unstable)} categories have boundaries that move when the clustering is refitted "
                         f"(stability below {UNSTABLE_BELOW}): their share of spend is known only within their "

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-from .categorize import UNSTABLE_BELOW
+from .categorize import boundaries_vary
 from .db import dicts, one, scalar, table_exists
 from .errors import PlanError
 
@@ -621,7 +621,7 @@ def build_context(
                 "share_of_requests": c.get("share_of_requests"),
                 "share_of_spend": k.get("share_of_spend"),
                 "stability": c.get("stability"),
-                "boundaries_vary": c.get("stability") is not None and c["stability"] < UNSTABLE_BELOW,
+                "boundaries_vary": boundaries_vary(c.get("stability")),
                 "share_of_spend_refit": [c.get("share_of_spend_refit_low"), c.get("share_of_spend_refit_high")],
                 "monthly_spend_usd": k.get("monthly_spend_usd"),
                 "monthly_requests": k.get("monthly_requests"),

@@ -65,7 +65,7 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, ll
     if as_json:
         emit_json(result)
         return
-    from analyzer.categorize import UNSTABLE_BELOW
+    from analyzer.categorize import boundaries_vary
     from analyzer.naming import clip_name
 
     method = result["method"]
@@ -79,7 +79,7 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, ll
                    f"${c['spend_usd']:>10,.2f} {c['share_of_spend']:>6.1%}{ci}")
         if c["keywords"]:
             click.echo(f"     keywords: {', '.join(c['keywords'][:6])}")
-        if c.get("stability") is not None and c["stability"] < UNSTABLE_BELOW:
+        if boundaries_vary(c.get("stability")):
             low, high = c["share_of_spend_refit_range"]
             click.echo(f"     boundaries vary: refits put its share of spend between {low:.1%} and {high:.1%} "
                        f"(stability {c['stability']:.2f})")
