@@ -815,6 +815,16 @@ class OpenAIApp:
 # Formats: Batch input and output files
 # ---------------------------------------------------------------------------------------------
 
+
+def _batch_lines(src, kind: str):
+    """(line number, line, object with a custom_id) per line of a Batch file, or a Reject in its place."""
+    for number, line in src.lines():
+        obj = parse_json_line(number, line)
+        if not isinstance(obj, Reject) and (not isinstance(obj, dict) or not obj.get("custom_id")):
+            obj = Reject(number, f"a batch {kind} line needs a custom_id", line)
+        yield number, line, obj
+
+
 BATCH_STORE = "openai-batch"
 GENERATION_URLS = ("/v1/chat/completions", "/v1/responses", "/chat/completions", "/responses")
 
@@ -848,13 +858,9 @@ class OpenAIBatchInput:
 
     def parse(self, src, ctx):
         pending = ctx.store.setdefault(BATCH_STORE, {})
-        for number, line in src.lines():
-            obj = parse_json_line(number, line)
+        for number, line, obj in _batch_lines(src, "input"):
             if isinstance(obj, Reject):
                 yield obj
-                continue
-            if not isinstance(obj, dict) or not obj.get("custom_id"):
-                yield Reject(number, "a batch input line needs a custom_id", line)
                 continue
             body = maybe_json(obj.get("body"))
             url = str(obj.get("url") or "")
@@ -939,13 +945,9 @@ class OpenAIBatchOutput:
         return 0
 
     def parse(self, src, ctx):
-        for number, line in src.lines():
-            obj = parse_json_line(number, line)
+        for number, line, obj in _batch_lines(src, "output"):
             if isinstance(obj, Reject):
                 yield obj
-                continue
-            if not isinstance(obj, dict) or not obj.get("custom_id"):
-                yield Reject(number, "a batch output line needs a custom_id", line)
                 continue
             try:
                 yield self.record(obj, number, ctx)
