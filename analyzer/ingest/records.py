@@ -151,6 +151,15 @@ def _first_value_wins(pairs: list) -> dict:
     return obj
 
 
+def with_pair_status(record: dict, response: Any, status_code: Any) -> dict:
+    """A logged request/response pair's status: an HTTP error code wins; a pair without a response says so."""
+    if isinstance(status_code, (int, float)) and status_code >= 400:
+        record["status"] = "error"
+    if not isinstance(response, dict):
+        record.setdefault("status", "no_response")
+    return record
+
+
 def parse_json_line(number: int, line: str):
     """One JSON Lines line as a value (double-encoded lines decoded), or a Reject saying why not."""
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line
+from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
 from . import register
 
 PROVIDER = "anthropic"
@@ -241,11 +241,7 @@ def pair_record(request: dict | None, response: Any, status_code: Any = None) ->
         served = record.get("model")
         record.update({k: v for k, v in fields.items() if k != "model"})
         record["model"] = served if served is not None else fields.get("model")
-    if isinstance(status_code, (int, float)) and status_code >= 400:
-        record["status"] = "error"
-    if not isinstance(response, dict):
-        record.setdefault("status", "no_response")
-    return record
+    return with_pair_status(record, response, status_code)
 
 
 class AnthropicApp:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, to_utc
+from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, to_utc, with_pair_status
 from . import register
 
 PROVIDER = "openai"
@@ -510,11 +510,7 @@ def pair_record(request: Any, response: Any, status_code: Any = None) -> dict:
             if value is not None or key not in record:
                 record[key] = value
         record["model"] = response_model if response_model is not None else fields.get("model")
-    if isinstance(status_code, (int, float)) and status_code >= 400:
-        record["status"] = "error"
-    if not isinstance(response, dict):
-        record.setdefault("status", "no_response")
-    return record
+    return with_pair_status(record, response, status_code)
 
 
 def line_record(obj: dict, number: int | None) -> dict | Reject:
