@@ -267,21 +267,9 @@ class AnthropicApp:
         return 80 if _looks_anthropic(request if isinstance(request, dict) else None, response) else 0
 
     def parse(self, src, ctx):
-        from .openai import _records_of, iter_documents
+        from .openai import app_log_records
 
-        if is_json_lines(src):
-            for number, line in src.lines():
-                obj = parse_json_line(number, line)
-                if isinstance(obj, Reject):
-                    yield obj
-                    continue
-                yield from _records_of(obj, number)
-            return
-        for number, obj in iter_documents(src):
-            if isinstance(obj, Reject):
-                yield obj
-                continue
-            yield from _records_of(obj, number)
+        yield from app_log_records(src)
 
 
 BATCH_STORE = "anthropic-batch"
@@ -357,10 +345,9 @@ class AnthropicBatchResults:
         return 0
 
     def parse(self, src, ctx):
-        from .openai import iter_documents, take_batch_input
+        from .openai import json_values, take_batch_input
 
-        items = ((n, parse_json_line(n, line)) for n, line in src.lines()) if is_json_lines(src) else iter_documents(src)
-        for number, obj in items:
+        for number, obj in json_values(src):
             if isinstance(obj, Reject):
                 yield obj
                 continue

@@ -579,6 +579,22 @@ def iter_documents(src):
     yield from iter_json(src)
 
 
+def json_values(src):
+    """(number, value or Reject) per line of a JSON Lines file, or per record of a JSON document."""
+    if is_json_lines(src):
+        return ((number, parse_json_line(number, line)) for number, line in src.lines())
+    return iter_documents(src)
+
+
+def app_log_records(src):
+    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, or a JSON document."""
+    for number, obj in json_values(src):
+        if isinstance(obj, Reject):
+            yield obj
+            continue
+        yield from _records_of(obj, number)
+
+
 # ---------------------------------------------------------------------------------------------
 # Format: app logs and bare objects (with the SQL fast route)
 # ---------------------------------------------------------------------------------------------
@@ -786,15 +802,7 @@ class OpenAIApp:
         return _records_of(obj, number)
 
     def parse(self, src, ctx):
-        if is_json_lines(src):
-            for number, line in src.lines():
-                yield from self.parse_line(number, line, ctx, src)
-            return
-        for number, obj in iter_documents(src):
-            if isinstance(obj, Reject):
-                yield obj
-                continue
-            yield from _records_of(obj, number)
+        yield from app_log_records(src)
 
     def fast_select(self, src=None) -> str:
         """SQL for the fast route, specialised to the shape of the file's first record (pairs or bare objects)."""
