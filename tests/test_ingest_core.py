@@ -117,6 +117,69 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
     assert again["rows_added"] == 60 and again["rows_duplicate"] == 206 and again["rows_rejected"] == 4
 
 
+def _quirky_lines():
+    """Lines that the whole-file statement leaves to Python, among many it takes; no id repeats."""
+    lines = [pair_line(i).encode() for i in range(300)]
+    lines[10] = b"{not json"
+    lines[20] = json.dumps({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text", "text": "list"}]}]},
+                            "response": completion(20)}).encode()
+    lines[30] = pair_line(30, prompt="a MARK byte").encode().replace(b"MARK", b"\xff")  # invalid UTF-8 in a string
+    lines[40] = b""
+    lines[50] = pair_line(50, prompt="12345").encode().replace(b"12345 #50", b"12345")  # text that looks like a number
+    lines[60] = lines[60] + b"\r"
+    return b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("few_lines", [200, 0])
+def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tmp_path, monkeypatch, few_lines):
+    path = tmp_path / "quirks.jsonl"
+    path.write_bytes(_quirky_lines())
+    monkeypatch.setattr(ingest, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
+                        dicts(con, "select source_line, reason, excerpt from rejects order by source_line"))
+        con.close()
+    assert stored[True] == stored[False]
+    summary, requests, rejects = stored[True]
+    assert (summary["rows_added"], summary["rows_rejected"]) == (298, 1)
+    assert [r["source_line"] for r in rejects] == [11]
+    by_line = {r["source_line"]: r for r in requests}
+    assert "\ufffd" in by_line[31]["prompt_text"] and by_line[51]["prompt_text"] == "12345"
+    assert by_line[21]["prompt_text"] == "list" and by_line[1]["source_line"] == 1
+
+
+def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checksum_and_progress(tmp_path):
+    lines = [pair_line(i) for i in range(200)] + [pair_line(3, prompt="the same call logged again")]
+    path = write_lines(tmp_path / "again.jsonl", lines)
+    seen = []
+
+    class Bar:
+        def update(self, n):
+            seen.append(n)
+
+        def reset(self):
+            seen.clear()
+
+        def close(self):
+            pass
+
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        seen.clear()
+        summary = ingest_paths(con, [str(path)], fast=fast, progress=lambda src: Bar())
+        assert sum(seen) == path.stat().st_size
+        assert scalar(con, "select sha256 from ingested_files") == hashlib.sha256(path.read_bytes()).hexdigest()
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
+        con.close()
+    assert stored[True] == stored[False]
+    assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (200, 1)
+    assert "the same call" not in str(stored[True][1])  # the first line with an id wins
+
+
 def test_a_repeated_key_keeps_its_first_value_on_both_routes(tmp_path):
     """RFC 8259 leaves repeated names undefined; DuckDB keeps the first value, so the Python route does too."""
     lines = []

@@ -1,5 +1,7 @@
-import stat
 import os
+import stat
+
+import pytest
 
 from analyzer.db import connect, rows
 from analyzer.migrations import MIGRATIONS, apply_migrations
@@ -42,3 +44,23 @@ def test_new_database_is_owner_only(tmp_path):
     connect(str(path)).close()
     mode = stat.S_IMODE(os.stat(path).st_mode)
     assert mode & 0o077 == 0
+
+
+def test_the_text_compression_migration_keeps_stored_requests_and_their_key(tmp_path):
+    import duckdb
+
+    raw = duckdb.connect(str(tmp_path / "old.duckdb"))
+    raw.execute("create table schema_migrations (name varchar primary key, applied_at timestamp)")
+    before = [fn for fn in MIGRATIONS if fn.__name__ < "m007"]
+    for fn in before:
+        fn(raw)
+        raw.execute("insert into schema_migrations values (?, now()::timestamp)", [fn.__name__])
+    raw.execute("insert into requests (id, source_file, prompt_text, response_text, messages_json) values "
+                "(1, 'a.jsonl', 'Summarise this contract', 'It says...', '[]'), (2, 'a.jsonl', 'Write SQL', 'select 1', '[]')")
+    assert [fn.__name__ for fn in MIGRATIONS][len(before):] and apply_migrations(raw)[0].startswith("m007")
+    assert rows(raw, "select id, prompt_text, response_text from requests order by id") == [
+        (1, "Summarise this contract", "It says..."), (2, "Write SQL", "select 1")]
+    assert "prompt_text VARCHAR USING COMPRESSION ZSTD" in rows(raw, "select sql from duckdb_tables() where table_name = 'requests'")[0][0]
+    with pytest.raises(duckdb.ConstraintException):
+        raw.execute("insert into requests (id) values (1)")
+    assert columns(raw, "requests") == REQUEST_COLUMNS

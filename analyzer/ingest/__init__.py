@@ -35,11 +35,12 @@ import pyarrow as pa
 
 from ..errors import PlanError
 from .records import RECORD_FIELDS, Reject, dedupe_key, excerpt, stable_id, to_utc
-from .sources import SourceFile, expand_paths, prefetch
+from .sources import LineIndex, SourceFile, expand_paths, prefetch
 
 BATCH_ROWS = 20_000  # Python-route records per Arrow batch
 STAGE_ROWS = 250_000  # staged rows per flush into `requests`
 CHUNK_BYTES = 64 << 20  # fast route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
+PROBE_LINES = 2_000  # fast route: first lines parsed up front for the models to price and ids already stored
 FEW_LINES = 200  # fast route: lines left over from a chunk that go to the Python parser without a second SQL pass
 COMMIT_ROWS = 100_000  # a big file is committed in steps, so memory does not grow with its size
 MEMORY_LIMIT = 1 << 30  # DuckDB's buffer pool during ingest (its default is 80% of RAM); at 512 MB it frees and refaults memory
@@ -348,7 +349,7 @@ class Stage:
             where cost_usd is null and model is not null and (input_tokens is not null or output_tokens is not null)
             """
         ).fetchall()
-        self._learn(keys)
+        self.learn(keys)
         if self.exact_keys:
             self._price_exact()
 
@@ -410,7 +411,8 @@ class Stage:
              and ({s}.input_tokens is not null or {s}.output_tokens is not null)
         """
 
-    def _learn(self, keys: list[tuple]) -> None:
+    def learn(self, keys: list[tuple]) -> None:
+        """Load the tariffs of these (provider, model, is_batch) keys, so that SQL prices their rows."""
         new = [k for k in keys if k not in self.priced_keys]
         if not new:
             return
@@ -429,7 +431,7 @@ class Stage:
         keys = self.con.execute(
             f"select distinct coalesce(r.provider, ''), r.model, r.is_batch from requests r where {where}", args
         ).fetchall()
-        self._learn(keys)
+        self.learn(keys)
         self.con.execute(
             f"""
             update requests r set cost_source = 'catalog',
@@ -602,6 +604,10 @@ class _Digest:
         self.hash.update(data)
         self.count += len(data)
 
+    def reset(self) -> None:
+        self.hash = hashlib.sha256()
+        self.count = 0
+
     def hexdigest(self) -> str:
         if self.count == self.src.size_bytes:
             return self.hash.hexdigest()
@@ -627,6 +633,7 @@ class _Reader:
         self._sub = 0
         self._unnumbered = 0
         self.committed: dict[str, int] = {}  # file -> rows already committed while it was being read
+        self.on_reread: Callable[[], object] | None = None  # called when a file is read a second time from the start
         self._rows_at_commit = 0
 
     def _seq(self, line, seq_base: int) -> int:
@@ -701,6 +708,7 @@ class _Reader:
         new file) then take the careful way: extracted into a temporary table, duplicates sent to the stage,
         lines SQL does not understand to the Python parser. When most of a chunk is left over (a file ingested
         again), the following chunks take the careful way directly rather than being extracted twice."""
+        import duckdb
         import numpy as np
 
         select = parser.fast_select(src)
@@ -718,6 +726,7 @@ class _Reader:
             where e.id not in (select id from requests)
             returning source_line, cost_source is null as unpriced
         """
+        whole = f"insert into requests ({cols}) select {cols} from ({priced}) f where f.id not in (select id from requests)"
         extract = f"create or replace temp table _ingest_fast as {priced}"
         insert = f"""
             insert into requests ({cols}) select {cols} from {{fast}} f
@@ -729,14 +738,23 @@ class _Reader:
         params = [src.display, fmt_name, self.now, self.now]
         use_direct = True
 
-        def run(statement: str, fetch: bool = False):
+        def run(statement: str, fetch: bool = False, args: list | None = None, stream: bool = False):
             # Pushed below the projection, the shape checks would parse every line a second time; and keeping
-            # insertion order would make DuckDB read the Arrow batches on one thread.
-            self.con.execute("set disabled_optimizers = 'filter_pushdown'")
+            # insertion order would make DuckDB read the Arrow batches on one thread. A stream's length is unknown
+            # to DuckDB, which then takes it for the small side of the tariffs join and holds all of it in a hash
+            # table: join order is left as written for streams.
+            disabled = "filter_pushdown,join_order,build_side_probe_side" if stream else "filter_pushdown"
+            self.con.execute(f"set disabled_optimizers = '{disabled}'")
             self.con.execute("set preserve_insertion_order = false")
             try:
-                cursor = self.con.execute(statement, params)
+                cursor = self.con.execute(statement, params if args is None else args)
                 return cursor.fetchnumpy() if fetch else None
+            except duckdb.Error:
+                # A failed statement aborts the transaction: undo it now, so that the settings can be reset and the
+                # caller decide (a repeated id in a whole-file statement means reading the file in chunks).
+                self.con.execute("rollback")
+                self.con.execute("begin transaction")
+                raise
             finally:
                 self.con.execute("reset disabled_optimizers")
                 self.con.execute("reset preserve_insertion_order")
@@ -793,6 +811,89 @@ class _Reader:
                 to_python(lines.take(pa.array(np.searchsorted(numbers, rest))))
             return len(done) * 2 >= len(handled) and len(handled) * 2 >= len(numbers)
 
+        def settle() -> None:
+            if self.buffer:
+                self.stage.add_records(self.buffer)
+                self.buffer = []
+            if self.stage.rows >= STAGE_ROWS:
+                self.finish()
+            self.maybe_commit(src)
+
+        def whole_file() -> bool:
+            """The whole file in one statement that DuckDB runs on every core, reading the lines from a stream
+            of chunks. False, with nothing stored, when it does not apply (compressed file, rows of this path
+            already stored, a first chunk mostly stored already) or the file repeats an id (a primary-key
+            violation undoes the statement); the chunked route below then reads the file."""
+            if src.is_gzip or self.con.execute("select count(*) from requests where source_file = ?", [src.display]).fetchall()[0][0]:
+                return False
+            index = LineIndex()
+            chunks = prefetch(src.line_chunks(CHUNK_BYTES, index=index))
+            failure: list[BaseException] = []
+            try:
+                first = next(chunks, None)
+                if first is None:
+                    return True
+                # The first lines tell which models to price in the statement (others are priced after it) and
+                # whether this is an export that overlaps what is stored (the chunked route handles that well).
+                self.con.register("_lines", first.slice(0, PROBE_LINES))
+                try:
+                    models = run(
+                        f"""select provider, model, is_batch, count(*) filter (where id in (select id from requests)) as stored,
+                                   count(*) as seen
+                            from ({select}) group by all""",
+                        fetch=True, args=[],
+                    )
+                finally:
+                    self.con.unregister("_lines")
+                if int(models["stored"].sum()) * 2 > int(models["seen"].sum()):
+                    return False
+                self.stage.learn([(p or "", m, bool(b)) for p, m, b in zip(models["provider"], models["model"], models["is_batch"]) if m is not None])
+                self.finish()
+                self.con.execute("commit")
+                self.con.execute("begin transaction")
+
+                def batches():
+                    try:
+                        yield from first.to_batches()
+                        for chunk in chunks:
+                            yield from chunk.to_batches()
+                    except BaseException as exc:  # DuckDB reports it as its own error; the caller needs the original
+                        failure.append(exc)
+                        raise
+
+                self.con.register("_lines", pa.RecordBatchReader.from_batches(first.schema, batches()))
+                try:
+                    run(whole, stream=True)
+                except duckdb.Error as exc:
+                    if failure:
+                        raise failure[0] from None
+                    if isinstance(exc, duckdb.ConstraintException):
+                        return False
+                    raise
+                finally:
+                    self.con.unregister("_lines")
+                inserted = self.con.execute(
+                    "select source_line, cost_source is null as unpriced from requests where source_file = ? order by source_line",
+                    [src.display],
+                ).fetchnumpy()
+                done = stored(inserted)
+                left = np.setdiff1d(np.arange(1, index.lines + 1, dtype=np.int64), done, assume_unique=True)
+                for lines in index.read(src.path, left):
+                    if lines.num_rows <= FEW_LINES:
+                        to_python(lines)
+                    else:
+                        careful(lines)
+                    settle()
+                return True
+            finally:
+                chunks.close()
+                index.close()
+
+        if whole_file():
+            self.con.execute("drop table if exists _ingest_fast")
+            return
+        if self.on_reread is not None:
+            self.on_reread()
         for chunk in prefetch(src.line_chunks(CHUNK_BYTES)):
             lines = chunk
             if use_direct:
@@ -811,12 +912,7 @@ class _Reader:
                     lines = lines.slice(0, 0)
             if lines.num_rows:
                 use_direct = careful(lines) or use_direct
-            if self.buffer:
-                self.stage.add_records(self.buffer)
-                self.buffer = []
-            if self.stage.rows >= STAGE_ROWS:
-                self.finish()
-            self.maybe_commit(src)
+            settle()
         self.con.execute("drop table if exists _ingest_fast")
 
 
@@ -934,8 +1030,14 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
             if _bar is not None:
                 _bar.update(n)
 
+        def reread(_bar=bar, _digest=digest):
+            _digest.reset()
+            if _bar is not None and hasattr(_bar, "reset"):
+                _bar.reset()
+
         src.on_read = on_read
         _set_digest(src, digest)
+        reader.on_reread = reread
         con.execute("begin transaction")
         reader.start_file()
         try:

@@ -127,17 +127,19 @@ class SourceFile:
         with self.open_text() as fh:
             return fh.read()
 
-    def line_chunks(self, chunk_bytes: int = 32 << 20):
+    def line_chunks(self, chunk_bytes: int = 32 << 20, index: "LineIndex | None" = None):
         """The file as Arrow tables ``(line_no int64, text large_string)`` of about ``chunk_bytes`` each.
 
         Lines keep their "\\n" (and any "\\r"): JSON parsers ignore it and it saves a copy. Invalid UTF-8
-        is replaced as in ``lines()``. Memory stays at a few chunks whatever the file size."""
+        is replaced as in ``lines()``. Memory stays at a few chunks whatever the file size. ``index`` is given
+        the offset of every line (of the decompressed stream), to read some back later by number."""
         import numpy as np
         import pyarrow as pa
 
         next_line = 1
         rest = b""
         first = True
+        position = 0  # bytes of the stream read so far
         with self.open_binary() as fh:
             while True:
                 # Read straight into a fresh buffer after the previous chunk's unfinished line: no copies of the
@@ -152,6 +154,8 @@ class SourceFile:
                         break
                     filled += n
                 got = filled - len(rest)
+                buffer_at = position - len(rest)  # stream offset of buf[0]
+                position += got
                 start = 0
                 if first:
                     first = False
@@ -181,6 +185,8 @@ class SourceFile:
                 except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
                     pieces = [bytes(body[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace") for i in range(count)]
                     text = pa.array(pieces, type=pa.large_string())
+                if index is not None:
+                    index.add(buffer_at + start + offsets[:-1], buffer_at + start + len(body))
                 numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
                 next_line += count
                 table = pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
@@ -188,6 +194,50 @@ class SourceFile:
                 yield pa.Table.from_batches(table.to_batches(max_chunksize=max(1024, count // 16 + 1)))
                 if not got:
                     break
+
+
+class LineIndex:
+    """Where each line of a file starts, kept in a temporary file (8 bytes a line, not in memory), so that a few
+    lines can be read back by number after a bulk pass; filled by ``SourceFile.line_chunks(index=...)``."""
+
+    def __init__(self):
+        self._file = tempfile.TemporaryFile(prefix="plan-lines-")
+        self.lines = 0
+        self.end = 0
+
+    def add(self, starts, end: int) -> None:
+        self._file.write(starts.astype("<i8", copy=False).tobytes())
+        self.lines += len(starts)
+        self.end = end
+
+    def read(self, path, numbers, max_bytes: int = 64 << 20):
+        """Arrow tables ``(line_no, text)`` of the given (ascending, 1-based) line numbers, in file order."""
+        import numpy as np
+        import pyarrow as pa
+
+        numbers = np.asarray(numbers, dtype=np.int64)
+        if not len(numbers):
+            return
+        self._file.flush()
+        starts = np.memmap(self._file, dtype="<i8", mode="r", shape=(self.lines,))
+        with open(path, "rb") as fh:
+            fd = fh.fileno()
+            picked, texts, size = [], [], 0
+            for number in numbers.tolist():
+                begin = int(starts[number - 1])
+                end = int(starts[number]) if number < self.lines else self.end
+                texts.append(os.pread(fd, end - begin, begin).decode("utf-8", "replace"))
+                picked.append(number)
+                size += end - begin
+                if size >= max_bytes:
+                    yield pa.table({"line_no": pa.array(picked, pa.int64()), "text": pa.array(texts, pa.large_string())})
+                    picked, texts, size = [], [], 0
+            if picked:
+                yield pa.table({"line_no": pa.array(picked, pa.int64()), "text": pa.array(texts, pa.large_string())})
+        del starts
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def prefetch(items, depth: int = 2):
