@@ -137,6 +137,37 @@ class SourceFile:
         import pyarrow as pa
 
         next_line = 1
+        for at, body in self._line_blocks(chunk_bytes):
+            arr = np.frombuffer(body, dtype=np.uint8)
+            ends = np.flatnonzero(arr == 10) + 1
+            if not len(ends) or ends[-1] != len(body):
+                ends = np.append(ends, len(body))
+            offsets = np.empty(len(ends) + 1, dtype=np.int64)
+            offsets[0] = 0
+            offsets[1:] = ends
+            count = len(ends)
+            text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(body))
+            try:
+                text.validate(full=True)
+            except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
+                pieces = [bytes(body[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace") for i in range(count)]
+                text = pa.array(pieces, type=pa.large_string())
+            if index is not None:
+                index.add(at + offsets[:-1], at + len(body))
+            numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
+            next_line += count
+            table = pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
+            # Several record batches (zero-copy slices): DuckDB scans Arrow batches in parallel.
+            yield pa.Table.from_batches(table.to_batches(max_chunksize=max(1024, count // 16 + 1)))
+
+    def _line_blocks(self, chunk_bytes: int):
+        """(offset in the decompressed stream, bytes) of consecutive runs of whole lines, BOM left out."""
+        if not self.is_gzip:
+            try:
+                yield from self._mapped_blocks(chunk_bytes)
+                return
+            except _NotMappable:
+                pass
         rest = b""
         first = True
         position = 0  # bytes of the stream read so far
@@ -162,38 +193,61 @@ class SourceFile:
                     if bytes(view[:3]) == BOM:
                         start = 3
                 if not got:
-                    body, rest = view[start:filled], b""
-                    if len(body) == 0:
-                        break
-                else:
-                    cut = buf.rfind(b"\n", start, filled) + 1
-                    if cut == 0:
-                        rest = bytes(view[start:filled])
-                        continue
-                    body, rest = view[start:cut], bytes(view[cut:filled])
-                arr = np.frombuffer(body, dtype=np.uint8)
-                ends = np.flatnonzero(arr == 10) + 1
-                if not len(ends) or ends[-1] != len(body):
-                    ends = np.append(ends, len(body))
-                offsets = np.empty(len(ends) + 1, dtype=np.int64)
-                offsets[0] = 0
-                offsets[1:] = ends
-                count = len(ends)
-                text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(body))
-                try:
-                    text.validate(full=True)
-                except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
-                    pieces = [bytes(body[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace") for i in range(count)]
-                    text = pa.array(pieces, type=pa.large_string())
-                if index is not None:
-                    index.add(buffer_at + start + offsets[:-1], buffer_at + start + len(body))
-                numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
-                next_line += count
-                table = pa.Table.from_arrays([numbers, text], names=["line_no", "text"])
-                # Several record batches (zero-copy slices): DuckDB scans Arrow batches in parallel.
-                yield pa.Table.from_batches(table.to_batches(max_chunksize=max(1024, count // 16 + 1)))
-                if not got:
-                    break
+                    if filled > start:
+                        yield buffer_at + start, view[start:filled]
+                    return
+                cut = buf.rfind(b"\n", start, filled) + 1
+                if cut == 0:
+                    rest = bytes(view[start:filled])
+                    continue
+                yield buffer_at + start, view[start:cut]
+                rest = bytes(view[cut:filled])
+
+    def _mapped_blocks(self, chunk_bytes: int):
+        """Blocks of a plain file mapped into memory rather than copied out of it (about a second of CPU per GB).
+        Each block is its own mapping, released when the last Arrow buffer over it goes, so memory stays at the
+        blocks in flight. Progress and checksum are fed the bytes as each block is handed out."""
+        import mmap
+
+        try:
+            fh = open(self.path, "rb", buffering=0)
+        except OSError:
+            raise _NotMappable() from None
+        with fh:
+            size = os.fstat(fh.fileno()).st_size
+            try:
+                probe = mmap.mmap(fh.fileno(), min(size, 4), access=mmap.ACCESS_READ) if size else None
+            except (OSError, ValueError):
+                raise _NotMappable() from None
+            if probe is None:
+                return
+            position = 3 if probe[:3] == BOM else 0
+            probe.close()
+            reported = 0
+            granularity = mmap.ALLOCATIONGRANULARITY
+            while position < size:
+                base = position - position % granularity
+                length = min(position + chunk_bytes, size) - base
+                block = mmap.mmap(fh.fileno(), length, offset=base, access=mmap.ACCESS_READ)
+                end = length
+                if base + length < size:
+                    end = block.rfind(b"\n", position - base, length) + 1
+                    if end == 0:  # a line longer than a chunk: map up to its end
+                        block = mmap.mmap(fh.fileno(), 0, offset=base, access=mmap.ACCESS_READ)
+                        newline = block.find(b"\n", length)
+                        end = len(block) if newline < 0 else newline + 1
+                view = memoryview(block)
+                if self.digest is not None:
+                    self.digest.update(view[reported - base:end] if reported >= base else view[:end])
+                if self.on_read is not None:
+                    self.on_read(base + end - reported)
+                reported = base + end
+                yield position, view[position - base:end]
+                position = base + end
+
+
+class _NotMappable(Exception):
+    """The file cannot be mapped into memory (a pipe, a special file system): it is read instead."""
 
 
 class LineIndex:
