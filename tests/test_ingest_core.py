@@ -127,6 +127,10 @@ def _quirky_lines():
     lines[40] = b""
     lines[50] = pair_line(50, prompt="12345").encode().replace(b"12345 #50", b"12345")  # text that looks like a number
     lines[60] = lines[60] + b"\r"
+    # Models first seen late in the file; deepseek's prices change by time of day, so each request is priced alone.
+    for number, model in ((200, "gpt-4o-2024-08-06"), (250, "acme-llm-9"), (260, "deepseek-chat"), (261, "deepseek-chat")):
+        lines[number] = json.dumps({"request": {"model": model, "messages": [{"role": "user", "content": f"late {number}"}]},
+                                    "response": completion(number, model=model)}).encode()
     return b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n"
 
 
@@ -135,6 +139,7 @@ def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tm
     path = tmp_path / "quirks.jsonl"
     path.write_bytes(_quirky_lines())
     monkeypatch.setattr(ingest, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
+    monkeypatch.setattr(ingest, "PROBE_LINES", 5)  # models after the first lines are priced after the statement
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
@@ -149,6 +154,9 @@ def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tm
     by_line = {r["source_line"]: r for r in requests}
     assert "\ufffd" in by_line[31]["prompt_text"] and by_line[51]["prompt_text"] == "12345"
     assert by_line[21]["prompt_text"] == "list" and by_line[1]["source_line"] == 1
+    assert by_line[201]["cost_source"] == "catalog" and by_line[201]["cost_usd"] > by_line[200]["cost_usd"]
+    assert by_line[251]["cost_source"] == "unknown" and summary["unknown_models"] == ["acme-llm-9"]
+    assert by_line[261]["cost_source"] == by_line[262]["cost_source"] == "catalog" and by_line[262]["cost_usd"] > 0
 
 
 def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checksum_and_progress(tmp_path):

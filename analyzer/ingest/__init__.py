@@ -449,11 +449,19 @@ class Stage:
                        r.cache_write_tokens, r.is_batch, r.created_at from requests r where {where}""",
             args,
         ).fetchall()
+        ids, prices = [], []
         for rid, provider, model, inp, out, cached, write, is_batch, created in exact_rows:
             if (provider or "", model, is_batch) in self.exact_keys:
                 price = self.pricing.price(provider, model, inp, out, cached, write, is_batch, created)
                 if price is not None:
-                    self.con.execute("update requests set cost_usd = ?, cost_source = 'catalog' where id = ?", [price, rid])
+                    ids.append(rid)
+                    prices.append(price)
+        if ids:
+            self.con.register("_ingest_exact", pa.table({"id": pa.array(ids, pa.int64()), "price": pa.array(prices, pa.float64())}))
+            try:
+                self.con.execute("update requests r set cost_usd = e.price, cost_source = 'catalog' from _ingest_exact e where r.id = e.id")
+            finally:
+                self.con.unregister("_ingest_exact")
         self.con.execute(f"update requests r set cost_source = 'unknown' where {where}", args)
 
     def flush(self, results: dict[str, FileResult]) -> None:
