@@ -8,12 +8,15 @@ table, priced there (``analyzer.pricing`` tariffs joined in SQL), deduplicated o
 Two routes lead into `requests`, with identical results:
 
 - the Python route: a format's ``parse(src, ctx)`` generator, one record at a time, through the stage;
-- the SQL fast route, for big JSON Lines files of formats that offer ``fast_select(src)`` and ``parse_line``:
+- the SQL fast route, for JSON Lines files of formats that offer ``fast_select(src)`` and ``parse_line``:
   the file is cut into Arrow chunks of raw lines with their line numbers, DuckDB extracts the fields of every
   line whose shape it fully understands and appends them, priced, straight to `requests`; the few other lines
-  (malformed, double-encoded, unusual shapes, duplicates) go through ``parse_line`` and the stage. Memory stays
-  flat whatever the file size: chunks are bounded, big files are committed every ``COMMIT_ROWS`` rows and
-  DuckDB's buffer pool is capped at ``MEMORY_LIMIT`` during the run.
+  (malformed, double-encoded, unusual shapes, duplicates) go through ``parse_line`` and the stage. A new plain
+  file goes in as one statement over a stream of its chunks, which DuckDB parses and writes on every core; the
+  lines it leaves are read back by number (``LineIndex``). Gzip, a file already partly stored, an overlapping
+  export or a file that repeats an id take one statement per chunk. Memory stays flat whatever the file size:
+  chunks are bounded (plain files are mapped, not copied), DuckDB writes full row groups to disk as it goes,
+  chunked files are committed every ``COMMIT_ROWS`` rows and DuckDB's buffer pool is capped at ``MEMORY_LIMIT``.
 
 Re-ingesting adds nothing: a record's id is a hash of its dedupe key (provider + the log's own id, or its
 content). A record that arrives again with fields the stored row lacks (an export with prompts after one with
@@ -708,10 +711,10 @@ class _Reader:
             self.take(item, src, fmt_name, seq_base)
 
     def fast_route(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
-        """Big JSON Lines: lines the format's SQL understands go straight into `requests`, priced on the way;
+        """JSON Lines: lines the format's SQL understands go straight into `requests`, priced on the way;
         the rest (duplicates, other shapes, malformed lines) go through the stage like any record.
 
-        A chunk is first appended in one statement that leaves out every line whose id is already stored or
+        A new plain file is one statement (``whole_file``). Otherwise, chunk by chunk: a chunk is first appended in one statement that leaves out every line whose id is already stored or
         came earlier in the chunk (no table of the chunk's rows in between). The lines it did not store (few, in a
         new file) then take the careful way: extracted into a temporary table, duplicates sent to the stage,
         lines SQL does not understand to the Python parser. When most of a chunk is left over (a file ingested
