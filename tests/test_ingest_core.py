@@ -259,6 +259,28 @@ def test_gzip_bom_and_a_provenance_record(con, tmp_path):
     assert json.loads(run[0]["summary_json"])["rows_added"] == 3
 
 
+def test_a_named_pipe_is_read_like_stdin(con, tmp_path):
+    """`plan ingest <(zcat calls.jsonl.gz)` hands plan a pipe, which can be read only once."""
+    import os
+    import threading
+
+    pipe = tmp_path / "calls.pipe"
+    os.mkfifo(pipe)
+    body = ("\n".join(pair_line(i) for i in range(5)) + "\n{broken\n").encode()
+
+    def feed():
+        with open(pipe, "wb") as fh:
+            fh.write(body)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    summary = ingest_paths(con, [str(pipe)])
+    writer.join(5)
+    assert (summary["rows_added"], summary["rows_rejected"]) == (5, 1)
+    assert summary["files"][0]["path"] == str(pipe)
+    assert scalar(con, "select source_line from rejects") == 6
+
+
 def test_a_truncated_gzip_keeps_its_complete_records_rejects_the_cut_one_and_says_so(con, tmp_path):
     good = write_lines(tmp_path / "a_good.jsonl", [pair_line(1)])
     body = gzip.compress(("\n".join(pair_line(i) for i in range(100, 3000)) + "\n").encode(), compresslevel=1)

@@ -27,7 +27,7 @@ def _parse_map(value: str | None) -> dict[str, str]:
 def ingest(paths, fmt, mapping, db_path, config_file, as_json):
     """Normalise exported API logs into the database.
 
-    PATHS are files, directories (read recursively), globs or - for stdin;
+    PATHS are files, directories (read recursively), globs, pipes or - for stdin;
     .gz files are read transparently, the format of each file is detected.
     Re-ingesting adds nothing twice. Costs come from the log when it states
     them, else from the genai-prices catalog or plan.toml [prices."MODEL"].

@@ -714,11 +714,12 @@ class _Reader:
         """JSON Lines: lines the format's SQL understands go straight into `requests`, priced on the way;
         the rest (duplicates, other shapes, malformed lines) go through the stage like any record.
 
-        A new plain file is one statement (``whole_file``). Otherwise, chunk by chunk: a chunk is first appended in one statement that leaves out every line whose id is already stored or
-        came earlier in the chunk (no table of the chunk's rows in between). The lines it did not store (few, in a
-        new file) then take the careful way: extracted into a temporary table, duplicates sent to the stage,
-        lines SQL does not understand to the Python parser. When most of a chunk is left over (a file ingested
-        again), the following chunks take the careful way directly rather than being extracted twice."""
+        A new plain file is one statement (``whole_file``). Otherwise, chunk by chunk: a chunk is first appended in
+        one statement that leaves out every line whose id is already stored or came earlier in the chunk (no table
+        of the chunk's rows in between). The lines it did not store (few, in a new file) then take the careful way:
+        extracted into a temporary table, duplicates sent to the stage, lines SQL does not understand to the
+        Python parser. When most of a chunk is left over (a file ingested again), the following chunks take the
+        careful way directly rather than being extracted twice."""
         import duckdb
         import numpy as np
 

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import queue
+import stat
 import sys
 import tempfile
 import threading
@@ -209,26 +210,23 @@ class SourceFile:
         blocks in flight. Progress and checksum are fed the bytes as each block is handed out."""
         import mmap
 
-        try:
-            fh = open(self.path, "rb", buffering=0)
-        except OSError:
-            raise _NotMappable() from None
-        with fh:
-            size = os.fstat(fh.fileno()).st_size
-            try:
-                probe = mmap.mmap(fh.fileno(), min(size, 4), access=mmap.ACCESS_READ) if size else None
-            except (OSError, ValueError):
-                raise _NotMappable() from None
-            if probe is None:
-                return
-            position = 3 if probe[:3] == BOM else 0
-            probe.close()
-            reported = 0
+        with open(self.path, "rb", buffering=0) as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise _NotMappable()
+            size = info.st_size
+            position = 3 if fh.read(3) == BOM else 0
+            reported = 0  # bytes handed to progress and checksum: every byte once, the BOM included
             granularity = mmap.ALLOCATIONGRANULARITY
             while position < size:
                 base = position - position % granularity
                 length = min(position + chunk_bytes, size) - base
-                block = mmap.mmap(fh.fileno(), length, offset=base, access=mmap.ACCESS_READ)
+                try:
+                    block = mmap.mmap(fh.fileno(), length, offset=base, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):
+                    if reported:
+                        raise
+                    raise _NotMappable() from None
                 end = length
                 if base + length < size:
                     end = block.rfind(b"\n", position - base, length) + 1
@@ -238,7 +236,7 @@ class SourceFile:
                         end = len(block) if newline < 0 else newline + 1
                 view = memoryview(block)
                 if self.digest is not None:
-                    self.digest.update(view[reported - base:end] if reported >= base else view[:end])
+                    self.digest.update(view[reported - base:end])
                 if self.on_read is not None:
                     self.on_read(base + end - reported)
                 reported = base + end
@@ -371,14 +369,18 @@ def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
                     add(mp, explicit=False)
                 elif mp.is_dir():
                     found.extend(f for f in expand_paths([m]) if f.path.resolve() not in seen)
+        elif p.exists() and stat.S_ISFIFO(p.stat().st_mode):
+            # A pipe, e.g. `plan ingest <(zcat logs.gz)`: read once, like stdin, into a private temporary file.
+            with open(p, "rb") as pipe:
+                found.append(_spool_stdin(pipe, display=raw))
         elif p.exists():
-            raise PlanError(f"{raw}: not a regular file or directory.")
+            raise PlanError(f"{raw}: not a regular file, pipe or directory.")
         else:
             raise PlanError(f"{raw}: no such file or directory.")
     return found
 
 
-def _spool_stdin(stdin=None) -> SourceFile:
+def _spool_stdin(stdin=None, display: str = "<stdin>") -> SourceFile:
     stream = stdin if stdin is not None else sys.stdin.buffer
     if hasattr(stream, "buffer"):
         stream = stream.buffer
@@ -394,7 +396,7 @@ def _spool_stdin(stdin=None) -> SourceFile:
             tmp.write(block)
     p = Path(tmp.name)
     return SourceFile(
-        path=p, display="<stdin>", size_bytes=p.stat().st_size, identity=f"stdin:{digest.hexdigest()}", temporary=True
+        path=p, display=display, size_bytes=p.stat().st_size, identity=f"stdin:{digest.hexdigest()}", temporary=True
     )
 
 
