@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -41,11 +42,22 @@ def test_stable_id_is_the_same_in_python_and_sql(con):
         assert 0 <= stable_id(key) < 2**63
 
 
-def test_line_chunks_number_lines_like_lines_does(tmp_path):
+def settle(path):
+    """Date a file back, as an export that is no longer written to (such files are mapped, not read)."""
+    old = path.stat().st_mtime - 3600
+    os.utime(path, (old, old))
+    return path
+
+
+@pytest.mark.parametrize("exported", [False, True], ids=["live-log-read", "export-mapped"])
+def test_line_chunks_number_lines_like_lines_does(tmp_path, exported):
     raw = b"\xef\xbb\xbf" + b'{"a": 1}\r\n\n   \n{"b": "caf\xc3\xa9"}\n{"c": "bad \xff byte"}\n{"d": 4}'
     path = tmp_path / "quirks.jsonl"
     path.write_bytes(raw)
+    if exported:
+        settle(path)
     src = SourceFile(path=path, display=str(path))
+    assert src.settled() == exported
     expected = list(src.lines())
     assert [n for n, _ in expected] == [1, 4, 5, 6]
     assert expected[0][1] == '{"a": 1}' and "\ufffd" in expected[2][1]
@@ -134,10 +146,12 @@ def _quirky_lines():
     return b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n"
 
 
-@pytest.mark.parametrize("few_lines", [200, 0])
-def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tmp_path, monkeypatch, few_lines):
+@pytest.mark.parametrize("few_lines, exported", [(200, False), (0, True)])
+def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tmp_path, monkeypatch, few_lines, exported):
     path = tmp_path / "quirks.jsonl"
     path.write_bytes(_quirky_lines())
+    if exported:
+        settle(path)
     monkeypatch.setattr(ingest, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
     monkeypatch.setattr(ingest, "PROBE_LINES", 5)  # models after the first lines are priced after the statement
     stored = {}
@@ -161,7 +175,7 @@ def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tm
 
 def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checksum_and_progress(tmp_path):
     lines = [pair_line(i) for i in range(200)] + [pair_line(3, prompt="the same call logged again")]
-    path = write_lines(tmp_path / "again.jsonl", lines)
+    path = settle(write_lines(tmp_path / "again.jsonl", lines))
     seen = []
 
     class Bar:
@@ -186,6 +200,44 @@ def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checks
     assert stored[True] == stored[False]
     assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (200, 1)
     assert "the same call" not in str(stored[True][1])  # the first line with an id wins
+
+
+@pytest.mark.parametrize("stage_rows", [250_000, 1])
+def test_within_one_file_the_first_line_wins_outright_on_both_routes(tmp_path, monkeypatch, stage_rows):
+    """A later line with the same id neither replaces nor fills in the first, wherever flushes fall."""
+    monkeypatch.setattr(ingest, "STAGE_ROWS", stage_rows)
+    later = {"request": {"model": "gpt-4o-mini", "user": "u-later",
+                         "messages": [{"role": "user", "content": [{"type": "text", "text": "same call, as a list"}]}]},
+             "response": completion(1)}
+    path = write_lines(tmp_path / "twice.jsonl", [pair_line(1), pair_line(2), json.dumps(later)])
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
+        con.close()
+    assert stored[True] == stored[False]
+    assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (2, 1)
+    first = next(r for r in stored[True][1] if r["source_line"] == 1)
+    assert first["user_id"] is None and first["prompt_text"].startswith("Which team")
+
+
+def test_the_first_lines_may_lack_a_model_or_usage(tmp_path):
+    """The models priced up front come from lines with usage, as on the Python route (and nothing crashes)."""
+    no_model = completion(1)
+    del no_model["model"]
+    no_usage = completion(2, model="acme-preview")
+    del no_usage["usage"]
+    lines = [json.dumps(no_model), json.dumps(no_usage)] + [json.dumps(completion(i)) for i in range(3, 40)]
+    path = write_lines(tmp_path / "bare.jsonl", lines)
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
+        con.close()
+    assert stored[True] == stored[False]
+    assert stored[True][0]["rows_added"] == 39 and stored[True][0]["unknown_models"] == []
 
 
 def test_a_repeated_key_keeps_its_first_value_on_both_routes(tmp_path):
@@ -259,9 +311,25 @@ def test_gzip_bom_and_a_provenance_record(con, tmp_path):
     assert json.loads(run[0]["summary_json"])["rows_added"] == 3
 
 
+def test_a_log_cut_short_while_it_is_read_is_a_clear_error_not_a_crash(con, tmp_path, monkeypatch):
+    """logrotate's copytruncate empties a live log in place; plan must say so, not die or store half silently."""
+    path = write_lines(tmp_path / "live.jsonl", [pair_line(i) for i in range(3000)] + ["{broken"])
+    monkeypatch.setattr(ingest, "CHUNK_BYTES", 64 << 10)
+
+    class RotatingBar:
+        def update(self, n):
+            os.truncate(path, 4096)
+
+        def close(self):
+            pass
+
+    with pytest.raises(PlanError, match="changed while it was being read"):
+        ingest_paths(con, [str(path)], progress=lambda src: RotatingBar())
+    assert scalar(con, "select count(*) from requests") == 0
+
+
 def test_a_named_pipe_is_read_like_stdin(con, tmp_path):
     """`plan ingest <(zcat calls.jsonl.gz)` hands plan a pipe, which can be read only once."""
-    import os
     import threading
 
     pipe = tmp_path / "calls.pipe"

@@ -20,8 +20,9 @@ Two routes lead into `requests`, with identical results:
 
 Re-ingesting adds nothing: a record's id is a hash of its dedupe key (provider + the log's own id, or its
 content). A record that arrives again with fields the stored row lacks (an export with prompts after one with
-usage only) fills those fields in; within one file the first line wins. A file is one transaction (a big one
-a few): a file that cannot be read adds nothing, or says how much of it was stored.
+usage only, a batch output file read again with its input) fills those fields in; a later line of the same file
+does not: within one file the first line wins outright, however the file is cut into chunks and flushes. A new file is one transaction, a file taken in chunks a few: a file
+that cannot be read adds nothing, or says how much of it was stored.
 """
 
 from __future__ import annotations
@@ -524,6 +525,7 @@ class Stage:
                     cost_usd = coalesce(r.cost_usd, p.cost_usd)
                 from ({priced}) p
                 where r.id = p.id and ({wanted})
+                  and (r.source_file is distinct from p.source_file or r.source_line is not distinct from p.source_line)
                 """,
                 now,
             )
@@ -706,6 +708,21 @@ class _Reader:
     def start_file(self) -> None:
         self._rows_at_commit = 0
 
+    def _lines_left(self, src: SourceFile, lines: int, window: int = 1 << 20):
+        """Numbers of the file's lines (1..lines) with no row stored, a window of lines at a time so that memory
+        does not grow with the file."""
+        import numpy as np
+
+        for low in range(1, lines + 1, window):
+            high = min(low + window - 1, lines)
+            done = self.con.execute(
+                "select source_line from requests where source_file = ? and source_line between ? and ?",
+                [src.display, low, high],
+            ).fetchnumpy()["source_line"]
+            left = np.ones(high - low + 1, dtype=bool)
+            left[done - low] = False
+            yield from (np.flatnonzero(left) + low).tolist()
+
     def python_route(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
         for item in parser.parse(src, self.ctx):
             self.take(item, src, fmt_name, seq_base)
@@ -750,7 +767,7 @@ class _Reader:
         params = [src.display, fmt_name, self.now, self.now]
         use_direct = True
 
-        def run(statement: str, fetch: bool = False, args: list | None = None, stream: bool = False):
+        def run(statement: str, fetch: bool | str = False, args: list | None = None, stream: bool = False):
             # Pushed below the projection, the shape checks would parse every line a second time; and keeping
             # insertion order would make DuckDB read the Arrow batches on one thread. A stream's length is unknown
             # to DuckDB, which then takes it for the small side of the tariffs join and holds all of it in a hash
@@ -760,6 +777,8 @@ class _Reader:
             self.con.execute("set preserve_insertion_order = false")
             try:
                 cursor = self.con.execute(statement, params if args is None else args)
+                if fetch == "rows":
+                    return cursor.fetchall()
                 return cursor.fetchnumpy() if fetch else None
             except duckdb.Error:
                 # A failed statement aborts the transaction: undo it now, so that the settings can be reset and the
@@ -838,7 +857,7 @@ class _Reader:
             violation undoes the statement); the chunked route below then reads the file."""
             if src.is_gzip or self.con.execute("select count(*) from requests where source_file = ?", [src.display]).fetchall()[0][0]:
                 return False
-            index = LineIndex()
+            index = LineIndex(src.path)
             chunks = prefetch(src.line_chunks(CHUNK_BYTES, index=index))
             failure: list[BaseException] = []
             try:
@@ -849,17 +868,19 @@ class _Reader:
                 # whether this is an export that overlaps what is stored (the chunked route handles that well).
                 self.con.register("_lines", first.slice(0, PROBE_LINES))
                 try:
-                    models = run(
+                    probe = run(
                         f"""select provider, model, is_batch, count(*) filter (where id in (select id from requests)) as stored,
-                                   count(*) as seen
+                                   count(*) as seen,
+                                   count(*) filter (where input_tokens is not null or output_tokens is not null) as with_usage
                             from ({select}) group by all""",
-                        fetch=True, args=[],
+                        fetch="rows", args=[],
                     )
                 finally:
                     self.con.unregister("_lines")
-                if int(models["stored"].sum()) * 2 > int(models["seen"].sum()):
+                if sum(r[3] for r in probe) * 2 > sum(r[4] for r in probe):
                     return False
-                self.stage.learn([(p or "", m, bool(b)) for p, m, b in zip(models["provider"], models["model"], models["is_batch"]) if m is not None])
+                # As the stage does: only models with token counts are priced (or reported as unknown).
+                self.stage.learn([(p or "", m, bool(b)) for p, m, b, _, _, usage in probe if m is not None and usage])
                 self.finish()
                 self.con.execute("commit")
                 self.con.execute("begin transaction")
@@ -884,13 +905,15 @@ class _Reader:
                     raise
                 finally:
                     self.con.unregister("_lines")
-                inserted = self.con.execute(
-                    "select source_line, cost_source is null as unpriced from requests where source_file = ? order by source_line",
+                added, unpriced, low, high = self.con.execute(
+                    """select count(*), count(*) filter (where cost_source is null), min(source_line), max(source_line)
+                       from requests where source_file = ?""",
                     [src.display],
-                ).fetchnumpy()
-                done = stored(inserted)
-                left = np.setdiff1d(np.arange(1, index.lines + 1, dtype=np.int64), done, assume_unique=True)
-                for lines in index.read(src.path, left):
+                ).fetchall()[0]
+                result.rows_added += added
+                if unpriced:
+                    self.stage.price_stored(src.display, low, high)
+                for lines in index.read(self._lines_left(src, index.lines)):
                     if lines.num_rows <= FEW_LINES:
                         to_python(lines)
                     else:

@@ -12,6 +12,7 @@ import stat
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Callable, Iterator
 from ..errors import PlanError
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
+SETTLED_SECONDS = 120  # a file unchanged this long is taken for an export, not a log still being written
 BOM = b"\xef\xbb\xbf"
 
 
@@ -163,7 +165,7 @@ class SourceFile:
 
     def _line_blocks(self, chunk_bytes: int):
         """(offset in the decompressed stream, bytes) of consecutive runs of whole lines, BOM left out."""
-        if not self.is_gzip:
+        if not self.is_gzip and self.settled():
             try:
                 yield from self._mapped_blocks(chunk_bytes)
                 return
@@ -203,6 +205,15 @@ class SourceFile:
                     continue
                 yield buffer_at + start, view[start:cut]
                 rest = bytes(view[cut:filled])
+
+    def settled(self) -> bool:
+        """Not written to for a while: an export rather than a live log. Only such files are mapped into memory,
+        because a mapped file cut short while it is read (a log rotated with copytruncate) kills the process
+        (SIGBUS) instead of ending early."""
+        try:
+            return time.time() - os.stat(self.path).st_mtime > SETTLED_SECONDS
+        except OSError:
+            return False
 
     def _mapped_blocks(self, chunk_bytes: int):
         """Blocks of a plain file mapped into memory rather than copied out of it (about a second of CPU per GB).
@@ -252,8 +263,11 @@ class LineIndex:
     """Where each line of a file starts, kept in a temporary file (8 bytes a line, not in memory), so that a few
     lines can be read back by number after a bulk pass; filled by ``SourceFile.line_chunks(index=...)``."""
 
-    def __init__(self):
+    def __init__(self, path):
         self._file = tempfile.TemporaryFile(prefix="plan-lines-")
+        self.path = path
+        info = os.stat(path)
+        self._identity = (info.st_dev, info.st_ino)
         self.lines = 0
         self.end = 0
 
@@ -262,23 +276,31 @@ class LineIndex:
         self.lines += len(starts)
         self.end = end
 
-    def read(self, path, numbers, max_bytes: int = 64 << 20):
-        """Arrow tables ``(line_no, text)`` of the given (ascending, 1-based) line numbers, in file order."""
+    def read(self, numbers, max_bytes: int = 64 << 20):
+        """Arrow tables ``(line_no, text)`` of the given (ascending, 1-based) line numbers, in file order, about
+        ``max_bytes`` each; ``numbers`` may be any iterable of ints, read as it goes. A file replaced or cut short
+        since it was indexed is an OSError rather than other bytes at the old offsets (lines appended are fine)."""
         import numpy as np
         import pyarrow as pa
 
-        numbers = np.asarray(numbers, dtype=np.int64)
-        if not len(numbers):
+        if not self.lines:
             return
         self._file.flush()
         starts = np.memmap(self._file, dtype="<i8", mode="r", shape=(self.lines,))
-        with open(path, "rb") as fh:
+        changed = OSError("the file changed while it was being read: replaced or cut short")
+        with open(self.path, "rb") as fh:
             fd = fh.fileno()
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != self._identity or info.st_size < self.end:
+                raise changed
             picked, texts, size = [], [], 0
-            for number in numbers.tolist():
+            for number in numbers:
                 begin = int(starts[number - 1])
                 end = int(starts[number]) if number < self.lines else self.end
-                texts.append(os.pread(fd, end - begin, begin).decode("utf-8", "replace"))
+                data = os.pread(fd, end - begin, begin)
+                if len(data) != end - begin:
+                    raise changed
+                texts.append(data.decode("utf-8", "replace"))
                 picked.append(number)
                 size += end - begin
                 if size >= max_bytes:
@@ -371,8 +393,11 @@ def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
                     found.extend(f for f in expand_paths([m]) if f.path.resolve() not in seen)
         elif p.exists() and stat.S_ISFIFO(p.stat().st_mode):
             # A pipe, e.g. `plan ingest <(zcat logs.gz)`: read once, like stdin, into a private temporary file.
-            with open(p, "rb") as pipe:
-                found.append(_spool_stdin(pipe, display=raw))
+            # Named twice, it is read once (a second open would wait for a writer that never comes).
+            if p.resolve() not in seen:
+                seen.add(p.resolve())
+                with open(p, "rb") as pipe:
+                    found.append(_spool_stdin(pipe, display=raw))
         elif p.exists():
             raise PlanError(f"{raw}: not a regular file, pipe or directory.")
         else:
