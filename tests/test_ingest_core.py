@@ -129,6 +129,18 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
     assert again["rows_added"] == 60 and again["rows_duplicate"] == 206 and again["rows_rejected"] == 4
 
 
+def on_both_routes(tmp_path, path):
+    """(summary, requests, rejects) from the SQL fast route and from the Python route, for comparing."""
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
+                        dicts(con, "select source_line, reason, excerpt from rejects order by source_line"))
+        con.close()
+    return stored
+
+
 def _quirky_lines():
     """Lines that the whole-file statement leaves to Python, among many it takes; no id repeats."""
     lines = [pair_line(i).encode() for i in range(300)]
@@ -154,13 +166,7 @@ def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tm
         settle(path)
     monkeypatch.setattr(ingest, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
     monkeypatch.setattr(ingest, "PROBE_LINES", 5)  # models after the first lines are priced after the statement
-    stored = {}
-    for fast in (True, False):
-        con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
-        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
-                        dicts(con, "select source_line, reason, excerpt from rejects order by source_line"))
-        con.close()
+    stored = on_both_routes(tmp_path, path)
     assert stored[True] == stored[False]
     summary, requests, rejects = stored[True]
     assert (summary["rows_added"], summary["rows_rejected"]) == (298, 1)
@@ -210,12 +216,7 @@ def test_within_one_file_the_first_line_wins_outright_on_both_routes(tmp_path, m
                          "messages": [{"role": "user", "content": [{"type": "text", "text": "same call, as a list"}]}]},
              "response": completion(1)}
     path = write_lines(tmp_path / "twice.jsonl", [pair_line(1), pair_line(2), json.dumps(later)])
-    stored = {}
-    for fast in (True, False):
-        con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
-        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
-        con.close()
+    stored = on_both_routes(tmp_path, path)
     assert stored[True] == stored[False]
     assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (2, 1)
     first = next(r for r in stored[True][1] if r["source_line"] == 1)
@@ -230,12 +231,7 @@ def test_the_first_lines_may_lack_a_model_or_usage(tmp_path):
     del no_usage["usage"]
     lines = [json.dumps(no_model), json.dumps(no_usage)] + [json.dumps(completion(i)) for i in range(3, 40)]
     path = write_lines(tmp_path / "bare.jsonl", lines)
-    stored = {}
-    for fast in (True, False):
-        con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
-        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
-        con.close()
+    stored = on_both_routes(tmp_path, path)
     assert stored[True] == stored[False]
     assert stored[True][0]["rows_added"] == 39 and stored[True][0]["unknown_models"] == []
 
