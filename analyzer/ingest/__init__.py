@@ -46,7 +46,7 @@ STAGE_ROWS = 250_000  # staged rows per flush into `requests`
 CHUNK_BYTES = 64 << 20  # fast route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
 PROBE_LINES = 2_000  # fast route: first lines parsed up front for the models to price and ids already stored
 FEW_LINES = 200  # fast route: lines left over from a chunk that go to the Python parser without a second SQL pass
-COMMIT_ROWS = 100_000  # a big file is committed in steps, so memory does not grow with its size
+COMMIT_ROWS = 100_000  # a file taken in chunks or by Python is committed in steps (DuckDB holds small appends in memory)
 MEMORY_LIMIT = 1 << 30  # DuckDB's buffer pool during ingest (its default is 80% of RAM); at 512 MB it frees and refaults memory
 
 REQUEST_SCHEMA = pa.schema(
