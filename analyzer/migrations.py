@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 MIGRATIONS = []
-ZSTD_TEXT_COLUMNS = ("messages_json", "prompt_text", "response_text")
 
 
 def migration(fn):
@@ -317,7 +316,7 @@ def m007_requests_text_zstd(con):
     # slower (0.05 -> 0.17 s per million prompts), far below any stage's own cost. System prompts repeat, so they
     # keep the default (a dictionary).
     ddl = con.execute("select sql from duckdb_tables() where table_name = 'requests' and schema_name = 'main'").fetchall()[0][0]
-    for column in ZSTD_TEXT_COLUMNS:
+    for column in ("messages_json", "prompt_text", "response_text"):
         ddl = re.sub(rf"\b{column} VARCHAR\b(?! USING)", f"{column} VARCHAR USING COMPRESSION zstd", ddl, count=1)
     con.execute(ddl.replace("CREATE TABLE requests(", "CREATE TABLE requests_m007(", 1))
     con.execute("insert into requests_m007 select * from requests")

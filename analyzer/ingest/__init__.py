@@ -21,8 +21,9 @@ Two routes lead into `requests`, with identical results:
 Re-ingesting adds nothing: a record's id is a hash of its dedupe key (provider + the log's own id, or its
 content). A record that arrives again with fields the stored row lacks (an export with prompts after one with
 usage only, a batch output file read again with its input) fills those fields in; a later line of the same file
-does not: within one file the first line wins outright, however the file is cut into chunks and flushes. A new file is one transaction, a file taken in chunks a few: a file
-that cannot be read adds nothing, or says how much of it was stored.
+does not: within one file the first line wins outright, however the file is cut into chunks and flushes. A new
+file is one transaction, a file taken in chunks a few: a file that cannot be read adds nothing, or says how much
+of it was stored.
 """
 
 from __future__ import annotations
@@ -610,8 +611,7 @@ class _Digest:
 
     def __init__(self, src: SourceFile):
         self.src = src
-        self.hash = hashlib.sha256()
-        self.count = 0
+        self.reset()
 
     def update(self, data) -> None:
         self.hash.update(data)
