@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
 
 def bar(total=None, desc: str = "", unit: str = "it", unit_scale: bool = False):
@@ -18,3 +19,15 @@ def bar(total=None, desc: str = "", unit: str = "it", unit_scale: bool = False):
         leave=False,
         dynamic_ncols=True,
     )
+
+
+Say = Callable[[str], None]
+"""How a stage speaks to the user: one sentence at a time, chatter only (never data)."""
+
+
+def say_nothing(message: str) -> None:
+    """The ``say`` for library callers and tests that want silence."""
+
+
+def say_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
