@@ -246,7 +246,8 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(?:(?:com|by|sur|tres|over|under)pass|(?:mon|
 ASSIGNMENT = re.compile(
     r"(?i)" + _ASSIGN_KEY + r"(?![A-Za-z0-9_])"
     r"(?P<close>[\"'\]]{0,2})[ \t]*(?P<op>:{1,3}=|\?=|=>|==?=?|!==?|:|[ \t](?=[\"'`]))[ \t]*@?"
-    r"(?:(?P<q>[\"'`])(?P<vq>(?:(?!(?P=q))[^\n\\]|\\.){1,500}?)(?P=q)|(?P<vu>[^\s\"'`,;&<>(){}\[\]|]{1,500}))"
+    # A quoted value may end without its closing quote where a line or an excerpt was cut.
+    r"(?:(?P<q>[\"'`])(?P<vq>(?:(?!(?P=q))[^\n\\…]|\\.){1,500}?)(?:(?P=q)|(?=…|\n)|$)|(?P<vu>[^\s\"'`,;&<>(){}\[\]|…]{1,500}))"
 )
 CLI_FLAG = re.compile(
     r"(?i)(?<![\w-])--?(?P<key>(?:[a-z0-9]+[-_])*(?:password|passwd|pass|token|api[-_]?key|secret|auth[-_]?token|"

@@ -921,6 +921,7 @@ def render_html(context: dict, *, images: dict[str, str] | None = None) -> str:
     and inlined as data: URIs so the saved file stands alone."""
     import css_inline
 
+    context = _through_gate(context)
     if images is None:
         images, _ = chart_sources(context, mode="inline")
     html = _environment(html=True).get_template("report.html").render(ctx=context, images=images)
@@ -930,7 +931,15 @@ def render_html(context: dict, *, images: dict[str, str] | None = None) -> str:
 
 def render_text(context: dict) -> str:
     """The plain-text alternative: the same numbers, readable in any mail client."""
-    return _environment(html=False).get_template("report.txt").render(ctx=context)
+    return _environment(html=False).get_template("report.txt").render(ctx=_through_gate(context))
+
+
+def _through_gate(context: dict) -> dict:
+    """Where the context becomes a page: the output gate, whatever the content builders already did (an
+    unredacted context, for a local file only, still loses its terminal control characters)."""
+    from .output import gate
+
+    return gate(context, redact=bool(context.get("redacted", True)), limit=None)
 
 
 def write_report(

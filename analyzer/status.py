@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .db import dicts, one
+from .redact import redact_many
+
+EXCERPT_CHARS = 300
+_CUT_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.~%]{4,}…$")
+
+
+def _drop_cut_token(text: str) -> str:
+    """The token an excerpt's cut ran through may be the head of a secret no pattern recognises any more."""
+    return _CUT_TOKEN.sub("[CUT]…", text)
 
 
 def status_summary(con) -> dict:
@@ -76,6 +86,10 @@ def status_summary(con) -> dict:
         from stage_runs group by stage order by last_run
         """,
     )
+    for r in recent:
+        # A reject's excerpt is a raw log line: redacted here, for every caller, and cut.
+        r["reason"], excerpt = redact_many([r["reason"], r["excerpt"]])
+        r["excerpt"] = _drop_cut_token(excerpt[:EXCERPT_CHARS]) if excerpt else excerpt
     files = one(con, "select count(distinct path), max(ingested_at) from ingested_files")
     first_at, last_at = totals[1], totals[2]
     return {

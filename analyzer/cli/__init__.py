@@ -9,6 +9,7 @@ import click
 
 from .. import __version__
 from ..errors import PlanError
+from ..output import clean
 
 # name -> "module:function" inside analyzer.cli
 SUBCOMMANDS = {
@@ -42,7 +43,8 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PlanError as exc:
-            raise click.ClickException(str(exc)) from None
+            # Error messages quote file names, lines and values from logs: through the gate like any output.
+            raise click.ClickException(clean(str(exc), limit=4000)) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
