@@ -200,16 +200,6 @@ def spend_by_category(con):
 # Browsing a category
 
 
-def _text(value, redact: bool, chars: int):
-    from .privacy import redact as redact_text
-    from .report import clip
-
-    if value is None:
-        return None
-    return clip(redact_text(value) if redact else value, chars)  # redact first: a cut could split a secret
-
-
-@gated()
 def category_examples(con, category_id: int, n: int = 5, *, redact: bool = True, order: str = "nearest",
                       seed: int = 0, chars: int = TEXT_CHARS):
     """Distinct prompts of one category with the frontier answer: the ones nearest the category's centre
@@ -272,11 +262,17 @@ def category_replays(con, category_id: int, n: int = 5, *, redact: bool = True, 
 
 
 def _examples_frame(rows: list[dict], text_columns: Sequence[str], redact: bool, chars: int):
+    """Rows of log text as a frame: redacted as one document first (a value recognised in a prompt leaves the
+    answer that repeats it), then clipped (a cut could split a secret and hide it from the detector)."""
     import polars as pl
 
-    for row in rows:
-        for key in text_columns:
-            row[key] = _text(row.get(key), redact, chars)
+    from .redact import redact_many
+    from .report import clip
+
+    cells = [(row, key) for row in rows for key in text_columns if row.get(key) is not None]
+    texts = [str(row[key]) for row, key in cells]
+    for (row, key), text in zip(cells, redact_many(texts) if redact else texts):
+        row[key] = clip(text, chars)
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 

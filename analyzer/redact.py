@@ -64,6 +64,8 @@ class Detector:
     widen: bool = True  # extend to the whole token (secrets; never personal data)
     per_line: bool = False  # the regex was written for one line at a time
     prefilter: re.Pattern | None = None  # a cheap pattern the text (or, per line, the line) must contain
+    trim_unquoted: bool = False  # an unquoted value ends at the first space or separator
+    on_lower: bool = False  # the regex (written in lower case, no IGNORECASE) runs over the lower-cased text
 
 
 def shannon_entropy(value: str) -> float:
@@ -151,6 +153,7 @@ _REFERENCE = re.compile(
     r"^(?:\$|%\(|\{\{|<[^>]*>$|\{[^}]*\}$|@\{|#\{|process\.env|os\.environ|os\.getenv|getenv|env\(|ENV\[|"
     r"secrets\.|vault:|ref\+|\*{3,}|x{4,}$|X{4,}$|\.{3,}|…)"
 )
+_TEMPLATE = re.compile(r"\$\{[A-Za-z_][\w.:-]*\}|\{\{\s*[\w.]+\s*\}\}|%\([\w]+\)s")
 _LITERALS = frozenset({"true", "false", "null", "none", "nil", "undefined", "yes", "no", "on", "off", "required",
                        "optional", "string", "str", "bytes", "int", "bool", "text", "password", "secret", "token",
                        "redacted", "hidden", "empty"})
@@ -191,7 +194,7 @@ def assignment_value_ok(value: str, *, quoted: bool, strong: bool, env_style: bo
     bare = PLACEHOLDER.sub("", value).strip()
     if len(bare) < 4 or not any(c.isalnum() for c in bare) or bare.lower() in _LITERALS:
         return False
-    if _REFERENCE.match(value) or "${" in value or "{{" in value:
+    if _REFERENCE.match(value) or _TEMPLATE.search(value):
         return False
     if not quoted and not env_style:
         if _IDENTIFIER.match(value) and not any(c.isdigit() for c in value):
@@ -226,6 +229,20 @@ def _aws_secret_context(value: str, match, start: int = 0) -> bool:
         any(c.isupper() for c in value) and any(c.islower() for c in value)
 
 
+# Ids that APIs print in the open (completion, message, request, Stripe object ids): not secrets.
+_PUBLIC_ID = re.compile(r"^(?:chatcmpl|cmpl|msg|req|resp|run|thread|asst|file|batch|ch|cus|pi|in|prod|price|sub|evt|"
+                        r"toolu|call|step|vs|ft|ftjob|modr|org|proj|user|sess|span|trace)[_-]")
+
+
+def _bare_token_ok(value: str, match, start: int = 0) -> bool:
+    if _PUBLIC_ID.match(value) or match.string[max(0, start - 7):start] == "base64,":
+        return False
+    digits = sum(c.isdigit() for c in value)
+    upper = sum(c.isupper() for c in value)
+    lower = sum(c.islower() for c in value)
+    return digits >= 3 and upper >= 3 and lower >= 3 and shannon_entropy(value) >= 4.0 and looks_random(value)
+
+
 def _jwt_ok(value: str, match=None, start: int = 0) -> bool:
     return value.count(".") >= 1 and len(value) >= 24
 
@@ -244,7 +261,7 @@ _NOT_SECRET_KEY = re.compile(r"(?i)(?:(?:com|by|sur|tres|over|under)pass|(?:mon|
                              r"max[_\-]?tokens?|next[_\-]?token|page[_\-]?token|continuation[_\-]?token)$")
 # The keyword first (its letters let the regex engine skip ahead); the rest of the name is read backwards.
 ASSIGNMENT = re.compile(
-    r"(?i)" + _ASSIGN_KEY + r"(?![A-Za-z0-9_])"
+    _ASSIGN_KEY + r"(?![a-z0-9_])"
     r"(?P<close>[\"'\]]{0,2})[ \t]*(?P<op>:{1,3}=|\?=|=>|==?=?|!==?|:|[ \t](?=[\"'`]))[ \t]*@?"
     # A quoted value may end without its closing quote where a line or an excerpt was cut.
     r"(?:(?P<q>[\"'`])(?P<vq>(?:(?!(?P=q))[^\n\\…]|\\.){1,500}?)(?:(?P=q)|(?=…|\n)|$)|(?P<vu>[^\s\"'`,;&<>(){}\[\]|…]{1,500}))"
@@ -255,6 +272,7 @@ CLI_FLAG = re.compile(
 )
 
 
+_UNQUOTED_END = re.compile(r"[\s;&,]")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
@@ -265,13 +283,15 @@ def _full_key(match: re.Match) -> str:
     return text[start: match.end("key")]
 
 
-def _assignment_kind_and_value(match: re.Match) -> tuple[str, int, int] | None:
+def _assignment_kind_and_value(match: re.Match, text: str) -> tuple[str, int, int] | None:
+    """``match`` ran over the lower-cased ``text``: names are read from it, the value and its case from ``text``."""
     key = _full_key(match)
     if _NOT_SECRET_KEY.search(key):
         return None
     quoted = match.group("vq") is not None
     group = "vq" if quoted else "vu"
-    value = match.group(group)
+    value = text[match.start(group): match.end(group)]
+    key = text[match.end("key") - len(key): match.end("key")]
     env_style = match.group("op") == "=" and key.isupper() and not quoted and match.group("close") == ""
     strong = bool(_STRONG_KEY.search(key))
     if not assignment_value_ok(value, quoted=quoted, strong=strong, env_style=env_style):
@@ -326,6 +346,9 @@ def _token_detectors() -> list[Detector]:
         d("JWT", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.?[A-Za-z0-9_\-]*"), ("eyj",), check=_jwt_ok),
         d("PASSWORD", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'<>]{0,200}:(?P<v>[^\s@/\"'<>]{1,200})@"),
           ("://",), group="v", widen=False),
+        # A bare machine-made token (a vendor key this module has no pattern for), outside any bigger base64 run.
+        d("SECRET", re.compile(r"[A-Za-z0-9](?<![A-Za-z0-9+/=_\-.][A-Za-z0-9])[A-Za-z0-9_\-]{23,199}(?![A-Za-z0-9+/=_\-])"),
+          (), check=_bare_token_ok, prefilter=re.compile(r"[A-Za-z0-9_\-]{24}")),
         d("BEARER_TOKEN", re.compile(r"(?i)\b(?:bearer|basic|token|digest)\s+(?P<v>[A-Za-z0-9_\-.=+/~]{16,})"),
           ("bearer", "basic", "token", "digest"), group="v", check=lambda v, m, s: looks_random(v)),
     ]
@@ -335,7 +358,7 @@ def _keyword_detectors() -> list[Detector]:
     triggers = ("pass", "pwd", "secret", "token", "key", "auth", "cred", "sig", "cookie", "session", "dsn", "conn",
                 "contrase")
     return [
-        Detector("SECRET", ASSIGNMENT, triggers, group="assignment"),
+        Detector("SECRET", ASSIGNMENT, triggers, group="assignment", on_lower=True),
         Detector("SECRET", CLI_FLAG, ("--",), group="v", check=lambda v, m, s: assignment_value_ok(v, quoted=True, strong=True)),
     ]
 
@@ -379,7 +402,7 @@ _DETECT_SECRETS_PREFILTERS = {
     "IPPublicDetector": r"\d\.\d",
 }
 # A line worth the keyword plugin's patterns: a keyword next to an assignment, comparison or call.
-_KEYWORD_LINE = re.compile(r"(?i)(?:key|pass|pwd|secret|contrase)\w*[\"'\]]{0,2}\s*(?:[:=!(]|\.assign|\[|@|\s[\"'`])|"
+_KEYWORD_LINE = re.compile(r"(?:key|pass|pwd|secret|contrase)\w*[\"'\]]{0,2}\s*(?:[:=!(]|\.assign|\[|@|\s[\"'`])|"
                            r"[\"'`]\s*[!=]=")
 
 
@@ -446,7 +469,10 @@ def _keyword_plugin_detectors(kind: str) -> list[Detector]:
         for rx, group in mapping.items():
             seen.setdefault(rx, group)
     check = _keyword_plugin_value_ok
-    return [Detector(kind, rx, _KEYWORD_TRIGGERS, group=group, check=check, per_line=True, prefilter=_KEYWORD_LINE)
+    # Their patterns are lower-case words under IGNORECASE; run over lower-cased lines they need no flag, which
+    # lets the regex engine skip ahead (measured: about 3x faster).
+    return [Detector(kind, re.compile(rx.pattern, rx.flags & ~re.IGNORECASE), _KEYWORD_TRIGGERS, group=group,
+                     check=check, per_line=True, prefilter=_KEYWORD_LINE, trim_unquoted=True, on_lower=True)
             for rx, group in seen.items()]
 
 
@@ -457,8 +483,6 @@ def _keyword_plugin_value_ok(value: str, match: re.Match, start: int) -> bool:
     quoted = start > 0 and line[start - 1] in "\"'`"
     if is_templated_secret(value) or is_indirect_reference(line):
         return False
-    if not quoted and len(value.split()) > 1:
-        return False  # unquoted text running on after the value: prose or code, not a literal
     return assignment_value_ok(value, quoted=quoted, strong=True)
 
 
@@ -551,23 +575,34 @@ def detectors() -> tuple[Detector, ...]:
 # Finding
 
 
+def _candidate_lines(det: Detector, text: str, lower: str, cache: dict) -> list:
+    """The lines a per-line detector has to read (its triggers and prefilter), shared by detectors that agree."""
+    key = (det.triggers, det.prefilter, det.on_lower)
+    if key not in cache:
+        lines = _lines(text, lower)
+        cache[key] = [(offset, line, line_lower) for offset, line, line_lower in lines
+                      if (not det.triggers or any(t in line_lower for t in det.triggers))
+                      and (det.prefilter is None or det.prefilter.search(line_lower if det.on_lower else line))]
+    return cache[key]
+
+
 def _passes(prefilter: re.Pattern, text: str, seen: dict) -> bool:
     if prefilter not in seen:
         seen[prefilter] = prefilter.search(text) is not None
     return seen[prefilter]
 
 
-def _lines(text: str) -> list[tuple[int, str, str]]:
+def _lines(text: str, lower: str) -> list[tuple[int, str, str]]:
     out, start = [], 0
     for line in text.split("\n"):
-        out.append((start, line, line.lower()))
+        out.append((start, line, lower[start:start + len(line)]))
         start += len(line) + 1
     return out
 
 
-def _value_span(det: Detector, m) -> tuple[int, int, str] | None:
+def _value_span(det: Detector, m, text: str) -> tuple[int, int, str] | None:
     if det.group == "assignment":
-        found = _assignment_kind_and_value(m)
+        found = _assignment_kind_and_value(m, text)
         return (found[1], found[2], found[0]) if found else None
     if det.group == "auto":
         for i in range(1, (m.re.groups if m.re is not None else 0) + 1):
@@ -575,12 +610,17 @@ def _value_span(det: Detector, m) -> tuple[int, int, str] | None:
                 return m.span(i) + (det.kind,)
         return m.span() + (det.kind,)
     start, end = m.span(det.group) if det.group is not None else m.span()
-    return (start, end, det.kind) if start >= 0 else None
+    if start < 0:
+        return None
+    if det.trim_unquoted and (start == 0 or text[start - 1] not in "\"'`"):
+        stop = _UNQUOTED_END.search(text, start, end)
+        end = stop.start() if stop else end  # an unquoted value ends at a space or separator
+    return start, end, det.kind
 
 
-def _run(det: Detector, text: str, offset: int, rank: int, out: list[Span]) -> None:
-    for m in det.regex.finditer(text):
-        found = _value_span(det, m)
+def _run(det: Detector, text: str, lower: str, offset: int, rank: int, out: list[Span]) -> None:
+    for m in det.regex.finditer(lower if det.on_lower else text):
+        found = _value_span(det, m, text)
         if found is None:
             continue
         start, end, kind = found
@@ -610,27 +650,30 @@ def find(text: str | None) -> list[Finding]:
     return [Finding(s.start, s.end, s.kind) for s in _find(text)]
 
 
-def _find(text: str | None) -> list[Span]:
+def _find(text: str | None, every: list[Span] | None = None) -> list[Span]:
+    """Merged spans; ``every`` (when given) also receives each detector's own span before merging."""
     if not text:
         return []
     lower = text.lower()
+    if len(lower) != len(text):  # a few characters change length when lower-cased; keep offsets aligned
+        lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     passed: dict[re.Pattern, bool] = {}
+    candidate_lines: dict[tuple, list] = {}
     raw: list[Span] = []
-    lines = None
     for rank, det in enumerate(detectors()):
         if det.triggers and not any(t in lower for t in det.triggers):
             continue
-        if det.prefilter is not None and not _passes(det.prefilter, text, passed):
+        source = lower if det.on_lower else text
+        if det.prefilter is not None and not _passes(det.prefilter, source, passed):
             continue
         if det.per_line:
-            lines = lines if lines is not None else _lines(text)
-            for offset, line, line_lower in lines:
-                if (not det.triggers or any(t in line_lower for t in det.triggers)) and \
-                        (det.prefilter is None or det.prefilter.search(line)):
-                    _run(det, line, offset, rank, raw)
+            for offset, line, line_lower in _candidate_lines(det, text, lower, candidate_lines):
+                _run(det, line, line_lower, offset, rank, raw)
         else:
-            _run(det, text, 0, rank, raw)
+            _run(det, text, lower, 0, rank, raw)
     widened = [_widen(text, s) if s.kind not in PII_KINDS and _widens(s) else s for s in raw]
+    if every is not None:
+        every.extend(widened)
     return _merge(widened)
 
 
@@ -689,9 +732,10 @@ def redact_many(texts: Iterable[str | None]) -> list[str | None]:
     """Redact the texts of one document together: a value found in any of them is also removed where another
     shows it without the context that gave it away, and so is the tail of a long one."""
     texts = list(texts)
-    found = [_find(t) if t else [] for t in texts]
+    every: list[list[Span]] = [[] for _ in texts]
+    found = [_find(t, every[i]) if t else [] for i, t in enumerate(texts)]
     known: dict[str, str] = {}
-    for text, spans in zip(texts, found):
+    for text, spans in zip(texts, every):
         for s in spans:
             value = text[s.start:s.end].strip()
             if len(value) >= 6 and not PLACEHOLDER.fullmatch(value):
