@@ -119,9 +119,20 @@ def _iban_ok(value: str, match=None, start: int = 0) -> bool:
     return number % 97 == 1
 
 
+# Issuer prefixes and the lengths their cards have (ISO/IEC 7812 ranges in use).
+_CARD_BRANDS = [
+    (re.compile(r"^4"), (13, 16, 19)), (re.compile(r"^(?:5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720))"), (16,)),
+    (re.compile(r"^3[47]"), (15,)), (re.compile(r"^(?:6011|65|64[4-9])"), (16, 17, 18, 19)),
+    (re.compile(r"^35(?:2[89]|[3-8]\d)"), (16, 17, 18, 19)), (re.compile(r"^3(?:0[0-5]|[68])"), (14, 15, 16, 17, 18, 19)),
+    (re.compile(r"^62"), (16, 17, 18, 19)), (re.compile(r"^(?:50|5[6-9]|6)"), tuple(range(12, 20))),
+]
+
+
 def _card_ok(value: str, match=None, start: int = 0) -> bool:
     digits = re.sub(r"\D", "", value)
-    return 13 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn_ok(digits)
+    if not (12 <= len(digits) <= 19 and len(set(digits)) > 1 and _luhn_ok(digits)):
+        return False
+    return any(rx.match(digits) and len(digits) in lengths for rx, lengths in _CARD_BRANDS)
 
 
 def _ipv4_ok(value: str, match=None, start: int = 0) -> bool:
@@ -264,7 +275,7 @@ ASSIGNMENT = re.compile(
     _ASSIGN_KEY + r"(?![a-z0-9_])"
     r"(?P<close>[\"'\]]{0,2})[ \t]*(?P<op>:{1,3}=|\?=|=>|==?=?|!==?|:|[ \t](?=[\"'`]))[ \t]*@?"
     # A quoted value may end without its closing quote where a line or an excerpt was cut.
-    r"(?:(?P<q>[\"'`])(?P<vq>(?:(?!(?P=q))[^\n\\…]|\\.){1,500}?)(?:(?P=q)|(?=…|\n)|$)|(?P<vu>[^\s\"'`,;&<>(){}\[\]|…]{1,500}))"
+    r"(?:(?P<q>[\"'`])(?P<vq>(?:(?!(?P=q))[^\n\\…]|\\.){1,500}?)(?:(?P=q)|(?=…|\n)|$)|(?P<vu>[^\s\"'`,;&<>(){}\[\]|…]*[^\s\"'`,;&<>(){}\[\]|…:]))"
 )
 CLI_FLAG = re.compile(
     r"(?i)(?<![\w-])--?(?P<key>(?:[a-z0-9]+[-_])*(?:password|passwd|pass|token|api[-_]?key|secret|auth[-_]?token|"
@@ -272,6 +283,9 @@ CLI_FLAG = re.compile(
 )
 
 
+_DESCRIBES_SECRET = re.compile(r"[_\-.](?:name|names|id|ids|len|length|size|type|file|path|url|uri|version|prefix|arn|"
+                               r"ref|env|var|field|header|param|hash|count|format|policy|rotation|store|manager|key_?id)"
+                               r"[\"'\]]*\s*(?:[:=!(]|$)", re.IGNORECASE)
 _UNQUOTED_END = re.compile(r"[\s;&,]")
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
@@ -296,6 +310,8 @@ def _assignment_kind_and_value(match: re.Match, text: str) -> tuple[str, int, in
     strong = bool(_STRONG_KEY.search(key))
     if not assignment_value_ok(value, quoted=quoted, strong=strong, env_style=env_style):
         return None
+    if re.search(r"(?i)(?<![a-z])pass$|[_\-]pass$", key) and re.search(r"\s", value) and not key.lower().endswith("db_pass"):
+        return None  # "first_pass": "-pass 1 -an ..." is an ffmpeg pass, not a password
     lower = key.lower()
     if "aws" in lower and "secret" in lower:
         kind = "AWS_SECRET_KEY"
@@ -483,6 +499,8 @@ def _keyword_plugin_value_ok(value: str, match: re.Match, start: int) -> bool:
     quoted = start > 0 and line[start - 1] in "\"'`"
     if is_templated_secret(value) or is_indirect_reference(line):
         return False
+    if match.start() < start and _DESCRIBES_SECRET.search(line[match.start():start]):
+        return False  # secret_name: "prod-db-credentials" names a secret, it is not one
     return assignment_value_ok(value, quoted=quoted, strong=True)
 
 
@@ -615,6 +633,8 @@ def _value_span(det: Detector, m, text: str) -> tuple[int, int, str] | None:
     if det.trim_unquoted and (start == 0 or text[start - 1] not in "\"'`"):
         stop = _UNQUOTED_END.search(text, start, end)
         end = stop.start() if stop else end  # an unquoted value ends at a space or separator
+        while end > start and text[end - 1] in ":)]}":
+            end -= 1
     return start, end, det.kind
 
 
