@@ -66,6 +66,9 @@ class Detector:
     prefilter: re.Pattern | None = None  # a cheap pattern the text (or, per line, the line) must contain
     trim_unquoted: bool = False  # an unquoted value ends at the first space or separator
     on_lower: bool = False  # the regex (written in lower case, no IGNORECASE) runs over the lower-cased text
+    # The match must not continue a word. Checked on each match instead of a leading \b, which would stop the
+    # regex engine from skipping ahead to the pattern's first letters (measured: up to 5x slower per pattern).
+    boundary: bool = False
 
 
 def shannon_entropy(value: str) -> float:
@@ -336,35 +339,35 @@ def _token_detectors() -> list[Detector]:
           ("akia", "asia", "abia", "acca", "a3t")),
         d("AWS_SECRET_KEY", re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"), ("aws", "akia", "asia"),
           check=_aws_secret_context),
-        d("GITHUB_TOKEN", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{22,})"), ("gh", "github_pat_")),
-        d("GITLAB_TOKEN", re.compile(r"\b(?:gl(?:pat|dt|ft|soat|rt|cbt|imt|agent|oas|ptt|ffct|cf|wt)-[A-Za-z0-9_\-.]{20,}|"
-                                     r"GR1348941[A-Za-z0-9_\-]{20,})"), ("gl", "gr1348941")),
-        d("SLACK_TOKEN", re.compile(r"\bxox[abposre](?:\.xox[abposre])?-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}|"
+        d("GITHUB_TOKEN", re.compile(r"(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{22,})"), ("gh", "github_pat_"), boundary=True),
+        d("GITLAB_TOKEN", re.compile(r"(?:gl(?:pat|dt|ft|soat|rt|cbt|imt|agent|oas|ptt|ffct|cf|wt)-[A-Za-z0-9_\-.]{20,}|"
+                                     r"GR1348941[A-Za-z0-9_\-]{20,})"), ("gl", "gr1348941"), boundary=True),
+        d("SLACK_TOKEN", re.compile(r"xox[abposre](?:\.xox[abposre])?-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,}|"
                                     r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/]+"),
-          ("xox", "xapp-", "hooks.slack.com")),
-        d("STRIPE_KEY", re.compile(r"\b(?:sk|rk|pk)_(?:live|test|prod)_[0-9A-Za-z]{10,}|\bwhsec_[0-9A-Za-z]{20,}"),
-          ("_live_", "_test_", "_prod_", "whsec_")),
-        d("ANTHROPIC_KEY", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,}"), ("sk-ant-",)),
-        d("OPENAI_KEY", re.compile(r"\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}"), ("sk-",), check=_openai_ok),
-        d("HUGGINGFACE_TOKEN", re.compile(r"\b(?:hf_|api_org_)[A-Za-z0-9]{30,40}(?![A-Za-z0-9])"), ("hf_", "api_org_"),
-          check=_mixed),
-        d("NPM_TOKEN", re.compile(r"\bnpm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), ("npm_",)),
-        d("SENDGRID_KEY", re.compile(r"\bSG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"), ("sg.",)),
-        d("TWILIO_KEY", re.compile(r"\b(?:SK|AC)[0-9a-fA-F]{32}\b"), ("sk", "ac"), check=_mixed),
+          ("xox", "xapp-", "hooks.slack.com"), boundary=True),
+        d("STRIPE_KEY", re.compile(r"(?:sk|rk|pk)_(?:live|test|prod)_[0-9A-Za-z]{10,}|whsec_[0-9A-Za-z]{20,}"),
+          ("_live_", "_test_", "_prod_", "whsec_"), boundary=True),
+        d("ANTHROPIC_KEY", re.compile(r"sk-ant-[A-Za-z0-9_\-]{20,}"), ("sk-ant-",), boundary=True),
+        d("OPENAI_KEY", re.compile(r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}"), ("sk-",), check=_openai_ok, boundary=True),
+        d("HUGGINGFACE_TOKEN", re.compile(r"(?:hf_|api_org_)[A-Za-z0-9]{30,40}(?![A-Za-z0-9])"), ("hf_", "api_org_"),
+          check=_mixed, boundary=True),
+        d("NPM_TOKEN", re.compile(r"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"), ("npm_",), boundary=True),
+        d("SENDGRID_KEY", re.compile(r"SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{16,64}"), ("sg.",), boundary=True),
+        d("TWILIO_KEY", re.compile(r"(?:SK|AC)[0-9a-fA-F]{32}(?![A-Za-z0-9_])"), ("sk", "ac"), check=_mixed, boundary=True),
         d("AZURE_KEY", re.compile(r"(?<![A-Za-z0-9_~.])[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])"), ("q~",)),
         d("AZURE_KEY", re.compile(r"(?i)(?:AccountKey|SharedAccessKey|SharedSecret)=(?P<v>[A-Za-z0-9+/=]{20,})"),
           ("accountkey", "sharedaccesskey", "sharedsecret"), group="v"),
         d("AZURE_KEY", re.compile(r"(?i)[?&]sig=(?P<v>[A-Za-z0-9%+/=]{20,})"), ("sig=",), group="v"),
         d("GCP_KEY", re.compile(r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\""), ("private_key_id",), group="v"),
-        d("GOOGLE_API_KEY", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), ("aiza",)),
-        d("GOOGLE_OAUTH", re.compile(r"\b(?:GOCSPX-[A-Za-z0-9_\-]{20,}|ya29\.[0-9A-Za-z_\-]{20,}|1//0[0-9A-Za-z_\-]{40,})"),
-          ("gocspx-", "ya29.", "1//0")),
-        d("JWT", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.?[A-Za-z0-9_\-]*"), ("eyj",), check=_jwt_ok),
+        d("GOOGLE_API_KEY", re.compile(r"AIza[0-9A-Za-z_\-]{35}"), ("aiza",), boundary=True),
+        d("GOOGLE_OAUTH", re.compile(r"(?:GOCSPX-[A-Za-z0-9_\-]{20,}|ya29\.[0-9A-Za-z_\-]{20,}|1//0[0-9A-Za-z_\-]{40,})"),
+          ("gocspx-", "ya29.", "1//0"), boundary=True),
+        d("JWT", re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.?[A-Za-z0-9_\-]*"), ("eyj",), check=_jwt_ok, boundary=True),
         d("PASSWORD", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'<>]{0,200}:(?P<v>[^\s@/\"'<>]{1,200})@"),
           ("://",), group="v", widen=False),
         # A bare machine-made token (a vendor key this module has no pattern for), outside any bigger base64 run.
         d("SECRET", re.compile(r"[A-Za-z0-9](?<![A-Za-z0-9+/=_\-.][A-Za-z0-9])[A-Za-z0-9_\-]{23,199}(?![A-Za-z0-9+/=_\-])"),
-          (), check=_bare_token_ok, prefilter=re.compile(r"[A-Za-z0-9_\-]{24}")),
+          (), check=_bare_token_ok),
         d("BEARER_TOKEN", re.compile(r"(?i)\b(?:bearer|basic|token|digest)\s+(?P<v>[A-Za-z0-9_\-.=+/~]{16,})"),
           ("bearer", "basic", "token", "digest"), group="v", check=lambda v, m, s: looks_random(v)),
     ]
@@ -412,10 +415,10 @@ _KEYWORD_TRIGGERS = ("key", "pass", "pwd", "secret", "contrase")
 # patterns (look-behind first) are slow to run over text that cannot match.
 _DETECT_SECRETS_PREFILTERS = {
     "IbmCloudIamDetector": r"[A-Za-z0-9_\-]{44}", "CloudantDetector": r"[0-9a-f]{64}|[a-z]{24}",
-    "SoftlayerDetector": r"[a-z0-9]{64}", "IbmCosHmacDetector": r"[a-f0-9]{48}", "TwilioKeyDetector": r"[a-z0-9]{32}",
+    "SoftlayerDetector": r"[a-z0-9]{64}", "IbmCosHmacDetector": r"[a-f0-9]{48}",
     "ArtifactoryDetector": r"AKC[a-zA-Z0-9]{10}|AP[\dA-F][a-zA-Z0-9]{8}", "TelegramBotTokenDetector": r"\d{8}:",
     "DiscordBotTokenDetector": r"[a-zA-Z\d_-]{23}\.", "MailchimpDetector": r"[0-9a-z]{32}-us",
-    "IPPublicDetector": r"\d\.\d",
+    "IPPublicDetector": r"\d\.\d{1,3}\.\d{1,3}\.\d",
 }
 # A line worth the keyword plugin's patterns: a keyword next to an assignment, comparison or call.
 _KEYWORD_LINE = re.compile(r"(?:key|pass|pwd|secret|contrase)\w*[\"'\]]{0,2}\s*(?:[:=!(]|\.assign|\[|@|\s[\"'`])|"
@@ -576,7 +579,7 @@ def _pii_detectors() -> list[Detector]:
                               r"(?<=\d)\d{1,3}[ .\-])\d{3,4}[ .\-]\d{3,4}(?![\w-])(?![ .]\d)"), (), check=_phone_ok,
           widen=False, prefilter=_DIGIT_RUN),
         d("IP_ADDRESS", re.compile(r"[0-9](?<![\w.][0-9])\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w.])"), (".",),
-          check=_ipv4_ok, widen=False),
+          check=_ipv4_ok, widen=False, prefilter=re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")),
         d("IP_ADDRESS", re.compile(r"[0-9A-Fa-f:](?<![\w:.][0-9A-Fa-f:])[0-9A-Fa-f]{0,3}:(?:[0-9A-Fa-f]{0,4}:){1,6}"
                                    r"[0-9A-Fa-f]{0,4}(?:%\w+)?(?![\w:])"), ("::", ":"), check=_ipv6_ok, widen=False,
           prefilter=re.compile(r"[0-9A-Fa-f]:[0-9A-Fa-f]{0,4}:")),
@@ -640,6 +643,8 @@ def _value_span(det: Detector, m, text: str) -> tuple[int, int, str] | None:
 
 def _run(det: Detector, text: str, lower: str, offset: int, rank: int, out: list[Span]) -> None:
     for m in det.regex.finditer(lower if det.on_lower else text):
+        if det.boundary and m.start() > 0 and (text[m.start() - 1].isalnum() or text[m.start() - 1] == "_"):
+            continue
         found = _value_span(det, m, text)
         if found is None:
             continue
