@@ -271,7 +271,7 @@ def _examples_frame(rows: list[dict], text_columns: Sequence[str], redact: bool,
 
     cells = [(row, key) for row in rows for key in text_columns if row.get(key) is not None]
     texts = [str(row[key]) for row, key in cells]
-    for (row, key), text in zip(cells, redact_many(texts) if redact else texts):
+    for (row, key), text in zip(cells, redact_many(texts) if redact else texts, strict=True):
         row[key] = clip(text, chars)
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
@@ -642,13 +642,13 @@ def _categories_at(pv: PromptVectors, labels: np.ndarray, k: int, top: int):
     rank_of = {c: i + 1 for i, c in enumerate(kept)}
     group = np.array([rank_of.get(int(c), 0) for c in labels])  # 0 = Other
     docs: dict[int, list[str]] = {}
-    for text, g in zip(texts, group):
+    for text, g in zip(texts, group, strict=True):
         docs.setdefault(int(g), []).append(text)
     keywords = {g: [w for w, _ in kws] for g, kws in ctfidf_keywords(docs, 10).items()}
 
     def dominant(values: np.ndarray, weights: np.ndarray):
         totals: dict = {}
-        for v, w in zip(values, weights):
+        for v, w in zip(values, weights, strict=True):
             totals[v] = totals.get(v, 0.0) + w
         best = max(totals, key=totals.get)
         return best, totals[best] / max(sum(totals.values()), 1e-12)

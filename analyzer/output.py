@@ -128,7 +128,7 @@ def gate_frame(frame, *, redact: bool = True):
         values.update(dict.fromkeys(v for v in items.unique().to_list() if v is not None))
     originals = list(values)
     safe = redact_many(originals) if redact else originals
-    mapping = {old: strip_controls(new or "") for old, new in zip(originals, safe) if strip_controls(new or "") != old}
+    mapping = {old: strip_controls(new or "") for old, new in zip(originals, safe, strict=True) if strip_controls(new or "") != old}
     if not mapping:
         return frame
     exprs = []

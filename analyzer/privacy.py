@@ -72,7 +72,8 @@ def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: i
             """,
             ids,
         ).fetchall()
-        scans, findings = [], []
+        scans: list[tuple] = []
+        findings: list[tuple] = []
         for request_id, system_prompt, messages_json, prompt_text, response_text in batch:
             texts = [system_prompt, prompt_text, response_text]
             if messages_json:

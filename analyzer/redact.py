@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]*\]")
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=")
@@ -57,7 +57,7 @@ class Span:
 @dataclass(frozen=True)
 class Detector:
     kind: str
-    regex: re.Pattern
+    regex: Any  # a compiled pattern, or anything with a compatible finditer (_PluginRegex)
     triggers: tuple[str, ...] = ()  # lower-case substrings; the detector runs only when one occurs ("" = always)
     group: str | int | None = None  # the value's group; None: the whole match; "auto": first group of 8+ chars
     check: Callable[[str, re.Match, int], bool] | None = None  # (value, match, value start) -> keep it?
@@ -760,14 +760,14 @@ def redact_many(texts: Iterable[str | None]) -> list[str | None]:
     every: list[list[Span]] = [[] for _ in texts]
     found = [_find(t, every[i]) if t else [] for i, t in enumerate(texts)]
     known: dict[str, str] = {}
-    for text, spans in zip(texts, every):
-        for s in spans:
+    for text, spans in zip(texts, every, strict=True):
+        for s in spans if text else ():
             value = text[s.start:s.end].strip()
             if len(value) >= 6 and not PLACEHOLDER.fullmatch(value):
                 known.setdefault(value, s.kind)
                 if len(value) >= TAIL_CHARS + 4 and shannon_entropy(value[-TAIL_CHARS:]) >= 2.5:
                     known.setdefault(value[-TAIL_CHARS:], s.kind)
-    out = [_apply(t, spans) if t else t for t, spans in zip(texts, found)]
+    out = [_apply(t, spans) if t else t for t, spans in zip(texts, found, strict=True)]
     if not known:
         return out
     pattern = re.compile("|".join(re.escape(v) for v in sorted(known, key=len, reverse=True)))
@@ -783,7 +783,7 @@ def redact_tree(value):
     """Every string in a JSON-like value (dict keys included) redacted as one document."""
     strings: dict[str, None] = {}
     _collect(value, strings)
-    mapping = dict(zip(strings, redact_many(strings)))
+    mapping = dict(zip(strings, redact_many(strings), strict=True))
     return _rebuild(value, mapping)
 
 

@@ -274,7 +274,7 @@ def read_sheet(path: str | Path) -> list[dict]:
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        get = lambda key: record[index[key]] if index[key] is not None and index[key] < len(record) else ""
+        get = lambda key, record=record: record[index[key]] if index[key] is not None and index[key] < len(record) else ""
         out.append({"replay_id": get("replay_id"), "human_verdict": get("human_verdict"), "note": get("note"),
                     "answer_id": get("answer_id"), "_line": line})
     return out

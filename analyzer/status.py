@@ -91,6 +91,7 @@ def status_summary(con) -> dict:
         r["reason"], excerpt = redact_many([r["reason"], r["excerpt"]])
         r["excerpt"] = _drop_cut_token(excerpt[:EXCERPT_CHARS]) if excerpt else excerpt
     files = one(con, "select count(distinct path), max(ingested_at) from ingested_files")
+    assert totals is not None and files is not None  # aggregates without GROUP BY always return one row
     first_at, last_at = totals[1], totals[2]
     return {
         "requests": totals[0],

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from analyzer.output import clean, emit_json, gate, gate_frame, strip_controls
-from analyzer.redact import detectors, find, redact, redact_many, redact_tree
+from analyzer.redact import detectors, redact, redact_many, redact_tree
 
 # One value per kind the issue names, in the shape people paste it; (text, value, kind).
 CASES = [
