@@ -49,10 +49,10 @@ def cut(text: str, limit: int | None) -> str:
     return text[:limit] + f"… [{len(text) - limit:,} more characters cut]"
 
 
-def clean(value: Any, limit: int | None = TERMINAL_VALUE_CHARS) -> str:
+def clean(value: Any, limit: int | None = TERMINAL_VALUE_CHARS, *, keep: Iterable[str] = ()) -> str:
     """One value, safe to show: redacted, without control characters, cut to ``limit``."""
     text = "" if value is None else str(value)
-    return cut(strip_controls(redact_many([text])[0] or ""), limit)
+    return cut(strip_controls(_redact_keeping([text], keep)[0] or ""), limit)
 
 
 def gate(value: Any, *, redact: bool = True, limit: int | None = JSON_VALUE_CHARS) -> Any:
@@ -72,20 +72,44 @@ def _finish(value: Any, limit: int | None) -> Any:
     return value
 
 
+_TYPED: list[str] = []  # what the user typed on this command line (see remember_typed)
+_TYPED_ENV = ("PLAN_ENDPOINT", "OLLAMA_HOST", "PLAN_JUDGE_ENDPOINT", "PLAN_SMTP_HOST", "PLAN_SMTP_USER", "PLAN_SMTP_FROM")
+
+
+def remember_typed(args: Iterable[str]) -> None:
+    """The command line's own values (an endpoint's address, a recipient) are the user's input, not log text: the
+    terminal shows them as typed. Files, reports and mail get no such exception."""
+    import os
+
+    values = [a for a in args if a and not a.startswith("-")] + [os.environ.get(name, "") for name in _TYPED_ENV]
+    pieces = [p for v in values for p in re.split(r"[\s/,;=]+|:(?=\d|//)", v) if len(p) >= 3]
+    _TYPED[:] = sorted(set(values + pieces) - {""}, key=len, reverse=True)
+
+
+def _redact_keeping(texts: list[str], keep: Iterable[str]) -> list[str | None]:
+    kept = [k for k in dict.fromkeys(keep) if k]
+    if not kept:
+        return redact_many(texts)
+    masked = []
+    for text in texts:
+        for i, value in enumerate(kept):
+            text = text.replace(value, f"\x00{i}\x00")
+        masked.append(text)
+    out = []
+    for text in redact_many(masked):
+        for i, value in enumerate(kept):
+            text = (text or "").replace(f"\x00{i}\x00", value)
+        out.append(text)
+    return out
+
+
 def echo(text: Any = "", *, err: bool = False, nl: bool = True, limit: int | None = TERMINAL_VALUE_CHARS,
          keep: Iterable[str] = ()) -> None:
     """Print through the gate. Each line is cut on its own, so one huge value cannot flood the terminal.
     ``keep``: values the user typed (a recipient, the SMTP login), shown as given rather than as [EMAIL]."""
     import click
 
-    text = "" if text is None else str(text)
-    kept = [k for k in dict.fromkeys(keep) if k]
-    for i, value in enumerate(kept):
-        text = text.replace(value, f"\x00{i}\x00")
-    safe = redact_many([text])[0] or ""
-    for i, value in enumerate(kept):
-        safe = safe.replace(f"\x00{i}\x00", value)
-    safe = strip_controls(safe)
+    safe = strip_controls(_redact_keeping(["" if text is None else str(text)], [*keep, *_TYPED])[0] or "")
     if limit is not None:
         safe = "\n".join(cut(line, limit) for line in safe.split("\n"))
     click.echo(safe, err=err, nl=nl)
@@ -97,8 +121,34 @@ def say(message: Any, *, keep: Iterable[str] = ()) -> None:
 
 
 def emit_json(payload: Any) -> None:
-    """``--json``: the payload through the gate, on stdout."""
-    sys.stdout.write(json.dumps(gate(_plain(payload)), indent=2, default=str) + "\n")
+    """``--json``: the payload through the gate, on stdout (values typed on the command line shown as typed)."""
+    plain = _plain(payload)
+    strings: dict[str, None] = {}
+    _collect_strings(plain, strings)
+    mapping = dict(zip(strings, _redact_keeping(list(strings), _TYPED), strict=True))
+    sys.stdout.write(json.dumps(_finish(_swap(plain, mapping), JSON_VALUE_CHARS), indent=2, default=str) + "\n")
+
+
+def _collect_strings(value: Any, out: dict) -> None:
+    if isinstance(value, str):
+        out[value] = None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _collect_strings(k, out)
+            _collect_strings(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _collect_strings(v, out)
+
+
+def _swap(value: Any, mapping: dict) -> Any:
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    if isinstance(value, dict):
+        return {_swap(k, mapping): _swap(v, mapping) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_swap(v, mapping) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:

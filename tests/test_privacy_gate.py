@@ -171,8 +171,23 @@ def test_every_cli_command_prints_through_the_gate():
 
 
 def test_library_errors_are_shown_through_the_gate(tmp_path):
+    """Error messages lose escape sequences; what the user typed (here a file name) is shown as typed."""
     from analyzer.cli import cli
 
-    result = CliRunner().invoke(cli, ["ingest", str(tmp_path / "missing AKIAZ7QW3RT5YU8IO2PA.jsonl"), "--db",
-                                      str(tmp_path / "p.duckdb")])
-    assert "AKIAZ7QW3RT5YU8IO2PA" not in result.output
+    name = "missing AKIAZ7QW3RT5YU8IO2PA\x1b]0;x\x07.jsonl"
+    result = CliRunner().invoke(cli, ["ingest", str(tmp_path / name), "--db", str(tmp_path / "p.duckdb")])
+    assert result.exit_code != 0
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "AKIAZ7QW3RT5YU8IO2PA" in result.output
+
+
+def test_typed_values_are_kept_only_on_the_terminal(capsys):
+    from analyzer import output
+
+    output.remember_typed(["replay", "--endpoint", "http://10.1.2.3:11434/v1"])
+    try:
+        output.say("calling http://10.1.2.3:11434/v1 for bob@example.com")
+        assert capsys.readouterr().err == "calling http://10.1.2.3:11434/v1 for [EMAIL]\n"
+        assert gate({"endpoint": "http://10.1.2.3:11434/v1"}) == {"endpoint": "http://[IP_ADDRESS]:11434/v1"}
+    finally:
+        output.remember_typed([])
