@@ -365,6 +365,9 @@ def _token_detectors() -> list[Detector]:
         d("JWT", re.compile(r"eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.?[A-Za-z0-9_\-]*"), ("eyj",), check=_jwt_ok, boundary=True),
         d("PASSWORD", re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"'<>]{0,200}:(?P<v>[^\s@/\"'<>]{1,200})@"),
           ("://",), group="v", widen=False),
+        # curl -u user:password, wget --password=..., the password part only.
+        d("PASSWORD", re.compile(r"(?<![\w-])(?:-u|--user)[ =][\"']?[^\s:\"']+:(?P<v>[^\s\"']{3,200})"), ("-u", "--user"),
+          group="v", widen=False),
         # A bare machine-made token (a vendor key this module has no pattern for), outside any bigger base64 run.
         d("SECRET", re.compile(r"[A-Za-z0-9](?<![A-Za-z0-9+/=_\-.][A-Za-z0-9])[A-Za-z0-9_\-]{23,199}(?![A-Za-z0-9+/=_\-])"),
           (), check=_bare_token_ok),
