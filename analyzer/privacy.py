@@ -7,13 +7,14 @@ Only kinds and counts are stored, never the matched values.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Iterable
 
-from .redact import PLACEHOLDER, find, redact, redact_many, redact_together, scan
+from .redact import PLACEHOLDER, engine_version, find, redact, redact_many, redact_together, scan
 
 __all__ = ["PLACEHOLDER", "find", "redact", "redact_all", "redact_many", "redact_together", "scan", "scan_requests",
-           "category_sensitivity", "compliance_decision"]
+           "category_sensitivity", "compliance_decision", "needs_scan", "engine_version"]
 
 
 def redact_all(texts: Iterable[str | None]) -> list[str | None]:
@@ -27,33 +28,69 @@ DEFAULT_SCAN_PER_CATEGORY = 2000  # a category's sensitive share from up to this
 
 
 def _pending_sql(per_category: int | None, categorised: bool) -> tuple[str, list]:
-    """Requests still to scan: all of them, or (once categorised) a seeded sample of each category, so a year
-    of logs is not scanned line by line; the shares then carry a Wilson interval."""
+    """Requests still to scan with this engine: all of them, or (once categorised) a seeded sample of each category,
+    so a year of logs is not scanned line by line; the shares then carry a Wilson interval."""
+    engine = engine_version()
+    done = "exists (select 1 from privacy_scans s where s.request_id = {id} and s.engine = ?)"
     if not categorised or not per_category:
-        return (
-            "select r.id from requests r where not exists (select 1 from privacy_scans s where s.request_id = r.id)",
-            [],
-        )
+        return f"select r.id from requests r where not {done.format(id='r.id')}", [engine]
     return (
-        """
+        f"""
         with ranked as (
             select rc.request_id, row_number() over (partition by rc.category_id order by hash(rc.request_id), rc.request_id) as pick
             from request_categories rc
         )
         select k.request_id from ranked k
-        where k.pick <= ? and not exists (select 1 from privacy_scans s where s.request_id = k.request_id)
+        where k.pick <= ? and not {done.format(id='k.request_id')}
         """,
-        [per_category],
+        [per_category, engine],
     )
 
 
+def needs_scan(con) -> str | None:
+    """Why the privacy scan should run now (a sentence), or None when every request has been scanned by this engine."""
+    from .db import scalar, table_exists
+
+    if not table_exists(con, "privacy_scans"):
+        return None
+    if scalar(con, "select count(*) from privacy_scans") < scalar(con, "select count(*) from requests"):
+        return "some requests have not been scanned for sensitive data"
+    if scalar(con, "select count(*) from privacy_scans where engine is distinct from ?", [engine_version()]):
+        return "the sensitive-data detectors changed since the last scan"
+    return None
+
+
+def _texts_of(system_prompt, messages_json, prompt_text, response_text) -> list[str]:
+    """Every text of one request: system prompt, last turn, answer, and earlier turns (they may carry data the
+    last one does not)."""
+    texts = [system_prompt, prompt_text, response_text]
+    try:
+        messages = json.loads(messages_json) if messages_json else []
+    except ValueError:
+        messages = []
+    texts.extend(
+        m.get("content") if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
+        for m in (messages if isinstance(messages, list) else [])
+        if isinstance(m, dict) and m.get("role") not in ("system", "developer")
+    )
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+def _store(con, ids: list, scans: list[tuple], findings: list[tuple]) -> None:
+    marks = ",".join("?" * len(ids))
+    con.execute(f"delete from privacy_findings where request_id in ({marks})", ids)  # an older engine's findings
+    con.execute(f"delete from privacy_scans where request_id in ({marks})", ids)
+    con.executemany("insert into privacy_scans (request_id, findings, engine) values (?, ?, ?)", scans)
+    if findings:
+        con.executemany("insert into privacy_findings values (?, ?, ?)", findings)
+
+
 def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: int | None = DEFAULT_SCAN_PER_CATEGORY) -> dict:
-    """Scan requests not scanned before (system prompt, every turn, response); store kinds and counts only.
+    """Scan requests not scanned by this engine before (system prompt, every turn, response); store kinds and
+    counts only.
 
     Once categorize has run, only a seeded sample of up to ``per_category`` requests per category is scanned
     (``None``: everything); the same requests are chosen on every run, so re-running scans only what is new."""
-    import json as _json
-
     from .db import table_exists
 
     categorised = table_exists(con, "request_categories") and bool(
@@ -61,6 +98,7 @@ def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: i
     )
     pending_sql, params = _pending_sql(per_category, categorised)
     pending = [r[0] for r in con.execute(pending_sql, params).fetchall()]
+    engine = engine_version()
     scanned = flagged = 0
     tracker = progress(len(pending)) if progress and pending else None
     for offset in range(0, len(pending), batch_rows):
@@ -74,28 +112,14 @@ def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: i
         ).fetchall()
         scans: list[tuple] = []
         findings: list[tuple] = []
-        for request_id, system_prompt, messages_json, prompt_text, response_text in batch:
-            texts = [system_prompt, prompt_text, response_text]
-            if messages_json:
-                try:
-                    messages = _json.loads(messages_json)
-                except ValueError:
-                    messages = []
-                # Earlier turns may carry data the last user turn does not.
-                texts.extend(
-                    m.get("content") if isinstance(m.get("content"), str) else _json.dumps(m.get("content"))
-                    for m in (messages if isinstance(messages, list) else [])
-                    if isinstance(m, dict) and m.get("role") not in ("system", "developer")
-                )
+        for request_id, *texts in batch:
             counts: Counter = Counter()
-            for text in dict.fromkeys(t for t in texts if t):
+            for text in _texts_of(*texts):
                 counts.update(scan(text))
-            scans.append((request_id, sum(counts.values())))
+            scans.append((request_id, sum(counts.values()), engine))
             findings.extend((request_id, kind, n) for kind, n in counts.items())
             flagged += bool(counts)
-        con.executemany("insert into privacy_scans values (?, ?)", scans)
-        if findings:
-            con.executemany("insert or replace into privacy_findings values (?, ?, ?)", findings)
+        _store(con, ids, scans, findings)
         scanned += len(batch)
         if tracker is not None:
             tracker.update(len(batch))

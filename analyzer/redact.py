@@ -589,6 +589,21 @@ def _pii_detectors() -> list[Detector]:
     ]
 
 
+ENGINE_REVISION = 1  # bump when a validator changes in a way the patterns below do not show
+
+
+@lru_cache(maxsize=1)
+def engine_version() -> str:
+    """A fingerprint of the detector set (patterns, triggers, detect-secrets' version): stored with each scan, so
+    requests scanned by another set are scanned again."""
+    import hashlib
+    from importlib import metadata
+
+    parts = [str(ENGINE_REVISION), metadata.version("detect-secrets")]
+    parts += [f"{d.kind}|{getattr(d.regex, 'pattern', type(d.regex).__name__)}|{d.triggers}|{d.group}" for d in detectors()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
 @lru_cache(maxsize=1)
 def detectors() -> tuple[Detector, ...]:
     """Every detector in precedence order (built once: importing detect-secrets takes a moment)."""

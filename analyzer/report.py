@@ -201,8 +201,9 @@ def _call_stage(fn, con, config, say):
 def stage_plan(con) -> dict[str, str | None]:
     """Why each stage needs to run now (a sentence), or None when it is up to date."""
     reasons: dict[str, str | None] = {"privacy": None, "categorize": None, "replay": None, "judge": None}
-    if _count(con, "privacy_scans") < _count(con, "requests"):
-        reasons["privacy"] = "some requests have not been scanned for sensitive data"
+    from .privacy import needs_scan
+
+    reasons["privacy"] = needs_scan(con)
     categories = _count(con, "categories")
     newest_request = _max_ts(con, "requests", "ingested_at")
     categorized_at = _max_ts(con, "categories", "created_at")
