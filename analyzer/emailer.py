@@ -101,13 +101,15 @@ def default_subject(context: dict) -> str:
 
 def build_message(context: dict, *, to: list[str] | tuple[str, ...], sender: str, subject: str | None = None) -> EmailMessage:
     """The report as a MIME message: text/plain, and text/html with the charts as related CID images."""
+    from .output import clean, gate
     from .report import chart_sources, render_html, render_text
 
     if not to:
         raise PlanError("No recipient: pass --email ADDRESS.")
+    context = gate(context, limit=None)  # mail always leaves redacted, whatever the context says
     sources, images = chart_sources(context, mode="cid")
     msg = EmailMessage()
-    msg["Subject"] = subject or default_subject(context)
+    msg["Subject"] = clean(subject or default_subject(context), limit=200).replace("\n", " ")
     msg["From"] = sender
     msg["To"] = ", ".join(to)
     msg["Date"] = format_datetime(dt.datetime.now(dt.timezone.utc))

@@ -11,7 +11,9 @@ connection around::
     explore.k_sweep(pv, [5, 10, 20])                 # silhouette and stability per k
     explore.what_if(con, electricity_usd_per_kwh=[0.1, 0.3], target=[0.7, 0.9])
 
-Prompt and answer text is redacted (``analyzer.privacy.redact``) unless ``redact=False`` is asked for.
+Every frame and dict a helper returns goes through the output gate (``analyzer.output``): secrets and personal
+data become placeholders such as [EMAIL] (``redact=False`` on the example helpers keeps them, for a local
+notebook only) and terminal control characters are removed.
 ``run_notebooks`` executes the notebooks headless (``plan notebook --run``).
 """
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from . import db
 from .errors import PlanError
+from .output import gate_frame, gated
 
 NOTEBOOKS = ("01_explore_workload.ipynb", "02_tune_categories.ipynb", "03_savings_what_if.ipynb")
 NOTEBOOK_DB_DEFAULT = "../plan.duckdb"  # what the notebooks open when PLAN_DB is unset (Jupyter runs them in notebooks/)
@@ -81,6 +84,7 @@ def stages(con) -> dict[str, bool]:
     }
 
 
+@gated()
 def overview(con) -> dict:
     """Requests, window, tokens and spend, plus which stages have run (a compact ``plan status``)."""
     r = db.dicts(
@@ -111,6 +115,7 @@ def _require(con, table: str, command: str) -> None:
 # Spend and volume
 
 
+@gated()
 def spend_by_model(con):
     """Per model: requests, tokens, spend and shares, cost per 1,000 requests, unpriced requests, dates."""
     _require(con, "requests", "plan ingest PATH")
@@ -130,6 +135,7 @@ def spend_by_model(con):
     )
 
 
+@gated()
 def spend_by_day(con, by: str | None = None):
     """Per UTC day (and per ``by``: model, provider, source_format or category): requests, tokens, spend.
     Long format; ``df.pivot(on=by, index="day", values="spend_usd")`` gives one column per group."""
@@ -156,6 +162,7 @@ def spend_by_day(con, by: str | None = None):
     )
 
 
+@gated()
 def spend_by_category(con):
     """The categories as categorize stored them, with acceptance and decision when judge has run and the
     share of requests with sensitive-data findings when privacy has scanned. Other comes last."""
@@ -193,15 +200,6 @@ def spend_by_category(con):
 # Browsing a category
 
 
-def _text(value, redact: bool, chars: int):
-    from .privacy import redact as redact_text
-    from .report import clip
-
-    if value is None:
-        return None
-    return clip(redact_text(value) if redact else value, chars)  # redact first: a cut could split a secret
-
-
 def category_examples(con, category_id: int, n: int = 5, *, redact: bool = True, order: str = "nearest",
                       seed: int = 0, chars: int = TEXT_CHARS):
     """Distinct prompts of one category with the frontier answer: the ones nearest the category's centre
@@ -230,6 +228,7 @@ def category_examples(con, category_id: int, n: int = 5, *, redact: bool = True,
     return _examples_frame(rows, ("system_prompt", "prompt", "response"), redact, chars)
 
 
+@gated()
 def category_replays(con, category_id: int, n: int = 5, *, redact: bool = True, failed_only: bool = False,
                      chars: int = TEXT_CHARS):
     """Replayed requests of one category: prompt, frontier answer, local answer, the verdict and the reasons
@@ -263,14 +262,21 @@ def category_replays(con, category_id: int, n: int = 5, *, redact: bool = True, 
 
 
 def _examples_frame(rows: list[dict], text_columns: Sequence[str], redact: bool, chars: int):
+    """Rows of log text as a frame: redacted as one document first (a value recognised in a prompt leaves the
+    answer that repeats it), then clipped (a cut could split a secret and hide it from the detector)."""
     import polars as pl
 
-    for row in rows:
-        for key in text_columns:
-            row[key] = _text(row.get(key), redact, chars)
+    from .redact import redact_many
+    from .report import clip
+
+    cells = [(row, key) for row in rows for key in text_columns if row.get(key) is not None]
+    texts = [str(row[key]) for row, key in cells]
+    for (row, key), text in zip(cells, redact_many(texts) if redact else texts, strict=True):
+        row[key] = clip(text, chars)
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 
+@gated()
 def category_card(con, category_id: int) -> dict:
     """Everything stored about one category: name, task type and why, keywords, figures, decision."""
     _require(con, "categories", "plan categorize")
@@ -302,7 +308,10 @@ class PromptVectors:
     """One row per distinct prompt text (categorize's representation) that has a vector. ``vectors`` are in
     categorize's clustering space: [content embedding, template embedding], L2-normalised."""
 
-    frame: Any  # polars: rep_hash, text, request_id, requests, spend_usd, template_id, category_id, category, cluster
+    # polars: rep_hash, text, request_id, requests, spend_usd, template_id, category_id, category, cluster. The text is
+    # kept as stored (the vectors are its embedding, and naming reads it); what is shown of it (project, compare_k)
+    # goes through the output gate.
+    frame: Any
     vectors: np.ndarray
     embedder: str
     distinct_texts: int  # distinct texts in the store, with or without a vector
@@ -436,6 +445,7 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
                          encoded_now=len(todo), templates=len(prep["templates"]), params=params, template_names=names)
 
 
+@gated()
 def project(pv: PromptVectors, method: str = "pca", *, seed: int = 0, max_points: int | None = 5000):
     """A 2-D projection of the prompt vectors (``pca``, ``tsne`` or ``umap`` when umap-learn is installed),
     one row per distinct prompt with x, y and its category, requests and spend."""
@@ -632,13 +642,13 @@ def _categories_at(pv: PromptVectors, labels: np.ndarray, k: int, top: int):
     rank_of = {c: i + 1 for i, c in enumerate(kept)}
     group = np.array([rank_of.get(int(c), 0) for c in labels])  # 0 = Other
     docs: dict[int, list[str]] = {}
-    for text, g in zip(texts, group):
+    for text, g in zip(texts, group, strict=True):
         docs.setdefault(int(g), []).append(text)
     keywords = {g: [w for w, _ in kws] for g, kws in ctfidf_keywords(docs, 10).items()}
 
     def dominant(values: np.ndarray, weights: np.ndarray):
         totals: dict = {}
-        for v, w in zip(values, weights):
+        for v, w in zip(values, weights, strict=True):
             totals[v] = totals.get(v, 0.0) + w
         best = max(totals, key=totals.get)
         return best, totals[best] / max(sum(totals.values()), 1e-12)
@@ -692,7 +702,8 @@ def compare_k(pv: PromptVectors, k_a: int, k_b: int, *, seed: int = 0, top: int 
     order = {name: i for i, name in enumerate(a["name"].to_list())}
     cross = (cross.with_columns(pl.col("a").replace_strict(order, default=len(order)).alias("_order"))
              .sort("_order").drop("_order").select(["a"] + b_order).rename({"a": f"k={k_a} \\ k={k_b}"}))
-    return KComparison(int(k_a), int(k_b), a, b, cross, float(adjusted_rand_score(labels_a, labels_b)), labels_a, labels_b)
+    return KComparison(int(k_a), int(k_b), gate_frame(a), gate_frame(b), gate_frame(cross),
+                       float(adjusted_rand_score(labels_a, labels_b)), labels_a, labels_b)
 
 
 def plot_crosstab(cmp: KComparison, ax=None):
@@ -735,6 +746,7 @@ def _as_list(value) -> list:
     return list(value) or [None]
 
 
+@gated()
 def what_if(con, *, hardware=None, electricity_usd_per_kwh=None, frontier_price_factor=None, target=None,
             maintenance_usd_per_month=None, config: dict | None = None):
     """``cost_model`` over every combination of the values given (each a value or a list; None keeps
@@ -798,6 +810,7 @@ def what_if(con, *, hardware=None, electricity_usd_per_kwh=None, frontier_price_
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+@gated()
 def payback_curves(payload: dict, *, scenario: str | None = None, months: int | None = None):
     """Month-by-month cumulative net savings of every hardware profile in a ``cost_model`` payload, for one
     scenario (default: the plan's), computed with ``cost.payback_curve``. Profiles that cannot carry the
@@ -847,6 +860,7 @@ def plot_payback(curves, ax=None, title: str | None = None):
     return fig
 
 
+@gated()
 def cost_categories(payload: dict):
     """The per-category rows of a ``cost_model`` payload as a DataFrame (monthly figures, decision, savings)."""
     import polars as pl
@@ -857,6 +871,7 @@ def cost_categories(payload: dict):
     return pl.DataFrame([{k: c.get(k) for k in keys} for c in payload["categories"]], infer_schema_length=None)
 
 
+@gated()
 def hardware_table(payload: dict):
     """The hardware profiles of a ``cost_model`` payload: price, speed, power, boxes, payback."""
     import polars as pl

@@ -324,6 +324,13 @@ def m007_requests_text_zstd(con):
     con.execute("alter table requests_m007 rename to requests")
 
 
+@migration
+def m011_privacy_scan_engine(con):
+    # Which detector set scanned a request (analyzer.redact.engine_version()). A request scanned by another set
+    # is scanned again, so better detectors reach the stored findings; rows from before this column are NULL.
+    con.execute("alter table privacy_scans add column engine varchar")
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

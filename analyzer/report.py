@@ -201,8 +201,9 @@ def _call_stage(fn, con, config, say):
 def stage_plan(con) -> dict[str, str | None]:
     """Why each stage needs to run now (a sentence), or None when it is up to date."""
     reasons: dict[str, str | None] = {"privacy": None, "categorize": None, "replay": None, "judge": None}
-    if _count(con, "privacy_scans") < _count(con, "requests"):
-        reasons["privacy"] = "some requests have not been scanned for sensitive data"
+    from .privacy import needs_scan
+
+    reasons["privacy"] = needs_scan(con)
     categories = _count(con, "categories")
     newest_request = _max_ts(con, "requests", "ingested_at")
     categorized_at = _max_ts(con, "categories", "created_at")
@@ -921,6 +922,7 @@ def render_html(context: dict, *, images: dict[str, str] | None = None) -> str:
     and inlined as data: URIs so the saved file stands alone."""
     import css_inline
 
+    context = _through_gate(context)
     if images is None:
         images, _ = chart_sources(context, mode="inline")
     html = _environment(html=True).get_template("report.html").render(ctx=context, images=images)
@@ -930,7 +932,15 @@ def render_html(context: dict, *, images: dict[str, str] | None = None) -> str:
 
 def render_text(context: dict) -> str:
     """The plain-text alternative: the same numbers, readable in any mail client."""
-    return _environment(html=False).get_template("report.txt").render(ctx=context)
+    return _environment(html=False).get_template("report.txt").render(ctx=_through_gate(context))
+
+
+def _through_gate(context: dict) -> dict:
+    """Where the context becomes a page: the output gate, whatever the content builders already did (an
+    unredacted context, for a local file only, still loses its terminal control characters)."""
+    from .output import gate
+
+    return gate(context, redact=bool(context.get("redacted", True)), limit=None)
 
 
 def write_report(

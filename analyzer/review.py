@@ -9,7 +9,8 @@ one downloads the verdicts as CSV, the other saves the page with the verdicts in
 human verdict overrides the automatic one. A verdict is tied to the answer the reviewer saw (``answer_id``):
 if the replay's answer changes later, the verdict is ignored as stale.
 
-Prompt and answer text is redacted (``analyzer.privacy.redact``) unless ``redact=False``.
+Every cell goes through the output gate (``analyzer.output.gate``): redacted unless ``redact=False`` (a local
+file's explicit choice), always without terminal control characters.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from .db import dicts, scalar
 from .errors import InputError, PlanError
+from .output import gate
 
 COLUMNS = [
     "replay_id", "category", "task_type", "auto_verdict", "human_verdict", "note", "auto_reasons",
@@ -173,6 +175,8 @@ def export_review(con, out: str | Path, *, only: str = "all", category: str | in
     data = review_rows(con, only=only, category=category, limit=limit, redact=redact)
     if not data:
         raise PlanError(f"No replays match --only {only}; nothing to review.")
+    # The sheet is one document through the output gate: a value found in any row leaves every row.
+    data = gate(data, redact=redact, limit=None)
     out.parent.mkdir(parents=True, exist_ok=True)
     fmt = "html" if out.suffix.lower() in (".html", ".htm") else "csv"
     # The sheet holds prompts: owner-only, like the database.
@@ -270,7 +274,7 @@ def read_sheet(path: str | Path) -> list[dict]:
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        get = lambda key: record[index[key]] if index[key] is not None and index[key] < len(record) else ""
+        get = lambda key, record=record: record[index[key]] if index[key] is not None and index[key] < len(record) else ""
         out.append({"replay_id": get("replay_id"), "human_verdict": get("human_verdict"), "note": get("note"),
                     "answer_id": get("answer_id"), "_line": line})
     return out

@@ -3,8 +3,38 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .db import dicts, one
+from .redact import redact_many
+
+EXCERPT_CHARS = 300
+_CUT_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.~%]{4,}…$")
+
+
+def _drop_cut_token(text: str) -> str:
+    """The token an excerpt's cut ran through may be the head of a secret no pattern recognises any more."""
+    return _CUT_TOKEN.sub("[CUT]…", text)
+
+
+def _rejects(con) -> dict:
+    """Rejected records by file, and the latest ones with their reason and a redacted excerpt."""
+    by_file = dicts(
+        con,
+        "select source_file as file, source_format as format, count(*) as rejected from rejects group by 1, 2 order by rejected desc, file",
+    )
+    recent = dicts(
+        con,
+        """
+        select source_file as file, source_line as line, reason, excerpt from rejects
+        order by rejected_at desc, source_file, source_line limit 20
+        """,
+    )
+    for r in recent:
+        # A reject's excerpt is a raw log line: redacted here, for every caller, and cut.
+        r["reason"], excerpt = redact_many([r["reason"], r["excerpt"]])
+        r["excerpt"] = _drop_cut_token(excerpt[:EXCERPT_CHARS]) if excerpt else excerpt
+    return {"total": sum(r["rejected"] for r in by_file), "by_file": by_file, "recent": recent}
 
 
 def status_summary(con) -> dict:
@@ -58,17 +88,6 @@ def status_summary(con) -> dict:
         )
     ]
     statuses = dicts(con, "select coalesce(status, 'unknown') as status, count(*) as requests from requests group by 1 order by 2 desc, 1")
-    rejects_by_file = dicts(
-        con,
-        "select source_file as file, source_format as format, count(*) as rejected from rejects group by 1, 2 order by rejected desc, file",
-    )
-    recent = dicts(
-        con,
-        """
-        select source_file as file, source_line as line, reason, excerpt from rejects
-        order by rejected_at desc, source_file, source_line limit 20
-        """,
-    )
     stages = dicts(
         con,
         """
@@ -77,6 +96,7 @@ def status_summary(con) -> dict:
         """,
     )
     files = one(con, "select count(distinct path), max(ingested_at) from ingested_files")
+    assert totals is not None and files is not None  # aggregates without GROUP BY always return one row
     first_at, last_at = totals[1], totals[2]
     return {
         "requests": totals[0],
@@ -99,7 +119,7 @@ def status_summary(con) -> dict:
         "statuses": statuses,
         "files_ingested": files[0],
         "last_ingest": files[1],
-        "rejects": {"total": sum(r["rejected"] for r in rejects_by_file), "by_file": rejects_by_file, "recent": recent},
+        "rejects": _rejects(con),
         "stages": [
             {"stage": s["stage"], "last_run": s["last_run"], "summary": json.loads(s["summary_json"] or "{}")}
             for s in stages

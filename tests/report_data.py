@@ -161,7 +161,10 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
         for cid, *_ in all_specs[:1]:
             for i in range(2):
                 scan_findings += [(_request_id(cid, i), "EMAIL", 3), (_request_id(cid, i), "AWS_KEY", 1)]
-    con.executemany("insert into privacy_scans values (?, ?)", [(r[0], 0) for r in requests])
+    from analyzer.privacy import engine_version
+
+    # Scanned by this engine: the report keeps these findings instead of scanning again.
+    con.executemany("insert into privacy_scans values (?, ?, ?)", [(r[0], 0, engine_version()) for r in requests])
     if scan_findings:
         con.executemany("insert or replace into privacy_findings values (?, ?, ?)", scan_findings)
     con.execute(

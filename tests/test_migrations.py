@@ -31,6 +31,8 @@ def test_stage_tables_have_their_contract_columns(con):
     assert {"endpoint", "model", "concurrency", "calls", "output_tokens", "wall_s", "output_tokens_per_s", "measured_at"} <= set(columns(con, "endpoint_throughput"))
     assert {"replay_id", "check_name", "passed", "score", "reason"} <= set(columns(con, "judgments"))
     assert {"source_file", "source_line", "reason", "excerpt"} <= set(columns(con, "rejects"))
+    assert columns(con, "privacy_scans") == ["request_id", "findings", "engine"]
+    assert columns(con, "privacy_findings") == ["request_id", "kind", "count"]
 
 
 def test_migrations_are_recorded_once(con):

@@ -155,3 +155,15 @@ def test_category_below_threshold_keeps_the_judges_decision(con):
     _sensitive_category(con, with_secret=1, total=40)
     summary = {"category_id": 3, "acceptance": 0.6, "decision": "frontier"}
     assert compliance_decision(con, summary, config={"privacy": {"threshold": 0.05}}) is None
+
+
+def test_requests_scanned_by_an_older_engine_are_scanned_again(con):
+    from analyzer.privacy import engine_version, needs_scan
+
+    _insert_request(con, 1, 'CRM_TOKEN = "hcy_live_Kzcn8ScoxyhXcH74W9PVxoJ7hi39"')  # the old engine missed this
+    con.execute("insert into privacy_scans (request_id, findings, engine) values (1, 0, null)")
+    assert needs_scan(con) == "the sensitive-data detectors changed since the last scan"
+    assert scan_requests(con)["scanned"] == 1
+    assert con.execute("select engine from privacy_scans").fetchall() == [(engine_version(),)]
+    assert con.execute("select kind, count from privacy_findings").fetchall() == [("SECRET", 1)]
+    assert needs_scan(con) is None and scan_requests(con)["scanned"] == 0

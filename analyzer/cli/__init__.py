@@ -9,6 +9,7 @@ import click
 
 from .. import __version__
 from ..errors import PlanError
+from ..output import _TYPED, clean, remember_typed
 
 # name -> "module:function" inside analyzer.cli
 SUBCOMMANDS = {
@@ -39,10 +40,12 @@ class LazyGroup(click.Group):
         return getattr(module, attr)
 
     def invoke(self, ctx):
+        remember_typed([*ctx.protected_args, *ctx.args])
         try:
             return super().invoke(ctx)
         except PlanError as exc:
-            raise click.ClickException(str(exc)) from None
+            # Error messages quote file names, lines and values from logs: through the gate like any output.
+            raise click.ClickException(clean(str(exc), limit=4000, keep=_TYPED)) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 @click.command()
@@ -69,19 +69,19 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, ll
     from analyzer.naming import clip_name
 
     method = result["method"]
-    click.echo(f"{result['requests']:,} requests, {method['distinct_texts']:,} distinct prompts, k={result['k']} "
+    echo(f"{result['requests']:,} requests, {method['distinct_texts']:,} distinct prompts, k={result['k']} "
                f"({method['mode']}, {result['embedder']}); spend ${result['spend_usd']:,.2f}")
-    click.echo(f"{'id':>3}  {'name':<50} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
+    echo(f"{'id':>3}  {'name':<50} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
     for c in result["categories"]:
         low, high = c["share_of_spend_ci"]
         ci = f"  ({low:.0%}-{high:.0%})" if high - low >= 0.005 else ""
-        click.echo(f"{c['id']:>3}  {clip_name(c['name'], 50):<50} {c['task_type']:<24} {c['requests']:>9,} "
+        echo(f"{c['id']:>3}  {clip_name(c['name'], 50):<50} {c['task_type']:<24} {c['requests']:>9,} "
                    f"${c['spend_usd']:>10,.2f} {c['share_of_spend']:>6.1%}{ci}")
         if c["keywords"]:
-            click.echo(f"     keywords: {', '.join(c['keywords'][:6])}")
+            echo(f"     keywords: {', '.join(c['keywords'][:6])}")
         if boundaries_vary(c.get("stability")):
             low, high = c["share_of_spend_refit_range"]
-            click.echo(f"     boundaries vary: refits put its share of spend between {low:.1%} and {high:.1%} "
+            echo(f"     boundaries vary: refits put its share of spend between {low:.1%} and {high:.1%} "
                        f"(stability {c['stability']:.2f})")
     for w in result["warnings"]:
         say(f"Note: {w}")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option
+from .options import config_option, db_option, echo, emit_json, json_option
 
 
 @click.command()
@@ -46,7 +46,7 @@ def cost(db_path, config_file, as_json, hardware, electricity, target):
     if as_json:
         emit_json(result)
         return
-    click.echo(render_text(result))
+    echo(render_text(result))
 
 
 def _usd(x) -> str:

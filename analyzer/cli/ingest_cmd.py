@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 def _parse_map(value: str | None) -> dict[str, str]:
@@ -41,6 +41,7 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
     from ..config import load_config
     from ..db import connect
     from ..ingest import ingest_paths
+    from ..output import clean
     from ..progress import bar
 
     config = load_config(config_file)
@@ -48,7 +49,7 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
     con = connect(db_path)
 
     def progress(src):
-        return bar(total=src.size_bytes or None, desc=src.display[-40:], unit="B", unit_scale=True)
+        return bar(total=src.size_bytes or None, desc=clean(src.display[-40:], limit=40), unit="B", unit_scale=True)
 
     try:
         summary = ingest_paths(
@@ -62,12 +63,12 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
     for f in summary["files"]:
         if f["format"] != "unknown":  # skipped files were already named in a warning
             say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_rejected']} rejected")
-    click.echo(
+    echo(
         f"{summary['rows_added']} requests added, {summary['rows_duplicate']} already stored, "
         f"{summary['rows_rejected']} rejected (see `plan status`)."
     )
     if summary["unknown_models"]:
-        click.echo(
+        echo(
             f"No price for: {', '.join(summary['unknown_models'])} (cost left unknown; add them to plan.toml "
             f'as [prices."MODEL"] input_per_mtok = ..., output_per_mtok = ...).'
         )

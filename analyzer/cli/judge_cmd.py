@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 def _split_checks(values) -> list[str] | None:
@@ -63,14 +63,14 @@ def judge(target, margin, checks, model, judge_endpoint, judge_model, allow_remo
     r = result["replays"]
     say(f"Judged {r['judged']} replays of {result['model']} ({r['errors']} failed calls, {r['pending']} pending, "
         f"{r['uncategorised']} uncategorised, {r['human_overrides']} human verdicts).")
-    click.echo(f"{'category':<34} {'task type':<22} {'n':>5}  {'acceptance (95% CI)':<22} decision")
+    echo(f"{'category':<34} {'task type':<22} {'n':>5}  {'acceptance (95% CI)':<22} decision")
     for c in result["categories"]:
         rate = "n/a" if c["acceptance"] is None else f"{c['acceptance']:.0%} ({c['ci_low']:.0%}–{c['ci_high']:.0%})"
         name = c["name"] if len(c["name"]) <= 33 else c["name"][:32] + "…"
-        click.echo(f"{name:<34} {c['task_type'] or '':<22} {c['n']:>5}  {rate:<22} {c['decision']}")
-    click.echo(f"\nTarget {t['target']:.0%} (lower bound of the 95% Wilson interval); cascade needs acceptance ≥ "
+        echo(f"{name:<34} {c['task_type'] or '':<22} {c['n']:>5}  {rate:<22} {c['decision']}")
+    echo(f"\nTarget {t['target']:.0%} (lower bound of the 95% Wilson interval); cascade needs acceptance ≥ "
                f"{t['cascade_min_acceptance']:.0%} and runtime checks that catch the failures.")
     short = [c for c in result["categories"] if c["n"] < c["n_needed"]]
     if short:
-        click.echo(f"For ±{t['margin']:.0%} intervals: " + ", ".join(
+        echo(f"For ±{t['margin']:.0%} intervals: " + ", ".join(
             f"{c['name']} needs {c['n_needed']} (has {c['n']})" for c in short[:5]) + ("…" if len(short) > 5 else ""))

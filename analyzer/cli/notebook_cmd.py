@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import db_option, emit_json, json_option, say
+from .options import db_option, echo, emit_json, json_option, say
 
 
 @click.command()
@@ -36,19 +36,19 @@ def notebook(db_path, as_json, run, out_dir, timeout, names):
             emit_json({"db": db_path, "results": results})
             return
         for r in results:
-            click.echo(f"{r['notebook']:<28} {r['seconds']:>6.1f} s  {r['cells']:>3} cells  {r['images']:>2} charts  {r['output']}")
+            echo(f"{r['notebook']:<28} {r['seconds']:>6.1f} s  {r['cells']:>3} cells  {r['images']:>2} charts  {r['output']}")
         return
     guide = explore.notebook_guide(db_path)
     if as_json:
         emit_json(guide)
         return
-    click.echo("Notebooks (they open the database read-only and write nothing unless a cell asks):")
+    echo("Notebooks (they open the database read-only and write nothing unless a cell asks):")
     for nb in guide["notebooks"]:
-        click.echo(f"  {nb['path']}  {nb['title']}")
+        echo(f"  {nb['path']}  {nb['title']}")
     state = "found" if guide["db_exists"] else "not found: run `make demo` first, or pass --db"
-    click.echo(f"Database: {guide['db']} ({state})")
-    click.echo("Open them in Jupyter:")
+    echo(f"Database: {guide['db']} ({state})")
+    echo("Open them in Jupyter:")
     for command in guide["open_commands"]:
-        click.echo(f"  {command}")
-    click.echo("Run them headless (executed copies in out/notebooks/):")
-    click.echo(f"  {guide['run_command']}")
+        echo(f"  {command}")
+    echo("Run them headless (executed copies in out/notebooks/):")
+    echo(f"  {guide['run_command']}")

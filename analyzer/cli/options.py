@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import click
 
 from ..db import default_db_path
+from ..output import echo, emit_json, say
+
+__all__ = ["config_option", "db_option", "echo", "emit_json", "json_option", "say"]
 
 
 def db_option(fn):
@@ -34,12 +34,3 @@ def config_option(fn):
         help="plan.toml to read (default ./plan.toml when present).",
         type=click.Path(dir_okay=False),
     )(fn)
-
-
-def emit_json(payload) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def say(message: str) -> None:
-    """Chatter for people goes to stderr."""
-    click.echo(message, err=True)

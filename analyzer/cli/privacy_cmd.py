@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 @click.command()
@@ -38,11 +38,11 @@ def privacy(threshold, db_path, config_file, as_json):
         emit_json(payload)
         return
     say(f"Scanned {result['scanned']:,} new requests.")
-    click.echo(f"Requests with findings, by kind ({total:,} requests in all):")
+    echo(f"Requests with findings, by kind ({total:,} requests in all):")
     for kind, n in kinds.items():
-        click.echo(f"  {kind:<16} {n:>8,}")
+        echo(f"  {kind:<16} {n:>8,}")
     if not kinds:
-        click.echo("  none found")
+        echo("  none found")
     for c in categories:
         mark = "  SENSITIVE" if c["sensitive"] else ""
-        click.echo(f"  {c['name'][:40]:<40} {c['sensitive_share']:>6.1%} of {c['requests']:,}{mark}")
+        echo(f"  {c['name'][:40]:<40} {c['sensitive_share']:>6.1%} of {c['requests']:,}{mark}")

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 def _parse_params(pairs) -> dict:
@@ -103,7 +103,7 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         short = f"  (only {c['available']} available)" if c["available"] < s["per_category"] else ""
         say(f"  {c['name'][:48]:<48} {c['done']:>4}/{c['sampled']:<4} answered, {c['failed']} failed{short}")
     rate = f"{s['output_tokens_per_s']:.1f} output tokens/s at concurrency {s['concurrency']}" if s["output_tokens_per_s"] else "no throughput measured (no new calls)"
-    click.echo(
+    echo(
         f"{s['model']} at {s['endpoint']}: {s['calls_made']} calls made, {s['calls_failed']} failed, "
         f"{s['skipped_already_done']} already done; {rate}."
     )

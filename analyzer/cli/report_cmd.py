@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 @click.command()
@@ -15,7 +15,9 @@ from .options import config_option, db_option, emit_json, json_option, say
 @click.option("--smtp-port", type=int, default=None, help="SMTP port (env PLAN_SMTP_PORT; default 465 with --smtp-ssl, else 587).")
 @click.option("--smtp-ssl/--starttls", "smtp_ssl", default=None,
               help="TLS from the first byte (SMTPS), or require STARTTLS. Default: STARTTLS when the server offers it.")
-@click.option("--no-redact", is_flag=True, help="Show log text as logged, secrets included. Local files only; refused with --email.")
+@click.option("--no-redact", is_flag=True,
+              help="Write log text as logged, secrets included, to the --out file only (owner-only permissions). "
+                   "Refused with --email and --out -; --json and the terminal stay redacted.")
 @db_option
 @config_option
 @json_option
@@ -46,6 +48,8 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
         raise PlanError("--no-redact cannot be used with --email: unredacted prompts never leave this machine by mail.")
     if out == "-" and as_json:
         raise PlanError("--out - and --json both write to stdout; give --out a file name.")
+    if no_redact and out == "-":
+        raise PlanError("--no-redact writes only to a local file: give --out a file name, not - (stdout).")
     config = load_config(config_file)
     settings = None
     if recipients:
@@ -68,7 +72,7 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
         con.close()
     html = render_html(context)
     if out == "-":
-        click.echo(html, nl=False)
+        echo(html, nl=False, limit=None)  # the page was rendered through the gate; its lines are long
     else:
         path = save_html(html, out, private=no_redact)
         say(f"Wrote {path}" + (" (unredacted, owner-only)" if no_redact else ""))
@@ -76,9 +80,10 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
     if settings is not None:
         from ..emailer import send_report
 
-        say(f"Sending to {', '.join(recipients)} through {settings.describe()}...")
+        typed = [*recipients, settings.user or "", settings.sender or ""]  # the user's own input, not log text
+        say(f"Sending to {', '.join(recipients)} through {settings.describe()}...", keep=typed)
         sent = send_report(context, to=list(recipients), settings=settings, subject=subject)
-        say(f"Sent {sent['bytes'] // 1024} KB with {sent['images']} chart(s) to {', '.join(sent['to'])}.")
+        say(f"Sent {sent['bytes'] // 1024} KB with {sent['images']} chart(s) to {', '.join(sent['to'])}.", keep=typed)
 
     if as_json:
         emit_json(context)
@@ -91,16 +96,16 @@ def _print_headline(context: dict) -> None:
 
     usd, pct, months = FORMATTERS["usd"], FORMATTERS["pct"], FORMATTERS["months"]
     h = context["headline"]
-    click.echo(f"Monthly API spend:     {usd(h['monthly_spend_usd'])}")
+    echo(f"Monthly API spend:     {usd(h['monthly_spend_usd'])}")
     if h["acceptance_measured"]:
-        click.echo(f"Could move local:      {usd(h['movable_monthly_spend_usd'])} ({pct(h['movable_share_of_spend'])} of spend)")
-        click.echo(
+        echo(f"Could move local:      {usd(h['movable_monthly_spend_usd'])} ({pct(h['movable_share_of_spend'])} of spend)")
+        echo(
             f"Savings / month:       {usd(h['monthly_savings_usd'])} "
             f"(95% range {usd(h['monthly_savings_low_usd'])} to {usd(h['monthly_savings_high_usd'])})"
         )
-        click.echo(f"Acceptable categories: {h['acceptable_categories']} of {h['top_categories']}")
+        echo(f"Acceptable categories: {h['acceptable_categories']} of {h['top_categories']}")
     else:
-        click.echo("Acceptance:            not yet measured (run plan replay)")
-        click.echo(f"Savings ceiling:       {usd(h['ceiling_monthly_savings_usd'])} / month if everything moved local")
+        echo("Acceptance:            not yet measured (run plan replay)")
+        echo(f"Savings ceiling:       {usd(h['ceiling_monthly_savings_usd'])} / month if everything moved local")
     if h["hardware"]:
-        click.echo(f"Payback ({h['hardware']}): {months(h['payback_months'])}")
+        echo(f"Payback ({h['hardware']}): {months(h['payback_months'])}")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, emit_json, json_option, say
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 @click.group()
@@ -48,7 +48,7 @@ def export_cmd(out, only, category, limit, no_redact, db_path, as_json):
     if as_json:
         emit_json(result)
         return
-    click.echo(f"Wrote {result['rows']} answers from {result['categories']} categories to {result['path']} "
+    echo(f"Wrote {result['rows']} answers from {result['categories']} categories to {result['path']} "
                f"({result['auto_failed']} failed automatically, {result['already_reviewed']} already reviewed).")
     say(f"Fill human_verdict with pass or fail, then: plan review import {result['path']}")
 
@@ -80,7 +80,7 @@ def import_cmd(file, db_path, config_file, as_json):
     if as_json:
         emit_json(result)
         return
-    click.echo(f"{result['verdicts']} verdicts imported ({result['human_passed']} pass, {result['human_failed']} fail, "
+    echo(f"{result['verdicts']} verdicts imported ({result['human_passed']} pass, {result['human_failed']} fail, "
                f"{result['cleared']} cleared, {result['blank']} blank).")
     if result["stale"]:
         say(f"{result['stale']} verdicts are about answers that changed since the export; they are ignored.")
@@ -88,4 +88,4 @@ def import_cmd(file, db_path, config_file, as_json):
         say(f"Not in this database: {', '.join(result['unknown_replay_ids'][:5])}")
     for c in result["categories"]:
         rate = "n/a" if c["acceptance"] is None else f"{c['acceptance']:.0%} ({c['ci_low']:.0%}–{c['ci_high']:.0%})"
-        click.echo(f"  {c['name']}: {rate}, n={c['n']}, {c['human_reviewed']} reviewed -> {c['decision']}")
+        echo(f"  {c['name']}: {rate}, n={c['n']}, {c['human_reviewed']} reviewed -> {c['decision']}")

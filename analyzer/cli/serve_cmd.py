@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .options import config_option, emit_json, json_option, say
+from .options import config_option, echo, emit_json, json_option, say
 
 
 @click.command()
@@ -37,7 +37,7 @@ def serve(gguf, port, ctx, threads, config_file, as_json):
         if as_json:
             emit_json({"url": server.url, "model": server.model, "gguf": str(server.model_path), "pid": server.process.pid})
         else:
-            click.echo(server.url)
+            echo(server.url)
         sys.stdout.flush()
         say(f"Serving {server.model} at {server.url} (model name '{server.model}'). Ctrl-C to stop.")
 

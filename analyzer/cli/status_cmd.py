@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import db_option, emit_json, json_option
+from .options import db_option, echo, emit_json, json_option
 
 
 def _day(value) -> str:
@@ -33,39 +33,39 @@ def status(db_path, as_json):
         return
     s = summary
     if not s["requests"]:
-        click.echo("No requests yet. Run `plan ingest PATH` first.")
+        echo("No requests yet. Run `plan ingest PATH` first.")
     else:
         days = f", {s['days']:.1f} days" if s["days"] is not None else ""
-        click.echo(f"Requests:  {s['requests']:,}  ({_day(s['first_at'])} to {_day(s['last_at'])} UTC{days})")
+        echo(f"Requests:  {s['requests']:,}  ({_day(s['first_at'])} to {_day(s['last_at'])} UTC{days})")
         if s["requests_without_time"]:
-            click.echo(f"           {s['requests_without_time']:,} without a timestamp (e.g. batch results)")
-        click.echo(
+            echo(f"           {s['requests_without_time']:,} without a timestamp (e.g. batch results)")
+        echo(
             f"Tokens:    {s['input_tokens']:,} in ({s['cached_input_tokens']:,} cached read, "
             f"{s['cache_write_tokens']:,} cache write), {s['output_tokens']:,} out ({s['reasoning_tokens']:,} reasoning)"
         )
         cs = s["cost_sources"]
-        click.echo(
+        echo(
             f"Spend:     ${s['spend_usd']:,.2f}  (cost from log: {cs['log']:,} requests, "
             f"price list: {cs['catalog']:,}, unknown: {cs['unknown']:,})"
         )
         if s["unknown_models"]:
-            click.echo(f"Unpriced:  {', '.join(s['unknown_models'][:10])} (add to plan.toml [prices.\"MODEL\"])")
-        click.echo("Formats:")
+            echo(f"Unpriced:  {', '.join(s['unknown_models'][:10])} (add to plan.toml [prices.\"MODEL\"])")
+        echo("Formats:")
         for f in s["formats"]:
-            click.echo(
+            echo(
                 f"  {f['format']:<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
                 f"${f['spend_usd']:>12,.2f}  {_day(f['first_at'])} to {_day(f['last_at'])}"
             )
-        click.echo("Models:")
+        echo("Models:")
         for m in s["models"][:10]:
-            click.echo(f"  {str(m['model']):<40} {m['requests']:>9,} requests  ${m['spend_usd']:>12,.2f}")
+            echo(f"  {str(m['model']):<40} {m['requests']:>9,} requests  ${m['spend_usd']:>12,.2f}")
         statuses = ", ".join(f"{x['status']} {x['requests']:,}" for x in s["statuses"])
-        click.echo(f"Status:    {statuses}")
+        echo(f"Status:    {statuses}")
     rejects = s["rejects"]
-    click.echo(f"Rejected:  {rejects['total']:,}")
+    echo(f"Rejected:  {rejects['total']:,}")
     for r in rejects["recent"][:10]:
-        click.echo(f"  {r['file']}:{r['line']}: {r['reason']}")
+        echo(f"  {r['file']}:{r['line']}: {r['reason']}")
     if s["stages"]:
-        click.echo("Stages run:")
+        echo("Stages run:")
         for st in s["stages"]:
-            click.echo(f"  {st['stage']:<12} {st['last_run']}")
+            echo(f"  {st['stage']:<12} {st['last_run']}")
