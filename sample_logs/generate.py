@@ -2284,7 +2284,7 @@ def _append_commercial_exhibits(rng: random.Random, s: list[str], f: dict, scope
     """Rate card, subprocessors, security questionnaire, statement of work and, for renewals, the usage history:
     the exhibits that make a real contract bundle run to tens of thousands of tokens."""
     kind = pick(rng, ["compact", "standard", "standard", "renewal"])
-    rows = {"compact": rng.randrange(40, 90), "standard": rng.randrange(90, 200), "renewal": rng.randrange(180, 288)}[kind]
+    rows = {"compact": rng.randrange(80, 130), "standard": rng.randrange(120, 220), "renewal": rng.randrange(180, 288)}[kind]
     card = make_rate_card(rng, scope, rows)
     f["rate_card"], f["kind"] = card, kind
     s.append("EXHIBIT F - RATE CARD\nPrices are in USD, exclude taxes and apply per calendar month. Tiers are graduated: each "
