@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -75,6 +76,7 @@ def money(x: float) -> str:
 _TOKEN_RE = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
 
 
+@functools.lru_cache(maxsize=8192)  # system prompts and documents repeat thousands of times
 def approx_tokens(text: str) -> int:
     """A BPE-like estimate: short words are one token, long words and numbers split, each symbol counts."""
     n = 0
