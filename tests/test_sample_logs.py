@@ -152,7 +152,7 @@ def read_records(root: Path) -> tuple[list[dict], list[tuple[str, int]]]:
                 if len(row) != len(header):
                     bad.append((rel, n))
                     continue
-                r = dict(zip(header, row))
+                r = dict(zip(header, row, strict=True))
                 messages = json.loads(r["messages"])
                 response = json.loads(r["response"])
                 add(rel, n, r["request_id"], fmt="litellm", model=r["model"],
