@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Generate the bundled sample logs: one month (2026-10-01 .. 2026-10-30, UTC) of LLM API traffic from
-"Halcyon Labs", a made-up smart-home company, written the way the real tools write their exports.
+"""Generate the bundled sample logs: a 1-in-50 sample (R = 0.02) of one month (2026-10-01 .. 2026-10-30, UTC) of
+LLM API traffic from "Halcyon Labs", a made-up smart-home company, on current frontier models, written the way the
+real tools write their exports. Scaled by 1/R the files describe the team's whole month.
 
     python sample_logs/generate.py                 # rewrite the committed files (seed 20261001)
     python sample_logs/generate.py --seed 7 --out /tmp/other
@@ -9,17 +10,19 @@ The same seed always gives byte-identical files (gzip headers carry no timestamp
 Only the standard library is used, so the generator runs anywhere Python 3.10+ does.
 
 What is written (see sample_logs/README.md for the full description and the planted malformed lines):
-  openai/chat_completions.jsonl           an app's request/response log of chat.completions calls
+  openai/chat_completions-2026-10.jsonl.gz     an app's request/response log of chat.completions calls (gzip)
   openai/batch_*_input.jsonl, *_output.jsonl   one OpenAI Batch job (/v1/chat/completions), joined on custom_id
-  anthropic/messages-2026-10.jsonl.gz     an app's request/response log of Messages API calls (gzip)
-  bedrock/<S3 object name>.json.gz        Bedrock model-invocation logs as delivered to S3 (Converse)
-  litellm/LiteLLM_SpendLogs.csv           the LiteLLM proxy's SpendLogs table exported as CSV
+  anthropic/messages-2026-10.jsonl.gz          an app's request/response log of Messages API calls (gzip)
+  bedrock/<S3 object name>.json.gz             Bedrock model-invocation logs as delivered to S3 (Converse)
+  litellm/LiteLLM_SpendLogs.csv.gz             the LiteLLM proxy's SpendLogs table exported as CSV (gzip)
+The two app logs state the sample rate in every record (`sample_rate`); the other exports have no place for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -34,6 +37,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 DEFAULT_SEED = 20261001
+# The files are a 1-in-50 sample of the team's month: every request (and every long-document session, whole)
+# was kept with probability SAMPLE_RATE. Scaled by 1/SAMPLE_RATE they describe the full month.
+SAMPLE_RATE = 0.02
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
 DAYS = 30
 ACCOUNT_ID = "318204675529"
@@ -70,6 +76,7 @@ def money(x: float) -> str:
 _TOKEN_RE = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
 
 
+@functools.lru_cache(maxsize=8192)  # system prompts and documents repeat thousands of times
 def approx_tokens(text: str) -> int:
     """A BPE-like estimate: short words are one token, long words and numbers split, each symbol counts."""
     n = 0
@@ -220,7 +227,7 @@ class Call:
     response: str
     params: dict = field(default_factory=dict)  # temperature, max_tokens, response_format, ...
     truncated: bool = False  # the model hit max_tokens
-    cache_prefix: str | None = None  # Anthropic: a long document block marked cache_control
+    cache_prefix: str | None = None  # a long document placed before the question (Anthropic: a block marked cache_control)
     user: str | None = None
     tags: list[str] = field(default_factory=list)
 
@@ -238,7 +245,55 @@ TRIAGE_SYSTEM = (
     + "\nRules: a ticket that asks for money back is refund_request even when it also describes a defect; "
     "data access, deletion or questions about who can see recordings are privacy_request; a device that "
     "worked before and now drops off the network is connectivity, a device that never finished setup is "
-    "device_setup; use other only when nothing else fits."
+    "device_setup; use other only when nothing else fits.\n\n"
+    # The rest is the label guide the support team grew over a year of escalations. It is long on purpose:
+    # real triage prompts are, and OpenAI caches such a shared prefix (cached_tokens in the usage).
+    "## Label guide\n"
+    "- billing: questions about charges, invoices, receipts, VAT, promo codes, payment methods and plan prices, "
+    "when the customer does not ask for money back. Duplicate charges are billing until the customer asks for a "
+    "refund; then they are refund_request.\n"
+    "- refund_request: the customer asks for money back, for any reason: a return inside the 30-day window, a "
+    "defective unit they do not want replaced, a charge after cancelling, an RMA whose refund has not arrived.\n"
+    "- account_access: login problems, two-factor codes, password resets, locked accounts, shared home members "
+    "who cannot see the home. Not for devices that are offline.\n"
+    "- device_setup: a device that has never worked: stuck in pairing, QR codes that fail, wiring questions during "
+    "installation, power problems on first install (transformer voltage, C wire).\n"
+    "- connectivity: a device that worked before and now drops off Wi-Fi or the hub, shows offline, or reports "
+    "E-1xx network errors; router or ISP changes.\n"
+    "- bug_report: the app or firmware behaves wrongly and the customer describes what they expected: wrong units, "
+    "late notifications, empty timelines, schedules ignored, crashes outside setup.\n"
+    "- feature_request: the customer asks for something the product does not do yet.\n"
+    "- shipping_delivery: order status, tracking, lost or wrong parcels, address changes before shipping.\n"
+    "- cancellation: ending a Protect subscription, turning off auto-renew, closing the account when moving out. "
+    "If the customer also asks for a refund of a past charge, use refund_request.\n"
+    "- privacy_request: data access or export (GDPR, CCPA), deletion of recordings or the account, questions about "
+    "who can see footage, support access grants.\n"
+    "- other: compliments, partnership and installer enquiries, store locations, anything that fits no label above.\n\n"
+    "## Edge cases decided by the support leads\n"
+    "1. A ticket with several requests gets the label of the request that needs an action from us first.\n"
+    "2. Angry tone does not change the label. Threats to cancel are cancellation only when the customer asks us to cancel.\n"
+    "3. Firmware version numbers alone do not make a ticket a bug_report; a device that lost its connection after "
+    "an update is connectivity.\n"
+    "4. Tickets forwarded by retail partners follow the same rules; ignore the partner's own header.\n"
+    "5. Tickets in other languages get the same labels; do not translate them.\n"
+    "6. Never answer with an explanation, a confidence, punctuation or more than one label.\n"
+    "7. Business customers (property managers, installers with many homes) get the same labels as consumers; "
+    "their volume does not make a ticket billing.\n"
+    "8. Questions about prices before buying are other; questions about what a customer was charged are billing.\n"
+    "9. A ticket that only contains an order number or a screenshot reference with no question is other.\n\n"
+    "## Examples\n"
+    "Ticket: \"My card was billed $9.99 on the 3rd and again on the 4th for Protect Plus.\" -> billing\n"
+    "Ticket: \"Doorbell stopped working after 3 weeks, I want my money back, not another one.\" -> refund_request\n"
+    "Ticket: \"The SMS code never arrives so I can't get into the app.\" -> account_access\n"
+    "Ticket: \"Hub blinks blue forever at the 'Add device' step, tried 3 resets.\" -> device_setup\n"
+    "Ticket: \"Since we changed routers the outdoor cam says offline.\" -> connectivity\n"
+    "Ticket: \"Motion alerts show up 10 minutes late since the last app update.\" -> bug_report\n"
+    "Ticket: \"Please add a vacation mode to the thermostat schedule.\" -> feature_request\n"
+    "Ticket: \"Tracking hasn't moved in 6 days for order HL-5512093.\" -> shipping_delivery\n"
+    "Ticket: \"Cancel Protect at the end of this month please.\" -> cancellation\n"
+    "Ticket: \"Delete every recording of my house and my account.\" -> privacy_request\n"
+    "Ticket: \"Your agent Ruth was great, that's all.\" -> other\n\n"
+    "Answer with the label only, in lower case, exactly as written in the list."
 )
 
 # (label, subject, body); placeholders are filled from the ticket context
@@ -335,6 +390,20 @@ def make_ticket(rng: random.Random, when: datetime) -> tuple[str, str]:
     channel = pick(rng, CHANNELS)
     ticket = (f"Ticket #{rng.randrange(400000, 499999)} ({channel})\nFrom: {first} {last} <{ctx['email']}>\n"
               f"Subject: {subject}\n\n{pick(rng, OPENERS)}{text}\n\n{sig}")
+    if channel == "in-app chat" or rng.random() < 0.2:  # the app attaches diagnostics to tickets sent from it
+        ticket += (f"\n\n-- Diagnostics attached by the Halcyon app --\nApp: Halcyon {ctx['ver']} ({ctx['os']}, {ctx['phone_model']})\n"
+                   f"Device: {dev} (serial HL{rng.randrange(10 ** 9, 10 ** 10)}), firmware {ctx['fw']}\n"
+                   f"Home ID: h_{rand_str(rng, 10, '0123456789abcdef')}  Hub: {'online' if rng.random() < 0.8 else 'offline'}  "
+                   f"Wi-Fi: {pick(rng, ['2.4 GHz', '5 GHz'])}, RSSI -{rng.randrange(48, 82)} dBm\n"
+                   f"Last 3 events: {', '.join(pick(rng, ['motion', 'offline', 'online', 'setpoint_change', 'clip_upload_failed', 'ring', 'firmware_check']) for _ in range(3))}")
+    if rng.random() < 0.25:  # a follow-up: the customer replied above our auto-acknowledgement
+        sent = fmt_date(day_in_month(rng, when, 6), rng)
+        ticket += (f"\n\nOn {sent}, Halcyon Support <support@halcyonlabs.example> wrote:\n"
+                   "> Thanks for contacting Halcyon Support. We've received your request and a member of our team will reply\n"
+                   "> within one business day (Protect Pro members: within 4 hours). Many questions are answered in our\n"
+                   "> Help Center at help.halcyonlabs.example, including device setup guides, Wi-Fi troubleshooting and\n"
+                   "> billing FAQs. Please don't open a new ticket for the same issue, as that can slow down our reply.\n"
+                   "> - The Halcyon Support Team")
     return ticket, label
 
 
@@ -351,9 +420,39 @@ def triage_call(rng, when) -> Call:
 TAXONOMY = ["kitchen", "cookware", "small-appliances", "coffee-tea", "tableware", "home-decor", "lighting", "bedding",
             "bath", "storage", "outdoor", "garden", "camping", "pets", "kids", "fitness", "office", "electronics",
             "smart-home", "audio", "gifts", "eco-friendly", "handmade", "travel"]
+TAG_GUIDE = {
+    "kitchen": "food preparation and kitchen tools not covered by a more specific tag",
+    "cookware": "pots, pans, skillets and bakeware that go on a hob or in an oven",
+    "small-appliances": "plug-in countertop appliances (air fryers, frothers, blenders)",
+    "coffee-tea": "anything for brewing or serving coffee and tea",
+    "tableware": "plates, bowls, cups, cutlery and serving pieces",
+    "home-decor": "decorative items: candles, throws, planters, wall art",
+    "lighting": "lamps, lanterns, bulbs and outdoor lights",
+    "bedding": "duvets, covers, sheets, pillows and blankets for beds",
+    "bath": "bathroom textiles and accessories",
+    "storage": "racks, bins, shelves and organisers",
+    "outdoor": "products used outside the house: patio, path, garage, bikes",
+    "garden": "plants, planters and garden lighting or tools",
+    "camping": "gear designed for camping and hiking trips",
+    "pets": "products for dogs, cats and other pets",
+    "kids": "toys and products designed for children",
+    "fitness": "exercise equipment and accessories",
+    "office": "desk and home-office equipment",
+    "electronics": "battery or mains powered devices with electronics inside",
+    "smart-home": "devices controlled by an app or a voice assistant",
+    "audio": "speakers, headphones and other sound equipment",
+    "gifts": "listings that offer gift boxes or gift packaging",
+    "eco-friendly": "made mainly from bamboo, recycled, organic, cork, natural rubber, soy wax or diatomite",
+    "handmade": "made by hand in small batches, as the listing states",
+    "travel": "products designed to be carried on trips",
+}
 TAGGING_SYSTEM = (
     "You tag product listings for the Halcyon Marketplace. Choose 1 to 4 tags from this taxonomy, most specific "
     "first, and reply with the tags separated by commas, nothing else.\nTaxonomy: " + ", ".join(TAXONOMY)
+    + "\n\nWhat each tag means:\n" + "\n".join(f"- {tag}: {meaning}" for tag, meaning in TAG_GUIDE.items())
+    + "\n\nRules: use the product's own category first, then materials (eco-friendly), then how it is made "
+    "(handmade), then packaging (gifts). Never invent tags, never repeat a tag, and ignore the seller's own "
+    "keywords, prices and shipping notes."
 )
 # (product noun, base tags, features, materials, price range)
 PRODUCTS = [
@@ -407,6 +506,15 @@ def make_listing(rng: random.Random) -> tuple[str, str]:
     attrs = [f"Price: ${price:.2f}", f"Material: {material}", f"Color: {color}",
              f"Seller: {pick(rng, LAST)} {pick(rng, ['Trading Co.', 'Home', 'Studio', 'Supply', 'Outfitters'])}",
              f"SKU: {brand[:3].upper()}-{rng.randrange(10000, 99999)}"]
+    attrs.append(f"Dimensions: {rng.randrange(4, 60)} x {rng.randrange(4, 60)} x {rng.randrange(2, 40)} cm, {rng.randrange(1, 90) / 10:g} kg")
+    attrs.append("Care: " + pick(rng, ["Wipe clean with a damp cloth.", "Machine wash cold, tumble dry low.", "Hand wash only; dry thoroughly.",
+                                       "Dishwasher safe (top rack).", "Keep away from direct sunlight when not in use."]))
+    attrs.append("Shipping: " + pick(rng, ["Ships in 1-2 business days from our US warehouse. Free returns within 30 days.",
+                                           "Made to order, ships in 5-7 business days. Returns accepted unused within 14 days.",
+                                           "Free shipping over $50. International shipping available at checkout."]))
+    if rng.random() < 0.4:  # sellers stuff keywords; the prompt tells the model to ignore them
+        attrs.append("Seller keywords: " + ", ".join(rng.sample(["best seller", "gift idea", "trending", "premium quality", "new arrival",
+                                                                 "sale", "modern", "minimalist", "must have", "top rated"], k=4)))
     listing = f"Title: {title}\nDescription: {desc}\n" + "\n".join(attrs)
     tags = list(base)
     if handmade:
@@ -446,7 +554,49 @@ CREATE TABLE subscriptions (subscription_id bigint PRIMARY KEY, customer_id bigi
   plan text CHECK (plan IN ('basic', 'plus', 'pro')), status text CHECK (status IN ('active', 'past_due', 'cancelled')),
   started_at timestamptz, cancelled_at timestamptz, monthly_price numeric(8,2));
 CREATE TABLE devices (device_id uuid PRIMARY KEY, customer_id bigint REFERENCES customers, product_id int REFERENCES products,
-  activated_at timestamptz, last_seen_at timestamptz, firmware text);"""
+  activated_at timestamptz, last_seen_at timestamptz, firmware text);
+-- Tables below are rarely needed; they are listed so you know what exists and do not invent columns.
+CREATE TABLE customer_addresses (address_id bigint PRIMARY KEY, customer_id bigint REFERENCES customers,
+  kind text CHECK (kind IN ('billing', 'shipping')), line1 text, line2 text, city text, region text, postal_code text,
+  country char(2), is_default boolean DEFAULT false, created_at timestamptz);
+CREATE TABLE payments (payment_id bigint PRIMARY KEY, order_id bigint REFERENCES orders,
+  method text CHECK (method IN ('card', 'paypal', 'apple_pay', 'google_pay', 'invoice')),
+  status text CHECK (status IN ('authorized', 'captured', 'failed', 'refunded', 'chargeback')),
+  amount numeric(12,2), currency char(3), processor_ref text, created_at timestamptz NOT NULL);
+CREATE TABLE refunds (refund_id bigint PRIMARY KEY, payment_id bigint REFERENCES payments, return_id bigint REFERENCES returns,
+  amount numeric(12,2), reason_code text, issued_at timestamptz);
+CREATE TABLE shipments (shipment_id bigint PRIMARY KEY, order_id bigint REFERENCES orders, warehouse_id int,
+  carrier text CHECK (carrier IN ('ups', 'fedex', 'usps', 'dhl', 'royal_mail', 'postnl')), tracking_number text,
+  shipped_at timestamptz, delivered_at timestamptz, cost numeric(8,2));
+CREATE TABLE warehouses (warehouse_id int PRIMARY KEY, code text UNIQUE, city text, country char(2), operator text);
+CREATE TABLE inventory_snapshots (warehouse_id int REFERENCES warehouses, product_id int REFERENCES products,
+  snapshot_date date, on_hand int, reserved int, inbound int, PRIMARY KEY (warehouse_id, product_id, snapshot_date));
+CREATE TABLE promotions (promotion_id int PRIMARY KEY, code text UNIQUE, kind text CHECK (kind IN ('percent', 'amount', 'bundle')),
+  value numeric(8,2), starts_at timestamptz, ends_at timestamptz, max_redemptions int);
+CREATE TABLE order_promotions (order_id bigint REFERENCES orders, promotion_id int REFERENCES promotions,
+  discount_amount numeric(10,2), PRIMARY KEY (order_id, promotion_id));
+CREATE TABLE subscription_events (event_id bigint PRIMARY KEY, subscription_id bigint REFERENCES subscriptions,
+  kind text CHECK (kind IN ('started', 'upgraded', 'downgraded', 'paused', 'resumed', 'cancelled', 'payment_failed')),
+  from_plan text, to_plan text, occurred_at timestamptz NOT NULL);
+CREATE TABLE firmware_releases (firmware text PRIMARY KEY, product_category text, released_at timestamptz,
+  rollout_pct smallint CHECK (rollout_pct BETWEEN 0 AND 100), is_recalled boolean DEFAULT false, notes text);
+CREATE TABLE device_events (device_id uuid REFERENCES devices, occurred_at timestamptz NOT NULL,
+  kind text CHECK (kind IN ('online', 'offline', 'motion', 'ring', 'setpoint_change', 'clip_upload', 'clip_upload_failed',
+  'firmware_update', 'battery_low', 'tamper')), payload jsonb);  -- ~2 billion rows; always filter on occurred_at
+CREATE TABLE web_sessions (session_id uuid PRIMARY KEY, customer_id bigint REFERENCES customers, started_at timestamptz,
+  landing_page text, utm_source text, utm_medium text, utm_campaign text, device_type text, converted_order_id bigint REFERENCES orders);
+CREATE TABLE marketing_touches (touch_id bigint PRIMARY KEY, customer_id bigint REFERENCES customers,
+  channel text CHECK (channel IN ('email', 'push', 'sms', 'paid_social', 'search', 'affiliate')), campaign text,
+  sent_at timestamptz, opened_at timestamptz, clicked_at timestamptz);
+CREATE TABLE exchange_rates (currency char(3), rate_date date, usd_per_unit numeric(12,6), PRIMARY KEY (currency, rate_date));
+CREATE TABLE retail_partners (partner_id int PRIMARY KEY, name text, country char(2), margin_pct numeric(5,2), active boolean);
+CREATE TABLE partner_sell_through (partner_id int REFERENCES retail_partners, product_id int REFERENCES products,
+  week date, units_sold int, units_returned int, PRIMARY KEY (partner_id, product_id, week));
+CREATE TABLE installer_jobs (job_id bigint PRIMARY KEY, customer_id bigint REFERENCES customers, installer_name text,
+  product_id int REFERENCES products, scheduled_for timestamptz, completed_at timestamptz,
+  status text CHECK (status IN ('scheduled', 'completed', 'no_show', 'cancelled')), fee numeric(8,2));
+CREATE TABLE nps_responses (response_id bigint PRIMARY KEY, customer_id bigint REFERENCES customers,
+  score smallint CHECK (score BETWEEN 0 AND 10), comment text, submitted_at timestamptz);"""
 
 SUPPORT_SCHEMA = """\
 -- schema: support (PostgreSQL 16)
@@ -456,10 +606,31 @@ CREATE TABLE tickets (ticket_id bigint PRIMARY KEY, customer_id bigint, created_
   channel text CHECK (channel IN ('email', 'chat', 'phone', 'web')), label text, priority smallint,
   assigned_agent_id int REFERENCES agents, first_response_at timestamptz, resolved_at timestamptz, reopened boolean DEFAULT false);
 CREATE TABLE csat_responses (ticket_id bigint REFERENCES tickets, score smallint CHECK (score BETWEEN 1 AND 5),
-  comment text, submitted_at timestamptz);"""
+  comment text, submitted_at timestamptz);
+CREATE TABLE ticket_messages (message_id bigint PRIMARY KEY, ticket_id bigint REFERENCES tickets,
+  author text CHECK (author IN ('customer', 'agent', 'bot')), body text, sent_at timestamptz NOT NULL);
+CREATE TABLE ticket_tags (ticket_id bigint REFERENCES tickets, tag text, added_at timestamptz, PRIMARY KEY (ticket_id, tag));
+CREATE TABLE macros (macro_id int PRIMARY KEY, name text, team text, body text, created_at timestamptz, archived boolean);
+CREATE TABLE macro_uses (ticket_id bigint REFERENCES tickets, macro_id int REFERENCES macros, used_at timestamptz);
+CREATE TABLE agent_shifts (agent_id int REFERENCES agents, shift_start timestamptz, shift_end timestamptz,
+  kind text CHECK (kind IN ('regular', 'overtime', 'weekend', 'on_call')));
+CREATE TABLE sla_policies (priority smallint PRIMARY KEY, first_response_hours int, resolution_hours int);
+CREATE TABLE escalations (ticket_id bigint REFERENCES tickets, from_team text, to_team text, reason text, escalated_at timestamptz);"""
+
+SQL_CONVENTIONS = """Conventions (from the analytics team's style guide):
+- Revenue is orders.total_amount of orders whose status is not 'cancelled' or 'refunded', unless the question says otherwise.
+- Timestamps are timestamptz in UTC. A month or a year is a half-open range: >= the first day, < the first day of the next period.
+- "Last N days" means >= now() - interval 'N days'. Weeks start on Monday (date_trunc('week', ...)).
+- Country columns hold ISO 3166-1 alpha-2 codes ('US', 'GB', 'DE', ...). Plans are lower case ('basic', 'plus', 'pro').
+- Percentages are ROUND(100.0 * part / whole, 1 or 2). Guard divisions that can be zero with NULLIF.
+- Prefer explicit JOINs with table aliases, GROUP BY ordinal positions only for a single date_trunc column, and ORDER BY the
+  measure the question ranks by. Use LIMIT only when the question asks for a top N.
+- device_events is very large; any query on it must filter on occurred_at. Never SELECT * from it.
+- Do not create temporary tables, views or functions; the connection is read-only."""
 
 SQL_SYSTEM = ("You write SQL for Halcyon's analysts. Dialect: PostgreSQL 16. Use only the tables and columns in "
-              "the schema below. Return a single SQL query and nothing else: no explanation, no comments.\n\n{schema}")
+              "the schema below. Return a single SQL query and nothing else: no explanation, no comments.\n\n"
+              + SQL_CONVENTIONS.replace("{", "{{").replace("}", "}}") + "\n\n{schema}")
 
 COUNTRIES = [("US", "the US"), ("GB", "the UK"), ("DE", "Germany"), ("CA", "Canada"), ("NL", "the Netherlands"),
              ("FR", "France"), ("AU", "Australia"), ("SE", "Sweden")]
@@ -921,7 +1092,44 @@ ICONS = {  # concept -> (builder, UI contexts in which product teams ask for it)
 
 SVG_SYSTEM = ("You design icons for Lumen, Halcyon's design system. Icons are outline style on a 24x24 grid with "
               "2px padding, stroke=\"currentColor\", no fills unless asked, round caps and joins. Output only the "
-              "SVG markup: no prose, no code fences, no <title>, no width/height unless asked.")
+              "SVG markup: no prose, no code fences, no <title>, no width/height unless asked.\n\n"
+              "## Lumen icon guidelines (v3.2)\n"
+              "Grid and keylines: draw inside the 20x20 live area (2 to 22 on both axes). Circles sit on a 20px keyline, "
+              "squares on an 18px keyline, portrait rectangles 16x20, landscape rectangles 20x16. Align vertical and "
+              "horizontal strokes to whole or half pixels so they stay sharp at 16px.\n"
+              "Strokes: the default stroke width is 2; the product teams may ask for 1.5 or 1.75 for dense toolbars. "
+              "Never mix stroke widths inside one icon. Use stroke-linecap=\"round\" and stroke-linejoin=\"round\" on "
+              "the root element, not on children.\n"
+              "Corners: outer corners have a radius of 2, inner corners 1. Arcs use the SVG arc command rather than "
+              "approximations with curves.\n"
+              "Elements: prefer <path>, <circle>, <rect> and <line>; never use <polygon> with fills, <text>, <image>, "
+              "<use>, masks, filters, gradients or inline styles. Combine segments of the same shape into one path "
+              "where it keeps the markup readable. Coordinates have at most two decimals.\n"
+              "Metaphors: a device icon shows the device's silhouette (thermostat: circle with a short needle; camera: "
+              "lens in a rounded body; doorbell: tall rounded rectangle with a button). States (off, alert, locked) "
+              "are shown with a diagonal slash or a small badge in the top-right quadrant, never with colour.\n"
+              "Accessibility: icons are decorative by default; the app adds aria-label, so do not add <title> or "
+              "<desc>. Keep at least 2px between separate shapes so the icon reads at 16px.\n"
+              "Illustrations (only when the request says so): a viewBox of the requested size, flat fills from the "
+              "brand palette (#1a202c ink, #2b6cb0 blue, #ecc94b amber, #e2e8f0 mist, #744210 brown, #f6e05e glow), "
+              "no strokes thinner than 2, no gradients.\n\n"
+              "## Examples from the library\n"
+              "plus: <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\" fill=\"none\" stroke=\"currentColor\" "
+              "stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"><path d=\"M12 5v14M5 12h14\"/></svg>\n"
+              "clock: <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\" fill=\"none\" stroke=\"currentColor\" "
+              "stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"><circle cx=\"12\" cy=\"12\" r=\"10\"/>"
+              "<path d=\"M12 6v6l4 2\"/></svg>\n"
+              "trash: <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\" fill=\"none\" stroke=\"currentColor\" "
+              "stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"><path d=\"M3 6h18\"/>"
+              "<path d=\"M19 6v14a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V6\"/><path d=\"M8 6V4a2 2 0 0 1 2-2h4a2 2 0 0 1 2 2v2\"/>"
+              "<path d=\"M10 11v6M14 11v6\"/></svg>\n"
+              "map-pin: <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\" fill=\"none\" stroke=\"currentColor\" "
+              "stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"><path d=\"M20 10c0 6-8 12-8 12s-8-6-8-12a8 8 0 0 1 16 0Z\"/>"
+              "<circle cx=\"12\" cy=\"10\" r=\"3\"/></svg>\n"
+              "bell-off: <svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 24 24\" fill=\"none\" stroke=\"currentColor\" "
+              "stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"><path d=\"M13.7 21a2 2 0 0 1-3.4 0\"/>"
+              "<path d=\"M18.6 13A17.9 17.9 0 0 1 18 8\"/><path d=\"M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14\"/>"
+              "<path d=\"M18 8a6 6 0 0 0-9.3-5\"/><path d=\"m2 2 20 20\"/></svg>")
 
 
 def _pelican(r, w, h):
@@ -1004,7 +1212,32 @@ def svg_call(rng, when) -> Call:
 
 CODE_SYSTEM = ("You are a senior Python engineer at Halcyon. Write one self-contained Python 3.11 function that "
                "meets the spec exactly. Use type hints and a short docstring, standard library only. Reply with the "
-               "code in a single ```python block, followed by at most two sentences on edge cases.")
+               "code in a single ```python block, followed by at most two sentences on edge cases.\n\n"
+               "## Halcyon Python standards (platform guild, rev. 14)\n"
+               "Language level: Python 3.11. Use built-in generics (list[str], dict[str, int]) and X | None, never "
+               "typing.List or Optional. Use from __future__ import annotations only when a forward reference needs it.\n"
+               "Naming: snake_case for functions and variables, UPPER_CASE for module constants, verbs for functions "
+               "that act (parse_duration) and nouns for functions that compute a value (business_days). No single-letter "
+               "names except i, j, k for indices and x, y for coordinates.\n"
+               "Docstrings: one line that says what the function returns or does, then, only when needed, a short "
+               "paragraph on arguments that are not obvious and on the exceptions raised. No reStructuredText fields.\n"
+               "Errors: validate arguments at the start and raise ValueError (bad value) or TypeError (bad type) with a "
+               "message that names the argument and the value received. Never catch Exception except to re-raise with "
+               "context. Never return None to signal an error.\n"
+               "Purity: functions do not print, log, read environment variables or touch the network unless the spec "
+               "asks for it. Do not mutate arguments; return new objects.\n"
+               "Performance: prefer the standard library (itertools, collections, heapq, bisect, functools) over hand-"
+               "written loops when it is clearer. Say in the note when the complexity is worse than linear.\n"
+               "Dates and times: use datetime with timezone.utc for timestamps; never naive datetimes for instants. "
+               "Durations are seconds as int unless the spec says otherwise.\n"
+               "Text: treat input as Unicode; normalise with unicodedata when comparing or slugifying. Do not assume ASCII.\n"
+               "Files: open text files with an explicit encoding='utf-8' and newline='' for CSV. Use pathlib for paths.\n"
+               "Style: black formatting (line length 110), imports at the top of the snippet, grouped stdlib only. No "
+               "wildcard imports, no global state, no classes when a function will do.\n"
+               "Tests: do not include tests in the answer; the IDE plugin generates them separately from the docstring.\n"
+               "Security: never use eval, exec, pickle or shell=True; never build SQL or shell commands from strings.\n"
+               "Output format: exactly one ```python block with the function and the imports it needs, then at most two "
+               "sentences on edge cases. No headings, no bullet lists, no alternative versions.")
 
 # (spec template, code template, note, parameter choices)
 CODE_TASKS = [
@@ -1360,6 +1593,11 @@ def code_call(rng, when) -> Call:
     if rng.random() < 0.3:
         prompt += pick(rng, [" It's for the {team} service.", " Keep it simple, this goes in a shared utils module.",
                              " Please include type hints.", " No third-party packages."]).format(team=pick(rng, TEAMS).lower())
+    if rng.random() < 0.55:  # the IDE plugin sends the module the function will live in
+        others = rng.sample([t for t in CODE_TASKS if t[1] != code], k=rng.randrange(2, 5))
+        context = "\n\n".join(other.format(**{k: v[0] for k, v in opts.items()}) for _, other, _, opts in others)
+        module = pick(rng, ["common/text.py", "common/timeutils.py", "common/collections.py", "jobs/helpers.py", "api/utils.py"])
+        prompt += f"\n\nIt goes in `halcyon/{module}`, which currently contains:\n```python\n{context}\n```"
     answer = f"```python\n{code.format(**params)}\n```\n\n{note}"
     return Call("python_functions", when, CODE_SYSTEM, [{"role": "user", "content": prompt}], answer,
                 {"temperature": 0.2, "max_tokens": 1200}, user=f"ide-{pick(rng, FIRST).lower()}")
@@ -1380,7 +1618,31 @@ INVOICE_SCHEMA = {
 INVOICE_SYSTEM = ("You extract data from vendor invoices for Halcyon's accounts-payable system. The input is OCR "
                   "text and may contain noise. Return one JSON object with exactly these keys and types, null when a "
                   "field is absent, numbers without currency symbols or thousands separators:\n"
-                  + json.dumps(INVOICE_SCHEMA, indent=1))
+                  + json.dumps(INVOICE_SCHEMA, indent=1)
+                  + "\n\nRules agreed with accounts payable:\n"
+                  "- Dates: invoices from Germany and the Netherlands write day.month.year, from the UK and France "
+                  "day/month/year, from the US month/day/year. Convert all of them to YYYY-MM-DD.\n"
+                  "- vendor_name is the legal name as printed in the header, in its original capitalisation if the "
+                  "header is not all capitals; if it is, use the name as it appears in the bank or footer block.\n"
+                  "- OCR confuses l/I/1 and O/0 in words; fix obvious OCR errors in labels but never in numbers, IBANs "
+                  "or invoice numbers.\n"
+                  "- line_items: one object per printed line, in order. amount is the printed line total. Do not add "
+                  "lines for VAT, shipping or discounts; those go in tax_amount and shipping.\n"
+                  "- tax_rate is the VAT or sales-tax percentage as a number (19 for 19%); null when no tax is shown. "
+                  "tax_amount is 0 when no tax is shown.\n"
+                  "- shipping is 0 when no shipping or handling line is shown.\n"
+                  "- total is the amount due as printed. Do not recompute it; if subtotal + tax_amount + shipping does "
+                  "not equal the printed total, still return the printed values (a downstream check flags it).\n"
+                  "- iban: remove spaces; keep the country prefix. US remittance details (ACH) are not IBANs: null.\n"
+                  "- payment_terms exactly as printed (\"Net 30\", \"2/10 Net 30\", \"Due on receipt\").\n"
+                  "- Ignore the terms and conditions, bank charges notes and marketing text at the bottom.\n"
+                  "- Output the JSON object only: no code fences, no comments, no trailing text.\n\n"
+                  "Example output for a one-line invoice:\n"
+                  '{"vendor_name": "Example Supplies Ltd", "vendor_vat_id": "GB123456789", "invoice_number": "INV-2026-00017", '
+                  '"invoice_date": "2026-03-02", "due_date": "2026-04-01", "currency": "GBP", "po_number": null, '
+                  '"line_items": [{"description": "Label printer ribbons", "quantity": 10, "unit_price": 4.5, "amount": 45.0}], '
+                  '"subtotal": 45.0, "tax_rate": 20.0, "tax_amount": 9.0, "shipping": 0.0, "total": 54.0, '
+                  '"payment_terms": "Net 30", "iban": "GB29NWBK60161331926819"}')
 VENDORS = [
     ("Shenzhen Brightway Electronics Co., Ltd.", None, "USD", "CN", ["PCB assembly, thermostat mainboard rev C", "Image sensor module IMX-415", "Li-ion cell 18650 3400mAh", "Injection-moulded enclosure, doorbell", "Flex cable 24-pin 80mm"]),
     ("Pacific Freight Partners LLC", None, "USD", "US", ["Ocean freight 40' HC Yantian-Long Beach", "Customs brokerage", "Drayage Long Beach to Reno DC", "Chassis fee", "ISF filing"]),
@@ -1461,6 +1723,16 @@ def make_invoice(rng: random.Random, when: datetime) -> tuple[str, dict]:
         out.append(f"Bank: IBAN {spaced}  BIC {pick(rng, ['DEUTDEFF', 'NWBKGB2L', 'ABNANL2A', 'BNPAFRPP'])}")
     elif country == "US":
         out.append(f"Remit to: ACH routing 0{rng.randrange(21000000, 29999999)} acct ****{rng.randrange(1000, 9999)}")
+    out += ["", pick(rng, [
+        "Terms and conditions: Goods remain the property of the seller until paid in full. Claims for shortages or damage "
+        "must be made in writing within 7 days of delivery. Late payments accrue interest at 1.5% per month. Any dispute "
+        "must be raised before the due date, quoting the invoice number.",
+        "Please quote the invoice number with your payment. Bank charges are for the payer's account. We reserve the right "
+        "to charge statutory interest and compensation for late payment. Our general terms of delivery apply; a copy is "
+        "available on request.",
+        "Thank you for your business. Payment by bank transfer only; we do not accept cheques. Questions about this invoice: "
+        "accounts receivable, quoting the customer number and invoice number. Retention of title applies to all goods.",
+    ]), f"Page 1 of 1   ·   Customer no. {rng.randrange(10000, 99999)}   ·   Printed {issued.strftime(date_fmt)}"]
     text = "\n".join(x for x in out if x is not None)
     if rng.random() < 0.25:  # OCR noise
         text = text.replace("Invoice", "lnvoice", 1).replace("Total", "TotaI", 1)
@@ -1520,6 +1792,19 @@ def make_order_email(rng: random.Random, when: datetime) -> tuple[str, dict]:
               f"Shipping to: {first} {last}, {rng.randrange(10, 999)} {pick(rng, STREETS)}, {city[0]}, {city[1]} {city[3]}",
               f"Paid with Visa ending in {rng.randrange(1000, 9999)}", "",
               pick(rng, ["Questions? Reply to this email or call 1-800-555-0199.", "Track your package in the app.", "Need to make a change? Visit your orders page within 1 hour."])]
+    # What a plain-text rendering of a real order email carries below the receipt.
+    lines += ["", "You might also like:"]
+    lines += [f"  {n}  from ${money(rng.uniform(9, 300))}  [View item]" for n in rng.sample(catalog, k=min(3, len(catalog)))]
+    lines += ["", "Returns & refunds: most items can be returned within 30 days of delivery for a full refund. Items must be "
+              "unused and in their original packaging. Start a return from your orders page; we'll email a prepaid label. "
+              "Refunds go back to the original payment method within 5-10 business days after we receive the item.",
+              "", "Delivery estimates are not guaranteed. Orders placed after 2 pm ET ship the next business day. Signature may "
+              "be required for orders over $500.",
+              "", f"This email was sent to {ascii_lower(first)}.{ascii_lower(last)}@halcyonlabs.example because you placed an order with {merchant}. "
+              "Manage your email preferences or unsubscribe from marketing emails at any time; you'll still receive "
+              "transactional emails about your orders. Prices and availability are subject to change.",
+              f"© 2026 {merchant}. All rights reserved. Privacy Policy | Terms of Use | Accessibility | Contact us",
+              f"Ref: {rand_str(rng, 8, '0123456789ABCDEF')}-{rand_str(rng, 4, '0123456789ABCDEF')}  [image: {merchant} logo] [image: tracking pixel]"]
     data = {"merchant": merchant, "order_id": oid, "order_date": ordered.strftime("%Y-%m-%d"), "items": items,
             "subtotal": subtotal, "tax": tax, "shipping": shipping, "total": total, "currency": "USD", "ship_to_city": city[0]}
     note = "\n".join(lines)
@@ -1572,6 +1857,24 @@ TOPICS = {
 }
 
 
+DISCUSSION = [
+    "{who}: last time we tried something like this it took {n} days longer than planned",
+    "{who} shared the dashboard for {topic}; numbers roughly match what {other} saw last week",
+    "{other} asked whether {team} needs to be in the loop; {who} will check but thinks not",
+    "discussion about whether to wait for the quarterly planning before committing",
+    "{who}: the doc for {topic} is in the shared drive, comments welcome before Friday",
+    "{other} raised that the on-call rotation is already thin this month",
+    "{who} thinks we should measure before and after, {other} agreed",
+    "some back and forth on ownership, parked for now",
+    "{other}: customers have asked about this {n} times in support tickets this month",
+    "{who} wondered if there is a cheaper option; nobody had numbers",
+    "{other} will pair with {who} on it if needed",
+    "question from {who} about the risk for the holiday freeze; {other} says we are clear until Nov 20",
+    "{who} mentioned a similar write-up from the {team} team that may help",
+    "agreed the current approach is ok as a stopgap, not long term",
+]
+
+
 def make_meeting(rng: random.Random, when: datetime) -> tuple[str, str]:
     team = pick(rng, TEAMS)
     topics = rng.sample(TOPICS[team], k=min(len(TOPICS[team]), rng.randrange(2, 4)))
@@ -1591,6 +1894,9 @@ def make_meeting(rng: random.Random, when: datetime) -> tuple[str, str]:
         lines.append(f"## {topic}")
         lines.append(f"- {status}")
         lines.append(f"- {pick(rng, people)}: {pick(rng, ['concerned about timeline', 'thinks we can do it in one sprint', 'wants data first', 'ok with it', 'asked about rollback plan'])}")
+        for _ in range(rng.randrange(2, 7)):  # the discussion: most of any real set of notes, none of it a decision
+            lines.append("- " + pick(rng, DISCUSSION).format(who=pick(rng, people), other=pick(rng, people), topic=topic.lower(),
+                                                            n=rng.randrange(2, 40), team=pick(rng, TEAMS)))
         if rng.random() < 0.8:
             lines.append(f"- decided: {decision}")
             decisions.append(decision)
@@ -1629,6 +1935,177 @@ COUNTERPARTIES = [("Cloudspire Hosting Inc.", "Provider", "a Delaware corporatio
                   ("Relay Field Services LLC", "Provider", "a North Carolina limited liability company", "professional installation services for Halcyon devices")]
 LAW = [("the State of Delaware", "Wilmington, Delaware"), ("the State of New York", "New York County, New York"),
        ("England and Wales", "London, England")]
+
+
+# (item, unit, low, high unit price in USD): what each kind of provider bills for
+RATE_ITEMS = {
+    "video storage and transcoding services": [
+        ("Object storage, standard tier", "TB-month", 8, 24), ("Object storage, infrequent access", "TB-month", 3, 11),
+        ("Object storage, archive", "TB-month", 0.9, 4), ("Transcoding, 1080p H.264", "hour of video", 0.6, 2.4),
+        ("Transcoding, 2K HEVC", "hour of video", 1.1, 3.8), ("Thumbnail and preview generation", "1,000 images", 0.2, 1.4),
+        ("Egress to the internet", "TB", 18, 85), ("CDN delivery", "TB", 9, 38), ("API requests", "million requests", 0.3, 4.5),
+        ("Dedicated transcoding node", "node-month", 850, 2400), ("Snapshot retention, 30 days", "TB-month", 2, 9),
+        ("Cross-region replication", "TB", 10, 40)],
+    "customer analytics and reporting software": [
+        ("Analyst seat", "seat-month", 45, 160), ("Viewer seat", "seat-month", 8, 30), ("Event ingestion", "million events", 4, 28),
+        ("Event retention beyond 13 months", "million events-month", 0.4, 3), ("Warehouse connector", "connector-month", 120, 650),
+        ("Custom dashboard build", "dashboard", 800, 3900), ("Scheduled report delivery", "1,000 deliveries", 6, 30),
+        ("Sandbox workspace", "workspace-month", 150, 900), ("Data export API", "million rows", 1.5, 9),
+        ("Premium support", "month", 450, 2900), ("Single sign-on add-on", "month", 200, 1200), ("Audit log export", "month", 90, 600)],
+    "managed cellular connectivity for devices": [
+        ("LTE-M data, pooled", "GB", 1.8, 9), ("NB-IoT data, pooled", "GB", 2.5, 12), ("SIM activation", "SIM", 0.5, 3),
+        ("SIM monthly fee", "SIM-month", 0.2, 1.4), ("eSIM profile download", "profile", 0.3, 2.2),
+        ("SMS, mobile-terminated", "1,000 SMS", 2, 12), ("Static IP address", "SIM-month", 0.5, 4), ("Roaming surcharge", "GB", 1, 8),
+        ("Private APN", "month", 300, 1800), ("Connectivity management API", "million calls", 1, 6),
+        ("SIM suspension", "SIM-month", 0.05, 0.4), ("Network diagnostics package", "month", 150, 900)],
+    "payment processing and subscription billing services": [
+        ("Card transaction, domestic", "transaction", 0.08, 0.3), ("Card transaction, international", "transaction", 0.12, 0.5),
+        ("Subscription invoice generated", "1,000 invoices", 4, 25), ("Chargeback handling", "chargeback", 8, 25),
+        ("3-D Secure authentication", "1,000 checks", 3, 18), ("Account updater", "1,000 updates", 5, 30),
+        ("Payout to bank account", "payout", 0.1, 1.5), ("Currency conversion", "1,000 conversions", 6, 40),
+        ("Dunning email", "1,000 emails", 1, 8), ("Tax calculation", "1,000 calculations", 2, 15),
+        ("Revenue recognition module", "month", 400, 2500), ("Dedicated account manager", "month", 600, 3500)],
+    "professional installation services for Halcyon devices": [
+        ("Thermostat installation", "job", 79, 179), ("Thermostat installation with C-wire adapter", "job", 99, 219),
+        ("Doorbell installation, wired", "job", 69, 159), ("Doorbell installation, battery", "job", 39, 99),
+        ("Camera installation, indoor", "camera", 29, 79), ("Camera installation, outdoor", "camera", 59, 149),
+        ("Hub and sensor setup", "job", 49, 119), ("Site survey", "visit", 35, 95), ("Trip charge, rural zone", "visit", 20, 75),
+        ("After-hours surcharge", "job", 30, 90), ("Return visit, customer not home", "visit", 25, 70),
+        ("Old equipment removal and recycling", "job", 15, 45)],
+}
+RATE_REGIONS = ["US East", "US West", "US Central", "Canada", "UK", "EU Central", "EU West", "Nordics"]
+RATE_TERMS = [("on-demand", 1.0), ("1-year commitment", 0.88), ("3-year commitment", 0.74)]
+
+
+def make_rate_card(rng: random.Random, scope: str, rows: int) -> list[dict]:
+    """Graduated prices: the first `t1` units at p1, units up to `t2` at p2, the rest at p3."""
+    combos = [(item, region, term) for item in RATE_ITEMS[scope] for region in RATE_REGIONS for term in RATE_TERMS]
+    chosen = sorted(rng.sample(range(len(combos)), k=min(rows, len(combos))))
+    card = []
+    for n, idx in enumerate(chosen, start=1):
+        (item, unit, lo, hi), region, (term, factor) = combos[idx]
+        base = rng.uniform(lo, hi) * factor
+        t1 = pick(rng, [10, 50, 100, 250, 500, 1000])
+        t2 = t1 * pick(rng, [5, 10, 20])
+        p1 = round(base, 4 if base < 1 else 2)
+        p2 = round(base * rng.uniform(0.78, 0.92), 4 if base < 1 else 2)
+        p3 = round(base * rng.uniform(0.6, 0.77), 4 if base < 1 else 2)
+        sku = f"{''.join(w[0] for w in item.split()[:3]).upper()}-{region.replace(' ', '')[:4].upper()}-{term[0].upper()}{rng.randrange(100, 999)}"
+        card.append({"n": n, "sku": sku, "item": item, "unit": unit, "region": region, "term": term,
+                     "t1": t1, "t2": t2, "p": [p1, p2, p3]})
+    return card
+
+
+def rate_line(row: dict) -> str:
+    p1, p2, p3 = (f"USD {p:,.4f}".rstrip("0").rstrip(".") if p < 1 else f"USD {p:,.2f}" for p in row["p"])
+    return (f"F.{row['n']} {row['sku']} | {row['item']} | {row['region']} | {row['term']} | per {row['unit']}: "
+            f"first {row['t1']:,} {p1}; next {row['t2'] - row['t1']:,} {p2}; above {row['t2']:,} {p3}")
+
+
+def tiered_cost(row: dict, prices: list[float], qty: int) -> float:
+    first = min(qty, row["t1"])
+    second = min(max(qty - row["t1"], 0), row["t2"] - row["t1"])
+    third = max(qty - row["t2"], 0)
+    return first * prices[0] + second * prices[1] + third * prices[2]
+
+
+SUBPROCESSORS = [("Amazon Web Services, Inc.", "cloud hosting", "United States"), ("Google LLC", "cloud hosting and analytics", "United States"),
+                 ("Microsoft Corporation", "email and productivity", "United States"), ("Cloudflare, Inc.", "content delivery and DDoS protection", "United States"),
+                 ("Datadog, Inc.", "monitoring and logging", "United States"), ("Twilio Inc.", "SMS delivery", "United States"),
+                 ("Zendesk, Inc.", "customer support tickets", "United States"), ("Snowflake Inc.", "data warehousing", "United States"),
+                 ("Atlassian Pty Ltd", "issue tracking", "Australia"), ("Hetzner Online GmbH", "backup hosting", "Germany"),
+                 ("OVH SAS", "disaster-recovery hosting", "France"), ("Salesforce, Inc.", "CRM", "United States"),
+                 ("Okta, Inc.", "identity and single sign-on", "United States"), ("PagerDuty, Inc.", "incident alerting", "United States"),
+                 ("Sentry (Functional Software, Inc.)", "error tracking", "United States"), ("Mailgun Technologies, Inc.", "transactional email", "United States"),
+                 ("Intercom R&D Unlimited Company", "in-app messaging", "Ireland"), ("DigitalOcean, LLC", "build infrastructure", "United States"),
+                 ("Fastly, Inc.", "edge delivery", "United States"), ("Elastic N.V.", "search hosting", "Netherlands")]
+
+SECURITY_QUESTIONS = [
+    ("Governance", "Is there a documented information security policy approved by management?", ["Yes. Reviewed annually by the executive team; last approved {d}.", "Yes. Owned by the CISO and reviewed every 12 months."]),
+    ("Governance", "Do you have a dedicated security officer?", ["Yes, a full-time CISO reporting to the CEO.", "Yes, a Head of Security with a team of {n}."]),
+    ("Governance", "Do you carry cyber liability insurance?", ["Yes, USD {m} million per claim.", "Yes, see Section 11."]),
+    ("Certifications", "Do you hold a current SOC 2 Type II report?", ["Yes, covering Security, Availability and Confidentiality; period ending {d}.", "Yes; available under NDA."]),
+    ("Certifications", "Are you ISO 27001 certified?", ["Yes, certificate valid until {d}.", "No. We follow ISO 27001 controls and plan certification next year.", "In progress; Stage 2 audit scheduled."]),
+    ("Certifications", "Are you PCI DSS compliant?", ["Yes, Level 1 service provider (AOC available).", "Not applicable: no cardholder data is processed.", "Yes, SAQ D."]),
+    ("Access control", "Is multi-factor authentication required for all administrative access?", ["Yes, hardware keys (FIDO2) for production.", "Yes, TOTP or push for all staff."]),
+    ("Access control", "How often are access rights reviewed?", ["Quarterly for production; semi-annually for corporate systems.", "Monthly for privileged roles, quarterly for all others."]),
+    ("Access control", "Is access revoked promptly when staff leave?", ["Within 1 business day, automated from the HR system.", "Same day, via SCIM deprovisioning."]),
+    ("Access control", "Do support staff have standing access to customer data?", ["No. Access requires a ticket and customer approval, expires after {n} hours and is logged.", "No; break-glass access only, approved by two people."]),
+    ("Encryption", "Is customer data encrypted at rest?", ["Yes, AES-256 with keys in a cloud KMS, rotated annually.", "Yes, AES-256; customer-managed keys available on request."]),
+    ("Encryption", "Is data encrypted in transit?", ["Yes, TLS 1.2+ everywhere; TLS 1.3 preferred.", "Yes, TLS 1.2 or higher, HSTS enabled."]),
+    ("Encryption", "Are backups encrypted?", ["Yes, with separate keys from production.", "Yes, AES-256."]),
+    ("Network", "Are production networks segmented from corporate networks?", ["Yes, separate VPCs with no direct routes.", "Yes; access only through a bastion with MFA."]),
+    ("Network", "Do you run intrusion detection?", ["Yes, managed IDS with 24x7 monitoring.", "Yes, host-based and network-based."]),
+    ("Network", "Is there DDoS protection?", ["Yes, through our CDN provider.", "Yes, always-on mitigation."]),
+    ("Vulnerability management", "How often do you scan for vulnerabilities?", ["Weekly authenticated scans; continuous dependency scanning.", "Daily for internet-facing assets, weekly internally."]),
+    ("Vulnerability management", "What are your remediation timelines?", ["Critical 7 days, high 30 days, medium 90 days.", "Critical 72 hours, high 14 days, medium 60 days."]),
+    ("Vulnerability management", "Do you commission independent penetration tests?", ["Yes, annually and after major changes; summary letter available.", "Yes, twice a year by {vendor}."]),
+    ("Vulnerability management", "Do you run a bug bounty program?", ["Yes, a private program with {n} researchers.", "No; we accept reports at security@ and respond within 2 business days."]),
+    ("Secure development", "Is code peer reviewed before deployment?", ["Yes, at least one approving review, enforced by branch protection.", "Yes, two reviewers for security-sensitive paths."]),
+    ("Secure development", "Do you scan code for secrets?", ["Yes, pre-commit hooks and push protection on all repositories.", "Yes, in CI; findings block the merge."]),
+    ("Secure development", "Do you use static analysis?", ["Yes, SAST on every pull request.", "Yes, plus dependency scanning (SCA)."]),
+    ("Logging", "How long are security logs retained?", ["12 months hot, 3 years archived.", "400 days."]),
+    ("Logging", "Are logs protected from tampering?", ["Yes, write-once storage in a separate account.", "Yes, forwarded to an immutable SIEM."]),
+    ("Incident response", "Do you have an incident response plan?", ["Yes, tested with a tabletop exercise at least annually.", "Yes; last exercised {d}."]),
+    ("Incident response", "How quickly will you notify us of a breach?", ["Within the period in Section 7.3 of the Agreement.", "Without undue delay, see Section 7.3."]),
+    ("Incident response", "Have you had a reportable security incident in the last 3 years?", ["No.", "One, in {y}, affecting no customer data; post-mortem available under NDA."]),
+    ("Business continuity", "What are your RTO and RPO?", ["RTO 8 hours, RPO 1 hour.", "RTO 4 hours, RPO 15 minutes for the core service."]),
+    ("Business continuity", "How often do you test backup restores?", ["Quarterly.", "Monthly automated restore tests; annual full DR exercise."]),
+    ("Business continuity", "Are backups stored in a separate region?", ["Yes.", "Yes, in a separate region and a separate account."]),
+    ("Privacy", "Where is customer data stored?", ["United States (us-east-1, us-west-2).", "US by default; EU region available."]),
+    ("Privacy", "Do you use customer data to train machine-learning models?", ["No.", "No, unless the customer opts in in writing.", "Only de-identified aggregates, see Section 8.4."]),
+    ("Privacy", "Do you sell or share personal data with third parties?", ["No. Subprocessors only, see Exhibit G.", "No."]),
+    ("Privacy", "How do you handle data subject requests?", ["We forward them to the customer within 5 business days and assist as required by the DPA.", "Through the support portal, within 10 days."]),
+    ("Vendor management", "Do you assess your subprocessors' security?", ["Yes, before onboarding and annually.", "Yes, using questionnaires and SOC reports."]),
+    ("Personnel", "Are employees background checked?", ["Yes, where permitted by law.", "Yes, for all staff with production access."]),
+    ("Personnel", "Is security awareness training mandatory?", ["Yes, at onboarding and annually, with phishing simulations.", "Yes, annually."]),
+    ("Physical", "Do you operate your own data centres?", ["No, we use {cloud}, which holds SOC 2 and ISO 27001.", "No; colocation in SOC 2 certified facilities."]),
+    ("Physical", "Are offices access controlled?", ["Yes, badge access and visitor logs.", "Yes; no production access from offices."]),
+    ("AI", "Do you use generative AI services to process customer data?", ["No.", "Only for support ticket summaries, with the vendor's zero-retention option.", "Not without prior written consent."]),
+    ("AI", "If so, are prompts and outputs retained by the AI vendor?", ["Not applicable.", "No, zero data retention is configured.", "For up to 30 days for abuse monitoring."]),
+]
+
+
+def make_questionnaire(rng: random.Random, k: int) -> list[str]:
+    rows = []
+    items = rng.sample(SECURITY_QUESTIONS, k=min(k, len(SECURITY_QUESTIONS)))
+    items.sort(key=lambda q: [c for c, _, _ in SECURITY_QUESTIONS].index(q[0]))
+    for n, (cat, question, answers) in enumerate(items, start=1):
+        answer = pick(rng, answers).format(d=f"{pick(rng, MONTHS)} {rng.randrange(2024, 2027)}", n=rng.randrange(3, 40), m=pick(rng, [2, 5, 10]),
+                                           vendor=pick(rng, ["NCC Group", "Bishop Fox", "Trail of Bits", "Cure53"]), y=rng.randrange(2023, 2026),
+                                           cloud=pick(rng, ["AWS", "Google Cloud", "Azure"]))
+        rows.append(f"H.{n} [{cat}] {question}\n    Response: {answer}")
+    return rows
+
+
+def make_sow(rng: random.Random, scope: str, eff: datetime, fees: int) -> str:
+    n_ms = rng.randrange(6, 14)
+    milestones, when = [], eff
+    for i in range(1, n_ms + 1):
+        when = when + timedelta(days=rng.randrange(10, 45))
+        milestones.append(f"M{i}. {pick(rng, ['Kick-off and requirements sign-off', 'Environment provisioned', 'Integration with Halcyon staging', 'Data migration dry run', 'Security review passed', 'Load test at 2x peak', 'Pilot in one region', 'Production cutover', 'Hypercare complete', 'Runbook handover', 'Reporting dashboards live', 'Training delivered'])}"
+                          f" - target {when.strftime('%B %d, %Y')} - fee USD {round(fees * rng.uniform(0.01, 0.06), -2):,.0f} - acceptance: {pick(rng, ['written sign-off by the Halcyon project lead', 'all test cases in the acceptance plan pass', 'five business days without a Severity 1 or 2 defect', 'Halcyon confirms in the project channel'])}")
+    assumptions = rng.sample([
+        "Halcyon provides access to a staging environment within 10 business days of kick-off.",
+        "Halcyon nominates a project lead with authority to accept deliverables.",
+        "Provider's team works remotely; on-site visits are billed at cost with prior approval.",
+        "Delays caused by Halcyon move the affected milestones by the same number of days.",
+        "Work outside this Statement of Work follows the change-control procedure in I.5.",
+        "All deliverables are in English.",
+        "Provider uses its standard tooling; licences for Halcyon's own tools are Halcyon's responsibility.",
+        "Test data is synthetic or anonymised; Provider will not need production Customer Data before cutover.",
+        "Meetings are held weekly; minutes are circulated within two business days.",
+        "Halcyon's security team reviews the integration design before milestone 4.",
+        "Provider's staff follow Halcyon's acceptable use policy when using Halcyon systems.",
+        "Third-party costs (cloud, carriers, couriers) are passed through without mark-up.",
+    ], k=rng.randrange(6, 12))
+    return ("EXHIBIT I - STATEMENT OF WORK No. 1\n"
+            f"I.1 Objective. Provider will implement {scope} for Halcyon's production environment, replacing the current in-house solution.\n"
+            "I.2 Milestones, fees and acceptance.\n" + "\n".join(milestones) + "\n"
+            "I.3 Assumptions.\n" + "\n".join(f"- {a}" for a in assumptions) + "\n"
+            "I.4 Project governance. Each party names a project lead. The leads meet weekly and escalate unresolved issues to a steering group that meets monthly.\n"
+            "I.5 Change control. Either party may request a change in writing. Provider will respond within five business days with the impact on scope, timeline and fees. No change is binding until both project leads sign it.\n"
+            "I.6 Warranty on deliverables. Provider will correct any deliverable that does not meet its acceptance criteria, at no additional charge, if notified within thirty (30) days of acceptance.")
 
 
 def _para(*sentences: str) -> str:
@@ -1791,16 +2268,60 @@ def make_contract(rng: random.Random) -> tuple[str, dict]:
         "E.3 Response targets. Provider will respond within the times in Exhibit B, B.6. Response means a qualified engineer has acknowledged the issue and begun work; it does not mean resolution.",
         "E.4 Escalation. If a Severity 1 or 2 issue is not resolved within one business day, Customer may escalate to Provider's head of support, whose contact details are in the support portal.",
         "E.5 Exclusions. Support does not cover issues caused by Customer's modifications, third-party products not supplied by Provider, or use of the Services contrary to the Documentation."]))
+    _append_commercial_exhibits(rng, s, f, scope, eff)
     s.append(f"IN WITNESS WHEREOF, the parties have executed this Agreement as of the Effective Date.\n\n{provider}\nBy: {' '.join(person(rng))}\nTitle: {pick(rng, ['Chief Executive Officer', 'General Counsel', 'VP Sales'])}\n\n{customer}\nBy: {' '.join(person(rng))}\nTitle: {pick(rng, ['Chief Financial Officer', 'General Counsel', 'VP Operations'])}")
+    if f["amended"]:
+        row, new, since = f["amended"]["row"], f["amended"]["p"], f["amended"]["since"]
+        s.append(f"AMENDMENT No. 1 TO THE MASTER SERVICES AGREEMENT\nThis Amendment is made on {since.strftime('%B %d, %Y')} between {provider} and {customer}. "
+                 f"Capitalised terms have the meanings given in the Agreement.\n"
+                 f"1. Pricing. With effect from {since.strftime('%B %d, %Y')}, the unit prices for SKU {row['sku']} in Exhibit F (line F.{row['n']}) are replaced by: "
+                 f"first {row['t1']:,} units USD {new[0]:,}; next {row['t2'] - row['t1']:,} units USD {new[1]:,}; above {row['t2']:,} units USD {new[2]:,}.\n"
+                 "2. No other changes. Except as set out in this Amendment, the Agreement remains unchanged and in full force and effect.\n"
+                 f"Signed for {provider}: {' '.join(person(rng))}. Signed for {customer}: {' '.join(person(rng))}.")
     f["venue"] = venue_law
     return "\n\n".join(s), f
 
 
+def _append_commercial_exhibits(rng: random.Random, s: list[str], f: dict, scope: str, eff: datetime) -> None:
+    """Rate card, subprocessors, security questionnaire, statement of work and, for renewals, the usage history:
+    the exhibits that make a real contract bundle run to tens of thousands of tokens."""
+    kind = pick(rng, ["compact", "standard", "standard", "renewal"])
+    rows = {"compact": rng.randrange(80, 130), "standard": rng.randrange(120, 220), "renewal": rng.randrange(180, 288)}[kind]
+    card = make_rate_card(rng, scope, rows)
+    f["rate_card"], f["kind"] = card, kind
+    s.append("EXHIBIT F - RATE CARD\nPrices are in USD, exclude taxes and apply per calendar month. Tiers are graduated: each "
+             "tier's price applies only to the units within that tier. Region is where the Services are delivered.\n"
+             + "\n".join(rate_line(row) for row in card))
+    subs = rng.sample(SUBPROCESSORS, k=rng.randrange(6, len(SUBPROCESSORS)))
+    s.append("EXHIBIT G - SUBPROCESSORS\n" + "\n".join(f"G.{n} {name} - {what} - {where}" for n, (name, what, where) in enumerate(subs, start=1)))
+    if kind != "compact":
+        s.append("EXHIBIT H - SECURITY QUESTIONNAIRE RESPONSES (Provider's answers, incorporated by reference)\n"
+                 + "\n".join(make_questionnaire(rng, rng.randrange(25, len(SECURITY_QUESTIONS) + 1))))
+        s.append(make_sow(rng, scope, eff, f["fees"]))
+    if kind == "renewal":
+        months = [datetime(2026, 9, 1) - timedelta(days=31 * i) for i in range(12)][::-1]
+        used = rng.sample(card, k=min(len(card), rng.randrange(40, 110)))
+        lines = []
+        for month in months:
+            for row in used:
+                qty = max(1, int(row["t1"] * rng.uniform(0.3, 30)))
+                lines.append(f"{month:%Y-%m} | {row['sku']} | {qty:,} {row['unit']} | USD {tiered_cost(row, row['p'], qty):,.2f}")
+        s.append("EXHIBIT K - USAGE HISTORY (attached by Provider to the renewal quote; billed at the Exhibit F prices in force)\n" + "\n".join(lines))
+    f["amended"] = None
+    if rng.random() < 0.5:
+        row = pick(rng, card)
+        factor = rng.uniform(0.78, 0.95) if rng.random() < 0.7 else rng.uniform(1.05, 1.15)
+        new = [round(p * factor, 4 if p < 1 else 2) for p in row["p"]]
+        f["amended"] = {"row": row, "p": new, "since": datetime(2026, rng.randrange(3, 9), 1)}
+
+
 def contract_question(rng: random.Random, f: dict, asked: set) -> tuple[str, str]:
-    options = [q for q in ("breach", "terminate", "renewal", "sla", "deletion", "law") if q not in asked]
+    options = [q for q in ("breach", "terminate", "renewal", "sla", "deletion", "law", "pricing", "pricing") if q not in asked]
     q = pick(rng, options)
     asked.add(q)
     them = f["cp"]
+    if q == "pricing":
+        return pricing_question(rng, f)
     if q == "breach":
         question = pick(rng, ["What's the most we could recover if they have a data breach? Check whether the liability sections agree.",
                               "Is there a conflict between the general liability cap and anything in the data protection sections?"])
@@ -1882,7 +2403,48 @@ def contract_question(rng: random.Random, f: dict, asked: set) -> tuple[str, str
     return question, answer
 
 
+def pricing_question(rng: random.Random, f: dict) -> tuple[str, str]:
+    """A lookup deep in the rate card, overridden by the amendment at the very end when it names that SKU."""
+    amended = f["amended"]
+    row = amended["row"] if amended and rng.random() < 0.6 else pick(rng, f["rate_card"])
+    qty = int(row["t2"] * rng.uniform(0.3, 2.5))
+    is_amended = bool(amended) and amended["row"] is row
+    prices = amended["p"] if is_amended else row["p"]
+    cost = tiered_cost(row, prices, qty)
+    question = pick(rng, [f"What would {qty:,} units of \"{row['item']}\" (priced per {row['unit']}) in {row['region']}, {row['term']}, cost us per month? Show the tier math.",
+                          f"Finance wants a quick check: we expect {qty:,} units a month of \"{row['item']}\" ({row['unit']}, {row['region']}, {row['term']}). What's the monthly charge?"])
+    first = min(qty, row["t1"])
+    second = min(max(qty - row["t1"], 0), row["t2"] - row["t1"])
+    third = max(qty - row["t2"], 0)
+    math_lines = [f"- first {first:,} x USD {prices[0]:,} = USD {first * prices[0]:,.2f}"]
+    if second:
+        math_lines.append(f"- next {second:,} x USD {prices[1]:,} = USD {second * prices[1]:,.2f}")
+    if third:
+        math_lines.append(f"- remaining {third:,} x USD {prices[2]:,} = USD {third * prices[2]:,.2f}")
+    source = (f"The line is F.{row['n']} (SKU {row['sku']}) in Exhibit F, **but Amendment No. 1** (at the end of the document) replaced its prices "
+              f"from {amended['since'].strftime('%B %d, %Y')}: USD {row['p'][0]:,} / {row['p'][1]:,} / {row['p'][2]:,} became USD {prices[0]:,} / {prices[1]:,} / {prices[2]:,}. "
+              "The amended prices apply."
+              if is_amended else f"The line is F.{row['n']} (SKU {row['sku']}) in Exhibit F. No amendment changes it.")
+    answer = (f"**About USD {cost:,.2f} per month**, before taxes (Exhibit F applies per calendar month and excludes taxes).\n\n{source}\n\n"
+              f"Tiers are graduated (Exhibit F preamble), so each price applies only to the units in its tier:\n" + "\n".join(math_lines)
+              + f"\n\nTotal: USD {cost:,.2f}.")
+    return question, answer
+
+
 SERVICES_INC = ["clip-upload API", "device gateway", "notification service", "auth service", "video transcoding pipeline", "billing service"]
+
+
+CHANNEL_CHATTER = [
+    "anyone else seeing timeouts from {svc} in eu?", "graphs attached, p99 is through the roof", "I'll take comms, updating the status page every 30 min",
+    "support has {n} tickets so far", "can we get a read-only replica to look at connections?", "not the CDN, origin is returning the 5xx",
+    "paging {who} for the database side", "rollback would take ~{n} min, starting prep in parallel", "customer success is asking for an ETA",
+    "let's not restart everything at once, one AZ at a time", "cpu is fine, it's waiting on something", "ok that's interesting, look at the pool metrics",
+    "reminder: log decisions in this channel please", "I can see retries stacking up from the mobile clients", "status page updated",
+    "who approved the change? not blaming, just need context", "confirmed: only {svc} is affected", "queue depth still climbing, ~{n}k",
+    "we should add this to the runbook afterwards", "{who}, can you check the config repo history for the last day?",
+    "the canary region looks good so far", "dropping off for 5 min, {who} has the pager", "error budget for the month is gone after this",
+    "heads up: the marketing email goes out at 17:00, may add load",
+]
 
 
 def make_incident(rng: random.Random) -> tuple[str, dict]:
@@ -1956,13 +2518,16 @@ def make_incident(rng: random.Random) -> tuple[str, dict]:
              f"- [{people[4]}] Add jittered exponential backoff to the client SDK retries (contributing). Due in 4 weeks.",
              f"- [{people[1]}] Update the runbook and dashboard links (contributing). Due in 1 week.",
              f"- [{people[0]}] Load-test configuration changes in staging with production-like traffic (root cause). Due next quarter.", "",
-             "APPENDIX A - METRICS",
-             "time   5xx_rate  p95_latency_ms  rps"]
-    cur = day - timedelta(minutes=10)
-    while cur <= resolved:
+             "APPENDIX A - METRICS (one row per minute, from the service dashboard export)",
+             "time   5xx_rate  p50_ms  p95_ms  p99_ms    rps  db_conn_in_use  queue_depth"]
+    cur = day - timedelta(minutes=30)
+    while cur <= resolved + timedelta(minutes=20):
         base = 0 if cur < day else (1 if cur < mitigated else 0.2 if cur < resolved else 0)
-        text.append(f"{fmt(cur)}  {max(0.1, base * rng.uniform(8, 35)):5.1f}%  {int(180 + base * rng.uniform(900, 4000)):>6}  {int(2400 * (1 + base * rng.uniform(1.5, 2.5)))}")
-        cur += timedelta(minutes=10)
+        noise = rng.uniform(0.9, 1.1)
+        text.append(f"{fmt(cur)}  {max(0.1, base * rng.uniform(8, 35)):7.1f}%  {int(42 * noise + base * rng.uniform(200, 900)):>6}"
+                    f"  {int(180 * noise + base * rng.uniform(900, 4000)):>6}  {int(420 * noise + base * rng.uniform(2000, 9000)):>6}"
+                    f"  {int(2400 * noise * (1 + base * rng.uniform(1.5, 2.5))):>5}  {int(min(200, 60 * noise + base * 140)):>14}  {int(base * rng.uniform(1000, 48000)):>11}")
+        cur += timedelta(minutes=1)
     text += ["", "APPENDIX B - LOG EXCERPTS (service logs, UTC)"]
     errors = {"config change": ["psycopg2.pool.PoolError: connection pool exhausted", "timeout acquiring connection after 5000ms (pool size 20, in use 20)"],
               "certificate expiry": ["x509: certificate has expired or is not yet valid", "upstream connect error or disconnect/reset before headers. reset reason: TLS error"],
@@ -1974,7 +2539,7 @@ def make_incident(rng: random.Random) -> tuple[str, dict]:
         level = "ERROR" if rng.random() < 0.7 else "WARN"
         host = f"{svc.split()[0].replace('-', '')}-{pick(rng, ['a', 'b', 'c'])}{rng.randrange(1, 9)}"
         text.append(f"{cur.strftime('%H:%M:%S')}.{rng.randrange(1000):03d} {level:<5} {host} req={rand_str(rng, 12, '0123456789abcdef')} {pick(rng, errors)}")
-        cur += timedelta(seconds=rng.randrange(40, 240))
+        cur += timedelta(seconds=rng.randrange(4, 40))
     text += ["", "APPENDIX C - INCIDENT CHANNEL (abridged)"]
     lines_c = [f"{people[2]}: ack, looking", f"{people[2]}: 5xx on {svc}, nothing deployed in the last hour on our side",
                f"{people[0]}: I'm IC. {people[3]}, can you join?", f"{people[3]}: here. dashboards show saturation, not traffic growth",
@@ -1983,10 +2548,18 @@ def make_incident(rng: random.Random) -> tuple[str, dict]:
                f"{people[4]}: found it - {cause[1]} in change #{rng.randrange(8000, 9999)}, merged at {fmt(tl[0][0])}",
                f"{people[0]}: ok, prepare the revert, canary first", f"{people[3]}: canary green", f"{people[0]}: roll it everywhere",
                f"{people[2]}: error rate back to baseline", f"{people[0]}: moving to monitoring, I'll write this up"]
+    for _ in range(rng.randrange(10, 40)):  # the chatter between the turning points
+        at = rng.randrange(2, len(lines_c) - 2)
+        lines_c.insert(at, f"{pick(rng, people)}: " + pick(rng, CHANNEL_CHATTER).format(svc=svc, n=rng.randrange(2, 60), who=pick(rng, people)))
     cur = first_alert
     for line in lines_c:
         text.append(f"[{fmt(cur)}] {line}")
         cur = min(resolved, cur + (mitigated - first_alert) / len(lines_c))
+    text += ["", "APPENDIX D - DEPLOY HISTORY (all services, 14 days before the incident, from the CD system)"]
+    deploys = sorted(day - timedelta(minutes=rng.randrange(60, 14 * 24 * 60)) for _ in range(rng.randrange(25, 90)))
+    for at in deploys:
+        text.append(f"{at:%Y-%m-%d %H:%M}  {pick(rng, SERVICES_INC):<26} build {rng.randrange(1000, 9999)}  {rand_str(rng, 8, '0123456789abcdef')}  "
+                    f"by {pick(rng, people)}  {pick(rng, ['ok', 'ok', 'ok', 'ok', 'rolled back', 'canary only'])}")
     return "\n".join(text), f
 
 
@@ -2028,23 +2601,30 @@ def incident_question(rng: random.Random, f: dict, asked: set) -> tuple[str, str
     return question, answer
 
 
-def longdoc_calls(rng: random.Random, session_start: datetime) -> list[Call]:
-    if rng.random() < 0.6:
-        doc, facts = make_contract(rng)
-        ask = contract_question
-        header = f"Master Services Agreement with {facts['cp']}"
-    else:
-        doc, facts = make_incident(rng)
-        ask = incident_question
-        header = f"Incident report: {facts['svc']} outage"
+def _doc_session(rng: random.Random, session_start: datetime, doc: str, facts: dict, ask, header: str, user: str,
+                 gaps: tuple[int, int], kinds: int) -> list[Call]:
+    """One person's questions about one document, asked one after another, each sent with the whole document in
+    front of the question (a cacheable prefix)."""
     block = f"<document title=\"{header}\">\n{doc}\n</document>"
     calls, asked, when = [], set(), session_start
-    for _ in range(rng.randrange(1, 4)):
+    for _ in range(min(kinds, rng.choices([1, 2, 3, 4], weights=[3, 4, 3, 2])[0])):  # one question of each kind at most
         question, answer = ask(rng, facts, asked)
         calls.append(Call("long_document_reasoning", when, LONGDOC_SYSTEM, [{"role": "user", "content": question}], answer,
-                          {"temperature": 0, "max_tokens": 2048}, cache_prefix=block, user="legal-ops"))
-        when = when + timedelta(seconds=rng.randrange(60, 260))
+                          {"temperature": 0, "max_tokens": 4096}, cache_prefix=block, user=user))
+        when = when + timedelta(seconds=rng.randrange(*gaps))  # reading the answer; past 5 minutes the cache is cold
     return calls
+
+
+def contract_session(rng: random.Random, session_start: datetime) -> list[Call]:
+    doc, facts = make_contract(rng)
+    return _doc_session(rng, session_start, doc, facts, contract_question, f"Master Services Agreement with {facts['cp']}",
+                        "legal-ops", (50, 480), kinds=7)
+
+
+def incident_session(rng: random.Random, session_start: datetime) -> list[Call]:
+    doc, facts = make_incident(rng)
+    return _doc_session(rng, session_start, doc, facts, incident_question, f"Incident report: {facts['svc']} outage",
+                        "sre-postmortems", (40, 360), kinds=3)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -2054,7 +2634,34 @@ def longdoc_calls(rng: random.Random, session_start: datetime) -> list[Call]:
 REVIEW_SYSTEM = ("You are a meticulous senior engineer reviewing code at Halcyon Labs. Review the change for bugs, "
                  "security problems and maintainability. Reply with a numbered list of findings, most severe first, "
                  "each with the file and line, why it matters and a concrete fix, then a one-line verdict: "
-                 "APPROVE, APPROVE WITH NITS or REQUEST CHANGES.")
+                 "APPROVE, APPROVE WITH NITS or REQUEST CHANGES.\n\n"
+                 "## Review checklist (Halcyon engineering handbook, section 7)\n"
+                 "Security, always first:\n"
+                 "- Secrets: credentials, API keys, tokens, connection strings with passwords, private keys or JWT "
+                 "signing secrets in code, config, fixtures, compose files or CI files. Say which value it is (name the "
+                 "variable, never repeat the whole secret), that it must be rotated, and where it should come from "
+                 "(instance role, secrets manager, environment).\n"
+                 "- Injection: SQL, shell or template strings built from input; eval/exec; unsafe deserialisation.\n"
+                 "- Personal data: customer emails, phone numbers, addresses or card data in code, fixtures, logs or "
+                 "test assertions. Fixtures must use obviously fake data (example.com, 555 numbers, test card numbers).\n"
+                 "- Exposure: services bound to 0.0.0.0, databases published on host ports, DEBUG in production, "
+                 "wildcard ALLOWED_HOSTS or CORS, cookies without Secure/HttpOnly, staging reaching production.\n"
+                 "- Network calls without timeouts, retries without backoff, unchecked responses.\n"
+                 "Correctness: off-by-one errors in pagination and ranges, time zones, integer/decimal money handling, "
+                 "resource leaks (connections opened at import time, files not closed), error handling that swallows "
+                 "failures, code that cannot run (undefined names).\n"
+                 "Maintainability: naming, dead code, duplicated logic, missing tests for new behaviour. Keep nits "
+                 "short and put them last; do not list more than two nits.\n\n"
+                 "## Severity\n"
+                 "A finding that leaks a secret or personal data, or lets an attacker in, is always first and always "
+                 "means REQUEST CHANGES. Correctness bugs that lose data or money also mean REQUEST CHANGES. "
+                 "Maintainability findings alone mean APPROVE WITH NITS. A change with no findings is APPROVE.\n\n"
+                 "## Format\n"
+                 "Numbered findings, each starting with a bold title, then the file and line(s) in parentheses as "
+                 "they appear in the diff (line 1 is the first line of the file shown), then why it matters and the "
+                 "fix in one or two sentences. Code in backticks. No praise, no summary of what the change does, no "
+                 "headings. End with the verdict on its own line in bold: **Verdict: ...**. Context files are for "
+                 "reference only: review the change, and mention context only where the change breaks it.")
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -2261,6 +2868,11 @@ def review_call(rng, when) -> Call:
                         "Quick review please - anything dangerous here?"]) + f"\n\n```{lang}\n{code}```"
     if rng.random() < 0.3:
         prompt += "\n" + pick(rng, ["CI is green.", f"Author: {first} {last}", "This is blocking the release.", "Ignore the formatting, will run black."])
+    if lang == "python" and rng.random() < 0.8:  # the review bot attaches the modules the change imports or is imported by
+        for n in range(rng.randrange(1, 5)):
+            funcs = rng.sample(CODE_TASKS, k=rng.randrange(2, 6))
+            body = "\n\n".join(code.format(**{k: v[-1] for k, v in opts.items()}) for _, code, _, opts in funcs)
+            prompt += f"\n\nContext file {n + 1}: `halcyon/{ctx['svc']}/{pick(rng, ['utils', 'helpers', 'models', 'tasks', 'views'])}.py` (unchanged)\n```python\n{body}\n```"
     n = len(findings) if rng.random() < 0.7 else max(2, len(findings) - 1)
     answer = "\n\n".join(f"{i}. {text}" for i, text in enumerate(findings[:n], start=1)) + f"\n\n**Verdict: {verdict}**"
     return Call("code_review", when, REVIEW_SYSTEM, [{"role": "user", "content": prompt}], answer,
@@ -2274,7 +2886,19 @@ def review_call(rng, when) -> Call:
 ASSISTANT_SYSTEM = ("You are Atlas, Halcyon Labs' internal assistant. You help employees with writing, data and "
                     "engineering questions. You do not have access to email, Slack, tickets or previous "
                     "conversations unless they are pasted in. If a request is ambiguous, ask a short clarifying "
-                    "question instead of guessing.")
+                    "question instead of guessing.\n\n"
+                    "Context about Halcyon: about 900 employees across New York (HQ), Austin and a remote team in Europe. "
+                    "Teams: Platform, Mobile, Firmware, Support Ops, Growth, Data, Payments, Security, Legal, Finance and "
+                    "People. Products: Thermostat T3, Cam Indoor, Cam Outdoor 2K, Doorbell Pro, Hub, sensors and the "
+                    "Halcyon Protect subscription (Basic, Plus, Pro). Fiscal year = calendar year.\n"
+                    "How to answer: be brief and concrete. Use bullet points for options, code blocks for code and "
+                    "tables only when comparing more than two things. When you rewrite text, return the rewritten text "
+                    "first and explain changes only if asked. Never claim to have sent, saved, scheduled or looked up "
+                    "anything: you cannot. Do not make up numbers, names, dates, ticket ids or links; ask for them.\n"
+                    "Confidential data: employees may paste customer data to get help. Use it only for the task, do not "
+                    "repeat it unnecessarily, and remind the user not to paste payment card numbers or passwords.\n"
+                    "Clarifying questions: ask one short question (two at most) that unblocks the task, and offer the "
+                    "likely options so the user can answer in a word. Do not ask for things the request already says.")
 DRAFTS = [
     "Hi all, the Q3 numbers are in. Revenue was up, churn was down a bit and we shipped the doorbell. Thanks everyone for the hard work, more details next week.",
     "Our new Protect Plus plan gives you 30 days of video history, smart alerts and priority support for just $9.99 a month.",
@@ -2338,7 +2962,38 @@ def ambiguous_call(rng, when) -> Call:
 
 MARKETING_SYSTEM = ("You write marketing copy for Halcyon Labs (smart thermostats, cameras, doorbells and the "
                     "Halcyon Protect subscription). Voice: warm, clear, confident, never hype. No exclamation marks "
-                    "in headlines. American English.")
+                    "in headlines. American English.\n\n"
+                    "## Halcyon brand voice guide (marketing, 2026 edition)\n"
+                    "Who we are: Halcyon makes the home take care of itself. We sell calm, not gadgets. Our customers are "
+                    "busy people who want comfort and safety without learning a new hobby. They trust us with their homes "
+                    "and their families' privacy, so we never exaggerate and never use fear to sell.\n"
+                    "Voice: warm (we sound like a helpful neighbour who knows a lot about houses), clear (short sentences, "
+                    "concrete benefits, plain words) and confident (we state what the product does; we do not hedge with "
+                    "'may help' unless legal requires it).\n"
+                    "Words we use: home, comfort, peace of mind, set up in minutes, works with what you have, privacy "
+                    "built in, save energy, know what's happening.\n"
+                    "Words we avoid: revolutionary, game-changing, cutting-edge, seamless, next-gen, unleash, smart "
+                    "(as a noun), 'AI-powered' (say what it does instead), hack, ninja, guru, best-in-class.\n"
+                    "Claims: energy savings are 'up to 12% on heating' (thermostat, per the 2025 field study) and must "
+                    "keep 'up to'. Battery life is 'up to six months' for Cam Outdoor 2K. Never promise crime prevention, "
+                    "insurance discounts or emergency response; Protect is not a monitored alarm service.\n"
+                    "Privacy: when a piece mentions cameras or recordings, say that video is encrypted and that customers "
+                    "control who can see it. Never show or describe children on camera.\n"
+                    "Formatting: product names are written in full on first mention (Halcyon Thermostat T3), then short "
+                    "(the T3). Protect plans are Protect Basic, Protect Plus and Protect Pro. Prices end in .99. Dates are "
+                    "written 'October 21'. Use the Oxford comma. Sentence case for headlines and subject lines.\n"
+                    "Channels: email subject lines max 50 characters, preheaders max 90; search ads: headlines max 30 "
+                    "characters, descriptions max 90; LinkedIn posts max 1,300 characters with at most three hashtags at "
+                    "the end; product descriptions between 50 and 150 words unless a length is given.\n"
+                    "Calls to action: 'Shop now', 'See how it works', 'Set it up today', 'Learn more'. Never 'Buy now "
+                    "before it's too late' or any false urgency; a sale end date is fine when it is real.\n"
+                    "Audience notes: renters cannot rewire; stress no-drill and battery options. Property managers care "
+                    "about many units and one app. Parents care about routines and privacy. Early adopters want specs "
+                    "and integrations (Matter, Google Home, Alexa, HomeKit for cameras).\n"
+                    "Legal lines (add only when the channel allows): 'Protect subscription sold separately.' 'Savings "
+                    "vary with climate, home and use.' 'Google Home is a trademark of Google LLC.'\n"
+                    "Output: only the copy requested, in the requested number of variants, with no preamble, no notes to "
+                    "the reviewer and no markdown headings unless the format needs them.")
 MKT_PRODUCTS = {
     "Halcyon Thermostat T3": ["learns your schedule in a week", "saves up to 12% on heating", "works with most 24V systems", "room sensors for the rooms you actually use"],
     "Halcyon Cam Outdoor 2K": ["2K HDR video", "color night vision", "weatherproof to IP65", "six months on a charge"],
@@ -2392,13 +3047,47 @@ def marketing_call(rng, when) -> Call:
 # Models, prices (for the LiteLLM spend column, which LiteLLM computes itself) and speeds (for latency)
 # --------------------------------------------------------------------------------------------------
 
-HAIKU_PROFILE_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"
-OPENAI_SNAPSHOTS = {"gpt-4o": "gpt-4o-2024-08-06", "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}
-FINGERPRINTS = {"gpt-4o": ["fp_6ec83003ad", "fp_a288987b44"], "gpt-4o-mini": ["fp_560af6e559", "fp_efad92c60b"]}
-LITELLM_PRICES = {"gpt-4o-mini": (0.15e-6, 0.60e-6), "claude-3-5-haiku-20241022": (0.80e-6, 4.00e-6)}
-TOKENS_PER_S = {"gpt-4o": 85, "gpt-4o-mini": 110, "claude-sonnet-4-20250514": 62, "claude-opus-4-1-20250805": 38, "claude-3-5-haiku-20241022": 95,
-                "amazon.nova-lite-v1:0": 160, "amazon.nova-pro-v1:0": 105, HAIKU_PROFILE_ARN: 95}
+HAIKU_PROFILE_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/us.anthropic.claude-haiku-4-5-20251001-v1:0"
+NOVA_LITE = "us.amazon.nova-2-lite-v1:0"  # Nova 2 Lite through the US cross-region inference profile
+NOVA_PRO = "amazon.nova-pro-v1:0"
+OPENAI_SNAPSHOTS = {"gpt-5.4": "gpt-5.4-2026-03-05", "gpt-5.4-mini": "gpt-5.4-mini-2026-03-17", "gpt-5.5": "gpt-5.5-2026-04-23"}
+FINGERPRINTS = {"gpt-5.4": ["fp_7d1f6c0b2a", "fp_9e04b17c55"], "gpt-5.4-mini": ["fp_3c5a8e9d10", "fp_c21b7f4e08"],
+                "gpt-5.5": ["fp_a7e2914c6d", "fp_0b8d3f5e71"], "gpt-5.4-nano": ["fp_5f0e2a9c13", "fp_5f0e2a9c13"]}
+LITELLM_PRICES = {"gpt-5.4-nano": (0.20e-6, 1.25e-6), "claude-sonnet-4-6": (3.00e-6, 15.00e-6)}
+TOKENS_PER_S = {"gpt-5.4": 70, "gpt-5.4-mini": 140, "gpt-5.4-nano": 190, "gpt-5.5": 55, "claude-sonnet-4-6": 65,
+                "claude-opus-4-7": 45, NOVA_LITE: 170, NOVA_PRO: 105, HAIKU_PROFILE_ARN: 120}
 TOKEN_FACTOR = {"openai": 1.0, "anthropic": 1.1, "nova": 1.05}
+# OpenAI reasoning models: the effort each app asks for, and the hidden reasoning tokens it tends to cost. They are
+# billed as output tokens and counted in completion_tokens, but their text is never returned.
+REASONING_EFFORT = {"ticket_triage": "none", "product_tagging": "none", "invoice_extraction": "low", "ambiguous_requests": "low",
+                    "sql_generation": "medium", "svg_icons": "medium", "long_document_reasoning": "high"}
+REASONING_TOKENS = {"none": (0, 0), "low": (1, 14), "medium": (6, 48), "high": (24, 140)}  # in units of 64 tokens
+# Prompt caching. OpenAI caches a prompt prefix of at least 1,024 tokens automatically, in steps of 128 tokens;
+# Anthropic caches up to a cache_control breakpoint. Both keep an idle entry about five minutes. A prefix that a whole
+# workload shares (a system prompt) is warm when the full traffic, SAMPLE_RATE^-1 times denser than these files, sent
+# it within that time; a document is only shared by one person's session, which is kept whole in the sample.
+CACHE_TTL = timedelta(minutes=5)
+OPENAI_CACHE_MIN, OPENAI_CACHE_STEP = 1024, 128
+
+
+class PromptCache:
+    def __init__(self, rng: random.Random, hit_rate: float = 1.0):
+        self.rng, self.hit_rate, self.last_seen = rng, hit_rate, {}
+
+    def warm(self, key: str, when: datetime, *, shared: bool) -> bool:
+        window = CACHE_TTL / SAMPLE_RATE if shared else CACHE_TTL
+        last = self.last_seen.get(key)
+        self.last_seen[key] = when
+        return last is not None and when - last <= window and self.rng.random() < self.hit_rate
+
+
+def prefix_key(*parts: str | None) -> str:
+    return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+
+
+def reasoning_tokens(rng: random.Random, call: Call) -> int:
+    lo, hi = REASONING_TOKENS[REASONING_EFFORT[call.workload]]
+    return 64 * rng.randint(lo, hi) if hi else 0
 
 
 def latency_ms(rng: random.Random, model: str, prompt_tokens: int, output_tokens: int) -> int:
@@ -2417,38 +3106,68 @@ class Planned:
 # Writers: one per tool, each writing the shape that tool really produces
 # --------------------------------------------------------------------------------------------------
 
-def openai_completion(rng: random.Random, call: Call, model: str, created: datetime | None = None) -> dict:
-    prompt = chat_prompt_tokens(call.system, call.messages)
-    out = completion_tokens(call.response)
+def openai_messages(call: Call) -> list[dict]:
+    """The document, when there is one, goes in front of the question so that it is a cacheable prefix."""
+    messages = [dict(m) for m in call.messages]
+    if call.cache_prefix:
+        messages[-1]["content"] = f"{call.cache_prefix}\n\n{messages[-1]['content']}"
+    return ([{"role": "system", "content": call.system}] if call.system else []) + messages
+
+
+def openai_usage(rng: random.Random, call: Call, cache: PromptCache | None, reasoning: int) -> dict:
+    messages = openai_messages(call)
+    prompt = chat_prompt_tokens(None, messages)
+    cached = 0
+    if cache is not None:
+        prefix = 3 + 4 + approx_tokens(call.system or "") + (4 + approx_tokens(call.cache_prefix) if call.cache_prefix else 0)
+        key = prefix_key(call.system, call.cache_prefix)
+        if cache.warm(key, call.created, shared=call.cache_prefix is None) and prefix >= OPENAI_CACHE_MIN:
+            cached = prefix // OPENAI_CACHE_STEP * OPENAI_CACHE_STEP
+    out = completion_tokens(call.response) + reasoning
+    return {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0}}
+
+
+def openai_completion(rng: random.Random, call: Call, model: str, cache: PromptCache | None, created: datetime | None = None) -> dict:
+    reasoning = reasoning_tokens(rng, call)
     half = 0 if call.created < START + timedelta(days=12) else 1  # the fingerprint changes when OpenAI rolls a new build
     return {
         "id": "chatcmpl-" + rand_str(rng, 29), "object": "chat.completion",
         "created": int((created or call.created).timestamp()), "model": OPENAI_SNAPSHOTS[model],
         "choices": [{"index": 0, "message": {"role": "assistant", "content": call.response, "refusal": None, "annotations": []},
                      "logprobs": None, "finish_reason": "length" if call.truncated else "stop"}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": out, "total_tokens": prompt + out,
-                  "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                  "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0,
-                                                "rejected_prediction_tokens": 0}},
+        "usage": openai_usage(rng, call, cache, reasoning),
         "service_tier": "default", "system_fingerprint": FINGERPRINTS[model][half],
     }
 
 
 def openai_request(call: Call, model: str) -> dict:
-    messages = ([{"role": "system", "content": call.system}] if call.system else []) + [dict(m) for m in call.messages]
-    req = {"model": model, "messages": messages}
-    req.update(call.params)
+    """GPT-5.x reasoning models take max_completion_tokens (the hidden reasoning counts against it) and accept a
+    temperature only when reasoning is off."""
+    effort = REASONING_EFFORT[call.workload]
+    req = {"model": model, "messages": openai_messages(call), "reasoning_effort": effort}
+    for key, value in call.params.items():
+        if key == "max_tokens":
+            req["max_completion_tokens"] = value + (0 if effort == "none" else 64 * REASONING_TOKENS[effort][1])
+        elif key != "temperature" or effort == "none":
+            req[key] = value
     if call.user:
         req["user"] = call.user
     return req
 
 
-def write_openai_chat(rng: random.Random, planned: list[Planned], path: Path) -> list[str]:
+def write_openai_chat(rng: random.Random, planned: list[Planned], sample_rate: float | None) -> list[str]:
     lines = []
+    cache = PromptCache(rng, hit_rate=0.9)  # routing sends some requests to a machine without the prefix
     for p in planned:
-        resp = openai_completion(rng, p.call, p.model)
+        resp = openai_completion(rng, p.call, p.model, cache)
         record = {"request": openai_request(p.call, p.model), "response": resp,
-                  "duration_ms": latency_ms(rng, p.model, resp["usage"]["prompt_tokens"], resp["usage"]["completion_tokens"])}
+                  "duration_ms": latency_ms(rng, p.model, resp["usage"]["prompt_tokens"] - resp["usage"]["prompt_tokens_details"]["cached_tokens"],
+                                            resp["usage"]["completion_tokens"])}
+        if sample_rate is not None:
+            record["sample_rate"] = sample_rate  # the app's log sampler states the fraction of calls it keeps
         lines.append(jdump(record))
     return lines
 
@@ -2461,7 +3180,8 @@ def write_openai_batch(rng: random.Random, planned: list[Planned], batch_start: 
         custom_id = f"ap-inv-{batch_start:%Y%m%d}-{i:05d}"
         body = openai_request(p.call, p.model)
         inputs.append(json.dumps({"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}))
-        resp = openai_completion(rng, p.call, p.model, created=p.call.created)
+        resp = openai_completion(rng, p.call, p.model, None, created=p.call.created)
+        resp["service_tier"] = "batch"
         finish = max(finish, p.call.created)
         outputs.append({"id": "batch_req_" + rand_str(rng, 32, "0123456789abcdef"), "custom_id": custom_id,
                         "response": {"status_code": 200, "request_id": "req_" + rand_str(rng, 32, "0123456789abcdef"), "body": resp},
@@ -2471,9 +3191,9 @@ def write_openai_batch(rng: random.Random, planned: list[Planned], batch_start: 
     return inputs, [jdump(o) for o in outputs], batch_id
 
 
-def write_anthropic(rng: random.Random, planned: list[Planned]) -> list[str]:
+def write_anthropic(rng: random.Random, planned: list[Planned], sample_rate: float | None) -> list[str]:
     lines = []
-    cache_warm: dict[str, datetime] = {}
+    cache = PromptCache(rng)
     for p in planned:
         c = p.call
         f = TOKEN_FACTOR["anthropic"]
@@ -2486,7 +3206,7 @@ def write_anthropic(rng: random.Random, planned: list[Planned]) -> list[str]:
             else:
                 messages.append({"role": m["role"], "content": m["content"]})
         request = {"model": p.model, "max_tokens": c.params.get("max_tokens", 1024), "system": c.system, "messages": messages}
-        if "temperature" in c.params:
+        if "temperature" in c.params and not p.model.startswith("claude-opus"):
             request["temperature"] = c.params["temperature"]
         if c.user:
             request["metadata"] = {"user_id": c.user}
@@ -2494,13 +3214,10 @@ def write_anthropic(rng: random.Random, planned: list[Planned]) -> list[str]:
         cache_create = cache_read = 0
         if c.cache_prefix:
             prefix = round((approx_tokens(c.system) + approx_tokens(c.cache_prefix) + 10) * f)
-            key = hashlib.sha256(c.cache_prefix.encode()).hexdigest()
-            warm = cache_warm.get(key)
-            if warm is not None and (c.created - warm) <= timedelta(minutes=5):
+            if cache.warm(prefix_key(p.model, c.system, c.cache_prefix), c.created, shared=False):
                 cache_read = prefix
             else:
                 cache_create = prefix
-            cache_warm[key] = c.created
         out = completion_tokens(c.response, f)
         uncached = prompt_total - cache_create - cache_read
         response = {"id": "msg_01" + rand_str(rng, 22), "type": "message", "role": "assistant", "model": p.model,
@@ -2510,8 +3227,11 @@ def write_anthropic(rng: random.Random, planned: list[Planned]) -> list[str]:
                               "cache_read_input_tokens": cache_read,
                               "cache_creation": {"ephemeral_5m_input_tokens": cache_create, "ephemeral_1h_input_tokens": 0},
                               "output_tokens": out, "service_tier": "standard"}}
-        lines.append(jdump({"created_at": iso_z(c.created), "request": request, "response": response,
-                            "duration_ms": latency_ms(rng, p.model, uncached + cache_create, out)}))
+        record = {"created_at": iso_z(c.created), "request": request, "response": response,
+                  "duration_ms": latency_ms(rng, p.model, uncached + cache_create, out)}
+        if sample_rate is not None:
+            record["sample_rate"] = sample_rate
+        lines.append(jdump(record))
     return lines
 
 
@@ -2597,7 +3317,7 @@ def write_litellm(rng: random.Random, planned: list[Planned], failures: int) -> 
             pin, pout = LITELLM_PRICES[p.model]
             spend = tin * pin + tout * pout
             response = {"id": request_id, "created": int(start.timestamp()), "model": p.model, "object": "chat.completion",
-                        "system_fingerprint": None if is_anthropic else FINGERPRINTS["gpt-4o-mini"][0],
+                        "system_fingerprint": None if is_anthropic else FINGERPRINTS[p.model][0],
                         "choices": [{"finish_reason": "stop", "index": 0,
                                      "message": {"content": c.response, "role": "assistant", "tool_calls": None, "function_call": None}}],
                         "usage": {"completion_tokens": tout, "prompt_tokens": tin, "total_tokens": tin + tout,
@@ -2631,33 +3351,36 @@ BATCH_SUBMITTED = START + timedelta(days=14, hours=1, minutes=37)  # 2026-10-15 
 LAUNCH_DAY = 20  # 2026-10-21: the fall launch doubles marketing traffic
 
 PLAN = [
-    # name, maker, format, model, count, traffic profile, day range, per-day boost
-    # Support moved triage from gpt-4o-mini to Nova Lite on Bedrock halfway through the month.
-    ("ticket_triage", triage_call, "openai-chat", "gpt-4o-mini", 400, "support", (0, 16), None),
-    ("ticket_triage", triage_call, "bedrock", "amazon.nova-lite-v1:0", 600, "support", (16, DAYS), None),
-    ("sql_generation", sql_call, "openai-chat", "gpt-4o", 240, "office", (0, DAYS), None),
-    ("svg_icons", svg_call, "openai-chat", "gpt-4o", 190, "office", (0, DAYS), None),
-    ("ambiguous_requests", ambiguous_call, "openai-chat", "gpt-4o", 80, "office", (0, DAYS), None),
-    ("python_functions", code_call, "anthropic", "claude-sonnet-4-20250514", 220, "office", (0, DAYS), None),
-    ("ambiguous_requests", ambiguous_call, "anthropic", "claude-sonnet-4-20250514", 45, "office", (0, DAYS), None),
-    ("code_review", review_call, "anthropic", "claude-sonnet-4-20250514", 150, "office", (0, DAYS), None),
-    ("long_document_reasoning", None, "anthropic", "claude-opus-4-1-20250805", 18, "office", (0, DAYS), None),
-    ("invoice_extraction", invoice_call, "openai-chat", "gpt-4o-mini", 110, "office", (0, DAYS), None),  # one upload at a time
-    ("invoice_extraction", invoice_call, "openai-batch", "gpt-4o-mini", 140, None, None, None),  # the month-end backfill
-    ("order_email_extraction", order_call, "bedrock", HAIKU_PROFILE_ARN, 250, "office", (0, DAYS), None),
-    ("meeting_summaries", meeting_call, "bedrock", "amazon.nova-pro-v1:0", 320, "office", (0, DAYS), None),
-    ("product_tagging", tagging_call, "litellm", "gpt-4o-mini", 380, "evening", (0, DAYS), None),
-    ("marketing_copy", marketing_call, "litellm", "claude-3-5-haiku-20241022", 180, "office", (0, DAYS), {LAUNCH_DAY - 1: 2.5, LAUNCH_DAY: 3.0}),
+    # name, maker, format, model, count, traffic profile, day range, per-day boost. Counts are what the 1-in-50 sample
+    # holds; long-document reasoning counts sessions of 1-4 questions about one document.
+    # Support moved triage from gpt-5.4-mini to Nova 2 Lite on Bedrock halfway through the month.
+    ("ticket_triage", triage_call, "openai-chat", "gpt-5.4-mini", 400, "support", (0, 16), None),
+    ("ticket_triage", triage_call, "bedrock", NOVA_LITE, 600, "support", (16, DAYS), None),
+    ("sql_generation", sql_call, "openai-chat", "gpt-5.4", 240, "office", (0, DAYS), None),
+    ("svg_icons", svg_call, "openai-chat", "gpt-5.4", 150, "office", (0, DAYS), None),
+    ("ambiguous_requests", ambiguous_call, "openai-chat", "gpt-5.4", 80, "office", (0, DAYS), None),
+    ("python_functions", code_call, "anthropic", "claude-sonnet-4-6", 220, "office", (0, DAYS), None),
+    ("ambiguous_requests", ambiguous_call, "anthropic", "claude-sonnet-4-6", 45, "office", (0, DAYS), None),
+    ("code_review", review_call, "anthropic", "claude-sonnet-4-6", 150, "office", (0, DAYS), None),
+    ("long_document_reasoning", contract_session, "anthropic", "claude-opus-4-7", 30, "office", (0, DAYS), None),
+    ("long_document_reasoning", incident_session, "openai-chat", "gpt-5.5", 12, "office", (0, DAYS), None),
+    ("invoice_extraction", invoice_call, "openai-chat", "gpt-5.4-mini", 110, "office", (0, DAYS), None),  # one upload at a time
+    ("invoice_extraction", invoice_call, "openai-batch", "gpt-5.4-mini", 110, None, None, None),  # the month-end backfill
+    ("order_email_extraction", order_call, "bedrock", HAIKU_PROFILE_ARN, 200, "office", (0, DAYS), None),
+    ("meeting_summaries", meeting_call, "bedrock", NOVA_PRO, 320, "office", (0, DAYS), None),
+    ("product_tagging", tagging_call, "litellm", "gpt-5.4-nano", 380, "evening", (0, DAYS), None),
+    ("marketing_copy", marketing_call, "litellm", "claude-sonnet-4-6", 180, "office", (0, DAYS), {LAUNCH_DAY - 1: 2.5, LAUNCH_DAY: 3.0}),
 ]
+SESSIONS = (contract_session, incident_session)
 
 
 def build_calls(seed: int) -> list[Planned]:
     planned: list[Planned] = []
     for name, maker, fmt, model, count, profile, days, boost in PLAN:
         rng = rng_for(seed, name, fmt)
-        if name == "long_document_reasoning":  # `count` sessions of 1-3 questions about one document
+        if maker in SESSIONS:  # `count` sessions of questions about one document each
             for start in sample_times(rng, count, profile, days, boost):
-                planned += [Planned(c, fmt, model) for c in longdoc_calls(rng, start)]
+                planned += [Planned(c, fmt, model) for c in maker(rng, start)]
             continue
         if fmt == "openai-batch":
             # Batch requests complete whenever OpenAI has capacity, within the 24-hour completion window.
@@ -2708,7 +3431,15 @@ def write_gzip(path: Path, text: str) -> None:
     path.write_bytes(buf.getvalue())
 
 
-def generate(seed: int, out: Path) -> dict:
+def write_text(path: Path, text: str) -> None:
+    if path.name.endswith(".gz"):
+        write_gzip(path, text)
+    else:
+        path.write_text(text, encoding="utf-8")
+
+
+def generate(seed: int, out: Path, sample_rate: float | None = SAMPLE_RATE) -> dict:
+    """Write the month into *out*. *sample_rate* is stated in the app logs that can state it (None: stated nowhere)."""
     planned = build_calls(seed)
     by_fmt: dict[str, list[Planned]] = {}
     for p in planned:
@@ -2717,7 +3448,7 @@ def generate(seed: int, out: Path) -> dict:
         group.sort(key=lambda p: p.call.created)
     damage = rng_for(seed, "damage")
     manifest = {"seed": seed, "window": [START.strftime("%Y-%m-%d"), (START + timedelta(days=DAYS - 1)).strftime("%Y-%m-%d")],
-                "files": {}, "rejects": [], "duplicates": []}
+                "sample_rate": SAMPLE_RATE, "sample_rate_stated_in": [], "files": {}, "rejects": [], "duplicates": []}
     for sub in ("openai", "anthropic", "bedrock", "litellm"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
@@ -2729,12 +3460,15 @@ def generate(seed: int, out: Path) -> dict:
     # OpenAI chat-completions app log
     rng = rng_for(seed, "write", "openai-chat")
     group = by_fmt["openai-chat"]
-    lines = write_openai_chat(rng, group, out / "openai")
-    extra = write_openai_chat(rng, [Planned(sql_call(rng, group[len(group) // 3].call.created), "openai-chat", "gpt-4o")], out)[0]
+    lines = write_openai_chat(rng, group, sample_rate)
+    extra = write_openai_chat(rng, [Planned(sql_call(rng, group[len(group) // 3].call.created), "openai-chat", "gpt-5.4")], sample_rate)[0]
     rotated = "\"--- log rotated by app-logger at " + iso_z(group[len(group) * 3 // 5].call.created) + " ---\""
     lines, planted = plant_jsonl(lines, damage, truncate_extra=extra, non_object=rotated, duplicates=2)
-    rel = "openai/chat_completions.jsonl"
-    (out / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The app ships its log through the same forwarder as the Anthropic one: gzip JSON Lines, one object per month here.
+    rel = "openai/chat_completions-2026-10.jsonl.gz"
+    write_text(out / rel, "\n".join(lines) + "\n")
+    if sample_rate is not None:
+        manifest["sample_rate_stated_in"].append(rel)
     note(rel, "openai chat.completions request/response pairs", len(group), group)
     for n in line_numbers(lines, lambda l: l == extra[: int(len(extra) * 0.6)]):
         manifest["rejects"].append({"file": rel, "line": n, "why": "truncated JSON: the logging process died mid-write"})
@@ -2760,14 +3494,16 @@ def generate(seed: int, out: Path) -> dict:
     # Anthropic Messages app log
     rng = rng_for(seed, "write", "anthropic")
     group = by_fmt["anthropic"]
-    lines = write_anthropic(rng, group)
+    lines = write_anthropic(rng, group, sample_rate)
     extra_call = review_call(rng, group[len(group) // 2].call.created)
-    extra = write_anthropic(rng, [Planned(extra_call, "anthropic", "claude-sonnet-4-20250514")])[0]
+    extra = write_anthropic(rng, [Planned(extra_call, "anthropic", "claude-sonnet-4-6")], sample_rate)[0]
     lines, _ = plant_jsonl(lines, damage, truncate_extra=extra)
     # The app ships this log through a log forwarder that writes gzip JSON Lines objects, one per month here.
     rel = "anthropic/messages-2026-10.jsonl.gz"
     write_gzip(out / rel, "\n".join(lines) + "\n")
     note(rel, "Anthropic Messages request/response pairs, gzip JSON Lines", len(group), group)
+    if sample_rate is not None:
+        manifest["sample_rate_stated_in"].append(rel)
     for n in line_numbers(lines, lambda l: l == extra[: int(len(extra) * 0.6)]):
         manifest["rejects"].append({"file": rel, "line": n, "why": "truncated JSON: the logging process died mid-write"})
 
@@ -2784,7 +3520,7 @@ def generate(seed: int, out: Path) -> dict:
     group = by_fmt["litellm"]
     rows = write_litellm(rng, group, failures=3)
     last = group[-1].call
-    extra = write_litellm(rng, [Planned(marketing_call(rng, last.created + timedelta(minutes=3)), "litellm", "claude-3-5-haiku-20241022")], failures=0)[0]
+    extra = write_litellm(rng, [Planned(marketing_call(rng, last.created + timedelta(minutes=3)), "litellm", "claude-sonnet-4-6")], failures=0)[0]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(LITELLM_COLUMNS)
@@ -2795,8 +3531,9 @@ def generate(seed: int, out: Path) -> dict:
     last_line_start = text.rstrip("\n").rfind("\n") + 1
     messages_at = text.index('"[{""role""', last_line_start)
     text = text[: messages_at + (len(text) - messages_at) // 3]
-    rel = "litellm/LiteLLM_SpendLogs.csv"
-    (out / rel).write_text(text, encoding="utf-8")
+    # Exported with `psql -c "\\copy (...) to stdout csv header" | gzip`, as a team keeps a table dump in object storage.
+    rel = "litellm/LiteLLM_SpendLogs.csv.gz"
+    write_text(out / rel, text)
     note(rel, "LiteLLM proxy LiteLLM_SpendLogs table, CSV export", len(group), group)
     manifest["files"][rel]["failures"] = 3
     manifest["rejects"].append({"file": rel, "line": len(rows) + 2, "record": len(rows) + 1,
@@ -2821,8 +3558,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED}, the committed files)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="output folder (default: next to this script)")
     parser.add_argument("--manifest", action="store_true", help="print what was written (counts, planted rejects) as JSON on stdout")
+    parser.add_argument("--sample-rate-unstated", action="store_true",
+                        help=f"do not write the sample rate ({SAMPLE_RATE}) into the app logs, as an export that cannot state it")
     args = parser.parse_args(argv)
-    manifest = generate(args.seed, args.out)
+    manifest = generate(args.seed, args.out, None if args.sample_rate_unstated else SAMPLE_RATE)
     if args.manifest:
         print(json.dumps(manifest, indent=2, ensure_ascii=False))
     else:

@@ -112,7 +112,7 @@ def test_notebooks_show_the_databases_own_numbers(executed, sample_db):
         con.close()
     _, first = _outputs(results["01_explore_workload.ipynb"]["output"])
     assert f"{requests:,} requests" in first
-    assert "of 2,929 distinct prompts have all-MiniLM-L6-v2 vectors" in first  # the embedded sample, said so
+    assert "of 2,907 distinct prompts have all-MiniLM-L6-v2 vectors" in first  # the embedded sample, said so
     _, second = _outputs(results["02_tune_categories.ipynb"]["output"])
     assert f"k stored in the database: {stored_k}" in second and "--k auto would choose k =" in second
     assert "Nothing written." in second
