@@ -73,6 +73,7 @@ def _finish(value: Any, limit: int | None) -> Any:
 
 
 _TYPED: list[str] = []  # what the user typed on this command line (see remember_typed)
+TYPED_MIN_CHARS = 6
 _TYPED_ENV = ("PLAN_ENDPOINT", "OLLAMA_HOST", "PLAN_JUDGE_ENDPOINT", "PLAN_SMTP_HOST", "PLAN_SMTP_USER", "PLAN_SMTP_FROM")
 
 
@@ -82,19 +83,19 @@ def remember_typed(args: Iterable[str]) -> None:
     import os
 
     values = [a for a in args if a and not a.startswith("-")] + [os.environ.get(name, "") for name in _TYPED_ENV]
-    pieces = [p for v in values for p in re.split(r"[\s/,;=]+|:(?=\d|//)", v) if len(p) >= 3]
-    _TYPED[:] = sorted(set(values + pieces) - {""}, key=len, reverse=True)
+    pieces = [p for v in values for p in re.split(r"[\s/,;=]+|:(?=\d|//)", v)]
+    # Only values that could be redacted at all (an address, a host, a path); "2" from --k 2 must not hide a digit.
+    _TYPED[:] = sorted({v for v in values + pieces if len(v) >= TYPED_MIN_CHARS}, key=len, reverse=True)
 
 
 def _redact_keeping(texts: list[str], keep: Iterable[str]) -> list[str | None]:
-    kept = [k for k in dict.fromkeys(keep) if k]
+    kept = sorted({k for k in keep if k}, key=len, reverse=True)
     if not kept:
         return redact_many(texts)
-    masked = []
-    for text in texts:
-        for i, value in enumerate(kept):
-            text = text.replace(value, f"\x00{i}\x00")
-        masked.append(text)
+    # A kept value stands for itself only as a whole token, never as a piece of a longer one (a secret).
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(re.escape(k) for k in kept) + r")(?![A-Za-z0-9_])")
+    index = {k: i for i, k in enumerate(kept)}
+    masked = [pattern.sub(lambda m: f"\x00{index[m.group()]}\x00", text) for text in texts]
     out = []
     for text in redact_many(masked):
         for i, value in enumerate(kept):

@@ -779,7 +779,9 @@ def redact_many(texts: Iterable[str | None]) -> list[str | None]:
     found = [_find(t, every[i]) if t else [] for i, t in enumerate(texts)]
     known: dict[str, str] = {}
     for text, spans in zip(texts, every, strict=True):
-        for s in spans if text else ():
+        if not text:
+            continue
+        for s in spans:
             value = text[s.start:s.end].strip()
             if len(value) >= 6 and not PLACEHOLDER.fullmatch(value):
                 known.setdefault(value, s.kind)

@@ -238,6 +238,10 @@ class _SheetParser(HTMLParser):
             self._row = None
 
 
+def _field(record: list[str], position: int | None) -> str:
+    return record[position] if position is not None and position < len(record) else ""
+
+
 def read_sheet(path: str | Path) -> list[dict]:
     """Rows (replay_id, human_verdict, note, answer_id, _line) from a CSV or HTML review sheet."""
     path = Path(path)
@@ -274,7 +278,7 @@ def read_sheet(path: str | Path) -> list[dict]:
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
-        get = lambda key, record=record: record[index[key]] if index[key] is not None and index[key] < len(record) else ""
+        get = lambda key, record=record: _field(record, index[key])
         out.append({"replay_id": get("replay_id"), "human_verdict": get("human_verdict"), "note": get("note"),
                     "answer_id": get("answer_id"), "_line": line})
     return out
@@ -302,7 +306,7 @@ def import_review(con, path: str | Path, *, config: dict | None = None) -> dict:
     if parsed and len(unknown) == len(parsed):
         raise PlanError(f"None of the {len(parsed)} replay ids in {path} is in this database; is --db the database "
                         "the sheet was exported from?")
-    counts = Counter()
+    counts: Counter = Counter()
     con.execute("begin")
     try:
         for replay_id, verdict, note, answer, _line in parsed:

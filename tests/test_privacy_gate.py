@@ -191,3 +191,18 @@ def test_typed_values_are_kept_only_on_the_terminal(capsys):
         assert gate({"endpoint": "http://10.1.2.3:11434/v1"}) == {"endpoint": "http://[IP_ADDRESS]:11434/v1"}
     finally:
         output.remember_typed([])
+
+
+def test_short_typed_values_never_shield_a_secret(capsys):
+    """`--k 2` must not keep every "2" of a key from being recognised."""
+    from analyzer import output
+
+    output.remember_typed(["categorize", "--k", "2", "--top", "10"])
+    try:
+        output.emit_json({"text": "my details are AKIAZ7QW3RT5YU8IO2PA and SK4f9a2b7c1d8e3f6a0b5c9d2e7f1a4b8c"})
+        assert json.loads(capsys.readouterr().out) == {"text": "my details are [AWS_KEY] and [TWILIO_KEY]"}
+        output.remember_typed(["report", "--email", "cto@example.org"])
+        output.say("to cto@example.org and xcto@example.org.uk")
+        assert capsys.readouterr().err == "to cto@example.org and [EMAIL]\n"
+    finally:
+        output.remember_typed([])
