@@ -672,6 +672,15 @@ def redecide(row: dict, target: float | None = None) -> str:
     return decide(summary, thresholds)[0]
 
 
+def stored_evidence(row: dict) -> tuple[str | None, dict]:
+    """(evidence kind, judged answers per kind) of a stored ``category_acceptance`` row."""
+    counts = {k: v for k, v in _parse_json(row.get("evidence_json"), {}).items() if isinstance(v, int)}
+    kind = _stored_evidence(row)
+    if not counts and kind and row.get("n"):
+        counts = {kind: int(row["n"])}
+    return kind, counts
+
+
 def _stored_evidence(row: dict) -> str | None:
     """The evidence a stored row rests on; rows from before evidence was stored take it from their checks."""
     if row.get("evidence"):

@@ -65,6 +65,12 @@ def status(db_path, as_json):
     click.echo(f"Rejected:  {rejects['total']:,}")
     for r in rejects["recent"][:10]:
         click.echo(f"  {r['file']}:{r['line']}: {r['reason']}")
+    failing = [r for r in s["replay_errors"] if r["errors"]]
+    if failing:
+        click.echo("Replay errors (failed calls are not answers; transient ones are retried by plan replay):")
+        for r in failing:
+            click.echo(f"  {str(r['name'] or r['category_id'])[:40]:<40} {r['model']}: {r['errors']} of "
+                       f"{r['errors'] + r['answers']} calls failed ({r['transient']} transient, {r['deterministic']} refused)")
     if s["stages"]:
         click.echo("Stages run:")
         for st in s["stages"]:
