@@ -958,10 +958,12 @@ def _decision_notes(cats: list[dict], notes: list[str]) -> bool:
         return False
     judge_needed = [c for c in cats if c["decision"] == dv.NEEDS_JUDGE]
     if judge_needed:
+        one = len(judge_needed) == 1
         notes.append(
-            f"{len(judge_needed)} categor{'y' if len(judge_needed) == 1 else 'ies'} "
-            f"(${sum(c['monthly_spend_usd'] for c in judge_needed):,.2f} a month) were judged by similarity alone and "
-            "move nowhere until a judge model or a review decides them: `plan judge --judge-endpoint URL --judge-model NAME`."
+            f"{len(judge_needed)} categor{'y' if one else 'ies'} "
+            f"(${sum(c['monthly_spend_usd'] for c in judge_needed):,.2f} a month) {'was' if one else 'were'} judged by "
+            f"similarity alone and {'moves' if one else 'move'} nowhere until a judge model or a review decides "
+            f"{'it' if one else 'them'}: `plan judge --judge-endpoint URL --judge-model NAME`."
         )
     return True
 
@@ -1126,7 +1128,8 @@ def _framing(categories: list[dict], target: float, route_savings_usd: float) ->
             f"{len(top)} categories ({len(acceptable) / len(top):.0%})"
             + (f", {share:.0%} of spend" if share is not None else "")
             + (f"; {len(measured)} measured" if len(measured) < len(top) else "")
-            + (f"; {judge_needed} judged by similarity alone need a judge model or a review." if judge_needed else ".")
+            + (f"; {judge_needed} judged by similarity alone need{'s' if judge_needed == 1 else ''} a judge model or a review."
+               if judge_needed else ".")
         )
     return {
         "top_categories": len(top),

@@ -450,7 +450,7 @@ def _run_checks(settings: JudgeSettings, by_category: dict[int, list[dict]], llm
     return judgments, criteria
 
 
-def judge(con, settings: JudgeSettings, *, progress: bool = True, say: Say = say_nothing) -> dict:
+def judge(con, settings: JudgeSettings | None = None, *, progress: bool = True, say: Say = say_nothing) -> dict:
     """Judge every answer of one local model and summarise per category. Returns the ``plan judge --json`` payload.
 
     Example::
@@ -461,6 +461,7 @@ def judge(con, settings: JudgeSettings, *, progress: bool = True, say: Say = say
         for c in result["categories"]:
             print(c["name"], c["acceptance"], (c["ci_low"], c["ci_high"]), c["decision"], c["evidence"])
     """
+    settings = settings if settings is not None else JudgeSettings.resolve({})
     thresholds = settings.thresholds()
     model, models = _pick_model(con, settings.model)
     llm_settings = settings.llm_settings()

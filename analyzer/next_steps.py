@@ -28,8 +28,9 @@ STAND_IN_NOTE = ("{model} is the bundled 135M-parameter stand-in that lets the p
                  "model would do.")
 EVIDENCE_WORDS = {
     "objective": "objective checks", "llm_judge": "an LLM judge", "human": "human review",
-    "similarity": "similarity alone (a judge is needed)", "constraint": "length limits alone (a judge is needed)",
+    "similarity": "similarity alone (they need a judge)", "constraint": "length limits alone (they need a judge)",
 }
+EVIDENCE_ORDER = ("human", "llm_judge", "objective", "similarity", "constraint", "none", "not_measured")
 
 
 def _replayed(con, acceptance: dict[int, dict]) -> dict | None:
@@ -58,16 +59,21 @@ def what_was_measured(con, categories: list[dict], acceptance: dict[int, dict]) 
         if kind:
             by_evidence[kind] = by_evidence.get(kind, 0) + 1
     ns = [c["n"] for c in judged]
+    by_evidence = {k: by_evidence[k] for k in sorted(by_evidence, key=lambda k: EVIDENCE_ORDER.index(k)
+                                                         if k in EVIDENCE_ORDER else len(EVIDENCE_ORDER))}
     parts = [f"{count} by {EVIDENCE_WORDS.get(kind, kind)}" for kind, count in by_evidence.items() if kind != "not_measured"]
     if by_evidence.get("not_measured"):
         parts.append(f"{by_evidence['not_measured']} not measured")
+    if parts:
+        parts[0] = parts[0].replace(" by ", f" categor{'y' if parts[0].startswith('1 ') else 'ies'} judged by ", 1) \
+            if not parts[0].endswith("not measured") else parts[0].replace(" not", f" categor{'y' if parts[0].startswith('1 ') else 'ies'} not", 1)
     if model is None:
         sentence = "Nothing was replayed yet: no local model has answered these requests."
     else:
         who = f"{model} (the bundled stand-in, not {DEFAULT_MODEL})" if stand_in else model
         size = (f"{sum(ns)} judged answers, n = {min(ns)}–{max(ns)} per category" if ns and min(ns) != max(ns)
                 else f"{sum(ns)} judged answers, n = {ns[0]} per category" if ns else "no judged answers")
-        sentence = f"Measured with {who}: {size}" + (f"; categories judged by {', '.join(parts)}." if parts else ".")
+        sentence = f"Measured with {who}: {size}" + (f"; {', '.join(parts)}." if parts else ".")
     return {
         "replayed_model": model,
         "replayed_endpoint": replayed["endpoint"] if replayed else None,
@@ -175,14 +181,13 @@ def _judge_step(categories: list[dict], config: dict, measured: dict) -> dict | 
     target_model = measured["replayed_model"] if measured["replayed_model"] and not measured["stand_in"] else DEFAULT_MODEL
     judge = _judge_model(config, target_model)
     endpoint = ((config or {}).get("judge") or {}).get("endpoint") or DEFAULT_ENDPOINT
-    names = ", ".join(c["name"] for c in pending[:4]) + ("…" if len(pending) > 4 else "")
     return {
         "step": "judge",
         "title": f"Judge {len(pending)} similarity-only categor{'y' if len(pending) == 1 else 'ies'} with a judge model",
         "command": (f"ollama pull {shlex.quote(judge)} && plan judge --judge-endpoint {endpoint} "
                     f"--judge-model {shlex.quote(judge)}"),
-        "why": (f"{names}: similarity to the frontier answer cannot tell a good answer from a bad one about the same "
-                f"thing. The judge compares both answers in both orders; it must not be the model judged ({target_model}), "
+        "why": (f"Similarity to the frontier answer cannot tell a good answer from a bad one about the same thing "
+                f"(categories marked {dv.LABELS[dv.NEEDS_JUDGE]!r} below). The judge compares both answers in both orders; it must not be the model judged ({target_model}), "
                 "which favours its own answers."),
         "calls": 2 * sum(c.get("n") or 0 for c in pending),
     }
@@ -227,9 +232,8 @@ def next_steps(con, cost: dict, categories: list[dict], acceptance: dict[int, di
             "command": "plan review export --out review.html --only unreviewed && plan review import review.html",
             "why": "A reviewer's pass or fail overrides the automatic checks and settles a category without a judge model.",
         })
-    for i, step in enumerate(steps, start=1):
-        step["order"] = i
-    return steps
+    keys = ("step", "title", "command", "why", "estimate", "calls")
+    return [{"order": i, **{k: step.get(k) for k in keys}, **step} for i, step in enumerate(steps, start=1)]
 
 
 def _margin(row: dict) -> float | None:

@@ -316,7 +316,7 @@ def test_undecided_categories_move_nowhere_and_their_spend_is_shown_as_undecided
     framing = result["scenarios"]["framing"]
     assert framing["acceptable"] == 1 and framing["needs_judge"] == 1  # a high similarity rate is not acceptable
     assert framing["decisions"]["needs_judge"] == 1 and framing["decisions"]["not_measured"] == 1
-    assert "need a judge model" in framing["sentence"]
+    assert "needs a judge model" in framing["sentence"]
     assert any("similarity alone" in n and "plan judge --judge-endpoint" in n for n in result["notes"])
     # A stricter or looser target changes neither.
     for target in (0.5, 0.95):

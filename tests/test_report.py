@@ -255,7 +255,7 @@ def test_without_replays_the_report_shows_the_ceiling(db_path, tmp_path):
     text = _visible_text(out.read_text())
     assert "Acceptance not yet measured: run plan replay" in text
     assert f"≤ {usd(h['ceiling_monthly_savings_usd'])}" in text
-    assert all(c["decision"] == "unmeasured" for c in context["categories"])
+    assert all(c["decision"] == "not_measured" for c in context["categories"])
     assert all(e["local"] is None and e["frontier"] for c in context["categories"] for e in c["examples"])
 
 
