@@ -480,3 +480,20 @@ def test_a_category_whose_calls_all_fail_is_reported_through_the_cli(db_path, op
     broken = next(c for c in payload["categories"] if c["category_id"] == 2)
     assert (broken["done"], broken["failed"], broken["failed_deterministic"]) == (0, 2, 2)
     assert payload["skipped_already_done"] == 2 and payload["calls_made"] == 2
+
+
+def test_status_shows_failed_calls_per_category(db_path, openai_stub):
+    from analyzer.cli import cli
+
+    con = connect(db_path)
+    seed_db(con, categories=[(1, "Support", False, 1, 2), (2, "Broken", False, 2, 2)])
+    openai_stub.responder = lambda body: (Reply(status=400, body={"error": {"message": "prompt is malformed"}})
+                                          if "request 2" in last_user_text(body) else Reply(content="fine"))
+    run(con, endpoint=openai_stub.url, model="stub-model", per_category=2)
+    con.close()
+    status = json.loads(CliRunner().invoke(cli, ["status", "--db", db_path, "--json"]).stdout)
+    by_name = {r["name"]: r for r in status["replay_errors"]}
+    assert (by_name["Broken"]["errors"], by_name["Broken"]["deterministic"], by_name["Broken"]["answers"]) == (2, 2, 0)
+    assert by_name["Support"]["errors"] == 0 and by_name["Support"]["answers"] == 2
+    text = CliRunner().invoke(cli, ["status", "--db", db_path]).stdout
+    assert "Broken" in text and "2 of 2 calls failed (0 transient, 2 refused)" in text

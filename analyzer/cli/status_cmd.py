@@ -53,7 +53,7 @@ def status(db_path, as_json):
         click.echo("Formats:")
         for f in s["formats"]:
             click.echo(
-                f"  {f['format']:<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
+                f"  {str(f['format']):<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
                 f"${f['spend_usd']:>12,.2f}  {_day(f['first_at'])} to {_day(f['last_at'])}"
             )
         click.echo("Models:")
