@@ -964,7 +964,9 @@ class MaxLength(Check):
 # (p95 0.42, p99 0.56) and of other categories in 100%. So the check tells an answer to the question from an
 # answer about something else; it does not grade correctness (that is what the objective checks and llm_judge
 # are for). Short answers compared with long ones score low (a one-line human reference keeps 0.5 in only
-# about half the cases): prefer label_match or regex for short outputs.
+# about half the cases): prefer label_match or regex for short outputs. And it accepts wrong answers that reuse
+# the frontier's words (benchmarks/similarity_false_accepts.py): shuffled words 100%, an answer cut in half 98%,
+# every number changed 100%, a refusal restating the question 68%. So it never decides a category on its own.
 DEFAULT_SIMILARITY_THRESHOLD = 0.5
 
 
