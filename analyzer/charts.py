@@ -98,7 +98,7 @@ def spend_by_category(rows: list[dict]) -> bytes | None:
     fig, ax = _figure(1.3 + 0.36 * len(rows))
     labels = [_label(r.get("rank"), r["name"]) for r in rows][::-1]
     values = [r["monthly_spend_usd"] for r in rows][::-1]
-    colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows][::-1]
+    colours = [DECISION_COLOURS.get(str(r.get("decision")), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows][::-1]
     bars = ax.barh(range(len(rows)), values, color=colours, height=0.62)
     ax.set_yticks(range(len(rows)), labels)
     ax.xaxis.set_major_formatter(_usd_axis)
@@ -135,7 +135,7 @@ def acceptance(rows: list[dict], target: float | None) -> bytes | None:
     rates = [r["acceptance"] * 100 for r in rows]
     lows = [max(0.0, (r["acceptance"] - (r["ci_low"] if r["ci_low"] is not None else r["acceptance"])) * 100) for r in rows]
     highs = [max(0.0, ((r["ci_high"] if r["ci_high"] is not None else r["acceptance"]) - r["acceptance"]) * 100) for r in rows]
-    colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows]
+    colours = [DECISION_COLOURS.get(str(r.get("decision")), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows]
     ax.errorbar(rates, list(ys), xerr=[lows, highs], fmt="none", ecolor=MUTED, elinewidth=1.2, capsize=3)
     ax.scatter(rates, list(ys), c=colours, s=28, zorder=3)
     ax.set_yticks(list(ys), [_label(r.get("rank"), f"{r['name']} (n={r['n']})") for r in rows])

@@ -152,7 +152,7 @@ def same_model(a: str | None, b: str | None) -> bool:
         name = name.strip().lower().rsplit("/", 1)[-1]
         return re.sub(r"(:latest|\.gguf)$", "", name)
 
-    return bool(a and b) and norm(a) == norm(b)
+    return a is not None and b is not None and norm(a) == norm(b) and bool(a)
 
 
 def _norm_key(value: Any) -> str:
@@ -235,9 +235,9 @@ def _route_params(table: dict) -> dict[str, dict]:
             routed[route[0]][route[1]] = value
         elif isinstance(route, tuple):
             for name in route:
-                routed[name][key] = value
+                routed[str(name)][key] = value
         else:
-            routed[route][key] = value
+            routed[str(route)][key] = value
     return routed
 
 
@@ -256,7 +256,7 @@ def build_checks(specs: list, table: dict, check_params: dict | None, llm_settin
         params = dict(global_params.get(name, {}) or {})
         params.update(routed.get(name, {}))
         if name == "llm_judge":
-            params = {**llm_settings, **params}
+            params = {**(llm_settings or {}), **params}
         if isinstance(spec, dict):
             params.update({k: v for k, v in spec.items() if k not in ("name", "check")})
         check = make_check({"name": name, **params})
@@ -267,7 +267,8 @@ def build_checks(specs: list, table: dict, check_params: dict | None, llm_settin
         checks.append(check)
     for check in checks:
         if check.name == "json_schema_match":
-            check.defer_invalid = any(c.name == "json_valid" and c.when == check.when for c in checks)
+            deferred = any(c.name == "json_valid" and c.when == check.when for c in checks)
+            check.defer_invalid = deferred  # type: ignore[attr-defined]
     unused = [k for k, name in ((k, PARAM_ROUTES[k]) for k in table if k in PARAM_ROUTES)
               if not any(c.name in (name if isinstance(name, tuple) else (name,)) for c in checks)]
     if unused:
@@ -466,7 +467,7 @@ def judge(con, settings: JudgeSettings | None = None, *, progress: bool = True, 
     model, models = _pick_model(con, settings.model)
     llm_settings = settings.llm_settings()
     self_judged = _check_self_judging(settings, llm_settings, model)
-    if self_judged:
+    if self_judged and llm_settings:
         say(f"warning: {llm_settings['model']} judges its own answers; {SELF_PREFERENCE}. Its verdicts are marked self-judged.")
     started = rows(con, "select now()::timestamp")[0][0]
 
@@ -748,8 +749,8 @@ def _tally_answer(a: _Tally, replay_id: int, js: list[dict], human: dict | None,
     if human is not None and human["output_sha256"] and human["output_sha256"] != output_sha256(human["output_text"])[: len(human["output_sha256"])]:
         a.stale += 1
         human = None
-    reviewed = human is not None and human["passed"] is not None
-    if reviewed:
+    if human is not None and human["passed"] is not None:
+        reviewed = True
         a.human += 1
         overall = bool(human["passed"])
         a.checks["human"]["n"] += 1
@@ -757,6 +758,8 @@ def _tally_answer(a: _Tally, replay_id: int, js: list[dict], human: dict | None,
         human_rows.append(_human_row(replay_id, human, js[0]["category_id"], model, overall))
         if not overall and not failed:
             failed = [{"check_name": "human", "reason": human["note"] or "rejected by a reviewer", "runtime_check": False}]
+    else:
+        reviewed = False
     if overall is None:
         a.unjudged += 1
         return

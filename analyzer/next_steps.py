@@ -141,7 +141,7 @@ def _replay_step(con, cost: dict, acceptance: dict[int, dict], measured: dict, m
         return None
     tokens = _tokens_per_call(con, measured["replayed_model"])
     rate = cost.get("measured_throughput") or {}
-    selected = next((h for h in cost.get("hardware", []) if h.get("selected")), {})
+    selected: dict = next((h for h in cost.get("hardware", []) if h.get("selected")), {})
     at_measured = _hours(calls, tokens, rate.get("output_tokens_per_s"))
     at_profile = _hours(calls, tokens, selected.get("output_tokens_per_s"))
     estimate = []

@@ -116,7 +116,7 @@ def _content_text(content, lost: Counter) -> str:
         elif kind == "refusal":
             texts.append(str(part.get("refusal") or ""))
         elif kind in MEDIA_KINDS or any(k in part for k in ("image", "document", "video", "reasoningContent")):
-            lost[MEDIA_KINDS.get(kind) or next(MEDIA_KINDS[k] for k in ("image", "document", "video", "reasoningContent") if k in part)] += 1
+            lost[MEDIA_KINDS.get(str(kind)) or next(MEDIA_KINDS[k] for k in ("image", "document", "video", "reasoningContent") if k in part)] += 1
         elif kind == "tool_result" or "toolResult" in part:
             texts.append(_content_text((part.get("toolResult") or part).get("content"), lost))
         elif kind is None and "cachePoint" in part:
@@ -147,7 +147,7 @@ def _convert_message(msg: dict, lost: Counter) -> list[dict]:
     tool_results = [b for b in blocks if isinstance(b, dict) and (b.get("type") == "tool_result" or "toolResult" in b)]
     rest = [b for b in blocks if b not in tool_uses and b not in tool_results] if blocks else content
     if role == "assistant":
-        out = {"role": "assistant", "content": _content_text(rest, lost)}
+        reply: dict = {"role": "assistant", "content": _content_text(rest, lost)}
         calls = [_tool_call(c.get("id") or c.get("call_id"), c.get("name") or c.get("function", {}).get("name"),
                             (c.get("function") or {}).get("arguments") if "function" in c else c.get("arguments"))
                  for c in (msg.get("tool_calls") or []) if isinstance(c, dict)]
@@ -158,22 +158,22 @@ def _convert_message(msg: dict, lost: Counter) -> list[dict]:
             fc = msg["function_call"]
             calls.append(_tool_call(f"call_{fc.get('name')}", fc.get("name"), fc.get("arguments")))
         if calls:
-            out["tool_calls"] = calls
-        return [out]
+            reply["tool_calls"] = calls
+        return [reply]
     if role in ("tool", "function"):
         return [{"role": "tool", "tool_call_id": str(msg.get("tool_call_id") or msg.get("name") or ""),
                  "content": _content_text(content, lost)}]
     # user (or an unknown role, sent as user)
     if role not in (None, "user"):
         lost[f"role:{role}"] += 1
-    out = []
+    out: list[dict] = []
     for block in tool_results:
         result = block.get("toolResult") or block
         out.append({"role": "tool", "tool_call_id": str(result.get("tool_use_id") or result.get("toolUseId") or ""),
                     "content": _content_text(result.get("content"), lost)})
     text = _content_text(rest, lost)
     if text or not out:
-        user = {"role": "user", "content": text}
+        user: dict = {"role": "user", "content": text}
         if isinstance(msg.get("name"), str):
             user["name"] = msg["name"]
         out.append(user)
@@ -234,13 +234,8 @@ def _convert_response_format(params: dict):
     return None
 
 
-def build_replay_request(row: dict, *, seed: int | None = None, max_output_tokens: int | None = None) -> tuple[list[dict], dict, dict]:
-    """(messages, params, not_carried) for one logged request.
-
-    ``not_carried`` maps what was dropped to how often (``image``, ``param:top_k``, ``server_tool:web_search``,
-    ``cache_control`` ...), plus ``max_tokens_capped`` when ``max_output_tokens`` lowered the logged limit.
-    """
-    lost: Counter = Counter()
+def _replay_messages(row: dict, lost: Counter) -> list[dict]:
+    """The logged conversation as OpenAI chat messages, with the system prompt, ending before the frontier's answer."""
     raw = _loads(row.get("messages_json"))
     if isinstance(raw, dict):
         raw = raw.get("messages") or raw.get("input") or raw.get("prompt")
@@ -261,7 +256,11 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
     response = row.get("response_text")
     if len(messages) > 1 and messages[-1]["role"] == "assistant" and response and messages[-1].get("content") == response:
         messages.pop()
+    return messages
 
+
+def _logged_params(row: dict, lost: Counter) -> tuple[dict, dict]:
+    """(the logged parameters, flattened; the standard ones among them, renamed), counting what is dropped."""
     logged = _loads(row.get("params_json"))
     logged = logged if isinstance(logged, dict) else {}
     for nested in ("inferenceConfig", "generationConfig"):  # Bedrock Converse, Gemini-style
@@ -273,14 +272,11 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
             continue
         target = RENAMED.get(key, key)
         if target in CARRIED:
-            if target not in params:
-                params[target] = value
+            params.setdefault(target, value)
         elif key == "n":
             if isinstance(value, int) and value > 1:
                 lost["n_reduced_to_1"] += 1
-        elif key in ("text", "toolConfig", "functions", "function_call"):
-            pass  # handled below
-        elif key not in IGNORED:
+        elif key not in IGNORED and key not in ("text", "toolConfig", "functions", "function_call"):
             lost[f"param:{key}"] += 1
     if isinstance(logged.get("functions"), list) and "tools" not in params:  # legacy OpenAI function calling
         params["tools"] = [{"type": "function", "function": f} for f in logged["functions"] if isinstance(f, dict)]
@@ -291,7 +287,11 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
         params.setdefault("tools", logged["toolConfig"].get("tools"))
         if logged["toolConfig"].get("toolChoice"):
             params.setdefault("tool_choice", logged["toolConfig"]["toolChoice"])
+    return logged, params
 
+
+def _carry_format_and_tools(logged: dict, params: dict, lost: Counter) -> None:
+    """response_format, tools and tool_choice in the OpenAI shapes every target server reads."""
     fmt = _convert_response_format({**logged, **params})
     if fmt:
         params["response_format"] = fmt
@@ -315,6 +315,10 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
             params["tool_choice"] = choice
     if "parallel_tool_calls" in params and not params.get("tools"):
         del params["parallel_tool_calls"]
+
+
+def _carry_limits(params: dict, lost: Counter, seed: int | None, max_output_tokens: int | None) -> None:
+    """Stop sequences, token limit and seed as integers servers accept; the optional output cap applied."""
     if isinstance(params.get("stop"), list):
         params["stop"] = [s for s in params["stop"] if isinstance(s, str)][:4] or None
         if params["stop"] is None:
@@ -333,8 +337,20 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
             params["max_tokens"] = int(max_output_tokens)
     if seed is not None and "seed" not in params:
         params["seed"] = int(seed)  # reproducible sampling on servers that honour it
-    return messages, params, dict(lost)
 
+
+def build_replay_request(row: dict, *, seed: int | None = None, max_output_tokens: int | None = None) -> tuple[list[dict], dict, dict]:
+    """(messages, params, not_carried) for one logged request.
+
+    ``not_carried`` maps what was dropped to how often (``image``, ``param:top_k``, ``server_tool:web_search``,
+    ``cache_control`` ...), plus ``max_tokens_capped`` when ``max_output_tokens`` lowered the logged limit.
+    """
+    lost: Counter = Counter()
+    messages = _replay_messages(row, lost)
+    logged, params = _logged_params(row, lost)
+    _carry_format_and_tools(logged, params, lost)
+    _carry_limits(params, lost, seed, max_output_tokens)
+    return messages, params, dict(lost)
 
 
 # ---------------------------------------------------------------- settings
@@ -587,7 +603,7 @@ class _Run:
     async def ask(self, client, item: dict) -> _Outcome:
         """The call, stepping down the fallback ladder once per field the endpoint refuses."""
         s = self.settings
-        outcome = None
+        outcome = _Outcome(item["params"], [], kind="not_replayable", message="No form of the request was accepted.")
         for _ in range(MAX_STEPS):
             messages, params, applied = adapt(item["messages"], item["params"], self.steps)
             try:
@@ -619,8 +635,8 @@ class _Run:
         await self.write(item, started_at, outcome)
         self.made += 1
         self.downgrades.update(outcome.downgrades)
-        if outcome.error is not None:
-            self._count_failure(outcome.error.kind, str(outcome.error))
+        if outcome.result is None:
+            self._count_failure(outcome.error.kind if outcome.error else "not_replayable", str(outcome.error or outcome.message))
         else:
             self.succeeded += 1
             self.output_tokens += outcome.result.output_tokens or 0
@@ -660,8 +676,9 @@ class _Run:
             try:
                 done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
-                    if task.exception() is not None:
-                        raise task.exception()
+                    failure = task.exception()
+                    if failure is not None:
+                        raise failure
             finally:
                 for task in workers:
                     task.cancel()

@@ -377,7 +377,7 @@ def test_cli_json_contract(db_path, con):
                 "checks"} <= set(c)
         assert 0 <= c["ci_low"] <= c["acceptance"] <= c["ci_high"] <= 1
         assert c["decision"] in ("local", "cascade", "frontier", "local-for-compliance")
-        for name, entry in c["checks"].items():
+        for entry in c["checks"].values():
             assert {"n", "passed"} <= set(entry) and entry["passed"] <= entry["n"]
     triage = next(c for c in payload["categories"] if c["category_id"] == 1)
     assert (triage["name"], triage["task_type"], triage["n"], triage["passed"]) == ("Ticket triage", "classification", 20, 18)

@@ -2,7 +2,7 @@ import json
 import socket
 
 import pytest
-from openai_stub import OpenAIStub, Reply, openai_stub  # noqa: F401  (fixture)
+from openai_stub import OpenAIStub, Reply
 
 from analyzer.llm_client import LLMError, chat, split_reasoning
 

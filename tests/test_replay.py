@@ -8,7 +8,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from openai_stub import OpenAIStub, Reply, last_user_text, openai_stub  # noqa: F401  (fixture)
+from openai_stub import OpenAIStub, Reply, last_user_text
 
 from analyzer.db import connect, dicts, rows, scalar
 from analyzer.errors import PlanError
