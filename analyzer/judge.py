@@ -898,7 +898,10 @@ def _summary(cid: int, a: _Tally, calls: dict, cat: dict, stored: dict, criteria
 def _apply_hook(con, summary: dict, hook: Callable | None) -> None:
     if hook is None:
         return
-    verdict = hook(con, dict(summary))
+    seen = dict(summary)
+    if summary["decision"] in dv.UNDECIDED:
+        seen["acceptance"] = None  # a similarity rate or a few answers must not move it local for compliance either
+    verdict = hook(con, seen)
     if verdict:
         decision, reason = verdict
         if dv.normalise(decision) is None:

@@ -402,7 +402,9 @@ class ReplaySettings(StageSettings):
         elif per_category is not None:
             margin = None
         return dataclasses.replace(
-            settings, endpoint=resolve_endpoint(flags.get("endpoint"), config),
+            # Prompts leave the machine only on the command line's say-so, never a config file's.
+            settings, allow_remote=bool(flags.get("allow_remote")),
+            endpoint=resolve_endpoint(flags.get("endpoint"), config),
             model=resolve_model(flags.get("model"), config), per_category=per_category, margin=margin,
             params={**(setting(config, "replay.params") or {}), **extra},
         )

@@ -541,8 +541,6 @@ def build_context(
     Runs the privacy scan, categorize and judge first when they are missing or stale (``run_stages``), never
     replay. ``cost`` takes a ready ``cost_model`` result (notebooks trying what-ifs); by default it is computed.
     """
-    from .task_types import LABELS
-
     config = config or {}
     if not _count(con, "requests"):
         raise PlanError("The database holds no requests. Run `plan ingest PATH` first (or pass --db).")
@@ -570,6 +568,56 @@ def build_context(
     privacy = _privacy(con, config, red)
     sensitivity = {c["category_id"]: c for c in privacy["categories"]}
     judged_model = next((a.get("model") for a in acceptance.values() if a.get("model")), None)
+
+    rows = _category_rows(con, cost, categories, acceptance, sensitivity, judged_model, red, red_group)
+    top = [r for r in rows if not r["is_other"]]
+    others = [r for r in rows if r["is_other"]]
+    measured_with = what_was_measured(con, top, acceptance)  # the headline flags a stand-in model
+
+    target = cost.get("acceptance_target")
+    headline = _headline(cost, top, measured, measured_with, red)
+
+    context = {
+        "report_version": REPORT_VERSION,
+        "title": "Which LLM traffic could run locally",
+        "generated_at": generated_at,
+        "redacted": redact,
+        "acceptance_measured": measured,
+        "acceptance_target": target,
+        "notices": notices,
+        "headline": headline,
+        "next_steps": [_redact_strings(s, red) for s in next_steps(con, cost, top, acceptance, measured_with, config)],
+        "legend": dv.legend(),
+        "categories": top,
+        "other": others,
+        "charts": {
+            "spend_by_category": [
+                {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
+                for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
+            ],
+            "acceptance": [
+                {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
+                for rank, r in enumerate(top, start=1)
+                if r["acceptance"] is not None
+            ],
+            "target": target,
+            "payback": _payback_chart(cost),
+            "capacity": _capacity_chart(cost),
+        },
+        "privacy": privacy,
+        "hardware": _hardware_section(cost),
+        "methodology": _methodology(con, cost, config),
+        "provenance": _provenance(con, red, generated_at, actions),
+        # The cost model's own output, for --json readers. Its names come from logs, so every string is redacted.
+        "cost": _redact_strings(jsonable(cost), red),
+    }
+    return jsonable(context)
+
+
+def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitivity: dict, judged_model: str | None,
+                   red, red_group) -> list[dict]:
+    """One row per cost-model category: spend, acceptance, decision and what it rests on, examples, privacy."""
+    from .task_types import LABELS
 
     # Three examples each keeps a short report readable; two keep a ten-category one from running on.
     top_count = sum(1 for k in cost.get("categories", []) if not k.get("is_other") and k.get("category_id") is not None)
@@ -645,20 +693,18 @@ def build_context(
                 "privacy_kinds": list(s.get("kinds", {})),
             }
         )
-    top = [r for r in rows if not r["is_other"]]
-    others = [r for r in rows if r["is_other"]]
-    measured_with = what_was_measured(con, top, acceptance)
-    if measured_with["stand_in"]:
-        notices.insert(0, measured_with["stand_in_note"])
+    return rows
 
+
+def _headline(cost: dict, top: list[dict], measured: bool, measured_with: dict, red) -> dict:
+    """The headline: spend, what could move and save, payback, decisions, and what the verdicts rest on."""
     scenarios = cost.get("scenarios", {})
     plan_scenario = cost.get("plan_scenario")
     framing = scenarios.get("framing", {})
     payback = cost.get("payback") or {}
     moved = (scenarios.get(plan_scenario) or {}).get("monthly_spend_moved_usd") if measured else None
     monthly_spend = cost.get("monthly_spend_usd")
-    target = cost.get("acceptance_target")
-    headline = {
+    return {
         "window_days": cost.get("window_days"),
         "monthly_spend_usd": monthly_spend,
         "acceptance_measured": measured,
@@ -685,42 +731,6 @@ def build_context(
         "measured": measured_with,
         "measured_sentence": red(measured_with["sentence"]),
     }
-
-    context = {
-        "report_version": REPORT_VERSION,
-        "title": "Which LLM traffic could run locally",
-        "generated_at": generated_at,
-        "redacted": redact,
-        "acceptance_measured": measured,
-        "acceptance_target": target,
-        "notices": notices,
-        "headline": headline,
-        "next_steps": [_redact_strings(s, red) for s in next_steps(con, cost, top, acceptance, measured_with, config)],
-        "legend": dv.legend(),
-        "categories": top,
-        "other": others,
-        "charts": {
-            "spend_by_category": [
-                {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
-                for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
-            ],
-            "acceptance": [
-                {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
-                for rank, r in enumerate(top, start=1)
-                if r["acceptance"] is not None
-            ],
-            "target": target,
-            "payback": _payback_chart(cost),
-            "capacity": _capacity_chart(cost),
-        },
-        "privacy": privacy,
-        "hardware": _hardware_section(cost),
-        "methodology": _methodology(con, cost, config),
-        "provenance": _provenance(con, red, generated_at, actions),
-        # The cost model's own output, for --json readers. Its names come from logs, so every string is redacted.
-        "cost": _redact_strings(jsonable(cost), red),
-    }
-    return jsonable(context)
 
 
 def _decision_counts(top: list[dict]) -> dict[str, int]:

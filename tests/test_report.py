@@ -382,7 +382,7 @@ def test_headline_names_the_replayed_model_and_flags_the_bundled_stand_in(con):
     assert h["replayed_model"] == "SmolLM2-135M-Instruct.Q4_1" and h["stand_in"] is True
     assert "SmolLM2-135M-Instruct.Q4_1 (the bundled stand-in" in h["measured_sentence"]
     assert "2 categories judged by objective checks, 1 by similarity alone" in h["measured_sentence"]
-    assert context["notices"][0].startswith("SmolLM2-135M-Instruct.Q4_1 is the bundled 135M-parameter stand-in")
+    assert h["measured"]["stand_in_note"].startswith("SmolLM2-135M-Instruct.Q4_1 is the bundled 135M-parameter stand-in")
     steps = {s["step"]: s for s in context["next_steps"]}
     assert list(steps) == ["pull", "replay", "judge", "review"]
     assert steps["pull"]["command"] == "ollama pull qwen3.6:35b-a3b"
