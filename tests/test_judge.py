@@ -658,3 +658,18 @@ def test_faults_and_measurable_labels_end_to_end(con):
     assert "json_schema_match" in invoices["checks"] and invoices["checks"]["json_schema_match"]["passed"] == 12
     assert invoices["downgrades"] == {"response_format:json_schema->json_object": 12}
     assert essays["decision"] not in ("local", "cascade") and essays["decision"] == "needs_judge"
+
+
+def test_an_undecided_category_is_not_moved_local_for_compliance_on_a_similarity_rate(con, monkeypatch):
+    from analyzer import privacy
+
+    def compliance_decision(con_, category):
+        if category["acceptance"] is not None and category["acceptance"] >= 0.5:
+            return "local-for-compliance", "sensitive, and acceptance at least moderate"
+        return category["decision"], (category["decision_reason"] or "") + " Needs legal review."
+
+    monkeypatch.setattr(privacy, "compliance_decision", compliance_decision, raising=False)
+    seed(con, [{"category_id": 9, "name": "Contract Q&A", "task_type": "long_document_reasoning", "prompt": f"q{i}",
+                "frontier": "Clause 4.2 caps liability.", "local": "Clause 4.2 caps liability."} for i in range(10)])
+    c = by_id(judged(con, checks_override=[{"name": "max_length", "ratio": 2}]), 9)
+    assert c["acceptance"] == 1.0 and c["decision"] == "needs_judge" and "legal review" in c["decision_reason"]
