@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import io
 
-DECISION_COLOURS = {
-    "local": "#1a7f37",
-    "cascade": "#2f6fb3",
-    "local-for-compliance": "#7a3fb0",
-    "frontier": "#8c8c8c",
-    "unmeasured": "#b8a46a",
-}
+from . import decisions as dv
+
+DECISION_COLOURS = dv.COLOURS
 INK = "#24292f"
 MUTED = "#6e7781"
 GRID = "#e5e7eb"
@@ -102,7 +98,7 @@ def spend_by_category(rows: list[dict]) -> bytes | None:
     fig, ax = _figure(1.3 + 0.36 * len(rows))
     labels = [_label(r.get("rank"), r["name"]) for r in rows][::-1]
     values = [r["monthly_spend_usd"] for r in rows][::-1]
-    colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS["unmeasured"]) for r in rows][::-1]
+    colours = [DECISION_COLOURS.get(str(r.get("decision")), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows][::-1]
     bars = ax.barh(range(len(rows)), values, color=colours, height=0.62)
     ax.set_yticks(range(len(rows)), labels)
     ax.xaxis.set_major_formatter(_usd_axis)
@@ -110,7 +106,7 @@ def spend_by_category(rows: list[dict]) -> bytes | None:
     ax.set_axisbelow(True)
     ax.set_xlabel("Projected API spend per 30-day month", color=MUTED, fontsize=8)
     top = max(values) or 1
-    for bar, value in zip(bars, values):
+    for bar, value in zip(bars, values, strict=True):
         ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, _usd_axis(value), va="center", fontsize=7, color=INK)
     ax.set_xlim(0, top * 1.15)
     _decision_legend(ax, {r.get("decision") for r in rows})
@@ -120,10 +116,8 @@ def spend_by_category(rows: list[dict]) -> bytes | None:
 def _decision_legend(ax, decisions):
     from matplotlib.patches import Patch
 
-    from .report import DECISION_LABELS
-
     handles = [
-        Patch(color=colour, label=DECISION_LABELS.get(name, name))
+        Patch(color=colour, label=dv.LABELS.get(name, name))
         for name, colour in DECISION_COLOURS.items()
         if name in decisions
     ]
@@ -141,7 +135,7 @@ def acceptance(rows: list[dict], target: float | None) -> bytes | None:
     rates = [r["acceptance"] * 100 for r in rows]
     lows = [max(0.0, (r["acceptance"] - (r["ci_low"] if r["ci_low"] is not None else r["acceptance"])) * 100) for r in rows]
     highs = [max(0.0, ((r["ci_high"] if r["ci_high"] is not None else r["acceptance"]) - r["acceptance"]) * 100) for r in rows]
-    colours = [DECISION_COLOURS.get(r.get("decision"), DECISION_COLOURS["unmeasured"]) for r in rows]
+    colours = [DECISION_COLOURS.get(str(r.get("decision")), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows]
     ax.errorbar(rates, list(ys), xerr=[lows, highs], fmt="none", ecolor=MUTED, elinewidth=1.2, capsize=3)
     ax.scatter(rates, list(ys), c=colours, s=28, zorder=3)
     ax.set_yticks(list(ys), [_label(r.get("rank"), f"{r['name']} (n={r['n']})") for r in rows])
@@ -165,9 +159,9 @@ def payback(series: dict | None) -> bytes | None:
     if series.get("cumulative_savings_low_usd") and series.get("cumulative_savings_high_usd"):
         ax.fill_between(
             months, series["cumulative_savings_low_usd"], series["cumulative_savings_high_usd"],
-            color=DECISION_COLOURS["local"], alpha=0.13, linewidth=0, label="95% savings interval",
+            color=DECISION_COLOURS[dv.LOCAL], alpha=0.13, linewidth=0, label="95% savings interval",
         )
-    ax.plot(months, series["cumulative_savings_usd"], color=DECISION_COLOURS["local"], linewidth=2, label="cumulative savings, net of running costs")
+    ax.plot(months, series["cumulative_savings_usd"], color=DECISION_COLOURS[dv.LOCAL], linewidth=2, label="cumulative savings, net of running costs")
     ax.step(months, series["hardware_outlay_usd"], where="post", color="#cf222e", linestyle="--", linewidth=1.2, label="hardware bought")
     point = series.get("payback_months")
     if point is not None and 0 < point <= months[-1]:
@@ -212,10 +206,10 @@ def capacity(data: dict | None) -> bytes | None:
         ax.set_ylim(0, busiest * 1.35)
         ax.set_title(
             f"capacity of {boxes} box{'es' if boxes != 1 else ''}: {_tokens_axis(capacity_line)}/hour, {capacity_line / busiest:,.0f}× the busiest hour (off the scale)",
-            fontsize=7.5, loc="right", color=DECISION_COLOURS["local"],
+            fontsize=7.5, loc="right", color=DECISION_COLOURS[dv.LOCAL],
         )
     else:
-        ax.axhline(capacity_line, color=DECISION_COLOURS["local"], linewidth=1.4, label=f"capacity of {boxes} box{'es' if boxes != 1 else ''}")
+        ax.axhline(capacity_line, color=DECISION_COLOURS[dv.LOCAL], linewidth=1.4, label=f"capacity of {boxes} box{'es' if boxes != 1 else ''}")
         ax.set_ylim(0, max(capacity_line, busiest) * 1.18)
     ax.set_xlim(-0.6, 23.6)
     ax.set_xticks(range(0, 24, 3))

@@ -10,8 +10,18 @@ Two properties matter to the decision rule in :mod:`analyzer.judge`:
 - ``runtime``: it needs no frontier answer, so it could run in production on the local answer alone and send a
   failure to the frontier (a cascade). ``label_match`` is objective but needs the frontier label, so it is not.
 
+A third, ``evidence``, says what a passed check proves, so every verdict can name what it rests on:
+
+- ``objective``: the answer has the property the request needs, by construction (json_valid,
+  json_schema_match, sql_parses, svg_renders, code_compiles, label_match, and the user's own regex/contains);
+- ``llm_judge``: a judge model compared it with the frontier answer;
+- ``similarity``: it is about the same thing as the frontier answer. That is all: shuffled words, a refusal
+  or a cut answer can pass (benchmarks/judge_similarity_calibration.py), so it never decides a category;
+- ``constraint``: a limit it stays within (max_length), which says nothing about its quality.
+
 Checks are built by name through :data:`CHECKS` and :func:`make_check`; parameters come from plan.toml.
 """
+
 
 from __future__ import annotations
 
@@ -27,6 +37,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import PlanError
+
+EVIDENCE_KINDS = ("objective", "llm_judge", "similarity", "constraint")
+DECISIVE_EVIDENCE = ("objective", "llm_judge")  # with human review: what may decide a category
 
 # --------------------------------------------------------------------------------------------------------------
 # Verdicts and cases
@@ -191,6 +204,7 @@ class Check:
 
     name = ""
     objective = True
+    evidence = "objective"
     needs_frontier = False
     params: dict[str, Any] = {}  # parameter -> default
     description = ""
@@ -255,6 +269,14 @@ CHECKS: dict[str, type[Check]] = {}
 def register(cls):
     CHECKS[cls.name] = cls
     return cls
+
+
+def evidence_of(check_name: str) -> str:
+    """What a verdict of the named check (``json_valid`` or ``json_valid[json]``) rests on."""
+    if check_name == "human":
+        return "human"
+    cls = CHECKS.get(check_name.split("[", 1)[0])
+    return cls.evidence if cls is not None else "objective"
 
 
 def make_check(spec: str | dict | Check, **defaults) -> Check:
@@ -898,6 +920,7 @@ class Contains(Check):
 @register
 class MaxLength(Check):
     name = "max_length"
+    evidence = "constraint"
     params = {"chars": None, "words": None, "ratio": None}
     description = "The answer is at most `chars` characters, `words` words, or `ratio` times the frontier answer's length."
 
@@ -941,7 +964,9 @@ class MaxLength(Check):
 # (p95 0.42, p99 0.56) and of other categories in 100%. So the check tells an answer to the question from an
 # answer about something else; it does not grade correctness (that is what the objective checks and llm_judge
 # are for). Short answers compared with long ones score low (a one-line human reference keeps 0.5 in only
-# about half the cases): prefer label_match or regex for short outputs.
+# about half the cases): prefer label_match or regex for short outputs. And it accepts wrong answers that reuse
+# the frontier's words (benchmarks/similarity_false_accepts.py): shuffled words 100%, an answer cut in half 98%,
+# every number changed 100%, a refusal restating the question 68%. So it never decides a category on its own.
 DEFAULT_SIMILARITY_THRESHOLD = 0.5
 
 
@@ -960,7 +985,7 @@ class _EmbeddingCache:
 
             self._embedder = get_embedder(self.embedder_name)
         vectors = self._embedder.encode(todo)
-        for text, vec in zip(todo, vectors):
+        for text, vec in zip(todo, vectors, strict=True):
             self.vectors[text] = vec
 
     def cosine(self, a: str, b: str) -> float:
@@ -976,6 +1001,7 @@ class _EmbeddingCache:
 class Similarity(Check):
     name = "similarity"
     objective = False
+    evidence = "similarity"
     needs_frontier = True
     params = {"threshold": DEFAULT_SIMILARITY_THRESHOLD, "embedder": None}
     description = (f"Embedding cosine to the frontier answer is at least the threshold (default "
@@ -1065,6 +1091,7 @@ def parse_judge_verdict(text: str) -> str | None:
 class LlmJudge(Check):
     name = "llm_judge"
     objective = False
+    evidence = "llm_judge"
     needs_frontier = True
     params = {"endpoint": None, "model": None, "rubric": DEFAULT_RUBRIC, "allow_remote": False, "concurrency": 2,
               "timeout_s": 300.0, "max_tokens": 2048, "min_score": 0.5}
@@ -1096,7 +1123,7 @@ class LlmJudge(Check):
     def _verdict(self, replies: list[str | None], errors: list[str]) -> Verdict:
         # Points for the local answer in each order: order 1 shows it as B, order 2 as A.
         points = []
-        for position, reply in zip(("B", "A"), replies):
+        for position, reply in zip(("B", "A"), replies, strict=False):
             choice = parse_judge_verdict(reply) if reply is not None else None
             if choice is not None:
                 points.append(0.5 if choice == "C" else float(choice == position))

@@ -20,8 +20,13 @@ Everything is computed from the user's own logs:
   the category's sampled spend interval (from categorize); category bounds add up to scenario bounds, which
   is conservative.
 
-The arithmetic is in small pure functions; ``cost_model(con)`` gathers the inputs and returns the
-``plan cost --json`` payload. Its tunables, all optional, come from plan.toml (or a dict in notebooks)::
+Decisions come from :mod:`analyzer.decisions`. A category that is ``not_measured`` or ``needs_judge`` moves
+nowhere in ``route`` and ``cascade``: its spend is shown as undecided (``undecided_monthly_spend_usd``), and
+its savings interval runs from nothing to its ceiling.
+
+The arithmetic is in small pure functions; ``cost_model(con, settings)`` gathers the inputs and returns the
+``plan cost --json`` payload. Its tunables (:class:`CostSettings`), all optional, come from flags, then the
+environment, then plan.toml (or a dict in notebooks)::
 
     [cost]
     hardware = "desktop-24gb"          # the profile the headline uses (--hardware wins)
@@ -39,11 +44,16 @@ The arithmetic is in small pure functions; ``cost_model(con)`` gathers the input
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Any, ClassVar, Sequence
 
+from . import decisions as dv
 from .db import dicts, one, table_exists
 from .errors import PlanError
+from .judge import redecide
+from .progress import Say, say_nothing
+from .settings import StageSettings, at_least, option
 from .stats import Z95
 
 MONTH_DAYS = 30
@@ -62,8 +72,8 @@ DEFAULT_PEAK_PERCENTILE = 95.0
 DEFAULT_ACCEPTANCE_TARGET = 0.8
 MIN_REPLAYS_FOR_RATIO = 5
 
-LOCAL_READY = ("local", "local-for-compliance")
-DECISIONS = ("local", "local-for-compliance", "cascade", "frontier", "unmeasured")
+LOCAL_READY = dv.MOVES_LOCAL
+DECISIONS = dv.DECISIONS
 SCENARIOS = ("route", "cascade", "ceiling")
 # Checks whose verdict is objective, so a failure can be caught and sent on to the frontier.
 OBJECTIVE_CHECKS = frozenset(
@@ -103,9 +113,9 @@ def linear_trend(values: Sequence[float]) -> dict:
     mean_x = (n - 1) / 2
     mean_y = sum(values) / n
     sxx = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values)) / sxx
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)) / sxx
     intercept = mean_y - slope * mean_x
-    residual = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values))
+    residual = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values, strict=True))
     se = math.sqrt(residual / (n - 2) / sxx) if n > 2 else float("inf")
     return {"slope": slope, "intercept": intercept, "mean": mean_y, "slope_low": slope - Z95 * se, "slope_high": slope + Z95 * se}
 
@@ -229,7 +239,7 @@ def decision_savings(decision: str, spend_usd: float, electricity: float, accept
     """Monthly savings of one category under its decision (before the boxes' fixed costs)."""
     if decision in LOCAL_READY:
         return route_savings(spend_usd, electricity)
-    if decision == "cascade":
+    if decision == dv.CASCADE:
         return cascade_savings(spend_usd, electricity, 1.0 if acceptance is None else acceptance)
     return 0.0
 
@@ -244,8 +254,8 @@ def savings_interval(
     """Bounds on a category's savings from its acceptance interval and its sampled-spend interval
     (``spend_factors`` scale spend and the local work together). The savings are bilinear in the two, so
     the extremes sit at the corners and the interval always contains the point estimate. An unmeasured
-    category may save anything from nothing to its ceiling."""
-    if decision == "unmeasured":
+    or undecided category (not measured, or needing a judge) may save anything from nothing to its ceiling."""
+    if decision in dv.UNDECIDED:
         corners = [0.0] + [route_savings(spend_usd * f, electricity * f) for f in spend_factors]
         return min(corners), max(corners)
     accs = acceptance if acceptance is not None else (1.0, 1.0)
@@ -286,38 +296,65 @@ def payback_curve(upfront_usd: float, monthly_net_usd: float, useful_life_months
 # --------------------------------------------------------------------------------------------------
 
 
-def _number(config: dict, section: str, key: str, default: float, *, minimum: float = 0.0, strict: bool = False) -> float:
-    value = (config.get(section) or {}).get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PlanError(f"plan.toml [{section}] {key} must be a number, got {value!r}.")
-    if value < minimum or (strict and value == minimum):
-        raise PlanError(f"plan.toml [{section}] {key} must be {'above' if strict else 'at least'} {minimum}, got {value}.")
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a number")
     return float(value)
 
 
-def _settings(config: dict, target: float | None, stored_target: float | None = None) -> dict:
-    """Tunables from plan.toml. The acceptance target is the one asked for, else the one the judge decided
-    with, else [judge] target, else 0.8."""
-    if target is not None:
-        target_value = float(target)
+def _above_zero(value) -> str | None:
+    return None if value is None or value > 0 else "must be above 0"
+
+
+def _percentile(value) -> str | None:
+    return None if value is None or 0 < value <= 100 else "must be above 0 and at most 100"
+
+
+def _target(value) -> str | None:
+    return None if value is None or 0 < value <= 1 else "must be a fraction between 0 and 1"
+
+
+@dataclass(frozen=True)
+class CostSettings(StageSettings):
+    """The cost model's tunables, resolved once: flag > environment > plan.toml [cost] > default.
+
+    ``target`` (``--target``) re-derives every decision at another acceptance target; without it the target
+    the judge decided with is used, else ``[judge] target`` (``judge_target``), else 0.8. ``profiles`` are
+    plan.toml's ``[hardware.NAME]`` tables."""
+
+    section: ClassVar[str] = "cost"
+    hardware: str | None = option(None)
+    electricity_usd_per_kwh: float | None = option(None, env="PLAN_ELECTRICITY_USD_PER_KWH", convert=_number,
+                                                   check=at_least(0))
+    maintenance_usd_per_month: float = option(0.0, convert=_number, check=at_least(0))
+    frontier_price_factor: float = option(1.0, convert=_number, check=at_least(0))
+    gap_hours: float = option(DEFAULT_GAP_HOURS, convert=_number, check=_above_zero)
+    peak_percentile: float = option(DEFAULT_PEAK_PERCENTILE, convert=_number, check=_percentile)
+    measured_hardware: str | None = option(None)
+    target: float | None = option(None, convert=_number, check=_target)
+    judge_target: float | None = option(None, key="judge.target", convert=_number, check=_target)
+    profiles: dict = option(default_factory=dict, key="hardware")
+
+
+def _settings(settings: CostSettings, stored_target: float | None = None) -> dict:
+    """The tunables the arithmetic uses. The acceptance target is the one asked for, else the one the judge
+    decided with, else [judge] target, else 0.8."""
+    if settings.target is not None:
+        target_value = settings.target
     elif stored_target is not None:
         target_value = float(stored_target)
     else:
-        target_value = _number(config, "judge", "target", DEFAULT_ACCEPTANCE_TARGET)
-    if not 0 < target_value <= 1:
-        raise PlanError(f"The acceptance target must be a fraction between 0 and 1, got {target_value}.")
-    percentile = _number(config, "cost", "peak_percentile", DEFAULT_PEAK_PERCENTILE, strict=True)
-    if percentile > 100:
-        raise PlanError(f"plan.toml [cost] peak_percentile must be at most 100, got {percentile}.")
+        target_value = settings.judge_target if settings.judge_target is not None else DEFAULT_ACCEPTANCE_TARGET
+    electricity = settings.electricity_usd_per_kwh
     return {
-        "usd_per_kwh": _number(config, "cost", "electricity_usd_per_kwh", DEFAULT_ELECTRICITY_USD_PER_KWH),
-        "electricity_default": "electricity_usd_per_kwh" not in (config.get("cost") or {}),
-        "maintenance": _number(config, "cost", "maintenance_usd_per_month", 0.0),
-        "gap_hours": _number(config, "cost", "gap_hours", DEFAULT_GAP_HOURS, strict=True),
-        "percentile": percentile,
-        "frontier_factor": _number(config, "cost", "frontier_price_factor", 1.0),
+        "usd_per_kwh": electricity if electricity is not None else DEFAULT_ELECTRICITY_USD_PER_KWH,
+        "electricity_default": electricity is None,
+        "maintenance": settings.maintenance_usd_per_month,
+        "gap_hours": settings.gap_hours,
+        "percentile": settings.peak_percentile,
+        "frontier_factor": settings.frontier_price_factor,
         "target": target_value,
-        "target_overridden": target is not None,
+        "target_overridden": settings.target is not None,
     }
 
 
@@ -411,13 +448,6 @@ def _daily_spend(con, first: datetime, whole_days: int) -> list[float]:
     return [got.get(d, 0.0) for d in range(whole_days)]
 
 
-def _normalise_decision(value) -> str | None:
-    if value is None:
-        return None
-    d = str(value).strip().lower().replace("_", "-").replace(" ", "-")
-    return d if d in DECISIONS else None
-
-
 def _acceptance(con) -> dict:
     if not table_exists(con, "category_acceptance"):
         return {}
@@ -433,61 +463,31 @@ def _json(raw, default):
         return default
 
 
-def _has_objective_check(row: dict) -> bool:
-    names: list = []
-    for key in ("checks_json", "criteria_json"):
-        parsed = _json(row.get(key), None)
-        if isinstance(parsed, dict):
-            names += list(parsed["checks"] if "checks" in parsed else parsed.keys())
-        elif isinstance(parsed, list):
-            names += parsed
-    names = [(n.get("name") or n.get("check")) if isinstance(n, dict) else n for n in names]
-    return any(str(n) in OBJECTIVE_CHECKS for n in names)
-
-
 def decide(row: dict | None, target: float) -> str:
-    """Re-derive a category's decision at another acceptance target with the judge's own rule (local when
-    the interval's lower bound clears the target; cascade when run-time checks catch enough failures;
-    frontier otherwise). Compliance decisions stand."""
+    """Re-derive a category's decision at another acceptance target with the judge's own rule
+    (:func:`analyzer.judge.redecide`). Compliance decisions, and categories not measured or needing a judge,
+    stand."""
     if row is None:
-        return "unmeasured"
-    stored = _normalise_decision(row.get("decision"))
-    if stored == "local-for-compliance":
-        return stored
-    if not row.get("n") or row.get("passed") is None:
-        return "unmeasured"
-    from .judge import decide as judge_decide, thresholds_from
-
-    n, passed = int(row["n"]), int(row["passed"])
-    caught = row.get("caught_failures")
-    if caught is None:  # not recorded: an objective check is assumed to catch every failure
-        caught = (n - passed) if (stored == "cascade" or _has_objective_check(row)) else 0
-    thresholds = {**thresholds_from({}), **_json(row.get("thresholds_json"), {}), "target": target}
-    low = row.get("ci_low")
-    if low is None:
-        from .stats import wilson_interval
-
-        low = wilson_interval(passed, n)[0]
-    summary = {"n": n, "passed": passed, "ci_low": low, "caught_failures": int(caught), "runtime_checks": [], "n_to_decide": None}
-    return judge_decide(summary, thresholds)[0]
+        return dv.NOT_MEASURED
+    return redecide(row, target)
 
 
 def _decision(row: dict | None, settings: dict, name: str, notes: list[str]) -> str:
     """The judge's stored decision, or one re-derived when a target is given or none was stored."""
     if row is None:
-        return "unmeasured"
-    if _normalise_decision(row.get("decision")) == "local-for-compliance":
-        return "local-for-compliance"  # privacy decides this one, measured or not
+        return dv.NOT_MEASURED
+    stored = dv.normalise(row.get("decision"))
+    if stored in (dv.LOCAL_FOR_COMPLIANCE, dv.NEEDS_JUDGE, dv.NOT_MEASURED):
+        return stored  # privacy decides the first, measured or not; the others move nothing at any target
     if not row.get("n") or row.get("acceptance") is None:
-        return "unmeasured"
+        return dv.NOT_MEASURED
     if settings["target_overridden"]:
         return decide(row, settings["target"])
-    stored = _normalise_decision(row.get("decision"))
     if stored is not None:
         return stored
     if row.get("decision"):
         notes.append(f"Category {name!r} has an unrecognised decision {row['decision']!r}; it is treated as frontier.")
-        return "frontier"
+        return dv.FRONTIER
     return decide(row, settings["target"])
 
 
@@ -664,14 +664,14 @@ def _moves(scenario: str, decision: str) -> bool:
     if scenario == "ceiling":
         return True
     if scenario == "route":
-        return decision in LOCAL_READY
-    return decision in LOCAL_READY or decision == "cascade"
+        return decision in dv.MOVES_LOCAL
+    return decision in dv.RUNS_LOCAL
 
 
 def _category_savings(scenario: str, cat: dict, spend: float, electricity: float, acceptance: float | None) -> float:
     if not _moves(scenario, cat["decision"]):
         return 0.0
-    if scenario == "cascade" and cat["decision"] == "cascade":
+    if scenario == "cascade" and cat["decision"] == dv.CASCADE:
         return cascade_savings(spend, electricity, acceptance if acceptance is not None else 1.0)
     return route_savings(spend, electricity)
 
@@ -679,9 +679,9 @@ def _category_savings(scenario: str, cat: dict, spend: float, electricity: float
 def _category_interval(scenario: str, cat: dict, spend: float, electricity: float) -> tuple[float, float]:
     if not _moves(scenario, cat["decision"]):
         return 0.0, 0.0
-    if scenario == "cascade" and cat["decision"] == "cascade":
-        return savings_interval("cascade", spend, electricity, (cat["ci_low"], cat["ci_high"]), cat["spend_factors"])
-    return savings_interval("local", spend, electricity, None, cat["spend_factors"])
+    if scenario == "cascade" and cat["decision"] == dv.CASCADE:
+        return savings_interval(dv.CASCADE, spend, electricity, (cat["ci_low"], cat["ci_high"]), cat["spend_factors"])
+    return savings_interval(dv.LOCAL, spend, electricity, None, cat["spend_factors"])
 
 
 def evaluate(
@@ -747,7 +747,7 @@ def evaluate(
                     "savings": _category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"]),
                     "bounds": b,
                 }
-                for p, b in zip(per_cat, bounds)
+                for p, b in zip(per_cat, bounds, strict=True)
             ],
         }
     return results
@@ -906,15 +906,14 @@ def _hardware_row(p, evaluation: dict, plan_scenario: str, source: str, settings
     }
 
 
-def _measured_on(profiles: dict, config: dict, hardware: str | None, selected: str) -> str:
+def _measured_on(profiles: dict, settings: CostSettings, selected: str) -> str:
     """The profile a replay measurement describes: [cost] measured_hardware when set; else the profile the
     user chose; else the machine they already have (replay only talks to loopback, so it ran there)."""
     from .hardware import MEASURED_DEFAULT_PROFILE, resolve_name
 
-    explicit = (config.get("cost") or {}).get("measured_hardware")
-    if explicit is not None:
-        return resolve_name(profiles, explicit)
-    if hardware or (config.get("cost") or {}).get("hardware"):
+    if settings.measured_hardware is not None:
+        return resolve_name(profiles, settings.measured_hardware)
+    if settings.hardware:
         return selected
     return MEASURED_DEFAULT_PROFILE if MEASURED_DEFAULT_PROFILE in profiles else selected
 
@@ -924,27 +923,8 @@ def _measured_on(profiles: dict, config: dict, hardware: str | None, selected: s
 # --------------------------------------------------------------------------------------------------
 
 
-def cost_model(con, *, hardware: str | None = None, config: dict | None = None, target: float | None = None) -> dict:
-    """The ``plan cost --json`` payload: projection, per-category savings with intervals, scenarios,
-    hardware payback and capacity, sensitivity and the assumptions behind them.
-
-    ``hardware`` picks the profile the headline uses (default: ``[cost] hardware`` in plan.toml, else
-    ``desktop-24gb``); ``config`` is the parsed plan.toml; ``target`` re-derives decisions at another
-    acceptance target."""
-    from .hardware import apply_measurement, load_profiles, measured_throughput, resolve_name
-
-    config = config or {}
-    acceptance_rows = _acceptance(con)
-    stored_target = next(
-        (_json(r.get("thresholds_json"), {}).get("target") for r in acceptance_rows.values() if r.get("thresholds_json")), None
-    )
-    settings = _settings(config, target, stored_target)
-    total = _window(con)
-    if not total["requests"]:
-        raise PlanError("The database holds no requests yet. Run `plan ingest PATH` first.")
-    notes: list[str] = []
-
-    # ---- projection window
+def _window_notes(con, total: dict, tunables: dict, notes: list[str]) -> dict:
+    """The projection window (first to last timestamp, at least a day), with notes on what weakens it."""
     first, last = total["first_at"], total["last_at"]
     if first is None:
         raise PlanError("No request has a timestamp, so spend cannot be put on a monthly basis. Check the export's time field.")
@@ -954,18 +934,66 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
         notes.append(f"The log covers only {observed * 24:.1f} hours; the month is projected from one full day, so treat it as a rough guide.")
     if total["timestamped"] < total["requests"]:
         notes.append(f"{total['requests'] - total['timestamped']:,} requests have no timestamp; their spend is counted in the window but not in the hourly peaks.")
-    month = MONTH_DAYS / window
     gaps = [
         {"start_at": g["start_at"], "end_at": g["end_at"], "hours": g["seconds"] / 3600.0}
-        for g in _gaps(con, settings["gap_hours"])
+        for g in _gaps(con, tunables["gap_hours"])
     ]
     if gaps:
         notes.append(
-            f"{len(gaps)} gap(s) of {settings['gap_hours']:g} h or more without a request "
+            f"{len(gaps)} gap(s) of {tunables['gap_hours']:g} h or more without a request "
             f"({sum(g['hours'] for g in gaps):.0f} h in all) lie inside the window; if logging was off then, the projection understates spend."
         )
-    trend = spend_trend(_daily_spend(con, first, int(observed)), first)
+    return {"first": first, "last": last, "observed": observed, "window": window, "month": MONTH_DAYS / window,
+            "gaps": gaps, "trend": spend_trend(_daily_spend(con, first, int(observed)), first)}
 
+
+def _decision_notes(cats: list[dict], notes: list[str]) -> bool:
+    """Whether anything is measured, with notes on the categories whose spend stays undecided."""
+    measured_any = any(c["decision"] != dv.NOT_MEASURED for c in cats)
+    if not measured_any:
+        notes.append(
+            "Acceptance is not measured yet: savings show the all-local ceiling and hardware is sized for it. "
+            "Run `plan replay` and `plan judge` to learn which categories can move."
+        )
+        return False
+    judge_needed = [c for c in cats if c["decision"] == dv.NEEDS_JUDGE]
+    if judge_needed:
+        one = len(judge_needed) == 1
+        notes.append(
+            f"{len(judge_needed)} categor{'y' if one else 'ies'} "
+            f"(${sum(c['monthly_spend_usd'] for c in judge_needed):,.2f} a month) {'was' if one else 'were'} judged by "
+            f"similarity alone and {'moves' if one else 'move'} nowhere until a judge model or a review decides "
+            f"{'it' if one else 'them'}: `plan judge --judge-endpoint URL --judge-model NAME`."
+        )
+    return True
+
+
+def cost_model(con, settings: CostSettings | None = None, *, progress: bool = False, say: Say = say_nothing) -> dict:
+    """The ``plan cost --json`` payload: projection, per-category savings with intervals, scenarios,
+    hardware payback and capacity, sensitivity and the assumptions behind them.
+
+    ``settings.hardware`` picks the profile the headline uses (default ``desktop-24gb``); ``settings.target``
+    re-derives decisions at another acceptance target. The cost model is quick: ``progress`` has nothing to
+    show.
+
+    Example::
+
+        from analyzer.cost import CostSettings, cost_model
+        payload = cost_model(con, CostSettings.resolve(config, hardware="mac-studio-128gb"))
+    """
+    from .hardware import apply_measurement, load_profiles, measured_throughput, resolve_name
+
+    settings = settings if settings is not None else CostSettings.resolve({})
+    acceptance_rows = _acceptance(con)
+    stored_target = next(
+        (_json(r.get("thresholds_json"), {}).get("target") for r in acceptance_rows.values() if r.get("thresholds_json")), None
+    )
+    tunables = _settings(settings, stored_target)
+    total = _window(con)
+    if not total["requests"]:
+        raise PlanError("The database holds no requests yet. Run `plan ingest PATH` first.")
+    notes: list[str] = []
+    w = _window_notes(con, total, tunables, notes)
     pricing = _pricing(con)
     if pricing["unknown"]["requests"]:
         models = ", ".join(m["model"] for m in pricing["unknown"]["models"][:5])
@@ -973,78 +1001,48 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
             f"{pricing['unknown']['requests']:,} requests have no known cost ({models}); spend and savings leave them out, so they are understated."
         )
 
-    # ---- categories, decisions, local lengths
     cats, cat_notes, categorized = _categories(con, total)
     notes.extend(cat_notes)
     ratios = _local_output_ratio(con)
     for cat in cats:
         row = acceptance_rows.get(cat["category_id"]) if cat["category_id"] is not None else None
-        _prepare_category(cat, row, ratios.get(cat["category_id"]) if cat["category_id"] is not None else None, month, settings, notes)
-    measured_any = any(c["decision"] != "unmeasured" for c in cats)
+        _prepare_category(cat, row, ratios.get(cat["category_id"]) if cat["category_id"] is not None else None, w["month"], tunables, notes)
+    measured_any = _decision_notes(cats, notes)
     plan_scenario = "cascade" if measured_any else "ceiling"
-    if not measured_any:
-        notes.append(
-            "Acceptance is not measured yet: savings show the all-local ceiling and hardware is sized for it. "
-            "Run `plan replay` and `plan judge` to learn which categories can move."
-        )
 
-    # ---- hardware
-    profiles = load_profiles(config)
-    selected = resolve_name(profiles, hardware or (config.get("cost") or {}).get("hardware"))
+    profiles = load_profiles({"hardware": settings.profiles})
+    selected = resolve_name(profiles, settings.hardware)
     measurement = measured_throughput(con)
-    measured_on = _measured_on(profiles, config, hardware, selected)
+    measured_on = _measured_on(profiles, settings, selected)
     profiles, sources = apply_measurement(profiles, measurement, measured_on)
-
-    hour_start, hours = _hour_index(first, last)
+    hour_start, hours = _hour_index(w["first"], w["last"])
     hourly = _hourly(con, hour_start, hours, categorized)
-
-    evaluations = {name: evaluate(p, cats, hourly, hour_start, settings, frontier_factor=settings["frontier_factor"]) for name, p in profiles.items()}
+    evaluations = {name: evaluate(p, cats, hourly, hour_start, tunables, frontier_factor=tunables["frontier_factor"]) for name, p in profiles.items()}
     chosen = evaluations[selected]
-    sel_profile = profiles[selected]
-
-    categories_out = [_category_row(i, cat, chosen, plan_scenario, total["spend_usd"], settings) for i, cat in enumerate(cats)]
-    scenarios_out = {s: _scenario_summary(chosen[s]) for s in SCENARIOS}
-    scenarios_out["framing"] = _framing(categories_out, settings["target"], scenarios_out["route"]["monthly_savings_usd"])
-
+    categories_out = [_category_row(i, cat, chosen, plan_scenario, total["spend_usd"], tunables) for i, cat in enumerate(cats)]
+    scenarios_out = {sc: _scenario_summary(chosen[sc]) for sc in SCENARIOS}
+    scenarios_out["framing"] = _framing(categories_out, tunables["target"], scenarios_out["route"]["monthly_savings_usd"])
     hardware_out = [
-        _hardware_row(p, evaluations[name], plan_scenario, sources[name], settings, name == selected) for name, p in profiles.items()
+        _hardware_row(p, evaluations[name], plan_scenario, sources[name], tunables, name == selected) for name, p in profiles.items()
     ]
-
     plan = chosen[plan_scenario]
-    sensitivity = _sensitivity(sel_profile, cats, hourly, hour_start, settings, plan_scenario, plan)
-    payback = {
-        "hardware": selected,
-        "scenario": plan_scenario,
-        "boxes": plan["boxes_needed"],
-        "upfront_usd": plan["upfront_usd"],
-        "monthly_savings_usd": plan["monthly_savings_usd"],
-        "payback_months": plan["payback_months"],
-        "useful_life_months": sel_profile.useful_life_months,
-        "cumulative_net_usd": plan["cumulative_net_usd"],
-        "curve": payback_curve(plan["upfront_usd"], plan["monthly_savings_usd"], sel_profile.useful_life_months) if plan["fits"] else [],
-    }
-    if not plan["fits"]:
-        notes.append(
-            f"The plan needs {plan['boxes_needed']} boxes of {selected!r} at the peak hour but that profile allows "
-            f"{sel_profile.max_boxes}; choose a profile you can buy (--hardware)."
-        )
-
+    payback = _payback(plan, profiles[selected], selected, plan_scenario, notes)
     return {
-        "window_days": observed,
-        "projection_days": window,
+        "window_days": w["observed"],
+        "projection_days": w["window"],
         "month_days": MONTH_DAYS,
-        "first_at": first,
-        "last_at": last,
+        "first_at": w["first"],
+        "last_at": w["last"],
         "requests": total["requests"],
         "observed_spend_usd": total["spend_usd"],
-        "monthly_spend_usd": total["spend_usd"] * month,
-        "monthly_requests": total["requests"] * month,
-        "monthly_input_tokens": total["input_tokens"] * month,
-        "monthly_output_tokens": total["output_tokens"] * month,
-        "monthly_cached_input_tokens": total["cached_input_tokens"] * month,
+        "monthly_spend_usd": total["spend_usd"] * w["month"],
+        "monthly_requests": total["requests"] * w["month"],
+        "monthly_input_tokens": total["input_tokens"] * w["month"],
+        "monthly_output_tokens": total["output_tokens"] * w["month"],
+        "monthly_cached_input_tokens": total["cached_input_tokens"] * w["month"],
         "batch_requests": total["batch_requests"],
-        "gaps": gaps,
-        "trend": trend,
+        "gaps": w["gaps"],
+        "trend": w["trend"],
         "pricing": pricing,
         "stages": {
             "categorized": categorized,
@@ -1052,11 +1050,13 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
             "throughput_measured": measurement is not None,
         },
         "acceptance_measured": measured_any,
-        "acceptance_target": settings["target"],
+        "acceptance_target": tunables["target"],
         "plan_scenario": plan_scenario,
         "monthly_savings_usd": plan["monthly_savings_usd"],
         "monthly_savings_low_usd": plan["monthly_savings_low_usd"],
         "monthly_savings_high_usd": plan["monthly_savings_high_usd"],
+        "undecided_monthly_spend_usd": sum(c["monthly_spend_usd"] for c in categories_out
+                                           if c["decision"] in dv.UNDECIDED and not c["is_other"]),
         "categories": categories_out,
         "scenarios": scenarios_out,
         "selected_hardware": selected,
@@ -1064,11 +1064,30 @@ def cost_model(con, *, hardware: str | None = None, config: dict | None = None, 
         "hardware": hardware_out,
         "capacity": {"hardware": selected, "scenario": plan_scenario, **plan["capacity"]},
         "payback": payback,
-        "sensitivity": sensitivity,
-        "electricity_usd_per_kwh": settings["usd_per_kwh"],
-        "frontier_price_factor": settings["frontier_factor"],
-        "assumptions": _assumptions(settings, sel_profile, sources[selected], measurement, measured_on),
+        "sensitivity": _sensitivity(profiles[selected], cats, hourly, hour_start, tunables, plan_scenario, plan),
+        "electricity_usd_per_kwh": tunables["usd_per_kwh"],
+        "frontier_price_factor": tunables["frontier_factor"],
+        "assumptions": _assumptions(tunables, profiles[selected], sources[selected], measurement, measured_on),
         "notes": notes,
+    }
+
+
+def _payback(plan: dict, profile, selected: str, plan_scenario: str, notes: list[str]) -> dict:
+    if not plan["fits"]:
+        notes.append(
+            f"The plan needs {plan['boxes_needed']} boxes of {selected!r} at the peak hour but that profile allows "
+            f"{profile.max_boxes}; choose a profile you can buy (--hardware)."
+        )
+    return {
+        "hardware": selected,
+        "scenario": plan_scenario,
+        "boxes": plan["boxes_needed"],
+        "upfront_usd": plan["upfront_usd"],
+        "monthly_savings_usd": plan["monthly_savings_usd"],
+        "payback_months": plan["payback_months"],
+        "useful_life_months": profile.useful_life_months,
+        "cumulative_net_usd": plan["cumulative_net_usd"],
+        "curve": payback_curve(plan["upfront_usd"], plan["monthly_savings_usd"], profile.useful_life_months) if plan["fits"] else [],
     }
 
 
@@ -1092,9 +1111,11 @@ def _scenario_summary(ev: dict) -> dict:
 def _framing(categories: list[dict], target: float, route_savings_usd: float) -> dict:
     """The article's question: on how many of the top categories is the local model acceptable?"""
     top = [c for c in categories if not c["is_other"] and c["category_id"] is not None]
-    measured = [c for c in top if c["decision"] != "unmeasured"]
-    acceptable = [c for c in measured if c["ci_low"] is not None and c["ci_low"] >= target]
+    measured = [c for c in top if c["decision"] != dv.NOT_MEASURED]
+    # Acceptable needs decisive evidence: a category judged by similarity alone is not acceptable, whatever its rate.
+    acceptable = [c for c in measured if c["decision"] not in dv.UNDECIDED and c["ci_low"] is not None and c["ci_low"] >= target]
     counts = {d: sum(1 for c in top if c["decision"] == d) for d in DECISIONS}
+    judge_needed = counts[dv.NEEDS_JUDGE]
     total_spend = sum(c["monthly_spend_usd"] for c in categories) or 0.0
     share = (sum(c["monthly_spend_usd"] for c in acceptable) / total_spend) if total_spend else None
     if not top:
@@ -1106,7 +1127,9 @@ def _framing(categories: list[dict], target: float, route_savings_usd: float) ->
             f"The local model is acceptable (95% lower bound at or above {target:.0%}) on {len(acceptable)} of the top "
             f"{len(top)} categories ({len(acceptable) / len(top):.0%})"
             + (f", {share:.0%} of spend" if share is not None else "")
-            + (f"; {len(measured)} measured." if len(measured) < len(top) else ".")
+            + (f"; {len(measured)} measured" if len(measured) < len(top) else "")
+            + (f"; {judge_needed} judged by similarity alone need{'s' if judge_needed == 1 else ''} a judge model or a review."
+               if judge_needed else ".")
         )
     return {
         "top_categories": len(top),
@@ -1115,6 +1138,7 @@ def _framing(categories: list[dict], target: float, route_savings_usd: float) ->
         "acceptable_share": (len(acceptable) / len(top)) if top else None,
         "acceptable_spend_share": share,
         "decisions": counts,
+        "needs_judge": judge_needed,
         "monthly_savings_usd": route_savings_usd,
         "sentence": sentence,
     }

@@ -757,7 +757,8 @@ def what_if(con, *, hardware=None, electricity_usd_per_kwh=None, frontier_price_
     categories each decision holds at that target."""
     import polars as pl
 
-    from .cost import SCENARIOS, cost_model
+    from . import decisions as dv
+    from .cost import SCENARIOS, CostSettings, cost_model
     from .hardware import load_profiles
 
     config = copy.deepcopy(config or {})
@@ -772,7 +773,7 @@ def what_if(con, *, hardware=None, electricity_usd_per_kwh=None, frontier_price_
                            ("maintenance_usd_per_month", maintenance)):
             if value is not None:
                 cost[key] = value
-        payload = cost_model(con, hardware=name, config=cfg, target=tgt)
+        payload = cost_model(con, CostSettings.resolve(cfg, hardware=name, target=tgt))
         hw = next(h for h in payload["hardware"] if h["selected"])
         decisions = [c["decision"] for c in payload["categories"] if c["category_id"] is not None]
         cumulative = payload["payback"]["cumulative_net_usd"] or {}
@@ -801,10 +802,11 @@ def what_if(con, *, hardware=None, electricity_usd_per_kwh=None, frontier_price_
             "net_24_months_usd": cumulative.get("24"),
             "net_36_months_usd": cumulative.get("36"),
             "throughput_source": hw["throughput_source"],
-            "local": sum(d in ("local", "local-for-compliance") for d in decisions),
-            "cascade": decisions.count("cascade"),
-            "frontier": decisions.count("frontier"),
-            "unmeasured": decisions.count("unmeasured"),
+            "local": sum(d in dv.MOVES_LOCAL for d in decisions),
+            "cascade": decisions.count(dv.CASCADE),
+            "frontier": decisions.count(dv.FRONTIER),
+            "needs_judge": decisions.count(dv.NEEDS_JUDGE),
+            "unmeasured": decisions.count(dv.NOT_MEASURED),
         })
         rows.append(row)
     return pl.DataFrame(rows, infer_schema_length=None)

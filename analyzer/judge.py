@@ -1,43 +1,63 @@
-"""Judge: turn replays into per-category acceptance rates with 95% Wilson intervals and a decision.
+"""Judge: turn replays into per-category acceptance rates with 95% Wilson intervals and a defensible decision.
 
 Entry point :func:`judge`. It reads ``replays`` (the local answers), ``requests`` (the prompt and the frontier
-answer) and ``categories`` (name, task type), runs each category's checks on each replay, and replaces its own
-outputs: ``judgments`` (one row per replay and check) and ``category_acceptance`` (one row per category).
-Human verdicts from ``human_reviews`` (see :mod:`analyzer.review`) override the automatic ones.
+answer) and ``categories`` (name, task type), runs each category's checks on each local answer, and replaces
+its own outputs: ``judgments`` (one row per answer and check) and ``category_acceptance`` (one row per
+category). Human verdicts from ``human_reviews`` (see :mod:`analyzer.review`) override the automatic ones.
 
-A replay passes when every check that applies to it passes. A replay whose call failed counts as a failure
-with that reason. Per category:
+Only answers are judged. A failed call (timeout, refused request ...) is an error of the endpoint, not a
+wrong answer: it is counted per category in ``errors`` and left out of acceptance and its interval. An answer
+passes when every check that applies to it passes. Each category's decision (vocabulary in
+:mod:`analyzer.decisions`) states its evidence:
 
+- ``not_measured``: no answer was judged, or most calls failed (acceptance would rest on the few that
+  answered); the reason says what to do;
+- ``needs_judge``: only similarity to the frontier answer (and length limits) looked at its answers, which
+  cannot tell a good answer from a bad one about the same thing;
 - ``local``: the interval's lower bound clears the target (default 0.8);
-- ``cascade``: the local model is not good enough alone, but the failures are caught by checks that need no
-  frontier answer (valid JSON, SQL that parses, ...), so local runs first and caught failures fall back to the
-  frontier; chosen when the quality delivered that way has a lower bound that clears the target and the local
-  model answers at least ``cascade_min_acceptance`` of the requests;
+- ``cascade``: the local model is not good enough alone, but its failures are caught by checks that need no
+  frontier answer (valid JSON, SQL that parses, ...), so local runs first and caught failures fall back to
+  the frontier; chosen when the quality delivered that way has a lower bound that clears the target and the
+  local model answers at least ``cascade_min_acceptance`` of the requests;
 - ``frontier``: otherwise;
 - ``local-for-compliance``: left to the privacy stage through :func:`compliance_hook`.
+
+``local``, ``cascade`` and ``frontier`` are decided on the answers with decisive evidence (objective checks,
+the LLM judge, human review); answers that only similarity looked at do not count towards them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
+from . import decisions as dv
 from . import task_types as tt
-from .checks import Case, Check, Verdict, detect_form, make_check
+from .checks import DECISIVE_EVIDENCE, Case, Check, Verdict, detect_form, evidence_of, make_check, requested_schema
 from .config import setting
 from .db import dicts, record_stage_run, rows
 from .errors import PlanError
+from .progress import Say, say_nothing
+from .replay import ERROR_CLASS_SQL, frontier_outcome_sql
+from .settings import StageSettings, fraction, option
 from .stats import samples_to_clear, wilson_interval, wilson_sample_size
 
 DEFAULT_TARGET = 0.8
 DEFAULT_MARGIN = 0.05
 DEFAULT_CASCADE_MIN_ACCEPTANCE = 0.5
-DECISIONS = ("local", "cascade", "frontier", "local-for-compliance")
+DECISIONS = dv.DECISIONS
 TOP_REASONS = 5
 EXAMPLE_FAILURES = 5
+# A category whose calls failed more often than they answered is not measured: the answers that came back may
+# not represent it (long prompts time out first, for example).
+MAX_ERROR_SHARE = 0.5
+SELF_PREFERENCE = ("a judge that is the model being judged favours its own answers (a published re-analysis of "
+                   "GPT-4's verdicts found 87% self-preference)")
 
 FORM_CHECKS = {
     "json": ["json_valid", "json_schema_match"],
@@ -62,39 +82,86 @@ CATEGORY_KEYS = {"checks", "add_checks"} | set(PARAM_ROUTES)
 # Settings
 
 
+@dataclass(frozen=True)
+class JudgeSettings(StageSettings):
+    """What ``plan judge`` needs, resolved once: flag > environment > plan.toml [judge] > default.
+
+    ``model`` is the replayed model whose answers are judged (default: the most recent); ``judge_endpoint`` and
+    ``judge_model`` turn on the pairwise ``llm_judge`` check; ``checks_override`` (``--check``) replaces every
+    category's checks; ``categories``, ``check_params`` and ``llm_judge`` are plan.toml's [judge.categories],
+    [judge.checks] and [judge.llm_judge] tables.
+    """
+
+    section: ClassVar[str] = "judge"
+    target: float = option(DEFAULT_TARGET, convert=float, check=fraction())
+    margin: float = option(DEFAULT_MARGIN, convert=float, check=fraction())
+    cascade_min_acceptance: float = option(DEFAULT_CASCADE_MIN_ACCEPTANCE, convert=float,
+                                           check=fraction(allow_zero=True))
+    model: str | None = option(None, key="judge.replay_model")
+    checks_override: Any = option(None, key="judge.checks_override", flag="check")
+    judge_endpoint: str | None = option(None, key="judge.endpoint", env="PLAN_JUDGE_ENDPOINT")
+    judge_model: str | None = option(None, key="judge.model", env="PLAN_JUDGE_MODEL")
+    allow_remote: bool = option(False, convert=bool)
+    allow_self_judge: bool = option(False, convert=bool)
+    categories: dict = option(default_factory=dict, key="judge.categories")
+    check_params: dict = option(default_factory=dict, key="judge.checks")
+    llm_judge: dict = option(default_factory=dict, key="judge.llm_judge")
+
+    @classmethod
+    def resolve(cls, config: dict | None = None, **flags: Any) -> "JudgeSettings":
+        config = config or {}
+        if flags.get("target") is None and setting(config, "judge.target") is None:
+            flags["target"] = setting(config, "judge.acceptance_target")  # the name plan cost also reads
+        return super().resolve(config, **flags)
+
+    def thresholds(self) -> dict:
+        """The decision thresholds, stored with every category for the report and for re-deciding."""
+        return {"target": self.target, "confidence": 0.95, "margin": self.margin,
+                "cascade_min_acceptance": self.cascade_min_acceptance}
+
+    def llm_settings(self) -> dict | None:
+        """The judge model's endpoint (through the loopback gate) and name, or None when no judge was asked for."""
+        if not self.judge_endpoint:
+            if self.judge_model:
+                raise PlanError("--judge-model needs --judge-endpoint: the OpenAI-compatible URL that serves the judge model.")
+            return None
+        if not self.judge_model:
+            raise PlanError("--judge-endpoint needs --judge-model: the name of the model that judges (not the "
+                            "model being judged, which favours its own answers).")
+        from .endpoints import ensure_local, normalize_endpoint
+
+        url = ensure_local(normalize_endpoint(str(self.judge_endpoint)), allow_remote=bool(self.allow_remote))
+        out = {"endpoint": url, "model": str(self.judge_model)}
+        for key in ("concurrency", "timeout_s", "max_tokens"):
+            if self.llm_judge.get(key) is not None:
+                out[key] = self.llm_judge[key]
+        return out
+
+
 def thresholds_from(config: dict | None, target: float | None = None, margin: float | None = None,
                     cascade_min_acceptance: float | None = None) -> dict:
-    """The decision thresholds: argument > plan.toml [judge] > default. Returned in the result for the report."""
-    config = config or {}
+    """The decision thresholds: argument > plan.toml [judge] > default."""
+    return JudgeSettings.resolve(config or {}, target=target, margin=margin,
+                                 cascade_min_acceptance=cascade_min_acceptance).thresholds()
 
-    def pick(given, key, default):
-        if key == "target" and setting(config, "judge.target") is None:
-            default = setting(config, "judge.acceptance_target", default)  # the name plan cost also reads
-        value = given if given is not None else setting(config, f"judge.{key}", default)
-        try:
-            value = float(value)
-        except (TypeError, ValueError) as exc:
-            raise PlanError(f"[judge] {key} must be a number between 0 and 1, not {value!r}.") from exc
-        if not 0 < value < 1 and not (key == "cascade_min_acceptance" and value == 0):
-            raise PlanError(f"[judge] {key} must be between 0 and 1 (a fraction), not {value}.")
-        return value
 
-    return {
-        "target": pick(target, "target", DEFAULT_TARGET),
-        "confidence": 0.95,
-        "margin": pick(margin, "margin", DEFAULT_MARGIN),
-        "cascade_min_acceptance": pick(cascade_min_acceptance, "cascade_min_acceptance", DEFAULT_CASCADE_MIN_ACCEPTANCE),
-    }
+def same_model(a: str | None, b: str | None) -> bool:
+    """Whether two model names point at the same weights: case, an Ollama ``:latest`` tag, a path and a
+    ``.gguf`` suffix do not matter."""
+    def norm(name: str) -> str:
+        name = name.strip().lower().rsplit("/", 1)[-1]
+        return re.sub(r"(:latest|\.gguf)$", "", name)
+
+    return a is not None and b is not None and norm(a) == norm(b) and bool(a)
 
 
 def _norm_key(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip().casefold()
 
 
-def category_config(config: dict | None, category_id: int, name: str | None) -> tuple[str | None, dict]:
+def category_config(tables: dict, category_id: int, name: str | None) -> tuple[str | None, dict]:
     """The [judge.categories."<name or id>"] table for a category: (the key that matched, the table)."""
-    tables = setting(config or {}, "judge.categories", {}) or {}
-    for key, table in tables.items():
+    for key, table in (tables or {}).items():
         if _norm_key(key) in (_norm_key(category_id), _norm_key(name or "")):
             if not isinstance(table, dict):
                 raise PlanError(f'[judge.categories."{key}"] must be a table, e.g. checks = ["json_valid"].')
@@ -107,11 +174,11 @@ def category_config(config: dict | None, category_id: int, name: str | None) -> 
 
 
 def default_criteria(task_type: str | None, frontiers: list[str | None], params: list[dict], llm_judge: bool) -> list:
-    """Default checks from the task type; structured generation picks the check matching the frontier's form."""
+    """Default checks from the task type; structured generation picks the check matching the frontier's form.
+    A schema or JSON the requests asked for is always checked."""
     from .checks import _requested_json
 
     answers = [f for f in frontiers if f and f.strip()]
-    forms_of = detect_form
     forms = Counter(detect_form(f) for f in answers)
     total = sum(forms.values()) or 1
     structured = [form for form, count in forms.most_common() if form in FORM_CHECKS and count >= 0.1 * total]
@@ -125,7 +192,7 @@ def default_criteria(task_type: str | None, frontiers: list[str | None], params:
         specs = form_checks(structured) if structured else ["similarity"]
     elif task_type == tt.CLASSIFICATION:
         # A label is short; long frontier answers (a label with an explanation) are compared by meaning.
-        short = sum(1 for a in answers if forms_of(a) == "json" or (len(a.strip()) <= 60 and "\n" not in a.strip()))
+        short = sum(1 for a in answers if detect_form(a) == "json" or (len(a.strip()) <= 60 and "\n" not in a.strip()))
         specs = ["label_match"] if not answers or short >= 0.8 * len(answers) else ["similarity"]
     elif task_type == tt.CODE_FROM_SPEC:
         specs = ["code_compiles", "similarity"]
@@ -140,10 +207,12 @@ def default_criteria(task_type: str | None, frontiers: list[str | None], params:
         specs = ["similarity", {"name": "max_length", "ratio": 2.0}]
     else:
         specs = ["similarity"]
-    asked_json = sum(1 for p in params if _requested_json(p))
     names = {s if isinstance(s, str) else s["name"] for s in specs}
-    if params and asked_json >= 0.5 * len(params) and "json_valid" not in names and "label_match" not in names:
-        specs = ["json_valid", *specs]
+    if params and "label_match" not in names:
+        if sum(1 for p in params if requested_schema(p) is not None) >= 0.5 * len(params) and "json_schema_match" not in names:
+            specs = ["json_schema_match", *specs]
+        if sum(1 for p in params if _requested_json(p)) >= 0.5 * len(params) and "json_valid" not in names:
+            specs = ["json_valid", *specs]
     if llm_judge and task_type not in (tt.STRUCTURED_GENERATION, tt.CLASSIFICATION):
         specs.append("llm_judge")
     return specs
@@ -153,10 +222,8 @@ def _spec_name(spec) -> str:
     return spec if isinstance(spec, str) else (spec.get("name") or spec.get("check") or "")
 
 
-def build_checks(specs: list, table: dict, config: dict | None, llm_settings: dict | None) -> list[Check]:
-    """Check objects from specs, with parameters from [judge.checks.<name>] (global), then the category table's
-    keys (``dialect = "postgres"``), then the spec's own table (``{name = "regex", pattern = "..."}``)."""
-    global_params = setting(config or {}, "judge.checks", {}) or {}
+def _route_params(table: dict) -> dict[str, dict]:
+    """A category table's parameter keys (``dialect = "postgres"``) sent to the checks that take them."""
     routed: dict[str, dict] = defaultdict(dict)
     for key, value in table.items():
         if key in ("checks", "add_checks"):
@@ -168,21 +235,28 @@ def build_checks(specs: list, table: dict, config: dict | None, llm_settings: di
             routed[route[0]][route[1]] = value
         elif isinstance(route, tuple):
             for name in route:
-                routed[name][key] = value
+                routed[str(name)][key] = value
         else:
-            routed[route][key] = value
+            routed[str(route)][key] = value
+    return routed
+
+
+def build_checks(specs: list, table: dict, check_params: dict | None, llm_settings: dict | None) -> list[Check]:
+    """Check objects from specs, with parameters from [judge.checks.<name>] (global), then the category table's
+    keys (``dialect = "postgres"``), then the spec's own table (``{name = "regex", pattern = "..."}``)."""
+    global_params = check_params or {}
+    routed = _route_params(table)
     checks = []
     seen = set()
     for spec in specs:
         name = _spec_name(spec)
-        if name == "llm_judge":
-            if not llm_settings:
-                raise PlanError("The llm_judge check needs a judge model: pass --judge-endpoint and --judge-model "
-                                "(or set [judge] endpoint and model in plan.toml).")
+        if name == "llm_judge" and not llm_settings:
+            raise PlanError("The llm_judge check needs a judge model: pass --judge-endpoint and --judge-model "
+                            "(or set [judge] endpoint and model in plan.toml).")
         params = dict(global_params.get(name, {}) or {})
         params.update(routed.get(name, {}))
         if name == "llm_judge":
-            params = {**llm_settings, **params}
+            params = {**(llm_settings or {}), **params}
         if isinstance(spec, dict):
             params.update({k: v for k, v in spec.items() if k not in ("name", "check")})
         check = make_check({"name": name, **params})
@@ -193,7 +267,8 @@ def build_checks(specs: list, table: dict, config: dict | None, llm_settings: di
         checks.append(check)
     for check in checks:
         if check.name == "json_schema_match":
-            check.defer_invalid = any(c.name == "json_valid" and c.when == check.when for c in checks)
+            deferred = any(c.name == "json_valid" and c.when == check.when for c in checks)
+            check.defer_invalid = deferred  # type: ignore[attr-defined]
     unused = [k for k, name in ((k, PARAM_ROUTES[k]) for k in table if k in PARAM_ROUTES)
               if not any(c.name in (name if isinstance(name, tuple) else (name,)) for c in checks)]
     if unused:
@@ -202,9 +277,10 @@ def build_checks(specs: list, table: dict, config: dict | None, llm_settings: di
     return checks
 
 
-def resolve_criteria(config, category_id, name, task_type, cases, checks_override, llm_settings) -> tuple[list[Check], str]:
+def resolve_criteria(settings: JudgeSettings, category_id, name, task_type, cases, llm_settings) -> tuple[list[Check], str]:
     """The checks for one category and where they came from: override | plan.toml | default."""
-    key, table = category_config(config, category_id, name)
+    key, table = category_config(settings.categories, category_id, name)
+    checks_override = settings.checks_override
     override = None
     if isinstance(checks_override, dict):
         for k, v in checks_override.items():
@@ -225,7 +301,7 @@ def resolve_criteria(config, category_id, name, task_type, cases, checks_overrid
             source += f' + plan.toml [judge.categories."{key}"] add_checks'
     if not specs:
         raise PlanError(f"Category {name or category_id} has an empty check list; list at least one check.")
-    return build_checks(specs, table, config, llm_settings), source
+    return build_checks(specs, table, settings.check_params, llm_settings), source
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -247,13 +323,16 @@ def replay_models(con) -> list[tuple[str, int]]:
 
 
 def load_cases(con, model: str) -> tuple[list[dict], dict]:
-    """The replays of one model with their request and category. Returns (rows, counts of what was skipped)."""
+    """The replays of one model with their request and category. Returns (rows, counts of what was skipped):
+    calls still pending, uncategorised ones, replays whose request is gone, and requests the frontier did not
+    answer (blocked, errored or empty: nothing to compare with)."""
     data = dicts(
         con,
-        """
+        f"""
         select r.id as replay_id, r.request_id, coalesce(rc.category_id, r.category_id) as category_id,
-               r.model, r.output_text, r.error, r.finish_reason,
-               q.prompt_text, q.system_prompt, q.messages_json, q.params_json, q.response_text,
+               r.model, r.output_text, r.error, r.error_kind, {ERROR_CLASS_SQL} as error_class, r.finish_reason,
+               r.downgrades_json, q.prompt_text, q.system_prompt, q.messages_json, q.params_json, q.response_text,
+               q.id is not null as has_request, {frontier_outcome_sql('q')} as frontier_outcome,
                c.name as category_name, c.task_type, c.spend_rank, c.is_other
         from replays r
         left join requests q on q.id = r.request_id
@@ -264,15 +343,17 @@ def load_cases(con, model: str) -> tuple[list[dict], dict]:
         """,
         [model],
     )
-    skipped = {"pending": 0, "uncategorised": 0, "missing_request": 0}
+    skipped = {"pending": 0, "uncategorised": 0, "missing_request": 0, "not_comparable": 0}
     kept = []
     for row in data:
         if row["output_text"] is None and not row["error"]:
             skipped["pending"] += 1
         elif row["category_id"] is None:
             skipped["uncategorised"] += 1
-        elif row["prompt_text"] is None and row["response_text"] is None and row["messages_json"] is None:
+        elif not row["has_request"]:
             skipped["missing_request"] += 1
+        elif row["frontier_outcome"] is not None:
+            skipped["not_comparable"] += 1
         else:
             kept.append(row)
     return kept, skipped
@@ -302,35 +383,11 @@ def output_sha256(text: str | None) -> str:
 # Judging
 
 
-def judge_llm_settings(config, judge_endpoint, judge_model, allow_remote) -> dict | None:
-    """The judge model's endpoint (through the loopback gate) and name, or None when no judge was asked for."""
-    import os
-
-    endpoint = judge_endpoint or os.environ.get("PLAN_JUDGE_ENDPOINT") or setting(config or {}, "judge.endpoint")
-    model = judge_model or os.environ.get("PLAN_JUDGE_MODEL") or setting(config or {}, "judge.model")
-    if not endpoint:
-        if judge_model:
-            raise PlanError("--judge-model needs --judge-endpoint: the OpenAI-compatible URL that serves the judge model.")
-        return None
-    if not model:
-        raise PlanError("--judge-endpoint needs --judge-model: the name of the model that judges (ideally not the "
-                        "model being judged, which favours its own answers).")
-    from .endpoints import ensure_local, normalize_endpoint
-
-    allow_remote = bool(allow_remote or setting(config or {}, "judge.allow_remote", False))
-    url = ensure_local(normalize_endpoint(str(endpoint)), allow_remote=allow_remote)
-    out = {"endpoint": url, "model": str(model)}
-    for key in ("concurrency", "timeout_s", "max_tokens"):
-        value = setting(config or {}, f"judge.llm_judge.{key}")
-        if value is not None:
-            out[key] = value
-    return out
-
-
 def evaluate(case: Case, checks: list[Check]) -> tuple[list[tuple[str, Verdict, bool]], bool | None]:
-    """Verdicts for one case and whether it passes overall (None: no check applied)."""
+    """Verdicts for one answer and whether it passes overall (None: no check applied, or no answer at all:
+    a failed call is an error of the endpoint, not a verdict on the model)."""
     if case.error:
-        return [("replay", Verdict.fail(f"replay failed: {case.error}"), True)], False
+        return [], None
     results = [(c.name if not c.when else f"{c.name}[{c.when}]", c.run(case), c.runtime) for c in checks]
     applicable = [v for _, v, _ in results if v.applicable]
     if not applicable:
@@ -338,66 +395,44 @@ def evaluate(case: Case, checks: list[Check]) -> tuple[list[tuple[str, Verdict, 
     return results, all(v.passed for v in applicable)
 
 
-def judge(
-    con,
-    *,
-    config: dict | None = None,
-    target: float | None = None,
-    checks_override: list | dict | None = None,
-    judge_endpoint: str | None = None,
-    judge_model: str | None = None,
-    allow_remote: bool = False,
-    progress: bool = True,
-    model: str | None = None,
-    margin: float | None = None,
-    cascade_min_acceptance: float | None = None,
-) -> dict:
-    """Judge every replay of one local model and summarise per category. Returns the ``plan judge --json`` payload.
+def _check_self_judging(settings: JudgeSettings, llm_settings: dict | None, model: str) -> bool:
+    """Whether the judge is the model being judged; refused unless the user allows it."""
+    if not llm_settings or not same_model(llm_settings["model"], model):
+        return False
+    if not settings.allow_self_judge:
+        raise PlanError(f"The judge model {llm_settings['model']!r} is the model whose answers are judged: "
+                        f"{SELF_PREFERENCE}. Pass another --judge-model, or --allow-self-judge to judge anyway "
+                        "(its verdicts are then marked self-judged).")
+    return True
 
-    Example::
 
-        from analyzer.db import connect
-        from analyzer.judge import judge
-        result = judge(connect("plan.duckdb"), target=0.9)
-        for c in result["categories"]:
-            print(c["name"], c["acceptance"], (c["ci_low"], c["ci_high"]), c["decision"])
-    """
+def _pick_model(con, wanted: str | None) -> tuple[str, list[tuple[str, int]]]:
     from .db import scalar
 
-    config = config or {}
-    thresholds = thresholds_from(config, target, margin, cascade_min_acceptance)
     if not scalar(con, "select count(*) from replays"):
         raise PlanError("No replays to judge. Run `plan replay` first (it answers sampled requests with the local model).")
     models = replay_models(con)
-    if model is None:
-        model = models[0][0]
-    elif model not in {m for m, _ in models}:
-        raise PlanError(f"No replays from model {model!r}; the replays hold: {', '.join(m for m, _ in models)}.")
-    llm_settings = judge_llm_settings(config, judge_endpoint, judge_model, allow_remote)
-    started = rows(con, "select now()::timestamp")[0][0]
+    if wanted is None:
+        return models[0][0], models
+    if wanted not in {m for m, _ in models}:
+        raise PlanError(f"No replays from model {wanted!r}; the replays hold: {', '.join(m for m, _ in models)}.")
+    return wanted, models
 
-    data, skipped = load_cases(con, model)
-    by_category: dict[int, list[dict]] = defaultdict(list)
-    for row in data:
-        by_category[row["category_id"]].append(row)
 
-    warnings = []
-    known = {_norm_key(r["category_id"]) for r in data} | {_norm_key(r["category_name"]) for r in data if r["category_name"]}
-    for key in (setting(config, "judge.categories", {}) or {}):
-        if _norm_key(key) not in known:
-            warnings.append(f'[judge.categories."{key}"] matches no judged category (by name or id); it was not used.')
-
-    judgments = []
-    criteria: dict[int, dict] = {}
-    total = len(data)
+def _run_checks(settings: JudgeSettings, by_category: dict[int, list[dict]], llm_settings: dict | None, model: str,
+                progress: bool) -> tuple[list[dict], dict[int, dict]]:
+    """Every category's checks on every answer: (judgment rows, criteria per category)."""
     from .progress import bar
 
+    judgments: list[dict] = []
+    criteria: dict[int, dict] = {}
+    total = sum(len(g) for g in by_category.values())
     with bar(total, "judging", unit="replay") if progress else _NullBar() as pb:
         for category_id, group in by_category.items():
             first = group[0]
             cases = [case_from_row(r) for r in group]
-            checks, source = resolve_criteria(config, category_id, first["category_name"], first["task_type"], cases,
-                                              checks_override, llm_settings)
+            checks, source = resolve_criteria(settings, category_id, first["category_name"], first["task_type"],
+                                              cases, llm_settings)
             criteria[category_id] = {"source": source, "checks": [c.describe() for c in checks]}
             live = [c for c in cases if not c.error]
             for check in checks:
@@ -413,30 +448,65 @@ def judge(
                         "runtime_check": runtime,
                     })
                 pb.update(1)
+    return judgments, criteria
 
+
+def judge(con, settings: JudgeSettings | None = None, *, progress: bool = True, say: Say = say_nothing) -> dict:
+    """Judge every answer of one local model and summarise per category. Returns the ``plan judge --json`` payload.
+
+    Example::
+
+        from analyzer.db import connect
+        from analyzer.judge import JudgeSettings, judge
+        result = judge(connect("plan.duckdb"), JudgeSettings.resolve({}, target=0.9), progress=False)
+        for c in result["categories"]:
+            print(c["name"], c["acceptance"], (c["ci_low"], c["ci_high"]), c["decision"], c["evidence"])
+    """
+    settings = settings if settings is not None else JudgeSettings.resolve({})
+    thresholds = settings.thresholds()
+    model, models = _pick_model(con, settings.model)
+    llm_settings = settings.llm_settings()
+    self_judged = _check_self_judging(settings, llm_settings, model)
+    if self_judged and llm_settings:
+        say(f"warning: {llm_settings['model']} judges its own answers; {SELF_PREFERENCE}. Its verdicts are marked self-judged.")
+    started = rows(con, "select now()::timestamp")[0][0]
+
+    data, skipped = load_cases(con, model)
+    by_category: dict[int, list[dict]] = defaultdict(list)
+    for row in data:
+        by_category[row["category_id"]].append(row)
+    known = {_norm_key(r["category_id"]) for r in data} | {_norm_key(r["category_name"]) for r in data if r["category_name"]}
+    warnings = [f'[judge.categories."{key}"] matches no judged category (by name or id); it was not used.'
+                for key in settings.categories if _norm_key(key) not in known]
+
+    judgments, criteria = _run_checks(settings, by_category, llm_settings, model, progress)
+    judge_info = {"model": llm_settings["model"] if llm_settings else None, "self_judged": self_judged}
     con.execute("begin")
     try:
         con.execute("delete from judgments")
         _insert_judgments(con, judgments)
-        categories = summarise(con, criteria=criteria, thresholds=thresholds, model=model)
+        categories = summarise(con, criteria=criteria, thresholds=thresholds, model=model, judge_info=judge_info)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
 
-    errors = sum(1 for j in judgments if j["check_name"] == "replay")
+    errors = sum(1 for r in data if r["error"])
     result = {
         "model": model,
         "models_available": [m for m, _ in models],
         "target": thresholds["target"],
         "thresholds": thresholds,
-        "judge": {"endpoint": llm_settings["endpoint"], "model": llm_settings["model"]} if llm_settings else None,
+        "judge": ({"endpoint": llm_settings["endpoint"], "model": llm_settings["model"], "self_judged": self_judged}
+                  if llm_settings else None),
         "replays": {
-            "judged": total,
+            "judged": len(data) - errors,
+            "answers": len(data) - errors,
             "errors": errors,
             "pending": skipped["pending"],
             "uncategorised": skipped["uncategorised"],
             "missing_request": skipped["missing_request"],
+            "not_comparable": skipped["not_comparable"],
             "human_overrides": sum(c["human_reviewed"] for c in categories),
         },
         "categories": categories,
@@ -445,8 +515,8 @@ def judge(
     record_stage_run(
         con, "judge",
         {"model": model, "thresholds": thresholds, "judge_model": llm_settings and llm_settings["model"],
-         "checks_override": checks_override},
-        {"categories": len(categories), "replays": total, "errors": errors,
+         "checks_override": settings.checks_override, "self_judged": self_judged},
+        {"categories": len(categories), "replays": len(data), "errors": errors,
          "decisions": dict(Counter(c["decision"] for c in categories))},
         started_at=started,
     )
@@ -480,7 +550,7 @@ def _insert_judgments(con, judgments: list[dict]) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Summaries and decisions
+# Decisions
 
 
 def reason_key(reason: str) -> str:
@@ -502,50 +572,365 @@ def compliance_hook() -> Callable | None:
     return getattr(privacy, "compliance_decision", None)
 
 
-def decide(summary: dict, thresholds: dict) -> tuple[str, str]:
-    """local / cascade / frontier for one category summary (n, passed, ci_low, caught_failures, runtime_checks)."""
-    n, passed = summary["n"], summary["passed"]
+def _error_fix(errors: dict) -> str:
+    """What to do about a category's failed calls, in one clause."""
+    from .replay import deterministic_hint
+
+    if errors.get("deterministic", 0) >= errors.get("transient", 0):
+        example = errors.get("example") or "the server refused the requests"
+        return (f"the endpoint refused them ({example}), so running again as it is will not help: "
+                f"{deterministic_hint(example)}")
+    return "they failed for reasons that can pass (timeouts, dropped connections, 429, 5xx): run `plan replay` again to retry them"
+
+
+def _not_measured(summary: dict) -> tuple[str, str] | None:
+    """not_measured with its reason and fix, when the category has no judged answers or mostly errors."""
+    errors = summary.get("errors") or {}
+    failed = errors.get("calls", 0)
+    answers = summary.get("answers", summary["n"])
+    if failed and failed > MAX_ERROR_SHARE * (failed + answers):
+        which = f"all {failed} calls failed" if not answers else f"{failed} of {failed + answers} calls failed"
+        rest = "" if not answers else f" (acceptance would rest on the {answers} that answered)"
+        return dv.NOT_MEASURED, f"{which}{rest}; {_error_fix(errors)}"
+    if summary["n"] == 0:
+        if answers:
+            return dv.NOT_MEASURED, (f"no check applied to its {answers} answers (e.g. no frontier answer to compare "
+                                     "with); list checks that fit it in plan.toml [judge.categories]")
+        return dv.NOT_MEASURED, "no answers to judge: run `plan replay`"
+    return None
+
+
+def _quality_decision(n: int, passed: int, low: float, caught: int, runtime: list, n_to_decide, thresholds: dict) -> tuple[str, str]:
+    """local / cascade / frontier from decisive verdicts: the judge's rule."""
     target = thresholds["target"]
-    if n == 0:
-        return "frontier", "no judged replays: acceptance is unknown"
-    low = summary["ci_low"]
     if low >= target:
-        return "local", f"lower bound {low:.2f} of the 95% interval clears the target {target:.2f}"
-    caught = summary["caught_failures"]
+        return dv.LOCAL, f"lower bound {low:.2f} of the 95% interval clears the target {target:.2f}"
     failures = n - passed
     acceptance = passed / n
     delivered_low = wilson_interval(passed + caught, n)[0]
     if caught and acceptance >= thresholds["cascade_min_acceptance"] and delivered_low >= target:
-        gates = ", ".join(summary["runtime_checks"]) or "failed calls"
-        return "cascade", (
+        gates = ", ".join(runtime) or "failed calls"
+        return dv.CASCADE, (
             f"lower bound {low:.2f} is under the target {target:.2f}, but {caught} of {failures} failures are caught "
             f"at run time ({gates}); with those sent to the frontier the quality's lower bound is {delivered_low:.2f}"
         )
     why = f"lower bound {low:.2f} of the 95% interval is under the target {target:.2f}"
-    if acceptance > target and summary.get("n_to_decide"):
-        why += (f" although the observed rate {acceptance:.2f} is above it: about {summary['n_to_decide']} replays "
+    if acceptance > target and n_to_decide:
+        why += (f" although the observed rate {acceptance:.2f} is above it: about {n_to_decide} replays "
                 f"(now {n}) would show whether it holds")
     if failures and caught < failures:
         why += f"; {failures - caught} of {failures} failures would pass unnoticed (no runtime check catches them)"
     elif acceptance < thresholds["cascade_min_acceptance"]:
         why += f"; acceptance {acceptance:.2f} is under {thresholds['cascade_min_acceptance']:.2f}, too low to run local first"
-    return "frontier", why
+    return dv.FRONTIER, why
+
+
+def decide(summary: dict, thresholds: dict) -> tuple[str, str]:
+    """The decision and its reason for one category summary: n, passed, ci_low, caught_failures,
+    runtime_checks, n_to_decide, and (when known) answers, errors, evidence and decided_on, the decisive
+    subset {n, passed, caught}."""
+    missing = _not_measured(summary)
+    if missing is not None:
+        return missing
+    basis = summary.get("decided_on") or {"n": summary["n"], "passed": summary["passed"],
+                                          "caught": summary["caught_failures"]}
+    if summary.get("evidence") in ("similarity", "constraint", "none") or not basis["n"]:
+        rate = f"{summary['passed']} of {summary['n']} answers were close to the frontier's"
+        return dv.NEEDS_JUDGE, (f"only similarity to the frontier answer was measured ({rate}); similarity does not "
+                                "tell a good answer from a bad one about the same thing, so a judge model or a "
+                                "human review decides it")
+    n, passed, caught = basis["n"], basis["passed"], basis["caught"]
+    whole = n == summary["n"]
+    low = summary["ci_low"] if whole else wilson_interval(passed, n)[0]
+    n_to_decide = summary.get("n_to_decide") if whole else samples_to_clear(passed / n, thresholds["target"])
+    decision, why = _quality_decision(n, passed, low, caught, summary.get("runtime_checks") or [], n_to_decide, thresholds)
+    if not whole:
+        why += (f" (decided on the {n} answers with objective checks, a judge or a reviewer; "
+                f"{summary['n'] - n} had only similarity)")
+    return decision, why
+
+
+def redecide(row: dict, target: float | None = None) -> str:
+    """A stored ``category_acceptance`` row's decision, re-derived at another acceptance target with the same
+    rule. Compliance decisions and categories that are not measured or need a judge stand."""
+    stored = dv.normalise(row.get("decision"))
+    if stored in (dv.LOCAL_FOR_COMPLIANCE, dv.NOT_MEASURED, dv.NEEDS_JUDGE):
+        return stored
+    if not row.get("n") or row.get("passed") is None:
+        return dv.NOT_MEASURED
+    n, passed = int(row["n"]), int(row["passed"])
+    thresholds = {**thresholds_from({}), **_parse_json(row.get("thresholds_json"), {})}
+    if target is not None:
+        thresholds["target"] = target
+    caught = row.get("caught_failures")
+    if caught is None:  # not recorded: an objective check is assumed to catch every failure
+        caught = (n - passed) if (stored == dv.CASCADE or _stored_evidence(row) == "objective") else 0
+    low = row.get("ci_low") if row.get("ci_low") is not None else wilson_interval(passed, n)[0]
+    evidence_counts = _parse_json(row.get("evidence_json"), {})
+    summary = {"n": n, "passed": passed, "ci_low": low, "caught_failures": int(caught), "runtime_checks": [],
+               "n_to_decide": None, "answers": row.get("answers") if row.get("answers") is not None else n,
+               "errors": _parse_json(row.get("errors_json"), {}), "evidence": _stored_evidence(row),
+               "decided_on": evidence_counts.get("decided_on")}
+    return decide(summary, thresholds)[0]
+
+
+def stored_evidence(row: dict) -> tuple[str | None, dict]:
+    """(evidence kind, judged answers per kind) of a stored ``category_acceptance`` row."""
+    counts = {k: v for k, v in _parse_json(row.get("evidence_json"), {}).items() if isinstance(v, int)}
+    kind = _stored_evidence(row)
+    if not counts and kind and row.get("n"):
+        counts = {kind: int(row["n"])}
+    return kind, counts
+
+
+def _stored_evidence(row: dict) -> str | None:
+    """The evidence a stored row rests on; rows from before evidence was stored take it from their checks."""
+    if row.get("evidence"):
+        return row["evidence"]
+    names = list(_parse_json(row.get("checks_json"), {}))
+    criteria = _parse_json(row.get("criteria_json"), {})
+    names += [c.get("name") if isinstance(c, dict) else str(c) for c in criteria.get("checks", [])] if isinstance(criteria, dict) else []
+    kinds = {evidence_of(str(n)) for n in names if n and n != "replay"}
+    if not kinds:
+        return None
+    return "objective" if kinds & {"objective", "llm_judge", "human"} else "similarity"
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Summaries
+
+
+@dataclass
+class _Tally:
+    """What one category's judged answers add up to."""
+
+    n: int = 0
+    passed: int = 0
+    caught: int = 0
+    human: int = 0
+    unjudged: int = 0
+    stale: int = 0
+    checks: dict = dataclasses.field(default_factory=lambda: defaultdict(lambda: {"n": 0, "passed": 0}))
+    reasons: dict = dataclasses.field(default_factory=lambda: defaultdict(list))
+    examples: list = dataclasses.field(default_factory=list)
+    runtime: set = dataclasses.field(default_factory=set)
+    evidence: Counter = dataclasses.field(default_factory=Counter)
+    decisive: list = dataclasses.field(default_factory=lambda: [0, 0, 0])  # n, passed, caught
+
+
+def _answer_evidence(applicable: list[dict], human: bool) -> str:
+    """The strongest evidence behind one answer's verdict."""
+    if human:
+        return "human"
+    kinds = {evidence_of(j["check_name"]) for j in applicable}
+    for kind in ("llm_judge", "objective", "similarity", "constraint"):
+        if kind in kinds:
+            return kind
+    return "none"
+
+
+def _human_row(replay_id: int, human: dict, cid: int, model: str | None, overall: bool) -> dict:
+    return {"replay_id": replay_id, "request_id": human["request_id"], "category_id": cid, "model": model,
+            "check_name": "human", "passed": overall, "score": None,
+            "reason": (human["note"] or ("human: accepted" if overall else "human: rejected"))[:1000],
+            "source": "human", "runtime_check": False}
+
+
+def _tally_answer(a: _Tally, replay_id: int, js: list[dict], human: dict | None, model: str | None,
+                  human_rows: list[dict]) -> None:
+    """Add one answer's verdicts (a human one overriding the checks) to its category's tally."""
+    applicable = [j for j in js if j["passed"] is not None]
+    for j in applicable:
+        entry = a.checks[j["check_name"]]
+        entry["n"] += 1
+        entry["passed"] += int(j["passed"])
+    failed = [j for j in applicable if not j["passed"]]
+    overall = (not failed) if applicable else None
+    if human is not None and human["output_sha256"] and human["output_sha256"] != output_sha256(human["output_text"])[: len(human["output_sha256"])]:
+        a.stale += 1
+        human = None
+    if human is not None and human["passed"] is not None:
+        reviewed = True
+        a.human += 1
+        overall = bool(human["passed"])
+        a.checks["human"]["n"] += 1
+        a.checks["human"]["passed"] += int(overall)
+        human_rows.append(_human_row(replay_id, human, js[0]["category_id"], model, overall))
+        if not overall and not failed:
+            failed = [{"check_name": "human", "reason": human["note"] or "rejected by a reviewer", "runtime_check": False}]
+    else:
+        reviewed = False
+    if overall is None:
+        a.unjudged += 1
+        return
+    evidence = _answer_evidence(applicable, reviewed)
+    a.evidence[evidence] += 1
+    decisive = evidence in (*DECISIVE_EVIDENCE, "human")
+    a.n += 1
+    a.decisive[0] += decisive
+    if overall:
+        a.passed += 1
+        a.decisive[1] += decisive
+        return
+    if any(j["runtime_check"] for j in failed):
+        a.caught += 1
+        a.decisive[2] += decisive
+    for j in failed:
+        a.reasons[(j["check_name"], reason_key(j["reason"] or ""))].append(replay_id)
+        if j["runtime_check"]:
+            a.runtime.add(j["check_name"])
+    if len(a.examples) < EXAMPLE_FAILURES:
+        a.examples.append({"replay_id": replay_id, "check": failed[0]["check_name"], "reason": failed[0]["reason"]})
+
+
+def _call_stats(con, model: str | None) -> dict[int, dict]:
+    """Per category: answers, failed calls by class and kind (with one server message), and fallback steps,
+    over the replays of ``model`` whose request the frontier answered."""
+    if model is None:
+        return {}
+    out: dict[int, dict] = {}
+    for cid, error, kind, klass, downgrades in rows(con, f"""
+            select coalesce(rc.category_id, r.category_id), r.error, r.error_kind, {ERROR_CLASS_SQL}, r.downgrades_json
+            from replays r join requests q on q.id = r.request_id
+            left join request_categories rc on rc.request_id = r.request_id
+            where r.model = ? and ({frontier_outcome_sql('q')}) is null and (r.output_text is not null or r.error is not null)
+            order by r.id
+        """, [model]):
+        s = out.setdefault(cid, {"answers": 0, "errors": {"calls": 0, "transient": 0, "deterministic": 0, "kinds": {},
+                                                           "example": None}, "downgrades": Counter()})
+        s["downgrades"].update(_parse_json(downgrades, []))
+        if error is None:
+            s["answers"] += 1
+            continue
+        e = s["errors"]
+        e["calls"] += 1
+        e[klass] += 1
+        e["kinds"][kind or "unknown"] = e["kinds"].get(kind or "unknown", 0) + 1
+        if e["example"] is None or (klass == "deterministic" and e.get("_example_class") != "deterministic"):
+            e["example"], e["_example_class"] = str(error)[:240], klass
+    for s in out.values():
+        s["errors"].pop("_example_class", None)
+        s["downgrades"] = dict(sorted(s["downgrades"].items()))
+    return out
+
+
+def evidence_label(evidence: str, counts: dict, checks: dict, judge_model: str | None, self_judged: bool) -> str:
+    """What a category's verdict rests on, in words."""
+    objective = sorted(name for name in checks if evidence_of(name) == "objective" and checks[name]["n"])
+    parts = []
+    if counts.get("human"):
+        parts.append(f"human review of {counts['human']} answers")
+    if counts.get("llm_judge"):
+        who = f"LLM judge {judge_model}" if judge_model else "LLM judge"
+        parts.append(f"{who}, pairwise in both orders, on {counts['llm_judge']}" + (" (self-judged)" if self_judged else ""))
+    if counts.get("objective"):
+        parts.append(f"objective checks ({', '.join(objective)}) on {counts['objective']}")
+    weak = counts.get("similarity", 0) + counts.get("constraint", 0)
+    if weak:
+        parts.append(f"similarity only on {weak}" if parts else "similarity to the frontier answer only")
+    return "; ".join(parts) if parts else "nothing judged"
+
+
+def _category_evidence(a: _Tally) -> str:
+    decisive = {k: a.evidence[k] for k in ("human", "llm_judge", "objective") if a.evidence[k]}
+    if decisive:
+        return max(decisive, key=lambda k: (decisive[k], ("objective", "llm_judge", "human").index(k)))
+    if a.evidence["similarity"]:
+        return "similarity"
+    return "constraint" if a.evidence["constraint"] else "none"
+
+
+def _summary(cid: int, a: _Tally, calls: dict, cat: dict, stored: dict, criteria: dict, thresholds: dict,
+             judge_info: dict) -> dict:
+    """One category of the ``plan judge --json`` payload, decision included."""
+    n, passed = a.n, a.passed
+    low, high = wilson_interval(passed, n) if n else (0.0, 1.0)
+    acceptance = passed / n if n else None
+    reasons = sorted(a.reasons.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    evidence = _category_evidence(a)
+    counts = dict(a.evidence)
+    dn, dp, dc = a.decisive
+    checks = {name: {"n": e["n"], "passed": e["passed"], "acceptance": e["passed"] / e["n"] if e["n"] else None}
+              for name, e in sorted(a.checks.items())}
+    uses_judge = bool(counts.get("llm_judge"))
+    summary = {
+        "category_id": cid,
+        "name": cat.get("name") or stored.get("name") or f"Category {cid}",
+        "task_type": cat.get("task_type") or stored.get("task_type"),
+        "n": n,
+        "passed": passed,
+        "acceptance": acceptance,
+        "ci_low": low,
+        "ci_high": high,
+        "decision": None,
+        "decision_reason": None,
+        "answers": calls.get("answers", n + a.unjudged),
+        "errors": calls.get("errors") or {"calls": 0, "transient": 0, "deterministic": 0, "kinds": {}, "example": None},
+        "downgrades": calls.get("downgrades") or {},
+        "evidence": evidence,
+        "evidence_counts": counts,
+        "evidence_label": evidence_label(evidence, counts, checks, judge_info.get("model") if uses_judge else None,
+                                         bool(judge_info.get("self_judged")) and uses_judge),
+        "decided_on": {"n": dn, "passed": dp, "caught": dc},
+        "judge_model": judge_info.get("model") if uses_judge else None,
+        "self_judged": bool(judge_info.get("self_judged")) and uses_judge,
+        "checks": checks,
+        "criteria": (criteria.get(cid) or {}).get("checks", []),
+        "criteria_source": (criteria.get(cid) or {}).get("source"),
+        "failure_reasons": [{"check": check, "reason": key, "count": len(ids), "example_replay_ids": ids[:3]}
+                            for (check, key), ids in reasons[:TOP_REASONS]],
+        "example_failures": a.examples,
+        "caught_failures": a.caught,
+        "runtime_checks": sorted(a.runtime),
+        "human_reviewed": a.human,
+        "stale_reviews": a.stale,
+        "unjudged": a.unjudged,
+        "margin": thresholds["margin"],
+        # Size for the plausible rate nearest 0.5 (the widest interval), so a lucky small sample does not
+        # promise a narrow interval the next replays may not give.
+        "n_needed": wilson_sample_size(min(max(0.5, low), high), thresholds["margin"]),
+        "n_to_decide": samples_to_clear(acceptance, thresholds["target"]) if acceptance is not None else None,
+    }
+    summary["decision"], summary["decision_reason"] = decide(summary, thresholds)
+    return summary
+
+
+def _apply_hook(con, summary: dict, hook: Callable | None) -> None:
+    if hook is None:
+        return
+    seen = dict(summary)
+    if summary["decision"] in dv.UNDECIDED:
+        seen["acceptance"] = None  # a similarity rate or a few answers must not move it local for compliance either
+    verdict = hook(con, seen)
+    if verdict:
+        decision, reason = verdict
+        if dv.normalise(decision) is None:
+            raise PlanError(f"The compliance hook returned an unknown decision {decision!r}.")
+        summary["decision"], summary["decision_reason"] = dv.normalise(decision), reason
+
+
+def _stored_settings(stored: dict, criteria, thresholds, model, judge_info) -> tuple[dict, dict, str | None, dict]:
+    """What the last judge run stored, for a summary recomputed after a review import."""
+    if criteria is None:
+        criteria = {cid: _parse_json(r["criteria_json"], {}) for cid, r in stored.items()}
+    first = next(iter(stored.values()), None)
+    if thresholds is None:
+        thresholds = {**thresholds_from({}), **(_parse_json(first["thresholds_json"], {}) if first else {})}
+    if model is None:
+        model = first["model"] if first else None
+    if judge_info is None:
+        judge_info = {"model": next((r["judge_model"] for r in stored.values() if r.get("judge_model")), None),
+                      "self_judged": any(r.get("self_judged") for r in stored.values())}
+    return criteria, thresholds, model, judge_info
 
 
 def summarise(con, *, criteria: dict | None = None, thresholds: dict | None = None, model: str | None = None,
-              hook: Callable | None = None) -> list[dict]:
-    """Recompute ``category_acceptance`` from ``judgments`` and ``human_reviews`` (human verdicts win).
-
-    Called by :func:`judge` and after a review import. Criteria and thresholds default to the stored ones."""
+              hook: Callable | None = None, judge_info: dict | None = None) -> list[dict]:
+    """Recompute ``category_acceptance`` from ``judgments``, ``human_reviews`` (human verdicts win) and the
+    replays' failed calls. Called by :func:`judge` and after a review import; what is not given is read from
+    the last judge run's rows."""
     stored = {r["category_id"]: r for r in dicts(con, "select * from category_acceptance")}
-    if criteria is None:
-        criteria = {cid: _parse_json(r["criteria_json"], {}) for cid, r in stored.items()}
-    if thresholds is None:
-        first = next(iter(stored.values()), None)
-        thresholds = _parse_json(first["thresholds_json"], {}) if first else {}
-        thresholds = {**thresholds_from({}), **thresholds}
-    if model is None:
-        model = next((r["model"] for r in stored.values()), None)
+    criteria, thresholds, model, judge_info = _stored_settings(stored, criteria, thresholds, model, judge_info)
     hook = hook if hook is not None else compliance_hook()
 
     auto = dicts(con, "select replay_id, category_id, check_name, passed, reason, runtime_check from judgments "
@@ -554,137 +939,64 @@ def summarise(con, *, criteria: dict | None = None, thresholds: dict | None = No
     humans = {r["replay_id"]: r for r in dicts(
         con, "select h.replay_id, h.passed, h.note, h.output_sha256, r.output_text, r.request_id "
              "from human_reviews h join replays r on r.id = h.replay_id")}
-
     per_replay: dict[int, list[dict]] = defaultdict(list)
     for j in auto:
         per_replay[j["replay_id"]].append(j)
     categories = {r["category_id"]: r for r in dicts(
         con, "select category_id, name, task_type, spend_rank, spend_usd from categories")}
 
-    acc: dict[int, dict] = {}
-    human_rows = []
+    tallies: dict[int, _Tally] = defaultdict(_Tally)
+    human_rows: list[dict] = []
     for replay_id, js in per_replay.items():
-        cid = js[0]["category_id"]
-        a = acc.setdefault(cid, {"n": 0, "passed": 0, "caught": 0, "human": 0, "unjudged": 0, "stale": 0,
-                                 "checks": defaultdict(lambda: {"n": 0, "passed": 0}), "reasons": defaultdict(list),
-                                 "examples": [], "runtime": set()})
-        applicable = [j for j in js if j["passed"] is not None]
-        for j in applicable:
-            entry = a["checks"][j["check_name"]]
-            entry["n"] += 1
-            entry["passed"] += int(j["passed"])
-        failed = [j for j in applicable if not j["passed"]]
-        overall = (not failed) if applicable else None
-        human = humans.get(replay_id)
-        seen = human["output_sha256"] if human is not None else None
-        if seen and seen != output_sha256(human["output_text"])[: len(seen)]:
-            a["stale"] += 1
-            human = None
-        if human is not None and human["passed"] is not None:
-            a["human"] += 1
-            overall = bool(human["passed"])
-            entry = a["checks"]["human"]
-            entry["n"] += 1
-            entry["passed"] += int(overall)
-            human_rows.append({"replay_id": replay_id, "request_id": human["request_id"], "category_id": cid,
-                               "model": model, "check_name": "human", "passed": overall, "score": None,
-                               "reason": (human["note"] or ("human: accepted" if overall else "human: rejected"))[:1000],
-                               "source": "human", "runtime_check": False})
-            if not overall and not failed:
-                failed = [{"check_name": "human", "reason": human["note"] or "rejected by a reviewer", "runtime_check": False}]
-        if overall is None:
-            a["unjudged"] += 1
-            continue
-        a["n"] += 1
-        if overall:
-            a["passed"] += 1
-            continue
-        if any(j["runtime_check"] for j in failed):
-            a["caught"] += 1
-        for j in failed:
-            a["reasons"][(j["check_name"], reason_key(j["reason"] or ""))].append(replay_id)
-            if j["runtime_check"]:
-                a["runtime"].add(j["check_name"])
-        if len(a["examples"]) < EXAMPLE_FAILURES:
-            j = failed[0]
-            a["examples"].append({"replay_id": replay_id, "check": j["check_name"], "reason": j["reason"]})
+        _tally_answer(tallies[js[0]["category_id"]], replay_id, js, humans.get(replay_id), model, human_rows)
     _insert_judgments(con, human_rows)
-
+    calls = _call_stats(con, model)
     out = []
-    for cid, a in acc.items():
-        cat = categories.get(cid, {})
-        n, passed = a["n"], a["passed"]
-        low, high = wilson_interval(passed, n) if n else (0.0, 1.0)
-        acceptance = passed / n if n else None
-        reasons = sorted(a["reasons"].items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        summary = {
-            "category_id": cid,
-            "name": cat.get("name") or (stored.get(cid) or {}).get("name") or f"Category {cid}",
-            "task_type": cat.get("task_type") or (stored.get(cid) or {}).get("task_type"),
-            "n": n,
-            "passed": passed,
-            "acceptance": acceptance,
-            "ci_low": low,
-            "ci_high": high,
-            "decision": None,
-            "decision_reason": None,
-            "checks": {name: {"n": e["n"], "passed": e["passed"],
-                              "acceptance": e["passed"] / e["n"] if e["n"] else None}
-                       for name, e in sorted(a["checks"].items())},
-            "criteria": (criteria.get(cid) or {}).get("checks", []),
-            "criteria_source": (criteria.get(cid) or {}).get("source"),
-            "failure_reasons": [{"check": check, "reason": key, "count": len(ids), "example_replay_ids": ids[:3]}
-                                for (check, key), ids in reasons[:TOP_REASONS]],
-            "example_failures": a["examples"],
-            "caught_failures": a["caught"],
-            "runtime_checks": sorted(a["runtime"]),
-            "human_reviewed": a["human"],
-            "stale_reviews": a["stale"],
-            "unjudged": a["unjudged"],
-            "margin": thresholds["margin"],
-            # Size for the plausible rate nearest 0.5 (the widest interval), so a lucky small sample does not
-            # promise a narrow interval the next replays may not give.
-            "n_needed": wilson_sample_size(min(max(0.5, low), high), thresholds["margin"]),
-            "n_to_decide": samples_to_clear(acceptance, thresholds["target"]) if acceptance is not None else None,
-        }
-        summary["decision"], summary["decision_reason"] = decide(summary, thresholds)
-        if hook is not None:
-            verdict = hook(con, dict(summary))
-            if verdict:
-                decision, reason = verdict
-                if decision not in DECISIONS:
-                    raise PlanError(f"The compliance hook returned an unknown decision {decision!r}.")
-                summary["decision"], summary["decision_reason"] = decision, reason
+    for cid in sorted(set(tallies) | set(calls), key=lambda c: (c is None, c)):
+        if cid is None:
+            continue
+        summary = _summary(cid, tallies[cid], calls.get(cid, {}), categories.get(cid, {}), stored.get(cid) or {},
+                           criteria, thresholds, judge_info)
+        _apply_hook(con, summary, hook)
         out.append(summary)
+
     def rank(s):
         cat = categories.get(s["category_id"], {})
         spend_rank = cat.get("spend_rank")
         return (spend_rank if spend_rank is not None else 10**9, -(cat.get("spend_usd") or 0), s["category_id"])
 
     out.sort(key=rank)
+    _store(con, out, criteria, thresholds, model)
+    return out
 
+
+def _store(con, out: list[dict], criteria: dict, thresholds: dict, model: str | None) -> None:
     con.execute("delete from category_acceptance")
     for s in out:
+        evidence_json = {**s["evidence_counts"], "decided_on": s["decided_on"]}
         con.execute(
             "insert into category_acceptance (category_id, name, task_type, model, n, passed, acceptance, ci_low, "
             "ci_high, decision, decision_reason, caught_failures, human_reviewed, unjudged, margin, n_needed, "
-            "n_to_decide, checks_json, criteria_json, failure_reasons_json, examples_json, thresholds_json) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "n_to_decide, checks_json, criteria_json, failure_reasons_json, examples_json, thresholds_json, "
+            "answers, errors_json, downgrades_json, evidence, evidence_json, judge_model, self_judged) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [s["category_id"], s["name"], s["task_type"], model, s["n"], s["passed"], s["acceptance"], s["ci_low"],
              s["ci_high"], s["decision"], s["decision_reason"], s["caught_failures"], s["human_reviewed"],
              s["unjudged"], s["margin"], s["n_needed"], s["n_to_decide"], json.dumps(s["checks"]),
              json.dumps(criteria.get(s["category_id"]) or {}), json.dumps(s["failure_reasons"]),
-             json.dumps(s["example_failures"]), json.dumps(thresholds)],
+             json.dumps(s["example_failures"]), json.dumps(thresholds), s["answers"], json.dumps(s["errors"]),
+             json.dumps(s["downgrades"]), s["evidence"], json.dumps(evidence_json), s["judge_model"],
+             s["self_judged"]],
         )
-    return out
 
 
 def acceptance(con) -> list[dict]:
     """The stored per-category acceptance (what the last `plan judge` or `plan review import` wrote)."""
     out = []
+    objects = ("checks_json", "criteria_json", "thresholds_json", "errors_json", "downgrades_json", "evidence_json")
     for r in dicts(con, "select * from category_acceptance order by category_id"):
         r = dict(r)
-        for key in ("checks_json", "criteria_json", "failure_reasons_json", "examples_json", "thresholds_json"):
-            r[key[: -len("_json")]] = _parse_json(r.pop(key), {} if key in ("checks_json", "criteria_json", "thresholds_json") else [])
+        for key in (*objects, "failure_reasons_json", "examples_json"):
+            r[key[: -len("_json")]] = _parse_json(r.pop(key), {} if key in objects else [])
         out.append(r)
     return out

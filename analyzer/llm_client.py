@@ -33,6 +33,7 @@ CHARS_PER_TOKEN = 4  # rough estimate for English text when a server reports no 
 
 TRANSIENT = frozenset({"unreachable", "timeout", "server_error", "malformed"})
 FATAL = frozenset({"unreachable", "model_not_found", "endpoint_not_found", "auth"})
+ERROR_CLASSES = ("transient", "deterministic")
 
 
 @dataclass
@@ -57,14 +58,17 @@ class ChatResult:
 
 class LLMError(PlanError):
     """A call that failed. ``kind`` is one of: unreachable, timeout, server_error, malformed,
-    model_not_found, endpoint_not_found, auth, bad_request. ``fatal`` kinds make further calls pointless."""
+    model_not_found, endpoint_not_found, auth, bad_request, unsupported_param. ``fatal`` kinds make further
+    calls pointless. ``param`` names the request field the server refused (unsupported_param only)."""
 
-    def __init__(self, kind: str, message: str, *, status: int | None = None, attempts: int = 1, retry_after: float | None = None):
+    def __init__(self, kind: str, message: str, *, status: int | None = None, attempts: int = 1,
+                 retry_after: float | None = None, param: str | None = None):
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.attempts = attempts
         self.retry_after = retry_after
+        self.param = param
 
     @property
     def transient(self) -> bool:
@@ -73,6 +77,16 @@ class LLMError(PlanError):
     @property
     def fatal(self) -> bool:
         return self.kind in FATAL
+
+    @property
+    def error_class(self) -> str:
+        return error_class(self.kind)
+
+
+def error_class(kind: str | None) -> str:
+    """``transient`` (asking again may work: timeouts, dropped connections, 429, 5xx without a complaint about
+    the request) or ``deterministic`` (the endpoint refuses this request as it is: asking again will not help)."""
+    return "transient" if kind in TRANSIENT else "deterministic"
 
 
 def chat_url(endpoint: str) -> str:
@@ -127,23 +141,66 @@ def split_reasoning(text: str, reasoning: str | None) -> tuple[str, str | None]:
     return text, reasoning
 
 
-def _error_message(body: bytes | str) -> tuple[str, str | None]:
-    """(message, code) from an error body in any of the shapes servers use."""
+def _error_fields(body: bytes | str) -> tuple[str, str | None, str | None]:
+    """(message, code, param) from an error body in any of the shapes servers use: OpenAI's and vLLM's
+    ``{"error": {"message", "type", "param"}}``, Ollama's and LM Studio's ``{"error": "..."}``, FastAPI's
+    ``{"detail": [...]}`` (llama-cpp-python), or plain text (llama.cpp's older builds)."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     try:
         obj = json.loads(body)
     except ValueError:
-        return body.strip()[:300], None
+        return body.strip()[:300], None, None
     if isinstance(obj, dict):
         err = obj.get("error", obj)
         if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or obj.get("message") or json.dumps(err))[:300], err.get("code") or err.get("type")
+            message = err.get("message") or err.get("detail") or obj.get("message") or json.dumps(err)
+            param = err.get("param") if isinstance(err.get("param"), str) else None
+            return str(message)[:300], err.get("code") or err.get("type"), param
         if isinstance(err, str):
-            return err[:300], None
+            return err[:300], None, None
         if "detail" in obj:
-            return str(obj["detail"])[:300], None
-    return body.strip()[:300], None
+            return str(obj["detail"])[:300], None, None
+    return body.strip()[:300], None, None
+
+
+def _error_message(body: bytes | str) -> tuple[str, str | None]:
+    """(message, code) from an error body."""
+    message, code, _ = _error_fields(body)
+    return message, code
+
+
+# What servers say when they refuse a request field, matched against the fields sent (most specific first):
+# llama.cpp "tools param requires --jinja flag", "Unsupported param: tools", 'response_format type must be
+# one of "text" or "json_object", but got: json_schema'; Ollama "... does not support tools"; vLLM '"auto" tool
+# choice requires --enable-auto-tool-choice' and pydantic locations ('body', 'response_format', 'type');
+# LM Studio "'response_format.type' must be 'json_schema' or 'text'".
+_PARAM_PATTERNS = (
+    (re.compile(r"does not support tools|tools? param|tool calling is not supported", re.I), "tools"),
+    (re.compile(r"tool[ _]choice", re.I), "tool_choice"),
+    (re.compile(r"json[ _-]?schema|json[ _-]?object|response[ _]format|structured output|grammar", re.I), "response_format"),
+    (re.compile(r"(?:unsupported|unrecognized|unknown|unexpected|invalid)\s+(?:request\s+)?(?:param(?:eter)?|argument|field|key)s?"
+                r"(?:\s+supplied)?\s*[:=]?\s*['\"`]?([a-z_]+)", re.I), None),
+)
+
+
+def rejected_param(message: str, param: str | None, sent: dict) -> str | None:
+    """The request field an error complains about, when it is one that was sent (None otherwise)."""
+    sent_keys = {k for k, v in sent.items() if v is not None and k not in ("model", "messages", "stream")}
+    if param:
+        root = re.split(r"[.\[]", param, maxsplit=1)[0]
+        if root in sent_keys:
+            return root
+    for pattern, name in _PARAM_PATTERNS:
+        found = pattern.search(message or "")
+        if not found:
+            continue
+        candidate = name or found.group(1)
+        if candidate in sent_keys:
+            return candidate
+    words = {w.lower() for w in re.findall(r"[A-Za-z_]+", message or "")}
+    named = [k for k in sent_keys if k.lower() in words and "_" in k]  # e.g. frequency_penalty, parallel_tool_calls
+    return sorted(named)[0] if named else None
 
 
 def _retry_after(headers) -> float | None:
@@ -171,9 +228,13 @@ def model_not_found_message(endpoint: str, model: str, server_says: str) -> str:
     return f"The model server at {endpoint} does not have the model '{model}' ({server_says}). {hint}"
 
 
-def _classify_http_error(status: int, body: bytes, headers, endpoint: str, model: str) -> LLMError:
-    message, code = _error_message(body)
+def _classify_http_error(status: int, body: bytes, headers, endpoint: str, model: str, sent: dict | None = None) -> LLMError:
+    message, code, param = _error_fields(body)
     lowered = message.lower()
+    refused = rejected_param(message, param, sent or {}) if status in (400, 422) or status >= 500 else None
+    if refused is not None:
+        # A refused field is deterministic even when the server answers 500 (llama.cpp does for some).
+        return LLMError("unsupported_param", f"HTTP {status} from {endpoint}: {message}", status=status, param=refused)
     if status == 404 or code == "model_not_found":
         if code == "model_not_found" or "model" in lowered or model.lower() in lowered:
             return LLMError("model_not_found", model_not_found_message(endpoint, model, message), status=status)
@@ -306,7 +367,7 @@ async def _attempt(client, endpoint: str, model: str, body: dict, timeout: float
                 async with client.stream("POST", url, json=body, headers=headers) as response:
                     if response.status_code != 200:
                         raw = await response.aread()
-                        raise _classify_http_error(response.status_code, raw, response.headers, endpoint, model)
+                        raise _classify_http_error(response.status_code, raw, response.headers, endpoint, model, body)
                     if "json" in response.headers.get("content-type", "") and "event-stream" not in response.headers.get("content-type", ""):
                         parsed = _parse_completion(json.loads(await response.aread()))  # server ignored stream=true
                         ttft = None
@@ -315,7 +376,7 @@ async def _attempt(client, endpoint: str, model: str, body: dict, timeout: float
             else:
                 response = await client.post(url, json=body, headers=headers)
                 if response.status_code != 200:
-                    raise _classify_http_error(response.status_code, response.content, response.headers, endpoint, model)
+                    raise _classify_http_error(response.status_code, response.content, response.headers, endpoint, model, body)
                 parsed = _parse_completion(json.loads(response.content))
                 ttft = None
     except LLMError:
@@ -406,7 +467,7 @@ async def achat(
                 return _result(parsed, latency_ms, ttft, messages, attempt)
             except LLMError as exc:
                 exc.attempts = attempt
-                if exc.kind == "bad_request" and "stream_options" in body and "stream_options" in str(exc):
+                if "stream_options" in body and (exc.param == "stream_options" or (exc.kind == "bad_request" and "stream_options" in str(exc))):
                     body = {k: v for k, v in body.items() if k != "stream_options"}  # an older server
                     attempt -= 1
                     continue

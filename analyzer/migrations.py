@@ -325,6 +325,22 @@ def m007_requests_text_zstd(con):
 
 
 @migration
+def m008_verdict_evidence(con):
+    # A failed call is not an answer (analyzer/replay.py): its class says whether a rerun can fix it, and the
+    # fallback steps taken when the endpoint refused a request field are kept per call.
+    con.execute("alter table replays add column error_class varchar")      # transient | deterministic
+    con.execute("alter table replays add column downgrades_json varchar")  # ["response_format:json_schema->json_object", ...]
+    # What each category's decision rests on (analyzer/judge.py), and what kept answers out of it.
+    con.execute("alter table category_acceptance add column answers bigint")          # calls that came back with an answer
+    con.execute("alter table category_acceptance add column errors_json varchar")     # {calls, transient, deterministic, kinds, example}
+    con.execute("alter table category_acceptance add column downgrades_json varchar") # {fallback step: calls}
+    con.execute("alter table category_acceptance add column evidence varchar")        # objective | llm_judge | human | similarity | none
+    con.execute("alter table category_acceptance add column evidence_json varchar")   # {evidence kind: judged answers}
+    con.execute("alter table category_acceptance add column judge_model varchar")     # the llm_judge model, when one judged
+    con.execute("alter table category_acceptance add column self_judged boolean")     # the judge was the model judged
+
+
+@migration
 def m011_privacy_scan_engine(con):
     # Which detector set scanned a request (analyzer.redact.engine_version()). A request scanned by another set
     # is scanned again, so better detectors reach the stored findings; rows from before this column are NULL.

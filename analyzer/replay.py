@@ -7,32 +7,46 @@ API answered. It is
   ``response_format``/JSON mode, tools, tool choice, stop sequences and penalties carried over. What cannot
   be carried (images, audio, files, provider-only parameters such as Anthropic's ``top_k`` or ``thinking``,
   server-side tools, prompt-cache markers) is dropped, counted and stored per call in ``not_carried_json``;
-- **reproducible**: the sample per category is ordered by ``md5(seed:request_id)``, distinct prompts first,
-  requests with a frontier answer first; a larger ``--per-category`` extends the same sample;
+- **comparable**: only requests the frontier answered are sampled; guardrail-blocked (status ``blocked``,
+  finish reason ``content_filter``), errored and empty ones are left out and counted;
+- **reproducible**: the sample per category is ordered by ``md5(seed:request_id)``, distinct prompts first;
+  a larger ``--per-category`` extends the same sample;
+- **honest about failures**: a failed call is stored as an error, never as an answer, with its class:
+  ``transient`` (timeouts, dropped connections, 429, 5xx: a rerun retries it) or ``deterministic`` (the
+  endpoint refuses the request as it is). When the endpoint refuses a request field, the call is retried once
+  per step of :mod:`analyzer.fallbacks` (``json_schema`` becomes JSON mode with the schema in the system
+  message, unsupported ``tools`` are dropped, ...), and the steps are stored on the row;
 - **resumable**: each call's row is committed the moment it ends, and a rerun skips every request already
   answered for that model, so Ctrl-C or kill loses at most the calls in flight. Failed calls are retried on
   the next run;
 - **private**: the endpoint must resolve to loopback unless ``allow_remote``.
 
-Entry point: ``replay(con, ...)``; it returns the ``plan replay --json`` payload.
+Entry point: ``replay(con, settings, *, progress, say)``; it returns the ``plan replay --json`` payload.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
-import sys
+import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any, ClassVar
 
 from . import db
 from .config import setting
 from .endpoints import EMBEDDED, ensure_local, resolve_endpoint, resolve_model
 from .errors import PlanError
-from .llm_client import DEFAULT_BACKOFF_S, DEFAULT_RETRIES, LLMError, achat, alist_models, unreachable_message
+from .fallbacks import MAX_STEPS, adapt, describe, step_for
+from .llm_client import (DEFAULT_BACKOFF_S, DEFAULT_RETRIES, ERROR_CLASSES, TRANSIENT, ChatResult, LLMError, achat,
+                         alist_models, error_class, unreachable_message)
+from .progress import Say, say_nothing
+from .settings import StageSettings, at_least, fraction, option
 from .stats import sample_size_for_margin
 
 DEFAULT_PER_CATEGORY = 30
@@ -102,7 +116,7 @@ def _content_text(content, lost: Counter) -> str:
         elif kind == "refusal":
             texts.append(str(part.get("refusal") or ""))
         elif kind in MEDIA_KINDS or any(k in part for k in ("image", "document", "video", "reasoningContent")):
-            lost[MEDIA_KINDS.get(kind) or next(MEDIA_KINDS[k] for k in ("image", "document", "video", "reasoningContent") if k in part)] += 1
+            lost[MEDIA_KINDS.get(str(kind)) or next(MEDIA_KINDS[k] for k in ("image", "document", "video", "reasoningContent") if k in part)] += 1
         elif kind == "tool_result" or "toolResult" in part:
             texts.append(_content_text((part.get("toolResult") or part).get("content"), lost))
         elif kind is None and "cachePoint" in part:
@@ -133,7 +147,7 @@ def _convert_message(msg: dict, lost: Counter) -> list[dict]:
     tool_results = [b for b in blocks if isinstance(b, dict) and (b.get("type") == "tool_result" or "toolResult" in b)]
     rest = [b for b in blocks if b not in tool_uses and b not in tool_results] if blocks else content
     if role == "assistant":
-        out = {"role": "assistant", "content": _content_text(rest, lost)}
+        reply: dict = {"role": "assistant", "content": _content_text(rest, lost)}
         calls = [_tool_call(c.get("id") or c.get("call_id"), c.get("name") or c.get("function", {}).get("name"),
                             (c.get("function") or {}).get("arguments") if "function" in c else c.get("arguments"))
                  for c in (msg.get("tool_calls") or []) if isinstance(c, dict)]
@@ -144,22 +158,22 @@ def _convert_message(msg: dict, lost: Counter) -> list[dict]:
             fc = msg["function_call"]
             calls.append(_tool_call(f"call_{fc.get('name')}", fc.get("name"), fc.get("arguments")))
         if calls:
-            out["tool_calls"] = calls
-        return [out]
+            reply["tool_calls"] = calls
+        return [reply]
     if role in ("tool", "function"):
         return [{"role": "tool", "tool_call_id": str(msg.get("tool_call_id") or msg.get("name") or ""),
                  "content": _content_text(content, lost)}]
     # user (or an unknown role, sent as user)
     if role not in (None, "user"):
         lost[f"role:{role}"] += 1
-    out = []
+    out: list[dict] = []
     for block in tool_results:
         result = block.get("toolResult") or block
         out.append({"role": "tool", "tool_call_id": str(result.get("tool_use_id") or result.get("toolUseId") or ""),
                     "content": _content_text(result.get("content"), lost)})
     text = _content_text(rest, lost)
     if text or not out:
-        user = {"role": "user", "content": text}
+        user: dict = {"role": "user", "content": text}
         if isinstance(msg.get("name"), str):
             user["name"] = msg["name"]
         out.append(user)
@@ -220,13 +234,8 @@ def _convert_response_format(params: dict):
     return None
 
 
-def build_replay_request(row: dict, *, seed: int | None = None, max_output_tokens: int | None = None) -> tuple[list[dict], dict, dict]:
-    """(messages, params, not_carried) for one logged request.
-
-    ``not_carried`` maps what was dropped to how often (``image``, ``param:top_k``, ``server_tool:web_search``,
-    ``cache_control`` ...), plus ``max_tokens_capped`` when ``max_output_tokens`` lowered the logged limit.
-    """
-    lost: Counter = Counter()
+def _replay_messages(row: dict, lost: Counter) -> list[dict]:
+    """The logged conversation as OpenAI chat messages, with the system prompt, ending before the frontier's answer."""
     raw = _loads(row.get("messages_json"))
     if isinstance(raw, dict):
         raw = raw.get("messages") or raw.get("input") or raw.get("prompt")
@@ -247,7 +256,11 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
     response = row.get("response_text")
     if len(messages) > 1 and messages[-1]["role"] == "assistant" and response and messages[-1].get("content") == response:
         messages.pop()
+    return messages
 
+
+def _logged_params(row: dict, lost: Counter) -> tuple[dict, dict]:
+    """(the logged parameters, flattened; the standard ones among them, renamed), counting what is dropped."""
     logged = _loads(row.get("params_json"))
     logged = logged if isinstance(logged, dict) else {}
     for nested in ("inferenceConfig", "generationConfig"):  # Bedrock Converse, Gemini-style
@@ -259,14 +272,11 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
             continue
         target = RENAMED.get(key, key)
         if target in CARRIED:
-            if target not in params:
-                params[target] = value
+            params.setdefault(target, value)
         elif key == "n":
             if isinstance(value, int) and value > 1:
                 lost["n_reduced_to_1"] += 1
-        elif key in ("text", "toolConfig", "functions", "function_call"):
-            pass  # handled below
-        elif key not in IGNORED:
+        elif key not in IGNORED and key not in ("text", "toolConfig", "functions", "function_call"):
             lost[f"param:{key}"] += 1
     if isinstance(logged.get("functions"), list) and "tools" not in params:  # legacy OpenAI function calling
         params["tools"] = [{"type": "function", "function": f} for f in logged["functions"] if isinstance(f, dict)]
@@ -277,7 +287,11 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
         params.setdefault("tools", logged["toolConfig"].get("tools"))
         if logged["toolConfig"].get("toolChoice"):
             params.setdefault("tool_choice", logged["toolConfig"]["toolChoice"])
+    return logged, params
 
+
+def _carry_format_and_tools(logged: dict, params: dict, lost: Counter) -> None:
+    """response_format, tools and tool_choice in the OpenAI shapes every target server reads."""
     fmt = _convert_response_format({**logged, **params})
     if fmt:
         params["response_format"] = fmt
@@ -301,6 +315,10 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
             params["tool_choice"] = choice
     if "parallel_tool_calls" in params and not params.get("tools"):
         del params["parallel_tool_calls"]
+
+
+def _carry_limits(params: dict, lost: Counter, seed: int | None, max_output_tokens: int | None) -> None:
+    """Stop sequences, token limit and seed as integers servers accept; the optional output cap applied."""
     if isinstance(params.get("stop"), list):
         params["stop"] = [s for s in params["stop"] if isinstance(s, str)][:4] or None
         if params["stop"] is None:
@@ -319,33 +337,137 @@ def build_replay_request(row: dict, *, seed: int | None = None, max_output_token
             params["max_tokens"] = int(max_output_tokens)
     if seed is not None and "seed" not in params:
         params["seed"] = int(seed)  # reproducible sampling on servers that honour it
+
+
+def build_replay_request(row: dict, *, seed: int | None = None, max_output_tokens: int | None = None) -> tuple[list[dict], dict, dict]:
+    """(messages, params, not_carried) for one logged request.
+
+    ``not_carried`` maps what was dropped to how often (``image``, ``param:top_k``, ``server_tool:web_search``,
+    ``cache_control`` ...), plus ``max_tokens_capped`` when ``max_output_tokens`` lowered the logged limit.
+    """
+    lost: Counter = Counter()
+    messages = _replay_messages(row, lost)
+    logged, params = _logged_params(row, lost)
+    _carry_format_and_tools(logged, params, lost)
+    _carry_limits(params, lost, seed, max_output_tokens)
     return messages, params, dict(lost)
 
 
+# ---------------------------------------------------------------- settings
+
+
+def _positive(value) -> str | None:
+    return None if value is None or value > 0 else "must be more than 0 seconds"
+
+
+@dataclass(frozen=True)
+class ReplaySettings(StageSettings):
+    """Everything ``plan replay`` needs, resolved once (flag > environment > plan.toml [replay] > default).
+
+    ``endpoint`` follows ``--endpoint`` > ``PLAN_ENDPOINT`` > ``OLLAMA_HOST`` > plan.toml > Ollama's default;
+    ``params`` are fields added to every request (plan.toml [replay.params], then ``--param`` on top), for
+    server switches a log cannot know, e.g. ``{"reasoning_effort": "none"}`` to stop Ollama's Qwen thinking.
+    """
+
+    section: ClassVar[str] = "replay"
+    endpoint: str = option(None)
+    model: str = option(None)
+    per_category: int | None = option(None, convert=int, check=at_least(1))
+    margin: float | None = option(None, convert=float, check=fraction())
+    concurrency: int = option(DEFAULT_CONCURRENCY, convert=int, check=at_least(1))
+    timeout: float = option(DEFAULT_TIMEOUT_S, convert=float, check=_positive)
+    seed: int = option(0, convert=int)
+    limit: int | None = option(None, convert=int, check=at_least(0))
+    allow_remote: bool = option(False, convert=bool)
+    stream: bool = option(True, convert=bool)
+    include_other: bool = option(False, convert=bool)
+    categories: tuple = option(default_factory=tuple, convert=tuple, flag="category")
+    max_output_tokens: int | None = option(None, convert=int, check=at_least(1))
+    gguf: str | None = option(None, key="serve.gguf")
+    ctx: int | None = option(None, key="serve.ctx", convert=int)
+    params: dict = option(default_factory=dict, flag="param")
+    retries: int = option(DEFAULT_RETRIES, convert=int, check=at_least(0))
+    backoff: float = option(DEFAULT_BACKOFF_S, convert=float, check=at_least(0))
+
+    @classmethod
+    def resolve(cls, config: dict | None = None, **flags: Any) -> "ReplaySettings":
+        config = config or {}
+        if flags.get("per_category") is not None and flags.get("margin") is not None:
+            raise PlanError("Give either --per-category or --margin, not both.")
+        extra = flags.pop("params", None) or {}
+        settings = super().resolve(config, **flags)
+        per_category, margin = settings.per_category, settings.margin
+        if flags.get("margin") is not None:
+            per_category = None  # a margin on the command line beats a per_category in plan.toml
+        elif per_category is not None:
+            margin = None
+        return dataclasses.replace(
+            # Prompts leave the machine only on the command line's say-so, never a config file's.
+            settings, allow_remote=bool(flags.get("allow_remote")),
+            endpoint=resolve_endpoint(flags.get("endpoint"), config),
+            model=resolve_model(flags.get("model"), config), per_category=per_category, margin=margin,
+            params={**(setting(config, "replay.params") or {}), **extra},
+        )
+
+    def sample_size(self) -> tuple[int, float | None]:
+        """(requests per category, the margin it was sized for)."""
+        if self.margin is not None:
+            try:
+                return sample_size_for_margin(float(self.margin)), float(self.margin)
+            except ValueError as exc:
+                raise PlanError(f"--margin {self.margin}: {exc}.") from exc
+        return int(self.per_category if self.per_category is not None else DEFAULT_PER_CATEGORY), None
+
+
 # ---------------------------------------------------------------- sampling
+
+# A request is comparable when the frontier answered it: not blocked by a guardrail, not failed, not empty.
+BLOCKED_STATUSES = ("blocked", "content_filter", "content_filtered", "filtered", "refusal", "refused",
+                    "guardrail_intervened", "moderated", "safety")
+ERRORED_STATUSES = ("error", "errored", "failed", "failure", "no_response", "canceled", "cancelled", "expired",
+                    "timeout", "timed_out", "pending", "rate_limited")
+NOT_COMPARABLE = ("blocked", "errored", "empty")
+
+
+def _quoted(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def frontier_outcome_sql(alias: str = "r") -> str:
+    """SQL for why request ``alias`` has no frontier answer to compare with: 'blocked', 'errored', 'empty', or
+    NULL when it has one. One definition for replay's sample and judge's cases."""
+    status = f"lower(trim(coalesce({alias}.status, '')))"
+    return (f"case when {status} in ({_quoted(BLOCKED_STATUSES)}) then 'blocked' "
+            f"when {status} in ({_quoted(ERRORED_STATUSES)}) or coalesce(try_cast({status} as integer), 0) >= 400 "
+            f"then 'errored' "
+            f"when coalesce(length(trim({alias}.response_text)), 0) = 0 then 'empty' end")
+
 
 def _require_categories(con) -> None:
     if not db.table_exists(con, "categories") or not db.scalar(con, "select count(*) from request_categories"):
         raise PlanError("No categories yet: run `plan categorize` first, then `plan replay`.")
 
 
+def _category_filter(categories, params: list) -> str:
+    if not categories:
+        return ""
+    ids = [int(c) for c in categories if str(c).lstrip("-").isdigit()]
+    names = [str(c).lower() for c in categories if not str(c).lstrip("-").isdigit()]
+    params += [ids, names]
+    return " and (c.category_id in (select unnest(?::integer[])) or lower(c.name) in (select unnest(?::varchar[])))"
+
+
 def sample_requests(con, *, per_category: int, seed: int = 0, include_other: bool = False,
-                    categories: list | None = None) -> list[dict]:
-    """The seeded stratified sample, interleaved across categories (rank 1 of every category, then rank 2 ...),
-    so a run cut short by --limit or Ctrl-C still covers every category."""
-    where_cat = ""
+                    categories: list | tuple | None = None) -> list[dict]:
+    """The seeded stratified sample of comparable requests, interleaved across categories (rank 1 of every
+    category, then rank 2 ...), so a run cut short by --limit or Ctrl-C still covers every category."""
     params: list = [str(seed), include_other]
-    if categories:
-        ids = [int(c) for c in categories if str(c).lstrip("-").isdigit()]
-        names = [str(c).lower() for c in categories if not str(c).lstrip("-").isdigit()]
-        where_cat = " and (c.category_id in (select unnest(?::integer[])) or lower(c.name) in (select unnest(?::varchar[])))"
-        params += [ids, names]
+    where_cat = _category_filter(categories, params)
     params.append(int(per_category))
     sql = f"""
         with base as (
             select r.id as request_id, rc.category_id, c.name as category_name,
                    coalesce(c.spend_rank, 1000000) as spend_rank, coalesce(c.spend_usd, 0) as spend_usd,
-                   coalesce(length(trim(r.response_text)), 0) > 0 as has_response,
                    md5(coalesce(r.system_prompt, '') || chr(31) || coalesce(r.messages_json, r.prompt_text, '')) as content_key,
                    md5(? || ':' || cast(r.id as varchar)) as draw,
                    r.system_prompt, r.messages_json, r.prompt_text, r.params_json, r.response_text
@@ -353,17 +475,17 @@ def sample_requests(con, *, per_category: int, seed: int = 0, include_other: boo
             join categories c on c.category_id = rc.category_id
             join requests r on r.id = rc.request_id
             where (not coalesce(c.is_other, false) or ?)
-              and (r.messages_json is not null or r.prompt_text is not null){where_cat}
+              and (r.messages_json is not null or r.prompt_text is not null)
+              and ({frontier_outcome_sql('r')}) is null{where_cat}
         ), copies as (
-            select *, row_number() over (partition by category_id, content_key order by has_response desc, draw) as copy_rank
+            select *, row_number() over (partition by category_id, content_key order by draw) as copy_rank
             from base
         ), ranked as (
-            select *, row_number() over (partition by category_id
-                                         order by copy_rank = 1 desc, has_response desc, copy_rank, draw) as sample_rank,
+            select *, row_number() over (partition by category_id order by copy_rank = 1 desc, copy_rank, draw) as sample_rank,
                       count(*) over (partition by category_id) as available
             from copies
         )
-        select request_id, category_id, category_name, spend_rank, sample_rank, available, has_response,
+        select request_id, category_id, category_name, spend_rank, sample_rank, available, true as has_response,
                system_prompt, messages_json, prompt_text, params_json, response_text
         from ranked where sample_rank <= ?
         order by sample_rank, spend_rank, spend_usd desc, category_id
@@ -371,30 +493,39 @@ def sample_requests(con, *, per_category: int, seed: int = 0, include_other: boo
     return db.dicts(con, sql, params)
 
 
+def excluded_requests(con, *, include_other: bool = False, categories: list | tuple | None = None) -> dict[int, dict]:
+    """Per category, the requests left out of the sample because the frontier did not answer them."""
+    params: list = [include_other]
+    where_cat = _category_filter(categories, params)
+    out: dict[int, dict] = {}
+    for cat_id, outcome, n in db.rows(con, f"""
+            select rc.category_id, {frontier_outcome_sql('r')} as outcome, count(*)
+            from request_categories rc join categories c on c.category_id = rc.category_id
+            join requests r on r.id = rc.request_id
+            where (not coalesce(c.is_other, false) or ?){where_cat}
+            group by all having outcome is not null
+        """, params):
+        out.setdefault(cat_id, dict.fromkeys(NOT_COMPARABLE, 0))[outcome] = n
+    return out
+
+
 def sample_size(per_category: int | None, margin: float | None, config: dict | None = None) -> tuple[int, float | None]:
-    if per_category is not None and margin is not None:
-        raise PlanError("Give either --per-category or --margin, not both.")
-    if per_category is None and margin is None:
-        per_category = setting(config or {}, "replay.per_category")
-        margin = setting(config or {}, "replay.margin") if per_category is None else None
-    if margin is not None:
-        try:
-            return sample_size_for_margin(float(margin)), float(margin)
-        except ValueError as exc:
-            raise PlanError(f"--margin {margin}: {exc}.") from exc
-    n = int(per_category if per_category is not None else DEFAULT_PER_CATEGORY)
-    if n < 1:
-        raise PlanError("--per-category must be at least 1.")
-    return n, None
+    """(requests per category, margin) from flags and plan.toml, as ``plan replay`` sizes its sample."""
+    return ReplaySettings.resolve(config or {}, per_category=per_category, margin=margin).sample_size()
 
 
 # ---------------------------------------------------------------- the run
 
+# The class of a stored failure; rows written before replays had an error_class take it from their kind.
+ERROR_CLASS_SQL = ("coalesce(error_class, case when error_kind in ("
+                   + ", ".join(f"'{k}'" for k in sorted(TRANSIENT)) + ") then 'transient' else 'deterministic' end)")
+
 INSERT_SQL = """
     insert or replace into replays (id, request_id, category_id, model, endpoint, output_text, reasoning_text,
         tool_calls_json, input_tokens, output_tokens, tokens_estimated, latency_ms, ttft_ms, output_tokens_per_s,
-        finish_reason, error, error_kind, params_json, not_carried_json, seed, stream, attempts, started_at, finished_at)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        finish_reason, error, error_kind, params_json, not_carried_json, seed, stream, attempts, started_at,
+        finished_at, error_class, downgrades_json)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
@@ -402,44 +533,55 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+@dataclass
+class _Outcome:
+    """One sampled request's call: the answer or the error, what was sent, and the ladder steps taken."""
+
+    params: dict
+    downgrades: list[str]
+    result: ChatResult | None = None
+    error: LLMError | None = None
+    kind: str | None = None
+    message: str | None = None
+
+
 class _Run:
-    def __init__(self, con, items, *, endpoint_label, connect_url, model, concurrency, timeout, stream, retries,
-                 backoff, seed, progress):
+    def __init__(self, con, items: list[dict], settings: ReplaySettings, *, endpoint_label: str, connect_url: str,
+                 model: str):
         self.con = con
         self.items = items
+        self.settings = settings
         self.endpoint_label = endpoint_label
         self.connect_url = connect_url
         self.model = model
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.stream = stream
-        self.retries = retries
-        self.backoff = backoff
-        self.seed = seed
-        self.progress = progress
+        self.steps: list[str] = []  # fields this endpoint refused, as fallback steps learned during the run
         self.made = 0
         self.failed = 0
         self.output_tokens = 0
         self.estimated_calls = 0
         self.succeeded = 0
         self.errors: Counter = Counter()
+        self.error_classes: Counter = Counter()
+        self.downgrades: Counter = Counter()
+        self.deterministic_example: str | None = None
         self.fatal: LLMError | None = None
         self.first_sent: float | None = None
         self.last_done: float | None = None
         self.bar = None
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-writer")
 
-    async def write(self, item, started_at, result=None, error: LLMError | None = None, kind=None, message=None) -> None:
+    async def write(self, item: dict, started_at: datetime, outcome: _Outcome) -> None:
         """Commit the call's row now (resumability), on the one writer thread so other answers keep streaming
         and their latencies are not inflated by the commit."""
-        row = self._row(item, started_at, result, error, kind, message)
+        row = self._row(item, started_at, outcome)
         await asyncio.get_running_loop().run_in_executor(self.writer, self._insert, row)
 
     def _insert(self, row: list) -> None:
         self.con.execute(INSERT_SQL, row).fetchall()
 
-    def _row(self, item, started_at, result, error, kind, message) -> list:
-        r = result
+    def _row(self, item: dict, started_at: datetime, o: _Outcome) -> list:
+        r, error = o.result, o.error
+        kind = (error.kind if error else o.kind) if not r else None
         return [
             replay_id(item["request_id"], self.model), item["request_id"], item["category_id"], self.model,
             self.endpoint_label,
@@ -449,41 +591,66 @@ class _Run:
             r.input_tokens if r else None, r.output_tokens if r else None, r.tokens_estimated if r else None,
             r.latency_ms if r else None, r.ttft_ms if r else None, r.output_tokens_per_s if r else None,
             r.finish_reason if r else None,
-            (str(error) if error else message) if not r else None,
-            (error.kind if error else kind) if not r else None,
-            json.dumps(item["params"], ensure_ascii=False),
+            (str(error) if error else o.message) if not r else None,
+            kind,
+            json.dumps(o.params, ensure_ascii=False),
             json.dumps(item["not_carried"]) if item["not_carried"] else None,
-            item["params"].get("seed"), self.stream,
+            o.params.get("seed"), self.settings.stream,
             (r.attempts if r else (error.attempts if error else 0)),
             started_at, _utcnow(),
+            error_class(kind) if kind else None,
+            json.dumps(o.downgrades) if o.downgrades else None,
         ]
 
-    async def call(self, client, item) -> None:
+    async def ask(self, client, item: dict) -> _Outcome:
+        """The call, stepping down the fallback ladder once per field the endpoint refuses."""
+        s = self.settings
+        outcome = _Outcome(item["params"], [], kind="not_replayable", message="No form of the request was accepted.")
+        for _ in range(MAX_STEPS):
+            messages, params, applied = adapt(item["messages"], item["params"], self.steps)
+            try:
+                result = await achat(self.connect_url, self.model, messages, params=params, timeout=s.timeout,
+                                     stream=s.stream, retries=s.retries, backoff=s.backoff, client=client)
+                return _Outcome(params, applied, result=result)
+            except LLMError as exc:
+                if exc.fatal:
+                    raise
+                outcome = _Outcome(params, applied, error=exc)
+                step = step_for(exc.param, params) if exc.kind == "unsupported_param" and exc.param else None
+                if step is None or step in applied:
+                    return outcome
+                if step not in self.steps:
+                    self.steps.append(step)
+        return outcome
+
+    async def call(self, client, item: dict) -> None:
         started_at = _utcnow()
         if not item["messages"]:
-            await self.write(item, started_at, kind="not_replayable", message="The logged request has no messages to replay.")
-            self.failed += 1
-            self.errors["not_replayable"] += 1
+            outcome = _Outcome(item["params"], [], kind="not_replayable",
+                               message="The logged request has no messages to replay.")
+            await self.write(item, started_at, outcome)
+            self._count_failure("not_replayable", outcome.message)
             return
         if self.first_sent is None:
             self.first_sent = time.perf_counter()
-        try:
-            result = await achat(self.connect_url, self.model, item["messages"], params=item["params"], timeout=self.timeout,
-                                 stream=self.stream, retries=self.retries, backoff=self.backoff, client=client)
-        except LLMError as exc:
-            if exc.fatal:
-                raise
-            await self.write(item, started_at, error=exc)
-            self.made += 1
-            self.failed += 1
-            self.errors[exc.kind] += 1
+        outcome = await self.ask(client, item)
+        await self.write(item, started_at, outcome)
+        self.made += 1
+        self.downgrades.update(outcome.downgrades)
+        if outcome.result is None:
+            self._count_failure(outcome.error.kind if outcome.error else "not_replayable", str(outcome.error or outcome.message))
         else:
-            await self.write(item, started_at, result=result)
-            self.made += 1
             self.succeeded += 1
-            self.output_tokens += result.output_tokens or 0
-            self.estimated_calls += bool(result.tokens_estimated)
+            self.output_tokens += outcome.result.output_tokens or 0
+            self.estimated_calls += bool(outcome.result.tokens_estimated)
         self.last_done = time.perf_counter()
+
+    def _count_failure(self, kind: str, message: str | None) -> None:
+        self.failed += 1
+        self.errors[kind] += 1
+        self.error_classes[error_class(kind)] += 1
+        if error_class(kind) == "deterministic" and self.deterministic_example is None:
+            self.deterministic_example = message
 
     async def worker(self, client, queue: asyncio.Queue) -> None:
         while True:
@@ -503,182 +670,243 @@ class _Run:
         queue: asyncio.Queue = asyncio.Queue()
         for item in self.items:
             queue.put_nowait(item)
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        timeout = httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
+        n = self.settings.concurrency
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+        timeout = httpx.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
         async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as client:
-            workers = [asyncio.create_task(self.worker(client, queue)) for _ in range(min(self.concurrency, len(self.items)))]
+            workers = [asyncio.create_task(self.worker(client, queue)) for _ in range(min(n, len(self.items)))]
             try:
                 done, pending = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
-                    if task.exception() is not None:
-                        raise task.exception()
+                    failure = task.exception()
+                    if failure is not None:
+                        raise failure
             finally:
                 for task in workers:
                     task.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
 
 
-def replay(
-    con,
-    *,
-    endpoint: str | None = None,
-    model: str | None = None,
-    per_category: int | None = None,
-    margin: float | None = None,
-    concurrency: int | None = None,
-    timeout: float | None = None,
-    seed: int = 0,
-    limit: int | None = None,
-    allow_remote: bool = False,
-    stream: bool = True,
-    progress: bool = True,
-    include_other: bool = False,
-    categories: list | None = None,
-    max_output_tokens: int | None = None,
-    gguf: str | None = None,
-    extra_params: dict | None = None,
-    retries: int = DEFAULT_RETRIES,
-    backoff: float = DEFAULT_BACKOFF_S,
-    config: dict | None = None,
-) -> dict:
-    """Replay the sample against the endpoint and return the ``--json`` summary.
+# ---------------------------------------------------------------- the stage
 
-    ``endpoint="embedded"`` starts the bundled model (or ``gguf``) on a free loopback port for the run.
-    ``extra_params`` (and ``plan.toml [replay.params]``) are added to every request after the logged ones, for
-    server switches the log cannot know, e.g. ``{"reasoning_effort": "none"}`` to stop Ollama's Qwen thinking.
-    Raises ``PlanError`` with one clear sentence when categorize has not run, the endpoint is not loopback,
-    the server cannot be reached, or the model is missing.
+
+def replay(con, settings: ReplaySettings, *, progress: bool = True, say: Say = say_nothing) -> dict:
+    """Replay the sample against the endpoint and return the ``plan replay --json`` summary.
+
+    ``settings.endpoint == "embedded"`` starts the bundled model (or ``settings.gguf``) on a free loopback port
+    for the run. Raises ``PlanError`` with one clear sentence when categorize has not run, the endpoint is not
+    loopback, the server cannot be reached, or the model is missing; ``ReplayInterrupted`` on Ctrl-C.
+
+    Example::
+
+        from analyzer.db import connect
+        from analyzer.replay import ReplaySettings, replay
+        summary = replay(connect("plan.duckdb"), ReplaySettings.resolve({}, per_category=10), progress=False)
     """
-    config = config or {}
     _require_categories(con)
-    n, margin = sample_size(per_category, margin, config)
-    endpoint = resolve_endpoint(endpoint, config)
-    concurrency = int(concurrency if concurrency is not None else setting(config, "replay.concurrency", DEFAULT_CONCURRENCY))
-    timeout = float(timeout if timeout is not None else setting(config, "replay.timeout", DEFAULT_TIMEOUT_S))
-    if concurrency < 1:
-        raise PlanError("--concurrency must be at least 1.")
-    if timeout <= 0:
-        raise PlanError("--timeout must be more than 0 seconds.")
-    if limit is not None and limit < 0:
-        raise PlanError("--limit must be 0 or more.")
-
-    server = None
-    if endpoint == EMBEDDED:
-        from .serve import EmbeddedServer
-
-        server = EmbeddedServer(gguf or setting(config, "serve.gguf"), ctx=setting(config, "serve.ctx"))
-        model = server.model
-        endpoint_label = EMBEDDED
-    else:
-        model = resolve_model(model, config)
-        endpoint_label = endpoint
-        connect_url = ensure_local(endpoint, allow_remote)
-
+    n, margin = settings.sample_size()
     started_at = _utcnow()
-    sample = sample_requests(con, per_category=n, seed=seed, include_other=include_other, categories=categories)
+    target = _Target(settings)
+    sample = sample_requests(con, per_category=n, seed=settings.seed, include_other=settings.include_other,
+                             categories=settings.categories)
     if not sample:
-        if categories:
-            raise PlanError(f"No top category matches --category {', '.join(map(str, categories))} with replayable requests; "
-                            "`plan categorize --json` lists ids and names.")
-        raise PlanError("No replayable requests in the top categories (none has messages or prompt text).")
+        if settings.categories:
+            raise PlanError(f"No top category matches --category {', '.join(map(str, settings.categories))} with "
+                            "replayable requests; `plan categorize --json` lists ids and names.")
+        raise PlanError("No replayable requests in the top categories (none has messages or prompt text and a "
+                        "frontier answer to compare with).")
+    todo, done_ids = _todo(con, sample, settings, target.model)
+    not_carried: Counter = Counter()
+    for item in todo:
+        not_carried.update({k: 1 for k in item["not_carried"]})
+    run, interrupted = _run_calls(con, todo, settings, target, progress=progress, say=say)
+    summary = _summary(con, settings, target, sample, run, n=n, margin=margin, done_ids=done_ids,
+                       not_carried=not_carried, affected=sum(bool(i["not_carried"]) for i in todo))
+    summary["interrupted"] = interrupted
+    _record(con, settings, target, summary, n=n, margin=margin, started_at=started_at)
+    if interrupted:
+        raise ReplayInterrupted(summary)
+    if run and run.fatal:
+        saved = f" {run.made} answers from this run are saved; run the command again to resume." if run.made else ""
+        message = str(run.fatal)
+        if target.server is None:
+            message = message.replace(target.connect_url, target.label)  # name the endpoint as the user wrote it
+        raise PlanError(message + saved)
+    return summary
+
+
+class _Target:
+    """Where the calls go: a loopback endpoint, or the embedded server started for the run."""
+
+    def __init__(self, settings: ReplaySettings):
+        self.server = None
+        if settings.endpoint == EMBEDDED:
+            from .serve import EmbeddedServer
+
+            self.server = EmbeddedServer(settings.gguf, ctx=settings.ctx)
+            self.model, self.label, self.connect_url = self.server.model, EMBEDDED, ""
+        else:
+            self.model, self.label = settings.model, settings.endpoint
+            self.connect_url = ensure_local(settings.endpoint, settings.allow_remote)
+
+
+def _todo(con, sample: list[dict], settings: ReplaySettings, model: str) -> tuple[list[dict], set]:
+    """The sampled requests not answered yet by this model, built into requests to send."""
     ids = [s["request_id"] for s in sample]
     done_ids = {r[0] for r in db.rows(
         con, "select request_id from replays where model = ? and error is null and request_id in (select unnest(?::bigint[]))",
         [model, ids])}
     todo = [s for s in sample if s["request_id"] not in done_ids]
-    if limit is not None:
-        todo = todo[:limit]
-    extra = {**(setting(config, "replay.params") or {}), **(extra_params or {})}
-    not_carried: Counter = Counter()
-    affected = 0
+    if settings.limit is not None:
+        todo = todo[:settings.limit]
     for item in todo:
-        item["messages"], item["params"], item["not_carried"] = build_replay_request(item, seed=seed, max_output_tokens=max_output_tokens)
-        item["params"].update(extra)
-        not_carried.update({k: 1 for k in item["not_carried"]})
-        affected += bool(item["not_carried"])
+        item["messages"], item["params"], item["not_carried"] = build_replay_request(
+            item, seed=settings.seed, max_output_tokens=settings.max_output_tokens)
+        item["params"].update(settings.params)
+    return todo, done_ids
 
+
+def _run_calls(con, todo: list[dict], settings: ReplaySettings, target: _Target, *, progress: bool,
+               say: Say) -> tuple[_Run | None, bool]:
+    """Send the calls (starting the embedded server first when asked); (the run, whether Ctrl-C stopped it)."""
+    if not todo:
+        return None, False
     run = None
     interrupted = False
     try:
-        if todo:
-            if server is not None:
-                if progress:
-                    print(f"Starting the embedded model {server.model} on 127.0.0.1 ...", file=sys.stderr)
-                server.start()
-                connect_url = server.url
-            run = _Run(con, todo, endpoint_label=endpoint_label, connect_url=connect_url, model=model,
-                       concurrency=concurrency, timeout=timeout, stream=stream, retries=retries, backoff=backoff,
-                       seed=seed, progress=progress)
-            asyncio.run(_preflight(connect_url, endpoint_label, model))
-            if progress:
-                from .progress import bar
+        if target.server is not None:
+            say(f"Starting the embedded model {target.server.model} on 127.0.0.1 ...")
+            target.server.start()
+            target.connect_url = target.server.url
+        run = _Run(con, todo, settings, endpoint_label=target.label, connect_url=target.connect_url,
+                   model=target.model)
+        asyncio.run(_preflight(target.connect_url, target.label, target.model))
+        if progress:
+            from .progress import bar
 
-                run.bar = bar(total=len(todo), desc=f"replay {model}", unit="call")
-            try:
-                asyncio.run(run.run())
-            except LLMError as exc:
-                run.fatal = exc
-            except KeyboardInterrupt:
-                interrupted = True
-            finally:
-                run.writer.shutdown(wait=True)  # a commit in flight finishes before the connection is used again
-                if run.bar is not None:
-                    run.bar.close()
+            run.bar = bar(total=len(todo), desc=f"replay {target.model}", unit="call")
+        try:
+            asyncio.run(run.run())
+        except LLMError as exc:
+            run.fatal = exc
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            run.writer.shutdown(wait=True)  # a commit in flight finishes before the connection is used again
+            if run.bar is not None:
+                run.bar.close()
     finally:
-        if server is not None:
-            server.stop()
+        if target.server is not None:
+            target.server.stop()
+    return run, interrupted
 
-    made = run.made if run else 0
+
+def _throughput(con, run: _Run | None, target: _Target, concurrency: int) -> tuple[float | None, float | None]:
+    """(wall seconds, output tokens per second) of this run, stored for the cost model."""
     wall_s = (run.last_done - run.first_sent) if run and run.first_sent and run.last_done else None
     per_s = (run.output_tokens / wall_s) if run and wall_s and run.succeeded else None
     if run and run.succeeded and wall_s:
         con.execute(
-            "insert into endpoint_throughput (endpoint, model, concurrency, calls, output_tokens, tokens_estimated, wall_s, output_tokens_per_s) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [endpoint_label, model, concurrency, run.succeeded, run.output_tokens, run.estimated_calls > 0, wall_s, per_s],
+            "insert into endpoint_throughput (endpoint, model, concurrency, calls, output_tokens, tokens_estimated, "
+            "wall_s, output_tokens_per_s) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [target.label, target.model, concurrency, run.succeeded, run.output_tokens, run.estimated_calls > 0,
+             wall_s, per_s],
         )
+    return wall_s, per_s
+
+
+def _summary(con, settings: ReplaySettings, target: _Target, sample: list[dict], run: _Run | None, *, n: int,
+             margin: float | None, done_ids: set, not_carried: Counter, affected: int) -> dict:
+    wall_s, per_s = _throughput(con, run, target, settings.concurrency)
+    excluded = excluded_requests(con, include_other=settings.include_other, categories=settings.categories)
+    categories = _category_summary(con, sample, target.model, excluded)
+    totals = {k: sum(c[k] for c in excluded.values()) for k in NOT_COMPARABLE}
     summary = {
-        "endpoint": endpoint_label,
-        "model": model,
-        "calls_made": made,
+        "endpoint": target.label,
+        "model": target.model,
+        "calls_made": run.made if run else 0,
         "calls_failed": run.failed if run else 0,
         "skipped_already_done": len(done_ids),
         "output_tokens_per_s": per_s,
         "output_tokens": run.output_tokens if run else 0,
         "tokens_estimated_calls": run.estimated_calls if run else 0,
         "wall_s": wall_s,
-        "concurrency": concurrency,
+        "concurrency": settings.concurrency,
         "per_category": n,
         "margin": margin,
-        "seed": seed,
-        "stream": stream,
-        "timeout_s": timeout,
-        "limit": limit,
+        "seed": settings.seed,
+        "stream": settings.stream,
+        "timeout_s": settings.timeout,
+        "limit": settings.limit,
         "sampled": len(sample),
-        "remaining": 0,
+        "remaining": sum(c["sampled"] - c["done"] for c in categories),
         "errors": dict(run.errors) if run else {},
+        "errors_by_class": {k: (run.error_classes[k] if run else 0) for k in ERROR_CLASSES},
+        "downgrades": dict(sorted(run.downgrades.items())) if run else {},
+        "excluded": {**totals, "total": sum(totals.values())},
         "not_carried": dict(sorted(not_carried.items())),
         "requests_with_not_carried": affected,
-        "categories": _category_summary(con, sample, model),
-        "interrupted": interrupted,
+        "categories": categories,
+        "stand_in": is_stand_in(target.model),
     }
-    summary["remaining"] = sum(c["sampled"] - c["done"] for c in summary["categories"])
-    db.record_stage_run(con, "replay", {
-        "endpoint": endpoint_label, "model": model, "per_category": n, "margin": margin, "seed": seed,
-        "concurrency": concurrency, "timeout_s": timeout, "limit": limit, "stream": stream,
-        "include_other": include_other, "categories": categories, "max_output_tokens": max_output_tokens,
-        "extra_params": extra,
-    }, {k: summary[k] for k in ("calls_made", "calls_failed", "skipped_already_done", "output_tokens_per_s", "interrupted")},
-        started_at=started_at)
-    if interrupted:
-        raise ReplayInterrupted(summary)
-    if run and run.fatal:
-        saved = f" {made} answers from this run are saved; run the command again to resume." if made else ""
-        message = str(run.fatal)
-        if server is None:
-            message = message.replace(connect_url, endpoint_label)  # name the endpoint as the user wrote it
-        raise PlanError(message + saved)
+    summary["advice"] = advice(summary, run.deterministic_example if run else None)
     return summary
+
+
+def _record(con, settings: ReplaySettings, target: _Target, summary: dict, *, n: int, margin: float | None,
+            started_at: datetime) -> None:
+    db.record_stage_run(con, "replay", {
+        "endpoint": target.label, "model": target.model, "per_category": n, "margin": margin, "seed": settings.seed,
+        "concurrency": settings.concurrency, "timeout_s": settings.timeout, "limit": settings.limit,
+        "stream": settings.stream, "include_other": settings.include_other,
+        "categories": list(settings.categories) or None, "max_output_tokens": settings.max_output_tokens,
+        "extra_params": settings.params,
+    }, {k: summary[k] for k in ("calls_made", "calls_failed", "skipped_already_done", "output_tokens_per_s",
+                                "interrupted", "errors_by_class", "downgrades", "excluded")},
+        started_at=started_at)
+
+
+STAND_IN = re.compile(r"smollm", re.I)
+
+
+def is_stand_in(model: str | None) -> bool:
+    """Whether the model is the bundled SmolLM2 (or another SmolLM): a real but weak stand-in for Qwen."""
+    return bool(model and STAND_IN.search(model))
+
+
+def deterministic_hint(message: str | None) -> str:
+    """What to change when the endpoint refuses requests as they are (running again as is will not help)."""
+    text = (message or "").lower()
+    if "--jinja" in text:
+        return "start llama.cpp's server with --jinja, then run `plan replay` again"
+    if "context" in text and any(w in text for w in ("length", "window", "exceed", "too long", "maximum")):
+        return ("serve the model with a larger context (llama.cpp -c, Ollama num_ctx) or lower --max-output-tokens, "
+                "then run `plan replay` again")
+    if "no messages" in text:
+        return "these logged requests hold no conversation to replay"
+    return "change what the server's message names (its settings or the model), then run `plan replay` again"
+
+
+def advice(summary: dict, deterministic_example: str | None) -> list[str]:
+    """One sentence per kind of failure: retry only what a retry can fix."""
+    out = []
+    by_class = summary["errors_by_class"]
+    if by_class.get("transient"):
+        out.append(f"{by_class['transient']} calls failed for reasons that can pass (timeouts, dropped connections, "
+                   "HTTP 429 or 5xx): run the same command again to retry them"
+                   + (" (a higher --timeout or a lower --concurrency helps with timeouts)." if summary["errors"].get("timeout") else "."))
+    if by_class.get("deterministic"):
+        out.append(f"{by_class['deterministic']} calls were refused by the endpoint ({deterministic_example}); "
+                   f"running again as it is will not help: {deterministic_hint(deterministic_example)}.")
+    if summary["downgrades"]:
+        steps = ", ".join(f"{describe(k)} ({v})" for k, v in summary["downgrades"].items())
+        out.append(f"The endpoint refused some request fields, so the nearest form it takes was sent: {steps}. "
+                   "The checks the requests asked for still apply.")
+    if summary["excluded"]["total"]:
+        e = summary["excluded"]
+        out.append(f"{e['total']} requests the frontier did not answer were left out of the sample "
+                   f"({e['blocked']} blocked, {e['errored']} errored, {e['empty']} empty): there is nothing to compare with.")
+    return out
 
 
 class ReplayInterrupted(KeyboardInterrupt):
@@ -699,22 +927,23 @@ async def _preflight(url: str, label: str, model: str) -> None:
         raise
 
 
-def _category_summary(con, sample: list[dict], model: str) -> list[dict]:
+def _category_summary(con, sample: list[dict], model: str, excluded: dict[int, dict]) -> list[dict]:
     by_cat: dict[int, dict] = {}
     for s in sample:
         c = by_cat.setdefault(s["category_id"], {"category_id": s["category_id"], "name": s["category_name"],
-                                                 "available": s["available"], "sampled": 0, "_ids": []})
+                                                 "available": s["available"], "sampled": 0})
         c["sampled"] += 1
-        c["_ids"].append(s["request_id"])
-    status = {}
-    for cat_id, ok, failed in db.rows(con, """
-            select category_id, count(*) filter (where error is null), count(*) filter (where error is not null)
+    status = {r[0]: r[1:] for r in db.rows(con, f"""
+            select category_id, count(*) filter (where error is null), count(*) filter (where error is not null),
+                   count(*) filter (where error is not null and {ERROR_CLASS_SQL} = 'transient'),
+                   count(*) filter (where error is not null and {ERROR_CLASS_SQL} = 'deterministic'),
+                   count(*) filter (where downgrades_json is not null)
             from replays where model = ? and request_id in (select unnest(?::bigint[])) group by category_id
-        """, [model, [s["request_id"] for s in sample]]):
-        status[cat_id] = (ok, failed)
+        """, [model, [s["request_id"] for s in sample]])}
     out = []
     for c in by_cat.values():
-        c.pop("_ids")
-        c["done"], c["failed"] = status.get(c["category_id"], (0, 0))
+        done, failed, transient, deterministic, downgraded = status.get(c["category_id"], (0, 0, 0, 0, 0))
+        c.update(done=done, failed=failed, failed_transient=transient, failed_deterministic=deterministic,
+                 downgraded=downgraded, excluded=excluded.get(c["category_id"], dict.fromkeys(NOT_COMPARABLE, 0)))
         out.append(c)
     return out

@@ -23,28 +23,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+from . import decisions as dv
 from .categorize import boundaries_vary
 from .db import dicts, one, scalar, table_exists
 from .errors import PlanError
+from .next_steps import next_steps, what_was_measured
 
 REPORT_VERSION = 1
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "reports" / "templates"
 
-LOCAL_DECISIONS = ("local", "cascade", "local-for-compliance")
-DECISION_LABELS = {
-    "local": "Local",
-    "cascade": "Cascade",
-    "frontier": "Frontier",
-    "local-for-compliance": "Local for compliance",
-    "unmeasured": "Not measured",
-}
-DECISION_HINTS = {
-    "local": "Move it: the acceptance interval's lower bound clears the target.",
-    "cascade": "Run local first; an objective check catches failures, which fall back to the frontier model.",
-    "frontier": "Keep it on the frontier API: acceptance is too low or too uncertain.",
-    "local-for-compliance": "Run it locally because of the sensitive data it carries (or send it to legal review).",
-    "unmeasured": "Acceptance not measured yet: run plan replay.",
-}
+LOCAL_DECISIONS = dv.RUNS_LOCAL
+DECISION_LABELS = dv.LABELS
+DECISION_HINTS = dv.LEGEND
 
 PROMPT_CHARS = 600
 ANSWER_CHARS = 700
@@ -265,7 +255,11 @@ def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callab
     if plan["replay"]:
         actions.append({"stage": "replay", "action": "missing", "reason": plan["replay"]})
     elif plan["judge"]:
-        run("judge", "judge", "judge")
+        from .judge import JudgeSettings, judge
+
+        say(f"Running judge: {plan['judge']}.")
+        judge(con, JudgeSettings.resolve(config or {}), progress=bool(progress), say=say)
+        actions.append({"stage": "judge", "action": "ran", "reason": plan["judge"]})
     return actions
 
 
@@ -548,8 +542,6 @@ def build_context(
     Runs the privacy scan, categorize and judge first when they are missing or stale (``run_stages``), never
     replay. ``cost`` takes a ready ``cost_model`` result (notebooks trying what-ifs); by default it is computed.
     """
-    from .task_types import LABELS
-
     config = config or {}
     if not _count(con, "requests"):
         raise PlanError("The database holds no requests. Run `plan ingest PATH` first (or pass --db).")
@@ -558,9 +550,9 @@ def build_context(
     generated_at = _iso(now or dt.datetime.now(dt.timezone.utc))
     actions = ensure_stages(con, config=config, progress=progress, say=say) if run_stages else []
     if cost is None:
-        from .cost import cost_model
+        from .cost import CostSettings, cost_model
 
-        cost = cost_model(con, hardware=hardware, config=config)
+        cost = cost_model(con, CostSettings.resolve(config, hardware=hardware))
 
     measured = bool(cost.get("acceptance_measured"))
     notices: list[str] = []
@@ -578,6 +570,56 @@ def build_context(
     sensitivity = {c["category_id"]: c for c in privacy["categories"]}
     judged_model = next((a.get("model") for a in acceptance.values() if a.get("model")), None)
 
+    rows = _category_rows(con, cost, categories, acceptance, sensitivity, judged_model, red, red_group)
+    top = [r for r in rows if not r["is_other"]]
+    others = [r for r in rows if r["is_other"]]
+    measured_with = what_was_measured(con, top, acceptance)  # the headline flags a stand-in model
+
+    target = cost.get("acceptance_target")
+    headline = _headline(cost, top, measured, measured_with, red)
+
+    context = {
+        "report_version": REPORT_VERSION,
+        "title": "Which LLM traffic could run locally",
+        "generated_at": generated_at,
+        "redacted": redact,
+        "acceptance_measured": measured,
+        "acceptance_target": target,
+        "notices": notices,
+        "headline": headline,
+        "next_steps": [_redact_strings(s, red) for s in next_steps(con, cost, top, acceptance, measured_with, config)],
+        "legend": dv.legend(),
+        "categories": top,
+        "other": others,
+        "charts": {
+            "spend_by_category": [
+                {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
+                for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
+            ],
+            "acceptance": [
+                {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
+                for rank, r in enumerate(top, start=1)
+                if r["acceptance"] is not None
+            ],
+            "target": target,
+            "payback": _payback_chart(cost),
+            "capacity": _capacity_chart(cost),
+        },
+        "privacy": privacy,
+        "hardware": _hardware_section(cost),
+        "methodology": _methodology(con, cost, config),
+        "provenance": _provenance(con, red, generated_at, actions),
+        # The cost model's own output, for --json readers. Its names come from logs, so every string is redacted.
+        "cost": _redact_strings(jsonable(cost), red),
+    }
+    return jsonable(context)
+
+
+def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitivity: dict, judged_model: str | None,
+                   red, red_group) -> list[dict]:
+    """One row per cost-model category: spend, acceptance, decision and what it rests on, examples, privacy."""
+    from .task_types import LABELS
+
     # Three examples each keeps a short report readable; two keep a ten-category one from running on.
     top_count = sum(1 for k in cost.get("categories", []) if not k.get("is_other") and k.get("category_id") is not None)
     per_category = EXAMPLES_PER_CATEGORY if top_count <= 5 else 2
@@ -588,7 +630,7 @@ def build_context(
         c = categories.get(cid, {}) if cid is not None else {}
         a = acceptance.get(cid, {}) if cid is not None else {}
         s = sensitivity.get(cid, {})
-        decision = k.get("decision") if k.get("decision") in DECISION_LABELS else "unmeasured"
+        decision = dv.normalise(k.get("decision")) or dv.NOT_MEASURED
         is_other = bool(k.get("is_other")) or cid is None
         examples = []
         if not is_other:
@@ -635,6 +677,7 @@ def build_context(
                 "decision": decision,
                 "decision_label": DECISION_LABELS[decision],
                 "decision_reason": clip(red(a.get("decision_reason")), 400),
+                **_verdict_basis(a, red),
                 "monthly_savings_usd": k.get("monthly_savings_usd"),
                 "monthly_savings_low_usd": k.get("monthly_savings_low_usd"),
                 "monthly_savings_high_usd": k.get("monthly_savings_high_usd"),
@@ -651,17 +694,18 @@ def build_context(
                 "privacy_kinds": list(s.get("kinds", {})),
             }
         )
-    top = [r for r in rows if not r["is_other"]]
-    others = [r for r in rows if r["is_other"]]
+    return rows
 
+
+def _headline(cost: dict, top: list[dict], measured: bool, measured_with: dict, red) -> dict:
+    """The headline: spend, what could move and save, payback, decisions, and what the verdicts rest on."""
     scenarios = cost.get("scenarios", {})
     plan_scenario = cost.get("plan_scenario")
     framing = scenarios.get("framing", {})
     payback = cost.get("payback") or {}
     moved = (scenarios.get(plan_scenario) or {}).get("monthly_spend_moved_usd") if measured else None
     monthly_spend = cost.get("monthly_spend_usd")
-    target = cost.get("acceptance_target")
-    headline = {
+    return {
         "window_days": cost.get("window_days"),
         "monthly_spend_usd": monthly_spend,
         "acceptance_measured": measured,
@@ -680,43 +724,42 @@ def build_context(
         "measured_categories": framing.get("measured"),
         "acceptable_categories": framing.get("acceptable") if measured else None,
         "acceptable_spend_share": framing.get("acceptable_spend_share") if measured else None,
-        "decisions": {d: sum(r["decision"] == d for r in top) for d in DECISION_LABELS},
+        "decisions": _decision_counts(top),
         "framing": red(framing.get("sentence")),
+        "undecided_monthly_spend_usd": cost.get("undecided_monthly_spend_usd"),
+        "replayed_model": measured_with["replayed_model"],
+        "stand_in": measured_with["stand_in"],
+        "measured": measured_with,
+        "measured_sentence": red(measured_with["sentence"]),
     }
 
-    context = {
-        "report_version": REPORT_VERSION,
-        "title": "Which LLM traffic could run locally",
-        "generated_at": generated_at,
-        "redacted": redact,
-        "acceptance_measured": measured,
-        "acceptance_target": target,
-        "notices": notices,
-        "headline": headline,
-        "categories": top,
-        "other": others,
-        "charts": {
-            "spend_by_category": [
-                {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
-                for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
-            ],
-            "acceptance": [
-                {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
-                for rank, r in enumerate(top, start=1)
-                if r["acceptance"] is not None
-            ],
-            "target": target,
-            "payback": _payback_chart(cost),
-            "capacity": _capacity_chart(cost),
-        },
-        "privacy": privacy,
-        "hardware": _hardware_section(cost),
-        "methodology": _methodology(con, cost, config),
-        "provenance": _provenance(con, red, generated_at, actions),
-        # The cost model's own output, for --json readers. Its names come from logs, so every string is redacted.
-        "cost": _redact_strings(jsonable(cost), red),
+
+def _decision_counts(top: list[dict]) -> dict[str, int]:
+    counts = {d: sum(r["decision"] == d for r in top) for d in dv.DECISIONS}
+    counts["unmeasured"] = counts[dv.NOT_MEASURED]  # the name this key had before not_measured; kept for readers
+    return counts
+
+
+def _verdict_basis(row: dict, red) -> dict:
+    """What a category's verdict rests on, shown wherever its acceptance is: evidence, failed calls left out,
+    and the fallback steps its requests needed."""
+    errors = _loads(row.get("errors_json"), {}) or {}
+    downgrades = _loads(row.get("downgrades_json"), {}) or {}
+    from .fallbacks import describe
+
+    from .judge import evidence_label, stored_evidence
+
+    kind, counts = stored_evidence(row) if row else (None, {})
+    return {
+        "evidence": kind,
+        "evidence_label": evidence_label(kind or "none", counts, _loads(row.get("checks_json"), {}) or {},
+                                         row.get("judge_model"), bool(row.get("self_judged"))) if row else None,
+        "self_judged": bool(row.get("self_judged")),
+        "answers": row.get("answers"),
+        "errors": {**{k: errors.get(k, 0) for k in ("calls", "transient", "deterministic")},
+                   "example": clip(red(errors.get("example")), REASON_CHARS)},
+        "downgrades": [{"step": k, "description": describe(k), "calls": v} for k, v in sorted(downgrades.items())],
     }
-    return jsonable(context)
 
 
 def _redact_strings(value, red):

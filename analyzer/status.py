@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from .db import dicts, one
+from .db import dicts, one, table_exists
 from .redact import redact_many
+from .replay import ERROR_CLASS_SQL
 
 EXCERPT_CHARS = 300
 _CUT_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.~%]{4,}…$")
@@ -35,6 +36,25 @@ def _rejects(con) -> dict:
         r["reason"], excerpt = redact_many([r["reason"], r["excerpt"]])
         r["excerpt"] = _drop_cut_token(excerpt[:EXCERPT_CHARS]) if excerpt else excerpt
     return {"total": sum(r["rejected"] for r in by_file), "by_file": by_file, "recent": recent}
+
+
+def replay_errors(con) -> list[dict]:
+    """Per replayed model and category: answers, failed calls by class (transient: a rerun retries them;
+    deterministic: the endpoint refuses the request as it is) and calls sent in a downgraded form."""
+    if not table_exists(con, "replays"):
+        return []
+    return dicts(con, f"""
+        select r.model, coalesce(rc.category_id, r.category_id) as category_id, any_value(c.name) as name,
+               count(*) filter (where r.error is null and r.output_text is not null) as answers,
+               count(*) filter (where r.error is not null) as errors,
+               count(*) filter (where r.error is not null and {ERROR_CLASS_SQL} = 'transient') as transient,
+               count(*) filter (where r.error is not null and {ERROR_CLASS_SQL} = 'deterministic') as deterministic,
+               count(*) filter (where r.downgrades_json is not null) as downgraded
+        from replays r
+        left join request_categories rc on rc.request_id = r.request_id
+        left join categories c on c.category_id = coalesce(rc.category_id, r.category_id)
+        group by 1, 2 order by max(r.finished_at) desc nulls last, r.model, any_value(c.spend_rank) nulls last, 2
+    """)
 
 
 def status_summary(con) -> dict:
@@ -124,4 +144,5 @@ def status_summary(con) -> dict:
             {"stage": s["stage"], "last_run": s["last_run"], "summary": json.loads(s["summary_json"] or "{}")}
             for s in stages
         ],
+        "replay_errors": replay_errors(con),
     }

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from openai_stub import OpenAIStub  # noqa: E402
 
 from analyzer.db import connect  # noqa: E402
-from analyzer.replay import replay  # noqa: E402
+from analyzer.replay import ReplaySettings, replay  # noqa: E402
 
 
 def seed(con, prompts: list[str], categories: int = 8) -> None:
@@ -47,8 +47,8 @@ def client_overhead(calls: int) -> None:
                 con = connect(str(Path(tmp) / "b.duckdb"))
                 seed(con, prompts)
                 started = time.perf_counter()
-                out = replay(con, endpoint=stub.url, model="m", per_category=calls, concurrency=concurrency,
-                             stream=stream, progress=False)
+                out = replay(con, ReplaySettings.resolve({}, endpoint=stub.url, model="m", per_category=calls,
+                                                         concurrency=concurrency, stream=stream), progress=False)
                 wall = time.perf_counter() - started
                 con.close()
             print(f"stub   concurrency={concurrency} stream={stream!s:<5} {out['calls_made']} calls in {wall:.2f} s "
@@ -65,8 +65,8 @@ def embedded(per_category: int) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             con = connect(str(Path(tmp) / "b.duckdb"))
             seed(con, prompts)
-            out = replay(con, endpoint="embedded", per_category=per_category, concurrency=concurrency,
-                         max_output_tokens=64, progress=False)
+            out = replay(con, ReplaySettings.resolve({}, endpoint="embedded", per_category=per_category,
+                                                     concurrency=concurrency, max_output_tokens=64), progress=False)
             con.close()
         print(f"embedded {out['model']} concurrency={concurrency}: {out['calls_made']} calls, {out['output_tokens']} output tokens "
               f"in {out['wall_s']:.1f} s = {out['output_tokens_per_s']:.1f} output tokens/s "

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+from openai_stub import openai_stub  # noqa: F401  (the in-process OpenAI-compatible server fixture, for every module)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

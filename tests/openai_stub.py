@@ -3,7 +3,8 @@
 It speaks ``POST /v1/chat/completions`` (JSON and SSE streaming, with a usage chunk when asked) and
 ``GET /v1/models``, answers deterministically per prompt, and can inject the faults real servers show:
 timeouts, 500s, 429 with Retry-After, malformed bodies, dropped connections, slow streams, a model that is
-not there (404 worded like Ollama's), and dying mid-run.
+not there (404 worded like Ollama's), dying mid-run, and refusing a request field the way llama.cpp,
+llama-cpp-python, Ollama, vLLM and LM Studio do (``stub.refuse(SERVER_REFUSALS["llama.cpp json_schema"])``).
 
 Use the ``openai_stub`` fixture (import it into a test module: ``from openai_stub import openai_stub``)
 or the context manager::
@@ -63,6 +64,69 @@ def default_answer(body: dict) -> Reply:
     return Reply(content=f"Local answer to: {prompt[:60]}")
 
 
+def shuffled_words(text: str, seed: int = 0) -> str:
+    """The same words in another order: close to the original in embedding space, useless to a reader."""
+    import random
+
+    words = text.split()
+    rng = random.Random(seed)
+    for _ in range(10):
+        rng.shuffle(words)
+        if words != text.split() or len(words) < 2:
+            break
+    return " ".join(words)
+
+
+def _response_format_type(body: dict) -> str | None:
+    fmt = body.get("response_format")
+    return fmt.get("type") if isinstance(fmt, dict) else None
+
+
+@dataclass
+class Refusal:
+    """A request field a server refuses: when ``applies(body)``, it answers ``status`` with ``body``."""
+
+    applies: Callable[[dict], bool]
+    status: int
+    body: dict | bytes
+
+
+# What real servers answer when they do not take a field (bodies as they send them).
+SERVER_REFUSALS = {
+    # llama.cpp's server before json_schema support (and ik_llama.cpp): a 500 naming the type.
+    "llama.cpp json_schema": Refusal(
+        lambda b: _response_format_type(b) == "json_schema", 500,
+        {"error": {"code": 500, "message": 'response_format type must be one of "text" or "json_object", but got: json_schema',
+                   "type": "server_error"}}),
+    "llama.cpp tools": Refusal(
+        lambda b: bool(b.get("tools")), 500,
+        {"error": {"code": 500, "message": "tools param requires --jinja flag", "type": "server_error"}}),
+    "llama.cpp unsupported param": Refusal(
+        lambda b: "frequency_penalty" in b, 500,
+        {"error": {"code": 500, "message": "Unsupported param: frequency_penalty", "type": "server_error"}}),
+    # llama-cpp-python's server (the embedded one): pydantic's validation error, also as a 500.
+    "llama-cpp-python json_schema": Refusal(
+        lambda b: _response_format_type(b) == "json_schema", 500,
+        {"error": {"message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                              "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}",
+                   "type": "internal_server_error"}}),
+    "ollama tools": Refusal(
+        lambda b: bool(b.get("tools")), 400,
+        {"error": {"message": "registry.ollama.ai/library/stub-model:latest does not support tools", "type": "api_error",
+                   "param": None, "code": None}}),
+    "vllm tool_choice": Refusal(
+        lambda b: b.get("tool_choice") not in (None, "none"), 400,
+        {"object": "error", "message": '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+         "type": "BadRequestError", "param": None, "code": 400}),
+    "lm studio json_object": Refusal(
+        lambda b: _response_format_type(b) == "json_object", 400, {"error": "'response_format.type' must be 'json_schema' or 'text'"}),
+    "openai-style seed": Refusal(
+        lambda b: "seed" in b, 400,
+        {"error": {"message": "Unrecognized request argument supplied: seed", "type": "invalid_request_error",
+                   "param": None, "code": None}}),
+}
+
+
 def count_tokens(text: str) -> int:
     return max(1, len(text.split())) if text else 0
 
@@ -82,6 +146,7 @@ class OpenAIStub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.die_after: int | None = None  # the server dies once this many chat requests have arrived
+        self.refusals: list[Refusal] = []  # fields this server does not take, checked on every request
 
     # ------------------------------------------------------------------ control
     @property
@@ -97,6 +162,10 @@ class OpenAIStub:
         'malformed' (body=...), 'disconnect', 'slow_stream' (chunk_delay=s), 'rate_limit' (retry_after=s)."""
         with self._lock:
             self._faults.extend({"kind": kind, **options} for _ in range(times))
+
+    def refuse(self, *refusals: Refusal) -> None:
+        """Refuse every request a rule applies to, as a server without that feature does (persistent)."""
+        self.refusals.extend(refusals)
 
     def start(self) -> "OpenAIStub":
         stub = self
@@ -192,6 +261,11 @@ class OpenAIStub:
         if self.models is not None and model not in self.models:
             message = f'model "{model}" not found, try pulling it first'
             self._send(h, 404, json.dumps({"error": {"message": message, "type": "api_error", "param": None, "code": None}}).encode())
+            return
+        refusal = next((r for r in self.refusals if r.applies(body)), None)
+        if refusal is not None:
+            payload = refusal.body if isinstance(refusal.body, bytes) else json.dumps(refusal.body).encode()
+            self._send(h, refusal.status, payload)
             return
         reply = self.responder(body)
         if isinstance(reply, str):

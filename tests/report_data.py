@@ -40,9 +40,12 @@ SPECS = [
 
 
 def decision(passed: int, judged: int, check: str) -> str:
-    """The judge's rule, simplified: local when the lower bound clears 0.8, cascade when an objective check
-    can catch the failures and acceptance is at least 0.6, frontier otherwise."""
+    """The judge's rule, simplified: needs_judge when only similarity looked at the answers, local when the lower
+    bound clears 0.8, cascade when an objective check can catch the failures and acceptance is at least 0.6,
+    frontier otherwise."""
     low, _ = wilson_interval(passed, judged)
+    if check == "similarity":
+        return "needs_judge"  # similarity alone never decides a category
     if low >= 0.8:
         return "local"
     if check != "similarity" and passed / judged >= 0.6:
@@ -119,7 +122,10 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
                  0.1, 62, None, json.dumps({check: {"n": judged, "passed": passed, "acceptance": passed / judged}}),
                  json.dumps({"checks": [check], "source": "task_type"}),
                  json.dumps([{"check": check, "reason": f"{check} failed: expected label-N <b>got</b> other", "count": failures, "example_replay_ids": []}] if failures else []),
-                 json.dumps([]), json.dumps({"target": 0.8, "margin": 0.1}), JUDGED_AT)
+                 json.dumps([]), json.dumps({"target": 0.8, "margin": 0.1}), JUDGED_AT,
+                 judged, "similarity" if check == "similarity" else "objective",
+                 json.dumps({"similarity" if check == "similarity" else "objective": judged}),
+                 json.dumps({"calls": 0, "transient": 0, "deterministic": 0, "kinds": {}, "example": None}))
             )
 
     con.executemany(
@@ -152,8 +158,9 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
         con.executemany(
             """insert into category_acceptance (category_id, name, task_type, model, n, passed, acceptance, ci_low, ci_high,
                decision, decision_reason, caught_failures, human_reviewed, unjudged, margin, n_needed, n_to_decide,
-               checks_json, criteria_json, failure_reasons_json, examples_json, thresholds_json, judged_at)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               checks_json, criteria_json, failure_reasons_json, examples_json, thresholds_json, judged_at,
+               answers, evidence, evidence_json, errors_json)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             acceptance_rows,
         )
     scan_findings = []

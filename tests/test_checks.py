@@ -339,3 +339,14 @@ def test_similarity_tells_an_answer_to_the_question_from_one_about_something_els
 def test_similarity_threshold_is_a_parameter():
     assert make_check({"name": "similarity", "threshold": 0.8}).threshold == 0.8
     assert make_check("similarity").describe()["name"] == "similarity"
+
+
+def test_every_check_names_what_its_verdict_rests_on():
+    from analyzer.checks import EVIDENCE_KINDS, evidence_of
+
+    assert all(cls.evidence in EVIDENCE_KINDS for cls in CHECKS.values())
+    assert {n for n, cls in CHECKS.items() if cls.evidence == "objective"} >= {
+        "json_valid", "json_schema_match", "sql_parses", "svg_renders", "code_compiles", "label_match"}
+    assert evidence_of("similarity") == "similarity" and evidence_of("llm_judge") == "llm_judge"
+    assert evidence_of("json_valid[json]") == "objective" and evidence_of("max_length") == "constraint"
+    assert evidence_of("human") == "human"

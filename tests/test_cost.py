@@ -8,10 +8,15 @@ from click.testing import CliRunner
 from hypothesis import given, strategies as st
 
 from analyzer import cost
-from analyzer.cost import cost_model
+from analyzer.cost import CostSettings, cost_model
 from analyzer.errors import PlanError
 
 T0 = datetime(2026, 3, 2, 0, 0, 0)
+
+
+def costed(con, config=None, **flags):
+    """``plan cost --json`` in-process: plan.toml as a dict, flags as on the command line."""
+    return cost_model(con, CostSettings.resolve(config or {}, **flags))
 
 # A profile whose arithmetic is easy by hand: 100 output tok/s, 1,000 prefill tok/s, 500 W busy, 20 W idle.
 PAPER = {
@@ -105,7 +110,7 @@ def hw(result, name):
 
 def test_ten_day_log_projects_to_exactly_three_times(con, log):
     log.spread(11, total_cost=12.34)
-    result = cost_model(con)
+    result = costed(con)
     assert result["window_days"] == 10
     assert result["monthly_spend_usd"] == pytest.approx(3 * 12.34, rel=1e-12)
     assert result["monthly_requests"] == pytest.approx(33)
@@ -124,7 +129,7 @@ def test_projection_sums_each_requests_cost_so_cache_and_batch_pricing_flow_thro
     log.request(T0 + timedelta(days=5), 0.75, 1_000, 10_000, model="gpt-4o", cost_source="log")  # the provider's own figure
     log.request(T0 + timedelta(days=6), None, 500, 4_000, model="in-house-llm")
 
-    result = cost_model(con)
+    result = costed(con)
     assert result["monthly_spend_usd"] == pytest.approx(3 * (full + cached + batch + 0.75))
     pricing = result["pricing"]
     assert pricing["log"] == {"requests": 1, "spend_usd": pytest.approx(0.75)}
@@ -138,21 +143,21 @@ def test_projection_sums_each_requests_cost_so_cache_and_batch_pricing_flow_thro
 def test_gaps_in_the_log_are_reported(con, log):
     for day in (0, 1, 5, 10):
         log.request(T0 + timedelta(days=day), 1.0)
-    result = cost_model(con)
+    result = costed(con)
     assert [(g["start_at"], round(g["hours"])) for g in result["gaps"]] == [
         (T0, 24),  # a day apart is exactly the default threshold
         (T0 + timedelta(days=1), 96),
         (T0 + timedelta(days=5), 120),
     ]
     assert any("gap" in n for n in result["notes"])
-    assert len(cost_model(con, config={"cost": {"gap_hours": 100}})["gaps"]) == 1
+    assert len(costed(con, config={"cost": {"gap_hours": 100}})["gaps"]) == 1
 
 
 def test_trend_needs_two_weeks_and_sees_rising_spend(con, log):
     for day in range(28):
         for hour in (3, 15):
             log.request(T0 + timedelta(days=day, hours=hour), (10 + day) / 2)
-    trend = cost_model(con)["trend"]
+    trend = costed(con)["trend"]
     assert trend["direction"] == "rising" and trend["significant"]
     assert trend["daily_spend_slope_usd_per_day"] == pytest.approx(1.0, abs=0.05)
     assert len(trend["weekly"]) == 3
@@ -160,12 +165,12 @@ def test_trend_needs_two_weeks_and_sees_rising_spend(con, log):
     short = Log(con)
     con.execute("delete from requests")
     short.spread(20, 50.0)
-    assert cost_model(con)["trend"] is None
+    assert costed(con)["trend"] is None
 
 
 def test_empty_database_says_what_to_do(con):
     with pytest.raises(PlanError, match="plan ingest"):
-        cost_model(con)
+        costed(con)
 
 
 # ---------------------------------------------------------------- stages present
@@ -173,10 +178,10 @@ def test_empty_database_says_what_to_do(con):
 
 def test_with_ingest_only_the_whole_traffic_is_one_pool_and_the_ceiling_is_reported(con, log):
     log.spread(241, total_cost=100.0, total_output=1_200_000)
-    result = cost_model(con, config=PAPER)
+    result = costed(con, config=PAPER)
     assert [c["name"] for c in result["categories"]] == ["All traffic"]
     pool = result["categories"][0]
-    assert pool["decision"] == "unmeasured" and pool["monthly_savings_usd"] == 0
+    assert pool["decision"] == "not_measured" and pool["monthly_savings_usd"] == 0
     # ceiling: $300/month less 10 h of busy power (3.6M tokens at 100/s, 500 W, $0.20)
     assert pool["monthly_savings_high_usd"] == pytest.approx(300 - 1.0)
     assert result["acceptance_measured"] is False and result["plan_scenario"] == "ceiling"
@@ -192,9 +197,9 @@ def test_with_categories_but_no_judge_every_category_shows_its_ceiling(con, log)
     log.category(2, "Other", is_other=True, requests=121)
     log.spread(121, total_cost=40.0, total_output=600_000, category=1)
     log.spread(121, total_cost=10.0, total_output=0, category=2)
-    result = cost_model(con, config=PAPER)
+    result = costed(con, config=PAPER)
     sql, other = by_name(result, "SQL generation"), by_name(result, "Other")
-    assert sql["decision"] == other["decision"] == "unmeasured"
+    assert sql["decision"] == other["decision"] == "not_measured"
     assert sql["monthly_spend_usd"] == pytest.approx(120) and other["monthly_spend_usd"] == pytest.approx(30)
     assert sql["scenarios"]["ceiling"]["monthly_savings_usd"] == pytest.approx(120 - 0.5)
     assert (sql["monthly_savings_low_usd"], sql["monthly_savings_high_usd"]) == (0.0, pytest.approx(119.5))
@@ -223,7 +228,7 @@ def judged(con, log):
 
 
 def test_decisions_drive_per_category_savings_and_intervals(judged):
-    result = cost_model(judged, config=PAPER)
+    result = costed(judged, config=PAPER)
     a, b, c, d = (by_name(result, n) for n in "ABCD")
     assert [x["decision"] for x in (a, b, c, d)] == ["local", "cascade", "frontier", "local-for-compliance"]
     assert a["monthly_savings_usd"] == pytest.approx(299.0)
@@ -234,7 +239,7 @@ def test_decisions_drive_per_category_savings_and_intervals(judged):
 
 
 def test_scenarios_and_payback_match_the_paper_calculation(judged):
-    result = cost_model(judged, config=PAPER)
+    result = costed(judged, config=PAPER)
     idle = lambda busy_hours: (720 - busy_hours) * 0.020 * 0.20  # noqa: E731
     route = 299 + 60 - idle(10) - 10
     cascade = 299 + 60 + (0.75 * 150 - 0.5) - idle(15) - 10
@@ -263,7 +268,7 @@ def test_scenarios_and_payback_match_the_paper_calculation(judged):
 
 
 def test_sensitivity_cases(judged):
-    result = cost_model(judged, config=PAPER)
+    result = costed(judged, config=PAPER)
     cases = {c["case"]: c for c in result["sensitivity"]}
     idle = lambda busy_hours, price=0.20: (720 - busy_hours) * 0.020 * price  # noqa: E731
     assert cases["baseline"]["monthly_savings_usd"] == pytest.approx(result["monthly_savings_usd"])
@@ -278,18 +283,49 @@ def test_sensitivity_cases(judged):
 
 
 def test_a_new_acceptance_target_rederives_decisions(judged):
-    strict = cost_model(judged, config=PAPER, target=0.9)
+    strict = costed(judged, config=PAPER, target=0.9)
     assert by_name(strict, "A")["decision"] == "frontier"  # no objective check recorded to catch its failures
     assert by_name(strict, "B")["decision"] == "cascade"
     assert by_name(strict, "D")["decision"] == "local-for-compliance"
-    lenient = cost_model(judged, config=PAPER, target=0.55)
+    lenient = costed(judged, config=PAPER, target=0.55)
     assert by_name(lenient, "B")["decision"] == "local"
-    assert by_name(lenient, "C")["decision"] == "frontier"  # similarity alone cannot catch failures
+    assert by_name(lenient, "C")["decision"] == "needs_judge"  # similarity alone never decides a category
     assert lenient["acceptance_target"] == 0.55
 
 
+def test_undecided_categories_move_nowhere_and_their_spend_is_shown_as_undecided(con, log):
+    """A needs a judge (similarity only, though its rate is high), B was not measured (its calls failed):
+    neither moves in route or cascade, both in the ceiling; their spend is undecided, not frontier."""
+    for cid, name in ((1, "A"), (2, "B"), (3, "C")):
+        log.category(cid, name, requests=241)
+    log.spread(241, 100.0, 1_200_000, category=1)
+    log.spread(241, 50.0, 600_000, category=2)
+    log.spread(241, 30.0, 0, category=3)
+    log.acceptance(1, 60, 59, 0.91, 0.99, "needs_judge", checks={"similarity": {"n": 60, "passed": 59}})
+    con.execute("insert into category_acceptance (category_id, n, passed, decision, answers, errors_json) "
+                "values (2, 0, 0, 'not_measured', 1, '{\"calls\": 9, \"transient\": 0, \"deterministic\": 9}')")
+    log.acceptance(3, 60, 57, 0.86, 0.98, "local", checks={"label_match": {"n": 60, "passed": 57}})
+    result = costed(con, config=PAPER)
+    a, b = by_name(result, "A"), by_name(result, "B")
+    assert (a["decision"], b["decision"]) == ("needs_judge", "not_measured")
+    for c in (a, b):
+        assert c["monthly_savings_usd"] == 0 and c["monthly_savings_low_usd"] == 0 and c["monthly_savings_high_usd"] > 0
+        assert c["scenarios"]["route"]["monthly_savings_usd"] == c["scenarios"]["cascade"]["monthly_savings_usd"] == 0
+        assert c["scenarios"]["ceiling"]["monthly_savings_usd"] > 0
+    assert result["undecided_monthly_spend_usd"] == pytest.approx(300 + 150)
+    framing = result["scenarios"]["framing"]
+    assert framing["acceptable"] == 1 and framing["needs_judge"] == 1  # a high similarity rate is not acceptable
+    assert framing["decisions"]["needs_judge"] == 1 and framing["decisions"]["not_measured"] == 1
+    assert "needs a judge model" in framing["sentence"]
+    assert any("similarity alone" in n and "plan judge --judge-endpoint" in n for n in result["notes"])
+    # A stricter or looser target changes neither.
+    for target in (0.5, 0.95):
+        again = costed(con, config=PAPER, target=target)
+        assert (by_name(again, "A")["decision"], by_name(again, "B")["decision"]) == ("needs_judge", "not_measured")
+
+
 def test_replayed_output_lengths_scale_local_work(judged):
-    before = by_name(cost_model(judged, config=PAPER), "A")
+    before = by_name(costed(judged, config=PAPER), "A")
     assert before["local_output_ratio"] == 1.0 and "assumed" in before["local_output_ratio_source"]
     # the local model answered six of category A's requests at twice the frontier's length
     judged.execute(
@@ -297,7 +333,7 @@ def test_replayed_output_lengths_scale_local_work(judged):
         "select r.id, r.id, 1, 'qwen', 2 * r.output_tokens from requests r "
         "join request_categories rc on rc.request_id = r.id where rc.category_id = 1 order by r.id limit 6"
     )
-    after = by_name(cost_model(judged, config=PAPER), "A")
+    after = by_name(costed(judged, config=PAPER), "A")
     assert after["local_output_ratio"] == pytest.approx(2.0)
     assert after["monthly_electricity_usd"] == pytest.approx(2 * before["monthly_electricity_usd"])
     assert "measured on 6 replays" in after["local_output_ratio_source"]
@@ -307,7 +343,7 @@ def test_sampled_category_shares_widen_the_interval(con, log):
     log.category(1, "Triage", requests=100, share_of_requests=0.5, share_ci_low=0.4, share_ci_high=0.6)
     log.spread(100, 50.0, category=1)
     log.acceptance(1, 50, 48, 0.87, 0.99, "local")
-    t = by_name(cost_model(con, config=PAPER), "Triage")
+    t = by_name(costed(con, config=PAPER), "Triage")
     assert t["monthly_savings_usd"] == pytest.approx(150)
     assert t["monthly_savings_low_usd"] == pytest.approx(150 * 0.8)
     assert t["monthly_savings_high_usd"] == pytest.approx(150 * 1.2)
@@ -317,7 +353,7 @@ def test_requests_ingested_after_categorize_are_shown_not_hidden(con, log):
     log.category(1, "Triage", requests=11)
     log.spread(11, 10.0, category=1)
     log.request(T0 + timedelta(days=3), 5.0)
-    result = cost_model(con, config=PAPER)
+    result = costed(con, config=PAPER)
     rest = by_name(result, "Not categorised")
     assert rest["monthly_spend_usd"] == pytest.approx(15.0)
     assert sum(c["monthly_spend_usd"] for c in result["categories"]) == pytest.approx(result["monthly_spend_usd"])
@@ -327,7 +363,7 @@ def test_a_sample_assignment_is_scaled_to_the_whole(con, log):
     log.category(1, "Triage", requests=20)
     for k in range(20):
         log.request(T0 + timedelta(days=10) * (k / 19), 1.0, category=1 if k % 2 == 0 else None)
-    triage = by_name(cost_model(con, config=PAPER), "Triage")
+    triage = by_name(costed(con, config=PAPER), "Triage")
     assert triage["monthly_spend_usd"] == pytest.approx(60.0)
     assert triage["monthly_requests"] == pytest.approx(60.0)
 
@@ -350,7 +386,7 @@ def peak_log(log):
 
 def test_capacity_uses_the_p95_hour_and_a_plan_that_needs_two_boxes_costs_two(con, log):
     peak_log(log)
-    result = cost_model(con, config=PAPER)
+    result = costed(con, config=PAPER)
     cap = result["capacity"]
     assert cap["hours"] == 20
     assert cap["peak_hour"]["start"] == T0 + timedelta(hours=5)
@@ -369,7 +405,7 @@ def test_capacity_uses_the_p95_hour_and_a_plan_that_needs_two_boxes_costs_two(co
 def test_a_machine_you_have_one_of_cannot_carry_a_two_box_peak(con, log):
     peak_log(log)
     config = {"hardware": {"existing": {"output_tokens_per_s": 100, "prompt_tokens_per_s": 1000}}}
-    result = cost_model(con, hardware="existing", config=config)
+    result = costed(con, hardware="existing", config=config)
     existing = hw(result, "existing")
     assert existing["boxes_needed"] == 2 and existing["fits"] is False and existing["payback_months"] is None
     assert any("allows 1" in n for n in result["notes"])
@@ -381,13 +417,13 @@ def test_measured_throughput_replaces_the_selected_profiles_assumption(con, log)
         "insert into endpoint_throughput (endpoint, model, concurrency, calls, output_tokens, wall_s, output_tokens_per_s) "
         "values ('http://127.0.0.1:11434/v1', 'qwen3.6:35b-a3b', 4, 40, 8400, 200, 42.0)"
     )
-    result = cost_model(con, hardware="gb10-128gb")
+    result = costed(con, hardware="gb10-128gb")
     gb10 = hw(result, "gb10-128gb")
     assert gb10["output_tokens_per_s"] == 42.0 and gb10["throughput_source"] == "measured"
     assert hw(result, "desktop-24gb")["throughput_source"] == "profile"
     assert any("42.0 output tokens/s measured" in a for a in result["assumptions"])
     # without a chosen profile the measurement belongs to the machine replay ran on
-    default = cost_model(con)
+    default = costed(con)
     assert hw(default, "existing")["throughput_source"] == "measured"
     assert hw(default, "gb10-128gb")["output_tokens_per_s"] == 55.0
 
@@ -398,7 +434,7 @@ def test_measured_throughput_replaces_the_selected_profiles_assumption(con, log)
 def test_window_shorter_than_a_day_projects_from_one_day(con, log):
     log.request(T0, 1.0)
     log.request(T0 + timedelta(hours=6), 1.0)
-    result = cost_model(con)
+    result = costed(con)
     assert result["window_days"] == pytest.approx(0.25)
     assert result["monthly_spend_usd"] == pytest.approx(60.0)
 
@@ -443,7 +479,7 @@ unit = st.floats(0, 1)
     a=st.tuples(unit, unit, unit).map(sorted),
     widen=st.tuples(unit, unit),
     f=st.tuples(st.floats(0.5, 1), st.floats(1, 1.5)),
-    decision=st.sampled_from(["local", "cascade", "frontier", "unmeasured", "local-for-compliance"]),
+    decision=st.sampled_from(["local", "cascade", "frontier", "not_measured", "local-for-compliance"]),
 )
 def test_savings_interval_contains_the_point_and_widens_with_acceptance(spend, elec, a, widen, f, decision):
     low, point_acc, high = a

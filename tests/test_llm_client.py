@@ -2,7 +2,7 @@ import json
 import socket
 
 import pytest
-from openai_stub import OpenAIStub, Reply, openai_stub  # noqa: F401  (fixture)
+from openai_stub import OpenAIStub, Reply
 
 from analyzer.llm_client import LLMError, chat, split_reasoning
 
@@ -142,3 +142,42 @@ def test_chat_works_inside_a_running_event_loop(openai_stub):
         return chat(openai_stub.url, "stub-model", USER, **FAST)
 
     assert asyncio.run(inside()).text.startswith("Local answer")
+
+
+def test_a_refused_field_is_deterministic_even_as_a_500_and_is_not_retried(openai_stub):
+    from openai_stub import SERVER_REFUSALS
+
+    openai_stub.refuse(SERVER_REFUSALS["llama.cpp json_schema"])
+    schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
+    with pytest.raises(LLMError) as err:
+        chat(openai_stub.url, "stub-model", USER, params={"response_format": schema}, **FAST)
+    assert err.value.kind == "unsupported_param" and err.value.param == "response_format"
+    assert err.value.error_class == "deterministic" and err.value.status == 500 and not err.value.fatal
+    assert len(openai_stub.requests) == 1
+    # The same server answers JSON mode: only the refused form fails.
+    assert chat(openai_stub.url, "stub-model", USER, params={"response_format": {"type": "json_object"}}, **FAST).text
+
+
+def test_a_500_that_names_no_sent_field_stays_transient(openai_stub):
+    openai_stub.fail_next("status", status=500, body={"error": {"message": "slot unavailable, try tools later"}})
+    result = chat(openai_stub.url, "stub-model", USER, params={"temperature": 0}, **FAST)
+    assert result.attempts == 2  # "tools" was not sent, so the 500 is not about it
+
+
+@pytest.mark.parametrize("message, param, sent, expected", [
+    ("tools param requires --jinja flag", None, {"tools": [1]}, "tools"),
+    ("registry.ollama.ai/library/gemma3:4b does not support tools", None, {"tools": [1], "tool_choice": "auto"}, "tools"),
+    ('"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set', None,
+     {"tools": [1], "tool_choice": "auto"}, "tool_choice"),
+    ("'response_format.type' must be 'json_schema' or 'text'", None, {"response_format": {"type": "json_object"}}, "response_format"),
+    ("[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type')}]", None, {"response_format": {}}, "response_format"),
+    ("Unsupported param: frequency_penalty", None, {"frequency_penalty": 1}, "frequency_penalty"),
+    ("Unrecognized request argument supplied: seed", None, {"seed": 1}, "seed"),
+    ("Invalid value", "response_format.json_schema.schema", {"response_format": {}}, "response_format"),
+    ("This model's maximum context length is 4096 tokens", None, {"max_tokens": 10, "tools": [1]}, None),
+    ("does not support tools", None, {"temperature": 0}, None),  # not sent: not the reason
+])
+def test_which_sent_field_an_error_names(message, param, sent, expected):
+    from analyzer.llm_client import rejected_param
+
+    assert rejected_param(message, param, {"model": "m", "messages": [], **sent}) == expected

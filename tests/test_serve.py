@@ -57,18 +57,19 @@ def test_embedded_server_answers_on_loopback_and_stops():
 def test_replay_against_the_embedded_model(con):
     from test_replay import seed_db
 
-    from analyzer.replay import replay
+    from analyzer.replay import ReplaySettings, replay
 
     seed_db(con, categories=[(1, "Geography", False, 1, 2), (2, "Arithmetic", False, 2, 1)])
     con.execute("update requests set params_json = ? where id in (100, 101)", [json.dumps({"temperature": 0, "max_tokens": 400})])
-    out = replay(con, endpoint="embedded", per_category=1, max_output_tokens=16, concurrency=2, progress=False)
+    out = replay(con, ReplaySettings.resolve({}, endpoint="embedded", per_category=1, max_output_tokens=16, concurrency=2),
+                 progress=False)
     assert out["endpoint"] == "embedded" and out["model"] == "SmolLM2-135M-Instruct.Q4_1"
     assert out["calls_made"] == 2 and out["calls_failed"] == 0 and out["output_tokens_per_s"] > 0
     got = dicts(con, "select * from replays order by request_id")
     assert len(got) == 2 and all(r["output_text"] and r["output_tokens"] <= 16 for r in got)
     assert scalar(con, "select model from endpoint_throughput") == "SmolLM2-135M-Instruct.Q4_1"
     assert [json.loads(r["not_carried_json"] or "{}") for r in got] == [{"max_tokens_capped": 1}, {}]
-    again = replay(con, endpoint="embedded", per_category=1, max_output_tokens=16, progress=False)
+    again = replay(con, ReplaySettings.resolve({}, endpoint="embedded", per_category=1, max_output_tokens=16), progress=False)
     assert again["calls_made"] == 0 and again["skipped_already_done"] == 2  # resumed without starting a call
 
 

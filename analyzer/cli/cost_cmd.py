@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .options import config_option, db_option, echo, emit_json, json_option
+from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
 @click.command()
@@ -15,8 +15,7 @@ from .options import config_option, db_option, echo, emit_json, json_option
     "electricity",
     type=float,
     default=None,
-    envvar="PLAN_ELECTRICITY_USD_PER_KWH",
-    help="Electricity price (default: [cost] electricity_usd_per_kwh, else $0.17).",
+    help="Electricity price (default: $PLAN_ELECTRICITY_USD_PER_KWH, [cost] electricity_usd_per_kwh, else $0.17).",
 )
 @click.option("--target", type=float, default=None, help="Re-derive decisions at this acceptance target (0-1).")
 def cost(db_path, config_file, as_json, hardware, electricity, target):
@@ -32,15 +31,14 @@ def cost(db_path, config_file, as_json, hardware, electricity, target):
       plan cost --hardware mac-studio-128gb --json
     """
     from ..config import load_config
-    from ..cost import cost_model
+    from ..cost import CostSettings, cost_model
     from ..db import connect
 
-    config = load_config(config_file)
-    if electricity is not None:
-        config = {**config, "cost": {**(config.get("cost") or {}), "electricity_usd_per_kwh": electricity}}
+    settings = CostSettings.resolve(load_config(config_file), hardware=hardware, electricity_usd_per_kwh=electricity,
+                                    target=target)
     con = connect(db_path, read_only=True)
     try:
-        result = cost_model(con, hardware=hardware, config=config, target=target)
+        result = cost_model(con, settings, progress=not as_json, say=say)
     finally:
         con.close()
     if as_json:
@@ -107,6 +105,8 @@ def render_text(r: dict) -> str:
             f"  boxes {s['boxes_needed']}  payback {_months(s['payback_months'])}{mark}"
         )
     lines.append("  " + r["scenarios"]["framing"]["sentence"])
+    if r.get("undecided_monthly_spend_usd"):
+        lines.append(f"  Undecided (not measured, or judged by similarity alone): {_usd(r['undecided_monthly_spend_usd'])}/month")
     lines.append("")
     lines.append(f"Hardware ({r['plan_scenario']} plan):")
     lines.append(f"  {'Profile':<18} {'Price':>8} {'tok/s':>12} {'Boxes':>5} {'Net/mo':>9} {'Payback':>18} {'12 mo':>9} {'24 mo':>9} {'36 mo':>9}")

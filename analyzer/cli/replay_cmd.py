@@ -32,13 +32,13 @@ def _parse_params(pairs) -> dict:
               help="Instead of --per-category: the ± half-width wanted on each acceptance rate, e.g. 0.1 (97 per category).")
 @click.option("--concurrency", type=int, default=None, help="Calls in flight at once (default 4).")
 @click.option("--timeout", type=float, default=None, help="Seconds allowed per call (default 600).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample and of the model's sampling.")
+@click.option("--seed", type=int, default=None, help="Seed of the sample and of the model's sampling (default 0, [replay] seed).")
 @click.option("--limit", type=int, default=None, help="Make at most this many calls in this run (rerun to continue).")
 @click.option("--category", "categories", multiple=True, help="Only this category (id or name); repeatable.")
 @click.option("--include-other", is_flag=True, help="Also replay the folded 'Other' category.")
 @click.option("--max-output-tokens", type=int, default=None,
               help="Cap each answer at N tokens (lower than the logged limit; recorded as not carried over).")
-@click.option("--stream/--no-stream", default=True, show_default=True, help="Stream answers to measure time to first token.")
+@click.option("--stream/--no-stream", default=None, help="Stream answers to measure time to first token (default: stream).")
 @click.option("--param", "extra", multiple=True, metavar="KEY=VALUE",
               help="Add a field to every request (VALUE is JSON when it parses), e.g. reasoning_effort=none; repeatable.")
 @click.option("--allow-remote", is_flag=True, help="Allow an endpoint that is not on this machine (sends your prompts there).")
@@ -54,7 +54,13 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
     Sends the same system prompt, conversation and parameters (temperature,
     max tokens, JSON mode / response_format, tools) to an OpenAI-compatible
     endpoint (Ollama, llama.cpp, vLLM, LM Studio) and stores every answer in
-    table `replays` as soon as it arrives. Interrupt it at any time: running
+    table `replays` as soon as it arrives. When the endpoint refuses a field
+    (json_schema, tools, a penalty), the call is retried once with the nearest
+    form it takes, and the step is recorded. Only requests the frontier
+    answered are sampled (blocked, errored and empty ones are counted in
+    --json "excluded"). Failed calls are stored as errors, never as answers:
+    "transient" ones are retried by running again, "deterministic" ones need
+    a change to the server or the request. Interrupt it at any time: running
     it again resumes without repeating a finished call. Endpoints that are not
     loopback are refused unless --allow-remote. Set PLAN_API_KEY when the
     server wants a key.
@@ -68,20 +74,19 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
     """
     from ..config import load_config
     from ..db import connect
-    from ..replay import ReplayInterrupted, replay as run_replay
+    from ..replay import ReplayInterrupted, ReplaySettings, replay as run_replay
 
     if per_category is not None and margin is not None:
         raise click.UsageError("Give either --per-category or --margin, not both.")
-    config = load_config(config_file)
-    extra_params = _parse_params(extra)
+    settings = ReplaySettings.resolve(
+        load_config(config_file), endpoint=endpoint, model=model, per_category=per_category, margin=margin,
+        concurrency=concurrency, timeout=timeout, seed=seed, limit=limit, allow_remote=allow_remote or None,
+        stream=stream, include_other=include_other or None, categories=tuple(categories) or None,
+        max_output_tokens=max_output_tokens, gguf=gguf, params=_parse_params(extra),
+    )
     con = connect(db_path, create=False)
     try:
-        summary = run_replay(
-            con, endpoint=endpoint, model=model, per_category=per_category, margin=margin, concurrency=concurrency,
-            timeout=timeout, seed=seed, limit=limit, allow_remote=allow_remote, stream=stream, progress=not as_json,
-            include_other=include_other, categories=list(categories) or None, max_output_tokens=max_output_tokens,
-            gguf=gguf, extra_params=extra_params, config=config,
-        )
+        summary = run_replay(con, settings, progress=not as_json, say=say)
     except ReplayInterrupted as exc:
         s = exc.summary
         say(f"Interrupted: {s['calls_made']} calls finished and saved in this run; {s['remaining']} left. "
@@ -98,11 +103,29 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         if all_failed:
             sys.exit(1)
         return
-    s = summary
+    _print_summary(summary)
+    if all_failed:
+        transient = summary["errors_by_class"]["transient"]
+        retry = ("Check the server's log, then run again: failed calls are retried." if transient
+                 else "The endpoint refuses these requests as they are: see above for what to change.")
+        raise click.ClickException(
+            f"Every call failed ({summary['calls_failed']}): no answer came back from {summary['endpoint']}. {retry}"
+        )
+
+
+def _print_summary(s: dict) -> None:
+    if s.get("stand_in"):
+        say(f"Note: {s['model']} is the bundled small stand-in model, not the reference Qwen: its answers show that the "
+            "pipeline works, not how good a real local model would be.")
     for c in s["categories"]:
         short = f"  (only {c['available']} available)" if c["available"] < s["per_category"] else ""
-        say(f"  {c['name'][:48]:<48} {c['done']:>4}/{c['sampled']:<4} answered, {c['failed']} failed{short}")
-    rate = f"{s['output_tokens_per_s']:.1f} output tokens/s at concurrency {s['concurrency']}" if s["output_tokens_per_s"] else "no throughput measured (no new calls)"
+        failed = f"{c['failed']} failed"
+        if c["failed"]:
+            failed += f" ({c['failed_transient']} transient, {c['failed_deterministic']} refused)"
+        extra = f", {c['downgraded']} downgraded" if c["downgraded"] else ""
+        say(f"  {c['name'][:48]:<48} {c['done']:>4}/{c['sampled']:<4} answered, {failed}{extra}{short}")
+    rate = (f"{s['output_tokens_per_s']:.1f} output tokens/s at concurrency {s['concurrency']}" if s["output_tokens_per_s"]
+            else "no throughput measured (no new calls)")
     echo(
         f"{s['model']} at {s['endpoint']}: {s['calls_made']} calls made, {s['calls_failed']} failed, "
         f"{s['skipped_already_done']} already done; {rate}."
@@ -111,11 +134,8 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         kinds = ", ".join(f"{k} ({v})" for k, v in s["not_carried"].items())
         say(f"Not carried over, by number of requests affected: {kinds}.")
     if s["errors"]:
-        say("Failures: " + ", ".join(f"{k} ({v})" for k, v in s["errors"].items()) + ". Run again to retry them.")
+        say("Failures: " + ", ".join(f"{k} ({v})" for k, v in s["errors"].items()) + ".")
+    for sentence in s["advice"]:
+        say(sentence)
     if s["remaining"]:
         say(f"{s['remaining']} sampled requests still without an answer; run again to continue.")
-    if all_failed:
-        raise click.ClickException(
-            f"Every call failed ({s['calls_failed']}): no answer came back from {s['endpoint']}. "
-            "Check the server's log, then run again: failed calls are retried."
-        )

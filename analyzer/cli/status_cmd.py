@@ -53,7 +53,7 @@ def status(db_path, as_json):
         echo("Formats:")
         for f in s["formats"]:
             echo(
-                f"  {f['format']:<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
+                f"  {str(f['format']):<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
                 f"${f['spend_usd']:>12,.2f}  {_day(f['first_at'])} to {_day(f['last_at'])}"
             )
         echo("Models:")
@@ -65,6 +65,12 @@ def status(db_path, as_json):
     echo(f"Rejected:  {rejects['total']:,}")
     for r in rejects["recent"][:10]:
         echo(f"  {r['file']}:{r['line']}: {r['reason']}")
+    failing = [r for r in s["replay_errors"] if r["errors"]]
+    if failing:
+        echo("Replay errors (failed calls are not answers; transient ones are retried by plan replay):")
+        for r in failing:
+            echo(f"  {str(r['name'] or r['category_id'])[:40]:<40} {r['model']}: {r['errors']} of "
+                       f"{r['errors'] + r['answers']} calls failed ({r['transient']} transient, {r['deterministic']} refused)")
     if s["stages"]:
         echo("Stages run:")
         for st in s["stages"]:
