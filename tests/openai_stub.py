@@ -104,7 +104,7 @@ SERVER_REFUSALS = {
     "llama.cpp unsupported param": Refusal(
         lambda b: "frequency_penalty" in b, 500,
         {"error": {"code": 500, "message": "Unsupported param: frequency_penalty", "type": "server_error"}}),
-    # llama-cpp-python's server (the embedded one): pydantic's validation error, also as a 500.
+    # llama-cpp-python's server (the embedded-source fallback): pydantic's validation error, also as a 500.
     "llama-cpp-python json_schema": Refusal(
         lambda b: _response_format_type(b) == "json_schema", 500,
         {"error": {"message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
