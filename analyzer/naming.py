@@ -94,7 +94,7 @@ _TASK_VERBS = {
 }
 # Head nouns that name a function rather than a person: "the ticket triage step" -> "Ticket triage".
 _FUNCTION_NOUNS = {"step", "stage", "assistant", "bot", "chatbot", "agent", "tool", "service", "model", "system",
-                   "engine", "module", "component", "api", "function", "pipeline", "helper", "service"}
+                   "engine", "module", "component", "api", "function", "pipeline", "helper"}
 _ROLE_ADJECTIVES = {"expert", "helpful", "friendly", "professional", "senior", "junior", "meticulous", "careful",
                     "experienced", "skilled", "world-class", "diligent", "precise", "thorough", "ai",
                     "in-house", "internal", "highly", "very", "knowledgeable", "concise", "accurate", "capable"}
@@ -325,6 +325,166 @@ def unique_names(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[
                 for i, c in enumerate(sorted(dupes), 1):
                     out[c] = f"{out[c]} ({i})"
     return out
+
+
+# --- task phrases from the prompts themselves (no LLM) ------------------------------------------------------
+
+# Imperative verbs that open a request, with the synonyms a name folds together ("Compose an email" and
+# "Draft a reply" are both writing).
+_VERB_FAMILIES = {
+    "write": {"write", "compose", "draft", "craft", "author", "pen"},
+    "summarize": {"summarize", "summarise", "condense", "recap", "tldr"},
+    "translate": {"translate"},
+    "explain": {"explain", "describe", "clarify", "define", "elaborate", "discuss", "outline"},
+    "classify": {"classify", "categorize", "categorise", "label", "tag", "triage", "rate", "grade", "score"},
+    "extract": {"extract", "parse", "pull", "identify", "detect"},
+    "create": {"create", "generate", "make", "produce", "build", "design", "develop", "construct"},
+    "rewrite": {"rewrite", "rephrase", "paraphrase", "edit", "proofread", "improve", "polish", "revise", "shorten"},
+    "fix": {"fix", "debug", "correct", "repair", "troubleshoot", "resolve"},
+    "implement": {"implement", "code", "program"},
+    "analyze": {"analyze", "analyse", "evaluate", "assess", "review", "critique", "examine", "audit", "compare"},
+    "solve": {"solve", "calculate", "compute", "prove", "derive", "simplify", "find", "determine", "estimate"},
+    "list": {"list", "enumerate", "name"},
+    "suggest": {"suggest", "recommend", "propose", "brainstorm", "give"},
+    "convert": {"convert", "transform", "format", "reformat", "turn"},
+    "plan": {"plan", "schedule", "organize", "organise"},
+    "book": {"book", "reserve"},
+    "set": {"set", "add", "create_alarm"},
+    "cancel": {"cancel", "remove", "delete", "stop"},
+    "play": {"play"},
+    "check": {"check", "verify", "validate", "test"},
+    "send": {"send", "email", "text", "message"},
+    "tell": {"tell", "show"},
+    "answer": {"answer", "respond", "reply"},
+}
+_FAMILY_OF = {v: family for family, verbs in _VERB_FAMILIES.items() for v in verbs}
+_OPENERS = re.compile(
+    r"^(?:(?:hey|hi|hello|ok|okay|so|yo|um|please|pls|kindly|now|quickly)[,!.]?\s+)*"
+    r"(?:(?:can|could|would|will) (?:you|u) (?:please\s+)?|i (?:need|want|would like|'d like) (?:you )?to |"
+    r"i need you to |help me (?:to )?|let's |lets |your task is to |you (?:must|should|will) )?"
+    r"(?:please\s+)?", re.IGNORECASE)
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|whats|how|why|when|where|who|whom|whose|which|is|are|am|was|were|do|does|did|can|could|"
+    r"would|will|should|shall|may|might|have|has|had|isn't|aren't|don't|doesn't|didn't|can't|won't)\b", re.IGNORECASE)
+_OBJECT_SKIP = {
+    "me", "my", "us", "our", "you", "your", "it", "its", "them", "this", "that", "these", "those", "a", "an", "the",
+    "some", "any", "one", "two", "three", "short", "brief", "quick", "simple", "new", "good", "detailed", "few",
+    "list", "couple", "piece", "following", "above", "below", "more", "most", "very", "really", "about", "of",
+    "for", "to", "in", "on", "with", "and", "or", "all", "each", "every", "out", "up", "down", "here", "there",
+    "0", "i", "we", "he", "she", "they", "what", "how", "why", "who", "which", "where", "when", "please", "now",
+    "also", "again", "just", "like", "into", "from", "by", "as", "at", "not", "no", "yes", "so", "if", "then",
+    "engaging", "professional", "persuasive", "creative", "concise", "comprehensive", "step", "following:",
+}
+# Words c-TF-IDF may rank high that are no object of a task ("get", "know", "way").
+_NOT_OBJECTS = {
+    "get", "got", "getting", "know", "tell", "want", "need", "does", "did", "doing", "done", "way", "thing", "things",
+    "able", "possible", "happen", "happened", "going", "let", "say", "said", "think", "sure", "really", "yes", "ok",
+    "okay", "something", "anything", "someone", "today", "tomorrow", "yesterday", "still", "time", "one", "lot",
+    "ll", "ve", "im", "dont", "cant", "pls", "u", "ur", "0", "much", "many", "long", "go", "use", "make", "take",
+    "give", "see", "look", "come", "put", "try", "work", "works", "working", "day", "days", "new", "old", "good",
+    "bad", "right", "wrong", "help", "hello", "hi", "hey", "thanks", "thank", "please", "question", "questions",
+}
+_UNCOUNTABLE = {"sql", "json", "code", "data", "information", "feedback", "advice", "music", "weather", "money",
+                "help", "news", "software", "math", "maths", "physics", "chemistry", "history", "traffic", "research",
+                "content", "copy", "text", "poetry", "spanish", "french", "english", "german", "python", "javascript",
+                "svg", "html", "css", "yaml", "xml", "csv", "homework", "writing", "shopping", "nutrition", "health",
+                "insurance", "travel", "tax", "taxes", "status", "analysis", "series", "mail", "email", "pin",
+                "balance", "cash", "security", "fraud", "identity", "verification"}
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
+
+
+def _opening(text: str) -> str:
+    """The request without its greeting and politeness: 'Hi, could you please write ...' -> 'write ...'."""
+    text = " ".join((text or "").split()).lstrip("\"'([{*#->: ").lower()
+    if " | " in text[:210]:  # categorize's representation: system prompt head | user turn
+        text = text.split(" | ", 1)[1]
+    return _OPENERS.sub("", text, count=1)
+
+
+def _verb_and_object(text: str) -> tuple[str | None, str | None]:
+    """The task verb opening a request (its family) and the first noun-like word after it."""
+    words = _WORD.findall(_opening(text)[:200])
+    if not words:
+        return None, None
+    family = _FAMILY_OF.get(words[0]) or _FAMILY_OF.get(words[0][:-1] if words[0].endswith("s") else "")
+    if family is None:
+        return None, None
+    for w in words[1:6]:
+        if w not in _OBJECT_SKIP and w not in _NOT_OBJECTS and w not in _FAMILY_OF and len(w) > 2:
+            return family, w
+    return family, None
+
+
+def _is_question(text: str) -> bool:
+    opening = _opening(text)
+    return opening.rstrip().endswith("?") or bool(_QUESTION_START.match(opening))
+
+
+def _plural(noun: str) -> str:
+    if noun in _UNCOUNTABLE or noun.endswith("ing") or (noun.endswith("s") and not noun.endswith(("ss", "us", "is"))):
+        return noun
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and len(noun) > 2 and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def _object_term(keywords: list[str], avoid: set[str]) -> str | None:
+    """The first keyword that can be the object of a task: no verb, no filler, not already said."""
+    for term in keywords:
+        words = term.split()
+        if any(w in _NOT_OBJECTS or w in avoid or w.isdigit() for w in words):
+            continue
+        if len(words) == 1 and (words[0] in _FAMILY_OF or len(words[0]) < 3):
+            continue
+        return term
+    return None
+
+
+def task_phrase(texts: list[str], keywords: list[str]) -> str | None:
+    """A task phrase, verb and object, from a category's own prompts (no LLM):
+
+    - most prompts open with one kind of instruction ("Write a poem ...", "Translate ..."): that verb and the
+      object most of them name, or the category's first keyword ("Write poems", "Translate sentences");
+    - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
+    - otherwise "Handle <keyword> requests".
+    None when there is neither an instruction nor a usable keyword."""
+    texts = [t for t in texts if t and t.strip()]
+    if not texts:
+        return None
+    verbs: Counter = Counter()
+    objects: dict[str, Counter] = {}
+    questions = 0
+    for t in texts:
+        family, obj = _verb_and_object(t)
+        if family:
+            verbs[family] += 1
+            if obj:
+                objects.setdefault(family, Counter())[obj] += 1
+        elif _is_question(t):
+            questions += 1
+    n = len(texts)
+    verb, count = verbs.most_common(1)[0] if verbs else (None, 0)
+    if verb and (count >= 0.3 * n or (count >= 0.15 * n and questions < 0.4 * n)) and verb != "answer":
+        said = objects.get(verb, Counter()).most_common(1)
+        obj = said[0][0] if said and said[0][1] >= max(2, 0.1 * count) else None
+        term = obj or _object_term(keywords, _VERB_FAMILIES.get(verb, set()) | {verb})
+        if term:
+            head = term.split()
+            return _tidy_name(f"{verb} {' '.join(head[:-1] + [_plural(head[-1])])}")
+        return _tidy_name(f"{verb} requests")
+    term = _object_term(keywords, set())
+    if not term:
+        return None
+    topic = "-".join(term.split())
+    return _tidy_name(f"answer {topic} questions" if questions >= 0.4 * n else f"handle {topic} requests")
+
+
+def _tidy_name(phrase: str) -> str:
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in phrase.split()]
+    name = " ".join(words)
+    return clip_name(name[:1].upper() + name[1:])
 
 
 # --- task type ---------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer import task_types as tt
-from analyzer.categorize import OTHER_ID, categorize, choose_k, k_grid, shared_prefix
+from analyzer.categorize import OTHER_ID, CategorizeSettings, choose_k, k_grid, shared_prefix
+from analyzer.categorize import categorize as run_categorize
 from analyzer.db import connect, dicts, insert_arrow, rows, scalar
 from analyzer.errors import PlanError
 
@@ -58,6 +59,11 @@ def _requests(clinc, per_intent=30, start_id=1):
                         "tags_json": json.dumps({"intent": "triage"})})
             i += 1
     return out
+
+
+def categorize(con, *, progress=False, **flags):
+    """The stage as a library caller runs it: settings resolved once from these flags."""
+    return run_categorize(con, CategorizeSettings.resolve({}, **flags), progress=progress)
 
 
 def _insert(con, records):
@@ -355,7 +361,7 @@ def test_llm_names_from_a_local_endpoint_clio_style(categorized):
     with OpenAIStub(models=["namer"]) as stub:
         dead = stub.url
     fallback = categorize(con, k=6, top=4, llm_names=True, endpoint=dead, model="namer", progress=False)
-    assert all(c["name_source"] in ("template", "keywords", "fixed") for c in fallback["categories"])
+    assert all(c["name_source"] in ("template", "task", "keywords", "fixed") for c in fallback["categories"])
     assert any("LLM naming stopped" in w for w in fallback["warnings"])
     with pytest.raises(PlanError, match="allow-remote"):
         categorize(con, k=6, llm_names=True, endpoint="http://192.0.2.1:8080/v1", model="namer", progress=False)
@@ -517,7 +523,7 @@ def test_a_template_that_states_a_task_stays_whole_even_over_varied_documents():
 
 def test_user_turn_template_is_found_in_repetitive_traffic(con):
     """60 documents, each sent 10 times behind the same instruction: a template, though most requests repeat."""
-    from analyzer.categorize import _prepare
+    from analyzer.categorize import prepare_texts
 
     words = ["revenue", "churn", "roadmap", "hiring", "pricing", "outage", "security", "budget", "launch", "audit"]
     records, i = [], 1
@@ -529,8 +535,8 @@ def test_user_turn_template_is_found_in_repetitive_traffic(con):
                                                     f"for an executive audience:\n\n{doc}", "cost_usd": 0.01})
             i += 1
     _insert(con, records)
-    prep = _prepare(con, min_template_requests=5, seed=0)
-    prefixes = [t for t in prep["templates"] if t["kind"] == "user_prefix"]
+    prep = prepare_texts(con, min_template_requests=5, seed=0)
+    prefixes = [t for t in prep.templates if t["kind"] == "user_prefix"]
     assert len(prefixes) == 1 and prefixes[0]["text"].startswith("summarize the following document")
     from analyzer.naming import template_phrase
 
