@@ -32,7 +32,8 @@ from . import categorize as cat
 from . import db
 from .errors import PlanError
 
-NOTEBOOKS = ("01_explore_workload.ipynb", "02_tune_categories.ipynb", "03_savings_what_if.ipynb")
+NOTEBOOKS = ("01_explore_workload.ipynb", "02_tune_categories.ipynb", "03_savings_what_if.ipynb",
+             "04_workload_intents.ipynb")
 NOTEBOOK_DB_DEFAULT = "../plan.duckdb"  # what the notebooks open when PLAN_DB is unset (Jupyter runs them in notebooks/)
 DAY_GROUPS = {"model": "coalesce(r.model, '(no model)')", "provider": "coalesce(r.provider, '(unknown)')",
               "source_format": "coalesce(r.source_format, '(unknown)')", "category": "coalesce(c.name, 'Not categorised')"}
@@ -227,7 +228,7 @@ def intents_of(con, category_id: int):
     parent = category_id if row[0]["level"] == "workload" else row[0]["parent_id"]
     if parent is None:
         raise PlanError(f"Category {category_id} has no workload above it (it is {row[0]['level']}).")
-    return _frame(
+    frame = _frame(
         con,
         """
         select category_id, name, named, task_type, requests, spend_usd,
@@ -238,6 +239,43 @@ def intents_of(con, category_id: int):
         """,
         [parent],
     )
+    return frame.join(intent_acceptance(con), on="category_id", how="left") if len(frame) else frame
+
+
+MIN_INTENT_REPLAYS = 10  # judged answers an intent needs before its own acceptance is shown
+
+
+def intent_acceptance(con, min_replays: int = MIN_INTENT_REPLAYS):
+    """Per intent: judged answers (replays that returned an answer; failed calls are not answers), how many
+    passed every check that applied, and the acceptance with its 95% Wilson interval once the intent has at
+    least ``min_replays`` of them (None before: too few to say). Decisions stay per named category."""
+    import polars as pl
+
+    from .stats import wilson_interval
+
+    schema = {"category_id": pl.Int32, "judged_answers": pl.Int64, "passed_answers": pl.Int64,
+              "acceptance": pl.Float64, "acceptance_low": pl.Float64, "acceptance_high": pl.Float64}
+    if not (_has_rows(con, "judgments") and _has_rows(con, "request_categories")):
+        return pl.DataFrame(schema=schema)
+    rows = db.rows(
+        con,
+        """
+        select rc.intent_id, count(*) as n, count(*) filter (where v.passed) as passed from (
+            select j.replay_id, any_value(j.request_id) as request_id, bool_and(j.passed) as passed
+            from judgments j join replays r on r.id = j.replay_id
+            where j.passed is not null and r.error is null and r.output_text is not null
+            group by j.replay_id
+        ) v join request_categories rc on rc.request_id = v.request_id
+        where rc.intent_id is not null group by 1
+        """,
+    )
+    out = []
+    for intent_id, n, passed in rows:
+        low, high = wilson_interval(passed, n) if n >= min_replays else (None, None)
+        out.append({"category_id": intent_id, "judged_answers": n, "passed_answers": passed,
+                    "acceptance": passed / n if n >= min_replays else None, "acceptance_low": low,
+                    "acceptance_high": high})
+    return pl.DataFrame(out, schema=schema)
 
 
 # A request belongs to a category at any level: its named category, its intent, or the workload above its intent.

@@ -117,7 +117,8 @@ def _run(con, s: CategorizeSettings, progress: bool, say: Say) -> dict:
     db.record_stage_run(con, "categorize", {**s.as_dict(), "k": "auto" if s.k is None else s.k,
                                             "embedder": embedder.name},
                         {key: payload[key] for key in ("requests", "k", "embedded_new", "embedded_cached",
-                                                       "static_encoded", "heavy_texts", "named_level", "timings_s")},
+                                                       "static_encoded", "heavy_texts", "named_level", "level_reason",
+                                                       "named_share_of_spend", "timings_s")},
                         started_at=started)
     return payload
 
