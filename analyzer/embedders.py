@@ -230,6 +230,13 @@ def distill_static_model(out_dir: str | os.PathLike, *, source: str | None = Non
     return Path(out_dir)
 
 
+def register_embedder(embedder) -> None:
+    """Make an embedder object (``.name``, ``.encode``) available by its name to ``get_embedder`` in this
+    process: how a caller brings its own model to ``plan categorize``'s settings, which name it."""
+    with _LOCK:
+        _LOADED[embedder.name] = embedder
+
+
 def get_embedder(name: str | None = None):
     """An embedder by name: None/'all-MiniLM-L6-v2' (default), 'static-minilm', or any
     sentence-transformers model name or local path. Instances are shared within the process."""

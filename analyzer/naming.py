@@ -343,20 +343,28 @@ _VERB_FAMILIES = {
     "fix": {"fix", "debug", "correct", "repair", "troubleshoot", "resolve"},
     "implement": {"implement", "code", "program"},
     "analyze": {"analyze", "analyse", "evaluate", "assess", "review", "critique", "examine", "audit", "compare"},
-    "solve": {"solve", "calculate", "compute", "prove", "derive", "simplify", "find", "determine", "estimate"},
+    "solve": {"solve", "prove", "derive", "simplify"},
+    "calculate": {"calculate", "compute", "determine", "estimate", "convert"},
+    "find": {"find", "search", "locate", "lookup", "look"},
     "list": {"list", "enumerate", "name"},
     "suggest": {"suggest", "recommend", "propose", "brainstorm", "give"},
-    "convert": {"convert", "transform", "format", "reformat", "turn"},
+    "format": {"format", "reformat", "transform"},
     "plan": {"plan", "schedule", "organize", "organise"},
     "book": {"book", "reserve"},
-    "set": {"set", "add", "create_alarm"},
-    "cancel": {"cancel", "remove", "delete", "stop"},
+    "set": {"set", "add"},
+    "cancel": {"cancel", "remove", "delete", "stop", "clear"},
     "play": {"play"},
+    "turn": {"turn", "switch"},
     "check": {"check", "verify", "validate", "test"},
     "send": {"send", "email", "text", "message"},
-    "tell": {"tell", "show"},
+    "show": {"show", "tell", "display"},
+    "order": {"order", "buy", "purchase"},
     "answer": {"answer", "respond", "reply"},
 }
+_PARTICLES = {"up", "down", "on", "off", "out"}
+# Verbs whose object reads as a kind of thing, so plural: "Write poems", "Book flights"; not "Turn up volume".
+_COUNTED = {"write", "translate", "classify", "extract", "create", "rewrite", "fix", "implement", "analyze", "solve",
+            "find", "list", "suggest", "format", "plan", "book", "set", "cancel", "check", "send", "order", "summarize"}
 _FAMILY_OF = {v: family for family, verbs in _VERB_FAMILIES.items() for v in verbs}
 _OPENERS = re.compile(
     r"^(?:(?:hey|hi|hello|ok|okay|so|yo|um|please|pls|kindly|now|quickly)[,!.]?\s+)*"
@@ -402,15 +410,19 @@ def _opening(text: str) -> str:
 
 
 def _verb_and_object(text: str) -> tuple[str | None, str | None]:
-    """The task verb opening a request (its family) and the first noun-like word after it."""
+    """The task verb opening a request (its family, with a particle: "turn up") and the first noun-like word
+    after it."""
     words = _WORD.findall(_opening(text)[:200])
     if not words:
         return None, None
     family = _FAMILY_OF.get(words[0]) or _FAMILY_OF.get(words[0][:-1] if words[0].endswith("s") else "")
     if family is None:
         return None, None
-    for w in words[1:6]:
-        if w not in _OBJECT_SKIP and w not in _NOT_OBJECTS and w not in _FAMILY_OF and len(w) > 2:
+    rest = words[1:6]
+    if family in ("turn", "set", "look") and rest and rest[0] in _PARTICLES:
+        family, rest = f"{family} {rest[0]}", rest[1:]
+    for w in rest:
+        if w not in _OBJECT_SKIP and w not in _NOT_OBJECTS and w not in _FAMILY_OF and w not in _PARTICLES and len(w) > 2:
             return family, w
     return family, None
 
@@ -431,15 +443,24 @@ def _plural(noun: str) -> str:
 
 
 def _object_term(keywords: list[str], avoid: set[str]) -> str | None:
-    """The first keyword that can be the object of a task: no verb, no filler, not already said."""
-    for term in keywords:
+    """The keyword that names what a category is about: the first keyword that can be an object (no verb, no
+    filler, not already said), or a two-word phrase near the top that contains it ("apple" -> "apple pay")."""
+    usable = []
+    for term in keywords[:8]:
         words = term.split()
-        if any(w in _NOT_OBJECTS or w in avoid or w.isdigit() for w in words):
+        if any(w in _NOT_OBJECTS or w in avoid or w.isdigit() or len(w) < 2 for w in words):
             continue
         if len(words) == 1 and (words[0] in _FAMILY_OF or len(words[0]) < 3):
             continue
-        return term
-    return None
+        usable.append(term)
+    if not usable:
+        return None
+    first = usable[0]
+    if " " not in first:
+        phrase = next((t for t in usable[1:4] if " " in t and first in t.split()), None)
+        if phrase:
+            return phrase
+    return first
 
 
 def task_phrase(texts: list[str], keywords: list[str]) -> str | None:
@@ -472,7 +493,7 @@ def task_phrase(texts: list[str], keywords: list[str]) -> str | None:
         term = obj or _object_term(keywords, _VERB_FAMILIES.get(verb, set()) | {verb})
         if term:
             head = term.split()
-            return _tidy_name(f"{verb} {' '.join(head[:-1] + [_plural(head[-1])])}")
+            return _tidy_name(f"{verb} {' '.join(head[:-1] + [_plural(head[-1]) if verb in _COUNTED else head[-1]])}")
         return _tidy_name(f"{verb} requests")
     term = _object_term(keywords, set())
     if not term:

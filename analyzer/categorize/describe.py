@@ -199,6 +199,13 @@ def names(tree: Tree, ids: dict[str, int], kws: dict[int, list[str]], texts: dic
             out[cid] = task_name(phrase, task_of.get(cid, (tt.OTHER, ""))[0], samples.get(cid, []))
             source[cid] = "template"
             continue
+        if node.level == WORKLOAD and len(node.clusters) > 1 and node.source in ("untemplated", "template"):
+            # One workload over several intents with no task of its own: say what holds it together.
+            shared = templates.get(node.template_id) if node.template_id is not None else None
+            out[cid] = (f'Requests under the prompt "{clip(shared, 40)}"' if shared
+                        else "Requests without a shared prompt")
+            source[cid] = "fixed"
+            continue
         phrase = task_phrase(texts.get(cid, []), kws.get(cid, []))
         out[cid] = phrase or keyword_name(kws.get(cid, [])) or _example_name(texts.get(cid, []))
         source[cid] = "task" if phrase else "keywords"
