@@ -442,9 +442,8 @@ def _plural(noun: str) -> str:
     return noun + "s"
 
 
-def _object_term(keywords: list[str], avoid: set[str]) -> str | None:
-    """The keyword that names what a category is about: the first keyword that can be an object (no verb, no
-    filler, not already said), or a two-word phrase near the top that contains it ("apple" -> "apple pay")."""
+def object_candidates(keywords: list[str], avoid: set[str] = frozenset()) -> list[str]:
+    """Keywords that can be the object of a task: no verb, no filler, not already said."""
     usable = []
     for term in keywords[:8]:
         words = term.split()
@@ -453,8 +452,18 @@ def _object_term(keywords: list[str], avoid: set[str]) -> str | None:
         if len(words) == 1 and (words[0] in _FAMILY_OF or len(words[0]) < 3):
             continue
         usable.append(term)
+    return usable
+
+
+def _object_term(keywords: list[str], avoid: set[str], choose=None) -> str | None:
+    """The keyword that names what a category is about: the candidate ``choose`` prefers (categorize passes the
+    one nearest the category's centre in embedding space, KeyBERT-style), else the first candidate, or a
+    two-word phrase near the top that contains it ("apple" -> "apple pay")."""
+    usable = object_candidates(keywords, avoid)
     if not usable:
         return None
+    if choose is not None:
+        return choose(usable)
     first = usable[0]
     if " " not in first:
         phrase = next((t for t in usable[1:4] if " " in t and first in t.split()), None)
@@ -463,13 +472,14 @@ def _object_term(keywords: list[str], avoid: set[str]) -> str | None:
     return first
 
 
-def task_phrase(texts: list[str], keywords: list[str]) -> str | None:
+def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | None:
     """A task phrase, verb and object, from a category's own prompts (no LLM):
 
     - most prompts open with one kind of instruction ("Write a poem ...", "Translate ..."): that verb and the
       object most of them name, or the category's first keyword ("Write poems", "Translate sentences");
     - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
     - otherwise "Handle <keyword> requests".
+    ``choose`` picks the object among candidate keywords (see ``_object_term``).
     None when there is neither an instruction nor a usable keyword."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
@@ -490,12 +500,12 @@ def task_phrase(texts: list[str], keywords: list[str]) -> str | None:
     if verb and (count >= 0.3 * n or (count >= 0.15 * n and questions < 0.4 * n)) and verb != "answer":
         said = objects.get(verb, Counter()).most_common(1)
         obj = said[0][0] if said and said[0][1] >= max(2, 0.1 * count) else None
-        term = obj or _object_term(keywords, _VERB_FAMILIES.get(verb, set()) | {verb})
+        term = obj or _object_term(keywords, _VERB_FAMILIES.get(verb, set()) | {verb}, choose)
         if term:
             head = term.split()
             return _tidy_name(f"{verb} {' '.join(head[:-1] + [_plural(head[-1]) if verb in _COUNTED else head[-1]])}")
         return _tidy_name(f"{verb} requests")
-    term = _object_term(keywords, set())
+    term = _object_term(keywords, set(), choose)
     if not term:
         return None
     topic = "-".join(term.split())

@@ -108,7 +108,7 @@ def _run(con, s: CategorizeSettings, progress: bool, say: Say) -> dict:
     tree = build_tree(con, clusters, top=s.top, named_share=s.named_share)
     ids = assign_ids(con, tree)
     write_map(con, tree, ids)
-    described = _describe(con, s, prep, fit, clusters, assignment, tree, ids, say)
+    described = _describe(con, s, prep, fit, clusters, assignment, tree, ids, embedder, say)
     lap("describe")
     store(con, described["rows"], described["templates"], k=clusters.k, embedder_name=embedder.name,
           named_level=tree.named_level)
@@ -132,7 +132,7 @@ def _check_k(k: int | None, n_texts: int) -> None:
 
 
 def _describe(con, s: CategorizeSettings, prep: PreparedTexts, fit: FitSet, clusters: Clusters,
-              assignment: Assignment, tree: Tree, ids: dict[str, int], say: Say) -> dict:
+              assignment: Assignment, tree: Tree, ids: dict[str, int], embedder, say: Say) -> dict:
     """Every category's figures, description and intervals, as the rows ``store`` writes."""
     members = d.node_clusters(tree, ids)
     figures = d.figures(con)
@@ -147,8 +147,9 @@ def _describe(con, s: CategorizeSettings, prep: PreparedTexts, fit: FitSet, clus
     samples = d.task_samples(con, s.seed)
     task_of = {cid: infer_task_type(samples.get(cid, [])) for cid in members if cid != OTHER_ID}
     template_text = {template_id(t["kind"], t["key"]): t.get("display") or t["text"] for t in prep.templates}
+    chooser = d.term_chooser(con, embedder, keywords, d.centres_of_categories(members, clusters, fit))
     names, name_source = d.names(tree, ids, keywords, texts, samples, task_of, template_text,
-                                 d.dominant_templates(con))
+                                 d.dominant_templates(con), chooser)
     examples = d.examples(con, fit, clusters, members)
     descriptions: dict[int, str] = {}
     named_ids = [ids[k] for k in tree.named]

