@@ -289,11 +289,11 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
         stored = np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(found.num_rows, -1)
         cached = {h: i for i, h in enumerate(found.column("content_hash").to_pylist())}
     missing_order: dict[str, int] = {}
-    for h, t in zip(hashes, texts):
+    for h in hashes:
         if h not in cached and h not in missing_order:
             missing_order[h] = len(missing_order)
     missing_texts = [None] * len(missing_order)
-    for h, t in zip(hashes, texts):
+    for h, t in zip(hashes, texts, strict=True):
         idx = missing_order.get(h)
         if idx is not None and missing_texts[idx] is None:
             missing_texts[idx] = t

@@ -580,95 +580,102 @@ def _tags(response: str) -> list[str] | None:
     return parts
 
 
-def infer_task_type(samples: list[dict]) -> tuple[str, str]:
-    """The task type of a category and the evidence for it, from a sample of its requests
-    (dicts with system_prompt, prompt_text, response_text, input_tokens)."""
-    n = len(samples)
-    if not n:
-        return tt.OTHER, "no requests"
-    forms = Counter()
-    short_answers = Counter()
-    clarifying = 0
-    prompt_chars = []
-    input_tokens = []
-    cue_votes = Counter()
-    with_response = 0
-    code_prompts = 0
-    responses_seen: list[str] = []
+def _pct(x: float) -> str:
+    return f"{round(100 * x)}%"
+
+
+def _evidence(samples: list[dict]) -> dict:
+    """What a sample of requests shows: the forms of the frontier responses, short answers, clarifying
+    questions, code in prompts, the instruction cue each prompt carries, and the median input size."""
+    ev = {"n": len(samples), "forms": Counter(), "short_answers": Counter(), "clarifying": 0, "cues": Counter(),
+          "with_response": 0, "code_prompts": 0, "responses": []}
+    prompt_chars, input_tokens = [], []
     for s in samples:
         response = s.get("response_text")
         form = response_form(response)
         if form:
-            responses_seen.append(response)
-            with_response += 1
-            forms[form] += 1
+            ev["responses"].append(response)
+            ev["with_response"] += 1
+            ev["forms"][form] += 1
             if form == "short":
-                short_answers[re.sub(r"[^a-z0-9 _-]", "", strip_fences(response).strip().lower())] += 1
+                ev["short_answers"][re.sub(r"[^a-z0-9 _-]", "", strip_fences(response).strip().lower())] += 1
             if _CLARIFY.search((response or "")[:600]):
-                clarifying += 1
-        prompt = s.get("prompt_text") or ""
-        system = s.get("system_prompt") or ""
+                ev["clarifying"] += 1
+        prompt, system = s.get("prompt_text") or "", s.get("system_prompt") or ""
         prompt_chars.append(len(prompt) + len(system))
         if s.get("input_tokens"):
             input_tokens.append(s["input_tokens"])
         if _CODE_FENCE.search(prompt[:6000]) or re.search(r"^(?:diff --git|@@ .* @@|[+-]{3} [ab]/)", prompt[:6000], re.M) \
                 or len(_CODE_START.findall(prompt[:6000])) >= 2:
-            code_prompts += 1
+            ev["code_prompts"] += 1
         instructions = system[:3000] + "\n" + prompt[:1500]
-        for kind, pattern in _CUES:
-            if pattern.search(instructions):
-                cue_votes[kind] += 1
-                break
-    median_tokens = float(np.median(input_tokens)) if input_tokens else float(np.median(prompt_chars)) / 4.0
+        kind = next((kind for kind, pattern in _CUES if pattern.search(instructions)), None)
+        if kind:
+            ev["cues"][kind] += 1
+    ev["median_tokens"] = float(np.median(input_tokens)) if input_tokens else float(np.median(prompt_chars)) / 4.0
+    return ev
 
-    def share(count, of=with_response):
-        return count / of if of else 0.0
 
-    def pct(x):
-        return f"{round(100 * x)}%"
+def _type_from_responses(ev: dict) -> tuple[str, str] | None:
+    """A task type the frontier responses settle on their own (labels, tags, structure, code), or None."""
+    forms, with_response = ev["forms"], ev["with_response"]
 
+    def share(count):
+        return count / with_response if with_response else 0.0
+
+    if share(ev["clarifying"]) >= 0.3:
+        return tt.AMBIGUOUS_INSTRUCTION, f"{_pct(share(ev['clarifying']))} of frontier responses ask for clarification"
+    if share(forms["short"]) >= 0.6:
+        labels = len(ev["short_answers"])
+        if labels <= max(12, 0.2 * forms["short"]):
+            top = ", ".join(lbl for lbl, _ in ev["short_answers"].most_common(4))
+            return tt.CLASSIFICATION, (f"{_pct(share(forms['short']))} of responses are short labels from a set of "
+                                       f"{labels} ({top})")
+    tag_lists = [t for t in (_tags(r) for r in ev["responses"]) if t]
+    tag_vocabulary = {tag for tags in tag_lists for tag in tags}
+    if share(len(tag_lists)) >= 0.6 and len(tag_vocabulary) <= min(40, 0.5 * len(tag_lists)):
+        return tt.CLASSIFICATION, (f"{_pct(share(len(tag_lists)))} of responses are comma-separated tags from a "
+                                   f"set of {len(tag_vocabulary)}")
+    if share(forms["json"] + forms["sql"] + forms["svg"]) >= 0.5:
+        kind = max(("json", "sql", "svg"), key=lambda f: forms[f])
+        if kind == "json" and ev["cues"][tt.EXTRACTION] >= 0.3 * ev["n"]:
+            return tt.EXTRACTION, f"{_pct(share(forms['json']))} of responses are JSON and prompts ask to extract"
+        return tt.STRUCTURED_GENERATION, f"{_pct(share(forms[kind]))} of responses parse as {kind.upper()}"
+    if share(forms["code"]) >= 0.5:
+        return tt.CODE_FROM_SPEC, f"{_pct(share(forms['code']))} of responses are code"
+    if ev["code_prompts"] >= 0.5 * ev["n"] and share(forms["prose"]) >= 0.5:
+        # Code in, prose out: reviewing or explaining existing (often proprietary) code, not writing it
+        # from a spec. The vocabulary has no closer type, and it must not pass for open-ended writing.
+        return tt.OTHER, (f"{_pct(ev['code_prompts'] / ev['n'])} of prompts carry code and "
+                          f"{_pct(share(forms['prose']))} of responses discuss it (code review or explanation)")
+    return None
+
+
+def infer_task_type(samples: list[dict]) -> tuple[str, str]:
+    """The task type of a category and the evidence for it, from a sample of its requests
+    (dicts with system_prompt, prompt_text, response_text, input_tokens)."""
+    if not samples:
+        return tt.OTHER, "no requests"
+    ev = _evidence(samples)
+    n, cues, forms, with_response = ev["n"], ev["cues"], ev["forms"], ev["with_response"]
     if with_response:
-        structured = forms["json"] + forms["sql"] + forms["svg"]
-        if share(clarifying) >= 0.3:
-            return tt.AMBIGUOUS_INSTRUCTION, f"{pct(share(clarifying))} of frontier responses ask for clarification"
-        if share(forms["short"]) >= 0.6:
-            labels = len(short_answers)
-            if labels <= max(12, 0.2 * forms["short"]):
-                top = ", ".join(lbl for lbl, _ in short_answers.most_common(4))
-                return tt.CLASSIFICATION, (f"{pct(share(forms['short']))} of responses are short labels from a set of "
-                                           f"{labels} ({top})")
-        tag_lists = [_tags(r) for r in responses_seen]
-        tag_lists = [t for t in tag_lists if t]
-        tag_vocabulary = {tag for tags in tag_lists for tag in tags}
-        if share(len(tag_lists)) >= 0.6 and len(tag_vocabulary) <= min(40, 0.5 * len(tag_lists)):
-            return tt.CLASSIFICATION, (f"{pct(share(len(tag_lists)))} of responses are comma-separated tags from a "
-                                       f"set of {len(tag_vocabulary)}")
-        if share(structured) >= 0.5:
-            kind = max(("json", "sql", "svg"), key=lambda f: forms[f])
-            if kind == "json" and cue_votes[tt.EXTRACTION] >= 0.3 * n:
-                return tt.EXTRACTION, f"{pct(share(forms['json']))} of responses are JSON and prompts ask to extract"
-            return tt.STRUCTURED_GENERATION, f"{pct(share(forms[kind]))} of responses parse as {kind.upper()}"
-        if share(forms["code"]) >= 0.5:
-            return tt.CODE_FROM_SPEC, f"{pct(share(forms['code']))} of responses are code"
-        if code_prompts >= 0.5 * n and share(forms["prose"]) >= 0.5:
-            # Code in, prose out: reviewing or explaining existing (often proprietary) code, not writing it
-            # from a spec. The vocabulary has no closer type, and it must not pass for open-ended writing.
-            return tt.OTHER, (f"{pct(code_prompts / n)} of prompts carry code and {pct(share(forms['prose']))} of "
-                              "responses discuss it (code review or explanation)")
-    if cue_votes[tt.SUMMARIZATION] >= 0.4 * n:
-        return tt.SUMMARIZATION, f"{pct(cue_votes[tt.SUMMARIZATION] / n)} of prompts ask for a summary"
-    if median_tokens >= 3000:
-        return tt.LONG_DOCUMENT_REASONING, f"median input is {int(median_tokens):,} tokens"
-    if cue_votes:
-        kind, votes = cue_votes.most_common(1)[0]
+        found = _type_from_responses(ev)
+        if found:
+            return found
+    if cues[tt.SUMMARIZATION] >= 0.4 * n:
+        return tt.SUMMARIZATION, f"{_pct(cues[tt.SUMMARIZATION] / n)} of prompts ask for a summary"
+    if ev["median_tokens"] >= 3000:
+        return tt.LONG_DOCUMENT_REASONING, f"median input is {int(ev['median_tokens']):,} tokens"
+    if cues:
+        kind, votes = cues.most_common(1)[0]
         if votes >= 0.4 * n and kind != tt.STRUCTURED_GENERATION or votes >= 0.6 * n:
-            return kind, f"{pct(votes / n)} of prompts ask for it ({tt.LABELS[kind].lower()})"
-    if with_response and share(forms["prose"]) >= 0.5:
-        return tt.OPEN_ENDED, f"{pct(share(forms['prose']))} of responses are free prose"
+            return kind, f"{_pct(votes / n)} of prompts ask for it ({tt.LABELS[kind].lower()})"
+    if with_response and forms["prose"] / with_response >= 0.5:
+        return tt.OPEN_ENDED, f"{_pct(forms['prose'] / with_response)} of responses are free prose"
     if not with_response:
         return tt.OTHER, "no frontier responses logged and no clear cue in the prompts"
     top_form, count = forms.most_common(1)[0]
-    return tt.OTHER, f"mixed responses (most common: {top_form}, {pct(share(count))})"
+    return tt.OTHER, f"mixed responses (most common: {top_form}, {_pct(count / with_response)})"
 
 
 # --- optional: names from an LLM, Clio-style -----------------------------------------------------------

@@ -1,7 +1,7 @@
 """Quality of `plan categorize` on labelled prompt sets: clusters, names and the named share of spend.
 
     python benchmarks/quality_categorize.py                      # every set found
-    python benchmarks/quality_categorize.py --sets banking77 clinc150 --json
+    python benchmarks/quality_categorize.py --sets banking77 hwu64 clinc150/ --json
 
 For each labelled set the prompts go into a fresh database as requests (cost proportional to their length, as a
 price per token makes it) and `categorize()` runs twice, through the library exactly as `plan categorize` does:
@@ -68,7 +68,9 @@ def load_sets(labelled: Path, wanted: list[str] | None) -> dict[str, tuple[list[
         sets["banking77"] = ([r["text"] for r in rows], [r["category"] for r in rows])
     if (labelled / "hwu64_all.csv").exists():
         sets["hwu64"] = _hwu64(labelled / "hwu64_all.csv", 5000)
-    return {k: v for k, v in sets.items() if not wanted or k in wanted or k.split("/")[0] in wanted}
+    if not wanted:
+        return sets
+    return {k: sets[k] for w in wanted for k in sets if k == w or (w.endswith("/") and k.startswith(w))}
 
 
 def _hwu64(path: Path, n: int) -> tuple[list[str], list[str]]:
@@ -191,7 +193,8 @@ def evaluate(name: str, texts: list[str], labels: list[str], *, alone: bool) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="*", help="names (or prefixes: clinc150) of the sets to run")
+    parser.add_argument("--sets", nargs="*", help="names of the sets to run, in this order ('clinc150/' for its "
+                                                   "ten domains)")
     parser.add_argument("--labelled-dir", type=Path, default=LABELLED)
     parser.add_argument("--no-alone", action="store_true", help="skip plain KMeans / clusterer on vectors")
     parser.add_argument("--json", action="store_true")

@@ -655,7 +655,7 @@ def test_when_no_level_reaches_the_share_the_coarser_level_is_named_and_says_why
                "You help people who lost a card.", "You explain how to top up an account.",
                "You help customers change a PIN.", "You handle refund requests."]
     records, i = [], 1
-    for (intent, (openers, subjects)), system in zip(list(SUPPORT_APP.items())[:6], prompts, strict=True):
+    for (openers, subjects), system in zip(list(SUPPORT_APP.values())[:6], prompts, strict=True):
         for opener in openers:
             for subject in subjects:
                 records.append({"id": i, "prompt_text": f"{opener} {subject}?", "system_prompt": system,

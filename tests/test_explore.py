@@ -135,7 +135,7 @@ def test_spend_by_day_per_group_adds_up_to_the_total(ro):
 def test_spend_by_category_is_the_stored_table_and_grows_with_later_stages(ro):
     df = explore.spend_by_category(ro)
     stored = dict(rows(ro, "select category_id, requests from categories where named"))
-    assert dict(zip(df["category_id"].to_list(), df["requests"].to_list())) == stored
+    assert dict(zip(df["category_id"].to_list(), df["requests"].to_list(), strict=True)) == stored
     assert df["spend_usd"].to_list() == sorted(df["spend_usd"].to_list(), reverse=True)
     assert "decision" not in df.columns  # judge has not run
     top = df.row(0, named=True)
@@ -173,7 +173,7 @@ def test_prompt_vectors_are_the_cached_vectors_categorize_clustered(ro, vectors)
     assert np.allclose(np.linalg.norm(vectors.vectors, axis=1), 1.0, atol=1e-5)
     # each text carries its stored category
     by_request = dict(rows(ro, "select request_id, category_id from request_categories"))
-    for rid, cid in zip(vectors.frame["request_id"].to_list(), vectors.frame["category_id"].to_list()):
+    for rid, cid in zip(vectors.frame["request_id"].to_list(), vectors.frame["category_id"].to_list(), strict=True):
         assert by_request[rid] == cid
     assert vectors.frame["requests"].sum() == 60
     assert "60 of 60" in vectors.describe()
