@@ -98,7 +98,7 @@ def overview(con) -> dict:
     window = (r["last_at"] - r["first_at"]).total_seconds() / 86400 if r["first_at"] and r["last_at"] else None
     out = {**r, "window_days": window, "stages": stages(con)}
     if out["stages"]["categorize"]:
-        out["categories"] = db.scalar(con, "select count(*) from categories")
+        out["categories"] = db.scalar(con, "select count(*) from categories where coalesce(named, true)")
         out["k"] = db.scalar(con, "select max(k) from categories")
         out["embedder"] = db.scalar(con, "select any_value(embedder) from categories")
     return out

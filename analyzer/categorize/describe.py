@@ -181,20 +181,33 @@ def dominant_templates(con) -> dict[int, tuple[int, float]]:
     return out
 
 
-def term_chooser(con, embedder, kws: dict[int, list[str]], centre: dict[int, np.ndarray]):
-    """``choose(category_id)``: a function that picks, among a category's candidate object terms, the one whose
-    embedding is nearest the category's centre (KeyBERT-style). Measured on true intents, the share of names
-    nearest their own intent's label: Banking77 56% -> 64%, CLINC150 58% -> 67%, HWU64 63% -> 61%."""
+CONTRAST = 0.5  # how much a term's likeness to the nearest other category counts against it
+
+
+def term_chooser(con, embedder, kws: dict[int, list[str]], centre: dict[int, np.ndarray], level: dict[int, str]):
+    """``chooser(category_id)``: a function that picks, among a category's candidate object terms, the one nearest
+    the category's centre in embedding space and least like the other categories of its level (KeyBERT-style,
+    with Clio's "what sets the inside apart"): cos(term, own centre) - 0.5 max cos(term, other centre). Measured
+    on true intents, the share of names nearest their own intent's label: first c-TF-IDF keyword / nearest the
+    centre / this: Banking77 56% / 62% / 71%, HWU64 63% / 61% / 63%, CLINC150 58% / 65% / 65%."""
     from ..embedders import embed_cached
     from ..naming import object_candidates
 
     terms = sorted({t for cid, words in kws.items() if cid in centre for t in object_candidates(words)})
     vectors = dict(zip(terms, normalise(embed_cached(con, terms, embedder).vectors), strict=True)) if terms else {}
+    peers = {lv: [c for c in centre if level.get(c) == lv] for lv in set(level.values())}
+
+    def score(cid: int, term: str) -> float:
+        if term not in vectors:
+            return -2.0
+        others = [centre[c] for c in peers.get(level.get(cid), []) if c != cid]
+        nearest_other = max((float(vectors[term] @ o) for o in others), default=0.0)
+        return float(vectors[term] @ centre[cid]) - CONTRAST * nearest_other
 
     def chooser(cid: int):
         if cid not in centre:
             return None
-        return lambda candidates: max(candidates, key=lambda t: float(vectors[t] @ centre[cid]) if t in vectors else -2.0)
+        return lambda candidates: max(candidates, key=lambda t: score(cid, t))
     return chooser
 
 
