@@ -292,7 +292,7 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
     for h in hashes:
         if h not in cached and h not in missing_order:
             missing_order[h] = len(missing_order)
-    missing_texts = [None] * len(missing_order)
+    missing_texts: list[str | None] = [None] * len(missing_order)
     for h, t in zip(hashes, texts, strict=True):
         idx = missing_order.get(h)
         if idx is not None and missing_texts[idx] is None:
@@ -309,12 +309,13 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
                 _store(con, list(missing_order)[start : start + chunk], part, embedder.name)
                 pbar.update(len(part))
         fresh = np.concatenate(parts)
-    dim = (stored if stored is not None else fresh).shape[1]
-    out = np.empty((len(texts), dim), dtype=np.float32)
+    reference = stored if stored is not None else fresh
+    assert reference is not None  # texts were given, so some vectors were read or made
+    out = np.empty((len(texts), reference.shape[1]), dtype=np.float32)
     for row, h in enumerate(hashes):
-        if h in cached:
+        if h in cached and stored is not None:
             out[row] = stored[cached[h]]
-        else:
+        elif fresh is not None:
             out[row] = fresh[missing_order[h]]
     return Embedded(out, len(missing_texts), len(texts) - sum(1 for h in hashes if h in missing_order))
 

@@ -728,7 +728,7 @@ def _categories_at(pv: PromptVectors, labels: np.ndarray, k: int, top: int):
         totals: dict = {}
         for v, w in zip(values, weights, strict=True):
             totals[v] = totals.get(v, 0.0) + w
-        best = max(totals, key=totals.get)
+        best = max(totals, key=lambda v: totals[v])
         return best, totals[best] / max(sum(totals.values()), 1e-12)
 
     names = {}

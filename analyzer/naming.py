@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -261,7 +262,7 @@ def task_name(base: str, task_type: str, samples: list[dict]) -> str:
     suffix = None
     low = base.lower()
     if task_type == tt.CLASSIFICATION:
-        labels = Counter(re.sub(r"[^a-z0-9 _-]", "", strip_fences(r).strip().lower()) for r in responses
+        labels = Counter(re.sub(r"[^a-z0-9 _-]", "", strip_fences(r or "").strip().lower()) for r in responses
                          if response_form(r) == "short")
         if 2 <= len(labels) <= 30 and not re.search(r"\blabels?\b|\bclasses\b", low):
             suffix = f"{len(labels)} labels"
@@ -442,7 +443,7 @@ def _plural(noun: str) -> str:
     return noun + "s"
 
 
-def object_candidates(keywords: list[str], avoid: set[str] = frozenset()) -> list[str]:
+def object_candidates(keywords: list[str], avoid: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """Keywords that can be the object of a task: no verb, no filler, not already said."""
     usable = []
     for term in keywords[:8]:
@@ -587,7 +588,7 @@ def _pct(x: float) -> str:
 def _evidence(samples: list[dict]) -> dict:
     """What a sample of requests shows: the forms of the frontier responses, short answers, clarifying
     questions, code in prompts, the instruction cue each prompt carries, and the median input size."""
-    ev = {"n": len(samples), "forms": Counter(), "short_answers": Counter(), "clarifying": 0, "cues": Counter(),
+    ev: dict[str, Any] = {"n": len(samples), "forms": Counter(), "short_answers": Counter(), "clarifying": 0, "cues": Counter(),
           "with_response": 0, "code_prompts": 0, "responses": []}
     prompt_chars, input_tokens = [], []
     for s in samples:
@@ -598,7 +599,7 @@ def _evidence(samples: list[dict]) -> dict:
             ev["with_response"] += 1
             ev["forms"][form] += 1
             if form == "short":
-                ev["short_answers"][re.sub(r"[^a-z0-9 _-]", "", strip_fences(response).strip().lower())] += 1
+                ev["short_answers"][re.sub(r"[^a-z0-9 _-]", "", strip_fences(response or "").strip().lower())] += 1
             if _CLARIFY.search((response or "")[:600]):
                 ev["clarifying"] += 1
         prompt, system = s.get("prompt_text") or "", s.get("system_prompt") or ""

@@ -146,7 +146,7 @@ def k_grid(n: int, top: int = DEFAULT_TOP, k_max: int = K_MAX, points: int = 6) 
     if low >= high:
         return [low]
     dense = list(range(low, min(2 * low, high) + 1))
-    sparse = np.round(np.geomspace(dense[-1], high, points)).astype(int) if high > dense[-1] else []
+    sparse = [int(k) for k in np.round(np.geomspace(dense[-1], high, points))] if high > dense[-1] else []
     return sorted({int(k) for k in [*dense, *sparse]})
 
 

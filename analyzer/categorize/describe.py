@@ -200,7 +200,7 @@ def term_chooser(con, embedder, kws: dict[int, list[str]], centre: dict[int, np.
     def score(cid: int, term: str) -> float:
         if term not in vectors:
             return -2.0
-        others = [centre[c] for c in peers.get(level.get(cid), []) if c != cid]
+        others = [centre[c] for c in peers.get(level.get(cid, ""), []) if c != cid]
         nearest_other = max((float(vectors[term] @ o) for o in others), default=0.0)
         return float(vectors[term] @ centre[cid]) - CONTRAST * nearest_other
 
@@ -224,7 +224,7 @@ def names(tree: Tree, ids: dict[str, int], kws: dict[int, list[str]], texts: dic
             out[cid], source[cid] = NO_TEXT_NAME, "fixed"
             continue
         tid, share = dominant.get(cid, (None, 0.0))
-        phrase = template_phrase(templates.get(tid, "")) if tid is not None and share >= 0.5 else None
+        phrase = template_phrase(templates.get(tid) or "") if tid is not None and share >= 0.5 else None
         if phrase and node.source != "topic":
             out[cid] = task_name(phrase, task_of.get(cid, (tt.OTHER, ""))[0], samples.get(cid, []))
             source[cid] = "template"
@@ -275,10 +275,13 @@ def examples(con, fit: FitSet, clusters: Clusters, members: dict[int, list[int]]
     )}
     out: dict[int, list[dict]] = {}
     for cid, hashes in wanted.items():
-        items, seen = [], set()
+        items: list[dict] = []
+        seen: set[str] = set()
         for h in hashes:
             r = rows.get(h)
-            text = ((r["prompt_text"] or r["system_prompt"] or "") if r else "").strip()
+            if r is None:
+                continue
+            text = (r["prompt_text"] or r["system_prompt"] or "").strip()
             key = " ".join(text.lower().split())[:200]
             if text and key not in seen and len(items) < EXAMPLES_PER_CATEGORY:
                 seen.add(key)

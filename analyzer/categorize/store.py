@@ -81,9 +81,8 @@ def write_map(con, tree: Tree, ids: dict[str, int]) -> None:
     intent = tree.intent_of_cluster()
     rows = []
     for cluster, key in intent.items():
-        parent = tree.nodes[key].parent
-        rows.append([cluster, ids[category[cluster]] if category.get(cluster) else OTHER_ID, ids[key],
-                     ids[parent] if parent else None])
+        parent, named = tree.nodes[key].parent, category.get(cluster)
+        rows.append([cluster, ids[named] if named else OTHER_ID, ids[key], ids[parent] if parent else None])
     con.execute("create or replace temp table _cat_map (cluster bigint, category_id integer, intent_id integer, "
                 "workload_id integer)")
     if rows:
