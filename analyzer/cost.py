@@ -583,6 +583,7 @@ def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
         from categories c
         left join request_categories rc on rc.category_id = c.category_id
         left join requests r on r.id = rc.request_id
+        where coalesce(c.named, true)  -- the named categories and Other (not the rest of the hierarchy)
         group by all
         order by coalesce(c.is_other, false), spend_usd desc, c.category_id
         """,

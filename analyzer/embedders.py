@@ -230,6 +230,13 @@ def distill_static_model(out_dir: str | os.PathLike, *, source: str | None = Non
     return Path(out_dir)
 
 
+def register_embedder(embedder) -> None:
+    """Make an embedder object (``.name``, ``.encode``) available by its name to ``get_embedder`` in this
+    process: how a caller brings its own model to ``plan categorize``'s settings, which name it."""
+    with _LOCK:
+        _LOADED[embedder.name] = embedder
+
+
 def get_embedder(name: str | None = None):
     """An embedder by name: None/'all-MiniLM-L6-v2' (default), 'static-minilm', or any
     sentence-transformers model name or local path. Instances are shared within the process."""
@@ -282,11 +289,11 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
         stored = np.asarray(flat.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(found.num_rows, -1)
         cached = {h: i for i, h in enumerate(found.column("content_hash").to_pylist())}
     missing_order: dict[str, int] = {}
-    for h, t in zip(hashes, texts):
+    for h in hashes:
         if h not in cached and h not in missing_order:
             missing_order[h] = len(missing_order)
-    missing_texts = [None] * len(missing_order)
-    for h, t in zip(hashes, texts):
+    missing_texts: list[str | None] = [None] * len(missing_order)
+    for h, t in zip(hashes, texts, strict=True):
         idx = missing_order.get(h)
         if idx is not None and missing_texts[idx] is None:
             missing_texts[idx] = t
@@ -302,12 +309,13 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
                 _store(con, list(missing_order)[start : start + chunk], part, embedder.name)
                 pbar.update(len(part))
         fresh = np.concatenate(parts)
-    dim = (stored if stored is not None else fresh).shape[1]
-    out = np.empty((len(texts), dim), dtype=np.float32)
+    reference = stored if stored is not None else fresh
+    assert reference is not None  # texts were given, so some vectors were read or made
+    out = np.empty((len(texts), reference.shape[1]), dtype=np.float32)
     for row, h in enumerate(hashes):
-        if h in cached:
+        if h in cached and stored is not None:
             out[row] = stored[cached[h]]
-        else:
+        elif fresh is not None:
             out[row] = fresh[missing_order[h]]
     return Embedded(out, len(missing_texts), len(texts) - sum(1 for h in hashes if h in missing_order))
 

@@ -30,11 +30,13 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from . import categorize as cat
 from . import db
 from .errors import PlanError
 from .output import gate_frame, gated
 
-NOTEBOOKS = ("01_explore_workload.ipynb", "02_tune_categories.ipynb", "03_savings_what_if.ipynb")
+NOTEBOOKS = ("01_explore_workload.ipynb", "02_tune_categories.ipynb", "03_savings_what_if.ipynb",
+             "04_workload_intents.ipynb")
 NOTEBOOK_DB_DEFAULT = "../plan.duckdb"  # what the notebooks open when PLAN_DB is unset (Jupyter runs them in notebooks/)
 DAY_GROUPS = {"model": "coalesce(r.model, '(no model)')", "provider": "coalesce(r.provider, '(unknown)')",
               "source_format": "coalesce(r.source_format, '(unknown)')", "category": "coalesce(c.name, 'Not categorised')"}
@@ -100,7 +102,7 @@ def overview(con) -> dict:
     window = (r["last_at"] - r["first_at"]).total_seconds() / 86400 if r["first_at"] and r["last_at"] else None
     out = {**r, "window_days": window, "stages": stages(con)}
     if out["stages"]["categorize"]:
-        out["categories"] = db.scalar(con, "select count(*) from categories")
+        out["categories"] = db.scalar(con, "select count(*) from categories where coalesce(named, true)")
         out["k"] = db.scalar(con, "select max(k) from categories")
         out["embedder"] = db.scalar(con, "select any_value(embedder) from categories")
     return out
@@ -170,19 +172,20 @@ def spend_by_category(con):
     frame = _frame(
         con,
         """
-        select category_id, spend_rank, name, task_type, requests, share_of_requests, spend_usd, share_of_spend,
+        select category_id, spend_rank, name, level, task_type, requests, share_of_requests, spend_usd, share_of_spend,
                share_of_spend_ci_low, share_of_spend_ci_high, input_tokens, output_tokens, unpriced_requests,
-               coalesce(is_other, false) as is_other, keywords_json, models_json, first_at, last_at
-        from categories order by coalesce(is_other, false), spend_usd desc, category_id
+               coalesce(is_other, false) as is_other, array_to_string(keywords[1:5], ', ') as keywords, models_json,
+               first_at, last_at
+        from categories where coalesce(named, true)
+        order by coalesce(is_other, false), spend_usd desc, category_id
         """,
     )
     import polars as pl
 
     frame = frame.with_columns(
-        pl.col("keywords_json").map_elements(lambda s: ", ".join(json.loads(s or "[]")[:5]), return_dtype=pl.String).alias("keywords"),
         pl.col("models_json").map_elements(lambda s: ", ".join(m["model"] for m in json.loads(s or "[]")[:3]),
                                            return_dtype=pl.String).alias("models"),
-    ).drop("keywords_json", "models_json")
+    ).drop("models_json")
     if _has_rows(con, "category_acceptance"):
         acc = _frame(con, "select category_id, n, passed, acceptance, ci_low, ci_high, decision from category_acceptance")
         frame = frame.join(acc, on="category_id", how="left")
@@ -194,6 +197,97 @@ def spend_by_category(con):
             frame = frame.join(pl.DataFrame(rows, schema={"category_id": frame.schema["category_id"], "sensitive_share": pl.Float64}),
                                on="category_id", how="left")
     return frame
+
+
+def category_tree(con):
+    """Every category of the hierarchy, workloads first (by spend), each followed by its intents (by spend):
+    level, parent, whether it is one of the named categories (decisions are made for those), figures and
+    keywords. ``named_level`` says which level ``plan categorize`` named."""
+    _require(con, "categories", "plan categorize")
+    return _frame(
+        con,
+        """
+        with nodes as (
+            select c.category_id, c.level, c.parent_id, c.name, coalesce(c.named, true) as named, c.spend_rank,
+                   c.task_type, c.requests, c.share_of_requests, c.spend_usd, c.share_of_spend, c.stability,
+                   c.workload_source, array_to_string(c.keywords[1:5], ', ') as keywords, c.named_level,
+                   coalesce(p.spend_usd, c.spend_usd) as workload_spend, coalesce(c.parent_id, c.category_id) as workload_id
+            from categories c left join categories p on p.category_id = c.parent_id
+            where coalesce(c.level, 'intent') <> 'other'
+        )
+        select n.category_id, n.level, n.parent_id, p.name as parent, n.name, n.named, n.spend_rank, n.task_type,
+               n.requests, n.share_of_requests, n.spend_usd, n.share_of_spend, n.stability, n.workload_source,
+               n.keywords, n.named_level
+        from nodes n left join categories p on p.category_id = n.parent_id
+        order by n.workload_spend desc, n.workload_id, n.level = 'intent', n.spend_usd desc, n.category_id
+        """,
+    )
+
+
+def intents_of(con, category_id: int):
+    """The intents beneath one category: a workload's intents (by spend, with their share of the workload's
+    spend); for an intent, the intents of its workload. Drill down from ``spend_by_category``."""
+    _require(con, "categories", "plan categorize")
+    row = db.dicts(con, "select level, parent_id from categories where category_id = ?", [category_id])
+    if not row:
+        ids = [r[0] for r in db.rows(con, "select category_id from categories order by category_id")]
+        raise PlanError(f"No category {category_id}; the categories are {ids}.")
+    parent = category_id if row[0]["level"] == "workload" else row[0]["parent_id"]
+    if parent is None:
+        raise PlanError(f"Category {category_id} has no workload above it (it is {row[0]['level']}).")
+    frame = _frame(
+        con,
+        """
+        select category_id, name, named, task_type, requests, spend_usd,
+               spend_usd / nullif(sum(spend_usd) over (), 0) as share_of_workload_spend, share_of_spend,
+               stability, array_to_string(keywords[1:6], ', ') as keywords
+        from categories where parent_id = ? and level = 'intent'
+        order by spend_usd desc, requests desc, category_id
+        """,
+        [parent],
+    )
+    return frame.join(intent_acceptance(con), on="category_id", how="left") if len(frame) else frame
+
+
+MIN_INTENT_REPLAYS = 10  # judged answers an intent needs before its own acceptance is shown
+
+
+def intent_acceptance(con, min_replays: int = MIN_INTENT_REPLAYS):
+    """Per intent: judged answers (replays that returned an answer; failed calls are not answers), how many
+    passed every check that applied, and the acceptance with its 95% Wilson interval once the intent has at
+    least ``min_replays`` of them (None before: too few to say). Decisions stay per named category."""
+    import polars as pl
+
+    from .stats import wilson_interval
+
+    schema = {"category_id": pl.Int32, "judged_answers": pl.Int64, "passed_answers": pl.Int64,
+              "acceptance": pl.Float64, "acceptance_low": pl.Float64, "acceptance_high": pl.Float64}
+    if not (_has_rows(con, "judgments") and _has_rows(con, "request_categories")):
+        return pl.DataFrame(schema=schema)
+    rows = db.rows(
+        con,
+        """
+        select rc.intent_id, count(*) as n, count(*) filter (where v.passed) as passed from (
+            select j.replay_id, any_value(j.request_id) as request_id, bool_and(j.passed) as passed
+            from judgments j join replays r on r.id = j.replay_id
+            where j.passed is not null and r.error is null and r.output_text is not null
+            group by j.replay_id
+        ) v join request_categories rc on rc.request_id = v.request_id
+        where rc.intent_id is not null group by 1
+        """,
+    )
+    out = []
+    for intent_id, n, passed in rows:
+        low, high = wilson_interval(passed, n) if n >= min_replays else (None, None)
+        out.append({"category_id": intent_id, "judged_answers": n, "passed_answers": passed,
+                    "acceptance": passed / n if n >= min_replays else None, "acceptance_low": low,
+                    "acceptance_high": high})
+    return pl.DataFrame(out, schema=schema)
+
+
+# A request belongs to a category at any level: its named category, its intent, or the workload above its intent.
+_MEMBERS = ("(rc.category_id = ? or rc.intent_id = ? or rc.intent_id in "
+            "(select category_id from categories where parent_id = ?))")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -208,7 +302,7 @@ def category_examples(con, category_id: int, n: int = 5, *, redact: bool = True,
     if order not in ("nearest", "random"):
         raise PlanError("order must be 'nearest' or 'random'.")
     ranking = "rc.distance nulls last, r.id" if order == "nearest" else "md5(? || cast(r.id as varchar))"
-    params: list = [category_id] + ([str(seed)] if order == "random" else []) + [n]
+    params: list = [category_id] * 3 + ([str(seed)] if order == "random" else []) + [n]
     rows = db.dicts(
         con,
         f"""
@@ -218,7 +312,7 @@ def category_examples(con, category_id: int, n: int = 5, *, redact: bool = True,
                    row_number() over (partition by md5(coalesce(r.system_prompt, '') || '|' || coalesce(r.prompt_text, ''))
                                       order by r.id) as copy
             from request_categories rc join requests r on r.id = rc.request_id
-            where rc.category_id = ?
+            where {_MEMBERS}
             qualify copy = 1
             order by {ranking}
         ) limit ?
@@ -285,8 +379,9 @@ def category_card(con, category_id: int) -> dict:
         ids = [r[0] for r in db.rows(con, "select category_id from categories order by category_id")]
         raise PlanError(f"No category {category_id}; the categories are {ids}.")
     card = rows[0]
-    for key in ("keywords_json", "examples_json", "models_json"):
+    for key in ("examples_json", "models_json"):
         card[key.removesuffix("_json")] = json.loads(card.pop(key) or "[]")
+    card["keywords"] = list(card.get("keywords") or [])
     card.pop("examples", None)  # category_examples shows them, redacted
     if _has_rows(con, "category_acceptance"):
         acc = db.dicts(con, "select n, passed, acceptance, ci_low, ci_high, decision, decision_reason, checks_json, "
@@ -335,9 +430,7 @@ class PromptVectors:
 
 
 def _categorize_params(con) -> dict:
-    from . import categorize as cat
-
-    params = {"seed": 0, "min_template_requests": cat.DEFAULT_MIN_TEMPLATE_REQUESTS, "embedder": None, "top": 10}
+    params = {"seed": 0, "min_template_requests": cat.CategorizeSettings().min_template_requests, "embedder": None, "top": 10}
     if db.table_exists(con, "stage_runs"):
         raw = db.scalar(con, "select arg_max(params_json, finished_at) from stage_runs where stage = 'categorize'")
         if raw:
@@ -371,7 +464,6 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
     requests and spend. Reads only: texts without a cached vector are left out unless ``encode_missing``
     (encoded in memory, never stored; an embedder that caches nothing, such as static-minilm, is always
     re-encoded). ``max_texts`` keeps a seeded uniform sample (categorize's own draw order)."""
-    from . import categorize as cat
     from .embedders import content_hash, get_embedder
 
     _require(con, "categories", "plan categorize")
@@ -381,7 +473,7 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
     embedder_name = params["embedder"] or "all-MiniLM-L6-v2"
     embedder = get_embedder(embedder_name)
     encode = encode_missing or not getattr(embedder, "cacheable", True)
-    prep = cat._prepare(con, min_template_requests=int(params["min_template_requests"]), seed=int(params["seed"]))
+    prep = cat.prepare_texts(con, min_template_requests=int(params["min_template_requests"]), seed=int(params["seed"]))
     try:
         total = db.scalar(con, "select count(*) from _cat_text") or 0
         has_cats = _has_rows(con, "request_categories")
@@ -409,7 +501,7 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
         args = ([] if encode else [embedder.name]) + ([int(max_texts)] if max_texts else [])
         frame = _frame(con, sql, args)
     finally:
-        for table in ("_cat_req", "_cat_text", "_cat_assign", "_cat_sys_tpl", "_cat_prefix_tpl", "_cat_base", "_cat_req0"):
+        for table in cat.TEMP_TABLES:
             con.execute(f"drop table if exists {table}")
 
     texts = frame["text"].to_list()
@@ -426,23 +518,23 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
         content[i] = encoded[j]
 
     template_vectors: dict[int, np.ndarray] = {}
-    if prep["templates"] and len(texts):
-        ttexts = [t["text"] for t in prep["templates"]]
+    if prep.templates and len(texts):
+        ttexts = [t["text"] for t in prep.templates]
         tfound = _cached_vectors(con, [content_hash(t) for t in ttexts], embedder.name) if getattr(embedder, "cacheable", True) else {}
         tmissing = [i for i, t in enumerate(ttexts) if content_hash(t) not in tfound]
         tencoded = embedder.encode([ttexts[i] for i in tmissing]) if (tmissing and encode) else None
-        for i, t in enumerate(prep["templates"]):
+        for i, t in enumerate(prep.templates):
             vec = tfound.get(content_hash(t["text"]))
             if vec is None and tencoded is not None and i in tmissing:
                 vec = tencoded[tmissing.index(i)]
             if vec is not None:
                 template_vectors[cat.template_id(t["kind"], t["key"])] = vec
     template_ids = frame["template_id"].fill_null(-1).to_numpy().astype(np.int64) if len(frame) else np.zeros(0, np.int64)
-    space = cat._with_templates(cat._normalise(content), template_ids, template_vectors) if len(texts) else content
+    space = cat.with_templates(cat.normalise(content), template_ids, template_vectors) if len(texts) else content
     names = {cat.template_id(t["kind"], t["key"]): " ".join((t.get("display") or t["text"]).split())[:200]
-             for t in prep["templates"]}
+             for t in prep.templates}
     return PromptVectors(frame=frame.drop("text_hash"), vectors=space, embedder=embedder.name, distinct_texts=int(total),
-                         encoded_now=len(todo), templates=len(prep["templates"]), params=params, template_names=names)
+                         encoded_now=len(todo), templates=len(prep.templates), params=params, template_names=names)
 
 
 @gated()
@@ -535,8 +627,6 @@ def _stability(x: np.ndarray, ks: list[int], seed: int, reps: int = 2, fraction:
     did not fit). One Ward tree per subsample serves every k, so the whole sweep costs a few trees."""
     from sklearn.metrics import adjusted_rand_score
 
-    from . import categorize as cat
-
     n = len(x)
     size = max(max(ks) + 1, int(n * fraction))
     scores: dict[int, list[float]] = {k: [] for k in ks}
@@ -550,7 +640,7 @@ def _stability(x: np.ndarray, ks: list[int], seed: int, reps: int = 2, fraction:
             assigned = []
             for run in runs:
                 _, centres = run.fit(k)
-                assigned.append(cat._nearest(x, centres)[0])
+                assigned.append(cat.nearest(x, centres)[0])
             scores[k].append(float(adjusted_rand_score(*assigned)))
     return {k: float(np.mean(v)) for k, v in scores.items()}
 
@@ -570,8 +660,6 @@ def k_sweep(pv: PromptVectors, ks: Iterable[int] | None = None, *, seed: int = 0
     ``ks`` defaults to the grid ``--k auto`` searches."""
     import polars as pl
     from sklearn.metrics import adjusted_rand_score
-
-    from . import categorize as cat
 
     x = pv.vectors
     if len(x) < 3:
@@ -593,7 +681,7 @@ def k_sweep(pv: PromptVectors, ks: Iterable[int] | None = None, *, seed: int = 0
         by_cluster = np.bincount(labels, weights=spend, minlength=k)
         rows.append({
             "k": k,
-            "silhouette": known[k] if known.get(k) is not None else cat._silhouette(x, labels, seed),
+            "silhouette": known[k] if known.get(k) is not None else cat.silhouette(x, labels, seed),
             "auto": k == chosen,
             "stability": stable.get(k),
             "ari_vs_stored": float(adjusted_rand_score(stored[keep], labels[keep])) if keep.any() else None,
@@ -650,7 +738,7 @@ def _categories_at(pv: PromptVectors, labels: np.ndarray, k: int, top: int):
         totals: dict = {}
         for v, w in zip(values, weights, strict=True):
             totals[v] = totals.get(v, 0.0) + w
-        best = max(totals, key=totals.get)
+        best = max(totals, key=lambda v: totals[v])
         return best, totals[best] / max(sum(totals.values()), 1e-12)
 
     names = {}
@@ -683,8 +771,6 @@ def compare_k(pv: PromptVectors, k_a: int, k_b: int, *, seed: int = 0, top: int 
     plus Other), and where each ``k_a`` category's requests go at ``k_b``. Reads only."""
     import polars as pl
     from sklearn.metrics import adjusted_rand_score
-
-    from . import categorize as cat
 
     n = len(pv)
     for k in (k_a, k_b):

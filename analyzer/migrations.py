@@ -340,6 +340,26 @@ def m008_verdict_evidence(con):
     con.execute("alter table category_acceptance add column self_judged boolean")     # the judge was the model judged
 
 
+
+@migration
+def m010_category_hierarchy(con):
+    # Categories form a hierarchy: workloads (a shared template, an app tag, a user) above intents (clusters).
+    # Every node is a row; `named` marks the rows request_categories.category_id points at (the --top named
+    # categories of the named level, and Other), the rows every per-category figure downstream is about.
+    con.execute("alter table categories add column parent_id integer")     # the workload of an intent
+    con.execute("alter table categories add column level varchar")         # workload | intent | other
+    con.execute("alter table categories add column named boolean")
+    con.execute("alter table categories add column workload_source varchar")  # template | tag | user | topic | untemplated | no_text
+    con.execute("alter table categories add column workload_label varchar")   # the tag or user value of a workload
+    con.execute("alter table categories add column named_level varchar")      # the level this run named
+    # Keywords become a typed list (one writer, one reader) instead of a JSON string.
+    con.execute("alter table categories add column keywords varchar[]")
+    con.execute("update categories set keywords = cast(keywords_json as json)::varchar[] where keywords_json is not null")
+    con.execute("update categories set named = true, level = case when is_other then 'other' else 'intent' end")
+    con.execute("alter table categories drop column keywords_json")
+    con.execute("alter table request_categories add column intent_id integer")  # categories.category_id of its intent
+
+
 @migration
 def m011_privacy_scan_engine(con):
     # Which detector set scanned a request (analyzer.redact.engine_version()). A request scanned by another set

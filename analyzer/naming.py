@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ _TASK_VERBS = {
 }
 # Head nouns that name a function rather than a person: "the ticket triage step" -> "Ticket triage".
 _FUNCTION_NOUNS = {"step", "stage", "assistant", "bot", "chatbot", "agent", "tool", "service", "model", "system",
-                   "engine", "module", "component", "api", "function", "pipeline", "helper", "service"}
+                   "engine", "module", "component", "api", "function", "pipeline", "helper"}
 _ROLE_ADJECTIVES = {"expert", "helpful", "friendly", "professional", "senior", "junior", "meticulous", "careful",
                     "experienced", "skilled", "world-class", "diligent", "precise", "thorough", "ai",
                     "in-house", "internal", "highly", "very", "knowledgeable", "concise", "accurate", "capable"}
@@ -261,7 +262,7 @@ def task_name(base: str, task_type: str, samples: list[dict]) -> str:
     suffix = None
     low = base.lower()
     if task_type == tt.CLASSIFICATION:
-        labels = Counter(re.sub(r"[^a-z0-9 _-]", "", strip_fences(r).strip().lower()) for r in responses
+        labels = Counter(re.sub(r"[^a-z0-9 _-]", "", strip_fences(r or "").strip().lower()) for r in responses
                          if response_form(r) == "short")
         if 2 <= len(labels) <= 30 and not re.search(r"\blabels?\b|\bclasses\b", low):
             suffix = f"{len(labels)} labels"
@@ -327,6 +328,197 @@ def unique_names(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[
     return out
 
 
+# --- task phrases from the prompts themselves (no LLM) ------------------------------------------------------
+
+# Imperative verbs that open a request, with the synonyms a name folds together ("Compose an email" and
+# "Draft a reply" are both writing).
+_VERB_FAMILIES = {
+    "write": {"write", "compose", "draft", "craft", "author", "pen"},
+    "summarize": {"summarize", "summarise", "condense", "recap", "tldr"},
+    "translate": {"translate"},
+    "explain": {"explain", "describe", "clarify", "define", "elaborate", "discuss", "outline"},
+    "classify": {"classify", "categorize", "categorise", "label", "tag", "triage", "rate", "grade", "score"},
+    "extract": {"extract", "parse", "pull", "identify", "detect"},
+    "create": {"create", "generate", "make", "produce", "build", "design", "develop", "construct"},
+    "rewrite": {"rewrite", "rephrase", "paraphrase", "edit", "proofread", "improve", "polish", "revise", "shorten"},
+    "fix": {"fix", "debug", "correct", "repair", "troubleshoot", "resolve"},
+    "implement": {"implement", "code", "program"},
+    "analyze": {"analyze", "analyse", "evaluate", "assess", "review", "critique", "examine", "audit", "compare"},
+    "solve": {"solve", "prove", "derive", "simplify"},
+    "calculate": {"calculate", "compute", "determine", "estimate", "convert"},
+    "find": {"find", "search", "locate", "lookup", "look"},
+    "list": {"list", "enumerate", "name"},
+    "suggest": {"suggest", "recommend", "propose", "brainstorm", "give"},
+    "format": {"format", "reformat", "transform"},
+    "plan": {"plan", "schedule", "organize", "organise"},
+    "book": {"book", "reserve"},
+    "set": {"set", "add"},
+    "cancel": {"cancel", "remove", "delete", "stop", "clear"},
+    "play": {"play"},
+    "turn": {"turn", "switch"},
+    "check": {"check", "verify", "validate", "test"},
+    "send": {"send", "email", "text", "message"},
+    "show": {"show", "tell", "display"},
+    "order": {"order", "buy", "purchase"},
+    "answer": {"answer", "respond", "reply"},
+}
+_PARTICLES = {"up", "down", "on", "off", "out"}
+# Verbs whose object reads as a kind of thing, so plural: "Write poems", "Book flights"; not "Turn up volume".
+_COUNTED = {"write", "translate", "classify", "extract", "create", "rewrite", "fix", "implement", "analyze", "solve",
+            "find", "list", "suggest", "format", "plan", "book", "set", "cancel", "check", "send", "order", "summarize"}
+_FAMILY_OF = {v: family for family, verbs in _VERB_FAMILIES.items() for v in verbs}
+_OPENERS = re.compile(
+    r"^(?:(?:hey|hi|hello|ok|okay|so|yo|um|please|pls|kindly|now|quickly)[,!.]?\s+)*"
+    r"(?:(?:can|could|would|will) (?:you|u) (?:please\s+)?|i (?:need|want|would like|'d like) (?:you )?to |"
+    r"i need you to |help me (?:to )?|let's |lets |your task is to |you (?:must|should|will) )?"
+    r"(?:please\s+)?", re.IGNORECASE)
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|whats|how|why|when|where|who|whom|whose|which|is|are|am|was|were|do|does|did|can|could|"
+    r"would|will|should|shall|may|might|have|has|had|isn't|aren't|don't|doesn't|didn't|can't|won't)\b", re.IGNORECASE)
+_OBJECT_SKIP = {
+    "me", "my", "us", "our", "you", "your", "it", "its", "them", "this", "that", "these", "those", "a", "an", "the",
+    "some", "any", "one", "two", "three", "short", "brief", "quick", "simple", "new", "good", "detailed", "few",
+    "list", "couple", "piece", "following", "above", "below", "more", "most", "very", "really", "about", "of",
+    "for", "to", "in", "on", "with", "and", "or", "all", "each", "every", "out", "up", "down", "here", "there",
+    "0", "i", "we", "he", "she", "they", "what", "how", "why", "who", "which", "where", "when", "please", "now",
+    "also", "again", "just", "like", "into", "from", "by", "as", "at", "not", "no", "yes", "so", "if", "then",
+    "engaging", "professional", "persuasive", "creative", "concise", "comprehensive", "step", "following:",
+}
+# Words c-TF-IDF may rank high that are no object of a task ("get", "know", "way").
+_NOT_OBJECTS = {
+    "get", "got", "getting", "know", "tell", "want", "need", "does", "did", "doing", "done", "way", "thing", "things",
+    "able", "possible", "happen", "happened", "going", "let", "say", "said", "think", "sure", "really", "yes", "ok",
+    "okay", "something", "anything", "someone", "today", "tomorrow", "yesterday", "still", "time", "one", "lot",
+    "ll", "ve", "im", "dont", "cant", "pls", "u", "ur", "0", "much", "many", "long", "go", "use", "make", "take",
+    "give", "see", "look", "come", "put", "try", "work", "works", "working", "day", "days", "new", "old", "good",
+    "bad", "right", "wrong", "help", "hello", "hi", "hey", "thanks", "thank", "please", "question", "questions",
+}
+_UNCOUNTABLE = {"sql", "json", "code", "data", "information", "feedback", "advice", "music", "weather", "money",
+                "help", "news", "software", "math", "maths", "physics", "chemistry", "history", "traffic", "research",
+                "content", "copy", "text", "poetry", "spanish", "french", "english", "german", "python", "javascript",
+                "svg", "html", "css", "yaml", "xml", "csv", "homework", "writing", "shopping", "nutrition", "health",
+                "insurance", "travel", "tax", "taxes", "status", "analysis", "series", "mail", "email", "pin",
+                "balance", "cash", "security", "fraud", "identity", "verification"}
+_WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
+
+
+def _opening(text: str) -> str:
+    """The request without its greeting and politeness: 'Hi, could you please write ...' -> 'write ...'."""
+    text = " ".join((text or "").split()).lstrip("\"'([{*#->: ").lower()
+    if " | " in text[:210]:  # categorize's representation: system prompt head | user turn
+        text = text.split(" | ", 1)[1]
+    return _OPENERS.sub("", text, count=1)
+
+
+def _verb_and_object(text: str) -> tuple[str | None, str | None]:
+    """The task verb opening a request (its family, with a particle: "turn up") and the first noun-like word
+    after it."""
+    words = _WORD.findall(_opening(text)[:200])
+    if not words:
+        return None, None
+    family = _FAMILY_OF.get(words[0]) or _FAMILY_OF.get(words[0][:-1] if words[0].endswith("s") else "")
+    if family is None:
+        return None, None
+    rest = words[1:6]
+    if family in ("turn", "set", "look") and rest and rest[0] in _PARTICLES:
+        family, rest = f"{family} {rest[0]}", rest[1:]
+    for w in rest:
+        if w not in _OBJECT_SKIP and w not in _NOT_OBJECTS and w not in _FAMILY_OF and w not in _PARTICLES and len(w) > 2:
+            return family, w
+    return family, None
+
+
+def _is_question(text: str) -> bool:
+    opening = _opening(text)
+    return opening.rstrip().endswith("?") or bool(_QUESTION_START.match(opening))
+
+
+def _plural(noun: str) -> str:
+    if noun in _UNCOUNTABLE or noun.endswith("ing") or (noun.endswith("s") and not noun.endswith(("ss", "us", "is"))):
+        return noun
+    if noun.endswith(("s", "x", "z", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and len(noun) > 2 and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def object_candidates(keywords: list[str], avoid: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """Keywords that can be the object of a task: no verb, no filler, not already said."""
+    usable = []
+    for term in keywords[:8]:
+        words = term.split()
+        if any(w in _NOT_OBJECTS or w in avoid or w.isdigit() or len(w) < 2 for w in words):
+            continue
+        if len(words) == 1 and (words[0] in _FAMILY_OF or len(words[0]) < 3):
+            continue
+        usable.append(term)
+    return usable
+
+
+def _object_term(keywords: list[str], avoid: set[str], choose=None) -> str | None:
+    """The keyword that names what a category is about: the candidate ``choose`` prefers (categorize passes the
+    one nearest the category's centre in embedding space, KeyBERT-style), else the first candidate, or a
+    two-word phrase near the top that contains it ("apple" -> "apple pay")."""
+    usable = object_candidates(keywords, avoid)
+    if not usable:
+        return None
+    if choose is not None:
+        return choose(usable)
+    first = usable[0]
+    if " " not in first:
+        phrase = next((t for t in usable[1:4] if " " in t and first in t.split()), None)
+        if phrase:
+            return phrase
+    return first
+
+
+def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | None:
+    """A task phrase, verb and object, from a category's own prompts (no LLM):
+
+    - most prompts open with one kind of instruction ("Write a poem ...", "Translate ..."): that verb and the
+      object most of them name, or the category's first keyword ("Write poems", "Translate sentences");
+    - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
+    - otherwise "Handle <keyword> requests".
+    ``choose`` picks the object among candidate keywords (see ``_object_term``).
+    None when there is neither an instruction nor a usable keyword."""
+    texts = [t for t in texts if t and t.strip()]
+    if not texts:
+        return None
+    verbs: Counter = Counter()
+    objects: dict[str, Counter] = {}
+    questions = 0
+    for t in texts:
+        family, obj = _verb_and_object(t)
+        if family:
+            verbs[family] += 1
+            if obj:
+                objects.setdefault(family, Counter())[obj] += 1
+        elif _is_question(t):
+            questions += 1
+    n = len(texts)
+    verb, count = verbs.most_common(1)[0] if verbs else (None, 0)
+    if verb and (count >= 0.3 * n or (count >= 0.15 * n and questions < 0.4 * n)) and verb != "answer":
+        said = objects.get(verb, Counter()).most_common(1)
+        obj = said[0][0] if said and said[0][1] >= max(2, 0.1 * count) else None
+        term = obj or _object_term(keywords, _VERB_FAMILIES.get(verb, set()) | {verb}, choose)
+        if term:
+            head = term.split()
+            return _tidy_name(f"{verb} {' '.join(head[:-1] + [_plural(head[-1]) if verb in _COUNTED else head[-1]])}")
+        return _tidy_name(f"{verb} requests")
+    term = _object_term(keywords, set(), choose)
+    if not term:
+        return None
+    topic = "-".join(term.split())
+    return _tidy_name(f"answer {topic} questions" if questions >= 0.4 * n else f"handle {topic} requests")
+
+
+def _tidy_name(phrase: str) -> str:
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in phrase.split()]
+    name = " ".join(words)
+    return clip_name(name[:1].upper() + name[1:])
+
+
 # --- task type ---------------------------------------------------------------------------------------------
 
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_+-]*\s*\n?(.*?)\n?```\s*$", re.DOTALL)
@@ -389,95 +581,102 @@ def _tags(response: str) -> list[str] | None:
     return parts
 
 
-def infer_task_type(samples: list[dict]) -> tuple[str, str]:
-    """The task type of a category and the evidence for it, from a sample of its requests
-    (dicts with system_prompt, prompt_text, response_text, input_tokens)."""
-    n = len(samples)
-    if not n:
-        return tt.OTHER, "no requests"
-    forms = Counter()
-    short_answers = Counter()
-    clarifying = 0
-    prompt_chars = []
-    input_tokens = []
-    cue_votes = Counter()
-    with_response = 0
-    code_prompts = 0
-    responses_seen: list[str] = []
+def _pct(x: float) -> str:
+    return f"{round(100 * x)}%"
+
+
+def _evidence(samples: list[dict]) -> dict:
+    """What a sample of requests shows: the forms of the frontier responses, short answers, clarifying
+    questions, code in prompts, the instruction cue each prompt carries, and the median input size."""
+    ev: dict[str, Any] = {"n": len(samples), "forms": Counter(), "short_answers": Counter(), "clarifying": 0, "cues": Counter(),
+          "with_response": 0, "code_prompts": 0, "responses": []}
+    prompt_chars, input_tokens = [], []
     for s in samples:
         response = s.get("response_text")
         form = response_form(response)
         if form:
-            responses_seen.append(response)
-            with_response += 1
-            forms[form] += 1
+            ev["responses"].append(response)
+            ev["with_response"] += 1
+            ev["forms"][form] += 1
             if form == "short":
-                short_answers[re.sub(r"[^a-z0-9 _-]", "", strip_fences(response).strip().lower())] += 1
+                ev["short_answers"][re.sub(r"[^a-z0-9 _-]", "", strip_fences(response or "").strip().lower())] += 1
             if _CLARIFY.search((response or "")[:600]):
-                clarifying += 1
-        prompt = s.get("prompt_text") or ""
-        system = s.get("system_prompt") or ""
+                ev["clarifying"] += 1
+        prompt, system = s.get("prompt_text") or "", s.get("system_prompt") or ""
         prompt_chars.append(len(prompt) + len(system))
         if s.get("input_tokens"):
             input_tokens.append(s["input_tokens"])
         if _CODE_FENCE.search(prompt[:6000]) or re.search(r"^(?:diff --git|@@ .* @@|[+-]{3} [ab]/)", prompt[:6000], re.M) \
                 or len(_CODE_START.findall(prompt[:6000])) >= 2:
-            code_prompts += 1
+            ev["code_prompts"] += 1
         instructions = system[:3000] + "\n" + prompt[:1500]
-        for kind, pattern in _CUES:
-            if pattern.search(instructions):
-                cue_votes[kind] += 1
-                break
-    median_tokens = float(np.median(input_tokens)) if input_tokens else float(np.median(prompt_chars)) / 4.0
+        kind = next((kind for kind, pattern in _CUES if pattern.search(instructions)), None)
+        if kind:
+            ev["cues"][kind] += 1
+    ev["median_tokens"] = float(np.median(input_tokens)) if input_tokens else float(np.median(prompt_chars)) / 4.0
+    return ev
 
-    def share(count, of=with_response):
-        return count / of if of else 0.0
 
-    def pct(x):
-        return f"{round(100 * x)}%"
+def _type_from_responses(ev: dict) -> tuple[str, str] | None:
+    """A task type the frontier responses settle on their own (labels, tags, structure, code), or None."""
+    forms, with_response = ev["forms"], ev["with_response"]
 
+    def share(count):
+        return count / with_response if with_response else 0.0
+
+    if share(ev["clarifying"]) >= 0.3:
+        return tt.AMBIGUOUS_INSTRUCTION, f"{_pct(share(ev['clarifying']))} of frontier responses ask for clarification"
+    if share(forms["short"]) >= 0.6:
+        labels = len(ev["short_answers"])
+        if labels <= max(12, 0.2 * forms["short"]):
+            top = ", ".join(lbl for lbl, _ in ev["short_answers"].most_common(4))
+            return tt.CLASSIFICATION, (f"{_pct(share(forms['short']))} of responses are short labels from a set of "
+                                       f"{labels} ({top})")
+    tag_lists = [t for t in (_tags(r) for r in ev["responses"]) if t]
+    tag_vocabulary = {tag for tags in tag_lists for tag in tags}
+    if share(len(tag_lists)) >= 0.6 and len(tag_vocabulary) <= min(40, 0.5 * len(tag_lists)):
+        return tt.CLASSIFICATION, (f"{_pct(share(len(tag_lists)))} of responses are comma-separated tags from a "
+                                   f"set of {len(tag_vocabulary)}")
+    if share(forms["json"] + forms["sql"] + forms["svg"]) >= 0.5:
+        kind = max(("json", "sql", "svg"), key=lambda f: forms[f])
+        if kind == "json" and ev["cues"][tt.EXTRACTION] >= 0.3 * ev["n"]:
+            return tt.EXTRACTION, f"{_pct(share(forms['json']))} of responses are JSON and prompts ask to extract"
+        return tt.STRUCTURED_GENERATION, f"{_pct(share(forms[kind]))} of responses parse as {kind.upper()}"
+    if share(forms["code"]) >= 0.5:
+        return tt.CODE_FROM_SPEC, f"{_pct(share(forms['code']))} of responses are code"
+    if ev["code_prompts"] >= 0.5 * ev["n"] and share(forms["prose"]) >= 0.5:
+        # Code in, prose out: reviewing or explaining existing (often proprietary) code, not writing it
+        # from a spec. The vocabulary has no closer type, and it must not pass for open-ended writing.
+        return tt.OTHER, (f"{_pct(ev['code_prompts'] / ev['n'])} of prompts carry code and "
+                          f"{_pct(share(forms['prose']))} of responses discuss it (code review or explanation)")
+    return None
+
+
+def infer_task_type(samples: list[dict]) -> tuple[str, str]:
+    """The task type of a category and the evidence for it, from a sample of its requests
+    (dicts with system_prompt, prompt_text, response_text, input_tokens)."""
+    if not samples:
+        return tt.OTHER, "no requests"
+    ev = _evidence(samples)
+    n, cues, forms, with_response = ev["n"], ev["cues"], ev["forms"], ev["with_response"]
     if with_response:
-        structured = forms["json"] + forms["sql"] + forms["svg"]
-        if share(clarifying) >= 0.3:
-            return tt.AMBIGUOUS_INSTRUCTION, f"{pct(share(clarifying))} of frontier responses ask for clarification"
-        if share(forms["short"]) >= 0.6:
-            labels = len(short_answers)
-            if labels <= max(12, 0.2 * forms["short"]):
-                top = ", ".join(lbl for lbl, _ in short_answers.most_common(4))
-                return tt.CLASSIFICATION, (f"{pct(share(forms['short']))} of responses are short labels from a set of "
-                                           f"{labels} ({top})")
-        tag_lists = [_tags(r) for r in responses_seen]
-        tag_lists = [t for t in tag_lists if t]
-        tag_vocabulary = {tag for tags in tag_lists for tag in tags}
-        if share(len(tag_lists)) >= 0.6 and len(tag_vocabulary) <= min(40, 0.5 * len(tag_lists)):
-            return tt.CLASSIFICATION, (f"{pct(share(len(tag_lists)))} of responses are comma-separated tags from a "
-                                       f"set of {len(tag_vocabulary)}")
-        if share(structured) >= 0.5:
-            kind = max(("json", "sql", "svg"), key=lambda f: forms[f])
-            if kind == "json" and cue_votes[tt.EXTRACTION] >= 0.3 * n:
-                return tt.EXTRACTION, f"{pct(share(forms['json']))} of responses are JSON and prompts ask to extract"
-            return tt.STRUCTURED_GENERATION, f"{pct(share(forms[kind]))} of responses parse as {kind.upper()}"
-        if share(forms["code"]) >= 0.5:
-            return tt.CODE_FROM_SPEC, f"{pct(share(forms['code']))} of responses are code"
-        if code_prompts >= 0.5 * n and share(forms["prose"]) >= 0.5:
-            # Code in, prose out: reviewing or explaining existing (often proprietary) code, not writing it
-            # from a spec. The vocabulary has no closer type, and it must not pass for open-ended writing.
-            return tt.OTHER, (f"{pct(code_prompts / n)} of prompts carry code and {pct(share(forms['prose']))} of "
-                              "responses discuss it (code review or explanation)")
-    if cue_votes[tt.SUMMARIZATION] >= 0.4 * n:
-        return tt.SUMMARIZATION, f"{pct(cue_votes[tt.SUMMARIZATION] / n)} of prompts ask for a summary"
-    if median_tokens >= 3000:
-        return tt.LONG_DOCUMENT_REASONING, f"median input is {int(median_tokens):,} tokens"
-    if cue_votes:
-        kind, votes = cue_votes.most_common(1)[0]
+        found = _type_from_responses(ev)
+        if found:
+            return found
+    if cues[tt.SUMMARIZATION] >= 0.4 * n:
+        return tt.SUMMARIZATION, f"{_pct(cues[tt.SUMMARIZATION] / n)} of prompts ask for a summary"
+    if ev["median_tokens"] >= 3000:
+        return tt.LONG_DOCUMENT_REASONING, f"median input is {int(ev['median_tokens']):,} tokens"
+    if cues:
+        kind, votes = cues.most_common(1)[0]
         if votes >= 0.4 * n and kind != tt.STRUCTURED_GENERATION or votes >= 0.6 * n:
-            return kind, f"{pct(votes / n)} of prompts ask for it ({tt.LABELS[kind].lower()})"
-    if with_response and share(forms["prose"]) >= 0.5:
-        return tt.OPEN_ENDED, f"{pct(share(forms['prose']))} of responses are free prose"
+            return kind, f"{_pct(votes / n)} of prompts ask for it ({tt.LABELS[kind].lower()})"
+    if with_response and forms["prose"] / with_response >= 0.5:
+        return tt.OPEN_ENDED, f"{_pct(forms['prose'] / with_response)} of responses are free prose"
     if not with_response:
         return tt.OTHER, "no frontier responses logged and no clear cue in the prompts"
     top_form, count = forms.most_common(1)[0]
-    return tt.OTHER, f"mixed responses (most common: {top_form}, {pct(share(count))})"
+    return tt.OTHER, f"mixed responses (most common: {top_form}, {_pct(count / with_response)})"
 
 
 # --- optional: names from an LLM, Clio-style -----------------------------------------------------------

@@ -147,6 +147,7 @@ def category_sensitivity(con, *, threshold: float = DEFAULT_SENSITIVE_SHARE) -> 
                count(*) filter (where p.scanned) as scanned,
                count(*) filter (where p.scanned and p.has_finding) as with_findings
         from categories c left join per_request p using (category_id)
+        where coalesce(c.named, true)  -- the named categories and Other (not the rest of the hierarchy)
         group by c.category_id, c.name order by c.category_id
         """,
     )

@@ -251,7 +251,11 @@ def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callab
             scan_requests(con, progress=progress)
             actions.append({"stage": "privacy", "action": "ran", "reason": plan["privacy"]})
     if plan["categorize"]:
-        run("categorize", "categorize", "categorize")
+        from .categorize import CategorizeSettings, categorize
+
+        say(f"Running categorize: {plan['categorize']}.")
+        categorize(con, CategorizeSettings.resolve(config), progress=False, say=say)
+        actions.append({"stage": "categorize", "action": "ran", "reason": plan["categorize"]})
     if plan["replay"]:
         actions.append({"stage": "replay", "action": "missing", "reason": plan["replay"]})
     elif plan["judge"]:
@@ -322,17 +326,25 @@ def _criteria(row: dict) -> list[str]:
     return out
 
 
-def _keywords(value) -> list[str]:
-    parsed = _loads(value, [])
-    out = []
-    for item in parsed if isinstance(parsed, list) else []:
-        if isinstance(item, (list, tuple)) and item:
-            out.append(str(item[0]))
-        elif isinstance(item, dict):
-            out.append(str(_first(item, "keyword", "word", "term", default="")))
-        else:
-            out.append(str(item))
-    return [k for k in out if k]
+def _place_in_hierarchy(categories: dict[int, dict], category_id, red) -> dict:
+    """A named category's level, the workload above it (an intent) or the intents beneath it (a workload)."""
+    c = categories.get(category_id) or {}
+    parent = categories.get(c.get("parent_id")) if c.get("parent_id") is not None else None
+    intents = sorted((x for x in categories.values() if x.get("parent_id") == category_id and x.get("level") == "intent"),
+                     key=lambda x: (-(x.get("spend_usd") or 0), -(x.get("requests") or 0)))
+    return {
+        "level": c.get("level"),
+        "parent_name": clip(red(parent.get("name")), NAME_CHARS) if parent else None,
+        "intents": [{"category_id": x["category_id"], "name": clip(red(x.get("name")), NAME_CHARS),
+                     "requests": x.get("requests"), "share_of_spend": x.get("share_of_spend")} for x in intents],
+    }
+
+
+def _category_levels(con, red) -> dict:
+    """Which level of the hierarchy the categories are named at, and why (as categorize said it)."""
+    run = one(con, "select summary_json from stage_runs where stage = 'categorize' order by finished_at desc limit 1")
+    summary = _loads(run[0], {}) if run else {}
+    return {"named_level": summary.get("named_level"), "reason": red(summary.get("level_reason")) or None}
 
 
 def _examples(con, category_id: int, model: str | None, limit: int, *, have_replays: bool, have_judgments: bool) -> list[dict]:
@@ -590,6 +602,7 @@ def build_context(
         "next_steps": [_redact_strings(s, red) for s in next_steps(con, cost, top, acceptance, measured_with, config)],
         "legend": dv.legend(),
         "categories": top,
+        "category_levels": _category_levels(con, red),
         "other": others,
         "charts": {
             "spend_by_category": [
@@ -659,7 +672,8 @@ def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitiv
                 "is_other": is_other,
                 "task_type": k.get("task_type") or c.get("task_type"),
                 "task_type_label": LABELS.get(k.get("task_type") or c.get("task_type"), "Mixed" if is_other else "Other"),
-                "keywords": [clip(red(w), 40) for w in _keywords(c.get("keywords_json"))][:10],
+                "keywords": [clip(red(w), 40) for w in (c.get("keywords") or [])][:10],
+                **_place_in_hierarchy(categories, cid, red),
                 "requests": c.get("requests"),
                 "share_of_requests": c.get("share_of_requests"),
                 "share_of_spend": k.get("share_of_spend"),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -52,12 +51,12 @@ def _build(path: Path, n: int, variety: int, doc_pool: int | None = None) -> Non
 _CHILD = """
 import json, resource, sys, time
 from analyzer.db import connect
-from analyzer.categorize import categorize
+from analyzer.categorize import CategorizeSettings, categorize
 kwargs = json.loads(sys.argv[2])
 con = connect(sys.argv[1])
 con.execute("set enable_progress_bar = false")
 t = time.perf_counter()
-result = categorize(con, progress=False, **kwargs)
+result = categorize(con, CategorizeSettings.resolve({}, **kwargs), progress=False)
 wall = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 con.close()
@@ -93,6 +92,9 @@ def speed(args) -> None:
         "wall_s": round(run["wall_s"], 1), "peak_rss_mb": round(run["peak_rss_mb"]),
         "embedded_new": r["embedded_new"], "static_encoded": r["static_encoded"],
         "assignment_agreement": round(r["method"]["assignment_agreement"], 4),
+        "named_level": r["named_level"], "named_share_of_spend": round(r["named_share_of_spend"], 4),
+        "top_names": [c["name"] for c in r["categories"] if not c["is_other"]],
+        "stability": [c["stability"] for c in r["categories"] if not c["is_other"]],
         "timings_s": r["timings_s"], "load_average": os.getloadavg(),
     }, indent=2))
 

@@ -7,7 +7,8 @@ differ in spend far more than in volume.
 ``build(con, n, variety, seed)`` writes ``n`` rows into ``requests``. ``variety`` is the number of
 distinct surface variants per source prompt (greetings, names, order numbers, sign-offs): 1 gives few
 distinct texts, 40+ makes almost every request unique. The app a request came from is kept in
-``tags_json`` as ``{"app": ...}`` for checking the clusters against.
+``tags_json`` as ``{"bench_app": ...}`` for checking the clusters against (not ``app``, which categorize reads as a
+workload: the benchmark measures the clustering, not the tag).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def build(con, n: int, *, variety: int = 4, seed: int = 0, doc_pool: int | None 
             cols["cost_usd"].append((in_tok * pin + out_tok * pout) / 1e6)
             cols["cost_source"].append("catalog")
             cols["status"].append("ok")
-            cols["tags_json"].append(json.dumps({"app": app}))
+            cols["tags_json"].append(json.dumps({"bench_app": app}))
         table = pa.table({k: pa.array(v) for k, v in cols.items()})
         con.register("_synthetic_batch", table)
         con.execute(f"insert into requests ({', '.join(cols)}) select {', '.join(cols)} from _synthetic_batch")

@@ -107,7 +107,7 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
         spend = n * cost
         share_lo, share_hi = wilson_interval(n, total_requests)
         cat_rows.append(
-            (cid, name, task_type, json.dumps(keywords),
+            (cid, name, task_type, keywords,
              json.dumps([{"request_id": _request_id(cid, 0), "text": f"[{name}] request 0"}]), n, n / total_requests, share_lo, share_hi, n * 400, n * 120, spend,
              spend / total_spend, None, None, json.dumps({"gpt-4o": n}), T0, T0 + dt.timedelta(days=10), cid == OTHER_ID,
              cid if cid != OTHER_ID else None, "all-MiniLM-L6-v2", 12, CATEGORIZED_AT)
@@ -137,7 +137,7 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
     )
     con.executemany("insert into request_categories (request_id, category_id, cluster, distance, assigned_by) values (?, ?, ?, ?, ?)", rc_rows)
     con.executemany(
-        """insert into categories (category_id, name, task_type, keywords_json, examples_json, requests, share_of_requests,
+        """insert into categories (category_id, name, task_type, keywords, examples_json, requests, share_of_requests,
            share_ci_low, share_ci_high, input_tokens, output_tokens, spend_usd, share_of_spend, spend_ci_low_usd,
            spend_ci_high_usd, models_json, first_at, last_at, is_other, spend_rank, embedder, k, created_at)
            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",

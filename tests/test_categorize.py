@@ -5,6 +5,7 @@ cache is hit on a second run, and the CLI prints the --json contract."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -12,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer import task_types as tt
-from analyzer.categorize import OTHER_ID, categorize, choose_k, k_grid, shared_prefix
+from analyzer.categorize import OTHER_ID, CategorizeSettings, choose_k, k_grid, shared_prefix
+from analyzer.categorize import categorize as run_categorize
 from analyzer.db import connect, dicts, insert_arrow, rows, scalar
 from analyzer.errors import PlanError
 
@@ -58,6 +60,11 @@ def _requests(clinc, per_intent=30, start_id=1):
                         "tags_json": json.dumps({"intent": "triage"})})
             i += 1
     return out
+
+
+def categorize(con, *, progress=False, **flags):
+    """The stage as a library caller runs it: settings resolved once from these flags."""
+    return run_categorize(con, CategorizeSettings.resolve({}, **flags), progress=progress)
 
 
 def _insert(con, records):
@@ -355,7 +362,7 @@ def test_llm_names_from_a_local_endpoint_clio_style(categorized):
     with OpenAIStub(models=["namer"]) as stub:
         dead = stub.url
     fallback = categorize(con, k=6, top=4, llm_names=True, endpoint=dead, model="namer", progress=False)
-    assert all(c["name_source"] in ("template", "keywords", "fixed") for c in fallback["categories"])
+    assert all(c["name_source"] in ("template", "task", "keywords", "fixed") for c in fallback["categories"])
     assert any("LLM naming stopped" in w for w in fallback["warnings"])
     with pytest.raises(PlanError, match="allow-remote"):
         categorize(con, k=6, llm_names=True, endpoint="http://192.0.2.1:8080/v1", model="namer", progress=False)
@@ -517,7 +524,7 @@ def test_a_template_that_states_a_task_stays_whole_even_over_varied_documents():
 
 def test_user_turn_template_is_found_in_repetitive_traffic(con):
     """60 documents, each sent 10 times behind the same instruction: a template, though most requests repeat."""
-    from analyzer.categorize import _prepare
+    from analyzer.categorize import prepare_texts
 
     words = ["revenue", "churn", "roadmap", "hiring", "pricing", "outage", "security", "budget", "launch", "audit"]
     records, i = [], 1
@@ -529,8 +536,8 @@ def test_user_turn_template_is_found_in_repetitive_traffic(con):
                                                     f"for an executive audience:\n\n{doc}", "cost_usd": 0.01})
             i += 1
     _insert(con, records)
-    prep = _prepare(con, min_template_requests=5, seed=0)
-    prefixes = [t for t in prep["templates"] if t["kind"] == "user_prefix"]
+    prep = prepare_texts(con, min_template_requests=5, seed=0)
+    prefixes = [t for t in prep.templates if t["kind"] == "user_prefix"]
     assert len(prefixes) == 1 and prefixes[0]["text"].startswith("summarize the following document")
     from analyzer.naming import template_phrase
 
@@ -552,3 +559,171 @@ def test_a_small_top_does_not_shrink_the_auto_k_search():
     assert choose_k(x, top=10)[0] == 10 and choose_k(x, top=10, k_min=15)[0] == 15
     # Too little data for ten clusters: the search stays within what the data can hold.
     assert k_grid(60, top=3) == [3, 4]
+
+
+# --- the hierarchy: workloads above intents, and the level that is named -------------------------------------
+
+# A support app's intents, written out here (no shared data needed): each intent's requests are its openers
+# combined with its subjects, so every request is distinct and every intent reads alike inside.
+SUPPORT_APP = {
+    "card_arrival": (["where is my new", "i still have not received my", "when will i get my", "tracking for my"],
+                     ["card", "replacement card", "debit card", "new card in the post"]),
+    "exchange_rate": (["what exchange rate do you use for", "why was the exchange rate so bad on", "how is the rate set for",
+                       "which currency rate applies to"], ["euros", "dollars", "my payment abroad", "yen"]),
+    "lost_card": (["i lost my", "someone stole my", "i cannot find my", "please block my"],
+                  ["card", "wallet with the card", "debit card", "card at the airport"]),
+    "top_up": (["how do i top up", "can i top up", "my top up failed for", "is there a fee to top up"],
+               ["my account", "with a bank transfer", "by card", "the balance"]),
+    "pin_change": (["how can i change my", "i forgot my", "where do i reset my", "can i choose a new"],
+                   ["pin", "card pin", "pin number", "pin code"]),
+    "refund": (["i want a refund for", "the refund has not arrived for", "how long does a refund take for",
+                "please refund"], ["my order", "a purchase", "the item i returned", "a double charge"]),
+    "account_closure": (["how do i close", "i want to delete", "please terminate", "can you shut down"],
+                        ["my account", "my profile", "everything", "the account and card"]),
+    "transfer_failed": (["my transfer to", "why did my payment to", "the money i sent to", "a transfer to"],
+                        ["my landlord failed", "a friend bounce back", "another bank not arrive", "my sister fail"]),
+}
+
+
+def _support_app(con, *, system=None, costs=None, start_id=1):
+    records, i = [], start_id
+    for intent, (openers, subjects) in SUPPORT_APP.items():
+        for opener in openers:
+            for subject in subjects:
+                records.append({"id": i, "prompt_text": f"{opener} {subject}?", "system_prompt": system,
+                                "response_text": "Here is how that works, step by step.",
+                                "cost_usd": (costs or {}).get(intent, 0.001), "input_tokens": 30, "output_tokens": 40,
+                                "model": "gpt-4o-mini", "tags_json": json.dumps({"intent": intent})})
+                i += 1
+    _insert(con, records)
+    return records
+
+
+def _tree_is_consistent(con):
+    """Every intent sits under a workload; each request's intent and named category agree with that tree."""
+    nodes = {r["category_id"]: r for r in dicts(con, "select * from categories")}
+    for n in nodes.values():
+        if n["level"] == "intent":
+            assert nodes[n["parent_id"]]["level"] == "workload"
+        if n["level"] == "workload":
+            children = [c for c in nodes.values() if c["parent_id"] == n["category_id"]]
+            assert children and sum(c["requests"] for c in children) == n["requests"]
+    named = {cid for cid, n in nodes.items() if n["named"]}
+    for category_id, intent_id in rows(con, "select category_id, intent_id from request_categories"):
+        assert category_id in named and nodes[intent_id]["level"] == "intent"
+        if nodes[category_id]["level"] == "intent":
+            assert category_id == intent_id
+        elif nodes[category_id]["level"] == "workload":
+            assert nodes[intent_id]["parent_id"] == category_id
+    return nodes
+
+
+def test_one_app_with_many_even_intents_names_its_main_topics(con):
+    """Eight intents of equal spend: the top three carry about 38%, so the named categories are three topic groups of
+    the one application, which carry all of it, each with its intents beneath."""
+    _support_app(con)
+    result = categorize(con, k=8, top=3)
+    assert result["named_level"] == "workload"
+    assert re.search(r"top 3 of 8 intents carry only \d+% of spend", result["level_reason"])
+    assert "named at the workload level" in result["level_reason"]
+    named = [c for c in result["categories"] if not c["is_other"]]
+    assert len(named) == 3 and result["named_share_of_spend"] >= 0.75
+    assert sum(len(c["intents"]) for c in named) == 8
+    nodes = _tree_is_consistent(con)
+    assert sum(1 for n in nodes.values() if n["level"] == "intent") == 8
+    assert all(n["workload_source"] == "topic" for n in nodes.values() if n["level"] == "workload")
+    # The JSON's hierarchy lists the same tree: every intent once, under its workload.
+    assert sorted(i["id"] for w in result["hierarchy"] for i in w["intents"]) == sorted(
+        cid for cid, n in nodes.items() if n["level"] == "intent")
+    assert not any(re.fullmatch(r"Category \d+", n["name"]) for n in nodes.values())
+
+
+def test_intents_are_named_when_the_top_ones_carry_the_spend(categorized):
+    con, result = categorized
+    assert result["named_level"] == "intent" and "so intents are named" in result["level_reason"]
+    nodes = _tree_is_consistent(con)
+    triage = next(c for c in result["categories"] if c["task_type"] == tt.CLASSIFICATION)
+    parent = nodes[triage["parent_id"]]
+    assert parent["workload_source"] == "template" and triage["parent"]["name"] == parent["name"]
+    assert {c["level"] for c in result["categories"]} == {"intent", "other"}
+
+
+def test_when_no_level_reaches_the_share_the_coarser_level_is_named_and_says_why(con):
+    """Six applications with a system prompt each and equal spend: two named categories can carry only a third,
+    at any level. The workloads are named and the reason says so."""
+    prompts = ["You answer questions about card deliveries.", "You explain exchange rates to customers.",
+               "You help people who lost a card.", "You explain how to top up an account.",
+               "You help customers change a PIN.", "You handle refund requests."]
+    records, i = [], 1
+    for (openers, subjects), system in zip(list(SUPPORT_APP.values())[:6], prompts, strict=True):
+        for opener in openers:
+            for subject in subjects:
+                records.append({"id": i, "prompt_text": f"{opener} {subject}?", "system_prompt": system,
+                                "cost_usd": 0.002, "model": "gpt-4o-mini"})
+                i += 1
+    _insert(con, records)
+    result = categorize(con, k=6, top=2)
+    assert result["named_level"] == "workload" and "No level reaches 75%" in result["level_reason"]
+    assert result["named_share_of_spend"] == pytest.approx(2 / 6)
+    assert sum(1 for c in result["categories"] if not c["is_other"]) == 2
+    _tree_is_consistent(con)
+
+
+def test_ids_of_named_categories_and_intents_survive_a_rerun(con):
+    _support_app(con)
+    first = categorize(con, k=8, top=3)
+    before = dict(rows(con, "select request_id, intent_id from request_categories"))
+    again = categorize(con, k=8, top=3)
+    assert {c["id"] for c in again["categories"]} == {c["id"] for c in first["categories"]}
+    assert dict(rows(con, "select request_id, intent_id from request_categories")) == before
+
+
+def test_exact_limit_zero_is_obeyed_over_plan_toml(tmp_path):
+    """`--exact-limit 0` means: embed no prompt just because there are few; fit on the sample and assign the rest
+    by the fast route. It used to turn into the default (5000) through `or`."""
+    from analyzer.cli import cli
+
+    path = tmp_path / "plan.duckdb"
+    con = connect(str(path))
+    records = _support_app(con)
+    con.close()
+    (tmp_path / "plan.toml").write_text("[categorize]\nexact_limit = 5000\nsample_size = 3000\n")
+    assert CategorizeSettings.resolve({"categorize": {"exact_limit": 5000}}, exact_limit=0).exact_limit == 0
+    out = CliRunner().invoke(cli, ["categorize", "--db", str(path), "--config", str(tmp_path / "plan.toml"),
+                                   "--exact-limit", "0", "--sample-size", "100", "--k", "8", "--json"])
+    assert out.exit_code == 0, out.output
+    method = json.loads(out.stdout)["method"]
+    assert method["mode"] == "sampled" and method["fit_texts"] == 100 and method["distinct_texts"] == len(records)
+    con = connect(str(path))
+    routes = dict(rows(con, "select assigned_by, count(*) from request_categories group by 1"))
+    con.close()
+    assert routes["fit"] == 100 and sum(routes.values()) == len(records)
+    # Without the flag, plan.toml's 5000 holds: every prompt is fitted.
+    out = CliRunner().invoke(cli, ["categorize", "--db", str(path), "--config", str(tmp_path / "plan.toml"),
+                                   "--k", "8", "--json"])
+    assert json.loads(out.stdout)["method"]["mode"] == "exact"
+
+
+@pytest.mark.parametrize("texts, keywords, expected", [
+    (["where is my new card?", "when will my card arrive?", "has my card been sent?"], ["card", "arrive"],
+     "Answer card questions"),
+    (["Write a poem about the sea", "write a short poem for my mum", "Please write a poem about autumn"],
+     ["poem", "sea"], "Write poems"),
+    (["turn up the volume", "turn up the music please", "can you turn up the sound"], ["volume", "music"],
+     "Turn up volume"),
+    (["Hi, could you translate this sentence into French: ...", "translate 'good morning' to Spanish",
+      "translate this paragraph", "please translate the following sentence to German"], ["french", "spanish"],
+     "Translate sentences"),
+    (["my transfer failed again", "the payment to my landlord bounced", "money i sent never arrived"],
+     ["transfer", "landlord"], "Handle transfer requests"),
+])
+def test_task_phrases_name_the_task_from_the_prompts(texts, keywords, expected):
+    from analyzer.naming import task_phrase
+
+    assert task_phrase(texts, keywords) == expected
+
+
+def test_a_category_without_any_keyword_is_still_named_from_its_requests():
+    from analyzer.categorize.describe import _example_name
+
+    assert _example_name(["ok", "ok", "yes"]) == 'Requests like "ok"'

@@ -17,10 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer import explore
-from analyzer.categorize import categorize
+from analyzer.categorize import CategorizeSettings, categorize
 from analyzer.cli import cli
 from analyzer.cost import payback_curve
 from analyzer.db import connect, insert_arrow, rows, scalar
+from analyzer.embedders import register_embedder
 from analyzer.errors import PlanError
 
 TOPICS = {
@@ -74,7 +75,8 @@ def db_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("explore") / "plan.duckdb"
     con = connect(str(path))
     insert_arrow(con, "requests", pa.Table.from_pylist(_requests()))
-    categorize(con, k=3, top=3, embedder=BagOfWords(), progress=False)
+    register_embedder(BagOfWords())
+    categorize(con, CategorizeSettings(k=3, top=3, embedder=BagOfWords.name), progress=False)
     con.close()
     return path
 
@@ -124,7 +126,7 @@ def test_spend_by_day_per_group_adds_up_to_the_total(ro):
         df = explore.spend_by_day(ro, by=by)
         assert by in df.columns and df["spend_usd"].sum() == pytest.approx(total) and df["requests"].sum() == 60
     by_cat = explore.spend_by_day(ro, by="category").group_by("category").agg(explore_spend=pl.col("spend_usd").sum())
-    stored = dict(rows(ro, "select name, spend_usd from categories"))
+    stored = dict(rows(ro, "select name, spend_usd from categories where named"))
     assert {r["category"]: pytest.approx(r["explore_spend"]) for r in by_cat.iter_rows(named=True)} == stored
     with pytest.raises(PlanError, match="one of"):
         explore.spend_by_day(ro, by="colour")
@@ -132,8 +134,8 @@ def test_spend_by_day_per_group_adds_up_to_the_total(ro):
 
 def test_spend_by_category_is_the_stored_table_and_grows_with_later_stages(ro):
     df = explore.spend_by_category(ro)
-    stored = dict(rows(ro, "select category_id, requests from categories"))
-    assert dict(zip(df["category_id"].to_list(), df["requests"].to_list())) == stored
+    stored = dict(rows(ro, "select category_id, requests from categories where named"))
+    assert dict(zip(df["category_id"].to_list(), df["requests"].to_list(), strict=True)) == stored
     assert df["spend_usd"].to_list() == sorted(df["spend_usd"].to_list(), reverse=True)
     assert "decision" not in df.columns  # judge has not run
     top = df.row(0, named=True)
@@ -171,7 +173,7 @@ def test_prompt_vectors_are_the_cached_vectors_categorize_clustered(ro, vectors)
     assert np.allclose(np.linalg.norm(vectors.vectors, axis=1), 1.0, atol=1e-5)
     # each text carries its stored category
     by_request = dict(rows(ro, "select request_id, category_id from request_categories"))
-    for rid, cid in zip(vectors.frame["request_id"].to_list(), vectors.frame["category_id"].to_list()):
+    for rid, cid in zip(vectors.frame["request_id"].to_list(), vectors.frame["category_id"].to_list(), strict=True):
         assert by_request[rid] == cid
     assert vectors.frame["requests"].sum() == 60
     assert "60 of 60" in vectors.describe()
@@ -235,7 +237,7 @@ def _judged_copy(db_file, tmp_path):
     path = tmp_path / "judged.duckdb"
     shutil.copy(db_file, path)
     con = connect(str(path))
-    cid, name = rows(con, "select category_id, name from categories order by spend_usd desc limit 1")[0]
+    cid, name = rows(con, "select category_id, name from categories where named order by spend_usd desc limit 1")[0]
     low, high = wilson_interval(19, 20)
     con.execute("insert into category_acceptance (category_id, name, n, passed, acceptance, ci_low, ci_high, decision, "
                 "caught_failures, thresholds_json) values (?, ?, 20, 19, 0.95, ?, ?, 'local', 0, ?)",

@@ -13,6 +13,16 @@ REQUEST_COLUMNS = [
     "duration_ms", "status", "user_id", "tags_json", "params_json", "ingested_at",
 ]
 
+CATEGORY_COLUMNS = [
+    "category_id", "name", "name_source", "description", "task_type", "task_type_evidence", "examples_json", "requests",
+    "share_of_requests", "share_ci_low", "share_ci_high", "input_tokens", "output_tokens", "spend_usd", "share_of_spend",
+    "share_of_spend_ci_low", "share_of_spend_ci_high", "spend_ci_low_usd", "spend_ci_high_usd", "unpriced_requests",
+    "models_json", "first_at", "last_at", "is_other", "spend_rank", "embedder", "k", "created_at", "stability",
+    "share_of_spend_refit_low", "share_of_spend_refit_high", "parent_id", "level", "named", "workload_source",
+    "workload_label", "named_level", "keywords",
+]
+REQUEST_CATEGORY_COLUMNS = ["request_id", "category_id", "cluster", "distance", "assigned_by", "template_id", "intent_id"]
+
 
 def columns(con, table):
     return [r[0] for r in rows(con, "select column_name from information_schema.columns where table_name = ? order by ordinal_position", [table])]
@@ -20,6 +30,32 @@ def columns(con, table):
 
 def test_requests_columns_are_pinned(con):
     assert columns(con, "requests") == REQUEST_COLUMNS
+
+
+def test_category_columns_are_pinned(con):
+    assert columns(con, "categories") == CATEGORY_COLUMNS
+    assert columns(con, "request_categories") == REQUEST_CATEGORY_COLUMNS
+    types = dict(rows(con, "select column_name, data_type from information_schema.columns where table_name = 'categories'"))
+    assert types["keywords"] == "VARCHAR[]" and types["parent_id"] == "INTEGER" and types["named"] == "BOOLEAN"
+
+
+def test_the_hierarchy_migration_keeps_stored_categories_and_types_their_keywords(tmp_path):
+    import duckdb
+
+    raw = duckdb.connect(str(tmp_path / "old.duckdb"))
+    raw.execute("create table schema_migrations (name varchar primary key, applied_at timestamp)")
+    for fn in [fn for fn in MIGRATIONS if fn.__name__ < "m010"]:
+        fn(raw)
+        raw.execute("insert into schema_migrations values (?, now()::timestamp)", [fn.__name__])
+    raw.execute("""insert into categories (category_id, name, keywords_json, is_other, requests) values
+                   (1, 'Write SQL', '["sql", "revenue by region"]', false, 5), (0, 'Other', null, true, 2)""")
+    raw.execute("insert into request_categories (request_id, category_id, cluster) values (10, 1, 3), (11, 0, 4)")
+    assert "m010_category_hierarchy" in apply_migrations(raw)
+    assert rows(raw, "select category_id, name, keywords, level, named, parent_id from categories order by 1") == [
+        (0, "Other", None, "other", True, None), (1, "Write SQL", ["sql", "revenue by region"], "intent", True, None)]
+    assert rows(raw, "select request_id, category_id, intent_id from request_categories order by 1") == [
+        (10, 1, None), (11, 0, None)]
+    assert columns(raw, "categories") == CATEGORY_COLUMNS
 
 
 def test_stage_tables_have_their_contract_columns(con):

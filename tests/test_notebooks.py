@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from openai_stub import OpenAIStub, Reply, default_answer, last_user_text
 
 from analyzer import explore
-from analyzer.categorize import categorize
+from analyzer.categorize import CategorizeSettings, categorize
 from analyzer.cli import cli
 from analyzer.cost import cost_model
 from analyzer.db import connect, rows, scalar
@@ -41,7 +41,7 @@ def sample_db(tmp_path_factory):
     con = connect(str(path))
     try:
         ingest_paths(con, [str(SAMPLE)])
-        categorize(con, k=K, top=K, sample_size=150, exact_limit=150, heavy_limit=0, progress=False)
+        categorize(con, CategorizeSettings(k=K, top=K, sample_size=150, exact_limit=150, heavy_limit=0), progress=False)
         answers = {
             prompt: (response, cid)
             for prompt, response, cid in rows(con, "select r.prompt_text, r.response_text, rc.category_id from requests r "

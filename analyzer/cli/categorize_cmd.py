@@ -14,7 +14,7 @@ from .options import config_option, db_option, echo, emit_json, json_option, say
 @click.option("--embedder", default=None, envvar="PLAN_EMBEDDER",
               help="all-MiniLM-L6-v2 (default, bundled), static-minilm, or a sentence-transformers model name or "
                    "local path (offline only).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and clustering.")
+@click.option("--seed", type=int, default=None, help="Seed for sampling and clustering. [default: 0]")
 @click.option("--sample-size", type=click.IntRange(min=100), default=None,
               help="Beyond --exact-limit distinct prompts, embed this uniform sample with the embedder and "
                    "assign the rest with the fast static route. [default: 3000]")
@@ -32,14 +32,18 @@ from .options import config_option, db_option, echo, emit_json, json_option, say
 @db_option
 @config_option
 @json_option
-def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, llm_names, endpoint, model, allow_remote, db_path,
-               config_file, as_json):
-    """Group requests into categories, rank them by spend and name them.
+def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, llm_names, endpoint, model, allow_remote,
+               db_path, config_file, as_json):
+    """Group requests into a hierarchy of categories, rank them by spend and name them.
 
     Each request is represented by its system prompt's head and its user turn (normalised and
-    deduplicated), embedded (vectors cached in the database), clustered with KMeans, and the top
-    categories by spend are kept by name; the rest fold into "Other". Results go to the tables
-    categories, request_categories and prompt_templates.
+    deduplicated), embedded (vectors cached in the database) and clustered into intents; intents sit
+    under workloads (a shared system prompt or template, an app tag, a user). --top N names the N
+    categories carrying most spend at the finest level where N of them carry at least 75% of it
+    (intents, else workloads, split into topic groups when there are fewer than N); the rest fold into
+    "Other". Names are task phrases read off the prompts ("Answer card-delivery questions"), keywords
+    follow on a second line. Results go to the tables categories (every node, with parent_id and level),
+    request_categories (category_id: the named category; intent_id: the intent) and prompt_templates.
 
     \b
     Examples:
@@ -48,40 +52,52 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, ll
       plan categorize --embedder static-minilm     # fastest, lower quality
       plan categorize --llm-names --endpoint http://localhost:11434/v1 --model qwen3:8b
     """
+    from ..categorize import CategorizeSettings
     from ..categorize import categorize as run_categorize
     from ..config import load_config
     from ..db import connect
 
     config = load_config(config_file)
+    settings = CategorizeSettings.resolve(
+        config, k=k, top=top, embedder=embedder, seed=seed, sample_size=sample_size, exact_limit=exact_limit,
+        heavy_limit=heavy_limit, llm_names=True if llm_names else None, endpoint=endpoint, model=model,
+        allow_remote=True if allow_remote else None)
     con = connect(db_path, create=False)
     try:
-        result = run_categorize(con, k=k, top=top, embedder=embedder, seed=seed, config=config,
-                                sample_size=sample_size, exact_limit=exact_limit, heavy_limit=heavy_limit,
-                                llm_names=llm_names,
-                                endpoint=endpoint, model=model, allow_remote=allow_remote, progress=not as_json,
-                                say=say)
+        result = run_categorize(con, settings, progress=not as_json, say=say)
     finally:
         con.close()
     if as_json:
         emit_json(result)
         return
-    from analyzer.categorize import boundaries_vary
-    from analyzer.naming import clip_name
+    _print_table(result)
+
+
+def _print_table(result: dict) -> None:
+    from ..categorize import boundaries_vary
+    from ..naming import clip_name
 
     method = result["method"]
     echo(f"{result['requests']:,} requests, {method['distinct_texts']:,} distinct prompts, k={result['k']} "
                f"({method['mode']}, {result['embedder']}); spend ${result['spend_usd']:,.2f}")
-    echo(f"{'id':>3}  {'name':<50} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
+    echo(f"Named level: {result['named_level']}s. {result['level_reason']}")
+    echo(f"{'id':>4}  {'name':<50} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
     for c in result["categories"]:
         low, high = c["share_of_spend_ci"]
         ci = f"  ({low:.0%}-{high:.0%})" if high - low >= 0.005 else ""
-        echo(f"{c['id']:>3}  {clip_name(c['name'], 50):<50} {c['task_type']:<24} {c['requests']:>9,} "
+        echo(f"{c['id']:>4}  {clip_name(c['name'], 50):<50} {c['task_type']:<24} {c['requests']:>9,} "
                    f"${c['spend_usd']:>10,.2f} {c['share_of_spend']:>6.1%}{ci}")
         if c["keywords"]:
-            echo(f"     keywords: {', '.join(c['keywords'][:6])}")
+            echo(f"      keywords: {', '.join(c['keywords'][:6])}")
+        if c["parent"]:
+            echo(f"      workload: {clip_name(c['parent']['name'], 60)}")
+        if c["intents"]:
+            shown = ", ".join(f"{clip_name(i['name'], 40)} ({i['share_of_spend']:.0%})" for i in c["intents"][:4])
+            more = f" and {len(c['intents']) - 4} more" if len(c["intents"]) > 4 else ""
+            echo(f"      intents: {shown}{more}")
         if boundaries_vary(c.get("stability")):
             low, high = c["share_of_spend_refit_range"]
-            echo(f"     boundaries vary: refits put its share of spend between {low:.1%} and {high:.1%} "
+            echo(f"      boundaries vary: refits put its share of spend between {low:.1%} and {high:.1%} "
                        f"(stability {c['stability']:.2f})")
     for w in result["warnings"]:
         say(f"Note: {w}")
