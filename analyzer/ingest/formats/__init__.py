@@ -20,6 +20,7 @@ def register(fmt):
 def load_all() -> dict:
     # Importing a module registers its formats.
     from . import (  # noqa: F401
+        app_calls,
         openai,
         anthropic,
         bedrock,

@@ -14,10 +14,9 @@ Mistral, Cohere, AI21, DeepSeek and OpenAI-compatible models, including streamed
 
 from __future__ import annotations
 
-import json
 import re
 
-from ..records import Reject, excerpt, maybe_json, to_utc
+from ..records import Reject, excerpt, loads, maybe_json, to_utc
 from . import register
 from .generic import (
     chat_request_fields,
@@ -48,7 +47,7 @@ def _prefixed_line(line: str):
     if not match:
         return None
     try:
-        return json.loads(match.group(2))
+        return loads(match.group(2))
     except ValueError:
         return None
 
