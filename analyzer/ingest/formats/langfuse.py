@@ -161,8 +161,8 @@ class Langfuse:
 
     def sniff(self, src) -> int:
         columns = snake_columns(src)
-        if "trace_id" not in columns or "id" not in columns:
-            return 0
+        if "trace_id" not in columns or "id" not in columns or {"response_cost", "call_type"} & columns:
+            return 0  # LiteLLM's StandardLoggingPayload has a trace_id, id, startTime and model too
         if {"type", "start_time"} <= columns:
             return 92
         if "start_time" in columns and ({"model", "provided_model_name", "usage", "usage_details"} & columns):
