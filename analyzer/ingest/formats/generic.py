@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from ...errors import PlanError
-from ..records import Reject, excerpt, is_json_lines, loads, maybe_json, to_utc
+from ..records import Reject, Skipped, excerpt, is_json_lines, loads, maybe_json, to_utc
 from . import register
 
 CSV_FIELD_LIMIT = 1 << 30
@@ -505,8 +505,8 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
     return iter(())
 
 
-def records_from_rows(src, to_record: Callable[[dict], dict | None], expected: str) -> Iterator:
-    """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (None: not a model call, skipped);
+def records_from_rows(src, to_record: Callable[[dict], Any], expected: str) -> Iterator:
+    """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (a ``Skipped``: not a model call);
     a row that is not an object, or that ``to_record`` cannot read, becomes a reject with its line."""
     for number, row in iter_rows(src):
         if isinstance(row, Reject):
@@ -521,6 +521,9 @@ def records_from_rows(src, to_record: Callable[[dict], dict | None], expected: s
             yield Reject(number, str(exc), excerpt(row))
             continue
         if record is None:
+            continue
+        if isinstance(record, Skipped):
+            yield Skipped(number, record.reason)
             continue
         record["_line"] = number
         yield record
