@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
-from .records import RECORD_FIELDS, dedupe_key, stable_id, to_utc
+from .records import EMBEDDING_OPERATION, RECORD_FIELDS, dedupe_key, stable_id, to_utc
 
 REQUEST_SCHEMA = pa.schema(
     [
@@ -191,6 +191,8 @@ def normalise_record(record: dict, display: str, fmt_name: str, now: datetime, s
         out[key] = as_json(out[key], key)
     out["created_at"] = as_timestamp(out["created_at"])
     check_time(out["created_at"], now)
+    if out["operation"] == EMBEDDING_OPERATION:  # priced, but no prompt to categorize or answer to judge
+        out["system_prompt"] = out["prompt_text"] = out["response_text"] = None
     out["is_batch"] = bool(out["is_batch"]) if out["is_batch"] is not None else False
     line = record.get("_line")
     out["source_file"] = display

@@ -59,6 +59,10 @@ def _tokens(n: int | None) -> str:
     return str(n)
 
 
+def _money(usd: float) -> str:
+    return f"${usd:,.2f}" if usd >= 1 or usd == 0 else f"${usd:.3g}"
+
+
 def file_line(f: dict) -> str:
     """One line per file: rows, tokens, spend and models (a batch input joined into its output says so)."""
     if f["joined_into"] and not f["rows_added"]:
@@ -68,7 +72,7 @@ def file_line(f: dict) -> str:
         ("rows_skipped", "skipped as not model calls")) if f[key]]
     line = f"{f['path']}: {f['format']}, {f['rows_added']:,} added" + (f" ({', '.join(extra)})" if extra else "")
     if f["rows_added"]:
-        spend = "spend unknown" if f["spend_usd"] is None else f"${f['spend_usd']:,.2f}"
+        spend = "spend unknown" if f["spend_usd"] is None else _money(f["spend_usd"])
         if f["spend_usd"] is not None and f["rows_unpriced"]:
             spend += f" (+{f['rows_unpriced']:,} unpriced)"
         models = ", ".join(f"{name} x{count:,}" for name, count in list(f["models"].items())[:4])

@@ -30,6 +30,7 @@ def load_all() -> dict:
         litellm,
         llm_cli,
         openrouter,
+        otel,
     )
 
     return FORMATS

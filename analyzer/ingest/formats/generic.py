@@ -323,7 +323,9 @@ class _JsonStream:
             search_from = self.pos
 
 
-def _stream_json(src) -> Iterator[tuple[int, Any]]:
+def _stream_json(src, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
+    """Top-level values of a JSON document (arrays give their elements). With ``unwrap``, records also stream out
+    of wrapper objects (``{"events": [...]}``) and Logs Insights rows are flattened; without, values come whole."""
     with src.open_text() as fh:
         stream = _JsonStream(fh)
         while True:
@@ -333,15 +335,15 @@ def _stream_json(src) -> Iterator[tuple[int, Any]]:
             start_line = stream.line_at(stream.pos)
             if char == "[":
                 stream.pos += 1
-                yield from _stream_array(stream)
+                yield from _stream_array(stream, unwrap)
             elif char == "{":
-                yield from _stream_object(stream)
+                yield from _stream_object(stream, unwrap)
             else:
                 yield start_line, Reject(start_line, "unexpected text outside any JSON value", stream.text_at(stream.abs_pos))
                 return
 
 
-def _stream_array(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
+def _stream_array(stream: _JsonStream, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
     while True:
         char = stream.peek(skip_commas=True)
         if char == "]":
@@ -358,11 +360,11 @@ def _stream_array(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             if not stream.resync(start):
                 return
             continue
-        for record in _unwrap_item(element):
+        for record in _unwrap_item(element) if unwrap else [element]:
             yield line, record
 
 
-def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
+def _stream_object(stream: _JsonStream, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
     """One top-level object: records stream out of a wrapper key's array; otherwise the object is the record."""
     start = stream.abs_pos
     line = stream.line_at(stream.pos)
@@ -381,7 +383,7 @@ def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             if stream.peek() != ":":
                 raise json.JSONDecodeError("Expecting ':' delimiter", stream.buf, stream.pos)
             stream.pos += 1
-            if key in WRAPPER_KEYS and stream.peek() == "[" and len(collected) < _WRAPPER_MAX_KEYS:
+            if unwrap and key in WRAPPER_KEYS and stream.peek() == "[" and len(collected) < _WRAPPER_MAX_KEYS:
                 stream.pos += 1
                 streamed = True
                 yield from _stream_array(stream)
@@ -395,8 +397,22 @@ def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             stream.pos = len(stream.buf)
         return
     if not streamed:
-        for record in _unwrap(collected):
+        for record in _unwrap(collected) if unwrap else [collected]:
             yield line, record
+
+
+def iter_json_values(src) -> Iterator[tuple[int, Any]]:
+    """Every top-level JSON value of a file whole, numbered by the line it starts on: one per line of JSON Lines,
+    the elements of a top-level array, or objects written one after another (pretty-printed or not)."""
+    if is_json_lines(src, encoded=False):
+        for number, line in src.lines():
+            try:
+                yield number, loads(line)
+            except ValueError as exc:
+                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                yield number, Reject(number, f"not valid JSON ({msg})", line)
+        return
+    yield from _stream_json(src, unwrap=False)
 
 
 def iter_json(src, line_fallback: Callable[[str], Any] | None = None, lines: bool | None = None) -> Iterator[tuple[int, Any]]:
