@@ -91,3 +91,21 @@ def test_bare_span_list_and_all_shapes_together(con, fixtures):
         "text_completion", "Once upon a time", "there was a bug.")
     again = ingest_paths(con, [str(fixtures / "otel")])
     assert again["rows_added"] == 0
+
+
+def test_langfuse_trace_export_keeps_the_span_attributes(con, fixtures):
+    """{trace, observations[]} from Langfuse's OTel endpoint: generations read, blanks filled from the span's own
+    attributes, and a span also in a collector export counted once."""
+    path = fixtures / "langfuse_otel" / "trace_export.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"]) == (2, 1)
+    got = by_span(con)
+    chat = got["051581bf3cb55c13"]
+    assert (chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"], chat["cost_usd"]) == (1320, 1024, 18, 0.000132)
+    assert (chat["prompt_text"], chat["response_text"], chat["parent_span_id"]) == ("Where is my parcel?", "shipping", "a1a1a1a1a1a1a1a1")
+    filled = got["f6f6f6f6f6f6f6f6"]  # Langfuse kept nothing but the attributes
+    assert (filled["model"], filled["input_tokens"], filled["output_tokens"]) == ("gpt-4o-2024-08-06", 44, 61)
+    assert (filled["prompt_text"], filled["cost_source"]) == ("Draft a polite reminder.", "catalog")
+    collector = ingest_paths(con, [str(fixtures / "otel" / "collector_export.jsonl")])
+    assert collector["rows_added"] == 5 and collector["rows_duplicate"] == 2  # the shared chat span, twice in the file

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from ..records import Reject, Skipped, excerpt, to_utc
 from . import register
+from .otel import span_record
+from .otel_spans import Span
 from .generic import (
     iter_json,
     records_from_rows,
@@ -108,17 +110,37 @@ def _cost(r: dict) -> float | None:
     return None
 
 
+def _span_of(r: dict, obs_id, attributes: dict) -> Span:
+    """An observation ingested through Langfuse's OTel endpoint, as the span it was (its attributes kept)."""
+    return Span(span_id=str(obs_id), trace_id=first(r, "trace_id"), parent_id=first(r, "parent_observation_id"),
+                name=str(first(r, "name") or ""), start=to_utc(first(r, "start_time")), end=to_utc(first(r, "end_time")),
+                attributes=attributes)
+
+
+def _otel_fill(record: dict, span_record: dict) -> None:
+    """Fields Langfuse left empty, from the span's own attributes."""
+    for key in ("model", "provider", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+                "reasoning_tokens", "cost_usd", "system_prompt", "prompt_text", "messages_json", "response_text",
+                "params_json", "operation", "user_id"):
+        if record.get(key) in (None, "", [], {}) and span_record.get(key) not in (None, "", [], {}):
+            record[key] = span_record[key]
+
+
 def observation_record(row: dict) -> dict | Skipped:
     """A `requests` record for a generation; ``Skipped`` for observations that are not model calls."""
     r = snake_keys(row)
     kind = str(first(r, "type") or "").upper()
-    if kind and kind not in MODEL_CALL_TYPES:
-        return Skipped(None, f"a Langfuse {kind.lower()}, not a model call")
     obs_id = first(r, "id", "observation_id", "span_id")
-    if obs_id is None:
-        raise ValueError("observation without id")
     metadata = decode_json(r.get("metadata"))
     metadata = metadata if isinstance(metadata, dict) else {}
+    attributes = decode_json(metadata.get("attributes"))
+    from_otel = None
+    if isinstance(attributes, dict) and attributes and obs_id is not None:
+        from_otel = span_record(_span_of(r, obs_id, attributes))
+    if kind and kind not in MODEL_CALL_TYPES and not isinstance(from_otel, dict):
+        return Skipped(None, f"a Langfuse {kind.lower()}, not a model call")
+    if obs_id is None:
+        raise ValueError("observation without id")
     model = first(r, "provided_model_name", "model")
     start = to_utc(first(r, "start_time", "timestamp"))
     record: dict = {
@@ -170,6 +192,9 @@ def observation_record(row: dict) -> dict | Skipped:
     record["parent_span_id"] = first(r, "parent_observation_id")
     record["operation"] = "embeddings" if kind == "EMBEDDING" else None
     record["_dedupe_key"] = f"langfuse|{obs_id}"
+    if isinstance(from_otel, dict):
+        _otel_fill(record, from_otel)
+        record["_dedupe_key"] = from_otel.get("_dedupe_key", record["_dedupe_key"])  # one span, whichever export
     return record
 
 
