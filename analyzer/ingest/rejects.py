@@ -55,8 +55,8 @@ def reason_counts(con, source_file: str, limit: int = 3) -> list[tuple[str, int]
     """The most frequent reject reasons of a file (numbers in them folded, so one cause counts once)."""
     return con.execute(
         """
-        select regexp_replace(reason, '[0-9]+', 'N', 'g') as why, count(*) from rejects where source_file = ?
-        group by 1 order by 2 desc, 1 limit ?
+        select min(reason), count(*) from rejects where source_file = ?
+        group by regexp_replace(reason, '[0-9]+', 'N', 'g') order by 2 desc, 1 limit ?
         """,
         [source_file, limit],
     ).fetchall()

@@ -240,11 +240,17 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
     for src, name in planned:
         r = results[src.display]
         kept = r.rows_added + r.rows_duplicate + r.rows_conflicting
-        if name is None or not r.rows_rejected or r.rows_rejected <= kept:
+        if name is None:
             continue
         label = getattr(formats[name], "label", name)
-        r.note = explain_rejects(con, src.display, label, r.rows_rejected, kept)
-        ctx.warnings.append(f"{src.display}: {r.note}.")
+        if r.rows_rejected and r.rows_rejected > kept:
+            r.note = explain_rejects(con, src.display, label, r.rows_rejected, kept)
+        elif r.rows_skipped and not kept and not r.joined_into:
+            r.note = (f"{r.rows_skipped:,} records read as {label}, none of them a model call (agent, tool and "
+                      "workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
+                      "OpenInference LLM kind or a Langfuse generation)")
+        if r.note:
+            ctx.warnings.append(f"{src.display}: {r.note}.")
 
 
 def record_files(con, planned, results: dict[str, FileResult], digests: dict) -> None:

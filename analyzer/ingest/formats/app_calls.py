@@ -135,6 +135,7 @@ class OpenAIApp:
     """App logs of OpenAI calls (pairs or bare objects), one JSON object per line or a JSON document."""
 
     name = "openai"
+    label = "an OpenAI app log"
     order = 50
 
     def __init__(self):
@@ -177,6 +178,20 @@ class OpenAIApp:
     def parse(self, src, ctx):
         yield from app_log_records(src)
 
+    def near_miss(self, src) -> str | None:
+        """Records shaped like OpenAI calls that lack what makes one."""
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if not isinstance(obj, dict):
+            return None
+        if isinstance(obj.get("choices"), list) and "usage" not in obj and obj.get("object") != "chat.completion":
+            return ("it looks like OpenAI chat completions, but its records carry neither \"object\": "
+                    "\"chat.completion\" nor usage")
+        if isinstance(obj.get("messages"), list) and not obj.get("model"):
+            return "it looks like an OpenAI request log, but its records name no model"
+        return None
+
     def fast_select(self, src=None) -> str:
         """SQL for the fast route, specialised to the shape of the file's first record (pairs or bare objects)."""
         from ..records import first_json_object
@@ -192,6 +207,7 @@ class AnthropicApp:
     """App logs of Messages API calls (pairs or bare Messages), one JSON object per line or a JSON document."""
 
     name = "anthropic"
+    label = "an Anthropic Messages log"
     order = 50
 
     def sniff(self, src) -> int:

@@ -200,6 +200,7 @@ def observation_record(row: dict) -> dict | Skipped:
 
 class Langfuse:
     name = "langfuse"
+    label = "a Langfuse export"
     order = 50
 
     def sniff(self, src) -> int:

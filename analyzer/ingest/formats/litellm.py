@@ -113,6 +113,7 @@ def spend_log_record(row: dict) -> dict:
 
 class LiteLLMSpendLogs:
     name = "litellm"
+    label = "a LiteLLM spend log"
     order = 50
 
     def sniff(self, src) -> int:

@@ -325,6 +325,22 @@ class OpenTelemetry:
             return 96
         return 90 if is_span(obj) else 0
 
+    def near_miss(self, src) -> str | None:
+        """Trace exports plan cannot read as OpenTelemetry spans."""
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if isinstance(obj, dict) and isinstance(obj.get("data"), list) and obj["data"]:
+            obj = obj["data"][0]
+        if not isinstance(obj, dict):
+            return None
+        if "traceID" in obj or "operationName" in obj or "references" in obj:
+            return ("it looks like a Jaeger trace export, but plan reads OpenTelemetry's own JSON: export OTLP JSON "
+                    "(the collector's file exporter) instead")
+        if ("spanId" in obj or "span_id" in obj) and "attributes" not in obj:
+            return "it looks like OpenTelemetry spans, but they carry no attributes (no gen_ai.* or llm.* values to read)"
+        return None
+
     def parse(self, src, ctx):
         for number, value in iter_json_values(src):
             if isinstance(value, Reject):
