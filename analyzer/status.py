@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .db import dicts, one
+from .db import dicts, one, table_exists
 
 
 def status_summary(con) -> dict:
@@ -77,6 +77,7 @@ def status_summary(con) -> dict:
         """,
     )
     files = one(con, "select count(distinct path), max(ingested_at) from ingested_files")
+    conflicts = _conflicts(con)
     first_at, last_at = totals[1], totals[2]
     return {
         "requests": totals[0],
@@ -100,8 +101,23 @@ def status_summary(con) -> dict:
         "files_ingested": files[0],
         "last_ingest": files[1],
         "rejects": {"total": sum(r["rejected"] for r in rejects_by_file), "by_file": rejects_by_file, "recent": recent},
+        "rows_conflicting": conflicts["total"],
+        "conflicts": conflicts,
         "stages": [
             {"stage": s["stage"], "last_run": s["last_run"], "summary": json.loads(s["summary_json"] or "{}")}
             for s in stages
         ],
     }
+
+
+def _conflicts(con) -> dict:
+    """Records whose id repeated with different content (the first was kept): how many, where, a few examples."""
+    if not table_exists(con, "conflicts"):
+        return {"total": 0, "by_file": [], "recent": []}
+    by_file = dicts(con, "select source_file as file, count(*) as conflicting from conflicts group by 1 order by 2 desc, 1")
+    recent = dicts(
+        con,
+        """select source_id, source_file as file, source_line as line, kept_file, kept_line, fields from conflicts
+           order by detected_at desc, source_file, source_line limit 20""",
+    )
+    return {"total": sum(f["conflicting"] for f in by_file), "by_file": by_file, "recent": recent}

@@ -65,7 +65,7 @@ def test_line_chunks_number_lines_like_lines_does(tmp_path, exported):
     for size in (7, 16, 1 << 20):
         got = []
         for chunk in src.line_chunks(size):
-            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist()):
+            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist(), strict=True):
                 text = text.rstrip("\r\n")
                 if text.strip():
                     got.append((number, text))

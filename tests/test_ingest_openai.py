@@ -208,7 +208,7 @@ def test_fast_route_and_python_route_store_identical_rows(tmp_path, fixtures):
         con.close()
     assert stored[True][0] == stored[False][0]
     assert len(stored[True][1]) > 60
-    for fast_row, python_row in zip(stored[True][1], stored[False][1]):
+    for fast_row, python_row in zip(stored[True][1], stored[False][1], strict=True):
         assert fast_row == python_row
     assert stored[True][2] == stored[False][2]
 

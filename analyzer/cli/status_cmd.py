@@ -65,6 +65,10 @@ def status(db_path, as_json):
     click.echo(f"Rejected:  {rejects['total']:,}")
     for r in rejects["recent"][:10]:
         click.echo(f"  {r['file']}:{r['line']}: {r['reason']}")
+    if s["rows_conflicting"]:
+        click.echo(f"Conflicting: {s['rows_conflicting']:,} (an id seen again with other content; the first record is kept)")
+        for c in s["conflicts"]["recent"][:10]:
+            click.echo(f"  {c['file']}:{c['line']}: {c['source_id']} differs in {c['fields']} from {c['kept_file']}:{c['kept_line']}")
     if s["stages"]:
         click.echo("Stages run:")
         for st in s["stages"]:

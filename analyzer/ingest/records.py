@@ -216,13 +216,16 @@ def parse_json_line(number: int, line: str):
         return json_reject(number, line, exc)
 
 
+def _too_deep(exc: ValueError) -> bool:
+    return "nested more than" in str(exc)
+
+
 def is_json_lines(src, *, encoded: bool = True) -> bool:
     """JSON Lines when one of the first lines holds a whole JSON object (pretty-printed JSON never does);
-    with ``encoded``, a line holding a JSON-encoded object counts too."""
+    with ``encoded``, a line holding a JSON-encoded object counts too. A line nested too deeply to read is
+    skipped: the lines after it tell."""
     head = src.head()
     text = head.decode("utf-8", "replace")
-    if text.lstrip()[:1] == "[":
-        return False
     lines = text.split("\n")
     if len(head) >= 65536:
         lines = lines[:-1]  # the last one may be cut
@@ -232,13 +235,20 @@ def is_json_lines(src, *, encoded: bool = True) -> bool:
         if not line:
             continue
         checked += 1
+        if checked == 1 and line.startswith("["):
+            try:
+                loads(line)
+            except ValueError as exc:
+                if _too_deep(exc):
+                    continue
+            return False  # a JSON document (a pretty-printed array's elements may parse one per line)
         if line.startswith(("{", '"{') if encoded else "{"):
             try:
                 if isinstance(maybe_json(loads(line)), dict):
                     return True
             except ValueError as exc:
-                if "nested more than" in str(exc):
-                    return True  # a whole line, rejected later for its depth
+                if _too_deep(exc):
+                    continue
         if checked >= 5:
             break
     return False
@@ -253,9 +263,9 @@ def first_json_object(src) -> dict | None:
             continue
         try:
             obj = maybe_json(loads(line))
-        except ValueError:
-            if line.startswith("{") and line.endswith("}"):
-                continue  # a whole JSON Lines record that is broken: the next one tells the format
+        except ValueError as exc:
+            if _too_deep(exc) or (line.startswith("{") and line.endswith("}")):
+                continue  # a whole JSON Lines record that cannot be read: the next one tells the format
             break
         if isinstance(obj, dict):
             return obj
