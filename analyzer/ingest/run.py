@@ -150,8 +150,10 @@ def plan_files(sources: list[SourceFile], formats: dict, fmt: str | None):
     return planned, skipped
 
 
-def _uses_sql_route(parser, src: SourceFile, settings) -> bool:
+def _uses_sql_route(parser, src: SourceFile, settings, ctx: IngestContext) -> bool:
     if not settings.sql_route or not hasattr(parser, "fast_select") or not hasattr(parser, "parse_line"):
+        return False
+    if hasattr(parser, "sql_route_ok") and not parser.sql_route_ok(ctx):
         return False
     from .records import is_json_lines
 
@@ -175,7 +177,7 @@ def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: 
     con.execute("begin transaction")
     reader.start_file()
     try:
-        if _uses_sql_route(parser, src, settings):
+        if _uses_sql_route(parser, src, settings, reader.ctx):
             SqlRoute(reader, parser, src, name, seq_base).run()
         else:
             reader.python_route(parser, src, name, seq_base)

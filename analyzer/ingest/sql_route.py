@@ -118,7 +118,8 @@ class SqlRoute:
         self.src = src
         self.fmt_name = fmt_name
         self.seq_base = seq_base
-        self.select = parser.fast_select(src)
+        self.select = parser.fast_select(src)  # every family; narrowed to the file's own by ``specialise``
+        self.careful_select = self.select
         self.result = reader.results[src.display]
         self.tariffs = reader.incoming.tariffs
         self.params = {"source_file": src.display, "source_format": fmt_name, "now": self.tariffs.now,
@@ -160,6 +161,19 @@ class SqlRoute:
             self.con.execute("reset disabled_optimizers")
             self.con.execute("reset preserve_insertion_order")
 
+    def specialise(self, lines) -> None:
+        """Narrow the statement to the families of logged call the first lines show (binding a statement for every
+        family costs more than reading a small file); lines of other families still take the careful way."""
+        if not hasattr(self.parser, "fast_families"):
+            return
+        self.con.register("_lines", lines.slice(0, tuning.PROBE_LINES))
+        try:
+            found = [name for name, count in self.execute(self.parser.fast_families(), {}, fetch="rows") if name and count]
+        finally:
+            self.con.unregister("_lines")
+        if found:
+            self.select = self.parser.fast_select(self.src, found)
+
     def _named(self, *names: str) -> dict:
         return {name: self.params[name] for name in names}
 
@@ -180,7 +194,7 @@ class SqlRoute:
         numbers = lines.column(0).to_numpy()
         self.con.register("_lines", lines)
         try:
-            self.execute(extract_rows(self.select), self._named("source_file", "source_format", "now"))
+            self.execute(extract_rows(self.careful_select), self._named("source_file", "source_format", "now"))
         finally:
             self.con.unregister("_lines")
         # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
@@ -219,6 +233,7 @@ class SqlRoute:
             first = next(chunks, None)
             if first is None:
                 return True
+            self.specialise(first)
             if not self._probe(first):
                 return False
             if not self._stream_statement(first, chunks):
@@ -297,7 +312,9 @@ class SqlRoute:
         way. When most of a chunk is left over (a file ingested again), the following chunks take the careful way
         directly rather than being extracted twice."""
         use_direct = True
-        for chunk in prefetch(self.src.line_chunks(tuning.CHUNK_BYTES)):
+        for number, chunk in enumerate(prefetch(self.src.line_chunks(tuning.CHUNK_BYTES))):
+            if number == 0 and self.select is self.careful_select:
+                self.specialise(chunk)
             lines = chunk
             if use_direct:
                 lines, use_direct = self._direct(chunk)

@@ -138,9 +138,6 @@ class OpenAIApp:
     label = "an OpenAI app log"
     order = 50
 
-    def __init__(self):
-        self._fast_sql: dict[str, str] = {}
-
     def sniff(self, src) -> int:
         from ..records import first_json_object
 
@@ -192,15 +189,13 @@ class OpenAIApp:
             return "it looks like an OpenAI request log, but its records name no model"
         return None
 
-    def fast_select(self, src=None) -> str:
-        """SQL for the fast route, specialised to the shape of the file's first record (pairs or bare objects)."""
-        from ..records import first_json_object
+    def fast_select(self, src=None, families=None) -> str:
+        """The SQL route's statement (``app_log_sql``) for these families of logged call (default: all)."""
+        return app_log_sql.APP_LOGS.select(families)
 
-        first = first_json_object(src) if src is not None else None
-        shape = "bare" if isinstance(first, dict) and first.get("object") == "chat.completion" else "pair"
-        if shape not in self._fast_sql:
-            self._fast_sql[shape] = app_log_sql.fast_select_sql(shape)
-        return self._fast_sql[shape]
+    def fast_families(self) -> str:
+        """A statement counting the lines of each family, to pick the ones a file needs."""
+        return app_log_sql.APP_LOGS.probe()
 
 
 class AnthropicApp:
@@ -234,8 +229,11 @@ class AnthropicApp:
     def parse(self, src, ctx):
         yield from app_log_records(src)
 
-    def fast_select(self, src=None) -> str:
-        return OPENAI_APP.fast_select(src)
+    def fast_select(self, src=None, families=None) -> str:
+        return app_log_sql.APP_LOGS.select(families)
+
+    def fast_families(self) -> str:
+        return app_log_sql.APP_LOGS.probe()
 
 
 OPENAI_APP = register(OpenAIApp())

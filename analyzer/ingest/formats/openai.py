@@ -452,13 +452,35 @@ class OpenAIBatchOutput:
 
     def parse(self, src, ctx):
         for number, line, obj in _batch_lines(src, "output"):
-            if isinstance(obj, Reject):
-                yield obj
-                continue
-            try:
-                yield self.record(obj, number, ctx, src.display)
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:
-                yield Reject(number, f"unreadable batch output line ({exc})", line)
+            yield self._line(number, line, obj, ctx, src)
+
+    def _line(self, number: int, line: str, obj, ctx, src):
+        if isinstance(obj, Reject):
+            return obj
+        try:
+            return self.record(obj, number, ctx, src.display if src is not None else None)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            return Reject(number, f"unreadable batch output line ({exc})", line)
+
+    def parse_line(self, number: int, line: str, ctx=None, src=None):
+        obj = parse_json_line(number, line)
+        if not isinstance(obj, Reject) and (not isinstance(obj, dict) or not obj.get("custom_id")):
+            obj = Reject(number, "a batch output line needs a custom_id", line)
+        return self._line(number, line, obj, ctx, src)
+
+    def sql_route_ok(self, ctx) -> bool:
+        """Output lines waiting to be joined to their input file are read in Python, which joins them."""
+        return not any(entry[2] is not None for entries in ctx.store.get(BATCH_STORE, {}).values() for entry in entries)
+
+    def fast_select(self, src=None, families=None) -> str:
+        from .app_log_sql import BATCH_OUTPUT
+
+        return BATCH_OUTPUT.select(families)
+
+    def fast_families(self) -> str:
+        from .app_log_sql import BATCH_OUTPUT
+
+        return BATCH_OUTPUT.probe()
 
     def record(self, obj: dict, number: int, ctx, into: str | None = None) -> dict:
         custom_id = str(obj["custom_id"])
