@@ -334,7 +334,8 @@ def responses_object(family: Family, r: str) -> None:
     family.add(
         parse={"t_src": field(r, "created_at")},
         derive={"out_texts": texts, "resp_params": params_json(r, RESPONSES_PARAMS)},
-        checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}))",
+        checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
+                " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
                 f"(len(out_texts) > 0 or {calls} = 0)",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
                 f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
