@@ -24,6 +24,7 @@ from . import tuning
 from .coerce import COLUMNS, EARLIEST, FUTURE_SLACK
 from .priced import price_stored, priced_select
 from .reader import LINE_SEQ, FileReader
+from .formats.app_log_sql import KEYS_SQL
 from .sources import LineIndex, SourceFile, prefetch
 
 EXTRACTED = "_ingest_extracted"  # the careful way's table: lines SQL understood, not yet stored
@@ -169,10 +170,11 @@ class SqlRoute:
         self.con.register("_lines", lines.slice(0, tuning.PROBE_LINES))
         try:
             found = [name for name, count in self.execute(self.parser.fast_families(), {}, fetch="rows") if name and count]
+            present = frozenset(row[0] for row in self.execute(KEYS_SQL, {}, fetch="rows") if row[0] is not None)
         finally:
             self.con.unregister("_lines")
         if found:
-            self.select = self.parser.fast_select(self.src, found)
+            self.select = self.parser.fast_select(self.src, found, present)
 
     def _named(self, *names: str) -> dict:
         return {name: self.params[name] for name in names}

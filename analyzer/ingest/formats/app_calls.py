@@ -189,9 +189,10 @@ class OpenAIApp:
             return "it looks like an OpenAI request log, but its records name no model"
         return None
 
-    def fast_select(self, src=None, families=None) -> str:
-        """The SQL route's statement (``app_log_sql``) for these families of logged call (default: all)."""
-        return app_log_sql.APP_LOGS.select(families)
+    def fast_select(self, src=None, families=None, present=None) -> str:
+        """The SQL route's statement (``app_log_sql``) for these families of logged call (default: all), reading
+        the optional keys ``present`` (default: all)."""
+        return app_log_sql.APP_LOGS.select(families, present)
 
     def fast_families(self) -> str:
         """A statement counting the lines of each family, to pick the ones a file needs."""
@@ -229,8 +230,8 @@ class AnthropicApp:
     def parse(self, src, ctx):
         yield from app_log_records(src)
 
-    def fast_select(self, src=None, families=None) -> str:
-        return app_log_sql.APP_LOGS.select(families)
+    def fast_select(self, src=None, families=None, present=None) -> str:
+        return app_log_sql.APP_LOGS.select(families, present)
 
     def fast_families(self) -> str:
         return app_log_sql.APP_LOGS.probe()

@@ -224,6 +224,7 @@ class Family:
 
     def __init__(self, name: str, when: str):
         self.name, self.when = name, when
+        self.dropped: set[str] = set()  # optional keys its statement does not read
         self.parse: dict = {}
         self.derive: dict = {}
         self.checks: list[str] = []
@@ -235,6 +236,25 @@ class Family:
         self.checks.extend(checks or [])
         self.columns.update(columns or {})
         return self
+
+
+class Keys:
+    """The optional keys a statement reads (envelope keys, request parameters): all of them, or only those a file's
+    first lines use (each key a statement declares costs its JSON transform on every line). The keys left out are
+    ``dropped``; the statement then leaves to Python any line that has one of them."""
+
+    def __init__(self, present: frozenset | None = None):
+        self.present = present
+        self.dropped: set[str] = set()
+        self.family: Family | None = None  # the family being built: its own dropped keys are kept apart
+
+    def of(self, names) -> tuple:
+        if self.present is None:
+            return tuple(names)
+        kept = tuple(n for n in names if n in self.present)
+        target = self.family.dropped if self.family is not None else self.dropped
+        target.update(n for n in names if n not in self.present)
+        return kept
 
 
 def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
@@ -263,6 +283,8 @@ def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
 
 def params_json(obj: str, keys: tuple) -> str:
     """``{"key": value, ...}`` of the parameters present (not null, [] or {}), as DuckDB serialises JSON."""
+    if not keys:
+        return "null::varchar"
     pieces = ", ".join(f"case when {field(obj, k)} not in ('[]', '{{}}') then '\"{k}\":' || {field(obj, k)} end" for k in keys)
     return f"nullif('{{' || concat_ws(',', {pieces}) || '}}', '{{}}')"
 
@@ -281,14 +303,14 @@ def split_turns(texts: str) -> dict:
             "prompt_text": f"coalesce(list_filter({texts}, lambda m: m.role = 'user')[-1].text, '')"}
 
 
-def chat_request(family: Family, q: str) -> None:
+def chat_request(family: Family, q: str, keys: Keys) -> None:
     """A Chat Completions request body (``openai.chat_request_fields``)."""
     raw = field(q, "messages")
     strings, parts = contents_parsed(raw, MESSAGES, MESSAGE_PARTS)
     user, user_check = user_of(q)
     family.add(
         parse={"ms": strings, "mp": parts},
-        derive={"texts": message_texts("ms", "mp", refusals=True), "req_params": params_json(q, CHAT_PARAMS)},
+        derive={"texts": message_texts("ms", "mp", refusals=True), "req_params": params_json(q, keys.of(CHAT_PARAMS))},
         checks=[contents_ok(raw, "ms", "mp"), user_check, plain(field(q, "model")), shallow(field(q, "metadata")),
                 shallow("req_params")],
         columns={**split_turns("texts"), "messages_json": raw, "params_json": "req_params", "user_id": user,
@@ -296,7 +318,7 @@ def chat_request(family: Family, q: str) -> None:
     )
 
 
-def chat_response(family: Family, r: str) -> None:
+def chat_response(family: Family, r: str, keys: Keys) -> None:
     """A ChatCompletion (``openai.completion_fields``): choice texts (a refusal when there is no text; a reply that is
     only tool calls is left to Python, which serialises them), usage, status."""
     choices = field(r, "choices")
@@ -321,7 +343,7 @@ RESPONSE_STATUS = {"completed": "ok", "failed": "error", "incomplete": "incomple
                    "canceled": "canceled", "in_progress": "pending", "queued": "pending"}
 
 
-def responses_object(family: Family, r: str) -> None:
+def responses_object(family: Family, r: str, keys: Keys) -> None:
     """A Responses API ``response`` object (``openai.responses_fields``)."""
     items = field(r, "output")
     texts = (f"list_filter(list_transform(list_filter({items}, lambda o: o.type = 'message'),"
@@ -333,7 +355,7 @@ def responses_object(family: Family, r: str) -> None:
     instructions = field(r, "instructions")
     family.add(
         parse={"t_src": field(r, "created_at")},
-        derive={"out_texts": texts, "resp_params": params_json(r, RESPONSES_PARAMS)},
+        derive={"out_texts": texts, "resp_params": params_json(r, keys.of(RESPONSES_PARAMS))},
         checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
                 f"(len(out_texts) > 0 or {calls} = 0)",
@@ -349,7 +371,7 @@ def responses_object(family: Family, r: str) -> None:
     )
 
 
-def responses_request(family: Family, q: str) -> dict:
+def responses_request(family: Family, q: str, keys: Keys) -> dict:
     """A Responses API request (``openai.responses_request_fields``): ``input`` as a string or message items,
     ``instructions`` as a string. Returns the request's columns (the pair merges them over the response's)."""
     raw, instructions = field(q, "input"), field(q, "instructions")
@@ -365,7 +387,7 @@ def responses_request(family: Family, q: str) -> dict:
                 f" and {parts_ok('ip[i].content')})))")
     family.add(
         parse={"its": strings, "ip": parts},
-        derive={"turns": turns, "req_params": params_json(q, RESPONSES_PARAMS)},
+        derive={"turns": turns, "req_params": params_json(q, keys.of(RESPONSES_PARAMS))},
         checks=[f"(({is_string(raw)} and not starts_with(ltrim({text_of(raw)}), '[')) or {items_ok})",
                 f"({instructions} is null or {is_string(instructions)})", user_check, plain(field(q, "model")),
                 shallow(field(q, "metadata")), shallow("req_params")],
@@ -378,7 +400,7 @@ def responses_request(family: Family, q: str) -> dict:
 ANTHROPIC_TEXT_BLOCKS = ("text", "thinking", "redacted_thinking")
 
 
-def anthropic_request(family: Family, q: str) -> None:
+def anthropic_request(family: Family, q: str, keys: Keys) -> None:
     """A Messages API request (``anthropic.request_fields``): contents as strings or text blocks, ``system`` as a
     string or text blocks."""
     raw, system = field(q, "messages"), field(q, "system")
@@ -390,7 +412,7 @@ def anthropic_request(family: Family, q: str) -> None:
     family.add(
         parse={"ams": strings, "amp": parts, "sysb": blocks},
         derive={"atexts": message_texts("ams", "amp", refusals=False), "asystem": system_text,
-                "req_params": params_json(q, ANTHROPIC_PARAMS)},
+                "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
         checks=[
             contents_ok(raw, "ams", "amp", text_types=ANTHROPIC_TEXT_BLOCKS),
             f"list_bool_and(list_transform(ams, lambda m: m.role is not null and {plain('m.role')}))",
@@ -409,7 +431,7 @@ def anthropic_request(family: Family, q: str) -> None:
     )
 
 
-def anthropic_message(family: Family, r: str) -> None:
+def anthropic_message(family: Family, r: str, keys: Keys) -> None:
     """A Message (``anthropic.message_fields``): text blocks joined; a reply that is only tool calls is left to
     Python (it serialises them)."""
     content = field(r, "content")
@@ -430,14 +452,15 @@ def anthropic_message(family: Family, r: str) -> None:
 
 # The envelope around a logged call (``app_log.envelope``): its values found once per line (layer ``first``) and
 # read once (layer ``derive``), whatever the family.
-ENVELOPE_FIRST = {
-    "e_when": first_given([field("j", k) for k in TIME_KEYS]),
-    "e_cost": first_given([field("j", k) for k in COST_KEYS]),
-    "e_ms": first_given([field("j", k) for k in DURATION_MS_KEYS]),
-    "e_s": first_given([field("j", k) for k in DURATION_S_KEYS]),
-    "e_user": first_given([field("j", k) for k in USER_KEYS]),
-    "e_code": first_given([field("j", k) for k in ("status_code", "http_status")]),
-}
+def envelope_first(keys: Keys) -> dict:
+    def first_of(names):
+        kept = keys.of(names)
+        return first_given([field("j", k) for k in kept]) if kept else "null::json"
+
+    return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
+            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(("status_code", "http_status"))}
+
+
 ENVELOPE_DERIVED = {
     "e_time": time_of("e_when"), "e_cost_n": numeric_text("e_cost"), "e_ms_n": numeric_text("e_ms"),
     "e_s_n": numeric_text("e_s"),
@@ -491,7 +514,7 @@ def _pair_model(r: str, q: str) -> str:
     return f"coalesce({field(r, 'model')}, {field(q, 'model')}, case when {plain(top)} then {top} end)"
 
 
-def app_log_families() -> list[Family]:
+def app_log_families(keys: Keys) -> list[Family]:
     j = "j"
     q, r = field(j, "request"), field(j, "response")
     not_anthropic_request = f"{field(q, 'anthropic_version')} is null and {field(q, 'system')} is null"
@@ -500,22 +523,25 @@ def app_log_families() -> list[Family]:
                   f" and {field(r, 'object')} is distinct from 'response' and {field(q, 'messages')} is not null"
                   f" and {not_anthropic_request} and not ({field(r, 'id')} like 'msg\\_%' escape '\\'"
                   f" and {field(r, 'content')} is not null)")
-    chat_response(chat, r)
-    chat_request(chat, q)
+    keys.family = chat
+    chat_response(chat, r, keys)
+    chat_request(chat, q, keys)
     chat.add(columns={"provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
     responses = Family("responses pair", f"{_side_known(q, r)} and {field(r, 'object')} = 'response'"
                        f" and {field(r, 'choices')} is null and {field(r, 'type')} is null and {field(q, 'input')} is not null"
                        f" and {field(q, 'messages')} is null and {not_anthropic_request}")
-    responses_object(responses, r)
-    request = responses_request(responses, q)
+    keys.family = responses
+    responses_object(responses, r, keys)
+    request = responses_request(responses, q, keys)
     merged = {k: f"coalesce({v}, {responses.columns[k]})" if k in responses.columns else v for k, v in request.items()}
     responses.add(columns={**merged, "provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
     anthropic = Family("anthropic pair", f"{_side_known(q, r)} and {field(r, 'type')} = 'message'"
                        f" and {field(r, 'choices')} is null and {field(r, 'content')} is not null and {field(q, 'messages')} is not null")
-    anthropic_message(anthropic, r)
-    anthropic_request(anthropic, q)
+    keys.family = anthropic
+    anthropic_message(anthropic, r, keys)
+    anthropic_request(anthropic, q, keys)
     anthropic.add(columns={"provider": "'anthropic'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
     families = [chat, responses, anthropic]
@@ -525,8 +551,10 @@ def app_log_families() -> list[Family]:
         ("anthropic message", anthropic_message, f"{field(j, 'type')} = 'message' and {field(j, 'content')} is not null", "anthropic"),
     ):
         bare = Family(name, f"{condition} and {NO_PAIR_KEYS}")
-        builder(bare, j)
+        keys.family = bare
+        builder(bare, j, keys)
         families.append(bare.add(columns={"provider": f"'{provider}'"}))
+    keys.family = None
     for family in families:
         envelope(family)
     return families
@@ -539,7 +567,7 @@ def app_log_families() -> list[Family]:
 BATCH_LINE = {"id": J, "custom_id": J, "error": J, "response": {"status_code": J, "request_id": J, "body": RESPONSE}}
 
 
-def batch_output_families() -> list[Family]:
+def batch_output_families(keys: Keys) -> list[Family]:
     """Batch output lines of chat completions or Responses (``openai.OpenAIBatchOutput.record`` without an input
     file to join): the custom_id is the call's id, the status says whether the line failed."""
     body, response = field("j", "response", "body"), field("j", "response")
@@ -553,7 +581,8 @@ def batch_output_families() -> list[Family]:
         ("batch responses output", responses_object, f"{field(body, 'object')} = 'response' and {field(body, 'choices')} is null"),
     ):
         family = Family(name, condition)
-        builder(family, body)
+        keys.family = family
+        builder(family, body, keys)
         family.add(
             checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''"],
             columns={"provider": "'openai'", "source_id": text_of(custom_id), "is_batch": "true",
@@ -561,6 +590,7 @@ def batch_output_families() -> list[Family]:
                      "id": sql_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
         )
         families.append(family)
+    keys.family = None
     return families
 
 
@@ -594,10 +624,47 @@ def _layer(families: list[Family], attribute: str) -> str:
     return "".join(f", {_by_family(families, lambda f, n=n: getattr(f, attribute).get(n))} as {n}" for n in names)
 
 
-def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None) -> str:
+def used_spec(spec: dict, sql: str) -> dict:
+    """``spec`` cut down to the fields ``sql`` reads (``j."a"."b"``): DuckDB's JSON transform costs about the same for
+    every field a structure declares, found or not, so a statement declares only what it uses."""
+    import re
+
+    used: dict = {}
+    for path in re.findall(r'\bj((?:\."[^"]+")+)', sql):
+        node = used
+        names = re.findall(r'"([^"]+)"', path)
+        for name in names[:-1]:
+            node = node.setdefault(name, {})
+            if node is True:
+                break
+        else:
+            node[names[-1]] = True
+
+    def prune(node, keep):
+        if keep is True or not isinstance(node, dict):
+            return node
+        return {k: prune(node[k], keep[k]) for k in node if k in keep}
+
+    return prune(spec, used)
+
+
+def _spec_names(spec) -> set[str]:
+    names: set[str] = set()
+    for key, value in spec.items():
+        names.add(key)
+        node = value[0] if isinstance(value, list) else value
+        if isinstance(node, dict):
+            names |= _spec_names(node)
+    return names
+
+
+def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
+               dropped: set[str] | None = None) -> str:
     """SELECT over ``_lines(line_no, text)``: the rows of the lines SQL reads exactly, in the columns the incoming rows
     take. Layers compute each value once: the parse, the family, what is parsed again, what is built from that,
-    the checks, the row. Run with filter push-down disabled, so that the checks do not parse lines a second time."""
+    the checks, the row. Run with filter push-down disabled, so that the checks do not parse lines a second time.
+
+    ``dropped`` optional keys are not read: a line that has one (anywhere, as a key) is left to Python."""
     fam = "case " + " ".join(f"when {f.when} then {code}" for code, f in enumerate(families, start=1)) + " end"
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
     first_values = "".join(f", {expr} as {name}" for name, expr in (first or {}).items())
@@ -609,7 +676,7 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
         expr = _by_family(families, lambda f, c=column: f.columns.get(c, "false" if c == "is_batch" else None))
         outputs.append(f"({expr})::{_TYPES.get(column, 'varchar')} as {column}")
     ids = _by_family(families, lambda f: f.columns.get("id") or sql_id(f"{f.columns['provider']} || '|id|' || {f.columns['source_id']}"))
-    return f"""
+    statement = f"""
 select {ids} as id, line_no as source_line, {", ".join(outputs)}, null::bigint as _supersedes,
        null::varchar as operation, null::varchar as trace_id, null::varchar as parent_span_id
 from (
@@ -617,44 +684,58 @@ from (
     select *{_layer(families, "derive")}{shared_values} from (
       select *{_layer(families, "parse")}{first_values} from (
         select line_no, text, j, {fam} as fam from (
-          select line_no, text, try(from_json(text, {struct_type(line_spec)})) as j from _lines
+          select line_no, text, try(from_json(text, LINE_SPEC)) as j from _lines
         ) where j is not null
-      ) where fam is not null
+      ) where fam is not null GUARD
     )
   ) where {checks}
 )
 """
+    spec = used_spec(line_spec, statement)
+    # A dropped key that the statement reads elsewhere under the same name cannot be told apart by its text: the
+    # statement reads it there. The others are found by one scan of the line.
+    guarded = sorted((dropped or set()) - _spec_names(spec))
+    guard = f"and not regexp_matches(text, '\"({'|'.join(guarded)})\"\\s*:')" if guarded else ""
+    return statement.replace("LINE_SPEC", struct_type(spec)).replace("GUARD", guard)
 
 
 def families_sql(families: list[Family], line_spec: dict) -> str:
     """How many lines of ``_lines`` fall in each family (by name): a cheap first look that lets the statement for
     a file carry only the families it has."""
     fam = "case " + " ".join(f"when {f.when} then '{f.name}'" for f in families) + " end"
-    return (f"select {fam} as family, count(*) from (select line_no, text, try(from_json(text, {struct_type(line_spec)})) as j"
+    spec = struct_type(used_spec(line_spec, fam))
+    return (f"select {fam} as family, count(*) from (select line_no, text, try(from_json(text, {spec})) as j"
             " from _lines) where j is not null group by all")
 
 
+# Every key name in the lines, at any depth (a key is a string followed by a colon; inside a JSON string its quotes
+# are escaped, so text cannot pass for a key).
+KEYS_SQL = "select distinct unnest(regexp_extract_all(text, '\"([^\"\\\\]+)\"\\s*:', 1)) from _lines"
+
+
 class Statements:
-    """The SQL route's statements for one kind of log, built once per set of families and kept."""
+    """The SQL route's statements for one kind of log, built once per set of families and keys, and kept."""
 
-    def __init__(self, families, line_spec: dict, first: dict | None = None, shared: dict | None = None):
+    def __init__(self, families, line_spec: dict, first=None, shared: dict | None = None):
         self.families, self.line_spec, self.first, self.shared = families, line_spec, first, shared
-        self._selects: dict[frozenset, str] = {}
-
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.families()]
+        self._selects: dict[tuple, str] = {}
 
     def probe(self) -> str:
-        return families_sql(self.families(), self.line_spec)
+        return families_sql(self.families(Keys()), self.line_spec)
 
-    def select(self, only=None) -> str:
-        key = frozenset(only or ())
+    def select(self, only=None, present: frozenset | None = None) -> str:
+        """The statement for the families named (default all), reading the optional keys in ``present`` (default
+        all of them)."""
+        key = (frozenset(only or ()), present)
         if key not in self._selects:
-            families = [f for f in self.families() if not key or f.name in key] or self.families()
-            self._selects[key] = select_sql(families, self.line_spec, self.first, self.shared)
+            keys = Keys(present)
+            built = self.families(keys)
+            families = [f for f in built if not key[0] or f.name in key[0]] or built
+            first = self.first(keys) if self.first else None
+            dropped = keys.dropped.union(*(f.dropped for f in families))
+            self._selects[key] = select_sql(families, self.line_spec, first, self.shared, dropped)
         return self._selects[key]
 
 
-APP_LOGS = Statements(app_log_families, LINE, ENVELOPE_FIRST, ENVELOPE_DERIVED)
+APP_LOGS = Statements(app_log_families, LINE, envelope_first, ENVELOPE_DERIVED)
 BATCH_OUTPUT = Statements(batch_output_families, BATCH_LINE)

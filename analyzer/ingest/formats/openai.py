@@ -472,10 +472,10 @@ class OpenAIBatchOutput:
         """Output lines waiting to be joined to their input file are read in Python, which joins them."""
         return not any(entry[2] is not None for entries in ctx.store.get(BATCH_STORE, {}).values() for entry in entries)
 
-    def fast_select(self, src=None, families=None) -> str:
+    def fast_select(self, src=None, families=None, present=None) -> str:
         from .app_log_sql import BATCH_OUTPUT
 
-        return BATCH_OUTPUT.select(families)
+        return BATCH_OUTPUT.select(families, present)
 
     def fast_families(self) -> str:
         from .app_log_sql import BATCH_OUTPUT
