@@ -83,9 +83,10 @@ def as_int(value, name: str):
             raise ValueError(f"{name}: {value!r} is not a whole number of tokens")
         number = int(value)
     elif isinstance(value, str):
-        number = _int_from_text(value, name)
-        if number is None:
+        parsed = _int_from_text(value, name)
+        if parsed is None:
             return None
+        number = parsed
     else:
         raise ValueError(f"{name}: expected a number, got {type(value).__name__}")
     if number < 0:

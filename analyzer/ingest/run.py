@@ -245,7 +245,7 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
         if name is None:
             continue
         label = getattr(formats[name], "label", name)
-        if r.rows_rejected and r.rows_rejected > kept:
+        if r.rows_rejected and r.rows_rejected > kept and not r.joined_into:
             r.note = explain_rejects(con, src.display, label, r.rows_rejected, kept)
         elif r.rows_skipped and not kept and not r.joined_into:
             r.note = (f"{r.rows_skipped:,} records read as {label}, none of them a model call (agent, tool and "

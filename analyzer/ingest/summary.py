@@ -34,7 +34,7 @@ def file_stats(con, display: str, stamp) -> dict:
 
 
 def file_entry(result: FileResult, stats: dict) -> dict:
-    entry = {"path": result.path, "format": result.format}
+    entry: dict = {"path": result.path, "format": result.format}
     entry.update({name: getattr(result, name) for name in COUNTS})
     entry.update(stats)
     entry["joined_into"] = sorted(result.joined_into)
@@ -60,7 +60,9 @@ def _tokens(n: int | None) -> str:
 
 
 def _money(usd: float) -> str:
-    return f"${usd:,.2f}" if usd >= 1 or usd == 0 else f"${usd:.3g}"
+    if usd >= 0.01 or usd == 0:
+        return f"${usd:,.2f}"
+    return "$" + f"{usd:.6f}".rstrip("0").rstrip(".") if usd >= 0.000001 else "under $0.000001"
 
 
 def file_line(f: dict) -> str:
@@ -68,7 +70,7 @@ def file_line(f: dict) -> str:
     if f["joined_into"] and not f["rows_added"]:
         return f"{f['path']}: {f['format']}, joined into {', '.join(f['joined_into'])}"
     extra = [f"{f[key]:,} {label}" for key, label in (
-        ("rows_duplicate", "already stored"), ("rows_conflicting", "conflicting"), ("rows_rejected", "rejected"),
+        ("rows_duplicate", "duplicates"), ("rows_conflicting", "conflicting"), ("rows_rejected", "rejected"),
         ("rows_skipped", "skipped as not model calls")) if f[key]]
     line = f"{f['path']}: {f['format']}, {f['rows_added']:,} added" + (f" ({', '.join(extra)})" if extra else "")
     if f["rows_added"]:

@@ -176,7 +176,7 @@ def message_fields(msg: dict) -> dict:
         "model": msg.get("model"),
         "response_text": text or None,
         **usage_fields(msg.get("usage")),
-        "status": _STOP_STATUS.get(msg.get("stop_reason"), "ok"),
+        "status": _STOP_STATUS.get(str(msg.get("stop_reason")), "ok"),
     }
 
 

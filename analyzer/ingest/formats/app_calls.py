@@ -104,7 +104,7 @@ def records_of(obj: Any, number: int | None):
         items = obj["data"]
     else:
         items = [obj]
-    out = []
+    out: list = []
     for item in items:
         item = maybe_json(item)
         if not isinstance(item, dict):

@@ -190,8 +190,10 @@ def parts_ok(parts: str, *, text_types: tuple | None = None) -> str:
 
 def contents_parsed(raw: str, spec_strings, spec_parts) -> tuple[str, str]:
     """(strings parse, parts parse) of a JSON list of messages or items: contents that are lists come out in the
-    parts parse only (NULL there for string contents), string contents in the first."""
-    strings = f"from_json({raw}, {struct_type(spec_strings)})"
+    parts parse only (NULL there for string contents), string contents in the first. Each parse is made only when
+    the list holds such contents (DuckDB's text of the list is compact: ``"content":"`` starts a string)."""
+    strings = (f"case when contains({raw}, '\"content\":\"') or not contains({raw}, '\"content\":[')"
+               f" then from_json({raw}, {struct_type(spec_strings)}) end")
     parts = f"case when contains({raw}, '\"content\":[') then from_json({raw}, {struct_type(spec_parts)}) end"
     return strings, parts
 
@@ -199,15 +201,17 @@ def contents_parsed(raw: str, spec_strings, spec_parts) -> tuple[str, str]:
 def message_texts(strings: str, parts: str, *, refusals: bool) -> str:
     """[{role, text}] from the two parses: a list content's text parts, else the string content."""
     text = (f"case when {parts}[i].content is not null then {parts_text(f'{parts}[i].content', refusals=refusals)}"
-            " else coalesce(m.content, '') end")
-    return f"list_transform({strings}, lambda m, i: {{'role': m.role, 'text': {text}}})"
+            f" else coalesce({strings}[i].content, '') end")
+    return (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1),"
+            f" lambda i: {{'role': coalesce({strings}[i].role, {parts}[i].role), 'text': {text}}})")
 
 
 def contents_ok(raw: str, strings: str, parts: str, *, text_types: tuple | None = None) -> str:
     """Every content is a string, null or a parts list SQL reads (no objects, numbers or booleans)."""
     return (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
-            f" and list_bool_and(list_transform({strings}, lambda m, i: ({parts}[i].content is not null or {plain('m.content')})"
-            f" and {parts_ok(f'{parts}[i].content', text_types=text_types)})))")
+            f" and ({strings} is null or list_bool_and(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
+            f" or {plain('m.content')})))"
+            f" and ({parts} is null or list_bool_and(list_transform({parts}, lambda m: {parts_ok('m.content', text_types=text_types)}))))")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,10 +385,11 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     turns = (f"{system_item} || case when {is_string(raw)} then [{{'role': 'user', 'text': {text_of(raw)}}}]"
              f" else {message_texts('its', 'ip', refusals=True)} end")
     user, user_check = user_of(q)
+    each = (f"coalesce(its[i].type, ip[i].type, 'message') = 'message' and coalesce(its[i].role, ip[i].role) is not null"
+            f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or {plain('its[i].content')})"
+            f" and {parts_ok('ip[i].content')}")
     items_ok = (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
-                f" and list_bool_and(list_transform(its, lambda m, i: coalesce(m.type, 'message') = 'message'"
-                f" and m.role is not null and {plain('m.role')} and (ip[i].content is not null or {plain('m.content')})"
-                f" and {parts_ok('ip[i].content')})))")
+                f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
     family.add(
         parse={"its": strings, "ip": parts},
         derive={"turns": turns, "req_params": params_json(q, keys.of(RESPONSES_PARAMS))},
@@ -415,7 +420,7 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
                 "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
         checks=[
             contents_ok(raw, "ams", "amp", text_types=ANTHROPIC_TEXT_BLOCKS),
-            f"list_bool_and(list_transform(ams, lambda m: m.role is not null and {plain('m.role')}))",
+            f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
             f"({system} is null or ({is_string(system)} and not starts_with(ltrim({text_of(system)}), '['))"
             f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
             f"(not starts_with({field(q, 'metadata')}, '{{') or {user} is null or {is_string(user)})",

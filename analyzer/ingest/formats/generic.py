@@ -156,7 +156,7 @@ def head_text(src) -> str:
 
 def _csv_dialect(first_line: str):
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    delimiter = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+    delimiter = max(counts, key=lambda d: counts[d]) if max(counts.values()) > 0 else ","
 
     class Dialect(csv.excel):
         pass
@@ -279,7 +279,7 @@ class _JsonStream:
     def peek(self, skip_commas: bool = False) -> str:
         pattern = self._ws_commas if skip_commas else self._ws
         while True:
-            self.pos = pattern.match(self.buf, self.pos).end()
+            self.pos = pattern.match(self.buf, self.pos).end()  # type: ignore[union-attr]  # matches the empty string
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.fill():
@@ -447,7 +447,7 @@ def _field_pair(item: Any) -> tuple[str, Any] | None:
     return str(item[keys["field"]]), item[keys["value"]]
 
 
-def group_field_pairs(items: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+def group_field_pairs(items: Iterator[tuple[int, Any]]) -> Iterator[tuple[Any, Any]]:
     """Logs Insights results flattened into one list of ``{"field", "value"}`` pairs (PowerShell's ConvertTo-Json
     writes them so) as records again: a record starts where a field repeats or at the field that led the first
     record (``@timestamp`` in every export we have seen). Other items pass through unchanged; a record is numbered
@@ -699,9 +699,9 @@ def chat_request_fields(body: Any) -> dict:
     if isinstance(body, str):
         return {"prompt_text": body, "messages_json": [{"role": "user", "content": body}]}
     if isinstance(body, list):
-        messages = normalize_messages(body)
-        system, prompt = split_conversation(messages)
-        return {"system_prompt": system, "prompt_text": prompt, "messages_json": messages}
+        listed = normalize_messages(body)
+        system, prompt = split_conversation(listed)
+        return {"system_prompt": system, "prompt_text": prompt, "messages_json": listed}
     if not isinstance(body, dict):
         return {}
     messages: list[dict] = []
@@ -906,7 +906,7 @@ def params_from_body(body: Any) -> dict | None:
         "tool_choice": "tool_choice",
         "seed": "seed",
     }
-    out = {}
+    out: dict = {}
     for source in (body, body.get("inferenceConfig"), body.get("textGenerationConfig"), body.get("generationConfig")):
         if isinstance(source, dict):
             for key, name in names.items():

@@ -92,7 +92,7 @@ def _cost(r: dict) -> float | None:
     if isinstance(details, dict) and details:
         if details.get("total") is not None:
             return to_float(details["total"], "costDetails.total")
-        values = [to_float(v) for k, v in details.items() if to_float(v) is not None]
+        values = [number for number in (to_float(v) for v in details.values()) if number is not None]
         if values:
             return sum(values)
     cost = to_float(first(r, "total_cost", "calculated_total_cost"), "totalCost")
@@ -170,8 +170,9 @@ def observation_record(row: dict) -> dict | Skipped:
         record["params_json"] = params
 
     duration = ms_between(start, to_utc(first(r, "end_time")))
-    if duration is None and first(r, "latency") is not None:
-        duration = to_float(r["latency"], "latency") * 1000.0  # exported in seconds
+    if duration is None:
+        latency = to_float(first(r, "latency"), "latency")
+        duration = latency * 1000.0 if latency is not None else None  # exported in seconds
     record["duration_ms"] = duration
     level = str(first(r, "level") or "").upper()
     record["status"] = "error" if level == "ERROR" else "ok"
@@ -280,7 +281,7 @@ class LangfuseIngestion:
         obj = first_json_object(src)
         if not isinstance(obj, dict):
             return 0
-        events = obj.get("batch") if isinstance(obj.get("batch"), list) else [obj]
+        events = obj["batch"] if isinstance(obj.get("batch"), list) else [obj]
         first_event = next((e for e in events if isinstance(e, dict)), None)
         if first_event and first_event.get("type") in EVENT_KINDS.keys() | NOT_OBSERVATIONS and isinstance(first_event.get("body"), dict):
             return 95

@@ -223,7 +223,7 @@ def responses_fields(resp: dict) -> dict:
     usage = _dict(resp.get("usage"))
     input_details = _dict(usage.get("input_tokens_details"))
     output_details = _dict(usage.get("output_tokens_details"))
-    status = _RESPONSE_STATUS.get(resp.get("status"), "ok")
+    status = _RESPONSE_STATUS.get(str(resp.get("status")), "ok")
     if resp.get("error"):
         status = "error"
     out = {
@@ -383,6 +383,7 @@ class OpenAIBatchInput:
     """Batch API input: ``{"custom_id", "method": "POST", "url": "/v1/chat/completions", "body": {...}}``."""
 
     name = "openai-batch-input"
+    label = "an OpenAI Batch input file"
     order = 10
 
     def sniff(self, src) -> int:
@@ -426,7 +427,7 @@ class OpenAIBatchInput:
 
 
 def _batch_output_key(obj: dict, body: Any, custom_id: str) -> str:
-    response = obj.get("response") if isinstance(obj.get("response"), dict) else {}
+    response = obj["response"] if isinstance(obj.get("response"), dict) else {}
     line_id = obj.get("id") or response.get("request_id") or (body.get("id") if isinstance(body, dict) else None)
     return f"openai|batch|{custom_id}|{line_id or content_hash(obj)}"
 
@@ -435,6 +436,7 @@ class OpenAIBatchOutput:
     """Batch API output and error files, joined to their input file on ``custom_id`` when it is given too."""
 
     name = "openai-batch-output"
+    label = "an OpenAI Batch output file"
     order = 60
 
     def sniff(self, src) -> int:
