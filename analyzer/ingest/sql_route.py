@@ -128,12 +128,19 @@ class SqlRoute:
 
     def run(self) -> None:
         try:
-            if not self.whole_file():
-                if self.reader.on_reread is not None:
-                    self.reader.on_reread()
+            done = self.whole_file()
+            if done is None:  # the first lines hold no call SQL reads: the file is the Python parser's
+                self._reread()
+                self.reader.python_route(self.parser, self.src, self.fmt_name, self.seq_base)
+            elif not done:
+                self._reread()
                 self.chunked()
         finally:
             self.con.execute(f"drop table if exists {EXTRACTED}")
+
+    def _reread(self) -> None:
+        if self.reader.on_reread is not None:
+            self.reader.on_reread()
 
     def execute(self, statement: str, params: dict | None = None, *, stream: bool = False, fetch: str | None = None):
         """One statement with the optimizer settings the route needs, undone on failure.
@@ -162,11 +169,12 @@ class SqlRoute:
             self.con.execute("reset disabled_optimizers")
             self.con.execute("reset preserve_insertion_order")
 
-    def specialise(self, lines) -> None:
+    def specialise(self, lines) -> bool:
         """Narrow the statement to the families of logged call the first lines show (binding a statement for every
-        family costs more than reading a small file); lines of other families still take the careful way."""
+        family costs more than reading a small file); lines of other families still take the careful way. False
+        when none of the first lines is of a family SQL reads."""
         if not hasattr(self.parser, "fast_families"):
-            return
+            return True
         self.con.register("_lines", lines.slice(0, tuning.PROBE_LINES))
         try:
             found = [name for name, count in self.execute(self.parser.fast_families(), {}, fetch="rows") if name and count]
@@ -175,6 +183,7 @@ class SqlRoute:
             self.con.unregister("_lines")
         if found:
             self.select = self.parser.fast_select(self.src, found, present)
+        return bool(found)
 
     def _named(self, *names: str) -> dict:
         return {name: self.params[name] for name in names}
@@ -221,11 +230,11 @@ class SqlRoute:
         return len(done) * 2 >= len(handled) and len(handled) * 2 >= len(numbers)
 
     # -- a new file in one statement ----------------------------------------------------------
-    def whole_file(self) -> bool:
+    def whole_file(self) -> bool | None:
         """The whole file in one statement that DuckDB runs on every core, reading the lines from a stream of
         chunks. False, with nothing stored, when it does not apply (compressed file, rows of this path already
         stored, a first chunk mostly stored already) or the file repeats an id (a primary-key violation undoes the
-        statement); the chunked route then reads the file."""
+        statement); the chunked route then reads the file. None when the first lines hold no call SQL reads."""
         src = self.src
         if src.is_gzip or self.con.execute("select count(*) from requests where source_file = ?", [src.display]).fetchall()[0][0]:
             return False
@@ -235,7 +244,8 @@ class SqlRoute:
             first = next(chunks, None)
             if first is None:
                 return True
-            self.specialise(first)
+            if not self.specialise(first):
+                return None
             if not self._probe(first):
                 return False
             if not self._stream_statement(first, chunks):
@@ -315,8 +325,10 @@ class SqlRoute:
         directly rather than being extracted twice."""
         use_direct = True
         for number, chunk in enumerate(prefetch(self.src.line_chunks(tuning.CHUNK_BYTES))):
-            if number == 0 and self.select is self.careful_select:
-                self.specialise(chunk)
+            if number == 0 and self.select is self.careful_select and not self.specialise(chunk):
+                self._reread()
+                self.reader.python_route(self.parser, self.src, self.fmt_name, self.seq_base)
+                return
             lines = chunk
             if use_direct:
                 lines, use_direct = self._direct(chunk)

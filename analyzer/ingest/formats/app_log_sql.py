@@ -139,7 +139,8 @@ def first_given(values: list[str]) -> str:
 # Times: what ``records.to_utc`` reads, for the notations SQL handles exactly
 # ---------------------------------------------------------------------------------------------
 
-_ISO = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+_ISO = ("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+        "([Zz]|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def epoch_time(num: str) -> str:
@@ -150,14 +151,15 @@ def epoch_time(num: str) -> str:
 
 
 def iso_time(s: str) -> str:
-    """An ISO 8601 time (``T`` or space, up to 6 decimals, ``Z`` or an offset) as naive UTC."""
-    offset = (f"case when regexp_matches({s}, '[+-][0-9]{{2}}:[0-9]{{2}}$') then"
-              f" (case when substr({s}, -6, 1) = '-' then -1 else 1 end)"
-              f" * (try_cast(substr({s}, -5, 2) as int) * 60 + try_cast(substr({s}, -2, 2) as int)) else 0 end")
-    fraction = f"coalesce(rpad(regexp_extract({s}, '\\.([0-9]+)', 1), 6, '0'), '0')"
-    return (f"(try_strptime(replace(substr({s}, 1, 19), 'T', ' '), '%Y-%m-%d %H:%M:%S')"
-            f" + to_microseconds(coalesce(try_cast({fraction} as bigint), 0))"
-            f" - to_minutes({offset}))")
+    """An ISO 8601 time already matched by ``_ISO`` (``T`` or space, up to 6 decimals, ``Z`` or an offset), as naive
+    UTC; string functions only, the expression ``time_of`` evaluates on every line."""
+    rest = f"substr({s}, 20)"
+    zone = f"(case when right({rest}, 1) in ('Z', 'z') then 1 when substr({rest}, -6, 1) in ('+', '-') then 6 else 0 end)"
+    fraction = f"substr({rest}, 2, length({rest}) - 1 - {zone})"
+    micros = f"coalesce(try_cast(rpad({fraction}, 6, '0') as bigint), 0)"
+    minutes = (f"case when {zone} = 6 then (case when substr({rest}, -6, 1) = '-' then -1 else 1 end)"
+               f" * (try_cast(substr({rest}, -5, 2) as int) * 60 + try_cast(right({rest}, 2) as int)) else 0 end")
+    return f"(try_cast(substr({s}, 1, 19) as timestamp) + to_microseconds({micros}) - to_minutes({minutes}))"
 
 
 def time_of(j: str) -> str:
@@ -359,20 +361,29 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
     instructions = field(r, "instructions")
     family.add(
         parse={"t_src": field(r, "created_at")},
-        derive={"out_texts": texts, "resp_params": params_json(r, keys.of(RESPONSES_PARAMS))},
+        derive={"out_texts": texts},
         checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
                 f"(len(out_texts) > 0 or {calls} = 0)",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
                 f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
-                shallow("resp_params"), *usage_checks],
+                "RESP_PARAMS_SHALLOW", *usage_checks],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
                  "response_text": f"case when len(out_texts) > 0 then array_to_string(out_texts, {NL}) end",
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error'"
                             f" else (case {field(r, 'status')} {status_map} else 'ok' end) end"),
-                 "params_json": "resp_params", "user_id": user, "tags_json": nonempty_json(field(r, "metadata")),
+                 "params_json": "RESP_PARAMS", "user_id": user, "tags_json": nonempty_json(field(r, "metadata")),
                  "system_prompt": f"nullif({text_of(instructions)}, '')", **usage},
     )
+
+
+def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) -> None:
+    """The parameters a Responses object echoes count only where the request gave none: built (and checked) only
+    for those rows, as the expression a column and a check evaluate lazily."""
+    echo = params_json(r, keys.of(RESPONSES_PARAMS))
+    family.columns["params_json"] = echo if request_params is None else f"coalesce({request_params}, {echo})"
+    check = shallow(echo) if request_params is None else f"({request_params} is not null or {shallow(echo)})"
+    family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
 
 
 def responses_request(family: Family, q: str, keys: Keys) -> dict:
@@ -467,8 +478,9 @@ def envelope_first(keys: Keys) -> dict:
 
 
 ENVELOPE_DERIVED = {
-    "e_time": time_of("e_when"), "e_cost_n": numeric_text("e_cost"), "e_ms_n": numeric_text("e_ms"),
-    "e_s_n": numeric_text("e_s"),
+    # The envelope's time counts only when the call has none of its own (``t_src``): read only then.
+    "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"),
+    "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"),
 }
 
 
@@ -539,8 +551,10 @@ def app_log_families(keys: Keys) -> list[Family]:
     keys.family = responses
     responses_object(responses, r, keys)
     request = responses_request(responses, q, keys)
-    merged = {k: f"coalesce({v}, {responses.columns[k]})" if k in responses.columns else v for k, v in request.items()}
+    merged = {k: f"coalesce({v}, {responses.columns[k]})" if k in responses.columns else v
+              for k, v in request.items() if k != "params_json"}
     responses.add(columns={**merged, "provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
+    echo_params(responses, r, keys, "req_params")
 
     anthropic = Family("anthropic pair", f"{_side_known(q, r)} and {field(r, 'type')} = 'message'"
                        f" and {field(r, 'choices')} is null and {field(r, 'content')} is not null and {field(q, 'messages')} is not null")
@@ -558,6 +572,8 @@ def app_log_families(keys: Keys) -> list[Family]:
         bare = Family(name, f"{condition} and {NO_PAIR_KEYS}")
         keys.family = bare
         builder(bare, j, keys)
+        if builder is responses_object:
+            echo_params(bare, j, keys, None)
         families.append(bare.add(columns={"provider": f"'{provider}'"}))
     keys.family = None
     for family in families:
@@ -588,6 +604,8 @@ def batch_output_families(keys: Keys) -> list[Family]:
         family = Family(name, condition)
         keys.family = family
         builder(family, body, keys)
+        if builder is responses_object:
+            echo_params(family, body, keys, None)
         family.add(
             checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''"],
             columns={"provider": "'openai'", "source_id": text_of(custom_id), "is_batch": "true",
