@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-MIGRATIONS = []
+MIGRATIONS: list = []
 
 
 def migration(fn):

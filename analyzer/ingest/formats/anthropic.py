@@ -25,13 +25,10 @@ from typing import Any
 
 from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
 from . import register
+from .app_log import ANTHROPIC_PARAMS as PARAMS
 from .app_log import iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
 
 PROVIDER = "anthropic"
-PARAMS = (
-    "max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking",
-    "service_tier", "stream", "container", "mcp_servers",
-)
 _STOP_STATUS = {"refusal": "blocked"}
 _RESULT_STATUS = {"succeeded": "ok", "errored": "error", "canceled": "canceled", "expired": "expired"}
 

@@ -10,6 +10,21 @@ from typing import Any
 
 from ..records import is_json_lines, loads, maybe_json, parse_json_line, to_utc
 
+# Request parameters worth carrying to a replay, per API, in the order they are stored.
+CHAT_PARAMS = (
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "response_format", "tools", "tool_choice",
+    "parallel_tool_calls", "stop", "seed", "n", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
+    "top_logprobs", "reasoning_effort", "verbosity", "modalities", "prediction", "service_tier", "stream",
+    "web_search_options",
+)
+RESPONSES_PARAMS = (
+    "temperature", "top_p", "max_output_tokens", "reasoning", "text", "tools", "tool_choice", "parallel_tool_calls",
+    "truncation", "service_tier", "previous_response_id", "prompt", "include", "background", "top_logprobs", "stream",
+)
+ANTHROPIC_PARAMS = (
+    "max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking",
+    "service_tier", "stream", "container", "mcp_servers",
+)
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend")

@@ -18,9 +18,16 @@ from __future__ import annotations
 import json
 
 from ..records import ID_MASK
-from .anthropic import PARAMS as ANTHROPIC_PARAMS
-from .app_log import COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, TIME_KEYS, USER_KEYS
-from .openai import CHAT_PARAMS, RESPONSES_PARAMS
+from .app_log import (
+    ANTHROPIC_PARAMS,
+    CHAT_PARAMS,
+    COST_KEYS,
+    DURATION_MS_KEYS,
+    DURATION_S_KEYS,
+    RESPONSES_PARAMS,
+    TIME_KEYS,
+    USER_KEYS,
+)
 
 V, J = "VARCHAR", "JSON"
 NL = "chr(10)"
@@ -699,27 +706,37 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
         expr = _by_family(families, lambda f, c=column: f.columns.get(c, "false" if c == "is_batch" else None))
         outputs.append(f"({expr})::{_TYPES.get(column, 'varchar')} as {column}")
     ids = _by_family(families, lambda f: f.columns.get("id") or sql_id(f"{f.columns['provider']} || '|id|' || {f.columns['source_id']}"))
-    statement = f"""
-select {ids} as id, line_no as source_line, {", ".join(outputs)}, null::bigint as _supersedes,
+    # Everything above the parse reads the line's fields as j."..."; the structure declares those fields only.
+    above = f"{ids} {', '.join(outputs)} {checks} {fam} {first_values} {shared_values} {_layer(families, 'parse')} {_layer(families, 'derive')}"
+    spec = used_spec(line_spec, above)
+    return _statement(ids=ids, outputs=", ".join(outputs), checks=checks, fam=fam, first_values=first_values,
+                      shared_values=shared_values, parse=_layer(families, "parse"), derive=_layer(families, "derive"),
+                      spec=struct_type(spec), guard=_guard(dropped, spec))
+
+
+def _guard(dropped: set[str] | None, spec: dict) -> str:
+    """Leave to Python the lines that have an optional key the statement does not read. A dropped key that the
+    statement reads elsewhere under the same name cannot be told apart by its text: the statement reads it there."""
+    guarded = sorted((dropped or set()) - _spec_names(spec))
+    return f"and not regexp_matches(text, '\"({'|'.join(guarded)})\"\\s*:')" if guarded else ""
+
+
+def _statement(*, ids, outputs, checks, fam, first_values, shared_values, parse, derive, spec, guard) -> str:
+    return f"""
+select {ids} as id, line_no as source_line, {outputs}, null::bigint as _supersedes,
        null::varchar as operation, null::varchar as trace_id, null::varchar as parent_span_id
 from (
   select * from (
-    select *{_layer(families, "derive")}{shared_values} from (
-      select *{_layer(families, "parse")}{first_values} from (
+    select *{derive}{shared_values} from (
+      select *{parse}{first_values} from (
         select line_no, text, j, {fam} as fam from (
-          select line_no, text, try(from_json(text, LINE_SPEC)) as j from _lines
+          select line_no, text, try(from_json(text, {spec})) as j from _lines
         ) where j is not null
-      ) where fam is not null GUARD
+      ) where fam is not null {guard}
     )
   ) where {checks}
 )
 """
-    spec = used_spec(line_spec, statement)
-    # A dropped key that the statement reads elsewhere under the same name cannot be told apart by its text: the
-    # statement reads it there. The others are found by one scan of the line.
-    guarded = sorted((dropped or set()) - _spec_names(spec))
-    guard = f"and not regexp_matches(text, '\"({'|'.join(guarded)})\"\\s*:')" if guarded else ""
-    return statement.replace("LINE_SPEC", struct_type(spec)).replace("GUARD", guard)
 
 
 def families_sql(families: list[Family], line_spec: dict) -> str:

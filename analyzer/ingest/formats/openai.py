@@ -21,20 +21,11 @@ from typing import Any
 
 from ..records import Reject, content_hash, maybe_json, parse_json_line, to_utc, with_pair_status
 from . import register
-from .app_log import join_batch_input, nonempty_object, take_batch_input
+from . import app_log_sql
+from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, join_batch_input, nonempty_object, take_batch_input
 
 PROVIDER = "openai"
 
-CHAT_PARAMS = (
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "response_format", "tools", "tool_choice",
-    "parallel_tool_calls", "stop", "seed", "n", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
-    "top_logprobs", "reasoning_effort", "verbosity", "modalities", "prediction", "service_tier", "stream",
-    "web_search_options",
-)
-RESPONSES_PARAMS = (
-    "temperature", "top_p", "max_output_tokens", "reasoning", "text", "tools", "tool_choice", "parallel_tool_calls",
-    "truncation", "service_tier", "previous_response_id", "prompt", "include", "background", "top_logprobs", "stream",
-)
 # ---------------------------------------------------------------------------------------------
 # Text out of OpenAI shapes
 # ---------------------------------------------------------------------------------------------
@@ -475,14 +466,10 @@ class OpenAIBatchOutput:
         return not any(entry[2] is not None for entries in ctx.store.get(BATCH_STORE, {}).values() for entry in entries)
 
     def fast_select(self, src=None, families=None, present=None) -> str:
-        from .app_log_sql import BATCH_OUTPUT
-
-        return BATCH_OUTPUT.select(families, present)
+        return app_log_sql.BATCH_OUTPUT.select(families, present)
 
     def fast_families(self) -> str:
-        from .app_log_sql import BATCH_OUTPUT
-
-        return BATCH_OUTPUT.probe()
+        return app_log_sql.BATCH_OUTPUT.probe()
 
     def record(self, obj: dict, number: int, ctx, into: str | None = None) -> dict:
         custom_id = str(obj["custom_id"])
