@@ -10,7 +10,8 @@ REQUEST_COLUMNS = [
     "id", "source_id", "source_file", "source_line", "source_format", "provider", "model", "created_at",
     "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens", "cached_input_tokens",
     "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cost_source", "is_batch",
-    "duration_ms", "status", "user_id", "tags_json", "params_json", "ingested_at",
+    "duration_ms", "status", "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
+    "ingested_at",
 ]
 
 CATEGORY_COLUMNS = [
