@@ -21,40 +21,51 @@ def _parse_map(value: str | None) -> dict[str, str]:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default=None, help="Skip detection and read every file as this format.")
 @click.option("--map", "mapping", default=None, help="Column mapping for --format generic: prompt=COL,response=COL,model=COL,...")
+@click.option("--since", default=None, help="Only files and objects last modified since: 2025-03-01, 2025-03-01T12:00Z (UTC) or an age: 12h, 7d.")
 @db_option
 @config_option
 @json_option
-def ingest(paths, fmt, mapping, db_path, config_file, as_json):
+def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
     """Normalise exported API logs into the database.
 
-    PATHS are files, directories (read recursively), globs, pipes or - for stdin;
-    .gz files are read transparently, the format of each file is detected.
-    Re-ingesting adds nothing twice. Costs come from the log when it states
-    them, else from the genai-prices catalog or plan.toml [prices."MODEL"].
+    PATHS are files, directories (read recursively), globs, pipes, - for stdin,
+    or prefixes in object storage: s3://bucket/prefix/, gs://..., az://...
+    (pip install 'plan-analyzer[cloud]'; credentials come from the cloud's
+    usual environment variables, profiles or roles). Gzip is read
+    transparently, the format of each file is detected. Re-ingesting adds
+    nothing twice, and objects read before are not downloaded again. Costs come
+    from the log when it states them, else from the genai-prices catalog or
+    plan.toml [prices."MODEL"].
 
     \b
     Examples:
       plan ingest sample_logs/
       plan ingest exports/*.jsonl.gz --json
+      plan ingest s3://my-logs/AWSLogs/123456789012/BedrockModelInvocationLogs/ --since 7d
       plan ingest calls.csv --format generic --map prompt=input,response=output,model=model
     """
     from ..config import load_config
     from ..db import connect
     from ..ingest import ingest_paths
+    from ..ingest.remote import ObjectsProgress, RemoteObject
     from ..progress import bar
 
     config = load_config(config_file)
     mapping = _parse_map(mapping)
     con = connect(db_path)
+    objects = ObjectsProgress(bar)
 
     def progress(src):
+        if isinstance(src, RemoteObject):
+            return objects.track(src)
         return bar(total=src.size_bytes or None, desc=src.display[-40:], unit="B", unit_scale=True)
 
     try:
         summary = ingest_paths(
-            con, list(paths), fmt=fmt, mapping=mapping, progress=progress, config=config, warn=say,
+            con, list(paths), fmt=fmt, mapping=mapping, progress=progress, config=config, warn=say, since=since,
         )
     finally:
+        objects.close()
         con.close()
     if as_json:
         emit_json(summary)

@@ -39,7 +39,9 @@ from typing import Callable, Iterable
 import pyarrow as pa
 
 from ..errors import PlanError
+from ..progress import say_nothing
 from .records import RECORD_FIELDS, Reject, dedupe_key, excerpt, stable_id, to_utc
+from .remote import RemoteObjects, RemoteSettings
 from .sources import LineIndex, SourceFile, expand_paths, prefetch
 
 BATCH_ROWS = 20_000  # Python-route records per Arrow batch
@@ -980,12 +982,15 @@ def ingest_paths(
     config: dict | None = None,
     fast: bool = True,
     warn: Callable[[str], object] | None = None,
+    since=None,
 ) -> dict:
-    """Ingest files, directories, globs or '-' (stdin). Returns the `plan ingest --json` summary.
+    """Ingest files, directories, globs, '-' (stdin) or s3://, gs://, az:// URLs. Returns the `plan ingest --json`
+    summary.
 
     ``progress(src)`` may return a bar with ``update(n_bytes)``/``close()``; ``config`` is the loaded plan.toml
     (for ``[prices]``); ``fast=False`` forces the Python route everywhere (used to test both agree);
-    ``warn`` receives sentences about skipped files and unmatched batch lines."""
+    ``warn`` receives sentences about skipped files and unmatched batch lines; ``since`` (a datetime, date or age
+    such as "7d") leaves out files and objects last modified before it."""
     from ..db import record_stage_run
     from ..pricing import Pricing
     from .formats import load_all
@@ -994,11 +999,18 @@ def ingest_paths(
     if fmt is not None and fmt not in formats:
         raise PlanError(f"Unknown format {fmt!r}. Known formats: {', '.join(sorted(formats))}.")
     started = datetime.now(timezone.utc).replace(tzinfo=None)
-    sources = expand_paths(list(paths), stdin=stdin)
-    previous_limit = _cap_memory(con)
+    objects = RemoteObjects(con, RemoteSettings.resolve(config, since=since), fmt=fmt, say=warn or say_nothing)
+    previous_limit = None
+    sources: list[SourceFile] = []
     try:
-        return _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast, warn, started, record_stage_run, Pricing)
+        sources = objects.since_filter(expand_paths(list(paths), stdin=stdin, expand_url=objects.expand))
+        if not sources and (objects.listings or objects.local_before_since):
+            return _nothing_new(con, paths, fmt, mapping, objects, started, record_stage_run)
+        previous_limit = _cap_memory(con)
+        summary = _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast, warn, started, record_stage_run, Pricing)
+        return {**summary, **objects.summary()}
     finally:
+        objects.close()
         if previous_limit is not None:
             con.execute(f"set memory_limit = '{previous_limit}'")
         for src in sources:
@@ -1007,6 +1019,14 @@ def ingest_paths(
                     os.unlink(src.path)
                 except OSError:
                     pass
+
+
+def _nothing_new(con, paths, fmt, mapping, objects: RemoteObjects, started, record_stage_run) -> dict:
+    """Every object was read before (or is older than --since): a run that adds nothing, and says so."""
+    summary = {"rows_added": 0, "rows_duplicate": 0, "rows_rejected": 0, "files": [], "unknown_models": [], **objects.summary()}
+    params = {"paths": list(paths), "format": fmt, "map": mapping or {}}
+    record_stage_run(con, "ingest", params, {**summary, "files": 0}, started_at=started)
+    return summary
 
 
 def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast, warn, started, record_stage_run, Pricing):
@@ -1125,9 +1145,10 @@ def _ingest_sources(con, sources, formats, fmt, mapping, progress, config, fast,
     for src, name in planned:
         r = results[src.display]
         con.execute(
-            "insert into ingested_files (path, sha256, size_bytes, source_format, rows_added, rows_duplicate, rows_rejected) "
-            "values (?, ?, ?, ?, ?, ?, ?)",
-            [src.display, digests.get(src.display), src.size_bytes, name or "empty", r.rows_added, r.rows_duplicate, r.rows_rejected],
+            "insert into ingested_files (path, sha256, size_bytes, source_format, rows_added, rows_duplicate, rows_rejected,"
+            " object_version) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [src.display, digests.get(src.display), src.size_bytes, name or "empty", r.rows_added, r.rows_duplicate,
+             r.rows_rejected, src.version],
         )
 
     ordered = [results[src.display] for src in sources if src.display in results]
