@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,embedded]'
+	$(PY) -m pip install --quiet -e '.[test,embedded,cloud]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -578,7 +578,7 @@ class Rejects:
     def flush(self) -> None:
         if not self.buffer:
             return
-        ids, files, lines, fmts, reasons, excerpts = zip(*self.buffer)
+        ids, files, lines, fmts, reasons, excerpts = zip(*self.buffer, strict=True)
         self.buffer = []
         table = pa.table(
             {
@@ -800,7 +800,7 @@ class _Reader:
             return done
 
         def to_python(rows) -> None:
-            for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist()):
+            for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
                 line = text.rstrip("\r\n")
                 if line.strip():
                     self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)

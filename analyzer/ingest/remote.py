@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from ..errors import PlanError
-from ..progress import Say, say_nothing
+from ..progress import say_nothing
 from ..settings import StageSettings, at_least, option
 from .records import to_utc
 from .sources import BOM, SourceFile
@@ -450,7 +450,7 @@ def _unlink(path: Path) -> None:
 class RemoteObjects:
     """Expands URLs into objects to read for one ``plan ingest`` run; ``close()`` deletes every local copy."""
 
-    def __init__(self, con, settings: RemoteSettings, *, fmt: str | None = None, say: Say = say_nothing):
+    def __init__(self, con, settings: RemoteSettings, *, fmt: str | None = None, say: Callable[[str], object] = say_nothing):
         self.con = con
         self.settings = settings
         self.fmt = fmt

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import PlanError
 
@@ -62,7 +62,7 @@ class SourceFile:
     # Called with the number of bytes read from disk; the ingest core points it at the progress bar.
     on_read: Callable[[int], object] | None = field(default=None, repr=False)
     # Fed every byte read from disk (e.g. a hashlib object): the file's checksum without a second read.
-    digest: object = field(default=None, repr=False)
+    digest: Any = field(default=None, repr=False)
     # stdin is spooled to a private temporary file, removed when the ingest is done
     temporary: bool = False
     _head: bytes | None = field(default=None, repr=False)
