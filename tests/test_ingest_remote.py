@@ -257,9 +257,7 @@ def test_gzip_is_recognised_by_content_not_by_name(con, s3, bucket):
 def test_other_formats_in_a_bucket_take_their_own_readers(con, s3, bucket, fixtures):
     """An OpenAI chat-completions log as plain JSON Lines (the SQL fast route, whole file) beside Bedrock objects."""
     put(s3, bucket, "mixed/bedrock.json.gz", gz_lines([invocation(1, 5, 5)]))
-    openai_log = (fixtures / "openai" / "chat_completions.jsonl")
-    if not openai_log.exists():
-        pytest.skip("fixture moved")
+    openai_log = fixtures / "openai" / "chat_completions.jsonl"
     put(s3, bucket, "mixed/openai.jsonl", openai_log.read_bytes())
     local = ingest_paths(con, [str(openai_log)])
     con.execute("delete from requests")
@@ -485,3 +483,33 @@ def test_gzip_head_detection_reads_a_range_not_the_object(con, bucket, s3):
     finally:
         objects.close()
 
+
+
+def _azure_refusal(status: int):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    exc = ClientAuthenticationError(message="This request is not authorized to perform this operation.")
+    exc.status_code = status
+    return exc
+
+
+@pytest.mark.parametrize("url, make, start", [
+    ("gs://logs/x/", lambda: OSError("Forbidden: https://storage.googleapis.com/storage/v1/b/logs/o\nno list"), "Access denied to gs://logs/x/ (Forbidden"),
+    ("gs://logs/x/", lambda: FileNotFoundError("b/logs/o"), "Bucket not found: gs://logs does not exist"),
+    ("az://logs/x/", lambda: _azure_refusal(403), "Access denied to az://logs/x/ (This request is not authorized"),
+    ("az://logs/x/", lambda: _azure_refusal(401), "No Azure credentials found for az://logs/x/"),
+    ("az://logs@acct.blob.core.windows.net/x/", lambda: FileNotFoundError("The specified container does not exist."),
+     "Container not found: az://logs does not exist"),
+])
+def test_other_clouds_refusals_are_the_same_sentences(url, make, start):
+    need("adlfs")
+    from analyzer.ingest.remote import explain
+
+    assert str(explain(make(), url)).startswith(start)
+
+
+def test_an_object_gone_after_listing_is_named():
+    from analyzer.ingest.remote import explain
+
+    message = str(explain(FileNotFoundError("The specified key does not exist."), "s3://logs/a.json.gz", listing=False))
+    assert message == "s3://logs/a.json.gz was deleted or replaced after it was listed; run plan ingest again to pick up the change."

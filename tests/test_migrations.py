@@ -22,6 +22,13 @@ def test_requests_columns_are_pinned(con):
     assert columns(con, "requests") == REQUEST_COLUMNS
 
 
+def test_ingested_files_columns_are_pinned(con):
+    assert columns(con, "ingested_files") == [
+        "path", "sha256", "size_bytes", "source_format", "rows_added", "rows_duplicate", "rows_rejected", "ingested_at",
+        "object_version",
+    ]
+
+
 def test_stage_tables_have_their_contract_columns(con):
     assert {"request_id", "category_id"} <= set(columns(con, "request_categories"))
     assert {"category_id", "name", "task_type", "requests", "share_of_requests", "spend_usd", "share_of_spend",

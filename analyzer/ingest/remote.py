@@ -117,28 +117,40 @@ def _causes(exc: BaseException):
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
 
 
-def explain(exc: BaseException, url: str) -> PlanError | None:
-    """The sentence for an error from a storage library, or None when it is not one a user can act on."""
+_NO_CREDENTIALS = {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "CredentialUnavailableError"}
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled"}
+_UNREACHABLE = {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ServiceRequestError"}
+
+
+def explain(exc: BaseException, url: str, *, listing: bool = True) -> PlanError | None:
+    """The sentence for an error from a storage library, or None when it is not one a user can act on.
+    ``listing``: raised while listing (a missing path there is a missing bucket) rather than while downloading."""
     kind = SCHEMES.get(scheme_of(url), "s3")
-    names = {type(e).__name__ for e in _causes(exc)}
-    text = " ".join(str(e) for e in _causes(exc))
-    if names & {"NoCredentialsError", "PartialCredentialsError", "DefaultCredentialsError", "CredentialUnavailableError",
-                "ClientAuthenticationError"}:
+    causes = list(_causes(exc))
+    names = {type(e).__name__ for e in causes}
+    text = " ".join(str(e) for e in causes)
+    # Azure reports a refusal (403) and a failed sign-in alike as ClientAuthenticationError; gcsfs a 403 as
+    # OSError("Forbidden: ...").
+    denied = (isinstance(exc, PermissionError) or bool(names & _DENIED) or text.startswith("Forbidden")
+              or any(getattr(e, "status_code", None) == 403 for e in causes))
+    if names & _NO_CREDENTIALS or ("ClientAuthenticationError" in names and not denied):
         return PlanError(no_credentials(kind, url))
     if "Must provide either a connection_string or account_name" in text:
         return PlanError(
             f"No Azure storage account for {url}: set AZURE_STORAGE_ACCOUNT_NAME (or AZURE_STORAGE_CONNECTION_STRING), "
             "or write the URL as az://CONTAINER@ACCOUNT.blob.core.windows.net/PATH."
         )
-    if isinstance(exc, PermissionError) or names & {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
+    if denied:
         needs = {"s3": "s3:ListBucket and s3:GetObject", "gcs": "storage.objects.list and storage.objects.get",
                  "az": "the Storage Blob Data Reader role"}[kind]
-        reason = str(exc).strip() or "forbidden"
+        reason = str(exc).strip().split("\n")[0][:200] or "forbidden"
         return PlanError(f"Access denied to {url} ({reason}): the credentials in use need {needs} on it.")
-    if isinstance(exc, FileNotFoundError) and re.search(r"bucket|container", text, re.I):
+    if isinstance(exc, FileNotFoundError) and (listing or re.search(r"bucket|container", text, re.I)):
         word = "Container" if kind == "az" else "Bucket"
         return PlanError(f"{word} not found: {_storage_root(url)} does not exist (check its name, account and endpoint).")
-    if names & {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError", "ServiceRequestError"}:
+    if isinstance(exc, FileNotFoundError):
+        return PlanError(f"{url} was deleted or replaced after it was listed; run plan ingest again to pick up the change.")
+    if names & _UNREACHABLE:
         return PlanError(f"Cannot reach the storage service for {url} ({exc}): check the network, or the endpoint.")
     return None
 
@@ -427,7 +439,7 @@ class ObjectFetcher:
         except PlanError:
             raise
         except Exception as exc:
-            explained = explain(exc, obj.display)
+            explained = explain(exc, obj.display, listing=False)
             raise OSError(str(explained) if explained else f"download failed: {exc}") from None
 
     def close(self) -> None:
