@@ -71,3 +71,8 @@ def test_the_text_compression_migration_keeps_stored_requests_and_their_key(tmp_
     with pytest.raises(duckdb.ConstraintException):
         raw.execute("insert into requests (id) values (1)")
     assert columns(raw, "requests") == REQUEST_COLUMNS
+
+
+def test_the_store_draws_no_progress_bar_on_stdout(con):
+    # DuckDB's bar for queries past 2 s went to stdout, into `plan ingest --json` (seen at 100k records).
+    assert rows(con, "select current_setting('enable_progress_bar')") == [(False,)]
