@@ -64,7 +64,7 @@ def test_line_chunks_number_lines_like_lines_does(tmp_path, exported):
     for size in (7, 16, 1 << 20):
         got = []
         for chunk in src.line_chunks(size):
-            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist()):
+            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist(), strict=True):
                 text = text.rstrip("\r\n")
                 if text.strip():
                     got.append((number, text))
@@ -391,7 +391,7 @@ def test_an_unknown_file_named_on_its_own_is_an_error(con, tmp_path):
 
 
 JSON_KEYS = {"rows_added", "rows_duplicate", "rows_rejected", "files", "unknown_models",
-             "files_skipped_unchanged", "files_skipped_since", "objects"}  # the last three: analyzer/ingest/remote.py
+             "since", "files_skipped_unchanged", "files_skipped_since", "objects"}  # the last four: ingest/remote.py
 FILE_KEYS = {"path", "format", "rows_added", "rows_rejected"}
 
 

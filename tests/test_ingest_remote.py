@@ -285,6 +285,7 @@ def test_since_keeps_objects_modified_at_or_after_it(con, s3, bucket):
     url = f"s3://{bucket}/{PREFIX}/"
     summary = ingest_paths(con, [url], since=boundary.replace(microsecond=0))
     assert (summary["rows_added"], summary["files_skipped_since"]) == (3, 1)
+    assert summary["since"] == boundary.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert totals(con) == expected(later)
     assert ingest_paths(con, [url], since="1h")["rows_added"] == 2
     assert totals(con) == expected(first + later)

@@ -522,7 +522,9 @@ class RemoteObjects:
 
     def summary(self) -> dict:
         """Keys added to the ``plan ingest --json`` summary."""
+        since = self.settings.since
         return {
+            "since": since.isoformat(timespec="seconds") + "Z" if since is not None else None,  # an age, resolved
             "files_skipped_unchanged": sum(x.unchanged for x in self.listings),
             "files_skipped_since": sum(x.before_since for x in self.listings) + self.local_before_since,
             "objects": [vars(x) for x in self.listings],
