@@ -25,7 +25,10 @@ def default_db_path() -> str:
 
 def _quiet(con):
     # DuckDB draws a progress bar on stdout for any query past two seconds: it would land inside `--json` output.
-    con.execute("set enable_progress_bar = false")
+    try:
+        con.execute("set enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in Jupyter the bar is a widget, not stdout, and DuckDB refuses the setting without ipywidgets
     return con
 
 
