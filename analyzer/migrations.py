@@ -399,6 +399,13 @@ def m011_privacy_scan_engine(con):
     con.execute("alter table privacy_scans add column engine varchar")
 
 
+@migration
+def m013_ingested_object_version(con):
+    # Objects read from s3://, gs:// or az:// are skipped on the next run when their URL, size and this tag (ETag,
+    # generation or version id) are unchanged, so a year of objects is not downloaded again (analyzer/ingest/remote.py).
+    con.execute("alter table ingested_files add column object_version varchar")
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

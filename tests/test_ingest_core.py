@@ -396,7 +396,8 @@ def test_an_unknown_file_named_on_its_own_is_an_error(con, tmp_path):
 
 
 JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped", "files", "unknown_models",
-             "conflicts"}
+             "conflicts",
+             "since", "files_skipped_unchanged", "files_skipped_since", "objects"}  # the last four: ingest/remote.py
 FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped",
              "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note"}
 

@@ -59,6 +59,13 @@ def test_the_hierarchy_migration_keeps_stored_categories_and_types_their_keyword
     assert columns(raw, "categories") == CATEGORY_COLUMNS
 
 
+def test_ingested_files_columns_are_pinned(con):
+    assert columns(con, "ingested_files") == [
+        "path", "sha256", "size_bytes", "source_format", "rows_added", "rows_duplicate", "rows_rejected", "ingested_at",
+        "object_version",
+    ]
+
+
 def test_stage_tables_have_their_contract_columns(con):
     assert {"request_id", "category_id"} <= set(columns(con, "request_categories"))
     assert {"category_id", "name", "task_type", "requests", "share_of_requests", "spend_usd", "share_of_spend",
@@ -116,3 +123,8 @@ def test_the_text_compression_migration_keeps_stored_requests_and_their_key(tmp_
     with pytest.raises(duckdb.ConstraintException):
         raw.execute("insert into requests (id) values (1)")
     assert columns(raw, "requests") == REQUEST_COLUMNS
+
+
+def test_the_store_draws_no_progress_bar_on_stdout(con):
+    # DuckDB's bar for queries past 2 s went to stdout, into `plan ingest --json` (seen at 100k records).
+    assert rows(con, "select current_setting('enable_progress_bar')") == [(False,)]

@@ -23,25 +23,30 @@ def _parse_map(value: str | None) -> dict[str, str] | None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default=None, help="Skip detection and read every file as this format.")
 @click.option("--map", "mapping", default=None, help="Column mapping for --format generic: prompt=COL,response=COL,model=COL,...")
+@click.option("--since", default=None, help="Only files and objects last modified since: 2025-03-01, 2025-03-01T12:00Z (UTC) or an age: 12h, 7d.")
 @db_option
 @config_option
 @json_option
-def ingest(paths, fmt, mapping, db_path, config_file, as_json):
+def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
     """Normalise exported API logs into the database.
 
-    PATHS are files, directories (read recursively), globs, pipes or - for stdin;
-    .gz files are read transparently, the format of each file is detected.
-    Re-ingesting adds nothing twice; a record whose id repeats with different
-    content is a conflict (the first is kept, see `plan status`). Costs come
-    from the log when it states them, else from the genai-prices catalog or
-    plan.toml [prices."MODEL"]. A second writer waits up to 5 s
-    (PLAN_LOCK_WAIT_S) for the database.
+    PATHS are files, directories (read recursively), globs, pipes, - for stdin,
+    or prefixes in object storage: s3://bucket/prefix/, gs://..., az://...
+    (pip install 'plan-analyzer[cloud]'; credentials come from the cloud's
+    usual environment variables, profiles or roles). Gzip is read
+    transparently, the format of each file is detected. Re-ingesting adds
+    nothing twice, and objects read before are not downloaded again; a record
+    whose id repeats with different content is a conflict (the first is kept,
+    see `plan status`). Costs come from the log when it states them, else from
+    the genai-prices catalog or plan.toml [prices."MODEL"]. A second writer
+    waits up to 5 s (PLAN_LOCK_WAIT_S) for the database.
 
     \b
     Examples:
       plan ingest sample_logs/
       plan ingest exports/*.jsonl.gz --json
       plan ingest otel-traces.json spend-logs.jsonl
+      plan ingest s3://my-logs/AWSLogs/123456789012/BedrockModelInvocationLogs/ --since 7d
       plan ingest calls.csv --format generic --map prompt=input,response=output,model=model
     """
     from ..config import load_config
@@ -50,7 +55,8 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
     from ..ingest.lock import open_for_writing
     from ..ingest.summary import file_line
 
-    settings = IngestSettings.resolve(load_config(config_file), paths=tuple(paths), format=fmt, mapping=_parse_map(mapping))
+    settings = IngestSettings.resolve(load_config(config_file), paths=tuple(paths), format=fmt, mapping=_parse_map(mapping),
+                                      since=since)
     con = open_for_writing(db_path, settings.lock_wait_s)
     try:
         summary = run_ingest(con, settings, progress=True, say=say)

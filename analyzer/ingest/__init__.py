@@ -20,6 +20,7 @@ it was stored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..progress import Say, say_nothing
 from ..settings import StageSettings, at_least, option
@@ -28,6 +29,12 @@ from .detect import detect_format
 from .reader import IngestContext
 
 __all__ = ["IngestSettings", "ingest", "ingest_paths", "detect_format", "IngestContext"]
+
+
+def _since(value) -> datetime:
+    from .remote import parse_since
+
+    return parse_since(value)
 
 
 def _mapping(value) -> dict:
@@ -47,6 +54,13 @@ class IngestSettings(StageSettings):
     prices: dict = option(default_factory=dict, key="prices")  # plan.toml [prices."MODEL"] overrides
     lock_wait_s: float = option(tuning.LOCK_WAIT_S, env="PLAN_LOCK_WAIT_S", convert=float, check=at_least(0))
     sql_route: bool = option(True)  # False: every file through the Python parsers (tests compare the two routes)
+    # Only files and objects last modified since then (a datetime, a date, or an age such as "7d"; remote.parse_since).
+    since: datetime | None = option(None, convert=_since)
+    # A custom S3 endpoint (MinIO, moto, a VPC endpoint). AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL, the AWS SDKs'
+    # own variables, win over it (remote.s3_endpoint).
+    s3_endpoint_url: str | None = option(None)
+    # Objects downloaded ahead of the reader, in parallel: object stores answer each GET after tens of ms.
+    fetch_ahead: int = option(8, convert=int, check=at_least(1), env="PLAN_FETCH_AHEAD")
 
 
 def ingest(con, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
@@ -59,7 +73,8 @@ def ingest(con, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
 
 
 def ingest_paths(con, paths, *, fmt: str | None = None, mapping: dict | None = None, config: dict | None = None,
-                 fast: bool = True, warn: Say | None = None, progress: bool = False) -> dict:
+                 fast: bool = True, warn: Say | None = None, progress: bool = False, since=None) -> dict:
     """``ingest`` with its settings given as arguments (``config`` is a loaded plan.toml), for notebooks and tests."""
-    settings = IngestSettings.resolve(config, paths=tuple(paths), format=fmt, mapping=mapping, sql_route=fast)
+    settings = IngestSettings.resolve(config, paths=tuple(paths), format=fmt, mapping=mapping, sql_route=fast,
+                                      since=since)
     return ingest(con, settings, progress=progress, say=warn or say_nothing)

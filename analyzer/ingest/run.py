@@ -15,17 +15,30 @@ from .incoming import FileResult, IncomingRows
 from .priced import Tariffs
 from .reader import FILE_SEQ, FileReader, IngestContext
 from .rejects import Rejects
+from .remote import ObjectsProgress, RemoteObject, RemoteObjects
 from .sources import SourceFile, expand_paths
 from .sql_route import SqlRoute
 from .summary import build_summary, file_entry, file_stats
 
 
-def file_bar(src: SourceFile):
-    """A progress bar (on stderr) counting the bytes of one file read from disk."""
-    from ..output import clean
-    from ..progress import bar
+class Bars:
+    """Progress on stderr: a bar of bytes per local file; one bar of objects and bytes per object-storage listing."""
 
-    return bar(total=src.size_bytes or None, desc=clean(src.display[-40:], limit=40), unit="B", unit_scale=True)
+    def __init__(self):
+        from ..progress import bar
+
+        self.objects = ObjectsProgress(bar)
+
+    def for_file(self, src: SourceFile):
+        from ..output import clean
+        from ..progress import bar
+
+        if isinstance(src, RemoteObject):
+            return self.objects.track(src)
+        return bar(total=src.size_bytes or None, desc=clean(src.display[-40:], limit=40), unit="B", unit_scale=True)
+
+    def close(self) -> None:
+        self.objects.close()
 
 
 class _Digest:
@@ -59,11 +72,20 @@ def run(con, settings, *, progress: bool, say: Say) -> dict:
     formats = load_all()
     if settings.format is not None and settings.format not in formats:
         raise PlanError(f"Unknown format {settings.format!r}. Known formats: {', '.join(sorted(formats))}.")
-    sources = expand_paths(list(settings.paths))
-    previous_limit = cap_memory(con)
+    objects = RemoteObjects(con, settings, fmt=settings.format, say=say)
+    bars = Bars() if progress else None
+    previous_limit = None
+    sources: list[SourceFile] = []
     try:
-        return _run(con, settings, sources, formats, progress, say)
+        sources = objects.since_filter(expand_paths(list(settings.paths), expand_url=objects.expand))
+        if not sources and (objects.listings or objects.local_before_since):
+            return nothing_new(con, settings, objects)
+        previous_limit = cap_memory(con)
+        return {**_run(con, settings, sources, formats, bars, say), **objects.summary()}
     finally:
+        objects.close()
+        if bars is not None:
+            bars.close()
         if previous_limit is not None:
             con.execute(f"set memory_limit = '{previous_limit}'")
         for src in sources:
@@ -74,7 +96,19 @@ def run(con, settings, *, progress: bool, say: Say) -> dict:
                     pass
 
 
-def _run(con, settings, sources: list[SourceFile], formats: dict, progress: bool, say: Say) -> dict:
+def nothing_new(con, settings, objects: RemoteObjects) -> dict:
+    """Every object was read before (or is older than --since): a run that adds nothing, and says so."""
+    from ..db import record_stage_run
+    from .summary import build_summary
+
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    summary = {**build_summary([], [], []), **objects.summary()}
+    params = {"paths": list(settings.paths), "format": settings.format, "map": dict(settings.mapping)}
+    record_stage_run(con, "ingest", params, {**summary, "files": 0}, started_at=started)
+    return summary
+
+
+def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | None, say: Say) -> dict:
     from ..db import record_stage_run
     from ..pricing import Pricing
 
@@ -98,7 +132,7 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, progress: bool
     digests = {}
     for src, name in planned:
         if name is not None:
-            digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, progress)
+            digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
     write_unmatched_batch_inputs(con, reader, seq_bases)
     note_batch_joins(ctx, results)
     note_rejected_files(con, planned, results, formats, ctx)
@@ -161,11 +195,11 @@ def _uses_sql_route(parser, src: SourceFile, settings, ctx: IngestContext) -> bo
     return is_json_lines(src)
 
 
-def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: int, settings, progress: bool) -> str:
+def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: int, settings, bars: Bars | None) -> str:
     """One file in its own transaction (committed in steps when long); returns its sha256."""
     con = reader.con
     digest = _Digest(src)
-    bar = file_bar(src) if progress else None
+    bar = bars.for_file(src) if bars is not None else None
 
     def reread():
         digest.reset()
@@ -261,9 +295,9 @@ def record_files(con, planned, results: dict[str, FileResult], digests: dict) ->
         r = results[src.display]
         con.execute(
             """insert into ingested_files (path, sha256, size_bytes, source_format, rows_added, rows_duplicate,
-                   rows_rejected) values (?, ?, ?, ?, ?, ?, ?)""",
+                   rows_rejected, object_version) values (?, ?, ?, ?, ?, ?, ?, ?)""",
             [src.display, digests.get(src.display), src.size_bytes, name or "empty", r.rows_added, r.rows_duplicate,
-             r.rows_rejected],
+             r.rows_rejected, src.version],
         )
 
 
