@@ -49,7 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Sequence
 
 from . import decisions as dv
-from .db import dicts, one, table_exists
+from .db import aggregate, dicts, one, table_exists
 from .errors import PlanError
 from .judge import redecide
 from .progress import Say, say_nothing
@@ -359,7 +359,7 @@ def _settings(settings: CostSettings, stored_target: float | None = None) -> dic
 
 
 def _window(con) -> dict:
-    r = one(
+    r = aggregate(
         con,
         """
         select count(*), count(created_at), min(created_at), max(created_at),
@@ -622,7 +622,7 @@ def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
             }
         )
     if scale == 1.0 and assigned < total["requests"]:
-        rest = one(
+        rest = aggregate(
             con,
             """
             select count(*), coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),

@@ -82,6 +82,14 @@ def one(con, sql: str, params: Sequence[Any] | dict | None = None) -> tuple | No
     return result[0] if result else None
 
 
+def aggregate(con, sql: str, params: Sequence[Any] | dict | None = None) -> tuple:
+    """The one row of a query that always yields exactly one (an aggregate without ``group by``)."""
+    result = con.execute(sql, params or []).fetchall()
+    if len(result) != 1:
+        raise RuntimeError(f"expected one row from an aggregate query, got {len(result)}")
+    return result[0]
+
+
 def scalar(con, sql: str, params: Sequence[Any] | dict | None = None):
     row = one(con, sql, params)
     return row[0] if row else None

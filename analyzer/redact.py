@@ -30,7 +30,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Protocol, overload
 
 PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]*\]")
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=")
@@ -440,7 +440,9 @@ def _detect_secrets_detectors() -> list[Detector]:
     from detect_secrets.plugins.keyword import KeywordDetector
 
     out: list[Detector] = []
-    for cls in get_mapping_from_secret_type_to_class().values():
+    # detect-secrets annotates this mapping with an unbound TypeVar, which mypy reads as type[Never].
+    plugin_classes: dict[str, Any] = get_mapping_from_secret_type_to_class()
+    for cls in plugin_classes.values():
         plugin = cls()
         kind = _kind_for(cls)
         if isinstance(plugin, KeywordDetector):
@@ -764,6 +766,23 @@ def _apply(text: str, spans: list[Span]) -> str:
     return "".join(parts)
 
 
+class Redactor(Protocol):
+    """``redact`` or a stand-in with its contract: text in, text out; None stays None."""
+
+    @overload
+    def __call__(self, text: str, /) -> str: ...
+    @overload
+    def __call__(self, text: None, /) -> None: ...
+    @overload
+    def __call__(self, text: str | None, /) -> str | None: ...
+
+
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: None) -> None: ...
+@overload
+def redact(text: str | None) -> str | None: ...
 def redact(text: str | None) -> str | None:
     """Replace every finding with a typed placeholder such as [EMAIL] or [AWS_KEY]."""
     if not text:

@@ -25,9 +25,10 @@ from typing import Callable
 
 from . import decisions as dv
 from .categorize import boundaries_vary
-from .db import dicts, one, scalar, table_exists
+from .db import aggregate, dicts, one, scalar, table_exists
 from .errors import PlanError
 from .next_steps import next_steps, what_was_measured
+from .redact import Redactor
 
 REPORT_VERSION = 1
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "reports" / "templates"
@@ -80,9 +81,13 @@ def clip(text: str | None, limit: int, max_lines: int = MAX_LINES) -> str | None
     return text.rstrip() + "…" if cut else text
 
 
-def _redactor(enabled: bool) -> Callable[[str | None], str | None]:
+def _unredacted(text):
+    return text
+
+
+def _redactor(enabled: bool) -> Redactor:
     if not enabled:
-        return lambda text: text
+        return _unredacted
     try:
         from .privacy import redact
     except ImportError as exc:  # pragma: no cover - privacy ships with the package
@@ -227,7 +232,7 @@ def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callab
     """Bring privacy scan, categorize and judge up to date; returns what was done and why."""
     say = say or (lambda message: None)
     plan = stage_plan(con)
-    actions = []
+    actions: list[dict] = []
 
     def run(stage: str, module: str, function: str):
         reason = plan[stage]
@@ -329,7 +334,8 @@ def _criteria(row: dict) -> list[str]:
 def _place_in_hierarchy(categories: dict[int, dict], category_id, red) -> dict:
     """A named category's level, the workload above it (an intent) or the intents beneath it (a workload)."""
     c = categories.get(category_id) or {}
-    parent = categories.get(c.get("parent_id")) if c.get("parent_id") is not None else None
+    parent_id = c.get("parent_id")
+    parent = categories.get(parent_id) if parent_id is not None else None
     intents = sorted((x for x in categories.values() if x.get("parent_id") == category_id and x.get("level") == "intent"),
                      key=lambda x: (-(x.get("spend_usd") or 0), -(x.get("requests") or 0)))
     return {
@@ -422,10 +428,8 @@ def _examples(con, category_id: int, model: str | None, limit: int, *, have_repl
 def _privacy(con, config, red) -> dict:
     from .config import setting
 
-    try:
-        from .privacy import DEFAULT_SENSITIVE_SHARE, category_sensitivity
-    except ImportError:  # pragma: no cover - privacy ships with the package
-        DEFAULT_SENSITIVE_SHARE, category_sensitivity = 0.05, None
+    from .privacy import DEFAULT_SENSITIVE_SHARE, category_sensitivity
+
     scanned = _count(con, "privacy_scans")
     kinds = []
     if _count(con, "privacy_findings"):
@@ -439,7 +443,7 @@ def _privacy(con, config, red) -> dict:
     with_findings = int(scalar(con, "select count(distinct request_id) from privacy_findings") or 0) if kinds else 0
     threshold = float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
     per_category = []
-    if category_sensitivity is not None and _count(con, "categories"):
+    if _count(con, "categories"):
         for c in category_sensitivity(con, threshold=threshold):
             per_category.append(
                 {
@@ -477,7 +481,7 @@ def _versions() -> dict:
     return out
 
 
-def _provenance(con, red, generated_at: str, actions: list[dict]) -> dict:
+def _provenance(con, red, generated_at: str | None, actions: list[dict]) -> dict:
     from .status import status_summary
 
     s = status_summary(con)
@@ -645,6 +649,7 @@ def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitiv
         s = sensitivity.get(cid, {})
         decision = dv.normalise(k.get("decision")) or dv.NOT_MEASURED
         is_other = bool(k.get("is_other")) or cid is None
+        task_type = k.get("task_type") or c.get("task_type")
         examples = []
         if not is_other:
             for e in _examples(con, cid, judged_model, per_category, have_replays=have_replays, have_judgments=have_judgments):
@@ -670,8 +675,8 @@ def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitiv
                 "category_id": cid,
                 "name": clip(red(k.get("name") or c.get("name")), NAME_CHARS) or f"Category {cid}",
                 "is_other": is_other,
-                "task_type": k.get("task_type") or c.get("task_type"),
-                "task_type_label": LABELS.get(k.get("task_type") or c.get("task_type"), "Mixed" if is_other else "Other"),
+                "task_type": task_type,
+                "task_type_label": LABELS[task_type] if task_type in LABELS else "Mixed" if is_other else "Other",
                 "keywords": [clip(red(w), 40) for w in (c.get("keywords") or [])][:10],
                 **_place_in_hierarchy(categories, cid, red),
                 "requests": c.get("requests"),
@@ -859,8 +864,8 @@ def _methodology(con, cost: dict, config: dict) -> dict:
     summary = _loads(run[1], {}) if run else {}
     k = embedder = None
     if _count(con, "categories"):
-        k, embedder = one(con, "select max(k), max(embedder) from categories")
-    thresholds = {}
+        k, embedder = aggregate(con, "select max(k), max(embedder) from categories")
+    thresholds: dict = {}
     if _count(con, "category_acceptance"):
         thresholds = _loads(scalar(con, "select any_value(thresholds_json) from category_acceptance"), {}) or {}
     return {
