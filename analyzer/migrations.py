@@ -367,6 +367,36 @@ def m011_privacy_scan_engine(con):
     con.execute("alter table privacy_scans add column engine varchar")
 
 
+@migration
+def m012_category_centroids(con):
+    # What `plan route` classifies new prompts with: the centres categorize assigned by, and the templates that
+    # complete a request's vector (analyzer/categorize/store.py writes both, analyzer/route reads them).
+    con.execute(
+        """
+        create table category_centroids (
+            cluster      integer primary key,  -- request_categories.cluster
+            category_id  integer,              -- the named category it folds into (0 = Other)
+            intent_id    integer,              -- categories.category_id of its intent
+            embedder     varchar,              -- the embedder of the content block
+            content_dims integer,              -- leading dimensions that embed the text; the rest embed the template
+            centre       float[]               -- unit vector in categorize's space: [text, template] renormalised
+        )
+        """
+    )
+    con.execute(
+        """
+        create table template_vectors (
+            template_id bigint primary key,  -- prompt_templates.template_id
+            kind        varchar,             -- system | user_prefix
+            match_key   varchar,             -- system: md5 of the normalised system prompt; user_prefix: the prefix
+            embedder    varchar,
+            vector      float[],             -- unit embedding of the template's text
+            cluster     integer              -- set when every request of the template goes to this cluster
+        )
+        """
+    )
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}
