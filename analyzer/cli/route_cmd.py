@@ -50,7 +50,7 @@ def _calibration_options(fn):
     fn = click.option("--holdout", type=float, default=None,
                       help="Share of each cluster's prompts held out to calibrate on. [default: 0.2]")(fn)
     fn = click.option("--recall", type=float, default=None,
-                      help="Share of held-out prompts placed right that a threshold keeps. [default: 0.95]")(fn)
+                      help="Share of held-out prompts placed right that a threshold keeps. [default: 0.98]")(fn)
     fn = click.option("--precision", type=float, default=None,
                       help="Share of what passes a threshold that must land in its own category. [default: 0.95]")(fn)
     fn = click.option("--seed", type=int, default=None, help="Seed of the held-out draw. [default: 0]")(fn)

@@ -261,9 +261,10 @@ def zip_longest_all(groups: list[list[int]]) -> list[list[int]]:
 
 
 def clean_utterances(turns: list[str]) -> list[str]:
-    """Whitespace collapsed, cut, redacted through the output gate (as one document), controls stripped."""
-    cut = [" ".join(t.split())[:UTTERANCE_CHARS] for t in turns]
-    return [strip_controls(t) for t in gate(cut, limit=None)]
+    """Redacted through the output gate (whole, as one document: a secret cut in half would escape it), then
+    whitespace collapsed and cut."""
+    safe = gate([" ".join(t.split()) for t in turns], limit=None)
+    return [strip_controls(t)[:UTTERANCE_CHARS].strip() for t in safe]
 
 
 def pick_utterances(candidates: list[tuple[int, str]], texts: dict[int, str], n: int,

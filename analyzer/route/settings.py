@@ -24,7 +24,7 @@ class RouteSettings(StageSettings):
 
     holdout: float = option(0.2, convert=float, check=fraction())
     heldout_per_category: int = option(120, convert=int, check=at_least(5))
-    recall: float = option(0.95, convert=float, check=fraction())
+    recall: float = option(0.98, convert=float, check=fraction())
     precision: float = option(0.95, convert=float, check=fraction())
     utterances: int = option(24, convert=int, check=at_least(2))
     boundary_share: float = option(1 / 3, convert=float, check=fraction(allow_zero=True))
