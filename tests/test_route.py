@@ -141,7 +141,8 @@ def test_held_out_prompts_are_not_utterances_and_the_shares_are_stated(routed):
         assert o["own_category"] + o["fell_through"] + o["elsewhere"] <= o["held_out"]
         assert o["own_category_share"] >= 0.75
     summary = routed["summaries"]["json"]
-    assert summary["held_out"]["utterance"] == c["utterance"]["outcome"]
+    assert {k: v for k, v in summary["held_out"]["utterance"].items() if k != "by_category"} == {
+        k: v for k, v in c["utterance"]["outcome"].items() if k != "by_category"}
 
 
 def test_no_secret_reaches_any_exported_file(routed):
@@ -287,15 +288,21 @@ def test_bad_request_lines_say_why(line):
         parse_request(line)
 
 
-def test_threshold_keeps_the_recall_and_rises_for_precision():
-    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
-    correct = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1], dtype=bool)
-    assert cal.threshold_for(scores, correct, recall=0.9, precision=0.9) == pytest.approx(0.1)
-    # Wrong placements score low: the threshold rises above them until 90% of what passes is right.
-    correct = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 1], dtype=bool)
+def test_threshold_keeps_the_recall_and_rises_for_precision_within_the_floor():
+    rng = np.random.default_rng(0)
+    scores = np.sort(rng.uniform(0.3, 0.9, 200))[::-1]
+    correct = np.ones(200, dtype=bool)
     t = cal.threshold_for(scores, correct, recall=0.95, precision=0.9)
-    passing = scores >= t
-    assert correct[passing].mean() >= 0.9 and t == pytest.approx(0.4)
+    assert (scores >= t).mean() >= 0.95
+    # Wrong placements that score low: the threshold rises above them (precision), within the recall floor.
+    correct[-15:] = False
+    t = cal.threshold_for(scores, correct, recall=0.99, precision=0.95)
+    assert correct[scores >= t].mean() >= 0.95 and (scores[correct] >= t).mean() >= cal.RECALL_FLOOR
+    # Mix-ups among the best scores cannot be thresholded away: the floor keeps 90% of the right ones.
+    correct = np.ones(200, dtype=bool)
+    correct[::3] = False
+    t = cal.threshold_for(scores, correct, recall=0.99, precision=0.95)
+    assert (scores[correct] >= t).mean() >= cal.RECALL_FLOOR - 0.01
 
 
 def test_utterance_scoring_is_semantic_routers():
@@ -308,8 +315,9 @@ def test_utterance_scoring_is_semantic_routers():
     assert scores[0, 0] == pytest.approx(np.mean(np.cos([0.1, 0.2, 0.3])))
     assert scores[0, 1] == pytest.approx(np.mean(np.cos([0.15, 0.25])))
     # The first route by score that clears its own threshold wins; none: -1 (the default route).
-    assert cal.choose_routes(scores, np.array([0.5, 0.5]))[0][0] == 0
-    assert cal.choose_routes(scores, np.array([0.999, 0.5]))[0][0] == 1
+    assert scores[0, 1] > scores[0, 0]  # the mean, not the count, ranks them
+    assert cal.choose_routes(scores, np.array([0.5, 0.5]))[0][0] == 1
+    assert cal.choose_routes(scores, np.array([0.5, 0.999]))[0][0] == 0
     assert cal.choose_routes(scores, np.array([0.999, 0.999]))[0][0] == -1
 
 
@@ -359,8 +367,9 @@ def test_routing_accuracy_on_clinc150_held_out(shared_eval, tmp_path):
     """CLINC150 intents of one domain as a single app: route-vs-categorize agreement on held-out requests."""
     data = json.loads((shared_eval / "clinc150" / "data_full.json").read_text())
     intents = ["translate", "book_flight", "recipe", "weather", "calories", "pay_bill"]
+    texts = [t for it in intents for t in [t for t, i in data["train"] if i == it][:40]]
     recs = [{"id": i + 1, "prompt_text": t, "model": "gpt-4o", "provider": "openai", "cost_usd": 0.001}
-            for i, (t, it) in enumerate(x for x in data["train"] if x[1] in intents) if i < 6 * 40]
+            for i, t in enumerate(texts)]
     con = connect(str(tmp_path / "c.duckdb"))
     insert_arrow(con, "requests", pa.Table.from_pylist(recs))
     run_categorize(con, CategorizeSettings.resolve({}, k=6, top=6), progress=False)

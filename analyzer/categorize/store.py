@@ -114,7 +114,7 @@ def _category_row(c: dict, embedder_name: str, k: int, named_level: str) -> list
 
 
 def store(con, categories: list[dict], templates: list[dict], *, k: int, embedder_name: str, named_level: str,
-          centres=None, content_dims: int | None = None, template_state: list[tuple] = ()) -> None:
+          centres=None, content_dims: int | None = None, template_state: list[tuple] | None = None) -> None:
     """Replace the stored categories (every node of the hierarchy and Other), the request mapping, the
     templates and what ``plan route`` classifies with (the centres, the template vectors; ``template_state``
     rows are (template_id, kind, match_key, vector, cluster or None)), in one transaction."""

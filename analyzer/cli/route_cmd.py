@@ -104,7 +104,7 @@ def classify(text, system_prompt, jsonl, endpoint, model, default_model, holdout
         results = run_classify(con, settings, [p for _, p in prompts], config, progress=not as_json, say=say)
     finally:
         con.close()
-    for (line, _), result in zip(prompts, results):
+    for (line, _), result in zip(prompts, results, strict=True):
         result["input"] = line
         _print(result, as_json, many=text == "-")
     for line, reason in problems:
@@ -224,7 +224,7 @@ def _share(o: dict) -> str:
 def _print_summary(s: dict) -> None:
     echo(f"Wrote {', '.join(s['files'])}: {s['routes']} routes; default route: {s['default']['model']}.")
     labels = {"logged": "as logged (centres)", "bare": "as bare user turns (centres)",
-              "utterance": f"by utterances (semantic-router scoring)"}
+              "utterance": "by utterances (semantic-router scoring)"}
     for key, label in labels.items():
         o = s["held_out"][key]
         echo(f"Held out {label}: {_share(o)} of {o['held_out']} land in their own category; "

@@ -41,11 +41,14 @@ from .targets import resolve_targets
 
 __all__ = ["FORMATS", "RouteSettings", "classify", "export_routes", "fit_routes"]
 
+CALIBRATION_VERSION = 3  # stored thresholds from another version are recomputed
 UNDECIDED_POLICY = ("Categories decided needs_judge or not_measured stay on their frontier model with their decision "
                     "stated: similarity alone, or no measurement, moves nothing.")
 METHOD = ("Centres refitted without a seeded {holdout:.0%} of each cluster's prompts; the held-out prompts are placed "
           "as logged (request) and as bare user turns (prompt). A threshold keeps {recall:.0%} of the held-out "
-          "prompts placed in their own category and is raised until {precision:.0%} of what passes is placed right; "
+          "prompts placed in their own category (the sample quantile, or the normal tail mean - z*sd at that share "
+          "when lower) and is raised until {precision:.0%} of what passes is placed right, never above the score that "
+          "keeps {floor:.0%} of them; "
           "per category when {min_own} or more of its held-out prompts were placed right, else per mode.")
 
 
@@ -97,7 +100,7 @@ def _utterances(con, work: dict, settings: RouteSettings) -> dict[int, list[dict
         cands = cal.utterance_candidates(state, lab, sp, space, work["centres"], c["category_id"],
                                          settings.utterances, settings.boundary_share)
         rows = [r for r, _ in cands]
-        texts = dict(zip(rows, cal.clean_utterances(cal.user_turns(con, lab.request_ids[rows]))))
+        texts = dict(zip(rows, cal.clean_utterances(cal.user_turns(con, lab.request_ids[rows])), strict=True))
         out[c["category_id"]] = cal.pick_utterances(cands, texts, settings.utterances, settings.boundary_share)
     return out
 
@@ -112,7 +115,7 @@ def _utterance_calibration(con, work: dict, utterances: dict[int, list[dict]], s
     queries = [t[: cal.QUERY_CHARS] for t in work["turns"]]
     keep = np.asarray([bool(q.strip()) for q in queries], dtype=bool)
     truth = work["state"].cluster_category[lab.clusters[held]][keep]
-    q_vec = cal.embed_units(con, [q for q, k in zip(queries, keep) if k], embedder)
+    q_vec = cal.embed_units(con, [q for q, k in zip(queries, keep, strict=True) if k], embedder)
     u_vec = cal.embed_units(con, texts, embedder) if texts else np.zeros((0, q_vec.shape[1] if len(q_vec) else 1))
     scores = cal.utterance_scores(q_vec, u_vec, owner, len(route_ids), formats.TOP_K)
     route_cat = np.asarray(route_ids + [cal.OTHER], dtype=np.int64)
@@ -165,7 +168,7 @@ def fit_routes(con, settings: RouteSettings, config: dict | None = None, *, prog
         if "endpoint" in route["target"]:
             safe["routes"][cid]["target"]["endpoint"] = route["target"]["endpoint"]
     routes = []
-    for c, name in zip(categories, names):
+    for c, name in zip(categories, names, strict=True):
         target = safe["routes"][c["category_id"]]
         frontier = target["target"].get("fallback", {}).get("model") if target["target"]["kind"] == "cascade" \
             else (target["target"].get("model") if target["target"]["kind"] == "frontier" else None)
@@ -202,7 +205,7 @@ def _calibration_summary(work: dict, utter: dict, settings: RouteSettings) -> di
     sp = work["split"]
     return {
         "method": METHOD.format(holdout=settings.holdout, recall=settings.recall, precision=settings.precision,
-                                min_own=cal.MIN_FOR_OWN_THRESHOLD),
+                                min_own=cal.MIN_FOR_OWN_THRESHOLD, floor=cal.RECALL_FLOOR),
         "holdout": settings.holdout, "recall": settings.recall, "precision": settings.precision,
         "seed": settings.seed, "fit_prompts": int(sp.centre.sum()), "held_out_prompts": int(sp.held.sum()),
         "centroid": work["modes"], "utterance": utter,
@@ -218,7 +221,8 @@ def export_routes(con, settings: RouteSettings, *, fmt: str, out: str | Path, co
     fit = fit_routes(con, settings, config, progress=progress, say=say)
     written = formats.write(fmt, fit, Path(out), settings)
     summary = _summary(fit, fmt, written)
-    db.record_stage_run(con, "route", {**settings.as_dict(), "format": fmt}, _stored_calibration(fit, summary),
+    db.record_stage_run(con, "route", {**settings.as_dict(), "format": fmt, "calibration_version": CALIBRATION_VERSION},
+                        _stored_calibration(fit, summary),
                         started_at=started)
     return summary
 
@@ -248,12 +252,13 @@ def _stored_calibration(fit: dict, summary: dict) -> dict:
 def stored_thresholds(con, settings: RouteSettings) -> dict | None:
     """The centroid thresholds of the last calibration with these settings, if categorize has not run since."""
     keys = ("holdout", "recall", "precision", "seed", "heldout_per_category")
+    wanted = {**{k: getattr(settings, k) for k in keys}, "calibration_version": CALIBRATION_VERSION}
     for params, summary in db.rows(
             con, "select params_json, summary_json from stage_runs where stage = 'route' and finished_at >= "
                  "coalesce((select max(finished_at) from stage_runs where stage = 'categorize'), "
                  "'-infinity'::timestamp) order by finished_at desc"):
         p = json.loads(params or "{}")
-        if all(p.get(k) == getattr(settings, k) for k in keys):
+        if all(p.get(k) == v for k, v in wanted.items()):
             got = json.loads(summary or "{}").get("thresholds")
             if got:
                 return {m: {"global": v["global"], "by_category": {int(c): t for c, t in v["by_category"].items()}}
@@ -269,7 +274,7 @@ def centroid_thresholds(con, settings: RouteSettings, *, progress: bool, say: Sa
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     work = calibrate_centroids(con, settings, progress=progress, say=say)
     limits = work["modes"]["thresholds"]
-    db.record_stage_run(con, "route", {**settings.as_dict(), "format": None},
+    db.record_stage_run(con, "route", {**settings.as_dict(), "format": None, "calibration_version": CALIBRATION_VERSION},
                         {"thresholds": limits, "held_out_prompts": int(work["split"].held.sum()),
                          "held_out": work["modes"]["outcome"]}, started_at=started)
     return limits

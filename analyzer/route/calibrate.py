@@ -25,9 +25,10 @@ from .. import db
 from ..categorize.vectors import normalise, with_templates
 from ..embedders import embed_cached
 from ..output import gate, strip_controls
-from .state import PROMPT, REQUEST, RouteState, place, represent, represent_sql
+from .state import REQUEST, RouteState, place, represent, represent_sql
 
 MIN_FOR_OWN_THRESHOLD = 20
+RECALL_FLOOR = 0.9      # the precision step never drops more correct placements than this leaves
 UTTERANCE_CHARS = 400   # a route's example: the head of a user turn (routers embed at most 256-512 tokens)
 QUERY_CHARS = 1500      # a held-out user turn as a router would embed it (MiniLM reads 256 tokens of it)
 OTHER = 0
@@ -130,7 +131,7 @@ class Placed:
 
     def arrays(self, *, mode: str | None = None, evaluation: str | None = None):
         keep = np.asarray([(mode is None or m == mode) and (evaluation is None or e == evaluation)
-                           for m, e in zip(self.modes, self.evaluations)], dtype=bool)
+                           for m, e in zip(self.modes, self.evaluations, strict=True)], dtype=bool)
         return (np.asarray(self.truth, dtype=np.int64)[keep], np.asarray(self.predicted, dtype=np.int64)[keep],
                 np.asarray(self.scores)[keep], np.asarray(self.by_template, dtype=bool)[keep],
                 np.asarray(self.modes, dtype=object)[keep])
@@ -161,7 +162,7 @@ def place_held_out(con, state: RouteState, lab: Labelled, sp: Split, embedder, *
     ok = np.asarray([t is not None for t in bare.texts])
     if ok.any():
         vec = embed_units(con, [t for t in bare.texts if t is not None], embedder, progress=progress)
-        modes = [m for m, k in zip(bare.modes, ok) if k]
+        modes = [m for m, k in zip(bare.modes, ok, strict=True) if k]
         pred, scores = place(state, vec, bare.templates[ok], modes, centres)
         placed.add(BARE, modes, truth[ok], state.cluster_category[pred], scores,
                    [int(t) in state.template_cluster for t in bare.templates[ok]])
@@ -177,18 +178,29 @@ def user_turns(con, request_ids) -> list[str]:
 
 
 def threshold_for(scores: np.ndarray, correct: np.ndarray, *, recall: float, precision: float) -> float:
-    """The score that keeps ``recall`` of the correct placements, raised until ``precision`` of the placements
-    at or above it are correct (when some threshold reaches it)."""
+    """The score that keeps ``recall`` of the correct placements (the sample's, or the normal tail's when that is
+    lower), raised until ``precision`` of the placements at or above it are correct, but never so far that it
+    drops more than ``1 - RECALL_FLOOR`` of the correct ones (a threshold cannot part close neighbours; it
+    only turns their mix-ups into fall-throughs)."""
     if not correct.any():
         return float(np.max(scores)) if len(scores) else 1.0
-    t = float(np.quantile(scores[correct], 1.0 - recall, method="lower"))
+    ranked = np.sort(scores[correct])[::-1]
+    t = float(ranked[int(np.ceil(recall * len(ranked))) - 1])
+    if len(ranked) >= 3:
+        # A few dozen held-out prompts put the sample quantile near their minimum, stricter than the traffic
+        # to come: the normal tail at the same recall is the floor it may not exceed.
+        from statistics import NormalDist
+
+        t = min(t, float(ranked.mean() - NormalDist().inv_cdf(recall) * ranked.std(ddof=1)))
     order = np.argsort(-scores)
-    ranked_ok = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
-    passing = scores[order] >= t
-    if ranked_ok[passing][-1] >= precision:
+    right_so_far = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    if right_so_far[scores[order] >= t][-1] >= precision:
         return t
-    good = np.where(ranked_ok >= precision)[0]
-    return float(scores[order][good.max()]) if len(good) else t
+    good = np.where(right_so_far >= precision)[0]
+    if not len(good):
+        return t
+    ceiling = float(ranked[int(np.ceil(RECALL_FLOOR * len(ranked))) - 1])
+    return max(t, min(float(scores[order][good.max()]), ceiling))
 
 
 def thresholds(truth, predicted, scores, categories: list[int], *, recall: float, precision: float) -> dict:
@@ -227,7 +239,7 @@ def route_outcomes(truth, predicted, scores, by_template, bars) -> dict:
 
 def bars(predicted, modes, limits: dict) -> np.ndarray:
     """Each row's threshold: its mode's, for the category it was placed in."""
-    return np.asarray([limits[m]["by_category"].get(int(p), limits[m]["global"]) for p, m in zip(predicted, modes)])
+    return np.asarray([limits[m]["by_category"].get(int(p), limits[m]["global"]) for p, m in zip(predicted, modes, strict=True)])
 
 
 def utterance_candidates(state: RouteState, lab: Labelled, sp: Split, space: np.ndarray, centres: np.ndarray,
