@@ -23,6 +23,15 @@ def default_db_path() -> str:
     return os.environ.get("PLAN_DB") or DEFAULT_DB
 
 
+def _quiet(con):
+    # DuckDB draws a progress bar on stdout for any query past two seconds: it would land inside `--json` output.
+    try:
+        con.execute("set enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in Jupyter the bar is a widget, not stdout, and DuckDB refuses the setting without ipywidgets
+    return con
+
+
 def connect(path: str | os.PathLike | None = None, *, read_only: bool = False, migrate: bool = True,
             create: bool = True):
     """Open (and by default migrate) the store. New files are created owner-only (0600); with
@@ -39,7 +48,7 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False, m
             # The store holds prompts: create it (and its WAL) owner-only from the first byte.
             old_umask = os.umask(0o077)
             try:
-                con = duckdb.connect(path)
+                con = _quiet(duckdb.connect(path))
             finally:
                 os.umask(old_umask)
             os.chmod(path, 0o600)
@@ -47,7 +56,7 @@ def connect(path: str | os.PathLike | None = None, *, read_only: bool = False, m
                 apply_migrations(con)
             return con
     try:
-        con = duckdb.connect(path, read_only=read_only)
+        con = _quiet(duckdb.connect(path, read_only=read_only))
     except duckdb.IOException as exc:
         raise PlanError(f"Cannot open database {path}: {exc}") from exc
     if migrate and not read_only:
@@ -81,7 +90,7 @@ def scalar(con, sql: str, params: Sequence[Any] | dict | None = None):
 def dicts(con, sql: str, params: Sequence[Any] | dict | None = None) -> list[dict]:
     cur = con.execute(sql, params or [])
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def arrow(con, sql: str, params: Sequence[Any] | dict | None = None):

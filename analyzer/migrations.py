@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-MIGRATIONS = []
+MIGRATIONS: list = []
 
 
 def migration(fn):
@@ -340,6 +340,38 @@ def m008_verdict_evidence(con):
     con.execute("alter table category_acceptance add column self_judged boolean")     # the judge was the model judged
 
 
+@migration
+def m009_ingest_conflicts_and_spans(con):
+    # Calls logged twice with different content are conflicts (the first record is kept, the others listed here);
+    # OpenTelemetry spans keep their trace and parent link; `operation` says what a call did (chat, embeddings...)
+    # so embeddings are priced but not categorized. `requests` is rebuilt as m007 did, keeping rows and its key.
+    ddl = con.execute("select sql from duckdb_tables() where table_name = 'requests' and schema_name = 'main'").fetchall()[0][0]
+    added = "operation VARCHAR, trace_id VARCHAR, parent_span_id VARCHAR, "
+    ddl = re.sub(r"(\bingested_at TIMESTAMP)", added + r"\1", ddl, count=1)
+    con.execute(ddl.replace("CREATE TABLE requests(", "CREATE TABLE requests_m009(", 1))
+    columns = [r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_name = 'requests' order by ordinal_position"
+    ).fetchall()]
+    listed = ", ".join(columns)
+    con.execute(f"insert into requests_m009 ({listed}) select {listed} from requests")
+    con.execute("drop table requests")
+    con.execute("alter table requests_m009 rename to requests")
+    con.execute(
+        """
+        create table conflicts (
+            request_id    bigint,   -- the stored (kept) request
+            source_id     varchar,  -- the log's id for the call
+            source_file   varchar,  -- where the conflicting record was
+            source_line   bigint,
+            source_format varchar,
+            kept_file     varchar,  -- where the kept record came from
+            kept_line     bigint,
+            fields        varchar,  -- which fields differ, e.g. 'input_tokens, response_text'
+            detected_at   timestamp default (now()::timestamp)
+        )
+        """
+    )
+
 
 @migration
 def m010_category_hierarchy(con):
@@ -395,6 +427,13 @@ def m012_category_centroids(con):
         )
         """
     )
+
+
+@migration
+def m013_ingested_object_version(con):
+    # Objects read from s3://, gs:// or az:// are skipped on the next run when their URL, size and this tag (ETag,
+    # generation or version id) are unchanged, so a year of objects is not downloaded again (analyzer/ingest/remote.py).
+    con.execute("alter table ingested_files add column object_version varchar")
 
 
 def apply_migrations(con) -> list[str]:

@@ -117,6 +117,7 @@ def status_summary(con) -> dict:
     )
     files = one(con, "select count(distinct path), max(ingested_at) from ingested_files")
     assert totals is not None and files is not None  # aggregates without GROUP BY always return one row
+    conflicts = _conflicts(con)
     first_at, last_at = totals[1], totals[2]
     return {
         "requests": totals[0],
@@ -140,9 +141,24 @@ def status_summary(con) -> dict:
         "files_ingested": files[0],
         "last_ingest": files[1],
         "rejects": _rejects(con),
+        "rows_conflicting": conflicts["total"],
+        "conflicts": conflicts,
         "stages": [
             {"stage": s["stage"], "last_run": s["last_run"], "summary": json.loads(s["summary_json"] or "{}")}
             for s in stages
         ],
         "replay_errors": replay_errors(con),
     }
+
+
+def _conflicts(con) -> dict:
+    """Records whose id repeated with different content (the first was kept): how many, where, a few examples."""
+    if not table_exists(con, "conflicts"):
+        return {"total": 0, "by_file": [], "recent": []}
+    by_file = dicts(con, "select source_file as file, count(*) as conflicting from conflicts group by 1 order by 2 desc, 1")
+    recent = dicts(
+        con,
+        """select source_id, source_file as file, source_line as line, kept_file, kept_line, fields from conflicts
+           order by detected_at desc, source_file, source_line limit 20""",
+    )
+    return {"total": sum(f["conflicting"] for f in by_file), "by_file": by_file, "recent": recent}

@@ -175,7 +175,8 @@ def build(con, *, categories: int = 3, measured: bool = True, hostile: bool = Fa
     if scan_findings:
         con.executemany("insert or replace into privacy_findings values (?, ?, ?)", scan_findings)
     con.execute(
-        "insert into ingested_files values (?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into ingested_files (path, sha256, size_bytes, source_format, rows_added, rows_duplicate, rows_rejected,"
+        " ingested_at) values (?, ?, ?, ?, ?, ?, ?, ?)",
         ["exports/app.jsonl", "ab" * 32, 123456, "openai_chat", len(requests), 0, 2, INGESTED_AT],
     )
     con.executemany(

@@ -10,7 +10,7 @@ COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_tex
 
 def rows(con):
     names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def rejects(con):
@@ -139,3 +139,28 @@ def test_logs_insights_query_of_selected_fields(con, tmp_path):
     rec = rows(con)["7a7a7a7a-0000-4000-8000-000000000001"]
     assert (rec["input_tokens"], rec["output_tokens"], rec["prompt_text"]) == (120, 45, None)
     assert rec["cost_source"] == "catalog"
+
+
+def test_logs_insights_results_flattened_into_field_value_pairs_are_records_again(con, fixtures, tmp_path):
+    """PowerShell's ConvertTo-Json writes Logs Insights rows as one flat list of {"field", "value"} pairs."""
+    path = fixtures / "bedrock" / "logs_insights_flattened.json"
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "bedrock"
+    # Seven records of three pairs each: six calls and one without a modelId, rejected once (not once per pair).
+    assert (summary["rows_added"], summary["rows_rejected"]) == (6, 1)
+    assert "modelId" in rejects(con)[0][1]
+    totals = con.execute("select sum(input_tokens), sum(output_tokens), sum(cost_usd) from requests").fetchall()[0]
+    assert totals[:2] == (1238 + 52 + 27 + 41 + 21 + 33, 36 + 24 + 14 + 2 + 9 + 2)
+    # The same six calls from the raw invocation log give the same rows and prices.
+    raw = tmp_path / "same_calls.jsonl"
+    keep = (1, 2, 3, 4, 7, 8)
+    raw.write_text("\n".join(line for n, line in enumerate((fixtures / "bedrock" / "invocations.jsonl").read_text().splitlines(), 1)
+                             if n in keep) + "\n")
+    from analyzer.db import connect
+
+    other = connect(str(tmp_path / "raw.duckdb"))
+    ingest_paths(other, [str(raw)])
+    assert other.execute("select sum(input_tokens), sum(output_tokens), sum(cost_usd) from requests").fetchall()[0] == totals
+    other.close()
+    first = rows(con)["6f1c2b9e-1a7d-4c55-9d0e-0b6a2f7f1a01"]
+    assert first["prompt_text"] == "Why was I charged $4.99 twice on my April invoice?" and first["cached_input_tokens"] == 1200

@@ -8,7 +8,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-import analyzer.ingest as ingest
+import analyzer.ingest.run as ingest_run
+import analyzer.ingest.tuning as tuning
 from analyzer.cli import cli
 from analyzer.db import connect, dicts, scalar
 from analyzer.errors import PlanError
@@ -64,7 +65,7 @@ def test_line_chunks_number_lines_like_lines_does(tmp_path, exported):
     for size in (7, 16, 1 << 20):
         got = []
         for chunk in src.line_chunks(size):
-            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist()):
+            for number, text in zip(chunk.column(0).to_pylist(), chunk.column(1).to_pylist(), strict=True):
                 text = text.rstrip("\r\n")
                 if text.strip():
                     got.append((number, text))
@@ -109,10 +110,10 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
             lines.append(json.dumps({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"type": "text", "text": f"list {i}"}]}]},
                                      "response": completion(10_000 + i)}))
     path = write_lines(tmp_path / "many.jsonl", lines)
-    monkeypatch.setattr(ingest, "CHUNK_BYTES", 4096)
-    monkeypatch.setattr(ingest, "STAGE_ROWS", 7)
-    monkeypatch.setattr(ingest, "BATCH_ROWS", 3)
-    monkeypatch.setattr(ingest, "FEW_LINES", 0)  # the lines a chunk's first statement leaves go through SQL again
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(tuning, "STAGE_ROWS", 7)
+    monkeypatch.setattr(tuning, "BATCH_ROWS", 3)
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)  # the lines a chunk's first statement leaves go through SQL again
     # Then a file that repeats the second half and adds new lines: chunks of mostly stored ids.
     overlap = write_lines(tmp_path / "overlap.jsonl", lines[len(lines) // 2:] + [pair_line(i) for i in range(500, 560)])
     results = {}
@@ -164,8 +165,8 @@ def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tm
     path.write_bytes(_quirky_lines())
     if exported:
         settle(path)
-    monkeypatch.setattr(ingest, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
-    monkeypatch.setattr(ingest, "PROBE_LINES", 5)  # models after the first lines are priced after the statement
+    monkeypatch.setattr(tuning, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
+    monkeypatch.setattr(tuning, "PROBE_LINES", 5)  # models after the first lines are priced after the statement
     stored = on_both_routes(tmp_path, path)
     assert stored[True] == stored[False]
     summary, requests, rejects = stored[True]
@@ -179,7 +180,7 @@ def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tm
     assert by_line[261]["cost_source"] == by_line[262]["cost_source"] == "catalog" and by_line[262]["cost_usd"] > 0
 
 
-def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checksum_and_progress(tmp_path):
+def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checksum_and_progress(tmp_path, monkeypatch):
     lines = [pair_line(i) for i in range(200)] + [pair_line(3, prompt="the same call logged again")]
     path = settle(write_lines(tmp_path / "again.jsonl", lines))
     seen = []
@@ -194,31 +195,33 @@ def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checks
         def close(self):
             pass
 
+    monkeypatch.setattr(ingest_run, "file_bar", lambda src: Bar())
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
         seen.clear()
-        summary = ingest_paths(con, [str(path)], fast=fast, progress=lambda src: Bar())
+        summary = ingest_paths(con, [str(path)], fast=fast, progress=True)
         assert sum(seen) == path.stat().st_size
         assert scalar(con, "select sha256 from ingested_files") == hashlib.sha256(path.read_bytes()).hexdigest()
         stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
         con.close()
     assert stored[True] == stored[False]
-    assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (200, 1)
-    assert "the same call" not in str(stored[True][1])  # the first line with an id wins
+    # The repeat states another prompt: a conflict, not a duplicate; the first line with an id wins.
+    assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"], stored[True][0]["rows_conflicting"]) == (200, 0, 1)
+    assert "the same call" not in str(stored[True][1])
 
 
 @pytest.mark.parametrize("stage_rows", [250_000, 1])
 def test_within_one_file_the_first_line_wins_outright_on_both_routes(tmp_path, monkeypatch, stage_rows):
     """A later line with the same id neither replaces nor fills in the first, wherever flushes fall."""
-    monkeypatch.setattr(ingest, "STAGE_ROWS", stage_rows)
+    monkeypatch.setattr(tuning, "STAGE_ROWS", stage_rows)
     later = {"request": {"model": "gpt-4o-mini", "user": "u-later",
                          "messages": [{"role": "user", "content": [{"type": "text", "text": "same call, as a list"}]}]},
              "response": completion(1)}
     path = write_lines(tmp_path / "twice.jsonl", [pair_line(1), pair_line(2), json.dumps(later)])
     stored = on_both_routes(tmp_path, path)
     assert stored[True] == stored[False]
-    assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (2, 1)
+    assert (stored[True][0]["rows_added"], stored[True][0]["rows_conflicting"]) == (2, 1)  # another prompt: a conflict
     first = next(r for r in stored[True][1] if r["source_line"] == 1)
     assert first["user_id"] is None and first["prompt_text"].startswith("Which team")
 
@@ -283,7 +286,7 @@ def test_parsers_output_is_checked_and_bad_records_become_rejects(con, tmp_path,
     assert reasons[3] == "the format said no"
 
 
-def test_gzip_bom_and_a_provenance_record(con, tmp_path):
+def test_gzip_bom_and_a_provenance_record(con, tmp_path, monkeypatch):
     body = ("\ufeff" + "\n".join(pair_line(i) for i in range(3)) + "\n").encode("utf-8")
     path = tmp_path / "calls.jsonl.gz"
     path.write_bytes(gzip.compress(body))
@@ -296,7 +299,8 @@ def test_gzip_bom_and_a_provenance_record(con, tmp_path):
         def close(self):
             seen.append("closed")
 
-    summary = ingest_paths(con, [str(path)], progress=lambda src: Bar())
+    monkeypatch.setattr(ingest_run, "file_bar", lambda src: Bar())
+    summary = ingest_paths(con, [str(path)], progress=True)
     assert summary["rows_added"] == 3 and summary["rows_rejected"] == 0
     assert sum(n for n in seen if n != "closed") == path.stat().st_size and seen[-1] == "closed"
     assert scalar(con, "select min(source_line) from requests") == 1
@@ -310,7 +314,7 @@ def test_gzip_bom_and_a_provenance_record(con, tmp_path):
 def test_a_log_cut_short_while_it_is_read_is_a_clear_error_not_a_crash(con, tmp_path, monkeypatch):
     """logrotate's copytruncate empties a live log in place; plan must say so, not die or store half silently."""
     path = write_lines(tmp_path / "live.jsonl", [pair_line(i) for i in range(3000)] + ["{broken"])
-    monkeypatch.setattr(ingest, "CHUNK_BYTES", 64 << 10)
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", 64 << 10)
 
     class RotatingBar:
         def update(self, n):
@@ -319,8 +323,9 @@ def test_a_log_cut_short_while_it_is_read_is_a_clear_error_not_a_crash(con, tmp_
         def close(self):
             pass
 
+    monkeypatch.setattr(ingest_run, "file_bar", lambda src: RotatingBar())
     with pytest.raises(PlanError, match="changed while it was being read"):
-        ingest_paths(con, [str(path)], progress=lambda src: RotatingBar())
+        ingest_paths(con, [str(path)], progress=True)
     assert scalar(con, "select count(*) from requests") == 0
 
 
@@ -390,8 +395,11 @@ def test_an_unknown_file_named_on_its_own_is_an_error(con, tmp_path):
         ingest_paths(con, [str(tmp_path / "*.none")])
 
 
-JSON_KEYS = {"rows_added", "rows_duplicate", "rows_rejected", "files", "unknown_models"}
-FILE_KEYS = {"path", "format", "rows_added", "rows_rejected"}
+JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped", "files", "unknown_models",
+             "conflicts",
+             "since", "files_skipped_unchanged", "files_skipped_since", "objects"}  # the last four: ingest/remote.py
+FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped",
+             "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note"}
 
 
 def test_cli_json_contract_and_stdin(tmp_path, db_path, fixtures):
@@ -406,7 +414,10 @@ def test_cli_json_contract_and_stdin(tmp_path, db_path, fixtures):
     result = runner.invoke(cli, ["ingest", "--db", db_path, "--json", "-"], input=stdin.encode())
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["files"] == [{"path": "<stdin>", "format": "openai", "rows_added": 4, "rows_rejected": 0}]
+    assert [{k: f[k] for k in ("path", "format", "rows_added", "rows_rejected", "input_tokens", "output_tokens", "models")}
+            for f in summary["files"]] == [{"path": "<stdin>", "format": "openai", "rows_added": 4, "rows_rejected": 0,
+                                            "input_tokens": 20 + 21 + 22 + 23, "output_tokens": 12,
+                                            "models": {"gpt-4o-mini-2024-07-18": 4}}]
     again = json.loads(runner.invoke(cli, ["ingest", "--db", db_path, "--json", "-"], input=stdin.encode()).stdout)
     assert again["rows_added"] == 0 and again["rows_duplicate"] == 4
     assert not list(tmp_path.glob("plan-stdin-*"))

@@ -9,7 +9,7 @@ COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_tex
 
 def rows(con):
     names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_jsonl_export_with_bodies(con, fixtures):

@@ -12,7 +12,7 @@ COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_tex
 
 def rows(con):
     names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_api_export_camel_case_generations_only(con, fixtures):
@@ -90,3 +90,34 @@ def test_parquet_blob_export_read_in_batches(con, fixtures, tmp_path):
     assert abs(got["obs_8c1f2a"]["cost_usd"] - 0.00221) < 1e-12
     assert got["obs_8c1f2a"]["duration_ms"] == 1650
     assert got["obs_a1b2c3"]["response_text"].startswith("Outage lasted")
+
+
+def test_ingestion_api_batches_join_create_and_update_events(con, fixtures, tmp_path):
+    """What the Langfuse SDKs send to /api/public/ingestion: {"batch": [events]}."""
+    path = fixtures / "langfuse_batch" / "ingestion_batch.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse-batch"
+    summary = ingest_paths(con, [str(path)])
+    # Three generations (one joined from a create and two updates, one legacy observation-create); two spans and
+    # an event skipped and counted; a score ignored; an event without a body rejected.
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (3, 3, 1)
+    got = rows(con)
+    answer = got["gen-1"]
+    assert answer["system_prompt"] == "You answer questions about our refund policy."
+    assert (answer["prompt_text"], answer["response_text"]) == ("How long do I have to return a drill?", "You have 30 days from delivery.")
+    assert (answer["input_tokens"], answer["output_tokens"], answer["cost_usd"], answer["cost_source"]) == (1200, 9, 0.0001854, "log")
+    assert answer["duration_ms"] == 1250 and json.loads(answer["params_json"]) == {"temperature": 0.3, "max_tokens": 300}
+    link = con.execute("select trace_id, parent_span_id, user_id from requests where source_id = 'gen-1'").fetchall()[0]
+    assert link == ("trace-1", "span-1", "user-77")
+    assert json.loads(answer["tags_json"])["session_id"] == "sess-9"
+    summary_call = got["gen-2"]
+    assert (summary_call["input_tokens"], summary_call["cached_input_tokens"], summary_call["cache_write_tokens"]) == (4000, 3000, 200)
+    assert (summary_call["output_tokens"], summary_call["cost_usd"]) == (25, 0.00123)
+    legacy = got["gen-3"]
+    assert (legacy["input_tokens"], legacy["output_tokens"], legacy["cost_source"]) == (9, 3, "catalog")
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchall()[0] == (1200 + 4000 + 9, 9 + 25 + 3)
+    # The same events as JSON Lines (one event per line) are the same calls.
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("\n".join(json.dumps(e) for e in json.loads(path.read_text())["batch"]) + "\n")
+    assert detect_format(expand_paths([str(lines)])[0]) == "langfuse-batch"
+    again = ingest_paths(con, [str(lines)])
+    assert (again["rows_added"], again["rows_duplicate"], again["rows_skipped"]) == (0, 3, 3)

@@ -11,7 +11,7 @@ COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_tex
 
 def rows(con):
     names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_csv_export_with_json_encoded_columns(con, fixtures):
@@ -65,3 +65,36 @@ def test_cli_json_summary(db_path, fixtures):
     summary = json.loads(result.stdout)
     assert summary["rows_added"] == 4 and summary["rows_rejected"] == 2
     assert summary["files"][0]["format"] == "litellm"
+
+
+def test_standard_logging_payload_as_lines_a_list_or_one_object(con, fixtures, tmp_path):
+    """What LiteLLM's logging callbacks write: not Langfuse, prompts and answers kept, the logged cost wins."""
+    lines = fixtures / "litellm_payload" / "standard_logging_payload.jsonl"
+    single = fixtures / "litellm_payload" / "standard_logging_payload.json"
+    as_list = tmp_path / "payloads.json"
+    as_list.write_text(json.dumps([json.loads(x) for x in lines.read_text().splitlines()], indent=1))
+    for path in (lines, single, as_list):
+        assert detect_format(expand_paths([str(path)])[0]) == "litellm-payload", path
+    summary = ingest_paths(con, [str(lines), str(single)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (5, 0)
+    assert ingest_paths(con, [str(as_list)])["rows_duplicate"] == 4  # the same payloads as a JSON list
+    got = rows(con)
+    triage = got["chatcmpl-slp-1"]
+    assert triage["system_prompt"] == "Classify the support ticket as billing, shipping or other."
+    assert (triage["prompt_text"], triage["response_text"]) == ("My parcel never arrived.", "shipping")
+    assert (triage["cost_usd"], triage["cost_source"]) == (0.0001234, "log")
+    assert (triage["input_tokens"], triage["cached_input_tokens"], triage["output_tokens"]) == (1850, 1536, 12)
+    assert triage["duration_ms"] == 1500 and triage["user_id"] == "customer-7"
+    assert json.loads(triage["tags_json"])["request_tags"] == ["triage", "prod"]
+    claude = got["chatcmpl-slp-2"]
+    assert (claude["provider"], claude["cache_write_tokens"], claude["prompt_text"]) == ("anthropic", 4096, "Summarise clause 4.")
+    failed = got["chatcmpl-slp-3"]
+    assert failed["status"] == "error" and "Rate limit" in json.loads(failed["tags_json"])["error"]
+    assert failed["cost_usd"] == 0.0 and failed["cost_source"] == "log"
+    totals = con.execute("select sum(input_tokens), sum(output_tokens), sum(cost_usd), count(*) filter (where cost_source = 'log') "
+                         "from requests").fetchall()[0]
+    assert totals[:2] == (1850 + 5210 + 0 + 8 + 300, 12 + 140 + 0 + 0 + 20) and totals[3] == 5
+    assert abs(totals[2] - (0.0001234 + 0.00612 + 0.0 + 1.6e-07 + 0.0000570)) < 1e-12
+    params = con.execute("select params_json, operation from requests where source_id = 'chatcmpl-slp-1'").fetchall()[0]
+    assert json.loads(params[0]) == {"temperature": 0, "max_tokens": 10} and params[1] == "chat"
+    assert con.execute("select operation from requests where source_id = 'chatcmpl-slp-4'").fetchall()[0][0] == "embeddings"

@@ -12,7 +12,7 @@ COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_tex
 
 def rows(con):
     names = [c.strip() for c in COLUMNS.split(",")]
-    return [dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests order by source_line").fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests order by source_line").fetchall()]
 
 
 def test_turns_and_legacy_responses(con, fixtures):

@@ -208,7 +208,7 @@ def test_fast_route_and_python_route_store_identical_rows(tmp_path, fixtures):
         con.close()
     assert stored[True][0] == stored[False][0]
     assert len(stored[True][1]) > 60
-    for fast_row, python_row in zip(stored[True][1], stored[False][1]):
+    for fast_row, python_row in zip(stored[True][1], stored[False][1], strict=True):
         assert fast_row == python_row
     assert stored[True][2] == stored[False][2]
 
@@ -224,8 +224,8 @@ def test_fast_route_takes_the_common_lines_and_leaves_the_rest_to_python(con, fi
 
     monkeypatch.setattr(fmt, "parse_line", spy)
     ingest_paths(con, [str(fixtures / "openai" / "chat_pairs_variants.jsonl")])
-    assert 1 not in routed  # a plain pair is handled in SQL
-    assert {2, 5, 6} <= set(routed)  # list content, text that looks like a number, tokens given as strings
+    assert not {1, 2} & set(routed)  # a plain pair and one whose content is a parts list are handled in SQL
+    assert {5, 6} <= set(routed)  # text that looks like a number, tokens given as strings
     assert scalar(con, "select count(*) from requests") == 44
 
 
@@ -297,3 +297,22 @@ def test_requests_logged_without_responses(con, tmp_path):
     row = dicts(con, "select * from requests")[0]
     assert (row["status"], row["prompt_text"], row["system_prompt"]) == ("no_response", "Capital of Peru?", "Be terse.")
     assert row["created_at"] == datetime(2025, 5, 1, 10, 0) and row["cost_source"] == "unknown"
+
+
+def test_the_per_file_line_shows_rows_tokens_spend_models_and_where_batch_inputs_went(tmp_path, db_path, fixtures):
+    from click.testing import CliRunner
+
+    from analyzer.cli import cli
+
+    inputs, outputs = fixtures / "openai" / "batch_chat_input.jsonl", fixtures / "openai" / "batch_chat_output.jsonl"
+    result = CliRunner().invoke(cli, ["ingest", "--db", db_path, str(inputs), str(outputs)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split(":")[0]: line for line in result.stderr.splitlines() if line.startswith(str(fixtures))}
+    assert lines[str(inputs)] == f"{inputs}: openai-batch-input, joined into {outputs}"
+    out = lines[str(outputs)]
+    assert " added" in out and "tokens " in out and " in / " in out and "$" in out and "models " in out
+    summary = json.loads(CliRunner().invoke(cli, ["ingest", "--db", str(tmp_path / "again.duckdb"), "--json",
+                                                  str(inputs), str(outputs)]).stdout)
+    by_path = {f["path"]: f for f in summary["files"]}
+    assert by_path[str(inputs)]["joined_into"] == [str(outputs)] and by_path[str(inputs)]["rows_added"] == 0
+    assert by_path[str(outputs)]["models"] and by_path[str(outputs)]["input_tokens"] > 0

@@ -11,7 +11,7 @@ COLUMNS = "source_id, model, provider, prompt_text, input_tokens, cached_input_t
 
 def rows(con):
     names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
+    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_activity_csv_usage_and_cost(con, fixtures):

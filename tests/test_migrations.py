@@ -10,7 +10,8 @@ REQUEST_COLUMNS = [
     "id", "source_id", "source_file", "source_line", "source_format", "provider", "model", "created_at",
     "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens", "cached_input_tokens",
     "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cost_source", "is_batch",
-    "duration_ms", "status", "user_id", "tags_json", "params_json", "ingested_at",
+    "duration_ms", "status", "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
+    "ingested_at",
 ]
 
 CATEGORY_COLUMNS = [
@@ -56,6 +57,13 @@ def test_the_hierarchy_migration_keeps_stored_categories_and_types_their_keyword
     assert rows(raw, "select request_id, category_id, intent_id from request_categories order by 1") == [
         (10, 1, None), (11, 0, None)]
     assert columns(raw, "categories") == CATEGORY_COLUMNS
+
+
+def test_ingested_files_columns_are_pinned(con):
+    assert columns(con, "ingested_files") == [
+        "path", "sha256", "size_bytes", "source_format", "rows_added", "rows_duplicate", "rows_rejected", "ingested_at",
+        "object_version",
+    ]
 
 
 def test_stage_tables_have_their_contract_columns(con):
@@ -118,3 +126,8 @@ def test_the_text_compression_migration_keeps_stored_requests_and_their_key(tmp_
     with pytest.raises(duckdb.ConstraintException):
         raw.execute("insert into requests (id) values (1)")
     assert columns(raw, "requests") == REQUEST_COLUMNS
+
+
+def test_the_store_draws_no_progress_bar_on_stdout(con):
+    # DuckDB's bar for queries past 2 s went to stdout, into `plan ingest --json` (seen at 100k records).
+    assert rows(con, "select current_setting('enable_progress_bar')") == [(False,)]

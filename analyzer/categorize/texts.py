@@ -121,6 +121,7 @@ def _base_table(con) -> None:
                        as tag_key,
                    nullif(trim(user_id), '') as user_id
             from requests
+            where operation is distinct from 'embeddings'  -- priced, but no prompt a local chat model would answer
         )
         """
     )

@@ -5,9 +5,11 @@ import click
 from .options import config_option, db_option, echo, emit_json, json_option, say
 
 
-def _parse_map(value: str | None) -> dict[str, str]:
+def _parse_map(value: str | None) -> dict[str, str] | None:
+    if value is None:
+        return None
     mapping: dict[str, str] = {}
-    for part in (value or "").split(","):
+    for part in value.split(","):
         if not part.strip():
             continue
         if "=" not in part:
@@ -21,40 +23,43 @@ def _parse_map(value: str | None) -> dict[str, str]:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", default=None, help="Skip detection and read every file as this format.")
 @click.option("--map", "mapping", default=None, help="Column mapping for --format generic: prompt=COL,response=COL,model=COL,...")
+@click.option("--since", default=None, help="Only files and objects last modified since: 2025-03-01, 2025-03-01T12:00Z (UTC) or an age: 12h, 7d.")
 @db_option
 @config_option
 @json_option
-def ingest(paths, fmt, mapping, db_path, config_file, as_json):
+def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
     """Normalise exported API logs into the database.
 
-    PATHS are files, directories (read recursively), globs, pipes or - for stdin;
-    .gz files are read transparently, the format of each file is detected.
-    Re-ingesting adds nothing twice. Costs come from the log when it states
-    them, else from the genai-prices catalog or plan.toml [prices."MODEL"].
+    PATHS are files, directories (read recursively), globs, pipes, - for stdin,
+    or prefixes in object storage: s3://bucket/prefix/, gs://..., az://...
+    (pip install 'plan-analyzer[cloud]'; credentials come from the cloud's
+    usual environment variables, profiles or roles). Gzip is read
+    transparently, the format of each file is detected. Re-ingesting adds
+    nothing twice, and objects read before are not downloaded again; a record
+    whose id repeats with different content is a conflict (the first is kept,
+    see `plan status`). Costs come from the log when it states them, else from
+    the genai-prices catalog or plan.toml [prices."MODEL"]. A second writer
+    waits up to 5 s (PLAN_LOCK_WAIT_S) for the database.
 
     \b
     Examples:
       plan ingest sample_logs/
       plan ingest exports/*.jsonl.gz --json
+      plan ingest otel-traces.json spend-logs.jsonl
+      plan ingest s3://my-logs/AWSLogs/123456789012/BedrockModelInvocationLogs/ --since 7d
       plan ingest calls.csv --format generic --map prompt=input,response=output,model=model
     """
     from ..config import load_config
-    from ..db import connect
-    from ..ingest import ingest_paths
-    from ..output import clean
-    from ..progress import bar
+    from ..ingest import IngestSettings
+    from ..ingest import ingest as run_ingest
+    from ..ingest.lock import open_for_writing
+    from ..ingest.summary import file_line
 
-    config = load_config(config_file)
-    mapping = _parse_map(mapping)
-    con = connect(db_path)
-
-    def progress(src):
-        return bar(total=src.size_bytes or None, desc=clean(src.display[-40:], limit=40), unit="B", unit_scale=True)
-
+    settings = IngestSettings.resolve(load_config(config_file), paths=tuple(paths), format=fmt, mapping=_parse_map(mapping),
+                                      since=since)
+    con = open_for_writing(db_path, settings.lock_wait_s)
     try:
-        summary = ingest_paths(
-            con, list(paths), fmt=fmt, mapping=mapping, progress=progress, config=config, warn=say,
-        )
+        summary = run_ingest(con, settings, progress=True, say=say)
     finally:
         con.close()
     if as_json:
@@ -62,10 +67,12 @@ def ingest(paths, fmt, mapping, db_path, config_file, as_json):
         return
     for f in summary["files"]:
         if f["format"] != "unknown":  # skipped files were already named in a warning
-            say(f"{f['path']}: {f['format']}, {f['rows_added']} added, {f['rows_rejected']} rejected")
+            say(file_line(f))
     echo(
-        f"{summary['rows_added']} requests added, {summary['rows_duplicate']} already stored, "
-        f"{summary['rows_rejected']} rejected (see `plan status`)."
+        f"{summary['rows_added']:,} requests added, {summary['rows_duplicate']:,} already stored, "
+        f"{summary['rows_conflicting']:,} conflicting, {summary['rows_rejected']:,} rejected"
+        + (f", {summary['rows_skipped']:,} spans skipped as not model calls" if summary["rows_skipped"] else "")
+        + " (see `plan status`)."
     )
     if summary["unknown_models"]:
         echo(

@@ -71,6 +71,10 @@ def status(db_path, as_json):
         for r in failing:
             echo(f"  {str(r['name'] or r['category_id'])[:40]:<40} {r['model']}: {r['errors']} of "
                        f"{r['errors'] + r['answers']} calls failed ({r['transient']} transient, {r['deterministic']} refused)")
+    if s["rows_conflicting"]:
+        echo(f"Conflicting: {s['rows_conflicting']:,} (an id seen again with other content; the first record is kept)")
+        for c in s["conflicts"]["recent"][:10]:
+            echo(f"  {c['file']}:{c['line']}: {c['source_id']} differs in {c['fields']} from {c['kept_file']}:{c['kept_line']}")
     if s["stages"]:
         echo("Stages run:")
         for st in s["stages"]:

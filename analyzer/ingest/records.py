@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -31,7 +32,13 @@ RECORD_FIELDS = (
     "user_id",
     "tags_json",
     "params_json",
+    "operation",
+    "trace_id",
+    "parent_span_id",
 )
+# What a call did: generations are what plan categorizes and replays; embeddings are priced, not categorized.
+GENERATION_OPERATIONS = ("chat", "text_completion", "generate_content", "responses", "messages")
+EMBEDDING_OPERATION = "embeddings"
 
 
 @dataclass
@@ -39,6 +46,14 @@ class Reject:
     line: int | None
     reason: str
     excerpt: str = ""
+
+
+@dataclass
+class Skipped:
+    """A record that is valid but not a model call (an agent, tool or workflow span): counted, not stored."""
+
+    line: int | None
+    reason: str = "not a model call"
 
 
 def excerpt(text: Any, limit: int = 200) -> str:
@@ -116,6 +131,39 @@ def to_utc(value: Any) -> datetime | None:
     return dt
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def nested_too_deep(text: str, limit: int | None = None) -> bool:
+    """Whether JSON text nests brackets more than ``limit`` levels deep (brackets inside strings do not count).
+    Cheap for ordinary lines: the exact count runs only when the text holds more brackets than the limit."""
+    from . import tuning
+
+    limit = tuning.MAX_JSON_DEPTH if limit is None else limit
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in _BRACKET.findall(_JSON_STRING.sub('""', text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def loads(text: str, **kwargs) -> Any:
+    """``json.loads`` for text from a log: nesting past ``tuning.MAX_JSON_DEPTH`` levels is a ValueError saying so,
+    never a RecursionError (a stack overflow in Python's parser would end the whole run)."""
+    from . import tuning
+
+    if nested_too_deep(text):
+        raise ValueError(f"JSON nested more than {tuning.MAX_JSON_DEPTH} levels deep")
+    try:
+        return json.loads(text, **kwargs)
+    except RecursionError:
+        raise ValueError(f"JSON nested more than {tuning.MAX_JSON_DEPTH} levels deep") from None
+
+
 def maybe_json(value: Any) -> Any:
     """Exports often double-encode JSON: a string that holds JSON becomes the value it holds."""
     while isinstance(value, str):
@@ -123,7 +171,7 @@ def maybe_json(value: Any) -> Any:
         if not stripped or stripped[0] not in "[{\"":
             return value
         try:
-            value = json.loads(stripped)
+            value = loads(stripped)
         except ValueError:
             return value
     return value
@@ -163,18 +211,21 @@ def with_pair_status(record: dict, response: Any, status_code: Any) -> dict:
 def parse_json_line(number: int, line: str):
     """One JSON Lines line as a value (double-encoded lines decoded), or a Reject saying why not."""
     try:
-        return maybe_json(json.loads(line, object_pairs_hook=_first_value_wins))
+        return maybe_json(loads(line, object_pairs_hook=_first_value_wins))
     except ValueError as exc:
         return json_reject(number, line, exc)
 
 
+def _too_deep(exc: ValueError) -> bool:
+    return "nested more than" in str(exc)
+
+
 def is_json_lines(src, *, encoded: bool = True) -> bool:
     """JSON Lines when one of the first lines holds a whole JSON object (pretty-printed JSON never does);
-    with ``encoded``, a line holding a JSON-encoded object counts too."""
+    with ``encoded``, a line holding a JSON-encoded object counts too. A line nested too deeply to read is
+    skipped: the lines after it tell."""
     head = src.head()
     text = head.decode("utf-8", "replace")
-    if text.lstrip()[:1] == "[":
-        return False
     lines = text.split("\n")
     if len(head) >= 65536:
         lines = lines[:-1]  # the last one may be cut
@@ -184,12 +235,20 @@ def is_json_lines(src, *, encoded: bool = True) -> bool:
         if not line:
             continue
         checked += 1
+        if checked == 1 and line.startswith("["):
+            try:
+                loads(line)
+            except ValueError as exc:
+                if _too_deep(exc):
+                    continue
+            return False  # a JSON document (a pretty-printed array's elements may parse one per line)
         if line.startswith(("{", '"{') if encoded else "{"):
             try:
-                if isinstance(maybe_json(json.loads(line)), dict):
+                if isinstance(maybe_json(loads(line)), dict):
                     return True
-            except ValueError:
-                pass
+            except ValueError as exc:
+                if _too_deep(exc):
+                    continue
         if checked >= 5:
             break
     return False
@@ -203,23 +262,27 @@ def first_json_object(src) -> dict | None:
         if not line:
             continue
         try:
-            obj = maybe_json(json.loads(line))
-        except ValueError:
+            obj = maybe_json(loads(line))
+        except ValueError as exc:
+            if _too_deep(exc) or (line.startswith("{") and line.endswith("}")):
+                continue  # a whole JSON Lines record that cannot be read: the next one tells the format
             break
         if isinstance(obj, dict):
             return obj
         break
     stripped = text.lstrip()
+    if nested_too_deep(stripped[:65536]):
+        return None
     try:
         doc, _ = json.JSONDecoder().raw_decode(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):
         # A document cut at 64 KiB: decode its first element on its own.
         start = stripped.find("{", 1 if stripped[:1] == "[" else 0)
         if start < 0:
             return None
         try:
             doc, _ = json.JSONDecoder().raw_decode(stripped, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     if isinstance(doc, list):
         doc = next((x for x in doc if isinstance(x, dict)), None)

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import queue
+import re
 import stat
 import sys
 import tempfile
@@ -15,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import PlanError
 
@@ -61,13 +62,15 @@ class SourceFile:
     # Called with the number of bytes read from disk; the ingest core points it at the progress bar.
     on_read: Callable[[int], object] | None = field(default=None, repr=False)
     # Fed every byte read from disk (e.g. a hashlib object): the file's checksum without a second read.
-    digest: object = field(default=None, repr=False)
+    digest: Any = field(default=None, repr=False)
     # stdin is spooled to a private temporary file, removed when the ingest is done
     temporary: bool = False
     _head: bytes | None = field(default=None, repr=False)
     _gzip: bool | None = field(default=None, repr=False)
     # Set when a gzip stream ends before its end-of-stream marker (an upload or copy cut short).
     truncated: bool = field(default=False, repr=False)
+    # An object in storage: its ETag, generation or version id (ingested_files.object_version); None for local files.
+    version: str | None = None
 
     def __post_init__(self):
         if not self.identity:
@@ -354,8 +357,12 @@ def prefetch(items, depth: int = 2):
                 worker.join(0.05)
 
 
-def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
-    """Files, directories (recursive), globs and '-' for stdin, in a stable order, each once."""
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def expand_paths(paths: list[str], stdin=None, expand_url: Callable[[str], list] | None = None) -> list[SourceFile]:
+    """Files, directories (recursive), globs and '-' for stdin, in a stable order, each once;
+    ``expand_url`` lists the objects of a URL (analyzer.ingest.remote)."""
     found: list[SourceFile] = []
     seen: set[Path] = set()
 
@@ -373,6 +380,9 @@ def expand_paths(paths: list[str], stdin=None) -> list[SourceFile]:
     for raw in paths:
         if raw == "-":
             found.append(_spool_stdin(stdin))
+            continue
+        if expand_url is not None and URL.match(raw):
+            found.extend(expand_url(raw))
             continue
         p = Path(raw)
         if p.is_dir():

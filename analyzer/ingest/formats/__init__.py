@@ -20,6 +20,7 @@ def register(fmt):
 def load_all() -> dict:
     # Importing a module registers its formats.
     from . import (  # noqa: F401
+        app_calls,
         openai,
         anthropic,
         bedrock,
@@ -29,6 +30,7 @@ def load_all() -> dict:
         litellm,
         llm_cli,
         openrouter,
+        otel,
     )
 
     return FORMATS

@@ -2,8 +2,10 @@
 
 Formats registered here:
 
-- ``anthropic``: JSON Lines (or a JSON document) of request/response pairs (the same envelopes as OpenAI app
-  logs, see ``openai.py``), bare ``message`` objects, error bodies and streamed event lists or SSE text;
+This module reads Anthropic's shapes; app logs of Messages calls (format ``anthropic``: pairs, bare ``message``
+objects, error bodies, streamed event lists or SSE text, in the envelopes of ``app_log.py``) are read by
+``app_calls.py`` with it. Formats registered here:
+
 - ``anthropic-batch-requests``: the requests a Message Batch was created with, one ``{"custom_id", "params"}``
   per line (how people keep them; the API takes them as a JSON list, which is read too);
 - ``anthropic-batch-results``: Message Batches results (``{"custom_id", "result": {"type": "succeeded" |
@@ -23,12 +25,10 @@ from typing import Any
 
 from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
 from . import register
+from .app_log import ANTHROPIC_PARAMS as PARAMS
+from .app_log import iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
 
 PROVIDER = "anthropic"
-PARAMS = (
-    "max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking",
-    "service_tier", "stream", "container", "mcp_servers",
-)
 _STOP_STATUS = {"refusal": "blocked"}
 _RESULT_STATUS = {"succeeded": "ok", "errored": "error", "canceled": "canceled", "expired": "expired"}
 
@@ -173,7 +173,7 @@ def message_fields(msg: dict) -> dict:
         "model": msg.get("model"),
         "response_text": text or None,
         **usage_fields(msg.get("usage")),
-        "status": _STOP_STATUS.get(msg.get("stop_reason"), "ok"),
+        "status": _STOP_STATUS.get(str(msg.get("stop_reason")), "ok"),
     }
 
 
@@ -223,8 +223,6 @@ def _response(value: Any) -> Any:
     if isinstance(value, dict) and "_anthropic_stream" in value:
         return assemble_stream(value["_anthropic_stream"])
     if isinstance(value, str) and "data:" in value:
-        from .openai import parse_sse
-
         return assemble_stream(parse_sse(value))
     if isinstance(value, list):
         return assemble_stream(value)
@@ -242,34 +240,6 @@ def pair_record(request: dict | None, response: Any, status_code: Any = None) ->
         record.update({k: v for k, v in fields.items() if k != "model"})
         record["model"] = served if served is not None else fields.get("model")
     return with_pair_status(record, response, status_code)
-
-
-class AnthropicApp:
-    """App logs of Messages API calls (pairs or bare Messages), one JSON object per line or a JSON document."""
-
-    name = "anthropic"
-    order = 50
-
-    def sniff(self, src) -> int:
-        from ..records import first_json_object
-        from .openai import _looks_anthropic, _pair_sides, _unwrap_body, response_object
-
-        obj = first_json_object(src)
-        if not isinstance(obj, dict) or "custom_id" in obj:
-            return 0
-        if is_message(obj):
-            return 85
-        request, response, found = _pair_sides(obj)
-        if not found:
-            return 0
-        request = maybe_json(_unwrap_body(request)[0])
-        response = response_object(_unwrap_body(response)[0])
-        return 80 if _looks_anthropic(request if isinstance(request, dict) else None, response) else 0
-
-    def parse(self, src, ctx):
-        from .openai import app_log_records
-
-        yield from app_log_records(src)
 
 
 BATCH_STORE = "anthropic-batch"
@@ -298,8 +268,6 @@ class AnthropicBatchRequests:
             for number, line in src.lines():
                 yield number, parse_json_line(number, line)
             return
-        from .openai import iter_documents
-
         for number, obj in iter_documents(src):
             if isinstance(obj, dict) and isinstance(obj.get("requests"), list):  # the create-batch request body
                 for item in obj["requests"]:
@@ -345,8 +313,6 @@ class AnthropicBatchResults:
         return 0
 
     def parse(self, src, ctx):
-        from .openai import json_values, take_batch_input
-
         for number, obj in json_values(src):
             if isinstance(obj, Reject):
                 yield obj
@@ -362,10 +328,8 @@ class AnthropicBatchResults:
             if isinstance(message, dict):
                 record.update({k: v for k, v in message_fields(message).items() if v is not None})
             record["status"] = _RESULT_STATUS.get(kind, str(kind or "unknown")) if kind != "succeeded" else record.get("status", "ok")
-            source = take_batch_input(ctx, BATCH_STORE, custom_id, record.get("model"))
+            source = take_batch_input(ctx, BATCH_STORE, custom_id, record.get("model"), src.display)
             if source is not None:
-                from .openai import join_batch_input
-
                 join_batch_input(record, source)
             message_id = message.get("id") if isinstance(message, dict) else None
             record.update(
@@ -375,6 +339,5 @@ class AnthropicBatchResults:
             yield record
 
 
-register(AnthropicApp())
 register(AnthropicBatchRequests())
 register(AnthropicBatchResults())

@@ -14,10 +14,9 @@ Mistral, Cohere, AI21, DeepSeek and OpenAI-compatible models, including streamed
 
 from __future__ import annotations
 
-import json
 import re
 
-from ..records import Reject, excerpt, maybe_json, to_utc
+from ..records import Reject, excerpt, loads, maybe_json, to_utc
 from . import register
 from .generic import (
     chat_request_fields,
@@ -48,7 +47,7 @@ def _prefixed_line(line: str):
     if not match:
         return None
     try:
-        return json.loads(match.group(2))
+        return loads(match.group(2))
     except ValueError:
         return None
 
@@ -288,6 +287,7 @@ def _batch_fields(rec: dict) -> dict:
 
 class Bedrock:
     name = "bedrock"
+    label = "a Bedrock invocation log"
     order = 50
 
     def sniff(self, src) -> int:
@@ -307,6 +307,16 @@ class Bedrock:
         if '"recordId"' in head and '"modelInput"' in head:
             return 80
         return 0
+
+    def near_miss(self, src) -> str | None:
+        """A CloudWatch export whose records are not invocation logs."""
+        head = head_text(src)
+        if '"field"' in head and '"value"' in head and ('"results"' in head or head.lstrip().startswith("[")):
+            return ("it looks like a CloudWatch Logs Insights export, but its records hold no Bedrock invocation "
+                    "(no @message or modelId field); export the query with `fields @timestamp, @message`")
+        if '"logEvents"' in head or '"@message"' in head:
+            return "it looks like a CloudWatch Logs export, but its messages are not Bedrock model-invocation logs"
+        return None
 
     def parse(self, src, ctx):
         for number, item in iter_rows(src, line_fallback=_prefixed_line):

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from ...errors import PlanError
-from ..records import Reject, excerpt, is_json_lines, maybe_json, to_utc
+from ..records import Reject, Skipped, excerpt, is_json_lines, loads, maybe_json, to_utc
 from . import register
 
 CSV_FIELD_LIMIT = 1 << 30
@@ -156,7 +156,7 @@ def head_text(src) -> str:
 
 def _csv_dialect(first_line: str):
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    delimiter = max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+    delimiter = max(counts, key=lambda d: counts[d]) if max(counts.values()) > 0 else ","
 
     class Dialect(csv.excel):
         pass
@@ -204,7 +204,7 @@ def iter_csv(src) -> Iterator[tuple[int, Any]]:
                 # Writers quote every row to full width; a short row is an export cut off mid-record.
                 yield start, Reject(start, f"row has {len(row)} of the header's {width} cells (truncated export?)", ",".join(row))
                 continue
-            values = {name: (cell if cell.strip() != "" else None) for name, cell in zip(header, row)}
+            values = {name: (cell if cell.strip() != "" else None) for name, cell in zip(header, row, strict=True)}
             yield start, values
 
 
@@ -279,7 +279,7 @@ class _JsonStream:
     def peek(self, skip_commas: bool = False) -> str:
         pattern = self._ws_commas if skip_commas else self._ws
         while True:
-            self.pos = pattern.match(self.buf, self.pos).end()
+            self.pos = pattern.match(self.buf, self.pos).end()  # type: ignore[union-attr]  # matches the empty string
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.fill():
@@ -292,6 +292,8 @@ class _JsonStream:
                 obj, end = self.decoder.raw_decode(self.buf, self.pos)
                 self.pos = end
                 return obj
+            except RecursionError:
+                raise json.JSONDecodeError("JSON nested too deeply to read", self.buf, self.pos) from None
             except json.JSONDecodeError as exc:
                 incomplete = exc.msg.startswith("Unterminated string") or exc.pos >= len(self.buf) - 8
                 if not self.eof and incomplete and len(self.buf) - self.pos < _MAX_ELEMENT_CHARS:
@@ -321,7 +323,9 @@ class _JsonStream:
             search_from = self.pos
 
 
-def _stream_json(src) -> Iterator[tuple[int, Any]]:
+def _stream_json(src, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
+    """Top-level values of a JSON document (arrays give their elements). With ``unwrap``, records also stream out
+    of wrapper objects (``{"events": [...]}``) and Logs Insights rows are flattened; without, values come whole."""
     with src.open_text() as fh:
         stream = _JsonStream(fh)
         while True:
@@ -331,15 +335,15 @@ def _stream_json(src) -> Iterator[tuple[int, Any]]:
             start_line = stream.line_at(stream.pos)
             if char == "[":
                 stream.pos += 1
-                yield from _stream_array(stream)
+                yield from _stream_array(stream, unwrap)
             elif char == "{":
-                yield from _stream_object(stream)
+                yield from _stream_object(stream, unwrap)
             else:
                 yield start_line, Reject(start_line, "unexpected text outside any JSON value", stream.text_at(stream.abs_pos))
                 return
 
 
-def _stream_array(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
+def _stream_array(stream: _JsonStream, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
     while True:
         char = stream.peek(skip_commas=True)
         if char == "]":
@@ -356,11 +360,11 @@ def _stream_array(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             if not stream.resync(start):
                 return
             continue
-        for record in _unwrap_item(element):
+        for record in _unwrap_item(element) if unwrap else [element]:
             yield line, record
 
 
-def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
+def _stream_object(stream: _JsonStream, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
     """One top-level object: records stream out of a wrapper key's array; otherwise the object is the record."""
     start = stream.abs_pos
     line = stream.line_at(stream.pos)
@@ -379,7 +383,7 @@ def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             if stream.peek() != ":":
                 raise json.JSONDecodeError("Expecting ':' delimiter", stream.buf, stream.pos)
             stream.pos += 1
-            if key in WRAPPER_KEYS and stream.peek() == "[" and len(collected) < _WRAPPER_MAX_KEYS:
+            if unwrap and key in WRAPPER_KEYS and stream.peek() == "[" and len(collected) < _WRAPPER_MAX_KEYS:
                 stream.pos += 1
                 streamed = True
                 yield from _stream_array(stream)
@@ -393,18 +397,36 @@ def _stream_object(stream: _JsonStream) -> Iterator[tuple[int, Any]]:
             stream.pos = len(stream.buf)
         return
     if not streamed:
-        for record in _unwrap(collected):
+        for record in _unwrap(collected) if unwrap else [collected]:
             yield line, record
+
+
+def iter_json_values(src) -> Iterator[tuple[int, Any]]:
+    """Every top-level JSON value of a file whole, numbered by the line it starts on: one per line of JSON Lines,
+    the elements of a top-level array, or objects written one after another (pretty-printed or not)."""
+    if is_json_lines(src, encoded=False):
+        for number, line in src.lines():
+            try:
+                yield number, loads(line)
+            except ValueError as exc:
+                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                yield number, Reject(number, f"not valid JSON ({msg})", line)
+        return
+    yield from _stream_json(src, unwrap=False)
 
 
 def iter_json(src, line_fallback: Callable[[str], Any] | None = None, lines: bool | None = None) -> Iterator[tuple[int, Any]]:
     """Records of a JSON Lines file or a JSON document, numbered by the line they start on."""
     if not (lines if lines is not None else is_json_lines(src, encoded=False)):
-        yield from _stream_json(src)
+        yield from group_field_pairs(_stream_json(src))
         return
+    yield from group_field_pairs(_json_lines(src, line_fallback))
+
+
+def _json_lines(src, line_fallback: Callable[[str], Any] | None) -> Iterator[tuple[int, Any]]:
     for number, line in src.lines():
         try:
-            obj = json.loads(line)
+            obj = loads(line)
         except ValueError as exc:
             obj = line_fallback(line) if line_fallback else None
             if obj is None:
@@ -413,6 +435,44 @@ def iter_json(src, line_fallback: Callable[[str], Any] | None = None, lines: boo
                 continue
         for record in _unwrap(obj):
             yield number, record
+
+
+def _field_pair(item: Any) -> tuple[str, Any] | None:
+    """(field, value) of a Logs Insights ``{"field": ..., "value": ...}`` pair (any case), else None."""
+    if not isinstance(item, dict) or len(item) != 2:
+        return None
+    keys = {str(k).lower(): k for k in item}
+    if set(keys) != {"field", "value"}:
+        return None
+    return str(item[keys["field"]]), item[keys["value"]]
+
+
+def group_field_pairs(items: Iterator[tuple[int, Any]]) -> Iterator[tuple[Any, Any]]:
+    """Logs Insights results flattened into one list of ``{"field", "value"}`` pairs (PowerShell's ConvertTo-Json
+    writes them so) as records again: a record starts where a field repeats or at the field that led the first
+    record (``@timestamp`` in every export we have seen). Other items pass through unchanged; a record is numbered
+    by the line of its first pair."""
+    current: dict = {}
+    start = None
+    leader = None
+    for number, item in items:
+        pair = _field_pair(item)
+        if pair is None:
+            if current:
+                yield start, current
+                current, start = {}, None
+            yield number, item
+            continue
+        field, value = pair
+        leader = field if leader is None else leader
+        if current and (field in current or field == leader):
+            yield start, current
+            current = {}
+        if not current:
+            start = number
+        current[field] = value
+    if current:
+        yield start, current
 
 
 def _plain(value: Any) -> Any:
@@ -461,8 +521,8 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
     return iter(())
 
 
-def records_from_rows(src, to_record: Callable[[dict], dict | None], expected: str) -> Iterator:
-    """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (None: not a model call, skipped);
+def records_from_rows(src, to_record: Callable[[dict], Any], expected: str) -> Iterator:
+    """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (a ``Skipped``: not a model call);
     a row that is not an object, or that ``to_record`` cannot read, becomes a reject with its line."""
     for number, row in iter_rows(src):
         if isinstance(row, Reject):
@@ -477,6 +537,9 @@ def records_from_rows(src, to_record: Callable[[dict], dict | None], expected: s
             yield Reject(number, str(exc), excerpt(row))
             continue
         if record is None:
+            continue
+        if isinstance(record, Skipped):
+            yield Skipped(number, record.reason)
             continue
         record["_line"] = number
         yield record
@@ -636,9 +699,9 @@ def chat_request_fields(body: Any) -> dict:
     if isinstance(body, str):
         return {"prompt_text": body, "messages_json": [{"role": "user", "content": body}]}
     if isinstance(body, list):
-        messages = normalize_messages(body)
-        system, prompt = split_conversation(messages)
-        return {"system_prompt": system, "prompt_text": prompt, "messages_json": messages}
+        listed = normalize_messages(body)
+        system, prompt = split_conversation(listed)
+        return {"system_prompt": system, "prompt_text": prompt, "messages_json": listed}
     if not isinstance(body, dict):
         return {}
     messages: list[dict] = []
@@ -682,42 +745,17 @@ def response_text(body: Any) -> str | None:
     if not isinstance(body, dict):
         return str(body)
     if isinstance(body.get("choices"), list):
-        texts = []
-        for choice in body["choices"]:
-            if not isinstance(choice, dict):
-                continue
-            msg = choice.get("message") or choice.get("delta") or {}
-            text = content_text(msg.get("content")) if isinstance(msg, dict) else ""
-            if not text and isinstance(msg, dict) and msg.get("tool_calls"):
-                text = json.dumps(msg["tool_calls"], ensure_ascii=False, default=str)
-            texts.append(text or str(choice.get("text") or ""))
-        return "\n".join(t for t in texts if t) or None
+        return _choices_text(body["choices"])
     output = body.get("output")
     if isinstance(output, dict) and isinstance(output.get("message"), dict):  # Converse / Nova
         return content_text(output["message"].get("content")) or None
     if isinstance(output, list):  # Responses API
-        if isinstance(body.get("output_text"), str):
-            return body["output_text"]
-        texts = []
-        for item in output:
-            if isinstance(item, dict) and item.get("type") == "message":
-                texts.append(content_text(item.get("content")))
-            elif isinstance(item, dict) and item.get("type") == "function_call":
-                texts.append(f"[tool call {item.get('name', '')}: {item.get('arguments', '')}]")
-        return "\n".join(t for t in texts if t) or None
+        return body["output_text"] if isinstance(body.get("output_text"), str) else _responses_output_text(output)
     if isinstance(body.get("content"), (list, str)):  # Anthropic Message, or a bare assistant message
         return content_text(body["content"]) or None
-    if isinstance(body.get("candidates"), list):  # Gemini
-        texts = [content_text((c.get("content") or {}).get("parts")) for c in body["candidates"] if isinstance(c, dict)]
-        return "\n".join(t for t in texts if t) or None
-    if isinstance(body.get("results"), list):  # Titan text
-        return "\n".join(str(r.get("outputText") or "") for r in body["results"] if isinstance(r, dict)) or None
-    if isinstance(body.get("outputs"), list):  # Mistral text
-        return "\n".join(str(o.get("text") or "") for o in body["outputs"] if isinstance(o, dict)) or None
-    if isinstance(body.get("generations"), list):  # Cohere generate
-        return "\n".join(str(g.get("text") or "") for g in body["generations"] if isinstance(g, dict)) or None
-    if isinstance(body.get("completions"), list):  # AI21 Jurassic
-        return "\n".join(str((c.get("data") or {}).get("text") or "") for c in body["completions"] if isinstance(c, dict)) or None
+    listed = _listed_generations_text(body)
+    if listed is not None:
+        return listed
     for key in ("generation", "outputText", "completion", "text", "output_text", "response", "answer"):
         if isinstance(body.get(key), str):
             return body[key]
@@ -725,6 +763,47 @@ def response_text(body: Any) -> str | None:
         return content_text(body["message"].get("content")) or None
     if isinstance(output, str):
         return output
+    return None
+
+
+def _choices_text(choices: list) -> str | None:
+    texts = []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        msg = choice.get("message") or choice.get("delta") or {}
+        text = content_text(msg.get("content")) if isinstance(msg, dict) else ""
+        if not text and isinstance(msg, dict) and msg.get("tool_calls"):
+            text = json.dumps(msg["tool_calls"], ensure_ascii=False, default=str)
+        texts.append(text or str(choice.get("text") or ""))
+    return "\n".join(t for t in texts if t) or None
+
+
+def _responses_output_text(output: list) -> str | None:
+    texts = []
+    for item in output:
+        if isinstance(item, dict) and item.get("type") == "message":
+            texts.append(content_text(item.get("content")))
+        elif isinstance(item, dict) and item.get("type") == "function_call":
+            texts.append(f"[tool call {item.get('name', '')}: {item.get('arguments', '')}]")
+    return "\n".join(t for t in texts if t) or None
+
+
+# Provider bodies that list their generations under one key: (key, the text of one item).
+_GENERATION_LISTS = (
+    ("candidates", lambda c: content_text((c.get("content") or {}).get("parts"))),  # Gemini
+    ("results", lambda r: str(r.get("outputText") or "")),  # Titan text
+    ("outputs", lambda o: str(o.get("text") or "")),  # Mistral text
+    ("generations", lambda g: str(g.get("text") or "")),  # Cohere generate
+    ("completions", lambda c: str((c.get("data") or {}).get("text") or "")),  # AI21 Jurassic
+)
+
+
+def _listed_generations_text(body: dict) -> str | None:
+    for key, text_of in _GENERATION_LISTS:
+        items = body.get(key)
+        if isinstance(items, list):
+            return "\n".join(t for t in (text_of(x) for x in items if isinstance(x, dict)) if t or key != "candidates") or None
     return None
 
 
@@ -827,7 +906,7 @@ def params_from_body(body: Any) -> dict | None:
         "tool_choice": "tool_choice",
         "seed": "seed",
     }
-    out = {}
+    out: dict = {}
     for source in (body, body.get("inferenceConfig"), body.get("textGenerationConfig"), body.get("generationConfig")):
         if isinstance(source, dict):
             for key, name in names.items():

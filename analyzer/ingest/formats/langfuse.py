@@ -1,18 +1,29 @@
-"""Langfuse observations and generations: the public API's camelCase JSON ({"data": [...]} pages or lists),
-UI batch exports (CSV/JSON) and blob-storage exports in snake_case (CSV, JSON, JSON Lines or Parquet,
-legacy `observations/` and enriched `observations_v2/`).
+"""Langfuse: exported observations, and the ingestion events its SDKs send.
 
-Only GENERATION (and EMBEDDING) observations are model calls; spans, events, tools and the rest are
-skipped, not rejected. Token counts follow Langfuse's own rule: every usage key naming "input" adds to
-input and every key naming "output" to output, so cached and audio tokens are counted once. The cost
-Langfuse recorded (costDetails.total, totalCost or calculatedTotalCost) is kept as the log's cost.
+- ``langfuse``: observations and generations: the public API's camelCase JSON ({"data": [...]} pages or lists),
+  UI batch exports (CSV/JSON), trace exports (``{"trace": ..., "observations": [...]}``) and blob-storage exports
+  in snake_case (CSV, JSON, JSON Lines or Parquet, legacy `observations/` and enriched `observations_v2/`).
+- ``langfuse-batch``: ingestion API batches, ``{"batch": [{"id", "type", "timestamp", "body"}, ...]}`` as the SDKs
+  send them to ``/api/public/ingestion`` (one batch, a list of them, or JSON Lines of batches or events).
+  ``trace-create`` gives a generation its trace (user, session, tags); ``generation-create`` and
+  ``generation-update`` of one id are joined, later values over earlier ones (``observation-create``/``-update``
+  of type GENERATION likewise); ``span-create``, ``span-update`` and ``event-create`` are not model calls.
+
+Only GENERATION (and EMBEDDING) observations are model calls; spans, events, tools and the rest are skipped and
+counted, not rejected. Token counts follow Langfuse's own rule: every usage key naming "input" adds to input and
+every key naming "output" to output, so cached and audio tokens are counted once (``usage`` may also be
+``{input, output, total, inputCost, outputCost, totalCost}`` or OpenAI's ``{promptTokens, completionTokens}``). The
+cost Langfuse recorded (costDetails, totalCost or calculatedTotalCost) is kept as the log's cost.
 """
 
 from __future__ import annotations
 
-from ..records import to_utc
+from ..records import Reject, Skipped, excerpt, to_utc
 from . import register
+from .otel import span_record
+from .otel_spans import Span
 from .generic import (
+    iter_json,
     records_from_rows,
     chat_request_fields,
     decode_json,
@@ -24,6 +35,7 @@ from .generic import (
     snake_keys,
     to_float,
     to_int,
+    usage_fields,
 )
 
 MODEL_CALL_TYPES = {"GENERATION", "EMBEDDING"}
@@ -34,6 +46,9 @@ def usage_from_details(details) -> dict:
     details = decode_json(details)
     if not isinstance(details, dict):
         return {}
+    if any(isinstance(v, dict) for v in details.values()):  # OpenAI's usage object, with its *_details
+        return {k: usage_fields(details).get(k) for k in ("input_tokens", "cached_input_tokens", "cache_write_tokens",
+                                                           "output_tokens", "reasoning_tokens")}
     sums = {"input": None, "cached": None, "write": None, "output": None, "reasoning": None}
 
     def add(slot, value):
@@ -77,7 +92,7 @@ def _cost(r: dict) -> float | None:
     if isinstance(details, dict) and details:
         if details.get("total") is not None:
             return to_float(details["total"], "costDetails.total")
-        values = [to_float(v) for k, v in details.items() if to_float(v) is not None]
+        values = [number for number in (to_float(v) for v in details.values()) if number is not None]
         if values:
             return sum(values)
     cost = to_float(first(r, "total_cost", "calculated_total_cost"), "totalCost")
@@ -86,6 +101,8 @@ def _cost(r: dict) -> float | None:
     usage = decode_json(r.get("usage"))
     if isinstance(usage, dict) and usage.get("totalCost") is not None:
         return to_float(usage["totalCost"], "usage.totalCost")
+    if isinstance(usage, dict) and (usage.get("inputCost") is not None or usage.get("outputCost") is not None):
+        return (to_float(usage.get("inputCost"), "usage.inputCost") or 0.0) + (to_float(usage.get("outputCost"), "usage.outputCost") or 0.0)
     for pair in (("input_cost", "output_cost"), ("calculated_input_cost", "calculated_output_cost")):
         parts = [to_float(r.get(k), k) for k in pair]
         if any(p is not None for p in parts):
@@ -93,17 +110,37 @@ def _cost(r: dict) -> float | None:
     return None
 
 
-def observation_record(row: dict) -> dict | None:
-    """A `requests` record for a generation; None for observations that are not model calls."""
+def _span_of(r: dict, obs_id, attributes: dict) -> Span:
+    """An observation ingested through Langfuse's OTel endpoint, as the span it was (its attributes kept)."""
+    return Span(span_id=str(obs_id), trace_id=first(r, "trace_id"), parent_id=first(r, "parent_observation_id"),
+                name=str(first(r, "name") or ""), start=to_utc(first(r, "start_time")), end=to_utc(first(r, "end_time")),
+                attributes=attributes)
+
+
+def _otel_fill(record: dict, span_record: dict) -> None:
+    """Fields Langfuse left empty, from the span's own attributes."""
+    for key in ("model", "provider", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+                "reasoning_tokens", "cost_usd", "system_prompt", "prompt_text", "messages_json", "response_text",
+                "params_json", "operation", "user_id"):
+        if record.get(key) in (None, "", [], {}) and span_record.get(key) not in (None, "", [], {}):
+            record[key] = span_record[key]
+
+
+def observation_record(row: dict) -> dict | Skipped:
+    """A `requests` record for a generation; ``Skipped`` for observations that are not model calls."""
     r = snake_keys(row)
     kind = str(first(r, "type") or "").upper()
-    if kind and kind not in MODEL_CALL_TYPES:
-        return None
     obs_id = first(r, "id", "observation_id", "span_id")
-    if obs_id is None:
-        raise ValueError("observation without id")
     metadata = decode_json(r.get("metadata"))
     metadata = metadata if isinstance(metadata, dict) else {}
+    attributes = decode_json(metadata.get("attributes"))
+    from_otel = None
+    if isinstance(attributes, dict) and attributes and obs_id is not None:
+        from_otel = span_record(_span_of(r, obs_id, attributes))
+    if kind and kind not in MODEL_CALL_TYPES and not isinstance(from_otel, dict):
+        return Skipped(None, f"a Langfuse {kind.lower()}, not a model call")
+    if obs_id is None:
+        raise ValueError("observation without id")
     model = first(r, "provided_model_name", "model")
     start = to_utc(first(r, "start_time", "timestamp"))
     record: dict = {
@@ -133,8 +170,9 @@ def observation_record(row: dict) -> dict | None:
         record["params_json"] = params
 
     duration = ms_between(start, to_utc(first(r, "end_time")))
-    if duration is None and first(r, "latency") is not None:
-        duration = to_float(r["latency"], "latency") * 1000.0  # exported in seconds
+    if duration is None:
+        latency = to_float(first(r, "latency"), "latency")
+        duration = latency * 1000.0 if latency is not None else None  # exported in seconds
     record["duration_ms"] = duration
     level = str(first(r, "level") or "").upper()
     record["status"] = "error" if level == "ERROR" else "ok"
@@ -151,18 +189,25 @@ def observation_record(row: dict) -> dict | None:
         "status_message": first(r, "status_message"),
     }
     record["tags_json"] = {k: v for k, v in tags.items() if v not in (None, "", [], {}, "default")} or None
+    record["trace_id"] = first(r, "trace_id")
+    record["parent_span_id"] = first(r, "parent_observation_id")
+    record["operation"] = "embeddings" if kind == "EMBEDDING" else None
     record["_dedupe_key"] = f"langfuse|{obs_id}"
+    if isinstance(from_otel, dict):
+        _otel_fill(record, from_otel)
+        record["_dedupe_key"] = from_otel.get("_dedupe_key", record["_dedupe_key"])  # one span, whichever export
     return record
 
 
 class Langfuse:
     name = "langfuse"
+    label = "a Langfuse export"
     order = 50
 
     def sniff(self, src) -> int:
         columns = snake_columns(src)
-        if "trace_id" not in columns or "id" not in columns:
-            return 0
+        if "trace_id" not in columns or "id" not in columns or {"response_cost", "call_type"} & columns:
+            return 0  # LiteLLM's StandardLoggingPayload has a trace_id, id, startTime and model too
         if {"type", "start_time"} <= columns:
             return 92
         if "start_time" in columns and ({"model", "provided_model_name", "usage", "usage_details"} & columns):
@@ -173,4 +218,111 @@ class Langfuse:
         return records_from_rows(src, observation_record, "an observation object")
 
 
+EVENT_KINDS = {
+    "generation-create": "GENERATION", "generation-update": "GENERATION", "span-create": "SPAN",
+    "span-update": "SPAN", "event-create": "EVENT", "observation-create": None, "observation-update": None,
+}
+NOT_OBSERVATIONS = {"trace-create", "score-create", "sdk-log"}
+
+
+def ingestion_events(src):
+    """(line, event) of every ingestion event in the file, whatever wraps them: a batch, a list of batches,
+    JSON Lines of batches or of events; or (line, Reject)."""
+    for number, item in iter_json(src):
+        if isinstance(item, Reject):
+            yield number, item
+        elif isinstance(item, dict) and isinstance(item.get("batch"), list):
+            for event in item["batch"]:
+                yield number, event
+        else:
+            yield number, item
+
+
+class _Observation:
+    """One observation put together from its create and update events."""
+
+    def __init__(self, line: int):
+        self.line = line
+        self.kind: str | None = None
+        self.body: dict = {}
+
+    def merge(self, kind: str | None, body: dict) -> None:
+        self.kind = self.kind or kind or (str(body.get("type")).upper() if body.get("type") else None)
+        self.body.update({k: v for k, v in body.items() if v is not None})
+
+
+def _batch_observation(obs: _Observation, traces: dict):
+    body = dict(obs.body)
+    body["type"] = obs.kind or "GENERATION"
+    trace = traces.get(body.get("traceId"), {})
+    if trace:
+        body.setdefault("userId", trace.get("userId"))
+        body.setdefault("sessionId", trace.get("sessionId"))
+        body.setdefault("traceName", trace.get("name"))
+        body.setdefault("tags", trace.get("tags"))
+        body.setdefault("environment", trace.get("environment"))
+    record = observation_record(body)
+    if isinstance(record, Skipped):
+        return Skipped(obs.line, record.reason)
+    record["_line"] = obs.line
+    return record
+
+
+class LangfuseIngestion:
+    """Ingestion API batches: events joined into observations, generations stored."""
+
+    name = "langfuse-batch"
+    label = "a Langfuse ingestion batch"
+    order = 50
+
+    def sniff(self, src) -> int:
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if not isinstance(obj, dict):
+            return 0
+        events = obj["batch"] if isinstance(obj.get("batch"), list) else [obj]
+        first_event = next((e for e in events if isinstance(e, dict)), None)
+        if first_event and first_event.get("type") in EVENT_KINDS.keys() | NOT_OBSERVATIONS and isinstance(first_event.get("body"), dict):
+            return 95
+        return 0
+
+    def parse(self, src, ctx):
+        traces: dict = {}
+        observations: dict[str, _Observation] = {}
+        for number, event in ingestion_events(src):
+            problem = self._take(number, event, traces, observations)
+            if problem is not None:
+                yield problem
+        for obs in observations.values():
+            try:
+                yield _batch_observation(obs, traces)
+            except (ValueError, TypeError, AttributeError) as exc:
+                yield Reject(obs.line, str(exc), excerpt(obs.body))
+
+    @staticmethod
+    def _take(number: int, event, traces: dict, observations: dict) -> Reject | None:
+        if isinstance(event, Reject):
+            return event
+        kind = event.get("type") if isinstance(event, dict) else None
+        body = event.get("body") if isinstance(event, dict) else None
+        if kind not in EVENT_KINDS and kind not in NOT_OBSERVATIONS:
+            return Reject(number, f"not a Langfuse ingestion event (type {kind!r})", excerpt(event))
+        if not isinstance(body, dict):
+            return Reject(number, f"a {kind} event needs a body object", excerpt(event))
+        if kind == "trace-create":
+            if body.get("id") is not None:
+                traces.setdefault(body["id"], {}).update({k: v for k, v in body.items() if v is not None})
+            return None
+        if kind in NOT_OBSERVATIONS:
+            return None
+        obs_id = body.get("id") or event.get("id")
+        if obs_id is None:
+            return Reject(number, f"a {kind} event without an id", excerpt(event))
+        obs = observations.setdefault(str(obs_id), _Observation(number))
+        obs.merge(EVENT_KINDS[kind], {**body, "id": obs_id})
+        return None
+
+
 register(Langfuse())
+register(LangfuseIngestion())

@@ -1,10 +1,16 @@
-"""LiteLLM proxy `LiteLLM_SpendLogs` exports: CSV (psql COPY, the UI), JSON (/spend/logs, /spend/logs/v2
-{"data": [...]}), JSON Lines or Parquet.
+"""LiteLLM: the proxy's `LiteLLM_SpendLogs` exports, and the `StandardLoggingPayload` its logging callbacks write.
 
-`messages`, `response`, `metadata`, `request_tags` and `proxy_server_request` may be JSON-encoded strings.
-`spend` is the cost LiteLLM computed for the call, so it is kept as a log-stated cost. `prompt_tokens`
-follows OpenAI's convention (cached input included); cache and reasoning details come from
-`metadata.usage_object`.
+- ``litellm``: spend logs as CSV (psql COPY, the UI), JSON (/spend/logs, /spend/logs/v2 {"data": [...]}), JSON Lines
+  or Parquet. `messages`, `response`, `metadata`, `request_tags` and `proxy_server_request` may be JSON-encoded
+  strings. `spend` is the cost LiteLLM computed for the call, so it is kept as a log-stated cost. `prompt_tokens`
+  follows OpenAI's convention (cached input included); cache and reasoning details come from
+  `metadata.usage_object`.
+- ``litellm-payload``: `StandardLoggingPayload` objects (``kwargs["standard_logging_object"]`` as custom callbacks,
+  the S3/GCS loggers and file dumps keep them): one object, a JSON list or JSON Lines, also wrapped as
+  ``{"standard_logging_object": {...}}``. The logged `response_cost` wins over any catalogue price; the prompt
+  comes from `messages`, the answer and cache details from `response` (a ModelResponse), parameters from
+  `model_parameters`, time from `startTime`/`endTime` (epoch seconds) and the outcome from `status`. The payload's
+  `id` is the spend log's `request_id`, so both exports of one call are one request.
 """
 
 from __future__ import annotations
@@ -107,6 +113,7 @@ def spend_log_record(row: dict) -> dict:
 
 class LiteLLMSpendLogs:
     name = "litellm"
+    label = "a LiteLLM spend log"
     order = 50
 
     def sniff(self, src) -> int:
@@ -119,4 +126,92 @@ class LiteLLMSpendLogs:
         return records_from_rows(src, spend_log_record, "a spend-log row object")
 
 
+_OPERATIONS = {"completion": "chat", "acompletion": "chat", "text_completion": "text_completion",
+               "atext_completion": "text_completion", "embedding": "embeddings", "aembedding": "embeddings"}
+PAYLOAD_KEY = "standard_logging_object"
+
+
+def _payload(row: dict) -> dict:
+    inner = decode_json(row.get(PAYLOAD_KEY))
+    return inner if isinstance(inner, dict) else row
+
+
+def payload_record(row: dict) -> dict:
+    """A `requests` record from one StandardLoggingPayload."""
+    p = _payload(row)
+    call_id = first(p, "id")
+    if call_id is None:
+        raise ValueError("a StandardLoggingPayload needs its id")
+    metadata = decode_json(p.get("metadata"))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    hidden = decode_json(p.get("hidden_params"))
+    hidden = hidden if isinstance(hidden, dict) else {}
+    model = first(p, "model") or hidden.get("litellm_model_name")
+    response = decode_json(p.get("response"))
+    usage = usage_fields(response.get("usage")) if isinstance(response, dict) else {}
+    start = to_utc(p.get("startTime"))
+    record: dict = {
+        "source_id": str(call_id),
+        "model": model,
+        "provider": first(p, "custom_llm_provider") or guess_provider(model),
+        "created_at": start,
+        "duration_ms": ms_between(start, to_utc(p.get("endTime"))),
+        "cost_usd": to_float(p.get("response_cost"), "response_cost"),
+        "input_tokens": to_int(p.get("prompt_tokens"), "prompt_tokens"),
+        "output_tokens": to_int(p.get("completion_tokens"), "completion_tokens"),
+        "operation": _OPERATIONS.get(str(p.get("call_type") or "").lower()),
+        "trace_id": first(p, "trace_id"),
+    }
+    for key in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):
+        if record.get(key) is None and usage.get(key) is not None:
+            record[key] = usage[key]
+    record.update({k: v for k, v in chat_request_fields(decode_json(p.get("messages"))).items() if v})
+    answer = response_text(response) if response not in (None, "", {}) else None
+    if answer:
+        record["response_text"] = answer
+    params = decode_json(p.get("model_parameters"))
+    if isinstance(params, dict) and params:
+        record["params_json"] = params
+    record["status"] = _STATUS.get(str(p.get("status") or "success").lower(), str(p.get("status")))
+    record["user_id"] = first(p, "end_user") or metadata.get("user_api_key_end_user_id") or metadata.get("user_api_key_user_id")
+    record["tags_json"] = _payload_tags(p, metadata)
+    record["_dedupe_key"] = f"litellm|{call_id}"
+    return record
+
+
+def _payload_tags(p: dict, metadata: dict) -> dict | None:
+    error = decode_json(p.get("error_information"))
+    tags = {
+        "call_type": p.get("call_type"),
+        "request_tags": decode_json(p.get("request_tags")) or None,
+        "team_id": metadata.get("user_api_key_team_id"),
+        "api_key_alias": metadata.get("user_api_key_alias"),
+        "model_group": first(p, "model_group"),
+        "cache_hit": to_bool(p.get("cache_hit")),
+        "spend_logs_metadata": metadata.get("spend_logs_metadata"),
+        "error": first(p, "error_str") or (error.get("error_message") if isinstance(error, dict) else None),
+    }
+    return {k: v for k, v in tags.items() if v not in (None, "", [], {})} or None
+
+
+class LiteLLMPayload:
+    """StandardLoggingPayload objects, as LiteLLM's logging callbacks write them."""
+
+    name = "litellm-payload"
+    label = "a LiteLLM StandardLoggingPayload log"
+    order = 50
+
+    def sniff(self, src) -> int:
+        columns = snake_columns(src)
+        if PAYLOAD_KEY in columns:
+            return 95
+        if "response_cost" in columns and "id" in columns and ({"call_type", "messages", "start_time"} & columns):
+            return 95
+        return 0
+
+    def parse(self, src, ctx):
+        return records_from_rows(src, payload_record, "a StandardLoggingPayload object")
+
+
 register(LiteLLMSpendLogs())
+register(LiteLLMPayload())

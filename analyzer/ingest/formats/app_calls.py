@@ -1,0 +1,241 @@
+"""App logs of model calls, whichever provider they call: formats ``openai`` and ``anthropic``.
+
+JSON Lines (or a JSON document) of:
+
+- request/response pairs as apps log them: ``{"request": {...}, "response": {...}}`` with optional envelope keys
+  (``timestamp``/``ts``/``created_at``, ``duration_ms``/``latency_ms``, ``cost_usd``, ``user_id``, ``metadata``,
+  ``error``; see ``app_log.py``). The pair may also be ``req``/``resp``, ``request_body``/``response_body``,
+  ``inputs``/``outputs`` (LangSmith-style) or ``input``/``output`` objects; either side may be wrapped in
+  ``{"body": ...}`` (HTTP recorders), double-encoded as a JSON string, or, for the response, a streamed list of
+  chunks or the raw SSE text (``data: {...}`` lines);
+- bare ``chat.completion`` objects (``response.model_dump()``), Responses API ``response`` objects and Anthropic
+  ``message`` objects; ``{"object": "list", "data": [...]}`` pages of stored completions;
+- requests logged without their responses.
+
+A pair whose response is an Anthropic Message (or whose request is an Anthropic request) is read with
+``anthropic.py``, any other with ``openai.py``. Big JSON Lines files take the SQL route (``fast_select``, built in
+``app_log_sql.py``); lines it does not take go through ``parse_line``, and both give identical rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import Reject, excerpt, maybe_json, parse_json_line
+from . import anthropic, app_log_sql, openai, register
+from .app_log import envelope, json_values, pair_sides, parse_sse, unwrap_body
+
+
+def response_object(value: Any) -> Any:
+    """A logged response as one object: decodes JSON strings, SSE text and lists of stream chunks."""
+    value = maybe_json(value)
+    if isinstance(value, str):
+        if "data:" in value:
+            value = parse_sse(value)
+        else:
+            return None
+    if isinstance(value, list):
+        if value and all(isinstance(x, dict) for x in value):
+            if any(str(x.get("type", "")).startswith(("message_", "content_block")) for x in value):
+                return {"_anthropic_stream": value}
+            if any(str(x.get("type", "")).startswith("response.") for x in value):
+                return openai.assemble_responses_events(value)
+            if any(x.get("object") == "chat.completion.chunk" or "choices" in x for x in value):
+                return openai.assemble_chat_chunks(value)
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def looks_anthropic(request: Any, response: Any) -> bool:
+    if isinstance(response, dict):
+        if "_anthropic_stream" in response:
+            return True
+        if response.get("type") in ("message", "error") and "choices" not in response:
+            return True
+        if str(response.get("id", "")).startswith("msg_") and isinstance(response.get("content"), list):
+            return True
+    if isinstance(request, dict) and (request.get("anthropic_version") is not None
+                                      or (request.get("system") is not None and "messages" in request)):
+        return True
+    return False
+
+
+def line_record(obj: dict, number: int | None) -> dict | Reject:
+    """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
+    request, response, found = pair_sides(obj)
+    if openai.is_chat_completion(obj) and not found:
+        record = {"provider": openai.PROVIDER, **openai.completion_fields(obj)}
+    elif obj.get("object") == "response" and not found:
+        record = {"provider": openai.PROVIDER, **openai.responses_fields(obj)}
+    elif anthropic.is_message(obj) and not found:
+        record = {"provider": "anthropic", **anthropic.message_fields(obj)}
+    elif found:
+        request, request_status = unwrap_body(request)
+        request = maybe_json(request)
+        response, response_status = unwrap_body(response)
+        response = response_object(response)
+        code = response_status if response_status is not None else request_status
+        if looks_anthropic(request, response):
+            record = anthropic.pair_record(request if isinstance(request, dict) else None, response, code)
+        else:
+            record = openai.pair_record(request if isinstance(request, dict) else None, response, code)
+        if not isinstance(request, dict) and not isinstance(response, dict):
+            return Reject(number, "neither the request nor the response is a JSON object", excerpt(obj))
+        if record.get("model") is None and isinstance(obj.get("model"), str):
+            record["model"] = obj["model"]
+    elif isinstance(obj.get("messages"), list) and obj.get("model"):
+        record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
+    elif "input" in obj and obj.get("model") and not isinstance(obj.get("output"), list):
+        record = {"provider": openai.PROVIDER, **openai.responses_request_fields(obj), "status": "no_response"}
+    else:
+        return Reject(number, "not an OpenAI chat completion, Responses object or request/response pair", excerpt(obj))
+    record = envelope(record, obj)
+    record["_line"] = number
+    return record
+
+
+def records_of(obj: Any, number: int | None):
+    """A line's value may hold several calls: ``{"object": "list", "data": [...]}`` pages or a JSON array."""
+    if isinstance(obj, list):
+        if not obj or not all(isinstance(maybe_json(x), dict) for x in obj):
+            return [Reject(number, f"expected a JSON object, got a list of {len(obj)} values", excerpt(obj))]
+        items = obj
+    elif isinstance(obj, dict) and obj.get("object") == "list" and isinstance(obj.get("data"), list):
+        items = obj["data"]
+    else:
+        items = [obj]
+    out: list = []
+    for item in items:
+        item = maybe_json(item)
+        if not isinstance(item, dict):
+            out.append(Reject(number, "expected a JSON object", excerpt(item)))
+            continue
+        try:
+            out.append(line_record(item, number))
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            out.append(Reject(number, f"unreadable record ({exc})", excerpt(item)))
+    return out
+
+
+def app_log_records(src):
+    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, or a JSON document."""
+    for number, obj in json_values(src):
+        if isinstance(obj, Reject):
+            yield obj
+            continue
+        yield from records_of(obj, number)
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats
+# ---------------------------------------------------------------------------------------------
+
+
+class OpenAIApp:
+    """App logs of OpenAI calls (pairs or bare objects), one JSON object per line or a JSON document."""
+
+    name = "openai"
+    label = "an OpenAI app log"
+    order = 50
+
+    def sniff(self, src) -> int:
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if not isinstance(obj, dict):
+            return 0
+        if "custom_id" in obj:
+            return 0
+        if obj.get("object") == "chat.completion":
+            return 85
+        if obj.get("object") == "response" and "output" in obj:
+            return 85
+        request, response, found = pair_sides(obj)
+        if not found:
+            # Requests logged without their responses still say what was asked.
+            return 40 if isinstance(obj.get("messages"), list) and obj.get("model") else 0
+        request, _ = unwrap_body(request)
+        response, _ = unwrap_body(response)
+        request = maybe_json(request)
+        response = response_object(response)
+        if looks_anthropic(request if isinstance(request, dict) else None, response):
+            return 0
+        if isinstance(response, dict) and (openai.is_chat_completion(response) or openai.is_responses_object(response)):
+            return 80
+        if isinstance(request, dict) and ("messages" in request or "input" in request):
+            return 70
+        return 0
+
+    def parse_line(self, number: int, line: str, ctx=None, src=None):
+        obj = parse_json_line(number, line)
+        if isinstance(obj, Reject):
+            return [obj]
+        return records_of(obj, number)
+
+    def parse(self, src, ctx):
+        yield from app_log_records(src)
+
+    def near_miss(self, src) -> str | None:
+        """Records shaped like OpenAI calls that lack what makes one."""
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if not isinstance(obj, dict):
+            return None
+        if isinstance(obj.get("choices"), list) and "usage" not in obj and obj.get("object") != "chat.completion":
+            return ("it looks like OpenAI chat completions, but its records carry neither \"object\": "
+                    "\"chat.completion\" nor usage")
+        if isinstance(obj.get("messages"), list) and not obj.get("model"):
+            return "it looks like an OpenAI request log, but its records name no model"
+        return None
+
+    def fast_select(self, src=None, families=None, present=None) -> str:
+        """The SQL route's statement (``app_log_sql``) for these families of logged call (default: all), reading
+        the optional keys ``present`` (default: all)."""
+        return app_log_sql.APP_LOGS.select(families, present)
+
+    def fast_families(self) -> str:
+        """A statement counting the lines of each family, to pick the ones a file needs."""
+        return app_log_sql.APP_LOGS.probe()
+
+
+class AnthropicApp:
+    """App logs of Messages API calls (pairs or bare Messages), one JSON object per line or a JSON document."""
+
+    name = "anthropic"
+    label = "an Anthropic Messages log"
+    order = 50
+
+    def sniff(self, src) -> int:
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if not isinstance(obj, dict) or "custom_id" in obj:
+            return 0
+        if anthropic.is_message(obj):
+            return 85
+        request, response, found = pair_sides(obj)
+        if not found:
+            return 0
+        request = maybe_json(unwrap_body(request)[0])
+        response = response_object(unwrap_body(response)[0])
+        return 80 if looks_anthropic(request if isinstance(request, dict) else None, response) else 0
+
+    def parse_line(self, number: int, line: str, ctx=None, src=None):
+        obj = parse_json_line(number, line)
+        if isinstance(obj, Reject):
+            return [obj]
+        return records_of(obj, number)
+
+    def parse(self, src, ctx):
+        yield from app_log_records(src)
+
+    def fast_select(self, src=None, families=None, present=None) -> str:
+        return app_log_sql.APP_LOGS.select(families, present)
+
+    def fast_families(self) -> str:
+        return app_log_sql.APP_LOGS.probe()
+
+
+OPENAI_APP = register(OpenAIApp())
+register(AnthropicApp())

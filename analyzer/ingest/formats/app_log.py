@@ -1,0 +1,193 @@
+"""What app logs of API calls share, whichever provider they call: the envelope around a call (when, how long,
+what it cost, who, tags, errors), request/response pairs and the wrappers HTTP recorders put around them, streamed
+server-sent events, JSON documents read record by record, and the join of batch inputs to their outputs.
+
+``openai.py`` and ``anthropic.py`` build on this module; ``app_calls.py`` reads a logged call of either."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..records import is_json_lines, loads, maybe_json, parse_json_line, to_utc
+
+# Request parameters worth carrying to a replay, per API, in the order they are stored.
+CHAT_PARAMS = (
+    "temperature", "top_p", "max_tokens", "max_completion_tokens", "response_format", "tools", "tool_choice",
+    "parallel_tool_calls", "stop", "seed", "n", "frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
+    "top_logprobs", "reasoning_effort", "verbosity", "modalities", "prediction", "service_tier", "stream",
+    "web_search_options",
+)
+RESPONSES_PARAMS = (
+    "temperature", "top_p", "max_output_tokens", "reasoning", "text", "tools", "tool_choice", "parallel_tool_calls",
+    "truncation", "service_tier", "previous_response_id", "prompt", "include", "background", "top_logprobs", "stream",
+)
+ANTHROPIC_PARAMS = (
+    "max_tokens", "temperature", "top_p", "top_k", "stop_sequences", "tools", "tool_choice", "thinking",
+    "service_tier", "stream", "container", "mcp_servers",
+)
+# Envelope keys of app logs, in order of preference.
+TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date")
+COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend")
+DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms")
+DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
+USER_KEYS = ("user_id", "user", "end_user", "customer_id")
+TAG_KEYS = ("metadata", "tags")
+REQUEST_KEYS = ("request", "req", "request_body", "inputs", "input")
+RESPONSE_KEYS = ("response", "resp", "response_body", "outputs", "completion", "output")
+ERROR_KEYS = ("error",)
+STATUS_CODE_KEYS = ("status_code", "http_status", "status")
+
+
+
+def nonempty_object(value: Any) -> Any:
+    return value if isinstance(value, (dict, list)) and value else None
+
+
+def first_value(obj: dict, keys: tuple) -> Any:
+    for key in keys:
+        value = obj.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def unwrap_body(value: Any) -> tuple[Any, Any]:
+    """(body, HTTP status) of an HTTP recorder's ``{"body": ..., "status_code": ...}`` wrapper."""
+    value = maybe_json(value)
+    if isinstance(value, dict) and "body" in value and not any(k in value for k in ("messages", "input", "choices", "output", "object", "content")):
+        status = first_value(value, STATUS_CODE_KEYS)
+        body = value["body"]
+        if isinstance(body, dict) and isinstance(body.get("string"), str):  # VCR cassettes
+            body = body["string"]
+        return body, status
+    return value, None
+
+
+def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
+    """(request, response, found) of a request/response pair log line."""
+    request = response = None
+    found = False
+    for key in REQUEST_KEYS:
+        if key in obj:
+            value = maybe_json(obj[key])
+            if key == "input" and not (isinstance(value, dict) and ("messages" in value or "body" in value)):
+                continue
+            request, found = value, True
+            break
+    for key in RESPONSE_KEYS:
+        if key in obj:
+            value = obj[key]
+            if key == "output" and not isinstance(maybe_json(value), (dict, str)):
+                continue
+            response, found = value, True
+            break
+    return request, response, found
+
+
+def envelope(record: dict, obj: dict) -> dict:
+    """Keys around the call in an app's log line: when, how long, what it cost, who, tags, errors."""
+    if record.get("created_at") is None:
+        when = first_value(obj, TIME_KEYS)
+        if when is not None:
+            record["created_at"] = to_utc(when)
+    cost = first_value(obj, COST_KEYS)
+    if cost is not None and not isinstance(cost, (dict, list)):
+        record["cost_usd"] = float(cost)
+    duration = first_value(obj, DURATION_MS_KEYS)
+    if duration is not None:
+        record["duration_ms"] = float(duration)
+    else:
+        seconds = first_value(obj, DURATION_S_KEYS)
+        if seconds is not None:
+            record["duration_ms"] = float(seconds) * 1000.0
+    if record.get("user_id") is None:
+        user = first_value(obj, USER_KEYS)
+        if user is not None and not isinstance(user, (dict, list)):
+            record["user_id"] = user
+    if record.get("tags_json") is None:
+        for key in TAG_KEYS:
+            tags = nonempty_object(obj.get(key))
+            if tags is not None:
+                record["tags_json"] = tags
+                break
+    error = obj.get("error")
+    if error:
+        record["status"] = "error"
+    code = first_value(obj, ("status_code", "http_status"))
+    if isinstance(code, (int, float)) and code >= 400:
+        record["status"] = "error"
+    return record
+
+
+def parse_sse(text: str) -> list:
+    """The JSON payloads of ``data:`` lines in server-sent-events text."""
+    events = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if not payload or payload == "[DONE]":
+            continue
+        try:
+            events.append(loads(payload))
+        except ValueError:
+            continue
+    return events
+
+
+def iter_documents(src):
+    """(record number, value) of a JSON document (array, wrapper object, pretty-printed object)."""
+    from .generic import iter_json
+
+    yield from iter_json(src)
+
+
+def json_values(src):
+    """(number, value or Reject) per line of a JSON Lines file, or per record of a JSON document."""
+    if is_json_lines(src):
+        return ((number, parse_json_line(number, line)) for number, line in src.lines())
+    return iter_documents(src)
+
+
+def model_family(model: Any) -> str:
+    from ...pricing import catalog_names
+
+    return catalog_names(str(model))[-1].lower() if model else ""
+
+
+def take_batch_input(ctx, store_name: str, custom_id: str, model: Any, into: str | None = None):
+    """The pending input line for ``custom_id`` (same model family when several batches reuse ids), or None.
+    ``into`` names the output file, so the input file's summary can say where its lines went."""
+    entries = [e for e in ctx.store.get(store_name, {}).get(custom_id, []) if e[2] is not None]
+    if not entries:
+        return None
+    if len(entries) > 1 and model:
+        family = model_family(model)
+        matching = [e for e in entries if model_family(e[2].get("model")) == family]
+        if matching:
+            entries = matching
+    if len(entries) > 1:
+        ctx.warnings.append(
+            f"custom_id {custom_id!r} appears in {len(entries)} batch input files; its output was joined to the first."
+        )
+    entry = entries[0]
+    record = entry[2]
+    entry[2] = None  # consumed: not written as an unanswered input
+    if into is not None:
+        ctx.joined.setdefault(entry[0].display, set()).add(into)
+    return record
+
+
+def join_batch_input(record: dict, source: dict) -> None:
+    """Fill a batch result with what its input line sent: the conversation, parameters, user and tags."""
+    for key in ("system_prompt", "prompt_text", "messages_json"):
+        record[key] = source.get(key)
+    for key in ("params_json", "user_id", "tags_json"):
+        if source.get(key) is not None:
+            record[key] = source[key]
+    if record.get("model") is None:
+        record["model"] = source.get("model")
+    record["_supersedes"] = source["_dedupe_key"]
+
+

@@ -1,0 +1,781 @@
+"""The SQL route's statements for logged model calls: DuckDB parses each line once into one broad structure that
+covers the families of lines apps, gateways and batch jobs write, and extracts every field with the same rules as
+the Python parsers (``app_calls.py``, ``openai.py``, ``anthropic.py``).
+
+Families (``FAMILIES``): OpenAI chat, Responses API and Anthropic Messages calls, each as a request/response pair
+with any of the envelope keys of ``app_log.py`` (time, latency, cost, user, metadata, tags, errors) or as a bare
+response object, and OpenAI Batch output lines. Contents may be strings or parts lists, usage may carry detail
+objects, requests any parameters.
+
+A line is taken only when every field it has is of a type these rules handle exactly; SQL then stores the row the
+Python route would. Anything else (a number where text belongs, a tool call to serialise, a wrapper, a double-encoded
+side, a date in another notation) is left to the Python parser, which stores it or rejects it with a reason. The
+differential tests (tests/test_ingest_sql_route.py) hold the two routes to identical rows.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..records import ID_MASK
+from .app_log import (
+    ANTHROPIC_PARAMS,
+    CHAT_PARAMS,
+    COST_KEYS,
+    DURATION_MS_KEYS,
+    DURATION_S_KEYS,
+    RESPONSES_PARAMS,
+    TIME_KEYS,
+    USER_KEYS,
+)
+
+V, J = "VARCHAR", "JSON"
+NL = "chr(10)"
+MAX_RAW_BRACKETS = 200  # stored JSON (metadata, parameters) nesting past tuning.MAX_JSON_DEPTH goes to Python
+
+# ---------------------------------------------------------------------------------------------
+# What a line is parsed into: one structure for every family (keys a line lacks come out NULL)
+# ---------------------------------------------------------------------------------------------
+
+PART = {"type": V, "text": V, "refusal": V}
+USAGE = {
+    "prompt_tokens": J, "completion_tokens": J, "prompt_tokens_details": {"cached_tokens": J},
+    "completion_tokens_details": {"reasoning_tokens": J}, "input_tokens": J, "output_tokens": J,
+    "input_tokens_details": {"cached_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
+    "cache_read_input_tokens": J, "cache_creation_input_tokens": J,
+}
+RESPONSE = {
+    "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
+    "choices": [{"finish_reason": V, "message": {"content": V, "refusal": J, "tool_calls": J, "function_call": J}}],
+    "usage": USAGE, "output": [{"type": V, "content": [PART]}], "content": [PART], "stop_reason": V,
+    "instructions": J, "metadata": J, "user": J, "safety_identifier": J, "status_code": J, "request_id": J,
+    **{p: J for p in RESPONSES_PARAMS},
+}
+ALL_PARAMS = tuple(dict.fromkeys(CHAT_PARAMS + RESPONSES_PARAMS + ANTHROPIC_PARAMS))
+REQUEST = {
+    "model": V, "messages": J, "input": J, "instructions": J, "system": J, "anthropic_version": J, "user": J,
+    "safety_identifier": J, "metadata": J, "body": J, **{p: J for p in ALL_PARAMS},
+}
+PAIR_ALIASES = ("req", "request_body", "inputs", "resp", "response_body", "outputs", "completion")
+ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + ("metadata", "tags", "error",
+                                                                                   "status_code", "http_status")
+LINE = {
+    **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
+    **{k: J for k in PAIR_ALIASES + ENVELOPE if k not in ("status",)},
+}
+MESSAGES = [{"role": V, "content": V}]
+MESSAGE_PARTS = [{"role": V, "content": [PART]}]
+ITEMS = [{"type": V, "role": V, "content": V}]
+ITEM_PARTS = [{"type": V, "role": V, "content": [PART]}]
+
+
+def struct_type(spec) -> str:
+    """The JSON structure DuckDB's ``from_json`` takes, as a SQL string literal."""
+    def render(node):
+        if isinstance(node, str):
+            return json.dumps(node)
+        if isinstance(node, list):
+            return "[" + render(node[0]) + "]"
+        return "{" + ", ".join(f"{json.dumps(k)}: {render(v)}" for k, v in node.items()) + "}"
+    return "'" + render(spec).replace("'", "''") + "'"
+
+
+def field(path: str, *names: str) -> str:
+    return path + "".join(f'."{n}"' for n in names)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exactness tests: what SQL can read as the Python parser reads it
+# ---------------------------------------------------------------------------------------------
+
+
+def plain(x: str) -> str:
+    """A VARCHAR that held a JSON string: not DuckDB's text for a list, object, boolean or number (a string that
+    looks like one of those is left to Python too). One regular expression: it binds five times faster than the
+    same test spelt out, and binding is what a statement of many fields costs."""
+    return f"({x} is null or not regexp_full_match({x}, '[\\[{{].*|true|false|-?[0-9][0-9.eE+-]*'))"
+
+
+def is_string(j: str) -> str:
+    return f"starts_with({j}, '\"')"
+
+
+def text_of(j: str) -> str:
+    """The value of a JSON string (NULL for anything else)."""
+    return f"case when {is_string(j)} then json_extract_string({j}, '$') end"
+
+
+def count_ok(j: str) -> str:
+    """A token count Python stores as given: absent, or a JSON integer in range."""
+    return f"({j} is null or (regexp_full_match({j}, '[0-9]{{1,18}}') and try_cast({j} as bigint) < 4611686018427387904))"
+
+
+def number_ok(j: str) -> str:
+    return f"regexp_full_match({j}, '-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?')"
+
+
+def numeric_text(j: str) -> str:
+    """A JSON number, or a JSON string holding a plain decimal number, as text (NULL for anything else)."""
+    return (f"case when {number_ok(j)} then {j}"
+            f" when {is_string(j)} and regexp_full_match({j}, '\"-?[0-9]+(\\.[0-9]+)?\"') then trim({j}, '\"') end")
+
+
+def truthy(j: str) -> str:
+    """Python's truth of a JSON value."""
+    return (f"({j} is not null and {j} not in ('\"\"', 'false', '[]', '{{}}', '0')"
+            f" and not ({number_ok(j)} and try_cast({j} as double) = 0))")
+
+
+def nonempty_json(j: str) -> str:
+    """A non-empty object or list as its JSON text, else NULL."""
+    return f"case when (starts_with({j}, '{{') or starts_with({j}, '[')) and {j} not in ('{{}}', '[]') then {j} end"
+
+
+def shallow(j: str) -> str:
+    """Stored JSON cannot nest past the depth limit: short texts cannot; long ones are counted."""
+    return (f"({j} is null or strlen({j}) <= {MAX_RAW_BRACKETS * 2}"
+            f" or strlen({j}) - strlen(replace(replace({j}, '{{', ''), '[', '')) <= {MAX_RAW_BRACKETS})")
+
+
+def first_given(values: list[str]) -> str:
+    """The first JSON value that is neither null nor "" (``app_log.first_value``)."""
+    return "coalesce(" + ", ".join(f"nullif({v}, '\"\"')" for v in values) + ")"
+
+
+# ---------------------------------------------------------------------------------------------
+# Times: what ``records.to_utc`` reads, for the notations SQL handles exactly
+# ---------------------------------------------------------------------------------------------
+
+_ISO = ("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+        "([Zz]|[+-][0-9]{2}:[0-9]{2})?")
+
+
+def epoch_time(num: str) -> str:
+    """Seconds, milliseconds or microseconds since the epoch (told apart by size, as ``to_utc`` does)."""
+    d = f"try_cast({num} as decimal(24, 6))"
+    return (f"make_timestamp(try_cast(round(case when {d} > 1e14 then {d} when {d} > 1e11 then {d} * 1000"
+            f" else {d} * 1000000 end) as bigint))")
+
+
+def iso_time(s: str) -> str:
+    """An ISO 8601 time already matched by ``_ISO`` (``T`` or space, up to 6 decimals, ``Z`` or an offset), as naive
+    UTC; string functions only, the expression ``time_of`` evaluates on every line."""
+    rest = f"substr({s}, 20)"
+    zone = f"(case when right({rest}, 1) in ('Z', 'z') then 1 when substr({rest}, -6, 1) in ('+', '-') then 6 else 0 end)"
+    fraction = f"substr({rest}, 2, length({rest}) - 1 - {zone})"
+    micros = f"coalesce(try_cast(rpad({fraction}, 6, '0') as bigint), 0)"
+    minutes = (f"case when {zone} = 6 then (case when substr({rest}, -6, 1) = '-' then -1 else 1 end)"
+               f" * (try_cast(substr({rest}, -5, 2) as int) * 60 + try_cast(right({rest}, 2) as int)) else 0 end")
+    return f"(try_cast(substr({s}, 1, 19) as timestamp) + to_microseconds({micros}) - to_minutes({minutes}))"
+
+
+def time_of(j: str) -> str:
+    """A JSON time value as ``to_utc`` reads it: a number or numeric string of epoch seconds, milliseconds or
+    microseconds, or an ISO 8601 string; NULL for anything else (Python reads those)."""
+    return (f"case when regexp_full_match({j}, '\"?[0-9]{{1,18}}(\\.[0-9]{{1,6}})?\"?') then {epoch_time(f'trim({j}, chr(34))')}"
+            f" when regexp_full_match({j}, '\"{_ISO}\"') then {iso_time(f'trim({j}, chr(34))')} end")
+
+
+# ---------------------------------------------------------------------------------------------
+# Texts out of contents: ``openai.content_text`` and ``anthropic.blocks_text``
+# ---------------------------------------------------------------------------------------------
+
+
+def parts_text(parts: str, *, refusals: bool) -> str:
+    """Text parts joined by newlines, empty ones dropped (refusal parts give their refusal)."""
+    pick = "case when p.type = 'refusal' and p.refusal is not null then p.refusal else p.text end" if refusals else "p.text"
+    return f"array_to_string(list_filter(list_transform({parts}, lambda p: {pick}), lambda t: t is not null and t <> ''), {NL})"
+
+
+def parts_ok(parts: str, *, text_types: tuple | None = None) -> str:
+    """Every part is an object whose text fields are strings; with ``text_types``, only those types (Anthropic's
+    blocks of other types become tool calls or images in Python)."""
+    each = f"(p.type is not null or p.text is not null) and {plain('p.text')} and {plain('p.refusal')} and {plain('p.type')}"
+    if text_types is not None:
+        kinds = ", ".join(f"'{k}'" for k in text_types)
+        each += f" and (p.type in ({kinds}) or (p.type is null and p.text is not null))"
+    return f"({parts} is null or list_bool_and(list_transform({parts}, lambda p: {each})))"
+
+
+def contents_parsed(raw: str, spec_strings, spec_parts) -> tuple[str, str]:
+    """(strings parse, parts parse) of a JSON list of messages or items: contents that are lists come out in the
+    parts parse only (NULL there for string contents), string contents in the first. Each parse is made only when
+    the list holds such contents (DuckDB's text of the list is compact: ``"content":"`` starts a string)."""
+    strings = (f"case when contains({raw}, '\"content\":\"') or not contains({raw}, '\"content\":[')"
+               f" then from_json({raw}, {struct_type(spec_strings)}) end")
+    parts = f"case when contains({raw}, '\"content\":[') then from_json({raw}, {struct_type(spec_parts)}) end"
+    return strings, parts
+
+
+def message_texts(strings: str, parts: str, *, refusals: bool) -> str:
+    """[{role, text}] from the two parses: a list content's text parts, else the string content."""
+    text = (f"case when {parts}[i].content is not null then {parts_text(f'{parts}[i].content', refusals=refusals)}"
+            f" else coalesce({strings}[i].content, '') end")
+    return (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1),"
+            f" lambda i: {{'role': coalesce({strings}[i].role, {parts}[i].role), 'text': {text}}})")
+
+
+def contents_ok(raw: str, strings: str, parts: str, *, text_types: tuple | None = None) -> str:
+    """Every content is a string, null or a parts list SQL reads (no objects, numbers or booleans)."""
+    return (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
+            f" and ({strings} is null or list_bool_and(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
+            f" or {plain('m.content')})))"
+            f" and ({parts} is null or list_bool_and(list_transform({parts}, lambda m: {parts_ok('m.content', text_types=text_types)}))))")
+
+
+# ---------------------------------------------------------------------------------------------
+# Families of lines
+# ---------------------------------------------------------------------------------------------
+
+
+class Family:
+    """One kind of logged call, as the layers of the statement need it:
+
+    ``when`` tells its lines from the parsed line ``j``; ``parse`` are parts of the line parsed again (its
+    messages, say); ``derive`` are values built from those (message texts, parameters, times), each computed once;
+    ``checks`` must all hold for SQL to store the Python route's row; ``columns`` are that row."""
+
+    def __init__(self, name: str, when: str):
+        self.name, self.when = name, when
+        self.dropped: set[str] = set()  # optional keys its statement does not read
+        self.parse: dict = {}
+        self.derive: dict = {}
+        self.checks: list[str] = []
+        self.columns: dict = {}
+
+    def add(self, parse=None, derive=None, checks=None, columns=None) -> Family:
+        self.parse.update(parse or {})
+        self.derive.update(derive or {})
+        self.checks.extend(checks or [])
+        self.columns.update(columns or {})
+        return self
+
+
+class Keys:
+    """The optional keys a statement reads (envelope keys, request parameters): all of them, or only those a file's
+    first lines use (each key a statement declares costs its JSON transform on every line). The keys left out are
+    ``dropped``; the statement then leaves to Python any line that has one of them."""
+
+    def __init__(self, present: frozenset | None = None):
+        self.present = present
+        self.dropped: set[str] = set()
+        self.family: Family | None = None  # the family being built: its own dropped keys are kept apart
+
+    def of(self, names) -> tuple:
+        if self.present is None:
+            return tuple(names)
+        kept = tuple(n for n in names if n in self.present)
+        target = self.family.dropped if self.family is not None else self.dropped
+        target.update(n for n in names if n not in self.present)
+        return kept
+
+
+def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
+    """Token columns of a usage object: OpenAI chat (``prompt_tokens``), Responses (``input_tokens`` with details)
+    or Anthropic (input excludes cache reads and writes, which are added)."""
+    names = {
+        "chat": {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
+                 "cached_input_tokens": "prompt_tokens_details.cached_tokens",
+                 "reasoning_tokens": "completion_tokens_details.reasoning_tokens"},
+        "responses": {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
+                      "cached_input_tokens": "input_tokens_details.cached_tokens",
+                      "reasoning_tokens": "output_tokens_details.reasoning_tokens"},
+        "anthropic": {"output_tokens": "output_tokens", "cached_input_tokens": "cache_read_input_tokens",
+                      "cache_write_tokens": "cache_creation_input_tokens"},
+    }[style]
+    paths = {col: field(u, *name.split(".")) for col, name in names.items()}
+    checks = [count_ok(p) for p in paths.values()]
+    columns = {col: f"try_cast({p} as bigint)" for col, p in paths.items()}
+    if style == "anthropic":
+        parts = [field(u, k) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")]
+        checks.append(count_ok(parts[0]))
+        columns["input_tokens"] = (f"case when {' and '.join(f'{p} is null' for p in parts)} then null else "
+                                   + " + ".join(f"coalesce(try_cast({p} as bigint), 0)" for p in parts) + " end")
+    return columns, checks
+
+
+def params_json(obj: str, keys: tuple) -> str:
+    """``{"key": value, ...}`` of the parameters present (not null, [] or {}), as DuckDB serialises JSON."""
+    if not keys:
+        return "null::varchar"
+    pieces = ", ".join(f"case when {field(obj, k)} not in ('[]', '{{}}') then '\"{k}\":' || {field(obj, k)} end" for k in keys)
+    return f"nullif('{{' || concat_ws(',', {pieces}) || '}}', '{{}}')"
+
+
+def user_of(obj: str) -> tuple[str, str]:
+    """``user``, else ``safety_identifier``: (value, check that each is a string when given)."""
+    user, safety = field(obj, "user"), field(obj, "safety_identifier")
+    check = f"({user} is null or {is_string(user)}) and ({user} is not null or {safety} is null or {is_string(safety)})"
+    return f"coalesce({text_of(user)}, {text_of(safety)})", check
+
+
+def split_turns(texts: str) -> dict:
+    """``openai.split_messages`` over [{role, text}]: system turns joined by blank lines, the last user turn."""
+    system = f"list_filter({texts}, lambda m: m.role in ('system', 'developer'))"
+    return {"system_prompt": f"nullif(array_to_string(list_transform({system}, lambda m: m.text), {NL} || {NL}), '')",
+            "prompt_text": f"coalesce(list_filter({texts}, lambda m: m.role = 'user')[-1].text, '')"}
+
+
+def chat_request(family: Family, q: str, keys: Keys) -> None:
+    """A Chat Completions request body (``openai.chat_request_fields``)."""
+    raw = field(q, "messages")
+    strings, parts = contents_parsed(raw, MESSAGES, MESSAGE_PARTS)
+    user, user_check = user_of(q)
+    family.add(
+        parse={"ms": strings, "mp": parts},
+        derive={"texts": message_texts("ms", "mp", refusals=True), "req_params": params_json(q, keys.of(CHAT_PARAMS))},
+        checks=[contents_ok(raw, "ms", "mp"), user_check, plain(field(q, "model")), shallow(field(q, "metadata")),
+                shallow("req_params")],
+        columns={**split_turns("texts"), "messages_json": raw, "params_json": "req_params", "user_id": user,
+                 "tags_json": nonempty_json(field(q, "metadata"))},
+    )
+
+
+def chat_response(family: Family, r: str, keys: Keys) -> None:
+    """A ChatCompletion (``openai.completion_fields``): choice texts (a refusal when there is no text; a reply that is
+    only tool calls is left to Python, which serialises them), usage, status."""
+    choices = field(r, "choices")
+    choice_text = (f"case when coalesce(c.message.content, '') = '' and {is_string('c.message.refusal')}"
+                   f" then {text_of('c.message.refusal')} else coalesce(c.message.content, '') end")
+    choice_ok = (f"{plain('c.message.content')} and (coalesce(c.message.content, '') <> ''"
+                 f" or not ({truthy('c.message.tool_calls')} or {truthy('c.message.function_call')}))")
+    usage, usage_checks = usage_columns(field(r, "usage"), style="chat")
+    family.add(
+        parse={"t_src": field(r, "created")},
+        derive={"replies": f"list_transform({choices}, lambda c: {choice_text})"},
+        checks=[f"list_bool_and(list_transform({choices}, lambda c: {choice_ok}))",
+                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks],
+        columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
+                 "response_text": f"nullif(array_to_string(list_filter(replies, lambda t: t <> ''), {NL}), '')",
+                 "status": (f"case when {truthy(field(r, 'error'))} then 'error' when list_contains(list_transform({choices},"
+                            f" lambda c: c.finish_reason), 'content_filter') then 'blocked' else 'ok' end"), **usage},
+    )
+
+
+RESPONSE_STATUS = {"completed": "ok", "failed": "error", "incomplete": "incomplete", "cancelled": "canceled",
+                   "canceled": "canceled", "in_progress": "pending", "queued": "pending"}
+
+
+def responses_object(family: Family, r: str, keys: Keys) -> None:
+    """A Responses API ``response`` object (``openai.responses_fields``)."""
+    items = field(r, "output")
+    texts = (f"list_filter(list_transform(list_filter({items}, lambda o: o.type = 'message'),"
+             f" lambda o: {parts_text('o.content', refusals=True)}), lambda t: t <> '')")
+    calls = f"len(list_filter({items}, lambda o: o.type in ('function_call', 'custom_tool_call')))"
+    status_map = " ".join(f"when '{k}' then '{v}'" for k, v in RESPONSE_STATUS.items())
+    usage, usage_checks = usage_columns(field(r, "usage"), style="responses")
+    user, user_check = user_of(r)
+    instructions = field(r, "instructions")
+    family.add(
+        parse={"t_src": field(r, "created_at")},
+        derive={"out_texts": texts},
+        checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
+                " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
+                f"(len(out_texts) > 0 or {calls} = 0)",
+                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
+                f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
+                "RESP_PARAMS_SHALLOW", *usage_checks],
+        columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
+                 "response_text": f"case when len(out_texts) > 0 then array_to_string(out_texts, {NL}) end",
+                 "status": (f"case when {truthy(field(r, 'error'))} then 'error'"
+                            f" else (case {field(r, 'status')} {status_map} else 'ok' end) end"),
+                 "params_json": "RESP_PARAMS", "user_id": user, "tags_json": nonempty_json(field(r, "metadata")),
+                 "system_prompt": f"nullif({text_of(instructions)}, '')", **usage},
+    )
+
+
+def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) -> None:
+    """The parameters a Responses object echoes count only where the request gave none: built (and checked) only
+    for those rows, as the expression a column and a check evaluate lazily."""
+    echo = params_json(r, keys.of(RESPONSES_PARAMS))
+    family.columns["params_json"] = echo if request_params is None else f"coalesce({request_params}, {echo})"
+    check = shallow(echo) if request_params is None else f"({request_params} is not null or {shallow(echo)})"
+    family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
+
+
+def responses_request(family: Family, q: str, keys: Keys) -> dict:
+    """A Responses API request (``openai.responses_request_fields``): ``input`` as a string or message items,
+    ``instructions`` as a string. Returns the request's columns (the pair merges them over the response's)."""
+    raw, instructions = field(q, "input"), field(q, "instructions")
+    strings, parts = contents_parsed(f"case when starts_with({raw}, '[') then {raw} end", ITEMS, ITEM_PARTS)
+    system_item = (f"case when coalesce({text_of(instructions)}, '') <> ''"
+                   f" then [{{'role': 'system', 'text': {text_of(instructions)}}}] else [] end")
+    turns = (f"{system_item} || case when {is_string(raw)} then [{{'role': 'user', 'text': {text_of(raw)}}}]"
+             f" else {message_texts('its', 'ip', refusals=True)} end")
+    user, user_check = user_of(q)
+    each = (f"coalesce(its[i].type, ip[i].type, 'message') = 'message' and coalesce(its[i].role, ip[i].role) is not null"
+            f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or {plain('its[i].content')})"
+            f" and {parts_ok('ip[i].content')}")
+    items_ok = (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
+                f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
+    family.add(
+        parse={"its": strings, "ip": parts},
+        derive={"turns": turns, "req_params": params_json(q, keys.of(RESPONSES_PARAMS))},
+        checks=[f"(({is_string(raw)} and not starts_with(ltrim({text_of(raw)}), '[')) or {items_ok})",
+                f"({instructions} is null or {is_string(instructions)})", user_check, plain(field(q, "model")),
+                shallow(field(q, "metadata")), shallow("req_params")],
+    )
+    return {**split_turns("turns"), "params_json": "req_params", "user_id": user,
+            "tags_json": nonempty_json(field(q, "metadata")),
+            "messages_json": "to_json(list_transform(turns, lambda m: {'role': m.role, 'content': m.text}))::varchar"}
+
+
+ANTHROPIC_TEXT_BLOCKS = ("text", "thinking", "redacted_thinking")
+
+
+def anthropic_request(family: Family, q: str, keys: Keys) -> None:
+    """A Messages API request (``anthropic.request_fields``): contents as strings or text blocks, ``system`` as a
+    string or text blocks."""
+    raw, system = field(q, "messages"), field(q, "system")
+    strings, parts = contents_parsed(raw, MESSAGES, MESSAGE_PARTS)
+    blocks = f"case when starts_with({system}, '[') then from_json({system}, {struct_type([PART])}) end"
+    system_text = (f"nullif(case when {is_string(system)} then {text_of(system)}"
+                   f" else {parts_text('sysb', refusals=False)} end, '')")
+    user = f"json_extract({field(q, 'metadata')}, '$.user_id')"
+    family.add(
+        parse={"ams": strings, "amp": parts, "sysb": blocks},
+        derive={"atexts": message_texts("ams", "amp", refusals=False), "asystem": system_text,
+                "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
+        checks=[
+            contents_ok(raw, "ams", "amp", text_types=ANTHROPIC_TEXT_BLOCKS),
+            f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
+            f"({system} is null or ({is_string(system)} and not starts_with(ltrim({text_of(system)}), '['))"
+            f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
+            f"(not starts_with({field(q, 'metadata')}, '{{') or {user} is null or {is_string(user)})",
+            plain(field(q, "model")), shallow("req_params"),
+        ],
+        columns={
+            "system_prompt": "asystem",
+            "prompt_text": "coalesce(list_filter(atexts, lambda m: m.role = 'user' and m.text <> '')[-1].text, '')",
+            "messages_json": ("to_json(case when asystem is not null then [{'role': 'system', 'content': asystem}] else [] end"
+                              " || list_transform(atexts, lambda m: {'role': m.role, 'content': m.text}))::varchar"),
+            "params_json": "req_params", "user_id": text_of(user),
+        },
+    )
+
+
+def anthropic_message(family: Family, r: str, keys: Keys) -> None:
+    """A Message (``anthropic.message_fields``): text blocks joined; a reply that is only tool calls is left to
+    Python (it serialises them)."""
+    content = field(r, "content")
+    texts = f"list_filter({content}, lambda b: b.type = 'text' or (b.type is null and b.text is not null))"
+    tools = f"len(list_filter({content}, lambda b: b.type in ('tool_use', 'server_tool_use')))"
+    usage, usage_checks = usage_columns(field(r, "usage"), style="anthropic")
+    family.add(
+        derive={"reply": parts_text(texts, refusals=False)},
+        checks=[f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), parts_ok(content),
+                f"not list_contains(list_transform({content}, lambda b: b.type), 'document')",
+                f"(reply <> '' or {tools} = 0)", f"{field(r, 'error')} is null", *usage_checks],
+        parse={"t_src": "null::json"},
+        columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
+                 "response_text": "nullif(reply, '')",
+                 "status": f"case when {field(r, 'stop_reason')} = 'refusal' then 'blocked' else 'ok' end", **usage},
+    )
+
+
+# The envelope around a logged call (``app_log.envelope``): its values found once per line (layer ``first``) and
+# read once (layer ``derive``), whatever the family.
+def envelope_first(keys: Keys) -> dict:
+    def first_of(names):
+        kept = keys.of(names)
+        return first_given([field("j", k) for k in kept]) if kept else "null::json"
+
+    return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
+            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(("status_code", "http_status"))}
+
+
+ENVELOPE_DERIVED = {
+    # The envelope's time counts only when the call has none of its own (``t_src``): read only then.
+    "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"),
+    "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"),
+}
+
+
+def envelope(family: Family) -> None:
+    """Over a family's columns: the time when the call gave none, cost, latency, user and tags when the call gave
+    none, and errors."""
+    columns = family.columns
+    nested = "(starts_with(e_cost, '[') or starts_with(e_cost, '{'))"
+    user = columns.get("user_id", "null")
+    error = f"{truthy(field('j', 'error'))} or ({number_ok('e_code')} and try_cast(e_code as double) >= 400)"
+    family.add(
+        checks=[
+            f"({columns['created_at']} is not null or e_when is null or e_time is not null)",
+            f"(e_cost is null or {nested} or e_cost_n is not null)", "(e_ms is null or e_ms_n is not null)",
+            "(e_ms is not null or e_s is null or e_s_n is not null)",
+            f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
+            " or starts_with(e_user, '{'))",
+            shallow(field("j", "metadata")), shallow(field("j", "tags")),
+        ],
+        columns={
+            "created_at": f"coalesce({columns['created_at']}, e_time)",
+            "cost_usd": f"case when e_cost is null or {nested} then null else try_cast(e_cost_n as double) end",
+            "duration_ms": "case when e_ms is not null then try_cast(e_ms_n as double) else try_cast(e_s_n as double) * 1000.0 end",
+            "user_id": f"coalesce({user}, {text_of('e_user')})",
+            "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"
+                          f" {nonempty_json(field('j', 'tags'))})"),
+            "status": f"case when {error} then 'error' else {columns['status']} end",
+        },
+    )
+
+
+def _side_known(q: str, r: str) -> str:
+    """Both sides of a pair are objects SQL knows (a string side was double-encoded, a ``body`` a wrapper)."""
+    request = f"({field(q, 'model')} is not null or {field(q, 'messages')} is not null or {field(q, 'input')} is not null)"
+    response = " or ".join(f"{field(r, k)} is not null" for k in ("id", "choices", "output", "content", "object"))
+    unwrapped = (f"({field(q, 'body')} is null or {field(q, 'messages')} is not null or {field(q, 'input')} is not null)"
+                 f" and ({field(r, 'body')} is null or {field(r, 'choices')} is not null or {field(r, 'output')} is not null"
+                 f" or {field(r, 'object')} is not null or {field(r, 'content')} is not null)")
+    return f"{request} and ({response}) and {unwrapped}"
+
+
+NO_PAIR_KEYS = ("not regexp_matches(text, '\"(request|req|request_body|inputs|response|resp|response_body|outputs|completion)\""
+                "\\s*:|\"output\"\\s*:\\s*[{\"]|\"input\"\\s*:\\s*[{]')")
+
+
+def _pair_model(r: str, q: str) -> str:
+    top = field("j", "model")
+    return f"coalesce({field(r, 'model')}, {field(q, 'model')}, case when {plain(top)} then {top} end)"
+
+
+def app_log_families(keys: Keys) -> list[Family]:
+    j = "j"
+    q, r = field(j, "request"), field(j, "response")
+    not_anthropic_request = f"{field(q, 'anthropic_version')} is null and {field(q, 'system')} is null"
+
+    chat = Family("chat pair", f"{_side_known(q, r)} and {field(r, 'choices')} is not null"
+                  f" and {field(r, 'object')} is distinct from 'response' and {field(q, 'messages')} is not null"
+                  f" and {not_anthropic_request} and not ({field(r, 'id')} like 'msg\\_%' escape '\\'"
+                  f" and {field(r, 'content')} is not null)")
+    keys.family = chat
+    chat_response(chat, r, keys)
+    chat_request(chat, q, keys)
+    chat.add(columns={"provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
+
+    responses = Family("responses pair", f"{_side_known(q, r)} and {field(r, 'object')} = 'response'"
+                       f" and {field(r, 'choices')} is null and {field(r, 'type')} is null and {field(q, 'input')} is not null"
+                       f" and {field(q, 'messages')} is null and {not_anthropic_request}")
+    keys.family = responses
+    responses_object(responses, r, keys)
+    request = responses_request(responses, q, keys)
+    merged = {k: f"coalesce({v}, {responses.columns[k]})" if k in responses.columns else v
+              for k, v in request.items() if k != "params_json"}
+    responses.add(columns={**merged, "provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
+    echo_params(responses, r, keys, "req_params")
+
+    anthropic = Family("anthropic pair", f"{_side_known(q, r)} and {field(r, 'type')} = 'message'"
+                       f" and {field(r, 'choices')} is null and {field(r, 'content')} is not null and {field(q, 'messages')} is not null")
+    keys.family = anthropic
+    anthropic_message(anthropic, r, keys)
+    anthropic_request(anthropic, q, keys)
+    anthropic.add(columns={"provider": "'anthropic'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
+
+    families = [chat, responses, anthropic]
+    for name, builder, condition, provider in (
+        ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
+        ("responses object", responses_object, f"{field(j, 'object')} = 'response'", "openai"),
+        ("anthropic message", anthropic_message, f"{field(j, 'type')} = 'message' and {field(j, 'content')} is not null", "anthropic"),
+    ):
+        bare = Family(name, f"{condition} and {NO_PAIR_KEYS}")
+        keys.family = bare
+        builder(bare, j, keys)
+        if builder is responses_object:
+            echo_params(bare, j, keys, None)
+        families.append(bare.add(columns={"provider": f"'{provider}'"}))
+    keys.family = None
+    for family in families:
+        envelope(family)
+    return families
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAI Batch output lines
+# ---------------------------------------------------------------------------------------------
+
+BATCH_LINE = {"id": J, "custom_id": J, "error": J, "response": {"status_code": J, "request_id": J, "body": RESPONSE}}
+
+
+def batch_output_families(keys: Keys) -> list[Family]:
+    """Batch output lines of chat completions or Responses (``openai.OpenAIBatchOutput.record`` without an input
+    file to join): the custom_id is the call's id, the status says whether the line failed."""
+    body, response = field("j", "response", "body"), field("j", "response")
+    custom_id, line_id, code = field("j", "custom_id"), field("j", "id"), field(response, "status_code")
+    no_usage = " and ".join(f"{field(body, 'usage', k)} is null" for k in ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens"))
+    failed = (f"{truthy(field('j', 'error'))} or ({number_ok(code)} and try_cast({code} as double) >= 400)"
+              f" or ({truthy(field(body, 'error'))} and {no_usage})")
+    families = []
+    for name, builder, condition in (
+        ("batch chat output", chat_response, f"{field(body, 'choices')} is not null and {field(body, 'object')} is distinct from 'response'"),
+        ("batch responses output", responses_object, f"{field(body, 'object')} = 'response' and {field(body, 'choices')} is null"),
+    ):
+        family = Family(name, condition)
+        keys.family = family
+        builder(family, body, keys)
+        if builder is responses_object:
+            echo_params(family, body, keys, None)
+        family.add(
+            checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''"],
+            columns={"provider": "'openai'", "source_id": text_of(custom_id), "is_batch": "true",
+                     "status": f"case when {failed} then 'error' else {family.columns['status']} end",
+                     "id": sql_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
+        )
+        families.append(family)
+    keys.family = None
+    return families
+
+
+# ---------------------------------------------------------------------------------------------
+# The statement
+# ---------------------------------------------------------------------------------------------
+
+OUTPUT = ("source_id", "provider", "model", "created_at", "system_prompt", "messages_json", "prompt_text",
+          "response_text", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
+          "reasoning_tokens", "cost_usd", "is_batch", "duration_ms", "status", "user_id", "tags_json", "params_json")
+_TYPES = {"created_at": "timestamp", "cost_usd": "double", "duration_ms": "double", "is_batch": "boolean",
+          "input_tokens": "bigint", "cached_input_tokens": "bigint", "cache_write_tokens": "bigint", "output_tokens": "bigint",
+          "reasoning_tokens": "bigint"}
+
+
+def sql_id(key: str) -> str:
+    return f"(md5_number_upper({key}) & {ID_MASK}::UBIGINT)::BIGINT"
+
+
+def _by_family(families: list[Family], pick, default: str = "null") -> str:
+    branches = [(code, pick(f)) for code, f in enumerate(families, start=1)]
+    branches = [(code, expr) for code, expr in branches if expr is not None]
+    if len(families) == 1:
+        return branches[0][1] if branches else default
+    cases = " ".join(f"when {code} then {expr}" for code, expr in branches)
+    return f"case fam {cases} else {default} end" if cases else default
+
+
+def _layer(families: list[Family], attribute: str) -> str:
+    names = list(dict.fromkeys(n for f in families for n in getattr(f, attribute)))
+    return "".join(f", {_by_family(families, lambda f, n=n: getattr(f, attribute).get(n))} as {n}" for n in names)
+
+
+def used_spec(spec: dict, sql: str) -> dict:
+    """``spec`` cut down to the fields ``sql`` reads (``j."a"."b"``): DuckDB's JSON transform costs about the same for
+    every field a structure declares, found or not, so a statement declares only what it uses."""
+    import re
+
+    used: dict = {}
+    for path in re.findall(r'\bj((?:\."[^"]+")+)', sql):
+        node = used
+        names = re.findall(r'"([^"]+)"', path)
+        for name in names[:-1]:
+            node = node.setdefault(name, {})
+            if node is True:
+                break
+        else:
+            node[names[-1]] = True
+
+    def prune(node, keep):
+        if keep is True or not isinstance(node, dict):
+            return node
+        return {k: prune(node[k], keep[k]) for k in node if k in keep}
+
+    return prune(spec, used)
+
+
+def _spec_names(spec) -> set[str]:
+    names: set[str] = set()
+    for key, value in spec.items():
+        names.add(key)
+        node = value[0] if isinstance(value, list) else value
+        if isinstance(node, dict):
+            names |= _spec_names(node)
+    return names
+
+
+def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
+               dropped: set[str] | None = None) -> str:
+    """SELECT over ``_lines(line_no, text)``: the rows of the lines SQL reads exactly, in the columns the incoming rows
+    take. Layers compute each value once: the parse, the family, what is parsed again, what is built from that,
+    the checks, the row. Run with filter push-down disabled, so that the checks do not parse lines a second time.
+
+    ``dropped`` optional keys are not read: a line that has one (anywhere, as a key) is left to Python."""
+    fam = "case " + " ".join(f"when {f.when} then {code}" for code, f in enumerate(families, start=1)) + " end"
+    shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
+    first_values = "".join(f", {expr} as {name}" for name, expr in (first or {}).items())
+    shared_values = "".join(f", {expr} as {name}" for name, expr in shared.items())
+    checks = _by_family(families, lambda f: " and ".join(f"({c})" for c in f.checks), default="false")
+    checks += " and (t_src is null or created is not null)"
+    outputs = []
+    for column in OUTPUT:
+        expr = _by_family(families, lambda f, c=column: f.columns.get(c, "false" if c == "is_batch" else None))
+        outputs.append(f"({expr})::{_TYPES.get(column, 'varchar')} as {column}")
+    ids = _by_family(families, lambda f: f.columns.get("id") or sql_id(f"{f.columns['provider']} || '|id|' || {f.columns['source_id']}"))
+    # Everything above the parse reads the line's fields as j."..."; the structure declares those fields only.
+    above = f"{ids} {', '.join(outputs)} {checks} {fam} {first_values} {shared_values} {_layer(families, 'parse')} {_layer(families, 'derive')}"
+    spec = used_spec(line_spec, above)
+    return _statement(ids=ids, outputs=", ".join(outputs), checks=checks, fam=fam, first_values=first_values,
+                      shared_values=shared_values, parse=_layer(families, "parse"), derive=_layer(families, "derive"),
+                      spec=struct_type(spec), guard=_guard(dropped, spec))
+
+
+def _guard(dropped: set[str] | None, spec: dict) -> str:
+    """Leave to Python the lines that have an optional key the statement does not read. A dropped key that the
+    statement reads elsewhere under the same name cannot be told apart by its text: the statement reads it there."""
+    guarded = sorted((dropped or set()) - _spec_names(spec))
+    return f"and not regexp_matches(text, '\"({'|'.join(guarded)})\"\\s*:')" if guarded else ""
+
+
+def _statement(*, ids, outputs, checks, fam, first_values, shared_values, parse, derive, spec, guard) -> str:
+    return f"""
+select {ids} as id, line_no as source_line, {outputs}, null::bigint as _supersedes,
+       null::varchar as operation, null::varchar as trace_id, null::varchar as parent_span_id
+from (
+  select * from (
+    select *{derive}{shared_values} from (
+      select *{parse}{first_values} from (
+        select line_no, text, j, {fam} as fam from (
+          select line_no, text, try(from_json(text, {spec})) as j from _lines
+        ) where j is not null
+      ) where fam is not null {guard}
+    )
+  ) where {checks}
+)
+"""
+
+
+def families_sql(families: list[Family], line_spec: dict) -> str:
+    """How many lines of ``_lines`` fall in each family (by name): a cheap first look that lets the statement for
+    a file carry only the families it has."""
+    fam = "case " + " ".join(f"when {f.when} then '{f.name}'" for f in families) + " end"
+    spec = struct_type(used_spec(line_spec, fam))
+    return (f"select {fam} as family, count(*) from (select line_no, text, try(from_json(text, {spec})) as j"
+            " from _lines) where j is not null group by all")
+
+
+# Every key name in the lines, at any depth (a key is a string followed by a colon; inside a JSON string its quotes
+# are escaped, so text cannot pass for a key).
+KEYS_SQL = "select distinct unnest(regexp_extract_all(text, '\"([^\"\\\\]+)\"\\s*:', 1)) from _lines"
+
+
+class Statements:
+    """The SQL route's statements for one kind of log, built once per set of families and keys, and kept."""
+
+    def __init__(self, families, line_spec: dict, first=None, shared: dict | None = None):
+        self.families, self.line_spec, self.first, self.shared = families, line_spec, first, shared
+        self._selects: dict[tuple, str] = {}
+
+    def probe(self) -> str:
+        return families_sql(self.families(Keys()), self.line_spec)
+
+    def select(self, only=None, present: frozenset | None = None) -> str:
+        """The statement for the families named (default all), reading the optional keys in ``present`` (default
+        all of them)."""
+        key = (frozenset(only or ()), present)
+        if key not in self._selects:
+            keys = Keys(present)
+            built = self.families(keys)
+            families = [f for f in built if not key[0] or f.name in key[0]] or built
+            first = self.first(keys) if self.first else None
+            dropped = keys.dropped.union(*(f.dropped for f in families))
+            self._selects[key] = select_sql(families, self.line_spec, first, self.shared, dropped)
+        return self._selects[key]
+
+
+APP_LOGS = Statements(app_log_families, LINE, envelope_first, ENVELOPE_DERIVED)
+BATCH_OUTPUT = Statements(batch_output_families, BATCH_LINE)

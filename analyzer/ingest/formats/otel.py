@@ -1,0 +1,365 @@
+"""OpenTelemetry GenAI spans (format ``otel``): what Phoenix, Langfuse's OTel endpoint, OpenLLMetry, Logfire, the
+Vercel AI SDK and the collectors emit, in any of the shapes ``otel_spans.py`` reads.
+
+Only model calls are requests: spans whose ``gen_ai.operation.name`` is ``chat``, ``text_completion`` or
+``generate_content``, OpenInference spans of kind ``LLM``, OpenLLMetry's ``llm.request.type`` chat/completion
+spans, Langfuse ``generation`` observations and the AI SDK's ``doGenerate``/``doStream`` spans. Agent, workflow,
+tool and wrapper spans (which often repeat their children's usage) are skipped and counted. Embedding calls
+(``embeddings``, OpenInference ``EMBEDDING``) are priced but stored without a prompt to categorize
+(``operation='embeddings'``). Each span is one request, deduplicated by span id (a console exporter printing a
+span twice, or the same span in a collector file and a Langfuse export, counts once); the parent span and the
+trace are kept. The attribute names read are listed in README.md ("OpenTelemetry GenAI spans").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..records import Reject, Skipped, excerpt, maybe_json
+from . import register
+from .generic import chat_request_fields, content_text, guess_provider, iter_json_values, ms_between, response_text, to_float, to_int
+from .otel_spans import Span, is_span, read_span, spans_in
+
+CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses"}
+EMBEDDING_OPERATIONS = {"embeddings", "embedding"}
+AI_SDK_CALLS = {"ai.generateText.doGenerate", "ai.streamText.doStream", "ai.generateObject.doGenerate", "ai.streamObject.doStream"}
+AI_SDK_EMBEDDINGS = {"ai.embed.doEmbed", "ai.embedMany.doEmbed"}
+_NAMED_CALL = re.compile(r"^(chat|text_completion|generate_content)( |$)")
+_NAMED_EMBEDDING = re.compile(r"^embeddings( |$)")
+
+PROVIDERS = {
+    "aws.bedrock": "bedrock", "az.ai.openai": "azure", "azure.ai.openai": "azure", "azure.ai.inference": "azure",
+    "az.ai.inference": "azure", "gcp.gemini": "google", "gcp.vertex_ai": "google", "gcp.gen_ai": "google",
+    "vertex_ai": "google", "vertexai": "google", "gemini": "google", "google": "google", "mistral_ai": "mistral",
+    "mistralai": "mistral", "x_ai": "xai", "ibm.watsonx.ai": "watsonx",
+}
+# (column, attribute names in order of preference): current, then older names, OpenInference, OpenLLMetry, AI SDK.
+TOKENS = (
+    ("input_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
+                      "llm.usage.prompt_tokens", "ai.usage.promptTokens", "ai.usage.inputTokens")),
+    ("output_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion",
+                       "llm.usage.completion_tokens", "ai.usage.completionTokens", "ai.usage.outputTokens")),
+    ("cached_input_tokens", ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
+                             "gen_ai.usage.input_cached_tokens", "llm.token_count.prompt_details.cache_read")),
+    ("cache_write_tokens", ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
+                            "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write")),
+    ("reasoning_tokens", ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
+                          "llm.token_count.completion_details.reasoning")),
+)
+MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.response.model_name", "llm.model_name",
+              "llm.request.model_name", "embedding.model_name", "ai.response.model", "ai.model.id")
+PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
+COST_KEYS = ("llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total", "operation.cost")
+PARAMS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p"), ("top_k", "gen_ai.request.top_k"),
+          ("max_tokens", "gen_ai.request.max_tokens"), ("stop", "gen_ai.request.stop_sequences"),
+          ("seed", "gen_ai.request.seed"), ("frequency_penalty", "gen_ai.request.frequency_penalty"),
+          ("presence_penalty", "gen_ai.request.presence_penalty"), ("n", "gen_ai.request.choice.count"))
+DETAIL_EVENTS = ("gen_ai.client.inference.operation.details",)
+
+
+def _first(attrs: dict, keys) -> Any:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def classify(span: Span) -> str | None:
+    """'call', 'embedding' or None (not a model call) from the markers each convention sets."""
+    attrs = span.attributes
+    operation = attrs.get("gen_ai.operation.name")
+    if operation is not None:
+        op = str(operation).lower()
+        return "call" if op in CALL_OPERATIONS else "embedding" if op in EMBEDDING_OPERATIONS else None
+    markers = (
+        (attrs.get("openinference.span.kind"), {"LLM"}, {"EMBEDDING"}),
+        (attrs.get("llm.request.type"), {"chat", "completion"}, {"embedding", "embeddings"}),
+        (attrs.get("langfuse.observation.type"), {"generation"}, {"embedding"}),
+        (attrs.get("ai.operationId") or attrs.get("operation.name"), AI_SDK_CALLS, AI_SDK_EMBEDDINGS),
+    )
+    for value, calls, embeddings in markers:
+        if value is None:
+            continue
+        text = str(value)
+        if text in calls or text.upper() in calls:
+            return "call"
+        # A span that says what it is, and is something else (CHAIN, AGENT, a wrapper span), is not a model call.
+        return "embedding" if text in embeddings or text.upper() in embeddings else None
+    if attrs.get("traceloop.span.kind") is not None:
+        return None  # workflow, task, agent, tool
+    if _NAMED_CALL.match(span.name):
+        return "call"
+    return "embedding" if _NAMED_EMBEDDING.match(span.name) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages, in every convention, as the chat shape `messages_json` uses
+# ---------------------------------------------------------------------------------------------
+
+
+def _part_text(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, dict):
+        return ""
+    kind = part.get("type")
+    if kind in ("text", None) and isinstance(part.get("content"), str):
+        return part["content"]
+    if kind in ("reasoning", "thinking"):
+        return ""
+    if isinstance(part.get("text"), str):
+        return part["text"]
+    return ""
+
+
+def _tool_calls(parts: list) -> list[dict]:
+    calls = []
+    for part in parts:
+        if isinstance(part, dict) and part.get("type") in ("tool_call", "function_call"):
+            arguments = part.get("arguments")
+            calls.append({"id": part.get("id"), "type": "function",
+                          "function": {"name": part.get("name"), "arguments": arguments if isinstance(arguments, str)
+                                       else json.dumps(arguments, ensure_ascii=False)}})
+    return calls
+
+
+def parts_messages(messages: Any) -> list[dict]:
+    """``gen_ai.input.messages``/``gen_ai.output.messages`` (``[{role, parts: [...]}]``, maybe a JSON string) in
+    chat shape; messages already in chat shape (``content``) pass through ``generic.normalize_messages``."""
+    messages = maybe_json(messages)
+    if not isinstance(messages, list):
+        return []
+    out = []
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        parts = message.get("parts")
+        if not isinstance(parts, list):
+            from .generic import normalize_messages
+
+            out.extend(normalize_messages([message]))
+            continue
+        entry: dict = {"role": message.get("role") or "user", "content": "\n".join(t for t in map(_part_text, parts) if t)}
+        responses = [p for p in parts if isinstance(p, dict) and p.get("type") == "tool_call_response"]
+        if responses and not entry["content"]:
+            result = responses[0].get("response", responses[0].get("result"))
+            entry = {"role": "tool", "tool_call_id": responses[0].get("id"),
+                     "content": result if isinstance(result, str) else content_text(result)}
+        calls = _tool_calls(parts)
+        if calls:
+            entry["tool_calls"] = calls
+        out.append(entry)
+    return out
+
+
+def indexed_messages(attrs: dict, prefix: str, role_key: str, content_key: str, parts_key: str | None = None) -> list[dict]:
+    """Messages flattened into attributes with an index: ``gen_ai.prompt.0.content`` (OpenLLMetry),
+    ``llm.input_messages.0.message.content`` (OpenInference)."""
+    pattern = re.compile(re.escape(prefix) + r"\.(\d+)\.(.+)$")
+    found: dict[int, dict] = {}
+    for key, value in attrs.items():
+        match = pattern.match(key)
+        if match:
+            found.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    out = []
+    for index in sorted(found):
+        fields = found[index]
+        content = fields.get(content_key)
+        if content is None and parts_key is not None:
+            texts = [v for k, v in sorted(fields.items()) if k.startswith(parts_key) and k.endswith("message_content.text")]
+            content = "\n".join(str(t) for t in texts)
+        decoded = maybe_json(content)
+        text = content_text(decoded) if isinstance(decoded, (list, dict)) else ("" if content is None else str(content))
+        out.append({"role": str(fields.get(role_key) or "user"), "content": text})
+    return out
+
+
+def _request_messages(value: Any) -> list[dict]:
+    """Messages out of a prompt attribute holding text, a message list or a request body (JSON or not)."""
+    if value is None:
+        return []
+    return chat_request_fields(maybe_json(value)).get("messages_json") or []
+
+
+def _event_attributes(span: Span, names) -> dict:
+    merged: dict = {}
+    for name, attrs in span.events:
+        if name in names:
+            merged.update(attrs)
+    return merged
+
+
+def input_messages(span: Span) -> list[dict]:
+    attrs = {**_event_attributes(span, DETAIL_EVENTS), **span.attributes}
+    messages = parts_messages(attrs.get("gen_ai.input.messages"))
+    if not messages:
+        messages = indexed_messages(attrs, "llm.input_messages", "message.role", "message.content", "message.contents")
+    if not messages:
+        messages = indexed_messages(attrs, "gen_ai.prompt", "role", "content")
+    if not messages:
+        old = _first(attrs, ("gen_ai.prompt",)) or _event_attributes(span, ("gen_ai.content.prompt",)).get("gen_ai.prompt")
+        messages = _request_messages(old)
+    if not messages:
+        messages = _request_messages(_first(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
+    system = _first(attrs, ("gen_ai.system_instructions",))
+    if system is not None:
+        decoded = maybe_json(system)
+        text = "\n".join(t for t in map(_part_text, decoded) if t) if isinstance(decoded, list) else str(decoded)
+        if text:
+            messages = [{"role": "system", "content": text}] + messages
+    return messages
+
+
+def output_text(span: Span) -> str | None:
+    attrs = {**_event_attributes(span, DETAIL_EVENTS), **span.attributes}
+    messages = parts_messages(attrs.get("gen_ai.output.messages"))
+    if not messages:
+        messages = indexed_messages(attrs, "llm.output_messages", "message.role", "message.content", "message.contents")
+    if not messages:
+        messages = indexed_messages(attrs, "gen_ai.completion", "role", "content")
+    if messages:
+        texts = [m.get("content") or (json.dumps(m["tool_calls"], ensure_ascii=False) if m.get("tool_calls") else "")
+                 for m in messages]
+        return "\n".join(t for t in texts if t) or None
+    old = _first(attrs, ("gen_ai.completion",)) or _event_attributes(span, ("gen_ai.content.completion",)).get("gen_ai.completion")
+    value = old if old is not None else _first(attrs, ("output.value", "ai.response.text", "ai.response.object"))
+    if value is None:
+        return None
+    return response_text(maybe_json(value)) if isinstance(maybe_json(value), (dict, list)) else str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# One span -> one record
+# ---------------------------------------------------------------------------------------------
+
+
+def _provider(attrs: dict, model: Any) -> str | None:
+    named = _first(attrs, PROVIDER_KEYS)
+    if named is None:
+        return guess_provider(model)
+    name = str(named).lower()
+    return PROVIDERS.get(name) or PROVIDERS.get(name.split(".")[0]) or name.split(".")[0]
+
+
+def _tokens(attrs: dict) -> dict:
+    out = {column: to_int(_first(attrs, keys), keys[0]) for column, keys in TOKENS}
+    read, write, total = out["cached_input_tokens"] or 0, out["cache_write_tokens"] or 0, out["input_tokens"]
+    if total is not None and read + write > total:
+        out["input_tokens"] = total + read + write  # an Anthropic-style count that left the cache out
+    return out
+
+
+def _params(attrs: dict) -> dict | None:
+    params = {name: attrs[key] for name, key in PARAMS if attrs.get(key) not in (None, "", [], {})}
+    invocation = maybe_json(attrs.get("llm.invocation_parameters"))
+    if isinstance(invocation, dict):
+        params.update({k: v for k, v in invocation.items() if k not in params and v not in (None, [], {})})
+    return params or None
+
+
+def _status(span: Span, attrs: dict) -> str:
+    if span.error or attrs.get("error.type") is not None:
+        return "error"
+    reasons = maybe_json(attrs.get("gen_ai.response.finish_reasons"))
+    if isinstance(reasons, list) and "content_filter" in reasons:
+        return "blocked"
+    return "ok"
+
+
+def _tags(span: Span, attrs: dict) -> dict | None:
+    tags = {
+        "span_name": span.name or None,
+        "service": span.resource.get("service.name"),
+        "scope": span.scope,
+        "conversation_id": _first(attrs, ("gen_ai.conversation.id", "session.id", "langfuse.session.id")),
+        "agent": _first(attrs, ("gen_ai.agent.name",)),
+        "error": _first(attrs, ("error.type",)) or span.status_message,
+    }
+    return {k: v for k, v in tags.items() if v not in (None, "")} or None
+
+
+def span_record(span: Span) -> dict | Skipped:
+    kind = classify(span)
+    if kind is None:
+        return Skipped(None, f"span {span.name!r} is not a model call")
+    attrs = span.attributes
+    model = _first(attrs, MODEL_KEYS)
+    record: dict = {
+        "source_id": span.span_id, "trace_id": span.trace_id, "parent_span_id": span.parent_id,
+        "provider": _provider(attrs, model), "model": model, "created_at": span.start,
+        "duration_ms": ms_between(span.start, span.end),
+        "cost_usd": to_float(_first(attrs, COST_KEYS), "llm.cost.total"),
+        "operation": "embeddings" if kind == "embedding" else _first(attrs, ("gen_ai.operation.name",)),
+        "status": _status(span, attrs), "params_json": _params(attrs), "tags_json": _tags(span, attrs),
+        "user_id": _first(attrs, ("user.id", "enduser.id", "langfuse.user.id", "gen_ai.user.id")),
+        **_tokens(attrs),
+    }
+    if kind == "call":
+        messages = input_messages(span)
+        if messages:
+            from .generic import split_conversation
+
+            system, prompt = split_conversation(messages)
+            record.update(messages_json=messages, system_prompt=system, prompt_text=prompt)
+        record["response_text"] = output_text(span)
+    if span.span_id:
+        record["_dedupe_key"] = f"otel|{span.span_id}"
+    return record
+
+
+class OpenTelemetry:
+    name = "otel"
+    label = "OpenTelemetry spans"
+    order = 50
+
+    def sniff(self, src) -> int:
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if not isinstance(obj, dict):
+            return 0
+        if isinstance(obj.get("resourceSpans", obj.get("resource_spans")), list):
+            return 96
+        return 90 if is_span(obj) else 0
+
+    def near_miss(self, src) -> str | None:
+        """Trace exports plan cannot read as OpenTelemetry spans."""
+        from ..records import first_json_object
+
+        obj = first_json_object(src)
+        if isinstance(obj, dict) and isinstance(obj.get("data"), list) and obj["data"]:
+            obj = obj["data"][0]
+        if not isinstance(obj, dict):
+            return None
+        if "traceID" in obj or "operationName" in obj or "references" in obj:
+            return ("it looks like a Jaeger trace export, but plan reads OpenTelemetry's own JSON: export OTLP JSON "
+                    "(the collector's file exporter) instead")
+        if ("spanId" in obj or "span_id" in obj) and "attributes" not in obj:
+            return "it looks like OpenTelemetry spans, but they carry no attributes (no gen_ai.* or llm.* values to read)"
+        return None
+
+    def parse(self, src, ctx):
+        for number, value in iter_json_values(src):
+            if isinstance(value, Reject):
+                yield value
+                continue
+            for raw, resource, scope in spans_in(value):
+                if not is_span(raw):
+                    yield Reject(number, "not a span (no span id, name or attributes)", excerpt(raw))
+                    continue
+                try:
+                    record = span_record(read_span(raw, resource, scope))
+                except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                    yield Reject(number, f"unreadable span ({exc})", excerpt(raw))
+                    continue
+                if isinstance(record, Skipped):
+                    yield Skipped(number, record.reason)
+                    continue
+                record["_line"] = number
+                yield record
+
+
+register(OpenTelemetry())

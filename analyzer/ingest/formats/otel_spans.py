@@ -1,0 +1,194 @@
+"""OpenTelemetry spans as people keep them, read into one shape (``Span``) whatever wrote them:
+
+- OTLP JSON as the collector's file exporter writes it: ``{"resourceSpans": [{"resource", "scopeSpans": [{"scope",
+  "spans": [...]}]}]}`` per line or as one document (also ``instrumentationLibrarySpans``, snake_case keys);
+- bare OTLP/JSON spans or lists of them: typed attribute values (``{"key", "value": {"stringValue"|"intValue"|...}}``,
+  int64 written as strings), ids in hex or base64, times in ``*UnixNano`` strings;
+- the Python SDK's ``span.to_json()`` and ConsoleSpanExporter output: flat ``attributes`` objects, ``context``
+  with ``0x`` ids, ISO times, often pretty-printed objects one after another;
+- the JS SDK's span objects: ``traceId``/``spanId`` or ``id``, ``parentId``/``parentSpanId``/``parentSpanContext``,
+  ``startTime``/``endTime`` as ``[seconds, nanoseconds]`` or ``timestamp``/``duration`` in microseconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterator
+
+from ..records import to_utc
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_EPOCH = datetime(1970, 1, 1)
+_ERROR_CODES = {2, "2", "ERROR", "STATUS_CODE_ERROR", "StatusCode.ERROR"}
+
+
+@dataclass
+class Span:
+    span_id: str | None
+    trace_id: str | None
+    parent_id: str | None
+    name: str
+    start: datetime | None
+    end: datetime | None
+    attributes: dict
+    events: list[tuple[str, dict]] = field(default_factory=list)
+    error: bool = False
+    status_message: str | None = None
+    resource: dict = field(default_factory=dict)
+    scope: str | None = None
+
+
+def any_value(value: Any) -> Any:
+    """An OTLP ``AnyValue`` (``{"stringValue": ...}`` and friends) as a plain value; plain values pass through."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return {} if value == {} else value
+    (kind, inner), = value.items()
+    if kind in ("stringValue", "string_value", "boolValue", "bool_value", "bytesValue", "bytes_value"):
+        return inner
+    if kind in ("intValue", "int_value"):
+        return int(inner) if isinstance(inner, (str, int)) and str(inner).lstrip("-").isdigit() else inner
+    if kind in ("doubleValue", "double_value"):
+        return float(inner) if isinstance(inner, (str, int, float)) else inner
+    if kind in ("arrayValue", "array_value"):
+        return [any_value(v) for v in (inner or {}).get("values", [])] if isinstance(inner, dict) else inner
+    if kind in ("kvlistValue", "kvlist_value"):
+        return key_values((inner or {}).get("values", [])) if isinstance(inner, dict) else inner
+    return value
+
+
+def key_values(items: Any) -> dict:
+    """OTLP attributes (a list of ``{"key", "value"}``) or a flat attributes object, as a dict of plain values."""
+    if isinstance(items, dict):
+        return dict(items)
+    out: dict = {}
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and "key" in item:
+            out.setdefault(str(item["key"]), any_value(item.get("value")))
+    return out
+
+
+def hex_id(value: Any) -> str | None:
+    """A trace or span id as lower-case hex: hex as is (``0x`` prefix dropped), base64 decoded; None when empty."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.lower().startswith("0x"):
+        text = text[2:]
+    if _HEX.match(text) and len(text) in (16, 32):
+        return text.lower()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.lower() if _HEX.match(text) else text
+    return raw.hex() if len(raw) in (8, 16) else text
+
+
+def _nanos(value: Any) -> datetime | None:
+    if value is None or value == "" or str(value) == "0":
+        return None
+    nanos = int(value)
+    return _EPOCH + timedelta(microseconds=nanos // 1000)
+
+
+def _hr_time(value: Any) -> datetime | None:
+    """JS HrTime ``[seconds, nanoseconds]``, epoch milliseconds or an ISO string."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return _EPOCH + timedelta(seconds=int(value[0]), microseconds=int(value[1]) // 1000)
+    return to_utc(value) if value not in (None, "") else None
+
+
+def _times(raw: dict) -> tuple[datetime | None, datetime | None]:
+    for start_key, end_key in (("startTimeUnixNano", "endTimeUnixNano"), ("start_time_unix_nano", "end_time_unix_nano")):
+        if raw.get(start_key) not in (None, ""):
+            return _nanos(raw.get(start_key)), _nanos(raw.get(end_key))
+    if raw.get("start_time") not in (None, "") or raw.get("startTime") not in (None, ""):
+        start = raw.get("start_time", raw.get("startTime"))
+        end = raw.get("end_time", raw.get("endTime"))
+        return _hr_time(start), _hr_time(end)
+    if isinstance(raw.get("timestamp"), (int, float)):  # JS console exporter: microseconds since the epoch
+        start = _EPOCH + timedelta(microseconds=int(raw["timestamp"]))
+        duration = raw.get("duration")
+        return start, start + timedelta(microseconds=float(duration)) if isinstance(duration, (int, float)) else None
+    return None, None
+
+
+def _ids(raw: dict) -> tuple[str | None, str | None, str | None]:
+    context = raw.get("context") or raw.get("spanContext") or raw.get("_spanContext") or {}
+    context = context if isinstance(context, dict) else {}
+    span_id = raw.get("spanId", raw.get("span_id", context.get("span_id", context.get("spanId", raw.get("id")))))
+    trace_id = raw.get("traceId", raw.get("trace_id", context.get("trace_id", context.get("traceId"))))
+    parent = raw.get("parentSpanId", raw.get("parent_span_id", raw.get("parentId", raw.get("parent_id"))))
+    parent_context = raw.get("parentSpanContext") or raw.get("parent")
+    if parent is None and isinstance(parent_context, dict):
+        parent = parent_context.get("spanId", parent_context.get("span_id"))
+    return hex_id(span_id), hex_id(trace_id), hex_id(parent)
+
+
+def _status(raw: dict) -> tuple[bool, str | None]:
+    status = raw.get("status")
+    if isinstance(status, dict):
+        code = status.get("code", status.get("status_code"))
+        return code in _ERROR_CODES, status.get("message") or status.get("description")
+    return status in _ERROR_CODES, None
+
+
+def _events(raw: dict) -> list[tuple[str, dict]]:
+    out = []
+    for event in raw.get("events") or []:
+        if isinstance(event, dict):
+            out.append((str(event.get("name") or ""), key_values(event.get("attributes") or [])))
+    return out
+
+
+def is_span(obj: Any) -> bool:
+    """A span object of any of the shapes above (not a Langfuse observation or a log record)."""
+    if not isinstance(obj, dict) or "attributes" not in obj:
+        return False
+    has_id = any(k in obj for k in ("spanId", "span_id", "context", "spanContext", "_spanContext")) or (
+        "id" in obj and ("traceId" in obj or "trace_id" in obj))
+    return has_id and ("name" in obj or "kind" in obj)
+
+
+def read_span(raw: dict, resource: dict | None = None, scope: str | None = None) -> Span:
+    span_id, trace_id, parent_id = _ids(raw)
+    start, end = _times(raw)
+    error, message = _status(raw)
+    own_resource = raw.get("resource")
+    if isinstance(own_resource, dict) and own_resource.get("attributes") is not None:
+        resource = {**(resource or {}), **key_values(own_resource["attributes"])}
+    return Span(
+        span_id=span_id, trace_id=trace_id, parent_id=parent_id, name=str(raw.get("name") or ""),
+        start=start, end=end, attributes=key_values(raw.get("attributes") or []), events=_events(raw),
+        error=error, status_message=message, resource=resource or {}, scope=scope,
+    )
+
+
+def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
+    """(raw span, resource attributes, scope name) of every span in a JSON value of any of the shapes above."""
+    if isinstance(value, list):
+        for item in value:
+            yield from spans_in(item)
+        return
+    if not isinstance(value, dict):
+        return
+    envelopes = value.get("resourceSpans", value.get("resource_spans"))
+    if isinstance(envelopes, list):
+        for envelope in envelopes:
+            if not isinstance(envelope, dict):
+                continue
+            resource = key_values(((envelope.get("resource") or {}).get("attributes")) or [])
+            scopes = envelope.get("scopeSpans", envelope.get("scope_spans", envelope.get("instrumentationLibrarySpans"))) or []
+            for scope_spans in scopes if isinstance(scopes, list) else []:
+                scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
+                for raw in scope_spans.get("spans") or []:
+                    yield raw, resource, scope.get("name") if isinstance(scope, dict) else None
+        return
+    if isinstance(value.get("spans"), list):
+        for raw in value["spans"]:
+            yield raw, {}, None
+        return
+    yield value, {}, None

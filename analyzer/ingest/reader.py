@@ -1,0 +1,157 @@
+"""Reading one file: a format's records (or the SQL route's leftover lines) turned into incoming rows and rejects.
+
+A file is read in one transaction, or committed in steps of ``tuning.COMMIT_ROWS`` rows when it is long (DuckDB
+keeps an open transaction's small appends in memory)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from . import tuning
+from .coerce import normalise_record, record_excerpt
+from .incoming import FileResult, IncomingRows
+from .records import Reject, Skipped
+from .rejects import Rejects
+from .sources import SourceFile
+
+# _seq orders rows so the first occurrence wins: file number * FILE_SEQ + line * LINE_SEQ + record within the line.
+FILE_SEQ = 1 << 40
+LINE_SEQ = 1 << 10
+_NO_LINE = 1 << 29  # records without a line number come after every numbered line
+
+
+@dataclass
+class IngestContext:
+    """State shared by all files of one `plan ingest` run (e.g. batch inputs awaiting their outputs).
+
+    ``deferred`` holds ``(SourceFile, format name, record)`` written after every file was read (unmatched batch
+    inputs); a parser that later consumes one sets its record to None or marks it ``record["_consumed"] = True``.
+    ``joined`` maps a batch input file to the output files its lines were joined into. ``warnings`` are sentences
+    for the user (stderr), ``config`` the loaded plan.toml."""
+
+    mapping: dict[str, str] = field(default_factory=dict)
+    store: dict = field(default_factory=dict)
+    deferred: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    joined: dict[str, set] = field(default_factory=dict)
+
+
+class FileReader:
+    """Turns parser output into incoming rows and rejects, flushing and committing as the rows add up."""
+
+    def __init__(self, con, incoming: IncomingRows, rejects: Rejects, results: dict[str, FileResult],
+                 ctx: IngestContext, now: datetime):
+        self.con = con
+        self.incoming = incoming
+        self.rejects = rejects
+        self.results = results
+        self.ctx = ctx
+        self.now = now
+        self.buffer: list[dict] = []
+        self._last_line = None
+        self._sub = 0
+        self._unnumbered = 0
+        self.committed: dict[str, int] = {}  # file -> rows already committed while it was being read
+        self.on_reread: Callable[[], object] | None = None  # called when a file is read a second time from the start
+        self._rows_at_commit = 0
+
+    def _seq(self, line, seq_base: int) -> int:
+        if line is None:
+            self._unnumbered += 1
+            return seq_base + (_NO_LINE + self._unnumbered) * LINE_SEQ
+        if line == self._last_line:
+            self._sub += 1
+        else:
+            self._last_line, self._sub = line, 0
+        return seq_base + int(line) * LINE_SEQ + min(self._sub, LINE_SEQ - 1)
+
+    def take(self, item, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        """One parser item: a record, a Reject, a Skipped (counted), None, or an iterable of those."""
+        result = self.results[src.display]
+        if item is None:
+            return
+        if isinstance(item, Reject):
+            self.rejects.add(src.identity, src.display, fmt_name, item, result)
+            return
+        if isinstance(item, Skipped):
+            result.rows_skipped += 1
+            return
+        if not isinstance(item, dict):
+            for sub in item:
+                self.take(sub, src, fmt_name, seq_base)
+            return
+        try:
+            row = normalise_record(item, src.display, fmt_name, self.now, self._seq(item.get("_line"), seq_base))
+        except (ValueError, TypeError, OverflowError) as exc:
+            self.rejects.add(src.identity, src.display, fmt_name, Reject(item.get("_line"), str(exc), record_excerpt(item)), result)
+            return
+        self.buffer.append(row)
+        if len(self.buffer) >= tuning.BATCH_ROWS:
+            self.spill(src)
+
+    def spill(self, src: SourceFile | None = None) -> None:
+        self.incoming.add_records(self.buffer)
+        self.buffer = []
+        if self.incoming.rows >= tuning.STAGE_ROWS:
+            self.finish()
+            if src is not None:
+                self.maybe_commit(src)
+
+    def settle(self, src: SourceFile) -> None:
+        """Between two chunks of the SQL route: hand buffered rows over, flush and commit when due."""
+        if self.buffer:
+            self.incoming.add_records(self.buffer)
+            self.buffer = []
+        if self.incoming.rows >= tuning.STAGE_ROWS:
+            self.finish()
+        self.maybe_commit(src)
+
+    def finish(self) -> None:
+        if self.buffer:
+            self.incoming.add_records(self.buffer)
+            self.buffer = []
+        self.incoming.flush(self.results)
+        self.rejects.flush()
+
+    def maybe_commit(self, src: SourceFile) -> None:
+        """Commit a big file in steps: DuckDB keeps an open transaction's rows in memory."""
+        result = self.results[src.display]
+        if result.rows_added + result.rows_duplicate + result.rows_conflicting - self._rows_at_commit < tuning.COMMIT_ROWS:
+            return
+        self.finish()
+        self.con.execute("commit")
+        self.con.execute("begin transaction")
+        self._rows_at_commit = result.rows_added + result.rows_duplicate + result.rows_conflicting
+        self.committed[src.display] = result.rows_added
+
+    def start_file(self) -> None:
+        self._rows_at_commit = 0
+
+    def lines_left(self, src: SourceFile, lines: int, window: int = 1 << 20):
+        """Numbers of the file's lines (1..lines) with no row stored, a window of lines at a time so that memory
+        does not grow with the file."""
+        import numpy as np
+
+        for low in range(1, lines + 1, window):
+            high = min(low + window - 1, lines)
+            done = self.con.execute(
+                "select source_line from requests where source_file = ? and source_line between ? and ?",
+                [src.display, low, high],
+            ).fetchnumpy()["source_line"]
+            left = np.ones(high - low + 1, dtype=bool)
+            left[done - low] = False
+            yield from (np.flatnonzero(left) + low).tolist()
+
+    def python_route(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        for item in parser.parse(src, self.ctx):
+            self.take(item, src, fmt_name, seq_base)
+
+    def parse_lines(self, parser, rows, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        """Lines ``(line_no, text)`` of an Arrow table through the format's ``parse_line``."""
+        for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
+            line = text.rstrip("\r\n")
+            if line.strip():
+                self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)

@@ -1,0 +1,318 @@
+"""The steps of one `plan ingest` run: find the files, detect their formats, read each (SQL or Python route),
+write the batch inputs that found no output, explain files that did not match, record provenance, summarise."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timezone
+
+from ..errors import PlanError
+from ..progress import Say
+from . import tuning
+from .detect import detect_format, explain_mismatch, explain_rejects, unknown_format_message
+from .incoming import FileResult, IncomingRows
+from .priced import Tariffs
+from .reader import FILE_SEQ, FileReader, IngestContext
+from .rejects import Rejects
+from .remote import ObjectsProgress, RemoteObject, RemoteObjects
+from .sources import SourceFile, expand_paths
+from .sql_route import SqlRoute
+from .summary import build_summary, file_entry, file_stats
+
+
+class Bars:
+    """Progress on stderr: a bar of bytes per local file; one bar of objects and bytes per object-storage listing."""
+
+    def __init__(self):
+        from ..progress import bar
+
+        self.objects = ObjectsProgress(bar)
+
+    def for_file(self, src: SourceFile):
+        from ..output import clean
+        from ..progress import bar
+
+        if isinstance(src, RemoteObject):
+            return self.objects.track(src)
+        return bar(total=src.size_bytes or None, desc=clean(src.display[-40:], limit=40), unit="B", unit_scale=True)
+
+    def close(self) -> None:
+        self.objects.close()
+
+
+class _Digest:
+    """sha256 of the bytes on disk, computed while the file is read once; recomputed if it was not."""
+
+    def __init__(self, src: SourceFile):
+        self.src = src
+        self.reset()
+
+    def update(self, data) -> None:
+        self.hash.update(data)
+        self.count += len(data)
+
+    def reset(self) -> None:
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def hexdigest(self) -> str:
+        if self.count == self.src.size_bytes:
+            return self.hash.hexdigest()
+        full = hashlib.sha256()
+        with open(self.src.path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                full.update(block)
+        return full.hexdigest()
+
+
+def run(con, settings, *, progress: bool, say: Say) -> dict:
+    from .formats import load_all
+
+    formats = load_all()
+    if settings.format is not None and settings.format not in formats:
+        raise PlanError(f"Unknown format {settings.format!r}. Known formats: {', '.join(sorted(formats))}.")
+    objects = RemoteObjects(con, settings, fmt=settings.format, say=say)
+    bars = Bars() if progress else None
+    previous_limit = None
+    sources: list[SourceFile] = []
+    try:
+        sources = objects.since_filter(expand_paths(list(settings.paths), expand_url=objects.expand))
+        if not sources and (objects.listings or objects.local_before_since):
+            return nothing_new(con, settings, objects)
+        previous_limit = cap_memory(con)
+        return {**_run(con, settings, sources, formats, bars, say), **objects.summary()}
+    finally:
+        objects.close()
+        if bars is not None:
+            bars.close()
+        if previous_limit is not None:
+            con.execute(f"set memory_limit = '{previous_limit}'")
+        for src in sources:
+            if src.temporary:
+                try:
+                    os.unlink(src.path)
+                except OSError:
+                    pass
+
+
+def nothing_new(con, settings, objects: RemoteObjects) -> dict:
+    """Every object was read before (or is older than --since): a run that adds nothing, and says so."""
+    from ..db import record_stage_run
+    from .summary import build_summary
+
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    summary = {**build_summary([], [], []), **objects.summary()}
+    params = {"paths": list(settings.paths), "format": settings.format, "map": dict(settings.mapping)}
+    record_stage_run(con, "ingest", params, {**summary, "files": 0}, started_at=started)
+    return summary
+
+
+def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | None, say: Say) -> dict:
+    from ..db import record_stage_run
+    from ..pricing import Pricing
+
+    if not sources:
+        raise PlanError("No files to ingest: the paths given hold no files.")
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    stamp = con.execute("select now()::timestamp").fetchall()[0][0]
+    ctx = IngestContext(mapping=dict(settings.mapping), config={"prices": dict(settings.prices)})
+    planned, skipped = plan_files(sources, formats, settings.format)
+    results = {src.display: FileResult(path=src.display, format=name or "empty") for src, name in planned}
+    for src in skipped:
+        results[src.display] = FileResult(path=src.display, format="unknown")
+        why = explain_mismatch(src, formats)
+        results[src.display].note = f"not a log format plan recognises{'; ' + why if why else ''}"
+        ctx.warnings.append(f"{src.display}: skipped, {results[src.display].note}.")
+
+    tariffs = Tariffs(con, Pricing(ctx.config, now=started), started)
+    incoming = IncomingRows(con, tariffs, stamp)
+    reader = FileReader(con, incoming, Rejects(con), results, ctx, started)
+    seq_bases = {src.display: number * FILE_SEQ for number, (src, _) in enumerate(planned, start=1)}
+    digests = {}
+    for src, name in planned:
+        if name is not None:
+            digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
+    write_unmatched_batch_inputs(con, reader, seq_bases)
+    note_batch_joins(ctx, results)
+    note_rejected_files(con, planned, results, formats, ctx)
+    record_files(con, planned, results, digests)
+
+    ordered = [results[src.display] for src in sources if src.display in results]
+    files = [file_entry(r, file_stats(con, r.path, stamp)) for r in ordered]
+    summary = build_summary(files, tariffs.unknown_models, incoming.conflict_examples)
+    record_stage_run(
+        con, "ingest",
+        {"paths": [s.display for s in sources], "format": settings.format, "map": dict(settings.mapping)},
+        {**{k: v for k, v in summary.items() if k not in ("files", "conflicts")}, "files": len(files),
+         "rows_duplicate_by_file": {r.path: r.rows_duplicate for r in ordered},
+         "rows_conflicting_by_file": {r.path: r.rows_conflicting for r in ordered if r.rows_conflicting},
+         "rows_skipped_by_file": {r.path: r.rows_skipped for r in ordered if r.rows_skipped}},
+        started_at=started,
+    )
+    for sentence in ctx.warnings:
+        say(sentence)
+    return summary
+
+
+def plan_files(sources: list[SourceFile], formats: dict, fmt: str | None):
+    """(files with their format, or None when empty; files no format recognises) in reading order: batch inputs
+    before their outputs. An unrecognised file named on its own is an error; one found in a folder is skipped."""
+    planned: list[tuple[SourceFile, str | None]] = []
+    skipped: list[SourceFile] = []
+    for src in sources:
+        try:
+            if src.size_bytes == 0 or not src.head().strip():
+                planned.append((src, None))
+                continue
+            name = fmt or detect_format(src, formats)
+        except OSError as exc:
+            raise PlanError(f"{src.display}: cannot read ({exc.strerror or exc}).") from None
+        except EOFError:
+            raise PlanError(f"{src.display}: cannot read (the gzip file is truncated).") from None
+        if name is None:
+            if src.explicit:
+                raise PlanError(unknown_format_message(src, formats))
+            skipped.append(src)
+            continue
+        planned.append((src, name))
+    if not any(name for _, name in planned) and skipped:
+        raise PlanError(unknown_format_message(skipped[0], formats) if len(skipped) == 1 else (
+            f"None of the {len(skipped)} files found is a log format plan recognises "
+            f"(e.g. {skipped[0].display}). Pass --format NAME, or --format generic --map ... for other CSV/JSONL."
+        ))
+    planned.sort(key=lambda item: formats[item[1]].order if item[1] else 0)
+    return planned, skipped
+
+
+def _uses_sql_route(parser, src: SourceFile, settings, ctx: IngestContext) -> bool:
+    if not settings.sql_route or not hasattr(parser, "fast_select") or not hasattr(parser, "parse_line"):
+        return False
+    if hasattr(parser, "sql_route_ok") and not parser.sql_route_ok(ctx):
+        return False
+    from .records import is_json_lines
+
+    return is_json_lines(src)
+
+
+def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: int, settings, bars: Bars | None) -> str:
+    """One file in its own transaction (committed in steps when long); returns its sha256."""
+    con = reader.con
+    digest = _Digest(src)
+    bar = bars.for_file(src) if bars is not None else None
+
+    def reread():
+        digest.reset()
+        if bar is not None and hasattr(bar, "reset"):
+            bar.reset()
+
+    src.on_read = bar.update if bar is not None else None
+    src.digest = digest
+    reader.on_reread = reread
+    con.execute("begin transaction")
+    reader.start_file()
+    try:
+        if _uses_sql_route(parser, src, settings, reader.ctx):
+            SqlRoute(reader, parser, src, name, seq_base).run()
+        else:
+            reader.python_route(parser, src, name, seq_base)
+        reader.finish()
+        con.execute("commit")
+    except PlanError:
+        con.execute("rollback")
+        raise
+    except (OSError, EOFError) as exc:
+        con.execute("rollback")
+        raise _unreadable(src, exc, reader.committed.get(src.display)) from None
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        src.on_read = None
+        src.digest = None
+        if bar is not None:
+            bar.close()
+    if src.truncated:
+        reader.ctx.warnings.append(
+            f"{src.display}: the gzip file is cut short; every complete record before the cut was read, "
+            "and the cut-off last record is rejected. Re-download it to get the rest."
+        )
+    return digest.hexdigest()
+
+
+def _unreadable(src: SourceFile, exc: BaseException, stored: int | None) -> PlanError:
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if stored is None:
+        return PlanError(f"{src.display}: cannot read ({reason}); nothing from this file was stored.")
+    return PlanError(
+        f"{src.display}: cannot read ({reason}) after {stored:,} of its requests were stored; fix or "
+        "re-download it and ingest it again (requests already stored are not added twice)."
+    )
+
+
+def write_unmatched_batch_inputs(con, reader: FileReader, seq_bases: dict) -> None:
+    """Batch input lines no output was found for: real requests without a response (status no_response)."""
+    pending = [(s, n, r) for s, n, r in reader.ctx.deferred if r is not None and not r.get("_consumed")]
+    if not pending:
+        return
+    con.execute("begin transaction")
+    try:
+        for src, name, record in pending:
+            reader.take(record, src, name, seq_bases.get(src.display, 0))
+        reader.finish()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def note_batch_joins(ctx: IngestContext, results: dict[str, FileResult]) -> None:
+    for input_file, outputs in ctx.joined.items():
+        if input_file in results:
+            results[input_file].joined_into = sorted(outputs - {input_file})
+
+
+def note_rejected_files(con, planned, results: dict[str, FileResult], formats: dict, ctx: IngestContext) -> None:
+    """A file most of whose records were rejected gets one sentence: the format it resembles and what failed."""
+    for src, name in planned:
+        r = results[src.display]
+        kept = r.rows_added + r.rows_duplicate + r.rows_conflicting
+        if name is None:
+            continue
+        label = getattr(formats[name], "label", name)
+        if r.rows_rejected and r.rows_rejected > kept and not r.joined_into:
+            r.note = explain_rejects(con, src.display, label, r.rows_rejected, kept)
+        elif r.rows_skipped and not kept and not r.joined_into:
+            r.note = (f"{r.rows_skipped:,} records read as {label}, none of them a model call (agent, tool and "
+                      "workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
+                      "OpenInference LLM kind or a Langfuse generation)")
+        if r.note:
+            ctx.warnings.append(f"{src.display}: {r.note}.")
+
+
+def record_files(con, planned, results: dict[str, FileResult], digests: dict) -> None:
+    for src, name in planned:
+        r = results[src.display]
+        con.execute(
+            """insert into ingested_files (path, sha256, size_bytes, source_format, rows_added, rows_duplicate,
+                   rows_rejected, object_version) values (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [src.display, digests.get(src.display), src.size_bytes, name or "empty", r.rows_added, r.rows_duplicate,
+             r.rows_rejected, src.version],
+        )
+
+
+_UNITS = {"b": 1, "bytes": 1, "kb": 1e3, "kib": 1 << 10, "mb": 1e6, "mib": 1 << 20, "gb": 1e9, "gib": 1 << 30, "tb": 1e12, "tib": 1 << 40}
+
+
+def cap_memory(con) -> str | None:
+    """Lower DuckDB's buffer pool to ``tuning.MEMORY_LIMIT`` for the run; returns the setting to restore, if changed."""
+    current = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+    number, _, unit = str(current).strip().partition(" ")
+    try:
+        size = float(number) * _UNITS.get(unit.strip().lower() or "b", 1)
+    except ValueError:
+        return None
+    if size <= tuning.MEMORY_LIMIT:
+        return None
+    con.execute(f"set memory_limit = '{tuning.MEMORY_LIMIT >> 20}MB'")
+    return current

@@ -1,0 +1,16 @@
+"""Sizes that bound ingest's memory and the number of statements it plans (tests shrink them to force edge cases).
+
+Read as ``tuning.NAME`` at run time, never copied into another module, so that a test's monkeypatch reaches every
+step."""
+
+from __future__ import annotations
+
+BATCH_ROWS = 20_000  # Python-route records per Arrow batch
+STAGE_ROWS = 250_000  # staged rows per flush into `requests`
+CHUNK_BYTES = 64 << 20  # SQL route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
+PROBE_LINES = 2_000  # SQL route: first lines parsed up front for the models to price and ids already stored
+FEW_LINES = 200  # SQL route: lines left over from a chunk that go to the Python parser without a second SQL pass
+COMMIT_ROWS = 100_000  # a file taken in chunks or by Python is committed in steps (DuckDB holds small appends in memory)
+MEMORY_LIMIT = 1 << 30  # DuckDB's buffer pool during ingest (its default is 80% of RAM); at 512 MB it frees and refaults
+LOCK_WAIT_S = 5.0  # how long a second writer waits for the database before it is told who holds it
+MAX_JSON_DEPTH = 200  # JSON nested deeper than this is a reject: Python's parser would overflow its stack near 1,000

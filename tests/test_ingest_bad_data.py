@@ -1,0 +1,113 @@
+"""Bad data never wrecks figures: impossible times, ids repeated with other content, absurd nesting, two writers."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import cli
+from analyzer.db import connect, dicts, scalar
+from analyzer.errors import PlanError
+from analyzer.ingest import ingest_paths
+from analyzer.status import status_summary
+
+
+def on_both_routes(tmp_path, path):
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
+                        dicts(con, "select source_line, reason from rejects order by source_line"))
+        con.close()
+    assert stored[True] == stored[False]
+    return stored[True]
+
+
+def test_impossible_times_are_rejected_with_their_reason(tmp_path, fixtures):
+    summary, requests, rejects = on_both_routes(tmp_path, fixtures / "bad_data" / "impossible_times.jsonl")
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 4)
+    reasons = {r["source_line"]: r["reason"] for r in rejects}
+    assert "9999-12-31 23:59:59 is more than a day after now" in reasons[2]
+    assert "1970-01-01 00:00:00 is before 2015" in reasons[3]
+    assert "2014-01-01 00:00:00 is before 2015" in reasons[4]
+    assert "2100-01-01 00:00:00 is more than a day after now" in reasons[5]
+    # The figures rest on the two real calls only, both priced: no month stretched to the year 9999.
+    assert sum(r["input_tokens"] for r in requests) == 1000 + 600 and sum(r["output_tokens"] for r in requests) == 100 + 60
+    assert {r["cost_source"] for r in requests} == {"catalog"} and summary["unknown_models"] == []
+    assert max(r["created_at"] for r in requests).year == 2025
+
+
+def test_an_id_repeated_with_other_content_is_a_conflict_and_the_first_is_kept(tmp_path, fixtures):
+    path = fixtures / "bad_data" / "repeated_ids.jsonl"
+    summary, requests, _ = on_both_routes(tmp_path, path)
+    assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_conflicting"]) == (2, 1, 2)
+    kept = next(r for r in requests if r["source_id"] == "chatcmpl-bad7")
+    assert (kept["source_line"], kept["response_text"], kept["output_tokens"]) == (1, "Enterprise.", 10)
+    assert [(c["line"], c["kept_line"], c["fields"]) for c in summary["conflicts"]] == [
+        (3, 1, "response_text"), (4, 1, "output_tokens")]
+    con = connect(str(tmp_path / "True.duckdb"))
+    again = ingest_paths(con, [str(path)])
+    assert (again["rows_added"], again["rows_duplicate"], again["rows_conflicting"]) == (0, 3, 2)
+    status = status_summary(con)
+    assert status["rows_conflicting"] == 2 and status["conflicts"]["by_file"] == [{"file": str(path), "conflicting": 2}]
+    con.close()
+    result = CliRunner().invoke(cli, ["status", "--db", str(tmp_path / "True.duckdb")])
+    assert "Conflicting: 2" in result.output and "differs in output_tokens" in result.output
+
+
+def test_conflicts_reach_the_cli_json(tmp_path, db_path, fixtures):
+    result = CliRunner().invoke(cli, ["ingest", "--db", db_path, "--json", str(fixtures / "bad_data" / "repeated_ids.jsonl")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows_conflicting"] == 2 and summary["files"][0]["rows_conflicting"] == 2
+    assert len(summary["conflicts"]) == 2
+
+
+def test_json_nested_past_a_sane_depth_is_a_reject_never_a_traceback(tmp_path, fixtures, db_path):
+    path = fixtures / "bad_data" / "deep_nesting.jsonl"
+    summary, requests, rejects = on_both_routes(tmp_path, path)
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 2)
+    assert [r["source_line"] for r in rejects] == [1, 3]
+    assert all("nested more than 200 levels deep" in r["reason"] for r in rejects)
+    assert sorted(r["source_id"] for r in requests) == ["chatcmpl-bad11", "chatcmpl-bad9"]
+    result = CliRunner().invoke(cli, ["ingest", "--db", db_path, str(path)])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+
+
+def test_a_deep_document_is_not_a_format_rather_than_a_crash(con, tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 20000 + "]" * 20000)
+    with pytest.raises(PlanError, match="not a log format plan recognises"):
+        ingest_paths(con, [str(path)])
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("create table if not exists held (x int)")
+print("holding", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_second_writer_waits_then_names_the_holder(tmp_path, fixtures, monkeypatch):
+    db = str(tmp_path / "busy.duckdb")
+    connect(db).close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, db], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        monkeypatch.setenv("PLAN_LOCK_WAIT_S", "1")
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["ingest", "--db", db, str(fixtures / "bad_data" / "repeated_ids.jsonl")])
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert f"another plan process (PID {holder.pid}) is writing this database" in result.output
+    assert waited >= 1.0
+    assert scalar(connect(db), "select count(*) from requests") == 0

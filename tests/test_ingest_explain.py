@@ -1,0 +1,74 @@
+"""When a file is skipped or mostly rejected, one sentence names the format it resembles and what was missing."""
+
+import json
+
+import pytest
+
+from analyzer.errors import PlanError
+from analyzer.ingest import ingest_paths
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_a_logs_insights_export_without_invocations_says_so(con, tmp_path):
+    pairs = []
+    for i in range(3):
+        pairs += [{"field": "@timestamp", "value": f"2025-05-02 10:0{i}:00.000"}, {"field": "@logStream", "value": "app"}]
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write(folder / "insights.json", json.dumps({"results": pairs, "status": "Complete"}, indent=4))
+    write(folder / "calls.jsonl", json.dumps({"object": "chat.completion", "id": "c1", "created": 1746352800, "model": "gpt-4o-mini",
+                                              "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}) + "\n")
+    warnings = []
+    summary = ingest_paths(con, [str(folder)], warn=warnings.append)
+    skipped = next(f for f in summary["files"] if f["path"].endswith("insights.json"))
+    assert skipped["format"] == "unknown"
+    assert "looks like a CloudWatch Logs Insights export, but its records hold no Bedrock invocation" in skipped["note"]
+    assert any("insights.json: skipped" in w and "Logs Insights" in w for w in warnings)
+
+
+def test_a_jaeger_export_named_on_its_own_is_an_error_that_says_what_to_export(con, tmp_path):
+    path = write(tmp_path / "jaeger.json", json.dumps({"data": [{"traceID": "abc", "spans": [
+        {"traceID": "abc", "spanID": "1", "operationName": "chat", "references": [], "tags": []}]}]}))
+    with pytest.raises(PlanError, match="looks like a Jaeger trace export.*OTLP JSON"):
+        ingest_paths(con, [str(path)])
+
+
+def test_completions_without_usage_name_what_is_missing(con, tmp_path):
+    path = write(tmp_path / "choices.jsonl", json.dumps({"id": "x", "choices": [{"message": {"content": "hi"}}]}) + "\n")
+    with pytest.raises(PlanError, match="looks like OpenAI chat completions, but its records carry neither"):
+        ingest_paths(con, [str(path)])
+
+
+def test_unknown_records_name_the_closest_family_and_what_it_needs(con, tmp_path):
+    path = write(tmp_path / "odd.jsonl", json.dumps({"traceId": "t", "startTime": "2025-01-01T00:00:00Z", "usageDetails": {}}) + "\n")
+    with pytest.raises(PlanError, match="looks most like a Langfuse export .*traceId.*but a record of that needs"):
+        ingest_paths(con, [str(path)])
+
+
+def test_a_file_mostly_rejected_says_which_format_and_the_main_reason(con, tmp_path):
+    line = {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            "response": {"id": "r{}", "object": "chat.completion", "created": 1746352800, "model": "gpt-4o-mini",
+                         "choices": [{"message": {"content": "hello"}}], "usage": {"prompt_tokens": "many", "completion_tokens": 1}}}
+    lines = [json.dumps(line).replace("r{}", f"r{i}") for i in range(4)]
+    good = dict(line, response=dict(line["response"], id="ok", usage={"prompt_tokens": 5, "completion_tokens": 1}))
+    path = write(tmp_path / "calls.jsonl", "\n".join(lines + [json.dumps(good)]) + "\n")
+    warnings = []
+    summary = ingest_paths(con, [str(path)], warn=warnings.append)
+    note = summary["files"][0]["note"]
+    assert (summary["rows_added"], summary["rows_rejected"]) == (1, 4)
+    assert note.startswith("4 of 5 records rejected: it looks like an OpenAI app log, but most records fail with")
+    assert "'many' is not a number" in note and warnings == [f"{path}: {note}."]
+
+
+def test_spans_none_of_which_is_a_model_call_say_so(con, tmp_path):
+    span = {"traceId": "5b8aa5a2d2c872e8321cf37308d69df2", "spanId": "051581bf3cb55c13", "name": "GET /", "kind": 2,
+            "startTimeUnixNano": "1748858400000000000", "endTimeUnixNano": "1748858400100000000",
+            "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}}]}
+    path = write(tmp_path / "spans.json", json.dumps([span]))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"]) == (0, 1)
+    assert summary["files"][0]["note"].startswith("1 records read as OpenTelemetry spans, none of them a model call")

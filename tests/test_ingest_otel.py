@@ -1,0 +1,111 @@
+"""OpenTelemetry GenAI spans in the shapes tools write them (fixtures written from the semantic conventions)."""
+
+import json
+
+import pytest
+
+from analyzer.db import dicts
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+
+
+def by_span(con):
+    return {r["source_id"]: r for r in dicts(con, "select * from requests")}
+
+
+@pytest.mark.parametrize("name", ["collector_export.jsonl", "console_exporter.txt", "js_spans.json", "bare_spans.json"])
+def test_every_span_dump_is_detected_as_otel(fixtures, name):
+    assert detect_format(expand_paths([str(fixtures / "otel" / name)])[0]) == "otel"
+
+
+def test_collector_file_export_counts_each_model_call_once(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "otel" / "collector_export.jsonl")])
+    # Model calls: chat (current names), embeddings, Bedrock chat (messages on the details event), a failed chat,
+    # an OpenInference LLM span, an OpenLLMetry chat. Skipped and counted: the agent, tool, chain and workflow
+    # spans that repeat their children's usage. The chat span exported twice counts once.
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"]) == (6, 4, 1, 0)
+    totals = con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchall()[0]
+    assert totals == (1320 + 12 + (40 + 2000 + 300) + 95 + 210, 18 + 60 + 14 + 33)
+    got = by_span(con)
+
+    chat = got["051581bf3cb55c13"]
+    assert (chat["model"], chat["provider"], chat["operation"]) == ("gpt-4o-mini-2024-07-18", "openai", "chat")
+    assert chat["system_prompt"] == "You label support tickets: billing, shipping or other."
+    assert (chat["prompt_text"], chat["response_text"]) == ("Where is my parcel?", "shipping")
+    assert (chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"]) == (1320, 1024, 18)
+    assert (chat["trace_id"], chat["parent_span_id"]) == ("5b8aa5a2d2c872e8321cf37308d69df2", "a1a1a1a1a1a1a1a1")
+    assert chat["duration_ms"] == 850 and chat["user_id"] == "user-17" and chat["cost_source"] == "catalog"
+    assert json.loads(chat["params_json"]) == {"temperature": 0.2, "max_tokens": 200}
+    assert json.loads(chat["tags_json"])["service"] == "helpdesk"
+
+    embedding = got["c3c3c3c3c3c3c3c3"]
+    assert embedding["operation"] == "embeddings" and embedding["prompt_text"] is None
+    assert embedding["input_tokens"] == 12 and embedding["cost_usd"] > 0  # priced, not a prompt to categorize
+
+    bedrock = got["d4d4d4d4d4d4d4d4"]
+    assert (bedrock["provider"], bedrock["prompt_text"], bedrock["response_text"]) == (
+        "bedrock", "Summarise the refund policy.", "Refunds within 30 days.")
+    assert bedrock["system_prompt"] == "You are the policy assistant."
+    # An input count below its cache reads and writes left the cache out: all input is counted.
+    assert (bedrock["input_tokens"], bedrock["cached_input_tokens"], bedrock["cache_write_tokens"]) == (2340, 2000, 300)
+
+    assert got["e5e5e5e5e5e5e5e5"]["status"] == "error"
+    phoenix = got["1111222233334444"]  # ids were base64 in the file
+    assert phoenix["trace_id"] == "0af7651916cd43dd8448eb211c80319c" and phoenix["parent_span_id"] == "5555666677778888"
+    assert (phoenix["system_prompt"], phoenix["prompt_text"]) == ("You write SQL for Postgres.", "Count orders per country.")
+    assert phoenix["response_text"].startswith("select country") and (phoenix["input_tokens"], phoenix["output_tokens"]) == (95, 14)
+    assert json.loads(phoenix["params_json"]) == {"temperature": 0, "max_tokens": 256}
+    openllmetry = got["ddddeeeeffff0000"]
+    assert (openllmetry["provider"], openllmetry["prompt_text"], openllmetry["response_text"]) == (
+        "openai", "How many vacation days do I get?", "25 days a year.")
+    assert (openllmetry["input_tokens"], openllmetry["output_tokens"]) == (210, 33)
+
+
+def test_console_exporter_objects_one_after_another(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "otel" / "console_exporter.txt")])
+    assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_skipped"]) == (1, 1, 1)
+    row = by_span(con)["00f067aa0ba902b7"]
+    assert (row["prompt_text"], row["response_text"]) == ("Translate 'thank you' to German.", "Danke.")
+    assert (row["input_tokens"], row["output_tokens"], row["duration_ms"]) == (57, 9, 1250)
+    assert row["parent_span_id"] == "53995c3f42cd8ad8" and row["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_js_sdk_spans_count_the_call_not_its_wrapper(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "otel" / "js_spans.json")])
+    assert (summary["rows_added"], summary["rows_skipped"]) == (1, 1)
+    row = by_span(con)["eeeeffff00001111"]
+    assert (row["provider"], row["model"], row["input_tokens"], row["output_tokens"]) == (
+        "anthropic", "claude-3-5-sonnet-20241022", 410, 120)
+    assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == (
+        "You draft release notes.", "Notes for v2.3.", "v2.3 adds dark mode.")
+    assert row["duration_ms"] == 2000 and row["parent_span_id"] == "aaaabbbbccccdddd"
+
+
+def test_bare_span_list_and_all_shapes_together(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "otel")])
+    assert summary["rows_added"] == 6 + 1 + 1 + 1
+    totals = con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchall()[0]
+    assert totals == (3977 + 57 + 410 + 7, 125 + 9 + 120 + 5)
+    completion = by_span(con)["0102030405060708"]
+    assert (completion["operation"], completion["prompt_text"], completion["response_text"]) == (
+        "text_completion", "Once upon a time", "there was a bug.")
+    again = ingest_paths(con, [str(fixtures / "otel")])
+    assert again["rows_added"] == 0
+
+
+def test_langfuse_trace_export_keeps_the_span_attributes(con, fixtures):
+    """{trace, observations[]} from Langfuse's OTel endpoint: generations read, blanks filled from the span's own
+    attributes, and a span also in a collector export counted once."""
+    path = fixtures / "langfuse_otel" / "trace_export.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"]) == (2, 1)
+    got = by_span(con)
+    chat = got["051581bf3cb55c13"]
+    assert (chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"], chat["cost_usd"]) == (1320, 1024, 18, 0.000132)
+    assert (chat["prompt_text"], chat["response_text"], chat["parent_span_id"]) == ("Where is my parcel?", "shipping", "a1a1a1a1a1a1a1a1")
+    filled = got["f6f6f6f6f6f6f6f6"]  # Langfuse kept nothing but the attributes
+    assert (filled["model"], filled["input_tokens"], filled["output_tokens"]) == ("gpt-4o-2024-08-06", 44, 61)
+    assert (filled["prompt_text"], filled["cost_source"]) == ("Draft a polite reminder.", "catalog")
+    collector = ingest_paths(con, [str(fixtures / "otel" / "collector_export.jsonl")])
+    assert collector["rows_added"] == 5 and collector["rows_duplicate"] == 2  # the shared chat span, twice in the file

@@ -1,0 +1,244 @@
+"""The SQL route stores exactly what the Python route stores, on lines of every family and their odd variants.
+
+A seeded generator writes lines the way different apps, gateways and batch jobs log calls: envelopes of any keys
+and value types, contents as strings or parts lists, parameters, usage details, refusals, tool calls, errors,
+numbers written as strings, times in every notation. Both routes ingest the same file; rows and rejects must match,
+and the SQL route must have taken a real share of the lines (else the test would prove nothing).
+"""
+
+import json
+import random
+
+import pytest
+
+import analyzer.ingest.tuning as tuning
+from analyzer.db import connect, dicts
+from analyzer.ingest import ingest_paths
+from analyzer.ingest.formats import load_all
+
+WORDS = "refund parcel invoice login drill battery late broken password sql report weekly summary".split()
+
+
+ODD = 0.06  # the chance that a field takes an odd value (most lines are clean, as in real logs)
+
+
+def pick(rng, *options):
+    return rng.choice(options)
+
+
+def var(rng, clean: list, odd: list):
+    """A clean value, or now and then an odd one."""
+    return rng.choice(odd) if odd and rng.random() < ODD else rng.choice(clean)
+
+
+def sentence(rng, n=6):
+    return " ".join(rng.choices(WORDS, k=n))
+
+
+def maybe(rng, p, value):
+    return value if rng.random() < p else None
+
+
+def timestamp(rng):
+    return var(rng, [1746352800, 1746352800.25, 1746352800123, 1746352800123456, "2025-05-04T10:00:00Z",
+                     "2025-05-04T12:00:00+02:00", "2025-05-04 10:00:00.5", "1746352800"],
+               ["2025-05-04T10:00:00.1234567Z", "2025-05-04", "yesterday", "", None, 0, "9999-12-31T00:00:00Z"])
+
+
+def envelope(rng):
+    env = {}
+    for key, clean, odd in (
+        (pick(rng, "timestamp", "ts", "created_at", "time", "logged_at"), [timestamp(rng)], []),
+        (pick(rng, "latency_ms", "duration_ms", "elapsed_ms", "latency_s"), [812, 0.5, "812"], ["fast", True, None]),
+        (pick(rng, "cost_usd", "cost", "response_cost"), [0.0021, "0.002", 3], ["$0.5", {"usd": 1}, None]),
+        (pick(rng, "user_id", "user", "end_user"), ["u-1"], [42, {"id": 1}, "", None]),
+        ("metadata", [{"team": "support", "trace": [1, 2]}, {}], [[], "plain", None]),
+        ("tags", [["prod", "triage"], []], [None]),
+        ("error", [None, "", {}], ["boom", {"message": "x"}, 0, 1, False]),
+        ("status_code", [200], [500, "500", None]),
+    ):
+        if rng.random() < 0.45:
+            env[key] = var(rng, clean, odd)
+    return env
+
+
+def content(rng):
+    text = sentence(rng)
+    return var(rng, [text, text, "", None, [{"type": "text", "text": text}],
+                     [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
+                     [{"type": "refusal", "refusal": "no"}]],
+               [12, {"type": "text", "text": text}, ["plain string part"], [{"type": "text", "text": {"value": text}}],
+                "[not a list]", "42"])
+
+
+def chat_request(rng):
+    messages = [{"role": pick(rng, "system", "developer"), "content": content(rng)}] if rng.random() < 0.7 else []
+    messages += [{"role": pick(rng, "user", "user", "assistant", "tool"), "content": content(rng)} for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.05:
+        messages.append("not a message")
+    request = {"model": var(rng, ["gpt-4o-mini", "gpt-4o"], [7]), "messages": messages}
+    for key, value in (("temperature", pick(rng, 0, 0.2, None)), ("response_format", pick(rng, {"type": "json_object"}, {}, None)),
+                       ("tools", pick(rng, [{"type": "function", "function": {"name": "f", "parameters": {}}}], [])),
+                       ("max_tokens", 256), ("user", var(rng, ["u-9", None], [9])), ("safety_identifier", pick(rng, "s-1", None)),
+                       ("metadata", var(rng, [{"app": "x"}, {}, None], ["m"])), ("stop", pick(rng, ["\n"], None))):
+        if rng.random() < 0.4:
+            request[key] = value
+    if rng.random() < 0.03:
+        request = json.dumps(request)  # double-encoded
+    return request
+
+
+def tokens(rng):
+    return var(rng, [12, 1500, 0], ["12", 2.0, 2.5, -4, None, "many"])
+
+
+def chat_completion(rng, i):
+    choices = []
+    for _ in range(var(rng, [1, 1, 2], [0])):
+        message = {"role": "assistant", "content": var(rng, [sentence(rng), sentence(rng), ""], [None, [{"type": "text", "text": "x"}], "12"])}
+        if rng.random() < 0.1:
+            message["refusal"] = pick(rng, "I can't help.", None)
+        if rng.random() < 0.03:
+            message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        choices.append({"index": 0, "message": message, "finish_reason": pick(rng, "stop", "length", "content_filter")})
+    usage = {"prompt_tokens": tokens(rng), "completion_tokens": tokens(rng)}
+    if rng.random() < 0.5:
+        usage["prompt_tokens_details"] = {"cached_tokens": pick(rng, 0, 1024, None)}
+        usage["completion_tokens_details"] = {"reasoning_tokens": var(rng, [0, 64], ["x"])}
+    body = {"id": var(rng, [f"chatcmpl-{i}"], ["", None]), "object": "chat.completion",
+            "created": var(rng, [1746352800 + i, 1746352800.5], ["1746352800", None, 0]),
+            "model": var(rng, ["gpt-4o-mini-2024-07-18"], [None]), "choices": choices, "usage": var(rng, [usage], [None, "n/a"])}
+    if rng.random() < 0.05:
+        body["error"] = pick(rng, {"message": "bad"}, None)
+    return {k: v for k, v in body.items() if v is not None or rng.random() < 0.5}
+
+
+def responses_pair(rng, i):
+    items = var(rng, [sentence(rng), [
+        {"role": "user", "content": pick(rng, sentence(rng), [{"type": "input_text", "text": sentence(rng)}],
+                                         [{"type": "input_image", "image_url": "https://x/y.png"}], None)},
+        {"type": "message", "role": "developer", "content": "Be brief."}]],
+        ["[{\"role\": \"user\", \"content\": \"encoded\"}]", [{"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}],
+         ["a string item"]])
+    request = {"model": "gpt-5.4-nano", "input": items}
+    if rng.random() < 0.6:
+        request["instructions"] = var(rng, ["You are terse.", ""], [[{"role": "system", "content": "x"}]])
+    if rng.random() < 0.4:
+        request["temperature"] = 0.1
+    output = [{"type": "reasoning", "summary": []}] if rng.random() < 0.3 else []
+    output.append(var(rng, [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": sentence(rng)}]},
+                            {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]}],
+                      [{"type": "function_call", "name": "lookup", "arguments": "{\"q\": 1}"},
+                       {"type": "message", "role": "assistant", "content": "a plain string"}]))
+    response = {"id": f"resp_{i}", "object": "response", "created_at": pick(rng, 1746352800, None), "model": "gpt-5.4-nano-2026-03-05",
+                "status": var(rng, ["completed", "incomplete"], ["failed", "weird"]), "output": output,
+                "usage": {"input_tokens": tokens(rng), "output_tokens": tokens(rng), "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens_details": {"reasoning_tokens": pick(rng, 10, None)}},
+                "temperature": 1.0, "tools": [], "tool_choice": "auto", "text": {"format": {"type": "text"}},
+                "instructions": pick(rng, None, "You are terse."), "metadata": pick(rng, {}, {"k": "v"}), "user": pick(rng, None, "u")}
+    return request, response
+
+
+def anthropic_pair(rng, i):
+    def blocks():
+        return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None],
+                   [[{"type": "text", "text": sentence(rng)}, {"type": "image", "source": {"type": "url", "url": "https://x"}}],
+                    [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]])
+    request = {"model": "claude-3-5-haiku-20241022", "max_tokens": 512,
+               "messages": [{"role": "user", "content": blocks()}, *([{"role": "assistant", "content": blocks()}] if rng.random() < 0.3 else [])]}
+    if rng.random() < 0.7:
+        request["system"] = var(rng, ["You label tickets.", [{"type": "text", "text": "You label.", "cache_control": {"type": "ephemeral"}}], ""],
+                                ["[not blocks]"])
+    if rng.random() < 0.3:
+        request["metadata"] = {"user_id": var(rng, ["u-5"], [5])}
+    content = var(rng, [[{"type": "text", "text": sentence(rng)}], [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "ok"}]],
+                  [[{"type": "tool_use", "id": "t", "name": "f", "input": {}}], []])
+    usage = {"input_tokens": tokens(rng), "output_tokens": tokens(rng)}
+    if rng.random() < 0.5:
+        usage.update(cache_read_input_tokens=pick(rng, 0, 2048), cache_creation_input_tokens=pick(rng, 0, 512, None))
+    response = {"id": f"msg_{i}", "type": var(rng, ["message"], ["error"]), "role": "assistant", "model": "claude-3-5-haiku-20241022",
+                "content": content, "stop_reason": pick(rng, "end_turn", "refusal"), "usage": usage}
+    return request, response
+
+
+def app_line(rng, i):
+    kind = rng.randrange(7)
+    if kind in (0, 1):
+        line = {"request": chat_request(rng), "response": chat_completion(rng, i)}
+    elif kind == 2:
+        request, response = responses_pair(rng, i)
+        line = {"request": request, "response": response}
+    elif kind == 3:
+        request, response = anthropic_pair(rng, i)
+        line = {"request": request, "response": response}
+    elif kind == 4:
+        line = chat_completion(rng, i)
+    elif kind == 5:
+        line = responses_pair(rng, i)[1]
+    else:
+        line = anthropic_pair(rng, i)[1]
+    line.update(envelope(rng))
+    if rng.random() < 0.05:
+        line["model"] = var(rng, ["top-level-model"], [3])
+    text = json.dumps(line)
+    return var(rng, [text], ["{broken", json.dumps([line]), json.dumps(text)])
+
+
+def batch_line(rng, i):
+    body = chat_completion(rng, i) if rng.random() < 0.7 else responses_pair(rng, i)[1]
+    line = {"id": var(rng, [f"batch_req_{i}"], [None]), "custom_id": var(rng, [f"task-{i}"], [7]),
+            "response": {"status_code": var(rng, [200], [500]), "request_id": f"req_{i}", "body": body},
+            "error": var(rng, [None], [{"code": "x"}])}
+    return json.dumps(line)
+
+
+def both_routes(tmp_path, path, monkeypatch, fmt_name):
+    fmt = load_all()[fmt_name]
+    original = fmt.parse_line
+    to_python = []
+
+    def spy(number, line, ctx=None, src=None):
+        to_python.append(number)
+        return original(number, line, ctx, src)
+
+    monkeypatch.setattr(fmt, "parse_line", spy)
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
+                        dicts(con, "select source_line, reason from rejects order by source_line, reason"))
+        con.close()
+        if fast:
+            sql_share = 1 - len(set(to_python)) / sum(1 for line in path.read_text().splitlines() if line.strip())
+    return stored, sql_share
+
+
+def first_difference(a: list[dict], b: list[dict]):
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            return {k: (x[k], y.get(k)) for k in x if x[k] != y.get(k)}, x["source_line"]
+    return None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, seed):
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)  # leftover lines go through the careful SQL way too
+    rng = random.Random(seed)
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(app_line(rng, i) for i in range(700)) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    assert len(stored[True][1]) > 400 and sql_share > 0.5, sql_share
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_batch_output_lines_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, seed):
+    rng = random.Random(seed)
+    path = tmp_path / "batch_output.jsonl"
+    path.write_text("\n".join(batch_line(rng, i) for i in range(400)) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai-batch-output")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    assert len(stored[True][1]) > 300 and sql_share > 0.5, sql_share
