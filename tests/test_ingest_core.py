@@ -195,7 +195,7 @@ def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checks
         def close(self):
             pass
 
-    monkeypatch.setattr(ingest_run, "file_bar", lambda src: Bar())
+    monkeypatch.setattr(ingest_run.Bars, "for_file", lambda self, src: Bar())
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
@@ -299,7 +299,7 @@ def test_gzip_bom_and_a_provenance_record(con, tmp_path, monkeypatch):
         def close(self):
             seen.append("closed")
 
-    monkeypatch.setattr(ingest_run, "file_bar", lambda src: Bar())
+    monkeypatch.setattr(ingest_run.Bars, "for_file", lambda self, src: Bar())
     summary = ingest_paths(con, [str(path)], progress=True)
     assert summary["rows_added"] == 3 and summary["rows_rejected"] == 0
     assert sum(n for n in seen if n != "closed") == path.stat().st_size and seen[-1] == "closed"
@@ -323,7 +323,7 @@ def test_a_log_cut_short_while_it_is_read_is_a_clear_error_not_a_crash(con, tmp_
         def close(self):
             pass
 
-    monkeypatch.setattr(ingest_run, "file_bar", lambda src: RotatingBar())
+    monkeypatch.setattr(ingest_run.Bars, "for_file", lambda self, src: RotatingBar())
     with pytest.raises(PlanError, match="changed while it was being read"):
         ingest_paths(con, [str(path)], progress=True)
     assert scalar(con, "select count(*) from requests") == 0
