@@ -166,7 +166,7 @@ def _print(result: dict, as_json: bool, *, many: bool) -> None:
 @route.command("export")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), required=True,
               help="semantic-router: its 0.x route-layer JSON (what LiteLLM's auto router reads); "
-                   "semantic-router-v1: the 1.x router file; litellm: a proxy config.yaml plus its route file; "
+                   "semantic-router-v1: the 1.x router file; litellm: a proxy config.yaml with its routes inline; "
                    "json: plan's own (README).")
 @click.option("--out", "out", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--utterances", type=click.IntRange(min=2), default=None,

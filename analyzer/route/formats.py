@@ -9,8 +9,10 @@ through the output gate before it gets here (``RouteFit`` holds it gated); endpo
   indexed``, ``encoder {type, name}``, ``top_k``, ``aggregation``, ``index``, ``confidence_threshold`` and routes
   with ``confidence_threshold``. 1.x refuses 0.x files and 0.x cannot read 1.x ones.
 - ``litellm``: a proxy ``config.yaml`` (``model_list`` with the local endpoint, the frontier models, one alias per
-  route, the embedding model and the ``auto_router/`` deployment; ``router_settings.fallbacks``), plus the
-  route file it names in ``auto_router_config_path``, written beside it.
+  route, the embedding model and the ``auto_router/`` deployment whose routes are inline in
+  ``auto_router_config``; ``router_settings.fallbacks``). Inline, LiteLLM reads the routes without building the
+  route file's own encoder (``auto_router_config_path`` would make the proxy load transformers and MiniLM only to
+  throw them away: it routes with ``auto_router_embedding_model``).
 - ``json``: plan's own document (README, "plan route export --format json").
 """
 
@@ -20,6 +22,7 @@ import json
 import re
 from pathlib import Path
 
+from .. import decisions as dv
 from ..embedders import DEFAULT_EMBEDDER
 from .targets import CASCADE, LOCAL, litellm_model
 
@@ -101,10 +104,18 @@ def _frontier_of(target: dict) -> dict | None:
     return target
 
 
-def litellm_config(fit: dict, router_file: str, settings) -> dict:
-    """The proxy ``config.yaml`` as a dict: deployments, per-route aliases, the auto router and fallbacks."""
+def litellm_routes(fit: dict) -> str:
+    """The ``auto_router_config`` string: the routes as LiteLLM's auto router reads them inline (``name``,
+    ``description``, ``utterances``, ``score_threshold``), pretty-printed so config.yaml stays reviewable."""
+    routes = [{"name": r["name"], "description": r["description"], "utterances": [u["text"] for u in r["utterances"]],
+               "score_threshold": r["utterance_score_threshold"]} for r in fit["routes"] if r["utterances"]]
+    return json.dumps({"routes": routes}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _model_list(fit: dict, routes: list[dict], settings) -> list[dict]:
+    """Deployments: each target and frontier model once, one alias per route (the name its route sends to),
+    the embedding model the auto router embeds prompts with."""
     models: dict[str, dict] = {}
-    routes = [r for r in fit["routes"] if r["utterances"]]
     for r in routes:
         t = r["target"]
         models.setdefault(t["model"], _deployment(t))
@@ -122,19 +133,35 @@ def litellm_config(fit: dict, router_file: str, settings) -> dict:
                                           "api_base": settings.embedding_endpoint or local_endpoint
                                           or fit["local_endpoint"], "api_key": NO_KEY},
                        "model_info": {"mode": "embedding"}})
-    model_list.append({"model_name": ROUTER_NAME,
-                       "litellm_params": {"model": f"auto_router/{ROUTER_NAME}",
-                                          "auto_router_config_path": router_file,
-                                          "auto_router_default_model": default["model"],
-                                          "auto_router_embedding_model": EMBEDDING_NAME}})
+    return model_list
+
+
+def _fallbacks(routes: list[dict]) -> list[dict]:
+    """On a failed call, a local route falls back to the frontier model the logs show for it and a cascade to
+    its frontier model; a local-for-compliance route never leaves the local model."""
     fallbacks = []
     for r in routes:
         t = r["target"]
+        if r["decision"] == dv.LOCAL_FOR_COMPLIANCE:
+            continue
         back = t.get("fallback", {}).get("model") if t["kind"] == CASCADE else (
             r["frontier_model"] if t["kind"] == LOCAL else None)
         if back:
             fallbacks.append({r["name"]: [back]})
+    return fallbacks
+
+
+def litellm_config(fit: dict, settings) -> dict:
+    """The proxy ``config.yaml`` as a dict: deployments, per-route aliases, the auto router and fallbacks."""
+    routes = [r for r in fit["routes"] if r["utterances"]]
+    model_list = _model_list(fit, routes, settings)
+    model_list.append({"model_name": ROUTER_NAME,
+                       "litellm_params": {"model": f"auto_router/{ROUTER_NAME}",
+                                          "auto_router_config": litellm_routes(fit),
+                                          "auto_router_default_model": fit["default"]["model"],
+                                          "auto_router_embedding_model": EMBEDDING_NAME}})
     config: dict = {"model_list": model_list}
+    fallbacks = _fallbacks(routes)
     if fallbacks:
         config["router_settings"] = {"fallbacks": fallbacks}
     return config
@@ -151,12 +178,11 @@ def litellm_header(fit: dict) -> str:
         f"Shape documented at {LITELLM_DOCS}",
         f"(model_list, os.environ/ keys: {LITELLM_CONFIG_DOCS}; fallbacks: {LITELLM_FALLBACK_DOCS}).",
         "LiteLLM marks that router deprecated in favour of complexity tiers, which cannot route by your own",
-        "categories; its `semantic-router` extra (pip install 'litellm[proxy,semantic-router]') pins",
-        "semantic-router<1.0, which is the shape of the route file named in auto_router_config_path.",
-        "That file names encoder huggingface/" + encoder_name(fit["embedder"]) + ": loading it needs `transformers`",
-        "and the model in the Hugging Face cache; the thresholds hold only if the embedding model below is",
-        "all-MiniLM-L6-v2 too (Ollama: `ollama pull all-minilm`).",
-        "Local and cascade routes fall back to their frontier model when the local call fails (errors only).",
+        "categories; it needs LiteLLM's `semantic-router` extra (pip install 'litellm[proxy,semantic-router]').",
+        "The routes are inline in auto_router_config (no encoder is loaded for them); their thresholds hold only",
+        "if the embedding model below is all-MiniLM-L6-v2, as plan's (Ollama: `ollama pull all-minilm`).",
+        "Local and cascade routes fall back to their frontier model when the local call fails (errors only);",
+        "local-for-compliance routes never do: their prompts carry data that must stay on your machines.",
     ]
     if cascades:
         lines.append("Cascade routes run local first; their runtime checks must run in your app or a LiteLLM")
@@ -168,6 +194,19 @@ def litellm_header(fit: dict) -> str:
         lines.append("Undecided categories (needs_judge / not_measured) stay on their frontier model: "
                      + ", ".join(undecided))
     return "".join(f"# {line}\n" for line in lines)
+
+
+def _block_dumper():
+    import yaml
+
+    class BlockDumper(yaml.SafeDumper):
+        """Multi-line strings (the inline routes) as literal blocks; PyYAML quotes any it cannot write so."""
+
+    def text(dumper, value: str):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    BlockDumper.add_representer(str, text)
+    return BlockDumper
 
 
 def write(fmt: str, fit: dict, out: Path, settings) -> list[str]:
@@ -182,10 +221,8 @@ def write(fmt: str, fit: dict, out: Path, settings) -> list[str]:
         out.write_text(json.dumps(semantic_router_v1(fit), indent=2, ensure_ascii=False) + "\n")
         return [str(out)]
     if fmt == "litellm":
-        router_file = out.with_name(out.stem + ".semantic-router.json").resolve()
-        router_file.write_text(json.dumps(semantic_router(fit), indent=2, ensure_ascii=False) + "\n")
-        body = yaml.safe_dump(litellm_config(fit, str(router_file), settings), sort_keys=False, allow_unicode=True)
+        body = yaml.dump(litellm_config(fit, settings), Dumper=_block_dumper(), sort_keys=False, allow_unicode=True)
         out.write_text(litellm_header(fit) + body)
-        return [str(out), str(router_file)]
+        return [str(out)]
     out.write_text(json.dumps(fit, indent=2, ensure_ascii=False, default=str) + "\n")
     return [str(out)]
