@@ -211,6 +211,8 @@ def test_litellm_config_is_the_documented_proxy_shape(routed):
     sql = next(r for r in plan_doc["routes"] if r["decision"] == "cascade")
     assert fallbacks[sql["name"]] == ["gpt-5.4"] and fallbacks[triage["name"]] == ["gpt-5.4-mini"]
     assert "sql_parses" in text  # the cascade's runtime check, named for whoever wires the guardrail
+    held = plan_doc["calibration"]["utterance"]["outcome"]
+    assert f"# Held out from the fit: {held['own_category_share']:.1%} of {held['held_out']} prompts land" in text
 
 
 def test_local_for_compliance_routes_never_fall_back_to_a_frontier_api(routed):

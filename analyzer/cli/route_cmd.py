@@ -21,7 +21,7 @@ class DefaultToClassify(click.Group):
         return super().parse_args(ctx, args)
 
 
-@click.group(cls=DefaultToClassify)
+@click.group(cls=DefaultToClassify, options_metavar="", subcommand_metavar="TEXT|- [OPTIONS] | export [OPTIONS]")
 def route():
     """Act on the decision: classify new prompts, or export routes for LiteLLM or semantic-router.
 

@@ -167,6 +167,13 @@ def litellm_config(fit: dict, settings) -> dict:
     return config
 
 
+def _held_out_line(o: dict) -> str:
+    share = "n/a" if o["own_category_share"] is None else f"{o['own_category_share']:.1%}"
+    return (f"Held out from the fit: {share} of {o['held_out']} prompts land in their own route at these thresholds "
+            f"(scored as this router scores them); {o['fell_through']} fall through to the default model, "
+            f"{o['elsewhere']} land in another route.")
+
+
 def litellm_header(fit: dict) -> str:
     """Comments for the top of config.yaml: what it is, where its shape is documented, what it cannot do."""
     cascades = [r for r in fit["routes"] if r["target"]["kind"] == CASCADE]
@@ -183,6 +190,7 @@ def litellm_header(fit: dict) -> str:
         "if the embedding model below is all-MiniLM-L6-v2, as plan's (Ollama: `ollama pull all-minilm`).",
         "Local and cascade routes fall back to their frontier model when the local call fails (errors only);",
         "local-for-compliance routes never do: their prompts carry data that must stay on your machines.",
+        _held_out_line(fit["calibration"]["utterance"]["outcome"]),
     ]
     if cascades:
         lines.append("Cascade routes run local first; their runtime checks must run in your app or a LiteLLM")
