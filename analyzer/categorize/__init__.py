@@ -111,7 +111,8 @@ def _run(con, s: CategorizeSettings, progress: bool, say: Say) -> dict:
     described = _describe(con, s, prep, fit, clusters, assignment, tree, ids, embedder, say)
     lap("describe")
     store(con, described["rows"], described["templates"], k=clusters.k, embedder_name=embedder.name,
-          named_level=tree.named_level)
+          named_level=tree.named_level, centres=clusters.centres if len(fit) else None,
+          content_dims=fit.content.shape[1], template_state=_template_state(prep, fit, clusters, assignment))
     lap("store")
     payload = _payload(s, prep, fit, clusters, assignment, tree, described, embedder.name, lap.timings)
     db.record_stage_run(con, "categorize", {**s.as_dict(), "k": "auto" if s.k is None else s.k,
@@ -121,6 +122,16 @@ def _run(con, s: CategorizeSettings, progress: bool, say: Say) -> dict:
                                                        "named_share_of_spend", "timings_s")},
                         started_at=started)
     return payload
+
+
+def _template_state(prep: PreparedTexts, fit: FitSet, clusters: Clusters, assignment: Assignment) -> list[tuple]:
+    """Each template's vector, and the cluster it goes to whole (kept whole, or collapsed by the sample)."""
+    whole = {**assignment.collapsed_templates, **clusters.cohered}
+    out = []
+    for t in prep.templates:
+        tid = template_id(t["kind"], t["key"])
+        out.append((tid, t["kind"], t["key"], fit.template_vectors.get(tid), whole.get(tid)))
+    return out
 
 
 def _check_k(k: int | None, n_texts: int) -> None:

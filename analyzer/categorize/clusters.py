@@ -220,6 +220,8 @@ def cohere_templates(vectors: np.ndarray, templates: np.ndarray, labels: np.ndar
             collapsed[int(tid)] = int(votes.argmax())
             labels[members] = votes.argmax()
     _refill_empty(vectors, templates, labels, weights, k, collapsed, seed)
+    # A refill may move a collapsed template (as one unit) to the emptied cluster: report where it ended.
+    collapsed = {tid: int(labels[templates == tid][0]) for tid in collapsed}
     return labels, collapsed
 
 

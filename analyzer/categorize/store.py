@@ -113,13 +113,17 @@ def _category_row(c: dict, embedder_name: str, k: int, named_level: str) -> list
             c.get("workload_label"), named_level]
 
 
-def store(con, categories: list[dict], templates: list[dict], *, k: int, embedder_name: str, named_level: str) -> None:
-    """Replace the stored categories (every node of the hierarchy and Other), the request mapping and the
-    templates, in one transaction."""
+def store(con, categories: list[dict], templates: list[dict], *, k: int, embedder_name: str, named_level: str,
+          centres=None, content_dims: int | None = None, template_state: list[tuple] | None = None) -> None:
+    """Replace the stored categories (every node of the hierarchy and Other), the request mapping, the
+    templates and what ``plan route`` classifies with (the centres, the template vectors; ``template_state``
+    rows are (template_id, kind, match_key, vector, cluster or None)), in one transaction."""
     con.execute("begin")
     try:
-        for table in ("request_categories", "categories", "prompt_templates"):
+        for table in ("request_categories", "categories", "prompt_templates", "category_centroids",
+                      "template_vectors"):
             con.execute(f"delete from {table}")
+        _store_route_state(con, centres, content_dims, template_state, embedder_name)
         con.execute(
             """
             insert into request_categories (request_id, category_id, cluster, distance, assigned_by, template_id,
@@ -143,3 +147,21 @@ def store(con, categories: list[dict], templates: list[dict], *, k: int, embedde
     except Exception:
         con.execute("rollback")
         raise
+
+
+def _store_route_state(con, centres, content_dims: int | None, template_state, embedder_name: str) -> None:
+    """``category_centroids`` (each cluster's centre with the categories it folds into) and ``template_vectors``."""
+    if centres is not None and len(centres):
+        folded = dict(((int(c), (cat, intent)) for c, cat, intent in
+                       db.rows(con, "select cluster, category_id, intent_id from _cat_map")))
+        con.executemany(
+            "insert into category_centroids (cluster, category_id, intent_id, embedder, content_dims, centre) "
+            "values (?, ?, ?, ?, ?, ?)",
+            [[c, *folded.get(c, (OTHER_ID, None)), embedder_name, content_dims or centres.shape[1],
+              [float(x) for x in centre]] for c, centre in enumerate(centres)])
+    if template_state:
+        con.executemany(
+            "insert into template_vectors (template_id, kind, match_key, embedder, vector, cluster) "
+            "values (?, ?, ?, ?, ?, ?)",
+            [[tid, kind, key, embedder_name, None if vec is None else [float(x) for x in vec], cluster]
+             for tid, kind, key, vec, cluster in template_state])

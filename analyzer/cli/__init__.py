@@ -24,6 +24,7 @@ SUBCOMMANDS = {
     "review": "review_cmd:review",
     "report": "report_cmd:report",
     "notebook": "notebook_cmd:notebook",
+    "route": "route_cmd:route",
 }
 
 
@@ -62,6 +63,7 @@ def cli():
       plan judge                acceptance per category
       plan cost                 savings, payback, capacity
       plan report --out r.html  the decision report
+      plan route export ...     routes for LiteLLM / semantic-router
     """
 
 
