@@ -132,11 +132,11 @@ def potential_sentence(p: dict) -> str:
     if not p["categories"]:
         return (f"{LABEL}: no category has an objective check (valid JSON, SQL that parses, SVG that renders, code "
                 "that compiles, a label), so no ceiling can be put on what moving traffic would save without a judge.")
-    names = ", ".join(c["name"] for c in p["categories"][:4]) + (f" and {len(p['categories']) - 4} more"
+    names = "; ".join(c["name"] for c in p["categories"][:4]) + (f"; {len(p['categories']) - 4} more"
                                                                  if len(p["categories"]) > 4 else "")
     head = (f"{LABEL}: if the local model passed the objective checks on {p['acceptance_assumed']:.0%} of requests in "
-            f"the {len(p['categories'])} categor{'y' if len(p['categories']) == 1 else 'ies'} that have them ({names}; "
-            f"{_usd(p['monthly_spend_moved_usd'])} a month), ")
+            f"the {len(p['categories'])} categor{'y' if len(p['categories']) == 1 else 'ies'} that have them "
+            f"({_usd(p['monthly_spend_moved_usd'])} a month: {names}), ")
     savings = p["monthly_savings_usd"]
     if savings is None or savings <= 0:
         return head + (f"running them locally would cost {_usd(-(savings or 0))} a month more than it saves, the "

@@ -87,10 +87,23 @@ def sampling_sentence(rates: list[dict]) -> str:
 
     if len(by_rate) == 1 and not unsampled:
         (rate, group), = by_rate.items()
-        head = f"The logs are a {one_in(rate)} sample of the traffic (R = {rate:g}; {sources(group)})"
+        head = f"The logs are a {one_in(rate).replace(' ', '-')} sample of the traffic (R = {rate:g}; {sources(group)})"
     else:
         parts = [f"{sum(int(g['requests']) for g in group):,} requests at R = {rate:g} ({one_in(rate)}; {sources(group)})"
                  for rate, group in sorted(by_rate.items())]
         head = "The logs hold sampled traffic: " + "; ".join(parts) + (f"; {unsampled:,} requests not sampled" if unsampled else "")
     return (head + ". Spend, requests, tokens, peak-hour load, savings and payback are scaled to the full traffic, "
             "each request counting 1/R times; figures marked 'in the sample' are the logs' own.")
+
+
+def short_note(sampling: dict | None) -> str | None:
+    """A few words for a headline: 'scaled from a 1-in-50 sample (R = 0.02)'; None when the logs are not sampled."""
+    if not sampling or not sampling.get("sampled"):
+        return None
+    rates = sorted({float(r["rate"]) for r in sampling["rates"] if r["rate"] is not None and r["rate"] < 1})
+    unsampled = any(r["rate"] is None or r["rate"] >= 1 for r in sampling["rates"])
+    if len(rates) == 1 and not unsampled:
+        return f"scaled from a {one_in(rates[0]).replace(' ', '-')} sample (R = {rates[0]:g})"
+    listed = ", ".join(f"{r:g}" for r in rates)
+    return (f"scaled from sampled logs (R = {listed}{' and unsampled files' if unsampled else ''}; "
+            "each request counts 1/R times)")
