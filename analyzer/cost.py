@@ -1193,8 +1193,8 @@ def _framing(categories: list[dict], target: float, route_savings_usd: float) ->
     acceptable = [c for c in measured if c["decision"] not in dv.UNDECIDED and c["ci_low"] is not None and c["ci_low"] >= target]
     counts = {d: sum(1 for c in top if c["decision"] == d) for d in DECISIONS}
     judge_needed = counts[dv.NEEDS_JUDGE]
-    total_spend = sum(c["monthly_spend_usd"] for c in categories) or 0.0
-    share = (sum(c["monthly_spend_usd"] for c in acceptable) / total_spend) if total_spend else None
+    total_spend = sum(c["monthly_spend_usd"] or 0.0 for c in categories)  # unknown spend is left out
+    share = (sum(c["monthly_spend_usd"] or 0.0 for c in acceptable) / total_spend) if total_spend else None
     if not top:
         sentence = "Categories are not known yet: run `plan categorize`, then `plan replay` and `plan judge`."
     elif not measured:
