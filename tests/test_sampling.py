@@ -378,3 +378,108 @@ def test_a_spend_axis_of_cents_is_not_a_row_of_zero_dollars():
     assert spend_by_category([{"name": "a", "monthly_spend_usd": 0.03, "decision": "local"}]) is not None
     flat = {"months": [0, 1, 2], "cumulative_savings_usd": [0, 0, 0], "hardware_outlay_usd": [0, 0, 0]}
     assert payback(flat) is None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# What is at stake: the potential of the categories with objective checks (not a measurement)
+
+
+def answered(con, rid, cid, *, response, cost, at, rate=0.1, params=None):
+    put(con, rid, at=at, cost=cost, rate=rate, source="app.jsonl", category=cid, output_tokens=40, input_tokens=200)
+    con.execute("update requests set response_text = ?, params_json = ? where id = ?",
+                [response, json.dumps(params) if params else None, rid])
+
+
+@pytest.fixture
+def stakes(con):
+    """Three categories over ten days, sampled at 1 in 10: SQL answers (sql_parses applies), short labels
+    (label_match) and open-ended writing (similarity only: no objective check)."""
+    category(con, 1, "Write SQL", "structured_generation")
+    category(con, 2, "Label tickets", "classification")
+    category(con, 3, "Write copy", "open_ended")
+    category(con, 0, "Other", "other", other=True)
+    rid = 0
+    for i in range(12):
+        at = T0 + timedelta(days=10 * i / 11)
+        rid += 1
+        answered(con, rid, 1, response=f"SELECT count(*) FROM orders WHERE id > {i}", cost=0.05, at=at)
+        rid += 1
+        answered(con, rid, 2, response="billing" if i % 2 else "refund", cost=0.01, at=at)
+        rid += 1
+        answered(con, rid, 3, response="Meet the thermostat that learns your week and " * 3, cost=0.02, at=at)
+        rid += 1
+        answered(con, rid, 0, response="misc", cost=0.03, at=at)
+    return con
+
+
+def test_the_potential_moves_the_categories_with_objective_checks_at_the_target(stakes):
+    c = cost_model(stakes, CostSettings.resolve({}, target=0.8))
+    p = c["potential"]
+    assert p["label"] == "Potential, not measured" and p["acceptance_assumed"] == 0.8
+    assert {k["name"]: k["objective_checks"] for k in p["categories"]} == {"Write SQL": ["sql_parses"],
+                                                                          "Label tickets": ["label_match"]}
+    by_name = {k["name"]: k for k in c["categories"]}
+    assert by_name["Write copy"]["objective_checks"] == [] and by_name["Other"]["objective_checks"] == []
+    # Local first for every request; 80% pass, the other 20% are paid again at the frontier.
+    month = 30 / 10
+    moved = ["Write SQL", "Label tickets"]
+    assert p["monthly_spend_moved_usd"] == pytest.approx((0.05 + 0.01) * 12 * 10 * month)
+    gross = sum(0.8 * by_name[n]["monthly_spend_usd"] - by_name[n]["monthly_electricity_usd"] for n in moved)
+    assert p["monthly_gross_savings_usd"] == pytest.approx(gross)
+    assert p["monthly_savings_usd"] == pytest.approx(gross - p["monthly_fixed_costs_usd"])
+    assert p["boxes_needed"] == 1 and p["payback_months"] == pytest.approx(p["upfront_usd"] / p["monthly_savings_usd"])
+    assert p["sentence"].startswith("Potential, not measured: if the local model passed the objective checks on 80% "
+                                    "of requests in the 2 categories that have them ($22 a month: Write SQL; Label tickets), moving "
+                                    "them would save about ")
+    assert c["scenarios"]["potential"]["monthly_savings_usd"] == pytest.approx(p["monthly_savings_usd"])
+    # Another target moves the potential with it.
+    lower = cost_model(stakes, CostSettings.resolve({}, target=0.6))["potential"]
+    assert lower["monthly_gross_savings_usd"] == pytest.approx(gross - 0.2 * p["monthly_spend_moved_usd"])
+
+
+def test_judged_categories_count_the_objective_checks_judge_applied(stakes):
+    checks = {1: {"sql_parses": {"n": 10, "passed": 9}, "similarity": {"n": 10, "passed": 10}},
+              2: {"label_match": {"n": 0, "passed": 0}, "similarity": {"n": 12, "passed": 11}},
+              3: {"json_valid": {"n": 5, "passed": 5}}}
+    for cid, figures in checks.items():
+        stakes.execute("""insert into category_acceptance (category_id, name, n, passed, acceptance, ci_low, ci_high,
+                          decision, checks_json) values (?, 'x', 10, 9, 0.9, 0.6, 0.98, 'frontier', ?)""",
+                       [cid, json.dumps(figures)])
+    p = cost_model(stakes)["potential"]
+    assert {k["name"]: k["objective_checks"] for k in p["categories"]} == {"Write SQL": ["sql_parses"],
+                                                                          "Write copy": ["json_valid"]}
+
+
+def test_plan_toml_checks_decide_the_potential_of_an_unjudged_category(stakes):
+    config = {"judge": {"categories": {"Write copy": {"checks": ["regex"], "pattern": "thermostat"}}}}
+    p = cost_model(stakes, CostSettings.resolve(config))["potential"]
+    assert "Write copy" in {k["name"] for k in p["categories"]}
+
+
+def test_report_headline_shows_the_potential_with_its_payback_and_the_sample(stakes):
+    context = build_context(stakes, run_stages=False, now=NOW)
+    h = context["headline"]
+    assert h["potential_label"] == "Potential, not measured" and h["potential_categories"] == 2
+    assert h["potential_monthly_savings_usd"] == pytest.approx(context["cost"]["potential"]["monthly_savings_usd"])
+    assert h["potential_payback_months"] == pytest.approx(context["cost"]["potential"]["payback_months"])
+    from analyzer.report import FORMATTERS
+
+    usd, months = FORMATTERS["usd"], FORMATTERS["months"]
+    html = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_html(context, images={})))
+    assert (f"Potential, not measured: the ceiling for categories with objective checks ≤ "
+            f"{usd(h['potential_monthly_savings_usd'])} / month · payback {months(h['potential_payback_months'])}") in html
+    text = re.sub(r"\s+", " ", render_text(context))
+    assert f"Potential, not measured: up to {usd(h['potential_monthly_savings_usd'])}/month" in text
+    assert "scaled from a 1-in-10 sample (R = 0.1)" in text
+
+
+def test_report_and_cost_json_carry_the_potential_keys(stakes):
+    context = build_context(stakes, run_stages=False, now=NOW)
+    for key in ("potential_label", "potential_monthly_savings_usd", "potential_monthly_spend_usd", "potential_categories",
+                "potential_acceptance", "potential_hardware", "potential_boxes_needed", "potential_payback_months",
+                "potential_sentence", "sampled", "sample_note", "sample_sentence", "sample_monthly_spend_usd",
+                "monthly_spend_low_usd", "monthly_spend_high_usd", "replayed_model"):
+        assert key in context["headline"], key
+    for key in ("label", "acceptance_assumed", "categories", "monthly_spend_moved_usd", "monthly_savings_usd",
+                "hardware", "boxes_needed", "upfront_usd", "payback_months", "sentence"):
+        assert key in context["cost"]["potential"], key
