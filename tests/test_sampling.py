@@ -483,3 +483,27 @@ def test_report_and_cost_json_carry_the_potential_keys(stakes):
     for key in ("label", "acceptance_assumed", "categories", "monthly_spend_moved_usd", "monthly_savings_usd",
                 "hardware", "boxes_needed", "upfront_usd", "payback_months", "sentence"):
         assert key in context["cost"]["potential"], key
+
+
+def test_categorize_ranks_by_the_full_traffics_spend(con):
+    """App A: 30 requests of $0.01, not sampled ($0.30). App B: 10 requests of $0.01 from a 1-in-10 sample ($1.00 of
+    traffic). B carries less spend in the logs but more in the traffic: it ranks first."""
+    from analyzer.categorize import CategorizeSettings, categorize
+
+    apps = {"You translate customer emails into French.": ("a.jsonl", None, 30,
+                                                          "Translate: my parcel {i} has not arrived yet"),
+            "You write SQL for the orders database.": ("b.jsonl", 0.1, 10, "How many orders shipped in week {i}?")}
+    rid = 0
+    for system, (source, rate, n, prompt) in apps.items():
+        for i in range(n):
+            rid += 1
+            put(con, rid, at=T0 + timedelta(hours=rid), cost=0.01, rate=rate, source=source)
+            con.execute("update requests set system_prompt = ?, prompt_text = ?, response_text = 'ok' where id = ?",
+                        [system, prompt.format(i=i), rid])
+    result = categorize(con, CategorizeSettings.resolve({}, k=2, top=2), progress=False)
+    named = [c for c in result["categories"] if not c["is_other"]]
+    assert [round(c["spend_usd"], 6) for c in named] == [1.0, 0.3]
+    assert [c["requests"] for c in named] == [10, 30]  # rows of the logs
+    assert result["spend_usd"] == pytest.approx(1.3) and result["sampling"]["spend_usd"] == pytest.approx(0.4)
+    stored = dict(con.execute("select spend_rank, spend_usd from categories where spend_rank is not null").fetchall())
+    assert stored == {1: pytest.approx(1.0), 2: pytest.approx(0.3)}
