@@ -198,6 +198,9 @@ def payback(series: dict | None) -> bytes | None:
     boxes = series.get("boxes") or 1
     ax.set_xlabel(f"Months after buying {boxes} × {series.get('hardware') or 'box'}", color=MUTED, fontsize=8)
     ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
+    if series.get("basis") == "potential":
+        ax.text(0.99, 0.03, "potential, not measured", transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                color="#cf222e", style="italic")
     return _png(fig)
 
 

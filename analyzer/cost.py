@@ -1055,8 +1055,7 @@ def cost_model(con, settings: CostSettings | None = None, *, progress: bool = Fa
                                            if c["decision"] in dv.UNDECIDED and not c["is_other"]),
         "categories": categories_out,
         "scenarios": scenarios_out,
-        "potential": potential_summary(categories_out, chosen[POTENTIAL], hw["selected"], profile.useful_life_months,
-                                       tunables["target"]),
+        "potential": _potential(categories_out, chosen[POTENTIAL], hw["selected"], profile, tunables["target"]),
         "selected_hardware": hw["selected"],
         "measured_throughput": {**hw["measurement"], "applied_to": hw["measured_on"]} if hw["measurement"] else None,
         "hardware": [_hardware_row(p, evaluations[name], plan_scenario, hw["sources"][name], tunables, name == hw["selected"])
@@ -1070,6 +1069,14 @@ def cost_model(con, settings: CostSettings | None = None, *, progress: bool = Fa
                                     sampling),
         "notes": notes,
     }
+
+
+def _potential(categories_out: list[dict], evaluation: dict, selected: str, profile, target: float) -> dict:
+    """The potential block, with its payback curve when it saves anything on hardware that can carry it."""
+    block = potential_summary(categories_out, evaluation, selected, profile.useful_life_months, target)
+    saves = block["monthly_savings_usd"] is not None and block["monthly_savings_usd"] > 0 and evaluation["fits"]
+    block["curve"] = payback_curve(block["upfront_usd"], block["monthly_savings_usd"], profile.useful_life_months) if saves else []
+    return block
 
 
 def _stored_target(acceptance_rows: dict) -> float | None:

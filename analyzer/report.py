@@ -860,14 +860,24 @@ def _redact_strings(value, red):
 
 def _payback_chart(cost: dict) -> dict | None:
     """Cumulative savings (net of running costs) month by month against the hardware outlay, with the
-    savings interval as a band."""
+    savings interval as a band. When the plan moves nothing, the potential's curve (``basis`` "potential": not
+    measured, no band); None when neither has a box to pay back or anything saved."""
     payback = cost.get("payback") or {}
     curve = payback.get("curve") or []
-    if not curve or not any(p["savings_usd"] or p["hardware_usd"] for p in curve):
-        return None  # no box to pay back and nothing saved: no chart (charts.py leaves it out)
     low, high = cost.get("monthly_savings_low_usd"), cost.get("monthly_savings_high_usd")
+    basis = "plan"
+    if not curve or not any(p["savings_usd"] or p["hardware_usd"] for p in curve):
+        potential = cost.get("potential") or {}
+        curve = potential.get("curve") or []
+        if not curve:
+            return None  # no box to pay back and nothing saved: no chart (charts.py leaves it out)
+        basis, low, high = "potential", None, None
+        payback = {"hardware": potential.get("hardware"), "scenario": "potential", "boxes": potential.get("boxes_needed"),
+                   "payback_months": potential.get("payback_months"), "monthly_savings_usd": potential.get("monthly_savings_usd"),
+                   "upfront_usd": potential.get("upfront_usd"), "cumulative_net_usd": None}
     months = [p["month"] for p in curve]
     return {
+        "basis": basis,
         "hardware": payback.get("hardware"),
         "scenario": payback.get("scenario"),
         "boxes": payback.get("boxes"),

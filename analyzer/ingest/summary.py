@@ -92,7 +92,7 @@ def file_line(f: dict) -> str:
     if sampled:
         line += f"; {sampled}"
         if f.get("spend_scaled_usd") is not None and f["rows_added"]:
-            line += f", about {_money(f['spend_scaled_usd'])} of traffic scaled up"
+            line += f", about {_money(f['spend_scaled_usd'])} for the full traffic"
     return line
 
 
