@@ -507,3 +507,13 @@ def test_categorize_ranks_by_the_full_traffics_spend(con):
     assert result["spend_usd"] == pytest.approx(1.3) and result["sampling"]["spend_usd"] == pytest.approx(0.4)
     stored = dict(con.execute("select spend_rank, spend_usd from categories where spend_rank is not null").fetchall())
     assert stored == {1: pytest.approx(1.0), 2: pytest.approx(0.3)}
+
+
+def test_langfuse_observations_state_their_rate_on_the_row_or_in_metadata():
+    from analyzer.ingest.formats.langfuse import observation_record
+
+    base = {"type": "GENERATION", "model": "gpt-4o-mini", "startTime": "2026-03-02T10:00:00Z",
+            "input": [{"role": "user", "content": "hi"}], "output": "hello", "usage": {"input": 3, "output": 1}}
+    assert observation_record({**base, "id": "o1", "sampleRate": 0.25})["sample_rate"] == 0.25
+    assert observation_record({**base, "id": "o2", "metadata": {"sample_rate": 0.2}})["sample_rate"] == 0.2
+    assert observation_record({**base, "id": "o3"})["sample_rate"] is None
