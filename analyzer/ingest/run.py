@@ -79,6 +79,9 @@ def run(con, settings, *, progress: bool, say: Say) -> dict:
     sources: list[SourceFile] = []
     try:
         sources = objects.since_filter(expand_paths(list(settings.paths), expand_url=objects.expand))
+        if settings.sample_rate is not None and objects.unchanged_urls:  # not read again, but the flag is about them
+            for sentence in record_sample_rates(con, objects.unchanged_urls, settings.sample_rate):
+                say(sentence)
         if not sources and (objects.listings or objects.local_before_since):
             return nothing_new(con, settings, objects)
         previous_limit = cap_memory(con)
