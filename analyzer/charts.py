@@ -45,7 +45,7 @@ def _label(rank: int | None, name: str | None, width: int = 30) -> str:
     return "\n".join(lines)
 
 
-def _usd_axis(value, _pos=None) -> str:
+def _usd_axis(value, _pos=None, digits: int = 2) -> str:
     sign = "−" if value < 0 else ""
     value = abs(value)
     if value >= 1_000_000:
@@ -56,7 +56,16 @@ def _usd_axis(value, _pos=None) -> str:
         return f"{sign}${value / 1000:.1f}k"
     if value >= 10 or value == 0:
         return f"{sign}${value:.0f}"
-    return f"{sign}${value:.2f}"
+    return f"{sign}${value:.{digits}f}"
+
+
+def _usd_scale(top: float):
+    """A dollar formatter with enough decimals for an axis that runs to ``top``: a month of a few cents gets ticks
+    of $0.005, not a row of "$0.00"."""
+    import math
+
+    digits = 2 if top >= 1 or top <= 0 else min(6, max(2, 1 - math.floor(math.log10(top / 5))))
+    return lambda value, _pos=None: _usd_axis(value, _pos, digits)
 
 
 def _tokens_axis(value, _pos=None) -> str:
@@ -92,8 +101,9 @@ def _png(fig) -> bytes:
 
 
 def spend_by_category(rows: list[dict]) -> bytes | None:
+    """Bars of monthly spend; None (left out) when no category has a known, non-zero spend to show."""
     rows = [r for r in rows if r.get("monthly_spend_usd") is not None]
-    if not rows:
+    if not rows or not any(r["monthly_spend_usd"] > 0 for r in rows):
         return None
     fig, ax = _figure(1.3 + 0.36 * len(rows))
     labels = [_label(r.get("rank"), r["name"]) for r in rows][::-1]
@@ -101,13 +111,14 @@ def spend_by_category(rows: list[dict]) -> bytes | None:
     colours = [DECISION_COLOURS.get(str(r.get("decision")), DECISION_COLOURS[dv.NOT_MEASURED]) for r in rows][::-1]
     bars = ax.barh(range(len(rows)), values, color=colours, height=0.62)
     ax.set_yticks(range(len(rows)), labels)
-    ax.xaxis.set_major_formatter(_usd_axis)
+    top = max(values)
+    money = _usd_scale(top)
+    ax.xaxis.set_major_formatter(money)
     ax.grid(axis="x", color=GRID, linewidth=0.6)
     ax.set_axisbelow(True)
     ax.set_xlabel("Projected API spend per 30-day month", color=MUTED, fontsize=8)
-    top = max(values) or 1
     for bar, value in zip(bars, values, strict=True):
-        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, _usd_axis(value), va="center", fontsize=7, color=INK)
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, money(value), va="center", fontsize=7, color=INK)
     ax.set_xlim(0, top * 1.15)
     _decision_legend(ax, {r.get("decision") for r in rows})
     return _png(fig)
@@ -152,7 +163,11 @@ def acceptance(rows: list[dict], target: float | None) -> bytes | None:
 
 
 def payback(series: dict | None) -> bytes | None:
+    """Cumulative net savings against the hardware bought; None (left out) when there is neither a box to pay back
+    nor any savings: a flat line at $0 says nothing."""
     if not series or not series.get("months"):
+        return None
+    if not any(series["hardware_outlay_usd"]) and not any(series["cumulative_savings_usd"]):
         return None
     fig, ax = _figure(3.0)
     months = series["months"]
@@ -177,12 +192,15 @@ def payback(series: dict | None) -> bytes | None:
     ax.set_ylim(low * 1.1, (max(values) or 1) * 1.35)
     ax.set_xlim(0, months[-1])
     ax.set_xticks([m for m in range(0, months[-1] + 1, 6)])
-    ax.yaxis.set_major_formatter(_usd_axis)
+    ax.yaxis.set_major_formatter(_usd_scale(max(abs(v) for v in values + [low]) or 1))
     ax.grid(color=GRID, linewidth=0.6)
     ax.set_axisbelow(True)
     boxes = series.get("boxes") or 1
     ax.set_xlabel(f"Months after buying {boxes} × {series.get('hardware') or 'box'}", color=MUTED, fontsize=8)
     ax.legend(loc="upper left", fontsize=7, frameon=False, ncol=3)
+    if series.get("basis") == "potential":
+        ax.text(0.99, 0.03, "potential, not measured", transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                color="#cf222e", style="italic")
     return _png(fig)
 
 

@@ -52,7 +52,9 @@ from . import decisions as dv
 from .db import aggregate, dicts, one, table_exists
 from .errors import PlanError
 from .judge import redecide
+from .potential import objective_checks, potential_summary
 from .progress import Say, say_nothing
+from .sampling import sampling_summary, weight
 from .settings import StageSettings, at_least, option
 from .stats import Z95
 
@@ -74,7 +76,8 @@ MIN_REPLAYS_FOR_RATIO = 5
 
 LOCAL_READY = dv.MOVES_LOCAL
 DECISIONS = dv.DECISIONS
-SCENARIOS = ("route", "cascade", "ceiling")
+POTENTIAL = "potential"
+SCENARIOS = ("route", "cascade", "ceiling", POTENTIAL)
 # Checks whose verdict is objective, so a failure can be caught and sent on to the frontier.
 OBJECTIVE_CHECKS = frozenset(
     {"json_valid", "json_schema_match", "sql_parses", "svg_renders", "code_compiles", "label_match", "regex", "contains", "max_length"}
@@ -333,6 +336,7 @@ class CostSettings(StageSettings):
     measured_hardware: str | None = option(None)
     target: float | None = option(None, convert=_number, check=_target)
     judge_target: float | None = option(None, key="judge.target", convert=_number, check=_target)
+    judge_categories: dict = option(default_factory=dict, key="judge.categories")  # their checks decide the potential
     profiles: dict = option(default_factory=dict, key="hardware")
 
 
@@ -359,12 +363,16 @@ def _settings(settings: CostSettings, stored_target: float | None = None) -> dic
 
 
 def _window(con) -> dict:
+    """Totals over the whole log: rows as counted, and spend, requests and tokens of the full traffic (each request
+    weighted by 1/sample_rate, :mod:`analyzer.sampling`); ``sample_spend_usd`` is the logs' own spend."""
+    w = weight()
     r = aggregate(
         con,
-        """
+        f"""
         select count(*), count(created_at), min(created_at), max(created_at),
-               coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
-               coalesce(sum(cached_input_tokens), 0), count(*) filter (where is_batch)
+               coalesce(sum(cost_usd * {w}), 0), coalesce(sum(input_tokens * {w}), 0), coalesce(sum(output_tokens * {w}), 0),
+               coalesce(sum(cached_input_tokens * {w}), 0), count(*) filter (where is_batch),
+               coalesce(sum({w}), 0), coalesce(sum(cost_usd), 0), count(cost_usd)
         from requests
         """,
     )
@@ -374,21 +382,25 @@ def _window(con) -> dict:
         "first_at": r[2],
         "last_at": r[3],
         "spend_usd": float(r[4]),
-        "input_tokens": int(r[5]),
-        "output_tokens": int(r[6]),
-        "cached_input_tokens": int(r[7]),
+        "input_tokens": float(r[5]),
+        "output_tokens": float(r[6]),
+        "cached_input_tokens": float(r[7]),
         "batch_requests": r[8],
+        "estimated_requests": float(r[9]),
+        "sample_spend_usd": float(r[10]),
+        "priced_requests": r[11],
     }
 
 
 def _pricing(con) -> dict:
+    """Per cost source: requests in the logs and the spend of the full traffic they stand for."""
     by_source = {
         r["cost_source"]: r
         for r in dicts(
             con,
-            """
+            f"""
             select coalesce(cost_source, 'unknown') as cost_source, count(*) as requests,
-                   coalesce(sum(cost_usd), 0) as spend_usd,
+                   coalesce(sum(cost_usd * {weight()}), 0) as spend_usd,
                    coalesce(sum(input_tokens), 0) as input_tokens, coalesce(sum(output_tokens), 0) as output_tokens
             from requests group by 1
             """,
@@ -432,14 +444,14 @@ def _gaps(con, min_hours: float) -> list[dict]:
 
 
 def _daily_spend(con, first: datetime, whole_days: int) -> list[float]:
-    """Spend per 24-hour period counted from the first timestamp, whole periods only."""
+    """Spend of the full traffic per 24-hour period counted from the first timestamp, whole periods only."""
     if whole_days <= 0:
         return []
     got = dict(
         (int(d), float(s))
         for d, s in con.execute(
-            """
-            select floor((epoch(created_at) - epoch(?::timestamp)) / 86400) as d, coalesce(sum(cost_usd), 0)
+            f"""
+            select floor((epoch(created_at) - epoch(?::timestamp)) / 86400) as d, coalesce(sum(cost_usd * {weight()}), 0)
             from requests where created_at is not null group by 1
             """,
             [first],
@@ -522,7 +534,8 @@ def _hour_index(first: datetime, last: datetime) -> tuple[datetime, int]:
 
 
 def _hourly(con, start: datetime, hours: int, categorized: bool) -> dict:
-    """Per category key, a (3, hours) array over every hour of the window: requests, input, output tokens."""
+    """Per category key, a (3, hours) array over every hour of the window: requests, input, output tokens of the
+    full traffic (each request weighted by 1/sample_rate)."""
     import numpy as np
 
     join = (
@@ -536,7 +549,8 @@ def _hourly(con, start: datetime, hours: int, categorized: bool) -> dict:
     for cid, h, n, tin, tout in con.execute(
         f"""
         select {key} as cid, cast(floor((epoch(r.created_at) - epoch(?::timestamp)) / 3600) as bigint) as h,
-               count(*), coalesce(sum(r.input_tokens), 0), coalesce(sum(r.output_tokens), 0)
+               sum({weight('r')}), coalesce(sum(r.input_tokens * {weight('r')}), 0),
+               coalesce(sum(r.output_tokens * {weight('r')}), 0)
         from requests r {join}
         where r.created_at is not null
         group by all
@@ -545,41 +559,37 @@ def _hourly(con, start: datetime, hours: int, categorized: bool) -> dict:
     ).fetchall():
         arrays = out.setdefault(cid, np.zeros((3, hours)))
         i = min(max(int(h), 0), hours - 1)
-        arrays[:, i] += (n, float(tin), float(tout))
+        arrays[:, i] += (float(n), float(tin), float(tout))
     return out
 
 
-def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
-    """Spend, tokens and requests per category over the window; one pool when categorize has not run."""
-    notes: list[str] = []
-    have = table_exists(con, "categories") and (one(con, "select count(*) from categories") or (0,))[0] > 0
-    if not have:
-        notes.append("Categories not found yet: the whole traffic is treated as one pool. Run `plan categorize`.")
-        return [
-            {
-                "category_id": None,
-                "name": "All traffic",
-                "task_type": None,
-                "is_other": False,
-                "spend_usd": total["spend_usd"],
-                "requests": total["requests"],
-                "input_tokens": total["input_tokens"],
-                "output_tokens": total["output_tokens"],
-                "unknown_cost_requests": None,
-                "spend_factors": (1.0, 1.0),
-                "hour_key": None,
-                "scale": 1.0,
-            }
-        ], notes, False
-    rows = dicts(
+def _pool(name: str, spend: float, requests: float, sample_requests: int, input_tokens: float, output_tokens: float,
+          unknown: int | None, priced: int | None, *, category_id=None, task_type=None, is_other=False,
+          factors=(1.0, 1.0), hour_key=None, scale=1.0, sample_spend: float | None = None) -> dict:
+    """One category as the cost model carries it: figures over the window for the full traffic (``requests`` and
+    ``spend_usd`` weighted by 1/sample_rate), with the logs' own request count and spend beside them."""
+    return {
+        "category_id": category_id, "name": name, "task_type": task_type, "is_other": is_other,
+        "spend_usd": spend, "requests": requests, "input_tokens": input_tokens, "output_tokens": output_tokens,
+        "sample_requests": sample_requests, "sample_spend_usd": sample_spend,
+        "unknown_cost_requests": unknown, "priced_requests": priced,
+        "spend_factors": factors, "hour_key": hour_key, "scale": scale,
+    }
+
+
+def _category_figures(con) -> list[dict]:
+    """The named categories and Other with their requests' figures (full traffic, and the logs' own)."""
+    w = weight("r")
+    return dicts(
         con,
-        """
+        f"""
         select c.category_id, c.name, c.task_type, coalesce(c.is_other, false) as is_other, c.spend_rank,
                c.requests as cat_requests, c.spend_usd as cat_spend, c.spend_ci_low_usd, c.spend_ci_high_usd,
                c.share_of_requests, c.share_ci_low, c.share_ci_high,
-               count(r.id) as requests, coalesce(sum(r.cost_usd), 0) as spend_usd,
-               coalesce(sum(r.input_tokens), 0) as input_tokens, coalesce(sum(r.output_tokens), 0) as output_tokens,
-               count(r.id) filter (where r.cost_usd is null) as unknown_cost_requests
+               count(r.id) as sample_requests, coalesce(sum({w}), 0) as requests,
+               coalesce(sum(r.cost_usd * {w}), 0) as spend_usd, coalesce(sum(r.cost_usd), 0) as sample_spend_usd,
+               coalesce(sum(r.input_tokens * {w}), 0) as input_tokens, coalesce(sum(r.output_tokens * {w}), 0) as output_tokens,
+               count(r.id) filter (where r.cost_usd is null) as unknown_cost_requests, count(r.cost_usd) as priced_requests
         from categories c
         left join request_categories rc on rc.category_id = c.category_id
         left join requests r on r.id = rc.request_id
@@ -588,7 +598,52 @@ def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
         order by coalesce(c.is_other, false), spend_usd desc, c.category_id
         """,
     )
-    assigned = sum(r["requests"] for r in rows)
+
+
+def _spend_factors(r: dict) -> tuple[float, float]:
+    """The category's sampled-spend interval (from categorize) as factors on its spend."""
+    if r["cat_spend"] and r["spend_ci_low_usd"] is not None and r["spend_ci_high_usd"] is not None:
+        return min(1.0, r["spend_ci_low_usd"] / r["cat_spend"]), max(1.0, r["spend_ci_high_usd"] / r["cat_spend"])
+    if r["share_of_requests"] and r["share_ci_low"] is not None and r["share_ci_high"] is not None:
+        return min(1.0, r["share_ci_low"] / r["share_of_requests"]), max(1.0, r["share_ci_high"] / r["share_of_requests"])
+    return 1.0, 1.0
+
+
+def _uncategorised(con, notes: list[str]) -> dict | None:
+    """Requests ingested after the last `plan categorize`, as one pool."""
+    w = weight("r")
+    rest = aggregate(
+        con,
+        f"""
+        select count(*), coalesce(sum(cost_usd * {w}), 0), coalesce(sum(input_tokens * {w}), 0),
+               coalesce(sum(output_tokens * {w}), 0), count(*) filter (where cost_usd is null), coalesce(sum({w}), 0),
+               coalesce(sum(cost_usd), 0), count(cost_usd)
+        from requests r where not exists (
+            select 1 from request_categories rc join categories c on c.category_id = rc.category_id
+            where rc.request_id = r.id)
+        """,
+    )
+    if not rest or not rest[0]:
+        return None
+    notes.append(
+        f"{rest[0]:,} requests (${rest[1]:,.2f} over the window) have no category, probably ingested after "
+        "the last `plan categorize`; they are shown as 'Not categorised'. Re-run `plan categorize`."
+    )
+    return _pool("Not categorised", float(rest[1]), float(rest[5]), rest[0], float(rest[2]), float(rest[3]), rest[4],
+                 rest[7], is_other=True, sample_spend=float(rest[6]))
+
+
+def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
+    """Spend, tokens and requests per category over the window; one pool when categorize has not run."""
+    notes: list[str] = []
+    have = table_exists(con, "categories") and (one(con, "select count(*) from categories") or (0,))[0] > 0
+    if not have:
+        notes.append("Categories not found yet: the whole traffic is treated as one pool. Run `plan categorize`.")
+        return [_pool("All traffic", total["spend_usd"], total["estimated_requests"], total["requests"],
+                      total["input_tokens"], total["output_tokens"], None, total["priced_requests"],
+                      sample_spend=total["sample_spend_usd"])], notes, False
+    rows = _category_figures(con)
+    assigned = sum(r["sample_requests"] for r in rows)
     claimed = sum(int(r["cat_requests"] or 0) for r in rows)
     scale = 1.0
     if assigned and assigned < total["requests"] and claimed >= 0.99 * total["requests"]:
@@ -598,61 +653,18 @@ def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
             f"Categories were assigned to a sample of {assigned:,} of {total['requests']:,} requests; "
             "per-category figures are scaled up from the sample, with its interval."
         )
-    cats = []
-    for r in rows:
-        factors = (1.0, 1.0)
-        if r["cat_spend"] and r["spend_ci_low_usd"] is not None and r["spend_ci_high_usd"] is not None:
-            factors = (min(1.0, r["spend_ci_low_usd"] / r["cat_spend"]), max(1.0, r["spend_ci_high_usd"] / r["cat_spend"]))
-        elif r["share_of_requests"] and r["share_ci_low"] is not None and r["share_ci_high"] is not None:
-            factors = (min(1.0, r["share_ci_low"] / r["share_of_requests"]), max(1.0, r["share_ci_high"] / r["share_of_requests"]))
-        cats.append(
-            {
-                "category_id": r["category_id"],
-                "name": r["name"],
-                "task_type": r["task_type"],
-                "is_other": bool(r["is_other"]),
-                "spend_usd": float(r["spend_usd"]) * scale,
-                "requests": r["requests"] * scale,
-                "input_tokens": float(r["input_tokens"]) * scale,
-                "output_tokens": float(r["output_tokens"]) * scale,
-                "unknown_cost_requests": r["unknown_cost_requests"],
-                "spend_factors": factors,
-                "hour_key": r["category_id"],
-                "scale": scale,
-            }
-        )
+    cats = [
+        _pool(r["name"], float(r["spend_usd"]) * scale, float(r["requests"]) * scale, int(r["sample_requests"]),
+              float(r["input_tokens"]) * scale, float(r["output_tokens"]) * scale, r["unknown_cost_requests"],
+              r["priced_requests"], category_id=r["category_id"], task_type=r["task_type"], is_other=bool(r["is_other"]),
+              factors=_spend_factors(r), hour_key=r["category_id"], scale=scale,
+              sample_spend=float(r["sample_spend_usd"]) * scale)
+        for r in rows
+    ]
     if scale == 1.0 and assigned < total["requests"]:
-        rest = aggregate(
-            con,
-            """
-            select count(*), coalesce(sum(cost_usd), 0), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
-                   count(*) filter (where cost_usd is null)
-            from requests r where not exists (
-                select 1 from request_categories rc join categories c on c.category_id = rc.category_id
-                where rc.request_id = r.id)
-            """,
-        )
-        if rest[0]:
-            notes.append(
-                f"{rest[0]:,} requests (${rest[1]:,.2f} over the window) have no category, probably ingested after "
-                "the last `plan categorize`; they are shown as 'Not categorised'. Re-run `plan categorize`."
-            )
-            cats.append(
-                {
-                    "category_id": None,
-                    "name": "Not categorised",
-                    "task_type": None,
-                    "is_other": True,
-                    "spend_usd": float(rest[1]),
-                    "requests": rest[0],
-                    "input_tokens": float(rest[2]),
-                    "output_tokens": float(rest[3]),
-                    "unknown_cost_requests": rest[4],
-                    "spend_factors": (1.0, 1.0),
-                    "hour_key": None,
-                    "scale": 1.0,
-                }
-            )
+        rest = _uncategorised(con, notes)
+        if rest is not None:
+            cats.append(rest)
     return cats, notes, True
 
 
@@ -661,25 +673,33 @@ def _categories(con, total: dict) -> tuple[list[dict], list[str], bool]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _moves(scenario: str, decision: str) -> bool:
+def _moves(scenario: str, cat: dict) -> bool:
     if scenario == "ceiling":
         return True
+    if scenario == POTENTIAL:  # the categories an objective check can vouch for, when their spend is known
+        return bool(cat.get("objective_checks")) and cat.get("spend_known", True)
     if scenario == "route":
-        return decision in dv.MOVES_LOCAL
-    return decision in dv.RUNS_LOCAL
+        return cat["decision"] in dv.MOVES_LOCAL
+    return cat["decision"] in dv.RUNS_LOCAL
 
 
-def _category_savings(scenario: str, cat: dict, spend: float, electricity: float, acceptance: float | None) -> float:
-    if not _moves(scenario, cat["decision"]):
+def _category_savings(scenario: str, cat: dict, spend: float, electricity: float, acceptance: float | None,
+                      target: float) -> float:
+    if not _moves(scenario, cat):
         return 0.0
+    if scenario == POTENTIAL:  # local first at the target's acceptance; the rest paid again at the frontier
+        return cascade_savings(spend, electricity, target)
     if scenario == "cascade" and cat["decision"] == dv.CASCADE:
         return cascade_savings(spend, electricity, acceptance if acceptance is not None else 1.0)
     return route_savings(spend, electricity)
 
 
-def _category_interval(scenario: str, cat: dict, spend: float, electricity: float) -> tuple[float, float]:
-    if not _moves(scenario, cat["decision"]):
+def _category_interval(scenario: str, cat: dict, spend: float, electricity: float, target: float) -> tuple[float, float]:
+    if not _moves(scenario, cat):
         return 0.0, 0.0
+    if scenario == POTENTIAL:  # an assumption, not a measurement: no interval
+        point = cascade_savings(spend, electricity, target)
+        return point, point
     if scenario == "cascade" and cat["decision"] == dv.CASCADE:
         return savings_interval(dv.CASCADE, spend, electricity, (cat["ci_low"], cat["ci_high"]), cat["spend_factors"])
     return savings_interval(dv.LOCAL, spend, electricity, None, cat["spend_factors"])
@@ -709,10 +729,11 @@ def evaluate(
         per_cat.append({"cat": cat, "busy_hours": busy_h, "electricity": elec, "spend": spend, "acceptance": acc})
 
     results = {}
+    target = settings["target"]
     for scenario in SCENARIOS:
-        moved = [p for p in per_cat if _moves(scenario, p["cat"]["decision"])]
-        gross = sum(_category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"]) for p in per_cat)
-        bounds = [_category_interval(scenario, p["cat"], p["spend"], p["electricity"]) for p in per_cat]
+        moved = [p for p in per_cat if _moves(scenario, p["cat"])]
+        gross = sum(_category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"], target) for p in per_cat)
+        bounds = [_category_interval(scenario, p["cat"], p["spend"], p["electricity"], target) for p in per_cat]
         busy_total = sum(p["busy_hours"] for p in moved)
         capacity = _capacity(profile, moved, hourly, hour_start, settings["percentile"])
         boxes = capacity["boxes_needed"]
@@ -745,7 +766,7 @@ def evaluate(
                     "category_id": p["cat"]["category_id"],
                     "electricity": p["electricity"],
                     "busy_hours": p["busy_hours"],
-                    "savings": _category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"]),
+                    "savings": _category_savings(scenario, p["cat"], p["spend"], p["electricity"], p["acceptance"], target),
                     "bounds": b,
                 }
                 for p, b in zip(per_cat, bounds, strict=True)
@@ -827,25 +848,36 @@ def _prepare_category(cat: dict, row: dict | None, ratio: tuple | None, month: f
     cat["local_output_ratio_source"] = f"measured on {ratio[1]} replays" if ratio else "assumed 1.0 (no replays)"
     for key in ("spend_usd", "requests", "input_tokens", "output_tokens"):
         cat["monthly_" + key] = cat[key] * month
+    cat["sample_monthly_spend_usd"] = cat["sample_spend_usd"] * month if cat["sample_spend_usd"] is not None else None
     cat["monthly_local_output_tokens"] = cat["monthly_output_tokens"] * cat["local_output_ratio"]
+    # Spend is unknown (not zero) when none of the category's requests has a known cost.
+    cat["spend_known"] = bool(cat["priced_requests"]) or not cat["sample_requests"]
 
 
 def _category_row(i: int, cat: dict, evaluation: dict, plan_scenario: str, total_spend: float, settings: dict) -> dict:
-    """One category of the payload, on the selected hardware."""
+    """One category of the payload, on the selected hardware. Spend and savings are None (unknown) when none of its
+    requests has a known cost."""
     plan_row = evaluation[plan_scenario]["per_category"][i]
     spend = cat["monthly_spend_usd"] * settings["frontier_factor"]
     elec = plan_row["electricity"]
     acceptance = (cat["ci_low"], cat["ci_high"]) if cat["ci_low"] is not None else None
     low, high = savings_interval(cat["decision"], spend, elec, acceptance, cat["spend_factors"])
+    known = cat["spend_known"]
+
+    def money(value):
+        return value if known else None
+
     return {
         "category_id": cat["category_id"],
         "name": cat["name"],
         "task_type": cat["task_type"],
         "is_other": cat["is_other"],
-        "share_of_spend": (cat["spend_usd"] / total_spend) if total_spend else None,
-        "monthly_spend_usd": cat["monthly_spend_usd"],
-        "monthly_spend_low_usd": cat["monthly_spend_usd"] * cat["spend_factors"][0],
-        "monthly_spend_high_usd": cat["monthly_spend_usd"] * cat["spend_factors"][1],
+        "share_of_spend": (cat["spend_usd"] / total_spend) if total_spend and known else None,
+        "monthly_spend_usd": money(cat["monthly_spend_usd"]),
+        "monthly_spend_low_usd": money(cat["monthly_spend_usd"] * cat["spend_factors"][0]),
+        "monthly_spend_high_usd": money(cat["monthly_spend_usd"] * cat["spend_factors"][1]),
+        "sample_monthly_spend_usd": money(cat["sample_monthly_spend_usd"]),
+        "sample_requests": cat["sample_requests"],
         "monthly_requests": cat["monthly_requests"],
         "monthly_input_tokens": cat["monthly_input_tokens"],
         "monthly_output_tokens": cat["monthly_output_tokens"],
@@ -856,14 +888,15 @@ def _category_row(i: int, cat: dict, evaluation: dict, plan_scenario: str, total
         "ci_low": cat["ci_low"],
         "ci_high": cat["ci_high"],
         "decision": cat["decision"],
+        "objective_checks": cat.get("objective_checks", []),
         "local_output_ratio": cat["local_output_ratio"],
         "local_output_ratio_source": cat["local_output_ratio_source"],
         "monthly_local_busy_hours": plan_row["busy_hours"],
         "monthly_electricity_usd": elec,
-        "monthly_savings_usd": decision_savings(cat["decision"], spend, elec, cat["acceptance"]),
-        "monthly_savings_low_usd": low,
-        "monthly_savings_high_usd": high,
-        "scenarios": {sc: {"monthly_savings_usd": evaluation[sc]["per_category"][i]["savings"]} for sc in SCENARIOS},
+        "monthly_savings_usd": money(decision_savings(cat["decision"], spend, elec, cat["acceptance"])),
+        "monthly_savings_low_usd": money(low),
+        "monthly_savings_high_usd": money(high),
+        "scenarios": {sc: {"monthly_savings_usd": money(evaluation[sc]["per_category"][i]["savings"])} for sc in SCENARIOS},
     }
 
 
@@ -971,63 +1004,134 @@ def _decision_notes(cats: list[dict], notes: list[str]) -> bool:
 
 def cost_model(con, settings: CostSettings | None = None, *, progress: bool = False, say: Say = say_nothing) -> dict:
     """The ``plan cost --json`` payload: projection, per-category savings with intervals, scenarios,
-    hardware payback and capacity, sensitivity and the assumptions behind them.
+    hardware payback and capacity, the potential at the target, sensitivity and the assumptions behind them.
 
     ``settings.hardware`` picks the profile the headline uses (default ``desktop-24gb``); ``settings.target``
-    re-derives decisions at another acceptance target. The cost model is quick: ``progress`` has nothing to
-    show.
+    re-derives decisions at another acceptance target. Sampled logs are scaled to the full traffic
+    (:mod:`analyzer.sampling`). The cost model is quick: ``progress`` has nothing to show.
 
     Example::
 
         from analyzer.cost import CostSettings, cost_model
         payload = cost_model(con, CostSettings.resolve(config, hardware="mac-studio-128gb"))
     """
-    from .hardware import apply_measurement, load_profiles, measured_throughput, resolve_name
-
     settings = settings if settings is not None else CostSettings.resolve({})
     acceptance_rows = _acceptance(con)
-    stored_target = next(
-        (_json(r.get("thresholds_json"), {}).get("target") for r in acceptance_rows.values() if r.get("thresholds_json")), None
-    )
-    tunables = _settings(settings, stored_target)
+    tunables = _settings(settings, _stored_target(acceptance_rows))
     total = _window(con)
     if not total["requests"]:
         raise PlanError("The database holds no requests yet. Run `plan ingest PATH` first.")
     notes: list[str] = []
     w = _window_notes(con, total, tunables, notes)
     pricing = _pricing(con)
+    _pricing_notes(pricing, notes)
+    cats, categorized = _prepared_categories(con, total, acceptance_rows, w["month"], tunables, settings, notes)
+    measured_any = _decision_notes(cats, notes)
+    plan_scenario = "cascade" if measured_any else "ceiling"
+    hw = _hardware_setup(con, settings)
+    hour_start, hours = _hour_index(w["first"], w["last"])
+    hourly = _hourly(con, hour_start, hours, categorized)
+    evaluations = {name: evaluate(p, cats, hourly, hour_start, tunables, frontier_factor=tunables["frontier_factor"])
+                   for name, p in hw["profiles"].items()}
+    chosen = evaluations[hw["selected"]]
+    categories_out = [_category_row(i, cat, chosen, plan_scenario, total["spend_usd"], tunables) for i, cat in enumerate(cats)]
+    scenarios_out = {sc: _scenario_summary(chosen[sc]) for sc in SCENARIOS}
+    scenarios_out["framing"] = _framing(categories_out, tunables["target"], scenarios_out["route"]["monthly_savings_usd"])
+    profile = hw["profiles"][hw["selected"]]
+    plan = chosen[plan_scenario]
+    sampling = sampling_summary(con)
+    return {
+        **_projection(total, w, sampling),
+        "pricing": pricing,
+        "stages": {"categorized": categorized, "judged": bool(acceptance_rows),
+                   "throughput_measured": hw["measurement"] is not None},
+        "acceptance_measured": measured_any,
+        "acceptance_target": tunables["target"],
+        "plan_scenario": plan_scenario,
+        "monthly_savings_usd": plan["monthly_savings_usd"],
+        "monthly_savings_low_usd": plan["monthly_savings_low_usd"],
+        "monthly_savings_high_usd": plan["monthly_savings_high_usd"],
+        "undecided_monthly_spend_usd": sum(c["monthly_spend_usd"] or 0.0 for c in categories_out
+                                           if c["decision"] in dv.UNDECIDED and not c["is_other"]),
+        "categories": categories_out,
+        "scenarios": scenarios_out,
+        "potential": _potential(categories_out, chosen[POTENTIAL], hw["selected"], profile, tunables["target"]),
+        "selected_hardware": hw["selected"],
+        "measured_throughput": {**hw["measurement"], "applied_to": hw["measured_on"]} if hw["measurement"] else None,
+        "hardware": [_hardware_row(p, evaluations[name], plan_scenario, hw["sources"][name], tunables, name == hw["selected"])
+                     for name, p in hw["profiles"].items()],
+        "capacity": {"hardware": hw["selected"], "scenario": plan_scenario, **plan["capacity"]},
+        "payback": _payback(plan, profile, hw["selected"], plan_scenario, notes),
+        "sensitivity": _sensitivity(profile, cats, hourly, hour_start, tunables, plan_scenario, plan),
+        "electricity_usd_per_kwh": tunables["usd_per_kwh"],
+        "frontier_price_factor": tunables["frontier_factor"],
+        "assumptions": _assumptions(tunables, profile, hw["sources"][hw["selected"]], hw["measurement"], hw["measured_on"],
+                                    sampling),
+        "notes": notes,
+    }
+
+
+def _potential(categories_out: list[dict], evaluation: dict, selected: str, profile, target: float) -> dict:
+    """The potential block, with its payback curve when it saves anything on hardware that can carry it."""
+    block = potential_summary(categories_out, evaluation, selected, profile.useful_life_months, target)
+    saves = block["monthly_savings_usd"] is not None and block["monthly_savings_usd"] > 0 and evaluation["fits"]
+    block["curve"] = payback_curve(block["upfront_usd"], block["monthly_savings_usd"], profile.useful_life_months) if saves else []
+    return block
+
+
+def _stored_target(acceptance_rows: dict) -> float | None:
+    return next((_json(r.get("thresholds_json"), {}).get("target") for r in acceptance_rows.values()
+                 if r.get("thresholds_json")), None)
+
+
+def _pricing_notes(pricing: dict, notes: list[str]) -> None:
     if pricing["unknown"]["requests"]:
         models = ", ".join(m["model"] for m in pricing["unknown"]["models"][:5])
         notes.append(
             f"{pricing['unknown']['requests']:,} requests have no known cost ({models}); spend and savings leave them out, so they are understated."
         )
 
+
+def _prepared_categories(con, total: dict, acceptance_rows: dict, month: float, tunables: dict, settings: CostSettings,
+                         notes: list[str]) -> tuple[list[dict], bool]:
+    """The categories with their decisions, acceptance, local answer length, monthly figures and objective checks."""
     cats, cat_notes, categorized = _categories(con, total)
     notes.extend(cat_notes)
     ratios = _local_output_ratio(con)
     for cat in cats:
-        row = acceptance_rows.get(cat["category_id"]) if cat["category_id"] is not None else None
-        _prepare_category(cat, row, ratios.get(cat["category_id"]) if cat["category_id"] is not None else None, w["month"], tunables, notes)
-    measured_any = _decision_notes(cats, notes)
-    plan_scenario = "cascade" if measured_any else "ceiling"
+        cid = cat["category_id"]
+        _prepare_category(cat, acceptance_rows.get(cid) if cid is not None else None,
+                          ratios.get(cid) if cid is not None else None, month, tunables, notes)
+    objective = objective_checks(con, cats, settings.judge_categories) if categorized else {}
+    for cat in cats:
+        cat["objective_checks"] = objective.get(cat["category_id"], []) if cat["category_id"] is not None else []
+    return cats, categorized
+
+
+def _hardware_setup(con, settings: CostSettings) -> dict:
+    """The hardware profiles (with a replay's measured throughput applied), the selected one, and the measurement."""
+    from .hardware import apply_measurement, load_profiles, measured_throughput, resolve_name
 
     profiles = load_profiles({"hardware": settings.profiles})
     selected = resolve_name(profiles, settings.hardware)
     measurement = measured_throughput(con)
     measured_on = _measured_on(profiles, settings, selected)
     profiles, sources = apply_measurement(profiles, measurement, measured_on)
-    hour_start, hours = _hour_index(w["first"], w["last"])
-    hourly = _hourly(con, hour_start, hours, categorized)
-    evaluations = {name: evaluate(p, cats, hourly, hour_start, tunables, frontier_factor=tunables["frontier_factor"]) for name, p in profiles.items()}
-    chosen = evaluations[selected]
-    categories_out = [_category_row(i, cat, chosen, plan_scenario, total["spend_usd"], tunables) for i, cat in enumerate(cats)]
-    scenarios_out = {sc: _scenario_summary(chosen[sc]) for sc in SCENARIOS}
-    scenarios_out["framing"] = _framing(categories_out, tunables["target"], scenarios_out["route"]["monthly_savings_usd"])
-    hardware_out = [
-        _hardware_row(p, evaluations[name], plan_scenario, sources[name], tunables, name == selected) for name, p in profiles.items()
-    ]
-    plan = chosen[plan_scenario]
-    payback = _payback(plan, profiles[selected], selected, plan_scenario, notes)
+    return {"profiles": profiles, "selected": selected, "measurement": measurement, "measured_on": measured_on,
+            "sources": sources}
+
+
+def _projection(total: dict, w: dict, sampling: dict) -> dict:
+    """The window and the month it projects to. Monthly figures are for the full traffic (scaled by 1/sample_rate);
+    ``sample_monthly_spend_usd`` and ``observed_spend_usd`` are the logs' own; spend is None (unknown) when no
+    request has a known cost."""
+    month = w["month"]
+    known = bool(total["priced_requests"])
+
+    def spend(value):
+        return value if known else None
+
+    low, high = sampling.get("estimated_spend_low_usd"), sampling.get("estimated_spend_high_usd")
     return {
         "window_days": w["observed"],
         "projection_days": w["window"],
@@ -1035,41 +1139,20 @@ def cost_model(con, settings: CostSettings | None = None, *, progress: bool = Fa
         "first_at": w["first"],
         "last_at": w["last"],
         "requests": total["requests"],
-        "observed_spend_usd": total["spend_usd"],
-        "monthly_spend_usd": total["spend_usd"] * w["month"],
-        "monthly_requests": total["requests"] * w["month"],
-        "monthly_input_tokens": total["input_tokens"] * w["month"],
-        "monthly_output_tokens": total["output_tokens"] * w["month"],
-        "monthly_cached_input_tokens": total["cached_input_tokens"] * w["month"],
+        "observed_spend_usd": spend(total["sample_spend_usd"]),
+        "estimated_spend_usd": spend(total["spend_usd"]),
+        "monthly_spend_usd": spend(total["spend_usd"] * month),
+        "monthly_spend_low_usd": spend(low * month) if low is not None else None,
+        "monthly_spend_high_usd": spend(high * month) if high is not None else None,
+        "sample_monthly_spend_usd": spend(total["sample_spend_usd"] * month),
+        "monthly_requests": total["estimated_requests"] * month,
+        "monthly_input_tokens": total["input_tokens"] * month,
+        "monthly_output_tokens": total["output_tokens"] * month,
+        "monthly_cached_input_tokens": total["cached_input_tokens"] * month,
         "batch_requests": total["batch_requests"],
+        "sampling": sampling,
         "gaps": w["gaps"],
         "trend": w["trend"],
-        "pricing": pricing,
-        "stages": {
-            "categorized": categorized,
-            "judged": bool(acceptance_rows),
-            "throughput_measured": measurement is not None,
-        },
-        "acceptance_measured": measured_any,
-        "acceptance_target": tunables["target"],
-        "plan_scenario": plan_scenario,
-        "monthly_savings_usd": plan["monthly_savings_usd"],
-        "monthly_savings_low_usd": plan["monthly_savings_low_usd"],
-        "monthly_savings_high_usd": plan["monthly_savings_high_usd"],
-        "undecided_monthly_spend_usd": sum(c["monthly_spend_usd"] for c in categories_out
-                                           if c["decision"] in dv.UNDECIDED and not c["is_other"]),
-        "categories": categories_out,
-        "scenarios": scenarios_out,
-        "selected_hardware": selected,
-        "measured_throughput": {**measurement, "applied_to": measured_on} if measurement else None,
-        "hardware": hardware_out,
-        "capacity": {"hardware": selected, "scenario": plan_scenario, **plan["capacity"]},
-        "payback": payback,
-        "sensitivity": _sensitivity(profiles[selected], cats, hourly, hour_start, tunables, plan_scenario, plan),
-        "electricity_usd_per_kwh": tunables["usd_per_kwh"],
-        "frontier_price_factor": tunables["frontier_factor"],
-        "assumptions": _assumptions(tunables, profiles[selected], sources[selected], measurement, measured_on),
-        "notes": notes,
     }
 
 
@@ -1117,8 +1200,8 @@ def _framing(categories: list[dict], target: float, route_savings_usd: float) ->
     acceptable = [c for c in measured if c["decision"] not in dv.UNDECIDED and c["ci_low"] is not None and c["ci_low"] >= target]
     counts = {d: sum(1 for c in top if c["decision"] == d) for d in DECISIONS}
     judge_needed = counts[dv.NEEDS_JUDGE]
-    total_spend = sum(c["monthly_spend_usd"] for c in categories) or 0.0
-    share = (sum(c["monthly_spend_usd"] for c in acceptable) / total_spend) if total_spend else None
+    total_spend = sum(c["monthly_spend_usd"] or 0.0 for c in categories)  # unknown spend is left out
+    share = (sum(c["monthly_spend_usd"] or 0.0 for c in acceptable) / total_spend) if total_spend else None
     if not top:
         sentence = "Categories are not known yet: run `plan categorize`, then `plan replay` and `plan judge`."
     elif not measured:
@@ -1175,9 +1258,11 @@ def _sensitivity(profile, cats, hourly, hour_start, settings, scenario: str, bas
     return out
 
 
-def _assumptions(settings: dict, profile, source: str, measurement: dict | None, measured_on: str) -> list[str]:
+def _assumptions(settings: dict, profile, source: str, measurement: dict | None, measured_on: str,
+                 sampling: dict | None = None) -> list[str]:
     items = [
         f"A month is {MONTH_DAYS} days; spend, tokens and requests are scaled from the observed window (first to last timestamp).",
+        *([sampling["sentence"]] if sampling and sampling.get("sentence") else []),
         "Spend is the per-request cost from ingest: the log's own cost when it states one, otherwise the genai-prices catalog with cached-input and batch pricing. Requests with unknown cost are left out and listed.",
         (
             f"Electricity costs ${settings['usd_per_kwh']:.3f}/kWh"
@@ -1189,6 +1274,7 @@ def _assumptions(settings: dict, profile, source: str, measurement: dict | None,
         f"Capacity: the p{settings['percentile']:g} hour (nearest rank over every hour of the window, idle hours included) of the categories moved local; boxes needed = ceil(busy seconds in that hour / 3600).",
         "Queueing: M/M/c (Erlang C) at that hour: Poisson arrivals, exponential service with that hour's mean busy time per request, each box serving one request at a time.",
         "route moves the categories decided local or local-for-compliance entirely; cascade also runs the cascade categories locally first and pays the frontier again for their failures (1 - acceptance); ceiling moves everything at 100% acceptance.",
+        f"potential (not measured) runs the categories that have objective checks locally first, assumes the local model passes them on {settings['target']:.0%} of requests (the acceptance target) and pays the frontier again for the rest.",
         "Savings intervals take the corners of each category's acceptance interval (Wilson 95%) and sampled-spend interval; category bounds are added, which is conservative.",
         "Payback = boxes x price / monthly net savings (after electricity and maintenance); cumulative figures buy the boxes again at the end of their useful life.",
         f"Hardware {profile.name}: ${profile.price_usd:,.0f} per box, {profile.load_watts:g} W under load, {profile.idle_watts:g} W idle, {profile.useful_life_months} months' useful life.",

@@ -96,7 +96,8 @@ def default_subject(context: dict) -> str:
             f"Local LLM report: {usd(h['monthly_savings_usd'])}/month could be saved "
             f"({h.get('acceptable_categories')} of {h.get('top_categories')} top categories acceptable)"
         )
-    return f"Local LLM report: {usd(h.get('monthly_spend_usd'))}/month API spend, acceptance not yet measured"
+    scaled = f" ({h['sample_note']})" if h.get("sampled") and h.get("sample_note") else ""
+    return f"Local LLM report: {usd(h.get('monthly_spend_usd'))}/month API spend{scaled}, acceptance not yet measured"
 
 
 def build_message(context: dict, *, to: list[str] | tuple[str, ...], sender: str, subject: str | None = None) -> EmailMessage:

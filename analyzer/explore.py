@@ -34,6 +34,9 @@ from . import categorize as cat
 from . import db
 from .errors import PlanError
 from .output import gate_frame, gated
+from .sampling import sampling_summary, weight
+
+WEIGHT = weight()  # how many calls of the full traffic a row stands for (analyzer/sampling.py)
 
 NOTEBOOKS = ("01_explore_workload.ipynb", "02_tune_categories.ipynb", "03_savings_what_if.ipynb",
              "04_workload_intents.ipynb")
@@ -88,19 +91,24 @@ def stages(con) -> dict[str, bool]:
 
 @gated()
 def overview(con) -> dict:
-    """Requests, window, tokens and spend, plus which stages have run (a compact ``plan status``)."""
+    """Requests, window, tokens and spend, plus which stages have run (a compact ``plan status``). ``requests`` and
+    ``spend_usd`` are the logs' own; ``estimated_requests`` and ``estimated_spend_usd`` the full traffic's when the
+    logs are a sample (each request counting 1/sample_rate; ``sampling`` says how). Spend is None when unknown."""
     r = db.dicts(
         con,
-        """
+        f"""
         select count(*) as requests, min(created_at) as first_at, max(created_at) as last_at,
                count(distinct model) as models, count(distinct source_format) as formats,
                coalesce(sum(input_tokens), 0)::bigint as input_tokens, coalesce(sum(output_tokens), 0)::bigint as output_tokens,
-               coalesce(sum(cost_usd), 0) as spend_usd, count(*) filter (where cost_usd is null) as unpriced_requests
+               sum(cost_usd) as spend_usd, count(*) filter (where cost_usd is null) as unpriced_requests,
+               sum({WEIGHT}) as estimated_requests, sum(cost_usd * {WEIGHT}) as estimated_spend_usd
         from requests
         """,
     )[0]
     window = (r["last_at"] - r["first_at"]).total_seconds() / 86400 if r["first_at"] and r["last_at"] else None
-    out = {**r, "window_days": window, "stages": stages(con)}
+    sampling = sampling_summary(con)
+    out = {**r, "window_days": window, "stages": stages(con), "sampled": sampling["sampled"],
+           "sampling": sampling["sentence"]}
     if out["stages"]["categorize"]:
         out["categories"] = db.scalar(con, "select count(*) from categories where coalesce(named, true)")
         out["k"] = db.scalar(con, "select max(k) from categories")
@@ -119,28 +127,33 @@ def _require(con, table: str, command: str) -> None:
 
 @gated()
 def spend_by_model(con):
-    """Per model: requests, tokens, spend and shares, cost per 1,000 requests, unpriced requests, dates."""
+    """Per model: requests, tokens, spend and shares, cost per 1,000 requests, unpriced requests, dates.
+    ``requests`` and ``spend_usd`` are the logs' own; ``estimated_requests`` and ``estimated_spend_usd`` the full
+    traffic's (1/sample_rate each), which the shares and the order follow. Spend is None where no request is priced."""
     _require(con, "requests", "plan ingest PATH")
     return _frame(
         con,
-        """
+        f"""
         select coalesce(model, '(no model)') as model, any_value(provider) as provider, count(*) as requests,
-               count(*) / sum(count(*)) over () as share_of_requests,
+               sum({WEIGHT}) as estimated_requests,
+               sum({WEIGHT}) / sum(sum({WEIGHT})) over () as share_of_requests,
                coalesce(sum(input_tokens), 0)::bigint as input_tokens, coalesce(sum(cached_input_tokens), 0)::bigint as cached_input_tokens,
-               coalesce(sum(output_tokens), 0)::bigint as output_tokens, coalesce(sum(cost_usd), 0) as spend_usd,
-               coalesce(sum(cost_usd), 0) / nullif(sum(sum(cost_usd)) over (), 0) as share_of_spend,
-               1000 * coalesce(sum(cost_usd), 0) / count(*) as usd_per_1k_requests,
+               coalesce(sum(output_tokens), 0)::bigint as output_tokens, sum(cost_usd) as spend_usd,
+               sum(cost_usd * {WEIGHT}) as estimated_spend_usd,
+               sum(cost_usd * {WEIGHT}) / nullif(sum(sum(cost_usd * {WEIGHT})) over (), 0) as share_of_spend,
+               1000 * sum(cost_usd) / count(cost_usd) as usd_per_1k_requests,
                count(*) filter (where cost_usd is null) as unpriced_requests,
                min(created_at) as first_at, max(created_at) as last_at
-        from requests group by 1 order by spend_usd desc, requests desc, model
+        from requests group by 1 order by estimated_spend_usd desc nulls last, requests desc, model
         """,
     )
 
 
 @gated()
 def spend_by_day(con, by: str | None = None):
-    """Per UTC day (and per ``by``: model, provider, source_format or category): requests, tokens, spend.
-    Long format; ``df.pivot(on=by, index="day", values="spend_usd")`` gives one column per group."""
+    """Per UTC day (and per ``by``: model, provider, source_format or category): requests, tokens, spend (the
+    logs' own, and ``estimated_*`` for the full traffic when the logs are a sample). Long format;
+    ``df.pivot(on=by, index="day", values="estimated_spend_usd")`` gives one column per group."""
     if by is not None and by not in DAY_GROUPS:
         raise PlanError(f"spend_by_day(by=...) takes one of {', '.join(DAY_GROUPS)}, not {by!r}.")
     _require(con, "requests", "plan ingest PATH")
@@ -156,7 +169,8 @@ def spend_by_day(con, by: str | None = None):
         f"""
         select cast(date_trunc('day', r.created_at) as date) as day, {group}
                count(*) as requests, coalesce(sum(r.input_tokens), 0)::bigint as input_tokens,
-               coalesce(sum(r.output_tokens), 0)::bigint as output_tokens, coalesce(sum(r.cost_usd), 0) as spend_usd
+               coalesce(sum(r.output_tokens), 0)::bigint as output_tokens, sum(r.cost_usd) as spend_usd,
+               sum({weight('r')}) as estimated_requests, sum(r.cost_usd * {weight('r')}) as estimated_spend_usd
         from requests r {join}
         where r.created_at is not null
         group by all order by all
@@ -869,7 +883,8 @@ def what_if(con, *, hardware=None, electricity_usd_per_kwh=None, frontier_price_
             "frontier_price_factor": payload["frontier_price_factor"],
             "target": payload["acceptance_target"],
             "plan_scenario": payload["plan_scenario"],
-            "monthly_spend_usd": payload["monthly_spend_usd"] * payload["frontier_price_factor"],
+            "monthly_spend_usd": (payload["monthly_spend_usd"] * payload["frontier_price_factor"]
+                                  if payload["monthly_spend_usd"] is not None else None),
             "monthly_savings_usd": payload["monthly_savings_usd"],
             "monthly_savings_low_usd": payload["monthly_savings_low_usd"],
             "monthly_savings_high_usd": payload["monthly_savings_high_usd"],

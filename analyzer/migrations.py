@@ -436,6 +436,16 @@ def m013_ingested_object_version(con):
     con.execute("alter table ingested_files add column object_version varchar")
 
 
+@migration
+def m014_request_sample_rate(con):
+    # Exports that hold a sample of the traffic (tracing samplers, Langfuse sample_rate, a slice of S3 objects): the
+    # fraction R of the calls each stored request stands for, so figures scale by 1/R (analyzer/sampling.py). NULL is
+    # not sampled (R = 1). The source is 'stated' when the export said so per record, 'flag' when `plan ingest
+    # --sample-rate` (or [ingest] sample_rate) said so for the file, which wins over a stated rate.
+    con.execute("alter table requests add column sample_rate double")
+    con.execute("alter table requests add column sample_rate_source varchar")  # flag | stated | NULL
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

@@ -521,6 +521,8 @@ def _provenance(con, red, generated_at: str | None, actions: list[dict]) -> dict
         "cached_input_tokens": s["cached_input_tokens"],
         "output_tokens": s["output_tokens"],
         "spend_usd": s["spend_usd"],
+        "sampled": bool(s["sampling"]["sampled"]),
+        "estimated_spend_usd": s["estimated_spend_usd"],
         "cost_sources": s["cost_sources"],
         "formats": s["formats"],
         "models": s["models"][:15],
@@ -571,14 +573,7 @@ def build_context(
         cost = cost_model(con, CostSettings.resolve(config, hardware=hardware))
 
     measured = bool(cost.get("acceptance_measured"))
-    notices: list[str] = []
-    if not measured:
-        notices.append(
-            "Acceptance not yet measured: run plan replay. Until then the savings shown are the all-local ceiling, "
-            "the most moving everything could save, not a forecast."
-        )
-    notices += [f"Stage {a['stage']} could not run: {a['reason']}." for a in actions if a["action"] == "unavailable"]
-    notices += [red(n) for n in cost.get("notes", []) if not (not measured and n.startswith("Acceptance is not measured"))]
+    notices = _notices(cost, actions, measured, red)
 
     categories = _categories(con)
     acceptance = _acceptance(con)
@@ -608,20 +603,7 @@ def build_context(
         "categories": top,
         "category_levels": _category_levels(con, red),
         "other": others,
-        "charts": {
-            "spend_by_category": [
-                {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
-                for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
-            ],
-            "acceptance": [
-                {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
-                for rank, r in enumerate(top, start=1)
-                if r["acceptance"] is not None
-            ],
-            "target": target,
-            "payback": _payback_chart(cost),
-            "capacity": _capacity_chart(cost),
-        },
+        "charts": _charts(cost, top, others, target),
         "privacy": privacy,
         "hardware": _hardware_section(cost),
         "methodology": _methodology(con, cost, config),
@@ -630,6 +612,58 @@ def build_context(
         "cost": _redact_strings(jsonable(cost), red),
     }
     return jsonable(context)
+
+
+def _notices(cost: dict, actions: list[dict], measured: bool, red) -> list[str]:
+    """What the reader must know before the numbers: nothing measured yet, stages that could not run, cost notes."""
+    notices: list[str] = []
+    if not measured:
+        notices.append(
+            "Acceptance not yet measured: run plan replay. Until then the savings shown are the all-local ceiling, "
+            "the most moving everything could save, not a forecast."
+        )
+    notices += [f"Stage {a['stage']} could not run: {a['reason']}." for a in actions if a["action"] == "unavailable"]
+    notices += [red(n) for n in cost.get("notes", []) if not (not measured and n.startswith("Acceptance is not measured"))]
+    return notices
+
+
+def _charts(cost: dict, top: list[dict], others: list[dict], target) -> dict:
+    """The series the charts draw, and why any chart is left out (``omitted``): spend bars leave out categories
+    whose spend is unknown, and a chart with nothing to show is not drawn (charts.py applies the same rules)."""
+    charts = {
+        "spend_by_category": [
+            {"rank": rank, "name": r["name"], "monthly_spend_usd": r["monthly_spend_usd"], "decision": r["decision"]}
+            for rank, r in list(enumerate(top, start=1)) + [(None, o) for o in others]
+            if r["monthly_spend_usd"] is not None
+        ],
+        "acceptance": [
+            {"rank": rank, **{k: r[k] for k in ("name", "acceptance", "ci_low", "ci_high", "n", "decision")}}
+            for rank, r in enumerate(top, start=1)
+            if r["acceptance"] is not None
+        ],
+        "target": target,
+        "payback": _payback_chart(cost),
+        "capacity": _capacity_chart(cost),
+    }
+    charts["omitted"] = _omitted_charts(cost, charts)
+    return charts
+
+
+def _omitted_charts(cost: dict, charts: dict) -> dict[str, str]:
+    """Chart name -> why it is not drawn."""
+    out = {}
+    if not any((r["monthly_spend_usd"] or 0) > 0 for r in charts["spend_by_category"]):
+        out["spend_by_category"] = "no category has a known spend to show"
+    if not charts["acceptance"]:
+        out["acceptance"] = "acceptance is not measured yet: run plan replay, then plan report again"
+    payback = cost.get("payback") or {}
+    if charts["payback"] is None:
+        out["payback"] = ("the chosen hardware cannot carry the plan (see Hardware assumptions)"
+                          if payback.get("boxes") and not payback.get("curve") else
+                          "nothing moves local under the plan, so there is no box to pay back")
+    if charts["capacity"] is None:
+        out["capacity"] = "no traffic would move local, so there is no load to compare with capacity"
+    return out
 
 
 def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitivity: dict, judged_model: str | None,
@@ -686,7 +720,10 @@ def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitiv
                 "boundaries_vary": boundaries_vary(c.get("stability")),
                 "share_of_spend_refit": [c.get("share_of_spend_refit_low"), c.get("share_of_spend_refit_high")],
                 "monthly_spend_usd": k.get("monthly_spend_usd"),
+                "sample_monthly_spend_usd": k.get("sample_monthly_spend_usd"),
+                "sample_requests": k.get("sample_requests"),
                 "monthly_requests": k.get("monthly_requests"),
+                "objective_checks": k.get("objective_checks") or [],
                 "n": k.get("n"),
                 "passed": k.get("passed"),
                 "acceptance": k.get("acceptance"),
@@ -717,7 +754,8 @@ def _category_rows(con, cost: dict, categories: dict, acceptance: dict, sensitiv
 
 
 def _headline(cost: dict, top: list[dict], measured: bool, measured_with: dict, red) -> dict:
-    """The headline: spend, what could move and save, payback, decisions, and what the verdicts rest on."""
+    """The headline: spend (scaled to the full traffic when the logs are a sample), what could move and save,
+    payback, the potential at the target (not measured), decisions, and what the verdicts rest on."""
     scenarios = cost.get("scenarios", {})
     plan_scenario = cost.get("plan_scenario")
     framing = scenarios.get("framing", {})
@@ -727,6 +765,7 @@ def _headline(cost: dict, top: list[dict], measured: bool, measured_with: dict, 
     return {
         "window_days": cost.get("window_days"),
         "monthly_spend_usd": monthly_spend,
+        **_sample_headline(cost),
         "acceptance_measured": measured,
         "plan_scenario": plan_scenario,
         "movable_monthly_spend_usd": moved,
@@ -735,6 +774,7 @@ def _headline(cost: dict, top: list[dict], measured: bool, measured_with: dict, 
         "monthly_savings_low_usd": cost.get("monthly_savings_low_usd") if measured else None,
         "monthly_savings_high_usd": cost.get("monthly_savings_high_usd") if measured else None,
         "ceiling_monthly_savings_usd": (scenarios.get("ceiling") or {}).get("monthly_savings_usd"),
+        **_potential_headline(cost, red),
         "hardware": payback.get("hardware") or cost.get("selected_hardware"),
         "boxes_needed": payback.get("boxes"),
         "payback_months": payback.get("payback_months"),
@@ -750,6 +790,38 @@ def _headline(cost: dict, top: list[dict], measured: bool, measured_with: dict, 
         "stand_in": measured_with["stand_in"],
         "measured": measured_with,
         "measured_sentence": red(measured_with["sentence"]),
+    }
+
+
+def _sample_headline(cost: dict) -> dict:
+    """What the spend is scaled from when the logs are a sample, and the logs' own monthly spend beside it."""
+    from .sampling import short_note
+
+    sampling = cost.get("sampling") or {}
+    sampled = bool(sampling.get("sampled"))
+    return {
+        "sampled": sampled,
+        "sample_note": short_note(sampling),
+        "sample_sentence": sampling.get("sentence"),
+        "sample_monthly_spend_usd": cost.get("sample_monthly_spend_usd") if sampled else None,
+        "monthly_spend_low_usd": cost.get("monthly_spend_low_usd") if sampled else None,
+        "monthly_spend_high_usd": cost.get("monthly_spend_high_usd") if sampled else None,
+    }
+
+
+def _potential_headline(cost: dict, red) -> dict:
+    """The ceiling at the acceptance target for the categories with objective checks: a potential, not measured."""
+    p = cost.get("potential") or {}
+    return {
+        "potential_label": p.get("label"),
+        "potential_monthly_savings_usd": p.get("monthly_savings_usd"),
+        "potential_monthly_spend_usd": p.get("monthly_spend_moved_usd") if p.get("categories") else None,
+        "potential_categories": len(p.get("categories") or []),
+        "potential_acceptance": p.get("acceptance_assumed"),
+        "potential_hardware": p.get("hardware"),
+        "potential_boxes_needed": p.get("boxes_needed"),
+        "potential_payback_months": p.get("payback_months"),
+        "potential_sentence": red(p.get("sentence")),
     }
 
 
@@ -793,14 +865,24 @@ def _redact_strings(value, red):
 
 def _payback_chart(cost: dict) -> dict | None:
     """Cumulative savings (net of running costs) month by month against the hardware outlay, with the
-    savings interval as a band."""
+    savings interval as a band. When the plan moves nothing, the potential's curve (``basis`` "potential": not
+    measured, no band); None when neither has a box to pay back or anything saved."""
     payback = cost.get("payback") or {}
     curve = payback.get("curve") or []
-    if not curve:
-        return None
     low, high = cost.get("monthly_savings_low_usd"), cost.get("monthly_savings_high_usd")
+    basis = "plan"
+    if not curve or not any(p["savings_usd"] or p["hardware_usd"] for p in curve):
+        potential = cost.get("potential") or {}
+        curve = potential.get("curve") or []
+        if not curve:
+            return None  # no box to pay back and nothing saved: no chart (charts.py leaves it out)
+        basis, low, high = "potential", None, None
+        payback = {"hardware": potential.get("hardware"), "scenario": "potential", "boxes": potential.get("boxes_needed"),
+                   "payback_months": potential.get("payback_months"), "monthly_savings_usd": potential.get("monthly_savings_usd"),
+                   "upfront_usd": potential.get("upfront_usd"), "cumulative_net_usd": None}
     months = [p["month"] for p in curve]
     return {
+        "basis": basis,
         "hardware": payback.get("hardware"),
         "scenario": payback.get("scenario"),
         "boxes": payback.get("boxes"),
@@ -881,6 +963,7 @@ def _methodology(con, cost: dict, config: dict) -> dict:
         "peak_percentile": (cost.get("capacity") or {}).get("percentile"),
         "horizon_months": len((cost.get("payback") or {}).get("curve") or []) - 1 if (cost.get("payback") or {}).get("curve") else 36,
         "pricing": cost.get("pricing"),
+        "sampling": (cost.get("sampling") or {}).get("sentence"),
     }
 
 
@@ -891,7 +974,7 @@ def _methodology(con, cost: dict, config: dict) -> dict:
 def _fmt_usd(value, *, signed: bool = False) -> str:
     number = _num(value)
     if number is None:
-        return "–"
+        return "unknown"  # a figure no request with a known cost stands behind: never shown as $0
     sign = "−" if number < 0 else ("+" if signed and number > 0 else "")
     number = abs(number)
     if number == 0:

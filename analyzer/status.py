@@ -8,6 +8,7 @@ import re
 from .db import dicts, one, table_exists
 from .redact import redact_many
 from .replay import ERROR_CLASS_SQL
+from .sampling import sampling_summary
 
 EXCERPT_CHARS = 300
 _CUT_TOKEN = re.compile(r"[A-Za-z0-9_\-+/=.~%]{4,}…$")
@@ -57,15 +58,44 @@ def replay_errors(con) -> list[dict]:
     """)
 
 
+def unpriced(con) -> dict:
+    """Why requests have no cost: no token counts at all (blocked, errored, unanswered calls: nothing was billed or
+    the log does not say), a model missing from the price list (add it to plan.toml), or no model named."""
+    groups = dicts(
+        con,
+        """
+        select case when input_tokens is null and output_tokens is null then 'no_token_counts'
+                    when model is null then 'no_model' else 'not_in_price_list' end as reason,
+               coalesce(status, 'unknown') as status, model, count(*) as requests
+        from requests where cost_usd is null group by all order by requests desc, status, model
+        """,
+    )
+
+    def part(reason: str, by: str) -> dict:
+        rows = [g for g in groups if g["reason"] == reason]
+        counts: dict = {}
+        for g in rows:
+            counts[g[by]] = counts.get(g[by], 0) + int(g["requests"])
+        return {"requests": sum(counts.values()), by + "es" if by == "status" else by + "s": counts}
+
+    return {"no_token_counts": part("no_token_counts", "status"), "not_in_price_list": part("not_in_price_list", "model"),
+            "no_model": part("no_model", "status")}
+
+
+def _money(value) -> float | None:
+    return round(float(value), 6) if value is not None else None
+
+
 def status_summary(con) -> dict:
-    """The `plan status --json` document."""
+    """The `plan status --json` document. Spend is None (unknown) where no request has a known cost; ``spend_usd``
+    is the logs' own, ``estimated_spend_usd`` the full traffic's when the logs are a sample (``sampling``)."""
     totals = one(
         con,
         """
         select count(*), min(created_at), max(created_at),
                coalesce(sum(input_tokens), 0), coalesce(sum(cached_input_tokens), 0),
                coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0),
-               coalesce(sum(reasoning_tokens), 0), coalesce(sum(cost_usd), 0),
+               coalesce(sum(reasoning_tokens), 0), sum(cost_usd),
                count(*) filter (where created_at is null), count(*) filter (where is_batch)
         from requests
         """,
@@ -73,7 +103,7 @@ def status_summary(con) -> dict:
     sources = dicts(
         con,
         """
-        select cost_source as source, count(*) as requests, coalesce(sum(cost_usd), 0) as spend_usd
+        select cost_source as source, count(*) as requests, sum(cost_usd) as spend_usd
         from requests group by 1 order by 1
         """,
     )
@@ -83,17 +113,17 @@ def status_summary(con) -> dict:
         """
         select source_format as format, count(*) as requests, count(distinct source_file) as files,
                coalesce(sum(input_tokens), 0) as input_tokens, coalesce(sum(output_tokens), 0) as output_tokens,
-               coalesce(sum(cost_usd), 0) as spend_usd, min(created_at) as first_at, max(created_at) as last_at
+               sum(cost_usd) as spend_usd, min(created_at) as first_at, max(created_at) as last_at
         from requests group by 1 order by requests desc, format
         """,
     )
     by_model = dicts(
         con,
         """
-        select model, any_value(provider) as provider, count(*) as requests, coalesce(sum(cost_usd), 0) as spend_usd,
+        select model, any_value(provider) as provider, count(*) as requests, sum(cost_usd) as spend_usd,
                coalesce(sum(input_tokens), 0) as input_tokens, coalesce(sum(output_tokens), 0) as output_tokens,
                count(*) filter (where cost_source = 'unknown') as unpriced
-        from requests group by 1 order by spend_usd desc, requests desc, model
+        from requests group by 1 order by spend_usd desc nulls last, requests desc, model
         """,
     )
     unknown_models = [
@@ -118,6 +148,7 @@ def status_summary(con) -> dict:
     files = one(con, "select count(distinct path), max(ingested_at) from ingested_files")
     assert totals is not None and files is not None  # aggregates without GROUP BY always return one row
     conflicts = _conflicts(con)
+    sampling = sampling_summary(con)
     first_at, last_at = totals[1], totals[2]
     return {
         "requests": totals[0],
@@ -131,10 +162,13 @@ def status_summary(con) -> dict:
         "cache_write_tokens": totals[5],
         "output_tokens": totals[6],
         "reasoning_tokens": totals[7],
-        "spend_usd": round(float(totals[8]), 6),
+        "spend_usd": _money(totals[8]),
+        "estimated_spend_usd": _money(sampling["estimated_spend_usd"]) if sampling["sampled"] else _money(totals[8]),
+        "sampling": sampling,
         "cost_sources": {k: int(by_source.get(k, {}).get("requests", 0)) for k in ("log", "catalog", "unknown")},
-        "spend_by_cost_source_usd": {k: round(float(by_source.get(k, {}).get("spend_usd", 0)), 6) for k in ("log", "catalog")},
+        "spend_by_cost_source_usd": {k: _money(by_source.get(k, {}).get("spend_usd")) for k in ("log", "catalog")},
         "unknown_models": unknown_models,
+        "unpriced": unpriced(con),
         "formats": by_format,
         "models": by_model,
         "statuses": statuses,

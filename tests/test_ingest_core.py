@@ -399,7 +399,8 @@ JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected"
              "conflicts",
              "since", "files_skipped_unchanged", "files_skipped_since", "objects"}  # the last four: ingest/remote.py
 FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped",
-             "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note"}
+             "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note",
+             "sample_rates", "spend_scaled_usd"}
 
 
 def test_cli_json_contract_and_stdin(tmp_path, db_path, fixtures):

@@ -222,6 +222,16 @@ def test_reingesting_downloads_nothing_and_adds_nothing(con, bucket, delivered):
     assert con.execute("select count(*) from stage_runs where stage = 'ingest'").fetchall()[0][0] == 2
 
 
+def test_a_sample_rate_given_later_reaches_objects_that_are_not_downloaded_again(con, bucket, delivered):
+    url = f"s3://{bucket}/AWSLogs/"
+    ingest_paths(con, [url])
+    warnings: list[str] = []
+    again = ingest_paths(con, [url], sample_rate=0.02, warn=warnings.append)
+    assert again["files_skipped_unchanged"] == 4 and again["rows_added"] == 0
+    assert con.execute("select sample_rate, sample_rate_source, count(*) from requests group by all").fetchall() == [
+        (0.02, "flag", 12)]
+
+
 def test_an_object_that_changes_is_read_again(con, s3, bucket, delivered):
     url = f"s3://{bucket}/{PREFIX}/"
     ingest_paths(con, [url])

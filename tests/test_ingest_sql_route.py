@@ -56,6 +56,9 @@ def envelope(rng):
         ("tags", [["prod", "triage"], []], [None]),
         ("error", [None, "", {}], ["boom", {"message": "x"}, 0, 1, False]),
         ("status_code", [200], [500, "500", None]),
+        # A stated sample rate: a fraction, a whole 1-in-N rate, numeric strings; impossible ones are rejected.
+        (pick(rng, "sample_rate", "sampling_rate", "sampleRate", "samplingRate"), [0.02, 0.5, 1, 50, "0.1", "20"],
+         [0, -0.5, 1.5, "1/50", "2e-2", "5%", "abc", {"r": 1}, None, ""]),
     ):
         if rng.random() < 0.45:
             env[key] = var(rng, clean, odd)
@@ -205,7 +208,7 @@ def both_routes(tmp_path, path, monkeypatch, fmt_name):
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
+        summary = ingest_paths(con, [str(path)], fast=fast, fmt=fmt_name)  # parity, not detection, is tested here
         stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
                         dicts(con, "select source_line, reason from rejects order by source_line, reason"))
         con.close()
@@ -231,6 +234,9 @@ def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_pa
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
     assert len(stored[True][1]) > 400 and sql_share > 0.5, sql_share
+    # Stated sample rates land the same way on both routes: fractions as given, whole numbers as 1 in N.
+    assert {r["sample_rate"] for r in stored[True][1]} >= {0.02, 0.5, 1.0, 0.1}
+    assert any("sample_rate" in reason for _, reason in (tuple(x.values()) for x in stored[True][2]))
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -11,7 +11,7 @@ REQUEST_COLUMNS = [
     "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens", "cached_input_tokens",
     "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cost_source", "is_batch",
     "duration_ms", "status", "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
-    "ingested_at",
+    "ingested_at", "sample_rate", "sample_rate_source",
 ]
 
 CATEGORY_COLUMNS = [
@@ -31,6 +31,8 @@ def columns(con, table):
 
 def test_requests_columns_are_pinned(con):
     assert columns(con, "requests") == REQUEST_COLUMNS
+    types = dict(rows(con, "select column_name, data_type from information_schema.columns where table_name = 'requests'"))
+    assert types["sample_rate"] == "DOUBLE" and types["sample_rate_source"] == "VARCHAR"
 
 
 def test_category_columns_are_pinned(con):

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .. import db
+from ..sampling import sampling_summary
 from .. import task_types as tt
 from ..embedders import STATIC_EMBEDDER, get_embedder
 from ..errors import PlanError
@@ -115,6 +116,7 @@ def _run(con, s: CategorizeSettings, progress: bool, say: Say) -> dict:
           content_dims=fit.content.shape[1], template_state=_template_state(prep, fit, clusters, assignment))
     lap("store")
     payload = _payload(s, prep, fit, clusters, assignment, tree, described, embedder.name, lap.timings)
+    payload["sampling"] = sampling_summary(con)  # spend above is of the full traffic when the logs are a sample
     db.record_stage_run(con, "categorize", {**s.as_dict(), "k": "auto" if s.k is None else s.k,
                                             "embedder": embedder.name},
                         {key: payload[key] for key in ("requests", "k", "embedded_new", "embedded_cached",
@@ -187,10 +189,9 @@ def _describe(con, s: CategorizeSettings, prep: PreparedTexts, fit: FitSet, clus
 
 def _cost_warnings(total_spend: float, unpriced: int) -> list[str]:
     if total_spend <= 0:
-        return ["No request has a known cost, so categories are ranked by request count and every share of spend "
-                "is 0."]
+        return ["No request has a known cost, so categories are ranked by request count and spend is unknown."]
     if unpriced:
-        return [f"{unpriced:,} requests have no known cost; they count as $0 in spend and shares."]
+        return [f"{unpriced:,} requests have no known cost; spend and shares leave them out."]
     return []
 
 
@@ -223,6 +224,7 @@ def _row(cid: int, node, rank: int | None, tree: Tree, ids: dict[str, int], ctx:
     return {
         "id": cid, "name": ctx["names"][cid], "task_type": task, "keywords": ctx["keywords"].get(cid, []),
         "requests": int(f["requests"]), "share_of_requests": share_req, "spend_usd": round(spend, 6),
+        "spend_known": int(f["unpriced_requests"]) < int(f["requests"]),
         "share_of_spend": share_spend, "examples": ctx["examples"].get(cid, []), "is_other": cid == OTHER_ID,
         "spend_rank": rank, "task_type_evidence": evidence, "input_tokens": int(f["input_tokens"]),
         "output_tokens": int(f["output_tokens"]), "unpriced_requests": int(f["unpriced_requests"]),
@@ -248,7 +250,21 @@ def _row(cid: int, node, rank: int | None, tree: Tree, ids: dict[str, int], ctx:
 
 def _brief(row: dict) -> dict:
     return {key: row[key] for key in ("id", "name", "level", "named", "requests", "share_of_requests", "spend_usd",
-                                      "share_of_spend", "task_type")} | {"keywords": row["keywords"][:6]}
+                                      "share_of_spend", "task_type", "spend_known")} | {"keywords": row["keywords"][:6]}
+
+
+def unknown_as_none(item):
+    """Spend and shares of spend read None (unknown), not 0, where none of a category's requests has a known cost."""
+    if isinstance(item, list):
+        return [unknown_as_none(x) for x in item]
+    if not isinstance(item, dict):
+        return item
+    out = {k: unknown_as_none(v) if isinstance(v, (list, dict)) else v for k, v in item.items()}
+    if out.get("spend_known") is False:
+        for key in ("spend_usd", "share_of_spend", "share_of_spend_ci", "spend_ci_usd", "share_of_spend_refit_range"):
+            if key in out:
+                out[key] = None
+    return out
 
 
 def hierarchy(rows: list[dict]) -> list[dict]:
@@ -311,8 +327,9 @@ def _payload(s: CategorizeSettings, prep: PreparedTexts, fit: FitSet, clusters: 
         "k": clusters.k, "embedder": embedder_name, "top": s.top, "requests": prep.requests,
         "named_level": tree.named_level, "level_reason": tree.reason,
         "named_share_of_spend": sum(r["share_of_spend"] for r in rows if r["named"] and not r["is_other"]),
-        "categories": _named_categories(rows), "hierarchy": hierarchy(rows),
-        "spend_usd": spend, "unpriced_requests": described["unpriced"], "method": method,
+        "categories": unknown_as_none(_named_categories(rows)), "hierarchy": unknown_as_none(hierarchy(rows)),
+        "spend_usd": spend if spend > 0 or not described["unpriced"] else None,
+        "unpriced_requests": described["unpriced"], "method": method,
         "templates": [{key: t[key] for key in ("template_id", "kind", "text", "requests", "spend_usd", "category_id")}
                       for t in described["templates"][:20]],
         "embedded_new": fit.embedded_new + assignment.embedded_new,

@@ -16,6 +16,7 @@ import numpy as np
 from .. import db
 from .. import task_types as tt
 from ..errors import PlanError
+from ..sampling import weight
 from ..naming import (ctfidf_keywords, keyword_name, llm_name, task_name, task_phrase,
                       template_phrase, unique_names)
 from .clusters import Clusters
@@ -40,12 +41,14 @@ def node_clusters(tree: Tree, ids: dict[str, int]) -> dict[int, list[int]]:
 
 
 def figures(con) -> dict[int, dict]:
-    """Requests, spend, tokens, unpriced requests and dates of every category (intents, workloads, Other)."""
+    """Requests (rows of the logs), spend (of the full traffic: each request weighted by 1/sample_rate), tokens,
+    unpriced requests and dates of every category (intents, workloads, Other)."""
     rows = db.dicts(
         con,
-        """
+        f"""
         with base as (
-            select m.category_id, m.intent_id, m.workload_id, r.cost_usd, r.input_tokens, r.output_tokens, r.created_at
+            select m.category_id, m.intent_id, m.workload_id, r.cost_usd * {weight('r')} as cost_usd, r.input_tokens,
+                   r.output_tokens, r.created_at
             from _cat_rc rc join _cat_map m using (cluster) join requests r on r.id = rc.request_id
         ), nodes as (
             select intent_id as node_id, * from base
@@ -66,9 +69,10 @@ def models(con) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
     for r in db.dicts(
         con,
-        """
+        f"""
         with base as (
-            select m.category_id, m.intent_id, m.workload_id, coalesce(r.model, 'unknown') as model, r.cost_usd
+            select m.category_id, m.intent_id, m.workload_id, coalesce(r.model, 'unknown') as model,
+                   r.cost_usd * {weight('r')} as cost_usd
             from _cat_rc rc join _cat_map m using (cluster) join requests r on r.id = rc.request_id
         ), nodes as (
             select intent_id as node_id, * from base
@@ -353,10 +357,10 @@ def template_summary(con, templates: list[dict]) -> list[dict]:
         return []
     rows = db.dicts(
         con,
-        """
+        f"""
         select template_id, sum(n) as requests, sum(spend) as spend_usd, arg_max(category_id, n) as category_id,
                max(n) * 1.0 / sum(n) as category_share
-        from (select rc.template_id, m.category_id, count(*) as n, coalesce(sum(r.cost_usd), 0) as spend
+        from (select rc.template_id, m.category_id, count(*) as n, coalesce(sum(r.cost_usd * {weight('r')}), 0) as spend
               from _cat_rc rc join _cat_map m using (cluster) join requests r on r.id = rc.request_id
               where rc.template_id is not null group by 1, 2)
         group by template_id order by spend_usd desc, requests desc

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import db
+from ..sampling import weight
 
 SYSTEM_HEAD_CHARS = 200
 USER_CHARS = 500
@@ -239,7 +240,7 @@ def _register_templates(con, templates: list[dict]) -> None:
 
 def _request_table(con) -> None:
     """``_cat_req``: each request's representation, template and workload key (template, else an application
-    tag, else its user when few users send all the traffic)."""
+    tag, else its user when few users send all the traffic), and its spend in the full traffic (1/sample_rate)."""
     users = db.scalar(con, "select count(distinct user_id) from _cat_base") or 0
     by_user = "b.user_id" if 2 <= users <= MAX_WORKLOAD_USERS else "null"
     con.execute(
@@ -253,7 +254,7 @@ def _request_table(con) -> None:
                case when q.rep is not null
                     then md5(coalesce(cast(coalesce(q.sys_template, q.prefix_template) as varchar), '') || '|' || q.rep)
                end as rep_hash, q.rep,
-               coalesce(r.cost_usd, 0) as spend, r.cost_usd is null as unpriced
+               coalesce(r.cost_usd, 0) * {weight('r')} as spend, r.cost_usd is null as unpriced
         from (
             select b.id, st.template_id as sys_template, pt.template_id as prefix_template, b.tag_key,
                    {by_user} as user_key,

@@ -78,24 +78,36 @@ def _print_table(result: dict) -> None:
     from ..naming import clip_name
 
     method = result["method"]
+    sampling = result.get("sampling") or {}
+    spend = "unknown" if result["spend_usd"] is None else f"${result['spend_usd']:,.2f}"
+    if sampling.get("sampled") and result["spend_usd"] is not None:
+        spend += f" scaled to the full traffic (${sampling['spend_usd'] or 0:,.2f} in the sample)"
     echo(f"{result['requests']:,} requests, {method['distinct_texts']:,} distinct prompts, k={result['k']} "
-               f"({method['mode']}, {result['embedder']}); spend ${result['spend_usd']:,.2f}")
+               f"({method['mode']}, {result['embedder']}); spend {spend}")
+    if sampling.get("sentence"):
+        echo(sampling["sentence"])
     echo(f"Named level: {result['named_level']}s. {result['level_reason']}")
     echo(f"{'id':>4}  {'name':<50} {'task type':<24} {'requests':>9} {'spend':>11} {'share':>6}")
     for c in result["categories"]:
-        low, high = c["share_of_spend_ci"]
-        ci = f"  ({low:.0%}-{high:.0%})" if high - low >= 0.005 else ""
+        ci = ""
+        if c["share_of_spend_ci"] is not None:
+            low, high = c["share_of_spend_ci"]
+            ci = f"  ({low:.0%}-{high:.0%})" if high - low >= 0.005 else ""
+        money = "unknown" if c["spend_usd"] is None else f"${c['spend_usd']:,.2f}"
+        share = "" if c["share_of_spend"] is None else f"{c['share_of_spend']:.1%}"
         echo(f"{c['id']:>4}  {clip_name(c['name'], 50):<50} {c['task_type']:<24} {c['requests']:>9,} "
-                   f"${c['spend_usd']:>10,.2f} {c['share_of_spend']:>6.1%}{ci}")
+                   f"{money:>11} {share:>6}{ci}")
         if c["keywords"]:
             echo(f"      keywords: {', '.join(c['keywords'][:6])}")
         if c["parent"]:
             echo(f"      workload: {clip_name(c['parent']['name'], 60)}")
         if c["intents"]:
-            shown = ", ".join(f"{clip_name(i['name'], 40)} ({i['share_of_spend']:.0%})" for i in c["intents"][:4])
+            shown = ", ".join(f"{clip_name(i['name'], 40)} "
+                              f"({'spend unknown' if i['share_of_spend'] is None else format(i['share_of_spend'], '.0%')})"
+                              for i in c["intents"][:4])
             more = f" and {len(c['intents']) - 4} more" if len(c["intents"]) > 4 else ""
             echo(f"      intents: {shown}{more}")
-        if boundaries_vary(c.get("stability")):
+        if boundaries_vary(c.get("stability")) and c["share_of_spend_refit_range"] is not None:
             low, high = c["share_of_spend_refit_range"]
             echo(f"      boundaries vary: refits put its share of spend between {low:.1%} and {high:.1%} "
                        f"(stability {c['stability']:.2f})")

@@ -54,6 +54,11 @@ def _usd(x) -> str:
     return f"-${-x:,.{digits}f}" if x < 0 else f"${x:,.{digits}f}"
 
 
+def _spend(x) -> str:
+    """Spend or savings: "unknown" when no request behind it has a known cost (never $0)."""
+    return "unknown" if x is None else _usd(x)
+
+
 def _months(x, life=None) -> str:
     if x is None:
         return "never"
@@ -66,13 +71,38 @@ def _pct(x) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
-def render_text(r: dict) -> str:
-    lines = []
-    lines.append(
+def _spend_lines(r: dict) -> list[str]:
+    """The window and the month: the full traffic's spend, and the sample's own when the logs are a sample."""
+    sampling = r.get("sampling") or {}
+    sampled = bool(sampling.get("sampled"))
+    lines = [
         f"Window: {r['first_at']:%Y-%m-%d %H:%M} to {r['last_at']:%Y-%m-%d %H:%M} UTC ({r['window_days']:.1f} days, "
-        f"{r['requests']:,} requests, {_usd(r['observed_spend_usd'])} observed)"
-    )
-    lines.append(f"Monthly API spend (30 days): {_usd(r['monthly_spend_usd'])}")
+        f"{r['requests']:,} requests, {_spend(r['observed_spend_usd'])} {'in the sample' if sampled else 'observed'})"
+    ]
+    month = f"Monthly API spend (30 days): {_spend(r['monthly_spend_usd'])}"
+    if sampled and r["monthly_spend_usd"] is not None:
+        month += (f" for the full traffic, 95% range {_usd(r['monthly_spend_low_usd'])} to "
+                  f"{_usd(r['monthly_spend_high_usd'])}; {_usd(r['sample_monthly_spend_usd'])} in the sample itself")
+    lines.append(month)
+    if sampled:
+        lines.append(sampling["sentence"])
+    return lines
+
+
+def _potential_lines(r: dict) -> list[str]:
+    p = r.get("potential")
+    if not p:
+        return []
+    s = r["scenarios"].get("potential") or {}
+    return [
+        f"  {'potential (not measured)':<28} {_spend(p['monthly_savings_usd']):>10}  at {p['acceptance_assumed']:.0%} "
+        f"acceptance  boxes {s.get('boxes_needed', 0)}  payback {_months(p['payback_months'])}",
+        "  " + p["sentence"],
+    ]
+
+
+def render_text(r: dict) -> str:
+    lines = _spend_lines(r)
     pr = r["pricing"]
     lines.append(
         f"Priced from log: {pr['log']['requests']:,} requests ({_usd(pr['log']['spend_usd'])}); catalog: "
@@ -92,9 +122,10 @@ def render_text(r: dict) -> str:
     lines.append(f"{'Category':<34} {'Decision':<21} {'Accept':>16} {'Spend/mo':>10} {'Savings/mo [95% interval]':>30}")
     for c in r["categories"]:
         acc = "-" if c["acceptance"] is None else f"{c['acceptance']:.0%} ({_pct(c['ci_low'])}-{_pct(c['ci_high'])})"
-        interval = f"{_usd(c['monthly_savings_usd'])} [{_usd(c['monthly_savings_low_usd'])}, {_usd(c['monthly_savings_high_usd'])}]"
+        interval = (f"{_spend(c['monthly_savings_usd'])} [{_usd(c['monthly_savings_low_usd'])}, "
+                    f"{_usd(c['monthly_savings_high_usd'])}]" if c["monthly_savings_usd"] is not None else "unknown")
         name = (c["name"] or "")[:33]
-        lines.append(f"{name:<34} {c['decision']:<21} {acc:>16} {_usd(c['monthly_spend_usd']):>10} {interval:>30}")
+        lines.append(f"{name:<34} {c['decision']:<21} {acc:>16} {_spend(c['monthly_spend_usd']):>10} {interval:>30}")
     lines.append("")
     lines.append(f"Scenarios on {r['selected_hardware']} (monthly, after electricity and maintenance):")
     for key, label in (("route", "route (local-ready move)"), ("cascade", "cascade (plus local-first)"), ("ceiling", "ceiling (everything local)")):
@@ -104,6 +135,7 @@ def render_text(r: dict) -> str:
             f"  {label:<28} {_usd(s['monthly_savings_usd']):>10} [{_usd(s['monthly_savings_low_usd'])}, {_usd(s['monthly_savings_high_usd'])}]"
             f"  boxes {s['boxes_needed']}  payback {_months(s['payback_months'])}{mark}"
         )
+    lines.extend(_potential_lines(r))
     lines.append("  " + r["scenarios"]["framing"]["sentence"])
     if r.get("undecided_monthly_spend_usd"):
         lines.append(f"  Undecided (not measured, or judged by similarity alone): {_usd(r['undecided_monthly_spend_usd'])}/month")

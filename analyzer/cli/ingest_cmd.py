@@ -24,10 +24,13 @@ def _parse_map(value: str | None) -> dict[str, str] | None:
 @click.option("--format", "fmt", default=None, help="Skip detection and read every file as this format.")
 @click.option("--map", "mapping", default=None, help="Column mapping for --format generic: prompt=COL,response=COL,model=COL,...")
 @click.option("--since", default=None, help="Only files and objects last modified since: 2025-03-01, 2025-03-01T12:00Z (UTC) or an age: 12h, 7d.")
+@click.option("--sample-rate", type=float, default=None,
+              help="The fraction of their traffic the files hold (0.02 for a 1-in-50 sample): spend, volume, capacity "
+                   "and payback are scaled by 1/R. Wins over a rate the export states (a warning says so).")
 @db_option
 @config_option
 @json_option
-def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
+def ingest(paths, fmt, mapping, since, sample_rate, db_path, config_file, as_json):
     """Normalise exported API logs into the database.
 
     PATHS are files, directories (read recursively), globs, pipes, - for stdin,
@@ -41,6 +44,12 @@ def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
     the genai-prices catalog or plan.toml [prices."MODEL"]. A second writer
     waits up to 5 s (PLAN_LOCK_WAIT_S) for the database.
 
+    A sampled export is scaled by 1/R everywhere spend, volume, capacity or
+    payback is shown: R comes from --sample-rate, or from the records when
+    the export states it (a sample_rate field, an OpenTelemetry tracestate
+    ot=th:..., sampler attributes). Re-ingesting with another --sample-rate
+    changes the stored rate and says so.
+
     \b
     Examples:
       plan ingest sample_logs/
@@ -48,6 +57,7 @@ def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
       plan ingest otel-traces.json spend-logs.jsonl
       plan ingest s3://my-logs/AWSLogs/123456789012/BedrockModelInvocationLogs/ --since 7d
       plan ingest calls.csv --format generic --map prompt=input,response=output,model=model
+      plan ingest sample_logs/ --sample-rate 0.02
     """
     from ..config import load_config
     from ..ingest import IngestSettings
@@ -56,7 +66,7 @@ def ingest(paths, fmt, mapping, since, db_path, config_file, as_json):
     from ..ingest.summary import file_line
 
     settings = IngestSettings.resolve(load_config(config_file), paths=tuple(paths), format=fmt, mapping=_parse_map(mapping),
-                                      since=since)
+                                      since=since, sample_rate=sample_rate)
     con = open_for_writing(db_path, settings.lock_wait_s)
     try:
         summary = run_ingest(con, settings, progress=True, say=say)

@@ -96,7 +96,13 @@ def _print_headline(context: dict) -> None:
 
     usd, pct, months = FORMATTERS["usd"], FORMATTERS["pct"], FORMATTERS["months"]
     h = context["headline"]
-    echo(f"Monthly API spend:     {usd(h['monthly_spend_usd'])}")
+    spend = usd(h["monthly_spend_usd"])
+    if h.get("sampled"):
+        spend += f" for the full traffic, {h['sample_note']}; {usd(h['sample_monthly_spend_usd'])} a month in the sample"
+    echo(f"Monthly API spend:     {spend}")
+    if h.get("replayed_model"):
+        echo(f"Replayed model:        {h['replayed_model']}" + (" (a stand-in, not the model you would deploy)"
+                                                              if h.get("stand_in") else ""))
     if h["acceptance_measured"]:
         echo(f"Could move local:      {usd(h['movable_monthly_spend_usd'])} ({pct(h['movable_share_of_spend'])} of spend)")
         echo(
@@ -109,3 +115,11 @@ def _print_headline(context: dict) -> None:
         echo(f"Savings ceiling:       {usd(h['ceiling_monthly_savings_usd'])} / month if everything moved local")
     if h["hardware"]:
         echo(f"Payback ({h['hardware']}): {months(h['payback_months'])}")
+    if h.get("potential_label"):
+        if h["potential_categories"] and (h["potential_monthly_savings_usd"] or 0) > 0:
+            value = (f"up to {usd(h['potential_monthly_savings_usd'])} / month at {pct(h['potential_acceptance'])} "
+                     f"acceptance on {h['potential_categories']} categories with objective checks; payback "
+                     f"{months(h['potential_payback_months'])} on {h['potential_boxes_needed']} x {h['potential_hardware']}")
+        else:
+            value = "no saving: " + (h["potential_sentence"] or "")
+        echo(f"{h['potential_label']}: {value}")

@@ -9,6 +9,39 @@ def _day(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value is not None else "?"
 
 
+def _usd(value, width: int = 0) -> str:
+    """Dollars, or "unknown" when no request behind the figure has a known cost (never $0 for unknown)."""
+    text = "unknown" if value is None else f"${value:,.2f}"
+    return f"{text:>{width}}" if width else text
+
+
+def _spend_lines(s: dict) -> list[str]:
+    """Spend (the logs' own, and the full traffic's when they are a sample) and why some requests have no cost."""
+    cs = s["cost_sources"]
+    sampling = s.get("sampling") or {}
+    spend = _usd(s["spend_usd"])
+    if sampling.get("sampled") and s["spend_usd"] is not None:
+        rates = sorted({r["one_in"] for r in sampling["rates"] if r["rate"] is not None and r["rate"] < 1})
+        spend = (f"{spend} in the logs, about {_usd(s['estimated_spend_usd'])} for the full traffic "
+                 f"(sampled {', '.join(rates)})")
+    lines = [f"Spend:     {spend}  (cost from log: {cs['log']:,} requests, price list: {cs['catalog']:,}, "
+             f"unknown: {cs['unknown']:,})"]
+    why = s.get("unpriced") or {}
+    no_counts = why.get("no_token_counts") or {}
+    if no_counts.get("requests"):
+        statuses = ", ".join(f"{k} {v:,}" for k, v in no_counts["statuses"].items())
+        lines.append(f"No cost:   {no_counts['requests']:,} without token counts ({statuses}): nothing to price")
+    missing = why.get("not_in_price_list") or {}
+    if missing.get("requests"):
+        models = ", ".join(f"{k} ({v:,})" for k, v in list(missing["models"].items())[:10])
+        lines.append(f"No price:  {missing['requests']:,} with token counts but a model not in the price list: {models} "
+                     "(add to plan.toml [prices.\"MODEL\"])")
+    nameless = why.get("no_model") or {}
+    if nameless.get("requests"):
+        lines.append(f"No model:  {nameless['requests']:,} with token counts but no model named")
+    return lines
+
+
 @click.command()
 @db_option
 @json_option
@@ -43,22 +76,17 @@ def status(db_path, as_json):
             f"Tokens:    {s['input_tokens']:,} in ({s['cached_input_tokens']:,} cached read, "
             f"{s['cache_write_tokens']:,} cache write), {s['output_tokens']:,} out ({s['reasoning_tokens']:,} reasoning)"
         )
-        cs = s["cost_sources"]
-        echo(
-            f"Spend:     ${s['spend_usd']:,.2f}  (cost from log: {cs['log']:,} requests, "
-            f"price list: {cs['catalog']:,}, unknown: {cs['unknown']:,})"
-        )
-        if s["unknown_models"]:
-            echo(f"Unpriced:  {', '.join(s['unknown_models'][:10])} (add to plan.toml [prices.\"MODEL\"])")
+        for line in _spend_lines(s):
+            echo(line)
         echo("Formats:")
         for f in s["formats"]:
             echo(
                 f"  {str(f['format']):<26} {f['requests']:>9,} requests  {f['files']:>4} files  "
-                f"${f['spend_usd']:>12,.2f}  {_day(f['first_at'])} to {_day(f['last_at'])}"
+                f"{_usd(f['spend_usd'], 13)}  {_day(f['first_at'])} to {_day(f['last_at'])}"
             )
         echo("Models:")
         for m in s["models"][:10]:
-            echo(f"  {str(m['model']):<40} {m['requests']:>9,} requests  ${m['spend_usd']:>12,.2f}")
+            echo(f"  {str(m['model']):<40} {m['requests']:>9,} requests  {_usd(m['spend_usd'], 13)}")
         statuses = ", ".join(f"{x['status']} {x['requests']:,}" for x in s["statuses"])
         echo(f"Status:    {statuses}")
     rejects = s["rejects"]

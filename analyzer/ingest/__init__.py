@@ -27,6 +27,7 @@ from ..settings import StageSettings, at_least, option
 from . import tuning
 from .detect import detect_format
 from .reader import IngestContext
+from .sample_rates import validate_flag
 
 __all__ = ["IngestSettings", "ingest", "ingest_paths", "detect_format", "IngestContext"]
 
@@ -61,6 +62,8 @@ class IngestSettings(StageSettings):
     s3_endpoint_url: str | None = option(None)
     # Objects downloaded ahead of the reader, in parallel: object stores answer each GET after tens of ms.
     fetch_ahead: int = option(8, convert=int, check=at_least(1), env="PLAN_FETCH_AHEAD")
+    # The fraction of their traffic the files hold (0.02 for a 1-in-50 sample); wins over a rate the export states.
+    sample_rate: float | None = option(None, convert=float, check=validate_flag)
 
 
 def ingest(con, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
@@ -73,8 +76,9 @@ def ingest(con, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
 
 
 def ingest_paths(con, paths, *, fmt: str | None = None, mapping: dict | None = None, config: dict | None = None,
-                 fast: bool = True, warn: Say | None = None, progress: bool = False, since=None) -> dict:
+                 fast: bool = True, warn: Say | None = None, progress: bool = False, since=None,
+                 sample_rate: float | None = None) -> dict:
     """``ingest`` with its settings given as arguments (``config`` is a loaded plan.toml), for notebooks and tests."""
     settings = IngestSettings.resolve(config, paths=tuple(paths), format=fmt, mapping=mapping, sql_route=fast,
-                                      since=since)
+                                      since=since, sample_rate=sample_rate)
     return ingest(con, settings, progress=progress, say=warn or say_nothing)

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import pyarrow as pa
 
 from .records import EMBEDDING_OPERATION, RECORD_FIELDS, dedupe_key, stable_id, to_utc
+from .sample_rates import as_sample_rate
 
 REQUEST_SCHEMA = pa.schema(
     [
@@ -43,6 +44,7 @@ REQUEST_SCHEMA = pa.schema(
         ("operation", pa.string()),
         ("trace_id", pa.string()),
         ("parent_span_id", pa.string()),
+        ("sample_rate", pa.float64()),  # stated by the export; --sample-rate is applied per file (sample_rates.py)
     ]
 )
 COLUMNS = REQUEST_SCHEMA.names
@@ -192,6 +194,7 @@ def normalise_record(record: dict, display: str, fmt_name: str, now: datetime, s
         out[key] = as_json(out[key], key)
     out["created_at"] = as_timestamp(out["created_at"])
     check_time(out["created_at"], now)
+    out["sample_rate"] = as_sample_rate(out["sample_rate"])
     if out["operation"] == EMBEDDING_OPERATION:  # priced, but no prompt to categorize or answer to judge
         out["system_prompt"] = out["prompt_text"] = out["response_text"] = None
     out["is_batch"] = bool(out["is_batch"]) if out["is_batch"] is not None else False

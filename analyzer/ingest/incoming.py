@@ -30,7 +30,7 @@ create temp table if not exists {INCOMING} (
     cache_write_tokens bigint, output_tokens bigint, reasoning_tokens bigint, cost_usd double,
     cost_source varchar, is_batch boolean, duration_ms double, status varchar, user_id varchar,
     tags_json varchar, params_json varchar, operation varchar, trace_id varchar, parent_span_id varchar,
-    _seq bigint, _supersedes bigint, _price double
+    sample_rate double, _seq bigint, _supersedes bigint, _price double
 )
 """
 CONFLICT_EXAMPLES = 20  # conflicts listed by `plan ingest --json` (all are in the `conflicts` table)

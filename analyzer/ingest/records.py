@@ -35,6 +35,7 @@ RECORD_FIELDS = (
     "operation",
     "trace_id",
     "parent_span_id",
+    "sample_rate",  # the fraction of traffic the export kept, when it states one (sample_rates.py)
 )
 # What a call did: generations are what plan categorizes and replays; embeddings are priced, not categorized.
 GENERATION_OPERATIONS = ("chat", "text_completion", "generate_content", "responses", "messages")

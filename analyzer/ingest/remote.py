@@ -462,6 +462,7 @@ class RemoteObjects:
         self.listings: list[Listing] = []
         self.fetchers: list[ObjectFetcher] = []
         self.local_before_since = 0
+        self.unchanged_urls: list[str] = []  # objects read before and skipped: --sample-rate still applies to them
 
     def expand(self, url: str) -> list[RemoteObject]:
         fs, path = open_filesystem(url, self.settings)
@@ -479,6 +480,7 @@ class RemoteObjects:
         read_before = self._already_read(url)
         fresh = [o for o in found if (o.url, o.version, o.size) not in read_before]
         listing.unchanged = len(found) - len(fresh)
+        self.unchanged_urls.extend(o.url for o in found if (o.url, o.version, o.size) in read_before)
         listing.to_read, listing.to_read_bytes = len(fresh), sum(o.size for o in fresh)
         self.say(_listing_sentence(listing, since))
         fetcher = ObjectFetcher(fs, url, self.settings.fetch_ahead)

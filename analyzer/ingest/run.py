@@ -16,6 +16,7 @@ from .priced import Tariffs
 from .reader import FILE_SEQ, FileReader, IngestContext
 from .rejects import Rejects
 from .remote import ObjectsProgress, RemoteObject, RemoteObjects
+from .sample_rates import apply_file_rates
 from .sources import SourceFile, expand_paths
 from .sql_route import SqlRoute
 from .summary import build_summary, file_entry, file_stats
@@ -78,6 +79,9 @@ def run(con, settings, *, progress: bool, say: Say) -> dict:
     sources: list[SourceFile] = []
     try:
         sources = objects.since_filter(expand_paths(list(settings.paths), expand_url=objects.expand))
+        if settings.sample_rate is not None and objects.unchanged_urls:  # not read again, but the flag is about them
+            for sentence in record_sample_rates(con, objects.unchanged_urls, settings.sample_rate):
+                say(sentence)
         if not sources and (objects.listings or objects.local_before_since):
             return nothing_new(con, settings, objects)
         previous_limit = cap_memory(con)
@@ -134,6 +138,7 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
         if name is not None:
             digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
     write_unmatched_batch_inputs(con, reader, seq_bases)
+    ctx.warnings.extend(record_sample_rates(con, [src.display for src, name in planned if name], settings.sample_rate))
     note_batch_joins(ctx, results)
     note_rejected_files(con, planned, results, formats, ctx)
     record_files(con, planned, results, digests)
@@ -143,7 +148,8 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
     summary = build_summary(files, tariffs.unknown_models, incoming.conflict_examples)
     record_stage_run(
         con, "ingest",
-        {"paths": [s.display for s in sources], "format": settings.format, "map": dict(settings.mapping)},
+        {"paths": [s.display for s in sources], "format": settings.format, "map": dict(settings.mapping),
+         "sample_rate": settings.sample_rate},
         {**{k: v for k, v in summary.items() if k not in ("files", "conflicts")}, "files": len(files),
          "rows_duplicate_by_file": {r.path: r.rows_duplicate for r in ordered},
          "rows_conflicting_by_file": {r.path: r.rows_conflicting for r in ordered if r.rows_conflicting},
@@ -264,6 +270,18 @@ def write_unmatched_batch_inputs(con, reader: FileReader, seq_bases: dict) -> No
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def record_sample_rates(con, paths: list[str], flag: float | None) -> list[str]:
+    """Stated rates marked and ``--sample-rate`` applied to the files' stored rows, in one transaction."""
+    con.execute("begin transaction")
+    try:
+        warnings = apply_file_rates(con, paths, flag)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return warnings
 
 
 def note_batch_joins(ctx: IngestContext, results: dict[str, FileResult]) -> None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from .incoming import FileResult
+from .sample_rates import file_rates
 
 COUNTS = ("rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped")
 
 
 def file_stats(con, display: str, stamp) -> dict:
     """Tokens, spend and models of the rows this run stored from one file. Spend is None when no row of it has a
-    known cost (unknown is not zero); ``rows_unpriced`` says how many rows the sum leaves out."""
+    known cost (unknown is not zero); ``rows_unpriced`` says how many rows the sum leaves out. ``sample_rates`` are
+    those of all the file's stored rows; ``spend_scaled_usd`` is the spend scaled by 1/rate, for sampled files."""
     totals = con.execute(
         """
         select sum(input_tokens), sum(output_tokens), sum(cost_usd), count(*) filter (where cost_usd is null),
-               count(*) filter (where cost_source = 'log')
+               count(*) filter (where cost_source = 'log'), sum(cost_usd / coalesce(sample_rate, 1))
         from requests where source_file = ? and ingested_at = ?
         """,
         [display, stamp],
@@ -30,6 +32,9 @@ def file_stats(con, display: str, stamp) -> dict:
         "rows_unpriced": int(totals[3] or 0),
         "rows_cost_logged": int(totals[4] or 0),
         "models": {name: count for name, count in models},
+        "sample_rates": (rates := file_rates(con, display)),
+        "spend_scaled_usd": (round(float(totals[5]), 6) if totals[5] is not None and any(r["rate"] for r in rates)
+                             else None),
     }
 
 
@@ -83,4 +88,25 @@ def file_line(f: dict) -> str:
                  f"models {models}" + (f" and {more} more" if more > 0 else ""))
     if f["joined_into"]:
         line += f"; joined into {', '.join(f['joined_into'])}"
+    sampled = sample_phrase(f.get("sample_rates") or [])
+    if sampled:
+        line += f"; {sampled}"
+        if f.get("spend_scaled_usd") is not None and f["rows_added"]:
+            line += f", about {_money(f['spend_scaled_usd'])} for the full traffic"
     return line
+
+
+def sample_phrase(rates: list[dict]) -> str | None:
+    """'sample rate 0.02 (1 in 50, stated in the export)' for a file's rates; None when it is not sampled."""
+    sampled = [r for r in rates if r["rate"] is not None]
+    if not sampled:
+        return None
+    words = {"flag": "given with --sample-rate", "stated": "stated in the export"}
+    parts = []
+    for r in sampled:
+        rate = r["rate"]
+        one_in = f"1 in {1 / rate:,.0f}, " if rate < 1 and abs(1 / rate - round(1 / rate)) < 1e-6 else ""
+        parts.append(f"{rate:g} ({one_in}{words.get(r['source'], 'source unknown')})")
+    unsampled = sum(r["requests"] for r in rates if r["rate"] is None)
+    return ("sample rate " + ", ".join(parts)
+            + (f"; {unsampled:,} requests not sampled" if unsampled else ""))

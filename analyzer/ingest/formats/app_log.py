@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import is_json_lines, loads, maybe_json, parse_json_line, to_utc
+from ..sample_rates import SAMPLE_RATE_KEYS
 
 # Request parameters worth carrying to a replay, per API, in the order they are stored.
 CHAT_PARAMS = (
@@ -110,6 +111,8 @@ def envelope(record: dict, obj: dict) -> dict:
             if tags is not None:
                 record["tags_json"] = tags
                 break
+    if record.get("sample_rate") is None:
+        record["sample_rate"] = first_value(obj, SAMPLE_RATE_KEYS)  # checked by coerce.normalise_record
     error = obj.get("error")
     if error:
         record["status"] = "error"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 
 from ..records import ID_MASK
+from ..sample_rates import SAMPLE_RATE_KEYS
 from .app_log import (
     ANTHROPIC_PARAMS,
     CHAT_PARAMS,
@@ -57,8 +58,8 @@ REQUEST = {
     "safety_identifier": J, "metadata": J, "body": J, **{p: J for p in ALL_PARAMS},
 }
 PAIR_ALIASES = ("req", "request_body", "inputs", "resp", "response_body", "outputs", "completion")
-ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + ("metadata", "tags", "error",
-                                                                                   "status_code", "http_status")
+ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
+    "metadata", "tags", "error", "status_code", "http_status")
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
     **{k: J for k in PAIR_ALIASES + ENVELOPE if k not in ("status",)},
@@ -481,14 +482,19 @@ def envelope_first(keys: Keys) -> dict:
         return first_given([field("j", k) for k in kept]) if kept else "null::json"
 
     return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
-            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(("status_code", "http_status"))}
+            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(("status_code", "http_status")),
+            "e_rate": first_of(SAMPLE_RATE_KEYS)}
 
 
 ENVELOPE_DERIVED = {
     # The envelope's time counts only when the call has none of its own (``t_src``): read only then.
     "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"),
-    "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"),
+    "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"), "e_rate_d": f"try_cast({numeric_text('e_rate')} as double)",
 }
+# A stated sample rate SQL stores as ``sample_rates.as_sample_rate`` reads it: a fraction in (0, 1], or a whole 1-in-N
+# rate above 1. Anything else goes to Python, which rejects it with the reason.
+RATE_OK = "(e_rate is null or (isfinite(e_rate_d) and e_rate_d > 0 and (e_rate_d <= 1 or e_rate_d = floor(e_rate_d))))"
+RATE = "case when e_rate_d <= 1 then e_rate_d else 1::double / e_rate_d end"
 
 
 def envelope(family: Family) -> None:
@@ -505,7 +511,7 @@ def envelope(family: Family) -> None:
             "(e_ms is not null or e_s is null or e_s_n is not null)",
             f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
             " or starts_with(e_user, '{'))",
-            shallow(field("j", "metadata")), shallow(field("j", "tags")),
+            shallow(field("j", "metadata")), shallow(field("j", "tags")), RATE_OK,
         ],
         columns={
             "created_at": f"coalesce({columns['created_at']}, e_time)",
@@ -515,6 +521,7 @@ def envelope(family: Family) -> None:
             "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"
                           f" {nonempty_json(field('j', 'tags'))})"),
             "status": f"case when {error} then 'error' else {columns['status']} end",
+            "sample_rate": RATE,
         },
     )
 
@@ -630,8 +637,9 @@ def batch_output_families(keys: Keys) -> list[Family]:
 
 OUTPUT = ("source_id", "provider", "model", "created_at", "system_prompt", "messages_json", "prompt_text",
           "response_text", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
-          "reasoning_tokens", "cost_usd", "is_batch", "duration_ms", "status", "user_id", "tags_json", "params_json")
-_TYPES = {"created_at": "timestamp", "cost_usd": "double", "duration_ms": "double", "is_batch": "boolean",
+          "reasoning_tokens", "cost_usd", "is_batch", "duration_ms", "status", "user_id", "tags_json", "params_json",
+          "sample_rate")
+_TYPES = {"created_at": "timestamp", "cost_usd": "double", "duration_ms": "double", "is_batch": "boolean", "sample_rate": "double",
           "input_tokens": "bigint", "cached_input_tokens": "bigint", "cache_write_tokens": "bigint", "output_tokens": "bigint",
           "reasoning_tokens": "bigint"}
 

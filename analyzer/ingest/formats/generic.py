@@ -963,6 +963,7 @@ MAP_FIELDS = {
     "status": "status",
     "user_id": "user_id",
     "tags": "tags_json",
+    "sample_rate": "sample_rate",  # the fraction of traffic the export kept (or 1 in N), checked by coerce
 }
 _CONTENT_FIELDS = ("prompt", "response", "messages", "input_tokens", "output_tokens", "cost_usd")
 _INT_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -1059,6 +1060,8 @@ class Generic:
                 record[target] = to_int(value, field)
             elif field in ("cost_usd", "duration_ms"):
                 record[target] = to_float(value, field)
+            elif field == "sample_rate":
+                record[target] = value
             elif field == "created_at":
                 record[target] = to_utc(value)
             elif field == "messages":

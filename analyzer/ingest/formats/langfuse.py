@@ -19,6 +19,7 @@ cost Langfuse recorded (costDetails, totalCost or calculatedTotalCost) is kept a
 from __future__ import annotations
 
 from ..records import Reject, Skipped, excerpt, to_utc
+from ..sample_rates import SAMPLE_RATE_KEYS
 from . import register
 from .otel import span_record
 from .otel_spans import Span
@@ -121,7 +122,7 @@ def _otel_fill(record: dict, span_record: dict) -> None:
     """Fields Langfuse left empty, from the span's own attributes."""
     for key in ("model", "provider", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
                 "reasoning_tokens", "cost_usd", "system_prompt", "prompt_text", "messages_json", "response_text",
-                "params_json", "operation", "user_id"):
+                "params_json", "operation", "user_id", "sample_rate"):
         if record.get(key) in (None, "", [], {}) and span_record.get(key) not in (None, "", [], {}):
             record[key] = span_record[key]
 
@@ -192,6 +193,9 @@ def observation_record(row: dict) -> dict | Skipped:
     record["trace_id"] = first(r, "trace_id")
     record["parent_span_id"] = first(r, "parent_observation_id")
     record["operation"] = "embeddings" if kind == "EMBEDDING" else None
+    # Langfuse's SDKs sample client-side (sample_rate); an export carries the rate only where the app recorded it.
+    stated = first(r, "sample_rate", "sampling_rate")
+    record["sample_rate"] = stated if stated is not None else first(metadata, *SAMPLE_RATE_KEYS)
     record["_dedupe_key"] = f"langfuse|{obs_id}"
     if isinstance(from_otel, dict):
         _otel_fill(record, from_otel)

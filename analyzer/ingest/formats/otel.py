@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json
+from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .generic import chat_request_fields, content_text, guess_provider, iter_json_values, ms_between, response_text, to_float, to_int
 from .otel_spans import Span, is_span, read_span, spans_in
@@ -281,6 +282,12 @@ def _tags(span: Span, attrs: dict) -> dict | None:
     return {k: v for k, v in tags.items() if v not in (None, "")} or None
 
 
+def _sample_rate(span: Span, attrs: dict):
+    """The rate the span's sampler stated: the tracestate's OpenTelemetry threshold, else sampler attributes."""
+    stated = tracestate_rate(span.trace_state)
+    return stated if stated is not None else attribute_rate(attrs)
+
+
 def span_record(span: Span) -> dict | Skipped:
     kind = classify(span)
     if kind is None:
@@ -295,6 +302,7 @@ def span_record(span: Span) -> dict | Skipped:
         "operation": "embeddings" if kind == "embedding" else _first(attrs, ("gen_ai.operation.name",)),
         "status": _status(span, attrs), "params_json": _params(attrs), "tags_json": _tags(span, attrs),
         "user_id": _first(attrs, ("user.id", "enduser.id", "langfuse.user.id", "gen_ai.user.id")),
+        "sample_rate": _sample_rate(span, attrs),
         **_tokens(attrs),
     }
     if kind == "call":

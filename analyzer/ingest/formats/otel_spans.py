@@ -40,6 +40,7 @@ class Span:
     status_message: str | None = None
     resource: dict = field(default_factory=dict)
     scope: str | None = None
+    trace_state: str | None = None  # W3C tracestate; its ``ot=th:`` says how the span was sampled
 
 
 def any_value(value: Any) -> Any:
@@ -153,6 +154,15 @@ def is_span(obj: Any) -> bool:
     return has_id and ("name" in obj or "kind" in obj)
 
 
+def _trace_state(raw: dict) -> str | None:
+    context = raw.get("context") or raw.get("spanContext") or raw.get("_spanContext") or {}
+    context = context if isinstance(context, dict) else {}
+    for value in (raw.get("traceState"), raw.get("trace_state"), context.get("trace_state"), context.get("traceState")):
+        if value not in (None, "", "[]"):
+            return str(value)
+    return None
+
+
 def read_span(raw: dict, resource: dict | None = None, scope: str | None = None) -> Span:
     span_id, trace_id, parent_id = _ids(raw)
     start, end = _times(raw)
@@ -163,7 +173,7 @@ def read_span(raw: dict, resource: dict | None = None, scope: str | None = None)
     return Span(
         span_id=span_id, trace_id=trace_id, parent_id=parent_id, name=str(raw.get("name") or ""),
         start=start, end=end, attributes=key_values(raw.get("attributes") or []), events=_events(raw),
-        error=error, status_message=message, resource=resource or {}, scope=scope,
+        error=error, status_message=message, resource=resource or {}, scope=scope, trace_state=_trace_state(raw),
     )
 
 
