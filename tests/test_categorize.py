@@ -486,6 +486,36 @@ def _blob(rng, centre, n, noise):
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+def test_a_capped_template_kept_whole_takes_its_other_prompts_along_unembedded(tmp_path, clinc):
+    """--template-cap: a specific template (triage, 60 prompts) is fitted on 20 of them and the other 40 follow
+    it without being embedded; a generic system prompt over varied content splits, so it is embedded in full
+    and clustered again. The categories are those of embedding everything."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    records = _requests(clinc, per_intent=30)
+    for r in records:
+        if r["system_prompt"] is None:
+            r["system_prompt"] = "You are a helpful assistant."
+    con = connect(str(tmp_path / "plan.duckdb"))
+    _insert(con, records)
+    full = categorize(con, k=6, top=4, template_cap=0)
+    assert full["method"]["held_back_texts"] == 0 and full["method"]["fit_texts"] == 210
+    before = dict(rows(con, "select request_id, category_id from request_categories"))
+    messages: list[str] = []
+    capped = run_categorize(con, CategorizeSettings.resolve({}, k=6, top=4, template_cap=20), progress=False,
+                            say=messages.append)
+    after = dict(rows(con, "select request_id, category_id from request_categories"))
+    method = capped["method"]
+    assert method["held_back_texts"] == 40 and method["templates_held_back"] == 1 and method["fit_texts"] == 170
+    assert capped["embedded_new"] == 0 and capped["embedded_cached"] == 170  # the 40 were never embedded
+    assert any("split by content" in m for m in messages), "the generic prompt was capped, split, then fitted in full"
+    triage = [r["id"] for r in records if r["system_prompt"] == TRIAGE_SYSTEM]
+    assert len({after[i] for i in triage}) == 1
+    ids = sorted(before)
+    assert normalized_mutual_info_score([before[i] for i in ids], [after[i] for i in ids]) > 0.95
+    assert scalar(con, "select count(*) from request_categories") == len(records)
+
+
 def test_a_specific_template_split_by_kmeans_is_made_whole_and_k_stays_exact():
     from analyzer.categorize import cohere_templates
 

@@ -435,6 +435,31 @@ def test_a_request_the_endpoint_refuses_as_it_is_is_a_deterministic_error_not_re
     assert out["categories"][0]["failed_deterministic"] == 2
 
 
+def test_a_prompt_longer_than_the_stated_context_is_not_sent_and_the_category_is_not_measured(con, openai_stub):
+    from analyzer.judge import JudgeSettings, judge
+
+    seed_db(con, categories=[(1, "Contracts", False, 1, 3), (2, "Triage", False, 2, 2)])
+    document = "clause " * 6000  # 42,000 characters: about 10,500 tokens
+    con.execute("update requests set messages_json = ?, input_tokens = 11000 where id in (100, 101)",
+                [json.dumps([{"role": "user", "content": "request 100: " + document}])])
+    con.execute("update requests set input_tokens = 9000 where id = 102")  # logged long, sent short: a borderline
+    out = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3, context_tokens=8192)
+    assert sorted(sent_ids(openai_stub)) == [102, 200, 201]  # the two that cannot fit never reached the server
+    assert out["calls_made"] == 3 and out["calls_failed"] == 2 and out["errors"] == {"context_exceeded": 2}
+    assert out["errors_by_class"] == {"transient": 0, "deterministic": 2} and out["context_tokens"] == 8192
+    stored = dicts(con, "select request_id, error, error_kind, error_class, output_text from replays "
+                        "where error is not null order by request_id")
+    assert [r["request_id"] for r in stored] == [100, 101] and all(r["output_text"] is None for r in stored)
+    assert {r["error_kind"] for r in stored} == {"context_exceeded"} and {r["error_class"] for r in stored} == {"deterministic"}
+    assert "11,000 input tokens logged" in stored[0]["error"] and "context window of 8,192 tokens" in stored[0]["error"]
+    assert "larger context" in " ".join(out["advice"])
+    verdicts = {c["category_id"]: c for c in judge(con, JudgeSettings.resolve({}), progress=False)["categories"]}
+    assert verdicts[1]["decision"] == "not_measured"  # 2 of 3 calls could not be made: no verdict on the model
+    assert "larger context" in verdicts[1]["decision_reason"]
+    again = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3)  # context unknown: all sent
+    assert again["calls_made"] == 2 and len(openai_stub.requests) == 5
+
+
 def test_transient_failures_are_retried_and_advised_as_such(con, openai_stub):
     seed_db(con, categories=[(1, "Support", False, 1, 2)])
     openai_stub.fail_next("rate_limit", retry_after=0)

@@ -54,6 +54,13 @@ def test_embedded_server_answers_on_loopback_and_stops():
 
 
 @pytest.mark.slow
+def test_the_embedded_server_has_one_slot_per_call_in_flight_sharing_the_whole_window():
+    with EmbeddedServer(parallel=3, ctx=4096) as server:
+        slots = httpx.get(server.url.removesuffix("/v1") + "/slots", timeout=10, trust_env=False).json()
+        assert len(slots) == 3 and {s["n_ctx"] for s in slots} == {4096}  # unified: each may use the whole window
+
+
+@pytest.mark.slow
 def test_replay_against_the_embedded_model(con):
     from test_replay import seed_db
 
@@ -103,5 +110,7 @@ def test_the_prebuilt_native_server_is_preferred_and_the_source_build_stays_a_fa
     native = EmbeddedServer(gguf, ctx=4096, threads=2).command(8080)
     assert native[1:3] == ["-m", "analyzer.llama_runner"] and native[native.index("--alias") + 1] == "m"
     assert native[native.index("--ctx") + 1] == "4096" and native[native.index("--threads") + 1] == "2"
+    assert native[native.index("--parallel") + 1] == "4"  # slots for replay's default concurrency, batched
+    assert EmbeddedServer(gguf, parallel=2).command(8080)[-1] == "2"
     source = EmbeddedServer(gguf, backend=PYTHON).command(8080)
     assert source[1:3] == ["-m", "llama_cpp.server"] and source[source.index("--host") + 1] == "127.0.0.1"

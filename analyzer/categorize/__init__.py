@@ -80,7 +80,7 @@ class _Laps:
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        self.timings[name] = round(now - self._since, 3)
+        self.timings[name] = round(self.timings.get(name, 0.0) + now - self._since, 3)
         self._since = now
 
 
@@ -93,11 +93,7 @@ def _run(con, s: CategorizeSettings, progress: bool, say: Say) -> dict:
     prep = prepare_texts(con, min_template_requests=s.min_template_requests, seed=s.seed)
     _check_k(s.k, prep.distinct_texts)
     lap("prepare")
-    fit = embed_fit_set(con, prep.templates, prep.distinct_texts, embedder, sample_size=s.sample_size,
-                        exact_limit=s.exact_limit, progress=progress, say=say)
-    lap("embed")
-    clusters = fit_clusters(fit, prep.templates, k=s.k, top=s.top, seed=s.seed)
-    lap("cluster")
+    fit, clusters = _fit(con, s, prep, embedder, lap, progress, say)
     assignment = assign_texts(con, fit, clusters, embedder, heavy_limit=s.heavy_limit,
                               heavy_min_share=s.heavy_min_share, heavy_sure_margin=s.heavy_sure_margin,
                               seed=s.seed, progress=progress, say=say) if len(fit) else Assignment()
@@ -134,6 +130,25 @@ def _template_state(prep: PreparedTexts, fit: FitSet, clusters: Clusters, assign
         tid = template_id(t["kind"], t["key"])
         out.append((tid, t["kind"], t["key"], fit.template_vectors.get(tid), whole.get(tid)))
     return out
+
+
+def _fit(con, s: CategorizeSettings, prep: PreparedTexts, embedder, lap: _Laps, progress: bool,
+         say: Say) -> tuple[FitSet, Clusters]:
+    """Embed the fit set and cluster it. A capped template the clustering splits is embedded in full and the
+    fit made again, until every template that still holds texts back is kept whole."""
+    uncapped: frozenset[int] = frozenset()
+    while True:
+        fit = embed_fit_set(con, prep.templates, prep.distinct_texts, embedder, sample_size=s.sample_size,
+                            exact_limit=s.exact_limit, template_cap=s.template_cap, uncapped=uncapped,
+                            progress=progress, say=say)
+        lap("embed")
+        clusters = fit_clusters(fit, prep.templates, k=s.k, top=s.top, seed=s.seed)
+        lap("cluster")
+        split = frozenset(fit.held_back) - frozenset(clusters.cohered)
+        if not split:
+            return fit, clusters
+        say(f"{len(split)} templates were split by content: embedding all of their prompts and clustering again.")
+        uncapped |= split
 
 
 def _check_k(k: int | None, n_texts: int) -> None:
@@ -304,7 +319,8 @@ def _payload(s: CategorizeSettings, prep: PreparedTexts, fit: FitSet, clusters: 
     spend = described["spend_usd"]
     method = {
         "mode": "exact" if fit.exact else "sampled", "representation": REPRESENTATION,
-        "distinct_texts": prep.distinct_texts, "fit_texts": len(fit),
+        "distinct_texts": prep.distinct_texts, "fit_texts": len(fit), "template_cap": s.template_cap,
+        "held_back_texts": sum(fit.held_back.values()), "templates_held_back": len(fit.held_back),
         "assign_route": None if fit.exact else (
             f"{STATIC_EMBEDDER} + ridge map to {embedder_name}, nearest centre; costly texts (each >= "
             f"{s.heavy_min_share:.4%} of spend) whose margin between the two nearest centres is below "

@@ -153,6 +153,7 @@ def assign_texts(con, fit: FitSet, clusters: Clusters, embedder, *, heavy_limit:
     go by template, by the embedder (costly and unsure) or by the static route."""
     if fit.exact:
         write_assignments(con, fit.batch.hashes, clusters.labels, clusters.distances, ["fit"] * len(fit))
+        assign_held_back(con, fit, clusters)
         return Assignment()
     static = get_embedder(STATIC_EMBEDDER)
     rest = fetch_texts(con, "order by draw offset ?", [len(fit)])
@@ -194,6 +195,19 @@ def assign_texts(con, fit: FitSet, clusters: Clusters, embedder, *, heavy_limit:
     write_assignments(con, fit.batch.hashes + rest.hashes, np.concatenate([clusters.labels, labels]),
                       np.concatenate([clusters.distances, dists]), ["fit"] * len(fit) + routes.tolist())
     return result
+
+
+def assign_held_back(con, fit: FitSet, clusters: Clusters) -> None:
+    """The texts a capped template held back go to the cluster that holds the whole template (``_fit`` made
+    sure every such template was kept whole), route 'template', distance not measured."""
+    if not fit.held_back:
+        return
+    target = {tid: clusters.cohered[tid] for tid in fit.held_back}
+    con.execute(
+        "insert into _cat_assign select h.rep_hash, m.cluster, 'NaN'::double, 'template' from _cat_held_back h "
+        "join (select unnest(?::bigint[]) as template_id, unnest(?::bigint[]) as cluster) m using (template_id)",
+        [list(target), list(target.values())],
+    )
 
 
 class _StaticRoute:

@@ -10,6 +10,7 @@ from ..errors import PlanError
 from ..settings import StageSettings, at_least, fraction, option
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+DEFAULT_TEMPLATE_CAP = 100
 
 
 def parse_k(value: Any) -> int | None:
@@ -49,6 +50,9 @@ class CategorizeSettings(StageSettings):
     seed: int = option(0, convert=int)
     sample_size: int = option(3000, convert=int, check=at_least(10))
     exact_limit: int = option(5000, convert=int, check=at_least(0))
+    # In the exact mode, embed at most this many distinct texts of one template (0: no cap); a template the
+    # clustering keeps whole takes the rest along unembedded, one it splits is embedded in full.
+    template_cap: int = option(DEFAULT_TEMPLATE_CAP, convert=int, check=at_least(0))
     # Costly texts outside the sample that the cheap route is unsure of are embedded with the chosen model too
     # (at most this many, costliest first): spend is concentrated, and a cheap-route mistake on one of a few
     # hundred long prompts that carry a quarter of the spend moves a category's share visibly.

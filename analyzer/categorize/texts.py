@@ -26,8 +26,8 @@ SYSTEM_HEAD_CHARS = 200
 USER_CHARS = 500
 USER_CHARS_WITH_TEMPLATE = 400
 PREFIX_KEY_CHARS = 40
-TEMP_TABLES = ("_cat_req", "_cat_text", "_cat_assign", "_cat_sys_tpl", "_cat_prefix_tpl", "_cat_base", "_cat_rc",
-               "_cat_map", "_cat_nodes")
+TEMP_TABLES = ("_cat_req", "_cat_text", "_cat_held_back", "_cat_assign", "_cat_sys_tpl", "_cat_prefix_tpl",
+               "_cat_base", "_cat_rc", "_cat_map", "_cat_nodes")
 REPRESENTATION = (f"system prompt head ({SYSTEM_HEAD_CHARS} chars) + user turn ({USER_CHARS} chars; "
                   f"{USER_CHARS_WITH_TEMPLATE} after a template), lower-cased, whitespace collapsed, digits masked, "
                   "deduplicated")

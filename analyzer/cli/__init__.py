@@ -40,8 +40,12 @@ class LazyGroup(click.Group):
         module = importlib.import_module(f"{__name__}.{module_name}")
         return getattr(module, attr)
 
+    def parse_args(self, ctx, args):
+        # Everything typed after `plan` (the subcommand and its values), before click splits it up.
+        remember_typed(list(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
-        remember_typed([*ctx.protected_args, *ctx.args])
         try:
             return super().invoke(ctx)
         except PlanError as exc:

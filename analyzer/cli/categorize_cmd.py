@@ -20,6 +20,9 @@ from .options import config_option, db_option, echo, emit_json, json_option, say
                    "assign the rest with the fast static route. [default: 3000]")
 @click.option("--exact-limit", type=click.IntRange(min=0), default=None,
               help="Embed every distinct prompt with the embedder up to this many. [default: 5000]")
+@click.option("--template-cap", type=click.IntRange(min=0), default=None,
+              help="Up to --exact-limit: embed at most this many prompts of one template; a template kept whole "
+                   "takes the rest along, one split by content is embedded in full (0: no cap). [default: 100]")
 @click.option("--heavy-limit", type=click.IntRange(min=0), default=None,
               help="Beyond --exact-limit, also embed up to this many costly prompts (costliest first) that the "
                    "fast route is unsure of, so it does not decide alone where the big spenders go. [default: 500]")
@@ -32,7 +35,7 @@ from .options import config_option, db_option, echo, emit_json, json_option, say
 @db_option
 @config_option
 @json_option
-def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, llm_names, endpoint, model, allow_remote,
+def categorize(k, top, embedder, seed, sample_size, exact_limit, template_cap, heavy_limit, llm_names, endpoint, model, allow_remote,
                db_path, config_file, as_json):
     """Group requests into a hierarchy of categories, rank them by spend and name them.
 
@@ -60,7 +63,7 @@ def categorize(k, top, embedder, seed, sample_size, exact_limit, heavy_limit, ll
     config = load_config(config_file)
     settings = CategorizeSettings.resolve(
         config, k=k, top=top, embedder=embedder, seed=seed, sample_size=sample_size, exact_limit=exact_limit,
-        heavy_limit=heavy_limit, llm_names=True if llm_names else None, endpoint=endpoint, model=model,
+        template_cap=template_cap, heavy_limit=heavy_limit, llm_names=True if llm_names else None, endpoint=endpoint, model=model,
         allow_remote=True if allow_remote else None)
     con = connect(db_path, create=False)
     try:

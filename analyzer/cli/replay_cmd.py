@@ -42,13 +42,17 @@ def _parse_params(pairs) -> dict:
 @click.option("--param", "extra", multiple=True, metavar="KEY=VALUE",
               help="Add a field to every request (VALUE is JSON when it parses), e.g. reasoning_effort=none; repeatable.")
 @click.option("--allow-remote", is_flag=True, help="Allow an endpoint that is not on this machine (sends your prompts there).")
+@click.option("--context-tokens", type=click.IntRange(min=1), default=None,
+              help="The endpoint's context window in tokens, if you know it ([replay] context_tokens): prompts that "
+                   "cannot fit are stored as not replayable (context_exceeded) without a call. With embedded: its "
+                   "--ctx (8192).")
 @click.option("--gguf", type=click.Path(dir_okay=False, exists=True), default=None,
               help="With --endpoint embedded: serve this GGUF instead of the bundled SmolLM2-135M.")
 @db_option
 @config_option
 @json_option
 def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, limit, categories, include_other,
-           max_output_tokens, stream, extra, allow_remote, gguf, db_path, config_file, as_json):
+           max_output_tokens, stream, extra, allow_remote, context_tokens, gguf, db_path, config_file, as_json):
     """Replay a seeded sample of each top category on a local model.
 
     Sends the same system prompt, conversation and parameters (temperature,
@@ -82,7 +86,7 @@ def replay(endpoint, model, per_category, margin, concurrency, timeout, seed, li
         load_config(config_file), endpoint=endpoint, model=model, per_category=per_category, margin=margin,
         concurrency=concurrency, timeout=timeout, seed=seed, limit=limit, allow_remote=allow_remote or None,
         stream=stream, include_other=include_other or None, categories=tuple(categories) or None,
-        max_output_tokens=max_output_tokens, gguf=gguf, params=_parse_params(extra),
+        max_output_tokens=max_output_tokens, context_tokens=context_tokens, gguf=gguf, params=_parse_params(extra),
     )
     con = connect(db_path, create=False)
     try:

