@@ -23,8 +23,11 @@ For each labelled workload, through the library exactly as the CLI calls it:
    in another category. CLINC150's out-of-scope prompts (``oos_test``) have no home: they should fall through.
 
 sample_logs labels are the generator's workloads (each has its own system prompt: sample_logs/generate.py).
-CLINC150: its ten domains are ten apps (train split, ``--per-intent`` prompts of each of the 150 intents, no
-system prompt); held out are test-split prompts, ``--oos`` out-of-scope prompts beside them.
+CLINC150 (no system prompt): ``clinc150``, its ten domains as ten apps (train split, ``--per-intent`` prompts of
+each of the 150 intents; held out, a ``--holdout`` share of the test split); ``clinc150-intents``, ten intents
+(the first of each domain) as ten single-purpose apps (60 train prompts each; held out, all 30 test prompts of
+each). Both route ``--oos`` out-of-scope prompts beside them. Where categorize does not put a label's requests in
+one category (CLINC's domains are broad), "fitted at home" bounds what routing can agree with.
 Vectors are cached under ~/.cache/plan/bench (``PLAN_CACHE_DIR``), so a rerun embeds nothing new.
 The numbers in the README ("Routing") come from `python benchmarks/quality_route.py --json`.
 """
@@ -58,7 +61,7 @@ def _fresh_db(name: str):
     from analyzer.db import connect
 
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    path = BENCH_DIR / f"route_{name}.duckdb"
+    path = BENCH_DIR / f"route_{name.replace('-', '_')}.duckdb"
     path.unlink(missing_ok=True)
     con = connect(str(path))
     connect(str(VECTORS)).close()
@@ -108,41 +111,50 @@ def sample_logs_set(con, holdout: float, seed: int) -> tuple[dict[int, str], lis
     return labels, held
 
 
-def clinc150_set(con, holdout: float, seed: int, per_intent: int, oos: int) -> tuple[dict[int, str], list[dict]]:
-    """CLINC150's domains as apps: train prompts fitted, test prompts (and out-of-scope ones) held out."""
+def clinc150_set(con, holdout: float, seed: int, per_intent: int, oos: int, *,
+                 by: str) -> tuple[dict[int, str], list[dict]]:
+    """CLINC150 as apps, bare prompts: ``by="domain"``, its ten domains (every intent); ``by="intent"``, ten
+    intents, the first of each domain. Train prompts are fitted, test prompts (and out-of-scope ones) held out."""
     import pyarrow as pa
 
     from analyzer.db import insert_arrow
 
     data = json.loads((EVAL / "clinc150" / "data_full.json").read_text())
-    domain_of = {i: d for d, intents in json.loads((EVAL / "clinc150" / "domains.json").read_text()).items()
-                 for i in intents}
+    domains = json.loads((EVAL / "clinc150" / "domains.json").read_text())
+    if by == "domain":
+        label_of = {i: d for d, intents in domains.items() for i in intents}
+    else:
+        label_of = {intents[0]: intents[0] for intents in domains.values()}
     taken: Counter = Counter()
     fit = []
     for text, intent in sorted(data["train"], key=lambda ti: _draw(ti[0], seed)):
-        if taken[intent] < per_intent:
+        if intent in label_of and taken[intent] < per_intent:
             taken[intent] += 1
-            fit.append((text, domain_of[intent]))
+            fit.append((text, label_of[intent]))
     insert_arrow(con, "requests", pa.Table.from_pylist([
         {"id": i + 1, "prompt_text": t, "cost_usd": 2e-6 * (50 + len(t)), "model": "gpt-4o-mini",
          "provider": "openai", "input_tokens": 50 + len(t) // 4, "output_tokens": 100}
         for i, (t, _) in enumerate(fit)]))
-    test = [(t, i) for t, i in data["test"] if _draw(t, seed) < holdout]
-    held = [{"system": None, "prompt": t, "label": domain_of[i]} for t, i in test]
+    share = holdout if by == "domain" else 1.0  # ten intents: all 30 test prompts of each
+    held = [{"system": None, "prompt": t, "label": label_of[i]} for t, i in data["test"]
+            if i in label_of and _draw(t, seed) < share]
     held += [{"system": None, "prompt": t, "label": None}
              for t, _ in sorted(data["oos_test"], key=lambda ti: _draw(ti[0], seed))[:oos]]
     return {i + 1: y for i, (_, y) in enumerate(fit)}, held
 
 
-def homes(con, labels: dict[int, str]) -> dict[str, int]:
-    """Each label's home: the category most of its fitted requests were put in (0: Other, the default route)."""
+def homes(con, labels: dict[int, str]) -> tuple[dict[str, int], float]:
+    """Each label's home: the category most of its fitted requests were put in (0: Other, the default route);
+    and the share of fitted requests categorize put in their label's home (what routing can agree with)."""
     from analyzer.db import rows
 
     votes: dict[str, Counter] = {}
     for rid, cid in rows(con, "select request_id, category_id from request_categories"):
         votes.setdefault(labels[rid], Counter())[cid] += 1
     named = {c for (c,) in rows(con, "select category_id from categories where named and not is_other")}
-    return {y: (c.most_common(1)[0][0] if c.most_common(1)[0][0] in named else 0) for y, c in votes.items()}
+    home = {y: (c.most_common(1)[0][0] if c.most_common(1)[0][0] in named else 0) for y, c in votes.items()}
+    at_home = sum(c[home[y]] for y, c in votes.items()) / max(1, sum(sum(c.values()) for c in votes.values()))
+    return home, round(at_home, 4)
 
 
 def score(home: list[int | None], landed: list[int | None]) -> dict:
@@ -202,11 +214,12 @@ def evaluate(name: str, build, top: int) -> dict:
     out_file = BENCH_DIR / f"route_{name}.json"
     summary = export_routes(con, RouteSettings.resolve({}), fmt="json", out=out_file, progress=False)
     doc = json.loads(out_file.read_text())
-    home_of = homes(con, labels)
+    home_of, fit_at_home = homes(con, labels)
     home = [home_of.get(h["label"], 0) if h["label"] is not None else None for h in held]
     report = {"set": name, "fitted_requests": len(labels), "held_out_requests": len(held),
               "labels": len(home_of), "categories_named": sum(1 for c in result["categories"] if not c["is_other"]),
               "labels_at_home_in_other": sorted(y for y, c in home_of.items() if c == 0),
+              "fitted_at_home": fit_at_home,
               "export_own_held_out": {k: v["own_category_share"] for k, v in summary["held_out"].items()},
               "fit_seconds": round(t_fit, 1)}
     modes = {"plan route, as logged": lambda: route_with_plan(con, held, bare=False),
@@ -228,6 +241,7 @@ def _print(report: dict) -> None:
     print(f"\n{report['set']}: {report['fitted_requests']:,} fitted, {report['held_out_requests']:,} held out, "
           f"{report['labels']} labels, {report['categories_named']} named categories "
           f"(labels whose home is Other: {', '.join(report['labels_at_home_in_other']) or 'none'})")
+    print(f"  categorize put {report['fitted_at_home']:.1%} of the fitted requests in their label's home")
     print("  export's own held-out (home share): " + ", ".join(
         f"{k} {v:.1%}" for k, v in report["export_own_held_out"].items() if v is not None))
     for mode, got in report.items():
@@ -242,7 +256,8 @@ def _print(report: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="*", default=["sample_logs", "clinc150"], choices=["sample_logs", "clinc150"])
+    parser.add_argument("--sets", nargs="*", default=["sample_logs", "clinc150", "clinc150-intents"],
+                        choices=["sample_logs", "clinc150", "clinc150-intents"])
     parser.add_argument("--holdout", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-intent", type=int, default=20, help="clinc150: train prompts fitted per intent")
@@ -252,11 +267,13 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     builders = {
         "sample_logs": (lambda con: sample_logs_set(con, args.holdout, args.seed), 12),
-        "clinc150": (lambda con: clinc150_set(con, args.holdout, args.seed, args.per_intent, args.oos), 10),
+        "clinc150": (lambda con: clinc150_set(con, args.holdout, args.seed, args.per_intent, args.oos,
+                                              by="domain"), 10),
+        "clinc150-intents": (lambda con: clinc150_set(con, args.holdout, args.seed, 60, args.oos, by="intent"), 10),
     }
     reports = []
     for name in args.sets:
-        if name == "clinc150" and not (EVAL / "clinc150").exists():
+        if name.startswith("clinc150") and not (EVAL / "clinc150").exists():
             print("clinc150: ../shared/eval/clinc150 is not beside this checkout; skipped", file=sys.stderr)
             continue
         build, top = builders[name]

@@ -219,6 +219,13 @@ def export_routes(con, settings: RouteSettings, *, fmt: str, out: str | Path, co
         raise PlanError(f"Unknown format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     fit = fit_routes(con, settings, config, progress=progress, say=say)
+    if not fit["routes"]:
+        raise PlanError("categorize named no category (all traffic is in Other): there is nothing to route. "
+                        "Run `plan categorize --top N` with a larger N.")
+    bare = [r["name"] for r in fit["routes"] if not r["utterances"]]
+    if bare and fmt != "json":
+        say(f"No user turn to use as an utterance in {', '.join(bare)}: left out of the {fmt} file "
+            "(plan route still places them).")
     written = formats.write(fmt, fit, Path(out), settings)
     summary = _summary(fit, fmt, written)
     db.record_stage_run(con, "route", {**settings.as_dict(), "format": fmt, "calibration_version": CALIBRATION_VERSION},
