@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from .errors import PlanError
 
@@ -99,7 +100,7 @@ class EmbeddedServer:
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self._logdir: str | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def model(self) -> str:
@@ -147,7 +148,7 @@ class EmbeddedServer:
             )
             self.port = port
             try:
-                self._wait_ready()
+                self._wait_ready(self.process)
                 return self
             except PlanError:
                 log = self.log_tail()
@@ -158,14 +159,14 @@ class EmbeddedServer:
                 raise
         raise AssertionError("unreachable")
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, process: subprocess.Popen) -> None:
         import httpx
 
         deadline = time.monotonic() + self.startup_timeout
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise PlanError(f"The embedded model server exited while starting (code {self.process.returncode}):\n{self.log_tail()}")
+                if process.poll() is not None:
+                    raise PlanError(f"The embedded model server exited while starting (code {process.returncode}):\n{self.log_tail()}")
                 try:
                     if client.get(self.url + "/models").status_code == 200:
                         return

@@ -75,7 +75,7 @@ class StageSettings:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
-def _resolve_field(cls: type, f: dataclasses.Field, config: dict, flag: Any) -> Any:
+def _resolve_field(cls: type[StageSettings], f: dataclasses.Field, config: dict, flag: Any) -> Any:
     meta = f.metadata
     key = meta.get("key") or f"{cls.section}.{f.name}"
     env = meta.get("env")
