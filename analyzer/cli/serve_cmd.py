@@ -28,10 +28,10 @@ def serve(gguf, port, ctx, threads, config_file, as_json):
       plan serve --port 8080
       plan serve --gguf ~/models/Qwen3.6-35B-A3B-Q4_K_M.gguf --ctx 16384
     """
-    from ..config import load_config, setting
-    from ..serve import serve as run_server
+    from ..config import load_config
+    from ..serve import ServeSettings, serve as run_server
 
-    config = load_config(config_file)
+    settings = ServeSettings.resolve(load_config(config_file), gguf=gguf, port=port, ctx=ctx, threads=threads)
 
     def ready(server):
         if as_json:
@@ -41,6 +41,5 @@ def serve(gguf, port, ctx, threads, config_file, as_json):
         sys.stdout.flush()
         say(f"Serving {server.model} at {server.url} (model name '{server.model}'). Ctrl-C to stop.")
 
-    run_server(gguf or setting(config, "serve.gguf"), port=port or setting(config, "serve.port"),
-               ctx=ctx or setting(config, "serve.ctx"), threads=threads, on_ready=ready)
+    run_server(settings, on_ready=ready)
     say("Stopped.")

@@ -21,12 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..progress import Say, say_nothing
 from ..settings import StageSettings, at_least, option
 from . import tuning
 from .detect import detect_format
 from .reader import IngestContext
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["IngestSettings", "ingest", "ingest_paths", "detect_format", "IngestContext"]
 
@@ -63,7 +67,7 @@ class IngestSettings(StageSettings):
     fetch_ahead: int = option(8, convert=int, check=at_least(1), env="PLAN_FETCH_AHEAD")
 
 
-def ingest(con, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
+def ingest(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
     """Ingest ``settings.paths`` (files, directories, globs, pipes or '-' for stdin); returns the
     `plan ingest --json` summary. ``say`` receives sentences about skipped files, files mostly rejected and batch
     lines without a match."""
