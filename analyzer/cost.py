@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from . import decisions as dv
 from .db import aggregate, dicts, one, table_exists
@@ -57,6 +57,9 @@ from .progress import Say, say_nothing
 from .sampling import sampling_summary, weight
 from .settings import StageSettings, at_least, option
 from .stats import Z95
+
+if TYPE_CHECKING:
+    import duckdb
 
 MONTH_DAYS = 30
 MONTH_HOURS = MONTH_DAYS * 24
@@ -1002,7 +1005,7 @@ def _decision_notes(cats: list[dict], notes: list[str]) -> bool:
     return True
 
 
-def cost_model(con, settings: CostSettings | None = None, *, progress: bool = False, say: Say = say_nothing) -> dict:
+def cost_model(con: duckdb.DuckDBPyConnection, settings: CostSettings | None = None, *, progress: bool = False, say: Say = say_nothing) -> dict:
     """The ``plan cost --json`` payload: projection, per-category savings with intervals, scenarios,
     hardware payback and capacity, the potential at the target, sensitivity and the assumptions behind them.
 

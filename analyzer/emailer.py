@@ -20,6 +20,7 @@ import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import Mapping
 
 from .errors import PlanError
 
@@ -53,34 +54,34 @@ def smtp_settings(
     user: str | None = None,
     sender: str | None = None,
     config: dict | None = None,
-    env: dict | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> SmtpSettings:
     """Resolve SMTP settings (flag > env > plan.toml [email] > default)."""
-    env = os.environ if env is None else env
+    environ: Mapping[str, str] = os.environ if env is None else env
     section = (config or {}).get("email") or {}
     if not isinstance(section, dict):
         raise PlanError("plan.toml [email] must be a table: host, port, user, from, security.")
     if "password" in section:
         raise PlanError("plan.toml [email] must not hold a password: set the environment variable PLAN_SMTP_PASSWORD instead.")
 
-    host = host or env.get("PLAN_SMTP_HOST") or section.get("host")
+    host = host or environ.get("PLAN_SMTP_HOST") or section.get("host")
     if not host:
         raise PlanError("No SMTP server: pass --smtp-host, set PLAN_SMTP_HOST, or add host to [email] in plan.toml.")
-    security = (security or env.get("PLAN_SMTP_SECURITY") or section.get("security") or "auto").strip().lower()
+    security = (security or environ.get("PLAN_SMTP_SECURITY") or section.get("security") or "auto").strip().lower()
     if security not in SECURITY_CHOICES:
         raise PlanError(f"SMTP security must be one of {', '.join(SECURITY_CHOICES)}, got {security!r}.")
-    raw_port = port or env.get("PLAN_SMTP_PORT") or section.get("port") or DEFAULT_PORTS[security]
+    raw_port = port or environ.get("PLAN_SMTP_PORT") or section.get("port") or DEFAULT_PORTS[security]
     try:
         port = int(raw_port)
     except (TypeError, ValueError):
         raise PlanError(f"SMTP port must be a number, got {raw_port!r} (PLAN_SMTP_PORT or [email] port).") from None
     if not 0 < port < 65536:
         raise PlanError(f"SMTP port {port} is out of range.")
-    user = user or env.get("PLAN_SMTP_USER") or section.get("user") or None
-    password = env.get("PLAN_SMTP_PASSWORD") or None
+    user = user or environ.get("PLAN_SMTP_USER") or section.get("user") or None
+    password = environ.get("PLAN_SMTP_PASSWORD") or None
     if password and not user:
         raise PlanError("PLAN_SMTP_PASSWORD is set but no user: set PLAN_SMTP_USER (or [email] user) too.")
-    sender = sender or env.get("PLAN_SMTP_FROM") or section.get("from")
+    sender = sender or environ.get("PLAN_SMTP_FROM") or section.get("from")
     if not sender:
         sender = user if user and "@" in user else f"plan-report@{socket.gethostname() or 'localhost'}"
     return SmtpSettings(host=host, port=port, security=security, user=user, password=password, sender=sender)
@@ -117,7 +118,8 @@ def build_message(context: dict, *, to: list[str] | tuple[str, ...], sender: str
     msg["Message-ID"] = make_msgid(domain=CID_DOMAIN)
     msg.set_content(render_text(context))
     msg.add_alternative(render_html(context, images=sources), subtype="html")
-    html_part = msg.get_payload()[1]
+    html_part = msg.get_body(preferencelist=("html",))
+    assert html_part is not None, "add_alternative above made the html part"
     for name, png in images.items():
         cid = sources[name][len("cid:"):]
         html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>", filename=f"{name}.png", disposition="inline")
@@ -129,7 +131,7 @@ def _is_local_host(host: str) -> bool:
         infos = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
         return False
-    addresses = {info[4][0].split("%", 1)[0] for info in infos}
+    addresses = {str(info[4][0]).split("%", 1)[0] for info in infos}
     return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
@@ -144,6 +146,7 @@ def send_message(msg: EmailMessage, settings: SmtpSettings, *, ssl_context: ssl.
 
     context = ssl_context or ssl.create_default_context()
     where = f"{settings.host}:{settings.port}"
+    client: smtplib.SMTP
     try:
         if settings.security == "ssl":
             client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout_s, context=context)

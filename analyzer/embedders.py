@@ -21,6 +21,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -37,7 +38,18 @@ _MINILM_ALIASES = {
 }
 STATIC_DIMS = 256
 _SIF_COEFFICIENT = 1e-4
-_LOADED: dict[str, object] = {}
+
+
+class Embedder(Protocol):
+    """What categorize and the similarity check ask of an embedder; ``register_embedder`` takes any such object.
+    An optional ``cacheable = False`` says recomputing beats reading stored vectors."""
+
+    name: str
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
+
+
+_LOADED: dict[str, Embedder] = {}
 _LOCK = threading.Lock()
 
 
@@ -261,14 +273,14 @@ def _distill(source: Path, tokenizer_file: Path, out_dir: Path, dims: int) -> Pa
     return Path(out_dir)
 
 
-def register_embedder(embedder) -> None:
+def register_embedder(embedder: Embedder) -> None:
     """Make an embedder object (``.name``, ``.encode``) available by its name to ``get_embedder`` in this
     process: how a caller brings its own model to ``plan categorize``'s settings, which name it."""
     with _LOCK:
         _LOADED[embedder.name] = embedder
 
 
-def get_embedder(name: str | None = None):
+def get_embedder(name: str | None = None) -> Embedder:
     """An embedder by name: None/'all-MiniLM-L6-v2' (default), 'static-minilm', or any
     sentence-transformers model name or local path. Instances are shared within the process."""
     key = (name or DEFAULT_EMBEDDER).strip()

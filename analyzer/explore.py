@@ -528,8 +528,9 @@ def prompt_vectors(con, *, max_texts: int | None = None, encode_missing: bool = 
     for i, h in enumerate(hashes):
         if h in found:
             content[i] = found[h]
-    for j, i in enumerate(todo):
-        content[i] = encoded[j]
+    if encoded is not None:
+        for j, i in enumerate(todo):
+            content[i] = encoded[j]
 
     template_vectors: dict[int, np.ndarray] = {}
     if prep.templates and len(texts):
@@ -1121,7 +1122,7 @@ def run_notebooks(db_path: str | os.PathLike | None = None, *, names: Iterable[s
                 nbformat.write(nb, target)
                 failed = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                                and any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
-                error = next((o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                error: dict = next((o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                               if o.get("output_type") == "error"), {})
                 raise PlanError(
                     f"{path.name} failed in cell {failed}: {error.get('ename', type(exc).__name__)}: "

@@ -34,7 +34,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from . import decisions as dv
 from . import task_types as tt
@@ -46,6 +46,9 @@ from .progress import Say, say_nothing
 from .replay import ERROR_CLASS_SQL, frontier_outcome_sql
 from .settings import StageSettings, fraction, option
 from .stats import samples_to_clear, wilson_interval, wilson_sample_size
+
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_TARGET = 0.8
 DEFAULT_MARGIN = 0.05
@@ -451,7 +454,7 @@ def _run_checks(settings: JudgeSettings, by_category: dict[int, list[dict]], llm
     return judgments, criteria
 
 
-def judge(con, settings: JudgeSettings | None = None, *, progress: bool = True, say: Say = say_nothing) -> dict:
+def judge(con: duckdb.DuckDBPyConnection, settings: JudgeSettings | None = None, *, progress: bool = True, say: Say = say_nothing) -> dict:
     """Judge every answer of one local model and summarise per category. Returns the ``plan judge --json`` payload.
 
     Example::

@@ -16,7 +16,7 @@ import shlex
 from . import decisions as dv
 from .db import dicts, table_exists
 from .endpoints import DEFAULT_ENDPOINT, DEFAULT_MODEL, EMBEDDED
-from .judge import DEFAULT_MARGIN, same_model
+from .judge import JudgeSettings, same_model
 from .replay import frontier_outcome_sql, is_stand_in
 from .stats import sample_size_for_margin
 
@@ -167,20 +167,20 @@ def _replay_step(con, cost: dict, acceptance: dict[int, dict], measured: dict, m
     }
 
 
-def _judge_model(config: dict, target_model: str) -> str:
-    configured = ((config or {}).get("judge") or {}).get("model")
+def _judge_model(judge: JudgeSettings, target_model: str) -> str:
+    configured = judge.judge_model
     if configured and not same_model(configured, target_model):
         return str(configured)
     return OTHER_JUDGE if not same_model(OTHER_JUDGE, target_model) else DEFAULT_MODEL
 
 
-def _judge_step(categories: list[dict], config: dict, measured: dict) -> dict | None:
+def _judge_step(categories: list[dict], settings: JudgeSettings, measured: dict) -> dict | None:
     pending = [c for c in categories if c["decision"] == dv.NEEDS_JUDGE]
     if not pending:
         return None
     target_model = measured["replayed_model"] if measured["replayed_model"] and not measured["stand_in"] else DEFAULT_MODEL
-    judge = _judge_model(config, target_model)
-    endpoint = ((config or {}).get("judge") or {}).get("endpoint") or DEFAULT_ENDPOINT
+    judge = _judge_model(settings, target_model)
+    endpoint = settings.judge_endpoint if settings.judge_endpoint is not None else DEFAULT_ENDPOINT
     return {
         "step": "judge",
         "title": f"Judge {len(pending)} similarity-only categor{'y' if len(pending) == 1 else 'ies'} with a judge model",
@@ -203,11 +203,11 @@ def _fix_steps(categories: list[dict]) -> list[dict]:
 
 
 def next_steps(con, cost: dict, categories: list[dict], acceptance: dict[int, dict], measured: dict,
-               config: dict | None = None) -> list[dict]:
-    """The commands that settle what the report leaves open, in the order to run them."""
-    config = config or {}
-    margin = next((float(t) for t in (_margin(a) for a in acceptance.values()) if t), None) or \
-        float(((config.get("judge") or {}).get("margin")) or DEFAULT_MARGIN)
+               judge_settings: JudgeSettings) -> list[dict]:
+    """The commands that settle what the report leaves open, in the order to run them. The margin is the one
+    the judge decided with, else the configured one."""
+    stored = next((float(t) for t in (_margin(a) for a in acceptance.values()) if t), None)
+    margin = stored if stored is not None else judge_settings.margin
     steps: list[dict] = []
     if measured["replayed_model"] is None or measured["stand_in"]:
         steps.append({
@@ -221,7 +221,7 @@ def next_steps(con, cost: dict, categories: list[dict], acceptance: dict[int, di
     replay = _replay_step(con, cost, acceptance, measured, margin)
     if replay:
         steps.append(replay)
-    judge = _judge_step(categories, config, measured)
+    judge = _judge_step(categories, judge_settings, measured)
     if judge:
         steps.append(judge)
     steps.extend(_fix_steps(categories))

@@ -35,6 +35,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Iterable
 
 from .errors import PlanError
@@ -295,11 +296,11 @@ class Pricing:
         if segments is None:
             return EXACT
         dates, starts = segments
-        tiers = list(zip([-1, *starts], [*starts, MAX_TOKENS]))
+        tiers = list(zip([-1, *starts], [*starts, MAX_TOKENS], strict=True))
         halve = is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS
         out: list[Tariff] = []
         try:
-            for day_from, day_to in zip(dates, dates[1:]):
+            for day_from, day_to in pairwise(dates):
                 when = datetime(day_from.year, day_from.month, day_from.day)
                 for lo, hi in tiers:
                     rates = _probe(name, pid, when, is_batch, lo, hi)

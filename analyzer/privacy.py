@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable
 
+from .progress import Say
 from .redact import PLACEHOLDER, engine_version, find, redact, redact_many, redact_together, scan
+from .settings import StageSettings, at_least, option
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["PLACEHOLDER", "find", "redact", "redact_all", "redact_many", "redact_together", "scan", "scan_requests",
-           "category_sensitivity", "compliance_decision", "needs_scan", "engine_version"]
+           "category_sensitivity", "compliance_decision", "needs_scan", "engine_version", "privacy",
+           "PrivacySettings"]
 
 
 def redact_all(texts: Iterable[str | None]) -> list[str | None]:
@@ -25,6 +32,26 @@ DEFAULT_SENSITIVE_SHARE = 0.05  # a category with findings in >= 5% of its reque
 
 
 DEFAULT_SCAN_PER_CATEGORY = 2000  # a category's sensitive share from up to this many requests, with an interval
+DEFAULT_COMPLIANCE_MIN_ACCEPTANCE = 0.5  # "moderate": at least half the local answers accepted
+
+
+def _share(value: Any) -> str | None:
+    return None if value is None or 0 <= value <= 1 else "must be a share between 0 and 1"
+
+
+@dataclass(frozen=True)
+class PrivacySettings(StageSettings):
+    """What the privacy stage is told, resolved once: flag > environment > plan.toml [privacy] > default.
+
+    ``threshold``: the share of a category's scanned requests with findings that marks it sensitive;
+    ``min_acceptance``: the acceptance a sensitive category needs to be recommended local for compliance;
+    ``scan_per_category``: once categorised, a seeded sample of this many requests per category is scanned
+    (0: every request)."""
+
+    section: ClassVar[str] = "privacy"
+    threshold: float = option(DEFAULT_SENSITIVE_SHARE, convert=float, check=_share)
+    min_acceptance: float = option(DEFAULT_COMPLIANCE_MIN_ACCEPTANCE, convert=float, check=_share)
+    scan_per_category: int = option(DEFAULT_SCAN_PER_CATEGORY, convert=int, check=at_least(0))
 
 
 def _pending_sql(per_category: int | None, categorised: bool) -> tuple[str, list]:
@@ -85,13 +112,28 @@ def _store(con, ids: list, scans: list[tuple], findings: list[tuple]) -> None:
         con.executemany("insert into privacy_findings values (?, ?, ?)", findings)
 
 
-def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: int | None = DEFAULT_SCAN_PER_CATEGORY) -> dict:
+def privacy(con: duckdb.DuckDBPyConnection, settings: PrivacySettings, *, progress: bool, say: Say) -> dict:
+    """The privacy stage: scan what this engine has not scanned yet, then count findings by kind and decide which
+    categories are sensitive. Returns the ``plan privacy --json`` payload."""
+    from .db import rows, scalar, table_exists
+
+    result = scan_requests(con, progress=progress, per_category=settings.scan_per_category)
+    categorised = table_exists(con, "categories") and bool(scalar(con, "select count(*) from categories"))
+    categories = category_sensitivity(con, threshold=settings.threshold) if categorised else []
+    kinds = dict(rows(con, "select kind, count(distinct request_id) from privacy_findings group by 1 order by 2 desc, 1"))
+    total = scalar(con, "select count(*) from requests")
+    return {**result, "requests": total, "threshold": settings.threshold, "kinds": kinds, "categories": categories}
+
+
+def scan_requests(con: duckdb.DuckDBPyConnection, *, progress: bool = False, batch_rows: int = 5000,
+                  per_category: int | None = DEFAULT_SCAN_PER_CATEGORY) -> dict:
     """Scan requests not scanned by this engine before (system prompt, every turn, response); store kinds and
     counts only.
 
     Once categorize has run, only a seeded sample of up to ``per_category`` requests per category is scanned
     (``None``: everything); the same requests are chosen on every run, so re-running scans only what is new."""
     from .db import table_exists
+    from .progress import bar
 
     categorised = table_exists(con, "request_categories") and bool(
         con.execute("select count(*) from request_categories").fetchall()[0][0]
@@ -100,7 +142,7 @@ def scan_requests(con, *, progress=None, batch_rows: int = 5000, per_category: i
     pending = [r[0] for r in con.execute(pending_sql, params).fetchall()]
     engine = engine_version()
     scanned = flagged = 0
-    tracker = progress(len(pending)) if progress and pending else None
+    tracker = bar(total=len(pending), desc="scanning", unit=" req") if progress and pending else None
     for offset in range(0, len(pending), batch_rows):
         ids = pending[offset: offset + batch_rows]
         batch = con.execute(
@@ -184,21 +226,18 @@ def category_sensitivity(con, *, threshold: float = DEFAULT_SENSITIVE_SHARE) -> 
     return out
 
 
-DEFAULT_COMPLIANCE_MIN_ACCEPTANCE = 0.5  # "moderate": at least half the local answers accepted
-
-
-def compliance_decision(con, category: dict, *, config: dict | None = None):
+def compliance_decision(con, category: dict, *, config: dict | None = None, settings: PrivacySettings | None = None):
     """The judge's hook: a category whose sensitive share passes ``[privacy] threshold`` is recommended
     local for compliance when its acceptance is at least moderate (``[privacy] min_acceptance``), and is
     marked as needing legal review otherwise. Returns (decision, reason) or None to keep the judge's own."""
-    from .config import load_config, setting
+    from .config import load_config
 
     if category.get("decision") == "local":
         return None
-    config = load_config() if config is None else config
-    threshold = float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
-    min_acceptance = float(setting(config, "privacy.min_acceptance", DEFAULT_COMPLIANCE_MIN_ACCEPTANCE))
-    scan_requests(con)
+    if settings is None:
+        settings = PrivacySettings.resolve(load_config() if config is None else config)
+    threshold, min_acceptance = settings.threshold, settings.min_acceptance
+    scan_requests(con, per_category=settings.scan_per_category)
     row = next((r for r in category_sensitivity(con, threshold=threshold) if r["category_id"] == category["category_id"]), None)
     if row is None or not row["sensitive"]:
         return None

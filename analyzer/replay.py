@@ -36,7 +36,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import db
 from .config import setting
@@ -48,6 +48,9 @@ from .llm_client import (DEFAULT_BACKOFF_S, DEFAULT_RETRIES, ERROR_CLASSES, TRAN
 from .progress import Say, say_nothing
 from .settings import StageSettings, at_least, fraction, option
 from .stats import sample_size_for_margin
+
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_PER_CATEGORY = 30
 CONTEXT_EXCEEDED = "context_exceeded"  # error_kind of a request too long for the endpoint's window (not sent)
@@ -697,7 +700,7 @@ class _Run:
 # ---------------------------------------------------------------- the stage
 
 
-def replay(con, settings: ReplaySettings, *, progress: bool = True, say: Say = say_nothing) -> dict:
+def replay(con: duckdb.DuckDBPyConnection, settings: ReplaySettings, *, progress: bool = True, say: Say = say_nothing) -> dict:
     """Replay the sample against the endpoint and return the ``plan replay --json`` summary.
 
     ``settings.endpoint == "embedded"`` starts the bundled model (or ``settings.gguf``) on a free loopback port

@@ -1,6 +1,7 @@
 """The decision report: one context builder that every output renders from.
 
-``build_context`` gathers everything the report shows into one JSON-safe dict: the headline, the
+The stage's entry is ``report(con, settings, progress=..., say=...)``; ``build_context`` is the same with the
+settings given as keywords (notebooks, tests). Either gathers everything the report shows into one JSON-safe dict: the headline, the
 recommendation table (the article's table on the user's own data), chart series, per-category evidence,
 privacy findings, hardware assumptions, methodology and provenance. ``render_html`` and ``render_text``
 only format that dict, ``plan report --json`` prints it, and the email sends it, so no two outputs can
@@ -13,22 +14,30 @@ All text that comes from logs (prompts, answers, category names, keywords, check
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
-import inspect
 import json
 import math
 import os
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from . import decisions as dv
-from .categorize import boundaries_vary
+from .categorize import CategorizeSettings, boundaries_vary
+from .cost import CostSettings
 from .db import aggregate, dicts, one, scalar, table_exists
 from .errors import PlanError
+from .judge import JudgeSettings
 from .next_steps import next_steps, what_was_measured
+from .privacy import PrivacySettings
+from .progress import Say, say_nothing
 from .redact import Redactor
+from .settings import StageSettings, option
+
+if TYPE_CHECKING:
+    import duckdb
 
 REPORT_VERSION = 1
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "reports" / "templates"
@@ -184,15 +193,6 @@ def _count(con, table: str) -> int:
     return int(scalar(con, f'select count(*) from "{table}"') or 0)
 
 
-def _call_stage(fn, con, config, say):
-    # Each stage reads its own settings from plan.toml; pass the config (and a way to talk) when it takes them.
-    params = inspect.signature(fn).parameters
-    kwargs = {"config": config} if "config" in params else {}
-    if "say" in params:
-        kwargs["say"] = say
-    return fn(con, **kwargs)
-
-
 def stage_plan(con) -> dict[str, str | None]:
     """Why each stage needs to run now (a sentence), or None when it is up to date."""
     reasons: dict[str, str | None] = {"privacy": None, "categorize": None, "replay": None, "judge": None}
@@ -228,46 +228,27 @@ def stage_plan(con) -> dict[str, str | None]:
     return reasons
 
 
-def ensure_stages(con, *, config: dict | None = None, progress=None, say: Callable[[str], None] | None = None) -> list[dict]:
+def ensure_stages(con: duckdb.DuckDBPyConnection, settings: ReportSettings, *, progress: bool, say: Say) -> list[dict]:
     """Bring privacy scan, categorize and judge up to date; returns what was done and why."""
-    say = say or (lambda message: None)
+    from .categorize import categorize
+    from .judge import judge
+    from .privacy import scan_requests
+
     plan = stage_plan(con)
     actions: list[dict] = []
-
-    def run(stage: str, module: str, function: str):
-        reason = plan[stage]
-        try:
-            mod = __import__(f"analyzer.{module}", fromlist=[function])
-            fn = getattr(mod, function)
-        except (ImportError, AttributeError):
-            actions.append({"stage": stage, "action": "unavailable", "reason": f"{reason}; this installation has no analyzer.{module}"})
-            return
-        say(f"Running {stage}: {reason}.")
-        _call_stage(fn, con, config, say)
-        actions.append({"stage": stage, "action": "ran", "reason": reason})
-
     if plan["privacy"]:
-        try:
-            from .privacy import scan_requests
-        except ImportError:
-            actions.append({"stage": "privacy", "action": "unavailable", "reason": plan["privacy"]})
-        else:
-            say(f"Scanning for sensitive data: {plan['privacy']}.")
-            scan_requests(con, progress=progress)
-            actions.append({"stage": "privacy", "action": "ran", "reason": plan["privacy"]})
+        say(f"Scanning for sensitive data: {plan['privacy']}.")
+        scan_requests(con, progress=progress, per_category=settings.privacy.scan_per_category)
+        actions.append({"stage": "privacy", "action": "ran", "reason": plan["privacy"]})
     if plan["categorize"]:
-        from .categorize import CategorizeSettings, categorize
-
         say(f"Running categorize: {plan['categorize']}.")
-        categorize(con, CategorizeSettings.resolve(config), progress=False, say=say)
+        categorize(con, settings.categorize, progress=False, say=say)
         actions.append({"stage": "categorize", "action": "ran", "reason": plan["categorize"]})
     if plan["replay"]:
         actions.append({"stage": "replay", "action": "missing", "reason": plan["replay"]})
     elif plan["judge"]:
-        from .judge import JudgeSettings, judge
-
         say(f"Running judge: {plan['judge']}.")
-        judge(con, JudgeSettings.resolve(config or {}), progress=bool(progress), say=say)
+        judge(con, settings.judge, progress=progress, say=say)
         actions.append({"stage": "judge", "action": "ran", "reason": plan["judge"]})
     return actions
 
@@ -425,10 +406,8 @@ def _examples(con, category_id: int, model: str | None, limit: int, *, have_repl
     )
 
 
-def _privacy(con, config, red) -> dict:
-    from .config import setting
-
-    from .privacy import DEFAULT_SENSITIVE_SHARE, category_sensitivity
+def _privacy(con, settings: PrivacySettings, red) -> dict:
+    from .privacy import category_sensitivity
 
     scanned = _count(con, "privacy_scans")
     kinds = []
@@ -441,7 +420,7 @@ def _privacy(con, config, red) -> dict:
             """,
         )
     with_findings = int(scalar(con, "select count(distinct request_id) from privacy_findings") or 0) if kinds else 0
-    threshold = float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
+    threshold = settings.threshold
     per_category = []
     if _count(con, "categories"):
         for c in category_sensitivity(con, threshold=threshold):
@@ -543,8 +522,38 @@ def _provenance(con, red, generated_at: str | None, actions: list[dict]) -> dict
 # The context.
 
 
+@dataclasses.dataclass(frozen=True)
+class ReportSettings(StageSettings):
+    """What ``plan report`` is told, resolved once. The report brings the privacy scan, categorize and judge up
+    to date and recomputes cost, so it carries those stages' settings too, resolved from the same plan.toml
+    (``--hardware`` is the cost stage's). ``redact`` and ``run_stages`` come from the caller only: unredacted
+    output is asked for on the command line each time, never by a configuration file."""
+
+    section: ClassVar[str] = "report"
+    redact: bool = option(True, flag_only=True, flag="no-redact")
+    run_stages: bool = option(True, flag_only=True)
+    privacy: PrivacySettings = option(None, flag_only=True)
+    categorize: CategorizeSettings = option(None, flag_only=True)
+    judge: JudgeSettings = option(None, flag_only=True)
+    cost: CostSettings = option(None, flag_only=True)
+
+    @classmethod
+    def resolve(cls, config: dict | None = None, *, hardware: str | None = None, **flags: Any) -> "ReportSettings":
+        config = config or {}
+        stages = {"privacy": PrivacySettings.resolve(config), "categorize": CategorizeSettings.resolve(config),
+                  "judge": JudgeSettings.resolve(config), "cost": CostSettings.resolve(config, hardware=hardware)}
+        return super().resolve(config, **{**stages, **flags})
+
+
+def report(con: duckdb.DuckDBPyConnection, settings: ReportSettings, *, progress: bool, say: Say) -> dict:
+    """The report stage: everything the report shows, as plain JSON types (``plan report --json`` prints exactly
+    this). Runs the privacy scan, categorize and judge first when they are missing or stale (unless
+    ``settings.run_stages`` is off), never replay."""
+    return _context(con, settings, progress=progress, say=say)
+
+
 def build_context(
-    con,
+    con: duckdb.DuckDBPyConnection,
     *,
     hardware: str | None = None,
     config: dict | None = None,
@@ -552,32 +561,34 @@ def build_context(
     run_stages: bool = True,
     cost: dict | None = None,
     now: dt.datetime | None = None,
-    progress=None,
-    say: Callable[[str], None] | None = None,
+    progress: bool = False,
+    say: Say = say_nothing,
 ) -> dict:
-    """Everything the report shows, as plain JSON types. ``plan report --json`` prints exactly this.
+    """``report`` with its settings given as keywords (notebooks, tests). ``cost`` takes a ready ``cost_model``
+    result (what-ifs); by default it is computed. ``now`` fixes the report's timestamp."""
+    settings = ReportSettings.resolve(config, hardware=hardware, redact=redact, run_stages=run_stages)
+    return _context(con, settings, progress=progress, say=say, cost=cost, now=now)
 
-    Runs the privacy scan, categorize and judge first when they are missing or stale (``run_stages``), never
-    replay. ``cost`` takes a ready ``cost_model`` result (notebooks trying what-ifs); by default it is computed.
-    """
-    config = config or {}
+
+def _context(con: duckdb.DuckDBPyConnection, settings: ReportSettings, *, progress: bool, say: Say,
+             cost: dict | None = None, now: dt.datetime | None = None) -> dict:
     if not _count(con, "requests"):
         raise PlanError("The database holds no requests. Run `plan ingest PATH` first (or pass --db).")
-    red = _redactor(redact)
-    red_group = _group_redactor(redact)
+    red = _redactor(settings.redact)
+    red_group = _group_redactor(settings.redact)
     generated_at = _iso(now or dt.datetime.now(dt.timezone.utc))
-    actions = ensure_stages(con, config=config, progress=progress, say=say) if run_stages else []
+    actions = ensure_stages(con, settings, progress=progress, say=say) if settings.run_stages else []
     if cost is None:
-        from .cost import CostSettings, cost_model
+        from .cost import cost_model
 
-        cost = cost_model(con, CostSettings.resolve(config, hardware=hardware))
+        cost = cost_model(con, settings.cost)
 
     measured = bool(cost.get("acceptance_measured"))
     notices = _notices(cost, actions, measured, red)
 
     categories = _categories(con)
     acceptance = _acceptance(con)
-    privacy = _privacy(con, config, red)
+    privacy = _privacy(con, settings.privacy, red)
     sensitivity = {c["category_id"]: c for c in privacy["categories"]}
     judged_model = next((a.get("model") for a in acceptance.values() if a.get("model")), None)
 
@@ -593,12 +604,12 @@ def build_context(
         "report_version": REPORT_VERSION,
         "title": "Which LLM traffic could run locally",
         "generated_at": generated_at,
-        "redacted": redact,
+        "redacted": settings.redact,
         "acceptance_measured": measured,
         "acceptance_target": target,
         "notices": notices,
         "headline": headline,
-        "next_steps": [_redact_strings(s, red) for s in next_steps(con, cost, top, acceptance, measured_with, config)],
+        "next_steps": [_redact_strings(s, red) for s in next_steps(con, cost, top, acceptance, measured_with, settings.judge)],
         "legend": dv.legend(),
         "categories": top,
         "category_levels": _category_levels(con, red),
@@ -606,7 +617,7 @@ def build_context(
         "charts": _charts(cost, top, others, target),
         "privacy": privacy,
         "hardware": _hardware_section(cost),
-        "methodology": _methodology(con, cost, config),
+        "methodology": _methodology(con, cost, settings.categorize),
         "provenance": _provenance(con, red, generated_at, actions),
         # The cost model's own output, for --json readers. Its names come from logs, so every string is redacted.
         "cost": _redact_strings(jsonable(cost), red),
@@ -938,9 +949,7 @@ def _hardware_section(cost: dict) -> dict:
     }
 
 
-def _methodology(con, cost: dict, config: dict) -> dict:
-    from .config import setting
-
+def _methodology(con, cost: dict, categorize: CategorizeSettings) -> dict:
     run = one(con, "select params_json, summary_json from stage_runs where stage = 'categorize' order by finished_at desc limit 1")
     params = _loads(run[0], {}) if run else {}
     summary = _loads(run[1], {}) if run else {}
@@ -953,7 +962,7 @@ def _methodology(con, cost: dict, config: dict) -> dict:
     return {
         "embedder": embedder or summary.get("embedder") or params.get("embedder"),
         "k": k or summary.get("k") or params.get("k"),
-        "top": params.get("top") or setting(config, "categorize.top", 10),
+        "top": params["top"] if params.get("top") is not None else categorize.top,
         "acceptance_target": cost.get("acceptance_target"),
         "thresholds": thresholds,
         "interval": "95% Wilson score interval",
@@ -1086,23 +1095,6 @@ def _through_gate(context: dict) -> dict:
     from .output import gate
 
     return gate(context, redact=bool(context.get("redacted", True)), limit=None)
-
-
-def write_report(
-    con,
-    out: str | os.PathLike,
-    *,
-    hardware: str | None = None,
-    config: dict | None = None,
-    redact: bool = True,
-    progress=None,
-    say=None,
-) -> tuple[dict, str]:
-    """Build the context, render the HTML with inline charts and write it. Returns (context, html)."""
-    context = build_context(con, hardware=hardware, config=config, redact=redact, progress=progress, say=say)
-    html = render_html(context)
-    save_html(html, out, private=not redact)
-    return context, html
 
 
 def save_html(html: str, out: str | os.PathLike, *, private: bool = False) -> Path:

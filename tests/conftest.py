@@ -10,6 +10,18 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_EVAL = REPO.parent / "shared" / "eval"
+IN_REPO_EVAL = FIXTURES / "eval"  # small stand-ins written for the tests, in the same layout (see its README)
+EVAL_SOURCES = ("in-repo", "shared/eval")
+
+
+def eval_source(name: str) -> Path:
+    """The folder of evaluation data a test reads. The in-repo stand-ins always exist, so those tests run in a bare
+    clone; the real records in ../shared/eval are an extra run, skipped (only that run) where the folder is absent."""
+    if name == "in-repo":
+        return IN_REPO_EVAL
+    if not SHARED_EVAL.exists():
+        pytest.skip("../shared/eval is not beside this checkout: this test ran on the in-repo stand-ins only")
+    return SHARED_EVAL
 
 
 @pytest.fixture
@@ -31,8 +43,7 @@ def fixtures():
     return FIXTURES
 
 
-@pytest.fixture
-def shared_eval():
-    if not SHARED_EVAL.exists():
-        pytest.skip("../shared/eval is not beside this checkout")
-    return SHARED_EVAL
+@pytest.fixture(params=EVAL_SOURCES)
+def eval_dir(request):
+    """Evaluation data: the in-repo stand-ins, and ../shared/eval as an extra run where it exists."""
+    return eval_source(request.param)

@@ -17,6 +17,7 @@ from analyzer.categorize import OTHER_ID, CategorizeSettings, choose_k, k_grid, 
 from analyzer.categorize import categorize as run_categorize
 from analyzer.db import connect, dicts, insert_arrow, rows, scalar
 from analyzer.errors import PlanError
+from conftest import EVAL_SOURCES, eval_source
 
 INTENTS = {
     # intent: (cost per request, response)
@@ -30,14 +31,10 @@ TRIAGE_SYSTEM = ("You are a support ticket triage assistant for Northwind Bank. 
                  "into exactly one of: billing, transfers. Reply with the label only.")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=EVAL_SOURCES)
 def clinc(request):
-    from tests.conftest import SHARED_EVAL
-
-    path = SHARED_EVAL / "clinc150" / "data_full.json"
-    if not path.exists():
-        pytest.skip("../shared/eval is not beside this checkout")
-    data = json.loads(path.read_text())
+    """Utterances by intent: the in-repo stand-ins, and CLINC150 itself where ../shared/eval exists."""
+    data = json.loads((eval_source(request.param) / "clinc150" / "data_full.json").read_text())
     by_intent: dict[str, list[str]] = {}
     for text, intent in data["test"] + data["val"]:
         by_intent.setdefault(intent, []).append(text)

@@ -1,10 +1,10 @@
 import json
-import shutil
 
 import pytest
 
 from analyzer.checks import CHECKS, Case, Verdict, detect_form, make_check, normalise_label
 from analyzer.errors import PlanError
+from helpers import tool_missing
 
 
 def run(name, local, frontier=None, prompt="", system=None, params=None, **check_params):
@@ -185,14 +185,14 @@ def test_code_without_a_fence_is_parsed_whole():
     assert not run("code_compiles", "Sorry, I can only help with questions about our product.").passed
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.skipif(tool_missing("node"), reason="node is not installed")
 def test_javascript_is_checked_with_node():
     assert run("code_compiles", "```js\nexport const add = (a, b) => a + b;\n```").passed
     v = run("code_compiles", "```javascript\nfunction add(a, b) {\n  return a + b;\n```")
     assert not v.passed and "javascript" in v.reason
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@pytest.mark.skipif(tool_missing("gcc"), reason="gcc is not installed")
 def test_c_is_checked_with_gcc():
     good = "```c\n#include <string.h>\nsize_t count_char(const char *s, char c) {\n  size_t n = 0;\n  for (; *s; s++) n += *s == c;\n  return n;\n}\n```"
     assert run("code_compiles", good).passed
@@ -317,9 +317,9 @@ def test_detect_form():
 
 
 @pytest.mark.slow
-def test_similarity_tells_an_answer_to_the_question_from_one_about_something_else(shared_eval):
+def test_similarity_tells_an_answer_to_the_question_from_one_about_something_else(eval_dir):
     answers = {}
-    for line in (shared_eval / "mt_bench" / "mt_bench_reference_answer_gpt-4.jsonl").open():
+    for line in (eval_dir / "mt_bench" / "mt_bench_reference_answer_gpt-4.jsonl").open():
         record = json.loads(line)
         answers[record["question_id"]] = record["choices"][0]["turns"][0]
     frontier = answers[101]  # "overtaken the second person": you are second, they are third

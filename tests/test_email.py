@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -18,6 +17,7 @@ import report_data
 from analyzer.cli import cli
 from analyzer.emailer import SmtpSettings, build_message, send_report, smtp_settings
 from analyzer.errors import PlanError
+from helpers import tool_missing
 
 PASSWORD = "s3cret-Pa55word-never-shown"
 USER = "reporter@example.org"
@@ -26,7 +26,7 @@ USER = "reporter@example.org"
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, so TLS is real and verified."""
-    if shutil.which("openssl") is None:
+    if tool_missing("openssl"):
         pytest.skip("openssl is needed to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"

@@ -6,17 +6,14 @@ import pytest
 
 from analyzer.db import dicts, scalar
 from analyzer.ingest import ingest_paths
-
-
-def rows(con):
-    return {r["source_id"]: r for r in dicts(con, "select * from requests where source_id is not null")}
+from helpers import stored_requests
 
 
 def test_messages_pairs_keep_the_cache_token_conventions_straight(con, fixtures):
     summary = ingest_paths(con, [str(fixtures / "anthropic" / "messages.jsonl")])
     assert summary["files"][0]["format"] == "anthropic"
     assert summary["rows_added"] == 7 and summary["rows_rejected"] == 1
-    r = rows(con)
+    r = stored_requests(con, where="source_id is not null")
     read = r["msg_01A"]
     assert read["provider"] == "anthropic" and read["model"] == "claude-sonnet-4-5-20250929"
     # usage.input_tokens (18) excludes the 2,048 read from cache; ours is all input.
@@ -36,7 +33,7 @@ def test_messages_pairs_keep_the_cache_token_conventions_straight(con, fixtures)
 
 def test_tool_use_streams_errors_and_bare_messages(con, fixtures):
     ingest_paths(con, [str(fixtures / "anthropic" / "messages.jsonl")])
-    r = rows(con)
+    r = stored_requests(con, where="source_id is not null")
     tools = r["msg_01C"]
     assert tools["prompt_text"] == "Where is order A-77?"  # the tool result turn does not represent the request
     chat = json.loads(tools["messages_json"])
@@ -54,10 +51,10 @@ def test_tool_use_streams_errors_and_bare_messages(con, fixtures):
     assert reject[0]["source_line"] == 4 and reject[0]["reason"].startswith("not valid JSON")
 
 
-def test_real_batch_results_alone(con, shared_eval):
-    summary = ingest_paths(con, [str(shared_eval / "logs" / "anthropic_batch_results_docs_example.jsonl")])
+def test_real_batch_results_alone(con, eval_dir):
+    summary = ingest_paths(con, [str(eval_dir / "logs" / "anthropic_batch_results_docs_example.jsonl")])
     assert summary["files"][0]["format"] == "anthropic-batch-results"
-    r = rows(con)
+    r = stored_requests(con, where="source_id is not null")
     second = r["my-second-request"]
     assert second["is_batch"] and second["status"] == "ok"
     assert (second["input_tokens"], second["output_tokens"]) == (11, 36)
@@ -67,24 +64,24 @@ def test_real_batch_results_alone(con, shared_eval):
     assert second["prompt_text"] is None
 
 
-def test_batch_results_join_their_request_file(con, fixtures, shared_eval):
+def test_batch_results_join_their_request_file(con, fixtures, eval_dir):
     summary = ingest_paths(
-        con, [str(shared_eval / "logs" / "anthropic_batch_results_docs_example.jsonl"), str(fixtures / "anthropic" / "batch_requests.jsonl")]
+        con, [str(eval_dir / "logs" / "anthropic_batch_results_docs_example.jsonl"), str(fixtures / "anthropic" / "batch_requests.jsonl")]
     )
     files = {f["format"]: f for f in summary["files"]}
     assert files["anthropic-batch-requests"]["rows_added"] == 1  # the one request without a result
-    r = rows(con)
+    r = stored_requests(con, where="source_id is not null")
     assert r["my-first-request"]["prompt_text"] == "Hello, world"
     assert r["my-first-request"]["response_text"].startswith("Hello! How can I assist you today?")
     assert r["my-third-request"]["status"] == "no_response"
     assert r["my-third-request"]["system_prompt"] == "Be brief."
-    again = ingest_paths(con, [str(shared_eval / "logs" / "anthropic_batch_results_docs_example.jsonl")])
+    again = ingest_paths(con, [str(eval_dir / "logs" / "anthropic_batch_results_docs_example.jsonl")])
     assert again["rows_added"] == 0 and scalar(con, "select count(*) from requests") == 3
 
 
 def test_batch_result_types(con, fixtures):
     ingest_paths(con, [str(fixtures / "anthropic" / "batch_results.jsonl")])
-    r = rows(con)
+    r = stored_requests(con, where="source_id is not null")
     hit = r["cache-hit"]
     assert (hit["input_tokens"], hit["cached_input_tokens"], hit["cache_write_tokens"]) == (10_600, 10_000, 500)
     assert hit["cost_usd"] == pytest.approx((100 * 3 + 10_000 * 0.3 + 500 * 3.75 + 50 * 15) * 1e-6 / 2)

@@ -1,16 +1,15 @@
 import gzip
 import json
 
+import pytest
+
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
+from conftest import EVAL_SOURCES, eval_source
+from helpers import stored_requests
 
 COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, input_tokens, cached_input_tokens, "
            "cache_write_tokens, output_tokens, cost_usd, cost_source, duration_ms, status, is_batch, source_line")
-
-
-def rows(con):
-    names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def rejects(con):
@@ -23,7 +22,7 @@ def test_invocation_records_land_and_bad_lines_are_rejected(con, fixtures):
     assert summary["files"][0]["format"] == "bedrock"
     assert [line for line, _ in rejects(con)] == [6, 9]
     assert "not valid JSON" in rejects(con)[0][1] and "modelId" in rejects(con)[1][1]
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
 
     converse = got["6f1c2b9e-1a7d-4c55-9d0e-0b6a2f7f1a01"]
     assert converse["model"] == "us.anthropic.claude-3-5-haiku-20241022-v1:0"  # as logged, prefix kept
@@ -52,15 +51,26 @@ def test_invocation_records_land_and_bad_lines_are_rejected(con, fixtures):
     assert blocked["cost_usd"] is None and blocked["cost_source"] == "unknown"
 
 
-def test_real_converse_stream_record(con, shared_eval):
-    path = shared_eval / "logs" / "bedrock_invocation_converse_stream.json"
+# The invocation-log record of a real ConverseStream call (../shared/eval), and the in-repo stand-in in its shape.
+CONVERSE_STREAM = {
+    "shared/eval": {"id": "ff4b6c63-5561-4431-93b8-06a817275900", "prompt": "hello how are you",
+                    "answer": "Hello! I'm doing well", "figures": (4, 38, 302)},
+    "in-repo": {"id": "0b6f0c2e-7a51-4c1e-9d3a-5e2f8a1b7c44", "prompt": "which time zone is Lisbon in",
+                "answer": "Lisbon is on Western European Time", "figures": (7, 29, 415)},
+}
+
+
+@pytest.mark.parametrize("source", EVAL_SOURCES)
+def test_real_converse_stream_record(con, source):
+    path = eval_source(source) / "logs" / "bedrock_invocation_converse_stream.json"
+    want = CONVERSE_STREAM[source]
     summary = ingest_paths(con, [str(path)])
     assert summary["files"][0]["format"] == "bedrock" and summary["rows_added"] == 1
-    rec = rows(con)["ff4b6c63-5561-4431-93b8-06a817275900"]
+    rec = stored_requests(con, COLUMNS)[want["id"]]
     assert rec["model"] == "amazon.nova-lite-v1:0"
-    assert rec["prompt_text"] == "hello how are you"
-    assert rec["response_text"].startswith("Hello! I'm doing well")
-    assert (rec["input_tokens"], rec["output_tokens"], rec["duration_ms"]) == (4, 38, 302)
+    assert rec["prompt_text"] == want["prompt"]
+    assert rec["response_text"].startswith(want["answer"])
+    assert (rec["input_tokens"], rec["output_tokens"], rec["duration_ms"]) == want["figures"]
     assert rec["status"] == "ok" and rec["cost_source"] == "catalog"
 
 
@@ -76,7 +86,7 @@ def test_cloudwatch_exports_are_detected_and_overlap_adds_nothing(con, fixtures)
     assert summary["rows_added"] == 1
     assert summary["rows_duplicate"] == 7
     assert summary["rows_rejected"] == 1  # a non-invocation CloudWatch message
-    streamed = rows(con)["d3e4f5a6-6f70-4b82-8d3e-4f5a6b7c8d06"]
+    streamed = stored_requests(con, COLUMNS)["d3e4f5a6-6f70-4b82-8d3e-4f5a6b7c8d06"]
     assert streamed["response_text"].startswith("SELECT customer_id, COUNT(*) AS orders")
     assert "GROUP BY customer_id;" in streamed["response_text"]
     assert (streamed["input_tokens"], streamed["output_tokens"], streamed["duration_ms"]) == (19, 38, 1432)
@@ -123,7 +133,7 @@ def test_batch_inference_output_records(con, tmp_path):
     path.write_text(json.dumps(record) + "\n")
     summary = ingest_paths(con, [str(path)])
     assert summary["files"][0]["format"] == "bedrock" and summary["rows_added"] == 1
-    rec = rows(con)["CALL0000001"]
+    rec = stored_requests(con, COLUMNS)["CALL0000001"]
     assert rec["is_batch"] is True and rec["response_text"] == "shipping"
     assert (rec["model"], rec["input_tokens"], rec["output_tokens"]) == ("claude-3-haiku-20240307", 18, 2)
 
@@ -136,7 +146,7 @@ def test_logs_insights_query_of_selected_fields(con, tmp_path):
     path.write_text(header + "\n" + line + "\n")
     summary = ingest_paths(con, [str(path)])
     assert summary["files"][0]["format"] == "bedrock" and summary["rows_added"] == 1
-    rec = rows(con)["7a7a7a7a-0000-4000-8000-000000000001"]
+    rec = stored_requests(con, COLUMNS)["7a7a7a7a-0000-4000-8000-000000000001"]
     assert (rec["input_tokens"], rec["output_tokens"], rec["prompt_text"]) == (120, 45, None)
     assert rec["cost_source"] == "catalog"
 
@@ -162,5 +172,5 @@ def test_logs_insights_results_flattened_into_field_value_pairs_are_records_agai
     ingest_paths(other, [str(raw)])
     assert other.execute("select sum(input_tokens), sum(output_tokens), sum(cost_usd) from requests").fetchall()[0] == totals
     other.close()
-    first = rows(con)["6f1c2b9e-1a7d-4c55-9d0e-0b6a2f7f1a01"]
+    first = stored_requests(con, COLUMNS)["6f1c2b9e-1a7d-4c55-9d0e-0b6a2f7f1a01"]
     assert first["prompt_text"] == "Why was I charged $4.99 twice on my April invoice?" and first["cached_input_tokens"] == 1200

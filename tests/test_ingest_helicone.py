@@ -2,14 +2,10 @@ import json
 
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
+from helpers import stored_requests
 
 COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, input_tokens, cached_input_tokens, "
            "cache_write_tokens, output_tokens, cost_usd, cost_source, duration_ms, status, user_id, tags_json")
-
-
-def rows(con):
-    names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_jsonl_export_with_bodies(con, fixtures):
@@ -17,7 +13,7 @@ def test_jsonl_export_with_bodies(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "helicone"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (4, 2)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     triage = got["1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c51"]
     assert triage["system_prompt"] == "Classify the ticket priority as P1, P2 or P3."
     assert triage["prompt_text"].startswith("Checkout page returns 500")
@@ -41,7 +37,7 @@ def test_csv_export_with_doubly_escaped_json_cells(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "helicone"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (2, 1)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     triage = got["7f2d9a10-3c1b-4a8e-b1a0-0c9e1f2d3a41"]  # keyed by response_id: the CSV has no request_id
     assert triage["prompt_text"].startswith("Checkout page returns 500")
     assert triage["model"] == "gpt-4o-mini" and triage["user_id"] == "user_314"

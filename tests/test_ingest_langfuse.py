@@ -5,14 +5,10 @@ import pyarrow.parquet as pq
 
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
+from helpers import stored_requests
 
 COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, input_tokens, cached_input_tokens, "
            "cache_write_tokens, output_tokens, cost_usd, cost_source, duration_ms, status, params_json, tags_json")
-
-
-def rows(con):
-    names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_api_export_camel_case_generations_only(con, fixtures):
@@ -20,7 +16,7 @@ def test_api_export_camel_case_generations_only(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (3, 0)  # the SPAN is not a model call
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     assert "obs_span1" not in got
     svg = got["obs_8c1f2a"]
     assert svg["system_prompt"].startswith("You write SVG icons")
@@ -43,14 +39,14 @@ def test_api_export_camel_case_generations_only(con, fixtures):
 
 def test_blob_exports_snake_case_agree_with_the_api(con, fixtures):
     ingest_paths(con, [str(fixtures / "langfuse" / "observations_api.json")])
-    before = rows(con)
+    before = stored_requests(con, COLUMNS)
     for name in ("observations_blob.jsonl", "observations_blob.csv"):
         assert detect_format(expand_paths([str(fixtures / "langfuse" / name)])[0]) == "langfuse"
     jsonl = ingest_paths(con, [str(fixtures / "langfuse" / "observations_blob.jsonl")])
     assert (jsonl["rows_added"], jsonl["rows_duplicate"], jsonl["rows_rejected"]) == (1, 3, 1)
     csv_run = ingest_paths(con, [str(fixtures / "langfuse" / "observations_blob.csv")])
     assert (csv_run["rows_added"], csv_run["rows_duplicate"], csv_run["rows_rejected"]) == (0, 2, 1)
-    after = rows(con)
+    after = stored_requests(con, COLUMNS)
     for key in ("input_tokens", "cached_input_tokens", "output_tokens", "cost_usd", "prompt_text", "duration_ms"):
         assert after["obs_8c1f2a"][key] == before["obs_8c1f2a"][key], key
     gemini = after["obs_a1b2c3"]
@@ -85,7 +81,7 @@ def test_parquet_blob_export_read_in_batches(con, fixtures, tmp_path):
     assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (4, 0)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     assert (got["obs_8c1f2a"]["input_tokens"], got["obs_8c1f2a"]["cached_input_tokens"]) == (512, 384)
     assert abs(got["obs_8c1f2a"]["cost_usd"] - 0.00221) < 1e-12
     assert got["obs_8c1f2a"]["duration_ms"] == 1650
@@ -100,7 +96,7 @@ def test_ingestion_api_batches_join_create_and_update_events(con, fixtures, tmp_
     # Three generations (one joined from a create and two updates, one legacy observation-create); two spans and
     # an event skipped and counted; a score ignored; an event without a body rejected.
     assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (3, 3, 1)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     answer = got["gen-1"]
     assert answer["system_prompt"] == "You answer questions about our refund policy."
     assert (answer["prompt_text"], answer["response_text"]) == ("How long do I have to return a drill?", "You have 30 days from delivery.")

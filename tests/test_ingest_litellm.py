@@ -4,14 +4,10 @@ from click.testing import CliRunner
 
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
+from helpers import stored_requests
 
 COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, input_tokens, cached_input_tokens, "
            "cache_write_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, duration_ms, status, user_id, tags_json")
-
-
-def rows(con):
-    names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_csv_export_with_json_encoded_columns(con, fixtures):
@@ -19,7 +15,7 @@ def test_csv_export_with_json_encoded_columns(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "litellm"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (4, 2)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     routed = got["chatcmpl-9xYz"]
     assert routed["system_prompt"].startswith("You route customer emails")
     assert routed["prompt_text"].startswith("Hi, the parcel arrived damaged")
@@ -49,7 +45,7 @@ def test_json_api_export_overlapping_the_csv_adds_only_new_calls(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "litellm"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_duplicate"]) == (1, 1)
-    cached = rows(con)["chatcmpl-A1b2"]
+    cached = stored_requests(con, COLUMNS)["chatcmpl-A1b2"]
     assert cached["prompt_text"].startswith("Generate a JSON object")
     assert json.loads(cached["response_text"])["email"] == "test@example.com"
     assert json.loads(cached["tags_json"])["cache_hit"] is True
@@ -78,7 +74,7 @@ def test_standard_logging_payload_as_lines_a_list_or_one_object(con, fixtures, t
     summary = ingest_paths(con, [str(lines), str(single)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (5, 0)
     assert ingest_paths(con, [str(as_list)])["rows_duplicate"] == 4  # the same payloads as a JSON list
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     triage = got["chatcmpl-slp-1"]
     assert triage["system_prompt"] == "Classify the support ticket as billing, shipping or other."
     assert (triage["prompt_text"], triage["response_text"]) == ("My parcel never arrived.", "shipping")

@@ -1,18 +1,13 @@
 import json
 import shutil
 
-import pytest
 
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
+from helpers import stored_requests
 
 COLUMNS = ("source_id, model, provider, system_prompt, prompt_text, response_text, messages_json, input_tokens, "
            "cached_input_tokens, cache_write_tokens, output_tokens, cost_source, duration_ms, params_json, tags_json, source_line")
-
-
-def rows(con):
-    names = [c.strip() for c in COLUMNS.split(",")]
-    return [dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests order by source_line").fetchall()]
 
 
 def test_turns_and_legacy_responses(con, fixtures):
@@ -20,7 +15,7 @@ def test_turns_and_legacy_responses(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "llm"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (6, 1)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS, as_list=True)
     pelican, walrus, sql = got[0], got[1], got[2]
     assert pelican["prompt_text"] == "Suggest a name for a pet pelican"
     assert pelican["system_prompt"] == "You name pets. One short suggestion."
@@ -64,7 +59,6 @@ def test_reingest_and_gzipped_copy_add_nothing(con, fixtures, tmp_path):
 
 
 def test_database_written_by_the_installed_llm(con, fixtures, tmp_path):
-    pytest.importorskip("llm")
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("make_logs_db", fixtures / "llm_cli" / "make_logs_db.py")
@@ -74,5 +68,5 @@ def test_database_written_by_the_installed_llm(con, fixtures, tmp_path):
     module.build(fresh)
     summary = ingest_paths(con, [str(fresh)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (6, 1)
-    prompts = {r["prompt_text"] for r in rows(con)}
+    prompts = {r["prompt_text"] for r in stored_requests(con, COLUMNS, as_list=True)}
     assert {"Suggest a name for a pet pelican", "Now one for a pet walrus"} <= prompts

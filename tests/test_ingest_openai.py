@@ -10,10 +10,8 @@ from analyzer.db import connect, dicts, scalar
 from analyzer.ingest import ingest_paths
 from analyzer.ingest.formats import load_all
 from analyzer.ingest.sources import SourceFile
-
-
-def rows(con, where="true", params=None):
-    return {r["source_id"]: r for r in dicts(con, f"select * from requests where {where} order by source_file, source_line", params)}
+from conftest import EVAL_SOURCES, eval_source
+from helpers import stored_requests
 
 
 def by_line(con, path):
@@ -25,7 +23,7 @@ def test_chat_pairs_read_as_apps_log_them(con, fixtures):
     summary = ingest_paths(con, [str(path)])
     assert summary["files"][0]["format"] == "openai"
     assert summary["rows_added"] == 12 and summary["rows_duplicate"] == 1 and summary["rows_rejected"] == 2
-    r = rows(con)
+    r = stored_requests(con)
     first = r["chatcmpl-Fx01"]
     assert first["provider"] == "openai"
     assert first["model"] == "gpt-4o-mini-2024-07-18"  # the logged (dated) name is kept
@@ -72,7 +70,7 @@ def test_chat_pairs_read_as_apps_log_them(con, fixtures):
 def test_bare_completions_and_stored_completion_pages(con, fixtures):
     summary = ingest_paths(con, [str(fixtures / "openai" / "chat_completions.jsonl"), str(fixtures / "openai" / "stored_completions.json")])
     assert summary["rows_added"] == 6 and summary["rows_rejected"] == 0
-    r = rows(con)
+    r = stored_requests(con)
     assert r["chatcmpl-Bx02"]["cached_input_tokens"] == 128
     assert r["chatcmpl-Bx03"]["reasoning_tokens"] == 290
     assert r["chatcmpl-Bx04"]["source_line"] == 5  # after a blank line; CRLF line endings
@@ -85,7 +83,7 @@ def test_bare_completions_and_stored_completion_pages(con, fixtures):
 def test_responses_api_objects_and_pairs(con, fixtures):
     summary = ingest_paths(con, [str(fixtures / "openai" / "responses.jsonl")])
     assert summary["rows_added"] == 4
-    r = rows(con)
+    r = stored_requests(con)
     one = r["resp_R01"]
     assert one["system_prompt"] == "You are a finance assistant."  # instructions
     assert (one["input_tokens"], one["cached_input_tokens"], one["output_tokens"]) == (1200, 1024, 10)
@@ -100,23 +98,37 @@ def test_responses_api_objects_and_pairs(con, fixtures):
     assert r["resp_R04"]["status"] == "incomplete"
 
 
-def test_real_recorded_chat_exchange_with_tool_use(con, shared_eval, tmp_path):
+# What each cassette holds: simonw/llm's recording of a real exchange (../shared/eval), and the in-repo stand-in
+# written in its shape (tests/fixtures/eval).
+RECORDED = {
+    "shared/eval": {"call": "chatcmpl-BWlJBDk2xe66hjff60joVYpXi1hh4", "answer": "chatcmpl-BWlJCN7VZTtSHROczp0AbrjFGhRMA",
+                    "function": {"name": "multiply", "arguments": '{"a":1231,"b":2331}'}, "call_tokens": (54, 20),
+                    "says": "2,869,461", "prompt": "What is 1231 * 2331?", "at": datetime(2025, 5, 13, 14, 54, 10)},
+    "in-repo": {"call": "chatcmpl-standin-tool-call", "answer": "chatcmpl-standin-answer",
+                "function": {"name": "add_days", "arguments": '{"date":"2026-03-10","days":45}'}, "call_tokens": (61, 22),
+                "says": "2026-04-24", "prompt": "Which date is 45 days after 2026-03-10?", "at": datetime(2026, 1, 1, 0, 0, 2)},
+}
+
+
+@pytest.mark.parametrize("source", EVAL_SOURCES)
+def test_real_recorded_chat_exchange_with_tool_use(con, source, tmp_path):
     """simonw/llm's VCR cassette of a real streamed exchange, each recorded interaction as one log line."""
-    cassette = yaml.safe_load((shared_eval / "logs" / "simonw_llm_cassette_chat_tool_use.yaml").read_text())
+    cassette = yaml.safe_load((eval_source(source) / "logs" / "simonw_llm_cassette_chat_tool_use.yaml").read_text())
+    want = RECORDED[source]
     path = tmp_path / "recorded.jsonl"
     path.write_text("\n".join(json.dumps(i) for i in cassette["interactions"]) + "\n")
     summary = ingest_paths(con, [str(path)])
     assert summary["rows_added"] == 2 and summary["rows_rejected"] == 0
-    r = rows(con)
-    call = r["chatcmpl-BWlJBDk2xe66hjff60joVYpXi1hh4"]
-    assert json.loads(call["response_text"])[0]["function"] == {"name": "multiply", "arguments": '{"a":1231,"b":2331}'}
-    assert (call["input_tokens"], call["output_tokens"], call["model"]) == (54, 20, "gpt-4o-mini-2024-07-18")
-    answer = r["chatcmpl-BWlJCN7VZTtSHROczp0AbrjFGhRMA"]
-    assert "2,869,461" in answer["response_text"]
-    assert answer["prompt_text"] == "What is 1231 * 2331?"
+    r = stored_requests(con)
+    call = r[want["call"]]
+    assert json.loads(call["response_text"])[0]["function"] == want["function"]
+    assert (call["input_tokens"], call["output_tokens"], call["model"]) == (*want["call_tokens"], "gpt-4o-mini-2024-07-18")
+    answer = r[want["answer"]]
+    assert want["says"] in answer["response_text"]
+    assert answer["prompt_text"] == want["prompt"]
     assert json.loads(answer["messages_json"])[-1]["role"] == "tool"
-    assert answer["created_at"] == datetime(2025, 5, 13, 14, 54, 10)
-    assert json.loads(answer["params_json"])["tools"][0]["function"]["name"] == "multiply"
+    assert answer["created_at"] == want["at"]
+    assert json.loads(answer["params_json"])["tools"][0]["function"]["name"] == want["function"]["name"]
 
 
 def test_batch_input_and_output_join_on_custom_id(con, fixtures):
@@ -127,7 +139,7 @@ def test_batch_input_and_output_join_on_custom_id(con, fixtures):
     assert files["batch_chat_output.jsonl"]["format"] == "openai-batch-output"
     assert files["batch_chat_input.jsonl"]["rows_rejected"] == 1  # an /v1/embeddings line
     assert files["batch_chat_output.jsonl"]["rows_rejected"] == 1  # a truncated line
-    r = rows(con)
+    r = stored_requests(con)
     one = r["req-1"]
     assert one["is_batch"] and one["source_file"] == str(out_path)
     assert one["prompt_text"] == "Translate to French: 'Your order has shipped.'"
@@ -174,11 +186,11 @@ def test_output_alone_then_with_its_input_fills_in_the_prompts(con, fixtures):
     assert scalar(con, "select count(*) from requests where prompt_text is not null") == 5
 
 
-def test_real_responses_batch_input_joins_its_output(con, fixtures, shared_eval):
-    real_input = shared_eval / "logs" / "openai_responses_batch_input.jsonl"
+def test_real_responses_batch_input_joins_its_output(con, fixtures, eval_dir):
+    real_input = eval_dir / "logs" / "openai_responses_batch_input.jsonl"
     summary = ingest_paths(con, [str(fixtures / "openai" / "batch_responses_output.jsonl"), str(real_input)])
     assert summary["rows_added"] == 10 and summary["rows_rejected"] == 0
-    r = rows(con)
+    r = stored_requests(con)
     answered = r["qa-T-001"]
     assert answered["status"] == "ok" and answered["is_batch"]
     assert answered["system_prompt"] == "Return concise internal support QA tags and a one-sentence summary."
@@ -232,7 +244,7 @@ def test_fast_route_takes_the_common_lines_and_leaves_the_rest_to_python(con, fi
 def test_variant_quirks(con, fixtures):
     path = fixtures / "openai" / "chat_pairs_variants.jsonl"
     ingest_paths(con, [str(path)])
-    r = rows(con)
+    r = stored_requests(con)
     assert r["v06"]["input_tokens"] == 10  # "10" as a string
     assert r["v07"]["output_tokens"] == 2
     assert "v08" not in r and "v09" not in r  # 2.5 and -4 tokens are rejected with a reason
@@ -273,7 +285,7 @@ def test_gzip_and_duplicate_content_across_overlapping_exports(con, fixtures, tm
     fresh.close()
 
 
-def test_sniffing_picks_the_right_openai_format(fixtures, shared_eval):
+def test_sniffing_picks_the_right_openai_format(fixtures, eval_dir):
     from analyzer.ingest import detect_format
 
     def fmt(path):
@@ -283,7 +295,7 @@ def test_sniffing_picks_the_right_openai_format(fixtures, shared_eval):
     assert fmt(fixtures / "openai" / "stored_completions.json") == "openai"
     assert fmt(fixtures / "openai" / "batch_chat_input.jsonl") == "openai-batch-input"
     assert fmt(fixtures / "openai" / "batch_chat_output.jsonl") == "openai-batch-output"
-    assert fmt(shared_eval / "logs" / "openai_responses_batch_input.jsonl") == "openai-batch-input"
+    assert fmt(eval_dir / "logs" / "openai_responses_batch_input.jsonl") == "openai-batch-input"
 
 
 def test_requests_logged_without_responses(con, tmp_path):

@@ -5,13 +5,9 @@ from click.testing import CliRunner
 
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
+from helpers import stored_requests
 
 COLUMNS = "source_id, model, provider, prompt_text, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_usd, cost_source, duration_ms, status, tags_json"
-
-
-def rows(con):
-    names = [c.strip() for c in COLUMNS.split(",")]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in con.execute(f"select {COLUMNS} from requests").fetchall()}
 
 
 def test_activity_csv_usage_and_cost(con, fixtures):
@@ -19,7 +15,7 @@ def test_activity_csv_usage_and_cost(con, fixtures):
     assert detect_format(expand_paths([str(path)])[0]) == "openrouter"
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (4, 2)
-    got = rows(con)
+    got = stored_requests(con, COLUMNS)
     haiku = got["gen-1746259200-AbCdEfGh12345678"]
     assert haiku["model"] == "anthropic/claude-3.5-haiku-20241022" and haiku["provider"] == "openrouter"
     assert haiku["prompt_text"] is None  # the export carries no text
@@ -47,7 +43,7 @@ def test_columns_are_read_by_name_not_position(con, fixtures, tmp_path):
     summary = ingest_paths(con, [str(shuffled)])
     assert summary["files"][0]["format"] == "openrouter"
     assert (summary["rows_added"], summary["rows_rejected"]) == (4, 2)
-    assert rows(con)["gen-1746259200-AbCdEfGh12345678"]["input_tokens"] == 10389
+    assert stored_requests(con, COLUMNS)["gen-1746259200-AbCdEfGh12345678"]["input_tokens"] == 10389
     again = ingest_paths(con, [str(fixtures / "openrouter" / "activity.csv")])
     assert again["rows_added"] == 0 and again["rows_duplicate"] == 4
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,9 @@ from .settings import CategorizeSettings, parse_k
 from .store import OTHER_ID, assign_ids, store, write_map
 from .texts import REPRESENTATION, TEMP_TABLES, PreparedTexts, prepare_texts, shared_prefix, template_id
 from .vectors import FitSet, embed_fit_set, normalise, with_templates
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "OTHER_ID", "CategorizeSettings", "Clusterer", "boundaries_vary", "categorize", "choose_k", "cohere_templates",
@@ -64,7 +68,7 @@ def _stage_tables(con):
             con.execute(f"drop table if exists {table}")
 
 
-def categorize(con, settings: CategorizeSettings | None = None, *, progress: bool = True,
+def categorize(con: duckdb.DuckDBPyConnection, settings: CategorizeSettings | None = None, *, progress: bool = True,
                say: Say = say_nothing) -> dict:
     """Cluster requests into a hierarchy of categories ranked by spend; write ``categories``,
     ``request_categories`` and ``prompt_templates``; return the ``plan categorize --json`` payload."""

@@ -20,29 +20,25 @@ def privacy(threshold, db_path, config_file, as_json):
     Example:
       plan privacy --json
     """
-    from ..config import load_config, setting
-    from ..db import connect, scalar
-    from ..privacy import DEFAULT_SENSITIVE_SHARE, category_sensitivity, scan_requests
-    from ..progress import bar
+    from ..config import load_config
+    from ..db import connect
+    from ..privacy import PrivacySettings, privacy as run_privacy
 
-    config = load_config(config_file)
-    threshold = threshold if threshold is not None else float(setting(config, "privacy.threshold", DEFAULT_SENSITIVE_SHARE))
+    settings = PrivacySettings.resolve(load_config(config_file), threshold=threshold)
     con = connect(db_path, create=False)
-    result = scan_requests(con, progress=lambda total: bar(total=total, desc="scanning", unit=" req"))
-    categories = category_sensitivity(con, threshold=threshold) if scalar(con, "select count(*) from categories") else []
-    kinds = dict(con.execute("select kind, count(distinct request_id) from privacy_findings group by 1 order by 2 desc, 1").fetchall())
-    total = scalar(con, "select count(*) from requests")
-    con.close()
-    payload = {**result, "requests": total, "threshold": threshold, "kinds": kinds, "categories": categories}
+    try:
+        payload = run_privacy(con, settings, progress=True, say=say)
+    finally:
+        con.close()
     if as_json:
         emit_json(payload)
         return
-    say(f"Scanned {result['scanned']:,} new requests.")
-    echo(f"Requests with findings, by kind ({total:,} requests in all):")
-    for kind, n in kinds.items():
+    say(f"Scanned {payload['scanned']:,} new requests.")
+    echo(f"Requests with findings, by kind ({payload['requests']:,} requests in all):")
+    for kind, n in payload["kinds"].items():
         echo(f"  {kind:<16} {n:>8,}")
-    if not kinds:
+    if not payload["kinds"]:
         echo("  none found")
-    for c in categories:
+    for c in payload["categories"]:
         mark = "  SENSITIVE" if c["sensitive"] else ""
         echo(f"  {c['name'][:40]:<40} {c['sensitive_share']:>6.1%} of {c['requests']:,}{mark}")

@@ -41,8 +41,7 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
     from ..config import load_config
     from ..db import connect
     from ..errors import PlanError
-    from ..progress import bar
-    from ..report import build_context, render_html, save_html
+    from ..report import ReportSettings, render_html, report as build_report, save_html
 
     if no_redact and recipients:
         raise PlanError("--no-redact cannot be used with --email: unredacted prompts never leave this machine by mail.")
@@ -51,6 +50,7 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
     if no_redact and out == "-":
         raise PlanError("--no-redact writes only to a local file: give --out a file name, not - (stdout).")
     config = load_config(config_file)
+    report_settings = ReportSettings.resolve(config, hardware=hardware, redact=not no_redact)
     settings = None
     if recipients:
         from ..emailer import smtp_settings
@@ -60,14 +60,7 @@ def report(out, hardware, recipients, subject, smtp_host, smtp_port, smtp_ssl, n
 
     con = connect(db_path, create=False)
     try:
-        context = build_context(
-            con,
-            hardware=hardware,
-            config=config,
-            redact=not no_redact,
-            progress=lambda total: bar(total=total, desc="scanning", unit=" req"),
-            say=say,
-        )
+        context = build_report(con, report_settings, progress=True, say=say)
     finally:
         con.close()
     html = render_html(context)

@@ -38,11 +38,12 @@ def export_cmd(out, only, category, limit, no_redact, db_path, as_json):
       plan review export --out review.html --only failed
     """
     from ..db import connect
-    from ..review import export_review
+    from ..review import ReviewSettings, export
 
+    settings = ReviewSettings.resolve({}, sheet=out, only=only, category=category, limit=limit, redact=not no_redact)
     con = connect(db_path, create=False)
     try:
-        result = export_review(con, out, only=only, category=category, limit=limit, redact=not no_redact)
+        result = export(con, settings, progress=False, say=say)
     finally:
         con.close()
     if as_json:
@@ -69,12 +70,12 @@ def import_cmd(file, db_path, config_file, as_json):
     """
     from ..config import load_config
     from ..db import connect
-    from ..review import import_review
+    from ..review import ReviewSettings, import_verdicts
 
-    config = load_config(config_file)
+    settings = ReviewSettings.resolve(load_config(config_file), sheet=file)
     con = connect(db_path, create=False)
     try:
-        result = import_review(con, file, config=config)
+        result = import_verdicts(con, settings, progress=False, say=say)
     finally:
         con.close()
     if as_json:

@@ -31,10 +31,11 @@ def serve(gguf, port, ctx, parallel, threads, config_file, as_json):
       plan serve --port 8080
       plan serve --gguf ~/models/Qwen3.6-35B-A3B-Q4_K_M.gguf --ctx 16384
     """
-    from ..config import load_config, setting
-    from ..serve import serve as run_server
+    from ..config import load_config
+    from ..serve import ServeSettings, serve as run_server
 
-    config = load_config(config_file)
+    settings = ServeSettings.resolve(load_config(config_file), gguf=gguf, port=port, ctx=ctx, parallel=parallel,
+                                     threads=threads)
 
     def ready(server):
         if as_json:
@@ -44,9 +45,5 @@ def serve(gguf, port, ctx, parallel, threads, config_file, as_json):
         sys.stdout.flush()
         say(f"Serving {server.model} at {server.url} (model name '{server.model}'). Ctrl-C to stop.")
 
-    def pick(flag, key):
-        return flag if flag is not None else setting(config, key)
-
-    run_server(pick(gguf, "serve.gguf"), port=pick(port, "serve.port"), ctx=pick(ctx, "serve.ctx"),
-               parallel=pick(parallel, "serve.parallel"), threads=threads, on_ready=ready)
+    run_server(settings, on_ready=ready)
     say("Stopped.")

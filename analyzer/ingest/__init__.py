@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ..progress import Say, say_nothing
 from ..settings import StageSettings, at_least, option
@@ -28,6 +29,9 @@ from . import tuning
 from .detect import detect_format
 from .reader import IngestContext
 from .sample_rates import validate_flag
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = ["IngestSettings", "ingest", "ingest_paths", "detect_format", "IngestContext"]
 
@@ -66,7 +70,7 @@ class IngestSettings(StageSettings):
     sample_rate: float | None = option(None, convert=float, check=validate_flag)
 
 
-def ingest(con, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
+def ingest(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
     """Ingest ``settings.paths`` (files, directories, globs, pipes or '-' for stdin); returns the
     `plan ingest --json` summary. ``say`` receives sentences about skipped files, files mostly rejected and batch
     lines without a match."""

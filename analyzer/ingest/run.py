@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from ..errors import PlanError
 from ..progress import Say
@@ -20,6 +21,11 @@ from .sample_rates import apply_file_rates
 from .sources import SourceFile, expand_paths
 from .sql_route import SqlRoute
 from .summary import build_summary, file_entry, file_stats
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from . import IngestSettings
 
 
 class Bars:
@@ -67,7 +73,7 @@ class _Digest:
         return full.hexdigest()
 
 
-def run(con, settings, *, progress: bool, say: Say) -> dict:
+def run(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: bool, say: Say) -> dict:
     from .formats import load_all
 
     formats = load_all()
