@@ -168,8 +168,6 @@ class EmbeddedServer:
         import httpx
 
         deadline = time.monotonic() + self.startup_timeout
-        process = self.process
-        assert process is not None
         with httpx.Client(timeout=2.0, trust_env=False) as client:
             while time.monotonic() < deadline:
                 if process.poll() is not None:

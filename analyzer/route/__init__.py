@@ -295,7 +295,7 @@ def classify(con, settings: RouteSettings, prompts: list[tuple[str | None, str]]
     rep = represent(con, prompts)
     ok = [i for i, t in enumerate(rep.texts) if t is not None]
     embedder = get_embedder(state.embedder)
-    vectors = embedder.encode([rep.texts[i] for i in ok]) if ok else np.zeros((0, state.content_dims))
+    vectors = embedder.encode([t for t in rep.texts if t is not None]) if ok else np.zeros((0, state.content_dims))
     clusters, scores = place(state, vectors, rep.templates[ok], [rep.modes[i] for i in ok])
     names = {c["category_id"]: c["name"] for c in _named_categories(con)}
     resolved = resolve_targets(con, settings, config or {}, list(names))
