@@ -81,6 +81,7 @@ def _keep_vectors(con) -> None:
 def _workload_of_system_prompt() -> dict[str, str]:
     """The generator's workloads by the head of their system prompt (each workload has its own)."""
     spec = importlib.util.spec_from_file_location("sample_logs_generate", REPO / "sample_logs" / "generate.py")
+    assert spec is not None and spec.loader is not None
     gen = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = gen
     spec.loader.exec_module(gen)
