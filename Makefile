@@ -33,7 +33,7 @@ SAMPLE_LOGS := $(shell find sample_logs -type f ! -name '*.md' ! -name '*.py')
 demo: install .demo-sample-logs
 	$(PLAN) ingest sample_logs/
 	$(PLAN) categorize --top 12
-	$(PLAN) replay --endpoint embedded --per-category 3 --max-output-tokens 96
+	$(PLAN) replay --endpoint embedded --per-category 2 --max-output-tokens 96
 	$(PLAN) judge
 	$(PLAN) cost
 	$(PLAN) report --out report.html

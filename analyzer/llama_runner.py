@@ -29,6 +29,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ctx", type=int, default=8192)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--poll", type=int, default=None)
     return parser.parse_args(argv)
 
 
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     params.verbosity = 0  # info and errors (the tail is shown when it fails to start); no debug lines
     if args.threads:
         params.cpuparams.n_threads = args.threads
+        params.cpuparams_batch.n_threads = args.threads
+    if args.poll is not None:
+        params.cpuparams.poll = params.cpuparams_batch.poll = args.poll
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

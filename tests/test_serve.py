@@ -111,6 +111,23 @@ def test_the_prebuilt_native_server_is_preferred_and_the_source_build_stays_a_fa
     assert native[1:3] == ["-m", "analyzer.llama_runner"] and native[native.index("--alias") + 1] == "m"
     assert native[native.index("--ctx") + 1] == "4096" and native[native.index("--threads") + 1] == "2"
     assert native[native.index("--parallel") + 1] == "4"  # slots for replay's default concurrency, batched
-    assert EmbeddedServer(gguf, parallel=2).command(8080)[-1] == "2"
+    two = EmbeddedServer(gguf, parallel=2).command(8080)
+    assert two[two.index("--parallel") + 1] == "2"
     source = EmbeddedServer(gguf, backend=PYTHON).command(8080)
     assert source[1:3] == ["-m", "llama_cpp.server"] and source[source.index("--host") + 1] == "127.0.0.1"
+
+
+def test_on_a_busy_machine_the_server_takes_only_the_free_cores(tmp_path, monkeypatch):
+    """llama.cpp's threads wait for each other after every operation: on 2 busy cores, 2 threads decoded 0.8
+    tokens/s and 1 thread 14, so a busy machine gets fewer threads; an idle one gets llama.cpp's default."""
+    import os
+
+    from analyzer import serve
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(serve, "busy_cores", lambda: cores + 6.0)
+    busy = EmbeddedServer(tmp_path / "m.gguf").command(8080)
+    assert busy[busy.index("--threads") + 1] == "1"
+    monkeypatch.setattr(serve, "busy_cores", lambda: 0.0)
+    assert "--threads" not in EmbeddedServer(tmp_path / "m.gguf").command(8080)
+    assert EmbeddedServer(tmp_path / "m.gguf", threads=3).command(8080)[-1] == "3"  # asked for: kept

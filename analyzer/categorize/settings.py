@@ -10,7 +10,7 @@ from ..errors import PlanError
 from ..settings import StageSettings, at_least, fraction, option
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
-DEFAULT_TEMPLATE_CAP = 100
+DEFAULT_TEMPLATE_CAP = 50
 
 
 def parse_k(value: Any) -> int | None:

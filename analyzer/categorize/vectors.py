@@ -8,7 +8,7 @@ In the exact mode a template contributes at most ``template_cap`` of its distinc
 carries its share of the template's requests and spend, so the fit weighs the template as a whole. A template
 the clustering keeps whole sends its other texts to its cluster without embedding them (what the exact fit
 does with them too); one it splits is embedded in full and the fit is made again (``uncapped``). Production
-traffic is templated: on sample_logs/ this embeds 1,114 of 2,907 texts.
+traffic is templated: on sample_logs/ this embeds 614 of 2,907 texts (cap 50), with the same categories.
 """
 
 from __future__ import annotations

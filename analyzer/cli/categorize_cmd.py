@@ -22,7 +22,7 @@ from .options import config_option, db_option, echo, emit_json, json_option, say
               help="Embed every distinct prompt with the embedder up to this many. [default: 5000]")
 @click.option("--template-cap", type=click.IntRange(min=0), default=None,
               help="Up to --exact-limit: embed at most this many prompts of one template; a template kept whole "
-                   "takes the rest along, one split by content is embedded in full (0: no cap). [default: 100]")
+                   "takes the rest along, one split by content is embedded in full (0: no cap). [default: 50]")
 @click.option("--heavy-limit", type=click.IntRange(min=0), default=None,
               help="Beyond --exact-limit, also embed up to this many costly prompts (costliest first) that the "
                    "fast route is unsure of, so it does not decide alone where the big spenders go. [default: 500]")
