@@ -362,6 +362,11 @@ _VERB_FAMILIES = {
     "order": {"order", "buy", "purchase"},
     "answer": {"answer", "respond", "reply"},
 }
+# Families named after the kind of work (their synonyms are one task: "Describe" and "Discuss" are "Explain");
+# in the others the verbs differ in what they do ("Add" is not "Set", "Delete" is not "Cancel"), so a name says
+# the verb the prompts say most.
+_TASK_FAMILIES = {"write", "summarize", "translate", "explain", "classify", "extract", "rewrite", "fix", "implement",
+                  "analyze", "solve", "calculate"}
 _PARTICLES = {"up", "down", "on", "off", "out"}
 # Verbs whose object reads as a kind of thing, so plural: "Write poems", "Book flights"; not "Turn up volume".
 _COUNTED = {"write", "translate", "classify", "extract", "create", "rewrite", "fix", "implement", "analyze", "solve",
@@ -449,13 +454,14 @@ def _plural(noun: str) -> str:
     return noun + "s"
 
 
-def _counted(noun: str, texts: list[str]) -> bool:
-    """Whether the prompts treat ``noun`` as a thing one counts: they say its plural, or "a", "this" or "another" before it
-    ("write a poem" -> "Write poems"; "make coffee", "order chinese food" stay singular)."""
-    plural = _plural(noun)
-    if plural == noun:
+def _counted(term: str, texts: list[str]) -> bool:
+    """Whether the prompts treat ``term`` as a thing one counts: they say its plural, or "a", "this" or "another"
+    before it ("write a blog post" -> "Write blog posts"; "make coffee", "order chinese food" stay singular)."""
+    words = term.split()
+    plural = " ".join(words[:-1] + [_plural(words[-1])])
+    if plural == term:
         return False
-    pattern = re.compile(rf"\b(?:{re.escape(plural)}|(?:a|an|another|each|every|one|this) {re.escape(noun)})\b")
+    pattern = re.compile(rf"\b(?:{re.escape(plural)}|(?:a|an|another|each|every|one|this) {re.escape(term)})\b")
     return sum(1 for t in texts if pattern.search(t.lower())) >= max(1, 0.05 * len(texts))
 
 
@@ -519,6 +525,28 @@ def _object_term(candidates: list[str], choose=None) -> str | None:
     return first
 
 
+def _noun_like(word: str, texts: list[str]) -> bool:
+    """Whether the prompts use ``word`` as a noun or its modifier: a determiner stands before it somewhere
+    ("the wemo plug", "a female voice"; never "the remind", "the increase")."""
+    pattern = re.compile(rf"\b(?:a|an|the|my|your|our|this|that|some|any|new){{1}}\s+{re.escape(word)}\b")
+    return any(pattern.search(t.lower()) for t in texts)
+
+
+def _verb_object(family: str, verb: str, objects: Counter, count: int, texts: list[str], keywords: list[str],
+                 choose=None) -> str | None:
+    """The object of a task verb: what the prompts name after it, or a keyword phrase that extends it ("wemo" ->
+    "wemo plug", "list" -> "grocery list"); the category's keywords only when no object recurs."""
+    avoid = _VERB_FAMILIES.get(family.split()[0], set()) | set(verb.split())
+    named = [o for o, c in objects.most_common(3) if c >= max(2, 0.1 * count) and o not in avoid]
+    phrases = object_candidates(keywords, avoid, texts)
+    extend = [p for p in phrases if " " in p and set(p.split()) & set(named) and _noun_like(p.split()[0], texts)
+              and not any(w in _FAMILY_OF or w in _ACTIONS for w in p.split())]
+    candidates = list(dict.fromkeys(named + extend)) or phrases
+    if choose is not None:
+        return _object_term(candidates, choose)
+    return named[0] if named else _object_term(candidates)
+
+
 def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | None:
     """A task phrase, verb and object, from a category's own prompts (no LLM):
 
@@ -536,10 +564,10 @@ def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | Non
     objects: dict[str, Counter] = {}
     questions = 0
     for t in texts:
-        family, said, obj = _verb_and_object(t)
+        family, verb_said, obj = _verb_and_object(t)
         if family:
             families[family] += 1
-            verbs.setdefault(family, Counter())[said] += 1
+            verbs.setdefault(family, Counter())[verb_said] += 1
             if obj:
                 objects.setdefault(family, Counter())[obj] += 1
         elif _is_question(t):
@@ -547,25 +575,14 @@ def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | Non
     n = len(texts)
     family, count = families.most_common(1)[0] if families else (None, 0)
     if family and (count >= 0.3 * n or (count >= 0.15 * n and questions < 0.4 * n)) and family != "answer":
-        verb = verbs[family].most_common(1)[0][0]
-        avoid = _VERB_FAMILIES.get(family.split()[0], set()) | set(verb.split())
-        said = [o for o, c in objects.get(family, Counter()).most_common(3) if c >= max(2, 0.1 * count)
-                and o not in avoid]
-        # The object is what the prompts name after the verb, or a keyword phrase that contains it ("wemo" ->
-        # "wemo plug"); keywords alone only when no object recurs.
-        phrases = object_candidates(keywords, avoid, texts)
-        extend = [p for p in phrases if " " in p and set(p.split()) & set(said)
-                  and not any(w in _FAMILY_OF or w in _ACTIONS for w in p.split())]
-        candidates = list(dict.fromkeys(said + extend))
-        candidates = candidates or phrases
-        term = _object_term(candidates, choose) if choose is not None else (
-            said[0] if said else _object_term(candidates))
+        verb = family if family in _TASK_FAMILIES else verbs[family].most_common(1)[0][0]
+        term = _verb_object(family, verb, objects.get(family, Counter()), count, texts, keywords, choose)
         if term:
             head = term.split()
-            last = _plural(head[-1]) if family in _COUNTED and _counted(head[-1], texts) else head[-1]
+            last = _plural(head[-1]) if family in _COUNTED and _counted(term, texts) else head[-1]
             return _tidy_name(f"{verb} {' '.join(head[:-1] + [last])}")
         return _tidy_name(f"{verb} requests")
-    term = _object_term(object_candidates(keywords, set(), texts), choose)
+    term = _object_term(object_candidates(keywords, set()), choose)
     if not term:
         return None
     topic = "-".join(term.split())
