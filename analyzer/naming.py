@@ -362,6 +362,11 @@ _VERB_FAMILIES = {
     "order": {"order", "buy", "purchase"},
     "answer": {"answer", "respond", "reply"},
 }
+# Families named after the kind of work (their synonyms are one task: "Describe" and "Discuss" are "Explain");
+# in the others the verbs differ in what they do ("Add" is not "Set", "Delete" is not "Cancel"), so a name says
+# the verb the prompts say most.
+_TASK_FAMILIES = {"write", "summarize", "translate", "explain", "classify", "extract", "rewrite", "fix", "implement",
+                  "analyze", "solve", "calculate"}
 _PARTICLES = {"up", "down", "on", "off", "out"}
 # Verbs whose object reads as a kind of thing, so plural: "Write poems", "Book flights"; not "Turn up volume".
 _COUNTED = {"write", "translate", "classify", "extract", "create", "rewrite", "fix", "implement", "analyze", "solve",
@@ -392,7 +397,11 @@ _NOT_OBJECTS = {
     "ll", "ve", "im", "dont", "cant", "pls", "u", "ur", "0", "much", "many", "long", "go", "use", "make", "take",
     "give", "see", "look", "come", "put", "try", "work", "works", "working", "day", "days", "new", "old", "good",
     "bad", "right", "wrong", "help", "hello", "hi", "hey", "thanks", "thank", "please", "question", "questions",
+    "anymore", "currently", "already", "instead", "actually", "exactly", "soon", "far", "ago",
 }
+# Verbs outside the families that read as a second verb after the task's own ("Make change lights").
+_ACTIONS = {"start", "change", "increase", "decrease", "lower", "raise", "reset", "update", "switch", "need",
+            "want", "like", "going", "try", "trying", "let", "keep"}
 _UNCOUNTABLE = {"sql", "json", "code", "data", "information", "feedback", "advice", "music", "weather", "money",
                 "help", "news", "software", "math", "maths", "physics", "chemistry", "history", "traffic", "research",
                 "content", "copy", "text", "poetry", "spanish", "french", "english", "german", "python", "javascript",
@@ -410,22 +419,24 @@ def _opening(text: str) -> str:
     return _OPENERS.sub("", text, count=1)
 
 
-def _verb_and_object(text: str) -> tuple[str | None, str | None]:
-    """The task verb opening a request (its family, with a particle: "turn up") and the first noun-like word
-    after it."""
+def _verb_and_object(text: str) -> tuple[str | None, str | None, str | None]:
+    """The task verb opening a request: its family, the verb as said (with a particle: "turn up"), and the
+    first noun-like word after it."""
     words = _WORD.findall(_opening(text)[:200])
     if not words:
-        return None, None
-    family = _FAMILY_OF.get(words[0]) or _FAMILY_OF.get(words[0][:-1] if words[0].endswith("s") else "")
+        return None, None, None
+    said = words[0] if words[0] in _FAMILY_OF else words[0][:-1] if words[0].endswith("s") else ""
+    family = _FAMILY_OF.get(said)
     if family is None:
-        return None, None
+        return None, None, None
     rest = words[1:6]
-    if family in ("turn", "set", "look") and rest and rest[0] in _PARTICLES:
-        family, rest = f"{family} {rest[0]}", rest[1:]
+    if rest and rest[0] in _PARTICLES and (family in ("turn", "set") or said == "look"):
+        family = f"{family} {rest[0]}" if family in ("turn", "set") else family
+        said, rest = f"{said} {rest[0]}", rest[1:]
     for w in rest:
         if w not in _OBJECT_SKIP and w not in _NOT_OBJECTS and w not in _FAMILY_OF and w not in _PARTICLES and len(w) > 2:
-            return family, w
-    return family, None
+            return family, said, w
+    return family, said, None
 
 
 def _is_question(text: str) -> bool:
@@ -443,70 +454,135 @@ def _plural(noun: str) -> str:
     return noun + "s"
 
 
-def object_candidates(keywords: list[str], avoid: set[str] | frozenset[str] = frozenset()) -> list[str]:
-    """Keywords that can be the object of a task: no verb, no filler, not already said."""
+def _counted(term: str, texts: list[str]) -> bool:
+    """Whether the prompts treat ``term`` as a thing one counts: they say its plural, or "a", "this" or "another"
+    before it ("write a blog post" -> "Write blog posts"; "make coffee", "order chinese food" stay singular)."""
+    words = term.split()
+    plural = " ".join(words[:-1] + [_plural(words[-1])])
+    if plural == term:
+        return False
+    pattern = re.compile(rf"\b(?:{re.escape(plural)}|(?:a|an|another|each|every|one|this) {re.escape(term)})\b")
+    return sum(1 for t in texts if pattern.search(t.lower())) >= max(1, 0.05 * len(texts))
+
+
+# Words that join two phrases rather than sit inside one: a keyword pair spanning one is no phrase.
+_JOINERS = ("for", "of", "in", "to", "on", "with", "from", "at", "by", "about", "into", "than", "and", "or", "but",
+            "instead", "like", "as", "so", "if", "when", "while", "because", "after", "before", "during")
+
+
+def _said_together(term: str, texts: list[str]) -> bool:
+    """A two-word keyword is a phrase when the prompts say its words in that order within one clause ("activate
+    my card" -> "activate card", "card hasn't arrived" -> "card arrived"). c-TF-IDF also pairs words across a
+    preposition ("ingredients for pasta" -> "ingredients pasta") or across two prompts, which no one would say."""
+    if " " not in term:
+        return True
+    first, second = term.split(" ", 1)
+    joiners = "|".join(_JOINERS)
+    pattern = re.compile(rf"\b{re.escape(first)}\s+(?:(?!(?:{joiners})\b)[\w']+\s+){{0,2}}{re.escape(second)}\b")
+    return sum(1 for t in texts if pattern.search(t.lower())) >= min(2, len(texts))
+
+
+_CONTRACTIONS = {"that's", "it's", "what's", "there's", "here's", "he's", "she's", "let's", "who's", "where's",
+                 "how's", "when's", "why's"}
+
+
+def _no_object(word: str) -> bool:
+    """Words that cannot name the object of a task: fillers, masked numbers ("dl0"), contractions ("won't")."""
+    return (word in _NOT_OBJECTS or word in _CONTRACTIONS or word.endswith("n't") or len(word) < 2
+            or any(ch.isdigit() for ch in word))
+
+
+def object_candidates(keywords: list[str], avoid: set[str] | frozenset[str] = frozenset(),
+                      texts: list[str] | None = None) -> list[str]:
+    """Keywords that can be the object of a task: no verb, no filler, no masked number, not already said, and
+    (given the prompts) a two-word keyword only as the prompts say it."""
     usable = []
     for term in keywords[:8]:
         words = term.split()
-        if any(w in _NOT_OBJECTS or w in avoid or w.isdigit() or len(w) < 2 for w in words):
+        if any(_no_object(w) or w in avoid for w in words):
             continue
         if len(words) == 1 and (words[0] in _FAMILY_OF or len(words[0]) < 3):
+            continue
+        if texts is not None and not _said_together(term, texts):
             continue
         usable.append(term)
     return usable
 
 
-def _object_term(keywords: list[str], avoid: set[str], choose=None) -> str | None:
-    """The keyword that names what a category is about: the candidate ``choose`` prefers (categorize passes the
-    one nearest the category's centre in embedding space, KeyBERT-style), else the first candidate, or a
-    two-word phrase near the top that contains it ("apple" -> "apple pay")."""
-    usable = object_candidates(keywords, avoid)
-    if not usable:
+def _object_term(candidates: list[str], choose=None) -> str | None:
+    """The candidate that names what a category is about: the one ``choose`` prefers (categorize passes the one
+    nearest the category's centre and least like the other categories), else the first, or a two-word phrase
+    near the top that contains it ("apple" -> "apple pay")."""
+    if not candidates:
         return None
     if choose is not None:
-        return choose(usable)
-    first = usable[0]
+        return choose(candidates)
+    first = candidates[0]
     if " " not in first:
-        phrase = next((t for t in usable[1:4] if " " in t and first in t.split()), None)
+        phrase = next((t for t in candidates[1:4] if " " in t and first in t.split()), None)
         if phrase:
             return phrase
     return first
 
 
+def _noun_like(word: str, texts: list[str]) -> bool:
+    """Whether the prompts use ``word`` as a noun or its modifier: a determiner stands before it somewhere
+    ("the wemo plug", "a female voice"; never "the remind", "the increase")."""
+    pattern = re.compile(rf"\b(?:a|an|the|my|your|our|this|that|some|any|new){{1}}\s+{re.escape(word)}\b")
+    return any(pattern.search(t.lower()) for t in texts)
+
+
+def _verb_object(family: str, verb: str, objects: Counter, count: int, texts: list[str], keywords: list[str],
+                 choose=None) -> str | None:
+    """The object of a task verb: what the prompts name after it, or a keyword phrase that extends it ("wemo" ->
+    "wemo plug", "list" -> "grocery list"); the category's keywords only when no object recurs."""
+    avoid = _VERB_FAMILIES.get(family.split()[0], set()) | set(verb.split())
+    named = [o for o, c in objects.most_common(3) if c >= max(2, 0.1 * count) and o not in avoid]
+    phrases = object_candidates(keywords, avoid, texts)
+    extend = [p for p in phrases if " " in p and set(p.split()) & set(named) and _noun_like(p.split()[0], texts)
+              and not any(w in _FAMILY_OF or w in _ACTIONS for w in p.split())]
+    candidates = list(dict.fromkeys(named + extend)) or phrases
+    if choose is not None:
+        return _object_term(candidates, choose)
+    return named[0] if named else _object_term(candidates)
+
+
 def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | None:
     """A task phrase, verb and object, from a category's own prompts (no LLM):
 
-    - most prompts open with one kind of instruction ("Write a poem ...", "Translate ..."): that verb and the
-      object most of them name, or the category's first keyword ("Write poems", "Translate sentences");
+    - most prompts open with one kind of instruction ("Write a poem ...", "Add eggs to ..."): the verb most of
+      them say, and an object: a word they name after it or a keyword ("Write poems", "Add shopping lists");
     - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
     - otherwise "Handle <keyword> requests".
-    ``choose`` picks the object among candidate keywords (see ``_object_term``).
+    ``choose`` picks the object among the candidates (see ``_object_term``).
     None when there is neither an instruction nor a usable keyword."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         return None
-    verbs: Counter = Counter()
+    families: Counter = Counter()
+    verbs: dict[str, Counter] = {}
     objects: dict[str, Counter] = {}
     questions = 0
     for t in texts:
-        family, obj = _verb_and_object(t)
+        family, verb_said, obj = _verb_and_object(t)
         if family:
-            verbs[family] += 1
+            families[family] += 1
+            verbs.setdefault(family, Counter())[verb_said] += 1
             if obj:
                 objects.setdefault(family, Counter())[obj] += 1
         elif _is_question(t):
             questions += 1
     n = len(texts)
-    verb, count = verbs.most_common(1)[0] if verbs else (None, 0)
-    if verb and (count >= 0.3 * n or (count >= 0.15 * n and questions < 0.4 * n)) and verb != "answer":
-        said = objects.get(verb, Counter()).most_common(1)
-        obj = said[0][0] if said and said[0][1] >= max(2, 0.1 * count) else None
-        term = obj or _object_term(keywords, _VERB_FAMILIES.get(verb, set()) | {verb}, choose)
+    family, count = families.most_common(1)[0] if families else (None, 0)
+    if family and (count >= 0.3 * n or (count >= 0.15 * n and questions < 0.4 * n)) and family != "answer":
+        verb = family if family in _TASK_FAMILIES else verbs[family].most_common(1)[0][0]
+        term = _verb_object(family, verb, objects.get(family, Counter()), count, texts, keywords, choose)
         if term:
             head = term.split()
-            return _tidy_name(f"{verb} {' '.join(head[:-1] + [_plural(head[-1]) if verb in _COUNTED else head[-1]])}")
+            last = _plural(head[-1]) if family in _COUNTED and _counted(term, texts) else head[-1]
+            return _tidy_name(f"{verb} {' '.join(head[:-1] + [last])}")
         return _tidy_name(f"{verb} requests")
-    term = _object_term(keywords, set(), choose)
+    term = _object_term(object_candidates(keywords, set()), choose)
     if not term:
         return None
     topic = "-".join(term.split())

@@ -197,21 +197,29 @@ def term_chooser(con, embedder, kws: dict[int, list[str]], centre: dict[int, np.
     from ..embedders import embed_cached
     from ..naming import object_candidates
 
-    terms = sorted({t for cid, words in kws.items() if cid in centre for t in object_candidates(words)})
-    vectors = dict(zip(terms, normalise(embed_cached(con, terms, embedder).vectors), strict=True)) if terms else {}
+    vectors: dict[str, np.ndarray] = {}
+
+    def embed(terms) -> None:
+        missing = sorted(set(terms) - vectors.keys())
+        if missing:
+            vectors.update(zip(missing, normalise(embed_cached(con, missing, embedder).vectors), strict=True))
+
+    embed(t for cid, words in kws.items() if cid in centre for t in object_candidates(words))
     peers = {lv: [c for c in centre if level.get(c) == lv] for lv in set(level.values())}
 
     def score(cid: int, term: str) -> float:
-        if term not in vectors:
-            return -2.0
         others = [centre[c] for c in peers.get(level.get(cid, ""), []) if c != cid]
         nearest_other = max((float(vectors[term] @ o) for o in others), default=0.0)
         return float(vectors[term] @ centre[cid]) - CONTRAST * nearest_other
 
+    def pick(cid: int, candidates: list[str]) -> str:
+        embed(candidates)  # objects read off the prompts are not keywords: embedded when first seen
+        return max(candidates, key=lambda t: score(cid, t))
+
     def chooser(cid: int):
         if cid not in centre:
             return None
-        return lambda candidates: max(candidates, key=lambda t: score(cid, t))
+        return lambda candidates: pick(cid, candidates)
     return chooser
 
 
