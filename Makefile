@@ -31,7 +31,7 @@ SAMPLE_LOGS := $(shell find sample_logs -type f ! -name '*.md' ! -name '*.py')
 	touch $@
 
 demo: install .demo-sample-logs
-	$(PLAN) ingest sample_logs/
+	$(PLAN) ingest sample_logs/ --sample-rate 0.02
 	$(PLAN) categorize --top 12
 	$(PLAN) replay --endpoint embedded --per-category 2 --max-output-tokens 96
 	$(PLAN) judge
