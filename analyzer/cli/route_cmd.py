@@ -106,7 +106,7 @@ def classify(text, system_prompt, jsonl, endpoint, model, default_model, holdout
         con.close()
     for (line, _), result in zip(prompts, results, strict=True):
         result["input"] = line
-        _print(result, as_json, many=text == "-")
+        _show(result, as_json, many=text == "-")
     for line, reason in problems:
         say(f"stdin line {line}: {reason}; not classified.")
     if problems:
@@ -145,11 +145,11 @@ def _describe_target(target: dict) -> str:
     return f"{target.get('model')} ({target.get('kind')})"
 
 
-def _print(result: dict, as_json: bool, *, many: bool) -> None:
+def _show(result: dict, as_json: bool, *, many: bool) -> None:
     from ..output import gate
 
-    if as_json:
-        sys.stdout.write(json.dumps(gate(result), ensure_ascii=False, default=str) + "\n")
+    if as_json:  # JSON Lines: one object per prompt, gated as a structure, then as the line it becomes
+        echo(json.dumps(gate(result), ensure_ascii=False, default=str), limit=None)
         return
     head = f"[{result['input']}] " if many else ""
     if result["routed"]:
@@ -213,7 +213,7 @@ def export(fmt, out, utterances, embedding_model, embedding_endpoint, endpoint, 
     if as_json:
         emit_json(summary)
         return
-    _print_summary(summary)
+    _show_summary(summary)
 
 
 def _share(o: dict) -> str:
@@ -221,7 +221,7 @@ def _share(o: dict) -> str:
     return "n/a" if share is None else f"{share:.1%}"
 
 
-def _print_summary(s: dict) -> None:
+def _show_summary(s: dict) -> None:
     echo(f"Wrote {', '.join(s['files'])}: {s['routes']} routes; default route: {s['default']['model']}.")
     labels = {"logged": "as logged (centres)", "bare": "as bare user turns (centres)",
               "utterance": "by utterances (semantic-router scoring)"}
