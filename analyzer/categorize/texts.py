@@ -238,6 +238,25 @@ def _register_templates(con, templates: list[dict]) -> None:
         con.executemany("insert into _cat_prefix_tpl values (?, ?, ?)", prefix)
 
 
+def representation_sql() -> str:
+    """The text a request is embedded by, over ``b`` (the base columns), ``st`` and ``pt`` (its system and prefix
+    templates, joined by :func:`template_joins_sql`): what follows a template, else the system head and user turn.
+    ``plan route`` builds new prompts' texts with the same expression, so both place a prompt alike."""
+    return f"""case
+                     when b.sys_head = '' and b.usr_len = 0 then null
+                     when pt.prefix is not null then
+                         left(trim(substr(b.usr_text, length(pt.prefix) + 1)), {USER_CHARS_WITH_TEMPLATE})
+                     when st.template_id is not null then left(b.usr_text, {USER_CHARS_WITH_TEMPLATE})
+                     else case when b.sys_head <> '' then b.sys_head || ' | ' else '' end || left(b.usr_text, {USER_CHARS})
+                   end"""
+
+
+def template_joins_sql(system_templates: str, prefix_templates: str) -> str:
+    """Joins ``b`` to its system template ``st`` (by hash) and user-prefix template ``pt`` (by key and prefix)."""
+    return (f"left join {system_templates} st on st.sys_hash = b.sys_hash\n"
+            f"            left join {prefix_templates} pt on pt.prefix_key = b.prefix_key and starts_with(b.usr_text, pt.prefix)")
+
+
 def _request_table(con) -> None:
     """``_cat_req``: each request's representation, template and workload key (template, else an application
     tag, else its user when few users send all the traffic), and its spend in the full traffic (1/sample_rate)."""
@@ -258,16 +277,9 @@ def _request_table(con) -> None:
         from (
             select b.id, st.template_id as sys_template, pt.template_id as prefix_template, b.tag_key,
                    {by_user} as user_key,
-                   case
-                     when b.sys_head = '' and b.usr_len = 0 then null
-                     when pt.prefix is not null then
-                         left(trim(substr(b.usr_text, length(pt.prefix) + 1)), {USER_CHARS_WITH_TEMPLATE})
-                     when st.template_id is not null then left(b.usr_text, {USER_CHARS_WITH_TEMPLATE})
-                     else case when b.sys_head <> '' then b.sys_head || ' | ' else '' end || left(b.usr_text, {USER_CHARS})
-                   end as rep
+                   {representation_sql()} as rep
             from _cat_base b
-            left join _cat_sys_tpl st on st.sys_hash = b.sys_hash
-            left join _cat_prefix_tpl pt on pt.prefix_key = b.prefix_key and starts_with(b.usr_text, pt.prefix)
+            {template_joins_sql('_cat_sys_tpl', '_cat_prefix_tpl')}
         ) q join requests r on r.id = q.id
         """
     )

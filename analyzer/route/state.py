@@ -19,8 +19,7 @@ import numpy as np
 
 from .. import db
 from ..categorize.assign import nearest
-from ..categorize.texts import (PREFIX_KEY_CHARS, SYSTEM_HEAD_CHARS, USER_CHARS, USER_CHARS_WITH_TEMPLATE,
-                                _norm_sql)
+from ..categorize.texts import PREFIX_KEY_CHARS, SYSTEM_HEAD_CHARS, _norm_sql, representation_sql, template_joins_sql
 from ..categorize.vectors import normalise, with_templates
 from ..errors import PlanError
 
@@ -86,16 +85,9 @@ def represent_sql(source: str) -> str:
         prefix_tpl as (select left(match_key, {PREFIX_KEY_CHARS}) as prefix_key, match_key as prefix, template_id
                        from template_vectors where kind = 'user_prefix')
         select b.id, coalesce(st.template_id, pt.template_id) as template_id, b.has_system,
-               case
-                 when b.sys_head = '' and b.usr_len = 0 then null
-                 when pt.prefix is not null then
-                     left(trim(substr(b.usr_text, length(pt.prefix) + 1)), {USER_CHARS_WITH_TEMPLATE})
-                 when st.template_id is not null then left(b.usr_text, {USER_CHARS_WITH_TEMPLATE})
-                 else case when b.sys_head <> '' then b.sys_head || ' | ' else '' end || left(b.usr_text, {USER_CHARS})
-               end as rep
+               {representation_sql()} as rep
         from base b
-        left join sys_tpl st on st.sys_hash = b.sys_hash
-        left join prefix_tpl pt on pt.prefix_key = b.prefix_key and starts_with(b.usr_text, pt.prefix)
+        {template_joins_sql('sys_tpl', 'prefix_tpl')}
     """
 
 
