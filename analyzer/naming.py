@@ -525,6 +525,13 @@ def _object_term(candidates: list[str], choose=None) -> str | None:
     return first
 
 
+def _adds_words(term: str, other: str) -> bool:
+    """Whether ``other`` says something ``term`` does not: no word of it shares a stem with one of ``term``'s
+    ("pin blocked" adds nothing to "unblock pin", "expires" nothing to "card expire")."""
+    said = term.split()
+    return not any(w[:5] in s or s[:5] in w for w in other.split() for s in said)
+
+
 def _noun_like(word: str, texts: list[str]) -> bool:
     """Whether the prompts use ``word`` as a noun or its modifier: a determiner stands before it somewhere
     ("the wemo plug", "a female voice"; never "the remind", "the increase")."""
@@ -547,15 +554,16 @@ def _verb_object(family: str, verb: str, objects: Counter, count: int, texts: li
     return named[0] if named else _object_term(candidates)
 
 
-def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | None:
+def task_phrase(texts: list[str], keywords: list[str], choose=None, qualify=None) -> str | None:
     """A task phrase, verb and object, from a category's own prompts (no LLM):
 
     - most prompts open with one kind of instruction ("Write a poem ...", "Add eggs to ..."): the verb most of
       them say, and an object: a word they name after it or a keyword ("Write poems", "Add shopping lists");
     - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
     - otherwise "Handle <keyword> requests".
-    ``choose`` picks the object among the candidates (see ``_object_term``).
-    None when there is neither an instruction nor a usable keyword."""
+    ``choose`` picks the object among the candidates (see ``_object_term``); ``qualify(object, others)`` may add a
+    keyword that tells a question or request category from its neighbours ("Answer virtual-card questions:
+    rejected"). None when there is neither an instruction nor a usable keyword."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         return None
@@ -582,11 +590,15 @@ def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | Non
             last = _plural(head[-1]) if family in _COUNTED and _counted(term, texts) else head[-1]
             return _tidy_name(f"{verb} {' '.join(head[:-1] + [last])}")
         return _tidy_name(f"{verb} requests")
-    term = _object_term(object_candidates(keywords, set()), choose)
+    candidates = object_candidates(keywords, set())
+    term = _object_term(candidates, choose)
     if not term:
         return None
     topic = "-".join(term.split())
-    return _tidy_name(f"answer {topic} questions" if questions >= 0.4 * n else f"handle {topic} requests")
+    name = f"answer {topic} questions" if questions >= 0.4 * n else f"handle {topic} requests"
+    others = [t for t in candidates if _adds_words(term, t)]
+    second = qualify(term, others) if qualify is not None and others else None
+    return _tidy_name(f"{name}: {second}" if second else name)
 
 
 def _tidy_name(phrase: str) -> str:
