@@ -551,7 +551,9 @@ def _verb_object(family: str, verb: str, objects: Counter, count: int, texts: li
     candidates = list(dict.fromkeys(named + extend)) or phrases
     if choose is not None:
         return _object_term(candidates, choose)
-    return named[0] if named else _object_term(candidates)
+    if not named:
+        return _object_term(candidates)
+    return next((p for p in extend if named[0] in p.split()), named[0])
 
 
 def task_phrase(texts: list[str], keywords: list[str], choose=None, qualify=None) -> str | None:
