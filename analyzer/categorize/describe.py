@@ -209,21 +209,22 @@ class TermChooser:
             got = normalise(embed_cached(self.con, missing, self.embedder).vectors)
             self.vectors.update(zip(missing, got, strict=True))
 
-    def score(self, cid: int, term: str) -> float:
-        vector = self.vectors[term]
+    def score(self, cid: int, vector: np.ndarray) -> float:
         others = [self.centre[c] for c in self.peers.get(self.level.get(cid, ""), []) if c != cid]
         nearest_other = max((float(vector @ o) for o in others), default=0.0)
         return float(vector @ self.centre[cid]) - CONTRAST * nearest_other
 
     def _pick(self, cid: int, candidates: list[str]) -> str:
         self._embed(candidates)  # objects read off the prompts are not keywords: embedded when first seen
-        return max(candidates, key=lambda t: self.score(cid, t))
+        return max(candidates, key=lambda t: self.score(cid, self.vectors[t]))
 
     def _second(self, cid: int, term: str, candidates: list[str]) -> str | None:
-        together = {t: f"{term} {t}" for t in candidates}
-        self._embed([term, *together.values()])
-        best = max(candidates, key=lambda t: self.score(cid, together[t]), default=None)
-        if best is None or self.score(cid, together[best]) <= self.score(cid, term):
+        # A pair points where its two terms do together: the normalised sum of their vectors (as good as
+        # embedding the pair on Banking77, HWU64 and CLINC150, and no model call per category).
+        self._embed([term, *candidates])
+        pair = {t: normalise((self.vectors[term] + self.vectors[t])[None, :])[0] for t in candidates}
+        best = max(candidates, key=lambda t: self.score(cid, pair[t]), default=None)
+        if best is None or self.score(cid, pair[best]) <= self.score(cid, self.vectors[term]):
             return None
         return best
 
