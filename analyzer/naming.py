@@ -313,10 +313,11 @@ def unique_names(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[
         shared = set.intersection(*(set(keywords.get(c, [])) for c in members)) if members else set()
         for c in members:
             own = [k for k in keywords.get(c, []) if k not in shared and k.lower() not in out[c].lower()][:2]
-            while len(own) > 1 and len(f"{names[c]}: {', '.join(own)}") > NAME_CHARS + 8:
+            sep = ", " if ": " in names[c] else ": "  # a name may already carry a qualifier after a colon
+            while len(own) > 1 and len(f"{names[c]}{sep}{', '.join(own)}") > NAME_CHARS + 8:
                 own.pop()
             if own:
-                out[c] = f"{names[c]}: {', '.join(own)}"
+                out[c] = f"{names[c]}{sep}{', '.join(own)}"
         # Still equal (no distinctive keywords): number them so a person can tell them apart.
         again: dict[str, list[int]] = {}
         for c in members:
@@ -366,7 +367,7 @@ _VERB_FAMILIES = {
 # in the others the verbs differ in what they do ("Add" is not "Set", "Delete" is not "Cancel"), so a name says
 # the verb the prompts say most.
 _TASK_FAMILIES = {"write", "summarize", "translate", "explain", "classify", "extract", "rewrite", "fix", "implement",
-                  "analyze", "solve", "calculate"}
+                  "analyze", "solve"}
 _PARTICLES = {"up", "down", "on", "off", "out"}
 # Verbs whose object reads as a kind of thing, so plural: "Write poems", "Book flights"; not "Turn up volume".
 _COUNTED = {"write", "translate", "classify", "extract", "create", "rewrite", "fix", "implement", "analyze", "solve",
@@ -535,7 +536,7 @@ def _adds_words(term: str, other: str) -> bool:
 def _noun_like(word: str, texts: list[str]) -> bool:
     """Whether the prompts use ``word`` as a noun or its modifier: a determiner stands before it somewhere
     ("the wemo plug", "a female voice"; never "the remind", "the increase")."""
-    pattern = re.compile(rf"\b(?:a|an|the|my|your|our|this|that|some|any|new){{1}}\s+{re.escape(word)}\b")
+    pattern = re.compile(rf"\b(?:a|an|the|my|your|our|this|that|some|any|new)\s+{re.escape(word)}\b")
     return any(pattern.search(t.lower()) for t in texts)
 
 
@@ -560,7 +561,7 @@ def task_phrase(texts: list[str], keywords: list[str], choose=None, qualify=None
     """A task phrase, verb and object, from a category's own prompts (no LLM):
 
     - most prompts open with one kind of instruction ("Write a poem ...", "Add eggs to ..."): the verb most of
-      them say, and an object: a word they name after it or a keyword ("Write poems", "Add shopping lists");
+      them say, and an object: a word they name after it or a keyword ("Write poems", "Add grocery list");
     - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
     - otherwise "Handle <keyword> requests".
     ``choose`` picks the object among the candidates (see ``_object_term``); ``qualify(object, others)`` may add a

@@ -776,3 +776,11 @@ def test_a_category_without_any_keyword_is_still_named_from_its_requests():
     from analyzer.categorize.describe import _example_name
 
     assert _example_name(["ok", "ok", "yes"]) == 'Requests like "ok"'
+
+
+def test_equal_names_with_a_qualifier_are_told_apart_without_a_second_colon():
+    from analyzer.naming import unique_names
+
+    got = unique_names({1: "Answer card questions: rejected", 2: "Answer card questions: rejected"},
+                       {1: ["virtual", "card"], 2: ["physical", "card"]})
+    assert got == {1: "Answer card questions: rejected, virtual", 2: "Answer card questions: rejected, physical"}

@@ -190,7 +190,8 @@ class TermChooser:
     of the same level). ``choose(cid)`` picks the object; ``qualify(cid)`` a second term that makes the name
     point closer to its own category than the object alone ("Answer virtual-card questions: rejected").
     Measured on true intents, the share of names nearest their own intent's label, first c-TF-IDF keyword /
-    nearest the centre / this: Banking77 56% / 62% / 71%, HWU64 63% / 61% / 63%, CLINC150 58% / 65% / 65%."""
+    nearest the centre / this / with session 5's verbs, objects and qualifier: Banking77 56% / 62% / 71% / 70%,
+    HWU64 63% / 61% / 63% / 69%, CLINC150 58% / 65% / 65% / 71% (benchmarks/README.md)."""
 
     def __init__(self, con, embedder, kws: dict[int, list[str]], centre: dict[int, np.ndarray],
                  level: dict[int, str]):
