@@ -313,10 +313,11 @@ def unique_names(names: dict[int, str], keywords: dict[int, list[str]]) -> dict[
         shared = set.intersection(*(set(keywords.get(c, [])) for c in members)) if members else set()
         for c in members:
             own = [k for k in keywords.get(c, []) if k not in shared and k.lower() not in out[c].lower()][:2]
-            while len(own) > 1 and len(f"{names[c]}: {', '.join(own)}") > NAME_CHARS + 8:
+            sep = ", " if ": " in names[c] else ": "  # a name may already carry a qualifier after a colon
+            while len(own) > 1 and len(f"{names[c]}{sep}{', '.join(own)}") > NAME_CHARS + 8:
                 own.pop()
             if own:
-                out[c] = f"{names[c]}: {', '.join(own)}"
+                out[c] = f"{names[c]}{sep}{', '.join(own)}"
         # Still equal (no distinctive keywords): number them so a person can tell them apart.
         again: dict[str, list[int]] = {}
         for c in members:
@@ -366,7 +367,7 @@ _VERB_FAMILIES = {
 # in the others the verbs differ in what they do ("Add" is not "Set", "Delete" is not "Cancel"), so a name says
 # the verb the prompts say most.
 _TASK_FAMILIES = {"write", "summarize", "translate", "explain", "classify", "extract", "rewrite", "fix", "implement",
-                  "analyze", "solve", "calculate"}
+                  "analyze", "solve"}
 _PARTICLES = {"up", "down", "on", "off", "out"}
 # Verbs whose object reads as a kind of thing, so plural: "Write poems", "Book flights"; not "Turn up volume".
 _COUNTED = {"write", "translate", "classify", "extract", "create", "rewrite", "fix", "implement", "analyze", "solve",
@@ -525,10 +526,17 @@ def _object_term(candidates: list[str], choose=None) -> str | None:
     return first
 
 
+def _adds_words(term: str, other: str) -> bool:
+    """Whether ``other`` says something ``term`` does not: no word of it shares a stem with one of ``term``'s
+    ("pin blocked" adds nothing to "unblock pin", "expires" nothing to "card expire")."""
+    said = term.split()
+    return not any(w[:5] in s or s[:5] in w for w in other.split() for s in said)
+
+
 def _noun_like(word: str, texts: list[str]) -> bool:
     """Whether the prompts use ``word`` as a noun or its modifier: a determiner stands before it somewhere
     ("the wemo plug", "a female voice"; never "the remind", "the increase")."""
-    pattern = re.compile(rf"\b(?:a|an|the|my|your|our|this|that|some|any|new){{1}}\s+{re.escape(word)}\b")
+    pattern = re.compile(rf"\b(?:a|an|the|my|your|our|this|that|some|any|new)\s+{re.escape(word)}\b")
     return any(pattern.search(t.lower()) for t in texts)
 
 
@@ -544,18 +552,21 @@ def _verb_object(family: str, verb: str, objects: Counter, count: int, texts: li
     candidates = list(dict.fromkeys(named + extend)) or phrases
     if choose is not None:
         return _object_term(candidates, choose)
-    return named[0] if named else _object_term(candidates)
+    if not named:
+        return _object_term(candidates)
+    return next((p for p in extend if named[0] in p.split()), named[0])
 
 
-def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | None:
+def task_phrase(texts: list[str], keywords: list[str], choose=None, qualify=None) -> str | None:
     """A task phrase, verb and object, from a category's own prompts (no LLM):
 
     - most prompts open with one kind of instruction ("Write a poem ...", "Add eggs to ..."): the verb most of
-      them say, and an object: a word they name after it or a keyword ("Write poems", "Add shopping lists");
+      them say, and an object: a word they name after it or a keyword ("Write poems", "Add grocery list");
     - most are questions: "Answer <keyword> questions" ("Answer card-delivery questions");
     - otherwise "Handle <keyword> requests".
-    ``choose`` picks the object among the candidates (see ``_object_term``).
-    None when there is neither an instruction nor a usable keyword."""
+    ``choose`` picks the object among the candidates (see ``_object_term``); ``qualify(object, others)`` may add a
+    keyword that tells a question or request category from its neighbours ("Answer virtual-card questions:
+    rejected"). None when there is neither an instruction nor a usable keyword."""
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         return None
@@ -582,11 +593,15 @@ def task_phrase(texts: list[str], keywords: list[str], choose=None) -> str | Non
             last = _plural(head[-1]) if family in _COUNTED and _counted(term, texts) else head[-1]
             return _tidy_name(f"{verb} {' '.join(head[:-1] + [last])}")
         return _tidy_name(f"{verb} requests")
-    term = _object_term(object_candidates(keywords, set()), choose)
+    candidates = object_candidates(keywords, set())
+    term = _object_term(candidates, choose)
     if not term:
         return None
     topic = "-".join(term.split())
-    return _tidy_name(f"answer {topic} questions" if questions >= 0.4 * n else f"handle {topic} requests")
+    name = f"answer {topic} questions" if questions >= 0.4 * n else f"handle {topic} requests"
+    others = [t for t in candidates if _adds_words(term, t)]
+    second = qualify(term, others) if qualify is not None and others else None
+    return _tidy_name(f"{name}: {second}" if second else name)
 
 
 def _tidy_name(phrase: str) -> str:

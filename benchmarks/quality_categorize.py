@@ -12,7 +12,8 @@ price per token makes it) and `categorize()` runs twice, through the library exa
   cosine, against every label written as words) to the label most of its requests carry, for the intents and
   for the named categories (bar: >= 70%).
 
-Also, on the same MiniLM vectors: plain KMeans and categorize's clusterer at the true k (the clustering alone).
+Also, on the same MiniLM vectors: plain KMeans and categorize's clusterer at the true k (the clustering alone),
+and the naming alone: every true intent named by categorize's naming steps (perfect clusters).
 
 Sets: CLINC150 test (150 intents; and each of its 10 domains alone, 15 intents each: ten single-app sets),
 MT-Bench (8 categories), Arena-Hard v2.0 (category, subcategory) from ../shared/eval; Banking77 (test split,
@@ -175,6 +176,44 @@ def clustering_alone(texts: list[str], labels: list[str], k: int) -> dict:
             "clusterer": scores(labels, Clusterer(x, seed=0).fit(k)[0])}
 
 
+def _as_categorize_reads(text: str) -> str:
+    """A prompt as categorize embeds it (lower-cased, whitespace collapsed, digits masked): the cached vectors hit."""
+    return re.sub(r"[0-9]+", "0", " ".join(text[:1000].lower().split()))[:500]
+
+
+def names_alone(texts: list[str], labels: list[str]) -> float | None:
+    """Naming alone, on perfect clusters: each true intent named by categorize's own steps (c-TF-IDF against the
+    other intents, ``TermChooser`` on the intents' centres, ``task_phrase``); the share of names nearest their
+    own label, as for the categories."""
+    from analyzer.categorize.describe import KEYWORD_TEXTS, KEYWORDS_PER_CATEGORY, TermChooser, normalise
+    from analyzer.db import connect
+    from analyzer.embedders import embed_cached, get_embedder
+    from analyzer.naming import ctfidf_keywords, keyword_name, task_phrase
+
+    path = BENCH_DIR / "quality_names_alone.duckdb"
+    path.unlink(missing_ok=True)
+    con = connect(str(path))
+    try:
+        con.execute(f"attach '{BENCH_DIR / 'quality_vectors.duckdb'}' as vec")
+        con.execute("insert into embeddings select * from vec.embeddings")
+        con.execute("detach vec")
+        model = get_embedder("all-MiniLM-L6-v2")
+        reps = [_as_categorize_reads(t) for t in texts]
+        x = normalise(embed_cached(con, reps, model).vectors)
+        ids = {y: i + 1 for i, y in enumerate(sorted(set(labels)))}
+        of = np.array([ids[y] for y in labels])
+        docs = {c: [r for r, o in zip(reps, of, strict=True) if o == c][:KEYWORD_TEXTS] for c in ids.values()}
+        kws = {c: [w for w, _ in k] for c, k in ctfidf_keywords(docs, KEYWORDS_PER_CATEGORY).items()}
+        centre = {c: normalise(x[of == c].sum(axis=0, keepdims=True))[0] for c in ids.values()}
+        terms = TermChooser(con, model, kws, centre, dict.fromkeys(ids.values(), "intent"))
+        named = [(task_phrase(docs[c], kws[c], terms.choose(c), terms.qualify(c)) or keyword_name(kws[c]), y)
+                 for y, c in ids.items()]
+    finally:
+        con.close()
+        path.unlink(missing_ok=True)
+    return names_nearest_own_label(named, labels)
+
+
 def evaluate(name: str, texts: list[str], labels: list[str], *, alone: bool) -> dict:
     con, path = _database(name, texts, labels)
     try:
@@ -188,6 +227,7 @@ def evaluate(name: str, texts: list[str], labels: list[str], *, alone: bool) -> 
         path.unlink(missing_ok=True)
     if alone:
         out["clustering_alone"] = clustering_alone(texts, labels, k)
+        out["names_alone"] = names_alone(texts, labels)
     return out
 
 
@@ -208,7 +248,8 @@ def main() -> None:
         print(f"{name:24s} n={r['n']:5d} k*={r['true_k']:3d} | default k={d['k']:3d} NMI {d['nmi']:.3f} "
               f"named {d['named_level']:8s} share {d['named_share_of_spend']:.0%} | true k NMI {t['nmi']:.3f} "
               f"ARI {t['ari']:.3f} names(named {t['names_nearest_own_label']['named']}, intents "
-              f"{t['names_nearest_own_label']['intents']}) {r.get('clustering_alone', '')}", file=sys.stderr,
+              f"{t['names_nearest_own_label']['intents']}) {r.get('clustering_alone', '')} names on true intents "
+              f"{r.get('names_alone')}", file=sys.stderr,
               flush=True)
     if args.json:
         json.dump(results, sys.stdout, indent=2)

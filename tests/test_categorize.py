@@ -752,7 +752,64 @@ def test_task_phrases_name_the_task_from_the_prompts(texts, keywords, expected):
     assert task_phrase(texts, keywords) == expected
 
 
+@pytest.mark.parametrize("texts, keywords, expected", [
+    # Command verbs are said as the prompts say them: adding is not setting, deleting is not cancelling.
+    (["add milk to my grocery list", "add eggs to the grocery list", "please add bread to my grocery list"],
+     ["grocery list", "milk", "eggs"], "Add grocery list"),
+    (["turn off the wemo plug", "turn off my wemo plug", "switch off the wemo"], ["wemo plug", "wemo", "socket"],
+     "Turn off wemo plug"),
+    (["delete the meeting from my calendar", "delete my dentist event", "remove the event on friday",
+      "delete all events tomorrow"], ["event", "events", "calendar"], "Delete events"),
+    (["make coffee please", "make me some coffee", "can you make coffee now"], ["coffee"], "Make coffee"),
+    # Task verbs keep the name of their kind of work ("Describe" and "Discuss" are explaining).
+    (["describe photosynthesis in plants", "discuss the causes of inflation", "describe how tides work",
+      "explain the water cycle"], ["photosynthesis", "inflation"], "Explain photosynthesis"),
+    # A plural only for what the prompts count ("a poem"), not for a mass noun ("make coffee").
+    (["write a poem about rain", "write me a poem", "write a short poem"], ["poem", "rain"], "Write poems"),
+])
+def test_task_phrases_say_the_verb_and_count_only_countable_objects(texts, keywords, expected):
+    from analyzer.naming import task_phrase
+
+    assert task_phrase(texts, keywords) == expected
+
+
+def test_a_question_category_can_add_the_keyword_that_tells_it_from_its_neighbours():
+    from analyzer.naming import task_phrase
+
+    texts = ["why was my virtual card rejected?", "my virtual card doesn't work", "why is my virtual card declined?"]
+    keywords = ["virtual card", "rejected", "virtual", "card work"]
+    seen = {}
+
+    def qualify(term, others):
+        seen["term"], seen["others"] = term, others
+        return "rejected"
+
+    assert task_phrase(texts, keywords, qualify=qualify) == "Answer virtual-card questions: rejected"
+    # Terms that only repeat the object's words are never offered as its qualifier.
+    assert seen == {"term": "virtual card", "others": ["rejected"]}
+    assert task_phrase(texts, keywords, qualify=lambda term, others: None) == "Answer virtual-card questions"
+
+
+def test_a_keyword_pair_names_the_object_of_a_verb_only_as_the_prompts_say_it():
+    from analyzer.naming import _said_together
+
+    texts = ["what are the ingredients for pasta", "list the ingredients for lasagna", "activate my card",
+             "how do i activate my card", "my card hasn't arrived", "the card still hasn't arrived"]
+    assert _said_together("activate card", texts)       # a determiner between
+    assert _said_together("card arrived", texts)        # a clause's own words between
+    assert not _said_together("ingredients pasta", texts)  # across a preposition
+    assert not _said_together("card activate", texts)   # never in that order
+
+
 def test_a_category_without_any_keyword_is_still_named_from_its_requests():
     from analyzer.categorize.describe import _example_name
 
     assert _example_name(["ok", "ok", "yes"]) == 'Requests like "ok"'
+
+
+def test_equal_names_with_a_qualifier_are_told_apart_without_a_second_colon():
+    from analyzer.naming import unique_names
+
+    got = unique_names({1: "Answer card questions: rejected", 2: "Answer card questions: rejected"},
+                       {1: ["virtual", "card"], 2: ["physical", "card"]})
+    assert got == {1: "Answer card questions: rejected, virtual", 2: "Answer card questions: rejected, physical"}

@@ -180,9 +180,9 @@ def _describe(con, s: CategorizeSettings, prep: PreparedTexts, fit: FitSet, clus
     task_of = {cid: infer_task_type(samples.get(cid, [])) for cid in members if cid != OTHER_ID}
     template_text = {template_id(t["kind"], t["key"]): t.get("display") or t["text"] for t in prep.templates}
     level = {ids[k]: n.level for k, n in tree.nodes.items()}
-    chooser = d.term_chooser(con, embedder, keywords, d.centres_of_categories(members, clusters, fit), level)
+    terms = d.TermChooser(con, embedder, keywords, d.centres_of_categories(members, clusters, fit), level)
     names, name_source = d.names(tree, ids, keywords, texts, samples, task_of, template_text,
-                                 d.dominant_templates(con), chooser)
+                                 d.dominant_templates(con), terms)
     examples = d.examples(con, fit, clusters, members)
     descriptions: dict[int, str] = {}
     named_ids = [ids[k] for k in tree.named]
