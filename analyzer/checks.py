@@ -324,6 +324,7 @@ def _parse_json(case: Case, strict: bool | None) -> tuple[Any, Verdict | None]:
 class JsonValid(Check):
     name = "json_valid"
     params = {"strict": None}
+    strict: bool | None
     description = "The answer is valid JSON after stripping code fences (strict: no text around it)."
 
     def check(self, case):
@@ -401,6 +402,8 @@ def shape_problems(expected: dict, got: Any, path: str = "$") -> tuple[list[str]
 class JsonSchemaMatch(Check):
     name = "json_schema_match"
     params = {"schema": None, "strict": None}
+    schema: Any  # a JSON Schema (a table in plan.toml) or the path of a file holding one
+    strict: bool | None
     description = ("The JSON has the frontier answer's keys and types, or validates against a JSON Schema "
                    "(the `schema` file given in plan.toml, else the one the request asked for in response_format).")
 
@@ -521,6 +524,7 @@ def _sql_statements(sql: str, dialect: str | None) -> tuple[bool, str]:
 class SqlParses(Check):
     name = "sql_parses"
     params = {"dialect": None}
+    dialect: str | None
     description = "The SQL parses with sqlglot in the configured dialect, else the one the prompt names."
 
     def check(self, case):
@@ -601,6 +605,7 @@ def non_background_share(pixels) -> float:
 class SvgRenders(Check):
     name = "svg_renders"
     params = {"min_ink": 0.001}
+    min_ink: float
     description = "The SVG is well-formed XML and renders (resvg) to an image with visible content."
 
     def check(self, case):
@@ -878,6 +883,10 @@ def _short(text: str | None, limit: int = 60) -> str:
 class Regex(Check):
     name = "regex"
     params = {"pattern": None, "flags": "", "full": False, "negate": False}
+    pattern: str | None
+    flags: str
+    full: bool
+    negate: bool
     description = "The answer matches a regular expression (full=true: the whole answer; negate=true: must not match)."
 
     def __init__(self, when=None, **params):
@@ -904,6 +913,10 @@ class Regex(Check):
 class Contains(Check):
     name = "contains"
     params = {"text": None, "case_sensitive": False, "any": False, "negate": False}
+    text: str | list[str] | None
+    case_sensitive: bool
+    any: bool
+    negate: bool
     description = "The answer contains the text (a list: all of them, or any with any=true; negate=true: none)."
 
     def __init__(self, when=None, **params):
@@ -930,6 +943,9 @@ class MaxLength(Check):
     name = "max_length"
     evidence = "constraint"
     params = {"chars": None, "words": None, "ratio": None}
+    chars: int | None
+    words: int | None
+    ratio: float | None
     description = "The answer is at most `chars` characters, `words` words, or `ratio` times the frontier answer's length."
 
     def __init__(self, when=None, **params):
@@ -1012,6 +1028,8 @@ class Similarity(Check):
     evidence = "similarity"
     needs_frontier = True
     params = {"threshold": DEFAULT_SIMILARITY_THRESHOLD, "embedder": None}
+    threshold: float
+    embedder: str | None
     description = (f"Embedding cosine to the frontier answer is at least the threshold (default "
                    f"{DEFAULT_SIMILARITY_THRESHOLD}, calibrated on MT-Bench: it separates answers to the question "
                    "from answers to other questions; it does not grade correctness).")
@@ -1103,7 +1121,14 @@ class LlmJudge(Check):
     needs_frontier = True
     params = {"endpoint": None, "model": None, "rubric": DEFAULT_RUBRIC, "allow_remote": False, "concurrency": 2,
               "timeout_s": 300.0, "max_tokens": 2048, "min_score": 0.5}
-    # As plan.toml or the flags give them (Check.__init__ sets every parameter); converted where used.
+    # The parameters, as plan.toml or the flags give them: Check.__init__ sets each one on the instance (so do the
+    # annotations on the other checks); the numbers are converted where used.
+    endpoint: str | None
+    model: str | None
+    rubric: str
+    allow_remote: bool
+    concurrency: int
+    timeout_s: float
     max_tokens: int | float | str
     min_score: float | str
     description = ("A judge model compares the local and frontier answers with a rubric, in both orders to cancel "
@@ -1166,7 +1191,7 @@ class LlmJudge(Check):
                 async def one(messages):
                     async with limit:
                         try:
-                            result = await achat(self._url, self.model, messages, params=self._call_params(),
+                            result = await achat(self._url, str(self.model), messages, params=self._call_params(),
                                                  timeout=timeout, client=client)
                             return result.text, None
                         except LLMError as exc:

@@ -21,12 +21,16 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .errors import PlanError
 from .quiet import quiet_environment, third_party_quiet
+
+if TYPE_CHECKING:
+    from model2vec import StaticModel
+    from sentence_transformers import SentenceTransformer
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 STATIC_EMBEDDER = "static-minilm"
@@ -115,7 +119,7 @@ class SentenceTransformerEmbedder:
             self.path = name_or_path
         self.batch_size = batch_size
         self.device = device
-        self._model = None
+        self._model: SentenceTransformer | None = None
 
     @property
     def model(self):
@@ -161,7 +165,7 @@ class StaticEmbedder:
     def __init__(self, path: str | os.PathLike | None = None):
         self.name = STATIC_EMBEDDER
         self.path = Path(path) if path else None
-        self._model = None
+        self._model: StaticModel | None = None
 
     @property
     def model(self):

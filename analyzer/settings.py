@@ -105,6 +105,6 @@ def _resolve_field(cls: type[StageSettings], f: dataclasses.Field, config: dict,
 
 
 def _default(f: dataclasses.Field) -> Any:
-    if f.default_factory is not _MISSING:  # type: ignore[misc]
-        return f.default_factory()  # type: ignore[misc]
+    if f.default_factory is not _MISSING:
+        return f.default_factory()
     return None if f.default is _MISSING else f.default

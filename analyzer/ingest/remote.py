@@ -284,7 +284,7 @@ class RemoteObject(SourceFile):
             identity=info.url, version=info.version,
         )
 
-    @property  # type: ignore[override]
+    @property
     def on_read(self):
         return self._on_read
 

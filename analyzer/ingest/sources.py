@@ -93,7 +93,7 @@ class SourceFile:
         return name[:-3] if name.lower().endswith(".gz") else name
 
     def open_binary(self):
-        raw = open(self.path, "rb", buffering=0)
+        raw: io.RawIOBase = open(self.path, "rb", buffering=0)
         if self.on_read is not None or self.digest is not None:
             raw = _CountingReader(raw, self.on_read, self.digest)
         buffered = io.BufferedReader(raw, buffer_size=1 << 20)

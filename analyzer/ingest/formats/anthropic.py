@@ -327,7 +327,7 @@ class AnthropicBatchResults:
             message = maybe_json(result.get("message"))
             if isinstance(message, dict):
                 record.update({k: v for k, v in message_fields(message).items() if v is not None})
-            record["status"] = _RESULT_STATUS.get(kind, str(kind or "unknown")) if kind != "succeeded" else record.get("status", "ok")
+            record["status"] = _RESULT_STATUS.get(str(kind), str(kind or "unknown")) if kind != "succeeded" else record.get("status", "ok")
             source = take_batch_input(ctx, BATCH_STORE, custom_id, record.get("model"), src.display)
             if source is not None:
                 join_batch_input(record, source)
