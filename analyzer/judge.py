@@ -581,7 +581,10 @@ def _error_fix(errors: dict) -> str:
 
     if errors.get("deterministic", 0) >= errors.get("transient", 0):
         example = errors.get("example") or "the server refused the requests"
-        return (f"the endpoint refused them ({example}), so running again as it is will not help: "
+        kinds = errors.get("kinds") or {}
+        refused = ("they were not sent, too long for the model's context window" if kinds and
+                   set(kinds) == {"context_exceeded"} else "the endpoint refused them")
+        return (f"{refused} ({example}), so running again as it is will not help: "
                 f"{deterministic_hint(example)}")
     return "they failed for reasons that can pass (timeouts, dropped connections, 429, 5xx): run `plan replay` again to retry them"
 

@@ -45,7 +45,7 @@ def demo_steps(makefile: Path = ROOT / "Makefile") -> list[list[str]]:
     return steps
 
 
-def run_step(args: list[str], workdir: Path, env: dict) -> dict:
+def run_step(args: list[str], workdir: Path, env: dict, name: str = "first") -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
@@ -54,6 +54,7 @@ def run_step(args: list[str], workdir: Path, env: dict) -> dict:
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    (workdir / f"{name}-{args[0]}.stderr").write_text(proc.stderr)  # to read what a user would see
     if proc.returncode != 0:
         raise SystemExit(f"plan {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return {"step": args[0], "command": "plan " + " ".join(args), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
@@ -64,7 +65,7 @@ def run_step(args: list[str], workdir: Path, env: dict) -> dict:
 def run_pass(steps: list[list[str]], workdir: Path, env: dict, name: str) -> list[dict]:
     out = []
     for args in steps:
-        result = run_step(args, workdir, env) | {"pass": name}
+        result = run_step(args, workdir, env, name) | {"pass": name}
         print(f"{name:>6} {result['step']:<11} {result['wall_s']:>7.1f} s wall {result['cpu_s']:>7.1f} s CPU  "
               f"load {result['load_before']:.1f} -> {result['load_after']:.1f}", file=sys.stderr, flush=True)
         out.append(result)

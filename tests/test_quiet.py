@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pyarrow as pa
+import pytest
 
 from analyzer.db import connect, insert_arrow
 
@@ -38,6 +39,7 @@ def _database(path: str) -> None:
     con.close()
 
 
+@pytest.mark.slow
 def test_a_command_that_loads_the_embedder_prints_only_our_own_lines_on_stderr(tmp_path):
     db = str(tmp_path / "plan.duckdb")
     _database(db)

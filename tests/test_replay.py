@@ -455,7 +455,7 @@ def test_a_prompt_longer_than_the_stated_context_is_not_sent_and_the_category_is
     assert "larger context" in " ".join(out["advice"])
     verdicts = {c["category_id"]: c for c in judge(con, JudgeSettings.resolve({}), progress=False)["categories"]}
     assert verdicts[1]["decision"] == "not_measured"  # 2 of 3 calls could not be made: no verdict on the model
-    assert "larger context" in verdicts[1]["decision_reason"]
+    assert "not sent" in verdicts[1]["decision_reason"] and "larger context" in verdicts[1]["decision_reason"]
     again = run(con, endpoint=openai_stub.url, model="stub-model", per_category=3)  # context unknown: all sent
     assert again["calls_made"] == 2 and len(openai_stub.requests) == 5
 
