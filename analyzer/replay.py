@@ -875,6 +875,7 @@ def _summary(con, settings: ReplaySettings, target: _Target, sample: list[dict],
         "limit": settings.limit,
         "sampled": len(sample),
         "remaining": sum(c["sampled"] - c["done"] for c in categories),
+        "remaining_retriable": sum(max(0, c["sampled"] - c["done"] - c["failed_deterministic"]) for c in categories),
         "errors": dict(run.errors) if run else {},
         "errors_by_class": {k: (run.error_classes[k] if run else 0) for k in ERROR_CLASSES},
         "downgrades": dict(sorted(run.downgrades.items())) if run else {},
@@ -932,7 +933,9 @@ def advice(summary: dict, deterministic_example: str | None) -> list[str]:
                    "HTTP 429 or 5xx): run the same command again to retry them"
                    + (" (a higher --timeout or a lower --concurrency helps with timeouts)." if summary["errors"].get("timeout") else "."))
     if by_class.get("deterministic"):
-        out.append(f"{by_class['deterministic']} calls were refused by the endpoint ({deterministic_example}); "
+        unsent = summary["errors"].get("context_exceeded", 0) == by_class["deterministic"]
+        what = "were not sent, too long for the model's context window" if unsent else "were refused by the endpoint"
+        out.append(f"{by_class['deterministic']} calls {what} ({deterministic_example}); "
                    f"running again as it is will not help: {deterministic_hint(deterministic_example)}.")
     if summary["downgrades"]:
         steps = ", ".join(f"{describe(k)} ({v})" for k, v in summary["downgrades"].items())

@@ -433,6 +433,7 @@ def test_a_request_the_endpoint_refuses_as_it_is_is_a_deterministic_error_not_re
     advice = " ".join(out["advice"])
     assert "will not help" in advice and "larger context" in advice and "run the same command again" not in advice
     assert out["categories"][0]["failed_deterministic"] == 2
+    assert "refused by the endpoint" in advice and out["remaining_retriable"] == 0
 
 
 def test_a_prompt_longer_than_the_stated_context_is_not_sent_and_the_category_is_not_measured(con, openai_stub):
@@ -453,6 +454,9 @@ def test_a_prompt_longer_than_the_stated_context_is_not_sent_and_the_category_is
     assert {r["error_kind"] for r in stored} == {"context_exceeded"} and {r["error_class"] for r in stored} == {"deterministic"}
     assert "11,000 input tokens logged" in stored[0]["error"] and "context window of 8,192 tokens" in stored[0]["error"]
     assert "larger context" in " ".join(out["advice"])
+    assert "not sent, too long for the model's context window" in " ".join(out["advice"])
+    assert "refused by the endpoint" not in " ".join(out["advice"])
+    assert out["remaining"] == 2 and out["remaining_retriable"] == 0  # running again as is cannot answer them
     verdicts = {c["category_id"]: c for c in judge(con, JudgeSettings.resolve({}), progress=False)["categories"]}
     assert verdicts[1]["decision"] == "not_measured"  # 2 of 3 calls could not be made: no verdict on the model
     assert "not sent" in verdicts[1]["decision_reason"] and "larger context" in verdicts[1]["decision_reason"]

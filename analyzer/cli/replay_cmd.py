@@ -141,5 +141,7 @@ def _print_summary(s: dict) -> None:
         say("Failures: " + ", ".join(f"{k} ({v})" for k, v in s["errors"].items()) + ".")
     for sentence in s["advice"]:
         say(sentence)
-    if s["remaining"]:
-        say(f"{s['remaining']} sampled requests still without an answer; run again to continue.")
+    if s["remaining_retriable"]:
+        say(f"{s['remaining_retriable']} sampled requests still without an answer; run again to continue.")
+    elif s["remaining"]:
+        say(f"{s['remaining']} sampled requests have no answer, and running again as it is will not change that (above).")
