@@ -790,23 +790,27 @@ def _tally_answer(a: _Tally, replay_id: int, js: list[dict], human: dict | None,
 
 
 def _call_stats(con, model: str | None) -> dict[int, dict]:
-    """Per category: answers, failed calls by class and kind (with one server message), and fallback steps,
+    """Per category: answers (and how many the output-token cap cut short), failed calls by class and kind (with
+    one server message), and fallback steps,
     over the replays of ``model`` whose request the frontier answered."""
     if model is None:
         return {}
     out: dict[int, dict] = {}
-    for cid, error, kind, klass, downgrades in rows(con, f"""
-            select coalesce(rc.category_id, r.category_id), r.error, r.error_kind, {ERROR_CLASS_SQL}, r.downgrades_json
+    for cid, error, kind, klass, downgrades, finish in rows(con, f"""
+            select coalesce(rc.category_id, r.category_id), r.error, r.error_kind, {ERROR_CLASS_SQL}, r.downgrades_json,
+                   r.finish_reason
             from replays r join requests q on q.id = r.request_id
             left join request_categories rc on rc.request_id = r.request_id
             where r.model = ? and ({frontier_outcome_sql('q')}) is null and (r.output_text is not null or r.error is not null)
             order by r.id
         """, [model]):
-        s = out.setdefault(cid, {"answers": 0, "errors": {"calls": 0, "transient": 0, "deterministic": 0, "kinds": {},
-                                                           "example": None}, "downgrades": Counter()})
+        s = out.setdefault(cid, {"answers": 0, "cut_short": 0, "errors": {"calls": 0, "transient": 0, "deterministic": 0,
+                                                                          "kinds": {}, "example": None},
+                                 "downgrades": Counter()})
         s["downgrades"].update(_parse_json(downgrades, []))
         if error is None:
             s["answers"] += 1
+            s["cut_short"] += finish == "length"  # stopped by the replay's output-token cap, not by the model
             continue
         e = s["errors"]
         e["calls"] += 1
@@ -873,6 +877,7 @@ def _summary(cid: int, a: _Tally, calls: dict, cat: dict, stored: dict, criteria
         "answers": calls.get("answers", n + a.unjudged),
         "errors": calls.get("errors") or {"calls": 0, "transient": 0, "deterministic": 0, "kinds": {}, "example": None},
         "downgrades": calls.get("downgrades") or {},
+        "cut_short": calls.get("cut_short", 0),
         "evidence": evidence,
         "evidence_counts": counts,
         "evidence_label": evidence_label(evidence, counts, checks, judge_info.get("model") if uses_judge else None,
@@ -984,15 +989,15 @@ def _store(con, out: list[dict], criteria: dict, thresholds: dict, model: str | 
             "insert into category_acceptance (category_id, name, task_type, model, n, passed, acceptance, ci_low, "
             "ci_high, decision, decision_reason, caught_failures, human_reviewed, unjudged, margin, n_needed, "
             "n_to_decide, checks_json, criteria_json, failure_reasons_json, examples_json, thresholds_json, "
-            "answers, errors_json, downgrades_json, evidence, evidence_json, judge_model, self_judged) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "answers, errors_json, downgrades_json, evidence, evidence_json, judge_model, self_judged, cut_short) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [s["category_id"], s["name"], s["task_type"], model, s["n"], s["passed"], s["acceptance"], s["ci_low"],
              s["ci_high"], s["decision"], s["decision_reason"], s["caught_failures"], s["human_reviewed"],
              s["unjudged"], s["margin"], s["n_needed"], s["n_to_decide"], json.dumps(s["checks"]),
              json.dumps(criteria.get(s["category_id"]) or {}), json.dumps(s["failure_reasons"]),
              json.dumps(s["example_failures"]), json.dumps(thresholds), s["answers"], json.dumps(s["errors"]),
              json.dumps(s["downgrades"]), s["evidence"], json.dumps(evidence_json), s["judge_model"],
-             s["self_judged"]],
+             s["self_judged"], s["cut_short"]],
         )
 
 

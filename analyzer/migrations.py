@@ -446,6 +446,13 @@ def m014_request_sample_rate(con):
     con.execute("alter table requests add column sample_rate_source varchar")  # flag | stated | NULL
 
 
+@migration
+def m015_acceptance_cut_short(con):
+    # Answers the replay's output-token cap stopped (finish_reason 'length'): a check that fails on a cut answer
+    # may be the cap's doing, not the model's, so every place that shows acceptance says how many were cut.
+    con.execute("alter table category_acceptance add column cut_short integer")
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

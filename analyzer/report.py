@@ -844,7 +844,7 @@ def _decision_counts(top: list[dict]) -> dict[str, int]:
 
 def _verdict_basis(row: dict, red) -> dict:
     """What a category's verdict rests on, shown wherever its acceptance is: evidence, failed calls left out,
-    and the fallback steps its requests needed."""
+    the fallback steps its requests needed, and the answers the output-token cap cut short."""
     errors = _loads(row.get("errors_json"), {}) or {}
     downgrades = _loads(row.get("downgrades_json"), {}) or {}
     from .fallbacks import describe
@@ -861,6 +861,7 @@ def _verdict_basis(row: dict, red) -> dict:
         "errors": {**{k: errors.get(k, 0) for k in ("calls", "transient", "deterministic")},
                    "example": clip(red(errors.get("example")), REASON_CHARS)},
         "downgrades": [{"step": k, "description": describe(k), "calls": v} for k, v in sorted(downgrades.items())],
+        "cut_short": row.get("cut_short"),  # answers the replay's output-token cap stopped; None: judged before m015
     }
 
 

@@ -660,6 +660,28 @@ def test_faults_and_measurable_labels_end_to_end(con):
     assert essays["decision"] not in ("local", "cascade") and essays["decision"] == "needs_judge"
 
 
+def test_answers_cut_at_the_output_token_cap_are_counted_where_acceptance_is_shown(con, db_path):
+    from analyzer.replay import ReplaySettings, replay
+
+    _seed_workloads(con)
+
+    def answer(body):  # invoices 0-4 stop mid-object at the cap: their JSON cannot parse
+        number = int(last_user_text(body).split(" ", 2)[1].rstrip(":"))
+        if last_user_text(body).startswith("invoice") and number < 5:
+            return Reply(content='{"vendor": "ACME Co', finish_reason="length")
+        return Reply(content=json.dumps({"vendor": "ACME Corp", "total": 10 + number + 0.5}))
+
+    with OpenAIStub(answer) as stub:
+        replay(con, ReplaySettings.resolve({}, endpoint=stub.url, model="stub-model", per_category=12, backoff=0.01,
+                                           timeout=5, categories=(2,)), progress=False)
+    invoices = by_id(judged(con), 2)
+    assert invoices["cut_short"] == 5 and invoices["passed"] == 7 and invoices["n"] == 12
+    con.close()
+    shown = CliRunner().invoke(cli, ["judge", "--db", db_path])
+    assert shown.exit_code == 0, shown.output
+    assert "5 of 12 answers stopped at the output-token cap" in shown.output and "--max-output-tokens" in shown.output
+
+
 def test_an_undecided_category_is_not_moved_local_for_compliance_on_a_similarity_rate(con, monkeypatch):
     from analyzer import privacy
 

@@ -89,7 +89,7 @@ CATEGORY_ACCEPTANCE_COLUMNS = [
     "category_id", "name", "task_type", "model", "n", "passed", "acceptance", "ci_low", "ci_high", "decision",
     "decision_reason", "caught_failures", "human_reviewed", "unjudged", "margin", "n_needed", "n_to_decide",
     "checks_json", "criteria_json", "failure_reasons_json", "examples_json", "thresholds_json", "judged_at",
-    "answers", "errors_json", "downgrades_json", "evidence", "evidence_json", "judge_model", "self_judged",
+    "answers", "errors_json", "downgrades_json", "evidence", "evidence_json", "judge_model", "self_judged", "cut_short",
 ]
 
 

@@ -420,10 +420,11 @@ def test_failed_calls_and_downgrades_show_where_acceptance_is_shown(con):
     report_data.build(con, categories=2)
     con.execute("""update category_acceptance set errors_json = '{"calls": 3, "transient": 1, "deterministic": 2,
                    "example": "HTTP 400 from endpoint: prompt too long"}',
-                   downgrades_json = '{"response_format:json_schema->json_object": 5}' where category_id = 1""")
+                   downgrades_json = '{"response_format:json_schema->json_object": 5}', cut_short = 4
+                   where category_id = 1""")
     context = build_context(con, now=FIXED_NOW)
     c = next(c for c in context["categories"] if c["category_id"] == 1)
     assert c["errors"]["calls"] == 3 and c["downgrades"][0]["calls"] == 5
     text = _visible_text(render_html(context, images={}))
-    assert "3 failed calls left out; 5 downgraded" in text
+    assert "3 failed calls left out; 5 downgraded; 4 cut at the output-token cap" in text
     assert "json_schema sent as JSON mode with the schema in the system message (5)" in text

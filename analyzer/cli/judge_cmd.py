@@ -79,6 +79,9 @@ def judge(target, margin, checks, model, judge_endpoint, judge_model, allow_remo
         if c["errors"]["calls"]:
             notes.append(f"{c['errors']['calls']} failed calls left out ({c['errors']['transient']} transient, "
                          f"{c['errors']['deterministic']} refused)")
+        if c["cut_short"]:
+            notes.append(f"{c['cut_short']} of {c['answers']} answers stopped at the output-token cap (a check that fails "
+                         "on a cut answer may be the cap's doing: replay with a higher --max-output-tokens)")
         if c["downgrades"]:
             notes.append("downgraded: " + ", ".join(f"{k} ({v})" for k, v in c["downgrades"].items()))
         if c["decision"] in ("needs_judge", "not_measured"):
