@@ -6,14 +6,14 @@
    streaming and not: calls/s including sampling, request building and one committed DuckDB row per call.
    The local model is what limits a real run; this shows replay's own ceiling.
 2. Embedded model: MT-Bench first-turn prompts (../shared/eval/mt_bench) replayed on the bundled
-   SmolLM2-135M through llama-cpp-python with a 64-token cap, at concurrency 1 and 2: the aggregate output
-   tokens/s that `endpoint_throughput` stores. Skipped when llama_cpp is not installed.
+   SmolLM2-135M through the embedded llama.cpp server (`serve.server_backend`: the prebuilt xllamacpp wheel,
+   else llama-cpp-python) with a 64-token cap, at concurrency 1, 2 and 4 (the server's slots): the aggregate
+   output tokens/s that `endpoint_throughput` stores. Skipped, saying so, when neither server is installed.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import tempfile
@@ -56,19 +56,22 @@ def client_overhead(calls: int) -> None:
 
 
 def embedded(per_category: int) -> None:
-    if importlib.util.find_spec("llama_cpp") is None:
-        print("embedded: skipped (llama-cpp-python is not installed)")
+    from analyzer.serve import server_backend
+
+    backend = server_backend()
+    if backend is None:
+        print("embedded: skipped (neither xllamacpp nor llama-cpp-python is installed: the embedded extra)")
         return
     questions = REPO.parent / "shared" / "eval" / "mt_bench" / "mt_bench_question.jsonl"
     prompts = [json.loads(line)["turns"][0] for line in questions.open()]
-    for concurrency in (1, 2):
+    for concurrency in (1, 2, 4):
         with tempfile.TemporaryDirectory() as tmp:
             con = connect(str(Path(tmp) / "b.duckdb"))
             seed(con, prompts)
             out = replay(con, ReplaySettings.resolve({}, endpoint="embedded", per_category=per_category,
                                                      concurrency=concurrency, max_output_tokens=64), progress=False)
             con.close()
-        print(f"embedded {out['model']} concurrency={concurrency}: {out['calls_made']} calls, {out['output_tokens']} output tokens "
+        print(f"embedded {out['model']} ({backend}) concurrency={concurrency}: {out['calls_made']} calls, {out['output_tokens']} output tokens "
               f"in {out['wall_s']:.1f} s = {out['output_tokens_per_s']:.1f} output tokens/s "
               f"(tokens {'estimated from stream chunks' if out['tokens_estimated_calls'] else 'from usage'})")
 
