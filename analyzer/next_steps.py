@@ -23,6 +23,7 @@ from .stats import sample_size_for_margin
 # A judge for the reference model must be another model (self-preference); an open-weight model Ollama serves.
 OTHER_JUDGE = "gpt-oss:20b"
 FALLBACK_TOKENS_PER_CALL = 256
+ANSWER_ROOM_TOKENS = 1024  # room left in the window for the answer when a larger window is advised
 STAND_IN_NOTE = ("{model} is the bundled 135M-parameter stand-in that lets the pipeline run anywhere, not the "
                  "reference model ({reference}): its acceptance shows that the pipeline works, not what a real local "
                  "model would do.")
@@ -193,12 +194,40 @@ def _judge_step(categories: list[dict], settings: JudgeSettings, measured: dict)
     }
 
 
-def _fix_steps(categories: list[dict]) -> list[dict]:
+def _window_for(con, category_id) -> int | None:
+    """A context window that holds the category's longest logged prompt and room for an answer (a power of two,
+    as servers are usually configured), or None when no prompt length was logged."""
+    got = dicts(con, "select max(q.input_tokens) as longest from requests q join request_categories rc "
+                     "on rc.request_id = q.id where rc.category_id = ?", [category_id])
+    longest = got[0]["longest"] if got else None
+    if not longest:
+        return None
+    return max(8192, 1 << math.ceil(math.log2(int(longest) + ANSWER_ROOM_TOKENS)))
+
+
+def _fix_steps(con, categories: list[dict]) -> list[dict]:
+    """A step per category whose calls failed too often to measure it. Prompts too long for the window need a
+    larger window, said with the size their longest logged prompt needs; other failures need the same replay
+    again once their cause is fixed (the reason says which)."""
     out = []
     for c in categories:
-        if c["decision"] == dv.NOT_MEASURED and (c.get("errors") or {}).get("calls"):
+        errors = c.get("errors") or {}
+        if c["decision"] != dv.NOT_MEASURED or not errors.get("calls"):
+            continue
+        window = _window_for(con, c["category_id"]) if set(errors.get("kinds") or {}) == {"context_exceeded"} else None
+        if window is None:
             out.append({"step": "fix_errors", "title": f"Fix the failed calls of {c['name']}",
                         "command": "plan replay", "why": c.get("decision_reason") or ""})
+            continue
+        out.append({
+            "step": "fix_errors", "title": f"Measure {c['name']} with a {window:,}-token context window",
+            "command": (f"plan replay --endpoint {DEFAULT_ENDPOINT} --model {DEFAULT_MODEL} --context-tokens {window} "
+                        f"--category {c['category_id']}"),
+            "why": (f"Its prompts are longer than the window of the model that replayed them, so they were not sent "
+                    f"and nothing was measured. Serve the model with a window of {window:,} tokens, which holds the "
+                    f"longest logged prompt and an answer (Ollama: OLLAMA_CONTEXT_LENGTH={window} ollama serve; "
+                    f"llama.cpp: llama-server -c {window}), then replay this category."),
+        })
     return out
 
 
@@ -224,7 +253,7 @@ def next_steps(con, cost: dict, categories: list[dict], acceptance: dict[int, di
     judge = _judge_step(categories, judge_settings, measured)
     if judge:
         steps.append(judge)
-    steps.extend(_fix_steps(categories))
+    steps.extend(_fix_steps(con, categories))
     if measured["replayed_model"] is not None:
         steps.append({
             "step": "review",

@@ -859,6 +859,7 @@ def _verdict_basis(row: dict, red) -> dict:
         "self_judged": bool(row.get("self_judged")),
         "answers": row.get("answers"),
         "errors": {**{k: errors.get(k, 0) for k in ("calls", "transient", "deterministic")},
+                   "kinds": dict(errors.get("kinds") or {}),
                    "example": clip(red(errors.get("example")), REASON_CHARS)},
         "downgrades": [{"step": k, "description": describe(k), "calls": v} for k, v in sorted(downgrades.items())],
         "cut_short": row.get("cut_short"),  # answers the replay's output-token cap stopped; None: judged before m015

@@ -416,6 +416,24 @@ def test_next_steps_and_legend_are_in_report_json(db_path, tmp_path):
         assert f"{d['label']} {d['meaning']}" in text
 
 
+def test_a_category_too_long_for_the_window_gets_a_step_with_the_window_its_prompts_need(con):
+    report_data.build(con, categories=2)
+    con.execute("""update category_acceptance set decision = 'not_measured', n = 0, passed = 0, acceptance = null,
+                   errors_json = '{"calls": 2, "transient": 0, "deterministic": 2, "kinds": {"context_exceeded": 2},
+                   "example": "The prompt (11,472 input tokens logged) is longer than the context window"}'
+                   where category_id = 1""")
+    con.execute("update requests set input_tokens = 11472 where id = (select min(request_id) from request_categories "
+                "where category_id = 1)")
+    steps = [s for s in build_context(con, now=FIXED_NOW)["next_steps"] if s["step"] == "fix_errors"]
+    assert len(steps) == 1 and "16,384-token context window" in steps[0]["title"]
+    assert steps[0]["command"].endswith("--context-tokens 16384 --category 1")  # 11,472 + room for the answer
+    assert "OLLAMA_CONTEXT_LENGTH=16384" in steps[0]["why"]
+    con.execute("""update category_acceptance set errors_json = '{"calls": 2, "transient": 2, "deterministic": 0,
+                   "kinds": {"timeout": 2}, "example": "timed out"}' where category_id = 1""")
+    steps = [s for s in build_context(con, now=FIXED_NOW)["next_steps"] if s["step"] == "fix_errors"]
+    assert [s["command"] for s in steps] == ["plan replay"]  # a retry is what a timeout needs
+
+
 def test_failed_calls_and_downgrades_show_where_acceptance_is_shown(con):
     report_data.build(con, categories=2)
     con.execute("""update category_acceptance set errors_json = '{"calls": 3, "transient": 1, "deterministic": 2,
