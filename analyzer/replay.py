@@ -811,6 +811,9 @@ def _run_calls(con, todo: list[dict], settings: ReplaySettings, target: _Target,
         if target.server is not None:
             say(f"Starting the embedded model {target.server.model} on 127.0.0.1 ...")
             target.server.start()
+            if target.server.threads:
+                say(f"The machine is busy: the model server runs on {target.server.threads} CPU thread"
+                    f"{'' if target.server.threads == 1 else 's'} (the free cores).")
             target.connect_url = target.server.url
         run = _Run(con, todo, settings, endpoint_label=target.label, connect_url=target.connect_url,
                    model=target.model)

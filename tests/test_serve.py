@@ -117,6 +117,16 @@ def test_the_prebuilt_native_server_is_preferred_and_the_source_build_stays_a_fa
     assert source[1:3] == ["-m", "llama_cpp.server"] and source[source.index("--host") + 1] == "127.0.0.1"
 
 
+def test_a_moment_of_load_does_not_take_a_core_from_the_server_but_lasting_load_does():
+    from analyzer.serve import busy_cores
+
+    blip = iter([1, 3, 1, 1, 2, 1, 1, 1, 1, 1])  # /proc/loadavg's runnable count, this process included
+    assert busy_cores(interval=0, read=lambda: next(blip)) == 0.0
+    lasting = iter([9, 10, 9, 8, 9, 11, 9, 9, 10, 9])
+    assert busy_cores(interval=0, read=lambda: next(lasting)) == 7.0
+    assert busy_cores(interval=0, read=lambda: None) is None  # no /proc: llama.cpp's own default
+
+
 def test_on_a_busy_machine_the_server_takes_only_the_free_cores(tmp_path, monkeypatch):
     """llama.cpp's threads wait for each other after every operation: on 2 busy cores, 2 threads decoded 0.8
     tokens/s and 1 thread 14, so a busy machine gets fewer threads; an idle one gets llama.cpp's default."""
