@@ -29,6 +29,7 @@ the LLM judge, human review); answers that only similarity looked at do not coun
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -109,13 +110,29 @@ class JudgeSettings(StageSettings):
     categories: dict = option(default_factory=dict, key="judge.categories")
     check_params: dict = option(default_factory=dict, key="judge.checks")
     llm_judge: dict = option(default_factory=dict, key="judge.llm_judge")
+    # The compliance decision's thresholds ([privacy]), read from the same plan.toml as the rest of the judge's
+    privacy: Any = option(None, flag_only=True)
 
     @classmethod
     def resolve(cls, config: dict | None = None, **flags: Any) -> "JudgeSettings":
+        from .privacy import PrivacySettings
+
         config = config or {}
         if flags.get("target") is None and setting(config, "judge.target") is None:
             flags["target"] = setting(config, "judge.acceptance_target")  # the name plan cost also reads
+        if flags.get("privacy") is None:
+            flags["privacy"] = PrivacySettings.resolve(config)
         return super().resolve(config, **flags)
+
+    def compliance_hook(self) -> Callable | None:
+        """The privacy stage's decision hook, bound to this run's [privacy] settings when it takes them (a hook of
+        one's own may take only ``(con, category)``)."""
+        import inspect
+
+        hook = compliance_hook()
+        if hook is None or self.privacy is None or "settings" not in inspect.signature(hook).parameters:
+            return hook
+        return functools.partial(hook, settings=self.privacy)
 
     def thresholds(self) -> dict:
         """The decision thresholds, stored with every category for the report and for re-deciding."""
@@ -488,7 +505,8 @@ def judge(con: duckdb.DuckDBPyConnection, settings: JudgeSettings | None = None,
     try:
         con.execute("delete from judgments")
         _insert_judgments(con, judgments)
-        categories = summarise(con, criteria=criteria, thresholds=thresholds, model=model, judge_info=judge_info)
+        categories = summarise(con, criteria=criteria, thresholds=thresholds, model=model, judge_info=judge_info,
+                               hook=settings.compliance_hook())
         con.execute("commit")
     except Exception:
         con.execute("rollback")

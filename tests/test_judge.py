@@ -384,6 +384,26 @@ def test_cli_json_contract(db_path, con):
     assert payload["thresholds"]["target"] == 0.8
 
 
+def test_the_compliance_decision_reads_privacy_settings_from_the_config_the_judge_was_given(db_path, con, tmp_path,
+                                                                                            monkeypatch):
+    seed(con, labels(1, 12, 8))  # acceptance 0.60: frontier on quality, but "moderate" by the default 0.5
+    prompt = "Route ticket: customer jane.doe@example.com was charged twice"
+    con.execute("update requests set prompt_text = ?, messages_json = ?",
+                [prompt, json.dumps([{"role": "user", "content": prompt}])])
+    con.close()
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[privacy]\nmin_acceptance = 0.7\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # no plan.toml here: only --config says 0.7
+    default = json.loads(CliRunner().invoke(cli, ["judge", "--json", "--db", db_path]).stdout)["categories"][0]
+    assert default["decision"] == "local-for-compliance"
+    given = CliRunner().invoke(cli, ["judge", "--json", "--db", db_path, "--config", str(strict)])
+    triage = json.loads(given.stdout)["categories"][0]
+    assert triage["decision"] == "frontier" and "Needs legal review" in triage["decision_reason"]
+    assert "below 70%" in triage["decision_reason"]
+
+
 def test_cli_table_and_options(db_path, con, tmp_path):
     seed(con, labels(1, 18, 2))
     con.close()
