@@ -26,6 +26,7 @@ def load_all() -> dict:
         bedrock,
         generic,
         helicone,
+        http_recording,
         langfuse,
         litellm,
         llm_cli,

@@ -1,0 +1,121 @@
+"""Recorded HTTP exchanges (VCR cassettes, HAR files) ingested as they are written: model calls land as the
+pairs an app log holds, every other exchange is skipped and counted."""
+
+import base64
+import json
+
+import pytest
+import yaml
+
+from analyzer.ingest import ingest_paths
+from conftest import EVAL_SOURCES, eval_source
+from helpers import stored_requests
+from test_ingest_openai import RECORDED
+
+
+@pytest.mark.parametrize("source", EVAL_SOURCES)
+def test_a_vcr_cassette_is_read_as_it_is_recorded(con, source):
+    path = eval_source(source) / "logs" / "simonw_llm_cassette_chat_tool_use.yaml"
+    want = RECORDED[source]
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "http-recording"
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (2, 0, 0)
+    r = stored_requests(con)
+    call, answer = r[want["call"]], r[want["answer"]]
+    assert json.loads(call["response_text"])[0]["function"] == want["function"]
+    assert (call["input_tokens"], call["output_tokens"]) == want["call_tokens"]
+    assert want["says"] in answer["response_text"] and answer["prompt_text"] == want["prompt"]
+    assert answer["created_at"] == want["at"] and call["source_line"] < answer["source_line"]  # lines they start on
+    assert ingest_paths(con, [str(path)])["rows_added"] == 0  # read again: nothing new
+
+
+def _anthropic_stream(text: str, usage_in: int, usage_out: int) -> str:
+    events = [
+        {"type": "message_start", "message": {"id": "msg_rec01", "type": "message", "role": "assistant",
+                                              "model": "claude-sonnet-4-5-20250929", "content": [],
+                                              "usage": {"input_tokens": usage_in, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": usage_out}},
+        {"type": "message_stop"},
+    ]
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+def test_a_ruby_vcr_cassette_of_anthropic_calls(con, tmp_path):
+    cassette = {"http_interactions": [
+        {"request": {"method": "get", "uri": "https://api.anthropic.com/v1/models",
+                     "body": {"encoding": "US-ASCII", "string": ""}},
+         "response": {"status": {"code": 200, "message": "OK"}, "body": {"encoding": "UTF-8", "string": "{}"}},
+         "recorded_at": "Tue, 03 Nov 2026 10:00:00 GMT"},
+        {"request": {"method": "post", "uri": "https://api.anthropic.com/v1/messages",
+                     "body": {"encoding": "UTF-8", "string": json.dumps({
+                         "model": "claude-sonnet-4-5", "max_tokens": 300, "system": "Answer in one line.",
+                         "messages": [{"role": "user", "content": "Name a prime above 90."}]})}},
+         "response": {"status": {"code": 200, "message": "OK"},
+                      "body": {"encoding": "UTF-8", "string": _anthropic_stream("97 is prime.", 21, 7)}},
+         "recorded_at": "Tue, 03 Nov 2026 10:00:01 GMT"},
+    ], "recorded_with": "VCR 6.3.1"}
+    path = tmp_path / "anthropic_messages.yml"
+    path.write_text(yaml.safe_dump(cassette, sort_keys=False))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (1, 1, 0)
+    row = stored_requests(con)["msg_rec01"]
+    assert (row["provider"], row["model"], row["input_tokens"], row["output_tokens"]) == (
+        "anthropic", "claude-sonnet-4-5-20250929", 21, 7)
+    assert row["response_text"] == "97 is prime." and row["system_prompt"] == "Answer in one line."
+    assert row["prompt_text"] == "Name a prime above 90."
+
+
+def _har_entry(method, url, status, response_text, *, request_text=None, started="2026-11-03T10:00:00.000Z",
+               time_ms=250.0, base64_body=False, mime="application/json"):
+    content = {"size": len(response_text), "mimeType": mime, "text": response_text}
+    if base64_body:
+        content.update(text=base64.b64encode(response_text.encode()).decode(), encoding="base64")
+    entry = {"startedDateTime": started, "time": time_ms,
+             "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1", "headers": [], "queryString": [],
+                         "cookies": [], "headersSize": -1, "bodySize": len(request_text or "")},
+             "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1", "headers": [], "cookies": [],
+                          "content": content, "redirectURL": "", "headersSize": -1, "bodySize": content["size"]},
+             "cache": {}, "timings": {"send": 1, "wait": time_ms - 2, "receive": 1}}
+    if request_text is not None:
+        entry["request"]["postData"] = {"mimeType": "application/json", "text": request_text}
+    return entry
+
+
+def test_a_har_capture_keeps_model_calls_and_counts_the_rest(con, tmp_path):
+    chat_request = json.dumps({"model": "gpt-4.1-mini", "messages": [
+        {"role": "system", "content": "Classify the ticket."}, {"role": "user", "content": "My card was charged twice"}]})
+    chat_response = json.dumps({
+        "id": "chatcmpl-har01", "object": "chat.completion", "created": 1793527200, "model": "gpt-4.1-mini-2025-04-14",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "billing"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 31, "completion_tokens": 2, "total_tokens": 33}})
+    limited = json.dumps({"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}})
+    har = {"log": {"version": "1.2", "creator": {"name": "mitmproxy", "version": "11.1"}, "entries": [
+        _har_entry("GET", "https://api.openai.com/v1/models", 200, '{"object": "list", "data": []}'),
+        _har_entry("POST", "https://api.openai.com/v1/chat/completions", 200, chat_response, request_text=chat_request),
+        _har_entry("POST", "https://api.anthropic.com/v1/messages", 200, _anthropic_stream("Refund it.", 40, 4),
+                   request_text=json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": True,
+                                            "messages": [{"role": "user", "content": "Refund or not?"}]}),
+                   base64_body=True, mime="text/event-stream"),
+        _har_entry("GET", "https://example.com/logo.png", 200, "", mime="image/png"),
+        _har_entry("POST", "https://api.openai.com/v1/chat/completions", 429, limited, request_text=chat_request,
+                   started="2026-11-03T10:05:00.000Z", time_ms=80.0),
+        "not an entry",
+    ]}}
+    path = tmp_path / "session.har"
+    path.write_text(json.dumps(har, indent=2))
+    summary = ingest_paths(con, [str(path)])
+    assert summary["files"][0]["format"] == "http-recording"
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (3, 2, 1)
+    rows = stored_requests(con, as_list=True)
+    chat, claude, failed = rows[0], rows[1], rows[2]
+    assert (chat["source_id"], chat["input_tokens"], chat["output_tokens"], chat["response_text"]) == (
+        "chatcmpl-har01", 31, 2, "billing")
+    assert chat["system_prompt"] == "Classify the ticket." and chat["duration_ms"] == 250.0
+    assert (claude["provider"], claude["input_tokens"], claude["output_tokens"], claude["response_text"]) == (
+        "anthropic", 40, 4, "Refund it.")
+    assert failed["status"] == "error" and failed["input_tokens"] is None and failed["duration_ms"] == 80.0
+    assert str(failed["created_at"]) == "2026-11-03 10:05:00"  # the capture's time: an error has no created
+    assert sum(r["source_line"] == 6 for r in rows) == 0  # the entry that is not an object was rejected
