@@ -109,3 +109,71 @@ def test_langfuse_trace_export_keeps_the_span_attributes(con, fixtures):
     assert (filled["prompt_text"], filled["cost_source"]) == ("Draft a polite reminder.", "catalog")
     collector = ingest_paths(con, [str(fixtures / "otel" / "collector_export.jsonl")])
     assert collector["rows_added"] == 5 and collector["rows_duplicate"] == 2  # the shared chat span, twice in the file
+
+
+def _phoenix_rows():
+    """Rows of Phoenix's spans dataframe (px.Client().get_spans_dataframe()): an agent span, two LLM calls under
+    it (one failed), as the columns come out of pandas."""
+    def llm(i, prompt_tokens, completion_tokens, status="OK", message=""):
+        return {
+            "name": "ChatCompletion", "span_kind": "LLM", "parent_id": "a1b2c3d4e5f60718",
+            "start_time": f"2026-11-03T10:0{i}:00.000+00:00", "end_time": f"2026-11-03T10:0{i}:02.250+00:00",
+            "status_code": status, "status_message": message, "events": [],
+            "context.span_id": f"00000000000000a{i}", "context.trace_id": "0af7651916cd43dd8448eb211c80319c",
+            "attributes.llm.model_name": "gpt-4.1-mini-2025-04-14", "attributes.llm.provider": "openai",
+            "attributes.llm.system": "openai", "attributes.openinference.span.kind": "LLM",
+            "attributes.llm.token_count.prompt": prompt_tokens, "attributes.llm.token_count.completion": completion_tokens,
+            "attributes.llm.input_messages": [{"message.role": "system", "message.content": "Route the ticket."},
+                                              {"message.role": "user", "message.content": f"ticket {i}: charged twice"}],
+            "attributes.llm.output_messages": [{"message.role": "assistant", "message.content": "billing"}],
+            "attributes.input.value": None, "attributes.output.value": "billing",
+        }
+    agent = {"name": "triage-agent", "span_kind": "CHAIN", "parent_id": None,
+             "start_time": "2026-11-03T10:00:00.000+00:00", "end_time": "2026-11-03T10:03:00.000+00:00",
+             "status_code": "OK", "status_message": "", "events": [], "context.span_id": "a1b2c3d4e5f60718",
+             "context.trace_id": "0af7651916cd43dd8448eb211c80319c", "attributes.openinference.span.kind": "CHAIN",
+             "attributes.llm.token_count.prompt": 180, "attributes.llm.token_count.completion": 3}  # its children's sum
+    return [agent, llm(1, 120, 2), llm(2, 60, 1, status="ERROR", message="429 Too Many Requests")]
+
+
+def _assert_phoenix_calls(con, summary):
+    assert summary["files"][0]["format"] == "otel"
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (2, 1, 0)
+    ok, failed = dicts(con, "select * from requests order by created_at")
+    assert (ok["input_tokens"], ok["output_tokens"], ok["model"], ok["status"]) == (120, 2, "gpt-4.1-mini-2025-04-14", "ok")
+    assert ok["system_prompt"] == "Route the ticket." and ok["prompt_text"] == "ticket 1: charged twice"
+    assert ok["response_text"] == "billing" and ok["duration_ms"] == 2250.0
+    assert ok["parent_span_id"] == "a1b2c3d4e5f60718" and ok["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert failed["status"] == "error" and failed["input_tokens"] == 60
+
+
+def test_phoenix_spans_dataframe_saved_as_parquet(con, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _phoenix_rows()
+    columns = list(dict.fromkeys(k for r in rows for k in r))  # a dataframe has every column on every row
+    path = tmp_path / "phoenix_spans.parquet"
+    pq.write_table(pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in rows]), path)
+    _assert_phoenix_calls(con, ingest_paths(con, [str(path)]))
+
+
+def test_phoenix_spans_dataframe_saved_as_csv_with_python_literals(con, tmp_path):
+    import csv
+
+    rows = _phoenix_rows()
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    path = tmp_path / "phoenix_spans.csv"
+    with path.open("w", newline="") as f:  # pandas writes a list cell as its repr, and None as an empty cell
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: "" if r.get(k) is None else (repr(r[k]) if isinstance(r.get(k), list) else r[k])
+                             for k in columns})
+    _assert_phoenix_calls(con, ingest_paths(con, [str(path)]))
+
+
+def test_phoenix_spans_dataframe_saved_as_json_records(con, tmp_path):
+    path = tmp_path / "phoenix_spans.json"
+    path.write_text(json.dumps(_phoenix_rows(), indent=1))  # DataFrame.to_json(orient="records")
+    _assert_phoenix_calls(con, ingest_paths(con, [str(path)]))

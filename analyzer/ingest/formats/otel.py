@@ -20,8 +20,9 @@ from typing import Any
 from ..records import Reject, Skipped, excerpt, maybe_json
 from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
-from .generic import chat_request_fields, content_text, guess_provider, iter_json_values, ms_between, response_text, to_float, to_int
-from .otel_spans import Span, is_span, read_span, spans_in
+from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
+                      ms_between, response_text, table_columns, to_float, to_int)
+from .otel_spans import Span, is_dataframe_row, is_span, read_span, spans_in
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses"}
 EMBEDDING_OPERATIONS = {"embeddings", "embedding"}
@@ -326,12 +327,15 @@ class OpenTelemetry:
     def sniff(self, src) -> int:
         from ..records import first_json_object
 
+        if file_kind(src) in ("csv", "parquet"):
+            columns = table_columns(src)
+            return 90 if "context.span_id" in columns and any(c.startswith("attributes.") for c in columns) else 0
         obj = first_json_object(src)
         if not isinstance(obj, dict):
             return 0
         if isinstance(obj.get("resourceSpans", obj.get("resource_spans")), list):
             return 96
-        return 90 if is_span(obj) else 0
+        return 90 if is_span(obj) or is_dataframe_row(obj) else 0
 
     def near_miss(self, src) -> str | None:
         """Trace exports plan cannot read as OpenTelemetry spans."""
@@ -350,7 +354,8 @@ class OpenTelemetry:
         return None
 
     def parse(self, src, ctx):
-        for number, value in iter_json_values(src):
+        values = iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
+        for number, value in values:
             if isinstance(value, Reject):
                 yield value
                 continue

@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -61,10 +63,26 @@ def any_value(value: Any) -> Any:
     return value
 
 
+def _flatten_into(out: dict, key: str, value: Any) -> None:
+    """Add the dotted keys a nested attribute value stands for (``llm.input_messages`` as a list of message
+    objects gives ``llm.input_messages.0.message.role``), keeping every key already there."""
+    if isinstance(value, dict):
+        for sub, inner in value.items():
+            out.setdefault(f"{key}.{sub}", inner)
+            _flatten_into(out, f"{key}.{sub}", inner)
+    elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        for index, item in enumerate(value):
+            _flatten_into(out, f"{key}.{index}", item)
+
+
 def key_values(items: Any) -> dict:
-    """OTLP attributes (a list of ``{"key", "value"}``) or a flat attributes object, as a dict of plain values."""
+    """OTLP attributes (a list of ``{"key", "value"}``) or an attributes object, flat or nested (nested values
+    also give their dotted keys), as a dict of plain values."""
     if isinstance(items, dict):
-        return dict(items)
+        out = dict(items)
+        for key, value in items.items():
+            _flatten_into(out, str(key), value)
+        return out
     out: dict = {}
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and "key" in item:
@@ -130,7 +148,9 @@ def _ids(raw: dict) -> tuple[str | None, str | None, str | None]:
 
 
 def _status(raw: dict) -> tuple[bool, str | None]:
-    status = raw.get("status")
+    status = raw.get("status", raw.get("status_code"))  # Phoenix: a top-level status_code and status_message
+    if status is not None and not isinstance(status, dict) and raw.get("status_message"):
+        return status in _ERROR_CODES, str(raw["status_message"])
     if isinstance(status, dict):
         code = status.get("code", status.get("status_code"))
         return code in _ERROR_CODES, status.get("message") or status.get("description")
@@ -170,11 +190,47 @@ def read_span(raw: dict, resource: dict | None = None, scope: str | None = None)
     own_resource = raw.get("resource")
     if isinstance(own_resource, dict) and own_resource.get("attributes") is not None:
         resource = {**(resource or {}), **key_values(own_resource["attributes"])}
+    attributes = key_values(raw.get("attributes") or [])
+    if raw.get("span_kind") and "openinference.span.kind" not in attributes:  # Phoenix keeps the kind beside them
+        attributes["openinference.span.kind"] = raw["span_kind"]
     return Span(
         span_id=span_id, trace_id=trace_id, parent_id=parent_id, name=str(raw.get("name") or ""),
-        start=start, end=end, attributes=key_values(raw.get("attributes") or []), events=_events(raw),
+        start=start, end=end, attributes=attributes, events=_events(raw),
         error=error, status_message=message, resource=resource or {}, scope=scope, trace_state=_trace_state(raw),
     )
+
+
+def _cell(value: Any) -> Any:
+    """A dataframe cell as written to JSON or CSV: nested values come back as JSON, or as pandas writes lists
+    and dicts to CSV (Python literals)."""
+    if isinstance(value, float) and value != value:  # NaN: pandas' empty cell
+        return None
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            try:
+                return ast.literal_eval(value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return value
+    return value
+
+
+def is_dataframe_row(obj: Any) -> bool:
+    """A row of Phoenix's spans dataframe (``px.Client().get_spans_dataframe()`` saved as Parquet, CSV or JSON):
+    ``context.span_id``, ``span_kind`` and ``attributes.*`` columns."""
+    return isinstance(obj, dict) and "context.span_id" in obj and any(str(k).startswith("attributes.") for k in obj)
+
+
+def from_dataframe_row(row: dict) -> dict:
+    """A Phoenix dataframe row as the span object it was flattened from."""
+    span = {k: _cell(v) for k, v in row.items() if not str(k).startswith(("attributes.", "context."))}
+    span["context"] = {"span_id": row.get("context.span_id"), "trace_id": row.get("context.trace_id")}
+    span["attributes"] = {str(k)[len("attributes."):]: cell for k, v in row.items()
+                          if str(k).startswith("attributes.") and (cell := _cell(v)) not in (None, "")}
+    events = span.get("events")
+    span["events"] = events if isinstance(events, list) else []
+    return span
 
 
 def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
@@ -201,4 +257,4 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
         for raw in value["spans"]:
             yield raw, {}, None
         return
-    yield value, {}, None
+    yield (from_dataframe_row(value) if is_dataframe_row(value) else value), {}, None
