@@ -78,15 +78,14 @@ def _flatten_into(out: dict, key: str, value: Any) -> None:
 def key_values(items: Any) -> dict:
     """OTLP attributes (a list of ``{"key", "value"}``) or an attributes object, flat or nested (nested values
     also give their dotted keys), as a dict of plain values."""
-    if isinstance(items, dict):
-        out = dict(items)
-        for key, value in items.items():
-            _flatten_into(out, str(key), value)
-        return out
     out: dict = {}
+    if isinstance(items, dict):
+        out.update(items)
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and "key" in item:
             out.setdefault(str(item["key"]), any_value(item.get("value")))
+    for key, value in list(out.items()):
+        _flatten_into(out, str(key), value)
     return out
 
 
