@@ -47,6 +47,7 @@ class FileResult:
     rows_skipped: int = 0
     joined_into: list[str] = field(default_factory=list)
     note: str | None = None
+    s3_bodies: dict | None = None  # Bedrock records whose bodies are objects beside the log (s3_bodies.FileBodies)
 
 
 def json_normalised(col: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import tuning
 from .coerce import normalise_record, record_excerpt
@@ -15,6 +15,9 @@ from .incoming import FileResult, IncomingRows
 from .records import Reject, Skipped
 from .rejects import Rejects
 from .sources import SourceFile
+
+if TYPE_CHECKING:
+    from .s3_bodies import BodyObjects
 
 # _seq orders rows so the first occurrence wins: file number * FILE_SEQ + line * LINE_SEQ + record within the line.
 FILE_SEQ = 1 << 40
@@ -29,7 +32,8 @@ class IngestContext:
     ``deferred`` holds ``(SourceFile, format name, record)`` written after every file was read (unmatched batch
     inputs); a parser that later consumes one sets its record to None or marks it ``record["_consumed"] = True``.
     ``joined`` maps a batch input file to the output files its lines were joined into. ``warnings`` are sentences
-    for the user (stderr), ``config`` the loaded plan.toml."""
+    for the user (stderr), ``config`` the loaded plan.toml. ``body_objects`` reads the Bedrock bodies logged as
+    objects of their own (None: they are not read)."""
 
     mapping: dict[str, str] = field(default_factory=dict)
     store: dict = field(default_factory=dict)
@@ -37,6 +41,7 @@ class IngestContext:
     warnings: list = field(default_factory=list)
     config: dict = field(default_factory=dict)
     joined: dict[str, set] = field(default_factory=dict)
+    body_objects: BodyObjects | None = None
 
 
 class FileReader:

@@ -418,6 +418,11 @@ class ObjectFetcher:
             os.utime(target, (stamp, stamp))
         return target
 
+    def skip(self, obj: RemoteObject) -> None:
+        """The core will not read ``obj``: a copy downloaded ahead of it is deleted now, not at the end of the run."""
+        with self._lock:
+            self._drop(obj)
+
     def _drop(self, obj: RemoteObject) -> None:
         self._done.add(obj.index)
         future = self._bodies.pop(obj.index, None)

@@ -17,6 +17,7 @@ from .priced import Tariffs
 from .reader import FILE_SEQ, FileReader, IngestContext
 from .rejects import Rejects
 from .remote import ObjectsProgress, RemoteObject, RemoteObjects
+from .s3_bodies import BODY_FORMAT, BodyObjects, local_roots
 from .sample_rates import apply_file_rates
 from .sources import SourceFile, expand_paths
 from .sql_route import SqlRoute
@@ -126,28 +127,22 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
         raise PlanError("No files to ingest: the paths given hold no files.")
     started = datetime.now(timezone.utc).replace(tzinfo=None)
     stamp = con.execute("select now()::timestamp").fetchall()[0][0]
-    ctx = IngestContext(mapping=dict(settings.mapping), config={"prices": dict(settings.prices)})
+    ctx = IngestContext(mapping=dict(settings.mapping), config={"prices": dict(settings.prices)},
+                        body_objects=BodyObjects(local_roots(settings.paths)))
     planned, skipped = plan_files(sources, formats, settings.format)
     results = {src.display: FileResult(path=src.display, format=name or "empty") for src, name in planned}
-    for src in skipped:
-        results[src.display] = FileResult(path=src.display, format="unknown")
-        why = explain_mismatch(src, formats)
-        results[src.display].note = f"not a log format plan recognises{'; ' + why if why else ''}"
-        ctx.warnings.append(f"{src.display}: skipped, {results[src.display].note}.")
 
     tariffs = Tariffs(con, Pricing(ctx.config, now=started), started)
     incoming = IncomingRows(con, tariffs, stamp)
     reader = FileReader(con, incoming, Rejects(con), results, ctx, started)
     seq_bases = {src.display: number * FILE_SEQ for number, (src, _) in enumerate(planned, start=1)}
-    digests = {}
-    for src, name in planned:
-        if name is not None:
-            digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
+    digests = read_planned(reader, planned, formats, seq_bases, settings, bars)
+    note_skipped_files(skipped, results, formats, ctx)
     write_unmatched_batch_inputs(con, reader, seq_bases)
     ctx.warnings.extend(record_sample_rates(con, [src.display for src, name in planned if name], settings.sample_rate))
     note_batch_joins(ctx, results)
     note_rejected_files(con, planned, results, formats, ctx)
-    record_files(con, planned, results, digests)
+    record_files(con, files_to_record(planned, skipped, results), results, digests)
 
     ordered = [results[src.display] for src in sources if src.display in results]
     files = [file_entry(r, file_stats(con, r.path, stamp)) for r in ordered]
@@ -165,6 +160,51 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
     for sentence in ctx.warnings:
         say(sentence)
     return summary
+
+
+def read_planned(reader: FileReader, planned, formats: dict, seq_bases: dict, settings, bars: Bars | None) -> dict:
+    """Each file read in its turn; returns their sha256 by file. A Bedrock body object already read as the body of
+    a record is not read again as a log (Bedrock logs are read first, so its record came before it)."""
+    bodies = reader.ctx.body_objects
+    digests = {}
+    for src, name in planned:
+        if name is None or _is_body_object(src, reader.results, bodies):
+            continue
+        digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
+        report = bodies.report(src.display) if bodies is not None else None
+        reader.results[src.display].s3_bodies = report
+        if report and report["note"]:
+            reader.ctx.warnings.append(f"{src.display}: {report['note']}")
+    return digests
+
+
+def _is_body_object(src: SourceFile, results: dict[str, FileResult], bodies: BodyObjects | None) -> bool:
+    """Whether ``src`` was read as the body of a Bedrock record; if so its entry says which log it belongs to."""
+    log = bodies.claimed_by(src) if bodies is not None else None
+    if log is None:
+        return False
+    results[src.display] = FileResult(path=src.display, format=BODY_FORMAT, joined_into=[log])
+    if isinstance(src, RemoteObject):
+        src.fetcher.skip(src)
+    return True
+
+
+def note_skipped_files(skipped: list[SourceFile], results: dict[str, FileResult], formats: dict, ctx: IngestContext) -> None:
+    """Files no format recognises get a sentence on what they resemble, unless they were read as Bedrock bodies."""
+    for src in skipped:
+        if _is_body_object(src, results, ctx.body_objects):
+            continue
+        results[src.display] = FileResult(path=src.display, format="unknown")
+        why = explain_mismatch(src, formats)
+        results[src.display].note = f"not a log format plan recognises{'; ' + why if why else ''}"
+        ctx.warnings.append(f"{src.display}: skipped, {results[src.display].note}.")
+
+
+def files_to_record(planned, skipped: list[SourceFile], results: dict[str, FileResult]) -> list:
+    """(file, format) for ``ingested_files``. Body objects are recorded as Bedrock's, so that a later run, with or
+    without ``--format bedrock``, passes over them with their log instead of reading them as logs."""
+    recorded = [(src, "bedrock" if results[src.display].format == BODY_FORMAT else name) for src, name in planned]
+    return recorded + [(src, "bedrock") for src in skipped if results[src.display].format == BODY_FORMAT]
 
 
 def plan_files(sources: list[SourceFile], formats: dict, fmt: str | None):

@@ -44,11 +44,14 @@ def file_entry(result: FileResult, stats: dict) -> dict:
     entry.update(stats)
     entry["joined_into"] = sorted(result.joined_into)
     entry["note"] = result.note
+    entry["s3_bodies"] = result.s3_bodies
     return entry
 
 
 def build_summary(files: list[dict], unknown_models, conflicts: list[dict]) -> dict:
     summary: dict = {name: sum(f[name] for f in files) for name in COUNTS}
+    summary["s3_bodies"] = {key: sum((f.get("s3_bodies") or {}).get(key, 0) for f in files)
+                            for key in ("records", "read", "unread")}
     summary["files"] = files
     summary["unknown_models"] = sorted(m for m in unknown_models if m)
     summary["conflicts"] = conflicts
@@ -88,6 +91,9 @@ def file_line(f: dict) -> str:
                  f"models {models}" + (f" and {more} more" if more > 0 else ""))
     if f["joined_into"]:
         line += f"; joined into {', '.join(f['joined_into'])}"
+    bodies = f.get("s3_bodies")
+    if bodies:
+        line += f"; {bodies['records']:,} records keep a body in S3 beside the log, {bodies['read']:,} of them read"
     sampled = sample_phrase(f.get("sample_rates") or [])
     if sampled:
         line += f"; {sampled}"

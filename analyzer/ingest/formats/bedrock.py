@@ -10,11 +10,13 @@ Accepted as Bedrock writes or AWS tools export them:
 Bodies are read per API: Converse/ConverseStream, and InvokeModel bodies of Anthropic, Nova, Titan, Llama,
 Mistral, Cohere, AI21, DeepSeek and OpenAI-compatible models, including streamed chunk lists.
 `input_tokens` counts cache reads and writes, which Bedrock reports beside `inputTokenCount`.
+A body Bedrock wrote as an S3 object of its own (inputBodyS3Path, outputBodyS3Path) is read by ``s3_bodies``.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ..records import Reject, excerpt, loads, maybe_json, to_utc
 from . import register
@@ -31,6 +33,9 @@ from .generic import (
     to_int,
     usage_fields,
 )
+
+if TYPE_CHECKING:
+    from ..s3_bodies import FileBodies
 
 _PREFIXED_LINE = re.compile(r"^\s*(\d{4}-\d\d-\d\dT[\d:.]+Z?|\d{10,13})\s+(\{.*\})\s*$")
 _LLAMA3_TURN = re.compile(r"<\|start_header_id\|>\s*(\w+)\s*<\|end_header_id\|>\s*(.*?)(?=<\|eot_id\|>|<\|start_header_id\|>|$)", re.S)
@@ -207,8 +212,27 @@ def invocation_record(item):
     raise ValueError("no Bedrock invocation record here (no schemaType, modelId or @message)")
 
 
-def record_fields(rec: dict) -> dict:
-    """A `requests` record from one ModelInvocationLog."""
+def _inline_body(side: dict, json_key: str, text_key: str):
+    body = side.get(json_key)
+    return side.get(text_key) if body is None else body
+
+
+def _bodies(inp: dict, outp: dict, beside: FileBodies | None) -> tuple:
+    """The request and response bodies: inline, else read from the objects Bedrock wrote beside the log."""
+    body_in = _inline_body(inp, "inputBodyJson", "inputBodyText")
+    body_out = _inline_body(outp, "outputBodyJson", "outputBodyText")
+    elsewhere = {name: side[name] for name, side, inline in
+                 (("inputBodyS3Path", inp, body_in), ("outputBodyS3Path", outp, body_out))
+                 if inline is None and side.get(name)}
+    if beside is None or not elsewhere:
+        return body_in, body_out
+    read = beside.read_record(elsewhere)
+    return read.get("inputBodyS3Path", body_in), read.get("outputBodyS3Path", body_out)
+
+
+def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
+    """A `requests` record from one ModelInvocationLog; ``beside`` reads the bodies Bedrock wrote as objects of their
+    own (too large or binary to log inline), and counts them."""
     if "recordId" in rec and "modelInput" in rec:
         return _batch_fields(rec)
     model = rec.get("modelId")
@@ -220,12 +244,7 @@ def record_fields(rec: dict) -> dict:
         raise ValueError("input/output are not objects")
     record: dict = {"provider": "bedrock", "model": model, "source_id": rec.get("requestId"), "status": "ok"}
     record["created_at"] = to_utc(rec.get("timestamp"))
-    body_in = inp.get("inputBodyJson")
-    if body_in is None and inp.get("inputBodyText") is not None:
-        body_in = inp.get("inputBodyText")
-    body_out = outp.get("outputBodyJson")
-    if body_out is None and outp.get("outputBodyText") is not None:
-        body_out = outp.get("outputBodyText")
+    body_in, body_out = _bodies(inp, outp, beside)
     record.update(input_fields(body_in))
     got = output_fields(body_out) if body_out is not None else {"usage": {}}
     if got.get("response_text"):
@@ -288,7 +307,7 @@ def _batch_fields(rec: dict) -> dict:
 class Bedrock:
     name = "bedrock"
     label = "a Bedrock invocation log"
-    order = 50
+    order = 45  # before app logs: a body object beside the log is known as one when a folder or listing holds it
 
     def sniff(self, src) -> int:
         kind = file_kind(src)
@@ -319,6 +338,7 @@ class Bedrock:
         return None
 
     def parse(self, src, ctx):
+        beside = ctx.body_objects.for_file(src) if ctx.body_objects is not None else None
         for number, item in iter_rows(src, line_fallback=_prefixed_line):
             if isinstance(item, Reject):
                 yield item
@@ -327,7 +347,7 @@ class Bedrock:
                 rec = invocation_record(item)
                 if rec is None:
                     continue
-                record = record_fields(rec)
+                record = record_fields(rec, beside)
             except (ValueError, TypeError, AttributeError) as exc:
                 yield Reject(number, str(exc), excerpt(item))
                 continue
