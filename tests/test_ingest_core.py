@@ -203,6 +203,7 @@ def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checks
         summary = ingest_paths(con, [str(path)], fast=fast, progress=True)
         assert sum(seen) == path.stat().st_size
         assert scalar(con, "select sha256 from ingested_files") == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert scalar(con, "select count(*) - count(distinct id) from requests") == 0  # no call stored twice
         stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"))
         con.close()
     assert stored[True] == stored[False]

@@ -110,7 +110,7 @@ def test_new_database_is_owner_only(tmp_path):
     assert mode & 0o077 == 0
 
 
-def test_the_text_compression_migration_keeps_stored_requests_and_their_key(tmp_path):
+def test_the_text_compression_migration_keeps_stored_requests_and_their_id(tmp_path):
     import duckdb
 
     raw = duckdb.connect(str(tmp_path / "old.duckdb"))
@@ -125,8 +125,10 @@ def test_the_text_compression_migration_keeps_stored_requests_and_their_key(tmp_
     assert rows(raw, "select id, prompt_text, response_text from requests order by id") == [
         (1, "Summarise this contract", "It says..."), (2, "Write SQL", "select 1")]
     assert "prompt_text VARCHAR USING COMPRESSION ZSTD" in rows(raw, "select sql from duckdb_tables() where table_name = 'requests'")[0][0]
+    # m016: the id stays required; its uniqueness is ingest's to keep (no primary-key index to maintain)
+    assert "id BIGINT NOT NULL" in rows(raw, "select sql from duckdb_tables() where table_name = 'requests'")[0][0]
     with pytest.raises(duckdb.ConstraintException):
-        raw.execute("insert into requests (id) values (1)")
+        raw.execute("insert into requests (id) values (null)")
     assert columns(raw, "requests") == REQUEST_COLUMNS
 
 

@@ -233,8 +233,8 @@ class SqlRoute:
     def whole_file(self) -> bool | None:
         """The whole file in one statement that DuckDB runs on every core, reading the lines from a stream of
         chunks. False, with nothing stored, when it does not apply (compressed file, rows of this path already
-        stored, a first chunk mostly stored already) or the file repeats an id (a primary-key violation undoes the
-        statement); the chunked route then reads the file. None when the first lines hold no call SQL reads."""
+        stored, a first chunk mostly stored already) or the file repeats an id (counted after the statement, which
+        is then undone); the chunked route then reads the file. None when the first lines hold no call SQL reads."""
         src = self.src
         if src.is_gzip or self.con.execute("select count(*) from requests where source_file = ?", [src.display]).fetchall()[0][0]:
             return False
@@ -290,15 +290,23 @@ class SqlRoute:
         self.con.register("_lines", pa.RecordBatchReader.from_batches(first.schema, batches()))
         try:
             self.execute(insert_new_rows(self.select), stream=True)
-        except duckdb.Error as exc:
+        except duckdb.Error:
             if failure:
                 raise failure[0] from None
-            if isinstance(exc, duckdb.ConstraintException):
-                return False
             raise
         finally:
             self.con.unregister("_lines")
+        if self._repeats_an_id():
+            self.con.execute("rollback")  # _probe committed just before: this undoes the statement alone
+            self.con.execute("begin transaction")
+            return False
         return True
+
+    def _repeats_an_id(self) -> bool:
+        """Whether the whole-file statement stored one id twice (the file repeats it: the chunked route judges which
+        line is kept and which are duplicates or conflicts). Every row of this path came from that statement."""
+        return bool(self.con.execute("select count(*) > count(distinct id) from requests where source_file = ?",
+                                     [self.src.display]).fetchall()[0][0])
 
     def _after_whole_file(self, index: LineIndex) -> None:
         src = self.src
