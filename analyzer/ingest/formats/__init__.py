@@ -24,6 +24,7 @@ def load_all() -> dict:
         openai,
         anthropic,
         bedrock,
+        gemini,
         generic,
         helicone,
         http_recording,

@@ -1,0 +1,193 @@
+"""Google Gemini and Vertex AI calls: format ``gemini``.
+
+Read as Google's tools write them, one call per row of a JSON Lines, JSON, CSV or Parquet export:
+
+- **Vertex AI request-response logging** (the BigQuery table Vertex fills for ``generateContent`` and
+  ``streamGenerateContent``, exported as JSON Lines, CSV or Parquet): ``full_request`` and ``full_response`` (JSON,
+  or JSON text in CSV), ``endpoint`` (``projects/P/locations/L/publishers/google/models/M``), ``logging_time``,
+  ``request_id``. Claude on Vertex (``rawPredict``) logs Anthropic bodies in the same columns: read as Anthropic.
+- **Batch prediction output**: Vertex AI's ``{"request": {...}, "response": {...}, "status": "", "processed_time"}``
+  and the Gemini API's ``{"key": ..., "response": {...}}``.
+- **App logs** of Gemini calls: ``{"request": {"contents": ...}, "response": {"candidates": ...}}`` pairs with the
+  envelope keys app logs carry, and bare ``GenerateContentResponse`` objects.
+
+A streamed answer is a list of chunks: its text is theirs joined, its usage the last chunk's. Gemini counts the
+model's thinking (``thoughtsTokenCount``) apart from the answer (``candidatesTokenCount``) and bills both as
+output, so ``output_tokens`` is their sum and ``reasoning_tokens`` the thinking; ``input_tokens`` is
+``promptTokenCount`` (cached content included, as ``cachedContentTokenCount`` says) plus the tool-use prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..records import Reject, Skipped, excerpt, to_utc
+from . import register
+from .anthropic import is_message as is_anthropic_message
+from .anthropic import pair_record as anthropic_pair_record
+from .app_log import envelope, pair_sides
+from .generic import chat_request_fields, content_text, decode_json, file_kind, iter_rows, table_columns, to_int
+
+PROVIDER = "google"
+_MODEL_IN_PATH = re.compile(r"/models/([^/:]+)")
+# Finish reasons that mean the answer was withheld rather than given (Gemini's FinishReason enum).
+_WITHHELD = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"}
+
+
+def is_gemini_request(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("contents"), (list, dict, str))
+
+
+def is_gemini_response(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(is_gemini_response(decode_json(v)) for v in value)
+    if not isinstance(value, dict):
+        return False
+    usage = value.get("usageMetadata")
+    return isinstance(value.get("candidates"), list) or (
+        isinstance(usage, dict) and ("promptTokenCount" in usage or "candidatesTokenCount" in usage))
+
+
+def call_sides(row: dict) -> tuple[Any, Any] | None:
+    """(request, response) of one logged call, or None when the row holds no Gemini or Vertex call."""
+    if "full_request" in row or "full_response" in row:
+        return decode_json(row.get("full_request")), decode_json(row.get("full_response"))
+    request, response, found = pair_sides(row)
+    if found:
+        request, response = decode_json(request), decode_json(response)
+        if is_gemini_request(request) or is_gemini_response(response):
+            return request, response
+        return None
+    if is_gemini_response(row):
+        return None, row
+    return None
+
+
+def _chunks(response: Any) -> list[dict]:
+    listed = response if isinstance(response, list) else [response]
+    return [c for c in (decode_json(x) for x in listed) if isinstance(c, dict)]
+
+
+def _answer_text(chunks: list[dict]) -> str | None:
+    """The first candidate's answer over the chunks, without its thought parts (``"thought": true``)."""
+    texts = []
+    for chunk in chunks:
+        candidates = chunk.get("candidates") or []
+        first = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
+        parts = (first.get("content") or {}).get("parts") if isinstance(first.get("content"), dict) else None
+        if isinstance(parts, list):
+            texts.append(content_text([p for p in parts if not (isinstance(p, dict) and p.get("thought"))]))
+    return "".join(texts) or None
+
+
+def _usage(chunks: list[dict]) -> dict:
+    usage = next((c["usageMetadata"] for c in reversed(chunks) if isinstance(c.get("usageMetadata"), dict)), None)
+    if usage is None:
+        return {}
+    prompt = to_int(usage.get("promptTokenCount"), "promptTokenCount")
+    tool_prompt = to_int(usage.get("toolUsePromptTokenCount"), "toolUsePromptTokenCount")
+    answer = to_int(usage.get("candidatesTokenCount"), "candidatesTokenCount")
+    thoughts = to_int(usage.get("thoughtsTokenCount"), "thoughtsTokenCount")
+    out = {
+        "input_tokens": None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0),
+        "cached_input_tokens": to_int(usage.get("cachedContentTokenCount"), "cachedContentTokenCount"),
+        "output_tokens": None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0),
+        "reasoning_tokens": thoughts,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _status(row: dict, chunks: list[dict]) -> str:
+    if not chunks:
+        return "error" if row.get("status") or row.get("error") else "no_response"
+    feedback: dict = next((c["promptFeedback"] for c in chunks if isinstance(c.get("promptFeedback"), dict)), {})
+    reasons = {str(cand.get("finishReason") or "").upper() for c in chunks for cand in (c.get("candidates") or [])
+               if isinstance(cand, dict)}
+    if feedback.get("blockReason") or reasons & _WITHHELD:
+        return "blocked"
+    failed = row.get("status") if isinstance(row.get("status"), str) else None  # Vertex batch: "" when it worked
+    return "error" if failed or row.get("error") else "ok"
+
+
+def _model(request: Any, chunks: list[dict], row: dict) -> str | None:
+    for chunk in reversed(chunks):
+        if isinstance(chunk.get("modelVersion"), str) and chunk["modelVersion"]:
+            return chunk["modelVersion"]
+    for holder in (request if isinstance(request, dict) else {}, row):
+        for key in ("model", "endpoint", "model_id"):
+            value = holder.get(key)
+            if isinstance(value, str) and value:
+                found = _MODEL_IN_PATH.search(value)
+                return found.group(1) if found else value.rsplit("/", 1)[-1]
+    return None
+
+
+def gemini_record(request: Any, response: Any, row: dict) -> dict:
+    chunks = _chunks(response)
+    record: dict = {"provider": PROVIDER, "model": _model(request, chunks, row), "status": _status(row, chunks)}
+    if isinstance(request, (dict, list, str)):
+        record.update(chat_request_fields(request))
+    record["response_text"] = _answer_text(chunks)
+    record.update(_usage(chunks))
+    source_id = next((c.get("responseId") for c in reversed(chunks) if c.get("responseId")), None)
+    record["source_id"] = source_id or row.get("request_id") or row.get("key")
+    when = row.get("logging_time") or row.get("processed_time") or next(
+        (c.get("createTime") for c in chunks if c.get("createTime")), None)
+    if when is not None:
+        record["created_at"] = to_utc(when)
+    return record
+
+
+def row_record(row: dict) -> dict | Skipped:
+    """One exported row as a record; a Vertex log row of a Claude call is read as Anthropic's."""
+    sides = call_sides(row)
+    if sides is None:
+        raise ValueError("no Gemini call here (no full_request/full_response, contents or candidates)")
+    request, response = sides
+    if request is None and response is None:
+        return Skipped(None, "a logged row without its request or response")
+    if is_anthropic_message(response) or (isinstance(request, dict) and "anthropic_version" in request):
+        record = anthropic_pair_record(request if isinstance(request, dict) else None, response, None)
+        if record.get("model") is None:
+            record["model"] = _model(request, [], row)
+    else:
+        record = gemini_record(request, response, row)
+    return envelope(record, row)
+
+
+class Gemini:
+    name = "gemini"
+    label = "a Gemini / Vertex AI log"
+    order = 50
+
+    def sniff(self, src) -> int:
+        from ..records import first_json_object
+
+        kind = file_kind(src)
+        if kind in ("csv", "parquet"):
+            return 88 if {"full_request", "full_response"} <= table_columns(src) else 0
+        obj = first_json_object(src)
+        return 88 if isinstance(obj, dict) and call_sides(obj) is not None else 0
+
+    def parse(self, src, ctx):
+        for number, row in iter_rows(src):
+            if isinstance(row, Reject):
+                yield row
+                continue
+            if not isinstance(row, dict):
+                yield Reject(number, "expected a Gemini or Vertex AI call record", excerpt(row))
+                continue
+            try:
+                record = row_record(row)
+            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                yield Reject(number, str(exc), excerpt(row))
+                continue
+            if isinstance(record, Skipped):
+                yield Skipped(number, record.reason)
+                continue
+            record["_line"] = number
+            yield record
+
+
+register(Gemini())

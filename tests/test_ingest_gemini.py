@@ -1,0 +1,144 @@
+"""Gemini and Vertex AI calls as Google's tools export them: Vertex request-response logging (the BigQuery table, as
+JSON Lines or CSV), batch prediction outputs, and app logs of Gemini calls."""
+
+import csv
+import json
+
+from analyzer.ingest import ingest_paths
+from helpers import stored_requests
+
+ENDPOINT = "projects/acme-prod/locations/us-central1/publishers/google/models/{}"
+
+
+def _request(user: str, system: str | None = None, earlier: list | None = None) -> dict:
+    body: dict = {"contents": [*(earlier or []), {"role": "user", "parts": [{"text": user}]}],
+                  "generationConfig": {"temperature": 0.2, "maxOutputTokens": 512}}
+    if system:
+        body["systemInstruction"] = {"role": "system", "parts": [{"text": system}]}
+    return body
+
+
+def _response(text: str, usage: dict, model: str = "gemini-2.5-flash", rid: str = "r1", finish: str = "STOP",
+              thought: str | None = None) -> dict:
+    parts = ([{"text": thought, "thought": True}] if thought else []) + [{"text": text}]
+    return {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}],
+            "usageMetadata": usage, "modelVersion": model, "responseId": rid, "createTime": "2026-11-02T09:59:58.000Z"}
+
+
+def _logged_rows() -> list[dict]:
+    """Four rows of a Vertex request-response logging table: a thinking call with cached content, a streamed call,
+    a blocked prompt and a Claude call through rawPredict."""
+    thinking = _response("Refund approved under policy 4.2.", {
+        "promptTokenCount": 1200, "cachedContentTokenCount": 1024, "candidatesTokenCount": 40,
+        "thoughtsTokenCount": 300, "totalTokenCount": 1540}, rid="resp-think", thought="The order is within 30 days.")
+    stream = [
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "Your parcel "}]}}],
+         "modelVersion": "gemini-2.0-flash-001", "responseId": "resp-stream"},
+        {"candidates": [{"content": {"role": "model", "parts": [{"text": "ships Monday."}]}, "finishReason": "STOP"}],
+         "usageMetadata": {"promptTokenCount": 55, "candidatesTokenCount": 6, "totalTokenCount": 61},
+         "modelVersion": "gemini-2.0-flash-001", "responseId": "resp-stream"},
+    ]
+    blocked = {"promptFeedback": {"blockReason": "SAFETY"},
+               "usageMetadata": {"promptTokenCount": 12, "totalTokenCount": 12}, "modelVersion": "gemini-2.5-flash",
+               "responseId": "resp-blocked"}
+    claude_request = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 256,
+                      "messages": [{"role": "user", "content": "Summarise the ticket in one line."}]}
+    claude_response = {"id": "msg_vrtx_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5@20250929",
+                       "content": [{"type": "text", "text": "Customer wants a refund."}], "stop_reason": "end_turn",
+                       "usage": {"input_tokens": 30, "output_tokens": 8}}
+    return [
+        {"endpoint": ENDPOINT.format("gemini-2.5-flash"), "deployed_model_id": "", "logging_time": "2026-11-02T10:00:01.500Z",
+         "request_id": 7001, "full_request": _request("Can I get a refund for order 1182?", "You are the refunds desk."),
+         "full_response": thinking, "metadata": {"request_latency": "1840"}},
+        {"endpoint": ENDPOINT.format("gemini-2.0-flash-001"), "logging_time": "2026-11-02T10:05:00Z", "request_id": 7002,
+         "full_request": _request("When does my parcel ship?", earlier=[
+             {"role": "user", "parts": [{"text": "Hi"}]}, {"role": "model", "parts": [{"text": "Hello!"}]}]),
+         "full_response": stream},
+        {"endpoint": ENDPOINT.format("gemini-2.5-flash"), "logging_time": "2026-11-02T10:06:00Z", "request_id": 7003,
+         "full_request": _request("something unsafe"), "full_response": blocked},
+        {"endpoint": ENDPOINT.replace("google", "anthropic").format("claude-sonnet-4-5"),
+         "logging_time": "2026-11-02T10:07:00Z", "request_id": 7004, "full_request": claude_request,
+         "full_response": claude_response},
+    ]
+
+
+def _check_logged(con, summary):
+    assert summary["files"][0]["format"] == "gemini"
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (4, 0, 0)
+    rows = stored_requests(con)
+    think = rows["resp-think"]
+    assert (think["provider"], think["model"], think["status"]) == ("google", "gemini-2.5-flash", "ok")
+    assert think["system_prompt"] == "You are the refunds desk." and think["prompt_text"] == "Can I get a refund for order 1182?"
+    assert think["response_text"] == "Refund approved under policy 4.2."  # the thought part is not the answer
+    # thinking is billed as output: 40 answer + 300 thoughts; the cached 1,024 are inside the 1,200 prompt tokens
+    assert (think["input_tokens"], think["cached_input_tokens"], think["output_tokens"], think["reasoning_tokens"]) == (
+        1200, 1024, 340, 300)
+    assert str(think["created_at"]) == "2026-11-02 10:00:01.500000"
+    stream = rows["resp-stream"]
+    assert (stream["model"], stream["response_text"], stream["input_tokens"], stream["output_tokens"]) == (
+        "gemini-2.0-flash-001", "Your parcel ships Monday.", 55, 6)
+    assert [m["role"] for m in json.loads(stream["messages_json"])] == ["user", "assistant", "user"]
+    blocked = rows["resp-blocked"]
+    assert (blocked["status"], blocked["input_tokens"], blocked["response_text"]) == ("blocked", 12, None)
+    claude = rows["msg_vrtx_01"]
+    assert (claude["provider"], claude["response_text"], claude["input_tokens"], claude["output_tokens"]) == (
+        "anthropic", "Customer wants a refund.", 30, 8)
+    assert all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in rows.values() if r["status"] == "ok")
+
+
+def test_vertex_request_response_logging_rows_as_json_lines(con, tmp_path):
+    path = tmp_path / "request_response_logging.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _logged_rows()))
+    _check_logged(con, ingest_paths(con, [str(path)]))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 0  # read again: nothing new
+
+
+def test_vertex_request_response_logging_exported_from_bigquery_as_csv(con, tmp_path):
+    path = tmp_path / "bq-results-20261102.csv"
+    rows = _logged_rows()
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["endpoint", "logging_time", "request_id", "full_request", "full_response"])
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(r[k]) if isinstance(r[k], (dict, list)) else r[k] for k in writer.fieldnames})
+    _check_logged(con, ingest_paths(con, [str(path)]))
+
+
+def test_batch_outputs_and_app_logs_of_gemini_calls(con, tmp_path):
+    usage = {"promptTokenCount": 80, "candidatesTokenCount": 20, "totalTokenCount": 100}
+    vertex_batch = tmp_path / "prediction-model-2026-11-02.jsonl"
+    vertex_batch.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"status": "", "processed_time": "2026-11-02T11:00:00.000+00:00", "request": _request("Classify: late parcel"),
+         "response": _response("shipping", usage, rid="b1")},
+        {"status": "Bad Request: 400 The input token count exceeds the maximum", "processed_time": "2026-11-02T11:00:01Z",
+         "request": _request("Classify: " + "x " * 20)},
+    ]))
+    summary = ingest_paths(con, [str(vertex_batch)])
+    assert summary["files"][0]["format"] == "gemini" and summary["rows_added"] == 2
+    rows = {r["prompt_text"]: r for r in stored_requests(con, as_list=True)}
+    assert (rows["Classify: late parcel"]["status"], rows["Classify: late parcel"]["output_tokens"]) == ("ok", 20)
+    failed = next(r for r in rows.values() if r["status"] != "ok")
+    assert failed["status"] == "error" and failed["input_tokens"] is None
+
+    app_log = tmp_path / "gemini_app.jsonl"
+    app_log.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"ts": "2026-11-02T12:00:00Z", "user": "u-9", "latency_ms": 640,
+         "request": {"model": "gemini-2.5-pro", **_request("Draft a reply to the customer")},
+         "response": _response("Dear customer, ...", usage, model="gemini-2.5-pro", rid="app1")},
+        {"key": "req-17", "response": _response("billing", usage, rid="api-batch-17")},  # Gemini API batch output
+        _response("A bare response object", usage, rid="bare1"),
+    ]))
+    summary = ingest_paths(con, [str(app_log)])
+    assert summary["files"][0]["format"] == "gemini" and summary["rows_added"] == 3
+    got = stored_requests(con)
+    assert (got["app1"]["model"], got["app1"]["user_id"], got["app1"]["duration_ms"]) == ("gemini-2.5-pro", "u-9", 640.0)
+    assert got["api-batch-17"]["response_text"] == "billing" and got["bare1"]["input_tokens"] == 80
+
+
+def test_openai_app_logs_are_not_taken_for_gemini(con, tmp_path):
+    path = tmp_path / "openai_pairs.jsonl"
+    path.write_text(json.dumps({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+                                "response": {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini",
+                                             "choices": [{"message": {"role": "assistant", "content": "hello"}}],
+                                             "usage": {"prompt_tokens": 3, "completion_tokens": 2}}}) + "\n")
+    assert ingest_paths(con, [str(path)])["files"][0]["format"] == "openai"
