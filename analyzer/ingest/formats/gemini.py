@@ -27,7 +27,7 @@ from . import register
 from .anthropic import is_message as is_anthropic_message
 from .anthropic import pair_record as anthropic_pair_record
 from .app_log import envelope, pair_sides
-from .generic import chat_request_fields, content_text, decode_json, file_kind, iter_rows, table_columns, to_int
+from .generic import chat_request_fields, content_text, decode_json, file_kind, iter_rows, table_columns, usage_fields
 
 PROVIDER = "google"
 _MODEL_IN_PATH = re.compile(r"/models/([^/:]+)")
@@ -83,19 +83,7 @@ def _answer_text(chunks: list[dict]) -> str | None:
 
 def _usage(chunks: list[dict]) -> dict:
     usage = next((c["usageMetadata"] for c in reversed(chunks) if isinstance(c.get("usageMetadata"), dict)), None)
-    if usage is None:
-        return {}
-    prompt = to_int(usage.get("promptTokenCount"), "promptTokenCount")
-    tool_prompt = to_int(usage.get("toolUsePromptTokenCount"), "toolUsePromptTokenCount")
-    answer = to_int(usage.get("candidatesTokenCount"), "candidatesTokenCount")
-    thoughts = to_int(usage.get("thoughtsTokenCount"), "thoughtsTokenCount")
-    out = {
-        "input_tokens": None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0),
-        "cached_input_tokens": to_int(usage.get("cachedContentTokenCount"), "cachedContentTokenCount"),
-        "output_tokens": None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0),
-        "reasoning_tokens": thoughts,
-    }
-    return {k: v for k, v in out.items() if v is not None}
+    return usage_fields(usage) if usage is not None else {}
 
 
 def _status(row: dict, chunks: list[dict]) -> str:

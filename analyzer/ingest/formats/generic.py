@@ -876,11 +876,23 @@ def usage_fields(usage: Any) -> dict:
         out["cache_write_tokens"] = write
         out["output_tokens"] = to_int(usage.get("outputTokens"), "outputTokens")
     elif "promptTokenCount" in usage or "candidatesTokenCount" in usage:  # Gemini
-        out["input_tokens"] = to_int(usage.get("promptTokenCount"))
-        out["cached_input_tokens"] = to_int(usage.get("cachedContentTokenCount"))
-        out["output_tokens"] = to_int(usage.get("candidatesTokenCount"))
-        out["reasoning_tokens"] = to_int(usage.get("thoughtsTokenCount"))
+        out.update(_gemini_usage(usage))
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _gemini_usage(usage: dict) -> dict:
+    """Gemini counts the model's thinking (``thoughtsTokenCount``) apart from the answer (``candidatesTokenCount``)
+    and bills both as output; the tool-use prompt is input; ``promptTokenCount`` includes cached content."""
+    prompt = to_int(usage.get("promptTokenCount"), "promptTokenCount")
+    tool_prompt = to_int(usage.get("toolUsePromptTokenCount"), "toolUsePromptTokenCount")
+    answer = to_int(usage.get("candidatesTokenCount"), "candidatesTokenCount")
+    thoughts = to_int(usage.get("thoughtsTokenCount"), "thoughtsTokenCount")
+    return {
+        "input_tokens": None if prompt is None and tool_prompt is None else (prompt or 0) + (tool_prompt or 0),
+        "cached_input_tokens": to_int(usage.get("cachedContentTokenCount"), "cachedContentTokenCount"),
+        "output_tokens": None if answer is None and thoughts is None else (answer or 0) + (thoughts or 0),
+        "reasoning_tokens": thoughts,
+    }
 
 
 def params_from_body(body: Any) -> dict | None:
