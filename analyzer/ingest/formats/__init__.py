@@ -28,6 +28,7 @@ def load_all() -> dict:
         helicone,
         http_recording,
         langfuse,
+        langsmith,
         litellm,
         llm_cli,
         openrouter,
