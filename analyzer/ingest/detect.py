@@ -31,6 +31,9 @@ FAMILIES = (
      "spans with gen_ai.*, llm.* or OpenInference attributes"),
     ("helicone", "a Helicone export", {"requestbody", "responsebody", "requestid", "promptTokens", "costusd"},
      "request and response bodies"),
+    ("langsmith", "a LangSmith run export", {"runtype", "inputs", "outputs", "dottedorder", "parentrunid", "traceid",
+                                             "starttime", "endtime", "extra", "totalcost", "prompttokens"},
+     "run_type with inputs or outputs, and an id, trace_id or dotted_order"),
 )
 
 

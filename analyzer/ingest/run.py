@@ -336,6 +336,11 @@ def note_batch_joins(ctx: IngestContext, results: dict[str, FileResult]) -> None
             results[input_file].joined_into = sorted(outputs - {input_file})
 
 
+# Why a file's records were all skipped, unless its format says (``skipped_hint``).
+SKIPPED_HINT = ("agent, tool and workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
+                "OpenInference LLM kind or a Langfuse generation")
+
+
 def note_rejected_files(con, planned, results: dict[str, FileResult], formats: dict, ctx: IngestContext) -> None:
     """A file most of whose records were rejected gets one sentence: the format it resembles and what failed."""
     for src, name in planned:
@@ -347,9 +352,8 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
         if r.rows_rejected and r.rows_rejected > kept and not r.joined_into:
             r.note = explain_rejects(con, src.display, label, r.rows_rejected, kept)
         elif r.rows_skipped and not kept and not r.joined_into:
-            r.note = (f"{r.rows_skipped:,} records read as {label}, none of them a model call (agent, tool and "
-                      "workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
-                      "OpenInference LLM kind or a Langfuse generation)")
+            hint = getattr(formats[name], "skipped_hint", SKIPPED_HINT)
+            r.note = f"{r.rows_skipped:,} records read as {label}, none of them a model call ({hint})"
         if r.note:
             ctx.warnings.append(f"{src.display}: {r.note}.")
 

@@ -29,6 +29,7 @@ def load_all() -> dict:
         helicone,
         http_recording,
         langfuse,
+        langsmith,
         litellm,
         llm_cli,
         openrouter,
