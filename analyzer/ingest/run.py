@@ -347,9 +347,11 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
         if r.rows_rejected and r.rows_rejected > kept and not r.joined_into:
             r.note = explain_rejects(con, src.display, label, r.rows_rejected, kept)
         elif r.rows_skipped and not kept and not r.joined_into:
-            r.note = (f"{r.rows_skipped:,} records read as {label}, none of them a model call (agent, tool and "
-                      "workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
-                      "OpenInference LLM kind or a Langfuse generation)")
+            own_words = getattr(formats[name], "no_model_calls", None)  # a format may say what it skipped itself
+            r.note = own_words(r.rows_skipped) if own_words else (
+                f"{r.rows_skipped:,} records read as {label}, none of them a model call (agent, tool and "
+                "workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
+                "OpenInference LLM kind or a Langfuse generation)")
         if r.note:
             ctx.warnings.append(f"{src.display}: {r.note}.")
 

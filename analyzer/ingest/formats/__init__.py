@@ -32,6 +32,7 @@ def load_all() -> dict:
         llm_cli,
         openrouter,
         otel,
+        weave,
     )
 
     return FORMATS
