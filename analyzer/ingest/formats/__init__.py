@@ -34,6 +34,7 @@ def load_all() -> dict:
         llm_cli,
         openrouter,
         otel,
+        weave,
     )
 
     return FORMATS
