@@ -34,6 +34,9 @@ FAMILIES = (
     ("langsmith", "a LangSmith run export", {"runtype", "inputs", "outputs", "dottedorder", "parentrunid", "traceid",
                                              "starttime", "endtime", "extra", "totalcost", "prompttokens"},
      "run_type with inputs or outputs, and an id, trace_id or dotted_order"),
+    ("braintrust", "a Braintrust log export", {"spanid", "rootspanid", "spanparents", "spanattributes", "xactid",
+                                              "logid", "isroot", "metrics", "scores"},
+     "span_id and root_span_id, with span_attributes or span_parents"),
 )
 
 

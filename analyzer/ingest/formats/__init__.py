@@ -24,6 +24,7 @@ def load_all() -> dict:
         openai,
         anthropic,
         bedrock,
+        braintrust,
         gemini,
         generic,
         helicone,

@@ -349,7 +349,8 @@ class OpenTelemetry:
         if "traceID" in obj or "operationName" in obj or "references" in obj:
             return ("it looks like a Jaeger trace export, but plan reads OpenTelemetry's own JSON: export OTLP JSON "
                     "(the collector's file exporter) instead")
-        if ("spanId" in obj or "span_id" in obj) and "attributes" not in obj:
+        braintrust = {"root_span_id", "span_parents", "span_attributes"} & obj.keys()  # Braintrust's rows (braintrust.py)
+        if ("spanId" in obj or "span_id" in obj) and "attributes" not in obj and not braintrust:
             return "it looks like OpenTelemetry spans, but they carry no attributes (no gen_ai.* or llm.* values to read)"
         return None
 
