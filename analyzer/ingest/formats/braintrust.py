@@ -45,8 +45,9 @@ from ..records import Reject, Skipped, excerpt, first_json_object, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 from . import anthropic, openai, register
 from .app_calls import line_record
-from .generic import (chat_request_fields, csv_header, decode_json, file_kind, first, guess_provider, head_text,
-                      iter_rows, params_from_body, response_text, to_float, to_int, usage_fields)
+from .generic import (READ_ERRORS, chat_request_fields, csv_header, decode_json, file_kind, first, guess_provider,
+                      head_text, json_object, params_from_body, records_from_rows, response_text, to_float, to_int,
+                      usage_fields)
 from .otel import PROVIDERS as OTEL_PROVIDERS
 
 MODEL_CALL = "llm"
@@ -60,11 +61,6 @@ ROUTERS = frozenset({"litellm"})  # providers that route to others: the model na
 RESPONSES_ITEMS = frozenset({"message", "function_call", "reasoning", "web_search_call", "file_search_call"})
 ANTHROPIC_BLOCKS = frozenset({"text", "tool_use", "thinking", "redacted_thinking", "server_tool_use"})
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
-
-
-def _dict(value: Any) -> dict:
-    value = decode_json(value)
-    return value if isinstance(value, dict) else {}
 
 
 def is_event(keys) -> bool:
@@ -137,7 +133,7 @@ def answer_text(output: Any) -> str | None:
 
 
 def _blocked(output: Any) -> bool:
-    choices = output if isinstance(output, list) else _dict(output).get("choices")
+    choices = output if isinstance(output, list) else json_object(output).get("choices")
     return isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") == "content_filter"
                                              for c in choices)
 
@@ -227,7 +223,7 @@ def _times(metrics: dict, created: Any) -> tuple[Any, float | None]:
 
 
 def _tags(row: dict, attributes: dict, metadata: dict) -> dict | None:
-    error, scores = row.get("error"), _dict(row.get("scores"))
+    error, scores = row.get("error"), json_object(row.get("scores"))
     tags = {
         "span_name": attributes.get("name"), "tags": decode_json(row.get("tags")) or None,
         "project_id": row.get("project_id"), "experiment_id": row.get("experiment_id"),
@@ -252,7 +248,7 @@ def _parent(row: dict) -> Any:
 
 def is_embedding(attributes: dict, output: Any) -> bool:
     name = str(attributes.get("name") or "").strip().lower().replace(" ", "")
-    return name in EMBEDDING_NAMES or "embedding_length" in _dict(output)
+    return name in EMBEDDING_NAMES or "embedding_length" in json_object(output)
 
 
 def span_record(row: dict) -> dict | Skipped:
@@ -260,15 +256,15 @@ def span_record(row: dict) -> dict | Skipped:
     row_id = first(row, "id", "span_id")
     if row_id is None:
         raise ValueError("a Braintrust span without an id")
-    attributes = _dict(row.get("span_attributes"))
+    attributes = json_object(row.get("span_attributes"))
     span_type = str(attributes.get("type") or "").strip().lower()
     if span_type != MODEL_CALL:
         return Skipped(None, f"a Braintrust {span_type} span, not a model call" if span_type
                        else "a Braintrust span without a type, not a model call")
-    metadata, metrics = _dict(row.get("metadata")), _dict(row.get("metrics"))
+    metadata, metrics = json_object(row.get("metadata")), json_object(row.get("metrics"))
     embedding = is_embedding(attributes, row.get("output"))
     content = {} if embedding else content_fields(row.get("input"), row.get("output"), metadata)
-    model = content.get("model") or first(metadata, "model") or _dict(row.get("input")).get("model")
+    model = content.get("model") or first(metadata, "model") or json_object(row.get("input")).get("model")
     provider = provider_of(metadata, model)
     tokens = token_fields(metrics, provider) or {k: content.get(k) for k in TOKEN_KEYS}
     created_at, duration_ms = _times(metrics, row.get("created"))
@@ -342,24 +338,9 @@ class Braintrust:
                 "JSON instead (the Logs page's JSON download, the fetch API, BTQL or bt sync)")
 
     def parse(self, src, ctx):
-        for number, value in iter_rows(src):
-            if isinstance(value, Reject):
-                yield value
-                continue
-            for row in events_in(value):
-                if not isinstance(row, dict):
-                    yield Reject(number, "expected a Braintrust log row (a span object)", excerpt(row))
-                    continue
-                try:
-                    record = span_record(row)
-                except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-                    yield Reject(number, f"unreadable Braintrust span ({exc})", excerpt(row))
-                    continue
-                if isinstance(record, Skipped):
-                    yield Skipped(number, record.reason)
-                    continue
-                record["_line"] = number
-                yield record
+        return records_from_rows(src, span_record, "a Braintrust log row (a span object)", items=events_in,
+                                 unreadable="unreadable Braintrust span",
+                                 errors=(*READ_ERRORS, KeyError, OverflowError))
 
 
 register(Braintrust())

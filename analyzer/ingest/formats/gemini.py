@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, to_utc
+from ..records import Skipped, to_utc
 from . import register
 from .anthropic import is_message as is_anthropic_message
 from .anthropic import pair_record as anthropic_pair_record
 from .app_log import envelope, pair_sides
-from .generic import chat_request_fields, content_text, decode_json, file_kind, iter_rows, table_columns, usage_fields
+from .generic import (READ_ERRORS, chat_request_fields, content_text, decode_json, file_kind, records_from_rows, table_columns,
+                      usage_fields)
 
 PROVIDER = "google"
 _MODEL_IN_PATH = re.compile(r"/models/([^/:]+)")
@@ -159,23 +160,7 @@ class Gemini:
         return 88 if isinstance(obj, dict) and call_sides(obj) is not None else 0
 
     def parse(self, src, ctx):
-        for number, row in iter_rows(src):
-            if isinstance(row, Reject):
-                yield row
-                continue
-            if not isinstance(row, dict):
-                yield Reject(number, "expected a Gemini or Vertex AI call record", excerpt(row))
-                continue
-            try:
-                record = row_record(row)
-            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-                yield Reject(number, str(exc), excerpt(row))
-                continue
-            if isinstance(record, Skipped):
-                yield Skipped(number, record.reason)
-                continue
-            record["_line"] = number
-            yield record
+        return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError))
 
 
 register(Gemini())

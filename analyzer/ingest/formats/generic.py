@@ -521,28 +521,48 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
     return iter(())
 
 
-def records_from_rows(src, to_record: Callable[[dict], Any], expected: str) -> Iterator:
+# What reading one record raises on a shape it does not expect: the record is rejected with the reason.
+READ_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError)
+
+
+def item_record(number: int | None, item: Any, to_record: Callable[[dict], Any], expected: str, *,
+                unreadable: str | None = None, errors: tuple[type[Exception], ...] = READ_ERRORS) -> Any:
+    """What ``parse`` yields for one item read from line or record ``number``: ``to_record(item)`` with its line, a
+    ``Skipped`` (not a model call) with its line, or a reject when the item is not an object or ``to_record``
+    raises one of ``errors`` (the reason, after ``unreadable`` when given); None when ``to_record`` returns None."""
+    if not isinstance(item, dict):
+        return Reject(number, f"expected {expected}", excerpt(item))
+    try:
+        record = to_record(item)
+    except errors as exc:
+        return Reject(number, f"{unreadable} ({exc})" if unreadable else str(exc), excerpt(item))
+    if isinstance(record, Skipped):
+        return Skipped(number, record.reason)
+    if record is not None:
+        record["_line"] = number
+    return record
+
+
+def records_from_rows(src, to_record: Callable[[dict], Any], expected: str, *,
+                      items: Callable[[Any], list] | None = None, unreadable: str | None = None,
+                      errors: tuple[type[Exception], ...] = READ_ERRORS) -> Iterator:
     """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (a ``Skipped``: not a model call);
-    a row that is not an object, or that ``to_record`` cannot read, becomes a reject with its line."""
+    a row that is not an object, or that ``to_record`` cannot read, becomes a reject with its line. ``items`` gives
+    the records one row holds when it may hold several (a page, a list, nested children)."""
     for number, row in iter_rows(src):
         if isinstance(row, Reject):
             yield row
             continue
-        if not isinstance(row, dict):
-            yield Reject(number, f"expected {expected}", excerpt(row))
-            continue
-        try:
-            record = to_record(row)
-        except (ValueError, TypeError, AttributeError) as exc:
-            yield Reject(number, str(exc), excerpt(row))
-            continue
-        if record is None:
-            continue
-        if isinstance(record, Skipped):
-            yield Skipped(number, record.reason)
-            continue
-        record["_line"] = number
-        yield record
+        for item in (items(row) if items is not None else [row]):
+            record = item_record(number, item, to_record, expected, unreadable=unreadable, errors=errors)
+            if record is not None:
+                yield record
+
+
+def json_object(value: Any) -> dict:
+    """The JSON object a value or a cell holds, or {} when it holds none."""
+    value = decode_json(value)
+    return value if isinstance(value, dict) else {}
 
 
 def _first_line_is_prefixed_json(src, line_fallback) -> bool:

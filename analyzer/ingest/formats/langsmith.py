@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, to_utc
+from ..records import Skipped, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 from . import anthropic, openai, register
 from .app_calls import looks_anthropic, response_object
-from .generic import (chat_request_fields, content_text, decode_json, file_kind, first, guess_provider, iter_rows,
-                      ms_between, normalize_messages, params_from_body, response_text, snake_keys,
-                      snake_columns, split_conversation, to_float, to_int, usage_fields)
+from .generic import (READ_ERRORS, chat_request_fields, content_text, decode_json, file_kind, first, guess_provider,
+                      json_object, ms_between, normalize_messages, params_from_body, records_from_rows, response_text,
+                      snake_columns, snake_keys, split_conversation, to_float, to_int, usage_fields)
 from .otel import PROVIDERS as OTEL_PROVIDERS
 
 MODEL_CALL = "llm"
@@ -55,11 +55,6 @@ RUN_MARKS = ("id", "trace_id", "dotted_order")
 # ---------------------------------------------------------------------------------------------
 # LangChain messages and generations
 # ---------------------------------------------------------------------------------------------
-
-
-def _dict(value: Any) -> dict:
-    value = decode_json(value)
-    return value if isinstance(value, dict) else {}
 
 
 def lc_message(message: Any) -> Any:
@@ -120,8 +115,8 @@ def _generation_text(generation: dict) -> str:
 
 def _message_body(generation: dict) -> dict:
     """The generation's message's fields (``kwargs`` of a serialized message, or the message itself)."""
-    message = _dict(generation.get("message"))
-    return _dict(message.get("kwargs")) or _dict(message.get("data")) or message
+    message = json_object(generation.get("message"))
+    return json_object(message.get("kwargs")) or json_object(message.get("data")) or message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,15 +150,15 @@ def langchain_fields(inputs: dict, outputs: dict) -> dict | None:
     texts = [t for t in map(_generation_text, generations) if t]
     record["response_text"] = "\n".join(texts) or None
     bodies = [_message_body(g) for g in generations]
-    infos = [_dict(g.get("generation_info")) for g in generations]
-    metadata = [_dict(b.get("response_metadata")) for b in bodies]
-    llm_output = _dict(outputs.get("llm_output"))
+    infos = [json_object(g.get("generation_info")) for g in generations]
+    metadata = [json_object(b.get("response_metadata")) for b in bodies]
+    llm_output = json_object(outputs.get("llm_output"))
     named = [first(m, "model_name", "model") for m in [llm_output] + metadata + infos]
     record["model"] = next((m for m in named if m), None)
     reasons = [m.get("finish_reason") or m.get("stop_reason") for m in metadata + infos]
     record["_blocked"] = "content_filter" in reasons
-    record["_usage"] = next((_dict(b.get("usage_metadata")) for b in bodies if _dict(b.get("usage_metadata"))), {})
-    record["_token_usage"] = _dict(llm_output.get("token_usage") or llm_output.get("usage"))
+    record["_usage"] = next((json_object(b.get("usage_metadata")) for b in bodies if json_object(b.get("usage_metadata"))), {})
+    record["_token_usage"] = json_object(llm_output.get("token_usage") or llm_output.get("usage"))
     return record
 
 
@@ -178,7 +173,7 @@ def provider_fields(inputs: dict, outputs: Any) -> dict:
     record["_blocked"] = record.pop("status", None) == "blocked"  # otherwise the run's own status says how it ended
     if record.get("response_text") is None and isinstance(outputs, (dict, str)):
         record["response_text"] = response_text(outputs)
-    record["_usage"] = _dict(outputs.get("usage_metadata")) if isinstance(outputs, dict) else {}
+    record["_usage"] = json_object(outputs.get("usage_metadata")) if isinstance(outputs, dict) else {}
     return record
 
 
@@ -222,7 +217,7 @@ def _provider(metadata: dict, invocation: dict, model: Any) -> str | None:
 
 def _counts(usage: dict) -> dict:
     """LangChain's ``usage_metadata``: input_tokens counts all input, cache reads and writes included."""
-    details_in, details_out = _dict(usage.get("input_token_details")), _dict(usage.get("output_token_details"))
+    details_in, details_out = json_object(usage.get("input_token_details")), json_object(usage.get("output_token_details"))
     return {"input_tokens": to_int(usage.get("input_tokens"), "usage_metadata.input_tokens"),
             "output_tokens": to_int(usage.get("output_tokens"), "usage_metadata.output_tokens"),
             "cached_input_tokens": to_int(details_in.get("cache_read")),
@@ -310,9 +305,9 @@ def run_record(row: dict) -> dict | Skipped:
     run_id = first(r, "id", "run_id")
     if run_id is None:
         raise ValueError("run without id")
-    extra = _dict(r.get("extra"))
-    metadata = {**_dict(r.get("metadata")), **_dict(extra.get("metadata"))}
-    invocation = _dict(extra.get("invocation_params"))
+    extra = json_object(r.get("extra"))
+    metadata = {**json_object(r.get("metadata")), **json_object(extra.get("metadata"))}
+    invocation = json_object(extra.get("invocation_params"))
     content = content_fields(r.get("inputs"), r.get("outputs"))
     model = _model(content, invocation, metadata)
     start, end = to_utc(first(r, "start_time")), to_utc(first(r, "end_time"))
@@ -382,24 +377,8 @@ class LangSmith:
         return 95 if isinstance(obj, dict) and is_run(snake_keys(obj)) else 0
 
     def parse(self, src, ctx):
-        for number, value in iter_rows(src):
-            if isinstance(value, Reject):
-                yield value
-                continue
-            for raw in runs_in(value):
-                if not isinstance(raw, dict):
-                    yield Reject(number, "expected a LangSmith run object", excerpt(raw))
-                    continue
-                try:
-                    record = run_record(raw)
-                except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-                    yield Reject(number, f"unreadable run ({exc})", excerpt(raw))
-                    continue
-                if isinstance(record, Skipped):
-                    yield Skipped(number, record.reason)
-                    continue
-                record["_line"] = number
-                yield record
+        return records_from_rows(src, run_record, "a LangSmith run object", items=runs_in, unreadable="unreadable run",
+                                 errors=(*READ_ERRORS, OverflowError))
 
 
 register(LangSmith())
