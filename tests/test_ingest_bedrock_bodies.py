@@ -5,16 +5,13 @@ keeps its tokens and says how to get the text. Nothing here leaves loopback, and
 from __future__ import annotations
 
 import gzip
-import importlib
 import json
-import logging
-import os
 import socket
 import uuid
 
 import pytest
 from click.testing import CliRunner
-from helpers import stored_requests
+from helpers import isolate_cloud_env, moto_s3_server, stored_requests
 
 from analyzer.cli import cli
 from analyzer.ingest import ingest_paths
@@ -98,13 +95,6 @@ def synced(tmp_path, bucket_name: str, keys=None):
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def need(module: str):
-    """The module, or a skip naming the extras (as in test_ingest_remote); in CI a missing one fails instead."""
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    return pytest.importorskip(module, reason="pip install -e '.[cloud,test]' (the cloud and test extras) to run it")
-
-
 @pytest.fixture(autouse=True)
 def network(monkeypatch):
     """Every name lookup and connection, by host: loopback ones go through (moto), any other is refused."""
@@ -132,27 +122,12 @@ def network(monkeypatch):
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
     """No endpoint, profile or config file of the machine's: a local ingest that tried AWS would have to go out."""
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate_cloud_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def s3_url():
-    need("s3fs")
-    moto_server = need("moto.server")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    yield from moto_s3_server()
 
 
 @pytest.fixture

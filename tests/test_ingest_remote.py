@@ -6,9 +6,7 @@ instance-metadata lookup disabled and the SDKs' config files pointed at nothing.
 from __future__ import annotations
 
 import gzip
-import importlib
 import json
-import logging
 import os
 import socket
 import tempfile
@@ -19,6 +17,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
+from helpers import isolate_cloud_env, moto_s3_server, need_cloud
+
 from analyzer.cli import cli
 from analyzer.errors import PlanError
 from analyzer.ingest import ingest_paths
@@ -27,16 +27,8 @@ import analyzer.progress
 from analyzer.ingest.remote import RemoteObjects, RemoteSettings, list_objects, open_filesystem
 
 
-def need(module: str):
-    """The module, or a skip naming the extra; in CI, which installs the cloud and test extras (Makefile), a
-    missing one fails instead of hiding these tests."""
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    return pytest.importorskip(module, reason="pip install -e '.[cloud,test]' (the cloud and test extras) to run it")
-
-
-need("s3fs")
-moto_server = need("moto.server")
+need_cloud("s3fs")
+need_cloud("moto.server")
 
 ACCOUNT = "123456789012"
 PREFIX = f"AWSLogs/{ACCOUNT}/BedrockModelInvocationLogs/us-east-1"
@@ -69,25 +61,12 @@ def loopback_only(monkeypatch):
 
 @pytest.fixture(scope="module")
 def s3_url():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log is noise here
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    yield from moto_s3_server()
 
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "AZURE_", "GOOGLE_", "GCE_")) or name in ("STORAGE_EMULATOR_HOST", "PLAN_FETCH_AHEAD"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate_cloud_env(monkeypatch, tmp_path)
 
 
 @pytest.fixture
@@ -425,7 +404,7 @@ def test_credentials_are_not_stored(con, bucket, delivered):
 
 
 def test_gs_urls_go_to_gcsfs_and_say_when_there_are_no_credentials(con, monkeypatch, tmp_path):
-    need("gcsfs")
+    need_cloud("gcsfs")
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
     monkeypatch.setenv("NO_GCE_CHECK", "true")
     from google.auth.compute_engine import _metadata
@@ -437,7 +416,7 @@ def test_gs_urls_go_to_gcsfs_and_say_when_there_are_no_credentials(con, monkeypa
 
 
 def test_az_urls_go_to_adlfs_and_name_what_is_missing(con, monkeypatch):
-    need("adlfs")
+    need_cloud("adlfs")
     with pytest.raises(PlanError, match=r"^No Azure storage account for az://logs/langfuse/: set AZURE_STORAGE_ACCOUNT_NAME"):
         ingest_paths(con, ["az://logs/langfuse/"])
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "teamlogs")
@@ -517,7 +496,7 @@ def _azure_refusal(status: int):
      "Container not found: az://logs does not exist"),
 ])
 def test_other_clouds_refusals_are_the_same_sentences(url, make, start):
-    need("adlfs")
+    need_cloud("adlfs")
     from analyzer.ingest.remote import explain
 
     assert str(explain(make(), url)).startswith(start)
