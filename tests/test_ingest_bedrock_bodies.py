@@ -186,6 +186,39 @@ def test_bodies_beside_a_log_in_the_bucket_are_read_with_it(con, bucket, network
     assert token_sums(con) == EXPECTED_TOKENS
 
 
+def test_a_long_log_in_the_bucket_reads_every_record_its_own_body(con, bucket, network, monkeypatch):
+    """Bodies are fetched a batch of records ahead (READ_AHEAD): across batches every record still gets its own body,
+    in its own order, and the ones missing from the bucket are counted, not shifted onto a neighbour."""
+    from analyzer.ingest.s3_bodies import READ_AHEAD
+
+    s3, bucket = bucket
+    count, missing = 2 * READ_AHEAD + 7, {5, READ_AHEAD, 2 * READ_AHEAD + 3}
+    records, question = [], "Which clause covers termination in contract {n}?\n\n" + "Clause text. " * 9000
+    for n in range(count):
+        key = f"{HOUR}/data/req-{n:03d}_input.json" + (".gz" if n % 2 else "")
+        body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                           "messages": [{"role": "user", "content": [{"type": "text", "text": question.format(n=n)}]}]})
+        if n not in missing:
+            s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(body.encode()) if n % 2 else body.encode())
+        monkeypatch.setitem(TOKENS, f"req-{n:03d}", (30000 + n, 1 + n % 9))
+        records.append(_record(f"req-{n:03d}", "InvokeModel", "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                               {"inputBodyS3Path": f"s3://{bucket}/{key}"},
+                               {"outputBodyJson": {"type": "message", "role": "assistant", "stop_reason": "end_turn",
+                                                   "content": [{"type": "text", "text": f"Clause {n}."}]}}))
+    s3.put_object(Bucket=bucket, Key=LOG_KEY, Body=gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    summary = ingest_paths(con, [f"s3://{bucket}/{LOG_KEY}"])
+
+    got = texts(con)
+    assert len(got) == count
+    for n in range(count):
+        expected = None if n in missing else question.format(n=n)
+        assert got[f"req-{n:03d}"] == (None, expected, f"Clause {n}."), n
+    assert token_sums(con) == (count, sum(30000 + n for n in range(count)), sum(1 + n % 9 for n in range(count)))
+    assert summary["files"][0]["s3_bodies"]["read"] == count - len(missing)
+    assert summary["files"][0]["s3_bodies"]["unread_reasons"] == {"not found": len(missing)}
+    assert set(network) <= LOOPBACK
+
+
 def test_a_local_copy_of_the_bucket_gives_the_bodies_without_network(con, tmp_path, network):
     root = synced(tmp_path, "acme-bedrock-logs")
     said: list[str] = []

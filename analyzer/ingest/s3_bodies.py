@@ -11,6 +11,9 @@ object for the Bedrock parser, which then reads it exactly as an inline body:
 3. otherwise nothing: a local ingest never starts talking to AWS. The record keeps its tokens and cost, and is
    counted.
 
+From the bucket, the bodies of the next records are fetched together (``FileBodies.read_ahead``): one request at a
+time would make a day of long-document traffic wait out a round trip per body.
+
 ``FileBodies`` counts one log file's records for the ``s3_bodies`` entry of ``plan ingest --json``, with one
 sentence on the records whose bodies stayed unread and how to read them. A body object read here is not a log
 file itself: ``claimed_by`` tells the ingest core to skip it when a listing or a folder also holds it.
@@ -25,7 +28,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator, TypeGuard, TypeVar
 
 from .records import loads
 from .remote import SCHEMES, RemoteObject, scheme_of
@@ -34,6 +37,8 @@ from .sources import BOM, URL, SourceFile
 BODY_FORMAT = "bedrock-body"  # the format named for a body object that a folder or listing also holds
 BODY_FIELDS = {"inputBodyS3Path": "prompt", "outputBodyS3Path": "response"}
 _S3_URL = re.compile(r"^s3a?://([^/]+)/(.+)$", re.I)
+READ_AHEAD = 64  # records whose bodies are fetched from the bucket together (s3fs runs the requests concurrently)
+Item = TypeVar("Item")
 
 NO_COPY = "no copy here"
 NOT_FOUND = "not found"
@@ -113,6 +118,7 @@ class BodyObjects:
         self.roots = list(roots)
         self._by_name: dict[str, list[Path]] | None = None
         self._claimed: dict[str, str] = {}  # identity of a body object read -> the log file it was read for
+        self._fetched: dict[str, bytes | BaseException] = {}  # fetched ahead of their records, taken once read
         self.files: dict[str, FileBodies] = {}
 
     def for_file(self, src: SourceFile) -> FileBodies:
@@ -134,9 +140,10 @@ class BodyObjects:
         if not match:
             raise BodyUnread(NOT_S3_URL)
         bucket, key = match.group(1), match.group(2)
-        if isinstance(log, RemoteObject) and SCHEMES.get(scheme_of(log.fetcher.url)) == "s3":
+        if _in_bucket(log):
             identity = f"s3://{bucket}/{key}"
-            data = _fetch(log.fetcher.fs, f"{bucket}/{key}")
+            got = self._fetched.pop(identity, None)
+            data = _fetch(log.fetcher.fs, f"{bucket}/{key}") if got is None else _bytes_or_unread(got)
         else:
             path = self._local_copy(key)
             identity = str(path)
@@ -146,6 +153,25 @@ class BodyObjects:
                 raise BodyUnread(UNREADABLE, exc.strerror or str(exc)) from None
         self._claimed[identity] = log.display  # a body, readable or not: not a log file of its own
         return parse_body(data)
+
+    def fetch_ahead(self, urls: list[str], log: RemoteObject) -> None:
+        """Fetch the bodies at ``urls`` from ``log``'s bucket in one concurrent batch, for ``read`` to take."""
+        self._fetched.clear()  # the records of the batch before were all read by now
+        paths = {}
+        for url in urls:
+            match = _S3_URL.match(str(url).strip())
+            if match:
+                paths[f"{match.group(1)}/{match.group(2)}"] = f"s3://{match.group(1)}/{match.group(2)}"
+        if not paths:
+            return
+        try:
+            got = log.fetcher.fs.cat(list(paths), on_error="return")
+        except Exception:  # the batch failed as a whole: each body is then fetched, and judged, on its own
+            return
+        for path, value in got.items():
+            identity = paths.get(path.removeprefix("s3://"))
+            if identity is not None:
+                self._fetched[identity] = value
 
     def _local_copy(self, key: str) -> Path:
         parts = [p for p in key.split("/") if p]
@@ -173,16 +199,30 @@ class BodyObjects:
         return self._by_name
 
 
+def _in_bucket(log: SourceFile) -> TypeGuard[RemoteObject]:
+    return isinstance(log, RemoteObject) and SCHEMES.get(scheme_of(log.fetcher.url)) == "s3"
+
+
 def _fetch(fs, path: str) -> bytes:
     try:
         return fs.cat_file(path)
-    except FileNotFoundError:
+    except Exception as exc:
+        return _bytes_or_unread(exc)
+
+
+def _bytes_or_unread(got: bytes | BaseException) -> bytes:
+    """A body fetched, or the reason it was not: storage libraries raise their own kinds of error, and the record
+    still lands without that text."""
+    if not isinstance(got, BaseException):
+        return got
+    if isinstance(got, FileNotFoundError):
         raise BodyUnread(NOT_FOUND) from None
-    except PermissionError:
+    if isinstance(got, PermissionError):
         raise BodyUnread(DENIED) from None
-    except Exception as exc:  # storage libraries raise their own kinds; the record still lands without the text
-        text = str(exc).split("\n")[0][:200]
-        raise BodyUnread(DENIED if "AccessDenied" in text or "Forbidden" in text else UNREADABLE, text) from None
+    if not isinstance(got, Exception):
+        raise got
+    text = str(got).split("\n")[0][:200]
+    raise BodyUnread(DENIED if "AccessDenied" in text or "Forbidden" in text else UNREADABLE, text) from None
 
 
 @dataclass
@@ -197,6 +237,22 @@ class FileBodies:
     unread_fields: set = field(default_factory=set)
     details: dict = field(default_factory=dict)  # reason -> the first error text given with it
     example_url: str | None = None
+
+    def read_ahead(self, items: Iterable[Item], urls_of: Callable[[Item], list[str]]) -> Iterator[Item]:
+        """``items`` as they come, the bodies of the next ``READ_AHEAD`` of them fetched together from the bucket
+        first (a log read from a local folder is yielded as it is)."""
+        if not _in_bucket(self.log):
+            yield from items
+            return
+        batch: list[Item] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == READ_AHEAD:
+                self.objects.fetch_ahead([url for one in batch for url in urls_of(one)], self.log)
+                yield from batch
+                batch = []
+        self.objects.fetch_ahead([url for one in batch for url in urls_of(one)], self.log)
+        yield from batch
 
     def read_record(self, urls: dict[str, str]) -> dict[str, Any]:
         """The bodies one record names (``inputBodyS3Path``/``outputBodyS3Path`` -> URL) that could be read."""

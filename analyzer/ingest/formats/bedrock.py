@@ -230,6 +230,19 @@ def _bodies(inp: dict, outp: dict, beside: FileBodies | None) -> tuple:
     return read.get("inputBodyS3Path", body_in), read.get("outputBodyS3Path", body_out)
 
 
+def _body_urls(row: tuple) -> list[str]:
+    """The body objects a row's record names (none for a row that is not an invocation record)."""
+    try:
+        rec = invocation_record(row[1])
+    except (ValueError, TypeError, AttributeError):
+        return []
+    if not isinstance(rec, dict):
+        return []
+    sides = (maybe_json(rec.get("input")), maybe_json(rec.get("output")))
+    return [side[name] for side in sides if isinstance(side, dict)
+            for name in ("inputBodyS3Path", "outputBodyS3Path") if side.get(name)]
+
+
 def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     """A `requests` record from one ModelInvocationLog; ``beside`` reads the bodies Bedrock wrote as objects of their
     own (too large or binary to log inline), and counts them."""
@@ -339,7 +352,8 @@ class Bedrock:
 
     def parse(self, src, ctx):
         beside = ctx.body_objects.for_file(src) if ctx.body_objects is not None else None
-        for number, item in iter_rows(src, line_fallback=_prefixed_line):
+        rows = iter_rows(src, line_fallback=_prefixed_line)
+        for number, item in rows if beside is None else beside.read_ahead(rows, _body_urls):
             if isinstance(item, Reject):
                 yield item
                 continue
