@@ -115,3 +115,20 @@ def test_payloads_with_message_logging_off_keep_usage_and_drop_the_placeholder(c
     assert (claude["system_prompt"], claude["prompt_text"], claude["response_text"]) == ("You summarise contracts.", "Summarise clause 7.", None)
     assert (claude["input_tokens"], claude["cached_input_tokens"], claude["cache_write_tokens"], claude["output_tokens"]) == (6205, 4608, 1500, 312)
     assert con.execute("select count(*), sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 7) from requests").fetchone() == (3, 8515, 408, 0.0175615)
+
+
+def test_spend_logs_api_json_cache_hit_failure_and_redacted_request(con, fixtures):
+    """/spend/logs rows: metadata as objects, a proxy cache hit (spend 0), a failure, a redacted proxy_server_request."""
+    path = fixtures / "litellm_spend_api" / "spend_logs.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "litellm"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (3, 0)
+    got = stored_requests(con, COLUMNS)
+    first_call = got["chatcmpl-aa1"]
+    assert (first_call["input_tokens"], first_call["cached_input_tokens"], first_call["output_tokens"]) == (1200, 1024, 10)
+    assert (first_call["prompt_text"], first_call["cost_usd"], first_call["cost_source"]) == (None, 0.00042, "log")
+    cached = got["chatcmpl-aa2"]
+    assert (cached["cost_usd"], cached["cost_source"], json.loads(cached["tags_json"])["cache_hit"]) == (0.0, "log", True)
+    failed = got["fail-aa3"]
+    assert (failed["status"], json.loads(failed["tags_json"])["error"]) == ("error", "prompt is too long")
+    assert con.execute("select count(*), sum(input_tokens), sum(output_tokens), sum(cost_usd) from requests").fetchone() == (3, 2400, 20, 0.00042)
