@@ -117,3 +117,32 @@ def test_ingestion_api_batches_join_create_and_update_events(con, fixtures, tmp_
     assert detect_format(expand_paths([str(lines)])[0]) == "langfuse-batch"
     again = ingest_paths(con, [str(lines)])
     assert (again["rows_added"], again["rows_duplicate"], again["rows_skipped"]) == (0, 3, 3)
+
+
+def test_traces_with_their_observations_inside(con, fixtures, tmp_path):
+    """GET /api/public/traces/{id} objects: each generation inside is one request, the trace's own totalCost is
+    not another one, and the trace's user, session and tags reach its generations."""
+    path = fixtures / "langfuse_traces" / "traces_by_id.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (3, 0, 2)  # the SPAN and the EVENT
+    got = stored_requests(con, COLUMNS + ", user_id, trace_id")
+    answer = got["gen-answer-01"]
+    assert (answer["model"], answer["provider"], answer["user_id"]) == ("claude-3-5-sonnet-20241022", "anthropic", "cust-9001")
+    assert (answer["system_prompt"], answer["prompt_text"], answer["response_text"]) == (
+        "Answer from the documents only.", "What is the refund window?", "30 days from delivery.")
+    assert (answer["input_tokens"], answer["cached_input_tokens"], answer["output_tokens"]) == (3996, 3584, 57)
+    assert (answer["cost_usd"], answer["cost_source"], answer["duration_ms"]) == (0.0031662, "log", 2750)
+    tags = json.loads(answer["tags_json"])
+    assert (tags["session_id"], tags["trace_name"], tags["tags"]) == ("sess-ab12", "support-answer", ["support", "rag"])
+    failed = got["gen-fail-04"]
+    assert (failed["status"], failed["user_id"], json.loads(failed["tags_json"])["status_message"]) == ("error", "cust-9002", "Request timed out.")
+    assert con.execute("select count(*), sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 7) from requests").fetchone() == (3, 4236, 71, 0.0032106)
+
+    listing = tmp_path / "traces_page.json"  # GET /api/public/traces: observations by id only, nothing to count
+    listing.write_text(json.dumps({"data": [{"id": "t-1", "timestamp": "2025-06-20T09:00:00Z", "name": "x", "htmlPath": "/t/t-1",
+                                             "totalCost": 0.5, "observations": ["o-1", "o-2"], "scores": []}],
+                                   "meta": {"page": 1, "limit": 50, "totalItems": 1, "totalPages": 1}}))
+    assert detect_format(expand_paths([str(listing)])[0]) == "langfuse"
+    listed = ingest_paths(con, [str(listing)])
+    assert (listed["rows_added"], listed["rows_rejected"], listed["rows_skipped"]) == (0, 0, 1)

@@ -94,3 +94,41 @@ def test_standard_logging_payload_as_lines_a_list_or_one_object(con, fixtures, t
     params = con.execute("select params_json, operation from requests where source_id = 'chatcmpl-slp-1'").fetchall()[0]
     assert json.loads(params[0]) == {"temperature": 0, "max_tokens": 10} and params[1] == "chat"
     assert con.execute("select operation from requests where source_id = 'chatcmpl-slp-4'").fetchall()[0][0] == "embeddings"
+
+
+def test_payloads_with_message_logging_off_keep_usage_and_drop_the_placeholder(con, fixtures):
+    """turn_off_message_logging: LiteLLM writes "redacted-by-litellm" for the text and keeps usage in metadata."""
+    path = fixtures / "litellm_redacted" / "s3_payloads.jsonl"
+    assert detect_format(expand_paths([str(path)])[0]) == "litellm-payload"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (3, 0)
+    got = stored_requests(con, COLUMNS + ", messages_json")
+    streamed = got["chatcmpl-red-01"]
+    assert (streamed["prompt_text"], streamed["messages_json"], streamed["response_text"]) == (None, None, None)
+    # the response carries no usage: cached and reasoning tokens come from metadata.usage_object
+    assert (streamed["input_tokens"], streamed["cached_input_tokens"], streamed["output_tokens"], streamed["reasoning_tokens"]) == (2310, 1792, 96, 0)
+    assert (streamed["cost_usd"], streamed["cost_source"], streamed["duration_ms"]) == (0.004615, "log", 3500)
+    failed = got["chatcmpl-red-02"]
+    assert (failed["status"], failed["prompt_text"], failed["input_tokens"], failed["output_tokens"], failed["cost_usd"]) == ("error", None, 0, 0, 0.0)
+    assert "rate_limit_error" in json.loads(failed["tags_json"])["error"]
+    claude = got["chatcmpl-red-03"]
+    assert (claude["system_prompt"], claude["prompt_text"], claude["response_text"]) == ("You summarise contracts.", "Summarise clause 7.", None)
+    assert (claude["input_tokens"], claude["cached_input_tokens"], claude["cache_write_tokens"], claude["output_tokens"]) == (6205, 4608, 1500, 312)
+    assert con.execute("select count(*), sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 7) from requests").fetchone() == (3, 8515, 408, 0.0175615)
+
+
+def test_spend_logs_api_json_cache_hit_failure_and_redacted_request(con, fixtures):
+    """/spend/logs rows: metadata as objects, a proxy cache hit (spend 0), a failure, a redacted proxy_server_request."""
+    path = fixtures / "litellm_spend_api" / "spend_logs.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "litellm"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (3, 0)
+    got = stored_requests(con, COLUMNS)
+    first_call = got["chatcmpl-aa1"]
+    assert (first_call["input_tokens"], first_call["cached_input_tokens"], first_call["output_tokens"]) == (1200, 1024, 10)
+    assert (first_call["prompt_text"], first_call["cost_usd"], first_call["cost_source"]) == (None, 0.00042, "log")
+    cached = got["chatcmpl-aa2"]
+    assert (cached["cost_usd"], cached["cost_source"], json.loads(cached["tags_json"])["cache_hit"]) == (0.0, "log", True)
+    failed = got["fail-aa3"]
+    assert (failed["status"], json.loads(failed["tags_json"])["error"]) == ("error", "prompt is too long")
+    assert con.execute("select count(*), sum(input_tokens), sum(output_tokens), sum(cost_usd) from requests").fetchone() == (3, 2400, 20, 0.00042)

@@ -1,7 +1,9 @@
 """Langfuse: exported observations, and the ingestion events its SDKs send.
 
 - ``langfuse``: observations and generations: the public API's camelCase JSON ({"data": [...]} pages or lists),
-  UI batch exports (CSV/JSON), trace exports (``{"trace": ..., "observations": [...]}``) and blob-storage exports
+  UI batch exports (CSV/JSON), trace exports (``{"trace": ..., "observations": [...]}``), traces as
+  ``GET /api/public/traces/{id}`` returns them (the trace's fields with its full ``observations`` inside; one, a
+  list or JSON Lines; the trace's user, session, tags and name go to its generations) and blob-storage exports
   in snake_case (CSV, JSON, JSON Lines or Parquet, legacy `observations/` and enriched `observations_v2/`).
 - ``langfuse-batch``: ingestion API batches, ``{"batch": [{"id", "type", "timestamp", "body"}, ...]}`` as the SDKs
   send them to ``/api/public/ingestion`` (one batch, a list of them, or JSON Lines of batches or events).
@@ -203,6 +205,37 @@ def observation_record(row: dict) -> dict | Skipped:
     return record
 
 
+_FROM_TRACE = {"userId": "userId", "sessionId": "sessionId", "name": "traceName", "tags": "tags",
+               "environment": "environment"}
+
+
+def _observations_of(row: dict) -> list:
+    """The observations one row holds: a trace with its observations inside gives each of them (with the trace's
+    user, session, name and tags); any other row is one observation."""
+    observations = row.get("observations")
+    if not isinstance(observations, list) or first(snake_keys(row), "type", "trace_id") is not None:
+        return [row]
+    full = [o for o in observations if isinstance(o, dict)]
+    if not full:
+        reason = "a Langfuse trace that lists its observations by id only (no usage): export it with GET /traces/{id}"
+        return [{"_skipped": reason if observations else "a Langfuse trace without observations"}]
+    out = []
+    for obs in full:
+        obs = dict(obs)
+        for trace_key, obs_key in _FROM_TRACE.items():
+            if obs.get(obs_key) in (None, "", []) and row.get(trace_key) not in (None, "", []):
+                obs[obs_key] = row[trace_key]
+        obs.setdefault("traceId", row.get("id"))
+        out.append(obs)
+    return out
+
+
+def _observation_or_skip(item: dict) -> dict | Skipped:
+    if "_skipped" in item and len(item) == 1:
+        return Skipped(None, item["_skipped"])
+    return observation_record(item)
+
+
 class Langfuse:
     name = "langfuse"
     label = "a Langfuse export"
@@ -210,6 +243,8 @@ class Langfuse:
 
     def sniff(self, src) -> int:
         columns = snake_columns(src)
+        if {"id", "observations"} <= columns and {"timestamp", "html_path", "total_cost", "latency"} & columns:
+            return 90  # traces with their observations inside (GET /api/public/traces/{id}, or the list's pages)
         if "trace_id" not in columns or "id" not in columns or {"response_cost", "call_type"} & columns:
             return 0  # LiteLLM's StandardLoggingPayload has a trace_id, id, startTime and model too
         if {"type", "start_time"} <= columns:
@@ -219,7 +254,7 @@ class Langfuse:
         return 0
 
     def parse(self, src, ctx):
-        return records_from_rows(src, observation_record, "an observation object")
+        return records_from_rows(src, _observation_or_skip, "an observation object", items=_observations_of)
 
 
 EVENT_KINDS = {

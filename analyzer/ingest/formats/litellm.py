@@ -35,6 +35,19 @@ from .generic import (
 )
 
 _STATUS = {"success": "ok", "failure": "error", "failed": "error", "error": "error"}
+# What LiteLLM writes in place of message and answer text when message logging is turned off.
+REDACTED = "redacted-by-litellm"
+
+
+def _drop_redacted(record: dict) -> None:
+    """No prompt or answer text where LiteLLM logged its redaction placeholder instead of the text."""
+    for key in ("system_prompt", "prompt_text", "response_text"):
+        if isinstance(record.get(key), str) and record[key].strip() == REDACTED:
+            record.pop(key)
+    messages = record.get("messages_json")
+    if isinstance(messages, list) and messages and all(
+            isinstance(m, dict) and str(m.get("content") or "").strip() in ("", REDACTED) for m in messages):
+        record.pop("messages_json")
 
 
 def _messages_fields(messages, proxy_request) -> dict:
@@ -85,6 +98,7 @@ def spend_log_record(row: dict) -> dict:
     answer = response_text(decode_json(r.get("response")))
     if answer:
         record["response_text"] = answer
+    _drop_redacted(record)
 
     duration = to_float(r.get("request_duration_ms"), "request_duration_ms")
     if duration is None:
@@ -149,6 +163,9 @@ def payload_record(row: dict) -> dict:
     model = first(p, "model") or hidden.get("litellm_model_name")
     response = decode_json(p.get("response"))
     usage = usage_fields(response.get("usage")) if isinstance(response, dict) else {}
+    # a redacted, failed or streamed call can log no usable response: LiteLLM keeps its usage in the metadata too
+    logged_usage = usage_fields(metadata.get("usage_object"))
+    usage = {**logged_usage, **usage}
     start = to_utc(p.get("startTime"))
     record: dict = {
         "source_id": str(call_id),
@@ -169,6 +186,7 @@ def payload_record(row: dict) -> dict:
     answer = response_text(response) if response not in (None, "", {}) else None
     if answer:
         record["response_text"] = answer
+    _drop_redacted(record)
     params = decode_json(p.get("model_parameters"))
     if isinstance(params, dict) and params:
         record["params_json"] = params
