@@ -189,3 +189,21 @@ def test_csv_download_is_told_to_export_json(con, tmp_path):
         ingest_paths(con, [str(path)])
     assert "it looks like Braintrust's CSV download of logs, whose columns Braintrust does not document" in str(
         caught.value)
+
+
+def test_ai_sdk_generate_text_around_its_do_generate_spans_counts_each_step_once(con, fixtures):
+    """braintrust_ai_sdk_tool_loop.json (a fetch page): the AI SDK wrapper's generateText span is typed llm and, in
+    the versions before February 2026, logged the tool loop's summed usage; its two doGenerate llm spans are the model
+    calls. The outer span is skipped, so 150 + 180 input tokens count once, not twice."""
+    summary = ingest_paths(con, [str(fixtures / "braintrust_ai_sdk_tool_loop.json")])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"]) == (
+        2, 3, 0, 0)  # the task span, the tool span and the generateText span skipped
+    rows = {r["source_id"]: r for r in dicts(con, "select * from requests")}
+    assert sorted(rows) == ["row-2", "row-4"]
+    assert [(rows[k]["input_tokens"], rows[k]["cached_input_tokens"], rows[k]["output_tokens"]) for k in sorted(rows)] == [
+        (150, None, 20), (180, 128, 12)]
+    generate_text = "b7000000-0000-4000-8000-000000000001"
+    assert {(r["trace_id"], r["parent_span_id"]) for r in rows.values()} == {
+        ("b7000000-0000-4000-8000-000000000000", generate_text)}
+    assert {(r["provider"], r["model"]) for r in rows.values()} == {("openai", "gpt-4o-mini")}
+    assert rows["row-4"]["response_text"] == "It is 4C."

@@ -189,3 +189,29 @@ def test_app_log_with_inputs_and_outputs_stays_with_the_pair_reader(con, fixture
     summary = ingest_paths(con, [str(app), str(runs)])
     formats = {f["path"]: (f["format"], f["rows_added"]) for f in summary["files"]}
     assert formats == {str(app): ("openai", 1), str(runs): ("langsmith", 4)}
+
+
+def test_sdk_shapes_cache_tiers_v2_api_hidden_outputs_and_llm_wrappers(con, fixtures):
+    """langsmith_sdk_runs.jsonl, written from the SDK's shapes: ChatAnthropic's usage with the cache writes split by
+    lifetime (LangChain sets cache_creation to 0), wrap_openai's priority-tier usage (priority_cache_read,
+    priority_reasoning), a /v2/runs/query run (LLM, parent_run_ids, details under raw), a run whose outputs are
+    hidden (usage and cost only in extra.metadata.usage_metadata), and @traceable(run_type="llm") around a wrapped
+    client: the inner call is the request, the outer llm run is skipped."""
+    summary = ingest_paths(con, [str(fixtures / "langsmith_sdk_runs.jsonl")])
+    assert counts(summary) == (5, 2, 0, 0)  # the root chain and the outer llm run skipped
+    got = by_run(con)
+    root = "2d5e7a10-0000-4000-8000-0000000000a0"
+    run = "2d5e7a10-0000-4000-8000-0000000000a{}".format
+    tokens = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd")
+    assert {k: tuple(got[k][t] for t in tokens) for k in got} == {
+        run(1): (5200, 3000, 2000, 180, None, 0.00882),
+        run(2): (2100, 1024, None, 150, 64, 0.0051),
+        run(3): (900, 512, None, 40, 0, 0.000244),
+        run(4): (700, 0, 300, 60, None, 0.00119),
+        run(6): (300, None, None, 10, None, 0.000051),
+    }
+    assert {r["cost_source"] for r in got.values()} == {"log"}
+    assert {k: (r["trace_id"], r["parent_span_id"]) for k, r in got.items()} == {
+        **{run(i): (root, root) for i in (1, 2, 3, 4)}, run(6): (root, run(5))}
+    assert (got[run(3)]["provider"], got[run(3)]["model"], got[run(3)]["duration_ms"]) == ("openai", "gpt-4.1-mini", 1250)
+    assert (got[run(6)]["prompt_text"], got[run(6)]["response_text"]) == ("Any rain?", "No rain expected.")

@@ -46,7 +46,7 @@ from ..sample_rates import SAMPLE_RATE_KEYS
 from . import anthropic, openai, register
 from .app_calls import line_record
 from .generic import (READ_ERRORS, chat_request_fields, csv_header, decode_json, file_kind, first, guess_provider,
-                      head_text, json_object, params_from_body, records_from_rows, response_text, to_float, to_int,
+                      head_text, iter_rows, json_object, params_from_body, records_from_rows, response_text, to_float, to_int,
                       usage_fields)
 from .otel import PROVIDERS as OTEL_PROVIDERS
 
@@ -251,13 +251,32 @@ def is_embedding(attributes: dict, output: Any) -> bool:
     return name in EMBEDDING_NAMES or "embedding_length" in json_object(output)
 
 
+def _span_type(row: dict) -> str:
+    return str(json_object(row.get("span_attributes")).get("type") or "").strip().lower()
+
+
+def model_call_parents(src) -> set[str]:
+    """The span ids the file's ``llm`` spans sit in. An ``llm`` span among them is a wrapper around model calls of
+    its own: the AI SDK's ``generateText``/``streamText`` span around its ``doGenerate``/``doStream`` spans (one per
+    step of a tool loop; until February 2026 the outer span also logged the steps' usage summed), or a traced
+    function typed ``llm`` around a wrapped client. The calls inside are the requests; the wrapper is skipped."""
+    parents: set[str] = set()
+    for _, value in iter_rows(src):
+        for row in events_in(value) if not isinstance(value, Reject) else ():
+            if isinstance(row, dict) and _span_type(row) == MODEL_CALL:
+                parent = _parent(row)
+                if parent is not None:
+                    parents.add(str(parent))
+    return parents
+
+
 def span_record(row: dict) -> dict | Skipped:
     """A `requests` record for an ``llm`` span; ``Skipped`` for the spans around it."""
     row_id = first(row, "id", "span_id")
     if row_id is None:
         raise ValueError("a Braintrust span without an id")
     attributes = json_object(row.get("span_attributes"))
-    span_type = str(attributes.get("type") or "").strip().lower()
+    span_type = _span_type(row)
     if span_type != MODEL_CALL:
         return Skipped(None, f"a Braintrust {span_type} span, not a model call" if span_type
                        else "a Braintrust span without a type, not a model call")
@@ -338,7 +357,14 @@ class Braintrust:
                 "JSON instead (the Logs page's JSON download, the fetch API, BTQL or bt sync)")
 
     def parse(self, src, ctx):
-        return records_from_rows(src, span_record, "a Braintrust log row (a span object)", items=events_in,
+        wrappers = model_call_parents(src)
+
+        def to_record(row: dict) -> dict | Skipped:
+            if str(row.get("span_id")) in wrappers and _span_type(row) == MODEL_CALL:
+                return Skipped(None, "an llm span around the model calls of its own llm spans")
+            return span_record(row)
+
+        return records_from_rows(src, to_record, "a Braintrust log row (a span object)", items=events_in,
                                  unreadable="unreadable Braintrust span",
                                  errors=(*READ_ERRORS, KeyError, OverflowError))
 

@@ -27,12 +27,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Skipped, to_utc
+from ..records import Reject, Skipped, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 from . import anthropic, openai, register
 from .app_calls import looks_anthropic, response_object
 from .generic import (READ_ERRORS, chat_request_fields, content_text, decode_json, file_kind, first, guess_provider,
-                      json_object, ms_between, normalize_messages, params_from_body, records_from_rows, response_text,
+                      iter_rows, json_object, ms_between, normalize_messages, params_from_body, records_from_rows, response_text,
                       snake_columns, snake_keys, split_conversation, to_float, to_int, usage_fields)
 from .otel import PROVIDERS as OTEL_PROVIDERS
 
@@ -215,26 +215,48 @@ def _provider(metadata: dict, invocation: dict, model: Any) -> str | None:
     return PROVIDERS.get(name, name)
 
 
+def _details(value: Any) -> dict:
+    """A token-details object: ``{category: count}``, or the v2 API's ``{"raw": {category: count}}``."""
+    details = json_object(value)
+    return json_object(details.get("raw")) if set(details) == {"raw"} else details
+
+
+def _category(details: dict, name: str) -> int | None:
+    """A category's count, with its service-tier variants (``priority_cache_read``, ``flex_reasoning``: the SDK's
+    OpenAI wrapper names them so for the priority and flex tiers)."""
+    found = [to_int(v) for k, v in details.items() if k in (name, f"priority_{name}", f"flex_{name}")]
+    present = [v for v in found if v is not None]
+    return sum(present) if present else None
+
+
 def _counts(usage: dict) -> dict:
-    """LangChain's ``usage_metadata``: input_tokens counts all input, cache reads and writes included."""
-    details_in, details_out = json_object(usage.get("input_token_details")), json_object(usage.get("output_token_details"))
+    """LangChain's ``usage_metadata``: input_tokens counts all input, cache reads and writes included. Cache writes
+    are ``cache_creation``, or, when Anthropic split them by lifetime (LangChain then sets ``cache_creation`` to 0),
+    ``ephemeral_5m_input_tokens`` plus ``ephemeral_1h_input_tokens``."""
+    details_in, details_out = _details(usage.get("input_token_details")), _details(usage.get("output_token_details"))
+    written = to_int(details_in.get("cache_creation"))
+    by_lifetime = [to_int(details_in.get(k)) for k in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")]
+    if not written and any(v is not None for v in by_lifetime):
+        written = sum(v or 0 for v in by_lifetime)
     return {"input_tokens": to_int(usage.get("input_tokens"), "usage_metadata.input_tokens"),
             "output_tokens": to_int(usage.get("output_tokens"), "usage_metadata.output_tokens"),
-            "cached_input_tokens": to_int(details_in.get("cache_read")),
-            "cache_write_tokens": to_int(details_in.get("cache_creation")),
-            "reasoning_tokens": to_int(details_out.get("reasoning"))}
+            "cached_input_tokens": _category(details_in, "cache_read"),
+            "cache_write_tokens": written,
+            "reasoning_tokens": _category(details_out, "reasoning")}
 
 
 def token_fields(r: dict, content: dict) -> dict:
     """Token counts: the run's own ``prompt_tokens``/``completion_tokens`` (with ``prompt_token_details``), else the
-    message's ``usage_metadata``, else ``llm_output.token_usage``, else the provider response's usage. A source of
+    message's ``usage_metadata``, else the one set on the run (``extra.metadata.usage_metadata``: LangChain's tracer
+    and ``RunTree.set`` put it there), else ``llm_output.token_usage``, else the provider response's usage. A source of
     zeros gives way to one that counted."""
     top = _counts({"input_tokens": r.get("prompt_tokens"), "output_tokens": r.get("completion_tokens"),
                    "input_token_details": r.get("prompt_token_details"),
                    "output_token_details": r.get("completion_token_details")})
     provider = {k: content.get(k) for k in ("input_tokens", "output_tokens", "cached_input_tokens",
                                             "cache_write_tokens", "reasoning_tokens")}
-    candidates = [top, _counts(content.get("_usage") or {}), usage_fields(content.get("_token_usage")), provider]
+    candidates = [top, _counts(content.get("_usage") or {}), _counts(json_object(content.get("_run_usage"))),
+                  usage_fields(content.get("_token_usage")), provider]
     counted = [c for c in candidates if c.get("input_tokens") is not None or c.get("output_tokens") is not None]
     chosen = next((c for c in counted if c.get("input_tokens") or c.get("output_tokens")), counted[0] if counted else {})
     out = {k: chosen.get(k) for k in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
@@ -248,12 +270,17 @@ def token_fields(r: dict, content: dict) -> dict:
     return out
 
 
-def _cost(r: dict) -> float | None:
-    total = to_float(r.get("total_cost"), "total_cost")
-    if total is not None:
-        return total
-    parts = [to_float(r.get(k), k) for k in ("prompt_cost", "completion_cost")]
-    return sum(p or 0.0 for p in parts) if any(p is not None for p in parts) else None
+def _cost(r: dict, usage: Any) -> float | None:
+    """The run's ``total_cost`` (else prompt plus completion cost); else the cost set with its usage
+    (``usage_metadata.total_cost``, or ``input_cost`` plus ``output_cost``) by an SDK-side dump."""
+    for source, keys in ((r, ("prompt_cost", "completion_cost")), (json_object(usage), ("input_cost", "output_cost"))):
+        total = to_float(source.get("total_cost"), "total_cost")
+        if total is not None:
+            return total
+        parts = [to_float(source.get(k), k) for k in keys]
+        if any(p is not None for p in parts):
+            return sum(p or 0.0 for p in parts)
+    return None
 
 
 def _dotted_links(dotted: Any) -> tuple[str | None, str | None]:
@@ -262,6 +289,14 @@ def _dotted_links(dotted: Any) -> tuple[str | None, str | None]:
         return None, None
     ids = [part.split("Z", 1)[1] for part in dotted.split(".") if "Z" in part]
     return (ids[0] if ids else None), (ids[-2] if len(ids) > 1 else None)
+
+
+def parent_of(r: dict) -> Any:
+    """The run's parent: ``parent_run_id``, else the last of ``parent_run_ids`` (the v2 API lists the ancestors from
+    the root down), else the one before last in its dotted order."""
+    ancestors = decode_json(r.get("parent_run_ids"))
+    from_list = str(ancestors[-1]) if isinstance(ancestors, list) and ancestors else None
+    return first(r, "parent_run_id") or from_list or _dotted_links(first(r, "dotted_order"))[1]
 
 
 def _duration_ms(r: dict, start, end) -> float | None:
@@ -309,18 +344,20 @@ def run_record(row: dict) -> dict | Skipped:
     metadata = {**json_object(r.get("metadata")), **json_object(extra.get("metadata"))}
     invocation = json_object(extra.get("invocation_params"))
     content = content_fields(r.get("inputs"), r.get("outputs"))
+    content["_run_usage"] = metadata.get("usage_metadata")  # the usage set on the run; outputs may be hidden
     model = _model(content, invocation, metadata)
     start, end = to_utc(first(r, "start_time")), to_utc(first(r, "end_time"))
     error = first(r, "error")
     failed = error is not None or str(first(r, "status") or "").lower() == "error"
-    dotted_trace, dotted_parent = _dotted_links(first(r, "dotted_order"))
+    dotted_trace = _dotted_links(first(r, "dotted_order"))[0]
+    parent = parent_of(r)
     record: dict = {
         "source_id": str(run_id), "provider": _provider(metadata, invocation, model), "model": model,
-        "created_at": start, "duration_ms": _duration_ms(r, start, end), "cost_usd": _cost(r),
+        "created_at": start, "duration_ms": _duration_ms(r, start, end), "cost_usd": _cost(r, content.get("_run_usage") or content.get("_usage")),
         "status": "error" if failed else ("blocked" if content.get("_blocked") else "ok"),
         "operation": "embeddings" if run_type == EMBEDDING else None,
-        "trace_id": first(r, "trace_id") or dotted_trace or (str(run_id) if first(r, "parent_run_id") is None else None),
-        "parent_span_id": first(r, "parent_run_id") or dotted_parent,
+        "trace_id": first(r, "trace_id") or dotted_trace or (str(run_id) if parent is None else None),
+        "parent_span_id": parent,
         "user_id": first(metadata, "user_id", "user", "ls_user_id"),
         "tags_json": _tags(r, metadata, run_type),
         "params_json": content.get("params_json") or params_from_body(invocation),
@@ -353,6 +390,21 @@ def runs_in(value: Any) -> list:
     return out
 
 
+def model_call_parents(src) -> set[str]:
+    """The ids of the runs a model call (an ``llm`` or ``embedding`` run) of the file sits in. An ``llm`` run among
+    them is a wrapper (``@traceable(run_type="llm")`` around a ``wrap_openai`` client or a chat model), whose tokens
+    and cost LangSmith adds up from the calls inside it: those calls are the requests, the wrapper is skipped."""
+    parents: set[str] = set()
+    for _, row in iter_rows(src):
+        for item in runs_in(row) if not isinstance(row, Reject) else ():
+            r = snake_keys(item) if isinstance(item, dict) else {}
+            if str(first(r, "run_type") or "").lower() in (MODEL_CALL, EMBEDDING):
+                parent = parent_of(r)
+                if parent is not None:
+                    parents.add(str(parent))
+    return parents
+
+
 def is_run(keys) -> bool:
     """A LangSmith run's fields: ``run_type`` with ``inputs`` or ``outputs`` and an id, trace id or dotted order."""
     keys = set(keys)
@@ -377,7 +429,15 @@ class LangSmith:
         return 95 if isinstance(obj, dict) and is_run(snake_keys(obj)) else 0
 
     def parse(self, src, ctx):
-        return records_from_rows(src, run_record, "a LangSmith run object", items=runs_in, unreadable="unreadable run",
+        wrappers = model_call_parents(src)
+
+        def to_record(row: dict) -> dict | Skipped:
+            record = run_record(row)
+            if isinstance(record, dict) and record["source_id"] in wrappers:
+                return Skipped(None, "an llm run around the model calls of its own llm runs")
+            return record
+
+        return records_from_rows(src, to_record, "a LangSmith run object", items=runs_in, unreadable="unreadable run",
                                  errors=(*READ_ERRORS, OverflowError))
 
 
