@@ -230,6 +230,20 @@ def _bodies(inp: dict, outp: dict, beside: FileBodies | None) -> tuple:
     return read.get("inputBodyS3Path", body_in), read.get("outputBodyS3Path", body_out)
 
 
+def _served_model(body) -> str | None:
+    """The model a response body names (Anthropic and OpenAI-compatible bodies do; a stream names it at its start)."""
+    body = decode_json(body)
+    for chunk in body if isinstance(body, list) else [body]:
+        chunk = decode_json(chunk)
+        if not isinstance(chunk, dict):
+            continue
+        message = chunk.get("message") if chunk.get("type") == "message_start" else chunk
+        model = message.get("model") if isinstance(message, dict) else None
+        if isinstance(model, str) and model:
+            return model
+    return None
+
+
 def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     """A `requests` record from one ModelInvocationLog; ``beside`` reads the bodies Bedrock wrote as objects of their
     own (too large or binary to log inline), and counts them."""
@@ -249,6 +263,11 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     got = output_fields(body_out) if body_out is not None else {"usage": {}}
     if got.get("response_text"):
         record["response_text"] = got["response_text"]
+    # An application inference profile's ARN names no model (it is an id the account made up for cost tags):
+    # the response body says which model answered, and that is what is priced.
+    served = _served_model(body_out) if ":application-inference-profile/" in str(model) else None
+    if served:
+        record["model"] = served
 
     logged_in = to_int(inp.get("inputTokenCount"), "inputTokenCount")
     cache_read = to_int(inp.get("cacheReadInputTokenCount"), "cacheReadInputTokenCount")
@@ -279,6 +298,8 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
         for k in ("operation", "region", "inferenceRegion", "accountId", "requestMetadata", "errorCode")
         if rec.get(k) not in (None, "", {})
     }
+    if served:
+        tags["modelId"] = model
     if got.get("stop_reason"):
         tags["stop_reason"] = got["stop_reason"]
     if inp.get("inputBodyS3Path") or outp.get("outputBodyS3Path"):
