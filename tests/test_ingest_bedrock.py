@@ -218,3 +218,18 @@ def test_invocation_logs_of_every_model_family(con, fixtures):
     assert got["req-0010"]["response_text"] is None
     total = con.execute("select sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 9) from requests").fetchone()
     assert total == (3804, 270, round(sum(v[6] or 0 for v in MODEL_FAMILIES.values()), 9))
+
+
+def test_cache_tokens_reported_only_in_the_body_are_input_too(con, fixtures):
+    """A log without cacheReadInputTokenCount/cacheWriteInputTokenCount beside inputTokenCount (written before Bedrock
+    added them) still counts the body's cache reads and writes as input: 12 + 1,500 read + 200 written, never fewer
+    input tokens than cached ones (which priced the call below zero)."""
+    summary = ingest_paths(con, [str(fixtures / "bedrock_cache_in_body_only.jsonl")])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 0)
+    got = stored_requests(con, COLUMNS)
+    for source_id in ("old-1", "old-2"):  # Converse usage, and an Anthropic Messages body through InvokeModel
+        row = got[source_id]
+        assert (row["input_tokens"], row["cached_input_tokens"], row["cache_write_tokens"], row["output_tokens"]) == (
+            1712, 1500, 200, 2)
+        # Claude 3.5 Haiku: 12 x $0.80 + 1,500 x $0.08 + 200 x $1.00 + 2 x $4.00 per million
+        assert row["cost_usd"] == pytest.approx(0.0003376, rel=1e-9)

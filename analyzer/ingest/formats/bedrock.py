@@ -275,9 +275,15 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     logged_out = to_int(outp.get("outputTokenCount"), "outputTokenCount")
     usage = got.get("usage") or {}
     if logged_in is not None:
+        # Logs written before Bedrock added the cache fields beside inputTokenCount still carry them in the body's
+        # usage; either way they are input too.
+        if cache_read is None:
+            cache_read = usage.get("cached_input_tokens")
+        if cache_write is None:
+            cache_write = usage.get("cache_write_tokens")
         record["input_tokens"] = logged_in + (cache_read or 0) + (cache_write or 0)
-        record["cached_input_tokens"] = cache_read if cache_read is not None else usage.get("cached_input_tokens")
-        record["cache_write_tokens"] = cache_write if cache_write is not None else usage.get("cache_write_tokens")
+        record["cached_input_tokens"] = cache_read
+        record["cache_write_tokens"] = cache_write
     else:
         for key in ("input_tokens", "cached_input_tokens", "cache_write_tokens"):
             record[key] = usage.get(key)
