@@ -174,3 +174,62 @@ def test_logs_insights_results_flattened_into_field_value_pairs_are_records_agai
     other.close()
     first = stored_requests(con, COLUMNS)["6f1c2b9e-1a7d-4c55-9d0e-0b6a2f7f1a01"]
     assert first["prompt_text"] == "Why was I charged $4.99 twice on my April invoice?" and first["cached_input_tokens"] == 1200
+
+
+# One invocation log per model family, as Bedrock writes them: (source_id, model, status, input, cached, cache
+# write, output, cost in USD). Input counts Bedrock's inputTokenCount plus its cache reads and writes; costs are the
+# catalog's on-demand prices (e.g. Claude 3.5 Sonnet: 12 x $3 + 1,500 cache writes x $3.75 + 4 x $15 per million).
+MODEL_FAMILIES = {
+    "req-0001": ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "ok", 1512, 0, 1500, 4, 0.005721),
+    "req-0002": ("arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+                 "ok", 1520, 1500, 0, 9, 0.000645),
+    "req-0003": ("meta.llama3-1-70b-instruct-v1:0", "ok", 31, None, None, 2, 0.00002376),
+    "req-0004": ("mistral.mistral-7b-instruct-v0:2", "ok", 11, None, None, 3, 0.00000225),
+    "req-0005": ("amazon.titan-text-express-v1", "ok", 4, None, None, 17, 0.000011),
+    "req-0006": ("amazon.titan-embed-text-v2:0", "ok", 4, None, None, 0, 0.00000008),
+    "req-0007": ("cohere.command-r-plus-v1:0", "ok", 25, None, None, 8, 0.0001425),
+    "req-0008": ("us.amazon.nova-pro-v1:0", "ok", 210, 200, 0, 3, 0.0000576),
+    "req-0009": ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", "ok", 400, None, None, 90, 0.00255),
+    "req-0010": ("anthropic.claude-3-haiku-20240307-v1:0", "error", None, None, None, None, None),
+    "req-0011": ("amazon.titan-image-generator-v2:0", "ok", None, None, None, None, None),  # billed per image
+    "req-0012": ("us.deepseek.r1-v1:0", "ok", 9, None, None, 120, 0.00066015),
+    "req-0013": ("openai.gpt-oss-120b-1:0", "ok", 70, None, None, 12, 0.0000177),
+    # an application inference profile's ARN names no model: the body's model is the one priced
+    "req-app-1": ("claude-3-5-haiku-20241022", "ok", 8, None, None, 2, 0.0000144),
+}
+
+
+def test_invocation_logs_of_every_model_family(con, fixtures):
+    summary = ingest_paths(con, [str(fixtures / "bedrock_model_families.jsonl")])
+    assert summary["files"][0]["format"] == "bedrock"
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (14, 0, 0)
+    got = stored_requests(con, COLUMNS + ", tags_json")
+    assert set(got) == set(MODEL_FAMILIES)
+    for source_id, (model, status, inp, cached, write, out, cost) in MODEL_FAMILIES.items():
+        row = got[source_id]
+        assert (row["model"], row["status"], row["input_tokens"], row["cached_input_tokens"], row["cache_write_tokens"],
+                row["output_tokens"]) == (model, status, inp, cached, write, out), source_id
+        assert row["cost_usd"] == (None if cost is None else pytest.approx(cost, rel=1e-9)), source_id
+    assert json.loads(got["req-app-1"]["tags_json"])["modelId"].endswith(":application-inference-profile/a1b2c3d4e5f6")
+    assert got["req-0002"]["response_text"] == "Hello there"  # joined from the stream's chunks
+    assert got["req-0009"]["response_text"].startswith("Let me check.")  # the reasoning block is not the answer
+    assert "I should call the tool" not in got["req-0009"]["response_text"]
+    assert (got["req-0003"]["system_prompt"], got["req-0003"]["prompt_text"]) == ("Be brief.", "What is 2+2?")
+    assert got["req-0010"]["response_text"] is None
+    total = con.execute("select sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 9) from requests").fetchone()
+    assert total == (3804, 270, round(sum(v[6] or 0 for v in MODEL_FAMILIES.values()), 9))
+
+
+def test_cache_tokens_reported_only_in_the_body_are_input_too(con, fixtures):
+    """A log without cacheReadInputTokenCount/cacheWriteInputTokenCount beside inputTokenCount (written before Bedrock
+    added them) still counts the body's cache reads and writes as input: 12 + 1,500 read + 200 written, never fewer
+    input tokens than cached ones (which priced the call below zero)."""
+    summary = ingest_paths(con, [str(fixtures / "bedrock_cache_in_body_only.jsonl")])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 0)
+    got = stored_requests(con, COLUMNS)
+    for source_id in ("old-1", "old-2"):  # Converse usage, and an Anthropic Messages body through InvokeModel
+        row = got[source_id]
+        assert (row["input_tokens"], row["cached_input_tokens"], row["cache_write_tokens"], row["output_tokens"]) == (
+            1712, 1500, 200, 2)
+        # Claude 3.5 Haiku: 12 x $0.80 + 1,500 x $0.08 + 200 x $1.00 + 2 x $4.00 per million
+        assert row["cost_usd"] == pytest.approx(0.0003376, rel=1e-9)

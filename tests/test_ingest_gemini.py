@@ -4,6 +4,8 @@ JSON Lines or CSV), batch prediction outputs, and app logs of Gemini calls."""
 import csv
 import json
 
+import pytest
+
 from analyzer.ingest import ingest_paths
 from helpers import stored_requests
 
@@ -142,3 +144,35 @@ def test_openai_app_logs_are_not_taken_for_gemini(con, tmp_path):
                                              "choices": [{"message": {"role": "assistant", "content": "hello"}}],
                                              "usage": {"prompt_tokens": 3, "completion_tokens": 2}}}) + "\n")
     assert ingest_paths(con, [str(path)])["files"][0]["format"] == "openai"
+
+
+def test_batch_output_files_as_google_writes_them(con, fixtures, tmp_path):
+    """Gemini API and Vertex AI batch outputs are batch calls (half the on-demand price), and a Gemini API line that
+    failed ({"key", "error"}) is a request that failed, not an unreadable line."""
+    summary = ingest_paths(con, [str(fixtures / "gemini_api_batch_output.jsonl"), str(fixtures / "gemini_vertex_batch_output.jsonl")])
+    assert [f["format"] for f in summary["files"]] == ["gemini", "gemini"]
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (7, 0, 0)
+    got = {r["source_id"] or r["prompt_text"]: r for r in stored_requests(con, as_list=True)}
+    expected = {  # source_id: model, status, input, cached, output, reasoning, cost at batch prices
+        "g1": ("gemini-2.5-flash", "ok", 12, None, 32, 30, 0.0000418),  # 12 x $0.15 + (2 + 30 thoughts) x $1.25 per M
+        "g2": ("gemini-2.5-flash", "ok", 5000, 4096, 10, None, 0.00027098),
+        "req-3": (None, "error", None, None, None, None, None),
+        "g4": ("gemini-2.5-flash", "blocked", 20, None, None, None, 0.000003),
+        "v1": ("gemini-2.0-flash-001", "ok", 8, None, 5, None, 0.0000014),
+        "v2": ("gemini-2.5-pro", "ok", 128, None, 45, 40, 0.000305),  # 8 prompt + 120 tool-use prompt
+        "Summarize: cats": (None, "error", None, None, None, None, None),
+    }
+    assert set(got) == set(expected)
+    for key, (model, status, inp, cached, out, reasoning, cost) in expected.items():
+        row = got[key]
+        assert (row["model"], row["status"], row["input_tokens"], row["cached_input_tokens"], row["output_tokens"],
+                row["reasoning_tokens"], row["is_batch"]) == (model, status, inp, cached, out, reasoning, True), key
+        assert row["cost_usd"] == (None if cost is None else pytest.approx(cost, rel=1e-9)), key
+
+    failed_first = tmp_path / "predictions.jsonl"  # an output file whose first line is an error is still Google's
+    failed_first.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"key": "k1", "error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}},
+        {"key": "k2", "response": _response("ok", {"promptTokenCount": 10, "candidatesTokenCount": 1}, rid="k2r")}]))
+    summary = ingest_paths(con, [str(failed_first)])
+    assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_rejected"]) == ("gemini", 2, 0)
+    assert con.execute("select status, is_batch from requests where source_id = 'k1'").fetchone() == ("error", True)

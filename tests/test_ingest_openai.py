@@ -328,3 +328,30 @@ def test_the_per_file_line_shows_rows_tokens_spend_models_and_where_batch_inputs
     by_path = {f["path"]: f for f in summary["files"]}
     assert by_path[str(inputs)]["joined_into"] == [str(outputs)] and by_path[str(inputs)]["rows_added"] == 0
     assert by_path[str(outputs)]["models"] and by_path[str(outputs)]["input_tokens"] > 0
+
+
+def test_azure_batch_output_with_content_filters_and_stored_responses(con, fixtures):
+    """Azure OpenAI batch output: a filtered answer (finish_reason content_filter) is blocked, a prompt the filter
+    refused (400, innererror ResponsibleAIPolicyViolation) an error; stored Responses objects keep reasoning and
+    cached tokens, and incomplete or failed ones say so."""
+    summary = ingest_paths(con, [str(fixtures / "openai_azure_batch_output.jsonl"), str(fixtures / "openai_responses_objects.jsonl")])
+    assert [f["format"] for f in summary["files"]] == ["openai-batch-output", "openai"]
+    assert (summary["rows_added"], summary["rows_rejected"]) == (7, 0)
+    got = {r["source_id"]: r for r in dicts(con, "select * from requests")}
+    expected = {  # source_id: status, input, cached, output, reasoning, cost
+        "task-0": ("ok", 30, 0, 7, 0, 0.0000725),  # gpt-4o at batch prices: 30 x $1.25 + 7 x $5 per million
+        "task-1": ("blocked", 40, 0, 0, 0, 0.00005),
+        "task-2": ("error", None, None, None, None, None),
+        "resp_1": ("ok", 3000, 2048, 700, 640, 0.008528),  # o3: 952 x $2 + 2,048 cached x $0.50 + 700 x $8
+        "resp_2": ("incomplete", 100, 0, 512, 512, 0.001049),
+        "resp_3": ("ok", 60, 0, 18, 0, 0.000264),
+        "resp_4": ("error", None, None, None, None, None),
+    }
+    assert set(got) == set(expected)
+    for source_id, (status, inp, cached, out, reasoning, cost) in expected.items():
+        row = got[source_id]
+        assert (row["status"], row["input_tokens"], row["cached_input_tokens"], row["output_tokens"],
+                row["reasoning_tokens"]) == (status, inp, cached, out, reasoning), source_id
+        assert row["cost_usd"] == (None if cost is None else pytest.approx(cost, rel=1e-9)), source_id
+    assert got["resp_1"]["response_text"] == "Forty-two." and got["resp_2"]["response_text"] is None
+    assert json.loads(got["resp_3"]["response_text"]) == [{"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}]

@@ -243,6 +243,20 @@ def _body_urls(row: tuple) -> list[str]:
             for name in ("inputBodyS3Path", "outputBodyS3Path") if side.get(name)]
 
 
+def _served_model(body) -> str | None:
+    """The model a response body names (Anthropic and OpenAI-compatible bodies do; a stream names it at its start)."""
+    body = decode_json(body)
+    for chunk in body if isinstance(body, list) else [body]:
+        chunk = decode_json(chunk)
+        if not isinstance(chunk, dict):
+            continue
+        message = chunk.get("message") if chunk.get("type") == "message_start" else chunk
+        model = message.get("model") if isinstance(message, dict) else None
+        if isinstance(model, str) and model:
+            return model
+    return None
+
+
 def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     """A `requests` record from one ModelInvocationLog; ``beside`` reads the bodies Bedrock wrote as objects of their
     own (too large or binary to log inline), and counts them."""
@@ -262,6 +276,11 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     got = output_fields(body_out) if body_out is not None else {"usage": {}}
     if got.get("response_text"):
         record["response_text"] = got["response_text"]
+    # An application inference profile's ARN names no model (it is an id the account made up for cost tags):
+    # the response body says which model answered, and that is what is priced.
+    served = _served_model(body_out) if ":application-inference-profile/" in str(model) else None
+    if served:
+        record["model"] = served
 
     logged_in = to_int(inp.get("inputTokenCount"), "inputTokenCount")
     cache_read = to_int(inp.get("cacheReadInputTokenCount"), "cacheReadInputTokenCount")
@@ -269,9 +288,15 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     logged_out = to_int(outp.get("outputTokenCount"), "outputTokenCount")
     usage = got.get("usage") or {}
     if logged_in is not None:
+        # Logs written before Bedrock added the cache fields beside inputTokenCount still carry them in the body's
+        # usage; either way they are input too.
+        if cache_read is None:
+            cache_read = usage.get("cached_input_tokens")
+        if cache_write is None:
+            cache_write = usage.get("cache_write_tokens")
         record["input_tokens"] = logged_in + (cache_read or 0) + (cache_write or 0)
-        record["cached_input_tokens"] = cache_read if cache_read is not None else usage.get("cached_input_tokens")
-        record["cache_write_tokens"] = cache_write if cache_write is not None else usage.get("cache_write_tokens")
+        record["cached_input_tokens"] = cache_read
+        record["cache_write_tokens"] = cache_write
     else:
         for key in ("input_tokens", "cached_input_tokens", "cache_write_tokens"):
             record[key] = usage.get(key)
@@ -292,6 +317,8 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
         for k in ("operation", "region", "inferenceRegion", "accountId", "requestMetadata", "errorCode")
         if rec.get(k) not in (None, "", {})
     }
+    if served:
+        tags["modelId"] = model
     if got.get("stop_reason"):
         tags["stop_reason"] = got["stop_reason"]
     if inp.get("inputBodyS3Path") or outp.get("outputBodyS3Path"):

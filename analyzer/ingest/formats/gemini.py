@@ -50,6 +50,17 @@ def is_gemini_response(value: Any) -> bool:
         isinstance(usage, dict) and ("promptTokenCount" in usage or "candidatesTokenCount" in usage))
 
 
+_API_BATCH_KEYS = {"key", "response", "error", "request", "metadata"}
+
+
+def is_batch_output(row: dict) -> bool:
+    """A line of a batch job's output: Vertex AI batch prediction (``processed_time`` beside ``request``) or the
+    Gemini API's output file (``key`` with ``response`` or ``error``, nothing else). Both bill half the on-demand price."""
+    if "processed_time" in row and "request" in row:
+        return True
+    return "key" in row and ("response" in row or "error" in row) and set(row) <= _API_BATCH_KEYS
+
+
 def call_sides(row: dict) -> tuple[Any, Any] | None:
     """(request, response) of one logged call, or None when the row holds no Gemini or Vertex call."""
     if "full_request" in row or "full_response" in row:
@@ -130,11 +141,14 @@ def gemini_record(request: Any, response: Any, row: dict) -> dict:
 
 def row_record(row: dict) -> dict | Skipped:
     """One exported row as a record; a Vertex log row of a Claude call is read as Anthropic's."""
+    batch = is_batch_output(row)
     sides = call_sides(row)
+    if sides is None and batch and row.get("error"):
+        sides = (decode_json(row.get("request")), None)  # a Gemini API batch line that failed: {"key", "error"}
     if sides is None:
         raise ValueError("no Gemini call here (no full_request/full_response, contents or candidates)")
     request, response = sides
-    if request is None and response is None:
+    if request is None and response is None and not (batch and row.get("error")):
         return Skipped(None, "a logged row without its request or response")
     if is_anthropic_message(response) or (isinstance(request, dict) and "anthropic_version" in request):
         record = anthropic_pair_record(request if isinstance(request, dict) else None, response, None)
@@ -142,6 +156,8 @@ def row_record(row: dict) -> dict | Skipped:
             record["model"] = _model(request, [], row)
     else:
         record = gemini_record(request, response, row)
+    if batch:
+        record["is_batch"] = True
     return envelope(record, row)
 
 
@@ -157,7 +173,9 @@ class Gemini:
         if kind in ("csv", "parquet"):
             return 88 if {"full_request", "full_response"} <= table_columns(src) else 0
         obj = first_json_object(src)
-        return 88 if isinstance(obj, dict) and call_sides(obj) is not None else 0
+        if not isinstance(obj, dict):
+            return 0
+        return 88 if call_sides(obj) is not None or is_batch_output(obj) else 0
 
     def parse(self, src, ctx):
         return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError))
