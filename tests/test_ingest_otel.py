@@ -177,3 +177,122 @@ def test_phoenix_spans_dataframe_saved_as_json_records(con, tmp_path):
     path = tmp_path / "phoenix_spans.json"
     path.write_text(json.dumps(_phoenix_rows(), indent=1))  # DataFrame.to_json(orient="records")
     _assert_phoenix_calls(con, ingest_paths(con, [str(path)]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Span dumps as public tools write them (tests/fixtures/otel_real, written by hand in each tool's shape)
+# ---------------------------------------------------------------------------------------------
+
+
+def _ingest_real(con, fixtures, name):
+    path = fixtures / "otel_real" / name
+    assert detect_format(expand_paths([str(path)])[0]) == "otel"
+    summary = ingest_paths(con, [str(path)])
+    counts = (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"])
+    return counts, by_span(con)
+
+
+def _totals(con):
+    return con.execute("select count(*), sum(input_tokens), sum(output_tokens) from requests").fetchall()[0]
+
+
+def test_semantic_kernel_console_output_with_its_own_operation_and_token_names(con, fixtures):
+    """Semantic Kernel's ConsoleSpanExporter output: gen_ai.operation.name chat.completions (and
+    chat.streaming_completions), tokens in gen_ai.response.prompt_tokens/completion_tokens, messages on
+    gen_ai.content.* events, and a log record printed among the spans (skipped, not rejected)."""
+    counts, got = _ingest_real(con, fixtures, "semantic_kernel_console.txt")
+    assert counts == (2, 2, 0, 0)  # the scenario wrapper span and the log record are skipped
+    assert _totals(con) == (2, 23 + 31, 41 + 6)
+    chat = got["1a2b3c4d5e6f7081"]
+    assert (chat["model"], chat["provider"], chat["operation"]) == ("gpt-4o", "openai", "chat.completions")
+    assert (chat["input_tokens"], chat["output_tokens"]) == (23, 41)
+    assert (chat["system_prompt"], chat["prompt_text"], chat["response_text"]) == (
+        "Answer like a ship's captain.", "How far is the lighthouse?", "Two nautical miles, sailor.")
+    assert chat["parent_span_id"] == "9f8e7d6c5b4a3921" and chat["duration_ms"] == 2250
+    streamed = got["1a2b3c4d5e6f7082"]
+    assert (streamed["model"], streamed["input_tokens"], streamed["output_tokens"]) == ("gpt-4o-mini", 31, 6)
+
+
+def test_google_adk_call_llm_spans_in_a_collector_export(con, fixtures):
+    """Google ADK: model calls are spans named call_llm (no gen_ai.operation.name), gen_ai.system is the framework
+    (gcp.vertex.agent), the request and response are JSON in gcp.vertex.agent.llm_request/llm_response; token
+    counts come as OTLP intValue strings and as a doubleValue. Agent and tool spans are skipped."""
+    counts, got = _ingest_real(con, fixtures, "adk_collector.jsonl")
+    assert counts == (2, 3, 0, 0)
+    assert _totals(con) == (2, 182 + 230, 14 + 9)
+    first, second = got["b1c2d3e4f5a60718"], got["b1c2d3e4f5a6071a"]
+    assert (first["provider"], first["model"], first["input_tokens"], first["output_tokens"]) == (
+        "google", "gemini-2.0-flash", 182, 14)
+    assert (first["system_prompt"], first["prompt_text"]) == (
+        "You are a weather assistant. Use the tool.", "Is it raining in Lisbon?")
+    assert (second["input_tokens"], second["output_tokens"]) == (230, 9)  # 230.0 as a doubleValue
+    assert second["response_text"] == "No rain in Lisbon right now."
+    assert first["parent_span_id"] == second["parent_span_id"] == "a0a0a0a0a0a0a0a1"
+    assert first["cost_source"] == "catalog" and first["cost_usd"] > 0
+
+
+def test_strands_spans_messages_on_events_and_cache_writes(con, fixtures):
+    """Strands Agents: chat spans with gen_ai.system strands-agents (the provider comes from the Bedrock model id),
+    gen_ai.usage.cache_write_input_tokens, messages as gen_ai.{system,user,assistant,tool}.message events and the
+    answer on a gen_ai.choice event; the agent and event-loop-cycle spans repeat the usage and are skipped."""
+    counts, got = _ingest_real(con, fixtures, "strands_spans.json")
+    assert counts == (2, 4, 0, 0)
+    # Bedrock's input count leaves the cache out: 150 + 1200 written; 310 + 1200 read.
+    assert _totals(con) == (2, 1350 + 1510, 62 + 25)
+    first, second = got["77aa000000000003"], got["77aa000000000005"]
+    assert (first["provider"], first["model"]) == ("bedrock", "us.anthropic.claude-3-7-sonnet-20250219-v1:0")
+    assert (first["input_tokens"], first["cached_input_tokens"], first["cache_write_tokens"], first["output_tokens"]) == (
+        1350, 0, 1200, 62)
+    assert (second["input_tokens"], second["cached_input_tokens"], second["cache_write_tokens"]) == (1510, 1200, 0)
+    assert (first["system_prompt"], first["prompt_text"]) == ("You are a concise travel planner.", "Plan a day in Porto.")
+    assert first["response_text"].startswith("Let me check the weather.\n[tool call weather")
+    assert second["response_text"] == "Sunny: walk the Ribeira, then port tasting."
+    assert json.loads(second["messages_json"])[-1] == {"role": "tool", "content": "sunny, 24C"}
+
+
+def test_zipkin_v2_export_string_tags_and_annotations(con, fixtures):
+    """Zipkin JSON v2 (the collector's zipkin exporter): attributes are string tags, events are annotations holding
+    {"<event name>": {attributes}}, times in microseconds, the error in otel.status_code/error tags."""
+    counts, got = _ingest_real(con, fixtures, "zipkin_v2.json")
+    assert counts == (2, 1, 0, 0)
+    assert _totals(con) == (2, 912 + 120, 37 + 0)
+    chat = got["5a1b2c3d4e5f6071"]
+    assert (chat["model"], chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"]) == (
+        "gpt-4.1-2025-04-14", 912, 768, 37)
+    assert (chat["prompt_text"], chat["response_text"]) == ("Quote for 40 chairs?", "40 chairs: 2,360 EUR.")
+    assert (chat["trace_id"], chat["parent_span_id"], chat["duration_ms"]) == (
+        "6e0c63257de34c926f9efcd03927272e", "5a1b2c3d4e5f6070", 1830)
+    assert json.loads(chat["tags_json"])["service"] == "quote-service"
+    assert got["5a1b2c3d4e5f6072"]["status"] == "error"
+
+
+def test_jaeger_json_download_typed_tags_and_references(con, fixtures):
+    """Jaeger's JSON ({"data": [{"traceID", "spans", "processes"}]}): typed tags, the CHILD_OF reference as the
+    parent, the process's service; an OpenLLMetry workflow span skipped, a failed call kept as an error."""
+    counts, got = _ingest_real(con, fixtures, "jaeger_traces.json")
+    assert counts == (2, 1, 0, 0)
+    assert _totals(con) == (2, 2650, 118)
+    chat = got["c0ffee0000000002"]
+    assert (chat["provider"], chat["model"]) == ("anthropic", "claude-3-5-haiku-20241022")
+    assert (chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"]) == (2650, 2048, 118)
+    assert (chat["system_prompt"], chat["prompt_text"], chat["response_text"]) == (
+        "You grade essays from 1 to 5.", "Essay: The sea is wide.", "Grade: 2")
+    assert (chat["parent_span_id"], chat["duration_ms"]) == ("c0ffee0000000001", 2750)
+    tags = json.loads(chat["tags_json"])
+    assert (tags["service"], tags["scope"]) == ("essay-grader", "opentelemetry.instrumentation.anthropic")
+    failed = got["c0ffee0000000003"]
+    assert failed["status"] == "error" and json.loads(failed["tags_json"])["error"] == "overloaded_error"
+
+
+def test_ai_sdk_v5_cached_and_reasoning_tokens_and_embedding_usage(con, fixtures):
+    """The AI SDK 5's span attributes: ai.usage.inputTokens/outputTokens, cachedInputTokens, reasoningTokens; the
+    embed span counts ai.usage.tokens; the outer ai.streamText span repeats the usage and is skipped."""
+    counts, got = _ingest_real(con, fixtures, "ai_sdk_v5_spans.json")
+    assert counts == (2, 1, 0, 0)
+    assert _totals(con) == (2, 2210 + 7, 340)
+    call = got["f00d000000000002"]
+    assert (call["input_tokens"], call["cached_input_tokens"], call["output_tokens"], call["reasoning_tokens"]) == (
+        2210, 1920, 340, 256)
+    assert (call["system_prompt"], call["prompt_text"]) == ("You answer billing questions.", "Why was I charged twice?")
+    embedding = got["f00d000000000003"]
+    assert (embedding["operation"], embedding["input_tokens"], embedding["cost_source"]) == ("embeddings", 7, "catalog")

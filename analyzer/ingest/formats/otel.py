@@ -22,33 +22,43 @@ from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, response_text, table_columns, to_float, to_int)
-from .otel_spans import Span, is_dataframe_row, is_span, read_span, spans_in
+from .otel_spans import Span, is_dataframe_row, is_jaeger_span, is_log_record, is_span, read_span, spans_in
 
-CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses"}
+CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
+                   # Semantic Kernel's (Python and .NET) names, before the conventions settled on chat
+                   "chat.completions", "chat.streaming_completions", "text.completions", "text.streaming_completions"}
 EMBEDDING_OPERATIONS = {"embeddings", "embedding"}
 AI_SDK_CALLS = {"ai.generateText.doGenerate", "ai.streamText.doStream", "ai.generateObject.doGenerate", "ai.streamObject.doStream"}
 AI_SDK_EMBEDDINGS = {"ai.embed.doEmbed", "ai.embedMany.doEmbed"}
 _NAMED_CALL = re.compile(r"^(chat|text_completion|generate_content)( |$)")
 _NAMED_EMBEDDING = re.compile(r"^embeddings( |$)")
+ADK_CALL_SPAN = "call_llm"  # Google ADK's model call; it sets no gen_ai.operation.name
+# gen_ai.system values that name the agent framework, not the model's provider: the model says which it is.
+FRAMEWORK_SYSTEMS = {"strands-agents", "gcp.vertex.agent"}
 
 PROVIDERS = {
     "aws.bedrock": "bedrock", "az.ai.openai": "azure", "azure.ai.openai": "azure", "azure.ai.inference": "azure",
     "az.ai.inference": "azure", "gcp.gemini": "google", "gcp.vertex_ai": "google", "gcp.gen_ai": "google",
-    "vertex_ai": "google", "vertexai": "google", "gemini": "google", "google": "google", "mistral_ai": "mistral",
+    "vertex_ai": "google", "vertexai": "google", "gemini": "google", "google": "google", "gcp": "google", "mistral_ai": "mistral",
     "mistralai": "mistral", "x_ai": "xai", "ibm.watsonx.ai": "watsonx",
 }
 # (column, attribute names in order of preference): current, then older names, OpenInference, OpenLLMetry, AI SDK.
 TOKENS = (
     ("input_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt",
-                      "llm.usage.prompt_tokens", "ai.usage.promptTokens", "ai.usage.inputTokens")),
+                      "llm.usage.prompt_tokens", "ai.usage.promptTokens", "ai.usage.inputTokens",
+                      "gen_ai.response.prompt_tokens",  # Semantic Kernel
+                      "ai.usage.tokens")),  # the AI SDK's embed spans
     ("output_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens", "llm.token_count.completion",
-                       "llm.usage.completion_tokens", "ai.usage.completionTokens", "ai.usage.outputTokens")),
+                       "llm.usage.completion_tokens", "ai.usage.completionTokens", "ai.usage.outputTokens",
+                       "gen_ai.response.completion_tokens")),
     ("cached_input_tokens", ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
-                             "gen_ai.usage.input_cached_tokens", "llm.token_count.prompt_details.cache_read")),
+                             "gen_ai.usage.input_cached_tokens", "llm.token_count.prompt_details.cache_read",
+                             "ai.usage.cachedInputTokens")),
     ("cache_write_tokens", ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
-                            "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write")),
+                            "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write",
+                            "gen_ai.usage.cache_write_input_tokens")),  # Strands
     ("reasoning_tokens", ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
-                          "llm.token_count.completion_details.reasoning")),
+                          "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens")),
 )
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.response.model_name", "llm.model_name",
               "llm.request.model_name", "embedding.model_name", "ai.response.model", "ai.model.id")
@@ -59,6 +69,10 @@ PARAMS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.reque
           ("seed", "gen_ai.request.seed"), ("frequency_penalty", "gen_ai.request.frequency_penalty"),
           ("presence_penalty", "gen_ai.request.presence_penalty"), ("n", "gen_ai.request.choice.count"))
 DETAIL_EVENTS = ("gen_ai.client.inference.operation.details",)
+# Messages as span events, one per message (the 1.28 conventions; Strands, Semantic Kernel, Microsoft's agent framework)
+MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
+                  "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
+ADK_REQUEST, ADK_RESPONSE = "gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response"
 
 
 def _first(attrs: dict, keys) -> Any:
@@ -92,6 +106,8 @@ def classify(span: Span) -> str | None:
         return "embedding" if text in embeddings or text.upper() in embeddings else None
     if attrs.get("traceloop.span.kind") is not None:
         return None  # workflow, task, agent, tool
+    if span.name == ADK_CALL_SPAN:
+        return "call"
     if _NAMED_CALL.match(span.name):
         return "call"
     return "embedding" if _NAMED_EMBEDDING.match(span.name) else None
@@ -194,6 +210,38 @@ def _event_attributes(span: Span, names) -> dict:
     return merged
 
 
+def _event_text(value: Any) -> str:
+    """An event's ``content``/``message``: text, content blocks (``[{"text": ...}]``, maybe JSON) or a message."""
+    decoded = maybe_json(value)
+    if isinstance(decoded, dict) and "content" in decoded:
+        decoded = maybe_json(decoded["content"])
+    if isinstance(decoded, (list, dict)):
+        return content_text(decoded)
+    return "" if decoded is None else str(decoded)
+
+
+def event_messages(span: Span) -> list[dict]:
+    """``gen_ai.{system,user,assistant,tool}.message`` span events, in order, as chat messages."""
+    out = []
+    for name, attrs in span.events:
+        role = MESSAGE_EVENTS.get(name)
+        if role is not None:
+            out.append({"role": str(attrs.get("role") or role), "content": _event_text(attrs.get("content"))})
+    return out
+
+
+def _adk_request_messages(value: Any) -> list[dict]:
+    """Google ADK's ``gcp.vertex.agent.llm_request``: ``{"model", "config": {"system_instruction"}, "contents"}``."""
+    request = maybe_json(value)
+    if not isinstance(request, dict) or not request.get("contents"):
+        return []
+    messages = chat_request_fields({"contents": request["contents"]}).get("messages_json") or []
+    config: dict = request["config"] if isinstance(request.get("config"), dict) else {}
+    system = config.get("system_instruction", config.get("systemInstruction"))
+    text = system if isinstance(system, str) else content_text(system.get("parts")) if isinstance(system, dict) else ""
+    return ([{"role": "system", "content": text}] if text else []) + messages
+
+
 def input_messages(span: Span) -> list[dict]:
     attrs = {**_event_attributes(span, DETAIL_EVENTS), **span.attributes}
     messages = parts_messages(attrs.get("gen_ai.input.messages"))
@@ -204,6 +252,10 @@ def input_messages(span: Span) -> list[dict]:
     if not messages:
         old = _first(attrs, ("gen_ai.prompt",)) or _event_attributes(span, ("gen_ai.content.prompt",)).get("gen_ai.prompt")
         messages = _request_messages(old)
+    if not messages:
+        messages = event_messages(span)
+    if not messages:
+        messages = _adk_request_messages(attrs.get(ADK_REQUEST))
     if not messages:
         messages = _request_messages(_first(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
     system = _first(attrs, ("gen_ai.system_instructions",))
@@ -227,6 +279,13 @@ def output_text(span: Span) -> str | None:
                  for m in messages]
         return "\n".join(t for t in texts if t) or None
     old = _first(attrs, ("gen_ai.completion",)) or _event_attributes(span, ("gen_ai.content.completion",)).get("gen_ai.completion")
+    if old is None:
+        choices = [_event_text(a.get("message", a.get("content"))) for n, a in span.events if n == "gen_ai.choice"]
+        if any(choices):
+            return "\n".join(c for c in choices if c)
+        adk = maybe_json(attrs.get(ADK_RESPONSE))
+        if isinstance(adk, dict) and adk.get("content"):
+            return response_text({"candidates": [adk]})
     value = old if old is not None else _first(attrs, ("output.value", "ai.response.text", "ai.response.object"))
     if value is None:
         return None
@@ -240,6 +299,13 @@ def output_text(span: Span) -> str | None:
 
 def _provider(attrs: dict, model: Any) -> str | None:
     named = _first(attrs, PROVIDER_KEYS)
+    if named is not None and str(named).lower() in FRAMEWORK_SYSTEMS:
+        named = _first({k: attrs.get(k) for k in PROVIDER_KEYS if k != "gen_ai.system"}, PROVIDER_KEYS)
+        guessed = guess_provider(model)
+        if named is None and guessed is not None:
+            return guessed
+        if named is None:
+            return "google" if str(_first(attrs, ("gen_ai.system",))).lower() == "gcp.vertex.agent" else None
     if named is None:
         return guess_provider(model)
     name = str(named).lower()
@@ -335,6 +401,14 @@ class OpenTelemetry:
             return 0
         if isinstance(obj.get("resourceSpans", obj.get("resource_spans")), list):
             return 96
+        if isinstance(obj.get("result"), dict) and isinstance(obj["result"].get("resourceSpans"), list):
+            return 96  # Jaeger's query API v3: OTLP JSON
+        data = obj.get("data")
+        first = data[0] if isinstance(data, list) and data else obj  # the sniffer may have opened {"data": [...]}
+        if isinstance(first, dict) and isinstance(first.get("spans"), list) and "traceID" in first:
+            return 92 if any(is_jaeger_span(s) for s in first["spans"][:1]) else 0  # Jaeger's {"data": [traces]}
+        if isinstance(first, dict) and is_span(first):
+            return 90
         return 90 if is_span(obj) or is_dataframe_row(obj) else 0
 
     def near_miss(self, src) -> str | None:
@@ -347,8 +421,8 @@ class OpenTelemetry:
         if not isinstance(obj, dict):
             return None
         if "traceID" in obj or "operationName" in obj or "references" in obj:
-            return ("it looks like a Jaeger trace export, but plan reads OpenTelemetry's own JSON: export OTLP JSON "
-                    "(the collector's file exporter) instead")
+            return ("it looks like a Jaeger trace export, but its spans hold no gen_ai.*, llm.* or OpenInference "
+                    "tags (no model call to read)")
         braintrust = {"root_span_id", "span_parents", "span_attributes"} & obj.keys()  # Braintrust's rows (braintrust.py)
         if ("spanId" in obj or "span_id" in obj) and "attributes" not in obj and not braintrust:
             return "it looks like OpenTelemetry spans, but they carry no attributes (no gen_ai.* or llm.* values to read)"
@@ -361,6 +435,9 @@ class OpenTelemetry:
                 yield value
                 continue
             for raw, resource, scope in spans_in(value):
+                if is_log_record(raw):  # a console exporter prints log records and metrics among the spans
+                    yield Skipped(number, "a log record or metrics export, not a span")
+                    continue
                 if not is_span(raw):
                     yield Reject(number, "not a span (no span id, name or attributes)", excerpt(raw))
                     continue

@@ -7,7 +7,15 @@
 - the Python SDK's ``span.to_json()`` and ConsoleSpanExporter output: flat ``attributes`` objects, ``context``
   with ``0x`` ids, ISO times, often pretty-printed objects one after another;
 - the JS SDK's span objects: ``traceId``/``spanId`` or ``id``, ``parentId``/``parentSpanId``/``parentSpanContext``,
-  ``startTime``/``endTime`` as ``[seconds, nanoseconds]`` or ``timestamp``/``duration`` in microseconds.
+  ``startTime``/``endTime`` as ``[seconds, nanoseconds]`` or ``timestamp``/``duration`` in microseconds;
+- Zipkin JSON v2 (``[{"traceId", "id", "parentId", "name", "timestamp", "duration", "localEndpoint", "tags",
+  "annotations"}]``, what the collector's zipkin exporter sends and Zipkin's UI downloads): tags are the attributes,
+  every value a string; an annotation whose value is ``{"<event name>": {attributes}}`` is an event;
+- Jaeger JSON (the UI's "Download JSON" and the query API's ``{"data": [{"traceID", "spans": [...],
+  "processes"}]}``): ``operationName``, ``references`` (the CHILD_OF span is the parent), ``startTime``/``duration``
+  in microseconds, typed ``tags`` (``{"key", "type", "value"}``) as the attributes, ``logs`` as events (the
+  ``event`` field names one), the process's service; the query API v3's ``{"result": {"resourceSpans": [...]}}``
+  is OTLP JSON.
 """
 
 from __future__ import annotations
@@ -164,8 +172,88 @@ def _events(raw: dict) -> list[tuple[str, dict]]:
     return out
 
 
+def is_zipkin_span(obj: Any) -> bool:
+    """A Zipkin v2 span: ``traceId`` and ``id``, and ``tags`` or an endpoint, no ``attributes``."""
+    return (isinstance(obj, dict) and "traceId" in obj and "id" in obj and "attributes" not in obj
+            and not isinstance(obj.get("timestamp"), str)  # a Langfuse observation has ISO times
+            and any(isinstance(obj.get(k), dict) for k in ("tags", "localEndpoint", "remoteEndpoint")))
+
+
+def is_jaeger_span(obj: Any) -> bool:
+    return isinstance(obj, dict) and "spanID" in obj and "traceID" in obj and ("operationName" in obj or "tags" in obj)
+
+
+def _zipkin_event(annotation: Any) -> dict | None:
+    if not isinstance(annotation, dict):
+        return None
+    value = annotation.get("value")
+    try:
+        decoded = json.loads(value) if isinstance(value, str) and value.startswith("{") else None
+    except ValueError:
+        decoded = None
+    if isinstance(decoded, dict) and len(decoded) == 1 and isinstance(next(iter(decoded.values())), dict):
+        (name, attributes), = decoded.items()
+        return {"name": name, "attributes": attributes}
+    return {"name": str(value or ""), "attributes": {}}
+
+
+def from_zipkin(raw: dict) -> dict:
+    """A Zipkin v2 span as the OpenTelemetry span object it was exported from."""
+    tags: dict = raw["tags"] if isinstance(raw.get("tags"), dict) else {}
+    attributes = {k: v for k, v in tags.items() if k not in ("otel.status_code", "otel.status_description", "error")}
+    error = tags.get("otel.status_code") == "ERROR" or "error" in tags
+    endpoint: dict = raw["localEndpoint"] if isinstance(raw.get("localEndpoint"), dict) else {}
+    span: dict = {
+        "traceId": raw.get("traceId"), "spanId": raw.get("id"), "parentSpanId": raw.get("parentId"),
+        "name": raw.get("name") or "", "timestamp": raw.get("timestamp"), "duration": raw.get("duration"),
+        "attributes": attributes, "events": [e for e in map(_zipkin_event, raw.get("annotations") or []) if e],
+        "status": {"code": "ERROR" if error else "UNSET",
+                   "message": tags.get("otel.status_description") or (tags.get("error") if error else None)},
+    }
+    if endpoint.get("serviceName"):
+        span["resource"] = {"attributes": {"service.name": endpoint["serviceName"]}}
+    return span
+
+
+def from_jaeger(raw: dict, processes: dict | None = None) -> tuple[dict, dict, str | None]:
+    """A Jaeger span (with its trace's processes) as (span object, resource attributes, scope name)."""
+    attributes = key_values(raw.get("tags") or [])
+    references = [r for r in raw.get("references") or [] if isinstance(r, dict)]
+    parent = next((r for r in references if r.get("refType") == "CHILD_OF"), references[0] if references else {})
+    error = attributes.pop("error", None) in (True, "true") or attributes.get("otel.status_code") == "ERROR"
+    message = attributes.pop("otel.status_description", None)
+    attributes.pop("otel.status_code", None)
+    scope = attributes.pop("otel.scope.name", None) or attributes.pop("otel.library.name", None)
+    events = []
+    for log in raw.get("logs") or []:
+        if isinstance(log, dict):
+            fields = key_values(log.get("fields") or [])
+            events.append({"name": str(fields.pop("event", "") or ""), "attributes": fields})
+    process = (processes or {}).get(raw.get("processID")) or raw.get("process") or {}
+    resource = key_values(process.get("tags") or []) if isinstance(process, dict) else {}
+    if isinstance(process, dict) and process.get("serviceName"):
+        resource["service.name"] = process["serviceName"]
+    span = {
+        "traceId": raw.get("traceID"), "spanId": raw.get("spanID"), "parentSpanId": parent.get("spanID"),
+        "name": raw.get("operationName") or "", "timestamp": raw.get("startTime"), "duration": raw.get("duration"),
+        "attributes": attributes, "events": events,
+        "status": {"code": "ERROR" if error else "UNSET", "message": message},
+    }
+    return span, resource, scope if isinstance(scope, str) else None
+
+
+def is_log_record(obj: Any) -> bool:
+    """A log record or metrics export a console exporter prints among the spans (not a span: skipped)."""
+    if not isinstance(obj, dict):
+        return False
+    return ("body" in obj and any(k in obj for k in ("severity_text", "severity_number", "severityText"))) or any(
+        k in obj for k in ("resource_metrics", "resourceMetrics", "resourceLogs", "resource_logs"))
+
+
 def is_span(obj: Any) -> bool:
     """A span object of any of the shapes above (not a Langfuse observation or a log record)."""
+    if is_zipkin_span(obj) or is_jaeger_span(obj):
+        return True
     if not isinstance(obj, dict) or "attributes" not in obj:
         return False
     has_id = any(k in obj for k in ("spanId", "span_id", "context", "spanContext", "_spanContext")) or (
@@ -240,6 +328,23 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
         return
     if not isinstance(value, dict):
         return
+    if isinstance(value.get("result"), dict) and "resourceSpans" in value["result"]:  # Jaeger query API v3
+        value = value["result"]
+    if isinstance(value.get("data"), list):  # Jaeger's {"data": [traces]}, or spans kept under "data"
+        for item in value["data"]:
+            yield from spans_in(item)
+        return
+    if isinstance(value.get("spans"), list) and ("traceID" in value or "processes" in value):  # one Jaeger trace
+        processes = value.get("processes") if isinstance(value.get("processes"), dict) else {}
+        for raw in value["spans"]:
+            yield from_jaeger(raw, processes) if is_jaeger_span(raw) else (raw, {}, None)
+        return
+    if is_jaeger_span(value):
+        yield from_jaeger(value)
+        return
+    if is_zipkin_span(value):
+        yield from_zipkin(value), {}, None
+        return
     envelopes = value.get("resourceSpans", value.get("resource_spans"))
     if isinstance(envelopes, list):
         for envelope in envelopes:
@@ -254,6 +359,6 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
         return
     if isinstance(value.get("spans"), list):
         for raw in value["spans"]:
-            yield raw, {}, None
+            yield from spans_in(raw) if is_zipkin_span(raw) or is_jaeger_span(raw) else iter([(raw, {}, None)])
         return
     yield (from_dataframe_row(value) if is_dataframe_row(value) else value), {}, None
