@@ -296,3 +296,32 @@ def test_other_integrations_name_their_provider(con, tmp_path):
     assert (invoke["prompt_text"], invoke["response_text"]) == ("Refund order 1182?", "No refund yet.")
     assert [r[k]["provider"] for k in ("l-completion", "m-chat")] == ["anthropic", "mistral"]
     assert (r["m-chat"]["prompt_text"], r["m-chat"]["response_text"]) == ("Tag: card charged twice", "billing")
+
+
+def test_sdk_objects_cache_tokens_and_weave_costs(con, fixtures):
+    """Calls as the SDK stores them (tests/fixtures/weave_sdk_objects.jsonl, written by hand): an Anthropic Message and
+    a Responses object serialized as Weave's object records (``_type``/``_class_name``/``_bases`` on every nested
+    model), a google-genai response as Weave dictifies it (snake_case ``usage_metadata`` with thinking tokens), and
+    ``summary.weave.costs`` as the cost query writes it, with cache-read and cache-write totals beside the prompt's."""
+    summary = ingest_paths(con, [str(fixtures / "weave_sdk_objects.jsonl")])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (4, 0, 0)
+    r = stored_requests(con)
+    cols = ("model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+    # 12 uncached + 2000 read + 300 written; Weave's total is the sum of all four parts:
+    # 12 * 3e-6 + 40 * 1.5e-5 + 2000 * 3e-7 + 300 * 3.75e-6 = 0.002361 (prompt + completion alone: 0.000636)
+    cached = r["a1"]
+    assert tuple(cached[c] for c in cols) == (SONNET, 2312, 2000, 300, 40, None)
+    assert (cached["cost_usd"], cached["cost_source"]) == (pytest.approx(0.002361), "log")
+    assert (cached["prompt_text"], cached["response_text"]) == ("Refund?", "Refund approved.")
+    # Usage without gross_input_tokens: Weave's prompt total is (5 - 50 - 10) * 3e-6 < 0, so the call is priced again
+    # at the entry's unit prices: 5 * 3e-6 + 3 * 1.5e-5 + 50 * 3e-7 + 10 * 3.75e-6 = 0.0001125 (not -0.00012)
+    legacy = r["a2"]
+    assert tuple(legacy[c] for c in cols) == (SONNET, 65, 50, 10, 3, None)
+    assert (legacy["cost_usd"], legacy["cost_source"]) == (pytest.approx(0.0001125), "log")
+    # Gemini bills thinking as output: 3 answer + 120 thoughts (summary.usage only has the 3)
+    gemini = r["g1"]
+    assert tuple(gemini[c] for c in cols) == ("gemini-2.5-flash", 9, None, None, 123, 120)
+    assert (gemini["provider"], gemini["prompt_text"], gemini["response_text"]) == ("google", "Say hi in French", "Bonjour")
+    responses = r["r1"]
+    assert tuple(responses[c] for c in cols) == ("o4-mini-2025-04-16", 1500, 1024, None, 300, 256)
+    assert (responses["prompt_text"], responses["response_text"]) == ("Capital of France?", "Paris.")
