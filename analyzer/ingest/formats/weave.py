@@ -18,7 +18,8 @@ scorers) is skipped and counted: its ``summary.usage`` only adds up its children
 completion one of its children returned (a wrapper) is skipped too, so the call counts once.
 
 Tokens missing from the output (a stream without usage) come from ``summary.usage[model]``; google-genai usage in
-the SDK's snake_case (``usage_metadata.thoughts_token_count``, as Weave dictifies the response) is read as Gemini's.
+the SDK's snake_case (``usage_metadata.thoughts_token_count``, as Weave dictifies the response) is read as Gemini's;
+Cohere's, which has no summary.usage (its answers name no model), from ``usage``/``meta`` ``billed_units``.
 A cost Weave computed (``summary.weave.costs[model]``: ``prompt_tokens_total_cost`` + ``completion_tokens_total_cost``
 + ``cache_read_input_tokens_total_cost`` + ``cache_creation_input_tokens_total_cost``) is the log's cost; where Weave
 took cache tokens out of a prompt count that never held them (a negative prompt total) the call is priced again at the
@@ -253,6 +254,10 @@ def _other_shape_record(request: Any, output: Any, provider: str | None) -> dict
     body = output if isinstance(output, dict) else {}
     ask = request if isinstance(request, dict) else {}
     usage = usage_fields(camel_gemini(body.get("usage") or body.get("usage_metadata") or body.get("usageMetadata")))
+    if not usage:  # Cohere: v2's usage, v1's meta, each with billed_units (what is charged) beside raw tokens
+        for holder in (maybe_json(body.get("usage")), maybe_json(body.get("meta"))):
+            if isinstance(holder, dict) and not usage:
+                usage = usage_fields(holder.get("billed_units") or holder.get("tokens"))
     model = body.get("model") or body.get("model_version") or body.get("modelVersion") or ask.get("model") or ask.get("modelId")
     record = {"provider": provider, "model": model, "response_text": response_text(output) if output is not None else None,
               "params_json": params_from_body(ask.get("config") or ask.get("inferenceConfig") or ask), **usage}
