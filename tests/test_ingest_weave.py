@@ -296,3 +296,61 @@ def test_other_integrations_name_their_provider(con, tmp_path):
     assert (invoke["prompt_text"], invoke["response_text"]) == ("Refund order 1182?", "No refund yet.")
     assert [r[k]["provider"] for k in ("l-completion", "m-chat")] == ["anthropic", "mistral"]
     assert (r["m-chat"]["prompt_text"], r["m-chat"]["response_text"]) == ("Tag: card charged twice", "billing")
+
+
+@pytest.mark.parametrize("shape", ["jsonl", "csv"])
+def test_sdk_objects_cache_tokens_and_weave_costs(con, fixtures, tmp_path, shape):
+    """Calls as the SDK stores them (tests/fixtures/weave_sdk_objects.jsonl, written by hand): an Anthropic Message and
+    a Responses object serialized as Weave's object records (``_type``/``_class_name``/``_bases`` on every nested
+    model), a google-genai response as Weave dictifies it (snake_case ``usage_metadata`` with thinking tokens), and
+    ``summary.weave.costs`` as the cost query writes it, with cache-read and cache-write totals beside the prompt's."""
+    path = fixtures / "weave_sdk_objects.jsonl"
+    if shape == "csv":  # the same calls through the UI's table export
+        path = _write_table(tmp_path, [json.loads(line) for line in path.read_text().splitlines()], ",")
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (4, 0, 0)
+    r = stored_requests(con)
+    cols = ("model", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+    # 12 uncached + 2000 read + 300 written; Weave's total is the sum of all four parts:
+    # 12 * 3e-6 + 40 * 1.5e-5 + 2000 * 3e-7 + 300 * 3.75e-6 = 0.002361 (prompt + completion alone: 0.000636)
+    cached = r["a1"]
+    assert tuple(cached[c] for c in cols) == (SONNET, 2312, 2000, 300, 40, None)
+    assert (cached["cost_usd"], cached["cost_source"]) == (pytest.approx(0.002361), "log")
+    assert (cached["prompt_text"], cached["response_text"]) == ("Refund?", "Refund approved.")
+    # Usage without gross_input_tokens: Weave's prompt total is (5 - 50 - 10) * 3e-6 < 0, so the call is priced again
+    # at the entry's unit prices: 5 * 3e-6 + 3 * 1.5e-5 + 50 * 3e-7 + 10 * 3.75e-6 = 0.0001125 (not -0.00012)
+    legacy = r["a2"]
+    assert tuple(legacy[c] for c in cols) == (SONNET, 65, 50, 10, 3, None)
+    assert (legacy["cost_usd"], legacy["cost_source"]) == (pytest.approx(0.0001125), "log")
+    # Gemini bills thinking as output: 3 answer + 120 thoughts (summary.usage only has the 3)
+    gemini = r["g1"]
+    assert tuple(gemini[c] for c in cols) == ("gemini-2.5-flash", 9, None, None, 123, 120)
+    assert (gemini["provider"], gemini["prompt_text"], gemini["response_text"]) == ("google", "Say hi in French", "Bonjour")
+    responses = r["r1"]
+    assert tuple(responses[c] for c in cols) == ("o4-mini-2025-04-16", 1500, 1024, None, 300, 256)
+    assert (responses["prompt_text"], responses["response_text"]) == ("Capital of France?", "Paris.")
+
+
+def test_cohere_tokens_come_from_billed_units(con, tmp_path):
+    """Cohere's responses have no ``model`` (so Weave writes no summary.usage) and keep their tokens under
+    ``usage.billed_units`` (v2, as the integration rebuilds it) or ``meta.billed_units`` (v1)."""
+    v2 = {"_type": "NonStreamedChatResponse2", "id": "co-2", "finish_reason": "COMPLETE",
+          "message": {"role": "assistant", "content": [{"type": "text", "text": "Shipping."}]},
+          "usage": {"billed_units": {"input_tokens": 17, "output_tokens": 3},
+                    "tokens": {"input_tokens": 211, "output_tokens": 3}},
+          "_class_name": "NonStreamedChatResponse2", "_bases": ["BaseModel"]}
+    v1 = {"text": "Billing.", "generation_id": "gen-1", "finish_reason": "COMPLETE",
+          "meta": {"api_version": {"version": "1"}, "billed_units": {"input_tokens": 9, "output_tokens": 2}}}
+    calls = [
+        _call("co-v2", "cohere.ClientV2.chat", {"self": "<cohere.ClientV2>", "model": "command-r-plus-08-2024",
+                                                "messages": [{"role": "user", "content": "Tag: parcel late"}]}, v2),
+        _call("co-v1", "cohere.Client.chat", {"self": "<cohere.Client>", "model": "command-r-08-2024",
+                                              "message": "Tag: charged twice"}, v1),
+    ]
+    summary = ingest_paths(con, [str(_write(tmp_path, "jsonl", calls))])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (2, 0, 0)
+    r = stored_requests(con)
+    got = {k: (r[k]["provider"], r[k]["model"], r[k]["input_tokens"], r[k]["output_tokens"], r[k]["response_text"])
+           for k in r}
+    assert got == {"co-v2": ("cohere", "command-r-plus-08-2024", 17, 3, "Shipping."),
+                   "co-v1": ("cohere", "command-r-08-2024", 9, 2, "Billing.")}

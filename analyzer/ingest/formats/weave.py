@@ -17,9 +17,13 @@ embedding call (priced, not categorized). Every other call (the app's own ops: c
 scorers) is skipped and counted: its ``summary.usage`` only adds up its children's. An op whose output is the very
 completion one of its children returned (a wrapper) is skipped too, so the call counts once.
 
-Tokens missing from the output (a stream without usage) come from ``summary.usage[model]``; a cost Weave computed
-(``summary.weave.costs``: ``prompt_tokens_total_cost`` + ``completion_tokens_total_cost``) is the log's cost; an
-``exception`` makes the call an error. The call id is the request id (a call exported twice, or in two files, counts
+Tokens missing from the output (a stream without usage) come from ``summary.usage[model]``; google-genai usage in
+the SDK's snake_case (``usage_metadata.thoughts_token_count``, as Weave dictifies the response) is read as Gemini's;
+Cohere's, which has no summary.usage (its answers name no model), from ``usage``/``meta`` ``billed_units``.
+A cost Weave computed (``summary.weave.costs[model]``: ``prompt_tokens_total_cost`` + ``completion_tokens_total_cost``
++ ``cache_read_input_tokens_total_cost`` + ``cache_creation_input_tokens_total_cost``) is the log's cost; where Weave
+took cache tokens out of a prompt count that never held them (a negative prompt total) the call is priced again at the
+entry's unit prices. An ``exception`` makes the call an error. The call id is the request id (a call exported twice, or in two files, counts
 once), with ``trace_id`` and ``parent_id`` as ``parent_span_id``. A call's line is the line it starts on, or in
 ``{"calls": [...]}`` its position.
 """
@@ -162,6 +166,19 @@ def _summary(call: dict) -> dict:
     return summary if isinstance(summary, dict) else {}
 
 
+GEMINI_SNAKE = re.compile(r"^(prompt|candidates|thoughts|cached_content|tool_use_prompt|total)_token_count$")
+
+
+def camel_gemini(usage: Any) -> Any:
+    """google-genai's ``usage_metadata`` as the SDK's objects name it (``prompt_token_count``, as Weave dictifies the
+    response and, before 2025, summed it) in the REST API's camelCase, which ``usage_fields`` reads."""
+    usage = maybe_json(usage)
+    if not isinstance(usage, dict) or not any(isinstance(k, str) and GEMINI_SNAKE.match(k) for k in usage):
+        return usage
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k) if isinstance(k, str) and GEMINI_SNAKE.match(k) else k: v
+            for k, v in usage.items()}
+
+
 def summary_tokens(summary: dict, model: Any) -> dict:
     """Token counts Weave summed for the call, ``summary.usage[model]`` (all models' when the model is not there)."""
     usage = maybe_json(summary.get("usage"))
@@ -171,21 +188,54 @@ def summary_tokens(summary: dict, model: Any) -> dict:
     totals: dict = {}
     for entry in entries:
         counts = {k: v for k, v in entry.items() if k not in ("requests", "total_tokens")} if isinstance(entry, dict) else {}
-        for key, value in usage_fields(counts).items():
+        for key, value in usage_fields(camel_gemini(counts)).items():
             totals[key] = totals.get(key, 0) + value
     return totals
 
 
-def logged_cost(summary: dict) -> float | None:
-    """What Weave priced the call at: ``summary.weave.costs[model]`` prompt plus completion totals."""
+# What Weave's cost query writes per model: uncached prompt, completion, and (since 2025) cache reads and writes.
+COST_PARTS = ("prompt_tokens_total_cost", "completion_tokens_total_cost", "cache_read_input_tokens_total_cost",
+              "cache_creation_input_tokens_total_cost")
+
+
+def _repriced(entry: dict, record: dict) -> float | None:
+    """The call's cost at the unit prices Weave stated, on the call's own tokens: uncached input at the prompt price,
+    cache reads and writes at theirs, output at the completion price. None when a price it needs is missing."""
+    tokens = {k: record.get(k) or 0 for k in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens")}
+    uncached = tokens["input_tokens"] - tokens["cached_input_tokens"] - tokens["cache_write_tokens"]
+    total = 0.0
+    for count, key in ((uncached, "prompt_token_cost"), (tokens["output_tokens"], "completion_token_cost"),
+                       (tokens["cached_input_tokens"], "cache_read_input_token_cost"),
+                       (tokens["cache_write_tokens"], "cache_creation_input_token_cost")):
+        if count:
+            price = to_float(entry.get(key), key)
+            if price is None or price < 0 or count < 0:
+                return None
+            total += count * price
+    return total
+
+
+def logged_cost(summary: dict, record: dict) -> float | None:
+    """What Weave priced the call at: the sum over ``summary.weave.costs[model]`` of its prompt, completion, cache-read
+    and cache-write totals. Weave takes the cache tokens out of the prompt tokens; for usage that never counted them
+    in (Anthropic's ``input_tokens`` before ``gross_input_tokens``) its prompt total comes out negative: that call is
+    priced again at the unit prices the entry states, or left to the catalog."""
     weave = maybe_json(summary.get("weave"))
     costs = maybe_json(weave.get("costs")) if isinstance(weave, dict) else None
     if not isinstance(costs, dict):
         return None
-    parts = [to_float(entry.get(key), key) for entry in costs.values() if isinstance(entry, dict)
-             for key in ("prompt_tokens_total_cost", "completion_tokens_total_cost")]
-    found = [p for p in parts if p is not None]
-    return sum(found) if found else None
+    entries = [entry for entry in costs.values() if isinstance(entry, dict)]
+    total, found = 0.0, False
+    for entry in entries:
+        parts = [p for p in (to_float(entry.get(key), key) for key in COST_PARTS) if p is not None]
+        if any(p < 0 for p in parts):
+            repriced = _repriced(entry, record) if len(entries) == 1 else None
+            if repriced is None:
+                return None
+            parts = [repriced]
+        if parts:
+            total, found = total + sum(parts), True
+    return total if found else None
 
 
 def _sides(call: dict, name: str) -> tuple[Any, Any]:
@@ -203,7 +253,11 @@ def _other_shape_record(request: Any, output: Any, provider: str | None) -> dict
     """A Gemini, Converse or Cohere call (or one without an answer) read with the generic readers."""
     body = output if isinstance(output, dict) else {}
     ask = request if isinstance(request, dict) else {}
-    usage = usage_fields(body.get("usage") or body.get("usage_metadata") or body.get("usageMetadata"))
+    usage = usage_fields(camel_gemini(body.get("usage") or body.get("usage_metadata") or body.get("usageMetadata")))
+    if not usage:  # Cohere: v2's usage, v1's meta, each with billed_units (what is charged) beside raw tokens
+        for holder in (maybe_json(body.get("usage")), maybe_json(body.get("meta"))):
+            if isinstance(holder, dict) and not usage:
+                usage = usage_fields(holder.get("billed_units") or holder.get("tokens"))
     model = body.get("model") or body.get("model_version") or body.get("modelVersion") or ask.get("model") or ask.get("modelId")
     record = {"provider": provider, "model": model, "response_text": response_text(output) if output is not None else None,
               "params_json": params_from_body(ask.get("config") or ask.get("inferenceConfig") or ask), **usage}
@@ -267,7 +321,7 @@ def call_record(call: dict, number: int | None, name: str, provider: str | None,
         record.update(summary_tokens(summary, record.get("model")))
     if record.get("model") is None and isinstance(summary.get("usage"), dict) and len(summary["usage"]) == 1:
         record["model"] = next(iter(summary["usage"]))
-    cost = logged_cost(summary)
+    cost = logged_cost(summary, record)
     if cost is not None:
         record["cost_usd"] = cost
     record.update(
