@@ -36,6 +36,7 @@ def load_all() -> dict:
         llm_cli,
         openrouter,
         otel,
+        portkey,
         weave,
     )
 
