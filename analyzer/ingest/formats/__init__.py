@@ -25,6 +25,7 @@ def load_all() -> dict:
         anthropic,
         bedrock,
         braintrust,
+        cloudflare,
         gemini,
         generic,
         helicone,
@@ -35,6 +36,7 @@ def load_all() -> dict:
         llm_cli,
         openrouter,
         otel,
+        portkey,
         weave,
     )
 
