@@ -30,11 +30,15 @@ def test_a_logs_insights_export_without_invocations_says_so(con, tmp_path):
     assert any("insights.json: skipped" in w and "Logs Insights" in w for w in warnings)
 
 
-def test_a_jaeger_export_named_on_its_own_is_an_error_that_says_what_to_export(con, tmp_path):
+def test_a_jaeger_export_of_an_apps_own_spans_lands_nothing_and_says_why(con, tmp_path):
+    # A span the app called "chat" (its own handler) with no GenAI attribute is not a model call, whatever its name.
     path = write(tmp_path / "jaeger.json", json.dumps({"data": [{"traceID": "abc", "spans": [
         {"traceID": "abc", "spanID": "1", "operationName": "chat", "references": [], "tags": []}]}]}))
-    with pytest.raises(PlanError, match="looks like a Jaeger trace export.*OTLP JSON"):
-        ingest_paths(con, [str(path)])
+    warnings: list[str] = []
+    summary = ingest_paths(con, [str(path)], warn=warnings.append)
+    assert (summary["rows_added"], summary["files"][0]["rows_skipped"]) == (0, 1)
+    assert "none of them a model call" in summary["files"][0]["note"]
+    assert any("jaeger.json: 1 records read as OpenTelemetry spans, none of them a model call" in w for w in warnings)
 
 
 def test_completions_without_usage_name_what_is_missing(con, tmp_path):

@@ -108,6 +108,8 @@ def classify(span: Span) -> str | None:
         return None  # workflow, task, agent, tool
     if span.name == ADK_CALL_SPAN:
         return "call"
+    if not any(key.startswith(("gen_ai.", "llm.")) for key in attrs):
+        return None  # a span called "chat" that says nothing of a model (an app's own handler, say)
     if _NAMED_CALL.match(span.name):
         return "call"
     return "embedding" if _NAMED_EMBEDDING.match(span.name) else None
