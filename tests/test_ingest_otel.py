@@ -296,3 +296,86 @@ def test_ai_sdk_v5_cached_and_reasoning_tokens_and_embedding_usage(con, fixtures
     assert (call["system_prompt"], call["prompt_text"]) == ("You answer billing questions.", "Why was I charged twice?")
     embedding = got["f00d000000000003"]
     assert (embedding["operation"], embedding["input_tokens"], embedding["cost_source"]) == ("embeddings", 7, "catalog")
+
+
+# A model call inside a model call (a framework's span around the client instrumentor's): counted once, at the
+# innermost span; the wrapper is skipped and counted, and gives the inner call what its span left out.
+
+
+def _counts(summary):
+    return summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"]
+
+
+def _nested(con, fixtures, name):
+    return ingest_paths(con, [str(fixtures / "otel_nested" / name)])
+
+
+def test_openinference_langchain_llm_span_around_the_openai_llm_span_counts_once(con, fixtures):
+    # Console output, children before parents: two OpenAI LLM spans, each under LangChain's ChatOpenAI LLM span
+    # with the same usage, under a CHAIN span that sums them.
+    summary = _nested(con, fixtures, "openinference_langchain_console.txt")
+    assert _counts(summary) == (2, 3, 0, 0)
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchone() == (812 + 240, 3 + 18)
+    got = by_span(con)
+    first = got["1a00000000000001"]  # the client's span: the exact model and the cache reads LangChain's lacks
+    assert (first["model"], first["input_tokens"], first["cached_input_tokens"], first["output_tokens"]) == (
+        "gpt-4o-mini-2024-07-18", 812, 512, 3)
+    assert (first["parent_span_id"], first["trace_id"]) == ("1b00000000000001", "7d1c2e3f4a5b6c7d8e9f0a1b2c3d4e5f")
+    assert (first["prompt_text"], first["response_text"]) == ("I was charged twice.", "billing")
+    assert json.loads(first["params_json"]) == {"temperature": 0.0}  # from the wrapper
+    assert json.loads(first["tags_json"])["conversation_id"] == "sess-42"
+    second = got["1a00000000000002"]  # its span holds no messages: the wrapper's prompt and answer are kept
+    assert (second["input_tokens"], second["output_tokens"], second["parent_span_id"]) == (240, 18, "1b00000000000002")
+    assert second["prompt_text"] == "Draft a reply to: I was charged twice."
+    assert second["response_text"] == "Sorry about that, the second charge is refunded."
+
+
+def test_adk_call_llm_around_google_genai_generate_content_counts_once(con, fixtures):
+    # A collector export: call_llm then generate_content for the first call; for the second, generate_content
+    # (under a retry span of the app's own) a line before its call_llm. The agent span is skipped too.
+    summary = _nested(con, fixtures, "adk_call_llm_generate_content.jsonl")
+    assert _counts(summary) == (2, 4, 0, 0)
+    got = by_span(con)
+    assert set(got) == {"a0000000000000c1", "a0000000000000c2"}
+    first, second = got["a0000000000000c1"], got["a0000000000000c2"]
+    assert (first["model"], first["provider"], first["input_tokens"], first["output_tokens"]) == (
+        "gemini-2.0-flash-001", "google", 1510, 42)
+    assert (second["input_tokens"], second["output_tokens"]) == (1577, 17)
+    assert (first["parent_span_id"], second["parent_span_id"]) == ("a0000000000000b1", "a0000000000000d2")
+    # google-genai recorded no content; ADK's llm_request and llm_response did
+    assert (first["system_prompt"], first["prompt_text"], first["response_text"]) == (
+        "You plan trips.", "Two days in Lisbon?", "Day 1: Alfama. Day 2: Belem.")
+    assert (second["prompt_text"], second["response_text"]) == ("And a rainy day?", "Visit the Gulbenkian.")
+
+
+def test_traceloop_langchain_chat_around_openai_chat_counts_once(con, fixtures):
+    # OTLP/JSON spans. Trace 1: openai.chat, then ChatOpenAI.chat around it, then the workflow.
+    # Trace 2: ChatOpenAI.chat around two client calls, rate-limited then retried, neither recording the prompt.
+    summary = _nested(con, fixtures, "traceloop_langchain_openai.json")
+    assert _counts(summary) == (3, 3, 0, 0)
+    got = by_span(con)
+    assert set(got) == {"2a00000000000001", "2a00000000000002", "2a00000000000003"}
+    one = got["2a00000000000001"]
+    assert (one["model"], one["input_tokens"], one["cached_input_tokens"], one["output_tokens"]) == (
+        "gpt-4o-2024-08-06", 300, 128, 20)
+    assert (one["provider"], one["parent_span_id"], one["prompt_text"]) == ("openai", "2b00000000000001", "Do you ship to Norway?")
+    failed, retried = got["2a00000000000002"], got["2a00000000000003"]
+    assert (failed["status"], failed["input_tokens"], failed["output_tokens"]) == ("error", None, None)
+    assert (retried["input_tokens"], retried["output_tokens"]) == (410, 31)
+    assert failed["parent_span_id"] == retried["parent_span_id"] == "2b00000000000002"
+    # The prompt is the same for both calls; the answer and usage of a wrapper of two calls belong to neither alone.
+    assert failed["prompt_text"] == retried["prompt_text"] == "Summarise the returns policy."
+    assert failed["response_text"] is None and retried["response_text"] is None
+
+
+def test_console_exporter_printing_nested_spans_twice(con, fixtures):
+    # Pydantic AI's chat span around the OpenAI instrumentor's chat span, under the agent run; two span
+    # processors print every span twice, the inner call first.
+    summary = _nested(con, fixtures, "console_twice.txt")
+    assert _counts(summary) == (1, 4, 1, 0)
+    (row,) = dicts(con, "select * from requests")
+    assert (row["source_id"], row["parent_span_id"], row["trace_id"]) == (
+        "3a00000000000001", "3b00000000000001", "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e")
+    assert (row["model"], row["input_tokens"], row["output_tokens"]) == ("gpt-4o-mini-2024-07-18", 96, 11)
+    assert (row["prompt_text"], row["response_text"]) == ("Weather in Oslo?", "Rain, 12C.")
+    assert json.loads(row["tags_json"])["agent"] == "weather"

@@ -8,14 +8,19 @@ tool and wrapper spans (which often repeat their children's usage) are skipped a
 (``embeddings``, OpenInference ``EMBEDDING``) are priced but stored without a prompt to categorize
 (``operation='embeddings'``). Each span is one request, deduplicated by span id (a console exporter printing a
 span twice, or the same span in a collector file and a Langfuse export, counts once); the parent span and the
-trace are kept. The attribute names read are listed in README.md ("OpenTelemetry GenAI spans").
+trace are kept. A model call inside another of the same kind in the file (a framework's span around the client
+instrumentor's: OpenInference LangChain around OpenAI, ADK ``call_llm`` around ``generate_content``, OpenLLMetry's
+``ChatOpenAI.chat`` around ``openai.chat``) is counted at the innermost span, the actual API call; the outer one is
+skipped as a wrapper and gives the inner what its span left empty (``NestedCalls``). A first pass keeps only span
+ids, parent links and the model calls' kinds. The attribute names read are listed in README.md ("OpenTelemetry
+GenAI spans").
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from ..records import Reject, Skipped, excerpt, maybe_json
 from ..sample_rates import attribute_rate, tracestate_rate
@@ -387,6 +392,123 @@ def span_record(span: Span) -> dict | Skipped:
     return record
 
 
+# ---------------------------------------------------------------------------------------------
+# A model call inside a model call: the inner span is the request, the outer one a wrapper
+# ---------------------------------------------------------------------------------------------
+
+# What an inner call lacks is taken from its wrapper: always the prompt, model, user, parameters and tags; the answer,
+# tokens and cost only when the wrapper holds that one call (around retries they would be the sum, or the last).
+PROMPT_FIELDS = ("messages_json", "system_prompt", "prompt_text")
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens")
+MAX_DEPTH = 512  # a parent chain longer than this is a loop in a broken file
+
+
+def fill_from_wrapper(record: dict, outer: dict, single: bool) -> None:
+    """Fields the inner call's span left empty, from the span of the same call one level up."""
+    if not record.get("messages_json") and not record.get("prompt_text"):
+        record.update({k: outer.get(k) for k in PROMPT_FIELDS})
+    if record.get("model") is None and outer.get("model") is not None:
+        record["model"] = outer["model"]
+        record["provider"] = record.get("provider") or outer.get("provider")
+    for key in ("user_id", "params_json"):
+        if record.get(key) is None:
+            record[key] = outer.get(key)
+    if outer.get("tags_json"):
+        record["tags_json"] = {**{k: v for k, v in outer["tags_json"].items() if k != "span_name"}, **(record.get("tags_json") or {})}
+    if not single:
+        return
+    if record.get("response_text") is None:
+        record["response_text"] = outer.get("response_text")
+    if record.get("input_tokens") is None and record.get("output_tokens") is None:
+        record.update({k: outer.get(k) for k in USAGE_FIELDS})
+    if record.get("cost_usd") is None:
+        record["cost_usd"] = outer.get("cost_usd")
+
+
+class NestedCalls:
+    """The model-call spans of a file that hold another model call of the same kind (an OpenInference LangChain
+    ``LLM`` span around the OpenAI instrumentor's, ADK's ``call_llm`` around google-genai's ``generate_content``,
+    OpenLLMetry's ``ChatOpenAI.chat`` around ``openai.chat``, Pydantic AI's ``chat MODEL`` around an instrumented
+    client's). ``wrapped`` maps each wrapper's span id to the inner calls whose nearest model-call ancestor it is.
+    Spans come in any order: an inner call read before its wrapper waits for it, a wrapper read first is kept until
+    its inner calls are read; a console exporter's repeat of an inner call passes as it is (a duplicate)."""
+
+    def __init__(self, wrapped: dict[str, set[str]]):
+        self.wrapped = wrapped
+        self.size = {outer: len(inners) for outer, inners in wrapped.items()}
+        self.wrapper_of = {inner: outer for outer, inners in wrapped.items() for inner in inners}
+        self.seen: dict[str, dict] = {}  # wrapper id -> its record, while some of its inner calls are unread
+        self.waiting: dict[str, list[dict]] = {}  # wrapper id -> inner records read before it
+
+    def _done(self, outer_id: str, inner_id: str) -> None:
+        inners = self.wrapped[outer_id]
+        inners.discard(inner_id)
+        if not inners:
+            self.seen.pop(outer_id, None)
+
+    def take(self, number: int, span_id: str | None, record: dict) -> Iterator[dict | Skipped]:
+        outer_id = self.wrapper_of.get(span_id) if span_id else None
+        if span_id in self.wrapped:
+            if span_id not in self.seen and self.wrapped[span_id]:  # not a repeat of a wrapper already read
+                for inner in self.waiting.pop(span_id, []):
+                    fill_from_wrapper(inner, record, self.size[span_id] == 1)
+                    self.wrapped[span_id].discard(inner["source_id"])
+                    yield inner
+                if self.wrapped[span_id]:
+                    self.seen[span_id] = record
+            if outer_id is not None:  # a wrapper inside a wrapper: the outer one gives nothing further down
+                self._done(outer_id, str(span_id))
+            yield Skipped(number, "a model-call span around a model call of its own (counted at the inner span)")
+            return
+        if outer_id is None or span_id not in self.wrapped[outer_id]:
+            yield record  # not nested, or a repeat of an inner call already given out
+            return
+        outer = self.seen.get(outer_id)
+        if outer is None:
+            self.waiting.setdefault(outer_id, []).append(record)
+            return
+        fill_from_wrapper(record, outer, self.size[outer_id] == 1)
+        self._done(outer_id, str(span_id))
+        yield record
+
+    def leftovers(self) -> Iterator[dict]:
+        """Inner calls whose wrapper never came (its span was unreadable): as they are."""
+        for records in self.waiting.values():
+            yield from records
+        self.waiting.clear()
+
+
+def nested_model_calls(src) -> NestedCalls:
+    """First pass over the file: the parent link of every span and the kind of every model call, then for each
+    model call its nearest model-call ancestor of the same kind in the same trace (through any spans between)."""
+    parents: dict[str, str] = {}
+    calls: dict[str, tuple[str, str | None]] = {}
+    for _, item in _raw_spans(src):
+        if isinstance(item, (Reject, Skipped)):
+            continue
+        try:
+            span = read_span(*item)
+            kind = classify(span)
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            continue
+        if span.span_id is None:
+            continue
+        if span.parent_id is not None and span.parent_id != span.span_id:
+            parents[span.span_id] = span.parent_id
+        if kind is not None:
+            calls[span.span_id] = (kind, span.trace_id)
+    wrapped: dict[str, set[str]] = {}
+    for span_id, (kind, trace) in calls.items():
+        parent, depth = parents.get(span_id), 0
+        while parent is not None and depth < MAX_DEPTH:
+            outer = calls.get(parent)
+            if outer is not None and outer[0] == kind and (trace is None or outer[1] is None or outer[1] == trace):
+                wrapped.setdefault(parent, set()).add(span_id)
+                break
+            parent, depth = parents.get(parent), depth + 1
+    return NestedCalls(wrapped)
+
+
 class OpenTelemetry:
     name = "otel"
     label = "OpenTelemetry spans"
@@ -431,28 +553,41 @@ class OpenTelemetry:
         return None
 
     def parse(self, src, ctx):
-        values = iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
-        for number, value in values:
-            if isinstance(value, Reject):
-                yield value
+        nested = nested_model_calls(src)
+        for number, item in _raw_spans(src):
+            if isinstance(item, (Reject, Skipped)):
+                yield item
                 continue
-            for raw, resource, scope in spans_in(value):
-                if is_log_record(raw):  # a console exporter prints log records and metrics among the spans
-                    yield Skipped(number, "a log record or metrics export, not a span")
-                    continue
-                if not is_span(raw):
-                    yield Reject(number, "not a span (no span id, name or attributes)", excerpt(raw))
-                    continue
-                try:
-                    record = span_record(read_span(raw, resource, scope))
-                except (ValueError, TypeError, AttributeError, OverflowError) as exc:
-                    yield Reject(number, f"unreadable span ({exc})", excerpt(raw))
-                    continue
-                if isinstance(record, Skipped):
-                    yield Skipped(number, record.reason)
-                    continue
-                record["_line"] = number
-                yield record
+            raw, resource, scope = item
+            try:
+                span = read_span(raw, resource, scope)
+                record = span_record(span)
+            except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                yield Reject(number, f"unreadable span ({exc})", excerpt(raw))
+                continue
+            if isinstance(record, Skipped):
+                yield Skipped(number, record.reason)
+                continue
+            record["_line"] = number
+            yield from nested.take(number, span.span_id, record)
+        yield from nested.leftovers()
+
+
+def _raw_spans(src) -> Iterator[tuple[int, Any]]:
+    """(line, item) for every span of the file: a (raw span, resource, scope) triple, or the Reject or Skipped
+    of what is not one."""
+    values = iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
+    for number, value in values:
+        if isinstance(value, Reject):
+            yield number, value
+            continue
+        for raw, resource, scope in spans_in(value):
+            if is_log_record(raw):  # a console exporter prints log records and metrics among the spans
+                yield number, Skipped(number, "a log record or metrics export, not a span")
+            elif not is_span(raw):
+                yield number, Reject(number, "not a span (no span id, name or attributes)", excerpt(raw))
+            else:
+                yield number, (raw, resource, scope)
 
 
 register(OpenTelemetry())
