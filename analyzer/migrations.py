@@ -469,6 +469,13 @@ def m016_requests_key_kept_by_ingest(con):
     con.execute("alter table requests_m016 rename to requests")
 
 
+@migration
+def m017_cache_writes_kept_an_hour(con):
+    # Anthropic prices a cache write kept for an hour (cache_control ttl 1h) at twice the input price, one kept five
+    # minutes at 1.25 times: of `cache_write_tokens`, how many were written for an hour, so that they are priced so.
+    con.execute("alter table requests add column cache_write_1h_tokens bigint")
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

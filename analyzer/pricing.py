@@ -64,7 +64,8 @@ _PROVIDER_IDS = {
 HALF_PRICE_BATCH_PROVIDERS = {"openai", "azure", "anthropic", "aws", "google", "mistral"}
 DEFAULT_BATCH_DISCOUNT = 0.5
 
-OVERRIDE_KEYS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok", "batch_discount")
+OVERRIDE_KEYS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok",
+                 "cache_write_1h_per_mtok", "batch_discount")
 
 FAR_PAST = date(1970, 1, 1)
 FAR_FUTURE = date(9999, 12, 31)
@@ -82,9 +83,10 @@ _VERSION_SUFFIX = re.compile(r"(?:[-@](?:20\d\d-?\d\d-?\d\d|\d{4}|v\d+(?::\d+)?|
 class Tariff:
     """USD for one request, linear in its token counts, valid for a date range and an input-size tier.
 
-    ``cost = fixed + per_input*input + per_cached*cached + per_write*write + per_output*output`` where ``input`` is
-    all input tokens (cached included) and ``per_cached``/``per_write`` are what a cached-read or cache-write token
-    costs *on top of* ``per_input`` (negative for cheap cache reads)."""
+    ``cost = fixed + per_input*input + per_cached*cached + per_write*write + per_write_1h*write_1h + per_output*output``
+    where ``input`` is all input tokens (cached included), ``per_cached``/``per_write`` are what a cached-read or
+    cache-write token costs *on top of* ``per_input`` (negative for cheap cache reads), and ``per_write_1h`` what a
+    write kept for an hour (Anthropic's ``ephemeral_1h``, one of the ``write`` tokens) costs on top of a write."""
 
     date_from: date
     date_to: date  # exclusive
@@ -95,13 +97,15 @@ class Tariff:
     per_cached: float
     per_write: float
     per_output: float
+    per_write_1h: float = 0.0
 
-    def cost(self, input_tokens: int, cached: int, write: int, output: int) -> float:
+    def cost(self, input_tokens: int, cached: int, write: int, output: int, write_1h: int = 0) -> float:
         return (
             self.fixed
             + self.per_input * input_tokens
             + self.per_cached * cached
             + self.per_write * write
+            + self.per_write_1h * write_1h
             + self.per_output * output
         )
 
@@ -161,18 +165,21 @@ def _override_tariff(values: dict, is_batch: bool) -> Tariff:
     input_rate = values["input_per_mtok"]
     cached = values.get("cached_input_per_mtok", input_rate)
     write = values.get("cache_write_per_mtok", input_rate)
+    write_1h = values.get("cache_write_1h_per_mtok", write)
     factor = 1.0 - values.get("batch_discount", DEFAULT_BATCH_DISCOUNT) if is_batch else 1.0
     per = factor / 1_000_000
     return Tariff(
         FAR_PAST, FAR_FUTURE, -1, MAX_TOKENS, 0.0,
         input_rate * per, (cached - input_rate) * per, (write - input_rate) * per, values["output_per_mtok"] * per,
+        (write_1h - write) * per,
     )
 
 
-def _usage(input_tokens=0, cached=0, write=0, output=0):
+def _usage(input_tokens=0, cached=0, write=0, output=0, write_1h=0):
     from genai_prices import Usage
 
-    return Usage(input_tokens=input_tokens, cache_read_tokens=cached, cache_write_tokens=write, output_tokens=output)
+    return Usage(input_tokens=input_tokens, cache_read_tokens=cached, cache_write_tokens=write,
+                 cache_write_1h_tokens=write_1h, output_tokens=output)
 
 
 def _calc(name: str, pid: str | None, when: datetime, batch: bool, **tokens) -> Decimal:
@@ -219,7 +226,8 @@ def _segments(model_info) -> tuple[list[date], list[int]] | None:
 
 
 def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi: int):
-    """(fixed, per_input, per_cached, per_write, per_output) as Decimals for input sizes in (lo, hi], or None."""
+    """(fixed, per_input, per_cached, per_write, per_output, per_write_1h) as Decimals for input sizes in (lo, hi],
+    or None."""
     p = lo + 1
     if p + 3 > hi:
         return None
@@ -230,10 +238,11 @@ def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi:
     per_cached = _calc(name, pid, when, batch, input_tokens=p + 1, cached=1) - base1
     per_write = _calc(name, pid, when, batch, input_tokens=p + 1, write=1) - base1
     per_output = _calc(name, pid, when, batch, input_tokens=p, output=1) - base
-    check = _calc(name, pid, when, batch, input_tokens=p + 3, cached=1, write=1, output=5)
-    if check != fixed + per_input * (p + 3) + per_cached + per_write + per_output * 5:
+    per_write_1h = _calc(name, pid, when, batch, input_tokens=p + 1, write=1, write_1h=1) - base1 - per_write
+    check = _calc(name, pid, when, batch, input_tokens=p + 3, cached=1, write=2, write_1h=1, output=5)
+    if check != fixed + per_input * (p + 3) + per_cached + per_write * 2 + per_write_1h + per_output * 5:
         return None  # not linear after all: price request by request
-    return fixed, per_input, per_cached, per_write, per_output
+    return fixed, per_input, per_cached, per_write, per_output, per_write_1h
 
 
 class Pricing:
@@ -324,12 +333,14 @@ class Pricing:
         cache_write_tokens: Any = 0,
         is_batch: bool = False,
         created_at: datetime | None = None,
+        cache_write_1h_tokens: Any = 0,
     ) -> float | None:
         """USD for one request, or None when the model has no price."""
         found = self.tariffs(provider, model, is_batch)
         if found is None:
             return None
-        tokens = (int(input_tokens or 0), int(cached_input_tokens or 0), int(cache_write_tokens or 0), int(output_tokens or 0))
+        tokens = (int(input_tokens or 0), int(cached_input_tokens or 0), int(cache_write_tokens or 0), int(output_tokens or 0),
+                  int(cache_write_1h_tokens or 0))
         when = created_at or self.now
         if found == EXACT:
             return self._exact(provider, model, tokens, bool(is_batch), when)
@@ -341,7 +352,7 @@ class Pricing:
 
     def _exact(self, provider, model, tokens, is_batch, when) -> float | None:
         found_provider, _, name, pid = self.resolve(provider, model)
-        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3])
+        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4])
         try:
             cost = _calc(name, pid, when, is_batch, **counts)
             if is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS and cost == _calc(name, pid, when, False, **counts):
@@ -352,7 +363,8 @@ class Pricing:
 
     def tariff_rows(self, keys: Iterable[tuple]) -> tuple[list[tuple], set[tuple]]:
         """Rows ``(provider, model, is_batch, date_from, date_to, tier_lo, tier_hi, fixed, per_input, per_cached,
-        per_write, per_output)`` for SQL, and the keys that must be priced request by request (``EXACT``)."""
+        per_write, per_output, per_write_1h)`` for SQL, and the keys that must be priced request by request
+        (``EXACT``)."""
         rows, exact = [], set()
         for provider, model, is_batch in keys:
             found = self.tariffs(provider, model, is_batch)
@@ -361,7 +373,7 @@ class Pricing:
             elif found:
                 for t in found:
                     rows.append((provider or "", model, bool(is_batch), t.date_from, t.date_to, t.tier_lo, t.tier_hi,
-                                 t.fixed, t.per_input, t.per_cached, t.per_write, t.per_output))
+                                 t.fixed, t.per_input, t.per_cached, t.per_write, t.per_output, t.per_write_1h))
         return rows, exact
 
 
@@ -376,10 +388,11 @@ def default_pricing() -> Pricing:
 
 
 def price_one(provider, model, input_tokens, output_tokens, cached_input_tokens=0, cache_write_tokens=0,
-              is_batch=False, created_at=None, pricing: Pricing | None = None) -> float | None:
+              is_batch=False, created_at=None, pricing: Pricing | None = None, cache_write_1h_tokens=0) -> float | None:
     """USD for one request from the price list, or None when the model is unknown."""
     return (pricing or default_pricing()).price(
-        provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, is_batch, created_at
+        provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, is_batch, created_at,
+        cache_write_1h_tokens,
     )
 
 
@@ -397,6 +410,7 @@ def fill_costs(records: list[dict], pricing: Pricing | None = None) -> set[str]:
         cost = pricing.price(
             r.get("provider"), r.get("model"), r.get("input_tokens"), r.get("output_tokens"),
             r.get("cached_input_tokens"), r.get("cache_write_tokens"), bool(r.get("is_batch")), r.get("created_at"),
+            r.get("cache_write_1h_tokens"),
         )
         if cost is None:
             r["cost_source"] = "unknown"

@@ -6,6 +6,7 @@ import pytest
 
 from analyzer.db import dicts, scalar
 from analyzer.ingest import ingest_paths
+from analyzer.status import status_summary
 from helpers import stored_requests
 
 
@@ -90,3 +91,32 @@ def test_batch_result_types(con, fixtures):
     assert r["too-late"]["status"] == "expired"
     assert r["too-late"]["cost_source"] == "unknown" and r["too-late"]["cost_usd"] is None
     assert scalar(con, "select count(*) from rejects") == 0
+
+
+def test_cache_writes_kept_an_hour_are_priced_at_the_hour_rate(con, tmp_path):
+    # claude-sonnet-4: $3/M input, $3.75/M written for 5 minutes, $6/M for an hour, $15/M output.
+    usage = {"input_tokens": 20, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 3_000, "output_tokens": 50,
+             "cache_creation": {"ephemeral_5m_input_tokens": 1_000, "ephemeral_1h_input_tokens": 2_000}}
+    request = {"model": "claude-sonnet-4-20250514", "max_tokens": 100, "messages": [{"role": "user", "content": "Notice period?"}],
+               "system": [{"type": "text", "text": "You review contracts.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}
+    lines = [{"timestamp": "2025-06-01T10:00:00Z", "request": request,
+              "response": {"id": f"msg_{n}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+                           "content": [{"type": "text", "text": "Ninety days."}], "stop_reason": "end_turn", "usage": usage}}
+             for n in range(3)]
+    batch = {"custom_id": "contract-7", "result": {"type": "succeeded", "message": {
+        **lines[0]["response"], "id": "msg_b", "usage": {**usage, "cache_creation": {"ephemeral_1h_input_tokens": 3_000}}}}}
+    (tmp_path / "calls.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (tmp_path / "batch_results.jsonl").write_text(json.dumps(batch) + "\n")
+    ingest_paths(con, [str(tmp_path)])
+
+    r = stored_requests(con)
+    hourly = 20 * 3e-6 + 1_000 * 3.75e-6 + 2_000 * 6e-6 + 50 * 15e-6
+    for n in range(3):
+        row = r[f"msg_{n}"]
+        assert (row["input_tokens"], row["cache_write_tokens"], row["cache_write_1h_tokens"]) == (3_020, 3_000, 2_000)
+        assert row["cost_usd"] == pytest.approx(hourly)  # 0.01656, not 0.01206 as if every write were kept 5 minutes
+    batched = r["contract-7"]
+    assert (batched["cache_write_tokens"], batched["cache_write_1h_tokens"]) == (3_000, 3_000)
+    assert batched["cost_usd"] == pytest.approx((20 * 3 + 3_000 * 6 + 50 * 15) * 1e-6 / 2)
+    summary = status_summary(con)
+    assert (summary["cache_write_tokens"], summary["cache_write_1h_tokens"]) == (12_000, 9_000)

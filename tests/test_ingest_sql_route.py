@@ -159,6 +159,10 @@ def anthropic_pair(rng, i):
     usage = {"input_tokens": tokens(rng), "output_tokens": tokens(rng)}
     if rng.random() < 0.5:
         usage.update(cache_read_input_tokens=pick(rng, 0, 2048), cache_creation_input_tokens=pick(rng, 0, 512, None))
+        if rng.random() < 0.5:  # writes split by how long they are kept (cache_control ttl 5m / 1h)
+            usage["cache_creation"] = var(rng, [{"ephemeral_5m_input_tokens": 256, "ephemeral_1h_input_tokens": 256},
+                                                {"ephemeral_5m_input_tokens": 512, "ephemeral_1h_input_tokens": 0}],
+                                          [{"ephemeral_1h_input_tokens": "256"}, {"ephemeral_1h_input_tokens": 2.5}, [], None])
     response = {"id": f"msg_{i}", "type": var(rng, ["message"], ["error"]), "role": "assistant", "model": "claude-3-5-haiku-20241022",
                 "content": content, "stop_reason": pick(rng, "end_turn", "refusal"), "usage": usage}
     return request, response
@@ -236,6 +240,8 @@ def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_pa
     assert len(stored[True][1]) > 400 and sql_share > 0.5, sql_share
     # Stated sample rates land the same way on both routes: fractions as given, whole numbers as 1 in N.
     assert {r["sample_rate"] for r in stored[True][1]} >= {0.02, 0.5, 1.0, 0.1}
+    # Anthropic cache writes kept an hour are counted apart on both routes (they are priced higher).
+    assert {r["cache_write_1h_tokens"] for r in stored[True][1]} >= {256, 0, None}
     assert any("sample_rate" in reason for _, reason in (tuple(x.values()) for x in stored[True][2]))
 
 

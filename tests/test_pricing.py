@@ -40,6 +40,17 @@ def test_anthropic_cache_reads_and_writes():
     assert cost == pytest.approx(1_000 * 0.25e-6 + 8_000 * 0.03e-6 + 2_000 * 0.30e-6 + 500 * 1.25e-6)
 
 
+def test_anthropic_cache_writes_kept_an_hour_cost_more_than_five_minute_ones():
+    # claude-sonnet-4: $3/M input, $3.75/M for a write kept 5 minutes, $6/M for one kept an hour, $15/M output.
+    # Of the 3,000 tokens written, 2,000 were kept an hour; input is all input (20 uncached + 3,000 written).
+    p = Pricing()
+    cost = p.price("anthropic", "claude-sonnet-4-20250514", 3_020, 50, cache_write_tokens=3_000, created_at=WHEN,
+                   cache_write_1h_tokens=2_000)
+    assert cost == pytest.approx(20 * 3e-6 + 1_000 * 3.75e-6 + 2_000 * 6e-6 + 50 * 15e-6)
+    assert p.price("anthropic", "claude-sonnet-4-20250514", 3_020, 50, cache_write_tokens=3_000, created_at=WHEN) == \
+        pytest.approx(20 * 3e-6 + 3_000 * 3.75e-6 + 50 * 15e-6)
+
+
 def test_long_context_tier_reprices_the_whole_request():
     # claude-sonnet-4-5 above 200k input tokens: $6/M input and $22.50/M output for all tokens.
     p = Pricing()
@@ -78,6 +89,13 @@ def test_overrides_from_plan_toml_win_over_the_catalog():
     assert batch == pytest.approx(0.1 * 0.75)
     # Cached input defaults to the input price when not given.
     assert p.price(None, "acme-internal-7b", 1_000_000, 0, cached_input_tokens=1_000_000) == pytest.approx(0.5)
+    # A write kept an hour costs what cache_write_1h_per_mtok says, else what any cache write costs.
+    hour = Pricing({"prices": {"claude-x": {"input_per_mtok": 1, "output_per_mtok": 5, "cache_write_per_mtok": 1.25,
+                                            "cache_write_1h_per_mtok": 2}}})
+    assert hour.price(None, "claude-x", 1_000_000, 0, cache_write_tokens=1_000_000, cache_write_1h_tokens=400_000) == \
+        pytest.approx(0.6 * 1.25 + 0.4 * 2)
+    assert p.price("openai", "gpt-4o-mini", 1_000_000, 0, cache_write_tokens=1_000_000, cache_write_1h_tokens=1_000_000) == \
+        pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
@@ -105,10 +123,12 @@ def test_tariffs_agree_with_genai_prices_request_by_request():
             inp = rng.randint(0, 400_000)
             cached = rng.randint(0, inp // 2)
             write = rng.randint(0, (inp - cached) // 2)
+            write_1h = rng.randint(0, write)
             out = rng.randint(0, 30_000)
             when = datetime(rng.randint(2024, 2026), rng.randint(1, 12), rng.randint(1, 28))
-            ours = p.price(provider, model, inp, out, cached, write, False, when)
-            usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=write, output_tokens=out)
+            ours = p.price(provider, model, inp, out, cached, write, False, when, write_1h)
+            usage = Usage(input_tokens=inp, cache_read_tokens=cached, cache_write_tokens=write,
+                          cache_write_1h_tokens=write_1h, output_tokens=out)
             reference = float(calc_price(usage, model, provider_id=provider, genai_request_timestamp=when).total_price)
             assert ours == pytest.approx(reference, rel=1e-12, abs=1e-15)
 

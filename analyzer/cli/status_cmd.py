@@ -15,6 +15,11 @@ def _usd(value, width: int = 0) -> str:
     return f"{text:>{width}}" if width else text
 
 
+def _hour_writes(s: dict) -> str:
+    hour = s.get("cache_write_1h_tokens") or 0
+    return f", {hour:,} of it kept an hour" if hour else ""
+
+
 def _spend_lines(s: dict) -> list[str]:
     """Spend (the logs' own, and the full traffic's when they are a sample) and why some requests have no cost."""
     cs = s["cost_sources"]
@@ -74,7 +79,8 @@ def status(db_path, as_json):
             echo(f"           {s['requests_without_time']:,} without a timestamp (e.g. batch results)")
         echo(
             f"Tokens:    {s['input_tokens']:,} in ({s['cached_input_tokens']:,} cached read, "
-            f"{s['cache_write_tokens']:,} cache write), {s['output_tokens']:,} out ({s['reasoning_tokens']:,} reasoning)"
+            f"{s['cache_write_tokens']:,} cache write{_hour_writes(s)}), {s['output_tokens']:,} out "
+            f"({s['reasoning_tokens']:,} reasoning)"
         )
         for line in _spend_lines(s):
             echo(line)

@@ -45,13 +45,15 @@ REQUEST_SCHEMA = pa.schema(
         ("trace_id", pa.string()),
         ("parent_span_id", pa.string()),
         ("sample_rate", pa.float64()),  # stated by the export; --sample-rate is applied per file (sample_rates.py)
+        ("cache_write_1h_tokens", pa.int64()),  # of cache_write_tokens, those kept an hour (priced higher)
     ]
 )
 COLUMNS = REQUEST_SCHEMA.names
 # Staged rows also carry their order (the first occurrence wins) and the id of a less complete row they replace.
 STAGE_SCHEMA = pa.schema(list(REQUEST_SCHEMA) + [("_seq", pa.int64()), ("_supersedes", pa.int64())])
 JSON_COLUMNS = ("messages_json", "tags_json", "params_json")
-INT_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
+INT_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
+               "cache_write_1h_tokens")
 FLOAT_COLUMNS = ("cost_usd", "duration_ms")
 TEXT_COLUMNS = (
     "source_id", "provider", "model", "system_prompt", "prompt_text", "response_text", "status", "user_id",
@@ -60,7 +62,7 @@ TEXT_COLUMNS = (
 # Filled in on a stored row when it lacks them and the same call arrives again with them.
 ENRICH_COLUMNS = (
     "created_at", "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens",
-    "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens", "duration_ms",
+    "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "duration_ms",
     "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
 )
 # Two records of one call (same format) that both state one of these, differently, are a conflict: the first is

@@ -36,6 +36,7 @@ RECORD_FIELDS = (
     "trace_id",
     "parent_span_id",
     "sample_rate",  # the fraction of traffic the export kept, when it states one (sample_rates.py)
+    "cache_write_1h_tokens",  # of the cache writes, those kept an hour (Anthropic's ephemeral_1h), priced higher
 )
 # What a call did: generations are what plan categorizes and replays; embeddings are priced, not categorized.
 GENERATION_OPERATIONS = ("chat", "text_completion", "generate_content", "responses", "messages")

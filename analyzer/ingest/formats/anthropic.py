@@ -150,6 +150,7 @@ def usage_fields(usage: Any) -> dict:
         "input_tokens": sum(numbers) if numbers else None,
         "cached_input_tokens": usage.get("cache_read_input_tokens"),
         "cache_write_tokens": usage.get("cache_creation_input_tokens"),
+        "cache_write_1h_tokens": _dict(usage.get("cache_creation")).get("ephemeral_1h_input_tokens"),
         "output_tokens": usage.get("output_tokens"),
     }
 

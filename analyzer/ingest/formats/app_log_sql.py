@@ -43,7 +43,7 @@ USAGE = {
     "prompt_tokens": J, "completion_tokens": J, "prompt_tokens_details": {"cached_tokens": J},
     "completion_tokens_details": {"reasoning_tokens": J}, "input_tokens": J, "output_tokens": J,
     "input_tokens_details": {"cached_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
-    "cache_read_input_tokens": J, "cache_creation_input_tokens": J,
+    "cache_read_input_tokens": J, "cache_creation_input_tokens": J, "cache_creation": {"ephemeral_1h_input_tokens": J},
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
@@ -282,7 +282,8 @@ def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
                       "cached_input_tokens": "input_tokens_details.cached_tokens",
                       "reasoning_tokens": "output_tokens_details.reasoning_tokens"},
         "anthropic": {"output_tokens": "output_tokens", "cached_input_tokens": "cache_read_input_tokens",
-                      "cache_write_tokens": "cache_creation_input_tokens"},
+                      "cache_write_tokens": "cache_creation_input_tokens",
+                      "cache_write_1h_tokens": "cache_creation.ephemeral_1h_input_tokens"},
     }[style]
     paths = {col: field(u, *name.split(".")) for col, name in names.items()}
     checks = [count_ok(p) for p in paths.values()]
@@ -638,10 +639,10 @@ def batch_output_families(keys: Keys) -> list[Family]:
 OUTPUT = ("source_id", "provider", "model", "created_at", "system_prompt", "messages_json", "prompt_text",
           "response_text", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
           "reasoning_tokens", "cost_usd", "is_batch", "duration_ms", "status", "user_id", "tags_json", "params_json",
-          "sample_rate")
+          "sample_rate", "cache_write_1h_tokens")
 _TYPES = {"created_at": "timestamp", "cost_usd": "double", "duration_ms": "double", "is_batch": "boolean", "sample_rate": "double",
           "input_tokens": "bigint", "cached_input_tokens": "bigint", "cache_write_tokens": "bigint", "output_tokens": "bigint",
-          "reasoning_tokens": "bigint"}
+          "reasoning_tokens": "bigint", "cache_write_1h_tokens": "bigint"}
 
 
 def sql_id(key: str) -> str:

@@ -300,6 +300,8 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     else:
         for key in ("input_tokens", "cached_input_tokens", "cache_write_tokens"):
             record[key] = usage.get(key)
+    if record.get("cache_write_tokens") and usage.get("cache_write_1h_tokens") is not None:
+        record["cache_write_1h_tokens"] = min(usage["cache_write_1h_tokens"], record["cache_write_tokens"])
     record["output_tokens"] = logged_out if logged_out is not None else usage.get("output_tokens")
     if got.get("latency") is not None:
         record["duration_ms"] = float(got["latency"])

@@ -208,6 +208,9 @@ def token_fields(metrics: dict, provider: str | None) -> dict:
     read, write, total = out["cached_input_tokens"] or 0, out["cache_write_tokens"] or 0, out["input_tokens"]
     if total is not None and read + write > total:
         out["input_tokens"] = total + read + write  # a count that left the cache out (as otel.py reads it)
+    hour = to_int(metrics.get("prompt_cache_creation_1h_tokens"))
+    if hour is not None and out["cache_write_tokens"]:
+        out["cache_write_1h_tokens"] = min(hour, out["cache_write_tokens"])  # priced at the hour rate
     if provider == "google" and out["reasoning_tokens"]:
         out["output_tokens"] = (out["output_tokens"] or 0) + out["reasoning_tokens"]  # thoughts beside candidates
     return out

@@ -886,6 +886,9 @@ def usage_fields(usage: Any) -> dict:
         out["input_tokens"] = None if base is None else base + (read or 0) + (write or 0)
         out["cached_input_tokens"] = read
         out["cache_write_tokens"] = write
+        by_lifetime = decode_json(usage.get("cache_creation"))
+        if isinstance(by_lifetime, dict):
+            out["cache_write_1h_tokens"] = to_int(by_lifetime.get("ephemeral_1h_input_tokens"))
         out["output_tokens"] = to_int(usage.get("output_tokens"), "output_tokens")
     elif "inputTokens" in usage or "outputTokens" in usage:  # Bedrock Converse / Nova
         base = to_int(usage.get("inputTokens"), "inputTokens")

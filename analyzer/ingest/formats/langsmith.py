@@ -242,6 +242,7 @@ def _counts(usage: dict) -> dict:
             "output_tokens": to_int(usage.get("output_tokens"), "usage_metadata.output_tokens"),
             "cached_input_tokens": _category(details_in, "cache_read"),
             "cache_write_tokens": written,
+            "cache_write_1h_tokens": to_int(details_in.get("ephemeral_1h_input_tokens")),
             "reasoning_tokens": _category(details_out, "reasoning")}
 
 
@@ -254,14 +255,14 @@ def token_fields(r: dict, content: dict) -> dict:
                    "input_token_details": r.get("prompt_token_details"),
                    "output_token_details": r.get("completion_token_details")})
     provider = {k: content.get(k) for k in ("input_tokens", "output_tokens", "cached_input_tokens",
-                                            "cache_write_tokens", "reasoning_tokens")}
+                                            "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens")}
     candidates = [top, _counts(content.get("_usage") or {}), _counts(json_object(content.get("_run_usage"))),
                   usage_fields(content.get("_token_usage")), provider]
     counted = [c for c in candidates if c.get("input_tokens") is not None or c.get("output_tokens") is not None]
     chosen = next((c for c in counted if c.get("input_tokens") or c.get("output_tokens")), counted[0] if counted else {})
     out = {k: chosen.get(k) for k in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-                                      "reasoning_tokens")}
-    for key in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens"):  # details any source stated
+                                      "cache_write_1h_tokens", "reasoning_tokens")}
+    for key in ("cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens"):  # any source
         if out[key] is None:
             out[key] = next((c.get(key) for c in candidates if c.get(key) is not None), None)
     read, write, total = out["cached_input_tokens"] or 0, out["cache_write_tokens"] or 0, out["input_tokens"]
