@@ -433,6 +433,8 @@ class NestedCalls:
     Spans come in any order: an inner call read before its wrapper waits for it, a wrapper read first is kept until
     its inner calls are read; a console exporter's repeat of an inner call passes as it is (a duplicate)."""
 
+    reason = "a model-call span around a model call of its own (counted at the inner span)"
+
     def __init__(self, wrapped: dict[str, set[str]]):
         self.wrapped = wrapped
         self.size = {outer: len(inners) for outer, inners in wrapped.items()}
@@ -458,7 +460,7 @@ class NestedCalls:
                     self.seen[span_id] = record
             if outer_id is not None:  # a wrapper inside a wrapper: the outer one gives nothing further down
                 self._done(outer_id, str(span_id))
-            yield Skipped(number, "a model-call span around a model call of its own (counted at the inner span)")
+            yield Skipped(number, self.reason)
             return
         if outer_id is None or span_id not in self.wrapped[outer_id]:
             yield record  # not nested, or a repeat of an inner call already given out
@@ -497,6 +499,12 @@ def nested_model_calls(src) -> NestedCalls:
             parents[span.span_id] = span.parent_id
         if kind is not None:
             calls[span.span_id] = (kind, span.trace_id)
+    return nested_calls(parents, calls)
+
+
+def nested_calls(parents: dict[str, str], calls: dict[str, tuple[str, str | None]]) -> NestedCalls:
+    """For each model call (id -> (kind, trace)), its nearest model-call ancestor of the same kind in the same
+    trace, found through the parent links (id -> parent id) of any spans or observations between."""
     wrapped: dict[str, set[str]] = {}
     for span_id, (kind, trace) in calls.items():
         parent, depth = parents.get(span_id), 0
