@@ -3,7 +3,9 @@ Vercel AI SDK and the collectors emit, in any of the shapes ``otel_spans.py`` re
 
 Only model calls are requests: spans whose ``gen_ai.operation.name`` is ``chat``, ``text_completion`` or
 ``generate_content``, OpenInference spans of kind ``LLM``, OpenLLMetry's ``llm.request.type`` chat/completion
-spans, Langfuse ``generation`` observations and the AI SDK's ``doGenerate``/``doStream`` spans. Agent, workflow,
+spans, Langfuse ``generation`` observations, the AI SDK's ``doGenerate``/``doStream`` spans and Logfire's LLM
+integration spans (named by their message template, ``request_data``/``response_data`` JSON; a streamed call's
+"streaming response" log is paired with its request span, ``LogfireStreams``). Agent, workflow,
 tool and wrapper spans (which often repeat their children's usage) are skipped and counted. Embedding calls
 (``embeddings``, OpenInference ``EMBEDDING``) are priced but stored without a prompt to categorize
 (``operation='embeddings'``). Each span is one request, deduplicated by span id (a console exporter printing a
