@@ -146,3 +146,49 @@ def test_traces_with_their_observations_inside(con, fixtures, tmp_path):
     assert detect_format(expand_paths([str(listing)])[0]) == "langfuse"
     listed = ingest_paths(con, [str(listing)])
     assert (listed["rows_added"], listed["rows_rejected"], listed["rows_skipped"]) == (0, 0, 1)
+
+
+def test_generation_inside_a_generation_counts_once_at_the_inner_one(con, fixtures):
+    """LangChain's callback handler generation around the OpenAI integration's: one model call. The outer
+    generation is skipped, the inner one (the API call) kept; around a retry (a span between, two calls inside)
+    each inner call is a request and the outer is skipped."""
+    path = fixtures / "langfuse_nested" / "langchain_over_openai.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    # Kept: gen-oai, gen-oai2a (failed), gen-oai2b, gen-solo. Skipped: the two ChatOpenAI wrappers, two spans, an event.
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"]) == (4, 5, 0, 0)
+    got = stored_requests(con, COLUMNS + ", trace_id, parent_span_id")
+    assert set(got) == {"gen-oai", "gen-oai2a", "gen-oai2b", "gen-solo"}
+    inner = got["gen-oai"]
+    assert (inner["model"], inner["input_tokens"], inner["cached_input_tokens"], inner["output_tokens"]) == (
+        "gpt-4o-mini-2024-07-18", 820, 512, 64)
+    assert (inner["cost_usd"], inner["cost_source"]) == (0.000123, "log")
+    assert (inner["system_prompt"], inner["prompt_text"], inner["response_text"]) == (
+        "You are a terse cooking assistant.", "How long do I simmer shakshuka?", "About 8 minutes, until the whites set.")
+    assert (inner["trace_id"], inner["parent_span_id"]) == ("c0ffee00c0ffee00c0ffee00c0ffee00", "gen-lc")
+    assert got["gen-oai2a"]["status"] == "error" and got["gen-oai2a"]["output_tokens"] is None
+    assert got["gen-oai2a"]["response_text"] is None  # two calls under the wrapper: its answer is not the failed one's
+    assert got["gen-oai2b"]["parent_span_id"] == "obs-retry"
+    totals = con.execute("select sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 8) from requests").fetchone()
+    assert totals == (820 + 40 + 15, 64 + 22 + 5, round(0.000123 + 0.0000192 + 0.00000525, 8))
+
+
+def test_ingestion_batch_generation_inside_a_generation_counts_once(con, tmp_path):
+    events = [
+        {"id": "e1", "type": "generation-create", "timestamp": "2025-07-14T08:30:00Z",
+         "body": {"id": "outer", "traceId": "t-9", "name": "ChatAnthropic", "startTime": "2025-07-14T08:30:00Z",
+                  "model": "claude-3-5-haiku-20241022", "input": [{"role": "user", "content": "Hi"}],
+                  "usage": {"input": 12, "output": 4}}},
+        {"id": "e2", "type": "generation-create", "timestamp": "2025-07-14T08:30:00.1Z",
+         "body": {"id": "inner", "traceId": "t-9", "parentObservationId": "outer", "name": "anthropic.messages",
+                  "startTime": "2025-07-14T08:30:00.1Z", "model": "claude-3-5-haiku-20241022",
+                  "input": [{"role": "user", "content": "Hi"}], "output": {"role": "assistant", "content": "Hello!"},
+                  "usage": {"input": 12, "output": 4}}},
+    ]
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps({"batch": events}))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (1, 1, 0)
+    got = stored_requests(con, COLUMNS + ", parent_span_id")
+    assert list(got) == ["inner"]
+    assert (got["inner"]["input_tokens"], got["inner"]["output_tokens"], got["inner"]["parent_span_id"]) == (12, 4, "outer")

@@ -379,3 +379,82 @@ def test_console_exporter_printing_nested_spans_twice(con, fixtures):
     assert (row["model"], row["input_tokens"], row["output_tokens"]) == ("gpt-4o-mini-2024-07-18", 96, 11)
     assert (row["prompt_text"], row["response_text"]) == ("Weather in Oslo?", "Rain, 12C.")
     assert json.loads(row["tags_json"])["agent"] == "weather"
+
+
+def test_logfire_llm_spans_read_request_and_response_data(con, fixtures):
+    """Logfire's instrument_openai/instrument_anthropic spans, named by their message template, with the request
+    body and the answer with its usage as JSON (older versions set no gen_ai.operation.name). A streamed call is a
+    request span plus a "streaming response" log: one row, the log skipped."""
+    path = fixtures / "otel_logfire" / "collector_export.jsonl"
+    assert detect_format(expand_paths([str(path)])[0]) == "otel"
+    summary = ingest_paths(con, [str(path)])
+    # Rows: OpenAI chat, Anthropic message, two streamed calls (at their request spans), an embedding, a streaming
+    # log whose request span is not in the file. Skipped: the app's span, the two paired logs, an unknown endpoint.
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"]) == (6, 4, 0, 0)
+    got = by_span(con)
+    assert set(got) == {"a000000000000002", "a000000000000003", "a000000000000004", "a000000000000006",
+                        "a000000000000007", "b000000000000002"}
+    chat = got["a000000000000002"]
+    assert (chat["provider"], chat["model"], chat["operation"]) == ("openai", "gpt-4o-2024-08-06", "chat")
+    assert (chat["system_prompt"], chat["prompt_text"], chat["response_text"]) == (
+        "You route tickets to a team.", "My invoice is wrong.", "billing")
+    assert (chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"], chat["reasoning_tokens"]) == (2150, 1920, 42, 0)
+    assert (chat["parent_span_id"], chat["trace_id"], chat["duration_ms"]) == ("a000000000000001", "4c6f67666972652074726163652d3031", 900)
+    assert json.loads(chat["params_json"]) == {"temperature": 0.1}
+    claude = got["a000000000000003"]  # gen_ai.usage.input_tokens (120) leaves the cache read out; response_data has it
+    assert (claude["input_tokens"], claude["cached_input_tokens"], claude["cache_write_tokens"], claude["output_tokens"]) == (3120, 3000, 0, 35)
+    assert (claude["system_prompt"], claude["prompt_text"], claude["response_text"]) == (
+        "You edit release notes.", "Shorten: dark mode now follows the OS.", "Dark mode follows the OS.")
+    streamed = got["a000000000000004"]  # the answer, usage and response model from the log; the span's parent and timing
+    assert (streamed["model"], streamed["prompt_text"], streamed["response_text"]) == (
+        "gpt-4o-mini-2024-07-18", "Write a haiku about tea.", "Steam curls from the cup / leaves unfold")
+    assert (streamed["input_tokens"], streamed["output_tokens"], streamed["parent_span_id"], streamed["duration_ms"]) == (
+        14, 19, "a000000000000001", 200)
+    old_stream = got["a000000000000006"]  # its log sat in another trace, with the chunks' text and no usage
+    assert (old_stream["provider"], old_stream["response_text"], old_stream["input_tokens"]) == ("anthropic", "Serene.", None)
+    embedding = got["a000000000000007"]
+    assert (embedding["operation"], embedding["input_tokens"], embedding["prompt_text"]) == ("embeddings", 3, None)
+    orphan = got["b000000000000002"]
+    assert (orphan["prompt_text"], orphan["response_text"], orphan["parent_span_id"]) == ("Name a green tea.", "Sencha.", None)
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchone() == (2150 + 3120 + 14 + 3, 42 + 35 + 19)
+
+
+def test_logfire_records_table_export_json_rows_columns_and_csv(con, fixtures, tmp_path):
+    """Logfire's records table from the query API ({"columns", "rows"}, attributes as objects), column-oriented, or
+    as CSV (attributes as JSON text): the same three calls; the streaming log is not a fourth."""
+    path = fixtures / "otel_logfire" / "records_query.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "otel"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"], summary["rows_rejected"]) == (3, 2, 0, 0)
+    got = by_span(con)
+    chat = got["1f00000000000002"]
+    assert (chat["model"], chat["input_tokens"], chat["cached_input_tokens"], chat["output_tokens"]) == (
+        "gpt-4.1-mini-2025-04-14", 1300, 1152, 6)
+    assert (chat["system_prompt"], chat["prompt_text"], chat["response_text"]) == (
+        "Suggest one dinner.", "I have eggs and spinach.", "Spinach frittata.")
+    assert (chat["parent_span_id"], chat["trace_id"], chat["duration_ms"]) == ("1f00000000000001", "0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f50", 1200)
+    assert json.loads(chat["tags_json"])["service"] == "recipes-api"
+    failed = got["1f00000000000003"]
+    assert (failed["status"], failed["provider"], failed["response_text"]) == ("error", "anthropic", None)
+    assert json.loads(failed["tags_json"])["error"] == "APIStatusError: overloaded"
+    streamed = got["1f00000000000004"]
+    assert (streamed["prompt_text"], streamed["response_text"], streamed["input_tokens"]) == ("A wine for it?", "A dry Sauvignon Blanc.", None)
+
+    rows = json.loads(path.read_text())["rows"]
+    columns = tmp_path / "columns.json"
+    columns.write_text(json.dumps({"columns": [{"name": k, "datatype": "Utf8", "nullable": True, "values": [r[k] for r in rows]}
+                                               for k in rows[0]]}))
+    assert detect_format(expand_paths([str(columns)])[0]) == "otel"
+    again = ingest_paths(con, [str(columns)])
+    assert (again["rows_added"], again["rows_duplicate"], again["rows_skipped"]) == (0, 3, 2)
+
+    import csv
+    table = tmp_path / "records.csv"
+    with table.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else ("" if v is None else v) for k, v in r.items()})
+    assert detect_format(expand_paths([str(table)])[0]) == "otel"
+    csv_con_summary = ingest_paths(con, [str(table)])
+    assert (csv_con_summary["rows_added"], csv_con_summary["rows_duplicate"], csv_con_summary["rows_skipped"]) == (0, 3, 2)

@@ -23,10 +23,11 @@ from __future__ import annotations
 from ..records import Reject, Skipped, excerpt, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 from . import register
-from .otel import span_record
+from .otel import NestedCalls, nested_calls, span_record
 from .otel_spans import Span
 from .generic import (
     iter_json,
+    iter_rows,
     records_from_rows,
     chat_request_fields,
     decode_json,
@@ -254,7 +255,45 @@ class Langfuse:
         return 0
 
     def parse(self, src, ctx):
-        return records_from_rows(src, _observation_or_skip, "an observation object", items=_observations_of)
+        nested = nested_generations(_observation_links(src))
+        for item in records_from_rows(src, _observation_or_skip, "an observation object", items=_observations_of):
+            if isinstance(item, dict):
+                yield from nested.take(item.get("_line") or 0, item.get("source_id"), item)
+            else:
+                yield item
+        yield from nested.leftovers()
+
+
+def _observation_links(src):
+    """(id, parent observation id, type, trace id) of every observation of the file (a first pass)."""
+    for _, row in iter_rows(src):
+        if not isinstance(row, dict):
+            continue
+        for item in _observations_of(row):
+            if isinstance(item, dict):
+                r = snake_keys(item)
+                yield (first(r, "id", "observation_id", "span_id"), first(r, "parent_observation_id"),
+                       str(first(r, "type") or "").upper(), first(r, "trace_id"))
+
+
+def nested_generations(links) -> NestedCalls:
+    """A generation inside a generation (LangChain's callback handler around the OpenAI integration's, or a
+    framework span and the client's span both ingested through the OTel endpoint as generations) is one model
+    call: counted at the innermost generation, the outer one skipped (``otel.NestedCalls``), through any spans
+    between them in the same trace."""
+    parents: dict[str, str] = {}
+    calls: dict[str, tuple[str, str | None]] = {}
+    for obs_id, parent, kind, trace in links:
+        if obs_id is None:
+            continue
+        obs_id = str(obs_id)
+        if parent not in (None, "") and str(parent) != obs_id:
+            parents[obs_id] = str(parent)
+        if kind in MODEL_CALL_TYPES:
+            calls[obs_id] = (kind, None if trace in (None, "") else str(trace))
+    nested = nested_calls(parents, calls)
+    nested.reason = "a Langfuse generation around a generation of its own (counted at the inner one)"
+    return nested
 
 
 EVENT_KINDS = {
@@ -333,11 +372,19 @@ class LangfuseIngestion:
             problem = self._take(number, event, traces, observations)
             if problem is not None:
                 yield problem
+        nested = nested_generations((obs_id, obs.body.get("parentObservationId"), obs.kind or "GENERATION",
+                                     obs.body.get("traceId")) for obs_id, obs in observations.items())
         for obs in observations.values():
             try:
-                yield _batch_observation(obs, traces)
+                record = _batch_observation(obs, traces)
             except (ValueError, TypeError, AttributeError) as exc:
                 yield Reject(obs.line, str(exc), excerpt(obs.body))
+                continue
+            if isinstance(record, dict):
+                yield from nested.take(obs.line, record.get("source_id"), record)
+            else:
+                yield record
+        yield from nested.leftovers()
 
     @staticmethod
     def _take(number: int, event, traces: dict, observations: dict) -> Reject | None:

@@ -3,7 +3,9 @@ Vercel AI SDK and the collectors emit, in any of the shapes ``otel_spans.py`` re
 
 Only model calls are requests: spans whose ``gen_ai.operation.name`` is ``chat``, ``text_completion`` or
 ``generate_content``, OpenInference spans of kind ``LLM``, OpenLLMetry's ``llm.request.type`` chat/completion
-spans, Langfuse ``generation`` observations and the AI SDK's ``doGenerate``/``doStream`` spans. Agent, workflow,
+spans, Langfuse ``generation`` observations, the AI SDK's ``doGenerate``/``doStream`` spans and Logfire's LLM
+integration spans (named by their message template, ``request_data``/``response_data`` JSON; a streamed call's
+"streaming response" log is paired with its request span, ``LogfireStreams``). Agent, workflow,
 tool and wrapper spans (which often repeat their children's usage) are skipped and counted. Embedding calls
 (``embeddings``, OpenInference ``EMBEDDING``) are priced but stored without a prompt to categorize
 (``operation='embeddings'``). Each span is one request, deduplicated by span id (a console exporter printing a
@@ -26,8 +28,9 @@ from ..records import Reject, Skipped, excerpt, maybe_json
 from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
-                      ms_between, response_text, table_columns, to_float, to_int)
-from .otel_spans import Span, is_dataframe_row, is_jaeger_span, is_log_record, is_span, read_span, spans_in
+                      ms_between, params_from_body, response_text, table_columns, to_float, to_int, usage_fields)
+from .otel_spans import (Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
+                         logfire_columns_to_rows, read_span, spans_in)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    # Semantic Kernel's (Python and .NET) names, before the conventions settled on chat
@@ -80,6 +83,50 @@ MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "use
 ADK_REQUEST, ADK_RESPONSE = "gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response"
 
 
+# Logfire's LLM integrations (instrument_openai, instrument_anthropic, ...): the span is named by its message template
+# and holds the request body (``request_data``) and the answer with its usage (``response_data``), both JSON; older
+# versions set no gen_ai.operation.name. A streamed call is the request span (no answer) plus a log record
+# "streaming response from ... took ..." with the chunks put together.
+LOGFIRE_TEMPLATES = (("Chat Completion with", "call", "chat"), ("Chat completion with", "call", "chat"),
+                     ("Completion with", "call", "text_completion"), ("Message with", "call", "chat"),
+                     ("Responses API with", "call", "chat"), ("Embedding Creation with", "embedding", "embeddings"),
+                     ("Embeddings with", "embedding", "embeddings"))
+LOGFIRE_STREAM = "streaming response"
+
+
+def logfire_kind(span: Span) -> tuple[str, str] | None:
+    """('call'|'embedding'|'stream', operation) of a Logfire LLM integration's span or streaming log; None otherwise."""
+    attrs = span.attributes
+    if "request_data" not in attrs:
+        return None
+    template = str(attrs.get("logfire.msg_template") or span.name or "")
+    if template.startswith(LOGFIRE_STREAM):
+        return "stream", "chat"
+    for prefix, kind, operation in LOGFIRE_TEMPLATES:
+        if template.startswith(prefix):
+            return kind, operation
+    return None
+
+
+def _logfire_json(attrs: dict, key: str) -> dict:
+    value = maybe_json(attrs.get(key))
+    return value if isinstance(value, dict) else {}
+
+
+def logfire_answer(response: dict) -> str | None:
+    """The answer in Logfire's ``response_data``: ``{message, usage}`` (OpenAI chat, Anthropic), ``{text}``
+    (completions), ``{combined_chunk_content, chunk_count}`` (a stream), or a Responses API response."""
+    if isinstance(response.get("combined_chunk_content"), str):
+        return response["combined_chunk_content"] or None
+    message = maybe_json(response.get("message"))
+    if isinstance(message, dict):
+        text = content_text(message.get("content"))
+        if not text and message.get("tool_calls"):
+            text = json.dumps(message["tool_calls"], ensure_ascii=False, default=str)
+        return text or None
+    return response_text(response) if response.get("output") is not None or isinstance(response.get("text"), str) else None
+
+
 def _first(attrs: dict, keys) -> Any:
     for key in keys:
         value = attrs.get(key)
@@ -91,6 +138,9 @@ def _first(attrs: dict, keys) -> Any:
 def classify(span: Span) -> str | None:
     """'call', 'embedding' or None (not a model call) from the markers each convention sets."""
     attrs = span.attributes
+    logfire = logfire_kind(span)
+    if logfire is not None:
+        return "call" if logfire[0] == "stream" else logfire[0]
     operation = attrs.get("gen_ai.operation.name")
     if operation is not None:
         op = str(operation).lower()
@@ -263,13 +313,15 @@ def input_messages(span: Span) -> list[dict]:
         messages = event_messages(span)
     if not messages:
         messages = _adk_request_messages(attrs.get(ADK_REQUEST))
+    if not messages and "request_data" in attrs:  # Logfire
+        messages = chat_request_fields(_logfire_json(attrs, "request_data")).get("messages_json") or []
     if not messages:
         messages = _request_messages(_first(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
     system = _first(attrs, ("gen_ai.system_instructions",))
     if system is not None:
         decoded = maybe_json(system)
         text = "\n".join(t for t in map(_part_text, decoded) if t) if isinstance(decoded, list) else str(decoded)
-        if text:
+        if text and not any(m.get("role") == "system" for m in messages):
             messages = [{"role": "system", "content": text}] + messages
     return messages
 
@@ -295,7 +347,7 @@ def output_text(span: Span) -> str | None:
             return response_text({"candidates": [adk]})
     value = old if old is not None else _first(attrs, ("output.value", "ai.response.text", "ai.response.object"))
     if value is None:
-        return None
+        return logfire_answer(_logfire_json(attrs, "response_data")) if "response_data" in attrs else None
     return response_text(maybe_json(value)) if isinstance(maybe_json(value), (dict, list)) else str(value)
 
 
@@ -367,7 +419,9 @@ def span_record(span: Span) -> dict | Skipped:
     if kind is None:
         return Skipped(None, f"span {span.name!r} is not a model call")
     attrs = span.attributes
-    model = _first(attrs, MODEL_KEYS)
+    logfire = logfire_kind(span)
+    request = _logfire_json(attrs, "request_data") if logfire else {}
+    model = _first(attrs, MODEL_KEYS) or request.get("model")
     record: dict = {
         "source_id": span.span_id, "trace_id": span.trace_id, "parent_span_id": span.parent_id,
         "provider": _provider(attrs, model), "model": model, "created_at": span.start,
@@ -379,6 +433,8 @@ def span_record(span: Span) -> dict | Skipped:
         "sample_rate": _sample_rate(span, attrs),
         **_tokens(attrs),
     }
+    if logfire is not None:
+        _logfire_fill(record, attrs, request, logfire[1])
     if kind == "call":
         messages = input_messages(span)
         if messages:
@@ -390,6 +446,18 @@ def span_record(span: Span) -> dict | Skipped:
     if span.span_id:
         record["_dedupe_key"] = f"otel|{span.span_id}"
     return record
+
+
+def _logfire_fill(record: dict, attrs: dict, request: dict, operation: str) -> None:
+    """Logfire's spans: the usage in ``response_data`` is exact (cache reads and writes, reasoning) where the
+    gen_ai.usage.* attributes (newer versions only) give input and output alone; parameters from the request body."""
+    usage = usage_fields(_logfire_json(attrs, "response_data").get("usage"))
+    if usage:
+        record.update({k: v for k, v in usage.items() if k in USAGE_FIELDS})
+    record["operation"] = record.get("operation") or operation
+    params = params_from_body(request)
+    if params:
+        record["params_json"] = {**params, **(record.get("params_json") or {})}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,6 +501,8 @@ class NestedCalls:
     Spans come in any order: an inner call read before its wrapper waits for it, a wrapper read first is kept until
     its inner calls are read; a console exporter's repeat of an inner call passes as it is (a duplicate)."""
 
+    reason = "a model-call span around a model call of its own (counted at the inner span)"
+
     def __init__(self, wrapped: dict[str, set[str]]):
         self.wrapped = wrapped
         self.size = {outer: len(inners) for outer, inners in wrapped.items()}
@@ -458,7 +528,7 @@ class NestedCalls:
                     self.seen[span_id] = record
             if outer_id is not None:  # a wrapper inside a wrapper: the outer one gives nothing further down
                 self._done(outer_id, str(span_id))
-            yield Skipped(number, "a model-call span around a model call of its own (counted at the inner span)")
+            yield Skipped(number, self.reason)
             return
         if outer_id is None or span_id not in self.wrapped[outer_id]:
             yield record  # not nested, or a repeat of an inner call already given out
@@ -478,17 +548,76 @@ class NestedCalls:
         self.waiting.clear()
 
 
-def nested_model_calls(src) -> NestedCalls:
+# What a Logfire streaming log gives the request span of its call.
+STREAM_FIELDS = ("response_text", "cost_usd", *USAGE_FIELDS)
+
+
+class LogfireStreams:
+    """Logfire's streamed calls: the request span (``request_data`` with ``stream: true``, no ``response_data``) and
+    the "streaming response from ..." log written when the stream was read (the same ``request_data``, the answer
+    and maybe usage in ``response_data``; often under another parent, or in a trace of its own). Each log is paired
+    with the earliest unpaired request span of the same request body that started before it: the call is one row,
+    the request span's (its parent, timing and prompt) with the log's answer and usage; the log is skipped. A log
+    whose request span is not in the file is a row of its own."""
+
+    def __init__(self) -> None:
+        self.requests: dict[str, list[tuple[Any, str]]] = {}  # request key -> [(start, span id)]
+        self.logs: dict[str, list[tuple[Any, str, dict]]] = {}  # request key -> [(start, span id, fields)]
+        self.fill: dict[str, dict] = {}  # request span id -> fields from its log
+        self.paired: set[str] = set()  # span ids of the logs given to a request span
+
+    @staticmethod
+    def key(span: Span) -> str:
+        attrs = span.attributes
+        body = {name: maybe_json(attrs.get(name)) for name in ("request_data", "gen_ai.input.messages")}
+        return json.dumps([body, span.resource.get("service.name")], sort_keys=True, default=str)
+
+    def see(self, span: Span, kind: tuple[str, str] | None) -> None:
+        if kind is None or span.span_id is None:
+            return
+        attrs = span.attributes
+        if kind[0] == "stream":
+            record = span_record(span)
+            fields = {k: record.get(k) for k in STREAM_FIELDS if isinstance(record, dict) and record.get(k) is not None}
+            if isinstance(record, dict) and attrs.get("gen_ai.response.model"):
+                fields["model"] = record.get("model")
+            self.logs.setdefault(self.key(span), []).append((span.start, span.span_id, fields))
+        elif _logfire_json(attrs, "request_data").get("stream") and "response_data" not in attrs:
+            self.requests.setdefault(self.key(span), []).append((span.start, span.span_id))
+
+    def pair(self) -> None:
+        for key, logs in self.logs.items():
+            requests = sorted(self.requests.get(key, []), key=lambda r: (r[0] is None, str(r[0])))
+            for start, log_id, fields in sorted(logs, key=lambda r: (r[0] is None, str(r[0]))):
+                match = next((r for r in requests if r[0] is None or start is None or r[0] <= start), None)
+                if match is None:
+                    continue
+                requests.remove(match)
+                self.fill[match[1]] = fields
+                self.paired.add(log_id)
+        self.requests.clear()
+        self.logs.clear()
+
+    def apply(self, span_id: str | None, record: dict) -> None:
+        for key, value in self.fill.pop(span_id, {}).items() if span_id else ():
+            if record.get(key) is None or key == "model":
+                record[key] = value
+
+
+def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams]:
     """First pass over the file: the parent link of every span and the kind of every model call, then for each
-    model call its nearest model-call ancestor of the same kind in the same trace (through any spans between)."""
+    model call its nearest model-call ancestor of the same kind in the same trace (through any spans between);
+    and Logfire's streaming logs paired with their request spans (a paired log is not a model call of its own)."""
     parents: dict[str, str] = {}
     calls: dict[str, tuple[str, str | None]] = {}
+    streams = LogfireStreams()
     for _, item in _raw_spans(src):
         if isinstance(item, (Reject, Skipped)):
             continue
         try:
             span = read_span(*item)
             kind = classify(span)
+            streams.see(span, logfire_kind(span))
         except (ValueError, TypeError, AttributeError, OverflowError):
             continue
         if span.span_id is None:
@@ -497,6 +626,15 @@ def nested_model_calls(src) -> NestedCalls:
             parents[span.span_id] = span.parent_id
         if kind is not None:
             calls[span.span_id] = (kind, span.trace_id)
+    streams.pair()
+    for log_id in streams.paired:
+        calls.pop(log_id, None)
+    return nested_calls(parents, calls), streams
+
+
+def nested_calls(parents: dict[str, str], calls: dict[str, tuple[str, str | None]]) -> NestedCalls:
+    """For each model call (id -> (kind, trace)), its nearest model-call ancestor of the same kind in the same
+    trace, found through the parent links (id -> parent id) of any spans or observations between."""
     wrapped: dict[str, set[str]] = {}
     for span_id, (kind, trace) in calls.items():
         parent, depth = parents.get(span_id), 0
@@ -519,10 +657,19 @@ class OpenTelemetry:
 
         if file_kind(src) in ("csv", "parquet"):
             columns = table_columns(src)
+            if {"span_name", "span_id", "attributes"} <= columns:
+                return 90  # Logfire's records table
             return 90 if "context.span_id" in columns and any(c.startswith("attributes.") for c in columns) else 0
         obj = first_json_object(src)
         if not isinstance(obj, dict):
             return 0
+        if isinstance(obj.get("rows"), list) and obj["rows"] and isinstance(obj.get("columns"), list):
+            obj = obj["rows"][0] if isinstance(obj["rows"][0], dict) else obj  # Logfire's query API
+        rows = logfire_columns_to_rows(obj)
+        if rows:
+            obj = rows[0]
+        if is_logfire_row(obj):
+            return 90
         if isinstance(obj.get("resourceSpans", obj.get("resource_spans")), list):
             return 96
         if isinstance(obj.get("result"), dict) and isinstance(obj["result"].get("resourceSpans"), list):
@@ -531,7 +678,7 @@ class OpenTelemetry:
         first = data[0] if isinstance(data, list) and data else obj  # the sniffer may have opened {"data": [...]}
         if isinstance(first, dict) and isinstance(first.get("spans"), list) and "traceID" in first:
             return 92 if any(is_jaeger_span(s) for s in first["spans"][:1]) else 0  # Jaeger's {"data": [traces]}
-        if isinstance(first, dict) and is_span(first):
+        if isinstance(first, dict) and (is_span(first) or is_logfire_row(first)):
             return 90
         return 90 if is_span(obj) or is_dataframe_row(obj) else 0
 
@@ -553,7 +700,7 @@ class OpenTelemetry:
         return None
 
     def parse(self, src, ctx):
-        nested = nested_model_calls(src)
+        nested, streams = nested_model_calls(src)
         for number, item in _raw_spans(src):
             if isinstance(item, (Reject, Skipped)):
                 yield item
@@ -568,6 +715,10 @@ class OpenTelemetry:
             if isinstance(record, Skipped):
                 yield Skipped(number, record.reason)
                 continue
+            if span.span_id in streams.paired:
+                yield Skipped(number, "Logfire's streaming-response log of a call (counted at its request span)")
+                continue
+            streams.apply(span.span_id, record)
             record["_line"] = number
             yield from nested.take(number, span.span_id, record)
         yield from nested.leftovers()

@@ -15,7 +15,11 @@
   "processes"}]}``): ``operationName``, ``references`` (the CHILD_OF span is the parent), ``startTime``/``duration``
   in microseconds, typed ``tags`` (``{"key", "type", "value"}``) as the attributes, ``logs`` as events (the
   ``event`` field names one), the process's service; the query API v3's ``{"result": {"resourceSpans": [...]}}``
-  is OTLP JSON.
+  is OTLP JSON;
+- Logfire's ``records`` table as its query API returns it (``{"columns", "rows"}``, the column-oriented
+  ``{"columns": [{"name", "values"}]}``, the v2 ``{"schema", "data"}``), as JSON Lines or CSV of its rows:
+  ``span_name``, ``span_id``, ``parent_span_id``, ``start_timestamp``/``end_timestamp``, ``attributes``,
+  ``otel_events``, ``otel_status_code``, ``service_name``, ``otel_scope_name``.
 """
 
 from __future__ import annotations
@@ -320,6 +324,50 @@ def from_dataframe_row(row: dict) -> dict:
     return span
 
 
+_LOGFIRE_ERRORS = {"error", "ERROR", 2, "2"}
+
+
+def is_logfire_row(obj: Any) -> bool:
+    """A row of Logfire's ``records`` table (the query API's JSON rows or CSV, the Explore view's export):
+    ``span_name``, ``span_id``, ``trace_id``, ``start_timestamp`` and ``attributes`` columns."""
+    return isinstance(obj, dict) and "span_name" in obj and "span_id" in obj and (
+        "start_timestamp" in obj or "attributes" in obj)
+
+
+def from_logfire_row(row: dict) -> tuple[dict, dict, str | None]:
+    """A Logfire ``records`` row as (span object, resource attributes, scope name): ``span_name`` (the message
+    template) is the span's name, ``attributes`` (an object, or JSON in a CSV cell) its attributes,
+    ``otel_events`` its events, ``otel_status_code`` (``unset``/``ok``/``error``) its status."""
+    attributes = _cell(row.get("attributes"))
+    events = _cell(row.get("otel_events"))
+    resource = _cell(row.get("otel_resource_attributes"))
+    resource = dict(resource) if isinstance(resource, dict) else {}
+    if row.get("service_name") and "service.name" not in resource:
+        resource["service.name"] = row["service_name"]
+    code = row.get("otel_status_code")
+    span = {
+        "spanId": row.get("span_id"), "traceId": row.get("trace_id"), "parentSpanId": _cell(row.get("parent_span_id")),
+        "name": row.get("span_name") or row.get("message") or "",
+        "start_time": row.get("start_timestamp"), "end_time": row.get("end_timestamp"),
+        "attributes": attributes if isinstance(attributes, dict) else {},
+        "events": events if isinstance(events, list) else [],
+        "status": {"code": "ERROR" if code in _LOGFIRE_ERRORS else "UNSET", "message": _cell(row.get("otel_status_message"))},
+    }
+    scope = row.get("otel_scope_name")
+    return span, resource, scope if isinstance(scope, str) and scope else None
+
+
+def logfire_columns_to_rows(value: dict) -> list[dict] | None:
+    """The query API's column-oriented JSON (``{"columns": [{"name", "datatype", "values": [...]}]}``) as rows."""
+    columns = value.get("columns")
+    if not isinstance(columns, list) or not columns or "rows" in value:
+        return None
+    if not all(isinstance(c, dict) and "name" in c and isinstance(c.get("values"), list) for c in columns):
+        return None
+    length = max(len(c["values"]) for c in columns)
+    return [{c["name"]: (c["values"][i] if i < len(c["values"]) else None) for c in columns} for i in range(length)]
+
+
 def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     """(raw span, resource attributes, scope name) of every span in a JSON value of any of the shapes above."""
     if isinstance(value, list):
@@ -330,6 +378,13 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
         return
     if isinstance(value.get("result"), dict) and "resourceSpans" in value["result"]:  # Jaeger query API v3
         value = value["result"]
+    if isinstance(value.get("rows"), list) and isinstance(value.get("columns"), list):  # Logfire's query API rows
+        yield from spans_in(value["rows"])
+        return
+    columns = logfire_columns_to_rows(value)
+    if columns is not None:  # Logfire's column-oriented query results
+        yield from spans_in(columns)
+        return
     if isinstance(value.get("data"), list):  # Jaeger's {"data": [traces]}, or spans kept under "data"
         for item in value["data"]:
             yield from spans_in(item)
@@ -360,5 +415,8 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     if isinstance(value.get("spans"), list):
         for raw in value["spans"]:
             yield from spans_in(raw) if is_zipkin_span(raw) or is_jaeger_span(raw) else iter([(raw, {}, None)])
+        return
+    if is_logfire_row(value):
+        yield from_logfire_row(value)
         return
     yield (from_dataframe_row(value) if is_dataframe_row(value) else value), {}, None
