@@ -13,6 +13,8 @@ Shapes (``SHAPES``), each generated once (seeded) into benchmarks/data/ (git-ign
 - ``responses``: Responses API pairs: ``instructions`` and ``input`` items in, ``output`` items and usage details out;
 - ``anthropic``: Messages pairs: ``system`` as cached text blocks, content blocks, usage with cache reads and writes;
 - ``batch_output``: OpenAI Batch output lines (``custom_id``, ``response.body`` a ChatCompletion).
+- ``agent``: an agent's calls: tools offered, the assistant's earlier tool calls and the tools' JSON answers in the
+  conversation, two answers in five that are tool calls.
 
 Each shape has one malformed line per 100,000. Each contender runs in a fresh process; wall time and that process's
 peak RSS are measured from outside. A small ingest of the same shape runs first, untimed, so `plan` runs from
@@ -144,6 +146,27 @@ def anthropic(rng, i):
     return {"timestamp": f"2025-05-0{1 + i % 9}T10:00:{i % 60:02d}Z", "request": request, "response": response}
 
 
+def agent(rng, i):
+    """An agent's calls: tools offered, earlier tool calls and the tools' JSON answers in the conversation, and about
+    two answers in five that are tool calls (content null)."""
+    model = rng.choice(MODELS)
+    order = f"A-{rng.randint(1000, 9999)}"
+    messages = [{"role": "system", "content": rng.choice(SYSTEMS)}, {"role": "user", "content": words(rng, 15, 50)}]
+    if i % 3:
+        call = {"id": f"call_{i:09d}x", "type": "function", "function": {"name": "lookup_order", "arguments": json.dumps({"order_id": order})}}
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                     {"role": "tool", "tool_call_id": call["id"], "content": json.dumps({"order_id": order, "status": "shipped",
+                                                                                         "eta": "Monday", "items": rng.randint(1, 5)})}]
+    response = completion(rng, i, model, words(rng, 8, 40), rng.randint(150, 1800))
+    if i % 5 < 2:
+        call = {"id": f"call_{i:09d}", "type": "function", "function": {"name": "lookup_order", "arguments": json.dumps({"order_id": order})}}
+        response["choices"][0].update(message={"role": "assistant", "content": None, "tool_calls": [call], "refusal": None},
+                                      finish_reason="tool_calls")
+    return {"timestamp": T0 + i, "request": {"model": model.split("-20")[0], "messages": messages, "tools": TOOLS,
+                                             "tool_choice": "auto", "parallel_tool_calls": False},
+            "response": response}
+
+
 def batch_output(rng, i):
     model = rng.choice(MODELS)
     return {"id": f"batch_req_{i:09d}", "custom_id": f"task-{i}",
@@ -153,7 +176,7 @@ def batch_output(rng, i):
 
 
 SHAPES = {"chat_pairs": chat_pairs, "envelope": envelope, "parts": parts, "responses": responses,
-          "anthropic": anthropic, "batch_output": batch_output}
+          "anthropic": anthropic, "batch_output": batch_output, "agent": agent}
 
 # What a DuckDB user would write to load the same fields of each shape (one SELECT over a typed read_ndjson).
 _COMPLETION = ("STRUCT(id VARCHAR, created BIGINT, model VARCHAR, choices STRUCT(message STRUCT(content VARCHAR))[], "
@@ -220,6 +243,12 @@ BASELINES = {
                    "request": "STRUCT(model VARCHAR, max_tokens BIGINT, system STRUCT(type VARCHAR, text VARCHAR)[], messages JSON)",
                    "response": "STRUCT(id VARCHAR, model VARCHAR, content STRUCT(type VARCHAR, text VARCHAR)[], usage STRUCT("
                                "input_tokens BIGINT, cache_creation_input_tokens BIGINT, cache_read_input_tokens BIGINT, output_tokens BIGINT))"}),
+    "agent": (f"""select {_CHAT_FIELDS.replace("array_to_string(list_transform({r}.choices, lambda c: c.message.content), chr(10))",
+                                          "array_to_string(list_transform({r}.choices, lambda c: coalesce(c.message.content,"
+                                          " c.message.tool_calls::varchar)), chr(10))").format(r='response')},
+  to_json(struct_pack(tools := request.tools, tool_choice := request.tool_choice))::varchar as params_json""",
+              {"timestamp": "BIGINT", "request": "STRUCT(model VARCHAR, messages JSON, tools JSON, tool_choice JSON)",
+               "response": _COMPLETION.replace("message STRUCT(content VARCHAR)", "message STRUCT(content VARCHAR, tool_calls JSON)")}),
     "batch_output": ("""select custom_id as source_id, response.body.model as model, make_timestamp(response.body.created * 1000000) as created_at,
   array_to_string(list_transform(response.body.choices, lambda c: c.message.content), chr(10)) as response_text,
   response.body.usage.prompt_tokens as input_tokens, response.body.usage.prompt_tokens_details.cached_tokens as cached_input_tokens,

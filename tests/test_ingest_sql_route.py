@@ -69,14 +69,29 @@ def content(rng):
     text = sentence(rng)
     return var(rng, [text, text, "", None, [{"type": "text", "text": text}],
                      [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
-                     [{"type": "refusal", "refusal": "no"}]],
+                     [{"type": "refusal", "refusal": "no"}],
+                     json.dumps({"status": "shipped", "note": text}), "true", "-3"],  # strings that read like JSON
                [12, {"type": "text", "text": text}, ["plain string part"], [{"type": "text", "text": {"value": text}}],
-                "[not a list]", "42"])
+                "[not a list]", "42", True, {"status": "shipped"}])
+
+
+def tool_calls(rng, i):
+    """An assistant's tool calls as APIs return them, now and then in another shape or with text Python and DuckDB
+    escape differently."""
+    arguments = var(rng, [json.dumps({"order_id": f"A-{i}"}), "{}", json.dumps({"q": "caf\u00e9 / \"quoted\" ünï"})],
+                    ["{\"q\": \"tab\\there\"}", "line\u0001break", {"order_id": 1}, None])
+    call = {"id": var(rng, [f"call_{i}"], [None, 7]), "type": "function", "function": {"name": "lookup_order", "arguments": arguments}}
+    if rng.random() < 0.06:
+        call["index"] = 0  # a key beyond the usual shape
+    return var(rng, [[call], [call, {**call, "id": f"call_{i}b"}]], [[], {}, "call", [call, "x"]])
 
 
 def chat_request(rng):
     messages = [{"role": pick(rng, "system", "developer"), "content": content(rng)}] if rng.random() < 0.7 else []
     messages += [{"role": pick(rng, "user", "user", "assistant", "tool"), "content": content(rng)} for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.2:  # an agent's turn: the assistant called a tool, the tool answered with JSON text
+        messages.insert(len(messages) - 1, {"role": "assistant", "content": None, "tool_calls": tool_calls(rng, 0)})
+        messages.insert(len(messages) - 1, {"role": "tool", "tool_call_id": "call_0", "content": json.dumps({"eta": "Monday"})})
     if rng.random() < 0.05:
         messages.append("not a message")
     request = {"model": var(rng, ["gpt-4o-mini", "gpt-4o"], [7]), "messages": messages}
@@ -101,8 +116,11 @@ def chat_completion(rng, i):
         message = {"role": "assistant", "content": var(rng, [sentence(rng), sentence(rng), ""], [None, [{"type": "text", "text": "x"}], "12"])}
         if rng.random() < 0.1:
             message["refusal"] = pick(rng, "I can't help.", None)
-        if rng.random() < 0.03:
-            message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+        if rng.random() < 0.25:
+            message["tool_calls"] = tool_calls(rng, i)
+            message["content"] = var(rng, [None, None, ""], [sentence(rng)])
+        if rng.random() < 0.02:
+            message["function_call"] = {"name": "f", "arguments": "{}"}
         choices.append({"index": 0, "message": message, "finish_reason": pick(rng, "stop", "length", "content_filter")})
     usage = {"prompt_tokens": tokens(rng), "completion_tokens": tokens(rng)}
     if rng.random() < 0.5:
@@ -254,3 +272,34 @@ def test_batch_output_lines_store_the_same_rows_on_both_routes(tmp_path, monkeyp
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
     assert len(stored[True][1]) > 300 and sql_share > 0.5, sql_share
+
+
+def test_an_agents_tool_calls_and_tool_results_take_the_sql_route(tmp_path, monkeypatch):
+    """Agent traffic: requests carry the assistant's earlier tool calls and the tools' JSON answers, answers are tool
+    calls. SQL takes these lines (Python took every one before: a tool result reads like JSON, a tool call had to be
+    serialised) and stores what Python stores: the calls as json.dumps writes them."""
+    lines = []
+    for i in range(300):
+        call = {"id": f"call_{i}", "type": "function", "function": {"name": "lookup_order", "arguments": json.dumps({"order_id": f"A-{i}"})}}
+        messages = [{"role": "system", "content": "You are a support agent."}, {"role": "user", "content": f"Where is order A-{i}?"}]
+        if i % 2:
+            messages += [{"role": "assistant", "content": None, "tool_calls": [call]},
+                         {"role": "tool", "tool_call_id": f"call_{i}", "content": json.dumps({"status": "shipped", "eta": "Monday"})}]
+            message = {"role": "assistant", "content": f"Order A-{i} ships Monday.", "refusal": None}
+        else:
+            message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+        lines.append({"timestamp": 1746352800 + i, "request": {"model": "gpt-4o-mini", "messages": messages, "tools": [
+            {"type": "function", "function": {"name": "lookup_order", "parameters": {"type": "object"}}}]},
+            "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1746352800 + i, "model": "gpt-4o-mini",
+                         "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if i % 2 == 0 else "stop"}],
+                         "usage": {"prompt_tokens": 120, "completion_tokens": 18}}})
+    path = tmp_path / "agent.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert sql_share == 1.0
+    by_id = {r["source_id"]: r for r in stored[True][1]}
+    assert by_id["chatcmpl-0"]["response_text"] == json.dumps([lines[0]["response"]["choices"][0]["message"]["tool_calls"][0]])
+    assert by_id["chatcmpl-0"]["response_text"].startswith('[{"id": "call_0", "type": "function", "function": {"name": ')
+    assert by_id["chatcmpl-1"]["prompt_text"] == "Where is order A-1?"
+    assert json.loads(by_id["chatcmpl-1"]["messages_json"])[3]["content"] == '{"status": "shipped", "eta": "Monday"}'

@@ -217,10 +217,13 @@ def message_texts(strings: str, parts: str, *, refusals: bool) -> str:
 
 
 def contents_ok(raw: str, strings: str, parts: str, *, text_types: tuple | None = None) -> str:
-    """Every content is a string, null or a parts list SQL reads (no objects, numbers or booleans)."""
+    """Every content is a string, null or a parts list SQL reads (no objects, numbers or booleans). The list's own
+    text says which: no ``"content":`` is followed by an object, boolean or number, so a string content that reads like
+    JSON (a tool result) is a string. A content the strings parse gives starting with ``[`` is a list unless the
+    parts parse read it: left to Python."""
     return (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
             f" and ({strings} is null or list_bool_and(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
-            f" or {plain('m.content')})))"
+            f" or m.content is null or not starts_with(m.content, '['))))"
             f" and ({parts} is null or list_bool_and(list_transform({parts}, lambda m: {parts_ok('m.content', text_types=text_types)}))))")
 
 
@@ -333,22 +336,50 @@ def chat_request(family: Family, q: str, keys: Keys) -> None:
     )
 
 
+TOOL_CALL = '[{"id": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR", "arguments": "VARCHAR"}}]'
+
+
+def tool_calls_text(raw: str, *, separators: tuple[str, str]) -> str:
+    """Function tool calls written as JSON with these separators (item, key), from the calls parsed one by one."""
+    item, key = separators
+    parsed = f"from_json({raw}, '{TOOL_CALL}')"
+    one = (f"'{{\"id\"{key}' || to_json(t.id) || '{item}\"type\"{key}' || to_json(t.type) || '{item}\"function\"{key}"
+           f"{{\"name\"{key}' || to_json(t.function.name) || '{item}\"arguments\"{key}' || to_json(t.function.arguments) || '}}}}'")
+    return f"('[' || array_to_string(list_transform({parsed}, lambda t: {one}), '{item}') || ']')"
+
+
+def tool_calls_reply(raw: str) -> str:
+    """``json.dumps(message.tool_calls)`` as Python writes it, for the calls of the usual shape only (function calls
+    with id, type, name and string arguments, nothing else): their compact JSON must be the logged text itself, and
+    no string in it may hold an escaped control character (Python and DuckDB escape those differently). NULL for
+    any other shape, which Python serialises."""
+    exact = (f"{raw} = {tool_calls_text(raw, separators=(',', ':'))}"
+             f" and not regexp_matches({raw}, '\\\\[ubf]')")
+    return f"case when starts_with({raw}, '[{{') and {exact} then {tool_calls_text(raw, separators=(', ', ': '))} end"
+
+
 def chat_response(family: Family, r: str, keys: Keys) -> None:
-    """A ChatCompletion (``openai.completion_fields``): choice texts (a refusal when there is no text; a reply that is
-    only tool calls is left to Python, which serialises them), usage, status."""
+    """A ChatCompletion (``openai.completion_fields``): choice texts (a refusal when there is no text, else the tool
+    calls as Python serialises them; calls of another shape and legacy function calls are left to Python), usage,
+    status."""
     choices = field(r, "choices")
-    choice_text = (f"case when coalesce(c.message.content, '') = '' and {is_string('c.message.refusal')}"
-                   f" then {text_of('c.message.refusal')} else coalesce(c.message.content, '') end")
-    choice_ok = (f"{plain('c.message.content')} and (coalesce(c.message.content, '') <> ''"
-                 f" or not ({truthy('c.message.tool_calls')} or {truthy('c.message.function_call')}))")
+    calls = "c.message.tool_calls"
+    refusal = f"case when {is_string('c.message.refusal')} then {text_of('c.message.refusal')} end"
+    reply = (f"case when coalesce(c.message.content, '') <> '' then {{'text': c.message.content, 'ok': true}}"
+             f" when coalesce({refusal}, '') <> '' then {{'text': {refusal}, 'ok': true}}"
+             f" when {truthy(calls)} then {{'text': {tool_calls_reply(calls)}, 'ok': {tool_calls_reply(calls)} is not null"
+             f" and not {truthy('c.message.function_call')}}}"
+             f" else {{'text': '', 'ok': not {truthy('c.message.function_call')}}} end")
     usage, usage_checks = usage_columns(field(r, "usage"), style="chat")
     family.add(
         parse={"t_src": field(r, "created")},
-        derive={"replies": f"list_transform({choices}, lambda c: {choice_text})"},
-        checks=[f"list_bool_and(list_transform({choices}, lambda c: {choice_ok}))",
+        derive={"replies": f"list_transform({choices}, lambda c: {reply})"},
+        checks=[f"list_bool_and(list_transform({choices}, lambda c: {plain('c.message.content')}))",
+                "list_bool_and(list_transform(replies, lambda x: x.ok))",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
-                 "response_text": f"nullif(array_to_string(list_filter(replies, lambda t: t <> ''), {NL}), '')",
+                 "response_text": (f"nullif(array_to_string(list_filter(list_transform(replies, lambda x: x.text),"
+                                   f" lambda t: t <> ''), {NL}), '')"),
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error' when list_contains(list_transform({choices},"
                             f" lambda c: c.finish_reason), 'content_filter') then 'blocked' else 'ok' end"), **usage},
     )
