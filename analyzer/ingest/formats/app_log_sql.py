@@ -339,23 +339,23 @@ def chat_request(family: Family, q: str, keys: Keys) -> None:
 TOOL_CALL = '[{"id": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR", "arguments": "VARCHAR"}}]'
 
 
-def tool_calls_text(raw: str, *, separators: tuple[str, str]) -> str:
-    """Function tool calls written as JSON with these separators (item, key), from the calls parsed one by one."""
+def tool_calls_text(calls: str, *, separators: tuple[str, str]) -> str:
+    """Parsed function tool calls written as JSON with these separators (item, key)."""
     item, key = separators
-    parsed = f"from_json({raw}, '{TOOL_CALL}')"
     one = (f"'{{\"id\"{key}' || to_json(t.id) || '{item}\"type\"{key}' || to_json(t.type) || '{item}\"function\"{key}"
            f"{{\"name\"{key}' || to_json(t.function.name) || '{item}\"arguments\"{key}' || to_json(t.function.arguments) || '}}}}'")
-    return f"('[' || array_to_string(list_transform({parsed}, lambda t: {one}), '{item}') || ']')"
+    return f"('[' || array_to_string(list_transform({calls}, lambda t: {one}), '{item}') || ']')"
 
 
 def tool_calls_reply(raw: str) -> str:
     """``json.dumps(message.tool_calls)`` as Python writes it, for the calls of the usual shape only (function calls
     with id, type, name and string arguments, nothing else): their compact JSON must be the logged text itself, and
     no string in it may hold an escaped control character (Python and DuckDB escape those differently). NULL for
-    any other shape, which Python serialises."""
-    exact = (f"{raw} = {tool_calls_text(raw, separators=(',', ':'))}"
-             f" and not regexp_matches({raw}, '\\\\[ubf]')")
-    return f"case when starts_with({raw}, '[{{') and {exact} then {tool_calls_text(raw, separators=(', ', ': '))} end"
+    any other shape, which Python serialises. The calls are parsed once (a one-element list carries them)."""
+    exact = f"{raw} = {tool_calls_text('p', separators=(',', ':'))} and not regexp_matches({raw}, '\\\\[ubf]')"
+    written = (f"list_transform([from_json({raw}, '{TOOL_CALL}')], lambda p: case when {exact}"
+               f" then {tool_calls_text('p', separators=(', ', ': '))} end)[1]")
+    return f"case when starts_with({raw}, '[{{') then {written} end"
 
 
 def chat_response(family: Family, r: str, keys: Keys) -> None:
@@ -367,8 +367,8 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
     refusal = f"case when {is_string('c.message.refusal')} then {text_of('c.message.refusal')} end"
     reply = (f"case when coalesce(c.message.content, '') <> '' then {{'text': c.message.content, 'ok': true}}"
              f" when coalesce({refusal}, '') <> '' then {{'text': {refusal}, 'ok': true}}"
-             f" when {truthy(calls)} then {{'text': {tool_calls_reply(calls)}, 'ok': {tool_calls_reply(calls)} is not null"
-             f" and not {truthy('c.message.function_call')}}}"
+             f" when {truthy(calls)} then list_transform([{tool_calls_reply(calls)}], lambda w: {{'text': w,"
+             f" 'ok': w is not null and not {truthy('c.message.function_call')}}})[1]"
              f" else {{'text': '', 'ok': not {truthy('c.message.function_call')}}} end")
     usage, usage_checks = usage_columns(field(r, "usage"), style="chat")
     family.add(
