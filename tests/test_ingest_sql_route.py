@@ -134,13 +134,22 @@ def chat_completion(rng, i):
     return {k: v for k, v in body.items() if v is not None or rng.random() < 0.5}
 
 
+def function_call(rng, i):
+    """A function call item (in a request's input or a response's output), now and then of another shape."""
+    return {"type": "function_call", "id": f"fc_{i}", "call_id": var(rng, [f"call_{i}"], [None, 7]), "name": "lookup_order",
+            "arguments": var(rng, [json.dumps({"order_id": f"A-{i}"}), "{}", json.dumps({"q": "café \"x\""})],
+                             [{"order_id": 1}, "tab\u0001", None]), "status": "completed"}
+
+
 def responses_pair(rng, i):
     items = var(rng, [sentence(rng), [
         {"role": "user", "content": pick(rng, sentence(rng), [{"type": "input_text", "text": sentence(rng)}],
                                          [{"type": "input_image", "image_url": "https://x/y.png"}], None)},
         {"type": "message", "role": "developer", "content": "Be brief."}]],
-        ["[{\"role\": \"user\", \"content\": \"encoded\"}]", [{"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}],
-         ["a string item"]])
+        ["[{\"role\": \"user\", \"content\": \"encoded\"}]", ["a string item"], [{"type": "item_reference", "id": "x"}]])
+    if isinstance(items, list) and rng.random() < 0.35:  # an agent's turn: a function call and what it returned
+        items += [function_call(rng, i), {"type": "function_call_output", "call_id": f"call_{i}",
+                                          "output": var(rng, [json.dumps({"eta": "Monday"}), "done", ""], [None, [{"type": "input_text", "text": "x"}], 5])}]
     request = {"model": "gpt-5.4-nano", "input": items}
     if rng.random() < 0.6:
         request["instructions"] = var(rng, ["You are terse.", ""], [[{"role": "system", "content": "x"}]])
@@ -151,6 +160,10 @@ def responses_pair(rng, i):
                             {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]}],
                       [{"type": "function_call", "name": "lookup", "arguments": "{\"q\": 1}"},
                        {"type": "message", "role": "assistant", "content": "a plain string"}]))
+    if rng.random() < 0.3:  # the answer is a function call (alone, or twice), as agents' answers are
+        output = [o for o in output if o["type"] != "message"] + [function_call(rng, i)] * pick(rng, 1, 2)
+        if rng.random() < 0.05:
+            output.append({"type": "custom_tool_call", "name": "run", "input": "ls"})
     response = {"id": f"resp_{i}", "object": "response", "created_at": pick(rng, 1746352800, None), "model": "gpt-5.4-nano-2026-03-05",
                 "status": var(rng, ["completed", "incomplete"], ["failed", "weird"]), "output": output,
                 "usage": {"input_tokens": tokens(rng), "output_tokens": tokens(rng), "input_tokens_details": {"cached_tokens": 0},
@@ -303,3 +316,36 @@ def test_an_agents_tool_calls_and_tool_results_take_the_sql_route(tmp_path, monk
     assert by_id["chatcmpl-0"]["response_text"].startswith('[{"id": "call_0", "type": "function", "function": {"name": ')
     assert by_id["chatcmpl-1"]["prompt_text"] == "Where is order A-1?"
     assert json.loads(by_id["chatcmpl-1"]["messages_json"])[3]["content"] == '{"status": "shipped", "eta": "Monday"}'
+
+
+def test_responses_agent_turns_take_the_sql_route(tmp_path, monkeypatch):
+    """Responses API agents: the input carries function calls and their outputs, the answer is a function call. SQL
+    takes these lines and stores what Python stores (the calls as chat tool calls in the conversation, the answer as
+    json.dumps of the calls' names and arguments)."""
+    lines = []
+    for i in range(200):
+        call = {"type": "function_call", "id": f"fc_{i}", "call_id": f"call_{i}", "name": "lookup_order",
+                "arguments": json.dumps({"order_id": f"A-{i}"}), "status": "completed"}
+        items = [{"role": "user", "content": [{"type": "input_text", "text": f"Where is order A-{i}?"}]}]
+        if i % 2:
+            items += [call, {"type": "function_call_output", "call_id": f"call_{i}", "output": json.dumps({"eta": "Monday"})}]
+            output = [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "It ships Monday."}]}]
+        else:
+            output = [{"type": "reasoning", "summary": []}, call]
+        lines.append({"request": {"model": "gpt-5.4-nano", "instructions": "You are a support agent.", "input": items},
+                      "response": {"id": f"resp_{i}", "object": "response", "created_at": 1746352800 + i, "status": "completed",
+                                   "model": "gpt-5.4-nano-2026-03-05", "output": output,
+                                   "usage": {"input_tokens": 200, "output_tokens": 20, "input_tokens_details": {"cached_tokens": 0},
+                                             "output_tokens_details": {"reasoning_tokens": 8}}}})
+    path = tmp_path / "responses_agent.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert sql_share == 1.0
+    by_id = {r["source_id"]: r for r in stored[True][1]}
+    assert by_id["resp_0"]["response_text"] == json.dumps([{"name": "lookup_order", "arguments": json.dumps({"order_id": "A-0"})}])
+    conversation = json.loads(by_id["resp_1"]["messages_json"])
+    assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool"]
+    assert conversation[2]["tool_calls"][0]["function"] == {"name": "lookup_order", "arguments": '{"order_id": "A-1"}'}
+    assert conversation[3] == {"role": "tool", "tool_call_id": "call_1", "content": '{"eta": "Monday"}'}
+    assert by_id["resp_1"]["prompt_text"] == "Where is order A-1?"

@@ -48,7 +48,7 @@ USAGE = {
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
     "choices": [{"finish_reason": V, "message": {"content": V, "refusal": J, "tool_calls": J, "function_call": J}}],
-    "usage": USAGE, "output": [{"type": V, "content": [PART]}], "content": [PART], "stop_reason": V,
+    "usage": USAGE, "output": [{"type": V, "content": [PART], "name": V, "arguments": J}], "content": [PART], "stop_reason": V,
     "instructions": J, "metadata": J, "user": J, "safety_identifier": J, "status_code": J, "request_id": J,
     **{p: J for p in RESPONSES_PARAMS},
 }
@@ -66,8 +66,9 @@ LINE = {
 }
 MESSAGES = [{"role": V, "content": V}]
 MESSAGE_PARTS = [{"role": V, "content": [PART]}]
-ITEMS = [{"type": V, "role": V, "content": V}]
-ITEM_PARTS = [{"type": V, "role": V, "content": [PART]}]
+ITEM_CALL = {"call_id": V, "name": V, "arguments": J, "output": J}  # function_call / function_call_output items
+ITEMS = [{"type": V, "role": V, "content": V, **ITEM_CALL}]
+ITEM_PARTS = [{"type": V, "role": V, "content": [PART], **ITEM_CALL}]
 
 
 def struct_type(spec) -> str:
@@ -389,12 +390,31 @@ RESPONSE_STATUS = {"completed": "ok", "failed": "error", "incomplete": "incomple
                    "canceled": "canceled", "in_progress": "pending", "queued": "pending"}
 
 
+def escapes_alike(json_text: str) -> str:
+    """JSON text Python's ``json.dumps`` writes the same way: no escaped control character (\\u, \\b, \\f)."""
+    return f"not regexp_matches({json_text}, '\\\\[ubf]')"
+
+
+def function_calls_reply(items: str) -> tuple[str, str]:
+    """(text, check) of a Responses output's function calls as ``openai.responses_text`` writes them,
+    ``json.dumps([{"name", "arguments"}, ...])``: calls with a name and string arguments only (custom tool calls and
+    other shapes are left to Python)."""
+    calls = f"list_filter({items}, lambda o: o.type in ('function_call', 'custom_tool_call'))"
+    one = "'{\"name\": ' || to_json(o.name) || ', \"arguments\": ' || o.arguments || '}'"
+    text = f"('[' || array_to_string(list_transform({calls}, lambda o: {one}), ', ') || ']')"
+    each = (f"o.type = 'function_call' and o.name is not null and {plain('o.name')} and {is_string('o.arguments')}"
+            f" and {escapes_alike('o.arguments')} and {escapes_alike('to_json(o.name)')}")
+    return text, f"list_bool_and(list_transform({calls}, lambda o: {each}))"
+
+
 def responses_object(family: Family, r: str, keys: Keys) -> None:
-    """A Responses API ``response`` object (``openai.responses_fields``)."""
+    """A Responses API ``response`` object (``openai.responses_fields``): the answer's text, else its function calls
+    as Python serialises them."""
     items = field(r, "output")
     texts = (f"list_filter(list_transform(list_filter({items}, lambda o: o.type = 'message'),"
              f" lambda o: {parts_text('o.content', refusals=True)}), lambda t: t <> '')")
     calls = f"len(list_filter({items}, lambda o: o.type in ('function_call', 'custom_tool_call')))"
+    calls_text, calls_ok = function_calls_reply(items)
     status_map = " ".join(f"when '{k}' then '{v}'" for k, v in RESPONSE_STATUS.items())
     usage, usage_checks = usage_columns(field(r, "usage"), style="responses")
     user, user_check = user_of(r)
@@ -404,12 +424,13 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
         derive={"out_texts": texts},
         checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
-                f"(len(out_texts) > 0 or {calls} = 0)",
+                f"(len(out_texts) > 0 or {calls} = 0 or {calls_ok})",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
                 f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
                 "RESP_PARAMS_SHALLOW", *usage_checks],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
-                 "response_text": f"case when len(out_texts) > 0 then array_to_string(out_texts, {NL}) end",
+                 "response_text": (f"case when len(out_texts) > 0 then array_to_string(out_texts, {NL})"
+                                   f" when {calls} > 0 then {calls_text} end"),
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error'"
                             f" else (case {field(r, 'status')} {status_map} else 'ok' end) end"),
                  "params_json": "RESP_PARAMS", "user_id": user, "tags_json": nonempty_json(field(r, "metadata")),
@@ -426,19 +447,47 @@ def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) 
     family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
 
 
+def responses_turns(strings: str, parts: str) -> str:
+    """``openai.responses_input_messages`` over the two parses of ``input``'s items: [{role, text, json}], ``json``
+    the chat-shaped message ``messages_json`` holds (a function call as an assistant's tool call, its output as a
+    tool message)."""
+    def of(name: str) -> str:
+        return f"coalesce({strings}[i].{name}, {parts}[i].{name})"
+    text = (f"case when {parts}[i].content is not null then {parts_text(f'{parts}[i].content', refusals=True)}"
+            f" else coalesce({strings}[i].content, '') end")
+    output = f"coalesce({text_of(of('output'))}, '')"
+    call = (f"{{'role': 'assistant', 'text': '', 'json': to_json({{'role': 'assistant', 'content': null::varchar,"
+            f" 'tool_calls': [{{'id': {of('call_id')}, 'type': 'function', 'function': {{'name': {of('name')},"
+            f" 'arguments': {of('arguments')}}}}}]}})::varchar}}")
+    result = (f"{{'role': 'tool', 'text': {output}, 'json': to_json({{'role': 'tool', 'tool_call_id': {of('call_id')},"
+              f" 'content': {output}}})::varchar}}")
+    message = (f"{{'role': {of('role')}, 'text': {text}, 'json': to_json({{'role': {of('role')}, 'content': {text}}})::varchar}}")
+    return (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: case {of('type')}"
+            f" when 'function_call' then {call} when 'function_call_output' then {result} else {message} end)")
+
+
 def responses_request(family: Family, q: str, keys: Keys) -> dict:
-    """A Responses API request (``openai.responses_request_fields``): ``input`` as a string or message items,
-    ``instructions`` as a string. Returns the request's columns (the pair merges them over the response's)."""
+    """A Responses API request (``openai.responses_request_fields``): ``input`` as a string or items (messages,
+    function calls and their outputs), ``instructions`` as a string. Returns the request's columns (the pair merges
+    them over the response's)."""
     raw, instructions = field(q, "input"), field(q, "instructions")
     strings, parts = contents_parsed(f"case when starts_with({raw}, '[') then {raw} end", ITEMS, ITEM_PARTS)
-    system_item = (f"case when coalesce({text_of(instructions)}, '') <> ''"
-                   f" then [{{'role': 'system', 'text': {text_of(instructions)}}}] else [] end")
-    turns = (f"{system_item} || case when {is_string(raw)} then [{{'role': 'user', 'text': {text_of(raw)}}}]"
-             f" else {message_texts('its', 'ip', refusals=True)} end")
+    system = f"{text_of(instructions)}"
+    system_item = (f"case when coalesce({system}, '') <> '' then [{{'role': 'system', 'text': {system},"
+                   f" 'json': to_json({{'role': 'system', 'content': {system}}})::varchar}}] else [] end")
+    user_input = f"{{'role': 'user', 'text': {text_of(raw)}, 'json': to_json({{'role': 'user', 'content': {text_of(raw)}}})::varchar}}"
+    turns = f"{system_item} || case when {is_string(raw)} then [{user_input}] else {responses_turns('its', 'ip')} end"
     user, user_check = user_of(q)
-    each = (f"coalesce(its[i].type, ip[i].type, 'message') = 'message' and coalesce(its[i].role, ip[i].role) is not null"
-            f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or {plain('its[i].content')})"
-            f" and {parts_ok('ip[i].content')}")
+    kind = "coalesce(its[i].type, ip[i].type, 'message')"
+    message_ok = (f"coalesce(its[i].role, ip[i].role) is not null"
+                  f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or {plain('its[i].content')})"
+                  f" and {parts_ok('ip[i].content')}")
+    call_ok = (f"{plain('coalesce(its[i].call_id, ip[i].call_id)')} and {plain('coalesce(its[i].name, ip[i].name)')}"
+               f" and its[i].content is null and ip[i].content is null")
+    output = "coalesce(its[i].output, ip[i].output)"
+    output_ok = f"{plain('coalesce(its[i].call_id, ip[i].call_id)')} and ({output} is null or {is_string(output)})"
+    each = (f"case {kind} when 'message' then {message_ok} when 'function_call' then {call_ok}"
+            f" when 'function_call_output' then {output_ok} else false end")
     items_ok = (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
                 f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
     family.add(
@@ -450,7 +499,7 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     )
     return {**split_turns("turns"), "params_json": "req_params", "user_id": user,
             "tags_json": nonempty_json(field(q, "metadata")),
-            "messages_json": "to_json(list_transform(turns, lambda m: {'role': m.role, 'content': m.text}))::varchar"}
+            "messages_json": "'[' || array_to_string(list_transform(turns, lambda m: m.json), ',') || ']'"}
 
 
 ANTHROPIC_TEXT_BLOCKS = ("text", "thinking", "redacted_thinking")
