@@ -447,23 +447,34 @@ def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) 
     family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
 
 
+def _item(strings: str, parts: str, name: str) -> str:
+    return f"coalesce({strings}[i].{name}, {parts}[i].{name})"
+
+
 def responses_turns(strings: str, parts: str) -> str:
-    """``openai.responses_input_messages`` over the two parses of ``input``'s items: [{role, text, json}], ``json``
-    the chat-shaped message ``messages_json`` holds (a function call as an assistant's tool call, its output as a
-    tool message)."""
-    def of(name: str) -> str:
-        return f"coalesce({strings}[i].{name}, {parts}[i].{name})"
+    """``openai.responses_input_messages`` over the two parses of ``input``'s items, as [{role, text}]: a function
+    call is the assistant's turn (no text), its output the tool's."""
     text = (f"case when {parts}[i].content is not null then {parts_text(f'{parts}[i].content', refusals=True)}"
             f" else coalesce({strings}[i].content, '') end")
-    output = f"coalesce({text_of(of('output'))}, '')"
-    call = (f"{{'role': 'assistant', 'text': '', 'json': to_json({{'role': 'assistant', 'content': null::varchar,"
-            f" 'tool_calls': [{{'id': {of('call_id')}, 'type': 'function', 'function': {{'name': {of('name')},"
-            f" 'arguments': {of('arguments')}}}}}]}})::varchar}}")
-    result = (f"{{'role': 'tool', 'text': {output}, 'json': to_json({{'role': 'tool', 'tool_call_id': {of('call_id')},"
-              f" 'content': {output}}})::varchar}}")
-    message = (f"{{'role': {of('role')}, 'text': {text}, 'json': to_json({{'role': {of('role')}, 'content': {text}}})::varchar}}")
-    return (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: case {of('type')}"
-            f" when 'function_call' then {call} when 'function_call_output' then {result} else {message} end)")
+    output = f"coalesce({text_of(_item(strings, parts, 'output'))}, '')"
+    return (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: case {_item(strings, parts, 'type')}"
+            f" when 'function_call' then {{'role': 'assistant', 'text': ''}} when 'function_call_output' then"
+            f" {{'role': 'tool', 'text': {output}}} else {{'role': {_item(strings, parts, 'role')}, 'text': {text}}} end)")
+
+
+def responses_messages_json(strings: str, parts: str, turns: str, system_turns: int) -> str:
+    """The chat-shaped conversation ``messages_json`` holds: a function call as an assistant's tool call, its output
+    as a tool message. Written message by message only when ``input`` has function calls (one to_json otherwise)."""
+    def of(name: str) -> str:
+        return _item(strings, parts, name)
+    call = (f"to_json({{'role': 'assistant', 'content': null::varchar, 'tool_calls': [{{'id': {of('call_id')},"
+            f" 'type': 'function', 'function': {{'name': {of('name')}, 'arguments': {of('arguments')}}}}}]}})::varchar")
+    result = f"to_json({{'role': 'tool', 'tool_call_id': {of('call_id')}, 'content': {turns}[i + {system_turns}].text}})::varchar"
+    plain_turn = f"to_json({{'role': {turns}[i + {system_turns}].role, 'content': {turns}[i + {system_turns}].text}})::varchar"
+    items = (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: case {of('type')}"
+             f" when 'function_call' then {call} when 'function_call_output' then {result} else {plain_turn} end)")
+    system = f"list_transform({turns}[1:{system_turns}], lambda m: to_json({{'role': m.role, 'content': m.text}})::varchar)"
+    return f"'[' || array_to_string({system} || {items}, ',') || ']'"
 
 
 def responses_request(family: Family, q: str, keys: Keys) -> dict:
@@ -472,24 +483,25 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     them over the response's)."""
     raw, instructions = field(q, "input"), field(q, "instructions")
     strings, parts = contents_parsed(f"case when starts_with({raw}, '[') then {raw} end", ITEMS, ITEM_PARTS)
-    system = f"{text_of(instructions)}"
-    system_item = (f"case when coalesce({system}, '') <> '' then [{{'role': 'system', 'text': {system},"
-                   f" 'json': to_json({{'role': 'system', 'content': {system}}})::varchar}}] else [] end")
-    user_input = f"{{'role': 'user', 'text': {text_of(raw)}, 'json': to_json({{'role': 'user', 'content': {text_of(raw)}}})::varchar}}"
-    turns = f"{system_item} || case when {is_string(raw)} then [{user_input}] else {responses_turns('its', 'ip')} end"
+    system_item = (f"case when coalesce({text_of(instructions)}, '') <> ''"
+                   f" then [{{'role': 'system', 'text': {text_of(instructions)}}}] else [] end")
+    turns = (f"{system_item} || case when {is_string(raw)} then [{{'role': 'user', 'text': {text_of(raw)}}}]"
+             f" else {responses_turns('its', 'ip')} end")
     user, user_check = user_of(q)
-    kind = "coalesce(its[i].type, ip[i].type, 'message')"
+    kind = _item("its", "ip", "type")
     message_ok = (f"coalesce(its[i].role, ip[i].role) is not null"
                   f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or {plain('its[i].content')})"
                   f" and {parts_ok('ip[i].content')}")
-    call_ok = (f"{plain('coalesce(its[i].call_id, ip[i].call_id)')} and {plain('coalesce(its[i].name, ip[i].name)')}"
+    call_ok = (f"{plain(_item('its', 'ip', 'call_id'))} and {plain(_item('its', 'ip', 'name'))}"
                f" and its[i].content is null and ip[i].content is null")
-    output = "coalesce(its[i].output, ip[i].output)"
-    output_ok = f"{plain('coalesce(its[i].call_id, ip[i].call_id)')} and ({output} is null or {is_string(output)})"
-    each = (f"case {kind} when 'message' then {message_ok} when 'function_call' then {call_ok}"
+    output = _item("its", "ip", "output")
+    output_ok = f"{plain(_item('its', 'ip', 'call_id'))} and ({output} is null or {is_string(output)})"
+    each = (f"case coalesce({kind}, 'message') when 'message' then {message_ok} when 'function_call' then {call_ok}"
             f" when 'function_call_output' then {output_ok} else false end")
     items_ok = (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
                 f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
+    with_calls = f"starts_with({raw}, '[') and contains({raw}, '\"type\":\"function_call')"
+    system_turns = f"(case when coalesce({text_of(instructions)}, '') <> '' then 1 else 0 end)"
     family.add(
         parse={"its": strings, "ip": parts},
         derive={"turns": turns, "req_params": params_json(q, keys.of(RESPONSES_PARAMS))},
@@ -499,7 +511,8 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     )
     return {**split_turns("turns"), "params_json": "req_params", "user_id": user,
             "tags_json": nonempty_json(field(q, "metadata")),
-            "messages_json": "'[' || array_to_string(list_transform(turns, lambda m: m.json), ',') || ']'"}
+            "messages_json": (f"case when {with_calls} then {responses_messages_json('its', 'ip', 'turns', system_turns)}"
+                              " else to_json(list_transform(turns, lambda m: {'role': m.role, 'content': m.text}))::varchar end")}
 
 
 ANTHROPIC_TEXT_BLOCKS = ("text", "thinking", "redacted_thinking")
