@@ -462,7 +462,7 @@ def responses_turns(strings: str, parts: str) -> str:
             f" {{'role': 'tool', 'text': {output}}} else {{'role': {_item(strings, parts, 'role')}, 'text': {text}}} end)")
 
 
-def responses_messages_json(strings: str, parts: str, turns: str, system_turns: int) -> str:
+def responses_messages_json(strings: str, parts: str, turns: str, system_turns: str) -> str:
     """The chat-shaped conversation ``messages_json`` holds: a function call as an assistant's tool call, its output
     as a tool message. Written message by message only when ``input`` has function calls (one to_json otherwise)."""
     def of(name: str) -> str:
