@@ -173,6 +173,20 @@ def responses_pair(rng, i):
     return request, response
 
 
+def tool_use(rng, i):
+    """A tool call block, now and then with an input Python would write otherwise (a float, an escaped control)."""
+    return {"type": "tool_use", "id": var(rng, [f"toolu_{i}"], [None]), "name": "lookup_order",
+            "input": var(rng, [{"order_id": f"A-{i}", "n": [1, 2], "ok": True, "note": None}, {}, {"q": "café, \"x\": y"}],
+                         [{"price": 1.5}, {"t": "a\u0001b"}, None, "not an object", {"z": -0.0}])}
+
+
+def tool_result(rng, i):
+    return {"type": "tool_result", "tool_use_id": f"toolu_{i}",
+            "content": var(rng, [json.dumps({"status": "shipped"}), [{"type": "text", "text": "shipped"}], "", None],
+                           [[{"type": "text", "text": "a"}, {"type": "image", "source": {"type": "url", "url": "https://x"}}],
+                            {"type": "text", "text": "x"}, [{"type": "document"}], 5])}
+
+
 def anthropic_pair(rng, i):
     def blocks():
         return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None],
@@ -180,12 +194,17 @@ def anthropic_pair(rng, i):
                     [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]])
     request = {"model": "claude-3-5-haiku-20241022", "max_tokens": 512,
                "messages": [{"role": "user", "content": blocks()}, *([{"role": "assistant", "content": blocks()}] if rng.random() < 0.3 else [])]}
+    if rng.random() < 0.35:  # an agent's turn: the assistant called a tool, the user turn carries its result
+        request["messages"] += [{"role": "assistant", "content": [*([{"type": "text", "text": "Let me look."}] if rng.random() < 0.5 else []),
+                                                                   tool_use(rng, i)]},
+                                {"role": "user", "content": [tool_result(rng, i), *([{"type": "text", "text": sentence(rng)}] if rng.random() < 0.3 else [])]}]
     if rng.random() < 0.7:
         request["system"] = var(rng, ["You label tickets.", [{"type": "text", "text": "You label.", "cache_control": {"type": "ephemeral"}}], ""],
                                 ["[not blocks]"])
     if rng.random() < 0.3:
         request["metadata"] = {"user_id": var(rng, ["u-5"], [5])}
-    content = var(rng, [[{"type": "text", "text": sentence(rng)}], [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "ok"}]],
+    content = var(rng, [[{"type": "text", "text": sentence(rng)}], [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "ok"}],
+                        [tool_use(rng, i)], [{"type": "thinking", "thinking": "hmm"}, tool_use(rng, i), tool_use(rng, i + 1)]],
                   [[{"type": "tool_use", "id": "t", "name": "f", "input": {}}], []])
     usage = {"input_tokens": tokens(rng), "output_tokens": tokens(rng)}
     if rng.random() < 0.5:
@@ -349,3 +368,39 @@ def test_responses_agent_turns_take_the_sql_route(tmp_path, monkeypatch):
     assert conversation[2]["tool_calls"][0]["function"] == {"name": "lookup_order", "arguments": '{"order_id": "A-1"}'}
     assert conversation[3] == {"role": "tool", "tool_call_id": "call_1", "content": '{"eta": "Monday"}'}
     assert by_id["resp_1"]["prompt_text"] == "Where is order A-1?"
+
+
+def test_anthropic_tool_use_and_tool_results_take_the_sql_route(tmp_path, monkeypatch):
+    """Claude agents: the conversation carries tool_use and tool_result blocks, the answer is a tool call. SQL takes
+    these lines and stores what Python stores: results as tool messages, calls as chat tool calls whose arguments
+    are json.dumps of the input, the answer as json.dumps of the calls' names and inputs."""
+    lines = []
+    for i in range(200):
+        use = {"type": "tool_use", "id": f"toolu_{i}", "name": "lookup_order", "input": {"order_id": f"A-{i}", "lines": [1, 2]}}
+        messages = [{"role": "user", "content": [{"type": "text", "text": f"Where is order A-{i}?"}]}]
+        if i % 2:
+            messages += [{"role": "assistant", "content": [{"type": "text", "text": "Let me look."}, use]},
+                         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": f"toolu_{i}",
+                                                       "content": json.dumps({"status": "shipped"})}]}]
+            content = [{"type": "text", "text": "It has shipped."}]
+        else:
+            content = [use]
+        lines.append({"timestamp": "2025-05-01T10:00:00Z",
+                      "request": {"model": "claude-sonnet-4-20250514", "max_tokens": 300, "system": "You are a support agent.",
+                                  "tools": [{"name": "lookup_order", "input_schema": {"type": "object"}}], "messages": messages},
+                      "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+                                   "content": content, "stop_reason": "tool_use" if i % 2 == 0 else "end_turn",
+                                   "usage": {"input_tokens": 300, "output_tokens": 40}}})
+    path = tmp_path / "claude_agent.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert sql_share == 1.0
+    by_id = {r["source_id"]: r for r in stored[True][1]}
+    assert by_id["msg_0"]["response_text"] == json.dumps([{"name": "lookup_order", "input": {"order_id": "A-0", "lines": [1, 2]}}])
+    conversation = json.loads(by_id["msg_1"]["messages_json"])
+    assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool"]
+    assert conversation[2]["content"] == "Let me look."
+    assert conversation[2]["tool_calls"][0]["function"]["arguments"] == json.dumps({"order_id": "A-1", "lines": [1, 2]})
+    assert conversation[3] == {"role": "tool", "tool_call_id": "toolu_1", "content": '{"status": "shipped"}'}
+    assert by_id["msg_1"]["prompt_text"] == "Where is order A-1?"

@@ -48,7 +48,8 @@ USAGE = {
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
     "choices": [{"finish_reason": V, "message": {"content": V, "refusal": J, "tool_calls": J, "function_call": J}}],
-    "usage": USAGE, "output": [{"type": V, "content": [PART], "name": V, "arguments": J}], "content": [PART], "stop_reason": V,
+    "usage": USAGE, "output": [{"type": V, "content": [PART], "name": V, "arguments": J}],
+    "content": [{**PART, "name": V, "input": J}], "stop_reason": V,
     "instructions": J, "metadata": J, "user": J, "safety_identifier": J, "status_code": J, "request_id": J,
     **{p: J for p in RESPONSES_PARAMS},
 }
@@ -516,23 +517,70 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
 
 
 ANTHROPIC_TEXT_BLOCKS = ("text", "thinking", "redacted_thinking")
+ANTHROPIC_BLOCK = {**PART, "id": V, "name": V, "input": J, "tool_use_id": V, "content": J}
+ANTHROPIC_MESSAGE_PARTS = [{"role": V, "content": [ANTHROPIC_BLOCK]}]
+RESULT_BLOCKS = '[{"type": "VARCHAR", "text": "VARCHAR"}]'
+
+
+def tool_result_text(b: str) -> str:
+    """``anthropic.blocks_text`` of a tool result's content: a string, or its text blocks joined (images skipped)."""
+    listed = (f"array_to_string(list_filter(list_transform(from_json({b}.content, '{RESULT_BLOCKS}'), lambda x:"
+              f" case when x.type = 'text' or (x.type is null and x.text is not null) then coalesce(x.text, '') else '' end),"
+              f" lambda t: t <> ''), {NL})")
+    return f"case when {b}.content is null then '' when {is_string(f'{b}.content')} then {text_of(f'{b}.content')} else {listed} end"
+
+
+def tool_blocks_ok(parts: str) -> str:
+    """Tool calls and tool results SQL writes as ``anthropic.to_chat_messages`` does: ids and names as text, an input
+    Python's json.dumps writes as ``python_json`` does, a result's content a string or text (and image) blocks; no
+    image beside them (Python then writes the message as a parts list)."""
+    result_ok = (f"(b.content is null or {is_string('b.content')} or (starts_with(b.content, '[') and list_bool_and("
+                 f"list_transform(from_json(b.content, '{RESULT_BLOCKS}'), lambda x: x.type in ('text', 'image')"
+                 f" and {plain('x.text')}))))")
+    each = (f"case b.type when 'tool_use' then {plain('b.id')} and {plain('b.name')} and {python_json_ok('b.input')}"
+            f" when 'tool_result' then {plain('b.tool_use_id')} and {result_ok} when 'image' then false else true end")
+    return (f"({parts} is null or list_bool_and(list_transform({parts}, lambda m: m.content is null"
+            f" or list_bool_and(list_transform(m.content, lambda b: {each})))))")
+
+
+def anthropic_messages_json(strings: str, parts: str, texts: str) -> str:
+    """``anthropic.to_chat_messages`` for conversations with tool blocks, message by message: a message's tool
+    results as tool messages first, then (when it has text or tool calls, or no results) the message with its tool
+    calls (``arguments`` as Python's json.dumps writes the input)."""
+    role = f"coalesce({strings}[i].role, {parts}[i].role)"
+    blocks = f"{parts}[i].content"
+    calls = f"list_filter({blocks}, lambda b: b.type = 'tool_use')"
+    results = f"list_filter({blocks}, lambda b: b.type = 'tool_result')"
+    tool_calls = (f"list_transform({calls}, lambda b: {{'id': b.id, 'type': 'function', 'function': {{'name': b.name,"
+                  f" 'arguments': {python_json('b.input')}}}}})")
+    entry = (f"case when len({calls}) > 0 then to_json({{'role': {role}, 'content': {texts}[i].text, 'tool_calls': {tool_calls}}})"
+             f" else to_json({{'role': {role}, 'content': {texts}[i].text}}) end::varchar")
+    with_blocks = (f"list_transform({results}, lambda b: to_json({{'role': 'tool', 'tool_call_id': b.tool_use_id,"
+                   f" 'content': {tool_result_text('b')}}})::varchar)"
+                   f" || case when {texts}[i].text <> '' or len({calls}) > 0 or len({results}) = 0 then [{entry}] else [] end")
+    one = (f"case when {blocks} is null then [to_json({{'role': {role}, 'content': coalesce({strings}[i].content, '')}})::varchar]"
+           f" else {with_blocks} end")
+    return f"flatten(list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: {one}))"
 
 
 def anthropic_request(family: Family, q: str, keys: Keys) -> None:
-    """A Messages API request (``anthropic.request_fields``): contents as strings or text blocks, ``system`` as a
-    string or text blocks."""
+    """A Messages API request (``anthropic.request_fields``): contents as strings or blocks (text, thinking, tool
+    calls and tool results), ``system`` as a string or text blocks."""
     raw, system = field(q, "messages"), field(q, "system")
-    strings, parts = contents_parsed(raw, MESSAGES, MESSAGE_PARTS)
+    strings, parts = contents_parsed(raw, MESSAGES, ANTHROPIC_MESSAGE_PARTS)
     blocks = f"case when starts_with({system}, '[') then from_json({system}, {struct_type([PART])}) end"
     system_text = (f"nullif(case when {is_string(system)} then {text_of(system)}"
                    f" else {parts_text('sysb', refusals=False)} end, '')")
     user = f"json_extract({field(q, 'metadata')}, '$.user_id')"
+    with_tools = f"contains({raw}, '\"type\":\"tool_')"
+    system_json = "case when asystem is not null then [to_json({'role': 'system', 'content': asystem})::varchar] else [] end"
     family.add(
         parse={"ams": strings, "amp": parts, "sysb": blocks},
         derive={"atexts": message_texts("ams", "amp", refusals=False), "asystem": system_text,
                 "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
         checks=[
-            contents_ok(raw, "ams", "amp", text_types=ANTHROPIC_TEXT_BLOCKS),
+            contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result")),
+            f"(not {with_tools} or {tool_blocks_ok('amp')})",
             f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
             f"({system} is null or ({is_string(system)} and not starts_with(ltrim({text_of(system)}), '['))"
             f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
@@ -542,28 +590,51 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
         columns={
             "system_prompt": "asystem",
             "prompt_text": "coalesce(list_filter(atexts, lambda m: m.role = 'user' and m.text <> '')[-1].text, '')",
-            "messages_json": ("to_json(case when asystem is not null then [{'role': 'system', 'content': asystem}] else [] end"
-                              " || list_transform(atexts, lambda m: {'role': m.role, 'content': m.text}))::varchar"),
+            "messages_json": (f"case when {with_tools} then '[' || array_to_string({system_json}"
+                              f" || {anthropic_messages_json('ams', 'amp', 'atexts')}, ',') || ']'"
+                              " else to_json(case when asystem is not null then [{'role': 'system', 'content': asystem}] else [] end"
+                              " || list_transform(atexts, lambda m: {'role': m.role, 'content': m.text}))::varchar end"),
             "params_json": "req_params", "user_id": text_of(user),
         },
     )
 
 
+_JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"'  # a JSON string literal, escapes included
+
+
+def python_json(j: str) -> str:
+    """Compact JSON text as Python's ``json.dumps`` writes it (", " and ": " between items and keys; strings kept)."""
+    tokens = f"regexp_extract_all({j}, '{_JSON_STRING}|[^\"]+')"
+    return (f"array_to_string(list_transform({tokens}, lambda t: case when starts_with(t, '\"') then t"
+            " else replace(replace(t, ',', ', '), ':', ': ') end), '')")
+
+
+def python_json_ok(j: str) -> str:
+    """JSON text ``python_json`` writes exactly as Python would: no float or -0 (Python writes numbers its own way),
+    no escaped control character."""
+    outside_strings = f"regexp_replace({j}, '{_JSON_STRING}', '\"\"', 'g')"
+    return f"({j} is not null and not regexp_matches({outside_strings}, '[0-9][.eE]|-0([^0-9]|$)') and {escapes_alike(j)})"
+
+
 def anthropic_message(family: Family, r: str, keys: Keys) -> None:
-    """A Message (``anthropic.message_fields``): text blocks joined; a reply that is only tool calls is left to
-    Python (it serialises them)."""
+    """A Message (``anthropic.message_fields``): text blocks joined, else its tool calls as Python serialises them
+    (``json.dumps`` of their names and inputs)."""
     content = field(r, "content")
     texts = f"list_filter({content}, lambda b: b.type = 'text' or (b.type is null and b.text is not null))"
-    tools = f"len(list_filter({content}, lambda b: b.type in ('tool_use', 'server_tool_use')))"
+    calls = f"list_filter({content}, lambda b: b.type in ('tool_use', 'server_tool_use'))"
+    call = "'{\"name\": ' || to_json(b.name) || ', \"input\": ' || " + python_json("b.input") + " || '}'"
+    calls_text = f"('[' || array_to_string(list_transform({calls}, lambda b: {call}), ', ') || ']')"
+    calls_ok = (f"list_bool_and(list_transform({calls}, lambda b: b.name is not null and {plain('b.name')}"
+                f" and {escapes_alike('to_json(b.name)')} and {python_json_ok('b.input')}))")
     usage, usage_checks = usage_columns(field(r, "usage"), style="anthropic")
     family.add(
         derive={"reply": parts_text(texts, refusals=False)},
         checks=[f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), parts_ok(content),
                 f"not list_contains(list_transform({content}, lambda b: b.type), 'document')",
-                f"(reply <> '' or {tools} = 0)", f"{field(r, 'error')} is null", *usage_checks],
+                f"(reply <> '' or len({calls}) = 0 or {calls_ok})", f"{field(r, 'error')} is null", *usage_checks],
         parse={"t_src": "null::json"},
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
-                 "response_text": "nullif(reply, '')",
+                 "response_text": f"case when reply <> '' then reply when len({calls}) > 0 then {calls_text} end",
                  "status": f"case when {field(r, 'stop_reason')} = 'refusal' then 'blocked' else 'ok' end", **usage},
     )
 
