@@ -271,6 +271,16 @@ def both_routes(tmp_path, path, monkeypatch, fmt_name):
     return stored, sql_share
 
 
+def rows_when_sql_takes_every_line(tmp_path, monkeypatch, name: str, lines: list[dict]) -> dict:
+    """Both routes over these lines: the same rows, every line taken by SQL; the rows by source_id."""
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert sql_share == 1.0
+    return {r["source_id"]: r for r in stored[True][1]}
+
+
 def first_difference(a: list[dict], b: list[dict]):
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -325,12 +335,7 @@ def test_an_agents_tool_calls_and_tool_results_take_the_sql_route(tmp_path, monk
             "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1746352800 + i, "model": "gpt-4o-mini",
                          "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if i % 2 == 0 else "stop"}],
                          "usage": {"prompt_tokens": 120, "completion_tokens": 18}}})
-    path = tmp_path / "agent.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert sql_share == 1.0
-    by_id = {r["source_id"]: r for r in stored[True][1]}
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "agent.jsonl", lines)
     assert by_id["chatcmpl-0"]["response_text"] == json.dumps([lines[0]["response"]["choices"][0]["message"]["tool_calls"][0]])
     assert by_id["chatcmpl-0"]["response_text"].startswith('[{"id": "call_0", "type": "function", "function": {"name": ')
     assert by_id["chatcmpl-1"]["prompt_text"] == "Where is order A-1?"
@@ -356,12 +361,7 @@ def test_responses_agent_turns_take_the_sql_route(tmp_path, monkeypatch):
                                    "model": "gpt-5.4-nano-2026-03-05", "output": output,
                                    "usage": {"input_tokens": 200, "output_tokens": 20, "input_tokens_details": {"cached_tokens": 0},
                                              "output_tokens_details": {"reasoning_tokens": 8}}}})
-    path = tmp_path / "responses_agent.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert sql_share == 1.0
-    by_id = {r["source_id"]: r for r in stored[True][1]}
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "responses_agent.jsonl", lines)
     assert by_id["resp_0"]["response_text"] == json.dumps([{"name": "lookup_order", "arguments": json.dumps({"order_id": "A-0"})}])
     conversation = json.loads(by_id["resp_1"]["messages_json"])
     assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool"]
@@ -391,12 +391,7 @@ def test_anthropic_tool_use_and_tool_results_take_the_sql_route(tmp_path, monkey
                       "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
                                    "content": content, "stop_reason": "tool_use" if i % 2 == 0 else "end_turn",
                                    "usage": {"input_tokens": 300, "output_tokens": 40}}})
-    path = tmp_path / "claude_agent.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert sql_share == 1.0
-    by_id = {r["source_id"]: r for r in stored[True][1]}
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "claude_agent.jsonl", lines)
     assert by_id["msg_0"]["response_text"] == json.dumps([{"name": "lookup_order", "input": {"order_id": "A-0", "lines": [1, 2]}}])
     conversation = json.loads(by_id["msg_1"]["messages_json"])
     assert [m["role"] for m in conversation] == ["system", "user", "assistant", "tool"]
