@@ -46,7 +46,8 @@ from ..sample_rates import SAMPLE_RATE_KEYS
 from . import anthropic, openai, register
 from .app_calls import line_record
 from .generic import (READ_ERRORS, chat_request_fields, csv_header, decode_json, file_kind, first, guess_provider,
-                      head_text, iter_rows, json_object, params_from_body, records_from_rows, response_text, to_float, to_int,
+                      head_text, json_object, model_call_parents, params_from_body, records_from_rows, response_text, to_float,
+                      to_int,
                       usage_fields)
 from .otel import PROVIDERS as OTEL_PROVIDERS
 
@@ -258,19 +259,12 @@ def _span_type(row: dict) -> str:
     return str(json_object(row.get("span_attributes")).get("type") or "").strip().lower()
 
 
-def model_call_parents(src) -> set[str]:
-    """The span ids the file's ``llm`` spans sit in. An ``llm`` span among them is a wrapper around model calls of
-    its own: the AI SDK's ``generateText``/``streamText`` span around its ``doGenerate``/``doStream`` spans (one per
-    step of a tool loop; until February 2026 the outer span also logged the steps' usage summed), or a traced
-    function typed ``llm`` around a wrapped client. The calls inside are the requests; the wrapper is skipped."""
-    parents: set[str] = set()
-    for _, value in iter_rows(src):
-        for row in events_in(value) if not isinstance(value, Reject) else ():
-            if isinstance(row, dict) and _span_type(row) == MODEL_CALL:
-                parent = _parent(row)
-                if parent is not None:
-                    parents.add(str(parent))
-    return parents
+def model_call_parent(row: dict) -> Any:
+    """The span an ``llm`` span sits in; None for any other span. An ``llm`` span that holds one is a wrapper around
+    model calls of its own: the AI SDK's ``generateText``/``streamText`` span around its ``doGenerate``/``doStream``
+    spans (one per step of a tool loop; until February 2026 the outer span also logged the steps' usage summed), or a
+    traced function typed ``llm`` around a wrapped client. The calls inside are the requests; the wrapper is skipped."""
+    return _parent(row) if _span_type(row) == MODEL_CALL else None
 
 
 def span_record(row: dict) -> dict | Skipped:
@@ -360,7 +354,7 @@ class Braintrust:
                 "JSON instead (the Logs page's JSON download, the fetch API, BTQL or bt sync)")
 
     def parse(self, src, ctx):
-        wrappers = model_call_parents(src)
+        wrappers = model_call_parents(src, events_in, model_call_parent)
 
         def to_record(row: dict) -> dict | Skipped:
             if str(row.get("span_id")) in wrappers and _span_type(row) == MODEL_CALL:

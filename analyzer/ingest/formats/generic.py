@@ -543,6 +543,19 @@ def item_record(number: int | None, item: Any, to_record: Callable[[dict], Any],
     return record
 
 
+def model_call_parents(src, items: Callable[[Any], list], call_parent: Callable[[Any], Any]) -> set[str]:
+    """A first pass over the file: the ids its model calls sit in. ``items`` gives the rows one read value holds,
+    ``call_parent`` a row's parent id when the row is a model call (None otherwise). A model call among those ids is
+    a wrapper around calls of its own (LangSmith, Braintrust), skipped so that each call counts once."""
+    parents: set[str] = set()
+    for _, value in iter_rows(src):
+        for item in items(value) if not isinstance(value, Reject) else ():
+            parent = call_parent(item) if isinstance(item, dict) else None
+            if parent is not None:
+                parents.add(str(parent))
+    return parents
+
+
 def records_from_rows(src, to_record: Callable[[dict], Any], expected: str, *,
                       items: Callable[[Any], list] | None = None, unreadable: str | None = None,
                       errors: tuple[type[Exception], ...] = READ_ERRORS) -> Iterator:

@@ -27,13 +27,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, Skipped, to_utc
+from ..records import Skipped, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 from . import anthropic, openai, register
 from .app_calls import looks_anthropic, response_object
 from .generic import (READ_ERRORS, chat_request_fields, content_text, decode_json, file_kind, first, guess_provider,
-                      iter_rows, json_object, ms_between, normalize_messages, params_from_body, records_from_rows, response_text,
-                      snake_columns, snake_keys, split_conversation, to_float, to_int, usage_fields)
+                      json_object, model_call_parents, ms_between, normalize_messages, params_from_body, records_from_rows,
+                      response_text, snake_columns, snake_keys, split_conversation, to_float, to_int, usage_fields)
 from .otel import PROVIDERS as OTEL_PROVIDERS
 
 MODEL_CALL = "llm"
@@ -391,19 +391,12 @@ def runs_in(value: Any) -> list:
     return out
 
 
-def model_call_parents(src) -> set[str]:
-    """The ids of the runs a model call (an ``llm`` or ``embedding`` run) of the file sits in. An ``llm`` run among
-    them is a wrapper (``@traceable(run_type="llm")`` around a ``wrap_openai`` client or a chat model), whose tokens
-    and cost LangSmith adds up from the calls inside it: those calls are the requests, the wrapper is skipped."""
-    parents: set[str] = set()
-    for _, row in iter_rows(src):
-        for item in runs_in(row) if not isinstance(row, Reject) else ():
-            r = snake_keys(item) if isinstance(item, dict) else {}
-            if str(first(r, "run_type") or "").lower() in (MODEL_CALL, EMBEDDING):
-                parent = parent_of(r)
-                if parent is not None:
-                    parents.add(str(parent))
-    return parents
+def model_call_parent(run: dict) -> Any:
+    """The run a model call (an ``llm`` or ``embedding`` run) sits in; None for any other run. An ``llm`` run that
+    holds one is a wrapper (``@traceable(run_type="llm")`` around a ``wrap_openai`` client or a chat model), whose
+    tokens and cost LangSmith adds up from the calls inside it: those calls are the requests, the wrapper is skipped."""
+    r = snake_keys(run)
+    return parent_of(r) if str(first(r, "run_type") or "").lower() in (MODEL_CALL, EMBEDDING) else None
 
 
 def is_run(keys) -> bool:
@@ -430,7 +423,7 @@ class LangSmith:
         return 95 if isinstance(obj, dict) and is_run(snake_keys(obj)) else 0
 
     def parse(self, src, ctx):
-        wrappers = model_call_parents(src)
+        wrappers = model_call_parents(src, runs_in, model_call_parent)
 
         def to_record(row: dict) -> dict | Skipped:
             record = run_record(row)
