@@ -145,28 +145,6 @@ def first_given(values: list[str]) -> str:
     return "coalesce(" + ", ".join(f"nullif({v}, '\"\"')" for v in values) + ")"
 
 
-def escapes_alike(json_text: str) -> str:
-    """JSON text Python's ``json.dumps`` writes the same way: no escaped control character (\\u, \\b, \\f)."""
-    return f"not regexp_matches({json_text}, '\\\\[ubf]')"
-
-
-_JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"'  # a JSON string literal, escapes included
-
-
-def python_json(j: str) -> str:
-    """Compact JSON text as Python's ``json.dumps`` writes it (", " and ": " between items and keys; strings kept)."""
-    tokens = f"regexp_extract_all({j}, '{_JSON_STRING}|[^\"]+')"
-    return (f"array_to_string(list_transform({tokens}, lambda t: case when starts_with(t, '\"') then t"
-            " else replace(replace(t, ',', ', '), ':', ': ') end), '')")
-
-
-def python_json_ok(j: str) -> str:
-    """JSON text ``python_json`` writes exactly as Python would: no float or -0 (Python writes numbers its own way),
-    no escaped control character."""
-    outside_strings = f"regexp_replace({j}, '{_JSON_STRING}', '\"\"', 'g')"
-    return f"({j} is not null and not regexp_matches({outside_strings}, '[0-9][.eE]|-0([^0-9]|$)') and {escapes_alike(j)})"
-
-
 # ---------------------------------------------------------------------------------------------
 # Times: what ``records.to_utc`` reads, for the notations SQL handles exactly
 # ---------------------------------------------------------------------------------------------
@@ -363,20 +341,23 @@ def chat_request(family: Family, q: str, keys: Keys) -> None:
 TOOL_CALL = '[{"id": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR", "arguments": "VARCHAR"}}]'
 
 
-def tool_calls_text(calls: str) -> str:
-    """Parsed function tool calls written back as compact JSON (id, type, function name and arguments, nothing else)."""
-    one = ("'{\"id\":' || to_json(t.id) || ',\"type\":' || to_json(t.type) || ',\"function\":{\"name\":'"
-           " || to_json(t.function.name) || ',\"arguments\":' || to_json(t.function.arguments) || '}}'")
-    return f"('[' || array_to_string(list_transform({calls}, lambda t: {one}), ',') || ']')"
+def tool_calls_text(calls: str, *, separators: tuple[str, str]) -> str:
+    """Parsed function tool calls written as JSON with these separators (item, key)."""
+    item, key = separators
+    one = (f"'{{\"id\"{key}' || to_json(t.id) || '{item}\"type\"{key}' || to_json(t.type) || '{item}\"function\"{key}"
+           f"{{\"name\"{key}' || to_json(t.function.name) || '{item}\"arguments\"{key}' || to_json(t.function.arguments) || '}}}}'")
+    return f"('[' || array_to_string(list_transform({calls}, lambda t: {one}), '{item}') || ']')"
 
 
 def tool_calls_reply(raw: str) -> str:
     """``json.dumps(message.tool_calls)`` as Python writes it, for the calls of the usual shape only (function calls
-    with id, type, name and string arguments, nothing else): their compact JSON written back must be the logged text
-    itself, which ``python_json`` then writes as Python does. NULL for any other shape, which Python serialises."""
-    parsed = f"from_json({raw}, '{TOOL_CALL}')"
-    exact = f"{raw} = {tool_calls_text(parsed)} and {escapes_alike(raw)}"
-    return f"case when starts_with({raw}, '[{{') and {exact} then {python_json(raw)} end"
+    with id, type, name and string arguments, nothing else): their compact JSON must be the logged text itself, and
+    no string in it may hold an escaped control character (Python and DuckDB escape those differently). NULL for
+    any other shape, which Python serialises. The calls are parsed once (a one-element list carries them)."""
+    exact = f"{raw} = {tool_calls_text('p', separators=(',', ':'))} and not regexp_matches({raw}, '\\\\[ubf]')"
+    written = (f"list_transform([from_json({raw}, '{TOOL_CALL}')], lambda p: case when {exact}"
+               f" then {tool_calls_text('p', separators=(', ', ': '))} end)[1]")
+    return f"case when starts_with({raw}, '[{{') then {written} end"
 
 
 def chat_response(family: Family, r: str, keys: Keys) -> None:
@@ -410,12 +391,18 @@ RESPONSE_STATUS = {"completed": "ok", "failed": "error", "incomplete": "incomple
                    "canceled": "canceled", "in_progress": "pending", "queued": "pending"}
 
 
+def escapes_alike(json_text: str) -> str:
+    """JSON text Python's ``json.dumps`` writes the same way: no escaped control character (\\u, \\b, \\f)."""
+    return f"not regexp_matches({json_text}, '\\\\[ubf]')"
+
+
 def function_calls_reply(items: str) -> tuple[str, str]:
     """(text, check) of a Responses output's function calls as ``openai.responses_text`` writes them,
     ``json.dumps([{"name", "arguments"}, ...])``: calls with a name and string arguments only (custom tool calls and
     other shapes are left to Python)."""
     calls = f"list_filter({items}, lambda o: o.type in ('function_call', 'custom_tool_call'))"
-    text = python_json(f"to_json(list_transform({calls}, lambda o: {{'name': o.name, 'arguments': o.arguments}}))")
+    one = "'{\"name\": ' || to_json(o.name) || ', \"arguments\": ' || o.arguments || '}'"
+    text = f"('[' || array_to_string(list_transform({calls}, lambda o: {one}), ', ') || ']')"
     each = (f"o.type = 'function_call' and o.name is not null and {plain('o.name')} and {is_string('o.arguments')}"
             f" and {escapes_alike('o.arguments')} and {escapes_alike('to_json(o.name)')}")
     return text, f"list_bool_and(list_transform({calls}, lambda o: {each}))"
@@ -612,13 +599,31 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
     )
 
 
+_JSON_STRING = '"(?:[^"\\\\]|\\\\.)*"'  # a JSON string literal, escapes included
+
+
+def python_json(j: str) -> str:
+    """Compact JSON text as Python's ``json.dumps`` writes it (", " and ": " between items and keys; strings kept)."""
+    tokens = f"regexp_extract_all({j}, '{_JSON_STRING}|[^\"]+')"
+    return (f"array_to_string(list_transform({tokens}, lambda t: case when starts_with(t, '\"') then t"
+            " else replace(replace(t, ',', ', '), ':', ': ') end), '')")
+
+
+def python_json_ok(j: str) -> str:
+    """JSON text ``python_json`` writes exactly as Python would: no float or -0 (Python writes numbers its own way),
+    no escaped control character."""
+    outside_strings = f"regexp_replace({j}, '{_JSON_STRING}', '\"\"', 'g')"
+    return f"({j} is not null and not regexp_matches({outside_strings}, '[0-9][.eE]|-0([^0-9]|$)') and {escapes_alike(j)})"
+
+
 def anthropic_message(family: Family, r: str, keys: Keys) -> None:
     """A Message (``anthropic.message_fields``): text blocks joined, else its tool calls as Python serialises them
     (``json.dumps`` of their names and inputs)."""
     content = field(r, "content")
     texts = f"list_filter({content}, lambda b: b.type = 'text' or (b.type is null and b.text is not null))"
     calls = f"list_filter({content}, lambda b: b.type in ('tool_use', 'server_tool_use'))"
-    calls_text = python_json(f"to_json(list_transform({calls}, lambda b: {{'name': b.name, 'input': b.input}}))")
+    call = "'{\"name\": ' || to_json(b.name) || ', \"input\": ' || " + python_json("b.input") + " || '}'"
+    calls_text = f"('[' || array_to_string(list_transform({calls}, lambda b: {call}), ', ') || ']')"
     calls_ok = (f"list_bool_and(list_transform({calls}, lambda b: b.name is not null and {plain('b.name')}"
                 f" and {escapes_alike('to_json(b.name)')} and {python_json_ok('b.input')}))")
     usage, usage_checks = usage_columns(field(r, "usage"), style="anthropic")
