@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from ..records import ID_MASK
+from ..records import sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
 from .app_log import (
     ANTHROPIC_PARAMS,
@@ -149,8 +149,9 @@ def first_given(values: list[str]) -> str:
 # Times: what ``records.to_utc`` reads, for the notations SQL handles exactly
 # ---------------------------------------------------------------------------------------------
 
-_ISO = ("[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
-        "([Zz]|[+-][0-9]{2}:[0-9]{2})?")
+_ISO_CLOCK = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+_ISO = _ISO_CLOCK + "([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+_ISO_UTC = _ISO_CLOCK + "Z?"  # what DuckDB's cast to TIMESTAMP reads exactly (it would drop an offset)
 
 
 def epoch_time(num: str) -> str:
@@ -158,6 +159,12 @@ def epoch_time(num: str) -> str:
     d = f"try_cast({num} as decimal(24, 6))"
     return (f"make_timestamp(try_cast(round(case when {d} > 1e14 then {d} when {d} > 1e11 then {d} * 1000"
             f" else {d} * 1000000 end) as bigint))")
+
+
+def epoch_integer(num: str) -> str:
+    """``epoch_time`` of a whole number of at most 18 digits, in integer arithmetic (a sixth of the time)."""
+    n = f"cast({num} as bigint)"
+    return f"make_timestamp(case when {n} > 100000000000000 then {n} when {n} > 100000000000 then {n} * 1000 else {n} * 1000000 end)"
 
 
 def iso_time(s: str) -> str:
@@ -174,8 +181,12 @@ def iso_time(s: str) -> str:
 
 def time_of(j: str) -> str:
     """A JSON time value as ``to_utc`` reads it: a number or numeric string of epoch seconds, milliseconds or
-    microseconds, or an ISO 8601 string; NULL for anything else (Python reads those)."""
-    return (f"case when regexp_full_match({j}, '\"?[0-9]{{1,18}}(\\.[0-9]{{1,6}})?\"?') then {epoch_time(f'trim({j}, chr(34))')}"
+    microseconds, or an ISO 8601 string; NULL for anything else (Python reads those). The usual notations, a JSON
+    integer and an ISO time in UTC (``Z`` or no zone), take shorter ways: this runs on every line, and the general
+    expressions cost 0.7 (epoch) and 1.1 (ISO) microseconds a line against 0.1 and 0.3."""
+    return (f"case when regexp_full_match({j}, '[0-9]{{1,18}}') then {epoch_integer(j)}"
+            f" when regexp_full_match({j}, '\"?[0-9]{{1,18}}(\\.[0-9]{{1,6}})?\"?') then {epoch_time(f'trim({j}, chr(34))')}"
+            f" when regexp_full_match({j}, '\"{_ISO_UTC}\"') then try_cast(trim({j}, chr(34)) as timestamp)"
             f" when regexp_full_match({j}, '\"{_ISO}\"') then {iso_time(f'trim({j}, chr(34))')} end")
 
 
@@ -789,7 +800,7 @@ def batch_output_families(keys: Keys) -> list[Family]:
             checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''"],
             columns={"provider": "'openai'", "source_id": text_of(custom_id), "is_batch": "true",
                      "status": f"case when {failed} then 'error' else {family.columns['status']} end",
-                     "id": sql_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
+                     "id": sql_stable_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
         )
         families.append(family)
     keys.family = None
@@ -807,10 +818,6 @@ OUTPUT = ("source_id", "provider", "model", "created_at", "system_prompt", "mess
 _TYPES = {"created_at": "timestamp", "cost_usd": "double", "duration_ms": "double", "is_batch": "boolean", "sample_rate": "double",
           "input_tokens": "bigint", "cached_input_tokens": "bigint", "cache_write_tokens": "bigint", "output_tokens": "bigint",
           "reasoning_tokens": "bigint", "cache_write_1h_tokens": "bigint"}
-
-
-def sql_id(key: str) -> str:
-    return f"(md5_number_upper({key}) & {ID_MASK}::UBIGINT)::BIGINT"
 
 
 def _by_family(families: list[Family], pick, default: str = "null") -> str:
@@ -878,7 +885,7 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     for column in OUTPUT:
         expr = _by_family(families, lambda f, c=column: f.columns.get(c, "false" if c == "is_batch" else None))
         outputs.append(f"({expr})::{_TYPES.get(column, 'varchar')} as {column}")
-    ids = _by_family(families, lambda f: f.columns.get("id") or sql_id(f"{f.columns['provider']} || '|id|' || {f.columns['source_id']}"))
+    ids = _by_family(families, lambda f: f.columns.get("id") or sql_stable_id(f"{f.columns['provider']} || '|id|' || {f.columns['source_id']}"))
     # Everything above the parse reads the line's fields as j."..."; the structure declares those fields only.
     above = f"{ids} {', '.join(outputs)} {checks} {fam} {first_values} {shared_values} {_layer(families, 'parse')} {_layer(families, 'derive')}"
     spec = used_spec(line_spec, above)
