@@ -147,7 +147,7 @@ def responses_pair(rng, i):
         {"role": "user", "content": pick(rng, sentence(rng), [{"type": "input_text", "text": sentence(rng)}],
                                          [{"type": "input_image", "image_url": "https://x/y.png"}], None)},
         {"type": "message", "role": "developer", "content": "Be brief."}]],
-        ["[{\"role\": \"user\", \"content\": \"encoded\"}]", ["a string item"], [{"type": "item_reference", "id": "x"}]])
+        ["[{\"role\": \"user\", \"content\": \"encoded\"}]", "  [spaced", "\n[x", ["a string item"], [{"type": "item_reference", "id": "x"}]])
     if isinstance(items, list) and rng.random() < 0.35:  # an agent's turn: a function call and what it returned
         items += [function_call(rng, i), {"type": "function_call_output", "call_id": f"call_{i}",
                                           "output": var(rng, [json.dumps({"eta": "Monday"}), "done", ""], [None, [{"type": "input_text", "text": "x"}], 5])}]
@@ -201,7 +201,7 @@ def anthropic_pair(rng, i):
                                 {"role": "user", "content": [tool_result(rng, i), *([{"type": "text", "text": sentence(rng)}] if rng.random() < 0.3 else [])]}]
     if rng.random() < 0.7:
         request["system"] = var(rng, ["You label tickets.", [{"type": "text", "text": "You label.", "cache_control": {"type": "ephemeral"}}], ""],
-                                ["[not blocks]"])
+                                ["[not blocks]", "  [spaced", "\t[x"])
     if rng.random() < 0.3:
         request["metadata"] = {"user_id": var(rng, ["u-5"], [5])}
     content = var(rng, [[{"type": "text", "text": sentence(rng)}], [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "ok"}],

@@ -11,11 +11,13 @@ COUNTS = ("rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "
 def file_stats(con, display: str, stamp) -> dict:
     """Tokens, spend and models of the rows this run stored from one file. Spend is None when no row of it has a
     known cost (unknown is not zero); ``rows_unpriced`` says how many rows the sum leaves out. ``sample_rates`` are
-    those of all the file's stored rows; ``spend_scaled_usd`` is the spend scaled by 1/rate, for sampled files."""
+    those of all the file's stored rows; ``spend_scaled_usd`` is the spend scaled by 1/rate, for sampled files. Sums
+    are of decimals: a sum of doubles depends on the order DuckDB's threads add them in (the last digit changed from
+    run to run)."""
     totals = con.execute(
         """
-        select sum(input_tokens), sum(output_tokens), sum(cost_usd), count(*) filter (where cost_usd is null),
-               count(*) filter (where cost_source = 'log'), sum(cost_usd / coalesce(sample_rate, 1))
+        select sum(input_tokens), sum(output_tokens), sum(cost_usd::decimal(38, 12)), count(*) filter (where cost_usd is null),
+               count(*) filter (where cost_source = 'log'), sum((cost_usd / coalesce(sample_rate, 1))::decimal(38, 12))
         from requests where source_file = ? and ingested_at = ?
         """,
         [display, stamp],

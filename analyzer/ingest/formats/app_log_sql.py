@@ -16,6 +16,7 @@ differential tests (tests/test_ingest_sql_route.py) hold the two routes to ident
 from __future__ import annotations
 
 import json
+import re
 
 from ..records import sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
@@ -108,6 +109,18 @@ def text_of(j: str) -> str:
     return f"case when {is_string(j)} then json_extract_string({j}, '$') end"
 
 
+def lazy_or(usual: str, costly: str) -> str:
+    """``usual or costly``, with ``costly`` evaluated only on the lines where ``usual`` does not hold (DuckDB may
+    evaluate both sides of an OR on every line; a CASE evaluates a branch on its own lines only)."""
+    return f"(case when {usual} then true else {costly} end)"
+
+
+def not_list_text(j: str) -> str:
+    """A JSON string whose value does not start (after spaces) with ``[``: read on the JSON text, which DuckDB
+    writes with spaces and brackets unescaped, rather than by decoding the string."""
+    return f"not starts_with(ltrim(substr({j}, 2)), '[')"
+
+
 def count_ok(j: str) -> str:
     """A token count Python stores as given: absent, or a JSON integer in range."""
     return f"({j} is null or (regexp_full_match({j}, '[0-9]{{1,18}}') and try_cast({j} as bigint) < 4611686018427387904))"
@@ -135,9 +148,13 @@ def nonempty_json(j: str) -> str:
 
 
 def shallow(j: str) -> str:
-    """Stored JSON cannot nest past the depth limit: short texts cannot; long ones are counted."""
-    return (f"({j} is null or strlen({j}) <= {MAX_RAW_BRACKETS * 2}"
-            f" or strlen({j}) - strlen(replace(replace({j}, '{{', ''), '[', '')) <= {MAX_RAW_BRACKETS})")
+    """Stored JSON cannot nest past the depth limit: short texts cannot; long ones are counted. A value built by an
+    expression is named once, in a lambda: written out four times, DuckDB would compute it ahead for every line
+    (common subexpressions are hoisted out of an OR that would otherwise skip them)."""
+    def test(v: str) -> str:
+        return (f"({v} is null or strlen({v}) <= {MAX_RAW_BRACKETS * 2}"
+                f" or strlen({v}) - strlen(replace(replace({v}, '{{', ''), '[', '')) <= {MAX_RAW_BRACKETS})")
+    return test(j) if re.fullmatch(r'[\w."]+', j) else f"list_transform([{j}], lambda v: {test('v')})[1]"
 
 
 def first_given(values: list[str]) -> str:
@@ -436,7 +453,7 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
         derive={"out_texts": texts},
         checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
-                f"(len(out_texts) > 0 or {calls} = 0 or {calls_ok})",
+                lazy_or(f"len(out_texts) > 0 or {calls} = 0", calls_ok),
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
                 f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
                 "RESP_PARAMS_SHALLOW", *usage_checks],
@@ -455,7 +472,7 @@ def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) 
     for those rows, as the expression a column and a check evaluate lazily."""
     echo = params_json(r, keys.of(RESPONSES_PARAMS))
     family.columns["params_json"] = echo if request_params is None else f"coalesce({request_params}, {echo})"
-    check = shallow(echo) if request_params is None else f"({request_params} is not null or {shallow(echo)})"
+    check = shallow(echo) if request_params is None else f"(case when {request_params} is not null then true else {shallow(echo)} end)"
     family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
 
 
@@ -517,7 +534,7 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     family.add(
         parse={"its": strings, "ip": parts},
         derive={"turns": turns, "req_params": params_json(q, keys.of(RESPONSES_PARAMS))},
-        checks=[f"(({is_string(raw)} and not starts_with(ltrim({text_of(raw)}), '[')) or {items_ok})",
+        checks=[f"(case when {is_string(raw)} then {not_list_text(raw)} else {items_ok} end)",
                 f"({instructions} is null or {is_string(instructions)})", user_check, plain(field(q, "model")),
                 shallow(field(q, "metadata")), shallow("req_params")],
     )
@@ -591,9 +608,9 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
                 "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
         checks=[
             contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result")),
-            f"(not {with_tools} or {tool_blocks_ok('amp')})",
+            lazy_or(f"not {with_tools}", tool_blocks_ok("amp")),
             f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
-            f"({system} is null or ({is_string(system)} and not starts_with(ltrim({text_of(system)}), '['))"
+            f"({system} is null or ({is_string(system)} and {not_list_text(system)})"
             f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
             f"(not starts_with({field(q, 'metadata')}, '{{') or {user} is null or {is_string(user)})",
             plain(field(q, "model")), shallow("req_params"),
@@ -642,7 +659,7 @@ def anthropic_message(family: Family, r: str, keys: Keys) -> None:
         derive={"reply": parts_text(texts, refusals=False)},
         checks=[f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), parts_ok(content),
                 f"not list_contains(list_transform({content}, lambda b: b.type), 'document')",
-                f"(reply <> '' or len({calls}) = 0 or {calls_ok})", f"{field(r, 'error')} is null", *usage_checks],
+                lazy_or(f"reply <> '' or len({calls}) = 0", calls_ok), f"{field(r, 'error')} is null", *usage_checks],
         parse={"t_src": "null::json"},
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
                  "response_text": f"case when reply <> '' then reply when len({calls}) > 0 then {calls_text} end",
