@@ -114,7 +114,8 @@ def tokens(rng):
 def chat_completion(rng, i):
     choices = []
     for _ in range(var(rng, [1, 1, 2], [0])):
-        message = {"role": "assistant", "content": var(rng, [sentence(rng), sentence(rng), ""], [None, [{"type": "text", "text": "x"}], "12"])}
+        message = {"role": "assistant", "content": var(rng, [sentence(rng), sentence(rng), "", '{"label": "refund"}', "[1, 2]", "12"],
+                                                        [None, [{"type": "text", "text": "x"}], 12, {"label": "refund"}, True])}
         if rng.random() < 0.1:
             message["refusal"] = pick(rng, "I can't help.", None)
         if rng.random() < 0.25:
@@ -157,7 +158,8 @@ def responses_pair(rng, i):
     if rng.random() < 0.4:
         request["temperature"] = 0.1
     output = [{"type": "reasoning", "summary": []}] if rng.random() < 0.3 else []
-    output.append(var(rng, [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": sentence(rng)}]},
+    answer = var(rng, [sentence(rng), '{"label": "refund"}'], [5, {"a": 1}])
+    output.append(var(rng, [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answer}]},
                             {"type": "message", "role": "assistant", "content": [{"type": "refusal", "refusal": "no"}]}],
                       [{"type": "function_call", "name": "lookup", "arguments": "{\"q\": 1}"},
                        {"type": "message", "role": "assistant", "content": "a plain string"}]))
@@ -204,7 +206,8 @@ def anthropic_pair(rng, i):
                                 ["[not blocks]", "  [spaced", "\t[x"])
     if rng.random() < 0.3:
         request["metadata"] = {"user_id": var(rng, ["u-5"], [5])}
-    content = var(rng, [[{"type": "text", "text": sentence(rng)}], [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "ok"}],
+    content = var(rng, [[{"type": "text", "text": var(rng, [sentence(rng), '{"label": "refund"}', "true"], [7, ["x"]])}],
+                        [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "ok"}],
                         [tool_use(rng, i)], [{"type": "thinking", "thinking": "hmm"}, tool_use(rng, i), tool_use(rng, i + 1)]],
                   [[{"type": "tool_use", "id": "t", "name": "f", "input": {}}], []])
     usage = {"input_tokens": tokens(rng), "output_tokens": tokens(rng)}
@@ -401,3 +404,36 @@ def test_anthropic_tool_use_and_tool_results_take_the_sql_route(tmp_path, monkey
     assert conversation[2]["tool_calls"][0]["function"]["arguments"] == json.dumps({"order_id": "A-1", "lines": [1, 2]})
     assert conversation[3] == {"role": "tool", "tool_call_id": "toolu_1", "content": '{"status": "shipped"}'}
     assert by_id["msg_1"]["prompt_text"] == "Where is order A-1?"
+
+
+def test_answers_that_are_json_take_the_sql_route(tmp_path, monkeypatch):
+    """JSON mode and structured outputs: the answer is a string holding JSON (an object, a list, a number). SQL takes
+    these lines (Python took every one before: as text, a string reading like JSON could not be told from JSON) and
+    stores the string as Python does, for chat completions, Responses and Claude messages alike."""
+    answers = ['{"label": "refund", "confidence": 0.92}', '["billing", "shipping"]', "42", 'true']
+    usage = {"prompt_tokens": 50, "completion_tokens": 9}
+    lines = []
+    for i in range(120):
+        answer = answers[i % 4]
+        if i % 3 == 0:
+            lines.append({"timestamp": 1746352800 + i, "request": {"model": "gpt-4o-mini", "response_format": {"type": "json_object"},
+                                                                  "messages": [{"role": "user", "content": f"Label ticket {i} as JSON."}]},
+                          "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1746352800 + i, "model": "gpt-4o-mini",
+                                       "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                                       "usage": usage}})
+        elif i % 3 == 1:
+            lines.append({"request": {"model": "gpt-5-mini", "input": f"Label ticket {i} as JSON."},
+                          "response": {"id": f"resp_{i}", "object": "response", "created_at": 1746352800 + i, "status": "completed",
+                                       "model": "gpt-5-mini-2025-08-07", "output": [
+                                           {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": answer}]}],
+                                       "usage": {"input_tokens": 50, "output_tokens": 9}}})
+        else:
+            lines.append({"timestamp": "2025-05-04T10:00:00Z", "request": {
+                "model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": f"Label ticket {i} as JSON."}]},
+                "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+                             "content": [{"type": "text", "text": answer}], "usage": {"input_tokens": 50, "output_tokens": 9}}})
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "json_answers.jsonl", lines)
+    assert by_id["chatcmpl-0"]["response_text"] == answers[0]
+    assert by_id["resp_1"]["response_text"] == answers[1]
+    assert by_id["msg_2"]["response_text"] == answers[2]
+    assert by_id["chatcmpl-3"]["response_text"] == answers[3]

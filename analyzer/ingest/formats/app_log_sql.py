@@ -40,6 +40,9 @@ MAX_RAW_BRACKETS = 200  # stored JSON (metadata, parameters) nesting past tuning
 # ---------------------------------------------------------------------------------------------
 
 PART = {"type": V, "text": V, "refusal": V}
+# An answer's text parts keep their JSON (``text_of`` reads them): answers are often JSON themselves (JSON mode,
+# structured outputs), and as VARCHAR a string reading like an object could not be told from an object.
+ANSWER_PART = {**PART, "text": J}
 USAGE = {
     "prompt_tokens": J, "completion_tokens": J, "prompt_tokens_details": {"cached_tokens": J},
     "completion_tokens_details": {"reasoning_tokens": J}, "input_tokens": J, "output_tokens": J,
@@ -48,9 +51,9 @@ USAGE = {
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
-    "choices": [{"finish_reason": V, "message": {"content": V, "refusal": J, "tool_calls": J, "function_call": J}}],
-    "usage": USAGE, "output": [{"type": V, "content": [PART], "name": V, "arguments": J}],
-    "content": [{**PART, "name": V, "input": J}], "stop_reason": V,
+    "choices": [{"finish_reason": V, "message": {"content": J, "refusal": J, "tool_calls": J, "function_call": J}}],
+    "usage": USAGE, "output": [{"type": V, "content": [ANSWER_PART], "name": V, "arguments": J}],
+    "content": [{**ANSWER_PART, "name": V, "input": J}], "stop_reason": V,
     "instructions": J, "metadata": J, "user": J, "safety_identifier": J, "status_code": J, "request_id": J,
     **{p: J for p in RESPONSES_PARAMS},
 }
@@ -212,16 +215,19 @@ def time_of(j: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def parts_text(parts: str, *, refusals: bool) -> str:
-    """Text parts joined by newlines, empty ones dropped (refusal parts give their refusal)."""
-    pick = "case when p.type = 'refusal' and p.refusal is not null then p.refusal else p.text end" if refusals else "p.text"
+def parts_text(parts: str, *, refusals: bool, json_text: bool = False) -> str:
+    """Text parts joined by newlines, empty ones dropped (refusal parts give their refusal); ``json_text`` for parts
+    whose text is kept as JSON (``ANSWER_PART``)."""
+    text = text_of("p.text") if json_text else "p.text"
+    pick = f"case when p.type = 'refusal' and p.refusal is not null then p.refusal else {text} end" if refusals else text
     return f"array_to_string(list_filter(list_transform({parts}, lambda p: {pick}), lambda t: t is not null and t <> ''), {NL})"
 
 
-def parts_ok(parts: str, *, text_types: tuple | None = None) -> str:
+def parts_ok(parts: str, *, text_types: tuple | None = None, json_text: bool = False) -> str:
     """Every part is an object whose text fields are strings; with ``text_types``, only those types (Anthropic's
     blocks of other types become tool calls or images in Python)."""
-    each = f"(p.type is not null or p.text is not null) and {plain('p.text')} and {plain('p.refusal')} and {plain('p.type')}"
+    text_ok = f"(p.text is null or {is_string('p.text')})" if json_text else plain("p.text")
+    each = f"(p.type is not null or p.text is not null) and {text_ok} and {plain('p.refusal')} and {plain('p.type')}"
     if text_types is not None:
         kinds = ", ".join(f"'{k}'" for k in text_types)
         each += f" and (p.type in ({kinds}) or (p.type is null and p.text is not null))"
@@ -395,16 +401,18 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
     choices = field(r, "choices")
     calls = "c.message.tool_calls"
     refusal = f"case when {is_string('c.message.refusal')} then {text_of('c.message.refusal')} end"
-    reply = (f"case when coalesce(c.message.content, '') <> '' then {{'text': c.message.content, 'ok': true}}"
+    # The content is kept as JSON (an answer reading like JSON is still a string) and read once, as ``a``.
+    reply = (f"list_transform([{text_of('c.message.content')}], lambda a: case when coalesce(a, '') <> ''"
+             f" then {{'text': a, 'ok': true}}"
              f" when coalesce({refusal}, '') <> '' then {{'text': {refusal}, 'ok': true}}"
              f" when {truthy(calls)} then list_transform([{tool_calls_reply(calls)}], lambda w: {{'text': w,"
              f" 'ok': w is not null and not {truthy('c.message.function_call')}}})[1]"
-             f" else {{'text': '', 'ok': not {truthy('c.message.function_call')}}} end")
+             f" else {{'text': '', 'ok': not {truthy('c.message.function_call')}}} end)[1]")
     usage, usage_checks = usage_columns(field(r, "usage"), style="chat")
     family.add(
         parse={"t_src": field(r, "created")},
         derive={"replies": f"list_transform({choices}, lambda c: {reply})"},
-        checks=[f"list_bool_and(list_transform({choices}, lambda c: {plain('c.message.content')}))",
+        checks=[f"list_bool_and(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
                 "list_bool_and(list_transform(replies, lambda x: x.ok))",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
@@ -441,7 +449,7 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
     as Python serialises them."""
     items = field(r, "output")
     texts = (f"list_filter(list_transform(list_filter({items}, lambda o: o.type = 'message'),"
-             f" lambda o: {parts_text('o.content', refusals=True)}), lambda t: t <> '')")
+             f" lambda o: {parts_text('o.content', refusals=True, json_text=True)}), lambda t: t <> '')")
     calls = f"len(list_filter({items}, lambda o: o.type in ('function_call', 'custom_tool_call')))"
     calls_text, calls_ok = function_calls_reply(items)
     status_map = " ".join(f"when '{k}' then '{v}'" for k, v in RESPONSE_STATUS.items())
@@ -451,7 +459,7 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
     family.add(
         parse={"t_src": field(r, "created_at")},
         derive={"out_texts": texts},
-        checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content')} and {plain('o.type')}"
+        checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content', json_text=True)} and {plain('o.type')}"
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
                 lazy_or(f"len(out_texts) > 0 or {calls} = 0", calls_ok),
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
@@ -656,8 +664,8 @@ def anthropic_message(family: Family, r: str, keys: Keys) -> None:
                 f" and {escapes_alike('to_json(b.name)')} and {python_json_ok('b.input')}))")
     usage, usage_checks = usage_columns(field(r, "usage"), style="anthropic")
     family.add(
-        derive={"reply": parts_text(texts, refusals=False)},
-        checks=[f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), parts_ok(content),
+        derive={"reply": parts_text(texts, refusals=False, json_text=True)},
+        checks=[f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), parts_ok(content, json_text=True),
                 f"not list_contains(list_transform({content}, lambda b: b.type), 'document')",
                 lazy_or(f"reply <> '' or len({calls}) = 0", calls_ok), f"{field(r, 'error')} is null", *usage_checks],
         parse={"t_src": "null::json"},
