@@ -71,8 +71,10 @@ def content(rng):
     return var(rng, [text, text, "", None, [{"type": "text", "text": text}],
                      [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}],
                      [{"type": "refusal", "refusal": "no"}],
-                     json.dumps({"status": "shipped", "note": text}), "true", "-3"],  # strings that read like JSON
+                     json.dumps({"status": "shipped", "note": text}), "true", "-3",  # strings that read like JSON
+                     [{"type": "text", "text": json.dumps({"ticket": text})}], [{"type": "text", "text": "[1, 2]"}]],
                [12, {"type": "text", "text": text}, ["plain string part"], [{"type": "text", "text": {"value": text}}],
+                [{"type": "text", "text": 7}], [{"type": "text", "text": ["x"]}], [{"type": "text", "text": True}],
                 "[not a list]", "42", True, {"status": "shipped"}])
 
 
@@ -145,7 +147,8 @@ def function_call(rng, i):
 
 def responses_pair(rng, i):
     items = var(rng, [sentence(rng), [
-        {"role": "user", "content": pick(rng, sentence(rng), [{"type": "input_text", "text": sentence(rng)}],
+        {"role": "user", "content": pick(rng, sentence(rng), [{"type": "input_text", "text": sentence(rng)}], '{"ticket": 1}',
+                                         [{"type": "input_text", "text": var(rng, ['["a", "b"]'], [3, {"a": 1}])}],
                                          [{"type": "input_image", "image_url": "https://x/y.png"}], None)},
         {"type": "message", "role": "developer", "content": "Be brief."}]],
         ["[{\"role\": \"user\", \"content\": \"encoded\"}]", "  [spaced", "\n[x", ["a string item"], [{"type": "item_reference", "id": "x"}]])
@@ -192,9 +195,9 @@ def tool_result(rng, i):
 
 def anthropic_pair(rng, i):
     def blocks():
-        return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None],
+        return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None, [{"type": "text", "text": '{"ticket": 1}'}]],
                    [[{"type": "text", "text": sentence(rng)}, {"type": "image", "source": {"type": "url", "url": "https://x"}}],
-                    [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]])
+                    [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}], [{"type": "text", "text": 5}]])
     request = {"model": "claude-3-5-haiku-20241022", "max_tokens": 512,
                "messages": [{"role": "user", "content": blocks()}, *([{"role": "assistant", "content": blocks()}] if rng.random() < 0.3 else [])]}
     if rng.random() < 0.35:  # an agent's turn: the assistant called a tool, the user turn carries its result
@@ -437,3 +440,31 @@ def test_answers_that_are_json_take_the_sql_route(tmp_path, monkeypatch):
     assert by_id["resp_1"]["response_text"] == answers[1]
     assert by_id["msg_2"]["response_text"] == answers[2]
     assert by_id["chatcmpl-3"]["response_text"] == answers[3]
+
+
+def test_prompts_that_are_json_in_parts_take_the_sql_route(tmp_path, monkeypatch):
+    """A JSON document sent as the prompt, in a text part (chat, Claude) or as a Responses input item: SQL takes these
+    lines (Python took every one before) and stores the prompt as Python does."""
+    prompt = '{"ticket_id": "T-1", "body": "where is my parcel"}'
+    lines = []
+    for i in range(90):
+        if i % 3 == 0:
+            lines.append({"timestamp": 1746352800 + i, "request": {"model": "gpt-4o-mini", "messages": [
+                {"role": "user", "content": [{"type": "text", "text": prompt}]}]},
+                "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1746352800 + i, "model": "gpt-4o-mini",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Shipped."}, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 30, "completion_tokens": 2}}})
+        elif i % 3 == 1:
+            item = {"role": "user", "content": prompt if i % 2 else [{"type": "input_text", "text": prompt}]}
+            lines.append({"request": {"model": "gpt-4.1-mini", "input": [item]},
+                          "response": {"id": f"resp_{i}", "object": "response", "created_at": 1746352800 + i, "status": "completed",
+                                       "model": "gpt-4.1-mini-2025-04-14", "output": [
+                                           {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Shipped."}]}],
+                                       "usage": {"input_tokens": 30, "output_tokens": 2}}})
+        else:
+            lines.append({"timestamp": "2025-05-04T10:00:00Z", "request": {
+                "model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}]},
+                "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+                             "content": [{"type": "text", "text": "Shipped."}], "usage": {"input_tokens": 30, "output_tokens": 2}}})
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "json_prompts.jsonl", lines)
+    assert {by_id[k]["prompt_text"] for k in ("chatcmpl-0", "resp_1", "resp_4", "msg_2")} == {prompt}

@@ -223,10 +223,11 @@ def parts_text(parts: str, *, refusals: bool, json_text: bool = False) -> str:
     return f"array_to_string(list_filter(list_transform({parts}, lambda p: {pick}), lambda t: t is not null and t <> ''), {NL})"
 
 
-def parts_ok(parts: str, *, text_types: tuple | None = None, json_text: bool = False) -> str:
+def parts_ok(parts: str, *, text_types: tuple | None = None, json_text: bool = False, text_is_string: bool = False) -> str:
     """Every part is an object whose text fields are strings; with ``text_types``, only those types (Anthropic's
-    blocks of other types become tool calls or images in Python)."""
-    text_ok = f"(p.text is null or {is_string('p.text')})" if json_text else plain("p.text")
+    blocks of other types become tool calls or images in Python). ``json_text``: the text is kept as JSON;
+    ``text_is_string``: the caller has made sure it is a string (``strings_where_strings_belong``)."""
+    text_ok = f"(p.text is null or {is_string('p.text')})" if json_text else "true" if text_is_string else plain("p.text")
     each = f"(p.type is not null or p.text is not null) and {text_ok} and {plain('p.refusal')} and {plain('p.type')}"
     if text_types is not None:
         kinds = ", ".join(f"'{k}'" for k in text_types)
@@ -252,15 +253,23 @@ def message_texts(strings: str, parts: str, *, refusals: bool) -> str:
             f" lambda i: {{'role': coalesce({strings}[i].role, {parts}[i].role), 'text': {text}}})")
 
 
+def strings_where_strings_belong(raw: str) -> str:
+    """The JSON text of a conversation (which DuckDB writes compact) holds no ``"content":`` followed by an object,
+    boolean or number and no ``"text":`` followed by anything but a string or null: every content is a string, null or
+    a list, every part's text a string, so a content or text that reads like JSON (a tool result, a JSON prompt) is a
+    string. One scan of the text instead of a test of every value."""
+    return f"not regexp_matches({raw}, '\"content\":[{{tf0-9-]|\"text\":[\\[{{tf0-9-]')"
+
+
 def contents_ok(raw: str, strings: str, parts: str, *, text_types: tuple | None = None) -> str:
-    """Every content is a string, null or a parts list SQL reads (no objects, numbers or booleans). The list's own
-    text says which: no ``"content":`` is followed by an object, boolean or number, so a string content that reads like
-    JSON (a tool result) is a string. A content the strings parse gives starting with ``[`` is a list unless the
+    """Every content is a string, null or a parts list SQL reads (no objects, numbers or booleans), told by
+    ``strings_where_strings_belong``. A content the strings parse gives starting with ``[`` is a list unless the
     parts parse read it: left to Python."""
-    return (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
+    return (f"(starts_with({raw}, '[') and {strings_where_strings_belong(raw)}"
             f" and ({strings} is null or list_bool_and(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
             f" or m.content is null or not starts_with(m.content, '['))))"
-            f" and ({parts} is null or list_bool_and(list_transform({parts}, lambda m: {parts_ok('m.content', text_types=text_types)}))))")
+            f" and ({parts} is null or list_bool_and(list_transform({parts}, lambda m:"
+            f" {parts_ok('m.content', text_types=text_types, text_is_string=True)}))))")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,15 +536,16 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     user, user_check = user_of(q)
     kind = _item("its", "ip", "type")
     message_ok = (f"coalesce(its[i].role, ip[i].role) is not null"
-                  f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or {plain('its[i].content')})"
-                  f" and {parts_ok('ip[i].content')}")
+                  f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or its[i].content is null"
+                  f" or not starts_with(its[i].content, '['))"
+                  f" and {parts_ok('ip[i].content', text_is_string=True)}")
     call_ok = (f"{plain(_item('its', 'ip', 'call_id'))} and {plain(_item('its', 'ip', 'name'))}"
                f" and its[i].content is null and ip[i].content is null")
     output = _item("its", "ip", "output")
     output_ok = f"{plain(_item('its', 'ip', 'call_id'))} and ({output} is null or {is_string(output)})"
     each = (f"case coalesce({kind}, 'message') when 'message' then {message_ok} when 'function_call' then {call_ok}"
             f" when 'function_call_output' then {output_ok} else false end")
-    items_ok = (f"(starts_with({raw}, '[') and not regexp_matches({raw}, '\"content\":[{{tf0-9-]')"
+    items_ok = (f"(starts_with({raw}, '[') and {strings_where_strings_belong(raw)}"
                 f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
     with_calls = f"starts_with({raw}, '[') and contains({raw}, '\"type\":\"function_call')"
     system_turns = f"(case when coalesce({text_of(instructions)}, '') <> '' then 1 else 0 end)"
