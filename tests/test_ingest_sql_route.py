@@ -42,7 +42,8 @@ def maybe(rng, p, value):
 def timestamp(rng):
     return var(rng, [1746352800, 1746352800.25, 1746352800123, 1746352800123456, "2025-05-04T10:00:00Z",
                      "2025-05-04T12:00:00+02:00", "2025-05-04 10:00:00.5", "1746352800", "2025-05-04T10:00:00.123456Z",
-                     "2025-05-04T10:00:00.25z", "2025-05-04 10:00:00"],
+                     "2025-05-04T10:00:00.25z", "2025-05-04 10:00:00", 1746352800.1234567, 1746352800123.4565, "1746352800.5000005",
+                     "2025-05-04T10:00:00.123456789Z", "2025-05-04T10:00:00.1234567+02:00"],
                ["2025-05-04T10:00:00.1234567Z", "2025-05-04", "yesterday", "", None, 0, "9999-12-31T00:00:00Z"])
 
 
@@ -304,8 +305,8 @@ def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_pa
     stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    # About half the generated lines carry an odd value somewhere (Python's), so the share varies around 0.5 by seed.
-    assert len(stored[True][1]) > 400 and sql_share > 0.45, sql_share
+    # About half the generated lines carry an odd value somewhere (Python's), so the share varies around 0.45-0.5 by seed.
+    assert len(stored[True][1]) > 400 and sql_share > 0.4, sql_share
     # Stated sample rates land the same way on both routes: fractions as given, whole numbers as 1 in N.
     assert {r["sample_rate"] for r in stored[True][1]} >= {0.02, 0.5, 1.0, 0.1}
     # Anthropic cache writes kept an hour are counted apart on both routes (they are priced higher).
