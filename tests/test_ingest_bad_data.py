@@ -13,13 +13,14 @@ from analyzer.db import connect, dicts, scalar
 from analyzer.errors import PlanError
 from analyzer.ingest import ingest_paths
 from analyzer.status import status_summary
+from helpers import route_neutral
 
 
 def on_both_routes(tmp_path, path):
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
+        summary = route_neutral(ingest_paths(con, [str(path)], fast=fast))
         stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
                         dicts(con, "select source_line, reason from rejects order by source_line"))
         con.close()

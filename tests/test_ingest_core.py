@@ -17,6 +17,7 @@ from analyzer.ingest import ingest_paths
 from analyzer.ingest.formats import FORMATS
 from analyzer.ingest.records import Reject, sql_stable_id, stable_id
 from analyzer.ingest.sources import SourceFile
+from helpers import route_neutral
 
 
 def completion(i, content="billing", model="gpt-4o-mini-2024-07-18"):
@@ -119,8 +120,8 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
     results = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
-        again = ingest_paths(con, [str(overlap)], fast=fast)
+        summary = route_neutral(ingest_paths(con, [str(path)], fast=fast))
+        again = route_neutral(ingest_paths(con, [str(overlap)], fast=fast))
         results[fast] = (summary, again, dicts(con, "select * exclude (ingested_at) from requests order by id"),
                          dicts(con, "select source_line, reason from rejects order by source_line"))
         con.close()
@@ -135,7 +136,7 @@ def on_both_routes(tmp_path, path):
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
+        summary = route_neutral(ingest_paths(con, [str(path)], fast=fast))
         stored[fast] = (summary, dicts(con, "select * exclude (ingested_at) from requests order by id"),
                         dicts(con, "select source_line, reason, excerpt from rejects order by source_line"))
         con.close()
@@ -200,7 +201,7 @@ def test_a_file_that_repeats_an_id_is_read_again_in_chunks_with_the_right_checks
     for fast in (True, False):
         con = connect(str(tmp_path / f"{fast}.duckdb"))
         seen.clear()
-        summary = ingest_paths(con, [str(path)], fast=fast, progress=True)
+        summary = route_neutral(ingest_paths(con, [str(path)], fast=fast, progress=True))
         assert sum(seen) == path.stat().st_size
         assert scalar(con, "select sha256 from ingested_files") == hashlib.sha256(path.read_bytes()).hexdigest()
         assert scalar(con, "select count(*) - count(distinct id) from requests") == 0  # no call stored twice
@@ -402,7 +403,7 @@ JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected"
              "s3_bodies"}  # Bedrock bodies beside the log (ingest/s3_bodies.py)
 FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped",
              "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note",
-             "sample_rates", "spend_scaled_usd", "s3_bodies"}
+             "sample_rates", "spend_scaled_usd", "s3_bodies", "lines_to_python"}
 
 
 def test_cli_json_contract_and_stdin(tmp_path, db_path, fixtures):

@@ -11,7 +11,7 @@ from analyzer.ingest import ingest_paths
 from analyzer.ingest.formats import load_all
 from analyzer.ingest.sources import SourceFile
 from conftest import EVAL_SOURCES, eval_source
-from helpers import stored_requests
+from helpers import stored_requests, route_neutral
 
 
 def by_line(con, path):
@@ -211,7 +211,7 @@ def test_fast_route_and_python_route_store_identical_rows(tmp_path, fixtures):
     stored = {}
     for fast in (True, False):
         con = connect(str(tmp_path / f"fast_{fast}.duckdb"))
-        summary = ingest_paths(con, paths, fast=fast)
+        summary = route_neutral(ingest_paths(con, paths, fast=fast))
         stored[fast] = (
             summary,
             dicts(con, "select * exclude (ingested_at) from requests order by id"),
@@ -235,7 +235,8 @@ def test_fast_route_takes_the_common_lines_and_leaves_the_rest_to_python(con, fi
         return original(number, line, ctx, src)
 
     monkeypatch.setattr(fmt, "parse_line", spy)
-    ingest_paths(con, [str(fixtures / "openai" / "chat_pairs_variants.jsonl")])
+    summary = ingest_paths(con, [str(fixtures / "openai" / "chat_pairs_variants.jsonl")])
+    assert summary["files"][0]["lines_to_python"] == len(set(routed)) > 0  # --json says how many lines took the slow way
     # a plain pair, one whose content is a parts list and an answer that reads like a list are handled in SQL
     assert not {1, 2, 5} & set(routed)
     assert 6 in routed  # tokens given as strings

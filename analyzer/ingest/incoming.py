@@ -48,6 +48,9 @@ class FileResult:
     joined_into: list[str] = field(default_factory=list)
     note: str | None = None
     s3_bodies: dict | None = None  # Bedrock records whose bodies are objects beside the log (s3_bodies.FileBodies)
+    # A file the SQL route read: how many of its lines the Python parser took (shapes SQL does not read exactly,
+    # malformed lines); None for files the SQL route did not read.
+    lines_to_python: int | None = None
 
 
 def json_normalised(col: str) -> str:

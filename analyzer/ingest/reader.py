@@ -151,12 +151,17 @@ class FileReader:
             yield from (np.flatnonzero(left) + low).tolist()
 
     def python_route(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        result = self.results[src.display]
         for item in parser.parse(src, self.ctx):
+            if result.lines_to_python is not None:  # a file the SQL route handed over whole: one record a line
+                result.lines_to_python += 1
             self.take(item, src, fmt_name, seq_base)
 
     def parse_lines(self, parser, rows, src: SourceFile, fmt_name: str, seq_base: int) -> None:
         """Lines ``(line_no, text)`` of an Arrow table through the format's ``parse_line``."""
+        result = self.results[src.display]
         for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
             line = text.rstrip("\r\n")
             if line.strip():
+                result.lines_to_python = (result.lines_to_python or 0) + 1
                 self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)

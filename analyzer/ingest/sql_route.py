@@ -127,6 +127,7 @@ class SqlRoute:
                        "stamp": reader.incoming.run_stamp}
 
     def run(self) -> None:
+        self.result.lines_to_python = 0
         try:
             done = self.whole_file()
             if done is None:  # the first lines hold no call SQL reads: the file is the Python parser's

@@ -47,6 +47,7 @@ def file_entry(result: FileResult, stats: dict) -> dict:
     entry["joined_into"] = sorted(result.joined_into)
     entry["note"] = result.note
     entry["s3_bodies"] = result.s3_bodies
+    entry["lines_to_python"] = result.lines_to_python
     return entry
 
 
