@@ -497,7 +497,7 @@ def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) 
     for those rows, as the expression a column and a check evaluate lazily."""
     echo = params_json(r, keys.of(RESPONSES_PARAMS))
     family.columns["params_json"] = echo if request_params is None else f"coalesce({request_params}, {echo})"
-    check = shallow(echo) if request_params is None else f"(case when {request_params} is not null then true else {shallow(echo)} end)"
+    check = shallow(echo) if request_params is None else lazy_or(f"{request_params} is not null", shallow(echo))
     family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
 
 
@@ -880,8 +880,6 @@ def _layer(families: list[Family], attribute: str) -> str:
 def used_spec(spec: dict, sql: str) -> dict:
     """``spec`` cut down to the fields ``sql`` reads (``j."a"."b"``): DuckDB's JSON transform costs about the same for
     every field a structure declares, found or not, so a statement declares only what it uses."""
-    import re
-
     used: dict = {}
     for path in re.findall(r'\bj((?:\."[^"]+")+)', sql):
         node = used
