@@ -1,9 +1,9 @@
 """Which realistic line shapes the SQL route takes: lines of shapes apps log that the benchmark matrix does not
-generate (JSON mode, reasoning models, gateways' extra keys, loggers' envelopes, other time notations), ingested
+generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' envelopes, other time notations), ingested
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape, 3,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (thirteen), 3,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Each line of every shape is valid and lands on either route; a shape with many lines to Python is a shape the SQL
@@ -102,6 +102,15 @@ def claude_thinking(rng, i):
                                                 {"type": "text", "text": words(rng, 15)}], usage)}
 
 
+def claude_images(rng, i):
+    """Claude vision calls: an image (from a URL or base64) beside the question."""
+    image = ({"type": "image", "source": {"type": "url", "url": f"https://cdn.example.com/{i}.png"}} if i % 2 else
+             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo" * 40}})
+    return {"ts": T0 + i, "request": {"model": "claude-sonnet-4-5", "max_tokens": 300, "messages": [
+        {"role": "user", "content": [image, {"type": "text", "text": words(rng, 10)}]}]},
+        "response": claude_message(rng, i, [{"type": "text", "text": words(rng, 8)}])}
+
+
 def python_time_time(rng, i):
     """A Python app's log of Claude calls stamped with time.time() (seven decimals; Claude's answer has no time)."""
     row = claude_thinking(rng, i)
@@ -158,7 +167,8 @@ def input_output_keys(rng, i):
     return {"ts": T0 + i, "input": chat_request(rng), "output": chat_completion(rng, i, "gpt-4o-mini-2024-07-18", words(rng, 5)), "latency_ms": 400}
 
 
-SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, python_time_time,
+SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
+                                   python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
                                    tool_parts_and_names, input_output_keys)}
 

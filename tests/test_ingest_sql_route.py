@@ -196,8 +196,13 @@ def tool_result(rng, i):
 
 def anthropic_pair(rng, i):
     def blocks():
-        return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None, [{"type": "text", "text": '{"ticket": 1}'}]],
-                   [[{"type": "text", "text": sentence(rng)}, {"type": "image", "source": {"type": "url", "url": "https://x"}}],
+        url_image = {"type": "image", "source": {"type": "url", "url": "https://x/cat.png"}}
+        data_image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+        return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None, [{"type": "text", "text": '{"ticket": 1}'}],
+                         [url_image, {"type": "text", "text": sentence(rng)}], [data_image], [{"type": "text", "text": "a"}, url_image, data_image]],
+                   [[{"type": "image", "source": {"type": "file", "file_id": "f1"}}], [{"type": "image", "source": {"type": "base64", "data": "x"}}],
+                    [{"type": "image", "source": "https://x"}],
+                    [{"type": "text", "text": sentence(rng)}, {"type": "image", "source": {"type": "url", "url": "https://x"}}],
                     [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}], [{"type": "text", "text": 5}]])
     request = {"model": "claude-3-5-haiku-20241022", "max_tokens": 512,
                "messages": [{"role": "user", "content": blocks()}, *([{"role": "assistant", "content": blocks()}] if rng.random() < 0.3 else [])]}
@@ -473,3 +478,22 @@ def test_prompts_that_are_json_in_parts_take_the_sql_route(tmp_path, monkeypatch
                              "content": [{"type": "text", "text": "Shipped."}], "usage": {"input_tokens": 30, "output_tokens": 2}}})
     by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "json_prompts.jsonl", lines)
     assert {by_id[k]["prompt_text"] for k in ("chatcmpl-0", "resp_1", "resp_4", "msg_2")} == {prompt}
+
+
+def test_claude_images_take_the_sql_route(tmp_path, monkeypatch):
+    """Claude vision calls: image blocks (from a URL or base64) beside the text. SQL takes these lines (Python took every
+    one before) and writes the conversation as Python does: the message as a parts list, its text then the images
+    as image_url parts (base64 as a data URL)."""
+    lines = []
+    for i in range(60):
+        image = ({"type": "image", "source": {"type": "url", "url": f"https://x/{i}.png"}} if i % 2 else
+                 {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQ"}})
+        lines.append({"ts": 1746352800 + i, "request": {"model": "claude-sonnet-4-5", "max_tokens": 300, "system": "Describe images.",
+                                                         "messages": [{"role": "user", "content": [image, {"type": "text", "text": f"Picture {i}?"}]}]},
+                      "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                                   "content": [{"type": "text", "text": "A cat."}], "usage": {"input_tokens": 900, "output_tokens": 5}}})
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "claude_images.jsonl", lines)
+    assert json.loads(by_id["msg_0"]["messages_json"]) == [
+        {"role": "system", "content": "Describe images."},
+        {"role": "user", "content": [{"type": "text", "text": "Picture 0?"}, {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}}]}]
+    assert by_id["msg_1"]["prompt_text"] == "Picture 1?"

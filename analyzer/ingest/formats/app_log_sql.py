@@ -571,7 +571,8 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
 
 
 ANTHROPIC_TEXT_BLOCKS = ("text", "thinking", "redacted_thinking")
-ANTHROPIC_BLOCK = {**PART, "id": V, "name": V, "input": J, "tool_use_id": V, "content": J}
+ANTHROPIC_BLOCK = {**PART, "id": V, "name": V, "input": J, "tool_use_id": V, "content": J,
+                   "source": {"type": V, "url": V, "media_type": V, "data": V}}
 ANTHROPIC_MESSAGE_PARTS = [{"role": V, "content": [ANTHROPIC_BLOCK]}]
 RESULT_BLOCKS = '[{"type": "VARCHAR", "text": "VARCHAR"}]'
 
@@ -617,9 +618,34 @@ def anthropic_messages_json(strings: str, parts: str, texts: str) -> str:
     return f"flatten(list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: {one}))"
 
 
+def images_ok(parts: str) -> str:
+    """Image blocks SQL writes as ``anthropic.to_chat_messages`` does: from a URL, or base64 data with its media
+    type (other sources are left to Python)."""
+    each = (f"b.type is distinct from 'image' or (b.source.type = 'url' and b.source.url is not null and {plain('b.source.url')})"
+            f" or (b.source.type = 'base64' and b.source.media_type is not null and b.source.data is not null"
+            f" and {plain('b.source.media_type')} and {plain('b.source.data')})")
+    return (f"({parts} is null or list_bool_and(list_transform({parts}, lambda m: m.content is null"
+            f" or list_bool_and(list_transform(m.content, lambda b: {each})))))")
+
+
+def anthropic_messages_json_with_images(strings: str, parts: str, texts: str) -> str:
+    """``anthropic.to_chat_messages`` for conversations with images (and no tool blocks), message by message: a
+    message with images holds a parts list, its text (when there is any) then the images as ``image_url`` parts."""
+    role = f"coalesce({strings}[i].role, {parts}[i].role)"
+    images = f"list_filter({parts}[i].content, lambda b: b.type = 'image')"
+    url = "case when b.source.type = 'url' then b.source.url else 'data:' || b.source.media_type || ';base64,' || b.source.data end"
+    image_parts = f"list_transform({images}, lambda b: to_json({{'type': 'image_url', 'image_url': {{'url': {url}}}}})::varchar)"
+    text_part = f"case when {texts}[i].text <> '' then [to_json({{'type': 'text', 'text': {texts}[i].text}})::varchar] else [] end"
+    listed = f"'{{\"role\":' || to_json({role}) || ',\"content\":[' || array_to_string({text_part} || {image_parts}, ',') || ']}}'"
+    one = (f"case when coalesce(len({images}), 0) = 0 then to_json({{'role': {role}, 'content': {texts}[i].text}})::varchar"
+           f" else {listed} end")
+    return f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: {one})"
+
+
 def anthropic_request(family: Family, q: str, keys: Keys) -> None:
-    """A Messages API request (``anthropic.request_fields``): contents as strings or blocks (text, thinking, tool
-    calls and tool results), ``system`` as a string or text blocks."""
+    """A Messages API request (``anthropic.request_fields``): contents as strings or blocks (text, thinking, images,
+    tool calls and tool results; images beside tool blocks are left to Python), ``system`` as a string or text
+    blocks."""
     raw, system = field(q, "messages"), field(q, "system")
     strings, parts = contents_parsed(raw, MESSAGES, ANTHROPIC_MESSAGE_PARTS)
     blocks = f"case when starts_with({system}, '[') then from_json({system}, {struct_type([PART])}) end"
@@ -627,14 +653,15 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
                    f" else {parts_text('sysb', refusals=False)} end, '')")
     user = f"json_extract({field(q, 'metadata')}, '$.user_id')"
     with_tools = f"contains({raw}, '\"type\":\"tool_')"
+    with_images = f"contains({raw}, '\"type\":\"image\"')"
     system_json = "case when asystem is not null then [to_json({'role': 'system', 'content': asystem})::varchar] else [] end"
     family.add(
         parse={"ams": strings, "amp": parts, "sysb": blocks},
         derive={"atexts": message_texts("ams", "amp", refusals=False), "asystem": system_text,
                 "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
         checks=[
-            contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result")),
-            lazy_or(f"not {with_tools}", tool_blocks_ok("amp")),
+            contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result", "image")),
+            lazy_or(f"not {with_tools}", tool_blocks_ok("amp")), lazy_or(f"not {with_images}", images_ok("amp")),
             f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
             f"({system} is null or ({is_string(system)} and {not_list_text(system)})"
             f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
@@ -646,6 +673,8 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
             "prompt_text": "coalesce(list_filter(atexts, lambda m: m.role = 'user' and m.text <> '')[-1].text, '')",
             "messages_json": (f"case when {with_tools} then '[' || array_to_string({system_json}"
                               f" || {anthropic_messages_json('ams', 'amp', 'atexts')}, ',') || ']'"
+                              f" when {with_images} then '[' || array_to_string({system_json}"
+                              f" || {anthropic_messages_json_with_images('ams', 'amp', 'atexts')}, ',') || ']'"
                               " else to_json(case when asystem is not null then [{'role': 'system', 'content': asystem}] else [] end"
                               " || list_transform(atexts, lambda m: {'role': m.role, 'content': m.text}))::varchar end"),
             "params_json": "req_params", "user_id": text_of(user),
