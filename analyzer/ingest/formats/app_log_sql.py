@@ -405,7 +405,7 @@ def tool_calls_reply(raw: str) -> str:
     with id, type, name and string arguments, nothing else): their compact JSON must be the logged text itself, and
     no string in it may hold an escaped control character (Python and DuckDB escape those differently). NULL for
     any other shape, which Python serialises. The calls are parsed once (a one-element list carries them)."""
-    exact = f"{raw} = {tool_calls_text('p', separators=(',', ':'))} and not regexp_matches({raw}, '\\\\[ubf]')"
+    exact = f"{raw} = {tool_calls_text('p', separators=(',', ':'))} and {escapes_alike(raw)}"
     written = (f"list_transform([from_json({raw}, '{TOOL_CALL}')], lambda p: case when {exact}"
                f" then {tool_calls_text('p', separators=(', ', ': '))} end)[1]")
     return f"case when starts_with({raw}, '[{{') then {written} end"
@@ -585,6 +585,12 @@ def tool_result_text(b: str) -> str:
     return f"case when {b}.content is null then '' when {is_string(f'{b}.content')} then {text_of(f'{b}.content')} else {listed} end"
 
 
+def every_block(parts: str, each: str) -> str:
+    """``each`` (over ``b``) holds for every block of every message of the parts parse."""
+    return (f"({parts} is null or list_bool_and(list_transform({parts}, lambda m: m.content is null"
+            f" or list_bool_and(list_transform(m.content, lambda b: {each})))))")
+
+
 def tool_blocks_ok(parts: str) -> str:
     """Tool calls and tool results SQL writes as ``anthropic.to_chat_messages`` does: ids and names as text, an input
     Python's json.dumps writes as ``python_json`` does, a result's content a string or text (and image) blocks; no
@@ -594,8 +600,7 @@ def tool_blocks_ok(parts: str) -> str:
                  f" and {plain('x.text')}))))")
     each = (f"case b.type when 'tool_use' then {plain('b.id')} and {plain('b.name')} and {python_json_ok('b.input')}"
             f" when 'tool_result' then {plain('b.tool_use_id')} and {result_ok} when 'image' then false else true end")
-    return (f"({parts} is null or list_bool_and(list_transform({parts}, lambda m: m.content is null"
-            f" or list_bool_and(list_transform(m.content, lambda b: {each})))))")
+    return every_block(parts, each)
 
 
 def anthropic_messages_json(strings: str, parts: str, texts: str) -> str:
@@ -624,8 +629,7 @@ def images_ok(parts: str) -> str:
     each = (f"b.type is distinct from 'image' or (b.source.type = 'url' and b.source.url is not null and {plain('b.source.url')})"
             f" or (b.source.type = 'base64' and b.source.media_type is not null and b.source.data is not null"
             f" and {plain('b.source.media_type')} and {plain('b.source.data')})")
-    return (f"({parts} is null or list_bool_and(list_transform({parts}, lambda m: m.content is null"
-            f" or list_bool_and(list_transform(m.content, lambda b: {each})))))")
+    return every_block(parts, each)
 
 
 def anthropic_messages_json_with_images(strings: str, parts: str, texts: str) -> str:
