@@ -158,10 +158,13 @@ class FileReader:
             self.take(item, src, fmt_name, seq_base)
 
     def parse_lines(self, parser, rows, src: SourceFile, fmt_name: str, seq_base: int) -> None:
-        """Lines ``(line_no, text)`` of an Arrow table through the format's ``parse_line``."""
-        result = self.results[src.display]
+        """Lines ``(line_no, text)`` of an Arrow table through the format's ``parse_line`` (the SQL route's leftovers,
+        counted in ``lines_to_python``)."""
+        parsed = 0
         for number, text in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
             line = text.rstrip("\r\n")
             if line.strip():
-                result.lines_to_python = (result.lines_to_python or 0) + 1
+                parsed += 1
                 self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)
+        result = self.results[src.display]
+        result.lines_to_python = (result.lines_to_python or 0) + parsed
