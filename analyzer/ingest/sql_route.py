@@ -24,7 +24,7 @@ from . import tuning
 from .coerce import COLUMNS, EARLIEST, FUTURE_SLACK
 from .priced import price_stored, priced_select
 from .reader import LINE_SEQ, FileReader
-from .formats.app_log_sql import KEYS_SQL
+from .formats.app_log_sql import KEYS_SQL, TOP_KEYS_SQL
 from .sources import LineIndex, SourceFile, prefetch
 
 EXTRACTED = "_ingest_extracted"  # the careful way's table: lines SQL understood, not yet stored
@@ -178,13 +178,29 @@ class SqlRoute:
             return True
         self.con.register("_lines", lines.slice(0, tuning.PROBE_LINES))
         try:
-            found = [name for name, count in self.execute(self.parser.fast_families(), {}, fetch="rows") if name and count]
+            pair, found = self._families_found()
             present = frozenset(row[0] for row in self.execute(KEYS_SQL, {}, fetch="rows") if row[0] is not None)
         finally:
             self.con.unregister("_lines")
         if found:
-            self.select = self.parser.fast_select(self.src, found, present)
+            self.select = self.parser.fast_select(self.src, found, present, *pair)
         return bool(found)
+
+    def _families_found(self) -> tuple[tuple, list[str]]:
+        """(pair keys, families) that read most of the first lines: the usual ``request``/``response`` pairs and bare
+        calls, or a pair under other keys (``req``/``resp``, ``input``/``output``...) when the lines use one."""
+        def found(*pair) -> tuple[int, list[str]]:
+            counts = [(name, count) for name, count in self.execute(self.parser.fast_families(*pair), {}, fetch="rows")
+                      if name and count]
+            return sum(count for _, count in counts), [name for name, _ in counts]
+
+        best: tuple = ((), *found())
+        if hasattr(self.parser, "fast_pairs"):
+            for pair in self.parser.fast_pairs(self.execute(TOP_KEYS_SQL, {}, fetch="rows"))[:1]:
+                lines, names = found(pair)
+                if lines > best[1]:
+                    best = ((pair,), lines, names)
+        return best[0], best[2]
 
     def _named(self, *names: str) -> dict:
         return {name: self.params[name] for name in names}

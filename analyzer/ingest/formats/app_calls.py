@@ -131,7 +131,25 @@ def app_log_records(src):
 # ---------------------------------------------------------------------------------------------
 
 
-class OpenAIApp:
+class AppLogStatements:
+    """The SQL route's statements (``app_log_sql``) of the app-log formats."""
+
+    def fast_select(self, src=None, families=None, present=None, pair=app_log_sql.DEFAULT_PAIR) -> str:
+        """The statement for these families of logged call (default: all), reading the optional keys ``present``
+        (default: all) and the request/response pair under ``pair``'s keys."""
+        return app_log_sql.APP_LOGS.select(families, present, pair)
+
+    def fast_families(self, pair=app_log_sql.DEFAULT_PAIR) -> str:
+        """A statement counting the lines of each family, to pick the ones a file needs."""
+        return app_log_sql.APP_LOGS.probe(pair)
+
+    def fast_pairs(self, top_keys) -> list[tuple[str, str]]:
+        """Other pair keys than ``request``/``response`` that lines with these top-level keys (rows of
+        ``app_log_sql.TOP_KEYS_SQL``) use, most lines first."""
+        return app_log_sql.alias_pairs(top_keys)
+
+
+class OpenAIApp(AppLogStatements):
     """App logs of OpenAI calls (pairs or bare objects), one JSON object per line or a JSON document."""
 
     name = "openai"
@@ -189,17 +207,9 @@ class OpenAIApp:
             return "it looks like an OpenAI request log, but its records name no model"
         return None
 
-    def fast_select(self, src=None, families=None, present=None) -> str:
-        """The SQL route's statement (``app_log_sql``) for these families of logged call (default: all), reading
-        the optional keys ``present`` (default: all)."""
-        return app_log_sql.APP_LOGS.select(families, present)
-
-    def fast_families(self) -> str:
-        """A statement counting the lines of each family, to pick the ones a file needs."""
-        return app_log_sql.APP_LOGS.probe()
 
 
-class AnthropicApp:
+class AnthropicApp(AppLogStatements):
     """App logs of Messages API calls (pairs or bare Messages), one JSON object per line or a JSON document."""
 
     name = "anthropic"
@@ -230,11 +240,6 @@ class AnthropicApp:
     def parse(self, src, ctx):
         yield from app_log_records(src)
 
-    def fast_select(self, src=None, families=None, present=None) -> str:
-        return app_log_sql.APP_LOGS.select(families, present)
-
-    def fast_families(self) -> str:
-        return app_log_sql.APP_LOGS.probe()
 
 
 OPENAI_APP = register(OpenAIApp())

@@ -26,6 +26,8 @@ from .app_log import (
     COST_KEYS,
     DURATION_MS_KEYS,
     DURATION_S_KEYS,
+    REQUEST_KEYS,
+    RESPONSE_KEYS,
     RESPONSES_PARAMS,
     TIME_KEYS,
     USER_KEYS,
@@ -69,6 +71,31 @@ LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
     **{k: J for k in PAIR_ALIASES + ENVELOPE if k not in ("status",)},
 }
+DEFAULT_PAIR = ("request", "response")
+
+
+def line_spec(pair: tuple[str, str]) -> dict:
+    """``LINE`` with the request and response read under the keys of ``pair`` (``req``/``resp``, ``input``/``output``...)."""
+    return LINE if pair == DEFAULT_PAIR else {**LINE, pair[0]: REQUEST, pair[1]: RESPONSE}
+
+
+# The keys at the top of each line, for ``alias_pairs``.
+TOP_KEYS_SQL = "select try(json_keys(text)) as keys, count(*) from _lines group by all"
+
+
+def alias_pairs(rows) -> list[tuple[str, str]]:
+    """The request/response keys other than ``request``/``response`` that lines with these top-level keys pair, as
+    ``app_log.pair_sides`` picks them (the first key of each side present), most lines first."""
+    counts: dict[tuple[str, str], int] = {}
+    for keys, count in rows:
+        keys = set(keys or ())
+        request = next((k for k in REQUEST_KEYS if k in keys), None)
+        response = next((k for k in RESPONSE_KEYS if k in keys), None)
+        if request and response and (request, response) != DEFAULT_PAIR:
+            counts[(request, response)] = counts.get((request, response), 0) + count
+    return sorted(counts, key=lambda pair: -counts[pair])
+
+
 MESSAGES = [{"role": V, "content": V}]
 MESSAGE_PARTS = [{"role": V, "content": [PART]}]
 ITEM_CALL = {"call_id": V, "name": V, "arguments": J, "output": J}  # function_call / function_call_output items
@@ -313,8 +340,9 @@ class Keys:
     first lines use (each key a statement declares costs its JSON transform on every line). The keys left out are
     ``dropped``; the statement then leaves to Python any line that has one of them."""
 
-    def __init__(self, present: frozenset | None = None):
+    def __init__(self, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR):
         self.present = present
+        self.pair = pair  # the keys of the request and the response
         self.dropped: set[str] = set()
         self.family: Family | None = None  # the family being built: its own dropped keys are kept apart
 
@@ -797,12 +825,24 @@ def _pair_model(r: str, q: str) -> str:
     return f"coalesce({field(r, 'model')}, {field(q, 'model')}, case when {plain(top)} then {top} end)"
 
 
+def _no_earlier_pair_keys(pair: tuple[str, str]) -> str:
+    """The line has none of the keys ``pair_sides`` would take before ``pair``'s (anywhere, as a key: a repeat
+    nested deeper leaves the line to Python too)."""
+    earlier = REQUEST_KEYS[:REQUEST_KEYS.index(pair[0])] + RESPONSE_KEYS[:RESPONSE_KEYS.index(pair[1])]
+    return f"not regexp_matches(text, '\"({'|'.join(earlier)})\"\\s*:')" if earlier else "true"
+
+
 def app_log_families(keys: Keys) -> list[Family]:
+    """The families of ``keys.pair``: pairs under other keys than ``request``/``response`` and bare calls are read
+    by statements of their own, since a key such as ``output`` is a pair's side in one and a Responses object's
+    list in the other."""
     j = "j"
-    q, r = field(j, "request"), field(j, "response")
+    q, r = field(j, keys.pair[0]), field(j, keys.pair[1])
+    aliased = keys.pair != DEFAULT_PAIR
+    known = _side_known(q, r) + (f" and {_no_earlier_pair_keys(keys.pair)}" if aliased else "")
     not_anthropic_request = f"{field(q, 'anthropic_version')} is null and {field(q, 'system')} is null"
 
-    chat = Family("chat pair", f"{_side_known(q, r)} and {field(r, 'choices')} is not null"
+    chat = Family("chat pair", f"{known} and {field(r, 'choices')} is not null"
                   f" and {field(r, 'object')} is distinct from 'response' and {field(q, 'messages')} is not null"
                   f" and {not_anthropic_request} and not ({field(r, 'id')} like 'msg\\_%' escape '\\'"
                   f" and {field(r, 'content')} is not null)")
@@ -811,7 +851,7 @@ def app_log_families(keys: Keys) -> list[Family]:
     chat_request(chat, q, keys)
     chat.add(columns={"provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
-    responses = Family("responses pair", f"{_side_known(q, r)} and {field(r, 'object')} = 'response'"
+    responses = Family("responses pair", f"{known} and {field(r, 'object')} = 'response'"
                        f" and {field(r, 'choices')} is null and {field(r, 'type')} is null and {field(q, 'input')} is not null"
                        f" and {field(q, 'messages')} is null and {not_anthropic_request}")
     keys.family = responses
@@ -822,15 +862,16 @@ def app_log_families(keys: Keys) -> list[Family]:
     responses.add(columns={**merged, "provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
     echo_params(responses, r, keys, "req_params")
 
-    anthropic = Family("anthropic pair", f"{_side_known(q, r)} and {field(r, 'type')} = 'message'"
+    anthropic = Family("anthropic pair", f"{known} and {field(r, 'type')} = 'message'"
                        f" and {field(r, 'choices')} is null and {field(r, 'content')} is not null and {field(q, 'messages')} is not null")
     keys.family = anthropic
     anthropic_message(anthropic, r, keys)
     anthropic_request(anthropic, q, keys)
     anthropic.add(columns={"provider": "'anthropic'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
-    families = [chat, responses, anthropic]
-    for name, builder, condition, provider in (
+    # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
+    families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
+    for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
         ("responses object", responses_object, f"{field(j, 'object')} = 'response'", "openai"),
         ("anthropic message", anthropic_message, f"{field(j, 'type')} = 'message' and {field(j, 'content')} is not null", "anthropic"),
@@ -1008,28 +1049,29 @@ KEYS_SQL = "select distinct unnest(regexp_extract_all(text, '\"([^\"\\\\]+)\"\\s
 
 
 class Statements:
-    """The SQL route's statements for one kind of log, built once per set of families and keys, and kept."""
+    """The SQL route's statements for one kind of log, built once per set of families, keys and pair keys, and kept.
+    ``line_spec`` gives the structure a line is parsed into for the keys of a request/response pair."""
 
-    def __init__(self, families, line_spec: dict, first=None, shared: dict | None = None):
+    def __init__(self, families, line_spec, first=None, shared: dict | None = None):
         self.families, self.line_spec, self.first, self.shared = families, line_spec, first, shared
         self._selects: dict[tuple, str] = {}
 
-    def probe(self) -> str:
-        return families_sql(self.families(Keys()), self.line_spec)
+    def probe(self, pair: tuple[str, str] = DEFAULT_PAIR) -> str:
+        return families_sql(self.families(Keys(pair=pair)), self.line_spec(pair))
 
-    def select(self, only=None, present: frozenset | None = None) -> str:
+    def select(self, only=None, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR) -> str:
         """The statement for the families named (default all), reading the optional keys in ``present`` (default
-        all of them)."""
-        key = (frozenset(only or ()), present)
+        all of them) and the pair under ``pair``'s keys."""
+        key = (frozenset(only or ()), present, pair)
         if key not in self._selects:
-            keys = Keys(present)
+            keys = Keys(present, pair)
             built = self.families(keys)
             families = [f for f in built if not key[0] or f.name in key[0]] or built
             first = self.first(keys) if self.first else None
             dropped = keys.dropped.union(*(f.dropped for f in families))
-            self._selects[key] = select_sql(families, self.line_spec, first, self.shared, dropped)
+            self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped)
         return self._selects[key]
 
 
-APP_LOGS = Statements(app_log_families, LINE, envelope_first, ENVELOPE_DERIVED)
-BATCH_OUTPUT = Statements(batch_output_families, BATCH_LINE)
+APP_LOGS = Statements(app_log_families, line_spec, envelope_first, ENVELOPE_DERIVED)
+BATCH_OUTPUT = Statements(batch_output_families, lambda pair: BATCH_LINE)
