@@ -163,7 +163,7 @@ def tool_parts_and_names(rng, i):
 
 
 def input_output_keys(rng, i):
-    """The pair under `input` and `output` rather than `request` and `response` (the Python parser reads these)."""
+    """The pair under `input` and `output` rather than `request` and `response` (its own statement since 010e821)."""
     return {"ts": T0 + i, "input": chat_request(rng), "output": chat_completion(rng, i, "gpt-4o-mini-2024-07-18", words(rng, 5)), "latency_ms": 400}
 
 
