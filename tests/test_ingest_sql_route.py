@@ -15,6 +15,8 @@ import analyzer.ingest.tuning as tuning
 from analyzer.db import connect, dicts
 from analyzer.ingest import ingest_paths
 from analyzer.ingest.formats import load_all
+from analyzer.ingest.formats.app_log_sql import time_of
+from analyzer.ingest.records import to_utc
 
 WORDS = "refund parcel invoice login drill battery late broken password sql report weekly summary".split()
 
@@ -43,8 +45,10 @@ def timestamp(rng):
     return var(rng, [1746352800, 1746352800.25, 1746352800123, 1746352800123456, "2025-05-04T10:00:00Z",
                      "2025-05-04T12:00:00+02:00", "2025-05-04 10:00:00.5", "1746352800", "2025-05-04T10:00:00.123456Z",
                      "2025-05-04T10:00:00.25z", "2025-05-04 10:00:00", 1746352800.1234567, 1746352800123.4565, "1746352800.5000005",
-                     "2025-05-04T10:00:00.123456789Z", "2025-05-04T10:00:00.1234567+02:00"],
-               ["2025-05-04T10:00:00.1234567Z", "2025-05-04", "yesterday", "", None, 0, "9999-12-31T00:00:00Z"])
+                     "2025-05-04T10:00:00.123456789Z", "2025-05-04T10:00:00.1234567+02:00", "2025-05-04 10:00:00,123",
+                     "2025-05-04T10:00:00.123+0000", "2025-05-04 10:00:00.123456 UTC", "2025-05-04 10:00:00+00", "2025-05-04T10:00:00-0530"],
+               ["2025-05-04T10:00:00.1234567Z", "2025-05-04", "yesterday", "", None, 0, "9999-12-31T00:00:00Z",
+                "2025-05-04T10:00:00+24:00", "2025-05-04 10:00:00 +0000", "2025-02-30T10:00:00Z"])
 
 
 def envelope(rng):
@@ -535,3 +539,27 @@ def test_claude_images_take_the_sql_route(tmp_path, monkeypatch):
         {"role": "system", "content": "Describe images."},
         {"role": "user", "content": [{"type": "text", "text": "Picture 0?"}, {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}}]}]
     assert by_id["msg_1"]["prompt_text"] == "Picture 1?"
+
+
+def test_sql_reads_iso_times_in_every_notation_as_python_does():
+    """Loggers write ISO 8601 in many ways: comma decimals (Python's asctime), nine decimals (Go), offsets without
+    colon or minutes (Java, Postgres), " UTC" (BigQuery). Each value SQL reads must be the time Python reads; what it
+    cannot read (an offset of 24 hours, a space before the offset) it leaves to Python."""
+    rng = random.Random(11)
+    values = []
+    for _ in range(3000):
+        day = f"{pick(rng, 2015, 2025, 2026)}-{rng.randint(1, 12):02d}-{pick(rng, 1, 28, 29, 30, 31):02d}"
+        clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+        fraction = pick(rng, "", "." + str(rng.randint(0, 10 ** rng.randint(1, 10))).zfill(4), "," + str(rng.randint(0, 999)))
+        zone = pick(rng, "", "Z", "z", " UTC", "+00:00", "+0000", "+00", "-07:00", "-0700", "+05:30", "-00:30", "+23:59",
+                    "+24:00", "+05:3", " +0000")
+        values.append(day + pick(rng, "T", " ") + clock + fraction + zone)
+    con = connect(":memory:")
+    con.execute("create table t (j json)")
+    con.executemany("insert into t values (?)", [[json.dumps(v)] for v in values])
+    read = [(json.loads(j), t) for j, t in con.execute(f"select j, {time_of('j')} from t").fetchall() if t is not None]
+    assert len(read) > 1500  # most notations are SQL's
+    new_notations = ("+0000", "+00", " UTC", "-00:30")  # each went to Python before
+    assert all(any(v.endswith(zone) for v, _ in read) for zone in new_notations) and any("," in v for v, _ in read)
+    assert [(v, t) for v, t in read if t != to_utc(v)] == []
+    assert not any(v.endswith(("+24:00", " +0000", "+05:3")) for v, _ in read)

@@ -197,8 +197,11 @@ def first_given(values: list[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 _ISO_DAY_CLOCK = "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-# Up to nanoseconds (Go's RFC3339Nano): Python 3.11's fromisoformat keeps the first six digits, as iso_time does.
-_ISO = _ISO_DAY_CLOCK + "(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+# Up to nanoseconds (Go's RFC3339Nano): Python 3.11's fromisoformat keeps the first six digits, as iso_time does. The
+# decimals may follow a comma (Python logging's asctime); the zone is Z, " UTC" (BigQuery's exports; ``to_utc`` reads
+# it as +00:00) or an offset of hours with or without minutes and colon (Java's +0000, Postgres's +00).
+_ZONE = "([Zz]| UTC|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
+_ISO = _ISO_DAY_CLOCK + "([.,][0-9]{1,9})?" + _ZONE + "?"
 _ISO_UTC = _ISO_DAY_CLOCK + "(\\.[0-9]{1,6})?Z?"  # what DuckDB's cast to TIMESTAMP reads exactly (it would drop an offset)
 
 
@@ -222,14 +225,13 @@ def epoch_float(num: str) -> str:
 
 
 def iso_time(s: str) -> str:
-    """An ISO 8601 time already matched by ``_ISO`` (``T`` or space, up to 6 decimals, ``Z`` or an offset), as naive
-    UTC; string functions only, the expression ``time_of`` evaluates on every line."""
+    """An ISO 8601 time already matched by ``_ISO``, as naive UTC: the clock, then the decimals cut or padded to
+    microseconds, less the offset."""
     rest = f"substr({s}, 20)"
-    zone = f"(case when right({rest}, 1) in ('Z', 'z') then 1 when substr({rest}, -6, 1) in ('+', '-') then 6 else 0 end)"
-    fraction = f"substr({rest}, 2, length({rest}) - 1 - {zone})"
-    micros = f"coalesce(try_cast(rpad({fraction}, 6, '0') as bigint), 0)"  # rpad also cuts what is longer
-    minutes = (f"case when {zone} = 6 then (case when substr({rest}, -6, 1) = '-' then -1 else 1 end)"
-               f" * (try_cast(substr({rest}, -5, 2) as int) * 60 + try_cast(right({rest}, 2) as int)) else 0 end")
+    micros = f"coalesce(try_cast(rpad(regexp_extract({rest}, '^[.,]([0-9]+)', 1), 6, '0') as bigint), 0)"  # rpad also cuts
+    offset = f"regexp_extract({rest}, '([+-])([0-9]{{2}}):?([0-9]{{2}})?$', ['sign', 'h', 'm'])"
+    minutes = (f"list_transform([{offset}], lambda z: (case when z.sign = '-' then -1 else 1 end)"
+               " * (coalesce(try_cast(z.h as int), 0) * 60 + coalesce(try_cast(z.m as int), 0)))[1]")
     return f"(try_cast(substr({s}, 1, 19) as timestamp) + to_microseconds({micros}) - to_minutes({minutes}))"
 
 
