@@ -157,6 +157,13 @@ def responses_pair(rng, i):
                                          [{"type": "input_image", "image_url": "https://x/y.png"}], None)},
         {"type": "message", "role": "developer", "content": "Be brief."}]],
         ["[{\"role\": \"user\", \"content\": \"encoded\"}]", "  [spaced", "\n[x", ["a string item"], [{"type": "item_reference", "id": "x"}]])
+    if isinstance(items, list) and rng.random() < 0.3:  # items Python skips: reasoning passed back, built-in tool calls
+        items.insert(rng.randrange(len(items) + 1), var(rng, [
+            {"type": "reasoning", "id": f"rs_{i}", "summary": [], "encrypted_content": "gAAAA"},
+            {"type": "reasoning", "id": f"rs_{i}", "summary": [{"type": "summary_text", "text": "thought"}]},
+            {"type": "web_search_call", "id": f"ws_{i}", "status": "completed", "action": {"type": "search", "query": "q"}}],
+            [{"type": "reasoning", "content": {"text": "x"}}, {"type": 5, "role": "user", "content": "typed oddly"},
+             {"type": "message", "content": "no role"}, {"type": "custom", "text": 5}]))
     if isinstance(items, list) and rng.random() < 0.35:  # an agent's turn: a function call and what it returned
         items += [function_call(rng, i), {"type": "function_call_output", "call_id": f"call_{i}",
                                           "output": var(rng, [json.dumps({"eta": "Monday"}), "done", ""], [None, [{"type": "input_text", "text": "x"}], 5])}]
@@ -202,12 +209,17 @@ def anthropic_pair(rng, i):
     def blocks():
         url_image = {"type": "image", "source": {"type": "url", "url": "https://x/cat.png"}}
         data_image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+        pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}}
         return var(rng, [sentence(rng), [{"type": "text", "text": sentence(rng)}], None, [{"type": "text", "text": '{"ticket": 1}'}],
-                         [url_image, {"type": "text", "text": sentence(rng)}], [data_image], [{"type": "text", "text": "a"}, url_image, data_image]],
+                         [url_image, {"type": "text", "text": sentence(rng)}], [data_image], [{"type": "text", "text": "a"}, url_image, data_image],
+                         [pdf, {"type": "text", "text": sentence(rng)}], [{"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"},
+                                                                          "title": "A", "citations": {"enabled": True}}, data_image]],
                    [[{"type": "image", "source": {"type": "file", "file_id": "f1"}}], [{"type": "image", "source": {"type": "base64", "data": "x"}}],
                     [{"type": "image", "source": "https://x"}],
                     [{"type": "text", "text": sentence(rng)}, {"type": "image", "source": {"type": "url", "url": "https://x"}}],
-                    [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}], [{"type": "text", "text": 5}]])
+                    [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}], [{"type": "text", "text": 5}],
+                    [{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "a plain-text document"}}],
+                    [{"type": "document", "source": "a.pdf"}, {"type": "text", "text": "odd source"}]])
     request = {"model": "claude-3-5-haiku-20241022", "max_tokens": 512,
                "messages": [{"role": "user", "content": blocks()}, *([{"role": "assistant", "content": blocks()}] if rng.random() < 0.3 else [])]}
     if rng.random() < 0.35:  # an agent's turn: the assistant called a tool, the user turn carries its result
@@ -563,3 +575,29 @@ def test_sql_reads_iso_times_in_every_notation_as_python_does():
     assert all(any(v.endswith(zone) for v, _ in read) for zone in new_notations) and any("," in v for v, _ in read)
     assert [(v, t) for v, t in read if t != to_utc(v)] == []
     assert not any(v.endswith(("+24:00", " +0000", "+05:3")) for v, _ in read)
+
+
+def test_claude_pdfs_and_reasoning_items_passed_back_take_the_sql_route(tmp_path, monkeypatch):
+    """Two shapes of high-volume traffic that went to the Python parser line by line: Claude reading a PDF (a document
+    block beside the question) and a reasoning model's multi-turn Responses call that passes its reasoning items back
+    (store=false). Both add no text: the prompt is the question, the conversation its messages."""
+    lines = []
+    for i in range(40):
+        pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}, "title": "Invoice"}
+        lines.append({"ts": 1746352800 + i, "request": {"model": "claude-sonnet-4-5", "max_tokens": 300, "messages": [
+            {"role": "user", "content": [pdf, {"type": "text", "text": f"Total of invoice {i}?"}]}]},
+            "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                         "content": [{"type": "text", "text": "$12."}], "usage": {"input_tokens": 1900, "output_tokens": 4}}})
+        items = [{"role": "user", "content": "Plan a trip."},
+                 {"type": "reasoning", "id": f"rs_{i}", "summary": [], "encrypted_content": "gAAAA"},
+                 {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Where to?"}]},
+                 {"role": "user", "content": f"Lisbon, day {i}."}]
+        lines.append({"request": {"model": "gpt-5", "input": items, "store": False, "include": ["reasoning.encrypted_content"]},
+                      "response": {"id": f"resp_{i}", "object": "response", "created_at": 1746352800 + i, "model": "gpt-5-2025-08-07",
+                                   "status": "completed", "output": [{"type": "message", "role": "assistant", "content": [
+                                       {"type": "output_text", "text": "Day one: Alfama."}]}],
+                                   "usage": {"input_tokens": 50, "output_tokens": 300}}})
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "pdfs_and_reasoning.jsonl", lines)
+    assert by_id["msg_3"]["prompt_text"] == "Total of invoice 3?"
+    assert json.loads(by_id["resp_3"]["messages_json"]) == [
+        {"role": "user", "content": "Plan a trip."}, {"role": "assistant", "content": "Where to?"}, {"role": "user", "content": "Lisbon, day 3."}]

@@ -531,31 +531,39 @@ def echo_params(family: Family, r: str, keys: Keys, request_params: str | None) 
     family.checks = [check if c == "RESP_PARAMS_SHALLOW" else c for c in family.checks]
 
 
-def _item(strings: str, parts: str, name: str) -> str:
-    return f"coalesce({strings}[i].{name}, {parts}[i].{name})"
+def _item(strings: str, parts: str, name: str, i: str = "i") -> str:
+    return f"coalesce({strings}[{i}].{name}, {parts}[{i}].{name})"
+
+
+# Input items ``responses_input_messages`` reads; it skips the others (reasoning items passed back, web search calls...).
+ITEM_TYPES_READ = ("message", "function_call", "function_call_output")
 
 
 def responses_turns(strings: str, parts: str) -> str:
-    """``openai.responses_input_messages`` over the two parses of ``input``'s items, as [{role, text}]: a function
-    call is the assistant's turn (no text), its output the tool's."""
+    """``openai.responses_input_messages`` over the two parses of ``input``'s items, as [{role, text, i}] (``i`` the
+    item's position): a function call is the assistant's turn (no text), its output the tool's; items of other types
+    are skipped."""
     text = (f"case when {parts}[i].content is not null then {parts_text(f'{parts}[i].content', refusals=True)}"
             f" else coalesce({strings}[i].content, '') end")
     output = f"coalesce({text_of(_item(strings, parts, 'output'))}, '')"
-    return (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: case {_item(strings, parts, 'type')}"
-            f" when 'function_call' then {{'role': 'assistant', 'text': ''}} when 'function_call_output' then"
-            f" {{'role': 'tool', 'text': {output}}} else {{'role': {_item(strings, parts, 'role')}, 'text': {text}}} end)")
+    kinds = ", ".join(f"'{k}'" for k in ITEM_TYPES_READ)
+    read = (f"list_filter(range(1, coalesce(len({strings}), len({parts}), 0) + 1),"
+            f" lambda i: coalesce({_item(strings, parts, 'type')}, 'message') in ({kinds}))")
+    return (f"list_transform({read}, lambda i: case {_item(strings, parts, 'type')}"
+            f" when 'function_call' then {{'role': 'assistant', 'text': '', 'i': i}} when 'function_call_output' then"
+            f" {{'role': 'tool', 'text': {output}, 'i': i}} else {{'role': {_item(strings, parts, 'role')}, 'text': {text}, 'i': i}} end)")
 
 
 def responses_messages_json(strings: str, parts: str, turns: str, system_turns: str) -> str:
     """The chat-shaped conversation ``messages_json`` holds: a function call as an assistant's tool call, its output
     as a tool message. Written message by message only when ``input`` has function calls (one to_json otherwise)."""
     def of(name: str) -> str:
-        return _item(strings, parts, name)
+        return _item(strings, parts, name, "t.i")
     call = (f"to_json({{'role': 'assistant', 'content': null::varchar, 'tool_calls': [{{'id': {of('call_id')},"
             f" 'type': 'function', 'function': {{'name': {of('name')}, 'arguments': {of('arguments')}}}}}]}})::varchar")
-    result = f"to_json({{'role': 'tool', 'tool_call_id': {of('call_id')}, 'content': {turns}[i + {system_turns}].text}})::varchar"
-    plain_turn = f"to_json({{'role': {turns}[i + {system_turns}].role, 'content': {turns}[i + {system_turns}].text}})::varchar"
-    items = (f"list_transform(range(1, coalesce(len({strings}), len({parts}), 0) + 1), lambda i: case {of('type')}"
+    result = f"to_json({{'role': 'tool', 'tool_call_id': {of('call_id')}, 'content': t.text}})::varchar"
+    plain_turn = "to_json({'role': t.role, 'content': t.text})::varchar"
+    items = (f"list_transform(list_slice({turns}, {system_turns} + 1, len({turns})), lambda t: case {of('type')}"
              f" when 'function_call' then {call} when 'function_call_output' then {result} else {plain_turn} end)")
     system = f"list_transform({turns}[1:{system_turns}], lambda m: to_json({{'role': m.role, 'content': m.text}})::varchar)"
     return f"'[' || array_to_string({system} || {items}, ',') || ']'"
@@ -568,8 +576,8 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     raw, instructions = field(q, "input"), field(q, "instructions")
     strings, parts = contents_parsed(f"case when starts_with({raw}, '[') then {raw} end", ITEMS, ITEM_PARTS)
     system_item = (f"case when coalesce({text_of(instructions)}, '') <> ''"
-                   f" then [{{'role': 'system', 'text': {text_of(instructions)}}}] else [] end")
-    turns = (f"{system_item} || case when {is_string(raw)} then [{{'role': 'user', 'text': {text_of(raw)}}}]"
+                   f" then [{{'role': 'system', 'text': {text_of(instructions)}, 'i': null::bigint}}] else [] end")
+    turns = (f"{system_item} || case when {is_string(raw)} then [{{'role': 'user', 'text': {text_of(raw)}, 'i': 1::bigint}}]"
              f" else {responses_turns('its', 'ip')} end")
     user, user_check = user_of(q)
     kind = _item("its", "ip", "type")
@@ -582,7 +590,7 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     output = _item("its", "ip", "output")
     output_ok = f"{plain(_item('its', 'ip', 'call_id'))} and ({output} is null or {is_string(output)})"
     each = (f"case coalesce({kind}, 'message') when 'message' then {message_ok} when 'function_call' then {call_ok}"
-            f" when 'function_call_output' then {output_ok} else false end")
+            f" when 'function_call_output' then {output_ok} else true end")  # other types are skipped
     items_ok = (f"(starts_with({raw}, '[') and {strings_where_strings_belong(raw)}"
                 f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
     with_calls = f"starts_with({raw}, '[') and contains({raw}, '\"type\":\"function_call')"
@@ -662,6 +670,12 @@ def images_ok(parts: str) -> str:
     return every_block(parts, each)
 
 
+def documents_ok(parts: str) -> str:
+    """Document blocks (a PDF as base64, a URL or a file id) add no text, as in ``anthropic.block_text``; a plain-text
+    document's text is part of the prompt there, and is left to Python."""
+    return every_block(parts, "b.type is distinct from 'document' or b.source.type is distinct from 'text'")
+
+
 def anthropic_messages_json_with_images(strings: str, parts: str, texts: str) -> str:
     """``anthropic.to_chat_messages`` for conversations with images (and no tool blocks), message by message: a
     message with images holds a parts list, its text (when there is any) then the images as ``image_url`` parts."""
@@ -694,8 +708,9 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
         derive={"atexts": message_texts("ams", "amp", refusals=False), "asystem": system_text,
                 "req_params": params_json(q, keys.of(ANTHROPIC_PARAMS))},
         checks=[
-            contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result", "image")),
+            contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result", "image", "document")),
             lazy_or(f"not {with_tools}", tool_blocks_ok("amp")), lazy_or(f"not {with_images}", images_ok("amp")),
+            lazy_or(f"not contains({raw}, '\"type\":\"document\"')", documents_ok("amp")),
             f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
             f"({system} is null or ({is_string(system)} and {not_list_text(system)})"
             f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
