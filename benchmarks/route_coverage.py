@@ -3,7 +3,7 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (thirteen), 3,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (sixteen), 3,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Each line of every shape is valid and lands on either route; a shape with many lines to Python is a shape the SQL
@@ -167,10 +167,36 @@ def input_output_keys(rng, i):
     return {"ts": T0 + i, "input": chat_request(rng), "output": chat_completion(rng, i, "gpt-4o-mini-2024-07-18", words(rng, 5)), "latency_ms": 400}
 
 
+def claude_pdfs(rng, i):
+    """Claude reading a PDF: a document block (base64) beside the question."""
+    pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x" * 40}, "title": "Invoice"}
+    return {"ts": T0 + i, "request": {"model": "claude-sonnet-4-5", "max_tokens": 300, "messages": [
+        {"role": "user", "content": [pdf, {"type": "text", "text": words(rng, 10)}]}]},
+        "response": claude_message(rng, i, [{"type": "text", "text": words(rng, 8)}])}
+
+
+def reasoning_items_passed_back(rng, i):
+    """A reasoning model's multi-turn Responses call without stored state: its reasoning items go back in the input."""
+    items = [{"role": "user", "content": words(rng, 8)}, {"type": "reasoning", "id": f"rs_{i}", "summary": [], "encrypted_content": "gAAAAB" * 20},
+             {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": words(rng, 6), "annotations": []}]},
+             {"role": "user", "content": words(rng, 5)}]
+    return {"request": {"model": "gpt-5", "input": items, "store": False, "include": ["reasoning.encrypted_content"]},
+            "response": responses_object(rng, i, [output_message(words(rng, 9))])}
+
+
+def java_and_postgres_times(rng, i):
+    """Times as Java (+0000), Postgres (+00) and Python's logging (comma decimals) write them; the answer has no time."""
+    when = ("2025-11-04T10:00:{s:02d}.{ms:03d}+0000", "2025-11-04 10:00:{s:02d}.{ms:03d}+00", "2025-11-04 10:00:{s:02d},{ms:03d}")[i % 3]
+    response = chat_completion(rng, i, "gpt-4o-mini-2024-07-18", words(rng, 5))
+    del response["created"]
+    return {"timestamp": when.format(s=i % 60, ms=i % 1000), "request": chat_request(rng), "response": response}
+
+
 SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
                                    python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
-                                   tool_parts_and_names, input_output_keys)}
+                                   tool_parts_and_names, input_output_keys, claude_pdfs, reasoning_items_passed_back,
+                                   java_and_postgres_times)}
 
 
 def main(argv=None) -> int:
