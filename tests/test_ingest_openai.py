@@ -357,3 +357,53 @@ def test_azure_batch_output_with_content_filters_and_stored_responses(con, fixtu
         assert row["cost_usd"] == (None if cost is None else pytest.approx(cost, rel=1e-9)), source_id
     assert got["resp_1"]["response_text"] == "Forty-two." and got["resp_2"]["response_text"] is None
     assert json.loads(got["resp_3"]["response_text"]) == [{"name": "get_weather", "arguments": "{\"city\":\"Oslo\"}"}]
+
+
+def test_embedding_calls_in_an_app_log_are_priced_but_not_prompts(con, tmp_path):
+    """A RAG app logs its Embeddings API calls beside its chat calls (a pair, or the bare `response.model_dump()`).
+    Each is priced on its input tokens but is no prompt: categorize must not group it and replay must not send it
+    to a chat model. Before, the pair's input was stored as user turns, and a bare answer's vectors were rejected
+    one by one."""
+    embedding = {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, -0.2]},
+                                            {"object": "embedding", "index": 1, "embedding": [0.3, 0.0]}],
+                 "model": "text-embedding-3-small", "usage": {"prompt_tokens": 1200, "total_tokens": 1200}}
+    lines = [{"timestamp": 1764000000 + i, "user_id": "svc-rag", "request": {"model": "text-embedding-3-small", "input": [f"chunk {i}", "chunk b"]},
+              "response": embedding} for i in range(3)]
+    lines.append({"timestamp": 1764000100, "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Summarise the refund policy."}]},
+                  "response": {"id": "chatcmpl-r1", "object": "chat.completion", "created": 1764000100, "model": "gpt-4o-mini",
+                               "choices": [{"message": {"role": "assistant", "content": "Thirty days."}, "finish_reason": "stop"}],
+                               "usage": {"prompt_tokens": 40, "completion_tokens": 3}}})
+    lines.append({**embedding, "model": "text-embedding-3-large", "usage": {"prompt_tokens": 500, "total_tokens": 500}})
+    path = tmp_path / "rag.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = ingest_paths(con, [str(path)])
+    assert summary["rows_added"] == 5 and summary["rows_rejected"] == 0
+    rows = by_line(con, path)
+    for line in (1, 2, 3, 5):
+        assert rows[line]["operation"] == "embeddings"
+        assert rows[line]["prompt_text"] is None and rows[line]["messages_json"] is None
+        assert rows[line]["cost_source"] == "catalog" and rows[line]["output_tokens"] is None
+    assert rows[1]["input_tokens"] == 1200 and rows[1]["user_id"] == "svc-rag"
+    assert rows[1]["cost_usd"] == pytest.approx(1200 * 0.02e-6)
+    assert rows[5]["model"] == "text-embedding-3-large" and rows[5]["cost_usd"] == pytest.approx(500 * 0.13e-6)
+    assert rows[4]["operation"] is None and rows[4]["prompt_text"] == "Summarise the refund policy."
+    # Three calls embedding different inputs at different times are three rows; the same file again adds none.
+    assert len({rows[line]["id"] for line in (1, 2, 3)}) == 3
+    assert ingest_paths(con, [str(path)])["rows_added"] == 0
+    # A file of bare answers alone is recognised as an OpenAI log.
+    bare = tmp_path / "embeddings.jsonl"
+    bare.write_text("".join(json.dumps({**embedding, "data": [{"object": "embedding", "index": 0, "embedding": [i / 10]}]}) + "\n" for i in range(4)))
+    summary = ingest_paths(con, [str(bare)])
+    assert summary["files"][0]["format"] == "openai" and summary["rows_added"] == 4
+
+
+def test_embedding_requests_without_an_answer_are_not_prompts_either(con, tmp_path):
+    path = tmp_path / "embedding_requests.jsonl"
+    lines = [{"timestamp": 1764000000, "model": "text-embedding-3-small", "input": "the refund policy"},
+             {"timestamp": 1764000001, "request": {"model": "text-embedding-3-small", "input": ["a", "b"]},
+              "response": {"error": {"message": "Rate limit reached", "type": "requests"}}, "status_code": 429}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 2
+    rows = by_line(con, path)
+    assert [(rows[n]["operation"], rows[n]["prompt_text"], rows[n]["status"]) for n in (1, 2)] == [
+        ("embeddings", None, "no_response"), ("embeddings", None, "error")]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import Reject, excerpt, maybe_json, parse_json_line
+from ..records import Reject, excerpt, maybe_json, parse_json_line, with_pair_status
 from . import anthropic, app_log_sql, openai, register
 from .app_log import envelope, json_values, pair_sides, parse_sse, unwrap_body
 
@@ -63,7 +63,9 @@ def looks_anthropic(request: Any, response: Any) -> bool:
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
     request, response, found = pair_sides(obj)
-    if openai.is_chat_completion(obj) and not found:
+    if openai.is_embeddings_list(obj) and not found:
+        record = openai.embedding_fields(None, obj)
+    elif openai.is_chat_completion(obj) and not found:
         record = {"provider": openai.PROVIDER, **openai.completion_fields(obj)}
     elif obj.get("object") == "response" and not found:
         record = {"provider": openai.PROVIDER, **openai.responses_fields(obj)}
@@ -75,7 +77,10 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         response, response_status = unwrap_body(response)
         response = response_object(response)
         code = response_status if response_status is not None else request_status
-        if looks_anthropic(request, response):
+        if openai.is_embeddings_list(response) or openai.is_embeddings_request(request):
+            answer = response if openai.is_embeddings_list(response) else None
+            record = with_pair_status(openai.embedding_fields(request if isinstance(request, dict) else None, answer), response, code)
+        elif looks_anthropic(request, response):
             record = anthropic.pair_record(request if isinstance(request, dict) else None, response, code)
         else:
             record = openai.pair_record(request if isinstance(request, dict) else None, response, code)
@@ -85,11 +90,15 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
             record["model"] = obj["model"]
     elif isinstance(obj.get("messages"), list) and obj.get("model"):
         record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
+    elif openai.is_embeddings_request(obj):
+        record = {**openai.embedding_fields(obj, None), "status": "no_response"}
     elif "input" in obj and obj.get("model") and not isinstance(obj.get("output"), list):
         record = {"provider": openai.PROVIDER, **openai.responses_request_fields(obj), "status": "no_response"}
     else:
         return Reject(number, "not an OpenAI chat completion, Responses object or request/response pair", excerpt(obj))
     record = envelope(record, obj)
+    if "_embedded" in record:
+        record = openai.embedding_key(record)
     record["_line"] = number
     return record
 
@@ -100,7 +109,7 @@ def records_of(obj: Any, number: int | None):
         if not obj or not all(isinstance(maybe_json(x), dict) for x in obj):
             return [Reject(number, f"expected a JSON object, got a list of {len(obj)} values", excerpt(obj))]
         items = obj
-    elif isinstance(obj, dict) and obj.get("object") == "list" and isinstance(obj.get("data"), list):
+    elif isinstance(obj, dict) and obj.get("object") == "list" and isinstance(obj.get("data"), list) and not openai.is_embeddings_list(obj):
         items = obj["data"]
     else:
         items = [obj]
@@ -168,10 +177,12 @@ class OpenAIApp(AppLogStatements):
             return 85
         if obj.get("object") == "response" and "output" in obj:
             return 85
+        if openai.is_embeddings_list(obj):
+            return 80
         request, response, found = pair_sides(obj)
         if not found:
             # Requests logged without their responses still say what was asked.
-            return 40 if isinstance(obj.get("messages"), list) and obj.get("model") else 0
+            return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
         request, _ = unwrap_body(request)
         response, _ = unwrap_body(response)
         request = maybe_json(request)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, content_hash, maybe_json, parse_json_line, to_utc, with_pair_status
+from ..records import EMBEDDING_OPERATION, Reject, content_hash, maybe_json, parse_json_line, to_utc, with_pair_status
 from . import register
 from . import app_log_sql
 from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, join_batch_input, nonempty_object, take_batch_input
@@ -244,6 +244,38 @@ def is_chat_completion(obj: Any) -> bool:
 
 def is_responses_object(obj: Any) -> bool:
     return isinstance(obj, dict) and (obj.get("object") == "response" or (isinstance(obj.get("output"), list) and "usage" in obj and "choices" not in obj))
+
+
+def is_embeddings_list(obj: Any) -> bool:
+    """The Embeddings API's answer: ``{"object": "list", "data": [{"object": "embedding", ...}], "usage": ...}``."""
+    data = obj.get("data") if isinstance(obj, dict) and obj.get("object") == "list" else None
+    return isinstance(data, list) and bool(data) and all(isinstance(d, dict) and d.get("object") == "embedding" for d in data)
+
+
+def is_embeddings_request(obj: Any) -> bool:
+    """An Embeddings API request: ``input`` to embed, no messages, and an embedding model."""
+    return (isinstance(obj, dict) and "input" in obj and "messages" not in obj and "instructions" not in obj
+            and "embed" in str(obj.get("model") or "").lower())
+
+
+def embedding_fields(request: dict | None, response: dict | None) -> dict:
+    """An Embeddings API call: priced on its input tokens, stored with ``operation='embeddings'`` and no prompt (its
+    input is text to embed, not a request a chat model would answer). Identical calls are one: the key holds the
+    input's hash, which the stored row does not keep."""
+    request, response = request or {}, response or {}
+    usage = _dict(response.get("usage"))
+    model = response.get("model") or request.get("model")
+    return {"provider": PROVIDER, "model": model, "operation": EMBEDDING_OPERATION, "status": "ok",
+            "input_tokens": usage.get("prompt_tokens", usage.get("total_tokens")),
+            "user_id": request.get("user"), "tags_json": nonempty_object(request.get("metadata")),
+            "_embedded": content_hash(request["input"] if request.get("input") is not None else response.get("data"))}
+
+
+def embedding_key(record: dict) -> dict:
+    """Set the dedupe key of an embedding record once its envelope (time, user) is read."""
+    inputs = record.pop("_embedded")
+    record["_dedupe_key"] = "|".join(str(record.get(k) or "") for k in ("provider", "model", "created_at", "input_tokens")) + f"|embeddings|{inputs}"
+    return record
 
 
 # ---------------------------------------------------------------------------------------------
