@@ -46,7 +46,7 @@ def timestamp(rng):
                      "2025-05-04T12:00:00+02:00", "2025-05-04 10:00:00.5", "1746352800", "2025-05-04T10:00:00.123456Z",
                      "2025-05-04T10:00:00.25z", "2025-05-04 10:00:00", 1746352800.1234567, 1746352800123.4565, "1746352800.5000005",
                      "2025-05-04T10:00:00.123456789Z", "2025-05-04T10:00:00.1234567+02:00", "2025-05-04 10:00:00,123",
-                     "2025-05-04T10:00:00.123+0000", "2025-05-04 10:00:00.123456 UTC", "2025-05-04 10:00:00+00", "2025-05-04T10:00:00-0530"],
+                     "2025-05-04T10:00:00.012+0000", "2025-05-04 10:00:00.000123 UTC", "2025-05-04 10:00:00+00", "2025-05-04T10:00:00-0530"],
                ["2025-05-04T10:00:00.1234567Z", "2025-05-04", "yesterday", "", None, 0, "9999-12-31T00:00:00Z",
                 "2025-05-04T10:00:00+24:00", "2025-05-04 10:00:00 +0000", "2025-02-30T10:00:00Z"])
 
@@ -247,9 +247,32 @@ def anthropic_pair(rng, i):
     return request, response
 
 
+def error_body(rng):
+    """What an API answers when the call fails, now and then of a shape Python reads otherwise."""
+    return var(rng, [{"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+                     {"error": "upstream timeout"}, {"error": {"message": "Bad gateway"}, "request_id": "r1"}],
+               [{"error": ""}, {"error": None, "detail": "x"}, {"error": 5}, {"error": {"message": "x"}, "choices": None, "usage": {"prompt_tokens": 5}, "created": 1746352800},
+                {"error": {"message": "x"}, "type": "error"}, {"error": {"message": "x"}, "object": "response"}])
+
+
+def error_request(rng):
+    """A chat request as a failed call logs it; its conversation is hashed into the id, so it carries what Python
+    and DuckDB write differently (non-ASCII text, escapes, numbers)."""
+    request = chat_request(rng)
+    if isinstance(request, dict) and rng.random() < 0.3:
+        request["messages"] = request["messages"] + [var(rng, [{"role": "user", "content": "café ✓ naïve"}, {"role": "user", "content": "a/b \"q\""}],
+                                                         [{"role": "user", "content": "tab\u0001"}, {"role": "user", "content": "x", "weight": 0.5},
+                                                          {"role": "user", "content": "x", "n": -0}])]
+    return request
+
+
 def app_line(rng, i):
-    kind = rng.randrange(7)
-    if kind in (0, 1):
+    kind = rng.randrange(8)
+    if kind == 7:
+        line = {"request": error_request(rng), "response": error_body(rng)}
+        if rng.random() < 0.5:
+            line["status_code"] = pick(rng, 429, 500, 503)
+    elif kind in (0, 1):
         line = {"request": chat_request(rng), "response": chat_completion(rng, i)}
     elif kind == 2:
         request, response = responses_pair(rng, i)
@@ -601,3 +624,31 @@ def test_claude_pdfs_and_reasoning_items_passed_back_take_the_sql_route(tmp_path
     assert by_id["msg_3"]["prompt_text"] == "Total of invoice 3?"
     assert json.loads(by_id["resp_3"]["messages_json"]) == [
         {"role": "user", "content": "Plan a trip."}, {"role": "assistant", "content": "Where to?"}, {"role": "user", "content": "Lisbon, day 3."}]
+
+
+def test_failed_calls_take_the_sql_route_with_the_id_python_gives_them(tmp_path, monkeypatch):
+    """Rate limits and outages: a chat request whose response is an error body. The log names no id, so the row's id
+    hashes what it holds, as Python's; both routes store the same rows (error bodies of odd shapes are Python's),
+    and the same file again adds nothing."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    rng = random.Random(5)
+    bodies = [{"error": {"message": "Rate limit reached", "type": "requests"}}, {"error": "upstream timeout"}, {"error": ""},
+              {"error": None, "detail": "x"}, {"error": 5}, {"error": {"message": "x"}, "choices": None, "usage": {"prompt_tokens": 5}},
+              {"error": {"message": "x"}, "type": "error"}, {"error": {"message": "x"}, "object": "response"}]
+    lines = []
+    for i in range(240):
+        line = {"timestamp": pick(rng, 1746352800 + i, f"2025-05-04T10:00:{i % 60:02d}.0{i % 10}Z", None),
+                "request": error_request(rng), "response": bodies[i % len(bodies)]}
+        if i % 3:
+            line["status_code"] = pick(rng, 429, 500)
+        lines.append(json.dumps(line))
+    path = tmp_path / "failed.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    assert sql_share > 0.2 and {r["status"] for r in stored[True][1]} >= {"error"}
+    con = connect(str(tmp_path / "True.duckdb"))
+    again = ingest_paths(con, [str(path)], fmt="openai")
+    assert again["rows_added"] == 0 and again["rows_duplicate"] == len(stored[True][1])
+    con.close()

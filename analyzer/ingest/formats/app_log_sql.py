@@ -886,8 +886,10 @@ def app_log_families(keys: Keys) -> list[Family]:
     anthropic_request(anthropic, q, keys)
     anthropic.add(columns={"provider": "'anthropic'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
+    failed = chat_error_pair(q, r, keys, f"{_no_earlier_pair_keys(keys.pair)} and " if aliased else "")
+
     # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
-    families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
+    families = [chat, anthropic, failed] if keys.pair[0] == "input" else [chat, responses, anthropic, failed]
     for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
         ("responses object", responses_object, f"{field(j, 'object')} = 'response'", "openai"),
@@ -902,7 +904,42 @@ def app_log_families(keys: Keys) -> list[Family]:
     keys.family = None
     for family in families:
         envelope(family)
+    failed.add(columns={"id": content_id(failed)})
     return families
+
+
+def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
+    """A chat request whose response is an error body (``{"error": {...}}``: a rate limit, an outage), as
+    ``openai.pair_record`` reads it: the request's columns, status error, no answer, no id of its own."""
+    response_is_error = (f"(starts_with({field(r, 'error')}, '{{') or {is_string(field(r, 'error'))})"
+                         + "".join(f" and {field(r, k)} is null" for k in ("choices", "type", "output", "body", "id", "content"))
+                         + f" and {field(r, 'object')} is distinct from 'response' and not contains(text, '\"choices\"')")
+    family = Family("chat error pair", f"{guard}{field(q, 'messages')} is not null and {field(q, 'anthropic_version')} is null"
+                    f" and {field(q, 'system')} is null and {response_is_error}")
+    keys.family = family
+    chat_request(family, q, keys)
+    top = field("j", "model")
+    family.add(parse={"t_src": "null::json"}, checks=[plain(top), python_json_ok(field(q, "messages"))],
+               columns={"provider": "'openai'", "status": "'error'", "created_at": "null::timestamp",
+                        "model": f"coalesce({field(q, 'model')}, case when {plain(top)} then {top} end)"})
+    keys.family = None
+    return family
+
+
+def python_str_time(t: str) -> str:
+    """Python's ``str()`` of a datetime: seconds, then six decimals when there are microseconds."""
+    micros = f"microsecond({t}) % 1000000"
+    return (f"strftime({t}, '%Y-%m-%d %H:%M:%S') || case when {micros} <> 0"
+            f" then '.' || lpad(({micros})::varchar, 6, '0') else '' end")
+
+
+def content_id(family: Family) -> str:
+    """The id ``records.dedupe_key`` gives a call its log names no id for: a hash of what it holds (provider, model,
+    time, conversation as Python's json.dumps writes it, prompt; no answer or tokens here)."""
+    c = family.columns
+    parts = [c["provider"], c["model"], python_str_time(c["created_at"]), python_json(c["messages_json"]), c["prompt_text"]]
+    key = " || '|' || ".join(f"coalesce(({p})::varchar, '')" for p in parts) + " || '|||'"
+    return sql_stable_id(key)
 
 
 # ---------------------------------------------------------------------------------------------
