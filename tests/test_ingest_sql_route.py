@@ -266,9 +266,39 @@ def error_request(rng):
     return request
 
 
+def stream_chunks(rng, i):
+    """A streamed answer logged as its list of chunks (stream_options.include_usage puts usage in the last), now and
+    then of a shape Python folds otherwise."""
+    base = {"id": f"chatcmpl-s{i}", "object": "chat.completion.chunk", "created": 1746352800 + i, "model": "gpt-4o-mini-2024-07-18"}
+    words = sentence(rng).split()
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}], "usage": None}]
+    kind = pick(rng, "content", "content", "refusal", "empty")
+    for word in words if kind != "empty" else []:
+        chunks.append({**base, "choices": [{"index": 0, "delta": {kind: word + " "}, "finish_reason": None}], "usage": None})
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": pick(rng, "stop", "length", "content_filter")}], "usage": None})
+    if rng.random() < 0.7:
+        chunks.append({**base, "choices": [], "usage": var(rng, [{"prompt_tokens": tokens(rng), "completion_tokens": tokens(rng),
+                                                                  "prompt_tokens_details": {"cached_tokens": 0}}],
+                                                            [{}, 5, {"prompt_tokens": "12"}, {"prompt_tokens": 1.5}])})
+    if rng.random() < 0.3:
+        chunks = pick(rng, *[
+            [*chunks, {**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]}}]}],
+            [*chunks, {**base, "choices": [{"index": 1, "delta": {"content": "second"}}]}],
+            [*chunks, "a string chunk"], [{**chunks[0], "choices": {"a": 1}}, *chunks[1:]],
+            [{**chunks[0], "choices": [{"index": 0, "delta": "hi"}]}, *chunks[1:]], [{**chunks[0], "type": "message_start"}, *chunks[1:]],
+            [{k: v for k, v in c.items() if k != "id"} for c in chunks], [{**chunks[0], "id": None}, *chunks[1:]],
+            [{**chunks[0], "created": "2025-05-04T10:00:00Z"}, *chunks[1:]], [{**chunks[0], "choices": [{"delta": {"content": "x"}}]}, *chunks[1:]],
+            [*chunks, {**base, "choices": [{"index": 0, "delta": {"content": 7}}]}], [],
+            [{**chunks[0], "id": f"chatcmpl-first{i}", "model": "gpt-4o-mini"}, *chunks[1:]],
+            [{**chunks[0], "usage": {"prompt_tokens": 1, "completion_tokens": 1}}, *chunks[1:]]])
+    return chunks
+
+
 def app_line(rng, i):
-    kind = rng.randrange(8)
-    if kind == 7:
+    kind = rng.randrange(9)
+    if kind == 8:
+        line = {"request": chat_request(rng), "response": stream_chunks(rng, i)}
+    elif kind == 7:
         line = {"request": error_request(rng), "response": error_body(rng)}
         if rng.random() < 0.5:
             line["status_code"] = pick(rng, 429, 500, 503)
@@ -652,3 +682,30 @@ def test_failed_calls_take_the_sql_route_with_the_id_python_gives_them(tmp_path,
     again = ingest_paths(con, [str(path)], fmt="openai")
     assert again["rows_added"] == 0 and again["rows_duplicate"] == len(stored[True][1])
     con.close()
+
+
+def test_streamed_answers_logged_as_chunks_take_the_sql_route(tmp_path, monkeypatch):
+    """Apps that stream log the answer as its list of chunks. SQL folds them as Python does: the deltas' text
+    joined, the first id and model given, the last usage given (include_usage puts it in the last chunk), the
+    last finish reason; every line on SQL (all went to Python before)."""
+    def chunk(i, delta=None, finish=None, usage=None, **extra):
+        return {"id": f"chatcmpl-{i}", "object": "chat.completion.chunk", "created": 1746352800 + i, "model": "gpt-4o-mini-2024-07-18",
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": usage, **extra}
+    lines = []
+    for i in range(30):
+        pieces = [chunk(i, {"role": "assistant", "content": ""}, usage={"prompt_tokens": 1, "completion_tokens": 0})]
+        pieces += [chunk(i, {"content": word}) for word in ("Your ", "refund ", "is ", "on ", "its ", "way.")]
+        pieces += [chunk(i, {}, finish="stop"), chunk(i, usage={"prompt_tokens": 40 + i, "completion_tokens": 6})]
+        if i % 3 == 1:
+            pieces[0] = {**pieces[0], "id": f"chatcmpl-first{i}"}
+        if i % 3 == 2:
+            pieces = [chunk(i, {"refusal": "I can't help with that."}), chunk(i, {}, finish="content_filter")]
+        lines.append({"timestamp": 1746352800 + i, "request": {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
+                                                               "messages": [{"role": "user", "content": f"Where is refund {i}?"}]},
+                      "response": pieces})
+    by_id = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "streamed.jsonl", lines)
+    assert by_id["chatcmpl-0"]["response_text"] == "Your refund is on its way."
+    assert (by_id["chatcmpl-0"]["input_tokens"], by_id["chatcmpl-0"]["output_tokens"], by_id["chatcmpl-0"]["status"]) == (40, 6, "ok")
+    assert "chatcmpl-first1" in by_id and "chatcmpl-1" not in by_id
+    refused = by_id["chatcmpl-2"]
+    assert (refused["response_text"], refused["status"], refused["input_tokens"]) == ("I can't help with that.", "blocked", None)

@@ -886,10 +886,12 @@ def app_log_families(keys: Keys) -> list[Family]:
     anthropic_request(anthropic, q, keys)
     anthropic.add(columns={"provider": "'anthropic'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
-    failed = chat_error_pair(q, r, keys, f"{_no_earlier_pair_keys(keys.pair)} and " if aliased else "")
+    guard = f"{_no_earlier_pair_keys(keys.pair)} and " if aliased else ""
+    failed, streamed = chat_error_pair(q, r, keys, guard), chat_stream_pair(q, r, keys, guard)
 
     # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
-    families = [chat, anthropic, failed] if keys.pair[0] == "input" else [chat, responses, anthropic, failed]
+    families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
+    families += [failed, streamed]
     for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
         ("responses object", responses_object, f"{field(j, 'object')} = 'response'", "openai"),
@@ -906,6 +908,63 @@ def app_log_families(keys: Keys) -> list[Family]:
         envelope(family)
     failed.add(columns={"id": content_id(failed)})
     return families
+
+
+CHUNK = {"object": V, "type": V, "id": V, "model": V, "usage": J,
+         "choices": [{"index": J, "delta": {"content": J, "refusal": J, "tool_calls": J}, "finish_reason": J}]}
+
+
+def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
+    """A chat request whose response was logged as the list of streamed ``chat.completion.chunk`` objects, as
+    ``openai.assemble_chat_chunks`` folds them: the deltas' texts joined, the first id, model and time, the last
+    usage given, the last finish reason. One choice (index 0) and text deltas only; tool-call deltas, other
+    indexes and odd shapes are left to Python. The list is read from the line's text (the line's structure reads
+    the response as an object)."""
+    path = f"'$.\"{keys.pair[1]}\"'"
+    not_an_object = " and ".join(f"{field(r, k)} is null" for k in ("id", "choices", "object", "output", "content", "type", "error", "body"))
+    family = Family("chat stream pair", f"{guard}{field(q, 'messages')} is not null and {field(q, 'anthropic_version')} is null"
+                    f" and {field(q, 'system')} is null and {r} is not null and {not_an_object}"
+                    f" and contains(text, '\"chat.completion.chunk\"')")
+    keys.family = family
+    choices = "flatten(list_transform(s_chunks, lambda c: coalesce(c.choices, [])))"
+
+    def joined(name: str) -> str:
+        texts = f"list_transform({choices}, lambda ch: {text_of(f'ch.delta.{name}')})"
+        return f"array_to_string(list_filter({texts}, lambda t: t is not null), '')"
+
+    def first(name: str) -> str:
+        return f"list_filter(list_transform(s_chunks, lambda c: c.{name}), lambda v: v is not null)[1]"
+
+    usage = f"from_json(s_usage, {struct_type(USAGE)})"
+    tokens, usage_checks = usage_columns(f"({usage})", style="chat")
+    finish = f"list_filter(list_transform({choices}, lambda ch: ch.finish_reason), lambda f: {truthy('f')})[-1]"
+    family.add(
+        parse={"s_raw": f"json_extract(text, {path})",
+               "t_src": f"list_filter(json_extract(text, {path} || '[*].created'), lambda v: v <> 'null')[1]"},
+        derive={"s_chunks": f"from_json(s_raw, {struct_type([CHUNK])})",
+                "s_usage": (f"list_filter(list_transform(from_json(s_raw, '[{{\"usage\": \"JSON\"}}]'), lambda c: c.usage),"
+                            f" lambda u: {truthy('u')})[-1]")},
+        checks=[
+            # a list of objects, choices lists of objects with an object delta; every chunk of a chat stream
+            "starts_with(s_raw, '[{') and list_bool_and(list_transform(json_extract(s_raw, '$[*]'), lambda x: starts_with(x, '{')))",
+            "not regexp_matches(s_raw, '\"choices\":[^\\[n]|\"delta\":[^{n]')",
+            "list_bool_and(list_transform(s_chunks, lambda c: c.type is null))",
+            "list_bool_or(list_transform(s_chunks, lambda c: c.object = 'chat.completion.chunk'))",
+            f"list_bool_and(list_transform({choices}, lambda ch: ch.index = '0' and not {truthy('ch.delta.tool_calls')}))",
+            f"{first('id')} <> '' and {plain(first('id'))}", plain(first("model")),
+            "(s_usage is null or starts_with(s_usage, '{'))", *usage_checks,
+        ],
+        columns={"source_id": first("id"), "model": first("model"), "created_at": "created",
+                 "response_text": (f"nullif(case when {joined('content')} <> '' then {joined('content')}"
+                                   f" else {joined('refusal')} end, '')"),
+                 "status": f"case when {finish} = '\"content_filter\"' then 'blocked' else 'ok' end", **tokens},
+    )
+    chat_request(family, q, keys)
+    top = field("j", "model")
+    family.add(checks=[plain(top)], columns={"provider": "'openai'",
+                                             "model": f"coalesce({first('model')}, {field(q, 'model')}, case when {plain(top)} then {top} end)"})
+    keys.family = None
+    return family
 
 
 def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
