@@ -3,7 +3,7 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (sixteen), 3,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (eighteen), 3,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Each line of every shape is valid and lands on either route; a shape with many lines to Python is a shape the SQL
@@ -192,11 +192,32 @@ def java_and_postgres_times(rng, i):
     return {"timestamp": when.format(s=i % 60, ms=i % 1000), "request": chat_request(rng), "response": response}
 
 
+def streamed_chunks(rng, i):
+    """A streamed chat answer logged as its list of chunks (usage in the last, as stream_options.include_usage sends it)."""
+    base = {"id": f"chatcmpl-{i}", "object": "chat.completion.chunk", "created": T0 + i, "model": "gpt-4o-mini-2024-07-18",
+            "system_fingerprint": "fp_1", "service_tier": "default"}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "", "refusal": None}, "logprobs": None,
+                                    "finish_reason": None}], "usage": None}]
+    chunks += [{**base, "choices": [{"index": 0, "delta": {"content": w + " "}, "logprobs": None, "finish_reason": None}], "usage": None}
+               for w in words(rng, 8).split()]
+    chunks += [{**base, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}], "usage": None},
+               {**base, "choices": [], "usage": {"prompt_tokens": 120, "completion_tokens": 9, "total_tokens": 129}}]
+    return {"timestamp": T0 + i, "request": chat_request(rng, stream=True, stream_options={"include_usage": True}), "response": chunks}
+
+
+def failed_calls(rng, i):
+    """Rate limits among the answers: one call in five failed with an error body."""
+    if i % 5:
+        return structlog_envelope(rng, i)
+    return {"timestamp": f"2025-11-04T10:00:{i % 60:02d}.{i % 1000000:06d}Z", "status_code": 429, "request": chat_request(rng),
+            "response": {"error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}}
+
+
 SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
                                    python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
                                    tool_parts_and_names, input_output_keys, claude_pdfs, reasoning_items_passed_back,
-                                   java_and_postgres_times)}
+                                   java_and_postgres_times, streamed_chunks, failed_calls)}
 
 
 def main(argv=None) -> int:
