@@ -255,6 +255,14 @@ def error_body(rng):
                 {"error": {"message": "x"}, "type": "error"}, {"error": {"message": "x"}, "object": "response"}])
 
 
+def anthropic_error_body(rng):
+    """Anthropic's error body (overloaded, rate limited), now and then of a shape Python reads otherwise."""
+    return var(rng, [{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+                     {"type": "error", "error": {"type": "rate_limit_error", "message": "Too many"}, "request_id": "req_1"}],
+               [{"type": "error", "error": None, "choices": None}, {"type": "error", "content": [{"type": "text", "text": "x"}]},
+                {"type": "error", "id": "msg_1"}])
+
+
 def error_request(rng):
     """A chat request as a failed call logs it; its conversation is hashed into the id, so it carries what Python
     and DuckDB write differently (non-ASCII text, escapes, numbers)."""
@@ -298,6 +306,8 @@ def app_line(rng, i):
     kind = rng.randrange(9)
     if kind == 8:
         line = {"request": chat_request(rng), "response": stream_chunks(rng, i)}
+    elif kind == 7 and rng.random() < 0.4:
+        line = {"request": anthropic_pair(rng, i)[0], "response": anthropic_error_body(rng)}
     elif kind == 7:
         line = {"request": error_request(rng), "response": error_body(rng)}
         if rng.random() < 0.5:
@@ -664,11 +674,16 @@ def test_failed_calls_take_the_sql_route_with_the_id_python_gives_them(tmp_path,
     rng = random.Random(5)
     bodies = [{"error": {"message": "Rate limit reached", "type": "requests"}}, {"error": "upstream timeout"}, {"error": ""},
               {"error": None, "detail": "x"}, {"error": 5}, {"error": {"message": "x"}, "choices": None, "usage": {"prompt_tokens": 5}},
-              {"error": {"message": "x"}, "type": "error"}, {"error": {"message": "x"}, "object": "response"}]
+              {"error": {"message": "x"}, "type": "error"}, {"error": {"message": "x"}, "object": "response"},
+              {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, {"type": "error", "error": None, "choices": None}]
     lines = []
-    for i in range(240):
+    for i in range(300):
+        body = bodies[i % len(bodies)]
+        request = anthropic_pair(rng, i)[0] if body.get("type") == "error" and i % 2 else error_request(rng)
+        if isinstance(request, dict) and "max_tokens" in request and i % 3:  # an Anthropic request: its stored conversation is built, then hashed
+            request["messages"].append({"role": "user", "content": [{"type": "text", "text": pick(rng, "café ✓ naïve", 'a "quoted" word', "tab\there")}]})
         line = {"timestamp": pick(rng, 1746352800 + i, f"2025-05-04T10:00:{i % 60:02d}.0{i % 10}Z", None),
-                "request": error_request(rng), "response": bodies[i % len(bodies)]}
+                "request": request, "response": body}
         if i % 3:
             line["status_code"] = pick(rng, 429, 500)
         lines.append(json.dumps(line))
@@ -680,7 +695,8 @@ def test_failed_calls_take_the_sql_route_with_the_id_python_gives_them(tmp_path,
     assert sql_share > 0.2 and {r["status"] for r in stored[True][1]} >= {"error"}
     con = connect(str(tmp_path / "True.duckdb"))
     again = ingest_paths(con, [str(path)], fmt="openai")
-    assert again["rows_added"] == 0 and again["rows_duplicate"] == len(stored[True][1])
+    first = stored[True][0]
+    assert again["rows_added"] == 0 and again["rows_duplicate"] == first["rows_added"] + first["rows_duplicate"]
     con.close()
 
 

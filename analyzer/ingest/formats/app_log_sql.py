@@ -887,11 +887,11 @@ def app_log_families(keys: Keys) -> list[Family]:
     anthropic.add(columns={"provider": "'anthropic'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
     guard = f"{_no_earlier_pair_keys(keys.pair)} and " if aliased else ""
-    failed, streamed = chat_error_pair(q, r, keys, guard), chat_stream_pair(q, r, keys, guard)
+    failed = [chat_error_pair(q, r, keys, guard), anthropic_error_pair(q, r, keys, guard)]
 
     # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
     families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
-    families += [failed, streamed]
+    families += [*failed, chat_stream_pair(q, r, keys, guard)]
     for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
         ("responses object", responses_object, f"{field(j, 'object')} = 'response'", "openai"),
@@ -906,7 +906,8 @@ def app_log_families(keys: Keys) -> list[Family]:
     keys.family = None
     for family in families:
         envelope(family)
-    failed.add(columns={"id": content_id(failed)})
+    for family in failed:
+        family.add(columns={"id": content_id(family)})
     return families
 
 
@@ -977,9 +978,27 @@ def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
                     f" and {field(q, 'system')} is null and {response_is_error}")
     keys.family = family
     chat_request(family, q, keys)
+    return failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
+
+
+def anthropic_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
+    """A Messages request whose response is Anthropic's error body (``{"type": "error", "error": {...}}``: overloaded,
+    rate limited), as ``anthropic.pair_record`` reads it; the conversation it stores is built, so its JSON is
+    checked for what Python writes otherwise."""
+    response_is_error = (f"{field(r, 'type')} = 'error'" + "".join(f" and {field(r, k)} is null" for k in ("content", "body", "id"))
+                         + " and not contains(text, '\"choices\"')")
+    family = Family("anthropic error pair", f"{guard}{field(q, 'messages')} is not null and {response_is_error}")
+    keys.family = family
+    anthropic_request(family, q, keys)
+    return failed_call(family, q, keys, "anthropic", python_json_ok(family.columns["messages_json"]))
+
+
+def failed_call(family: Family, q: str, keys: Keys, provider: str, conversation_ok: str) -> Family:
+    """What every failed call's row has: status error, no time of its own, the request's model (else the line's);
+    its id (``content_id``) hashes the conversation as Python writes it, which ``conversation_ok`` makes sure of."""
     top = field("j", "model")
-    family.add(parse={"t_src": "null::json"}, checks=[plain(top), python_json_ok(field(q, "messages"))],
-               columns={"provider": "'openai'", "status": "'error'", "created_at": "null::timestamp",
+    family.add(parse={"t_src": "null::json"}, checks=[plain(top), conversation_ok],
+               columns={"provider": f"'{provider}'", "status": "'error'", "created_at": "null::timestamp",
                         "model": f"coalesce({field(q, 'model')}, case when {plain(top)} then {top} end)"})
     keys.family = None
     return family
