@@ -206,10 +206,14 @@ def streamed_chunks(rng, i):
 
 
 def failed_calls(rng, i):
-    """Rate limits among the answers: one call in five failed with an error body."""
+    """Failures among the answers: one call in five failed with an error body (OpenAI's 429s, Claude's 529s)."""
     if i % 5:
         return structlog_envelope(rng, i)
-    return {"timestamp": f"2025-11-04T10:00:{i % 60:02d}.{i % 1000000:06d}Z", "status_code": 429, "request": chat_request(rng),
+    when = f"2025-11-04T10:00:{i % 60:02d}.{i % 1000000:06d}Z"
+    if i % 10:
+        return {"timestamp": when, "status_code": 529, "request": claude_thinking(rng, i)["request"],
+                "response": {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}, "request_id": f"req_{i}"}}
+    return {"timestamp": when, "status_code": 429, "request": chat_request(rng),
             "response": {"error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}}}
 
 
