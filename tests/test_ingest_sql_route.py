@@ -308,6 +308,8 @@ def app_line(rng, i):
         line = {"request": chat_request(rng), "response": stream_chunks(rng, i)}
     elif kind == 7 and rng.random() < 0.4:
         line = {"request": anthropic_pair(rng, i)[0], "response": anthropic_error_body(rng)}
+    elif kind == 7 and rng.random() < 0.4:
+        line = {"request": responses_pair(rng, i)[0], "response": error_body(rng)}
     elif kind == 7:
         line = {"request": error_request(rng), "response": error_body(rng)}
         if rng.random() < 0.5:
@@ -679,7 +681,8 @@ def test_failed_calls_take_the_sql_route_with_the_id_python_gives_them(tmp_path,
     lines = []
     for i in range(300):
         body = bodies[i % len(bodies)]
-        request = anthropic_pair(rng, i)[0] if body.get("type") == "error" and i % 2 else error_request(rng)
+        request = (anthropic_pair(rng, i)[0] if body.get("type") == "error" and i % 2
+                   else responses_pair(rng, i)[0] if i % 3 == 0 else error_request(rng))
         if isinstance(request, dict) and "max_tokens" in request and i % 3:  # an Anthropic request: its stored conversation is built, then hashed
             request["messages"].append({"role": "user", "content": [{"type": "text", "text": pick(rng, "café ✓ naïve", 'a "quoted" word', "tab\there")}]})
         line = {"timestamp": pick(rng, 1746352800 + i, f"2025-05-04T10:00:{i % 60:02d}.0{i % 10}Z", None),

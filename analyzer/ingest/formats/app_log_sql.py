@@ -888,6 +888,8 @@ def app_log_families(keys: Keys) -> list[Family]:
 
     guard = f"{_no_earlier_pair_keys(keys.pair)} and " if aliased else ""
     failed = [chat_error_pair(q, r, keys, guard), anthropic_error_pair(q, r, keys, guard)]
+    if keys.pair[0] != "input":
+        failed.append(responses_error_pair(q, r, keys, guard))
 
     # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
     families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
@@ -968,17 +970,31 @@ def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     return family
 
 
+def openai_error_body(r: str) -> str:
+    """An OpenAI error body (``{"error": {...}}``: a rate limit, an outage), which ``openai.response_fields`` reads
+    as status error and nothing else."""
+    return (f"(starts_with({field(r, 'error')}, '{{') or {is_string(field(r, 'error'))})"
+            + "".join(f" and {field(r, k)} is null" for k in ("choices", "type", "output", "body", "id", "content"))
+            + f" and {field(r, 'object')} is distinct from 'response' and not contains(text, '\"choices\"')")
+
+
 def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
-    """A chat request whose response is an error body (``{"error": {...}}``: a rate limit, an outage), as
-    ``openai.pair_record`` reads it: the request's columns, status error, no answer, no id of its own."""
-    response_is_error = (f"(starts_with({field(r, 'error')}, '{{') or {is_string(field(r, 'error'))})"
-                         + "".join(f" and {field(r, k)} is null" for k in ("choices", "type", "output", "body", "id", "content"))
-                         + f" and {field(r, 'object')} is distinct from 'response' and not contains(text, '\"choices\"')")
+    """A chat request whose response is an error body, as ``openai.pair_record`` reads it: the request's columns,
+    status error, no answer, no id of its own."""
     family = Family("chat error pair", f"{guard}{field(q, 'messages')} is not null and {field(q, 'anthropic_version')} is null"
-                    f" and {field(q, 'system')} is null and {response_is_error}")
+                    f" and {field(q, 'system')} is null and {openai_error_body(r)}")
     keys.family = family
     chat_request(family, q, keys)
     return failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
+
+
+def responses_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
+    """A Responses request whose response is an error body; its stored conversation is built from the input items."""
+    family = Family("responses error pair", f"{guard}{field(q, 'input')} is not null and {field(q, 'messages')} is null"
+                    f" and {field(q, 'anthropic_version')} is null and {field(q, 'system')} is null and {openai_error_body(r)}")
+    keys.family = family
+    family.add(columns=responses_request(family, q, keys))
+    return failed_call(family, q, keys, "openai", python_json_ok(family.columns["messages_json"]))
 
 
 def anthropic_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
