@@ -137,7 +137,7 @@ def test_batch_input_and_output_join_on_custom_id(con, fixtures):
     files = {f["path"].rsplit("/", 1)[1]: f for f in summary["files"]}
     assert files["batch_chat_input.jsonl"]["format"] == "openai-batch-input"
     assert files["batch_chat_output.jsonl"]["format"] == "openai-batch-output"
-    assert files["batch_chat_input.jsonl"]["rows_rejected"] == 1  # an /v1/embeddings line
+    assert files["batch_chat_input.jsonl"]["rows_rejected"] == 1  # a /v1/moderations line (embeddings are calls: below)
     assert files["batch_chat_output.jsonl"]["rows_rejected"] == 1  # a truncated line
     r = stored_requests(con)
     one = r["req-1"]
@@ -407,3 +407,23 @@ def test_embedding_requests_without_an_answer_are_not_prompts_either(con, tmp_pa
     rows = by_line(con, path)
     assert [(rows[n]["operation"], rows[n]["prompt_text"], rows[n]["status"]) for n in (1, 2)] == [
         ("embeddings", None, "no_response"), ("embeddings", None, "error")]
+
+
+def test_embedding_batches_are_priced_at_batch_rates_but_not_prompts(con, tmp_path):
+    """A Batch job of embeddings (url /v1/embeddings): its input lines were rejected as not chat calls, and its
+    output lines stored as calls with no prompt and no operation. Now they join into embedding calls, priced at the
+    batch rate."""
+    inputs = [{"custom_id": f"emb-{i}", "method": "POST", "url": "/v1/embeddings",
+               "body": {"model": "text-embedding-3-small", "input": f"document chunk {i}"}} for i in range(3)]
+    outputs = [{"id": f"batch_req_{i}", "custom_id": f"emb-{i}", "error": None,
+                "response": {"status_code": 200, "request_id": f"r{i}", "body": {
+                    "object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+                    "model": "text-embedding-3-small", "usage": {"prompt_tokens": 1000, "total_tokens": 1000}}}} for i in range(3)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(x) + "\n" for x in inputs))
+    (tmp_path / "out.jsonl").write_text("".join(json.dumps(x) + "\n" for x in outputs))
+    summary = ingest_paths(con, [str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl")])
+    assert summary["rows_rejected"] == 0 and summary["rows_added"] == 3
+    rows = dicts(con, "select * from requests order by source_id")
+    assert {(r["operation"], r["prompt_text"], r["messages_json"], r["input_tokens"], r["is_batch"]) for r in rows} == {
+        ("embeddings", None, None, 1000, True)}
+    assert rows[0]["cost_usd"] == pytest.approx(1000 * 0.01e-6)  # half the $0.02 / M standard rate

@@ -271,6 +271,13 @@ def embedding_fields(request: dict | None, response: dict | None) -> dict:
             "_embedded": content_hash(request["input"] if request.get("input") is not None else response.get("data"))}
 
 
+def embedding_call(request: dict | None, response: dict | None) -> dict:
+    """``embedding_fields`` for a record whose key is set otherwise (a batch line's custom_id)."""
+    fields = embedding_fields(request, response)
+    del fields["_embedded"]
+    return fields
+
+
 def embedding_key(record: dict) -> dict:
     """Set the dedupe key of an embedding record once its envelope (time, user) is read."""
     inputs = record.pop("_embedded")
@@ -392,10 +399,7 @@ def _batch_lines(src, kind: str):
 
 BATCH_STORE = "openai-batch"
 GENERATION_URLS = ("/v1/chat/completions", "/v1/responses", "/chat/completions", "/responses")
-
-
-BATCH_STORE = "openai-batch"
-GENERATION_URLS = ("/v1/chat/completions", "/v1/responses", "/chat/completions", "/responses")
+EMBEDDING_URLS = ("/v1/embeddings", "/embeddings")
 
 
 def _batch_input_key(custom_id: str, body: Any) -> str:
@@ -431,11 +435,12 @@ class OpenAIBatchInput:
             if not isinstance(body, dict):
                 yield Reject(number, "a batch input line needs a body object", line)
                 continue
-            if url and not url.rstrip("/").endswith(GENERATION_URLS):
+            embeddings = url.rstrip("/").endswith(EMBEDDING_URLS) or (not url and is_embeddings_request(body))
+            if url and not embeddings and not url.rstrip("/").endswith(GENERATION_URLS):
                 yield Reject(number, f"{url} requests are not chat or Responses calls; skipped", line)
                 continue
             try:
-                record = {"provider": PROVIDER, **request_fields(body)}
+                record = embedding_call(body, None) if embeddings else {"provider": PROVIDER, **request_fields(body)}
             except (ValueError, TypeError, AttributeError) as exc:
                 yield Reject(number, f"unreadable batch request ({exc})", line)
                 continue
@@ -510,7 +515,9 @@ class OpenAIBatchOutput:
         body = maybe_json(response.get("body"))
         code = response.get("status_code")
         record: dict = {"provider": PROVIDER}
-        if isinstance(body, dict):
+        if is_embeddings_list(body):
+            record.update({k: v for k, v in embedding_call(None, body).items() if v is not None})
+        elif isinstance(body, dict):
             record.update({k: v for k, v in response_fields(body).items() if v is not None})
         failed = bool(obj.get("error")) or (isinstance(code, (int, float)) and code >= 400) or not isinstance(body, dict)
         if failed or (isinstance(body, dict) and body.get("error") and not body.get("usage")):
