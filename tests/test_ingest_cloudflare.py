@@ -104,3 +104,17 @@ def test_cli_reads_it_without_format_flag(db_path, fixtures):
     summary = json.loads(result.stdout)
     assert {f["format"] for f in summary["files"]} == {"cloudflare-ai-gateway"}
     assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (6, 1, 2)
+
+
+def test_embedding_calls_through_the_gateway_are_not_prompts(con, tmp_path):
+    """A RAG app's embeddings go through the gateway too: priced from the log, but no prompt to categorize."""
+    log = {"id": "log-e1", "created_at": "2025-03-18T11:00:00Z", "provider": "openai", "model": "text-embedding-3-small",
+           "path": "embeddings", "success": True, "cached": False, "duration": 90, "tokens_in": 800, "tokens_out": 0,
+           "cost": 0.000016, "request": {"model": "text-embedding-3-small", "input": ["chunk one", "chunk two"]},
+           "response": {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1]}],
+                        "model": "text-embedding-3-small", "usage": {"prompt_tokens": 800, "total_tokens": 800}}}
+    path = tmp_path / "embeddings.jsonl"
+    path.write_text(json.dumps(log) + "\n")
+    assert ingest_paths(con, [str(path)], fmt="cloudflare-ai-gateway")["rows_added"] == 1
+    assert con.execute("select operation, prompt_text, messages_json, input_tokens, cost_usd, cost_source from requests").fetchall() == [
+        ("embeddings", None, None, 800, 0.000016, "log")]

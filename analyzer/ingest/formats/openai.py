@@ -367,7 +367,10 @@ def response_fields(resp: dict) -> dict:
 
 
 def pair_record(request: Any, response: Any, status_code: Any = None) -> dict:
-    """A record from a request body and a response body (either may be None)."""
+    """A record from a request body and a response body (either may be None); an Embeddings API call is one."""
+    if is_embeddings_list(response) or is_embeddings_request(request):
+        answer = response if is_embeddings_list(response) else None
+        return with_pair_status(embedding_call(request if isinstance(request, dict) else None, answer), response, status_code)
     record: dict = {"provider": PROVIDER}
     if isinstance(response, dict):
         record.update({k: v for k, v in response_fields(response).items() if v is not None})
