@@ -303,8 +303,13 @@ def stream_chunks(rng, i):
 
 
 def app_line(rng, i):
-    kind = rng.randrange(9)
-    if kind == 8:
+    kind = rng.randrange(10)
+    if kind == 9:  # a request logged without its response, at the top of the line
+        request = error_request(rng)
+        line = dict(request) if isinstance(request, dict) else {"request": request}
+        if rng.random() < 0.1:
+            line[pick(rng, "choices", "object", "model")] = pick(rng, None, "chat.completion", "")
+    elif kind == 8:
         line = {"request": chat_request(rng), "response": stream_chunks(rng, i)}
     elif kind == 7 and rng.random() < 0.4:
         line = {"request": anthropic_pair(rng, i)[0], "response": anthropic_error_body(rng)}
@@ -728,3 +733,16 @@ def test_streamed_answers_logged_as_chunks_take_the_sql_route(tmp_path, monkeypa
     assert "chatcmpl-first1" in by_id and "chatcmpl-1" not in by_id
     refused = by_id["chatcmpl-2"]
     assert (refused["response_text"], refused["status"], refused["input_tokens"]) == ("I can't help with that.", "blocked", None)
+
+
+def test_requests_logged_without_their_response_take_the_sql_route(tmp_path, monkeypatch):
+    """An app that logs what it sends (the request at the top of the line, its answer elsewhere): no_response rows
+    with the id Python gives them, every line on SQL (all went to Python before)."""
+    lines = [{"timestamp": 1746352800 + i, "model": "gpt-4o-mini", "temperature": 0.2, "user": f"u{i % 3}", "metadata": {"app": "triage"},
+              "messages": [{"role": "system", "content": "Be terse."}, {"role": "user", "content": f"Where is order {i}?"}]} for i in range(40)]
+    path = tmp_path / "sent.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None and sql_share == 1.0
+    rows = stored[True][1]
+    assert len(rows) == 40 and {(r["status"], r["system_prompt"], r["user_id"]) for r in rows} >= {("no_response", "Be terse.", "u1")}

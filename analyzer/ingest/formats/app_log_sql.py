@@ -69,7 +69,7 @@ ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEY
     "metadata", "tags", "error", "status_code", "http_status")
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
-    **{k: J for k in PAIR_ALIASES + ENVELOPE if k not in ("status",)},
+    **{k: J for k in PAIR_ALIASES + ENVELOPE + CHAT_PARAMS if k not in ("status",) and k not in RESPONSE},
 }
 DEFAULT_PAIR = ("request", "response")
 
@@ -905,12 +905,28 @@ def app_log_families(keys: Keys) -> list[Family]:
         if builder is responses_object:
             echo_params(bare, j, keys, None)
         families.append(bare.add(columns={"provider": f"'{provider}'"}))
+    if not aliased:
+        families.append(requested_alone(keys))
+        failed.append(families[-1])
     keys.family = None
     for family in families:
         envelope(family)
     for family in failed:
         family.add(columns={"id": content_id(family)})
     return families
+
+
+def requested_alone(keys: Keys) -> Family:
+    """A chat request logged without its response (``app_calls.line_record``'s last case): status no_response, and,
+    like a failed call, no id of its own."""
+    j = "j"
+    family = Family("chat request alone", f"starts_with({field(j, 'messages')}, '[') and {field(j, 'model')} <> ''"
+                    f" and {field(j, 'object')} is null and {field(j, 'type')} is null and {NO_PAIR_KEYS}"
+                    f" and not contains(text, '\"choices\"')")
+    keys.family = family
+    chat_request(family, j, keys)
+    failed_call(family, j, keys, "openai", python_json_ok(field(j, "messages")))
+    return family.add(columns={"status": "'no_response'"})
 
 
 CHUNK = {"object": V, "type": V, "id": V, "model": V, "usage": J,
