@@ -849,6 +849,16 @@ def _no_earlier_pair_keys(pair: tuple[str, str]) -> str:
     return f"not regexp_matches(text, '\"({'|'.join(earlier)})\"\\s*:')" if earlier else "true"
 
 
+def _not_anthropic_request(q: str) -> str:
+    """A request ``app_calls.looks_anthropic`` does not take for an Anthropic one (no version, no ``system``)."""
+    return f"{field(q, 'anthropic_version')} is null and {field(q, 'system')} is null"
+
+
+# A line with a "choices" key anywhere: Python reads a body that has one (even null) as a completion, which the
+# families of calls without an answer cannot tell from its absence in the parsed structure.
+NO_CHOICES_KEY = "not contains(text, '\"choices\"')"
+
+
 def app_log_families(keys: Keys) -> list[Family]:
     """The families of ``keys.pair``: pairs under other keys than ``request``/``response`` and bare calls are read
     by statements of their own, since a key such as ``output`` is a pair's side in one and a Responses object's
@@ -857,7 +867,7 @@ def app_log_families(keys: Keys) -> list[Family]:
     q, r = field(j, keys.pair[0]), field(j, keys.pair[1])
     aliased = keys.pair != DEFAULT_PAIR
     known = _side_known(q, r) + (f" and {_no_earlier_pair_keys(keys.pair)}" if aliased else "")
-    not_anthropic_request = f"{field(q, 'anthropic_version')} is null and {field(q, 'system')} is null"
+    not_anthropic_request = _not_anthropic_request(q)
 
     chat = Family("chat pair", f"{known} and {field(r, 'choices')} is not null"
                   f" and {field(r, 'object')} is distinct from 'response' and {field(q, 'messages')} is not null"
@@ -922,7 +932,7 @@ def requested_alone(keys: Keys) -> Family:
     j = "j"
     family = Family("chat request alone", f"starts_with({field(j, 'messages')}, '[') and {field(j, 'model')} <> ''"
                     f" and {field(j, 'object')} is null and {field(j, 'type')} is null and {NO_PAIR_KEYS}"
-                    f" and not contains(text, '\"choices\"')")
+                    f" and {NO_CHOICES_KEY}")
     keys.family = family
     chat_request(family, j, keys)
     failed_call(family, j, keys, "openai", python_json_ok(field(j, "messages")))
@@ -941,8 +951,8 @@ def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     the response as an object)."""
     path = f"'$.\"{keys.pair[1]}\"'"
     not_an_object = " and ".join(f"{field(r, k)} is null" for k in ("id", "choices", "object", "output", "content", "type", "error", "body"))
-    family = Family("chat stream pair", f"{guard}{field(q, 'messages')} is not null and {field(q, 'anthropic_version')} is null"
-                    f" and {field(q, 'system')} is null and {r} is not null and {not_an_object}"
+    family = Family("chat stream pair", f"{guard}{field(q, 'messages')} is not null and {_not_anthropic_request(q)}"
+                    f" and {r} is not null and {not_an_object}"
                     f" and contains(text, '\"chat.completion.chunk\"')")
     keys.family = family
     choices = "flatten(list_transform(s_chunks, lambda c: coalesce(c.choices, [])))"
@@ -991,14 +1001,14 @@ def openai_error_body(r: str) -> str:
     as status error and nothing else."""
     return (f"(starts_with({field(r, 'error')}, '{{') or {is_string(field(r, 'error'))})"
             + "".join(f" and {field(r, k)} is null" for k in ("choices", "type", "output", "body", "id", "content"))
-            + f" and {field(r, 'object')} is distinct from 'response' and not contains(text, '\"choices\"')")
+            + f" and {field(r, 'object')} is distinct from 'response' and {NO_CHOICES_KEY}")
 
 
 def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     """A chat request whose response is an error body, as ``openai.pair_record`` reads it: the request's columns,
     status error, no answer, no id of its own."""
-    family = Family("chat error pair", f"{guard}{field(q, 'messages')} is not null and {field(q, 'anthropic_version')} is null"
-                    f" and {field(q, 'system')} is null and {openai_error_body(r)}")
+    family = Family("chat error pair", f"{guard}{field(q, 'messages')} is not null and {_not_anthropic_request(q)}"
+                    f" and {openai_error_body(r)}")
     keys.family = family
     chat_request(family, q, keys)
     return failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
@@ -1007,7 +1017,7 @@ def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
 def responses_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     """A Responses request whose response is an error body; its stored conversation is built from the input items."""
     family = Family("responses error pair", f"{guard}{field(q, 'input')} is not null and {field(q, 'messages')} is null"
-                    f" and {field(q, 'anthropic_version')} is null and {field(q, 'system')} is null and {openai_error_body(r)}")
+                    f" and {_not_anthropic_request(q)} and {openai_error_body(r)}")
     keys.family = family
     family.add(columns=responses_request(family, q, keys))
     return failed_call(family, q, keys, "openai", python_json_ok(family.columns["messages_json"]))
@@ -1018,7 +1028,7 @@ def anthropic_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     rate limited), as ``anthropic.pair_record`` reads it; the conversation it stores is built, so its JSON is
     checked for what Python writes otherwise."""
     response_is_error = (f"{field(r, 'type')} = 'error'" + "".join(f" and {field(r, k)} is null" for k in ("content", "body", "id"))
-                         + " and not contains(text, '\"choices\"')")
+                         + f" and {NO_CHOICES_KEY}")
     family = Family("anthropic error pair", f"{guard}{field(q, 'messages')} is not null and {response_is_error}")
     keys.family = family
     anthropic_request(family, q, keys)
