@@ -90,11 +90,15 @@ def dedupe_key(record: dict) -> str:
     """Records with the same provider and source id are one call; without an id, identical content is.
 
     A parser may set ``_dedupe_key`` when the log's id is not unique on its own (batch ``custom_id``s
-    repeat across batches), and ``_supersedes`` to the key of a less complete row this record replaces."""
+    repeat across batches), and ``_supersedes`` to the key of a less complete row this record replaces. An embedding
+    call stores no text, so ``_embedded`` (a hash of its input) stands for its content."""
     if record.get("_dedupe_key"):
         return record["_dedupe_key"]
     if record.get("source_id"):
         return f"{record.get('provider') or ''}|id|{record['source_id']}"
+    if record.get("_embedded"):
+        head = "|".join(str(record.get(k) or "") for k in ("provider", "model", "created_at", "input_tokens"))
+        return f"{head}|embeddings|{record['_embedded']}"
     return "|".join(
         str(record.get(k) or "")
         for k in ("provider", "model", "created_at", "messages_json", "prompt_text", "response_text", "input_tokens", "output_tokens")

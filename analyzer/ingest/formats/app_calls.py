@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import Reject, excerpt, maybe_json, parse_json_line, with_pair_status
+from ..records import Reject, excerpt, maybe_json, parse_json_line
 from . import anthropic, app_log_sql, openai, register
 from .app_log import envelope, json_values, pair_sides, parse_sse, unwrap_body
 
@@ -77,10 +77,7 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         response, response_status = unwrap_body(response)
         response = response_object(response)
         code = response_status if response_status is not None else request_status
-        if openai.is_embeddings_list(response) or openai.is_embeddings_request(request):
-            answer = response if openai.is_embeddings_list(response) else None
-            record = with_pair_status(openai.embedding_fields(request if isinstance(request, dict) else None, answer), response, code)
-        elif looks_anthropic(request, response):
+        if looks_anthropic(request, response):
             record = anthropic.pair_record(request if isinstance(request, dict) else None, response, code)
         else:
             record = openai.pair_record(request if isinstance(request, dict) else None, response, code)
@@ -97,8 +94,6 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
     else:
         return Reject(number, "not an OpenAI chat completion, Responses object or request/response pair", excerpt(obj))
     record = envelope(record, obj)
-    if "_embedded" in record:
-        record = openai.embedding_key(record)
     record["_line"] = number
     return record
 

@@ -260,8 +260,8 @@ def is_embeddings_request(obj: Any) -> bool:
 
 def embedding_fields(request: dict | None, response: dict | None) -> dict:
     """An Embeddings API call: priced on its input tokens, stored with ``operation='embeddings'`` and no prompt (its
-    input is text to embed, not a request a chat model would answer). Identical calls are one: the key holds the
-    input's hash, which the stored row does not keep."""
+    input is text to embed, not a request a chat model would answer). Identical calls are one: ``_embedded``, the
+    input's hash, stands for the text the row does not keep (``records.dedupe_key``)."""
     request, response = request or {}, response or {}
     usage = _dict(response.get("usage"))
     model = response.get("model") or request.get("model")
@@ -269,20 +269,6 @@ def embedding_fields(request: dict | None, response: dict | None) -> dict:
             "input_tokens": usage.get("prompt_tokens", usage.get("total_tokens")),
             "user_id": request.get("user"), "tags_json": nonempty_object(request.get("metadata")),
             "_embedded": content_hash(request["input"] if request.get("input") is not None else response.get("data"))}
-
-
-def embedding_call(request: dict | None, response: dict | None) -> dict:
-    """``embedding_fields`` for a record whose key is set otherwise (a batch line's custom_id)."""
-    fields = embedding_fields(request, response)
-    del fields["_embedded"]
-    return fields
-
-
-def embedding_key(record: dict) -> dict:
-    """Set the dedupe key of an embedding record once its envelope (time, user) is read."""
-    inputs = record.pop("_embedded")
-    record["_dedupe_key"] = "|".join(str(record.get(k) or "") for k in ("provider", "model", "created_at", "input_tokens")) + f"|embeddings|{inputs}"
-    return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +356,7 @@ def pair_record(request: Any, response: Any, status_code: Any = None) -> dict:
     """A record from a request body and a response body (either may be None); an Embeddings API call is one."""
     if is_embeddings_list(response) or is_embeddings_request(request):
         answer = response if is_embeddings_list(response) else None
-        return with_pair_status(embedding_call(request if isinstance(request, dict) else None, answer), response, status_code)
+        return with_pair_status(embedding_fields(request if isinstance(request, dict) else None, answer), response, status_code)
     record: dict = {"provider": PROVIDER}
     if isinstance(response, dict):
         record.update({k: v for k, v in response_fields(response).items() if v is not None})
@@ -443,7 +429,7 @@ class OpenAIBatchInput:
                 yield Reject(number, f"{url} requests are not chat or Responses calls; skipped", line)
                 continue
             try:
-                record = embedding_call(body, None) if embeddings else {"provider": PROVIDER, **request_fields(body)}
+                record = embedding_fields(body, None) if embeddings else {"provider": PROVIDER, **request_fields(body)}
             except (ValueError, TypeError, AttributeError) as exc:
                 yield Reject(number, f"unreadable batch request ({exc})", line)
                 continue
@@ -519,7 +505,7 @@ class OpenAIBatchOutput:
         code = response.get("status_code")
         record: dict = {"provider": PROVIDER}
         if is_embeddings_list(body):
-            record.update({k: v for k, v in embedding_call(None, body).items() if v is not None})
+            record.update({k: v for k, v in embedding_fields(None, body).items() if v is not None})
         elif isinstance(body, dict):
             record.update({k: v for k, v in response_fields(body).items() if v is not None})
         failed = bool(obj.get("error")) or (isinstance(code, (int, float)) and code >= 400) or not isinstance(body, dict)
