@@ -261,6 +261,38 @@ def is_json_lines(src, *, encoded: bool = True) -> bool:
     return False
 
 
+def head_records(src, limit: int = 20) -> list[dict]:
+    """The objects the first 64 KiB hold whole, up to ``limit``: lines of JSON Lines, or the elements of a JSON
+    document's array (top-level, or the one list a wrapper object holds: ``{"events": [...]}``). For sniffing a
+    format whose first record may not tell: a log store's export opens with other log lines."""
+    head = src.head()
+    text = head.decode("utf-8", "replace")
+    if is_json_lines(src):
+        lines = text.split("\n")[:-1] if len(head) >= 65536 else text.split("\n")
+        values = []
+        for line in lines:
+            if line.strip():
+                try:
+                    values.append(maybe_json(loads(line)))
+                except ValueError:
+                    continue
+            if len(values) >= limit:
+                break
+    else:
+        if nested_too_deep(text[:65536]):
+            return []
+        try:
+            doc, _ = json.JSONDecoder().raw_decode(text.lstrip())
+        except (ValueError, RecursionError):  # cut at 64 KiB: its first record is all that tells
+            first = first_json_object(src)
+            return [first] if first is not None else []
+        if isinstance(doc, dict):
+            lists = [v for v in doc.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+            doc = lists[0] if len(lists) == 1 else [doc]
+        values = doc if isinstance(doc, list) else []
+    return [v for v in values if isinstance(v, dict)][:limit]
+
+
 def first_json_object(src) -> dict | None:
     """The first record of a JSON Lines file or JSON document, for format sniffing (None when there is none)."""
     text = src.head().decode("utf-8", "replace")

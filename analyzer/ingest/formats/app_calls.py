@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import Reject, excerpt, maybe_json, parse_json_line
+from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import anthropic, app_log_sql, openai, register
-from .app_log import envelope, json_values, pair_sides, parse_sse, unwrap_body
+from .app_log import (envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body,
+                      wrappers_around)
 
 
 def response_object(value: Any) -> Any:
@@ -91,11 +92,88 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {**openai.embedding_fields(obj, None), "status": "no_response"}
     elif "input" in obj and obj.get("model") and not isinstance(obj.get("output"), list):
         record = {"provider": openai.PROVIDER, **openai.responses_request_fields(obj), "status": "no_response"}
+    elif chain := wrappers_around(obj, holds_call):
+        return wrapped_record(chain, number)
     else:
         return Reject(number, "not an OpenAI chat completion, Responses object or request/response pair", excerpt(obj))
     record = envelope(record, obj)
     record["_line"] = number
     return record
+
+
+def wrapped_record(chain: list[dict], number: int | None) -> dict | Reject:
+    """The call nested in a logger's or log store's wrappers (``wrappers_around``), with what each wrapper says
+    about it (time, user, cost, tags) where the call's own object did not say it, innermost wrapper first."""
+    record = line_record(chain[-1], number)
+    if not isinstance(record, dict):
+        return record
+    for wrapper in reversed(chain[:-1]):
+        envelope(record, scalar_keys(wrapper))
+    return record
+
+
+def openai_call_score(obj: dict) -> int:
+    """How surely ``obj`` is one logged OpenAI call (0: not one)."""
+    if "custom_id" in obj:
+        return 0
+    if obj.get("object") == "chat.completion":
+        return 85
+    if obj.get("object") == "response" and "output" in obj:
+        return 85
+    if openai.is_embeddings_list(obj):
+        return 80
+    request, response, found = pair_sides(obj)
+    if not found:
+        # Requests logged without their responses still say what was asked.
+        return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
+    request, _ = unwrap_body(request)
+    response, _ = unwrap_body(response)
+    request = maybe_json(request)
+    response = response_object(response)
+    if looks_anthropic(request if isinstance(request, dict) else None, response):
+        return 0
+    if isinstance(response, dict) and (openai.is_chat_completion(response) or openai.is_responses_object(response)):
+        return 80
+    if isinstance(request, dict) and ("messages" in request or "input" in request):
+        return 70
+    return 0
+
+
+def anthropic_call_score(obj: dict) -> int:
+    """How surely ``obj`` is one logged Messages API call (0: not one)."""
+    if "custom_id" in obj:
+        return 0
+    if anthropic.is_message(obj):
+        return 85
+    request, response, found = pair_sides(obj)
+    if not found:
+        return 0
+    request = maybe_json(unwrap_body(request)[0])
+    response = response_object(unwrap_body(response)[0])
+    return 80 if looks_anthropic(request if isinstance(request, dict) else None, response) else 0
+
+
+def holds_call(obj: dict) -> bool:
+    return openai_call_score(obj) > 0 or anthropic_call_score(obj) > 0
+
+
+# A call found inside a wrapper is less sure than one at the top: a format that reads the whole record wins.
+WRAPPED_DOUBT = 10
+
+
+def sniff_score(src, score) -> int:
+    """``score`` of the first record; else, a little less sure, of the first call nested in a wrapper among the
+    first records (a log store's export may open with other log lines)."""
+    from ..records import first_json_object, head_records
+
+    first = first_json_object(src)
+    direct = score(first) if isinstance(first, dict) else 0
+    if direct:
+        return direct
+    for obj in head_records(src):
+        if chain := wrappers_around(obj, holds_call):
+            return max(0, score(chain[-1]) - WRAPPED_DOUBT)
+    return 0
 
 
 def records_of(obj: Any, number: int | None):
@@ -115,7 +193,11 @@ def records_of(obj: Any, number: int | None):
             out.append(Reject(number, "expected a JSON object", excerpt(item)))
             continue
         try:
-            out.append(line_record(item, number))
+            record = line_record(item, number)
+            if isinstance(record, Reject) and other_log_line(item):
+                out.append(Skipped(number, "a log line that is not a model call"))
+            else:
+                out.append(record)
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
             out.append(Reject(number, f"unreadable record ({exc})", excerpt(item)))
     return out
@@ -161,34 +243,7 @@ class OpenAIApp(AppLogStatements):
     order = 50
 
     def sniff(self, src) -> int:
-        from ..records import first_json_object
-
-        obj = first_json_object(src)
-        if not isinstance(obj, dict):
-            return 0
-        if "custom_id" in obj:
-            return 0
-        if obj.get("object") == "chat.completion":
-            return 85
-        if obj.get("object") == "response" and "output" in obj:
-            return 85
-        if openai.is_embeddings_list(obj):
-            return 80
-        request, response, found = pair_sides(obj)
-        if not found:
-            # Requests logged without their responses still say what was asked.
-            return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
-        request, _ = unwrap_body(request)
-        response, _ = unwrap_body(response)
-        request = maybe_json(request)
-        response = response_object(response)
-        if looks_anthropic(request if isinstance(request, dict) else None, response):
-            return 0
-        if isinstance(response, dict) and (openai.is_chat_completion(response) or openai.is_responses_object(response)):
-            return 80
-        if isinstance(request, dict) and ("messages" in request or "input" in request):
-            return 70
-        return 0
+        return sniff_score(src, openai_call_score)
 
     def parse_line(self, number: int, line: str, ctx=None, src=None):
         obj = parse_json_line(number, line)
@@ -223,19 +278,7 @@ class AnthropicApp(AppLogStatements):
     order = 50
 
     def sniff(self, src) -> int:
-        from ..records import first_json_object
-
-        obj = first_json_object(src)
-        if not isinstance(obj, dict) or "custom_id" in obj:
-            return 0
-        if anthropic.is_message(obj):
-            return 85
-        request, response, found = pair_sides(obj)
-        if not found:
-            return 0
-        request = maybe_json(unwrap_body(request)[0])
-        response = response_object(unwrap_body(response)[0])
-        return 80 if looks_anthropic(request if isinstance(request, dict) else None, response) else 0
+        return sniff_score(src, anthropic_call_score)
 
     def parse_line(self, number: int, line: str, ctx=None, src=None):
         obj = parse_json_line(number, line)

@@ -85,6 +85,64 @@ def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
     return request, response, found
 
 
+# Keys under which loggers and log stores nest an app's own record: Google Cloud Logging (``jsonPayload``),
+# Elasticsearch dumps (``_source``), loguru's serialized records (``record`` -> ``extra``), Datadog (``attributes``),
+# EventBridge (``detail``), CloudWatch (``message``, a JSON string), and the names apps give it themselves.
+CALL_WRAPPER_KEYS = ("jsonPayload", "_source", "record", "extra", "attributes", "detail", "message", "msg", "data",
+                     "payload", "event", "fields", "properties", "context", "details", "log", "json")
+MAX_CALL_WRAPPERS = 3  # Datadog and loguru nest the app's record two levels down
+
+
+def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS) -> list[dict]:
+    """The objects from ``obj`` down to the one nested under ``CALL_WRAPPER_KEYS`` that ``holds_call`` (``obj`` first,
+    the call's own object last), or [] when no wrapper holds one."""
+    if depth == 0:
+        return []
+    for key in CALL_WRAPPER_KEYS:
+        value = obj.get(key)
+        if isinstance(value, str) and not value.lstrip().startswith("{"):
+            continue
+        inner = maybe_json(value)
+        if not isinstance(inner, dict) or not inner:
+            continue
+        if holds_call(inner):
+            return [obj, inner]
+        deeper = wrappers_around(inner, holds_call, depth - 1)
+        if deeper:
+            return [obj, *deeper]
+    return []
+
+
+# Keys of a logged call, or of a broken one (a reject, not another log line).
+CALL_KEYS = (*REQUEST_KEYS, *RESPONSE_KEYS, "messages", "choices", "object", "model", "usage", "prompt", "body")
+
+
+def other_log_line(obj: dict) -> bool:
+    """A log store's or logger's entry that is no model call at all ("START RequestId ...", "worker started"): it
+    has a message or payload key, and neither it nor what its wrappers nest has a call's keys (a broken call is a
+    reject). Skipped and counted."""
+    return any(key in obj for key in CALL_WRAPPER_KEYS) and not _has_call_keys(obj, MAX_CALL_WRAPPERS)
+
+
+def _has_call_keys(obj: dict, depth: int) -> bool:
+    if any(key in obj for key in CALL_KEYS):
+        return True
+    nested = (maybe_json(obj.get(key)) for key in CALL_WRAPPER_KEYS if key in obj) if depth else ()
+    return any(isinstance(inner, dict) and _has_call_keys(inner, depth - 1) for inner in nested)
+
+
+def scalar_keys(obj: dict) -> dict:
+    """A wrapper's own keys about the call (when, who, cost, tags), without the objects it nests; a time written as
+    an object is its ``timestamp`` (loguru: ``{"repr": "2025-11-24 10:05:00.25+00:00", "timestamp": 1763978700.25}``)."""
+    out = {}
+    for key, value in obj.items():
+        if key in TIME_KEYS and isinstance(value, dict):
+            value = value.get("timestamp")
+        if not isinstance(value, (dict, list)) or key in TAG_KEYS:
+            out[key] = value
+    return out
+
+
 def envelope(record: dict, obj: dict) -> dict:
     """Keys around the call in an app's log line: when, how long, what it cost, who, tags, errors."""
     if record.get("created_at") is None:

@@ -1,0 +1,81 @@
+"""App calls as log stores and loggers keep them: nested under their wrappers (Google Cloud Logging's jsonPayload,
+Elasticsearch's _source, loguru's record.extra, Datadog's attributes, CloudWatch's message string) among other log
+lines."""
+
+import json
+from datetime import datetime
+
+import pytest
+
+from analyzer.ingest import ingest_paths
+from analyzer.ingest.detect import detect_format
+from analyzer.ingest.formats import load_all
+from analyzer.ingest.sources import SourceFile
+from helpers import stored_requests
+
+# file: (rows added, other log lines skipped, input tokens, output tokens, spend in USD)
+EXPORTS = {
+    "gcp_logging.json": (3, 1, 410, 92, 0.001407),
+    "loguru.jsonl": (2, 0, 380, 25, 0.000137),
+    "elasticsearch_dump.jsonl": (2, 0, 650, 75, 0.002375),
+    "cloudwatch_filter_log_events.json": (2, 1, 280, 48, 0.001245),
+    "datadog_logs.json": (1, 0, 60, 6, 0.000013),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+def test_calls_nested_by_log_stores_land_whole_and_once(con, fixtures, tmp_path, name):
+    path = fixtures / "wrapped" / name
+    summary = ingest_paths(con, [str(path)])
+    added, skipped, tokens_in, tokens_out, spend = EXPORTS[name]
+    file = summary["files"][0]
+    assert file["format"] == "openai"
+    assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (added, skipped, 0)
+    assert (file["input_tokens"], file["output_tokens"]) == (tokens_in, tokens_out)
+    assert file["spend_usd"] == pytest.approx(spend, abs=1e-9)
+    assert all(r["prompt_text"] or r["source_id"] == "chatcmpl-W7" for r in stored_requests(con, as_list=True))
+    copy = tmp_path / name  # the same export kept twice: its calls are stored once
+    copy.write_bytes(path.read_bytes())
+    again = ingest_paths(con, [str(copy)])
+    assert again["rows_added"] == 0 and again["rows_duplicate"] == added
+
+
+def test_what_the_wrappers_say_fills_what_the_call_does_not(con, fixtures):
+    ingest_paths(con, [str(fixtures / "wrapped" / n) for n in ("gcp_logging.json", "loguru.jsonl", "datadog_logs.json")])
+    rows = stored_requests(con)
+    # The Claude call has no time of its own: Cloud Logging's entry timestamp; its logged cost wins over the catalog.
+    claude = rows["msg_W2"]
+    assert claude["provider"] == "anthropic" and claude["created_at"] == datetime(2025, 11, 24, 10, 1)
+    assert (claude["cost_usd"], claude["cost_source"]) == (0.00135, "log")
+    assert claude["prompt_text"].startswith("Customer says the invoice total is wrong")
+    assert rows["chatcmpl-W1"]["duration_ms"] == 840.0 and rows["chatcmpl-W1"]["created_at"] == datetime(2025, 11, 24, 10)
+    assert rows["chatcmpl-W4"]["user_id"] == "u-9" and rows["chatcmpl-W4"]["created_at"] == datetime(2025, 11, 24, 10, 2)
+    # loguru writes its time as an object: its timestamp is the call's time.
+    assert rows["chatcmpl-W6"]["created_at"] == datetime(2025, 11, 24, 10, 6, 0, 500000)
+    assert rows["resp_W5"]["user_id"] == "shop-3" and rows["resp_W5"]["cached_input_tokens"] == 100
+    # Datadog: the call two levels down, the log's tags and the app's duration.
+    assert json.loads(rows["chatcmpl-W11"]["tags_json"]) == ["env:prod", "team:support"]
+    assert rows["chatcmpl-W11"]["duration_ms"] == 512.0
+
+
+def test_an_export_that_opens_with_other_log_lines_is_still_recognised(fixtures):
+    # A Lambda's log opens with "START RequestId ..." before the app logs its first call.
+    path = fixtures / "wrapped" / "cloudwatch_filter_log_events.json"
+    assert detect_format(SourceFile(path=path, display=str(path)), load_all()) == "openai"
+
+
+def test_other_log_lines_are_skipped_broken_calls_rejected(con, tmp_path):
+    pair = {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Where is my parcel?"}]},
+            "response": {"id": "chatcmpl-L1", "object": "chat.completion", "created": 1763978400, "model": "gpt-4o-mini",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": "On its way."}}],
+                         "usage": {"prompt_tokens": 12, "completion_tokens": 4}}}
+    lines = [{"level": "info", "msg": "worker started"},
+             {"ts": "2025-11-24T10:00:00Z", "data": pair},
+             {"level": "info", "msg": "llm call", "request": "cut off by the logger", "response": 42},
+             {"level": "error", "message": {"text": "upstream timed out"}},
+             {"ts": "2025-11-24T10:00:05Z", "data": {"request": "cut off", "response": 42}}]
+    path = tmp_path / "app.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (1, 2, 2)
+    assert stored_requests(con)["chatcmpl-L1"]["response_text"] == "On its way."
