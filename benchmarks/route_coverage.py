@@ -3,7 +3,7 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (nineteen), 3,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (twenty), 3,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Each line of every shape is valid and lands on either route; a shape with many lines to Python is a shape the SQL
@@ -223,12 +223,20 @@ def requests_alone(rng, i):
             **chat_request(rng, temperature=0.3, user=f"u{i % 50}")}
 
 
+def cloud_logging_entries(rng, i):
+    """Google Cloud Logging's export of a Cloud Run app's log: the app's line under `jsonPayload` (read by the Python
+    route only: the SQL route does not unwrap yet)."""
+    return {"insertId": f"e{i}", "jsonPayload": {"request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))},
+            "resource": {"type": "cloud_run_revision", "labels": {"service_name": "bot"}}, "severity": "INFO",
+            "timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "logName": "projects/p/logs/run.googleapis.com%2Fstdout"}
+
+
 SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
                                    python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
                                    tool_parts_and_names, input_output_keys, claude_pdfs, reasoning_items_passed_back,
                                    java_and_postgres_times, streamed_chunks, failed_calls,
-                                   requests_alone)}
+                                   requests_alone, cloud_logging_entries)}
 
 
 def main(argv=None) -> int:

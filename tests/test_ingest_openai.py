@@ -427,3 +427,41 @@ def test_embedding_batches_are_priced_at_batch_rates_but_not_prompts(con, tmp_pa
     assert {(r["operation"], r["prompt_text"], r["messages_json"], r["input_tokens"], r["is_batch"]) for r in rows} == {
         ("embeddings", None, None, 1000, True)}
     assert rows[0]["cost_usd"] == pytest.approx(1000 * 0.01e-6)  # half the $0.02 / M standard rate
+
+
+def test_calls_an_app_logged_through_other_sdks_keep_their_tokens_and_provider(con, tmp_path):
+    """boto3's Converse, Gemini's generateContent and Cohere's chat, logged as request/response pairs beside OpenAI
+    calls: each is priced on its own tokens under its own provider, not stored as an OpenAI call without usage."""
+    lines = [
+        {"timestamp": "2025-11-24T10:00:00Z",
+         "request": {"modelId": "anthropic.claude-3-5-haiku-20241022-v1:0", "system": [{"text": "Be brief."}],
+                     "messages": [{"role": "user", "content": [{"text": "Classify: my invoice is wrong"}]}],
+                     "inferenceConfig": {"maxTokens": 100}},
+         "response": {"output": {"message": {"role": "assistant", "content": [{"text": "billing"}]}}, "stopReason": "end_turn",
+                      "usage": {"inputTokens": 30, "outputTokens": 2, "cacheReadInputTokens": 10}, "metrics": {"latencyMs": 300},
+                      "ResponseMetadata": {"RequestId": "req-1", "HTTPStatusCode": 200}}},
+        {"timestamp": "2025-11-24T10:01:00Z",
+         "request": {"model": "gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"text": "Summarise: drill broke"}]}]},
+         "response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "Broken drill."}]}, "finishReason": "STOP"}],
+                      "usageMetadata": {"promptTokenCount": 40, "candidatesTokenCount": 8, "thoughtsTokenCount": 4},
+                      "modelVersion": "gemini-2.5-flash", "responseId": "g-1"}},
+        {"timestamp": "2025-11-24T10:02:00Z",
+         "request": {"model": "command-r-plus-08-2024", "messages": [{"role": "user", "content": "Hello"}]},
+         "response": {"id": "c-1", "message": {"role": "assistant", "content": [{"type": "text", "text": "Hi!"}]},
+                      "finish_reason": "COMPLETE", "usage": {"billed_units": {"input_tokens": 5, "output_tokens": 2},
+                                                             "tokens": {"input_tokens": 70, "output_tokens": 2}}}},
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 3
+    rows = stored_requests(con)
+    converse, gemini, cohere = rows["req-1"], rows["g-1"], rows["c-1"]
+    assert (converse["provider"], converse["model"]) == ("bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0")
+    assert (converse["input_tokens"], converse["cached_input_tokens"], converse["output_tokens"]) == (40, 10, 2)
+    assert (converse["prompt_text"], converse["system_prompt"], converse["response_text"]) == (
+        "Classify: my invoice is wrong", "Be brief.", "billing")
+    assert converse["duration_ms"] == 300.0 and converse["created_at"] == datetime(2025, 11, 24, 10)
+    assert (gemini["provider"], gemini["input_tokens"], gemini["output_tokens"], gemini["reasoning_tokens"]) == ("google", 40, 12, 4)
+    assert gemini["response_text"] == "Broken drill."
+    assert (cohere["provider"], cohere["input_tokens"], cohere["output_tokens"]) == ("cohere", 5, 2)  # what is billed
+    assert all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in rows.values())

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import anthropic, app_log_sql, openai, register
+from .generic import other_shape_record
 from .app_log import (envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body,
                       wrappers_around)
 
@@ -45,6 +46,41 @@ def response_object(value: Any) -> Any:
                 return openai.assemble_chat_chunks(value)
         return None
     return value if isinstance(value, dict) else None
+
+
+def other_provider(request: Any, response: Any) -> str | None:
+    """The provider of a call an app logged through another SDK than OpenAI's or Anthropic's: 'bedrock' (boto3's
+    Converse), 'google' (Gemini's generateContent) or 'cohere' (Cohere's chat); None for OpenAI and Anthropic calls."""
+    if isinstance(response, dict) and not any(key in response for key in ("choices", "object", "type")):
+        usage = maybe_json(response.get("usage"))
+        usage = usage if isinstance(usage, dict) else {}
+        meta = maybe_json(response.get("meta"))
+        if isinstance(response.get("output"), dict) or "inputTokens" in usage or "outputTokens" in usage:
+            return "bedrock"
+        if "candidates" in response or "usageMetadata" in response:
+            return "google"
+        if "billed_units" in usage or (isinstance(meta, dict) and "billed_units" in meta):
+            return "cohere"
+    if response is None and isinstance(request, dict):
+        if "modelId" in request and "messages" in request:
+            return "bedrock"
+        if "contents" in request and "messages" not in request:
+            return "google"
+    return None
+
+
+def other_call_record(request: Any, response: Any, provider: str) -> dict:
+    """A Converse, Gemini or Cohere call read with the generic readers, with the answer's own id and latency."""
+    record = other_shape_record(request, response, provider)
+    body = response if isinstance(response, dict) else {}
+    metadata = body.get("ResponseMetadata")
+    answer_id = (metadata.get("RequestId") if isinstance(metadata, dict) else None) or body.get("responseId") or body.get("id")
+    if isinstance(answer_id, str) and answer_id:
+        record["source_id"] = answer_id
+    metrics = body.get("metrics")
+    if isinstance(metrics, dict) and isinstance(metrics.get("latencyMs"), (int, float)):
+        record["duration_ms"] = float(metrics["latencyMs"])
+    return record
 
 
 def looks_anthropic(request: Any, response: Any) -> bool:
@@ -78,7 +114,9 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         response, response_status = unwrap_body(response)
         response = response_object(response)
         code = response_status if response_status is not None else request_status
-        if looks_anthropic(request, response):
+        if provider := other_provider(request, response):
+            record = other_call_record(request, response, provider)
+        elif looks_anthropic(request, response):
             record = anthropic.pair_record(request if isinstance(request, dict) else None, response, code)
         else:
             record = openai.pair_record(request if isinstance(request, dict) else None, response, code)

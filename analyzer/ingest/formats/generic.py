@@ -975,6 +975,36 @@ _PROVIDER_PATTERNS = (
 )
 
 
+GEMINI_SNAKE = re.compile(r"^(prompt|candidates|thoughts|cached_content|tool_use_prompt|total)_token_count$")
+
+
+def camel_gemini(usage: Any) -> Any:
+    """google-genai's ``usage_metadata`` as the SDK's objects name it (``prompt_token_count``, as Weave dictifies the
+    response and, before 2025, summed it) in the REST API's camelCase, which ``usage_fields`` reads."""
+    usage = maybe_json(usage)
+    if not isinstance(usage, dict) or not any(isinstance(k, str) and GEMINI_SNAKE.match(k) for k in usage):
+        return usage
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k) if isinstance(k, str) and GEMINI_SNAKE.match(k) else k: v
+            for k, v in usage.items()}
+
+
+def other_shape_record(request: Any, output: Any, provider: str | None) -> dict:
+    """A Gemini, Converse or Cohere call (or one without an answer) read with the generic readers."""
+    body = output if isinstance(output, dict) else {}
+    ask = request if isinstance(request, dict) else {}
+    usage = usage_fields(camel_gemini(body.get("usage") or body.get("usage_metadata") or body.get("usageMetadata")))
+    if not usage:  # Cohere: v2's usage, v1's meta, each with billed_units (what is charged) beside raw tokens
+        for holder in (maybe_json(body.get("usage")), maybe_json(body.get("meta"))):
+            if isinstance(holder, dict) and not usage:
+                usage = usage_fields(holder.get("billed_units") or holder.get("tokens"))
+    model = body.get("model") or body.get("model_version") or body.get("modelVersion") or ask.get("model") or ask.get("modelId")
+    record = {"provider": provider, "model": model, "response_text": response_text(output) if output is not None else None,
+              "params_json": params_from_body(ask.get("config") or ask.get("inferenceConfig") or ask), **usage}
+    record.update({k: v for k, v in chat_request_fields(request).items() if v})
+    record["status"] = "ok" if output is not None else "no_response"
+    return record
+
+
 def guess_provider(model: Any) -> str | None:
     """The API provider a model name implies ('openai', 'anthropic', ...), or None when it does not say."""
     if not isinstance(model, str) or not model:

@@ -37,8 +37,8 @@ from typing import Any
 from ..records import Reject, Skipped, excerpt, first_json_object, maybe_json, to_utc
 from . import anthropic, openai, register
 from .app_calls import line_record
-from .generic import (chat_request_fields, csv_header, decode_json, file_kind, guess_provider, iter_rows, ms_between,
-                      params_from_body, response_text, to_float, usage_fields)
+from .generic import (camel_gemini, csv_header, decode_json, file_kind, guess_provider, iter_rows, ms_between,
+                      other_shape_record, to_float, usage_fields)
 
 OP_REF = re.compile(r"^weave:///[^/]+/[^/]+/op/([^:/]+)")
 # The ops Weave's integrations patch, by the name they log, and the provider each calls (None: named by the model).
@@ -166,19 +166,6 @@ def _summary(call: dict) -> dict:
     return summary if isinstance(summary, dict) else {}
 
 
-GEMINI_SNAKE = re.compile(r"^(prompt|candidates|thoughts|cached_content|tool_use_prompt|total)_token_count$")
-
-
-def camel_gemini(usage: Any) -> Any:
-    """google-genai's ``usage_metadata`` as the SDK's objects name it (``prompt_token_count``, as Weave dictifies the
-    response and, before 2025, summed it) in the REST API's camelCase, which ``usage_fields`` reads."""
-    usage = maybe_json(usage)
-    if not isinstance(usage, dict) or not any(isinstance(k, str) and GEMINI_SNAKE.match(k) for k in usage):
-        return usage
-    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k) if isinstance(k, str) and GEMINI_SNAKE.match(k) else k: v
-            for k, v in usage.items()}
-
-
 def summary_tokens(summary: dict, model: Any) -> dict:
     """Token counts Weave summed for the call, ``summary.usage[model]`` (all models' when the model is not there)."""
     usage = maybe_json(summary.get("usage"))
@@ -249,23 +236,6 @@ def _sides(call: dict, name: str) -> tuple[Any, Any]:
     return request, output
 
 
-def _other_shape_record(request: Any, output: Any, provider: str | None) -> dict:
-    """A Gemini, Converse or Cohere call (or one without an answer) read with the generic readers."""
-    body = output if isinstance(output, dict) else {}
-    ask = request if isinstance(request, dict) else {}
-    usage = usage_fields(camel_gemini(body.get("usage") or body.get("usage_metadata") or body.get("usageMetadata")))
-    if not usage:  # Cohere: v2's usage, v1's meta, each with billed_units (what is charged) beside raw tokens
-        for holder in (maybe_json(body.get("usage")), maybe_json(body.get("meta"))):
-            if isinstance(holder, dict) and not usage:
-                usage = usage_fields(holder.get("billed_units") or holder.get("tokens"))
-    model = body.get("model") or body.get("model_version") or body.get("modelVersion") or ask.get("model") or ask.get("modelId")
-    record = {"provider": provider, "model": model, "response_text": response_text(output) if output is not None else None,
-              "params_json": params_from_body(ask.get("config") or ask.get("inferenceConfig") or ask), **usage}
-    record.update({k: v for k, v in chat_request_fields(request).items() if v})
-    record["status"] = "ok" if output is not None else "no_response"
-    return record
-
-
 def _embedding_record(request: Any, output: Any, provider: str | None) -> dict:
     body = output if isinstance(output, dict) else {}
     ask = request if isinstance(request, dict) else {}
@@ -305,7 +275,7 @@ def call_record(call: dict, number: int | None, name: str, provider: str | None,
     if kind == "embedding":
         record: dict | Reject = _embedding_record(request, output, provider)
     elif provider in OTHER_SHAPES and not answer_shaped(output):
-        record = _other_shape_record(request, output, provider)
+        record = other_shape_record(request, output, provider)
     else:
         record = line_record({"request": request, "response": output}, number)
     if isinstance(record, Reject):
