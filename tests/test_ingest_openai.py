@@ -465,3 +465,30 @@ def test_calls_an_app_logged_through_other_sdks_keep_their_tokens_and_provider(c
     assert gemini["response_text"] == "Broken drill."
     assert (cohere["provider"], cohere["input_tokens"], cohere["output_tokens"]) == ("cohere", 5, 2)  # what is billed
     assert all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in rows.values())
+
+
+def test_vercel_ai_sdk_results_keep_their_tokens_in_each_versions_terms(con, fixtures):
+    """``JSON.stringify(result)`` of ``generateText`` (AI SDK v4, v5, v6) over OpenAI and Anthropic: the
+    conversation from the request body the SDK sent, tokens as each version and provider count them."""
+    summary = ingest_paths(con, [str(fixtures / "openai" / "ai_sdk_results.jsonl")])
+    assert summary["rows_added"] == 6 and summary["rows_rejected"] == 0
+    rows = stored_requests(con)
+    tokens = {k: (r["provider"], r["input_tokens"], r["cached_input_tokens"], r["cache_write_tokens"], r["output_tokens"])
+              for k, r in rows.items()}
+    assert tokens == {
+        "chatcmpl-AI1": ("openai", 25, None, None, 5),        # v4: promptTokens / completionTokens
+        "msg_AI2": ("anthropic", 1220, 1000, 200, 3),         # v5 Anthropic: 20 uncached + cache read + cache write
+        "resp_AI3": ("openai", 1200, 1024, None, 40),         # v6: inputTokens counts the cache already
+        "msg_AI4": ("anthropic", 530, 400, 100, 2),           # v6: the provider's own usage (raw)
+        "chatcmpl-AI5": ("openai", 550, None, None, 30),      # a two-step tool loop: totalUsage, not the last step
+        "chatcmpl-AI6": ("openai", 15, None, None, 0),
+    }
+    first = rows["chatcmpl-AI1"]
+    assert (first["system_prompt"], first["prompt_text"], first["response_text"]) == ("Be brief.", "Where is my order?", "It ships today.")
+    assert first["model"] == "gpt-4o-mini-2024-07-18" and first["created_at"] == datetime(2025, 11, 24, 10)
+    assert json.loads(first["params_json"]) == {"temperature": 0.3}
+    assert rows["msg_AI2"]["system_prompt"] == "You triage support tickets."
+    assert rows["msg_AI2"]["cost_usd"] == pytest.approx(20 * 3e-6 + 1000 * 0.3e-6 + 200 * 3.75e-6 + 3 * 15e-6)
+    assert rows["resp_AI3"]["reasoning_tokens"] == 16
+    assert rows["chatcmpl-AI6"]["status"] == "blocked"
+    assert all(r["cost_source"] == "catalog" for r in rows.values())

@@ -10,7 +10,8 @@ JSON Lines (or a JSON document) of:
   chunks or the raw SSE text (``data: {...}`` lines);
 - bare ``chat.completion`` objects (``response.model_dump()``), Responses API ``response`` objects and Anthropic
   ``message`` objects; ``{"object": "list", "data": [...]}`` pages of stored completions;
-- requests logged without their responses.
+- requests logged without their responses;
+- the Vercel AI SDK's ``generateText`` results (``ai_sdk.py``), whichever provider they called.
 
 A pair whose response is an Anthropic Message (or whose request is an Anthropic request) is read with
 ``anthropic.py``, any other with ``openai.py``. Big JSON Lines files take the SQL route (``fast_select``, built in
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
-from . import anthropic, app_log_sql, openai, register
+from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .generic import other_shape_record
 from .app_log import (envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body,
                       wrappers_around)
@@ -99,6 +100,8 @@ def looks_anthropic(request: Any, response: Any) -> bool:
 
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
+    if ai_sdk.is_result(obj):
+        return envelope(ai_sdk.result_record(obj), obj) | {"_line": number}
     request, response, found = pair_sides(obj)
     if openai.is_embeddings_list(obj) and not found:
         record = openai.embedding_fields(None, obj)
@@ -154,6 +157,8 @@ def openai_call_score(obj: dict) -> int:
     """How surely ``obj`` is one logged OpenAI call (0: not one)."""
     if "custom_id" in obj:
         return 0
+    if ai_sdk.is_result(obj):  # whichever provider it called: the app-log reader reads them all
+        return 80
     if obj.get("object") == "chat.completion":
         return 85
     if obj.get("object") == "response" and "output" in obj:
