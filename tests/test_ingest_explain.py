@@ -76,3 +76,19 @@ def test_spans_none_of_which_is_a_model_call_say_so(con, tmp_path):
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_skipped"]) == (0, 1)
     assert summary["files"][0]["note"].startswith("1 records read as OpenTelemetry spans, none of them a model call")
+
+
+def test_calls_none_of_which_states_usage_say_their_spend_is_unknown(con, tmp_path):
+    answer = {"object": "chat.completion", "model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}}]}
+    pairs = [{"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]},
+              "response": {**answer, "id": f"chatcmpl-{i}"}} for i in range(3)]
+    metered = write(tmp_path / "metered.jsonl", json.dumps({**pairs[0]["response"], "id": "chatcmpl-9",
+                                                            "usage": {"prompt_tokens": 3, "completion_tokens": 1}}) + "\n")
+    asked = write(tmp_path / "asked.jsonl", json.dumps(pairs[0]["request"]) + "\n")  # requests alone: no answer to meter
+    warnings = []
+    summary = ingest_paths(con, [str(write(tmp_path / "unmetered.jsonl", "".join(json.dumps(p) + "\n" for p in pairs))),
+                                 str(metered), str(asked)], warn=warnings.append)
+    notes = {f["path"].rsplit("/", 1)[-1]: f.get("note") for f in summary["files"]}
+    assert "none of its 3 calls read as an OpenAI app log states its token usage or cost" in notes["unmetered.jsonl"]
+    assert notes["metered.jsonl"] is None and notes["asked.jsonl"] is None
+    assert any(w.startswith(str(tmp_path / "unmetered.jsonl")) and "spend is unknown" in w for w in warnings)

@@ -354,8 +354,20 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
         elif r.rows_skipped and not kept and not r.joined_into:
             hint = getattr(formats[name], "skipped_hint", SKIPPED_HINT)
             r.note = f"{r.rows_skipped:,} records read as {label}, none of them a model call ({hint})"
+        elif r.rows_added and (unmetered := calls_without_usage(con, src.display)) == r.rows_added:
+            r.note = (f"none of its {unmetered:,} calls read as {label} states its token usage or cost, so their spend is "
+                      "unknown; if the log keeps usage under other names, `--format generic --map "
+                      "input_tokens=COL,output_tokens=COL,...` reads it")
         if r.note:
             ctx.warnings.append(f"{src.display}: {r.note}.")
+
+
+def calls_without_usage(con, display: str) -> int:
+    """Answered calls of this file stored with neither token counts nor a cost (requests logged without their
+    answer have none to state)."""
+    return con.execute(
+        """select count(*) from requests where source_file = ? and input_tokens is null and output_tokens is null
+           and cost_usd is null and coalesce(status, 'ok') <> 'no_response'""", [display]).fetchall()[0][0]
 
 
 def record_files(con, planned, results: dict[str, FileResult], digests: dict) -> None:
