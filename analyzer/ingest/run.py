@@ -141,11 +141,12 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
     write_unmatched_batch_inputs(con, reader, seq_bases)
     ctx.warnings.extend(record_sample_rates(con, [src.display for src, name in planned if name], settings.sample_rate))
     note_batch_joins(ctx, results)
-    note_rejected_files(con, planned, results, formats, ctx)
+    ordered = [results[src.display] for src in sources if src.display in results]
+    stats = {r.path: file_stats(con, r.path, stamp) for r in ordered}
+    note_rejected_files(con, planned, results, formats, ctx, stats)
     record_files(con, files_to_record(planned, skipped, results), results, digests)
 
-    ordered = [results[src.display] for src in sources if src.display in results]
-    files = [file_entry(r, file_stats(con, r.path, stamp)) for r in ordered]
+    files = [file_entry(r, stats[r.path]) for r in ordered]
     summary = build_summary(files, tariffs.unknown_models, incoming.conflict_examples)
     record_stage_run(
         con, "ingest",
@@ -341,8 +342,10 @@ SKIPPED_HINT = ("agent, tool and workflow spans are skipped; a model call is mar
                 "OpenInference LLM kind or a Langfuse generation")
 
 
-def note_rejected_files(con, planned, results: dict[str, FileResult], formats: dict, ctx: IngestContext) -> None:
-    """A file most of whose records were rejected gets one sentence: the format it resembles and what failed."""
+def note_rejected_files(con, planned, results: dict[str, FileResult], formats: dict, ctx: IngestContext,
+                        stats: dict[str, dict]) -> None:
+    """A file most of whose records were rejected gets one sentence: the format it resembles and what failed; so
+    does one none of whose calls states its usage (``file_stats``)."""
     for src, name in planned:
         r = results[src.display]
         kept = r.rows_added + r.rows_duplicate + r.rows_conflicting
@@ -354,20 +357,12 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
         elif r.rows_skipped and not kept and not r.joined_into:
             hint = getattr(formats[name], "skipped_hint", SKIPPED_HINT)
             r.note = f"{r.rows_skipped:,} records read as {label}, none of them a model call ({hint})"
-        elif r.rows_added and (unmetered := calls_without_usage(con, src.display)) == r.rows_added:
-            r.note = (f"none of its {unmetered:,} calls read as {label} states its token usage or cost, so their spend is "
+        elif r.rows_added and stats[src.display]["rows_without_usage"] == r.rows_added:
+            r.note = (f"none of its {r.rows_added:,} calls read as {label} states its token usage or cost, so their spend is "
                       "unknown; if the log keeps usage under other names, `--format generic --map "
                       "input_tokens=COL,output_tokens=COL,...` reads it")
         if r.note:
             ctx.warnings.append(f"{src.display}: {r.note}.")
-
-
-def calls_without_usage(con, display: str) -> int:
-    """Answered calls of this file stored with neither token counts nor a cost (requests logged without their
-    answer have none to state)."""
-    return con.execute(
-        """select count(*) from requests where source_file = ? and input_tokens is null and output_tokens is null
-           and cost_usd is null and coalesce(status, 'ok') <> 'no_response'""", [display]).fetchall()[0][0]
 
 
 def record_files(con, planned, results: dict[str, FileResult], digests: dict) -> None:

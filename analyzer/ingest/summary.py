@@ -11,13 +11,17 @@ COUNTS = ("rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "
 def file_stats(con, display: str, stamp) -> dict:
     """Tokens, spend and models of the rows this run stored from one file. Spend is None when no row of it has a
     known cost (unknown is not zero); ``rows_unpriced`` says how many rows the sum leaves out. ``sample_rates`` are
-    those of all the file's stored rows; ``spend_scaled_usd`` is the spend scaled by 1/rate, for sampled files. Sums
+    those of all the file's stored rows; ``spend_scaled_usd`` is the spend scaled by 1/rate, for sampled files;
+    ``rows_without_usage`` counts answered calls that state neither tokens nor a cost (requests logged without their
+    answer have none to state). Sums
     are of decimals: a sum of doubles depends on the order DuckDB's threads add them in (the last digit changed from
     run to run)."""
     totals = con.execute(
         """
         select sum(input_tokens), sum(output_tokens), sum(cost_usd::decimal(38, 12)), count(*) filter (where cost_usd is null),
-               count(*) filter (where cost_source = 'log'), sum((cost_usd / coalesce(sample_rate, 1))::decimal(38, 12))
+               count(*) filter (where cost_source = 'log'), sum((cost_usd / coalesce(sample_rate, 1))::decimal(38, 12)),
+               count(*) filter (where input_tokens is null and output_tokens is null and cost_usd is null
+                                  and coalesce(status, 'ok') <> 'no_response')
         from requests where source_file = ? and ingested_at = ?
         """,
         [display, stamp],
@@ -33,6 +37,7 @@ def file_stats(con, display: str, stamp) -> dict:
         "spend_usd": round(float(totals[2]), 6) if totals[2] is not None else None,
         "rows_unpriced": int(totals[3] or 0),
         "rows_cost_logged": int(totals[4] or 0),
+        "rows_without_usage": int(totals[6] or 0),
         "models": {name: count for name, count in models},
         "sample_rates": (rates := file_rates(con, display)),
         "spend_scaled_usd": (round(float(totals[5]), 6) if totals[5] is not None and any(r["rate"] for r in rates)

@@ -24,9 +24,9 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .generic import other_shape_record
 from .app_log import (envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body,
                       wrappers_around)
+from .generic import other_shape_record
 
 
 def response_object(value: Any) -> Any:
@@ -100,10 +100,10 @@ def looks_anthropic(request: Any, response: Any) -> bool:
 
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
-    if ai_sdk.is_result(obj):
-        return envelope(ai_sdk.result_record(obj), obj) | {"_line": number}
     request, response, found = pair_sides(obj)
-    if openai.is_embeddings_list(obj) and not found:
+    if ai_sdk.is_result(obj):
+        record = ai_sdk.result_record(obj)
+    elif openai.is_embeddings_list(obj) and not found:
         record = openai.embedding_fields(None, obj)
     elif openai.is_chat_completion(obj) and not found:
         record = {"provider": openai.PROVIDER, **openai.completion_fields(obj)}
