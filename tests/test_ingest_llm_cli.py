@@ -70,3 +70,20 @@ def test_database_written_by_the_installed_llm(con, fixtures, tmp_path):
     assert (summary["rows_added"], summary["rows_rejected"]) == (6, 1)
     prompts = {r["prompt_text"] for r in stored_requests(con, COLUMNS, as_list=True)}
     assert {"Suggest a name for a pet pelican", "Now one for a pet walrus"} <= prompts
+
+
+def test_llm_logs_json_export(con, fixtures):
+    """`llm logs --json` (the record of llm's logging docs, and one with a system prompt): each response once, by
+    its ULID, with its time, tokens and the provider its model names."""
+    path = fixtures / "llm_cli" / "llm_logs.json"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 0)
+    rows = stored_requests(con, "*")
+    haiku, pelican = rows["01jm8ec74wxsdatyn5pq1fp0s5"], rows["01jm8ef0k2m9x1q7b3c5d8e0f2"]
+    assert (haiku["provider"], haiku["prompt_text"], haiku["response_text"]) == ("anthropic", "hi", "Hello! How can I assist you today?")
+    assert (haiku["input_tokens"], haiku["output_tokens"], haiku["duration_ms"]) == (8, 12, 560.0)
+    assert haiku["created_at"].isoformat() == "2025-02-16T22:34:30.374882"
+    assert haiku["cost_source"] == "catalog" and haiku["cost_usd"] > 0
+    assert (pelican["provider"], pelican["system_prompt"]) == ("openai", "You name pets. One short suggestion.")
+    again = ingest_paths(con, [str(path)])
+    assert (again["rows_added"], again["rows_duplicate"]) == (0, 2)

@@ -492,3 +492,30 @@ def test_vercel_ai_sdk_results_keep_their_tokens_in_each_versions_terms(con, fix
     assert rows["resp_AI3"]["reasoning_tokens"] == 16
     assert rows["chatcmpl-AI6"]["status"] == "blocked"
     assert all(r["cost_source"] == "catalog" for r in rows.values())
+
+
+def test_calls_logged_flat_keep_their_conversation_answer_and_tokens(con, tmp_path):
+    """Homegrown logs: the conversation and model at the top of the line, the answer as text, usage as an object or
+    as token counts beside it (these lines were rejected as "neither the request nor the response is an object")."""
+    lines = [
+        {"ts": "2025-11-24T10:00:00Z", "model": "gpt-4o-mini", "latency_ms": 420, "user": "u-1",
+         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Where is my parcel?"}],
+         "response": "On its way.", "usage": {"prompt_tokens": 20, "completion_tokens": 4, "total_tokens": 24}},
+        {"ts": "2025-11-24T10:00:01Z", "model": "gpt-4o-mini", "prompt": "Say hi", "completion": "Hi!",
+         "prompt_tokens": 5, "completion_tokens": 2},
+        {"ts": "2025-11-24T10:00:02Z", "model": "claude-sonnet-4-5", "system": "Be brief.", "output": "Hello!",
+         "messages": [{"role": "user", "content": "Hi"}], "usage": {"input_tokens": 9, "output_tokens": 3}},
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 3, 0)
+    assert (file["input_tokens"], file["output_tokens"]) == (34, 9)
+    rows = stored_requests(con, as_list=True)
+    first, second, claude = rows
+    assert (first["system_prompt"], first["prompt_text"], first["response_text"]) == ("Be brief.", "Where is my parcel?", "On its way.")
+    assert (first["duration_ms"], first["user_id"], first["status"]) == (420.0, "u-1", "ok")
+    assert (second["prompt_text"], second["response_text"], second["input_tokens"], second["output_tokens"]) == ("Say hi", "Hi!", 5, 2)
+    assert (claude["provider"], claude["system_prompt"], claude["prompt_text"], claude["response_text"]) == (
+        "anthropic", "Be brief.", "Hi", "Hello!")
+    assert all(r["cost_source"] == "catalog" for r in rows)

@@ -315,7 +315,10 @@ def first_json_object(src) -> dict | None:
     try:
         doc, _ = json.JSONDecoder().raw_decode(stripped)
     except (ValueError, RecursionError):
-        # A document cut at 64 KiB: decode its first element on its own.
+        # A document cut at 64 KiB: decode its first element on its own. Text that is not JSON (a README showing
+        # an example record) holds no record.
+        if stripped[:1] not in ("[", "{"):
+            return None
         start = stripped.find("{", 1 if stripped[:1] == "[" else 0)
         if start < 0:
             return None

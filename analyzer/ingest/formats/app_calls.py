@@ -10,7 +10,8 @@ JSON Lines (or a JSON document) of:
   chunks or the raw SSE text (``data: {...}`` lines);
 - bare ``chat.completion`` objects (``response.model_dump()``), Responses API ``response`` objects and Anthropic
   ``message`` objects; ``{"object": "list", "data": [...]}`` pages of stored completions;
-- requests logged without their responses;
+- requests logged without their responses, and calls logged flat: the conversation and model at the top of the
+  line, the answer as text under ``response``/``completion``/``output``, usage as an object or token counts;
 - the Vercel AI SDK's ``generateText`` results (``ai_sdk.py``), whichever provider they called.
 
 A pair whose response is an Anthropic Message (or whose request is an Anthropic request) is read with
@@ -26,7 +27,7 @@ from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .app_log import (envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body,
                       wrappers_around)
-from .generic import other_shape_record
+from .generic import guess_provider, other_shape_record, usage_fields
 
 
 def response_object(value: Any) -> Any:
@@ -84,6 +85,38 @@ def other_call_record(request: Any, response: Any, provider: str) -> dict:
     return record
 
 
+# Token counts a flat line may give at its top instead of a usage object.
+FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
+                   "cache_creation_input_tokens")
+
+
+def flat_answer(obj: dict, response: Any) -> str | None:
+    """The answer of a call logged flat, its conversation and model at the top of the line and the answer as text
+    under a response key (``{"model", "messages", "response": "...", "usage"}``); None for any other line."""
+    answer = maybe_json(response)
+    if not isinstance(answer, str) or "data:" in answer or not obj.get("model"):
+        return None
+    asked = isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
+    return answer if asked else None
+
+
+def flat_call_record(obj: dict, answer: str) -> dict:
+    """A call logged flat (``flat_answer``): the line read as the request it sent (a ``prompt`` string as the user's
+    turn, after a ``system`` string), the answer, and the usage object or the token counts at the top."""
+    request = dict(obj)
+    if not isinstance(maybe_json(obj.get("messages")), list):
+        system = [{"role": "system", "content": obj["system"]}] if isinstance(obj.get("system"), str) else []
+        request["messages"] = [*system, {"role": "user", "content": obj["prompt"]}]
+    reader = anthropic.pair_record if looks_anthropic(request, None) else openai.pair_record
+    record = reader(request, None)
+    usage = usage_fields(maybe_json(obj.get("usage"))) or usage_fields({k: obj[k] for k in FLAT_USAGE_KEYS if k in obj})
+    record.update(usage, response_text=answer or None, status="ok")
+    record["provider"] = guess_provider(record.get("model")) or record["provider"]
+    if isinstance(obj.get("id"), str) and obj["id"]:  # `llm logs --json`: the response's ULID
+        record["source_id"] = obj["id"]
+    return record
+
+
 def looks_anthropic(request: Any, response: Any) -> bool:
     if isinstance(response, dict):
         if "_anthropic_stream" in response:
@@ -111,6 +144,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": openai.PROVIDER, **openai.responses_fields(obj)}
     elif anthropic.is_message(obj) and not found:
         record = {"provider": "anthropic", **anthropic.message_fields(obj)}
+    elif found and request is None and (answer := flat_answer(obj, response)) is not None:
+        record = flat_call_record(obj, answer)
     elif found:
         request, request_status = unwrap_body(request)
         request = maybe_json(request)
@@ -169,6 +204,8 @@ def openai_call_score(obj: dict) -> int:
     if not found:
         # Requests logged without their responses still say what was asked.
         return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
+    if request is None and flat_answer(obj, response) is not None:
+        return 70
     request, _ = unwrap_body(request)
     response, _ = unwrap_body(response)
     request = maybe_json(request)

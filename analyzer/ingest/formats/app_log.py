@@ -27,7 +27,8 @@ ANTHROPIC_PARAMS = (
     "service_tier", "stream", "container", "mcp_servers",
 )
 # Envelope keys of app logs, in order of preference.
-TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date")
+TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
+             "datetime_utc")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
