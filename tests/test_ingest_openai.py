@@ -505,17 +505,29 @@ def test_calls_logged_flat_keep_their_conversation_answer_and_tokens(con, tmp_pa
          "prompt_tokens": 5, "completion_tokens": 2},
         {"ts": "2025-11-24T10:00:02Z", "model": "claude-sonnet-4-5", "system": "Be brief.", "output": "Hello!",
          "messages": [{"role": "user", "content": "Hi"}], "usage": {"input_tokens": 9, "output_tokens": 3}},
+        # the answer under another key, or none at all but the usage: still calls, not requests logged alone
+        {"ts": "2025-11-24T10:00:03Z", "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Thanks"}],
+         "reply": "You're welcome.", "usage": {"prompt_tokens": 6, "completion_tokens": 4}},
+        {"ts": "2025-11-24T10:00:04Z", "model": "gpt-4.1-mini", "instructions": "Classify.", "input": "Great drill",
+         "output_text": "positive", "usage": {"input_tokens": 30, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1}},
+        {"ts": "2025-11-24T10:00:05Z", "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello?"}],
+         "prompt_tokens": 4, "completion_tokens": 6},
+        {"ts": "2025-11-24T10:00:06Z", "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Sent, no answer"}]},
     ]
     path = tmp_path / "app.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     file = ingest_paths(con, [str(path)])["files"][0]
-    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 3, 0)
-    assert (file["input_tokens"], file["output_tokens"]) == (34, 9)
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 7, 0)
+    assert (file["input_tokens"], file["output_tokens"]) == (34 + 6 + 30 + 4, 9 + 4 + 1 + 6)
     rows = stored_requests(con, as_list=True)
-    first, second, claude = rows
+    first, second, claude, thanks, classify, hello, alone = rows
+    assert (thanks["response_text"], thanks["status"], classify["response_text"]) == ("You're welcome.", "ok", "positive")
+    assert (classify["system_prompt"], classify["prompt_text"], classify["input_tokens"]) == ("Classify.", "Great drill", 30)
+    assert (hello["response_text"], hello["status"], hello["output_tokens"]) == (None, "ok", 6)
+    assert (alone["status"], alone["input_tokens"]) == ("no_response", None)
     assert (first["system_prompt"], first["prompt_text"], first["response_text"]) == ("Be brief.", "Where is my parcel?", "On its way.")
     assert (first["duration_ms"], first["user_id"], first["status"]) == (420.0, "u-1", "ok")
     assert (second["prompt_text"], second["response_text"], second["input_tokens"], second["output_tokens"]) == ("Say hi", "Hi!", 5, 2)
     assert (claude["provider"], claude["system_prompt"], claude["prompt_text"], claude["response_text"]) == (
         "anthropic", "Be brief.", "Hi", "Hello!")
-    assert all(r["cost_source"] == "catalog" for r in rows)
+    assert all(r["cost_source"] == "catalog" for r in rows if r is not alone)

@@ -6,6 +6,7 @@ numbers written as strings, times in every notation. Both routes ingest the same
 and the SQL route must have taken a real share of the lines (else the test would prove nothing).
 """
 
+from collections import Counter
 import json
 import random
 
@@ -746,3 +747,21 @@ def test_requests_logged_without_their_response_take_the_sql_route(tmp_path, mon
     assert first_difference(stored[True][1], stored[False][1]) is None and sql_share == 1.0
     rows = stored[True][1]
     assert len(rows) == 40 and {(r["status"], r["system_prompt"], r["user_id"]) for r in rows} >= {("no_response", "Be terse.", "u1")}
+
+
+def test_calls_logged_flat_beside_requests_alone_store_the_same_rows_on_both_routes(tmp_path, monkeypatch):
+    """A line stating its answer or usage beside its request is a call (Python reads it), not a request logged
+    alone (SQL's): both routes store the same rows, the calls with their tokens."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(60):
+        sent = {"timestamp": 1746352800 + i, "model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Where is order {i}?"}]}
+        flat = [{}, {"reply": "Shipped."}, {"usage": {"prompt_tokens": 9, "completion_tokens": 2}},
+                {"prompt_tokens": 9, "completion_tokens": 2}, {"answer": "Shipped.", "input_tokens": 9, "output_tokens": 2}]
+        lines.append({**sent, **flat[i % len(flat)]})
+    path = tmp_path / "sent.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, _ = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    statuses = Counter((r["status"], r["input_tokens"]) for r in stored[True][1])
+    assert statuses == {("no_response", None): 12, ("ok", None): 12, ("ok", 9): 36}

@@ -11,7 +11,8 @@ JSON Lines (or a JSON document) of:
 - bare ``chat.completion`` objects (``response.model_dump()``), Responses API ``response`` objects and Anthropic
   ``message`` objects; ``{"object": "list", "data": [...]}`` pages of stored completions;
 - requests logged without their responses, and calls logged flat: the conversation and model at the top of the
-  line, the answer as text under ``response``/``completion``/``output``, usage as an object or token counts;
+  line, the answer as text (under ``response``/``completion``/``output``, ``output_text``, ``answer``, ``reply``),
+  usage as an object or token counts;
 - the Vercel AI SDK's ``generateText`` results (``ai_sdk.py``), whichever provider they called.
 
 A pair whose response is an Anthropic Message (or whose request is an Anthropic request) is read with
@@ -85,26 +86,38 @@ def other_call_record(request: Any, response: Any, provider: str) -> dict:
     return record
 
 
-# Token counts a flat line may give at its top instead of a usage object.
+# Token counts a flat line may give at its top instead of a usage object, and keys it may keep the answer under
+# besides a pair's response keys (app_log_sql.NO_FLAT_CALL_KEYS keeps such lines off SQL's "request alone").
 FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
                    "cache_creation_input_tokens")
+FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text")
 
 
-def flat_answer(obj: dict, response: Any) -> str | None:
-    """The answer of a call logged flat, its conversation and model at the top of the line and the answer as text
-    under a response key (``{"model", "messages", "response": "...", "usage"}``); None for any other line."""
-    answer = maybe_json(response)
-    if not isinstance(answer, str) or "data:" in answer or not obj.get("model"):
+def flat_call(obj: dict, request: Any, response: Any, found: bool) -> dict | None:
+    """A call logged flat: its model and conversation (``messages``, a ``prompt`` string or a Responses ``input``)
+    at the top of the line, the answer as text under a response key (``{"model", "messages", "response": "...",
+    "usage"}``) or under ``FLAT_ANSWER_KEYS``, usage as an object or as token counts. Without an answer under a
+    response key, the line is a call only if it states an answer or its usage (else a request logged alone)."""
+    asked = (isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
+             or isinstance(obj.get("input"), (str, list)))
+    if not obj.get("model") or not asked:
         return None
-    asked = isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
-    return answer if asked else None
+    if found:
+        answer = maybe_json(response)
+        if request is not None or not isinstance(answer, str) or "data:" in answer:
+            return None
+    else:
+        answer = next((obj[key] for key in FLAT_ANSWER_KEYS if isinstance(obj.get(key), str)), None)
+        if answer is None and not any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)):
+            return None
+    return flat_call_record(obj, answer)
 
 
-def flat_call_record(obj: dict, answer: str) -> dict:
-    """A call logged flat (``flat_answer``): the line read as the request it sent (a ``prompt`` string as the user's
+def flat_call_record(obj: dict, answer: str | None) -> dict:
+    """A call logged flat (``flat_call``): the line read as the request it sent (a ``prompt`` string as the user's
     turn, after a ``system`` string), the answer, and the usage object or the token counts at the top."""
     request = dict(obj)
-    if not isinstance(maybe_json(obj.get("messages")), list):
+    if not isinstance(maybe_json(obj.get("messages")), list) and isinstance(obj.get("prompt"), str):
         system = [{"role": "system", "content": obj["system"]}] if isinstance(obj.get("system"), str) else []
         request["messages"] = [*system, {"role": "user", "content": obj["prompt"]}]
     reader = anthropic.pair_record if looks_anthropic(request, None) else openai.pair_record
@@ -144,8 +157,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": openai.PROVIDER, **openai.responses_fields(obj)}
     elif anthropic.is_message(obj) and not found:
         record = {"provider": "anthropic", **anthropic.message_fields(obj)}
-    elif found and request is None and (answer := flat_answer(obj, response)) is not None:
-        record = flat_call_record(obj, answer)
+    elif (flat := flat_call(obj, request, response, found)) is not None:
+        record = flat
     elif found:
         request, request_status = unwrap_body(request)
         request = maybe_json(request)
@@ -201,11 +214,11 @@ def openai_call_score(obj: dict) -> int:
     if openai.is_embeddings_list(obj):
         return 80
     request, response, found = pair_sides(obj)
+    if flat_call(obj, request, response, found) is not None:
+        return 70
     if not found:
         # Requests logged without their responses still say what was asked.
         return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
-    if request is None and flat_answer(obj, response) is not None:
-        return 70
     request, _ = unwrap_body(request)
     response, _ = unwrap_body(response)
     request = maybe_json(request)

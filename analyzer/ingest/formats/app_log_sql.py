@@ -857,6 +857,10 @@ def _not_anthropic_request(q: str) -> str:
 # A line with a "choices" key anywhere: Python reads a body that has one (even null) as a completion, which the
 # families of calls without an answer cannot tell from its absence in the parsed structure.
 NO_CHOICES_KEY = "not contains(text, '\"choices\"')"
+# A line stating an answer or its usage beside its request is a call logged flat (``app_calls.flat_call``), which
+# the Python parser reads, not a request logged alone.
+NO_FLAT_CALL_KEYS = ("not regexp_matches(text, '\"(usage|prompt_tokens|completion_tokens|input_tokens|output_tokens"
+                     "|cache_read_input_tokens|cache_creation_input_tokens|output_text|answer|reply|generated_text)\"\\s*:')")
 
 
 def app_log_families(keys: Keys) -> list[Family]:
@@ -932,7 +936,7 @@ def requested_alone(keys: Keys) -> Family:
     j = "j"
     family = Family("chat request alone", f"starts_with({field(j, 'messages')}, '[') and {field(j, 'model')} <> ''"
                     f" and {field(j, 'object')} is null and {field(j, 'type')} is null and {NO_PAIR_KEYS}"
-                    f" and {NO_CHOICES_KEY}")
+                    f" and {NO_CHOICES_KEY} and {NO_FLAT_CALL_KEYS}")
     keys.family = family
     chat_request(family, j, keys)
     failed_call(family, j, keys, "openai", python_json_ok(field(j, "messages")))
