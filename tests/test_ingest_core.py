@@ -403,7 +403,7 @@ JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected"
              "s3_bodies"}  # Bedrock bodies beside the log (ingest/s3_bodies.py)
 FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped",
              "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note",
-             "sample_rates", "spend_scaled_usd", "s3_bodies", "lines_to_python"}
+             "sample_rates", "spend_scaled_usd", "s3_bodies", "lines_to_python", "rows_without_usage"}
 
 
 def test_cli_json_contract_and_stdin(tmp_path, db_path, fixtures):
