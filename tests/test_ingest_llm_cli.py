@@ -77,7 +77,7 @@ def test_llm_logs_json_export(con, fixtures):
     its ULID, with its time, tokens and the provider its model names."""
     path = fixtures / "llm_cli" / "llm_logs.json"
     summary = ingest_paths(con, [str(path)])
-    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 0)
+    assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_rejected"]) == ("llm", 2, 0)
     rows = stored_requests(con, "*")
     haiku, pelican = rows["01jm8ec74wxsdatyn5pq1fp0s5"], rows["01jm8ef0k2m9x1q7b3c5d8e0f2"]
     assert (haiku["provider"], haiku["prompt_text"], haiku["response_text"]) == ("anthropic", "hi", "Hello! How can I assist you today?")
@@ -85,5 +85,25 @@ def test_llm_logs_json_export(con, fixtures):
     assert haiku["created_at"].isoformat() == "2025-02-16T22:34:30.374882"
     assert haiku["cost_source"] == "catalog" and haiku["cost_usd"] > 0
     assert (pelican["provider"], pelican["system_prompt"]) == ("openai", "You name pets. One short suggestion.")
+    assert json.loads(pelican["tags_json"])["conversation_id"] == "01jm8ef0jz4v7w2n6p1r3s5t7u"
     again = ingest_paths(con, [str(path)])
     assert (again["rows_added"], again["rows_duplicate"]) == (0, 2)
+
+
+def test_llm_logs_json_export_of_the_database_reads_as_the_database_does(con, fixtures, tmp_path):
+    """llm_logs_export.json is what the installed llm (0.32.1) printed for logs.db: `LLM_LOAD_PLUGINS='' llm logs
+    --json -n 0 -d tests/fixtures/llm_cli/logs.db`. Read alone it stores the rows the database gives (fragments,
+    cache reads, options and conversations included); after the database it adds nothing."""
+    db, export = fixtures / "llm_cli" / "logs.db", fixtures / "llm_cli" / "llm_logs_export.json"
+    columns = COLUMNS.replace(", source_line", "") + ", created_at, tags_json"
+    ingest_paths(con, [str(db)])
+    from_db = stored_requests(con, columns)
+    summary = ingest_paths(con, [str(export)])
+    assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_duplicate"], summary["rows_rejected"]) == ("llm", 0, 6, 1)
+    from analyzer.db import connect
+    alone = connect(str(tmp_path / "alone.duckdb"))
+    try:
+        assert ingest_paths(alone, [str(export)])["rows_added"] == 6
+        assert stored_requests(alone, columns) == from_db
+    finally:
+        alone.close()

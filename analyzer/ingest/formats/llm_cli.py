@@ -1,10 +1,15 @@
-"""simonw/llm's `logs.db` (SQLite), read-only.
+"""simonw/llm's `logs.db` (SQLite), read-only, and its `llm logs --json` export.
 
 Both generations of its tables are read, as `llm logs` does: the content-addressed `turns` (one row per
 model call, its input and output found by walking the `messages` chain and their `parts`, fragment
 references resolved), and legacy `responses` rows that have no turn (joined to `conversations` for the
 model when a row lacks one; prompt and system fragments put back in front of the typed text).
 A turn's prompt is its own trailing user input; `messages_json` is the whole conversation it sent.
+
+`llm logs --json` prints one object per response (``id``, ``model``, ``prompt``, ``system``, ``response``,
+``conversation_id``, ``datetime_utc``, ``duration_ms``, ``input_tokens``, ``output_tokens``); each is read as a
+call logged flat (``app_calls.line_record``) under the same key as its row of `logs.db`, so an export of responses
+already ingested from the database adds nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import PlanError
-from ..records import Reject, to_utc
+from ..records import Reject, excerpt, first_json_object, to_utc
 from . import register
 from .generic import decode_json, guess_provider, to_int
 
@@ -245,34 +250,68 @@ def _legacy_records(con, tables: set[str], start: int):
     history: dict[str, list[dict]] = {}
     rows = con.execute(f"select {select} from responses r {join} {where} order by r.id").fetchall()
     for number, row in enumerate(rows, start=start):
-        row = dict(row)
-        try:
-            prompt = "\n".join(prompt_fragments.get(row["id"], []) + ([row["prompt"]] if row.get("prompt") else []))
-            system_bits = [b.strip() for b in system_fragments.get(row["id"], []) + [row.get("system") or ""] if b and b.strip()]
-            system = "\n\n".join(system_bits) or None
-            conversation = row.get("conversation_id")
-            earlier = history.setdefault(conversation, []) if conversation else []
-            messages = ([{"role": "system", "content": system}] if system else []) + list(earlier) + [{"role": "user", "content": prompt}]
-            record = {
-                "source_id": row["id"],
-                "model": row.get("model") or row.get("conversation_model") or row.get("resolved_model"),
-                "created_at": to_utc(row.get("datetime_utc")),
-                "system_prompt": system,
-                "prompt_text": prompt,
-                "messages_json": messages,
-                "response_text": row.get("response"),
-                "duration_ms": float(row["duration_ms"]) if row.get("duration_ms") is not None else None,
-                "params_json": _params(row.get("options_json")),
-                **_token_fields(row.get("input_tokens"), row.get("output_tokens"), row.get("token_details")),
-            }
-        except (ValueError, TypeError) as exc:
-            yield Reject(number, f"response {row.get('id')}: {exc}", json.dumps(row, default=str))
-            continue
-        if conversation:
-            earlier.extend([{"role": "user", "content": prompt}, {"role": "assistant", "content": row.get("response") or ""}])
-        tags = {"conversation_id": conversation, "conversation_name": row.get("conversation_name"),
-                "resolved_model": row.get("resolved_model")}
-        yield _finish(record, tags, number)
+        yield _response_record(dict(row), prompt_fragments.get(row["id"], []), system_fragments.get(row["id"], []),
+                               history, number)
+
+
+def _response_record(row: dict, prompt_fragments: list[str], system_fragments: list[str], history: dict[str, list[dict]],
+                     number: int) -> dict | Reject:
+    """One response (a `responses` row, or an object of `llm logs --json`, which holds the same fields): fragments
+    put back in front of the typed prompt and system, the conversation's earlier turns (``history``, kept in order
+    of the responses' ids) before it."""
+    try:
+        prompt = "\n".join(prompt_fragments + ([row["prompt"]] if row.get("prompt") else []))
+        system_bits = [b.strip() for b in system_fragments + [row.get("system") or ""] if b and b.strip()]
+        system = "\n\n".join(system_bits) or None
+        conversation = row.get("conversation_id")
+        earlier = history.setdefault(conversation, []) if conversation else []
+        messages = ([{"role": "system", "content": system}] if system else []) + list(earlier) + [{"role": "user", "content": prompt}]
+        record = {
+            "source_id": row["id"],
+            "model": row.get("model") or row.get("conversation_model") or row.get("resolved_model"),
+            "created_at": to_utc(row.get("datetime_utc")),
+            "system_prompt": system,
+            "prompt_text": prompt,
+            "messages_json": messages,
+            "response_text": row.get("response"),
+            "duration_ms": float(row["duration_ms"]) if row.get("duration_ms") is not None else None,
+            "params_json": _params(row.get("options_json")),
+            **_token_fields(row.get("input_tokens"), row.get("output_tokens"), row.get("token_details")),
+        }
+    except (ValueError, TypeError) as exc:
+        return Reject(number, f"response {row.get('id')}: {exc}", json.dumps(row, default=str))
+    if conversation:
+        earlier.extend([{"role": "user", "content": prompt}, {"role": "assistant", "content": row.get("response") or ""}])
+    tags = {"conversation_id": conversation, "conversation_name": row.get("conversation_name"),
+            "resolved_model": row.get("resolved_model")}
+    return _finish(record, tags, number)
+
+
+# What every object of `llm logs --json` holds.
+LOGS_JSON_KEYS = frozenset({"id", "model", "prompt", "response", "conversation_id", "datetime_utc"})
+
+
+def _logs_json_records(src):
+    """The responses of an `llm logs --json` export, read as `logs.db`'s rows are (in order of their ids, so that a
+    conversation's earlier turns come first, whichever order the export printed them in)."""
+    from .app_log import json_values
+
+    responses = []
+    for number, obj in json_values(src):
+        if isinstance(obj, Reject):
+            yield obj
+        elif not (isinstance(obj, dict) and LOGS_JSON_KEYS <= obj.keys()):
+            yield Reject(number, "not a response as `llm logs --json` prints it", excerpt(obj))
+        else:
+            responses.append((str(obj["id"]), number, obj))
+    history: dict[str, list[dict]] = {}
+    for _, number, obj in sorted(responses, key=lambda item: item[0]):
+        yield _response_record(obj, _fragment_texts(obj.get("prompt_fragments")), _fragment_texts(obj.get("system_fragments")),
+                               history, number)
+
+
+def _fragment_texts(fragments) -> list[str]:
+    return [f["content"] for f in fragments or [] if isinstance(f, dict) and isinstance(f.get("content"), str)]
 
 
 class LlmLogsDb:
@@ -281,7 +320,8 @@ class LlmLogsDb:
 
     def sniff(self, src) -> int:
         if not src.head().startswith(SQLITE_MAGIC):
-            return 0
+            first = first_json_object(src)
+            return 90 if isinstance(first, dict) and LOGS_JSON_KEYS <= first.keys() else 0
         try:
             with _connect(src) as con:
                 tables = _tables(con)
@@ -292,6 +332,9 @@ class LlmLogsDb:
         return 0
 
     def parse(self, src, ctx):
+        if not src.head().startswith(SQLITE_MAGIC):
+            yield from _logs_json_records(src)
+            return
         with _connect(src) as con:
             tables = _tables(con)
             if not ({"turns", "responses"} & tables):
