@@ -79,3 +79,39 @@ def test_other_log_lines_are_skipped_broken_calls_rejected(con, tmp_path):
     file = ingest_paths(con, [str(path)])["files"][0]
     assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (1, 2, 2)
     assert stored_requests(con)["chatcmpl-L1"]["response_text"] == "On its way."
+
+
+def _pair(i: int) -> dict:
+    return {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Where is order {i}?"}]},
+            "response": {"id": f"chatcmpl-S{i}", "object": "chat.completion", "created": 1763978400 + i, "model": "gpt-4o-mini",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Shipped."}}],
+                         "usage": {"prompt_tokens": 10 + i, "completion_tokens": 2}}}
+
+
+# The app's JSON line as other log stores keep it, as text or as an object (three lines each).
+STORES = {
+    "splunk.json": lambda i: {"preview": False, "result": {"_time": "2025-11-24T10:00:00.000+00:00", "_raw": json.dumps(_pair(i)),
+                                                           "sourcetype": "_json"}},
+    "docker.jsonl": lambda i: {"log": json.dumps(_pair(i)) + "\n", "stream": "stdout", "time": "2025-11-24T10:00:00.123456789Z"},
+    "cloud_logging_text.jsonl": lambda i: {"insertId": f"i{i}", "textPayload": json.dumps(_pair(i)), "severity": "INFO"},
+    "azure_monitor.jsonl": lambda i: {"message": "llm call", "customDimensions": {k: json.dumps(v) for k, v in _pair(i).items()}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(STORES))
+def test_the_line_as_text_or_object_in_other_log_stores(con, tmp_path, name):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(STORES[name](i)) + "\n" for i in range(3)))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"], file["input_tokens"]) == ("openai", 3, 0, 33)
+
+
+def test_logs_insights_rows_of_an_apps_json_log(con, tmp_path):
+    """CloudWatch Logs Insights results of an app's log group: each row's fields as {"field", "value"} pairs, the
+    app's line in @message (not a Bedrock invocation: the app-log reader takes it)."""
+    rows = [[{"field": "@timestamp", "value": "2025-11-24 10:00:00.000"}, {"field": "@message", "value": json.dumps(_pair(i))},
+             {"field": "@ptr", "value": f"p{i}"}] for i in range(3)]
+    path = tmp_path / "insights.json"
+    path.write_text(json.dumps({"results": rows, "status": "Complete"}, indent=2))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"], file["input_tokens"]) == ("openai", 3, 0, 33)

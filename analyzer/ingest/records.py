@@ -261,9 +261,17 @@ def is_json_lines(src, *, encoded: bool = True) -> bool:
     return False
 
 
+def field_value_row(item: Any) -> Any:
+    """A Logs Insights row written as its fields' ``{"field", "value"}`` pairs, as one object; any other item as it is."""
+    if isinstance(item, list) and item and all(isinstance(x, dict) and "field" in x and "value" in x for x in item):
+        return {x["field"]: x["value"] for x in item}
+    return item
+
+
 def head_records(src, limit: int = 20) -> list[dict]:
     """The objects the first 64 KiB hold whole, up to ``limit``: lines of JSON Lines, or the elements of a JSON
-    document's array (top-level, or the one list a wrapper object holds: ``{"events": [...]}``). For sniffing a
+    document's array (top-level, or the one list a wrapper object holds: ``{"events": [...]}``; Logs Insights rows as
+    objects). For sniffing a
     format whose first record may not tell: a log store's export opens with other log lines."""
     head = src.head()
     text = head.decode("utf-8", "replace")
@@ -287,9 +295,9 @@ def head_records(src, limit: int = 20) -> list[dict]:
             first = first_json_object(src)
             return [first] if first is not None else []
         if isinstance(doc, dict):
-            lists = [v for v in doc.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+            lists = [v for v in doc.values() if isinstance(v, list) and v and isinstance(v[0], (dict, list))]
             doc = lists[0] if len(lists) == 1 else [doc]
-        values = doc if isinstance(doc, list) else []
+        values = [field_value_row(v) for v in doc] if isinstance(doc, list) else []
     return [v for v in values if isinstance(v, dict)][:limit]
 
 

@@ -86,11 +86,14 @@ def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
     return request, response, found
 
 
-# Keys under which loggers and log stores nest an app's own record: Google Cloud Logging (``jsonPayload``),
-# Elasticsearch dumps (``_source``), loguru's serialized records (``record`` -> ``extra``), Datadog (``attributes``),
-# EventBridge (``detail``), CloudWatch (``message``, a JSON string), and the names apps give it themselves.
-CALL_WRAPPER_KEYS = ("jsonPayload", "_source", "record", "extra", "attributes", "detail", "message", "msg", "data",
-                     "payload", "event", "fields", "properties", "context", "details", "log", "json")
+# Keys under which loggers and log stores nest an app's own record: Google Cloud Logging (``jsonPayload``, or the
+# line as text in ``textPayload``), Elasticsearch dumps (``_source``), loguru's serialized records (``record`` ->
+# ``extra``), Datadog (``attributes``), EventBridge (``detail``), CloudWatch (``message``, a JSON string; Logs Insights'
+# ``@message``), Splunk (``result`` -> ``_raw``), Azure Monitor (``customDimensions``), Docker and Kubernetes (``log``),
+# and the names apps give it themselves.
+CALL_WRAPPER_KEYS = ("jsonPayload", "textPayload", "_source", "record", "extra", "attributes", "detail", "message",
+                     "@message", "msg", "result", "_raw", "customDimensions", "data", "payload", "event", "fields",
+                     "properties", "context", "details", "log", "json")
 MAX_CALL_WRAPPERS = 3  # Datadog and loguru nest the app's record two levels down
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from ...errors import PlanError
-from ..records import Reject, Skipped, excerpt, is_json_lines, loads, maybe_json, to_utc
+from ..records import Reject, Skipped, excerpt, field_value_row, is_json_lines, loads, maybe_json, to_utc
 from . import register
 
 CSV_FIELD_LIMIT = 1 << 30
@@ -224,9 +224,7 @@ def _unwrap(obj: Any) -> list:
 
 
 def _unwrap_item(item: Any) -> list:
-    if isinstance(item, list) and item and all(isinstance(x, dict) and "field" in x and "value" in x for x in item):
-        return [{x["field"]: x["value"] for x in item}]  # Logs Insights: [{"field": "@message", "value": ...}, ...]
-    return [item]
+    return [field_value_row(item)]
 
 
 class _JsonStream:
