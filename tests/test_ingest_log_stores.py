@@ -115,3 +115,16 @@ def test_logs_insights_rows_of_an_apps_json_log(con, tmp_path):
     path.write_text(json.dumps({"results": rows, "status": "Complete"}, indent=2))
     file = ingest_paths(con, [str(path)])["files"][0]
     assert (file["format"], file["rows_added"], file["rows_rejected"], file["input_tokens"]) == ("openai", 3, 0, 33)
+
+
+def test_a_line_its_logger_cut_short_is_a_reject_not_another_log_line(con, tmp_path):
+    """Docker writes an app line longer than 16 KB as several entries: the call cannot be read, and says so."""
+    line = json.dumps({**_pair(1), "request": {**_pair(1)["request"], "metadata": {"note": "x" * 20_000}}}) + "\n"
+    entries = [{"log": line[i:i + 16_384], "stream": "stdout", "time": "2025-11-24T10:00:00Z"} for i in range(0, len(line), 16_384)]
+    path = tmp_path / "docker.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in [STORES["docker.jsonl"](0), *entries]))
+    summary = ingest_paths(con, [str(path)])
+    file = summary["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["rows_skipped"]) == (1, 1, 1)
+    reasons = [r[0] for r in con.execute("select reason from rejects").fetchall()]
+    assert reasons and "cut short" in reasons[0] and "'log'" in reasons[0]

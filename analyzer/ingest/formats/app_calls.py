@@ -26,8 +26,8 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .app_log import (envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body,
-                      wrappers_around)
+from .app_log import (cut_wrapper, envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys,
+                      unwrap_body, wrappers_around)
 from .generic import guess_provider, other_shape_record, usage_fields
 
 
@@ -183,6 +183,9 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": openai.PROVIDER, **openai.responses_request_fields(obj), "status": "no_response"}
     elif chain := wrappers_around(obj, holds_call):
         return wrapped_record(chain, number)
+    elif key := cut_wrapper(obj):
+        return Reject(number, f"the JSON line under {key!r} is cut short or malformed (loggers such as Docker split "
+                              "lines longer than 16 KB into several entries)", excerpt(obj))
     else:
         return Reject(number, "not an OpenAI chat completion, Responses object or request/response pair", excerpt(obj))
     record = envelope(record, obj)

@@ -124,8 +124,19 @@ CALL_KEYS = (*REQUEST_KEYS, *RESPONSE_KEYS, "messages", "choices", "object", "mo
 def other_log_line(obj: dict) -> bool:
     """A log store's or logger's entry that is no model call at all ("START RequestId ...", "worker started"): it
     has a message or payload key, and neither it nor what its wrappers nest has a call's keys (a broken call is a
-    reject). Skipped and counted."""
-    return any(key in obj for key in CALL_WRAPPER_KEYS) and not _has_call_keys(obj, MAX_CALL_WRAPPERS)
+    reject), nor a JSON object cut short (``cut_wrapper``). Skipped and counted."""
+    return (any(key in obj for key in CALL_WRAPPER_KEYS) and not _has_call_keys(obj, MAX_CALL_WRAPPERS)
+            and cut_wrapper(obj) is None)
+
+
+def cut_wrapper(obj: dict) -> str | None:
+    """The wrapper key whose text opens a JSON object that does not parse: the app's line cut by its logger (Docker
+    and Kubernetes split lines longer than 16 KB into several entries) or written broken."""
+    for key in CALL_WRAPPER_KEYS:
+        value = obj.get(key)
+        if isinstance(value, str) and value.lstrip().startswith("{") and not isinstance(maybe_json(value), dict):
+            return key
+    return None
 
 
 def _has_call_keys(obj: dict, depth: int) -> bool:
