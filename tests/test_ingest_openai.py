@@ -531,3 +531,22 @@ def test_calls_logged_flat_keep_their_conversation_answer_and_tokens(con, tmp_pa
     assert (claude["provider"], claude["system_prompt"], claude["prompt_text"], claude["response_text"]) == (
         "anthropic", "Be brief.", "Hi", "Hello!")
     assert all(r["cost_source"] == "catalog" for r in rows if r is not alone)
+
+
+def test_a_cost_log_of_models_and_usage_alone_counts_its_spend(con, tmp_path):
+    """An app that logs only what each call used (model and tokens, no text): calls without text, priced (a logged
+    cost wins), not rejected; its other events are skipped."""
+    lines = [{"event": "llm_usage", "ts": "2025-11-24T10:00:00Z", "model": "gpt-4o", "feature": "summaries",
+              "usage": {"prompt_tokens": 100, "completion_tokens": 20}},
+             {"event": "llm_usage", "ts": "2025-11-24T10:00:01Z", "model": "claude-sonnet-4-5", "input_tokens": 300,
+              "output_tokens": 40, "cost_usd": 0.0015},
+             {"event": "app_started", "ts": "2025-11-24T10:00:02Z"}]
+    path = tmp_path / "usage.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == ("openai", 2, 1, 0)
+    gpt, claude = stored_requests(con, as_list=True)
+    assert (gpt["provider"], gpt["input_tokens"], gpt["output_tokens"], gpt["cost_source"]) == ("openai", 100, 20, "catalog")
+    assert gpt["cost_usd"] == pytest.approx(100 * 2.5e-6 + 20 * 10e-6)
+    assert (gpt["prompt_text"], gpt["messages_json"], gpt["status"]) == (None, None, "ok")
+    assert (claude["provider"], claude["cost_usd"], claude["cost_source"]) == ("anthropic", 0.0015, "log")

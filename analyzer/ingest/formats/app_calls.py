@@ -93,14 +93,19 @@ FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output
 FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text")
 
 
+def asks(obj: dict) -> bool:
+    """Whether a flat line holds the conversation it sent: ``messages``, a ``prompt`` string or a Responses ``input``."""
+    return (isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
+            or isinstance(obj.get("input"), (str, list)))
+
+
 def flat_call(obj: dict, request: Any, response: Any, found: bool) -> dict | None:
-    """A call logged flat: its model and conversation (``messages``, a ``prompt`` string or a Responses ``input``)
-    at the top of the line, the answer as text under a response key (``{"model", "messages", "response": "...",
-    "usage"}``) or under ``FLAT_ANSWER_KEYS``, usage as an object or as token counts. Without an answer under a
-    response key, the line is a call only if it states an answer or its usage (else a request logged alone)."""
-    asked = (isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
-             or isinstance(obj.get("input"), (str, list)))
-    if not obj.get("model") or not asked:
+    """A call logged flat: its model and conversation (``asks``) at the top of the line, the answer as text under a
+    response key (``{"model", "messages", "response": "...", "usage"}``) or under ``FLAT_ANSWER_KEYS``, usage as an
+    object or as token counts. Without an answer under a response key, the line is a call only if it states an
+    answer or its usage (else a request logged alone). A line of a model and its usage alone (an app's cost log) is
+    a call without text: its spend counts, it has nothing to categorize or replay."""
+    if not obj.get("model"):
         return None
     if found:
         answer = maybe_json(response)
@@ -122,6 +127,8 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
         request["messages"] = [*system, {"role": "user", "content": obj["prompt"]}]
     reader = anthropic.pair_record if looks_anthropic(request, None) else openai.pair_record
     record = reader(request, None)
+    if not asks(obj):
+        record.update(messages_json=None, prompt_text=None, system_prompt=None)
     usage = usage_fields(maybe_json(obj.get("usage"))) or usage_fields({k: obj[k] for k in FLAT_USAGE_KEYS if k in obj})
     record.update(usage, response_text=answer or None, status="ok")
     record["provider"] = guess_provider(record.get("model")) or record["provider"]
@@ -218,7 +225,7 @@ def openai_call_score(obj: dict) -> int:
         return 80
     request, response, found = pair_sides(obj)
     if flat_call(obj, request, response, found) is not None:
-        return 70
+        return 70 if asks(obj) else 30  # a model and its usage alone: any format that knows the record wins
     if not found:
         # Requests logged without their responses still say what was asked.
         return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
