@@ -3,7 +3,7 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (twenty), 3,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (twenty-one), 3,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Each line of every shape is valid and lands on either route; a shape with many lines to Python is a shape the SQL
@@ -231,12 +231,20 @@ def cloud_logging_entries(rng, i):
             "timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "logName": "projects/p/logs/run.googleapis.com%2Fstdout"}
 
 
+def flat_homegrown_log(rng, i):
+    """A homegrown log line: the model and messages at the top, the answer as text, usage beside it (read at all
+    since stop 28, by the Python route only)."""
+    return {"ts": f"2025-11-04T10:00:{i % 60:02d}Z", "model": "gpt-4o-mini", "latency_ms": 640,
+            "messages": [{"role": "user", "content": words(rng, 8)}], "response": words(rng, 9),
+            "usage": {"prompt_tokens": rng.randint(50, 900), "completion_tokens": rng.randint(5, 300)}}
+
+
 SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
                                    python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
                                    tool_parts_and_names, input_output_keys, claude_pdfs, reasoning_items_passed_back,
                                    java_and_postgres_times, streamed_chunks, failed_calls,
-                                   requests_alone, cloud_logging_entries)}
+                                   requests_alone, cloud_logging_entries, flat_homegrown_log)}
 
 
 def main(argv=None) -> int:
