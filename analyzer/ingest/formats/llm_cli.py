@@ -6,10 +6,10 @@ references resolved), and legacy `responses` rows that have no turn (joined to `
 model when a row lacks one; prompt and system fragments put back in front of the typed text).
 A turn's prompt is its own trailing user input; `messages_json` is the whole conversation it sent.
 
-`llm logs --json` prints one object per response (``id``, ``model``, ``prompt``, ``system``, ``response``,
-``conversation_id``, ``datetime_utc``, ``duration_ms``, ``input_tokens``, ``output_tokens``); each is read as a
-call logged flat (``app_calls.line_record``) under the same key as its row of `logs.db`, so an export of responses
-already ingested from the database adds nothing.
+`llm logs --json` prints one object per response with the fields of a `responses` row (``id``, ``model``,
+``prompt``, ``system``, ``response``, ``conversation_id``, ``datetime_utc``, ``token_details``...) and its fragments'
+texts; each is read as that row is (``_response_record``), under the same key, so an export of responses already
+ingested from the database adds nothing.
 """
 
 from __future__ import annotations
