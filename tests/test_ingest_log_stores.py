@@ -117,14 +117,19 @@ def test_logs_insights_rows_of_an_apps_json_log(con, tmp_path):
     assert (file["format"], file["rows_added"], file["rows_rejected"], file["input_tokens"]) == ("openai", 3, 0, 33)
 
 
-def test_a_line_its_logger_cut_short_is_a_reject_not_another_log_line(con, tmp_path):
-    """Docker writes an app line longer than 16 KB as several entries: the call cannot be read, and says so."""
+def test_docker_pieces_of_a_long_line_are_joined_and_a_line_left_cut_is_a_reject(con, tmp_path):
+    """Docker writes an app line longer than 16 KB as several entries (each but the last without its newline): they
+    are joined again. A line still cut when the file ends cannot be read, and says so (not skipped as another line)."""
     line = json.dumps({**_pair(1), "request": {**_pair(1)["request"], "metadata": {"note": "x" * 20_000}}}) + "\n"
-    entries = [{"log": line[i:i + 16_384], "stream": "stdout", "time": "2025-11-24T10:00:00Z"} for i in range(0, len(line), 16_384)]
+    pieces = [{"log": line[i:i + 16_384], "stream": "stdout", "time": "2025-11-24T10:00:00Z"} for i in range(0, len(line), 16_384)]
+    cut = json.dumps(_pair(2))[:40]
+    entries = [STORES["docker.jsonl"](0), {"log": "server started\n", "stream": "stderr", "time": "2025-11-24T10:00:00Z"},
+               *pieces, {"log": cut, "stream": "stdout", "time": "2025-11-24T10:00:01Z"}]
     path = tmp_path / "docker.jsonl"
-    path.write_text("".join(json.dumps(e) + "\n" for e in [STORES["docker.jsonl"](0), *entries]))
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
     summary = ingest_paths(con, [str(path)])
     file = summary["files"][0]
-    assert (file["rows_added"], file["rows_rejected"], file["rows_skipped"]) == (1, 1, 1)
+    assert (file["rows_added"], file["rows_rejected"], file["rows_skipped"]) == (2, 1, 1)
+    assert stored_requests(con)["chatcmpl-S1"]["source_line"] == 3  # the line of its first piece
     reasons = [r[0] for r in con.execute("select reason from rejects").fetchall()]
     assert reasons and "cut short" in reasons[0] and "'log'" in reasons[0]

@@ -26,8 +26,8 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .app_log import (cut_wrapper, envelope, json_values, other_log_line, pair_sides, parse_sse, scalar_keys,
-                      unwrap_body, wrappers_around)
+from .app_log import (cut_wrapper, docker_pieces, envelope, json_values, other_log_line, pair_sides, parse_sse,
+                      scalar_keys, unwrap_body, wrappers_around)
 from .generic import guess_provider, other_shape_record, usage_fields
 
 
@@ -307,8 +307,9 @@ def records_of(obj: Any, number: int | None):
 
 
 def app_log_records(src):
-    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, or a JSON document."""
-    for number, obj in json_values(src):
+    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, or a JSON document
+    (Docker's pieces of a long line joined again)."""
+    for number, obj in docker_pieces(json_values(src)):
         if isinstance(obj, Reject):
             yield obj
             continue

@@ -129,6 +129,34 @@ def other_log_line(obj: dict) -> bool:
             and cut_wrapper(obj) is None)
 
 
+DOCKER_KEYS = frozenset({"log", "stream", "time", "attrs"})
+
+
+def docker_pieces(values):
+    """(number, value) as ``json_values`` gives them, with Docker's pieces of one long line joined again: Docker's
+    json-file driver writes an app line longer than 16 KB as several entries, each ``log`` but the last without the
+    line's newline. A line still cut at the end of the file is passed on as it is (``cut_wrapper`` rejects it)."""
+    pending: tuple | None = None  # (number of the first piece, the first entry, the texts so far)
+    for number, value in values:
+        piece = (isinstance(value, dict) and isinstance(value.get("log"), str) and value.keys() <= DOCKER_KEYS
+                 and (pending is None or value.get("stream") == pending[1].get("stream")))
+        if pending is not None and piece:
+            pending[2].append(value["log"])
+            if value["log"].endswith("\n"):
+                yield pending[0], {**pending[1], "log": "".join(pending[2])}
+                pending = None
+            continue
+        if pending is not None:
+            yield pending[0], {**pending[1], "log": "".join(pending[2])}
+            pending = None
+        if piece and not value["log"].endswith("\n"):
+            pending = (number, value, [value["log"]])
+            continue
+        yield number, value
+    if pending is not None:
+        yield pending[0], {**pending[1], "log": "".join(pending[2])}
+
+
 def cut_wrapper(obj: dict) -> str | None:
     """The wrapper key whose text opens a JSON object that does not parse: the app's line cut by its logger (Docker
     and Kubernetes split lines longer than 16 KB into several entries) or written broken."""
