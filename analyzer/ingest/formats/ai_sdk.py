@@ -62,7 +62,7 @@ def _provider(metadata: dict, model: Any, body: dict | None) -> str:
     for key in metadata:
         if key in PROVIDER_KEYS:
             return PROVIDER_KEYS[key]
-    if body is not None and (body.get("anthropic_version") is not None or (body.get("system") is not None and "messages" in body)):
+    if anthropic.is_request(body):
         return "anthropic"
     return guess_provider(model) or "openai"
 

@@ -159,6 +159,12 @@ def is_message(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("type") == "message" and isinstance(obj.get("content"), list)
 
 
+def is_request(obj: Any) -> bool:
+    """A Messages API request body: it names an ``anthropic_version`` or puts the system prompt beside the messages."""
+    return isinstance(obj, dict) and (obj.get("anthropic_version") is not None
+                                      or (obj.get("system") is not None and "messages" in obj))
+
+
 def message_fields(msg: dict) -> dict:
     """Response text, model, usage and status from a Message (or an error body)."""
     if msg.get("type") == "error" or (isinstance(msg.get("error"), dict) and "content" not in msg):

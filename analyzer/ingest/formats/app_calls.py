@@ -145,10 +145,7 @@ def looks_anthropic(request: Any, response: Any) -> bool:
             return True
         if str(response.get("id", "")).startswith("msg_") and isinstance(response.get("content"), list):
             return True
-    if isinstance(request, dict) and (request.get("anthropic_version") is not None
-                                      or (request.get("system") is not None and "messages" in request)):
-        return True
-    return False
+    return anthropic.is_request(request)
 
 
 def line_record(obj: dict, number: int | None) -> dict | Reject:

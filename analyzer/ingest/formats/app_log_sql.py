@@ -850,7 +850,7 @@ def _no_earlier_pair_keys(pair: tuple[str, str]) -> str:
 
 
 def _not_anthropic_request(q: str) -> str:
-    """A request ``app_calls.looks_anthropic`` does not take for an Anthropic one (no version, no ``system``)."""
+    """A request ``anthropic.is_request`` does not take for an Anthropic one (no version, no ``system``)."""
     return f"{field(q, 'anthropic_version')} is null and {field(q, 'system')} is null"
 
 
