@@ -26,8 +26,8 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .app_log import (cut_wrapper, docker_pieces, envelope, json_values, other_log_line, pair_sides, parse_sse,
-                      scalar_keys, unwrap_body, wrappers_around)
+from .app_log import (FLAT_ANSWER_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
+                      other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
 from .generic import guess_provider, other_shape_record, usage_fields
 
 
@@ -86,40 +86,31 @@ def other_call_record(request: Any, response: Any, provider: str) -> dict:
     return record
 
 
-# Token counts a flat line may give at its top instead of a usage object, and keys it may keep the answer under
-# besides a pair's response keys (app_log_sql.NO_FLAT_CALL_KEYS keeps such lines off SQL's "request alone").
-FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
-                   "cache_creation_input_tokens")
-FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text")
-
-
 def asks(obj: dict) -> bool:
     """Whether a flat line holds the conversation it sent: ``messages``, a ``prompt`` string or a Responses ``input``."""
     return (isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
             or isinstance(obj.get("input"), (str, list)))
 
 
-def flat_call(obj: dict, request: Any, response: Any, found: bool) -> dict | None:
-    """A call logged flat: its model and conversation (``asks``) at the top of the line, the answer as text under a
-    response key (``{"model", "messages", "response": "...", "usage"}``) or under ``FLAT_ANSWER_KEYS``, usage as an
-    object or as token counts. Without an answer under a response key, the line is a call only if it states an
-    answer or its usage (else a request logged alone). A line of a model and its usage alone (an app's cost log) is
-    a call without text: its spend counts, it has nothing to categorize or replay."""
+def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bool, str | None]:
+    """Whether the line is a call logged flat, and its answer: its model and conversation (``asks``) at the top of
+    the line, the answer as text under a response key (``{"model", "messages", "response": "...", "usage"}``) or
+    under ``FLAT_ANSWER_KEYS``, usage as an object or as token counts. Without an answer under a response key, the
+    line is a call only if it states an answer or its usage (else a request logged alone). A line of a model and its
+    usage alone (an app's cost log) is a call without text: its spend counts, it has nothing to categorize or replay."""
     if not obj.get("model"):
-        return None
+        return False, None
     if found:
         answer = maybe_json(response)
         if request is not None or not isinstance(answer, str) or "data:" in answer:
-            return None
-    else:
-        answer = next((obj[key] for key in FLAT_ANSWER_KEYS if isinstance(obj.get(key), str)), None)
-        if answer is None and not any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)):
-            return None
-    return flat_call_record(obj, answer)
+            return False, None
+        return True, answer
+    answer = next((obj[key] for key in FLAT_ANSWER_KEYS if isinstance(obj.get(key), str)), None)
+    return answer is not None or any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)), answer
 
 
 def flat_call_record(obj: dict, answer: str | None) -> dict:
-    """A call logged flat (``flat_call``): the line read as the request it sent (a ``prompt`` string as the user's
+    """A call logged flat (``flat_answer``): the line read as the request it sent (a ``prompt`` string as the user's
     turn, after a ``system`` string), the answer, and the usage object or the token counts at the top."""
     request = dict(obj)
     if not isinstance(maybe_json(obj.get("messages")), list) and isinstance(obj.get("prompt"), str):
@@ -161,8 +152,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": openai.PROVIDER, **openai.responses_fields(obj)}
     elif anthropic.is_message(obj) and not found:
         record = {"provider": "anthropic", **anthropic.message_fields(obj)}
-    elif (flat := flat_call(obj, request, response, found)) is not None:
-        record = flat
+    elif (flat := flat_answer(obj, request, response, found))[0]:
+        record = flat_call_record(obj, flat[1])
     elif found:
         request, request_status = unwrap_body(request)
         request = maybe_json(request)
@@ -221,7 +212,7 @@ def openai_call_score(obj: dict) -> int:
     if openai.is_embeddings_list(obj):
         return 80
     request, response, found = pair_sides(obj)
-    if flat_call(obj, request, response, found) is not None:
+    if flat_answer(obj, request, response, found)[0]:
         return 70 if asks(obj) else 30  # a model and its usage alone: any format that knows the record wins
     if not found:
         # Requests logged without their responses still say what was asked.

@@ -37,6 +37,11 @@ TAG_KEYS = ("metadata", "tags")
 REQUEST_KEYS = ("request", "req", "request_body", "inputs", "input")
 RESPONSE_KEYS = ("response", "resp", "response_body", "outputs", "completion", "output")
 ERROR_KEYS = ("error",)
+# Token counts a call logged flat may give at its top instead of a usage object, and keys it may keep the answer under
+# besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
+FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
+                   "cache_creation_input_tokens")
+FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text")
 STATUS_CODE_KEYS = ("status_code", "http_status", "status")
 
 
@@ -136,6 +141,9 @@ def docker_pieces(values):
     """(number, value) as ``json_values`` gives them, with Docker's pieces of one long line joined again: Docker's
     json-file driver writes an app line longer than 16 KB as several entries, each ``log`` but the last without the
     line's newline. A line still cut at the end of the file is passed on as it is (``cut_wrapper`` rejects it)."""
+    def joined(first: tuple) -> tuple:
+        return first[0], {**first[1], "log": "".join(first[2])}
+
     pending: tuple | None = None  # (number of the first piece, the first entry, the texts so far)
     for number, value in values:
         piece = (isinstance(value, dict) and isinstance(value.get("log"), str) and value.keys() <= DOCKER_KEYS
@@ -143,18 +151,18 @@ def docker_pieces(values):
         if pending is not None and piece:
             pending[2].append(value["log"])
             if value["log"].endswith("\n"):
-                yield pending[0], {**pending[1], "log": "".join(pending[2])}
+                yield joined(pending)
                 pending = None
             continue
         if pending is not None:
-            yield pending[0], {**pending[1], "log": "".join(pending[2])}
+            yield joined(pending)
             pending = None
         if piece and not value["log"].endswith("\n"):
             pending = (number, value, [value["log"]])
             continue
         yield number, value
     if pending is not None:
-        yield pending[0], {**pending[1], "log": "".join(pending[2])}
+        yield joined(pending)
 
 
 def cut_wrapper(obj: dict) -> str | None:

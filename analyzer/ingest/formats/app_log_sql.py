@@ -26,6 +26,8 @@ from .app_log import (
     COST_KEYS,
     DURATION_MS_KEYS,
     DURATION_S_KEYS,
+    FLAT_ANSWER_KEYS,
+    FLAT_USAGE_KEYS,
     REQUEST_KEYS,
     RESPONSE_KEYS,
     RESPONSES_PARAMS,
@@ -857,10 +859,9 @@ def _not_anthropic_request(q: str) -> str:
 # A line with a "choices" key anywhere: Python reads a body that has one (even null) as a completion, which the
 # families of calls without an answer cannot tell from its absence in the parsed structure.
 NO_CHOICES_KEY = "not contains(text, '\"choices\"')"
-# A line stating an answer or its usage beside its request is a call logged flat (``app_calls.flat_call``), which
+# A line stating an answer or its usage beside its request is a call logged flat (``app_calls.flat_answer``), which
 # the Python parser reads, not a request logged alone.
-NO_FLAT_CALL_KEYS = ("not regexp_matches(text, '\"(usage|prompt_tokens|completion_tokens|input_tokens|output_tokens"
-                     "|cache_read_input_tokens|cache_creation_input_tokens|output_text|answer|reply|generated_text)\"\\s*:')")
+NO_FLAT_CALL_KEYS = f"not regexp_matches(text, '\"({'|'.join(('usage', *FLAT_USAGE_KEYS, *FLAT_ANSWER_KEYS))})\"\\s*:')"
 
 
 def app_log_families(keys: Keys) -> list[Family]:
