@@ -25,6 +25,7 @@ def load_all() -> dict:
         anthropic,
         bedrock,
         braintrust,
+        claude_code,
         cloudflare,
         gemini,
         generic,
