@@ -131,6 +131,32 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
     assert again["rows_added"] == 60 and again["rows_duplicate"] == 206 and again["rows_rejected"] == 4
 
 
+def test_calls_with_long_conversations_are_read_within_duckdbs_memory(tmp_path, monkeypatch):
+    # An agent's calls carry conversations of hundreds of KB: rows are handed over, staged and committed by their
+    # bytes too, not only by their number (before, 61 such rows went to DuckDB in one batch and ran it out of memory).
+    lines = [pair_line(0)] + [pair_line(i, prompt="Summarise this log: " + f"line {i} of the log " * 20_000) for i in range(1, 61)]
+    path = write_lines(tmp_path / "agent.jsonl", lines)
+    monkeypatch.setattr(tuning, "MEMORY_LIMIT", 24 << 20)
+    for name in ("BATCH_BYTES", "STAGE_BYTES", "COMMIT_BYTES"):
+        monkeypatch.setattr(tuning, name, 2 << 20)
+    con = connect(str(tmp_path / "agent.duckdb"))
+    summary = ingest_paths(con, [str(path)], fast=False)
+    assert (summary["rows_added"], summary["rows_rejected"]) == (61, 0)
+    assert scalar(con, "select count(*) from requests where length(prompt_text) > 300000") == 60
+
+
+def test_a_first_line_longer_than_the_sniffed_head_is_still_recognised(con, tmp_path):
+    # The first call of a RAG app's log carries a 200 KB prompt: the file was "not a log format plan recognises".
+    lines = [pair_line(1, prompt="Answer from these documents: " + "clause " * 30_000), pair_line(2), pair_line(3)]
+    file = ingest_paths(con, [str(write_lines(tmp_path / "rag.jsonl", lines))])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 3, 0)
+    # A JSON document written on one line, longer than the head, keeps being read as one document.
+    page = tmp_path / "completions.json"
+    page.write_text(json.dumps([completion(10 + i, content="x" * 9_000) for i in range(12)]))
+    file = ingest_paths(con, [str(page)])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"]) == (12, 0)
+
+
 def on_both_routes(tmp_path, path):
     """(summary, requests, rejects) from the SQL fast route and from the Python route, for comparing."""
     stored = {}

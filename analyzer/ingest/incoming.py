@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from . import tuning
 from .coerce import COLUMNS, CONFLICT_COLUMNS, ENRICH_COLUMNS, JSON_COLUMNS, STAGE_SCHEMA, records_table
 from .priced import Tariffs, priced_select
 
@@ -78,11 +79,12 @@ class IncomingRows:
         self.tariffs = tariffs
         self.run_stamp = run_stamp  # `ingested_at` of every row this run stores
         self.rows = 0
+        self.text_bytes = 0  # of the staged rows' texts
         self.conflict_examples: list[dict] = []
         con.execute(_INCOMING_DDL)
         con.execute(f"delete from {INCOMING}")
 
-    def add_records(self, rows: list[dict]) -> None:
+    def add_records(self, rows: list[dict], text_bytes: int = 0) -> None:
         if not rows:
             return
         table = records_table(rows)
@@ -95,6 +97,11 @@ class IncomingRows:
         finally:
             self.con.unregister("_ingest_py")
         self.rows += len(rows)
+        self.text_bytes += text_bytes
+
+    def full(self) -> bool:
+        """Whether the staged rows are due to be flushed into `requests`."""
+        return self.rows >= tuning.STAGE_ROWS or self.text_bytes >= tuning.STAGE_BYTES
 
     def add_moved(self, moved: int) -> None:
         """Rows the SQL route put into the table itself."""
@@ -150,6 +157,7 @@ class IncomingRows:
             self.con.execute(f"drop table if exists {table}")
         self.con.execute(f"delete from {INCOMING}")
         self.rows = 0
+        self.text_bytes = 0
 
     def _displace_later_lines(self) -> dict[str, int]:
         """Stored rows of a later line of a file whose earlier line with the same id is incoming: the earlier line

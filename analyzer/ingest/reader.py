@@ -1,6 +1,6 @@
 """Reading one file: a format's records (or the SQL route's leftover lines) turned into incoming rows and rejects.
 
-A file is read in one transaction, or committed in steps of ``tuning.COMMIT_ROWS`` rows when it is long (DuckDB
+A file is read in one transaction, or committed in steps of ``tuning.COMMIT_ROWS`` rows (or ``COMMIT_BYTES`` of text) when it is long (DuckDB
 keeps an open transaction's small appends in memory)."""
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ class IngestContext:
     body_objects: BodyObjects | None = None
 
 
+def _text_bytes(row: dict) -> int:
+    """About what a row's texts (conversation, prompt, answer, tags) weigh: what bounds a batch of long rows."""
+    return sum(len(value) for value in row.values() if isinstance(value, str))
+
+
 class FileReader:
     """Turns parser output into incoming rows and rejects, flushing and committing as the rows add up."""
 
@@ -56,12 +61,14 @@ class FileReader:
         self.ctx = ctx
         self.now = now
         self.buffer: list[dict] = []
+        self.buffer_bytes = 0  # of the buffered rows' texts
         self._last_line = None
         self._sub = 0
         self._unnumbered = 0
         self.committed: dict[str, int] = {}  # file -> rows already committed while it was being read
         self.on_reread: Callable[[], object] | None = None  # called when a file is read a second time from the start
         self._rows_at_commit = 0
+        self._bytes_since_commit = 0
 
     def _seq(self, line, seq_base: int) -> int:
         if line is None:
@@ -94,46 +101,53 @@ class FileReader:
             self.rejects.add(src.identity, src.display, fmt_name, Reject(item.get("_line"), str(exc), record_excerpt(item)), result)
             return
         self.buffer.append(row)
-        if len(self.buffer) >= tuning.BATCH_ROWS:
+        size = _text_bytes(row)
+        self.buffer_bytes += size
+        self._bytes_since_commit += size
+        if len(self.buffer) >= tuning.BATCH_ROWS or self.buffer_bytes >= tuning.BATCH_BYTES:
             self.spill(src)
 
+    def _hand_over(self) -> None:
+        """The buffered rows into the staging table."""
+        if self.buffer:
+            self.incoming.add_records(self.buffer, self.buffer_bytes)
+            self.buffer, self.buffer_bytes = [], 0
+
     def spill(self, src: SourceFile | None = None) -> None:
-        self.incoming.add_records(self.buffer)
-        self.buffer = []
-        if self.incoming.rows >= tuning.STAGE_ROWS:
+        self._hand_over()
+        if self.incoming.full():
             self.finish()
             if src is not None:
                 self.maybe_commit(src)
 
     def settle(self, src: SourceFile) -> None:
         """Between two chunks of the SQL route: hand buffered rows over, flush and commit when due."""
-        if self.buffer:
-            self.incoming.add_records(self.buffer)
-            self.buffer = []
-        if self.incoming.rows >= tuning.STAGE_ROWS:
+        self._hand_over()
+        if self.incoming.full():
             self.finish()
         self.maybe_commit(src)
 
     def finish(self) -> None:
-        if self.buffer:
-            self.incoming.add_records(self.buffer)
-            self.buffer = []
+        self._hand_over()
         self.incoming.flush(self.results)
         self.rejects.flush()
 
     def maybe_commit(self, src: SourceFile) -> None:
         """Commit a big file in steps: DuckDB keeps an open transaction's rows in memory."""
         result = self.results[src.display]
-        if result.rows_added + result.rows_duplicate + result.rows_conflicting - self._rows_at_commit < tuning.COMMIT_ROWS:
+        rows = result.rows_added + result.rows_duplicate + result.rows_conflicting - self._rows_at_commit
+        if rows < tuning.COMMIT_ROWS and self._bytes_since_commit < tuning.COMMIT_BYTES:
             return
         self.finish()
         self.con.execute("commit")
         self.con.execute("begin transaction")
         self._rows_at_commit = result.rows_added + result.rows_duplicate + result.rows_conflicting
+        self._bytes_since_commit = 0
         self.committed[src.display] = result.rows_added
 
     def start_file(self) -> None:
         self._rows_at_commit = 0
+        self._bytes_since_commit = 0
 
     def lines_left(self, src: SourceFile, lines: int, window: int = 1 << 20):
         """Numbers of the file's lines (1..lines) with no row stored, a window of lines at a time so that memory

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterator
 from ..errors import PlanError
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
+LONG_FIRST_LINE = 16 << 20  # how far the head reads a first line longer than itself (a long prompt's record)
 SETTLED_SECONDS = 120  # a file unchanged this long is taken for an export, not a log still being written
 BOM = b"\xef\xbb\xbf"
 
@@ -48,6 +49,27 @@ class _CountingReader(io.RawIOBase):
     def close(self):
         self.raw.close()
         super().close()
+
+
+def _through_first_line(fh, head: bytes) -> bytes:
+    """A head holding no whole line (a JSON Lines file whose first record carries a long prompt): the first line,
+    then the start of the next, so that sniffing sees a whole record. A file of one line (a JSON document written
+    on one line) keeps its first bytes, as does a line longer than ``LONG_FIRST_LINE``."""
+    line = bytearray(head)
+    while len(line) < LONG_FIRST_LINE:
+        piece = fh.read(1 << 20)
+        if not piece:
+            return head
+        end = piece.find(b"\n")
+        if end < 0:
+            line += piece
+            continue
+        line += piece[:end + 1]
+        after = piece[end + 1:end + 1 + len(head)]
+        if len(after) < len(head):
+            after += fh.read(len(head) - len(after))
+        return bytes(line) + after if after.strip() else head
+    return head
 
 
 @dataclass
@@ -108,6 +130,8 @@ class SourceFile:
             try:
                 with self.open_binary() as fh:
                     data = fh.read(size)
+                    if len(data) == size and b"\n" not in data:
+                        data = _through_first_line(fh, data)
             finally:
                 self.on_read, self.digest = hooks
             self._head = data[3:] if data.startswith(BOM) else data

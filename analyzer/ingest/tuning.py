@@ -7,6 +7,10 @@ from __future__ import annotations
 
 BATCH_ROWS = 20_000  # Python-route records per Arrow batch
 STAGE_ROWS = 250_000  # staged rows per flush into `requests`
+# The same bounds in bytes of text, for rows that are long: an agent's calls carry conversations of 100 KB and more.
+BATCH_BYTES = 64 << 20
+STAGE_BYTES = 256 << 20
+COMMIT_BYTES = 256 << 20
 CHUNK_BYTES = 64 << 20  # SQL route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
 PROBE_LINES = 2_000  # SQL route: first lines parsed up front for the models to price and ids already stored
 FEW_LINES = 200  # SQL route: lines left over from a chunk that go to the Python parser without a second SQL pass

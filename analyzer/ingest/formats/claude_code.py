@@ -101,7 +101,9 @@ class Session:
 
     def add(self, number: int, obj: dict, is_call: bool) -> None:
         if isinstance(obj.get("uuid"), str):
-            self.by_uuid[obj["uuid"]] = obj  # every line: the chain of parents runs through progress lines too
+            # Every line: the chain of parents runs through progress and system lines too; of those, only the link
+            # is kept (they carry tool output and subagents' messages: most of a transcript's bytes).
+            self.by_uuid[obj["uuid"]] = obj if is_message_line(obj) else {"type": obj["type"], "parentUuid": obj.get("parentUuid")}
         key = _call_key(obj) if is_call else None
         if key is not None:
             self.calls.setdefault(key, []).append((number, obj))
