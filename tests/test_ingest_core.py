@@ -133,16 +133,31 @@ def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch)
 
 def test_calls_with_long_conversations_are_read_within_duckdbs_memory(tmp_path, monkeypatch):
     # An agent's calls carry conversations of hundreds of KB: rows are handed over, staged and committed by their
-    # bytes too, not only by their number (before, 61 such rows went to DuckDB in one batch and ran it out of memory).
+    # bytes too, not only by their number (before, 61 such rows went to DuckDB in one batch: out of its memory).
     lines = [pair_line(0)] + [pair_line(i, prompt="Summarise this log: " + f"line {i} of the log " * 20_000) for i in range(1, 61)]
     path = write_lines(tmp_path / "agent.jsonl", lines)
-    monkeypatch.setattr(tuning, "MEMORY_LIMIT", 24 << 20)
+    monkeypatch.setattr(tuning, "MEMORY_LIMIT", 64 << 20)
     for name in ("BATCH_BYTES", "STAGE_BYTES", "COMMIT_BYTES"):
         monkeypatch.setattr(tuning, name, 2 << 20)
     con = connect(str(tmp_path / "agent.duckdb"))
     summary = ingest_paths(con, [str(path)], fast=False)
     assert (summary["rows_added"], summary["rows_rejected"]) == (61, 0)
     assert scalar(con, "select count(*) from requests where length(prompt_text) > 300000") == 60
+
+
+def test_a_log_of_long_conversations_takes_the_sql_route_chunk_by_chunk_within_memory(tmp_path, monkeypatch):
+    # One statement over the whole file held every row until it ended: a 1.2 GB log of 400 KB conversations ran
+    # DuckDB out of memory, and the commits between chunks did too until a checkpoint wrote the texts out. Here at
+    # a smaller scale: 240 lines of 100 KB under a 128 MB limit.
+    lines = [pair_line(i, prompt=f"Summarise log {i}: " + "line of the log " * 6_400) for i in range(240)]
+    path = write_lines(tmp_path / "agent.jsonl", lines)
+    monkeypatch.setattr(tuning, "MEMORY_LIMIT", 128 << 20)
+    monkeypatch.setattr(tuning, "CHUNK_BYTES", 4 << 20)
+    monkeypatch.setattr(tuning, "COMMIT_BYTES", 8 << 20)
+    con = connect(str(tmp_path / "agent.duckdb"))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["lines_to_python"]) == (240, 0, 0)
+    assert scalar(con, "select count(*) from requests where length(prompt_text) > 100000") == 240
 
 
 def test_a_first_line_longer_than_the_sniffed_head_is_still_recognised(con, tmp_path):

@@ -8,8 +8,8 @@ them as duplicates or conflicts), lines SQL does not understand to the format's 
 
 - **A new plain file** goes in as one statement over a stream of its chunks (``whole_file``), which DuckDB parses
   and writes on every core; the lines it leaves are read back by number (``LineIndex``).
-- **Gzip, a path already partly stored, an export that overlaps what is stored, a file that repeats an id** take
-  one statement per chunk (``chunked``).
+- **Gzip, a path already partly stored, an export that overlaps what is stored, a file that repeats an id, lines
+  of long conversations** take one statement per chunk (``chunked``).
 
 Every statement is built by a function below with its inputs as arguments, and runs with named parameters:
 ``$source_file``, ``$source_format``, ``$now`` (the date of rows without one) and ``$stamp`` (``ingested_at``).
@@ -261,6 +261,8 @@ class SqlRoute:
             first = next(chunks, None)
             if first is None:
                 return True
+            if first.nbytes > tuning.LONG_LINES * first.num_rows:
+                return False  # one statement would hold every row of long conversations in memory until it ends
             if not self.specialise(first):
                 return None
             if not self._probe(first):
@@ -359,6 +361,7 @@ class SqlRoute:
                 lines, use_direct = self._direct(chunk)
             if lines.num_rows:
                 use_direct = self.careful(lines) or use_direct
+            self.reader.count_text(chunk.nbytes)
             self.reader.settle(self.src)
 
     def _direct(self, chunk):

@@ -10,7 +10,8 @@ STAGE_ROWS = 250_000  # staged rows per flush into `requests`
 # The same bounds in bytes of text, for rows that are long: an agent's calls carry conversations of 100 KB and more.
 BATCH_BYTES = 64 << 20
 STAGE_BYTES = 256 << 20
-COMMIT_BYTES = 256 << 20
+COMMIT_BYTES = 128 << 20
+LONG_LINES = 32 << 10  # SQL route: lines this long on average are taken chunk by chunk, committed as they add up
 CHUNK_BYTES = 64 << 20  # SQL route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
 PROBE_LINES = 2_000  # SQL route: first lines parsed up front for the models to price and ids already stored
 FEW_LINES = 200  # SQL route: lines left over from a chunk that go to the Python parser without a second SQL pass
