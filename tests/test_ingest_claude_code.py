@@ -102,3 +102,19 @@ def test_lines_that_are_no_transcript_lines_are_rejected_and_the_calls_still_lan
     path.write_text(text + '{"type": "assistant", "message": {"id": "msg_X"}}\n{"type": "user", "sessionId"\n')
     file = ingest_paths(con, [str(path)])["files"][0]
     assert (file["rows_added"], file["rows_rejected"], file["output_tokens"]) == (3, 2, 355)
+
+
+def test_a_cost_claude_code_logged_is_the_calls_cost(con, tmp_path):
+    # Claude Code 1.0 wrote each answer on one line, with what it cost and took.
+    line = {"parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/srv/app", "sessionId": "s-1",
+            "version": "1.0.31", "type": "assistant", "uuid": "a-1", "timestamp": "2025-06-20T10:00:00.000Z",
+            "costUSD": 0.01234, "durationMs": 5210, "requestId": "req_1",
+            "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
+                        "content": [{"type": "text", "text": "Done."}], "stop_reason": "end_turn",
+                        "usage": {"input_tokens": 1200, "output_tokens": 40}}}
+    path = tmp_path / "s-1.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    ingest_paths(con, [str(path)])
+    row = stored_requests(con)["msg_1"]
+    assert (row["cost_usd"], row["cost_source"], row["duration_ms"]) == (0.01234, "log", 5210.0)
+    assert (row["input_tokens"], row["output_tokens"], row["prompt_text"]) == (1200, 40, "")

@@ -21,8 +21,9 @@ A transcript is not one line per API call, which is what makes reading it line b
 - Messages Claude Code wrote itself (model ``<synthetic>``: API error notices, interruptions) are no model call.
 - ``progress`` lines of a subagent repeat its messages; its calls are read from its own file.
 
-Tokens are the Messages API's (``anthropic.usage_fields``: cache reads and writes are part of the input); the
-session is the row's ``trace_id``; the project directory, git branch, Claude Code version and subagent are tags.
+Tokens are the Messages API's (``anthropic.usage_fields``: cache reads and writes are part of the input); a cost
+Claude Code 1.0 logged (``costUSD``) is the row's cost, its ``durationMs`` the duration; the session is
+``trace_id``; the project directory, git branch, Claude Code version and subagent are tags.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..records import Reject, Skipped, excerpt, head_records
 from . import register
 from .anthropic import pair_record
 from .app_log import json_values
+from .generic import to_float
 
 # Line types a transcript holds (sniffing asks for one of these; a transcript may hold newer types, read as skipped).
 LINE_TYPES = {"user", "assistant", "system", "summary", "progress", "file-history-snapshot", "queue-operation",
@@ -146,8 +148,7 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
     """One API call from its transcript lines."""
     number, first = lines[0]
     objs = [obj for _, obj in lines]
-    final = max(objs, key=_output_tokens)  # the last of the largest: max keeps the first, so look from the end
-    final = next(obj for obj in reversed(objs) if _output_tokens(obj) == _output_tokens(final))
+    final = max(reversed(objs), key=_output_tokens)  # the last of the largest snapshots (max keeps the first it meets)
     stop = next((o["message"].get("stop_reason") for o in reversed(objs) if o["message"].get("stop_reason")), None)
     message = final["message"]
     response = {"type": "message", "id": message.get("id"), "model": message.get("model"), "role": "assistant",
@@ -157,6 +158,12 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
                    "_line": number})
     if not record.get("source_id"):
         record["source_id"] = key
+    # Claude Code 1.0 wrote what a call cost and took beside it.
+    cost, duration = to_float(final.get("costUSD"), "costUSD"), to_float(final.get("durationMs"), "durationMs")
+    if cost is not None:
+        record["cost_usd"] = cost
+    if duration is not None:
+        record["duration_ms"] = duration
     tags = {name: first[field] for field, name in (("cwd", "cwd"), ("gitBranch", "git_branch"),
                                                    ("version", "claude_code_version"), ("agentId", "subagent"))
             if isinstance(first.get(field), str) and first[field]}
