@@ -18,6 +18,22 @@ def test_every_span_dump_is_detected_as_otel(fixtures, name):
     assert detect_format(expand_paths([str(fixtures / "otel" / name)])[0]) == "otel"
 
 
+def test_a_collector_export_of_big_batches_is_read(con, fixtures, tmp_path):
+    # The collector's file exporter writes one line per export batch: a batch of a few hundred spans is longer
+    # than the head plan sniffs, and such files were "not a log format plan recognises".
+    first, second = (json.loads(line) for line in (fixtures / "otel" / "collector_export.jsonl").read_text().splitlines())
+    spans = first["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    chat = next(s for s in spans if s["spanId"] == "051581bf3cb55c13")
+    first["resourceSpans"][0]["scopeSpans"][0]["spans"] = [{**chat, "spanId": f"{i:016x}"} for i in range(300)]
+    path = tmp_path / "traces.jsonl"
+    path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n")
+    assert path.stat().st_size > 2 * 65536
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_rejected"]) == ("otel", 0)
+    copies = [r for span, r in by_span(con).items() if span in {f"{i:016x}" for i in range(300)}]
+    assert len(copies) == 300 and sum(r["input_tokens"] for r in copies) == 300 * 1320
+
+
 def test_collector_file_export_counts_each_model_call_once(con, fixtures):
     summary = ingest_paths(con, [str(fixtures / "otel" / "collector_export.jsonl")])
     # Model calls: chat (current names), embeddings, Bedrock chat (messages on the details event), a failed chat,
