@@ -32,6 +32,12 @@ def test_a_collector_export_of_big_batches_is_read(con, fixtures, tmp_path):
     assert (file["format"], file["rows_rejected"]) == ("otel", 0)
     copies = [r for span, r in by_span(con).items() if span in {f"{i:016x}" for i in range(300)}]
     assert len(copies) == 300 and sum(r["input_tokens"] for r in copies) == 300 * 1320
+    # One batch alone: a file of one long line, with or without its line end.
+    for name, text in (("one.jsonl", json.dumps(first) + "\n"), ("one.json", json.dumps(first))):
+        (tmp_path / name).write_text(text.replace('"0000000000000', '"1000000000000'))
+        file = ingest_paths(con, [str(tmp_path / name)])["files"][0]
+        assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("otel", 300, 0)
+        con.execute("delete from requests where source_file like ?", [f"%{name}"])
 
 
 def test_collector_file_export_counts_each_model_call_once(con, fixtures):

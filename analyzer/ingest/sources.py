@@ -53,14 +53,15 @@ class _CountingReader(io.RawIOBase):
 
 
 def _through_first_line(fh, head: bytes) -> bytes:
-    """A head holding no whole line (a JSON Lines file whose first record carries a long prompt): the first line,
-    then the start of the next, so that sniffing sees a whole record. A file of one line (a JSON document written
-    on one line) keeps its first bytes, as does a line longer than ``LONG_FIRST_LINE``."""
+    """A head holding no whole line (a JSON Lines file whose first record carries a long prompt, a collector's export
+    batch): the first line, then the start of the next, so that sniffing sees a whole record. A file of one line (a
+    JSON document written on one line) is its whole line, without a line end: it stays a document, as when its head
+    was cut. A line longer than ``LONG_FIRST_LINE`` keeps the first bytes."""
     line = bytearray(head)
     while len(line) < LONG_FIRST_LINE:
         piece = fh.read(1 << 20)
         if not piece:
-            return head
+            return bytes(line)
         end = piece.find(b"\n")
         if end < 0:
             line += piece
@@ -69,7 +70,7 @@ def _through_first_line(fh, head: bytes) -> bytes:
         after = piece[end + 1:end + 1 + len(head)]
         if len(after) < len(head):
             after += fh.read(len(head) - len(after))
-        return bytes(line) + after if after.strip() else head
+        return bytes(line) + after if after.strip() else bytes(line).rstrip(b"\r\n")
     return head
 
 
