@@ -30,6 +30,15 @@ def test_every_run_export_is_detected_as_langsmith(fixtures, name):
     assert detect_format(expand_paths([str(fixtures / "langsmith" / name)])[0]) == "langsmith"
 
 
+def test_a_pretty_printed_export_whose_first_run_is_longer_than_the_head_is_detected(fixtures, tmp_path):
+    # The first run of a RAG app carries 100 KB of retrieved context: sniffing saw it cut and knew no format.
+    runs = json.loads((fixtures / "langsmith" / "runs.json").read_text())
+    runs[0]["inputs"] = {**runs[0].get("inputs", {}), "context": "Retrieved passage. " * 6_000}
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps(runs, indent=2))
+    assert detect_format(expand_paths([str(path)])[0]) == "langsmith"
+
+
 def assert_trace_rows(con):
     """The rows of runs.jsonl, whichever file kind carried them."""
     got = by_run(con)

@@ -6,6 +6,7 @@ import glob
 import gzip
 import hashlib
 import io
+import json
 import os
 import queue
 import re
@@ -22,7 +23,8 @@ from ..errors import PlanError
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
 BATCH_TEXT_BYTES = 8 << 20  # bytes of lines per Arrow batch the SQL route scans (at most, for long lines)
-LONG_FIRST_LINE = 16 << 20  # how far the head reads a first line longer than itself (a long prompt's record)
+LONG_FIRST_LINE = 16 << 20
+DOCUMENT_HEAD = 4 << 20  # how much of a pretty-printed JSON document sniffing sees (a first record of a long prompt)  # how far the head reads a first line longer than itself (a long prompt's record)
 SETTLED_SECONDS = 120  # a file unchanged this long is taken for an export, not a log still being written
 BOM = b"\xef\xbb\xbf"
 
@@ -50,6 +52,37 @@ class _CountingReader(io.RawIOBase):
     def close(self):
         self.raw.close()
         super().close()
+
+
+def _opens_a_document(head: bytes) -> bool:
+    """Whether the head opens a pretty-printed JSON document (its first line opens a list or an object), whose
+    first record may be longer than the head."""
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
+    return first.endswith((b"[", b"{"))
+
+
+def _first_record_whole(head: bytes) -> bool:
+    """Whether the first object inside a document's opening bracket ends within the head."""
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    start = text.find("{", 1)
+    if start < 0:
+        return True
+    try:
+        json.JSONDecoder().raw_decode(text, start)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _through_first_record(fh, head: bytes) -> bytes:
+    """A pretty-printed document whose first record is cut by the head (a LangSmith run with a long prompt): read on,
+    doubling, until that record ends, up to ``DOCUMENT_HEAD``."""
+    while not _first_record_whole(head) and len(head) < DOCUMENT_HEAD:
+        more = fh.read(min(len(head), DOCUMENT_HEAD - len(head)))
+        if not more:
+            break
+        head += more
+    return head
 
 
 def _through_first_line(fh, head: bytes) -> bytes:
@@ -134,6 +167,8 @@ class SourceFile:
                     data = fh.read(size)
                     if len(data) == size and b"\n" not in data:
                         data = _through_first_line(fh, data)
+                    elif len(data) == size and _opens_a_document(data):
+                        data = _through_first_record(fh, data)
             finally:
                 self.on_read, self.digest = hooks
             self._head = data[3:] if data.startswith(BOM) else data
