@@ -24,6 +24,18 @@ def eval_source(name: str) -> Path:
     return SHARED_EVAL
 
 
+@pytest.fixture(autouse=True)
+def sql_route_for_small_files(request, monkeypatch):
+    """The tests' log files are small, which a user's would take the Python route for (``tuning.SQL_MIN_BYTES``):
+    here they take the SQL route too, so that the tests written for it keep testing it, unless marked
+    ``user_routes``. Both routes store the same rows (test_ingest_sql_route.py, and
+    test_small_files_take_the_python_route_and_store_the_same_rows)."""
+    from analyzer.ingest import tuning
+
+    if request.node.get_closest_marker("user_routes") is None:
+        monkeypatch.setattr(tuning, "SQL_MIN_BYTES", 0)
+
+
 @pytest.fixture
 def db_path(tmp_path):
     return str(tmp_path / "plan.duckdb")

@@ -243,6 +243,8 @@ def _uses_sql_route(parser, src: SourceFile, settings, ctx: IngestContext) -> bo
         return False
     if hasattr(parser, "sql_route_ok") and not parser.sql_route_ok(ctx):
         return False
+    if 0 < src.size_bytes < tuning.SQL_MIN_BYTES and not src.is_gzip:
+        return False  # planning the statements costs more than parsing a small file (a log rotated hourly)
     from .records import is_json_lines
 
     return is_json_lines(src)

@@ -12,6 +12,7 @@ BATCH_BYTES = 64 << 20
 STAGE_BYTES = 256 << 20
 COMMIT_BYTES = 128 << 20
 LONG_LINES = 32 << 10  # SQL route: lines this long on average are taken chunk by chunk, committed as they add up
+SQL_MIN_BYTES = 2 << 20  # smaller files take the Python route: the SQL route's planning costs ~0.15 s a file
 CHUNK_BYTES = 64 << 20  # SQL route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
 PROBE_LINES = 2_000  # SQL route: first lines parsed up front for the models to price and ids already stored
 FEW_LINES = 200  # SQL route: lines left over from a chunk that go to the Python parser without a second SQL pass
