@@ -23,8 +23,8 @@ from ..errors import PlanError
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
 BATCH_TEXT_BYTES = 8 << 20  # bytes of lines per Arrow batch the SQL route scans (at most, for long lines)
-LONG_FIRST_LINE = 16 << 20
-DOCUMENT_HEAD = 4 << 20  # how much of a pretty-printed JSON document sniffing sees (a first record of a long prompt)  # how far the head reads a first line longer than itself (a long prompt's record)
+LONG_FIRST_LINE = 16 << 20  # how far the head reads a first line longer than itself (a long prompt's record)
+DOCUMENT_HEAD = 4 << 20  # how far it reads a pretty-printed document whose first record is longer than itself
 SETTLED_SECONDS = 120  # a file unchanged this long is taken for an export, not a log still being written
 BOM = b"\xef\xbb\xbf"
 

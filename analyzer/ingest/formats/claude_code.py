@@ -105,7 +105,8 @@ class Session:
         if isinstance(obj.get("uuid"), str):
             # Every line: the chain of parents runs through progress and system lines too; of those, only the link
             # is kept (they carry tool output and subagents' messages: most of a transcript's bytes).
-            self.by_uuid[obj["uuid"]] = obj if is_message_line(obj) else {"type": obj["type"], "parentUuid": obj.get("parentUuid")}
+            link = {"type": obj["type"], "parentUuid": obj.get("parentUuid")}
+            self.by_uuid[obj["uuid"]] = obj if is_message_line(obj) else link
         key = _call_key(obj) if is_call else None
         if key is not None:
             self.calls.setdefault(key, []).append((number, obj))
@@ -199,7 +200,7 @@ class ClaudeCodeTranscript:
             return 95
         if records:
             return 85 if all(is_transcript_line(r) for r in records) else 0
-        # A first line longer than the head (a pasted file in the first prompt): its keys still show.
+        # A first line longer than even the head's 16 MiB (a pasted file in the first prompt): its keys show.
         head = src.head().decode("utf-8", "replace")
         return 80 if all(f'"{key}"' in head for key in ("parentUuid", "sessionId", "isSidechain", "userType")) else 0
 
