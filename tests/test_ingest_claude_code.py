@@ -118,3 +118,14 @@ def test_a_cost_claude_code_logged_is_the_calls_cost(con, tmp_path):
     row = stored_requests(con)["msg_1"]
     assert (row["cost_usd"], row["cost_source"], row["duration_ms"]) == (0.01234, "log", 5210.0)
     assert (row["input_tokens"], row["output_tokens"], row["prompt_text"]) == (1200, 40, "")
+
+
+def test_claude_code_on_bedrock_is_stored_and_priced_as_bedrock(con, transcripts, tmp_path):
+    text = (transcripts / "shop-api" / f"{SESSION}.jsonl").read_text()
+    path = tmp_path / "bedrock.jsonl"
+    path.write_text(text.replace('"claude-sonnet-4-5-20250929"', '"us.anthropic.claude-sonnet-4-5-20250929-v1:0"')
+                    .replace("msg_01A", "msg_bdrk_01A"))
+    ingest_paths(con, [str(path)])
+    rows = stored_requests(con)
+    assert {(r["provider"], r["cost_source"]) for r in rows.values()} == {("bedrock", "catalog")}
+    assert sum(r["output_tokens"] for r in rows.values()) == 355

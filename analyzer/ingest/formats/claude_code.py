@@ -35,7 +35,7 @@ from ..records import Reject, Skipped, excerpt, head_records
 from . import register
 from .anthropic import pair_record
 from .app_log import json_values
-from .generic import to_float
+from .generic import guess_provider, to_float
 
 # Line types a transcript holds (sniffing asks for one of these; a transcript may hold newer types, read as skipped).
 LINE_TYPES = {"user", "assistant", "system", "summary", "progress", "file-history-snapshot", "queue-operation",
@@ -155,6 +155,8 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
     response = {"type": "message", "id": message.get("id"), "model": message.get("model"), "role": "assistant",
                 "content": _merged_blocks(objs), "stop_reason": stop, "usage": message.get("usage")}
     record = pair_record({"messages": session.turn_before(first, key)}, response)
+    # Claude Code on Bedrock names Bedrock's model ids; through a gateway, the gateway's models.
+    record["provider"] = guess_provider(message.get("model")) or "anthropic"
     record.update({"created_at": first.get("timestamp"), "trace_id": first.get("sessionId"), "operation": "chat",
                    "_line": number})
     if not record.get("source_id"):
