@@ -257,6 +257,19 @@ def test_other_formats_in_a_bucket_take_their_own_readers(con, s3, bucket, fixtu
     assert {f["format"] for f in remote["files"]} == {"bedrock", local["files"][0]["format"]}
 
 
+def test_an_object_whose_first_record_is_longer_than_the_head_is_recognised(con, s3, bucket, fixtures):
+    # A collector's export batch uploaded as is: its first line is longer than the 64 KiB ranged read for the head.
+    first, second = (json.loads(line) for line in (fixtures / "otel" / "collector_export.jsonl").read_text().splitlines())
+    chat = next(s for s in first["resourceSpans"][0]["scopeSpans"][0]["spans"] if s["spanId"] == "051581bf3cb55c13")
+    first["resourceSpans"][0]["scopeSpans"][0]["spans"] = [{**chat, "spanId": f"{i:016x}"} for i in range(300)]
+    body = (json.dumps(first) + "\n" + json.dumps(second) + "\n").encode()
+    assert body.index(b"\n") > 65536
+    put(s3, bucket, "traces/export.jsonl", body)
+    file = ingest_paths(con, [f"s3://{bucket}/traces/"])["files"][0]
+    assert (file["format"], file["rows_rejected"]) == ("otel", 0)
+    assert con.execute("select count(*) from requests where source_id like '0000000000000%'").fetchall()[0][0] == 300
+
+
 def test_a_single_object_url_is_read(con, s3, bucket):
     put(s3, bucket, "one/calls.json.gz", gz_lines([invocation(7, 70, 7)]))
     assert ingest_paths(con, [f"s3://{bucket}/one/calls.json.gz"])["rows_added"] == 1

@@ -38,7 +38,7 @@ from ..errors import PlanError
 from ..progress import say_nothing
 from . import IngestSettings
 from .records import to_utc
-from .sources import BOM, SourceFile
+from .sources import BOM, SourceFile, through_first_record
 
 SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "az", "abfs": "az", "abfss": "az"}
 CANONICAL = {"s3": "s3", "gcs": "gs", "az": "az"}  # how object URLs are shown and stored, whichever alias was typed
@@ -269,6 +269,21 @@ def list_objects(fs, path: str, url: str) -> list[ObjectInfo]:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Ranges:
+    """An object read on from ``at`` by ranged GETs, for a head that must run past its first range."""
+
+    def __init__(self, fs, path: str, at: int, size: int):
+        self.fs, self.path, self.at, self.size = fs, path, at, size
+
+    def read(self, n: int) -> bytes:
+        end = min(self.at + n, self.size)
+        if end <= self.at:
+            return b""
+        data = self.fs.cat_file(self.path, start=self.at, end=end)
+        self.at = end
+        return data
+
+
 class RemoteObject(SourceFile):
     """An object in storage, read by the ingest core like a file: ``head()`` from a ranged read, the body from a
     local copy that the fetcher downloads when the core starts on it (the cue: it sets ``on_read``)."""
@@ -369,6 +384,8 @@ class ObjectFetcher:
         raw = self.fs.cat_file(obj.info.path, start=0, end=min(HEAD_RANGE, obj.size_bytes))
         if raw[:2] != b"\x1f\x8b":
             data = raw[:HEAD_BYTES]
+            if len(data) == HEAD_BYTES and obj.size_bytes > HEAD_BYTES:  # a first record longer than the head
+                data = through_first_record(_Ranges(self.fs, obj.info.path, HEAD_BYTES, obj.size_bytes), data)
             return (data[3:] if data.startswith(BOM) else data), False
         inflate = zlib.decompressobj(wbits=31)
         out = b""

@@ -54,6 +54,16 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
+def through_first_record(fh, head: bytes) -> bytes:
+    """A full head (``fh`` reads on after it), extended when its first record does not end within it: a JSON Lines
+    file's long first line, a pretty-printed document's long first record."""
+    if b"\n" not in head:
+        return _through_first_line(fh, head)
+    if _opens_a_document(head):
+        return _through_first_document_record(fh, head)
+    return head
+
+
 def _opens_a_document(head: bytes) -> bool:
     """Whether the head opens a pretty-printed JSON document (its first line opens a list or an object), whose
     first record may be longer than the head."""
@@ -74,7 +84,7 @@ def _first_record_whole(head: bytes) -> bool:
     return True
 
 
-def _through_first_record(fh, head: bytes) -> bytes:
+def _through_first_document_record(fh, head: bytes) -> bytes:
     """A pretty-printed document whose first record is cut by the head (a LangSmith run with a long prompt): read on,
     doubling, until that record ends, up to ``DOCUMENT_HEAD``."""
     while not _first_record_whole(head) and len(head) < DOCUMENT_HEAD:
@@ -165,10 +175,8 @@ class SourceFile:
             try:
                 with self.open_binary() as fh:
                     data = fh.read(size)
-                    if len(data) == size and b"\n" not in data:
-                        data = _through_first_line(fh, data)
-                    elif len(data) == size and _opens_a_document(data):
-                        data = _through_first_record(fh, data)
+                    if len(data) == size:
+                        data = through_first_record(fh, data)
             finally:
                 self.on_read, self.digest = hooks
             self._head = data[3:] if data.startswith(BOM) else data
