@@ -72,10 +72,13 @@ def _output_tokens(obj: dict) -> int:
 
 
 def _merged_blocks(lines: list[dict]) -> list:
-    """The content blocks of a call's lines in order, a block written twice (a re-written line) kept once."""
+    """The content blocks of lines of one message in order (a text content as a text block), a block written twice
+    (a re-written line) kept once."""
     blocks, seen = [], set()
     for obj in lines:
         content = obj["message"].get("content")
+        if isinstance(content, str):
+            content = [{"type": "text", "text": content}] if content else []
         for block in content if isinstance(content, list) else ([content] if content else []):
             key = json.dumps(block, sort_keys=True, default=str)
             if key not in seen:
@@ -119,7 +122,7 @@ class Session:
         while isinstance(uuid, str) and uuid in self.by_uuid and uuid not in seen and len(seen) < MAX_TURN_LINES:
             seen.add(uuid)
             obj = self.by_uuid[uuid]
-            if is_message_line(obj) and _not_a_call(obj) != SYNTHETIC and _call_key(obj) != key:
+            if is_message_line(obj) and not _synthetic(obj) and _call_key(obj) != key:
                 chain.append(obj)
                 if _is_prompt(obj):
                     break
@@ -130,19 +133,19 @@ class Session:
 def _as_messages(lines) -> list[dict]:
     """Transcript lines as Messages API turns: one assistant message per call, a user's consecutive lines (the
     results of parallel tool calls) joined, as Claude Code sends them."""
-    messages: list[dict] = []
-    last_call = None
+    runs: list[list[dict]] = []
     for obj in lines:
-        role = obj["message"].get("role") or obj["type"]
-        content = obj["message"].get("content")
-        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content or [])
-        call = _call_key(obj) if role == "assistant" else None
-        if messages and messages[-1]["role"] == role and (role == "user" or call == last_call):
-            messages[-1]["content"].extend(b for b in blocks if b not in messages[-1]["content"])
+        if runs and _turn_of(runs[-1][-1]) == _turn_of(obj):
+            runs[-1].append(obj)
         else:
-            messages.append({"role": role, "content": blocks})
-        last_call = call
-    return messages
+            runs.append([obj])
+    return [{"role": _turn_of(run[0])[0], "content": _merged_blocks(run)} for run in runs]
+
+
+def _turn_of(obj: dict) -> tuple:
+    """(role, call): the lines of one user turn, or of one assistant call, share it."""
+    role = obj["message"].get("role") or obj["type"]
+    return role, _call_key(obj) if role == "assistant" else None
 
 
 def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> dict:
@@ -176,12 +179,15 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
     return record
 
 
+def _synthetic(obj: dict) -> bool:
+    """A message Claude Code wrote itself (an API error notice, an interruption), not the model."""
+    return obj["message"].get("model") == SYNTHETIC_MODEL or bool(obj.get("isApiErrorMessage"))
+
+
 def _not_a_call(obj: dict) -> str | None:
     """Why a transcript line is no model call, or None for an answer's line."""
     if obj["type"] == "assistant" and isinstance(obj.get("message"), dict):
-        if obj["message"].get("model") == SYNTHETIC_MODEL or obj.get("isApiErrorMessage"):
-            return SYNTHETIC
-        return None
+        return SYNTHETIC if _synthetic(obj) else None
     if obj["type"] == "user":
         return "a user turn of a Claude Code session (read as the conversation of the calls after it)"
     return f"a Claude Code {obj['type']} line, not a model call"
