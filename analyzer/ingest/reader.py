@@ -139,10 +139,11 @@ class FileReader:
     def maybe_commit(self, src: SourceFile) -> None:
         """Commit a big file in steps: DuckDB keeps an open transaction's rows in memory."""
         result = self.results[src.display]
-        rows = result.rows_added + result.rows_duplicate + result.rows_conflicting - self._rows_at_commit
+        rows = self._rows_stored(result) - self._rows_at_commit
         if rows < tuning.COMMIT_ROWS and self._bytes_since_commit < tuning.COMMIT_BYTES:
             return
         self.finish()
+        rows = self._rows_stored(result) - self._rows_at_commit  # the staged rows judged too: their bytes are counted
         self.con.execute("commit")
         if self._bytes_since_commit > tuning.LONG_LINES * max(rows, 1):
             # Long texts stay in DuckDB's memory after a commit until a checkpoint writes them out; left to the
@@ -150,9 +151,14 @@ class FileReader:
             # rows go without: a checkpoint also rewrites the growing index (10% of a 300,000-line ingest).
             self.con.execute("checkpoint")
         self.con.execute("begin transaction")
-        self._rows_at_commit = result.rows_added + result.rows_duplicate + result.rows_conflicting
+        self._rows_at_commit = self._rows_stored(result)
         self._bytes_since_commit = 0
         self.committed[src.display] = result.rows_added
+
+    @staticmethod
+    def _rows_stored(result) -> int:
+        """Rows of the file judged so far (added, duplicates, conflicts): what commits are counted in."""
+        return result.rows_added + result.rows_duplicate + result.rows_conflicting
 
     def start_file(self) -> None:
         self._rows_at_commit = 0

@@ -269,9 +269,10 @@ def field_value_row(item: Any) -> Any:
 
 
 def head_records(src, limit: int = 20) -> list[dict]:
-    """The objects the first 64 KiB hold whole, up to ``limit``: lines of JSON Lines, or the elements of a JSON
-    document's array (top-level, or the one list a wrapper object holds: ``{"events": [...]}``; Logs Insights rows as
-    objects). For sniffing a format whose first record may not tell: a log store's export opens with other log lines."""
+    """The objects the head (``SourceFile.head``: 64 KiB, or through a longer first record) holds whole, up to
+    ``limit``: lines of JSON Lines, or the elements of a JSON document's array (top-level, or the one list a wrapper
+    object holds: ``{"events": [...]}``; Logs Insights rows as objects). For sniffing a format whose first record may
+    not tell: a log store's export opens with other log lines."""
     head = src.head()
     text = head.decode("utf-8", "replace")
     if is_json_lines(src):

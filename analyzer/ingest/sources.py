@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import PlanError
+from . import tuning
 
 SKIP_NAMES = {".DS_Store", "Thumbs.db"}
-BATCH_TEXT_BYTES = 8 << 20  # bytes of lines per Arrow batch the SQL route scans (at most, for long lines)
 LONG_FIRST_LINE = 16 << 20  # how far the head reads a first line longer than itself (a long prompt's record)
 DOCUMENT_HEAD = 4 << 20  # how far it reads a pretty-printed document whose first record is longer than itself
 SETTLED_SECONDS = 120  # a file unchanged this long is taken for an export, not a log still being written
@@ -235,7 +235,7 @@ class SourceFile:
             # Several record batches (zero-copy slices): DuckDB scans Arrow batches in parallel. Long lines make
             # short batches: DuckDB works a batch's rows (up to 2,048) at once, and 2,048 lines of an agent's
             # 400 KB conversations, parsed, ran out of memory.
-            rows = max(1, min(max(1024, count // 16 + 1), BATCH_TEXT_BYTES * count // max(len(body), 1)))
+            rows = max(1, min(max(1024, count // 16 + 1), tuning.BATCH_TEXT_BYTES * count // max(len(body), 1)))
             yield pa.Table.from_batches(table.to_batches(max_chunksize=rows))
 
     def _line_blocks(self, chunk_bytes: int):

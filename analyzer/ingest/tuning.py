@@ -14,6 +14,7 @@ COMMIT_BYTES = 128 << 20
 LONG_LINES = 32 << 10  # rows this long on average: the SQL route takes them chunk by chunk, commits checkpoint them
 SQL_MIN_BYTES = 2 << 20  # smaller files take the Python route: the SQL route's planning costs ~0.15 s a file
 CHUNK_BYTES = 64 << 20  # SQL route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
+BATCH_TEXT_BYTES = 8 << 20  # SQL route: bytes of lines per Arrow batch DuckDB scans, at most (long lines, short batches)
 PROBE_LINES = 2_000  # SQL route: first lines parsed up front for the models to price and ids already stored
 FEW_LINES = 200  # SQL route: lines left over from a chunk that go to the Python parser without a second SQL pass
 COMMIT_ROWS = 100_000  # a file taken in chunks or by Python is committed in steps (DuckDB holds small appends in memory)
