@@ -61,7 +61,7 @@ TEXT_COLUMNS = (
 )
 # Filled in on a stored row when it lacks them and the same call arrives again with them.
 ENRICH_COLUMNS = (
-    "created_at", "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens",
+    "provider", "model", "created_at", "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens",
     "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "duration_ms",
     "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
 )

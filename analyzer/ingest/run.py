@@ -342,6 +342,8 @@ def note_batch_joins(ctx: IngestContext, results: dict[str, FileResult]) -> None
 # Why a file's records were all skipped, unless its format says (``skipped_hint``).
 SKIPPED_HINT = ("agent, tool and workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
                 "OpenInference LLM kind or a Langfuse generation")
+# What to do when no call of a file states its usage, unless its format says (``usage_hint``).
+USAGE_HINT = "if the log keeps usage under other names, `--format generic --map input_tokens=COL,output_tokens=COL,...` reads it"
 
 
 def note_rejected_files(con, planned, results: dict[str, FileResult], formats: dict, ctx: IngestContext,
@@ -360,9 +362,9 @@ def note_rejected_files(con, planned, results: dict[str, FileResult], formats: d
             hint = getattr(formats[name], "skipped_hint", SKIPPED_HINT)
             r.note = f"{r.rows_skipped:,} records read as {label}, none of them a model call ({hint})"
         elif r.rows_added and stats[src.display]["rows_without_usage"] == r.rows_added:
+            hint = getattr(formats[name], "usage_hint", USAGE_HINT)
             r.note = (f"none of its {r.rows_added:,} calls read as {label} states its token usage or cost, so their spend is "
-                      "unknown; if the log keeps usage under other names, `--format generic --map "
-                      "input_tokens=COL,output_tokens=COL,...` reads it")
+                      f"unknown; {hint}")
         if r.note:
             ctx.warnings.append(f"{src.display}: {r.note}.")
 

@@ -29,8 +29,8 @@ from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, params_from_body, response_text, table_columns, to_float, to_int, usage_fields)
-from .otel_spans import (Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
-                         logfire_columns_to_rows, read_span, spans_in)
+from .otel_spans import (LogEvent, Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
+                         log_records_in, logfire_columns_to_rows, read_log_record, read_span, spans_in)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    # Semantic Kernel's (Python and .NET) names, before the conventions settled on chat
@@ -604,15 +604,82 @@ class LogfireStreams:
                 record[key] = value
 
 
-def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams]:
+class LoggedEvents:
+    """GenAI events an instrumentation emitted as log records instead of span events: the OpenAI instrumentor
+    (``opentelemetry-instrumentation-openai-v2``) and OpenLLMetry's event mode write a call's messages as
+    ``gen_ai.{system,user,assistant,tool}.message`` and its answer as ``gen_ai.choice`` records, the GenAI util under
+    ``EVENT_ONLY`` the whole call as ``gen_ai.client.inference.operation.details``; the span holds the model and
+    tokens, the log records the text, joined by span id. A model-call span of the file reads its records as its
+    own events. Records whose span is not in the file (traces and logs exported to two files) are one call per
+    span id, keyed like the span, so that whichever file is read second fills in what the first left empty."""
+
+    NOT_A_CALL = "a log record, not a model call"
+
+    def __init__(self) -> None:
+        self.by_span: dict[str, list[LogEvent]] = {}
+        self.spans: set[str] = set()  # ids of the file's spans (their events are read with them)
+        self.given: set[str] = set()  # span ids whose records were given out as a call of their own
+
+    @staticmethod
+    def is_genai(event: LogEvent) -> bool:
+        return event.name.startswith("gen_ai.") and event.name != "gen_ai.evaluation.result"
+
+    def see(self, event: LogEvent) -> None:
+        if self.is_genai(event) and event.span_id is not None:
+            self.by_span.setdefault(event.span_id, []).append(event)
+
+    def attach(self, span: Span) -> None:
+        span.events.extend((e.name, e.fields) for e in self.by_span.get(span.span_id or "", ()))
+
+    def take(self, number: int, event: LogEvent) -> dict | Skipped:
+        """The call a log record stands for, or why it is skipped."""
+        if not self.is_genai(event):
+            return Skipped(number, self.NOT_A_CALL)
+        if event.span_id in self.spans:
+            return Skipped(number, "a GenAI event of a span in this file (read with the span)")
+        if event.span_id is None and event.name not in DETAIL_EVENTS:
+            return Skipped(number, "a GenAI event without a span id (it cannot be joined to its call)")
+        if event.span_id in self.given:
+            return Skipped(number, "a GenAI event of a call already read from this file")
+        events = self.by_span.get(event.span_id, []) if event.span_id else [event]
+        if event.span_id:
+            self.given.add(event.span_id)
+        record = span_record(events_span(events))
+        if isinstance(record, Skipped):
+            return Skipped(number, record.reason)
+        record["_line"] = number
+        return record
+
+
+def events_span(events: list[LogEvent]) -> Span:
+    """The span a call's GenAI log records stand for when the span itself is not in the file: their attributes
+    (model, tokens and provider where the records carry them) and the records as its events."""
+    attributes: dict = {}
+    for event in events:
+        attributes.update(event.attributes)
+    attributes.pop("event.name", None)
+    attributes.setdefault("gen_ai.operation.name", "chat")  # message events are only written for a model call
+    times = [e.time for e in events if e.time is not None]
+    first = events[0]
+    return Span(span_id=first.span_id, trace_id=first.trace_id, parent_id=None, name="", start=min(times, default=None),
+                end=None, attributes=attributes, events=[(e.name, e.fields) for e in events], resource=first.resource,
+                scope=first.scope)
+
+
+def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents]:
     """First pass over the file: the parent link of every span and the kind of every model call, then for each
     model call its nearest model-call ancestor of the same kind in the same trace (through any spans between);
-    and Logfire's streaming logs paired with their request spans (a paired log is not a model call of its own)."""
+    Logfire's streaming logs paired with their request spans (a paired log is not a model call of its own); and
+    the GenAI events logged as log records, by span."""
     parents: dict[str, str] = {}
     calls: dict[str, tuple[str, str | None]] = {}
     streams = LogfireStreams()
+    logged = LoggedEvents()
     for _, item in _raw_spans(src):
         if isinstance(item, (Reject, Skipped)):
+            continue
+        if isinstance(item, LogEvent):
+            logged.see(item)
             continue
         try:
             span = read_span(*item)
@@ -622,6 +689,7 @@ def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams]:
             continue
         if span.span_id is None:
             continue
+        logged.spans.add(span.span_id)
         if span.parent_id is not None and span.parent_id != span.span_id:
             parents[span.span_id] = span.parent_id
         if kind is not None:
@@ -629,7 +697,7 @@ def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams]:
     streams.pair()
     for log_id in streams.paired:
         calls.pop(log_id, None)
-    return nested_calls(parents, calls), streams
+    return nested_calls(parents, calls), streams, logged
 
 
 def nested_calls(parents: dict[str, str], calls: dict[str, tuple[str, str | None]]) -> NestedCalls:
@@ -651,6 +719,9 @@ class OpenTelemetry:
     name = "otel"
     label = "OpenTelemetry spans"
     order = 50
+    usage_hint = ("where they are GenAI events logged as log records, the model and tokens are on their spans: ingest the "
+                  "traces export too, joined by span id; if the spans keep usage under other names, `--format generic "
+                  "--map input_tokens=COL,output_tokens=COL,...` reads it")
 
     def sniff(self, src) -> int:
         from ..records import first_json_object
@@ -672,6 +743,9 @@ class OpenTelemetry:
             return 90
         if isinstance(obj.get("resourceSpans", obj.get("resource_spans")), list):
             return 96
+        if is_log_record(obj):  # GenAI events logged as log records (``LoggedEvents``); other logs, weakly
+            events = [read_log_record(*r) for r in log_records_in(obj)]
+            return 96 if any(map(LoggedEvents.is_genai, events)) else 30 if events else 0
         if isinstance(obj.get("result"), dict) and isinstance(obj["result"].get("resourceSpans"), list):
             return 96  # Jaeger's query API v3: OTLP JSON
         data = obj.get("data")
@@ -700,14 +774,18 @@ class OpenTelemetry:
         return None
 
     def parse(self, src, ctx):
-        nested, streams = nested_model_calls(src)
+        nested, streams, logged = nested_model_calls(src)
         for number, item in _raw_spans(src):
             if isinstance(item, (Reject, Skipped)):
                 yield item
                 continue
+            if isinstance(item, LogEvent):
+                yield logged.take(number, item)
+                continue
             raw, resource, scope = item
             try:
                 span = read_span(raw, resource, scope)
+                logged.attach(span)
                 record = span_record(span)
             except (ValueError, TypeError, AttributeError, OverflowError) as exc:
                 yield Reject(number, f"unreadable span ({exc})", excerpt(raw))
@@ -725,16 +803,23 @@ class OpenTelemetry:
 
 
 def _raw_spans(src) -> Iterator[tuple[int, Any]]:
-    """(line, item) for every span of the file: a (raw span, resource, scope) triple, or the Reject or Skipped
-    of what is not one."""
+    """(line, item) for every span and log record of the file: a (raw span, resource, scope) triple or a
+    ``LogEvent``, or the Reject or Skipped of what is neither."""
     values = iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
     for number, value in values:
         if isinstance(value, Reject):
             yield number, value
             continue
         for raw, resource, scope in spans_in(value):
-            if is_log_record(raw):  # a console exporter prints log records and metrics among the spans
-                yield number, Skipped(number, "a log record or metrics export, not a span")
+            if is_log_record(raw):  # a logs export, or the log records and metrics a console exporter prints
+                records = list(log_records_in(raw, resource, scope))
+                if not records:
+                    yield number, Skipped(number, "a metrics export, not a span")
+                for record, record_resource, record_scope in records:
+                    try:
+                        yield number, read_log_record(record, record_resource, record_scope)
+                    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                        yield number, Reject(number, f"unreadable log record ({exc})", excerpt(record))
             elif not is_span(raw):
                 yield number, Reject(number, "not a span (no span id, name or attributes)", excerpt(raw))
             else:

@@ -20,6 +20,11 @@
   ``{"columns": [{"name", "values"}]}``, the v2 ``{"schema", "data"}``), as JSON Lines or CSV of its rows:
   ``span_name``, ``span_id``, ``parent_span_id``, ``start_timestamp``/``end_timestamp``, ``attributes``,
   ``otel_events``, ``otel_status_code``, ``service_name``, ``otel_scope_name``.
+
+Log records are read too (``LogEvent``), for the GenAI events instrumentations emit as logs rather than span events:
+OTLP JSON's ``{"resourceLogs": [{"resource", "scopeLogs": [{"scope", "logRecords": [...]}]}]}`` (the collector's
+file exporter, one export per line) and the Python SDK's ``LogRecord.to_json()`` / ConsoleLogExporter output
+(``body``, ``attributes``, ``trace_id``/``span_id`` with ``0x``, ISO ``timestamp``, ``event_name``).
 """
 
 from __future__ import annotations
@@ -250,8 +255,88 @@ def is_log_record(obj: Any) -> bool:
     """A log record or metrics export a console exporter prints among the spans (not a span: skipped)."""
     if not isinstance(obj, dict):
         return False
-    return ("body" in obj and any(k in obj for k in ("severity_text", "severity_number", "severityText"))) or any(
+    record_keys = ("severity_text", "severity_number", "severityText", "severityNumber", "timeUnixNano", "observedTimeUnixNano")
+    return (any(k in obj for k in ("body", "eventName", "event_name")) and any(k in obj for k in record_keys)) or any(
         k in obj for k in ("resource_metrics", "resourceMetrics", "resourceLogs", "resource_logs"))
+
+
+@dataclass
+class LogEvent:
+    """A log record: its event name (``eventName``, else the ``event.name`` attribute), the span it was emitted in,
+    its attributes, and ``fields``: the attributes with the body's keys (a body that is not an object is
+    ``content``), which is what a span event of the same name holds."""
+
+    name: str
+    span_id: str | None
+    trace_id: str | None
+    time: datetime | None
+    attributes: dict
+    fields: dict
+    resource: dict = field(default_factory=dict)
+    scope: str | None = None
+
+
+def log_records_in(raw: dict, resource: dict | None = None, scope: str | None = None) -> Iterator[tuple[dict, dict, str | None]]:
+    """(log record, resource attributes, scope name) of an OTLP logs export, or of one record as the SDKs print it;
+    nothing for a metrics export."""
+    envelopes = raw.get("resourceLogs", raw.get("resource_logs"))
+    if not isinstance(envelopes, list):
+        if "body" in raw or "eventName" in raw or "event_name" in raw:
+            yield raw, resource or {}, scope
+        return
+    for envelope in envelopes:
+        if not isinstance(envelope, dict):
+            continue
+        attrs = key_values(((envelope.get("resource") or {}).get("attributes")) or [])
+        scopes = envelope.get("scopeLogs", envelope.get("scope_logs", envelope.get("instrumentationLibraryLogs"))) or []
+        for scope_logs in scopes if isinstance(scopes, list) else []:
+            if not isinstance(scope_logs, dict):
+                continue
+            named = scope_logs.get("scope") or scope_logs.get("instrumentationLibrary") or {}
+            records = scope_logs.get("logRecords", scope_logs.get("log_records")) or []
+            for record in records if isinstance(records, list) else []:
+                if isinstance(record, dict):
+                    yield record, attrs, named.get("name") if isinstance(named, dict) else None
+
+
+def _plain(value: Any) -> Any:
+    """An OTLP ``AnyValue`` as plain JSON values, nested ones included (no dotted keys added)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (kind, inner), = value.items()
+        if kind in ("kvlistValue", "kvlist_value") and isinstance(inner, dict):
+            return {str(kv.get("key")): _plain(kv.get("value")) for kv in inner.get("values") or [] if isinstance(kv, dict)}
+        if kind in ("arrayValue", "array_value") and isinstance(inner, dict):
+            return [_plain(v) for v in inner.get("values") or []]
+        if kind.endswith("Value") or kind.endswith("_value"):
+            return any_value(value)
+    return {k: _plain(v) for k, v in value.items()}
+
+
+def read_log_record(raw: dict, resource: dict | None = None, scope: str | None = None) -> LogEvent:
+    attributes = key_values(raw.get("attributes") or [])
+    name = raw.get("eventName") or raw.get("event_name") or attributes.get("event.name") or ""
+    body = _plain(raw.get("body"))
+    fields = {**attributes, **(body if isinstance(body, dict) else {"content": body} if body not in (None, "") else {})}
+    when = None
+    for key in ("timeUnixNano", "time_unix_nano", "observedTimeUnixNano", "observed_time_unix_nano"):
+        if raw.get(key) not in (None, "", "0", 0):
+            when = _nanos(raw[key])
+            break
+    if when is None:
+        when = _hr_time(raw.get("timestamp") or raw.get("observed_timestamp") or raw.get("hrTime"))
+    own_resource = raw.get("resource")
+    if isinstance(own_resource, dict) and own_resource.get("attributes") is not None:
+        resource = {**(resource or {}), **key_values(own_resource["attributes"])}
+    span_id, trace_id = (hex_id(raw.get(a, raw.get(b))) for a, b in (("spanId", "span_id"), ("traceId", "trace_id")))
+    return LogEvent(
+        name=str(name), span_id=span_id if span_id and span_id.strip("0") else None,  # all zeros: no span
+        trace_id=trace_id if trace_id and trace_id.strip("0") else None, time=when, attributes=attributes,
+        fields=fields, resource=resource or {}, scope=scope,
+    )
 
 
 def is_span(obj: Any) -> bool:

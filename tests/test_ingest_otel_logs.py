@@ -1,0 +1,100 @@
+"""GenAI events logged as OpenTelemetry log records rather than span events: the OpenAI instrumentor
+(opentelemetry-instrumentation-openai-v2) writes a call's messages and answer as log records beside a span that holds
+only the model and tokens. Fixtures written from the semantic conventions (tests/fixtures/otel_logs/)."""
+
+import json
+
+import pytest
+
+from analyzer.db import dicts
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+
+SYSTEM_LABEL = "You label support tickets: billing, shipping or other."
+EXPECTED = {  # span id: (model, input, output, system prompt, prompt, answer)
+    "b7ad6b7169203331": ("gpt-4o-mini-2024-07-18", 412, 9, SYSTEM_LABEL, "My parcel has not arrived after two weeks.", "shipping"),
+    "c8be7c827a314442": ("gpt-4o-mini-2024-07-18", 398, 7, SYSTEM_LABEL, "I was charged twice for one order.", "billing"),
+    "d9cf8d938b425553": ("gpt-4.1-2025-04-14", 1530, 122, "You draft polite replies to customers.",
+                         "Customer asks whether we ship to Norway.",
+                         "Yes, we ship to Norway; delivery takes 5-7 working days."),
+}
+
+
+def calls(con) -> dict:
+    return {r["source_id"]: r for r in dicts(con, "select * from requests")}
+
+
+def assert_the_three_calls(con) -> None:
+    got = calls(con)
+    assert set(got) == set(EXPECTED)
+    for span_id, (model, tokens_in, tokens_out, system, prompt, answer) in EXPECTED.items():
+        row = got[span_id]
+        assert (row["provider"], row["model"], row["input_tokens"], row["output_tokens"]) == ("openai", model, tokens_in, tokens_out)
+        assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == (system, prompt, answer)
+        assert [m["role"] for m in json.loads(row["messages_json"])] == ["system", "user"]
+        assert row["cost_source"] == "catalog" and row["cost_usd"] > 0
+        assert row["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+
+
+@pytest.mark.parametrize("name", ["collector_both.jsonl", "logs.jsonl", "console.txt", "details_events.jsonl"])
+def test_log_record_exports_are_detected_as_otel(fixtures, name):
+    assert detect_format(expand_paths([str(fixtures / "otel_logs" / name)])[0]) == "otel"
+
+
+def test_a_collector_export_of_traces_and_logs_joins_the_events_to_their_spans(con, fixtures):
+    # Before: the log records were skipped, and the three calls landed without system prompt, prompt or answer
+    # (nothing to categorize or replay).
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "collector_both.jsonl")])["files"][0]
+    # Skipped and counted: the nine events (read with their spans), the HTTP client's log line, the server span.
+    assert (file["format"], file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == ("otel", 3, 11, 0)
+    assert_the_three_calls(con)
+    assert calls(con)["b7ad6b7169203331"]["parent_span_id"] == "a0a0a0a0a0a0a0a0"
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchall()[0] == (2340, 138)
+
+
+def test_console_exporters_print_spans_and_log_records_one_after_another(con, fixtures):
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "console.txt")])["files"][0]
+    assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (3, 9, 0)
+    assert_the_three_calls(con)
+    assert calls(con)["d9cf8d938b425553"]["duration_ms"] == 900
+
+
+@pytest.mark.parametrize("order, one_run", [(("traces", "logs"), True), (("logs", "traces"), True),
+                                            (("traces", "logs"), False), (("logs", "traces"), False)])
+def test_traces_and_logs_in_two_files_make_one_row_per_call_in_either_order(con, fixtures, order, one_run):
+    # The collector's file exporter usually writes each signal to its own file; a directory lists logs.jsonl first.
+    paths = [str(fixtures / "otel_logs" / f"{name}.jsonl") for name in order]
+    results = [ingest_paths(con, paths)] if one_run else [ingest_paths(con, [path]) for path in paths]
+    files = [f for result in results for f in result["files"]]
+    assert [(f["rows_added"], f["rows_duplicate"], f["rows_conflicting"]) for f in files] == [(3, 0, 0), (0, 3, 0)]
+    assert_the_three_calls(con)  # whichever came second filled in the model, tokens, price or texts
+    row = calls(con)["c8be7c827a314442"]
+    assert (row["parent_span_id"], row["duration_ms"]) == ("a0a0a0a0a0a0a0a0", 900)
+    again = ingest_paths(con, paths)
+    assert (again["rows_added"], con.execute("select count(*) from requests").fetchall()[0][0]) == (0, 3)
+
+
+def test_logs_alone_are_calls_whose_spend_waits_for_their_spans(con, fixtures):
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "logs.jsonl")])["files"][0]
+    assert (file["rows_added"], file["rows_skipped"]) == (3, 7)  # six events read with their calls' first, one app log
+    assert {r["prompt_text"] for r in calls(con).values()} == {e[4] for e in EXPECTED.values()}
+    assert con.execute("select count(*) from requests where model is null and cost_usd is null").fetchall()[0][0] == 3
+    assert "ingest the traces export too" in file["note"]
+
+
+def test_inference_details_events_alone_are_whole_calls(con, fixtures):
+    # The GenAI util under OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=EVENT_ONLY: one log record per call
+    # with the model, the tokens and the messages.
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "details_events.jsonl")])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("otel", 3, 0)
+    assert_the_three_calls(con)
+
+
+def test_events_that_cannot_be_joined_to_a_call_are_skipped_not_stored(con, tmp_path):
+    record = {"timeUnixNano": "1764583200000000000", "eventName": "gen_ai.user.message",
+              "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": "hello"}}]}}}
+    evaluation = {**record, "eventName": "gen_ai.evaluation.result", "spanId": "1234567812345678"}
+    path = tmp_path / "logs.jsonl"
+    path.write_text(json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [record, evaluation]}]}]}) + "\n")
+    file = ingest_paths(con, [str(path)], fmt="otel")["files"][0]
+    assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (0, 2, 0)
