@@ -36,7 +36,8 @@ def assert_the_three_calls(con) -> None:
         assert row["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
 
 
-@pytest.mark.parametrize("name", ["collector_both.jsonl", "logs.jsonl", "console.txt", "details_events.jsonl"])
+@pytest.mark.parametrize("name", ["collector_both.jsonl", "logs.jsonl", "console.txt", "details_events.jsonl",
+                                  "claude_code_otel.jsonl", "codex_otel.jsonl", "gemini_cli_otel.jsonl"])
 def test_log_record_exports_are_detected_as_otel(fixtures, name):
     assert detect_format(expand_paths([str(fixtures / "otel_logs" / name)])[0]) == "otel"
 
@@ -98,3 +99,52 @@ def test_events_that_cannot_be_joined_to_a_call_are_skipped_not_stored(con, tmp_
     path.write_text(json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [record, evaluation]}]}]}) + "\n")
     file = ingest_paths(con, [str(path)], fmt="otel")["files"][0]
     assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (0, 2, 0)
+
+
+# Coding agents' own telemetry (Claude Code, Codex CLI, Gemini CLI) through a collector's file exporter: one event per
+# model call with its tokens (Claude Code: and its estimated cost), the person's prompt in a prompt event.
+
+def agent_rows(con) -> list[dict]:
+    return dicts(con, "select * from requests order by created_at")
+
+
+def test_claude_code_telemetry_is_one_row_per_api_request(con, fixtures):
+    path = str(fixtures / "otel_logs" / "claude_code_otel.jsonl")
+    file = ingest_paths(con, [path])["files"][0]
+    # Skipped and counted: two prompts, a tool result, an API error (no tokens billed).
+    assert (file["format"], file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == ("otel", 3, 4, 0)
+    main, haiku, second = agent_rows(con)
+    # Anthropic's terms: input_tokens leaves the cache out; the row counts all input.
+    assert (main["input_tokens"], main["cached_input_tokens"], main["cache_write_tokens"], main["output_tokens"]) == (19512, 18000, 1500, 420)
+    assert (main["model"], main["provider"], main["source_id"], main["duration_ms"]) == (
+        "claude-sonnet-4-5-20250929", "anthropic", "req_011CVfA1", 8123)
+    assert (haiku["input_tokens"], haiku["output_tokens"], second["input_tokens"], second["output_tokens"]) == (310, 25, 19208, 150)
+    # The logged cost is Claude Code's own estimate, kept as the call's cost.
+    assert [(r["cost_usd"], r["cost_source"]) for r in (main, haiku, second)] == [(0.0987, "log"), (0.000435, "log"), (0.0081, "log")]
+    assert main["prompt_text"] == haiku["prompt_text"] == "Add a retry with backoff to the S3 uploader"
+    assert second["prompt_text"] is None  # its prompt was not logged (redacted): not the earlier one
+    assert main["trace_id"] == second["trace_id"] == "6c1f0a52-4d1e-4c9b-9a57-0f4a3c2d1e7b" and main["user_id"] == "acc-7f3e"
+    assert json.loads(main["tags_json"])["agent"] == "claude-code"
+    again = ingest_paths(con, [path])
+    assert (again["rows_added"], again["rows_duplicate"]) == (0, 3)
+
+
+def test_codex_cli_telemetry_counts_completed_responses(con, fixtures):
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "codex_otel.jsonl")])["files"][0]
+    # Only response.completed carries a call's usage; the other SSE events, the request, the tool decision, the
+    # conversation start and the prompt are skipped.
+    assert (file["rows_added"], file["rows_skipped"]) == (2, 5)
+    rows = agent_rows(con)
+    assert [(r["input_tokens"], r["cached_input_tokens"], r["output_tokens"], r["reasoning_tokens"]) for r in rows] == [
+        (15230, 12032, 812, 448), (16540, 15104, 95, 0)]
+    assert {(r["provider"], r["model"], r["cost_source"], r["prompt_text"]) for r in rows} == {
+        ("openai", "gpt-5-codex", "catalog", "Explain why the build fails on ARM")}
+
+
+def test_gemini_cli_telemetry_bills_thinking_as_output(con, fixtures):
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "gemini_cli_otel.jsonl")])["files"][0]
+    assert (file["rows_added"], file["rows_skipped"]) == (2, 2)
+    pro, flash = agent_rows(con)
+    assert (pro["input_tokens"], pro["cached_input_tokens"], pro["output_tokens"], pro["reasoning_tokens"]) == (8120, 4096, 1840, 1200)
+    assert (flash["input_tokens"], flash["output_tokens"]) == (2450, 40)  # the tool-use prompt is input
+    assert (pro["provider"], pro["duration_ms"], pro["prompt_text"]) == ("google", 5980, "Summarise the open TODOs in src")

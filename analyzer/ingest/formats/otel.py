@@ -27,6 +27,7 @@ from typing import Any, Iterator
 from ..records import Reject, Skipped, excerpt, maybe_json
 from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
+from .agent_telemetry import AgentPrompts, agent_event, agent_record
 from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, params_from_body, response_text, table_columns, to_float, to_int, usage_fields)
 from .otel_spans import (LogEvent, Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
@@ -611,7 +612,8 @@ class LoggedEvents:
     ``EVENT_ONLY`` the whole call as ``gen_ai.client.inference.operation.details``; the span holds the model and
     tokens, the log records the text, joined by span id. A model-call span of the file reads its records as its
     own events. Records whose span is not in the file (traces and logs exported to two files) are one call per
-    span id, keyed like the span, so that whichever file is read second fills in what the first left empty."""
+    span id, keyed like the span, so that whichever file is read second fills in what the first left empty.
+    Coding agents' usage events (Claude Code, Codex CLI, Gemini CLI) are calls of their own (``agent_telemetry``)."""
 
     NOT_A_CALL = "a log record, not a model call"
 
@@ -619,14 +621,21 @@ class LoggedEvents:
         self.by_span: dict[str, list[LogEvent]] = {}
         self.spans: set[str] = set()  # ids of the file's spans (their events are read with them)
         self.given: set[str] = set()  # span ids whose records were given out as a call of their own
+        self.prompts = AgentPrompts()
 
     @staticmethod
     def is_genai(event: LogEvent) -> bool:
         return event.name.startswith("gen_ai.") and event.name != "gen_ai.evaluation.result"
 
+    @classmethod
+    def is_read(cls, event: LogEvent) -> bool:
+        """A record this reader makes something of (what sniffing looks for)."""
+        return cls.is_genai(event) or agent_event(event) is not None
+
     def see(self, event: LogEvent) -> None:
         if self.is_genai(event) and event.span_id is not None:
             self.by_span.setdefault(event.span_id, []).append(event)
+        self.prompts.see(event)
 
     def attach(self, span: Span) -> None:
         span.events.extend((e.name, e.fields) for e in self.by_span.get(span.span_id or "", ()))
@@ -634,7 +643,8 @@ class LoggedEvents:
     def take(self, number: int, event: LogEvent) -> dict | Skipped:
         """The call a log record stands for, or why it is skipped."""
         if not self.is_genai(event):
-            return Skipped(number, self.NOT_A_CALL)
+            agent = agent_record(number, event, self.prompts)
+            return Skipped(number, self.NOT_A_CALL) if agent is None else agent
         if event.span_id in self.spans:
             return Skipped(number, "a GenAI event of a span in this file (read with the span)")
         if event.span_id is None and event.name not in DETAIL_EVENTS:
@@ -745,7 +755,7 @@ class OpenTelemetry:
             return 96
         if is_log_record(obj):  # GenAI events logged as log records (``LoggedEvents``); other logs, weakly
             events = [read_log_record(*r) for r in log_records_in(obj)]
-            return 96 if any(map(LoggedEvents.is_genai, events)) else 30 if events else 0
+            return 96 if any(map(LoggedEvents.is_read, events)) else 30 if events else 0
         if isinstance(obj.get("result"), dict) and isinstance(obj["result"].get("resourceSpans"), list):
             return 96  # Jaeger's query API v3: OTLP JSON
         data = obj.get("data")
@@ -780,7 +790,10 @@ class OpenTelemetry:
                 yield item
                 continue
             if isinstance(item, LogEvent):
-                yield logged.take(number, item)
+                try:
+                    yield logged.take(number, item)
+                except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+                    yield Reject(number, f"unreadable log record ({exc})", excerpt(item.fields))
                 continue
             raw, resource, scope = item
             try:

@@ -1,0 +1,162 @@
+"""Coding agents' own OpenTelemetry events, read by ``otel`` among log records: Claude Code's
+``claude_code.api_request`` (with its estimated ``cost_usd``), Codex CLI's ``codex.sse_event`` of kind
+``response.completed`` and Gemini CLI's ``gemini_cli.api_response``, one event per model call with its model,
+tokens and duration. Teams collect them with an OpenTelemetry collector (``CLAUDE_CODE_ENABLE_TELEMETRY=1``, Codex's
+``[otel]`` table, Gemini CLI's ``telemetry`` settings) and its file exporter writes them as OTLP JSON.
+
+The telemetry holds no answer. The prompt is the agent's ``*.user_prompt`` event when the agent was told to log
+prompts (``OTEL_LOG_USER_PROMPTS=1``, ``log_user_prompt``, ``logPrompts``): the one with the call's prompt id, else the
+session's latest prompt at or before the call. Every model call of a turn (tool loops, subagents, the small model's
+housekeeping calls) is a row of its own, as it is billed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..records import Skipped, to_utc
+from .generic import guess_provider, to_float, usage_fields
+from .otel_spans import LogEvent
+
+REDACTED = {"<REDACTED>", "[REDACTED]", "REDACTED", "redacted"}
+
+
+def _claude_usage(a: dict) -> dict:
+    # Anthropic's terms: input_tokens leaves out cache reads and writes.
+    return usage_fields({"input_tokens": a.get("input_tokens"), "output_tokens": a.get("output_tokens"),
+                         "cache_read_input_tokens": a.get("cache_read_tokens"),
+                         "cache_creation_input_tokens": a.get("cache_creation_tokens")})
+
+
+def _codex_usage(a: dict) -> dict:
+    # The Responses API's terms: input includes the cached tokens, output the reasoning.
+    return usage_fields({"input_tokens": a.get("input_token_count"), "output_tokens": a.get("output_token_count"),
+                         "input_tokens_details": {"cached_tokens": a.get("cached_token_count")},
+                         "output_tokens_details": {"reasoning_tokens": a.get("reasoning_token_count")}})
+
+
+def _gemini_usage(a: dict) -> dict:
+    # generateContent's terms: thinking is billed as output, the tool-use prompt as input.
+    return usage_fields({"promptTokenCount": a.get("input_token_count"), "candidatesTokenCount": a.get("output_token_count"),
+                         "cachedContentTokenCount": a.get("cached_content_token_count"),
+                         "thoughtsTokenCount": a.get("thoughts_token_count"),
+                         "toolUsePromptTokenCount": a.get("tool_token_count")})
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    call: str  # the event of a model call
+    prompt: str  # the event of a person's prompt
+    provider: str  # when the model's name does not say
+    tokens: Callable[[dict], dict]
+    session: tuple[str, ...]
+    prompt_id: tuple[str, ...] = ()
+    call_id: tuple[str, ...] = ()
+    is_call: Callable[[dict], bool] = lambda attrs: True
+
+
+AGENTS = (
+    Agent("claude-code", "claude_code.api_request", "claude_code.user_prompt", "anthropic", _claude_usage,
+          session=("session.id",), prompt_id=("prompt.id",), call_id=("request_id",)),
+    Agent("codex", "codex.sse_event", "codex.user_prompt", "openai", _codex_usage,
+          session=("conversation.id",), call_id=("response.id",),
+          is_call=lambda attrs: attrs.get("event.kind") == "response.completed"),
+    Agent("gemini-cli", "gemini_cli.api_response", "gemini_cli.user_prompt", "google", _gemini_usage,
+          session=("session.id",), prompt_id=("prompt_id", "prompt.id")),
+)
+_BY_EVENT = {name: (agent, kind) for agent in AGENTS for name, kind in ((agent.call, "call"), (agent.prompt, "prompt"))}
+
+
+def _first(attrs: dict, names) -> Any:
+    return next((attrs[n] for n in names if attrs.get(n) not in (None, "")), None)
+
+
+def agent_event(event: LogEvent) -> tuple[Agent, str] | None:
+    """(agent, 'call'|'prompt') of an agent's event; Claude Code names it in the body (``event.name`` is short)."""
+    body = event.fields.get("content")
+    for name in (event.name, body if isinstance(body, str) else None):
+        if name in _BY_EVENT:
+            return _BY_EVENT[name]
+    return None
+
+
+class AgentPrompts:
+    """The prompts of a file's agent events, by prompt id and by session (in time order). A prompt the agent did
+    not log (redacted, or only its length) is None: its calls have no prompt rather than an earlier one."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, str | None] = {}
+        self.by_session: dict[str, list[tuple[Any, str | None]]] = {}
+
+    def see(self, event: LogEvent) -> None:
+        found = agent_event(event)
+        if found is None or found[1] != "prompt":
+            return
+        agent, attrs = found[0], event.attributes
+        text = attrs.get("prompt")
+        if not isinstance(text, str) or not text.strip() or text.strip() in REDACTED:
+            text = None
+        prompt_id, session = _first(attrs, agent.prompt_id), _first(attrs, agent.session)
+        if prompt_id is not None:
+            self.by_id[str(prompt_id)] = self.by_id.get(str(prompt_id)) or text
+        if session is not None:
+            self.by_session.setdefault(str(session), []).append((_when(event), text))
+
+    def of(self, agent: Agent, attrs: dict, when) -> str | None:
+        prompt_id = _first(attrs, agent.prompt_id)
+        if prompt_id is not None and str(prompt_id) in self.by_id:
+            return self.by_id[str(prompt_id)]
+        if prompt_id is not None and self.by_id:
+            return None  # the agent links its calls to prompts, and this call's prompt is not in the file
+        earlier = [(t, text) for t, text in self.by_session.get(str(_first(attrs, agent.session)), [])
+                   if t is None or when is None or t <= when]
+        return max(earlier, key=lambda p: (p[0] is not None, p[0] or 0))[1] if earlier else None
+
+
+def _when(event: LogEvent):
+    stamp = event.attributes.get("event.timestamp")
+    return to_utc(stamp) if stamp not in (None, "") else event.time
+
+
+def agent_record(number: int, event: LogEvent, prompts: AgentPrompts) -> dict | Skipped | None:
+    """The request an agent's call event stands for; a Skipped for its other events; None when it is not an
+    agent's event."""
+    found = agent_event(event)
+    if found is None:
+        return None
+    agent, kind = found
+    attrs = event.attributes
+    if kind != "call" or not agent.is_call(attrs):
+        return Skipped(number, f"a {agent.name} telemetry event, not a model call")
+    model, when, session = attrs.get("model"), _when(event), _first(attrs, agent.session)
+    status = attrs.get("status_code")
+    record: dict = {
+        "source_id": _first(attrs, agent.call_id), "trace_id": session, "model": model,
+        "provider": guess_provider(model) or agent.provider, "created_at": when, "operation": "chat",
+        "duration_ms": to_float(attrs.get("duration_ms"), "duration_ms"),
+        "cost_usd": to_float(attrs.get("cost_usd"), "cost_usd"),
+        "status": "error" if attrs.get("error") or (status not in (None, "") and str(status) != "200") else "ok",
+        "user_id": _first(attrs, ("user.account_uuid", "user.account_id", "user.id", "user.email")),
+        "tags_json": _tags(agent, attrs, event),
+        **agent.tokens(attrs),
+    }
+    prompt = prompts.of(agent, attrs, when)
+    if prompt is not None:
+        record.update(messages_json=[{"role": "user", "content": prompt}], prompt_text=prompt)
+    sequence = attrs.get("event.sequence")
+    if record["source_id"] is not None:
+        record["_dedupe_key"] = f"{agent.name}|{record['source_id']}"
+    elif session is not None and sequence is not None:
+        record["_dedupe_key"] = f"{agent.name}|{session}|{sequence}"
+    record["_line"] = number
+    return record
+
+
+def _tags(agent: Agent, attrs: dict, event: LogEvent) -> dict:
+    tags = {"agent": agent.name, "session": _first(attrs, agent.session), "prompt_id": _first(attrs, agent.prompt_id),
+            "version": _first({**event.resource, **attrs}, ("app.version", "service.version")),
+            "query_source": attrs.get("query_source"), "subagent": attrs.get("agent.name"),
+            "terminal": attrs.get("terminal.type"), "organization": attrs.get("organization.id")}
+    return {k: v for k, v in tags.items() if v not in (None, "")}
