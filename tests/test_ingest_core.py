@@ -455,11 +455,11 @@ def test_an_unknown_file_named_on_its_own_is_an_error(con, tmp_path):
         ingest_paths(con, [str(tmp_path / "*.none")])
 
 
-JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped", "files", "unknown_models",
+JSON_KEYS = {"rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped", "rows_filled_in", "files", "unknown_models",
              "conflicts",
              "since", "files_skipped_unchanged", "files_skipped_since", "objects",  # these four: ingest/remote.py
              "s3_bodies"}  # Bedrock bodies beside the log (ingest/s3_bodies.py)
-FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped",
+FILE_KEYS = {"path", "format", "rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped", "rows_filled_in",
              "input_tokens", "output_tokens", "spend_usd", "rows_unpriced", "rows_cost_logged", "models", "joined_into", "note",
              "sample_rates", "spend_scaled_usd", "s3_bodies", "lines_to_python", "rows_without_usage"}
 

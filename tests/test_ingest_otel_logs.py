@@ -67,12 +67,13 @@ def test_traces_and_logs_in_two_files_make_one_row_per_call_in_either_order(con,
     paths = [str(fixtures / "otel_logs" / f"{name}.jsonl") for name in order]
     results = [ingest_paths(con, paths)] if one_run else [ingest_paths(con, [path]) for path in paths]
     files = [f for result in results for f in result["files"]]
-    assert [(f["rows_added"], f["rows_duplicate"], f["rows_conflicting"]) for f in files] == [(3, 0, 0), (0, 3, 0)]
+    assert [(f["rows_added"], f["rows_duplicate"], f["rows_filled_in"], f["rows_conflicting"]) for f in files] == [
+        (3, 0, 0, 0), (0, 3, 3, 0)]
     assert_the_three_calls(con)  # whichever came second filled in the model, tokens, price or texts
     row = calls(con)["c8be7c827a314442"]
     assert (row["parent_span_id"], row["duration_ms"]) == ("a0a0a0a0a0a0a0a0", 900)
     again = ingest_paths(con, paths)
-    assert (again["rows_added"], con.execute("select count(*) from requests").fetchall()[0][0]) == (0, 3)
+    assert (again["rows_added"], again["rows_filled_in"], con.execute("select count(*) from requests").fetchall()[0][0]) == (0, 0, 3)
 
 
 def test_logs_alone_are_calls_whose_spend_waits_for_their_spans(con, fixtures):

@@ -91,7 +91,8 @@ def ingest(paths, fmt, mapping, since, sample_rate, db_path, config_file, as_jso
         if f["format"] != "unknown":  # skipped files were already named in a warning
             say(file_line(f))
     echo(
-        f"{summary['rows_added']:,} requests added, {summary['rows_duplicate']:,} already stored, "
+        f"{summary['rows_added']:,} requests added, {summary['rows_duplicate']:,} already stored"
+        + (f" ({summary['rows_filled_in']:,} of them filled in)" if summary["rows_filled_in"] else "") + ", "
         f"{summary['rows_conflicting']:,} conflicting, {summary['rows_rejected']:,} rejected"
         + (f", {summary['rows_skipped']:,} records skipped as not model calls" if summary["rows_skipped"] else "")
         + " (see `plan status`)."

@@ -46,6 +46,7 @@ class FileResult:
     rows_conflicting: int = 0
     rows_rejected: int = 0
     rows_skipped: int = 0
+    rows_filled_in: int = 0  # stored rows whose empty fields this file's repeats of them filled in
     joined_into: list[str] = field(default_factory=list)
     note: str | None = None
     s3_bodies: dict | None = None  # Bedrock records whose bodies are objects beside the log (s3_bodies.FileBodies)
@@ -147,11 +148,13 @@ class IncomingRows:
         displaced = self._displace_later_lines()
         self._judge_occurrences()
         replaced = self._supersede_counts()
-        self._fill_in()
+        filled = self._fill_in()
         self._insert_new()
         if replaced:
             self._drop_superseded()
         self._count(results, displaced, dict(replaced))
+        for source_file, count in filled.items():
+            results[source_file].rows_filled_in += count
         self._record_conflicts()
         for table in ("_ingest_displaced", "_ingest_kept", "_ingest_others"):
             self.con.execute(f"drop table if exists {table}")
@@ -221,23 +224,29 @@ class IncomingRows:
         priced = priced_select(INCOMING, "s") + " qualify row_number() over (partition by s.id order by s._seq) = 1"
         return f"select * replace (coalesce(cost_source, 'unknown') as cost_source) from ({priced})"
 
-    def _fill_in(self) -> None:
-        """A stored row lacking fields takes them from a consistent occurrence from another file or the same line."""
+    def _fill_in(self) -> dict[str, int]:
+        """A stored row lacking fields takes them from a consistent occurrence from another file or the same line;
+        returns how many stored rows each file filled in."""
         if not self.con.execute("select count(*) from _ingest_kept where stored").fetchall()[0][0]:
-            return
+            return {}
         sets = ", ".join(f"{c} = coalesce(r.{c}, p.{c})" for c in ENRICH_COLUMNS)
         wanted = " or ".join(f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",))
+        self.con.execute(f"create or replace temp table _ingest_fill as {self._first_priced()}", {"now": self.tariffs.now})
+        where = f"""r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
+              and (r.source_file is distinct from p.source_file or r.source_line is not distinct from p.source_line)"""
+        filled = self.con.execute(
+            f"select p.source_file, count(*) from requests r join _ingest_fill p on r.id = p.id where {where} group by 1"
+        ).fetchall()
         self.con.execute(
             f"""
             update requests r set {sets},
                 cost_source = case when r.cost_usd is null and p.cost_usd is not null then p.cost_source else r.cost_source end,
                 cost_usd = coalesce(r.cost_usd, p.cost_usd)
-            from ({self._first_priced()}) p
-            where r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
-              and (r.source_file is distinct from p.source_file or r.source_line is not distinct from p.source_line)
-            """,
-            {"now": self.tariffs.now},
+            from _ingest_fill p where {where}
+            """
         )
+        self.con.execute("drop table _ingest_fill")
+        return {source_file: count for source_file, count in filled}
 
     def _insert_new(self) -> None:
         cols = ", ".join(COLUMNS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .incoming import FileResult
 from .sample_rates import file_rates
 
-COUNTS = ("rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped")
+COUNTS = ("rows_added", "rows_duplicate", "rows_conflicting", "rows_rejected", "rows_skipped", "rows_filled_in")
 
 
 def file_stats(con, display: str, stamp) -> dict:
@@ -86,7 +86,8 @@ def file_line(f: dict) -> str:
     if f["joined_into"] and not f["rows_added"]:
         return f"{f['path']}: {f['format']}, joined into {', '.join(f['joined_into'])}"
     extra = [f"{f[key]:,} {label}" for key, label in (
-        ("rows_duplicate", "duplicates"), ("rows_conflicting", "conflicting"), ("rows_rejected", "rejected"),
+        ("rows_duplicate", "duplicates"), ("rows_filled_in", "filled in what stored rows lacked"),
+        ("rows_conflicting", "conflicting"), ("rows_rejected", "rejected"),
         ("rows_skipped", "skipped as not model calls")) if f[key]]
     line = f"{f['path']}: {f['format']}, {f['rows_added']:,} added" + (f" ({', '.join(extra)})" if extra else "")
     if f["rows_added"]:
