@@ -37,7 +37,7 @@ def assert_the_three_calls(con) -> None:
 
 
 @pytest.mark.parametrize("name", ["collector_both.jsonl", "logs.jsonl", "console.txt", "details_events.jsonl",
-                                  "claude_code_otel.jsonl", "codex_otel.jsonl", "gemini_cli_otel.jsonl"])
+                                  "claude_code_otel.jsonl", "codex_otel.jsonl", "gemini_cli_otel.jsonl", "gemini_cli_outfile.log"])
 def test_log_record_exports_are_detected_as_otel(fixtures, name):
     assert detect_format(expand_paths([str(fixtures / "otel_logs" / name)])[0]) == "otel"
 
@@ -149,3 +149,19 @@ def test_gemini_cli_telemetry_bills_thinking_as_output(con, fixtures):
     assert (pro["input_tokens"], pro["cached_input_tokens"], pro["output_tokens"], pro["reasoning_tokens"]) == (8120, 4096, 1840, 1200)
     assert (flash["input_tokens"], flash["output_tokens"]) == (2450, 40)  # the tool-use prompt is input
     assert (pro["provider"], pro["duration_ms"], pro["prompt_text"]) == ("google", 5980, "Summarise the open TODOs in src")
+
+
+def test_gemini_cli_outfile_gives_each_call_its_conversation_and_answer(con, fixtures):
+    # Gemini CLI's telemetry outfile: the JS SDK's records stringified one after another (hrTime, _body, a
+    # resource's _rawAttributes), metrics exports first and between them; with prompts logged, each api_request
+    # holds the contents sent and each api_response the response (a streamed one as its chunks).
+    file = ingest_paths(con, [str(fixtures / "otel_logs" / "gemini_cli_outfile.log")])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("otel", 2, 0)
+    routing, answer = agent_rows(con)
+    assert (routing["model"], routing["input_tokens"], routing["cached_input_tokens"], routing["output_tokens"]) == (
+        "gemini-2.5-flash-lite", 963, 766, 149)
+    assert (routing["source_id"], routing["response_text"]) == ("kp0CaeOXD6qgkdUP6MGuoQU", '{"model_choice": "flash"}')
+    assert (answer["source_id"], answer["response_text"], answer["input_tokens"], answer["output_tokens"]) == (
+        "kp0Cacq6NsLmnsEPgO-LiQo", "mayapia", 12869, 2)
+    assert answer["prompt_text"] == "echo mayapia" and answer["trace_id"] == "8d606a51-bd01-44a5-9d77-e1debf5f3ce1"
+    assert [m["content"] for m in json.loads(answer["messages_json"])][:2] == ["This is the Gemini CLI. Setting up context.", "Got it."]

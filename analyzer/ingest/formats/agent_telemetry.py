@@ -4,10 +4,12 @@
 tokens and duration. Teams collect them with an OpenTelemetry collector (``CLAUDE_CODE_ENABLE_TELEMETRY=1``, Codex's
 ``[otel]`` table, Gemini CLI's ``telemetry`` settings) and its file exporter writes them as OTLP JSON.
 
-The telemetry holds no answer. The prompt is the agent's ``*.user_prompt`` event when the agent was told to log
-prompts (``OTEL_LOG_USER_PROMPTS=1``, ``log_user_prompt``, ``logPrompts``): the one with the call's prompt id, else the
+Gemini CLI logs the request's contents (``gemini_cli.api_request``, ``request_text``) and the whole response
+(``response_text``) when it logs prompts: the call's conversation, answer and response id. Otherwise the telemetry
+holds no answer, and the prompt is the agent's ``*.user_prompt`` event when the agent was told to log prompts
+(``OTEL_LOG_USER_PROMPTS=1``, ``log_user_prompt``, ``logPrompts``): the one with the call's prompt id, else the
 session's latest prompt at or before the call. Every model call of a turn (tool loops, subagents, the small model's
-housekeeping calls) is a row of its own, as it is billed.
+routing and housekeeping calls) is a row of its own, as it is billed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..records import Skipped, to_utc
-from .generic import guess_provider, to_float, usage_fields
+from ..records import Skipped, maybe_json, to_utc
+from .gemini import gemini_record
+from .generic import chat_request_fields, guess_provider, split_conversation, to_float, usage_fields
 from .otel_spans import LogEvent
 
 REDACTED = {"<REDACTED>", "[REDACTED]", "REDACTED", "redacted"}
@@ -44,6 +47,15 @@ def _gemini_usage(a: dict) -> dict:
                          "toolUsePromptTokenCount": a.get("tool_token_count")})
 
 
+def _gemini_answer(attrs: dict) -> tuple[str | None, str | None]:
+    """(answer, response id) from ``response_text``: the GenerateContentResponse, or a streamed answer's chunks."""
+    response = maybe_json(attrs.get("response_text"))
+    if not isinstance(response, (dict, list)):
+        return None, None
+    read = gemini_record(None, response, {})
+    return read.get("response_text"), read.get("source_id")
+
+
 @dataclass(frozen=True)
 class Agent:
     name: str
@@ -55,6 +67,8 @@ class Agent:
     prompt_id: tuple[str, ...] = ()
     call_id: tuple[str, ...] = ()
     is_call: Callable[[dict], bool] = lambda attrs: True
+    request: str | None = None  # the event that logs a call's request body (``request_text``) before its call event
+    answer: Callable[[dict], tuple[str | None, str | None]] | None = None  # (answer, response id) of a call event
 
 
 AGENTS = (
@@ -64,9 +78,11 @@ AGENTS = (
           session=("conversation.id",), call_id=("response.id",),
           is_call=lambda attrs: attrs.get("event.kind") == "response.completed"),
     Agent("gemini-cli", "gemini_cli.api_response", "gemini_cli.user_prompt", "google", _gemini_usage,
-          session=("session.id",), prompt_id=("prompt_id", "prompt.id")),
+          session=("session.id",), prompt_id=("prompt_id", "prompt.id"), request="gemini_cli.api_request",
+          answer=_gemini_answer),
 )
-_BY_EVENT = {name: (agent, kind) for agent in AGENTS for name, kind in ((agent.call, "call"), (agent.prompt, "prompt"))}
+_BY_EVENT = {name: (agent, kind) for agent in AGENTS
+             for name, kind in ((agent.call, "call"), (agent.prompt, "prompt"), (agent.request, "request")) if name}
 
 
 def _first(attrs: dict, names) -> Any:
@@ -84,14 +100,19 @@ def agent_event(event: LogEvent) -> tuple[Agent, str] | None:
 
 class AgentPrompts:
     """The prompts of a file's agent events, by prompt id and by session (in time order). A prompt the agent did
-    not log (redacted, or only its length) is None: its calls have no prompt rather than an earlier one."""
+    not log (redacted, or only its length) is None: its calls have no prompt rather than an earlier one. And the
+    request bodies an agent logs before its calls, by prompt id and model in file order (``request``)."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, str | None] = {}
         self.by_session: dict[str, list[tuple[Any, str | None]]] = {}
+        self.requests: dict[tuple, list[Any]] = {}
 
     def see(self, event: LogEvent) -> None:
         found = agent_event(event)
+        if found is not None and found[1] == "request":
+            key = (found[0].name, _first(event.attributes, found[0].prompt_id), event.attributes.get("model"))
+            self.requests.setdefault(key, []).append(event.attributes.get("request_text"))
         if found is None or found[1] != "prompt":
             return
         agent, attrs = found[0], event.attributes
@@ -113,6 +134,12 @@ class AgentPrompts:
         earlier = [(t, text) for t, text in self.by_session.get(str(_first(attrs, agent.session)), [])
                    if t is None or when is None or t <= when]
         return max(earlier, key=lambda p: (p[0] is not None, p[0] or 0))[1] if earlier else None
+
+
+    def request(self, agent: Agent, attrs: dict) -> Any:
+        """The earliest request body not yet given to a call of the same prompt and model."""
+        waiting = self.requests.get((agent.name, _first(attrs, agent.prompt_id), attrs.get("model")))
+        return waiting.pop(0) if waiting else None
 
 
 def _when(event: LogEvent):
@@ -142,9 +169,10 @@ def agent_record(number: int, event: LogEvent, prompts: AgentPrompts) -> dict | 
         "tags_json": _tags(agent, attrs, event),
         **agent.tokens(attrs),
     }
-    prompt = prompts.of(agent, attrs, when)
-    if prompt is not None:
-        record.update(messages_json=[{"role": "user", "content": prompt}], prompt_text=prompt)
+    _conversation(record, agent, attrs, prompts, when)
+    if agent.answer is not None:
+        record["response_text"], response_id = agent.answer(attrs)
+        record["source_id"] = record["source_id"] or response_id
     sequence = attrs.get("event.sequence")
     if record["source_id"] is not None:
         record["_dedupe_key"] = f"{agent.name}|{record['source_id']}"
@@ -152,6 +180,19 @@ def agent_record(number: int, event: LogEvent, prompts: AgentPrompts) -> dict | 
         record["_dedupe_key"] = f"{agent.name}|{session}|{sequence}"
     record["_line"] = number
     return record
+
+
+def _conversation(record: dict, agent: Agent, attrs: dict, prompts: AgentPrompts, when) -> None:
+    """The call's messages from the request body its agent logged, else the person's prompt alone."""
+    contents = maybe_json(prompts.request(agent, attrs))
+    messages = chat_request_fields({"contents": contents}).get("messages_json") if isinstance(contents, list) else None
+    if messages:
+        system, prompt = split_conversation(messages)
+        record.update(messages_json=messages, system_prompt=system, prompt_text=prompt)
+        return
+    asked = prompts.of(agent, attrs, when)
+    if asked is not None:
+        record.update(messages_json=[{"role": "user", "content": asked}], prompt_text=asked)
 
 
 def _tags(agent: Agent, attrs: dict, event: LogEvent) -> dict:

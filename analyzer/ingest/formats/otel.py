@@ -39,6 +39,7 @@ CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", 
 EMBEDDING_OPERATIONS = {"embeddings", "embedding"}
 AI_SDK_CALLS = {"ai.generateText.doGenerate", "ai.streamText.doStream", "ai.generateObject.doGenerate", "ai.streamObject.doStream"}
 AI_SDK_EMBEDDINGS = {"ai.embed.doEmbed", "ai.embedMany.doEmbed"}
+_EVENT_NAMES = re.compile(r'"(gen_ai|claude_code|codex|gemini_cli)\.[a-z_.]+"')  # events this reader reads, in a head
 _NAMED_CALL = re.compile(r"^(chat|text_completion|generate_content)( |$)")
 _NAMED_EMBEDDING = re.compile(r"^embeddings( |$)")
 ADK_CALL_SPAN = "call_llm"  # Google ADK's model call; it sets no gen_ai.operation.name
@@ -755,7 +756,10 @@ class OpenTelemetry:
             return 96
         if is_log_record(obj):  # GenAI events logged as log records (``LoggedEvents``); other logs, weakly
             events = [read_log_record(*r) for r in log_records_in(obj)]
-            return 96 if any(map(LoggedEvents.is_read, events)) else 30 if events else 0
+            if any(map(LoggedEvents.is_read, events)):
+                return 96
+            # An SDK's export that opens with metrics (Gemini CLI's outfile): its log records may come after them.
+            return 90 if _EVENT_NAMES.search(src.head().decode("utf-8", "replace")) else 30
         if isinstance(obj.get("result"), dict) and isinstance(obj["result"].get("resourceSpans"), list):
             return 96  # Jaeger's query API v3: OTLP JSON
         data = obj.get("data")

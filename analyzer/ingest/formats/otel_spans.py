@@ -23,8 +23,10 @@
 
 Log records are read too (``LogEvent``), for the GenAI events instrumentations emit as logs rather than span events:
 OTLP JSON's ``{"resourceLogs": [{"resource", "scopeLogs": [{"scope", "logRecords": [...]}]}]}`` (the collector's
-file exporter, one export per line) and the Python SDK's ``LogRecord.to_json()`` / ConsoleLogExporter output
-(``body``, ``attributes``, ``trace_id``/``span_id`` with ``0x``, ISO ``timestamp``, ``event_name``).
+file exporter, one export per line), the Python SDK's ``LogRecord.to_json()`` / ConsoleLogExporter output
+(``body``, ``attributes``, ``trace_id``/``span_id`` with ``0x``, ISO ``timestamp``, ``event_name``) and the JS SDK's
+log records written with ``JSON.stringify`` (``hrTime``, ``_body``, ``spanContext``, a resource's
+``_rawAttributes`` pairs: what Gemini CLI's telemetry outfile holds, between its metrics exports).
 """
 
 from __future__ import annotations
@@ -255,9 +257,10 @@ def is_log_record(obj: Any) -> bool:
     """A log record or metrics export a console exporter prints among the spans (not a span: skipped)."""
     if not isinstance(obj, dict):
         return False
-    record_keys = ("severity_text", "severity_number", "severityText", "severityNumber", "timeUnixNano", "observedTimeUnixNano")
-    return (any(k in obj for k in ("body", "eventName", "event_name")) and any(k in obj for k in record_keys)) or any(
-        k in obj for k in ("resource_metrics", "resourceMetrics", "resourceLogs", "resource_logs"))
+    record_keys = ("severity_text", "severity_number", "severityText", "severityNumber", "timeUnixNano", "observedTimeUnixNano",
+                   "hrTime")
+    return (any(k in obj for k in ("body", "_body", "eventName", "event_name")) and any(k in obj for k in record_keys)) or any(
+        k in obj for k in ("resource_metrics", "resourceMetrics", "resourceLogs", "resource_logs", "scopeMetrics"))
 
 
 @dataclass
@@ -281,7 +284,7 @@ def log_records_in(raw: dict, resource: dict | None = None, scope: str | None = 
     nothing for a metrics export."""
     envelopes = raw.get("resourceLogs", raw.get("resource_logs"))
     if not isinstance(envelopes, list):
-        if "body" in raw or "eventName" in raw or "event_name" in raw:
+        if any(k in raw for k in ("body", "_body", "eventName", "event_name")):
             yield raw, resource or {}, scope
         return
     for envelope in envelopes:
@@ -319,7 +322,7 @@ def _plain(value: Any) -> Any:
 def read_log_record(raw: dict, resource: dict | None = None, scope: str | None = None) -> LogEvent:
     attributes = key_values(raw.get("attributes") or [])
     name = raw.get("eventName") or raw.get("event_name") or attributes.get("event.name") or ""
-    body = _plain(raw.get("body"))
+    body = _plain(raw.get("body", raw.get("_body")))
     fields = {**attributes, **(body if isinstance(body, dict) else {"content": body} if body not in (None, "") else {})}
     when = None
     for key in ("timeUnixNano", "time_unix_nano", "observedTimeUnixNano", "observed_time_unix_nano"):
@@ -329,9 +332,13 @@ def read_log_record(raw: dict, resource: dict | None = None, scope: str | None =
     if when is None:
         when = _hr_time(raw.get("timestamp") or raw.get("observed_timestamp") or raw.get("hrTime"))
     own_resource = raw.get("resource")
-    if isinstance(own_resource, dict) and own_resource.get("attributes") is not None:
-        resource = {**(resource or {}), **key_values(own_resource["attributes"])}
-    span_id, trace_id = (hex_id(raw.get(a, raw.get(b))) for a, b in (("spanId", "span_id"), ("traceId", "trace_id")))
+    if isinstance(own_resource, dict):
+        pairs = own_resource.get("_rawAttributes")  # the JS SDK's Resource, stringified
+        own = own_resource.get("attributes") if own_resource.get("attributes") is not None else dict(
+            p for p in pairs if isinstance(p, list) and len(p) == 2) if isinstance(pairs, list) else {}
+        resource = {**(resource or {}), **key_values(own)}
+    context: dict = raw["spanContext"] if isinstance(raw.get("spanContext"), dict) else {}
+    span_id, trace_id = (hex_id(raw.get(a, raw.get(b, context.get(a)))) for a, b in (("spanId", "span_id"), ("traceId", "trace_id")))
     return LogEvent(
         name=str(name), span_id=span_id if span_id and span_id.strip("0") else None,  # all zeros: no span
         trace_id=trace_id if trace_id and trace_id.strip("0") else None, time=when, attributes=attributes,
