@@ -130,6 +130,22 @@ def test_claude_code_telemetry_is_one_row_per_api_request(con, fixtures):
     assert (again["rows_added"], again["rows_duplicate"]) == (0, 3)
 
 
+def test_claude_code_records_named_only_api_request_are_calls(con, tmp_path):
+    # Some pipelines keep Claude Code's records without their body (the full name): event.name alone is short.
+    def attr(key, value):
+        return {"key": key, "value": {"intValue": str(value)} if isinstance(value, int) else {"stringValue": value}}
+    call = {"timeUnixNano": "1764590400000000000", "attributes": [
+        attr("event.name", "api_request"), attr("model", "claude-opus-4-5"), attr("input_tokens", 200),
+        attr("output_tokens", 80), attr("cache_read_tokens", 20), attr("cache_creation_tokens", 5), attr("request_id", "c1")]}
+    other = {"timeUnixNano": "1764590400000000000", "attributes": [attr("event.name", "api_request"), attr("route", "/x")]}
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": [call, other]}]}]}) + "\n")
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("otel", 1, 1)  # another app's api_request: not Claude Code's
+    row = agent_rows(con)[0]
+    assert (row["provider"], row["input_tokens"], row["cache_write_tokens"], row["output_tokens"]) == ("anthropic", 225, 5, 80)
+
+
 def test_codex_cli_telemetry_counts_completed_responses(con, fixtures):
     file = ingest_paths(con, [str(fixtures / "otel_logs" / "codex_otel.jsonl")])["files"][0]
     # Only response.completed carries a call's usage; the other SSE events, the request, the tool decision, the

@@ -90,12 +90,22 @@ def _first(attrs: dict, names) -> Any:
 
 
 def agent_event(event: LogEvent) -> tuple[Agent, str] | None:
-    """(agent, 'call'|'prompt') of an agent's event; Claude Code names it in the body (``event.name`` is short)."""
+    """(agent, 'call'|'prompt'|'request') of an agent's event. Claude Code names it in the body and shortly in
+    ``event.name`` (``api_request``); a record with only the short name is Claude Code's when its service or scope
+    says so, or its attributes are Claude Code's own (cache token counts, a prompt's length and id)."""
     body = event.fields.get("content")
     for name in (event.name, body if isinstance(body, str) else None):
         if name in _BY_EVENT:
             return _BY_EVENT[name]
+    if f"claude_code.{event.name}" in _BY_EVENT and _is_claude_code(event):
+        return _BY_EVENT[f"claude_code.{event.name}"]
     return None
+
+
+def _is_claude_code(event: LogEvent) -> bool:
+    attrs = event.attributes
+    return (event.resource.get("service.name") == "claude-code" or str(event.scope or "").startswith("com.anthropic.claude_code")
+            or "cache_read_tokens" in attrs or "cache_creation_tokens" in attrs or {"prompt_length", "prompt.id"} <= attrs.keys())
 
 
 class AgentPrompts:
