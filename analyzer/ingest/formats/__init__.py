@@ -27,6 +27,7 @@ def load_all() -> dict:
         braintrust,
         claude_code,
         cloudflare,
+        codex_cli,
         gemini,
         generic,
         helicone,
