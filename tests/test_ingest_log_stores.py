@@ -133,3 +133,53 @@ def test_docker_pieces_of_a_long_line_are_joined_and_a_line_left_cut_is_a_reject
     assert stored_requests(con)["chatcmpl-S1"]["source_line"] == 3  # the line of its first piece
     reasons = [r[0] for r in con.execute("select reason from rejects").fetchall()]
     assert reasons and "cut short" in reasons[0] and "'log'" in reasons[0]
+
+
+def _warehouse_rows() -> list[dict]:
+    """Rows of a warehouse's log table (Databricks inference-table columns): the bodies as JSON text."""
+    rows = []
+    for i, (prompt, answer) in enumerate((("ticket 1: refund please", "billing"), ("ticket 2: parcel late", "shipping"))):
+        request = {"messages": [{"role": "system", "content": "You triage tickets."}, {"role": "user", "content": prompt}],
+                   "max_tokens": 50}
+        response = {"id": f"chatcmpl-w{i}", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 25 + i, "completion_tokens": 2, "total_tokens": 27 + i}}
+        rows.append({"databricks_request_id": f"db-{i}", "timestamp_ms": 1764583200000 + i * 1000, "status_code": 200,
+                     "execution_time_ms": 420 + i, "request": json.dumps(request), "response": json.dumps(response),
+                     "requester": "svc-triage", "served_entity_id": ""})
+    claude = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "ticket 3: wrong size"}]}
+    message = {"id": "msg_w2", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+               "content": [{"type": "text", "text": "returns"}], "stop_reason": "end_turn",
+               "usage": {"input_tokens": 30, "output_tokens": 3}}
+    rows.append({**rows[0], "databricks_request_id": "db-2", "timestamp_ms": 1764583202000,
+                 "request": json.dumps(claude), "response": json.dumps(message)})
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_warehouse_log_table_exported_as_csv_or_parquet_is_read(con, tmp_path, kind):
+    # Before: "not a log format plan recognises" (a request/response pair was read from JSON only).
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _warehouse_rows()
+    path = tmp_path / f"inference_table.{kind}"
+    if kind == "csv":
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 3, 0)
+    got = stored_requests(con)
+    first = got["chatcmpl-w0"]
+    assert (first["prompt_text"], first["system_prompt"], first["response_text"]) == (
+        "ticket 1: refund please", "You triage tickets.", "billing")
+    assert (first["input_tokens"], first["output_tokens"], first["duration_ms"], first["user_id"]) == (25, 2, 420, "svc-triage")
+    assert first["created_at"] == datetime(2025, 12, 1, 10, 0)  # the table's time: the answer states none
+    assert (got["msg_w2"]["provider"], got["msg_w2"]["input_tokens"], got["msg_w2"]["response_text"]) == ("anthropic", 30, "returns")
+    assert sum(r["input_tokens"] for r in got.values()) == 25 + 26 + 30

@@ -28,7 +28,7 @@ from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .app_log import (FLAT_ANSWER_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
-from .generic import guess_provider, other_shape_record, usage_fields
+from .generic import file_kind, guess_provider, iter_rows, other_shape_record, usage_fields
 
 
 def response_object(value: Any) -> Any:
@@ -252,11 +252,29 @@ def holds_call(obj: dict) -> bool:
 WRAPPED_DOUBT = 10
 
 
+def table_rows(src):
+    """(row number, row or Reject) of a table export (CSV, Parquet): a warehouse's log table, whose request and
+    response columns hold the bodies as JSON text (Databricks inference tables, BigQuery or Snowflake exports)."""
+    for number, row in iter_rows(src):
+        if isinstance(row, dict):
+            row = {key: None if value == "" else maybe_json(value) if isinstance(value, str) and value[:1] in "{[" else value
+                   for key, value in row.items()}
+        yield number, row
+
+
+def is_table(src) -> bool:
+    return file_kind(src) in ("csv", "parquet")
+
+
 def sniff_score(src, score) -> int:
     """``score`` of the first record; else, a little less sure, of the first call nested in a wrapper among the
-    first records (a log store's export may open with other log lines)."""
+    first records (a log store's export may open with other log lines), or of a table export's first row (a
+    format that knows the table's columns wins)."""
     from ..records import first_json_object, head_records
 
+    if is_table(src):
+        first_row = next((row for _, row in table_rows(src)), None)
+        return max(0, score(first_row) - WRAPPED_DOUBT) if isinstance(first_row, dict) else 0
     first = first_json_object(src)
     direct = score(first) if isinstance(first, dict) else 0
     if direct:
@@ -295,9 +313,9 @@ def records_of(obj: Any, number: int | None):
 
 
 def app_log_records(src):
-    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, or a JSON document
-    (Docker's pieces of a long line joined again)."""
-    for number, obj in docker_pieces(json_values(src)):
+    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, a JSON document
+    (Docker's pieces of a long line joined again), or a table export's rows."""
+    for number, obj in table_rows(src) if is_table(src) else docker_pieces(json_values(src)):
         if isinstance(obj, Reject):
             yield obj
             continue

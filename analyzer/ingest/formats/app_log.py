@@ -28,11 +28,11 @@ ANTHROPIC_PARAMS = (
 )
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
-             "datetime_utc")
+             "datetime_utc", "timestamp_ms", "request_time")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend")
-DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms")
+DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
-USER_KEYS = ("user_id", "user", "end_user", "customer_id")
+USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
 TAG_KEYS = ("metadata", "tags")
 REQUEST_KEYS = ("request", "req", "request_body", "inputs", "input")
 RESPONSE_KEYS = ("response", "resp", "response_body", "outputs", "completion", "output")
