@@ -183,3 +183,12 @@ def test_a_warehouse_log_table_exported_as_csv_or_parquet_is_read(con, tmp_path,
     assert first["created_at"] == datetime(2025, 12, 1, 10, 0)  # the table's time: the answer states none
     assert (got["msg_w2"]["provider"], got["msg_w2"]["input_tokens"], got["msg_w2"]["response_text"]) == ("anthropic", 30, "returns")
     assert sum(r["input_tokens"] for r in got.values()) == 25 + 26 + 30
+
+
+def test_a_json_lines_log_opening_with_a_line_of_text_is_not_taken_for_a_table(con, tmp_path):
+    # The first line decides nothing alone: JSON Lines after a banner are still JSON Lines, not CSV rows.
+    rows = _warehouse_rows()
+    path = tmp_path / "app.log"
+    path.write_text("worker 7 started, pid 4242\n" + "".join(json.dumps(r) + "\n" for r in rows))
+    file = ingest_paths(con, [str(path)], fmt="openai")["files"][0]
+    assert (file["rows_added"], file["rows_rejected"] + file["rows_skipped"]) == (3, 1)

@@ -263,7 +263,11 @@ def table_rows(src):
 
 
 def is_table(src) -> bool:
-    return file_kind(src) in ("csv", "parquet")
+    """A table export; not JSON Lines whose first line is not JSON (a log's garbage line or banner)."""
+    from ..records import is_json_lines
+
+    kind = file_kind(src)
+    return kind == "parquet" or (kind == "csv" and not is_json_lines(src))
 
 
 def sniff_score(src, score) -> int:
