@@ -83,6 +83,10 @@ DETAIL_EVENTS = ("gen_ai.client.inference.operation.details",)
 MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user",
                   "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
 ADK_REQUEST, ADK_RESPONSE = "gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response"
+# MLflow Tracing (autologging for OpenAI, Anthropic, LangChain, ...): the span's type, the call's request body and
+# response as JSON, and MLflow's own token count.
+MLFLOW_TYPE, MLFLOW_INPUTS, MLFLOW_OUTPUTS = "mlflow.spanType", "mlflow.spanInputs", "mlflow.spanOutputs"
+MLFLOW_USAGE, MLFLOW_FORMAT = "mlflow.chat.tokenUsage", "mlflow.message.format"
 
 
 # Logfire's LLM integrations (instrument_openai, instrument_anthropic, ...): the span is named by its message template
@@ -149,6 +153,7 @@ def classify(span: Span) -> str | None:
         return "call" if op in CALL_OPERATIONS else "embedding" if op in EMBEDDING_OPERATIONS else None
     markers = (
         (attrs.get("openinference.span.kind"), {"LLM"}, {"EMBEDDING"}),
+        (attrs.get(MLFLOW_TYPE), {"CHAT_MODEL", "LLM"}, {"EMBEDDING"}),
         (attrs.get("llm.request.type"), {"chat", "completion"}, {"embedding", "embeddings"}),
         (attrs.get("langfuse.observation.type"), {"generation"}, {"embedding"}),
         (attrs.get("ai.operationId") or attrs.get("operation.name"), AI_SDK_CALLS, AI_SDK_EMBEDDINGS),
@@ -317,6 +322,8 @@ def input_messages(span: Span) -> list[dict]:
         messages = _adk_request_messages(attrs.get(ADK_REQUEST))
     if not messages and "request_data" in attrs:  # Logfire
         messages = chat_request_fields(_logfire_json(attrs, "request_data")).get("messages_json") or []
+    if not messages and MLFLOW_INPUTS in attrs:
+        messages = _request_messages(attrs[MLFLOW_INPUTS])
     if not messages:
         messages = _request_messages(_first(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
     system = _first(attrs, ("gen_ai.system_instructions",))
@@ -347,7 +354,7 @@ def output_text(span: Span) -> str | None:
         adk = maybe_json(attrs.get(ADK_RESPONSE))
         if isinstance(adk, dict) and adk.get("content"):
             return response_text({"candidates": [adk]})
-    value = old if old is not None else _first(attrs, ("output.value", "ai.response.text", "ai.response.object"))
+    value = old if old is not None else _first(attrs, ("output.value", "ai.response.text", "ai.response.object", MLFLOW_OUTPUTS))
     if value is None:
         return logfire_answer(_logfire_json(attrs, "response_data")) if "response_data" in attrs else None
     return response_text(maybe_json(value)) if isinstance(maybe_json(value), (dict, list)) else str(value)
@@ -437,6 +444,8 @@ def span_record(span: Span) -> dict | Skipped:
     }
     if logfire is not None:
         _logfire_fill(record, attrs, request, logfire[1])
+    if MLFLOW_TYPE in attrs:
+        _mlflow_fill(record, attrs)
     if kind == "call":
         messages = input_messages(span)
         if messages:
@@ -457,6 +466,23 @@ def _logfire_fill(record: dict, attrs: dict, request: dict, operation: str) -> N
     if usage:
         record.update({k: v for k, v in usage.items() if k in USAGE_FIELDS})
     record["operation"] = record.get("operation") or operation
+    params = params_from_body(request)
+    if params:
+        record["params_json"] = {**params, **(record.get("params_json") or {})}
+
+
+def _mlflow_fill(record: dict, attrs: dict) -> None:
+    """MLflow's spans: the model from the response or request body, the provider from ``mlflow.message.format``, the
+    tokens from the response's own usage (exact cache and reasoning counts) else MLflow's ``mlflow.chat.tokenUsage``."""
+    request, response = (maybe_json(attrs.get(key)) for key in (MLFLOW_INPUTS, MLFLOW_OUTPUTS))
+    request = request if isinstance(request, dict) else {}
+    response = response if isinstance(response, dict) else {}
+    record["model"] = record.get("model") or response.get("model") or request.get("model")
+    named = attrs.get(MLFLOW_FORMAT)
+    record["provider"] = guess_provider(record["model"]) or (str(named).lower() if named else record.get("provider"))
+    usage = usage_fields(response.get("usage")) or usage_fields(maybe_json(attrs.get(MLFLOW_USAGE)))
+    if usage and not any(record.get(k) is not None for k in USAGE_FIELDS):
+        record.update({k: v for k, v in usage.items() if k in USAGE_FIELDS})
     params = params_from_body(request)
     if params:
         record["params_json"] = {**params, **(record.get("params_json") or {})}
@@ -762,6 +788,9 @@ class OpenTelemetry:
             return 90 if _EVENT_NAMES.search(src.head().decode("utf-8", "replace")) else 30
         if isinstance(obj.get("result"), dict) and isinstance(obj["result"].get("resourceSpans"), list):
             return 96  # Jaeger's query API v3: OTLP JSON
+        spans = obj["data"].get("spans") if isinstance(obj.get("data"), dict) else obj.get("spans")
+        if isinstance(spans, list) and spans and "traceID" not in obj and is_span(spans[0]):
+            return 92  # MLflow's trace.to_json() ({"info", "data": {"spans"}}), or spans kept under "spans"
         data = obj.get("data")
         first = data[0] if isinstance(data, list) and data else obj  # the sniffer may have opened {"data": [...]}
         if isinstance(first, dict) and isinstance(first.get("spans"), list) and "traceID" in first:

@@ -132,9 +132,12 @@ def _nanos(value: Any) -> datetime | None:
 
 
 def _hr_time(value: Any) -> datetime | None:
-    """JS HrTime ``[seconds, nanoseconds]``, epoch milliseconds or an ISO string."""
+    """JS HrTime ``[seconds, nanoseconds]``, epoch nanoseconds (MLflow 2's ``start_time``), epoch milliseconds or an
+    ISO string."""
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
         return _EPOCH + timedelta(seconds=int(value[0]), microseconds=int(value[1]) // 1000)
+    if isinstance(value, int) and not isinstance(value, bool) and value > 10**17:
+        return _nanos(value)
     return to_utc(value) if value not in (None, "") else None
 
 
@@ -374,6 +377,8 @@ def read_span(raw: dict, resource: dict | None = None, scope: str | None = None)
     if isinstance(own_resource, dict) and own_resource.get("attributes") is not None:
         resource = {**(resource or {}), **key_values(own_resource["attributes"])}
     attributes = key_values(raw.get("attributes") or [])
+    if "mlflow.spanType" in attributes:  # MLflow writes every attribute value as JSON text
+        attributes = {key: _json_text(value) for key, value in attributes.items()}
     if raw.get("span_kind") and "openinference.span.kind" not in attributes:  # Phoenix keeps the kind beside them
         attributes["openinference.span.kind"] = raw["span_kind"]
     return Span(
@@ -381,6 +386,15 @@ def read_span(raw: dict, resource: dict | None = None, scope: str | None = None)
         start=start, end=end, attributes=attributes, events=_events(raw),
         error=error, status_message=message, resource=resource or {}, scope=scope, trace_state=_trace_state(raw),
     )
+
+
+def _json_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def _cell(value: Any) -> Any:
@@ -480,6 +494,10 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     if isinstance(value.get("data"), list):  # Jaeger's {"data": [traces]}, or spans kept under "data"
         for item in value["data"]:
             yield from spans_in(item)
+        return
+    if isinstance(value.get("data"), dict) and isinstance(value["data"].get("spans"), list):  # MLflow's trace.to_json()
+        for raw in value["data"]["spans"]:
+            yield raw, {}, None
         return
     if isinstance(value.get("spans"), list) and ("traceID" in value or "processes" in value):  # one Jaeger trace
         processes = value.get("processes") if isinstance(value.get("processes"), dict) else {}
