@@ -36,6 +36,7 @@ def load_all() -> dict:
         langsmith,
         litellm,
         llm_cli,
+        opik,
         openrouter,
         otel,
         portkey,
