@@ -550,3 +550,22 @@ def test_a_cost_log_of_models_and_usage_alone_counts_its_spend(con, tmp_path):
     assert gpt["cost_usd"] == pytest.approx(100 * 2.5e-6 + 20 * 10e-6)
     assert (gpt["prompt_text"], gpt["messages_json"], gpt["status"]) == (None, None, "ok")
     assert (claude["provider"], claude["cost_usd"], claude["cost_source"]) == ("anthropic", 0.0015, "log")
+
+
+def test_promptlayer_request_logs_are_pairs_with_their_price(con, tmp_path):
+    # PromptLayer keeps a call as the SDK call's kwargs and the provider's response, with its price and times.
+    row = {"request_id": 123, "provider_type": "openai", "function_name": "openai.chat.completions.create",
+           "kwargs": {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "You triage."},
+                                                           {"role": "user", "content": "My parcel is late."}]},
+           "request_response": {"id": "chatcmpl-pl1", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+                                "choices": [{"index": 0, "message": {"role": "assistant", "content": "shipping"},
+                                             "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}},
+           "request_start_time": "2025-12-01T10:00:00", "request_end_time": "2025-12-01T10:00:01", "price": 0.000003,
+           "tags": ["prod"]}
+    path = tmp_path / "promptlayer.json"
+    path.write_text(json.dumps([row]))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"]) == ("openai", 1)
+    got = con.execute("select prompt_text, response_text, input_tokens, cost_usd, cost_source, created_at from requests").fetchall()
+    assert got == [("My parcel is late.", "shipping", 12, 0.000003, "log", datetime(2025, 12, 1, 10, 0))]

@@ -433,7 +433,7 @@ def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_pa
 
 
 @pytest.mark.parametrize("pair", [("req", "resp"), ("input", "output"), ("request_body", "response_body"),
-                                  ("inputs", "outputs"), ("request", "completion")])
+                                  ("inputs", "outputs"), ("request", "completion"), ("kwargs", "request_response")])
 def test_pairs_under_other_keys_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, pair):
     """Apps name the two sides of a logged call in many ways; SQL reads each as ``pair_sides`` does, and takes most
     lines (it took none before)."""

@@ -28,14 +28,16 @@ ANTHROPIC_PARAMS = (
 )
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
-             "datetime_utc", "timestamp_ms", "request_time")
-COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend")
+             "datetime_utc", "timestamp_ms", "request_time", "request_start_time")
+COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
 USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
 TAG_KEYS = ("metadata", "tags")
-REQUEST_KEYS = ("request", "req", "request_body", "inputs", "input")
-RESPONSE_KEYS = ("response", "resp", "response_body", "outputs", "completion", "output")
+# kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
+# pair key taken before its own anywhere in it is left to Python by the SQL route).
+REQUEST_KEYS = ("request", "req", "request_body", "inputs", "kwargs", "input")
+RESPONSE_KEYS = ("response", "resp", "response_body", "outputs", "completion", "request_response", "output")
 ERROR_KEYS = ("error",)
 # Token counts a call logged flat may give at its top instead of a usage object, and keys it may keep the answer under
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
