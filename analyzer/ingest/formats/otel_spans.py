@@ -282,27 +282,49 @@ class LogEvent:
     scope: str | None = None
 
 
-def log_records_in(raw: dict, resource: dict | None = None, scope: str | None = None) -> Iterator[tuple[dict, dict, str | None]]:
-    """(log record, resource attributes, scope name) of an OTLP logs export, or of one record as the SDKs print it;
-    nothing for a metrics export."""
-    envelopes = raw.get("resourceLogs", raw.get("resource_logs"))
-    if not isinstance(envelopes, list):
-        if any(k in raw for k in ("body", "_body", "eventName", "event_name")):
-            yield raw, resource or {}, scope
-        return
+# The keys of an OTLP JSON export of each signal: its resource envelopes, their scope envelopes, the items of a scope.
+OTLP_KEYS = {
+    "spans": (("resourceSpans", "resource_spans"), ("scopeSpans", "scope_spans", "instrumentationLibrarySpans"), ("spans",)),
+    "logs": (("resourceLogs", "resource_logs"), ("scopeLogs", "scope_logs", "instrumentationLibraryLogs"),
+             ("logRecords", "log_records")),
+}
+
+
+def _first_key(obj: dict, keys: tuple) -> Any:
+    return next((obj[k] for k in keys if k in obj), None)
+
+
+def otlp_envelopes(value: dict, signal: str) -> list | None:
+    """The resource envelopes of an OTLP JSON export of ``signal`` ('spans' or 'logs'); None when it is not one."""
+    envelopes = _first_key(value, OTLP_KEYS[signal][0])
+    return envelopes if isinstance(envelopes, list) else None
+
+
+def otlp_items(envelopes: list, signal: str) -> Iterator[tuple[Any, dict, str | None]]:
+    """(item, resource attributes, scope name) of every span or log record in an export's resource envelopes."""
+    _, scope_keys, item_keys = OTLP_KEYS[signal]
     for envelope in envelopes:
         if not isinstance(envelope, dict):
             continue
-        attrs = key_values(((envelope.get("resource") or {}).get("attributes")) or [])
-        scopes = envelope.get("scopeLogs", envelope.get("scope_logs", envelope.get("instrumentationLibraryLogs"))) or []
-        for scope_logs in scopes if isinstance(scopes, list) else []:
-            if not isinstance(scope_logs, dict):
+        resource = key_values(((envelope.get("resource") or {}).get("attributes")) or [])
+        scopes = _first_key(envelope, scope_keys) or []
+        for scoped in scopes if isinstance(scopes, list) else []:
+            if not isinstance(scoped, dict):
                 continue
-            named = scope_logs.get("scope") or scope_logs.get("instrumentationLibrary") or {}
-            records = scope_logs.get("logRecords", scope_logs.get("log_records")) or []
-            for record in records if isinstance(records, list) else []:
-                if isinstance(record, dict):
-                    yield record, attrs, named.get("name") if isinstance(named, dict) else None
+            scope = scoped.get("scope") or scoped.get("instrumentationLibrary") or {}
+            items = _first_key(scoped, item_keys) or []
+            for item in items if isinstance(items, list) else []:
+                yield item, resource, scope.get("name") if isinstance(scope, dict) else None
+
+
+def log_records_in(raw: dict, resource: dict | None = None, scope: str | None = None) -> Iterator[tuple[dict, dict, str | None]]:
+    """(log record, resource attributes, scope name) of an OTLP logs export, or of one record as the SDKs print it;
+    nothing for a metrics export."""
+    envelopes = otlp_envelopes(raw, "logs")
+    if envelopes is not None:
+        yield from ((r, res, name) for r, res, name in otlp_items(envelopes, "logs") if isinstance(r, dict))
+    elif any(k in raw for k in ("body", "_body", "eventName", "event_name")):
+        yield raw, resource or {}, scope
 
 
 def _plain(value: Any) -> Any:
@@ -510,17 +532,9 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     if is_zipkin_span(value):
         yield from_zipkin(value), {}, None
         return
-    envelopes = value.get("resourceSpans", value.get("resource_spans"))
-    if isinstance(envelopes, list):
-        for envelope in envelopes:
-            if not isinstance(envelope, dict):
-                continue
-            resource = key_values(((envelope.get("resource") or {}).get("attributes")) or [])
-            scopes = envelope.get("scopeSpans", envelope.get("scope_spans", envelope.get("instrumentationLibrarySpans"))) or []
-            for scope_spans in scopes if isinstance(scopes, list) else []:
-                scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
-                for raw in scope_spans.get("spans") or []:
-                    yield raw, resource, scope.get("name") if isinstance(scope, dict) else None
+    envelopes = otlp_envelopes(value, "spans")
+    if envelopes is not None:
+        yield from otlp_items(envelopes, "spans")
         return
     if isinstance(value.get("spans"), list):
         for raw in value["spans"]:
