@@ -62,3 +62,19 @@ def test_a_line_that_is_not_a_rollout_line_is_rejected_and_the_calls_still_land(
     path.write_text("\n".join(text[:5] + ['{"oops": 1}', "{not json"] + text[5:]) + "\n")
     file = ingest_paths(con, [str(path)], fmt="codex-cli")["files"][0]
     assert (file["rows_added"], file["rows_rejected"]) == (3, 2)
+
+
+def test_sessions_without_times_are_not_taken_for_each_other(con, tmp_path):
+    # Two sessions whose lines carry no time and whose first calls counted the same tokens are two calls.
+    count = {"type": "event_msg", "payload": {"type": "token_count", "info": {
+        "total_token_usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 10, "total_tokens": 110},
+        "last_token_usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 10, "total_tokens": 110}}}}
+    paths = []
+    for session in ("s-1", "s-2"):
+        path = tmp_path / f"rollout-{session}.jsonl"
+        lines = [{"type": "session_meta", "payload": {"id": session, "cwd": "/x"}},
+                 {"type": "turn_context", "payload": {"model": "gpt-5-codex"}}, count]
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        paths.append(str(path))
+    summary = ingest_paths(con, paths)
+    assert (summary["rows_added"], summary["rows_duplicate"]) == (2, 0)

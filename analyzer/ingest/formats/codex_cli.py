@@ -110,7 +110,8 @@ class Rollout:
             "model": self.model, "provider": self.provider or guess_provider(self.model) or "openai",
             "created_at": to_utc(stamp), "operation": "chat", "status": "ok", "trace_id": self.meta.get("id"),
             "tags_json": self._tags(), **_usage(counts),
-            "_dedupe_key": f"codex|{stamp}|{json.dumps(total, sort_keys=True) if total else json.dumps(counts, sort_keys=True)}",
+            # A line without its time (older rollouts) is keyed on its session and line instead.
+            "_dedupe_key": f"codex|{stamp or (self.meta.get('id'), number)}|{json.dumps(total or counts, sort_keys=True)}",
         }
         answer = [m["content"] or json.dumps(m.get("tool_calls"), ensure_ascii=False) for m in self.answer]
         record["response_text"] = "\n".join(a for a in answer if a) or None
