@@ -3,8 +3,11 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (twenty-one), 3,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (twenty-one), 12,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
+
+Files under 2 MiB take the Python route whatever their shape (``tuning.SQL_MIN_BYTES``): the default is enough lines
+for every shape's file to be over it, and a file that is not says so (``lines_to_python`` is then "small file").
 
 Each line of every shape is valid and lands on either route; a shape with many lines to Python is a shape the SQL
 route does not read exactly yet.
@@ -20,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from analyzer.ingest.tuning import SQL_MIN_BYTES
 
 T0 = 1764000000
 WORDS = "order refund parcel late invoice account password delivery broken please thanks".split()
@@ -249,7 +254,7 @@ SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, resp
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lines", type=int, default=3000)
+    parser.add_argument("--lines", type=int, default=12000)
     parser.add_argument("--shape", action="append", choices=sorted(SHAPES))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -265,8 +270,10 @@ def main(argv=None) -> int:
             started = time.perf_counter()
             out = subprocess.run([plan, "ingest", "--db", str(db), "--json", str(path)], capture_output=True, text=True, check=True)
             f = json.loads(out.stdout)["files"][0]
+            small = path.stat().st_size < SQL_MIN_BYTES
             results.append({"shape": name, "lines": args.lines, "format": f["format"], "rows_added": f["rows_added"],
-                            "rows_rejected": f["rows_rejected"], "lines_to_python": f["lines_to_python"],
+                            "rows_rejected": f["rows_rejected"],
+                            "lines_to_python": "small file" if small else f["lines_to_python"],
                             "seconds": round(time.perf_counter() - started, 2)})
     if args.json:
         print(json.dumps(results, indent=2))
