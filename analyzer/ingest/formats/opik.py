@@ -17,8 +17,8 @@ from typing import Any
 
 from ..records import Skipped, first_json_object, head_records, to_utc
 from . import register
-from .generic import (chat_request_fields, file_kind, guess_provider, ms_between, records_from_rows, response_text,
-                      split_conversation, to_float, usage_fields)
+from .generic import (chat_request_fields, file_kind, guess_provider, model_call_parents, ms_between, records_from_rows,
+                      response_text, split_conversation, to_float, usage_fields)
 
 SPAN_TYPES = {"llm", "general", "tool", "guardrail"}
 PAGE_KEYS = ("content", "spans", "data")
@@ -121,7 +121,20 @@ class OpikSpans:
         return 93 if rows and (is_span(rows[0]) or is_trace(rows[0]) and "project_id" in rows[0]) else 0
 
     def parse(self, src, ctx):
-        return records_from_rows(src, span_record, "an Opik span object", items=rows_in)
+        # An llm span holding an llm span of its own (LangChain's tracer around the OpenAI integration) is one call,
+        # counted at the inner span.
+        wrappers = model_call_parents(src, rows_in, lambda row: row.get("parent_span_id") if _is_call(row) else None)
+
+        def to_record(row: dict) -> dict | Skipped:
+            if _is_call(row) and str(row.get("id")) in wrappers:
+                return Skipped(None, "an Opik llm span around an llm span of its own (counted at the inner one)")
+            return span_record(row)
+
+        return records_from_rows(src, to_record, "an Opik span object", items=rows_in)
+
+
+def _is_call(row: Any) -> bool:
+    return is_span(row) and row["type"] == "llm"
 
 
 register(OpikSpans())
