@@ -231,7 +231,9 @@ class IncomingRows:
             return {}
         sets = ", ".join(f"{c} = coalesce(r.{c}, p.{c})" for c in ENRICH_COLUMNS)
         wanted = " or ".join(f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",))
-        self.con.execute(f"create or replace temp table _ingest_fill as {self._first_priced()}", {"now": self.tariffs.now})
+        # Only the incoming rows of stored ids can fill anything in: the rest are inserted by ``_insert_new``.
+        self.con.execute(f"""create or replace temp table _ingest_fill as select * from ({self._first_priced()})
+                             where id in (select id from _ingest_kept where stored)""", {"now": self.tariffs.now})
         where = f"""r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
               and (r.source_file is distinct from p.source_file or r.source_line is not distinct from p.source_line)"""
         filled = self.con.execute(

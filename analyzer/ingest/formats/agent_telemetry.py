@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..records import Skipped, maybe_json, to_utc
+from .app_log import first_value
 from .gemini import gemini_record
 from .generic import chat_request_fields, guess_provider, split_conversation, to_float, usage_fields
 from .otel_spans import LogEvent
@@ -85,10 +86,6 @@ _BY_EVENT = {name: (agent, kind) for agent in AGENTS
              for name, kind in ((agent.call, "call"), (agent.prompt, "prompt"), (agent.request, "request")) if name}
 
 
-def _first(attrs: dict, names) -> Any:
-    return next((attrs[n] for n in names if attrs.get(n) not in (None, "")), None)
-
-
 def agent_event(event: LogEvent) -> tuple[Agent, str] | None:
     """(agent, 'call'|'prompt'|'request') of an agent's event. Claude Code names it in the body and shortly in
     ``event.name`` (``api_request``); a record with only the short name is Claude Code's when its service or scope
@@ -121,7 +118,7 @@ class AgentPrompts:
     def see(self, event: LogEvent) -> None:
         found = agent_event(event)
         if found is not None and found[1] == "request":
-            key = (found[0].name, _first(event.attributes, found[0].prompt_id), event.attributes.get("model"))
+            key = (found[0].name, first_value(event.attributes, found[0].prompt_id), event.attributes.get("model"))
             self.requests.setdefault(key, []).append(event.attributes.get("request_text"))
         if found is None or found[1] != "prompt":
             return
@@ -129,26 +126,25 @@ class AgentPrompts:
         text = attrs.get("prompt")
         if not isinstance(text, str) or not text.strip() or text.strip() in REDACTED:
             text = None
-        prompt_id, session = _first(attrs, agent.prompt_id), _first(attrs, agent.session)
+        prompt_id, session = first_value(attrs, agent.prompt_id), first_value(attrs, agent.session)
         if prompt_id is not None:
             self.by_id[str(prompt_id)] = self.by_id.get(str(prompt_id)) or text
         if session is not None:
             self.by_session.setdefault(str(session), []).append((_when(event), text))
 
     def of(self, agent: Agent, attrs: dict, when) -> str | None:
-        prompt_id = _first(attrs, agent.prompt_id)
+        prompt_id = first_value(attrs, agent.prompt_id)
         if prompt_id is not None and str(prompt_id) in self.by_id:
             return self.by_id[str(prompt_id)]
         if prompt_id is not None and self.by_id:
             return None  # the agent links its calls to prompts, and this call's prompt is not in the file
-        earlier = [(t, text) for t, text in self.by_session.get(str(_first(attrs, agent.session)), [])
+        earlier = [(t, text) for t, text in self.by_session.get(str(first_value(attrs, agent.session)), [])
                    if t is None or when is None or t <= when]
         return max(earlier, key=lambda p: (p[0] is not None, p[0] or 0))[1] if earlier else None
 
-
     def request(self, agent: Agent, attrs: dict) -> Any:
         """The earliest request body not yet given to a call of the same prompt and model."""
-        waiting = self.requests.get((agent.name, _first(attrs, agent.prompt_id), attrs.get("model")))
+        waiting = self.requests.get((agent.name, first_value(attrs, agent.prompt_id), attrs.get("model")))
         return waiting.pop(0) if waiting else None
 
 
@@ -167,15 +163,15 @@ def agent_record(number: int, event: LogEvent, prompts: AgentPrompts) -> dict | 
     attrs = event.attributes
     if kind != "call" or not agent.is_call(attrs):
         return Skipped(number, f"a {agent.name} telemetry event, not a model call")
-    model, when, session = attrs.get("model"), _when(event), _first(attrs, agent.session)
+    model, when, session = attrs.get("model"), _when(event), first_value(attrs, agent.session)
     status = attrs.get("status_code")
     record: dict = {
-        "source_id": _first(attrs, agent.call_id), "trace_id": session, "model": model,
+        "source_id": first_value(attrs, agent.call_id), "trace_id": session, "model": model,
         "provider": guess_provider(model) or agent.provider, "created_at": when, "operation": "chat",
         "duration_ms": to_float(attrs.get("duration_ms"), "duration_ms"),
         "cost_usd": to_float(attrs.get("cost_usd"), "cost_usd"),
         "status": "error" if attrs.get("error") or (status not in (None, "") and str(status) != "200") else "ok",
-        "user_id": _first(attrs, ("user.account_uuid", "user.account_id", "user.id", "user.email")),
+        "user_id": first_value(attrs, ("user.account_uuid", "user.account_id", "user.id", "user.email")),
         "tags_json": _tags(agent, attrs, event),
         **agent.tokens(attrs),
     }
@@ -206,8 +202,8 @@ def _conversation(record: dict, agent: Agent, attrs: dict, prompts: AgentPrompts
 
 
 def _tags(agent: Agent, attrs: dict, event: LogEvent) -> dict:
-    tags = {"agent": agent.name, "session": _first(attrs, agent.session), "prompt_id": _first(attrs, agent.prompt_id),
-            "version": _first({**event.resource, **attrs}, ("app.version", "service.version")),
+    tags = {"agent": agent.name, "session": first_value(attrs, agent.session), "prompt_id": first_value(attrs, agent.prompt_id),
+            "version": first_value({**event.resource, **attrs}, ("app.version", "service.version")),
             "query_source": attrs.get("query_source"), "subagent": attrs.get("agent.name"),
             "terminal": attrs.get("terminal.type"), "organization": attrs.get("organization.id")}
     return {k: v for k, v in tags.items() if v not in (None, "")}

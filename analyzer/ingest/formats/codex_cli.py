@@ -27,7 +27,7 @@ from typing import Any
 from ..records import Reject, Skipped, excerpt, head_records, to_utc
 from . import register
 from .app_log import json_values
-from .generic import guess_provider, usage_fields
+from .generic import content_text, guess_provider, usage_fields
 
 LINE_TYPES = {"session_meta", "turn_context", "response_item", "event_msg", "compacted"}
 USAGE_KEYS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "reasoning_output_tokens")
@@ -35,14 +35,6 @@ USAGE_KEYS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens",
 
 def is_rollout_line(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("type") in LINE_TYPES and isinstance(obj.get("payload"), dict)
-
-
-def _text(content: Any) -> str:
-    """The text of a message's content items (``input_text``/``output_text``), or a string content."""
-    if isinstance(content, str):
-        return content
-    parts = [c["text"] for c in content or [] if isinstance(c, dict) and isinstance(c.get("text"), str)]
-    return "\n".join(parts)
 
 
 def _usage(counts: dict) -> dict:
@@ -74,7 +66,7 @@ class Rollout:
     def item(self, payload: dict) -> None:
         kind, role = payload.get("type"), payload.get("role")
         if kind == "message" and role == "assistant":
-            self.answer.append({"role": "assistant", "content": _text(payload.get("content"))})
+            self.answer.append({"role": "assistant", "content": content_text(payload.get("content"))})
         elif kind in ("function_call", "custom_tool_call", "local_shell_call"):
             arguments = payload.get("arguments", payload.get("input", payload.get("action")))
             self.answer.append({"role": "assistant", "content": None, "tool_calls": [{

@@ -28,6 +28,7 @@ from ..records import Reject, Skipped, excerpt, maybe_json
 from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .agent_telemetry import AgentPrompts, agent_event, agent_record
+from .app_log import first_value
 from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, params_from_body, response_text, table_columns, to_float, to_int, usage_fields)
 from .otel_spans import (LogEvent, Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
@@ -131,14 +132,6 @@ def logfire_answer(response: dict) -> str | None:
             text = json.dumps(message["tool_calls"], ensure_ascii=False, default=str)
         return text or None
     return response_text(response) if response.get("output") is not None or isinstance(response.get("text"), str) else None
-
-
-def _first(attrs: dict, keys) -> Any:
-    for key in keys:
-        value = attrs.get(key)
-        if value is not None and value != "":
-            return value
-    return None
 
 
 def classify(span: Span) -> str | None:
@@ -314,7 +307,7 @@ def input_messages(span: Span) -> list[dict]:
     if not messages:
         messages = indexed_messages(attrs, "gen_ai.prompt", "role", "content")
     if not messages:
-        old = _first(attrs, ("gen_ai.prompt",)) or _event_attributes(span, ("gen_ai.content.prompt",)).get("gen_ai.prompt")
+        old = first_value(attrs, ("gen_ai.prompt",)) or _event_attributes(span, ("gen_ai.content.prompt",)).get("gen_ai.prompt")
         messages = _request_messages(old)
     if not messages:
         messages = event_messages(span)
@@ -325,8 +318,8 @@ def input_messages(span: Span) -> list[dict]:
     if not messages and MLFLOW_INPUTS in attrs:
         messages = _request_messages(attrs[MLFLOW_INPUTS])
     if not messages:
-        messages = _request_messages(_first(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
-    system = _first(attrs, ("gen_ai.system_instructions",))
+        messages = _request_messages(first_value(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
+    system = first_value(attrs, ("gen_ai.system_instructions",))
     if system is not None:
         decoded = maybe_json(system)
         text = "\n".join(t for t in map(_part_text, decoded) if t) if isinstance(decoded, list) else str(decoded)
@@ -346,7 +339,7 @@ def output_text(span: Span) -> str | None:
         texts = [m.get("content") or (json.dumps(m["tool_calls"], ensure_ascii=False) if m.get("tool_calls") else "")
                  for m in messages]
         return "\n".join(t for t in texts if t) or None
-    old = _first(attrs, ("gen_ai.completion",)) or _event_attributes(span, ("gen_ai.content.completion",)).get("gen_ai.completion")
+    old = first_value(attrs, ("gen_ai.completion",)) or _event_attributes(span, ("gen_ai.content.completion",)).get("gen_ai.completion")
     if old is None:
         choices = [_event_text(a.get("message", a.get("content"))) for n, a in span.events if n == "gen_ai.choice"]
         if any(choices):
@@ -354,7 +347,7 @@ def output_text(span: Span) -> str | None:
         adk = maybe_json(attrs.get(ADK_RESPONSE))
         if isinstance(adk, dict) and adk.get("content"):
             return response_text({"candidates": [adk]})
-    value = old if old is not None else _first(attrs, ("output.value", "ai.response.text", "ai.response.object", MLFLOW_OUTPUTS))
+    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", "ai.response.object", MLFLOW_OUTPUTS))
     if value is None:
         return logfire_answer(_logfire_json(attrs, "response_data")) if "response_data" in attrs else None
     return response_text(maybe_json(value)) if isinstance(maybe_json(value), (dict, list)) else str(value)
@@ -366,14 +359,14 @@ def output_text(span: Span) -> str | None:
 
 
 def _provider(attrs: dict, model: Any) -> str | None:
-    named = _first(attrs, PROVIDER_KEYS)
+    named = first_value(attrs, PROVIDER_KEYS)
     if named is not None and str(named).lower() in FRAMEWORK_SYSTEMS:
-        named = _first({k: attrs.get(k) for k in PROVIDER_KEYS if k != "gen_ai.system"}, PROVIDER_KEYS)
+        named = first_value({k: attrs.get(k) for k in PROVIDER_KEYS if k != "gen_ai.system"}, PROVIDER_KEYS)
         guessed = guess_provider(model)
         if named is None and guessed is not None:
             return guessed
         if named is None:
-            return "google" if str(_first(attrs, ("gen_ai.system",))).lower() == "gcp.vertex.agent" else None
+            return "google" if str(first_value(attrs, ("gen_ai.system",))).lower() == "gcp.vertex.agent" else None
     if named is None:
         return guess_provider(model)
     name = str(named).lower()
@@ -381,7 +374,7 @@ def _provider(attrs: dict, model: Any) -> str | None:
 
 
 def _tokens(attrs: dict) -> dict:
-    out = {column: to_int(_first(attrs, keys), keys[0]) for column, keys in TOKENS}
+    out = {column: to_int(first_value(attrs, keys), keys[0]) for column, keys in TOKENS}
     read, write, total = out["cached_input_tokens"] or 0, out["cache_write_tokens"] or 0, out["input_tokens"]
     if total is not None and read + write > total:
         out["input_tokens"] = total + read + write  # an Anthropic-style count that left the cache out
@@ -410,9 +403,9 @@ def _tags(span: Span, attrs: dict) -> dict | None:
         "span_name": span.name or None,
         "service": span.resource.get("service.name"),
         "scope": span.scope,
-        "conversation_id": _first(attrs, ("gen_ai.conversation.id", "session.id", "langfuse.session.id")),
-        "agent": _first(attrs, ("gen_ai.agent.name",)),
-        "error": _first(attrs, ("error.type",)) or span.status_message,
+        "conversation_id": first_value(attrs, ("gen_ai.conversation.id", "session.id", "langfuse.session.id")),
+        "agent": first_value(attrs, ("gen_ai.agent.name",)),
+        "error": first_value(attrs, ("error.type",)) or span.status_message,
     }
     return {k: v for k, v in tags.items() if v not in (None, "")} or None
 
@@ -430,15 +423,15 @@ def span_record(span: Span) -> dict | Skipped:
     attrs = span.attributes
     logfire = logfire_kind(span)
     request = _logfire_json(attrs, "request_data") if logfire else {}
-    model = _first(attrs, MODEL_KEYS) or request.get("model")
+    model = first_value(attrs, MODEL_KEYS) or request.get("model")
     record: dict = {
         "source_id": span.span_id, "trace_id": span.trace_id, "parent_span_id": span.parent_id,
         "provider": _provider(attrs, model), "model": model, "created_at": span.start,
         "duration_ms": ms_between(span.start, span.end),
-        "cost_usd": to_float(_first(attrs, COST_KEYS), "llm.cost.total"),
-        "operation": "embeddings" if kind == "embedding" else _first(attrs, ("gen_ai.operation.name",)),
+        "cost_usd": to_float(first_value(attrs, COST_KEYS), "llm.cost.total"),
+        "operation": "embeddings" if kind == "embedding" else first_value(attrs, ("gen_ai.operation.name",)),
         "status": _status(span, attrs), "params_json": _params(attrs), "tags_json": _tags(span, attrs),
-        "user_id": _first(attrs, ("user.id", "enduser.id", "langfuse.user.id", "gen_ai.user.id")),
+        "user_id": first_value(attrs, ("user.id", "enduser.id", "langfuse.user.id", "gen_ai.user.id")),
         "sample_rate": _sample_rate(span, attrs),
         **_tokens(attrs),
     }
