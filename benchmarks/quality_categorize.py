@@ -2,6 +2,7 @@
 
     python benchmarks/quality_categorize.py                      # every set found
     python benchmarks/quality_categorize.py --sets banking77 hwu64 clinc150/ --json
+    python benchmarks/quality_categorize.py --sets banking77 --no-alone --embedder /models/all-mpnet-base-v2
 
 For each labelled set the prompts go into a fresh database as requests (cost proportional to their length, as a
 price per token makes it) and `categorize()` runs twice, through the library exactly as `plan categorize` does:
@@ -214,13 +215,15 @@ def names_alone(texts: list[str], labels: list[str]) -> float | None:
     return names_nearest_own_label(named, labels)
 
 
-def evaluate(name: str, texts: list[str], labels: list[str], *, alone: bool) -> dict:
+def evaluate(name: str, texts: list[str], labels: list[str], *, alone: bool, embedder: str | None = None) -> dict:
     con, path = _database(name, texts, labels)
     try:
         labels_of = {i + 1: y for i, y in enumerate(labels)}
         k = len(set(labels))
-        out = {"set": name, "n": len(texts), "true_k": k, "default": _run(con, labels_of)}
-        out["true_k_run"] = _run(con, labels_of, k=k)
+        flags = {"embedder": embedder} if embedder else {}
+        out = {"set": name, "n": len(texts), "true_k": k, "embedder": embedder or "default",
+               "default": _run(con, labels_of, **flags)}
+        out["true_k_run"] = _run(con, labels_of, k=k, **flags)
         _keep_vectors(con)
     finally:
         con.close()
@@ -237,12 +240,15 @@ def main() -> None:
                                                    "ten domains)")
     parser.add_argument("--labelled-dir", type=Path, default=LABELLED)
     parser.add_argument("--no-alone", action="store_true", help="skip plain KMeans / clusterer on vectors")
+    parser.add_argument("--embedder", help="categorize's --embedder for both runs (a sentence-transformers model "
+                                           "name or local path); the names are still scored with MiniLM")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     results = []
     for name, (texts, labels) in load_sets(args.labelled_dir, args.sets).items():
-        results.append(evaluate(name, texts, labels, alone=not args.no_alone and "/" not in name))
+        results.append(evaluate(name, texts, labels, alone=not args.no_alone and "/" not in name,
+                                embedder=args.embedder))
         r = results[-1]
         d, t = r["default"], r["true_k_run"]
         print(f"{name:24s} n={r['n']:5d} k*={r['true_k']:3d} | default k={d['k']:3d} NMI {d['nmi']:.3f} "

@@ -192,3 +192,28 @@ def test_ingestion_batch_generation_inside_a_generation_counts_once(con, tmp_pat
     got = stored_requests(con, COLUMNS + ", parent_span_id")
     assert list(got) == ["inner"]
     assert (got["inner"]["input_tokens"], got["inner"]["output_tokens"], got["inner"]["parent_span_id"]) == (12, 4, "outer")
+
+
+def test_frameworks_request_and_answer_shapes_reach_prompt_and_answer(con, fixtures):
+    """Generations as agent frameworks hand them to Langfuse: one message on its own, GenAI parts on both sides,
+    a function's captured arguments, and answers that only call a tool (LangChain's message dump, ADK's
+    candidate, the AI SDK's toolCalls). Each call's prompt and answer land; before, six calls stored three
+    prompts and two answers."""
+    path = fixtures / "langfuse_traces" / "framework_shapes.json"
+    assert detect_format(expand_paths([str(path)])[0]) == "langfuse"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (6, 0, 1)
+    got = stored_requests(con, COLUMNS + ", messages_json")
+    texts = {key: (row["prompt_text"], row["response_text"]) for key, row in got.items()}
+    assert texts == {
+        "obs-fw-01": ("Which invoices are overdue this week?", "Three invoices are overdue: INV-2291, INV-2304 and INV-2317."),
+        "obs-fw-02": ("Summarise the Q3 churn note in one line.", "Churn fell to 2.1% after the onboarding change."),
+        "obs-fw-03": ("Name two uses of a reorder point.", "Setting purchase triggers and sizing safety stock."),
+        "obs-fw-04": ("Look up order A-5531.", json.dumps([{"id": "call_fw4", "type": "function", "function": {
+            "name": "lookup_order", "arguments": "{\"order_id\":\"A-5531\"}"}}])),
+        "obs-fw-05": ("Book the 9am room.", '[tool call book_room: {"time": "09:00"}]'),
+        "obs-fw-06": ("Weather in Oslo?", '[tool call getWeather: {"city":"Oslo"}]'),
+    }
+    assert json.loads(got["obs-fw-01"]["messages_json"]) == [{"role": "user", "content": "Which invoices are overdue this week?"}]
+    assert con.execute("select sum(input_tokens), sum(output_tokens), round(sum(cost_usd), 7), count(*) filter (where cost_source = 'log') "
+                       "from requests").fetchone() == (615, 101, 0.0021925, 6)

@@ -480,3 +480,50 @@ def test_logfire_records_table_export_json_rows_columns_and_csv(con, fixtures, t
     assert detect_format(expand_paths([str(table)])[0]) == "otel"
     csv_con_summary = ingest_paths(con, [str(table)])
     assert (csv_con_summary["rows_added"], csv_con_summary["rows_duplicate"], csv_con_summary["rows_skipped"]) == (0, 3, 2)
+
+
+def test_openinference_answer_that_only_calls_a_tool(con, tmp_path):
+    """An LLM span whose answer is a tool call and no text: OpenInference writes it as ``message.tool_calls`` of the
+    output message (nested in Phoenix's span JSON, flattened with indexes in OTLP). The call is stored with the
+    tool call as its answer, as a Chat Completions answer's tool calls are; before, its answer was empty."""
+    def span(span_id, output_attributes):
+        return {"name": "ChatCompletion", "context": {"trace_id": "5b8aa5a2d2c872e8321cf37308d69df2", "span_id": span_id},
+                "parent_id": None, "start_time": "2026-10-14T08:00:00.000+00:00", "end_time": "2026-10-14T08:00:00.900+00:00",
+                "status_code": "OK", "attributes": {
+                    "openinference.span.kind": "LLM", "llm.model_name": "gpt-4.1-mini-2025-04-14", "llm.provider": "openai",
+                    "llm.input_messages": [{"message.role": "user", "message.content": "What is 23 times 87?"}],
+                    "llm.token_count.prompt": 52, "llm.token_count.completion": 18, **output_attributes}}
+    nested = {"llm.output_messages": [{"message.role": "assistant", "message.tool_calls": [
+        {"tool_call.id": "call_m1", "tool_call.function.name": "multiply", "tool_call.function.arguments": '{"a": 23, "b": 87}'}]}]}
+    flat = {"llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "multiply",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": '{"a": 23, "b": 87}',
+            "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_m1"}
+    path = tmp_path / "phoenix_tool_call.json"
+    path.write_text(json.dumps([span("1a2b3c4d5e6f7081", nested), span("1a2b3c4d5e6f7082", flat)]))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["files"][0]["format"], summary["rows_added"]) == ("otel", 2)
+    expected = [{"id": "call_m1", "type": "function", "function": {"name": "multiply", "arguments": '{"a": 23, "b": 87}'}}]
+    for row in dicts(con, "select prompt_text, response_text, input_tokens, output_tokens from requests"):
+        assert (row["prompt_text"], json.loads(row["response_text"])) == ("What is 23 times 87?", expected)
+        assert (row["input_tokens"], row["output_tokens"]) == (52, 18)
+
+
+def test_ai_sdk_generate_object_answer_is_the_object(con, tmp_path):
+    """generateObject's model call answers with an object (``ai.response.object``, JSON text), not text: that JSON
+    is the call's answer (before, the call landed without one)."""
+    recipe = '{"name":"Scrambled eggs","ingredients":["2 eggs","butter"],"minutes":5}'
+    attrs = {"operation.name": "ai.generateObject.doGenerate", "ai.operationId": "ai.generateObject.doGenerate",
+             "ai.model.id": "gpt-4o-mini", "ai.model.provider": "openai.chat", "ai.prompt.messages":
+             json.dumps([{"role": "user", "content": [{"type": "text", "text": "A quick breakfast recipe."}]}]),
+             "ai.response.object": recipe, "ai.usage.promptTokens": 63, "ai.usage.completionTokens": 41}
+    path = tmp_path / "generate_object_spans.json"
+    path.write_text(json.dumps([{"resource": {"attributes": {"service.name": "web"}}, "instrumentationScope": {"name": "ai"},
+                                 "traceId": "4bf92f3577b34da6a3ce929d0e0e4740", "name": "ai.generateObject.doGenerate",
+                                 "id": "bf098ec12458e605", "kind": 2, "timestamp": 1748862000000000, "duration": 1800000.0,
+                                 "attributes": attrs, "status": {"code": 0}, "events": [], "links": []}]))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["files"][0]["format"], summary["rows_added"]) == ("otel", 1)
+    row = dicts(con, "select prompt_text, response_text, input_tokens, output_tokens from requests")[0]
+    assert (row["prompt_text"], row["response_text"], row["input_tokens"], row["output_tokens"]) == (
+        "A quick breakfast recipe.", recipe, 63, 41)

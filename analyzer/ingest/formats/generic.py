@@ -655,10 +655,14 @@ def part_text(part: Any, include_reasoning: bool = False) -> str:
         return "[document]"
     if kind in ("input_audio", "audio") or "audio" in part:
         return "[audio]"
-    if kind == "tool_use" or "toolUse" in part or "functionCall" in part:
-        call = part.get("toolUse") or part.get("functionCall") or part
+    if kind in _TOOL_CALL_PARTS or "toolUse" in part or "functionCall" in part or "function_call" in part or "toolName" in part:
+        # Anthropic tool_use, Converse toolUse, Gemini functionCall (function_call as Python SDKs dump it), the
+        # GenAI conventions' tool_call part, the AI SDK's tool-call part and its result's toolCalls
+        call = part.get("toolUse") or part.get("functionCall") or part.get("function_call") or part
+        call = call if isinstance(call, dict) else part
         args = call.get("input", call.get("args", call.get("arguments")))
-        return f"[tool call {call.get('name', '')}: {json.dumps(args, ensure_ascii=False, default=str)}]"
+        name = call.get("name", call.get("toolName", ""))
+        return f"[tool call {name}: {args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, default=str)}]"
     if kind == "tool_result" or "toolResult" in part or "functionResponse" in part:
         result = part.get("toolResult") or part.get("functionResponse") or part
         inner = result.get("content", result.get("response"))
@@ -667,7 +671,34 @@ def part_text(part: Any, include_reasoning: bool = False) -> str:
         return json.dumps(part["json"], ensure_ascii=False, default=str)
     if "content" in part:
         return content_text(part["content"])
+    if isinstance(part.get("parts"), list):  # a Gemini Content where a message's content belongs
+        return content_text(part["parts"])
     return ""
+
+
+_TOOL_CALL_PARTS = ("tool_use", "tool_call", "tool-call", "function_call")
+
+
+def message_tool_calls(message: dict) -> list | None:
+    """An assistant message's tool calls: OpenAI's ``tool_calls``, or LangChain's message dump where the OpenAI
+    ones sit under ``additional_kwargs``."""
+    calls = message.get("tool_calls")
+    if not calls and isinstance(message.get("additional_kwargs"), dict):
+        calls = message["additional_kwargs"].get("tool_calls")
+    return calls if isinstance(calls, list) and calls else None
+
+
+def message_text(message: dict) -> str:
+    """One message's text (``content``, Gemini's ``parts``, or ``text``), else its tool calls as JSON, as an
+    OpenAI answer's tool calls are kept."""
+    if "content" in message:
+        text = content_text(message.get("content"))
+    elif "parts" in message:
+        text = content_text(message.get("parts"))
+    else:
+        text = content_text(message.get("text", message.get("message")))
+    calls = None if text else message_tool_calls(message)
+    return json.dumps(calls, ensure_ascii=False, default=str) if calls else text
 
 
 def content_text(content: Any, include_reasoning: bool = False) -> str:
@@ -700,15 +731,7 @@ def normalize_messages(messages: Any) -> list[dict]:
             continue
         raw_role = message.get("role") or message.get("type") or message.get("author") or "user"
         role = _ROLE_ALIASES.get(str(raw_role).lower(), str(raw_role).lower())
-        if "content" in message:
-            text = content_text(message.get("content"))
-        elif "parts" in message:
-            text = content_text(message.get("parts"))
-        else:
-            text = content_text(message.get("text", message.get("message")))
-        if not text and message.get("tool_calls"):
-            text = json.dumps(message["tool_calls"], ensure_ascii=False, default=str)
-        out.append({"role": role, "content": text})
+        out.append({"role": role, "content": message_text(message)})
     return out
 
 
@@ -754,10 +777,30 @@ def chat_request_fields(body: Any) -> dict:
     elif isinstance(body.get("message"), str):  # Cohere chat
         messages.extend(normalize_messages(body.get("chat_history") or []))
         messages.append({"role": "user", "content": body["message"]})
+    elif "role" in body and ("content" in body or "parts" in body):  # one message on its own
+        messages.extend(normalize_messages([body]))
+    elif isinstance(body.get("args"), list) or isinstance(body.get("kwargs"), dict):
+        return _call_arguments_fields(body)
     if not messages:
         return {}
     sys_prompt, prompt = split_conversation(messages)
     return {"system_prompt": sys_prompt, "prompt_text": prompt, "messages_json": messages}
+
+
+def _call_arguments_fields(body: dict) -> dict:
+    """A decorated function's captured call (``{"args": [...], "kwargs": {...}}``, as Langfuse's ``@observe`` and its
+    LlamaIndex integration record a model call): the request is in the keyword arguments, else the first
+    positional argument that reads as one (a prompt string, a message list)."""
+    kwargs = body.get("kwargs")
+    if isinstance(kwargs, dict):
+        fields = chat_request_fields(kwargs)
+        if fields:
+            return fields
+    for arg in body.get("args") or []:
+        fields = chat_request_fields(arg) if isinstance(arg, (str, list, dict)) else {}
+        if fields.get("prompt_text") or fields.get("messages_json"):
+            return fields
+    return {}
 
 
 def response_text(body: Any) -> str | None:
@@ -770,8 +813,10 @@ def response_text(body: Any) -> str | None:
         return body
     if isinstance(body, list):
         if all(isinstance(x, dict) and ("role" in x) for x in body):
-            texts = [content_text(x.get("content")) for x in body if x.get("role") in ("assistant", "model", "ai", None)]
+            texts = [message_text(x) for x in body if x.get("role") in ("assistant", "model", "ai", None)]
             return "\n".join(t for t in texts if t) or None
+        if body and all(isinstance(x, dict) and "toolName" in x for x in body):  # the AI SDK's toolCalls
+            return content_text(body) or None
         return "".join(_chunk_text(chunk) for chunk in body) or None
     if not isinstance(body, dict):
         return str(body)
@@ -782,8 +827,10 @@ def response_text(body: Any) -> str | None:
         return content_text(output["message"].get("content")) or None
     if isinstance(output, list):  # Responses API
         return body["output_text"] if isinstance(body.get("output_text"), str) else _responses_output_text(output)
-    if isinstance(body.get("content"), (list, str)):  # Anthropic Message, or a bare assistant message
-        return content_text(body["content"]) or None
+    if isinstance(body.get("content"), (list, str)) or ("role" in body and message_tool_calls(body)):
+        return message_text(body) or None  # Anthropic Message, or a bare assistant message
+    if isinstance(body.get("content"), dict) and isinstance(body["content"].get("parts"), list):
+        return content_text(body["content"]["parts"]) or None  # one Gemini candidate, as ADK logs it
     listed = _listed_generations_text(body)
     if listed is not None:
         return listed

@@ -248,8 +248,27 @@ def indexed_messages(attrs: dict, prefix: str, role_key: str, content_key: str, 
             content = "\n".join(str(t) for t in texts)
         decoded = maybe_json(content)
         text = content_text(decoded) if isinstance(decoded, (list, dict)) else ("" if content is None else str(content))
-        out.append({"role": str(fields.get(role_key) or "user"), "content": text})
+        entry = {"role": str(fields.get(role_key) or "user"), "content": text}
+        calls = _indexed_tool_calls(fields)
+        if calls:
+            entry["tool_calls"] = calls
+        out.append(entry)
     return out
+
+
+_INDEXED_TOOL_CALL = re.compile(r"(?:message\.)?tool_calls\.(\d+)\.(?:tool_call\.)?(?:function\.)?(id|name|arguments)$")
+
+
+def _indexed_tool_calls(fields: dict) -> list[dict]:
+    """A flattened message's tool calls in OpenAI's shape: OpenInference's
+    ``message.tool_calls.{j}.tool_call.function.name``/``.arguments``, OpenLLMetry's ``tool_calls.{j}.name``."""
+    calls: dict[int, dict] = {}
+    for key, value in fields.items():
+        match = _INDEXED_TOOL_CALL.match(key)
+        if match:
+            calls.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return [{"id": call.get("id"), "type": "function", "function": {"name": call.get("name"), "arguments": call.get("arguments")}}
+            for _, call in sorted(calls.items())]
 
 
 def _request_messages(value: Any) -> list[dict]:
@@ -335,10 +354,10 @@ def output_text(span: Span) -> str | None:
         messages = indexed_messages(attrs, "llm.output_messages", "message.role", "message.content", "message.contents")
     if not messages:
         messages = indexed_messages(attrs, "gen_ai.completion", "role", "content")
-    if messages:
-        texts = [m.get("content") or (json.dumps(m["tool_calls"], ensure_ascii=False) if m.get("tool_calls") else "")
-                 for m in messages]
-        return "\n".join(t for t in texts if t) or None
+    texts = [m.get("content") or (json.dumps(m["tool_calls"], ensure_ascii=False) if m.get("tool_calls") else "")
+             for m in messages]
+    if any(texts):
+        return "\n".join(t for t in texts if t)
     old = first_value(attrs, ("gen_ai.completion",)) or _event_attributes(span, ("gen_ai.content.completion",)).get("gen_ai.completion")
     if old is None:
         choices = [_event_text(a.get("message", a.get("content"))) for n, a in span.events if n == "gen_ai.choice"]
@@ -347,7 +366,9 @@ def output_text(span: Span) -> str | None:
         adk = maybe_json(attrs.get(ADK_RESPONSE))
         if isinstance(adk, dict) and adk.get("content"):
             return response_text({"candidates": [adk]})
-    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", "ai.response.object", MLFLOW_OUTPUTS))
+    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS))
+    if value is None and attrs.get("ai.response.object") not in (None, ""):
+        return str(attrs["ai.response.object"])  # generateObject's answer is the object itself, as JSON
     if value is None:
         return logfire_answer(_logfire_json(attrs, "response_data")) if "response_data" in attrs else None
     return response_text(maybe_json(value)) if isinstance(maybe_json(value), (dict, list)) else str(value)
