@@ -248,7 +248,7 @@ def indexed_messages(attrs: dict, prefix: str, role_key: str, content_key: str, 
             content = "\n".join(str(t) for t in texts)
         decoded = maybe_json(content)
         text = content_text(decoded) if isinstance(decoded, (list, dict)) else ("" if content is None else str(content))
-        entry = {"role": str(fields.get(role_key) or "user"), "content": text}
+        entry: dict = {"role": str(fields.get(role_key) or "user"), "content": text}
         calls = _indexed_tool_calls(fields)
         if calls:
             entry["tool_calls"] = calls
