@@ -116,3 +116,28 @@ def test_wrapped_and_concatenated_json_documents(tmp_path):
     concatenated = tmp_path / "records.json"
     concatenated.write_text(json.dumps({"a": 1}, indent=2) + "\n" + json.dumps({"a": 2}, indent=2) + "\n")
     assert [(line, r["a"]) for line, r in iter_rows(expand_paths([str(concatenated)])[0])] == [(1, 1), (4, 2)]
+
+
+def test_records_separated_by_a_literal_backslash_n_all_land(con, tmp_path):
+    """An app that writes json.dumps(record) + "\\\\n" leaves the two characters \\ and n between records and the
+    whole log on one line; before, the first call landed and the rest were one reject."""
+    def call(i):
+        return {"timestamp": 1750285600.5 + i, "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"question {i}"}]},
+                "response": {"id": f"chatcmpl-sep{i}", "object": "chat.completion", "created": 1750285600 + i, "model": "gpt-4o-mini-2024-07-18",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": f"answer {i}"}, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 10 + i, "completion_tokens": 3, "total_tokens": 13 + i}}}
+    path = tmp_path / "openai_calls.jsonl"
+    path.write_text("\\n".join(json.dumps(call(i)) for i in range(5)) + "\\n")
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (5, 0)
+    assert con.execute("select sum(input_tokens), string_agg(prompt_text, '|' order by prompt_text) from requests").fetchone() == (
+        60, "question 0|question 1|question 2|question 3|question 4")
+
+
+def test_text_between_json_documents_is_one_reject_and_the_documents_after_it_land(tmp_path):
+    path = tmp_path / "records.json"
+    path.write_text(json.dumps({"a": 1}, indent=2) + "\n--- next ---\n" + json.dumps({"a": 2}, indent=2) + "\n")
+    out = list(iter_rows(expand_paths([str(path)])[0]))
+    assert [(line, r["a"]) for line, r in out if isinstance(r, dict)] == [(1, 1), (5, 2)]
+    rejects = [r for _, r in out if not isinstance(r, dict)]
+    assert [(r.line, r.reason) for r in rejects] == [(4, "unexpected text outside any JSON value")]

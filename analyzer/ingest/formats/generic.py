@@ -232,7 +232,9 @@ class _JsonStream:
 
     Positions handed out are absolute (`base + index`), so refilling the buffer never invalidates them."""
 
-    _ws_commas = re.compile(r"[\s,]*")
+    # A literal "\n" between values: apps that write json.dumps(record) + "\\n" put the two characters there, not a
+    # line break, and nothing but a separator can stand between two JSON values.
+    _ws_commas = re.compile(r"(?:[\s,]|\\[nrt])*")
     _ws = re.compile(r"\s*")
 
     def __init__(self, fh):
@@ -300,6 +302,20 @@ class _JsonStream:
                     continue
                 raise
 
+    def skip_to_value(self) -> bool:
+        """Past text that is no JSON value, to the next object or array; False when none follows."""
+        while True:
+            match = self._value_start.search(self.buf, self.pos + 1)
+            if match:
+                self.pos = match.start()
+                return True
+            self.pos = len(self.buf) - 1
+            if not self.fill():
+                self.pos = len(self.buf)
+                return False
+
+    _value_start = re.compile(r"[\{\[]")
+
     def resync(self, start_abs: int) -> bool:
         """After a broken array element, move to the next element written at the same indentation."""
         start = start_abs - self.base
@@ -338,7 +354,8 @@ def _stream_json(src, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
                 yield from _stream_object(stream, unwrap)
             else:
                 yield start_line, Reject(start_line, "unexpected text outside any JSON value", stream.text_at(stream.abs_pos))
-                return
+                if not stream.skip_to_value():
+                    return
 
 
 def _stream_array(stream: _JsonStream, unwrap: bool = True) -> Iterator[tuple[int, Any]]:
