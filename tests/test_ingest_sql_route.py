@@ -765,3 +765,66 @@ def test_calls_logged_flat_beside_requests_alone_store_the_same_rows_on_both_rou
     assert first_difference(stored[True][1], stored[False][1]) is None
     statuses = Counter((r["status"], r["input_tokens"]) for r in stored[True][1])
     assert statuses == {("no_response", None): 12, ("ok", None): 12, ("ok", 9): 36}
+
+
+def _gateway_completion(i: int, answer: str) -> dict:
+    usage = {"prompt_tokens": 100 + i, "completion_tokens": 20 + i % 7, "total_tokens": 120 + i + i % 7, "cost": round(0.0001 * (i + 1), 6)}
+    if i % 4 == 0:
+        usage.update(is_byok=True, cost_details={"upstream_inference_cost": 0.002})
+    return {"id": f"gen-{i:08d}", "object": "chat.completion", "created": 1713187500 + i, "model": "mistralai/mixtral-8x7b-instruct",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}], "usage": usage}
+
+
+def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_routes(tmp_path, monkeypatch):
+    """An app's log of calls through OpenRouter: the conversation (with the reply appended) and the model at the top
+    of the line, the ChatCompletion under ``completion`` with the cost OpenRouter returned in its usage; a call that
+    failed has a null completion. Each line is one call on either route: its prompt from the conversation, the
+    gateway's cost as the logged cost (plus the provider's charge for a user's own key), the gateway as provider."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(300):
+        question, answer = f"How do I parse dates in library {i}?", f"Use the parser of library {i}."
+        if i % 10 == 9:
+            lines.append({"messages": [{"role": "user", "content": question}], "completion": None, "usage": None,
+                          "tags": ["survey"], "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
+            continue
+        completion = _gateway_completion(i, answer)
+        lines.append({"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+                      "completion": completion, "usage": completion["usage"], "tags": ["survey"],
+                      "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
+    path = tmp_path / "llm_log.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_rejected"]) == ("openai", 300, 0)
+        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
+        con.close()
+    assert first_difference(stored[True], stored[False]) is None
+    rows = {r["source_line"]: r for r in stored[True]}
+    assert len(rows) == 300
+    answered, byok, failed = rows[2], rows[5], rows[10]
+    assert (answered["prompt_text"], answered["response_text"], answered["provider"]) == (
+        "How do I parse dates in library 1?", "Use the parser of library 1.", "openrouter")
+    assert json.loads(answered["messages_json"]) == [{"role": "user", "content": "How do I parse dates in library 1?"}]
+    assert (answered["input_tokens"], answered["output_tokens"], answered["cost_usd"], answered["cost_source"]) == (101, 21, 0.0002, "log")
+    assert (byok["cost_usd"], byok["cost_source"]) == (0.0005 + 0.002, "log")
+    assert (failed["status"], failed["prompt_text"], failed["input_tokens"]) == ("no_response", "How do I parse dates in library 9?", None)
+
+
+def test_a_gateways_cost_in_the_usage_is_the_logged_cost_on_both_routes(tmp_path, monkeypatch):
+    """OpenRouter returns what a call cost in its usage (``cost``; with the user's own key, the provider's charge in
+    ``cost_details.upstream_inference_cost`` comes on top). An app's pairs of such calls keep that cost as the log's,
+    on the SQL route as on Python's (before, both priced them from the catalog); a cost in the envelope still wins."""
+    lines = []
+    for i in range(120):
+        request = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": f"Tag ticket {i}."}]}
+        line = {"request": request, "response": _gateway_completion(i, f"label-{i % 3}")}
+        if i % 5 == 0:
+            line["cost_usd"] = 0.5
+        lines.append(line)
+    rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "gateway_pairs.jsonl", lines)
+    assert {r["cost_source"] for r in rows.values()} == {"log"}
+    assert (rows["gen-00000001"]["cost_usd"], rows["gen-00000004"]["cost_usd"], rows["gen-00000005"]["cost_usd"]) == (
+        0.0002, 0.0005 + 0.002, 0.5)

@@ -28,7 +28,7 @@ from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .app_log import (FLAT_ANSWER_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
-from .generic import file_kind, guess_provider, iter_rows, other_shape_record, usage_fields
+from .generic import content_text, file_kind, guess_provider, iter_rows, other_shape_record, response_text, usage_fields
 
 
 def response_object(value: Any) -> Any:
@@ -128,6 +128,23 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
     return record
 
 
+GATEWAYS = ("openrouter",)
+
+
+def conversation_asked(obj: dict, response: Any) -> dict:
+    """The request of a line whose conversation sits at its top beside a response object under a response key
+    (``{"model", "messages", "completion": {ChatCompletion}}``); a last message that is the answer itself (apps
+    that append the reply to the history they log) is left out."""
+    request = dict(obj)
+    messages = maybe_json(obj.get("messages"))
+    answer = response_text(response_object(unwrap_body(response)[0]))
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict) and answer:
+        last = messages[-1]
+        if last.get("role") == "assistant" and content_text(last.get("content")) == answer:
+            request["messages"] = messages[:-1]
+    return request
+
+
 def looks_anthropic(request: Any, response: Any) -> bool:
     if isinstance(response, dict):
         if "_anthropic_stream" in response:
@@ -154,7 +171,11 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": "anthropic", **anthropic.message_fields(obj)}
     elif (flat := flat_answer(obj, request, response, found))[0]:
         record = flat_call_record(obj, flat[1])
+    elif found and request is None and maybe_json(response) is None and asks(obj) and obj.get("model"):
+        record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
     elif found:
+        if request is None and asks(obj):
+            request = conversation_asked(obj, response)
         request, request_status = unwrap_body(request)
         request = maybe_json(request)
         response, response_status = unwrap_body(response)
@@ -170,6 +191,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
             return Reject(number, "neither the request nor the response is a JSON object", excerpt(obj))
         if record.get("model") is None and isinstance(obj.get("model"), str):
             record["model"] = obj["model"]
+        if guess_provider(obj.get("model")) in GATEWAYS:  # LiteLLM's "openrouter/<vendor>/<model>": billed by the gateway
+            record["provider"] = guess_provider(obj["model"])
     elif isinstance(obj.get("messages"), list) and obj.get("model"):
         record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
     elif openai.is_embeddings_request(obj):
@@ -214,9 +237,10 @@ def openai_call_score(obj: dict) -> int:
     request, response, found = pair_sides(obj)
     if flat_answer(obj, request, response, found)[0]:
         return 70 if asks(obj) else 30  # a model and its usage alone: any format that knows the record wins
-    if not found:
+    requested = (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj)
+    if not found or (request is None and maybe_json(response) is None):
         # Requests logged without their responses still say what was asked.
-        return 40 if (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj) else 0
+        return 40 if requested else 0
     request, _ = unwrap_body(request)
     response, _ = unwrap_body(response)
     request = maybe_json(request)

@@ -52,6 +52,7 @@ USAGE = {
     "completion_tokens_details": {"reasoning_tokens": J}, "input_tokens": J, "output_tokens": J,
     "input_tokens_details": {"cached_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
     "cache_read_input_tokens": J, "cache_creation_input_tokens": J, "cache_creation": {"ephemeral_1h_input_tokens": J},
+    "cost": J, "total_cost": J, "is_byok": J, "cost_details": {"upstream_inference_cost": J},
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
@@ -458,18 +459,31 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
              f" 'ok': w is not null and not {truthy('c.message.function_call')}}})[1]"
              f" else {{'text': '', 'ok': not {truthy('c.message.function_call')}}} end)[1]")
     usage, usage_checks = usage_columns(field(r, "usage"), style="chat")
+    cost, cost_check = gateway_cost(field(r, "usage"))
     family.add(
         parse={"t_src": field(r, "created")},
         derive={"replies": f"list_transform({choices}, lambda c: {reply})"},
         checks=[f"list_bool_and(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
                 "list_bool_and(list_transform(replies, lambda x: x.ok))",
-                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks],
-        columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
+                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks, cost_check],
+        columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created", "cost_usd": cost,
                  "response_text": (f"nullif(array_to_string(list_filter(list_transform(replies, lambda x: x.text),"
                                    f" lambda t: t <> ''), {NL}), '')"),
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error' when list_contains(list_transform({choices},"
                             f" lambda c: c.finish_reason), 'content_filter') then 'blocked' else 'ok' end"), **usage},
     )
+
+
+def gateway_cost(u: str) -> tuple[str, str]:
+    """(cost, check) of the cost a gateway wrote into a chat usage (``openai.gateway_cost``): ``cost``, else
+    ``total_cost``, plus ``cost_details.upstream_inference_cost`` when ``is_byok`` is true. Lines whose values are
+    not plain JSON numbers and booleans are Python's."""
+    cost, total, byok, upstream = field(u, "cost"), field(u, "total_cost"), field(u, "is_byok"), field(u, "cost_details", "upstream_inference_cost")
+    check = " and ".join(f"({j} is null or {number_ok(j)})" for j in (cost, total, upstream))
+    check += f" and ({byok} is null or {byok} in ('true', 'false'))"
+    base = f"coalesce(try_cast({cost} as double), try_cast({total} as double))"
+    extra = f"case when {byok} = 'true' and {upstream} is not null then try_cast({upstream} as double) else 0 end"
+    return f"case when {base} is not null then {base} + {extra} end", f"({check})"
 
 
 RESPONSE_STATUS = {"completed": "ok", "failed": "error", "incomplete": "incomplete", "cancelled": "canceled",
@@ -814,7 +828,8 @@ def envelope(family: Family) -> None:
         ],
         columns={
             "created_at": f"coalesce({columns['created_at']}, e_time)",
-            "cost_usd": f"case when e_cost is null or {nested} then null else try_cast(e_cost_n as double) end",
+            "cost_usd": (f"case when e_cost is null or {nested} then {columns.get('cost_usd', 'null')}"
+                         " else try_cast(e_cost_n as double) end"),
             "duration_ms": "case when e_ms is not null then try_cast(e_ms_n as double) else try_cast(e_s_n as double) * 1000.0 end",
             "user_id": f"coalesce({user}, {text_of('e_user')})",
             "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"

@@ -180,8 +180,22 @@ def completion_fields(resp: dict) -> dict:
         "cached_input_tokens": prompt_details.get("cached_tokens"),
         "output_tokens": usage.get("completion_tokens"),
         "reasoning_tokens": completion_details.get("reasoning_tokens"),
+        "cost_usd": gateway_cost(usage),
         "status": status,
     }
+
+
+def gateway_cost(usage: dict) -> float | None:
+    """The cost a gateway wrote into the usage it returned (OpenRouter's usage accounting: ``cost``, plus the
+    provider's own charge when the key is the user's, ``is_byok``; some apps record it as ``total_cost``)."""
+    cost = next((usage[key] for key in ("cost", "total_cost") if isinstance(usage.get(key), (int, float))
+                 and not isinstance(usage.get(key), bool)), None)
+    if cost is None:
+        return None
+    upstream = _dict(usage.get("cost_details")).get("upstream_inference_cost")
+    if usage.get("is_byok") is True and isinstance(upstream, (int, float)):
+        cost += upstream
+    return float(cost)
 
 
 _RESPONSE_STATUS = {
