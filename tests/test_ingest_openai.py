@@ -533,6 +533,23 @@ def test_calls_logged_flat_keep_their_conversation_answer_and_tokens(con, tmp_pa
     assert all(r["cost_source"] == "catalog" for r in rows if r is not alone)
 
 
+def test_calls_logged_flat_as_prompt_text_and_response_text(con, tmp_path):
+    """A cost log that also keeps the texts under the names of plan's own columns (``prompt_text``, ``system_prompt``,
+    ``response_text``) and its time as ``utc_time``: before, the rows landed priced but without text or time."""
+    lines = [{"utc_time": f"2025-05-25T11:5{i}:57+00:00", "model": "o4-mini", "prompt_tokens": 80 + i, "completion_tokens": 1300 + i,
+              "cost_usd": 0.0059 + i / 1000, "system_prompt": "You analyse elevation data.", "prompt_text": f"Stats of tile {i}: mean 212 m",
+              "response_text": f"Tile {i} is a plateau."} for i in range(3)]
+    path = tmp_path / "openai_log.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 3, 0)
+    first = stored_requests(con, as_list=True)[0]
+    assert (first["system_prompt"], first["prompt_text"], first["response_text"]) == (
+        "You analyse elevation data.", "Stats of tile 0: mean 212 m", "Tile 0 is a plateau.")
+    assert (str(first["created_at"]), first["input_tokens"], first["cost_usd"], first["cost_source"]) == (
+        "2025-05-25 11:50:57", 80, 0.0059, "log")
+
+
 def test_a_cost_log_of_models_and_usage_alone_counts_its_spend(con, tmp_path):
     """An app that logs only what each call used (model and tokens, no text): calls without text, priced (a logged
     cost wins), not rejected; its other events are skipped."""

@@ -784,7 +784,7 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
     lines = []
     for i in range(300):
         question, answer = f"How do I parse dates in library {i}?", f"Use the parser of library {i}."
-        if i % 10 == 9:
+        if i % 10 == 0:  # the first line too: the file is still recognised
             lines.append({"messages": [{"role": "user", "content": question}], "completion": None, "usage": None,
                           "tags": ["survey"], "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
             continue
@@ -804,13 +804,13 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
     assert first_difference(stored[True], stored[False]) is None
     rows = {r["source_line"]: r for r in stored[True]}
     assert len(rows) == 300
-    answered, byok, failed = rows[2], rows[5], rows[10]
+    answered, byok, failed = rows[2], rows[5], rows[1]
     assert (answered["prompt_text"], answered["response_text"], answered["provider"]) == (
         "How do I parse dates in library 1?", "Use the parser of library 1.", "openrouter")
     assert json.loads(answered["messages_json"]) == [{"role": "user", "content": "How do I parse dates in library 1?"}]
     assert (answered["input_tokens"], answered["output_tokens"], answered["cost_usd"], answered["cost_source"]) == (101, 21, 0.0002, "log")
     assert (byok["cost_usd"], byok["cost_source"]) == (0.0005 + 0.002, "log")
-    assert (failed["status"], failed["prompt_text"], failed["input_tokens"]) == ("no_response", "How do I parse dates in library 9?", None)
+    assert (failed["status"], failed["prompt_text"], failed["input_tokens"]) == ("no_response", "How do I parse dates in library 0?", None)
 
 
 def test_a_gateways_cost_in_the_usage_is_the_logged_cost_on_both_routes(tmp_path, monkeypatch):

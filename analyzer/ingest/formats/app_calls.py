@@ -26,7 +26,7 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .app_log import (FLAT_ANSWER_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
+from .app_log import (FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS, FLAT_SYSTEM_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
 from .generic import content_text, file_kind, guess_provider, iter_rows, other_shape_record, response_text, usage_fields
 
@@ -88,8 +88,12 @@ def other_call_record(request: Any, response: Any, provider: str) -> dict:
 
 def asks(obj: dict) -> bool:
     """Whether a flat line holds the conversation it sent: ``messages``, a ``prompt`` string or a Responses ``input``."""
-    return (isinstance(maybe_json(obj.get("messages")), list) or isinstance(obj.get("prompt"), str)
+    return (isinstance(maybe_json(obj.get("messages")), list) or isinstance(first_text(obj, FLAT_PROMPT_KEYS), str)
             or isinstance(obj.get("input"), (str, list)))
+
+
+def first_text(obj: dict, keys: tuple) -> str | None:
+    return next((obj[key] for key in keys if isinstance(obj.get(key), str)), None)
 
 
 def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bool, str | None]:
@@ -113,9 +117,11 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
     """A call logged flat (``flat_answer``): the line read as the request it sent (a ``prompt`` string as the user's
     turn, after a ``system`` string), the answer, and the usage object or the token counts at the top."""
     request = dict(obj)
-    if not isinstance(maybe_json(obj.get("messages")), list) and isinstance(obj.get("prompt"), str):
-        system = [{"role": "system", "content": obj["system"]}] if isinstance(obj.get("system"), str) else []
-        request["messages"] = [*system, {"role": "user", "content": obj["prompt"]}]
+    prompt = first_text(obj, FLAT_PROMPT_KEYS)
+    if not isinstance(maybe_json(obj.get("messages")), list) and prompt is not None:
+        system = first_text(obj, FLAT_SYSTEM_KEYS)
+        request["messages"] = [*([{"role": "system", "content": system}] if system is not None else []),
+                               {"role": "user", "content": prompt}]
     reader = anthropic.pair_record if looks_anthropic(request, None) else openai.pair_record
     record = reader(request, None)
     if not asks(obj):

@@ -28,7 +28,7 @@ ANTHROPIC_PARAMS = (
 )
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
-             "datetime_utc", "timestamp_ms", "request_time", "request_start_time")
+             "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
@@ -43,7 +43,10 @@ ERROR_KEYS = ("error",)
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
 FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
                    "cache_creation_input_tokens")
-FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text")
+FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text")
+# Keys a call logged flat may keep its prompt and system prompt under, besides ``prompt`` and ``system``.
+FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt")
+FLAT_SYSTEM_KEYS = ("system", "system_prompt")
 STATUS_CODE_KEYS = ("status_code", "http_status", "status")
 
 
