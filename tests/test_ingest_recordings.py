@@ -119,3 +119,44 @@ def test_a_har_capture_keeps_model_calls_and_counts_the_rest(con, tmp_path):
     assert failed["status"] == "error" and failed["input_tokens"] is None and failed["duration_ms"] == 80.0
     assert str(failed["created_at"]) == "2026-11-03 10:05:00"  # the capture's time: an error has no created
     assert sum(r["source_line"] == 6 for r in rows) == 0  # the entry that is not an object was rejected
+
+
+def _cassette(tmp_path, name, interactions):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
+    return path
+
+
+def _interaction(uri, request, status, response):
+    return {"request": {"method": "POST", "uri": uri, "body": json.dumps(request), "headers": {}},
+            "response": {"status": {"code": status, "message": "OK" if status < 400 else "Not Found"},
+                         "headers": {}, "body": {"string": json.dumps(response)}}}
+
+
+def test_an_embeddings_call_in_a_cassette_is_priced_as_one(con, tmp_path):
+    """A recorded POST to /v1/embeddings is a billed call, as it is in an app log: stored as an embedding call with its
+    input tokens (before, it was skipped, with a note about OpenTelemetry spans)."""
+    path = _cassette(tmp_path, "test_embeddings.yaml", [_interaction(
+        "https://api.openai.com/v1/embeddings", {"input": "Refund policy for damaged parcels", "model": "text-embedding-3-small"}, 200,
+        {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.01, -0.02]}],
+         "model": "text-embedding-3-small", "usage": {"prompt_tokens": 6, "total_tokens": 6}})])
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_skipped"]) == ("http-recording", 1, 0)
+    row = stored_requests(con, as_list=True)[0]
+    assert (row["operation"], row["input_tokens"], row["cost_source"], row["prompt_text"]) == ("embeddings", 6, "catalog", None)
+
+
+def test_a_recording_without_model_calls_and_a_failed_call_get_notes_about_themselves(con, tmp_path):
+    models = _cassette(tmp_path, "list_models.yaml", [{
+        "request": {"method": "GET", "uri": "https://api.openai.com/v1/models", "body": None, "headers": {}},
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": "{\"data\": []}"}}}])
+    note = ingest_paths(con, [str(models)])["files"][0]["note"]
+    assert note.startswith("1 records read as a recording of HTTP exchanges (VCR cassette or HAR), none of them a model call")
+    assert "/embeddings" in note and "span" not in note
+    # A call the API refused (404: no such model) is billed nothing: no note that its spend is unknown.
+    failed = _cassette(tmp_path, "test_chat_completion_404.yaml", [_interaction(
+        "https://api.openai.com/v1/chat/completions", {"model": "no-such-model", "messages": [{"role": "user", "content": "Hi"}]}, 404,
+        {"error": {"message": "The model `no-such-model` does not exist", "type": "invalid_request_error", "code": "model_not_found"}})])
+    file = ingest_paths(con, [str(failed)])["files"][0]
+    assert (file["rows_added"], file["note"]) == (1, None)
+    assert con.execute("select status, cost_source from requests where model = 'no-such-model'").fetchone() == ("error", "unknown")

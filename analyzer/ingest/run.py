@@ -340,8 +340,7 @@ def note_batch_joins(ctx: IngestContext, results: dict[str, FileResult]) -> None
 
 
 # Why a file's records were all skipped, unless its format says (``skipped_hint``).
-SKIPPED_HINT = ("agent, tool and workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
-                "OpenInference LLM kind or a Langfuse generation")
+SKIPPED_HINT = "records that are not model calls are skipped and counted"
 # What to do when no call of a file states its usage, unless its format says (``usage_hint``).
 USAGE_HINT = "if the log keeps usage under other names, `--format generic --map input_tokens=COL,output_tokens=COL,...` reads it"
 

@@ -13,7 +13,7 @@ def file_stats(con, display: str, stamp) -> dict:
     known cost (unknown is not zero); ``rows_unpriced`` says how many rows the sum leaves out. ``sample_rates`` are
     those of all the file's stored rows; ``spend_scaled_usd`` is the spend scaled by 1/rate, for sampled files;
     ``rows_without_usage`` counts answered calls that state neither tokens nor a cost (requests logged without their
-    answer have none to state). Sums
+    answer, and failed calls, have none to state). Sums
     are of decimals: a sum of doubles depends on the order DuckDB's threads add them in (the last digit changed from
     run to run)."""
     totals = con.execute(
@@ -21,7 +21,7 @@ def file_stats(con, display: str, stamp) -> dict:
         select sum(input_tokens), sum(output_tokens), sum(cost_usd::decimal(38, 12)), count(*) filter (where cost_usd is null),
                count(*) filter (where cost_source = 'log'), sum((cost_usd / coalesce(sample_rate, 1))::decimal(38, 12)),
                count(*) filter (where input_tokens is null and output_tokens is null and cost_usd is null
-                                  and coalesce(status, 'ok') <> 'no_response')
+                                  and coalesce(status, 'ok') not in ('no_response', 'error'))
         from requests where source_file = ? and ingested_at = ?
         """,
         [display, stamp],

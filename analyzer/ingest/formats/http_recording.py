@@ -9,7 +9,7 @@ Tests and proxies keep real API calls as recordings, and a team's recordings are
   ``startedDateTime``, ``time`` (ms), ``request {method, url, postData.text}`` and ``response {status, content
   {text, encoding}}`` (base64 bodies are decoded).
 
-Each exchange with a model API (chat completions, Responses, Messages, legacy completions; streamed answers
+Each exchange with a model API (chat completions, Responses, Messages, legacy completions, embeddings; streamed answers
 included) is read as the request/response pair an app would log (``app_calls.line_record``), so OpenAI and
 Anthropic calls give the rows their own logs give. Any other exchange (a model list, an image, another host) is
 skipped and counted, not rejected. An exchange's record number is its position in the recording (for YAML, the
@@ -29,7 +29,7 @@ from . import register
 from .app_calls import records_of
 
 # The paths of the model APIs whose bodies app_calls reads (OpenAI-compatible servers and Anthropic).
-MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions)/?$")
+MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions|embeddings)/?$")
 CASSETTE_START = re.compile(rb"^(http_)?interactions:", re.M)
 HAR_START = re.compile(rb'^\s*\{\s*"log"\s*:\s*\{')
 
@@ -133,6 +133,8 @@ class HttpRecording:
     name = "http-recording"
     label = "a recording of HTTP exchanges (VCR cassette or HAR)"
     order = 40
+    skipped_hint = ("only POSTs to a model API (/chat/completions, /responses, /messages, /completions, /embeddings) "
+                    "are model calls; the other exchanges are skipped")
 
     def sniff(self, src) -> int:
         head = src.head()

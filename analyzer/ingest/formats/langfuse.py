@@ -241,6 +241,7 @@ class Langfuse:
     name = "langfuse"
     label = "a Langfuse export"
     order = 50
+    skipped_hint = "spans, events and other observations are skipped; a model call is a GENERATION (or EMBEDDING) observation"
 
     def sniff(self, src) -> int:
         columns = snake_columns(src)
@@ -352,6 +353,7 @@ class LangfuseIngestion:
     name = "langfuse-batch"
     label = "a Langfuse ingestion batch"
     order = 50
+    skipped_hint = "spans, events and other observations are skipped; a model call is a GENERATION (or EMBEDDING) observation"
 
     def sniff(self, src) -> int:
         from ..records import first_json_object

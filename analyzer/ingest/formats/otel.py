@@ -770,6 +770,8 @@ class OpenTelemetry:
     name = "otel"
     label = "OpenTelemetry spans"
     order = 50
+    skipped_hint = ("agent, tool and workflow spans are skipped; a model call is marked by gen_ai.operation.name chat, an "
+                    "OpenInference LLM kind or a Langfuse generation")
     usage_hint = ("where they are GenAI events logged as log records, the model and tokens are on their spans: ingest the "
                   "traces export too, joined by span id; if the spans keep usage under other names, `--format generic "
                   "--map input_tokens=COL,output_tokens=COL,...` reads it")
