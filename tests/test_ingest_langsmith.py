@@ -224,3 +224,45 @@ def test_sdk_shapes_cache_tiers_v2_api_hidden_outputs_and_llm_wrappers(con, fixt
         **{run(i): (root, root) for i in (1, 2, 3, 4)}, run(6): (root, run(5))}
     assert (got[run(3)]["provider"], got[run(3)]["model"], got[run(3)]["duration_ms"]) == ("openai", "gpt-4.1-mini", 1250)
     assert (got[run(6)]["prompt_text"], got[run(6)]["response_text"]) == ("Any rain?", "No rain expected.")
+
+
+def test_the_sdks_batch_ingest_bodies_join_each_run_to_its_update(con, tmp_path):
+    """What the SDK sends to /runs/batch (kept by a proxy or a test's recorder): ``{"post": [...], "patch": [...]}``, a
+    run created with its inputs and updated with its outputs and end time. Each run is read with its update, by id;
+    before, the file was "not a log format plan recognises"."""
+    trace = "6a1e2c94-5d0b-4a4e-9d7c-2f0c6c1d9a01"
+    chain = {"id": trace, "trace_id": trace, "dotted_order": "20261104T090000000000Z" + trace, "name": "answer_ticket",
+             "run_type": "chain", "start_time": "2026-11-04T09:00:00.000000+00:00", "inputs": {"ticket": "Refund for order 4411?"},
+             "outputs": {}, "extra": {"metadata": {}}, "tags": []}
+    llm_id = "6a1e2c94-5d0b-4a4e-9d7c-2f0c6c1d9a02"
+    llm = {"id": llm_id, "trace_id": trace, "parent_run_id": trace, "dotted_order": chain["dotted_order"] + ".20261104T090000100000Z" + llm_id,
+           "name": "ChatOpenAI", "run_type": "llm", "start_time": "2026-11-04T09:00:00.100000+00:00", "outputs": {},
+           "inputs": {"messages": [{"role": "system", "content": "You handle refunds."}, {"role": "user", "content": "Refund for order 4411?"}],
+                      "model": "gpt-4o-mini", "stream": False},
+           "extra": {"metadata": {"ls_provider": "openai", "ls_model_type": "chat", "ls_model_name": "gpt-4o-mini"}}}
+    answer = {"id": "chatcmpl-bt01", "object": "chat.completion", "created": 1793782800, "model": "gpt-4o-mini-2024-07-18",
+              "choices": [{"index": 0, "message": {"role": "assistant", "content": "Yes: refunds take 5 days."}, "finish_reason": "stop"}],
+              "usage_metadata": {"input_tokens": 24, "output_tokens": 9, "total_tokens": 33}}
+    llm_update = {"id": llm_id, "trace_id": trace, "dotted_order": llm["dotted_order"], "end_time": "2026-11-04T09:00:01.350000+00:00",
+                  "outputs": answer, "parent_run_id": trace}
+    chain_update = {"id": trace, "trace_id": trace, "dotted_order": chain["dotted_order"], "end_time": "2026-11-04T09:00:01.400000+00:00",
+                    "outputs": {"output": "Yes: refunds take 5 days."}}
+    path = tmp_path / "runs_batch.json"
+    path.write_text(json.dumps({"post": [chain, llm], "patch": [llm_update, chain_update]}))
+    assert detect_format(expand_paths([str(path)])[0]) == "langsmith"
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (1, 1, 0)
+    row = dicts(con, "select * from requests")[0]
+    assert (row["source_id"], row["model"], row["system_prompt"], row["prompt_text"], row["response_text"]) == (
+        llm_id, "gpt-4o-mini-2024-07-18", "You handle refunds.", "Refund for order 4411?", "Yes: refunds take 5 days.")
+    assert (row["input_tokens"], row["output_tokens"], row["duration_ms"], row["parent_span_id"]) == (24, 9, 1250.0, trace)
+
+    # The SDK sends a run's update in a later body when the run outlasts a batch: JSON Lines of bodies, joined by id.
+    con.execute("delete from requests")
+    later = tmp_path / "runs_batches.jsonl"
+    later.write_text(json.dumps({"post": [chain, llm]}) + "\n" + json.dumps({"patch": [llm_update, chain_update]}) + "\n")
+    summary = ingest_paths(con, [str(later)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (1, 3, 0)  # the chain, the two updates
+    again = dicts(con, "select * from requests")[0]
+    assert {k: again[k] for k in ("response_text", "input_tokens", "output_tokens", "duration_ms")} == {
+        k: row[k] for k in ("response_text", "input_tokens", "output_tokens", "duration_ms")}

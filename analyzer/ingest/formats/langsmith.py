@@ -2,7 +2,8 @@
 
 Read as users export them: JSON Lines or a JSON list of runs from the SDK (``client.list_runs(...)`` dumped with
 ``run.dict()``, ``model_dump_json()`` or ``json.dumps(run, default=str)``), the ``/runs/query`` page
-``{"runs": [...]}``, a run loaded with its ``child_runs``, and the same fields as CSV or as the Parquet files of
+``{"runs": [...]}``, a run loaded with its ``child_runs``, the SDK's batch ingest bodies (``{"post": [...],
+"patch": [...]}``, a run's update joined to it by id), and the same fields as CSV or as the Parquet files of
 LangSmith's bulk data export (``inputs``, ``outputs``, ``extra`` as JSON text in a cell).
 
 Only model calls are requests, as in ``otel.py``: a run with ``run_type`` ``llm``. An ``embedding`` run is priced but
@@ -383,12 +384,38 @@ def runs_in(value: Any) -> list:
             stack.extend(reversed(item))
         elif isinstance(item, dict) and "run_type" not in item and isinstance(item.get("runs"), list):
             stack.extend(reversed(item["runs"]))
+        elif isinstance(item, dict) and "run_type" not in item and is_batch_body(item):
+            stack.extend(reversed(batch_runs(item)))
         else:
             out.append(item)
             children = item.get("child_runs") if isinstance(item, dict) else None
             if isinstance(children, list):
                 stack.extend(reversed(children))
     return out
+
+
+def is_batch_body(item: dict) -> bool:
+    return isinstance(item.get("post"), list) or isinstance(item.get("patch"), list)
+
+
+def batch_runs(body: dict) -> list:
+    """The runs of a batch ingest body as the SDK sends it to ``/runs/batch`` (``{"post": [...], "patch": [...]}``):
+    each posted run with its update (end time, outputs, error) applied, by run id; an update whose run was posted
+    in another body stays on its own (a run without ``run_type`` is no model call to count)."""
+    posted = [dict(run) for run in body.get("post") or [] if isinstance(run, dict)]
+    by_id = {run["id"]: run for run in posted if run.get("id") is not None}
+    alone = []
+    for update in body.get("patch") or []:
+        if isinstance(update, dict) and update.get("id") in by_id:
+            by_id[update["id"]].update({k: v for k, v in update.items() if v is not None})
+        else:
+            alone.append(update)
+    return [*posted, *alone]
+
+
+def is_update(run: dict) -> bool:
+    """A run's update as a batch body's ``patch`` sends it: no ``run_type``, its end time or outputs."""
+    return "run_type" not in run and bool({"end_time", "outputs", "error"} & set(run))
 
 
 def model_call_parent(run: dict) -> Any:
@@ -420,12 +447,29 @@ class LangSmith:
         obj = first_json_object(src)
         if isinstance(obj, dict) and isinstance(obj.get("runs"), list) and obj["runs"]:
             obj = obj["runs"][0]
+        elif isinstance(obj, dict) and isinstance(obj.get("post"), list) and obj["post"]:
+            obj = obj["post"][0]
         return 95 if isinstance(obj, dict) and is_run(snake_keys(obj)) else 0
 
     def parse(self, src, ctx):
-        wrappers = model_call_parents(src, runs_in, model_call_parent)
+        # Batch bodies may send a run's update in a later body than the run: both are joined by id.
+        updates: dict = {}
+        posted: set = set()
+
+        def noting_updates(run: dict) -> Any:
+            if "run_type" in run:
+                posted.add(run.get("id"))
+            elif run.get("id") is not None and is_update(run):
+                updates.setdefault(run["id"], {}).update({k: v for k, v in run.items() if v is not None})
+            return model_call_parent(run)
+
+        wrappers = model_call_parents(src, runs_in, noting_updates)
 
         def to_record(row: dict) -> dict | Skipped:
+            if "run_type" not in row and row.get("id") in posted and is_update(row):
+                return Skipped(None, "the update of a run sent in another batch body (joined to it)")
+            if "run_type" in row and row.get("id") in updates:
+                row = {**row, **updates[row["id"]]}
             record = run_record(row)
             if isinstance(record, dict) and record["source_id"] in wrappers:
                 return Skipped(None, "an llm run around the model calls of its own llm runs")
