@@ -550,6 +550,57 @@ def test_calls_logged_flat_as_prompt_text_and_response_text(con, tmp_path):
         "2025-05-25 11:50:57", 80, 0.0059, "log")
 
 
+def test_homegrown_call_logs_keep_their_calls_texts_costs_and_failures(con, tmp_path):
+    """What apps really write about their own calls (each shape from a public project's log): a prompt and an answer
+    without the model, the texts as user_input/ai_output, counts named from two APIs at once, an estimated cost,
+    ``success: false`` for a failed call, and two calls alike in what a row keeps but logged differently."""
+    lines = [
+        {"timestamp": "2025-08-27T11:16:05.212414", "call_type": "speech", "duration_ms": 3016.0, "prompt": "You are player 7. Speak.",
+         "response": "I suspect player 3."},
+        {"timestamp": "2026-07-07T09:09:12.584526", "question": "what is overfitting", "answer": "Fitting noise in the training set.",
+         "duration_seconds": 3.034, "input_tokens": 698, "output_tokens": 55, "cost_usd": 0.000431},
+        {"timestamp": "2025-12-18T06:13:22.927250+00:00", "api_type": "ollama", "model": "gpt-oss:20b", "system_prompt": "You play a courier.",
+         "user_input": "A mugger blocks the road.", "ai_output": "{\"decision\": \"run\"}", "input_tokens": 142, "output_tokens": 5},
+        {"ts_iso": "2025-10-13T01:29:39+00:00", "model": "gpt-4o-mini", "prompt_tokens": 22, "output_tokens": 1,
+         "estimated_cost_usd": 0.0000039},
+        {"ts": "2025-11-25T22:44:48.504116+00:00", "agent": "director", "model": "gpt-4o-mini", "prompt_tokens": 300,
+         "completion_tokens": 40, "duration_ms": 907.0, "success": True},
+        {"ts": "2025-11-25T22:44:48.504116+00:00", "agent": "director", "model": "gpt-4o-mini", "prompt_tokens": 300,
+         "completion_tokens": 40, "duration_ms": 290.0, "success": False, "error_type": "TimeoutError"},
+        {"ts": "2025-11-25T22:44:48.504116+00:00", "agent": "director", "model": "gpt-4o-mini", "prompt_tokens": 300,
+         "completion_tokens": 40, "duration_ms": 907.0, "success": True},  # the first line logged again: one call
+    ]
+    path = tmp_path / "llm_calls.log"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_duplicate"], file["rows_rejected"]) == ("openai", 6, 1, 0)
+    rows = stored_requests(con, as_list=True)
+    werewolf, rag, courier, health, ok, failed = rows
+    assert (werewolf["model"], werewolf["provider"], werewolf["prompt_text"], werewolf["response_text"]) == (
+        None, None, "You are player 7. Speak.", "I suspect player 3.")
+    assert (rag["prompt_text"], rag["response_text"], rag["cost_usd"], rag["cost_source"], rag["duration_ms"]) == (
+        "what is overfitting", "Fitting noise in the training set.", 0.000431, "log", 3034.0)
+    assert (courier["system_prompt"], courier["prompt_text"], courier["response_text"]) == (
+        "You play a courier.", "A mugger blocks the road.", '{"decision": "run"}')
+    assert (str(health["created_at"]), health["input_tokens"], health["output_tokens"], health["cost_usd"], health["cost_source"]) == (
+        "2025-10-13 01:29:39", 22, 1, 0.0000039, "log")
+    assert (ok["status"], ok["duration_ms"], failed["status"], failed["duration_ms"]) == ("ok", 907.0, "error", 290.0)
+
+
+def test_a_usage_table_without_ids_or_times_keeps_rows_alike_in_what_it_stores(con, tmp_path):
+    """A CSV of token counts per task: two rows of the same model and counts differ in a column plan does not keep;
+    both are calls (before, the second was dropped as a duplicate of the first). Read again: nothing new."""
+    path = tmp_path / "token_usage.csv"
+    path.write_text("prompt_tokens,completion_tokens,cached_tokens,task_id,model\n"
+                    "9420,439,0,1_thai_duck,gpt-4o-mini\n5120,210,0,1_thai_duck,gpt-4o-mini\n9420,439,0,2_llm_agents_survey,gpt-4o-mini\n")
+    first = ingest_paths(con, [str(path)])
+    assert (first["rows_added"], first["rows_duplicate"]) == (3, 0)
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchone() == (23960, 1088)
+    path.write_text(path.read_text() + "700,20,0,3_new_task,gpt-4o-mini\n")  # the table grew: its old rows are not added again
+    grown = ingest_paths(con, [str(path)])
+    assert (grown["rows_added"], grown["rows_duplicate"]) == (1, 3)
+
+
 def test_a_cost_log_of_models_and_usage_alone_counts_its_spend(con, tmp_path):
     """An app that logs only what each call used (model and tokens, no text): calls without text, priced (a logged
     cost wins), not rejected; its other events are skipped."""

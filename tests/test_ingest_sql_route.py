@@ -828,3 +828,16 @@ def test_a_gateways_cost_in_the_usage_is_the_logged_cost_on_both_routes(tmp_path
     assert {r["cost_source"] for r in rows.values()} == {"log"}
     assert (rows["gen-00000001"]["cost_usd"], rows["gen-00000004"]["cost_usd"], rows["gen-00000005"]["cost_usd"]) == (
         0.0002, 0.0005 + 0.002, 0.5)
+
+
+def test_success_false_makes_a_call_an_error_on_both_routes(tmp_path, monkeypatch):
+    """Apps mark a failed call with ``"success": false`` and nothing else: an error on either route."""
+    lines = []
+    for i in range(100):
+        request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Summarise note {i}."}]}
+        response = {"id": f"chatcmpl-s{i}", "object": "chat.completion", "created": 1764000000 + i, "model": "gpt-4o-mini-2024-07-18",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Note {i}."}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 34}}
+        lines.append({"request": request, "response": response, "success": i % 4 != 0, "latency_ms": 200 + i})
+    rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "success_flags.jsonl", lines)
+    assert sorted(Counter(r["status"] for r in rows.values()).items()) == [("error", 25), ("ok", 75)]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from . import tuning
 from .coerce import normalise_record, record_excerpt
 from .incoming import FileResult, IncomingRows
-from .records import Reject, Skipped
+from .records import Reject, Skipped, stable_id
 from .rejects import Rejects
 from .sources import SourceFile
 
@@ -69,6 +69,7 @@ class FileReader:
         self.on_reread: Callable[[], object] | None = None  # called when a file is read a second time from the start
         self._rows_at_commit = 0
         self._bytes_since_commit = 0
+        self._variants: dict[tuple, list[str]] = {}  # (file, content id) -> the logged forms seen, in file order
 
     def _seq(self, line, seq_base: int) -> int:
         if line is None:
@@ -100,12 +101,26 @@ class FileReader:
         except (ValueError, TypeError, OverflowError) as exc:
             self.rejects.add(src.identity, src.display, fmt_name, Reject(item.get("_line"), str(exc), record_excerpt(item)), result)
             return
+        if item.get("_logged") is not None:
+            self._number_alike(row, src.display, item["_logged"])
         self.buffer.append(row)
         size = _text_bytes(row)
         self.buffer_bytes += size
         self._bytes_since_commit += size
         if len(self.buffer) >= tuning.BATCH_ROWS or self.buffer_bytes >= tuning.BATCH_BYTES:
             self.spill(src)
+
+    def _number_alike(self, row: dict, display: str, logged: str) -> None:
+        """A call without an id is known by what it holds (``records.dedupe_key``); two lines of one file that hold
+        the same but were logged differently (another latency, outcome or column the row does not keep) are two
+        calls: the second and later variants get keys of their own, numbered in file order (so that a file read
+        again, or grown, gives its lines the same keys). A line logged twice alike stays one call."""
+        variants = self._variants.setdefault((display, row["id"]), [])
+        if logged not in variants:
+            variants.append(logged)
+        n = variants.index(logged)
+        if n:
+            row["id"] = stable_id(f"{row['id']}|variant {n + 1}")
 
     def count_text(self, size: int) -> None:
         """Bytes of lines the SQL route stored itself, toward the next commit."""

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, maybe_json, parse_json_line
+from ..records import Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .app_log import (FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS, FLAT_SYSTEM_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
-from .generic import content_text, file_kind, guess_provider, iter_rows, other_shape_record, response_text, usage_fields
+from .generic import content_text, file_kind, guess_provider, iter_rows, other_shape_record, response_text, to_int, usage_fields
 
 
 def response_object(value: Any) -> Any:
@@ -102,15 +102,16 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
     under ``FLAT_ANSWER_KEYS``, usage as an object or as token counts. Without an answer under a response key, the
     line is a call only if it states an answer or its usage (else a request logged alone). A line of a model and its
     usage alone (an app's cost log) is a call without text: its spend counts, it has nothing to categorize or replay."""
-    if not obj.get("model"):
-        return False, None
     if found:
         answer = maybe_json(response)
         if request is not None or not isinstance(answer, str) or "data:" in answer:
             return False, None
-        return True, answer
-    answer = next((obj[key] for key in FLAT_ANSWER_KEYS if isinstance(obj.get(key), str)), None)
-    return answer is not None or any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)), answer
+    else:
+        answer = next((obj[key] for key in FLAT_ANSWER_KEYS if isinstance(obj.get(key), str)), None)
+    if not obj.get("model"):
+        # Without its model, only a prompt beside an answer says "model call" (an app that logs one model's calls)
+        return bool(asks(obj) and answer), answer
+    return found or answer is not None or any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)), answer
 
 
 def flat_call_record(obj: dict, answer: str | None) -> dict:
@@ -127,8 +128,9 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
     if not asks(obj):
         record.update(messages_json=None, prompt_text=None, system_prompt=None)
     usage = usage_fields(maybe_json(obj.get("usage"))) or usage_fields({k: obj[k] for k in FLAT_USAGE_KEYS if k in obj})
+    usage = _mixed_names(usage, maybe_json(obj.get("usage")) if isinstance(maybe_json(obj.get("usage")), dict) else obj)
     record.update(usage, response_text=answer or None, status="ok")
-    record["provider"] = guess_provider(record.get("model")) or record["provider"]
+    record["provider"] = guess_provider(record.get("model")) or (record["provider"] if record.get("model") else None)
     if isinstance(obj.get("id"), str) and obj["id"]:  # `llm logs --json`: the response's ULID
         record["source_id"] = obj["id"]
     return record
@@ -149,6 +151,17 @@ def conversation_asked(obj: dict, response: Any) -> dict:
         if last.get("role") == "assistant" and content_text(last.get("content")) == answer:
             request["messages"] = messages[:-1]
     return request
+
+
+def _mixed_names(usage: dict, source: dict) -> dict:
+    """A homegrown log may name its counts from two APIs at once (``prompt_tokens`` beside ``output_tokens``): a
+    count the usage's own style left out is taken under the other style's name."""
+    for column, names in (("input_tokens", ("prompt_tokens", "input_tokens")), ("output_tokens", ("completion_tokens", "output_tokens"))):
+        if usage.get(column) is None:
+            value = next((source[name] for name in names if source.get(name) is not None), None)
+            if value is not None:
+                usage = {**usage, column: to_int(value, column)}
+    return usage
 
 
 def looks_anthropic(request: Any, response: Any) -> bool:
@@ -177,6 +190,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": "anthropic", **anthropic.message_fields(obj)}
     elif (flat := flat_answer(obj, request, response, found))[0]:
         record = flat_call_record(obj, flat[1])
+        if not record.get("source_id"):
+            record["_logged"] = content_hash(obj)  # what tells apart two such calls of alike content
     elif found and request is None and maybe_json(response) is None and asks(obj) and obj.get("model"):
         record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
     elif found:
@@ -242,6 +257,8 @@ def openai_call_score(obj: dict) -> int:
         return 80
     request, response, found = pair_sides(obj)
     if flat_answer(obj, request, response, found)[0]:
+        if not obj.get("model"):
+            return 25  # a prompt and an answer without the model: any format that knows the record wins
         return 70 if asks(obj) else 30  # a model and its usage alone: any format that knows the record wins
     requested = (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj)
     if not found or (request is None and maybe_json(response) is None):

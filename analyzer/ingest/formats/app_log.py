@@ -28,8 +28,9 @@ ANTHROPIC_PARAMS = (
 )
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
-             "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc")
-COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price")
+             "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc", "ts_iso")
+COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price", "total_cost_usd", "estimated_cost_usd",
+             "estimated_cost")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
 USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
@@ -43,11 +44,12 @@ ERROR_KEYS = ("error",)
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
 FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
                    "cache_creation_input_tokens")
-FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text")
+FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text", "ai_output", "model_output")
 # Keys a call logged flat may keep its prompt and system prompt under, besides ``prompt`` and ``system``.
-FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt")
+FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt", "user_input", "question")
 FLAT_SYSTEM_KEYS = ("system", "system_prompt")
 STATUS_CODE_KEYS = ("status_code", "http_status", "status")
+SUCCESS_KEY = "success"  # false: the call failed, whether or not the log says why
 
 
 
@@ -228,7 +230,7 @@ def envelope(record: dict, obj: dict) -> dict:
     if record.get("sample_rate") is None:
         record["sample_rate"] = first_value(obj, SAMPLE_RATE_KEYS)  # checked by coerce.normalise_record
     error = obj.get("error")
-    if error:
+    if error or obj.get(SUCCESS_KEY) is False:
         record["status"] = "error"
     code = first_value(obj, ("status_code", "http_status"))
     if isinstance(code, (int, float)) and code >= 400:

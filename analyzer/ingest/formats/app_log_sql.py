@@ -31,6 +31,7 @@ from .app_log import (
     REQUEST_KEYS,
     RESPONSE_KEYS,
     RESPONSES_PARAMS,
+    SUCCESS_KEY,
     TIME_KEYS,
     USER_KEYS,
 )
@@ -69,7 +70,7 @@ REQUEST = {
 }
 PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "resp", "response_body", "outputs", "completion", "request_response")
 ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
-    "metadata", "tags", "error", "status_code", "http_status")
+    "metadata", "tags", "error", "status_code", "http_status", SUCCESS_KEY)
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
     **{k: J for k in PAIR_ALIASES + ENVELOPE + CHAT_PARAMS if k not in ("status",) and k not in RESPONSE},
@@ -796,7 +797,7 @@ def envelope_first(keys: Keys) -> dict:
 
     return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
             "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(("status_code", "http_status")),
-            "e_rate": first_of(SAMPLE_RATE_KEYS)}
+            "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,))}
 
 
 ENVELOPE_DERIVED = {
@@ -816,7 +817,8 @@ def envelope(family: Family) -> None:
     columns = family.columns
     nested = "(starts_with(e_cost, '[') or starts_with(e_cost, '{'))"
     user = columns.get("user_id", "null")
-    error = f"{truthy(field('j', 'error'))} or ({number_ok('e_code')} and try_cast(e_code as double) >= 400)"
+    error = (f"{truthy(field('j', 'error'))} or ({number_ok('e_code')} and try_cast(e_code as double) >= 400)"
+             " or e_success = 'false'")
     family.add(
         checks=[
             f"({columns['created_at']} is not null or e_when is null or e_time is not null)",
