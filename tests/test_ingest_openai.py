@@ -582,6 +582,8 @@ def test_homegrown_call_logs_keep_their_calls_texts_costs_and_failures(con, tmp_
         "what is overfitting", "Fitting noise in the training set.", 0.000431, "log", 3034.0)
     assert (courier["system_prompt"], courier["prompt_text"], courier["response_text"]) == (
         "You play a courier.", "A mugger blocks the road.", '{"decision": "run"}')
+    # Ollama's name:tag is a model run locally, not OpenAI's (no API price to take from the catalog)
+    assert (courier["provider"], courier["cost_source"]) == ("ollama", "unknown")
     assert (str(health["created_at"]), health["input_tokens"], health["output_tokens"], health["cost_usd"], health["cost_source"]) == (
         "2025-10-13 01:29:39", 22, 1, 0.0000039, "log")
     assert (ok["status"], ok["duration_ms"], failed["status"], failed["duration_ms"]) == ("ok", 907.0, "error", 290.0)

@@ -1029,6 +1029,8 @@ def params_from_body(body: Any) -> dict | None:
 
 _PROVIDER_PATTERNS = (
     (re.compile(r"^(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?(?:anthropic|amazon|meta|mistral|cohere|ai21|deepseek|writer|qwen)\.[\w.-]+(?::\d+)?$"), "bedrock"),
+    # Ollama's name:tag (llama3:latest, qwen2:1.5b, gpt-oss:20b, mistral:7b-instruct-q4_0): a model run locally
+    (re.compile(r"^[a-z][\w.-]*:(?:latest|mini|small|medium|large|\d+(?:\.\d+)?[bm](?:[-_][\w.-]*)?|[\w.-]*-q\d[\w.-]*)$"), "ollama"),
     (re.compile(r"^(?:openai/)?(?:gpt-|o\d|chatgpt|text-embedding|davinci|babbage|gpt4|ft:gpt)"), "openai"),
     (re.compile(r"^(?:anthropic/)?claude"), "anthropic"),
     (re.compile(r"^(?:google/|gemini/|vertex_ai/)?(?:gemini|gemma|palm)"), "google"),
