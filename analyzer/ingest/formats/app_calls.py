@@ -109,8 +109,11 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
     else:
         answer = next((obj[key] for key in FLAT_ANSWER_KEYS if isinstance(obj.get(key), str)), None)
     if not obj.get("model"):
-        # Without its model, only a prompt beside an answer says "model call" (an app that logs one model's calls)
-        return bool(asks(obj) and answer), answer
+        # Without its model, only a prompt beside an answer says "model call" (an app that logs one model's calls);
+        # input and output alone say it of any traced function (Braintrust, LangSmith and Langfuse rows have them).
+        prompted = isinstance(first_text(obj, FLAT_PROMPT_KEYS), str) or isinstance(maybe_json(obj.get("messages")), list)
+        generic = any(key in obj for key in ("input", "inputs", "output", "outputs"))
+        return bool(prompted and answer and not generic), answer
     return found or answer is not None or any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)), answer
 
 
