@@ -672,7 +672,8 @@ def part_text(part: Any, include_reasoning: bool = False) -> str:
         return "[document]"
     if kind in ("input_audio", "audio") or "audio" in part:
         return "[audio]"
-    if kind in _TOOL_CALL_PARTS or "toolUse" in part or "functionCall" in part or "function_call" in part or "toolName" in part:
+    if (kind in _TOOL_CALL_PARTS or "toolUse" in part or "functionCall" in part or "function_call" in part
+            or ("toolName" in part and kind != "tool-result")):
         # Anthropic tool_use, Converse toolUse, Gemini functionCall (function_call as Python SDKs dump it), the
         # GenAI conventions' tool_call part, the AI SDK's tool-call part and its result's toolCalls
         call = part.get("toolUse") or part.get("functionCall") or part.get("function_call") or part
