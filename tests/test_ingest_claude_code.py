@@ -38,6 +38,7 @@ def test_each_call_is_one_row_with_its_final_usage(con, transcripts):
     assert {r["cost_source"] for r in rows.values()} == {"catalog"}
     assert first["created_at"] == datetime(2026, 11, 20, 9, 0, 3, 100000) and first["source_line"] == 4
     assert first["trace_id"] == SESSION and first["status"] == "ok" and first["provider"] == "anthropic"
+    assert {r["operation"] for r in rows.values()} == {None}  # a chat call, stored as every reader stores one
     assert json.loads(first["tags_json"]) == {"cwd": "/home/dev/shop-api", "git_branch": "main", "claude_code_version": "2.1.40"}
 
 

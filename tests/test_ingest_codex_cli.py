@@ -42,6 +42,8 @@ def test_a_session_is_one_row_per_model_call(con, fixtures):
     assert (later["prompt_text"], json.loads(later["messages_json"])) == (
         "Drop the flag on non-x86.", [{"role": "user", "content": "Drop the flag on non-x86."}])
     assert tool_call["trace_id"] == "0199a7e1-5c3d-7e21-b0a4-2f6d9c1e8a35"
+    # a chat call has no operation, as every reader stores one (only embedding calls are marked)
+    assert {r["operation"] for r in (tool_call, answer, later)} == {None}
     assert json.loads(later["tags_json"]) == {"agent": "codex", "cwd": "/home/dev/shop", "codex_version": "0.44.0",
                                               "originator": "codex_cli_rs", "effort": "low"}
     again = ingest_paths(con, [str(fixtures / "codex_cli" / SESSION)])

@@ -160,7 +160,7 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
     record = pair_record({"messages": session.turn_before(first, key)}, response)
     # Claude Code on Bedrock names Bedrock's model ids; through a gateway, the gateway's models.
     record["provider"] = guess_provider(message.get("model")) or "anthropic"
-    record.update({"created_at": first.get("timestamp"), "trace_id": first.get("sessionId"), "operation": "chat",
+    record.update({"created_at": first.get("timestamp"), "trace_id": first.get("sessionId"),
                    "_line": number})
     if not record.get("source_id"):
         record["source_id"] = key

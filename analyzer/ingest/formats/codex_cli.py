@@ -100,7 +100,7 @@ class Rollout:
         self.total = total if total is not None else self.total
         record: dict = {
             "model": self.model, "provider": self.provider or guess_provider(self.model) or "openai",
-            "created_at": to_utc(stamp), "operation": "chat", "status": "ok", "trace_id": self.meta.get("id"),
+            "created_at": to_utc(stamp), "status": "ok", "trace_id": self.meta.get("id"),
             "tags_json": self._tags(), **_usage(counts),
             # A line without its time (older rollouts) is keyed on its session and line instead.
             "_dedupe_key": f"codex|{stamp or (self.meta.get('id'), number)}|{json.dumps(total or counts, sort_keys=True)}",
