@@ -569,13 +569,18 @@ def test_homegrown_call_logs_keep_their_calls_texts_costs_and_failures(con, tmp_
          "completion_tokens": 40, "duration_ms": 290.0, "success": False, "error_type": "TimeoutError"},
         {"ts": "2025-11-25T22:44:48.504116+00:00", "agent": "director", "model": "gpt-4o-mini", "prompt_tokens": 300,
          "completion_tokens": 40, "duration_ms": 907.0, "success": True},  # the first line logged again: one call
+        # structlog's event with the answer's message flattened into it: its content, else its tool calls
+        {"timestamp": "2026-03-02T08:00:00Z", "event": "llm_response_full", "data": {
+            "model": "gpt-4.1-mini", "content": "", "tool_calls": [{"id": "call_r1", "name": "file_read", "arguments": {"path": "app.py"}}],
+            "input_tokens": 1244, "output_tokens": 128, "latency_ms": 3215.4, "finish_reason": "tool_calls"}},
     ]
     path = tmp_path / "llm_calls.log"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     file = ingest_paths(con, [str(path)])["files"][0]
-    assert (file["format"], file["rows_added"], file["rows_duplicate"], file["rows_rejected"]) == ("openai", 6, 1, 0)
+    assert (file["format"], file["rows_added"], file["rows_duplicate"], file["rows_rejected"]) == ("openai", 7, 1, 0)
     rows = stored_requests(con, as_list=True)
-    werewolf, rag, courier, health, ok, failed = rows
+    werewolf, rag, courier, health, ok, failed, tool_step = rows
+    assert json.loads(tool_step["response_text"])[0]["name"] == "file_read" and tool_step["duration_ms"] == 3215.4
     assert (werewolf["model"], werewolf["provider"], werewolf["prompt_text"], werewolf["response_text"]) == (
         None, None, "You are player 7. Speak.", "I suspect player 3.")
     assert (rag["prompt_text"], rag["response_text"], rag["cost_usd"], rag["cost_source"], rag["duration_ms"]) == (

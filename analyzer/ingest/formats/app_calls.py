@@ -28,7 +28,8 @@ from ..records import Reject, Skipped, content_hash, excerpt, maybe_json, parse_
 from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .app_log import (FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS, FLAT_SYSTEM_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
-from .generic import content_text, file_kind, guess_provider, iter_rows, other_shape_record, response_text, to_int, usage_fields
+from .generic import (content_text, file_kind, guess_provider, iter_rows, message_text, message_tool_calls, other_shape_record,
+                      response_text, to_int, usage_fields)
 
 
 def response_object(value: Any) -> Any:
@@ -132,6 +133,8 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
         record.update(messages_json=None, prompt_text=None, system_prompt=None)
     usage = usage_fields(maybe_json(obj.get("usage"))) or usage_fields({k: obj[k] for k in FLAT_USAGE_KEYS if k in obj})
     usage = _mixed_names(usage, maybe_json(obj.get("usage")) if isinstance(maybe_json(obj.get("usage")), dict) else obj)
+    if not answer and ("content" in obj or message_tool_calls(obj)):
+        answer = message_text(obj)  # the answer's message itself, flattened into the line (its content or tool calls)
     record.update(usage, response_text=answer or None, status="ok")
     record["provider"] = guess_provider(record.get("model")) or (record["provider"] if record.get("model") else None)
     if isinstance(obj.get("id"), str) and obj["id"]:  # `llm logs --json`: the response's ULID
