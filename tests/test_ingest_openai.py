@@ -594,6 +594,38 @@ def test_homegrown_call_logs_keep_their_calls_texts_costs_and_failures(con, tmp_
     assert (ok["status"], ok["duration_ms"], failed["status"], failed["duration_ms"]) == ("ok", 907.0, "error", 290.0)
 
 
+def test_homegrown_logs_that_open_with_failures_and_name_usage_their_own_way(con, tmp_path):
+    """More shapes from public projects' logs: the file opens with failed calls (status "failure", no usage), usage
+    kept under ``token_count`` or as ``tokens_in``/``tokens_out``, Anthropic's cache counts as ``cache_read_tokens``/
+    ``cache_creation_tokens``, the app's own provider name, and progress and summary lines between the calls."""
+    lines = [
+        {"timestamp": "2025-11-29T10:59:50.813264", "status": "failure", "model": "llama-3.3-70b", "duration_seconds": 0.287, "error": "None"},
+        {"timestamp": "2025-11-29T10:59:52.100000", "phase": "processing", "query": "Add the word genius", "json_extraction_success": True},
+        {"timestamp": "2025-11-29T11:00:01.000000", "status": "success", "model": "llama-3.3-70b", "duration_seconds": 1.21,
+         "prompt_tokens": 42, "completion_tokens": 66, "total_tokens": 108, "cost": None},
+        {"model": "llama3", "provider": "Ollama", "prompt": "Capital of France?", "response": "Paris.", "latency": 1818,
+         "token_count": {"input_tokens": 7, "output_tokens": 3}, "timestamp": "2025-11-29T11:00:02.044755"},
+        {"timestamp": "2025-11-29T11:00:03Z", "provider": "openai", "agent": "triage", "model": "gpt-4o-mini", "tokens_in": 612,
+         "tokens_out": 93, "cost_usd": 0.0001476},
+        {"timestamp": "2025-11-29T11:00:04", "model": "claude-sonnet-4-5-20250929", "input_tokens": 65, "output_tokens": 63,
+         "cache_creation_tokens": 1037, "cache_read_tokens": 2048, "cache_hit": True},
+        {"type": "thread_summary", "timestamp": "2025-11-29T11:05:00Z", "iterations": 5, "total_input_tokens": 2838,
+         "total_output_tokens": 225, "total_cost_usd": 0.01},
+    ]
+    path = tmp_path / "llm_logs.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == ("openai", 5, 2, 0)
+    failed, ok, local, triage, claude = stored_requests(con, as_list=True)
+    assert (failed["status"], failed["input_tokens"], failed["duration_ms"]) == ("error", None, 287.0)
+    assert (ok["status"], ok["input_tokens"], ok["output_tokens"], ok["duration_ms"]) == ("ok", 42, 66, 1210.0)
+    assert (local["provider"], local["input_tokens"], local["output_tokens"], local["response_text"]) == ("ollama", 7, 3, "Paris.")
+    assert (triage["input_tokens"], triage["output_tokens"], triage["cost_usd"], triage["cost_source"]) == (612, 93, 0.0001476, "log")
+    # Anthropic's convention: the input counts the cache reads and writes beside it
+    assert (claude["input_tokens"], claude["cached_input_tokens"], claude["cache_write_tokens"], claude["output_tokens"]) == (
+        65 + 2048 + 1037, 2048, 1037, 63)
+
+
 def test_a_usage_table_without_ids_or_times_keeps_rows_alike_in_what_it_stores(con, tmp_path):
     """A CSV of token counts per task: two rows of the same model and counts differ in a column plan does not keep;
     both are calls (before, the second was dropped as a duplicate of the first). Read again: nothing new."""

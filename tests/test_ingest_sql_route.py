@@ -841,3 +841,31 @@ def test_success_false_makes_a_call_an_error_on_both_routes(tmp_path, monkeypatc
         lines.append({"request": request, "response": response, "success": i % 4 != 0, "latency_ms": 200 + i})
     rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "success_flags.jsonl", lines)
     assert sorted(Counter(r["status"] for r in rows.values()).items()) == [("error", 25), ("ok", 75)]
+
+
+def test_requests_alone_beside_failed_and_usage_only_lines_store_the_same_rows_on_both_routes(tmp_path, monkeypatch):
+    """A conversation and a model alone is a request logged without its answer (SQL takes it); the same with
+    ``"status": "failed"`` is a failed call, and with its usage under ``token_usage`` a call without text: Python's,
+    read the same way whichever route the file takes."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(240):
+        line = {"timestamp": f"2025-11-29T11:{i % 60:02d}:00Z", "model": "gpt-4o-mini",
+                "messages": [{"role": "user", "content": f"Classify ticket {i}."}]}
+        if i % 3 == 1:
+            line["status"] = "failed"
+        elif i % 3 == 2:
+            line["token_usage"] = {"prompt_tokens": 20 + i, "completion_tokens": 2}
+        lines.append(line)
+    path = tmp_path / "requests.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored = {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summary = ingest_paths(con, [str(path)], fast=fast)
+        assert (summary["rows_added"], summary["rows_rejected"]) == (240, 0)
+        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
+        con.close()
+    assert first_difference(stored[True], stored[False]) is None
+    assert Counter(r["status"] for r in stored[True]) == {"no_response": 80, "error": 80, "ok": 80}
+    assert sum(r["input_tokens"] or 0 for r in stored[True]) == sum(20 + i for i in range(2, 240, 3))

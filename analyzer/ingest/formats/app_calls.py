@@ -26,7 +26,8 @@ from typing import Any
 
 from ..records import Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .app_log import (FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS, FLAT_SYSTEM_KEYS, FLAT_USAGE_KEYS, cut_wrapper, docker_pieces, envelope, json_values,
+from .app_log import (FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS, FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS,
+                      USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
 from .generic import (content_text, file_kind, guess_provider, iter_rows, message_text, message_tool_calls, other_shape_record,
                       response_text, to_int, usage_fields)
@@ -115,7 +116,29 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
         prompted = isinstance(first_text(obj, FLAT_PROMPT_KEYS), str) or isinstance(maybe_json(obj.get("messages")), list)
         generic = any(key in obj for key in ("input", "inputs", "output", "outputs"))
         return bool(prompted and answer and not generic), answer
-    return found or answer is not None or any(key in obj for key in ("usage", *FLAT_USAGE_KEYS)), answer
+    return (found or answer is not None or failed_flat(obj)
+            or any(isinstance(maybe_json(obj.get(key)), dict) for key in USAGE_HOLDERS)
+            or any(key in obj for key in FLAT_USAGE_KEYS)), answer
+
+
+def failed_flat(obj: dict) -> bool:
+    """A flat line that says its call failed (``"status": "failure"``), with no usage to state."""
+    return isinstance(obj.get("status"), str) and obj["status"].strip().lower() in FAILED_STATUSES
+
+
+def flat_usage(obj: dict) -> dict:
+    """A flat line's token counts: its usage object (under ``usage`` or another holder), else the counts at its top,
+    homegrown names read as the API's (``tokens_in``, ``cache_read_tokens``), and counts named from two APIs at once."""
+    holder = next((maybe_json(obj[key]) for key in USAGE_HOLDERS if isinstance(maybe_json(obj.get(key)), dict)), None)
+    source = holder if holder is not None else obj
+    counts = {FLAT_USAGE_ALIASES.get(k, k): source[k] for k in (*FLAT_USAGE_KEYS, *FLAT_USAGE_ALIASES) if k in source}
+    usage = (usage_fields(holder) if holder is not None else {}) or usage_fields(counts)
+    for column, names in (("input_tokens", ("prompt_tokens", "input_tokens")), ("output_tokens", ("completion_tokens", "output_tokens"))):
+        if usage.get(column) is None:
+            value = next((counts[name] for name in names if counts.get(name) is not None), None)
+            if value is not None:
+                usage = {**usage, column: to_int(value, column)}
+    return usage
 
 
 def flat_call_record(obj: dict, answer: str | None) -> dict:
@@ -131,12 +154,12 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
     record = reader(request, None)
     if not asks(obj):
         record.update(messages_json=None, prompt_text=None, system_prompt=None)
-    usage = usage_fields(maybe_json(obj.get("usage"))) or usage_fields({k: obj[k] for k in FLAT_USAGE_KEYS if k in obj})
-    usage = _mixed_names(usage, maybe_json(obj.get("usage")) if isinstance(maybe_json(obj.get("usage")), dict) else obj)
     if not answer and ("content" in obj or message_tool_calls(obj)):
         answer = message_text(obj)  # the answer's message itself, flattened into the line (its content or tool calls)
-    record.update(usage, response_text=answer or None, status="ok")
-    record["provider"] = guess_provider(record.get("model")) or (record["provider"] if record.get("model") else None)
+    record.update(flat_usage(obj), response_text=answer or None, status="error" if failed_flat(obj) else "ok")
+    named = obj.get("provider")  # the app's own name for where the call went ("ollama", "local_qwen") wins a guess
+    record["provider"] = (named.strip().lower() if isinstance(named, str) and named.strip() else
+                          guess_provider(record.get("model")) or (record["provider"] if record.get("model") else None))
     if isinstance(obj.get("id"), str) and obj["id"]:  # `llm logs --json`: the response's ULID
         record["source_id"] = obj["id"]
     return record
@@ -157,17 +180,6 @@ def conversation_asked(obj: dict, response: Any) -> dict:
         if last.get("role") == "assistant" and content_text(last.get("content")) == answer:
             request["messages"] = messages[:-1]
     return request
-
-
-def _mixed_names(usage: dict, source: dict) -> dict:
-    """A homegrown log may name its counts from two APIs at once (``prompt_tokens`` beside ``output_tokens``): a
-    count the usage's own style left out is taken under the other style's name."""
-    for column, names in (("input_tokens", ("prompt_tokens", "input_tokens")), ("output_tokens", ("completion_tokens", "output_tokens"))):
-        if usage.get(column) is None:
-            value = next((source[name] for name in names if source.get(name) is not None), None)
-            if value is not None:
-                usage = {**usage, column: to_int(value, column)}
-    return usage
 
 
 def looks_anthropic(request: Any, response: Any) -> bool:
@@ -324,9 +336,9 @@ def is_table(src) -> bool:
 
 
 def sniff_score(src, score) -> int:
-    """``score`` of the first record; else, a little less sure, of the first call nested in a wrapper among the
-    first records (a log store's export may open with other log lines), or of a table export's first row (a
-    format that knows the table's columns wins)."""
+    """``score`` of the first record; else, a little less sure, of the first call among the first records, at their
+    top or nested in a wrapper (a log store's export, or an app's log, may open with other lines), or of a table
+    export's first row (a format that knows the table's columns wins)."""
     from ..records import first_json_object, head_records
 
     if is_table(src):
@@ -337,8 +349,10 @@ def sniff_score(src, score) -> int:
     if direct:
         return direct
     for obj in head_records(src):
-        if chain := wrappers_around(obj, holds_call):
-            return max(0, score(chain[-1]) - WRAPPED_DOUBT)
+        # An app's log may open with lines that are not calls (failures, progress) before its first call.
+        found = score(obj) or (score(chain[-1]) if (chain := wrappers_around(obj, holds_call)) else 0)
+        if found:
+            return max(0, found - WRAPPED_DOUBT)
     return 0
 
 

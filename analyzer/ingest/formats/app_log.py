@@ -43,7 +43,14 @@ ERROR_KEYS = ("error",)
 # Token counts a call logged flat may give at its top instead of a usage object, and keys it may keep the answer under
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
 FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
-                   "cache_creation_input_tokens")
+                   "cache_creation_input_tokens", "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens")
+# What homegrown logs call the API's counts (read as the API's own names).
+FLAT_USAGE_ALIASES = {"tokens_in": "input_tokens", "tokens_out": "output_tokens", "cache_read_tokens": "cache_read_input_tokens",
+                      "cache_creation_tokens": "cache_creation_input_tokens"}
+# Keys an app may hold the usage object under, besides ``usage``.
+USAGE_HOLDERS = ("usage", "token_usage", "token_count", "tokens")
+# A flat line's own ``status`` saying the call failed.
+FAILED_STATUSES = ("failure", "failed", "error", "timeout")
 FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text", "ai_output", "model_output")
 # Keys a call logged flat may keep its prompt and system prompt under, besides ``prompt`` and ``system``.
 FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt", "user_input", "question")
@@ -134,11 +141,10 @@ CALL_KEYS = (*REQUEST_KEYS, *RESPONSE_KEYS, "messages", "choices", "object", "mo
 
 
 def other_log_line(obj: dict) -> bool:
-    """A log store's or logger's entry that is no model call at all ("START RequestId ...", "worker started"): it
-    has a message or payload key, and neither it nor what its wrappers nest has a call's keys (a broken call is a
+    """A log store's, logger's or app's entry that is no model call at all ("START RequestId ...", "worker started",
+    an app's progress or summary lines): neither it nor what its wrappers nest has a call's keys (a broken call is a
     reject), nor a JSON object cut short (``cut_wrapper``). Skipped and counted."""
-    return (any(key in obj for key in CALL_WRAPPER_KEYS) and not _has_call_keys(obj, MAX_CALL_WRAPPERS)
-            and cut_wrapper(obj) is None)
+    return not _has_call_keys(obj, MAX_CALL_WRAPPERS) and cut_wrapper(obj) is None
 
 
 DOCKER_KEYS = frozenset({"log", "stream", "time", "attrs"})

@@ -26,6 +26,7 @@ from .app_log import (
     COST_KEYS,
     DURATION_MS_KEYS,
     DURATION_S_KEYS,
+    FAILED_STATUSES,
     FLAT_ANSWER_KEYS,
     FLAT_USAGE_KEYS,
     REQUEST_KEYS,
@@ -33,6 +34,7 @@ from .app_log import (
     RESPONSES_PARAMS,
     SUCCESS_KEY,
     TIME_KEYS,
+    USAGE_HOLDERS,
     USER_KEYS,
 )
 
@@ -878,7 +880,10 @@ def _not_anthropic_request(q: str) -> str:
 NO_CHOICES_KEY = "not contains(text, '\"choices\"')"
 # A line stating an answer or its usage beside its request is a call logged flat (``app_calls.flat_answer``), which
 # the Python parser reads, not a request logged alone.
-NO_FLAT_CALL_KEYS = f"not regexp_matches(text, '\"({'|'.join(('usage', *FLAT_USAGE_KEYS, *FLAT_ANSWER_KEYS))})\"\\s*:')"
+NO_FLAT_CALL_KEYS = f"not regexp_matches(text, '\"({'|'.join((*USAGE_HOLDERS, *FLAT_USAGE_KEYS, *FLAT_ANSWER_KEYS))})\"\\s*:')"
+# A line whose own status says the call failed is a failed call logged flat (``app_calls.failed_flat``), Python's.
+NOT_FAILED_FLAT = (f"({field('j', 'status')} is null or lower(trim({field('j', 'status')}))"
+                   f" not in ({', '.join(repr(s) for s in FAILED_STATUSES)}))")
 
 
 def app_log_families(keys: Keys) -> list[Family]:
@@ -954,7 +959,7 @@ def requested_alone(keys: Keys) -> Family:
     j = "j"
     family = Family("chat request alone", f"starts_with({field(j, 'messages')}, '[') and {field(j, 'model')} <> ''"
                     f" and {field(j, 'object')} is null and {field(j, 'type')} is null and {NO_PAIR_KEYS}"
-                    f" and {NO_CHOICES_KEY} and {NO_FLAT_CALL_KEYS}")
+                    f" and {NO_CHOICES_KEY} and {NO_FLAT_CALL_KEYS} and {NOT_FAILED_FLAT}")
     keys.family = family
     chat_request(family, j, keys)
     failed_call(family, j, keys, "openai", python_json_ok(field(j, "messages")))
