@@ -136,8 +136,18 @@ def test_records_separated_by_a_literal_backslash_n_all_land(con, tmp_path):
 
 def test_text_between_json_documents_is_one_reject_and_the_documents_after_it_land(tmp_path):
     path = tmp_path / "records.json"
-    path.write_text(json.dumps({"a": 1}, indent=2) + "\n--- next ---\n" + json.dumps({"a": 2}, indent=2) + "\n")
+    path.write_text(json.dumps({"a": 1}, indent=2) + "\nINFO [main] worker {started} [1,2\n" + json.dumps({"a": 2}, indent=2) + "\n"
+                    + json.dumps({"a": 3, "b": {"c": 1}}, indent=2) + "\n")
     out = list(iter_rows(expand_paths([str(path)])[0]))
-    assert [(line, r["a"]) for line, r in out if isinstance(r, dict)] == [(1, 1), (5, 2)]
+    assert [(line, r["a"]) for line, r in out if isinstance(r, dict)] == [(1, 1), (5, 2), (8, 3)]
     rejects = [r for _, r in out if not isinstance(r, dict)]
     assert [(r.line, r.reason) for r in rejects] == [(4, "unexpected text outside any JSON value")]
+
+
+def test_a_broken_document_is_one_reject_and_the_documents_after_it_land(tmp_path):
+    path = tmp_path / "records.json"
+    broken = json.dumps({"a": 2, "b": {"c": [1, 2]}}, indent=2).replace('"c"', 'c')  # an unquoted key, nested and indented
+    path.write_text(json.dumps({"a": 1}, indent=2) + "\n" + broken + "\n" + json.dumps({"a": 3}, indent=2) + "\n")
+    out = list(iter_rows(expand_paths([str(path)])[0]))
+    assert [r["a"] for _, r in out if isinstance(r, dict)] == [1, 3]
+    assert [r.line for _, r in out if not isinstance(r, dict)] == [4]

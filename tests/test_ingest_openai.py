@@ -7,9 +7,9 @@ import pytest
 import yaml
 
 from analyzer.db import connect, dicts, scalar
-from analyzer.ingest import ingest_paths
+from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.formats import load_all
-from analyzer.ingest.sources import SourceFile
+from analyzer.ingest.sources import SourceFile, expand_paths
 from conftest import EVAL_SOURCES, eval_source
 from helpers import stored_requests, route_neutral
 
@@ -624,6 +624,45 @@ def test_homegrown_logs_that_open_with_failures_and_name_usage_their_own_way(con
     # Anthropic's convention: the input counts the cache reads and writes beside it
     assert (claude["input_tokens"], claude["cached_input_tokens"], claude["cache_write_tokens"], claude["output_tokens"]) == (
         65 + 2048 + 1037, 2048, 1037, 63)
+
+
+def test_flat_lines_keep_their_provider_prompt_and_answer_whatever_else_they_hold(con, tmp_path):
+    """An OpenAI answer beside a conversation with a ``system`` string is not an Anthropic call; prompts logged alone
+    (``prompt``/``input`` with a null response) keep their text, so two of them are two requests; a logger's own
+    ``message`` is not the answer of a call whose tool calls are flattened into the line; a line with a call's counts
+    but no model is a reject (it needs --map), not a skipped log line."""
+    completion = {"id": "chatcmpl-sys1", "object": "chat.completion", "created": 1735000000, "model": "gpt-4o-2024-08-06",
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "prompt_tokens_details": {"cached_tokens": 4}}}
+    lines = [
+        {"model": "gpt-4o", "system": "Be nice.", "messages": [{"role": "user", "content": "hi"}], "response": completion},
+        {"model": "gpt-4o", "prompt": "first question", "response": None},
+        {"model": "gpt-4o", "prompt": "second question", "response": None},
+        {"message": "llm call done", "level": "info", "model": "gpt-4o", "messages": [{"role": "user", "content": "weather?"}],
+         "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
+         "usage": {"prompt_tokens": 5, "completion_tokens": 3}},
+        {"model_name": "gpt-4o", "prompt_tokens": 5, "completion_tokens": 3, "cost_usd": 0.01},
+    ]
+    path = tmp_path / "app.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["rows_added"], file["rows_duplicate"], file["rows_skipped"], file["rows_rejected"]) == (4, 0, 0, 1)
+    answered, first, second, tool = stored_requests(con, as_list=True)
+    assert (answered["provider"], answered["system_prompt"], answered["prompt_text"], answered["response_text"]) == (
+        "openai", "Be nice.", "hi", "hello")
+    assert (answered["input_tokens"], answered["cached_input_tokens"], answered["output_tokens"]) == (10, 4, 2)
+    assert [(r["prompt_text"], r["status"]) for r in (first, second)] == [("first question", "no_response"), ("second question", "no_response")]
+    assert json.loads(tool["response_text"])[0]["function"]["name"] == "get_weather"
+
+
+def test_datasets_of_prompts_and_answers_are_not_call_logs(con, tmp_path):
+    """A fine-tuning file (prompt/completion) or an eval set (question/answer) beside the logs holds no calls: without a
+    model, only a line with a log's marks (a time, a duration, usage or a cost) is a call."""
+    tune = tmp_path / "finetune.jsonl"
+    tune.write_text(json.dumps({"prompt": "Classify: awful ->", "completion": " negative"}) + "\n")
+    evals = tmp_path / "gsm8k.jsonl"
+    evals.write_text(json.dumps({"question": "Ann has 3 apples...", "answer": "#### 72"}) + "\n")
+    assert [detect_format(src) for src in expand_paths([str(tune), str(evals)])] == [None, None]
 
 
 def test_a_usage_table_without_ids_or_times_keeps_rows_alike_in_what_it_stores(con, tmp_path):

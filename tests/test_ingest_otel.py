@@ -527,3 +527,10 @@ def test_ai_sdk_generate_object_answer_is_the_object(con, tmp_path):
     row = dicts(con, "select prompt_text, response_text, input_tokens, output_tokens from requests")[0]
     assert (row["prompt_text"], row["response_text"], row["input_tokens"], row["output_tokens"]) == (
         "A quick breakfast recipe.", recipe, 63, 41)
+    # A dump that kept the attribute as an object: the answer is still its JSON
+    spans = json.loads(path.read_text())
+    spans[0].update(id="bf098ec12458e606", attributes={**attrs, "ai.response.object": json.loads(recipe)})
+    path.write_text(json.dumps(spans))
+    ingest_paths(con, [str(path)])
+    kept = dicts(con, "select response_text from requests where source_id = 'bf098ec12458e606'")[0]["response_text"]
+    assert json.loads(kept) == json.loads(recipe)

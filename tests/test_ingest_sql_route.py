@@ -789,6 +789,8 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
                           "tags": ["survey"], "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
             continue
         completion = _gateway_completion(i, answer)
+        if i == 17:  # a flag where the provider's charge belongs is no charge
+            completion["usage"].update(is_byok=True, cost_details={"upstream_inference_cost": True})
         lines.append({"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
                       "completion": completion, "usage": completion["usage"], "tags": ["survey"],
                       "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
@@ -810,6 +812,7 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
     assert json.loads(answered["messages_json"]) == [{"role": "user", "content": "How do I parse dates in library 1?"}]
     assert (answered["input_tokens"], answered["output_tokens"], answered["cost_usd"], answered["cost_source"]) == (101, 21, 0.0002, "log")
     assert (byok["cost_usd"], byok["cost_source"]) == (0.0005 + 0.002, "log")
+    assert rows[18]["cost_usd"] == 0.0018
     assert (failed["status"], failed["prompt_text"], failed["input_tokens"]) == ("no_response", "How do I parse dates in library 0?", None)
 
 
@@ -853,7 +856,7 @@ def test_requests_alone_beside_failed_and_usage_only_lines_store_the_same_rows_o
         line = {"timestamp": f"2025-11-29T11:{i % 60:02d}:00Z", "model": "gpt-4o-mini",
                 "messages": [{"role": "user", "content": f"Classify ticket {i}."}]}
         if i % 3 == 1:
-            line["status"] = "failed"
+            line["status"] = ("failed", "error\n", "\tFailure ")[i % 3 + i % 2]  # trimmed and cased alike on both routes
         elif i % 3 == 2:
             line["token_usage"] = {"prompt_tokens": 20 + i, "completion_tokens": 2}
         lines.append(line)

@@ -22,14 +22,15 @@ A pair whose response is an Anthropic Message (or whose request is an Anthropic 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..records import Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
-from .app_log import (FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS, FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS,
-                      USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
+from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
+                      FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
-from .generic import (content_text, file_kind, guess_provider, iter_rows, message_text, message_tool_calls, other_shape_record,
+from .generic import (content_text, file_kind, guess_provider, iter_rows, message_tool_calls, other_shape_record,
                       response_text, to_int, usage_fields)
 
 
@@ -113,9 +114,12 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
     if not obj.get("model"):
         # Without its model, only a prompt beside an answer says "model call" (an app that logs one model's calls);
         # input and output alone say it of any traced function (Braintrust, LangSmith and Langfuse rows have them).
+        # A dataset's prompt/completion or question/answer pairs (fine-tuning, evals) have no log's marks: a time, a
+        # duration, usage or a cost.
         prompted = isinstance(first_text(obj, FLAT_PROMPT_KEYS), str) or isinstance(maybe_json(obj.get("messages")), list)
         generic = any(key in obj for key in ("input", "inputs", "output", "outputs"))
-        return bool(prompted and answer and not generic), answer
+        logged = any(key in obj for key in LOG_MARKS)
+        return bool(prompted and answer and logged and not generic), answer
     return (found or answer is not None or failed_flat(obj)
             or any(isinstance(maybe_json(obj.get(key)), dict) for key in USAGE_HOLDERS)
             or any(key in obj for key in FLAT_USAGE_KEYS)), answer
@@ -123,7 +127,7 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
 
 def failed_flat(obj: dict) -> bool:
     """A flat line that says its call failed (``"status": "failure"``), with no usage to state."""
-    return isinstance(obj.get("status"), str) and obj["status"].strip().lower() in FAILED_STATUSES
+    return isinstance(obj.get("status"), str) and obj["status"].strip(STATUS_SPACE).lower() in FAILED_STATUSES
 
 
 def flat_usage(obj: dict) -> dict:
@@ -141,21 +145,29 @@ def flat_usage(obj: dict) -> dict:
     return usage
 
 
-def flat_call_record(obj: dict, answer: str | None) -> dict:
-    """A call logged flat (``flat_answer``): the line read as the request it sent (a ``prompt`` string as the user's
-    turn, after a ``system`` string), the answer, and the usage object or the token counts at the top."""
+def flat_request(obj: dict) -> dict:
+    """A flat line read as the request it sent: its conversation, or a prompt string as the user's turn after a
+    system string."""
     request = dict(obj)
     prompt = first_text(obj, FLAT_PROMPT_KEYS)
     if not isinstance(maybe_json(obj.get("messages")), list) and prompt is not None:
         system = first_text(obj, FLAT_SYSTEM_KEYS)
         request["messages"] = [*([{"role": "system", "content": system}] if system is not None else []),
                                {"role": "user", "content": prompt}]
+    return request
+
+
+def flat_call_record(obj: dict, answer: str | None) -> dict:
+    """A call logged flat (``flat_answer``): the line read as the request it sent (``flat_request``), the answer, and
+    the usage object or the token counts at the top."""
+    request = flat_request(obj)
     reader = anthropic.pair_record if looks_anthropic(request, None) else openai.pair_record
     record = reader(request, None)
     if not asks(obj):
         record.update(messages_json=None, prompt_text=None, system_prompt=None)
-    if not answer and ("content" in obj or message_tool_calls(obj)):
-        answer = message_text(obj)  # the answer's message itself, flattened into the line (its content or tool calls)
+    if not answer:  # the answer's message itself, flattened into the line: its content, else its tool calls
+        calls = message_tool_calls(obj)
+        answer = content_text(obj.get("content")) or (json.dumps(calls, ensure_ascii=False, default=str) if calls else None)
     record.update(flat_usage(obj), response_text=answer or None, status="error" if failed_flat(obj) else "ok")
     named = obj.get("provider")  # the app's own name for where the call went ("ollama", "local_qwen") wins a guess
     record["provider"] = (named.strip().lower() if isinstance(named, str) and named.strip() else
@@ -166,19 +178,29 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
 
 
 GATEWAYS = ("openrouter",)
+LOG_MARKS = (*TIME_KEYS, *DURATION_MS_KEYS, *DURATION_S_KEYS, *COST_KEYS, *USAGE_HOLDERS, *FLAT_USAGE_KEYS)
 
 
 def conversation_asked(obj: dict, response: Any) -> dict:
     """The request of a line whose conversation sits at its top beside a response object under a response key
     (``{"model", "messages", "completion": {ChatCompletion}}``); a last message that is the answer itself (apps
     that append the reply to the history they log) is left out."""
-    request = dict(obj)
-    messages = maybe_json(obj.get("messages"))
-    answer = response_text(response_object(unwrap_body(response)[0]))
+    request = flat_request(obj)
+    answered = response_object(unwrap_body(response)[0])
+    messages = maybe_json(request.get("messages"))
+    answer = response_text(answered)
     if isinstance(messages, list) and messages and isinstance(messages[-1], dict) and answer:
         last = messages[-1]
         if last.get("role") == "assistant" and content_text(last.get("content")) == answer:
-            request["messages"] = messages[:-1]
+            messages = request["messages"] = messages[:-1]
+    if not looks_anthropic(None, answered) and isinstance(messages, list):
+        # An OpenAI answer: the line's system string is the conversation's first turn, not an Anthropic request's
+        # ``system`` (which would send the pair to the Anthropic reader).
+        system = first_text(obj, FLAT_SYSTEM_KEYS)
+        request = {k: v for k, v in request.items() if k not in ("system", "anthropic_version")}
+        request["messages"] = [*([{"role": "system", "content": system}] if system is not None and
+                                 not any(isinstance(m, dict) and m.get("role") == "system" for m in messages) else []),
+                               *messages]
     return request
 
 
@@ -211,7 +233,7 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         if not record.get("source_id"):
             record["_logged"] = content_hash(obj)  # what tells apart two such calls of alike content
     elif found and request is None and maybe_json(response) is None and asks(obj) and obj.get("model"):
-        record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
+        record = {"provider": openai.PROVIDER, **openai.request_fields(flat_request(obj)), "status": "no_response"}
     elif found:
         if request is None and asks(obj):
             request = conversation_asked(obj, response)

@@ -51,6 +51,7 @@ FLAT_USAGE_ALIASES = {"tokens_in": "input_tokens", "tokens_out": "output_tokens"
 USAGE_HOLDERS = ("usage", "token_usage", "token_count", "tokens")
 # A flat line's own ``status`` saying the call failed.
 FAILED_STATUSES = ("failure", "failed", "error", "timeout")
+STATUS_SPACE = " \t\r\n"  # what both routes trim around such a status
 FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text", "ai_output", "model_output")
 # Keys a call logged flat may keep its prompt and system prompt under, besides ``prompt`` and ``system``.
 FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt", "user_input", "question")
@@ -137,7 +138,8 @@ def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS) -> li
 
 
 # Keys of a logged call, or of a broken one (a reject, not another log line).
-CALL_KEYS = (*REQUEST_KEYS, *RESPONSE_KEYS, "messages", "choices", "object", "model", "usage", "prompt", "body")
+CALL_KEYS = (*REQUEST_KEYS, *RESPONSE_KEYS, "messages", "choices", "object", "model", "usage", "prompt", "body",
+             *FLAT_PROMPT_KEYS, *FLAT_ANSWER_KEYS, *FLAT_USAGE_KEYS, *USAGE_HOLDERS)
 
 
 def other_log_line(obj: dict) -> bool:
@@ -215,7 +217,7 @@ def envelope(record: dict, obj: dict) -> dict:
             record["created_at"] = to_utc(when)
     cost = first_value(obj, COST_KEYS)
     if cost is not None and not isinstance(cost, (dict, list)):
-        record["cost_usd"] = float(cost)
+        record["cost_usd"] = float(cost.strip().lstrip("$").replace(",", "") if isinstance(cost, str) else cost)
     duration = first_value(obj, DURATION_MS_KEYS)
     if duration is not None:
         record["duration_ms"] = float(duration)

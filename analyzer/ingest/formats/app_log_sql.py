@@ -882,7 +882,7 @@ NO_CHOICES_KEY = "not contains(text, '\"choices\"')"
 # the Python parser reads, not a request logged alone.
 NO_FLAT_CALL_KEYS = f"not regexp_matches(text, '\"({'|'.join((*USAGE_HOLDERS, *FLAT_USAGE_KEYS, *FLAT_ANSWER_KEYS))})\"\\s*:')"
 # A line whose own status says the call failed is a failed call logged flat (``app_calls.failed_flat``), Python's.
-NOT_FAILED_FLAT = (f"({field('j', 'status')} is null or lower(trim({field('j', 'status')}))"
+NOT_FAILED_FLAT = (f"({field('j', 'status')} is null or lower(trim({field('j', 'status')}, ' ' || chr(9) || chr(13) || chr(10)))"
                    f" not in ({', '.join(repr(s) for s in FAILED_STATUSES)}))")
 
 

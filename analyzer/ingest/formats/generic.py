@@ -303,18 +303,20 @@ class _JsonStream:
                 raise
 
     def skip_to_value(self) -> bool:
-        """Past text that is no JSON value, to the next object or array; False when none follows."""
+        """Past text that is no JSON value (or a document that breaks off), to the next object or array that opens a
+        line, as documents written one after another do (a bracket inside the text, or a nested object indented
+        under it, is not one); False when none follows."""
         while True:
-            match = self._value_start.search(self.buf, self.pos + 1)
+            match = self._value_start.search(self.buf, self.pos)
             if match:
-                self.pos = match.start()
+                self.pos = match.end() - 1
                 return True
-            self.pos = len(self.buf) - 1
+            self.pos = max(self.pos, len(self.buf) - 1)
             if not self.fill():
                 self.pos = len(self.buf)
                 return False
 
-    _value_start = re.compile(r"[\{\[]")
+    _value_start = re.compile(r"\n[\{\[]")
 
     def resync(self, start_abs: int) -> bool:
         """After a broken array element, move to the next element written at the same indentation."""
@@ -407,9 +409,7 @@ def _stream_object(stream: _JsonStream, unwrap: bool = True) -> Iterator[tuple[i
                 collected[key] = stream.value()
     except json.JSONDecodeError as exc:
         yield line, Reject(line, f"not valid JSON ({exc.msg})", stream.text_at(start))
-        stream.pos = len(stream.buf)
-        while stream.fill():
-            stream.pos = len(stream.buf)
+        stream.skip_to_value()  # the documents after a broken one still land
         return
     if not streamed:
         for record in _unwrap(collected) if unwrap else [collected]:
@@ -672,11 +672,11 @@ def part_text(part: Any, include_reasoning: bool = False) -> str:
         return "[document]"
     if kind in ("input_audio", "audio") or "audio" in part:
         return "[audio]"
-    if (kind in _TOOL_CALL_PARTS or "toolUse" in part or "functionCall" in part or "function_call" in part
-            or ("toolName" in part and kind != "tool-result")):
-        # Anthropic tool_use, Converse toolUse, Gemini functionCall (function_call as Python SDKs dump it), the
-        # GenAI conventions' tool_call part, the AI SDK's tool-call part and its result's toolCalls
-        call = part.get("toolUse") or part.get("functionCall") or part.get("function_call") or part
+    wrapped_call = part.get("toolUse") or part.get("functionCall") or part.get("function_call")
+    if kind in _TOOL_CALL_PARTS or wrapped_call is not None or ("toolName" in part and kind != "tool-result"):
+        # Anthropic tool_use, Converse toolUse, Gemini functionCall (function_call as Python SDKs dump it, with the
+        # part's other fields null), the GenAI conventions' tool_call part, the AI SDK's tool-call part and toolCalls
+        call = wrapped_call or part
         call = call if isinstance(call, dict) else part
         args = call.get("input", call.get("args", call.get("arguments")))
         name = call.get("name", call.get("toolName", ""))

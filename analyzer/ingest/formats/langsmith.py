@@ -466,8 +466,9 @@ class LangSmith:
         wrappers = model_call_parents(src, runs_in, noting_updates)
 
         def to_record(row: dict) -> dict | Skipped:
-            if "run_type" not in row and row.get("id") in posted and is_update(row):
-                return Skipped(None, "the update of a run sent in another batch body (joined to it)")
+            if "run_type" not in row and is_update(row):
+                return Skipped(None, "the update of a run sent in another batch body" + (
+                    " (joined to it)" if row.get("id") in posted else ", which this file does not hold"))
             if "run_type" in row and row.get("id") in updates:
                 row = {**row, **updates[row["id"]]}
             record = run_record(row)

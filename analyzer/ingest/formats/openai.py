@@ -193,7 +193,7 @@ def gateway_cost(usage: dict) -> float | None:
     if cost is None:
         return None
     upstream = _dict(usage.get("cost_details")).get("upstream_inference_cost")
-    if usage.get("is_byok") is True and isinstance(upstream, (int, float)):
+    if usage.get("is_byok") is True and isinstance(upstream, (int, float)) and not isinstance(upstream, bool):
         cost += upstream
     return float(cost)
 

@@ -368,7 +368,8 @@ def output_text(span: Span) -> str | None:
             return response_text({"candidates": [adk]})
     value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS))
     if value is None and attrs.get("ai.response.object") not in (None, ""):
-        return str(attrs["ai.response.object"])  # generateObject's answer is the object itself, as JSON
+        answer = attrs["ai.response.object"]  # generateObject's answer is the object itself, as JSON
+        return answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False, default=str)
     if value is None:
         return logfire_answer(_logfire_json(attrs, "response_data")) if "response_data" in attrs else None
     return response_text(maybe_json(value)) if isinstance(maybe_json(value), (dict, list)) else str(value)
