@@ -407,6 +407,19 @@ def rows_when_sql_takes_every_line(tmp_path, monkeypatch, name: str, lines: list
     return {r["source_id"]: r for r in stored[True][1]}
 
 
+def stored_by_route(tmp_path, name: str, lines: list[dict]) -> tuple[dict, dict]:
+    """These lines ingested on each route, whichever part of the file either takes: (summary, rows) by ``fast``."""
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summaries, stored = {}, {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summaries[fast] = ingest_paths(con, [str(path)], fast=fast)
+        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
+        con.close()
+    return summaries, stored
+
+
 def first_difference(a: list[dict], b: list[dict]):
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -794,15 +807,9 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
         lines.append({"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
                       "completion": completion, "usage": completion["usage"], "tags": ["survey"],
                       "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
-    path = tmp_path / "llm_log.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    stored = {}
-    for fast in (True, False):
-        con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
+    summaries, stored = stored_by_route(tmp_path, "llm_log.jsonl", lines)
+    for summary in summaries.values():
         assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_rejected"]) == ("openai", 300, 0)
-        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
-        con.close()
     assert first_difference(stored[True], stored[False]) is None
     rows = {r["source_line"]: r for r in stored[True]}
     assert len(rows) == 300
@@ -860,15 +867,8 @@ def test_requests_alone_beside_failed_and_usage_only_lines_store_the_same_rows_o
         elif i % 3 == 2:
             line["token_usage"] = {"prompt_tokens": 20 + i, "completion_tokens": 2}
         lines.append(line)
-    path = tmp_path / "requests.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    stored = {}
-    for fast in (True, False):
-        con = connect(str(tmp_path / f"{fast}.duckdb"))
-        summary = ingest_paths(con, [str(path)], fast=fast)
-        assert (summary["rows_added"], summary["rows_rejected"]) == (240, 0)
-        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
-        con.close()
+    summaries, stored = stored_by_route(tmp_path, "requests.jsonl", lines)
+    assert [(s["rows_added"], s["rows_rejected"]) for s in summaries.values()] == [(240, 0), (240, 0)]
     assert first_difference(stored[True], stored[False]) is None
     assert Counter(r["status"] for r in stored[True]) == {"no_response": 80, "error": 80, "ok": 80}
     assert sum(r["input_tokens"] or 0 for r in stored[True]) == sum(20 + i for i in range(2, 240, 3))
