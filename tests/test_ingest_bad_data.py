@@ -42,6 +42,26 @@ def test_impossible_times_are_rejected_with_their_reason(tmp_path, fixtures):
     assert max(r["created_at"] for r in requests).year == 2025
 
 
+def test_impossible_logged_costs_are_rejected_never_a_crash(tmp_path):
+    """A logged cost below zero or of a million dollars and more is no call's cost: a reject with the reason, on both
+    routes (a cost of 1e300 used to be stored and then fail the file's summary with a DECIMAL overflow)."""
+    def line(i, **envelope):
+        completion = {"id": f"chatcmpl-c{i}", "object": "chat.completion", "created": 1764000000 + i, "model": "gpt-4o-mini-2024-07-18",
+                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                      "usage": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}}
+        return {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"q{i}"}]}, "response": completion, **envelope}
+    lines = [line(0, cost_usd=0.0001), line(1, cost_usd=1e300), line(2, cost_usd=-0.5), line(3, cost_usd=0.0002)]
+    lines.append(line(4))
+    lines[4]["response"]["usage"]["cost"] = 2e6  # a gateway's usage cost past the bound
+    path = tmp_path / "costs.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    summary, requests, rejects = on_both_routes(tmp_path, path)
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 3)
+    assert [r["source_line"] for r in rejects] == [2, 3, 5]
+    assert all("is not what one call can cost" in r["reason"] for r in rejects)
+    assert sorted(r["cost_usd"] for r in requests) == [0.0001, 0.0002]
+
+
 def test_an_id_repeated_with_other_content_is_a_conflict_and_the_first_is_kept(tmp_path, fixtures):
     path = fixtures / "bad_data" / "repeated_ids.jsonl"
     summary, requests, _ = on_both_routes(tmp_path, path)

@@ -55,6 +55,7 @@ JSON_COLUMNS = ("messages_json", "tags_json", "params_json")
 INT_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
                "cache_write_1h_tokens")
 FLOAT_COLUMNS = ("cost_usd", "duration_ms")
+MAX_CALL_COST_USD = 1e6  # a logged cost at or past this (or below zero) is an impossible value, rejected
 TEXT_COLUMNS = (
     "source_id", "provider", "model", "system_prompt", "prompt_text", "response_text", "status", "user_id",
     "cost_source", "operation", "trace_id", "parent_span_id",
@@ -136,6 +137,8 @@ def as_float(value, name: str):
         raise ValueError(f"{name}: expected a number, got {type(value).__name__}") from None
     if not math.isfinite(number):
         return None
+    if name == "cost_usd" and not 0 <= number < MAX_CALL_COST_USD:
+        raise ValueError(f"cost_usd: {number:g} is not what one call can cost")
     return number
 
 

@@ -20,6 +20,7 @@ import re
 
 from ..records import sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
+from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
     ANTHROPIC_PARAMS,
     CHAT_PARAMS,
@@ -170,6 +171,12 @@ def numeric_text(j: str) -> str:
     """A JSON number, or a JSON string holding a plain decimal number, as text (NULL for anything else)."""
     return (f"case when {number_ok(j)} then {j}"
             f" when {is_string(j)} and regexp_full_match({j}, '\"-?[0-9]+(\\.[0-9]+)?\"') then trim({j}, '\"') end")
+
+
+def cost_ok(text: str) -> str:
+    """A logged cost ``coerce`` stores: a number from 0 up to ``MAX_CALL_COST_USD`` (Python rejects any other)."""
+    number = f"try_cast({text} as double)"
+    return f"coalesce({number} >= 0 and {number} < {MAX_CALL_COST_USD}, false)"
 
 
 def truthy(j: str) -> str:
@@ -482,11 +489,12 @@ def gateway_cost(u: str) -> tuple[str, str]:
     ``total_cost``, plus ``cost_details.upstream_inference_cost`` when ``is_byok`` is true. Lines whose values are
     not plain JSON numbers and booleans are Python's."""
     cost, total, byok, upstream = field(u, "cost"), field(u, "total_cost"), field(u, "is_byok"), field(u, "cost_details", "upstream_inference_cost")
-    check = " and ".join(f"({j} is null or {number_ok(j)})" for j in (cost, total, upstream))
+    check = " and ".join(f"({j} is null or ({number_ok(j)} and {cost_ok(j)}))" for j in (cost, total, upstream))
     check += f" and ({byok} is null or {byok} in ('true', 'false'))"
     base = f"coalesce(try_cast({cost} as double), try_cast({total} as double))"
     extra = f"case when {byok} = 'true' and {upstream} is not null then try_cast({upstream} as double) else 0 end"
-    return f"case when {base} is not null then {base} + {extra} end", f"({check})"
+    cost_usd = f"case when {base} is not null then {base} + {extra} end"
+    return cost_usd, f"({check} and ({cost_usd} is null or {cost_ok(cost_usd)}))"
 
 
 RESPONSE_STATUS = {"completed": "ok", "failed": "error", "incomplete": "incomplete", "cancelled": "canceled",
@@ -824,7 +832,7 @@ def envelope(family: Family) -> None:
     family.add(
         checks=[
             f"({columns['created_at']} is not null or e_when is null or e_time is not null)",
-            f"(e_cost is null or {nested} or e_cost_n is not null)", "(e_ms is null or e_ms_n is not null)",
+            f"(e_cost is null or {nested} or {cost_ok('e_cost_n')})", "(e_ms is null or e_ms_n is not null)",
             "(e_ms is not null or e_s is null or e_s_n is not null)",
             f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
             " or starts_with(e_user, '{'))",
