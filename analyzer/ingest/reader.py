@@ -69,7 +69,8 @@ class FileReader:
         self.on_reread: Callable[[], object] | None = None  # called when a file is read a second time from the start
         self._rows_at_commit = 0
         self._bytes_since_commit = 0
-        self._variants: dict = {}  # content id -> its first logged form; (id, "more") -> every form, in file order
+        self._first_logged: dict[int, str] = {}  # content id -> the form it was first logged in, in this file
+        self._variants: dict[int, list[str]] = {}  # content id -> every form, in file order, once a second appears
         self._variants_of: str | None = None
 
     def _seq(self, line, seq_base: int) -> int:
@@ -116,12 +117,12 @@ class FileReader:
         the same but were logged differently (another latency, outcome or column the row does not keep) are two
         calls: the second and later variants get keys of their own, numbered in file order (so that a file read
         again, or grown, gives its lines the same keys). A line logged twice alike stays one call."""
-        if display != self._variants_of:  # one file's lines at a time: the map holds one entry per call of it
-            self._variants, self._variants_of = {}, display
-        first = self._variants.setdefault(row["id"], logged)
+        if display != self._variants_of:  # one file's lines at a time: the maps hold one entry per call of it
+            self._first_logged, self._variants, self._variants_of = {}, {}, display
+        first = self._first_logged.setdefault(row["id"], logged)
         if first == logged:
             return
-        variants = self._variants.setdefault((row["id"], "more"), [first])
+        variants = self._variants.setdefault(row["id"], [first])
         if logged not in variants:
             variants.append(logged)
         row["id"] = stable_id(f"{row['id']}|variant {variants.index(logged) + 1}")

@@ -116,10 +116,9 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
         # input and output alone say it of any traced function (Braintrust, LangSmith and Langfuse rows have them).
         # A dataset's prompt/completion or question/answer pairs (fine-tuning, evals) have no log's marks: a time, a
         # duration, usage or a cost.
-        prompted = isinstance(first_text(obj, FLAT_PROMPT_KEYS), str) or isinstance(maybe_json(obj.get("messages")), list)
         generic = any(key in obj for key in ("input", "inputs", "output", "outputs"))
         logged = any(key in obj for key in LOG_MARKS)
-        return bool(prompted and answer and logged and not generic), answer
+        return bool(asks(obj) and answer and logged and not generic), answer
     return (found or answer is not None or failed_flat(obj)
             or any(isinstance(maybe_json(obj.get(key)), dict) for key in USAGE_HOLDERS)
             or any(key in obj for key in FLAT_USAGE_KEYS)), answer
@@ -252,8 +251,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
             return Reject(number, "neither the request nor the response is a JSON object", excerpt(obj))
         if record.get("model") is None and isinstance(obj.get("model"), str):
             record["model"] = obj["model"]
-        if guess_provider(obj.get("model")) in GATEWAYS:  # LiteLLM's "openrouter/<vendor>/<model>": billed by the gateway
-            record["provider"] = guess_provider(obj["model"])
+        if (gateway := guess_provider(obj.get("model"))) in GATEWAYS:  # LiteLLM's "openrouter/<vendor>/<model>"
+            record["provider"] = gateway  # billed by the gateway
     elif isinstance(obj.get("messages"), list) and obj.get("model"):
         record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
     elif openai.is_embeddings_request(obj):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..coerce import as_float
 from ..records import is_json_lines, loads, maybe_json, parse_json_line, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 
@@ -217,7 +218,7 @@ def envelope(record: dict, obj: dict) -> dict:
             record["created_at"] = to_utc(when)
     cost = first_value(obj, COST_KEYS)
     if cost is not None and not isinstance(cost, (dict, list)):
-        record["cost_usd"] = float(cost.strip().lstrip("$").replace(",", "") if isinstance(cost, str) else cost)
+        record["cost_usd"] = as_float(cost, "cost_usd")  # the one reading of a logged cost ("$0.01" too)
     duration = first_value(obj, DURATION_MS_KEYS)
     if duration is not None:
         record["duration_ms"] = float(duration)

@@ -43,6 +43,7 @@ from .generic import (
 )
 
 MODEL_CALL_TYPES = {"GENERATION", "EMBEDDING"}
+SKIPPED_HINT = "spans, events and other observations are skipped; a model call is a GENERATION (or EMBEDDING) observation"
 
 
 def usage_from_details(details) -> dict:
@@ -241,7 +242,7 @@ class Langfuse:
     name = "langfuse"
     label = "a Langfuse export"
     order = 50
-    skipped_hint = "spans, events and other observations are skipped; a model call is a GENERATION (or EMBEDDING) observation"
+    skipped_hint = SKIPPED_HINT
 
     def sniff(self, src) -> int:
         columns = snake_columns(src)
@@ -353,7 +354,7 @@ class LangfuseIngestion:
     name = "langfuse-batch"
     label = "a Langfuse ingestion batch"
     order = 50
-    skipped_hint = "spans, events and other observations are skipped; a model call is a GENERATION (or EMBEDDING) observation"
+    skipped_hint = SKIPPED_HINT
 
     def sniff(self, src) -> int:
         from ..records import first_json_object

@@ -407,10 +407,15 @@ def batch_runs(body: dict) -> list:
     alone = []
     for update in body.get("patch") or []:
         if isinstance(update, dict) and update.get("id") in by_id:
-            by_id[update["id"]].update({k: v for k, v in update.items() if v is not None})
+            by_id[update["id"]].update(given(update))
         else:
             alone.append(update)
     return [*posted, *alone]
+
+
+def given(update: dict) -> dict:
+    """An update's fields that say something: a null in an update does not erase what the run was posted with."""
+    return {k: v for k, v in update.items() if v is not None}
 
 
 def is_update(run: dict) -> bool:
@@ -460,7 +465,7 @@ class LangSmith:
             if "run_type" in run:
                 posted.add(run.get("id"))
             elif run.get("id") is not None and is_update(run):
-                updates.setdefault(run["id"], {}).update({k: v for k, v in run.items() if v is not None})
+                updates.setdefault(run["id"], {}).update(given(run))
             return model_call_parent(run)
 
         wrappers = model_call_parents(src, runs_in, noting_updates)
