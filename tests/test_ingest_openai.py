@@ -467,6 +467,36 @@ def test_calls_an_app_logged_through_other_sdks_keep_their_tokens_and_provider(c
     assert all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in rows.values())
 
 
+def test_a_chat_request_with_its_system_prompt_beside_the_messages_is_an_openai_call(con, tmp_path):
+    """Apps that send one request shape to every provider put the system prompt beside the messages, as Anthropic's
+    API takes it; answered by a ChatCompletion, the call is OpenAI's, with that system prompt as its first turn
+    (before, the pair went to the Anthropic reader: no answer, no tokens, provider anthropic)."""
+    completion = {"object": "chat.completion", "created": 1764000000, "model": "gpt-4o-mini-2024-07-18",
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi."}, "finish_reason": "stop"}],
+                  "usage": {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 14}}
+    lines = [
+        {"request": {"model": "gpt-4o-mini", "system": "You are terse.", "messages": [{"role": "user", "content": "Say hi"}]},
+         "response": {**completion, "id": "chatcmpl-1"}},
+        {"request": {"model": "gpt-4o-mini", "system": [{"type": "text", "text": "Answer in French."}],
+                     "messages": [{"role": "user", "content": "Say bye"}]},
+         "response": {**completion, "id": "chatcmpl-2", "usage": {"prompt_tokens": 13, "completion_tokens": 3}}},
+        {"request": {"model": "gpt-4o-mini", "system": "ignored",
+                     "messages": [{"role": "system", "content": "Kept."}, {"role": "user", "content": "Again"}]},
+         "response": {**completion, "id": "chatcmpl-3"}},
+    ]
+    path = tmp_path / "calls.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["files"][0]["format"]) == (3, "openai")
+    rows = stored_requests(con)
+    assert [(r["provider"], r["input_tokens"], r["output_tokens"], r["response_text"]) for r in rows.values()] == [
+        ("openai", 12, 2, "Hi."), ("openai", 13, 3, "Hi."), ("openai", 12, 2, "Hi.")]
+    assert [(r["system_prompt"], r["prompt_text"]) for r in rows.values()] == [
+        ("You are terse.", "Say hi"), ("Answer in French.", "Say bye"), ("Kept.", "Again")]
+    assert json.loads(rows["chatcmpl-1"]["messages_json"])[0] == {"role": "system", "content": "You are terse."}
+    assert all(r["cost_source"] == "catalog" for r in rows.values())
+
+
 def test_vercel_ai_sdk_results_keep_their_tokens_in_each_versions_terms(con, fixtures):
     """``JSON.stringify(result)`` of ``generateText`` (AI SDK v4, v5, v6) over OpenAI and Anthropic: the
     conversation from the request body the SDK sent, tokens as each version and provider count them."""

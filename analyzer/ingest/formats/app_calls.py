@@ -204,7 +204,11 @@ def conversation_asked(obj: dict, response: Any) -> dict:
 
 
 def looks_anthropic(request: Any, response: Any) -> bool:
+    """Whether a pair is a Messages API call. An OpenAI answer decides it: a request with a ``system`` key beside
+    its messages is then an OpenAI-compatible call (``openai.system_as_first_turn``)."""
     if isinstance(response, dict):
+        if openai.is_chat_completion(response) or openai.is_responses_object(response):
+            return False
         if "_anthropic_stream" in response:
             return True
         if response.get("type") in ("message", "error") and "choices" not in response:

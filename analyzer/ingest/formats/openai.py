@@ -366,6 +366,22 @@ def response_fields(resp: dict) -> dict:
     return completion_fields(resp)
 
 
+def system_as_first_turn(req: dict) -> dict:
+    """A chat request whose system prompt sits beside its messages, as an Anthropic request's does (apps that call
+    OpenAI-compatible endpoints through one client for both): the system prompt as the conversation's first turn,
+    unless the conversation opens with one."""
+    system = req.get("system")
+    messages = maybe_json(req.get("messages"))
+    if isinstance(system, list):
+        system = content_text(system) or None
+    if not isinstance(system, str) or not isinstance(messages, list):
+        return req
+    rest = {k: v for k, v in req.items() if k != "system"}
+    if any(isinstance(m, dict) and m.get("role") in ("system", "developer") for m in messages):
+        return rest
+    return {**rest, "messages": [{"role": "system", "content": system}, *messages]}
+
+
 def pair_record(request: Any, response: Any, status_code: Any = None) -> dict:
     """A record from a request body and a response body (either may be None); an Embeddings API call is one."""
     if is_embeddings_list(response) or is_embeddings_request(request):
@@ -375,7 +391,7 @@ def pair_record(request: Any, response: Any, status_code: Any = None) -> dict:
     if isinstance(response, dict):
         record.update({k: v for k, v in response_fields(response).items() if v is not None})
     if isinstance(request, dict):
-        fields = request_fields(request)
+        fields = request_fields(system_as_first_turn(request))
         response_model = record.get("model")
         for key, value in fields.items():
             if key == "model":
