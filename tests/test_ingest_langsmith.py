@@ -266,3 +266,16 @@ def test_the_sdks_batch_ingest_bodies_join_each_run_to_its_update(con, tmp_path)
     again = dicts(con, "select * from requests")[0]
     assert {k: again[k] for k in ("response_text", "input_tokens", "output_tokens", "duration_ms")} == {
         k: row[k] for k in ("response_text", "input_tokens", "output_tokens", "duration_ms")}
+
+    # The JS SDK's update is the body of PATCH /runs/{id}: the id is in the URL, the body has it only at the end of
+    # its dotted order (before, the update was skipped and the call kept no answer, tokens or end time).
+    for name, bodies in (("js_batch.json", [{"post": [chain, llm], "patch": [{k: v for k, v in u.items() if k != "id"}
+                                                                           for u in (llm_update, chain_update)]}]),
+                         ("js_batches.jsonl", [{"post": [chain, llm]}, {"patch": [{k: v for k, v in llm_update.items() if k != "id"}]}])):
+        con.execute("delete from requests")
+        js = tmp_path / name
+        js.write_text("".join(json.dumps(body) + "\n" for body in bodies))
+        ingest_paths(con, [str(js)])
+        joined = dicts(con, "select * from requests")[0]
+        assert {k: joined[k] for k in ("source_id", "response_text", "input_tokens", "output_tokens", "duration_ms")} == {
+            k: row[k] for k in ("source_id", "response_text", "input_tokens", "output_tokens", "duration_ms")}, name

@@ -403,14 +403,24 @@ def batch_runs(body: dict) -> list:
     each posted run with its update (end time, outputs, error) applied, by run id; an update whose run was posted
     in another body stays on its own (a run without ``run_type`` is no model call to count)."""
     posted = [dict(run) for run in body.get("post") or [] if isinstance(run, dict)]
-    by_id = {run["id"]: run for run in posted if run.get("id") is not None}
+    by_id = {run_id(run): run for run in posted if run_id(run) is not None}
     alone = []
     for update in body.get("patch") or []:
-        if isinstance(update, dict) and update.get("id") in by_id:
-            by_id[update["id"]].update(given(update))
+        if isinstance(update, dict) and run_id(update) in by_id:
+            by_id[run_id(update)].update(given(update))
         else:
             alone.append(update)
     return [*posted, *alone]
+
+
+def run_id(run: dict) -> Any:
+    """A run's id; the JS SDK's update (the body of ``PATCH /runs/{id}``) holds it only at the end of its dotted order."""
+    if run.get("id") is not None:
+        return run["id"]
+    dotted = run.get("dotted_order")
+    if not isinstance(dotted, str) or "Z" not in dotted:
+        return None
+    return dotted.rsplit(".", 1)[-1].split("Z", 1)[1] or None
 
 
 def given(update: dict) -> dict:
@@ -463,9 +473,9 @@ class LangSmith:
 
         def noting_updates(run: dict) -> Any:
             if "run_type" in run:
-                posted.add(run.get("id"))
-            elif run.get("id") is not None and is_update(run):
-                updates.setdefault(run["id"], {}).update(given(run))
+                posted.add(run_id(run))
+            elif run_id(run) is not None and is_update(run):
+                updates.setdefault(run_id(run), {}).update(given(run))
             return model_call_parent(run)
 
         wrappers = model_call_parents(src, runs_in, noting_updates)
@@ -473,9 +483,9 @@ class LangSmith:
         def to_record(row: dict) -> dict | Skipped:
             if "run_type" not in row and is_update(row):
                 return Skipped(None, "the update of a run sent in another batch body" + (
-                    " (joined to it)" if row.get("id") in posted else ", which this file does not hold"))
-            if "run_type" in row and row.get("id") in updates:
-                row = {**row, **updates[row["id"]]}
+                    " (joined to it)" if run_id(row) in posted else ", which this file does not hold"))
+            if "run_type" in row and run_id(row) in updates:
+                row = {**row, **updates[run_id(row)]}
             record = run_record(row)
             if isinstance(record, dict) and record["source_id"] in wrappers:
                 return Skipped(None, "an llm run around the model calls of its own llm runs")
