@@ -10,7 +10,7 @@ from analyzer.db import connect, dicts, scalar
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.formats import load_all
 from analyzer.ingest.sources import SourceFile, expand_paths
-from conftest import EVAL_SOURCES, eval_source
+from conftest import EVAL_SOURCES, FIXTURES, eval_source
 from helpers import stored_requests, route_neutral
 
 
@@ -184,6 +184,59 @@ def test_output_alone_then_with_its_input_fills_in_the_prompts(con, fixtures):
     assert again["rows_added"] == 0
     assert scalar(con, "select count(*) from requests") == 6
     assert scalar(con, "select count(*) from requests where prompt_text is not null") == 5
+
+
+def anthropic_batch_halves(tmp_path) -> tuple[str, str]:
+    """The Message Batches requests of the fixture, and results for two of them (the fixture's results answer others)."""
+    requests = tmp_path / "msgbatch_requests.jsonl"
+    requests.write_text((FIXTURES / "anthropic" / "batch_requests.jsonl").read_text())
+    message = {"type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929", "stop_reason": "end_turn"}
+    results = tmp_path / "msgbatch_results.jsonl"
+    results.write_text("".join(json.dumps({"custom_id": cid, "result": {"type": "succeeded", "message": {
+        **message, "id": f"msg_{n}", "content": [{"type": "text", "text": text}],
+        "usage": {"input_tokens": 10 + n, "output_tokens": 4, "cache_read_input_tokens": 0}}}}) + "\n"
+        for n, (cid, text) in enumerate((("my-first-request", "Hello!"), ("my-second-request", "Hi, friend!"))))
+        + json.dumps({"custom_id": "my-third-request", "result": {"type": "expired"}}) + "\n")
+    return str(requests), str(results)
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+def test_batch_halves_ingested_in_separate_runs_join_as_if_given_together(con, fixtures, tmp_path, api):
+    """A batch's input file ingested today and its output file tomorrow (or the other way round): each call is one
+    row with its prompt and its answer, as when both are given together (before, every call was two rows: an
+    unanswered request and an answer without its prompt); reading the input again afterwards adds nothing."""
+    if api == "openai":
+        inp, out = (str(fixtures / "openai" / name) for name in ("batch_chat_input.jsonl", "batch_chat_output.jsonl"))
+    else:
+        inp, out = anthropic_batch_halves(tmp_path)
+    columns = "source_id, status, prompt_text, response_text, input_tokens, output_tokens, model, params_json"
+    with connect(str(tmp_path / "together.duckdb")) as ref:
+        ingest_paths(ref, [inp, out])
+        expected = ref.execute(f"select {columns} from requests order by source_id").fetchall()
+    joined_calls = sum(1 for r in expected if r[2] is not None and r[1] != "no_response")
+    assert joined_calls >= 3
+    for first, second in ((inp, out), (out, inp)):
+        con.execute("delete from requests")
+        ingest_paths(con, [first])
+        joined = ingest_paths(con, [second])
+        assert con.execute(f"select {columns} from requests order by source_id").fetchall() == expected, first
+        assert joined["rows_filled_in"] == joined_calls
+        again = ingest_paths(con, [inp])
+        assert (again["rows_added"], scalar(con, "select count(*) from requests")) == (0, len(expected))
+
+
+def test_a_stored_batch_output_is_not_joined_to_an_input_it_cannot_tell_from_another(con, fixtures, tmp_path):
+    """Batches reuse custom ids: with two unanswered input files of the same ids stored, an output file cannot say
+    which it answers, and its rows are kept apart rather than joined to a guess."""
+    inp = fixtures / "openai" / "batch_chat_input.jsonl"
+    other = tmp_path / "other_batch_input.jsonl"
+    other.write_text(inp.read_text().replace("Translate", "Please translate"))
+    ingest_paths(con, [str(inp)])
+    ingest_paths(con, [str(other)])
+    summary = ingest_paths(con, [str(fixtures / "openai" / "batch_chat_output.jsonl")])
+    assert summary["rows_filled_in"] == 0
+    assert scalar(con, "select count(*) from requests where source_format = 'openai-batch-output' and prompt_text is not null") == 0
+    assert scalar(con, "select count(*) from requests where status = 'no_response'") == 10
 
 
 def test_real_responses_batch_input_joins_its_output(con, fixtures, eval_dir):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import PlanError
 from ..progress import Say
 from . import tuning
+from .batch_joins import join_stored_batch_halves
 from .detect import detect_format, explain_mismatch, explain_rejects, unknown_format_message
 from .incoming import FileResult, IncomingRows
 from .priced import Tariffs
@@ -139,6 +140,7 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
     digests = read_planned(reader, planned, formats, seq_bases, settings, bars)
     note_skipped_files(skipped, results, formats, ctx)
     write_unmatched_batch_inputs(con, reader, seq_bases)
+    join_stored_batch_halves(con, results, ctx.joined, stamp)
     ctx.warnings.extend(record_sample_rates(con, [src.display for src, name in planned if name], settings.sample_rate))
     note_batch_joins(ctx, results)
     ordered = [results[src.display] for src in sources if src.display in results]
