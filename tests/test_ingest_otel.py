@@ -534,3 +534,115 @@ def test_ai_sdk_generate_object_answer_is_the_object(con, tmp_path):
     ingest_paths(con, [str(path)])
     kept = dicts(con, "select response_text from requests where source_id = 'bf098ec12458e606'")[0]["response_text"]
     assert json.loads(kept) == json.loads(recipe)
+
+
+def test_a_span_printed_when_it_started_and_again_when_it_ended_is_read_from_its_finished_copy(con, tmp_path):
+    """Microsoft's Agent Framework samples print ``span.to_json()`` as a span starts (no end time, the request's
+    attributes) and again as it ends (the answer's model and the tokens). The finished copy is the call, whichever
+    comes first; before, the first copy was kept and the call lost its tokens, cost and duration."""
+    context = {"trace_id": "0x5b8aa5a2d2c872e8321cf37308d69df2", "span_id": "0x8fafb95a2fed93ac", "trace_state": "[]"}
+    started = {"name": "chat openai/gpt-oss-20b", "context": context, "kind": "SpanKind.CLIENT", "parent_id": "0x1111111111111111",
+               "start_time": "2026-09-01T10:00:00.000000Z", "end_time": None, "status": {"status_code": "UNSET"},
+               "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "openai/gpt-oss-20b",
+                              "gen_ai.provider.name": "openai"}, "events": [], "links": [], "resource": {"attributes": {}}}
+    ended = {**started, "end_time": "2026-09-01T10:00:00.786000Z", "status": {"status_code": "OK"},
+             "attributes": {**started["attributes"], "gen_ai.response.model": "accounts/fireworks/models/gpt-oss-20b",
+                            "gen_ai.usage.input_tokens": 145, "gen_ai.usage.output_tokens": 51}}
+    for order in ((started, ended), (ended, started), (ended, ended)):
+        con.execute("delete from requests")
+        path = tmp_path / "traces.jsonl"
+        path.write_text("".join(json.dumps(span) + "\n" for span in order))
+        summary = ingest_paths(con, [str(path)])
+        assert summary["rows_added"] == 1
+        assert (summary["rows_skipped"], summary["rows_duplicate"]) == ((0, 1) if order[0] is order[1] else (1, 0))
+        row = dicts(con, "select * from requests")[0]
+        assert (row["model"], row["input_tokens"], row["output_tokens"], row["duration_ms"]) == (
+            "accounts/fireworks/models/gpt-oss-20b", 145, 51, 786.0)
+
+
+def test_any_agent_traces_call_llm_spans_their_cost_parts_answers_and_integer_ids(con, tmp_path):
+    """mozilla-ai's any-agent writes its traces as ``{"spans": [...]}`` of Python span objects whose ids are
+    integers: ``call_llm`` spans are the model calls (``execute_tool`` and ``invoke_agent`` are not), each with its
+    cost in two parts and the answer (text, or the tool calls as JSON) under ``gen_ai.output``. Before, no span was a
+    model call."""
+    trace, agent = 100927429609276267646756448943279827607, 12324293800750531911
+
+    def span(name, span_id, attributes, start):
+        return {"name": name, "kind": "internal", "parent": {"trace_id": trace, "span_id": agent},
+                "start_time": start, "end_time": start + 238_841_000, "status": {"status_code": "ok"},
+                "context": {"trace_id": trace, "span_id": span_id}, "attributes": attributes, "events": [], "links": []}
+    messages = [{"role": "system", "content": "Use the available tools to answer."}, {"role": "user", "content": "What year is it?"}]
+    calls = [
+        span("call_llm mistral/mistral-small-latest", 9295669169508793927, {
+            "gen_ai.operation.name": "call_llm", "gen_ai.request.model": "mistral/mistral-small-latest",
+            "gen_ai.input.messages": json.dumps(messages), "gen_ai.output.type": "json",
+            "gen_ai.output": json.dumps([{"tool.name": "get_current_time", "tool.args": "{}"}]),
+            "gen_ai.usage.input_tokens": 269, "gen_ai.usage.output_tokens": 16,
+            "gen_ai.usage.input_cost": 2.69e-05, "gen_ai.usage.output_cost": 4.8e-06}, 1758026593210770000),
+        span("execute_tool get_current_time", 13687147528289423029, {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_current_time", "gen_ai.output": "2025"},
+            1758026593450406000),
+        span("call_llm mistral/mistral-small-latest", 1954108595464389762, {
+            "gen_ai.operation.name": "call_llm", "gen_ai.request.model": "mistral/mistral-small-latest",
+            "gen_ai.output.type": "text", "gen_ai.output": "It is 2025.", "gen_ai.usage.input_tokens": 359,
+            "gen_ai.usage.output_tokens": 14, "gen_ai.usage.input_cost": 3.59e-05, "gen_ai.usage.output_cost": 4.2e-06},
+            1758026593453682000),
+        {**span("invoke_agent [any_agent]", agent, {"gen_ai.operation.name": "invoke_agent"}, 1758026593200000000), "parent": None},
+    ]
+    path = tmp_path / "OPENAI_trace.json"
+    path.write_text(json.dumps({"spans": calls, "final_output": "It is 2025."}))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_skipped"]) == ("otel", 2, 2)
+    first, second = dicts(con, "select * from requests order by created_at")
+    assert (first["source_id"], first["trace_id"], first["parent_span_id"]) == (
+        "8100d9dbee1f3e47", "4bedea77bb33b9c5f280371eae21ea97", "ab08afea3548c547")
+    assert (first["prompt_text"], first["system_prompt"]) == ("What year is it?", "Use the available tools to answer.")
+    assert json.loads(first["response_text"]) == [{"tool.name": "get_current_time", "tool.args": "{}"}]
+    assert second["response_text"] == "It is 2025."
+    assert [(r["input_tokens"], r["output_tokens"], r["cost_source"]) for r in (first, second)] == [
+        (269, 16, "log"), (359, 14, "log")]
+    assert (first["cost_usd"], second["cost_usd"]) == (pytest.approx(3.17e-05), pytest.approx(4.01e-05))
+
+
+def test_a_model_the_instrumentation_calls_unknown_is_read_from_the_frameworks_metadata(con, tmp_path):
+    """OpenLLMetry around a LangChain model that does not report its name writes ``unknown`` as the model and
+    ``langchain`` as the provider; LangChain's own metadata names it. Before, the calls were priced as model
+    "unknown" (unpriced)."""
+    attributes = {"traceloop.span.kind": None, "llm.request.type": "chat", "gen_ai.request.model": "unknown",
+                  "gen_ai.response.model": "unknown", "gen_ai.provider.name": "langchain",
+                  "traceloop.association.properties.ls_model_name": "claude-opus-4-5-20251101",
+                  "traceloop.association.properties.ls_provider": "litellm",
+                  "gen_ai.usage.input_tokens": 805, "gen_ai.usage.output_tokens": 77,
+                  "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": "Is R1 healthy?",
+                  "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "Yes."}
+    attributes = {k: v for k, v in attributes.items() if v is not None}
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps([{"name": "ChatLiteLLM.chat", "context": {"trace_id": "17bb78ce81067be5b6f480c41894f25a",
+                                 "span_id": "c1b46178d7677df1"}, "start_time": "2026-01-10T09:00:00Z",
+                                 "end_time": "2026-01-10T09:00:02Z", "attributes": attributes}]))
+    ingest_paths(con, [str(path)])
+    row = dicts(con, "select * from requests")[0]
+    assert (row["model"], row["provider"], row["cost_source"]) == ("claude-opus-4-5-20251101", "anthropic", "catalog")
+    assert row["cost_usd"] == pytest.approx((805 * 5 + 77 * 25) / 1e6)
+
+
+def test_openinference_tool_messages_keep_the_call_they_answer(con, tmp_path):
+    """A tool's answer in an OpenInference conversation names the call it answers (``message.tool_call_id``); the
+    stored conversation keeps it, as a replay through a chat API needs it."""
+    attributes = {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-mini", "llm.token_count.prompt": 40,
+                  "llm.token_count.completion": 5,
+                  "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "Weather in Oslo?",
+                  "llm.input_messages.1.message.role": "assistant",
+                  "llm.input_messages.1.message.tool_calls.0.tool_call.id": "call-01",
+                  "llm.input_messages.1.message.tool_calls.0.tool_call.function.name": "weather",
+                  "llm.input_messages.1.message.tool_calls.0.tool_call.function.arguments": '{"city": "Oslo"}',
+                  "llm.input_messages.2.message.role": "tool", "llm.input_messages.2.message.tool_call_id": "call-01",
+                  "llm.input_messages.2.message.content": "12C, rain",
+                  "llm.output_messages.0.message.role": "assistant", "llm.output_messages.0.message.content": "Rain, 12C."}
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps([{"name": "ChatCompletion", "context": {"trace_id": "5b8aa5a2d2c872e8321cf37308d69df3",
+                                 "span_id": "1a2b3c4d5e6f7083"}, "start_time": "2026-10-14T08:00:00Z", "attributes": attributes}]))
+    ingest_paths(con, [str(path)])
+    messages = json.loads(dicts(con, "select messages_json from requests")[0]["messages_json"])
+    assert messages[2] == {"role": "tool", "content": "12C, rain", "tool_call_id": "call-01"}
+    assert messages[1]["tool_calls"][0]["id"] == "call-01"

@@ -35,6 +35,7 @@ from .otel_spans import (LogEvent, Span, is_dataframe_row, is_jaeger_span, is_lo
                          log_records_in, logfire_columns_to_rows, read_log_record, read_span, spans_in)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
+                   "call_llm",  # mozilla-ai's any-agent (its tools are execute_tool, its agents invoke_agent)
                    # Semantic Kernel's (Python and .NET) names, before the conventions settled on chat
                    "chat.completions", "chat.streaming_completions", "text.completions", "text.streaming_completions"}
 EMBEDDING_OPERATIONS = {"embeddings", "embedding"}
@@ -45,7 +46,7 @@ _NAMED_CALL = re.compile(r"^(chat|text_completion|generate_content)( |$)")
 _NAMED_EMBEDDING = re.compile(r"^embeddings( |$)")
 ADK_CALL_SPAN = "call_llm"  # Google ADK's model call; it sets no gen_ai.operation.name
 # gen_ai.system values that name the agent framework, not the model's provider: the model says which it is.
-FRAMEWORK_SYSTEMS = {"strands-agents", "gcp.vertex.agent"}
+FRAMEWORK_SYSTEMS = {"strands-agents", "gcp.vertex.agent", "langchain"}
 
 PROVIDERS = {
     "aws.bedrock": "bedrock", "az.ai.openai": "azure", "azure.ai.openai": "azure", "azure.ai.inference": "azure",
@@ -75,6 +76,11 @@ MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.response.mod
               "llm.request.model_name", "embedding.model_name", "ai.response.model", "ai.model.id")
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 COST_KEYS = ("llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total", "operation.cost")
+COST_PARTS = ("gen_ai.usage.input_cost", "gen_ai.usage.output_cost")  # any-agent: the call's cost in two parts
+# Model names instrumentations write when they do not know the model (OpenLLMetry around a LangChain model that does
+# not report it): no model, so that the framework's own name for it is read instead.
+NO_MODEL = {"unknown", "none", "null", "undefined", "n/a"}
+FRAMEWORK_MODEL_KEYS = ("traceloop.association.properties.ls_model_name", "metadata.ls_model_name", "ls_model_name")
 PARAMS = (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p"), ("top_k", "gen_ai.request.top_k"),
           ("max_tokens", "gen_ai.request.max_tokens"), ("stop", "gen_ai.request.stop_sequences"),
           ("seed", "gen_ai.request.seed"), ("frequency_penalty", "gen_ai.request.frequency_penalty"),
@@ -249,6 +255,9 @@ def indexed_messages(attrs: dict, prefix: str, role_key: str, content_key: str, 
         decoded = maybe_json(content)
         text = content_text(decoded) if isinstance(decoded, (list, dict)) else ("" if content is None else str(content))
         entry: dict = {"role": str(fields.get(role_key) or "user"), "content": text}
+        answered = fields.get("message.tool_call_id", fields.get("tool_call_id"))
+        if answered not in (None, "") and entry["role"] == "tool":
+            entry["tool_call_id"] = str(answered)  # which call a tool's answer answers (a replay needs it)
         calls = _indexed_tool_calls(fields)
         if calls:
             entry["tool_calls"] = calls
@@ -367,6 +376,9 @@ def output_text(span: Span) -> str | None:
         if isinstance(adk, dict) and adk.get("content"):
             return response_text({"candidates": [adk]})
     value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS))
+    if value is None and attrs.get("gen_ai.output") not in (None, ""):
+        answer = attrs["gen_ai.output"]  # any-agent: the text, or the tool calls as JSON
+        return (response_text(maybe_json(answer)) if isinstance(maybe_json(answer), dict) else None) or str(answer)
     if value is None and attrs.get("ai.response.object") not in (None, ""):
         answer = attrs["ai.response.object"]  # generateObject's answer is the object itself, as JSON
         return answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False, default=str)
@@ -381,18 +393,26 @@ def output_text(span: Span) -> str | None:
 
 
 def _provider(attrs: dict, model: Any) -> str | None:
-    named = first_value(attrs, PROVIDER_KEYS)
-    if named is not None and str(named).lower() in FRAMEWORK_SYSTEMS:
-        named = first_value({k: attrs.get(k) for k in PROVIDER_KEYS if k != "gen_ai.system"}, PROVIDER_KEYS)
-        guessed = guess_provider(model)
-        if named is None and guessed is not None:
-            return guessed
-        if named is None:
-            return "google" if str(first_value(attrs, ("gen_ai.system",))).lower() == "gcp.vertex.agent" else None
+    """The provider the attributes name, unless they name the agent framework (then the model says, or ADK's Google)."""
+    names = [str(attrs[k]).lower() for k in PROVIDER_KEYS if attrs.get(k) not in (None, "")]
+    named = next((n for n in names if n not in FRAMEWORK_SYSTEMS), None)
     if named is None:
-        return guess_provider(model)
-    name = str(named).lower()
+        return guess_provider(model) or ("google" if "gcp.vertex.agent" in names else None)
+    name = named
     return PROVIDERS.get(name) or PROVIDERS.get(name.split(".")[0]) or name.split(".")[0]
+
+
+def _model(attrs: dict) -> Any:
+    known = {k: v for k, v in attrs.items() if not (isinstance(v, str) and v.strip().lower() in NO_MODEL)}
+    return first_value(known, MODEL_KEYS) or first_value(known, FRAMEWORK_MODEL_KEYS)
+
+
+def _cost(attrs: dict) -> float | None:
+    stated = to_float(first_value(attrs, COST_KEYS), "llm.cost.total")
+    parts = [to_float(attrs.get(key), key) for key in COST_PARTS]
+    if stated is not None or all(part is None for part in parts):
+        return stated
+    return sum(part or 0.0 for part in parts)
 
 
 def _tokens(attrs: dict) -> dict:
@@ -445,12 +465,12 @@ def span_record(span: Span) -> dict | Skipped:
     attrs = span.attributes
     logfire = logfire_kind(span)
     request = _logfire_json(attrs, "request_data") if logfire else {}
-    model = first_value(attrs, MODEL_KEYS) or request.get("model")
+    model = _model(attrs) or request.get("model")
     record: dict = {
         "source_id": span.span_id, "trace_id": span.trace_id, "parent_span_id": span.parent_id,
         "provider": _provider(attrs, model), "model": model, "created_at": span.start,
         "duration_ms": ms_between(span.start, span.end),
-        "cost_usd": to_float(first_value(attrs, COST_KEYS), "llm.cost.total"),
+        "cost_usd": _cost(attrs),
         "operation": "embeddings" if kind == "embedding" else first_value(attrs, ("gen_ai.operation.name",)),
         "status": _status(span, attrs), "params_json": _params(attrs), "tags_json": _tags(span, attrs),
         "user_id": first_value(attrs, ("user.id", "enduser.id", "langfuse.user.id", "gen_ai.user.id")),
@@ -718,15 +738,39 @@ def events_span(events: list[LogEvent]) -> Span:
                 scope=first.scope)
 
 
-def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents]:
+class SpanCopies:
+    """Spans printed more than once with more said in one copy: an exporter that writes a span when it starts (no
+    end time, the request's attributes) and again when it ends (the answer's model, the tokens). The copy that says
+    most is read, the others are skipped; copies that say as much are repeats (the first is kept, the others are
+    duplicates, or conflicts when they differ)."""
+
+    reason = "a copy of a span that another copy says more about (a span printed when it started and when it ended)"
+
+    def __init__(self) -> None:
+        self.most: dict[str, tuple[bool, int]] = {}  # span id -> the most any copy says
+
+    @staticmethod
+    def said(span: Span) -> tuple[bool, int]:
+        return span.end is not None, len(span.attributes) + len(span.events)
+
+    def see(self, span: Span) -> None:
+        if span.span_id is not None:
+            self.most[span.span_id] = max(self.most.get(span.span_id, (False, 0)), self.said(span))
+
+    def says_less(self, span: Span) -> bool:
+        return span.span_id is not None and self.said(span) < self.most.get(span.span_id, (False, 0))
+
+
+def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents, SpanCopies]:
     """First pass over the file: the parent link of every span and the kind of every model call, then for each
     model call its nearest model-call ancestor of the same kind in the same trace (through any spans between);
-    Logfire's streaming logs paired with their request spans (a paired log is not a model call of its own); and
-    the GenAI events logged as log records, by span."""
+    Logfire's streaming logs paired with their request spans (a paired log is not a model call of its own); the
+    GenAI events logged as log records, by span; and which copy of a span printed more than once is read."""
     parents: dict[str, str] = {}
     calls: dict[str, tuple[str, str | None]] = {}
     streams = LogfireStreams()
     logged = LoggedEvents()
+    copies = SpanCopies()
     for _, item in _raw_spans(src):
         if isinstance(item, (Reject, Skipped)):
             continue
@@ -739,6 +783,7 @@ def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents]:
             streams.see(span, logfire_kind(span))
         except (ValueError, TypeError, AttributeError, OverflowError):
             continue
+        copies.see(span)
         if span.span_id is None:
             continue
         logged.spans.add(span.span_id)
@@ -749,7 +794,7 @@ def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents]:
     streams.pair()
     for log_id in streams.paired:
         calls.pop(log_id, None)
-    return nested_calls(parents, calls), streams, logged
+    return nested_calls(parents, calls), streams, logged, copies
 
 
 def nested_calls(parents: dict[str, str], calls: dict[str, tuple[str, str | None]]) -> NestedCalls:
@@ -834,7 +879,7 @@ class OpenTelemetry:
         return None
 
     def parse(self, src, ctx):
-        nested, streams, logged = nested_model_calls(src)
+        nested, streams, logged, copies = nested_model_calls(src)
         for number, item in _raw_spans(src):
             if isinstance(item, (Reject, Skipped)):
                 yield item
@@ -848,6 +893,9 @@ class OpenTelemetry:
             raw, resource, scope = item
             try:
                 span = read_span(raw, resource, scope)
+                if copies.says_less(span):
+                    yield Skipped(number, copies.reason)
+                    continue
                 logged.attach(span)
                 record = span_record(span)
             except (ValueError, TypeError, AttributeError, OverflowError) as exc:

@@ -108,10 +108,13 @@ def key_values(items: Any) -> dict:
     return out
 
 
-def hex_id(value: Any) -> str | None:
-    """A trace or span id as lower-case hex: hex as is (``0x`` prefix dropped), base64 decoded; None when empty."""
+def hex_id(value: Any, width: int = 16) -> str | None:
+    """A trace or span id as lower-case hex: hex as is (``0x`` prefix dropped), base64 decoded, a JSON integer (what
+    Python's ``int`` ids become in a hand-written dump) in ``width`` hex digits; None when empty."""
     if value is None or value == "":
         return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return format(value, f"0{width}x")
     text = str(value).strip()
     if text.lower().startswith("0x"):
         text = text[2:]
@@ -165,7 +168,7 @@ def _ids(raw: dict) -> tuple[str | None, str | None, str | None]:
     parent_context = raw.get("parentSpanContext") or raw.get("parent")
     if parent is None and isinstance(parent_context, dict):
         parent = parent_context.get("spanId", parent_context.get("span_id"))
-    return hex_id(span_id), hex_id(trace_id), hex_id(parent)
+    return hex_id(span_id), hex_id(trace_id, 32), hex_id(parent)
 
 
 def _status(raw: dict) -> tuple[bool, str | None]:
