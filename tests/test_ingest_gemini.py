@@ -134,7 +134,7 @@ def test_batch_outputs_and_app_logs_of_gemini_calls(con, tmp_path):
     assert summary["files"][0]["format"] == "gemini" and summary["rows_added"] == 3
     got = stored_requests(con)
     assert (got["app1"]["model"], got["app1"]["user_id"], got["app1"]["duration_ms"]) == ("gemini-2.5-pro", "u-9", 640.0)
-    assert got["api-batch-17"]["response_text"] == "billing" and got["bare1"]["input_tokens"] == 80
+    assert got["req-17"]["response_text"] == "billing" and got["bare1"]["input_tokens"] == 80  # a batch line: its key
 
 
 def test_openai_app_logs_are_not_taken_for_gemini(con, tmp_path):
@@ -148,16 +148,18 @@ def test_openai_app_logs_are_not_taken_for_gemini(con, tmp_path):
 
 def test_batch_output_files_as_google_writes_them(con, fixtures, tmp_path):
     """Gemini API and Vertex AI batch outputs are batch calls (half the on-demand price), and a Gemini API line that
-    failed ({"key", "error"}) is a request that failed, not an unreadable line."""
+    failed ({"key", "error"}) is a request that failed, not an unreadable line. A Gemini API line is known by its key
+    (its request's id in the batch), as an OpenAI batch line by its custom_id: lines whose response ids were redacted
+    alike are still five calls (before, four were conflicts of the first)."""
     summary = ingest_paths(con, [str(fixtures / "gemini_api_batch_output.jsonl"), str(fixtures / "gemini_vertex_batch_output.jsonl")])
     assert [f["format"] for f in summary["files"]] == ["gemini", "gemini"]
     assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (7, 0, 0)
     got = {r["source_id"] or r["prompt_text"]: r for r in stored_requests(con, as_list=True)}
     expected = {  # source_id: model, status, input, cached, output, reasoning, cost at batch prices
-        "g1": ("gemini-2.5-flash", "ok", 12, None, 32, 30, 0.0000418),  # 12 x $0.15 + (2 + 30 thoughts) x $1.25 per M
-        "g2": ("gemini-2.5-flash", "ok", 5000, 4096, 10, None, 0.00027098),
+        "req-1": ("gemini-2.5-flash", "ok", 12, None, 32, 30, 0.0000418),  # 12 x $0.15 + (2 + 30 thoughts) x $1.25 per M
+        "req-2": ("gemini-2.5-flash", "ok", 5000, 4096, 10, None, 0.00027098),
         "req-3": (None, "error", None, None, None, None, None),
-        "g4": ("gemini-2.5-flash", "blocked", 20, None, None, None, 0.000003),
+        "req-4": ("gemini-2.5-flash", "blocked", 20, None, None, None, 0.000003),
         "v1": ("gemini-2.0-flash-001", "ok", 8, None, 5, None, 0.0000014),
         "v2": ("gemini-2.5-pro", "ok", 128, None, 45, 40, 0.000305),  # 8 prompt + 120 tool-use prompt
         "Summarize: cats": (None, "error", None, None, None, None, None),
@@ -176,3 +178,11 @@ def test_batch_output_files_as_google_writes_them(con, fixtures, tmp_path):
     summary = ingest_paths(con, [str(failed_first)])
     assert (summary["files"][0]["format"], summary["rows_added"], summary["rows_rejected"]) == ("gemini", 2, 0)
     assert con.execute("select status, is_batch from requests where source_id = 'k1'").fetchone() == ("error", True)
+
+    redacted = tmp_path / "results_basic.jsonl"  # response ids replaced by "..." before the file was shared
+    redacted.write_text("".join(json.dumps({"key": f"request_{n}", "response": _response(
+        f"answer {n}", {"promptTokenCount": 10 + n, "candidatesTokenCount": 100 * n}, rid="...")}) + "\n" for n in range(1, 6)))
+    summary = ingest_paths(con, [str(redacted)])
+    assert (summary["rows_added"], summary["rows_conflicting"]) == (5, 0)
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests where source_file like '%results_basic%'"
+                       ).fetchone() == (65, 1500)

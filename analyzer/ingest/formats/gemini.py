@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..records import Skipped, to_utc
+from ..records import Skipped, content_hash, to_utc
 from . import register
 from .anthropic import is_message as is_anthropic_message
 from .anthropic import pair_record as anthropic_pair_record
@@ -158,6 +158,11 @@ def row_record(row: dict) -> dict | Skipped:
         record = gemini_record(request, response, row)
     if batch:
         record["is_batch"] = True
+    if batch and row.get("key") not in (None, ""):
+        # The Gemini API's key is the request's id in its batch (OpenAI's custom_id); batches reuse keys, the
+        # response id (or the line itself) tells their calls apart.
+        response_id = record.get("source_id") if record.get("source_id") != row["key"] else None
+        record.update(source_id=str(row["key"]), _dedupe_key=f"gemini|batch|{row['key']}|{response_id or content_hash(row)}")
     return envelope(record, row)
 
 
