@@ -798,3 +798,19 @@ def test_promptlayer_request_logs_are_pairs_with_their_price(con, tmp_path):
     assert (file["format"], file["rows_added"]) == ("openai", 1)
     got = con.execute("select prompt_text, response_text, input_tokens, cost_usd, cost_source, created_at from requests").fetchall()
     assert got == [("My parcel is late.", "shipping", 12, 0.000003, "log", datetime(2025, 12, 1, 10, 0))]
+
+
+def test_a_model_less_call_whose_answer_came_back_empty_is_read_like_its_neighbours(con, tmp_path):
+    """A game agent's log without a model: the calls whose answer came back empty were requests without a response
+    under provider openai, their usage and time dropped, beside the other calls' provider unknown. The model said
+    nothing: each is a call like the others, with its duration and usage."""
+    lines = [{"timestamp": "2025-08-27T11:16:05.212414", "call_type": "speech", "duration_ms": 3016.0,
+              "usage": {"prompt_tokens": 410, "completion_tokens": 35, "total_tokens": 445}, "prompt": "Speak now", "response": "I am a villager."},
+             {"timestamp": "2025-08-27T11:17:09.472399", "call_type": "kill", "duration_ms": 5500.0,
+              "usage": {"prompt_tokens": 388, "completion_tokens": 0, "total_tokens": 388}, "prompt": "Choose", "response": ""}]
+    path = tmp_path / "llm_calls.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 2
+    assert con.execute("select provider, status, prompt_text, response_text, input_tokens, output_tokens, duration_ms"
+                       " from requests order by created_at").fetchall() == [
+        (None, "ok", "Speak now", "I am a villager.", 410, 35, 3016.0), (None, "ok", "Choose", None, 388, 0, 5500.0)]

@@ -872,3 +872,24 @@ def test_requests_alone_beside_failed_and_usage_only_lines_store_the_same_rows_o
     assert first_difference(stored[True], stored[False]) is None
     assert Counter(r["status"] for r in stored[True]) == {"no_response": 80, "error": 80, "ok": 80}
     assert sum(r["input_tokens"] or 0 for r in stored[True]) == sum(20 + i for i in range(2, 240, 3))
+
+
+def test_groq_batch_output_is_priced_as_groqs_on_both_routes(tmp_path, monkeypatch):
+    """Groq's Batch API writes OpenAI's output format with its own extras under ``x_groq``: its calls are Groq's,
+    priced at Groq's rates (before: provider openai, its Llama models unpriced)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(300):
+        body = {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1742400000 + i, "model": "llama-3.1-8b-instant",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Answer {i}"}, "finish_reason": "stop"}],
+                "usage": {"queue_time": 0.27, "prompt_tokens": 50 + i, "prompt_time": 0.003, "completion_tokens": 10,
+                          "completion_time": 0.1, "total_tokens": 60 + i, "total_time": 0.103}}
+        if i % 2:
+            body["x_groq"] = {"id": f"req_{i}"}
+        lines.append({"id": f"batch_req_out_{i}", "custom_id": f"request-{i}", "response": {
+            "status_code": 200, "request_id": f"req_{i}", "body": body}, "error": None})
+    summaries, stored = stored_by_route(tmp_path, "batch_output.jsonl", lines)
+    assert [s["rows_added"] for s in summaries.values()] == [300, 300]
+    assert first_difference(stored[True], stored[False]) is None
+    groq = [r for r in stored[True] if r["provider"] == "groq"]
+    assert len(groq) == 150 and all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in groq)

@@ -118,7 +118,8 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
         # duration, usage or a cost.
         generic = any(key in obj for key in ("input", "inputs", "output", "outputs"))
         logged = any(key in obj for key in LOG_MARKS)
-        return bool(asks(obj) and answer and logged and not generic), answer
+        # An empty answer beside the prompt is still the call's (the model said nothing; its usage and time count).
+        return bool(asks(obj) and answer is not None and logged and not generic), answer
     return (found or answer is not None or failed_flat(obj)
             or any(isinstance(maybe_json(obj.get(key)), dict) for key in USAGE_HOLDERS)
             or any(key in obj for key in FLAT_USAGE_KEYS)), answer

@@ -1101,7 +1101,8 @@ def content_id(family: Family) -> str:
 # OpenAI Batch output lines
 # ---------------------------------------------------------------------------------------------
 
-BATCH_LINE = {"id": J, "custom_id": J, "error": J, "response": {"status_code": J, "request_id": J, "body": RESPONSE}}
+BATCH_LINE = {"id": J, "custom_id": J, "error": J,
+              "response": {"status_code": J, "request_id": J, "body": {**RESPONSE, "x_groq": J}}}
 
 
 def batch_output_families(keys: Keys) -> list[Family]:
@@ -1124,7 +1125,8 @@ def batch_output_families(keys: Keys) -> list[Family]:
             echo_params(family, body, keys, None)
         family.add(
             checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''"],
-            columns={"provider": "'openai'", "source_id": text_of(custom_id), "is_batch": "true",
+            columns={"provider": f"case when {field(body, 'x_groq')} is not null then 'groq' else 'openai' end",
+                     "source_id": text_of(custom_id), "is_batch": "true",
                      "status": f"case when {failed} then 'error' else {family.columns['status']} end",
                      "id": sql_stable_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
         )
