@@ -194,6 +194,34 @@ def test_ingestion_batch_generation_inside_a_generation_counts_once(con, tmp_pat
     assert (got["inner"]["input_tokens"], got["inner"]["output_tokens"], got["inner"]["parent_span_id"]) == (12, 4, "outer")
 
 
+def test_litellms_embedding_generations_are_embedding_calls(con, tmp_path):
+    """LiteLLM's Langfuse callback sends an embedding call as a generation named litellm-aembedding, its input the
+    text embedded: priced like any call, but no prompt for a chat model to answer (before, it was categorized and
+    replayed as one)."""
+    event = {"id": "e1", "type": "generation-create", "timestamp": "2025-01-16T19:46:38.911Z",
+             "body": {"id": "emb-1", "traceId": "t-1", "name": "litellm-aembedding", "startTime": "2025-01-16T19:46:38.911Z",
+                      "endTime": "2025-01-16T19:46:39.100Z", "model": "text-embedding-ada-002", "input": ["Hello world"],
+                      "usage": {"input": 2, "output": 0, "unit": "TOKENS", "totalCost": 2e-07}, "level": "DEFAULT"}}
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps({"batch": [event]}))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    assert con.execute("select operation, input_tokens, cost_usd, cost_source from requests").fetchone() == (
+        "embeddings", 2, 2e-07, "log")
+
+
+def test_generations_of_the_first_sdks_keep_their_prompt_and_completion(con, tmp_path):
+    """Langfuse's first SDKs called a generation's input and output prompt and completion (a watsonx generation
+    pasted in an issue); before, the call landed without either, nothing to categorize or replay."""
+    generation = {"id": "9013c4a1", "traceId": "Watsonx-generation", "type": "GENERATION", "name": "watsonx",
+                  "startTime": "2024-03-01T10:00:00.000Z", "endTime": "2024-03-01T10:00:00.955Z", "model": "google/flan-ul2",
+                  "prompt": "What is 1 + 1?", "completion": "oooooook", "usage": None}
+    path = tmp_path / "observations.json"
+    path.write_text(json.dumps({"data": [generation]}))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    assert con.execute("select prompt_text, response_text, duration_ms from requests").fetchone() == (
+        "What is 1 + 1?", "oooooook", 955.0)
+
+
 def test_frameworks_request_and_answer_shapes_reach_prompt_and_answer(con, fixtures):
     """Generations as agent frameworks hand them to Langfuse: one message on its own, GenAI parts on both sides,
     a function's captured arguments, and answers that only call a tool (LangChain's message dump, ADK's

@@ -646,3 +646,25 @@ def test_openinference_tool_messages_keep_the_call_they_answer(con, tmp_path):
     messages = json.loads(dicts(con, "select messages_json from requests")[0]["messages_json"])
     assert messages[2] == {"role": "tool", "content": "12C, rain", "tool_call_id": "call-01"}
     assert messages[1]["tool_calls"][0]["id"] == "call-01"
+
+
+def test_langfuse_sdk_spans_keep_their_usage_cost_and_texts(con, tmp_path):
+    """Langfuse's v3 SDKs (and LiteLLM's Langfuse OpenTelemetry callback) put a generation's model, usage, cost and
+    texts in Langfuse's own attributes, JSON objects or JSON strings as OTLP carries them. Usage details are
+    Langfuse's: input without the cache reads and writes, which count as input too."""
+    attributes = {"langfuse.observation.type": "generation", "langfuse.observation.model.name": "claude-3-5-haiku-20241022",
+                  "langfuse.observation.usage_details": json.dumps({"input": 10, "output": 20, "total": 30,
+                                                                    "cache_read_input_tokens": 100, "cache_creation_input_tokens": 5}),
+                  "langfuse.observation.cost_details": {"total": 3.5e-05},
+                  "langfuse.observation.input": {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello!"}]},
+                  "langfuse.observation.output": json.dumps({"role": "assistant", "content": "Hi! How can I help?"})}
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps([{"name": "litellm-acompletion", "context": {"trace_id": "0x5b8aa5a2d2c872e8321cf37308d69df2",
+                                 "span_id": "0x8fafb95a2fed93ac"}, "start_time": "2026-01-01T10:00:00Z",
+                                 "end_time": "2026-01-01T10:00:01Z", "attributes": attributes}]))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    row = dicts(con, "select * from requests")[0]
+    assert (row["model"], row["input_tokens"], row["cached_input_tokens"], row["cache_write_tokens"], row["output_tokens"]) == (
+        "claude-3-5-haiku-20241022", 115, 100, 5, 20)
+    assert (row["cost_usd"], row["cost_source"]) == (3.5e-05, "log")
+    assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == ("Be brief.", "Hello!", "Hi! How can I help?")

@@ -165,9 +165,10 @@ def observation_record(row: dict) -> dict | Skipped:
         }
     record.update({k: v for k, v in usage.items() if v is not None})
 
-    request = chat_request_fields(decode_json(r.get("input")))
+    # Langfuse's SDKs before v2 called a generation's input and output prompt and completion
+    request = chat_request_fields(decode_json(first(r, "input", "prompt")))
     record.update({k: v for k, v in request.items() if v})
-    answer = response_text(decode_json(r.get("output")))
+    answer = response_text(decode_json(first(r, "output", "completion")))
     if answer:
         record["response_text"] = answer
     params = decode_json(r.get("model_parameters"))
@@ -196,7 +197,8 @@ def observation_record(row: dict) -> dict | Skipped:
     record["tags_json"] = {k: v for k, v in tags.items() if v not in (None, "", [], {}, "default")} or None
     record["trace_id"] = first(r, "trace_id")
     record["parent_span_id"] = first(r, "parent_observation_id")
-    record["operation"] = "embeddings" if kind == "EMBEDDING" else None
+    # LiteLLM's Langfuse callback sends its embedding calls as generations named litellm-aembedding
+    record["operation"] = "embeddings" if kind == "EMBEDDING" or "embedding" in str(first(r, "name") or "").lower() else None
     # Langfuse's SDKs sample client-side (sample_rate); an export carries the rate only where the app recorded it.
     stated = first(r, "sample_rate", "sampling_rate")
     record["sample_rate"] = stated if stated is not None else first(metadata, *SAMPLE_RATE_KEYS)

@@ -73,7 +73,11 @@ TOKENS = (
                           "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens")),
 )
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.response.model_name", "llm.model_name",
-              "llm.request.model_name", "embedding.model_name", "ai.response.model", "ai.model.id")
+              "llm.request.model_name", "embedding.model_name", "ai.response.model", "ai.model.id",
+              "langfuse.observation.model.name")
+# Langfuse's own attributes (its v3 SDKs, LiteLLM's Langfuse OpenTelemetry callback): usage, cost and texts as JSON.
+LANGFUSE_USAGE, LANGFUSE_COST = "langfuse.observation.usage_details", "langfuse.observation.cost_details"
+LANGFUSE_INPUT, LANGFUSE_OUTPUT = "langfuse.observation.input", "langfuse.observation.output"
 PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 COST_KEYS = ("llm.cost.total", "gen_ai.usage.cost", "gen_ai.cost.total", "operation.cost")
 COST_PARTS = ("gen_ai.usage.input_cost", "gen_ai.usage.output_cost")  # any-agent: the call's cost in two parts
@@ -346,7 +350,7 @@ def input_messages(span: Span) -> list[dict]:
     if not messages and MLFLOW_INPUTS in attrs:
         messages = _request_messages(attrs[MLFLOW_INPUTS])
     if not messages:
-        messages = _request_messages(first_value(attrs, ("input.value", "ai.prompt.messages", "ai.prompt")))
+        messages = _request_messages(first_value(attrs, ("input.value", "ai.prompt.messages", "ai.prompt", LANGFUSE_INPUT)))
     system = first_value(attrs, ("gen_ai.system_instructions",))
     if system is not None:
         decoded = maybe_json(system)
@@ -375,7 +379,7 @@ def output_text(span: Span) -> str | None:
         adk = maybe_json(attrs.get(ADK_RESPONSE))
         if isinstance(adk, dict) and adk.get("content"):
             return response_text({"candidates": [adk]})
-    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS))
+    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS, LANGFUSE_OUTPUT))
     if value is None and attrs.get("gen_ai.output") not in (None, ""):
         answer = attrs["gen_ai.output"]  # any-agent: the text, or the tool calls as JSON
         return (response_text(maybe_json(answer)) if isinstance(maybe_json(answer), dict) else None) or str(answer)
@@ -481,6 +485,8 @@ def span_record(span: Span) -> dict | Skipped:
         _logfire_fill(record, attrs, request, logfire[1])
     if MLFLOW_TYPE in attrs:
         _mlflow_fill(record, attrs)
+    if "langfuse.observation.type" in attrs:
+        _langfuse_fill(record, attrs)
     if kind == "call":
         messages = input_messages(span)
         if messages:
@@ -504,6 +510,17 @@ def _logfire_fill(record: dict, attrs: dict, request: dict, operation: str) -> N
     params = params_from_body(request)
     if params:
         record["params_json"] = {**params, **(record.get("params_json") or {})}
+
+
+def _langfuse_fill(record: dict, attrs: dict) -> None:
+    """Langfuse's attributes: the usage and cost details it records (where no gen_ai.* count is given)."""
+    from .langfuse import usage_from_details
+
+    if all(record.get(k) is None for k in USAGE_FIELDS):
+        record.update({k: v for k, v in usage_from_details(attrs.get(LANGFUSE_USAGE)).items() if v is not None})
+    cost = maybe_json(attrs.get(LANGFUSE_COST))
+    if record.get("cost_usd") is None and isinstance(cost, dict) and cost.get("total") is not None:
+        record["cost_usd"] = to_float(cost["total"], LANGFUSE_COST)
 
 
 def _mlflow_fill(record: dict, attrs: dict) -> None:
