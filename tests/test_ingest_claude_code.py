@@ -130,3 +130,26 @@ def test_claude_code_on_bedrock_is_stored_and_priced_as_bedrock(con, transcripts
     rows = stored_requests(con)
     assert {(r["provider"], r["cost_source"]) for r in rows.values()} == {("bedrock", "catalog")}
     assert sum(r["output_tokens"] for r in rows.values()) == 355
+
+
+def test_calls_whose_message_ids_were_redacted_alike_stay_two_calls(con, tmp_path):
+    """A transcript shared with its message ids replaced by "REDACTED": two calls then share one id but keep their
+    own requestId, and each call's lines (a text block, then a tool use) still share both. Each call is a row; before,
+    the second call was merged into the first and its tokens were lost without a word."""
+    def line(uuid, parent, request, block, usage):
+        return {"parentUuid": parent, "sessionId": "s-2", "type": "assistant", "uuid": uuid, "requestId": request,
+                "timestamp": "2026-04-07T10:00:00.000Z", "message": {
+                    "id": "REDACTED", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+                    "content": [block], "stop_reason": None, "usage": usage}}
+    first = {"input_tokens": 5, "cache_creation_input_tokens": 4577, "cache_read_input_tokens": 51586, "output_tokens": 94}
+    second = {"input_tokens": 5, "cache_creation_input_tokens": 120, "cache_read_input_tokens": 56163, "output_tokens": 74}
+    lines = [line("a-1", None, "req_A", {"type": "text", "text": "Looking."}, first),
+             line("a-2", "a-1", "req_A", {"type": "tool_use", "id": "t1", "name": "Read", "input": {}}, first),
+             line("a-3", "a-2", "req_B", {"type": "text", "text": "Found it."}, second)]
+    path = tmp_path / "s-2.jsonl"
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_conflicting"]) == (2, 0)
+    assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
+        5 + 4577 + 51586 + 5 + 120 + 56163, 94 + 74)
+    assert sorted(r[0] for r in con.execute("select source_id from requests").fetchall()) == ["REDACTED", "REDACTED|req_B"]

@@ -814,3 +814,52 @@ def test_a_model_less_call_whose_answer_came_back_empty_is_read_like_its_neighbo
     assert con.execute("select provider, status, prompt_text, response_text, input_tokens, output_tokens, duration_ms"
                        " from requests order by created_at").fetchall() == [
         (None, "ok", "Speak now", "I am a villager.", 410, 35, 3016.0), (None, "ok", "Choose", None, 388, 0, 5500.0)]
+
+
+def test_homegrown_logs_of_langchain_calls_keep_their_prompts_and_answers(con, tmp_path):
+    """Three apps' logs plan refused or stored without text: a LangChain callback handler's log of each request
+    (``on_llm_start``: the prompts as a list, the model, start time and latency, no answer; a failed one with its
+    error), a job agent's log keeping its prompts under ``prompts`` and answers under ``replies``, and a game's log
+    of a prompt and the model's ``raw_response`` without the model's name."""
+    callback = tmp_path / "llm_requests.jsonl"
+    callback.write_text("".join(json.dumps(line) + "\n" for line in [
+        {"ts_start": 1767715385.69613, "provider": "ollama", "model": "llama3:latest",
+         "prompts": ["System: You are ChatBox.\nHuman: hello\nAI: "], "invocation_params": {"model": "llama3:latest", "_type": "ollama-chat"},
+         "ts_end": 1767715387.914947, "latency_s": 2.2188, "llm_output": None, "run_id": "f92f"},
+        {"ts_start": 1771710485.187824, "provider": "ollama", "model": "llama3.2:latest", "prompts": ["Human: hi\nAI: "],
+         "latency_s": 0.01, "llm_output": None, "run_id": "a001", "error": "Connection refused"}]))
+    replies = tmp_path / "llm_calls.json"
+    replies.write_text("\n".join(json.dumps(line, indent=2) for line in [
+        {"model": "phi3:latest", "time": "2025-02-28 17:59:38", "prompts": "messages=[HumanMessage(content='Write my CV.')]",
+         "replies": "<section>CV</section>", "total_tokens": 0, "input_tokens": 0, "output_tokens": 0, "total_cost": 0.0}]))
+    raw = tmp_path / "llm_trace.jsonl"
+    raw.write_text(json.dumps({"prompt": "You are the dungeon master. Describe the room.", "prompt_template_name": "exploration",
+                               "error": None, "raw_response": "A misty hall.", "timestamp": "2025-09-20T23:12:11.475415"}) + "\n")
+    summary = ingest_paths(con, [str(callback), str(replies), str(raw)])
+    assert [(f["format"], f["rows_added"], f["rows_rejected"]) for f in summary["files"]] == [
+        ("openai", 2, 0), ("openai", 1, 0), ("openai", 1, 0)]
+    rows = con.execute("select source_file, provider, model, status, prompt_text, response_text, duration_ms, created_at"
+                       " from requests order by source_file, created_at").fetchall()
+    by_file = {}
+    for row in rows:
+        by_file.setdefault(row[0].rsplit("/", 1)[-1], []).append(row[1:])
+    first, failed = by_file["llm_requests.jsonl"]
+    assert first[:5] == ("ollama", "llama3:latest", "no_response", "System: You are ChatBox.\nHuman: hello\nAI: ", None)
+    assert first[5] == pytest.approx(2218.8) and first[6] == datetime(2026, 1, 6, 16, 3, 5, 696130)
+    assert (failed[2], failed[3]) == ("error", "Human: hi\nAI: ")
+    assert by_file["llm_calls.json"][0][:5] == ("ollama", "phi3:latest", "ok", "messages=[HumanMessage(content='Write my CV.')]",
+                                                "<section>CV</section>")
+    assert by_file["llm_trace.jsonl"][0][:5] == (None, None, "ok", "You are the dungeon master. Describe the room.", "A misty hall.")
+
+
+def test_a_cost_logs_embedding_calls_are_priced_but_not_prompts(con, tmp_path):
+    """A RAG app's cost log: a line per call, model and token counts; its embedding calls are priced like the rest
+    but are no prompt for a chat model (before, they were chat calls without text)."""
+    path = tmp_path / "llm_usage.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in [
+        {"timestamp": "2026-07-28T00:12:38Z", "provider": "openai", "model": "gpt-4o-mini", "tokens_in": 612, "tokens_out": 93, "cost_usd": 0.0001476},
+        {"timestamp": "2026-07-28T00:31:48Z", "provider": "openai", "model": "text-embedding-3-small", "tokens_in": 1423, "tokens_out": 0, "cost_usd": 2.846e-05},
+        {"timestamp": "2026-07-28T00:31:49Z", "provider": "ollama", "model": "nomic-embed-text", "tokens_in": 17, "tokens_out": 0}]))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 3
+    assert con.execute("select model, operation, input_tokens from requests order by created_at").fetchall() == [
+        ("gpt-4o-mini", None, 612), ("text-embedding-3-small", "embeddings", 1423), ("nomic-embed-text", "embeddings", 17)]

@@ -796,7 +796,7 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
     monkeypatch.setattr(tuning, "FEW_LINES", 0)
     lines = []
     for i in range(300):
-        question, answer = f"How do I parse dates in library {i}?", f"Use the parser of library {i}."
+        question, answer = f"How do I parse dates in library {i}?", f"Use the parser of library {i}." if i != 23 else ""
         if i % 10 == 0:  # the first line too: the file is still recognised
             lines.append({"messages": [{"role": "user", "content": question}], "completion": None, "usage": None,
                           "tags": ["survey"], "timestamp": f"2024-04-15T13:{i % 60:02d}:03+00:00", "model": "openrouter/mistralai/mixtral-8x7b-instruct"})
@@ -820,6 +820,8 @@ def test_conversation_beside_a_gateways_completion_stores_the_same_rows_on_both_
     assert (answered["input_tokens"], answered["output_tokens"], answered["cost_usd"], answered["cost_source"]) == (101, 21, 0.0002, "log")
     assert (byok["cost_usd"], byok["cost_source"]) == (0.0005 + 0.002, "log")
     assert rows[18]["cost_usd"] == 0.0018
+    # the reply came back empty, and the app appended that empty turn: the request is the question alone
+    assert json.loads(rows[24]["messages_json"]) == [{"role": "user", "content": "How do I parse dates in library 23?"}]
     assert (failed["status"], failed["prompt_text"], failed["input_tokens"]) == ("no_response", "How do I parse dates in library 0?", None)
 
 

@@ -23,9 +23,10 @@ A pair whose response is an Anthropic Message (or whose request is an Anthropic 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from ..records import Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
+from ..records import EMBEDDING_OPERATION, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
                       FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
@@ -96,7 +97,14 @@ def asks(obj: dict) -> bool:
 
 
 def first_text(obj: dict, keys: tuple) -> str | None:
-    return next((obj[key] for key in keys if isinstance(obj.get(key), str)), None)
+    """The first of ``keys`` that holds text: a string, or a list of strings (LangChain's ``prompts``: the first)."""
+    for key in keys:
+        value = obj.get(key)
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            value = value[0]
+        if isinstance(value, str):
+            return value
+    return None
 
 
 def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bool, str | None]:
@@ -123,6 +131,13 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
     return (found or answer is not None or failed_flat(obj)
             or any(isinstance(maybe_json(obj.get(key)), dict) for key in USAGE_HOLDERS)
             or any(key in obj for key in FLAT_USAGE_KEYS)), answer
+
+
+def prompt_logged_alone(obj: dict) -> bool:
+    """A prompt string and its model logged without the answer, with a log's marks (a time, a duration): a callback's
+    log of the request (LangChain's ``on_llm_start``: ``prompts``, ``invocation_params``), not a dataset's prompt."""
+    return (isinstance(first_text(obj, FLAT_PROMPT_KEYS), str) and isinstance(obj.get("model"), str) and bool(obj["model"])
+            and any(key in obj for key in (*TIME_KEYS, *DURATION_MS_KEYS, *DURATION_S_KEYS)))
 
 
 def failed_flat(obj: dict) -> bool:
@@ -169,6 +184,9 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
         calls = message_tool_calls(obj)
         answer = content_text(obj.get("content")) or (json.dumps(calls, ensure_ascii=False, default=str) if calls else None)
     record.update(flat_usage(obj), response_text=answer or None, status="error" if failed_flat(obj) else "ok")
+    if not answer and EMBEDDING_MODEL.search(str(record.get("model") or "")):
+        # a cost log's line of an embedding call: priced on its input, no prompt for a chat model to answer
+        record.update(operation=EMBEDDING_OPERATION, messages_json=None, prompt_text=None, system_prompt=None)
     named = obj.get("provider")  # the app's own name for where the call went ("ollama", "local_qwen") wins a guess
     record["provider"] = (named.strip().lower() if isinstance(named, str) and named.strip() else
                           guess_provider(record.get("model")) or (record["provider"] if record.get("model") else None))
@@ -178,6 +196,8 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
 
 
 GATEWAYS = ("openrouter",)
+# Embedding models' names (text-embedding-3-small, nomic-embed-text, amazon.titan-embed-text-v2:0, embed-english-v3.0)
+EMBEDDING_MODEL = re.compile("embed", re.IGNORECASE)
 LOG_MARKS = (*TIME_KEYS, *DURATION_MS_KEYS, *DURATION_S_KEYS, *COST_KEYS, *USAGE_HOLDERS, *FLAT_USAGE_KEYS)
 
 
@@ -189,9 +209,10 @@ def conversation_asked(obj: dict, response: Any) -> dict:
     answered = response_object(unwrap_body(response)[0])
     messages = maybe_json(request.get("messages"))
     answer = response_text(answered)
-    if isinstance(messages, list) and messages and isinstance(messages[-1], dict) and answer:
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
         last = messages[-1]
-        if last.get("role") == "assistant" and content_text(last.get("content")) == answer:
+        # an empty reply too: the app appended what came back, nothing (a request never ends with an empty turn)
+        if last.get("role") == "assistant" and content_text(last.get("content")) == (answer or "") and not last.get("tool_calls"):
             messages = request["messages"] = messages[:-1]
     if not looks_anthropic(None, answered) and isinstance(messages, list):
         # An OpenAI answer: the line's system string is the conversation's first turn, not an Anthropic request's
@@ -260,6 +281,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
             record["provider"] = gateway  # billed by the gateway
     elif isinstance(obj.get("messages"), list) and obj.get("model"):
         record = {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
+    elif prompt_logged_alone(obj):
+        record = {**flat_call_record(obj, None), "status": "no_response"}
     elif openai.is_embeddings_request(obj):
         record = {**openai.embedding_fields(obj, None), "status": "no_response"}
     elif "input" in obj and obj.get("model") and not isinstance(obj.get("output"), list):
@@ -304,7 +327,8 @@ def openai_call_score(obj: dict) -> int:
         if not obj.get("model"):
             return 25  # a prompt and an answer without the model: any format that knows the record wins
         return 70 if asks(obj) else 30  # a model and its usage alone: any format that knows the record wins
-    requested = (isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj)
+    requested = ((isinstance(obj.get("messages"), list) and obj.get("model")) or openai.is_embeddings_request(obj)
+                 or prompt_logged_alone(obj))
     if not found or (request is None and maybe_json(response) is None):
         # Requests logged without their responses still say what was asked.
         return 40 if requested else 0

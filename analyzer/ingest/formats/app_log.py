@@ -29,7 +29,8 @@ ANTHROPIC_PARAMS = (
 )
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
-             "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc", "ts_iso")
+             "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc", "ts_iso",
+             "ts_start")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price", "total_cost_usd", "estimated_cost_usd",
              "estimated_cost")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms")
@@ -53,9 +54,11 @@ USAGE_HOLDERS = ("usage", "token_usage", "token_count", "tokens")
 # A flat line's own ``status`` saying the call failed.
 FAILED_STATUSES = ("failure", "failed", "error", "timeout")
 STATUS_SPACE = " \t\r\n"  # what both routes trim around such a status
-FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text", "ai_output", "model_output")
+FLAT_ANSWER_KEYS = ("output_text", "answer", "reply", "generated_text", "response_text", "ai_output", "model_output",
+                    "raw_response", "replies")
 # Keys a call logged flat may keep its prompt and system prompt under, besides ``prompt`` and ``system``.
-FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt", "user_input", "question")
+# ``prompts``: LangChain's on_llm_start hands a callback its prompts as a list of strings (one per generation).
+FLAT_PROMPT_KEYS = ("prompt", "prompt_text", "user_prompt", "user_input", "question", "prompts")
 FLAT_SYSTEM_KEYS = ("system", "system_prompt")
 STATUS_CODE_KEYS = ("status_code", "http_status", "status")
 SUCCESS_KEY = "success"  # false: the call failed, whether or not the log says why

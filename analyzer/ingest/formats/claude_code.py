@@ -103,6 +103,15 @@ class Session:
     def __init__(self) -> None:
         self.by_uuid: dict[str, dict] = {}
         self.calls: dict[str, list[tuple[int, dict]]] = {}
+        self.first_request: dict[str, str] = {}  # message id -> the requestId of its first line
+
+    def key_of(self, obj: dict) -> str | None:
+        """A call's key: its message id, unless another call's lines came first with that id (a transcript whose
+        message ids were redacted alike): then the message id and its own requestId."""
+        key, request = _call_key(obj), obj.get("requestId")
+        if key is None or not isinstance(request, str) or not request or key == request:
+            return key
+        return key if self.first_request.setdefault(key, request) == request else f"{key}|{request}"
 
     def add(self, number: int, obj: dict, is_call: bool) -> None:
         if isinstance(obj.get("uuid"), str):
@@ -110,7 +119,7 @@ class Session:
             # is kept (they carry tool output and subagents' messages: most of a transcript's bytes).
             link = {"type": obj["type"], "parentUuid": obj.get("parentUuid")}
             self.by_uuid[obj["uuid"]] = obj if is_message_line(obj) else link
-        key = _call_key(obj) if is_call else None
+        key = self.key_of(obj) if is_call else None
         if key is not None:
             self.calls.setdefault(key, []).append((number, obj))
 
@@ -162,7 +171,7 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
     record["provider"] = guess_provider(message.get("model")) or "anthropic"
     record.update({"created_at": first.get("timestamp"), "trace_id": first.get("sessionId"),
                    "_line": number})
-    if not record.get("source_id"):
+    if not record.get("source_id") or key.startswith(f"{record['source_id']}|"):
         record["source_id"] = key
     # Claude Code 1.0 wrote what a call cost and took beside it.
     cost, duration = to_float(final.get("costUSD"), "costUSD"), to_float(final.get("durationMs"), "durationMs")
