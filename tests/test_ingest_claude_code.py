@@ -153,3 +153,28 @@ def test_calls_whose_message_ids_were_redacted_alike_stay_two_calls(con, tmp_pat
     assert con.execute("select sum(input_tokens), sum(output_tokens) from requests").fetchone() == (
         5 + 4577 + 51586 + 5 + 120 + 56163, 94 + 74)
     assert sorted(r[0] for r in con.execute("select source_id from requests").fetchall()) == ["REDACTED", "REDACTED|req_B"]
+
+
+def test_a_turn_whose_parent_chain_breaks_off_is_read_in_file_order(con, tmp_path):
+    """A transcript whose calls name parents the file does not hold (lines dropped when it was shared): the turn is
+    read in file order back to the person's prompt, so the calls keep their prompt and the tool call and result
+    between them (before, both calls had no prompt and an empty conversation)."""
+    def line(uuid, parent, kind, content, **extra):
+        message = {"role": kind, "content": content}
+        if kind == "assistant":
+            message.update(id=extra.pop("mid"), type="message", model="claude-haiku-4-5-20251001", stop_reason="end_turn",
+                           usage={"input_tokens": 10, "output_tokens": 5})
+        return {"parentUuid": parent, "sessionId": "s-3", "type": kind, "uuid": uuid,
+                "timestamp": "2026-05-01T10:00:00.000Z", "message": message, **extra}
+    lines = [line("u-1", None, "user", "Run echo hello."),
+             line("a-1", "missing-1", "assistant", [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "echo hello"}}],
+                  mid="msg_1", requestId="req_1"),
+             line("u-2", "missing-2", "user", [{"type": "tool_result", "tool_use_id": "t1", "content": "hello"}]),
+             line("a-2", "missing-3", "assistant", [{"type": "text", "text": "It printed hello."}], mid="msg_2", requestId="req_2")]
+    path = tmp_path / "s-3.jsonl"
+    path.write_text("".join(json.dumps(obj) + "\n" for obj in lines))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 2
+    rows = stored_requests(con)
+    assert (rows["msg_1"]["prompt_text"], rows["msg_2"]["prompt_text"]) == ("Run echo hello.", "Run echo hello.")
+    second = json.loads(rows["msg_2"]["messages_json"])
+    assert [m["role"] for m in second] == ["user", "assistant", "tool"] and second[2]["content"] == "hello"

@@ -104,6 +104,7 @@ class Session:
         self.by_uuid: dict[str, dict] = {}
         self.calls: dict[str, list[tuple[int, dict]]] = {}
         self.first_request: dict[str, str] = {}  # message id -> the requestId of its first line
+        self.in_order: list[tuple[int, dict]] = []  # (line, message line) in file order
 
     def key_of(self, obj: dict) -> str | None:
         """A call's key: its message id, unless another call's lines came first with that id (a transcript whose
@@ -119,12 +120,15 @@ class Session:
             # is kept (they carry tool output and subagents' messages: most of a transcript's bytes).
             link = {"type": obj["type"], "parentUuid": obj.get("parentUuid")}
             self.by_uuid[obj["uuid"]] = obj if is_message_line(obj) else link
+        if is_message_line(obj):
+            self.in_order.append((number, obj))
         key = self.key_of(obj) if is_call else None
         if key is not None:
             self.calls.setdefault(key, []).append((number, obj))
 
-    def turn_before(self, first: dict, key: str) -> list[dict]:
-        """The conversation of the turn up to a call: user and assistant messages back to the person's prompt."""
+    def turn_before(self, first: dict, key: str, number: int) -> list[dict]:
+        """The conversation of the turn up to a call: user and assistant messages back to the person's prompt. A
+        chain that breaks off before the prompt (a parent the file does not hold) is read in file order instead."""
         chain: list[dict] = []
         seen: set[str] = set()
         uuid = first.get("parentUuid")
@@ -134,9 +138,17 @@ class Session:
             if is_message_line(obj) and not _synthetic(obj) and _call_key(obj) != key:
                 chain.append(obj)
                 if _is_prompt(obj):
-                    break
+                    return _as_messages(reversed(chain))
             uuid = obj.get("parentUuid")
-        return _as_messages(reversed(chain))
+        broken = isinstance(uuid, str) and uuid not in self.by_uuid
+        return _as_messages(self.turn_in_file_order(key, number) if broken else reversed(chain))
+
+    def turn_in_file_order(self, key: str, number: int) -> list[dict]:
+        """The message lines before a call's first line back to the latest prompt, in file order (nothing without a
+        prompt before it: the turn began in another file)."""
+        before = [obj for line, obj in self.in_order if line < number and not _synthetic(obj) and _call_key(obj) != key]
+        start = next((i for i in range(len(before) - 1, -1, -1) if _is_prompt(before[i])), None)
+        return before[start:] if start is not None else []
 
 
 def _as_messages(lines) -> list[dict]:
@@ -166,7 +178,7 @@ def call_record(session: Session, key: str, lines: list[tuple[int, dict]]) -> di
     message = final["message"]
     response = {"type": "message", "id": message.get("id"), "model": message.get("model"), "role": "assistant",
                 "content": _merged_blocks(objs), "stop_reason": stop, "usage": message.get("usage")}
-    record = pair_record({"messages": session.turn_before(first, key)}, response)
+    record = pair_record({"messages": session.turn_before(first, key, number)}, response)
     # Claude Code on Bedrock names Bedrock's model ids; through a gateway, the gateway's models.
     record["provider"] = guess_provider(message.get("model")) or "anthropic"
     record.update({"created_at": first.get("timestamp"), "trace_id": first.get("sessionId"),
