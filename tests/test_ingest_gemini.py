@@ -64,7 +64,7 @@ def _logged_rows() -> list[dict]:
     ]
 
 
-def _check_logged(con, summary):
+def _check_logged(con, summary, duration_ms=1840.0):
     assert summary["files"][0]["format"] == "gemini"
     assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (4, 0, 0)
     rows = stored_requests(con)
@@ -76,6 +76,7 @@ def _check_logged(con, summary):
     assert (think["input_tokens"], think["cached_input_tokens"], think["output_tokens"], think["reasoning_tokens"]) == (
         1200, 1024, 340, 300)
     assert str(think["created_at"]) == "2026-11-02 10:00:01.500000"
+    assert think["duration_ms"] == duration_ms  # the row's metadata.request_latency, in milliseconds
     stream = rows["resp-stream"]
     assert (stream["model"], stream["response_text"], stream["input_tokens"], stream["output_tokens"]) == (
         "gemini-2.0-flash-001", "Your parcel ships Monday.", 55, 6)
@@ -103,7 +104,7 @@ def test_vertex_request_response_logging_exported_from_bigquery_as_csv(con, tmp_
         writer.writeheader()
         for r in rows:
             writer.writerow({k: json.dumps(r[k]) if isinstance(r[k], (dict, list)) else r[k] for k in writer.fieldnames})
-    _check_logged(con, ingest_paths(con, [str(path)]))
+    _check_logged(con, ingest_paths(con, [str(path)]), duration_ms=None)  # no metadata column
 
 
 def test_batch_outputs_and_app_logs_of_gemini_calls(con, tmp_path):
@@ -186,3 +187,24 @@ def test_batch_output_files_as_google_writes_them(con, fixtures, tmp_path):
     assert (summary["rows_added"], summary["rows_conflicting"]) == (5, 0)
     assert con.execute("select sum(input_tokens), sum(output_tokens) from requests where source_file like '%results_basic%'"
                        ).fetchone() == (65, 1500)
+
+
+def test_request_response_logs_in_the_protos_own_names_keep_their_usage(con, tmp_path):
+    """Vertex's request-response logging as some exports keep it (Elastic's integration, protobuf's JSON with field
+    names preserved): ``usage_metadata``, ``prompt_token_count``, ``model_version``, ``response_id``. Before, the call
+    landed without tokens ("states no usage") and unpriced."""
+    row = {"api_method": "GenerateContent", "request_id": "5374205265901353984", "logging_time": "2025-09-08T21:04:22.248Z",
+           "model": "publishers/google/models/gemini-2.5-pro", "metadata": {"request_latency": 11225.994},
+           "full_request": {"contents": [{"role": "user", "parts": [{"text": "Hello world!"}]}],
+                            "generation_config": {"max_output_tokens": 8192, "temperature": 0}},
+           "full_response": {"candidates": [{"finish_reason": "STOP", "content": {"role": "model", "parts": [{"text": "Hello there!"}]}}],
+                             "create_time": "2025-09-08T21:04:11.034753Z", "model_version": "gemini-2.5-pro",
+                             "response_id": "y0S_aMGPArCYqsMPntGNyA4",
+                             "usage_metadata": {"candidates_token_count": 29, "prompt_token_count": 3, "thoughts_token_count": 901,
+                                                "total_token_count": 933, "traffic_type": "ON_DEMAND"}}}
+    path = tmp_path / "prompt_response_logs.jsonl"
+    path.write_text(json.dumps(row) + "\n")
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    assert con.execute("select source_id, model, input_tokens, output_tokens, reasoning_tokens, duration_ms, cost_source,"
+                       " response_text from requests").fetchone() == (
+        "y0S_aMGPArCYqsMPntGNyA4", "gemini-2.5-pro", 3, 930, 901, 11225.994, "catalog", "Hello there!")

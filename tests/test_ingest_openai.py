@@ -863,3 +863,29 @@ def test_a_cost_logs_embedding_calls_are_priced_but_not_prompts(con, tmp_path):
     assert ingest_paths(con, [str(path)])["rows_added"] == 3
     assert con.execute("select model, operation, input_tokens from requests order by created_at").fetchall() == [
         ("gpt-4o-mini", None, 612), ("text-embedding-3-small", "embeddings", 1423), ("nomic-embed-text", "embeddings", 17)]
+
+
+def test_a_whole_answer_under_model_output_and_azure_api_managements_bodies(con, tmp_path):
+    """An eval harness's record keeps the model's whole answer under ``model_output`` (inspect_ai's ModelOutput,
+    its usage in the Responses API's terms): read as the response, not as a request without one. Azure API
+    Management's gateway logs keep the bodies as JSON text under ``requestBody``/``responseBody`` in ``properties``,
+    the time it took as ``durationMs``: read as a pair (before, both files were refused or their lines skipped)."""
+    harness = tmp_path / "predictions.jsonl"
+    harness.write_text(json.dumps({"index": 4, "model": "moonshotai/kimi-k2.5", "messages": [{"role": "user", "content": "Find the area."}],
+                                   "model_output": {"model": "moonshotai/kimi-k2.5", "choices": [
+                                       {"message": {"role": "assistant", "content": "The area is 588."}, "stop_reason": "stop"}],
+                                       "usage": {"input_tokens": 189, "output_tokens": 2109, "total_tokens": 2298}}}) + "\n")
+    request = {"model": "gpt-chat-pilot", "messages": [{"role": "user", "content": "capital of tamilnadu?"}]}
+    response = {"id": "chatcmpl-9gRL1", "object": "chat.completion", "created": 1719901891, "model": "gpt-35-turbo",
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Chennai."}}],
+                "usage": {"prompt_tokens": 14, "completion_tokens": 8, "total_tokens": 22}}
+    gateway = tmp_path / "gateway.log"
+    gateway.write_text(json.dumps({"category": "GatewayLogs", "durationMs": 176, "time": "2024-07-02T06:31:31.000Z",
+                                   "properties": {"apiId": "azure-openai-service-api", "requestBody": json.dumps(request),
+                                                  "responseBody": json.dumps(response)}}) + "\n")
+    summary = ingest_paths(con, [str(harness), str(gateway)])
+    assert [(f["format"], f["rows_added"]) for f in summary["files"]] == [("openai", 1), ("openai", 1)]
+    assert con.execute("select model, status, prompt_text, response_text, input_tokens, output_tokens, duration_ms"
+                       " from requests order by source_file").fetchall() == [
+        ("gpt-35-turbo", "ok", "capital of tamilnadu?", "Chennai.", 14, 8, 176.0),
+        ("moonshotai/kimi-k2.5", "ok", "Find the area.", "The area is 588.", 189, 2109, None)]

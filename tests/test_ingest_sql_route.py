@@ -895,3 +895,20 @@ def test_groq_batch_output_is_priced_as_groqs_on_both_routes(tmp_path, monkeypat
     assert first_difference(stored[True], stored[False]) is None
     groq = [r for r in stored[True] if r["provider"] == "groq"]
     assert len(groq) == 150 and all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in groq)
+
+
+def test_chat_answers_with_usage_in_the_responses_apis_terms_store_the_same_rows_on_both_routes(tmp_path, monkeypatch):
+    """A chat-shaped answer whose usage says input_tokens/output_tokens (eval harnesses' records) is read in those
+    terms by Python; SQL, which reads a chat usage's prompt_tokens, leaves such lines to Python."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(200):
+        usage = ({"prompt_tokens": 10 + i, "completion_tokens": 3} if i % 2 else {"input_tokens": 10 + i, "output_tokens": 3})
+        lines.append({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Question {i}"}]},
+                      "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1764000000 + i,
+                                   "model": "gpt-4o-mini-2024-07-18", "usage": usage, "choices": [
+                                       {"index": 0, "message": {"role": "assistant", "content": f"Answer {i}"}, "finish_reason": "stop"}]}})
+    summaries, stored = stored_by_route(tmp_path, "calls.jsonl", lines)
+    assert [s["rows_added"] for s in summaries.values()] == [200, 200]
+    assert first_difference(stored[True], stored[False]) is None
+    assert sum(r["input_tokens"] for r in stored[True]) == sum(10 + i for i in range(200))

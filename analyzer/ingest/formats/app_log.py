@@ -33,14 +33,19 @@ TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime",
              "ts_start")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price", "total_cost_usd", "estimated_cost_usd",
              "estimated_cost")
-DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms")
+DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms",
+                    "durationMs")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
 USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
 TAG_KEYS = ("metadata", "tags")
 # kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
 # pair key taken before its own anywhere in it is left to Python by the SQL route).
-REQUEST_KEYS = ("request", "req", "request_body", "inputs", "kwargs", "input")
-RESPONSE_KEYS = ("response", "resp", "response_body", "outputs", "completion", "request_response", "output")
+REQUEST_KEYS = ("request", "req", "request_body", "requestBody", "inputs", "kwargs", "input")
+RESPONSE_KEYS = ("response", "resp", "response_body", "responseBody", "outputs", "completion", "request_response", "output",
+                 "model_output", "answer")
+# Keys that are a pair's response side only when they hold an object (a whole response); else they hold its text
+# (``FLAT_ANSWER_KEYS``), or, for ``output``, a Responses object's items.
+OBJECT_RESPONSE_KEYS = ("model_output", "answer")
 ERROR_KEYS = ("error",)
 # Token counts a call logged flat may give at its top instead of a usage object, and keys it may keep the answer under
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
@@ -104,6 +109,8 @@ def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
         if key in obj:
             value = obj[key]
             if key == "output" and not isinstance(maybe_json(value), (dict, str)):
+                continue
+            if key in OBJECT_RESPONSE_KEYS and not isinstance(maybe_json(value), dict):
                 continue
             response, found = value, True
             break

@@ -88,6 +88,9 @@ def line_spec(pair: tuple[str, str]) -> dict:
 
 # The keys at the top of each line, for ``alias_pairs``.
 TOP_KEYS_SQL = "select try(json_keys(text)) as keys, count(*) from _lines group by all"
+# Pair keys only the Python parser reads: a response key that is one only when it holds an object, and Azure API
+# Management's camelCase bodies (JSON strings).
+PYTHON_PAIR_KEYS = ("model_output", "answer", "requestBody", "responseBody")
 
 
 def alias_pairs(rows) -> list[tuple[str, str]]:
@@ -98,6 +101,8 @@ def alias_pairs(rows) -> list[tuple[str, str]]:
         keys = set(keys or ())
         request = next((k for k in REQUEST_KEYS if k in keys), None)
         response = next((k for k in RESPONSE_KEYS if k in keys), None)
+        if request in PYTHON_PAIR_KEYS or response in PYTHON_PAIR_KEYS:
+            continue
         if request and response and (request, response) != DEFAULT_PAIR:
             counts[(request, response)] = counts.get((request, response), 0) + count
     return sorted(counts, key=lambda pair: -counts[pair])
@@ -475,13 +480,20 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
         derive={"replies": f"list_transform({choices}, lambda c: {reply})"},
         checks=[f"list_bool_and(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
                 "list_bool_and(list_transform(replies, lambda x: x.ok))",
-                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks, cost_check],
+                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks, cost_check,
+                other_terms_left(field(r, "usage"))],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created", "cost_usd": cost,
                  "response_text": (f"nullif(array_to_string(list_filter(list_transform(replies, lambda x: x.text),"
                                    f" lambda t: t <> ''), {NL}), '')"),
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error' when list_contains(list_transform({choices},"
                             f" lambda c: c.finish_reason), 'content_filter') then 'blocked' else 'ok' end"), **usage},
     )
+
+
+def other_terms_left(u: str) -> str:
+    """A chat usage in the Responses API's terms (``openai.usage_in_other_terms``) is left to Python."""
+    return (f"({field(u, 'prompt_tokens')} is not null or {field(u, 'completion_tokens')} is not null"
+            f" or ({field(u, 'input_tokens')} is null and {field(u, 'output_tokens')} is null))")
 
 
 def gateway_cost(u: str) -> tuple[str, str]:

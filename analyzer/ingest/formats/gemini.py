@@ -27,7 +27,7 @@ from . import register
 from .anthropic import is_message as is_anthropic_message
 from .anthropic import pair_record as anthropic_pair_record
 from .app_log import envelope, pair_sides
-from .generic import (READ_ERRORS, chat_request_fields, content_text, decode_json, file_kind, records_from_rows, table_columns,
+from .generic import (READ_ERRORS, camel_gemini, to_float, chat_request_fields, content_text, decode_json, file_kind, records_from_rows, table_columns,
                       usage_fields)
 
 PROVIDER = "google"
@@ -94,8 +94,11 @@ def _answer_text(chunks: list[dict]) -> str | None:
 
 
 def _usage(chunks: list[dict]) -> dict:
-    usage = next((c["usageMetadata"] for c in reversed(chunks) if isinstance(c.get("usageMetadata"), dict)), None)
-    return usage_fields(usage) if usage is not None else {}
+    """The last usage given; Vertex's request-response logs in BigQuery keep the proto's names (``usage_metadata``,
+    ``prompt_token_count``)."""
+    usage = next((c.get("usageMetadata", c.get("usage_metadata")) for c in reversed(chunks)
+                  if isinstance(c.get("usageMetadata", c.get("usage_metadata")), dict)), None)
+    return usage_fields(camel_gemini(usage)) if usage is not None else {}
 
 
 def _status(row: dict, chunks: list[dict]) -> str:
@@ -112,8 +115,9 @@ def _status(row: dict, chunks: list[dict]) -> str:
 
 def _model(request: Any, chunks: list[dict], row: dict) -> str | None:
     for chunk in reversed(chunks):
-        if isinstance(chunk.get("modelVersion"), str) and chunk["modelVersion"]:
-            return chunk["modelVersion"]
+        version = chunk.get("modelVersion", chunk.get("model_version"))
+        if isinstance(version, str) and version:
+            return version
     for holder in (request if isinstance(request, dict) else {}, row):
         for key in ("model", "endpoint", "model_id"):
             value = holder.get(key)
@@ -130,12 +134,18 @@ def gemini_record(request: Any, response: Any, row: dict) -> dict:
         record.update(chat_request_fields(request))
     record["response_text"] = _answer_text(chunks)
     record.update(_usage(chunks))
-    source_id = next((c.get("responseId") for c in reversed(chunks) if c.get("responseId")), None)
+    source_id = next((c.get("responseId") or c.get("response_id") for c in reversed(chunks)
+                      if c.get("responseId") or c.get("response_id")), None)
     record["source_id"] = source_id or row.get("request_id") or row.get("key")
     when = row.get("logging_time") or row.get("processed_time") or next(
         (c.get("createTime") for c in chunks if c.get("createTime")), None)
     if when is not None:
         record["created_at"] = to_utc(when)
+    metadata = decode_json(row.get("metadata"))
+    try:  # Vertex's request-response logging: milliseconds, a number or its text
+        record["duration_ms"] = to_float(metadata.get("request_latency"), "request_latency") if isinstance(metadata, dict) else None
+    except ValueError:
+        record["duration_ms"] = None
     return record
 
 

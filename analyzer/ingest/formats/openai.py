@@ -182,7 +182,19 @@ def completion_fields(resp: dict) -> dict:
         "reasoning_tokens": completion_details.get("reasoning_tokens"),
         "cost_usd": gateway_cost(usage),
         "status": status,
+        **usage_in_other_terms(usage),
     }
+
+
+def usage_in_other_terms(usage: dict) -> dict:
+    """A chat-shaped answer whose usage is in the Responses API's terms (inspect_ai's ModelOutput, as eval harnesses
+    log it: ``input_tokens``/``output_tokens``), where it names no ``prompt_tokens`` or ``completion_tokens``."""
+    if "prompt_tokens" in usage or "completion_tokens" in usage or not {"input_tokens", "output_tokens"} & usage.keys():
+        return {}
+    from .generic import usage_fields
+
+    return {k: v for k, v in usage_fields(usage).items()
+            if k in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")}
 
 
 def gateway_cost(usage: dict) -> float | None:
