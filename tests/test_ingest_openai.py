@@ -200,13 +200,31 @@ def anthropic_batch_halves(tmp_path) -> tuple[str, str]:
     return str(requests), str(results)
 
 
-@pytest.mark.parametrize("api", ["openai", "anthropic"])
+def groq_batch_halves(tmp_path) -> tuple[str, str]:
+    """A Groq batch: its input file and output file, both in OpenAI's format (Groq's extras under x_groq)."""
+    inp, out = tmp_path / "groq_batch_input.jsonl", tmp_path / "groq_batch_output.jsonl"
+    inp.write_text("".join(json.dumps({"custom_id": f"request-{n}", "method": "POST", "url": "/v1/chat/completions", "body": {
+        "model": "llama-3.1-8b-instant", "messages": [{"role": "user", "content": f"Translate {n}"}]}}) + "\n" for n in range(1, 4)))
+    out.write_text("".join(json.dumps({"id": f"batch_req_out_{n}", "custom_id": f"request-{n}", "error": None, "response": {
+        "status_code": 200, "request_id": f"req_{n}", "body": {
+            "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1742400000 + n, "model": "llama-3.1-8b-instant",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Traduction {n}"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 20 + n, "completion_tokens": 5}, "x_groq": {"id": f"req_{n}"}}}}) + "\n"
+        for n in range(1, 4)))
+    return str(inp), str(out)
+
+
+@pytest.mark.parametrize("api", ["openai", "responses", "groq", "anthropic"])
 def test_batch_halves_ingested_in_separate_runs_join_as_if_given_together(con, fixtures, tmp_path, api):
     """A batch's input file ingested today and its output file tomorrow (or the other way round): each call is one
     row with its prompt and its answer, as when both are given together (before, every call was two rows: an
     unanswered request and an answer without its prompt); reading the input again afterwards adds nothing."""
     if api == "openai":
         inp, out = (str(fixtures / "openai" / name) for name in ("batch_chat_input.jsonl", "batch_chat_output.jsonl"))
+    elif api == "groq":
+        inp, out = groq_batch_halves(tmp_path)
+    elif api == "responses":  # the output echoes the request's instructions: no prompt of its own all the same
+        inp, out = str(fixtures / "eval" / "logs" / "openai_responses_batch_input.jsonl"), str(fixtures / "openai" / "batch_responses_output.jsonl")
     else:
         inp, out = anthropic_batch_halves(tmp_path)
     columns = "source_id, status, prompt_text, response_text, input_tokens, output_tokens, model, params_json"

@@ -888,6 +888,8 @@ def test_groq_batch_output_is_priced_as_groqs_on_both_routes(tmp_path, monkeypat
                           "completion_time": 0.1, "total_tokens": 60 + i, "total_time": 0.103}}
         if i % 2:
             body["x_groq"] = {"id": f"req_{i}"}
+        elif i % 4 == 0:
+            body["x_groq"] = None  # says nothing: OpenAI's
         lines.append({"id": f"batch_req_out_{i}", "custom_id": f"request-{i}", "response": {
             "status_code": 200, "request_id": f"req_{i}", "body": body}, "error": None})
     summaries, stored = stored_by_route(tmp_path, "batch_output.jsonl", lines)
@@ -895,6 +897,19 @@ def test_groq_batch_output_is_priced_as_groqs_on_both_routes(tmp_path, monkeypat
     assert first_difference(stored[True], stored[False]) is None
     groq = [r for r in stored[True] if r["provider"] == "groq"]
     assert len(groq) == 150 and all(r["cost_source"] == "catalog" and r["cost_usd"] > 0 for r in groq)
+
+
+def test_an_anthropic_message_with_a_null_choices_key_is_anthropics_on_both_routes(tmp_path, monkeypatch):
+    """A Message whose logger added ``"choices": null`` (a wrapper that serialises both SDKs' fields) is still a
+    Messages API answer, not an OpenAI completion without text."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = [{"request": {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": f"q{i}"}]},
+              "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                           "content": [{"type": "text", "text": f"a{i}"}], "stop_reason": "end_turn", "choices": None,
+                           "usage": {"input_tokens": 10, "output_tokens": 3}}} for i in range(300)]
+    summaries, stored = stored_by_route(tmp_path, "calls.jsonl", lines)
+    assert first_difference(stored[True], stored[False]) is None
+    assert {(r["provider"], r["response_text"] == f"a{r['source_line'] - 1}") for r in stored[True]} == {("anthropic", True)}
 
 
 def test_chat_answers_with_usage_in_the_responses_apis_terms_store_the_same_rows_on_both_routes(tmp_path, monkeypatch):

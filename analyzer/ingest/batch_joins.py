@@ -5,8 +5,10 @@ Within a run the format readers join an output line to its input line (``app_log
 the stored rows are joined here: an unanswered input row (status ``no_response``) and an output row without a
 prompt that share a ``custom_id`` (``source_id``) become one row, the output's, with the input's conversation,
 parameters, user and tags; the input row goes. A custom_id is joined only when it names exactly one unanswered
-input row and one prompt-less output row of that provider and their models are of one family (batches often
-reuse ids such as ``request-1``: an ambiguous id is left as it is), and only when one of the two came in this run.
+input row and one prompt-less output row (a Responses output's echoed instructions are no prompt) and their models
+are of one family: batches often reuse ids such as ``request-1``, and an ambiguous id is left as it is. One of the
+two must have come in this run. The output's provider may differ from the input's (Groq's batches write OpenAI's
+format).
 An input file read again after its lines were joined adds nothing: its lines are repeats of the joined rows.
 """
 
@@ -58,24 +60,20 @@ def candidate_pairs(con, input_format: str, output_format: str, stamp) -> list[d
     rows = con.execute(
         """
         with inputs as (
-            select id, source_id, provider, model, source_file, ingested_at = $stamp as new, system_prompt,
-                   prompt_text, messages_json from requests
-            where source_format = $input and status = 'no_response' and source_id is not null),
+            select id, source_id, model, source_file, ingested_at = $stamp as new, prompt_text, messages_json
+            from requests where source_format = $input and status = 'no_response' and source_id is not null),
         outputs as (
-            select id, source_id, provider, model, source_file, ingested_at = $stamp as new, system_prompt,
-                   prompt_text, messages_json from requests
-            where source_format = $output and source_id is not null),
+            select id, source_id, model, source_file, ingested_at = $stamp as new, prompt_text, messages_json
+            from requests where source_format = $output and source_id is not null),
         matches as (
             select i.id as i_id, o.id as o_id, i.model as i_model, o.model as o_model, i.source_file as i_file,
                    o.source_file as o_file, i.new as i_new, o.new as o_new, o.prompt_text is not null as joined_before
-            from inputs i join outputs o using (provider, source_id)
-            where i.new <> o.new and (
-                (o.prompt_text is null and o.messages_json is null and o.system_prompt is null)
-                or (o.messages_json is not distinct from i.messages_json and o.prompt_text is not distinct from i.prompt_text
-                    and o.system_prompt is not distinct from i.system_prompt)))
+            from inputs i join outputs o using (source_id)
+            where (o.prompt_text is null and o.messages_json is null)
+               or (o.messages_json is not distinct from i.messages_json and o.prompt_text is not distinct from i.prompt_text))
         select * exclude (n_i, n_o) from (
             select *, count(*) over (partition by i_id) as n_i, count(*) over (partition by o_id) as n_o from matches)
-        where n_i = 1 and n_o = 1
+        where n_i = 1 and n_o = 1 and i_new <> o_new
         """,
         {"stamp": stamp, "input": input_format, "output": output_format},
     ).fetchall()

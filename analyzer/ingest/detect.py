@@ -74,23 +74,25 @@ def unknown_format_message(src: SourceFile, formats: dict) -> str:
     )
 
 
-def _record_keys(src: SourceFile) -> tuple[str, set[str]]:
-    """('json' or 'csv', the first record's keys and the keys one level down), for comparing with FAMILIES."""
+def _record_keys(src: SourceFile) -> tuple[str, dict[str, str]]:
+    """('json' or 'csv', the first record's keys and the keys one level down, each with where it is: ``system`` or
+    ``invocation_params.system``), for comparing with FAMILIES."""
     from .formats.generic import csv_header, file_kind
 
     kind = file_kind(src)
     if b"\x00" in src.head()[:4096]:
-        return "binary", set()
+        return "binary", {}
     if kind == "csv":
-        return "csv", {c for c in (csv_header(src) or []) if c}
+        return "csv", {c: c for c in (csv_header(src) or []) if c}
     obj = first_json_object(src)
     if not isinstance(obj, dict):
-        return kind, set()
-    keys = set(obj)
-    for value in obj.values():
+        return kind, {}
+    keys = {str(k): str(k) for k in obj}
+    for outer, value in obj.items():
         inner = value[0] if isinstance(value, list) and value else value
         if isinstance(inner, dict):
-            keys.update(inner)
+            for key in inner:
+                keys.setdefault(str(key), f"{outer}.{key}")
     return kind, keys
 
 
@@ -110,10 +112,11 @@ def explain_mismatch(src: SourceFile, formats: dict) -> str | None:
     kind, keys = _record_keys(src)
     folded = {_fold(k) for k in keys}
     best = max(FAMILIES, key=lambda fam: len(folded & {_fold(m) for m in fam[2]}))
-    shared = sorted(k for k in keys if _fold(k) in {_fold(m) for m in best[2]})
+    shared = sorted((path for k, path in keys.items() if _fold(k) in {_fold(m) for m in best[2]}),
+                    key=lambda path: (path.count("."), path))
     if len(shared) < 2:
         if keys:
-            shown = ", ".join(sorted(keys)[:8])
+            shown = ", ".join(sorted(k for k, path in keys.items() if k == path)[:8])
             return f"its {'columns' if kind == 'csv' else 'records'} ({shown}) resemble no export plan knows"
         return None
     return f"it looks most like {best[1]} (it has {', '.join(shared[:6])}), but a record of that needs {best[3]}"

@@ -92,19 +92,21 @@ def other_call_record(request: Any, response: Any, provider: str) -> dict:
 
 def asks(obj: dict) -> bool:
     """Whether a flat line holds the conversation it sent: ``messages``, a ``prompt`` string or a Responses ``input``."""
-    return (isinstance(maybe_json(obj.get("messages")), list) or isinstance(first_text(obj, FLAT_PROMPT_KEYS), str)
+    return (isinstance(maybe_json(obj.get("messages")), list) or isinstance(flat_prompt(obj), str)
             or isinstance(obj.get("input"), (str, list)))
 
 
 def first_text(obj: dict, keys: tuple) -> str | None:
-    """The first of ``keys`` that holds text: a string, or a list of strings (LangChain's ``prompts``: the first)."""
-    for key in keys:
-        value = obj.get(key)
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            value = value[0]
-        if isinstance(value, str):
-            return value
-    return None
+    return next((obj[key] for key in keys if isinstance(obj.get(key), str)), None)
+
+
+def flat_prompt(obj: dict) -> str | None:
+    """A flat line's prompt string; LangChain's ``prompts`` list when it holds one (a list of several is a batch of
+    generations, which one row cannot stand for)."""
+    prompts = obj.get("prompts")
+    if isinstance(prompts, list) and len(prompts) == 1 and isinstance(prompts[0], str):
+        return prompts[0]
+    return first_text(obj, FLAT_PROMPT_KEYS)
 
 
 def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bool, str | None]:
@@ -133,11 +135,23 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
             or any(key in obj for key in FLAT_USAGE_KEYS)), answer
 
 
+def usage_report(obj: dict) -> bool:
+    """A page of an admin API's usage or cost report: time buckets (``start_time``, ``end_time``) of results or
+    aggregated counts (OpenAI's ``organization.usage.*``/``organization.costs.result``, Anthropic's usage report)."""
+    buckets = obj.get("data")
+    bucket = buckets[0] if isinstance(buckets, list) and buckets and isinstance(buckets[0], dict) else obj
+    if bucket.get("object") == "bucket" or str(obj.get("object", "")).startswith("organization."):
+        return True
+    results = bucket.get("results")
+    return ({"start_time", "end_time"} <= bucket.keys() or {"starting_at", "ending_at"} <= bucket.keys()) and isinstance(results, list)
+
+
 def prompt_logged_alone(obj: dict) -> bool:
-    """A prompt string and its model logged without the answer, with a log's marks (a time, a duration): a callback's
-    log of the request (LangChain's ``on_llm_start``: ``prompts``, ``invocation_params``), not a dataset's prompt."""
-    return (isinstance(first_text(obj, FLAT_PROMPT_KEYS), str) and isinstance(obj.get("model"), str) and bool(obj["model"])
-            and any(key in obj for key in (*TIME_KEYS, *DURATION_MS_KEYS, *DURATION_S_KEYS)))
+    """A prompt string and its model logged without the answer, with a call's marks (how long it took, or a
+    callback's run id and invocation parameters): a callback's log of the request (LangChain's ``on_llm_start``),
+    not a dataset's prompt (which may well carry a time)."""
+    return (isinstance(flat_prompt(obj), str) and isinstance(obj.get("model"), str) and bool(obj["model"])
+            and any(key in obj for key in (*DURATION_MS_KEYS, *DURATION_S_KEYS, *CALLBACK_MARKS)))
 
 
 def failed_flat(obj: dict) -> bool:
@@ -164,7 +178,7 @@ def flat_request(obj: dict) -> dict:
     """A flat line read as the request it sent: its conversation, or a prompt string as the user's turn after a
     system string."""
     request = dict(obj)
-    prompt = first_text(obj, FLAT_PROMPT_KEYS)
+    prompt = flat_prompt(obj)
     if not isinstance(maybe_json(obj.get("messages")), list) and prompt is not None:
         system = first_text(obj, FLAT_SYSTEM_KEYS)
         request["messages"] = [*([{"role": "system", "content": system}] if system is not None else []),
@@ -185,8 +199,9 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
         answer = content_text(obj.get("content")) or (json.dumps(calls, ensure_ascii=False, default=str) if calls else None)
     record.update(flat_usage(obj), response_text=answer or None, status="error" if failed_flat(obj) else "ok")
     if not answer and EMBEDDING_MODEL.search(str(record.get("model") or "")):
-        # a cost log's line of an embedding call: priced on its input, no prompt for a chat model to answer
-        record.update(operation=EMBEDDING_OPERATION, messages_json=None, prompt_text=None, system_prompt=None)
+        # a cost log's line of an embedding call: priced on its input, no prompt for a chat model to answer (the
+        # operation alone says so: the row's id, made of what it holds, stays what it was)
+        record["operation"] = EMBEDDING_OPERATION
     named = obj.get("provider")  # the app's own name for where the call went ("ollama", "local_qwen") wins a guess
     record["provider"] = (named.strip().lower() if isinstance(named, str) and named.strip() else
                           guess_provider(record.get("model")) or (record["provider"] if record.get("model") else None))
@@ -196,8 +211,9 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
 
 
 GATEWAYS = ("openrouter",)
+CALLBACK_MARKS = ("invocation_params", "run_id")  # what a LangChain callback handler logs beside a request
 # Embedding models' names (text-embedding-3-small, nomic-embed-text, amazon.titan-embed-text-v2:0, embed-english-v3.0)
-EMBEDDING_MODEL = re.compile("embed", re.IGNORECASE)
+EMBEDDING_MODEL = re.compile(r"(^|[^a-z])embed(dings?)?([^a-z]|$)", re.IGNORECASE)
 LOG_MARKS = (*TIME_KEYS, *DURATION_MS_KEYS, *DURATION_S_KEYS, *COST_KEYS, *USAGE_HOLDERS, *FLAT_USAGE_KEYS)
 
 
@@ -211,17 +227,18 @@ def conversation_asked(obj: dict, response: Any) -> dict:
     answer = response_text(answered)
     if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
         last = messages[-1]
+        appended = answer and content_text(last.get("content")) == answer
         # an empty reply too: the app appended what came back, nothing (a request never ends with an empty turn)
-        if last.get("role") == "assistant" and content_text(last.get("content")) == (answer or "") and not last.get("tool_calls"):
+        came_back_empty = not answer and not content_text(last.get("content")) and not last.get("tool_calls")
+        if last.get("role") == "assistant" and (appended or came_back_empty):
             messages = request["messages"] = messages[:-1]
     if not looks_anthropic(None, answered) and isinstance(messages, list):
         # An OpenAI answer: the line's system string is the conversation's first turn, not an Anthropic request's
         # ``system`` (which would send the pair to the Anthropic reader).
-        system = first_text(obj, FLAT_SYSTEM_KEYS)
         request = {k: v for k, v in request.items() if k not in ("system", "anthropic_version")}
-        request["messages"] = [*([{"role": "system", "content": system}] if system is not None and
-                                 not any(isinstance(m, dict) and m.get("role") == "system" for m in messages) else []),
-                               *messages]
+        system = first_text(obj, FLAT_SYSTEM_KEYS)
+        if system is not None:
+            request = openai.system_as_first_turn({**request, "system": system})
     return request
 
 
@@ -229,14 +246,14 @@ def looks_anthropic(request: Any, response: Any) -> bool:
     """Whether a pair is a Messages API call. An OpenAI answer decides it: a request with a ``system`` key beside
     its messages is then an OpenAI-compatible call (``openai.system_as_first_turn``)."""
     if isinstance(response, dict):
-        if openai.is_chat_completion(response) or openai.is_responses_object(response):
-            return False
         if "_anthropic_stream" in response:
             return True
         if response.get("type") in ("message", "error") and "choices" not in response:
             return True
         if str(response.get("id", "")).startswith("msg_") and isinstance(response.get("content"), list):
             return True
+        if response.get("object") in ("chat.completion", "response") or isinstance(response.get("choices"), list):
+            return False
     return anthropic.is_request(request)
 
 
@@ -497,6 +514,13 @@ class OpenAIApp(AppLogStatements):
                     "\"chat.completion\" nor usage")
         if isinstance(obj.get("messages"), list) and not obj.get("model"):
             return "it looks like an OpenAI request log, but its records name no model"
+        if isinstance(maybe_json(obj.get("properties")), dict) and {"category", "operationName"} <= obj.keys():
+            return (f"it looks like an Azure resource log (category {obj['category']}), which for Azure OpenAI names the "
+                    "deployment and request sizes but holds no prompt, answer or token counts; API Management's "
+                    "gateway logs (requestBody, responseBody) or the app's own log hold them")
+        if usage_report(obj):
+            return ("it looks like a usage or cost report (OpenAI's organization usage and costs API, Anthropic's "
+                    "usage report): totals per time bucket, not calls, so there is nothing to categorize or replay")
         return None
 
 

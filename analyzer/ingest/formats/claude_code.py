@@ -28,6 +28,7 @@ Claude Code 1.0 logged (``costUSD``) is the row's cost, its ``durationMs`` the d
 
 from __future__ import annotations
 
+import bisect
 import json
 from typing import Any
 
@@ -105,6 +106,7 @@ class Session:
         self.calls: dict[str, list[tuple[int, dict]]] = {}
         self.first_request: dict[str, str] = {}  # message id -> the requestId of its first line
         self.in_order: list[tuple[int, dict]] = []  # (line, message line) in file order
+        self.prompt_at: list[int | None] | None = None  # built on first use, once every line is in
 
     def key_of(self, obj: dict) -> str | None:
         """A call's key: its message id, unless another call's lines came first with that id (a transcript whose
@@ -141,14 +143,22 @@ class Session:
                     return _as_messages(reversed(chain))
             uuid = obj.get("parentUuid")
         broken = isinstance(uuid, str) and uuid not in self.by_uuid
-        return _as_messages(self.turn_in_file_order(key, number) if broken else reversed(chain))
+        in_file_order = self.turn_in_file_order(key, number) if broken else None
+        return _as_messages(in_file_order if in_file_order else reversed(chain))
 
-    def turn_in_file_order(self, key: str, number: int) -> list[dict]:
-        """The message lines before a call's first line back to the latest prompt, in file order (nothing without a
-        prompt before it: the turn began in another file)."""
-        before = [obj for line, obj in self.in_order if line < number and not _synthetic(obj) and _call_key(obj) != key]
-        start = next((i for i in range(len(before) - 1, -1, -1) if _is_prompt(before[i])), None)
-        return before[start:] if start is not None else []
+    def turn_in_file_order(self, key: str, number: int) -> list[dict] | None:
+        """The message lines before a call's first line back to the latest prompt, in file order; None without a
+        prompt before it (the turn began in another file: the chain as far as it goes is all there is)."""
+        if self.prompt_at is None:  # for each message line, the position of the latest prompt at or before it
+            self.prompt_at, latest = [], None
+            for position, (_, obj) in enumerate(self.in_order):
+                latest = position if _is_prompt(obj) else latest
+                self.prompt_at.append(latest)
+        end = bisect.bisect_left(self.in_order, number, key=lambda entry: entry[0])
+        start = self.prompt_at[end - 1] if end else None
+        if start is None:
+            return None
+        return [obj for _, obj in self.in_order[start:end] if not _synthetic(obj) and _call_key(obj) != key]
 
 
 def _as_messages(lines) -> list[dict]:

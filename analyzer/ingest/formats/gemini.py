@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..records import Skipped, content_hash, to_utc
+from ..records import Skipped, to_utc
 from . import register
 from .anthropic import is_message as is_anthropic_message
 from .anthropic import pair_record as anthropic_pair_record
@@ -32,6 +32,7 @@ from .generic import (READ_ERRORS, camel_gemini, to_float, chat_request_fields, 
 
 PROVIDER = "google"
 _MODEL_IN_PATH = re.compile(r"/models/([^/:]+)")
+_ID_CHARACTER = re.compile(r"[A-Za-z0-9]")
 # Finish reasons that mean the answer was withheld rather than given (Gemini's FinishReason enum).
 _WITHHELD = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"}
 
@@ -169,10 +170,13 @@ def row_record(row: dict) -> dict | Skipped:
     if batch:
         record["is_batch"] = True
     if batch and row.get("key") not in (None, ""):
-        # The Gemini API's key is the request's id in its batch (OpenAI's custom_id); batches reuse keys, the
-        # response id (or the line itself) tells their calls apart.
-        response_id = record.get("source_id") if record.get("source_id") != row["key"] else None
-        record.update(source_id=str(row["key"]), _dedupe_key=f"gemini|batch|{row['key']}|{response_id or content_hash(row)}")
+        # The Gemini API's key is the request's id in its batch (OpenAI's custom_id). The row's id is still made of
+        # the response id (as it always was), or of the key where the response id is missing or a placeholder
+        # (redacted to "..." in a shared file: five calls would be one and four conflicts).
+        response_id = record.get("source_id")
+        if not isinstance(response_id, str) or response_id == row["key"] or not _ID_CHARACTER.search(response_id):
+            response_id = str(row["key"])
+        record.update(source_id=str(row["key"]), _dedupe_key=f"{record.get('provider') or ''}|id|{response_id}")
     return envelope(record, row)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from ..records import Reject, Skipped, excerpt, to_utc
 from ..sample_rates import SAMPLE_RATE_KEYS
 from . import register
-from .otel import NestedCalls, nested_calls, span_record
+from .otel import NestedCalls, nested_calls, span_record, usage_from_details
 from .otel_spans import Span
 from .generic import (
     iter_json,
@@ -39,57 +39,11 @@ from .generic import (
     snake_keys,
     to_float,
     to_int,
-    usage_fields,
 )
 
 MODEL_CALL_TYPES = {"GENERATION", "EMBEDDING"}
+LITELLM_EMBEDDINGS = ("litellm-embedding", "litellm-aembedding")  # what LiteLLM names an embedding call's generation
 SKIPPED_HINT = "spans, events and other observations are skipped; a model call is a GENERATION (or EMBEDDING) observation"
-
-
-def usage_from_details(details) -> dict:
-    """input/cached/cache-write/output/reasoning totals from a Langfuse usage or usageDetails mapping."""
-    details = decode_json(details)
-    if not isinstance(details, dict):
-        return {}
-    if any(isinstance(v, dict) for v in details.values()):  # OpenAI's usage object, with its *_details
-        return {k: usage_fields(details).get(k) for k in ("input_tokens", "cached_input_tokens", "cache_write_tokens",
-                                                           "output_tokens", "reasoning_tokens")}
-    sums = {"input": None, "cached": None, "write": None, "output": None, "reasoning": None}
-
-    def add(slot, value):
-        sums[slot] = (sums[slot] or 0) + value
-
-    for key, raw in details.items():
-        name = str(key).lower()
-        if any(word in name for word in ("cost", "price", "unit")):
-            continue
-        try:
-            value = to_int(raw, key)
-        except ValueError:
-            continue
-        if value is None:
-            continue
-        if name in ("prompt_tokens", "prompttokens"):
-            name = "input"
-        elif name in ("completion_tokens", "completiontokens"):
-            name = "output"
-        if "input" in name:
-            add("input", value)
-            if "cache_read" in name or "cached" in name:
-                add("cached", value)
-            elif "cache_creation" in name or "cache_write" in name:
-                add("write", value)
-        elif "output" in name:
-            add("output", value)
-            if "reasoning" in name:
-                add("reasoning", value)
-    return {
-        "input_tokens": sums["input"],
-        "cached_input_tokens": sums["cached"],
-        "cache_write_tokens": sums["write"],
-        "output_tokens": sums["output"],
-        "reasoning_tokens": sums["reasoning"],
-    }
 
 
 def _cost(r: dict) -> float | None:
@@ -198,7 +152,7 @@ def observation_record(row: dict) -> dict | Skipped:
     record["trace_id"] = first(r, "trace_id")
     record["parent_span_id"] = first(r, "parent_observation_id")
     # LiteLLM's Langfuse callback sends its embedding calls as generations named litellm-aembedding
-    record["operation"] = "embeddings" if kind == "EMBEDDING" or "embedding" in str(first(r, "name") or "").lower() else None
+    record["operation"] = "embeddings" if kind == "EMBEDDING" or first(r, "name") in LITELLM_EMBEDDINGS else None
     # Langfuse's SDKs sample client-side (sample_rate); an export carries the rate only where the app recorded it.
     stated = first(r, "sample_rate", "sampling_rate")
     record["sample_rate"] = stated if stated is not None else first(metadata, *SAMPLE_RATE_KEYS)

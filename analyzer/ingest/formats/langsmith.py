@@ -285,11 +285,16 @@ def _cost(r: dict, usage: Any) -> float | None:
     return None
 
 
+def _dotted_ids(dotted: Any) -> list[str]:
+    """The run ids of a dotted order ``<time>Z<root id>.<time>Z<child id>...``, root first."""
+    if not isinstance(dotted, str):
+        return []
+    return [part.partition("Z")[2] for part in dotted.split(".") if "Z" in part]
+
+
 def _dotted_links(dotted: Any) -> tuple[str | None, str | None]:
-    """(trace id, parent run id) from a dotted order ``<time>Z<root id>.<time>Z<child id>...``."""
-    if not isinstance(dotted, str) or "Z" not in dotted:
-        return None, None
-    ids = [part.split("Z", 1)[1] for part in dotted.split(".") if "Z" in part]
+    """(trace id, parent run id) from a dotted order."""
+    ids = _dotted_ids(dotted)
     return (ids[0] if ids else None), (ids[-2] if len(ids) > 1 else None)
 
 
@@ -418,9 +423,8 @@ def run_id(run: dict) -> Any:
     if run.get("id") is not None:
         return run["id"]
     dotted = run.get("dotted_order")
-    if not isinstance(dotted, str) or "Z" not in dotted:
-        return None
-    return dotted.rsplit(".", 1)[-1].split("Z", 1)[1] or None
+    ids = _dotted_ids(dotted.rsplit(".", 1)[-1] if isinstance(dotted, str) else None)
+    return ids[0] or None if ids else None
 
 
 def given(update: dict) -> dict:

@@ -546,7 +546,7 @@ class OpenAIBatchOutput:
         body = maybe_json(response.get("body"))
         code = response.get("status_code")
         # Groq's Batch API writes OpenAI's format, its own extras under x_groq: its calls are priced at Groq's rates.
-        record: dict = {"provider": "groq" if isinstance(body, dict) and "x_groq" in body else PROVIDER}
+        record: dict = {"provider": "groq" if isinstance(body, dict) and body.get("x_groq") is not None else PROVIDER}
         if is_embeddings_list(body):
             record.update({k: v for k, v in embedding_fields(None, body).items() if v is not None})
         elif isinstance(body, dict):

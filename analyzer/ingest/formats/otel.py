@@ -29,7 +29,7 @@ from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .agent_telemetry import AgentPrompts, agent_event, agent_record
 from .app_log import first_value
-from .generic import (chat_request_fields, content_text, file_kind, guess_provider, iter_json_values, iter_rows,
+from .generic import (chat_request_fields, content_text, decode_json, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, params_from_body, response_text, table_columns, to_float, to_int, usage_fields)
 from .otel_spans import (LogEvent, Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
                          log_records_in, logfire_columns_to_rows, read_log_record, read_span, spans_in)
@@ -382,7 +382,8 @@ def output_text(span: Span) -> str | None:
     value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS, LANGFUSE_OUTPUT))
     if value is None and attrs.get("gen_ai.output") not in (None, ""):
         answer = attrs["gen_ai.output"]  # any-agent: the text, or the tool calls as JSON
-        return (response_text(maybe_json(answer)) if isinstance(maybe_json(answer), dict) else None) or str(answer)
+        text = response_text(maybe_json(answer)) if isinstance(maybe_json(answer), dict) else None
+        return text or (answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False, default=str))
     if value is None and attrs.get("ai.response.object") not in (None, ""):
         answer = attrs["ai.response.object"]  # generateObject's answer is the object itself, as JSON
         return answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False, default=str)
@@ -413,10 +414,13 @@ def _model(attrs: dict) -> Any:
 
 def _cost(attrs: dict) -> float | None:
     stated = to_float(first_value(attrs, COST_KEYS), "llm.cost.total")
-    parts = [to_float(attrs.get(key), key) for key in COST_PARTS]
-    if stated is not None or all(part is None for part in parts):
+    if stated is not None:
         return stated
-    return sum(part or 0.0 for part in parts)
+    try:
+        parts = [to_float(attrs.get(key), key) for key in COST_PARTS]
+    except ValueError:  # parts that are not numbers state no cost: the catalog prices the call
+        return None
+    return None if all(part is None for part in parts) else sum(part or 0.0 for part in parts)
 
 
 def _tokens(attrs: dict) -> dict:
@@ -512,10 +516,55 @@ def _logfire_fill(record: dict, attrs: dict, request: dict, operation: str) -> N
         record["params_json"] = {**params, **(record.get("params_json") or {})}
 
 
+def usage_from_details(details) -> dict:
+    """input/cached/cache-write/output/reasoning totals from a Langfuse usage or usageDetails mapping (the
+    ``langfuse`` reader's too: its observations and the attributes of the spans Langfuse's SDKs send)."""
+    details = decode_json(details)
+    if not isinstance(details, dict):
+        return {}
+    if any(isinstance(v, dict) for v in details.values()):  # OpenAI's usage object, with its *_details
+        return {k: usage_fields(details).get(k) for k in ("input_tokens", "cached_input_tokens", "cache_write_tokens",
+                                                           "output_tokens", "reasoning_tokens")}
+    sums = {"input": None, "cached": None, "write": None, "output": None, "reasoning": None}
+
+    def add(slot, value):
+        sums[slot] = (sums[slot] or 0) + value
+
+    for key, raw in details.items():
+        name = str(key).lower()
+        if any(word in name for word in ("cost", "price", "unit")):
+            continue
+        try:
+            value = to_int(raw, key)
+        except ValueError:
+            continue
+        if value is None:
+            continue
+        if name in ("prompt_tokens", "prompttokens"):
+            name = "input"
+        elif name in ("completion_tokens", "completiontokens"):
+            name = "output"
+        if "input" in name:
+            add("input", value)
+            if "cache_read" in name or "cached" in name:
+                add("cached", value)
+            elif "cache_creation" in name or "cache_write" in name:
+                add("write", value)
+        elif "output" in name:
+            add("output", value)
+            if "reasoning" in name:
+                add("reasoning", value)
+    return {
+        "input_tokens": sums["input"],
+        "cached_input_tokens": sums["cached"],
+        "cache_write_tokens": sums["write"],
+        "output_tokens": sums["output"],
+        "reasoning_tokens": sums["reasoning"],
+    }
+
+
 def _langfuse_fill(record: dict, attrs: dict) -> None:
     """Langfuse's attributes: the usage and cost details it records (where no gen_ai.* count is given)."""
-    from .langfuse import usage_from_details
-
     if all(record.get(k) is None for k in USAGE_FIELDS):
         record.update({k: v for k, v in usage_from_details(attrs.get(LANGFUSE_USAGE)).items() if v is not None})
     cost = maybe_json(attrs.get(LANGFUSE_COST))
@@ -764,7 +813,7 @@ class SpanCopies:
     reason = "a copy of a span that another copy says more about (a span printed when it started and when it ended)"
 
     def __init__(self) -> None:
-        self.most: dict[str, tuple[bool, int]] = {}  # span id -> the most any copy says
+        self.most: dict[tuple, tuple[bool, int]] = {}  # (trace id, span id) -> the most any copy says
 
     @staticmethod
     def said(span: Span) -> tuple[bool, int]:
@@ -772,10 +821,11 @@ class SpanCopies:
 
     def see(self, span: Span) -> None:
         if span.span_id is not None:
-            self.most[span.span_id] = max(self.most.get(span.span_id, (False, 0)), self.said(span))
+            key = (span.trace_id, span.span_id)
+            self.most[key] = max(self.most.get(key, (False, 0)), self.said(span))
 
     def says_less(self, span: Span) -> bool:
-        return span.span_id is not None and self.said(span) < self.most.get(span.span_id, (False, 0))
+        return span.span_id is not None and self.said(span) < self.most.get((span.trace_id, span.span_id), (False, 0))
 
 
 def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents, SpanCopies]:
@@ -887,7 +937,7 @@ class OpenTelemetry:
             obj = obj["data"][0]
         if not isinstance(obj, dict):
             return None
-        if "traceID" in obj or "operationName" in obj or "references" in obj:
+        if "traceID" in obj or "spanID" in obj or "references" in obj:  # operationName alone: Azure's resource logs too
             return ("it looks like a Jaeger trace export, but its spans hold no gen_ai.*, llm.* or OpenInference "
                     "tags (no model call to read)")
         braintrust = {"root_span_id", "span_parents", "span_attributes"} & obj.keys()  # Braintrust's rows (braintrust.py)
