@@ -222,6 +222,24 @@ def test_generations_of_the_first_sdks_keep_their_prompt_and_completion(con, tmp
         "What is 1 + 1?", "oooooook", 955.0)
 
 
+def test_a_trace_exports_user_session_and_tags_reach_its_generations(con, tmp_path):
+    """A trace export as the UI downloads it, ``{"trace": {...}, "observations": [...]}``: the trace's user, session,
+    name and tags are its generations' too, as for a trace with its observations inside (before, they were lost)."""
+    trace = {"id": "6908d6bf", "name": "matter-chat", "userId": "demo-user", "sessionId": "test-matter-001",
+             "tags": ["conversational"], "environment": "demo", "timestamp": "2026-04-04T06:21:09.825Z"}
+    generation = {"id": "g-1", "traceId": "6908d6bf", "type": "GENERATION", "name": "ai.streamText.doStream",
+                  "startTime": "2026-04-04T06:21:09.900Z", "endTime": "2026-04-04T06:21:16.000Z", "model": "gemini-2.5-flash",
+                  "input": [{"role": "user", "content": "Summarise the matter."}], "output": "A summary.",
+                  "usage": {"input": 24, "output": 1407}, "environment": "demo"}
+    path = tmp_path / "trace-6908d6bf.json"
+    path.write_text(json.dumps({"trace": trace, "observations": [generation]}, indent=2))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    user, tags = con.execute("select user_id, tags_json from requests").fetchone()
+    assert user == "demo-user"
+    assert {k: json.loads(tags)[k] for k in ("session_id", "trace_name", "tags")} == {
+        "session_id": "test-matter-001", "trace_name": "matter-chat", "tags": ["conversational"]}
+
+
 def test_frameworks_request_and_answer_shapes_reach_prompt_and_answer(con, fixtures):
     """Generations as agent frameworks hand them to Langfuse: one message on its own, GenAI parts on both sides,
     a function's captured arguments, and answers that only call a tool (LangChain's message dump, ADK's

@@ -132,3 +132,18 @@ def test_spend_logs_api_json_cache_hit_failure_and_redacted_request(con, fixture
     failed = got["fail-aa3"]
     assert (failed["status"], json.loads(failed["tags_json"])["error"]) == ("error", "prompt is too long")
     assert con.execute("select count(*), sum(input_tokens), sum(output_tokens), sum(cost_usd) from requests").fetchone() == (3, 2400, 20, 0.00042)
+
+
+def test_the_gcs_loggers_spend_log_keeps_its_answer(con, tmp_path):
+    """LiteLLM's GCS and Pub/Sub loggers write a spend log whose answer is ``output``: the choices, each as JSON
+    text (before, the call landed without its answer)."""
+    row = {"request_id": "chatcmpl-3946ddc2", "call_type": "acompletion", "startTime": "2024-08-01T14:27:12.563246",
+           "endTime": "2024-08-01T14:27:12.572709", "model": "gpt-3.5-turbo", "metadata": "{}", "spend": 0.000055,
+           "total_tokens": 30, "prompt_tokens": 10, "completion_tokens": 20, "request_tags": "[]", "end_user": "ishaan-2",
+           "api_base": "", "model_group": "", "output": [json.dumps({"finish_reason": "stop", "index": 0, "message": {
+               "content": "Hi!", "role": "assistant", "tool_calls": None, "function_call": None}})]}
+    path = tmp_path / "spend_log.json"
+    path.write_text(json.dumps(row, indent=4))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    assert con.execute("select response_text, input_tokens, output_tokens, cost_usd, cost_source from requests").fetchone() == (
+        "Hi!", 10, 20, 0.000055, "log")

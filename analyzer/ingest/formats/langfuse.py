@@ -167,25 +167,37 @@ _FROM_TRACE = {"userId": "userId", "sessionId": "sessionId", "name": "traceName"
                "environment": "environment"}
 
 
-def _observations_of(row: dict) -> list:
+def _observations_of(row: dict, trace: dict | None = None) -> list:
     """The observations one row holds: a trace with its observations inside gives each of them (with the trace's
-    user, session, name and tags); any other row is one observation."""
+    user, session, name and tags); any other row is one observation (with those of ``trace``, the trace of a trace
+    export ``{"trace": ..., "observations": [...]}``, whose observations are read one by one)."""
     observations = row.get("observations")
     if not isinstance(observations, list) or first(snake_keys(row), "type", "trace_id") is not None:
-        return [row]
+        return [_with_trace(row, trace) if trace else row]
     full = [o for o in observations if isinstance(o, dict)]
     if not full:
         reason = "a Langfuse trace that lists its observations by id only (no usage): export it with GET /traces/{id}"
         return [{"_skipped": reason if observations else "a Langfuse trace without observations"}]
-    out = []
-    for obs in full:
-        obs = dict(obs)
-        for trace_key, obs_key in _FROM_TRACE.items():
-            if obs.get(obs_key) in (None, "", []) and row.get(trace_key) not in (None, "", []):
-                obs[obs_key] = row[trace_key]
-        obs.setdefault("traceId", row.get("id"))
-        out.append(obs)
-    return out
+    return [_with_trace(obs, row) for obs in full]
+
+
+def _with_trace(obs: dict, trace: dict) -> dict:
+    """An observation with what its trace says of it where it says nothing itself: user, session, name, tags."""
+    obs = dict(obs)
+    for trace_key, obs_key in _FROM_TRACE.items():
+        if obs.get(obs_key) in (None, "", []) and trace.get(trace_key) not in (None, "", []):
+            obs[obs_key] = trace[trace_key]
+    obs.setdefault("traceId", trace.get("id"))
+    return obs
+
+
+def _export_trace(src) -> dict | None:
+    """The trace of a Langfuse trace export (``{"trace": {...}, "observations": [...]}``), else None."""
+    from ..records import first_json_object
+
+    obj = first_json_object(src)
+    trace = obj.get("trace") if isinstance(obj, dict) and "observations" in obj else None
+    return trace if isinstance(trace, dict) else None
 
 
 def _observation_or_skip(item: dict) -> dict | Skipped:
@@ -214,7 +226,9 @@ class Langfuse:
 
     def parse(self, src, ctx):
         nested = nested_generations(_observation_links(src))
-        for item in records_from_rows(src, _observation_or_skip, "an observation object", items=_observations_of):
+        trace = _export_trace(src)
+        for item in records_from_rows(src, _observation_or_skip, "an observation object",
+                                      items=lambda row: _observations_of(row, trace)):
             if isinstance(item, dict):
                 yield from nested.take(item.get("_line") or 0, item.get("source_id"), item)
             else:

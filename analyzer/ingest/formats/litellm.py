@@ -96,6 +96,8 @@ def spend_log_record(row: dict) -> dict:
     if params:
         record["params_json"] = params
     answer = response_text(decode_json(r.get("response")))
+    if not answer and isinstance(r.get("output"), list):  # the GCS/PubSub logger: the choices, each as JSON text
+        answer = response_text({"choices": [decode_json(choice) for choice in r["output"]]})
     if answer:
         record["response_text"] = answer
     _drop_redacted(record)
