@@ -18,6 +18,7 @@ from analyzer.ingest import ingest_paths
 from analyzer.ingest.formats import load_all
 from analyzer.ingest.formats.app_log_sql import time_of
 from analyzer.ingest.records import to_utc
+from helpers import route_neutral
 
 WORDS = "refund parcel invoice login drill battery late broken password sql report weekly summary".split()
 
@@ -927,3 +928,44 @@ def test_chat_answers_with_usage_in_the_responses_apis_terms_store_the_same_rows
     assert [s["rows_added"] for s in summaries.values()] == [200, 200]
     assert first_difference(stored[True], stored[False]) is None
     assert sum(r["input_tokens"] for r in stored[True]) == sum(10 + i for i in range(200))
+
+
+FUZZED_LINES = [  # lines a differential fuzzer found the two routes storing differently (or crashing on)
+    # a check unknown for one element beside a true one: a stream chunk with a null index, a function call
+    # without arguments, an image whose source names no type
+    '{"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "q"}]}, "response": [{"id": "chatcmpl-s1", "object": "chat.completion.chunk", "created": 1746352800, "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"content": "a"}}]}, {"id": "chatcmpl-s1", "object": "chat.completion.chunk", "created": 1746352800, "model": "gpt-4o-mini", "choices": [{"index": null, "delta": {"content": "b"}}]}]}',
+    '{"id": "resp_1", "object": "response", "created_at": 1746352800, "model": "gpt-4o", "status": "completed", "output": [{"type": "function_call", "name": "f", "arguments": "{}"}, {"type": "function_call", "name": "g"}], "usage": {"input_tokens": 1, "output_tokens": 1}}',
+    '{"request": {"model": "claude-3-5-haiku", "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image", "source": {"url": "https://x/cat.png"}}]}]}, "response": {"id": "msg_2", "type": "message", "role": "assistant", "model": "claude-3-5-haiku", "content": [{"type": "text", "text": "ok"}], "usage": {"input_tokens": 1, "output_tokens": 1}}}',
+    # NaN and Infinity, which DuckDB reads and JSON cannot store
+    '{"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}, "response": {"id": "chatcmpl-2", "object": "chat.completion", "created": 1746352800, "model": "gpt-4o-mini", "choices": [{"index": 0, "message": {"role": "assistant", "content": "yo"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, "metadata": {"score": NaN}}',
+    '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x", "weight": Infinity}]}',
+    # an object under model_output/answer beside a response object that is the line itself; a choices key beside
+    # a Responses object; a Responses input item with an empty role
+    '{"id": "chatcmpl-3", "object": "chat.completion", "created": 1746352800, "model": "gpt-4o", "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 1, "completion_tokens": 1}, "answer": {}}',
+    '{"id": "msg_3", "type": "message", "role": "assistant", "model": "claude-3-5-haiku", "content": [{"type": "text", "text": "hi"}], "usage": {"input_tokens": 1, "output_tokens": 1}, "model_output": {"x": 1}}',
+    '{"id": "resp_4", "object": "response", "created_at": 1746352800, "model": "gpt-4o", "status": "incomplete", "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hi"}]}], "usage": {"input_tokens": 1, "output_tokens": 1}, "temperature": 1.0, "choices": null}',
+    '{"request": {"model": "gpt-4o", "input": [{"role": "user", "content": "hi"}, {"role": "", "content": "Be brief."}]}, "response": {"id": "resp_5", "object": "response", "created_at": 1746352800, "model": "gpt-4o", "status": "completed", "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}], "usage": {"input_tokens": 1, "output_tokens": 1}}}',
+]
+
+
+def test_lines_a_fuzzer_found_store_the_same_rows_on_both_routes(tmp_path, monkeypatch):
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    path = tmp_path / "fuzzed.jsonl"
+    path.write_text("\n".join(FUZZED_LINES) + "\n")
+    stored, summaries = {}, {}
+    for fast in (True, False):
+        con = connect(str(tmp_path / f"{fast}.duckdb"))
+        summaries[fast] = route_neutral(ingest_paths(con, [str(path)], fast=fast))
+        stored[fast] = dicts(con, "select * exclude (ingested_at) from requests order by id")
+        con.close()
+    assert summaries[True] == summaries[False]
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == len(stored[False])
+    assert summaries[True]["rows_rejected"] == 2  # NaN, Infinity: "JSON cannot store" on both routes
+
+
+def test_a_batch_output_time_past_the_year_9999_is_a_reject_not_a_crash(con, tmp_path):
+    path = tmp_path / "batch_output.jsonl"
+    path.write_text('{"id": "batch_req_1", "custom_id": "task-1", "response": {"status_code": 200, "body": {"id": "chatcmpl-1",'
+                    ' "object": "chat.completion", "created": 1e300, "model": "gpt-4o", "choices": []}}, "error": null}\n')
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (0, 1)

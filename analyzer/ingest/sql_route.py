@@ -24,7 +24,7 @@ from . import tuning
 from .coerce import COLUMNS, EARLIEST, FUTURE_SLACK
 from .priced import price_stored, priced_select
 from .reader import LINE_SEQ, FileReader
-from .formats.app_log_sql import KEYS_SQL, TOP_KEYS_SQL
+from .formats.app_log_sql import KEYS_SQL, TOP_KEYS_SQL, define_macros
 from .sources import LineIndex, SourceFile, prefetch
 
 EXTRACTED = "_ingest_extracted"  # the careful way's table: lines SQL understood, not yet stored
@@ -115,6 +115,7 @@ class SqlRoute:
     def __init__(self, reader: FileReader, parser, src: SourceFile, fmt_name: str, seq_base: int):
         self.reader = reader
         self.con = reader.con
+        define_macros(self.con)
         self.parser = parser
         self.src = src
         self.fmt_name = fmt_name

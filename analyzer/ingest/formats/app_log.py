@@ -94,6 +94,13 @@ def unwrap_body(value: Any) -> tuple[Any, Any]:
     return value, None
 
 
+def answers_itself(obj: dict) -> bool:
+    """A line that is itself a response object (a ChatCompletion, a Responses object, a Message): an object under
+    one of ``OBJECT_RESPONSE_KEYS`` beside it is one of its own fields, not a pair's response."""
+    return (obj.get("object") in ("chat.completion", "response") or "choices" in obj
+            or (obj.get("type") == "message" and "content" in obj))
+
+
 def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
     """(request, response, found) of a request/response pair log line."""
     request = response = None
@@ -110,7 +117,7 @@ def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
             value = obj[key]
             if key == "output" and not isinstance(maybe_json(value), (dict, str)):
                 continue
-            if key in OBJECT_RESPONSE_KEYS and not isinstance(maybe_json(value), dict):
+            if key in OBJECT_RESPONSE_KEYS and (not isinstance(maybe_json(value), dict) or answers_itself(obj)):
                 continue
             response, found = value, True
             break

@@ -287,7 +287,7 @@ def parts_ok(parts: str, *, text_types: tuple | None = None, json_text: bool = F
     if text_types is not None:
         kinds = ", ".join(f"'{k}'" for k in text_types)
         each += f" and (p.type in ({kinds}) or (p.type is null and p.text is not null))"
-    return f"({parts} is null or list_bool_and(list_transform({parts}, lambda p: {each})))"
+    return f"({parts} is null or all_true(list_transform({parts}, lambda p: {each})))"
 
 
 def contents_parsed(raw: str, spec_strings, spec_parts) -> tuple[str, str]:
@@ -321,9 +321,9 @@ def contents_ok(raw: str, strings: str, parts: str, *, text_types: tuple | None 
     ``strings_where_strings_belong``. A content the strings parse gives starting with ``[`` is a list unless the
     parts parse read it: left to Python."""
     return (f"(starts_with({raw}, '[') and {strings_where_strings_belong(raw)}"
-            f" and ({strings} is null or list_bool_and(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
+            f" and ({strings} is null or all_true(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
             f" or m.content is null or not starts_with(m.content, '['))))"
-            f" and ({parts} is null or list_bool_and(list_transform({parts}, lambda m:"
+            f" and ({parts} is null or all_true(list_transform({parts}, lambda m:"
             f" {parts_ok('m.content', text_types=text_types, text_is_string=True)}))))")
 
 
@@ -478,8 +478,8 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
     family.add(
         parse={"t_src": field(r, "created")},
         derive={"replies": f"list_transform({choices}, lambda c: {reply})"},
-        checks=[f"list_bool_and(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
-                "list_bool_and(list_transform(replies, lambda x: x.ok))",
+        checks=[f"all_true(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
+                "all_true(list_transform(replies, lambda x: x.ok))",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks, cost_check,
                 other_terms_left(field(r, "usage"))],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created", "cost_usd": cost,
@@ -527,7 +527,7 @@ def function_calls_reply(items: str) -> tuple[str, str]:
     text = f"('[' || array_to_string(list_transform({calls}, lambda o: {one}), ', ') || ']')"
     each = (f"o.type = 'function_call' and o.name is not null and {plain('o.name')} and {is_string('o.arguments')}"
             f" and {escapes_alike('o.arguments')} and {escapes_alike('to_json(o.name)')}")
-    return text, f"list_bool_and(list_transform({calls}, lambda o: {each}))"
+    return text, f"all_true(list_transform({calls}, lambda o: {each}))"
 
 
 def responses_object(family: Family, r: str, keys: Keys) -> None:
@@ -545,7 +545,7 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
     family.add(
         parse={"t_src": field(r, "created_at")},
         derive={"out_texts": texts},
-        checks=[f"list_bool_and(list_transform({items}, lambda o: {parts_ok('o.content', json_text=True)} and {plain('o.type')}"
+        checks=[f"all_true(list_transform({items}, lambda o: {parts_ok('o.content', json_text=True)} and {plain('o.type')}"
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
                 lazy_or(f"len(out_texts) > 0 or {calls} = 0", calls_ok),
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
@@ -620,7 +620,7 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
              f" else {responses_turns('its', 'ip')} end")
     user, user_check = user_of(q)
     kind = _item("its", "ip", "type")
-    message_ok = (f"coalesce(its[i].role, ip[i].role) is not null"
+    message_ok = (f"coalesce(its[i].role, ip[i].role) <> ''"
                   f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or its[i].content is null"
                   f" or not starts_with(its[i].content, '['))"
                   f" and {parts_ok('ip[i].content', text_is_string=True)}")
@@ -631,7 +631,7 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     each = (f"case coalesce({kind}, 'message') when 'message' then {message_ok} when 'function_call' then {call_ok}"
             f" when 'function_call_output' then {output_ok} else true end")  # other types are skipped
     items_ok = (f"(starts_with({raw}, '[') and {strings_where_strings_belong(raw)}"
-                f" and list_bool_and(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
+                f" and all_true(list_transform(range(1, coalesce(len(its), len(ip), 0) + 1), lambda i: {each})))")
     with_calls = f"starts_with({raw}, '[') and contains({raw}, '\"type\":\"function_call')"
     system_turns = f"(case when coalesce({text_of(instructions)}, '') <> '' then 1 else 0 end)"
     family.add(
@@ -664,15 +664,15 @@ def tool_result_text(b: str) -> str:
 
 def every_block(parts: str, each: str) -> str:
     """``each`` (over ``b``) holds for every block of every message of the parts parse."""
-    return (f"({parts} is null or list_bool_and(list_transform({parts}, lambda m: m.content is null"
-            f" or list_bool_and(list_transform(m.content, lambda b: {each})))))")
+    return (f"({parts} is null or all_true(list_transform({parts}, lambda m: m.content is null"
+            f" or all_true(list_transform(m.content, lambda b: {each})))))")
 
 
 def tool_blocks_ok(parts: str) -> str:
     """Tool calls and tool results SQL writes as ``anthropic.to_chat_messages`` does: ids and names as text, an input
     Python's json.dumps writes as ``python_json`` does, a result's content a string or text (and image) blocks; no
     image beside them (Python then writes the message as a parts list)."""
-    result_ok = (f"(b.content is null or {is_string('b.content')} or (starts_with(b.content, '[') and list_bool_and("
+    result_ok = (f"(b.content is null or {is_string('b.content')} or (starts_with(b.content, '[') and all_true("
                  f"list_transform(from_json(b.content, '{RESULT_BLOCKS}'), lambda x: x.type in ('text', 'image')"
                  f" and {plain('x.text')}))))")
     each = (f"case b.type when 'tool_use' then {plain('b.id')} and {plain('b.name')} and {python_json_ok('b.input')}"
@@ -750,7 +750,7 @@ def anthropic_request(family: Family, q: str, keys: Keys) -> None:
             contents_ok(raw, "ams", "amp", text_types=(*ANTHROPIC_TEXT_BLOCKS, "tool_use", "tool_result", "image", "document")),
             lazy_or(f"not {with_tools}", tool_blocks_ok("amp")), lazy_or(f"not {with_images}", images_ok("amp")),
             lazy_or(f"not contains({raw}, '\"type\":\"document\"')", documents_ok("amp")),
-            f"list_bool_and(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
+            f"all_true(list_transform(atexts, lambda m: m.role is not null and {plain('m.role')}))",
             f"({system} is null or ({is_string(system)} and {not_list_text(system)})"
             f" or (starts_with({system}, '[') and {parts_ok('sysb', text_types=ANTHROPIC_TEXT_BLOCKS)}))",
             f"(not starts_with({field(q, 'metadata')}, '{{') or {user} is null or {is_string(user)})",
@@ -795,7 +795,7 @@ def anthropic_message(family: Family, r: str, keys: Keys) -> None:
     calls = f"list_filter({content}, lambda b: b.type in ('tool_use', 'server_tool_use'))"
     call = "'{\"name\": ' || to_json(b.name) || ', \"input\": ' || " + python_json("b.input") + " || '}'"
     calls_text = f"('[' || array_to_string(list_transform({calls}, lambda b: {call}), ', ') || ']')"
-    calls_ok = (f"list_bool_and(list_transform({calls}, lambda b: b.name is not null and {plain('b.name')}"
+    calls_ok = (f"all_true(list_transform({calls}, lambda b: b.name is not null and {plain('b.name')}"
                 f" and {escapes_alike('to_json(b.name)')} and {python_json_ok('b.input')}))")
     usage, usage_checks = usage_columns(field(r, "usage"), style="anthropic")
     family.add(
@@ -953,7 +953,7 @@ def app_log_families(keys: Keys) -> list[Family]:
     families += [*failed, chat_stream_pair(q, r, keys, guard)]
     for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
-        ("responses object", responses_object, f"{field(j, 'object')} = 'response'", "openai"),
+        ("responses object", responses_object, f"{field(j, 'object')} = 'response' and {NO_CHOICES_KEY}", "openai"),
         ("anthropic message", anthropic_message, f"{field(j, 'type')} = 'message' and {field(j, 'content')} is not null", "anthropic"),
     ):
         bare = Family(name, f"{condition} and {NO_PAIR_KEYS}")
@@ -1022,11 +1022,11 @@ def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
                             f" lambda u: {truthy('u')})[-1]")},
         checks=[
             # a list of objects, choices lists of objects with an object delta; every chunk of a chat stream
-            "starts_with(s_raw, '[{') and list_bool_and(list_transform(json_extract(s_raw, '$[*]'), lambda x: starts_with(x, '{')))",
+            "starts_with(s_raw, '[{') and all_true(list_transform(json_extract(s_raw, '$[*]'), lambda x: starts_with(x, '{')))",
             "not regexp_matches(s_raw, '\"choices\":[^\\[n]|\"delta\":[^{n]')",
-            "list_bool_and(list_transform(s_chunks, lambda c: c.type is null))",
+            "all_true(list_transform(s_chunks, lambda c: c.type is null))",
             "list_bool_or(list_transform(s_chunks, lambda c: c.object = 'chat.completion.chunk'))",
-            f"list_bool_and(list_transform({choices}, lambda ch: ch.index = '0' and not {truthy('ch.delta.tool_calls')}))",
+            f"all_true(list_transform({choices}, lambda ch: ch.index = '0' and not {truthy('ch.delta.tool_calls')}))",
             f"{first('id')} <> '' and {plain(first('id'))}", plain(first("model")),
             "(s_usage is null or starts_with(s_usage, '{'))", *usage_checks,
         ],
@@ -1239,6 +1239,21 @@ def _guard(dropped: set[str] | None, spec: dict) -> str:
     return f"and not regexp_matches(text, '\"({'|'.join(guarded)})\"\\s*:')" if guarded else ""
 
 
+# ``list_bool_and`` skips NULLs: a check that is unknown for one element (a missing field) passed beside a true one.
+# ``all_true`` counts unknown as false; each statement's connection defines it (``define_macros``).
+ALL_TRUE_MACRO = "create or replace temp macro all_true(checks) as list_bool_and(list_transform(checks, lambda c: coalesce(c, false)))"
+
+
+# NaN and Infinity as values: DuckDB reads them, JSON cannot store them (Python rejects such a line with the reason).
+# The text is searched only where it holds one of the words at all.
+NO_NAN = ("case when contains(text, 'NaN') or contains(text, 'Infinity')"
+          " then not regexp_matches(text, '[:,\\[]\\s*-?(NaN|Infinity)\\b') else true end")
+
+
+def define_macros(con) -> None:
+    con.execute(ALL_TRUE_MACRO)
+
+
 def _statement(*, ids, outputs, checks, fam, first_values, shared_values, parse, derive, spec, guard) -> str:
     return f"""
 select {ids} as id, line_no as source_line, {outputs}, null::bigint as _supersedes,
@@ -1250,7 +1265,7 @@ from (
         select line_no, text, j, {fam} as fam from (
           select line_no, text, try(from_json(text, {spec})) as j from _lines
         ) where j is not null
-      ) where fam is not null {guard}
+      ) where fam is not null and {NO_NAN} {guard}
     )
   ) where {checks}
 )

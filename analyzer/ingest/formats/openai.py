@@ -317,7 +317,7 @@ def assemble_chat_chunks(chunks: list) -> dict:
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
                 continue
-            index = choice.get("index", 0)
+            index = choice.get("index") or 0  # a null index is the first choice
             slot = slots.setdefault(index, {"content": None, "refusal": None, "tools": {}, "finish_reason": None})
             delta = choice.get("delta") or {}
             if isinstance(delta.get("content"), str):
@@ -520,7 +520,7 @@ class OpenAIBatchOutput:
             return obj
         try:
             return self.record(obj, number, ctx, src.display if src is not None else None)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:  # a time past year 9999 overflows
             return Reject(number, f"unreadable batch output line ({exc})", line)
 
     def parse_line(self, number: int, line: str, ctx=None, src=None):
