@@ -160,3 +160,28 @@ def test_a_recording_without_model_calls_and_a_failed_call_get_notes_about_thems
     file = ingest_paths(con, [str(failed)])["files"][0]
     assert (file["rows_added"], file["note"]) == (1, None)
     assert con.execute("select status, cost_source from requests where model = 'no-such-model'").fetchone() == ("error", "unknown")
+
+
+def test_cassettes_with_gzip_bodies_and_parsed_bodies_are_read(con, tmp_path):
+    """vcrpy keeps a compressed answer as the bytes that came (``!!binary`` gzip), and pydantic-ai's cassettes keep a
+    body parsed (``parsed_body``) rather than as text. Before, the first gave requests without an answer, the
+    second rejects saying the response body was missing."""
+    import gzip
+
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+               "content": [{"type": "text", "text": "Paris."}], "stop_reason": "end_turn",
+               "usage": {"input_tokens": 12, "cache_read_input_tokens": 100, "output_tokens": 3}}
+    request = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": [{"role": "user", "content": "Capital of France?"}]}
+    compressed = _interaction("https://api.anthropic.com/v1/messages", request, 200, message)
+    compressed["response"]["headers"] = {"Content-Encoding": ["gzip"]}
+    compressed["response"]["body"] = {"string": gzip.compress(json.dumps(message).encode())}
+    parsed = {"request": {"method": "POST", "uri": "https://api.anthropic.com/v1/messages", "headers": {},
+                          "parsed_body": request},
+              "response": {"status": {"code": 200, "message": "OK"}, "headers": {},
+                           "parsed_body": {**message, "id": "msg_2"}}}
+    path = _cassette(tmp_path, "test_cache.yaml", [compressed, parsed])
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 0)
+    rows = stored_requests(con)
+    assert [(r["provider"], r["prompt_text"], r["response_text"], r["input_tokens"], r["output_tokens"])
+            for r in rows.values()] == [("anthropic", "Capital of France?", "Paris.", 112, 3)] * 2

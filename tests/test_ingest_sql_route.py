@@ -969,3 +969,50 @@ def test_a_batch_output_time_past_the_year_9999_is_a_reject_not_a_crash(con, tmp
                     ' "object": "chat.completion", "created": 1e300, "model": "gpt-4o", "choices": []}}, "error": null}\n')
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (0, 1)
+
+
+def test_a_compacted_claude_calls_steps_are_billed_on_both_routes(tmp_path, monkeypatch):
+    """A Message whose call compacted its context first states the compaction's tokens under ``usage.iterations``,
+    beside the answer's at the top: the call's tokens are both (before, the compaction's 60,385 input tokens were
+    left out). SQL leaves such lines to Python."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(200):
+        usage = {"input_tokens": 682, "output_tokens": 1320}
+        if i % 2:
+            usage["iterations"] = [{"type": "compaction", "input_tokens": 60385, "output_tokens": 592},
+                                   {"type": "message", "input_tokens": 682, "output_tokens": 1320}]
+        lines.append({"request": {"model": "claude-opus-4-6", "max_tokens": 4000, "messages": [{"role": "user", "content": f"Go on {i}"}]},
+                      "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-opus-4-6",
+                                   "content": [{"type": "text", "text": "Done."}], "stop_reason": "end_turn", "usage": usage}})
+    summaries, stored = stored_by_route(tmp_path, "calls.jsonl", lines)
+    assert first_difference(stored[True], stored[False]) is None
+    compacted = [r for r in stored[True] if r["input_tokens"] == 61067]
+    assert len(compacted) == 100 and {r["output_tokens"] for r in compacted} == {1912}
+
+
+def test_xai_usage_counts_reasoning_as_output_and_keeps_its_cost_on_both_routes(tmp_path, monkeypatch):
+    """xAI's chat usage leaves the reasoning out of ``completion_tokens`` (the total is prompt + completion +
+    reasoning) and states the cost in ticks of 1e-10 dollars: a grok-3-mini call of 2 completion and 320 reasoning
+    tokens is 322 output tokens at $0.00016415 (before: 2 tokens at a catalog price 40 times too low). OpenAI's
+    usage, reasoning inside the completion, is read as before; SQL leaves xAI's to Python."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(200):
+        if i % 2:
+            usage = {"prompt_tokens": 12, "completion_tokens": 2, "total_tokens": 334, "prompt_tokens_details": {"cached_tokens": 2},
+                     "completion_tokens_details": {"reasoning_tokens": 320}, "cost_in_usd_ticks": 1641500}
+            model = "grok-3-mini"
+        else:
+            usage = {"prompt_tokens": 12, "completion_tokens": 322, "total_tokens": 334,
+                     "completion_tokens_details": {"reasoning_tokens": 320}}
+            model = "o4-mini-2025-04-16"
+        lines.append({"request": {"model": model, "messages": [{"role": "user", "content": f"Question {i}"}]},
+                      "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1764000000 + i, "model": model,
+                                   "usage": usage, "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"},
+                                                                "finish_reason": "stop"}]}})
+    summaries, stored = stored_by_route(tmp_path, "calls.jsonl", lines)
+    assert first_difference(stored[True], stored[False]) is None
+    assert {(r["model"], r["output_tokens"], r["reasoning_tokens"]) for r in stored[True]} == {
+        ("grok-3-mini", 322, 320), ("o4-mini-2025-04-16", 322, 320)}
+    assert {(r["cost_usd"], r["cost_source"]) for r in stored[True] if r["model"] == "grok-3-mini"} == {(0.00016415, "log")}

@@ -142,17 +142,32 @@ def request_fields(req: dict) -> dict:
     }
 
 
+USAGE_PARTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
 def usage_fields(usage: Any) -> dict:
+    """Tokens of a Message's usage: cache reads and writes are input too. A call that compacted its context first
+    (``usage.iterations``) billed the compaction's tokens beside the answer's, which the top-level counts leave out."""
     usage = _dict(usage)
-    parts = [usage.get(k) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")]
-    numbers = [int(p) for p in parts if isinstance(p, (int, float)) and not isinstance(p, bool)]
+    counts = {key: _count(usage.get(key)) for key in USAGE_PARTS}
+    for step in usage.get("iterations") if isinstance(usage.get("iterations"), list) else []:
+        if isinstance(step, dict) and step.get("type") == "compaction":
+            for key in USAGE_PARTS:
+                step_count = _count(step.get(key))
+                if step_count is not None:
+                    counts[key] = (counts[key] or 0) + step_count
+    inputs = [counts[k] for k in USAGE_PARTS[:3] if counts[k] is not None]
     return {
-        "input_tokens": sum(numbers) if numbers else None,
-        "cached_input_tokens": usage.get("cache_read_input_tokens"),
-        "cache_write_tokens": usage.get("cache_creation_input_tokens"),
+        "input_tokens": sum(inputs) if inputs else None,
+        "cached_input_tokens": counts["cache_read_input_tokens"] if usage.get("iterations") else usage.get("cache_read_input_tokens"),
+        "cache_write_tokens": counts["cache_creation_input_tokens"] if usage.get("iterations") else usage.get("cache_creation_input_tokens"),
         "cache_write_1h_tokens": _dict(usage.get("cache_creation")).get("ephemeral_1h_input_tokens"),
-        "output_tokens": usage.get("output_tokens"),
+        "output_tokens": counts["output_tokens"] if usage.get("iterations") else usage.get("output_tokens"),
     }
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def is_message(obj: Any) -> bool:

@@ -57,6 +57,7 @@ USAGE = {
     "input_tokens_details": {"cached_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
     "cache_read_input_tokens": J, "cache_creation_input_tokens": J, "cache_creation": {"ephemeral_1h_input_tokens": J},
     "cost": J, "total_cost": J, "is_byok": J, "cost_details": {"upstream_inference_cost": J},
+    "iterations": J, "total_tokens": J, "cost_in_usd_ticks": J,
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
@@ -395,6 +396,7 @@ def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
     if style == "anthropic":
         parts = [field(u, k) for k in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")]
         checks.append(count_ok(parts[0]))
+        checks.append(f"{field(u, 'iterations')} is null")  # a compacted call's steps: ``anthropic.usage_fields``
         columns["input_tokens"] = (f"case when {' and '.join(f'{p} is null' for p in parts)} then null else "
                                    + " + ".join(f"coalesce(try_cast({p} as bigint), 0)" for p in parts) + " end")
     return columns, checks
@@ -491,9 +493,15 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
 
 
 def other_terms_left(u: str) -> str:
-    """A chat usage in the Responses API's terms (``openai.usage_in_other_terms``) is left to Python."""
+    """A chat usage in the Responses API's terms (``openai.usage_in_other_terms``), or in xAI's (reasoning outside the
+    completion count, a cost in ticks: ``openai.xai_usage``), is left to Python."""
+    total, parts = field(u, "total_tokens"), [field(u, "prompt_tokens"), field(u, "completion_tokens"),
+                                              field(u, "completion_tokens_details", "reasoning_tokens")]
+    counted = " + ".join(f"try_cast({p} as bigint)" for p in parts)
     return (f"({field(u, 'prompt_tokens')} is not null or {field(u, 'completion_tokens')} is not null"
-            f" or ({field(u, 'input_tokens')} is null and {field(u, 'output_tokens')} is null))")
+            f" or ({field(u, 'input_tokens')} is null and {field(u, 'output_tokens')} is null))"
+            f" and {field(u, 'cost_in_usd_ticks')} is null"
+            f" and coalesce(try_cast({total} as bigint) <> {counted} or try_cast({parts[2]} as bigint) = 0, true)")
 
 
 def gateway_cost(u: str) -> tuple[str, str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import re
 from typing import Any, Iterator
 from urllib.parse import urlparse
@@ -35,11 +36,25 @@ HAR_START = re.compile(rb'^\s*\{\s*"log"\s*:\s*\{')
 
 
 def _text(body: Any) -> Any:
-    """A recorded body as text: cassettes keep ``{string: ...}`` (Ruby VCR adds ``encoding``) or a bare string."""
+    """A recorded body as text: cassettes keep ``{string: ...}`` (Ruby VCR adds ``encoding``) or a bare string;
+    vcrpy keeps a compressed answer as it came, gzip bytes (``!!binary``)."""
     if isinstance(body, dict) and "string" in body:
         body = body["string"]
     if isinstance(body, bytes):
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError):
+                pass  # not whole: read as it is
         body = body.decode("utf-8", "replace")
+    return body
+
+
+def _cassette_body(side: dict) -> Any:
+    """A cassette side's body: ``body``, or ``parsed_body`` (pydantic-ai's cassettes keep the JSON parsed)."""
+    body = _text(side.get("body"))
+    if body in (None, "") and side.get("parsed_body") is not None:
+        return side["parsed_body"]
     return body
 
 
@@ -91,8 +106,8 @@ def _cassette_pair(interaction: dict) -> dict:
     response = interaction.get("response") or {}
     status = response.get("status")
     code = status.get("code") if isinstance(status, dict) else status
-    return _exchange(request.get("method"), request.get("uri"), _text(request.get("body")), code,
-                     _text(response.get("body")), when=interaction.get("recorded_at"))
+    return _exchange(request.get("method"), request.get("uri"), _cassette_body(request), code,
+                     _cassette_body(response), when=interaction.get("recorded_at"))
 
 
 # ---------------------------------------------------------------------------------------------

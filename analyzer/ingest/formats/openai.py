@@ -183,7 +183,26 @@ def completion_fields(resp: dict) -> dict:
         "cost_usd": gateway_cost(usage),
         "status": status,
         **usage_in_other_terms(usage),
+        **xai_usage(usage),
     }
+
+
+def xai_usage(usage: dict) -> dict:
+    """xAI's chat usage: its completion count leaves the reasoning out (the total is prompt + completion + reasoning)
+    and it states the cost in ticks of 1e-10 dollars (``cost_in_usd_ticks``)."""
+    out: dict = {}
+    prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+    reasoning = _int(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
+    if prompt is not None and completion is not None and reasoning and _int(usage.get("total_tokens")) == prompt + completion + reasoning:
+        out["output_tokens"] = completion + reasoning
+    ticks = _int(usage.get("cost_in_usd_ticks"))
+    if ticks is not None:
+        out["cost_usd"] = ticks / 1e10
+    return out
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def usage_in_other_terms(usage: dict) -> dict:
