@@ -132,3 +132,20 @@ def test_a_second_writer_waits_then_names_the_holder(tmp_path, fixtures, monkeyp
     assert f"another plan process (PID {holder.pid}) is writing this database" in result.output
     assert waited >= 1.0
     assert scalar(connect(db), "select count(*) from requests") == 0
+
+
+@pytest.mark.parametrize("name, added", [
+    ("langfuse_number_line.jsonl", 1), ("llm_system_a_number.json", 2), ("llm_fragments_a_number.json", 2),
+    ("langsmith_message_without_content.jsonl", 2), ("jaeger_logs_a_number.json", 2),
+    ("jaeger_references_a_number.json", 2), ("jaeger_process_id_a_list.json", 2)])
+def test_a_value_of_the_wrong_kind_costs_its_record_or_nothing_never_the_run(con, fixtures, name, added):
+    """Fixtures a crash fuzzer mutated (a line that is a number, a system prompt that is a number, a message without
+    content, Jaeger logs, references or a process id of the wrong kind): each was a traceback that stopped the
+    whole ingest. Now the record is rejected with its reason, or read without what was wrong, and the rest lands."""
+    summary = ingest_paths(con, [str(fixtures / "malformed" / name)])
+    assert summary["rows_added"] == added
+
+
+def test_a_corrupt_gzip_file_is_a_sentence_not_a_traceback(con, fixtures):
+    with pytest.raises(PlanError, match="the gzip file is corrupt"):
+        ingest_paths(con, [str(fixtures / "malformed" / "corrupt.jsonl.gz")])

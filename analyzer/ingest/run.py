@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
@@ -225,6 +226,8 @@ def plan_files(sources: list[SourceFile], formats: dict, fmt: str | None):
             raise PlanError(f"{src.display}: cannot read ({exc.strerror or exc}).") from None
         except EOFError:
             raise PlanError(f"{src.display}: cannot read (the gzip file is truncated).") from None
+        except zlib.error as exc:
+            raise PlanError(f"{src.display}: cannot read (the gzip file is corrupt: {exc}).") from None
         if name is None:
             if src.explicit:
                 raise PlanError(unknown_format_message(src, formats))
@@ -278,7 +281,7 @@ def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: 
     except PlanError:
         con.execute("rollback")
         raise
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # a corrupt gzip stream raises zlib's own error
         con.execute("rollback")
         raise _unreadable(src, exc, reader.committed.get(src.display)) from None
     except BaseException:
@@ -299,6 +302,8 @@ def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: 
 
 def _unreadable(src: SourceFile, exc: BaseException, stored: int | None) -> PlanError:
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, zlib.error):
+        reason = f"the gzip file is corrupt: {exc}"
     if stored is None:
         return PlanError(f"{src.display}: cannot read ({reason}); nothing from this file was stored.")
     return PlanError(

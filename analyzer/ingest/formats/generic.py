@@ -761,7 +761,7 @@ def system_text(system: Any) -> str | None:
 def split_conversation(messages: list[dict]) -> tuple[str | None, str]:
     """(system prompt, the text that represents the request: the last user turn) from normalized messages."""
     system = [m["content"] for m in messages if m.get("role") == "system" and m.get("content")]
-    users = [m["content"] for m in messages if m.get("role") == "user"]
+    users = [m.get("content") or "" for m in messages if m.get("role") == "user"]
     return ("\n\n".join(system) or None), (users[-1] if users else "")
 
 

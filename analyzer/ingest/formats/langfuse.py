@@ -171,6 +171,8 @@ def _observations_of(row: dict, trace: dict | None = None) -> list:
     """The observations one row holds: a trace with its observations inside gives each of them (with the trace's
     user, session, name and tags); any other row is one observation (with those of ``trace``, the trace of a trace
     export ``{"trace": ..., "observations": [...]}``, whose observations are read one by one)."""
+    if not isinstance(row, dict):
+        return [row]  # not an object: the reader rejects it
     observations = row.get("observations")
     if not isinstance(observations, list) or first(snake_keys(row), "type", "trace_id") is not None:
         return [_with_trace(row, trace) if trace else row]

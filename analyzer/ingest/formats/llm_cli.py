@@ -260,8 +260,9 @@ def _response_record(row: dict, prompt_fragments: list[str], system_fragments: l
     put back in front of the typed prompt and system, the conversation's earlier turns (``history``, kept in order
     of the responses' ids) before it."""
     try:
-        prompt = "\n".join(prompt_fragments + ([row["prompt"]] if row.get("prompt") else []))
-        system_bits = [b.strip() for b in system_fragments + [row.get("system") or ""] if b and b.strip()]
+        prompt = "\n".join(prompt_fragments + ([row["prompt"]] if isinstance(row.get("prompt"), str) and row["prompt"] else []))
+        typed_system = row.get("system") if isinstance(row.get("system"), str) else ""
+        system_bits = [b.strip() for b in system_fragments + [typed_system] if b and b.strip()]
         system = "\n\n".join(system_bits) or None
         conversation = row.get("conversation_id")
         earlier = history.setdefault(conversation, []) if conversation else []
@@ -311,7 +312,8 @@ def _logs_json_records(src):
 
 
 def _fragment_texts(fragments) -> list[str]:
-    return [f["content"] for f in fragments or [] if isinstance(f, dict) and isinstance(f.get("content"), str)]
+    listed = fragments if isinstance(fragments, list) else []
+    return [f["content"] for f in listed if isinstance(f, dict) and isinstance(f.get("content"), str)]
 
 
 class LlmLogsDb:

@@ -232,22 +232,28 @@ def from_zipkin(raw: dict) -> dict:
     return span
 
 
+def _listed(value: Any) -> list:
+    """A value a span keeps a list in, or no list when a broken export wrote something else there."""
+    return value if isinstance(value, list) else []
+
+
 def from_jaeger(raw: dict, processes: dict | None = None) -> tuple[dict, dict, str | None]:
     """A Jaeger span (with its trace's processes) as (span object, resource attributes, scope name)."""
-    attributes = key_values(raw.get("tags") or [])
-    references = [r for r in raw.get("references") or [] if isinstance(r, dict)]
+    attributes = key_values(_listed(raw.get("tags")))
+    references = [r for r in _listed(raw.get("references")) if isinstance(r, dict)]
     parent = next((r for r in references if r.get("refType") == "CHILD_OF"), references[0] if references else {})
     error = attributes.pop("error", None) in (True, "true") or attributes.get("otel.status_code") == "ERROR"
     message = attributes.pop("otel.status_description", None)
     attributes.pop("otel.status_code", None)
     scope = attributes.pop("otel.scope.name", None) or attributes.pop("otel.library.name", None)
     events = []
-    for log in raw.get("logs") or []:
+    for log in _listed(raw.get("logs")):
         if isinstance(log, dict):
-            fields = key_values(log.get("fields") or [])
+            fields = key_values(_listed(log.get("fields")))
             events.append({"name": str(fields.pop("event", "") or ""), "attributes": fields})
-    process = (processes or {}).get(raw.get("processID")) or raw.get("process") or {}
-    resource = key_values(process.get("tags") or []) if isinstance(process, dict) else {}
+    process_id = raw.get("processID")
+    process = (processes or {}).get(process_id if isinstance(process_id, str) else None) or raw.get("process") or {}
+    resource = key_values(_listed(process.get("tags"))) if isinstance(process, dict) else {}
     if isinstance(process, dict) and process.get("serviceName"):
         resource["service.name"] = process["serviceName"]
     span = {
