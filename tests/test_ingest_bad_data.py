@@ -137,11 +137,15 @@ def test_a_second_writer_waits_then_names_the_holder(tmp_path, fixtures, monkeyp
 @pytest.mark.parametrize("name, added", [
     ("langfuse_number_line.jsonl", 1), ("llm_system_a_number.json", 2), ("llm_fragments_a_number.json", 2),
     ("langsmith_message_without_content.jsonl", 2), ("jaeger_logs_a_number.json", 2),
-    ("jaeger_references_a_number.json", 2), ("jaeger_process_id_a_list.json", 2)])
+    ("jaeger_references_a_number.json", 2), ("jaeger_process_id_a_list.json", 2), ("helicone_time_minus_1e20.jsonl", 1),
+    ("helicone_status_infinite.jsonl", 2), ("langsmith_id_a_list.parquet", 1), ("cloudflare_number_line.jsonl", 3),
+    ("anthropic_text_a_number.jsonl", 4), ("logs_insights_field_a_list.json", 2)])
 def test_a_value_of_the_wrong_kind_costs_its_record_or_nothing_never_the_run(con, fixtures, name, added):
     """Fixtures a crash fuzzer mutated (a line that is a number, a system prompt that is a number, a message without
-    content, Jaeger logs, references or a process id of the wrong kind): each was a traceback that stopped the
-    whole ingest. Now the record is rejected with its reason, or read without what was wrong, and the rest lands."""
+    content, Jaeger logs, references or a process id of the wrong kind, a time of -1e20, a status of Infinity, an id
+    that is a list, a text block that is a number, a Logs Insights field that is a list): each was a traceback that
+    stopped the whole ingest. Now the record is rejected with its reason, or read without what was wrong, and the
+    rest lands."""
     summary = ingest_paths(con, [str(fixtures / "malformed" / name)])
     assert summary["rows_added"] == added
 
@@ -149,3 +153,20 @@ def test_a_value_of_the_wrong_kind_costs_its_record_or_nothing_never_the_run(con
 def test_a_corrupt_gzip_file_is_a_sentence_not_a_traceback(con, fixtures):
     with pytest.raises(PlanError, match="the gzip file is corrupt"):
         ingest_paths(con, [str(fixtures / "malformed" / "corrupt.jsonl.gz")])
+
+
+def test_a_line_cut_inside_a_long_string_and_a_huge_time_are_rejects_found_at_once(con, tmp_path):
+    """A line cut inside a double-encoded body full of quotes, and a time of 100,000 characters: the depth check and
+    the date parser took quadratic time on them (a 127 KB line, 38 s; a real 78 KB cassette, 74 s)."""
+    body = json.dumps({"messages": [{"role": "user", "content": f"say \"{i}\""} for i in range(3000)]})
+    cut = json.dumps({"id": "cut", "body": body})[:60000]
+    good = {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            "response": {"id": "chatcmpl-1", "object": "chat.completion", "created": 1764000000, "model": "gpt-4o-mini",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": "yo"}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 3, "completion_tokens": 1}}}
+    path = tmp_path / "calls.jsonl"
+    undated = {**good, "response": {k: v for k, v in good["response"].items() if k != "created"} | {"id": "chatcmpl-2"}}
+    path.write_text(json.dumps(good) + "\n" + cut + "\n" + json.dumps({**undated, "timestamp": "A" * 100_000}) + "\n")
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (1, 2)
+    assert "unreadable timestamp" in dicts(con, "select reason from rejects where source_line = 3")[0]["reason"]

@@ -105,6 +105,9 @@ def dedupe_key(record: dict) -> str:
     )
 
 
+MAX_TIME_TEXT = 64  # no notation of a time is longer; dateutil takes quadratic time on a long string
+
+
 def to_utc(value: Any) -> datetime | None:
     """Timestamps in logs: ISO strings (with Z or offsets), epoch seconds or milliseconds. Returns naive UTC."""
     if value is None or value == "":
@@ -117,7 +120,12 @@ def to_utc(value: Any) -> datetime | None:
             num /= 1e6
         elif num > 1e11:  # milliseconds
             num /= 1e3
-        dt = datetime.fromtimestamp(num, tz=timezone.utc)
+        try:
+            dt = datetime.fromtimestamp(num, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:  # past year 9999, infinite, not a number
+            raise ValueError(f"unreadable timestamp {value!r}") from exc
+    elif isinstance(value, str) and len(value) > MAX_TIME_TEXT:
+        raise ValueError(f"unreadable timestamp {value[:40]!r}... ({len(value):,} characters)")
     elif isinstance(value, str):
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
         if " UTC" in text:
@@ -138,8 +146,7 @@ def to_utc(value: Any) -> datetime | None:
     return dt
 
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKET = re.compile(r"[\[\]{}]")
+_JSON_TOKENS = re.compile(r'\\.|["\[\]{}]')  # an escaped character, a quote or a bracket
 
 
 def nested_too_deep(text: str, limit: int | None = None) -> bool:
@@ -150,11 +157,18 @@ def nested_too_deep(text: str, limit: int | None = None) -> bool:
     limit = tuning.MAX_JSON_DEPTH if limit is None else limit
     if text.count("[") + text.count("{") <= limit:
         return False
-    depth = 0
-    for bracket in _BRACKET.findall(_JSON_STRING.sub('""', text)):
-        depth += 1 if bracket in "[{" else -1
-        if depth > limit:
-            return True
+    depth, in_string = 0, False
+    for token in _JSON_TOKENS.findall(text):  # one pass (a regex for whole strings took quadratic time on a cut one)
+        if token == '"':
+            in_string = not in_string
+        elif in_string or token[0] == "\\":
+            continue
+        elif token in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
     return False
 
 
@@ -264,7 +278,7 @@ def is_json_lines(src, *, encoded: bool = True) -> bool:
 def field_value_row(item: Any) -> Any:
     """A Logs Insights row written as its fields' ``{"field", "value"}`` pairs, as one object; any other item as it is."""
     if isinstance(item, list) and item and all(isinstance(x, dict) and "field" in x and "value" in x for x in item):
-        return {x["field"]: x["value"] for x in item}
+        return {str(x["field"]): x["value"] for x in item}
     return item
 
 

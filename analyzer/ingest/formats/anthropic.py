@@ -59,7 +59,7 @@ def blocks_text(content: Any, with_tool_results: bool = True) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(t for t in (block_text(b, with_tool_results) for b in content) if t)
+        return "\n".join(t for t in (block_text(b, with_tool_results) for b in content) if isinstance(t, str) and t)
     return block_text(content, with_tool_results)
 
 

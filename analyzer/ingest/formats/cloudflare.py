@@ -46,6 +46,8 @@ def _is_log(obj: Any) -> bool:
 
 def logs_of(row: dict) -> list:
     """The logs one row holds: a page's ``result`` list, a detail's ``result`` object, or the row itself."""
+    if not isinstance(row, dict):
+        return [row]  # not an object: the reader rejects it
     result = row.get("result")
     if "result" in row and not _is_log(row):
         if isinstance(result, list):

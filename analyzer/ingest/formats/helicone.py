@@ -85,7 +85,7 @@ def helicone_record(row: dict) -> dict:
     raw_status = first(r, "response_status", "status")
     try:
         status = int(float(raw_status)) if raw_status is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a status of Infinity is none
         status = None
     failed = isinstance(response, dict) and isinstance(response.get("error"), (dict, str))
     record["status"] = "error" if failed or (status is not None and not 200 <= status < 300) else "ok"

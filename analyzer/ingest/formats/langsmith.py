@@ -421,7 +421,7 @@ def batch_runs(body: dict) -> list:
 def run_id(run: dict) -> Any:
     """A run's id; the JS SDK's update (the body of ``PATCH /runs/{id}``) holds it only at the end of its dotted order."""
     if run.get("id") is not None:
-        return run["id"]
+        return run["id"] if isinstance(run["id"], (str, int)) else json.dumps(run["id"], default=str)  # a key, always
     dotted = run.get("dotted_order")
     ids = _dotted_ids(dotted.rsplit(".", 1)[-1] if isinstance(dotted, str) else None)
     return ids[0] or None if ids else None
