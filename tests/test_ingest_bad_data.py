@@ -150,6 +150,14 @@ def test_a_value_of_the_wrong_kind_costs_its_record_or_nothing_never_the_run(con
     assert summary["rows_added"] == added
 
 
+def test_a_log_record_that_is_not_an_object_is_a_counted_reject(con, fixtures):
+    """An OTLP logs export whose third log record is a number: it was dropped without a word (2 added, nothing
+    rejected); now a reject that says so, the other records still read."""
+    summary = ingest_paths(con, [str(fixtures / "malformed" / "otel_log_record_a_number.jsonl")])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (2, 1)
+    assert dicts(con, "select reason from rejects")[0]["reason"] == "a log record that is not an object"
+
+
 def test_a_corrupt_gzip_file_is_a_sentence_not_a_traceback(con, fixtures):
     with pytest.raises(PlanError, match="the gzip file is corrupt"):
         ingest_paths(con, [str(fixtures / "malformed" / "corrupt.jsonl.gz")])

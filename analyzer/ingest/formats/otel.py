@@ -910,7 +910,7 @@ class OpenTelemetry:
         if isinstance(obj.get("resourceSpans", obj.get("resource_spans")), list):
             return 96
         if is_log_record(obj):  # GenAI events logged as log records (``LoggedEvents``); other logs, weakly
-            events = [read_log_record(*r) for r in log_records_in(obj)]
+            events = [read_log_record(*r) for r in log_records_in(obj) if isinstance(r[0], dict)]
             if any(map(LoggedEvents.is_read, events)):
                 return 96
             # An SDK's export that opens with metrics (Gemini CLI's outfile): its log records may come after them.
@@ -994,6 +994,9 @@ def _raw_spans(src) -> Iterator[tuple[int, Any]]:
                 if not records:
                     yield number, Skipped(number, "a metrics export, not a span")
                 for record, record_resource, record_scope in records:
+                    if not isinstance(record, dict):
+                        yield number, Reject(number, "a log record that is not an object", excerpt(record))
+                        continue
                     try:
                         yield number, read_log_record(record, record_resource, record_scope)
                     except (ValueError, TypeError, AttributeError, OverflowError) as exc:

@@ -326,12 +326,12 @@ def otlp_items(envelopes: list, signal: str) -> Iterator[tuple[Any, dict, str | 
                 yield item, resource, scope.get("name") if isinstance(scope, dict) else None
 
 
-def log_records_in(raw: dict, resource: dict | None = None, scope: str | None = None) -> Iterator[tuple[dict, dict, str | None]]:
+def log_records_in(raw: dict, resource: dict | None = None, scope: str | None = None) -> Iterator[tuple[Any, dict, str | None]]:
     """(log record, resource attributes, scope name) of an OTLP logs export, or of one record as the SDKs print it;
-    nothing for a metrics export."""
+    nothing for a metrics export. A record that is not an object is given too: the reader rejects it, counted."""
     envelopes = otlp_envelopes(raw, "logs")
     if envelopes is not None:
-        yield from ((r, res, name) for r, res, name in otlp_items(envelopes, "logs") if isinstance(r, dict))
+        yield from otlp_items(envelopes, "logs")
     elif any(k in raw for k in ("body", "_body", "eventName", "event_name")):
         yield raw, resource or {}, scope
 
