@@ -94,11 +94,15 @@ def _answer_text(chunks: list[dict]) -> str | None:
     return "".join(texts) or None
 
 
+def _named(chunk: dict, camel: str, snake: str) -> Any:
+    """A response field under the REST API's name, or the proto's own (Vertex's request-response logs in BigQuery
+    keep ``usage_metadata``, ``model_version``, ``response_id``)."""
+    return chunk.get(camel, chunk.get(snake))
+
+
 def _usage(chunks: list[dict]) -> dict:
-    """The last usage given; Vertex's request-response logs in BigQuery keep the proto's names (``usage_metadata``,
-    ``prompt_token_count``)."""
-    usage = next((c.get("usageMetadata", c.get("usage_metadata")) for c in reversed(chunks)
-                  if isinstance(c.get("usageMetadata", c.get("usage_metadata")), dict)), None)
+    """The last usage given (in either naming, ``prompt_token_count`` read as ``promptTokenCount``)."""
+    usage = next((u for c in reversed(chunks) if isinstance(u := _named(c, "usageMetadata", "usage_metadata"), dict)), None)
     return usage_fields(camel_gemini(usage)) if usage is not None else {}
 
 
@@ -116,7 +120,7 @@ def _status(row: dict, chunks: list[dict]) -> str:
 
 def _model(request: Any, chunks: list[dict], row: dict) -> str | None:
     for chunk in reversed(chunks):
-        version = chunk.get("modelVersion", chunk.get("model_version"))
+        version = _named(chunk, "modelVersion", "model_version")
         if isinstance(version, str) and version:
             return version
     for holder in (request if isinstance(request, dict) else {}, row):
@@ -135,8 +139,7 @@ def gemini_record(request: Any, response: Any, row: dict) -> dict:
         record.update(chat_request_fields(request))
     record["response_text"] = _answer_text(chunks)
     record.update(_usage(chunks))
-    source_id = next((c.get("responseId") or c.get("response_id") for c in reversed(chunks)
-                      if c.get("responseId") or c.get("response_id")), None)
+    source_id = next((i for c in reversed(chunks) if (i := _named(c, "responseId", "response_id"))), None)
     record["source_id"] = source_id or row.get("request_id") or row.get("key")
     when = row.get("logging_time") or row.get("processed_time") or next(
         (c.get("createTime") for c in chunks if c.get("createTime")), None)

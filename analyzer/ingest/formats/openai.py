@@ -22,6 +22,7 @@ from typing import Any
 from ..records import EMBEDDING_OPERATION, Reject, content_hash, maybe_json, parse_json_line, to_utc, with_pair_status
 from . import register
 from . import app_log_sql
+from .generic import usage_fields
 from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, join_batch_input, nonempty_object, take_batch_input
 
 PROVIDER = "openai"
@@ -210,8 +211,6 @@ def usage_in_other_terms(usage: dict) -> dict:
     log it: ``input_tokens``/``output_tokens``), where it names no ``prompt_tokens`` or ``completion_tokens``."""
     if "prompt_tokens" in usage or "completion_tokens" in usage or not {"input_tokens", "output_tokens"} & usage.keys():
         return {}
-    from .generic import usage_fields
-
     return {k: v for k, v in usage_fields(usage).items()
             if k in ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")}
 
