@@ -158,6 +158,17 @@ def test_a_log_record_that_is_not_an_object_is_a_counted_reject(con, fixtures):
     assert dicts(con, "select reason from rejects")[0]["reason"] == "a log record that is not an object"
 
 
+@pytest.mark.parametrize("name, added, fmt", [("cloudwatch_events_a_number_one_line.jsonl", 2, "bedrock"),
+                                               ("langfuse_page_a_string_one_line.jsonl", 3, "langfuse")])
+def test_one_element_of_the_wrong_kind_in_a_page_costs_that_element_alone(con, fixtures, name, added, fmt):
+    """A page written on one line (CloudWatch's `{"events": [...]}`, a Langfuse `{"data": [...]}` page) with one
+    element that is not an object: the whole page was one reject (Bedrock: 0 of 2 calls stored) or the file was not
+    recognised at all (Langfuse). Now that element is the reject and the page's records land."""
+    summary = ingest_paths(con, [str(fixtures / "malformed" / name)])
+    assert (summary["rows_added"], summary["rows_rejected"]) == (added, 1)
+    assert scalar(con, "select list(distinct source_format) from requests") == [fmt]
+
+
 def test_a_corrupt_gzip_file_is_a_sentence_not_a_traceback(con, fixtures):
     with pytest.raises(PlanError, match="the gzip file is corrupt"):
         ingest_paths(con, [str(fixtures / "malformed" / "corrupt.jsonl.gz")])

@@ -218,7 +218,8 @@ def _unwrap(obj: Any) -> list:
     if isinstance(obj, dict) and len(obj) <= _WRAPPER_MAX_KEYS:
         for key in WRAPPER_KEYS:
             inner = obj.get(key)
-            if isinstance(inner, list) and all(isinstance(x, (dict, list)) for x in inner):
+            # One element of the wrong kind is that element's reject, not a reason to take the page for a record.
+            if isinstance(inner, list) and (not inner or any(isinstance(x, (dict, list)) for x in inner)):
                 return [rec for item in inner for rec in _unwrap_item(item)]
     return [obj]
 
