@@ -26,6 +26,7 @@ def load_all() -> dict:
         bedrock,
         braintrust,
         claude_code,
+        cline,
         cloudflare,
         codex_cli,
         gemini,
