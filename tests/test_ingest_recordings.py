@@ -185,3 +185,34 @@ def test_cassettes_with_gzip_bodies_and_parsed_bodies_are_read(con, tmp_path):
     rows = stored_requests(con)
     assert [(r["provider"], r["prompt_text"], r["response_text"], r["input_tokens"], r["output_tokens"])
             for r in rows.values()] == [("anthropic", "Capital of France?", "Paris.", 112, 3)] * 2
+
+
+def test_a_go_vcr_cassette_of_streamed_claude_and_gemini_calls(con, tmp_path):
+    """go-vcr (Go's cassettes) names the address `url`, keeps bodies as bare strings and the status as text beside
+    `code`; its Gemini calls go to `:streamGenerateContent`. Both kinds were skipped as "not a model call"."""
+    gemini_chunks = [
+        {"candidates": [{"content": {"parts": [{"text": "The capital of France"}], "role": "model"}}],
+         "usageMetadata": {"promptTokenCount": 13, "candidatesTokenCount": 4}, "modelVersion": "gemini-2.5-flash",
+         "responseId": "gm-1"},
+        {"candidates": [{"content": {"parts": [{"text": " is Paris."}], "role": "model"}, "finishReason": "STOP"}],
+         "usageMetadata": {"promptTokenCount": 13, "candidatesTokenCount": 8, "thoughtsTokenCount": 20},
+         "modelVersion": "gemini-2.5-flash", "responseId": "gm-1"}]
+
+    def go_vcr(url, request, body):
+        return {"id": 0, "request": {"proto": "HTTP/1.1", "body": json.dumps(request), "url": url, "method": "POST"},
+                "response": {"body": body, "status": "200 OK", "code": 200, "duration": "999.3ms"}}
+
+    path = tmp_path / "multi_tool_streaming.yaml"
+    path.write_text("---\n" + yaml.safe_dump({"version": 2, "interactions": [
+        go_vcr("https://api.anthropic.com/v1/messages",
+               {"model": "claude-sonnet-4-5-20250929", "max_tokens": 100, "stream": True,
+                "messages": [{"role": "user", "content": "Say hi"}]}, _anthropic_stream("Hi!", 21, 9)),
+        go_vcr("https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+               {"contents": [{"role": "user", "parts": [{"text": "Capital of France?"}]}]},
+               "".join(f"data: {json.dumps(c)}\r\n\r\n" for c in gemini_chunks))]}))
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (2, 0, 0)
+    claude, gemini = stored_requests(con, as_list=True)
+    assert (claude["input_tokens"], claude["output_tokens"], claude["response_text"], claude["prompt_text"]) == (21, 9, "Hi!", "Say hi")
+    assert (gemini["provider"], gemini["model"], gemini["input_tokens"], gemini["output_tokens"]) == ("google", "gemini-2.5-flash", 13, 28)
+    assert (gemini["response_text"], gemini["prompt_text"], gemini["status"]) == ("The capital of France is Paris.", "Capital of France?", "ok")

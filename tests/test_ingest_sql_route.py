@@ -1016,3 +1016,18 @@ def test_xai_usage_counts_reasoning_as_output_and_keeps_its_cost_on_both_routes(
     assert {(r["model"], r["output_tokens"], r["reasoning_tokens"]) for r in stored[True]} == {
         ("grok-3-mini", 322, 320), ("o4-mini-2025-04-16", 322, 320)}
     assert {(r["cost_usd"], r["cost_source"]) for r in stored[True] if r["model"] == "grok-3-mini"} == {(0.00016415, "log")}
+
+
+def test_a_groq_stream_logged_as_its_chunks_keeps_the_usage_of_its_last_chunk_on_both_routes(tmp_path, monkeypatch):
+    """Groq puts a stream's usage in the last chunk's x_groq: both routes stored the call without tokens."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    def chunk(delta, finish=None, **extra):
+        return {"id": "chatcmpl-g1", "object": "chat.completion.chunk", "created": 1746352800,
+                "model": "llama-3.3-70b-versatile", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+    line = {"request": {"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "Capital of Denmark?"}]},
+            "response": [chunk({"role": "assistant", "content": "Copen"}), chunk({"content": "hagen"}),
+                         chunk({}, "stop", x_groq={"id": "req_1", "usage": {"prompt_tokens": 45, "completion_tokens": 2}})]}
+    summaries, stored = stored_by_route(tmp_path, "groq_stream.jsonl", [line] * 1 + [
+        {**line, "response": [{**c, "id": f"chatcmpl-g{i}"} for c in line["response"]]} for i in range(2, 40)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 39
+    assert {(r["input_tokens"], r["output_tokens"], r["response_text"]) for r in stored[True]} == {(45, 2, "Copenhagen")}

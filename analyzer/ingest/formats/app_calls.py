@@ -27,7 +27,7 @@ import re
 from typing import Any
 
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
-from . import ai_sdk, anthropic, app_log_sql, openai, register
+from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
                       FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
@@ -335,6 +335,8 @@ def openai_call_score(obj: dict) -> int:
         return 80
     if obj.get("object") == "chat.completion":
         return 85
+    if stream_lines.piece_of(obj) == ("chat", obj.get("id") or None):
+        return 75  # a streamed answer's chunk: a dump of streams, one chunk per line
     if obj.get("object") == "response" and "output" in obj:
         return 85
     if openai.is_embeddings_list(obj):
@@ -450,11 +452,15 @@ def records_of(obj: Any, number: int | None):
     return out
 
 
+def fold_stream_lines(values):
+    return stream_lines.fold_stream_lines(values)
+
+
 def app_log_records(src):
     """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, a JSON document
     (Docker's pieces of a long line joined again), or a table export's rows."""
-    for number, obj in table_rows(src) if is_table(src) else docker_pieces(json_values(src)):
-        if isinstance(obj, Reject):
+    for number, obj in table_rows(src) if is_table(src) else fold_stream_lines(docker_pieces(json_values(src))):
+        if isinstance(obj, (Reject, Skipped)):
             yield obj
             continue
         yield from records_of(obj, number)

@@ -1034,6 +1034,7 @@ def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
             "not regexp_matches(s_raw, '\"choices\":[^\\[n]|\"delta\":[^{n]')",
             "all_true(list_transform(s_chunks, lambda c: c.type is null))",
             "list_bool_or(list_transform(s_chunks, lambda c: c.object = 'chat.completion.chunk'))",
+            "not contains(s_raw, '\"x_groq\"')",  # Groq's usage in its last chunk's x_groq: Python reads it
             f"all_true(list_transform({choices}, lambda ch: ch.index = '0' and not {truthy('ch.delta.tool_calls')}))",
             f"{first('id')} <> '' and {plain(first('id'))}", plain(first("model")),
             "(s_usage is null or starts_with(s_usage, '{'))", *usage_checks,

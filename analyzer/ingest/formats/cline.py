@@ -122,11 +122,12 @@ class Task:
 
     def start(self, number: int, message: dict, info: dict) -> dict | None:
         done = self.finish()
-        request = info.get("request") if isinstance(info.get("request"), str) else ""
-        if self.person is None and task_text(request):
-            self.person_wrote(task_text(request) or "")
+        request: str = info["request"] if isinstance(info.get("request"), str) else ""
+        task = task_text(request)
+        if self.person is None and task:
+            self.person_wrote(task)
         self.turn.append({"role": "user", "content": request})
-        model_info = message.get("modelInfo") if isinstance(message.get("modelInfo"), dict) else {}
+        model_info: dict = message["modelInfo"] if isinstance(message.get("modelInfo"), dict) else {}
         model = model_info.get("modelId") or None
         named = str(model_info.get("providerId") or "").lower()
         digest = hashlib.sha256(request.encode("utf-8", "replace")).hexdigest()[:16]
@@ -166,7 +167,7 @@ class Cline:
     def sniff(self, src) -> int:
         if file_kind(src) != "json":
             return 0
-        head = list(head_records(src, limit=20)) or [first_json_object(src)]
+        head: list[Any] = list(head_records(src, limit=20)) or [first_json_object(src)]
         if head and all(is_ui_message(m) for m in head) and any(m.get("say") in (REQUEST, "task") for m in head):
             return 96
         return 70 if head and is_ui_message(head[0]) else 0

@@ -72,9 +72,43 @@ def call_sides(row: dict) -> tuple[Any, Any] | None:
         if is_gemini_request(request) or is_gemini_response(response):
             return request, response
         return None
+    if "_chunks" in row:  # a streamed answer's chunks, one per line, joined (``join_chunk_rows``)
+        return None, row["_chunks"]
     if is_gemini_response(row):
         return None, row
     return None
+
+
+def _response_id(row: Any) -> str | None:
+    if isinstance(row, dict) and call_sides(row) == (None, row):
+        found = _named(row, "responseId", "response_id")
+        return found if isinstance(found, str) and found else None
+    return None
+
+
+def join_chunk_rows(rows):
+    """A streamed answer saved one chunk per line (``streamGenerateContent`` dumps): consecutive bare responses of
+    one ``responseId`` are one call, read at its first chunk's line; its other lines are skipped and counted."""
+    chunks: list[dict] = []
+    numbers: list[int] = []
+
+    def joined():
+        yield numbers[0], ({**chunks[0], "_chunks": chunks} if len(chunks) > 1 else chunks[0])
+        for number in numbers[1:]:
+            yield number, Skipped(number, f"a chunk of a streamed answer, read with its call on line {numbers[0]}")
+
+    for number, row in rows:
+        key = _response_id(row)
+        if chunks and (key is None or key != _response_id(chunks[0])):
+            yield from joined()
+            chunks, numbers = [], []
+        if key is None:
+            yield number, row
+            continue
+        chunks.append(row)
+        numbers.append(number)
+    if chunks:
+        yield from joined()
 
 
 def _chunks(response: Any) -> list[dict]:
@@ -200,7 +234,8 @@ class Gemini:
         return 88 if call_sides(obj) is not None or is_batch_output(obj) else 0
 
     def parse(self, src, ctx):
-        return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError))
+        return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError),
+                                 rows=join_chunk_rows)
 
 
 register(Gemini())

@@ -574,12 +574,14 @@ def model_call_parents(src, items: Callable[[Any], list], call_parent: Callable[
 
 def records_from_rows(src, to_record: Callable[[dict], Any], expected: str, *,
                       items: Callable[[Any], list] | None = None, unreadable: str | None = None,
-                      errors: tuple[type[Exception], ...] = READ_ERRORS) -> Iterator:
+                      errors: tuple[type[Exception], ...] = READ_ERRORS,
+                      rows: Callable[[Iterator], Iterator] | None = None) -> Iterator:
     """Rows of a CSV/JSON/Parquet export turned into records by ``to_record`` (a ``Skipped``: not a model call);
     a row that is not an object, or that ``to_record`` cannot read, becomes a reject with its line. ``items`` gives
-    the records one row holds when it may hold several (a page, a list, nested children)."""
-    for number, row in iter_rows(src):
-        if isinstance(row, Reject):
+    the records one row holds when it may hold several (a page, a list, nested children); ``rows`` rewrites the
+    stream of rows first (several rows that are one call joined into one)."""
+    for number, row in iter_rows(src) if rows is None else rows(iter_rows(src)):
+        if isinstance(row, (Reject, Skipped)):
             yield row
             continue
         for item in (items(row) if items is not None else [row]):

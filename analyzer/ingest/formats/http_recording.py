@@ -25,12 +25,15 @@ import re
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
-from ..records import Reject, Skipped, excerpt, loads
-from . import register
+from ..records import Reject, Skipped, excerpt, loads, maybe_json
+from . import gemini, register
 from .app_calls import records_of
+from .app_log import parse_sse
+from .generic import READ_ERRORS, item_record
 
 # The paths of the model APIs whose bodies app_calls reads (OpenAI-compatible servers and Anthropic).
-MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions|embeddings)/?$")
+MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions|embeddings)/?$|:(stream)?[gG]enerateContent$")
+GEMINI_CALL_PATH = re.compile(r":(stream)?[gG]enerateContent$")
 CASSETTE_START = re.compile(rb"^(http_)?interactions:", re.M)
 HAR_START = re.compile(rb'^\s*\{\s*"log"\s*:\s*\{')
 
@@ -79,7 +82,18 @@ def _records(number: int, pair: dict) -> list:
         return [Skipped(number, f"not a model call ({pair.get('method') or '?'} {_path(pair.get('url')) or '?'})")]
     if pair["response"]["body"] in (None, ""):
         return [Reject(number, "a model call recorded without its response body", excerpt(pair["request"]["body"]))]
+    if GEMINI_CALL_PATH.search(_path(pair.get("url"))):
+        return [_gemini_record(number, pair)]
     return records_of(pair, number)
+
+
+def _gemini_record(number: int, pair: dict) -> Any:
+    """A Gemini API exchange, read by the Gemini reader (a streamed answer's SSE chunks joined)."""
+    body = pair["response"]["body"]
+    response = parse_sse(body) if isinstance(body, str) and body.lstrip().startswith("data:") else maybe_json(body)
+    row = {"request": maybe_json(pair["request"]["body"]), "response": response, "timestamp": pair.get("timestamp"),
+           "duration_ms": pair.get("duration_ms"), "status_code": pair["response"].get("status_code")}
+    return item_record(number, row, gemini.row_record, "a Gemini API exchange", errors=(*READ_ERRORS, OverflowError))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,8 +119,9 @@ def _cassette_pair(interaction: dict) -> dict:
     request = interaction.get("request") or {}
     response = interaction.get("response") or {}
     status = response.get("status")
-    code = status.get("code") if isinstance(status, dict) else status
-    return _exchange(request.get("method"), request.get("uri"), _cassette_body(request), code,
+    code = status.get("code") if isinstance(status, dict) else response.get("code", status)
+    # go-vcr (Go's cassettes) names the request's address `url` and writes the status as text ("200 OK") beside `code`.
+    return _exchange(request.get("method"), request.get("uri") or request.get("url"), _cassette_body(request), code,
                      _cassette_body(response), when=interaction.get("recorded_at"))
 
 

@@ -320,18 +320,25 @@ def embedding_fields(request: dict | None, response: dict | None) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def is_azure_filter_chunk(chunk: Any) -> bool:
+    """Azure's first chunk of a stream: the prompt's filter results, its id empty and its time 0 (not the call's)."""
+    return isinstance(chunk, dict) and chunk.get("choices") == [] and "prompt_filter_results" in chunk and not chunk.get("id")
+
+
 def assemble_chat_chunks(chunks: list) -> dict:
     """``chat.completion.chunk`` objects folded into one ChatCompletion."""
     out: dict = {"object": "chat.completion"}
     slots: dict[int, dict] = {}
     for chunk in chunks:
-        if not isinstance(chunk, dict):
+        if not isinstance(chunk, dict) or is_azure_filter_chunk(chunk):
             continue
         for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
             if chunk.get(key) is not None:
                 out.setdefault(key, chunk[key])
-        if chunk.get("usage"):
-            out["usage"] = chunk["usage"]
+        # Groq gives a stream's usage in its last chunk's x_groq.
+        usage = chunk.get("usage") or _dict(chunk.get("x_groq")).get("usage")
+        if usage:
+            out["usage"] = usage
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
                 continue

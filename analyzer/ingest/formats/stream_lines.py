@@ -1,0 +1,108 @@
+"""Streamed answers saved one piece per line: each call's consecutive pieces folded into the response they make.
+
+Apps and SDK test suites that record a stream write its pieces as JSON Lines, one call after another: OpenAI's
+``chat.completion.chunk`` objects (Azure's opening chunk of prompt filter results included), Anthropic's Messages
+events (``message_start`` ... ``message_stop``), the Responses API's events (``response.created`` ...
+``response.completed``/``failed``/``incomplete``). Read line by line, the first piece was taken for the whole
+answer (Anthropic's placeholder output count of 1, no text) and the others rejected or ignored. Here the pieces of
+one call become one response object at the line of its first piece; the other lines are skipped and counted, as
+read with that call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ..records import Reject, Skipped, excerpt
+from .anthropic import assemble_stream
+from .openai import assemble_chat_chunks, assemble_responses_events, is_azure_filter_chunk
+
+ANTHROPIC_EVENTS = frozenset({"message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                              "message_delta", "message_stop", "ping"})
+RESPONSES_ENDS = frozenset({"response.completed", "response.failed", "response.incomplete"})
+
+
+def piece_of(obj: Any) -> tuple[str, str | None] | None:
+    """(kind of stream, id of its call when the piece names one) of a line that is a piece of a streamed answer."""
+    if not isinstance(obj, dict):
+        return None
+    kind = obj.get("type")
+    if isinstance(kind, str):
+        if kind in ANTHROPIC_EVENTS:
+            return "anthropic", None
+        if kind.startswith("response.") and ("sequence_number" in obj or "response" in obj or "item_id" in obj):
+            return "responses", None
+        if kind == "error" and "sequence_number" in obj:
+            return "responses", None
+    if obj.get("object") == "chat.completion.chunk" and isinstance(obj.get("choices"), list):
+        return "chat", str(obj.get("id") or "") or None
+    if is_azure_filter_chunk(obj):
+        return "chat", None  # Azure's opening chunk: the prompt's filter results, before the call's own chunks
+    return None
+
+
+def _starts_call(kind: str, obj: dict, key: str | None, group: "_Group") -> bool:
+    if kind == "anthropic":
+        return obj.get("type") == "message_start"
+    if kind == "responses":
+        return obj.get("type") == "response.created"
+    return key is None and not obj.get("choices") or (key is not None and group.key is not None and key != group.key)
+
+
+def _ends_call(kind: str, obj: dict) -> bool:
+    return (kind == "anthropic" and obj.get("type") == "message_stop") or (
+        kind == "responses" and obj.get("type") in RESPONSES_ENDS)
+
+
+ASSEMBLE: dict[str, Callable[[list], Any]] = {"anthropic": assemble_stream, "chat": assemble_chat_chunks,
+                                              "responses": assemble_responses_events}
+
+
+class _Group:
+    def __init__(self, kind: str, number: int):
+        self.kind, self.first = kind, number
+        self.key: str | None = None
+        self.pieces: list[dict] = []
+        self.numbers: list[int] = []
+
+    def add(self, number: int, obj: dict, key: str | None) -> None:
+        self.pieces.append(obj)
+        self.numbers.append(number)
+        self.key = self.key or key
+
+    def folded(self) -> Iterator:
+        response = ASSEMBLE[self.kind](self.pieces)
+        if not isinstance(response, dict):
+            yield self.first, Reject(self.first, f"pieces of a streamed answer without its start ({self.kind})",
+                                     excerpt(self.pieces[0]))
+        else:
+            yield self.first, response
+        for number in self.numbers[1:]:
+            yield number, Skipped(number, f"a piece of a streamed answer, read with its call on line {self.first}")
+
+
+def fold_stream_lines(values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """``(number, value)`` pairs with each call's consecutive stream pieces folded into one response object; other
+    values pass through unchanged (a piece's line that joins a call yields a ``Skipped``)."""
+    group: _Group | None = None
+    for number, obj in values:
+        piece = None if isinstance(obj, Reject) else piece_of(obj)
+        if piece is None:
+            if group is not None:
+                yield from group.folded()
+                group = None
+            yield number, obj
+            continue
+        kind, key = piece
+        if group is not None and (group.kind != kind or _starts_call(kind, obj, key, group)):
+            yield from group.folded()
+            group = None
+        if group is None:
+            group = _Group(kind, number)
+        group.add(number, obj, key)
+        if _ends_call(kind, obj):
+            yield from group.folded()
+            group = None
+    if group is not None:
+        yield from group.folded()

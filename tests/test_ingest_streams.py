@@ -1,0 +1,57 @@
+"""Streamed answers saved one piece per line (fixtures in tests/fixtures/streams/, written from each API's stream
+format): each call's pieces are one row with the answer's whole text and its final usage."""
+
+import pytest
+
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+from helpers import stored_requests
+
+
+def rows(con, name: str, fixtures) -> tuple[dict, list[dict]]:
+    summary = ingest_paths(con, [str(fixtures / "streams" / name)])
+    return summary, stored_requests(con, as_list=True)
+
+
+def test_claude_stream_events_are_each_calls_final_message(con, fixtures):
+    """Before: `message_start` was taken for the whole message (1 output token, its placeholder; no text; a cache
+    read only restated at the end lost) and `message_delta` rejected."""
+    summary, (text, tool) = rows(con, "anthropic_events.jsonl", fixtures)
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (2, 0, 13)
+    assert (text["source_id"], text["input_tokens"], text["output_tokens"], text["response_text"]) == (
+        "msg_01A", 12, 30, "Hello! How can I help?")
+    assert (tool["input_tokens"], tool["cached_input_tokens"], tool["output_tokens"]) == (9040, 9000, 55)
+    assert tool["response_text"] == '[{"name": "get_weather", "input": {"city": "Paris"}}]'
+
+
+def test_chat_chunks_one_per_line_are_each_calls_completion(con, fixtures):
+    """Before: not recognised at all. Azure's opening chunk (prompt filter results, id "" and time 0) belongs to the
+    call after it; Groq gives the usage in the last chunk's x_groq."""
+    assert detect_format(expand_paths([str(fixtures / "streams" / "chat_chunks.jsonl")])[0]) == "openai"
+    summary, (azure, groq) = rows(con, "chat_chunks.jsonl", fixtures)
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (2, 0, 7)
+    assert (azure["source_id"], azure["input_tokens"], azure["output_tokens"], azure["response_text"]) == (
+        "chatcmpl-1", 15, 78, "Capital of Denmark.")
+    assert str(azure["created_at"]) == "2026-02-12 22:04:52"
+    assert (groq["model"], groq["input_tokens"], groq["output_tokens"], groq["response_text"]) == (
+        "llama-3.3-70b-versatile", 45, 2, "Copenhagen")
+
+
+def test_responses_events_are_each_calls_final_response(con, fixtures):
+    """Before: `response.created` (in progress, no usage) was the row and the completed response a duplicate of it."""
+    summary, (done, failed) = rows(con, "responses_events.jsonl", fixtures)
+    assert (summary["rows_added"], summary["rows_rejected"], summary["rows_skipped"]) == (2, 0, 6)
+    assert (done["input_tokens"], done["output_tokens"], done["reasoning_tokens"], done["response_text"]) == (7112, 463, 192, "Hi there")
+    assert (done["status"], failed["status"], failed["input_tokens"]) == ("ok", "error", None)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_gemini_chunks_one_per_line_are_one_call_per_response_id(con, fixtures, fast):
+    """Before: the first chunk was the call (190 of 208 output tokens, the answer cut after three words), the others
+    dropped as its duplicates."""
+    summary = ingest_paths(con, [str(fixtures / "streams" / "gemini_chunks.jsonl")], fast=fast)
+    first, second = stored_requests(con, as_list=True)
+    assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_skipped"]) == (2, 0, 1)
+    assert (first["output_tokens"], first["reasoning_tokens"], first["response_text"]) == (
+        208, 185, 'There are **3** "r"s in strawberry.')
+    assert (second["source_id"], second["response_text"]) == ("Zz9xQ1", "Paris.")
