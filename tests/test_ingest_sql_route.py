@@ -1031,3 +1031,28 @@ def test_a_groq_stream_logged_as_its_chunks_keeps_the_usage_of_its_last_chunk_on
         {**line, "response": [{**c, "id": f"chatcmpl-g{i}"} for c in line["response"]]} for i in range(2, 40)])
     assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 39
     assert {(r["input_tokens"], r["output_tokens"], r["response_text"]) for r in stored[True]} == {(45, 2, "Copenhagen")}
+
+
+def test_a_gateways_raw_request_and_raw_response_are_the_pair_on_both_routes(tmp_path, monkeypatch):
+    """TensorZero's inference tables keep the provider's own bodies as JSON text under raw_request/raw_response
+    beside the gateway's `output` blocks and flat token counts: the file was not recognised at all."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    def row(i):
+        if i % 2:
+            request = {"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": f"Tag ticket {i}"}]}
+            response = {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+                        "content": [{"type": "text", "text": "billing"}], "stop_reason": "end_turn",
+                        "usage": {"input_tokens": 20, "cache_read_input_tokens": 100, "output_tokens": 2}}
+        else:
+            request = {"model": "gpt-4o-mini-2024-07-18", "messages": [{"role": "user", "content": f"Tag ticket {i}"}]}
+            response = {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1765403918, "model": "gpt-4o-mini-2024-07-18",
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "shipping"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 30, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 0}}}
+        return {"short_cache_key": 9585445825392731910 + i, "timestamp": "2025-12-10 21:58:39",
+                "output": json.dumps([{"type": "text", "text": "x"}]), "raw_request": json.dumps(request),
+                "raw_response": json.dumps(response, indent=2), "input_tokens": 30, "output_tokens": 1, "finish_reason": "stop"}
+    summaries, stored = stored_by_route(tmp_path, "model_inference.jsonl", [row(i) for i in range(60)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 60
+    claude = [r for r in stored[True] if r["provider"] == "anthropic"]
+    assert len(claude) == 30 and {(r["input_tokens"], r["cached_input_tokens"], r["output_tokens"], r["response_text"]) for r in claude} == {(120, 100, 2, "billing")}
+    assert {r["prompt_text"] for r in stored[True]} == {f"Tag ticket {i}" for i in range(60)}

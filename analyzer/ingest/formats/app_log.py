@@ -40,9 +40,11 @@ USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
 TAG_KEYS = ("metadata", "tags")
 # kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
 # pair key taken before its own anywhere in it is left to Python by the SQL route).
-REQUEST_KEYS = ("request", "req", "request_body", "requestBody", "inputs", "kwargs", "input")
-RESPONSE_KEYS = ("response", "resp", "response_body", "responseBody", "outputs", "completion", "request_response", "output",
-                 "model_output", "answer")
+# raw_request/raw_response: the provider's own bodies as a gateway stores them (TensorZero's inference tables), before
+# the gateway's own `output`.
+REQUEST_KEYS = ("request", "req", "request_body", "requestBody", "inputs", "kwargs", "raw_request", "input")
+RESPONSE_KEYS = ("response", "resp", "response_body", "responseBody", "outputs", "completion", "request_response",
+                 "raw_response", "output", "model_output", "answer")
 # Keys that are a pair's response side only when they hold an object (a whole response); else they hold its text
 # (``FLAT_ANSWER_KEYS``), or, for ``output``, a Responses object's items.
 OBJECT_RESPONSE_KEYS = ("model_output", "answer")

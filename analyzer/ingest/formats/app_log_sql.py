@@ -72,7 +72,8 @@ REQUEST = {
     "model": V, "messages": J, "input": J, "instructions": J, "system": J, "anthropic_version": J, "user": J,
     "safety_identifier": J, "metadata": J, "body": J, **{p: J for p in ALL_PARAMS},
 }
-PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "resp", "response_body", "outputs", "completion", "request_response")
+PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "raw_request", "resp", "response_body", "outputs", "completion",
+                "request_response", "raw_response")
 ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
     "metadata", "tags", "error", "status_code", "http_status", SUCCESS_KEY)
 LINE = {
