@@ -476,6 +476,13 @@ def m017_cache_writes_kept_an_hour(con):
     con.execute("alter table requests add column cache_write_1h_tokens bigint")
 
 
+@migration
+def m018_web_searches(con):
+    # A web search a model ran for the call (Anthropic's server tool, OpenAI's web_search tool) is billed per search,
+    # on top of the tokens: how many the call ran, so that the catalogue's per-search price is added.
+    con.execute("alter table requests add column web_searches bigint")
+
+
 def apply_migrations(con) -> list[str]:
     con.execute("create table if not exists schema_migrations (name varchar primary key, applied_at timestamp)")
     done = {r[0] for r in con.execute("select name from schema_migrations").fetchall()}

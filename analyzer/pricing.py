@@ -83,10 +83,11 @@ _VERSION_SUFFIX = re.compile(r"(?:[-@](?:20\d\d-?\d\d-?\d\d|\d{4}|v\d+(?::\d+)?|
 class Tariff:
     """USD for one request, linear in its token counts, valid for a date range and an input-size tier.
 
-    ``cost = fixed + per_input*input + per_cached*cached + per_write*write + per_write_1h*write_1h + per_output*output``
-    where ``input`` is all input tokens (cached included), ``per_cached``/``per_write`` are what a cached-read or
-    cache-write token costs *on top of* ``per_input`` (negative for cheap cache reads), and ``per_write_1h`` what a
-    write kept for an hour (Anthropic's ``ephemeral_1h``, one of the ``write`` tokens) costs on top of a write."""
+    ``cost = fixed + per_input*input + per_cached*cached + per_write*write + per_write_1h*write_1h + per_output*output
+    + per_search*searches`` where ``input`` is all input tokens (cached included), ``per_cached``/``per_write`` are
+    what a cached-read or cache-write token costs *on top of* ``per_input`` (negative for cheap cache reads),
+    ``per_write_1h`` what a write kept for an hour (Anthropic's ``ephemeral_1h``, one of the ``write`` tokens) costs on
+    top of a write, and ``per_search`` what one web search the model ran costs."""
 
     date_from: date
     date_to: date  # exclusive
@@ -98,8 +99,9 @@ class Tariff:
     per_write: float
     per_output: float
     per_write_1h: float = 0.0
+    per_search: float = 0.0
 
-    def cost(self, input_tokens: int, cached: int, write: int, output: int, write_1h: int = 0) -> float:
+    def cost(self, input_tokens: int, cached: int, write: int, output: int, write_1h: int = 0, searches: int = 0) -> float:
         return (
             self.fixed
             + self.per_input * input_tokens
@@ -107,6 +109,7 @@ class Tariff:
             + self.per_write * write
             + self.per_write_1h * write_1h
             + self.per_output * output
+            + self.per_search * searches
         )
 
     def covers(self, day: date, input_tokens: int) -> bool:
@@ -175,11 +178,11 @@ def _override_tariff(values: dict, is_batch: bool) -> Tariff:
     )
 
 
-def _usage(input_tokens=0, cached=0, write=0, output=0, write_1h=0):
+def _usage(input_tokens=0, cached=0, write=0, output=0, write_1h=0, searches=0):
     from genai_prices import Usage
 
     return Usage(input_tokens=input_tokens, cache_read_tokens=cached, cache_write_tokens=write,
-                 cache_write_1h_tokens=write_1h, output_tokens=output)
+                 cache_write_1h_tokens=write_1h, output_tokens=output, web_searches=searches)
 
 
 def _calc(name: str, pid: str | None, when: datetime, batch: bool, **tokens) -> Decimal:
@@ -226,8 +229,8 @@ def _segments(model_info) -> tuple[list[date], list[int]] | None:
 
 
 def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi: int):
-    """(fixed, per_input, per_cached, per_write, per_output, per_write_1h) as Decimals for input sizes in (lo, hi],
-    or None."""
+    """(fixed, per_input, per_cached, per_write, per_output, per_write_1h, per_search) as Decimals for input sizes in
+    (lo, hi], or None."""
     p = lo + 1
     if p + 3 > hi:
         return None
@@ -239,10 +242,11 @@ def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi:
     per_write = _calc(name, pid, when, batch, input_tokens=p + 1, write=1) - base1
     per_output = _calc(name, pid, when, batch, input_tokens=p, output=1) - base
     per_write_1h = _calc(name, pid, when, batch, input_tokens=p + 1, write=1, write_1h=1) - base1 - per_write
-    check = _calc(name, pid, when, batch, input_tokens=p + 3, cached=1, write=2, write_1h=1, output=5)
-    if check != fixed + per_input * (p + 3) + per_cached + per_write * 2 + per_write_1h + per_output * 5:
+    per_search = _calc(name, pid, when, batch, input_tokens=p, searches=1) - base
+    check = _calc(name, pid, when, batch, input_tokens=p + 3, cached=1, write=2, write_1h=1, output=5, searches=2)
+    if check != fixed + per_input * (p + 3) + per_cached + per_write * 2 + per_write_1h + per_output * 5 + per_search * 2:
         return None  # not linear after all: price request by request
-    return fixed, per_input, per_cached, per_write, per_output, per_write_1h
+    return fixed, per_input, per_cached, per_write, per_output, per_write_1h, per_search
 
 
 class Pricing:
@@ -334,13 +338,14 @@ class Pricing:
         is_batch: bool = False,
         created_at: datetime | None = None,
         cache_write_1h_tokens: Any = 0,
+        web_searches: Any = 0,
     ) -> float | None:
         """USD for one request, or None when the model has no price."""
         found = self.tariffs(provider, model, is_batch)
         if found is None:
             return None
         tokens = (int(input_tokens or 0), int(cached_input_tokens or 0), int(cache_write_tokens or 0), int(output_tokens or 0),
-                  int(cache_write_1h_tokens or 0))
+                  int(cache_write_1h_tokens or 0), int(web_searches or 0))
         when = created_at or self.now
         if found == EXACT:
             return self._exact(provider, model, tokens, bool(is_batch), when)
@@ -352,7 +357,8 @@ class Pricing:
 
     def _exact(self, provider, model, tokens, is_batch, when) -> float | None:
         found_provider, _, name, pid = self.resolve(provider, model)
-        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4])
+        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4],
+                      searches=tokens[5])
         try:
             cost = _calc(name, pid, when, is_batch, **counts)
             if is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS and cost == _calc(name, pid, when, False, **counts):
@@ -363,8 +369,8 @@ class Pricing:
 
     def tariff_rows(self, keys: Iterable[tuple]) -> tuple[list[tuple], set[tuple]]:
         """Rows ``(provider, model, is_batch, date_from, date_to, tier_lo, tier_hi, fixed, per_input, per_cached,
-        per_write, per_output, per_write_1h)`` for SQL, and the keys that must be priced request by request
-        (``EXACT``)."""
+        per_write, per_output, per_write_1h, per_search)`` for SQL, and the keys that must be priced request by
+        request (``EXACT``)."""
         rows, exact = [], set()
         for provider, model, is_batch in keys:
             found = self.tariffs(provider, model, is_batch)
@@ -373,7 +379,8 @@ class Pricing:
             elif found:
                 for t in found:
                     rows.append((provider or "", model, bool(is_batch), t.date_from, t.date_to, t.tier_lo, t.tier_hi,
-                                 t.fixed, t.per_input, t.per_cached, t.per_write, t.per_output, t.per_write_1h))
+                                 t.fixed, t.per_input, t.per_cached, t.per_write, t.per_output, t.per_write_1h,
+                                 t.per_search))
         return rows, exact
 
 
@@ -388,11 +395,12 @@ def default_pricing() -> Pricing:
 
 
 def price_one(provider, model, input_tokens, output_tokens, cached_input_tokens=0, cache_write_tokens=0,
-              is_batch=False, created_at=None, pricing: Pricing | None = None, cache_write_1h_tokens=0) -> float | None:
+              is_batch=False, created_at=None, pricing: Pricing | None = None, cache_write_1h_tokens=0,
+              web_searches=0) -> float | None:
     """USD for one request from the price list, or None when the model is unknown."""
     return (pricing or default_pricing()).price(
         provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, is_batch, created_at,
-        cache_write_1h_tokens,
+        cache_write_1h_tokens, web_searches,
     )
 
 
@@ -410,7 +418,7 @@ def fill_costs(records: list[dict], pricing: Pricing | None = None) -> set[str]:
         cost = pricing.price(
             r.get("provider"), r.get("model"), r.get("input_tokens"), r.get("output_tokens"),
             r.get("cached_input_tokens"), r.get("cache_write_tokens"), bool(r.get("is_batch")), r.get("created_at"),
-            r.get("cache_write_1h_tokens"),
+            r.get("cache_write_1h_tokens"), r.get("web_searches"),
         )
         if cost is None:
             r["cost_source"] = "unknown"

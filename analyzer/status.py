@@ -97,7 +97,7 @@ def status_summary(con) -> dict:
                coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0),
                coalesce(sum(reasoning_tokens), 0), sum(cost_usd),
                count(*) filter (where created_at is null), count(*) filter (where is_batch),
-               coalesce(sum(cache_write_1h_tokens), 0)
+               coalesce(sum(cache_write_1h_tokens), 0), coalesce(sum(web_searches), 0)
         from requests
         """,
     )
@@ -162,6 +162,7 @@ def status_summary(con) -> dict:
         "cached_input_tokens": totals[4],
         "cache_write_tokens": totals[5],
         "cache_write_1h_tokens": totals[11],
+        "web_searches": totals[12],
         "output_tokens": totals[6],
         "reasoning_tokens": totals[7],
         "spend_usd": _money(totals[8]),

@@ -1056,3 +1056,27 @@ def test_a_gateways_raw_request_and_raw_response_are_the_pair_on_both_routes(tmp
     claude = [r for r in stored[True] if r["provider"] == "anthropic"]
     assert len(claude) == 30 and {(r["input_tokens"], r["cached_input_tokens"], r["output_tokens"], r["response_text"]) for r in claude} == {(120, 100, 2, "billing")}
     assert {r["prompt_text"] for r in stored[True]} == {f"Tag ticket {i}" for i in range(60)}
+
+
+def test_web_searches_a_model_ran_are_billed_per_search_on_both_routes(tmp_path, monkeypatch):
+    """Claude's web search tool (usage.server_tool_use.web_search_requests) and OpenAI's (web_search_call items) cost
+    $10 per 1,000 searches beside the tokens: the catalogue price left them out ($0.0045 for a call that cost $0.0245)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    def claude(i):
+        return {"timestamp": "2026-01-05T10:00:00Z",
+                "request": {"model": "claude-sonnet-4-5-20250929", "max_tokens": 200, "messages": [{"role": "user", "content": f"News {i}?"}],
+                            "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3}]},
+                "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                             "content": [{"type": "text", "text": "Here is the news."}], "stop_reason": "end_turn",
+                             "usage": {"input_tokens": 1000, "output_tokens": 100, "server_tool_use": {"web_search_requests": 2}}}}
+    def gpt(i):
+        return {"id": f"resp_{i}", "object": "response", "created_at": 1767607200, "model": "gpt-4.1", "status": "completed",
+                "output": [{"type": "web_search_call", "id": f"ws_{i}", "status": "completed", "action": {"type": "search", "query": "news"}},
+                           {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Today's news."}]}],
+                "usage": {"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 100,
+                          "output_tokens_details": {"reasoning_tokens": 0}}}
+    summaries, stored = stored_by_route(tmp_path, "searches.jsonl", [claude(i) if i % 2 else gpt(i) for i in range(40)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 40
+    by_model = {(r["model"], r["web_searches"], round(r["cost_usd"], 6), r["cost_source"]) for r in stored[True]}
+    assert by_model == {("claude-sonnet-4-5-20250929", 2, 0.0245, "catalog"), ("gpt-4.1", 1, 0.0128, "catalog")}
+    assert summaries[True]["files"][0]["lines_to_python"] == 0  # the SQL route read them all

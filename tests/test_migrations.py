@@ -11,7 +11,7 @@ REQUEST_COLUMNS = [
     "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens", "cached_input_tokens",
     "cache_write_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cost_source", "is_batch",
     "duration_ms", "status", "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
-    "ingested_at", "sample_rate", "sample_rate_source", "cache_write_1h_tokens",
+    "ingested_at", "sample_rate", "sample_rate_source", "cache_write_1h_tokens", "web_searches",
 ]
 
 CATEGORY_COLUMNS = [

@@ -82,6 +82,8 @@ def status(db_path, as_json):
             f"{s['cache_write_tokens']:,} cache write{_hour_writes(s)}), {s['output_tokens']:,} out "
             f"({s['reasoning_tokens']:,} reasoning)"
         )
+        if s.get("web_searches"):
+            echo(f"           {s['web_searches']:,} web searches the models ran (billed per search)")
         for line in _spend_lines(s):
             echo(line)
         echo("Formats:")

@@ -46,6 +46,7 @@ REQUEST_SCHEMA = pa.schema(
         ("parent_span_id", pa.string()),
         ("sample_rate", pa.float64()),  # stated by the export; --sample-rate is applied per file (sample_rates.py)
         ("cache_write_1h_tokens", pa.int64()),  # of cache_write_tokens, those kept an hour (priced higher)
+        ("web_searches", pa.int64()),  # web searches the model ran for the call, billed per search
     ]
 )
 COLUMNS = REQUEST_SCHEMA.names
@@ -53,7 +54,7 @@ COLUMNS = REQUEST_SCHEMA.names
 STAGE_SCHEMA = pa.schema(list(REQUEST_SCHEMA) + [("_seq", pa.int64()), ("_supersedes", pa.int64())])
 JSON_COLUMNS = ("messages_json", "tags_json", "params_json")
 INT_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
-               "cache_write_1h_tokens")
+               "cache_write_1h_tokens", "web_searches")
 FLOAT_COLUMNS = ("cost_usd", "duration_ms")
 MAX_CALL_COST_USD = 1e6  # a logged cost at or past this (or below zero) is an impossible value, rejected
 TEXT_COLUMNS = (
@@ -63,7 +64,7 @@ TEXT_COLUMNS = (
 # Filled in on a stored row when it lacks them and the same call arrives again with them.
 ENRICH_COLUMNS = (
     "provider", "model", "created_at", "system_prompt", "messages_json", "prompt_text", "response_text", "input_tokens",
-    "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "output_tokens", "reasoning_tokens", "duration_ms",
+    "cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "web_searches", "output_tokens", "reasoning_tokens", "duration_ms",
     "user_id", "tags_json", "params_json", "operation", "trace_id", "parent_span_id",
 )
 # Two records of one call (same format) that both state one of these, differently, are a conflict: the first is

@@ -31,7 +31,7 @@ create temp table if not exists {INCOMING} (
     cache_write_tokens bigint, output_tokens bigint, reasoning_tokens bigint, cost_usd double,
     cost_source varchar, is_batch boolean, duration_ms double, status varchar, user_id varchar,
     tags_json varchar, params_json varchar, operation varchar, trace_id varchar, parent_span_id varchar,
-    sample_rate double, cache_write_1h_tokens bigint, _seq bigint, _supersedes bigint, _price double
+    sample_rate double, cache_write_1h_tokens bigint, web_searches bigint, _seq bigint, _supersedes bigint, _price double
 )
 """
 CONFLICT_EXAMPLES = 20  # conflicts listed by `plan ingest --json` (all are in the `conflicts` table)
@@ -125,7 +125,7 @@ class IncomingRows:
         todo = self.con.execute(
             f"""
             select _seq, provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-                   is_batch, created_at, cache_write_1h_tokens
+                   is_batch, created_at, cache_write_1h_tokens, web_searches
             from {INCOMING}
             where cost_usd is null and _price is null and model is not null
               and (input_tokens is not null or output_tokens is not null)

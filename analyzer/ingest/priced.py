@@ -14,7 +14,7 @@ _TARIFF_DDL = f"""
 create temp table if not exists {TARIFFS} (
     provider varchar, model varchar, is_batch boolean, date_from date, date_to date, tier_lo bigint,
     tier_hi bigint, fixed double, per_input double, per_cached double, per_write double, per_output double,
-    per_write_1h double
+    per_write_1h double, per_search double
 )
 """
 
@@ -27,6 +27,7 @@ def tariff_cost(row: str, tariff: str = "t") -> str:
         f" + {tariff}.per_write * coalesce({row}.cache_write_tokens, 0)"
         f" + {tariff}.per_write_1h * coalesce({row}.cache_write_1h_tokens, 0)"
         f" + {tariff}.per_output * coalesce({row}.output_tokens, 0)"
+        f" + {tariff}.per_search * coalesce({row}.web_searches, 0)"
     )
 
 
@@ -83,17 +84,17 @@ class Tariffs:
         self.priced_keys.update(new)
         self.exact_keys.update(exact)
         if rows:
-            self.con.executemany(f"insert into {TARIFFS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.con.executemany(f"insert into {TARIFFS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         covered = {(r[0], r[1], r[2]) for r in rows} | exact
         self.unknown_models.update(k[1] for k in new if k not in covered)
 
     def exact_prices(self, rows) -> tuple[list, list]:
         """(keys, prices) for rows ``(key, provider, model, input, output, cached, write, is_batch, created_at,
-        write_1h)`` whose model is priced request by request; rows of other models are left out."""
+        write_1h, searches)`` whose model is priced request by request; rows of other models are left out."""
         keys, prices = [], []
-        for key, provider, model, inp, out, cached, write, is_batch, created, write_1h in rows:
+        for key, provider, model, inp, out, cached, write, is_batch, created, write_1h, searches in rows:
             if (provider or "", model, bool(is_batch)) in self.exact_keys:
-                price = self.pricing.price(provider, model, inp, out, cached, write, is_batch, created, write_1h)
+                price = self.pricing.price(provider, model, inp, out, cached, write, is_batch, created, write_1h, searches)
                 if price is not None:
                     keys.append(key)
                     prices.append(price)
@@ -118,7 +119,7 @@ def price_stored(con, tariffs: Tariffs, source_file: str, first_line: int, last_
     if tariffs.exact_keys:
         todo = con.execute(
             f"""select r.id, r.provider, r.model, r.input_tokens, r.output_tokens, r.cached_input_tokens,
-                       r.cache_write_tokens, r.is_batch, r.created_at, r.cache_write_1h_tokens
+                       r.cache_write_tokens, r.is_batch, r.created_at, r.cache_write_1h_tokens, r.web_searches
                 from requests r where {where}""",
             args,
         ).fetchall()

@@ -37,6 +37,7 @@ RECORD_FIELDS = (
     "parent_span_id",
     "sample_rate",  # the fraction of traffic the export kept, when it states one (sample_rates.py)
     "cache_write_1h_tokens",  # of the cache writes, those kept an hour (Anthropic's ephemeral_1h), priced higher
+    "web_searches",  # web searches the model ran for the call (a server tool), billed per search
 )
 # What a call did: generations are what plan categorizes and replays; embeddings are priced, not categorized.
 GENERATION_OPERATIONS = ("chat", "text_completion", "generate_content", "responses", "messages")

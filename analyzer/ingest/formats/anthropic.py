@@ -162,6 +162,7 @@ def usage_fields(usage: Any) -> dict:
         "cached_input_tokens": counts["cache_read_input_tokens"] if usage.get("iterations") else usage.get("cache_read_input_tokens"),
         "cache_write_tokens": counts["cache_creation_input_tokens"] if usage.get("iterations") else usage.get("cache_creation_input_tokens"),
         "cache_write_1h_tokens": _dict(usage.get("cache_creation")).get("ephemeral_1h_input_tokens"),
+        "web_searches": _dict(usage.get("server_tool_use")).get("web_search_requests"),
         "output_tokens": counts["output_tokens"] if usage.get("iterations") else usage.get("output_tokens"),
     }
 

@@ -56,6 +56,7 @@ USAGE = {
     "completion_tokens_details": {"reasoning_tokens": J}, "input_tokens": J, "output_tokens": J,
     "input_tokens_details": {"cached_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
     "cache_read_input_tokens": J, "cache_creation_input_tokens": J, "cache_creation": {"ephemeral_1h_input_tokens": J},
+    "server_tool_use": {"web_search_requests": J},
     "cost": J, "total_cost": J, "is_byok": J, "cost_details": {"upstream_inference_cost": J},
     "iterations": J, "total_tokens": J, "cost_in_usd_ticks": J,
 }
@@ -389,7 +390,8 @@ def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
                       "reasoning_tokens": "output_tokens_details.reasoning_tokens"},
         "anthropic": {"output_tokens": "output_tokens", "cached_input_tokens": "cache_read_input_tokens",
                       "cache_write_tokens": "cache_creation_input_tokens",
-                      "cache_write_1h_tokens": "cache_creation.ephemeral_1h_input_tokens"},
+                      "cache_write_1h_tokens": "cache_creation.ephemeral_1h_input_tokens",
+                      "web_searches": "server_tool_use.web_search_requests"},
     }[style]
     paths = {col: field(u, *name.split(".")) for col, name in names.items()}
     checks = [count_ok(p) for p in paths.values()]
@@ -566,7 +568,8 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error'"
                             f" else (case {field(r, 'status')} {status_map} else 'ok' end) end"),
                  "params_json": "RESP_PARAMS", "user_id": user, "tags_json": nonempty_json(field(r, "metadata")),
-                 "system_prompt": f"nullif({text_of(instructions)}, '')", **usage},
+                 "system_prompt": f"nullif({text_of(instructions)}, '')",
+                 "web_searches": f"nullif(len(list_filter({items}, lambda o: o.type = 'web_search_call')), 0)", **usage},
     )
 
 
@@ -1164,10 +1167,10 @@ def batch_output_families(keys: Keys) -> list[Family]:
 OUTPUT = ("source_id", "provider", "model", "created_at", "system_prompt", "messages_json", "prompt_text",
           "response_text", "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens",
           "reasoning_tokens", "cost_usd", "is_batch", "duration_ms", "status", "user_id", "tags_json", "params_json",
-          "sample_rate", "cache_write_1h_tokens")
+          "sample_rate", "cache_write_1h_tokens", "web_searches")
 _TYPES = {"created_at": "timestamp", "cost_usd": "double", "duration_ms": "double", "is_batch": "boolean", "sample_rate": "double",
           "input_tokens": "bigint", "cached_input_tokens": "bigint", "cache_write_tokens": "bigint", "output_tokens": "bigint",
-          "reasoning_tokens": "bigint", "cache_write_1h_tokens": "bigint"}
+          "reasoning_tokens": "bigint", "cache_write_1h_tokens": "bigint", "web_searches": "bigint"}
 
 
 def _by_family(families: list[Family], pick, default: str = "null") -> str:

@@ -968,6 +968,9 @@ def usage_fields(usage: Any) -> dict:
         by_lifetime = decode_json(usage.get("cache_creation"))
         if isinstance(by_lifetime, dict):
             out["cache_write_1h_tokens"] = to_int(by_lifetime.get("ephemeral_1h_input_tokens"))
+        server_tools = decode_json(usage.get("server_tool_use"))
+        if isinstance(server_tools, dict):
+            out["web_searches"] = to_int(server_tools.get("web_search_requests"))
         out["output_tokens"] = to_int(usage.get("output_tokens"), "output_tokens")
     elif "inputTokens" in usage or "outputTokens" in usage:  # Bedrock Converse / Nova
         base = to_int(usage.get("inputTokens"), "inputTokens")

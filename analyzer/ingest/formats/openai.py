@@ -253,6 +253,12 @@ def responses_text(output: Any) -> str | None:
     return None
 
 
+def web_search_calls(output: Any) -> int | None:
+    """How many web searches a Responses answer ran (its ``web_search_call`` items, billed per call); None for none."""
+    count = sum(1 for item in output if isinstance(item, dict) and item.get("type") == "web_search_call") if isinstance(output, list) else 0
+    return count or None
+
+
 def responses_fields(resp: dict) -> dict:
     """The same fields from a Responses API ``response`` object."""
     usage = _dict(resp.get("usage"))
@@ -270,6 +276,7 @@ def responses_fields(resp: dict) -> dict:
         "cached_input_tokens": input_details.get("cached_tokens"),
         "output_tokens": usage.get("output_tokens"),
         "reasoning_tokens": output_details.get("reasoning_tokens"),
+        "web_searches": web_search_calls(resp.get("output")),
         "status": status,
         "params_json": _params(resp, RESPONSES_PARAMS),
         "user_id": resp.get("user") if resp.get("user") is not None else resp.get("safety_identifier"),
