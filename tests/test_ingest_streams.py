@@ -1,6 +1,8 @@
 """Streamed answers saved one piece per line (fixtures in tests/fixtures/streams/, written from each API's stream
 format): each call's pieces are one row with the answer's whole text and its final usage."""
 
+import json
+
 import pytest
 
 from analyzer.ingest import detect_format, ingest_paths
@@ -55,3 +57,19 @@ def test_gemini_chunks_one_per_line_are_one_call_per_response_id(con, fixtures, 
     assert (first["output_tokens"], first["reasoning_tokens"], first["response_text"]) == (
         208, 185, 'There are **3** "r"s in strawberry.')
     assert (second["source_id"], second["response_text"]) == ("Zz9xQ1", "Paris.")
+
+
+@pytest.mark.parametrize("name", ["anthropic_events.jsonl", "chat_chunks.jsonl", "responses_events.jsonl"])
+def test_a_stream_kept_as_server_sent_events_reads_as_its_pieces_do(con, fixtures, tmp_path, name):
+    """The same streams as the server sent them (`event:`/`data:` lines, `data: [DONE]`), as `curl -N` or a proxy saves
+    them: not recognised before ("its columns (event: message_start) resemble no export")."""
+    pieces = [json.loads(line) for line in (fixtures / "streams" / name).read_text().splitlines()]
+    sse = tmp_path / (name.split(".")[0] + ".sse.txt")
+    sse.write_text("".join((f"event: {p['type']}\n" if "type" in p else "") + f"data: {json.dumps(p)}\n\n" for p in pieces)
+                   + ("data: [DONE]\n\n" if name.startswith("chat") else ""))
+    summary = ingest_paths(con, [str(sse)])
+    from_sse = stored_requests(con, "source_id, input_tokens, output_tokens, response_text, status", as_list=True)
+    con.execute("delete from requests")
+    ingest_paths(con, [str(fixtures / "streams" / name)])
+    assert summary["rows_rejected"] == 0 and len(from_sse) == 2
+    assert from_sse == stored_requests(con, "source_id, input_tokens, output_tokens, response_text, status", as_list=True)

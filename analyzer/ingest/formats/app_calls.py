@@ -22,6 +22,7 @@ A pair whose response is an Anthropic Message (or whose request is an Anthropic 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -410,14 +411,16 @@ def sniff_score(src, score) -> int:
     export's first row (a format that knows the table's columns wins)."""
     from ..records import first_json_object, head_records
 
-    if is_table(src):
+    sse = stream_lines.is_sse(src)
+    if not sse and is_table(src):
         first_row = next((row for _, row in table_rows(src)), None)
         return max(0, score(first_row) - WRAPPED_DOUBT) if isinstance(first_row, dict) else 0
-    first = first_json_object(src)
+    sse_head = [obj for _, obj in itertools.islice(stream_lines.sse_values(src), 20)] if sse else []
+    first = (sse_head[0] if sse_head else None) if sse else first_json_object(src)
     direct = score(first) if isinstance(first, dict) else 0
     if direct:
         return direct
-    for obj in head_records(src):
+    for obj in sse_head if sse else head_records(src):
         # An app's log may open with lines that are not calls (failures, progress) before its first call.
         found = score(obj) or (score(chain[-1]) if (chain := wrappers_around(obj, holds_call)) else 0)
         if found:
@@ -452,14 +455,20 @@ def records_of(obj: Any, number: int | None):
     return out
 
 
-def fold_stream_lines(values):
-    return stream_lines.fold_stream_lines(values)
+def app_log_values(src):
+    """(number, value) of an app log: a table export's rows, the data of a file of server-sent events, or the values
+    of JSON Lines or a JSON document (Docker's pieces of a long line joined again); a streamed answer's pieces one
+    per line folded into the call they make."""
+    if stream_lines.is_sse(src):
+        return stream_lines.fold_stream_lines(stream_lines.sse_values(src))
+    if is_table(src):
+        return table_rows(src)
+    return stream_lines.fold_stream_lines(docker_pieces(json_values(src)))
 
 
 def app_log_records(src):
-    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects): JSON Lines, a JSON document
-    (Docker's pieces of a long line joined again), or a table export's rows."""
-    for number, obj in table_rows(src) if is_table(src) else fold_stream_lines(docker_pieces(json_values(src))):
+    """Records of an app log of OpenAI or Anthropic calls (pairs or bare objects)."""
+    for number, obj in app_log_values(src):
         if isinstance(obj, (Reject, Skipped)):
             yield obj
             continue

@@ -1,6 +1,7 @@
 """Streamed answers saved one piece per line: each call's consecutive pieces folded into the response they make.
 
-Apps and SDK test suites that record a stream write its pieces as JSON Lines, one call after another: OpenAI's
+Apps and SDK test suites that record a stream write its pieces as JSON Lines (or keep the server-sent events as they
+came, ``event:``/``data:`` lines), one call after another: OpenAI's
 ``chat.completion.chunk`` objects (Azure's opening chunk of prompt filter results included), Anthropic's Messages
 events (``message_start`` ... ``message_stop``), the Responses API's events (``response.created`` ...
 ``response.completed``/``failed``/``incomplete``). Read line by line, the first piece was taken for the whole
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt
+from ..records import Reject, Skipped, excerpt, loads
 from .anthropic import assemble_stream
 from .openai import assemble_chat_chunks, assemble_responses_events, is_azure_filter_chunk
 
@@ -106,3 +107,31 @@ def fold_stream_lines(values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, 
             group = None
     if group is not None:
         yield from group.folded()
+
+
+SSE_FIELD = ("event:", "data:", "id:", "retry:", ":")
+
+
+def is_sse(src) -> bool:
+    """A file of server-sent events as a stream came (``curl -N`` saved, a proxy's capture): its first line that is
+    not blank is an SSE field and one of the first lines carries data."""
+    lines = [line.strip() for line in src.head()[:65536].decode("utf-8", "replace").split("\n")]
+    first = next((line for line in lines if line), "")
+    return first.startswith(SSE_FIELD[:2]) and any(line.startswith("data:") for line in lines[:40])
+
+
+def sse_values(src) -> Iterator[tuple[int, Any]]:
+    """``(line, value)`` of each ``data:`` payload of an SSE file; the other fields (event names, ids, comments) and
+    the ``[DONE]`` marker frame the stream and carry nothing of the call."""
+    for number, line in src.lines():
+        line = line.strip()
+        if not line.startswith("data:"):
+            if line and not line.startswith(SSE_FIELD):
+                yield number, Reject(number, "not a server-sent event field", line)
+            continue
+        payload = line[5:].strip()
+        if payload and payload != "[DONE]":
+            try:
+                yield number, loads(payload)
+            except ValueError:
+                yield number, Reject(number, "an SSE data line that is not JSON", line)
