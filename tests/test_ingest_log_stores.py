@@ -95,6 +95,9 @@ STORES = {
     "docker.jsonl": lambda i: {"log": json.dumps(_pair(i)) + "\n", "stream": "stdout", "time": "2025-11-24T10:00:00.123456789Z"},
     "cloud_logging_text.jsonl": lambda i: {"insertId": f"i{i}", "textPayload": json.dumps(_pair(i)), "severity": "INFO"},
     "azure_monitor.jsonl": lambda i: {"message": "llm call", "customDimensions": {k: json.dumps(v) for k, v in _pair(i).items()}},
+    # an app's structlog line naming its own key for the call (was not recognised at all)
+    "structlog_own_key.jsonl": lambda i: {"event": "llm_call_completed", "level": "info", "logger": "app.services.llm",
+                                          "timestamp": "2025-11-24T10:00:00Z", "llm": {"provider": "openai", "latency_ms": 700, **_pair(i)}},
 }
 
 

@@ -137,12 +137,18 @@ CALL_WRAPPER_KEYS = ("jsonPayload", "textPayload", "_source", "record", "extra",
 MAX_CALL_WRAPPERS = 3  # Datadog and loguru nest the app's record two levels down
 
 
+def wrapper_keys(obj: dict) -> list[str]:
+    """Keys that may nest a call: the log stores' and loggers' own first, then any other key holding an object (an
+    app's structured log names its own: ``{"event": "llm_call_completed", "llm": {request, response}}``)."""
+    return [*CALL_WRAPPER_KEYS, *(k for k, v in obj.items() if isinstance(v, dict) and k not in CALL_WRAPPER_KEYS)]
+
+
 def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS) -> list[dict]:
-    """The objects from ``obj`` down to the one nested under ``CALL_WRAPPER_KEYS`` that ``holds_call`` (``obj`` first,
-    the call's own object last), or [] when no wrapper holds one."""
+    """The objects from ``obj`` down to the one nested under a ``wrapper_keys`` key that ``holds_call`` (``obj``
+    first, the call's own object last), or [] when no wrapper holds one."""
     if depth == 0:
         return []
-    for key in CALL_WRAPPER_KEYS:
+    for key in wrapper_keys(obj):
         value = obj.get(key)
         if isinstance(value, str) and not value.lstrip().startswith("{"):
             continue
@@ -213,7 +219,7 @@ def cut_wrapper(obj: dict) -> str | None:
 def _has_call_keys(obj: dict, depth: int) -> bool:
     if any(key in obj for key in CALL_KEYS):
         return True
-    nested = (maybe_json(obj.get(key)) for key in CALL_WRAPPER_KEYS if key in obj) if depth else ()
+    nested = (maybe_json(obj.get(key)) for key in wrapper_keys(obj) if key in obj) if depth else ()
     return any(isinstance(inner, dict) and _has_call_keys(inner, depth - 1) for inner in nested)
 
 
