@@ -1080,3 +1080,39 @@ def test_web_searches_a_model_ran_are_billed_per_search_on_both_routes(tmp_path,
     by_model = {(r["model"], r["web_searches"], round(r["cost_usd"], 6), r["cost_source"]) for r in stored[True]}
     assert by_model == {("claude-sonnet-4-5-20250929", 2, 0.0245, "catalog"), ("gpt-4.1", 1, 0.0128, "catalog")}
     assert summaries[True]["files"][0]["lines_to_python"] == 0  # the SQL route read them all
+
+
+def test_a_request_logged_with_no_response_is_read_alike_on_both_routes(tmp_path, monkeypatch):
+    """An app that logs `{"request", "response": null, "error", "status_code"}` for calls that failed before any answer
+    (or `request` alone, logged before the answer came): every such line went to the Python parser (3.5x DuckDB
+    alone on a log where one call in nine failed). Lines that look alike but are Python's (an answer under another
+    key, a Claude request, a Gemini or Converse body) still store what Python stores."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    def line(i):
+        request = {"model": "gpt-4o-mini", "temperature": 0.5,
+                   "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"Question {i % 13}"}]}
+        kind = i % 8
+        out: dict = {"timestamp": f"2026-01-01T00:00:{i % 60:02d}.000+00:00", "request_id": f"req_{i}", "request": request,
+                     "latency_ms": 100 + i}
+        if kind == 0:
+            out.update(response=None, status_code=400, error={"message": "maximum context length", "code": "context_length_exceeded"})
+        elif kind == 1:
+            out.update(status_code=429, error={"message": "Rate limit reached"})
+        elif kind == 2:
+            out["response"] = None  # logged before the answer came
+        elif kind == 3:
+            out.update(response=None, completion="It shipped.")  # the answer under another key: Python's
+        elif kind == 4:
+            out["request"] = {**request, "system": "Be brief.", "max_tokens": 50}  # a Claude request: Python's
+        elif kind == 5:
+            out["request"] = {**request, "messages": [{"role": "user", "content": [{"type": "text", "text": f"Parts {i}"}]}]}
+        elif kind == 6:
+            out.update(model="gpt-4.1", request={k: v for k, v in request.items() if k != "model"})
+        else:
+            out["request"] = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "model": "gemini-2.5-flash"}
+        return out
+    summaries, stored = stored_by_route(tmp_path, "failed_calls.jsonl", [line(i) for i in range(400)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == len(stored[False])
+    statuses = {(r["status"], r["model"]) for r in stored[True] if r["provider"] == "openai"}
+    assert {("error", "gpt-4o-mini"), ("no_response", "gpt-4o-mini"), ("no_response", "gpt-4.1")} <= statuses
+    assert summaries[True]["files"][0]["lines_to_python"] <= 150  # kinds 3, 4 and 7 (and their repeats)

@@ -957,6 +957,8 @@ def app_log_families(keys: Keys) -> list[Family]:
 
     guard = f"{_no_earlier_pair_keys(keys.pair)} and " if aliased else ""
     failed = [chat_error_pair(q, r, keys, guard), anthropic_error_pair(q, r, keys, guard)]
+    if not aliased:
+        failed.append(unanswered_chat_pair(q, r, keys))
     if keys.pair[0] != "input":
         failed.append(responses_error_pair(q, r, keys, guard))
 
@@ -1072,6 +1074,25 @@ def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     keys.family = family
     chat_request(family, q, keys)
     return failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
+
+
+# Keys Python would read an answer from when a line's `response` is missing (``app_log.RESPONSE_KEYS``), or a call of
+# another SDK's (``app_calls.other_provider``), or a gateway's billing (``app_calls.GATEWAYS``).
+NO_OTHER_ANSWER_KEYS = ("not regexp_matches(text, '\"(resp|response_body|responseBody|outputs|completion|request_response"
+                        "|raw_response|output|model_output|answer|modelId|contents)\"\\s*:|\"openrouter/')")
+
+
+def unanswered_chat_pair(q: str, r: str, keys: Keys) -> Family:
+    """A chat request logged under ``request`` whose response is null or missing (a call that failed before any answer,
+    or logged before the answer came), as ``openai.pair_record`` reads it: the request's columns, status
+    no_response (error when the line says so), no id of its own."""
+    family = Family("chat pair unanswered", f"{field(q, 'messages')} is not null and {_not_anthropic_request(q)}"
+                    f" and {r} is null and {NO_CHOICES_KEY} and {NO_FLAT_CALL_KEYS} and {NOT_FAILED_FLAT}"
+                    f" and {NO_OTHER_ANSWER_KEYS}")
+    keys.family = family
+    chat_request(family, q, keys)
+    failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
+    return family.add(columns={"status": "'no_response'"})
 
 
 def responses_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
