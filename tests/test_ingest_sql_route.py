@@ -1116,3 +1116,39 @@ def test_a_request_logged_with_no_response_is_read_alike_on_both_routes(tmp_path
     statuses = {(r["status"], r["model"]) for r in stored[True] if r["provider"] == "openai"}
     assert {("error", "gpt-4o-mini"), ("no_response", "gpt-4o-mini"), ("no_response", "gpt-4.1")} <= statuses
     assert summaries[True]["files"][0]["lines_to_python"] <= 150  # kinds 3, 4 and 7 (and their repeats)
+
+
+def test_a_conversation_at_the_top_beside_a_completion_under_response_is_read_alike_on_both_routes(tmp_path, monkeypatch):
+    """LiteLLM-style lines (`model` and `messages` at the top, the ChatCompletion under `response`, usage and cost
+    beside them) all went to the Python parser (4.6x DuckDB alone). Lines that look alike but are Python's (the reply
+    appended to the conversation, a system string beside it, an `input` key) still store what Python stores."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    def line(i):
+        kind = i % 7
+        messages = [{"role": "system", "content": "Triage."}, {"role": "user", "content": f"Ticket {i}: my parcel is late"}]
+        answer = "shipping" if kind != 3 else None
+        message = {"role": "assistant", "content": answer}
+        if kind == 3:
+            message["tool_calls"] = [{"id": f"call_{i}", "type": "function", "function": {"name": "lookup", "arguments": "{\"id\": 1}"}}]
+        out = {"litellm_call_id": f"c-{i}", "call_type": "acompletion", "model": "gpt-4o-mini", "messages": messages,
+               "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1767225600 + i, "model": "gpt-4o-mini",
+                            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 30 + i, "completion_tokens": 2}},
+               "usage": {"prompt_tokens": 30 + i, "completion_tokens": 2}, "response_cost": 0.00002, "metadata": {"team": "cs"},
+               "start_time": "2026-01-01T00:00:00Z", "temperature": 0.2, "user": f"u{i % 5}"}
+        if kind == 1:
+            out["messages"] = [*messages, {"role": "assistant", "content": "shipping"}]  # the reply appended: Python's
+        elif kind == 2:
+            out["system_prompt"] = "Triage."  # a system string beside the messages: Python's
+        elif kind == 4:
+            out["messages"] = [{"role": "user", "content": [{"type": "text", "text": f"Parts {i}"}]}]
+        elif kind == 5:
+            out.pop("model")
+        elif kind == 6:
+            out["input"] = "x"  # Python's
+        return out
+    summaries, stored = stored_by_route(tmp_path, "litellm_style.jsonl", [line(i) for i in range(350)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 350
+    assert {r["prompt_text"] for r in stored[True] if r["source_id"] == "chatcmpl-0"} == {"Ticket 0: my parcel is late"}
+    assert {(r["cost_usd"], r["cost_source"]) for r in stored[True]} == {(0.00002, "log")}
+    assert summaries[True]["files"][0]["lines_to_python"] <= 150  # kinds 1, 2 and 6

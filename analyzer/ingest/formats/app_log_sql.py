@@ -977,6 +977,7 @@ def app_log_families(keys: Keys) -> list[Family]:
             echo_params(bare, j, keys, None)
         families.append(bare.add(columns={"provider": f"'{provider}'"}))
     if not aliased:
+        families.append(flat_chat_pair(keys))
         families.append(requested_alone(keys))
         failed.append(families[-1])
     keys.family = None
@@ -985,6 +986,31 @@ def app_log_families(keys: Keys) -> list[Family]:
     for family in failed:
         family.add(columns={"id": content_id(family)})
     return families
+
+
+# A line whose request Python reads from other keys, or whose top holds a system string it makes the first turn
+# (``app_calls.conversation_asked``), or a gateway's model name.
+NO_REQUEST_KEYS = ("not regexp_matches(text, '\"(request|req|request_body|requestBody|inputs|kwargs|raw_request|input"
+                   "|system|system_prompt|anthropic_version)\"\\s*:|\"openrouter/')")
+
+
+def flat_chat_pair(keys: Keys) -> Family:
+    """The conversation and model at the top of the line, the answer a ChatCompletion under ``response``
+    (``{"model", "messages", "response": {...}, "usage", "response_cost"}``, as LiteLLM-style loggers write it), read
+    as ``app_calls.conversation_asked`` reads it. A line whose last turn is an answer (the app appended its reply) is
+    Python's, which tells an appended reply from an earlier one."""
+    j = "j"
+    r = field(j, "response")
+    family = Family("chat flat pair", f"starts_with({field(j, 'messages')}, '[') and {field(r, 'choices')} is not null"
+                    f" and {field(r, 'object')} is distinct from 'response' and {NO_REQUEST_KEYS}"
+                    f" and not ({field(r, 'id')} like 'msg\\_%' escape '\\' and {field(r, 'content')} is not null)")
+    keys.family = family
+    chat_response(family, r, keys)
+    chat_request(family, j, keys)
+    family.add(checks=["coalesce(texts[-1].role <> 'assistant', true)", plain(field(j, "model"))],
+               columns={"provider": "'openai'", "model": _pair_model(r, j)})
+    keys.family = None
+    return family
 
 
 def requested_alone(keys: Keys) -> Family:
