@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from analyzer.errors import PlanError
 from analyzer.ingest import ingest_paths
 from analyzer.ingest.detect import detect_format
 from analyzer.ingest.formats import load_all
@@ -195,3 +196,19 @@ def test_a_json_lines_log_opening_with_a_line_of_text_is_not_taken_for_a_table(c
     path.write_text("worker 7 started, pid 4242\n" + "".join(json.dumps(r) + "\n" for r in rows))
     file = ingest_paths(con, [str(path)], fmt="openai")["files"][0]
     assert (file["rows_added"], file["rows_rejected"] + file["rows_skipped"]) == (3, 1)
+
+
+def test_an_agents_run_totals_nested_under_its_own_key_are_not_a_call(con, tmp_path):
+    """A key of the app's own is a wrapper only around a whole call: an evaluation's per-instance totals (OpenHands'
+    `metrics.accumulated_token_usage`: a model named "default" beside the run's token sums) were stored as one call
+    per instance once any key could wrap a call."""
+    path = tmp_path / "output.jsonl"
+    path.write_text("".join(json.dumps({
+        "instance_id": f"repo__{i}", "instruction": "Fix the failing test", "error": None,
+        "metrics": {"accumulated_cost": 0.0, "accumulated_token_usage": {"model": "default", "prompt_tokens": 938015,
+                                                                         "completion_tokens": 5627, "response_id": ""},
+                    "token_usages": [{"model": "default", "prompt_tokens": 9000, "completion_tokens": 50}]}}) + "\n"
+        for i in range(3)))
+    with pytest.raises(PlanError, match="not a log format plan recognises"):
+        ingest_paths(con, [str(path)])
+    assert con.execute("select count(*) from requests").fetchone()[0] == 0

@@ -137,27 +137,25 @@ CALL_WRAPPER_KEYS = ("jsonPayload", "textPayload", "_source", "record", "extra",
 MAX_CALL_WRAPPERS = 3  # Datadog and loguru nest the app's record two levels down
 
 
-def wrapper_keys(obj: dict) -> list[str]:
-    """Keys that may nest a call: the log stores' and loggers' own first, then any other key holding an object (an
-    app's structured log names its own: ``{"event": "llm_call_completed", "llm": {request, response}}``)."""
-    return [*CALL_WRAPPER_KEYS, *(k for k, v in obj.items() if isinstance(v, dict) and k not in CALL_WRAPPER_KEYS)]
-
-
-def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS) -> list[dict]:
-    """The objects from ``obj`` down to the one nested under a ``wrapper_keys`` key that ``holds_call`` (``obj``
-    first, the call's own object last), or [] when no wrapper holds one."""
+def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS, holds_whole_call=None) -> list[dict]:
+    """The objects from ``obj`` down to the one nested under ``CALL_WRAPPER_KEYS`` that ``holds_call`` (``obj`` first,
+    the call's own object last), or [] when no wrapper holds one. With ``holds_whole_call``, any other key holding an
+    object that passes it is a wrapper too: an app's structured log names its own (``{"event": "llm_call_completed",
+    "llm": {request, response}}``); only a whole call counts there, not a model beside token counts (an agent's
+    run totals under ``metrics``)."""
     if depth == 0:
         return []
-    for key in wrapper_keys(obj):
+    own = [k for k, v in obj.items() if isinstance(v, dict) and k not in CALL_WRAPPER_KEYS] if holds_whole_call else []
+    for key in (*CALL_WRAPPER_KEYS, *own):
         value = obj.get(key)
         if isinstance(value, str) and not value.lstrip().startswith("{"):
             continue
         inner = maybe_json(value)
         if not isinstance(inner, dict) or not inner:
             continue
-        if holds_call(inner):
+        if (holds_whole_call if key in own else holds_call)(inner):
             return [obj, inner]
-        deeper = wrappers_around(inner, holds_call, depth - 1)
+        deeper = wrappers_around(inner, holds_call, depth - 1, holds_whole_call)
         if deeper:
             return [obj, *deeper]
     return []
@@ -219,7 +217,7 @@ def cut_wrapper(obj: dict) -> str | None:
 def _has_call_keys(obj: dict, depth: int) -> bool:
     if any(key in obj for key in CALL_KEYS):
         return True
-    nested = (maybe_json(obj.get(key)) for key in wrapper_keys(obj) if key in obj) if depth else ()
+    nested = (maybe_json(obj.get(key)) for key in CALL_WRAPPER_KEYS if key in obj) if depth else ()
     return any(isinstance(inner, dict) and _has_call_keys(inner, depth - 1) for inner in nested)
 
 
