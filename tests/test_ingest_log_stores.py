@@ -212,3 +212,31 @@ def test_an_agents_run_totals_nested_under_its_own_key_are_not_a_call(con, tmp_p
     with pytest.raises(PlanError, match="not a log format plan recognises"):
         ingest_paths(con, [str(path)])
     assert con.execute("select count(*) from requests").fetchone()[0] == 0
+
+
+def test_a_response_printed_as_the_sdks_repr_is_read_as_the_response(con, tmp_path):
+    """AutoGen's runtime log writes each call's response as `str(ChatCompletion)`, Python's repr, not JSON: 11 real
+    calls were stored without tokens or answer, status no_response, under the deployment's alias (`gpt-4o-new`)."""
+    answer = "To accomplish this task, we'll follow these steps:\n1. Segment the 'leaf' images"
+    response = ("ChatCompletion(id='chatcmpl-BJjiZf3zdcYFFB8b', choices=[Choice(finish_reason='stop', index=0, logprobs=None, "
+                f"message=ChatCompletionMessage(content={answer!r}, refusal=None, role='assistant', audio=None, "
+                "function_call=None, tool_calls=None))], created=1744043671, model='gpt-4o-2024-05-13', "
+                "object='chat.completion', service_tier=None, system_fingerprint='fp_ee1d74bde0', "
+                "usage=CompletionUsage(completion_tokens=120, prompt_tokens=2210, total_tokens=2330, "
+                "completion_tokens_details=CompletionTokensDetails(reasoning_tokens=0), "
+                "prompt_tokens_details=PromptTokensDetails(audio_tokens=0, cached_tokens=1024)))")
+    call = {"invocation_id": "93495690", "client_id": 1400495, "wrapper_id": 1400495,
+            "request": {"messages": [{"role": "user", "content": "Compute the leaf count of each image"}], "model": "gpt-4o-new"},
+            "response": response, "is_cached": 0, "cost": 0.017215, "start_time": "2025-04-07 16:34:30.896562",
+            "end_time": "2025-04-07 16:34:34.852486", "source_name": "manager"}
+    event = {"source_id": 1400504, "source_name": "manager", "event_name": "received_message", "json_state": "{}",
+             "timestamp": "2025-04-07 16:34:30.677961"}
+    path = tmp_path / "runtime.log"
+    path.write_text(json.dumps(event) + "\n" + json.dumps(call) + "\n")
+    summary = ingest_paths(con, [str(path)])
+    (row,) = stored_requests(con, as_list=True)
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_rejected"]) == (1, 1, 0)
+    assert (row["model"], row["status"], row["input_tokens"], row["cached_input_tokens"], row["output_tokens"]) == (
+        "gpt-4o-2024-05-13", "ok", 2210, 1024, 120)
+    assert (row["response_text"], row["source_id"], row["cost_usd"], row["cost_source"]) == (
+        answer, "chatcmpl-BJjiZf3zdcYFFB8b", 0.017215, "log")

@@ -31,7 +31,7 @@ from ..records import EMBEDDING_OPERATION, Reject, Skipped, content_hash, excerp
 from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
                       FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
-                      other_log_line, pair_sides, parse_sse, scalar_keys, unwrap_body, wrappers_around)
+                      other_log_line, pair_sides, parse_sse, scalar_keys, sdk_repr_object, unwrap_body, wrappers_around)
 from .generic import (content_text, file_kind, guess_provider, iter_rows, message_tool_calls, other_shape_record,
                       response_text, to_int, usage_fields)
 
@@ -43,7 +43,7 @@ def response_object(value: Any) -> Any:
         if "data:" in value:
             value = parse_sse(value)
         else:
-            return None
+            return sdk_repr_object(value)
     if isinstance(value, list):
         if value and all(isinstance(x, dict) for x in value):
             if any(str(x.get("type", "")).startswith(("message_", "content_block")) for x in value):

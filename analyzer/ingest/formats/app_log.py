@@ -6,6 +6,8 @@ server-sent events, JSON documents read record by record, and the join of batch 
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from ..coerce import as_float
@@ -285,6 +287,32 @@ def parse_sse(text: str) -> list:
         except ValueError:
             continue
     return events
+
+
+SDK_REPR = re.compile(r"\s*[A-Z]\w*\(\w+=")  # ChatCompletion(id='chatcmpl-...', choices=[Choice(...)], ...)
+MAX_REPR = 4 << 20
+
+
+def sdk_repr_object(text: str) -> dict | None:
+    """The object an SDK's response printed as Python's repr stands for (``str(ChatCompletion)``, as AutoGen's
+    runtime log writes the response): ``Class(key=value, ...)`` as ``{key: value}``, read as a literal, never run."""
+    if not SDK_REPR.match(text) or len(text) > MAX_REPR:
+        return None
+
+    def value(node):
+        if isinstance(node, ast.Call) and not node.args and all(k.arg for k in node.keywords):
+            return {k.arg: value(k.value) for k in node.keywords}
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [value(v) for v in node.elts]
+        if isinstance(node, ast.Dict) and None not in node.keys:
+            return {value(k): value(v) for k, v in zip(node.keys, node.values, strict=True)}
+        return ast.literal_eval(node)  # constants, negative numbers; anything else is a ValueError
+
+    try:
+        found = value(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def iter_documents(src):
