@@ -1152,3 +1152,22 @@ def test_a_conversation_at_the_top_beside_a_completion_under_response_is_read_al
     assert {r["prompt_text"] for r in stored[True] if r["source_id"] == "chatcmpl-0"} == {"Ticket 0: my parcel is late"}
     assert {(r["cost_usd"], r["cost_source"]) for r in stored[True]} == {(0.00002, "log")}
     assert summaries[True]["files"][0]["lines_to_python"] <= 150  # kinds 1, 2 and 6
+
+
+def test_claude_through_litellm_keeps_its_cache_writes_on_both_routes(tmp_path, monkeypatch):
+    """LiteLLM hands Claude's answers back as ChatCompletions whose usage counts the cache writes in prompt_tokens
+    and names them beside it (`cache_creation_input_tokens`): they were dropped (4,640 of an agent's real 4,640
+    writes), so the catalogue priced them as plain input."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    def line(i):
+        return {"request": {"model": "claude-3-5-sonnet-20241022", "messages": [{"role": "user", "content": f"Fix bug {i}"}]},
+                "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1733000000 + i,
+                             "model": "claude-3-5-sonnet-20241022",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 3486, "completion_tokens": 1135, "total_tokens": 4621,
+                                       "prompt_tokens_details": {"cached_tokens": 0}, "cache_creation_input_tokens": 3482,
+                                       "cache_read_input_tokens": 0}}}
+    summaries, stored = stored_by_route(tmp_path, "litellm_claude.jsonl", [line(i) for i in range(30)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 30
+    assert {(r["input_tokens"], r["cache_write_tokens"], r["output_tokens"]) for r in stored[True]} == {(3486, 3482, 1135)}
+    assert summaries[True]["files"][0]["lines_to_python"] == 0

@@ -384,6 +384,7 @@ def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
     names = {
         "chat": {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens",
                  "cached_input_tokens": "prompt_tokens_details.cached_tokens",
+                 "cache_write_tokens": "cache_creation_input_tokens",
                  "reasoning_tokens": "completion_tokens_details.reasoning_tokens"},
         "responses": {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
                       "cached_input_tokens": "input_tokens_details.cached_tokens",

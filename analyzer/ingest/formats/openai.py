@@ -179,6 +179,8 @@ def completion_fields(resp: dict) -> dict:
         "response_text": "\n".join(t for t in texts if t) or None,
         "input_tokens": usage.get("prompt_tokens"),
         "cached_input_tokens": prompt_details.get("cached_tokens"),
+        # Claude through LiteLLM: the cache writes beside prompt_tokens, which counts them
+        "cache_write_tokens": usage.get("cache_creation_input_tokens"),
         "output_tokens": usage.get("completion_tokens"),
         "reasoning_tokens": completion_details.get("reasoning_tokens"),
         "cost_usd": gateway_cost(usage),
