@@ -139,12 +139,17 @@ def test_a_second_writer_waits_then_names_the_holder(tmp_path, fixtures, monkeyp
     ("langsmith_message_without_content.jsonl", 2), ("jaeger_logs_a_number.json", 2),
     ("jaeger_references_a_number.json", 2), ("jaeger_process_id_a_list.json", 2), ("helicone_time_minus_1e20.jsonl", 1),
     ("helicone_status_infinite.jsonl", 2), ("langsmith_id_a_list.parquet", 1), ("cloudflare_number_line.jsonl", 3),
-    ("anthropic_text_a_number.jsonl", 4), ("logs_insights_field_a_list.json", 2)])
+    ("anthropic_text_a_number.jsonl", 4), ("logs_insights_field_a_list.json", 2),
+    ("stream_anth_index_list.jsonl", 0), ("stream_anth_partial_json_int.jsonl", 0), ("stream_chat_delta_str.jsonl", 0),
+    ("stream_chat_index_mixed.jsonl", 0), ("stream_chat_toolcall_name_int.jsonl", 0),
+    ("stream_gemini_candidates_object.jsonl", 0), ("cline_text_number_then_request.json", 2),
+    ("cline_text_object_last.json", 1), ("cline_tool_text_number.json", 1)])
 def test_a_value_of_the_wrong_kind_costs_its_record_or_nothing_never_the_run(con, fixtures, name, added):
     """Fixtures a crash fuzzer mutated (a line that is a number, a system prompt that is a number, a message without
     content, Jaeger logs, references or a process id of the wrong kind, a time of -1e20, a status of Infinity, an id
-    that is a list, a text block that is a number, a Logs Insights field that is a list): each was a traceback that
-    stopped the whole ingest. Now the record is rejected with its reason, or read without what was wrong, and the
+    that is a list, a text block that is a number, a Logs Insights field that is a list; streamed pieces, Gemini
+    candidates and Cline messages of the wrong kind): each was a traceback that stopped the whole ingest (a Cline
+    request after a message of the wrong kind was dropped without a word). Now the record is rejected with its reason, or read without what was wrong, and the
     rest lands."""
     summary = ingest_paths(con, [str(fixtures / "malformed" / name)])
     assert summary["rows_added"] == added

@@ -198,17 +198,21 @@ def test_a_json_lines_log_opening_with_a_line_of_text_is_not_taken_for_a_table(c
     assert (file["rows_added"], file["rows_rejected"] + file["rows_skipped"]) == (3, 1)
 
 
-def test_an_agents_run_totals_nested_under_its_own_key_are_not_a_call(con, tmp_path):
-    """A key of the app's own is a wrapper only around a whole call: an evaluation's per-instance totals (OpenHands'
-    `metrics.accumulated_token_usage`: a model named "default" beside the run's token sums) were stored as one call
-    per instance once any key could wrap a call."""
+def test_objects_under_other_keys_are_not_calls(con, tmp_path):
+    """Only the names apps give a logged call wrap one: an evaluation's per-instance totals (OpenHands'
+    `metrics.accumulated_token_usage`: a model named "default" beside the run's token sums), an eval dataset's
+    `expected` answer or a cache hit's `cached` call were stored as calls paid for while any key could wrap one."""
     path = tmp_path / "output.jsonl"
     path.write_text("".join(json.dumps({
         "instance_id": f"repo__{i}", "instruction": "Fix the failing test", "error": None,
         "metrics": {"accumulated_cost": 0.0, "accumulated_token_usage": {"model": "default", "prompt_tokens": 938015,
                                                                          "completion_tokens": 5627, "response_id": ""},
                     "token_usages": [{"model": "default", "prompt_tokens": 9000, "completion_tokens": 50}]}}) + "\n"
-        for i in range(3)))
+        for i in range(3))
+        + json.dumps({"sample_id": "s1", "input": "Where is my parcel?", "score": 1.0, "expected": {
+            "id": "chatcmpl-3", "object": "chat.completion", "created": 1746352800, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "It shipped."}}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 3}}}) + "\n")
     with pytest.raises(PlanError, match="not a log format plan recognises"):
         ingest_paths(con, [str(path)])
     assert con.execute("select count(*) from requests").fetchone()[0] == 0

@@ -73,3 +73,15 @@ def test_a_stream_kept_as_server_sent_events_reads_as_its_pieces_do(con, fixture
     ingest_paths(con, [str(fixtures / "streams" / name)])
     assert summary["rows_rejected"] == 0 and len(from_sse) == 2
     assert from_sse == stored_requests(con, "source_id, input_tokens, output_tokens, response_text, status", as_list=True)
+
+
+@pytest.mark.parametrize("name, calls", [("interleaved_chat_chunks.jsonl", {"chatcmpl-A", "chatcmpl-B"}),
+                                         ("chat_chunks_among_other_lines.jsonl", {"chatcmpl-A"})])
+def test_chat_streams_interleaved_or_among_other_lines_are_told_apart_by_their_id(con, fixtures, name, calls):
+    """An async app logs chunks as they come: two streams' chunks interleave, other log lines fall between them.
+    Each call was cut at the first foreign line (its text half, its usage in a conflicting second row)."""
+    summary = ingest_paths(con, [str(fixtures / "streams" / name)])
+    got = {r["source_id"]: (r["input_tokens"], r["output_tokens"], r["response_text"]) for r in stored_requests(con, as_list=True)}
+    want = {"chatcmpl-A": (10, 2, "Alpha one"), "chatcmpl-B": (20, 3, "Beta two")}
+    assert got == {k: v for k, v in want.items() if k in calls}
+    assert (summary["rows_conflicting"], summary["rows_rejected"]) == (0, 0)

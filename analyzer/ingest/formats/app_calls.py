@@ -305,7 +305,7 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {**openai.embedding_fields(obj, None), "status": "no_response"}
     elif "input" in obj and obj.get("model") and not isinstance(obj.get("output"), list):
         record = {"provider": openai.PROVIDER, **openai.responses_request_fields(obj), "status": "no_response"}
-    elif chain := wrappers_around(obj, holds_call, holds_whole_call=holds_whole_call):
+    elif chain := wrappers_around(obj, holds_call):
         return wrapped_record(chain, number)
     elif key := cut_wrapper(obj):
         return Reject(number, f"the JSON line under {key!r} is cut short or malformed (loggers such as Docker split "
@@ -383,12 +383,6 @@ def holds_call(obj: dict) -> bool:
     return openai_call_score(obj) > 0 or anthropic_call_score(obj) > 0
 
 
-WHOLE_CALL = 70  # a request/response pair, a response object, a conversation with its answer
-
-
-def holds_whole_call(obj: dict) -> bool:
-    return max(openai_call_score(obj), anthropic_call_score(obj)) >= WHOLE_CALL
-
 
 # A call found inside a wrapper is less sure than one at the top: a format that reads the whole record wins.
 WRAPPED_DOUBT = 10
@@ -429,7 +423,7 @@ def sniff_score(src, score) -> int:
         return direct
     for obj in sse_head if sse else head_records(src):
         # An app's log may open with lines that are not calls (failures, progress) before its first call.
-        found = score(obj) or (score(chain[-1]) if (chain := wrappers_around(obj, holds_call, holds_whole_call=holds_whole_call)) else 0)
+        found = score(obj) or (score(chain[-1]) if (chain := wrappers_around(obj, holds_call)) else 0)
         if found:
             return max(0, found - WRAPPED_DOUBT)
     return 0

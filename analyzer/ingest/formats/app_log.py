@@ -135,29 +135,29 @@ def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
 # and the names apps give it themselves.
 CALL_WRAPPER_KEYS = ("jsonPayload", "textPayload", "_source", "record", "extra", "attributes", "detail", "message",
                      "@message", "msg", "result", "_raw", "customDimensions", "data", "payload", "event", "fields",
-                     "properties", "context", "details", "log", "json")
+                     "properties", "context", "details", "log", "json",
+                     # the names apps give the call in their own structured logs ({"event": ..., "llm": {...}}); not any
+                     # key: an eval dataset's `expected` answer or a cache hit's `cached` call is no call paid for
+                     "llm", "llm_call", "llm_request", "ai", "genai", "gen_ai", "openai", "anthropic", "model_call",
+                     "api_call", "inference")
 MAX_CALL_WRAPPERS = 3  # Datadog and loguru nest the app's record two levels down
 
 
-def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS, holds_whole_call=None) -> list[dict]:
+def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS) -> list[dict]:
     """The objects from ``obj`` down to the one nested under ``CALL_WRAPPER_KEYS`` that ``holds_call`` (``obj`` first,
-    the call's own object last), or [] when no wrapper holds one. With ``holds_whole_call``, any other key holding an
-    object that passes it is a wrapper too: an app's structured log names its own (``{"event": "llm_call_completed",
-    "llm": {request, response}}``); only a whole call counts there, not a model beside token counts (an agent's
-    run totals under ``metrics``)."""
+    the call's own object last), or [] when no wrapper holds one."""
     if depth == 0:
         return []
-    own = [k for k, v in obj.items() if isinstance(v, dict) and k not in CALL_WRAPPER_KEYS] if holds_whole_call else []
-    for key in (*CALL_WRAPPER_KEYS, *own):
+    for key in CALL_WRAPPER_KEYS:
         value = obj.get(key)
         if isinstance(value, str) and not value.lstrip().startswith("{"):
             continue
         inner = maybe_json(value)
         if not isinstance(inner, dict) or not inner:
             continue
-        if (holds_whole_call if key in own else holds_call)(inner):
+        if holds_call(inner):
             return [obj, inner]
-        deeper = wrappers_around(inner, holds_call, depth - 1, holds_whole_call)
+        deeper = wrappers_around(inner, holds_call, depth - 1)
         if deeper:
             return [obj, *deeper]
     return []

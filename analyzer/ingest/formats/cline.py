@@ -75,7 +75,9 @@ def token_fields(info: dict) -> dict:
 
 def answer_piece(message: dict) -> str | None:
     """What one message after a request adds to the model's answer (None: not the model's words)."""
-    kind, text = message.get(message["type"]), message.get("text") or ""
+    kind, text = message.get(message["type"]), message.get("text")
+    if not isinstance(text, str):
+        return None
     if message["type"] == "say" and kind in ANSWER_SAYS:
         return text or None
     if kind in ("tool", "command", "followup", "plan_mode_respond"):
@@ -91,13 +93,14 @@ def answer_piece(message: dict) -> str | None:
             if message["type"] == "ask" or not data.get("tool"):
                 return None  # the ask repeats the say it follows (approval), or holds no call
             return f"[tool {data['tool']}: {data.get('path') or ''}]".replace(": ]", "]")
-        return str(data.get("question") or data.get("response") or "") or None
+        said = data.get("question") or data.get("response")
+        return said if isinstance(said, str) and said else None
     return None
 
 
 def person_words(message: dict) -> str | None:
-    if message["type"] == "say" and message.get("say") in PERSON_SAYS:
-        return message.get("text") or None
+    if message["type"] == "say" and message.get("say") in PERSON_SAYS and isinstance(message.get("text"), str):
+        return message["text"] or None
     return None
 
 
@@ -121,28 +124,30 @@ class Task:
         self.turn = []
 
     def start(self, number: int, message: dict, info: dict) -> dict | None:
-        done = self.finish()
+        """The request that starts here (read whole first: one that cannot be read leaves the previous one pending),
+        and the previous request, now answered."""
         request: str = info["request"] if isinstance(info.get("request"), str) else ""
-        task = task_text(request)
-        if self.person is None and task:
-            self.person_wrote(task)
-        self.turn.append({"role": "user", "content": request})
         model_info: dict = message["modelInfo"] if isinstance(message.get("modelInfo"), dict) else {}
-        model = model_info.get("modelId") or None
+        model = model_info.get("modelId") if isinstance(model_info.get("modelId"), str) else None
         named = str(model_info.get("providerId") or "").lower()
         digest = hashlib.sha256(request.encode("utf-8", "replace")).hexdigest()[:16]
         status = "error" if info.get("streamingFailedMessage") else CANCELED.get(str(info.get("cancelReason")), "ok")
-        self.pending = {
+        record = {
             "_line": number, "_dedupe_key": f"cline|{message['ts']}|{digest}",
-            "created_at": to_utc(message["ts"]), "model": model,
+            "created_at": to_utc(message["ts"]), "model": model or None,
             "provider": PROVIDERS.get(named) or guess_provider(model) or named or None,
-            "prompt_text": self.person or request or None, "messages_json": list(self.turn),
             "cost_usd": to_float(info.get("cost"), "cost"), "status": status,
             "tags_json": {k: v for k, v in {"mode": model_info.get("mode"),
                                              "api_protocol": info.get("apiProtocol")}.items() if v} or None,
             **token_fields(info),
         }
-        self.answer = []
+        done = self.finish()
+        task = task_text(request)
+        if self.person is None and task:
+            self.person_wrote(task)
+        self.turn.append({"role": "user", "content": request})
+        record.update(prompt_text=self.person or request or None, messages_json=list(self.turn))
+        self.pending, self.answer = record, []
         return done
 
     def finish(self) -> dict | None:

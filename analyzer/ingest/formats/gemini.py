@@ -234,7 +234,7 @@ class Gemini:
         return 88 if call_sides(obj) is not None or is_batch_output(obj) else 0
 
     def parse(self, src, ctx):
-        return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError),
+        return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError, KeyError),
                                  rows=join_chunk_rows)
 
 

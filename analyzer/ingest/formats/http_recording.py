@@ -93,7 +93,7 @@ def _gemini_record(number: int, pair: dict) -> Any:
     response = parse_sse(body) if isinstance(body, str) and body.lstrip().startswith("data:") else maybe_json(body)
     row = {"request": maybe_json(pair["request"]["body"]), "response": response, "timestamp": pair.get("timestamp"),
            "duration_ms": pair.get("duration_ms"), "status_code": pair["response"].get("status_code")}
-    return item_record(number, row, gemini.row_record, "a Gemini API exchange", errors=(*READ_ERRORS, OverflowError))
+    return item_record(number, row, gemini.row_record, "a Gemini API exchange", errors=(*READ_ERRORS, OverflowError, KeyError))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,69 +43,83 @@ def piece_of(obj: Any) -> tuple[str, str | None] | None:
     return None
 
 
-def _starts_call(kind: str, obj: dict, key: str | None, group: "_Group") -> bool:
-    if kind == "anthropic":
-        return obj.get("type") == "message_start"
-    if kind == "responses":
-        return obj.get("type") == "response.created"
-    return key is None and not obj.get("choices") or (key is not None and group.key is not None and key != group.key)
+def _starts_call(kind: str, obj: dict) -> bool:
+    return obj.get("type") == ("message_start" if kind == "anthropic" else "response.created")
 
 
 def _ends_call(kind: str, obj: dict) -> bool:
+    if kind == "chat":
+        # the last chunk of a stream asked to include its usage: no choices (a server that states the usage so far
+        # in every chunk, vLLM's continuous_usage_stats, sends choices with it until then)
+        return bool(obj.get("usage")) and not obj.get("choices")
     return (kind == "anthropic" and obj.get("type") == "message_stop") or (
         kind == "responses" and obj.get("type") in RESPONSES_ENDS)
 
 
 ASSEMBLE: dict[str, Callable[[list], Any]] = {"anthropic": assemble_stream, "chat": assemble_chat_chunks,
                                               "responses": assemble_responses_events}
+READ_ERRORS = (ValueError, TypeError, AttributeError, KeyError)
+MAX_OPEN_CHAT_STREAMS = 10_000  # chunk dumps without usage close at the end of the file: a bound on what is held
 
 
 class _Group:
     def __init__(self, kind: str, number: int):
         self.kind, self.first = kind, number
-        self.key: str | None = None
         self.pieces: list[dict] = []
         self.numbers: list[int] = []
 
-    def add(self, number: int, obj: dict, key: str | None) -> None:
+    def add(self, number: int, obj: dict) -> None:
         self.pieces.append(obj)
         self.numbers.append(number)
-        self.key = self.key or key
 
     def folded(self) -> Iterator:
-        response = ASSEMBLE[self.kind](self.pieces)
-        if not isinstance(response, dict):
-            yield self.first, Reject(self.first, f"pieces of a streamed answer without its start ({self.kind})",
-                                     excerpt(self.pieces[0]))
-        else:
-            yield self.first, response
+        try:
+            response = ASSEMBLE[self.kind](self.pieces)
+        except READ_ERRORS as exc:
+            response = Reject(self.first, f"unreadable streamed answer ({type(exc).__name__}: {exc})", excerpt(self.pieces[0]))
+        if not isinstance(response, (dict, Reject)):
+            response = Reject(self.first, f"pieces of a streamed answer without its start ({self.kind})", excerpt(self.pieces[0]))
+        yield self.first, response
         for number in self.numbers[1:]:
             yield number, Skipped(number, f"a piece of a streamed answer, read with its call on line {self.first}")
 
 
 def fold_stream_lines(values: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
-    """``(number, value)`` pairs with each call's consecutive stream pieces folded into one response object; other
-    values pass through unchanged (a piece's line that joins a call yields a ``Skipped``)."""
-    group: _Group | None = None
+    """``(number, value)`` pairs with each call's stream pieces folded into one response object, at the line of its
+    first piece; other values pass through unchanged (a piece's line that joins a call yields a ``Skipped``). Chunks
+    of chat streams name their call: interleaved streams (an async app logging as the chunks come) are told apart.
+    Anthropic's and the Responses API's events do not: a call's events are those up to its end or the next start."""
+    chats: dict[str, _Group] = {}  # open chat streams by id, oldest first
+    events: _Group | None = None  # the open Anthropic or Responses stream
     for number, obj in values:
         piece = None if isinstance(obj, Reject) else piece_of(obj)
         if piece is None:
-            if group is not None:
-                yield from group.folded()
-                group = None
             yield number, obj
             continue
         kind, key = piece
-        if group is not None and (group.kind != kind or _starts_call(kind, obj, key, group)):
-            yield from group.folded()
-            group = None
-        if group is None:
-            group = _Group(kind, number)
-        group.add(number, obj, key)
+        if kind == "chat":
+            if is_azure_filter_chunk(obj):
+                yield number, Skipped(number, "Azure's prompt filter results before a streamed answer")
+                continue
+            group = chats.get(key or "")
+            if group is None:
+                if len(chats) >= MAX_OPEN_CHAT_STREAMS:
+                    yield from chats.pop(next(iter(chats))).folded()
+                group = chats[key or ""] = _Group(kind, number)
+            group.add(number, obj)
+            if _ends_call(kind, obj):
+                yield from chats.pop(key or "").folded()
+            continue
+        if events is not None and (events.kind != kind or _starts_call(kind, obj)):
+            yield from events.folded()
+            events = None
+        if events is None:
+            events = _Group(kind, number)
+        events.add(number, obj)
         if _ends_call(kind, obj):
-            yield from group.folded()
-            group = None
-    if group is not None:
+            yield from events.folded()
+            events = None
+    for group in [*chats.values(), *([events] if events is not None else [])]:
         yield from group.folded()
 
 
