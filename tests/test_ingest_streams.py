@@ -59,7 +59,7 @@ def test_gemini_chunks_one_per_line_are_one_call_per_response_id(con, fixtures, 
     assert (second["source_id"], second["response_text"]) == ("Zz9xQ1", "Paris.")
 
 
-@pytest.mark.parametrize("name", ["anthropic_events.jsonl", "chat_chunks.jsonl", "responses_events.jsonl"])
+@pytest.mark.parametrize("name", ["anthropic_events.jsonl", "chat_chunks.jsonl", "responses_events.jsonl", "gemini_chunks.jsonl"])
 def test_a_stream_kept_as_server_sent_events_reads_as_its_pieces_do(con, fixtures, tmp_path, name):
     """The same streams as the server sent them (`event:`/`data:` lines, `data: [DONE]`), as `curl -N` or a proxy saves
     them: not recognised before ("its columns (event: message_start) resemble no export")."""

@@ -27,6 +27,7 @@ from . import register
 from .anthropic import is_message as is_anthropic_message
 from .anthropic import pair_record as anthropic_pair_record
 from .app_log import envelope, pair_sides
+from .stream_lines import is_sse, sse_values
 from .generic import (READ_ERRORS, camel_gemini, to_float, chat_request_fields, content_text, decode_json, file_kind, records_from_rows, table_columns,
                       usage_fields)
 
@@ -225,17 +226,19 @@ class Gemini:
     def sniff(self, src) -> int:
         from ..records import first_json_object
 
+        sse = is_sse(src)  # a streamGenerateContent answer as it came (?alt=sse)
         kind = file_kind(src)
-        if kind in ("csv", "parquet"):
+        if kind in ("csv", "parquet") and not sse:
             return 88 if {"full_request", "full_response"} <= table_columns(src) else 0
-        obj = first_json_object(src)
+        obj = next((value for _, value in sse_values(src) if isinstance(value, dict)), None) if sse else first_json_object(src)
         if not isinstance(obj, dict):
             return 0
         return 88 if call_sides(obj) is not None or is_batch_output(obj) else 0
 
     def parse(self, src, ctx):
+        sse = is_sse(src)
         return records_from_rows(src, row_record, "a Gemini or Vertex AI call record", errors=(*READ_ERRORS, OverflowError, KeyError),
-                                 rows=join_chunk_rows)
+                                 rows=lambda rows: join_chunk_rows(sse_values(src) if sse else rows))
 
 
 register(Gemini())
