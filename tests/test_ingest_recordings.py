@@ -216,3 +216,28 @@ def test_a_go_vcr_cassette_of_streamed_claude_and_gemini_calls(con, tmp_path):
     assert (claude["input_tokens"], claude["output_tokens"], claude["response_text"], claude["prompt_text"]) == (21, 9, "Hi!", "Say hi")
     assert (gemini["provider"], gemini["model"], gemini["input_tokens"], gemini["output_tokens"]) == ("google", "gemini-2.5-flash", 13, 28)
     assert (gemini["response_text"], gemini["prompt_text"], gemini["status"]) == ("The capital of France is Paris.", "Capital of France?", "ok")
+
+
+def test_converse_and_cohere_chat_exchanges_are_calls_and_alike_ones_stay_two(con, tmp_path):
+    """Bedrock's Converse (`/model/{id}/converse`, the model only in the path) and Cohere's chat (`/v2/chat`) were
+    skipped as "not a model call"; two Converse calls alike but for their usage (a cache written, then read) are two."""
+    def converse(read, write):
+        return _interaction(
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse",
+            {"messages": [{"role": "user", "content": [{"text": "Newer response with something"}]}]}, 200,
+            {"output": {"message": {"role": "assistant", "content": [{"text": "21"}]}}, "stopReason": "end_turn",
+             "usage": {"inputTokens": 2, "outputTokens": 5, "cacheReadInputTokens": read, "cacheWriteInputTokens": write},
+             "metrics": {"latencyMs": 900}})
+    cohere = _interaction("https://api.cohere.com/v2/chat", {"model": "command-r7b-12-2024", "messages": [
+        {"role": "user", "content": "Say hi in one word."}]}, 200, {
+        "id": "c0ffee", "message": {"role": "assistant", "content": [{"type": "text", "text": "Hello!"}]}, "finish_reason": "COMPLETE",
+        "usage": {"billed_units": {"input_tokens": 2406, "output_tokens": 2}, "tokens": {"input_tokens": 2935, "output_tokens": 4}}})
+    path = _cassette(tmp_path, "test_cache.yaml", [converse(0, 1322), converse(1322, 0), cohere])
+    summary = ingest_paths(con, [str(path)])
+    assert (summary["rows_added"], summary["rows_skipped"], summary["rows_duplicate"]) == (3, 0, 0)
+    rows = stored_requests(con, as_list=True)
+    assert [(r["provider"], r["model"], r["input_tokens"], r["cached_input_tokens"], r["cache_write_tokens"]) for r in rows[:2]] == [
+        ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", 1324, 0, 1322),
+        ("bedrock", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", 1324, 1322, 0)]
+    assert (rows[2]["provider"], rows[2]["input_tokens"], rows[2]["output_tokens"], rows[2]["response_text"]) == ("cohere", 2406, 2, "Hello!")
+    assert ingest_paths(con, [str(path)])["rows_added"] == 0  # read again: nothing new

@@ -23,17 +23,19 @@ import binascii
 import gzip
 import re
 from typing import Any, Iterator
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
-from ..records import Reject, Skipped, excerpt, loads, maybe_json
+from ..records import Reject, Skipped, content_hash, excerpt, loads, maybe_json
 from . import gemini, register
 from .app_calls import records_of
 from .app_log import parse_sse
 from .generic import READ_ERRORS, item_record
 
 # The paths of the model APIs whose bodies app_calls reads (OpenAI-compatible servers and Anthropic).
-MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions|embeddings)/?$|:(stream)?[gG]enerateContent$")
+MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions|embeddings)/?$|:(stream)?[gG]enerateContent$"
+                             r"|/model/[^/]+/converse$|^/v[12]/chat$")  # Bedrock's Converse, Cohere's chat
 GEMINI_CALL_PATH = re.compile(r":(stream)?[gG]enerateContent$")
+CONVERSE_PATH = re.compile(r"/model/([^/]+)/converse$")
 CASSETTE_START = re.compile(rb"^(http_)?interactions:", re.M)
 HAR_START = re.compile(rb'^\s*\{\s*"log"\s*:\s*\{')
 
@@ -83,8 +85,19 @@ def _records(number: int, pair: dict) -> list:
     if pair["response"]["body"] in (None, ""):
         return [Reject(number, "a model call recorded without its response body", excerpt(pair["request"]["body"]))]
     if GEMINI_CALL_PATH.search(_path(pair.get("url"))):
-        return [_gemini_record(number, pair)]
-    return records_of(pair, number)
+        records = [_gemini_record(number, pair)]
+    else:
+        converse = CONVERSE_PATH.search(_path(pair.get("url")))
+        request = maybe_json(pair["request"]["body"])
+        if converse and isinstance(request, dict) and not request.get("modelId"):  # Converse names the model in its path
+            pair["request"]["body"] = {**request, "modelId": unquote(converse.group(1))}
+        records = records_of(pair, number)
+    for record in records:
+        if isinstance(record, dict) and not record.get("source_id"):
+            # An answer without an id is known by what it holds: two exchanges alike but for their usage (a cache
+            # written, then read) are two calls.
+            record.setdefault("_logged", content_hash(pair))
+    return records
 
 
 def _gemini_record(number: int, pair: dict) -> Any:
