@@ -64,3 +64,20 @@ def test_status_of_an_empty_or_missing_database(tmp_path):
     result = runner.invoke(cli, ["status", "--db", str(empty)])
     assert result.exit_code == 0 and "No requests yet" in result.output
     assert json.loads(runner.invoke(cli, ["status", "--db", str(empty), "--json"]).stdout)["requests"] == 0
+
+
+def test_status_counts_the_web_searches_models_ran(tmp_path):
+    db = str(tmp_path / "s.duckdb")
+    log = tmp_path / "claude.jsonl"
+    log.write_text(json.dumps({
+        "request": {"model": "claude-sonnet-4-5-20250929", "max_tokens": 100, "messages": [{"role": "user", "content": "News?"}]},
+        "response": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5-20250929",
+                     "content": [{"type": "text", "text": "Here."}], "stop_reason": "end_turn",
+                     "usage": {"input_tokens": 1000, "output_tokens": 100, "server_tool_use": {"web_search_requests": 3}}}}) + "\n")
+    con = connect(db)
+    ingest_paths(con, [str(log)])
+    con.close()
+    runner = CliRunner()
+    doc = json.loads(runner.invoke(cli, ["status", "--db", db, "--json"]).stdout)
+    assert (doc["web_searches"], round(doc["spend_usd"], 6)) == (3, 0.0345)  # $0.0045 of tokens, $0.03 of searches
+    assert "3 web searches the models ran" in runner.invoke(cli, ["status", "--db", db]).output
