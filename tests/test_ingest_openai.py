@@ -907,3 +907,15 @@ def test_a_whole_answer_under_model_output_and_azure_api_managements_bodies(con,
                        " from requests order by source_file").fetchall() == [
         ("gpt-35-turbo", "ok", "capital of tamilnadu?", "Chennai.", 14, 8, 176.0),
         ("moonshotai/kimi-k2.5", "ok", "Find the area.", "The area is 588.", 189, 2109, None)]
+
+
+def test_a_raw_response_without_its_raw_request_is_an_answer_logged_flat(con, tmp_path):
+    """`raw_response` is the pair's response only beside `raw_request` (a gateway's stored bodies); alone it is the
+    answer's text of a call logged flat, whose usage beside it counts (it was dropped, the call stored unanswered)."""
+    path = tmp_path / "calls.jsonl"
+    path.write_text(json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Describe the room."}],
+                                "raw_response": "A misty hall.", "usage": {"prompt_tokens": 9, "completion_tokens": 4},
+                                "timestamp": "2025-09-20T23:12:11Z"}) + "\n")
+    ingest_paths(con, [str(path)])
+    row = con.execute("select status, input_tokens, output_tokens, response_text from requests").fetchone()
+    assert row == ("ok", 9, 4, "A misty hall.")

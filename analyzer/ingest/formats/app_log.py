@@ -43,7 +43,7 @@ TAG_KEYS = ("metadata", "tags")
 # kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
 # pair key taken before its own anywhere in it is left to Python by the SQL route).
 # raw_request/raw_response: the provider's own bodies as a gateway stores them (TensorZero's inference tables), before
-# the gateway's own `output`.
+# the gateway's own `output`; a `raw_response` without its `raw_request` is an answer's text logged flat (a game's log).
 REQUEST_KEYS = ("request", "req", "request_body", "requestBody", "inputs", "kwargs", "raw_request", "input")
 RESPONSE_KEYS = ("response", "resp", "response_body", "responseBody", "outputs", "completion", "request_response",
                  "raw_response", "output", "model_output", "answer")
@@ -120,6 +120,8 @@ def pair_sides(obj: dict) -> tuple[Any, Any, bool]:
         if key in obj:
             value = obj[key]
             if key == "output" and not isinstance(maybe_json(value), (dict, str)):
+                continue
+            if key == "raw_response" and "raw_request" not in obj:
                 continue
             if key in OBJECT_RESPONSE_KEYS and (not isinstance(maybe_json(value), dict) or answers_itself(obj)):
                 continue

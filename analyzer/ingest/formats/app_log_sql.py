@@ -103,7 +103,7 @@ def alias_pairs(rows) -> list[tuple[str, str]]:
     for keys, count in rows:
         keys = set(keys or ())
         request = next((k for k in REQUEST_KEYS if k in keys), None)
-        response = next((k for k in RESPONSE_KEYS if k in keys), None)
+        response = next((k for k in RESPONSE_KEYS if k in keys and (k != "raw_response" or "raw_request" in keys)), None)
         if request in PYTHON_PAIR_KEYS or response in PYTHON_PAIR_KEYS:
             continue
         if request and response and (request, response) != DEFAULT_PAIR:
