@@ -913,9 +913,10 @@ def test_a_raw_response_without_its_raw_request_is_an_answer_logged_flat(con, tm
     """`raw_response` is the pair's response only beside `raw_request` (a gateway's stored bodies); alone it is the
     answer's text of a call logged flat, whose usage beside it counts (it was dropped, the call stored unanswered)."""
     path = tmp_path / "calls.jsonl"
-    path.write_text(json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Describe the room."}],
-                                "raw_response": "A misty hall.", "usage": {"prompt_tokens": 9, "completion_tokens": 4},
-                                "timestamp": "2025-09-20T23:12:11Z"}) + "\n")
+    path.write_text("".join(json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Describe room {i}."}],
+                                        "raw_response": answer, "usage": {"prompt_tokens": 9, "completion_tokens": 4},
+                                        "timestamp": f"2025-09-20T23:12:1{i}Z"}) + "\n"
+                            for i, answer in enumerate(["A misty hall.", None, {"text": "A hall."}])))
     ingest_paths(con, [str(path)])
-    row = con.execute("select status, input_tokens, output_tokens, response_text from requests").fetchone()
-    assert row == ("ok", 9, 4, "A misty hall.")
+    rows = con.execute("select status, input_tokens, output_tokens from requests order by source_line").fetchall()
+    assert rows == [("ok", 9, 4)] * 3
