@@ -1021,9 +1021,15 @@ def requested_alone(keys: Keys) -> Family:
     family = Family("chat request alone", f"starts_with({field(j, 'messages')}, '[') and {field(j, 'model')} <> ''"
                     f" and {field(j, 'object')} is null and {field(j, 'type')} is null and {NO_PAIR_KEYS}"
                     f" and {NO_CHOICES_KEY} and {NO_FLAT_CALL_KEYS} and {NOT_FAILED_FLAT}")
+    return unanswered_chat(family, j, keys)
+
+
+def unanswered_chat(family: Family, q: str, keys: Keys) -> Family:
+    """A chat request ``q`` that has no answer: its columns, status no_response (error when the line says so), no id
+    of its own."""
     keys.family = family
-    chat_request(family, j, keys)
-    failed_call(family, j, keys, "openai", python_json_ok(field(j, "messages")))
+    chat_request(family, q, keys)
+    failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
     return family.add(columns={"status": "'no_response'"})
 
 
@@ -1111,15 +1117,11 @@ NO_OTHER_ANSWER_KEYS = ("not regexp_matches(text, '\"(resp|response_body|respons
 
 def unanswered_chat_pair(q: str, r: str, keys: Keys) -> Family:
     """A chat request logged under ``request`` whose response is null or missing (a call that failed before any answer,
-    or logged before the answer came), as ``openai.pair_record`` reads it: the request's columns, status
-    no_response (error when the line says so), no id of its own."""
+    or logged before the answer came), as ``openai.pair_record`` reads it."""
     family = Family("chat pair unanswered", f"{field(q, 'messages')} is not null and {_not_anthropic_request(q)}"
                     f" and {r} is null and {NO_CHOICES_KEY} and {NO_FLAT_CALL_KEYS} and {NOT_FAILED_FLAT}"
                     f" and {NO_OTHER_ANSWER_KEYS}")
-    keys.family = family
-    chat_request(family, q, keys)
-    failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
-    return family.add(columns={"status": "'no_response'"})
+    return unanswered_chat(family, q, keys)
 
 
 def responses_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
