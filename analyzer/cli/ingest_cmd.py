@@ -94,7 +94,7 @@ def ingest(paths, fmt, mapping, since, sample_rate, db_path, config_file, as_jso
         f"{summary['rows_added']:,} requests added, {summary['rows_duplicate']:,} already stored"
         + (f" ({summary['rows_filled_in']:,} of them filled in)" if summary["rows_filled_in"] else "") + ", "
         f"{summary['rows_conflicting']:,} conflicting, {summary['rows_rejected']:,} rejected"
-        + (f", {summary['rows_skipped']:,} records skipped as not model calls" if summary["rows_skipped"] else "")
+        + (f", {summary['rows_skipped']:,} records skipped (no model call of their own)" if summary["rows_skipped"] else "")
         + " (see `plan status`)."
     )
     if summary["unknown_models"]:

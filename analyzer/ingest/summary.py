@@ -88,7 +88,7 @@ def file_line(f: dict) -> str:
     extra = [f"{f[key]:,} {label}" for key, label in (
         ("rows_duplicate", "duplicates"), ("rows_filled_in", "filled in what stored rows lacked"),
         ("rows_conflicting", "conflicting"), ("rows_rejected", "rejected"),
-        ("rows_skipped", "skipped as not model calls")) if f[key]]
+        ("rows_skipped", "skipped, no model call of their own")) if f[key]]
     line = f"{f['path']}: {f['format']}, {f['rows_added']:,} added" + (f" ({', '.join(extra)})" if extra else "")
     if f["rows_added"]:
         spend = "spend unknown" if f["spend_usd"] is None else _money(f["spend_usd"])
