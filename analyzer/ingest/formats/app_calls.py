@@ -383,7 +383,6 @@ def holds_call(obj: dict) -> bool:
     return openai_call_score(obj) > 0 or anthropic_call_score(obj) > 0
 
 
-
 # A call found inside a wrapper is less sure than one at the top: a format that reads the whole record wins.
 WRAPPED_DOUBT = 10
 
