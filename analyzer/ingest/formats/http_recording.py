@@ -9,9 +9,10 @@ Tests and proxies keep real API calls as recordings, and a team's recordings are
   ``startedDateTime``, ``time`` (ms), ``request {method, url, postData.text}`` and ``response {status, content
   {text, encoding}}`` (base64 bodies are decoded).
 
-Each exchange with a model API (chat completions, Responses, Messages, legacy completions, embeddings; streamed answers
-included) is read as the request/response pair an app would log (``app_calls.line_record``), so OpenAI and
-Anthropic calls give the rows their own logs give. Any other exchange (a model list, an image, another host) is
+Each exchange with a model API (chat completions, Responses, Messages, legacy completions, embeddings, Gemini's
+generateContent, Bedrock's Converse, Cohere's chat; streamed answers included) is read as the request/response pair an
+app would log (``app_calls.line_record``; Gemini's by the Gemini reader), so the calls give the rows their own logs
+give. Any other exchange (a model list, an image, another host) is
 skipped and counted, not rejected. An exchange's record number is its position in the recording (for YAML, the
 line it starts on).
 """
@@ -31,7 +32,7 @@ from .app_calls import records_of
 from .app_log import parse_sse
 from .generic import READ_ERRORS, item_record
 
-# The paths of the model APIs whose bodies app_calls reads (OpenAI-compatible servers and Anthropic).
+# The paths of model APIs: OpenAI-compatible servers and Anthropic (read by app_calls), Gemini (by its reader).
 MODEL_CALL_PATH = re.compile(r"/(chat/completions|responses|messages|completions|embeddings)/?$|:(stream)?[gG]enerateContent$"
                              r"|/model/[^/]+/converse$|^/v[12]/chat$")  # Bedrock's Converse, Cohere's chat
 GEMINI_CALL_PATH = re.compile(r":(stream)?[gG]enerateContent$")
