@@ -29,6 +29,7 @@ from .app_log import (
     DURATION_S_KEYS,
     FAILED_STATUSES,
     FLAT_ANSWER_KEYS,
+    FLAT_SYSTEM_KEYS,
     FLAT_USAGE_KEYS,
     REQUEST_KEYS,
     RESPONSE_KEYS,
@@ -896,11 +897,15 @@ def _pair_model(r: str, q: str) -> str:
     return f"coalesce({field(r, 'model')}, {field(q, 'model')}, case when {plain(top)} then {top} end)"
 
 
+def no_key(keys) -> str:
+    """The line names none of ``keys`` as a key, anywhere in its text (a repeat nested deeper leaves it to Python too)."""
+    return f"not regexp_matches(text, '\"({'|'.join(keys)})\"\\s*:')"
+
+
 def _no_earlier_pair_keys(pair: tuple[str, str]) -> str:
-    """The line has none of the keys ``pair_sides`` would take before ``pair``'s (anywhere, as a key: a repeat
-    nested deeper leaves the line to Python too)."""
+    """The line has none of the keys ``pair_sides`` would take before ``pair``'s."""
     earlier = REQUEST_KEYS[:REQUEST_KEYS.index(pair[0])] + RESPONSE_KEYS[:RESPONSE_KEYS.index(pair[1])]
-    return f"not regexp_matches(text, '\"({'|'.join(earlier)})\"\\s*:')" if earlier else "true"
+    return no_key(earlier) if earlier else "true"
 
 
 def _not_anthropic_request(q: str) -> str:
@@ -911,9 +916,11 @@ def _not_anthropic_request(q: str) -> str:
 # A line with a "choices" key anywhere: Python reads a body that has one (even null) as a completion, which the
 # families of calls without an answer cannot tell from its absence in the parsed structure.
 NO_CHOICES_KEY = "not contains(text, '\"choices\"')"
+# A model named for a gateway that bills it (``app_calls.GATEWAYS``: LiteLLM's "openrouter/<vendor>/<model>").
+NO_GATEWAY_MODEL = "not contains(text, '\"openrouter/')"
 # A line stating an answer or its usage beside its request is a call logged flat (``app_calls.flat_answer``), which
 # the Python parser reads, not a request logged alone.
-NO_FLAT_CALL_KEYS = f"not regexp_matches(text, '\"({'|'.join((*USAGE_HOLDERS, *FLAT_USAGE_KEYS, *FLAT_ANSWER_KEYS))})\"\\s*:')"
+NO_FLAT_CALL_KEYS = no_key((*USAGE_HOLDERS, *FLAT_USAGE_KEYS, *FLAT_ANSWER_KEYS))
 # A line whose own status says the call failed is a failed call logged flat (``app_calls.failed_flat``), Python's.
 NOT_FAILED_FLAT = (f"({field('j', 'status')} is null or lower(trim({field('j', 'status')}, ' ' || chr(9) || chr(13) || chr(10)))"
                    f" not in ({', '.join(repr(s) for s in FAILED_STATUSES)}))")
@@ -989,10 +996,9 @@ def app_log_families(keys: Keys) -> list[Family]:
     return families
 
 
-# A line whose request Python reads from other keys, or whose top holds a system string it makes the first turn
-# (``app_calls.conversation_asked``), or a gateway's model name.
-NO_REQUEST_KEYS = ("not regexp_matches(text, '\"(request|req|request_body|requestBody|inputs|kwargs|raw_request|input"
-                   "|system|system_prompt|anthropic_version)\"\\s*:|\"openrouter/')")
+# A line whose request Python reads from a pair's key, or whose top holds a system string it makes the first turn
+# (``app_calls.conversation_asked``), or a gateway's model name (``app_calls.GATEWAYS``).
+NO_REQUEST_KEYS = f"{no_key((*REQUEST_KEYS, *FLAT_SYSTEM_KEYS, 'anthropic_version'))} and {NO_GATEWAY_MODEL}"
 
 
 def flat_chat_pair(keys: Keys) -> Family:
@@ -1109,10 +1115,9 @@ def chat_error_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
     return failed_call(family, q, keys, "openai", python_json_ok(field(q, "messages")))
 
 
-# Keys Python would read an answer from when a line's `response` is missing (``app_log.RESPONSE_KEYS``), or a call of
-# another SDK's (``app_calls.other_provider``), or a gateway's billing (``app_calls.GATEWAYS``).
-NO_OTHER_ANSWER_KEYS = ("not regexp_matches(text, '\"(resp|response_body|responseBody|outputs|completion|request_response"
-                        "|raw_response|output|model_output|answer|modelId|contents)\"\\s*:|\"openrouter/')")
+# Keys Python would read an answer from when a line's `response` is missing, or a call of another SDK's
+# (``app_calls.other_provider``), or a gateway's model name.
+NO_OTHER_ANSWER_KEYS = f"{no_key((*RESPONSE_KEYS[1:], 'modelId', 'contents'))} and {NO_GATEWAY_MODEL}"
 
 
 def unanswered_chat_pair(q: str, r: str, keys: Keys) -> Family:
@@ -1299,7 +1304,7 @@ def _guard(dropped: set[str] | None, spec: dict) -> str:
     """Leave to Python the lines that have an optional key the statement does not read. A dropped key that the
     statement reads elsewhere under the same name cannot be told apart by its text: the statement reads it there."""
     guarded = sorted((dropped or set()) - _spec_names(spec))
-    return f"and not regexp_matches(text, '\"({'|'.join(guarded)})\"\\s*:')" if guarded else ""
+    return f"and {no_key(guarded)}" if guarded else ""
 
 
 # ``list_bool_and`` skips NULLs: a check that is unknown for one element (a missing field) passed beside a true one.
