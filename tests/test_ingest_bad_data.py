@@ -143,7 +143,7 @@ def test_a_second_writer_waits_then_names_the_holder(tmp_path, fixtures, monkeyp
     ("stream_anth_index_list.jsonl", 0), ("stream_anth_partial_json_int.jsonl", 0), ("stream_chat_delta_str.jsonl", 0),
     ("stream_chat_index_mixed.jsonl", 0), ("stream_chat_toolcall_name_int.jsonl", 0),
     ("stream_gemini_candidates_object.jsonl", 0), ("cline_text_number_then_request.json", 2),
-    ("cline_text_object_last.json", 1), ("cline_tool_text_number.json", 1)])
+    ("cline_text_object_last.json", 1), ("cline_tool_text_number.json", 1), ("cline_count_infinite.json", 0)])
 def test_a_value_of_the_wrong_kind_costs_its_record_or_nothing_never_the_run(con, fixtures, name, added):
     """Fixtures a crash fuzzer mutated (a line that is a number, a system prompt that is a number, a message without
     content, Jaeger logs, references or a process id of the wrong kind, a time of -1e20, a status of Infinity, an id

@@ -23,11 +23,11 @@ answer has streamed; ``cancelReason`` and ``streamingFailedMessage`` when it did
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, first_json_object, head_records, to_utc
+from ..coerce import as_int
+from ..records import Reject, Skipped, content_hash, excerpt, first_json_object, head_records, to_utc
 from . import register
 from .generic import file_kind, guess_provider, iter_rows, to_float
 
@@ -53,12 +53,11 @@ def request_info(message: dict) -> dict:
 
 
 def _count(info: dict, key: str) -> int | None:
+    """A count Cline wrote (a JSON number: a numeric string is not one of its counts)."""
     value = info.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != int(value):
+    if isinstance(value, str):
         raise ValueError(f"{key} is not a count: {value!r}")
-    return int(value)
+    return as_int(value, key)
 
 
 def token_fields(info: dict) -> dict:
@@ -130,10 +129,9 @@ class Task:
         model_info: dict = message["modelInfo"] if isinstance(message.get("modelInfo"), dict) else {}
         model = model_info.get("modelId") if isinstance(model_info.get("modelId"), str) else None
         named = str(model_info.get("providerId") or "").lower()
-        digest = hashlib.sha256(request.encode("utf-8", "replace")).hexdigest()[:16]
         status = "error" if info.get("streamingFailedMessage") else CANCELED.get(str(info.get("cancelReason")), "ok")
         record = {
-            "_line": number, "_dedupe_key": f"cline|{message['ts']}|{digest}",
+            "_line": number, "_dedupe_key": f"cline|{message['ts']}|{content_hash(request)}",
             "created_at": to_utc(message["ts"]), "model": model or None,
             "provider": PROVIDERS.get(named) or guess_provider(model) or named or None,
             "cost_usd": to_float(info.get("cost"), "cost"), "status": status,
