@@ -73,8 +73,6 @@ def call_sides(row: dict) -> tuple[Any, Any] | None:
         if is_gemini_request(request) or is_gemini_response(response):
             return request, response
         return None
-    if "_chunks" in row:  # a streamed answer's chunks, one per line, joined (``join_chunk_rows``)
-        return None, row["_chunks"]
     if is_gemini_response(row):
         return None, row
     return None
@@ -94,7 +92,7 @@ def join_chunk_rows(rows):
     numbers: list[int] = []
 
     def joined():
-        yield numbers[0], ({**chunks[0], "_chunks": chunks} if len(chunks) > 1 else chunks[0])
+        yield numbers[0], ({"response": chunks} if len(chunks) > 1 else chunks[0])  # read as a logged stream is
         for number in numbers[1:]:
             yield number, Skipped(number, f"a chunk of a streamed answer, read with its call on line {numbers[0]}")
 
