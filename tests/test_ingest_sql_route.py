@@ -1171,3 +1171,26 @@ def test_claude_through_litellm_keeps_its_cache_writes_on_both_routes(tmp_path, 
     assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 30
     assert {(r["input_tokens"], r["cache_write_tokens"], r["output_tokens"]) for r in stored[True]} == {(3486, 3482, 1135)}
     assert summaries[True]["files"][0]["lines_to_python"] == 0
+
+
+@pytest.mark.parametrize("stream, answers", [
+    ("chat_chunks.jsonl", {"Capital of Denmark.", "Copenhagen"}),
+    ("anthropic_events.jsonl", {"Hello! How can I help?"}),
+    ("responses_events.jsonl", {"Hi there"}),
+])
+def test_streamed_pieces_among_lines_sql_reads_are_folded_as_the_python_route_folds_them(
+        tmp_path, monkeypatch, fixtures, stream, answers):
+    """A streamed answer saved a piece per line in the middle of an app log the SQL route reads: the route handed the
+    pieces to the Python parser one line at a time, so a chat stream's text chunks were rejects and its usage chunk a
+    call without its answer (the Python route folds them into one call). The SQL route now holds them and folds them
+    at the end of the file."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    rng = random.Random(5)
+    lines = [app_line(rng, i) for i in range(600)]
+    lines[300:300] = (fixtures / "streams" / stream).read_text().splitlines()
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    assert answers <= {r["response_text"] for r in stored[True][1]} and sql_share > 0.4

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 from . import tuning
 from .coerce import normalise_record, record_excerpt
 from .incoming import FileResult, IncomingRows
-from .records import Reject, Skipped, stable_id
+from .records import Held, Reject, Skipped, stable_id
 from .rejects import Rejects
 from .sources import SourceFile
 
@@ -72,6 +72,7 @@ class FileReader:
         self._first_logged: dict[int, str] = {}  # content id -> the form it was first logged in, in this file
         self._variants: dict[int, list[str]] = {}  # content id -> every form, in file order, once a second appears
         self._variants_of: str | None = None
+        self.held: list[Held] = []  # the file's lines that are pieces of a call, read with their other pieces
 
     def _seq(self, line, seq_base: int) -> int:
         if line is None:
@@ -93,6 +94,9 @@ class FileReader:
             return
         if isinstance(item, Skipped):
             result.rows_skipped += 1
+            return
+        if isinstance(item, Held):
+            self.held.append(item)
             return
         if not isinstance(item, dict):
             for sub in item:
@@ -183,6 +187,7 @@ class FileReader:
     def start_file(self) -> None:
         self._rows_at_commit = 0
         self._bytes_since_commit = 0
+        self.held = []
 
     def lines_left(self, src: SourceFile, lines: int, window: int = 1 << 20):
         """Numbers of the file's lines (1..lines) with no row stored, a window of lines at a time so that memory
@@ -217,3 +222,12 @@ class FileReader:
                 self.take(parser.parse_line(number, line, self.ctx, src), src, fmt_name, seq_base)
         result = self.results[src.display]
         result.lines_to_python = (result.lines_to_python or 0) + parsed
+        if len(self.held) >= tuning.HELD_PIECES:
+            self.take_held(parser, src, fmt_name, seq_base)
+
+    def take_held(self, parser, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        """The held pieces of calls, folded by the format (the SQL route's leftovers are read in batches of lines, and
+        one call's pieces may fall in several)."""
+        held, self.held = self.held, []
+        if held:
+            self.take(parser.fold_held(held), src, fmt_name, seq_base)

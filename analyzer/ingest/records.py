@@ -59,6 +59,16 @@ class Skipped:
     reason: str = "not a model call"
 
 
+@dataclass
+class Held:
+    """A line that is one piece of a call spread over several lines (a streamed answer saved a piece per line), read
+    line by line: held until the file's other lines are read, then folded with its call's other pieces
+    (``fold_held``), as the format's own reader folds them."""
+
+    line: int
+    value: Any
+
+
 def excerpt(text: Any, limit: int = 200) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")

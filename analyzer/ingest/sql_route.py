@@ -137,10 +137,12 @@ class SqlRoute:
             elif not done:
                 self._reread()
                 self.chunked()
+            self.reader.take_held(self.parser, self.src, self.fmt_name, self.seq_base)
         finally:
             self.con.execute(f"drop table if exists {EXTRACTED}")
 
     def _reread(self) -> None:
+        self.reader.held = []
         if self.reader.on_reread is not None:
             self.reader.on_reread()
 

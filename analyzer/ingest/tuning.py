@@ -16,6 +16,7 @@ SQL_MIN_BYTES = 2 << 20  # smaller files take the Python route: the SQL route's 
 CHUNK_BYTES = 64 << 20  # SQL route: bytes of JSON Lines per chunk (each statement costs ~30 ms to plan)
 BATCH_TEXT_BYTES = 8 << 20  # SQL route: bytes of lines per Arrow batch DuckDB scans, at most (long lines, short batches)
 PROBE_LINES = 2_000  # SQL route: first lines parsed up front for the models to price and ids already stored
+HELD_PIECES = 100_000  # SQL route: leftover lines that are pieces of a call (a streamed answer), held to be folded
 FEW_LINES = 200  # SQL route: lines left over from a chunk that go to the Python parser without a second SQL pass
 COMMIT_ROWS = 100_000  # a file taken in chunks or by Python is committed in steps (DuckDB holds small appends in memory)
 MEMORY_LIMIT = 1 << 30  # DuckDB's buffer pool during ingest (its default is 80% of RAM); at 512 MB it frees and refaults

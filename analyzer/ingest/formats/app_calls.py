@@ -27,7 +27,7 @@ import json
 import re
 from typing import Any
 
-from ..records import EMBEDDING_OPERATION, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
+from ..records import EMBEDDING_OPERATION, Held, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
                       FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
@@ -497,6 +497,20 @@ class AppLogStatements:
         ``app_log_sql.TOP_KEYS_SQL``) use, most lines first."""
         return app_log_sql.alias_pairs(top_keys)
 
+    def parse_line(self, number: int, line: str, ctx=None, src=None):
+        """One line the SQL route left; a piece of a streamed answer is held until the file's other lines are read."""
+        obj = parse_json_line(number, line)
+        if isinstance(obj, Reject):
+            return [obj]
+        if stream_lines.piece_of(obj) is not None:
+            return Held(number, obj)
+        return records_of(obj, number)
+
+    def fold_held(self, held: list[Held]):
+        """The held pieces of streamed answers, each call's folded into one response, as ``app_log_values`` folds them."""
+        for number, value in stream_lines.fold_stream_lines((h.line, h.value) for h in held):
+            yield value if isinstance(value, (Reject, Skipped)) else records_of(value, number)
+
 
 class OpenAIApp(AppLogStatements):
     """App logs of OpenAI calls (pairs or bare objects), one JSON object per line or a JSON document."""
@@ -507,12 +521,6 @@ class OpenAIApp(AppLogStatements):
 
     def sniff(self, src) -> int:
         return sniff_score(src, openai_call_score)
-
-    def parse_line(self, number: int, line: str, ctx=None, src=None):
-        obj = parse_json_line(number, line)
-        if isinstance(obj, Reject):
-            return [obj]
-        return records_of(obj, number)
 
     def parse(self, src, ctx):
         yield from app_log_records(src)
@@ -549,12 +557,6 @@ class AnthropicApp(AppLogStatements):
 
     def sniff(self, src) -> int:
         return sniff_score(src, anthropic_call_score)
-
-    def parse_line(self, number: int, line: str, ctx=None, src=None):
-        obj = parse_json_line(number, line)
-        if isinstance(obj, Reject):
-            return [obj]
-        return records_of(obj, number)
 
     def parse(self, src, ctx):
         yield from app_log_records(src)
