@@ -31,7 +31,8 @@ from ..records import EMBEDDING_OPERATION, Held, Reject, Skipped, content_hash, 
 from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
                       FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
-                      other_log_line, pair_sides, parse_sse, scalar_keys, sdk_repr_object, unwrap_body, wrappers_around)
+                      other_log_line, pair_sides, parse_sse, scalar_keys, sdk_repr_object, unwrap_body, with_otel_model,
+                      wrappers_around)
 from .generic import (content_text, file_kind, guess_provider, iter_rows, message_tool_calls, other_shape_record,
                       response_text, to_int, usage_fields)
 
@@ -260,6 +261,7 @@ def looks_anthropic(request: Any, response: Any) -> bool:
 
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
+    obj = with_otel_model(obj)
     request, response, found = pair_sides(obj)
     if ai_sdk.is_result(obj):
         record = ai_sdk.result_record(obj)
@@ -342,6 +344,7 @@ def openai_call_score(obj: dict) -> int:
         return 85
     if openai.is_embeddings_list(obj):
         return 80
+    obj = with_otel_model(obj)
     request, response, found = pair_sides(obj)
     if flat_answer(obj, request, response, found)[0]:
         if not obj.get("model"):
@@ -428,6 +431,20 @@ def sniff_score(src, score) -> int:
     return 0
 
 
+def traced_calls(obj: dict, number: int | None) -> list[dict]:
+    """The model calls of the trace an answer carries (a Databricks agent endpoint's ``databricks_output.trace``, an
+    MLflow trace, bare or as its inference table's ``response``): the answer itself names no model or usage, its
+    calls do."""
+    from . import otel
+
+    for holder in (obj, maybe_json(obj.get("response"))):
+        output = maybe_json(holder.get(app_log_sql.TRACE_HOLDERS[0])) if isinstance(holder, dict) else None
+        trace = maybe_json(output.get("trace")) if isinstance(output, dict) else None
+        if isinstance(trace, dict):
+            return otel.trace_records(trace, number)
+    return []
+
+
 def records_of(obj: Any, number: int | None):
     """A line's value may hold several calls: ``{"object": "list", "data": [...]}`` pages or a JSON array."""
     if isinstance(obj, list):
@@ -445,6 +462,10 @@ def records_of(obj: Any, number: int | None):
             out.append(Reject(number, "expected a JSON object", excerpt(item)))
             continue
         try:
+            traced = traced_calls(item, number)
+            if traced:
+                out.extend(traced)
+                continue
             record = line_record(item, number)
             if isinstance(record, Reject) and other_log_line(item):
                 out.append(Skipped(number, "a log line that is not a model call"))

@@ -38,6 +38,7 @@ COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price"
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms",
                     "durationMs")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
+STATUS_CODE_KEYS = ("status_code", "http_status", "response_code")  # an HTTP status of 400 or more: the call failed
 USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
 TAG_KEYS = ("metadata", "tags")
 # kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
@@ -47,6 +48,11 @@ TAG_KEYS = ("metadata", "tags")
 REQUEST_KEYS = ("request", "req", "request_body", "requestBody", "inputs", "kwargs", "raw_request", "input")
 RESPONSE_KEYS = ("response", "resp", "response_body", "responseBody", "outputs", "completion", "request_response",
                  "raw_response", "output", "model_output", "answer")
+# A gateway's access log names the call's model and usage as OpenTelemetry's GenAI conventions do (the Envoy AI Gateway:
+# ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``), flat at the top of the line.
+OTEL_MODEL_NAMES = ("gen_ai.response.model", "gen_ai.request.model")
+OTEL_USAGE_NAMES = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+                    "gen_ai.usage.cache_creation.input_tokens")
 # Keys that are a pair's response side only when they hold an object (a whole response); else they hold its text
 # (``FLAT_ANSWER_KEYS``), or, for ``output``, a Responses object's items.
 OBJECT_RESPONSE_KEYS = ("model_output", "answer")
@@ -54,10 +60,15 @@ ERROR_KEYS = ("error",)
 # Token counts a call logged flat may give at its top instead of a usage object, and keys it may keep the answer under
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
 FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
-                   "cache_creation_input_tokens", "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens")
-# What homegrown logs call the API's counts (read as the API's own names).
+                   "cache_creation_input_tokens", "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens",
+                   "input_token", "output_token", *OTEL_USAGE_NAMES)
+# What homegrown logs and gateways' access logs call the API's counts (read as the API's own names): Higress's
+# ``input_token``, the OpenTelemetry names the Envoy AI Gateway logs a call's usage under.
 FLAT_USAGE_ALIASES = {"tokens_in": "input_tokens", "tokens_out": "output_tokens", "cache_read_tokens": "cache_read_input_tokens",
-                      "cache_creation_tokens": "cache_creation_input_tokens"}
+                      "cache_creation_tokens": "cache_creation_input_tokens", "input_token": "input_tokens",
+                      "output_token": "output_tokens", **dict(zip(OTEL_USAGE_NAMES, ("input_tokens", "output_tokens",
+                                                                                     "cache_read_input_tokens",
+                                                                                     "cache_creation_input_tokens"), strict=True))}
 # Keys an app may hold the usage object under, besides ``usage``.
 USAGE_HOLDERS = ("usage", "token_usage", "token_count", "tokens")
 # A flat line's own ``status`` saying the call failed.
@@ -141,7 +152,8 @@ CALL_WRAPPER_KEYS = ("jsonPayload", "textPayload", "_source", "record", "extra",
                      # the names apps give the call in their own structured logs ({"event": ..., "llm": {...}}); not any
                      # key: an eval dataset's `expected` answer or a cache hit's `cached` call is no call paid for
                      "llm", "llm_call", "llm_request", "ai", "genai", "gen_ai", "openai", "anthropic", "model_call",
-                     "api_call", "inference")
+                     "api_call", "inference",
+                     "ai_log")  # the Higress gateway's access-log field (JSON text)
 MAX_CALL_WRAPPERS = 3  # Datadog and loguru nest the app's record two levels down
 
 
@@ -237,6 +249,15 @@ def scalar_keys(obj: dict) -> dict:
     return out
 
 
+def with_otel_model(obj: dict) -> dict:
+    """A line that names its model only as OpenTelemetry does (``gen_ai.response.model``, else the request's), with that
+    model under ``model``, as the other flat lines name theirs."""
+    if obj.get("model"):
+        return obj
+    named = next((obj[key] for key in OTEL_MODEL_NAMES if isinstance(obj.get(key), str) and obj[key]), None)
+    return obj if named is None else {**obj, "model": named}
+
+
 def envelope(record: dict, obj: dict) -> dict:
     """Keys around the call in an app's log line: when, how long, what it cost, who, tags, errors."""
     if record.get("created_at") is None:
@@ -268,7 +289,7 @@ def envelope(record: dict, obj: dict) -> dict:
     error = obj.get("error")
     if error or obj.get(SUCCESS_KEY) is False:
         record["status"] = "error"
-    code = first_value(obj, ("status_code", "http_status"))
+    code = first_value(obj, STATUS_CODE_KEYS)
     if isinstance(code, (int, float)) and code >= 400:
         record["status"] = "error"
     return record

@@ -34,6 +34,7 @@ from .app_log import (
     REQUEST_KEYS,
     RESPONSE_KEYS,
     RESPONSES_PARAMS,
+    STATUS_CODE_KEYS,
     SUCCESS_KEY,
     TIME_KEYS,
     USAGE_HOLDERS,
@@ -77,7 +78,7 @@ REQUEST = {
 PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "raw_request", "resp", "response_body", "outputs", "completion",
                 "request_response", "raw_response")
 ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
-    "metadata", "tags", "error", "status_code", "http_status", SUCCESS_KEY)
+    "metadata", "tags", "error", *STATUS_CODE_KEYS, SUCCESS_KEY)
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
     **{k: J for k in PAIR_ALIASES + ENVELOPE + CHAT_PARAMS if k not in ("status",) and k not in RESPONSE},
@@ -832,7 +833,7 @@ def envelope_first(keys: Keys) -> dict:
         return first_given([field("j", k) for k in kept]) if kept else "null::json"
 
     return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
-            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(("status_code", "http_status")),
+            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(STATUS_CODE_KEYS),
             "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,))}
 
 
@@ -926,6 +927,11 @@ NOT_FAILED_FLAT = (f"({field('j', 'status')} is null or lower(trim({field('j', '
                    f" not in ({', '.join(repr(s) for s in FAILED_STATUSES)}))")
 
 
+# Keys under which an answer carries the trace of the model calls that made it (a Databricks agent's MLflow trace):
+# ``app_calls.records_of`` reads the calls from the trace.
+TRACE_HOLDERS = ("databricks_output",)
+
+
 def app_log_families(keys: Keys) -> list[Family]:
     """The families of ``keys.pair``: pairs under other keys than ``request``/``response`` and bare calls are read
     by statements of their own, since a key such as ``output`` is a pair's side in one and a Responses object's
@@ -989,8 +995,10 @@ def app_log_families(keys: Keys) -> list[Family]:
         families.append(requested_alone(keys))
         failed.append(families[-1])
     keys.family = None
+    traced = keys.of(TRACE_HOLDERS)  # a line that holds the trace of an agent's calls is read from that trace, by Python
     for family in families:
         envelope(family)
+        family.add(checks=[f"not contains(text, '\"{key}\"')" for key in traced])
     for family in failed:
         family.add(columns={"id": content_id(family)})
     return families

@@ -1076,11 +1076,25 @@ def other_shape_record(request: Any, output: Any, provider: str | None) -> dict:
     return record
 
 
+# A Vertex AI model named by its resource path (OpenInference's Vertex instrumentation, Vertex's own logs):
+# projects/P/locations/L/publishers/google/models/gemini-2.5-flash, perhaps with the method (":generateContent").
+VERTEX_RESOURCE = re.compile(r"^projects/[^/]+/locations/[^/]+/publishers/([^/]+)/models/([^/:]+)")
+
+
+def resource_model(model: Any) -> Any:
+    """The model a Vertex AI resource path names (``gemini-2.5-flash``); any other value as it is."""
+    found = VERTEX_RESOURCE.match(model.strip()) if isinstance(model, str) else None
+    return found.group(2) if found else model
+
+
 def guess_provider(model: Any) -> str | None:
     """The API provider a model name implies ('openai', 'anthropic', ...), or None when it does not say."""
     if not isinstance(model, str) or not model:
         return None
     name = model.strip().lower()
+    resource = VERTEX_RESOURCE.match(name)
+    if resource:
+        return guess_provider(resource.group(2)) or resource.group(1)
     for pattern, provider in _PROVIDER_PATTERNS:
         if pattern.match(name):
             return provider or name.split("/", 1)[0]

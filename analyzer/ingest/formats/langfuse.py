@@ -34,6 +34,7 @@ from .generic import (
     first,
     guess_provider,
     ms_between,
+    resource_model,
     response_text,
     snake_columns,
     snake_keys,
@@ -100,7 +101,7 @@ def observation_record(row: dict) -> dict | Skipped:
         return Skipped(None, f"a Langfuse {kind.lower()}, not a model call")
     if obs_id is None:
         raise ValueError("observation without id")
-    model = first(r, "provided_model_name", "model")
+    model = resource_model(first(r, "provided_model_name", "model"))
     start = to_utc(first(r, "start_time", "timestamp"))
     record: dict = {
         "source_id": str(obs_id),

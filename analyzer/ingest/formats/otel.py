@@ -30,12 +30,13 @@ from . import register
 from .agent_telemetry import AgentPrompts, agent_event, agent_record
 from .app_log import first_value
 from .generic import (chat_request_fields, content_text, decode_json, file_kind, guess_provider, iter_json_values, iter_rows,
-                      ms_between, params_from_body, response_text, table_columns, to_float, to_int, usage_fields)
-from .otel_spans import (LogEvent, Span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
+                      ms_between, params_from_body, resource_model, response_text, table_columns, to_float, to_int, usage_fields)
+from .otel_spans import (LogEvent, Span, is_anonymous_span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
                          log_records_in, logfire_columns_to_rows, read_log_record, read_span, spans_in)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    "call_llm",  # mozilla-ai's any-agent (its tools are execute_tool, its agents invoke_agent)
+                   "llm_call", "gemini_cli.llm.generate",  # Gemini CLI's spans (its agent turns and tools are other names)
                    # Semantic Kernel's (Python and .NET) names, before the conventions settled on chat
                    "chat.completions", "chat.streaming_completions", "text.completions", "text.streaming_completions"}
 EMBEDDING_OPERATIONS = {"embeddings", "embedding"}
@@ -156,6 +157,7 @@ def classify(span: Span) -> str | None:
         return "call" if op in CALL_OPERATIONS else "embedding" if op in EMBEDDING_OPERATIONS else None
     markers = (
         (attrs.get("openinference.span.kind"), {"LLM"}, {"EMBEDDING"}),
+        (attrs.get("gen_ai.span.kind"), {"LLM"}, {"EMBEDDING"}),  # Alibaba's LoongSuite instrumentations
         (attrs.get(MLFLOW_TYPE), {"CHAT_MODEL", "LLM"}, {"EMBEDDING"}),
         (attrs.get("llm.request.type"), {"chat", "completion"}, {"embedding", "embeddings"}),
         (attrs.get("langfuse.observation.type"), {"generation"}, {"embedding"}),
@@ -193,7 +195,7 @@ def _part_text(part: Any) -> str:
     kind = part.get("type")
     if kind in ("text", None) and isinstance(part.get("content"), str):
         return part["content"]
-    if kind in ("reasoning", "thinking"):
+    if kind in ("reasoning", "thinking") or part.get("thought") is True:  # Gemini's thought parts: its thinking
         return ""
     if isinstance(part.get("text"), str):
         return part["text"]
@@ -213,8 +215,11 @@ def _tool_calls(parts: list) -> list[dict]:
 
 def parts_messages(messages: Any) -> list[dict]:
     """``gen_ai.input.messages``/``gen_ai.output.messages`` (``[{role, parts: [...]}]``, maybe a JSON string) in
-    chat shape; messages already in chat shape (``content``) pass through ``generic.normalize_messages``."""
+    chat shape; messages already in chat shape (``content``) pass through ``generic.normalize_messages``. One
+    Gemini ``Content`` (``{parts}``, Gemini CLI's answer) is a message of its own."""
     messages = maybe_json(messages)
+    if isinstance(messages, dict) and isinstance(messages.get("parts"), list):
+        messages = [messages]
     if not isinstance(messages, list):
         return []
     out = []
@@ -409,7 +414,7 @@ def _provider(attrs: dict, model: Any) -> str | None:
 
 def _model(attrs: dict) -> Any:
     known = {k: v for k, v in attrs.items() if not (isinstance(v, str) and v.strip().lower() in NO_MODEL)}
-    return first_value(known, MODEL_KEYS) or first_value(known, FRAMEWORK_MODEL_KEYS)
+    return resource_model(first_value(known, MODEL_KEYS) or first_value(known, FRAMEWORK_MODEL_KEYS))
 
 
 def _cost(attrs: dict) -> float | None:
@@ -879,6 +884,25 @@ def nested_calls(parents: dict[str, str], calls: dict[str, tuple[str, str | None
     return NestedCalls(wrapped)
 
 
+def trace_records(trace: Any, number: int | None) -> list[dict]:
+    """The model calls of a trace kept inside another record (the MLflow trace a Databricks agent endpoint returns
+    with its answer, ``databricks_output.trace``), read as a file's spans are: model-call spans only, a call inside
+    another counted once, at the innermost."""
+    spans = [read_span(raw, resource, scope) for raw, resource, scope in spans_in(trace)
+             if is_span(raw) or is_anonymous_span(raw)]
+    parents = {s.span_id: s.parent_id for s in spans if s.span_id and s.parent_id and s.parent_id != s.span_id}
+    calls = {s.span_id: (kind, s.trace_id) for s in spans if s.span_id and (kind := classify(s)) is not None}
+    nested = nested_calls(parents, calls)
+    found: list = []
+    for span in spans:
+        record = span_record(span)
+        if isinstance(record, dict):
+            record["_line"] = number
+            found.extend(nested.take(number or 0, span.span_id, record))
+    found.extend(nested.leftovers())
+    return [r for r in found if isinstance(r, dict)]
+
+
 class OpenTelemetry:
     name = "otel"
     label = "OpenTelemetry spans"
@@ -926,7 +950,9 @@ class OpenTelemetry:
             return 92 if any(is_jaeger_span(s) for s in first["spans"][:1]) else 0  # Jaeger's {"data": [traces]}
         if isinstance(first, dict) and (is_span(first) or is_logfire_row(first)):
             return 90
-        return 90 if is_span(obj) or is_dataframe_row(obj) else 0
+        if is_span(obj) or is_dataframe_row(obj):
+            return 90
+        return 80 if is_anonymous_span(first) or is_anonymous_span(obj) else 0
 
     def near_miss(self, src) -> str | None:
         """Trace exports plan cannot read as OpenTelemetry spans."""
@@ -1001,7 +1027,7 @@ def _raw_spans(src) -> Iterator[tuple[int, Any]]:
                         yield number, read_log_record(record, record_resource, record_scope)
                     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
                         yield number, Reject(number, f"unreadable log record ({exc})", excerpt(record))
-            elif not is_span(raw):
+            elif not (is_span(raw) or is_anonymous_span(raw)):
                 yield number, Reject(number, "not a span (no span id, name or attributes)", excerpt(raw))
             else:
                 yield number, (raw, resource, scope)
