@@ -920,3 +920,88 @@ def test_a_raw_response_without_its_raw_request_is_an_answer_logged_flat(con, tm
     ingest_paths(con, [str(path)])
     rows = con.execute("select status, input_tokens, output_tokens from requests order by source_line").fetchall()
     assert rows == [("ok", 9, 4)] * 3
+
+
+def test_gateway_access_logs_name_model_and_usage_as_opentelemetry_or_higress_do(con, tmp_path):
+    """Gateways log each call's model and usage in their access logs, no text: the Envoy AI Gateway under
+    OpenTelemetry's names (`gen_ai.request.model`, `gen_ai.usage.input_tokens`) with Envoy's `response_code`, Higress
+    as `input_token`/`output_token` (numbers as text), flat or inside its `ai_log` field (JSON text). All were
+    refused ("resemble no export plan knows"); each is a call without text, priced from the catalogue."""
+    envoy = {":authority": "api.example.com", "duration": 1526, "gen_ai.provider.name": "default/route/0",
+             "gen_ai.request.model": "gpt-4o-mini", "gen_ai.request.model_override": None, "gen_ai.usage.input_tokens": 15,
+             "gen_ai.usage.output_tokens": 7, "gen_ai.usage.total_tokens": 22, "method": "POST", "response_code": 200,
+             "start_time": "2025-08-30T16:51:37.894Z", "x-envoy-origin-path": "/v1/chat/completions",
+             "x-request-id": "83b63da3-45a9-4196-98b8-1a7f697d6d8d"}
+    failed = {**envoy, "response_code": 503, "gen_ai.usage.input_tokens": 0, "gen_ai.usage.output_tokens": 0,
+              "start_time": "2025-08-30T16:52:00.000Z", "x-request-id": "f00"}
+    path = tmp_path / "envoy_access.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in (envoy, failed)))
+    file = ingest_paths(con, [str(path)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 2, 0)
+    ok, error = stored_requests(con, as_list=True)
+    assert (ok["model"], ok["input_tokens"], ok["output_tokens"], ok["status"], ok["cost_source"]) == ("gpt-4o-mini", 15, 7, "ok", "catalog")
+    assert ok["cost_usd"] == pytest.approx(15 * 0.15e-6 + 7 * 0.6e-6)
+    assert (str(ok["created_at"]), ok["prompt_text"]) == ("2025-08-30 16:51:37.894000", None)
+    assert error["status"] == "error"
+
+    higress = tmp_path / "higress.jsonl"
+    higress.write_text(json.dumps({"model": "gpt-4o", "input_token": "21", "output_token": "17", "duration": "1590",
+                                   "response_code": "200", "start_time": "2024-06-18T09:37:14.078Z", "path": "/v1/chat/completions"})
+                       + "\n" + json.dumps({"ai_log": json.dumps({"model": "gpt-4o", "input_token": "343", "output_token": "153",
+                                                                  "llm_service_duration": "19110"})}) + "\n")
+    file = ingest_paths(con, [str(higress)])["files"][0]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", 2, 0)
+    got = con.execute("select input_tokens, output_tokens, cost_source from requests where source_file = ? order by source_line",
+                      [str(higress)]).fetchall()
+    assert got == [(21, 17, "catalog"), (343, 153, "catalog")]
+
+
+DATABRICKS_TRACE = {
+    "info": {"trace_id": "tr-1", "request_time": "2025-12-02T16:52:20.818Z", "state": "OK",
+             "trace_metadata": {"mlflow.trace.tokenUsage": '{"input_tokens": 27, "output_tokens": 641, "total_tokens": 668}'}},
+    "data": {"spans": [
+        {"trace_id": "tr-1", "span_id": "s-agent", "parent_span_id": None, "name": "predict",
+         "start_time_unix_nano": 1764694340818061307, "end_time_unix_nano": 1764694345916778373,
+         "status": {"code": "STATUS_CODE_OK"}, "attributes": {"mlflow.spanType": '"AGENT"', "mlflow.spanInputs": '{"request": {}}'}},
+        {"trace_id": "tr-1", "span_id": "s-call", "parent_span_id": "s-agent", "name": "Completions",
+         "start_time_unix_nano": 1764694340819104621, "end_time_unix_nano": 1764694345916576447,
+         "status": {"code": "STATUS_CODE_OK"}, "attributes": {
+             "mlflow.spanType": '"CHAT_MODEL"', "mlflow.message.format": '"openai"',
+             "mlflow.spanInputs": json.dumps({"model": "my-endpoint", "messages": [
+                 {"role": "system", "content": "You are a helpful assistant"},
+                 {"role": "user", "content": "What is a good apple pie recipe?"}]}),
+             "mlflow.chat.tokenUsage": '{"input_tokens": 27, "output_tokens": 641, "total_tokens": 668}',
+             "mlflow.spanOutputs": json.dumps({"id": "chatcmpl-db1", "object": "chat.completion", "model": "gpt-4.1-2025-04-14",
+                                               "choices": [{"index": 0, "finish_reason": "stop",
+                                                            "message": {"role": "assistant", "content": "Here is a classic pie."}}],
+                                               "usage": {"prompt_tokens": 27, "completion_tokens": 641, "total_tokens": 668}})}},
+    ]},
+}
+
+
+def databricks_agent_answer(i: int) -> dict:
+    """A Databricks agent endpoint's answer (a Responses-style object without model or usage) with the MLflow trace of
+    the calls that made it, as its inference table keeps it."""
+    trace = json.loads(json.dumps(DATABRICKS_TRACE).replace("s-call", f"s-call-{i}").replace("tr-1", f"tr-{i}"))
+    return {"object": "response", "id": f"resp_{i}", "output": [{"type": "message", "id": f"msg_{i}", "role": "assistant",
+                                                                    "content": [{"type": "output_text", "text": "Here is a classic pie."}]}],
+            "databricks_output": {"trace": trace, "databricks_request_id": f"req-{i}"}}
+
+
+def test_a_databricks_agents_answer_is_read_from_the_calls_in_its_trace(con, tmp_path):
+    """A Databricks agent endpoint answers with an object that names no model or usage; the model call is in the MLflow
+    trace it returns beside it (`databricks_output.trace`). It was stored as an unpriced call without model, tokens,
+    time or prompt; now it is the trace's model call (the agent's own span is not one), on its own or as the
+    inference table's `response`."""
+    path = tmp_path / "agent_response.json"
+    path.write_text(json.dumps(databricks_agent_answer(0)))
+    table = tmp_path / "inference_table.jsonl"
+    table.write_text(json.dumps({"databricks_request_id": "req-1", "status_code": 200, "request": {"input": [
+        {"role": "user", "content": "What is a good apple pie recipe?"}]}, "response": databricks_agent_answer(1)}) + "\n")
+    for each in (path, table):
+        assert ingest_paths(con, [str(each)])["files"][0]["rows_added"] == 1
+    for row in dicts(con, "select * from requests order by source_file"):
+        assert (row["model"], row["provider"], row["input_tokens"], row["output_tokens"]) == ("gpt-4.1-2025-04-14", "openai", 27, 641)
+        assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == (
+            "You are a helpful assistant", "What is a good apple pie recipe?", "Here is a classic pie.")
+        assert str(row["created_at"]) == "2025-12-02 16:52:20.819104" and row["cost_source"] == "catalog"

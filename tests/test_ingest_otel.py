@@ -668,3 +668,92 @@ def test_langfuse_sdk_spans_keep_their_usage_cost_and_texts(con, tmp_path):
         "claude-3-5-haiku-20241022", 115, 100, 5, 20)
     assert (row["cost_usd"], row["cost_source"]) == (3.5e-05, "log")
     assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == ("Be brief.", "Hello!", "Hi! How can I help?")
+
+
+def _otlp(*spans):
+    def typed(value):
+        if isinstance(value, bool):
+            return {"boolValue": value}
+        if isinstance(value, int):
+            return {"intValue": str(value)}
+        return {"stringValue": value if isinstance(value, str) else json.dumps(value)}
+
+    return {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "test"}, "spans": [
+        {**{k: v for k, v in span.items() if k != "attributes"},
+         "attributes": [{"key": k, "value": typed(v)} for k, v in span["attributes"].items()]} for span in spans]}]}]}
+
+
+def test_vertex_models_named_by_resource_path_are_the_model_and_google(con, tmp_path):
+    """OpenInference's Vertex AI instrumentation names the model by its resource path: it was stored as the model,
+    under provider "projects" (a report's rows split from the same model's)."""
+    path = tmp_path / "vertex.json"
+    path.write_text(json.dumps(_otlp({
+        "traceId": "5b8aa5a2d2c872e8321cf37308d69df2", "spanId": "1a2b3c4d5e6f7001", "name": "GenerativeModel.generate_content",
+        "startTimeUnixNano": "1754000000000000000", "endTimeUnixNano": "1754000002000000000",
+        "attributes": {"openinference.span.kind": "LLM", "llm.model_name":
+                       "projects/my-project-1/locations/europe-central2/publishers/google/models/gemini-2.5-flash",
+                       "llm.token_count.prompt": 5, "llm.token_count.completion": 845, "input.value": "What is Langfuse?"}})))
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    row = dicts(con, "select provider, model, cost_source from requests")[0]
+    assert (row["provider"], row["model"], row["cost_source"]) == ("google", "gemini-2.5-flash", "catalog")
+
+
+def test_loongsuite_and_gemini_cli_mark_their_model_calls_in_their_own_words(con, tmp_path):
+    """Alibaba's LoongSuite instrumentations mark a span's kind as `gen_ai.span.kind` (`llm`, `agent`, `tool`; before
+    they set `gen_ai.operation.name`); Gemini CLI names its model calls' operation `llm_call` and gives the answer
+    as one Gemini Content, its thinking in parts marked `thought`. Both were skipped as not model calls."""
+    tongyi = {"name": "Tongyi", "context": {"trace_id": "0x61d2c954558c3988f42770a946ea877e", "span_id": "0x7bb229d6f75e52ad"},
+              "parent_id": None, "start_time": "2025-08-14T07:30:38.783413Z", "end_time": "2025-08-14T07:30:39.321573Z",
+              "attributes": {"gen_ai.span.kind": "llm", "gen_ai.prompt.0.content": "Translate: I love programming.",
+                             "gen_ai.usage.prompt_tokens": 39, "gen_ai.usage.completion_tokens": 8,
+                             "gen_ai.completion": ["J'adore la programmation."], "gen_ai.response.model": "qwen-turbo"}}
+    agent = {**tongyi, "name": "AgentExecutor", "context": {**tongyi["context"], "span_id": "0x7bb229d6f75e52ae"},
+             "attributes": {**tongyi["attributes"], "gen_ai.span.kind": "agent"}}
+    console = tmp_path / "loongsuite_console.txt"
+    console.write_text(json.dumps(tongyi, indent=4) + "\n" + json.dumps(agent, indent=4) + "\n")
+    summary = ingest_paths(con, [str(console)])
+    assert (summary["rows_added"], summary["rows_skipped"]) == (1, 1)
+    row = dicts(con, "select * from requests")[0]
+    assert (row["model"], row["input_tokens"], row["output_tokens"], row["response_text"]) == (
+        "qwen-turbo", 39, 8, "J'adore la programmation.")
+
+    answer = {"parts": [{"text": "**Thinking about the routing**", "thought": True},
+                        {"text": '{"complexity_score": 5}', "thoughtSignature": "EqkW"}]}
+    gemini_cli = tmp_path / "gemini_cli_traces.json"
+    gemini_cli.write_text(json.dumps(_otlp({
+        "traceId": "5b8aa5a2d2c872e8321cf37308d69df3", "spanId": "1a2b3c4d5e6f7002", "name": "llm_call",
+        "startTimeUnixNano": "1775000000000000000", "endTimeUnixNano": "1775000001000000000",
+        "attributes": {"gen_ai.operation.name": "llm_call", "gen_ai.request.model": "gemini-2.5-flash-lite",
+                       "gen_ai.system_instructions": "You are a routing model.",
+                       "gen_ai.input.messages": [{"role": "user", "parts": [{"text": "Reply with PONG."}]}],
+                       "gen_ai.output.messages": answer, "gen_ai.usage.input_tokens": 767, "gen_ai.usage.output_tokens": 30}})))
+    assert ingest_paths(con, [str(gemini_cli)])["rows_added"] == 1
+    row = dicts(con, "select * from requests where source_file = ?", [str(gemini_cli)])[0]
+    assert (row["provider"], row["input_tokens"], row["output_tokens"]) == ("google", 767, 30)
+    assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == (
+        "You are a routing model.", "Reply with PONG.", '{"complexity_score": 5}')
+
+
+def test_spans_whose_ids_were_cleared_are_read_and_known_by_what_they_hold(con, tmp_path):
+    """A recorder that clears span and trace ids and times to keep its golden files stable (the Envoy AI Gateway's
+    OpenInference spans): each file was refused ("not a span"). A span that still says it is a model call is read,
+    and the same call in two files counts once."""
+    span = {"flags": 257, "name": "ChatCompletion", "kind": "SPAN_KIND_INTERNAL", "attributes": [
+        {"key": "llm.system", "value": {"stringValue": "openai"}},
+        {"key": "openinference.span.kind", "value": {"stringValue": "LLM"}},
+        {"key": "llm.model_name", "value": {"stringValue": "gpt-5-nano-2025-08-07"}},
+        {"key": "llm.input_messages.0.message.role", "value": {"stringValue": "user"}},
+        {"key": "llm.input_messages.0.message.content", "value": {"stringValue": "Hello!"}},
+        {"key": "llm.output_messages.0.message.content", "value": {"stringValue": "Hi there."}},
+        {"key": "llm.token_count.prompt", "value": {"intValue": "12"}},
+        {"key": "llm.token_count.completion", "value": {"intValue": "100"}}], "status": {}}
+    spans = tmp_path / "golden"
+    spans.mkdir()
+    for name in ("chat-basic.json", "chat-copy.json"):
+        (spans / name).write_text(json.dumps(span, indent=2))
+    summary = ingest_paths(con, [str(spans)])
+    assert [f["format"] for f in summary["files"]] == ["otel", "otel"]
+    assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_rejected"]) == (1, 1, 0)
+    row = dicts(con, "select * from requests")[0]
+    assert (row["model"], row["input_tokens"], row["output_tokens"], row["prompt_text"], row["response_text"]) == (
+        "gpt-5-nano-2025-08-07", 12, 100, "Hello!", "Hi there.")

@@ -1194,3 +1194,35 @@ def test_streamed_pieces_among_lines_sql_reads_are_folded_as_the_python_route_fo
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
     assert answers <= {r["response_text"] for r in stored[True][1]} and sql_share > 0.4
+
+
+def test_answers_that_carry_their_calls_trace_are_left_to_the_python_route(tmp_path, monkeypatch):
+    """A Databricks agent's answers (Responses-style objects the SQL route reads) carry the MLflow trace of their
+    model calls: the SQL route stored the answer itself, without model or usage; it leaves such lines to Python,
+    which reads the calls from the trace."""
+    from test_ingest_openai import databricks_agent_answer
+
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    summaries, stored = stored_by_route(tmp_path, "agent_answers.jsonl", [databricks_agent_answer(i) for i in range(40)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 40
+    assert {(r["model"], r["input_tokens"]) for r in stored[True]} == {("gpt-4.1-2025-04-14", 27)}
+
+
+def test_an_envoy_style_response_code_fails_a_call_on_both_routes(tmp_path, monkeypatch):
+    """Envoy-based gateways log the HTTP status as `response_code`: 400 or more is a failed call, on both routes
+    (a status written as text says nothing, as for `status_code`)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    codes = [200, 503, "500", None, 429]
+
+    def line(i):
+        out = {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Where is parcel {i}?"}]},
+               "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1733000000 + i, "model": "gpt-4o-mini",
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": "On its way."}, "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 12, "completion_tokens": 4, "total_tokens": 16}}}
+        if codes[i % 5] is not None:
+            out["response_code"] = codes[i % 5]
+        return out
+    summaries, stored = stored_by_route(tmp_path, "gateway.jsonl", [line(i) for i in range(50)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 50
+    assert Counter(r["status"] for r in stored[True]) == {"ok": 30, "error": 20}
+    assert summaries[True]["files"][0]["lines_to_python"] == 0

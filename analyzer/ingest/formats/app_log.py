@@ -38,7 +38,7 @@ COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price"
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms",
                     "durationMs")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
-STATUS_CODE_KEYS = ("status_code", "http_status", "response_code")  # an HTTP status of 400 or more: the call failed
+ENVELOPE_STATUS_KEYS = ("status_code", "http_status", "response_code")  # an HTTP status of 400 or more: the call failed
 USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
 TAG_KEYS = ("metadata", "tags")
 # kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
@@ -289,7 +289,7 @@ def envelope(record: dict, obj: dict) -> dict:
     error = obj.get("error")
     if error or obj.get(SUCCESS_KEY) is False:
         record["status"] = "error"
-    code = first_value(obj, STATUS_CODE_KEYS)
+    code = first_value(obj, ENVELOPE_STATUS_KEYS)
     if isinstance(code, (int, float)) and code >= 400:
         record["status"] = "error"
     return record

@@ -34,7 +34,7 @@ from .app_log import (
     REQUEST_KEYS,
     RESPONSE_KEYS,
     RESPONSES_PARAMS,
-    STATUS_CODE_KEYS,
+    ENVELOPE_STATUS_KEYS,
     SUCCESS_KEY,
     TIME_KEYS,
     USAGE_HOLDERS,
@@ -78,7 +78,7 @@ REQUEST = {
 PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "raw_request", "resp", "response_body", "outputs", "completion",
                 "request_response", "raw_response")
 ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
-    "metadata", "tags", "error", *STATUS_CODE_KEYS, SUCCESS_KEY)
+    "metadata", "tags", "error", *ENVELOPE_STATUS_KEYS, SUCCESS_KEY)
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
     **{k: J for k in PAIR_ALIASES + ENVELOPE + CHAT_PARAMS if k not in ("status",) and k not in RESPONSE},
@@ -833,7 +833,7 @@ def envelope_first(keys: Keys) -> dict:
         return first_given([field("j", k) for k in kept]) if kept else "null::json"
 
     return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
-            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(STATUS_CODE_KEYS),
+            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(ENVELOPE_STATUS_KEYS),
             "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,))}
 
 
