@@ -1005,3 +1005,19 @@ def test_a_databricks_agents_answer_is_read_from_the_calls_in_its_trace(con, tmp
         assert (row["system_prompt"], row["prompt_text"], row["response_text"]) == (
             "You are a helpful assistant", "What is a good apple pie recipe?", "Here is a classic pie.")
         assert str(row["created_at"]) == "2025-12-02 16:52:20.819104" and row["cost_source"] == "catalog"
+
+
+def test_a_request_body_logged_under_prompt_beside_its_completion_keeps_its_conversation(con, tmp_path):
+    """`{"prompt": {request body}, "completion": {ChatCompletion}}`: the call was stored with its answer and tokens
+    but no conversation (the body under `prompt` was not read as the request)."""
+    line = {"created_at": "2026-01-01T00:00:00Z", "cost_usd": 0.001,
+            "prompt": {"model": "gpt-4o-mini", "messages": [{"role": "system", "content": "be brief"},
+                                                           {"role": "user", "content": "hello there"}]},
+            "completion": {"id": "chatcmpl-pc1", "object": "chat.completion", "created": 1767225600, "model": "gpt-4o-mini-2024-07-18",
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+                           "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}}
+    path = tmp_path / "calls.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    assert ingest_paths(con, [str(path)])["rows_added"] == 1
+    row = stored_requests(con, as_list=True)[0]
+    assert (row["system_prompt"], row["prompt_text"], row["response_text"], row["cost_usd"]) == ("be brief", "hello there", "Hi", 0.001)

@@ -1226,3 +1226,72 @@ def test_an_envoy_style_response_code_fails_a_call_on_both_routes(tmp_path, monk
     assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 50
     assert Counter(r["status"] for r in stored[True]) == {"ok": 30, "error": 20}
     assert summaries[True]["files"][0]["lines_to_python"] == 0
+
+
+def _chat_line(i: int, *, answer_id: str, fingerprint: str | None = None, model: str = "gpt-4o-mini", **top) -> dict:
+    response = {"id": answer_id, "object": "chat.completion", "created": 1767225600 + i, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": f"Answer {i}"}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10 + i % 5, "completion_tokens": 3, "total_tokens": 13 + i % 5}}
+    if fingerprint:
+        response["system_fingerprint"] = fingerprint
+    return {"request": {"model": model, "messages": [{"role": "user", "content": f"Question {i}"}]}, "response": response, **top}
+
+
+def test_ollamas_random_answer_numbers_do_not_make_calls_conflicts(tmp_path, monkeypatch):
+    """Ollama's OpenAI-compatible server names each answer chatcmpl-0 ... chatcmpl-998 at random (system fingerprint
+    fp_ollama): a log of 300 Ollama calls kept fewer than 300, the others counted as conflicts of the first call that
+    drew the same number. Its calls are known by their content, on both routes; another server's repeated id is
+    still a conflict."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    rng = random.Random(11)
+    lines = [_chat_line(i, answer_id=f"chatcmpl-{rng.randrange(20)}", fingerprint="fp_ollama", model="llama3.1:8b")
+             for i in range(300)]
+    lines.append(lines[7])  # the same line logged twice is still one call
+    lines += [_chat_line(1000, answer_id="chatcmpl-7"), _chat_line(1001, answer_id="chatcmpl-7")]
+    summaries, stored = stored_by_route(tmp_path, "ollama.jsonl", lines)
+    assert first_difference(stored[True], stored[False]) is None
+    for fast in (True, False):
+        summary = summaries[fast]
+        assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_conflicting"]) == (301, 1, 1)
+    assert sum(r["model"] == "llama3.1:8b" for r in stored[True]) == 300
+
+
+def test_envelope_values_python_stores_as_sql_does(tmp_path, monkeypatch):
+    """Shapes the SQL route left to Python although both store them alike: a user named by a number (a database id),
+    prompts that start with a bracket but are no JSON (`[INST] ...`, `[Ticket 42] ...`), in chat, Messages and
+    Responses requests and Claude's system prompt. A latency written with its unit (`"812ms"`, `"1.5 s"`) was a reject
+    of the whole call; it is read, and one that is no time at all (`"n/a"`) leaves the duration unknown."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    texts = ["[INST] Where is my parcel?", "[Ticket 42] refund", "[1, 2]", "plain"]
+    users = [4711, "alice", 0, -3, 12.5, True]
+    latencies = [900, "812ms", "1.5 s", "n/a"]
+
+    def line(i):
+        text = texts[i % 4]
+        kind = i % 3
+        if kind == 0:
+            out = _chat_line(i, answer_id=f"chatcmpl-a{i}")
+            out["request"]["messages"] = [{"role": "system", "content": text}, {"role": "user", "content": text}]
+        elif kind == 1:
+            out = {"request": {"model": "claude-3-5-haiku-20241022", "max_tokens": 100, "system": text,
+                               "messages": [{"role": "user", "content": text}]},
+                   "response": {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "claude-3-5-haiku-20241022",
+                                "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+                                "usage": {"input_tokens": 50, "output_tokens": 4}}}
+        else:
+            out = {"request": {"model": "gpt-4.1-mini", "input": [{"role": "user", "content": text}] if i % 2 else text},
+                   "response": {"id": f"resp_{i}", "object": "response", "created_at": 1767225600 + i, "model": "gpt-4.1-mini",
+                                "status": "completed", "output": [{"type": "message", "id": f"m{i}", "role": "assistant",
+                                                                   "content": [{"type": "output_text", "text": "ok"}]}],
+                                "usage": {"input_tokens": 30, "output_tokens": 6, "total_tokens": 36}}}
+        return {**out, "timestamp": f"2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z", "user_id": users[i % 6],
+                "latency_ms": latencies[i % 4]}
+
+    summaries, stored = stored_by_route(tmp_path, "app.jsonl", [line(i) for i in range(360)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 360
+    assert {r["user_id"] for r in stored[True]} == {"4711", "alice", "0", "-3", "12.5", "True"}
+    assert {r["duration_ms"] for r in stored[True]} == {900.0, 812.0, 1500.0, None}
+    assert "[INST] Where is my parcel?" in {r["prompt_text"] for r in stored[True]}
+    # Python reads the 270 lines whose latency is text and, of the 90 with a latency of 900, the 30 whose user is
+    # 12.5 (every line went there before: their users and prompts); SQL the 60 others, numbered users and [INST] too.
+    assert summaries[True]["files"][0]["lines_to_python"] == 300

@@ -97,6 +97,13 @@ def sql_stable_id(expr: str) -> str:
     return f"(md5_number({expr}) & {ID_MASK}::UHUGEINT)::BIGINT"
 
 
+# Ollama's OpenAI-compatible server names each answer chatcmpl-0 ... chatcmpl-998 at random (and says so with its
+# system fingerprint): an Ollama log repeats them every few hundred calls, so they tell no call apart; its content does
+# (``openai.answer_id``).
+OLLAMA_FINGERPRINT = "fp_ollama"
+OLLAMA_ID = re.compile(r"chatcmpl-[0-9]{1,3}")
+
+
 def dedupe_key(record: dict) -> str:
     """Records with the same provider and source id are one call; without an id, identical content is.
 

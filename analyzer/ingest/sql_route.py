@@ -305,6 +305,8 @@ class SqlRoute:
                 yield from first.to_batches()
                 for chunk in chunks:
                     yield from chunk.to_batches()
+            except GeneratorExit:  # DuckDB stopped reading (its statement failed): its own error is the one to raise
+                raise
             except BaseException as exc:  # DuckDB reports it as its own error; the caller needs the original
                 failure.append(exc)
                 raise

@@ -282,6 +282,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
     elif found:
         if request is None and asks(obj):
             request = conversation_asked(obj, response)
+        if request is None and isinstance(body := maybe_json(obj.get("prompt")), dict) and ("messages" in body or "input" in body):
+            request = body  # {"prompt": {request body}, "completion": {response}}: the body it sent under `prompt`
         request, request_status = unwrap_body(request)
         request = maybe_json(request)
         response, response_status = unwrap_body(response)

@@ -258,6 +258,25 @@ def with_otel_model(obj: dict) -> dict:
     return obj if named is None else {**obj, "model": named}
 
 
+_DURATION_TEXT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|millis(?:econds?)?|s|secs?|seconds?)\s*", re.IGNORECASE)
+
+
+def duration_ms(value: Any, unit_ms: float) -> float | None:
+    """A logged duration in milliseconds: a number (or its text) in the key's unit (``unit_ms`` milliseconds), or text
+    that names its own unit (``"812ms"``, ``"1.2 s"``); None when it is no time at all, which leaves the call's
+    duration unknown rather than losing the call."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        return float(value) * unit_ms
+    except ValueError:
+        pass
+    found = _DURATION_TEXT.fullmatch(str(value))
+    if found is None:
+        return None
+    return float(found.group(1)) * (1.0 if found.group(2).lower().startswith("m") else 1000.0)
+
+
 def envelope(record: dict, obj: dict) -> dict:
     """Keys around the call in an app's log line: when, how long, what it cost, who, tags, errors."""
     if record.get("created_at") is None:
@@ -269,11 +288,11 @@ def envelope(record: dict, obj: dict) -> dict:
         record["cost_usd"] = as_float(cost, "cost_usd")  # the one reading of a logged cost ("$0.01" too)
     duration = first_value(obj, DURATION_MS_KEYS)
     if duration is not None:
-        record["duration_ms"] = float(duration)
+        record["duration_ms"] = duration_ms(duration, 1.0)
     else:
         seconds = first_value(obj, DURATION_S_KEYS)
         if seconds is not None:
-            record["duration_ms"] = float(seconds) * 1000.0
+            record["duration_ms"] = duration_ms(seconds, 1000.0)
     if record.get("user_id") is None:
         user = first_value(obj, USER_KEYS)
         if user is not None and not isinstance(user, (dict, list)):

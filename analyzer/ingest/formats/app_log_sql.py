@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-from ..records import sql_stable_id
+from ..records import OLLAMA_FINGERPRINT, OLLAMA_ID, sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
 from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
@@ -64,6 +64,7 @@ USAGE = {
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
+    "system_fingerprint": V,
     "choices": [{"finish_reason": V, "message": {"content": J, "refusal": J, "tool_calls": J, "function_call": J}}],
     "usage": USAGE, "output": [{"type": V, "content": [ANSWER_PART], "name": V, "arguments": J}],
     "content": [{**ANSWER_PART, "name": V, "input": J}], "stop_reason": V,
@@ -140,11 +141,14 @@ def field(path: str, *names: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+JSON_NUMBER = "-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?"  # as DuckDB writes a number read as text
+
+
 def plain(x: str) -> str:
     """A VARCHAR that held a JSON string: not DuckDB's text for a list, object, boolean or number (a string that
     looks like one of those is left to Python too). One regular expression: it binds five times faster than the
     same test spelt out, and binding is what a statement of many fields costs."""
-    return f"({x} is null or not regexp_full_match({x}, '[\\[{{].*|true|false|-?[0-9][0-9.eE+-]*'))"
+    return f"({x} is null or not regexp_full_match({x}, '[\\[{{].*|true|false|{JSON_NUMBER}'))"
 
 
 def is_string(j: str) -> str:
@@ -163,9 +167,16 @@ def lazy_or(usual: str, costly: str) -> str:
 
 
 def not_list_text(j: str) -> str:
-    """A JSON string whose value does not start (after spaces) with ``[``: read on the JSON text, which DuckDB
-    writes with spaces and brackets unescaped, rather than by decoding the string."""
-    return f"not starts_with(ltrim(substr({j}, 2)), '[')"
+    """A JSON string whose value is not a JSON list (Python decodes one): it does not start (after spaces) with
+    ``[``, read on the JSON text, which DuckDB writes with spaces and brackets unescaped, or it is no JSON at all
+    (``[INST] ...``, ``[Ticket 42] ...``)."""
+    return f"not (starts_with(ltrim(substr({j}, 2)), '[') and json_valid(json_extract_string({j}, '$')))"
+
+
+def list_like(text: str) -> str:
+    """A value the strings parse gave that may be a list's JSON text: it starts with ``[`` and is valid JSON. A string
+    such as ``[INST] ...`` is not: it can only have been a string."""
+    return f"(starts_with({text}, '[') and json_valid({text}))"
 
 
 def count_ok(j: str) -> str:
@@ -327,7 +338,7 @@ def contents_ok(raw: str, strings: str, parts: str, *, text_types: tuple | None 
     parts parse read it: left to Python."""
     return (f"(starts_with({raw}, '[') and {strings_where_strings_belong(raw)}"
             f" and ({strings} is null or all_true(list_transform({strings}, lambda m, i: {parts}[i].content is not null"
-            f" or m.content is null or not starts_with(m.content, '['))))"
+            f" or m.content is null or not {list_like('m.content')})))"
             f" and ({parts} is null or all_true(list_transform({parts}, lambda m:"
             f" {parts_ok('m.content', text_types=text_types, text_is_string=True)}))))")
 
@@ -488,7 +499,8 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
         derive={"replies": f"list_transform({choices}, lambda c: {reply})"},
         checks=[f"all_true(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
                 "all_true(list_transform(replies, lambda x: x.ok))",
-                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), *usage_checks, cost_check,
+                f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", not_ollama_id(r), plain(field(r, "model")),
+                *usage_checks, cost_check,
                 other_terms_left(field(r, "usage"))],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created", "cost_usd": cost,
                  "response_text": (f"nullif(array_to_string(list_filter(list_transform(replies, lambda x: x.text),"
@@ -496,6 +508,12 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error' when list_contains(list_transform({choices},"
                             f" lambda c: c.finish_reason), 'content_filter') then 'blocked' else 'ok' end"), **usage},
     )
+
+
+def not_ollama_id(r: str) -> str:
+    """An answer Ollama named (``openai.answer_id``: a random number, no id) is known by its content: Python's."""
+    return (f"({field(r, 'system_fingerprint')} is distinct from '{OLLAMA_FINGERPRINT}'"
+            f" or not regexp_full_match(coalesce({field(r, 'id')}, ''), '{OLLAMA_ID.pattern}'))")
 
 
 def other_terms_left(u: str) -> str:
@@ -637,7 +655,7 @@ def responses_request(family: Family, q: str, keys: Keys) -> dict:
     kind = _item("its", "ip", "type")
     message_ok = (f"coalesce(its[i].role, ip[i].role) <> ''"
                   f" and {plain('coalesce(its[i].role, ip[i].role)')} and (ip[i].content is not null or its[i].content is null"
-                  f" or not starts_with(its[i].content, '['))"
+                  f" or not {list_like('its[i].content')})"
                   f" and {parts_ok('ip[i].content', text_is_string=True)}")
     call_ok = (f"{plain(_item('its', 'ip', 'call_id'))} and {plain(_item('its', 'ip', 'name'))}"
                f" and its[i].content is null and ip[i].content is null")
@@ -848,6 +866,10 @@ RATE_OK = "(e_rate is null or (isfinite(e_rate_d) and e_rate_d > 0 and (e_rate_d
 RATE = "case when e_rate_d <= 1 then e_rate_d else 1::double / e_rate_d end"
 
 
+# A user named by a whole number (a database id), stored as its text, as Python's ``str`` writes it.
+WHOLE_NUMBER = "regexp_full_match({}, '-?[1-9][0-9]{{0,14}}|0')"
+
+
 def envelope(family: Family) -> None:
     """Over a family's columns: the time when the call gave none, cost, latency, user and tags when the call gave
     none, and errors."""
@@ -862,7 +884,7 @@ def envelope(family: Family) -> None:
             f"(e_cost is null or {nested} or {cost_ok('e_cost_n')})", "(e_ms is null or e_ms_n is not null)",
             "(e_ms is not null or e_s is null or e_s_n is not null)",
             f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
-            " or starts_with(e_user, '{'))",
+            f" or starts_with(e_user, '{{') or {WHOLE_NUMBER.format('e_user')})",
             shallow(field("j", "metadata")), shallow(field("j", "tags")), RATE_OK,
         ],
         columns={
@@ -870,7 +892,7 @@ def envelope(family: Family) -> None:
             "cost_usd": (f"case when e_cost is null or {nested} then {columns.get('cost_usd', 'null')}"
                          " else try_cast(e_cost_n as double) end"),
             "duration_ms": "case when e_ms is not null then try_cast(e_ms_n as double) else try_cast(e_s_n as double) * 1000.0 end",
-            "user_id": f"coalesce({user}, {text_of('e_user')})",
+            "user_id": f"coalesce({user}, {text_of('e_user')}, case when {WHOLE_NUMBER.format('e_user')} then e_user::varchar end)",
             "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"
                           f" {nonempty_json(field('j', 'tags'))})"),
             "status": f"case when {error} then 'error' else {columns['status']} end",
@@ -1088,6 +1110,7 @@ def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
             "all_true(list_transform(s_chunks, lambda c: c.type is null))",
             "list_bool_or(list_transform(s_chunks, lambda c: c.object = 'chat.completion.chunk'))",
             "not contains(s_raw, '\"x_groq\"')",  # Groq's usage in its last chunk's x_groq: Python reads it
+            f"not contains(s_raw, '\"{OLLAMA_FINGERPRINT}\"')",  # Ollama's ids are no ids (``openai.answer_id``)
             f"all_true(list_transform({choices}, lambda ch: ch.index = '0' and not {truthy('ch.delta.tool_calls')}))",
             f"{first('id')} <> '' and {plain(first('id'))}", plain(first("model")),
             "(s_usage is null or starts_with(s_usage, '{'))", *usage_checks,

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import EMBEDDING_OPERATION, Reject, content_hash, maybe_json, parse_json_line, to_utc, with_pair_status
+from ..records import (EMBEDDING_OPERATION, OLLAMA_FINGERPRINT, OLLAMA_ID, Reject, content_hash, maybe_json, parse_json_line, to_utc,
+                       with_pair_status)
 from . import register
 from . import app_log_sql
 from .generic import usage_fields
@@ -149,6 +150,14 @@ def is_responses_request(req: dict) -> bool:
     return "input" in req and "messages" not in req
 
 
+def answer_id(resp: dict) -> Any:
+    """A ChatCompletion's id, None for Ollama's random numbers (``OLLAMA_ID``)."""
+    found = resp.get("id")
+    if resp.get("system_fingerprint") == OLLAMA_FINGERPRINT and isinstance(found, str) and OLLAMA_ID.fullmatch(found):
+        return None
+    return found
+
+
 def completion_fields(resp: dict) -> dict:
     """Response text, model, usage and timing from a ChatCompletion object."""
     choices = resp.get("choices") or []
@@ -173,7 +182,7 @@ def completion_fields(resp: dict) -> dict:
     completion_details = _dict(usage.get("completion_tokens_details"))
     status = "error" if resp.get("error") else ("blocked" if blocked else "ok")
     return {
-        "source_id": resp.get("id"),
+        "source_id": answer_id(resp),
         "model": resp.get("model"),
         "created_at": to_utc(resp.get("created")),
         "response_text": "\n".join(t for t in texts if t) or None,
