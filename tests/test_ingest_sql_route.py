@@ -1295,3 +1295,26 @@ def test_envelope_values_python_stores_as_sql_does(tmp_path, monkeypatch):
     # Python reads the 270 lines whose latency is text and, of the 90 with a latency of 900, the 30 whose user is
     # 12.5 (every line went there before: their users and prompts); SQL the 60 others, numbered users and [INST] too.
     assert summaries[True]["files"][0]["lines_to_python"] == 300
+
+
+def test_tool_calls_dumped_by_the_sdk_stay_on_the_sql_route(tmp_path, monkeypatch):
+    """Answers that call tools, logged with the OpenAI SDK's `model_dump()` (keys in its fields' order: id, function
+    with arguments before name, type), went to Python (9x DuckDB alone on an agent's log); both routes store the calls
+    as Python writes them. A call of another shape (an `index` key) is still Python's."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+
+    def line(i):
+        arguments = json.dumps({"city": "Paris", "n": i})
+        calls = [[{"id": f"call_{i}", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}],
+                 [{"id": f"call_{i}", "function": {"arguments": arguments, "name": "get_weather"}, "type": "function"}],
+                 [{"index": 0, "id": f"call_{i}", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}]][i % 3]
+        out = _chat_line(i, answer_id=f"chatcmpl-t{i}")
+        out["response"]["choices"][0].update(message={"role": "assistant", "content": None, "tool_calls": calls},
+                                             finish_reason="tool_calls")
+        return out
+    summaries, stored = stored_by_route(tmp_path, "agent.jsonl", [line(i) for i in range(90)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 90
+    assert summaries[True]["files"][0]["lines_to_python"] == 30
+    dumped = [r["response_text"] for r in stored[True] if r["source_line"] == 2][0]
+    assert json.loads(dumped) == [{"id": "call_1", "function": {"arguments": '{"city": "Paris", "n": 1}', "name": "get_weather"},
+                                   "type": "function"}]

@@ -457,24 +457,35 @@ def chat_request(family: Family, q: str, keys: Keys) -> None:
 
 
 TOOL_CALL = '[{"id": "VARCHAR", "type": "VARCHAR", "function": {"name": "VARCHAR", "arguments": "VARCHAR"}}]'
+# The orders a call's keys are logged in: the API's own, and the OpenAI SDK's ``model_dump()`` (its fields' order).
+TOOL_CALL_LAYOUTS = ((("id", "type", "function"), ("name", "arguments")), (("id", "function", "type"), ("arguments", "name")))
 
 
-def tool_calls_text(calls: str, *, separators: tuple[str, str]) -> str:
-    """Parsed function tool calls written as JSON with these separators (item, key)."""
+def tool_calls_text(calls: str, *, separators: tuple[str, str], layout=TOOL_CALL_LAYOUTS[0]) -> str:
+    """Parsed function tool calls written as JSON with these separators (item, key), their keys in ``layout``'s order."""
     item, key = separators
-    one = (f"'{{\"id\"{key}' || to_json(t.id) || '{item}\"type\"{key}' || to_json(t.type) || '{item}\"function\"{key}"
-           f"{{\"name\"{key}' || to_json(t.function.name) || '{item}\"arguments\"{key}' || to_json(t.function.arguments) || '}}}}'")
+    outer, inner = layout
+
+    def member(name: str, value: str) -> str:
+        return f"'\"{name}\"{key}' || {value}"
+
+    def joined(members: list[str]) -> str:
+        return "'{' || " + f" || '{item}' || ".join(members) + " || '}'"
+
+    function = joined([member(name, f"to_json(t.function.{name})") for name in inner])
+    one = joined([member(name, function if name == "function" else f"to_json(t.{name})") for name in outer])
     return f"('[' || array_to_string(list_transform({calls}, lambda t: {one}), '{item}') || ']')"
 
 
 def tool_calls_reply(raw: str) -> str:
     """``json.dumps(message.tool_calls)`` as Python writes it, for the calls of the usual shape only (function calls
-    with id, type, name and string arguments, nothing else): their compact JSON must be the logged text itself, and
-    no string in it may hold an escaped control character (Python and DuckDB escape those differently). NULL for
-    any other shape, which Python serialises. The calls are parsed once (a one-element list carries them)."""
-    exact = f"{raw} = {tool_calls_text('p', separators=(',', ':'))} and {escapes_alike(raw)}"
-    written = (f"list_transform([from_json({raw}, '{TOOL_CALL}')], lambda p: case when {exact}"
-               f" then {tool_calls_text('p', separators=(', ', ': '))} end)[1]")
+    with id, type, name and string arguments, nothing else, their keys in one of ``TOOL_CALL_LAYOUTS``): their compact
+    JSON must be the logged text itself, and no string in it may hold an escaped control character (Python and
+    DuckDB escape those differently). NULL for any other shape, which Python serialises. The calls are parsed once
+    (a one-element list carries them)."""
+    cases = " ".join(f"when {raw} = {tool_calls_text('p', separators=(',', ':'), layout=layout)}"
+                     f" then {tool_calls_text('p', separators=(', ', ': '), layout=layout)}" for layout in TOOL_CALL_LAYOUTS)
+    written = f"list_transform([from_json({raw}, '{TOOL_CALL}')], lambda p: case when {escapes_alike(raw)} then case {cases} end end)[1]"
     return f"case when starts_with({raw}, '[{{') then {written} end"
 
 
