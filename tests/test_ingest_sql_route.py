@@ -1318,3 +1318,28 @@ def test_tool_calls_dumped_by_the_sdk_stay_on_the_sql_route(tmp_path, monkeypatc
     dumped = [r["response_text"] for r in stored[True] if r["source_line"] == 2][0]
     assert json.loads(dumped) == [{"id": "call_1", "function": {"arguments": '{"city": "Paris", "n": 1}', "name": "get_weather"},
                                    "type": "function"}]
+
+
+def test_failed_batch_output_lines_stay_on_the_sql_route(tmp_path, monkeypatch):
+    """A Batch output file's failed requests (`"response": null` beside the error of an expired batch, an error body
+    of a rate limit, a status without a body) went to Python, 3.3x DuckDB alone on an output file with one failure in
+    fourteen; both routes store them as failed calls of their custom_id. A response written as JSON text is still
+    Python's (it decodes it)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+
+    def line(i):
+        ok = {"status_code": 200, "request_id": f"r{i}", "body": {
+            "id": f"chatcmpl-b{i}", "object": "chat.completion", "created": 1767225600 + i, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 2, "total_tokens": 32}}}
+        response, error = [
+            (None, {"code": "batch_expired", "message": "This request could not be executed before the completion window expired."}),
+            ({"status_code": 429, "request_id": f"r{i}", "body": {"error": {"message": "Rate limit", "code": "rate_limit_exceeded"}}}, None),
+            ({"status_code": 500}, None),
+            (json.dumps(ok), None),
+            (ok, None)][i % 5]
+        return {"id": f"batch_req_{i}", "custom_id": f"task-{i}", "response": response, "error": error}
+    summaries, stored = stored_by_route(tmp_path, "batch_output.jsonl", [line(i) for i in range(100)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 100
+    assert Counter(r["status"] for r in stored[True]) == {"error": 60, "ok": 40}
+    assert summaries[True]["files"][0]["lines_to_python"] == 20

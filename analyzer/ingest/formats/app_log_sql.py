@@ -1253,8 +1253,26 @@ def batch_output_families(keys: Keys) -> list[Family]:
                      "id": sql_stable_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
         )
         families.append(family)
+    families.append(batch_failed_output(body, custom_id, line_id))
     keys.family = None
     return families
+
+
+def batch_failed_output(body: str, custom_id: str, line_id: str) -> Family:
+    """A Batch output line of a request that failed with no answer to read (``"response": null`` beside an error, as
+    an expired batch writes them, or an error body: a rate limit, an invalid request): status error, no model, tokens
+    or time, the custom_id its id, as ``openai.OpenAIBatchOutput.record`` reads it."""
+    family = Family("batch failed output", f"{field(body, 'choices')} is null and {field(body, 'object')} is null"
+                                           f" and ({body} is null or {field(body, 'error')} is not null)")
+    return family.add(
+        parse={"t_src": "null::json"},
+        checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''",
+                # a response or body written as JSON text is Python's (it decodes it): the parse reads it as missing
+                "not regexp_matches(text, '\"(response|body)\"\\s*:\\s*\"')"],
+        columns={"provider": f"case when {field(body, 'x_groq')} is not null then 'groq' else 'openai' end",
+                 "source_id": text_of(custom_id), "is_batch": "true", "status": "'error'", "created_at": "null::timestamp",
+                 "id": sql_stable_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
