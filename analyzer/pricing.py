@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any, Iterable
@@ -70,6 +70,7 @@ OVERRIDE_KEYS = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "
 FAR_PAST = date(1970, 1, 1)
 FAR_FUTURE = date(9999, 12, 31)
 MAX_TOKENS = 1 << 62
+DAY_MINUTES = 24 * 60
 EXACT = "exact"  # marker: price this model request by request with calc_price
 
 _BEDROCK_ID = re.compile(
@@ -100,6 +101,8 @@ class Tariff:
     per_output: float
     per_write_1h: float = 0.0
     per_search: float = 0.0
+    minute_from: int = 0  # minutes after midnight UTC: a price that depends on the time of day (DeepSeek's off-peak)
+    minute_to: int = DAY_MINUTES  # exclusive
 
     def cost(self, input_tokens: int, cached: int, write: int, output: int, write_1h: int = 0, searches: int = 0) -> float:
         return (
@@ -112,8 +115,10 @@ class Tariff:
             + self.per_search * searches
         )
 
-    def covers(self, day: date, input_tokens: int) -> bool:
-        return self.date_from <= day < self.date_to and self.tier_lo < input_tokens <= self.tier_hi
+    def covers(self, when: datetime, input_tokens: int) -> bool:
+        minute = when.hour * 60 + when.minute
+        return (self.date_from <= when.date() < self.date_to and self.tier_lo < input_tokens <= self.tier_hi
+                and self.minute_from <= minute < self.minute_to)
 
 
 def catalog_names(model: str) -> list[str]:
@@ -204,8 +209,9 @@ def _tier_starts(price_obj) -> set[int]:
     return starts
 
 
-def _segments(model_info) -> tuple[list[date], list[int]] | None:
-    """Date boundaries and tier thresholds where this catalog model's price can change; None if time-of-day."""
+def _segments(model_info) -> tuple[list[date], list[int], list[int]] | None:
+    """Date boundaries, tier thresholds and minutes of the day (UTC) where this catalog model's price can change;
+    None when a time of day is not in UTC."""
     from genai_prices.types import StartDateConstraint, TimeOfDateConstraint
 
     constraints = []
@@ -219,13 +225,18 @@ def _segments(model_info) -> tuple[list[date], list[int]] | None:
     for variant in model_info.price_variants or ():
         constraints.append(variant.constraint)
         price_objs.append(variant.prices)
-    if any(isinstance(c, TimeOfDateConstraint) for c in constraints):
-        return None
+    minutes = {0, DAY_MINUTES}
+    for c in constraints:
+        if isinstance(c, TimeOfDateConstraint):
+            for moment in (c.start_time, c.end_time):
+                if moment.utcoffset() not in (None, timedelta(0)):
+                    return None
+                minutes.add(moment.hour * 60 + moment.minute)
     dates = sorted({c.start_date for c in constraints if isinstance(c, StartDateConstraint) and c.start_date > FAR_PAST})
     starts: set[int] = set()
     for obj in price_objs:
         starts |= _tier_starts(obj)
-    return [FAR_PAST, *dates, FAR_FUTURE], sorted(starts)
+    return [FAR_PAST, *dates, FAR_FUTURE], sorted(starts), sorted(minutes)
 
 
 def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi: int):
@@ -308,20 +319,23 @@ class Pricing:
         segments = _segments(model_info)
         if segments is None:
             return EXACT
-        dates, starts = segments
+        dates, starts, minutes = segments
         tiers = list(zip([-1, *starts], [*starts, MAX_TOKENS], strict=True))
         halve = is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS
         out: list[Tariff] = []
         try:
             for day_from, day_to in pairwise(dates):
-                when = datetime(day_from.year, day_from.month, day_from.day)
-                for lo, hi in tiers:
-                    rates = _probe(name, pid, when, is_batch, lo, hi)
-                    if rates is None:
-                        return EXACT
-                    if halve and rates == _probe(name, pid, when, False, lo, hi):
-                        rates = tuple(r / 2 for r in rates)
-                    out.append(Tariff(day_from, day_to, lo, hi, *(float(r) for r in rates)))
+                for minute_from, minute_to in pairwise(minutes):
+                    when = datetime(day_from.year, day_from.month, day_from.day) + timedelta(minutes=minute_from)
+                    for lo, hi in tiers:
+                        rates = _probe(name, pid, when, is_batch, lo, hi)
+                        if rates is None:
+                            return EXACT
+                        if halve and rates == _probe(name, pid, when, False, lo, hi):
+                            rates = tuple(r / 2 for r in rates)
+                        fixed, per_input, per_cached, per_write, per_output, per_write_1h, per_search = map(float, rates)
+                        out.append(Tariff(day_from, day_to, lo, hi, fixed, per_input, per_cached, per_write, per_output,
+                                          per_write_1h, per_search, minute_from, minute_to))
         except (LookupError, ValueError, ArithmeticError):
             return EXACT
         return out
@@ -346,12 +360,13 @@ class Pricing:
             return None
         tokens = (int(input_tokens or 0), int(cached_input_tokens or 0), int(cache_write_tokens or 0), int(output_tokens or 0),
                   int(cache_write_1h_tokens or 0), int(web_searches or 0))
+        if tokens[1] > tokens[0]:
+            return None  # more cached input than input: no count to price (the catalogue's own calculation refuses it)
         when = created_at or self.now
         if found == EXACT:
             return self._exact(provider, model, tokens, bool(is_batch), when)
-        day = when.date()
         for tariff in found:
-            if tariff.covers(day, tokens[0]):
+            if tariff.covers(when, tokens[0]):
                 return tariff.cost(*tokens)
         return None
 
@@ -369,8 +384,8 @@ class Pricing:
 
     def tariff_rows(self, keys: Iterable[tuple]) -> tuple[list[tuple], set[tuple]]:
         """Rows ``(provider, model, is_batch, date_from, date_to, tier_lo, tier_hi, fixed, per_input, per_cached,
-        per_write, per_output, per_write_1h, per_search)`` for SQL, and the keys that must be priced request by
-        request (``EXACT``)."""
+        per_write, per_output, per_write_1h, per_search, minute_from, minute_to)`` for SQL, and the keys that must be
+        priced request by request (``EXACT``)."""
         rows, exact = [], set()
         for provider, model, is_batch in keys:
             found = self.tariffs(provider, model, is_batch)
@@ -380,7 +395,7 @@ class Pricing:
                 for t in found:
                     rows.append((provider or "", model, bool(is_batch), t.date_from, t.date_to, t.tier_lo, t.tier_hi,
                                  t.fixed, t.per_input, t.per_cached, t.per_write, t.per_output, t.per_write_1h,
-                                 t.per_search))
+                                 t.per_search, t.minute_from, t.minute_to))
         return rows, exact
 
 

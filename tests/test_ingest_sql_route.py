@@ -1343,3 +1343,24 @@ def test_failed_batch_output_lines_stay_on_the_sql_route(tmp_path, monkeypatch):
     assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 100
     assert Counter(r["status"] for r in stored[True]) == {"error": 60, "ok": 40}
     assert summaries[True]["files"][0]["lines_to_python"] == 20
+
+
+def test_time_of_day_prices_are_the_sql_routes_too(tmp_path, monkeypatch):
+    """DeepSeek's catalogue prices depend on the time of day: its rows were priced one by one in Python after the SQL
+    route stored them (a DeepSeek log took 6x DuckDB alone). SQL prices them by the tariff of their minute, to the
+    same cents as the catalogue's own calculation (the Python route's). A row that states more cached input than input
+    has no price on either route, for any model (the catalogue refuses it; a linear tariff gave a negative cost)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+
+    def line(i):
+        out = _chat_line(i, answer_id=f"ds-{i}", model=["deepseek-chat", "deepseek-reasoner", "gpt-4o-mini"][i % 3])
+        out["response"]["created"] = 1767225600 + i * 613  # every minute of the day over 100 lines
+        out["response"]["usage"] = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
+                                    "prompt_tokens_details": {"cached_tokens": 300 if i % 10 else 5000}}
+        return out
+    summaries, stored = stored_by_route(tmp_path, "deepseek.jsonl", [line(i) for i in range(100)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 100
+    assert Counter(r["cost_source"] for r in stored[True]) == {"catalog": 90, "unknown": 10}
+    assert all(r["cost_usd"] is None for r in stored[True] if r["cached_input_tokens"] > r["input_tokens"])
+    # the same tokens cost one price by day and another by night
+    assert len({round(r["cost_usd"], 12) for r in stored[True] if r["model"] == "deepseek-chat" and r["cost_usd"]}) == 2

@@ -14,7 +14,7 @@ _TARIFF_DDL = f"""
 create temp table if not exists {TARIFFS} (
     provider varchar, model varchar, is_batch boolean, date_from date, date_to date, tier_lo bigint,
     tier_hi bigint, fixed double, per_input double, per_cached double, per_write double, per_output double,
-    per_write_1h double, per_search double
+    per_write_1h double, per_search double, minute_from integer, minute_to integer
 )
 """
 
@@ -32,14 +32,18 @@ def tariff_cost(row: str, tariff: str = "t") -> str:
 
 
 def tariff_applies(row: str, tariff: str = "t") -> str:
-    """The join condition of a row and the tariff that prices it (model, batch, tier and date); parameter ``$now``
-    (the date of a row without one)."""
+    """The join condition of a row and the tariff that prices it (model, batch, tier, date and time of day);
+    parameter ``$now`` (the date of a row without one)."""
+    when = f"coalesce({row}.created_at, $now::timestamp)"
+    minute_of_day = f"(hour({when}) * 60 + minute({when}))"
     return (
         f"{tariff}.provider = coalesce({row}.provider, '') and {tariff}.model = {row}.model"
         f" and {tariff}.is_batch = {row}.is_batch"
         f" and coalesce({row}.input_tokens, 0) > {tariff}.tier_lo and coalesce({row}.input_tokens, 0) <= {tariff}.tier_hi"
         f" and coalesce({row}.created_at, $now::timestamp) >= {tariff}.date_from"
         f" and coalesce({row}.created_at, $now::timestamp) < {tariff}.date_to"
+        f" and {minute_of_day} >= {tariff}.minute_from and {minute_of_day} < {tariff}.minute_to"
+        f" and coalesce({row}.cached_input_tokens, 0) <= coalesce({row}.input_tokens, 0)"  # else no price (``Pricing.price``)
     )
 
 
@@ -84,7 +88,7 @@ class Tariffs:
         self.priced_keys.update(new)
         self.exact_keys.update(exact)
         if rows:
-            self.con.executemany(f"insert into {TARIFFS} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.con.executemany(f"insert into {TARIFFS} values ({', '.join('?' * 16)})", rows)
         covered = {(r[0], r[1], r[2]) for r in rows} | exact
         self.unknown_models.update(k[1] for k in new if k not in covered)
 
