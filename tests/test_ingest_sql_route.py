@@ -1364,3 +1364,36 @@ def test_time_of_day_prices_are_the_sql_routes_too(tmp_path, monkeypatch):
     assert all(r["cost_usd"] is None for r in stored[True] if r["cached_input_tokens"] > r["input_tokens"])
     # the same tokens cost one price by day and another by night
     assert len({round(r["cost_usd"], 12) for r in stored[True] if r["model"] == "deepseek-chat" and r["cost_usd"]}) == 2
+
+
+def test_perplexitys_cost_breakdown_and_cache_writes_are_read_on_both_routes(tmp_path, monkeypatch):
+    """Perplexity states what a call cost as a breakdown, `usage.cost` = {input_tokens_cost, ..., request_cost,
+    total_cost} (chat completions and its Agent API's Responses objects; the request fee and searches are in it, the
+    catalogue has no Perplexity prices), and its Agent API counts cache writes in `input_tokens_details`. The cost was
+    dropped (calls unpriced, or priced from the catalogue 7.5x too low) and the writes lost; now the total is the logged
+    cost and the writes are cache writes, on both routes."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+
+    def line(i):
+        if i % 2:
+            out = _chat_line(i, answer_id=f"pplx-{i}", model="sonar")
+            out["response"]["usage"]["cost"] = {"input_tokens_cost": 1e-05, "output_tokens_cost": 0.0, "request_cost": 0.005,
+                                                "total_cost": 0.00501}
+            return out
+        usage = {"input_tokens": 3007, "output_tokens": 36, "total_tokens": 3043,
+                 "input_tokens_details": {"cache_creation_input_tokens": 1224, "cache_read_input_tokens": 1780, "cached_tokens": 1780},
+                 "output_tokens_details": {"reasoning_tokens": 0}}
+        if i % 4 == 0:
+            usage["cost"] = {"input_cost": 0, "output_cost": 2e-05, "tool_calls_cost": 0.001, "total_cost": 0.00119}
+        return {"request": {"model": "openai/gpt-5.4", "input": f"Question {i}"},
+                "response": {"id": f"resp_{i}", "object": "response", "created_at": 1767225600 + i, "model": "openai/gpt-5.4",
+                             "status": "completed", "output": [{"type": "message", "id": f"m{i}", "role": "assistant",
+                                                                "content": [{"type": "output_text", "text": "typescriptlang.org"}]}],
+                             "usage": usage}}
+    summaries, stored = stored_by_route(tmp_path, "perplexity.jsonl", [line(i) for i in range(40)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 40
+    assert {(r["cost_usd"], r["cost_source"]) for r in stored[True] if r["model"] == "sonar"} == {(0.00501, "log")}
+    agent = [r for r in stored[True] if r["model"] != "sonar"]
+    assert {(r["input_tokens"], r["cached_input_tokens"], r["cache_write_tokens"]) for r in agent} == {(3007, 1780, 1224)}
+    assert {(r["cost_usd"], r["cost_source"]) for r in agent if r["source_line"] % 4 == 1} == {(0.00119, "log")}
+    assert summaries[True]["files"][0]["lines_to_python"] == 30  # the cost breakdowns; the writes are SQL's too

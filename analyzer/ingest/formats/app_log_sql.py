@@ -56,7 +56,7 @@ ANSWER_PART = {**PART, "text": J}
 USAGE = {
     "prompt_tokens": J, "completion_tokens": J, "prompt_tokens_details": {"cached_tokens": J},
     "completion_tokens_details": {"reasoning_tokens": J}, "input_tokens": J, "output_tokens": J,
-    "input_tokens_details": {"cached_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
+    "input_tokens_details": {"cached_tokens": J, "cache_creation_input_tokens": J}, "output_tokens_details": {"reasoning_tokens": J},
     "cache_read_input_tokens": J, "cache_creation_input_tokens": J, "cache_creation": {"ephemeral_1h_input_tokens": J},
     "server_tool_use": {"web_search_requests": J},
     "cost": J, "total_cost": J, "is_byok": J, "cost_details": {"upstream_inference_cost": J},
@@ -401,6 +401,7 @@ def usage_columns(u: str, *, style: str) -> tuple[dict, list[str]]:
                  "reasoning_tokens": "completion_tokens_details.reasoning_tokens"},
         "responses": {"input_tokens": "input_tokens", "output_tokens": "output_tokens",
                       "cached_input_tokens": "input_tokens_details.cached_tokens",
+                      "cache_write_tokens": "input_tokens_details.cache_creation_input_tokens",
                       "reasoning_tokens": "output_tokens_details.reasoning_tokens"},
         "anthropic": {"output_tokens": "output_tokens", "cached_input_tokens": "cache_read_input_tokens",
                       "cache_write_tokens": "cache_creation_input_tokens",
@@ -593,7 +594,9 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
                 lazy_or(f"len(out_texts) > 0 or {calls} = 0", calls_ok),
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
                 f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
-                "RESP_PARAMS_SHALLOW", *usage_checks],
+                "RESP_PARAMS_SHALLOW", *usage_checks,
+                # a cost broken down (``openai.stated_total``, Perplexity's) is Python's
+                f"({field(r, 'usage', 'cost')} is null or not starts_with({field(r, 'usage', 'cost')}, '{{'))"],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
                  "response_text": (f"case when len(out_texts) > 0 then array_to_string(out_texts, {NL})"
                                    f" when {calls} > 0 then {calls_text} end"),

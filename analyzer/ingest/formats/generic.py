@@ -957,6 +957,7 @@ def usage_fields(usage: Any) -> dict:
         out["input_tokens"] = to_int(usage.get("input_tokens"), "input_tokens")
         out["output_tokens"] = to_int(usage.get("output_tokens"), "output_tokens")
         out["cached_input_tokens"] = to_int((usage.get("input_tokens_details") or {}).get("cached_tokens"))
+        out["cache_write_tokens"] = to_int((usage.get("input_tokens_details") or {}).get("cache_creation_input_tokens"))
         out["reasoning_tokens"] = to_int((usage.get("output_tokens_details") or {}).get("reasoning_tokens"))
     elif "input_tokens" in usage or "output_tokens" in usage:  # Anthropic: input excludes cache reads/writes
         base = to_int(usage.get("input_tokens"), "input_tokens")

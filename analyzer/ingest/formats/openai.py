@@ -228,7 +228,11 @@ def usage_in_other_terms(usage: dict) -> dict:
 
 def gateway_cost(usage: dict) -> float | None:
     """The cost a gateway wrote into the usage it returned (OpenRouter's usage accounting: ``cost``, plus the
-    provider's own charge when the key is the user's, ``is_byok``; some apps record it as ``total_cost``)."""
+    provider's own charge when the key is the user's, ``is_byok``; some apps record it as ``total_cost``), or the
+    total of a provider's cost broken down (``stated_total``)."""
+    stated = stated_total(usage)
+    if stated is not None:
+        return stated
     cost = next((usage[key] for key in ("cost", "total_cost") if isinstance(usage.get(key), (int, float))
                  and not isinstance(usage.get(key), bool)), None)
     if cost is None:
@@ -237,6 +241,14 @@ def gateway_cost(usage: dict) -> float | None:
     if usage.get("is_byok") is True and isinstance(upstream, (int, float)) and not isinstance(upstream, bool):
         cost += upstream
     return float(cost)
+
+
+def stated_total(usage: dict) -> float | None:
+    """Perplexity's ``usage.cost``: the call's cost broken down (tokens, the request fee, its searches), ``total_cost``
+    included: what the call cost."""
+    cost = usage.get("cost")
+    total = cost.get("total_cost") if isinstance(cost, dict) else None
+    return float(total) if isinstance(total, (int, float)) and not isinstance(total, bool) else None
 
 
 _RESPONSE_STATUS = {
@@ -285,9 +297,11 @@ def responses_fields(resp: dict) -> dict:
         "response_text": responses_text(resp.get("output")),
         "input_tokens": usage.get("input_tokens"),
         "cached_input_tokens": input_details.get("cached_tokens"),
+        "cache_write_tokens": input_details.get("cache_creation_input_tokens"),  # Perplexity's Agent API
         "output_tokens": usage.get("output_tokens"),
         "reasoning_tokens": output_details.get("reasoning_tokens"),
         "web_searches": web_search_calls(resp.get("output")),
+        "cost_usd": stated_total(usage),
         "status": status,
         "params_json": _params(resp, RESPONSES_PARAMS),
         "user_id": resp.get("user") if resp.get("user") is not None else resp.get("safety_identifier"),
