@@ -1397,3 +1397,21 @@ def test_perplexitys_cost_breakdown_and_cache_writes_are_read_on_both_routes(tmp
     assert {(r["input_tokens"], r["cached_input_tokens"], r["cache_write_tokens"]) for r in agent} == {(3007, 1780, 1224)}
     assert {(r["cost_usd"], r["cost_source"]) for r in agent if r["source_line"] % 4 == 1} == {(0.00119, "log")}
     assert summaries[True]["files"][0]["lines_to_python"] == 30  # the cost breakdowns; the writes are SQL's too
+
+
+def test_groqs_answers_are_groqs_outside_batch_files_too(tmp_path, monkeypatch):
+    """Groq's answers carry `x_groq`: only Batch output lines were read as Groq's; a logged pair or a bare answer was
+    provider openai and its model (`llama-3.3-70b-versatile`) unpriced. Now Groq's, at Groq's rates, on both routes."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+
+    def line(i):
+        out = _chat_line(i, answer_id=f"chatcmpl-{i:04d}-groq", model="llama-3.3-70b-versatile")
+        out["response"]["usage"] = {"prompt_tokens": 48, "completion_tokens": 8, "total_tokens": 56, "queue_time": 0.1,
+                                    "prompt_time": 0.002, "completion_time": 0.03, "total_time": 0.032}
+        out["response"]["x_groq"] = {"id": f"req_{i}"}
+        return out if i % 2 else out["response"]
+    summaries, stored = stored_by_route(tmp_path, "groq.jsonl", [line(i) for i in range(40)])
+    assert first_difference(stored[True], stored[False]) is None and len(stored[True]) == 40
+    assert {(r["provider"], r["cost_source"]) for r in stored[True]} == {("groq", "catalog")}
+    assert all(r["cost_usd"] == pytest.approx(48 * 0.59e-6 + 8 * 0.79e-6) for r in stored[True])
+    assert summaries[True]["files"][0]["lines_to_python"] == 0

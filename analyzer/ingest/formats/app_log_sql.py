@@ -64,7 +64,7 @@ USAGE = {
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
-    "system_fingerprint": V,
+    "system_fingerprint": V, "x_groq": J,
     "choices": [{"finish_reason": V, "message": {"content": J, "refusal": J, "tool_calls": J, "function_call": J}}],
     "usage": USAGE, "output": [{"type": V, "content": [ANSWER_PART], "name": V, "arguments": J}],
     "content": [{**ANSWER_PART, "name": V, "input": J}], "stop_reason": V,
@@ -520,6 +520,11 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
                  "status": (f"case when {truthy(field(r, 'error'))} then 'error' when list_contains(list_transform({choices},"
                             f" lambda c: c.finish_reason), 'content_filter') then 'blocked' else 'ok' end"), **usage},
     )
+
+
+def chat_provider(r: str) -> str:
+    """A ChatCompletion's provider: Groq's answers carry ``x_groq`` (``openai.completion_fields``), priced at its rates."""
+    return f"case when {field(r, 'x_groq')} is not null then 'groq' else 'openai' end"
 
 
 def not_ollama_id(r: str) -> str:
@@ -985,7 +990,7 @@ def app_log_families(keys: Keys) -> list[Family]:
     keys.family = chat
     chat_response(chat, r, keys)
     chat_request(chat, q, keys)
-    chat.add(columns={"provider": "'openai'", "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
+    chat.add(columns={"provider": chat_provider(r), "model": _pair_model(r, q)}, checks=[plain(field(j, "model"))])
 
     responses = Family("responses pair", f"{known} and {field(r, 'object')} = 'response'"
                        f" and {field(r, 'choices')} is null and {field(r, 'type')} is null and {field(q, 'input')} is not null"
@@ -1025,7 +1030,7 @@ def app_log_families(keys: Keys) -> list[Family]:
         builder(bare, j, keys)
         if builder is responses_object:
             echo_params(bare, j, keys, None)
-        families.append(bare.add(columns={"provider": f"'{provider}'"}))
+        families.append(bare.add(columns={"provider": chat_provider(j) if builder is chat_response else f"'{provider}'"}))
     if not aliased:
         families.append(flat_chat_pair(keys))
         families.append(requested_alone(keys))
@@ -1059,7 +1064,7 @@ def flat_chat_pair(keys: Keys) -> Family:
     chat_response(family, r, keys)
     chat_request(family, j, keys)
     family.add(checks=["coalesce(texts[-1].role <> 'assistant', true)", plain(field(j, "model"))],
-               columns={"provider": "'openai'", "model": _pair_model(r, j)})
+               columns={"provider": chat_provider(r), "model": _pair_model(r, j)})
     keys.family = None
     return family
 
@@ -1227,7 +1232,7 @@ def content_id(family: Family) -> str:
 # ---------------------------------------------------------------------------------------------
 
 BATCH_LINE = {"id": J, "custom_id": J, "error": J,
-              "response": {"status_code": J, "request_id": J, "body": {**RESPONSE, "x_groq": J}}}
+              "response": {"status_code": J, "request_id": J, "body": RESPONSE}}
 
 
 def batch_output_families(keys: Keys) -> list[Family]:
@@ -1250,8 +1255,7 @@ def batch_output_families(keys: Keys) -> list[Family]:
             echo_params(family, body, keys, None)
         family.add(
             checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''"],
-            columns={"provider": f"case when {field(body, 'x_groq')} is not null then 'groq' else 'openai' end",
-                     "source_id": text_of(custom_id), "is_batch": "true",
+            columns={"provider": chat_provider(body), "source_id": text_of(custom_id), "is_batch": "true",
                      "status": f"case when {failed} then 'error' else {family.columns['status']} end",
                      "id": sql_stable_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
         )
@@ -1272,8 +1276,8 @@ def batch_failed_output(body: str, custom_id: str, line_id: str) -> Family:
         checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''", f"{is_string(line_id)} and {text_of(line_id)} <> ''",
                 # a response or body written as JSON text is Python's (it decodes it): the parse reads it as missing
                 "not regexp_matches(text, '\"(response|body)\"\\s*:\\s*\"')"],
-        columns={"provider": f"case when {field(body, 'x_groq')} is not null then 'groq' else 'openai' end",
-                 "source_id": text_of(custom_id), "is_batch": "true", "status": "'error'", "created_at": "null::timestamp",
+        columns={"provider": chat_provider(body), "source_id": text_of(custom_id), "is_batch": "true", "status": "'error'",
+                 "created_at": "null::timestamp",
                  "id": sql_stable_id(f"'openai|batch|' || {text_of(custom_id)} || '|' || {text_of(line_id)}")},
     )
 

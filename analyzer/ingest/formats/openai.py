@@ -182,6 +182,7 @@ def completion_fields(resp: dict) -> dict:
     completion_details = _dict(usage.get("completion_tokens_details"))
     status = "error" if resp.get("error") else ("blocked" if blocked else "ok")
     return {
+        **({"provider": "groq"} if resp.get("x_groq") is not None else {}),  # Groq's answers: priced at Groq's rates
         "source_id": answer_id(resp),
         "model": resp.get("model"),
         "created_at": to_utc(resp.get("created")),
