@@ -70,7 +70,7 @@ ENRICH_COLUMNS = (
 # Two records of one call (same format) that both state one of these, differently, are a conflict: the first is
 # kept. Input tokens are left out: exports of one call count cached input in or out (Helicone's CSV vs its JSON).
 CONFLICT_COLUMNS = ("prompt_text", "response_text", "output_tokens")
-PRIVATE_KEYS = {"_dedupe_key", "_supersedes", "_line", "_consumed", "_embedded", "_logged"}
+PRIVATE_KEYS = {"_dedupe_key", "_supersedes", "_line", "_consumed", "_embedded", "_logged", "_half"}
 
 EARLIEST = datetime(2015, 1, 1)  # no LLM API served calls before this
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a day ahead is the most a real log can be

@@ -15,6 +15,7 @@ from .incoming import FileResult, IncomingRows
 from .records import Held, Reject, Skipped, stable_id
 from .rejects import Rejects
 from .sources import SourceFile
+from .split_calls import HALF, SplitCalls
 
 if TYPE_CHECKING:
     from .s3_bodies import BodyObjects
@@ -73,6 +74,7 @@ class FileReader:
         self._variants: dict[int, list[str]] = {}  # content id -> every form, in file order, once a second appears
         self._variants_of: str | None = None
         self.held: list[Held] = []  # the file's lines that are pieces of a call, read with their other pieces
+        self.split = SplitCalls()  # the file's requests waiting for the answer logged on a later line
 
     def _seq(self, line, seq_base: int) -> int:
         if line is None:
@@ -101,6 +103,9 @@ class FileReader:
         if not isinstance(item, dict):
             for sub in item:
                 self.take(sub, src, fmt_name, seq_base)
+            return
+        if HALF in item:
+            self.take(self.split.offer(item), src, fmt_name, seq_base)
             return
         try:
             row = normalise_record(item, src.display, fmt_name, self.now, self._seq(item.get("_line"), seq_base))
@@ -187,7 +192,16 @@ class FileReader:
     def start_file(self) -> None:
         self._rows_at_commit = 0
         self._bytes_since_commit = 0
+        self.restart_file()
+
+    def restart_file(self) -> None:
+        """Forget what waits for the file's later lines: it is read again from the start."""
         self.held = []
+        self.split = SplitCalls()
+
+    def end_file(self, src: SourceFile, fmt_name: str, seq_base: int) -> None:
+        """The requests whose answer the file never logged, stored as requests without an answer."""
+        self.take(self.split.flush(), src, fmt_name, seq_base)
 
     def lines_left(self, src: SourceFile, lines: int, window: int = 1 << 20):
         """Numbers of the file's lines (1..lines) with no row stored, a window of lines at a time so that memory

@@ -276,6 +276,7 @@ def read_file(reader: FileReader, parser, src: SourceFile, name: str, seq_base: 
             SqlRoute(reader, parser, src, name, seq_base).run()
         else:
             reader.python_route(parser, src, name, seq_base)
+        reader.end_file(src, name, seq_base)
         reader.finish()
         con.execute("commit")
     except PlanError:

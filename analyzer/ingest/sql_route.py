@@ -142,7 +142,7 @@ class SqlRoute:
             self.con.execute(f"drop table if exists {EXTRACTED}")
 
     def _reread(self) -> None:
-        self.reader.held = []
+        self.reader.restart_file()
         if self.reader.on_reread is not None:
             self.reader.on_reread()
 
@@ -183,10 +183,13 @@ class SqlRoute:
         try:
             pair, found = self._families_found()
             present = frozenset(row[0] for row in self.execute(KEYS_SQL, {}, fetch="rows") if row[0] is not None)
+            split = hasattr(self.parser, "fast_split") and self.execute(self.parser.fast_split(), {}, fetch="rows")[0][0] > 0
         finally:
             self.con.unregister("_lines")
+        if split:  # some calls are logged as two lines: Python joins them (``split_calls``)
+            self.careful_select = self.parser.fast_select(self.src, split=True)
         if found:
-            self.select = self.parser.fast_select(self.src, found, present, *pair)
+            self.select = self.parser.fast_select(self.src, found, present, *pair, **({"split": True} if split else {}))
         return bool(found)
 
     def _families_found(self) -> tuple[tuple, list[str]]:

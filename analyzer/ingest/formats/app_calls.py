@@ -27,6 +27,7 @@ import json
 import re
 from typing import Any
 
+from .. import split_calls
 from ..records import EMBEDDING_OPERATION, Held, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
@@ -468,11 +469,13 @@ def records_of(obj: Any, number: int | None):
             if traced:
                 out.extend(traced)
                 continue
-            record = line_record(item, number)
+            record: Any = line_record(item, number)
+            split_calls.mark(record, item)
             if isinstance(record, Reject) and other_log_line(item):
-                out.append(Skipped(number, "a log line that is not a model call"))
-            else:
-                out.append(record)
+                record = Skipped(number, "a log line that is not a model call")
+            if not isinstance(record, dict) and split_calls.correlation_id(item) is not None:
+                record = split_calls.failure(record, item, envelope({"_line": number}, item))
+            out.append(record)
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
             out.append(Reject(number, f"unreadable record ({exc})", excerpt(item)))
     return out
@@ -506,10 +509,16 @@ def app_log_records(src):
 class AppLogStatements:
     """The SQL route's statements (``app_log_sql``) of the app-log formats."""
 
-    def fast_select(self, src=None, families=None, present=None, pair=app_log_sql.DEFAULT_PAIR) -> str:
+    def fast_select(self, src=None, families=None, present=None, pair=app_log_sql.DEFAULT_PAIR, split=False) -> str:
         """The statement for these families of logged call (default: all), reading the optional keys ``present``
-        (default: all) and the request/response pair under ``pair``'s keys."""
-        return app_log_sql.APP_LOGS.select(families, present, pair)
+        (default: all) and the request/response pair under ``pair``'s keys; with ``split``, lines that may be half a
+        call logged on two lines are left to Python, which joins them."""
+        return app_log_sql.APP_LOGS.select(families, present, pair, split)
+
+    def fast_split(self) -> str:
+        """A statement counting the call ids named both on a line that holds only a request and on one that holds
+        only an answer."""
+        return app_log_sql.SPLIT_PROBE
 
     def fast_families(self, pair=app_log_sql.DEFAULT_PAIR) -> str:
         """A statement counting the lines of each family, to pick the ones a file needs."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 
+from ..split_calls import CORRELATION_KEYS
 from ..records import OLLAMA_FINGERPRINT, OLLAMA_ID, sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
 from ..coerce import MAX_CALL_COST_USD
@@ -376,9 +377,10 @@ class Keys:
     first lines use (each key a statement declares costs its JSON transform on every line). The keys left out are
     ``dropped``; the statement then leaves to Python any line that has one of them."""
 
-    def __init__(self, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR):
+    def __init__(self, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR, split: bool = False):
         self.present = present
         self.pair = pair  # the keys of the request and the response
+        self.split = split  # the file logs some calls as two lines (``split_calls``): their halves are Python's
         self.dropped: set[str] = set()
         self.family: Family | None = None  # the family being built: its own dropped keys are kept apart
 
@@ -1042,7 +1044,27 @@ def app_log_families(keys: Keys) -> list[Family]:
         family.add(checks=[f"not contains(text, '\"{key}\"')" for key in traced])
     for family in failed:
         family.add(columns={"id": content_id(family)})
+    if keys.split:
+        for family in families:
+            if family.name in HALF_FAMILIES:
+                family.add(checks=[NO_CALL_ID])
     return families
+
+
+# A file that logs a call's request and answer on two lines tied by the call's id (``split_calls``): such a line,
+# read alone, is half a call, and the Python route joins the halves. The families a half falls in leave a line that
+# names a call id to Python; the others hold whole calls.
+HALF_FAMILIES = ("chat pair unanswered", "chat request alone", "chat completion", "responses object", "anthropic message")
+NO_CALL_ID = no_key(CORRELATION_KEYS)
+CALL_ID = NO_CALL_ID.removeprefix("not ")
+ANSWERS = "regexp_matches(text, '\"(response|resp|response_body|outputs|completion|choices|output|error)\"\\s*:\\s*[^n\\s]')"
+ASKS = "regexp_matches(text, '\"(request|req|request_body|inputs|messages|input|prompt|contents|body)\"\\s*:\\s*[^n\\s]')"
+CALL_ID_VALUE = "coalesce(" + ", ".join(f"try(text->>'$.\"{k}\"')" for k in CORRELATION_KEYS) + ")"
+# Call ids named both on a line that holds only a request and on one that holds only an answer: when some are, the
+# file logs calls as two lines.
+SPLIT_PROBE = (f"select count(*) from (select {CALL_ID_VALUE} as call_id, bool_or({ASKS} and not {ANSWERS}) as asked,"
+               f" bool_or({ANSWERS} and not {ASKS}) as answered from _lines where {CALL_ID} group by all)"
+               " where call_id is not null and asked and answered")
 
 
 # A line whose request Python reads from a pair's key, or whose top holds a system string it makes the first turn
@@ -1432,12 +1454,14 @@ class Statements:
     def probe(self, pair: tuple[str, str] = DEFAULT_PAIR) -> str:
         return families_sql(self.families(Keys(pair=pair)), self.line_spec(pair))
 
-    def select(self, only=None, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR) -> str:
+    def select(self, only=None, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR,
+               split: bool = False) -> str:
         """The statement for the families named (default all), reading the optional keys in ``present`` (default
-        all of them) and the pair under ``pair``'s keys."""
-        key = (frozenset(only or ()), present, pair)
+        all of them) and the pair under ``pair``'s keys; ``split``: the halves of calls logged on two lines are left
+        to Python."""
+        key = (frozenset(only or ()), present, pair, split)
         if key not in self._selects:
-            keys = Keys(present, pair)
+            keys = Keys(present, pair, split)
             built = self.families(keys)
             families = [f for f in built if not key[0] or f.name in key[0]] or built
             first = self.first(keys) if self.first else None
