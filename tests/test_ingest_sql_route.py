@@ -1415,3 +1415,22 @@ def test_groqs_answers_are_groqs_outside_batch_files_too(tmp_path, monkeypatch):
     assert {(r["provider"], r["cost_source"]) for r in stored[True]} == {("groq", "catalog")}
     assert all(r["cost_usd"] == pytest.approx(48 * 0.59e-6 + 8 * 0.79e-6) for r in stored[True])
     assert summaries[True]["files"][0]["lines_to_python"] == 0
+
+
+def test_a_cost_logged_as_its_parts_or_in_cents_is_the_logged_cost_on_both_routes(tmp_path, monkeypatch):
+    """`cost: {"input", "output", "total"}`, `cost_cents` and `cost_estimate` were not read: such calls were priced
+    from the catalogue ($0.0035 here) though the app had logged what they cost ($0.0042)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+
+    def line(i, **cost):
+        return {"ts": "2026-11-02T10:00:00Z", "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": f"q{i}"}]},
+                "response": {"id": f"chatcmpl-c{i}", "object": "chat.completion", "created": 1793613600, "model": "gpt-4o-2024-08-06",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "a"}, "finish_reason": "stop"}],
+                             "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}}, **cost}
+    lines = [line(1, cost={"input": 0.0025, "output": 0.001, "total": 0.0042}), line(2, cost_cents=0.42),
+             line(3, cost_estimate=0.0042), line(4, cost={"total_cost": "0.0042", "currency": "USD"}), line(5, cost={"usd": 0.0042}),
+             line(6, cost={"input": 1}, cost_cents="0.42"),
+             line(7, cost={"total": 0.0042, "currency": "EUR"}), line(8, cost={"total": None, "usd": ""})]
+    rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "costs.jsonl", lines)
+    assert [(rows[f"chatcmpl-c{i}"]["cost_usd"], rows[f"chatcmpl-c{i}"]["cost_source"]) for i in range(1, 9)] == [
+        (0.0042, "log")] * 6 + [(0.0035, "catalog")] * 2  # another currency, or no total: the catalogue's price

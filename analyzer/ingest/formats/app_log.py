@@ -34,7 +34,11 @@ TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime",
              "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc", "ts_iso",
              "ts_start")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price", "total_cost_usd", "estimated_cost_usd",
-             "estimated_cost")
+             "estimated_cost", "cost_estimate", "usd_cost", "cost_in_usd")
+# A cost logged as its parts, {"input": ..., "output": ..., "total": ...}: the total is the call's cost (in dollars,
+# unless the object names another currency).
+COST_TOTAL_KEYS = ("total", "total_cost", "total_usd", "usd", "total_cost_usd")
+CENTS_KEYS = ("cost_cents", "cost_in_cents", "total_cost_cents")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms",
                     "durationMs")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
@@ -277,6 +281,13 @@ def duration_ms(value: Any, unit_ms: float) -> float | None:
     return float(found.group(1)) * (1.0 if found.group(2).lower().startswith("m") else 1000.0)
 
 
+def cost_total(cost: dict) -> Any:
+    """The total of a cost logged as its parts; None when it names none, or names a currency other than dollars."""
+    if cost.get("currency") not in (None, "USD", "usd"):
+        return None
+    return first_value(cost, COST_TOTAL_KEYS)
+
+
 def envelope(record: dict, obj: dict) -> dict:
     """Keys around the call in an app's log line: when, how long, what it cost, who, tags, errors."""
     if record.get("created_at") is None:
@@ -284,8 +295,15 @@ def envelope(record: dict, obj: dict) -> dict:
         if when is not None:
             record["created_at"] = to_utc(when)
     cost = first_value(obj, COST_KEYS)
+    if isinstance(cost, dict):
+        cost = cost_total(cost)
+    cents = first_value(obj, CENTS_KEYS)
     if cost is not None and not isinstance(cost, (dict, list)):
         record["cost_usd"] = as_float(cost, "cost_usd")  # the one reading of a logged cost ("$0.01" too)
+    elif cents is not None and not isinstance(cents, (dict, list)):
+        number = as_float(cents, "cost_cents")
+        if number is not None:
+            record["cost_usd"] = number / 100
     duration = first_value(obj, DURATION_MS_KEYS)
     if duration is not None:
         record["duration_ms"] = duration_ms(duration, 1.0)

@@ -25,7 +25,9 @@ from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
     ANTHROPIC_PARAMS,
     CHAT_PARAMS,
+    CENTS_KEYS,
     COST_KEYS,
+    COST_TOTAL_KEYS,
     DURATION_MS_KEYS,
     DURATION_S_KEYS,
     FAILED_STATUSES,
@@ -79,7 +81,7 @@ REQUEST = {
 }
 PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "raw_request", "resp", "response_body", "outputs", "completion",
                 "request_response", "raw_response")
-ENVELOPE = TIME_KEYS + COST_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
+ENVELOPE = TIME_KEYS + COST_KEYS + CENTS_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
     "metadata", "tags", "error", *ENVELOPE_STATUS_KEYS, SUCCESS_KEY)
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
@@ -866,19 +868,26 @@ def anthropic_message(family: Family, r: str, keys: Keys) -> None:
 
 # The envelope around a logged call (``app_log.envelope``): its values found once per line (layer ``first``) and
 # read once (layer ``derive``), whatever the family.
+COST_TOTAL = ("case when coalesce(json_extract(c, '$.currency'), 'null') in ('null', '\"USD\"', '\"usd\"') then "
+              + first_given([f"nullif(json_extract(c, '$.\"{k}\"'), 'null')" for k in COST_TOTAL_KEYS]) + " end")
+
+
 def envelope_first(keys: Keys) -> dict:
     def first_of(names):
         kept = keys.of(names)
         return first_given([field("j", k) for k in kept]) if kept else "null::json"
 
-    return {"e_when": first_of(TIME_KEYS), "e_cost": first_of(COST_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
+    cost = first_of(COST_KEYS)
+    if cost != "null::json":  # a cost logged as its parts stands for its total (``app_log.cost_total``)
+        cost = f"list_transform([{cost}], lambda c: case when starts_with(c, '{{') then {COST_TOTAL} else c end)[1]"
+    return {"e_when": first_of(TIME_KEYS), "e_cost": cost, "e_cents": first_of(CENTS_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
             "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(ENVELOPE_STATUS_KEYS),
             "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,))}
 
 
 ENVELOPE_DERIVED = {
     # The envelope's time counts only when the call has none of its own (``t_src``): read only then.
-    "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"),
+    "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"), "e_cents_n": numeric_text("e_cents"),
     "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"), "e_rate_d": f"try_cast({numeric_text('e_rate')} as double)",
 }
 # A stated sample rate SQL stores as ``sample_rates.as_sample_rate`` reads it: a fraction in (0, 1], or a whole 1-in-N
@@ -895,14 +904,16 @@ def envelope(family: Family) -> None:
     """Over a family's columns: the time when the call gave none, cost, latency, user and tags when the call gave
     none, and errors."""
     columns = family.columns
-    nested = "(starts_with(e_cost, '[') or starts_with(e_cost, '{'))"
+    stated = "(e_cost is not null and not starts_with(e_cost, '[') and not starts_with(e_cost, '{'))"
+    in_cents = "(e_cents is not null and not starts_with(e_cents, '[') and not starts_with(e_cents, '{'))"
     user = columns.get("user_id", "null")
     error = (f"{truthy(field('j', 'error'))} or ({number_ok('e_code')} and try_cast(e_code as double) >= 400)"
              " or e_success = 'false'")
     family.add(
         checks=[
             f"({columns['created_at']} is not null or e_when is null or e_time is not null)",
-            f"(e_cost is null or {nested} or {cost_ok('e_cost_n')})", "(e_ms is null or e_ms_n is not null)",
+            f"case when {stated} then {cost_ok('e_cost_n')} when {in_cents} then {cost_ok('try_cast(e_cents_n as double) / 100')}"
+            " else true end", "(e_ms is null or e_ms_n is not null)",
             "(e_ms is not null or e_s is null or e_s_n is not null)",
             f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
             f" or starts_with(e_user, '{{') or {WHOLE_NUMBER.format('e_user')})",
@@ -910,8 +921,8 @@ def envelope(family: Family) -> None:
         ],
         columns={
             "created_at": f"coalesce({columns['created_at']}, e_time)",
-            "cost_usd": (f"case when e_cost is null or {nested} then {columns.get('cost_usd', 'null')}"
-                         " else try_cast(e_cost_n as double) end"),
+            "cost_usd": (f"case when {stated} then try_cast(e_cost_n as double)"
+                         f" when {in_cents} then try_cast(e_cents_n as double) / 100 else {columns.get('cost_usd', 'null')} end"),
             "duration_ms": "case when e_ms is not null then try_cast(e_ms_n as double) else try_cast(e_s_n as double) * 1000.0 end",
             "user_id": f"coalesce({user}, {text_of('e_user')}, case when {WHOLE_NUMBER.format('e_user')} then e_user::varchar end)",
             "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"
