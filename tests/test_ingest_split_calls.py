@@ -150,3 +150,18 @@ def test_a_request_waits_a_bounded_number_of_lines_for_its_answer():
     out = calls.offer(late)
     assert [r.get("prompt_text") for r in out] == ["hi", None]  # the request alone, then the answer alone
     assert calls.flush() == []
+
+
+def test_an_answer_logged_flat_without_its_model_joins_its_request(tmp_path, monkeypatch):
+    """A homegrown pair: the request's model and messages on one line, the answer's text and usage on the next (no
+    model of its own: alone it is no call and was a reject)."""
+    lines = []
+    for i in range(20):
+        lines.append({"ts": "2026-11-02T10:00:00Z", "request_id": f"r{i}", "model": "gpt-4o-mini",
+                      "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Lost badge {i}"}]})
+        lines.append({"ts": "2026-11-02T10:00:01Z", "request_id": f"r{i}", "text": f"access {i}",
+                      "usage": {"input_tokens": 19, "output_tokens": 1}})
+    lines.append({"request_id": "r-none", "text": "an answer whose request was never logged", "usage": {"input_tokens": 5}})
+    summary, rows = ingest_both(tmp_path, monkeypatch, lines, "flat.jsonl")
+    assert summary["rows_added"] == 20 and summary["rows_rejected"] == 1 and summary["input_tokens"] == 380
+    assert {(r["provider"], r["model"], r["response_text"][:6], r["status"]) for r in rows} == {("openai", "gpt-4o-mini", "access", "ok")}

@@ -19,9 +19,9 @@ CORRELATION_KEYS = ("request_id", "requestId", "req_id", "reqId", "x_request_id"
                     "correlationId", "llm_call_id", "invocation_id", "invocationId")
 PENDING_LINES = 10_000  # a request waits this many lines for its answer (an async app logs it a few lines later)
 REQUEST_FIELDS = ("system_prompt", "messages_json", "prompt_text", "params_json")
-SHARED_FIELDS = ("model", "created_at", "user_id", "tags_json", "duration_ms", "sample_rate")
-HALF = "_half"  # a record's mark: ("request" | "response" | "failure", the call's id)
-OTHERWISE = "_otherwise"  # what a failure line is when no request waits for it (a reject or a skip)
+SHARED_FIELDS = ("provider", "model", "created_at", "user_id", "tags_json", "duration_ms", "sample_rate")
+HALF = "_half"  # a record's mark: ("request" | "response", the call's id)
+OTHERWISE = "_otherwise"  # what a line read as an answer alone is when no request waits for it (a reject, a skip)
 
 
 def correlation_id(obj: Any) -> str | None:
@@ -61,12 +61,13 @@ def mark(record: Any, obj: Any) -> None:
         record[HALF] = (kind, key)
 
 
-def failure(item: Any, obj: dict, said: dict) -> Any:
-    """A line that is no call of its own (``item``, a reject or a skip) but says that the call its id names failed
-    (``said``: what its envelope says): the failure of a request that waits, else ``item`` as it was."""
-    if said.get("status") != "error":
+def answer_alone(item: Any, obj: dict, said: dict) -> Any:
+    """A line that is no call on its own (``item``, a reject or a skip) but may be the answer part of the call its
+    id names (``said``: the line read as an answer): its text, usage or failure (an ``error``, a status of 400 or
+    more). It joins a request that waits; else it stays ``item``."""
+    if not (said.get("status") == "error" or said.get("response_text") or said.get("output_tokens") is not None):
         return item
-    return {**said, HALF: ("failure", correlation_id(obj)), OTHERWISE: item}
+    return {**said, HALF: ("response", correlation_id(obj)), OTHERWISE: item}
 
 
 def joined(request: dict, response: dict) -> dict:

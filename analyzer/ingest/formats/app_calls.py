@@ -448,6 +448,16 @@ def traced_calls(obj: dict, number: int | None) -> list[dict]:
     return []
 
 
+def answer_line(obj: dict, number: int | None) -> dict:
+    """A line that is no call on its own read as the answer part of one: its answer text (also under ``text``),
+    usage and envelope (an error, a status of 400 or more); empty when it cannot be read so."""
+    try:
+        answer = first_text(obj, (*FLAT_ANSWER_KEYS, "text"))
+        return envelope({**flat_call_record(obj, answer), "_line": number}, obj)
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError):
+        return {}
+
+
 def records_of(obj: Any, number: int | None):
     """A line's value may hold several calls: ``{"object": "list", "data": [...]}`` pages or a JSON array."""
     if isinstance(obj, list):
@@ -474,7 +484,7 @@ def records_of(obj: Any, number: int | None):
             if isinstance(record, Reject) and other_log_line(item):
                 record = Skipped(number, "a log line that is not a model call")
             if not isinstance(record, dict) and split_calls.correlation_id(item) is not None:
-                record = split_calls.failure(record, item, envelope({"_line": number}, item))
+                record = split_calls.answer_alone(record, item, answer_line(item, number))
             out.append(record)
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
             out.append(Reject(number, f"unreadable record ({exc})", excerpt(item)))

@@ -1070,11 +1070,13 @@ NO_CALL_ID = no_key(CORRELATION_KEYS)
 CALL_ID = NO_CALL_ID.removeprefix("not ")
 ANSWERS = "regexp_matches(text, '\"(response|resp|response_body|outputs|completion|choices|output|error)\"\\s*:\\s*[^n\\s]')"
 ASKS = "regexp_matches(text, '\"(request|req|request_body|inputs|messages|input|prompt|contents|body)\"\\s*:\\s*[^n\\s]')"
+# An answer read alone may also be flat text or usage (``app_calls.answer_line``); a request's parts hold "text" too.
+ANSWERS_ALONE = ANSWERS.replace("|error)", "|error|text|usage|token_usage|tokens)")
 CALL_ID_VALUE = "coalesce(" + ", ".join(f"try(text->>'$.\"{k}\"')" for k in CORRELATION_KEYS) + ")"
 # Call ids named both on a line that holds only a request and on one that holds only an answer: when some are, the
 # file logs calls as two lines.
 SPLIT_PROBE = (f"select count(*) from (select {CALL_ID_VALUE} as call_id, bool_or({ASKS} and not {ANSWERS}) as asked,"
-               f" bool_or({ANSWERS} and not {ASKS}) as answered from _lines where {CALL_ID} group by all)"
+               f" bool_or({ANSWERS_ALONE} and not {ASKS}) as answered from _lines where {CALL_ID} group by all)"
                " where call_id is not null and asked and answered")
 
 
