@@ -165,3 +165,21 @@ def test_an_answer_logged_flat_without_its_model_joins_its_request(tmp_path, mon
     summary, rows = ingest_both(tmp_path, monkeypatch, lines, "flat.jsonl")
     assert summary["rows_added"] == 20 and summary["rows_rejected"] == 1 and summary["input_tokens"] == 380
     assert {(r["provider"], r["model"], r["response_text"][:6], r["status"]) for r in rows} == {("openai", "gpt-4o-mini", "access", "ok")}
+
+
+def test_a_responses_call_logged_on_two_lines_is_one_call(tmp_path, monkeypatch):
+    """The Responses object echoes the system prompt (`instructions`) but not the input: it is still the answer half."""
+    lines = []
+    for i in range(10):
+        lines.append({"ts": "2026-11-02T10:00:00Z", "request_id": f"q{i}",
+                      "request": {"model": "gpt-4.1-mini", "instructions": SYSTEM, "input": f"Printer {i} on fire"}})
+        lines.append({"ts": "2026-11-02T10:00:01Z", "request_id": f"q{i}", "response": {
+            "id": f"resp_{i}", "object": "response", "created_at": 1793613601, "status": "completed", "model": "gpt-4.1-mini-2025-04-14",
+            "instructions": SYSTEM, "output": [{"type": "message", "id": f"msg_{i}", "role": "assistant",
+                                                "content": [{"type": "output_text", "text": "hardware"}]}],
+            "usage": {"input_tokens": 20 + i, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 2,
+                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 22 + i}}})
+    summary, rows = ingest_both(tmp_path, monkeypatch, lines, "responses.jsonl")
+    assert summary["rows_added"] == 10 and summary["input_tokens"] == 245
+    assert [(r["source_id"], r["system_prompt"], r["prompt_text"], r["response_text"]) for r in rows][:2] == [
+        ("resp_0", SYSTEM, "Printer 0 on fire", "hardware"), ("resp_1", SYSTEM, "Printer 1 on fire", "hardware")]

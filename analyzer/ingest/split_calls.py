@@ -38,7 +38,8 @@ def correlation_id(obj: Any) -> str | None:
 
 
 def asked(record: dict) -> bool:
-    return any(record.get(k) for k in ("messages_json", "prompt_text", "system_prompt"))
+    """Whether a record holds the conversation a call sent (a Responses object echoes only its system prompt)."""
+    return any(record.get(k) for k in ("messages_json", "prompt_text"))
 
 
 def half_of(record: dict) -> str | None:
