@@ -213,6 +213,36 @@ def flat_call_record(obj: dict, answer: str | None) -> dict:
     return record
 
 
+DSPY_KEYS = frozenset({"kwargs", "outputs", "uuid", "model"})
+
+
+def is_dspy_entry(obj: dict) -> bool:
+    """An entry of DSPy's ``lm.history`` as users dump it (``json.dump(lm.history, f, default=str)``): the prompt or
+    messages, the call's ``kwargs``, the ``outputs``, LiteLLM's ``usage`` and ``cost``, a ``timestamp`` and ``uuid``."""
+    return DSPY_KEYS <= obj.keys() and ("messages" in obj or "prompt" in obj)
+
+
+def dspy_record(obj: dict) -> dict:
+    """A DSPy history entry: the conversation and parameters it sent, the first of its ``outputs`` as the answer (the
+    ``response`` is DSPy's or LiteLLM's object written as its repr), the model that answered (``response_model``; ``model``
+    is LiteLLM's ``provider/model`` name) and the usage; the envelope (``cost``, ``timestamp``) is read as for any log."""
+    messages = maybe_json(obj.get("messages"))
+    if not isinstance(messages, list):
+        prompt = obj.get("prompt")
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else []
+    params = maybe_json(obj.get("kwargs"))
+    model = obj.get("response_model") or obj.get("model")
+    request = {**(params if isinstance(params, dict) else {}), "messages": messages, "model": model}
+    outputs = maybe_json(obj.get("outputs"))
+    first = outputs[0] if isinstance(outputs, list) and outputs else None
+    answer = first if isinstance(first, str) else first.get("text") if isinstance(first, dict) else None
+    record = {"provider": guess_provider(obj.get("model")) or openai.PROVIDER, **openai.chat_request_fields(request)}
+    record.update(flat_usage(obj), response_text=answer, status="ok")
+    if isinstance(obj.get("uuid"), str) and obj["uuid"]:
+        record["source_id"] = obj["uuid"]
+    return record
+
+
 GATEWAYS = ("openrouter",)
 CALLBACK_MARKS = ("invocation_params", "run_id")  # what a LangChain callback handler logs beside a request
 # Embedding models' names (text-embedding-3-small, nomic-embed-text, amazon.titan-embed-text-v2:0, embed-english-v3.0)
@@ -274,6 +304,8 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         record = {"provider": openai.PROVIDER, **openai.responses_fields(obj)}
     elif anthropic.is_message(obj) and not found:
         record = {"provider": "anthropic", **anthropic.message_fields(obj)}
+    elif is_dspy_entry(obj):
+        record = dspy_record(obj)
     elif (flat := flat_answer(obj, request, response, found))[0]:
         record = flat_call_record(obj, flat[1])
         if not record.get("source_id"):
@@ -338,6 +370,8 @@ def openai_call_score(obj: dict) -> int:
     if "custom_id" in obj:
         return 0
     if ai_sdk.is_result(obj):  # whichever provider it called: the app-log reader reads them all
+        return 80
+    if is_dspy_entry(obj):
         return 80
     if obj.get("object") == "chat.completion":
         return 85

@@ -935,6 +935,21 @@ def _chunk_text(chunk: Any) -> str:
     return ""
 
 
+REPR_FIELD = re.compile(r"\b([A-Za-z_]\w*)=(\d+|None)\b")
+
+
+def details(value: Any) -> dict:
+    """A usage object's detail counts (``prompt_tokens_details``...): an object, JSON text, or the Python repr that
+    ``json.dump(..., default=str)`` writes for the SDK's object (``PromptTokensDetailsWrapper(cached_tokens=1152, ...)``,
+    as DSPy's history dumps hold it); {} for anything else."""
+    value = decode_json(value)
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and re.match(r"\s*[A-Za-z_]\w*\(", value):
+        return {k: (None if v == "None" else int(v)) for k, v in REPR_FIELD.findall(value)}
+    return {}
+
+
 def usage_fields(usage: Any) -> dict:
     """Token counts from a usage object in OpenAI, Anthropic, Converse, Responses API or Gemini form.
 
@@ -945,20 +960,20 @@ def usage_fields(usage: Any) -> dict:
         return {}
     out: dict = {}
     if "prompt_tokens" in usage or "completion_tokens" in usage:  # OpenAI chat (and LiteLLM)
-        details = usage.get("prompt_tokens_details") or {}
+        prompt = details(usage.get("prompt_tokens_details"))
         out["input_tokens"] = to_int(usage.get("prompt_tokens"), "prompt_tokens")
         out["output_tokens"] = to_int(usage.get("completion_tokens"), "completion_tokens")
-        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        cached = prompt.get("cached_tokens")
         out["cached_input_tokens"] = to_int(cached if cached is not None else usage.get("cache_read_input_tokens"))
-        written = details.get("cache_creation_tokens") if isinstance(details, dict) else None
+        written = prompt.get("cache_creation_tokens")
         out["cache_write_tokens"] = to_int(written if written is not None else usage.get("cache_creation_input_tokens"))
-        out["reasoning_tokens"] = to_int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+        out["reasoning_tokens"] = to_int(details(usage.get("completion_tokens_details")).get("reasoning_tokens"))
     elif "input_tokens_details" in usage:  # Responses API: input_tokens includes cached
         out["input_tokens"] = to_int(usage.get("input_tokens"), "input_tokens")
         out["output_tokens"] = to_int(usage.get("output_tokens"), "output_tokens")
-        out["cached_input_tokens"] = to_int((usage.get("input_tokens_details") or {}).get("cached_tokens"))
-        out["cache_write_tokens"] = to_int((usage.get("input_tokens_details") or {}).get("cache_creation_input_tokens"))
-        out["reasoning_tokens"] = to_int((usage.get("output_tokens_details") or {}).get("reasoning_tokens"))
+        out["cached_input_tokens"] = to_int(details(usage.get("input_tokens_details")).get("cached_tokens"))
+        out["cache_write_tokens"] = to_int(details(usage.get("input_tokens_details")).get("cache_creation_input_tokens"))
+        out["reasoning_tokens"] = to_int(details(usage.get("output_tokens_details")).get("reasoning_tokens"))
     elif "input_tokens" in usage or "output_tokens" in usage:  # Anthropic: input excludes cache reads/writes
         base = to_int(usage.get("input_tokens"), "input_tokens")
         read = to_int(usage.get("cache_read_input_tokens"))
