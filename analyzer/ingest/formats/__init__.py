@@ -41,6 +41,7 @@ def load_all() -> dict:
         openrouter,
         otel,
         portkey,
+        pydantic_ai,
         weave,
     )
 
