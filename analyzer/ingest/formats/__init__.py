@@ -33,6 +33,7 @@ def load_all() -> dict:
         generic,
         helicone,
         http_recording,
+        langchain_messages,
         langfuse,
         langsmith,
         litellm,
