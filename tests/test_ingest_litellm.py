@@ -147,3 +147,19 @@ def test_the_gcs_loggers_spend_log_keeps_its_answer(con, tmp_path):
     assert ingest_paths(con, [str(path)])["rows_added"] == 1
     assert con.execute("select response_text, input_tokens, output_tokens, cost_usd, cost_source from requests").fetchone() == (
         "Hi!", 10, 20, 0.000055, "log")
+
+
+def test_a_custom_callbacks_dump_of_its_kwargs_is_read_from_the_payload_inside(con, fixtures):
+    """A CustomLogger's log_success_event/log_failure_event writing {"kwargs", "response_obj", "start_time",
+    "end_time"} (json.dumps(default=str), litellm 1.110 against a local stub): each line was a request without an
+    answer, no tokens, no cost, the failure not marked. The StandardLoggingPayload LiteLLM put in the kwargs holds it all."""
+    path = str(fixtures / "litellm_payload" / "custom_callback_kwargs.jsonl")
+    assert detect_format(expand_paths([path])[0]) == "litellm-payload"
+    file = ingest_paths(con, [path])["files"][0]
+    rows = sorted(stored_requests(con, as_list=True), key=lambda r: r["created_at"])
+    assert (file["rows_added"], file["rows_rejected"]) == (5, 0)
+    assert (sum(r["input_tokens"] for r in rows), sum(r["output_tokens"] for r in rows),
+            sum(r["cached_input_tokens"] or 0 for r in rows)) == (3620, 129, 2560)
+    assert round(sum(r["cost_usd"] for r in rows), 7) == 0.0041602 and {r["cost_source"] for r in rows} == {"log"}
+    assert [r["status"] for r in rows] == ["ok", "ok", "error", "ok", "ok"]
+    assert (rows[0]["system_prompt"], rows[0]["prompt_text"], rows[0]["response_text"]) == ("Be terse.", "Capital of France?", "Paris.")

@@ -7,7 +7,8 @@
   `metadata.usage_object`.
 - ``litellm-payload``: `StandardLoggingPayload` objects (``kwargs["standard_logging_object"]`` as custom callbacks,
   the S3/GCS loggers and file dumps keep them): one object, a JSON list or JSON Lines, also wrapped as
-  ``{"standard_logging_object": {...}}``. The logged `response_cost` wins over any catalogue price; the prompt
+  ``{"standard_logging_object": {...}}``, or inside the whole ``kwargs`` a custom callback dumps beside its
+  ``response_obj`` (``{"kwargs", "response_obj", "start_time", "end_time"}``). The logged `response_cost` wins over any catalogue price; the prompt
   comes from `messages`, the answer and cache details from `response` (a ModelResponse), parameters from
   `model_parameters`, time from `startTime`/`endTime` (epoch seconds) and the outcome from `status`. The payload's
   `id` is the spend log's `request_id`, so both exports of one call are one request.
@@ -15,7 +16,7 @@
 
 from __future__ import annotations
 
-from ..records import to_utc
+from ..records import first_json_object, to_utc
 from . import register
 from .generic import (
     records_from_rows,
@@ -148,8 +149,20 @@ PAYLOAD_KEY = "standard_logging_object"
 
 
 def _payload(row: dict) -> dict:
-    inner = decode_json(row.get(PAYLOAD_KEY))
-    return inner if isinstance(inner, dict) else row
+    """The payload of a row: the row itself, or what it holds under ``standard_logging_object``, at the top or in the
+    ``kwargs`` a custom callback's ``log_success_event``/``log_failure_event`` was given (and dumped beside
+    ``response_obj``, ``start_time`` and ``end_time``)."""
+    for holder in (row, decode_json(row.get("kwargs"))):
+        inner = decode_json(holder.get(PAYLOAD_KEY)) if isinstance(holder, dict) else None
+        if isinstance(inner, dict):
+            return inner
+    return row
+
+
+def holds_callback_payload(obj) -> bool:
+    """A custom callback's dump, ``{"kwargs": {..., "standard_logging_object": {...}}, "response_obj": ...}``."""
+    kwargs = decode_json(obj.get("kwargs")) if isinstance(obj, dict) else None
+    return isinstance(kwargs, dict) and isinstance(decode_json(kwargs.get(PAYLOAD_KEY)), dict)
 
 
 def payload_record(row: dict) -> dict:
@@ -225,6 +238,8 @@ class LiteLLMPayload:
         columns = snake_columns(src)
         if PAYLOAD_KEY in columns:
             return 95
+        if "kwargs" in columns and holds_callback_payload(first_json_object(src)):
+            return 96  # PromptLayer's pairs use `kwargs` too, beside `request_response`
         if "response_cost" in columns and "id" in columns and ({"call_type", "messages", "start_time"} & columns):
             return 95
         return 0
