@@ -1021,3 +1021,14 @@ def test_a_request_body_logged_under_prompt_beside_its_completion_keeps_its_conv
     assert ingest_paths(con, [str(path)])["rows_added"] == 1
     row = stored_requests(con, as_list=True)[0]
     assert (row["system_prompt"], row["prompt_text"], row["response_text"], row["cost_usd"]) == ("be brief", "hello there", "Hi", 0.001)
+
+
+def test_raw_responses_saved_with_their_headers_are_read_from_the_body(con, fixtures):
+    """`with_raw_response` saved as {"headers": dict(raw.headers), "body": raw.parse().model_dump()} (openai 3.63 against
+    a local stub): "not a log format plan recognises", nothing stored. The 429's saved body names no model or status:
+    a reject that says so."""
+    path = str(fixtures / "openai" / "raw_responses_headers_body.jsonl")
+    assert detect_format(expand_paths([path])[0]) == "openai"
+    file = ingest_paths(con, [path])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["input_tokens"], file["output_tokens"]) == (3, 1, 1821, 143)
+    assert con.execute("select sum(cached_input_tokens), string_agg(response_text, ',' order by source_line) from requests").fetchone() == (512, "C1,C2,C4")

@@ -31,7 +31,8 @@ from .. import split_calls
 from ..records import EMBEDDING_OPERATION, Held, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
 from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
-                      FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, STATUS_SPACE, TIME_KEYS, USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
+                      FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, REQUEST_KEYS, RESPONSE_KEYS, STATUS_SPACE, TIME_KEYS,
+                      USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, sdk_repr_object, unwrap_body, with_otel_model,
                       wrappers_around)
 from .generic import (content_text, file_kind, guess_provider, iter_rows, message_tool_calls, other_shape_record,
@@ -290,9 +291,20 @@ def looks_anthropic(request: Any, response: Any) -> bool:
     return anthropic.is_request(request)
 
 
+def answer_in_body(obj: dict) -> dict:
+    """A line that holds an API's answer alone under ``body`` (the SDK's raw response saved as
+    ``{"headers": ..., "body": ...}``) read as that answer, with the line's other keys around it; other lines as they are."""
+    body = maybe_json(obj.get("body"))
+    if not isinstance(body, dict) or any(key in obj for key in (*REQUEST_KEYS, *RESPONSE_KEYS, "messages")):
+        return obj
+    if not (openai.is_chat_completion(body) or body.get("object") == "response" or anthropic.is_message(body)):
+        return obj
+    return {**{k: v for k, v in obj.items() if k != "body"}, **body}
+
+
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
-    obj = with_otel_model(obj)
+    obj = answer_in_body(with_otel_model(obj))
     request, response, found = pair_sides(obj)
     if ai_sdk.is_result(obj):
         record = ai_sdk.result_record(obj)
@@ -373,6 +385,7 @@ def openai_call_score(obj: dict) -> int:
         return 80
     if is_dspy_entry(obj):
         return 80
+    obj = answer_in_body(obj)
     if obj.get("object") == "chat.completion":
         return 85
     if stream_lines.piece_of(obj) == ("chat", obj.get("id") or None):
@@ -409,7 +422,7 @@ def anthropic_call_score(obj: dict) -> int:
     """How surely ``obj`` is one logged Messages API call (0: not one)."""
     if "custom_id" in obj:
         return 0
-    if anthropic.is_message(obj):
+    if anthropic.is_message(answer_in_body(obj)):
         return 85
     request, response, found = pair_sides(obj)
     if not found:
