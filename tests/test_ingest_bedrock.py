@@ -233,3 +233,22 @@ def test_cache_tokens_reported_only_in_the_body_are_input_too(con, fixtures):
             1712, 1500, 200, 2)
         # Claude 3.5 Haiku: 12 x $0.80 + 1,500 x $0.08 + 200 x $1.00 + 2 x $4.00 per million
         assert row["cost_usd"] == pytest.approx(0.0003376, rel=1e-9)
+
+
+def test_responses_boto3_returned_saved_by_the_app_are_read(con, fixtures):
+    """invoke_model's {"modelId", "body", "ResponseMetadata"} (Claude, Titan and Llama bodies, one throttled call) and
+    converse's bare responses, as json.dump(resp, default=str) writes them (boto3 1.44 with botocore's Stubber):
+    "not a log format plan recognises", nothing stored."""
+    invoke = str(fixtures / "bedrock" / "boto3_invoke_model_saved.jsonl")
+    converse = str(fixtures / "bedrock" / "boto3_converse_saved.json")
+    assert {detect_format(expand_paths([p])[0]) for p in (invoke, converse)} == {"bedrock"}
+    file = ingest_paths(con, [invoke])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["input_tokens"], file["output_tokens"]) == (5, 0, 2553, 60)
+    rows = {r["model"]: r for r in stored_requests(con, as_list=True)}
+    claude = rows["us.anthropic.claude-sonnet-4-20250514-v1:0"]
+    assert (claude["input_tokens"], claude["cached_input_tokens"], claude["duration_ms"], claude["response_text"]) == (
+        2509, 2500, 820.0, "Cached answer.")
+    assert rows["anthropic.claude-3-haiku-20240307-v1:0"]["status"] == "error"  # ThrottlingException
+    file = ingest_paths(con, [converse])["files"][0]
+    assert (file["rows_added"], file["input_tokens"], file["output_tokens"]) == (4, 5717, 192)
+    assert con.execute("select sum(cache_write_tokens), count(cost_usd) from requests where model is null").fetchone() == (1100, 0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from ..records import Reject, excerpt, loads, maybe_json, to_utc
+from ..records import Reject, excerpt, first_json_object, loads, maybe_json, to_utc
 from . import register
 from .generic import (
     chat_request_fields,
@@ -190,6 +190,44 @@ def _unflatten(row: dict) -> dict:
     return out
 
 
+def _header(meta: dict, name: str):
+    headers = meta.get("HTTPHeaders")
+    return headers.get(name) if isinstance(headers, dict) else None
+
+
+def saved_response(item: dict) -> dict | None:
+    """A response boto3 returned, as apps save it (``json.dump(resp, default=str)``), read as the invocation log
+    Bedrock would have written for it: ``invoke_model``'s ``{"modelId", "body", "ResponseMetadata"}`` (the body read
+    and parsed) or ``converse``'s ``{"output", "usage", "metrics", "stopReason", "ResponseMetadata"}`` (which names no
+    model: unpriced unless the app added ``modelId``). The token counts and latency Bedrock sent as headers count
+    where the body has none; a line with an ``error`` or a status of 400 or more is a failed call."""
+    meta = item.get("ResponseMetadata")
+    if not isinstance(meta, dict) or "schemaType" in item or "input" in item:
+        return None
+    converse = isinstance(item.get("output"), dict) and isinstance(item.get("usage"), dict)
+    if not converse and not ("modelId" in item and ("body" in item or "error" in item)):
+        return None
+    status = meta.get("HTTPStatusCode")
+    failed = item.get("error") or (isinstance(status, int) and status >= 400)
+    output = ({"errorCode": str(item.get("error") or f"HTTP {status}")[:200]} if failed
+              else {"outputBodyJson": item if converse else decode_json(item.get("body"))})
+    return {"modelId": item.get("modelId"), "requestId": meta.get("RequestId"), "timestamp": _header(meta, "date"),
+            "operation": "Converse" if converse else "InvokeModel", "input": {}, "output": output, "_saved_response": True,
+            "_headers": {key: _header(meta, f"x-amzn-bedrock-{key}") for key in SAVED_HEADERS}}
+
+
+SAVED_HEADERS = ("input-token-count", "output-token-count", "invocation-latency")
+
+
+def _from_headers(record: dict, headers: dict) -> None:
+    """What a saved response's body does not say (Mistral's bodies hold no usage), as Bedrock's headers say it."""
+    for column, key in (("input_tokens", "input-token-count"), ("output_tokens", "output-token-count")):
+        if record.get(column) is None and headers.get(key) is not None:
+            record[column] = to_int(headers[key], key)
+    if record.get("duration_ms") is None and headers.get("invocation-latency") is not None:
+        record["duration_ms"] = float(headers["invocation-latency"])
+
+
 def invocation_record(item):
     """The ModelInvocationLog (or batch output record) inside an exported item; None for control messages."""
     item = maybe_json(item)
@@ -197,6 +235,8 @@ def invocation_record(item):
         raise ValueError("expected a JSON object")
     if item.get("messageType") == "CONTROL_MESSAGE":
         return None
+    if (saved := saved_response(item)) is not None:
+        return saved
     if "@message" not in item and any("." in k for k in item) and ("modelId" in item or "requestId" in item):
         return _unflatten(item)
     if "schemaType" in item or ("modelId" in item and ("input" in item or "operation" in item)):
@@ -263,7 +303,7 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     if "recordId" in rec and "modelInput" in rec:
         return _batch_fields(rec)
     model = rec.get("modelId")
-    if not model:
+    if not model and not rec.get("_saved_response"):
         raise ValueError("invocation record without modelId")
     inp = maybe_json(rec.get("input")) or {}
     outp = maybe_json(rec.get("output")) or {}
@@ -305,6 +345,8 @@ def record_fields(rec: dict, beside: FileBodies | None = None) -> dict:
     record["output_tokens"] = logged_out if logged_out is not None else usage.get("output_tokens")
     if got.get("latency") is not None:
         record["duration_ms"] = float(got["latency"])
+    if rec.get("_headers") and record["status"] == "ok":
+        _from_headers(record, rec["_headers"])
 
     error_code = rec.get("errorCode") or outp.get("errorCode") or got.get("error")
     if got.get("guardrail") or "guardrail" in str(error_code or "").lower():
@@ -363,6 +405,8 @@ class Bedrock:
                 return 0
         if "ModelInvocationLog" in head:
             return 95
+        if '"ResponseMetadata"' in head and isinstance(first := first_json_object(src), dict) and saved_response(first):
+            return 90  # responses boto3 returned, saved by the app
         if "modelId" in head and ("inputBodyJson" in head or "inputTokenCount" in head):
             return 90
         if '"recordId"' in head and '"modelInput"' in head:
