@@ -757,3 +757,42 @@ def test_spans_whose_ids_were_cleared_are_read_and_known_by_what_they_hold(con, 
     row = dicts(con, "select * from requests")[0]
     assert (row["model"], row["input_tokens"], row["output_tokens"], row["prompt_text"], row["response_text"]) == (
         "gpt-5-nano-2025-08-07", 12, 100, "Hello!", "Hi there.")
+
+
+def _instrumented(con, name: str) -> tuple[dict, list[dict]]:
+    from analyzer.ingest import ingest_paths
+    from conftest import FIXTURES
+
+    path = str(FIXTURES / "otel_instrumented" / name)
+    file = ingest_paths(con, [path])["files"][0]
+    return file, con.execute("select status, model, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,"
+                             " prompt_text, response_text from requests where source_file = ? order by created_at", [path]).fetchall()
+
+
+def test_a_call_recorded_by_two_instrumentations_counts_once(con):
+    """The Anthropic SDK 2.17 makes its own span as soon as a tracer provider is set; OpenLLMetry's (0.62.4)
+    anthropic.chat span for the same call sits in another trace with no parent: every call was two rows (tokens and
+    spend doubled). Spans naming the same response id that overlap in time are one call."""
+    file, rows = _instrumented(con, "anthropic_openllmetry.console.json")
+    ok = [r for r in rows if r[0] == "ok"]
+    assert len(ok) == 4 and file["rows_skipped"] >= 4
+    # OpenLLMetry's span of the streamed call says 8 output tokens where the SDK's says 7 (it adds message_start's
+    # count to the final one): the span read is the one that holds the texts.
+    assert (sum(r[2] or 0 for r in rows), sum(r[3] or 0 for r in rows), sum(r[4] or 0 for r in rows),
+            sum(r[5] or 0 for r in rows)) == (5087, 4096, 512, 129)
+    assert all(r[6] for r in ok)
+
+
+def test_logfire_5s_streamed_calls_pair_with_their_request_span(con):
+    """Logfire 5.4 keeps only the model in a request span's request_data (no stream flag): the streaming-response log
+    did not pair with it, and a streamed call was two rows."""
+    file, rows = _instrumented(con, "logfire_openai.console.json")
+    assert file["rows_added"] == 5 and (sum(r[2] or 0 for r in rows), sum(r[5] or 0 for r in rows)) == (2641, 93)
+    assert ("Does streaming work?", "Streaming works fine.") in {(r[6], r[7]) for r in rows}
+    file, rows = _instrumented(con, "logfire_anthropic.otlp.jsonl")
+    assert file["rows_added"] == 5 and (sum(r[2] or 0 for r in rows), sum(r[5] or 0 for r in rows)) == (5087, 128)
+
+
+def test_an_openinference_failed_call_keeps_its_model_from_the_invocation_parameters(con):
+    _, rows = _instrumented(con, "openai_openinference.console.json")
+    assert [(r[0], r[1]) for r in rows if r[0] == "error"] == [("error", "gpt-4o-mini")]

@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any, Iterator
 
-from ..records import Reject, Skipped, excerpt, maybe_json
+from ..records import OLLAMA_ID, Reject, Skipped, excerpt, maybe_json
 from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .agent_telemetry import AgentPrompts, agent_event, agent_record
@@ -414,7 +414,15 @@ def _provider(attrs: dict, model: Any) -> str | None:
 
 def _model(attrs: dict) -> Any:
     known = {k: v for k, v in attrs.items() if not (isinstance(v, str) and v.strip().lower() in NO_MODEL)}
-    return resource_model(first_value(known, MODEL_KEYS) or first_value(known, FRAMEWORK_MODEL_KEYS))
+    return resource_model(first_value(known, MODEL_KEYS) or first_value(known, FRAMEWORK_MODEL_KEYS)
+                          or _invoked_model(known))
+
+
+def _invoked_model(attrs: dict) -> Any:
+    """The model OpenInference's ``llm.invocation_parameters`` (JSON) name: all a failed call's span says of it."""
+    params = maybe_json(attrs.get("llm.invocation_parameters"))
+    model = params.get("model") if isinstance(params, dict) else None
+    return model if isinstance(model, str) and model.strip().lower() not in NO_MODEL else None
 
 
 def _cost(attrs: dict) -> float | None:
@@ -716,8 +724,16 @@ class LogfireStreams:
             if isinstance(record, dict) and attrs.get("gen_ai.response.model"):
                 fields["model"] = record.get("model")
             self.logs.setdefault(self.key(span), []).append((span.start, span.span_id, fields))
-        elif _logfire_json(attrs, "request_data").get("stream") and "response_data" not in attrs:
+        elif "response_data" not in attrs and (_logfire_json(attrs, "request_data").get("stream") or self.unanswered(span)):
             self.requests.setdefault(self.key(span), []).append((span.start, span.span_id))
+
+    @staticmethod
+    def unanswered(span: Span) -> bool:
+        """A request span that holds no answer, no usage and no error: Logfire 5 keeps only the model in its
+        ``request_data`` (no ``stream`` flag) and writes the stream's answer in its log."""
+        attrs = span.attributes
+        return (not span.error and "gen_ai.output.messages" not in attrs
+                and not any(key.startswith("gen_ai.usage.") for key in attrs))
 
     def pair(self) -> None:
         for key, logs in self.logs.items():
@@ -833,7 +849,58 @@ class SpanCopies:
         return span.span_id is not None and self.said(span) < self.most.get((span.trace_id, span.span_id), (False, 0))
 
 
-def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents, SpanCopies]:
+class RecordedTwice:
+    """One call recorded by two instrumentations in traces of their own (the Anthropic SDK's own span beside
+    OpenLLMetry's, each without a parent): model-call spans that name the same response (``gen_ai.response.id``) and
+    are not nested in one another. The span that says most is read, the others are skipped."""
+
+    reason = "the same call recorded by another instrumentation (the same response id), whose span says more"
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[tuple]] = {}  # response id -> [(said, order, span id, trace id, (start, end))]
+        self.skip: set[str] = set()
+
+    def see(self, span: Span, order: int) -> None:
+        response_id = span.attributes.get("gen_ai.response.id")
+        # Ollama names its answers chatcmpl-0 ... chatcmpl-998 at random: its ids say nothing of which call it was.
+        if isinstance(response_id, str) and response_id and span.span_id is not None and not OLLAMA_ID.fullmatch(response_id):
+            said = (self.texts(span), *SpanCopies.said(span))
+            self.spans.setdefault(response_id, []).append((said, -order, span.span_id, span.trace_id, (span.start, span.end)))
+
+    @staticmethod
+    def texts(span: Span) -> int:
+        """How many of the call's texts a span holds (an SDK's own span may hold none, its instrumentor's all)."""
+        keys = [k for k in span.attributes if any(part in k for part in TEXT_ATTRIBUTE_PARTS)]
+        return len(keys) + sum(1 for name, _ in span.events if "message" in name or "content" in name)
+
+    def settle(self, nested: NestedCalls) -> None:
+        """Keep the span that says most (the first of those that say as much) of each response's spans outside a
+        nesting (wrappers and their inner calls are counted once already); a span that did not overlap it in time
+        is another call."""
+        involved = set(nested.wrapped) | set(nested.wrapper_of)
+        for spans in self.spans.values():
+            alone = {span_id: (said, order, trace, times) for said, order, span_id, trace, times in spans if span_id not in involved}
+            if len({trace for _, _, trace, _ in alone.values()}) < 2:
+                continue  # in one trace: copies of a span, or calls an app made again (SpanCopies, duplicates)
+            best = max(alone, key=lambda span_id: alone[span_id][:2])
+            _, _, best_trace, best_times = alone[best]
+            self.skip.update(span_id for span_id, (_, _, trace, times) in alone.items()
+                             if trace != best_trace and _overlap(times, best_times))
+        self.spans.clear()
+
+
+TEXT_ATTRIBUTE_PARTS = ("input.messages", "output.messages", "prompt", "completion", "input.value", "output.value",
+                        "input_messages", "output_messages", "system_instructions")
+
+
+def _overlap(one: tuple, other: tuple) -> bool:
+    """Whether two spans' (start, end) overlap; unknown times overlap."""
+    if None in one or None in other:
+        return True
+    return one[0] <= other[1] and other[0] <= one[1]
+
+
+def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents, SpanCopies, RecordedTwice]:
     """First pass over the file: the parent link of every span and the kind of every model call, then for each
     model call its nearest model-call ancestor of the same kind in the same trace (through any spans between);
     Logfire's streaming logs paired with their request spans (a paired log is not a model call of its own); the
@@ -843,7 +910,8 @@ def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents, 
     streams = LogfireStreams()
     logged = LoggedEvents()
     copies = SpanCopies()
-    for _, item in _raw_spans(src):
+    twice = RecordedTwice()
+    for order, (_, item) in enumerate(_raw_spans(src)):
         if isinstance(item, (Reject, Skipped)):
             continue
         if isinstance(item, LogEvent):
@@ -863,10 +931,13 @@ def nested_model_calls(src) -> tuple[NestedCalls, LogfireStreams, LoggedEvents, 
             parents[span.span_id] = span.parent_id
         if kind is not None:
             calls[span.span_id] = (kind, span.trace_id)
+            twice.see(span, order)
     streams.pair()
     for log_id in streams.paired:
         calls.pop(log_id, None)
-    return nested_calls(parents, calls), streams, logged, copies
+    nested = nested_calls(parents, calls)
+    twice.settle(nested)
+    return nested, streams, logged, copies, twice
 
 
 def nested_calls(parents: dict[str, str], calls: dict[str, tuple[str, str | None]]) -> NestedCalls:
@@ -972,7 +1043,7 @@ class OpenTelemetry:
         return None
 
     def parse(self, src, ctx):
-        nested, streams, logged, copies = nested_model_calls(src)
+        nested, streams, logged, copies, twice = nested_model_calls(src)
         for number, item in _raw_spans(src):
             if isinstance(item, (Reject, Skipped)):
                 yield item
@@ -988,6 +1059,9 @@ class OpenTelemetry:
                 span = read_span(raw, resource, scope)
                 if copies.says_less(span):
                     yield Skipped(number, copies.reason)
+                    continue
+                if span.span_id in twice.skip:
+                    yield Skipped(number, twice.reason)
                     continue
                 logged.attach(span)
                 record = span_record(span)
