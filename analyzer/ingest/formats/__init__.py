@@ -22,6 +22,7 @@ def load_all() -> dict:
     from . import (  # noqa: F401
         app_calls,
         openai,
+        openai_agents,
         anthropic,
         bedrock,
         braintrust,
