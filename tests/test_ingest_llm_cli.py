@@ -107,3 +107,18 @@ def test_llm_logs_json_export_of_the_database_reads_as_the_database_does(con, fi
         assert stored_requests(alone, columns) == from_db
     finally:
         alone.close()
+
+
+def test_a_model_set_up_under_an_alias_is_priced_as_the_model_that_answered(fixtures, tmp_path):
+    """llm 0.36 with `model_id: mock-4o-mini` for `gpt-4o-mini` in extra-openai-models.yaml: the alias named no
+    provider and no price (the OpenAI plugin leaves `resolved_model` empty); the response says which model answered."""
+    from analyzer.db import connect
+
+    for name in ("alias_logs.json", "alias_logs.db"):
+        con = connect(str(tmp_path / f"{name}.duckdb"))
+        file = ingest_paths(con, [str(fixtures / "llm_cli" / name)])["files"][0]
+        rows = con.execute("select provider, model, cost_source, tags_json from requests").fetchall()
+        assert (file["rows_added"], file["input_tokens"]) == (4, 3883)
+        assert {r[:3] for r in rows} == {("openai", "gpt-4o-mini-2024-07-18", "catalog")}
+        assert all('"model_alias":"mock-4o-mini"' in r[3] for r in rows)
+        con.close()

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ...errors import PlanError
-from ..records import Reject, excerpt, first_json_object, to_utc
+from ..records import Reject, excerpt, first_json_object, maybe_json, to_utc
 from . import register
 from .generic import decode_json, guess_provider, to_int
 
@@ -179,7 +179,8 @@ def _turn_records(con, tables: set[str]):
         thread_names = {row["id"]: row["name"] for row in con.execute("select id, name from threads").fetchall()}
     columns = _columns(con, "turns")
     wanted = [c for c in ("id", "thread_id", "parent_message_hash", "tip_message_hash", "model", "resolved_model", "options_json",
-                          "input_tokens", "output_tokens", "token_details", "duration_ms", "datetime_utc") if c in columns]
+                          "input_tokens", "output_tokens", "token_details", "duration_ms", "datetime_utc", "response_json")
+              if c in columns]
     for number, row in enumerate(con.execute(f"select {', '.join(wanted)} from turns order by id").fetchall(), start=1):
         row = dict(row)
         try:
@@ -196,7 +197,7 @@ def _turn_records(con, tables: set[str]):
                 response = "\n".join(t for t in (store.text(h, ("tool_call",)) for h in outputs) if t)
             record = {
                 "source_id": row["id"],
-                "model": row.get("model") or row.get("resolved_model"),
+                "model": answered_model(row, row.get("model") or row.get("resolved_model")),
                 "created_at": to_utc(row.get("datetime_utc")),
                 "system_prompt": system or None,
                 "prompt_text": "\n".join(t for t in (store.text(h) for h in own) if t),
@@ -210,7 +211,8 @@ def _turn_records(con, tables: set[str]):
             yield Reject(number, f"turn {row.get('id')}: {exc}", json.dumps(row, default=str))
             continue
         tags = {"conversation_id": row.get("thread_id"), "conversation_name": thread_names.get(row.get("thread_id")),
-                "resolved_model": row.get("resolved_model")}
+                "resolved_model": row.get("resolved_model"),
+                "model_alias": row.get("model") if row.get("model") != record["model"] else None}
         yield _finish(record, tags, number)
 
 
@@ -238,7 +240,8 @@ def _fragments_by_response(con, tables: set[str], table: str) -> dict[str, list[
 def _legacy_records(con, tables: set[str], start: int):
     columns = _columns(con, "responses")
     wanted = [c for c in ("id", "model", "resolved_model", "prompt", "system", "options_json", "response", "conversation_id",
-                          "duration_ms", "datetime_utc", "input_tokens", "output_tokens", "token_details") if c in columns]
+                          "duration_ms", "datetime_utc", "input_tokens", "output_tokens", "token_details", "response_json")
+              if c in columns]
     select = ", ".join(f"r.{c}" for c in wanted)
     join = ""
     if "conversations" in tables and "conversation_id" in columns:
@@ -269,7 +272,7 @@ def _response_record(row: dict, prompt_fragments: list[str], system_fragments: l
         messages = ([{"role": "system", "content": system}] if system else []) + list(earlier) + [{"role": "user", "content": prompt}]
         record = {
             "source_id": row["id"],
-            "model": row.get("model") or row.get("conversation_model") or row.get("resolved_model"),
+            "model": answered_model(row, row.get("model") or row.get("conversation_model") or row.get("resolved_model")),
             "created_at": to_utc(row.get("datetime_utc")),
             "system_prompt": system,
             "prompt_text": prompt,
@@ -284,8 +287,20 @@ def _response_record(row: dict, prompt_fragments: list[str], system_fragments: l
     if conversation:
         earlier.extend([{"role": "user", "content": prompt}, {"role": "assistant", "content": row.get("response") or ""}])
     tags = {"conversation_id": conversation, "conversation_name": row.get("conversation_name"),
-            "resolved_model": row.get("resolved_model")}
+            "resolved_model": row.get("resolved_model"),
+            "model_alias": row.get("model") if row.get("model") != record["model"] else None}
     return _finish(record, tags, number)
+
+
+def answered_model(row: dict, logged):
+    """The model a response names when llm logged an alias that names no provider (a model the user set up in
+    extra-openai-models.yaml, ``model_id: my-4o`` for ``gpt-4o-mini``; its ``resolved_model`` is left empty by the
+    OpenAI plugin): the alias cannot be priced, the model that answered can."""
+    if guess_provider(logged) is not None:
+        return logged
+    answer = maybe_json(row.get("response_json"))
+    named = answer.get("model") if isinstance(answer, dict) else None
+    return named if isinstance(named, str) and guess_provider(named) is not None else logged
 
 
 # What every object of `llm logs --json` holds.
