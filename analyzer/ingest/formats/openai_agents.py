@@ -39,7 +39,7 @@ def answer(output: Any) -> str | None:
 
 
 def span_record(span: dict) -> dict | Skipped:
-    data = span.get("span_data") if isinstance(span.get("span_data"), dict) else {}
+    data: dict = span["span_data"] if isinstance(span.get("span_data"), dict) else {}
     kind = data.get("type")
     if span.get("object") != "trace.span" or kind not in CALLS:
         return Skipped(None, f"an Agents SDK {kind or 'trace'} {'span' if kind else 'record'}, not a model call")
