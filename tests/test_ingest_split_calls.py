@@ -125,9 +125,9 @@ def test_a_long_split_log_on_the_sql_route_stores_what_the_python_route_stores(t
             lines.append({**asked(i), "response": completion(i, "software")})
     summary, rows = ingest_both(tmp_path, monkeypatch, lines, "mixed.jsonl")
     assert summary["rows_added"] == 600 and summary["rows_skipped"] == 100
-    # The whole calls stay on the SQL route; what may be half a call is Python's: the two halves, the failed requests
-    # and the bare answers that name a request id.
-    assert summary["lines_to_python"] == 400
+    # Once the first lines show calls logged on two lines, every line that names a request id is Python's (a whole
+    # call may follow its request logged alone); the split calls are joined either way.
+    assert summary["lines_to_python"] == 700
     joined = [r for r in rows if r["source_line"] is not None and r["response_text"] and r["response_text"].startswith("hardware")]
     assert all(r["prompt_text"] for r in joined if int(r["source_id"].split("-")[1]) % 6 == 0)
 
@@ -183,3 +183,30 @@ def test_a_responses_call_logged_on_two_lines_is_one_call(tmp_path, monkeypatch)
     assert summary["rows_added"] == 10 and summary["input_tokens"] == 245
     assert [(r["source_id"], r["system_prompt"], r["prompt_text"], r["response_text"]) for r in rows][:2] == [
         ("resp_0", SYSTEM, "Printer 0 on fire", "hardware"), ("resp_1", SYSTEM, "Printer 1 on fire", "hardware")]
+
+
+def test_a_request_logged_again_with_its_answer_is_one_call(tmp_path, monkeypatch):
+    """CrewAI's event listeners write an `llm_call_started` event (model and messages) and an `llm_call_completed`
+    event (the messages again, the answer and usage) under one `call_id`: each call was two rows."""
+    lines = []
+    for i in range(12):
+        started = {"timestamp": "2026-12-06T05:49:31Z", "type": "llm_call_started", "call_id": f"c-{i}", "model": "gpt-4o-mini",
+                   "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"Ticket {i}"}]}
+        lines.append(started)
+        lines.append({**started, "type": "llm_call_completed", "response": f"hardware {i}",
+                      "usage": {"prompt_tokens": 100 + i, "completion_tokens": 3, "total_tokens": 103 + i}})
+    summary, rows = ingest_both(tmp_path, monkeypatch, lines, "crewai.jsonl")
+    assert (summary["rows_added"], summary["rows_skipped"]) == (12, 12)
+    assert {(r["status"], r["response_text"][:8]) for r in rows} == {("ok", "hardware")}
+    assert [r["source_line"] for r in rows][:2] == [2, 4]  # the whole call's line
+
+
+def test_crewais_own_event_log_is_one_row_per_call(con, fixtures):
+    """CrewAI 1.15's events (a BaseEventListener writing each LLMCall event's model_dump_json(), three tasks and a
+    direct call): 7 rows (each started event a request without an answer), the cache unread, a started event whose
+    messages are one string rejected. Now 4 calls, the cached prompt tokens read."""
+    file = ingest_paths(con, [str(fixtures / "crewai" / "llm_events.jsonl")])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["input_tokens"], file["output_tokens"]) == (4, 0, 1915, 96)
+    assert con.execute("select sum(cached_input_tokens), count(*) filter (status = 'ok') from requests").fetchone() == (704, 4)
+    assert con.execute("select prompt_text from requests where response_text = 'Direct call answer.'").fetchone() == (
+        "Say something directly.",)

@@ -14,13 +14,13 @@ from typing import Any
 from .records import Skipped
 
 # Top-level keys apps use for the id of one call (not of a trace or session, which several calls share).
-# ("call_id" is not one: the Responses API names a function call's id so, inside the answer.)
+# (The Responses API names a function call's id "call_id" too, inside the answer: only the line's top counts.)
 CORRELATION_KEYS = ("request_id", "requestId", "req_id", "reqId", "x_request_id", "x-request-id", "correlation_id",
-                    "correlationId", "llm_call_id", "invocation_id", "invocationId")
+                    "correlationId", "llm_call_id", "invocation_id", "invocationId", "call_id", "callId")
 PENDING_LINES = 10_000  # a request waits this many lines for its answer (an async app logs it a few lines later)
 REQUEST_FIELDS = ("system_prompt", "messages_json", "prompt_text", "params_json")
 SHARED_FIELDS = ("provider", "model", "created_at", "user_id", "tags_json", "duration_ms", "sample_rate")
-HALF = "_half"  # a record's mark: ("request" | "response", the call's id)
+HALF = "_half"  # a record's mark: ("request" | "response" | "whole", the call's id)
 OTHERWISE = "_otherwise"  # what a line read as an answer alone is when no request waits for it (a reject, a skip)
 
 
@@ -44,12 +44,12 @@ def asked(record: dict) -> bool:
 
 def half_of(record: dict) -> str | None:
     """"request" for a request logged without its answer, "response" for an answer (or failure) logged without its
-    request, None for a whole call."""
+    request, "whole" for a whole call (which may follow its request logged alone), None for an embedding call."""
     if record.get("status") == "no_response":
         return "request" if asked(record) else None
-    if asked(record) or record.get("operation"):
+    if record.get("operation"):
         return None
-    return "response"
+    return "whole" if asked(record) else "response"
 
 
 def mark(record: Any, obj: Any) -> None:
@@ -108,6 +108,8 @@ class SplitCalls:
         self.waiting -= 1
         if not waiting:
             del self.pending[key]
+        if kind == "whole":  # the call logged again with its answer (CrewAI's started and completed events)
+            return [*out, Skipped(request.get("_line"), f"the request of the call logged again on line {line}"), record]
         out.append(joined(request, record))
         if request.get("_line") is not None and record.get("_line") is not None:
             out.append(Skipped(record["_line"], f"the answer of the request on line {request['_line']}"))

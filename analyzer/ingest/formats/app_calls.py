@@ -302,9 +302,18 @@ def answer_in_body(obj: dict) -> dict:
     return {**{k: v for k, v in obj.items() if k != "body"}, **body}
 
 
+def prompt_as_messages(obj: dict) -> dict:
+    """A line whose ``messages`` is one plain string (CrewAI's and LiteLLM's way of passing a single prompt): that
+    string is the user's one turn."""
+    messages = obj.get("messages")
+    if isinstance(messages, str) and messages.strip() and not isinstance(maybe_json(messages), (list, dict)):
+        return {**obj, "messages": [{"role": "user", "content": messages}]}
+    return obj
+
+
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
-    obj = answer_in_body(with_otel_model(obj))
+    obj = prompt_as_messages(answer_in_body(with_otel_model(obj)))
     request, response, found = pair_sides(obj)
     if ai_sdk.is_result(obj):
         record = ai_sdk.result_record(obj)

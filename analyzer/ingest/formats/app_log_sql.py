@@ -1057,15 +1057,13 @@ def app_log_families(keys: Keys) -> list[Family]:
         family.add(columns={"id": content_id(family)})
     if keys.split:
         for family in families:
-            if family.name in HALF_FAMILIES:
-                family.add(checks=[NO_CALL_ID])
+            family.add(checks=[NO_CALL_ID])
     return families
 
 
-# A file that logs a call's request and answer on two lines tied by the call's id (``split_calls``): such a line,
-# read alone, is half a call, and the Python route joins the halves. The families a half falls in leave a line that
-# names a call id to Python; the others hold whole calls.
-HALF_FAMILIES = ("chat pair unanswered", "chat request alone", "chat completion", "responses object", "anthropic message")
+# A file that logs a call on two lines tied by the call's id (``split_calls``: the request, then its answer or the
+# whole call again): a line read alone is half a call, or a call whose request was logged before it, and the Python
+# route joins them. Every line that names a call id is then Python's.
 NO_CALL_ID = no_key(CORRELATION_KEYS)
 CALL_ID = NO_CALL_ID.removeprefix("not ")
 ANSWERS = "regexp_matches(text, '\"(response|resp|response_body|outputs|completion|choices|output|error)\"\\s*:\\s*[^n\\s]')"
@@ -1073,10 +1071,10 @@ ASKS = "regexp_matches(text, '\"(request|req|request_body|inputs|messages|input|
 # An answer read alone may also be flat text or usage (``app_calls.answer_line``); a request's parts hold "text" too.
 ANSWERS_ALONE = ANSWERS.replace("|error)", "|error|text|usage|token_usage|tokens)")
 CALL_ID_VALUE = "coalesce(" + ", ".join(f"try(text->>'$.\"{k}\"')" for k in CORRELATION_KEYS) + ")"
-# Call ids named both on a line that holds only a request and on one that holds only an answer: when some are, the
-# file logs calls as two lines.
+# Call ids named both on a line that holds only a request and on one that holds an answer: when some are, the file
+# logs calls on two lines.
 SPLIT_PROBE = (f"select count(*) from (select {CALL_ID_VALUE} as call_id, bool_or({ASKS} and not {ANSWERS}) as asked,"
-               f" bool_or({ANSWERS_ALONE} and not {ASKS}) as answered from _lines where {CALL_ID} group by all)"
+               f" bool_or({ANSWERS_ALONE}) as answered from _lines where {CALL_ID} group by all)"
                " where call_id is not null and asked and answered")
 
 

@@ -964,7 +964,9 @@ def usage_fields(usage: Any) -> dict:
         out["input_tokens"] = to_int(usage.get("prompt_tokens"), "prompt_tokens")
         out["output_tokens"] = to_int(usage.get("completion_tokens"), "completion_tokens")
         cached = prompt.get("cached_tokens")
-        out["cached_input_tokens"] = to_int(cached if cached is not None else usage.get("cache_read_input_tokens"))
+        if cached is None:  # Anthropic's name through LiteLLM, or CrewAI's own
+            cached = usage.get("cache_read_input_tokens", usage.get("cached_prompt_tokens"))
+        out["cached_input_tokens"] = to_int(cached)
         written = prompt.get("cache_creation_tokens")
         out["cache_write_tokens"] = to_int(written if written is not None else usage.get("cache_creation_input_tokens"))
         out["reasoning_tokens"] = to_int(details(usage.get("completion_tokens_details")).get("reasoning_tokens"))
