@@ -210,3 +210,16 @@ def test_crewais_own_event_log_is_one_row_per_call(con, fixtures):
     assert con.execute("select sum(cached_input_tokens), count(*) filter (status = 'ok') from requests").fetchone() == (704, 4)
     assert con.execute("select prompt_text from requests where response_text = 'Direct call answer.'").fetchone() == (
         "Say something directly.",)
+
+
+def test_autogens_event_log_streams_and_runtime_messages(con, fixtures, tmp_path):
+    """AutoGen 0.7's event logger (autogen_core.EVENT_LOGGER_NAME to a file): a streamed call's LLMStreamStart was a
+    reject and its LLMStreamEnd a row without its prompt or answer; a team's runtime messages between agents were
+    rejects. Now the stream's start and end are one call (joined by the agent), the runtime messages skipped."""
+    file = ingest_paths(con, [str(fixtures / "autogen" / "event_logger.jsonl")])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["input_tokens"], file["output_tokens"]) == (4, 0, 1850, 108)
+    assert con.execute("select prompt_text, response_text, input_tokens from requests where model is null").fetchone() == (
+        "Stream me something", "Streamed answer here ok. ", 250)  # the stream names no model: unpriced
+    other = connect(str(tmp_path / "team.duckdb"))  # the stub named its answers alike in both runs
+    team = ingest_paths(other, [str(fixtures / "autogen" / "team_event_logger.jsonl")])["files"][0]
+    assert (team["rows_added"], team["rows_rejected"], team["rows_skipped"], team["input_tokens"]) == (2, 0, 23, 730)

@@ -25,9 +25,12 @@ OTHERWISE = "_otherwise"  # what a line read as an answer alone is when no reque
 
 
 def correlation_id(obj: Any) -> str | None:
-    """The call's id in a line's envelope, as text (an integer id too); None when the line has none."""
+    """The call's id in a line's envelope, as text (an integer id too); None when the line has none. AutoGen's
+    streamed calls name none: their start and end are tied by the agent that made them."""
     if not isinstance(obj, dict):
         return None
+    if obj.get("type") in ("LLMStreamStart", "LLMStreamEnd"):
+        return f"autogen stream|{obj.get('agent_id')}"
     for key in CORRELATION_KEYS:
         value = obj.get(key)
         if isinstance(value, str) and value.strip():

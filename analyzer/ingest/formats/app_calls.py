@@ -311,8 +311,31 @@ def prompt_as_messages(obj: dict) -> dict:
     return obj
 
 
+AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")
+
+
+def autogen_event(obj: dict) -> dict | Skipped | None:
+    """AutoGen's event log lines that are not a whole call: the runtime's messages between agents (skipped), and a
+    streamed call's ``LLMStreamStart`` (the messages sent, no model) and ``LLMStreamEnd`` (the answer and usage), which
+    ``split_calls`` joins by the agent that made them (``correlation_id``). None for any other line."""
+    kind = obj.get("type")
+    if kind == "Message" and str(obj.get("kind", "")).startswith("MessageKind.") and "delivery_stage" in obj:
+        return Skipped(None, "AutoGen's runtime message between agents, not a model call")
+    if kind == "LLMStreamStart" and isinstance(obj.get("messages"), list):
+        return {"provider": openai.PROVIDER, **openai.chat_request_fields(obj), "status": "no_response"}
+    if kind == "LLMStreamEnd" and isinstance(obj.get("response"), dict):
+        result = obj["response"]
+        usage = result.get("usage") if isinstance(result.get("usage"), dict) else obj
+        return {"response_text": content_text(result.get("content")) or None, "status": "ok",
+                "input_tokens": to_int(usage.get("prompt_tokens"), "prompt_tokens"),
+                "output_tokens": to_int(usage.get("completion_tokens"), "completion_tokens")}
+    return None
+
+
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
+    if isinstance(event := autogen_event(obj), dict):
+        return {**envelope(event, obj), "_line": number}
     obj = prompt_as_messages(answer_in_body(with_otel_model(obj)))
     request, response, found = pair_sides(obj)
     if ai_sdk.is_result(obj):
@@ -394,6 +417,8 @@ def openai_call_score(obj: dict) -> int:
         return 80
     if is_dspy_entry(obj):
         return 80
+    if isinstance(autogen_event(obj), dict):
+        return 60  # half of a streamed call in AutoGen's event log
     obj = answer_in_body(obj)
     if obj.get("object") == "chat.completion":
         return 85
@@ -534,6 +559,9 @@ def records_of(obj: Any, number: int | None):
             traced = traced_calls(item, number)
             if traced:
                 out.extend(traced)
+                continue
+            if isinstance(event := autogen_event(item), Skipped):
+                out.append(Skipped(number, event.reason))
                 continue
             record: Any = line_record(item, number)
             split_calls.mark(record, item)
