@@ -311,6 +311,52 @@ def prompt_as_messages(obj: dict) -> dict:
     return obj
 
 
+LLAMAINDEX_CALLS = ("LLMChatEndEvent", "LLMCompletionEndEvent")
+
+
+def blocks_text(message: dict) -> str | None:
+    """A LlamaIndex ChatMessage's words: its text blocks (``blocks``), else its ``content``."""
+    blocks = message.get("blocks")
+    if isinstance(blocks, list):
+        texts = [b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)]
+        return "\n".join(texts) if texts else None
+    return content_text(message.get("content")) or None
+
+
+def llamaindex_event(obj: dict) -> dict | Skipped | None:
+    """LlamaIndex's instrumentation events as an event handler writes them (``event.dict()`` per line): a chat or
+    completion end event, read as the pair it holds (the provider's own answer under ``response.raw``, else the
+    answer's text and the counts LlamaIndex kept); its other events skipped. None for any other line."""
+    response = obj.get("response")
+    name = obj.get("class_name")
+    if name is None and {"id_", "span_id"} <= obj.keys() and isinstance(response, dict) and (
+            "raw" in response or "message" in response):  # model_dump_json() leaves class_name out
+        name = "LLMChatEndEvent" if "messages" in obj else "LLMCompletionEndEvent"
+    if not isinstance(name, str) or not name.endswith("Event") or "span_id" not in obj:
+        return None
+    if name not in LLAMAINDEX_CALLS or not isinstance(response, dict):
+        return Skipped(None, f"LlamaIndex's {name}, not a model call's end")
+    if name == "LLMChatEndEvent":
+        messages = [{"role": m.get("role"), "content": blocks_text(m)} for m in obj.get("messages") or [] if isinstance(m, dict)]
+    else:
+        messages = [{"role": "user", "content": obj.get("prompt")}]
+    raw = maybe_json(response.get("raw"))
+    pair: dict = {"timestamp": obj.get("timestamp"), "request": {"messages": messages}}
+    whole = isinstance(raw, dict) and raw.get("object") != "chat.completion.chunk" and (
+        openai.is_chat_completion(raw) or raw.get("object") == "response" or anthropic.is_message(raw))
+    if whole:
+        pair["request"]["model"] = raw.get("model")
+        return {**pair, "response": raw}
+    message: dict = response["message"] if isinstance(response.get("message"), dict) else {}
+    counts: dict = response["additional_kwargs"] if isinstance(response.get("additional_kwargs"), dict) else {}
+    if isinstance(raw, dict) and isinstance(raw.get("usage"), dict):  # a stream's last chunk: its usage in full
+        counts = {"usage": raw["usage"]}
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return {"timestamp": obj.get("timestamp"), "messages": messages, "output": blocks_text(message) or response.get("text"),
+            **({"model": model} if model else {}),
+            **{k: counts[k] for k in ("prompt_tokens", "completion_tokens", "usage") if k in counts}}
+
+
 AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")
 
 
@@ -419,6 +465,8 @@ def openai_call_score(obj: dict) -> int:
         return 80
     if isinstance(autogen_event(obj), dict):
         return 60  # half of a streamed call in AutoGen's event log
+    if isinstance(llamaindex_event(obj), dict):
+        return 75
     obj = answer_in_body(obj)
     if obj.get("object") == "chat.completion":
         return 85
@@ -563,6 +611,11 @@ def records_of(obj: Any, number: int | None):
             if isinstance(event := autogen_event(item), Skipped):
                 out.append(Skipped(number, event.reason))
                 continue
+            if (event := llamaindex_event(item)) is not None:
+                if isinstance(event, Skipped):
+                    out.append(Skipped(number, event.reason))
+                    continue
+                item = event
             record: Any = line_record(item, number)
             split_calls.mark(record, item)
             if isinstance(record, Reject) and other_log_line(item):

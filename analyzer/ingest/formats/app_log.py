@@ -65,12 +65,13 @@ ERROR_KEYS = ("error",)
 # besides a pair's response keys (``app_calls.flat_answer``; SQL's "request alone" leaves lines with any of them).
 FLAT_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "input_tokens", "output_tokens", "cache_read_input_tokens",
                    "cache_creation_input_tokens", "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens",
-                   "input_token", "output_token", *OTEL_USAGE_NAMES)
+                   "input_token", "output_token", "prompt_token_count", "completion_token_count", *OTEL_USAGE_NAMES)
 # What homegrown logs and gateways' access logs call the API's counts (read as the API's own names): Higress's
 # ``input_token``, the OpenTelemetry names the Envoy AI Gateway logs a call's usage under.
 FLAT_USAGE_ALIASES = {"tokens_in": "input_tokens", "tokens_out": "output_tokens", "cache_read_tokens": "cache_read_input_tokens",
                       "cache_creation_tokens": "cache_creation_input_tokens", "input_token": "input_tokens",
-                      "output_token": "output_tokens", **dict(zip(OTEL_USAGE_NAMES, ("input_tokens", "output_tokens",
+                      "output_token": "output_tokens", "prompt_token_count": "prompt_tokens",
+                      "completion_token_count": "completion_tokens", **dict(zip(OTEL_USAGE_NAMES, ("input_tokens", "output_tokens",
                                                                                      "cache_read_input_tokens",
                                                                                      "cache_creation_input_tokens"), strict=True))}
 # Keys an app may hold the usage object under, besides ``usage``.
