@@ -357,6 +357,34 @@ def llamaindex_event(obj: dict) -> dict | Skipped | None:
             **{k: counts[k] for k in ("prompt_tokens", "completion_tokens", "usage") if k in counts}}
 
 
+SMOLAGENTS_STEPS = ({"task", "task_images"}, {"plan", "model_input_messages"}, {"output", "is_final_answer"})
+
+
+def smolagents_step(obj: dict) -> dict | Skipped | None:
+    """A smolagents memory step as users save them (``agent.memory.get_full_steps()``, a step's ``dict()`` per line):
+    an action step is one model call, read as the pair it holds (``model_input_messages``, the provider's answer under
+    ``model_output_message.raw``, else the message and ``token_usage``), timed by its ``timing``; task, planning and
+    final-answer steps are skipped. None for any other line."""
+    if "step_number" not in obj or "model_output_message" not in obj:
+        if any(keys <= obj.keys() for keys in SMOLAGENTS_STEPS) and "messages" not in obj:
+            return Skipped(None, "a smolagents step that made no model call of its own")
+        return None
+    output: dict = obj["model_output_message"] if isinstance(obj.get("model_output_message"), dict) else {}
+    timing: dict = obj["timing"] if isinstance(obj.get("timing"), dict) else {}
+    envelope_keys = {"timestamp": timing.get("start_time"), "duration_s": timing.get("duration"),
+                     **({"error": obj["error"]} if obj.get("error") else {})}
+    messages = obj.get("model_input_messages") if isinstance(obj.get("model_input_messages"), list) else []
+    raw = maybe_json(output.get("raw"))
+    if isinstance(raw, dict) and raw.get("object") == "chat.completion" and raw.get("choices"):
+        return {**envelope_keys, "request": {"model": raw.get("model"), "messages": messages}, "response": raw}
+    usage = obj.get("token_usage") if isinstance(obj.get("token_usage"), dict) else None
+    calls = output.get("tool_calls")
+    text = content_text(output.get("content")) or (json.dumps(calls, ensure_ascii=False, default=str) if calls else None)
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return {**envelope_keys, "messages": messages, "output": text, **({"usage": usage} if usage else {}),
+            **({"model": model} if model else {})}
+
+
 AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")
 
 
@@ -465,7 +493,7 @@ def openai_call_score(obj: dict) -> int:
         return 80
     if isinstance(autogen_event(obj), dict):
         return 60  # half of a streamed call in AutoGen's event log
-    if isinstance(llamaindex_event(obj), dict):
+    if isinstance(llamaindex_event(obj), dict) or isinstance(smolagents_step(obj), dict):
         return 75
     obj = answer_in_body(obj)
     if obj.get("object") == "chat.completion":
@@ -611,7 +639,7 @@ def records_of(obj: Any, number: int | None):
             if isinstance(event := autogen_event(item), Skipped):
                 out.append(Skipped(number, event.reason))
                 continue
-            if (event := llamaindex_event(item)) is not None:
+            if (event := llamaindex_event(item) or smolagents_step(item)) is not None:
                 if isinstance(event, Skipped):
                     out.append(Skipped(number, event.reason))
                     continue
