@@ -385,6 +385,42 @@ def smolagents_step(obj: dict) -> dict | Skipped | None:
             **({"model": model} if model else {})}
 
 
+def agno_run(obj: dict) -> dict | None:
+    """An Agno run's output as ``RunOutput.to_dict()`` writes it: the model, the messages (the answer appended), the
+    answer as ``content`` and the usage under ``metrics`` (the input counting its cache reads, as OpenAI's does)."""
+    metrics = obj.get("metrics")
+    if "run_id" not in obj or not isinstance(metrics, dict) or not isinstance(obj.get("messages"), list) or not obj.get("model"):
+        return None
+    messages = [m for m in obj["messages"] if isinstance(m, dict)]
+    while messages and messages[-1].get("role") == "assistant":  # the answer, appended
+        messages.pop()
+    answer = obj.get("content")
+    usage = {"prompt_tokens": metrics.get("input_tokens"), "completion_tokens": metrics.get("output_tokens"),
+             "prompt_tokens_details": {"cached_tokens": metrics.get("cache_read_tokens")},
+             "completion_tokens_details": {"reasoning_tokens": metrics.get("reasoning_tokens")}}
+    return {"timestamp": obj.get("created_at"), "model": obj["model"], "messages": messages, "duration_s": metrics.get("duration"),
+            "output": answer if isinstance(answer, str) else json.dumps(answer, default=str) if answer is not None else None,
+            "status": obj.get("status"), "usage": usage}
+
+
+def haystack_reply(obj: dict) -> dict | None:
+    """A Haystack ChatMessage the chat generator returned, as ``to_dict()`` writes it: its text parts, the model and
+    usage under ``meta``."""
+    meta = obj.get("meta", obj.get("_meta"))
+    if obj.get("role", obj.get("_role")) != "assistant" or not isinstance(meta, dict) or not isinstance(meta.get("usage"), dict):
+        return None
+    parts = obj.get("content", obj.get("_content"))
+    texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)] if isinstance(parts, list) else []
+    return {"model": meta.get("model"), "usage": meta["usage"], "output": "\n".join(texts) if texts else None,
+            **({"status": "blocked"} if meta.get("finish_reason") == "content_filter" else {})}
+
+
+def framework_record(obj: dict) -> dict | Skipped | None:
+    """A framework's own record of a model call (LlamaIndex's events, smolagents' steps, Agno's runs, Haystack's
+    replies) read as the pair or flat call it holds; None for any other line."""
+    return llamaindex_event(obj) or smolagents_step(obj) or agno_run(obj) or haystack_reply(obj)
+
+
 AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")
 
 
@@ -493,7 +529,7 @@ def openai_call_score(obj: dict) -> int:
         return 80
     if isinstance(autogen_event(obj), dict):
         return 60  # half of a streamed call in AutoGen's event log
-    if isinstance(llamaindex_event(obj), dict) or isinstance(smolagents_step(obj), dict):
+    if isinstance(framework_record(obj), dict):
         return 75
     obj = answer_in_body(obj)
     if obj.get("object") == "chat.completion":
@@ -639,7 +675,7 @@ def records_of(obj: Any, number: int | None):
             if isinstance(event := autogen_event(item), Skipped):
                 out.append(Skipped(number, event.reason))
                 continue
-            if (event := llamaindex_event(item) or smolagents_step(item)) is not None:
+            if (event := framework_record(item)) is not None:
                 if isinstance(event, Skipped):
                     out.append(Skipped(number, event.reason))
                     continue
