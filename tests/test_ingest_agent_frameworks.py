@@ -5,6 +5,8 @@ recognised."""
 
 import json
 
+import pytest
+
 from analyzer.ingest import ingest_paths
 from helpers import stored_requests
 
@@ -27,3 +29,16 @@ def test_haystack_replies_are_calls_with_the_model_and_usage_in_their_meta(con, 
     rows = stored_requests(con, as_list=True)
     assert [(r["model"], r["cached_input_tokens"], r["response_text"]) for r in rows] == [
         ("gpt-4o-mini", 0, "Rome is in Italy."), ("gpt-4o-mini", 64, "Seven is prime.")]
+
+
+@pytest.mark.parametrize("name", ["runner_events.jsonl", "session_events.json"])
+def test_google_adk_events_with_usage_are_calls(con, fixtures, name):
+    """Google ADK 2.13's events (`event.model_dump_json()` per line from the runner, and a session's events as a list;
+    LiteLlm with an OpenAI model): not recognised. Each event with usage_metadata is a call, an error event a failed
+    one; the person's and the tools' events are skipped."""
+    file = ingest_paths(con, [str(fixtures / "google_adk" / name)])["files"][0]
+    assert (file["rows_added"], file["rows_rejected"], file["input_tokens"], file["output_tokens"]) == (4, 0, 885, 68)
+    rows = stored_requests(con, as_list=True)
+    assert sorted(r["status"] for r in rows) == ["error", "ok", "ok", "ok"]
+    assert sum(r["cached_input_tokens"] or 0 for r in rows) == 128
+    assert "Paris is the capital of France." in {r["response_text"] for r in rows}

@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from .. import split_calls
-from ..records import EMBEDDING_OPERATION, Held, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line
+from ..records import EMBEDDING_OPERATION, Held, Reject, Skipped, content_hash, excerpt, maybe_json, parse_json_line, to_utc
 from . import ai_sdk, anthropic, app_log_sql, openai, register, stream_lines
 from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATUSES, FLAT_ANSWER_KEYS, FLAT_PROMPT_KEYS,
                       FLAT_SYSTEM_KEYS, FLAT_USAGE_ALIASES, FLAT_USAGE_KEYS, REQUEST_KEYS, RESPONSE_KEYS, STATUS_SPACE, TIME_KEYS,
@@ -415,10 +415,42 @@ def haystack_reply(obj: dict) -> dict | None:
             **({"status": "blocked"} if meta.get("finish_reason") == "content_filter" else {})}
 
 
+GEMINI_COUNTS = ("prompt_token_count", "candidates_token_count", "cached_content_token_count", "thoughts_token_count",
+                 "tool_use_prompt_token_count")
+
+
+def adk_event(obj: dict) -> dict | Skipped | None:
+    """A Google ADK event as ``event.model_dump_json()`` writes it (a runner's events, a session's): an event with
+    ``usage_metadata`` (Gemini's counts, whatever model answered) or an ``error_code`` is a model call, its answer the
+    text (else the function calls) of its ``content``; the person's and the tools' events are skipped. None for any
+    other line."""
+    if "invocation_id" not in obj or "author" not in obj or "content" not in obj or "actions" not in obj:
+        return None
+    usage = obj.get("usage_metadata")
+    if not isinstance(usage, dict) and not obj.get("error_code"):
+        return Skipped(None, f"an ADK event of {obj.get('author')!r} that made no model call (a message, a tool's result)")
+    content: dict = obj["content"] if isinstance(obj.get("content"), dict) else {}
+    parts = [p for p in content.get("parts") or [] if isinstance(p, dict)]
+    texts = [p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought")]
+    calls = [p["function_call"] for p in parts if p.get("function_call")]
+    counts = {"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))): usage.get(k)
+              for k in GEMINI_COUNTS if isinstance(usage, dict) and usage.get(k) is not None}
+    answer = "\n".join(texts) or (json.dumps(calls, ensure_ascii=False, default=str) if calls else None)
+    if obj.get("error_code") and not counts:  # a call that failed: nothing but the error to read
+        return {FINAL: True, "provider": guess_provider(obj.get("model_version")), "model": obj.get("model_version"),
+                "created_at": to_utc(obj.get("timestamp")), "status": "error",
+                "tags_json": {"error": str(obj.get("error_message") or obj["error_code"])[:500]}}
+    return {"timestamp": obj.get("timestamp"), "model": obj.get("model_version"), "output": answer,
+            **({"usage": counts} if counts else {})}
+
+
+FINAL = "_final"  # a framework's record read whole: no pair or flat call to read it through
+
+
 def framework_record(obj: dict) -> dict | Skipped | None:
     """A framework's own record of a model call (LlamaIndex's events, smolagents' steps, Agno's runs, Haystack's
-    replies) read as the pair or flat call it holds; None for any other line."""
-    return llamaindex_event(obj) or smolagents_step(obj) or agno_run(obj) or haystack_reply(obj)
+    replies, ADK's events) read as the pair or flat call it holds; None for any other line."""
+    return llamaindex_event(obj) or smolagents_step(obj) or agno_run(obj) or haystack_reply(obj) or adk_event(obj)
 
 
 AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")
@@ -678,6 +710,9 @@ def records_of(obj: Any, number: int | None):
             if (event := framework_record(item)) is not None:
                 if isinstance(event, Skipped):
                     out.append(Skipped(number, event.reason))
+                    continue
+                if event.pop(FINAL, False):
+                    out.append({**event, "_line": number})
                     continue
                 item = event
             record: Any = line_record(item, number)
