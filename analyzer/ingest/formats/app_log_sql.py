@@ -1073,9 +1073,9 @@ ANSWERS_ALONE = ANSWERS.replace("|error)", "|error|text|usage|token_usage|tokens
 CALL_ID_VALUE = "coalesce(" + ", ".join(f"try(text->>'$.\"{k}\"')" for k in CORRELATION_KEYS) + ")"
 # Call ids named both on a line that holds only a request and on one that holds an answer: when some are, the file
 # logs calls on two lines.
-SPLIT_PROBE = (f"select count(*) from (select {CALL_ID_VALUE} as call_id, bool_or({ASKS} and not {ANSWERS}) as asked,"
-               f" bool_or({ANSWERS_ALONE}) as answered from _lines where {CALL_ID} group by all)"
-               " where call_id is not null and asked and answered")
+SPLIT_PROBE = (f"select count(*) from (select {CALL_ID_VALUE} as call_id, bool_or(asked) as asked, bool_or(not asked and answers)"
+               f" as answered from (select text, {ASKS} and not {ANSWERS} as asked, {ANSWERS_ALONE} as answers from _lines"
+               f" where {CALL_ID}) group by all) where call_id is not null and asked and answered")
 
 
 # A line whose request Python reads from a pair's key, or whose top holds a system string it makes the first turn
