@@ -537,6 +537,20 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
     return iter(())
 
 
+def read_histories(src, history: Callable[[], Any]) -> Iterator[Any]:
+    """What a file of message histories holds, read through ``history()`` objects (``read(number, value)``): one
+    history across its records, and a history of its own for each record that is a list (a run saved per line)."""
+    shared = history()
+    for number, value in iter_rows(src):
+        if isinstance(value, Reject):
+            yield value
+        elif isinstance(value, list):
+            own = history()
+            yield [own.read(number, item) for item in value]
+        else:
+            yield shared.read(number, value)
+
+
 # What reading one record raises on a shape it does not expect: the record is rejected with the reason.
 READ_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, AttributeError)
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, first_json_object, head_records
 from . import register
-from .generic import content_text, file_kind, guess_provider, iter_rows, to_int, usage_fields
+from .generic import read_histories, content_text, file_kind, guess_provider, to_int, usage_fields
 from .openai import split_messages
 
 ROLES = {"human": "user", "user": "user", "system": "system", "ai": "assistant", "AIMessageChunk": "assistant",
@@ -173,15 +173,7 @@ class LangChainMessages:
         return 0
 
     def parse(self, src, ctx):
-        history = Conversation()
-        for number, value in iter_rows(src):
-            if isinstance(value, Reject):
-                yield value
-            elif isinstance(value, list):  # a conversation of its own
-                run = Conversation()
-                yield [run.read(number, item) for item in value]
-            else:
-                yield history.read(number, value)
+        return read_histories(src, Conversation)
 
 
 register(LangChainMessages())

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, first_json_object, head_records
 from . import register
-from .generic import file_kind, guess_provider, iter_rows, to_float, to_int
+from .generic import read_histories, file_kind, guess_provider, to_float, to_int
 from .openai import split_messages
 
 PARTS = {"system-prompt": "system", "user-prompt": "user", "tool-return": "tool", "retry-prompt": "user", "text": "assistant",
@@ -158,15 +158,7 @@ class PydanticAI:
         return 95 if is_message(first) else 0
 
     def parse(self, src, ctx):
-        history = Conversation()
-        for number, value in iter_rows(src):
-            if isinstance(value, Reject):
-                yield value
-            elif isinstance(value, list):  # a run of its own
-                run = Conversation()
-                yield [run.read(number, message) for message in value]
-            else:
-                yield history.read(number, value)
+        return read_histories(src, Conversation)
 
 
 register(PydanticAI())
