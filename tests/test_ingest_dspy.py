@@ -30,7 +30,7 @@ def test_each_history_entry_is_a_call_with_dspys_usage_and_cost(con, fixtures, n
 
 def test_the_answer_is_the_first_output_and_the_model_the_one_that_answered(con, fixtures):
     ingest_paths(con, [str(fixtures / "dspy" / "dspy_lm_history.json")])
-    first = stored_requests(con, as_list=True)[0]
+    first = min(stored_requests(con, as_list=True), key=lambda r: r["created_at"])  # one JSON document: one line
     assert first["response_text"].startswith("[[ ## reasoning ## ]]\nThe capital of France is Paris.")
     assert first["prompt_text"].startswith("[[ ## question ## ]]\nWhat is the capital of France?")
     assert first["system_prompt"].startswith("Your input fields are:")

@@ -20,7 +20,7 @@ def test_each_answer_is_a_call_with_the_usage_langchain_kept(con, fixtures, name
     path = str(fixtures / "langchain" / name)
     assert detect_format(expand_paths([path])[0]) == "langchain"
     file = ingest_paths(con, [path])["files"][0]
-    rows = stored_requests(con, as_list=True)
+    rows = sorted(stored_requests(con, as_list=True), key=lambda r: r["source_id"])  # one JSON document: one line
     assert (file["rows_added"], file["rows_rejected"]) == (3, 0)
     assert [(r["input_tokens"], r["cached_input_tokens"], r["output_tokens"], r["reasoning_tokens"]) for r in rows] == USAGE
     assert [(r["provider"], r["model"], r["source_id"]) for r in rows] == [
@@ -31,7 +31,7 @@ def test_each_answer_is_a_call_with_the_usage_langchain_kept(con, fixtures, name
 
 def test_a_chat_history_gives_each_answer_what_was_asked_before_it(con, fixtures):
     file = ingest_paths(con, [str(fixtures / "langchain" / "file_chat_history.json")])["files"][0]
-    first, second, third = stored_requests(con, as_list=True)
+    first, second, third = sorted(stored_requests(con, as_list=True), key=lambda r: r["source_id"])
     assert (first["system_prompt"], first["prompt_text"]) == ("Write an email subject.", "Refund approved for order 1881")
     assert second["prompt_text"] == "Make it shorter"
     assert [m["role"] for m in json.loads(second["messages_json"])] == ["system", "user", "assistant", "user"]

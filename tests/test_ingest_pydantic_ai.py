@@ -13,7 +13,9 @@ from helpers import stored_requests
 def ingest(con, fixtures, name):
     path = str(fixtures / "pydantic_ai" / name)
     assert detect_format(expand_paths([path])[0]) == "pydantic-ai"
-    return ingest_paths(con, [path])["files"][0], stored_requests(con, as_list=True)
+    file = ingest_paths(con, [path])["files"][0]
+    # the calls of one JSON document share its line: in the order they were made
+    return file, sorted(stored_requests(con, as_list=True), key=lambda r: (r["created_at"], r["source_id"]))
 
 
 def test_each_model_response_is_a_call_with_its_usage_and_cost(con, fixtures):

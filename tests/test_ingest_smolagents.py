@@ -15,7 +15,7 @@ def test_each_action_step_is_a_call(con, fixtures, name):
     assert detect_format(expand_paths([path])[0]) == "openai"
     file = ingest_paths(con, [path])["files"][0]
     assert (file["rows_added"], file["rows_rejected"], file["input_tokens"], file["output_tokens"]) == (4, 0, 3100, 104)
-    rows = stored_requests(con, as_list=True)
+    rows = sorted(stored_requests(con, as_list=True), key=lambda r: r["created_at"])  # one JSON document: one line
     # the cached input is only in the provider's answer under model_output_message.raw
     assert sum(r["cached_input_tokens"] for r in rows) == 1280 and {r["model"] for r in rows} == {"gpt-4o-mini"}
     assert round(rows[0]["duration_ms"], 3) == 485.624 and '"get_weather"' in rows[0]["response_text"]
@@ -23,5 +23,5 @@ def test_each_action_step_is_a_call(con, fixtures, name):
 
 def test_a_full_step_keeps_the_conversation_it_sent(con, fixtures):
     ingest_paths(con, [str(fixtures / "smolagents" / "full_steps.json")])
-    first = stored_requests(con, as_list=True)[0]
+    first = min(stored_requests(con, as_list=True), key=lambda r: r["created_at"])
     assert first["prompt_text"] == "New task:\nWeather in Paris?" and first["system_prompt"].startswith("You are an expert assistant")
