@@ -371,3 +371,9 @@ def first_json_object(src) -> dict | None:
     if isinstance(doc, dict) and isinstance(doc.get("data"), list) and doc["data"] and isinstance(doc["data"][0], dict):
         return doc["data"][0]
     return doc if isinstance(doc, dict) else None
+
+
+def head_objects(src, limit: int = 20) -> list[Any]:
+    """What a sniffer looks at: the records the head holds whole (``head_records``), or, when it holds none (one
+    record longer than the head), the file's first JSON object (None when there is none)."""
+    return list(head_records(src, limit=limit)) or [first_json_object(src)]

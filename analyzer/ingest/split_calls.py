@@ -21,6 +21,7 @@ PENDING_LINES = 10_000  # a request waits this many lines for its answer (an asy
 REQUEST_FIELDS = ("system_prompt", "messages_json", "prompt_text", "params_json")
 SHARED_FIELDS = ("provider", "model", "created_at", "user_id", "tags_json", "duration_ms", "sample_rate")
 HALF = "_half"  # a record's mark: ("request" | "response" | "whole", the call's id)
+AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")  # AutoGen's streamed call, tied by the agent that made it
 OTHERWISE = "_otherwise"  # what a line read as an answer alone is when no request waits for it (a reject, a skip)
 
 
@@ -29,7 +30,7 @@ def correlation_id(obj: Any) -> str | None:
     streamed calls name none: their start and end are tied by the agent that made them."""
     if not isinstance(obj, dict):
         return None
-    if obj.get("type") in ("LLMStreamStart", "LLMStreamEnd"):
+    if obj.get("type") in AUTOGEN_STREAM:
         return f"autogen stream|{obj.get('agent_id')}"
     for key in CORRELATION_KEYS:
         value = obj.get(key)
@@ -91,7 +92,6 @@ class SplitCalls:
 
     def __init__(self) -> None:
         self.pending: OrderedDict[str, deque[dict]] = OrderedDict()
-        self.waiting = 0
 
     def offer(self, record: dict) -> list:
         """What to store now for this marked record: nothing (a request waits), the joined call, the answer alone
@@ -102,13 +102,11 @@ class SplitCalls:
         if kind == "request":
             self.pending.setdefault(key, deque()).append(record)
             self.pending.move_to_end(key)
-            self.waiting += 1
             return out
         waiting = self.pending.get(key)
         if not waiting:
             return [*out, record.get(OTHERWISE, record)]
         request = waiting.popleft()
-        self.waiting -= 1
         if not waiting:
             del self.pending[key]
         if kind == "whole":  # the call logged again with its answer (CrewAI's started and completed events)
@@ -126,7 +124,6 @@ class SplitCalls:
             if not isinstance(first, int) or line - first <= PENDING_LINES:
                 break
             out.append(waiting.popleft())
-            self.waiting -= 1
             if not waiting:
                 del self.pending[key]
         return out
@@ -135,5 +132,4 @@ class SplitCalls:
         """The requests whose answer never came: stored as requests without an answer."""
         out = [record for waiting in self.pending.values() for record in waiting]
         self.pending.clear()
-        self.waiting = 0
         return out

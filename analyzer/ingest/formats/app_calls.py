@@ -35,7 +35,7 @@ from .app_log import (COST_KEYS, DURATION_MS_KEYS, DURATION_S_KEYS, FAILED_STATU
                       USAGE_HOLDERS, cut_wrapper, docker_pieces, envelope, json_values,
                       other_log_line, pair_sides, parse_sse, scalar_keys, sdk_repr_object, unwrap_body, with_otel_model,
                       wrappers_around)
-from .generic import (content_text, file_kind, guess_provider, iter_rows, message_tool_calls, other_shape_record,
+from .generic import (camel_gemini, content_text, file_kind, guess_provider, iter_rows, message_tool_calls, other_shape_record,
                       response_text, to_int, usage_fields)
 
 
@@ -291,13 +291,19 @@ def looks_anthropic(request: Any, response: Any) -> bool:
     return anthropic.is_request(request)
 
 
+def is_answer_object(value: Any) -> bool:
+    """A whole answer as an API returns it: a ChatCompletion, a Responses object or a Claude message."""
+    return isinstance(value, dict) and (openai.is_chat_completion(value) or value.get("object") == "response"
+                                        or anthropic.is_message(value))
+
+
 def answer_in_body(obj: dict) -> dict:
     """A line that holds an API's answer alone under ``body`` (the SDK's raw response saved as
     ``{"headers": ..., "body": ...}``) read as that answer, with the line's other keys around it; other lines as they are."""
     body = maybe_json(obj.get("body"))
     if not isinstance(body, dict) or any(key in obj for key in (*REQUEST_KEYS, *RESPONSE_KEYS, "messages")):
         return obj
-    if not (openai.is_chat_completion(body) or body.get("object") == "response" or anthropic.is_message(body)):
+    if not is_answer_object(body):
         return obj
     return {**{k: v for k, v in obj.items() if k != "body"}, **body}
 
@@ -342,9 +348,7 @@ def llamaindex_event(obj: dict) -> dict | Skipped | None:
         messages = [{"role": "user", "content": obj.get("prompt")}]
     raw = maybe_json(response.get("raw"))
     pair: dict = {"timestamp": obj.get("timestamp"), "request": {"messages": messages}}
-    whole = isinstance(raw, dict) and raw.get("object") != "chat.completion.chunk" and (
-        openai.is_chat_completion(raw) or raw.get("object") == "response" or anthropic.is_message(raw))
-    if whole:
+    if is_answer_object(raw) and raw.get("object") != "chat.completion.chunk":
         pair["request"]["model"] = raw.get("model")
         return {**pair, "response": raw}
     message: dict = response["message"] if isinstance(response.get("message"), dict) else {}
@@ -415,10 +419,6 @@ def haystack_reply(obj: dict) -> dict | None:
             **({"status": "blocked"} if meta.get("finish_reason") == "content_filter" else {})}
 
 
-GEMINI_COUNTS = ("prompt_token_count", "candidates_token_count", "cached_content_token_count", "thoughts_token_count",
-                 "tool_use_prompt_token_count")
-
-
 def adk_event(obj: dict) -> dict | Skipped | None:
     """A Google ADK event as ``event.model_dump_json()`` writes it (a runner's events, a session's): an event with
     ``usage_metadata`` (Gemini's counts, whatever model answered) or an ``error_code`` is a model call, its answer the
@@ -433,15 +433,15 @@ def adk_event(obj: dict) -> dict | Skipped | None:
     parts = [p for p in content.get("parts") or [] if isinstance(p, dict)]
     texts = [p["text"] for p in parts if isinstance(p.get("text"), str) and not p.get("thought")]
     calls = [p["function_call"] for p in parts if p.get("function_call")]
-    counts = {"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))): usage.get(k)
-              for k in GEMINI_COUNTS if isinstance(usage, dict) and usage.get(k) is not None}
+    counts = camel_gemini(usage) if isinstance(usage, dict) else None
+    counted = bool(counts) and any(v is not None for v in usage_fields(counts).values())
     answer = "\n".join(texts) or (json.dumps(calls, ensure_ascii=False, default=str) if calls else None)
-    if obj.get("error_code") and not counts:  # a call that failed: nothing but the error to read
+    if obj.get("error_code") and not counted:  # a call that failed: nothing but the error to read
         return {FINAL: True, "provider": guess_provider(obj.get("model_version")), "model": obj.get("model_version"),
                 "created_at": to_utc(obj.get("timestamp")), "status": "error",
                 "tags_json": {"error": str(obj.get("error_message") or obj["error_code"])[:500]}}
     return {"timestamp": obj.get("timestamp"), "model": obj.get("model_version"), "output": answer,
-            **({"usage": counts} if counts else {})}
+            **({"usage": counts} if counted else {})}
 
 
 FINAL = "_final"  # a framework's record read whole: no pair or flat call to read it through
@@ -451,9 +451,6 @@ def framework_record(obj: dict) -> dict | Skipped | None:
     """A framework's own record of a model call (LlamaIndex's events, smolagents' steps, Agno's runs, Haystack's
     replies, ADK's events) read as the pair or flat call it holds; None for any other line."""
     return llamaindex_event(obj) or smolagents_step(obj) or agno_run(obj) or haystack_reply(obj) or adk_event(obj)
-
-
-AUTOGEN_STREAM = ("LLMStreamStart", "LLMStreamEnd")
 
 
 def autogen_event(obj: dict) -> dict | Skipped | None:
@@ -762,8 +759,8 @@ class AppLogStatements:
         return app_log_sql.APP_LOGS.select(families, present, pair, split)
 
     def fast_split(self) -> str:
-        """A statement counting the call ids named both on a line that holds only a request and on one that holds
-        only an answer."""
+        """A statement counting the call ids named both on a line that holds only a request and on another line that
+        holds its answer (``app_log_sql.SPLIT_PROBE``)."""
         return app_log_sql.SPLIT_PROBE
 
     def fast_families(self, pair=app_log_sql.DEFAULT_PAIR) -> str:

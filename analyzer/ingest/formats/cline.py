@@ -27,7 +27,7 @@ import json
 from typing import Any
 
 from ..coerce import as_int
-from ..records import Reject, Skipped, content_hash, excerpt, first_json_object, head_records, to_utc
+from ..records import Reject, Skipped, content_hash, excerpt, head_objects, to_utc
 from . import register
 from .generic import file_kind, guess_provider, iter_rows, to_float
 
@@ -170,7 +170,7 @@ class Cline:
     def sniff(self, src) -> int:
         if file_kind(src) != "json":
             return 0
-        head: list[Any] = list(head_records(src, limit=20)) or [first_json_object(src)]
+        head = head_objects(src)
         if head and all(is_ui_message(m) for m in head) and any(m.get("say") in (REQUEST, "task") for m in head):
             return 96
         return 70 if head and is_ui_message(head[0]) else 0

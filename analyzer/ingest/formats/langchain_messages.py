@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, first_json_object, head_records
+from ..records import Reject, Skipped, excerpt, head_objects
 from . import register
 from .generic import read_histories, content_text, file_kind, guess_provider, to_int, usage_fields
 from .openai import split_messages
@@ -166,7 +166,7 @@ class LangChainMessages:
     def sniff(self, src) -> int:
         if file_kind(src) != "json":
             return 0
-        head: list[Any] = list(head_records(src, limit=20)) or [first_json_object(src)]
+        head = head_objects(src)
         values = [v for h in head for v in (h if isinstance(h, list) else [h])]
         if values and all(message_of(v) is not None or is_result(v) for v in values):
             return 92

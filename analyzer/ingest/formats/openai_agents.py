@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, first_json_object, head_records, to_utc
+from ..records import Reject, Skipped, excerpt, head_objects, to_utc
 from . import register
 from .generic import content_text, file_kind, iter_rows, ms_between, usage_fields
 from .openai import chat_request_fields
@@ -69,7 +69,7 @@ class OpenAIAgents:
     def sniff(self, src) -> int:
         if file_kind(src) != "json":
             return 0
-        head: list[Any] = list(head_records(src, limit=20)) or [first_json_object(src)]
+        head = head_objects(src)
         return 95 if head and all(is_export(h) for h in head) else 0
 
     def parse(self, src, ctx):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import Skipped, first_json_object, head_records, to_utc
+from ..records import Skipped, head_objects, to_utc
 from . import register
 from .generic import (chat_request_fields, file_kind, guess_provider, model_call_parents, ms_between, records_from_rows,
                       response_text, split_conversation, to_float, usage_fields)
@@ -116,7 +116,7 @@ class OpikSpans:
     def sniff(self, src) -> int:
         if file_kind(src) != "json":
             return 0
-        head: list[Any] = list(head_records(src, limit=5)) or [first_json_object(src)]
+        head = head_objects(src, limit=5)
         rows = [row for value in head for row in rows_in(value)]
         return 93 if rows and (is_span(rows[0]) or is_trace(rows[0]) and "project_id" in rows[0]) else 0
 

@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from ..records import Reject, Skipped, excerpt, first_json_object, head_records
+from ..records import Reject, Skipped, excerpt, head_objects
 from . import register
 from .generic import read_histories, file_kind, guess_provider, to_float, to_int
 from .openai import split_messages
@@ -151,7 +151,7 @@ class PydanticAI:
     def sniff(self, src) -> int:
         if file_kind(src) != "json":
             return 0
-        head: list[Any] = list(head_records(src, limit=20)) or [first_json_object(src)]
+        head = head_objects(src)
         first = head[0] if head else None
         if isinstance(first, list):  # one run's history per line
             first = first[0] if first else None
