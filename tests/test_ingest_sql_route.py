@@ -1434,3 +1434,56 @@ def test_a_cost_logged_as_its_parts_or_in_cents_is_the_logged_cost_on_both_route
     rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "costs.jsonl", lines)
     assert [(rows[f"chatcmpl-c{i}"]["cost_usd"], rows[f"chatcmpl-c{i}"]["cost_source"]) for i in range(1, 9)] == [
         (0.0042, "log")] * 6 + [(0.0035, "catalog")] * 2  # another currency, or no total: the catalogue's price
+
+
+def _plain_call(i: int, model: str = "gpt-4o-mini-2024-07-18", **request_keys) -> dict:
+    return {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"where is order {i}"}], **request_keys},
+            "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1746352800 + i, "model": model,
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": f"order {i} ships Monday"},
+                                      "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 40 + i % 7, "completion_tokens": 9}}}
+
+
+@pytest.mark.parametrize("repeats_inside", [False, True])
+def test_lines_whose_keys_first_appear_after_the_first_lines_take_a_second_statement(tmp_path, monkeypatch, repeats_inside):
+    """A feature that adds request parameters later in the day, or an outage's errors: the first lines did not show
+    those keys, so the whole-file statement leaves such lines. A second statement narrowed to them stores them (the
+    careful way, every family's statement, took four times as long); ids they repeat, malformed lines and a family of
+    their own are judged as the Python route judges them, and a repeat among them undoes the second statement alone."""
+    monkeypatch.setattr(tuning, "PROBE_LINES", 20)
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    from analyzer.ingest.sql_route import SqlRoute
+
+    statements = []
+    original = SqlRoute._stream_statement
+
+    def counted(self, select, first, chunks):
+        statements.append(original(self, select, first, chunks))
+        return statements[-1]
+
+    monkeypatch.setattr(SqlRoute, "_stream_statement", counted)
+    early = [_plain_call(i) for i in range(30)]
+    late = [{**_plain_call(i, "gpt-4o-2024-08-06", temperature=0.2, tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}]),
+             "user": f"u-{i % 3}", "latency_ms": 300 + i} for i in range(30, 230)]
+    late[50]["response"]["usage"]["completion_tokens"] = 99
+    late[50]["response"]["id"] = "chatcmpl-3"  # an early call's id, stated differently: a conflict
+    late.insert(80, {**_plain_call(5, temperature=0.2), "user": "u-0"})  # an early call again, with the new keys: a duplicate
+    late.insert(120, {"response": {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}},
+                      "request": late[119]["request"], "status": 429})
+    if repeats_inside:
+        late.insert(150, late[140])
+    path = tmp_path / "calls.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in early + late[:100])
+                    + '{"request": {"model": "gpt-4o", "messages": [\n'
+                    + "".join(json.dumps(line) + "\n" for line in late[100:]))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    summary = stored[True][0]["files"][0]
+    assert (summary["rows_duplicate"], summary["rows_conflicting"], summary["rows_rejected"]) == (1 + repeats_inside, 1, 1)
+    assert summary["rows_added"] == 230 - 1 + 1  # one late line repeats an early id; the failed call is a row
+    assert statements == [True, not repeats_inside]
+    assert sql_share > 0.98
+    assert {r["user_id"] for r in stored[True][1]} == {None, "u-0", "u-1", "u-2"}
+    # The late lines' model was not among the first lines' (whose tariffs the statement joins): priced after it.
+    assert {r["cost_source"] for r in stored[True][1] if r["model"] == "gpt-4o-2024-08-06" and r["status"] == "ok"} == {"catalog"}

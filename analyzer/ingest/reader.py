@@ -165,11 +165,12 @@ class FileReader:
         self.incoming.flush(self.results)
         self.rejects.flush()
 
-    def maybe_commit(self, src: SourceFile) -> None:
-        """Commit a big file in steps: DuckDB keeps an open transaction's rows in memory."""
+    def maybe_commit(self, src: SourceFile, *, now: bool = False) -> None:
+        """Commit a big file in steps: DuckDB keeps an open transaction's rows in memory. ``now``: whatever was stored
+        (so that a statement that fails can be undone alone)."""
         result = self.results[src.display]
         rows = self._rows_stored(result) - self._rows_at_commit
-        if rows < tuning.COMMIT_ROWS and self._bytes_since_commit < tuning.COMMIT_BYTES:
+        if not now and rows < tuning.COMMIT_ROWS and self._bytes_since_commit < tuning.COMMIT_BYTES:
             return
         self.finish()
         rows = self._rows_stored(result) - self._rows_at_commit  # the staged rows judged too: their bytes are counted

@@ -221,12 +221,7 @@ class SourceFile:
             offsets[0] = 0
             offsets[1:] = ends
             count = len(ends)
-            text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(body))
-            try:
-                text.validate(full=True)
-            except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
-                pieces = [bytes(body[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace") for i in range(count)]
-                text = pa.array(pieces, type=pa.large_string())
+            text = text_array(body, offsets)
             if index is not None:
                 index.add(at + offsets[:-1], at + len(body))
             numbers = pa.array(np.arange(next_line, next_line + count, dtype=np.int64))
@@ -353,10 +348,10 @@ class LineIndex:
 
     def read(self, numbers, max_bytes: int = 64 << 20):
         """Arrow tables ``(line_no, text)`` of the given (ascending, 1-based) line numbers, in file order, about
-        ``max_bytes`` each; ``numbers`` may be any iterable of ints, read as it goes. A file replaced or cut short
-        since it was indexed is an OSError rather than other bytes at the old offsets (lines appended are fine)."""
+        ``max_bytes`` each; ``numbers`` may be any iterable of ints, read as it goes. Consecutive lines are read in one
+        call (most of a file may be left over). A file replaced or cut short since it was indexed is an OSError
+        rather than other bytes at the old offsets (lines appended are fine)."""
         import numpy as np
-        import pyarrow as pa
 
         if not self.lines:
             return
@@ -368,25 +363,74 @@ class LineIndex:
             info = os.fstat(fd)
             if (info.st_dev, info.st_ino) != self._identity or info.st_size < self.end:
                 raise changed
-            picked, texts, size = [], [], 0
-            for number in numbers:
-                begin = int(starts[number - 1])
-                end = int(starts[number]) if number < self.lines else self.end
-                data = os.pread(fd, end - begin, begin)
-                if len(data) != end - begin:
-                    raise changed
-                texts.append(data.decode("utf-8", "replace"))
-                picked.append(number)
-                size += end - begin
-                if size >= max_bytes:
-                    yield pa.table({"line_no": pa.array(picked, pa.int64()), "text": pa.array(texts, pa.large_string())})
-                    picked, texts, size = [], [], 0
+            picked: list = []  # (numbers, their bytes, their offsets in those bytes) of the table being filled
+            size = 0
+            for run in _runs(numbers):
+                begins = np.asarray(starts[run - 1], dtype=np.int64)
+                last = int(run[-1])
+                end = int(starts[last]) if last < self.lines else self.end
+                ends = np.append(begins[1:], end)
+                cut = 0
+                while cut < len(run):
+                    # as many of the run's lines as fit in what is left of ``max_bytes`` (one at least)
+                    stop = max(cut + 1, int(np.searchsorted(ends, begins[cut] + max_bytes - size, side="right")))
+                    data = os.pread(fd, int(ends[stop - 1] - begins[cut]), int(begins[cut]))
+                    if len(data) != ends[stop - 1] - begins[cut]:
+                        raise changed
+                    offsets = np.append(begins[cut:stop], ends[stop - 1]) - begins[cut]
+                    picked.append((run[cut:stop], data, offsets))
+                    size += len(data)
+                    cut = stop
+                    if size >= max_bytes:
+                        yield _lines_table(picked)
+                        picked, size = [], 0
             if picked:
-                yield pa.table({"line_no": pa.array(picked, pa.int64()), "text": pa.array(texts, pa.large_string())})
+                yield _lines_table(picked)
         del starts
 
     def close(self) -> None:
         self._file.close()
+
+
+def text_array(body, offsets):
+    """The lines ``body[offsets[i]:offsets[i + 1]]`` as an Arrow large_string array without copying; invalid UTF-8
+    is replaced as in ``SourceFile.lines()``."""
+    import pyarrow as pa
+
+    count = len(offsets) - 1
+    text = pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(body))
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:  # invalid UTF-8 somewhere: decode line by line, replacing
+        pieces = [bytes(body[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace") for i in range(count)]
+        text = pa.array(pieces, type=pa.large_string())
+    return text
+
+
+def _runs(numbers, block: int = 1 << 16):
+    """Runs of consecutive line numbers (numpy int64 arrays) from ascending ``numbers``, read ``block`` at a time."""
+    import itertools
+
+    import numpy as np
+
+    numbers = iter(numbers)
+    while True:
+        chunk = np.fromiter(itertools.islice(numbers, block), dtype=np.int64)
+        if not len(chunk):
+            return
+        yield from np.split(chunk, np.flatnonzero(np.diff(chunk) != 1) + 1)
+
+
+def _lines_table(picked: list):
+    """One ``(line_no, text)`` table of the pieces ``LineIndex.read`` gathered."""
+    import numpy as np
+    import pyarrow as pa
+
+    body = b"".join(data for _, data, _ in picked)
+    bases = np.cumsum([0] + [len(data) for _, data, _ in picked[:-1]])
+    offsets = np.concatenate([offs[:-1] + base for (_, _, offs), base in zip(picked, bases, strict=True)] + [[len(body)]])
+    numbers = np.concatenate([nums for nums, _, _ in picked])
+    return pa.table({"line_no": pa.array(numbers, pa.int64()), "text": text_array(body, offsets.astype(np.int64))})
 
 
 def prefetch(items, depth: int = 2):

@@ -17,6 +17,8 @@ Every statement is built by a function below with its inputs as arguments, and r
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pyarrow as pa
 
@@ -123,6 +125,7 @@ class SqlRoute:
         self.select = parser.fast_select(src)  # every family; narrowed to the file's own by ``specialise``
         self.careful_select = self.select
         self.result = reader.results[src.display]
+        self._whole_file_rows = 0  # rows of the whole-file statements counted so far
         self.tariffs = reader.incoming.tariffs
         self.params = {"source_file": src.display, "source_format": fmt_name, "now": self.tariffs.now,
                        "stamp": reader.incoming.run_stamp}
@@ -179,6 +182,16 @@ class SqlRoute:
         when none of the first lines is of a family SQL reads."""
         if not hasattr(self.parser, "fast_families"):
             return True
+        narrowed, split = self._narrowed(lines)
+        if split:  # some calls are logged as two lines: Python joins them (``split_calls``)
+            self.careful_select = self.parser.fast_select(self.src, split=True)
+        if narrowed is not None:
+            self.select = narrowed
+        return narrowed is not None
+
+    def _narrowed(self, lines) -> tuple[str | None, bool]:
+        """(the statement for the families and optional keys the first of ``lines`` show, None when none of them is
+        of a family SQL reads; whether some calls among them are logged as two lines)."""
         self.con.register("_lines", lines.slice(0, tuning.PROBE_LINES))
         try:
             pair, found = self._families_found()
@@ -186,11 +199,9 @@ class SqlRoute:
             split = hasattr(self.parser, "fast_split") and self.execute(self.parser.fast_split(), {}, fetch="rows")[0][0] > 0
         finally:
             self.con.unregister("_lines")
-        if split:  # some calls are logged as two lines: Python joins them (``split_calls``)
-            self.careful_select = self.parser.fast_select(self.src, split=True)
-        if found:
-            self.select = self.parser.fast_select(self.src, found, present, *pair, **({"split": True} if split else {}))
-        return bool(found)
+        if not found:
+            return None, split
+        return self.parser.fast_select(self.src, found, present, *pair, **({"split": True} if split else {})), split
 
     def _families_found(self) -> tuple[tuple, list[str]]:
         """(pair keys, families) that read most of the first lines: the usual ``request``/``response`` pairs and bare
@@ -223,12 +234,14 @@ class SqlRoute:
         self.reader.parse_lines(self.parser, rows, self.src, self.fmt_name, self.seq_base)
 
     # -- the careful way ----------------------------------------------------------------------
-    def careful(self, lines) -> bool:
-        """Lines that may repeat stored ids or each other; True when most of them were new."""
+    def careful(self, lines, select: str | None = None) -> bool:
+        """Lines that may repeat stored ids or each other, read by ``select`` (default: every family); the lines a
+        narrower ``select`` leaves go through every family's, or to Python when few. True when most were new."""
         numbers = lines.column(0).to_numpy()
+        select = select or self.careful_select
         self.con.register("_lines", lines)
         try:
-            self.execute(extract_rows(self.careful_select), self._named("source_file", "source_format", "now"))
+            self.execute(extract_rows(select), self._named("source_file", "source_format", "now"))
         finally:
             self.con.unregister("_lines")
         # Probing the stored ids with the chunk's (not the other way round) keeps this cheap as the table grows.
@@ -249,7 +262,11 @@ class SqlRoute:
             self.reader.incoming.add_moved(moved[0][0] if moved else 0)
         rest = np.setdiff1d(numbers, handled, assume_unique=True)
         if len(rest):
-            self.to_python(lines.take(pa.array(np.searchsorted(numbers, rest))))
+            rest_lines = lines.take(pa.array(np.searchsorted(numbers, rest)))
+            if select is not self.careful_select and len(rest) > tuning.FEW_LINES:
+                self.careful(rest_lines)
+            else:
+                self.to_python(rest_lines)
         return len(done) * 2 >= len(handled) and len(handled) * 2 >= len(numbers)
 
     # -- a new file in one statement ----------------------------------------------------------
@@ -273,7 +290,7 @@ class SqlRoute:
                 return None
             if not self._probe(first):
                 return False
-            if not self._stream_statement(first, chunks):
+            if not self._stream_statement(self.select, first, chunks):
                 return False
             self._after_whole_file(index)
             return True
@@ -298,7 +315,9 @@ class SqlRoute:
         self.con.execute("begin transaction")
         return True
 
-    def _stream_statement(self, first, chunks) -> bool:
+    def _stream_statement(self, select: str, first, chunks) -> bool:
+        """``select``'s rows of the lines of ``first`` and ``chunks`` in one statement; False, with the statement undone,
+        when it stored an id twice (the caller committed just before)."""
         import duckdb
 
         failure: list[BaseException] = []
@@ -316,7 +335,7 @@ class SqlRoute:
 
         self.con.register("_lines", pa.RecordBatchReader.from_batches(first.schema, batches()))
         try:
-            self.execute(insert_new_rows(self.select), stream=True)
+            self.execute(insert_new_rows(select), stream=True)
         except duckdb.Error:
             if failure:
                 raise failure[0] from None
@@ -324,7 +343,7 @@ class SqlRoute:
         finally:
             self.con.unregister("_lines")
         if self._repeats_an_id():
-            self.con.execute("rollback")  # _probe committed just before: this undoes the statement alone
+            self.con.execute("rollback")  # committed just before: this undoes the statement alone
             self.con.execute("begin transaction")
             return False
         return True
@@ -336,21 +355,45 @@ class SqlRoute:
                                      [self.src.display]).fetchall()[0][0])
 
     def _after_whole_file(self, index: LineIndex) -> None:
-        src = self.src
-        added, unpriced, low, high = self.con.execute(
-            """select count(*), count(*) filter (where cost_source is null), min(source_line), max(source_line)
-               from requests where source_file = ?""",
-            [src.display],
-        ).fetchall()[0]
-        self.result.rows_added += added
-        if unpriced:
-            price_stored(self.con, self.tariffs, src.display, low, high)
-        for lines in index.read(self.reader.lines_left(src, index.lines)):
+        """The lines the whole-file statement left: when they are many (their keys or family were not among the first
+        lines), a second statement narrowed to what they show; then the careful way for what remains."""
+        self._count_whole_file()
+        leftovers = index.read(self.reader.lines_left(self.src, index.lines))
+        first = next(leftovers, None)
+        select = self._leftover_select(first) if first is not None else self.careful_select
+        if select is not self.careful_select:
+            self.reader.maybe_commit(self.src, now=True)
+            if self._stream_statement(select, first, leftovers):
+                self._count_whole_file()
+            leftovers = index.read(self.reader.lines_left(self.src, index.lines))
+            first = next(leftovers, None)
+        for lines in itertools.chain([first] if first is not None else [], leftovers):
             if lines.num_rows <= tuning.FEW_LINES:
                 self.to_python(lines)
             else:
-                self.careful(lines)
-            self.reader.settle(src)
+                self.careful(lines, select)
+            self.reader.settle(self.src)
+
+    def _count_whole_file(self) -> None:
+        """Count the rows the whole-file statements stored since the last count; price those whose model was not known."""
+        added, unpriced, low, high = self.con.execute(
+            """select count(*), count(*) filter (where cost_source is null), min(source_line), max(source_line)
+               from requests where source_file = ?""",
+            [self.src.display],
+        ).fetchall()[0]
+        self.result.rows_added += added - self._whole_file_rows
+        self._whole_file_rows = added
+        if unpriced:
+            price_stored(self.con, self.tariffs, self.src.display, low, high)
+
+    def _leftover_select(self, lines) -> str:
+        """The statement for the lines the whole-file statement left. Many of them, when the first lines did not show
+        their keys or family (parameters a feature adds later in the day, an outage's errors), get a statement narrowed
+        to what they show: every family's statement costs several times more a line."""
+        if lines.num_rows < tuning.PROBE_LINES or not hasattr(self.parser, "fast_families"):
+            return self.careful_select
+        narrowed, split = self._narrowed(lines)
+        return self.careful_select if narrowed is None or split else narrowed
 
     # -- chunk by chunk -----------------------------------------------------------------------
     def chunked(self) -> None:
