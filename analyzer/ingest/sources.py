@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import gzip
 import hashlib
@@ -331,13 +332,16 @@ class _NotMappable(Exception):
 
 class LineIndex:
     """Where each line of a file starts, kept in a temporary file (8 bytes a line, not in memory), so that a few
-    lines can be read back by number after a bulk pass; filled by ``SourceFile.line_chunks(index=...)``."""
+    lines can be read back by number after a bulk pass; filled by ``SourceFile.line_chunks(index=...)``. Offsets
+    are in the decompressed stream of a gzip file, which is read back in one forward pass."""
 
-    def __init__(self, path):
+    def __init__(self, path, *, compressed: bool = False):
         self._file = tempfile.TemporaryFile(prefix="plan-lines-")
         self.path = path
+        self.compressed = compressed
         info = os.stat(path)
         self._identity = (info.st_dev, info.st_ino)
+        self._size = info.st_size
         self.lines = 0
         self.end = 0
 
@@ -359,10 +363,10 @@ class LineIndex:
         starts = np.memmap(self._file, dtype="<i8", mode="r", shape=(self.lines,))
         changed = OSError("the file changed while it was being read: replaced or cut short")
         with open(self.path, "rb") as fh:
-            fd = fh.fileno()
-            info = os.fstat(fd)
-            if (info.st_dev, info.st_ino) != self._identity or info.st_size < self.end:
+            info = os.fstat(fh.fileno())
+            if (info.st_dev, info.st_ino) != self._identity or info.st_size < (self._size if self.compressed else self.end):
                 raise changed
+            read_at = _ForwardGzip(fh).read_at if self.compressed else functools.partial(os.pread, fh.fileno())
             picked: list = []  # (numbers, their bytes, their offsets in those bytes) of the table being filled
             size = 0
             for run in _runs(numbers):
@@ -374,7 +378,7 @@ class LineIndex:
                 while cut < len(run):
                     # as many of the run's lines as fit in what is left of ``max_bytes`` (one at least)
                     stop = max(cut + 1, int(np.searchsorted(ends, begins[cut] + max_bytes - size, side="right")))
-                    data = os.pread(fd, int(ends[stop - 1] - begins[cut]), int(begins[cut]))
+                    data = read_at(int(ends[stop - 1] - begins[cut]), int(begins[cut]))
                     if len(data) != ends[stop - 1] - begins[cut]:
                         raise changed
                     offsets = np.append(begins[cut:stop], ends[stop - 1]) - begins[cut]
@@ -390,6 +394,36 @@ class LineIndex:
 
     def close(self) -> None:
         self._file.close()
+
+
+class _ForwardGzip:
+    """Byte ranges of a gzip file's decompressed stream, asked for in ascending order: one pass, skipping what lies
+    between. A stream cut short ends where its data ends, as the first pass read it (``_EndsAtTruncation``)."""
+
+    def __init__(self, fh):
+        self._gz = gzip.GzipFile(fileobj=io.BufferedReader(fh, buffer_size=1 << 20), mode="rb")
+        self._at = 0
+
+    def _take(self, size: int, keep: bool) -> bytes:
+        out = bytearray()
+        while size > 0:
+            try:
+                data = self._gz.read1(min(size, 1 << 20))
+            except EOFError:
+                break
+            if not data:
+                break
+            size -= len(data)
+            self._at += len(data)
+            if keep:
+                out += data
+        return bytes(out)
+
+    def read_at(self, size: int, at: int) -> bytes:
+        if at < self._at:
+            raise OSError("lines asked for out of order")
+        self._take(at - self._at, keep=False)
+        return self._take(size, keep=True)
 
 
 def text_array(body, offsets):
