@@ -1487,3 +1487,27 @@ def test_lines_whose_keys_first_appear_after_the_first_lines_take_a_second_state
     assert {r["user_id"] for r in stored[True][1]} == {None, "u-0", "u-1", "u-2"}
     # The late lines' model was not among the first lines' (whose tariffs the statement joins): priced after it.
     assert {r["cost_source"] for r in stored[True][1] if r["model"] == "gpt-4o-2024-08-06" and r["status"] == "ok"} == {"catalog"}
+
+
+def test_a_gzip_file_stores_what_its_plain_copy_stores_its_leftover_lines_read_back_from_the_stream(tmp_path):
+    """A gzip file takes the whole-file statement too; the lines it leaves (odd values, malformed lines) are read back
+    by number from the decompressed stream, which cannot be read at an offset: one forward pass picks them out."""
+    import gzip
+
+    rng = random.Random(11)
+    text = "\n".join(app_line(rng, i) for i in range(600)) + "\n{broken\n"
+    plain, packed = tmp_path / "calls.jsonl", tmp_path / "calls.jsonl.gz"
+    plain.write_text(text)
+    packed.write_bytes(gzip.compress(text.encode()))
+    stored = {}
+    for path in (plain, packed):
+        con = connect(str(tmp_path / f"{path.name}.duckdb"))
+        summary = ingest_paths(con, [str(path)])
+        stored[path] = (route_neutral(summary)["files"][0] | {"path": None},
+                        dicts(con, "select * exclude (ingested_at, source_file) from requests order by id"),
+                        dicts(con, "select source_line, reason from rejects order by source_line, reason"))
+        left = summary["files"][0]
+        con.close()
+    assert stored[plain] == stored[packed]
+    assert len(stored[packed][1]) > 400 and len(stored[packed][2]) >= 1  # rows by both routes, the broken line a reject
+    assert left["rows_added"] == len(stored[packed][1])
