@@ -219,9 +219,11 @@ class IncomingRows:
             """
         ).fetchall()
 
-    def _first_priced(self) -> str:
-        """The first occurrence of each incoming id, priced (parameter ``$now``)."""
-        priced = priced_select(INCOMING, "s") + " qualify row_number() over (partition by s.id order by s._seq) = 1"
+    def _first_priced(self, ids: str) -> str:
+        """The first occurrence of each incoming id among ``ids`` (a query of ids), priced (parameter ``$now``). The ids
+        are picked before pricing: a re-read file's rows are all stored, and pricing them copied every text."""
+        rows = f"(select * from {INCOMING} where id in ({ids}))"
+        priced = priced_select(rows, "s") + " qualify row_number() over (partition by s.id order by s._seq) = 1"
         return f"select * replace (coalesce(cost_source, 'unknown') as cost_source) from ({priced})"
 
     def _fill_in(self) -> dict[str, int]:
@@ -231,9 +233,13 @@ class IncomingRows:
             return {}
         sets = ", ".join(f"{c} = coalesce(r.{c}, p.{c})" for c in ENRICH_COLUMNS)
         wanted = " or ".join(f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",))
-        # Only the incoming rows of stored ids can fill anything in: the rest are inserted by ``_insert_new``.
-        self.con.execute(f"""create or replace temp table _ingest_fill as select * from ({self._first_priced()})
-                             where id in (select id from _ingest_kept where stored)""", {"now": self.tariffs.now})
+        # Only the incoming rows of stored ids can fill anything in (the rest are inserted by ``_insert_new``), and
+        # only ids one of whose rows holds a field the stored row lacks, or tokens to price it by.
+        lacking = " or ".join([f"(r.{c} is null and s.{c} is not null)" for c in ENRICH_COLUMNS]
+                              + ["(r.cost_usd is null and (s.cost_usd is not null or s.input_tokens is not null"
+                                 " or s.output_tokens is not null))"])
+        ids = f"select s.id from {INCOMING} s join requests r on r.id = s.id where {lacking}"
+        self.con.execute(f"create or replace temp table _ingest_fill as {self._first_priced(ids)}", {"now": self.tariffs.now})
         where = f"""r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
               and (r.source_file is distinct from p.source_file or r.source_line is not distinct from p.source_line)"""
         filled = self.con.execute(
@@ -253,8 +259,8 @@ class IncomingRows:
     def _insert_new(self) -> None:
         cols = ", ".join(COLUMNS)
         self.con.execute(
-            f"""insert into requests ({cols}, ingested_at) select {cols}, $stamp::timestamp from ({self._first_priced()}) p
-                where p.id not in (select id from _ingest_kept where stored)""",
+            f"""insert into requests ({cols}, ingested_at) select {cols}, $stamp::timestamp
+                from ({self._first_priced("select id from _ingest_kept where not stored")}) p""",
             {"stamp": self.run_stamp, "now": self.tariffs.now},
         )
 

@@ -389,10 +389,10 @@ class SqlRoute:
             price_stored(self.con, self.tariffs, self.src.display, low, high)
 
     def _leftover_select(self, lines) -> str:
-        """The statement for the lines the whole-file statement left. Many of them, when the first lines did not show
-        their keys or family (parameters a feature adds later in the day, an outage's errors), get a statement narrowed
-        to what they show: every family's statement costs several times more a line."""
-        if lines.num_rows < tuning.PROBE_LINES or not hasattr(self.parser, "fast_families"):
+        """The statement for the lines the whole-file statement left, when more than a few: one narrowed to the
+        families and keys they show (the first lines did not show them: parameters a feature adds later in the day, an
+        outage's errors). Every family's statement costs several times more a line and about a second to plan."""
+        if lines.num_rows <= tuning.FEW_LINES or not hasattr(self.parser, "fast_families"):
             return self.careful_select
         narrowed, split = self._narrowed(lines)
         return self.careful_select if narrowed is None or split else narrowed
@@ -413,7 +413,7 @@ class SqlRoute:
             if use_direct:
                 lines, use_direct = self._direct(chunk)
             if lines.num_rows:
-                use_direct = self.careful(lines) or use_direct
+                use_direct = self.careful(lines, self.select) or use_direct
             self.reader.count_text(chunk.nbytes)
             self.reader.settle(self.src)
 
