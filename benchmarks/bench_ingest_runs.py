@@ -57,21 +57,28 @@ def failed(record: dict) -> dict:
     return record
 
 
+def calls(records: int):
+    """The seeded calls every file is made of, generated afresh for each file: held in memory, they made this
+    process big, and each `plan` process forked from it started with its pages (its peak RSS read 1.5 GB)."""
+    rng = random.Random(3)
+    return (bench_ingest.chat_pairs(rng, i) for i in range(records))
+
+
 def write_files(records: int, folder: Path) -> dict[str, Path]:
     """Every file the situations read, from one seeded stream of calls."""
-    paths = {name: folder / f"{name}.jsonl" for name in ("plain", "all_keys", "late_keys", "late_errors", "small")}
-    rng = random.Random(3)
-    calls = [bench_ingest.chat_pairs(rng, i) for i in range(records)]
     lines = {
-        "plain": (json.dumps(c) for c in calls),
-        "all_keys": (json.dumps(with_keys(json.loads(json.dumps(c)), i)) for i, c in enumerate(calls)),
-        "late_keys": (json.dumps(with_keys(json.loads(json.dumps(c)), i) if i >= EXTRA_KEYS_FROM else c) for i, c in enumerate(calls)),
-        "late_errors": (json.dumps(failed(json.loads(json.dumps(c))) if i >= ERRORS_FROM and i % 20 == 0 else c)
-                        for i, c in enumerate(calls)),
-        "small": (json.dumps({**c, "response": {**c["response"], "id": f"small-{i}"}}) for i, c in enumerate(calls[:SMALL])),
+        "plain": lambda i, c: c,
+        "all_keys": lambda i, c: with_keys(c, i),
+        "late_keys": lambda i, c: with_keys(c, i) if i >= EXTRA_KEYS_FROM else c,
+        "late_errors": lambda i, c: failed(c) if i >= ERRORS_FROM and i % 20 == 0 else c,
     }
-    for name, text in lines.items():
-        paths[name].write_text("".join(line + "\n" for line in text))
+    paths = {name: folder / f"{name}.jsonl" for name in (*lines, "small")}
+    for name, change in lines.items():
+        with open(paths[name], "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(change(i, c)) + "\n" for i, c in enumerate(calls(records)))
+    with open(paths["small"], "w", encoding="utf-8") as out:
+        out.writelines(json.dumps({**c, "response": {**c["response"], "id": f"small-{i}"}}) + "\n"
+                       for i, c in enumerate(calls(min(SMALL, records))))
     paths["gzip"] = folder / "plain.jsonl.gz"
     with open(paths["plain"], "rb") as src, gzip.open(paths["gzip"], "wb", compresslevel=6) as out:
         shutil.copyfileobj(src, out)
