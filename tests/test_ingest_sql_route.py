@@ -1511,3 +1511,59 @@ def test_a_gzip_file_stores_what_its_plain_copy_stores_its_leftover_lines_read_b
     assert stored[plain] == stored[packed]
     assert len(stored[packed][1]) > 400 and len(stored[packed][2]) >= 1  # rows by both routes, the broken line a reject
     assert left["rows_added"] == len(stored[packed][1])
+
+
+def _background_response(i: int, status: str) -> dict:
+    """A Responses API object of a call made with ``background: true``, as an app polling it logs each state."""
+    done = status == "completed"
+    return {"id": f"resp_bg{i}", "object": "response", "created_at": 1746352800 + i, "status": status, "background": True,
+            "model": "o3-2025-04-16", "error": None,
+            "output": [{"type": "message", "id": f"msg_{i}", "status": "completed", "role": "assistant",
+                        "content": [{"type": "output_text", "text": f"report {i}", "annotations": []}]}] if done else [],
+            "usage": {"input_tokens": 1200, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 3400,
+                      "output_tokens_details": {"reasoning_tokens": 3000}, "total_tokens": 4600} if done else None}
+
+
+def test_a_background_response_logged_while_it_ran_gives_way_to_its_finished_state(tmp_path, monkeypatch):
+    """Background calls (long reasoning, deep research) are polled: apps log the response as ``queued``, ``in_progress``
+    and ``completed`` under one id. The first state used to be the row (no answer, no usage: the most expensive calls
+    had unknown spend) and the finished one a duplicate; now the finished state is the call, on both routes, whatever
+    the order, and the running states are duplicates of it."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(60):
+        lines.append({"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"q{i}"}]},
+                      "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "created": 1746352800 + i,
+                                   "model": "gpt-4o-mini-2024-07-18", "choices": [{"index": 0, "message": {"role": "assistant",
+                                   "content": f"a{i}"}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 10, "completion_tokens": 5}}})
+        if i % 10 == 0:
+            request = {"model": "o3", "input": f"research topic {i}", "background": True}
+            states = ["queued", "in_progress", "completed"] if i % 20 else ["queued", "completed", "in_progress"]
+            lines += [{"request": request, "response": _background_response(i, s)} for s in states]
+    path = tmp_path / "background.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None and stored[True][0] == stored[False][0]
+    assert sql_share > 0.8  # the running states go to Python; every other line is SQL's
+    assert (stored[True][0]["rows_added"], stored[True][0]["rows_duplicate"]) == (66, 12)
+    background = [r for r in stored[True][1] if r["source_id"].startswith("resp_bg")]
+    assert len(background) == 6 and {r["status"] for r in background} == {"ok"}
+    assert sum(r["output_tokens"] for r in background) == 6 * 3400 and all(r["cost_usd"] > 0 for r in background)
+    assert {r["response_text"] for r in background} == {f"report {i}" for i in range(0, 60, 10)}
+
+
+def test_a_background_response_stored_while_it_ran_is_completed_by_a_later_file(tmp_path):
+    """The polled states may land in different files (an hourly log's boundary): the stored running call takes the
+    finished state's answer, usage, price and status from the next file."""
+    request = {"model": "o3", "input": "research topic", "background": True}
+    first, later = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps({"request": request, "response": _background_response(1, "in_progress")}) + "\n")
+    later.write_text(json.dumps({"request": request, "response": _background_response(1, "completed")}) + "\n")
+    con = connect(str(tmp_path / "bg.duckdb"))
+    ingest_paths(con, [str(first)])
+    summary = ingest_paths(con, [str(later)])
+    row = dicts(con, "select status, response_text, output_tokens, cost_source, cost_usd from requests")
+    con.close()
+    assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_filled_in"]) == (0, 1, 1)
+    assert len(row) == 1 and row[0]["status"] == "ok" and row[0]["response_text"] == "report 1"
+    assert row[0]["output_tokens"] == 3400 and row[0]["cost_source"] == "catalog" and row[0]["cost_usd"] > 0

@@ -34,6 +34,16 @@ create temp table if not exists {INCOMING} (
     sample_rate double, cache_write_1h_tokens bigint, web_searches bigint, _seq bigint, _supersedes bigint, _price double
 )
 """
+
+
+def kept_first(row: str = "") -> str:
+    """ORDER BY of the occurrences of one id, the one kept first: the first, except that a call's state while it was
+    still running (a background response polled as ``queued`` or ``in_progress``: status ``pending``) gives way to
+    its finished state wherever that comes."""
+    prefix = f"{row}." if row else ""
+    return f"coalesce({prefix}status = 'pending', false), {prefix}_seq"
+
+
 CONFLICT_EXAMPLES = 20  # conflicts listed by `plan ingest --json` (all are in the `conflicts` table)
 
 
@@ -163,14 +173,19 @@ class IncomingRows:
         self.text_bytes = 0
 
     def _displace_later_lines(self) -> dict[str, int]:
-        """Stored rows of a later line of a file whose earlier line with the same id is incoming: the earlier line
-        wins, and the stored one becomes an occurrence judged against it. Returns their number per file."""
+        """Stored rows that an incoming line of the same file and id comes before in ``kept_first`` order (an earlier
+        line; a finished state of a call stored while it still ran): the incoming line wins, and the stored one becomes
+        an occurrence judged against it. Returns their number per file."""
         self.con.execute(
             f"""
             create or replace temp table _ingest_displaced as
             select r.* from requests r
-            join (select id, source_file, min(source_line) as line from {INCOMING} group by 1, 2) s
-              on r.id = s.id and r.source_file = s.source_file and r.source_line > s.line
+            join (select id, source_file, min(source_line) as line,
+                         min(source_line) filter (where coalesce(status <> 'pending', true)) as finished_line
+                  from {INCOMING} group by 1, 2) s
+              on r.id = s.id and r.source_file = s.source_file
+             and case when r.status = 'pending' then s.finished_line is not null or r.source_line > s.line
+                      else r.source_line > s.finished_line end
             """
         )
         counts = self.con.execute("select source_file, count(*) from _ingest_displaced group by 1").fetchall()
@@ -190,7 +205,7 @@ class IncomingRows:
             union all
             select id, source_file, source_line, source_format, false, {conflict_cols} from (
                 select * from {INCOMING} where id not in (select id from requests)
-                qualify row_number() over (partition by id order by _seq) = 1)
+                qualify row_number() over (partition by id order by {kept_first()}) = 1)
             """
         )
         self.con.execute(
@@ -201,7 +216,7 @@ class IncomingRows:
                    {differing_fields('o', 'k')} as fields
             from (
                 select id, source_id, source_file, source_line, source_format, {conflict_cols}
-                from (select *, row_number() over (partition by id order by _seq) as rank from {INCOMING})
+                from (select *, row_number() over (partition by id order by {kept_first()}) as rank from {INCOMING})
                 where rank > 1 or id in (select id from _ingest_kept where stored)
                 union all
                 select id, source_id, source_file, source_line, source_format, {conflict_cols} from _ingest_displaced
@@ -223,7 +238,7 @@ class IncomingRows:
         """The first occurrence of each incoming id among ``ids`` (a query of ids), priced (parameter ``$now``). The ids
         are picked before pricing: a re-read file's rows are all stored, and pricing them copied every text."""
         rows = f"(select * from {INCOMING} where id in ({ids}))"
-        priced = priced_select(rows, "s") + " qualify row_number() over (partition by s.id order by s._seq) = 1"
+        priced = priced_select(rows, "s") + f" qualify row_number() over (partition by s.id order by {kept_first('s')}) = 1"
         return f"select * replace (coalesce(cost_source, 'unknown') as cost_source) from ({priced})"
 
     def _fill_in(self) -> dict[str, int]:
@@ -232,12 +247,15 @@ class IncomingRows:
         if not self.con.execute("select count(*) from _ingest_kept where stored").fetchall()[0][0]:
             return {}
         sets = ", ".join(f"{c} = coalesce(r.{c}, p.{c})" for c in ENRICH_COLUMNS)
-        wanted = " or ".join(f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",))
+        # A call stored while still running (status ``pending``) takes its finished state's status too.
+        finishes = "(r.status = 'pending' and {0}.status is distinct from 'pending')"
+        wanted = " or ".join([f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",)]
+                             + [finishes.format("p")])
         # Only the incoming rows of stored ids can fill anything in (the rest are inserted by ``_insert_new``), and
         # only ids one of whose rows holds a field the stored row lacks, or tokens to price it by.
         lacking = " or ".join([f"(r.{c} is null and s.{c} is not null)" for c in ENRICH_COLUMNS]
                               + ["(r.cost_usd is null and (s.cost_usd is not null or s.input_tokens is not null"
-                                 " or s.output_tokens is not null))"])
+                                 " or s.output_tokens is not null))", finishes.format("s")])
         ids = f"select s.id from {INCOMING} s join requests r on r.id = s.id where {lacking}"
         self.con.execute(f"create or replace temp table _ingest_fill as {self._first_priced(ids)}", {"now": self.tariffs.now})
         where = f"""r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
@@ -248,6 +266,7 @@ class IncomingRows:
         self.con.execute(
             f"""
             update requests r set {sets},
+                status = case when {finishes.format("p")} then p.status else r.status end,
                 cost_source = case when r.cost_usd is null and p.cost_usd is not null then p.cost_source else r.cost_source end,
                 cost_usd = coalesce(r.cost_usd, p.cost_usd)
             from _ingest_fill p where {where}

@@ -59,12 +59,14 @@ def insert_new_rows(select: str) -> str:
 
 
 def insert_first_of_each_id(select: str) -> str:
-    """Rows of ``_lines`` whose id is not stored, the first line of each id only; returns the lines stored."""
+    """Rows of ``_lines`` whose id is not stored, the first line of each id only (a call's finished state before its
+    states while it ran, ``incoming.kept_first``); returns the lines stored."""
     return f"""
         insert into requests ({_COLS}, ingested_at)
         with e as materialized ({priced_select(rows_of_lines(select), 'f')})
         select {_COLS}, $stamp::timestamp from e
-        semi join (select id, min(source_line) as line from e group by id) first
+        semi join (select id, coalesce(min(source_line) filter (where status is distinct from 'pending'), min(source_line)) as line
+                   from e group by id) first
           on e.id = first.id and e.source_line = first.line
         where e.id not in (select id from requests)
         returning source_line, cost_source is null as unpriced
@@ -79,7 +81,8 @@ def extract_rows(select: str) -> str:
 def insert_extracted(*, repeats_inside: bool, stored_ids: bool) -> str:
     """The extracted rows into `requests`: the first line of each id when ids repeat among them, and leaving out
     ids already stored when there are any (each test costs a join, so it is made only when needed)."""
-    rows = (f"(select * from {EXTRACTED} qualify row_number() over (partition by id order by source_line) = 1)"
+    rows = (f"(select * from {EXTRACTED} qualify row_number() over (partition by id order by"
+            f" coalesce(status = 'pending', false), source_line) = 1)"
             if repeats_inside else EXTRACTED)
     where = "where f.id not in (select id from requests)" if stored_ids else ""
     return f"""
