@@ -1444,8 +1444,9 @@ def _plain_call(i: int, model: str = "gpt-4o-mini-2024-07-18", **request_keys) -
                          "usage": {"prompt_tokens": 40 + i % 7, "completion_tokens": 9}}}
 
 
-@pytest.mark.parametrize("repeats_inside", [False, True])
-def test_lines_whose_keys_first_appear_after_the_first_lines_take_a_second_statement(tmp_path, monkeypatch, repeats_inside):
+@pytest.mark.parametrize("repeats_inside, long_lines", [(False, False), (True, False), (False, True)])
+def test_lines_whose_keys_first_appear_after_the_first_lines_take_a_second_statement(tmp_path, monkeypatch, repeats_inside,
+                                                                                       long_lines):
     """A feature that adds request parameters later in the day, or an outage's errors: the first lines did not show
     those keys, so the whole-file statement leaves such lines. A second statement narrowed to them stores them (the
     careful way, every family's statement, took four times as long); ids they repeat, malformed lines and a family of
@@ -1465,6 +1466,9 @@ def test_lines_whose_keys_first_appear_after_the_first_lines_take_a_second_state
     early = [_plain_call(i) for i in range(30)]
     late = [{**_plain_call(i, "gpt-4o-2024-08-06", temperature=0.2, tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}]),
              "user": f"u-{i % 3}", "latency_ms": 300 + i} for i in range(30, 230)]
+    if long_lines:  # the late lines are long, the file's first lines not: no single statement holds all their rows
+        for line in late:
+            line["metadata"] = {"note": "x" * 2500}
     late[50]["response"]["usage"]["completion_tokens"] = 99
     late[50]["response"]["id"] = "chatcmpl-3"  # an early call's id, stated differently: a conflict
     late.insert(80, {**_plain_call(5, temperature=0.2), "user": "u-0"})  # an early call again, with the new keys: a duplicate
@@ -1476,13 +1480,16 @@ def test_lines_whose_keys_first_appear_after_the_first_lines_take_a_second_state
     path.write_text("".join(json.dumps(line) + "\n" for line in early + late[:100])
                     + '{"request": {"model": "gpt-4o", "messages": [\n'
                     + "".join(json.dumps(line) + "\n" for line in late[100:]))
+    if long_lines:  # between the file's average line and the late lines' (Arrow adds 16 bytes a line)
+        whole, leftover = (sum(len(json.dumps(x)) + 17 for x in xs) / len(xs) for xs in (early + late, late))
+        monkeypatch.setattr(tuning, "LONG_LINES", int((whole + leftover) / 2))
     stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
     summary = stored[True][0]["files"][0]
     assert (summary["rows_duplicate"], summary["rows_conflicting"], summary["rows_rejected"]) == (1 + repeats_inside, 1, 1)
     assert summary["rows_added"] == 230 - 1 + 1  # one late line repeats an early id; the failed call is a row
-    assert statements == [True, not repeats_inside]
+    assert statements == ([True] if long_lines else [True, not repeats_inside]), statements
     assert sql_share > 0.98
     assert {r["user_id"] for r in stored[True][1]} == {None, "u-0", "u-1", "u-2"}
     # The late lines' model was not among the first lines' (whose tariffs the statement joins): priced after it.

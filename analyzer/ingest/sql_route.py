@@ -368,7 +368,8 @@ class SqlRoute:
         leftovers = index.read(self.reader.lines_left(self.src, index.lines))
         first = next(leftovers, None)
         select = self._leftover_select(first) if first is not None else self.careful_select
-        if select is not self.careful_select:
+        # Lines of long conversations go chunk by chunk: one statement would hold all their rows in memory.
+        if select is not self.careful_select and first.nbytes <= tuning.LONG_LINES * first.num_rows:
             self._stream_statement(select, first, leftovers)
             leftovers = index.read(self.reader.lines_left(self.src, index.lines))
             first = next(leftovers, None)
