@@ -365,13 +365,13 @@ class SqlRoute:
     def _after_whole_file(self, index: LineIndex) -> None:
         """The lines the whole-file statement left: when they are many (their keys or family were not among the first
         lines), a second statement narrowed to what they show; then the careful way for what remains."""
-        leftovers = index.read(self.reader.lines_left(self.src, index.lines))
+        leftovers = index.read(self._lines_left(index))
         first = next(leftovers, None)
         select = self._leftover_select(first) if first is not None else self.careful_select
         # Lines of long conversations go chunk by chunk: one statement would hold all their rows in memory.
-        if select is not self.careful_select and first.nbytes <= tuning.LONG_LINES * first.num_rows:
+        if first is not None and select is not self.careful_select and first.nbytes <= tuning.LONG_LINES * first.num_rows:
             self._stream_statement(select, first, leftovers)
-            leftovers = index.read(self.reader.lines_left(self.src, index.lines))
+            leftovers = index.read(self._lines_left(index))
             first = next(leftovers, None)
         for lines in itertools.chain([first] if first is not None else [], leftovers):
             if lines.num_rows <= tuning.FEW_LINES:
@@ -379,6 +379,11 @@ class SqlRoute:
             else:
                 self.careful(lines, select)
             self.reader.settle(self.src)
+
+    def _lines_left(self, index: LineIndex) -> np.ndarray:
+        """The numbers of the lines no row is stored for, read before a statement streams those lines: the query must not
+        run on the connection while the statement does."""
+        return np.fromiter(self.reader.lines_left(self.src, index.lines), dtype=np.int64)
 
     def _count_whole_file(self) -> None:
         """Count the rows the whole-file statements stored since the last count; price those whose model was not known."""
