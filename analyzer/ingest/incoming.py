@@ -36,12 +36,18 @@ create temp table if not exists {INCOMING} (
 """
 
 
-def kept_first(row: str = "") -> str:
-    """ORDER BY of the occurrences of one id, the one kept first: the first, except that a call's state while it was
-    still running (a background response polled as ``queued`` or ``in_progress``: status ``pending``) gives way to
-    its finished state wherever that comes."""
+def running(row: str = "") -> str:
+    """SQL: the row is a call's state while it still ran (a background response polled as ``queued`` or
+    ``in_progress``: status ``pending``), which gives way to its finished state wherever that comes."""
     prefix = f"{row}." if row else ""
-    return f"coalesce({prefix}status = 'pending', false), {prefix}_seq"
+    return f"coalesce({prefix}status = 'pending', false)"
+
+
+def kept_first(row: str = "", order: str = "_seq") -> str:
+    """ORDER BY of the occurrences of one id, the one kept first: the first in ``order``, a finished state before the
+    states of the call while it ran (``running``)."""
+    prefix = f"{row}." if row else ""
+    return f"{running(row)}, {prefix}{order}"
 
 
 CONFLICT_EXAMPLES = 20  # conflicts listed by `plan ingest --json` (all are in the `conflicts` table)
@@ -181,10 +187,10 @@ class IncomingRows:
             create or replace temp table _ingest_displaced as
             select r.* from requests r
             join (select id, source_file, min(source_line) as line,
-                         min(source_line) filter (where coalesce(status <> 'pending', true)) as finished_line
+                         min(source_line) filter (where not {running()}) as finished_line
                   from {INCOMING} group by 1, 2) s
               on r.id = s.id and r.source_file = s.source_file
-             and case when r.status = 'pending' then s.finished_line is not null or r.source_line > s.line
+             and case when {running('r')} then s.finished_line is not null or r.source_line > s.line
                       else r.source_line > s.finished_line end
             """
         )
@@ -247,15 +253,17 @@ class IncomingRows:
         if not self.con.execute("select count(*) from _ingest_kept where stored").fetchall()[0][0]:
             return {}
         sets = ", ".join(f"{c} = coalesce(r.{c}, p.{c})" for c in ENRICH_COLUMNS)
-        # A call stored while still running (status ``pending``) takes its finished state's status too.
-        finishes = "(r.status = 'pending' and {0}.status is distinct from 'pending')"
+        # A call stored while it still ran takes its finished state's status too.
+        def finishes(row: str) -> str:
+            return f"({running('r')} and not {running(row)})"
+
         wanted = " or ".join([f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",)]
-                             + [finishes.format("p")])
+                             + [finishes("p")])
         # Only the incoming rows of stored ids can fill anything in (the rest are inserted by ``_insert_new``), and
         # only ids one of whose rows holds a field the stored row lacks, or tokens to price it by.
         lacking = " or ".join([f"(r.{c} is null and s.{c} is not null)" for c in ENRICH_COLUMNS]
                               + ["(r.cost_usd is null and (s.cost_usd is not null or s.input_tokens is not null"
-                                 " or s.output_tokens is not null))", finishes.format("s")])
+                                 " or s.output_tokens is not null))", finishes("s")])
         ids = f"select s.id from {INCOMING} s join requests r on r.id = s.id where {lacking}"
         self.con.execute(f"create or replace temp table _ingest_fill as {self._first_priced(ids)}", {"now": self.tariffs.now})
         where = f"""r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
@@ -266,7 +274,7 @@ class IncomingRows:
         self.con.execute(
             f"""
             update requests r set {sets},
-                status = case when {finishes.format("p")} then p.status else r.status end,
+                status = case when {finishes("p")} then p.status else r.status end,
                 cost_source = case when r.cost_usd is null and p.cost_usd is not null then p.cost_source else r.cost_source end,
                 cost_usd = coalesce(r.cost_usd, p.cost_usd)
             from _ingest_fill p where {where}

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from . import tuning
 from .coerce import COLUMNS, EARLIEST, FUTURE_SLACK
+from .incoming import kept_first, running
 from .priced import price_stored, priced_select
 from .reader import LINE_SEQ, FileReader
 from .formats.app_log_sql import KEYS_SQL, TOP_KEYS_SQL, define_macros
@@ -65,7 +66,7 @@ def insert_first_of_each_id(select: str) -> str:
         insert into requests ({_COLS}, ingested_at)
         with e as materialized ({priced_select(rows_of_lines(select), 'f')})
         select {_COLS}, $stamp::timestamp from e
-        semi join (select id, coalesce(min(source_line) filter (where status is distinct from 'pending'), min(source_line)) as line
+        semi join (select id, coalesce(min(source_line) filter (where not {running()}), min(source_line)) as line
                    from e group by id) first
           on e.id = first.id and e.source_line = first.line
         where e.id not in (select id from requests)
@@ -81,8 +82,7 @@ def extract_rows(select: str) -> str:
 def insert_extracted(*, repeats_inside: bool, stored_ids: bool) -> str:
     """The extracted rows into `requests`: the first line of each id when ids repeat among them, and leaving out
     ids already stored when there are any (each test costs a join, so it is made only when needed)."""
-    rows = (f"(select * from {EXTRACTED} qualify row_number() over (partition by id order by"
-            f" coalesce(status = 'pending', false), source_line) = 1)"
+    rows = (f"(select * from {EXTRACTED} qualify row_number() over (partition by id order by {kept_first(order='source_line')}) = 1)"
             if repeats_inside else EXTRACTED)
     where = "where f.id not in (select id from requests)" if stored_ids else ""
     return f"""
