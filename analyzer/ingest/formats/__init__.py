@@ -29,6 +29,7 @@ def load_all() -> dict:
         claude_code,
         cline,
         cloudflare,
+        datadog,
         codex_cli,
         gemini,
         generic,
@@ -43,6 +44,7 @@ def load_all() -> dict:
         openrouter,
         otel,
         portkey,
+        posthog,
         pydantic_ai,
         weave,
     )
