@@ -92,3 +92,22 @@ def test_calls_none_of_which_states_usage_say_their_spend_is_unknown(con, tmp_pa
     assert "none of its 3 calls read as an OpenAI app log states its token usage or cost" in notes["unmetered.jsonl"]
     assert notes["metered.jsonl"] is None and notes["asked.jsonl"] is None
     assert any(w.startswith(str(tmp_path / "unmetered.jsonl")) and "spend is unknown" in w for w in warnings)
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    # OpenAI's usage API page, and its results as a table (the dashboard's export, a script's CSV of the results):
+    # the CSV was one "call" of 120,000 input tokens where 420 requests ran.
+    ("usage.json", json.dumps({"object": "page", "has_more": False, "data": [{
+        "object": "bucket", "start_time": 1763596800, "end_time": 1763683200, "results": [{
+            "object": "organization.usage.completions.result", "input_tokens": 120000, "output_tokens": 30000,
+            "input_cached_tokens": 40000, "num_model_requests": 420, "model": "gpt-4o-mini-2024-07-18", "batch": False}]}]})),
+    ("usage.csv", "start_time,end_time,project_id,num_model_requests,model,batch,input_tokens,output_tokens,input_cached_tokens\n"
+                  "1763596800,1763683200,proj_abc,420,gpt-4o-mini-2024-07-18,False,120000,30000,40000\n"),
+    ("claude_usage.csv", "starting_at,ending_at,model,service_tier,uncached_input_tokens,cache_read_input_tokens,output_tokens\n"
+                         "2025-11-20T00:00:00Z,2025-11-21T00:00:00Z,claude-sonnet-4-5,standard,50000,120000,9000\n"),
+])
+def test_a_usage_report_is_totals_not_calls_and_says_so(con, tmp_path, name, text):
+    path = write(tmp_path / name, text)
+    with pytest.raises(PlanError, match="usage or cost report .*totals per time bucket, not calls"):
+        ingest_paths(con, [str(path)])
+    assert con.execute("select count(*) from requests").fetchall()[0][0] == 0

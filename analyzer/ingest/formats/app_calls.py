@@ -139,6 +139,9 @@ def flat_answer(obj: dict, request: Any, response: Any, found: bool) -> tuple[bo
             or any(key in obj for key in FLAT_USAGE_KEYS)), answer
 
 
+REQUEST_COUNTS = ("num_model_requests", "num_requests", "request_count", "requests_count", "n_requests", "total_requests")
+
+
 def usage_report(obj: dict) -> bool:
     """A page of an admin API's usage or cost report: time buckets (``start_time``, ``end_time``) of results or
     aggregated counts (OpenAI's ``organization.usage.*``/``organization.costs.result``, Anthropic's usage report)."""
@@ -147,7 +150,12 @@ def usage_report(obj: dict) -> bool:
     if bucket.get("object") == "bucket" or str(obj.get("object", "")).startswith("organization."):
         return True
     results = bucket.get("results")
-    return ({"start_time", "end_time"} <= bucket.keys() or {"starting_at", "ending_at"} <= bucket.keys()) and isinstance(results, list)
+    if ({"start_time", "end_time"} <= bucket.keys() or {"starting_at", "ending_at"} <= bucket.keys()) and isinstance(results, list):
+        return True
+    # A report's rows saved as a table (the usage dashboard's export, a script's CSV of the API's results): a count of
+    # requests, or Anthropic's uncached input, beside the tokens of a model and a period.
+    return any(key in bucket for key in REQUEST_COUNTS) or (
+        "uncached_input_tokens" in bucket and bool({"starting_at", "ending_at", "date", "usage_date_utc"} & bucket.keys()))
 
 
 def prompt_logged_alone(obj: dict) -> bool:
@@ -550,7 +558,7 @@ def wrapped_record(chain: list[dict], number: int | None) -> dict | Reject:
 
 def openai_call_score(obj: dict) -> int:
     """How surely ``obj`` is one logged OpenAI call (0: not one)."""
-    if "custom_id" in obj:
+    if "custom_id" in obj or usage_report(obj):  # a report's totals are many calls: none to read one by one
         return 0
     if ai_sdk.is_result(obj):  # whichever provider it called: the app-log reader reads them all
         return 80
@@ -804,7 +812,7 @@ class OpenAIApp(AppLogStatements):
         """Records shaped like OpenAI calls that lack what makes one."""
         from ..records import first_json_object
 
-        obj = first_json_object(src)
+        obj = next((row for _, row in table_rows(src)), None) if is_table(src) else first_json_object(src)
         if not isinstance(obj, dict):
             return None
         if isinstance(obj.get("choices"), list) and "usage" not in obj and obj.get("object") != "chat.completion":
