@@ -6,6 +6,8 @@ its documentation and exporter code: an S3 batch export (JSON Lines), two pages 
 is spread over dotted columns, and the SQL `select *`). Costs are PostHog's, computed when the events landed.
 Before, every one of these files was "not a log format plan recognises"."""
 
+import json
+
 import pytest
 
 from analyzer.ingest import detect_format, ingest_paths
@@ -86,9 +88,32 @@ def test_pages_of_the_events_api_and_a_second_export_of_the_same_events_count_ea
     assert (again["rows_added"], again["rows_duplicate"]) == (0, 11)
 
 
+def test_an_export_of_every_event_holds_its_calls_among_pageviews_in_parquet_too(con, fixtures, tmp_path):
+    """A batch export of all events: pageviews first (no $ai_ in the file's first bytes), or as Parquet, whose
+    `properties` is JSON text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = [json.loads(line) for line in (fixtures / "posthog" / "batch_export_s3.jsonl").read_text().splitlines()]
+    views = [{"uuid": f"pv-{i}", "event": "$pageview", "properties": {"$current_url": f"https://shop.example/p/{i}"},
+              "distinct_id": f"u{i}", "timestamp": "2026-12-06T10:00:00+00:00"} for i in range(400)]
+    rows = views + events
+    jsonl = tmp_path / "all_events.jsonl"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    parquet = tmp_path / "all_events.parquet"
+    pq.write_table(pa.table({key: [json.dumps(r[key]) if key == "properties" else r[key] for r in rows]
+                             for key in ("uuid", "event", "properties", "distinct_id", "timestamp")}), parquet)
+    for path in (jsonl, parquet):
+        assert detect_format(expand_paths([str(path)])[0]) == "posthog"
+    first, second = ingest_paths(con, [str(jsonl), str(parquet)])["files"]
+    assert (first["rows_added"], first["rows_skipped"], second["rows_added"], second["rows_duplicate"]) == (11, 403, 0, 11)
+    assert sums(con) == (11, 1, 5993, 524, 4112, 1480, 384, 0.00955506, 1)
+
+
 def test_posthog_events_that_are_not_llm_analytics_say_so(con, tmp_path):
     path = tmp_path / "pageviews.jsonl"
     path.write_text('{"uuid": "u1", "event": "$pageview", "distinct_id": "d1", "properties": {"$current_url": "https://x"},'
                     ' "timestamp": "2026-11-01T00:00:00Z"}\n')
-    with pytest.raises(Exception, match=r"looks most like PostHog events .*\$ai_generation"):
-        ingest_paths(con, [str(path)])
+    file, = ingest_paths(con, [str(path)])["files"]
+    assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("posthog", 0, 1)
+    assert "none of them a model call (PostHog's model calls are its $ai_generation and $ai_embedding events" in file["note"]

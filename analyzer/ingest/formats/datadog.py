@@ -170,6 +170,8 @@ def _looks_like_span(columns: frozenset) -> bool:
 
 class Datadog:
     name = "datadog"
+    label = "Datadog LLM Observability spans"
+    skipped_hint = "its model calls are spans of kind llm or embedding; agent, workflow, task, tool and retrieval spans are skipped"
     order = 50
 
     def sniff(self, src) -> int:

@@ -200,14 +200,19 @@ def _marks(columns: frozenset) -> bool:
 
 class PostHog:
     name = "posthog"
+    label = "PostHog events"
+    skipped_hint = "PostHog's model calls are its $ai_generation and $ai_embedding events, from LLM analytics"
     order = 50
 
     def sniff(self, src) -> int:
         columns = table_columns(src)
-        head = src.head()
-        if b"$ai_" not in head:
+        if _marks(columns):
+            # An export of every event (pageviews first, LLM analytics further on; Parquet, whose first bytes are
+            # compressed) is still PostHog's: its other events are skipped and counted.
+            return 90 if b"$ai_" in src.head() else 60
+        if b"$ai_" not in src.head():
             return 0
-        if _marks(columns) or any(str(c).startswith(PROPERTY_PREFIXES + (STAR,)) for c in columns):
+        if any(str(c).startswith(PROPERTY_PREFIXES + (STAR,)) for c in columns):
             return 90
         if {"columns", "results"} <= columns or ("batch" in columns and "api_key" in columns):
             return 90
