@@ -117,3 +117,20 @@ def test_posthog_events_that_are_not_llm_analytics_say_so(con, tmp_path):
     file, = ingest_paths(con, [str(path)])["files"]
     assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("posthog", 0, 1)
     assert "none of them a model call (PostHog's model calls are its $ai_generation and $ai_embedding events" in file["note"]
+
+
+def test_posthogs_own_mark_says_whether_input_tokens_leave_the_cache_out(con, tmp_path):
+    """`$ai_cache_reporting_exclusive` (PostHog's mark) wins over the provider: Claude through a gateway that PostHog
+    marks exclusive gets its cache added; a count marked inclusive is kept as it is, whoever the provider."""
+    def event(uuid, provider, exclusive):
+        return json.dumps({"uuid": uuid, "event": "$ai_generation", "distinct_id": "u1", "timestamp": "2026-11-20T10:00:00Z",
+                           "properties": {"$ai_provider": provider, "$ai_model": "claude-sonnet-4-5", "$ai_input_tokens": 30,
+                                          "$ai_output_tokens": 5, "$ai_cache_read_input_tokens": 1000,
+                                          "$ai_cache_creation_input_tokens": 200, "$ai_cache_reporting_exclusive": exclusive,
+                                          "$ai_usage": {"cache_creation": {"ephemeral_1h_input_tokens": 200}}}})
+    path = tmp_path / "marked.jsonl"
+    path.write_text(event("e1", "openrouter", True) + "\n" + event("e2", "anthropic", False) + "\n")
+    ingest_paths(con, [str(path)])
+    rows = stored_requests(con)
+    assert (rows["e1"]["input_tokens"], rows["e2"]["input_tokens"]) == (1230, 30)
+    assert (rows["e1"]["cache_write_tokens"], rows["e1"]["cache_write_1h_tokens"]) == (200, 200)

@@ -10,8 +10,9 @@ Shapes read (each a list of events, one object per event):
 - what an SDK sends (``{"api_key", "batch": [...]}``), kept by a proxy.
 
 An event is a model call; ``$ai_trace``, ``$ai_span``, ``$ai_metric``, ``$ai_feedback`` and any other event are
-skipped and counted. Token counts are the SDK's: for Anthropic (and Bedrock's Claude) ``$ai_input_tokens`` leaves
-out cache reads and writes, which are added here as for every Anthropic source; ``$ai_total_cost_usd`` is the cost
+skipped and counted. Token counts are the SDK's: where ``$ai_cache_reporting_exclusive`` says so (else for Anthropic,
+Bedrock and Vertex) ``$ai_input_tokens`` leaves out cache reads and writes, which are added here as for every
+Anthropic source; ``$ai_total_cost_usd`` is the cost
 PostHog computed when the event landed, read as the logged cost.
 """
 
@@ -33,6 +34,7 @@ from .generic import (
     to_bool,
     to_float,
     to_int,
+    usage_fields,
 )
 
 CALL_EVENTS = {"$ai_generation": None, "$ai_embedding": EMBEDDING_OPERATION}
@@ -58,11 +60,15 @@ def event_properties(row: dict) -> dict:
 
 
 def _input_tokens(p: dict, provider: str | None) -> tuple[int | None, int | None, int | None]:
-    """(input tokens with the cache's, cache reads, cache writes)."""
+    """(input tokens with the cache's, cache reads, cache writes). PostHog marks a count that leaves the cache out
+    (``$ai_cache_reporting_exclusive``); without the mark, the provider says."""
     tokens = to_int(p.get("$ai_input_tokens"), "$ai_input_tokens")
     read = to_int(p.get("$ai_cache_read_input_tokens"), "$ai_cache_read_input_tokens")
     write = to_int(p.get("$ai_cache_creation_input_tokens"), "$ai_cache_creation_input_tokens")
-    if tokens is not None and provider is not None and provider.startswith(CACHE_APART):
+    exclusive = to_bool(p.get("$ai_cache_reporting_exclusive"))
+    if exclusive is None:
+        exclusive = provider is not None and provider.startswith(CACHE_APART)
+    if tokens is not None and exclusive:
         tokens += (read or 0) + (write or 0)
     return tokens, read, write
 
@@ -113,6 +119,8 @@ def posthog_record(row: dict) -> dict | Skipped:
         "input_tokens": input_tokens,
         "cached_input_tokens": read,
         "cache_write_tokens": write,
+        # the provider's own usage, when the SDK kept it: the cache writes kept for an hour
+        "cache_write_1h_tokens": usage_fields(json_object(p.get("$ai_usage"))).get("cache_write_1h_tokens") or None,
         "output_tokens": to_int(p.get("$ai_output_tokens"), "$ai_output_tokens"),
         "reasoning_tokens": to_int(p.get("$ai_reasoning_tokens"), "$ai_reasoning_tokens"),
         "cost_usd": _cost(p),
