@@ -127,7 +127,9 @@ def test_posthogs_own_mark_says_whether_input_tokens_leave_the_cache_out(con, tm
                            "properties": {"$ai_provider": provider, "$ai_model": "claude-sonnet-4-5", "$ai_input_tokens": 30,
                                           "$ai_output_tokens": 5, "$ai_cache_read_input_tokens": 1000,
                                           "$ai_cache_creation_input_tokens": 200, "$ai_cache_reporting_exclusive": exclusive,
-                                          "$ai_usage": {"cache_creation": {"ephemeral_1h_input_tokens": 200}}}})
+                                          "$ai_usage": {"input_tokens": 30, "output_tokens": 5, "cache_read_input_tokens": 1000,
+                                                        "cache_creation_input_tokens": 200,
+                                                        "cache_creation": {"ephemeral_1h_input_tokens": 200}}}})
     path = tmp_path / "marked.jsonl"
     path.write_text(event("e1", "openrouter", True) + "\n" + event("e2", "anthropic", False) + "\n")
     ingest_paths(con, [str(path)])
