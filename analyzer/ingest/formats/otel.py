@@ -32,7 +32,8 @@ from .app_log import first_value
 from .generic import (chat_request_fields, content_text, decode_json, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, params_from_body, resource_model, response_text, table_columns, to_float, to_int, usage_fields)
 from .otel_spans import (LogEvent, Span, is_anonymous_span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
-                         log_records_in, logfire_columns_to_rows, read_log_record, read_span, spans_in)
+                         is_sentry_span, log_records_in, logfire_columns_to_rows, read_log_record, read_span,
+                         sentry_envelope_part, sentry_spans, spans_in)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    "call_llm",  # mozilla-ai's any-agent (its tools are execute_tool, its agents invoke_agent)
@@ -66,12 +67,14 @@ TOKENS = (
                        "gen_ai.response.completion_tokens")),
     ("cached_input_tokens", ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
                              "gen_ai.usage.input_cached_tokens", "llm.token_count.prompt_details.cache_read",
-                             "ai.usage.cachedInputTokens")),
+                             "ai.usage.cachedInputTokens", "gen_ai.usage.input_tokens.cached")),  # Sentry
     ("cache_write_tokens", ("gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens",
                             "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write",
-                            "gen_ai.usage.cache_write_input_tokens")),  # Strands
+                            "gen_ai.usage.cache_write_input_tokens",  # Strands
+                            "gen_ai.usage.input_tokens.cache_write")),  # Sentry
     ("reasoning_tokens", ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
-                          "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens")),
+                          "llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens",
+                          "gen_ai.usage.output_tokens.reasoning")),  # Sentry
 )
 MODEL_KEYS = ("gen_ai.response.model", "gen_ai.request.model", "llm.response.model_name", "llm.model_name",
               "llm.request.model_name", "embedding.model_name", "ai.response.model", "ai.model.id",
@@ -355,7 +358,8 @@ def input_messages(span: Span) -> list[dict]:
     if not messages and MLFLOW_INPUTS in attrs:
         messages = _request_messages(attrs[MLFLOW_INPUTS])
     if not messages:
-        messages = _request_messages(first_value(attrs, ("input.value", "ai.prompt.messages", "ai.prompt", LANGFUSE_INPUT)))
+        messages = _request_messages(first_value(attrs, ("input.value", "ai.prompt.messages", "ai.prompt", LANGFUSE_INPUT,
+                                                         "gen_ai.request.messages")))  # Sentry's
     system = first_value(attrs, ("gen_ai.system_instructions",))
     if system is not None:
         decoded = maybe_json(system)
@@ -384,7 +388,8 @@ def output_text(span: Span) -> str | None:
         adk = maybe_json(attrs.get(ADK_RESPONSE))
         if isinstance(adk, dict) and adk.get("content"):
             return response_text({"candidates": [adk]})
-    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS, LANGFUSE_OUTPUT))
+    value = old if old is not None else first_value(attrs, ("output.value", "ai.response.text", MLFLOW_OUTPUTS, LANGFUSE_OUTPUT,
+                                                            "gen_ai.response.text"))  # Sentry's
     if value is None and attrs.get("gen_ai.output") not in (None, ""):
         answer = attrs["gen_ai.output"]  # any-agent: the text, or the tool calls as JSON
         text = response_text(maybe_json(answer)) if isinstance(maybe_json(answer), dict) else None
@@ -991,10 +996,16 @@ class OpenTelemetry:
             columns = table_columns(src)
             if {"span_name", "span_id", "attributes"} <= columns:
                 return 90  # Logfire's records table
+            if "span.op" in columns and ({"id", "span_id"} & columns):
+                return 90  # Sentry's spans, exported from its Explore view
             return 90 if "context.span_id" in columns and any(c.startswith("attributes.") for c in columns) else 0
         obj = first_json_object(src)
         if not isinstance(obj, dict):
             return 0
+        if sentry_envelope_part(obj) == "a Sentry envelope's header" or sentry_spans(obj) is not None or is_sentry_span(obj):
+            return 92  # Sentry's envelopes (as its SDK sends them), transactions, span v2 items
+        if isinstance(obj.get("data"), list) and obj["data"] and is_sentry_span(obj["data"][0]):
+            return 92  # Sentry's events API over its spans dataset
         if isinstance(obj.get("rows"), list) and obj["rows"] and isinstance(obj.get("columns"), list):
             obj = obj["rows"][0] if isinstance(obj["rows"][0], dict) else obj  # Logfire's query API
         rows = logfire_columns_to_rows(obj)
@@ -1087,6 +1098,10 @@ def _raw_spans(src) -> Iterator[tuple[int, Any]]:
     for number, value in values:
         if isinstance(value, Reject):
             yield number, value
+            continue
+        part = sentry_envelope_part(value)
+        if part is not None:
+            yield number, Skipped(number, part)
             continue
         for raw, resource, scope in spans_in(value):
             if is_log_record(raw):  # a logs export, or the log records and metrics a console exporter prints

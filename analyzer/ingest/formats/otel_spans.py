@@ -265,6 +265,112 @@ def from_jaeger(raw: dict, processes: dict | None = None) -> tuple[dict, dict, s
     return span, resource, scope if isinstance(scope, str) else None
 
 
+# A Sentry span's status other than these is a failure (its SDKs write internal_error, resource_exhausted...; span v2
+# items ok or error).
+_SENTRY_FINE = {None, "", "ok", "unknown", "unset"}
+# The columns of a row of Sentry's spans dataset (the events API, the Explore view's export) that are not attributes.
+_SENTRY_ROW = {"id", "span_id", "trace", "parent_span", "span.op", "span.description", "span.status", "span.duration",
+               "timestamp", "transaction", "project", "project.name"}
+_ITEM_HEADER = {"type", "length", "content_type", "item_count", "filename", "attachment_type"}
+_SENTRY_TAG = re.compile(r"^tags\[(.+?)(,(number|string|boolean))?\]$")
+
+
+def is_sentry_span(obj: Any) -> bool:
+    """A Sentry span: one of a transaction's ``spans`` (``op``, ``description``, ``data``, ``start_timestamp``), a span
+    v2 item (``name``, typed ``attributes``, ``start_timestamp``/``end_timestamp``), or a row of its spans dataset
+    (``span.op``, ``span.description``, ``trace``)."""
+    if not isinstance(obj, dict) or "span_name" in obj:  # Logfire's rows have a start_timestamp too
+        return False
+    if "span.op" in obj and ("id" in obj or "span_id" in obj):
+        return True
+    return "span_id" in obj and "start_timestamp" in obj and (
+        "op" in obj or "data" in obj or "end_timestamp" in obj or "is_segment" in obj)
+
+
+def _sentry_value(value: Any) -> Any:
+    """A span v2 attribute (``{"value", "type"}``) or a plain value."""
+    return value.get("value") if isinstance(value, dict) and {"value", "type"} >= value.keys() and "value" in value else value
+
+
+def _sentry_nanos(value: Any) -> str | None:
+    """Float epoch seconds (the SDK's transactions and span v2 items) or an ISO time, as OTLP's nanosecond text."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(int(round(value * 1_000_000)) * 1000)
+    moment = to_utc(value)
+    return None if moment is None else str(int((moment - _EPOCH) / timedelta(microseconds=1)) * 1000)
+
+
+def from_sentry(raw: dict, trace_id: str | None = None) -> dict:
+    """A Sentry span as an OTLP-shaped span: ``op`` (``sentry.op``) and ``data`` or the typed attributes as its
+    attributes, ``description`` or ``name`` its name, its status a failure unless ok (``_SENTRY_FINE``)."""
+    if "span.op" in raw:
+        return _from_sentry_row(raw)
+    given = raw.get("data") if isinstance(raw.get("data"), dict) else raw.get("attributes")
+    attributes = {str(k): _sentry_value(v) for k, v in given.items()} if isinstance(given, dict) else {}
+    op = raw.get("op") or attributes.get("sentry.op")
+    if op:
+        attributes.setdefault("sentry.op", op)
+    tags = raw.get("tags")
+    status = raw.get("status") or (tags.get("status") if isinstance(tags, dict) else None)
+    end = raw.get("end_timestamp", raw.get("timestamp"))
+    return {"spanId": raw.get("span_id"), "traceId": raw.get("trace_id") or trace_id,
+            "parentSpanId": raw.get("parent_span_id"), "name": raw.get("name") or raw.get("description") or op or "",
+            "startTimeUnixNano": _sentry_nanos(raw.get("start_timestamp")), "endTimeUnixNano": _sentry_nanos(end),
+            "attributes": attributes, "status": {"code": "UNSET" if status in _SENTRY_FINE else "ERROR", "message": status}}
+
+
+def _from_sentry_row(row: dict) -> dict:
+    """A row of Sentry's spans dataset: its fields beside the attributes it was asked for (``tags[name,number]`` for
+    one without an alias), ``timestamp`` the start, ``span.duration`` in milliseconds."""
+    attributes: dict = {"sentry.op": row.get("span.op")}
+    for key, value in row.items():
+        if key in _SENTRY_ROW or value in (None, ""):
+            continue
+        tag = _SENTRY_TAG.match(str(key))
+        attributes[tag.group(1) if tag else str(key)] = _cell(value)
+    start = _sentry_nanos(row.get("timestamp"))
+    duration = row.get("span.duration")
+    end = None
+    if start is not None and isinstance(duration, (int, float, str)) and str(duration).replace(".", "", 1).isdigit():
+        end = str(int(start) + int(float(duration) * 1_000_000))
+    status = row.get("span.status")
+    return {"spanId": row.get("id", row.get("span_id")), "traceId": row.get("trace"), "parentSpanId": row.get("parent_span") or None,
+            "name": row.get("span.description") or row.get("span.op") or "", "startTimeUnixNano": start,
+            "endTimeUnixNano": end, "attributes": attributes,
+            "status": {"code": "UNSET" if status in _SENTRY_FINE else "ERROR", "message": status}}
+
+
+def sentry_envelope_part(value: Any) -> str | None:
+    """What a line of a Sentry envelope that holds no span is (an envelope's or an item's header, an error event), as a
+    reason to skip it; None for anything else. An envelope is a header line, then each item's header and payload."""
+    if not isinstance(value, dict):
+        return None
+    if "sent_at" in value and ({"dsn", "sdk", "trace"} & value.keys()) and "spans" not in value:
+        return "a Sentry envelope's header"
+    if "type" in value and ({"length", "content_type"} & value.keys()) and value.keys() <= _ITEM_HEADER:
+        return f"a Sentry envelope item's header ({value['type']})"
+    if "event_id" in value and ("exception" in value or value.get("level") in ("error", "fatal", "warning")) and "spans" not in value:
+        return "a Sentry error event, not a span"
+    return None
+
+
+def sentry_spans(value: dict) -> list[dict] | None:
+    """The spans of a Sentry payload: a transaction event (its trace context is the root span, its ``spans`` the
+    others), a span v2 container (``{"version": 2, "items": [...]}``); None for anything else."""
+    if value.get("type") == "transaction" and isinstance(value.get("spans"), list):
+        trace = (value.get("contexts") or {}).get("trace") if isinstance(value.get("contexts"), dict) else None
+        trace = trace if isinstance(trace, dict) else {}
+        root = {**trace, "description": value.get("transaction"), "start_timestamp": value.get("start_timestamp"),
+                "timestamp": value.get("timestamp")} if trace.get("span_id") else None
+        spans = [s for s in value["spans"] if isinstance(s, dict)]
+        return [from_sentry(s, trace.get("trace_id")) for s in ([root] if root else []) + spans]
+    if value.get("version") == 2 and isinstance(value.get("items"), list):
+        return [from_sentry(item) for item in value["items"] if isinstance(item, dict)]
+    return None
+
+
 def is_log_record(obj: Any) -> bool:
     """A log record or metrics export a console exporter prints among the spans (not a span: skipped)."""
     if not isinstance(obj, dict):
@@ -536,6 +642,14 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     columns = logfire_columns_to_rows(value)
     if columns is not None:  # Logfire's column-oriented query results
         yield from spans_in(columns)
+        return
+    sentry = sentry_spans(value)
+    if sentry is not None:
+        for raw in sentry:
+            yield raw, {}, None
+        return
+    if is_sentry_span(value):
+        yield from_sentry(value), {}, None
         return
     if isinstance(value.get("data"), list):  # Jaeger's {"data": [traces]}, or spans kept under "data"
         for item in value["data"]:
