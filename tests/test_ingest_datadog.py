@@ -59,3 +59,7 @@ def test_a_span_reads_as_the_call_it_traced(con, fixtures):
 def test_the_intake_payload_and_the_export_of_the_same_spans_count_each_call_once(con, fixtures):
     first, again = ingest(con, fixtures, "ddtrace_span_events.jsonl", "export_api_spans.json")
     assert (first["rows_added"], again["rows_added"], again["rows_duplicate"]) == (11, 0, 11)
+    # priced from the catalog when the intake's spans were read, the calls take the cost Datadog's export states
+    assert again["rows_filled_in"] == 10 and con.execute(
+        "select round(sum(cost_usd), 9), count(*) filter (where cost_source = 'log') from requests").fetchall()[0] == (
+        round(COST_USD, 9), 10)

@@ -40,6 +40,8 @@ def load_all() -> dict:
         langsmith,
         litellm,
         llm_cli,
+        lunary,
+        newrelic,
         opik,
         openrouter,
         otel,
