@@ -32,8 +32,9 @@ from .app_log import first_value
 from .generic import (chat_request_fields, content_text, decode_json, file_kind, guess_provider, iter_json_values, iter_rows,
                       ms_between, params_from_body, resource_model, response_text, table_columns, to_float, to_int, usage_fields)
 from .otel_spans import (LogEvent, Span, is_anonymous_span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
-                         is_sentry_span, log_records_in, logfire_columns_to_rows, read_log_record, read_span,
-                         sentry_envelope_part, sentry_spans, spans_in)
+                         is_honeycomb_annotation, is_honeycomb_row, is_sentry_span, log_records_in,
+                         logfire_columns_to_rows, read_log_record, read_span, sentry_envelope_part, sentry_spans, spans_in,
+                         elastic_sources)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    "call_llm",  # mozilla-ai's any-agent (its tools are execute_tool, its agents invoke_agent)
@@ -998,10 +999,17 @@ class OpenTelemetry:
                 return 90  # Logfire's records table
             if "span.op" in columns and ({"id", "span_id"} & columns):
                 return 90  # Sentry's spans, exported from its Explore view
+            if {"trace.trace_id", "trace.span_id"} <= columns:
+                return 90  # Honeycomb's raw data
             return 90 if "context.span_id" in columns and any(c.startswith("attributes.") for c in columns) else 0
         obj = first_json_object(src)
         if not isinstance(obj, dict):
             return 0
+        sources = elastic_sources(obj)
+        if sources and isinstance(sources[0], dict) and is_span({**sources[0], "name": sources[0].get("name", "")}):
+            return 92  # Elasticsearch's documents of spans (its OpenTelemetry-native mapping)
+        if is_honeycomb_row(obj) or is_honeycomb_annotation(obj):
+            return 90
         if sentry_envelope_part(obj) == "a Sentry envelope's header" or sentry_spans(obj) is not None or is_sentry_span(obj):
             return 92  # Sentry's envelopes (as its SDK sends them), transactions, span v2 items
         if isinstance(obj.get("data"), list) and obj["data"] and is_sentry_span(obj["data"][0]):
@@ -1099,7 +1107,8 @@ def _raw_spans(src) -> Iterator[tuple[int, Any]]:
         if isinstance(value, Reject):
             yield number, value
             continue
-        part = sentry_envelope_part(value)
+        part = sentry_envelope_part(value) or ("a span event Honeycomb keeps as an event of its own"
+                                                if is_honeycomb_annotation(value) else None)
         if part is not None:
             yield number, Skipped(number, part)
             continue

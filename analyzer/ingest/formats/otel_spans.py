@@ -44,7 +44,7 @@ from ..records import to_utc
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _EPOCH = datetime(1970, 1, 1)
-_ERROR_CODES = {2, "2", "ERROR", "STATUS_CODE_ERROR", "StatusCode.ERROR"}
+_ERROR_CODES = {2, "2", "ERROR", "Error", "STATUS_CODE_ERROR", "StatusCode.ERROR"}
 
 
 @dataclass
@@ -342,6 +342,70 @@ def _from_sentry_row(row: dict) -> dict:
             "status": {"code": "UNSET" if status in _SENTRY_FINE else "ERROR", "message": status}}
 
 
+# Honeycomb's own fields of a span stored as a flat event; every other key is one of the span's attributes.
+_HONEYCOMB_FIELDS = {"Timestamp", "timestamp", "time", "trace.trace_id", "trace.span_id", "trace.parent_id", "name",
+                     "duration_ms", "status_code", "status_message", "error", "span.kind", "type", "meta.signal_type",
+                     "span.num_events", "span.num_links", "library.name", "library.version"}
+
+
+def is_honeycomb_row(obj: Any) -> bool:
+    """A span as Honeycomb stores it (an event of the query builder's raw data, JSON or CSV): its attributes flat
+    beside ``trace.trace_id``, ``trace.span_id``, ``trace.parent_id``, ``name``, ``duration_ms``, a time."""
+    return isinstance(obj, dict) and "trace.span_id" in obj and "trace.trace_id" in obj
+
+
+def is_honeycomb_annotation(obj: Any) -> bool:
+    """A span event or link Honeycomb keeps as an event of its own (``meta.annotation_type``): not a span."""
+    return isinstance(obj, dict) and "trace.trace_id" in obj and obj.get("meta.annotation_type") not in (None, "")
+
+
+def from_honeycomb(row: dict) -> dict:
+    """A Honeycomb span event as the OTLP-shaped span it was flattened from: its time the start, ``duration_ms``
+    the length, ``status_code`` 2 (or ``error``) a failure."""
+    start = _sentry_nanos(first_present(row, ("Timestamp", "timestamp", "time")))
+    duration = row.get("duration_ms")
+    try:
+        end = None if start is None or duration in (None, "") else str(int(start) + int(float(duration) * 1_000_000))
+    except (TypeError, ValueError):
+        end = None
+    failed = str(row.get("status_code")) == "2" or str(row.get("error")).lower() == "true"
+    return {"spanId": row.get("trace.span_id"), "traceId": row.get("trace.trace_id"),
+            "parentSpanId": row.get("trace.parent_id") or None, "name": str(row.get("name") or ""),
+            "startTimeUnixNano": start, "endTimeUnixNano": end,
+            "attributes": {k: _cell(v) for k, v in row.items() if k not in _HONEYCOMB_FIELDS and v not in (None, "")},
+            "status": {"code": "ERROR" if failed else "UNSET", "message": row.get("status_message")}}
+
+
+def first_present(row: dict, keys: tuple) -> Any:
+    return next((row[k] for k in keys if row.get(k) not in (None, "")), None)
+
+
+def elastic_sources(value: dict) -> list | None:
+    """The documents of an Elasticsearch ``_search`` response (``hits.hits[]._source``) or of one hit as elasticdump
+    writes it; None for anything else."""
+    hits = value.get("hits")
+    if isinstance(hits, dict) and isinstance(hits.get("hits"), list):
+        return [hit["_source"] for hit in hits["hits"] if isinstance(hit, dict) and isinstance(hit.get("_source"), dict)]
+    if isinstance(value.get("_source"), dict) and "_index" in value:
+        return [value["_source"]]
+    return None
+
+
+def from_elastic(source: dict) -> dict:
+    """A span as Elastic's OpenTelemetry-native mapping stores it (``traces-*.otel-*``): the span's own fields with
+    ``@timestamp`` (epoch milliseconds, or ISO) and ``duration`` in nanoseconds for its times."""
+    if "@timestamp" not in source or "startTimeUnixNano" in source:
+        return source
+    stamp = source["@timestamp"]
+    try:
+        start = str(int(round(float(stamp) * 1_000_000))) if str(stamp).replace(".", "", 1).isdigit() else _sentry_nanos(stamp)
+    except (TypeError, ValueError):
+        start = None
+    duration = source.get("duration")
+    end = str(int(start) + int(duration)) if start is not None and isinstance(duration, int) else None
+    return {**{k: v for k, v in source.items() if k != "@timestamp"}, "startTimeUnixNano": start, "endTimeUnixNano": end}
+
+
 def sentry_envelope_part(value: Any) -> str | None:
     """What a line of a Sentry envelope that holds no span is (an envelope's or an item's header, an error event), as a
     reason to skip it; None for anything else. An envelope is a header line, then each item's header and payload."""
@@ -626,6 +690,19 @@ def logfire_columns_to_rows(value: dict) -> list[dict] | None:
     return [{c["name"]: (c["values"][i] if i < len(c["values"]) else None) for c in columns} for i in range(length)]
 
 
+def backend_spans(value: dict) -> list[dict] | None:
+    """A backend's own record of spans as OTLP-shaped spans: an Elastic document, a Honeycomb event, a Sentry
+    transaction, span v2 container or span; None for anything else."""
+    if "@timestamp" in value and "span_id" in value and "duration" in value:
+        return [from_elastic(value)]
+    if is_honeycomb_row(value):
+        return [from_honeycomb(value)]
+    sentry = sentry_spans(value)
+    if sentry is not None:
+        return sentry
+    return [from_sentry(value)] if is_sentry_span(value) else None
+
+
 def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     """(raw span, resource attributes, scope name) of every span in a JSON value of any of the shapes above."""
     if isinstance(value, list):
@@ -643,13 +720,15 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     if columns is not None:  # Logfire's column-oriented query results
         yield from spans_in(columns)
         return
-    sentry = sentry_spans(value)
-    if sentry is not None:
-        for raw in sentry:
-            yield raw, {}, None
+    sources = elastic_sources(value)
+    if sources is not None:  # Elasticsearch's documents of spans
+        for source in sources:
+            yield from spans_in(from_elastic(source))
         return
-    if is_sentry_span(value):
-        yield from_sentry(value), {}, None
+    converted = backend_spans(value)
+    if converted is not None:
+        for raw in converted:
+            yield raw, {}, None
         return
     if isinstance(value.get("data"), list):  # Jaeger's {"data": [traces]}, or spans kept under "data"
         for item in value["data"]:

@@ -1,0 +1,46 @@
+"""OpenTelemetry GenAI spans as two tracing backends keep them (read by `otel`). `otlp_spans.json` is what
+opentelemetry-instrumentation-openai-v2 2.4b0 exported (two requests of an app, each a `POST /ask` span around two
+embeddings, two chat calls and a 429; one run with message content); the other files are the same spans as
+Honeycomb stores them (flat events: attributes beside `trace.trace_id`, `trace.span_id`, `trace.parent_id`,
+`duration_ms`, its query builder's raw data as JSON and CSV, a span event as an event of its own) and as Elastic's
+OpenTelemetry-native mapping does (`_search` hits and elasticdump's lines: `@timestamp` in epoch milliseconds,
+`duration` in nanoseconds, status `Error`), built with ports of each backend's own conversion code. Before, the
+Honeycomb JSON and the elasticdump file were read as OpenAI app logs that lost both failed calls, counted the cached
+tokens twice (7,442 and 7,402 input tokens for 5,394) and kept no time, trace or conversation; the others were
+not recognised."""
+
+import pytest
+
+from analyzer.ingest import detect_format, ingest_paths
+from analyzer.ingest.sources import expand_paths
+
+
+def ingest(con, fixtures, *names):
+    paths = [str(fixtures / "otel_backends" / name) for name in names]
+    assert {detect_format(src) for src in expand_paths(paths)} == {"otel"}
+    return ingest_paths(con, paths)["files"]
+
+
+@pytest.mark.parametrize(("name", "skipped"), [
+    ("otlp_spans.json", 2),
+    ("honeycomb_raw_data.json", 4),  # the two POST /ask spans and two span events
+    ("honeycomb_raw_data.csv", 4),
+    ("elastic_otel_search.json", 2),
+    ("elastic_otel_elasticdump.jsonl", 2),
+])
+def test_each_backends_export_reads_as_the_spans_themselves(con, fixtures, name, skipped):
+    file, = ingest(con, fixtures, name)
+    assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (12, skipped, 0)
+    assert con.execute("""
+        select count(*) filter (where operation = 'embeddings'), sum(input_tokens), sum(output_tokens),
+               sum(cached_input_tokens), count(*) filter (where status = 'error'), count(created_at), count(trace_id),
+               count(prompt_text), count(response_text), round(sum(duration_ms))
+        from requests""").fetchall()[0] == (4, 5394, 144, 2048, 2, 12, 12, 4, 3, 1407)
+
+
+def test_the_same_spans_from_three_places_count_once(con, fixtures):
+    files = ingest(con, fixtures, "otlp_spans.json", "honeycomb_raw_data.csv", "elastic_otel_search.json")
+    assert [(f["rows_added"], f["rows_duplicate"]) for f in files] == [(12, 0), (0, 12), (0, 12)]
+    failed = con.execute("select model, status, created_at::varchar, round(duration_ms, 3) from requests where status = 'error'"
+                         " order by created_at").fetchall()
+    assert failed[0] == ("gpt-4o", "error", "2026-12-06 11:32:06.615583", 55.385)
