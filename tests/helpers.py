@@ -12,6 +12,17 @@ def stored_requests(con, columns: str = "*", *, where: str = "true", params=None
     return found if as_list else {r["source_id"]: r for r in found}
 
 
+def ingest_fixtures(con, fixtures, folder: str, fmt: str, *names: str) -> list[dict]:
+    """Ingest the fixtures ``names`` of ``folder`` in one run, each detected as ``fmt`` (no --format): their per-file
+    summaries, in order."""
+    from analyzer.ingest import detect_format, ingest_paths
+    from analyzer.ingest.sources import expand_paths
+
+    paths = [str(fixtures / folder / name) for name in names]
+    assert [detect_format(src) for src in expand_paths(paths)] == [fmt] * len(paths)
+    return ingest_paths(con, paths)["files"]
+
+
 def tool_missing(name: str) -> bool:
     """Whether a test that needs the command-line tool ``name`` should skip: only on a developer's machine
     without it. In CI (CI=true) the machine has node, gcc and openssl, so a missing one fails the test rather

@@ -8,17 +8,13 @@ tokens or cost (10 and 9 rows, 5 rejects) and the others were not recognised."""
 
 import pytest
 
-from analyzer.ingest import detect_format, ingest_paths
-from analyzer.ingest.sources import expand_paths
-from helpers import stored_requests
+from helpers import ingest_fixtures, stored_requests
 
 COST_USD = 13_731_940 / 1e9  # Datadog's estimate, in nanodollars
 
 
 def ingest(con, fixtures, *names):
-    paths = [str(fixtures / "datadog" / name) for name in names]
-    assert {detect_format(src) for src in expand_paths(paths)} == {"datadog"}
-    return ingest_paths(con, paths)["files"]
+    return ingest_fixtures(con, fixtures, "datadog", "datadog", *names)
 
 
 @pytest.mark.parametrize(("name", "logged"), [

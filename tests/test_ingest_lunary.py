@@ -7,15 +7,11 @@ dashboard's exports (raw JSON Lines, CSV) return them, built by replaying those 
 
 import pytest
 
-from analyzer.ingest import detect_format, ingest_paths
-from analyzer.ingest.sources import expand_paths
-from helpers import stored_requests
+from helpers import ingest_fixtures, stored_requests
 
 
 def ingest(con, fixtures, *names):
-    paths = [str(fixtures / "lunary" / name) for name in names]
-    assert {detect_format(src) for src in expand_paths(paths)} == {"lunary"}
-    return ingest_paths(con, paths)["files"]
+    return ingest_fixtures(con, fixtures, "lunary", "lunary", *names)
 
 
 def sums(con):

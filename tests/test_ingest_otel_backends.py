@@ -11,14 +11,11 @@ not recognised."""
 
 import pytest
 
-from analyzer.ingest import detect_format, ingest_paths
-from analyzer.ingest.sources import expand_paths
+from helpers import ingest_fixtures
 
 
 def ingest(con, fixtures, *names):
-    paths = [str(fixtures / "otel_backends" / name) for name in names]
-    assert {detect_format(src) for src in expand_paths(paths)} == {"otel"}
-    return ingest_paths(con, paths)["files"]
+    return ingest_fixtures(con, fixtures, "otel_backends", "otel", *names)
 
 
 @pytest.mark.parametrize(("name", "skipped"), [

@@ -12,7 +12,7 @@ import pytest
 
 from analyzer.ingest import detect_format, ingest_paths
 from analyzer.ingest.sources import expand_paths
-from helpers import stored_requests
+from helpers import ingest_fixtures, stored_requests
 
 # Anthropic's $ai_input_tokens leave out the cache (1,480 read three times, once written), stored with it.
 ALL_CALLS = {"input": 5993, "output": 524, "cached": 4112, "written": 1480, "reasoning": 384}
@@ -20,9 +20,7 @@ GENERATIONS = {**ALL_CALLS, "input": 5985}
 
 
 def ingest(con, fixtures, *names):
-    paths = [str(fixtures / "posthog" / name) for name in names]
-    assert {detect_format(src) for src in expand_paths(paths)} == {"posthog"}
-    return ingest_paths(con, paths)["files"]
+    return ingest_fixtures(con, fixtures, "posthog", "posthog", *names)
 
 
 def sums(con):

@@ -9,18 +9,14 @@ returns them, built from its code. Before, none of these was recognised."""
 
 import pytest
 
-from analyzer.ingest import detect_format, ingest_paths
-from analyzer.ingest.sources import expand_paths
-from helpers import stored_requests
+from helpers import ingest_fixtures, stored_requests
 
 # The SDK counts Anthropic's cache reads and writes inside its input tokens (1,890 written once, read twice)
 SUMS = (10, 1, 8385, 646, 5956, 1890, 448, 1)
 
 
 def ingest(con, fixtures, *names):
-    paths = [str(fixtures / "sentry" / name) for name in names]
-    assert {detect_format(src) for src in expand_paths(paths)} == {"otel"}
-    return ingest_paths(con, paths)["files"]
+    return ingest_fixtures(con, fixtures, "sentry", "otel", *names)
 
 
 def sums(con):
