@@ -41,3 +41,19 @@ def test_the_same_spans_from_three_places_count_once(con, fixtures):
     failed = con.execute("select model, status, created_at::varchar, round(duration_ms, 3) from requests where status = 'error'"
                          " order by created_at").fetchall()
     assert failed[0] == ("gpt-4o", "error", "2026-12-06 11:32:06.615583", 55.385)
+
+
+def test_elastic_apm_documents_say_to_export_the_opentelemetry_native_stream(con, tmp_path):
+    import json
+
+    from analyzer.errors import PlanError
+    from analyzer.ingest import ingest_paths
+
+    doc = {"@timestamp": "2026-12-06T11:32:06.232Z", "processor": {"event": "span"}, "trace": {"id": "2b504e71c3b5207e"},
+           "span": {"id": "fc3f21cc5b765e9d", "name": "chat gpt-4o-mini", "duration": {"us": 177741}},
+           "labels": {"gen_ai_request_model": "gpt-4o-mini"}, "numeric_labels": {"gen_ai_usage_input_tokens": 1322}}
+    path = tmp_path / "apm_search.json"
+    path.write_text(json.dumps({"took": 3, "timed_out": False, "hits": {"hits": [{"_index": "traces-apm-default", "_id": "a1",
+                                                                                  "_source": doc}]}}))
+    with pytest.raises(PlanError, match="Elastic APM documents .* traces-\\*\\.otel-\\* data stream"):
+        ingest_paths(con, [str(path)])

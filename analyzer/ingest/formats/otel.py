@@ -1053,6 +1053,11 @@ class OpenTelemetry:
             obj = obj["data"][0]
         if not isinstance(obj, dict):
             return None
+        sources = elastic_sources(obj)
+        if sources and not is_span(sources[0]) and ({"processor", "labels", "span", "transaction"} & sources[0].keys()):
+            return ("it looks like Elastic APM documents (the ECS mapping), which keep a span's GenAI attributes as "
+                    "labels.gen_ai_* and drop its failure's message; export the OpenTelemetry-native traces-*.otel-* "
+                    "data stream instead")
         if "traceID" in obj or "spanID" in obj or "references" in obj:  # operationName alone: Azure's resource logs too
             return ("it looks like a Jaeger trace export, but its spans hold no gen_ai.*, llm.* or OpenInference "
                     "tags (no model call to read)")
