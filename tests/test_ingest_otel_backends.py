@@ -35,6 +35,26 @@ def test_each_backends_export_reads_as_the_spans_themselves(con, fixtures, name,
         from requests""").fetchall()[0] == (4, 5394, 144, 2048, 2, 12, 12, 4, 3, 1407)
 
 
+@pytest.mark.parametrize(("name", "skipped"), [
+    ("appinsights_track_envelopes.json", 6),  # the request span, four log messages repeating usage, a metric
+    ("appinsights_dependencies_export.csv", 0),
+    ("appinsights_query_api.json", 0),
+    ("appdependencies_loganalytics_api.json", 0),
+])
+def test_azure_monitors_dependencies_read_as_the_spans_they_were(con, fixtures, name, skipped):
+    """azure-monitor-opentelemetry-exporter 1.0.0b58's envelopes of openai-v2's spans (a POST /ask around four chat
+    calls, one a 429, and an embedding), and the same dependencies as its Logs blade's CSV export and the query APIs
+    return them (classic `dependencies`, workspace `AppDependencies`): every attribute a string, durations as
+    `d.hh:mm:ss.fff` or milliseconds, the portal's `12/6/2026, 11:50:54.826 AM` times."""
+    file, = ingest(con, fixtures, name)
+    assert (file["rows_added"], file["rows_skipped"], file["rows_rejected"]) == (5, skipped, 0)
+    assert con.execute("""
+        select count(*) filter (where operation = 'embeddings'), sum(input_tokens), sum(output_tokens),
+               count(*) filter (where status = 'error'), count(created_at), count(trace_id), count(prompt_text),
+               count(response_text), round(sum(duration_ms)), date_trunc('millisecond', min(created_at))::varchar
+        from requests""").fetchall()[0] == (1, 3905, 28, 1, 5, 5, 4, 3, 835, "2026-12-06 11:50:54.826")
+
+
 def test_the_same_spans_from_three_places_count_once(con, fixtures):
     files = ingest(con, fixtures, "otlp_spans.json", "honeycomb_raw_data.csv", "elastic_otel_search.json")
     assert [(f["rows_added"], f["rows_duplicate"]) for f in files] == [(12, 0), (0, 12), (0, 12)]
@@ -57,3 +77,21 @@ def test_elastic_apm_documents_say_to_export_the_opentelemetry_native_stream(con
                                                                                   "_source": doc}]}}))
     with pytest.raises(PlanError, match="Elastic APM documents .* traces-\\*\\.otel-\\* data stream"):
         ingest_paths(con, [str(path)])
+
+
+def test_a_log_row_beside_the_dependencies_is_not_a_second_call(con, fixtures, tmp_path):
+    """`union dependencies, traces`: the GenAI event logged for a call repeats its usage; only the span counts."""
+    import json
+
+    from analyzer.ingest import ingest_paths
+
+    answer = json.loads((fixtures / "otel_backends" / "appinsights_query_api.json").read_text())
+    table = answer["tables"][0]
+    names = [c["name"] for c in table["columns"]]
+    logged = list(table["rows"][0])
+    logged[names.index("itemType")], logged[names.index("id")] = "trace", ""
+    table["rows"].append(logged)
+    path = tmp_path / "union.json"
+    path.write_text(json.dumps(answer))
+    file, = ingest_paths(con, [str(path)])["files"]
+    assert (file["rows_added"], file["rows_skipped"], file["input_tokens"]) == (5, 1, 3905)

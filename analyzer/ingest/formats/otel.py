@@ -34,7 +34,7 @@ from .generic import (chat_request_fields, content_text, decode_json, file_kind,
 from .otel_spans import (LogEvent, Span, is_anonymous_span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
                          is_honeycomb_annotation, is_honeycomb_row, is_sentry_span, log_records_in,
                          logfire_columns_to_rows, read_log_record, read_span, sentry_envelope_part, sentry_spans, spans_in,
-                         elastic_sources)
+                         elastic_sources, app_insights_part, app_insights_rows, is_app_insights_row)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    "call_llm",  # mozilla-ai's any-agent (its tools are execute_tool, its agents invoke_agent)
@@ -1001,6 +1001,8 @@ class OpenTelemetry:
                 return 90  # Sentry's spans, exported from its Explore view
             if {"trace.trace_id", "trace.span_id"} <= columns:
                 return 90  # Honeycomb's raw data
+            if {"operation_Id", "customDimensions"} <= columns or {"OperationId", "Properties"} <= columns:
+                return 92 if b"gen_ai." in src.head() else 0  # Azure Monitor's dependencies, exported from its Logs
             return 90 if "context.span_id" in columns and any(c.startswith("attributes.") for c in columns) else 0
         obj = first_json_object(src)
         if not isinstance(obj, dict):
@@ -1010,6 +1012,9 @@ class OpenTelemetry:
             return 92  # Elasticsearch's documents of spans (its OpenTelemetry-native mapping)
         if is_honeycomb_row(obj) or is_honeycomb_annotation(obj):
             return 90
+        queried = app_insights_rows(obj) or [obj]
+        if (is_app_insights_row(queried[0]) or app_insights_part(queried[0])) and b"gen_ai." in src.head():
+            return 92  # Azure Monitor's envelopes (as its exporter sends them) or query results
         if sentry_envelope_part(obj) == "a Sentry envelope's header" or sentry_spans(obj) is not None or is_sentry_span(obj):
             return 92  # Sentry's envelopes (as its SDK sends them), transactions, span v2 items
         if isinstance(obj.get("data"), list) and obj["data"] and is_sentry_span(obj["data"][0]):
@@ -1112,13 +1117,16 @@ def _raw_spans(src) -> Iterator[tuple[int, Any]]:
         if isinstance(value, Reject):
             yield number, value
             continue
-        part = sentry_envelope_part(value) or ("a span event Honeycomb keeps as an event of its own"
-                                                if is_honeycomb_annotation(value) else None)
+        part = sentry_envelope_part(value) or app_insights_part(value) or (
+            "a span event Honeycomb keeps as an event of its own" if is_honeycomb_annotation(value) else None)
         if part is not None:
             yield number, Skipped(number, part)
             continue
         for raw, resource, scope in spans_in(value):
-            if is_log_record(raw):  # a logs export, or the log records and metrics a console exporter prints
+            part = app_insights_part(raw)  # a log row among a query's rows of spans
+            if part is not None:
+                yield number, Skipped(number, part)
+            elif is_log_record(raw):  # a logs export, or the log records and metrics a console exporter prints
                 records = list(log_records_in(raw, resource, scope))
                 if not records:
                     yield number, Skipped(number, "a metrics export, not a span")

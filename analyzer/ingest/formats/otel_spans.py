@@ -380,6 +380,100 @@ def first_present(row: dict, keys: tuple) -> Any:
     return next((row[k] for k in keys if row.get(k) not in (None, "")), None)
 
 
+_AI_ENVELOPE = "Microsoft.ApplicationInsights."
+_AI_SPANS = ("RemoteDependency", "Request")  # the envelopes and rows of a span; messages, metrics, exceptions are not
+_AI_DURATION = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
+_PORTAL_TIME = "%m/%d/%Y, %I:%M:%S.%f %p"  # the Logs blade's CSV export (en-US)
+
+
+def app_insights_part(value: Any) -> str | None:
+    """What an Application Insights envelope that is not a span is (a log message, a metric, an exception), as a
+    reason to skip it: its messages repeat their span's usage. None for anything else."""
+    if not isinstance(value, dict):
+        return None
+    name = value.get("name")
+    if isinstance(name, str) and name.startswith(_AI_ENVELOPE) and not name.endswith(_AI_SPANS):
+        return f"an Application Insights {name[len(_AI_ENVELOPE):]} item, not a span"
+    kind = value.get("itemType", value.get("Type")) if ("operation_Id" in value or "OperationId" in value) else None
+    if isinstance(kind, str) and kind not in ("dependency", "request", "AppDependencies", "AppRequests"):
+        return f"an Application Insights {kind} row, not a span"  # a log message repeats its span's usage
+    return None
+
+
+def is_app_insights_row(obj: Any) -> bool:
+    """A span as Azure Monitor stores it: an envelope the exporter sends (``RemoteDependency``, ``Request``), or a
+    row of the ``dependencies``/``requests`` tables (classic: ``operation_Id``, ``customDimensions``) or of
+    ``AppDependencies``/``AppRequests`` (workspace-based: ``OperationId``, ``Properties``)."""
+    if not isinstance(obj, dict):
+        return False
+    name = obj.get("name")
+    if isinstance(name, str) and name.startswith(_AI_ENVELOPE) and isinstance(obj.get("data"), dict):
+        return name.endswith(_AI_SPANS)
+    return (("operation_Id" in obj and "customDimensions" in obj) or ("OperationId" in obj and "Properties" in obj)) and (
+        app_insights_part(obj) is None)
+
+
+def _ai_duration_ms(value: Any) -> float | None:
+    """An envelope's ``d.hh:mm:ss.fff`` or a table's milliseconds."""
+    match = _AI_DURATION.match(value.strip()) if isinstance(value, str) else None
+    if match:
+        days, hours, minutes, seconds = match.groups()
+        return ((int(days or 0) * 24 + int(hours)) * 3600 + int(minutes) * 60 + float(seconds)) * 1000.0
+    try:
+        return None if value in (None, "") else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ai_start(value: Any) -> str | None:
+    if isinstance(value, str):
+        try:
+            return _sentry_nanos(datetime.strptime(value.strip(), _PORTAL_TIME).isoformat())
+        except ValueError:
+            pass
+    return _sentry_nanos(value)
+
+
+def from_app_insights(obj: dict) -> dict:
+    """An Application Insights span (envelope or row) as the OTLP-shaped span it was made from: its properties or
+    custom dimensions (every value text) as the attributes, ``success`` false a failure."""
+    if isinstance(obj.get("data"), dict):  # an envelope
+        base = obj["data"].get("baseData") or {}
+        tags = obj.get("tags") or {}
+        row = {"id": base.get("id"), "operation_Id": tags.get("ai.operation.id"),
+               "operation_ParentId": tags.get("ai.operation.parentId"), "name": base.get("name"),
+               "timestamp": obj.get("time"), "duration": base.get("duration"), "success": base.get("success"),
+               "customDimensions": base.get("properties"), "resultCode": base.get("resultCode")}
+    else:
+        row = {"id": obj.get("id", obj.get("Id")), "operation_Id": obj.get("operation_Id", obj.get("OperationId")),
+               "operation_ParentId": obj.get("operation_ParentId", obj.get("ParentId")), "name": obj.get("name", obj.get("Name")),
+               "timestamp": first_present(obj, ("timestamp", "timestamp [UTC]", "TimeGenerated", "TimeGenerated [UTC]")),
+               "duration": obj.get("duration", obj.get("DurationMs")), "success": obj.get("success", obj.get("Success")),
+               "customDimensions": obj.get("customDimensions", obj.get("Properties")),
+               "resultCode": obj.get("resultCode", obj.get("ResultCode"))}
+    start = _ai_start(row["timestamp"])
+    duration = _ai_duration_ms(row["duration"])
+    end = None if start is None or duration is None else str(int(start) + int(duration * 1_000_000))
+    dimensions = _cell(row["customDimensions"])
+    attributes = {str(k): _cell(v) for k, v in dimensions.items()} if isinstance(dimensions, dict) else {}
+    failed = str(row["success"]).lower() == "false"
+    return {"spanId": row["id"], "traceId": row["operation_Id"], "parentSpanId": row["operation_ParentId"] or None,
+            "name": str(row["name"] or ""), "startTimeUnixNano": start, "endTimeUnixNano": end, "attributes": attributes,
+            "status": {"code": "ERROR" if failed else "UNSET", "message": f"result code {row['resultCode']}" if failed else None}}
+
+
+def app_insights_rows(value: dict) -> list[dict] | None:
+    """The rows of a Log Analytics or Application Insights query response (``{"tables": [{"columns", "rows"}]}``)."""
+    tables = value.get("tables")
+    if not isinstance(tables, list):
+        return None
+    rows = []
+    for table in tables:
+        columns = [c.get("name") for c in table.get("columns") or [] if isinstance(c, dict)] if isinstance(table, dict) else []
+        rows += [dict(zip(columns, row, strict=False)) for row in (table.get("rows") or []) if isinstance(row, list)]
+    return rows
+
+
 def elastic_sources(value: dict) -> list | None:
     """The documents of an Elasticsearch ``_search`` response (``hits.hits[]._source``) or of one hit as elasticdump
     writes it; None for anything else."""
@@ -695,6 +789,8 @@ def backend_spans(value: dict) -> list[dict] | None:
     transaction, span v2 container or span; None for anything else."""
     if "@timestamp" in value and "span_id" in value and "duration" in value:
         return [from_elastic(value)]
+    if is_app_insights_row(value):
+        return [from_app_insights(value)]
     if is_honeycomb_row(value):
         return [from_honeycomb(value)]
     sentry = sentry_spans(value)
@@ -724,6 +820,10 @@ def spans_in(value: Any) -> Iterator[tuple[dict, dict, str | None]]:
     if sources is not None:  # Elasticsearch's documents of spans
         for source in sources:
             yield from spans_in(from_elastic(source))
+        return
+    rows = app_insights_rows(value)
+    if rows is not None:  # a Log Analytics query's rows
+        yield from spans_in(rows)
         return
     converted = backend_spans(value)
     if converted is not None:
