@@ -257,18 +257,21 @@ class IncomingRows:
         def finishes(row: str) -> str:
             return f"({running('r')} and not {running(row)})"
 
-        # A cost the log states wins over a catalog price, whichever file states it.
-        def logged_over_catalog(row: str) -> str:
-            return f"(r.cost_source is distinct from 'log' and {row}.cost_usd is not null and {row}.cost_source = 'log')"
+        # A cost the log states wins over a catalog price, whichever file states it. Priced rows (p) say which cost
+        # is logged; an incoming row (s) holds no other.
+        def logged_over_catalog(logged: str) -> str:
+            return f"(r.cost_source is distinct from 'log' and {logged})"
+
+        priced_log = "p.cost_source = 'log'"
 
         wanted = " or ".join([f"(r.{c} is null and p.{c} is not null)" for c in ENRICH_COLUMNS + ("cost_usd",)]
-                             + [finishes("p"), logged_over_catalog("p")])
+                             + [finishes("p"), logged_over_catalog(priced_log)])
         # Only the incoming rows of stored ids can fill anything in (the rest are inserted by ``_insert_new``), and
         # only ids one of whose rows holds a field the stored row lacks, or tokens to price it by.
         lacking = " or ".join([f"(r.{c} is null and s.{c} is not null)" for c in ENRICH_COLUMNS]
                               + ["(r.cost_usd is null and (s.cost_usd is not null or s.input_tokens is not null"
                                  " or s.output_tokens is not null))", finishes("s"),
-                                 "(r.cost_source is distinct from 'log' and s.cost_usd is not null)"])  # logged
+                                 logged_over_catalog("s.cost_usd is not null")])
         ids = f"select s.id from {INCOMING} s join requests r on r.id = s.id where {lacking}"
         self.con.execute(f"create or replace temp table _ingest_fill as {self._first_priced(ids)}", {"now": self.tariffs.now})
         where = f"""r.id = p.id and ({wanted}) and not (r.source_format = p.source_format and ({differs('r', 'p')}))
@@ -280,9 +283,9 @@ class IncomingRows:
             f"""
             update requests r set {sets},
                 status = case when {finishes("p")} then p.status else r.status end,
-                cost_source = case when (r.cost_usd is null and p.cost_usd is not null) or {logged_over_catalog("p")}
+                cost_source = case when (r.cost_usd is null and p.cost_usd is not null) or {logged_over_catalog(priced_log)}
                                    then p.cost_source else r.cost_source end,
-                cost_usd = case when {logged_over_catalog("p")} then p.cost_usd else coalesce(r.cost_usd, p.cost_usd) end
+                cost_usd = case when {logged_over_catalog(priced_log)} then p.cost_usd else coalesce(r.cost_usd, p.cost_usd) end
             from _ingest_fill p where {where}
             """
         )

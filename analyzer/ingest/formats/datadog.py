@@ -36,7 +36,6 @@ from .generic import (
 CALL_KINDS = {"llm": None, "embedding": EMBEDDING_OPERATION}
 NANODOLLARS = 1e9
 NO_PARENT = ("undefined", "0", "")
-TABLE_MARKS = {"span_kind", "span_id"}
 
 
 def span_fields(span: dict) -> dict:

@@ -537,6 +537,12 @@ def iter_rows(src, line_fallback: Callable[[str], Any] | None = None) -> Iterato
     return iter(())
 
 
+def iter_values(src) -> Iterator[tuple[int, Any]]:
+    """(line or record number, value or Reject): a table's rows (CSV, Parquet), else every JSON value whole (a
+    document's wrappers left to the reader, unlike ``iter_rows``)."""
+    return iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
+
+
 def read_histories(src, history: Callable[[], Any]) -> Iterator[Any]:
     """What a file of message histories holds, read through ``history()`` objects (``read(number, value)``): one
     history across its records, and a history of its own for each record that is a list (a run saved per line)."""

@@ -24,12 +24,10 @@ from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
 from .generic import (
     chat_request_fields,
-    file_kind,
     first,
     guess_provider,
-    iter_json_values,
-    iter_rows,
     item_record,
+    iter_values,
     to_bool,
     to_float,
     to_int,
@@ -155,10 +153,6 @@ def embedding_record(event: dict) -> dict:
     return record
 
 
-def _values(src) -> Iterator[tuple[int, Any]]:
-    return iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
-
-
 class NewRelic:
     name = "newrelic"
     label = "New Relic AI monitoring events"
@@ -176,19 +170,19 @@ class NewRelic:
 
     def parse(self, src, ctx):
         events: list[tuple[int, dict]] = []
-        for number, value in _values(src):
+        for number, value in iter_values(src):
             if isinstance(value, (Reject, Skipped)):
                 yield value
                 continue
             events.extend((number, event) for event in events_in(value))
+        typed = [(number, event_type(event), event) for number, event in events]
         messages: dict[str, list[dict]] = {}
-        for _, event in events:
-            if event_type(event) == MESSAGE and event.get("completion_id") not in (None, ""):
+        for _, kind, event in typed:
+            if kind == MESSAGE and event.get("completion_id") not in (None, ""):
                 messages.setdefault(str(event["completion_id"]), []).append(event)
-        summarised = {str(e.get("id")) for _, e in events if event_type(e) == SUMMARY}
+        summarised = {str(e.get("id")) for _, kind, e in typed if kind == SUMMARY}
         read: set[str] = set()  # calls told by their messages alone, already read
-        for number, event in events:
-            kind = event_type(event)
+        for number, kind, event in typed:
             if kind == SUMMARY:
                 yield item_record(number, event, lambda e: summary_record(e, _messages(messages.get(str(e.get("id")), []))),
                                   "an LlmChatCompletionSummary")

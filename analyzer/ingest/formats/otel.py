@@ -29,12 +29,12 @@ from ..sample_rates import attribute_rate, tracestate_rate
 from . import register
 from .agent_telemetry import AgentPrompts, agent_event, agent_record
 from .app_log import first_value
-from .generic import (chat_request_fields, content_text, decode_json, file_kind, guess_provider, iter_json_values, iter_rows,
+from .generic import (chat_request_fields, content_text, decode_json, file_kind, guess_provider, iter_values,
                       ms_between, params_from_body, resource_model, response_text, table_columns, to_float, to_int, usage_fields)
-from .otel_spans import (LogEvent, Span, is_anonymous_span, is_dataframe_row, is_jaeger_span, is_log_record, is_logfire_row, is_span,
-                         is_honeycomb_annotation, is_honeycomb_row, is_sentry_span, log_records_in,
-                         logfire_columns_to_rows, read_log_record, read_span, sentry_envelope_part, sentry_spans, spans_in,
-                         elastic_sources, app_insights_part, app_insights_rows, is_app_insights_row)
+from .otel_spans import (LogEvent, Span, app_insights_part, app_insights_rows, elastic_sources, is_anonymous_span,
+                         is_app_insights_row, is_dataframe_row, is_honeycomb_annotation, is_honeycomb_row, is_jaeger_span,
+                         is_log_record, is_logfire_row, is_sentry_envelope_header, is_sentry_span, is_span, log_records_in,
+                         logfire_columns_to_rows, not_a_span, read_log_record, read_span, sentry_spans, spans_in)
 
 CALL_OPERATIONS = {"chat", "text_completion", "generate_content", "completion", "responses",
                    "call_llm",  # mozilla-ai's any-agent (its tools are execute_tool, its agents invoke_agent)
@@ -1008,14 +1008,14 @@ class OpenTelemetry:
         if not isinstance(obj, dict):
             return 0
         sources = elastic_sources(obj)
-        if sources and isinstance(sources[0], dict) and is_span({**sources[0], "name": sources[0].get("name", "")}):
+        if sources and is_span(sources[0]):
             return 92  # Elasticsearch's documents of spans (its OpenTelemetry-native mapping)
         if is_honeycomb_row(obj) or is_honeycomb_annotation(obj):
             return 90
         queried = app_insights_rows(obj) or [obj]
         if (is_app_insights_row(queried[0]) or app_insights_part(queried[0])) and b"gen_ai." in src.head():
             return 92  # Azure Monitor's envelopes (as its exporter sends them) or query results
-        if sentry_envelope_part(obj) == "a Sentry envelope's header" or sentry_spans(obj) is not None or is_sentry_span(obj):
+        if is_sentry_envelope_header(obj) or sentry_spans(obj) is not None or is_sentry_span(obj):
             return 92  # Sentry's envelopes (as its SDK sends them), transactions, span v2 items
         if isinstance(obj.get("data"), list) and obj["data"] and is_sentry_span(obj["data"][0]):
             return 92  # Sentry's events API over its spans dataset
@@ -1112,18 +1112,12 @@ class OpenTelemetry:
 def _raw_spans(src) -> Iterator[tuple[int, Any]]:
     """(line, item) for every span and log record of the file: a (raw span, resource, scope) triple or a
     ``LogEvent``, or the Reject or Skipped of what is neither."""
-    values = iter_rows(src) if file_kind(src) in ("csv", "parquet") else iter_json_values(src)
-    for number, value in values:
+    for number, value in iter_values(src):
         if isinstance(value, Reject):
             yield number, value
             continue
-        part = sentry_envelope_part(value) or app_insights_part(value) or (
-            "a span event Honeycomb keeps as an event of its own" if is_honeycomb_annotation(value) else None)
-        if part is not None:
-            yield number, Skipped(number, part)
-            continue
         for raw, resource, scope in spans_in(value):
-            part = app_insights_part(raw)  # a log row among a query's rows of spans
+            part = not_a_span(raw)
             if part is not None:
                 yield number, Skipped(number, part)
             elif is_log_record(raw):  # a logs export, or the log records and metrics a console exporter prints

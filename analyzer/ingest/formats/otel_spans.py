@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from ..records import to_utc
+from .generic import first
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _EPOCH = datetime(1970, 1, 1)
@@ -292,14 +293,32 @@ def _sentry_value(value: Any) -> Any:
     return value.get("value") if isinstance(value, dict) and {"value", "type"} >= value.keys() and "value" in value else value
 
 
-def _sentry_nanos(value: Any) -> str | None:
-    """Float epoch seconds (the SDK's transactions and span v2 items) or an ISO time, as OTLP's nanosecond text."""
+def _otlp_nanos(value: Any) -> str | None:
+    """Float epoch seconds (Sentry's transactions and span v2 items) or an ISO time, as OTLP's nanosecond text."""
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(int(round(value * 1_000_000)) * 1000)
     moment = to_utc(value)
     return None if moment is None else str(int((moment - _EPOCH) / timedelta(microseconds=1)) * 1000)
+
+
+def _after(start: str | None, ms: Any = None, *, ns: int | None = None) -> str | None:
+    """The end, in OTLP's nanosecond text, of what began at ``start`` and lasted ``ms`` milliseconds (a number or its
+    text) or ``ns`` nanoseconds; None when either is unknown (a negative length too)."""
+    try:
+        length = ns if ns is not None else None if ms in (None, "") else int(float(ms) * 1_000_000)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return None if start is None or length is None or length < 0 else str(int(start) + length)
+
+
+def _otlp_span(span_id: Any, trace_id: Any, parent_id: Any, name: Any, start: str | None, end: str | None,
+               attributes: dict, failed: bool, message: Any = None) -> dict:
+    """An OTLP-shaped span (what ``read_span`` reads) from a backend's own record of one."""
+    return {"spanId": span_id, "traceId": trace_id, "parentSpanId": parent_id or None, "name": str(name or ""),
+            "startTimeUnixNano": start, "endTimeUnixNano": end, "attributes": attributes,
+            "status": {"code": "ERROR" if failed else "UNSET", "message": message}}
 
 
 def from_sentry(raw: dict, trace_id: str | None = None) -> dict:
@@ -315,10 +334,9 @@ def from_sentry(raw: dict, trace_id: str | None = None) -> dict:
     tags = raw.get("tags")
     status = raw.get("status") or (tags.get("status") if isinstance(tags, dict) else None)
     end = raw.get("end_timestamp", raw.get("timestamp"))
-    return {"spanId": raw.get("span_id"), "traceId": raw.get("trace_id") or trace_id,
-            "parentSpanId": raw.get("parent_span_id"), "name": raw.get("name") or raw.get("description") or op or "",
-            "startTimeUnixNano": _sentry_nanos(raw.get("start_timestamp")), "endTimeUnixNano": _sentry_nanos(end),
-            "attributes": attributes, "status": {"code": "UNSET" if status in _SENTRY_FINE else "ERROR", "message": status}}
+    return _otlp_span(raw.get("span_id"), raw.get("trace_id") or trace_id, raw.get("parent_span_id"),
+                      raw.get("name") or raw.get("description") or op, _otlp_nanos(raw.get("start_timestamp")),
+                      _otlp_nanos(end), attributes, status not in _SENTRY_FINE, status)
 
 
 def _from_sentry_row(row: dict) -> dict:
@@ -330,16 +348,11 @@ def _from_sentry_row(row: dict) -> dict:
             continue
         tag = _SENTRY_TAG.match(str(key))
         attributes[tag.group(1) if tag else str(key)] = _cell(value)
-    start = _sentry_nanos(row.get("timestamp"))
-    duration = row.get("span.duration")
-    end = None
-    if start is not None and isinstance(duration, (int, float, str)) and str(duration).replace(".", "", 1).isdigit():
-        end = str(int(start) + int(float(duration) * 1_000_000))
+    start = _otlp_nanos(row.get("timestamp"))
     status = row.get("span.status")
-    return {"spanId": row.get("id", row.get("span_id")), "traceId": row.get("trace"), "parentSpanId": row.get("parent_span") or None,
-            "name": row.get("span.description") or row.get("span.op") or "", "startTimeUnixNano": start,
-            "endTimeUnixNano": end, "attributes": attributes,
-            "status": {"code": "UNSET" if status in _SENTRY_FINE else "ERROR", "message": status}}
+    return _otlp_span(row.get("id", row.get("span_id")), row.get("trace"), row.get("parent_span"),
+                      row.get("span.description") or row.get("span.op"), start, _after(start, row.get("span.duration")),
+                      attributes, status not in _SENTRY_FINE, status)
 
 
 # Honeycomb's own fields of a span stored as a flat event; every other key is one of the span's attributes.
@@ -362,22 +375,11 @@ def is_honeycomb_annotation(obj: Any) -> bool:
 def from_honeycomb(row: dict) -> dict:
     """A Honeycomb span event as the OTLP-shaped span it was flattened from: its time the start, ``duration_ms``
     the length, ``status_code`` 2 (or ``error``) a failure."""
-    start = _sentry_nanos(first_present(row, ("Timestamp", "timestamp", "time")))
-    duration = row.get("duration_ms")
-    try:
-        end = None if start is None or duration in (None, "") else str(int(start) + int(float(duration) * 1_000_000))
-    except (TypeError, ValueError):
-        end = None
+    start = _otlp_nanos(first(row, "Timestamp", "timestamp", "time"))
     failed = str(row.get("status_code")) == "2" or str(row.get("error")).lower() == "true"
-    return {"spanId": row.get("trace.span_id"), "traceId": row.get("trace.trace_id"),
-            "parentSpanId": row.get("trace.parent_id") or None, "name": str(row.get("name") or ""),
-            "startTimeUnixNano": start, "endTimeUnixNano": end,
-            "attributes": {k: _cell(v) for k, v in row.items() if k not in _HONEYCOMB_FIELDS and v not in (None, "")},
-            "status": {"code": "ERROR" if failed else "UNSET", "message": row.get("status_message")}}
-
-
-def first_present(row: dict, keys: tuple) -> Any:
-    return next((row[k] for k in keys if row.get(k) not in (None, "")), None)
+    attributes = {k: _cell(v) for k, v in row.items() if k not in _HONEYCOMB_FIELDS and v not in (None, "")}
+    return _otlp_span(row.get("trace.span_id"), row.get("trace.trace_id"), row.get("trace.parent_id"), row.get("name"),
+                      start, _after(start, row.get("duration_ms")), attributes, failed, row.get("status_message"))
 
 
 _AI_ENVELOPE = "Microsoft.ApplicationInsights."
@@ -428,10 +430,10 @@ def _ai_duration_ms(value: Any) -> float | None:
 def _ai_start(value: Any) -> str | None:
     if isinstance(value, str):
         try:
-            return _sentry_nanos(datetime.strptime(value.strip(), _PORTAL_TIME).isoformat())
+            return _otlp_nanos(datetime.strptime(value.strip(), _PORTAL_TIME).isoformat())
         except ValueError:
             pass
-    return _sentry_nanos(value)
+    return _otlp_nanos(value)
 
 
 def from_app_insights(obj: dict) -> dict:
@@ -447,19 +449,17 @@ def from_app_insights(obj: dict) -> dict:
     else:
         row = {"id": obj.get("id", obj.get("Id")), "operation_Id": obj.get("operation_Id", obj.get("OperationId")),
                "operation_ParentId": obj.get("operation_ParentId", obj.get("ParentId")), "name": obj.get("name", obj.get("Name")),
-               "timestamp": first_present(obj, ("timestamp", "timestamp [UTC]", "TimeGenerated", "TimeGenerated [UTC]")),
+               "timestamp": first(obj, "timestamp", "timestamp [UTC]", "TimeGenerated", "TimeGenerated [UTC]"),
                "duration": obj.get("duration", obj.get("DurationMs")), "success": obj.get("success", obj.get("Success")),
                "customDimensions": obj.get("customDimensions", obj.get("Properties")),
                "resultCode": obj.get("resultCode", obj.get("ResultCode"))}
     start = _ai_start(row["timestamp"])
-    duration = _ai_duration_ms(row["duration"])
-    end = None if start is None or duration is None else str(int(start) + int(duration * 1_000_000))
     dimensions = _cell(row["customDimensions"])
     attributes = {str(k): _cell(v) for k, v in dimensions.items()} if isinstance(dimensions, dict) else {}
     failed = str(row["success"]).lower() == "false"
-    return {"spanId": row["id"], "traceId": row["operation_Id"], "parentSpanId": row["operation_ParentId"] or None,
-            "name": str(row["name"] or ""), "startTimeUnixNano": start, "endTimeUnixNano": end, "attributes": attributes,
-            "status": {"code": "ERROR" if failed else "UNSET", "message": f"result code {row['resultCode']}" if failed else None}}
+    return _otlp_span(row["id"], row["operation_Id"], row["operation_ParentId"], row["name"], start,
+                      _after(start, _ai_duration_ms(row["duration"])), attributes, failed,
+                      f"result code {row['resultCode']}" if failed else None)
 
 
 def app_insights_rows(value: dict) -> list[dict] | None:
@@ -492,20 +492,26 @@ def from_elastic(source: dict) -> dict:
         return source
     stamp = source["@timestamp"]
     try:
-        start = str(int(round(float(stamp) * 1_000_000))) if str(stamp).replace(".", "", 1).isdigit() else _sentry_nanos(stamp)
+        start = str(int(round(float(stamp) * 1_000_000))) if str(stamp).replace(".", "", 1).isdigit() else _otlp_nanos(stamp)
     except (TypeError, ValueError):
         start = None
-    duration = source.get("duration")
-    end = str(int(start) + int(duration)) if start is not None and isinstance(duration, int) else None
+    duration = source.get("duration")  # nanoseconds
+    end = _after(start, ns=duration) if isinstance(duration, int) else None
     return {**{k: v for k, v in source.items() if k != "@timestamp"}, "startTimeUnixNano": start, "endTimeUnixNano": end}
+
+
+def is_sentry_envelope_header(value: Any) -> bool:
+    """The first line of an envelope the Sentry SDK sends (then each item's header and payload)."""
+    return isinstance(value, dict) and "sent_at" in value and bool({"dsn", "sdk", "trace"} & value.keys()) and (
+        "spans" not in value)
 
 
 def sentry_envelope_part(value: Any) -> str | None:
     """What a line of a Sentry envelope that holds no span is (an envelope's or an item's header, an error event), as a
-    reason to skip it; None for anything else. An envelope is a header line, then each item's header and payload."""
+    reason to skip it; None for anything else."""
     if not isinstance(value, dict):
         return None
-    if "sent_at" in value and ({"dsn", "sdk", "trace"} & value.keys()) and "spans" not in value:
+    if is_sentry_envelope_header(value):
         return "a Sentry envelope's header"
     if "type" in value and ({"length", "content_type"} & value.keys()) and value.keys() <= _ITEM_HEADER:
         return f"a Sentry envelope item's header ({value['type']})"
@@ -527,6 +533,14 @@ def sentry_spans(value: dict) -> list[dict] | None:
     if value.get("version") == 2 and isinstance(value.get("items"), list):
         return [from_sentry(item) for item in value["items"] if isinstance(item, dict)]
     return None
+
+
+def not_a_span(value: Any) -> str | None:
+    """Why a record among spans is none, to skip it: a Sentry envelope's header or error event, an Application
+    Insights message or metric (its messages repeat their span's usage), a span event Honeycomb keeps apart."""
+    if is_honeycomb_annotation(value):
+        return "a span event Honeycomb keeps as an event of its own"
+    return sentry_envelope_part(value) or app_insights_part(value)
 
 
 def is_log_record(obj: Any) -> bool:

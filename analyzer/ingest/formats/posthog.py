@@ -78,7 +78,7 @@ def _cost(p: dict) -> float | None:
     if total is not None:
         return total
     parts = [to_float(p.get(key), key) for key in ("$ai_input_cost_usd", "$ai_output_cost_usd")]
-    return None if None in parts else sum(p for p in parts if p is not None)
+    return None if None in parts else sum(part for part in parts if part is not None)
 
 
 def _failed(p: dict) -> bool:
