@@ -21,6 +21,7 @@ def load_all() -> dict:
     # Importing a module registers its formats.
     from . import (  # noqa: F401
         app_calls,
+        azure_apim,
         openai,
         openai_agents,
         anthropic,
