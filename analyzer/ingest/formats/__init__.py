@@ -21,6 +21,7 @@ def load_all() -> dict:
     # Importing a module registers its formats.
     from . import (  # noqa: F401
         app_calls,
+        apisix,
         azure_apim,
         openai,
         openai_agents,
@@ -47,6 +48,7 @@ def load_all() -> dict:
         openrouter,
         otel,
         portkey,
+        kong,
         posthog,
         pydantic_ai,
         weave,

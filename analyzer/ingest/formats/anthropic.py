@@ -27,14 +27,11 @@ from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, 
 from . import register
 from .app_log import ANTHROPIC_PARAMS as PARAMS
 from .app_log import iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
+from .generic import as_dict
 
 PROVIDER = "anthropic"
 _STOP_STATUS = {"refusal": "blocked"}
 _RESULT_STATUS = {"succeeded": "ok", "errored": "error", "canceled": "canceled", "expired": "expired"}
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def block_text(block: Any, with_tool_results: bool = True) -> str:
@@ -47,7 +44,7 @@ def block_text(block: Any, with_tool_results: bool = True) -> str:
         return block.get("text") or ""
     if kind == "tool_result" and with_tool_results:
         return blocks_text(block.get("content"))
-    if kind == "document" and isinstance(_dict(block.get("source")).get("data"), str) and _dict(block.get("source")).get("type") == "text":
+    if kind == "document" and isinstance(as_dict(block.get("source")).get("data"), str) and as_dict(block.get("source")).get("type") == "text":
         return block["source"]["data"]
     return ""
 
@@ -97,7 +94,7 @@ def to_chat_messages(system: Any, messages: list) -> list[dict]:
             elif kind == "tool_result":
                 results.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": blocks_text(block.get("content"))})
             elif kind == "image":
-                source = _dict(block.get("source"))
+                source = as_dict(block.get("source"))
                 if source.get("type") == "url":
                     images.append({"type": "image_url", "image_url": {"url": source.get("url")}})
                 elif source.get("type") == "base64":
@@ -131,7 +128,7 @@ def request_fields(req: dict) -> dict:
     if not isinstance(messages, list):
         messages = []
     params = {k: req[k] for k in PARAMS if req.get(k) is not None and req.get(k) != [] and req.get(k) != {}}
-    metadata = _dict(req.get("metadata"))
+    metadata = as_dict(req.get("metadata"))
     return {
         "system_prompt": system_text(req.get("system")),
         "prompt_text": last_user_text(messages),
@@ -148,7 +145,7 @@ USAGE_PARTS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_
 def usage_fields(usage: Any) -> dict:
     """Tokens of a Message's usage: cache reads and writes are input too. A call that compacted its context first
     (``usage.iterations``) billed the compaction's tokens beside the answer's, which the top-level counts leave out."""
-    usage = _dict(usage)
+    usage = as_dict(usage)
     counts = {key: _count(usage.get(key)) for key in USAGE_PARTS}
     for step in usage.get("iterations") if isinstance(usage.get("iterations"), list) else []:
         if isinstance(step, dict) and step.get("type") == "compaction":
@@ -161,8 +158,8 @@ def usage_fields(usage: Any) -> dict:
         "input_tokens": sum(inputs) if inputs else None,
         "cached_input_tokens": counts["cache_read_input_tokens"] if usage.get("iterations") else usage.get("cache_read_input_tokens"),
         "cache_write_tokens": counts["cache_creation_input_tokens"] if usage.get("iterations") else usage.get("cache_creation_input_tokens"),
-        "cache_write_1h_tokens": _dict(usage.get("cache_creation")).get("ephemeral_1h_input_tokens"),
-        "web_searches": _dict(usage.get("server_tool_use")).get("web_search_requests"),
+        "cache_write_1h_tokens": as_dict(usage.get("cache_creation")).get("ephemeral_1h_input_tokens"),
+        "web_searches": as_dict(usage.get("server_tool_use")).get("web_search_requests"),
         "output_tokens": counts["output_tokens"] if usage.get("iterations") else usage.get("output_tokens"),
     }
 
@@ -211,13 +208,13 @@ def assemble_stream(events: list) -> dict | None:
         kind = event.get("type")
         if kind == "message_start" and isinstance(event.get("message"), dict):
             message = dict(event["message"])
-            message["usage"] = dict(_dict(message.get("usage")))
+            message["usage"] = dict(as_dict(message.get("usage")))
         elif kind == "content_block_start":
-            blocks[event.get("index", 0)] = dict(_dict(event.get("content_block")))
+            blocks[event.get("index", 0)] = dict(as_dict(event.get("content_block")))
         elif kind == "content_block_delta":
             index = event.get("index", 0)
             block = blocks.setdefault(index, {"type": "text", "text": ""})
-            delta = _dict(event.get("delta"))
+            delta = as_dict(event.get("delta"))
             if delta.get("type") == "text_delta":
                 block["text"] = (block.get("text") or "") + (delta.get("text") or "")
             elif delta.get("type") == "input_json_delta":
@@ -225,8 +222,8 @@ def assemble_stream(events: list) -> dict | None:
             elif delta.get("type") == "thinking_delta":
                 block["thinking"] = (block.get("thinking") or "") + (delta.get("thinking") or "")
         elif kind == "message_delta" and message is not None:
-            message.update({k: v for k, v in _dict(event.get("delta")).items() if v is not None})
-            message["usage"].update({k: v for k, v in _dict(event.get("usage")).items() if v is not None})
+            message.update({k: v for k, v in as_dict(event.get("delta")).items() if v is not None})
+            message["usage"].update({k: v for k, v in as_dict(event.get("usage")).items() if v is not None})
         elif kind == "error":
             return {"type": "error", "error": event.get("error")}
     if message is None:

@@ -479,6 +479,16 @@ def autogen_event(obj: dict) -> dict | Skipped | None:
     return None
 
 
+def bodies_record(request: Any, response: Any, code: Any = None) -> dict:
+    """A call from the request and response bodies sent and received (decoded: ``response_object``), whichever
+    provider's API they are: Converse, Gemini, Cohere, Anthropic's Messages, else OpenAI's."""
+    if provider := other_provider(request, response):
+        return other_call_record(request, response, provider)
+    if looks_anthropic(request, response):
+        return anthropic.pair_record(request if isinstance(request, dict) else None, response, code)
+    return openai.pair_record(request if isinstance(request, dict) else None, response, code)
+
+
 def line_record(obj: dict, number: int | None) -> dict | Reject:
     """One logged OpenAI call (or Anthropic call logged the same way) as a record."""
     if isinstance(event := autogen_event(obj), dict):
@@ -512,13 +522,7 @@ def line_record(obj: dict, number: int | None) -> dict | Reject:
         request = maybe_json(request)
         response, response_status = unwrap_body(response)
         response = response_object(response)
-        code = response_status if response_status is not None else request_status
-        if provider := other_provider(request, response):
-            record = other_call_record(request, response, provider)
-        elif looks_anthropic(request, response):
-            record = anthropic.pair_record(request if isinstance(request, dict) else None, response, code)
-        else:
-            record = openai.pair_record(request if isinstance(request, dict) else None, response, code)
+        record = bodies_record(request, response, response_status if response_status is not None else request_status)
         if not isinstance(request, dict) and not isinstance(response, dict):
             return Reject(number, "neither the request nor the response is a JSON object", excerpt(obj))
         if record.get("model") is None and isinstance(obj.get("model"), str):

@@ -115,6 +115,11 @@ def snake_keys(row: dict) -> dict:
     return out
 
 
+def as_dict(value: Any) -> dict:
+    """The value when it is an object, else an empty one (a field a log may leave out or write as another type)."""
+    return value if isinstance(value, dict) else {}
+
+
 def first(row: dict, *keys: str) -> Any:
     for key in keys:
         value = row.get(key)

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..records import Reject, Skipped, excerpt, head_objects
 from . import register
-from .generic import read_histories, content_text, file_kind, guess_provider, to_int, usage_fields
+from .generic import as_dict, read_histories, content_text, file_kind, guess_provider, to_int, usage_fields
 from .openai import split_messages
 
 ROLES = {"human": "user", "user": "user", "system": "system", "ai": "assistant", "AIMessageChunk": "assistant",
@@ -57,19 +57,15 @@ def is_result(obj: Any) -> bool:
     return isinstance(obj, dict) and isinstance(obj.get("generations"), list) and "llm_output" in obj
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
 def token_fields(message: dict, llm_output: dict) -> dict:
-    usage = _dict(message.get("usage_metadata"))
+    usage = as_dict(message.get("usage_metadata"))
     if usage.get("input_tokens") is not None or usage.get("output_tokens") is not None:
-        inputs, outputs = _dict(usage.get("input_token_details")), _dict(usage.get("output_token_details"))
+        inputs, outputs = as_dict(usage.get("input_token_details")), as_dict(usage.get("output_token_details"))
         return {"input_tokens": to_int(usage.get("input_tokens"), "input_tokens"),
                 "output_tokens": to_int(usage.get("output_tokens"), "output_tokens"),
                 "cached_input_tokens": to_int(inputs.get("cache_read")), "cache_write_tokens": to_int(inputs.get("cache_creation")),
                 "reasoning_tokens": to_int(outputs.get("reasoning"))}
-    meta = _dict(message.get("response_metadata"))
+    meta = as_dict(message.get("response_metadata"))
     for holder in (meta.get("token_usage"), meta.get("usage"), llm_output.get("token_usage"), llm_output.get("usage")):
         if isinstance(holder, dict) and (fields := usage_fields(holder)):
             return fields
@@ -99,7 +95,7 @@ def as_turn(message: dict) -> dict | None:
 
 def call_record(message: dict, before: list[dict], llm_output: dict) -> dict | None:
     """An AI message as a call, or None when it holds neither usage nor a model (an app's own message)."""
-    meta = _dict(message.get("response_metadata"))
+    meta = as_dict(message.get("response_metadata"))
     model = meta.get("model_name") or meta.get("model") or meta.get("model_id") or llm_output.get("model_name")
     tokens = token_fields(message, llm_output)
     if not model and not tokens:
@@ -140,11 +136,11 @@ class Conversation:
     @staticmethod
     def result(number: int | None, value: dict) -> list:
         """A callback's result: one call per generation's message (a result of several prompts holds several)."""
-        llm_output = _dict(value.get("llm_output"))
+        llm_output = as_dict(value.get("llm_output"))
         out: list = []
         for generations in value["generations"]:
             for generation in generations if isinstance(generations, list) else []:
-                message = message_of(_dict(generation).get("message"))
+                message = message_of(as_dict(generation).get("message"))
                 record = call_record(message, [], llm_output) if message is not None else None
                 if record is None:
                     out.append(Reject(number, "a generation without a message holding its usage or model", excerpt(generation)))

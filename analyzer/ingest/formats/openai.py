@@ -23,7 +23,7 @@ from ..records import (EMBEDDING_OPERATION, OLLAMA_FINGERPRINT, OLLAMA_ID, Rejec
                        with_pair_status)
 from . import register
 from . import app_log_sql
-from .generic import usage_fields
+from .generic import as_dict, usage_fields
 from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, join_batch_input, nonempty_object, take_batch_input
 
 PROVIDER = "openai"
@@ -68,10 +68,6 @@ def split_messages(messages: list) -> tuple[str | None, str]:
 def _params(source: dict, keys: tuple) -> dict | None:
     params = {k: source[k] for k in keys if source.get(k) is not None and source.get(k) != [] and source.get(k) != {}}
     return params or None
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def chat_request_fields(req: dict) -> dict:
@@ -166,7 +162,7 @@ def completion_fields(resp: dict) -> dict:
     for choice in choices if isinstance(choices, list) else []:
         if not isinstance(choice, dict):
             continue
-        msg = _dict(choice.get("message"))
+        msg = as_dict(choice.get("message"))
         text = content_text(msg.get("content"))
         if not text and isinstance(msg.get("refusal"), str):
             text = msg["refusal"]
@@ -177,9 +173,9 @@ def completion_fields(resp: dict) -> dict:
         if choice.get("finish_reason") == "content_filter":
             blocked = True
         texts.append(text)
-    usage = _dict(resp.get("usage"))
-    prompt_details = _dict(usage.get("prompt_tokens_details"))
-    completion_details = _dict(usage.get("completion_tokens_details"))
+    usage = as_dict(resp.get("usage"))
+    prompt_details = as_dict(usage.get("prompt_tokens_details"))
+    completion_details = as_dict(usage.get("completion_tokens_details"))
     status = "error" if resp.get("error") else ("blocked" if blocked else "ok")
     return {
         **({"provider": "groq"} if resp.get("x_groq") is not None else {}),  # Groq's answers: priced at Groq's rates
@@ -205,7 +201,7 @@ def xai_usage(usage: dict) -> dict:
     and it states the cost in ticks of 1e-10 dollars (``cost_in_usd_ticks``)."""
     out: dict = {}
     prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
-    reasoning = _int(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
+    reasoning = _int(as_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"))
     if prompt is not None and completion is not None and reasoning and _int(usage.get("total_tokens")) == prompt + completion + reasoning:
         out["output_tokens"] = completion + reasoning
     ticks = _int(usage.get("cost_in_usd_ticks"))
@@ -238,7 +234,7 @@ def gateway_cost(usage: dict) -> float | None:
                  and not isinstance(usage.get(key), bool)), None)
     if cost is None:
         return None
-    upstream = _dict(usage.get("cost_details")).get("upstream_inference_cost")
+    upstream = as_dict(usage.get("cost_details")).get("upstream_inference_cost")
     if usage.get("is_byok") is True and isinstance(upstream, (int, float)) and not isinstance(upstream, bool):
         cost += upstream
     return float(cost)
@@ -285,9 +281,9 @@ def web_search_calls(output: Any) -> int | None:
 
 def responses_fields(resp: dict) -> dict:
     """The same fields from a Responses API ``response`` object."""
-    usage = _dict(resp.get("usage"))
-    input_details = _dict(usage.get("input_tokens_details"))
-    output_details = _dict(usage.get("output_tokens_details"))
+    usage = as_dict(resp.get("usage"))
+    input_details = as_dict(usage.get("input_tokens_details"))
+    output_details = as_dict(usage.get("output_tokens_details"))
     status = _RESPONSE_STATUS.get(str(resp.get("status")), "ok")
     if resp.get("error"):
         status = "error"
@@ -340,7 +336,7 @@ def embedding_fields(request: dict | None, response: dict | None) -> dict:
     input is text to embed, not a request a chat model would answer). Identical calls are one: ``_embedded``, the
     input's hash, stands for the text the row does not keep (``records.dedupe_key``)."""
     request, response = request or {}, response or {}
-    usage = _dict(response.get("usage"))
+    usage = as_dict(response.get("usage"))
     model = response.get("model") or request.get("model")
     return {"provider": PROVIDER, "model": model, "operation": EMBEDDING_OPERATION, "status": "ok",
             "input_tokens": usage.get("prompt_tokens", usage.get("total_tokens")),
@@ -369,7 +365,7 @@ def assemble_chat_chunks(chunks: list) -> dict:
             if chunk.get(key) is not None:
                 out.setdefault(key, chunk[key])
         # Groq gives a stream's usage in its last chunk's x_groq.
-        usage = chunk.get("usage") or _dict(chunk.get("x_groq")).get("usage")
+        usage = chunk.get("usage") or as_dict(chunk.get("x_groq")).get("usage")
         if usage:
             out["usage"] = usage
         for choice in chunk.get("choices") or []:

@@ -1,0 +1,57 @@
+"""Apache APISIX's AI gateway logs (format `apisix`), built from APISIX's own source (github apache/apisix at
+f519a0f, 3.18.0, compared with the 3.13-3.17 tags: apisix/utils/log-util.lua, apisix/plugins/ai-proxy/base.lua, the
+ai-protocols' usage extraction, apisix/cli/ngx_tpl.lua's variables), not captured from a running gateway: file-logger
+entries with `llm_summary`, `llm_request`, `llm_response_text` and the raw bodies, an http-logger batch, and the
+access log in the ai-proxy documentation's format. Before, every file was "not a log format plan recognises"."""
+
+import json
+
+import pytest
+
+from helpers import ingest_fixtures, stored_requests
+
+
+def ingest(con, fixtures, *names):
+    return ingest_fixtures(con, fixtures, "apisix", "apisix", *names)
+
+
+def sums(con):
+    return con.execute("""
+        select count(*) filter (where status = 'ok'), sum(input_tokens), sum(output_tokens), sum(reasoning_tokens),
+               count(*) filter (where status = 'error'), count(*) filter (where operation = 'embeddings') from requests""").fetchall()[0]
+
+
+@pytest.mark.parametrize(("name", "skipped", "expected"), [
+    ("apisix_file_logger.jsonl", 1, (6, 583, 445, 0, 1, 1)),  # an orders API entry skipped; a 429
+    ("apisix_http_logger_batch.json", 1, (3, 354, 1287, 1102, 1, 0)),  # an ai-cache hit skipped; a 504 timeout
+    ("apisix_access.log", 1, (6, 583, 445, None, 1, 1)),
+])
+def test_each_writer_holds_every_call(con, fixtures, name, skipped, expected):
+    file, = ingest(con, fixtures, name)
+    assert (file["rows_skipped"], file["rows_rejected"]) == (skipped, 0)
+    assert sums(con) == expected
+
+
+def test_the_provider_is_the_upstreams_and_the_model_the_one_that_answered(con, fixtures):
+    ingest(con, fixtures, "apisix_file_logger.jsonl")
+    rows = {r["source_line"]: r for r in stored_requests(con, as_list=True)}
+    assert (rows[1]["provider"], rows[1]["model"], rows[1]["source_id"]) == ("openai", "gpt-4o-2024-08-06", "chatcmpl-CFq2x8Ln4TzQmVh1aWb9KcR3sYpDe")
+    assert rows[1]["prompt_text"].startswith("Summarize the main Q3 churn drivers")
+    asked_other = rows[3]  # the client asked for gpt-4o-mini, the route sent deepseek-chat
+    assert (asked_other["provider"], asked_other["model"], asked_other["cached_input_tokens"], asked_other["status"]) == (
+        "deepseek", "deepseek-chat", 128, "ok")
+    assert json.loads(asked_other["tags_json"])["requested_model"] == "gpt-4o-mini"
+    assert (rows[5]["provider"], rows[5]["cost_source"]) == (None, "unknown")  # a self-hosted Qwen: no price to guess
+    fallback = rows[8]  # OpenAI answered 500, DeepSeek the retry: billed by DeepSeek
+    assert (fallback["provider"], fallback["model"], fallback["input_tokens"]) == ("deepseek", "deepseek-chat", 233)
+    failed = rows[4]
+    assert (failed["status"], failed["input_tokens"], failed["response_text"]) == ("error", None, None)
+    assert (rows[6]["response_text"].startswith("1. Your September invoice is ready"), rows[6]["user_id"]) == (True, "marketing-app")
+    assert str(rows[1]["created_at"]) == "2026-09-14 09:12:03.418000"
+
+
+def test_the_access_log_is_the_same_calls_without_text(con, fixtures):
+    ingest(con, fixtures, "apisix_access.log")
+    rows = {r["source_line"]: r for r in stored_requests(con, as_list=True)}
+    assert (rows[3]["provider"], rows[3]["model"], rows[3]["duration_ms"], rows[3]["prompt_text"]) == ("deepseek", "deepseek-chat", 3102.0, None)
+    assert rows[1]["source_id"] == "48ed5d2db39237d7ae5e829b17581629"
