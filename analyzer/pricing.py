@@ -190,12 +190,12 @@ def _usage(input_tokens=0, cached=0, write=0, output=0, write_1h=0, searches=0):
                  cache_write_1h_tokens=write_1h, output_tokens=output, web_searches=searches)
 
 
-def _calc(name: str, pid: str | None, when: datetime, batch: bool, **tokens) -> Decimal:
+def _calc(name: str, pid: str | None, when: datetime, batch: bool, tier: str | None = None, **tokens) -> Decimal:
     from genai_prices import calc_price
 
-    context = {"processing": "batch"} if batch else None
+    context = {**({"processing": "batch"} if batch else {}), **({"service_tier": tier} if tier else {})}
     return calc_price(
-        _usage(**tokens), model_ref=name, provider_id=pid, genai_request_timestamp=when, price_context=context
+        _usage(**tokens), model_ref=name, provider_id=pid, genai_request_timestamp=when, price_context=context or None
     ).total_price
 
 
@@ -353,8 +353,10 @@ class Pricing:
         created_at: datetime | None = None,
         cache_write_1h_tokens: Any = 0,
         web_searches: Any = 0,
+        service_tier: str | None = None,
     ) -> float | None:
-        """USD for one request, or None when the model has no price."""
+        """USD for one request, or None when the model has no price. ``service_tier``: the tier it was billed at when
+        not the standard one (``records.billed_tier``)."""
         found = self.tariffs(provider, model, is_batch)
         if found is None:
             return None
@@ -363,11 +365,36 @@ class Pricing:
         if tokens[1] > tokens[0]:
             return None  # more cached input than input: no count to price (the catalogue's own calculation refuses it)
         when = created_at or self.now
+        if service_tier and model and self.override_for(model) is None:
+            tiered = self._at_tier(provider, model, tokens, bool(is_batch), when, service_tier)
+            if tiered is not None:
+                return tiered
         if found == EXACT:
             return self._exact(provider, model, tokens, bool(is_batch), when)
         for tariff in found:
             if tariff.covers(when, tokens[0]):
                 return tariff.cost(*tokens)
+        return None
+
+    def _at_tier(self, provider, model, tokens, is_batch, when, tier: str) -> float | None:
+        """The catalogue's price of the tier (its ``service_tier`` price variant); None when it has none, so that the
+        standard price applies. Flex processing is billed at the Batch API's rates (OpenAI's terms): where the
+        catalogue has no flex price for the day (its variants start when they were added to it), the batch price."""
+        resolved = self.resolve(provider, model)
+        if resolved is None:
+            return None
+        _, _, name, pid = resolved
+        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4],
+                      searches=tokens[5])
+        try:
+            cost, standard = _calc(name, pid, when, is_batch, tier, **counts), _calc(name, pid, when, is_batch, **counts)
+        except (LookupError, ValueError, ArithmeticError):
+            return None
+        if cost != standard:
+            return float(cost)
+        if tier == "flex" and not is_batch:
+            inp, cached, write, out, write_1h, searches = tokens
+            return self.price(provider, model, inp, out, cached, write, True, when, write_1h, searches)
         return None
 
     def _exact(self, provider, model, tokens, is_batch, when) -> float | None:

@@ -55,3 +55,29 @@ def test_the_access_log_is_the_same_calls_without_text(con, fixtures):
     rows = {r["source_line"]: r for r in stored_requests(con, as_list=True)}
     assert (rows[3]["provider"], rows[3]["model"], rows[3]["duration_ms"], rows[3]["prompt_text"]) == ("deepseek", "deepseek-chat", 3102.0, None)
     assert rows[1]["source_id"] == "48ed5d2db39237d7ae5e829b17581629"
+
+
+def test_a_log_opening_with_other_routes_entries_is_still_read(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    lines = (fixtures / "apisix" / "apisix_file_logger.jsonl").read_text().splitlines()
+    other = next(line for line in lines if "llm_summary" not in line)
+    (tmp_path / "file.log").write_text("\n".join([other] * 150 + lines) + "\n")  # 150 entries of 64 KB and more
+    file, = ingest_paths(con, [str(tmp_path / "file.log")])["files"]
+    assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("apisix", 7, 151)
+
+
+def test_the_access_log_with_iso_times_and_a_failure_status_as_text_are_read(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    access = (fixtures / "apisix" / "apisix_access.log").read_text().replace("[14/Sep/2026:09:12:05 +0000]", "[2026-09-14T09:12:05+00:00]")
+    (tmp_path / "access.log").write_text(access)
+    entry = json.loads((fixtures / "apisix" / "apisix_file_logger.jsonl").read_text().splitlines()[0])
+    entry["response"] = {**entry["response"], "status": "500", "body": None}  # a log shipper wrote numbers as text
+    (tmp_path / "failed.jsonl").write_text(json.dumps(entry) + "\n")
+    ingest_paths(con, [str(tmp_path / "access.log"), str(tmp_path / "failed.jsonl")])
+    rows = stored_requests(con, as_list=True)
+    first = next(r for r in rows if r["source_id"] == "48ed5d2db39237d7ae5e829b17581629")
+    assert str(first["created_at"]) == "2026-09-14 09:12:03.152000"
+    failed = next(r for r in rows if r["source_file"].endswith("failed.jsonl"))
+    assert (failed["status"], failed["input_tokens"], failed["cost_source"]) == ("error", None, "unknown")

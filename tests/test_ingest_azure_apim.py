@@ -80,3 +80,72 @@ def test_pieces_that_are_each_a_json_array_are_joined_too(con, tmp_path):
     row, = stored_requests(con, as_list=True)
     assert (row["system_prompt"], row["prompt_text"], row["response_text"], row["input_tokens"]) == (
         "Be brief.", "second turn", "Done.", 30)
+
+
+def _portal_rows(fixtures):
+    import csv
+
+    with open(fixtures / "azure_apim" / "llmlog_portal.csv", encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write_csv(path, rows, delimiter=","):
+    import csv
+
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.mark.parametrize(("when", "delimiter"), [("12/06/2026, 09:14:03.512", ","), ("12.6.2026, 09:14:03.512", ";")])
+def test_the_portals_times_in_a_day_first_locale_are_read_day_first(con, fixtures, tmp_path, when, delimiter):
+    from analyzer.ingest import ingest_paths
+
+    rows = _portal_rows(fixtures)
+    for row in rows:
+        row["TimeGenerated [UTC]"] = when  # en-GB and de browsers: 12 June, not 6 December
+    _write_csv(tmp_path / "llm.csv", rows, delimiter)
+    ingest_paths(con, [str(tmp_path / "llm.csv")])
+    assert {str(r[0]) for r in con.execute("select created_at from requests").fetchall()} == {"2026-06-12 09:14:03.512000"}
+
+
+def test_a_call_with_pieces_missing_keeps_its_tokens_and_leaves_its_text_out(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    rows = [r for r in _portal_rows(fixtures)  # the second of the long prompt's three pieces cut by a row cap
+            if not (r["CorrelationId"].startswith("c9a4") and r["SequenceNumber"] == "2")]
+    _write_csv(tmp_path / "llm.csv", rows)
+    assert ingest_paths(con, [str(tmp_path / "llm.csv")])["files"][0]["rows_added"] == 5
+    long_call = stored_requests(con)["c9a4b1e2-7d6f-4a0b-b3c2-1e9f8d7c6b03"]
+    assert (long_call["input_tokens"], long_call["prompt_text"], long_call["response_text"]) == (22531, None, None)
+    assert "pieces missing" in long_call["tags_json"]
+
+
+def test_message_rows_read_before_their_token_rows_are_filled_in_not_in_conflict(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    rows = _portal_rows(fixtures)
+    _write_csv(tmp_path / "a_messages.csv", [r for r in rows if r["SequenceNumber"] != "0"])
+    _write_csv(tmp_path / "b_tokens.csv", [r for r in rows if r["SequenceNumber"] == "0"])
+    files = ingest_paths(con, [str(tmp_path / "a_messages.csv"), str(tmp_path / "b_tokens.csv")])["files"]
+    assert [f["rows_conflicting"] for f in files] == [0, 0]
+    assert sums(con) == CALLS
+
+
+def test_an_event_hubs_batch_of_records_is_read(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    lines = (fixtures / "azure_apim" / "llmlog_storage.json").read_text().splitlines()
+    (tmp_path / "batch.json").write_text(json.dumps({"records": [json.loads(line) for line in lines]}))
+    assert ingest_paths(con, [str(tmp_path / "batch.json")])["files"][0]["rows_added"] == 5
+    assert sums(con) == CALLS
+
+
+def test_an_apps_own_log_with_a_correlation_id_and_token_counts_is_not_taken_for_apim(tmp_path):
+    from analyzer.ingest import detect_format
+    from analyzer.ingest.sources import expand_paths
+
+    path = tmp_path / "calls.csv"
+    path.write_text("timestamp,correlation_id,model,prompt_tokens,completion_tokens\n2026-06-12T09:10:00Z,c-0,gpt-4o,100,50\n")
+    assert detect_format(expand_paths([str(path)])[0]) != "azure-apim"

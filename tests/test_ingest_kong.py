@@ -67,3 +67,27 @@ def test_providers_failures_streams_and_embeddings_read_as_kong_logs_them(con, f
 def test_the_same_entries_from_file_log_and_http_log_count_once(con, fixtures):
     logged, sent = ingest(con, fixtures, "kong_39_file_log.jsonl", "kong_http_log_batch.json")
     assert (sent["rows_added"], sent["rows_duplicate"]) == (0, 3)
+
+
+def test_entries_without_statistics_logged_are_calls_of_unknown_usage_successes_and_failures_alike(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    entries = [json.loads(line) for line in (fixtures / "kong" / "kong_39_file_log.jsonl").read_text().splitlines()]
+    for entry in entries:
+        entry.pop("ai", None)  # logging.log_statistics off, Kong's default
+    (tmp_path / "kong.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    file, = ingest_paths(con, [str(tmp_path / "kong.jsonl")], fmt="kong")["files"]
+    assert (file["rows_added"], file["rows_skipped"]) == (8, 1)  # the orders API call is no model call
+    assert con.execute("""select count(*) filter (where status = 'ok'), count(*) filter (where status = 'error'),
+                                 count(input_tokens), count(model) from requests""").fetchall()[0] == (7, 1, 0, 0)
+
+
+def test_kubectl_logs_mixing_access_and_error_lines_with_the_entries_are_read_without_rejects(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    entries = (fixtures / "kong" / "kong_39_file_log.jsonl").read_text().splitlines()
+    noise = ['10.0.0.7 - - [12/Mar/2026:09:14:04 +0000] "POST /openai HTTP/1.1" 200 812 "-" "OpenAI/Python 1.68.2"',
+             '2026/03/12 09:14:05 [warn] 1281#0: *4 a client request body is buffered to a temporary file']
+    (tmp_path / "kong.log").write_text("\n".join(line for entry in entries for line in (entry, *noise)) + "\n")
+    file, = ingest_paths(con, [str(tmp_path / "kong.log")])["files"]
+    assert (file["format"], file["rows_added"], file["rows_rejected"], file["rows_skipped"]) == ("kong", 8, 0, 2 + 2 * len(entries))

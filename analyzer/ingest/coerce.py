@@ -50,8 +50,9 @@ REQUEST_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = REQUEST_SCHEMA.names
-# Staged rows also carry their order (the first occurrence wins) and the id of a less complete row they replace.
-STAGE_SCHEMA = pa.schema(list(REQUEST_SCHEMA) + [("_seq", pa.int64()), ("_supersedes", pa.int64())])
+# Staged rows also carry their order (the first occurrence wins), the id of a less complete row they replace, and the
+# service tier they were billed at when not the standard one (priced request by request: ``incoming._price_tiers``).
+STAGE_SCHEMA = pa.schema(list(REQUEST_SCHEMA) + [("_seq", pa.int64()), ("_supersedes", pa.int64()), ("_tier", pa.string())])
 JSON_COLUMNS = ("messages_json", "tags_json", "params_json")
 INT_COLUMNS = ("input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens",
                "cache_write_1h_tokens", "web_searches")
@@ -70,7 +71,7 @@ ENRICH_COLUMNS = (
 # Two records of one call (same format) that both state one of these, differently, are a conflict: the first is
 # kept. Input tokens are left out: exports of one call count cached input in or out (Helicone's CSV vs its JSON).
 CONFLICT_COLUMNS = ("prompt_text", "response_text", "output_tokens")
-PRIVATE_KEYS = {"_dedupe_key", "_supersedes", "_line", "_consumed", "_embedded", "_logged", "_half"}
+PRIVATE_KEYS = {"_dedupe_key", "_supersedes", "_line", "_consumed", "_embedded", "_logged", "_half", "_service_tier"}
 
 EARLIEST = datetime(2015, 1, 1)  # no LLM API served calls before this
 FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a day ahead is the most a real log can be
@@ -211,6 +212,7 @@ def normalise_record(record: dict, display: str, fmt_name: str, now: datetime, s
     out["id"] = stable_id(dedupe_key({**record, **out}))
     out["_seq"] = seq
     out["_supersedes"] = stable_id(record["_supersedes"]) if record.get("_supersedes") else None
+    out["_tier"] = as_text(record.get("_service_tier"))
     return out
 
 

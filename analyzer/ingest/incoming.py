@@ -31,7 +31,8 @@ create temp table if not exists {INCOMING} (
     cache_write_tokens bigint, output_tokens bigint, reasoning_tokens bigint, cost_usd double,
     cost_source varchar, is_batch boolean, duration_ms double, status varchar, user_id varchar,
     tags_json varchar, params_json varchar, operation varchar, trace_id varchar, parent_span_id varchar,
-    sample_rate double, cache_write_1h_tokens bigint, web_searches bigint, _seq bigint, _supersedes bigint, _price double
+    sample_rate double, cache_write_1h_tokens bigint, web_searches bigint, _seq bigint, _supersedes bigint, _price double,
+    _tier varchar
 )
 """
 
@@ -133,21 +134,24 @@ class IncomingRows:
             """
         ).fetchall()
         self.tariffs.learn(keys)
+        self._set_prices(*self.tariffs.tier_prices(self._unpriced("_tier is not null")))
         if self.tariffs.exact_keys:
-            self._price_exact()
+            self._set_prices(*self.tariffs.exact_prices(self._unpriced()))
 
-    def _price_exact(self) -> None:
-        """Models whose price is not linear (time-of-day pricing): one calc_price per request."""
-        todo = self.con.execute(
+    def _unpriced(self, where: str = "true") -> list:
+        """Rows still without a price, as ``Tariffs.exact_prices`` and ``tier_prices`` take them."""
+        return self.con.execute(
             f"""
             select _seq, provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
-                   is_batch, created_at, cache_write_1h_tokens, web_searches
+                   is_batch, created_at, cache_write_1h_tokens, web_searches, _tier
             from {INCOMING}
             where cost_usd is null and _price is null and model is not null
-              and (input_tokens is not null or output_tokens is not null)
+              and (input_tokens is not null or output_tokens is not null) and {where}
             """
         ).fetchall()
-        seqs, prices = self.tariffs.exact_prices(todo)
+
+    def _set_prices(self, seqs: list, prices: list) -> None:
+        """Prices of rows priced one request at a time (time-of-day pricing, another service tier than the standard)."""
         if not seqs:
             return
         self.con.register("_ingest_exact", pa.table({"seq": pa.array(seqs, pa.int64()), "price": pa.array(prices, pa.float64())}))

@@ -94,14 +94,21 @@ class Tariffs:
 
     def exact_prices(self, rows) -> tuple[list, list]:
         """(keys, prices) for rows ``(key, provider, model, input, output, cached, write, is_batch, created_at,
-        write_1h, searches)`` whose model is priced request by request; rows of other models are left out."""
+        write_1h, searches[, tier])`` whose model is priced request by request; rows of other models are left out."""
+        return self._prices([row for row in rows if (row[1] or "", row[2], bool(row[7])) in self.exact_keys])
+
+    def tier_prices(self, rows) -> tuple[list, list]:
+        """(keys, prices) for rows as ``exact_prices`` takes them, each at the service tier it names (its last value)."""
+        return self._prices(rows, tiered=True)
+
+    def _prices(self, rows, tiered: bool = False) -> tuple[list, list]:
         keys, prices = [], []
-        for key, provider, model, inp, out, cached, write, is_batch, created, write_1h, searches in rows:
-            if (provider or "", model, bool(is_batch)) in self.exact_keys:
-                price = self.pricing.price(provider, model, inp, out, cached, write, is_batch, created, write_1h, searches)
-                if price is not None:
-                    keys.append(key)
-                    prices.append(price)
+        for key, provider, model, inp, out, cached, write, is_batch, created, write_1h, searches, *tier in rows:
+            price = self.pricing.price(provider, model, inp, out, cached, write, is_batch, created, write_1h, searches,
+                                       service_tier=tier[0] if tiered and tier else None)
+            if price is not None:
+                keys.append(key)
+                prices.append(price)
         return keys, prices
 
 

@@ -42,6 +42,18 @@ RECORD_FIELDS = (
 # What a call did: generations are what plan categorizes and replays; embeddings are priced, not categorized.
 GENERATION_OPERATIONS = ("chat", "text_completion", "generate_content", "responses", "messages")
 EMBEDDING_OPERATION = "embeddings"
+# Service tiers billed at the standard price, as responses name the tier they were served at (OpenAI's
+# ``service_tier``, Anthropic's ``usage.service_tier``); a Batch API's own tier is ``is_batch``.
+STANDARD_TIERS = frozenset({"default", "auto", "standard", "on_demand", "batch"})
+
+
+def billed_tier(value: Any) -> str | None:
+    """The tier a call was billed at when it is not the standard one (OpenAI's ``flex`` and ``priority``,
+    Anthropic's ``priority``): priced at that tier's rates; None for the standard price."""
+    if not isinstance(value, str):
+        return None
+    tier = value.strip().lower()
+    return None if not tier or tier in STANDARD_TIERS else tier
 
 
 @dataclass

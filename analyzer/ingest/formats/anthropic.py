@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import Reject, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
+from ..records import Reject, billed_tier, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
 from . import register
 from .app_log import ANTHROPIC_PARAMS as PARAMS
 from .app_log import iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
@@ -194,6 +194,7 @@ def message_fields(msg: dict) -> dict:
         "response_text": text or None,
         **usage_fields(msg.get("usage")),
         "status": _STOP_STATUS.get(str(msg.get("stop_reason")), "ok"),
+        "_service_tier": billed_tier(as_dict(msg.get("usage")).get("service_tier")),
     }
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
 from .app_calls import bodies_record, response_object
-from .generic import as_dict, chat_request_fields, decode_json, first, guess_provider, item_record, iter_values, maybe_json, to_float
+from .generic import as_dict, chat_request_fields, decode_json, first, guess_provider, item_record, iter_values, maybe_json, to_float, to_int
 
 SUMMARY = "llm_summary"
 # Provider APIs by host: the upstream a call went to names who billed it.
@@ -40,7 +40,7 @@ _EMBEDDING_MODEL = re.compile(r"(^|[^a-z])embed", re.IGNORECASE)
 # The access log format of APISIX's ai-proxy documentation: nginx's combined fields, then the LLM variables.
 ACCESS_LINE = re.compile(
     r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] \S+ "(?P<request>[^"]*)" (?P<status>\d{3}) \S+ (?P<seconds>[\d.]+|-) '
-    r'"[^"]*" "[^"]*" (?P<upstream>.*?) (?P<upstream_status>[\d, -]+) \S+ "(?P<upstream_url>[^"]*)" "(?P<request_id>[^"]*)" '
+    r'"[^"]*" "[^"]*" (?P<upstream>.*?) (?P<upstream_status>[\d, -]+?) (?P<upstream_time>[\d., -]+?) "(?P<upstream_url>[^"]*)" "(?P<request_id>[^"]*)" '
     r'"(?P<type>\w+)" "(?P<ttft>[^"]*)" "(?P<model>[^"]*)" "(?P<asked>[^"]*)"\s+"(?P<prompt>[^"]*)" "(?P<completion>[^"]*)"\s*$')
 
 
@@ -55,8 +55,9 @@ def provider_of_host(upstream: Any) -> str | None:
 
 
 def _count(value: Any, answered: bool) -> int | None:
-    """A token count as APISIX logs it: a number, or the variable's default text ``"0"`` when no answer set it."""
-    if isinstance(value, str) and not answered:
+    """A token count as APISIX logs it: a number, or the variable's default text ``"0"`` when no answer set it; a
+    failed call's counts are no counts."""
+    if not answered:
         return None
     number = to_float(value, "token count")
     return None if number is None else int(number)
@@ -77,8 +78,8 @@ def entry_record(entry: dict) -> dict | Skipped:
         return Skipped(None, "an APISIX ai-cache hit: answered from the cache, not a paid call")
     request = as_dict(entry.get("request"))
     response = as_dict(entry.get("response"))
-    code = response.get("status")
-    failed = isinstance(code, int) and code >= 400
+    code = to_int(response.get("status"), "response.status")
+    failed = code is not None and code >= 400
     asked_body, answer_body = maybe_json(request.get("body")), response_object(response.get("body")) if not failed else None
     record = bodies_record(asked_body, answer_body, code) if isinstance(asked_body, dict) or isinstance(answer_body, dict) else {}
     if not isinstance(answer_body, dict):
@@ -121,6 +122,17 @@ def entry_record(entry: dict) -> dict | Skipped:
     return record
 
 
+def _logged_at(text: str) -> datetime | None:
+    """nginx's ``$time_local`` (14/Sep/2026:09:12:05 +0000), or ``$time_iso8601``."""
+    try:
+        return datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z").astimezone(timezone.utc).replace(tzinfo=None)
+    except ValueError:
+        logged = to_utc(text)
+        if logged is None:
+            raise ValueError(f"the time {text!r} is neither $time_local nor $time_iso8601") from None
+        return logged
+
+
 def access_record(match: re.Match) -> dict | Skipped:
     """One access log line with the LLM variables: a call without text."""
     kind, model = match["type"], match["model"]
@@ -131,14 +143,14 @@ def access_record(match: re.Match) -> dict | Skipped:
         return Skipped(None, "an APISIX ai-cache hit: answered from the cache, not a paid call")
     status = int(match["status"])
     seconds = to_float(match["seconds"], "request_time") if match["seconds"] != "-" else None
-    logged_at = datetime.strptime(match["time"], "%d/%b/%Y:%H:%M:%S %z").astimezone(timezone.utc).replace(tzinfo=None)
+    logged_at = _logged_at(match["time"])
     answered = status < 400
     return {
         "source_id": match["request_id"] or None,
         "_dedupe_key": f"apisix|{match['request_id']}" if match["request_id"] else None,
         "provider": provider_of_host(upstream) or guess_provider(model),
         "model": model or match["asked"] or None,
-        "created_at": logged_at - timedelta(seconds=seconds or 0),
+        "created_at": logged_at - timedelta(seconds=seconds or 0) if logged_at else None,
         "duration_ms": seconds * 1000 if seconds is not None else None,
         "status": "ok" if answered else "error",
         "input_tokens": int(match["prompt"]) if answered and match["prompt"].isdigit() else None,
@@ -162,6 +174,8 @@ class Apisix:
         head = src.head()
         if b'"llm_summary"' in head and b'"route_id"' in head:
             return 92
+        if all(key in head for key in (b'"route_id"', b'"start_time"', b'"apisix_latency"')):
+            return 60  # APISIX's logger entries, the first of other routes: the ai-proxy ones may come later
         text = head.decode("utf-8", "replace").splitlines()
         if any(ACCESS_LINE.match(line) for line in text[:20]) and ('"ai_chat"' in head.decode("utf-8", "replace") or
                                                                     '"ai_stream"' in head.decode("utf-8", "replace")):
@@ -169,7 +183,7 @@ class Apisix:
         return 0
 
     def parse(self, src, ctx):
-        if b'"llm_summary"' not in src.head():
+        if not src.head().lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
             for number, line in src.lines():
                 if not line.strip():
                     continue

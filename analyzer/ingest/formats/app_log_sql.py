@@ -19,7 +19,7 @@ import json
 import re
 
 from ..split_calls import CORRELATION_KEYS
-from ..records import OLLAMA_FINGERPRINT, OLLAMA_ID, sql_stable_id
+from ..records import OLLAMA_FINGERPRINT, OLLAMA_ID, STANDARD_TIERS, sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
 from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
@@ -63,7 +63,7 @@ USAGE = {
     "cache_read_input_tokens": J, "cache_creation_input_tokens": J, "cache_creation": {"ephemeral_1h_input_tokens": J},
     "server_tool_use": {"web_search_requests": J},
     "cost": J, "total_cost": J, "is_byok": J, "cost_details": {"upstream_inference_cost": J},
-    "iterations": J, "total_tokens": J, "cost_in_usd_ticks": J,
+    "iterations": J, "total_tokens": J, "cost_in_usd_ticks": J, "service_tier": J,
 }
 RESPONSE = {
     "id": V, "object": V, "created": J, "created_at": J, "model": V, "type": V, "status": V, "error": J, "body": J,
@@ -516,7 +516,7 @@ def chat_response(family: Family, r: str, keys: Keys) -> None:
         checks=[f"all_true(list_transform({choices}, lambda c: c.message.content is null or {is_string('c.message.content')}))",
                 "all_true(list_transform(replies, lambda x: x.ok))",
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", not_ollama_id(r), plain(field(r, "model")),
-                *usage_checks, cost_check,
+                standard_tier(field(r, "service_tier")), *usage_checks, cost_check,
                 other_terms_left(field(r, "usage"))],
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created", "cost_usd": cost,
                  "response_text": (f"nullif(array_to_string(list_filter(list_transform(replies, lambda x: x.text),"
@@ -535,6 +535,15 @@ def not_ollama_id(r: str) -> str:
     """An answer Ollama named (``openai.answer_id``: a random number, no id) is known by its content: Python's."""
     return (f"({field(r, 'system_fingerprint')} is distinct from '{OLLAMA_FINGERPRINT}'"
             f" or not regexp_full_match(coalesce({field(r, 'id')}, ''), '{OLLAMA_ID.pattern}'))")
+
+
+STANDARD_TIERS_SQL = ", ".join(f"'{t}'" for t in sorted(STANDARD_TIERS | {"", "null"}))
+
+
+def standard_tier(tier: str) -> str:
+    """The call was billed at the standard service tier (``records.billed_tier``): a call of another tier (OpenAI's
+    flex and priority, Anthropic's priority) is priced request by request at its tier's rates, by Python."""
+    return f"({tier} is null or lower(trim({tier}, '\"')) in ({STANDARD_TIERS_SQL}))"
 
 
 def other_terms_left(u: str) -> str:
@@ -602,6 +611,7 @@ def responses_object(family: Family, r: str, keys: Keys) -> None:
                 " and (o.type is distinct from 'message' or o.content is not null)))",  # a string content is NULL here
                 lazy_or(f"len(out_texts) > 0 or {calls} = 0", calls_ok),
                 f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), user_check,
+                standard_tier(field(r, "service_tier")),
                 f"({instructions} is null or {is_string(instructions)})", shallow(field(r, "metadata")),
                 "RESP_PARAMS_SHALLOW", *usage_checks,
                 # a cost broken down (``openai.stated_total``, Perplexity's) is Python's
@@ -858,7 +868,8 @@ def anthropic_message(family: Family, r: str, keys: Keys) -> None:
         derive={"reply": parts_text(texts, refusals=False, json_text=True)},
         checks=[f"{field(r, 'id')} <> '' and {plain(field(r, 'id'))}", plain(field(r, "model")), parts_ok(content, json_text=True),
                 f"not list_contains(list_transform({content}, lambda b: b.type), 'document')",
-                lazy_or(f"reply <> '' or len({calls}) = 0", calls_ok), f"{field(r, 'error')} is null", *usage_checks],
+                lazy_or(f"reply <> '' or len({calls}) = 0", calls_ok), f"{field(r, 'error')} is null",
+                standard_tier(field(r, "usage", "service_tier")), *usage_checks],
         parse={"t_src": "null::json"},
         columns={"source_id": field(r, "id"), "model": field(r, "model"), "created_at": "created",
                  "response_text": f"case when reply <> '' then reply when len({calls}) > 0 then {calls_text} end",
@@ -1121,7 +1132,7 @@ def unanswered_chat(family: Family, q: str, keys: Keys) -> Family:
     return family.add(columns={"status": "'no_response'"})
 
 
-CHUNK = {"object": V, "type": V, "id": V, "model": V, "usage": J,
+CHUNK = {"object": V, "type": V, "id": V, "model": V, "usage": J, "service_tier": J,
          "choices": [{"index": J, "delta": {"content": J, "refusal": J, "tool_calls": J}, "finish_reason": J}]}
 
 
@@ -1160,6 +1171,7 @@ def chat_stream_pair(q: str, r: str, keys: Keys, guard: str) -> Family:
             "starts_with(s_raw, '[{') and all_true(list_transform(json_extract(s_raw, '$[*]'), lambda x: starts_with(x, '{')))",
             "not regexp_matches(s_raw, '\"choices\":[^\\[n]|\"delta\":[^{n]')",
             "all_true(list_transform(s_chunks, lambda c: c.type is null))",
+            f"all_true(list_transform(s_chunks, lambda c: {standard_tier('c.service_tier')}))",
             "list_bool_or(list_transform(s_chunks, lambda c: c.object = 'chat.completion.chunk'))",
             "not contains(s_raw, '\"x_groq\"')",  # Groq's usage in its last chunk's x_groq: Python reads it
             f"not contains(s_raw, '\"{OLLAMA_FINGERPRINT}\"')",  # Ollama's ids are no ids (``openai.answer_id``)

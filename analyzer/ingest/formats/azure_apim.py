@@ -27,11 +27,16 @@ from .generic import (chat_request_fields, content_text, decode_json, first, gue
 from .otel_spans import app_insights_rows
 
 CATEGORY = "GatewayLlmLogs"
-_PORTAL_TIME = "%m/%d/%Y, %I:%M:%S.%f %p"  # the Logs blade's CSV export (en-US)
+TABLE = "ApiManagementGatewayLlmLog"
+# The Logs blade's CSV writes times in the browser's locale: 6/12/2026, 9:14:03.512 AM (en-US), 12/06/2026,
+# 09:14:03.512 (en-GB), 12.6.2026, 09:14:03.512 (de).
+_PORTAL_TIME = re.compile(r"^(\d{1,2})([/.])(\d{1,2})[/.](\d{4}),?\s+(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,7}))?\s*([AaPp][Mm])?$")
 _EMBEDDING_MODEL = re.compile(r"(^|[^a-z])embed", re.IGNORECASE)
 _DEPLOYMENT_IN_URL = re.compile(r"/deployments/([^/?#]+)")
-# The table's columns (and the storage record's camelCase properties), folded: what marks a row of this log.
+# The table's columns (and the storage record's camelCase properties), folded: what marks a row of this log, beside
+# ``CorrelationId``; and what only APIM writes (an app's own log may name a correlation id and token counts too).
 LLM_COLUMNS = {"prompttokens", "completiontokens", "requestmessages", "responsemessages", "deploymentname"}
+APIM_COLUMNS = {"sequencenumber", "isstreamcompletion", "apimsubscriptionid", "apiid"}
 
 
 def _fold(key: Any) -> str:
@@ -51,13 +56,31 @@ def is_llm_row(row: dict) -> bool:
     return "correlationid" in row and bool(LLM_COLUMNS & row.keys()) or row.get("category") == CATEGORY
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            return datetime.strptime(value.strip(), _PORTAL_TIME)
-        except ValueError:
-            pass
-    return to_utc(value)
+def day_first(values: list) -> bool:
+    """Whether the portal's times of a file put the day first, decided once per file (one file is one locale): the
+    month first where a second number passes 12 or the clock says AM/PM (en-US, the portal's default); the day first
+    where a first number passes 12, the date has dots (de), or a 24-hour clock goes with slashes (en-GB, fr)."""
+    matches = [m for m in (_PORTAL_TIME.match(v.strip()) for v in values if isinstance(v, str)) if m]
+    if not matches or any(int(m[3]) > 12 for m in matches):
+        return False
+    if any(m[2] == "." or int(m[1]) > 12 for m in matches):
+        return True
+    return not any(m[9] for m in matches)
+
+
+def portal_time(value: Any, dayfirst: bool) -> datetime | None:
+    """A time as the portal's CSV or an API writes it (ISO, epoch)."""
+    match = _PORTAL_TIME.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return to_utc(value)
+    first_number, _, second, year, hour, minute, second_of_minute, fraction, half = match.groups()
+    day, month = (first_number, second) if dayfirst else (second, first_number)
+    hours = int(hour) % 12 + (12 if half and half.lower() == "pm" else 0) if half else int(hour)
+    micro = int((fraction or "0").ljust(6, "0")[:6])
+    try:
+        return datetime(int(year), int(month), int(day), hours, int(minute), int(second_of_minute), micro)
+    except ValueError:
+        raise ValueError(f"TimeGenerated {value!r} is no date") from None
 
 
 def _flag(value: Any) -> bool | None:
@@ -65,9 +88,17 @@ def _flag(value: Any) -> bool | None:
     return True if text == "true" else False if text == "false" else None
 
 
+def pieces_missing(rows: list[dict]) -> bool:
+    """Whether some of a call's rows are not in the export (a row cap, a time range cutting through it): its
+    ``SequenceNumber``s, counted from 0, leave a gap."""
+    numbers = sorted({n for n in (to_int(r.get("sequencenumber"), "SequenceNumber") for r in rows) if n is not None})
+    return bool(numbers) and numbers != list(range(numbers[0], numbers[0] + len(numbers)))
+
+
 def _messages(rows: list[dict], column: str) -> list | None:
     """The messages of one side of a call, its pieces put back in ``SequenceNumber`` order: pieces that are JSON
-    arrays each are joined, pieces of one JSON text cut at 32 KB are joined first and then read."""
+    arrays each are joined, pieces of one JSON text cut at 32 KB are joined first and then read. None when they do
+    not join into messages (a piece is missing)."""
     pieces = sorted(((to_int(row.get("sequencenumber"), "SequenceNumber") or 0, row[column]) for row in rows
                      if row.get(column) not in (None, "")), key=lambda piece: piece[0])
     if not pieces:
@@ -79,7 +110,7 @@ def _messages(rows: list[dict], column: str) -> list | None:
     try:
         whole = json.loads(joined)
     except ValueError:
-        raise ValueError(f"its {column} pieces do not join into JSON") from None
+        return None
     return whole if isinstance(whole, list) else [whole]
 
 
@@ -90,12 +121,19 @@ def _answer(messages: list | None) -> str | None:
     return "\n".join(t for t in texts if t) or None
 
 
-def call_record(rows: list[dict]) -> dict:
+def _counts(heads: list[dict]) -> dict:
+    """The token counts of a call's token row (message rows carry 0s: they count nothing); unknown without one."""
+    return {name: max((to_int(r.get(column), column) or 0 for r in heads if r.get(column) not in (None, "")), default=None)
+            for name, column in (("input_tokens", "prompttokens"), ("output_tokens", "completiontokens"))}
+
+
+def call_record(rows: list[dict], dayfirst: bool = False) -> dict:
     """One call from all the rows of its ``CorrelationId`` (the token row, the message pieces, a gateway log's)."""
     correlation = rows[0]["correlationid"]
-    head = next((r for r in rows if first(r, "modelname", "deploymentname") is not None), rows[0])
-    tokens = {name: max((to_int(r.get(column), column) or 0 for r in rows if r.get(column) not in (None, "")), default=None)
-              for name, column in (("input_tokens", "prompttokens"), ("output_tokens", "completiontokens"))}
+    heads = [r for r in rows if first(r, "modelname", "deploymentname") is not None
+             or any(to_int(r.get(c), c) for c in ("prompttokens", "completiontokens") if r.get(c) not in (None, ""))]
+    head = heads[0] if heads else rows[0]
+    tokens = _counts(heads)
     deployment = first(head, "deploymentname")
     if deployment is None and isinstance(head.get("url"), str):  # a call the gateway refused names no model but its URL's
         found = _DEPLOYMENT_IN_URL.search(head["url"])
@@ -109,7 +147,7 @@ def call_record(rows: list[dict]) -> dict:
         "_dedupe_key": f"apim|{correlation}",
         "provider": "azure" if provider in (None, "openai") else provider,
         "model": model,
-        "created_at": _time(first(head, "timegenerated", "time")),
+        "created_at": portal_time(first(head, "timegenerated", "time"), dayfirst),
         "duration_ms": to_float(head.get("totaltime"), "TotalTime"),
         "status": "error" if failed else "ok",
         "user_id": first(head, "userid", "apimsubscriptionid"),
@@ -117,22 +155,27 @@ def call_record(rows: list[dict]) -> dict:
     }
     if model and _EMBEDDING_MODEL.search(str(model)) and not tokens["output_tokens"]:
         record["operation"] = EMBEDDING_OPERATION
-    asked = _messages(rows, "requestmessages")
+    cut = pieces_missing(rows)
+    asked = None if cut else _messages(rows, "requestmessages")
     if asked:
         record.update({k: v for k, v in chat_request_fields(asked).items() if v})
-    answer = _answer(_messages(rows, "responsemessages"))
+    answer = None if cut else _answer(_messages(rows, "responsemessages"))
     if answer:
         record["response_text"] = answer
     tags = {"deployment": deployment, "api_version": first(head, "apiversion"),
             "stream": _flag(head.get("isstreamcompletion")), "api": first(head, "apiid"),
             "region": first(head, "region", "location"), "request_id": first(head, "requestid"),
-            "error": first(head, "lasterrormessage", "lasterrorreason") if failed else None}
+            "error": first(head, "lasterrormessage", "lasterrorreason") if failed else None,
+            "messages": "pieces missing from the export: text left out" if cut else None}
     record["tags_json"] = {k: v for k, v in tags.items() if v is not None} or None
     return record
 
 
 def _rows(value: Any) -> list:
+    """The rows a value holds: a query API result's, an Event Hubs or storage batch's (``{"records": [...]}``)."""
     if isinstance(value, dict):
+        if isinstance(value.get("records"), list):
+            return value["records"]
         tables = app_insights_rows(value)
         return tables if tables is not None else [value]
     return value if isinstance(value, list) else [value]
@@ -147,9 +190,10 @@ class AzureApim:
     def sniff(self, src) -> int:
         columns = {_fold(c) for c in table_columns(src)}
         head = src.head()
-        if "correlationid" in columns and LLM_COLUMNS & columns:
+        if "correlationid" in columns and LLM_COLUMNS & columns and APIM_COLUMNS & columns:
             return 92
-        if f'"{CATEGORY}"'.encode() in head or (b'"tables"' in head and b'"CorrelationId"' in head and b'"PromptTokens"' in head):
+        if f'"{CATEGORY}"'.encode() in head or TABLE.encode() in head or (
+                b'"tables"' in head and b'"CorrelationId"' in head and b'"DeploymentName"' in head):
             return 92
         return 0
 
@@ -167,8 +211,9 @@ class AzureApim:
                     yield Reject(number, "an APIM LLM log row without CorrelationId")
                 else:
                     calls.setdefault(str(row["correlationid"]), (number, []))[1].append(row)
+        dayfirst = day_first([first(row, "timegenerated", "time") for _, rows in calls.values() for row in rows])
         for number, rows in calls.values():
-            yield item_record(number, {"rows": rows}, lambda item: call_record(item["rows"]), "an APIM LLM log row")
+            yield item_record(number, {"rows": rows}, lambda item: call_record(item["rows"], dayfirst), "an APIM LLM log row")
 
 
 register(AzureApim())

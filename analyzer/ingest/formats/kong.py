@@ -84,6 +84,12 @@ def _bodies(payload: dict, ai: dict) -> dict:
     return record
 
 
+def entry_key(entry: dict, answer_id: Any = None) -> str:
+    """What tells one entry's call apart: Kong's request id, else the answer's id, else when and from where it came."""
+    request = as_dict(entry.get("request"))
+    return str(request.get("id") or answer_id or (entry.get("started_at"), entry.get("client_ip"), as_dict(entry.get("latencies")).get("request")))
+
+
 def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
     """One plugin's model call of an entry."""
     ai = entry["ai"]
@@ -102,7 +108,7 @@ def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
     kong_id = request.get("id")
     named = meta.get("provider_name")
     record.update({
-        "_dedupe_key": f"kong|{kong_id or (entry.get('started_at'), entry.get('client_ip'))}|{name}",
+        "_dedupe_key": f"kong|{entry_key(entry, record.get('source_id'))}|{name}",
         "source_id": record.get("source_id") or (f"{kong_id}/{name}" if kong_id and is_transformer(name) else kong_id),
         "provider": PROVIDERS.get(named, named) if named else record.get("provider") or guess_provider(model),
         "model": model,
@@ -140,18 +146,25 @@ def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
 def entry_records(entry: dict) -> list:
     """The model calls of one log entry; a skip when it holds none."""
     ai = entry.get("ai")
-    if not isinstance(ai, dict) or not ai:
-        status = to_int(as_dict(entry.get("response")).get("status"), "response.status")
-        if status is not None and status >= 400 and _MODEL_API_PATH.search(str(entry.get("upstream_uri") or "")):
-            request = as_dict(entry.get("request"))
-            return [{"_dedupe_key": f"kong|{request.get('id') or (entry.get('started_at'), entry.get('client_ip'))}|failed",
-                     "source_id": request.get("id"), "created_at": to_utc(entry.get("started_at")), "status": "error",
-                     "duration_ms": to_float(as_dict(entry.get("latencies")).get("request"), "latency"),
-                     "user_id": first(as_dict(entry.get("consumer")), "username", "custom_id", "id"),
-                     "tags_json": {"route": first(as_dict(entry.get("route")), "name", "id"), "http_status": status}}]
-        return [Skipped(None, "a Kong log entry without an ai section: not a model call")]
-    return [block_record(entry, name, block) for name, block in blocks(ai)] or [
-        Skipped(None, "a Kong log entry whose ai section holds no model call")]
+    if isinstance(ai, dict) and ai:
+        return [block_record(entry, name, block) for name, block in blocks(ai)] or [
+            Skipped(None, "a Kong log entry whose ai section holds no model call")]
+    if _MODEL_API_PATH.search(str(entry.get("upstream_uri") or "")):
+        return [unlogged_call(entry)]
+    return [Skipped(None, "a Kong log entry without an ai section: not a model call")]
+
+
+def unlogged_call(entry: dict) -> dict:
+    """A call to a model API whose entry has no ai section (the plugin's ``logging.log_statistics`` off, Kong's
+    default; 3.6-3.8 leave it out of a failed call too): its time, duration, user and status, its model and usage
+    unknown."""
+    status = to_int(as_dict(entry.get("response")).get("status"), "response.status")
+    return {"_dedupe_key": f"kong|{entry_key(entry)}|unlogged", "source_id": as_dict(entry.get("request")).get("id"),
+            "created_at": to_utc(entry.get("started_at")), "status": "error" if status is not None and status >= 400 else "ok",
+            "duration_ms": to_float(as_dict(entry.get("latencies")).get("request"), "latency"),
+            "user_id": first(as_dict(entry.get("consumer")), "username", "custom_id", "id"),
+            "tags_json": {"route": first(as_dict(entry.get("route")), "name", "id"), "http_status": status,
+                          "usage": "not logged: turn on the AI plugin's logging.log_statistics"}}
 
 
 def _entries(value: Any) -> list:
@@ -182,6 +195,9 @@ class Kong:
 
     def parse(self, src, ctx):
         for number, value in docker_pieces(json_values(src)):
+            if isinstance(value, Reject) and not value.excerpt.lstrip().startswith(("{", "[")):
+                yield Skipped(number, "a line of Kong's access or error log or another program's output")
+                continue
             if isinstance(value, (Reject, Skipped)):
                 yield value
                 continue

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..records import (EMBEDDING_OPERATION, OLLAMA_FINGERPRINT, OLLAMA_ID, Reject, content_hash, maybe_json, parse_json_line, to_utc,
-                       with_pair_status)
+from ..records import (EMBEDDING_OPERATION, OLLAMA_FINGERPRINT, OLLAMA_ID, Reject, billed_tier, content_hash, maybe_json,
+                       parse_json_line, to_utc, with_pair_status)
 from . import register
 from . import app_log_sql
 from .generic import as_dict, usage_fields
@@ -191,6 +191,7 @@ def completion_fields(resp: dict) -> dict:
         "reasoning_tokens": completion_details.get("reasoning_tokens"),
         "cost_usd": gateway_cost(usage),
         "status": status,
+        "_service_tier": billed_tier(resp.get("service_tier")),
         **usage_in_other_terms(usage),
         **xai_usage(usage),
     }
@@ -300,6 +301,7 @@ def responses_fields(resp: dict) -> dict:
         "web_searches": web_search_calls(resp.get("output")),
         "cost_usd": stated_total(usage),
         "status": status,
+        "_service_tier": billed_tier(resp.get("service_tier")),
         "params_json": _params(resp, RESPONSES_PARAMS),
         "user_id": resp.get("user") if resp.get("user") is not None else resp.get("safety_identifier"),
         "tags_json": nonempty_object(resp.get("metadata")),
