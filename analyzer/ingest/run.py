@@ -23,6 +23,7 @@ from .s3_bodies import BODY_FORMAT, BodyObjects, local_roots
 from .sample_rates import apply_file_rates
 from .sources import SourceFile, expand_paths
 from .sql_route import SqlRoute
+from .transports import unwrapped
 from .summary import build_summary, file_entry, file_stats
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def run(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: b
     sources: list[SourceFile] = []
     try:
         sources = objects.since_filter(expand_paths(list(settings.paths), expand_url=objects.expand))
+        unwrap_transports(sources, say)
         if settings.sample_rate is not None and objects.unchanged_urls:  # not read again, but the flag is about them
             for sentence in record_sample_rates(con, objects.unchanged_urls, settings.sample_rate):
                 say(sentence)
@@ -111,6 +113,15 @@ def run(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: b
                     os.unlink(src.path)
                 except OSError:
                     pass
+
+
+def unwrap_transports(sources: list[SourceFile], say: Say) -> None:
+    """Files of an app's log lines as a log store or container runtime wrapped them, replaced (in place, so that the
+    run removes what it spooled) by the lines they carry (``transports``)."""
+    for number, src in enumerate(sources):
+        sources[number], label = unwrapped(src)
+        if label:
+            say(f"{src.display}: {label}; reading the log lines inside it.")
 
 
 def nothing_new(con, settings, objects: RemoteObjects) -> dict:

@@ -1,0 +1,126 @@
+"""Log lines as a log store or a container runtime hands them back, wrapped: read as the lines they carry.
+
+An app's JSON log lines reach a user through whatever collected them, each line inside the collector's own record:
+
+- **Kubernetes node logs** (CRI, ``/var/log/pods/.../0.log``): ``2026-11-01T10:00:00.123456789Z stdout F {...}``; a line
+  over 16 KB is written as pieces marked ``P`` before its last piece ``F``.
+- **Grafana Loki**: ``logcli query --output=jsonl`` writes ``{"labels", "line", "timestamp"}`` per line; the
+  ``query_range``/``query`` API returns ``{"status", "data": {"resultType": "streams", "result": [{"stream",
+  "values": [[nanoseconds, line], ...]}]}}``.
+
+``unwrapped(src)`` gives a file of the lines carried (a private temporary file, removed after the run) under the same
+name, which the formats then detect and read as if the app had written it: every format reads through any of these.
+A line keeps its number where the wrapper kept one per line (the pieces of a CRI line joined at its first piece's
+number); Loki's API lines are numbered in time order. The collector's time is not kept: the app's line states its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import PlanError
+from .sources import SourceFile
+
+CRI_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2}) (?:stdout|stderr) ([FP]) ?")
+LOKI_LINE_KEYS = frozenset({"labels", "line", "timestamp"})
+PROBE_LINES = 20
+LABELS = {"cri": "Kubernetes' CRI container log", "loki-jsonl": "Loki's logcli JSON Lines",
+          "loki-api": "a Loki query API response"}
+
+
+def transport_of(src: SourceFile) -> str | None:
+    """Which wrapper the file's lines are in ('cri', 'loki-jsonl', 'loki-api'), None for a file of its own."""
+    head = src.head()
+    text = head.decode("utf-8", "replace")
+    lines = [line for line in text.split("\n")[:PROBE_LINES + 1] if line.strip()]
+    if len(head) >= 65536 and len(lines) > 1:
+        lines = lines[:-1]  # the last may be cut
+    if not lines:
+        return None
+    if all(CRI_LINE.match(line) for line in lines):
+        return "cri"
+    if re.search(rb'"resultType"\s*:\s*"streams"', head) and head.lstrip().startswith(b"{"):
+        return "loki-api"
+    try:
+        first = json.loads(lines[0])
+    except ValueError:
+        return None
+    if isinstance(first, dict) and {"line", "timestamp"} <= first.keys() <= LOKI_LINE_KEYS and isinstance(first["line"], str):
+        return "loki-jsonl"
+    return None
+
+
+def cri_lines(src: SourceFile) -> Iterator[str]:
+    """The container's lines, each at its first piece's number (the later pieces' numbers left blank)."""
+    pieces: list[str] = []
+    with src.open_text() as fh:
+        for raw in fh:
+            line = raw.rstrip("\r\n")
+            match = CRI_LINE.match(line)
+            if match is None:
+                yield from _flush(pieces)
+                yield line  # not the runtime's: the reader says what it is
+                continue
+            pieces.append(line[match.end():])
+            if match[1] == "F":
+                yield from _flush(pieces)
+    yield from _flush(pieces)
+
+
+def _flush(pieces: list[str]) -> Iterator[str]:
+    if pieces:
+        yield "".join(pieces)
+        yield from [""] * (len(pieces) - 1)
+        pieces.clear()
+
+
+def loki_jsonl_lines(src: SourceFile) -> Iterator[str]:
+    for _, line in src.lines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            yield line
+            continue
+        yield record["line"] if isinstance(record, dict) and isinstance(record.get("line"), str) else line
+
+
+def loki_api_lines(src: SourceFile) -> Iterator[str]:
+    try:
+        document = json.loads(src.read_text())
+    except (ValueError, RecursionError) as exc:
+        raise PlanError(f"{src.display}: a Loki query API response that is not valid JSON ({exc}).") from None
+    result = (document.get("data") or {}).get("result") if isinstance(document, dict) else None
+    values = [value for stream in result or [] if isinstance(stream, dict) for value in stream.get("values") or []
+              if isinstance(value, list) and len(value) >= 2 and isinstance(value[1], str)]
+    for _, line in sorted(values, key=lambda value: int(value[0]) if str(value[0]).isdigit() else 0):
+        yield line
+
+
+READERS = {"cri": cri_lines, "loki-jsonl": loki_jsonl_lines, "loki-api": loki_api_lines}
+
+
+def unwrapped(src: SourceFile) -> tuple[SourceFile, str | None]:
+    """(the file of the lines ``src`` carries, the wrapper's name), or (``src``, None) when it is in none."""
+    kind = transport_of(src) if type(src) is SourceFile else None
+    if kind is None:
+        return src, None
+    tmp = tempfile.NamedTemporaryFile(prefix="plan-lines-", suffix=".jsonl", delete=False)
+    try:
+        with tmp:
+            os.chmod(tmp.name, 0o600)
+            for line in READERS[kind](src):
+                tmp.write(line.replace("\n", " ").encode("utf-8", "replace") + b"\n")
+    except BaseException:
+        os.unlink(tmp.name)
+        raise
+    if src.temporary:
+        os.unlink(src.path)
+    path = Path(tmp.name)
+    inner = replace(src, path=path, size_bytes=path.stat().st_size, temporary=True, _head=None, _gzip=None)
+    return inner, LABELS[kind]

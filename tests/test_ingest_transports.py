@@ -1,0 +1,80 @@
+"""An app's log lines as a container runtime or a log store hands them back (format-neutral wrappers, read before
+detection): Kubernetes' CRI node logs (`<time> stdout F <line>`, a long line in `P` pieces), Grafana Loki's `logcli
+--output=jsonl` and its query API. Before, each was "not a log format plan recognises"."""
+
+import json
+
+import pytest
+
+from analyzer.db import connect
+from analyzer.ingest import ingest_paths
+
+CHAT = "openai/chat_pairs_variants.jsonl"
+
+
+def app_lines(fixtures, name: str = CHAT) -> list[str]:
+    return [line for line in (fixtures / name).read_text().split("\n") if line.strip()]  # not splitlines: \u2028 is no break
+
+
+def rows_of(path, tmp_path, name: str) -> tuple[list, dict]:
+    con = connect(str(tmp_path / f"{name}.duckdb"))
+    try:
+        summary = ingest_paths(con, [str(path)])
+        rows = con.execute("""select * exclude (id, source_file, source_line, ingested_at) from requests
+                              order by source_id, prompt_text""").fetchall()
+        return rows, summary["files"][0]
+    finally:
+        con.close()
+
+
+def cri(lines: list[str], piece: int = 0) -> str:
+    """CRI lines; with ``piece``, each line longer than it cut into P pieces of that size before its F piece."""
+    out = []
+    for number, line in enumerate(lines):
+        stamp = f"2026-11-01T10:00:{number % 60:02d}.123456789Z"
+        cuts = [line[i:i + piece] for i in range(0, len(line), piece)] if piece else [line]
+        out += [f"{stamp} stdout P {cut}" for cut in cuts[:-1]] + [f"{stamp} stdout F {cuts[-1]}"]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("wrapper", ["cri", "cri pieces", "logcli", "loki api"])
+def test_wrapped_lines_store_the_rows_the_app_log_stores(fixtures, tmp_path, wrapper):
+    lines = app_lines(fixtures)
+    path = tmp_path / "wrapped.log"
+    if wrapper.startswith("cri"):
+        path.write_text(cri(lines, 300 if wrapper == "cri pieces" else 0))
+    elif wrapper == "logcli":
+        path.write_text("".join(json.dumps({"labels": {"app": "bot"}, "line": line, "timestamp": "2026-11-01T10:00:00Z"}) + "\n"
+                                for line in lines))
+    else:  # two streams, newest first as Loki returns them by default
+        values = [[str(1_790_000_000_000_000_000 + i), line] for i, line in enumerate(lines)]
+        path.write_text(json.dumps({"status": "success", "data": {"resultType": "streams", "result": [
+            {"stream": {"pod": "a"}, "values": values[::2][::-1]}, {"stream": {"pod": "b"}, "values": values[1::2][::-1]}]}}))
+    original, expected = rows_of(fixtures / CHAT, tmp_path, "app")
+    wrapped, file = rows_of(path, tmp_path, "wrapped")
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("openai", expected["rows_added"], expected["rows_rejected"])
+    assert wrapped == original
+
+
+def test_a_cri_lines_pieces_are_one_line_at_its_first_pieces_number_and_the_runtimes_file_is_removed(fixtures, tmp_path):
+    import tempfile
+    from pathlib import Path
+
+    lines = app_lines(fixtures)[:3]
+    path = tmp_path / "0.log"
+    path.write_text(cri(lines, 200))
+    before = set(Path(tempfile.gettempdir()).glob("plan-lines-*"))
+    con = connect(str(tmp_path / "x.duckdb"))
+    ingest_paths(con, [str(path)])
+    marks = [line.split(" ", 3)[2] for line in path.read_text().split("\n") if line]
+    first_pieces = [n for n, mark in enumerate(marks, start=1) if n == 1 or marks[n - 2] == "F"]
+    assert [r[0] for r in con.execute("select source_line from requests order by source_line").fetchall()] == first_pieces
+    assert con.execute("select distinct source_file from requests").fetchall() == [(str(path),)]
+    assert set(Path(tempfile.gettempdir()).glob("plan-lines-*")) == before  # the lines spooled for the run are gone
+
+
+def test_a_gateways_log_collected_from_a_node_is_read_as_that_gateway(fixtures, tmp_path):
+    path = tmp_path / "kong-0.log"
+    path.write_text(cri(app_lines(fixtures, "kong/kong_39_file_log.jsonl")))
+    rows, file = rows_of(path, tmp_path, "kong")
+    assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("kong", 8, 2)
