@@ -20,6 +20,7 @@ import json
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -35,8 +36,12 @@ LABELS = {"cri": "Kubernetes' CRI container log", "loki-jsonl": "Loki's logcli J
 
 
 def transport_of(src: SourceFile) -> str | None:
-    """Which wrapper the file's lines are in ('cri', 'loki-jsonl', 'loki-api'), None for a file of its own."""
-    head = src.head()
+    """Which wrapper the file's lines are in ('cri', 'loki-jsonl', 'loki-api'), None for a file of its own (or one
+    that cannot be read: the formats' detection says why)."""
+    try:
+        head = src.head()
+    except (OSError, EOFError, zlib.error):
+        return None
     text = head.decode("utf-8", "replace")
     lines = [line for line in text.split("\n")[:PROBE_LINES + 1] if line.strip()]
     if len(head) >= 65536 and len(lines) > 1:
@@ -47,9 +52,11 @@ def transport_of(src: SourceFile) -> str | None:
         return "cri"
     if re.search(rb'"resultType"\s*:\s*"streams"', head) and head.lstrip().startswith(b"{"):
         return "loki-api"
+    if not lines[0].startswith("{") or '"line"' not in lines[0]:
+        return None
     try:
         first = json.loads(lines[0])
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if isinstance(first, dict) and {"line", "timestamp"} <= first.keys() <= LOKI_LINE_KEYS and isinstance(first["line"], str):
         return "loki-jsonl"
@@ -84,8 +91,8 @@ def loki_jsonl_lines(src: SourceFile) -> Iterator[str]:
     for _, line in src.lines():
         try:
             record = json.loads(line)
-        except ValueError:
-            yield line
+        except (ValueError, RecursionError):
+            yield line  # the reader rejects it with its reason
             continue
         yield record["line"] if isinstance(record, dict) and isinstance(record.get("line"), str) else line
 
