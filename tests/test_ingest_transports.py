@@ -78,3 +78,24 @@ def test_a_gateways_log_collected_from_a_node_is_read_as_that_gateway(fixtures, 
     path.write_text(cri(app_lines(fixtures, "kong/kong_39_file_log.jsonl")))
     rows, file = rows_of(path, tmp_path, "kong")
     assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("kong", 8, 2)
+
+
+@pytest.mark.parametrize("shape", ["portal csv", "query api"])
+def test_azure_monitors_container_logs_are_read_as_the_containers_lines(fixtures, tmp_path, shape):
+    import csv
+
+    lines = app_lines(fixtures)
+    columns = ["TimeGenerated [UTC]", "Computer", "ContainerId", "ContainerName", "PodName", "PodNamespace", "LogSource", "LogMessage"]
+    rows = [["11/1/2026, 10:00:00.000 AM", "aks-node-1", "c0ffee", "bot", "bot-7d9", "prod", "stdout", line] for line in lines]
+    path = tmp_path / "containers.csv"
+    if shape == "portal csv":
+        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+            csv.writer(fh).writerows([columns, *rows])
+    else:
+        path = tmp_path / "containers.json"
+        path.write_text(json.dumps({"tables": [{"name": "PrimaryResult", "columns": [{"name": c.split(" ")[0], "type": "string"}
+                                                                                    for c in columns], "rows": rows}]}))
+    original, expected = rows_of(fixtures / CHAT, tmp_path, "app")
+    wrapped, file = rows_of(path, tmp_path, "wrapped")
+    assert (file["format"], file["rows_added"]) == ("openai", expected["rows_added"])
+    assert wrapped == original

@@ -7,6 +7,9 @@ An app's JSON log lines reach a user through whatever collected them, each line 
 - **Grafana Loki**: ``logcli query --output=jsonl`` writes ``{"labels", "line", "timestamp"}`` per line; the
   ``query_range``/``query`` API returns ``{"status", "data": {"resultType": "streams", "result": [{"stream",
   "values": [[nanoseconds, line], ...]}]}}``.
+- **Azure Monitor's container logs** (AKS Container Insights): rows of ``ContainerLogV2`` (the line in
+  ``LogMessage``, a JSON line kept as JSON) or the older ``ContainerLog`` (``LogEntry``), as the Logs blade's CSV, the
+  query API's tables or ``az monitor log-analytics query`` return them.
 
 ``unwrapped(src)`` gives a file of the lines carried (a private temporary file, removed after the run) under the same
 name, which the formats then detect and read as if the app had written it: every format reads through any of these.
@@ -26,13 +29,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import PlanError
+from .records import Reject
 from .sources import SourceFile
 
 CRI_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:?\d{2}) (?:stdout|stderr) ([FP]) ?")
 LOKI_LINE_KEYS = frozenset({"labels", "line", "timestamp"})
 PROBE_LINES = 20
 LABELS = {"cri": "Kubernetes' CRI container log", "loki-jsonl": "Loki's logcli JSON Lines",
-          "loki-api": "a Loki query API response"}
+          "loki-api": "a Loki query API response", "azure-containers": "Azure Monitor's container logs"}
+# (line column, columns that say a row is a container's) of ContainerLogV2 and the older ContainerLog
+CONTAINER_TABLES = (("LogMessage", {"ContainerName", "PodName", "ContainerId", "PodNamespace"}),
+                    ("LogEntry", {"ContainerID", "Image", "Name"}))
 
 
 def transport_of(src: SourceFile) -> str | None:
@@ -50,6 +57,8 @@ def transport_of(src: SourceFile) -> str | None:
         return None
     if all(CRI_LINE.match(line) for line in lines):
         return "cri"
+    if _container_column(src) is not None:
+        return "azure-containers"
     if re.search(rb'"resultType"\s*:\s*"streams"', head) and head.lstrip().startswith(b"{"):
         return "loki-api"
     if not lines[0].startswith("{") or '"line"' not in lines[0]:
@@ -109,7 +118,36 @@ def loki_api_lines(src: SourceFile) -> Iterator[str]:
         yield line
 
 
-READERS = {"cri": cri_lines, "loki-jsonl": loki_jsonl_lines, "loki-api": loki_api_lines}
+def _container_column(src: SourceFile) -> str | None:
+    """The column holding the container's line when the file is a table of Azure Monitor's container logs."""
+    from .formats.generic import table_columns
+
+    columns = set(table_columns(src))
+    head = src.head()
+    for line_column, marks in CONTAINER_TABLES:
+        in_tables = b'"tables"' in head and f'"{line_column}"'.encode() in head
+        if (line_column in columns and marks & columns) or (in_tables and any(f'"{m}"'.encode() in head for m in marks)):
+            return line_column
+    return None
+
+
+def azure_container_lines(src: SourceFile) -> Iterator[str]:
+    from .formats.generic import iter_values
+    from .formats.otel_spans import app_insights_rows
+
+    column = _container_column(src)
+    for _, value in iter_values(src):
+        if isinstance(value, Reject):
+            yield f"(a row that could not be read: {value.reason})"  # rejected by the reader, with the reason
+            continue
+        rows = app_insights_rows(value) if isinstance(value, dict) else None
+        for row in rows if rows is not None else [value]:
+            line = row.get(column) if isinstance(row, dict) else None
+            yield line if isinstance(line, str) else json.dumps(line) if line is not None else ""
+
+
+READERS = {"cri": cri_lines, "loki-jsonl": loki_jsonl_lines, "loki-api": loki_api_lines,
+           "azure-containers": azure_container_lines}
 
 
 def unwrapped(src: SourceFile) -> tuple[SourceFile, str | None]:
