@@ -81,3 +81,14 @@ def test_the_access_log_with_iso_times_and_a_failure_status_as_text_are_read(con
     assert str(first["created_at"]) == "2026-09-14 09:12:03.152000"
     failed = next(r for r in rows if r["source_file"].endswith("failed.jsonl"))
     assert (failed["status"], failed["input_tokens"], failed["cost_source"]) == ("error", None, "unknown")
+
+
+def test_entries_kept_by_a_log_store_are_read_inside_its_records(con, fixtures, tmp_path):
+    from analyzer.ingest import ingest_paths
+
+    entries = [json.loads(line) for line in (fixtures / "apisix" / "apisix_file_logger.jsonl").read_text().split("\n") if line.strip()]
+    path = tmp_path / "elasticdump.jsonl"
+    path.write_text("".join(json.dumps({"_index": "apisix", "_id": str(i), "_source": e}) + "\n" for i, e in enumerate(entries)))
+    file, = ingest_paths(con, [str(path)])["files"]
+    assert (file["format"], file["rows_added"], file["rows_skipped"]) == ("apisix", 7, 1)
+    assert sums(con) == (6, 583, 445, 0, 1, 1)

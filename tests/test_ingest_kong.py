@@ -91,3 +91,29 @@ def test_kubectl_logs_mixing_access_and_error_lines_with_the_entries_are_read_wi
     (tmp_path / "kong.log").write_text("\n".join(line for entry in entries for line in (entry, *noise)) + "\n")
     file, = ingest_paths(con, [str(tmp_path / "kong.log")])["files"]
     assert (file["format"], file["rows_added"], file["rows_rejected"], file["rows_skipped"]) == ("kong", 8, 0, 2 + 2 * len(entries))
+
+
+@pytest.mark.parametrize("store", ["cloudwatch events", "logs insights csv", "elasticsearch", "cloud logging", "datadog"])
+def test_entries_kept_by_a_log_store_are_read_inside_its_records(con, fixtures, tmp_path, store):
+    import csv
+
+    from analyzer.ingest import ingest_paths
+
+    lines = [line for line in (fixtures / "kong" / "kong_39_file_log.jsonl").read_text().split("\n") if line.strip()]
+    entries = [json.loads(line) for line in lines]
+    path = tmp_path / ("export.csv" if store == "logs insights csv" else "export.json")
+    if store == "cloudwatch events":
+        path.write_text(json.dumps({"events": [{"timestamp": 1773306843218, "message": line} for line in lines]}))
+    elif store == "logs insights csv":
+        with open(path, "w", newline="") as fh:
+            csv.writer(fh).writerows([["@timestamp", "@message"], *[["2026-03-12 09:14:03.218", line] for line in lines]])
+    elif store == "elasticsearch":
+        path.write_text("".join(json.dumps({"_index": "kong", "_id": str(i), "_source": e}) + "\n" for i, e in enumerate(entries)))
+    elif store == "cloud logging":
+        path.write_text(json.dumps([{"insertId": str(i), "jsonPayload": e, "severity": "INFO"} for i, e in enumerate(entries)]))
+    else:
+        path.write_text(json.dumps({"data": [{"type": "log", "attributes": {"message": line, "service": "kong", "attributes": e}}
+                                             for line, e in zip(lines, entries, strict=True)]}))
+    file, = ingest_paths(con, [str(path)])["files"]
+    assert (file["format"], file["rows_added"], file["rows_rejected"]) == ("kong", 8, 0)
+    assert sums(con) == (7, 421, 361, 1, 0.0023107)

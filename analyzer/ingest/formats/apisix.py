@@ -25,7 +25,8 @@ from typing import Any
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
 from .app_calls import bodies_record, response_object
-from .generic import as_dict, chat_request_fields, decode_json, first, guess_provider, item_record, iter_values, maybe_json, to_float, to_int
+from .app_log import wrappers_around
+from .generic import as_dict, chat_request_fields, decode_json, first, guess_provider, item_record, iter_rows, maybe_json, to_float, to_int
 
 SUMMARY = "llm_summary"
 # Provider APIs by host: the upstream a call went to names who billed it.
@@ -161,7 +162,16 @@ def access_record(match: re.Match) -> dict | Skipped:
 
 
 def _items(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
+    """The logger entries a value holds: itself, a batch's, or the entry a log store keeps it in (``kong._entries``)."""
+    if isinstance(value, list):
+        return [entry for item in value for entry in _items(item)]
+    if isinstance(value, dict) and not is_entry(value) and (chain := wrappers_around(value, is_entry)):
+        return [chain[-1]]
+    return [value]
+
+
+def is_entry(value: Any) -> bool:
+    return isinstance(value, dict) and (SUMMARY in value or ("route_id" in value and "start_time" in value))
 
 
 class Apisix:
@@ -193,7 +203,7 @@ class Apisix:
                 else:
                     yield item_record(number, {"match": match}, lambda item: access_record(item["match"]), "an access log line")
             return
-        for number, value in iter_values(src):
+        for number, value in iter_rows(src):
             if isinstance(value, (Reject, Skipped)):
                 yield value
                 continue

@@ -25,8 +25,8 @@ from typing import Any
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
 from .app_calls import bodies_record, response_object
-from .app_log import docker_pieces, json_values
-from .generic import as_dict, first, guess_provider, item_record, maybe_json, to_float, to_int
+from .app_log import docker_pieces, wrappers_around
+from .generic import as_dict, iter_rows, first, guess_provider, item_record, maybe_json, to_float, to_int
 
 UNSPECIFIED = "UNSPECIFIED"  # a transformer's request model: the one its plugin is configured with
 PROVIDERS = {"openai": "openai", "azure": "azure", "anthropic": "anthropic", "cohere": "cohere", "mistral": "mistral",
@@ -168,12 +168,17 @@ def unlogged_call(entry: dict) -> dict:
 
 
 def _entries(value: Any) -> list:
-    """The log entries a value holds: itself, an http-log batch's, a Docker line's (its ``log`` text)."""
+    """The log entries a value holds: itself, an http-log batch's, a Docker line's (its ``log`` text), or the entry a
+    log store keeps it in (CloudWatch's ``message``, Elasticsearch's ``_source``, Cloud Logging's ``jsonPayload``,
+    Datadog's ``attributes``: ``app_log.wrappers_around``)."""
     if isinstance(value, list):
         return [entry for item in value for entry in _entries(item)]
-    if isinstance(value, dict) and isinstance(value.get("log"), str) and "started_at" not in value:
-        inner = maybe_json(value["log"])
-        return [inner] if isinstance(inner, dict) else [Skipped(None, "a line of Kong's access log or another program's output")]
+    if not isinstance(value, dict) or is_kong_entry(value):
+        return [value]
+    if chain := wrappers_around(value, is_kong_entry):
+        return [chain[-1]]
+    if isinstance(value.get("log"), str):
+        return [Skipped(None, "a line of Kong's access log or another program's output")]
     return [value]
 
 
@@ -194,7 +199,7 @@ class Kong:
         return 0
 
     def parse(self, src, ctx):
-        for number, value in docker_pieces(json_values(src)):
+        for number, value in docker_pieces(iter_rows(src)):
             if isinstance(value, Reject) and not value.excerpt.lstrip().startswith(("{", "[")):
                 yield Skipped(number, "a line of Kong's access or error log or another program's output")
                 continue
