@@ -22,6 +22,7 @@ def load_all() -> dict:
     from . import (  # noqa: F401
         app_calls,
         apisix,
+        bifrost,
         azure_apim,
         openai,
         openai_agents,

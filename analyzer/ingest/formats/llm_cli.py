@@ -32,7 +32,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @contextmanager
-def _connect(src):
+def connect_readonly(src):
     """A read-only connection; a gzipped database is decompressed to a private temporary file first."""
     tmp = None
     path = Path(src.path)
@@ -64,7 +64,7 @@ def _connect(src):
             os.unlink(tmp)
 
 
-def _tables(con) -> set[str]:
+def table_names(con) -> set[str]:
     return {row[0] for row in con.execute("select name from sqlite_master where type in ('table', 'view')").fetchall()}
 
 
@@ -340,8 +340,8 @@ class LlmLogsDb:
             first = first_json_object(src)
             return 90 if isinstance(first, dict) and LOGS_JSON_KEYS <= first.keys() else 0
         try:
-            with _connect(src) as con:
-                tables = _tables(con)
+            with connect_readonly(src) as con:
+                tables = table_names(con)
         except (PlanError, sqlite3.Error, OSError):
             return 0
         if ("turns" in tables and "messages" in tables) or ("responses" in tables and "conversations" in tables):
@@ -352,8 +352,8 @@ class LlmLogsDb:
         if not src.head().startswith(SQLITE_MAGIC):
             yield from _logs_json_records(src)
             return
-        with _connect(src) as con:
-            tables = _tables(con)
+        with connect_readonly(src) as con:
+            tables = table_names(con)
             if not ({"turns", "responses"} & tables):
                 raise PlanError(f"{src.display}: a SQLite database without llm's responses or turns tables.")
             count = 0
