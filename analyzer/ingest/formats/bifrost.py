@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
+from ...errors import PlanError
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
 from .generic import (as_dict, chat_request_fields, content_text, decode_json, first, item_record, iter_rows, table_columns,
@@ -120,7 +122,7 @@ def _is_database(src) -> bool:
             if TABLE not in table_names(con):
                 return False
             columns = {r[1] for r in con.execute(f"pragma table_info({TABLE})").fetchall()}
-    except Exception:  # noqa: BLE001 - any database that cannot be read is not Bifrost's
+    except (PlanError, sqlite3.Error, OSError):
         return False
     return len(MARKS & columns) >= 3
 
