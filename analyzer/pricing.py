@@ -60,6 +60,9 @@ _PROVIDER_IDS = {
     "fireworks": "fireworks",
     "cohere": "cohere",
 }
+# Providers whose flex tier bills the Batch API's rates (OpenAI's terms; Azure OpenAI's the same); another's flex
+# (Groq's: the on-demand price) keeps its catalogue price.
+FLEX_AT_BATCH_RATES = {"openai", "azure"}
 # Batch APIs that bill 50% of the on-demand price, used where the catalog has no batch price of its own.
 HALF_PRICE_BATCH_PROVIDERS = {"openai", "azure", "anthropic", "aws", "google", "mistral"}
 DEFAULT_BATCH_DISCOUNT = 0.5
@@ -379,11 +382,12 @@ class Pricing:
     def _at_tier(self, provider, model, tokens, is_batch, when, tier: str) -> float | None:
         """The catalogue's price of the tier (its ``service_tier`` price variant); None when it has none, so that the
         standard price applies. Flex processing is billed at the Batch API's rates (OpenAI's terms): where the
-        catalogue has no flex price for the day (its variants start when they were added to it), the batch price."""
+        catalogue has no flex price for the day (its variants start when they were added to it), the batch price, for
+        the providers that bill it so (``FLEX_AT_BATCH_RATES``)."""
         resolved = self.resolve(provider, model)
         if resolved is None:
             return None
-        _, _, name, pid = resolved
+        found_provider, _, name, pid = resolved
         counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4],
                       searches=tokens[5])
         try:
@@ -392,7 +396,7 @@ class Pricing:
             return None
         if cost != standard:
             return float(cost)
-        if tier == "flex" and not is_batch:
+        if tier == "flex" and not is_batch and found_provider.id in FLEX_AT_BATCH_RATES:
             inp, cached, write, out, write_1h, searches = tokens
             return self.price(provider, model, inp, out, cached, write, True, when, write_1h, searches)
         return None

@@ -3,6 +3,7 @@ about 1.75-2 times the standard price; the response says which tier served it (`
 was priced at the standard rate, so a team running its background jobs on flex saw twice the spend it pays."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -68,3 +69,28 @@ def test_a_price_set_in_plan_toml_is_the_price_whatever_the_tier(tmp_path):
     pricing = Pricing({"prices": {"gpt-5": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}})
     assert pricing.price("openai", "gpt-5", 1_000_000, 1_000_000, service_tier="flex") == 3.0
     assert Pricing().price("openai", "gpt-5", 1_000_000, 1_000_000, service_tier="flex", created_at=None) == 5.625
+
+
+def test_another_providers_flex_keeps_its_own_price():
+    from analyzer.pricing import Pricing
+
+    pricing = Pricing()  # Groq's flex tier bills its on-demand price, not a batch discount
+    assert pricing.price("groq", "openai/gpt-oss-120b", 1_000_000, 1_000_000, service_tier="flex") == pricing.price(
+        "groq", "openai/gpt-oss-120b", 1_000_000, 1_000_000)
+
+
+def test_each_of_many_calls_in_one_record_keeps_its_own_tiers_price(tmp_path):
+    from analyzer.pricing import Pricing
+
+    lines = [chat_line(i, NOV, "flex" if i % 2 else "priority") for i in range(1100)]  # past 1,024 records of one line
+    for i, line in enumerate(lines):
+        line["response"]["usage"] = {"prompt_tokens": 1000 + i, "completion_tokens": 10}
+    path = tmp_path / "calls.json"
+    path.write_text(json.dumps(lines))  # one line holding them all
+    con = connect(str(tmp_path / "x.duckdb"))
+    ingest_paths(con, [str(path)])
+    stored = dict(con.execute("select source_id, cost_usd from requests").fetchall())
+    pricing, when = Pricing(), datetime.fromtimestamp(NOV, timezone.utc).replace(tzinfo=None)
+    for i, line in enumerate(lines):
+        expected = pricing.price("openai", "gpt-5-2025-08-07", 1000 + i, 10, created_at=when, service_tier=line["response"]["service_tier"])
+        assert stored[f"chatcmpl-{i}"] == pytest.approx(expected), i

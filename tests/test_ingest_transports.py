@@ -99,3 +99,30 @@ def test_azure_monitors_container_logs_are_read_as_the_containers_lines(fixtures
     wrapped, file = rows_of(path, tmp_path, "wrapped")
     assert (file["format"], file["rows_added"]) == ("openai", expected["rows_added"])
     assert wrapped == original
+
+
+def test_a_progress_bars_carriage_returns_stay_inside_their_line(fixtures, tmp_path):
+    lines = app_lines(fixtures)[:4]
+    noise = "2026-11-01T10:00:00.5Z stderr F loading 10%\r loading 50%\r loading 100%"
+    path = tmp_path / "0.log"
+    path.write_text("\n".join(part for line in cri(lines).splitlines() for part in (line, noise)) + "\n")
+    con = connect(str(tmp_path / "x.duckdb"))
+    summary = ingest_paths(con, [str(path)])["files"][0]
+    assert [r[0] for r in con.execute("select source_line from requests order by source_line").fetchall()] == [1, 3, 5, 7]
+    assert summary["rows_rejected"] == 4  # each progress line once, at its own number
+
+
+def test_rows_keep_their_csv_line_numbers_and_a_broken_wrapper_in_a_directory_is_skipped(fixtures, tmp_path):
+    import csv
+
+    lines = app_lines(fixtures)[:3]
+    with open(tmp_path / "containers.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([["TimeGenerated", "ContainerName", "LogMessage"], ["t", "bot", lines[0]],
+                                  ["t", "bot", "Traceback (most recent call last):\n  File x\nValueError"],
+                                  ["t", "bot", lines[1]], ["t", "bot", lines[2]]])
+    (tmp_path / "z_loki.json").write_text('{"status": "success", "data": {"resultType": "streams", "result": [{"stre')
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not a parquet file")
+    con = connect(str(tmp_path / "x.duckdb"))
+    files = {f["path"].rsplit("/", 1)[-1]: f for f in ingest_paths(con, [str(tmp_path)])["files"]}
+    assert files["containers.csv"]["rows_added"] == 3
+    assert [r[0] for r in con.execute("select source_line from requests order by 1").fetchall()] == [2, 6, 7]

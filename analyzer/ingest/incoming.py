@@ -139,10 +139,11 @@ class IncomingRows:
             self._set_prices(*self.tariffs.exact_prices(self._unpriced()))
 
     def _unpriced(self, where: str = "true") -> list:
-        """Rows still without a price, as ``Tariffs.exact_prices`` and ``tier_prices`` take them."""
+        """Rows still without a price, as ``Tariffs.exact_prices`` and ``tier_prices`` take them, each keyed by its
+        rowid (``_seq`` repeats past ``LINE_SEQ`` records of one line)."""
         return self.con.execute(
             f"""
-            select _seq, provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
+            select rowid, provider, model, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
                    is_batch, created_at, cache_write_1h_tokens, web_searches, _tier
             from {INCOMING}
             where cost_usd is null and _price is null and model is not null
@@ -150,13 +151,13 @@ class IncomingRows:
             """
         ).fetchall()
 
-    def _set_prices(self, seqs: list, prices: list) -> None:
+    def _set_prices(self, rowids: list, prices: list) -> None:
         """Prices of rows priced one request at a time (time-of-day pricing, another service tier than the standard)."""
-        if not seqs:
+        if not rowids:
             return
-        self.con.register("_ingest_exact", pa.table({"seq": pa.array(seqs, pa.int64()), "price": pa.array(prices, pa.float64())}))
+        self.con.register("_ingest_exact", pa.table({"row": pa.array(rowids, pa.int64()), "price": pa.array(prices, pa.float64())}))
         try:
-            self.con.execute(f"update {INCOMING} s set _price = e.price from _ingest_exact e where s._seq = e.seq")
+            self.con.execute(f"update {INCOMING} s set _price = e.price from _ingest_exact e where s.rowid = e.row")
         finally:
             self.con.unregister("_ingest_exact")
 

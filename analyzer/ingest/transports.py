@@ -19,11 +19,11 @@ number); Loki's API lines are numbered in time order. The collector's time is no
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import tempfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -43,12 +43,16 @@ CONTAINER_TABLES = (("LogMessage", {"ContainerName", "PodName", "ContainerId", "
 
 
 def transport_of(src: SourceFile) -> str | None:
-    """Which wrapper the file's lines are in ('cri', 'loki-jsonl', 'loki-api'), None for a file of its own (or one
-    that cannot be read: the formats' detection says why)."""
+    """Which wrapper the file's lines are in ('cri', 'loki-jsonl', 'loki-api', 'azure-containers'), None for a file of
+    its own, or one that cannot be read (the formats' detection says why, or skips it in a directory)."""
     try:
-        head = src.head()
-    except (OSError, EOFError, zlib.error):
+        return _transport_of(src)
+    except Exception:  # noqa: BLE001 - as detection's sniffers: a file no reader can open is not a transport
         return None
+
+
+def _transport_of(src: SourceFile) -> str | None:
+    head = src.head()
     text = head.decode("utf-8", "replace")
     lines = [line for line in text.split("\n")[:PROBE_LINES + 1] if line.strip()]
     if len(head) >= 65536 and len(lines) > 1:
@@ -75,7 +79,8 @@ def transport_of(src: SourceFile) -> str | None:
 def cri_lines(src: SourceFile) -> Iterator[str]:
     """The container's lines, each at its first piece's number (the later pieces' numbers left blank)."""
     pieces: list[str] = []
-    with src.open_text() as fh:
+    # Only "\n" ends a line, as ``SourceFile.lines`` counts them: a progress bar's "\r" stays inside its line.
+    with io.TextIOWrapper(src.open_binary(), encoding="utf-8-sig", errors="replace", newline="\n") as fh:
         for raw in fh:
             line = raw.rstrip("\r\n")
             match = CRI_LINE.match(line)
@@ -96,14 +101,28 @@ def _flush(pieces: list[str]) -> Iterator[str]:
         pieces.clear()
 
 
+def at_their_numbers(numbered) -> Iterator[str]:
+    """Lines at the numbers they had in the wrapper's file (blank lines fill the gaps: a CSV's header, a cell over
+    several lines, blank lines), so that a row's and a reject's line is the user's file's."""
+    written = 0
+    for number, line in numbered:
+        while written < number - 1:
+            yield ""
+            written += 1
+        yield line
+        written += 1
+
+
 def loki_jsonl_lines(src: SourceFile) -> Iterator[str]:
-    for _, line in src.lines():
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            yield line  # the reader rejects it with its reason
-            continue
-        yield record["line"] if isinstance(record, dict) and isinstance(record.get("line"), str) else line
+    def carried():
+        for number, line in src.lines():
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                yield number, line  # the reader rejects it with its reason
+                continue
+            yield number, record["line"] if isinstance(record, dict) and isinstance(record.get("line"), str) else line
+    return at_their_numbers(carried())
 
 
 def loki_api_lines(src: SourceFile) -> Iterator[str]:
@@ -136,14 +155,17 @@ def azure_container_lines(src: SourceFile) -> Iterator[str]:
     from .formats.otel_spans import app_insights_rows
 
     column = _container_column(src)
-    for _, value in iter_values(src):
-        if isinstance(value, Reject):
-            yield f"(a row that could not be read: {value.reason})"  # rejected by the reader, with the reason
-            continue
-        rows = app_insights_rows(value) if isinstance(value, dict) else None
-        for row in rows if rows is not None else [value]:
-            line = row.get(column) if isinstance(row, dict) else None
-            yield line if isinstance(line, str) else json.dumps(line) if line is not None else ""
+
+    def carried():
+        for number, value in iter_values(src):
+            if isinstance(value, Reject):
+                yield number, f"(a row that could not be read: {value.reason})"  # rejected by the reader, with the reason
+                continue
+            rows = app_insights_rows(value) if isinstance(value, dict) else None
+            for row in rows if rows is not None else [value]:
+                line = row.get(column) if isinstance(row, dict) else None
+                yield number, line if isinstance(line, str) else json.dumps(line) if line is not None else ""
+    return at_their_numbers(carried())
 
 
 READERS = {"cri": cri_lines, "loki-jsonl": loki_jsonl_lines, "loki-api": loki_api_lines,
@@ -161,6 +183,11 @@ def unwrapped(src: SourceFile) -> tuple[SourceFile, str | None]:
             os.chmod(tmp.name, 0o600)
             for line in READERS[kind](src):
                 tmp.write(line.replace("\n", " ").encode("utf-8", "replace") + b"\n")
+    except PlanError:
+        os.unlink(tmp.name)
+        if src.explicit:
+            raise
+        return src, None  # found in a directory: the formats' detection skips it with its sentence
     except BaseException:
         os.unlink(tmp.name)
         raise
