@@ -193,6 +193,11 @@ def _usage(input_tokens=0, cached=0, write=0, output=0, write_1h=0, searches=0):
                  cache_write_1h_tokens=write_1h, output_tokens=output, web_searches=searches)
 
 
+def _counts(tokens: tuple) -> dict:
+    """``_calc``'s token arguments from ``Pricing.price``'s tuple (input, cached, write, output, write_1h, searches)."""
+    return dict(zip(("input_tokens", "cached", "write", "output", "write_1h", "searches"), tokens, strict=True))
+
+
 def _calc(name: str, pid: str | None, when: datetime, batch: bool, tier: str | None = None, **tokens) -> Decimal:
     from genai_prices import calc_price
 
@@ -388,8 +393,7 @@ class Pricing:
         if resolved is None:
             return None
         found_provider, _, name, pid = resolved
-        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4],
-                      searches=tokens[5])
+        counts = _counts(tokens)
         try:
             cost, standard = _calc(name, pid, when, is_batch, tier, **counts), _calc(name, pid, when, is_batch, **counts)
         except (LookupError, ValueError, ArithmeticError):
@@ -403,8 +407,7 @@ class Pricing:
 
     def _exact(self, provider, model, tokens, is_batch, when) -> float | None:
         found_provider, _, name, pid = self.resolve(provider, model)
-        counts = dict(input_tokens=tokens[0], cached=tokens[1], write=tokens[2], output=tokens[3], write_1h=tokens[4],
-                      searches=tokens[5])
+        counts = _counts(tokens)
         try:
             cost = _calc(name, pid, when, is_batch, **counts)
             if is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS and cost == _calc(name, pid, when, False, **counts):

@@ -22,10 +22,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
+from ..records import EMBEDDING_OPERATION, Reject, Skipped, excerpt, to_utc
 from . import register
-from .app_calls import bodies_record, response_object
-from .app_log import wrappers_around
+from .app_calls import EMBEDDING_MODEL, bodies_record, response_object
+from .app_log import held_records
 from .generic import as_dict, chat_request_fields, decode_json, first, guess_provider, item_record, iter_rows, maybe_json, to_float, to_int
 
 SUMMARY = "llm_summary"
@@ -37,7 +37,6 @@ PROVIDER_HOSTS = {
     "api.fireworks.ai": "fireworks", "api.cohere.com": "cohere", "api.cohere.ai": "cohere",
 }
 _AZURE_HOST = re.compile(r"\.(openai\.azure\.com|services\.ai\.azure\.com|cognitiveservices\.azure\.com)$")
-_EMBEDDING_MODEL = re.compile(r"(^|[^a-z])embed", re.IGNORECASE)
 # The access log format of APISIX's ai-proxy documentation: nginx's combined fields, then the LLM variables.
 ACCESS_LINE = re.compile(
     r'^(?P<client>\S+) \S+ \S+ \[(?P<time>[^\]]+)\] \S+ "(?P<request>[^"]*)" (?P<status>\d{3}) \S+ (?P<seconds>[\d.]+|-) '
@@ -82,7 +81,7 @@ def entry_record(entry: dict) -> dict | Skipped:
     code = to_int(response.get("status"), "response.status")
     failed = code is not None and code >= 400
     asked_body, answer_body = maybe_json(request.get("body")), response_object(response.get("body")) if not failed else None
-    record = bodies_record(asked_body, answer_body, code) if isinstance(asked_body, dict) or isinstance(answer_body, dict) else {}
+    record = bodies_record(asked_body, answer_body, code)
     if not isinstance(answer_body, dict):
         record.pop("source_id", None)  # a request's id (its body's) is no call's
     logged = as_dict(entry.get("llm_request"))
@@ -112,7 +111,7 @@ def entry_record(entry: dict) -> dict | Skipped:
                        ("reasoning_tokens", "reasoning_tokens")):
         if key in summary:
             record[field] = _count(summary[key], answered)
-    if record.get("operation") != EMBEDDING_OPERATION and (_EMBEDDING_MODEL.search(str(model)) or (
+    if record.get("operation") != EMBEDDING_OPERATION and (EMBEDDING_MODEL.search(str(model)) or (
             messages is not None and not chat)):  # an embedding's input: a string or a list of them
         record.update(operation=EMBEDDING_OPERATION, prompt_text=None, messages_json=None, system_prompt=None)
     tags = {"route": entry.get("route_id"), "service": entry.get("service_id") or None, "upstream": entry.get("upstream"),
@@ -156,18 +155,9 @@ def access_record(match: re.Match) -> dict | Skipped:
         "status": "ok" if answered else "error",
         "input_tokens": int(match["prompt"]) if answered and match["prompt"].isdigit() else None,
         "output_tokens": int(match["completion"]) if answered and match["completion"].isdigit() else None,
-        "operation": EMBEDDING_OPERATION if _EMBEDDING_MODEL.search(model) else None,
+        "operation": EMBEDDING_OPERATION if EMBEDDING_MODEL.search(model) else None,
         "tags_json": {"upstream": upstream, "requested_model": match["asked"] or None, "stream": kind == "ai_stream" or None},
     }
-
-
-def _items(value: Any) -> list:
-    """The logger entries a value holds: itself, a batch's, or the entry a log store keeps it in (``kong._entries``)."""
-    if isinstance(value, list):
-        return [entry for item in value for entry in _items(item)]
-    if isinstance(value, dict) and not is_entry(value) and (chain := wrappers_around(value, is_entry)):
-        return [chain[-1]]
-    return [value]
 
 
 def is_entry(value: Any) -> bool:
@@ -186,9 +176,8 @@ class Apisix:
             return 92
         if all(key in head for key in (b'"route_id"', b'"start_time"', b'"apisix_latency"')):
             return 60  # APISIX's logger entries, the first of other routes: the ai-proxy ones may come later
-        text = head.decode("utf-8", "replace").splitlines()
-        if any(ACCESS_LINE.match(line) for line in text[:20]) and ('"ai_chat"' in head.decode("utf-8", "replace") or
-                                                                    '"ai_stream"' in head.decode("utf-8", "replace")):
+        text = head.decode("utf-8", "replace")
+        if any(ACCESS_LINE.match(line) for line in text.splitlines()[:20]) and ('"ai_chat"' in text or '"ai_stream"' in text):
             return 90
         return 0
 
@@ -199,7 +188,7 @@ class Apisix:
                     continue
                 match = ACCESS_LINE.match(line.rstrip("\r\n"))
                 if match is None:
-                    yield Reject(number, "not an APISIX access log line with the LLM variables", line[:200])
+                    yield Reject(number, "not an APISIX access log line with the LLM variables", excerpt(line))
                 else:
                     yield item_record(number, {"match": match}, lambda item: access_record(item["match"]), "an access log line")
             return
@@ -207,7 +196,7 @@ class Apisix:
             if isinstance(value, (Reject, Skipped)):
                 yield value
                 continue
-            for entry in _items(value):
+            for entry in held_records(value, is_entry):  # a batch's, or kept by a log store
                 yield item_record(number, entry, entry_record, "an APISIX log entry")
 
 

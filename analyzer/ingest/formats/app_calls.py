@@ -481,7 +481,10 @@ def autogen_event(obj: dict) -> dict | Skipped | None:
 
 def bodies_record(request: Any, response: Any, code: Any = None) -> dict:
     """A call from the request and response bodies sent and received (decoded: ``response_object``), whichever
-    provider's API they are: Converse, Gemini, Cohere, Anthropic's Messages, else OpenAI's."""
+    provider's API they are: Converse, Gemini, Cohere, Anthropic's Messages, else OpenAI's; {} when neither is an
+    object."""
+    if not isinstance(request, dict) and not isinstance(response, dict):
+        return {}
     if provider := other_provider(request, response):
         return other_call_record(request, response, provider)
     if looks_anthropic(request, response):

@@ -182,6 +182,16 @@ def wrappers_around(obj: dict, holds_call, depth: int = MAX_CALL_WRAPPERS) -> li
     return []
 
 
+def held_records(value: Any, is_record) -> list:
+    """The records a value holds: its elements (a batch), itself, or the record a log store or logger keeps it in
+    (``wrappers_around``); a value that is none of these as it is, for the reader to say why."""
+    if isinstance(value, list):
+        return [record for item in value for record in held_records(item, is_record)]
+    if isinstance(value, dict) and not is_record(value) and (chain := wrappers_around(value, is_record)):
+        return [chain[-1]]
+    return [value]
+
+
 # Keys of a logged call, or of a broken one (a reject, not another log line).
 CALL_KEYS = (*REQUEST_KEYS, *RESPONSE_KEYS, "messages", "choices", "object", "model", "usage", "prompt", "body",
              *FLAT_PROMPT_KEYS, *FLAT_ANSWER_KEYS, *FLAT_USAGE_KEYS, *USAGE_HOLDERS)

@@ -22,8 +22,9 @@ from typing import Any
 
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
+from .app_calls import EMBEDDING_MODEL
 from .generic import (chat_request_fields, content_text, decode_json, first, guess_provider, item_record, iter_values,
-                      table_columns, to_float, to_int)
+                      table_columns, to_bool, to_float, to_int)
 from .otel_spans import app_insights_rows
 
 CATEGORY = "GatewayLlmLogs"
@@ -31,7 +32,6 @@ TABLE = "ApiManagementGatewayLlmLog"
 # The Logs blade's CSV writes times in the browser's locale: 6/12/2026, 9:14:03.512 AM (en-US), 12/06/2026,
 # 09:14:03.512 (en-GB), 12.6.2026, 09:14:03.512 (de).
 _PORTAL_TIME = re.compile(r"^(\d{1,2})([/.])(\d{1,2})[/.](\d{4}),?\s+(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,7}))?\s*([AaPp][Mm])?$")
-_EMBEDDING_MODEL = re.compile(r"(^|[^a-z])embed", re.IGNORECASE)
 _DEPLOYMENT_IN_URL = re.compile(r"/deployments/([^/?#]+)")
 # The table's columns (and the storage record's camelCase properties), folded: what marks a row of this log, beside
 # ``CorrelationId``; and what only APIM writes (an app's own log may name a correlation id and token counts too).
@@ -81,11 +81,6 @@ def portal_time(value: Any, dayfirst: bool) -> datetime | None:
         return datetime(int(year), int(month), int(day), hours, int(minute), int(second_of_minute), micro)
     except ValueError:
         raise ValueError(f"TimeGenerated {value!r} is no date") from None
-
-
-def _flag(value: Any) -> bool | None:
-    text = str(value).strip().lower()
-    return True if text == "true" else False if text == "false" else None
 
 
 def pieces_missing(rows: list[dict]) -> bool:
@@ -141,7 +136,7 @@ def call_record(rows: list[dict], dayfirst: bool = False) -> dict:
     model = first(head, "modelname") or deployment
     provider = guess_provider(model)
     code = to_int(first(head, "responsecode", "backendresponsecode"), "ResponseCode")
-    failed = (code is not None and code >= 400) or _flag(head.get("isrequestsuccess")) is False
+    failed = (code is not None and code >= 400) or to_bool(head.get("isrequestsuccess")) is False
     record: dict = {
         "source_id": str(correlation),
         "_dedupe_key": f"apim|{correlation}",
@@ -153,7 +148,7 @@ def call_record(rows: list[dict], dayfirst: bool = False) -> dict:
         "user_id": first(head, "userid", "apimsubscriptionid"),
         **tokens,
     }
-    if model and _EMBEDDING_MODEL.search(str(model)) and not tokens["output_tokens"]:
+    if model and EMBEDDING_MODEL.search(str(model)) and not tokens["output_tokens"]:
         record["operation"] = EMBEDDING_OPERATION
     cut = pieces_missing(rows)
     asked = None if cut else _messages(rows, "requestmessages")
@@ -163,7 +158,7 @@ def call_record(rows: list[dict], dayfirst: bool = False) -> dict:
     if answer:
         record["response_text"] = answer
     tags = {"deployment": deployment, "api_version": first(head, "apiversion"),
-            "stream": _flag(head.get("isstreamcompletion")), "api": first(head, "apiid"),
+            "stream": to_bool(head.get("isstreamcompletion")), "api": first(head, "apiid"),
             "region": first(head, "region", "location"), "request_id": first(head, "requestid"),
             "error": first(head, "lasterrormessage", "lasterrorreason") if failed else None,
             "messages": "pieces missing from the export: text left out" if cut else None}

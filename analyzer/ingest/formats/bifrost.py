@@ -17,17 +17,16 @@ in what it lacked).
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 
 from ...errors import PlanError
 from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
 from . import register
-from .generic import (as_dict, chat_request_fields, content_text, decode_json, first, item_record, iter_rows, table_columns,
+from .generic import (as_dict, chat_request_fields, decode_json, first, item_record, iter_rows, table_columns,
                       to_float, to_int)
 from .llm_cli import SQLITE_MAGIC, connect_readonly, table_names
-from .openai import responses_text
+from .openai import message_text, responses_text
 
 TABLE = "logs"
 MARKS = {"input_history", "fallback_index", "token_usage", "object_type", "selected_key_id", "number_of_retries"}
@@ -55,12 +54,9 @@ def _usage(row: dict) -> dict:
 
 def _answer(row: dict) -> str | None:
     message = as_dict(decode_json(row.get("output_message")))
-    text = content_text(message.get("content")) if message else None
-    if not text and message.get("tool_calls"):
-        text = json.dumps(message["tool_calls"], ensure_ascii=False)
-    if not text and not message:
-        text = responses_text(decode_json(row.get("responses_output")))
-    return text or (message.get("refusal") if isinstance(message.get("refusal"), str) else None) or None
+    if message:
+        return message_text(message) or None
+    return responses_text(decode_json(row.get("responses_output"))) or None
 
 
 def _error(row: dict) -> str | None:

@@ -22,17 +22,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..records import EMBEDDING_OPERATION, Reject, Skipped, to_utc
+from ..records import EMBEDDING_OPERATION, Reject, Skipped, excerpt, to_utc
 from . import register
-from .app_calls import bodies_record, response_object
-from .app_log import docker_pieces, wrappers_around
+from .app_calls import EMBEDDING_MODEL, bodies_record, response_object
+from .app_log import docker_pieces, held_records
 from .generic import as_dict, iter_rows, first, guess_provider, item_record, maybe_json, to_float, to_int
 
 UNSPECIFIED = "UNSPECIFIED"  # a transformer's request model: the one its plugin is configured with
 PROVIDERS = {"openai": "openai", "azure": "azure", "anthropic": "anthropic", "cohere": "cohere", "mistral": "mistral",
              "gemini": "google", "bedrock": "bedrock", "huggingface": None, "llama2": None}
 _MODEL_API_PATH = re.compile(r"/(chat/completions|completions|embeddings|responses|messages|converse(-stream)?)(\?|$)|:(stream)?generateContent")
-_EMBEDDING_MODEL = re.compile(r"(^|[^a-z])embed", re.IGNORECASE)
 
 
 def is_transformer(name: str) -> bool:
@@ -75,7 +74,7 @@ def _bodies(payload: dict, ai: dict) -> dict:
     request = maybe_json(payload.get("request", as_dict(ai.get("payload")).get("request")))
     answer_text = payload.get("response")
     answer = response_object(answer_text)
-    record = bodies_record(request, answer) if isinstance(request, dict) or isinstance(answer, dict) else {}
+    record = bodies_record(request, answer)
     plain = answer is None and isinstance(answer_text, str) and bool(answer_text.strip()) and not answer_text.lstrip().startswith(("{", "["))
     if plain:
         record["response_text"] = answer_text
@@ -90,6 +89,15 @@ def entry_key(entry: dict, answer_id: Any = None) -> str:
     return str(request.get("id") or answer_id or (entry.get("started_at"), entry.get("client_ip"), as_dict(entry.get("latencies")).get("request")))
 
 
+def entry_fields(entry: dict) -> dict:
+    """What the entry says of any call in it: its HTTP status (``response.status``), time, duration and user."""
+    return {"http_status": to_int(as_dict(entry.get("response")).get("status"), "response.status"),
+            "created_at": to_utc(entry.get("started_at")),
+            "duration_ms": to_float(as_dict(entry.get("latencies")).get("request"), "latency"),
+            "user_id": first(as_dict(entry.get("consumer")), "username", "custom_id", "id"),
+            "route": first(as_dict(entry.get("route")), "name", "id")}
+
+
 def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
     """One plugin's model call of an entry."""
     ai = entry["ai"]
@@ -99,7 +107,8 @@ def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
     meta = as_dict(block.get("meta"))
     usage = as_dict(block.get("usage"))
     payload = as_dict(block.get("payload"))
-    status = to_int(as_dict(entry.get("response")).get("status"), "response.status")
+    shared = entry_fields(entry)
+    status = shared["http_status"]
     failed = not is_transformer(name) and status is not None and status >= 400
     record = _bodies(payload, ai)
     streamed = record.pop("_streamed")
@@ -112,11 +121,10 @@ def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
         "source_id": record.get("source_id") or (f"{kong_id}/{name}" if kong_id and is_transformer(name) else kong_id),
         "provider": PROVIDERS.get(named, named) if named else record.get("provider") or guess_provider(model),
         "model": model,
-        "created_at": to_utc(entry.get("started_at")),
-        "duration_ms": to_float(meta.get("llm_latency") if is_transformer(name) else
-                                as_dict(entry.get("latencies")).get("request"), "latency"),
+        "created_at": shared["created_at"],
+        "duration_ms": to_float(meta.get("llm_latency"), "latency") if is_transformer(name) else shared["duration_ms"],
         "status": "error" if failed or record.get("status") == "error" else "ok",
-        "user_id": first(as_dict(entry.get("consumer")), "username", "custom_id", "id"),
+        "user_id": shared["user_id"],
         "cost_usd": None if failed else _cost(name, usage, ai),
     })
     if not failed:
@@ -130,9 +138,9 @@ def block_record(entry: dict, name: str, block: dict) -> dict | Skipped:
         })
     else:
         record.update(input_tokens=None, output_tokens=None, cached_input_tokens=None, reasoning_tokens=None)
-    if _EMBEDDING_MODEL.search(str(model or "")) or str(entry.get("upstream_uri", "")).startswith("/v1/embeddings"):
+    if EMBEDDING_MODEL.search(str(model or "")) or str(entry.get("upstream_uri", "")).startswith("/v1/embeddings"):
         record.update(operation=EMBEDDING_OPERATION, prompt_text=None, messages_json=None, system_prompt=None)
-    tags = {"plugin": name, "route": first(as_dict(entry.get("route")), "name", "id"),
+    tags = {"plugin": name, "route": shared["route"],
             "service": first(as_dict(entry.get("service")), "name", "id"),
             "requested_model": meta.get("request_model") if meta.get("request_model") not in (None, UNSPECIFIED) else None,
             "kong_cost": usage.get("cost"), "request_mode": meta.get("request_mode"),
@@ -158,28 +166,22 @@ def unlogged_call(entry: dict) -> dict:
     """A call to a model API whose entry has no ai section (the plugin's ``logging.log_statistics`` off, Kong's
     default; 3.6-3.8 leave it out of a failed call too): its time, duration, user and status, its model and usage
     unknown."""
-    status = to_int(as_dict(entry.get("response")).get("status"), "response.status")
+    shared = entry_fields(entry)
+    status = shared["http_status"]
     return {"_dedupe_key": f"kong|{entry_key(entry)}|unlogged", "source_id": as_dict(entry.get("request")).get("id"),
-            "created_at": to_utc(entry.get("started_at")), "status": "error" if status is not None and status >= 400 else "ok",
-            "duration_ms": to_float(as_dict(entry.get("latencies")).get("request"), "latency"),
-            "user_id": first(as_dict(entry.get("consumer")), "username", "custom_id", "id"),
-            "tags_json": {"route": first(as_dict(entry.get("route")), "name", "id"), "http_status": status,
+            "created_at": shared["created_at"], "status": "error" if status is not None and status >= 400 else "ok",
+            "duration_ms": shared["duration_ms"], "user_id": shared["user_id"],
+            "tags_json": {"route": shared["route"], "http_status": status,
                           "usage": "not logged: turn on the AI plugin's logging.log_statistics"}}
 
 
 def _entries(value: Any) -> list:
-    """The log entries a value holds: itself, an http-log batch's, a Docker line's (its ``log`` text), or the entry a
-    log store keeps it in (CloudWatch's ``message``, Elasticsearch's ``_source``, Cloud Logging's ``jsonPayload``,
-    Datadog's ``attributes``: ``app_log.wrappers_around``)."""
-    if isinstance(value, list):
-        return [entry for item in value for entry in _entries(item)]
-    if not isinstance(value, dict) or is_kong_entry(value):
-        return [value]
-    if chain := wrappers_around(value, is_kong_entry):
-        return [chain[-1]]
-    if isinstance(value.get("log"), str):
-        return [Skipped(None, "a line of Kong's access log or another program's output")]
-    return [value]
+    """The log entries a value holds: itself, an http-log batch's, or the entry a log store keeps it in (a Docker
+    line's ``log``, CloudWatch's ``message``, Elasticsearch's ``_source``, Cloud Logging's ``jsonPayload``, Datadog's
+    ``attributes``: ``app_log.held_records``); a Docker line of other output is skipped."""
+    return [Skipped(None, "a line of Kong's access log or another program's output")
+            if isinstance(item, dict) and not is_kong_entry(item) and isinstance(item.get("log"), str) else item
+            for item in held_records(value, is_kong_entry)]
 
 
 def is_kong_entry(value: Any) -> bool:
@@ -210,7 +212,7 @@ class Kong:
                 if isinstance(entry, Skipped):
                     yield Skipped(number, entry.reason)
                 elif not is_kong_entry(entry):
-                    yield Reject(number, "not a Kong log entry (started_at, latencies, request)", str(entry)[:200])
+                    yield Reject(number, "not a Kong log entry (started_at, latencies, request)", excerpt(entry))
                 else:
                     read = item_record(number, entry, lambda e: {"calls": entry_records(e)}, "a Kong log entry")
                     yield from (_numbered(item, number) for item in read["calls"]) if isinstance(read, dict) else [read]

@@ -154,6 +154,19 @@ def answer_id(resp: dict) -> Any:
     return found
 
 
+def message_text(msg: dict) -> str:
+    """An assistant message's answer: its text, else its refusal, else its tool calls (or legacy function call) as
+    JSON."""
+    text = content_text(msg.get("content"))
+    if not text and isinstance(msg.get("refusal"), str):
+        text = msg["refusal"]
+    if not text and msg.get("tool_calls"):
+        text = json.dumps(msg["tool_calls"], ensure_ascii=False)
+    if not text and msg.get("function_call"):
+        text = json.dumps(msg["function_call"], ensure_ascii=False)
+    return text
+
+
 def completion_fields(resp: dict) -> dict:
     """Response text, model, usage and timing from a ChatCompletion object."""
     choices = resp.get("choices") or []
@@ -162,14 +175,7 @@ def completion_fields(resp: dict) -> dict:
     for choice in choices if isinstance(choices, list) else []:
         if not isinstance(choice, dict):
             continue
-        msg = as_dict(choice.get("message"))
-        text = content_text(msg.get("content"))
-        if not text and isinstance(msg.get("refusal"), str):
-            text = msg["refusal"]
-        if not text and msg.get("tool_calls"):
-            text = json.dumps(msg["tool_calls"], ensure_ascii=False)
-        if not text and msg.get("function_call"):
-            text = json.dumps(msg["function_call"], ensure_ascii=False)
+        text = message_text(as_dict(choice.get("message")))
         if choice.get("finish_reason") == "content_filter":
             blocked = True
         texts.append(text)
