@@ -8,6 +8,7 @@ and the SQL route must have taken a real share of the lines (else the test would
 
 from collections import Counter
 import json
+from datetime import datetime
 import random
 
 import pytest
@@ -56,10 +57,11 @@ def timestamp(rng):
 def envelope(rng):
     env = {}
     for key, clean, odd in (
-        (pick(rng, "timestamp", "ts", "created_at", "time", "logged_at"), [timestamp(rng)], []),
-        (pick(rng, "latency_ms", "duration_ms", "elapsed_ms", "latency_s"), [812, 0.5, "812"], ["fast", True, None]),
-        (pick(rng, "cost_usd", "cost", "response_cost"), [0.0021, "0.002", 3], ["$0.5", {"usd": 1}, None]),
-        (pick(rng, "user_id", "user", "end_user"), ["u-1"], [42, {"id": 1}, "", None]),
+        (pick(rng, "timestamp", "ts", "created_at", "time", "logged_at", "createdAt"), [timestamp(rng)], []),
+        (pick(rng, "latency_ms", "duration_ms", "elapsed_ms", "latency_s", "latencyMs", "durationSeconds"), [812, 0.5, "812"],
+         ["fast", True, None]),
+        (pick(rng, "cost_usd", "cost", "response_cost", "costUsd"), [0.0021, "0.002", 3], ["$0.5", {"usd": 1}, None]),
+        (pick(rng, "user_id", "user", "end_user", "userId"), ["u-1"], [42, {"id": 1}, "", None]),
         ("metadata", [{"team": "support", "trace": [1, 2]}, {}], [[], "plain", None]),
         ("tags", [["prod", "triage"], []], [None]),
         ("error", [None, "", {}], ["boom", {"message": "x"}, 0, 1, False]),
@@ -1574,3 +1576,24 @@ def test_a_background_response_stored_while_it_ran_is_completed_by_a_later_file(
     assert (summary["rows_added"], summary["rows_duplicate"], summary["rows_filled_in"]) == (0, 1, 1)
     assert len(row) == 1 and row[0]["status"] == "ok" and row[0]["response_text"] == "report 1"
     assert row[0]["output_tokens"] == 3400 and row[0]["cost_source"] == "catalog" and row[0]["cost_usd"] > 0
+
+
+def test_an_envelope_named_as_javascript_apps_name_it_is_read_on_both_routes(tmp_path, monkeypatch):
+    """A Node app logs its envelope in camelCase (``createdAt``, ``latencyMs``, ``userId``, ``costUsd``): before, the
+    call landed without its latency, user or logged cost on either route."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(40):
+        response = {"id": f"chatcmpl-js{i}", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": f"a{i}"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 20}}
+        lines.append({"createdAt": f"2025-11-04T10:00:{i:02d}.250Z", "latencyMs": 800 + i, "userId": f"u-{i % 4}",
+                      "costUsd": 0.001, "statusCode": 200,
+                      "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"q{i}"}]}, "response": response})
+    lines[7]["statusCode"] = 500
+    rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "node_app.jsonl", lines)
+    first = rows["chatcmpl-js0"]
+    assert (first["duration_ms"], first["user_id"], first["cost_usd"], first["cost_source"]) == (800.0, "u-0", 0.001, "log")
+    assert first["created_at"] == datetime(2025, 11, 4, 10, 0, 0, 250000)
+    assert rows["chatcmpl-js7"]["status"] == "error" and rows["chatcmpl-js8"]["status"] == "ok"
+    assert {r["user_id"] for r in rows.values()} == {"u-0", "u-1", "u-2", "u-3"}

@@ -32,18 +32,22 @@ ANTHROPIC_PARAMS = (
 # Envelope keys of app logs, in order of preference.
 TIME_KEYS = ("created_at", "timestamp", "ts", "time", "start_time", "startTime", "logged_at", "datetime", "date",
              "datetime_utc", "timestamp_ms", "request_time", "request_start_time", "utc_time", "timestamp_utc", "ts_iso",
-             "ts_start")
+             "ts_start",
+             # the same keys as JavaScript and Java apps name them
+             "createdAt", "loggedAt", "requestTime", "requestStartTime")
 COST_KEYS = ("cost_usd", "cost", "total_cost", "response_cost", "spend", "price", "total_cost_usd", "estimated_cost_usd",
-             "estimated_cost", "cost_estimate", "usd_cost", "cost_in_usd")
+             "estimated_cost", "cost_estimate", "usd_cost", "cost_in_usd",
+             "costUsd", "totalCost", "totalCostUsd", "estimatedCost")
 # A cost logged as its parts, {"input": ..., "output": ..., "total": ...}: the total is the call's cost (in dollars,
 # unless the object names another currency).
 COST_TOTAL_KEYS = ("total", "total_cost", "total_usd", "usd", "total_cost_usd")
-CENTS_KEYS = ("cost_cents", "cost_in_cents", "total_cost_cents")
+CENTS_KEYS = ("cost_cents", "cost_in_cents", "total_cost_cents", "costCents")
 DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "response_time_ms", "execution_time_ms",
-                    "durationMs")
-DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds")
-ENVELOPE_STATUS_KEYS = ("status_code", "http_status", "response_code")  # an HTTP status of 400 or more: the call failed
-USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester")
+                    "durationMs", "latencyMs", "elapsedMs", "responseTimeMs", "took_ms", "tookMs")
+DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds", "durationSeconds",
+                   "latencySeconds", "elapsedSeconds")
+ENVELOPE_STATUS_KEYS = ("status_code", "http_status", "response_code", "statusCode", "httpStatus")  # an HTTP status of 400 or more: the call failed
+USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester", "userId", "endUser", "endUserId", "customerId")
 TAG_KEYS = ("metadata", "tags")
 # kwargs/request_response: PromptLayer's request log. Before input/output, which Responses bodies nest (a line with a
 # pair key taken before its own anywhere in it is left to Python by the SQL route).
