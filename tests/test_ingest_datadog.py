@@ -43,7 +43,7 @@ def test_a_span_reads_as_the_call_it_traced(con, fixtures):
     assert (chat["system_prompt"], chat["prompt_text"]) == ("You are a concise support assistant.", "How do I reset my password?")
     assert chat["response_text"].startswith("You can reset your password from Settings")
     assert chat["parent_span_id"] == "17713631069117412182" and chat["trace_id"] == "6b153c2b000000002dc6de72f3ecac02"
-    assert round(chat["duration_ms"], 3) == 27.118 and str(chat["created_at"]) == "2026-12-06 10:42:51.789082"
+    assert round(chat["duration_ms"], 3) == 27.118 and str(chat["created_at"]) == "2026-12-06 10:42:51.789081"  # 1796553771789081845 ns, cut to the microsecond as OTLP times are
     assert '"temperature":0.2' in chat["params_json"] and '"ml_app":"support-bot"' in chat["tags_json"]
     failed = rows["11782951573994010523"]
     assert (failed["status"], failed["input_tokens"], failed["response_text"], failed["parent_span_id"]) == ("error", None, None, None)

@@ -49,7 +49,8 @@ def timestamp(rng):
                      "2025-05-04T12:00:00+02:00", "2025-05-04 10:00:00.5", "1746352800", "2025-05-04T10:00:00.123456Z",
                      "2025-05-04T10:00:00.25z", "2025-05-04 10:00:00", 1746352800.1234567, 1746352800123.4565, "1746352800.5000005",
                      "2025-05-04T10:00:00.123456789Z", "2025-05-04T10:00:00.1234567+02:00", "2025-05-04 10:00:00,123",
-                     "2025-05-04T10:00:00.012+0000", "2025-05-04 10:00:00.000123 UTC", "2025-05-04 10:00:00+00", "2025-05-04T10:00:00-0530"],
+                     "2025-05-04T10:00:00.012+0000", "2025-05-04 10:00:00.000123 UTC", "2025-05-04 10:00:00+00", "2025-05-04T10:00:00-0530",
+                     1746352800123456789, "1746352800123456789"],
                ["2025-05-04T10:00:00.1234567Z", "2025-05-04", "yesterday", "", None, 0, "9999-12-31T00:00:00Z",
                 "2025-05-04T10:00:00+24:00", "2025-05-04 10:00:00 +0000", "2025-02-30T10:00:00Z"])
 
@@ -662,6 +663,27 @@ def test_sql_reads_iso_times_in_every_notation_as_python_does():
     assert all(any(v.endswith(zone) for v, _ in read) for zone in new_notations) and any("," in v for v, _ in read)
     assert [(v, t) for v, t in read if t != to_utc(v)] == []
     assert not any(v.endswith(("+24:00", " +0000", "+05:3")) for v, _ in read)
+
+
+def test_epoch_times_of_every_unit_nanoseconds_too_are_read_alike_by_sql_and_python():
+    """Go's zerolog and zap write epoch nanoseconds (``1746352800123456789``): read as a year past 5000 before, such a
+    line was rejected as impossible on both routes. Seconds, milliseconds, microseconds and nanoseconds, as numbers,
+    numeric strings or with decimals, read the same time on both."""
+    rng = random.Random(12)
+    seconds = [rng.randint(1_420_070_400, 1_800_000_000) for _ in range(400)]
+    values: list = []
+    for s in seconds:
+        values += [s, s * 1000 + rng.randint(0, 999), s * 10**6 + rng.randint(0, 10**6 - 1), s * 10**9 + rng.randint(0, 10**9 - 1)]
+    values += [str(v) for v in values[-40:]] + [f"{s}.{rng.randint(0, 999999):06d}" for s in seconds[:40]]
+    con = connect(":memory:")
+    con.execute("create table t (j json)")
+    con.executemany("insert into t values (?)", [[json.dumps(v)] for v in values])
+    read = [(json.loads(j), t) for j, t in con.execute(f"select j, {time_of('j')} from t").fetchall()]
+    assert all(t is not None for _, t in read)
+    assert [(v, t) for v, t in read if t != to_utc(v)] == []
+    assert to_utc(1.7463528001234568e18) == datetime(2025, 5, 4, 10, 0, 0, 123457)  # a double (SQL leaves exponents to Python)
+    assert to_utc(1746352800123456789) == datetime(2025, 5, 4, 10, 0, 0, 123456)
+    assert to_utc("1746352800123456789") == to_utc(1746352800123456) == datetime(2025, 5, 4, 10, 0, 0, 123456)
 
 
 def test_claude_pdfs_and_reasoning_items_passed_back_take_the_sql_route(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 # Columns of `requests` a parser may fill (id, source_file/line/format and ingested_at are filled for it).
@@ -138,15 +138,24 @@ def dedupe_key(record: dict) -> str:
 MAX_TIME_TEXT = 64  # no notation of a time is longer; dateutil takes quadratic time on a long string
 
 
+UNIX_EPOCH = datetime(1970, 1, 1)
+NANOSECONDS_FROM = 10**17  # an epoch count past this is nanoseconds (as microseconds it would be past the year 5000)
+
+
 def to_utc(value: Any) -> datetime | None:
-    """Timestamps in logs: ISO strings (with Z or offsets), epoch seconds or milliseconds. Returns naive UTC."""
+    """Timestamps in logs: ISO strings (with Z or offsets), epoch seconds, milliseconds, microseconds or nanoseconds.
+    Returns naive UTC."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
+        if isinstance(value, (int, str)) and str(value).isdigit() and int(value) > NANOSECONDS_FROM:
+            return UNIX_EPOCH + timedelta(microseconds=int(value) // 1000)  # exact: a double would blur the microseconds
         num = float(value)
-        if num > 1e14:  # microseconds
+        if num > NANOSECONDS_FROM:  # nanoseconds (Go's and OpenTelemetry's clocks)
+            num /= 1e9
+        elif num > 1e14:  # microseconds
             num /= 1e6
         elif num > 1e11:  # milliseconds
             num /= 1e3

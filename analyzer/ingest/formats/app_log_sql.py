@@ -19,7 +19,7 @@ import json
 import re
 
 from ..split_calls import CORRELATION_KEYS
-from ..records import OLLAMA_FINGERPRINT, OLLAMA_ID, STANDARD_TIERS, sql_stable_id
+from ..records import NANOSECONDS_FROM, OLLAMA_FINGERPRINT, OLLAMA_ID, STANDARD_TIERS, sql_stable_id
 from ..sample_rates import SAMPLE_RATE_KEYS
 from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
@@ -247,7 +247,14 @@ def epoch_integer(num: str) -> str:
     number of at most 18 digits (integer arithmetic gives what Python's division of the float does: the
     microsecond counts of real times are below 2**53)."""
     n = f"cast({num} as bigint)"
-    return f"make_timestamp(case when {n} > 100000000000000 then {n} when {n} > 100000000000 then {n} * 1000 else {n} * 1000000 end)"
+    return (f"make_timestamp(case when {n} > {NANOSECONDS_FROM} then {n} // 1000 when {n} > 100000000000000 then {n}"
+            f" when {n} > 100000000000 then {n} * 1000 else {n} * 1000000 end)")
+
+
+def epoch_nanoseconds(num: str) -> str:
+    """``epoch_integer`` for a whole number of 19 digits: nanoseconds (Go's and OpenTelemetry's clocks), cut to
+    microseconds as ``to_utc`` does (a BIGINT holds 19 digits only up to 9.2e18)."""
+    return f"make_timestamp(cast(cast({num} as hugeint) // 1000 as bigint))"
 
 
 def epoch_float(num: str) -> str:
@@ -256,7 +263,7 @@ def epoch_float(num: str) -> str:
     double's fraction (CPython's ``datetime.fromtimestamp``). Exact decimal arithmetic differed in the last
     microsecond for fractional milliseconds."""
     d = f"cast({num} as double)"
-    seconds = f"(case when {d} > 1e14 then {d} / 1e6 when {d} > 1e11 then {d} / 1e3 else {d} end)"
+    seconds = f"(case when {d} > {NANOSECONDS_FROM} then {d} / 1e9 when {d} > 1e14 then {d} / 1e6 when {d} > 1e11 then {d} / 1e3 else {d} end)"
     return (f"list_transform([{seconds}], lambda d: make_timestamp(cast(trunc(d) as bigint) * 1000000"
             f" + cast(round_even((d - trunc(d)) * 1e6, 0) as bigint)))[1]")
 
@@ -273,15 +280,16 @@ def iso_time(s: str) -> str:
 
 
 def time_of(j: str) -> str:
-    """A JSON time value as ``to_utc`` reads it: a number or numeric string of epoch seconds, milliseconds or
-    microseconds, or an ISO 8601 string; NULL for anything else (Python reads those). The usual notations, a JSON
+    """A JSON time value as ``to_utc`` reads it: a number or numeric string of epoch seconds, milliseconds,
+    microseconds or nanoseconds, or an ISO 8601 string; NULL for anything else (Python reads those). The usual notations, a JSON
     integer and an ISO time in UTC (``Z`` or no zone), come first and take short ways: this runs on every line (0.1
     and 0.3 microseconds a line, against 0.7 and 1.1 for the general expressions)."""
     return (f"case when regexp_full_match({j}, '[0-9]{{1,18}}') then {epoch_integer(j)}"
             f" when regexp_full_match({j}, '\"[0-9]{{1,18}}\"') then {epoch_integer(f'trim({j}, chr(34))')}"
-            f" when regexp_full_match({j}, '\"?[0-9]{{1,18}}\\.[0-9]{{1,30}}\"?') then {epoch_float(f'trim({j}, chr(34))')}"
+            f" when regexp_full_match({j}, '\"?[0-9]{{1,19}}\\.[0-9]{{1,30}}\"?') then {epoch_float(f'trim({j}, chr(34))')}"
             f" when regexp_full_match({j}, '\"{_ISO_UTC}\"') then try_cast(trim({j}, chr(34)) as timestamp)"
-            f" when regexp_full_match({j}, '\"{_ISO}\"') then {iso_time(f'trim({j}, chr(34))')} end")
+            f" when regexp_full_match({j}, '\"{_ISO}\"') then {iso_time(f'trim({j}, chr(34))')}"
+            f" when regexp_full_match({j}, '\"?[0-9]{{19}}\"?') then {epoch_nanoseconds(f'trim({j}, chr(34))')} end")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,14 +54,6 @@ def _metric(s: dict, metrics: dict, name: str) -> Any:
     return value if value is not None else s.get(name)
 
 
-def _time(value: Any):
-    """Epoch nanoseconds (ddtrace), milliseconds (the export API's documented example) or a table's text time."""
-    number = to_float(value, "start_ns") if isinstance(value, (int, float)) or str(value).isdigit() else None
-    if number is not None and number > 1e17:
-        return to_utc(number / 1e9)
-    return to_utc(value)
-
-
 def _messages_or_value(io: Any) -> Any:
     io = decode_json(io)
     if not isinstance(io, dict):
@@ -113,7 +105,7 @@ def datadog_record(span: dict) -> dict | Skipped:
         "source_id": str(span_id),
         "model": model,
         "provider": str(provider).lower() if provider and provider != "unknown" else guess_provider(model),
-        "created_at": _time(first(s, "start_ns", "ts", "timestamp", "start_time")),
+        "created_at": to_utc(first(s, "start_ns", "ts", "timestamp", "start_time")),  # ddtrace: nanoseconds
         "input_tokens": to_int(_metric(s, metrics, "input_tokens"), "input_tokens"),
         "cached_input_tokens": to_int(_metric(s, metrics, "cache_read_input_tokens"), "cache_read_input_tokens"),
         "cache_write_tokens": to_int(_metric(s, metrics, "cache_write_input_tokens"), "cache_write_input_tokens"),

@@ -140,8 +140,6 @@ def _hr_time(value: Any) -> datetime | None:
     ISO string."""
     if isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
         return _EPOCH + timedelta(seconds=int(value[0]), microseconds=int(value[1]) // 1000)
-    if isinstance(value, int) and not isinstance(value, bool) and value > 10**17:
-        return _nanos(value)
     return to_utc(value) if value not in (None, "") else None
 
 
