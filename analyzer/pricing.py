@@ -247,22 +247,26 @@ def _segments(model_info) -> tuple[list[date], list[int], list[int]] | None:
     return [FAR_PAST, *dates, FAR_FUTURE], sorted(starts), sorted(minutes)
 
 
-def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi: int):
+def _probe(name: str, pid: str | None, when: datetime, batch: bool, lo: int, hi: int, tier: str | None = None):
     """(fixed, per_input, per_cached, per_write, per_output, per_write_1h, per_search) as Decimals for input sizes in
-    (lo, hi], or None."""
+    (lo, hi] at the service tier ``tier`` (None: the standard one), or None."""
     p = lo + 1
     if p + 3 > hi:
         return None
-    base = _calc(name, pid, when, batch, input_tokens=p)
-    base1 = _calc(name, pid, when, batch, input_tokens=p + 1)
+
+    def calc(**tokens) -> Decimal:
+        return _calc(name, pid, when, batch, tier, **tokens)
+
+    base = calc(input_tokens=p)
+    base1 = calc(input_tokens=p + 1)
     per_input = base1 - base
     fixed = base - per_input * p
-    per_cached = _calc(name, pid, when, batch, input_tokens=p + 1, cached=1) - base1
-    per_write = _calc(name, pid, when, batch, input_tokens=p + 1, write=1) - base1
-    per_output = _calc(name, pid, when, batch, input_tokens=p, output=1) - base
-    per_write_1h = _calc(name, pid, when, batch, input_tokens=p + 1, write=1, write_1h=1) - base1 - per_write
-    per_search = _calc(name, pid, when, batch, input_tokens=p, searches=1) - base
-    check = _calc(name, pid, when, batch, input_tokens=p + 3, cached=1, write=2, write_1h=1, output=5, searches=2)
+    per_cached = calc(input_tokens=p + 1, cached=1) - base1
+    per_write = calc(input_tokens=p + 1, write=1) - base1
+    per_output = calc(input_tokens=p, output=1) - base
+    per_write_1h = calc(input_tokens=p + 1, write=1, write_1h=1) - base1 - per_write
+    per_search = calc(input_tokens=p, searches=1) - base
+    check = calc(input_tokens=p + 3, cached=1, write=2, write_1h=1, output=5, searches=2)
     if check != fixed + per_input * (p + 3) + per_cached + per_write * 2 + per_write_1h + per_output * 5 + per_search * 2:
         return None  # not linear after all: price request by request
     return fixed, per_input, per_cached, per_write, per_output, per_write_1h, per_search
@@ -307,16 +311,17 @@ class Pricing:
                 return found_provider, found_model, name, pid
         return None
 
-    def tariffs(self, provider: str | None, model: str | None, is_batch: bool):
-        """A list of Tariffs, ``EXACT`` (price each request with calc_price), or None (model unknown)."""
+    def tariffs(self, provider: str | None, model: str | None, is_batch: bool, tier: str | None = None):
+        """A list of Tariffs, ``EXACT`` (price each request with calc_price), or None (model unknown); ``tier``: the
+        catalogue's prices at that service tier (a plan.toml price is the price at every tier)."""
         if not model:
             return None
-        key = ((provider or "").lower(), model, bool(is_batch))
+        key = ((provider or "").lower(), model, bool(is_batch), tier)
         if key not in self._tariffs:
-            self._tariffs[key] = self._build(provider, model, bool(is_batch))
+            self._tariffs[key] = self._build(provider, model, bool(is_batch), tier)
         return self._tariffs[key]
 
-    def _build(self, provider, model, is_batch):
+    def _build(self, provider, model, is_batch, tier=None):
         values = self.override_for(model)
         if values is not None:
             return [_override_tariff(values, is_batch)]
@@ -336,10 +341,10 @@ class Pricing:
                 for minute_from, minute_to in pairwise(minutes):
                     when = datetime(day_from.year, day_from.month, day_from.day) + timedelta(minutes=minute_from)
                     for lo, hi in tiers:
-                        rates = _probe(name, pid, when, is_batch, lo, hi)
+                        rates = _probe(name, pid, when, is_batch, lo, hi, tier)
                         if rates is None:
                             return EXACT
-                        if halve and rates == _probe(name, pid, when, False, lo, hi):
+                        if halve and rates == _probe(name, pid, when, False, lo, hi, tier):
                             rates = tuple(r / 2 for r in rates)
                         fixed, per_input, per_cached, per_write, per_output, per_write_1h, per_search = map(float, rates)
                         out.append(Tariff(day_from, day_to, lo, hi, fixed, per_input, per_cached, per_write, per_output,
@@ -377,8 +382,15 @@ class Pricing:
             tiered = self._at_tier(provider, model, tokens, bool(is_batch), when, service_tier)
             if tiered is not None:
                 return tiered
+        return self._priced(provider, model, tokens, bool(is_batch), when)
+
+    def _priced(self, provider, model, tokens: tuple, is_batch: bool, when: datetime, tier: str | None = None) -> float | None:
+        """The price of ``tokens`` from the model's tariffs at ``tier`` (None: the standard one)."""
+        found = self.tariffs(provider, model, is_batch, tier)
+        if found is None:
+            return None
         if found == EXACT:
-            return self._exact(provider, model, tokens, bool(is_batch), when)
+            return self._exact(provider, model, tokens, is_batch, when, tier)
         for tariff in found:
             if tariff.covers(when, tokens[0]):
                 return tariff.cost(*tokens)
@@ -392,25 +404,21 @@ class Pricing:
         resolved = self.resolve(provider, model)
         if resolved is None:
             return None
-        found_provider, _, name, pid = resolved
-        counts = _counts(tokens)
-        try:
-            cost, standard = _calc(name, pid, when, is_batch, tier, **counts), _calc(name, pid, when, is_batch, **counts)
-        except (LookupError, ValueError, ArithmeticError):
+        cost = self._priced(provider, model, tokens, is_batch, when, tier)
+        if cost is None:
             return None
-        if cost != standard:
-            return float(cost)
-        if tier == "flex" and not is_batch and found_provider.id in FLEX_AT_BATCH_RATES:
-            inp, cached, write, out, write_1h, searches = tokens
-            return self.price(provider, model, inp, out, cached, write, True, when, write_1h, searches)
+        if cost != self._priced(provider, model, tokens, is_batch, when):
+            return cost
+        if tier == "flex" and not is_batch and resolved[0].id in FLEX_AT_BATCH_RATES:
+            return self._priced(provider, model, tokens, True, when)
         return None
 
-    def _exact(self, provider, model, tokens, is_batch, when) -> float | None:
+    def _exact(self, provider, model, tokens, is_batch, when, tier: str | None = None) -> float | None:
         found_provider, _, name, pid = self.resolve(provider, model)
         counts = _counts(tokens)
         try:
-            cost = _calc(name, pid, when, is_batch, **counts)
-            if is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS and cost == _calc(name, pid, when, False, **counts):
+            cost = _calc(name, pid, when, is_batch, tier, **counts)
+            if is_batch and found_provider.id in HALF_PRICE_BATCH_PROVIDERS and cost == _calc(name, pid, when, False, tier, **counts):
                 cost = cost / 2
         except (LookupError, ValueError, ArithmeticError):
             return None
