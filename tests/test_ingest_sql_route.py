@@ -363,6 +363,8 @@ def aliased_pair_line(rng, i, pair):
         line["metadata"] = {"request": "nested, same name"}
     elif odd < 0.11:
         line = chat_completion(rng, i)
+    elif odd < 0.15:  # both sides written as JSON text (Azure API Management's bodies): Python decodes them
+        line.update({pair[0]: json.dumps(request), pair[1]: json.dumps(response)})
     text = json.dumps(line)
     return var(rng, [text], ["{broken", json.dumps(text)])
 
@@ -450,7 +452,8 @@ def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_pa
 
 
 @pytest.mark.parametrize("pair", [("req", "resp"), ("input", "output"), ("request_body", "response_body"),
-                                  ("inputs", "outputs"), ("request", "completion"), ("kwargs", "request_response")])
+                                  ("inputs", "outputs"), ("request", "completion"), ("kwargs", "request_response"),
+                                  ("requestBody", "responseBody")])
 def test_pairs_under_other_keys_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, pair):
     """Apps name the two sides of a logged call in many ways; SQL reads each as ``pair_sides`` does, and takes most
     lines (it took none before)."""

@@ -97,9 +97,9 @@ def line_spec(pair: tuple[str, str]) -> dict:
 
 # The keys at the top of each line, for ``alias_pairs``.
 TOP_KEYS_SQL = "select try(json_keys(text)) as keys, count(*) from _lines group by all"
-# Pair keys only the Python parser reads: a response key that is one only when it holds an object, and Azure API
-# Management's camelCase bodies (JSON strings).
-PYTHON_PAIR_KEYS = ("model_output", "answer", "requestBody", "responseBody")
+# Pair keys only the Python parser reads: a response key that is one only when it holds an object. (Sides written as
+# JSON text, as Azure API Management's camelCase bodies are, parse as objects of no known field: Python's too.)
+PYTHON_PAIR_KEYS = ("model_output", "answer")
 
 
 def alias_pairs(rows) -> list[tuple[str, str]]:
