@@ -73,6 +73,13 @@ def envelope(rng):
     ):
         if rng.random() < 0.45:
             env[key] = var(rng, clean, odd)
+    if rng.random() < 0.3:  # the call's start and end, without a duration
+        keys = pick(rng, ("start_time", "end_time"), ("startTime", "endTime"), ("started_at", "completed_at"))
+        span = var(rng, [("2025-05-04T10:00:00Z", "2025-05-04T10:00:01.250Z"), (1746352800.5, 1746352802),
+                         (1746352800123, "2025-05-04T10:00:03Z"), ("2025-05-04 10:00:00", "2025-05-04T12:00:02+02:00")],
+                   [("2025-05-04T10:00:05Z", "2025-05-04T10:00:01Z"), ("soon", "later"), ("", "2025-05-04T10:00:00Z"),
+                    (None, 1746352800), ("2025-05-04T10:00:00Z", {"t": 1})])
+        env.update(zip(keys, span))
     return env
 
 
@@ -1213,7 +1220,7 @@ def test_streamed_pieces_among_lines_sql_reads_are_folded_as_the_python_route_fo
     at the end of the file."""
     monkeypatch.setattr(tuning, "FEW_LINES", 0)
     rng = random.Random(5)
-    lines = [app_line(rng, i) for i in range(600)]
+    lines = [app_line(rng, i) for i in range(1000, 1600)]  # ids apart from the stream's (resp_1, ...)
     lines[300:300] = (fixtures / "streams" / stream).read_text().splitlines()
     path = tmp_path / "calls.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -1622,3 +1629,20 @@ def test_an_envelope_named_as_javascript_apps_name_it_is_read_on_both_routes(tmp
     assert first["created_at"] == datetime(2025, 11, 4, 10, 0, 0, 250000)
     assert rows["chatcmpl-js7"]["status"] == "error" and rows["chatcmpl-js8"]["status"] == "ok"
     assert {r["user_id"] for r in rows.values()} == {"u-0", "u-1", "u-2", "u-3"}
+
+
+def test_a_logged_start_and_end_give_the_calls_duration_on_both_routes(tmp_path, monkeypatch):
+    """An app that logs when the call started and ended but not how long it took: before, its duration was unknown."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = []
+    for i in range(30):
+        response = {"id": f"chatcmpl-span{i}", "object": "chat.completion", "created": 1762250400 + i, "model": "gpt-4o-mini",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+        lines.append({"start_time": f"2025-11-04T10:00:{i:02d}.000Z", "end_time": f"2025-11-04T10:00:{i + 1:02d}.250Z",
+                      "request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"q{i}"}]}, "response": response})
+    lines[3]["end_time"] = "2025-11-04T09:59:00Z"  # an end before the start: unknown, the call kept
+    lines[4]["latency_ms"] = 90  # a stated duration wins
+    rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "spans.jsonl", lines)
+    assert rows["chatcmpl-span0"]["duration_ms"] == 1250.0 and rows["chatcmpl-span29"]["duration_ms"] == 1250.0
+    assert rows["chatcmpl-span3"]["duration_ms"] is None and rows["chatcmpl-span4"]["duration_ms"] == 90.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import timedelta
 from typing import Any
 
 from ..coerce import as_float
@@ -46,6 +47,10 @@ DURATION_MS_KEYS = ("duration_ms", "latency_ms", "elapsed_ms", "response_ms", "r
                     "durationMs", "latencyMs", "elapsedMs", "responseTimeMs", "took_ms", "tookMs")
 DURATION_S_KEYS = ("duration_s", "latency_s", "elapsed_s", "duration_seconds", "latency_seconds", "durationSeconds",
                    "latencySeconds", "elapsedSeconds")
+# A call's start and end logged as two times, with no duration: the duration is their difference.
+SPAN_KEYS = (("start_time", "end_time"), ("startTime", "endTime"), ("started_at", "ended_at"), ("started_at", "finished_at"),
+             ("started_at", "completed_at"), ("startedAt", "endedAt"), ("startedAt", "completedAt"),
+             ("request_start_time", "request_end_time"), ("ts_start", "ts_end"))
 ENVELOPE_STATUS_KEYS = ("status_code", "http_status", "response_code", "statusCode", "httpStatus")  # an HTTP status of 400 or more: the call failed
 USER_KEYS = ("user_id", "user", "end_user", "customer_id", "requester", "userId", "endUser", "endUserId", "customerId")
 TAG_KEYS = ("metadata", "tags")
@@ -296,6 +301,26 @@ def duration_ms(value: Any, unit_ms: float) -> float | None:
     return float(found.group(1)) * (1.0 if found.group(2).lower().startswith("m") else 1000.0)
 
 
+def logged_span(obj: dict) -> tuple[Any, Any] | None:
+    """(start, end) as logged, of the first pair of ``SPAN_KEYS`` the line states both of."""
+    for start, end in SPAN_KEYS:
+        if first_value(obj, (start,)) is not None and first_value(obj, (end,)) is not None:
+            return obj[start], obj[end]
+    return None
+
+
+def span_ms(start: Any, end: Any) -> float | None:
+    """Milliseconds from ``start`` to ``end`` (times ``to_utc`` reads); None when either is no time or the end comes
+    first, which leaves the duration unknown rather than losing the call."""
+    try:
+        began, ended = to_utc(start), to_utc(end)
+    except ValueError:
+        return None
+    if began is None or ended is None or ended < began:
+        return None
+    return (ended - began) / timedelta(milliseconds=1)
+
+
 def cost_total(cost: dict) -> Any:
     """The total of a cost logged as its parts; None when it names none, or names a currency other than dollars."""
     if cost.get("currency") not in (None, "USD", "usd"):
@@ -326,6 +351,8 @@ def envelope(record: dict, obj: dict) -> dict:
         seconds = first_value(obj, DURATION_S_KEYS)
         if seconds is not None:
             record["duration_ms"] = duration_ms(seconds, 1000.0)
+        elif record.get("duration_ms") is None and (span := logged_span(obj)) is not None:
+            record["duration_ms"] = span_ms(*span)
     if record.get("user_id") is None:
         user = first_value(obj, USER_KEYS)
         if user is not None and not isinstance(user, (dict, list)):

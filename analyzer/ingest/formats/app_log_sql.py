@@ -38,6 +38,7 @@ from .app_log import (
     RESPONSE_KEYS,
     RESPONSES_PARAMS,
     ENVELOPE_STATUS_KEYS,
+    SPAN_KEYS,
     SUCCESS_KEY,
     TIME_KEYS,
     USAGE_HOLDERS,
@@ -81,7 +82,8 @@ REQUEST = {
 }
 PAIR_ALIASES = ("req", "request_body", "inputs", "kwargs", "raw_request", "resp", "response_body", "outputs", "completion",
                 "request_response", "raw_response")
-ENVELOPE = TIME_KEYS + COST_KEYS + CENTS_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + (
+ENVELOPE = TIME_KEYS + COST_KEYS + CENTS_KEYS + DURATION_MS_KEYS + DURATION_S_KEYS + USER_KEYS + SAMPLE_RATE_KEYS + tuple(
+    key for pair in SPAN_KEYS for key in pair) + (
     "metadata", "tags", "error", *ENVELOPE_STATUS_KEYS, SUCCESS_KEY)
 LINE = {
     **RESPONSE, "request": REQUEST, "response": RESPONSE, "messages": J, "input": J, "custom_id": J,
@@ -901,14 +903,34 @@ def envelope_first(keys: Keys) -> dict:
         cost = f"list_transform([{cost}], lambda c: case when starts_with(c, '{{') then {COST_TOTAL} else c end)[1]"
     return {"e_when": first_of(TIME_KEYS), "e_cost": cost, "e_cents": first_of(CENTS_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
             "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(ENVELOPE_STATUS_KEYS),
-            "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,))}
+            "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,)), **logged_span(keys)}
+
+
+def logged_span(keys: Keys) -> dict:
+    """The start and end (``e_span0``, ``e_span1``) of the first pair of ``SPAN_KEYS`` a line states both of
+    (``app_log.logged_span``)."""
+    pairs = [pair for pair in SPAN_KEYS if keys.of(pair) == pair]
+    if not pairs:
+        return {"e_span0": "null::json", "e_span1": "null::json"}
+
+    def given(key: str) -> str:
+        return first_given([field("j", key)])
+
+    def side(i: int) -> str:
+        return "case " + " ".join(f"when {given(a)} is not null and {given(b)} is not null then {given((a, b)[i])}"
+                                  for a, b in pairs) + " end"
+
+    return {"e_span0": side(0), "e_span1": side(1)}
 
 
 ENVELOPE_DERIVED = {
     # The envelope's time counts only when the call has none of its own (``t_src``): read only then.
     "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"), "e_cents_n": numeric_text("e_cents"),
     "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"), "e_rate_d": f"try_cast({numeric_text('e_rate')} as double)",
+    "e_t0": time_of("e_span0"), "e_t1": time_of("e_span1"),
 }
+# The duration a logged start and end give (``app_log.span_ms``): unknown when the end comes first.
+SPAN_MS = "case when e_t1 >= e_t0 then (epoch_us(e_t1) - epoch_us(e_t0)) / 1000.0 end"
 # A stated sample rate SQL stores as ``sample_rates.as_sample_rate`` reads it: a fraction in (0, 1], or a whole 1-in-N
 # rate above 1. Anything else goes to Python, which rejects it with the reason.
 RATE_OK = "(e_rate is null or (isfinite(e_rate_d) and e_rate_d > 0 and (e_rate_d <= 1 or e_rate_d = floor(e_rate_d))))"
@@ -934,6 +956,7 @@ def envelope(family: Family) -> None:
             f"case when {stated} then {cost_ok('e_cost_n')} when {in_cents} then {cost_ok('try_cast(e_cents_n as double) / 100')}"
             " else true end", "(e_ms is null or e_ms_n is not null)",
             "(e_ms is not null or e_s is null or e_s_n is not null)",
+            "(e_ms is not null or e_s is not null or e_span0 is null or (e_t0 is not null and e_t1 is not null))",
             f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
             f" or starts_with(e_user, '{{') or {WHOLE_NUMBER.format('e_user')})",
             shallow(field("j", "metadata")), shallow(field("j", "tags")), RATE_OK,
@@ -942,7 +965,9 @@ def envelope(family: Family) -> None:
             "created_at": f"coalesce({columns['created_at']}, e_time)",
             "cost_usd": (f"case when {stated} then try_cast(e_cost_n as double)"
                          f" when {in_cents} then try_cast(e_cents_n as double) / 100 else {columns.get('cost_usd', 'null')} end"),
-            "duration_ms": "case when e_ms is not null then try_cast(e_ms_n as double) else try_cast(e_s_n as double) * 1000.0 end",
+            "duration_ms": ("case when e_ms is not null then try_cast(e_ms_n as double)"
+                            " when e_s is not null then try_cast(e_s_n as double) * 1000.0"
+                            f" else coalesce({columns.get('duration_ms', 'null')}, {SPAN_MS}) end"),
             "user_id": f"coalesce({user}, {text_of('e_user')}, case when {WHOLE_NUMBER.format('e_user')} then e_user::varchar end)",
             "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"
                           f" {nonempty_json(field('j', 'tags'))})"),
