@@ -126,3 +126,36 @@ def test_rows_keep_their_csv_line_numbers_and_a_broken_wrapper_in_a_directory_is
     files = {f["path"].rsplit("/", 1)[-1]: f for f in ingest_paths(con, [str(tmp_path)])["files"]}
     assert files["containers.csv"]["rows_added"] == 3
     assert [r[0] for r in con.execute("select source_line from requests order by 1").fetchall()] == [2, 6, 7]
+
+
+def test_a_directory_of_node_logs_holds_one_files_lines_on_disk_at_a_time(fixtures, tmp_path, monkeypatch):
+    """Every wrapped file's lines were written out before the first was read: a directory of node logs needed its
+    whole size free in the temporary directory. Now each file's lines are written while it is read, then removed."""
+    import tempfile
+
+    from analyzer.ingest import run
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    logs = tmp_path / "pods"
+    logs.mkdir()
+    lines = app_lines(fixtures)
+    for number in range(3):
+        (logs / f"{number}.log").write_text(cri(lines[number * 10:number * 10 + 10]))
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("\n".join(lines[:30]) + "\n")
+    expected = ingest_paths(connect(str(tmp_path / "plain.duckdb")), [str(plain)])["rows_added"]
+    on_disk = []
+    read_file = run.read_file
+
+    def watched(reader, parser, src, *args):
+        on_disk.append(sorted(p.name for p in spool.iterdir()))
+        return read_file(reader, parser, src, *args)
+
+    monkeypatch.setattr(run, "read_file", watched)
+    con = connect(str(tmp_path / "x.duckdb"))
+    summary = ingest_paths(con, [str(logs)])
+    assert sum(f["rows_added"] for f in summary["files"]) == expected > 20
+    assert [len(names) for names in on_disk] == [1, 1, 1] and len({n for names in on_disk for n in names}) == 3
+    assert list(spool.iterdir()) == []  # nothing left after the run

@@ -23,7 +23,7 @@ from .s3_bodies import BODY_FORMAT, BodyObjects, local_roots
 from .sample_rates import apply_file_rates
 from .sources import SourceFile, expand_paths
 from .sql_route import SqlRoute
-from .transports import unwrapped
+from .transports import lines_written, set_aside, unwrapped
 from .summary import build_summary, file_entry, file_stats
 
 if TYPE_CHECKING:
@@ -89,7 +89,6 @@ def run(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: b
     sources: list[SourceFile] = []
     try:
         sources = objects.since_filter(expand_paths(list(settings.paths), expand_url=objects.expand))
-        unwrap_transports(sources, say)
         if settings.sample_rate is not None and objects.unchanged_urls:  # not read again, but the flag is about them
             for sentence in record_sample_rates(con, objects.unchanged_urls, settings.sample_rate):
                 say(sentence)
@@ -115,15 +114,6 @@ def run(con: duckdb.DuckDBPyConnection, settings: IngestSettings, *, progress: b
                     pass
 
 
-def unwrap_transports(sources: list[SourceFile], say: Say) -> None:
-    """Files of an app's log lines as a log store or container runtime wrapped them, replaced (in place, so that the
-    run removes what it spooled) by the lines they carry (``transports``)."""
-    for number, src in enumerate(sources):
-        sources[number], label = unwrapped(src)
-        if label:
-            say(f"{src.display}: {label}; reading the log lines inside it.")
-
-
 def nothing_new(con, settings, objects: RemoteObjects) -> dict:
     """Every object was read before (or is older than --since): a run that adds nothing, and says so."""
     from ..db import record_stage_run
@@ -146,7 +136,7 @@ def _run(con, settings, sources: list[SourceFile], formats: dict, bars: Bars | N
     stamp = con.execute("select now()::timestamp").fetchall()[0][0]
     ctx = IngestContext(mapping=dict(settings.mapping), config={"prices": dict(settings.prices)},
                         body_objects=BodyObjects(local_roots(settings.paths)))
-    planned, skipped = plan_files(sources, formats, settings.format)
+    planned, skipped = plan_files(sources, formats, settings.format, say)
     results = {src.display: FileResult(path=src.display, format=name or "empty") for src, name in planned}
 
     tariffs = Tariffs(con, Pricing(ctx.config, now=started), started)
@@ -189,7 +179,8 @@ def read_planned(reader: FileReader, planned, formats: dict, seq_bases: dict, se
     for src, name in planned:
         if name is None or _is_body_object(src, reader.results, bodies):
             continue
-        digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
+        with lines_written(src):
+            digests[src.display] = read_file(reader, formats[name], src, name, seq_bases[src.display], settings, bars)
         report = bodies.report(src.display) if bodies is not None else None
         reader.results[src.display].s3_bodies = report
         if report and report["note"]:
@@ -214,7 +205,8 @@ def note_skipped_files(skipped: list[SourceFile], results: dict[str, FileResult]
         if _is_body_object(src, results, ctx.body_objects):
             continue
         results[src.display] = FileResult(path=src.display, format="unknown")
-        why = explain_mismatch(src, formats)
+        with lines_written(src):
+            why = explain_mismatch(src, formats)
         results[src.display].note = f"not a log format plan recognises{'; ' + why if why else ''}"
         ctx.warnings.append(f"{src.display}: skipped, {results[src.display].note}.")
 
@@ -226,36 +218,54 @@ def files_to_record(planned, skipped: list[SourceFile], results: dict[str, FileR
     return recorded + [(src, "bedrock") for src in skipped if results[src.display].format == BODY_FORMAT]
 
 
-def plan_files(sources: list[SourceFile], formats: dict, fmt: str | None):
+def plan_files(sources: list[SourceFile], formats: dict, fmt: str | None, say: Say | None = None):
     """(files with their format, or None when empty; files no format recognises) in reading order: batch inputs
-    before their outputs. An unrecognised file named on its own is an error; one found in a folder is skipped."""
+    before their outputs. An unrecognised file named on its own is an error; one found in a folder is skipped. A file
+    of an app's lines wrapped by a log store or container runtime is planned as the lines it carries (``transports``)."""
     planned: list[tuple[SourceFile, str | None]] = []
     skipped: list[SourceFile] = []
-    for src in sources:
+    for carrier in sources:
+        src, label = unwrapped(carrier)
+        if label and say is not None:
+            say(f"{carrier.display}: {label}; reading the log lines inside it.")
         try:
-            if src.size_bytes == 0 or not src.head().strip():
-                planned.append((src, None))
-                continue
-            name = fmt or detect_format(src, formats)
-        except OSError as exc:
-            raise PlanError(f"{src.display}: cannot read ({exc.strerror or exc}).") from None
-        except EOFError:
-            raise PlanError(f"{src.display}: cannot read (the gzip file is truncated).") from None
-        except zlib.error as exc:
-            raise PlanError(f"{src.display}: cannot read (the gzip file is corrupt: {exc}).") from None
-        if name is None:
-            if src.explicit:
-                raise PlanError(unknown_format_message(src, formats))
+            recognised, name = _format_of(src, formats, fmt)
+        finally:
+            set_aside(src)
+        if recognised:
+            planned.append((src, name))
+        else:
             skipped.append(src)
-            continue
-        planned.append((src, name))
     if not any(name for _, name in planned) and skipped:
-        raise PlanError(unknown_format_message(skipped[0], formats) if len(skipped) == 1 else (
+        if len(skipped) == 1:
+            with lines_written(skipped[0]):
+                raise PlanError(unknown_format_message(skipped[0], formats))
+        raise PlanError(
             f"None of the {len(skipped)} files found is a log format plan recognises "
             f"(e.g. {skipped[0].display}). Pass --format NAME, or --format generic --map ... for other CSV/JSONL."
-        ))
+        )
     planned.sort(key=lambda item: formats[item[1]].order if item[1] else 0)
     return planned, skipped
+
+
+def _format_of(src: SourceFile, formats: dict, fmt: str | None) -> tuple[bool, str | None]:
+    """(whether a format recognises ``src``, its name or None when it is empty); an error when it is not recognised
+    and was named on its own."""
+    try:
+        if src.size_bytes == 0 or not src.head().strip():
+            return True, None
+        name = fmt or detect_format(src, formats)
+    except OSError as exc:
+        raise PlanError(f"{src.display}: cannot read ({exc.strerror or exc}).") from None
+    except EOFError:
+        raise PlanError(f"{src.display}: cannot read (the gzip file is truncated).") from None
+    except zlib.error as exc:
+        raise PlanError(f"{src.display}: cannot read (the gzip file is corrupt: {exc}).") from None
+    if name is None:
+        if src.explicit:
+            raise PlanError(unknown_format_message(src, formats))
+        return False, None
+    return True, name
 
 
 def _uses_sql_route(parser, src: SourceFile, settings, ctx: IngestContext) -> bool:

@@ -139,6 +139,8 @@ class SourceFile:
     truncated: bool = field(default=False, repr=False)
     # An object in storage: its ETag, generation or version id (ingested_files.object_version); None for local files.
     version: str | None = None
+    # (the file, the wrapper's name) whose lines this temporary file holds (``transports.unwrapped``).
+    carrier: tuple | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if not self.identity:

@@ -11,8 +11,10 @@ An app's JSON log lines reach a user through whatever collected them, each line 
   ``LogMessage``, a JSON line kept as JSON) or the older ``ContainerLog`` (``LogEntry``), as the Logs blade's CSV, the
   query API's tables or ``az monitor log-analytics query`` return them.
 
-``unwrapped(src)`` gives a file of the lines carried (a private temporary file, removed after the run) under the same
-name, which the formats then detect and read as if the app had written it: every format reads through any of these.
+``unwrapped(src)`` gives a file of the lines carried (a private temporary file) under the same name, which the formats
+then detect and read as if the app had written it: every format reads through any of these. The lines are written
+for detection, removed (``set_aside``) and written again just while the file is read (``lines_written``), so a
+directory of wrapped logs needs room for one file's lines at a time.
 A line keeps its number where the wrapper kept one per line (the pieces of a CRI line joined at its first piece's
 number); Loki's API lines are numbered in time order. The collector's time is not kept: the app's line states its own.
 """
@@ -25,6 +27,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -173,26 +176,54 @@ READERS = {"cri": cri_lines, "loki-jsonl": loki_jsonl_lines, "loki-api": loki_ap
 
 
 def unwrapped(src: SourceFile) -> tuple[SourceFile, str | None]:
-    """(the file of the lines ``src`` carries, the wrapper's name), or (``src``, None) when it is in none."""
+    """(the file of the lines ``src`` carries, the wrapper's name), or (``src``, None) when it is in none. The lines
+    are written to a private temporary file; ``set_aside`` removes it and ``lines_written`` writes it again."""
     kind = transport_of(src) if type(src) is SourceFile else None
     if kind is None:
         return src, None
     tmp = tempfile.NamedTemporaryFile(prefix="plan-lines-", suffix=".jsonl", delete=False)
+    tmp.close()
+    path = Path(tmp.name)
     try:
-        with tmp:
-            os.chmod(tmp.name, 0o600)
-            for line in READERS[kind](src):
-                tmp.write(line.replace("\n", " ").encode("utf-8", "replace") + b"\n")
+        _write_lines(src, kind, path)
     except PlanError:
-        os.unlink(tmp.name)
         if src.explicit:
             raise
         return src, None  # found in a directory: the formats' detection skips it with its sentence
-    except BaseException:
-        os.unlink(tmp.name)
-        raise
-    if src.temporary:
-        os.unlink(src.path)
-    path = Path(tmp.name)
-    inner = replace(src, path=path, size_bytes=path.stat().st_size, temporary=True, _head=None, _gzip=None)
+    inner = replace(src, path=path, size_bytes=path.stat().st_size, temporary=True, _head=None, _gzip=None,
+                    carrier=(src, kind))
     return inner, LABELS[kind]
+
+
+def _write_lines(src: SourceFile, kind: str, path: Path) -> None:
+    """The lines ``src`` carries into ``path`` (mode 0600), one per line; nothing left at ``path`` on failure."""
+    try:
+        with open(path, "wb") as out:
+            os.chmod(path, 0o600)
+            for line in READERS[kind](src):
+                out.write(line.replace("\n", " ").encode("utf-8", "replace") + b"\n")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def set_aside(src: SourceFile) -> None:
+    """Remove the lines of a wrapped file once its format is known: a directory of node logs needs room for one
+    file's lines at a time, not all of them."""
+    if src.carrier is not None:
+        src.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def lines_written(src: SourceFile) -> Iterator[None]:
+    """While a wrapped file is read: its lines in their file, removed afterwards."""
+    if src.carrier is None:
+        yield
+        return
+    carrier, kind = src.carrier
+    if not src.path.exists():
+        _write_lines(carrier, kind, src.path)
+    try:
+        yield
+    finally:
+        src.path.unlink(missing_ok=True)
