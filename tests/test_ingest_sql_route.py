@@ -486,6 +486,42 @@ def test_batch_output_lines_store_the_same_rows_on_both_routes(tmp_path, monkeyp
     assert len(stored[True][1]) > 300 and sql_share > 0.5, sql_share
 
 
+def batch_result_line(rng, i):
+    """A Message Batches result: mostly succeeded (the message varied as Claude answers vary), some errored, canceled
+    or expired, now and then an id or message Python alone reads."""
+    kind = var(rng, ["succeeded", "succeeded", "succeeded"], ["errored", "canceled", "expired"])
+    result: dict = {"type": kind}
+    if kind == "succeeded":
+        message = anthropic_pair(rng, i)[1]
+        if isinstance(message, dict) and isinstance(message.get("usage"), dict) and rng.random() < 0.5:
+            message["usage"]["service_tier"] = "batch"
+        result["message"] = var(rng, [message], [json.dumps(message), None])
+    elif kind == "errored":
+        result["error"] = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens too large"}}
+    line = {"custom_id": var(rng, [f"req-{i}", f"req-{i % 50}"], [7, "", None]), "result": result}
+    text = json.dumps(line)
+    return var(rng, [text], ["{broken", json.dumps(text)])
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_anthropic_batch_results_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, seed):
+    """Message Batches results went to the Python parser line by line (about twice the time of the SQL route on
+    12,000 results); the succeeded ones are SQL's now, stored as Python stores them, repeats and failures included."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    rng = random.Random(seed)
+    path = tmp_path / "results.jsonl"
+    lines = [batch_result_line(rng, i) for i in range(500)]
+    lines += rng.sample(lines, 30)  # a results file downloaded twice and joined: repeats
+    path.write_text("\n".join(lines) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "anthropic-batch-results")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    rows = stored[True][1]
+    assert {r["status"] for r in rows} >= {"ok", "error", "canceled", "expired"} and all(r["is_batch"] for r in rows)
+    assert stored[True][0]["rows_duplicate"] > 10
+    assert len(rows) > 300 and sql_share > 0.4, sql_share
+
+
 def test_an_agents_tool_calls_and_tool_results_take_the_sql_route(tmp_path, monkeypatch):
     """Agent traffic: requests carry the assistant's earlier tool calls and the tools' JSON answers, answers are tool
     calls. SQL takes these lines (Python took every one before: a tool result reads like JSON, a tool call had to be

@@ -24,9 +24,9 @@ import json
 from typing import Any
 
 from ..records import Reject, billed_tier, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
-from . import register
+from . import app_log_sql, register
 from .app_log import ANTHROPIC_PARAMS as PARAMS
-from .app_log import iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
+from .app_log import batch_inputs_pending, iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
 from .generic import as_dict
 
 PROVIDER = "anthropic"
@@ -335,29 +335,44 @@ class AnthropicBatchResults:
 
     def parse(self, src, ctx):
         for number, obj in json_values(src):
-            if isinstance(obj, Reject):
-                yield obj
-                continue
-            result = maybe_json(obj.get("result")) if isinstance(obj, dict) else None
-            if not isinstance(obj, dict) or not obj.get("custom_id") or not isinstance(result, dict):
-                yield Reject(number, "a batch result needs a custom_id and a result object", excerpt(obj))
-                continue
-            custom_id = str(obj["custom_id"])
-            kind = result.get("type")
-            record: dict = {"provider": PROVIDER}
-            message = maybe_json(result.get("message"))
-            if isinstance(message, dict):
-                record.update({k: v for k, v in message_fields(message).items() if v is not None})
-            record["status"] = _RESULT_STATUS.get(str(kind), str(kind or "unknown")) if kind != "succeeded" else record.get("status", "ok")
-            source = take_batch_input(ctx, BATCH_STORE, custom_id, record.get("model"), src.display)
-            if source is not None:
-                join_batch_input(record, source)
-            message_id = message.get("id") if isinstance(message, dict) else None
-            record.update(
-                source_id=custom_id, is_batch=True, _line=number,
-                _dedupe_key=f"anthropic|batch|{custom_id}|{message_id or (str(kind) + '|' + content_hash(result))}",
-            )
-            yield record
+            yield self.record(number, obj, ctx, src.display)
+
+    def parse_line(self, number: int, line: str, ctx=None, src=None):
+        """One line the SQL route left (a result that did not succeed, or one it does not read exactly)."""
+        return self.record(number, parse_json_line(number, line), ctx, src.display if src is not None else None)
+
+    def sql_route_ok(self, ctx) -> bool:
+        """Results waiting to be joined to a requests file read in this run are read in Python, which joins them."""
+        return not batch_inputs_pending(ctx, BATCH_STORE)
+
+    def fast_select(self, src=None, families=None, present=None) -> str:
+        return app_log_sql.BATCH_RESULTS.select(families, present)
+
+    def fast_families(self) -> str:
+        return app_log_sql.BATCH_RESULTS.probe()
+
+    def record(self, number: int, obj: Any, ctx, into: str | None):
+        if isinstance(obj, Reject):
+            return obj
+        result = maybe_json(obj.get("result")) if isinstance(obj, dict) else None
+        if not isinstance(obj, dict) or not obj.get("custom_id") or not isinstance(result, dict):
+            return Reject(number, "a batch result needs a custom_id and a result object", excerpt(obj))
+        custom_id = str(obj["custom_id"])
+        kind = result.get("type")
+        record: dict = {"provider": PROVIDER}
+        message = maybe_json(result.get("message"))
+        if isinstance(message, dict):
+            record.update({k: v for k, v in message_fields(message).items() if v is not None})
+        record["status"] = _RESULT_STATUS.get(str(kind), str(kind or "unknown")) if kind != "succeeded" else record.get("status", "ok")
+        source = take_batch_input(ctx, BATCH_STORE, custom_id, record.get("model"), into)
+        if source is not None:
+            join_batch_input(record, source)
+        message_id = message.get("id") if isinstance(message, dict) else None
+        record.update(
+            source_id=custom_id, is_batch=True, _line=number,
+            _dedupe_key=f"anthropic|batch|{custom_id}|{message_id or (str(kind) + '|' + content_hash(result))}",
+        )
+        return record
 
 
 register(AnthropicBatchRequests())

@@ -437,6 +437,12 @@ def model_family(model: Any) -> str:
     return catalog_names(str(model))[-1].lower() if model else ""
 
 
+def batch_inputs_pending(ctx, store_name: str) -> bool:
+    """Whether input lines read in this run wait for their results (``take_batch_input``): the results are then
+    read in Python, which joins them."""
+    return any(entry[2] is not None for entries in ctx.store.get(store_name, {}).values() for entry in entries)
+
+
 def take_batch_input(ctx, store_name: str, custom_id: str, model: Any, into: str | None = None):
     """The pending input line for ``custom_id`` (same model family when several batches reuse ids), or None.
     ``into`` names the output file, so the input file's summary can say where its lines went."""

@@ -1528,3 +1528,32 @@ class Statements:
 
 APP_LOGS = Statements(app_log_families, line_spec, envelope_first, ENVELOPE_DERIVED)
 BATCH_OUTPUT = Statements(batch_output_families, lambda pair: BATCH_LINE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Anthropic Message Batches results
+# ---------------------------------------------------------------------------------------------
+
+BATCH_RESULT_LINE = {"custom_id": J, "result": {"type": V, "message": RESPONSE}}
+
+
+def batch_result_families(keys: Keys) -> list[Family]:
+    """Message Batches results that succeeded (``anthropic.AnthropicBatchResults.record`` without a requests file to
+    join): the message as a Message line reads, the custom_id the call's id. Errored, canceled and expired results
+    name no message: Python reads them."""
+    message, custom_id = field("j", "result", "message"), field("j", "custom_id")
+    # a message of type "error" is a failure (``anthropic.message_fields``): Python's
+    family = Family("batch message result", f"{field('j', 'result', 'type')} = 'succeeded' and {field(message, 'id')} is not null"
+                                            f" and {field(message, 'type')} is distinct from 'error'")
+    keys.family = family
+    anthropic_message(family, message, keys)
+    family.add(
+        checks=[f"{is_string(custom_id)} and {text_of(custom_id)} <> ''"],
+        columns={"provider": "'anthropic'", "source_id": text_of(custom_id), "is_batch": "true",
+                 "id": sql_stable_id(f"'anthropic|batch|' || {text_of(custom_id)} || '|' || {field(message, 'id')}")},
+    )
+    keys.family = None
+    return [family]
+
+
+BATCH_RESULTS = Statements(batch_result_families, lambda pair: BATCH_RESULT_LINE)

@@ -24,7 +24,7 @@ from ..records import (EMBEDDING_OPERATION, OLLAMA_FINGERPRINT, OLLAMA_ID, Rejec
 from . import register
 from . import app_log_sql
 from .generic import as_dict, usage_fields
-from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, join_batch_input, nonempty_object, take_batch_input
+from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, batch_inputs_pending, join_batch_input, nonempty_object, take_batch_input
 
 PROVIDER = "openai"
 
@@ -593,7 +593,7 @@ class OpenAIBatchOutput:
 
     def sql_route_ok(self, ctx) -> bool:
         """Output lines waiting to be joined to their input file are read in Python, which joins them."""
-        return not any(entry[2] is not None for entries in ctx.store.get(BATCH_STORE, {}).values() for entry in entries)
+        return not batch_inputs_pending(ctx, BATCH_STORE)
 
     def fast_select(self, src=None, families=None, present=None) -> str:
         return app_log_sql.BATCH_OUTPUT.select(families, present)
