@@ -17,6 +17,7 @@ import analyzer.ingest.tuning as tuning
 from analyzer.db import connect, dicts
 from analyzer.ingest import ingest_paths
 from analyzer.ingest.formats import load_all
+from analyzer.ingest.formats.app_log import span_ms
 from analyzer.ingest.formats.app_log_sql import time_of
 from analyzer.ingest.records import to_utc
 from helpers import route_neutral
@@ -370,6 +371,8 @@ def aliased_pair_line(rng, i, pair):
         line["metadata"] = {"request": "nested, same name"}
     elif odd < 0.11:
         line = chat_completion(rng, i)
+        if rng.random() < 0.5:  # a bare completion that also names its request under the pair's key
+            line[pair[0]] = request
     elif odd < 0.15:  # both sides written as JSON text (Azure API Management's bodies): Python decodes them
         line.update({pair[0]: json.dumps(request), pair[1]: json.dumps(response)})
     text = json.dumps(line)
@@ -728,6 +731,8 @@ def test_epoch_times_of_every_unit_nanoseconds_too_are_read_alike_by_sql_and_pyt
     assert all(t is not None for _, t in read)
     assert [(v, t) for v, t in read if t != to_utc(v)] == []
     assert to_utc(1.7463528001234568e18) == datetime(2025, 5, 4, 10, 0, 0, 123457)  # a double (SQL leaves exponents to Python)
+    with pytest.raises(ValueError, match="unreadable timestamp"):  # past the year 9999: a reject's reason, not a crash
+        to_utc(1234567890123456789012)
     assert to_utc(1746352800123456789) == datetime(2025, 5, 4, 10, 0, 0, 123456)
     assert to_utc("1746352800123456789") == to_utc(1746352800123456) == datetime(2025, 5, 4, 10, 0, 0, 123456)
 
@@ -1682,3 +1687,4 @@ def test_a_logged_start_and_end_give_the_calls_duration_on_both_routes(tmp_path,
     rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "spans.jsonl", lines)
     assert rows["chatcmpl-span0"]["duration_ms"] == 1250.0 and rows["chatcmpl-span29"]["duration_ms"] == 1250.0
     assert rows["chatcmpl-span3"]["duration_ms"] is None and rows["chatcmpl-span4"]["duration_ms"] == 90.0
+    assert span_ms("2025-11-04T10:00:00Z", 1234567890123456789012) is None  # an end past the year 9999: unknown, not a reject

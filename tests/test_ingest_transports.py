@@ -159,3 +159,46 @@ def test_a_directory_of_node_logs_holds_one_files_lines_on_disk_at_a_time(fixtur
     assert sum(f["rows_added"] for f in summary["files"]) == expected > 20
     assert [len(names) for names in on_disk] == [1, 1, 1] and len({n for names in on_disk for n in names}) == 3
     assert list(spool.iterdir()) == []  # nothing left after the run
+
+
+def test_a_wrapped_file_gone_before_its_turn_is_a_sentence_and_planted_lines_are_never_read(fixtures, tmp_path, monkeypatch):
+    """A node log rotated away after the run began (kubelet does) stops the run with a sentence naming it, not a
+    traceback; the lines are written again into a new private file, never into the name used for detection, which
+    another user could have filled in the meantime."""
+    import tempfile
+
+    from analyzer.errors import PlanError
+    from analyzer.ingest import run
+    from analyzer.ingest.sources import SourceFile
+    from analyzer.ingest.transports import lines_written, set_aside, unwrapped
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    lines = app_lines(fixtures)
+    path = tmp_path / "0.log"
+    path.write_text(cri(lines[:5]))
+    inner, _ = unwrapped(SourceFile(path=path, display=str(path), size_bytes=path.stat().st_size))
+    detected = inner.path
+    set_aside(inner)
+    detected.write_text('{"planted": 1}\n')
+    with lines_written(inner):
+        assert inner.path != detected and "planted" not in inner.path.read_text()
+        assert inner.path.read_text().count("\n") == 5
+    assert not inner.path.exists() and detected.read_text() == '{"planted": 1}\n'
+
+    logs = tmp_path / "pods"
+    logs.mkdir()
+    for number in range(2):
+        (logs / f"{number}.log").write_text(cri(lines[number * 5:number * 5 + 5]))
+    read_file = run.read_file
+
+    def rotating(reader, parser, src, *args):
+        result = read_file(reader, parser, src, *args)
+        (logs / "1.log").unlink(missing_ok=True)  # rotated away once the first file is read
+        return result
+
+    monkeypatch.setattr(run, "read_file", rotating)
+    with pytest.raises(PlanError, match=r"1\.log: cannot read \(No such file or directory\); nothing from this file"):
+        ingest_paths(connect(str(tmp_path / "x.duckdb")), [str(logs)])
+    assert [p.name for p in spool.iterdir()] == [detected.name]  # only the planted file is left

@@ -151,7 +151,10 @@ def to_utc(value: Any) -> datetime | None:
         dt = value
     elif isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
         if isinstance(value, (int, str)) and str(value).isdigit() and int(value) > NANOSECONDS_FROM:
-            return UNIX_EPOCH + timedelta(microseconds=int(value) // 1000)  # exact: a double would blur the microseconds
+            try:
+                return UNIX_EPOCH + timedelta(microseconds=int(value) // 1000)  # exact: a double would blur the microseconds
+            except OverflowError as exc:  # past year 9999
+                raise ValueError(f"unreadable timestamp {value!r}") from exc
         num = float(value)
         if num > NANOSECONDS_FROM:  # nanoseconds (Go's and OpenTelemetry's clocks)
             num /= 1e9

@@ -177,15 +177,12 @@ READERS = {"cri": cri_lines, "loki-jsonl": loki_jsonl_lines, "loki-api": loki_ap
 
 def unwrapped(src: SourceFile) -> tuple[SourceFile, str | None]:
     """(the file of the lines ``src`` carries, the wrapper's name), or (``src``, None) when it is in none. The lines
-    are written to a private temporary file; ``set_aside`` removes it and ``lines_written`` writes it again."""
+    are written to a private temporary file; ``set_aside`` removes it and ``lines_written`` writes them again."""
     kind = transport_of(src) if type(src) is SourceFile else None
     if kind is None:
         return src, None
-    tmp = tempfile.NamedTemporaryFile(prefix="plan-lines-", suffix=".jsonl", delete=False)
-    tmp.close()
-    path = Path(tmp.name)
     try:
-        _write_lines(src, kind, path)
+        path = _write_lines(src, kind)
     except PlanError:
         if src.explicit:
             raise
@@ -195,16 +192,18 @@ def unwrapped(src: SourceFile) -> tuple[SourceFile, str | None]:
     return inner, LABELS[kind]
 
 
-def _write_lines(src: SourceFile, kind: str, path: Path) -> None:
-    """The lines ``src`` carries into ``path`` (mode 0600), one per line; nothing left at ``path`` on failure."""
+def _write_lines(src: SourceFile, kind: str) -> Path:
+    """The lines ``src`` carries, one per line, in a new private temporary file (created exclusively, mode 0600)."""
+    handle, name = tempfile.mkstemp(prefix="plan-lines-", suffix=".jsonl")
+    path = Path(name)
     try:
-        with open(path, "wb") as out:
-            os.chmod(path, 0o600)
+        with os.fdopen(handle, "wb") as out:
             for line in READERS[kind](src):
                 out.write(line.replace("\n", " ").encode("utf-8", "replace") + b"\n")
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    return path
 
 
 def set_aside(src: SourceFile) -> None:
@@ -216,13 +215,17 @@ def set_aside(src: SourceFile) -> None:
 
 @contextmanager
 def lines_written(src: SourceFile) -> Iterator[None]:
-    """While a wrapped file is read: its lines in their file, removed afterwards."""
+    """While a wrapped file is read: its lines in a new file of their own (``src.path``), removed afterwards. A
+    wrapped file that can no longer be read (rotated away since the run began, a full disk) is a sentence that names
+    it."""
     if src.carrier is None:
         yield
         return
     carrier, kind = src.carrier
-    if not src.path.exists():
-        _write_lines(carrier, kind, src.path)
+    try:
+        src.path = _write_lines(carrier, kind)
+    except OSError as exc:
+        raise PlanError(f"{carrier.display}: cannot read ({exc.strerror or exc}); nothing from this file was stored.") from None
     try:
         yield
     finally:

@@ -314,7 +314,7 @@ def span_ms(start: Any, end: Any) -> float | None:
     first, which leaves the duration unknown rather than losing the call."""
     try:
         began, ended = to_utc(start), to_utc(end)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     if began is None or ended is None or ended < began:
         return None

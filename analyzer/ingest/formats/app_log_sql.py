@@ -987,7 +987,7 @@ def _side_known(q: str, r: str) -> str:
     return f"{request} and ({response}) and {unwrapped}"
 
 
-NO_PAIR_KEYS = ("not regexp_matches(text, '\"(request|req|request_body|inputs|response|resp|response_body|outputs|completion)\""
+NO_PAIR_KEYS = ("not regexp_matches(text, '\"(request|req|request_body|requestBody|inputs|kwargs|raw_request|response|resp|response_body|responseBody|outputs|completion|request_response|raw_response)\""
                 "\\s*:|\"output\"\\s*:\\s*[{\"]|\"input\"\\s*:\\s*[{]')")
 
 
