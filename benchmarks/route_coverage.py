@@ -3,7 +3,7 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (twenty-one), 12,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (twenty-five), 12,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Files under 2 MiB take the Python route whatever their shape (``tuning.SQL_MIN_BYTES``): the default is enough lines
@@ -244,12 +244,42 @@ def flat_homegrown_log(rng, i):
             "usage": {"prompt_tokens": rng.randint(50, 900), "completion_tokens": rng.randint(5, 300)}}
 
 
+def anthropic_batch_results(rng, i):
+    """Message Batches results: succeeded messages (cache counts, the batch tier), one in twenty errored."""
+    if i % 20 == 7:
+        return {"custom_id": f"req-{i}", "result": {"type": "errored", "error": {"type": "error", "error": {"type": "overloaded_error"}}}}
+    usage = {"input_tokens": 120, "output_tokens": 30, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0,
+             "service_tier": "batch"}
+    return {"custom_id": f"req-{i}", "result": {"type": "succeeded",
+                                                "message": claude_message(rng, i, [{"type": "text", "text": words(rng, 9)}], usage)}}
+
+
+def node_camel_case(rng, i):
+    """A Node app's log: camelCase envelope keys, the pair under requestBody/responseBody."""
+    return {"createdAt": f"2025-11-04T10:00:{i % 60:02d}.{i % 1000:03d}Z", "latencyMs": 812, "userId": f"u{i % 30}",
+            "costUsd": 0.0004, "statusCode": 200, "requestBody": chat_request(rng),
+            "responseBody": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))}
+
+
+def start_and_end_times(rng, i):
+    """A call's start and end logged as times, no duration."""
+    return {"start_time": f"2025-11-04T10:00:{i % 60:02d}Z", "end_time": f"2025-11-04T10:01:{i % 60:02d}.5Z",
+            "request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))}
+
+
+def nested_under_data(rng, i):
+    """The pair nested under an app's own `data` key (read by the Python route only, as Cloud Logging's jsonPayload)."""
+    return {"timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "level": "info", "event": "llm_call",
+            "data": {"request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))}}
+
+
 SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
                                    python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
                                    tool_parts_and_names, input_output_keys, claude_pdfs, reasoning_items_passed_back,
                                    java_and_postgres_times, streamed_chunks, failed_calls,
-                                   requests_alone, cloud_logging_entries, flat_homegrown_log)}
+                                   requests_alone, anthropic_batch_results, node_camel_case, start_and_end_times,
+                                   cloud_logging_entries, nested_under_data, flat_homegrown_log)}
 
 
 def main(argv=None) -> int:
