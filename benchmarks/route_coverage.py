@@ -229,8 +229,8 @@ def requests_alone(rng, i):
 
 
 def cloud_logging_entries(rng, i):
-    """Google Cloud Logging's export of a Cloud Run app's log: the app's line under `jsonPayload` (read by the Python
-    route only: the SQL route does not unwrap yet)."""
+    """Google Cloud Logging's export of a Cloud Run app's log: the app's line under `jsonPayload` (the SQL route reads
+    it since stop 39)."""
     return {"insertId": f"e{i}", "jsonPayload": {"request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))},
             "resource": {"type": "cloud_run_revision", "labels": {"service_name": "bot"}}, "severity": "INFO",
             "timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "logName": "projects/p/logs/run.googleapis.com%2Fstdout"}
@@ -268,7 +268,7 @@ def start_and_end_times(rng, i):
 
 
 def nested_under_data(rng, i):
-    """The pair nested under an app's own `data` key (read by the Python route only, as Cloud Logging's jsonPayload)."""
+    """The pair nested under an app's own `data` key beside a logger's keys (the SQL route reads it since stop 39)."""
     return {"timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "level": "info", "event": "llm_call",
             "data": {"request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))}}
 

@@ -782,7 +782,7 @@ class AppLogStatements:
         """A statement counting the lines of each family, to pick the ones a file needs."""
         return app_log_sql.APP_LOGS.probe(pair)
 
-    def fast_pairs(self, top_keys) -> list[tuple[str, str]]:
+    def fast_pairs(self, top_keys) -> list[tuple[str, ...]]:
         """Other pair keys than ``request``/``response`` that lines with these top-level keys (rows of
         ``app_log_sql.TOP_KEYS_SQL``) use, most lines first."""
         return app_log_sql.alias_pairs(top_keys)

@@ -24,6 +24,7 @@ from ..sample_rates import SAMPLE_RATE_KEYS
 from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
     ANTHROPIC_PARAMS,
+    CALL_WRAPPER_KEYS,
     CHAT_PARAMS,
     CENTS_KEYS,
     COST_KEYS,
@@ -92,9 +93,9 @@ LINE = {
 DEFAULT_PAIR = ("request", "response")
 
 
-def line_spec(pair: tuple[str, str]) -> dict:
+def line_spec(pair: tuple[str, ...]) -> dict:
     """``LINE`` with the request and response read under the keys of ``pair`` (``req``/``resp``, ``input``/``output``...)."""
-    return LINE if pair == DEFAULT_PAIR else {**LINE, pair[0]: REQUEST, pair[1]: RESPONSE}
+    return LINE if pair[:2] == DEFAULT_PAIR else {**LINE, pair[0]: REQUEST, pair[1]: RESPONSE}
 
 
 # The keys at the top of each line, for ``alias_pairs``.
@@ -104,19 +105,44 @@ TOP_KEYS_SQL = "select try(json_keys(text)) as keys, count(*) from _lines group 
 PYTHON_PAIR_KEYS = ("model_output", "answer")
 
 
-def alias_pairs(rows) -> list[tuple[str, str]]:
+def alias_pairs(rows) -> list[tuple[str, ...]]:
     """The request/response keys other than ``request``/``response`` that lines with these top-level keys pair, as
-    ``app_log.pair_sides`` picks them (the first key of each side present), most lines first."""
-    counts: dict[tuple[str, str], int] = {}
+    ``app_log.pair_sides`` picks them (the first key of each side present), most lines first; a line whose call sits
+    under a log store's or logger's wrapper key (``wrapper_of``) counts for ``(request, response, wrapper)``."""
+    counts: dict[tuple[str, ...], int] = {}
     for keys, count in rows:
         keys = set(keys or ())
         request = next((k for k in REQUEST_KEYS if k in keys), None)
         response = next((k for k in RESPONSE_KEYS if k in keys and (k != "raw_response" or "raw_request" in keys)), None)
         if request in PYTHON_PAIR_KEYS or response in PYTHON_PAIR_KEYS:
             continue
-        if request and response and (request, response) != DEFAULT_PAIR:
-            counts[(request, response)] = counts.get((request, response), 0) + count
+        pair: tuple[str, ...] | None = (request, response) if request and response else None
+        if pair is None and (wrapper := wrapper_of(keys)) is not None:
+            pair = (*DEFAULT_PAIR, wrapper)
+        if pair is not None and pair != DEFAULT_PAIR:
+            counts[pair] = counts.get(pair, 0) + count
     return sorted(counts, key=lambda pair: -counts[pair])
+
+
+# A line whose call sits under one wrapper key (``app_log.wrappers_around``: Cloud Logging's jsonPayload, an app's own
+# `data`), beside only keys that say nothing about the call: a log store's or logger's own, or a time, which fills
+# the call's when the call states none (``app_calls.wrapped_record``). Any other key beside it (a cost, a user, an
+# id, a framework's marks) and the line is Python's, which reads it with every rule.
+SIDE_KEYS = ("severity", "level", "levelname", "logger", "logger_name", "insertId", "logName", "resource", "labels",
+             "receiveTimestamp", "trace", "spanId", "traceSampled", "sourceLocation", "service", "env", "host", "hostname",
+             "pid", "_index", "_id", "_type", "_score", "_version", "_seq_no", "_primary_term", "_routing", "_ignored",
+             *TIME_KEYS)
+# A logger's message beside the call: only as plain text (JSON text or an object might hold the call itself).
+TEXT_SIDE_KEYS = ("message", "msg", "event")
+WRAPPER_KEYS = tuple(k for k in CALL_WRAPPER_KEYS if k not in TEXT_SIDE_KEYS)
+
+
+def wrapper_of(keys: set) -> str | None:
+    """The wrapper key of a line with these top-level keys, when it has one and only side keys beside it."""
+    wrappers = [k for k in WRAPPER_KEYS if k in keys]
+    if len(wrappers) != 1 or not keys - {wrappers[0]} <= {*SIDE_KEYS, *TEXT_SIDE_KEYS}:
+        return None
+    return wrappers[0]
 
 
 MESSAGES = [{"role": V, "content": V}]
@@ -1420,14 +1446,20 @@ def _spec_names(spec) -> set[str]:
 
 
 def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
-               dropped: set[str] | None = None) -> str:
+               dropped: set[str] | None = None, wrapper: str | None = None) -> str:
     """SELECT over ``_lines(line_no, text)``: the rows of the lines SQL reads exactly, in the columns the incoming rows
     take. Layers compute each value once: the parse, the family, what is parsed again, what is built from that,
     the checks, the row. Run with filter push-down disabled, so that the checks do not parse lines a second time.
 
-    ``dropped`` optional keys are not read: a line that has one (anywhere, as a key) is left to Python."""
+    ``dropped`` optional keys are not read: a line that has one (anywhere, as a key) is left to Python.
+    With ``wrapper``, the call is the object under that key (``wrapper_of``), and a time beside it is the call's
+    when the call states none."""
     fam = "case " + " ".join(f"when {f.when} then {code}" for code, f in enumerate(families, start=1)) + " end"
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
+    if wrapper is not None:
+        families = [wrapped(f) for f in families]
+        first = {**(first or {}), "o_when": first_given([f"_outer['{k}']" for k in TIME_KEYS])}
+        shared = {**shared, "o_time": time_of("o_when")}
     first_values = "".join(f", {expr} as {name}" for name, expr in (first or {}).items())
     shared_values = "".join(f", {expr} as {name}" for name, expr in shared.items())
     checks = _by_family(families, lambda f: " and ".join(f"({c})" for c in f.checks), default="false")
@@ -1442,7 +1474,33 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     spec = used_spec(line_spec, above)
     return _statement(ids=ids, outputs=", ".join(outputs), checks=checks, fam=fam, first_values=first_values,
                       shared_values=shared_values, parse=_layer(families, "parse"), derive=_layer(families, "derive"),
-                      spec=struct_type(spec), guard=_guard(dropped, spec))
+                      lines=lines_parsed(struct_type(spec), wrapper), guard=_guard(dropped, spec))
+
+
+def wrapped(family: Family) -> Family:
+    """``family`` for calls under a wrapper: a time beside the wrapper fills the call's when it states none (the
+    wrapper's time keys hold plain values: a logger's time object or a list is Python's)."""
+    side_times = " and ".join(f"(_outer['{k}'] is null or not (starts_with(_outer['{k}'], '{{') or starts_with(_outer['{k}'], '[')))"
+                              for k in TIME_KEYS)
+    created = family.columns["created_at"]
+    return Family(family.name, family.when).add(
+        parse=family.parse, derive=family.derive,
+        checks=[*family.checks, side_times, f"({created} is not null or o_when is null or o_time is not null)"],
+        columns={**family.columns, "created_at": f"coalesce({created}, o_time)"})
+
+
+def lines_parsed(spec: str, wrapper: str | None) -> str:
+    """``_lines`` with each line's JSON parsed into ``j`` (the call under ``wrapper`` when given, the line's keys in
+    the map ``_outer``: a name no lambda's variable takes)."""
+    if wrapper is None:
+        return f"select line_no, text, try(from_json(text, {spec})) as j from _lines"
+    allowed = ", ".join(f"'{k}'" for k in (wrapper, *SIDE_KEYS, *TEXT_SIDE_KEYS))
+    plain_text = " and ".join(f"(_outer['{k}'] is null or (starts_with(_outer['{k}'], '\"')"
+                              f" and not regexp_matches(_outer['{k}'], '^\"(\\s|\\\\[ntr])*[{{\\[]')))" for k in TEXT_SIDE_KEYS)
+    return (f"select line_no, text, try(from_json(_outer['{wrapper}'], {spec})) as j, _outer from ("
+            f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _outer from _lines)"
+            f" where starts_with(_outer['{wrapper}'], '{{') and list_bool_and(list_transform(map_keys(_outer), lambda k: k in ({allowed})))"
+            f" and {plain_text}")
 
 
 def _guard(dropped: set[str] | None, spec: dict) -> str:
@@ -1467,7 +1525,7 @@ def define_macros(con) -> None:
     con.execute(ALL_TRUE_MACRO)
 
 
-def _statement(*, ids, outputs, checks, fam, first_values, shared_values, parse, derive, spec, guard) -> str:
+def _statement(*, ids, outputs, checks, fam, first_values, shared_values, parse, derive, lines, guard) -> str:
     return f"""
 select {ids} as id, line_no as source_line, {outputs}, null::bigint as _supersedes,
        null::varchar as operation, null::varchar as trace_id, null::varchar as parent_span_id
@@ -1475,8 +1533,8 @@ from (
   select * from (
     select *{derive}{shared_values} from (
       select *{parse}{first_values} from (
-        select line_no, text, j, {fam} as fam from (
-          select line_no, text, try(from_json(text, {spec})) as j from _lines
+        select *, {fam} as fam from (
+          {lines}
         ) where j is not null
       ) where fam is not null and {NO_NAN} {guard}
     )
@@ -1485,13 +1543,12 @@ from (
 """
 
 
-def families_sql(families: list[Family], line_spec: dict) -> str:
+def families_sql(families: list[Family], line_spec: dict, wrapper: str | None = None) -> str:
     """How many lines of ``_lines`` fall in each family (by name): a cheap first look that lets the statement for
     a file carry only the families it has."""
     fam = "case " + " ".join(f"when {f.when} then '{f.name}'" for f in families) + " end"
     spec = struct_type(used_spec(line_spec, fam))
-    return (f"select {fam} as family, count(*) from (select line_no, text, try(from_json(text, {spec})) as j"
-            " from _lines) where j is not null group by all")
+    return f"select {fam} as family, count(*) from ({lines_parsed(spec, wrapper)}) where j is not null group by all"
 
 
 # Every key name in the lines, at any depth (a key is a string followed by a colon; inside a JSON string its quotes
@@ -1507,23 +1564,28 @@ class Statements:
         self.families, self.line_spec, self.first, self.shared = families, line_spec, first, shared
         self._selects: dict[tuple, str] = {}
 
-    def probe(self, pair: tuple[str, str] = DEFAULT_PAIR) -> str:
-        return families_sql(self.families(Keys(pair=pair)), self.line_spec(pair))
+    def probe(self, pair: tuple[str, ...] = DEFAULT_PAIR) -> str:
+        return families_sql(self.families(Keys(pair=(pair[0], pair[1]))), self.line_spec(pair), _wrapper(pair))
 
-    def select(self, only=None, present: frozenset | None = None, pair: tuple[str, str] = DEFAULT_PAIR,
+    def select(self, only=None, present: frozenset | None = None, pair: tuple[str, ...] = DEFAULT_PAIR,
                split: bool = False) -> str:
         """The statement for the families named (default all), reading the optional keys in ``present`` (default
         all of them) and the pair under ``pair``'s keys; ``split``: the halves of calls logged on two lines are left
         to Python."""
         key = (frozenset(only or ()), present, pair, split)
         if key not in self._selects:
-            keys = Keys(present, pair, split)
+            keys = Keys(present, (pair[0], pair[1]), split)
             built = self.families(keys)
             families = [f for f in built if not key[0] or f.name in key[0]] or built
             first = self.first(keys) if self.first else None
             dropped = keys.dropped.union(*(f.dropped for f in families))
-            self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped)
+            self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped, _wrapper(pair))
         return self._selects[key]
+
+
+def _wrapper(pair: tuple[str, ...]) -> str | None:
+    """The wrapper key a pair's third item names (``alias_pairs``), if any."""
+    return pair[2] if len(pair) > 2 else None
 
 
 APP_LOGS = Statements(app_log_families, line_spec, envelope_first, ENVELOPE_DERIVED)
