@@ -506,6 +506,8 @@ def wrapped_line(rng, i, wrapper):
         call = chat_completion(rng, i)
     if rng.random() < 0.3:
         call.update(envelope(rng))
+    if rng.random() < 0.08:  # what Python holds to be no call under a wrapper, or an AutoGen event's half
+        call[pick(rng, "custom_id", "num_requests", "type")] = pick(rng, "b-1", 3, "LLMStreamEnd")
     line: dict = {wrapper: var(rng, [call], [json.dumps(call), [call], "plain"])}
     for key in rng.sample(["severity", "level", "insertId", "logName", "labels", "resource", "trace", "service"], 3):
         line[key] = {"labels": {"app": "bot"}, "resource": {"type": "cloud_run_revision"}}.get(key, f"{key}-{i % 7}")
@@ -513,7 +515,8 @@ def wrapped_line(rng, i, wrapper):
         line[pick(rng, "timestamp", "time", "ts", "receiveTimestamp", "created_at")] = var(
             rng, [timestamp(rng)], [{"repr": "x", "timestamp": 1746352800.25}, ["2025-05-04T10:00:00Z"]])
     if rng.random() < 0.3:
-        line[pick(rng, "message", "msg", "event")] = var(rng, ["llm call finished", ""], [json.dumps(call), {"text": "x"}, 5])
+        line[pick(rng, "message", "msg", "event")] = var(rng, ["llm call finished", ""],
+                                                         [json.dumps(call), "\f" + json.dumps(call), {"text": "x"}, 5])
     if rng.random() < 0.1:
         line[pick(rng, "cost_usd", "user_id", "request_id", "latency_ms", "error", "metadata", "model")] = var(rng, ["u-1", 0.5], [None])
     if rng.random() < 0.04:

@@ -1122,7 +1122,7 @@ def app_log_families(keys: Keys) -> list[Family]:
     traced = keys.of(TRACE_HOLDERS)  # a line that holds the trace of an agent's calls is read from that trace, by Python
     for family in families:
         envelope(family)
-        family.add(checks=[f"not contains(text, '\"{key}\"')" for key in traced])
+        family.add(checks=[f"not contains(text, '\"{key}\"')" for key in traced] + [NOT_AUTOGEN])
     for family in failed:
         family.add(columns={"id": content_id(family)})
     if keys.split:
@@ -1146,6 +1146,11 @@ CALL_ID_VALUE = "coalesce(" + ", ".join(f"try(text->>'$.\"{k}\"')" for k in CORR
 SPLIT_PROBE = (f"select count(*) from (select {CALL_ID_VALUE} as call_id, bool_or(asked) as asked, bool_or(not asked and answers)"
                f" as answered from (select text, {ASKS} and not {ANSWERS} as asked, {ANSWERS_ALONE} as answers from _lines"
                f" where {CALL_ID}) group by all) where call_id is not null and asked and answered")
+
+
+# AutoGen's event log: a streamed call's start and end are halves Python joins, its runtime messages are skipped
+# (``app_calls.autogen_event``), whatever else the line holds.
+NOT_AUTOGEN = "not contains(text, 'LLMStream') and not contains(text, 'delivery_stage')"
 
 
 # A line whose request Python reads from a pair's key, or whose top holds a system string it makes the first turn
@@ -1489,18 +1494,25 @@ def wrapped(family: Family) -> Family:
         columns={**family.columns, "created_at": f"coalesce({created}, o_time)"})
 
 
+# What makes Python's ``app_calls.holds_call`` say a wrapped object is no call (a Batch line's custom_id, a usage
+# report's counts and buckets): such lines are Python's.
+NOT_HELD = ('"(custom_id|num_model_requests|num_requests|request_count|requests_count|n_requests|total_requests|results'
+            '|uncached_input_tokens)"\\s*:|"(bucket|organization[.][^"]*)"')
+
+
 def lines_parsed(spec: str, wrapper: str | None) -> str:
     """``_lines`` with each line's JSON parsed into ``j`` (the call under ``wrapper`` when given, the line's keys in
     the map ``_outer``: a name no lambda's variable takes)."""
     if wrapper is None:
         return f"select line_no, text, try(from_json(text, {spec})) as j from _lines"
     allowed = ", ".join(f"'{k}'" for k in (wrapper, *SIDE_KEYS, *TEXT_SIDE_KEYS))
-    plain_text = " and ".join(f"(_outer['{k}'] is null or (starts_with(_outer['{k}'], '\"')"
-                              f" and not regexp_matches(_outer['{k}'], '^\"(\\s|\\\\[ntr])*[{{\\[]')))" for k in TEXT_SIDE_KEYS)
+    # a message with a brace anywhere might be JSON text Python unwraps (it strips any whitespace before the brace)
+    plain_text = " and ".join(f"(_outer['{k}'] is null or (starts_with(_outer['{k}'], '\"') and not contains(_outer['{k}'], '{{')))"
+                              for k in TEXT_SIDE_KEYS)
     return (f"select line_no, text, try(from_json(_outer['{wrapper}'], {spec})) as j, _outer from ("
             f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _outer from _lines)"
             f" where starts_with(_outer['{wrapper}'], '{{') and list_bool_and(list_transform(map_keys(_outer), lambda k: k in ({allowed})))"
-            f" and {plain_text}")
+            f" and {plain_text} and not regexp_matches(_outer['{wrapper}'], '{NOT_HELD}')")
 
 
 def _guard(dropped: set[str] | None, spec: dict) -> str:
