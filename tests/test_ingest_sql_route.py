@@ -315,6 +315,16 @@ def stream_chunks(rng, i):
     return chunks
 
 
+def a_call(rng, i, kind: str) -> dict:
+    """One logged call of ``kind``: a chat, Responses or Messages pair, or a bare ChatCompletion."""
+    if kind == "bare chat":
+        return chat_completion(rng, i)
+    if kind == "chat":
+        return {"request": chat_request(rng), "response": chat_completion(rng, i)}
+    request, response = responses_pair(rng, i) if kind == "responses" else anthropic_pair(rng, i)
+    return {"request": request, "response": response}
+
+
 def app_line(rng, i):
     kind = rng.randrange(10)
     if kind == 9:  # a request logged without its response, at the top of the line
@@ -333,15 +343,13 @@ def app_line(rng, i):
         if rng.random() < 0.5:
             line["status_code"] = pick(rng, 429, 500, 503)
     elif kind in (0, 1):
-        line = {"request": chat_request(rng), "response": chat_completion(rng, i)}
+        line = a_call(rng, i, "chat")
     elif kind == 2:
-        request, response = responses_pair(rng, i)
-        line = {"request": request, "response": response}
+        line = a_call(rng, i, "responses")
     elif kind == 3:
-        request, response = anthropic_pair(rng, i)
-        line = {"request": request, "response": response}
+        line = a_call(rng, i, "anthropic")
     elif kind == 4:
-        line = chat_completion(rng, i)
+        line = a_call(rng, i, "bare chat")
     elif kind == 5:
         line = responses_pair(rng, i)[1]
     else:
@@ -493,17 +501,7 @@ def wrapped_line(rng, i, wrapper):
     """An app's call as a log store or logger keeps it: under ``wrapper`` beside a log store's own keys and a time;
     now and then beside keys that are Python's (a cost, a user, a request id, a message that is JSON), or the call as
     JSON text, or two wrappers."""
-    kind = rng.randrange(4)
-    if kind == 0:
-        call = {"request": chat_request(rng), "response": chat_completion(rng, i)}
-    elif kind == 1:
-        request, response = responses_pair(rng, i)
-        call = {"request": request, "response": response}
-    elif kind == 2:
-        request, response = anthropic_pair(rng, i)
-        call = {"request": request, "response": response}
-    else:
-        call = chat_completion(rng, i)
+    call = a_call(rng, i, pick(rng, "chat", "responses", "anthropic", "bare chat"))
     if rng.random() < 0.3:
         call.update(envelope(rng))
     if rng.random() < 0.08:  # what Python holds to be no call under a wrapper, or an AutoGen event's half

@@ -26,7 +26,7 @@ from typing import Any
 from ..records import Reject, billed_tier, content_hash, excerpt, is_json_lines, maybe_json, parse_json_line, with_pair_status
 from . import app_log_sql, register
 from .app_log import ANTHROPIC_PARAMS as PARAMS
-from .app_log import batch_inputs_pending, iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
+from .app_log import iter_documents, join_batch_input, json_values, parse_sse, take_batch_input
 from .generic import as_dict
 
 PROVIDER = "anthropic"
@@ -319,10 +319,12 @@ class AnthropicBatchRequests:
             ctx.deferred.append(entry)
 
 
-class AnthropicBatchResults:
+class AnthropicBatchResults(app_log_sql.BatchStatements):
     """Message Batches results; ``errored``, ``canceled`` and ``expired`` lines are requests that did not succeed."""
 
     name = "anthropic-batch-results"
+    statements = app_log_sql.BATCH_RESULTS
+    batch_store = BATCH_STORE
     order = 60
 
     def sniff(self, src) -> int:
@@ -340,16 +342,6 @@ class AnthropicBatchResults:
     def parse_line(self, number: int, line: str, ctx=None, src=None):
         """One line the SQL route left (a result that did not succeed, or one it does not read exactly)."""
         return self.record(number, parse_json_line(number, line), ctx, src.display if src is not None else None)
-
-    def sql_route_ok(self, ctx) -> bool:
-        """Results waiting to be joined to a requests file read in this run are read in Python, which joins them."""
-        return not batch_inputs_pending(ctx, BATCH_STORE)
-
-    def fast_select(self, src=None, families=None, present=None) -> str:
-        return app_log_sql.BATCH_RESULTS.select(families, present)
-
-    def fast_families(self) -> str:
-        return app_log_sql.BATCH_RESULTS.probe()
 
     def record(self, number: int, obj: Any, ctx, into: str | None):
         if isinstance(obj, Reject):

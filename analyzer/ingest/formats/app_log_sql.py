@@ -24,6 +24,7 @@ from ..sample_rates import SAMPLE_RATE_KEYS
 from ..coerce import MAX_CALL_COST_USD
 from .app_log import (
     ANTHROPIC_PARAMS,
+    batch_inputs_pending,
     CALL_WRAPPER_KEYS,
     CHAT_PARAMS,
     CENTS_KEYS,
@@ -1631,3 +1632,20 @@ def batch_result_families(keys: Keys) -> list[Family]:
 
 
 BATCH_RESULTS = Statements(batch_result_families, lambda pair: BATCH_RESULT_LINE)
+
+
+class BatchStatements:
+    """The SQL route's hooks of a format of Batch results (``statements``): read in Python instead when this run read
+    input lines they join (``batch_store``), which Python joins."""
+
+    statements: Statements
+    batch_store: str
+
+    def sql_route_ok(self, ctx) -> bool:
+        return not batch_inputs_pending(ctx, self.batch_store)
+
+    def fast_select(self, src=None, families=None, present=None) -> str:
+        return self.statements.select(families, present)
+
+    def fast_families(self) -> str:
+        return self.statements.probe()

@@ -24,7 +24,7 @@ from ..records import (EMBEDDING_OPERATION, OLLAMA_FINGERPRINT, OLLAMA_ID, Rejec
 from . import register
 from . import app_log_sql
 from .generic import as_dict, usage_fields
-from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, batch_inputs_pending, join_batch_input, nonempty_object, take_batch_input
+from .app_log import CHAT_PARAMS, RESPONSES_PARAMS, join_batch_input, nonempty_object, take_batch_input
 
 PROVIDER = "openai"
 
@@ -553,10 +553,12 @@ def _batch_output_key(obj: dict, body: Any, custom_id: str) -> str:
     return f"openai|batch|{custom_id}|{line_id or content_hash(obj)}"
 
 
-class OpenAIBatchOutput:
+class OpenAIBatchOutput(app_log_sql.BatchStatements):
     """Batch API output and error files, joined to their input file on ``custom_id`` when it is given too."""
 
     name = "openai-batch-output"
+    statements = app_log_sql.BATCH_OUTPUT
+    batch_store = BATCH_STORE
     label = "an OpenAI Batch output file"
     order = 60
 
@@ -590,16 +592,6 @@ class OpenAIBatchOutput:
         if not isinstance(obj, Reject) and (not isinstance(obj, dict) or not obj.get("custom_id")):
             obj = Reject(number, "a batch output line needs a custom_id", line)
         return self._line(number, line, obj, ctx, src)
-
-    def sql_route_ok(self, ctx) -> bool:
-        """Output lines waiting to be joined to their input file are read in Python, which joins them."""
-        return not batch_inputs_pending(ctx, BATCH_STORE)
-
-    def fast_select(self, src=None, families=None, present=None) -> str:
-        return app_log_sql.BATCH_OUTPUT.select(families, present)
-
-    def fast_families(self) -> str:
-        return app_log_sql.BATCH_OUTPUT.probe()
 
     def record(self, obj: dict, number: int, ctx, into: str | None = None) -> dict:
         custom_id = str(obj["custom_id"])
