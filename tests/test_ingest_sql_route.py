@@ -497,6 +497,46 @@ def test_batch_output_lines_store_the_same_rows_on_both_routes(tmp_path, monkeyp
     assert len(stored[True][1]) > 300 and sql_share > 0.5, sql_share
 
 
+def side_as_text(rng, side) -> str:
+    """A side written as JSON text the way apps do it (``json.dumps(body)``), now and then in a way SQL leaves to
+    Python: space before the brace, text encoded twice, a list, JSON text that is not valid, a key repeated."""
+    text = json.dumps(side, ensure_ascii=rng.random() < 0.5)
+    return var(rng, [text], [" " + text, text + "\n", json.dumps(text), "{broken", json.dumps([side]),
+                             text.replace("{", '{"dup": 1, "dup": 2, ', 1), text.replace("}", ', "n": NaN}', 1)])
+
+
+def text_sides_line(rng, i):
+    """A call whose request and response (or one of them) are logged as JSON text, beside an envelope."""
+    kind = rng.randrange(6)
+    if kind < 3:
+        line = a_call(rng, i, ("chat", "responses", "anthropic")[kind])
+    elif kind == 3:
+        line = {"request": chat_request(rng), "response": stream_chunks(rng, i)}
+    elif kind == 4:
+        line = {"request": error_request(rng), "response": error_body(rng)}
+    else:
+        line = {"request": anthropic_pair(rng, i)[0], "response": anthropic_error_body(rng)}
+    for key in pick(rng, ("request", "response"), ("request", "response"), ("request",), ("response",)):
+        line[key] = side_as_text(rng, line[key])
+    line.update(envelope(rng))
+    text = json.dumps(line)
+    return var(rng, [text], ["{broken", json.dumps(text), text.replace('"request"', '"request", "request"', 1)])
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_sides_written_as_json_text_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, seed):
+    """An app that logs ``json.dumps(request)`` and ``json.dumps(response)``: SQL reads the objects the text holds, as
+    Python decodes them (it sent every such line to Python before)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    rng = random.Random(seed)
+    path = tmp_path / "text_sides.jsonl"
+    path.write_text("\n".join(text_sides_line(rng, i) for i in range(600)) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    assert len(stored[True][1]) > 450 and sql_share > 0.5, sql_share
+
+
 def wrapped_line(rng, i, wrapper):
     """An app's call as a log store or logger keeps it: under ``wrapper`` beside a log store's own keys and a time;
     now and then beside keys that are Python's (a cost, a user, a request id, a message that is JSON), or the call as

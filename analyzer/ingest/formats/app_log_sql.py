@@ -99,25 +99,34 @@ def line_spec(pair: tuple[str, ...]) -> dict:
     return LINE if pair[:2] == DEFAULT_PAIR else {**LINE, pair[0]: REQUEST, pair[1]: RESPONSE}
 
 
-# The keys at the top of each line, for ``alias_pairs``.
-TOP_KEYS_SQL = "select try(json_keys(text)) as keys, count(*) from _lines group by all"
+# The keys at the top of each line and those of them that (may) hold an object written as JSON text, for ``alias_pairs``.
+TOP_KEYS_SQL = ("select try(json_keys(text)) as keys, list_intersect(try(json_keys(text)),"
+                " regexp_extract_all(text, '\"([^\"\\\\]+)\"\\s*:\\s*\"[{\\[]', 1)) as text_keys, count(*) from _lines group by all")
 # Pair keys only the Python parser reads: a response key that is one only when it holds an object. (Sides written as
 # JSON text, as Azure API Management's camelCase bodies are, parse as objects of no known field: Python's too.)
 PYTHON_PAIR_KEYS = ("model_output", "answer")
 
 
+# The third item of a pair whose sides are objects written as JSON text (``{"request": "{\\"model\\": ...}"}``, as
+# an app that logs ``json.dumps(body)`` writes them): not a key, so no wrapper is ever taken for it.
+SIDES_AS_TEXT = "(sides as JSON text)"
+
+
 def alias_pairs(rows) -> list[tuple[str, ...]]:
     """The request/response keys other than ``request``/``response`` that lines with these top-level keys pair, as
     ``app_log.pair_sides`` picks them (the first key of each side present), most lines first; a line whose call sits
-    under a log store's or logger's wrapper key (``wrapper_of``) counts for ``(request, response, wrapper)``."""
+    under a log store's or logger's wrapper key (``wrapper_of``) counts for ``(request, response, wrapper)``, one whose
+    side holds JSON text for ``(request, response, SIDES_AS_TEXT)``."""
     counts: dict[tuple[str, ...], int] = {}
-    for keys, count in rows:
+    for keys, text_keys, count in rows:
         keys = set(keys or ())
         request = next((k for k in REQUEST_KEYS if k in keys), None)
         response = next((k for k in RESPONSE_KEYS if k in keys and (k != "raw_response" or "raw_request" in keys)), None)
         if request in PYTHON_PAIR_KEYS or response in PYTHON_PAIR_KEYS:
             continue
         pair: tuple[str, ...] | None = (request, response) if request and response else None
+        if pair is not None and {request, response} & set(text_keys or ()):
+            pair = (request, response, SIDES_AS_TEXT)
         if pair is None and (wrapper := wrapper_of(keys)) is not None:
             pair = (*DEFAULT_PAIR, wrapper)
         if pair is not None and pair != DEFAULT_PAIR:
@@ -1452,14 +1461,14 @@ def _spec_names(spec) -> set[str]:
 
 
 def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
-               dropped: set[str] | None = None, wrapper: str | None = None) -> str:
+               dropped: set[str] | None = None, wrapper: str | None = None, text_sides: tuple | None = None) -> str:
     """SELECT over ``_lines(line_no, text)``: the rows of the lines SQL reads exactly, in the columns the incoming rows
     take. Layers compute each value once: the parse, the family, what is parsed again, what is built from that,
     the checks, the row. Run with filter push-down disabled, so that the checks do not parse lines a second time.
 
     ``dropped`` optional keys are not read: a line that has one (anywhere, as a key) is left to Python.
     With ``wrapper``, the call is the object under that key (``wrapper_of``), and a time beside it is the call's
-    when the call states none."""
+    when the call states none; with ``text_sides``, those two keys' objects written as JSON text are read as objects."""
     fam = "case " + " ".join(f"when {f.when} then {code}" for code, f in enumerate(families, start=1)) + " end"
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
     if wrapper is not None:
@@ -1480,7 +1489,7 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     spec = used_spec(line_spec, above)
     return _statement(ids=ids, outputs=", ".join(outputs), checks=checks, fam=fam, first_values=first_values,
                       shared_values=shared_values, parse=_layer(families, "parse"), derive=_layer(families, "derive"),
-                      lines=lines_parsed(struct_type(spec), wrapper), guard=_guard(dropped, spec))
+                      lines=lines_parsed(struct_type(spec), wrapper, text_sides), guard=_guard(dropped, spec))
 
 
 def wrapped(family: Family) -> Family:
@@ -1501,9 +1510,12 @@ NOT_HELD = ('"(custom_id|num_model_requests|num_requests|request_count|requests_
             '|uncached_input_tokens)"\\s*:|"(bucket|organization[.][^"]*)"')
 
 
-def lines_parsed(spec: str, wrapper: str | None) -> str:
+def lines_parsed(spec: str, wrapper: str | None, text_sides: tuple | None = None) -> str:
     """``_lines`` with each line's JSON parsed into ``j`` (the call under ``wrapper`` when given, the line's keys in
-    the map ``_outer``: a name no lambda's variable takes)."""
+    the map ``_outer``: a name no lambda's variable takes; with ``text_sides``, the line as it would be with those
+    keys' JSON text written as the objects it holds, ``sides_decoded``)."""
+    if text_sides is not None:
+        return f"select line_no, text, try(from_json(text, {spec})) as j from ({sides_decoded(text_sides)})"
     if wrapper is None:
         return f"select line_no, text, try(from_json(text, {spec})) as j from _lines"
     allowed = ", ".join(f"'{k}'" for k in (wrapper, *SIDE_KEYS, *TEXT_SIDE_KEYS))
@@ -1514,6 +1526,19 @@ def lines_parsed(spec: str, wrapper: str | None) -> str:
             f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _outer from _lines)"
             f" where starts_with(_outer['{wrapper}'], '{{') and list_bool_and(list_transform(map_keys(_outer), lambda k: k in ({allowed})))"
             f" and {plain_text} and not regexp_matches(_outer['{wrapper}'], '{NOT_HELD}')")
+
+
+def sides_decoded(keys: tuple) -> str:
+    """``_lines`` with the value of each of ``keys`` that is an object or list written as JSON text (a string starting
+    with a brace or bracket) replaced by that value, as ``records.maybe_json`` decodes it, so that every check on the text sees the
+    sides' keys. A line this cannot rewrite (not an object, a key repeated, JSON text that is not valid) keeps its text,
+    and the string sides its parse then finds send it to Python, which reads them with every rule."""
+    names = ", ".join(f"'{k}'" for k in keys)
+    value = ("case when _kv.key in (" + names + ") and regexp_matches(_kv.value, '^\"[{\\[]') then coalesce(try(json(_kv.value ->> '$')),"
+             " _kv.value) else _kv.value end")
+    rebuilt = f"'{{' || array_to_string(list_transform(map_entries(_sides), lambda _kv: to_json(_kv.key) || ':' || {value}), ',') || '}}'"
+    return (f"select line_no, coalesce({rebuilt}, text) as text from ("
+            f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _sides from _lines)")
 
 
 def _guard(dropped: set[str] | None, spec: dict) -> str:
@@ -1556,17 +1581,17 @@ from (
 """
 
 
-def families_sql(families: list[Family], line_spec: dict, wrapper: str | None = None) -> str:
+def families_sql(families: list[Family], line_spec: dict, wrapper: str | None = None, text_sides: tuple | None = None) -> str:
     """How many lines of ``_lines`` fall in each family (by name): a cheap first look that lets the statement for
     a file carry only the families it has."""
     fam = "case " + " ".join(f"when {f.when} then '{f.name}'" for f in families) + " end"
     spec = struct_type(used_spec(line_spec, fam))
-    return f"select {fam} as family, count(*) from ({lines_parsed(spec, wrapper)}) where j is not null group by all"
+    return f"select {fam} as family, count(*) from ({lines_parsed(spec, wrapper, text_sides)}) where j is not null group by all"
 
 
-# Every key name in the lines, at any depth (a key is a string followed by a colon; inside a JSON string its quotes
-# are escaped, so text cannot pass for a key).
-KEYS_SQL = "select distinct unnest(regexp_extract_all(text, '\"([^\"\\\\]+)\"\\s*:', 1)) from _lines"
+# Every key name in the lines, at any depth (a key is a string followed by a colon), and in objects written as JSON
+# text (escaped quotes): a superset costs only the reading of a key that is absent.
+KEYS_SQL = "select distinct unnest(regexp_extract_all(text, '\\\\?\"([^\"\\\\]+)\\\\?\"\\s*:', 1)) from _lines"
 
 
 class Statements:
@@ -1578,7 +1603,7 @@ class Statements:
         self._selects: dict[tuple, str] = {}
 
     def probe(self, pair: tuple[str, ...] = DEFAULT_PAIR) -> str:
-        return families_sql(self.families(Keys(pair=(pair[0], pair[1]))), self.line_spec(pair), _wrapper(pair))
+        return families_sql(self.families(Keys(pair=(pair[0], pair[1]))), self.line_spec(pair), _wrapper(pair), _text_sides(pair))
 
     def select(self, only=None, present: frozenset | None = None, pair: tuple[str, ...] = DEFAULT_PAIR,
                split: bool = False) -> str:
@@ -1592,13 +1617,19 @@ class Statements:
             families = [f for f in built if not key[0] or f.name in key[0]] or built
             first = self.first(keys) if self.first else None
             dropped = keys.dropped.union(*(f.dropped for f in families))
-            self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped, _wrapper(pair))
+            self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped, _wrapper(pair),
+                                            _text_sides(pair))
         return self._selects[key]
 
 
 def _wrapper(pair: tuple[str, ...]) -> str | None:
     """The wrapper key a pair's third item names (``alias_pairs``), if any."""
-    return pair[2] if len(pair) > 2 else None
+    return pair[2] if len(pair) > 2 and pair[2] != SIDES_AS_TEXT else None
+
+
+def _text_sides(pair: tuple[str, ...]) -> tuple[str, str] | None:
+    """The pair's keys when its sides are written as JSON text (``alias_pairs``)."""
+    return (pair[0], pair[1]) if len(pair) > 2 and pair[2] == SIDES_AS_TEXT else None
 
 
 APP_LOGS = Statements(app_log_families, line_spec, envelope_first, ENVELOPE_DERIVED)
