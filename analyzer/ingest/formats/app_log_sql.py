@@ -125,8 +125,8 @@ def alias_pairs(rows) -> list[tuple[str, ...]]:
         if request in PYTHON_PAIR_KEYS or response in PYTHON_PAIR_KEYS:
             continue
         pair: tuple[str, ...] | None = (request, response) if request and response else None
-        if pair is not None and {request, response} & set(text_keys or ()):
-            pair = (request, response, SIDES_AS_TEXT)
+        if pair is not None and set(pair) & set(text_keys or ()):
+            pair = (*pair, SIDES_AS_TEXT)
         if pair is None and (wrapper := wrapper_of(keys)) is not None:
             pair = (*DEFAULT_PAIR, wrapper)
         if pair is not None and pair != DEFAULT_PAIR:
