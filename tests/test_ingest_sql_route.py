@@ -538,9 +538,9 @@ def test_sides_written_as_json_text_store_the_same_rows_on_both_routes(tmp_path,
 
 
 def wrapped_line(rng, i, wrapper):
-    """An app's call as a log store or logger keeps it: under ``wrapper`` beside a log store's own keys and a time;
-    now and then beside keys that are Python's (a cost, a user, a request id, a message that is JSON), or the call as
-    JSON text, or two wrappers."""
+    """An app's call as a log store or logger keeps it: under ``wrapper`` beside a log store's own keys and a time, or
+    an envelope of its own (both the call and its wrapper may state a time, cost, latency or user); now and then beside
+    keys that are Python's (a request id, a message that is JSON), or the call as JSON text, or two wrappers."""
     call = a_call(rng, i, pick(rng, "chat", "responses", "anthropic", "bare chat"))
     if rng.random() < 0.3:
         call.update(envelope(rng))
@@ -555,8 +555,10 @@ def wrapped_line(rng, i, wrapper):
     if rng.random() < 0.3:
         line[pick(rng, "message", "msg", "event")] = var(rng, ["llm call finished", ""],
                                                          [json.dumps(call), "\f" + json.dumps(call), {"text": "x"}, 5])
-    if rng.random() < 0.1:
-        line[pick(rng, "cost_usd", "user_id", "request_id", "latency_ms", "error", "metadata", "model")] = var(rng, ["u-1", 0.5], [None])
+    if rng.random() < 0.5:  # an envelope beside the wrapper too (a cost, latency, user, tags, status), read after the call's
+        line.update(envelope(rng))
+    if rng.random() < 0.05:  # keys beside the wrapper that are Python's
+        line[pick(rng, "request_id", "model", "status")] = var(rng, ["u-1", 0.5], [None])
     if rng.random() < 0.04:
         line[pick(rng, "payload", "extra", "data") if wrapper != "data" else "payload"] = {"note": "second wrapper"}
     return json.dumps(line)
@@ -566,8 +568,9 @@ def wrapped_line(rng, i, wrapper):
 def test_calls_under_a_wrapper_key_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, wrapper):
     """Cloud Logging's `jsonPayload`, an app's own `data` or `llm`, Datadog's `attributes`: every such line went to the
     Python parser (a Cloud Logging export of 100,000 calls 6.9 s, the same calls unwrapped 1.5 s). SQL now reads the
-    call under the wrapper when the keys beside it say nothing about the call but its time; lines with other keys
-    beside it stay Python's. Both routes store the same rows."""
+    call under the wrapper when the keys beside it are a log store's own or an envelope's (read after the call's own:
+    a cost or latency there wins, a time or user fills); lines with other keys beside it stay Python's. Both routes
+    store the same rows."""
     monkeypatch.setattr(tuning, "FEW_LINES", 0)
     rng = random.Random(sum(map(ord, wrapper)))
     path = tmp_path / "wrapped.jsonl"
@@ -575,8 +578,32 @@ def test_calls_under_a_wrapper_key_store_the_same_rows_on_both_routes(tmp_path, 
     stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
     assert first_difference(stored[True][1], stored[False][1]) is None
     assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert len(stored[True][1]) > 350 and sql_share > 0.4, sql_share
+    assert len(stored[True][1]) > 350 and sql_share > 0.3, sql_share
     assert sum(r["created_at"] is not None for r in stored[True][1]) > 300
+    assert sum(r["cost_source"] == "log" for r in stored[True][1]) > 60 and sum(r["user_id"] is not None for r in stored[True][1]) > 60
+
+
+def test_an_envelope_beside_the_wrapper_is_read_after_the_calls_own_on_the_sql_route(tmp_path, monkeypatch):
+    """A cost, latency, user, time or HTTP status logged beside the wrapper (``{"ts", "cost_usd", "user", "data":
+    {call}}``): SQL reads every such line (all were Python's), as ``wrapped_record`` does: a cost or latency there wins
+    over the call's own, a user or time fills the call's when it has none, a failing status marks the call failed."""
+    lines = []
+    for i in range(40):
+        call: dict = {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"where is order {i}"}]},
+                      "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+                                   "choices": [{"index": 0, "message": {"role": "assistant", "content": "on its way"},
+                                                "finish_reason": "stop"}],
+                                   "usage": {"prompt_tokens": 20, "completion_tokens": 4}}}
+        if i % 2:
+            call.update({"cost_usd": 0.5, "latency_ms": 10, "user": "inner"})
+        lines.append({"ts": "2025-05-04T10:00:00Z", "cost_usd": "0.25", "latency_ms": 812, "user_id": f"u-{i}",
+                      "status_code": 500 if i == 3 else 200, "level": "info", "data": call})
+    rows = rows_when_sql_takes_every_line(tmp_path, monkeypatch, "wrapped_envelope.jsonl", lines)
+    first, odd = rows["chatcmpl-0"], rows["chatcmpl-1"]
+    assert (first["cost_usd"], first["cost_source"], first["duration_ms"], first["user_id"]) == (0.25, "log", 812.0, "u-0")
+    assert (odd["cost_usd"], odd["duration_ms"], odd["user_id"]) == (0.25, 812.0, "inner")
+    assert str(first["created_at"]) == "2025-05-04 10:00:00"
+    assert rows["chatcmpl-3"]["status"] == "error" and first["status"] == "ok"
 
 
 def batch_result_line(rng, i):

@@ -41,6 +41,7 @@ from .app_log import (
     RESPONSES_PARAMS,
     ENVELOPE_STATUS_KEYS,
     SPAN_KEYS,
+    TAG_KEYS,
     SUCCESS_KEY,
     TIME_KEYS,
     USAGE_HOLDERS,
@@ -135,13 +136,14 @@ def alias_pairs(rows) -> list[tuple[str, ...]]:
 
 
 # A line whose call sits under one wrapper key (``app_log.wrappers_around``: Cloud Logging's jsonPayload, an app's own
-# `data`), beside only keys that say nothing about the call: a log store's or logger's own, or a time, which fills
-# the call's when the call states none (``app_calls.wrapped_record``). Any other key beside it (a cost, a user, an
-# id, a framework's marks) and the line is Python's, which reads it with every rule.
+# `data`), beside only keys that say nothing about the call (a log store's or logger's own) and the envelope's (a time,
+# cost, latency, user, tags, status), read after the call's own (``app_calls.wrapped_record``). Any other key beside it
+# (an id, a framework's marks) and the line is Python's, which reads it with every rule.
 SIDE_KEYS = ("severity", "level", "levelname", "logger", "logger_name", "insertId", "logName", "resource", "labels",
              "receiveTimestamp", "trace", "spanId", "traceSampled", "sourceLocation", "service", "env", "host", "hostname",
              "pid", "_index", "_id", "_type", "_score", "_version", "_seq_no", "_primary_term", "_routing", "_ignored",
              *TIME_KEYS)
+BESIDE_KEYS = (*SIDE_KEYS, *ENVELOPE)
 # A logger's message beside the call: only as plain text (JSON text or an object might hold the call itself).
 TEXT_SIDE_KEYS = ("message", "msg", "event")
 WRAPPER_KEYS = tuple(k for k in CALL_WRAPPER_KEYS if k not in TEXT_SIDE_KEYS)
@@ -150,7 +152,7 @@ WRAPPER_KEYS = tuple(k for k in CALL_WRAPPER_KEYS if k not in TEXT_SIDE_KEYS)
 def wrapper_of(keys: set) -> str | None:
     """The wrapper key of a line with these top-level keys, when it has one and only side keys beside it."""
     wrappers = [k for k in WRAPPER_KEYS if k in keys]
-    if len(wrappers) != 1 or not keys - {wrappers[0]} <= {*SIDE_KEYS, *TEXT_SIDE_KEYS}:
+    if len(wrappers) != 1 or not keys - {wrappers[0]} <= {*BESIDE_KEYS, *TEXT_SIDE_KEYS}:
         return None
     return wrappers[0]
 
@@ -924,91 +926,130 @@ def anthropic_message(family: Family, r: str, keys: Keys) -> None:
 
 
 # The envelope around a logged call (``app_log.envelope``): its values found once per line (layer ``first``) and
-# read once (layer ``derive``), whatever the family.
+# read once (layer ``derive``), whatever the family. A call under a wrapper key has a second envelope, the keys beside
+# the wrapper (``app_calls.wrapped_record``), read after the call's own with the same rules.
 COST_TOTAL = ("case when coalesce(json_extract(c, '$.currency'), 'null') in ('null', '\"USD\"', '\"usd\"') then "
               + first_given([f"nullif(json_extract(c, '$.\"{k}\"'), 'null')" for k in COST_TOTAL_KEYS]) + " end")
 
 
-def envelope_first(keys: Keys) -> dict:
+class Around:
+    """Where an envelope's keys are read: the call's object (``j``, values named ``e_*``) or the keys beside its
+    wrapper (the map ``_outer``, values named ``o_*``)."""
+
+    def __init__(self, prefix: str, read):
+        self.prefix, self.read = prefix, read
+
+    def name(self, value: str) -> str:
+        return f"{self.prefix}_{value}"
+
+
+CALL = Around("e", lambda key: field("j", key))
+BESIDE_WRAPPER = Around("o", lambda key: f"_outer['{key}']")
+
+
+def envelope_first(keys: Keys, around: Around = CALL) -> dict:
     def first_of(names):
         kept = keys.of(names)
-        return first_given([field("j", k) for k in kept]) if kept else "null::json"
+        return first_given([around.read(k) for k in kept]) if kept else "null::json"
 
     cost = first_of(COST_KEYS)
     if cost != "null::json":  # a cost logged as its parts stands for its total (``app_log.cost_total``)
         cost = f"list_transform([{cost}], lambda c: case when starts_with(c, '{{') then {COST_TOTAL} else c end)[1]"
-    return {"e_when": first_of(TIME_KEYS), "e_cost": cost, "e_cents": first_of(CENTS_KEYS), "e_ms": first_of(DURATION_MS_KEYS),
-            "e_s": first_of(DURATION_S_KEYS), "e_user": first_of(USER_KEYS), "e_code": first_of(ENVELOPE_STATUS_KEYS),
-            "e_rate": first_of(SAMPLE_RATE_KEYS), "e_success": first_of((SUCCESS_KEY,)), **logged_span(keys)}
+    values = {"when": first_of(TIME_KEYS), "cost": cost, "cents": first_of(CENTS_KEYS), "ms": first_of(DURATION_MS_KEYS),
+              "s": first_of(DURATION_S_KEYS), "user": first_of(USER_KEYS), "code": first_of(ENVELOPE_STATUS_KEYS),
+              "rate": first_of(SAMPLE_RATE_KEYS), "success": first_of((SUCCESS_KEY,)), **logged_span(keys, around)}
+    return {around.name(k): v for k, v in values.items()}
 
 
-def logged_span(keys: Keys) -> dict:
-    """The start and end (``e_span0``, ``e_span1``) of the first pair of ``SPAN_KEYS`` a line states both of
+def logged_span(keys: Keys, around: Around = CALL) -> dict:
+    """The start and end (``span0``, ``span1``) of the first pair of ``SPAN_KEYS`` a line states both of
     (``app_log.logged_span``)."""
     pairs = [pair for pair in SPAN_KEYS if keys.of(pair) == pair]
     if not pairs:
-        return {"e_span0": "null::json", "e_span1": "null::json"}
+        return {"span0": "null::json", "span1": "null::json"}
 
     def given(key: str) -> str:
-        return first_given([field("j", key)])
+        return first_given([around.read(key)])
 
     def side(i: int) -> str:
         return "case " + " ".join(f"when {given(a)} is not null and {given(b)} is not null then {given((a, b)[i])}"
                                   for a, b in pairs) + " end"
 
-    return {"e_span0": side(0), "e_span1": side(1)}
+    return {"span0": side(0), "span1": side(1)}
 
 
-ENVELOPE_DERIVED = {
-    # The envelope's time counts only when the call has none of its own (``t_src``): read only then.
-    "e_time": f"case when t_src is null then {time_of('e_when')} end", "e_cost_n": numeric_text("e_cost"), "e_cents_n": numeric_text("e_cents"),
-    "e_ms_n": numeric_text("e_ms"), "e_s_n": numeric_text("e_s"), "e_rate_d": f"try_cast({numeric_text('e_rate')} as double)",
-    "e_t0": time_of("e_span0"), "e_t1": time_of("e_span1"),
-}
-# The duration a logged start and end give (``app_log.span_ms``): unknown when the end comes first.
-SPAN_MS = "case when e_t1 >= e_t0 then (epoch_us(e_t1) - epoch_us(e_t0)) / 1000.0 end"
-# A stated sample rate SQL stores as ``sample_rates.as_sample_rate`` reads it: a fraction in (0, 1], or a whole 1-in-N
-# rate above 1. Anything else goes to Python, which rejects it with the reason.
-RATE_OK = "(e_rate is null or (isfinite(e_rate_d) and e_rate_d > 0 and (e_rate_d <= 1 or e_rate_d = floor(e_rate_d))))"
-RATE = "case when e_rate_d <= 1 then e_rate_d else 1::double / e_rate_d end"
+def envelope_derived(around: Around = CALL, own_time: str = "t_src") -> dict:
+    """The envelope's values read: its time counts only when the call has none of its own (``own_time``), so it is read
+    only then."""
+    n = around.name
+    return {n("time"): f"case when {own_time} is null then {time_of(n('when'))} end", n("cost_n"): numeric_text(n("cost")),
+            n("cents_n"): numeric_text(n("cents")), n("ms_n"): numeric_text(n("ms")), n("s_n"): numeric_text(n("s")),
+            n("rate_d"): f"try_cast({numeric_text(n('rate'))} as double)", n("t0"): time_of(n("span0")),
+            n("t1"): time_of(n("span1"))}
+
+
+ENVELOPE_DERIVED = envelope_derived()
+# The keys beside a wrapper: its time is read only when the call and its own envelope state none.
+OUTER_DERIVED = envelope_derived(BESIDE_WRAPPER, own_time="coalesce(t_src, e_when)")
+
+
+def span_ms(around: Around) -> str:
+    """The duration a logged start and end give (``app_log.span_ms``): unknown when the end comes first."""
+    t0, t1 = around.name("t0"), around.name("t1")
+    return f"case when {t1} >= {t0} then (epoch_us({t1}) - epoch_us({t0})) / 1000.0 end"
+
+
+def rate_ok(around: Around) -> str:
+    """A stated sample rate SQL stores as ``sample_rates.as_sample_rate`` reads it: a fraction in (0, 1], or a whole
+    1-in-N rate above 1. Anything else goes to Python, which rejects it with the reason."""
+    rate, d = around.name("rate"), around.name("rate_d")
+    return f"({rate} is null or (isfinite({d}) and {d} > 0 and ({d} <= 1 or {d} = floor({d}))))"
+
+
+def rate(around: Around) -> str:
+    d = around.name("rate_d")
+    return f"case when {d} <= 1 then {d} else 1::double / {d} end"
 
 
 # A user named by a whole number (a database id), stored as its text, as Python's ``str`` writes it.
 WHOLE_NUMBER = "regexp_full_match({}, '-?[1-9][0-9]{{0,14}}|0')"
 
 
-def envelope(family: Family) -> None:
+def envelope(family: Family, around: Around = CALL) -> None:
     """Over a family's columns: the time when the call gave none, cost, latency, user and tags when the call gave
     none, and errors."""
     columns = family.columns
-    stated = "(e_cost is not null and not starts_with(e_cost, '[') and not starts_with(e_cost, '{'))"
-    in_cents = "(e_cents is not null and not starts_with(e_cents, '[') and not starts_with(e_cents, '{'))"
+    n = around.name
+    cost, cents, ms, s, user_value = n("cost"), n("cents"), n("ms"), n("s"), n("user")
+    cost_n, cents_n = n("cost_n"), n("cents_n")
+    stated = f"({cost} is not null and not starts_with({cost}, '[') and not starts_with({cost}, '{{'))"
+    in_cents = f"({cents} is not null and not starts_with({cents}, '[') and not starts_with({cents}, '{{'))"
     user = columns.get("user_id", "null")
-    error = (f"{truthy(field('j', 'error'))} or ({number_ok('e_code')} and try_cast(e_code as double) >= 400)"
-             " or e_success = 'false'")
+    error = (f"{truthy(around.read('error'))} or ({number_ok(n('code'))} and try_cast({n('code')} as double) >= 400)"
+             f" or {n('success')} = 'false'")
     family.add(
         checks=[
-            f"({columns['created_at']} is not null or e_when is null or e_time is not null)",
-            f"case when {stated} then {cost_ok('e_cost_n')} when {in_cents} then {cost_ok('try_cast(e_cents_n as double) / 100')}"
-            " else true end", "(e_ms is null or e_ms_n is not null)",
-            "(e_ms is not null or e_s is null or e_s_n is not null)",
-            "(e_ms is not null or e_s is not null or e_span0 is null or (e_t0 is not null and e_t1 is not null))",
-            f"({user} is not null or e_user is null or {is_string('e_user')} or starts_with(e_user, '[')"
-            f" or starts_with(e_user, '{{') or {WHOLE_NUMBER.format('e_user')})",
-            shallow(field("j", "metadata")), shallow(field("j", "tags")), RATE_OK,
+            f"({columns['created_at']} is not null or {n('when')} is null or {n('time')} is not null)",
+            f"case when {stated} then {cost_ok(cost_n)} when {in_cents} then {cost_ok(f'try_cast({cents_n} as double) / 100')}"
+            " else true end", f"({ms} is null or {n('ms_n')} is not null)",
+            f"({ms} is not null or {s} is null or {n('s_n')} is not null)",
+            f"({ms} is not null or {s} is not null or {n('span0')} is null or ({n('t0')} is not null and {n('t1')} is not null))",
+            f"({user} is not null or {user_value} is null or {is_string(user_value)} or starts_with({user_value}, '[')"
+            f" or starts_with({user_value}, '{{') or {WHOLE_NUMBER.format(user_value)})",
+            shallow(around.read("metadata")), shallow(around.read("tags")), rate_ok(around),
         ],
         columns={
-            "created_at": f"coalesce({columns['created_at']}, e_time)",
-            "cost_usd": (f"case when {stated} then try_cast(e_cost_n as double)"
-                         f" when {in_cents} then try_cast(e_cents_n as double) / 100 else {columns.get('cost_usd', 'null')} end"),
-            "duration_ms": ("case when e_ms is not null then try_cast(e_ms_n as double)"
-                            " when e_s is not null then try_cast(e_s_n as double) * 1000.0"
-                            f" else coalesce({columns.get('duration_ms', 'null')}, {SPAN_MS}) end"),
-            "user_id": f"coalesce({user}, {text_of('e_user')}, case when {WHOLE_NUMBER.format('e_user')} then e_user::varchar end)",
-            "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(field('j', 'metadata'))},"
-                          f" {nonempty_json(field('j', 'tags'))})"),
+            "created_at": f"coalesce({columns['created_at']}, {n('time')})",
+            "cost_usd": (f"case when {stated} then try_cast({cost_n} as double)"
+                         f" when {in_cents} then try_cast({cents_n} as double) / 100 else {columns.get('cost_usd', 'null')} end"),
+            "duration_ms": (f"case when {ms} is not null then try_cast({n('ms_n')} as double)"
+                            f" when {s} is not null then try_cast({n('s_n')} as double) * 1000.0"
+                            f" else coalesce({columns.get('duration_ms', 'null')}, {span_ms(around)}) end"),
+            "user_id": f"coalesce({user}, {text_of(user_value)}, case when {WHOLE_NUMBER.format(user_value)} then {user_value}::varchar end)",
+            "tags_json": (f"coalesce({columns.get('tags_json', 'null')}, {nonempty_json(around.read('metadata'))},"
+                          f" {nonempty_json(around.read('tags'))})"),
             "status": f"case when {error} then 'error' else {columns['status']} end",
-            "sample_rate": RATE,
+            "sample_rate": f"coalesce({columns['sample_rate']}, {rate(around)})" if "sample_rate" in columns else rate(around),
         },
     )
 
@@ -1473,8 +1514,8 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
     if wrapper is not None:
         families = [wrapped(f) for f in families]
-        first = {**(first or {}), "o_when": first_given([f"_outer['{k}']" for k in TIME_KEYS])}
-        shared = {**shared, "o_time": time_of("o_when")}
+        first = {**(first or {}), **envelope_first(Keys(), BESIDE_WRAPPER)}
+        shared = {**shared, **OUTER_DERIVED}
     first_values = "".join(f", {expr} as {name}" for name, expr in (first or {}).items())
     shared_values = "".join(f", {expr} as {name}" for name, expr in shared.items())
     checks = _by_family(families, lambda f: " and ".join(f"({c})" for c in f.checks), default="false")
@@ -1493,15 +1534,16 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
 
 
 def wrapped(family: Family) -> Family:
-    """``family`` for calls under a wrapper: a time beside the wrapper fills the call's when it states none (the
-    wrapper's time keys hold plain values: a logger's time object or a list is Python's)."""
-    side_times = " and ".join(f"(_outer['{k}'] is null or not (starts_with(_outer['{k}'], '{{') or starts_with(_outer['{k}'], '[')))"
-                              for k in TIME_KEYS)
-    created = family.columns["created_at"]
-    return Family(family.name, family.when).add(
-        parse=family.parse, derive=family.derive,
-        checks=[*family.checks, side_times, f"({created} is not null or o_when is null or o_time is not null)"],
-        columns={**family.columns, "created_at": f"coalesce({created}, o_time)"})
+    """``family`` for calls under a wrapper: the keys beside the wrapper are a second envelope, read after the call's
+    own (``app_calls.wrapped_record``: a time, user or tags fill the call's when it states none; a cost, a latency or
+    an error stated there wins). Python reads only plain values there (``app_log.scalar_keys``): a time object, or an
+    object or list under any envelope key but the tags, is Python's."""
+    plain_values = " and ".join(f"(_outer['{k}'] is null or not (starts_with(_outer['{k}'], '{{') or starts_with(_outer['{k}'], '[')))"
+                                for k in ENVELOPE if k not in TAG_KEYS)
+    copy = Family(family.name, family.when).add(parse=family.parse, derive=family.derive, checks=[*family.checks, plain_values],
+                                                columns=dict(family.columns))
+    envelope(copy, BESIDE_WRAPPER)
+    return copy
 
 
 # What makes Python's ``app_calls.holds_call`` say a wrapped object is no call (a Batch line's custom_id, a usage
@@ -1518,7 +1560,7 @@ def lines_parsed(spec: str, wrapper: str | None, text_sides: tuple | None = None
         return f"select line_no, text, try(from_json(text, {spec})) as j from ({sides_decoded(text_sides)})"
     if wrapper is None:
         return f"select line_no, text, try(from_json(text, {spec})) as j from _lines"
-    allowed = ", ".join(f"'{k}'" for k in (wrapper, *SIDE_KEYS, *TEXT_SIDE_KEYS))
+    allowed = ", ".join(f"'{k}'" for k in (wrapper, *BESIDE_KEYS, *TEXT_SIDE_KEYS))
     # a message with a brace anywhere might be JSON text Python unwraps (it strips any whitespace before the brace)
     plain_text = " and ".join(f"(_outer['{k}'] is null or (starts_with(_outer['{k}'], '\"') and not contains(_outer['{k}'], '{{')))"
                               for k in TEXT_SIDE_KEYS)
