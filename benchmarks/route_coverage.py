@@ -3,7 +3,7 @@ generate (JSON mode, reasoning models, images, gateways' extra keys, loggers' en
 each into a fresh database; `plan ingest --json`'s `lines_to_python` says how many went to the Python parser (about
 ten times slower per line than the SQL route).
 
-    python benchmarks/route_coverage.py                 # every shape (twenty-five), 12,000 lines each
+    python benchmarks/route_coverage.py                 # every shape (twenty-seven), 12,000 lines each
     python benchmarks/route_coverage.py --lines 20000 --shape json_mode_answers
 
 Files under 2 MiB take the Python route whatever their shape (``tuning.SQL_MIN_BYTES``): the default is enough lines
@@ -273,13 +273,28 @@ def nested_under_data(rng, i):
             "data": {"request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))}}
 
 
+def sides_as_json_text(rng, i):
+    """An app that logs ``json.dumps(request)`` and ``json.dumps(response)``: both sides are JSON text (the SQL route
+    reads them since stop 40)."""
+    return {"timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "request": json.dumps(chat_request(rng)),
+            "response": json.dumps(chat_completion(rng, i, "gpt-4o-mini", words(rng, 9)))}
+
+
+def envelope_beside_wrapper(rng, i):
+    """The call under an app's own `data` key, its cost, latency and user beside it, not in it (the SQL route reads
+    them since stop 40)."""
+    return {"timestamp": f"2025-11-04T10:00:{i % 60:02d}Z", "level": "info", "cost_usd": 0.0003, "latency_ms": 640,
+            "user_id": f"u{i % 9}", "data": {"request": chat_request(rng), "response": chat_completion(rng, i, "gpt-4o-mini", words(rng, 9))}}
+
+
 SHAPES = {f.__name__: f for f in (json_mode_answers, json_prompts_in_parts, responses_reasoning, claude_thinking, claude_images,
                                    python_time_time,
                                    go_rfc3339nano, azure_content_filters, groq_extras, pino_logger, structlog_envelope,
                                    tool_parts_and_names, input_output_keys, claude_pdfs, reasoning_items_passed_back,
                                    java_and_postgres_times, streamed_chunks, failed_calls,
                                    requests_alone, anthropic_batch_results, node_camel_case, start_and_end_times,
-                                   cloud_logging_entries, nested_under_data, flat_homegrown_log)}
+                                   cloud_logging_entries, nested_under_data, flat_homegrown_log, sides_as_json_text,
+                                   envelope_beside_wrapper)}
 
 
 def main(argv=None) -> int:

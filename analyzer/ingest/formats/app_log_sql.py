@@ -1514,7 +1514,6 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
     if wrapper is not None:
         families = [wrapped(f) for f in families]
-        first = {**(first or {}), **envelope_first(Keys(), BESIDE_WRAPPER)}
         shared = {**shared, **OUTER_DERIVED}
     first_values = "".join(f", {expr} as {name}" for name, expr in (first or {}).items())
     shared_values = "".join(f", {expr} as {name}" for name, expr in shared.items())
@@ -1658,6 +1657,8 @@ class Statements:
             built = self.families(keys)
             families = [f for f in built if not key[0] or f.name in key[0]] or built
             first = self.first(keys) if self.first else None
+            if _wrapper(pair) is not None:  # the envelope beside the wrapper: the keys the file's lines use
+                first = {**(first or {}), **envelope_first(keys, BESIDE_WRAPPER)}
             dropped = keys.dropped.union(*(f.dropped for f in families))
             self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped, _wrapper(pair),
                                             _text_sides(pair))
