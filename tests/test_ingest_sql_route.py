@@ -421,6 +421,17 @@ def both_routes(tmp_path, path, monkeypatch, fmt_name):
     return stored, sql_share
 
 
+def same_on_both_routes(tmp_path, monkeypatch, name: str, lines: list[str], fmt: str = "openai") -> tuple[tuple, float]:
+    """These JSON lines ingested on each route: the same rows, rejects and summary; ((summary, rows, rejects) as
+    stored, the share of the lines the SQL route took)."""
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    stored, sql_share = both_routes(tmp_path, path, monkeypatch, fmt)
+    assert first_difference(stored[True][1], stored[False][1]) is None
+    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    return stored[True], sql_share
+
+
 def rows_when_sql_takes_every_line(tmp_path, monkeypatch, name: str, lines: list[dict]) -> dict:
     """Both routes over these lines: the same rows, every line taken by SQL; the rows by source_id."""
     path = tmp_path / name
@@ -455,18 +466,14 @@ def first_difference(a: list[dict], b: list[dict]):
 def test_app_log_lines_of_every_family_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, seed):
     monkeypatch.setattr(tuning, "FEW_LINES", 0)  # leftover lines go through the careful SQL way too
     rng = random.Random(seed)
-    path = tmp_path / "calls.jsonl"
-    path.write_text("\n".join(app_line(rng, i) for i in range(700)) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    (_, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "calls.jsonl", [app_line(rng, i) for i in range(700)])
     # About half the generated lines carry an odd value somewhere (Python's), so the share varies around 0.45-0.5 by seed.
-    assert len(stored[True][1]) > 400 and sql_share > 0.4, sql_share
+    assert len(rows) > 400 and sql_share > 0.4, sql_share
     # Stated sample rates land the same way on both routes: fractions as given, whole numbers as 1 in N.
-    assert {r["sample_rate"] for r in stored[True][1]} >= {0.02, 0.5, 1.0, 0.1}
+    assert {r["sample_rate"] for r in rows} >= {0.02, 0.5, 1.0, 0.1}
     # Anthropic cache writes kept an hour are counted apart on both routes (they are priced higher).
-    assert {r["cache_write_1h_tokens"] for r in stored[True][1]} >= {256, 0, None}
-    assert any("sample_rate" in reason for _, reason in (tuple(x.values()) for x in stored[True][2]))
+    assert {r["cache_write_1h_tokens"] for r in rows} >= {256, 0, None}
+    assert any("sample_rate" in reason for _, reason in (tuple(x.values()) for x in rejects))
 
 
 @pytest.mark.parametrize("pair", [("req", "resp"), ("input", "output"), ("request_body", "response_body"),
@@ -477,24 +484,16 @@ def test_pairs_under_other_keys_store_the_same_rows_on_both_routes(tmp_path, mon
     lines (it took none before)."""
     monkeypatch.setattr(tuning, "FEW_LINES", 0)
     rng = random.Random(sum(map(ord, "".join(pair))))
-    path = tmp_path / "pairs.jsonl"
-    path.write_text("\n".join(aliased_pair_line(rng, i, pair) for i in range(500)) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
+    (_, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "pairs.jsonl", [aliased_pair_line(rng, i, pair) for i in range(500)])
     # A Responses request under ``input`` is no pair for pair_sides (a third of the lines): Python reads those.
-    assert len(stored[True][1]) > 400 and sql_share > (0.2 if pair[0] == "input" else 0.4), sql_share
+    assert len(rows) > 400 and sql_share > (0.2 if pair[0] == "input" else 0.4), sql_share
 
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_batch_output_lines_store_the_same_rows_on_both_routes(tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
-    path = tmp_path / "batch_output.jsonl"
-    path.write_text("\n".join(batch_line(rng, i) for i in range(400)) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai-batch-output")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert len(stored[True][1]) > 300 and sql_share > 0.5, sql_share
+    (_, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "batch_output.jsonl", [batch_line(rng, i) for i in range(400)], "openai-batch-output")
+    assert len(rows) > 300 and sql_share > 0.5, sql_share
 
 
 def side_as_text(rng, side) -> str:
@@ -529,12 +528,8 @@ def test_sides_written_as_json_text_store_the_same_rows_on_both_routes(tmp_path,
     Python decodes them (it sent every such line to Python before)."""
     monkeypatch.setattr(tuning, "FEW_LINES", 0)
     rng = random.Random(seed)
-    path = tmp_path / "text_sides.jsonl"
-    path.write_text("\n".join(text_sides_line(rng, i) for i in range(600)) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert len(stored[True][1]) > 450 and sql_share > 0.5, sql_share
+    (_, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "text_sides.jsonl", [text_sides_line(rng, i) for i in range(600)])
+    assert len(rows) > 450 and sql_share > 0.5, sql_share
 
 
 def wrapped_line(rng, i, wrapper):
@@ -573,14 +568,10 @@ def test_calls_under_a_wrapper_key_store_the_same_rows_on_both_routes(tmp_path, 
     store the same rows."""
     monkeypatch.setattr(tuning, "FEW_LINES", 0)
     rng = random.Random(sum(map(ord, wrapper)))
-    path = tmp_path / "wrapped.jsonl"
-    path.write_text("\n".join(wrapped_line(rng, i, wrapper) for i in range(600)) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert len(stored[True][1]) > 350 and sql_share > 0.3, sql_share
-    assert sum(r["created_at"] is not None for r in stored[True][1]) > 300
-    assert sum(r["cost_source"] == "log" for r in stored[True][1]) > 60 and sum(r["user_id"] is not None for r in stored[True][1]) > 60
+    (_, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "wrapped.jsonl", [wrapped_line(rng, i, wrapper) for i in range(600)])
+    assert len(rows) > 350 and sql_share > 0.3, sql_share
+    assert sum(r["created_at"] is not None for r in rows) > 300
+    assert sum(r["cost_source"] == "log" for r in rows) > 60 and sum(r["user_id"] is not None for r in rows) > 60
 
 
 def test_an_envelope_beside_the_wrapper_is_read_after_the_calls_own_on_the_sql_route(tmp_path, monkeypatch):
@@ -902,15 +893,10 @@ def test_failed_calls_take_the_sql_route_with_the_id_python_gives_them(tmp_path,
         if i % 3:
             line["status_code"] = pick(rng, 429, 500)
         lines.append(json.dumps(line))
-    path = tmp_path / "failed.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert sql_share > 0.2 and {r["status"] for r in stored[True][1]} >= {"error"}
+    (first, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "failed.jsonl", lines)
+    assert sql_share > 0.2 and {r["status"] for r in rows} >= {"error"}
     con = connect(str(tmp_path / "True.duckdb"))
-    again = ingest_paths(con, [str(path)], fmt="openai")
-    first = stored[True][0]
+    again = ingest_paths(con, [str(tmp_path / "failed.jsonl")], fmt="openai")
     assert again["rows_added"] == 0 and again["rows_duplicate"] == first["rows_added"] + first["rows_duplicate"]
     con.close()
 
@@ -1380,12 +1366,8 @@ def test_streamed_pieces_among_lines_sql_reads_are_folded_as_the_python_route_fo
     rng = random.Random(5)
     lines = [app_line(rng, i) for i in range(1000, 1600)]  # ids apart from the stream's (resp_1, ...)
     lines[300:300] = (fixtures / "streams" / stream).read_text().splitlines()
-    path = tmp_path / "calls.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    stored, sql_share = both_routes(tmp_path, path, monkeypatch, "openai")
-    assert first_difference(stored[True][1], stored[False][1]) is None
-    assert stored[True][2] == stored[False][2] and stored[True][0] == stored[False][0]
-    assert answers <= {r["response_text"] for r in stored[True][1]} and sql_share > 0.4
+    (_, rows, rejects), sql_share = same_on_both_routes(tmp_path, monkeypatch, "calls.jsonl", lines)
+    assert answers <= {r["response_text"] for r in rows} and sql_share > 0.4
 
 
 def test_answers_that_carry_their_calls_trace_are_left_to_the_python_route(tmp_path, monkeypatch):
