@@ -7,6 +7,7 @@ and the SQL route must have taken a real share of the lines (else the test would
 """
 
 from collections import Counter
+import itertools
 import json
 from datetime import datetime
 import random
@@ -501,7 +502,12 @@ def side_as_text(rng, side) -> str:
     Python: space before the brace, text encoded twice, a list, JSON text that is not valid, a key repeated."""
     text = json.dumps(side, ensure_ascii=rng.random() < 0.5)
     return var(rng, [text], [" " + text, text + "\n", json.dumps(text), "{broken", json.dumps([side]),
-                             text.replace("{", '{"dup": 1, "dup": 2, ', 1), text.replace("}", ', "n": NaN}', 1)])
+                             text.replace("{", '{"dup": 1, "dup": 2, ', 1), text.replace("}", ', "n": NaN}', 1),
+                             # a key repeated (the first value counts, as in a line), a comma before a closing brace
+                             # and nesting past the depth limit (DuckDB reads both; Python's json refuses them)
+                             text.replace('"model": ', '"model": "repeated", "model": ', 1),
+                             text.replace('"prompt_tokens": ', '"prompt_tokens": 7, "prompt_tokens": ', 1), text[:-1] + ",}",
+                             text[:-1] + ', "x": ' + "[" * 201 + "]" * 201 + "}"])
 
 
 def text_sides_line(rng, i):
@@ -595,6 +601,60 @@ def test_an_envelope_beside_the_wrapper_is_read_after_the_calls_own_on_the_sql_r
     assert (odd["cost_usd"], odd["duration_ms"], odd["user_id"]) == (0.25, 812.0, "inner")
     assert str(first["created_at"]) == "2025-05-04 10:00:00"
     assert rows["chatcmpl-3"]["status"] == "error" and first["status"] == "ok"
+
+
+def plain_call(i: int, **envelope_keys) -> dict:
+    """A chat pair without a time of its own (a time beside it fills it), with these envelope keys."""
+    return {"request": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"where is order {i}"}]},
+            "response": {"id": f"chatcmpl-{i}", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
+                         "choices": [{"index": 0, "message": {"role": "assistant", "content": "on its way"}, "finish_reason": "stop"}],
+                         "usage": {"prompt_tokens": 20, "completion_tokens": 4}}, **envelope_keys}
+
+
+def test_envelope_keys_first_logged_late_or_with_escaped_names_are_read_on_both_routes(tmp_path, monkeypatch):
+    """A cost or user an app starts logging after the first lines the statement is built from, at the top of the call
+    (where ``user`` and ``cost`` also name a request's and a usage's fields) or beside a wrapper, and keys written
+    with escapes (``"cost\\u005fusd"``): each route stores the logged cost and user (SQL ignored them before)."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    monkeypatch.setattr(tuning, "PROBE_LINES", 20)
+    late = {"cost": 0.25, "user": "bob", "total_cost": 0.5}
+    lines = [json.dumps(plain_call(i, ts="2025-05-04T10:00:00Z")) for i in range(40)]
+    lines += [json.dumps(plain_call(i, ts="2025-05-04T10:00:00Z", **{k: v for k, v in late.items() if k != name}))
+              for i, name in zip(range(40, 100), itertools.cycle(late))]
+    lines += [json.dumps({"level": "info", "ts": "2025-05-04T10:00:00Z", "data": plain_call(i)}) for i in range(100, 140)]
+    lines += [json.dumps({"level": "info", "ts": "2025-05-04T10:00:00Z", "cost": 0.25, "user": "bob", "data": plain_call(i)})
+              for i in range(140, 170)]
+    lines += ['{"level": "info", "cost\\u005fusd": 0.25, "us\\u0065r": "bob", "t\\u0073": "2025-05-04T10:00:00Z", "data": %s}'
+              % json.dumps(plain_call(i)) for i in range(170, 200)]
+    (_, rows, _), _ = same_on_both_routes(tmp_path, monkeypatch, "late.jsonl", lines)
+    by_id = {r["source_id"]: r for r in rows}
+    assert by_id["chatcmpl-41"]["cost_usd"] == 0.25 and by_id["chatcmpl-41"]["cost_source"] == "log"
+    assert by_id["chatcmpl-40"]["user_id"] == "bob" and by_id["chatcmpl-150"]["user_id"] == "bob"
+    assert by_id["chatcmpl-150"]["cost_usd"] == 0.25 and by_id["chatcmpl-180"]["cost_usd"] == 0.25
+    assert by_id["chatcmpl-180"]["user_id"] == "bob" and by_id["chatcmpl-180"]["created_at"] is not None
+
+
+def test_a_duration_past_a_doubles_range_is_unknown_on_both_routes(tmp_path, monkeypatch):
+    """``"latency_ms": 1e400`` reads as infinity: Python stores the duration as unknown, and so does the SQL route
+    (it stored infinity before), at the top of the call and beside a wrapper."""
+    monkeypatch.setattr(tuning, "FEW_LINES", 0)
+    lines = [json.dumps(plain_call(i, ts=1746352800 + i, latency_ms=812)) for i in range(30)]
+    lines += [json.dumps(plain_call(i, ts=1746352800 + i, latency_ms=0)).replace('"latency_ms": 0', '"latency_ms": 1e400')
+              for i in range(30, 40)]
+    lines += [json.dumps({"level": "info", "latency_s": 0, "data": plain_call(i, ts=1746352800 + i)}).replace(
+              '"latency_s": 0', '"latency_s": 1e306') for i in range(40, 50)]
+    (_, rows, _), _ = same_on_both_routes(tmp_path, monkeypatch, "inf.jsonl", lines)
+    durations = {r["source_id"]: r["duration_ms"] for r in rows}
+    assert durations["chatcmpl-1"] == 812.0 and durations["chatcmpl-31"] is None and durations["chatcmpl-41"] is None
+
+
+def test_a_model_the_catalog_lacks_is_not_unknown_when_every_call_of_it_logs_its_cost(tmp_path, monkeypatch):
+    """Calls of a model the catalog has no price for, each with its logged cost: nothing is left to price, so neither
+    route lists the model as unknown (the SQL route listed it)."""
+    lines = [json.dumps(plain_call(i, ts=1746352800 + i, cost_usd=0.01)).replace("gpt-4o-mini-2024-07-18", "house-model-7")
+             for i in range(40)]
+    (summary, rows, _), sql_share = same_on_both_routes(tmp_path, monkeypatch, "house.jsonl", lines)
+    assert sql_share == 1.0 and summary["unknown_models"] == [] and {r["cost_source"] for r in rows} == {"log"}
 
 
 def batch_result_line(rng, i):

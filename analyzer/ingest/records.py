@@ -228,13 +228,14 @@ def loads(text: str, **kwargs) -> Any:
 
 
 def maybe_json(value: Any) -> Any:
-    """Exports often double-encode JSON: a string that holds JSON becomes the value it holds."""
+    """Exports often double-encode JSON: a string that holds JSON becomes the value it holds (a key repeated in it
+    keeps its first value, as in a line, ``parse_json_line``)."""
     while isinstance(value, str):
         stripped = value.strip()
         if not stripped or stripped[0] not in "[{\"":
             return value
         try:
-            value = loads(stripped)
+            value = loads(stripped, object_pairs_hook=_first_value_wins)
         except ValueError:
             return value
     return value

@@ -102,10 +102,12 @@ def move_unstored_to_incoming(seq_base: int) -> str:
 
 
 def probe_models(select: str) -> str:
-    """Per model in the first lines: how many lines there are, how many are stored, how many state usage."""
+    """Per model in the first lines: how many lines there are, how many are stored, how many the catalog prices (they
+    state usage, not a cost)."""
     return f"""
         select provider, model, is_batch, count(*) filter (where id in (select id from requests)) as stored,
-               count(*) as seen, count(*) filter (where input_tokens is not null or output_tokens is not null) as with_usage
+               count(*) as seen,
+               count(*) filter (where (input_tokens is not null or output_tokens is not null) and cost_usd is null) as to_price
         from ({select}) group by all
     """
 
@@ -312,8 +314,8 @@ class SqlRoute:
             self.con.unregister("_lines")
         if sum(r[3] for r in probe) * 2 > sum(r[4] for r in probe):
             return False
-        # As the incoming rows do: only models with token counts are priced (or reported as unknown).
-        self.tariffs.learn([(p or "", m, bool(b)) for p, m, b, _, _, usage in probe if m is not None and usage])
+        # As the incoming rows do: only models with token counts and no logged cost are priced (or reported as unknown).
+        self.tariffs.learn([(p or "", m, bool(b)) for p, m, b, _, _, to_price in probe if m is not None and to_price])
         self.reader.finish()
         self.con.execute("commit")
         self.con.execute("begin transaction")

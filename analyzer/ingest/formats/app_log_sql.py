@@ -144,6 +144,7 @@ SIDE_KEYS = ("severity", "level", "levelname", "logger", "logger_name", "insertI
              "pid", "_index", "_id", "_type", "_score", "_version", "_seq_no", "_primary_term", "_routing", "_ignored",
              *TIME_KEYS)
 BESIDE_KEYS = (*SIDE_KEYS, *ENVELOPE)
+ALWAYS_READ = ("error", "metadata", "tags")  # envelope keys every statement reads, present in the first lines or not
 # A logger's message beside the call: only as plain text (JSON text or an object might hold the call itself).
 TEXT_SIDE_KEYS = ("message", "msg", "event")
 WRAPPER_KEYS = tuple(k for k in CALL_WRAPPER_KEYS if k not in TEXT_SIDE_KEYS)
@@ -434,12 +435,13 @@ class Keys:
         self.dropped: set[str] = set()
         self.family: Family | None = None  # the family being built: its own dropped keys are kept apart
 
-    def of(self, names) -> tuple:
+    def of(self, names, keep: frozenset = frozenset()) -> tuple:
+        """The ``names`` to read: those present, and those in ``keep`` whether present or not."""
         if self.present is None:
             return tuple(names)
-        kept = tuple(n for n in names if n in self.present)
+        kept = tuple(n for n in names if n in self.present or n in keep)
         target = self.family.dropped if self.family is not None else self.dropped
-        target.update(n for n in names if n not in self.present)
+        target.update(n for n in names if n not in kept)
         return kept
 
 
@@ -947,9 +949,27 @@ CALL = Around("e", lambda key: field("j", key))
 BESIDE_WRAPPER = Around("o", lambda key: f"_outer['{key}']")
 
 
+def _nested_names(spec: dict, depth: int = 0) -> set[str]:
+    """The field names of ``spec`` below its top level."""
+    names: set[str] = set()
+    for key, value in spec.items():
+        if depth:
+            names.add(key)
+        node = value[0] if isinstance(value, list) else value
+        if isinstance(node, dict):
+            names |= _nested_names(node, depth + 1)
+    return names
+
+
+# Envelope keys that are also field names deeper in a call (a request's ``user``, a usage's ``cost``): the guard cannot
+# tell them apart in a line's text, so a line that first names one after the first lines would pass it unread. The
+# call's envelope reads them whether the first lines have them or not.
+NESTED_ENVELOPE_NAMES = frozenset(ENVELOPE) & frozenset(_nested_names(LINE))
+
+
 def envelope_first(keys: Keys, around: Around = CALL) -> dict:
     def first_of(names):
-        kept = keys.of(names)
+        kept = keys.of(names, keep=NESTED_ENVELOPE_NAMES if around is CALL else frozenset())
         return first_given([around.read(k) for k in kept]) if kept else "null::json"
 
     cost = first_of(COST_KEYS)
@@ -1031,8 +1051,9 @@ def envelope(family: Family, around: Around = CALL) -> None:
         checks=[
             f"({columns['created_at']} is not null or {n('when')} is null or {n('time')} is not null)",
             f"case when {stated} then {cost_ok(cost_n)} when {in_cents} then {cost_ok(f'try_cast({cents_n} as double) / 100')}"
-            " else true end", f"({ms} is null or {n('ms_n')} is not null)",
-            f"({ms} is not null or {s} is null or {n('s_n')} is not null)",
+            # a duration past a double's range (1e400) is unknown to Python (``coerce.as_float``): its line is Python's
+            " else true end", f"({ms} is null or isfinite(try_cast({n('ms_n')} as double)))",
+            f"({ms} is not null or {s} is null or isfinite(try_cast({n('s_n')} as double) * 1000.0))",
             f"({ms} is not null or {s} is not null or {n('span0')} is null or ({n('t0')} is not null and {n('t1')} is not null))",
             f"({user} is not null or {user_value} is null or {is_string(user_value)} or starts_with({user_value}, '[')"
             f" or starts_with({user_value}, '{{') or {WHOLE_NUMBER.format(user_value)})",
@@ -1154,6 +1175,8 @@ def app_log_families(keys: Keys) -> list[Family]:
     # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
     families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
     families += [*failed, chat_stream_pair(q, r, keys, guard)]
+    for pair_family in families:  # a pair beside a gateway's model name is billed by the gateway (``app_calls.GATEWAYS``)
+        pair_family.add(checks=[NO_GATEWAY_MODEL])
     for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
         ("responses object", responses_object, f"{field(j, 'object')} = 'response' and {NO_CHOICES_KEY}", "openai"),
@@ -1502,14 +1525,16 @@ def _spec_names(spec) -> set[str]:
 
 
 def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
-               dropped: set[str] | None = None, wrapper: str | None = None, text_sides: tuple | None = None) -> str:
+               dropped: set[str] | None = None, wrapper: str | None = None, text_sides: tuple | None = None,
+               beside: tuple | None = None) -> str:
     """SELECT over ``_lines(line_no, text)``: the rows of the lines SQL reads exactly, in the columns the incoming rows
     take. Layers compute each value once: the parse, the family, what is parsed again, what is built from that,
     the checks, the row. Run with filter push-down disabled, so that the checks do not parse lines a second time.
 
     ``dropped`` optional keys are not read: a line that has one (anywhere, as a key) is left to Python.
     With ``wrapper``, the call is the object under that key (``wrapper_of``), and a time beside it is the call's
-    when the call states none; with ``text_sides``, those two keys' objects written as JSON text are read as objects."""
+    when the call states none (``beside``: the keys read beside it); with ``text_sides``, those two keys' objects written
+    as JSON text are read as objects."""
     fam = "case " + " ".join(f"when {f.when} then {code}" for code, f in enumerate(families, start=1)) + " end"
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
     if wrapper is not None:
@@ -1529,7 +1554,7 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     spec = used_spec(line_spec, above)
     return _statement(ids=ids, outputs=", ".join(outputs), checks=checks, fam=fam, first_values=first_values,
                       shared_values=shared_values, parse=_layer(families, "parse"), derive=_layer(families, "derive"),
-                      lines=lines_parsed(struct_type(spec), wrapper, text_sides), guard=_guard(dropped, spec))
+                      lines=lines_parsed(struct_type(spec), wrapper, text_sides, beside), guard=_guard(dropped, spec))
 
 
 def wrapped(family: Family) -> Family:
@@ -1551,15 +1576,16 @@ NOT_HELD = ('"(custom_id|num_model_requests|num_requests|request_count|requests_
             '|uncached_input_tokens)"\\s*:|"(bucket|organization[.][^"]*)"')
 
 
-def lines_parsed(spec: str, wrapper: str | None, text_sides: tuple | None = None) -> str:
+def lines_parsed(spec: str, wrapper: str | None, text_sides: tuple | None = None, beside: tuple | None = None) -> str:
     """``_lines`` with each line's JSON parsed into ``j`` (the call under ``wrapper`` when given, the line's keys in
-    the map ``_outer``: a name no lambda's variable takes; with ``text_sides``, the line as it would be with those
-    keys' JSON text written as the objects it holds, ``sides_decoded``)."""
+    the map ``_outer``: a name no lambda's variable takes, and only ``beside`` keys, default any the SQL route may read,
+    beside it; with ``text_sides``, the line as it would be with those keys' JSON text written as the objects it holds,
+    ``sides_decoded``)."""
     if text_sides is not None:
         return f"select line_no, text, try(from_json(text, {spec})) as j from ({sides_decoded(text_sides)})"
     if wrapper is None:
         return f"select line_no, text, try(from_json(text, {spec})) as j from _lines"
-    allowed = ", ".join(f"'{k}'" for k in (wrapper, *BESIDE_KEYS, *TEXT_SIDE_KEYS))
+    allowed = ", ".join(f"'{k}'" for k in (wrapper, *(BESIDE_KEYS if beside is None else beside), *TEXT_SIDE_KEYS))
     # a message with a brace anywhere might be JSON text Python unwraps (it strips any whitespace before the brace)
     plain_text = " and ".join(f"(_outer['{k}'] is null or (starts_with(_outer['{k}'], '\"') and not contains(_outer['{k}'], '{{')))"
                               for k in TEXT_SIDE_KEYS)
@@ -1575,8 +1601,12 @@ def sides_decoded(keys: tuple) -> str:
     sides' keys. A line this cannot rewrite (not an object, a key repeated, JSON text that is not valid) keeps its text,
     and the string sides its parse then finds send it to Python, which reads them with every rule."""
     names = ", ".join(f"'{k}'" for k in keys)
-    value = ("case when _kv.key in (" + names + ") and regexp_matches(_kv.value, '^\"[{\\[]') then coalesce(try(json(_kv.value ->> '$')),"
-             " _kv.value) else _kv.value end")
+    # DuckDB reads what Python's json refuses: a comma before a closing bracket, nesting past the depth limit (text with
+    # more brackets than the limit may nest that deep); such text is left as it is, for Python.
+    strict = (f"not regexp_matches(_kv.value, ',\\s*[}}\\]]') and strlen(_kv.value)"
+              f" - strlen(replace(replace(_kv.value, '{{', ''), '[', '')) <= {MAX_RAW_BRACKETS}")
+    value = (f"case when _kv.key in ({names}) and regexp_matches(_kv.value, '^\"[{{\\[]') and {strict}"
+             " then coalesce(try(json(_kv.value ->> '$')), _kv.value) else _kv.value end")
     rebuilt = f"'{{' || array_to_string(list_transform(map_entries(_sides), lambda _kv: to_json(_kv.key) || ':' || {value}), ',') || '}}'"
     return (f"select line_no, coalesce({rebuilt}, text) as text from ("
             f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _sides from _lines)")
@@ -1657,12 +1687,22 @@ class Statements:
             built = self.families(keys)
             families = [f for f in built if not key[0] or f.name in key[0]] or built
             first = self.first(keys) if self.first else None
+            beside = None
             if _wrapper(pair) is not None:  # the envelope beside the wrapper: the keys the file's lines use
                 first = {**(first or {}), **envelope_first(keys, BESIDE_WRAPPER)}
+                beside = beside_read(keys)
             dropped = keys.dropped.union(*(f.dropped for f in families))
             self._selects[key] = select_sql(families, self.line_spec(pair), first, self.shared, dropped, _wrapper(pair),
-                                            _text_sides(pair))
+                                            _text_sides(pair), beside)
         return self._selects[key]
+
+
+def beside_read(keys: Keys) -> tuple:
+    """The keys a statement reads beside a wrapper: a log store's own, and the envelope's that the file's lines use
+    (read by name from the map of the line's keys, so that a key named with escapes or first used later in the file
+    is not let through unread: its line is Python's)."""
+    envelope_read = tuple(k for k in ENVELOPE if keys.present is None or k in keys.present or k in ALWAYS_READ)
+    return (*(k for k in SIDE_KEYS if k not in ENVELOPE), *envelope_read)
 
 
 def _wrapper(pair: tuple[str, ...]) -> str | None:
