@@ -657,6 +657,17 @@ def test_a_model_the_catalog_lacks_is_not_unknown_when_every_call_of_it_logs_its
     assert sql_share == 1.0 and summary["unknown_models"] == [] and {r["cost_source"] for r in rows} == {"log"}
 
 
+def test_a_line_with_a_comma_before_a_closing_bracket_is_a_reject_on_both_routes(tmp_path, monkeypatch):
+    """``{"temperature": 0.2,}`` is not JSON: Python rejects the line, and the SQL route, whose parser reads past the
+    comma, leaves it to Python (it stored the call before)."""
+    lines = [json.dumps(plain_call(i, ts=1746352800 + i)) for i in range(40)]
+    lines = [line.replace('"finish_reason": "stop"}', '"finish_reason": "stop", }') if i % 4 == 1 else
+             line.replace('"completion_tokens": 4}', '"completion_tokens": 4,\t}') if i % 4 == 3 else line
+             for i, line in enumerate(lines)]
+    (summary, rows, rejects), _ = same_on_both_routes(tmp_path, monkeypatch, "commas.jsonl", lines)
+    assert len(rows) == 20 and len(rejects) == 20 and all("not valid JSON" in r["reason"] for r in rejects)
+
+
 def batch_result_line(rng, i):
     """A Message Batches result: mostly succeeded (the message varied as Claude answers vary), some errored, canceled
     or expired, now and then an id or message Python alone reads."""
