@@ -103,8 +103,7 @@ def line_spec(pair: tuple[str, ...]) -> dict:
 # The keys at the top of each line and those of them that (may) hold an object written as JSON text, for ``alias_pairs``.
 TOP_KEYS_SQL = ("select try(json_keys(text)) as keys, list_intersect(try(json_keys(text)),"
                 " regexp_extract_all(text, '\"([^\"\\\\]+)\"\\s*:\\s*\"[{\\[]', 1)) as text_keys, count(*) from _lines group by all")
-# Pair keys only the Python parser reads: a response key that is one only when it holds an object. (Sides written as
-# JSON text, as Azure API Management's camelCase bodies are, parse as objects of no known field: Python's too.)
+# Pair keys only the Python parser reads: a response key that is one only when it holds an object.
 PYTHON_PAIR_KEYS = ("model_output", "answer")
 
 
