@@ -668,6 +668,16 @@ def test_a_line_with_a_comma_before_a_closing_bracket_is_a_reject_on_both_routes
     assert len(rows) == 20 and len(rejects) == 20 and all("not valid JSON" in r["reason"] for r in rejects)
 
 
+def test_a_pair_beside_a_gateways_model_name_is_billed_by_the_gateway_on_both_routes(tmp_path, monkeypatch):
+    """LiteLLM logs the model it was asked for, ``openrouter/<vendor>/<model>``, at the top of the line: the call is
+    OpenRouter's on both routes (the SQL route stored it as OpenAI's)."""
+    lines = [json.dumps({"model": "openrouter/openai/gpt-4o-mini" if i % 2 else "gpt-4o-mini", **plain_call(i, ts=1746352800 + i)})
+             for i in range(40)]
+    (_, rows, _), _ = same_on_both_routes(tmp_path, monkeypatch, "gateway.jsonl", lines)
+    assert {r["source_id"]: r["provider"] for r in rows}["chatcmpl-1"] == "openrouter"
+    assert {r["provider"] for r in rows} == {"openrouter", "openai"}
+
+
 def batch_result_line(rng, i):
     """A Message Batches result: mostly succeeded (the message varied as Claude answers vary), some errored, canceled
     or expired, now and then an id or message Python alone reads."""

@@ -1174,8 +1174,10 @@ def app_log_families(keys: Keys) -> list[Family]:
     # ``pair_sides`` takes an ``input`` object as the request only when it holds messages (or a body).
     families = [chat, anthropic] if keys.pair[0] == "input" else [chat, responses, anthropic]
     families += [*failed, chat_stream_pair(q, r, keys, guard)]
-    for pair_family in families:  # a pair beside a gateway's model name is billed by the gateway (``app_calls.GATEWAYS``)
-        pair_family.add(checks=[NO_GATEWAY_MODEL])
+    # A pair beside a gateway's model name at the line's top is billed by the gateway (``app_calls.GATEWAYS``): Python's.
+    gateway_model = f"coalesce(not contains(lower({field(j, 'model')}), 'openrouter'), true)"
+    for pair_family in families:
+        pair_family.add(checks=[gateway_model])
     for name, builder, condition, provider in () if aliased else (
         ("chat completion", chat_response, f"{field(j, 'object')} = 'chat.completion'", "openai"),
         ("responses object", responses_object, f"{field(j, 'object')} = 'response' and {NO_CHOICES_KEY}", "openai"),
