@@ -948,24 +948,6 @@ CALL = Around("e", lambda key: field("j", key))
 BESIDE_WRAPPER = Around("o", lambda key: f"_outer['{key}']")
 
 
-def _nested_names(spec: dict, depth: int = 0) -> set[str]:
-    """The field names of ``spec`` below its top level."""
-    names: set[str] = set()
-    for key, value in spec.items():
-        if depth:
-            names.add(key)
-        node = value[0] if isinstance(value, list) else value
-        if isinstance(node, dict):
-            names |= _nested_names(node, depth + 1)
-    return names
-
-
-# Envelope keys that are also field names deeper in a call (a request's ``user``, a usage's ``cost``): the guard cannot
-# tell them apart in a line's text, so a line that first names one after the first lines would pass it unread. The
-# call's envelope reads them whether the first lines have them or not.
-NESTED_ENVELOPE_NAMES = frozenset(ENVELOPE) & frozenset(_nested_names(LINE))
-
-
 def envelope_first(keys: Keys, around: Around = CALL) -> dict:
     def first_of(names):
         kept = keys.of(names, keep=NESTED_ENVELOPE_NAMES if around is CALL else frozenset())
@@ -1525,6 +1507,13 @@ def _spec_names(spec) -> set[str]:
     return names
 
 
+# Envelope keys that are also field names deeper in a call (a request's ``user``, a usage's ``cost``): the guard cannot
+# tell them apart in a line's text, so a line that first names one after the first lines would pass it unread. The
+# call's envelope reads them whether the first lines have them or not (``envelope_first``).
+NESTED_ENVELOPE_NAMES = frozenset(ENVELOPE) & set().union(*(
+    _spec_names(node) for value in LINE.values() if isinstance(node := value[0] if isinstance(value, list) else value, dict)))
+
+
 def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
                dropped: set[str] | None = None, wrapper: str | None = None, text_sides: tuple | None = None,
                beside: tuple | None = None) -> str:
@@ -1571,6 +1560,12 @@ def wrapped(family: Family) -> Family:
     return copy
 
 
+# A line's JSON as the map of its keys to their values (JSON text), for a wrapper's or the sides' keys.
+LINE_AS_MAP = "try(from_json(text, '\"MAP(VARCHAR, JSON)\"'))"
+# A comma before a closing bracket, which DuckDB reads past and Python's json refuses.
+TRAILING_COMMA = ",\\s*[}\\]]"
+
+
 # What makes Python's ``app_calls.holds_call`` say a wrapped object is no call (a Batch line's custom_id, a usage
 # report's counts and buckets): such lines are Python's.
 NOT_HELD = ('"(custom_id|num_model_requests|num_requests|request_count|requests_count|n_requests|total_requests|results'
@@ -1591,7 +1586,7 @@ def lines_parsed(spec: str, wrapper: str | None, text_sides: tuple | None = None
     plain_text = " and ".join(f"(_outer['{k}'] is null or (starts_with(_outer['{k}'], '\"') and not contains(_outer['{k}'], '{{')))"
                               for k in TEXT_SIDE_KEYS)
     return (f"select line_no, text, try(from_json(_outer['{wrapper}'], {spec})) as j, _outer from ("
-            f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _outer from _lines)"
+            f"select line_no, text, {LINE_AS_MAP} as _outer from _lines)"
             f" where starts_with(_outer['{wrapper}'], '{{') and list_bool_and(list_transform(map_keys(_outer), lambda k: k in ({allowed})))"
             f" and {plain_text} and not regexp_matches(_outer['{wrapper}'], '{NOT_HELD}')")
 
@@ -1604,13 +1599,13 @@ def sides_decoded(keys: tuple) -> str:
     names = ", ".join(f"'{k}'" for k in keys)
     # DuckDB reads what Python's json refuses: a comma before a closing bracket, nesting past the depth limit (text with
     # more brackets than the limit may nest that deep); such text is left as it is, for Python.
-    strict = (f"not regexp_matches(_kv.value, ',\\s*[}}\\]]') and strlen(_kv.value)"
+    strict = (f"not regexp_matches(_kv.value, '{TRAILING_COMMA}') and strlen(_kv.value)"
               f" - strlen(replace(replace(_kv.value, '{{', ''), '[', '')) <= {MAX_RAW_BRACKETS}")
     value = (f"case when _kv.key in ({names}) and regexp_matches(_kv.value, '^\"[{{\\[]') and {strict}"
              " then coalesce(try(json(_kv.value ->> '$')), _kv.value) else _kv.value end")
     rebuilt = f"'{{' || array_to_string(list_transform(map_entries(_sides), lambda _kv: to_json(_kv.key) || ':' || {value}), ',') || '}}'"
     return (f"select line_no, coalesce({rebuilt}, text) as text from ("
-            f"select line_no, text, try(from_json(text, '\"MAP(VARCHAR, JSON)\"')) as _sides from _lines)")
+            f"select line_no, text, {LINE_AS_MAP} as _sides from _lines)")
 
 
 def _guard(dropped: set[str] | None, spec: dict) -> str:
@@ -1631,7 +1626,7 @@ NO_NAN = ("case when contains(text, 'NaN') or contains(text, 'Infinity')"
           " then not regexp_matches(text, '[:,\\[]\\s*-?(NaN|Infinity)\\b') else true end")
 # A comma before a closing bracket: DuckDB reads past it, Python's json refuses the line (a reject with the reason).
 # Text in a string that looks so sends its line to Python too, which reads it.
-NO_TRAILING_COMMA = "not regexp_matches(text, ',\\s*[}\\]]')"
+NO_TRAILING_COMMA = f"not regexp_matches(text, '{TRAILING_COMMA}')"
 
 
 def define_macros(con) -> None:
