@@ -1528,7 +1528,7 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
     fam = "case " + " ".join(f"when {f.when} then {code}" for code, f in enumerate(families, start=1)) + " end"
     shared = {"created": time_of("t_src"), **(shared or {})}  # the call's own time, read once for every family
     if wrapper is not None:
-        families = [wrapped(f) for f in families]
+        families = [wrapped(f, BESIDE_KEYS if beside is None else beside) for f in families]
         shared = {**shared, **OUTER_DERIVED}
     first_values = "".join(f", {expr} as {name}" for name, expr in (first or {}).items())
     shared_values = "".join(f", {expr} as {name}" for name, expr in shared.items())
@@ -1547,13 +1547,14 @@ def select_sql(families: list[Family], line_spec: dict, first: dict | None = Non
                       lines=lines_parsed(struct_type(spec), wrapper, text_sides, beside), guard=_guard(dropped, spec))
 
 
-def wrapped(family: Family) -> Family:
+def wrapped(family: Family, beside: tuple) -> Family:
     """``family`` for calls under a wrapper: the keys beside the wrapper are a second envelope, read after the call's
     own (``app_calls.wrapped_record``: a time, user or tags fill the call's when it states none; a cost, a latency or
     an error stated there wins). Python reads only plain values there (``app_log.scalar_keys``): a time object, or an
-    object or list under any envelope key but the tags, is Python's."""
+    object or list under any envelope key but the tags, is Python's. Only the ``beside`` keys are looked at: a line
+    with any other key beside the wrapper is not read (``lines_parsed``)."""
     plain_values = " and ".join(f"(_outer['{k}'] is null or not (starts_with(_outer['{k}'], '{{') or starts_with(_outer['{k}'], '[')))"
-                                for k in ENVELOPE if k not in TAG_KEYS)
+                                for k in ENVELOPE if k not in TAG_KEYS and k in beside) or "true"
     copy = Family(family.name, family.when).add(parse=family.parse, derive=family.derive, checks=[*family.checks, plain_values],
                                                 columns=dict(family.columns))
     envelope(copy, BESIDE_WRAPPER)
