@@ -288,6 +288,21 @@ con.close()
 """
 
 
+# `plan ingest` with every shape check and text guard of the SQL route's statements replaced by true: what the route
+# costs when it only parses, builds and stores the rows (``--floor``). Its rows are not checked, so this is a
+# measurement only: no user runs it.
+FLOOR_RUNNER = """
+import sys
+from analyzer.ingest.formats import app_log_sql as A
+statement = A._statement
+unchecked = lambda **kw: statement(**dict(kw, checks="true", guard="")).replace(f"and {A.NO_NAN} and {A.NO_TRAILING_COMMA}", "")
+A._statement = unchecked
+from analyzer.cli import main
+sys.argv[0] = "plan"
+sys.exit(main())
+"""
+
+
 def run_measured(cmd: list[str]) -> dict:
     """Wall seconds, CPU seconds and peak RSS (MB) of one child process (its output goes to temporary files, so a
     long output cannot block it)."""
@@ -327,7 +342,7 @@ def read_through(path: Path) -> None:
             pass
 
 
-def bench_once(shape: str, path: Path, workdir: Path, plan_first: bool = False) -> dict:
+def bench_once(shape: str, path: Path, workdir: Path, plan_first: bool = False, floor: bool = False) -> dict:
     base_db, plan_db = workdir / "baseline.duckdb", workdir / "plan.duckdb"
     for db in (base_db, plan_db):
         for f in (db, Path(str(db) + ".wal")):
@@ -340,18 +355,22 @@ def bench_once(shape: str, path: Path, workdir: Path, plan_first: bool = False) 
         baseline["rows"] = int(baseline.pop("stdout").strip())
         return baseline
 
-    def run_plan():
+    def run_plan(command=(str(Path(sys.executable).with_name("plan")),)):
+        for f in (plan_db, Path(str(plan_db) + ".wal")):
+            f.unlink(missing_ok=True)
         read_through(path)
-        plan = run_measured([str(Path(sys.executable).with_name("plan")), "ingest", "--db", str(plan_db), "--json", str(path)])
+        plan = run_measured([*command, "ingest", "--db", str(plan_db), "--json", str(path)])
         summary = json.loads(plan.pop("stdout"))
         plan.update(rows=summary["rows_added"], rejected=summary["rows_rejected"])
         return plan
 
     if plan_first:
-        plan = run_plan()
-        return {"plan": plan, "baseline": run_baseline()}
-    baseline = run_baseline()
-    return {"baseline": baseline, "plan": run_plan()}
+        run = {"plan": run_plan(), "baseline": run_baseline()}
+    else:
+        run = {"baseline": run_baseline(), "plan": run_plan()}
+    if floor:
+        run["floor"] = run_plan((sys.executable, "-c", FLOOR_RUNNER))
+    return run
 
 
 def data_file(shape: str, records: int) -> Path:
@@ -379,6 +398,9 @@ def summarise(shape: str, records: int, path: Path, runs: list[dict]) -> dict:
         "ratio_wall_range": [round(min(r["plan"]["wall_s"] / r["baseline"]["wall_s"] for r in runs), 2),
                              round(max(r["plan"]["wall_s"] / r["baseline"]["wall_s"] for r in runs), 2)],
         "ratio_cpu": round(statistics.median(r["plan"]["cpu_s"] / r["baseline"]["cpu_s"] for r in runs), 2),
+        **({"unchecked_wall_s": round(med("floor", "wall_s"), 2), "unchecked_cpu_s": round(med("floor", "cpu_s"), 2),
+            "ratio_wall_unchecked": round(statistics.median(r["floor"]["wall_s"] / r["baseline"]["wall_s"] for r in runs), 2)}
+           if "floor" in runs[0] else {}),
         "plan_rows": runs[0]["plan"]["rows"], "plan_rejected": runs[0]["plan"]["rejected"],
         "duckdb_rows": runs[0]["baseline"]["rows"], "load_average": round(os.getloadavg()[0], 1),
     }
@@ -390,6 +412,9 @@ def main(argv=None) -> int:
     parser.add_argument("--shape", action="append", choices=sorted(SHAPES), help="shapes to run (repeatable); default all")
     parser.add_argument("--repeat", type=int, default=1, help="runs per shape and size, interleaved; the median is reported")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--floor", action="store_true",
+                        help="also time plan ingest with the SQL route's shape checks and text guards taken out (its rows are "
+                             "not checked): what parsing, building and storing the rows cost alone")
     args = parser.parse_args(argv)
     DATA.mkdir(parents=True, exist_ok=True)
     results = []
@@ -400,20 +425,23 @@ def main(argv=None) -> int:
                 warm_up(path, Path(tmp))
                 runs = []
                 for attempt in range(args.repeat):
-                    run = bench_once(shape, path, Path(tmp), plan_first=bool(attempt % 2))  # who goes first alternates
+                    run = bench_once(shape, path, Path(tmp), plan_first=bool(attempt % 2), floor=args.floor)  # who goes first alternates
                     runs.append(run)
                     b, p = run["baseline"], run["plan"]
+                    unchecked = f" | unchecked {run['floor']['wall_s']:6.1f}s ratio {run['floor']['wall_s'] / b['wall_s']:.2f}" if args.floor else ""
                     print(f"{shape:>12} {records:>9,} run {attempt + 1}: duckdb {b['wall_s']:6.1f}s {b['peak_rss_mb']:6.0f} MB | "
-                          f"plan {p['wall_s']:6.1f}s {p['peak_rss_mb']:6.0f} MB | ratio {p['wall_s'] / b['wall_s']:.2f}", file=sys.stderr)
+                          f"plan {p['wall_s']:6.1f}s {p['peak_rss_mb']:6.0f} MB | ratio {p['wall_s'] / b['wall_s']:.2f}{unchecked}", file=sys.stderr)
                 results.append(summarise(shape, records, path, runs))
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print("| shape | lines | file | DuckDB alone | plan ingest | ratio (wall) | ratio (CPU) | peak RSS DuckDB / plan |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        unchecked = ("", "") if not args.floor else (" unchecked (ratio) |", "---:|")
+        print(f"| shape | lines | file | DuckDB alone | plan ingest | ratio (wall) | ratio (CPU) | peak RSS DuckDB / plan |{unchecked[0]}")
+        print(f"|---|---:|---:|---:|---:|---:|---:|---:|{unchecked[1]}")
         for r in results:
+            floor = f" {r['unchecked_wall_s']} s ({r['ratio_wall_unchecked']}) |" if args.floor else ""
             print(f"| {r['shape']} | {r['records']:,} | {r['file_gb']} GB | {r['duckdb_wall_s']} s | {r['plan_wall_s']} s | "
-                  f"{r['ratio_wall']} | {r['ratio_cpu']} | {r['duckdb_peak_rss_mb']} / {r['plan_peak_rss_mb']} MB |")
+                  f"{r['ratio_wall']} | {r['ratio_cpu']} | {r['duckdb_peak_rss_mb']} / {r['plan_peak_rss_mb']} MB |{floor}")
     return 0
 
 

@@ -28,7 +28,7 @@ from .coerce import COLUMNS, EARLIEST, FUTURE_SLACK
 from .incoming import kept_first, running
 from .priced import price_stored, priced_select
 from .reader import LINE_SEQ, FileReader
-from .formats.app_log_sql import KEYS_SQL, TOP_KEYS_SQL, define_macros
+from .formats.app_log_sql import TOP_KEYS_SQL, define_macros, keys_sql
 from .sources import LineIndex, SourceFile, prefetch
 
 EXTRACTED = "_ingest_extracted"  # the careful way's table: lines SQL understood, not yet stored
@@ -201,7 +201,7 @@ class SqlRoute:
         self.con.register("_lines", lines.slice(0, tuning.PROBE_LINES))
         try:
             pair, found = self._families_found()
-            present = frozenset(row[0] for row in self.execute(KEYS_SQL, {}, fetch="rows") if row[0] is not None)
+            present = frozenset(row[0] for row in self.execute(keys_sql(*pair), {}, fetch="rows") if row[0] is not None)
             split = hasattr(self.parser, "fast_split") and self.execute(self.parser.fast_split(), {}, fetch="rows")[0][0] > 0
         finally:
             self.con.unregister("_lines")

@@ -1660,9 +1660,13 @@ def families_sql(families: list[Family], line_spec: dict, wrapper: str | None = 
     return f"select {fam} as family, count(*) from ({lines_parsed(spec, wrapper, text_sides)}) where j is not null group by all"
 
 
-# Every key name in the lines, at any depth (a key is a string followed by a colon), and in objects written as JSON
-# text (escaped quotes): a superset costs only the reading of a key that is absent.
-KEYS_SQL = "select distinct unnest(regexp_extract_all(text, '\\\\?\"([^\"\\\\]+)\\\\?\"\\s*:', 1)) from _lines"
+def keys_sql(pair: tuple[str, ...] = DEFAULT_PAIR) -> str:
+    """Every key name in the lines, at any depth (a key is a string followed by a colon); with a pair whose sides are
+    written as JSON text, also the keys inside JSON text (escaped quotes), which the statement reads once decoded. A
+    superset costs only the reading of a key that is absent; keys of other JSON text in strings (a tool call's
+    arguments) are never read, and counting them would widen every line's parse."""
+    quote = '\\\\?"' if _text_sides(pair) is not None else '"'
+    return f"select distinct unnest(regexp_extract_all(text, '{quote}([^\"\\\\]+){quote}\\s*:', 1)) from _lines"
 
 
 class Statements:
