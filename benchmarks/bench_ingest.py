@@ -288,6 +288,7 @@ con.close()
 """
 
 
+PLAN = str(Path(sys.executable).with_name("plan"))
 # `plan ingest` with every shape check and text guard of the SQL route's statements replaced by true: what the route
 # costs when it only parses, builds and stores the rows (``--floor``). Its rows are not checked, so this is a
 # measurement only: no user runs it.
@@ -355,7 +356,7 @@ def bench_once(shape: str, path: Path, workdir: Path, plan_first: bool = False, 
         baseline["rows"] = int(baseline.pop("stdout").strip())
         return baseline
 
-    def run_plan(command=(str(Path(sys.executable).with_name("plan")),)):
+    def run_plan(command: tuple = (PLAN,)):
         for f in (plan_db, Path(str(plan_db) + ".wal")):
             f.unlink(missing_ok=True)
         read_through(path)
