@@ -99,7 +99,11 @@ def test_a_call_seen_again_with_more_detail_fills_in_the_stored_row(con, tmp_pat
     assert row["source_file"] == str(bare)  # the stored row keeps where it was first seen
 
 
-def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("probed", [True, False])
+def test_many_chunks_and_stage_flushes_give_the_same_rows(tmp_path, monkeypatch, probed):
+    # probed: the overlapping file's first lines are seen to be stored (it is read in chunks); else its stored lines
+    # are left by the whole-file statement and judged by the careful way.
+    monkeypatch.setattr(tuning, "PROBE_MIN_BYTES", 0 if probed else 1 << 30)
     lines = []
     for i in range(400):
         lines.append(pair_line(i))
@@ -218,14 +222,16 @@ def _quirky_lines():
     return b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n"
 
 
-@pytest.mark.parametrize("few_lines, exported", [(200, False), (0, True)])
-def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tmp_path, monkeypatch, few_lines, exported):
+@pytest.mark.parametrize("few_lines, exported, probed", [(200, False, True), (0, True, True), (200, False, False)])
+def test_a_new_file_read_in_one_statement_stores_what_the_python_route_stores(tmp_path, monkeypatch, few_lines, exported, probed):
     path = tmp_path / "quirks.jsonl"
     path.write_bytes(_quirky_lines())
     if exported:
         settle(path)
     monkeypatch.setattr(tuning, "FEW_LINES", few_lines)  # 0: the lines left over go through SQL again
     monkeypatch.setattr(tuning, "PROBE_LINES", 5)  # models after the first lines are priced after the statement
+    # Not probed (a small file): every model is learned after the statement, and its rows priced then.
+    monkeypatch.setattr(tuning, "PROBE_MIN_BYTES", 0 if probed else 1 << 30)
     stored = on_both_routes(tmp_path, path)
     assert stored[True] == stored[False]
     summary, requests, rejects = stored[True]

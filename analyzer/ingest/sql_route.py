@@ -306,7 +306,13 @@ class SqlRoute:
 
     def _probe(self, first) -> bool:
         """Load the tariffs of the models in the first lines (others are priced after the statement); False when
-        this is an export that overlaps what is stored (the chunked route handles that well)."""
+        this is an export that overlaps what is stored (the chunked route handles that well). A small file is not
+        probed: planning the probe cost as much as its statement (a directory of a hundred 4 MB logs spent a third of
+        its time there); its rows are priced after the statement, and lines whose ids are stored already are judged
+        by the careful way, as for any file."""
+        if not self.src.is_gzip and 0 < self.src.size_bytes < tuning.PROBE_MIN_BYTES:
+            self._commit()
+            return True
         self.con.register("_lines", first.slice(0, tuning.PROBE_LINES))
         try:
             probe = self.execute(probe_models(self.select), {}, fetch="rows")
@@ -316,10 +322,14 @@ class SqlRoute:
             return False
         # As the incoming rows do: only models with token counts and no logged cost are priced (or reported as unknown).
         self.tariffs.learn([(p or "", m, bool(b)) for p, m, b, _, _, to_price in probe if m is not None and to_price])
+        self._commit()
+        return True
+
+    def _commit(self) -> None:
+        """What is stored so far committed, so that a whole-file statement that repeats an id can be undone alone."""
         self.reader.finish()
         self.con.execute("commit")
         self.con.execute("begin transaction")
-        return True
 
     def _stream_statement(self, select: str, first, chunks) -> bool:
         """``select``'s rows of the lines of ``first`` and ``chunks`` in one statement; False, with the statement undone,
