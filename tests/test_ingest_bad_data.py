@@ -194,3 +194,28 @@ def test_a_line_cut_inside_a_long_string_and_a_huge_time_are_rejects_found_at_on
     summary = ingest_paths(con, [str(path)])
     assert (summary["rows_added"], summary["rows_rejected"]) == (1, 2)
     assert "unreadable timestamp" in dicts(con, "select reason from rejects where source_line = 3")[0]["reason"]
+
+
+@pytest.mark.parametrize("fixture, fmt", [
+    ("bedrock/invocations.jsonl", "bedrock"), ("gemini_api_batch_output.jsonl", "gemini"),
+    ("langsmith/runs.jsonl", "langsmith"), ("apisix/apisix_file_logger.jsonl", "apisix"),
+    ("litellm_payload/standard_logging_payload.jsonl", "litellm-payload"), ("posthog/sdk_batches.jsonl", "posthog")])
+@pytest.mark.parametrize("cut", ["head", "tail"])
+def test_a_file_whose_first_line_is_cut_short_is_read_as_its_format(tmp_path, fixtures, fixture, fmt, cut):
+    """A log split by size, or copied from its middle, starts with part of a record (its start, or its end). Such a
+    file was skipped as no format plan knows, or its every line rejected (APISIX), though only the first line was
+    broken: now that line is one reject and every other record lands, as in the whole file."""
+    source = fixtures / fixture
+    lines = [line for line in source.read_bytes().split(b"\n") if line.strip()]
+    half = len(lines[0]) // 2
+    path = tmp_path / source.name
+    path.write_bytes((lines[0][:half] if cut == "head" else lines[0][half:]) + b"\n" + b"\n".join(lines) + b"\n")
+    summaries = []
+    for name, read in (("whole", source), ("cut", path)):
+        con = connect(str(tmp_path / f"{name}.duckdb"))
+        summaries.append(ingest_paths(con, [str(read)]))
+        con.close()
+    whole, summary = summaries
+    assert summary["files"][0]["format"] == fmt
+    assert summary["rows_added"] == whole["rows_added"] > 0
+    assert summary["rows_rejected"] == whole["rows_rejected"] + 1

@@ -284,6 +284,37 @@ def _too_deep(exc: ValueError) -> bool:
     return "nested more than" in str(exc)
 
 
+def starts_cut_short(head: bytes) -> bool:
+    """Whether ``head`` is JSON Lines whose first line is the end of a record cut short (a log split by size, or
+    copied from the middle): that line is no JSON, the two after it each a whole object."""
+    lines = [line.strip() for line in head.decode("utf-8", "replace").split("\n")[:20]]
+    lines = [line for line in lines if line]
+    if not lines:
+        return False
+    try:
+        loads(lines[0])
+        return False
+    except ValueError:
+        return _records_follow(lines[1:])
+
+
+def _records_follow(lines: list[str]) -> bool:
+    """Whether the next two lines each hold a whole JSON object: JSON Lines, whose line before them was a record cut
+    short (a log split by size, or copied from the middle), not the start of a JSON document (whose inner lines end
+    with a comma, or hold a key)."""
+    if len(lines) < 2:
+        return False
+    for line in lines[:2]:
+        if not (line.startswith("{") and line.endswith("}")):
+            return False
+        try:
+            if not isinstance(loads(line), dict):
+                return False
+        except ValueError:
+            return False
+    return True
+
+
 def is_json_lines(src, *, encoded: bool = True) -> bool:
     """JSON Lines when one of the first lines holds a whole JSON object (pretty-printed JSON never does);
     with ``encoded``, a line holding a JSON-encoded object counts too. A line nested too deeply to read is
@@ -361,15 +392,14 @@ def head_records(src, limit: int = 20) -> list[dict]:
 def first_json_object(src) -> dict | None:
     """The first record of a JSON Lines file or JSON document, for format sniffing (None when there is none)."""
     text = src.head().decode("utf-8", "replace")
-    for line in text.split("\n")[:20]:
-        line = line.strip()
-        if not line:
-            continue
+    lines = [line.strip() for line in text.split("\n")[:20]]
+    lines = [line for line in lines if line]
+    for number, line in enumerate(lines):
         try:
             obj = maybe_json(loads(line))
         except ValueError as exc:
-            if _too_deep(exc) or (line.startswith("{") and line.endswith("}")):
-                continue  # a whole JSON Lines record that cannot be read: the next one tells the format
+            if _too_deep(exc) or (line.startswith("{") and line.endswith("}")) or _records_follow(lines[number + 1:]):
+                continue  # a JSON Lines record that cannot be read (or the tail of one, cut): the next one tells the format
             break
         if isinstance(obj, dict):
             return obj

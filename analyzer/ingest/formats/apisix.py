@@ -22,7 +22,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..records import EMBEDDING_OPERATION, Reject, Skipped, excerpt, to_utc
+from ..records import EMBEDDING_OPERATION, Reject, Skipped, excerpt, starts_cut_short, to_utc
 from . import register
 from .app_calls import EMBEDDING_MODEL, bodies_record, response_object
 from .app_log import held_records
@@ -182,7 +182,8 @@ class Apisix:
         return 0
 
     def parse(self, src, ctx):
-        if not src.head().lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        head = src.head().lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not head.startswith((b"{", b"[")) and not starts_cut_short(head):
             for number, line in src.lines():
                 if not line.strip():
                     continue

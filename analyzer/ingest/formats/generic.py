@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from ...errors import PlanError
-from ..records import Reject, Skipped, excerpt, field_value_row, is_json_lines, loads, maybe_json, to_utc
+from ..records import Reject, Skipped, excerpt, field_value_row, is_json_lines, loads, maybe_json, starts_cut_short, to_utc
 from . import register
 
 CSV_FIELD_LIMIT = 1 << 30
@@ -150,7 +150,7 @@ def file_kind(src) -> str:
     stripped = head.lstrip()
     if not stripped:
         return "empty"
-    if stripped[:1] in (b"{", b"["):
+    if stripped[:1] in (b"{", b"[") or starts_cut_short(stripped):
         return "json"
     return "csv"
 
