@@ -287,8 +287,7 @@ def _too_deep(exc: ValueError) -> bool:
 def starts_cut_short(head: bytes) -> bool:
     """Whether ``head`` is JSON Lines whose first line is the end of a record cut short (a log split by size, or
     copied from the middle): that line is no JSON, the two after it each a whole object."""
-    lines = [line.strip() for line in head.decode("utf-8", "replace").split("\n")[:20]]
-    lines = [line for line in lines if line]
+    lines = _head_lines(head.decode("utf-8", "replace"))
     if not lines:
         return False
     try:
@@ -296,6 +295,11 @@ def starts_cut_short(head: bytes) -> bool:
         return False
     except ValueError:
         return _records_follow(lines[1:])
+
+
+def _head_lines(text: str) -> list[str]:
+    """The first twenty lines of a file's head that hold anything, stripped."""
+    return [line for line in (raw.strip() for raw in text.split("\n")[:20]) if line]
 
 
 def _records_follow(lines: list[str]) -> bool:
@@ -392,8 +396,7 @@ def head_records(src, limit: int = 20) -> list[dict]:
 def first_json_object(src) -> dict | None:
     """The first record of a JSON Lines file or JSON document, for format sniffing (None when there is none)."""
     text = src.head().decode("utf-8", "replace")
-    lines = [line.strip() for line in text.split("\n")[:20]]
-    lines = [line for line in lines if line]
+    lines = _head_lines(text)
     for number, line in enumerate(lines):
         try:
             obj = maybe_json(loads(line))

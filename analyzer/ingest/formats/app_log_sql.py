@@ -1600,8 +1600,7 @@ def sides_decoded(keys: tuple) -> str:
     names = ", ".join(f"'{k}'" for k in keys)
     # DuckDB reads what Python's json refuses: a comma before a closing bracket, nesting past the depth limit (text with
     # more brackets than the limit may nest that deep); such text is left as it is, for Python.
-    strict = (f"not regexp_matches(_kv.value, '{TRAILING_COMMA}') and strlen(_kv.value)"
-              f" - strlen(replace(replace(_kv.value, '{{', ''), '[', '')) <= {MAX_RAW_BRACKETS}")
+    strict = f"not regexp_matches(_kv.value, '{TRAILING_COMMA}') and {shallow('_kv.value')}"
     value = (f"case when _kv.key in ({names}) and regexp_matches(_kv.value, '^\"[{{\\[]') and {strict}"
              " then coalesce(try(json(_kv.value ->> '$')), _kv.value) else _kv.value end")
     rebuilt = f"'{{' || array_to_string(list_transform(map_entries(_sides), lambda _kv: to_json(_kv.key) || ':' || {value}), ',') || '}}'"
