@@ -340,11 +340,16 @@ def warm_up(path: Path, workdir: Path) -> None:
         f.unlink(missing_ok=True)
 
 
+def files_of(path: Path) -> list[Path]:
+    """The file, or the folder's files (``--files``)."""
+    return sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+
+
 def read_through(path: Path) -> None:
     """Read the file (or the folder's files) once, so that each contender finds it in the page cache: a file partly
     evicted between runs made whichever ran first read it from disk (the baseline's time moved by up to 2x from run
     to run)."""
-    for one in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
+    for one in files_of(path):
         with one.open("rb", buffering=0) as fh:
             while fh.read(16 << 20):
                 pass
@@ -415,8 +420,8 @@ def summarise(shape: str, records: int, path: Path, runs: list[dict]) -> dict:
         return statistics.median(r[who][key] for r in runs)
 
     return {
-        "shape": shape, "records": records, "files": len(list(path.glob("*.jsonl"))) if path.is_dir() else 1,
-        "file_gb": round(sum(f.stat().st_size for f in (path.glob("*.jsonl") if path.is_dir() else [path])) / 1e9, 3),
+        "shape": shape, "records": records, "files": len(files_of(path)),
+        "file_gb": round(sum(f.stat().st_size for f in files_of(path)) / 1e9, 3),
         "duckdb_wall_s": round(med("baseline", "wall_s"), 2), "duckdb_cpu_s": round(med("baseline", "cpu_s"), 2),
         "duckdb_peak_rss_mb": round(max(r["baseline"]["peak_rss_mb"] for r in runs)),
         "plan_wall_s": round(med("plan", "wall_s"), 2), "plan_cpu_s": round(med("plan", "cpu_s"), 2),

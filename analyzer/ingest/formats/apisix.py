@@ -22,11 +22,12 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..records import EMBEDDING_OPERATION, Reject, Skipped, excerpt, starts_cut_short, to_utc
+from ..records import EMBEDDING_OPERATION, Reject, Skipped, excerpt, to_utc
 from . import register
 from .app_calls import EMBEDDING_MODEL, bodies_record, response_object
 from .app_log import held_records
-from .generic import as_dict, chat_request_fields, decode_json, first, guess_provider, item_record, iter_rows, maybe_json, to_float, to_int
+from .generic import (as_dict, chat_request_fields, decode_json, file_kind, first, guess_provider, item_record, iter_rows, maybe_json,
+                      to_float, to_int)
 
 SUMMARY = "llm_summary"
 # Provider APIs by host: the upstream a call went to names who billed it.
@@ -182,8 +183,7 @@ class Apisix:
         return 0
 
     def parse(self, src, ctx):
-        head = src.head().lstrip(b"\xef\xbb\xbf \t\r\n")
-        if not head.startswith((b"{", b"[")) and not starts_cut_short(head):
+        if file_kind(src) != "json":  # an access log (the head is read without its BOM)
             for number, line in src.lines():
                 if not line.strip():
                     continue

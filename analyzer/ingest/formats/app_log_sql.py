@@ -1497,12 +1497,17 @@ def used_spec(spec: dict, sql: str) -> dict:
     return prune(spec, used)
 
 
+def _struct_of(value) -> dict | None:
+    """The structure a spec's value declares: its own, or its list's elements'; None for a leaf type."""
+    node = value[0] if isinstance(value, list) else value
+    return node if isinstance(node, dict) else None
+
+
 def _spec_names(spec) -> set[str]:
     names: set[str] = set()
     for key, value in spec.items():
         names.add(key)
-        node = value[0] if isinstance(value, list) else value
-        if isinstance(node, dict):
+        if (node := _struct_of(value)) is not None:
             names |= _spec_names(node)
     return names
 
@@ -1511,7 +1516,7 @@ def _spec_names(spec) -> set[str]:
 # tell them apart in a line's text, so a line that first names one after the first lines would pass it unread. The
 # call's envelope reads them whether the first lines have them or not (``envelope_first``).
 NESTED_ENVELOPE_NAMES = frozenset(ENVELOPE) & set().union(*(
-    _spec_names(node) for value in LINE.values() if isinstance(node := value[0] if isinstance(value, list) else value, dict)))
+    _spec_names(node) for value in LINE.values() if (node := _struct_of(value)) is not None))
 
 
 def select_sql(families: list[Family], line_spec: dict, first: dict | None = None, shared: dict | None = None,
